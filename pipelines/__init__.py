@@ -1,0 +1,8 @@
+"""Export files -> validated DuckDB tables; run orchestration; the command line.
+
+The data's path starts here: `ingest` stages each export file through DuckDB's CSV reader, validates
+every row with pandera (ibis backend, so the table never leaves DuckDB), quarantines what fails and
+loads the rest. `run` ties ingest, checks and reports together; `cli` is the thin Click layer.
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,44 @@
+"""What a person at a terminal sees: a progress line on long loads and the run's summary table."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from rich.console import Console
+from rich.table import Table
+
+from pipelines.run import RunOutcome
+from pipelines.settings import Settings
+
+
+@contextmanager
+def progress_reporter() -> Iterator[Callable[[str], None]]:
+    """A spinner with the current step on a terminal; silent under cron (stderr not a TTY)."""
+    console = Console(stderr=True)
+    if not sys.stderr.isatty():
+        yield lambda _message: None
+        return
+    with console.status("starting") as status:
+        yield lambda message: status.update(message)
+
+
+def print_outcome(outcome: RunOutcome, settings: Settings) -> None:
+    """The per-file table (read, loaded, duplicate, rejected) and where the outputs went."""
+    console = Console()
+    table = Table(title=f"clinic-audit run {outcome.run_id} (as of {outcome.as_of})")
+    for header in ("file", "read", "loaded", "duplicate", "rejected", "top rejection reason"):
+        table.add_column(header, justify="left" if header in {"file", "top rejection reason"} else "right")
+    for f in outcome.files:
+        reason = f.top_reasons[0] if f.top_reasons else None
+        table.add_row(
+            f.file + (" (unchanged)" if f.skipped_unchanged else ""),
+            f"{f.rows_read:,}",
+            f"{f.rows_loaded:,}",
+            f"{f.rows_duplicate:,}",
+            f"{f.rows_rejected:,}",
+            f"{reason['column']}: {reason['message']} ({reason['count']})" if reason else "",
+        )
+    console.print(table)
+    console.print(f"database: {settings.db}    outputs: {settings.out}")

@@ -1,0 +1,108 @@
+"""The generic export format: which files, which columns, which are required.
+
+This is the contract the README documents. Other formats (MIMIC-IV, Synthea, OMOP, FHIR) will be
+profiles that produce the same staging tables.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class FileSpec:
+    """One export file: its table, its columns, and what happens when it is absent."""
+
+    table: str
+    file: str
+    required: tuple[str, ...]
+    optional: tuple[str, ...] = ()
+    mandatory_file: bool = True
+    one_of: tuple[str, ...] = ()  # at least one of these columns must be present
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """Every column the staging SQL refers to, required first."""
+        return self.required + self.optional
+
+
+GENERIC_FILES: tuple[FileSpec, ...] = (
+    FileSpec("patients", "patients.csv", ("patient_id", "birth_date", "sex"), mandatory_file=False),
+    FileSpec(
+        "labs",
+        "labs.csv",
+        ("patient_id", "collected_at", "value"),
+        ("loinc_code", "test_name", "unit"),
+        one_of=("loinc_code", "test_name"),
+    ),
+    FileSpec(
+        "prescriptions",
+        "prescriptions.csv",
+        ("patient_id", "drug_name", "start_date"),
+        ("rxnorm_code", "atc_code", "end_date", "days_supply"),
+    ),
+    FileSpec(
+        "diagnoses",
+        "diagnoses.csv",
+        ("patient_id", "code", "code_system", "recorded_at"),
+        ("resolved_at",),
+    ),
+)
+
+# Columns stored in each table, and the subset that identifies a row (an exported fact) for
+# de-duplication across overlapping nightly exports.
+STORED_COLUMNS: dict[str, tuple[str, ...]] = {
+    "patients": ("patient_id", "birth_date", "sex"),
+    "labs": (
+        "patient_id",
+        "collected_at",
+        "loinc_code",
+        "test_name",
+        "analyte",
+        "specimen",
+        "value",
+        "unit",
+        "value_original",
+        "unit_original",
+    ),
+    "prescriptions": (
+        "patient_id",
+        "drug_name",
+        "rxnorm_code",
+        "atc_code",
+        "start_date",
+        "end_date",
+        "days_supply",
+        "end_effective",
+    ),
+    "diagnoses": (
+        "patient_id",
+        "code",
+        "code_original",
+        "code_system",
+        "recorded_at",
+        "resolved_at",
+    ),
+}
+
+IDENTITY_COLUMNS: dict[str, tuple[str, ...]] = {
+    "patients": ("patient_id", "birth_date", "sex"),
+    "labs": (
+        "patient_id",
+        "collected_at",
+        "loinc_code",
+        "test_name",
+        "value_original",
+        "unit_original",
+    ),
+    "prescriptions": (
+        "patient_id",
+        "drug_name",
+        "rxnorm_code",
+        "atc_code",
+        "start_date",
+        "end_date",
+        "days_supply",
+    ),
+    "diagnoses": ("patient_id", "code", "code_system", "recorded_at", "resolved_at"),
+}

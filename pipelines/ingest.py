@@ -1,0 +1,313 @@
+"""Load one export folder into DuckDB: stage, validate with pandera, quarantine, de-duplicate, load.
+
+Per file, the data never leaves DuckDB: the CSV reader stages every record as text (structural
+faults such as bad encoding or missing fields land in DuckDB's reject tables with their line), the
+staging SQL types and normalises it, pandera (ibis backend) validates every row in place, failing
+rows go to `quarantine`, and the remaining rows are inserted unless an identical row is already
+there. The caller owns the transaction, so a failure anywhere leaves the database as it was.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import ibis
+import pandas as pd
+import pandera.errors
+
+from pipelines.db import scalar, sql_file
+from pipelines.errors import InputError
+from pipelines.export_format import GENERIC_FILES, IDENTITY_COLUMNS, STORED_COLUMNS, FileSpec
+from pipelines.schemas import schema_for
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class FileResult:
+    """What happened to one export file in one run."""
+
+    table: str
+    file: str
+    sha256: str
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_duplicate: int = 0
+    rows_rejected: int = 0
+    skipped_unchanged: bool = False
+    top_reasons: list[dict] = field(default_factory=list)
+
+    @property
+    def reject_rate(self) -> float:
+        """Share of the file's rows that were quarantined."""
+        return self.rows_rejected / self.rows_read if self.rows_read else 0.0
+
+
+def locate_files(export_dir: Path, specs: Iterable[FileSpec] = GENERIC_FILES) -> list[tuple[FileSpec, Path]]:
+    """Find each expected file (names match case-insensitively); a missing mandatory one is fatal."""
+    if not export_dir.is_dir():
+        raise InputError(f"{export_dir}: export folder not found")
+    present = {p.name.lower(): p for p in export_dir.iterdir() if p.is_file()}
+    found = []
+    for spec in specs:
+        path = present.get(spec.file.lower())
+        if path is None and spec.mandatory_file:
+            raise InputError(f"{export_dir / spec.file}: required file is missing")
+        if path is not None:
+            found.append((spec, path))
+    return found
+
+
+def read_header(path: Path, spec: FileSpec) -> dict[str, int]:
+    """Map each contract column to its position in the file's header, or say what is missing."""
+    with path.open("rb") as handle:
+        first = handle.readline()
+    if not first.strip():
+        raise InputError(f"{path}: file is empty; expected a header row ({', '.join(spec.required)})")
+    try:
+        text = first.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputError(f"{path}, line 1 (header): not valid UTF-8") from None
+    names = next(csv.reader([text]))
+    positions: dict[str, int] = {}
+    for index, name in enumerate(names):
+        positions.setdefault(name.strip().lower(), index)
+    for column in spec.required:
+        if column not in positions:
+            raise InputError(f"{path}: required column '{column}' is missing from the header")
+    if spec.one_of and not any(c in positions for c in spec.one_of):
+        raise InputError(f"{path}: needs at least one of the columns {', '.join(spec.one_of)}")
+    return {c: positions[c] for c in spec.columns if c in positions} | {"__width__": len(names)}
+
+
+def sha256_of(path: Path) -> str:
+    """The file's sha256, recorded per run so a re-sent export can be recognised."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def ingest_file(
+    con: duckdb.DuckDBPyConnection,
+    spec: FileSpec,
+    path: Path,
+    run_id: str,
+    export_date: date,
+) -> FileResult:
+    """Stage, validate, quarantine and load one file; returns its counts."""
+    result = FileResult(spec.table, path.name, sha256_of(path))
+    if _copy_if_unchanged(con, result):
+        return result
+    header = read_header(path, spec)
+    _stage(con, spec, path, header)
+    bad = _validate(con, spec.table, export_date)
+    _quarantine(con, spec, result, run_id, header, bad)
+    _load(con, spec.table, run_id, result)
+    return result
+
+
+def _copy_if_unchanged(con: duckdb.DuckDBPyConnection, result: FileResult) -> bool:
+    """A file byte-identical to one already loaded adds nothing: reuse its counts, skip the read."""
+    row = con.execute(
+        """
+        SELECT rows_read, rows_loaded + rows_duplicate, rows_rejected FROM run_files
+        WHERE table_name = $t AND sha256 = $s AND NOT skipped_unchanged
+        ORDER BY run_id DESC LIMIT 1
+        """,
+        {"t": result.table, "s": result.sha256},
+    ).fetchall()
+    if not row:
+        return False
+    result.rows_read, result.rows_duplicate, result.rows_rejected = row[0]
+    result.skipped_unchanged = True
+    result.top_reasons = _top_reasons(con, result.table, result.file)
+    log.info("%s: unchanged since an earlier run (same sha256); not re-read", result.file)
+    return True
+
+
+def _stage(con: duckdb.DuckDBPyConnection, spec: FileSpec, path: Path, header: dict[str, int]) -> None:
+    """Read every record as text through DuckDB's CSV reader, then type it with the staging SQL."""
+    width = header["__width__"]
+    t = spec.table
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE stage_raw_{t} AS
+        SELECT * FROM read_csv($path, header = true, auto_detect = false, delim = ',',
+            quote = '"', escape = '"', columns = $columns, strict_mode = true,
+            store_rejects = true, rejects_table = 'rejects_{t}', rejects_scan = 'reject_scans_{t}')
+        """,  # noqa: S608 - identifiers are the contract's table names, values are bound
+        {"path": str(path), "columns": {f"c{i}": "VARCHAR" for i in range(width)}},
+    )
+    selected = [f"c{header[c]} AS {c}" if c in header else f"NULL::VARCHAR AS {c}" for c in spec.columns]
+    # Inside a transaction DuckDB numbers new rows from 2**55, so record numbers are taken
+    # relative to the first row (the reader keeps file order).
+    first = int(scalar(con, f"SELECT coalesce(min(rowid), 0) FROM stage_raw_{t}"))  # noqa: S608
+    con.execute(
+        f"CREATE OR REPLACE TEMP VIEW raw_{t} AS SELECT rowid - {first} AS _rec, "
+        f"{', '.join(selected)}, COLUMNS('^c[0-9]+$') FROM stage_raw_{t}"
+    )
+    con.execute(sql_file(f"stage_{t}.sql"))
+
+
+def _validate(con: duckdb.DuckDBPyConnection, table: str, export_date: date) -> pd.DataFrame:
+    """Run the table's pandera schema on the typed staging table; return failing (_rec, rule) pairs."""
+    schema, rules = schema_for(table, export_date)
+    typed = ibis.duckdb.from_connection(con).table(f"typed_{table}", database="temp")
+    try:
+        schema.validate(typed, lazy=True)
+    except pandera.errors.SchemaErrors as errors:
+        return _failures(errors.failure_cases, rules)
+    return pd.DataFrame({"_rec": pd.Series(dtype="int64"), "rule_key": pd.Series(dtype="str")})
+
+
+def _failures(cases: pd.DataFrame, rules: dict) -> pd.DataFrame:
+    """Keep row-level failures; anything else means the staging SQL broke the contract (a bug)."""
+    unknown = cases[~cases["check"].isin(rules)]
+    if not unknown.empty:
+        raise RuntimeError(f"staging table broke its schema: {unknown.iloc[0].to_dict()}")
+    recs = [case["_rec"] for case in cases["failure_case"]]
+    return pd.DataFrame({"_rec": recs, "rule_key": cases["check"].astype(str).to_list()})
+
+
+def _quarantine(
+    con: duckdb.DuckDBPyConnection,
+    spec: FileSpec,
+    result: FileResult,
+    run_id: str,
+    header: dict[str, int],
+    bad: pd.DataFrame,
+) -> None:
+    """Write reader rejects and rule failures to `quarantine`, once per distinct bad row and rule."""
+    t = spec.table
+    _, rules = schema_for(t, date.today())
+    messages = pd.DataFrame(
+        {
+            "rule_key": list(rules),
+            "column_name": [r.column for r in rules.values()],
+            "rule": [r.name for r in rules.values()],
+            "message": [r.message for r in rules.values()],
+        }
+    )
+    con.register("bad_rows", bad)
+    con.register("rule_messages", messages)
+    names = pd.DataFrame(
+        [(f"c{i}", c) for c, i in header.items() if c != "__width__"], columns=["cname", "column"]
+    )
+    con.register("header_names", names)
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE reject_lines_{t} AS
+        SELECT line, row_number() OVER (ORDER BY line) AS j, any_value(column_name) AS cname,
+               any_value(error_type) AS error_type, any_value(csv_line) AS csv_line
+        FROM rejects_{t} GROUP BY line
+        """  # noqa: S608 - generated identifiers only
+    )
+    original = " || ',' || ".join(
+        f"""CASE WHEN c{i} LIKE '%,%' OR c{i} LIKE '%"%' THEN '"' || replace(c{i}, '"', '""') || '"'
+            ELSE coalesce(c{i}, '') END"""
+        for i in range(header["__width__"])
+    )
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE new_quarantine AS
+        WITH offsets AS (SELECT line - j AS threshold, j FROM reject_lines_{t}),
+        rule_rows AS (
+            SELECT b._rec, m.column_name, m.rule, m.message
+            FROM bad_rows b JOIN rule_messages m USING (rule_key)
+        ),
+        located AS (
+            SELECT r.*, r._rec + 2 + coalesce(o.j, 0) AS line, {original} AS original
+            FROM rule_rows r
+            JOIN raw_{t} s ON s._rec = r._rec
+            ASOF LEFT JOIN offsets o ON r._rec + 1 >= o.threshold
+        )
+        SELECT $run AS run_id, $table AS table_name, $file AS file, line, column_name, rule,
+               message, original
+        FROM located
+        UNION ALL
+        SELECT $run, $table, $file, line, coalesce(h."column", r.cname),
+               lower(replace(error_type, ' ', '_')),
+               CASE error_type
+                   WHEN 'INVALID ENCODING' THEN 'not valid UTF-8 text'
+                   WHEN 'MISSING COLUMNS' THEN 'too few fields (truncated or short line)'
+                   WHEN 'TOO MANY COLUMNS' THEN 'too many fields'
+                   WHEN 'UNQUOTED VALUE' THEN 'unterminated or misplaced quote'
+                   ELSE lower(error_type) END,
+               rtrim(csv_line, chr(10) || chr(13))
+        FROM reject_lines_{t} r LEFT JOIN header_names h USING (cname)
+        """,  # noqa: S608 - identifiers generated from the contract; values bound
+        {"run": run_id, "table": t, "file": result.file},
+    )
+    con.execute(
+        """
+        INSERT INTO quarantine
+        SELECT n.* FROM new_quarantine n
+        WHERE NOT EXISTS (
+            SELECT 1 FROM quarantine q
+            WHERE q.table_name = n.table_name AND q.file = n.file AND q.line IS NOT DISTINCT FROM n.line
+              AND q.rule = n.rule AND q.original IS NOT DISTINCT FROM n.original
+        )
+        """
+    )
+    rejected_recs = scalar(con, "SELECT count(DISTINCT _rec) FROM bad_rows")
+    reader_rejects = scalar(con, f"SELECT count(*) FROM reject_lines_{t}")  # noqa: S608
+    accepted = scalar(con, f"SELECT count(*) FROM stage_raw_{t}")  # noqa: S608
+    result.rows_read = accepted + reader_rejects
+    result.rows_rejected = rejected_recs + reader_rejects
+    result.top_reasons = _reasons_from(con, "new_quarantine")
+    con.unregister("rule_messages")
+    con.unregister("header_names")
+
+
+def _load(con: duckdb.DuckDBPyConnection, table: str, run_id: str, result: FileResult) -> None:
+    """Insert valid rows not already present; identical rows (overlapping exports) are skipped."""
+    stored = STORED_COLUMNS[table]
+    identity = ", ".join(IDENTITY_COLUMNS[table])
+    columns = ", ".join(stored)
+    before = scalar(con, f"SELECT count(*) FROM {table}")  # noqa: S608
+    con.execute(
+        f"""
+        INSERT INTO {table} ({columns}, _row_hash, _run_id)
+        SELECT {columns}, h, $run FROM (
+            SELECT {columns}, hash({identity}) AS h, _rec
+            FROM typed_{table} WHERE _rec NOT IN (SELECT _rec FROM bad_rows)
+        ) AS candidate
+        WHERE h NOT IN (SELECT _row_hash FROM {table})
+        QUALIFY row_number() OVER (PARTITION BY h ORDER BY _rec) = 1
+        """,  # noqa: S608 - identifiers from the contract; values bound
+        {"run": run_id},
+    )
+    after = scalar(con, f"SELECT count(*) FROM {table}")  # noqa: S608
+    con.unregister("bad_rows")
+    result.rows_loaded = after - before
+    result.rows_duplicate = result.rows_read - result.rows_rejected - result.rows_loaded
+
+
+def _reasons_from(con: duckdb.DuckDBPyConnection, relation: str, limit: int = 5) -> list[dict]:
+    rows = con.execute(
+        f"""
+        SELECT column_name, rule, message, count(*) AS n, min(line) AS example_line,
+               arg_min(original, line) AS example
+        FROM {relation} GROUP BY ALL ORDER BY n DESC, column_name, rule LIMIT {int(limit)}
+        """  # noqa: S608 - relation is an internal table name
+    ).fetchall()
+    keys = ("column", "rule", "message", "count", "example_line", "example")
+    return [dict(zip(keys, row, strict=True)) for row in rows]
+
+
+def _top_reasons(con: duckdb.DuckDBPyConnection, table: str, file: str) -> list[dict]:
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE earlier_quarantine AS "
+        "SELECT * FROM quarantine WHERE table_name = $t AND file = $f",
+        {"t": table, "f": file},
+    )
+    return _reasons_from(con, "earlier_quarantine")

@@ -1,0 +1,232 @@
+"""The row contract of every loaded table, as pandera schemas over DuckDB tables (ibis backend).
+
+Each rule is a small, named, row-wise predicate over the *typed staging table* that
+`pipelines/sql/stage_<table>.sql` builds. Rules are dataframe-level pandera checks so that a
+failure case carries the whole row, including its `_rec` (record number in the file), which is
+how a failing row finds its way to the quarantine with its line number. Predicates are written
+NULL-tolerant on purpose: "optional and empty" must pass, only "present and wrong" fails.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+
+import ibis
+import ibis.expr.datatypes as dt
+import pandera.ibis as pa
+from ibis.expr.types import BooleanValue, Table
+
+ICD10CM_PATTERN = r"^[A-Z][0-9][0-9A-Z](\.?[0-9A-Z]{1,4})?$"
+ICD9CM_PATTERN = r"^([0-9]{3}(\.?[0-9]{1,2})?|V[0-9]{2}(\.?[0-9]{1,2})?|E[0-9]{3}(\.?[0-9])?)$"
+SNOMED_PATTERN = r"^[1-9][0-9]{5,17}$"
+LOINC_PATTERN = r"^[0-9]{1,7}-[0-9]$"
+RXNORM_PATTERN = r"^[0-9]{1,9}$"
+ATC_PATTERN = r"^[A-Z]([0-9]{2}([A-Z]([A-Z]([0-9]{2})?)?)?)?$"
+EARLIEST = date(1900, 1, 1)
+MAX_DAYS_SUPPLY = 3650
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One validation rule: which column it judges, its name, and a readable message."""
+
+    column: str
+    name: str
+    message: str
+    passes: Callable[[Table], BooleanValue]
+
+    @property
+    def key(self) -> str:
+        """The identifier pandera reports for this rule's failures."""
+        return f"{self.column}:{self.name}"
+
+
+def _required(column: str, source: str | None = None) -> Rule:
+    """The column must hold something (checked on `source`, its text, when it is parsed)."""
+    return Rule(column, "required", f"{column} is empty", lambda t: t[source or column].notnull())
+
+
+def _parsed(column: str, kind: str) -> Rule:
+    """A text value that was present must have parsed (typed column not NULL)."""
+    return Rule(
+        column,
+        "format",
+        f"{column} is not a valid {kind}",
+        lambda t: t[f"{column}_text"].isnull() | t[column].notnull(),
+    )
+
+
+def _date_in_range(column: str, export_date: date) -> Rule:
+    """Dates before 1900 or after the export date are typing errors, not history."""
+    return Rule(
+        column,
+        "date_range",
+        f"{column} is before {EARLIEST} or after the export date {export_date}",
+        lambda t: (
+            t[column].isnull()
+            | t[column].cast(dt.date).between(ibis.literal(EARLIEST), ibis.literal(export_date))
+        ),
+    )
+
+
+def _matches(column: str, pattern: str, what: str) -> Rule:
+    return Rule(
+        column,
+        "format",
+        f"{column} is not a valid {what}",
+        lambda t: t[column].isnull() | t[column].re_search(pattern),
+    )
+
+
+def _dated(column: str, export_date: date, kind: str = "ISO 8601 date") -> list[Rule]:
+    return [_parsed(column, kind), _date_in_range(column, export_date)]
+
+
+def patient_rules(export_date: date) -> list[Rule]:
+    """Rules for patients.csv rows."""
+    return [
+        _required("patient_id"),
+        *_dated("birth_date", export_date),
+        Rule(
+            "sex",
+            "allowed",
+            "sex is not one of F, M, O, U (female, male, other, unknown)",
+            lambda t: t.sex_text.isnull() | t.sex.notnull(),
+        ),
+    ]
+
+
+def lab_rules(export_date: date) -> list[Rule]:
+    """Rules for labs.csv rows: identity, date, code, numeric value, unit and plausibility."""
+    return [
+        _required("patient_id"),
+        _required("collected_at", "collected_at_text"),
+        *_dated("collected_at", export_date, "ISO 8601 date or datetime"),
+        Rule(
+            "loinc_code",
+            "test_identified",
+            "loinc_code and test_name are both empty",
+            lambda t: t.loinc_code.notnull() | t.test_name.notnull(),
+        ),
+        _matches("loinc_code", LOINC_PATTERN, "LOINC code (digits, hyphen, check digit)"),
+        Rule(
+            "loinc_code",
+            "check_digit",
+            "loinc_code has a wrong check digit",
+            lambda t: t.loinc_code.isnull() | t.loinc_check_ok.isnull() | t.loinc_check_ok,
+        ),
+        Rule(
+            "value",
+            "numeric",
+            "value is not a number",
+            lambda t: t.value_text.isnull() | t.value_original.notnull(),
+        ),
+        Rule(
+            "unit",
+            "known_unit",
+            "unit is not a recognised unit for this test",
+            lambda t: t.unit_status != "unknown",
+        ),
+        Rule(
+            "value",
+            "plausible",
+            "value is outside the plausible range for this test",
+            lambda t: (
+                t.value.isnull()
+                | t.plausible_low.isnull()
+                | t.value.between(t.plausible_low, t.plausible_high)
+            ),
+        ),
+    ]
+
+
+def prescription_rules(export_date: date) -> list[Rule]:
+    """Rules for prescriptions.csv rows: identity, dates, duration and code formats."""
+    return [
+        _required("patient_id"),
+        _required("drug_name"),
+        _required("start_date", "start_date_text"),
+        *_dated("start_date", export_date),
+        _parsed("end_date", "ISO 8601 date"),
+        Rule(
+            "end_date",
+            "date_range",
+            f"end_date is before {EARLIEST}",
+            lambda t: t.end_date.isnull() | (t.end_date >= ibis.literal(EARLIEST)),
+        ),
+        Rule(
+            "end_date",
+            "after_start",
+            "end_date is before start_date",
+            lambda t: t.end_date.isnull() | t.start_date.isnull() | (t.end_date >= t.start_date),
+        ),
+        Rule(
+            "days_supply",
+            "positive_integer",
+            f"days_supply is not a whole number from 1 to {MAX_DAYS_SUPPLY}",
+            lambda t: (
+                t.days_supply_text.isnull() | t.days_supply.between(1, MAX_DAYS_SUPPLY).fill_null(False)
+            ),
+        ),
+        _matches("rxnorm_code", RXNORM_PATTERN, "RxNorm code (digits)"),
+        _matches("atc_code", ATC_PATTERN, "ATC code"),
+    ]
+
+
+def diagnosis_rules(export_date: date) -> list[Rule]:
+    """Rules for diagnoses.csv rows: identity, code system, code format per system, dates."""
+
+    def code_fits(t: Table) -> BooleanValue:
+        system = t.code_system
+        return (
+            t.code_original.isnull()
+            | system.isnull()
+            | ((system == "ICD-10-CM") & t.code_original.re_search(ICD10CM_PATTERN))
+            | ((system == "ICD-9-CM") & t.code_original.re_search(ICD9CM_PATTERN))
+            | ((system == "SNOMED-CT") & t.code_original.re_search(SNOMED_PATTERN))
+        )
+
+    return [
+        _required("patient_id"),
+        _required("code", "code_original"),
+        _required("code_system", "code_system_text"),
+        Rule(
+            "code_system",
+            "allowed",
+            "code_system is not ICD-10-CM, ICD-9-CM or SNOMED-CT",
+            lambda t: t.code_system_text.isnull() | t.code_system.notnull(),
+        ),
+        Rule("code", "format", "code does not fit its code_system's pattern", code_fits),
+        _required("recorded_at", "recorded_at_text"),
+        *_dated("recorded_at", export_date),
+        *_dated("resolved_at", export_date),
+        Rule(
+            "resolved_at",
+            "after_recorded",
+            "resolved_at is before recorded_at",
+            lambda t: t.resolved_at.isnull() | t.recorded_at.isnull() | (t.resolved_at >= t.recorded_at),
+        ),
+    ]
+
+
+RULES_BY_TABLE: dict[str, Callable[[date], list[Rule]]] = {
+    "patients": patient_rules,
+    "labs": lab_rules,
+    "prescriptions": prescription_rules,
+    "diagnoses": diagnosis_rules,
+}
+
+
+def schema_for(table: str, export_date: date) -> tuple[pa.DataFrameSchema, dict[str, Rule]]:
+    """The pandera schema of a staging table, and its rules keyed as pandera reports them."""
+    rules = RULES_BY_TABLE[table](export_date)
+    checks = [pa.Check(_as_check(rule), name=rule.name, error=rule.key) for rule in rules]
+    schema = pa.DataFrameSchema(columns={"_rec": pa.Column(dt.int64)}, checks=checks, strict=False)
+    return schema, {rule.key: rule for rule in rules}
+
+
+def _as_check(rule: Rule) -> Callable:
+    """Adapt a rule (Table -> boolean column) to pandera's ibis check signature."""
+    return lambda data: rule.passes(data.table)

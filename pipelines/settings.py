@@ -1,0 +1,124 @@
+"""Settings, gathered once and passed down.
+
+Strength order: CLI flags > `CLINIC_AUDIT_*` environment variables > TOML file > defaults. Nothing
+deeper in the code reads `os.environ`; `load_settings` takes the environment as an argument so tests
+can pass their own.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from pipelines.errors import EXIT_CONFIG, ClinicAuditError
+
+ENV_PREFIX = "CLINIC_AUDIT_"
+
+
+class ConfigError(ClinicAuditError):
+    """A setting is wrong; the message names the key and where it came from."""
+
+    exit_code = EXIT_CONFIG
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a run needs to know, with the defaults a first-time user gets."""
+
+    exports: Path = Path("sample_data/clinic_export")
+    out: Path = Path("out")
+    db: Path = Path("clinic_audit.duckdb")
+    as_of: date | None = None  # None = today, resolved at run time
+    export_format: str = "generic"
+    reject_threshold: float = 0.05
+    clinic_name: str = "Clinic"
+    # Per-check parameter overrides: {check_id: {param: value}}
+    check_params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    checks: tuple[str, ...] = ()  # empty = all checks
+
+    def resolved_as_of(self, today: date) -> date:
+        """The audit date: the configured one, or today."""
+        return self.as_of or today
+
+
+_SCALARS = {f.name: f for f in fields(Settings) if f.name not in {"check_params"}}
+
+
+def _coerce(key: str, value: Any, origin: str) -> Any:
+    """Turn a raw TOML/env/CLI value into the field's type, or say which key is wrong."""
+    kind = _SCALARS[key].type
+    try:
+        if key in {"exports", "out", "db"}:
+            return Path(value)
+        if key == "as_of":
+            return value if isinstance(value, date) else date.fromisoformat(str(value))
+        if key == "reject_threshold":
+            number = float(value)
+            if not 0 <= number <= 1:
+                raise ValueError("must be between 0 and 1")
+            return number
+        if key == "checks":
+            items = value.split(",") if isinstance(value, str) else value
+            return tuple(item.strip() for item in items if item.strip())
+        if kind in ("str", str):
+            return str(value)
+        return value
+    except (TypeError, ValueError) as error:
+        raise ConfigError(f"{origin}: setting '{key}' has an invalid value {value!r}: {error}") from None
+
+
+def _from_toml(path: Path) -> dict[str, Any]:
+    """Read `[run]` scalars and `[checks.<id>]` tables from a TOML config file."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: not valid TOML: {error}") from None
+    unknown = set(data) - {"run", "checks"}
+    if unknown:
+        raise ConfigError(f"{path}: unknown section '{sorted(unknown)[0]}' (expected [run], [checks.*])")
+    values: dict[str, Any] = {}
+    for key, value in data.get("run", {}).items():
+        if key not in _SCALARS:
+            raise ConfigError(f"{path}: unknown key 'run.{key}'")
+        values[key] = _coerce(key, value, str(path))
+    values["check_params"] = data.get("checks", {})
+    return values
+
+
+def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:
+    """Pick `CLINIC_AUDIT_<FIELD>` variables (e.g. CLINIC_AUDIT_DB)."""
+    values = {}
+    for key in _SCALARS:
+        raw = environ.get(ENV_PREFIX + key.upper())
+        if raw:
+            values[key] = _coerce(key, raw, f"environment {ENV_PREFIX + key.upper()}")
+    return values
+
+
+def load_settings(
+    config_path: Path | None,
+    environ: Mapping[str, str],
+    cli: Mapping[str, Any],
+) -> Settings:
+    """Merge defaults, the TOML file, the environment and CLI flags (strongest last)."""
+    values: dict[str, Any] = {}
+    if config_path is None and environ.get(ENV_PREFIX + "CONFIG"):
+        config_path = Path(environ[ENV_PREFIX + "CONFIG"])
+    if config_path is not None:
+        values.update(_from_toml(config_path))
+    values.update(_from_env(environ))
+    for key, value in cli.items():
+        if value is None or key == "check_params":
+            continue
+        values[key] = _coerce(key, value, f"option --{key.replace('_', '-')}")
+    merged_params = {k: dict(v) for k, v in values.get("check_params", {}).items()}
+    for check_id, overrides in cli.get("check_params", {}).items():
+        merged_params.setdefault(check_id, {}).update(overrides)
+    values["check_params"] = merged_params
+    return replace(Settings(), **values)

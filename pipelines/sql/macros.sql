@@ -1,0 +1,28 @@
+-- Helpers used by the staging queries. Created per connection (TEMP), never stored.
+CREATE OR REPLACE TEMP MACRO clean(x) AS nullif(trim(x), '');
+-- A unit written many ways (mmol/L, mmol/l, µmol/L, mL/min/1.73 m2) compares as one key.
+CREATE OR REPLACE TEMP MACRO unit_key(x) AS
+    replace(replace(replace(lower(trim(x)), 'µ', 'u'), 'μ', 'u'), ' ', '');
+-- ISO 8601 date or datetime; a time-zone offset is dropped (clinic wall-clock time is kept).
+CREATE OR REPLACE TEMP MACRO iso_timestamp(x) AS
+    CASE WHEN regexp_full_match(trim(x), '[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9:.]+(Z|[+-][0-9:]+)?)?')
+         THEN try_cast(regexp_replace(trim(x), '(Z|[+-][0-9]{2}:?[0-9]{2})$', '') AS TIMESTAMP) END;
+CREATE OR REPLACE TEMP MACRO iso_date(x) AS CAST(iso_timestamp(x) AS DATE);
+-- LOINC check digit: the mod-10 scheme LOINC publishes (double every other digit from the right).
+CREATE OR REPLACE TEMP MACRO loinc_check_ok(code) AS
+    CASE WHEN regexp_full_match(code, '[0-9]{1,7}-[0-9]') THEN
+        (10 - list_sum(list_transform(
+            range(length(split_part(code, '-', 1))),
+            lambda i: CASE WHEN i % 2 = 0
+                 THEN (2 * CAST(substr(reverse(split_part(code, '-', 1)), i + 1, 1) AS INTEGER)) // 10
+                    + (2 * CAST(substr(reverse(split_part(code, '-', 1)), i + 1, 1) AS INTEGER)) % 10
+                 ELSE CAST(substr(reverse(split_part(code, '-', 1)), i + 1, 1) AS INTEGER) END
+        )) % 10) % 10 = CAST(split_part(code, '-', 2) AS INTEGER)
+    END;
+-- The three code systems the generic export allows, however they are spelled.
+CREATE OR REPLACE TEMP MACRO code_system_name(x) AS
+    CASE regexp_replace(upper(trim(x)), '[^A-Z0-9]', '', 'g')
+        WHEN 'ICD10CM' THEN 'ICD-10-CM' WHEN 'ICD10' THEN 'ICD-10-CM'
+        WHEN 'ICD9CM' THEN 'ICD-9-CM' WHEN 'ICD9' THEN 'ICD-9-CM'
+        WHEN 'SNOMEDCT' THEN 'SNOMED-CT' WHEN 'SNOMED' THEN 'SNOMED-CT' WHEN 'SCT' THEN 'SNOMED-CT'
+    END;

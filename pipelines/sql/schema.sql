@@ -1,0 +1,84 @@
+-- The stable schema analysts may rely on. Creating it is idempotent; changes need a new version.
+CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
+
+CREATE TABLE IF NOT EXISTS runs (
+    run_id        VARCHAR PRIMARY KEY,
+    started_at    TIMESTAMP NOT NULL,
+    finished_at   TIMESTAMP,
+    status        VARCHAR NOT NULL,          -- 'succeeded' (failed runs leave no trace in the database)
+    as_of         DATE NOT NULL,
+    exports       VARCHAR NOT NULL,
+    export_format VARCHAR NOT NULL,
+    tool_version  VARCHAR NOT NULL,
+    settings      JSON NOT NULL               -- every parameter used, as resolved for this run
+);
+
+CREATE TABLE IF NOT EXISTS run_files (
+    run_id          VARCHAR NOT NULL,
+    table_name      VARCHAR NOT NULL,         -- patients | labs | prescriptions | diagnoses
+    file            VARCHAR NOT NULL,
+    sha256          VARCHAR NOT NULL,
+    rows_read       BIGINT NOT NULL,
+    rows_loaded     BIGINT NOT NULL,          -- new rows added to the table by this run
+    rows_duplicate  BIGINT NOT NULL,          -- valid rows already present (overlapping exports)
+    rows_rejected   BIGINT NOT NULL,          -- rows sent to quarantine
+    skipped_unchanged BOOLEAN NOT NULL        -- same sha256 as an earlier loaded file: not re-read
+);
+
+CREATE TABLE IF NOT EXISTS quarantine (
+    run_id      VARCHAR NOT NULL,             -- the run that first saw this bad row
+    table_name  VARCHAR NOT NULL,
+    file        VARCHAR NOT NULL,
+    line        BIGINT,                       -- physical line in the file, header = line 1
+    column_name VARCHAR,
+    rule        VARCHAR NOT NULL,
+    message     VARCHAR NOT NULL,
+    original    VARCHAR                       -- the row's original text
+);
+
+CREATE TABLE IF NOT EXISTS patients (
+    patient_id VARCHAR NOT NULL,
+    birth_date DATE,
+    sex        VARCHAR,                       -- F | M | O | U
+    _row_hash  UBIGINT NOT NULL,
+    _run_id    VARCHAR NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS labs (
+    patient_id     VARCHAR NOT NULL,
+    collected_at   TIMESTAMP NOT NULL,
+    loinc_code     VARCHAR,
+    test_name      VARCHAR,
+    analyte        VARCHAR,                   -- from checks/codelists/lab_tests.csv; NULL = not recognised
+    specimen       VARCHAR,                   -- blood | urine | NULL
+    value          DOUBLE,                    -- in the analyte's canonical unit
+    unit           VARCHAR,                   -- the canonical unit (or the original when none is known)
+    value_original DOUBLE,
+    unit_original  VARCHAR,
+    _row_hash      UBIGINT NOT NULL,
+    _run_id        VARCHAR NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS prescriptions (
+    patient_id   VARCHAR NOT NULL,
+    drug_name    VARCHAR NOT NULL,
+    rxnorm_code  VARCHAR,
+    atc_code     VARCHAR,
+    start_date   DATE NOT NULL,
+    end_date     DATE,                        -- as exported
+    days_supply  INTEGER,
+    end_effective DATE,                       -- end_date, else start + days_supply, else NULL (ongoing)
+    _row_hash    UBIGINT NOT NULL,
+    _run_id      VARCHAR NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS diagnoses (
+    patient_id    VARCHAR NOT NULL,
+    code          VARCHAR NOT NULL,           -- normalised: upper case, no dot
+    code_original VARCHAR NOT NULL,
+    code_system   VARCHAR NOT NULL,           -- ICD-10-CM | ICD-9-CM | SNOMED-CT
+    recorded_at   DATE NOT NULL,
+    resolved_at   DATE,
+    _row_hash     UBIGINT NOT NULL,
+    _run_id       VARCHAR NOT NULL
+);

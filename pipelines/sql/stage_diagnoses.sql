@@ -1,0 +1,14 @@
+-- raw_diagnoses (all text) -> typed_diagnoses. Codes are compared without the dot (K70.31 = K7031).
+CREATE OR REPLACE TEMP TABLE typed_diagnoses AS
+SELECT
+    _rec,
+    clean(patient_id) AS patient_id,
+    upper(clean(code)) AS code_original,
+    replace(upper(clean(code)), '.', '') AS code,
+    clean(code_system) AS code_system_text,
+    code_system_name(code_system) AS code_system,
+    clean(recorded_at) AS recorded_at_text,
+    iso_date(recorded_at) AS recorded_at,
+    clean(resolved_at) AS resolved_at_text,
+    iso_date(resolved_at) AS resolved_at
+FROM raw_diagnoses;

@@ -1,0 +1,21 @@
+-- raw_prescriptions (all text) -> typed_prescriptions. The effective end is the exported end_date,
+-- else start + days_supply, else NULL: an open-ended (ongoing) prescription.
+CREATE OR REPLACE TEMP TABLE typed_prescriptions AS
+SELECT
+    *,
+    coalesce(end_date, start_date + days_supply) AS end_effective
+FROM (
+    SELECT
+        _rec,
+        clean(patient_id) AS patient_id,
+        clean(drug_name) AS drug_name,
+        clean(rxnorm_code) AS rxnorm_code,
+        upper(clean(atc_code)) AS atc_code,
+        clean(start_date) AS start_date_text,
+        iso_date(start_date) AS start_date,
+        clean(end_date) AS end_date_text,
+        iso_date(end_date) AS end_date,
+        clean(days_supply) AS days_supply_text,
+        try_cast(clean(days_supply) AS INTEGER) AS days_supply
+    FROM raw_prescriptions
+);
