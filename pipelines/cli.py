@@ -49,11 +49,13 @@ def cli(ctx: click.Context, verbose: bool, quiet: bool) -> None:
     """
     level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
     logging.basicConfig(
-        level=level,
+        level=logging.WARNING,
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         force=True,
     )
+    for name in ("pipelines", "checks", "reports"):
+        logging.getLogger(name).setLevel(level)
     ctx.ensure_object(dict)
 
 
@@ -95,6 +97,20 @@ def run(ctx: click.Context, config: Path | None, params: tuple[str, ...], **opti
     with progress_reporter() as progress:
         outcome = execute_run(settings, datetime.now().replace(microsecond=0), progress)
     print_outcome(outcome, settings)
+
+
+@cli.command(name="checks")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def list_checks(fmt: str) -> None:
+    """List every audit check: what it implements, who it covers, when it flags, its parameters.
+
+    Example:
+
+        clinic-audit checks --format json
+    """
+    from pipelines.console import print_checks
+
+    print_checks(fmt)
 
 
 def main(args: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:

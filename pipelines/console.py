@@ -42,3 +42,32 @@ def print_outcome(outcome: RunOutcome, settings: Settings) -> None:
         )
     console.print(table)
     console.print(f"database: {settings.db}    outputs: {settings.out}")
+
+
+def print_checks(fmt: str) -> None:
+    """Every check's definition, as readable text or as JSON for tooling."""
+    import json
+    from dataclasses import asdict
+
+    from checks.evaluate import all_checks
+
+    if fmt == "json":
+        print(json.dumps([asdict(c) for c in all_checks()], indent=2))
+        return
+    console = Console()
+    for check in all_checks():
+        console.rule(f"[bold]{check.id}[/bold]: {check.title}")
+        console.print(f"Guideline: {' / '.join(repr(g) for g in check.guideline)}", highlight=False)
+        for label, text in (
+            ("Population", check.population),
+            ("Flag", check.flag),
+            ("Windows", check.windows),
+            ("Priority", check.priority),
+            ("Codelists", ", ".join(check.codelists)),
+        ):
+            console.print(f"[bold]{label}:[/bold] {text}", highlight=False)
+        for p in check.parameters:
+            console.print(
+                f"  --param {check.id}.{p.name}={p.default} ({p.unit}): {p.description}", highlight=False
+            )
+        console.print()

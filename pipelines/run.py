@@ -17,11 +17,14 @@ from pathlib import Path
 
 import duckdb
 
+from checks.evaluate import CheckResult, run_checks, select_checks
+from checks.framework import CheckConfigError, CheckDefinition
 from pipelines import __version__
 from pipelines.db import connect
 from pipelines.errors import InputError
-from pipelines.ingest import FileResult, ingest_file, locate_files
-from pipelines.settings import Settings
+from pipelines.ingest import ExportFile, FileResult, ingest_file, preflight
+from pipelines.settings import ConfigError, Settings
+from reports.worklists import findings_rows, write_csv
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +39,7 @@ class RunOutcome:
     started_at: datetime
     finished_at: datetime | None = None
     files: list[FileResult] = field(default_factory=list)
-    checks: list[dict] = field(default_factory=list)
+    checks: list[CheckResult] = field(default_factory=list)
     message: str = ""
 
 
@@ -53,10 +56,12 @@ def execute_run(
     """Run the whole audit; raises InputError (database untouched) when the export is unusable."""
     as_of = settings.resolved_as_of(now.date())
     outcome = RunOutcome(new_run_id(now), as_of, "running", now)
-    files = locate_files(settings.exports)
+    selected = checks_for(settings, as_of)
+    files = preflight(settings.exports)
     con = connect(settings.db)
     try:
-        _run_in_transaction(con, settings, outcome, files, progress)
+        _run_in_transaction(con, settings, outcome, files, selected, progress)
+        write_findings(con, settings.out, outcome.run_id, selected)
     except InputError as error:
         outcome.status, outcome.message = "failed", str(error)
         write_summary(settings.out, outcome)
@@ -67,22 +72,39 @@ def execute_run(
     return outcome
 
 
+def checks_for(settings: Settings, as_of: date) -> tuple[CheckDefinition, ...]:
+    """The selected checks, with every parameter override validated before anything is loaded."""
+    try:
+        selected = select_checks(settings.checks)
+        for definition in selected:
+            definition.resolve(settings.check_params.get(definition.id, {}), as_of)
+    except CheckConfigError as error:
+        raise ConfigError(str(error)) from None
+    return selected
+
+
 def _run_in_transaction(
     con: duckdb.DuckDBPyConnection,
     settings: Settings,
     outcome: RunOutcome,
-    files: list,
+    files: list[ExportFile],
+    selected: tuple[CheckDefinition, ...],
     progress: Callable[[str], None],
 ) -> None:
     con.begin()
     try:
-        for spec, path in files:
-            progress(f"loading {path.name}")
+        for export in files:
+            progress(f"loading {export.path.name}")
+            log.debug("loading %s", export.path.name)
             started = time.perf_counter()
-            result = ingest_file(con, spec, path, outcome.run_id, outcome.started_at.date())
+            result = ingest_file(con, export, outcome.run_id, outcome.started_at.date())
             outcome.files.append(result)
             _log_file(result, time.perf_counter() - started)
             _enforce_threshold(result, settings.reject_threshold)
+        progress("running the checks")
+        outcome.checks = run_checks(con, outcome.run_id, outcome.as_of, selected, settings.check_params)
+        for result in outcome.checks:
+            log.info("%s: population=%d flagged=%d", result.check_id, result.denominator, result.flagged)
         progress("recording the run")
         outcome.finished_at = datetime.now().replace(microsecond=0)
         outcome.status = "succeeded"
@@ -157,6 +179,23 @@ def settings_record(settings: Settings, as_of: date) -> dict:
     return record
 
 
+def write_findings(
+    con: duckdb.DuckDBPyConnection, out: Path, run_id: str, selected: tuple[CheckDefinition, ...]
+) -> Path:
+    """`findings.csv`: every flag of the run, highest priority first, evidence as columns."""
+    out.mkdir(parents=True, exist_ok=True)
+    cursor = con.execute(
+        "SELECT check_id, patient_id, priority, reason, evidence FROM findings WHERE run_id = $run "
+        "ORDER BY check_id, priority = 'high' DESC, patient_id",
+        {"run": run_id},
+    )
+    names = [d[0] for d in cursor.description]
+    findings = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    evidence_order = list(dict.fromkeys(e for c in selected for e in c.evidence))
+    header, rows = findings_rows(findings, evidence_order)
+    return write_csv(out / "findings.csv", header, rows)
+
+
 def write_summary(out: Path, outcome: RunOutcome) -> Path:
     """`summary.json`: per file counts and top rejection reasons, per check the rates."""
     out.mkdir(parents=True, exist_ok=True)
@@ -182,7 +221,17 @@ def write_summary(out: Path, outcome: RunOutcome) -> Path:
             }
             for f in outcome.files
         },
-        "checks": outcome.checks,
+        "checks": {
+            c.check_id: {
+                "title": c.title,
+                "denominator": c.denominator,
+                "flagged": c.flagged,
+                "high_priority": c.high_priority,
+                "rate": round(c.rate, 6),
+                "parameters": c.parameters,
+            }
+            for c in outcome.checks
+        },
     }
     path = out / "summary.json"
     path.write_text(json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8")

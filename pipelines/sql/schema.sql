@@ -82,3 +82,23 @@ CREATE TABLE IF NOT EXISTS diagnoses (
     _row_hash     UBIGINT NOT NULL,
     _run_id       VARCHAR NOT NULL
 );
+
+CREATE TABLE IF NOT EXISTS findings (
+    run_id     VARCHAR NOT NULL,
+    check_id   VARCHAR NOT NULL,
+    patient_id VARCHAR NOT NULL,
+    priority   VARCHAR NOT NULL,              -- high | normal
+    reason     VARCHAR NOT NULL,
+    evidence   JSON NOT NULL                  -- the check's evidence columns, by name
+);
+
+CREATE TABLE IF NOT EXISTS check_results (
+    run_id        VARCHAR NOT NULL,
+    check_id      VARCHAR NOT NULL,
+    title         VARCHAR NOT NULL,
+    denominator   BIGINT NOT NULL,
+    flagged       BIGINT NOT NULL,
+    high_priority BIGINT NOT NULL,
+    rate          DOUBLE NOT NULL,
+    parameters    JSON NOT NULL               -- the values used, as-of date included
+);

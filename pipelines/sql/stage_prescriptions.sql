@@ -16,6 +16,7 @@ FROM (
         clean(end_date) AS end_date_text,
         iso_date(end_date) AS end_date,
         clean(days_supply) AS days_supply_text,
-        try_cast(clean(days_supply) AS INTEGER) AS days_supply
+        CASE WHEN regexp_full_match(clean(days_supply), '-?[0-9]+')
+             THEN try_cast(clean(days_supply) AS INTEGER) END AS days_supply  -- '2.5' is not a count
     FROM raw_prescriptions
 );

@@ -1,0 +1,56 @@
+"""Patients with cirrhosis and recent muscle cramps: a treatable, often missed combination."""
+
+from checks.framework import CheckDefinition, Parameter
+
+CHECK = CheckDefinition(
+    id="cramps_cirrhosis",
+    title="Muscle cramps in cirrhosis",
+    guideline=(
+        "Muscle cramps are common in cirrhosis",
+        "Baclofen and albumin may be particularly effective",
+        "Monitor for electrolyte abnormalities",
+    ),
+    population=(
+        "Patients with cirrhosis of the liver recorded on or before as-of and not resolved on or before "
+        "as-of (ICD-10-CM K70.3x, K71.7, K74.3-K74.6x; ICD-9-CM 571.2, 571.5, 571.6; SNOMED-CT)."
+    ),
+    flag="A muscle cramp diagnosis (ICD-10-CM R25.2, ICD-9-CM 729.82, SNOMED-CT) recorded in the lookback.",
+    windows=(
+        "Cramps: as-of minus lookback_days (inclusive) to as-of (inclusive). Electrolytes for priority: "
+        "as-of minus electrolyte_recent_days to as-of. Baclofen/albumin: prescribed in the cramp lookback "
+        "or active on as-of."
+    ),
+    priority=(
+        "High when none of potassium, sodium and magnesium was measured in the last "
+        "electrolyte_recent_days, or when the latest of any of them is below its threshold."
+    ),
+    evidence=(
+        "cirrhosis_codes",
+        "cirrhosis_since",
+        "cramp_codes",
+        "last_cramp_at",
+        "current_diuretics",
+        "baclofen_prescribed",
+        "albumin_prescribed",
+        "last_potassium_at",
+        "last_potassium",
+        "last_sodium_at",
+        "last_sodium",
+        "last_magnesium_at",
+        "last_magnesium",
+    ),
+    codelists=("cirrhosis", "muscle_cramps", "diuretics", "baclofen", "albumin", "lab_tests"),
+    parameters=(
+        Parameter("lookback_days", 365, "days", "How far back a cramp diagnosis counts."),
+        Parameter("electrolyte_recent_days", 90, "days", "Window in which electrolytes count as recent."),
+        Parameter("potassium_low", 3.5, "mmol/L", "Potassium below this is low."),
+        Parameter("sodium_low", 135.0, "mmol/L", "Sodium below this is low."),
+        Parameter("magnesium_low", 0.70, "mmol/L", "Magnesium below this is low."),
+    ),
+    rationale=(
+        "Cramps in cirrhosis respond to correcting electrolytes and to baclofen or albumin, so every "
+        "flag shows whether those were tried and the latest electrolytes. 'Not resolved on or before "
+        "as-of' keeps a cirrhosis resolved after as-of in the population, so a past as-of reproduces "
+        "that day's audit. Thresholds are the lower reference limits in common UK/US laboratory use."
+    ),
+)

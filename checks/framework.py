@@ -1,0 +1,82 @@
+"""What a check is, how its parameters are resolved, and the shape of its output.
+
+A check module in this package defines `CHECK = CheckDefinition(...)`: the clinical definition a
+reviewer reads (guideline sentence, population, flag condition, windows, parameters with units,
+codelists, rationale) and the name of its SQL file in `checks/sql/`. The SQL returns one row per
+patient in the population: `patient_id, flagged, priority, reason`, then evidence columns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+SQL_DIR = Path(__file__).parent / "sql"
+
+
+class CheckConfigError(ValueError):
+    """A check id or parameter given by the user does not exist or has a wrong value."""
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """A tunable value of a check; its default's type is the type overrides are coerced to."""
+
+    name: str
+    default: int | float | str
+    unit: str
+    description: str
+
+    def coerce(self, check_id: str, raw: Any) -> int | float | str:
+        """Turn a config/CLI value into this parameter's type, naming the key when it cannot."""
+        kind = type(self.default)
+        try:
+            value = kind(raw)
+        except (TypeError, ValueError):
+            raise CheckConfigError(
+                f"checks.{check_id}.{self.name}: expected {kind.__name__}, got {raw!r}"
+            ) from None
+        if isinstance(value, int | float) and value < 0:
+            raise CheckConfigError(f"checks.{check_id}.{self.name}: must not be negative, got {raw!r}")
+        return value
+
+
+@dataclass(frozen=True)
+class CheckDefinition:
+    """One audit check, readable as its clinical definition."""
+
+    id: str
+    title: str
+    guideline: tuple[str, ...]  # the sentence(s) of the guideline it implements, verbatim
+    population: str  # who is in the denominator
+    flag: str  # when a patient in the population is flagged
+    windows: str  # every time window, in words
+    priority: str  # what makes a flag high priority
+    evidence: tuple[str, ...]  # evidence columns the SQL returns, in display order
+    codelists: tuple[str, ...]  # codelist file stems in checks/codelists/
+    parameters: tuple[Parameter, ...] = ()
+    rationale: str = ""  # clinical choices made where the guideline is silent
+    source: str = "Management of Cramps and Numbness (shared/reference/cramps_numbness_guideline.txt)"
+    sql_name: str = field(default="")
+
+    @property
+    def sql(self) -> str:
+        """The check's query text; parameters are bound by name (`$as_of`, `$lookback_days`)."""
+        return (SQL_DIR / f"{self.sql_name or self.id}.sql").read_text(encoding="utf-8")
+
+    def resolve(self, overrides: Mapping[str, Any], as_of: date) -> dict[str, Any]:
+        """Defaults overlaid with the user's values, plus the as-of date: the bound parameters."""
+        known = {p.name: p for p in self.parameters}
+        unknown = sorted(set(overrides) - set(known))
+        if unknown:
+            raise CheckConfigError(
+                f"checks.{self.id}.{unknown[0]}: unknown parameter "
+                f"(known: {', '.join(sorted(known)) or 'none'})"
+            )
+        values: dict[str, Any] = {p.name: p.default for p in self.parameters}
+        values.update({k: known[k].coerce(self.id, v) for k, v in overrides.items()})
+        values["as_of"] = as_of
+        return values

@@ -1,0 +1,60 @@
+-- Built once per run, before the checks: which codelists each distinct drug and diagnosis in the
+-- database belongs to. Matching runs over distinct values only, so it costs the same whether the
+-- clinic has a thousand prescriptions or five million.
+
+-- Drug descriptors -> codelists. A name entry matches a whole word or phrase of the drug name
+-- (so "lasix 40 mg tablet" matches "lasix", and "lisinopril / hydrochlorothiazide" matches both).
+CREATE OR REPLACE TEMP TABLE drug_concepts AS
+WITH drugs AS (
+    SELECT DISTINCT drug_name, rxnorm_code, atc_code FROM prescriptions
+),
+words AS (
+    SELECT drug_name, rxnorm_code, atc_code,
+           string_split_regex(trim(regexp_replace(lower(drug_name), '[^a-z0-9]+', ' ', 'g')), ' ') AS w
+    FROM drugs
+),
+phrases AS (
+    SELECT DISTINCT drug_name, rxnorm_code, atc_code, phrase FROM (
+        SELECT drug_name, rxnorm_code, atc_code,
+               unnest(list_concat(
+                   w,
+                   list_transform(range(len(w) - 1), lambda i: w[i + 1] || ' ' || w[i + 2]),
+                   list_transform(range(greatest(len(w) - 2, 0)),
+                                  lambda i: w[i + 1] || ' ' || w[i + 2] || ' ' || w[i + 3])
+               )) AS phrase
+        FROM words
+    )
+)
+SELECT DISTINCT d.drug_name, d.rxnorm_code, d.atc_code, c.codelist, c.ingredient, c.system AS matched_by
+FROM drugs d
+JOIN codelist c
+  ON (c.system = 'ATC' AND starts_with(d.atc_code, c.code))
+  OR (c.system = 'RxNorm' AND d.rxnorm_code = c.code)
+UNION
+SELECT p.drug_name, p.rxnorm_code, p.atc_code, c.codelist, c.ingredient, 'name'
+FROM phrases p
+JOIN codelist c ON c.system = 'name' AND c.code = regexp_replace(p.phrase, '\s+', ' ', 'g');
+
+-- Diagnosis codes -> codelists. ICD entries match by prefix (K703 covers K7030, K7031).
+CREATE OR REPLACE TEMP TABLE diagnosis_concepts AS
+WITH codes AS (SELECT DISTINCT code, code_system FROM diagnoses)
+SELECT DISTINCT d.code, d.code_system, c.codelist
+FROM codes d
+JOIN codelist c
+  ON c.system = d.code_system
+ AND CASE WHEN d.code_system = 'SNOMED-CT' THEN d.code = c.code ELSE starts_with(d.code, c.code) END;
+
+-- Prescriptions and diagnoses with their concepts, for the checks to read.
+CREATE OR REPLACE TEMP VIEW drug_exposures AS
+SELECT p.patient_id, p.drug_name, p.rxnorm_code, p.atc_code, p.start_date, p.end_effective,
+       c.codelist, coalesce(c.ingredient, lower(p.drug_name)) AS ingredient
+FROM prescriptions p
+JOIN drug_concepts c
+  ON c.drug_name = p.drug_name
+ AND c.rxnorm_code IS NOT DISTINCT FROM p.rxnorm_code
+ AND c.atc_code IS NOT DISTINCT FROM p.atc_code;
+
+CREATE OR REPLACE TEMP VIEW coded_diagnoses AS
+SELECT d.patient_id, d.code, d.code_original, d.code_system, d.recorded_at, d.resolved_at, c.codelist
+FROM diagnoses d
+JOIN diagnosis_concepts c USING (code, code_system);

@@ -1,0 +1,52 @@
+"""CSV outputs: `findings.csv` (every flag of a run) and, per check, a worklist.
+
+Cells that a spreadsheet would read as a formula (=, +, -, @, and tab/CR tricks) are prefixed with
+an apostrophe, so a drug name typed as `=HYPERLINK(...)` stays text. Numbers are written as numbers
+(a negative value is a number, not a formula) and dates in ISO form.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: Any) -> Any:
+    """Neutralise text that a spreadsheet would evaluate; leave numbers and empties alone."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int | float):
+        return value
+    text = str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Path:
+    """UTF-8 with BOM (so Excel detects the encoding), CRLF line ends, every cell made safe."""
+    with path.open("w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\r\n")
+        writer.writerow(header)
+        writer.writerows([safe_cell(v) for v in row] for row in rows)
+    return path
+
+
+def findings_rows(
+    findings: Iterable[Mapping[str, Any]], evidence_order: Sequence[str]
+) -> tuple[list[str], list[list[Any]]]:
+    """Flatten findings (evidence as JSON) into one row each with one column per evidence field."""
+    header = ["check_id", "patient_id", "priority", "reason", *evidence_order]
+    rows = []
+    for finding in findings:
+        evidence = json.loads(finding["evidence"])
+        rows.append(
+            [finding["check_id"], finding["patient_id"], finding["priority"], finding["reason"]]
+            + [evidence.get(name) for name in evidence_order]
+        )
+    return header, rows

@@ -1,0 +1,66 @@
+"""Reruns add nothing twice; overlapping nightly exports add only their new rows."""
+
+from __future__ import annotations
+
+import json
+
+from tests.helpers import cli, table_counts, write_export
+
+HEADER = "patient_id,collected_at,loinc_code,test_name,value,unit\n"
+
+
+def lab_rows(start: int, stop: int) -> str:
+    return "".join(
+        f"P{i % 7},2026-01-{1 + i % 28:02d}T08:{i % 60:02d}:00,2823-3,Potassium,4.{i % 10},mmol/L\n"
+        for i in range(start, stop)
+    )
+
+
+def run(tmp_path, export: str) -> dict:
+    code = cli(
+        "run",
+        "--exports",
+        str(tmp_path / export),
+        "--out",
+        str(tmp_path / "out"),
+        "--db",
+        str(tmp_path / "audit.duckdb"),
+        "--as-of",
+        "2026-11-20",
+    )
+    assert code == 0
+    return json.loads((tmp_path / "out" / "summary.json").read_text())
+
+
+def test_same_export_twice_changes_nothing(tmp_path):
+    write_export(tmp_path / "night1", labs=HEADER + lab_rows(0, 100) + "P1,2026-02-30,2823-3,K,4,mmol/L\n")
+    first = run(tmp_path, "night1")
+    counts = table_counts(tmp_path / "audit.duckdb")
+    second = run(tmp_path, "night1")
+    after = table_counts(tmp_path / "audit.duckdb")
+    assert {k: v for k, v in after.items() if k != "runs"} == {k: v for k, v in counts.items() if k != "runs"}
+    assert after["runs"] == counts["runs"] + 1
+    assert first["files"]["labs"]["rows_loaded"] == 100
+    assert second["files"]["labs"]["rows_loaded"] == 0
+    assert second["files"]["labs"]["rows_read"] == first["files"]["labs"]["rows_read"] == 101
+    assert second["files"]["labs"]["rows_rejected"] == 1
+
+
+def test_rerun_of_an_edited_copy_is_still_deduplicated(tmp_path):
+    # Same rows, different bytes (reordered): not skipped by checksum, but nothing is added.
+    write_export(tmp_path / "a", labs=HEADER + lab_rows(0, 50))
+    write_export(tmp_path / "b", labs=HEADER + "".join(reversed(lab_rows(0, 50).splitlines(True))))
+    run(tmp_path, "a")
+    second = run(tmp_path, "b")
+    assert second["files"]["labs"]["skipped_unchanged"] is False
+    assert (second["files"]["labs"]["rows_loaded"], second["files"]["labs"]["rows_duplicate"]) == (0, 50)
+
+
+def test_overlapping_exports_add_only_new_rows(tmp_path):
+    write_export(tmp_path / "night1", labs=HEADER + lab_rows(0, 100))
+    write_export(tmp_path / "night2", labs=HEADER + lab_rows(60, 130))
+    run(tmp_path, "night1")
+    second = run(tmp_path, "night2")
+    assert second["files"]["labs"]["rows_loaded"] == 30
+    assert second["files"]["labs"]["rows_duplicate"] == 40
+    assert table_counts(tmp_path / "audit.duckdb")["labs"] == 130

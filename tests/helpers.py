@@ -1,0 +1,113 @@
+"""Test helpers: write small exports from readable text tables, run the real pipeline on them."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date, datetime
+from pathlib import Path
+
+import duckdb
+
+from pipelines.cli import main
+from pipelines.run import RunOutcome, execute_run
+from pipelines.settings import Settings
+
+HEADERS = {
+    "patients": ["patient_id", "birth_date", "sex"],
+    "labs": ["patient_id", "collected_at", "loinc_code", "test_name", "value", "unit"],
+    "prescriptions": [
+        "patient_id",
+        "drug_name",
+        "rxnorm_code",
+        "atc_code",
+        "start_date",
+        "end_date",
+        "days_supply",
+    ],
+    "diagnoses": ["patient_id", "code", "code_system", "recorded_at", "resolved_at"],
+}
+
+
+def table(text: str) -> list[dict[str, str]]:
+    """Parse an ehrql-style text table (`a | b` header, then rows; blank cell = empty) into dicts."""
+    lines = [line for line in text.strip().splitlines() if line.strip() and not line.strip().startswith("#")]
+    names = [n.strip() for n in lines[0].split("|")]
+    return [dict(zip(names, (c.strip() for c in line.split("|")), strict=True)) for line in lines[1:]]
+
+
+def write_export(folder: Path, **tables: list[dict[str, str]] | str) -> Path:
+    """Write an export folder in the generic format. Each table is rows (dicts) or raw CSV text.
+
+    Files not given are written header-only (labs, prescriptions, diagnoses are mandatory).
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("labs", "prescriptions", "diagnoses", "patients"):
+        content = tables.get(name)
+        if content is None and name == "patients":
+            continue
+        path = folder / f"{name}.csv"
+        if isinstance(content, str):
+            path.write_text(content, encoding="utf-8")
+            continue
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, HEADERS[name], lineterminator="\n")
+        writer.writeheader()
+        for row in content or []:
+            writer.writerow({k: row.get(k, "") for k in HEADERS[name]})
+        path.write_text(buffer.getvalue(), encoding="utf-8")
+    return folder
+
+
+def run_pipeline(tmp: Path, as_of: date, checks: tuple[str, ...] = (), **tables) -> RunOutcome:
+    """Ingest the tables into a fresh DuckDB file and evaluate the checks as of a date."""
+    exports = write_export(tmp / "export", **tables)
+    settings = Settings(
+        exports=exports,
+        out=tmp / "out",
+        db=tmp / "audit.duckdb",
+        as_of=as_of,
+        checks=checks,
+        reject_threshold=1.0,
+    )
+    return execute_run(settings, datetime(2026, 11, 24, 3, 0))
+
+
+def flagged(tmp: Path, check_id: str, as_of: date, **tables) -> set[str]:
+    """The patient ids a check flags on these tables."""
+    outcome = run_pipeline(tmp, as_of, (check_id,), **tables)
+    with duckdb.connect(str(tmp / "audit.duckdb"), read_only=True) as con:
+        rows = con.execute(
+            "SELECT patient_id FROM findings WHERE run_id = $r AND check_id = $c",
+            {"r": outcome.run_id, "c": check_id},
+        ).fetchall()
+    return {r[0] for r in rows}
+
+
+def findings(db: Path, run_id: str | None = None) -> list[dict]:
+    """Findings rows (latest run when none is named), as dicts."""
+    with duckdb.connect(str(db), read_only=True) as con:
+        run_id = run_id or con.execute("SELECT max(run_id) FROM runs").fetchall()[0][0]
+        cursor = con.execute("SELECT * FROM findings WHERE run_id = $r ORDER BY ALL", {"r": run_id})
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def cli(*args: str, env: dict[str, str] | None = None) -> int:
+    """Run the CLI in-process with a controlled environment; returns the exit code."""
+    return main(list(args), env or {})
+
+
+def table_counts(db: Path) -> dict[str, int]:
+    """Row counts of the data tables: the database's content, for before/after comparisons."""
+    with duckdb.connect(str(db), read_only=True) as con:
+        return {
+            t: con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0]
+            for t in ("patients", "labs", "prescriptions", "diagnoses", "quarantine", "runs", "findings")
+        }
+
+
+def read_csv_rows(path: Path) -> list[dict[str, str]]:
+    """A CSV the tool wrote, as dicts."""
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        return list(csv.DictReader(handle))

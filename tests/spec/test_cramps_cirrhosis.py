@@ -1,0 +1,105 @@
+"""Spec: cramps_cirrhosis, as of 2026-11-20 (cramp window starts 2025-11-20)."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+from tests.helpers import findings, run_pipeline, table
+
+AS_OF = date(2026, 11, 20)
+CHECK = "cramps_cirrhosis"
+
+DIAGNOSES = table("""
+patient_id | code     | code_system | recorded_at | resolved_at
+# ICD-10-CM with dots, no electrolytes at all: high priority
+C01        | K70.30   | ICD-10-CM   | 2024-01-01  |
+C01        | R25.2    | ICD-10-CM   | 2026-06-01  |
+# codes without the dot
+C02        | K7031    | ICD-10-CM   | 2024-01-01  |
+C02        | R252     | ICD-10-CM   | 2026-06-01  |
+# ICD-9-CM
+C03        | 571.5    | ICD-9-CM    | 2020-01-01  |
+C03        | 729.82   | ICD-9-CM    | 2026-02-01  |
+# SNOMED-CT
+C04        | 19943007 | SNOMED-CT   | 2022-01-01  |
+C04        | 55300003 | SNOMED-CT   | 2026-02-01  |
+# cirrhosis resolved before as-of: not in the population
+C05        | K74.60   | ICD-10-CM   | 2022-01-01  | 2025-01-01
+C05        | R25.2    | ICD-10-CM   | 2026-06-01  |
+# cramp 366 days before as-of: outside the window
+C06        | K74.60   | ICD-10-CM   | 2022-01-01  |
+C06        | R25.2    | ICD-10-CM   | 2025-11-19  |
+# cramp exactly 365 days before as-of: inside
+C07        | K74.69   | ICD-10-CM   | 2022-01-01  |
+C07        | R25.2    | ICD-10-CM   | 2025-11-20  |
+# cramps without cirrhosis
+C08        | R25.2    | ICD-10-CM   | 2026-06-01  |
+# cirrhosis recorded after as-of
+C09        | K74.60   | ICD-10-CM   | 2026-11-21  |
+C09        | R25.2    | ICD-10-CM   | 2026-06-01  |
+# recent normal electrolytes and baclofen: normal priority
+C10        | K74.60   | ICD-10-CM   | 2022-01-01  |
+C10        | R25.2    | ICD-10-CM   | 2026-09-01  |
+# recent low potassium: high priority
+C11        | K74.69   | ICD-10-CM   | 2022-01-01  |
+C11        | R25.2    | ICD-10-CM   | 2026-09-01  |
+# K71.7 toxic liver disease with cirrhosis; ICD-9 571.6
+C12        | K71.7    | ICD-10-CM   | 2022-01-01  |
+C12        | R25.2    | ICD-10-CM   | 2026-09-01  |
+C13        | 571.6    | ICD-9-CM    | 2022-01-01  |
+C13        | 729.82   | ICD-9-CM    | 2026-09-01  |
+# alcoholic fatty liver is not cirrhosis
+C14        | K70.0    | ICD-10-CM   | 2022-01-01  |
+C14        | R25.2    | ICD-10-CM   | 2026-09-01  |
+# cirrhosis resolved only after as-of: still in the population on as-of
+C15        | K74.60   | ICD-10-CM   | 2022-01-01  | 2026-11-21
+C15        | R25.2    | ICD-10-CM   | 2026-09-01  |
+""")
+
+LABS = table("""
+patient_id | collected_at | loinc_code | test_name | value | unit
+C10        | 2026-10-01   | 2823-3     |           | 4.1   | mmol/L
+C10        | 2026-10-01   | 2951-2     |           | 139   | mmol/L
+C10        | 2026-10-01   | 19123-9    |           | 2.0   | mg/dL
+C11        | 2026-10-01   | 2823-3     |           | 3.1   | mmol/L
+C11        | 2026-10-01   | 2951-2     |           | 139   | mmol/L
+""")
+
+PRESCRIPTIONS = table("""
+patient_id | drug_name                | rxnorm_code | atc_code | start_date | end_date | days_supply
+C10        | baclofen 10 mg           | 1292        | M03BX01  | 2026-09-05 |          | 30
+C10        | spironolactone 100 mg    | 9997        | C03DA01  | 2025-01-01 |          |
+""")
+
+EXPECTED = {"C01", "C02", "C03", "C04", "C07", "C10", "C11", "C12", "C13", "C15"}
+POPULATION = EXPECTED | {"C06"}  # C06: cirrhosis, cramp outside the window
+
+
+def run(tmp_path):
+    return run_pipeline(
+        tmp_path, AS_OF, (CHECK,), diagnoses=DIAGNOSES, labs=LABS, prescriptions=PRESCRIPTIONS
+    )
+
+
+def test_flags_exactly_the_expected_patients(tmp_path):
+    outcome = run(tmp_path)
+    assert {f["patient_id"] for f in findings(tmp_path / "audit.duckdb")} == EXPECTED
+    (result,) = outcome.checks
+    assert (result.denominator, result.flagged) == (len(POPULATION), len(EXPECTED))
+
+
+def test_priority_and_evidence(tmp_path):
+    run(tmp_path)
+    by_id = {f["patient_id"]: f for f in findings(tmp_path / "audit.duckdb")}
+    assert by_id["C01"]["priority"] == "high"
+    assert "no potassium, sodium or magnesium in the last 90 days" in by_id["C01"]["reason"]
+    assert by_id["C10"]["priority"] == "normal"
+    assert by_id["C11"]["priority"] == "high"
+    assert "below range" in by_id["C11"]["reason"]
+    c10 = json.loads(by_id["C10"]["evidence"])
+    assert c10["baclofen_prescribed"] is True and c10["albumin_prescribed"] is False
+    assert c10["current_diuretics"] == "spironolactone 100 mg"
+    assert round(c10["last_magnesium"], 3) == round(2.0 * 0.4114, 3)
+    assert c10["cramp_codes"] == "R25.2 (ICD-10-CM)"
+    assert json.loads(by_id["C02"]["evidence"])["cirrhosis_codes"] == "K7031"

@@ -1,0 +1,163 @@
+"""Each validation rule, one bad row at a time: the row is quarantined with its line, column and rule,
+and the good row beside it still loads."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import duckdb
+import pytest
+
+from tests.helpers import run_pipeline
+
+GOOD = {
+    "patients": {"patient_id": "P1", "birth_date": "1950-03-04", "sex": "F"},
+    "labs": {
+        "patient_id": "P1",
+        "collected_at": "2026-01-02",
+        "loinc_code": "2823-3",
+        "test_name": "Potassium",
+        "value": "4.1",
+        "unit": "mmol/L",
+    },
+    "prescriptions": {
+        "patient_id": "P1",
+        "drug_name": "furosemide 40 mg tablet",
+        "rxnorm_code": "4603",
+        "atc_code": "C03CA01",
+        "start_date": "2026-01-01",
+        "end_date": "2026-03-01",
+        "days_supply": "",
+    },
+    "diagnoses": {
+        "patient_id": "P1",
+        "code": "K70.30",
+        "code_system": "ICD-10-CM",
+        "recorded_at": "2025-05-06",
+        "resolved_at": "",
+    },
+}
+
+CASES = [
+    ("patients", {"patient_id": ""}, "patient_id", "required"),
+    ("patients", {"birth_date": "1950-02-30"}, "birth_date", "format"),
+    ("patients", {"birth_date": "1899-12-31"}, "birth_date", "date_range"),
+    ("patients", {"birth_date": "2030-01-01"}, "birth_date", "date_range"),
+    ("patients", {"sex": "X"}, "sex", "allowed"),
+    ("labs", {"patient_id": ""}, "patient_id", "required"),
+    ("labs", {"collected_at": ""}, "collected_at", "required"),
+    ("labs", {"collected_at": "2026-13-01"}, "collected_at", "format"),
+    ("labs", {"collected_at": "02/01/2026"}, "collected_at", "format"),
+    ("labs", {"collected_at": "1899-01-01"}, "collected_at", "date_range"),
+    ("labs", {"collected_at": "2027-01-05T08:00:00"}, "collected_at", "date_range"),
+    ("labs", {"loinc_code": "", "test_name": ""}, "loinc_code", "test_identified"),
+    ("labs", {"loinc_code": "2823"}, "loinc_code", "format"),
+    ("labs", {"loinc_code": "2823-4"}, "loinc_code", "check_digit"),
+    ("labs", {"value": "high"}, "value", "numeric"),
+    ("labs", {"value": "45"}, "value", "plausible"),
+    ("labs", {"value": "0.5"}, "value", "plausible"),
+    ("labs", {"unit": "mg/dL"}, "unit", "known_unit"),
+    ("labs", {"loinc_code": "2951-2", "test_name": "Sodium", "value": "99"}, "value", "plausible"),
+    ("prescriptions", {"patient_id": ""}, "patient_id", "required"),
+    ("prescriptions", {"drug_name": ""}, "drug_name", "required"),
+    ("prescriptions", {"start_date": ""}, "start_date", "required"),
+    ("prescriptions", {"start_date": "2026-02-29"}, "start_date", "format"),
+    ("prescriptions", {"start_date": "2027-02-01", "end_date": ""}, "start_date", "date_range"),
+    ("prescriptions", {"end_date": "2025-12-31"}, "end_date", "after_start"),
+    ("prescriptions", {"end_date": "soon"}, "end_date", "format"),
+    ("prescriptions", {"end_date": "", "days_supply": "-5"}, "days_supply", "positive_integer"),
+    ("prescriptions", {"end_date": "", "days_supply": "0"}, "days_supply", "positive_integer"),
+    ("prescriptions", {"end_date": "", "days_supply": "2.5"}, "days_supply", "positive_integer"),
+    ("prescriptions", {"rxnorm_code": "RX4603"}, "rxnorm_code", "format"),
+    ("prescriptions", {"atc_code": "C3CA01"}, "atc_code", "format"),
+    ("diagnoses", {"patient_id": ""}, "patient_id", "required"),
+    ("diagnoses", {"code": ""}, "code", "required"),
+    ("diagnoses", {"code_system": ""}, "code_system", "required"),
+    ("diagnoses", {"code_system": "READ"}, "code_system", "allowed"),
+    ("diagnoses", {"code": "XYZ"}, "code", "format"),
+    ("diagnoses", {"code": "571.5"}, "code", "format"),
+    ("diagnoses", {"code": "K70.30", "code_system": "ICD-9-CM"}, "code", "format"),
+    ("diagnoses", {"code": "K70", "code_system": "SNOMED-CT"}, "code", "format"),
+    ("diagnoses", {"recorded_at": "2025-04-31"}, "recorded_at", "format"),
+    ("diagnoses", {"recorded_at": "2030-01-01"}, "recorded_at", "date_range"),
+    ("diagnoses", {"resolved_at": "2025-01-01"}, "resolved_at", "after_recorded"),
+]
+
+
+@pytest.mark.parametrize(("table", "change", "column", "rule"), CASES)
+def test_rule_quarantines_row_and_keeps_good_one(tmp_path, table, change, column, rule):
+    bad = {**GOOD[table], **change}
+    run_pipeline(tmp_path, date(2026, 11, 20), **{table: [GOOD[table], bad]})
+    with duckdb.connect(str(tmp_path / "audit.duckdb"), read_only=True) as con:
+        quarantined = con.execute(
+            "SELECT line, column_name, rule, original FROM quarantine WHERE table_name = $t", {"t": table}
+        ).fetchall()
+        loaded = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+    assert (3, column, rule) in {(line, c, r) for line, c, r, _ in quarantined}
+    assert {line for line, *_ in quarantined} == {3}
+    assert loaded == 1
+    assert quarantined[0][3].split(",")[0] == bad["patient_id"]
+
+
+@pytest.mark.parametrize(
+    ("table", "variant"),
+    [
+        ("labs", {"collected_at": "2026-01-02T09:15:00"}),
+        ("labs", {"collected_at": "2026-01-02 09:15"}),
+        ("labs", {"collected_at": "2026-01-02T09:15:00Z"}),
+        ("labs", {"collected_at": "2026-01-02T09:15:00+01:00"}),
+        ("labs", {"loinc_code": "", "test_name": "potassium"}),
+        ("labs", {"loinc_code": "2823-3", "test_name": ""}),
+        ("labs", {"value": "", "unit": ""}),
+        ("labs", {"unit": "mEq/L"}),
+        ("labs", {"value": "1.0", "unit": "mmol/L"}),
+        ("labs", {"value": "10", "unit": "mmol/L"}),
+        ("prescriptions", {"end_date": "", "days_supply": "30"}),
+        ("prescriptions", {"end_date": "", "days_supply": ""}),
+        ("prescriptions", {"end_date": "2026-01-01"}),
+        ("prescriptions", {"rxnorm_code": "", "atc_code": ""}),
+        ("diagnoses", {"code": "K7030"}),
+        ("diagnoses", {"code": "k70.30", "code_system": "icd10cm"}),
+        ("diagnoses", {"code": "571.5", "code_system": "ICD-9-CM"}),
+        ("diagnoses", {"code": "5715", "code_system": "ICD9"}),
+        ("diagnoses", {"code": "19943007", "code_system": "SNOMED-CT"}),
+        ("diagnoses", {"resolved_at": "2025-05-06"}),
+        ("patients", {"sex": "female"}),
+        ("patients", {"birth_date": ""}),
+    ],
+)
+def test_valid_variants_load(tmp_path, table, variant):
+    row = {**GOOD[table], **variant}
+    outcome = run_pipeline(tmp_path, date(2026, 11, 20), **{table: [row]})
+    result = next(f for f in outcome.files if f.table == table)
+    assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (1, 1, 0)
+
+
+def test_units_are_normalised_and_originals_kept(tmp_path):
+    rows = [
+        {**GOOD["labs"], "loinc_code": "19123-9", "test_name": "Magnesium", "value": "1.9", "unit": "mg/dL"},
+        {**GOOD["labs"], "loinc_code": "17861-6", "test_name": "Calcium", "value": "9.2", "unit": "mg/dL"},
+        {**GOOD["labs"], "loinc_code": "2160-0", "test_name": "Creatinine", "value": "1.2", "unit": "mg/dL"},
+        {**GOOD["labs"], "value": "4.4", "unit": "mEq/L"},
+        {**GOOD["labs"], "loinc_code": "2951-2", "test_name": "Sodium", "value": "139", "unit": "meq/l"},
+    ]
+    run_pipeline(tmp_path, date(2026, 11, 20), labs=rows)
+    with duckdb.connect(str(tmp_path / "audit.duckdb"), read_only=True) as con:
+        got = {
+            a: (round(v, 3), u, vo, uo)
+            for a, v, u, vo, uo in con.execute(
+                "SELECT analyte, value, unit, value_original, unit_original FROM labs"
+            ).fetchall()
+        }
+    assert got["magnesium"] == (round(1.9 * 0.4114, 3), "mmol/L", 1.9, "mg/dL")
+    assert got["calcium"] == (round(9.2 * 0.2495, 3), "mmol/L", 9.2, "mg/dL")
+    assert got["creatinine"] == (round(1.2 * 88.42, 3), "umol/L", 1.2, "mg/dL")
+    assert got["potassium"] == (4.4, "mmol/L", 4.4, "mEq/L")
+    assert got["sodium"] == (139.0, "mmol/L", 139.0, "meq/l")
+
+
+def test_urine_potassium_is_recognised_as_urine(tmp_path):
+    row = {**GOOD["labs"], "loinc_code": "2828-2", "test_name": "Urine potassium", "value": "40"}
+    run_pipeline(tmp_path, date(2026, 11, 20), labs=[row])
+    with duckdb.connect(str(tmp_path / "audit.duckdb"), read_only=True) as con:
+        assert con.execute("SELECT analyte, specimen FROM labs").fetchall() == [("potassium", "urine")]
