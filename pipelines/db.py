@@ -20,11 +20,15 @@ def sql_file(name: str) -> str:
     return (SQL_DIR / name).read_text(encoding="utf-8")
 
 
-def connect(path: Path) -> duckdb.DuckDBPyConnection:
-    """Open (creating if needed) the database file, owner-only, with the schema in place."""
+def connect(path: Path, memory_limit: str = "1GB") -> duckdb.DuckDBPyConnection:
+    """Open (creating if needed) the database file, owner-only, with the schema in place.
+
+    DuckDB's memory limit bounds the working set of a big load; past it, work spills to a temp
+    folder beside the database instead of growing the process.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fresh = not path.exists()
-    con = duckdb.connect(str(path))
+    con = duckdb.connect(str(path), config={"memory_limit": memory_limit})
     if fresh:
         os.chmod(path, 0o600)
     con.execute("SET TimeZone = 'UTC'")

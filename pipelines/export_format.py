@@ -106,3 +106,33 @@ IDENTITY_COLUMNS: dict[str, tuple[str, ...]] = {
     ),
     "diagnoses": ("patient_id", "code", "code_system", "recorded_at", "resolved_at"),
 }
+
+# For each contract column, the staging column holding its text as read (trimmed); quarantined
+# rows are shown with these values, in the file's column order.
+TEXT_COLUMNS: dict[str, dict[str, str]] = {
+    "patients": {"patient_id": "patient_id", "birth_date": "birth_date_text", "sex": "sex_text"},
+    "labs": {
+        "patient_id": "patient_id",
+        "collected_at": "collected_at_text",
+        "loinc_code": "loinc_code",
+        "test_name": "test_name",
+        "value": "value_text",
+        "unit": "unit_original",
+    },
+    "prescriptions": {
+        "patient_id": "patient_id",
+        "drug_name": "drug_name",
+        "rxnorm_code": "rxnorm_code",
+        "atc_code": "atc_code",
+        "start_date": "start_date_text",
+        "end_date": "end_date_text",
+        "days_supply": "days_supply_text",
+    },
+    "diagnoses": {
+        "patient_id": "patient_id",
+        "code": "code_original",
+        "code_system": "code_system_text",
+        "recorded_at": "recorded_at_text",
+        "resolved_at": "resolved_at_text",
+    },
+}

@@ -22,10 +22,10 @@ import ibis
 import pandas as pd
 import pandera.errors
 
-from pipelines.db import scalar, sql_file
+from pipelines.db import SQL_DIR, scalar, sql_file
 from pipelines.errors import InputError
-from pipelines.export_format import GENERIC_FILES, IDENTITY_COLUMNS, STORED_COLUMNS, FileSpec
-from pipelines.schemas import schema_for
+from pipelines.export_format import GENERIC_FILES, IDENTITY_COLUMNS, STORED_COLUMNS, TEXT_COLUMNS, FileSpec
+from pipelines.schemas import combined_check_for, schema_for
 
 log = logging.getLogger(__name__)
 
@@ -148,42 +148,59 @@ def _copy_if_unchanged(con: duckdb.DuckDBPyConnection, result: FileResult) -> bo
 
 
 def _stage(con: duckdb.DuckDBPyConnection, spec: FileSpec, path: Path, header: dict[str, int]) -> None:
-    """Read every record as text through DuckDB's CSV reader, then type it with the staging SQL."""
-    width = header["__width__"]
+    """Read and type every record in one pass of DuckDB's CSV reader, then number and enrich it.
+
+    The staging query is a pure projection (no joins), so DuckDB keeps file order and a row's
+    rowid is its record number. Structural faults land in DuckDB's reject table with their line.
+    """
     t = spec.table
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE stage_raw_{t} AS
-        SELECT * FROM read_csv($path, header = true, auto_detect = false, delim = ',',
-            quote = '"', escape = '"', columns = $columns, strict_mode = true,
-            store_rejects = true, rejects_table = 'rejects_{t}', rejects_scan = 'reject_scans_{t}')
-        """,  # noqa: S608 - identifiers are the contract's table names, values are bound
-        {"path": str(path), "columns": {f"c{i}": "VARCHAR" for i in range(width)}},
+    aliases = ", ".join(
+        f"c{header[c]} AS {c}" if c in header else f"NULL::VARCHAR AS {c}" for c in spec.columns
     )
-    selected = [f"c{header[c]} AS {c}" if c in header else f"NULL::VARCHAR AS {c}" for c in spec.columns]
-    # Inside a transaction DuckDB numbers new rows from 2**55, so record numbers are taken
-    # relative to the first row (the reader keeps file order).
-    first = int(scalar(con, f"SELECT coalesce(min(rowid), 0) FROM stage_raw_{t}"))  # noqa: S608
-    columns = ", ".join(selected)
     con.execute(
-        f"CREATE OR REPLACE TEMP VIEW raw_{t} AS "  # noqa: S608 - generated identifiers and an int
-        f"SELECT rowid - {first} AS _rec, {columns}, COLUMNS('^c[0-9]+$') FROM stage_raw_{t}"
+        f"CREATE OR REPLACE TEMP TABLE typed_{t} AS "  # noqa: S608 - generated identifiers; values bound
+        f"WITH raw AS (SELECT {aliases} FROM read_csv($path, header = true, "
+        "auto_detect = false, delim = ',', quote = '\"', escape = '\"', columns = $columns, "
+        f"strict_mode = true, store_rejects = true, rejects_table = 'rejects_{t}', "
+        f"rejects_scan = 'reject_scans_{t}')) " + sql_file(f"stage_{t}.sql"),
+        {"path": str(path), "columns": {f"c{i}": "VARCHAR" for i in range(header["__width__"])}},
     )
-    con.execute(sql_file(f"stage_{t}.sql"))
+    # Inside a transaction DuckDB numbers new rows from 2**55: take record numbers from the first.
+    first = int(scalar(con, f"SELECT coalesce(min(rowid), 0) FROM typed_{t}"))  # noqa: S608
+    con.execute(
+        f"CREATE OR REPLACE TEMP VIEW numbered_{t} AS "  # noqa: S608 - generated identifiers and an int
+        f"SELECT rowid - {first} AS _rec, * FROM typed_{t}"
+    )
+    lookup = SQL_DIR / f"lookup_{t}.sql"
+    if lookup.exists():  # per-table enrichment (labs: analyte, unit factor, plausible range)
+        con.execute(lookup.read_text(encoding="utf-8"))
+    else:
+        con.execute(f"CREATE OR REPLACE TEMP VIEW checked_{t} AS SELECT * FROM numbered_{t}")  # noqa: S608
 
 
 def _validate(con: duckdb.DuckDBPyConnection, table: str, export_date: date) -> pd.DataFrame:
-    """Run the table's pandera schema on the typed staging table; return failing (_rec, rule) pairs."""
-    schema, rules = schema_for(table, export_date)
-    typed = ibis.duckdb.from_connection(con).table(f"typed_{table}", database="temp")
+    """Validate every staged row with pandera; return the failing (_rec, rule_key) pairs.
+
+    Pass 1 runs all rules as one check over every row (one scan); pass 2 runs the rules one by one
+    on the failing rows only, so each quarantined row says which rules it broke.
+    """
     if not scalar(con, f"SELECT count(*) FROM typed_{table}"):  # noqa: S608 - contract table name
         # Nothing to validate; pandera's ibis backend also misreports `_rec` as null on empty tables.
         return _no_failures()
+    backend = ibis.duckdb.from_connection(con)
+    # Pass 1: the pandera check over every row, compiled by ibis and run as one DuckDB statement
+    # that keeps the failing rows. (schema.validate's error path would copy the whole boolean result
+    # column into pandas; this fetches nothing until we know which rows failed.)
+    outcome = combined_check_for(table, export_date)(backend.table(f"checked_{table}", database="temp"))
+    con.execute(f"CREATE OR REPLACE TEMP TABLE failing_{table} AS {ibis.to_sql(outcome.failure_cases)}")
+    if not scalar(con, f"SELECT count(*) FROM failing_{table}"):  # noqa: S608 - internal name
+        return _no_failures()
+    schema, rules = schema_for(table, export_date)
     try:
-        schema.validate(typed, lazy=True)
+        schema.validate(backend.table(f"failing_{table}", database="temp"), lazy=True)
     except pandera.errors.SchemaErrors as errors:
         return _failures(errors.failure_cases, rules)
-    return _no_failures()
+    raise RuntimeError(f"{table}: rows failed the combined rule but no single rule")
 
 
 def _no_failures() -> pd.DataFrame:
@@ -210,6 +227,7 @@ def _quarantine(
     """Write reader rejects and rule failures to `quarantine`, once per distinct bad row and rule."""
     t = spec.table
     _, rules = schema_for(t, date.today())
+    text = TEXT_COLUMNS[t]
     messages = pd.DataFrame(
         {
             "rule_key": list(rules),
@@ -232,10 +250,11 @@ def _quarantine(
         FROM rejects_{t} GROUP BY line
         """  # noqa: S608 - generated identifiers only
     )
+    in_file_order = sorted((i, c) for c, i in header.items() if c != "__width__")
     original = " || ',' || ".join(
-        f"""CASE WHEN c{i} LIKE '%,%' OR c{i} LIKE '%"%' THEN '"' || replace(c{i}, '"', '""') || '"'
-            ELSE coalesce(c{i}, '') END"""
-        for i in range(header["__width__"])
+        f"""CASE WHEN {text[c]} LIKE '%,%' OR {text[c]} LIKE '%"%'
+            THEN '"' || replace({text[c]}, '"', '""') || '"' ELSE coalesce({text[c]}, '') END"""
+        for _, c in in_file_order
     )
     con.execute(
         f"""
@@ -248,7 +267,7 @@ def _quarantine(
         located AS (
             SELECT r.*, r._rec + 2 + coalesce(o.j, 0) AS line, {original} AS original
             FROM rule_rows r
-            JOIN raw_{t} s ON s._rec = r._rec
+            JOIN numbered_{t} s ON s._rec = r._rec
             ASOF LEFT JOIN offsets o ON r._rec + 1 >= o.threshold
         )
         SELECT $run AS run_id, $table AS table_name, $file AS file, line, column_name, rule,
@@ -281,7 +300,7 @@ def _quarantine(
     )
     rejected_recs = scalar(con, "SELECT count(DISTINCT _rec) FROM bad_rows")
     reader_rejects = scalar(con, f"SELECT count(*) FROM reject_lines_{t}")  # noqa: S608
-    accepted = scalar(con, f"SELECT count(*) FROM stage_raw_{t}")  # noqa: S608
+    accepted = scalar(con, f"SELECT count(*) FROM typed_{t}")  # noqa: S608
     result.rows_read = accepted + reader_rejects
     result.rows_rejected = rejected_recs + reader_rejects
     result.top_reasons = _reasons_from(con, "new_quarantine")
@@ -299,11 +318,10 @@ def _load(con: duckdb.DuckDBPyConnection, table: str, run_id: str, result: FileR
         f"""
         INSERT INTO {table} ({columns}, _row_hash, _run_id)
         SELECT {columns}, h, $run FROM (
-            SELECT {columns}, hash({identity}) AS h, _rec
-            FROM typed_{table} WHERE _rec NOT IN (SELECT _rec FROM bad_rows)
+            SELECT {columns}, hash({identity}) AS h
+            FROM checked_{table} WHERE _rec NOT IN (SELECT _rec FROM bad_rows)
         ) AS candidate
         WHERE h NOT IN (SELECT _row_hash FROM {table})
-        QUALIFY row_number() OVER (PARTITION BY h ORDER BY _rec) = 1
         """,  # noqa: S608 - identifiers from the contract; values bound
         {"run": run_id},
     )

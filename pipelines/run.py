@@ -58,7 +58,7 @@ def execute_run(
     outcome = RunOutcome(new_run_id(now), as_of, "running", now)
     selected = checks_for(settings, as_of)
     files = preflight(settings.exports)
-    con = connect(settings.db)
+    con = connect(settings.db, settings.memory_limit)
     try:
         _run_in_transaction(con, settings, outcome, files, selected, progress)
         write_findings(con, settings.out, outcome.run_id, selected)

@@ -227,6 +227,22 @@ def schema_for(table: str, export_date: date) -> tuple[pa.DataFrameSchema, dict[
     return schema, {rule.key: rule for rule in rules}
 
 
+def combined_check_for(table: str, export_date: date) -> pa.Check:
+    """All of a table's rules as one pandera check: one scan over every row finds the bad ones.
+
+    The per-rule schema (`schema_for`) then runs on those rows only, to say which rules failed.
+    """
+    rules = RULES_BY_TABLE[table](export_date)
+
+    def every_rule_passes(data) -> BooleanValue:
+        verdict = rules[0].passes(data.table)
+        for rule in rules[1:]:
+            verdict = verdict & rule.passes(data.table)
+        return verdict
+
+    return pa.Check(every_rule_passes, name="all_rules", error="all_rules")
+
+
 def _as_check(rule: Rule) -> Callable:
     """Adapt a rule (Table -> boolean column) to pandera's ibis check signature."""
     return lambda data: rule.passes(data.table)

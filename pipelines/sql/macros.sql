@@ -3,10 +3,9 @@ CREATE OR REPLACE TEMP MACRO clean(x) AS nullif(trim(x), '');
 -- A unit written many ways (mmol/L, mmol/l, µmol/L, mL/min/1.73 m2) compares as one key.
 CREATE OR REPLACE TEMP MACRO unit_key(x) AS
     replace(replace(replace(lower(trim(x)), 'µ', 'u'), 'μ', 'u'), ' ', '');
--- ISO 8601 date or datetime; a time-zone offset is dropped (clinic wall-clock time is kept).
-CREATE OR REPLACE TEMP MACRO iso_timestamp(x) AS
-    CASE WHEN regexp_full_match(trim(x), '[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9:.]+(Z|[+-][0-9:]+)?)?')
-         THEN try_cast(regexp_replace(trim(x), '(Z|[+-][0-9]{2}:?[0-9]{2})$', '') AS TIMESTAMP) END;
+-- ISO 8601 date or datetime (YYYY-MM-DD, optional time with T or space, optional Z or offset, whose
+-- wall-clock time is kept). DuckDB's cast is strict about impossible dates (2025-02-30 -> NULL).
+CREATE OR REPLACE TEMP MACRO iso_timestamp(x) AS try_cast(trim(x) AS TIMESTAMP);
 CREATE OR REPLACE TEMP MACRO iso_date(x) AS CAST(iso_timestamp(x) AS DATE);
 -- LOINC check digit: the mod-10 scheme LOINC publishes (double every other digit from the right).
 CREATE OR REPLACE TEMP MACRO loinc_check_ok(code) AS

@@ -1,7 +1,6 @@
--- raw_diagnoses (all text) -> typed_diagnoses. Codes are compared without the dot (K70.31 = K7031).
-CREATE OR REPLACE TEMP TABLE typed_diagnoses AS
+-- raw (all text) -> typed_diagnoses (projection only, file order kept).
+-- Codes are compared without the dot (K70.31 = K7031).
 SELECT
-    _rec,
     clean(patient_id) AS patient_id,
     upper(clean(code)) AS code_original,
     replace(upper(clean(code)), '.', '') AS code,
@@ -11,4 +10,4 @@ SELECT
     iso_date(recorded_at) AS recorded_at,
     clean(resolved_at) AS resolved_at_text,
     iso_date(resolved_at) AS resolved_at
-FROM raw_diagnoses;
+FROM raw

@@ -1,7 +1,6 @@
--- raw_patients (all text) -> typed_patients
-CREATE OR REPLACE TEMP TABLE typed_patients AS
+-- raw (all text, straight from the CSV reader) -> typed_patients. Projection only: no joins, so
+-- DuckDB keeps file order and rowid stays the record number.
 SELECT
-    _rec,
     clean(patient_id) AS patient_id,
     clean(birth_date) AS birth_date_text,
     iso_date(birth_date) AS birth_date,
@@ -10,4 +9,4 @@ SELECT
         WHEN 'F' THEN 'F' WHEN 'FEMALE' THEN 'F' WHEN 'M' THEN 'M' WHEN 'MALE' THEN 'M'
         WHEN 'O' THEN 'O' WHEN 'OTHER' THEN 'O' WHEN 'U' THEN 'U' WHEN 'UNKNOWN' THEN 'U'
     END AS sex
-FROM raw_patients;
+FROM raw

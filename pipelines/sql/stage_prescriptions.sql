@@ -1,22 +1,20 @@
--- raw_prescriptions (all text) -> typed_prescriptions. The effective end is the exported end_date,
--- else start + days_supply, else NULL: an open-ended (ongoing) prescription.
-CREATE OR REPLACE TEMP TABLE typed_prescriptions AS
+-- raw (all text) -> typed_prescriptions (projection only, file order kept). The effective end is the
+-- exported end_date, else start + days_supply, else NULL: an open-ended (ongoing) prescription.
 SELECT
-    *,
-    coalesce(end_date, start_date + days_supply) AS end_effective
-FROM (
-    SELECT
-        _rec,
-        clean(patient_id) AS patient_id,
-        clean(drug_name) AS drug_name,
-        clean(rxnorm_code) AS rxnorm_code,
-        upper(clean(atc_code)) AS atc_code,
-        clean(start_date) AS start_date_text,
-        iso_date(start_date) AS start_date,
-        clean(end_date) AS end_date_text,
-        iso_date(end_date) AS end_date,
-        clean(days_supply) AS days_supply_text,
-        CASE WHEN regexp_full_match(clean(days_supply), '-?[0-9]+')
-             THEN try_cast(clean(days_supply) AS INTEGER) END AS days_supply  -- '2.5' is not a count
-    FROM raw_prescriptions
-);
+    clean(patient_id) AS patient_id,
+    clean(drug_name) AS drug_name,
+    clean(rxnorm_code) AS rxnorm_code,
+    upper(clean(atc_code)) AS atc_code,
+    clean(start_date) AS start_date_text,
+    iso_date(start_date) AS start_date,
+    clean(end_date) AS end_date_text,
+    iso_date(end_date) AS end_date,
+    clean(days_supply) AS days_supply_text,
+    CASE WHEN regexp_full_match(clean(days_supply), '-?[0-9]+')
+         THEN try_cast(clean(days_supply) AS INTEGER) END AS days_supply,  -- '2.5' is not a count
+    coalesce(
+        iso_date(end_date),
+        iso_date(start_date) + CASE WHEN regexp_full_match(clean(days_supply), '[0-9]{1,4}')
+                                    THEN try_cast(clean(days_supply) AS INTEGER) END
+    ) AS end_effective
+FROM raw

@@ -1,0 +1,114 @@
+"""The CLI end to end on the bundled sample: it flags exactly the patients the generator planted,
+quarantines exactly the planted bad rows, and writes its outputs owner-only."""
+
+from __future__ import annotations
+
+import csv
+import filecmp
+import json
+import stat
+import subprocess
+import sys
+from collections import defaultdict
+
+import duckdb
+import pytest
+
+from checks.evaluate import all_checks
+from tests.conftest import ROOT, SAMPLE_EXPORT
+from tests.helpers import cli, read_csv_rows
+
+
+@pytest.fixture(scope="module")
+def sample_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("sample")
+    code = cli(
+        "run",
+        "--exports",
+        str(SAMPLE_EXPORT),
+        "--out",
+        str(tmp / "out"),
+        "--db",
+        str(tmp / "audit.duckdb"),
+        "--as-of",
+        "2026-11-20",
+    )
+    return code, tmp
+
+
+def expected_flags() -> dict[str, set[str]]:
+    expected: dict[str, set[str]] = defaultdict(set)
+    with (ROOT / "sample_data" / "expected_flags.csv").open(encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            expected[row["check_id"]].add(row["patient_id"])
+    return expected
+
+
+def test_run_succeeds(sample_run):
+    code, _ = sample_run
+    assert code == 0
+
+
+@pytest.mark.parametrize("check_id", [c.id for c in all_checks()])
+def test_flags_exactly_the_planted_patients(sample_run, check_id):
+    _, tmp = sample_run
+    with duckdb.connect(str(tmp / "audit.duckdb"), read_only=True) as con:
+        got = {
+            r[0]
+            for r in con.execute(
+                "SELECT patient_id FROM findings WHERE check_id = $c", {"c": check_id}
+            ).fetchall()
+        }
+    assert got == expected_flags()[check_id]
+
+
+def test_quarantines_exactly_the_planted_bad_rows(sample_run):
+    _, tmp = sample_run
+    with (ROOT / "sample_data" / "quarantine_expected.csv").open(encoding="utf-8") as handle:
+        expected = {(r["file"], int(r["line"]), r["column"], r["rule_hint"]) for r in csv.DictReader(handle)}
+    with duckdb.connect(str(tmp / "audit.duckdb"), read_only=True) as con:
+        got = set(con.execute("SELECT file, line, column_name, rule FROM quarantine").fetchall())
+    assert got == expected
+
+
+def test_summary_and_findings_agree(sample_run):
+    _, tmp = sample_run
+    summary = json.loads((tmp / "out" / "summary.json").read_text())
+    rows = read_csv_rows(tmp / "out" / "findings.csv")
+    for check_id, figures in summary["checks"].items():
+        assert figures["flagged"] == sum(r["check_id"] == check_id for r in rows)
+        assert 0 < figures["flagged"] <= figures["denominator"]
+    assert list(rows[0])[:4] == ["check_id", "patient_id", "priority", "reason"]
+    assert summary["files"]["labs"]["rows_rejected"] == 5
+    assert sum(f["rows_read"] for f in summary["files"].values()) == sum(
+        len(read_csv_rows(p)) for p in SAMPLE_EXPORT.glob("*.csv")
+    )
+
+
+def test_outputs_are_owner_only(sample_run):
+    _, tmp = sample_run
+    for path in [tmp / "audit.duckdb", tmp / "out" / "summary.json", tmp / "out" / "findings.csv"]:
+        assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0, path
+
+
+def test_generator_is_deterministic(tmp_path):
+    answers = tmp_path / "answers"
+    answers.mkdir()
+    subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "sample_data" / "generate.py"),
+            "--out",
+            str(tmp_path),
+            "--flags",
+            str(answers / "expected_flags.csv"),
+            "--quarantine",
+            str(answers / "quarantine_expected.csv"),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    for name in ("patients.csv", "labs.csv", "prescriptions.csv", "diagnoses.csv"):
+        assert filecmp.cmp(tmp_path / name, SAMPLE_EXPORT / name, shallow=False), name
+    for name in ("expected_flags.csv", "quarantine_expected.csv"):
+        assert filecmp.cmp(answers / name, ROOT / "sample_data" / name, shallow=False), name
