@@ -10,23 +10,27 @@ from pathlib import Path
 import duckdb
 
 from pipelines.cli import main
+from pipelines.export_format import GENERIC_FILES
 from pipelines.run import RunOutcome, execute_run
 from pipelines.settings import Settings
 
-HEADERS = {
-    "patients": ["patient_id", "birth_date", "sex"],
-    "labs": ["patient_id", "collected_at", "loinc_code", "test_name", "value", "unit"],
-    "prescriptions": [
-        "patient_id",
-        "drug_name",
-        "rxnorm_code",
-        "atc_code",
-        "start_date",
-        "end_date",
-        "days_supply",
-    ],
-    "diagnoses": ["patient_id", "code", "code_system", "recorded_at", "resolved_at"],
-}
+HEADERS = {spec.table: list(spec.columns) for spec in GENERIC_FILES}
+
+
+def run_args(tmp: Path, export: Path, *extra: str) -> list[str]:
+    """`run` arguments for an export into tmp's database and out folder, as of the sample date."""
+    return [
+        "run",
+        "--exports",
+        str(export),
+        "--out",
+        str(tmp / "out"),
+        "--db",
+        str(tmp / "audit.duckdb"),
+        "--as-of",
+        "2026-11-20",
+        *extra,
+    ]
 
 
 def table(text: str) -> list[dict[str, str]]:

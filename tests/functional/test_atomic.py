@@ -11,7 +11,7 @@ import time
 import duckdb
 import pytest
 
-from tests.helpers import table_counts, write_export
+from tests.helpers import run_args, table_counts, write_export
 
 pytestmark = pytest.mark.slow
 
@@ -35,21 +35,7 @@ def big_export(folder, rows: int) -> None:
 
 def start_run(tmp_path, export) -> subprocess.Popen:
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "pipelines",
-            "--verbose",
-            "run",
-            "--exports",
-            str(export),
-            "--out",
-            str(tmp_path / "out"),
-            "--db",
-            str(tmp_path / "audit.duckdb"),
-            "--as-of",
-            "2026-11-20",
-        ],
+        [sys.executable, "-m", "pipelines", "--verbose", *run_args(tmp_path, export)],
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         text=True,

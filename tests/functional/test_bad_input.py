@@ -8,7 +8,7 @@ import json
 import duckdb
 import pytest
 
-from tests.helpers import cli, table_counts, write_export
+from tests.helpers import cli, run_args, table_counts, write_export
 
 LABS_HEADER = "patient_id,collected_at,loinc_code,test_name,value,unit\n"
 GOOD_LAB = "P1,2026-01-02,2823-3,Potassium,4.1,mmol/L\n"
@@ -17,18 +17,7 @@ DX_HEADER = "patient_id,code,code_system,recorded_at,resolved_at\n"
 
 
 def run(tmp_path, *extra: str) -> int:
-    return cli(
-        "run",
-        "--exports",
-        str(tmp_path / "export"),
-        "--out",
-        str(tmp_path / "out"),
-        "--db",
-        str(tmp_path / "audit.duckdb"),
-        "--as-of",
-        "2026-11-20",
-        *extra,
-    )
+    return cli(*run_args(tmp_path, tmp_path / "export", *extra))
 
 
 def quarantine(tmp_path) -> list[tuple]:

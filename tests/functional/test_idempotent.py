@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.helpers import cli, table_counts, write_export
+from tests.helpers import cli, run_args, table_counts, write_export
 
 HEADER = "patient_id,collected_at,loinc_code,test_name,value,unit\n"
 
@@ -17,17 +17,7 @@ def lab_rows(start: int, stop: int) -> str:
 
 
 def run(tmp_path, export: str) -> dict:
-    code = cli(
-        "run",
-        "--exports",
-        str(tmp_path / export),
-        "--out",
-        str(tmp_path / "out"),
-        "--db",
-        str(tmp_path / "audit.duckdb"),
-        "--as-of",
-        "2026-11-20",
-    )
+    code = cli(*run_args(tmp_path, tmp_path / export))
     assert code == 0
     return json.loads((tmp_path / "out" / "summary.json").read_text())
 

@@ -16,23 +16,13 @@ import pytest
 
 from checks.evaluate import all_checks
 from tests.conftest import ROOT, SAMPLE_EXPORT
-from tests.helpers import cli, read_csv_rows
+from tests.helpers import cli, read_csv_rows, run_args
 
 
 @pytest.fixture(scope="module")
 def sample_run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("sample")
-    code = cli(
-        "run",
-        "--exports",
-        str(SAMPLE_EXPORT),
-        "--out",
-        str(tmp / "out"),
-        "--db",
-        str(tmp / "audit.duckdb"),
-        "--as-of",
-        "2026-11-20",
-    )
+    code = cli(*run_args(tmp, SAMPLE_EXPORT))
     return code, tmp
 
 
