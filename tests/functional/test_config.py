@@ -1,0 +1,80 @@
+"""Configuration: defaults < TOML < environment < CLI; errors name the key and where it came from."""
+
+from __future__ import annotations
+
+import json
+
+from tests.conftest import SAMPLE_EXPORT
+from tests.helpers import cli, run_args
+
+CHECK = "diuretic_electrolyte_monitoring"
+
+
+def parameters(tmp_path) -> dict:
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    return summary["checks"][CHECK]["parameters"]
+
+
+def test_toml_sets_check_parameters_and_cli_overrides_it(tmp_path):
+    config = tmp_path / "audit.toml"
+    config.write_text(f"[run]\nreject_threshold = 0.1\n\n[checks.{CHECK}]\nlookback_days = 200\n")
+    assert cli(*run_args(tmp_path, SAMPLE_EXPORT, "--config", str(config), "--checks", CHECK)) == 0
+    assert parameters(tmp_path)["lookback_days"] == 200
+    args = run_args(tmp_path, SAMPLE_EXPORT, "--config", str(config), "--param", f"{CHECK}.lookback_days=90")
+    assert cli(*args) == 0
+    assert parameters(tmp_path) == {"lookback_days": 90, "as_of": "2026-11-20"}
+
+
+def test_environment_sits_between_file_and_flags(tmp_path):
+    env = {"CLINIC_AUDIT_DB": str(tmp_path / "from_env.duckdb")}
+    args = [
+        "run",
+        "--exports",
+        str(SAMPLE_EXPORT),
+        "--out",
+        str(tmp_path / "out"),
+        "--as-of",
+        "2026-11-20",
+        "--checks",
+        CHECK,
+    ]
+    assert cli(*args, env=env) == 0
+    assert (tmp_path / "from_env.duckdb").exists()
+
+
+def test_unknown_key_names_key_and_file(tmp_path, capsys):
+    config = tmp_path / "audit.toml"
+    config.write_text("[run]\nrejct_threshold = 0.1\n")
+    assert cli(*run_args(tmp_path, SAMPLE_EXPORT, "--config", str(config))) == 2
+    err = capsys.readouterr().err
+    assert str(config) in err and "run.rejct_threshold" in err
+
+
+def test_bad_value_names_key(tmp_path, capsys):
+    config = tmp_path / "audit.toml"
+    config.write_text("[run]\nreject_threshold = 7\n")
+    assert cli(*run_args(tmp_path, SAMPLE_EXPORT, "--config", str(config))) == 2
+    assert "reject_threshold" in capsys.readouterr().err
+
+
+def test_unknown_check_parameter_is_a_config_error_before_loading(tmp_path, capsys):
+    assert cli(*run_args(tmp_path, SAMPLE_EXPORT, "--param", f"{CHECK}.lookback_dayz=3")) == 2
+    assert f"checks.{CHECK}.lookback_dayz: unknown parameter" in capsys.readouterr().err
+    assert not (tmp_path / "audit.duckdb").exists()
+
+
+def test_unknown_check_id(tmp_path, capsys):
+    assert cli(*run_args(tmp_path, SAMPLE_EXPORT, "--checks", "no_such_check")) == 2
+    assert "unknown check 'no_such_check'" in capsys.readouterr().err
+
+
+def test_non_numeric_parameter(tmp_path, capsys):
+    assert cli(*run_args(tmp_path, SAMPLE_EXPORT, "--param", f"{CHECK}.lookback_days=soon")) == 2
+    assert "expected int" in capsys.readouterr().err
+
+
+def test_version_and_help(capsys):
+    assert cli("--version") == 0
+    assert "clinic-audit, version" in capsys.readouterr().out
+    assert cli("run", "--help") == 0
+    assert "--as-of" in capsys.readouterr().out
