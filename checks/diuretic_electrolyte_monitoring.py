@@ -16,8 +16,8 @@ CHECK = CheckDefinition(
     ),
     flag=(
         "No blood (serum/plasma) potassium result, or no blood sodium result, collected in the "
-        "lookback window. Urine electrolytes do not count. A test done without a numeric result "
-        "counts as monitoring."
+        "lookback window. Urine electrolytes do not count, nor does a test without a numeric "
+        "result (the level stays unknown, as after a haemolysed sample)."
     ),
     windows="Lookback: as-of minus lookback_days (inclusive) to as-of (inclusive).",
     priority="High when neither potassium nor sodium was measured in the window; otherwise normal.",

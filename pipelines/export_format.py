@@ -85,6 +85,15 @@ STORED_COLUMNS: dict[str, tuple[str, ...]] = {
     ),
 }
 
+# The date column that is part of each identity: rows outside a new file's date range cannot be
+# duplicates of its rows, so de-duplication only reads that slice of the existing table.
+IDENTITY_DATE: dict[str, str] = {
+    "patients": "birth_date",
+    "labs": "collected_at",
+    "prescriptions": "start_date",
+    "diagnoses": "recorded_at",
+}
+
 IDENTITY_COLUMNS: dict[str, tuple[str, ...]] = {
     "patients": ("patient_id", "birth_date", "sex"),
     "labs": (

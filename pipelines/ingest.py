@@ -24,7 +24,14 @@ import pandera.errors
 
 from pipelines.db import SQL_DIR, scalar, sql_file
 from pipelines.errors import InputError
-from pipelines.export_format import GENERIC_FILES, IDENTITY_COLUMNS, STORED_COLUMNS, TEXT_COLUMNS, FileSpec
+from pipelines.export_format import (
+    GENERIC_FILES,
+    IDENTITY_COLUMNS,
+    IDENTITY_DATE,
+    STORED_COLUMNS,
+    TEXT_COLUMNS,
+    FileSpec,
+)
 from pipelines.schemas import combined_check_for, schema_for
 
 log = logging.getLogger(__name__)
@@ -309,21 +316,32 @@ def _quarantine(
 
 
 def _load(con: duckdb.DuckDBPyConnection, table: str, run_id: str, result: FileResult) -> None:
-    """Insert valid rows not already present; identical rows (overlapping exports) are skipped."""
-    stored = STORED_COLUMNS[table]
+    """Insert valid rows not already present; identical rows (overlapping exports) are skipped.
+
+    A row's identity is a hash of its identifying columns, computed on both sides at load time
+    rather than stored (an incompressible stored hash costs as much to write as the data). The
+    existing side is read only within the new rows' date range, which DuckDB's zone maps prune to
+    the recent row groups for a rolling-window export.
+    """
+    stored = ", ".join(STORED_COLUMNS[table])
     identity = ", ".join(IDENTITY_COLUMNS[table])
-    columns = ", ".join(stored)
-    before = scalar(con, f"SELECT count(*) FROM {table}")  # noqa: S608
+    day = IDENTITY_DATE[table]
+    before = scalar(con, f"SELECT count(*) FROM {table}")  # noqa: S608 - contract table name
+    lo, hi = con.execute(f"SELECT min({day}), max({day}) FROM checked_{table}").fetchall()[0]  # noqa: S608
     con.execute(
         f"""
-        INSERT INTO {table} ({columns}, _row_hash, _run_id)
-        SELECT {columns}, h, $run FROM (
-            SELECT {columns}, hash({identity}) AS h
+        INSERT INTO {table} ({stored}, _run_id)
+        WITH candidate AS (
+            SELECT {stored}, hash({identity}) AS h
             FROM checked_{table} WHERE _rec NOT IN (SELECT _rec FROM bad_rows)
-        ) AS candidate
-        WHERE h NOT IN (SELECT _row_hash FROM {table})
+        )
+        SELECT {stored}, $run FROM candidate
+        WHERE h NOT IN (
+            SELECT hash({identity}) FROM {table}
+            WHERE {day} BETWEEN $lo AND $hi OR {day} IS NULL
+        )
         """,  # noqa: S608 - identifiers from the contract; values bound
-        {"run": run_id},
+        {"run": run_id, "lo": lo, "hi": hi},
     )
     after = scalar(con, f"SELECT count(*) FROM {table}")  # noqa: S608
     con.unregister("bad_rows")

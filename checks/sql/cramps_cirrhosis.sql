@@ -37,13 +37,14 @@ drugs AS (
 electrolytes AS (
     SELECT patient_id,
            max(collected_at) FILTER (analyte = 'potassium')::DATE AS last_potassium_at,
-           arg_max(value, collected_at) FILTER (analyte = 'potassium' AND value IS NOT NULL) AS last_potassium,
+           arg_max(value, collected_at) FILTER (analyte = 'potassium') AS last_potassium,
            max(collected_at) FILTER (analyte = 'sodium')::DATE AS last_sodium_at,
-           arg_max(value, collected_at) FILTER (analyte = 'sodium' AND value IS NOT NULL) AS last_sodium,
+           arg_max(value, collected_at) FILTER (analyte = 'sodium') AS last_sodium,
            max(collected_at) FILTER (analyte = 'magnesium')::DATE AS last_magnesium_at,
-           arg_max(value, collected_at) FILTER (analyte = 'magnesium' AND value IS NOT NULL) AS last_magnesium
+           arg_max(value, collected_at) FILTER (analyte = 'magnesium') AS last_magnesium
     FROM labs
     WHERE specimen = 'blood'
+      AND value IS NOT NULL  -- a test without a numeric result leaves the level unknown
       AND analyte IN ('potassium', 'sodium', 'magnesium')
       AND collected_at::DATE <= $as_of
       AND patient_id IN (SELECT patient_id FROM cramps)

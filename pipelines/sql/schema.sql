@@ -40,7 +40,6 @@ CREATE TABLE IF NOT EXISTS patients (
     patient_id VARCHAR NOT NULL,
     birth_date DATE,
     sex        VARCHAR,                       -- F | M | O | U
-    _row_hash  UBIGINT NOT NULL,
     _run_id    VARCHAR NOT NULL
 );
 
@@ -55,7 +54,6 @@ CREATE TABLE IF NOT EXISTS labs (
     unit           VARCHAR,                   -- the canonical unit (or the original when none is known)
     value_original DOUBLE,
     unit_original  VARCHAR,
-    _row_hash      UBIGINT NOT NULL,
     _run_id        VARCHAR NOT NULL
 );
 
@@ -68,7 +66,6 @@ CREATE TABLE IF NOT EXISTS prescriptions (
     end_date     DATE,                        -- as exported
     days_supply  INTEGER,
     end_effective DATE,                       -- end_date, else start + days_supply, else NULL (ongoing)
-    _row_hash    UBIGINT NOT NULL,
     _run_id      VARCHAR NOT NULL
 );
 
@@ -79,7 +76,6 @@ CREATE TABLE IF NOT EXISTS diagnoses (
     code_system   VARCHAR NOT NULL,           -- ICD-10-CM | ICD-9-CM | SNOMED-CT
     recorded_at   DATE NOT NULL,
     resolved_at   DATE,
-    _row_hash     UBIGINT NOT NULL,
     _run_id       VARCHAR NOT NULL
 );
 

@@ -44,6 +44,8 @@ D14        | lisinopril 10 mg                            | 29046       | C09AA03
 D15        | torsemide 10 mg                             | 38413       | C03CA04  | 2025-06-01 |            |
 # results only after as-of do not count
 D16        | metolazone 2.5 mg                           | 6916        | C03BA08  | 2025-06-01 |            |
+# tests done but without a numeric result do not count
+D17        | furosemide 40 mg tablet                     | 4603        | C03CA01  | 2025-06-01 |            |
 """)
 
 LABS = table("""
@@ -59,9 +61,11 @@ D15        | 2026-03-01          |            | Potassium        | 4.4   | mmol/
 D15        | 2026-03-01          |            | Sodium           | 138   | mmol/L
 D16        | 2026-11-22          | 2823-3     |                  | 4.4   | mmol/L
 D16        | 2026-11-22          | 2951-2     |                  | 138   | mmol/L
+D17        | 2026-10-01          | 2823-3     |                  |       |
+D17        | 2026-10-01          | 2951-2     |                  |       |
 """)
 
-EXPECTED = {"D02", "D04", "D05", "D08", "D09", "D10", "D11", "D12", "D13", "D16"}
+EXPECTED = {"D02", "D04", "D05", "D08", "D09", "D10", "D11", "D12", "D13", "D16", "D17"}
 POPULATION = EXPECTED | {"D01", "D15"}
 
 

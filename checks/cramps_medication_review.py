@@ -1,0 +1,41 @@
+"""Patients with muscle cramps recorded while on a drug that can cause them."""
+
+from checks.framework import CheckDefinition, Parameter
+
+CHECK = CheckDefinition(
+    id="cramps_medication_review",
+    title="Cramps on a diuretic, statin or beta-blocker",
+    guideline=("Review medications, especially diuretics, statins, and beta-blockers",),
+    population=(
+        "Patients with a muscle cramp diagnosis (ICD-10-CM R25.2, G47.62; ICD-9-CM 729.82, 327.52; "
+        "SNOMED-CT 55300003) recorded in the lookback."
+    ),
+    flag=(
+        "A cramp in the lookback was recorded on a day when a diuretic, a statin or a systemic "
+        "beta-blocker (alone or in a combination product) was active: started on or before that day "
+        "and ending on or after it, or open-ended."
+    ),
+    windows=(
+        "Cramps: as-of minus lookback_days (inclusive) to as-of (inclusive). Drugs: active on the day "
+        "the cramp was recorded."
+    ),
+    priority=(
+        "High when cramps were recorded on two or more distinct days in the lookback and a drug that "
+        "was active at a cramp is still active on as-of (persistent cramps, culprit not stopped); "
+        "otherwise normal."
+    ),
+    evidence=("cramp_codes", "cramp_dates", "drugs", "drug_classes", "still_active_drugs"),
+    codelists=("muscle_cramps", "diuretics", "statins", "beta_blockers"),
+    parameters=(Parameter("lookback_days", 365, "days", "How far back a cramp diagnosis counts."),),
+    rationale=(
+        "A drug can only explain a cramp it was taken at the time of, so the drug must be active on "
+        "the day the cramp was recorded; a statin stopped before the cramp, or started after it, does "
+        "not count. The review is still due when the drug has since been stopped (the record should "
+        "show the link was considered), but it is most pressing when cramps keep coming back on a drug "
+        "still prescribed: the guideline reserves a systematic approach for persistent symptoms, hence "
+        "the high priority. Beta-blocker eye drops (ATC S01ED) are excluded at ATC level, but timolol "
+        "matched by name or RxCUI is kept because systemic absorption from eye drops is real (see "
+        "codelists/SOURCES.md). A combination product such as bisoprolol with hydrochlorothiazide is "
+        "listed once with both classes."
+    ),
+)

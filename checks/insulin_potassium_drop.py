@@ -1,0 +1,63 @@
+"""Patients on insulin with a low potassium or a rapid potassium fall: a reversible cause of cramps."""
+
+from checks.framework import CheckDefinition, Parameter
+
+CHECK = CheckDefinition(
+    id="insulin_potassium_drop",
+    title="Potassium drop on insulin",
+    guideline=(
+        "Rapid drops in potassium (e.g., after insulin administration) can trigger cramps",
+        "Check for potassium drops after insulin administration",
+    ),
+    population=(
+        "Patients with an insulin prescription active at some time in the lookback: started on or "
+        "before as-of and ending on or after as-of minus lookback_days, or open-ended. Insulin "
+        "supplies (syringes, pen needles, lancets, test strips) are not insulin."
+    ),
+    flag=(
+        "In the lookback, a blood potassium below potassium_low, or a fall of at least fall_mmol "
+        "between two consecutive blood potassium results that are both in the lookback and at most "
+        "max_gap_days calendar days apart. Urine potassium and results without a numeric value do "
+        "not count."
+    ),
+    windows=(
+        "Lookback: as-of minus lookback_days (inclusive) to as-of (inclusive), for both the insulin "
+        "and the potassium results. A result counts on its collection date."
+    ),
+    priority=(
+        "High when a potassium in the lookback is below potassium_severe, or the latest potassium on "
+        "or before as-of is still below potassium_low; otherwise normal."
+    ),
+    evidence=(
+        "insulins",
+        "insulin_since",
+        "potassium_results",
+        "low_potassium",
+        "potassium_falls",
+        "last_potassium_at",
+        "last_potassium",
+    ),
+    codelists=("insulins", "lab_tests"),
+    parameters=(
+        Parameter("lookback_days", 90, "days", "Window for the insulin and the potassium results."),
+        Parameter("potassium_low", 3.5, "mmol/L", "Potassium below this is low."),
+        Parameter("potassium_severe", 3.0, "mmol/L", "Potassium below this makes the flag high priority."),
+        Parameter("fall_mmol", 1.0, "mmol/L", "A fall of at least this between consecutive results."),
+        Parameter("max_gap_days", 7, "days", "Consecutive results at most this many days apart."),
+    ),
+    rationale=(
+        "Prescribing data record when insulin was prescribed, not each administration, so 'after "
+        "insulin administration' is read as 'while insulin was prescribed in the lookback'. "
+        "'Consecutive' means adjacent in the patient's whole blood potassium series up to as-of, so a "
+        "result outside the lookback between two others breaks the pair; both results of a fall must "
+        "be in the lookback, so the fall is recent. Results on the same timestamp are ordered by value "
+        "ascending, so two results of one draw never make a fall. The fall is rounded to 0.001 mmol/L "
+        "before comparing, so 4.5 -> 3.5 counts as exactly 1.0 despite floating point. A test without "
+        "a numeric result (haemolysed, cancelled) tells nothing about the level, so it neither counts "
+        "as low nor takes part in a pair. Rows whose name says syringe, needle, lancet or strip match "
+        "the word 'insulin' but are supplies, so they are ignored (see codelists/SOURCES.md). 3.5 "
+        "mmol/L is the usual lower reference limit; below 3.0 mmol/L is moderate-to-severe "
+        "hypokalaemia, and a potassium still low at its latest result is unresolved: both warrant "
+        "prompt review, hence high priority."
+    ),
+)

@@ -1,0 +1,92 @@
+-- cramps_electrolyte_check: one row per patient with a cramp recorded in the lookback up to $as_of.
+WITH cramps AS (
+    SELECT patient_id, recorded_at, code_original, code_system
+    FROM coded_diagnoses
+    WHERE codelist = 'muscle_cramps'
+      AND recorded_at BETWEEN $as_of - CAST($lookback_days AS INTEGER) AND $as_of
+),
+cramp_days AS (
+    SELECT DISTINCT patient_id, recorded_at AS cramp_day,
+           recorded_at - CAST($days_before AS INTEGER) AS lo,
+           least(recorded_at + CAST($days_after AS INTEGER), $as_of::DATE) AS hi
+    FROM cramps
+),
+tests(test, ord) AS (VALUES ('potassium', 1), ('calcium', 2), ('magnesium', 3)),
+electrolytes AS (
+    SELECT patient_id, collected_at, collected_at::DATE AS day, value,
+           CASE analyte WHEN 'calcium_ionized' THEN 'calcium' ELSE analyte END AS test,
+           CASE analyte WHEN 'calcium_ionized' THEN 'ionised calcium' ELSE analyte END AS label,
+           CASE analyte
+               WHEN 'potassium' THEN value < $potassium_low
+               WHEN 'calcium' THEN value < $calcium_low
+               WHEN 'calcium_ionized' THEN value < $ionized_calcium_low
+               WHEN 'magnesium' THEN value < $magnesium_low
+           END AS is_low
+    FROM labs
+    WHERE specimen = 'blood' AND value IS NOT NULL
+      AND analyte IN ('potassium', 'calcium', 'calcium_ionized', 'magnesium')
+      AND collected_at::DATE <= $as_of
+      AND patient_id IN (SELECT patient_id FROM cramps)
+),
+per_test AS (
+    -- every cramp x every test, with what its window holds
+    SELECT c.patient_id, c.cramp_day, t.test, t.ord,
+           count(e.value) AS results,
+           string_agg(e.label || ' ' || round(e.value, 2) || ' on ' || e.day, ', '
+                      ORDER BY e.day, e.label, e.value) FILTER (e.is_low) AS low_results
+    FROM cramp_days c
+    CROSS JOIN tests t
+    LEFT JOIN electrolytes e
+      ON e.patient_id = c.patient_id AND e.test = t.test AND e.day BETWEEN c.lo AND c.hi
+    GROUP BY c.patient_id, c.cramp_day, t.test, t.ord
+),
+per_cramp AS (
+    SELECT patient_id, cramp_day,
+           string_agg(test, ', ' ORDER BY ord) FILTER (results = 0) AS missing,
+           string_agg(low_results, ', ' ORDER BY ord) AS lows
+    FROM per_test
+    GROUP BY patient_id, cramp_day
+),
+problems AS (
+    SELECT patient_id,
+           string_agg('cramp ' || cramp_day || ': '
+                      || concat_ws('; ', 'no ' || missing, 'low ' || lows), ' | ' ORDER BY cramp_day)
+               FILTER (missing IS NOT NULL OR lows IS NOT NULL) AS problems,
+           bool_or(lows IS NOT NULL) AS any_low
+    FROM per_cramp
+    GROUP BY patient_id
+),
+population AS (
+    SELECT patient_id,
+           string_agg(DISTINCT code_original || ' (' || code_system || ')', '; '
+                      ORDER BY code_original || ' (' || code_system || ')') AS cramp_codes,
+           string_agg(DISTINCT recorded_at::VARCHAR, '; ' ORDER BY recorded_at::VARCHAR) AS cramp_dates
+    FROM cramps
+    GROUP BY patient_id
+),
+latest AS (
+    SELECT patient_id,
+           max(day) FILTER (test = 'potassium') AS last_potassium_at,
+           arg_max(value, collected_at) FILTER (test = 'potassium') AS last_potassium,
+           max(day) FILTER (test = 'calcium') AS last_calcium_at,
+           arg_max(label || ' ' || round(value, 2), collected_at) FILTER (test = 'calcium') AS last_calcium,
+           max(day) FILTER (test = 'magnesium') AS last_magnesium_at,
+           arg_max(value, collected_at) FILTER (test = 'magnesium') AS last_magnesium
+    FROM electrolytes
+    GROUP BY patient_id
+)
+SELECT
+    patient_id,
+    x.problems IS NOT NULL AS flagged,
+    CASE WHEN x.problems IS NULL THEN NULL WHEN x.any_low THEN 'high' ELSE 'normal' END AS priority,
+    CASE WHEN x.problems IS NOT NULL THEN
+        'potassium, calcium and magnesium around muscle cramps (' || $days_before || ' days before to '
+        || $days_after || ' days after): ' || x.problems
+    END AS reason,
+    p.cramp_codes, p.cramp_dates, x.problems,
+    l.last_potassium_at, l.last_potassium, l.last_calcium_at, l.last_calcium,
+    l.last_magnesium_at, l.last_magnesium
+FROM population p
+LEFT JOIN problems x USING (patient_id)
+LEFT JOIN latest l USING (patient_id)
+ORDER BY patient_id

@@ -1,0 +1,71 @@
+-- insulin_potassium_drop: one row per patient with insulin active in the lookback up to $as_of.
+WITH insulin AS (
+    SELECT patient_id,
+           string_agg(DISTINCT drug_name, '; ' ORDER BY drug_name) AS insulins,
+           min(start_date) AS insulin_since
+    FROM drug_exposures
+    WHERE codelist = 'insulins'
+      -- the word "insulin" also names supplies; they are not insulin
+      AND NOT regexp_matches(lower(drug_name), 'syringe|needle|lancet|strip')
+      AND start_date <= $as_of
+      AND (end_effective IS NULL OR end_effective >= $as_of - CAST($lookback_days AS INTEGER))
+    GROUP BY patient_id
+),
+series AS (
+    -- the whole blood potassium series up to as-of, so "consecutive" is judged on every result
+    SELECT patient_id, collected_at::DATE AS day, value,
+           lag(collected_at::DATE) OVER w AS prev_day,
+           lag(value) OVER w AS prev_value
+    FROM labs
+    WHERE analyte = 'potassium' AND specimen = 'blood' AND value IS NOT NULL
+      AND collected_at::DATE <= $as_of
+      AND patient_id IN (SELECT patient_id FROM insulin)
+    WINDOW w AS (PARTITION BY patient_id ORDER BY collected_at, value)
+),
+marked AS (
+    SELECT *,
+           day >= $as_of - CAST($lookback_days AS INTEGER) AS in_lookback,
+           value < $potassium_low AS is_low,
+           prev_day >= $as_of - CAST($lookback_days AS INTEGER)
+               AND day - prev_day <= CAST($max_gap_days AS INTEGER)
+               AND round(prev_value - value, 3) >= $fall_mmol AS is_fall
+    FROM series
+),
+potassium AS (
+    SELECT patient_id,
+           string_agg(day || ': ' || round(value, 2), '; ' ORDER BY day, value)
+               FILTER (in_lookback) AS potassium_results,
+           string_agg(round(value, 2) || ' on ' || day, '; ' ORDER BY day, value)
+               FILTER (in_lookback AND is_low) AS low_potassium,
+           string_agg(round(prev_value, 2) || ' -> ' || round(value, 2)
+                      || ' (' || prev_day || ' -> ' || day || ')', '; ' ORDER BY day, value)
+               FILTER (in_lookback AND is_fall) AS potassium_falls,
+           coalesce(bool_or(value < $potassium_severe) FILTER (in_lookback), false) AS any_severe,
+           max(day) AS last_potassium_at,
+           arg_max(value, (day, value)) AS last_potassium
+    FROM marked
+    GROUP BY patient_id
+),
+judged AS (
+    SELECT i.*, p.potassium_results, p.low_potassium, p.potassium_falls,
+           p.last_potassium_at, p.last_potassium,
+           (p.low_potassium IS NOT NULL OR p.potassium_falls IS NOT NULL) AS hit,
+           coalesce(p.any_severe OR p.last_potassium < $potassium_low, false) AS urgent
+    FROM insulin i
+    LEFT JOIN potassium p USING (patient_id)
+)
+SELECT
+    patient_id,
+    coalesce(hit, false) AS flagged,
+    CASE WHEN NOT coalesce(hit, false) THEN NULL WHEN urgent THEN 'high' ELSE 'normal' END AS priority,
+    CASE WHEN coalesce(hit, false) THEN
+        'on insulin (' || insulins || ')'
+        || coalesce('; potassium below ' || $potassium_low || ' mmol/L: ' || low_potassium, '')
+        || coalesce('; potassium fell by ' || $fall_mmol || ' mmol/L or more within '
+                    || $max_gap_days || ' days: ' || potassium_falls, '')
+        || ' in the ' || $lookback_days || ' days to ' || $as_of
+    END AS reason,
+    insulins, insulin_since, potassium_results, low_potassium, potassium_falls,
+    last_potassium_at, last_potassium
+FROM judged
+ORDER BY patient_id

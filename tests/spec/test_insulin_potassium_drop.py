@@ -1,0 +1,139 @@
+"""Spec: insulin_potassium_drop, as of 2026-11-20 (90-day lookback starts 2026-08-22)."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+from tests.helpers import findings, run_pipeline, table
+
+AS_OF = date(2026, 11, 20)
+CHECK = "insulin_potassium_drop"
+
+PRESCRIPTIONS = table("""
+patient_id | drug_name                         | rxnorm_code | atc_code | start_date | end_date   | days_supply
+I01        | insulin glargine 100 units/mL pen | 274783      | A10AE04  | 2025-01-01 |            |
+# brand name only, no codes
+I02        | Lantus SoloStar pen               |             |          | 2025-01-01 |            |
+# ATC code only
+I03        | XYZ pen 100 units/mL              |             | A10AE04  | 2025-01-01 |            |
+# RxNorm code only
+I04        | pen (see pharmacy)                | 86009       |          | 2025-01-01 |            |
+I05        | insulin aspart                    | 51428       | A10AB05  | 2025-01-01 |            |
+I06        | insulin aspart                    | 51428       | A10AB05  | 2025-01-01 |            |
+I07        | Humalog KwikPen                   |             |          | 2025-01-01 |            |
+# ended the day before the lookback starts: not in the population
+I08        | insulin glargine 100 units/mL pen | 274783      | A10AE04  | 2025-01-01 | 2026-08-21 |
+# ends on the first day of the lookback: in the population
+I09        | insulin glargine 100 units/mL pen | 274783      | A10AE04  | 2025-01-01 | 2026-08-22 |
+# starts after as-of
+I10        | insulin glargine 100 units/mL pen | 274783      | A10AE04  | 2026-11-21 |            |
+# no insulin at all
+I11        | metformin 500 mg                  | 6809        | A10BA02  | 2025-01-01 |            |
+I12        | Toujeo                            |             |          | 2025-01-01 |            |
+I13        | Toujeo                            |             |          | 2025-01-01 |            |
+I14        | Toujeo                            |             |          | 2025-01-01 |            |
+I15        | Toujeo                            |             |          | 2025-01-01 |            |
+# an insulin supply is not insulin
+I16        | insulin syringe 0.5 mL            |             |          | 2025-01-01 |            |
+I17        | Toujeo                            |             |          | 2025-01-01 |            |
+# only days_supply: 2026-08-01 + 21 days = 2026-08-22, the first day of the lookback
+I19        | Levemir FlexPen                   |             |          | 2026-08-01 |            | 21
+# only days_supply: ran out 2026-08-21, the day before the lookback
+I18        | Levemir FlexPen                   |             |          | 2026-08-01 |            | 20
+I20        | Toujeo                            |             |          | 2025-01-01 |            |
+I21        | Toujeo                            |             |          | 2025-01-01 |            |
+I22        | Toujeo                            |             |          | 2025-01-01 |            |
+I23        | Toujeo                            |             |          | 2025-01-01 |            |
+# a combination product containing insulin (glargine/lixisenatide)
+I24        | Soliqua 100/33                    |             | A10AE54  | 2025-01-01 |            |
+""")
+
+LABS = table("""
+patient_id | collected_at        | loinc_code | test_name       | value | unit
+# low potassium, still low at the latest result: high priority
+I01        | 2026-10-01          | 2823-3     |                 | 3.2   | mmol/L
+# fall of 1.1 in 2 days, ending at exactly 3.5: normal priority
+I02        | 2026-10-01          | 2823-3     |                 | 4.6   | mmol/L
+I02        | 2026-10-03          | 2823-3     |                 | 3.5   | mmol/L
+# fall of exactly 1.0 (floating point: 4.5 - 3.5) the next day
+I03        | 2026-10-01          | 2823-3     |                 | 4.5   | mmol/L
+I03        | 2026-10-02          | 2823-3     |                 | 3.5   | mmol/L
+# fall of 0.9: not enough
+I04        | 2026-10-01          | 2823-3     |                 | 4.4   | mmol/L
+I04        | 2026-10-02          | 2823-3     |                 | 3.5   | mmol/L
+# fall of 1.1 exactly 7 days apart: counts
+I05        | 2026-10-01          | 2823-3     |                 | 5.0   | mmol/L
+I05        | 2026-10-08          | 2823-3     |                 | 3.9   | mmol/L
+# fall of 1.1 over 8 days: too slow
+I06        | 2026-10-01          | 2823-3     |                 | 5.0   | mmol/L
+I06        | 2026-10-09          | 2823-3     |                 | 3.9   | mmol/L
+# potassium exactly 3.5: not low
+I07        | 2026-10-01          | 2823-3     |                 | 3.5   | mmol/L
+I08        | 2026-10-01          | 2823-3     |                 | 3.2   | mmol/L
+I09        | 2026-10-01          | 2823-3     |                 | 3.2   | mmol/L
+I10        | 2026-10-01          | 2823-3     |                 | 3.2   | mmol/L
+I11        | 2026-10-01          | 2823-3     |                 | 3.1   | mmol/L
+# low potassium the day before the lookback: not counted
+I12        | 2026-08-21          | 2823-3     |                 | 3.2   | mmol/L
+I12        | 2026-10-01          | 2823-3     |                 | 4.2   | mmol/L
+# low potassium on the first day of the lookback: counted
+I13        | 2026-08-22          | 2823-3     |                 | 3.2   | mmol/L
+I13        | 2026-10-01          | 2823-3     |                 | 4.2   | mmol/L
+# a fall whose first result is before the lookback: not counted
+I14        | 2026-08-20          | 2823-3     |                 | 4.8   | mmol/L
+I14        | 2026-08-24          | 2823-3     |                 | 3.6   | mmol/L
+# urine potassium is not a blood potassium
+I15        | 2026-10-01          | 2828-2     |                 | 3.0   | mmol/L
+I15        | 2026-10-02          |            | Urine potassium | 3.0   | mmol/L
+I16        | 2026-10-01          | 2823-3     |                 | 3.0   | mmol/L
+# a result in between breaks the pair: 5.0 -> 4.5 -> 3.9 has no consecutive fall of 1.0
+I17        | 2026-10-01          | 2823-3     |                 | 5.0   | mmol/L
+I17        | 2026-10-02          | 2823-3     |                 | 4.5   | mmol/L
+I17        | 2026-10-03          | 2823-3     |                 | 3.9   | mmol/L
+I18        | 2026-10-01          | 2823-3     |                 | 3.2   | mmol/L
+I19        | 2026-10-01          | 2823-3     |                 | 3.2   | mmol/L
+# a low result after as-of does not count
+I20        | 2026-11-21          | 2823-3     |                 | 3.0   | mmol/L
+# named test in mEq/L, no LOINC
+I21        | 2026-11-20          |            | Potassium       | 3.3   | mEq/L
+# same-day fall, morning to evening
+I22        | 2026-10-01T08:00:00 | 2823-3     |                 | 4.6   | mmol/L
+I22        | 2026-10-01T20:00:00 | 2823-3     |                 | 3.5   | mmol/L
+# severe hypokalaemia, since corrected: high priority
+I23        | 2026-10-01          | 2823-3     |                 | 2.9   | mmol/L
+I23        | 2026-10-05          | 2823-3     |                 | 4.0   | mmol/L
+# a test without a numeric result is not low
+I24        | 2026-10-01          | 2823-3     |                 |       | mmol/L
+I24        | 2026-10-05          | 2823-3     |                 | 3.4   | mmol/L
+""")
+
+EXPECTED = {"I01", "I02", "I03", "I05", "I09", "I13", "I19", "I21", "I22", "I23", "I24"}
+POPULATION = EXPECTED | {"I04", "I06", "I07", "I12", "I14", "I15", "I17", "I20"}
+
+
+def run(tmp_path):
+    return run_pipeline(tmp_path, AS_OF, (CHECK,), prescriptions=PRESCRIPTIONS, labs=LABS)
+
+
+def test_flags_exactly_the_expected_patients(tmp_path):
+    outcome = run(tmp_path)
+    assert {f["patient_id"] for f in findings(tmp_path / "audit.duckdb")} == EXPECTED
+    (result,) = outcome.checks
+    assert (result.denominator, result.flagged) == (len(POPULATION), len(EXPECTED))
+
+
+def test_priority_reason_and_evidence(tmp_path):
+    run(tmp_path)
+    by_id = {f["patient_id"]: f for f in findings(tmp_path / "audit.duckdb")}
+    assert by_id["I01"]["priority"] == "high"  # still low at the latest result
+    assert by_id["I23"]["priority"] == "high"  # below 3.0
+    assert by_id["I02"]["priority"] == "normal"
+    assert "potassium fell" in by_id["I02"]["reason"] and "below" not in by_id["I02"]["reason"]
+    i02 = json.loads(by_id["I02"]["evidence"])
+    assert i02["potassium_falls"] == "4.6 -> 3.5 (2026-10-01 -> 2026-10-03)"
+    assert i02["potassium_results"] == "2026-10-01: 4.6; 2026-10-03: 3.5"
+    assert i02["insulins"] == "Lantus SoloStar pen"
+    i01 = json.loads(by_id["I01"]["evidence"])
+    assert i01["low_potassium"] == "3.2 on 2026-10-01" and i01["potassium_falls"] is None
+    assert i01["insulin_since"] == "2025-01-01" and i01["last_potassium"] == 3.2
