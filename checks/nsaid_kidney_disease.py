@@ -1,0 +1,47 @@
+"""Patients on a systemic NSAID with chronic kidney disease stage 3 or worse, or a low eGFR."""
+
+from checks.framework import CheckDefinition, Parameter
+
+CHECK = CheckDefinition(
+    id="nsaid_kidney_disease",
+    title="Systemic NSAID with chronic kidney disease",
+    guideline=("NSAIDs may help with pain but can cause side effects including kidney problems",),
+    population=(
+        "Patients with a systemic NSAID active on the as-of date: started on or before as-of and ending "
+        "on or after as-of, or open-ended. Topical and ophthalmic NSAIDs (ATC M02AA, S01BC, D11AX18, "
+        "R02AX, topical brands, or a topical dose form such as gel, cream, patch in the drug name) are "
+        "not systemic."
+    ),
+    flag=(
+        "Chronic kidney disease stage 3 or worse recorded on or before as-of and not resolved on or "
+        "before as-of (ICD-10-CM N18.3-N18.6; ICD-9-CM 585.3-585.6; SNOMED-CT CKD stage 3-5 and ESRD "
+        "concepts), or the latest numeric blood eGFR collected on or before as-of is below egfr_threshold."
+    ),
+    windows=(
+        "NSAID: active on as-of. CKD: present on as-of (no lookback: CKD is chronic). eGFR: the latest "
+        "result on or before as-of, however old."
+    ),
+    priority="High when the latest eGFR is below egfr_severe (CKD stage 4-5 range); otherwise normal.",
+    evidence=("nsaids", "nsaid_since", "ckd_codes", "ckd_since", "latest_egfr_at", "latest_egfr"),
+    codelists=("nsaids_systemic", "nsaids_topical", "dose_forms_topical", "ckd_stage3plus", "lab_tests"),
+    parameters=(
+        Parameter("egfr_threshold", 60.0, "mL/min/1.73m2", "Latest eGFR below this flags (CKD stage 3)."),
+        Parameter(
+            "egfr_severe", 30.0, "mL/min/1.73m2", "Latest eGFR below this makes the flag high priority."
+        ),
+    ),
+    rationale=(
+        "Stage 3 (eGFR < 60) is where KDIGO and the Beers criteria start to advise avoiding long-term "
+        "NSAIDs, and eGFR < 30 is where they advise avoiding them altogether, hence the priority split. "
+        "Topical NSAIDs give systemic levels of a few percent of oral dosing and are the recommended "
+        "alternative in CKD, so any prescription that looks topical (topical ATC, topical-only brand, or "
+        "a topical dose-form word in the name) is excluded even when its ingredient code or name also "
+        "matches a systemic NSAID; intranasal ketorolac stays systemic. Aspirin is not counted: "
+        "low-dose aspirin is cardioprotective and the issue names NSAIDs for pain. Either arm is "
+        "enough: a CKD code without a recent eGFR still flags, and so does a low eGFR without a code. "
+        "The latest eGFR is used without a lookback because it is the best available estimate of "
+        "kidney function; an earlier low eGFR followed by a normal one does not flag. CKD stage 1-2 or "
+        "unstaged codes do not flag on their own. An unresolved CKD code counts however old it is; a "
+        "resolved date after as-of leaves it present on as-of, so a past as-of reproduces that day's audit."
+    ),
+)

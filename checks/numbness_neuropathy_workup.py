@@ -1,0 +1,49 @@
+"""Numbness or peripheral neuropathy without the basic metabolic work-up (glucose/HbA1c and B12)."""
+
+from checks.framework import CheckDefinition, Parameter
+
+CHECK = CheckDefinition(
+    id="numbness_neuropathy_workup",
+    title="Numbness or neuropathy without glucose and vitamin B12 work-up",
+    guideline=("Assess for diabetes, alcohol use, vitamin deficiencies",),
+    population=(
+        "Patients with numbness, paraesthesia or peripheral neuropathy recorded in the lookback "
+        "(ICD-10-CM R20.0-R20.2, R20.8-R20.9, G56-G64, E08-E13 .40-.42; ICD-9-CM 782.0, 354-357; "
+        "SNOMED-CT numbness, paresthesia, peripheral nerve disease and polyneuropathy concepts)."
+    ),
+    flag=(
+        "No blood glucose or HbA1c result, or no vitamin B12 result, collected in the work-up window. "
+        "Both are needed; the reason names what is missing. A row without a numeric value (test "
+        "requested, no result) does not count."
+    ),
+    windows=(
+        "Symptom: recorded from as-of minus lookback_days (inclusive) to as-of (inclusive). Tests: "
+        "collected from as-of minus workup_days (inclusive) to as-of (inclusive), on the collection date."
+    ),
+    priority="High when neither a glucose/HbA1c nor a vitamin B12 result is in the window; otherwise normal.",
+    evidence=(
+        "numbness_codes",
+        "last_numbness_at",
+        "last_glucose_or_hba1c_at",
+        "last_b12_at",
+        "last_b12",
+    ),
+    codelists=("numbness_neuropathy", "lab_tests"),
+    parameters=(
+        Parameter("lookback_days", 365, "days", "How far back a numbness or neuropathy record counts."),
+        Parameter("workup_days", 365, "days", "How far back a glucose, HbA1c or vitamin B12 result counts."),
+    ),
+    rationale=(
+        "Diabetes and B12 deficiency are the two common, treatable, blood-testable causes of a "
+        "peripheral neuropathy, so these are the minimum work-up the issue asks for; alcohol use has no "
+        "reliable lab marker in exports and is left to the reviewer. Glucose (fasting or random) and "
+        "HbA1c are interchangeable screens for diabetes. The work-up window is fixed to the 365 days up "
+        "to as-of, as the issue states, rather than anchored on the symptom date, so a test done a few "
+        "months before the symptom still counts and an older one does not. A numbness code counts by "
+        "its recorded date only: it is a symptom, its resolved date is ignored. A lab row without a "
+        "numeric value (cancelled, haemolysed, 'see comment') is not a result: the question is whether "
+        "the cause was ruled out. The codelist excludes hyperaesthesia, radiculopathy and central causes, "
+        "which the guideline sends down other assessment paths; carpal tunnel (G56.0) is kept because "
+        "numbness from it is still worth a glucose and B12 (diabetes and B12 deficiency predispose)."
+    ),
+)

@@ -1,0 +1,126 @@
+-- elderly_numbness_fall_risk: one row per patient aged $min_age+ with lower-limb numbness on $as_of.
+WITH legs AS (
+    SELECT d.patient_id,
+           string_agg(DISTINCT d.code_original || ' (' || d.code_system || ')', '; '
+                      ORDER BY d.code_original || ' (' || d.code_system || ')') AS leg_codes
+    FROM coded_diagnoses d
+    WHERE d.codelist = 'lower_limb_numbness'
+      AND d.recorded_at <= $as_of
+      AND (d.resolved_at IS NULL OR d.resolved_at > $as_of)
+    GROUP BY d.patient_id
+),
+population AS (
+    SELECT l.*, date_part('year', $as_of::DATE) - date_part('year', p.birth_date)
+               - CASE WHEN strftime($as_of::DATE, '%m%d') < strftime(p.birth_date, '%m%d') THEN 1 ELSE 0 END
+               AS age
+    FROM legs l
+    JOIN (SELECT patient_id, min(birth_date) AS birth_date FROM patients GROUP BY patient_id) p USING (patient_id)
+    WHERE p.birth_date + to_years(CAST($min_age AS INTEGER)) <= $as_of
+),
+active AS (
+    SELECT DISTINCT patient_id, drug_name, rxnorm_code, atc_code
+    FROM prescriptions
+    WHERE start_date <= $as_of
+      AND (end_effective IS NULL OR end_effective >= $as_of)
+      AND patient_id IN (SELECT patient_id FROM population)
+),
+descriptors AS (
+    -- What the codelists know about each drug descriptor: its specific ingredients (class
+    -- placeholders such as <opioid> dropped) and whether its name marks a topical form.
+    SELECT drug_name, rxnorm_code, atc_code,
+           string_agg(DISTINCT ingredient, ' / ' ORDER BY ingredient)
+               FILTER (ingredient IS NOT NULL AND NOT starts_with(ingredient, '<')) AS ingredients,
+           bool_or(codelist = 'dose_forms_topical'
+                   AND NOT regexp_matches(lower(drug_name), '(liquid[^a-z]*gels?|gel[^a-z]*cap)'))
+               AS topical_name
+    FROM drug_concepts
+    GROUP BY ALL
+),
+named AS (
+    SELECT a.*, d.ingredients,
+           coalesce(d.topical_name, false) OR starts_with(coalesce(a.atc_code, ''), 'D')
+               OR starts_with(coalesce(a.atc_code, ''), 'M02') AS topical,
+           coalesce(nullif(trim(regexp_replace(lower(a.drug_name), '\s*[0-9].*$', '')), ''),
+                    lower(a.drug_name)) AS stem,
+           regexp_matches(lower(a.drug_name), '[a-z]\s*[/+]\s*[a-z]|\s(with|and)\s') AS combination
+    FROM active a
+    LEFT JOIN descriptors d
+      ON d.drug_name = a.drug_name
+     AND d.rxnorm_code IS NOT DISTINCT FROM a.rxnorm_code
+     AND d.atc_code IS NOT DISTINCT FROM a.atc_code
+),
+stem_rxnorm AS (
+    -- An uncoded row takes the RxNorm code its name carries elsewhere in the export, when unambiguous.
+    SELECT lower(trim(regexp_replace(lower(drug_name), '\s*[0-9].*$', ''))) AS stem, min(rxnorm_code) AS rxnorm
+    FROM prescriptions
+    WHERE rxnorm_code IS NOT NULL
+    GROUP BY 1
+    HAVING count(DISTINCT rxnorm_code) = 1
+),
+identified AS (
+    SELECT n.patient_id, n.drug_name, n.ingredients, n.topical,
+           CASE WHEN n.combination THEN 'combination ' || coalesce(n.atc_code, n.stem)
+                ELSE coalesce(n.ingredients, 'rxnorm ' || n.rxnorm_code, 'rxnorm ' || s.rxnorm,
+                              'atc ' || n.atc_code, n.stem) END
+           || CASE WHEN n.topical THEN ' (topical)' ELSE '' END AS drug_key
+    FROM named n
+    LEFT JOIN stem_rxnorm s USING (stem)
+),
+fall_classes AS (
+    SELECT ingredient, min(split_part(description, ':', 1)) AS drug_class
+    FROM codelist
+    WHERE codelist = 'fall_risk_drugs' AND ingredient IS NOT NULL
+    GROUP BY ingredient
+),
+fall_risk AS (
+    -- Class rows (<opioid>) are kept only when no specific ingredient names the same prescription.
+    SELECT DISTINCT e.patient_id, e.drug_name, f.drug_class
+    FROM drug_exposures e
+    JOIN fall_classes f USING (ingredient)
+    JOIN named n
+      ON n.patient_id = e.patient_id
+     AND n.drug_name = e.drug_name
+     AND n.rxnorm_code IS NOT DISTINCT FROM e.rxnorm_code
+     AND n.atc_code IS NOT DISTINCT FROM e.atc_code
+    WHERE e.codelist = 'fall_risk_drugs'
+      AND e.start_date <= $as_of
+      AND (e.end_effective IS NULL OR e.end_effective >= $as_of)
+      AND NOT (f.drug_class = 'sedating antihistamine' AND n.topical)
+),
+drugs AS (
+    SELECT i.patient_id,
+           count(DISTINCT i.drug_key) AS active_drug_count,
+           string_agg(DISTINCT i.drug_name, '; ' ORDER BY i.drug_name) AS active_drugs
+    FROM identified i
+    GROUP BY i.patient_id
+),
+risky AS (
+    SELECT patient_id,
+           string_agg(DISTINCT drug_name || ' (' || drug_class || ')', '; '
+                      ORDER BY drug_name || ' (' || drug_class || ')') AS fall_risk_drugs
+    FROM fall_risk
+    GROUP BY patient_id
+),
+judged AS (
+    SELECT p.patient_id, p.age, p.leg_codes,
+           coalesce(d.active_drug_count, 0) AS active_drug_count, d.active_drugs, r.fall_risk_drugs,
+           coalesce(d.active_drug_count, 0) >= $polypharmacy_count AS polypharmacy,
+           r.fall_risk_drugs IS NOT NULL AS on_fall_risk_drug
+    FROM population p
+    LEFT JOIN drugs d USING (patient_id)
+    LEFT JOIN risky r USING (patient_id)
+)
+SELECT
+    patient_id,
+    polypharmacy OR on_fall_risk_drug AS flagged,
+    CASE WHEN NOT (polypharmacy OR on_fall_risk_drug) THEN NULL
+         WHEN polypharmacy AND on_fall_risk_drug THEN 'high' ELSE 'normal' END AS priority,
+    CASE WHEN polypharmacy OR on_fall_risk_drug THEN
+        'aged ' || age || ' with lower-limb numbness coded ' || leg_codes || '; '
+        || concat_ws('; ',
+               CASE WHEN polypharmacy THEN active_drug_count || ' distinct active drugs' END,
+               CASE WHEN on_fall_risk_drug THEN 'fall-risk drugs: ' || fall_risk_drugs END)
+    END AS reason,
+    age::INTEGER AS age, leg_codes, active_drug_count, active_drugs, fall_risk_drugs
+FROM judged
+ORDER BY patient_id

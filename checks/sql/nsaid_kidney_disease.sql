@@ -1,0 +1,75 @@
+-- nsaid_kidney_disease: one row per patient with a systemic NSAID active on $as_of.
+WITH topical_drugs AS (
+    -- Drug descriptors that are topical or ophthalmic; these never count as systemic exposure.
+    -- "Liquid gel" / "gel cap" capsules are oral, so 'gel' alone does not make them topical.
+    SELECT DISTINCT drug_name, rxnorm_code, atc_code
+    FROM drug_exposures
+    WHERE codelist = 'nsaids_topical'
+       OR (codelist = 'dose_forms_topical'
+           AND NOT regexp_matches(lower(drug_name), '(liquid[^a-z]*gels?|gel[^a-z]*cap)'))
+),
+active AS (
+    SELECT e.patient_id, e.drug_name, e.start_date
+    FROM drug_exposures e
+    WHERE e.codelist = 'nsaids_systemic'
+      AND e.start_date <= $as_of
+      AND (e.end_effective IS NULL OR e.end_effective >= $as_of)
+      AND NOT EXISTS (
+          SELECT 1 FROM topical_drugs t
+          WHERE t.drug_name = e.drug_name
+            AND t.rxnorm_code IS NOT DISTINCT FROM e.rxnorm_code
+            AND t.atc_code IS NOT DISTINCT FROM e.atc_code
+      )
+),
+population AS (
+    SELECT patient_id,
+           string_agg(DISTINCT drug_name, '; ' ORDER BY drug_name) AS nsaids,
+           min(start_date) AS nsaid_since
+    FROM active
+    GROUP BY patient_id
+),
+ckd AS (
+    SELECT patient_id,
+           string_agg(DISTINCT code_original || ' (' || code_system || ')', '; '
+                      ORDER BY code_original || ' (' || code_system || ')') AS ckd_codes,
+           min(recorded_at) AS ckd_since
+    FROM coded_diagnoses
+    WHERE codelist = 'ckd_stage3plus'
+      AND recorded_at <= $as_of
+      AND (resolved_at IS NULL OR resolved_at > $as_of)
+      AND patient_id IN (SELECT patient_id FROM population)
+    GROUP BY patient_id
+),
+egfr AS (
+    SELECT patient_id,
+           max(collected_at)::DATE AS latest_egfr_at,
+           arg_max(value, collected_at) AS latest_egfr
+    FROM labs
+    WHERE analyte = 'egfr' AND specimen = 'blood' AND value IS NOT NULL
+      AND collected_at::DATE <= $as_of
+      AND patient_id IN (SELECT patient_id FROM population)
+    GROUP BY patient_id
+),
+judged AS (
+    SELECT p.*, c.ckd_codes, c.ckd_since, g.latest_egfr_at, g.latest_egfr,
+           c.ckd_codes IS NOT NULL AS has_ckd,
+           coalesce(g.latest_egfr < $egfr_threshold, false) AS low_egfr
+    FROM population p
+    LEFT JOIN ckd c USING (patient_id)
+    LEFT JOIN egfr g USING (patient_id)
+)
+SELECT
+    patient_id,
+    has_ckd OR low_egfr AS flagged,
+    CASE WHEN NOT (has_ckd OR low_egfr) THEN NULL
+         WHEN coalesce(latest_egfr < $egfr_severe, false) THEN 'high'
+         ELSE 'normal' END AS priority,
+    CASE WHEN has_ckd OR low_egfr THEN
+        'on ' || nsaids || ' with '
+        || concat_ws('; ',
+               CASE WHEN has_ckd THEN 'CKD stage 3 or worse coded ' || ckd_codes END,
+               CASE WHEN low_egfr THEN 'latest eGFR ' || round(latest_egfr, 1) || ' on ' || latest_egfr_at END)
+    END AS reason,
+    nsaids, nsaid_since, ckd_codes, ckd_since, latest_egfr_at, latest_egfr
+FROM judged
+ORDER BY patient_id

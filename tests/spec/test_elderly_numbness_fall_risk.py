@@ -1,0 +1,167 @@
+"""Spec: elderly_numbness_fall_risk, as of 2026-11-20 (65th birthday on as-of: born 1961-11-20)."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+from tests.helpers import findings, run_pipeline, table
+
+AS_OF = date(2026, 11, 20)
+CHECK = "elderly_numbness_fall_risk"
+
+PATIENTS = table("""
+patient_id | birth_date | sex
+E01        | 1950-01-01 | F
+E02        | 1950-01-01 | M
+E03        | 1961-11-20 | F
+E04        | 1961-11-21 | M
+E05        | 1950-01-01 | F
+E06        | 1950-01-01 | M
+E07        | 1950-01-01 | F
+E08        | 1950-01-01 | M
+E09        | 1950-01-01 | F
+E10        | 1950-01-01 | M
+E11        | 1950-01-01 | F
+E12        | 1950-01-01 | M
+E13        | 1950-01-01 | F
+E14        | 1950-01-01 | M
+E15        | 1950-01-01 | F
+E16        |            | M
+E17        | 1950-01-01 | F
+E18        | 1950-01-01 | M
+E19        | 1950-01-01 | F
+E20        | 1950-01-01 | M
+""")
+
+DIAGNOSES = table("""
+patient_id | code      | code_system | recorded_at | resolved_at
+E01        | G62.9     | ICD-10-CM   | 2026-01-01  |
+E02        | G62.9     | ICD-10-CM   | 2026-01-01  |
+E03        | G57.91    | ICD-10-CM   | 2026-01-01  |
+E04        | G62.9     | ICD-10-CM   | 2026-01-01  |
+# numbness without a body site is not lower-limb
+E05        | R20.2     | ICD-10-CM   | 2026-01-01  |
+# without the dot
+E06        | E1142     | ICD-10-CM   | 2026-01-01  |
+# ICD-9-CM diabetic polyneuropathy
+E07        | 357.2     | ICD-9-CM    | 2026-01-01  |
+# SNOMED-CT polyneuropathy
+E08        | 42345000  | SNOMED-CT   | 2026-01-01  |
+E09        | G62.9     | ICD-10-CM   | 2026-01-01  |
+E10        | G57.92    | ICD-10-CM   | 2026-01-01  |
+E11        | G62.9     | ICD-10-CM   | 2026-01-01  |
+E12        | G62.9     | ICD-10-CM   | 2026-01-01  |
+# resolved on the as-of date: no longer present
+E13        | G62.9     | ICD-10-CM   | 2020-01-01  | 2026-11-20
+# recorded long ago, never resolved: still present
+E14        | G62.9     | ICD-10-CM   | 2015-01-01  |
+E15        | G62.9     | ICD-10-CM   | 2026-01-01  |
+E16        | G62.9     | ICD-10-CM   | 2026-01-01  |
+E17        | G62.9     | ICD-10-CM   | 2026-01-01  |
+E18        | G62.9     | ICD-10-CM   | 2026-01-01  |
+E19        | G62.9     | ICD-10-CM   | 2026-01-01  |
+E20        | G62.9     | ICD-10-CM   | 2026-01-01  |
+""")
+
+PRESCRIPTIONS = table("""
+patient_id | drug_name                                   | rxnorm_code | atc_code | start_date | end_date   | days_supply
+# five distinct ordinary drugs: polypharmacy
+E01        | metformin 500 mg tablet                     | 6809        | A10BA02  | 2025-01-01 |            |
+E01        | lisinopril 10 mg tablet                     | 29046       | C09AA03  | 2025-01-01 |            |
+E01        | amlodipine 5 mg tablet                      | 17767       | C08CA01  | 2025-01-01 |            |
+E01        | atorvastatin 20 mg tablet                   | 83367       | C10AA05  | 2025-01-01 |            |
+E01        | omeprazole 20 mg capsule                    | 7646        | A02BC01  | 2025-01-01 |            |
+# four drugs; metformin renewed as an uncoded row at another strength counts once
+E02        | metformin 500 mg tablet                     | 6809        | A10BA02  | 2025-01-01 | 2026-12-31 |
+E02        | metformin 1000 mg tablet                    |             |          | 2026-06-01 |            |
+E02        | lisinopril 10 mg tablet                     | 29046       | C09AA03  | 2025-01-01 |            |
+E02        | amlodipine 5 mg tablet                      | 17767       | C08CA01  | 2025-01-01 |            |
+E02        | omeprazole 20 mg capsule                    | 7646        | A02BC01  | 2025-01-01 |            |
+E03        | lorazepam 1 mg tablet                       | 6470        | N05BA06  | 2026-06-01 |            |
+E04        | oxycodone 5 mg tablet                       | 7804        | N02AA05  | 2026-06-01 |            |
+E05        | diazepam 5 mg tablet                        | 3322        | N05BA01  | 2026-06-01 |            |
+E06        | zolpidem 5 mg tablet                        | 39993       | N05CF02  | 2026-06-01 |            |
+# opioid by name only
+E07        | tramadol 50 mg capsule                      |             |          | 2026-11-01 |            | 30
+E08        | diphenhydramine 25 mg tablet                | 3498        | R06AA02  | 2026-06-01 |            |
+# a topical antihistamine is not a fall-risk drug
+E09        | diphenhydramine 2% cream                    |             |          | 2026-06-01 |            |
+# an opioid patch is systemic
+E10        | fentanyl 25 mcg/hr transdermal patch        | 4337        | N02AB03  | 2026-06-01 |            |
+# benzodiazepine ended the day before as-of
+E11        | diazepam 5 mg tablet                        | 3322        | N05BA01  | 2026-01-01 | 2026-11-19 |
+# polypharmacy and an opioid: high priority
+E12        | metformin 500 mg tablet                     | 6809        | A10BA02  | 2025-01-01 |            |
+E12        | lisinopril 10 mg tablet                     | 29046       | C09AA03  | 2025-01-01 |            |
+E12        | amlodipine 5 mg tablet                      | 17767       | C08CA01  | 2025-01-01 |            |
+E12        | atorvastatin 20 mg tablet                   | 83367       | C10AA05  | 2025-01-01 |            |
+E12        | omeprazole 20 mg capsule                    | 7646        | A02BC01  | 2025-01-01 |            |
+E12        | oxycodone 5 mg tablet                       | 7804        | N02AA05  | 2026-10-01 |            |
+E13        | lorazepam 1 mg tablet                       | 6470        | N05BA06  | 2026-06-01 |            |
+E14        | lorazepam 1 mg tablet                       | 6470        | N05BA06  | 2026-06-01 |            |
+# a combination product is one drug, distinct from its parts
+E15        | lisinopril / hydrochlorothiazide 20/12.5 mg |             | C09BA03  | 2025-01-01 |            |
+E15        | hydrochlorothiazide 25 mg tablet            | 5487        | C03AA03  | 2025-01-01 |            |
+E15        | lisinopril 10 mg tablet                     | 29046       | C09AA03  | 2025-01-01 |            |
+E15        | amlodipine 5 mg tablet                      | 17767       | C08CA01  | 2025-01-01 |            |
+E15        | omeprazole 20 mg capsule                    | 7646        | A02BC01  | 2025-01-01 |            |
+# no birth date: left out
+E16        | lorazepam 1 mg tablet                       | 6470        | N05BA06  | 2026-06-01 |            |
+# four active drugs; a fifth starts the day after as-of
+E17        | metformin 500 mg tablet                     | 6809        | A10BA02  | 2025-01-01 |            |
+E17        | lisinopril 10 mg tablet                     | 29046       | C09AA03  | 2025-01-01 |            |
+E17        | amlodipine 5 mg tablet                      | 17767       | C08CA01  | 2025-01-01 |            |
+E17        | omeprazole 20 mg capsule                    | 7646        | A02BC01  | 2025-01-01 |            |
+E17        | atorvastatin 20 mg tablet                   | 83367       | C10AA05  | 2026-11-21 |            |
+# four long-term drugs and a fifth that only has days_supply and is still running
+E18        | metformin 500 mg tablet                     | 6809        | A10BA02  | 2025-01-01 |            |
+E18        | lisinopril 10 mg tablet                     | 29046       | C09AA03  | 2025-01-01 |            |
+E18        | amlodipine 5 mg tablet                      | 17767       | C08CA01  | 2025-01-01 |            |
+E18        | omeprazole 20 mg capsule                    | 7646        | A02BC01  | 2025-01-01 |            |
+E18        | levothyroxine 50 microgram tablet           |             |          | 2026-11-01 |            | 30
+# a brand and its generic are one drug: four distinct
+E19        | Lasix 40 mg tablet                          |             |          | 2026-01-01 |            |
+E19        | furosemide 20 mg tablet                     | 4603        | C03CA01  | 2026-01-01 |            |
+E19        | metformin 500 mg tablet                     | 6809        | A10BA02  | 2025-01-01 |            |
+E19        | lisinopril 10 mg tablet                     | 29046       | C09AA03  | 2025-01-01 |            |
+E19        | amlodipine 5 mg tablet                      | 17767       | C08CA01  | 2025-01-01 |            |
+# oral and topical diclofenac are two items: five distinct
+E20        | diclofenac 50 mg tablet                     | 3355        | M01AB05  | 2026-01-01 |            |
+E20        | diclofenac 1% gel                           | 3355        | M02AA15  | 2026-01-01 |            |
+E20        | metformin 500 mg tablet                     | 6809        | A10BA02  | 2025-01-01 |            |
+E20        | lisinopril 10 mg tablet                     | 29046       | C09AA03  | 2025-01-01 |            |
+E20        | amlodipine 5 mg tablet                      | 17767       | C08CA01  | 2025-01-01 |            |
+""")
+
+EXPECTED = {"E01", "E03", "E06", "E07", "E08", "E10", "E12", "E14", "E15", "E18", "E20"}
+POPULATION = EXPECTED | {"E02", "E09", "E11", "E17", "E19"}
+
+
+def _run(tmp_path):
+    return run_pipeline(
+        tmp_path, AS_OF, (CHECK,), patients=PATIENTS, diagnoses=DIAGNOSES, prescriptions=PRESCRIPTIONS
+    )
+
+
+def test_flags_exactly_the_expected_patients(tmp_path):
+    outcome = _run(tmp_path)
+    assert {f["patient_id"] for f in findings(tmp_path / "audit.duckdb")} == EXPECTED
+    (result,) = outcome.checks
+    assert (result.denominator, result.flagged) == (len(POPULATION), len(EXPECTED))
+
+
+def test_reason_evidence_and_priority(tmp_path):
+    _run(tmp_path)
+    by_id = {f["patient_id"]: f for f in findings(tmp_path / "audit.duckdb")}
+    assert by_id["E03"]["reason"] == (
+        "aged 65 with lower-limb numbness coded G57.91 (ICD-10-CM); "
+        "fall-risk drugs: lorazepam 1 mg tablet (benzodiazepine)"
+    )
+    assert by_id["E03"]["priority"] == "normal"
+    assert by_id["E01"]["reason"].endswith("; 5 distinct active drugs")
+    assert by_id["E12"]["priority"] == "high"
+    evidence = json.loads(by_id["E12"]["evidence"])
+    assert evidence["active_drug_count"] == 6 and evidence["age"] == 76
+    assert evidence["fall_risk_drugs"] == "oxycodone 5 mg tablet (opioid)"
+    assert "fentanyl" in by_id["E10"]["reason"]

@@ -1,0 +1,105 @@
+"""Spec: numbness_neuropathy_workup, as of 2026-11-20 (both windows start 2025-11-20)."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+
+from pipelines.run import execute_run
+from pipelines.settings import Settings
+from tests.helpers import findings, run_pipeline, table, write_export
+
+AS_OF = date(2026, 11, 20)
+CHECK = "numbness_neuropathy_workup"
+
+DIAGNOSES = table("""
+patient_id | code      | code_system | recorded_at | resolved_at
+# paraesthesia with the dot, glucose and B12 in the window: worked up
+N01        | R20.2     | ICD-10-CM   | 2026-06-01  |
+# without the dot, glucose only: B12 missing
+N02        | R202      | ICD-10-CM   | 2026-06-01  |
+# polyneuropathy recorded exactly 365 days before as-of, no tests: in, both missing
+N03        | G62.9     | ICD-10-CM   | 2025-11-20  |
+# recorded 366 days before as-of: outside the lookback
+N04        | G62.9     | ICD-10-CM   | 2025-11-19  |
+# ICD-9-CM polyneuropathy, worked up by HbA1c and B12
+N05        | 356.9     | ICD-9-CM    | 2026-03-01  |
+# SNOMED-CT numbness, B12 only: glucose/HbA1c missing
+N06        | 44077006  | SNOMED-CT   | 2026-03-01  |
+# diabetic polyneuropathy; HbA1c exactly 365 days back counts, B12 366 days back does not
+N07        | E11.42    | ICD-10-CM   | 2026-03-01  |
+# recorded after as-of: not in the population
+N08        | R20.2     | ICD-10-CM   | 2026-11-21  |
+# hyperaesthesia is not numbness
+N09        | R20.3     | ICD-10-CM   | 2026-06-01  |
+# SNOMED paresthesia; labs named only (no LOINC): worked up
+N10        | 91019004  | SNOMED-CT   | 2026-06-01  |
+# a resolved symptom still counts by its recorded date
+N11        | R20.0     | ICD-10-CM   | 2026-06-01  | 2026-07-01
+# results only after as-of do not count
+N12        | G57.91    | ICD-10-CM   | 2026-06-01  |
+# results on the as-of date (late in the day) count; ICD-9 782.0
+N13        | 782.0     | ICD-9-CM    | 2026-06-01  |
+# an old numbness outside the lookback and a recent unrelated code: not in the population
+N14        | R20.2     | ICD-10-CM   | 2024-01-01  |
+N14        | I10       | ICD-10-CM   | 2026-06-01  |
+""")
+
+LABS = table("""
+patient_id | collected_at        | loinc_code | test_name     | value | unit
+N01        | 2026-05-01          | 2345-7     |               | 5.4   | mmol/L
+N01        | 2026-05-01          | 2132-9     |               | 320   | pmol/L
+N02        | 2026-05-01          | 2345-7     |               | 5.4   | mmol/L
+N05        | 2026-02-01          | 4548-4     |               | 6.1   | %
+N05        | 2026-02-01          | 2132-9     |               | 300   | pmol/L
+N06        | 2026-02-01          | 2132-9     |               | 250   | pmol/L
+N07        | 2025-11-20          | 4548-4     |               | 7.2   | %
+N07        | 2025-11-19          | 2132-9     |               | 280   | pmol/L
+N10        | 2026-06-02          |            | Glucose       | 5.1   | mmol/L
+N10        | 2026-06-02          |            | Vitamin B12   | 310   | pmol/L
+N12        | 2026-11-21          | 2345-7     |               | 5.4   | mmol/L
+N12        | 2026-11-21          | 2132-9     |               | 320   | pmol/L
+N13        | 2026-11-20T23:30:00 | 4548-4     |               | 5.6   | %
+N13        | 2026-11-20T23:30:00 | 14685-2    |               | 300   | pmol/L
+""")
+
+EXPECTED = {"N02", "N03", "N06", "N07", "N11", "N12"}
+POPULATION = EXPECTED | {"N01", "N05", "N10", "N13"}
+
+
+def test_flags_exactly_the_expected_patients(tmp_path):
+    outcome = run_pipeline(tmp_path, AS_OF, (CHECK,), diagnoses=DIAGNOSES, labs=LABS)
+    assert {f["patient_id"] for f in findings(tmp_path / "audit.duckdb")} == EXPECTED
+    (result,) = outcome.checks
+    assert (result.denominator, result.flagged) == (len(POPULATION), len(EXPECTED))
+
+
+def test_reason_and_priority_say_what_is_missing(tmp_path):
+    run_pipeline(tmp_path, AS_OF, (CHECK,), diagnoses=DIAGNOSES, labs=LABS)
+    by_id = {f["patient_id"]: f for f in findings(tmp_path / "audit.duckdb")}
+    assert by_id["N02"]["reason"] == (
+        "numbness or neuropathy recorded 2026-06-01 with no vitamin B12 result in the 365 days to 2026-11-20"
+    )
+    assert by_id["N02"]["priority"] == "normal"
+    assert "no glucose or HbA1c result" in by_id["N06"]["reason"]
+    assert "no glucose or HbA1c, and no vitamin B12" in by_id["N03"]["reason"]
+    assert by_id["N03"]["priority"] == "high"
+    evidence = json.loads(by_id["N07"]["evidence"])
+    assert evidence["last_b12_at"] == "2025-11-19" and evidence["last_b12"] == 280
+    assert evidence["last_glucose_or_hba1c_at"] == "2025-11-20"
+    assert evidence["numbness_codes"] == "E11.42 (ICD-10-CM)"
+
+
+def test_workup_window_is_a_parameter(tmp_path):
+    export = write_export(tmp_path / "export", diagnoses=DIAGNOSES, labs=LABS)
+    settings = Settings(
+        exports=export,
+        out=tmp_path / "out",
+        db=tmp_path / "audit.duckdb",
+        as_of=AS_OF,
+        checks=(CHECK,),
+        check_params={CHECK: {"workup_days": 366}},
+    )
+    outcome = execute_run(settings, datetime(2026, 11, 24))
+    assert {f["patient_id"] for f in findings(tmp_path / "audit.duckdb")} == EXPECTED - {"N07"}
+    assert outcome.checks[0].parameters["workup_days"] == 366
