@@ -78,16 +78,29 @@ def cli(ctx: click.Context, verbose: bool, quiet: bool) -> None:
     metavar="CHECK.NAME=VALUE",
     help="Override a check parameter, e.g. diuretic_electrolyte_monitoring.lookback_days=180.",
 )
+@click.option("--email", "send_email", is_flag=True, help="Send the summary email (smtp_* settings).")
+@click.option("--email-dry-run", is_flag=True, help="Write the summary email to OUT/email.eml instead.")
 @click.pass_context
-def run(ctx: click.Context, config: Path | None, params: tuple[str, ...], **options: Any) -> None:
+def run(
+    ctx: click.Context,
+    config: Path | None,
+    params: tuple[str, ...],
+    send_email: bool,
+    email_dry_run: bool,
+    **options: Any,
+) -> None:
     """Load an export into the database, run the audit checks and write the outputs.
 
+    Outputs in OUT: summary.json, findings.csv, report.html, email.html and worklist_<check>.csv.
+    The SMTP password is read from the CLINIC_AUDIT_SMTP_PASSWORD environment variable only.
+
     Exit codes: 0 success, 2 configuration error, 3 unusable input (a missing file or column,
-    or a file whose rejected share passes the threshold; the database is left unchanged).
+    or a file whose rejected share passes the threshold; the database is left unchanged),
+    4 the summary email could not be sent (the run itself succeeded).
 
     Example:
 
-        clinic-audit run --exports sample_data/clinic_export --out out/ --db audit.duckdb
+        clinic-audit run --exports sample_data/clinic_export --out out/ --db audit.duckdb --email
     """
     environ = ctx.obj.get("environ", os.environ)
     settings = load_settings(config, environ, {**options, "check_params": _parse_params(params)})
@@ -97,6 +110,15 @@ def run(ctx: click.Context, config: Path | None, params: tuple[str, ...], **opti
     with progress_reporter() as progress:
         outcome = execute_run(settings, datetime.now().replace(microsecond=0), progress)
     print_outcome(outcome, settings)
+    if (send_email or email_dry_run) and outcome.reports is not None:
+        from reports.email import PASSWORD_VARIABLE, deliver
+
+        eml = deliver(outcome.reports, settings, environ.get(PASSWORD_VARIABLE), dry_run=email_dry_run)
+        click.echo(
+            f"email written to {eml}"
+            if eml
+            else f"email sent to {len(settings.smtp_recipients)} recipient(s)"
+        )
 
 
 @cli.command(name="checks")

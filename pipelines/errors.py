@@ -9,6 +9,7 @@ EXIT_OK = 0
 EXIT_INTERNAL = 1
 EXIT_CONFIG = 2
 EXIT_INPUT = 3
+EXIT_EMAIL = 4
 
 
 class ClinicAuditError(Exception):
@@ -21,3 +22,12 @@ class InputError(ClinicAuditError):
     """The export cannot be loaded as given (missing file or column, too many bad rows)."""
 
     exit_code = EXIT_INPUT
+
+
+class EmailError(ClinicAuditError):
+    """The summary email could not be sent (connection refused, login failed, bad settings).
+
+    The run itself succeeded and its outputs are written; only the delivery failed.
+    """
+
+    exit_code = EXIT_EMAIL

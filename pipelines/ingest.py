@@ -139,9 +139,9 @@ def _copy_if_unchanged(con: duckdb.DuckDBPyConnection, result: FileResult) -> bo
     """A file byte-identical to one already loaded adds nothing: reuse its counts, skip the read."""
     row = con.execute(
         """
-        SELECT rows_read, rows_loaded + rows_duplicate, rows_rejected FROM run_files
+        SELECT rows_read, rows_loaded + rows_duplicate, rows_rejected FROM run_files JOIN runs USING (run_id)
         WHERE table_name = $t AND sha256 = $s AND NOT skipped_unchanged
-        ORDER BY run_id DESC LIMIT 1
+        ORDER BY seq DESC LIMIT 1
         """,
         {"t": result.table, "s": result.sha256},
     ).fetchall()

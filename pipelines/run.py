@@ -24,6 +24,7 @@ from pipelines.db import connect
 from pipelines.errors import InputError
 from pipelines.ingest import ExportFile, FileResult, ingest_file, preflight
 from pipelines.settings import ConfigError, Settings
+from reports.render import Reports, write_reports
 from reports.worklists import findings_rows, write_csv
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,7 @@ class RunOutcome:
     files: list[FileResult] = field(default_factory=list)
     checks: list[CheckResult] = field(default_factory=list)
     message: str = ""
+    reports: Reports | None = None  # report.html, email.html, worklists, written after the commit
 
 
 def new_run_id(now: datetime) -> str:
@@ -62,6 +64,7 @@ def execute_run(
     try:
         _run_in_transaction(con, settings, outcome, files, selected, progress)
         write_findings(con, settings.out, outcome.run_id, selected)
+        outcome.reports = write_reports(con, settings, outcome.run_id, selected, now)
     except InputError as error:
         outcome.status, outcome.message = "failed", str(error)
         write_summary(settings.out, outcome)
@@ -141,7 +144,8 @@ def _enforce_threshold(result: FileResult, threshold: float) -> None:
 
 def _record_run(con: duckdb.DuckDBPyConnection, settings: Settings, outcome: RunOutcome) -> None:
     con.execute(
-        "INSERT INTO runs VALUES ($id, $start, $end, $status, $as_of, $exports, $fmt, $ver, $settings)",
+        "INSERT INTO runs SELECT $id, coalesce(max(seq), 0) + 1, $start, $end, $status, $as_of, $exports, "
+        "$fmt, $ver, $settings FROM runs",
         {
             "id": outcome.run_id,
             "start": outcome.started_at,

@@ -40,6 +40,18 @@ class Settings:
     # Per-check parameter overrides: {check_id: {param: value}}
     check_params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     checks: tuple[str, ...] = ()  # empty = all checks
+    # Reports
+    report_location: str = ""  # where readers find report.html (path or URL), quoted in the email
+    report_max_rows: int = 500  # worklist rows per check in report.html; the CSV has them all
+    small_count_threshold: int = 7  # email counts from 1 to this show as "1–7"; 0 shows exact counts
+    shrink_warning_ratio: float = 0.5  # warn when an export has fewer rows than this share of the last
+    # Email (the password comes only from the CLINIC_AUDIT_SMTP_PASSWORD environment variable)
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_sender: str = ""
+    smtp_recipients: tuple[str, ...] = ()
+    smtp_starttls: bool = True
+    smtp_user: str = ""  # login name; empty = the sender address
 
     def resolved_as_of(self, today: date) -> date:
         """The audit date: the configured one, or today."""
@@ -47,6 +59,18 @@ class Settings:
 
 
 _SCALARS = {f.name: f for f in fields(Settings) if f.name not in {"check_params"}}
+_INTS = {"report_max_rows", "small_count_threshold", "smtp_port"}
+_TUPLES = {"checks", "smtp_recipients"}
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
+
+
+def _boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text not in _TRUE | _FALSE:
+        raise ValueError("expected true or false")
+    return text in _TRUE
 
 
 def _coerce(key: str, value: Any, origin: str) -> Any:
@@ -57,12 +81,19 @@ def _coerce(key: str, value: Any, origin: str) -> Any:
             return Path(value)
         if key == "as_of":
             return value if isinstance(value, date) else date.fromisoformat(str(value))
-        if key == "reject_threshold":
+        if key in {"reject_threshold", "shrink_warning_ratio"}:
             number = float(value)
             if not 0 <= number <= 1:
                 raise ValueError("must be between 0 and 1")
             return number
-        if key == "checks":
+        if key in _INTS:
+            number = int(value)
+            if number < 0:
+                raise ValueError("must not be negative")
+            return number
+        if key == "smtp_starttls":
+            return _boolean(value)
+        if key in _TUPLES:
             items = value.split(",") if isinstance(value, str) else value
             return tuple(item.strip() for item in items if item.strip())
         if kind in ("str", str):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -28,9 +29,23 @@ def safe_cell(value: Any) -> Any:
     return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
+def _owner_only(path: str, flags: int) -> int:
+    """Open for writing as mode 0600, also when the file already existed with wider permissions."""
+    fd = os.open(path, flags, 0o600)
+    os.fchmod(fd, 0o600)
+    return fd
+
+
+def write_private_text(path: Path, text: str) -> Path:
+    """Write a UTF-8 text file readable by its owner only (reports carry patient data)."""
+    with open(path, "w", encoding="utf-8", newline="", opener=_owner_only) as handle:
+        handle.write(text)
+    return path
+
+
 def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Path:
-    """UTF-8 with BOM (so Excel detects the encoding), CRLF line ends, every cell made safe."""
-    with path.open("w", encoding="utf-8-sig", newline="") as handle:
+    """UTF-8 with BOM (so Excel detects the encoding), CRLF line ends, every cell made safe, owner-only."""
+    with open(path, "w", encoding="utf-8-sig", newline="", opener=_owner_only) as handle:
         writer = csv.writer(handle, lineterminator="\r\n")
         writer.writerow(header)
         writer.writerows([safe_cell(v) for v in row] for row in rows)

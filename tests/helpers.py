@@ -91,7 +91,7 @@ def flagged(tmp: Path, check_id: str, as_of: date, **tables) -> set[str]:
 def findings(db: Path, run_id: str | None = None) -> list[dict]:
     """Findings rows (latest run when none is named), as dicts."""
     with duckdb.connect(str(db), read_only=True) as con:
-        run_id = run_id or con.execute("SELECT max(run_id) FROM runs").fetchall()[0][0]
+        run_id = run_id or con.execute("SELECT arg_max(run_id, seq) FROM runs").fetchall()[0][0]
         cursor = con.execute("SELECT * FROM findings WHERE run_id = $r ORDER BY ALL", {"r": run_id})
         names = [d[0] for d in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]

@@ -3,6 +3,7 @@ CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
 
 CREATE TABLE IF NOT EXISTS runs (
     run_id        VARCHAR PRIMARY KEY,
+    seq           BIGINT NOT NULL UNIQUE,      -- 1, 2, 3, ... in the order runs were committed
     started_at    TIMESTAMP NOT NULL,
     finished_at   TIMESTAMP,
     status        VARCHAR NOT NULL,          -- 'succeeded' (failed runs leave no trace in the database)

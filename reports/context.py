@@ -1,0 +1,349 @@
+"""The report's content as plain data, read from the database once for one run.
+
+Templates get these frozen dataclasses and never a connection. Every query binds its values and
+sorts its output, so the same database and run give the same report.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import duckdb
+
+from checks.framework import CheckDefinition
+
+HISTORY_RUNS = 24  # points in a check's rate chart: two years of monthly runs
+
+# Run order: `runs.seq` is assigned inside each run's writing transaction, so it follows commits.
+RUN_ORDER = """
+    WITH ordered AS (SELECT * FROM runs),
+    this_run AS (SELECT seq AS this_seq FROM ordered WHERE run_id = $r)
+"""
+
+
+@dataclass(frozen=True)
+class Header:
+    """Who and when: the report's first lines."""
+
+    clinic_name: str
+    as_of: date
+    run_id: str
+    data_from: date | None
+    data_to: date | None
+    generated_at: datetime
+    tool_version: str
+
+
+@dataclass(frozen=True)
+class RatePoint:
+    """One past run's flagged rate for a check."""
+
+    run_id: str
+    as_of: date
+    rate: float
+
+
+@dataclass(frozen=True)
+class CheckSummary:
+    """One row of the at-a-glance table, plus the rate history for its chart."""
+
+    check_id: str
+    title: str
+    flagged: int
+    denominator: int
+    rate: float
+    high_priority: int
+    new: int | None  # None: no previous run of this check to compare with
+    resolved: int | None
+    history: tuple[RatePoint, ...]
+
+
+@dataclass(frozen=True)
+class WorklistRow:
+    """One flagged patient: why, the evidence, and since when they have been flagged."""
+
+    patient_id: str
+    priority: str
+    reason: str
+    evidence: tuple[tuple[str, Any], ...]  # (column, value) in the check's display order
+    flagged_since: date  # as-of date of the first run that flagged this patient for this check
+    days_flagged: int
+
+
+@dataclass(frozen=True)
+class CheckSection:
+    """Everything the report says about one check."""
+
+    summary: CheckSummary
+    guideline: tuple[str, ...]
+    population: str
+    flag: str
+    windows: str
+    priority: str
+    parameters: tuple[tuple[str, Any], ...]
+    evidence_columns: tuple[str, ...]
+    worklist: tuple[WorklistRow, ...]  # complete; the template shows the first `max_rows`
+
+
+@dataclass(frozen=True)
+class RejectionReason:
+    """A group of quarantined rows with one cause, and the first such line as an example."""
+
+    column: str
+    rule: str
+    message: str
+    count: int
+    example_line: int | None
+    example_text: str
+
+
+@dataclass(frozen=True)
+class FileQuality:
+    """What happened to one export file in this run, compared with the previous run."""
+
+    table: str
+    file: str
+    rows_read: int
+    rows_loaded: int
+    rows_duplicate: int
+    rows_rejected: int
+    skipped_unchanged: bool
+    previous_rows_read: int | None
+    shrunk: bool  # much smaller than the previous run's export: maybe a truncated export
+    reasons: tuple[RejectionReason, ...]
+
+
+@dataclass(frozen=True)
+class ReportContext:
+    """The whole report."""
+
+    header: Header
+    checks: tuple[CheckSection, ...]
+    files: tuple[FileQuality, ...]
+    max_rows: int
+    shrink_ratio: float
+
+
+def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    cursor = con.execute(sql, params)
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def build_context(
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    definitions: Sequence[CheckDefinition],
+    *,
+    clinic_name: str,
+    generated_at: datetime,
+    max_rows: int = 500,
+    shrink_ratio: float = 0.5,
+) -> ReportContext:
+    """Read one run's results, history and data quality into plain data for the templates."""
+    run = _rows(con, "SELECT as_of, started_at, tool_version FROM runs WHERE run_id = $r", {"r": run_id})
+    if not run:
+        raise LookupError(f"run {run_id} is not in the database")
+    as_of = run[0]["as_of"]
+    header = Header(clinic_name, as_of, run_id, *data_range(con), generated_at, run[0]["tool_version"])
+    results = {
+        r["check_id"]: r for r in _rows(con, "SELECT * FROM check_results WHERE run_id = $r", {"r": run_id})
+    }
+    sections = tuple(
+        check_section(con, run_id, as_of, d, results[d.id]) for d in definitions if d.id in results
+    )
+    files = file_quality(con, run_id, shrink_ratio)
+    return ReportContext(header, sections, files, max_rows, shrink_ratio)
+
+
+def data_range(con: duckdb.DuckDBPyConnection) -> tuple[date | None, date | None]:
+    """Earliest and latest clinical date held: lab collections, prescription starts, diagnoses."""
+    row = con.execute(
+        """
+        SELECT min(d), max(d) FROM (
+            SELECT collected_at::DATE AS d FROM labs
+            UNION ALL SELECT start_date FROM prescriptions
+            UNION ALL SELECT recorded_at FROM diagnoses)
+        """
+    ).fetchall()[0]
+    return row[0], row[1]
+
+
+def previous_run(con: duckdb.DuckDBPyConnection, run_id: str, check_id: str) -> str | None:
+    """The latest earlier run that evaluated this check (in run order, see RUN_ORDER)."""
+    row = con.execute(
+        RUN_ORDER  # noqa: S608 - a constant CTE; values are bound
+        + """
+        SELECT r.run_id FROM ordered r JOIN check_results c USING (run_id), this_run
+        WHERE c.check_id = $c AND r.seq < this_seq
+        ORDER BY r.seq DESC LIMIT 1
+        """,
+        {"c": check_id, "r": run_id},
+    ).fetchall()
+    return row[0][0] if row else None
+
+
+def flagged_ids(con: duckdb.DuckDBPyConnection, run_id: str, check_id: str) -> set[str]:
+    """Patients a run flagged for a check."""
+    rows = con.execute(
+        "SELECT patient_id FROM findings WHERE run_id = $r AND check_id = $c", {"r": run_id, "c": check_id}
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
+def rate_history(con: duckdb.DuckDBPyConnection, run_id: str, check_id: str) -> tuple[RatePoint, ...]:
+    """The check's flagged rate in this run and the runs before it, oldest first."""
+    rows = con.execute(
+        RUN_ORDER  # noqa: S608 - a constant CTE; values are bound
+        + """
+        SELECT run_id, as_of, rate FROM (
+            SELECT r.run_id, r.as_of, c.rate, r.seq
+            FROM ordered r JOIN check_results c USING (run_id), this_run
+            WHERE c.check_id = $c AND r.seq <= this_seq
+            ORDER BY r.seq DESC LIMIT $n)
+        ORDER BY seq
+        """,
+        {"c": check_id, "r": run_id, "n": HISTORY_RUNS},
+    ).fetchall()
+    return tuple(RatePoint(r[0], r[1], r[2]) for r in rows)
+
+
+def check_summary(con: duckdb.DuckDBPyConnection, run_id: str, result: dict[str, Any]) -> CheckSummary:
+    """Counts for one check, with new and resolved patients against the check's previous run."""
+    check_id = result["check_id"]
+    before = previous_run(con, run_id, check_id)
+    new = resolved = None
+    if before is not None:
+        now_ids, then_ids = flagged_ids(con, run_id, check_id), flagged_ids(con, before, check_id)
+        new, resolved = len(now_ids - then_ids), len(then_ids - now_ids)
+    return CheckSummary(
+        check_id,
+        result["title"],
+        result["flagged"],
+        result["denominator"],
+        result["rate"],
+        result["high_priority"],
+        new,
+        resolved,
+        rate_history(con, run_id, check_id),
+    )
+
+
+def worklist(
+    con: duckdb.DuckDBPyConnection, run_id: str, as_of: date, definition: CheckDefinition
+) -> tuple[WorklistRow, ...]:
+    """Flagged patients, high priority first, then longest flagged, then by id."""
+    rows = _rows(
+        con,
+        RUN_ORDER  # noqa: S608 - a constant CTE; values are bound
+        + """,
+        first_flag AS (
+            SELECT f.patient_id, min(r.as_of) AS since
+            FROM findings f JOIN ordered r USING (run_id), this_run
+            WHERE f.check_id = $c AND r.seq <= this_seq
+            GROUP BY f.patient_id)
+        SELECT f.patient_id, f.priority, f.reason, f.evidence, coalesce(ff.since, $as_of) AS since
+        FROM findings f LEFT JOIN first_flag ff USING (patient_id)
+        WHERE f.run_id = $r AND f.check_id = $c
+        ORDER BY f.priority = 'high' DESC, since, f.patient_id
+        """,
+        {"c": definition.id, "r": run_id, "as_of": as_of},
+    )
+    return tuple(_worklist_row(row, as_of, definition.evidence) for row in rows)
+
+
+def _worklist_row(row: dict[str, Any], as_of: date, columns: Sequence[str]) -> WorklistRow:
+    evidence = json.loads(row["evidence"])
+    since = min(row["since"], as_of)
+    return WorklistRow(
+        row["patient_id"],
+        row["priority"],
+        row["reason"],
+        tuple((name, evidence.get(name)) for name in columns),
+        since,
+        (as_of - since).days,
+    )
+
+
+def check_section(
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    as_of: date,
+    definition: CheckDefinition,
+    result: dict[str, Any],
+) -> CheckSection:
+    """The definition as a reviewer reads it, the parameters this run used, and the worklist."""
+    parameters = json.loads(result["parameters"])
+    return CheckSection(
+        check_summary(con, run_id, result),
+        definition.guideline,
+        definition.population,
+        definition.flag,
+        definition.windows,
+        definition.priority,
+        tuple(sorted(parameters.items())),
+        definition.evidence,
+        worklist(con, run_id, as_of, definition),
+    )
+
+
+def file_quality(con: duckdb.DuckDBPyConnection, run_id: str, shrink_ratio: float) -> tuple[FileQuality, ...]:
+    """Per export file: counts, the top rejection reasons, and whether it shrank since last run."""
+    rows = _rows(
+        con,
+        RUN_ORDER  # noqa: S608 - a constant CTE; values are bound
+        + """
+        SELECT f.*, (
+            SELECT p.rows_read FROM run_files p JOIN ordered pr USING (run_id)
+            WHERE p.table_name = f.table_name AND pr.seq < (SELECT this_seq FROM this_run)
+            ORDER BY pr.seq DESC LIMIT 1) AS previous_rows_read
+        FROM run_files f WHERE f.run_id = $r ORDER BY f.table_name
+        """,
+        {"r": run_id},
+    )
+    return tuple(
+        FileQuality(
+            row["table_name"],
+            row["file"],
+            row["rows_read"],
+            row["rows_loaded"],
+            row["rows_duplicate"],
+            row["rows_rejected"],
+            row["skipped_unchanged"],
+            row["previous_rows_read"],
+            row["previous_rows_read"] is not None
+            and row["rows_read"] < row["previous_rows_read"] * shrink_ratio,
+            rejection_reasons(con, run_id, row),
+        )
+        for row in rows
+    )
+
+
+def rejection_reasons(
+    con: duckdb.DuckDBPyConnection, run_id: str, file: dict[str, Any], top: int = 5
+) -> tuple[RejectionReason, ...]:
+    """The commonest causes of quarantined rows in this file, each with its first line as example.
+
+    A file skipped as unchanged was quarantined by the earlier run that read it.
+    """
+    rows = con.execute(
+        """
+        SELECT coalesce(column_name, '') AS col, rule, message, count(*) AS n,
+               arg_min(line, coalesce(line, 0)) AS line, arg_min(original, coalesce(line, 0)) AS original
+        FROM quarantine
+        WHERE table_name = $t AND file = $f AND (run_id = $r OR $skipped)
+        GROUP BY ALL ORDER BY n DESC, col, rule, message LIMIT $top
+        """,
+        {
+            "t": file["table_name"],
+            "f": file["file"],
+            "r": run_id,
+            "skipped": file["skipped_unchanged"],
+            "top": top,
+        },
+    ).fetchall()
+    return tuple(RejectionReason(r[0], r[1], r[2], r[3], r[4], r[5] or "") for r in rows)

@@ -1,0 +1,83 @@
+"""Send the summary email over SMTP, or write it as an `.eml` file for a dry run.
+
+The message is multipart/alternative: a plain-text part and the inlined email.html. The password
+is passed in by the caller (from CLINIC_AUDIT_SMTP_PASSWORD); nothing here reads the environment.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pipelines.errors import EmailError
+from reports.worklists import write_private_text
+
+if TYPE_CHECKING:
+    from pipelines.settings import Settings
+    from reports.render import Reports
+
+PASSWORD_VARIABLE = "CLINIC_AUDIT_SMTP_PASSWORD"
+TIMEOUT_SECONDS = 30
+
+
+def build_message(reports: Reports, sender: str, recipients: tuple[str, ...]) -> EmailMessage:
+    """The summary as a multipart/alternative message (plain text first, HTML preferred)."""
+    message = EmailMessage()
+    message["Subject"] = reports.email.subject
+    message["From"] = sender or "clinic-audit@localhost"
+    if recipients:
+        message["To"] = ", ".join(recipients)
+    message["Date"] = formatdate(localtime=True)
+    message["Message-ID"] = make_msgid(domain="clinic-audit.invalid")
+    message.set_content(reports.email_plain_text)
+    message.add_alternative(reports.email_html_text, subtype="html")
+    return message
+
+
+def write_eml(path: Path, message: EmailMessage) -> Path:
+    """The dry run: the exact message that would be sent, owner-only."""
+    return write_private_text(path, message.as_string())
+
+
+def send(message: EmailMessage, settings: Settings, password: str | None) -> None:
+    """Deliver over SMTP with STARTTLS (unless turned off); every failure becomes an EmailError."""
+    host, port = settings.smtp_host, settings.smtp_port
+    try:
+        with smtplib.SMTP(host, port, timeout=TIMEOUT_SECONDS) as smtp:
+            if settings.smtp_starttls:
+                smtp.starttls(context=ssl.create_default_context())
+            if password:
+                smtp.login(settings.smtp_user or settings.smtp_sender, password)
+            smtp.send_message(message)
+    except smtplib.SMTPAuthenticationError as error:
+        raise EmailError(
+            f"SMTP login to {host}:{port} as {settings.smtp_user or settings.smtp_sender} was refused "
+            f"({error.smtp_code}); check {PASSWORD_VARIABLE} and smtp_user"
+        ) from None
+    except smtplib.SMTPNotSupportedError:
+        raise EmailError(
+            f"{host}:{port} does not offer STARTTLS; set smtp_starttls = false only on a trusted network"
+        ) from None
+    except (ConnectionRefusedError, TimeoutError) as error:
+        raise EmailError(
+            f"could not connect to SMTP server {host}:{port}: {error.strerror or error}"
+        ) from None
+    except (smtplib.SMTPException, OSError) as error:
+        raise EmailError(f"sending the summary email via {host}:{port} failed: {error}") from None
+
+
+def deliver(reports: Reports, settings: Settings, password: str | None, dry_run: bool) -> Path | None:
+    """Send the summary, or with `dry_run` write `<out>/email.eml`; returns the .eml path if written."""
+    if not settings.smtp_recipients and not dry_run:
+        raise EmailError("no recipients: set smtp_recipients in the config or CLINIC_AUDIT_SMTP_RECIPIENTS")
+    if not settings.smtp_host and not dry_run:
+        raise EmailError("no SMTP server: set smtp_host in the config or CLINIC_AUDIT_SMTP_HOST")
+    message = build_message(reports, settings.smtp_sender, settings.smtp_recipients)
+    if dry_run:
+        return write_eml(settings.out / "email.eml", message)
+    send(message, settings, password)
+    return None

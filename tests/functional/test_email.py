@@ -1,0 +1,125 @@
+"""The summary email against a real SMTP server on 127.0.0.1 (aiosmtpd), and the dry run."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import re
+import socket
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
+
+from pipelines.errors import EXIT_EMAIL
+from tests.conftest import SAMPLE_EXPORT
+from tests.helpers import cli
+
+PATIENT_ID = re.compile(r"\bP\d{4}\b")
+RECIPIENTS = "audit-lead@clinic.example,gp@clinic.example"
+
+
+class Inbox:
+    """aiosmtpd handler keeping every message it receives."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[list[str], bytes]] = []
+
+    async def handle_DATA(self, server, session, envelope):  # aiosmtpd calls this hook by name
+        self.received.append((list(envelope.rcpt_tos), envelope.original_content))
+        return "250 OK"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def smtp_server():
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield inbox, controller.port
+    controller.stop()
+
+
+def run_args(tmp, *extra: str) -> list[str]:
+    out, db = str(tmp / "out"), str(tmp / "a.duckdb")
+    return ["run", "--exports", str(SAMPLE_EXPORT), "--out", out, "--db", db, "--as-of", "2026-11-20", *extra]
+
+
+def smtp_env(port: int, **more: str) -> dict[str, str]:
+    return {
+        "CLINIC_AUDIT_SMTP_HOST": "127.0.0.1",
+        "CLINIC_AUDIT_SMTP_PORT": str(port),
+        "CLINIC_AUDIT_SMTP_SENDER": "clinic-audit@clinic.example",
+        "CLINIC_AUDIT_SMTP_RECIPIENTS": RECIPIENTS,
+        "CLINIC_AUDIT_SMTP_STARTTLS": "false",  # the test server has no certificate
+        "CLINIC_AUDIT_CLINIC_NAME": "Riverside Practice",
+        "CLINIC_AUDIT_REPORT_LOCATION": "\\\\fileserver\\audit\\report.html",
+        **more,
+    }
+
+
+def test_summary_arrives_with_both_parts_and_no_patient_id(tmp_path, smtp_server):
+    inbox, port = smtp_server
+    assert cli(*run_args(tmp_path, "--email"), env=smtp_env(port)) == 0
+    [(rcpt, raw)] = inbox.received
+    assert rcpt == RECIPIENTS.split(",")
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    assert message["Subject"] == "Riverside Practice: clinical audit as of 2026-11-20"
+    assert message.get_content_type() == "multipart/alternative"
+    text = message.get_body(("plain",)).get_content()
+    html = message.get_body(("html",)).get_content()
+    assert "Full report: \\\\fileserver\\audit\\report.html" in text
+    assert "Muscle cramps in cirrhosis" in html
+    assert not PATIENT_ID.search(raw.decode("utf-8", "replace") + text + html)
+
+
+def test_refused_connection_exits_4_with_a_clear_message(tmp_path, capsys):
+    code = cli(*run_args(tmp_path, "--email"), env=smtp_env(free_port()))
+    assert code == EXIT_EMAIL == 4
+    assert "could not connect to SMTP server 127.0.0.1" in capsys.readouterr().err
+    assert (tmp_path / "out" / "report.html").exists()  # the run itself succeeded
+
+
+def refuse_everyone(server, session, envelope, mechanism, auth_data) -> AuthResult:
+    return AuthResult(success=False, handled=False)
+
+
+def test_refused_login_exits_4(tmp_path, capsys):
+    controller = Controller(
+        Inbox(),
+        hostname="127.0.0.1",
+        port=free_port(),
+        auth_require_tls=False,
+        authenticator=refuse_everyone,
+    )
+    controller.start()
+    try:
+        env = smtp_env(controller.port, CLINIC_AUDIT_SMTP_PASSWORD="wrong")
+        assert cli(*run_args(tmp_path, "--email"), env=env) == EXIT_EMAIL
+    finally:
+        controller.stop()
+    err = capsys.readouterr().err
+    assert "SMTP login to 127.0.0.1" in err and "CLINIC_AUDIT_SMTP_PASSWORD" in err
+    assert "wrong" not in err
+
+
+def test_starttls_required_by_default(tmp_path, smtp_server, capsys):
+    _, port = smtp_server
+    env = smtp_env(port)
+    del env["CLINIC_AUDIT_SMTP_STARTTLS"]
+    assert cli(*run_args(tmp_path, "--email"), env=env) == EXIT_EMAIL
+    assert "does not offer STARTTLS" in capsys.readouterr().err
+
+
+def test_dry_run_writes_an_eml_file(tmp_path):
+    assert cli(*run_args(tmp_path, "--email-dry-run"), env=smtp_env(free_port())) == 0
+    eml = tmp_path / "out" / "email.eml"
+    message = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
+    assert message["To"] == RECIPIENTS.replace(",", ", ")
+    assert {p.get_content_type() for p in message.iter_parts()} == {"text/plain", "text/html"}
+    assert eml.stat().st_mode & 0o077 == 0
