@@ -60,3 +60,9 @@ def test_every_command_is_in_the_readme():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     for name in dict(commands(cli)):
         assert f"clinic-audit {name}" in readme, name
+
+
+def test_readme_test_command_is_what_ci_runs():
+    ci_lines = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    command = next(line for line in ci_lines if "pytest" in line)
+    assert command in (ROOT / "README.md").read_text(encoding="utf-8")
