@@ -38,10 +38,25 @@ def print_outcome(outcome: RunOutcome, settings: Settings) -> None:
             f"{f.rows_loaded:,}",
             f"{f.rows_duplicate:,}",
             f"{f.rows_rejected:,}",
-            f"{reason['column']}: {reason['message']} ({reason['count']})" if reason else "",
+            f"{reason['message']} ({reason['count']})" if reason else "",
         )
     console.print(table)
+    if outcome.checks:
+        console.print(_checks_table(outcome))
     console.print(f"database: {settings.db}    outputs: {settings.out}")
+
+
+def _checks_table(outcome: RunOutcome) -> Table:
+    """Per check: population, flagged, rate, high priority (counts only, no patient data)."""
+    table = Table(title="checks")
+    table.add_column("check")
+    for header in ("population", "flagged", "rate", "high priority"):
+        table.add_column(header, justify="right")
+    for c in outcome.checks:
+        table.add_row(
+            c.check_id, f"{c.denominator:,}", f"{c.flagged:,}", f"{c.rate:.1%}", f"{c.high_priority:,}"
+        )
+    return table
 
 
 def print_checks(fmt: str) -> None:
