@@ -58,3 +58,10 @@ CREATE OR REPLACE TEMP VIEW coded_diagnoses AS
 SELECT d.patient_id, d.code, d.code_original, d.code_system, d.recorded_at, d.resolved_at, c.codelist
 FROM diagnoses d
 JOIN diagnosis_concepts c USING (code, code_system);
+
+-- What every check means by "a result": a blood (serum/plasma) test with a numeric value. A test
+-- without one (haemolysed, cancelled) leaves the level unknown; urine is a different measurement.
+CREATE OR REPLACE TEMP VIEW blood_results AS
+SELECT patient_id, analyte, collected_at, value
+FROM labs
+WHERE specimen = 'blood' AND value IS NOT NULL;

@@ -42,10 +42,8 @@ electrolytes AS (
            arg_max(value, collected_at) FILTER (analyte = 'sodium') AS last_sodium,
            max(collected_at) FILTER (analyte = 'magnesium')::DATE AS last_magnesium_at,
            arg_max(value, collected_at) FILTER (analyte = 'magnesium') AS last_magnesium
-    FROM labs
-    WHERE specimen = 'blood'
-      AND value IS NOT NULL  -- a test without a numeric result leaves the level unknown
-      AND analyte IN ('potassium', 'sodium', 'magnesium')
+    FROM blood_results
+    WHERE analyte IN ('potassium', 'sodium', 'magnesium')
       AND collected_at::DATE <= $as_of
       AND patient_id IN (SELECT patient_id FROM cramps)
     GROUP BY patient_id

@@ -22,9 +22,8 @@ electrolytes AS (
                WHEN 'calcium_ionized' THEN value < $ionized_calcium_low
                WHEN 'magnesium' THEN value < $magnesium_low
            END AS is_low
-    FROM labs
-    WHERE specimen = 'blood' AND value IS NOT NULL
-      AND analyte IN ('potassium', 'calcium', 'calcium_ionized', 'magnesium')
+    FROM blood_results
+    WHERE analyte IN ('potassium', 'calcium', 'calcium_ionized', 'magnesium')
       AND collected_at::DATE <= $as_of
       AND patient_id IN (SELECT patient_id FROM cramps)
 ),

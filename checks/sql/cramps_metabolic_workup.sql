@@ -16,9 +16,8 @@ workup AS (
            max(collected_at::DATE) FILTER (analyte IN ('alt', 'ast', 'bilirubin', 'albumin'))
                AS last_liver_test_at,
            max(collected_at::DATE) FILTER (analyte IN ('glucose', 'hba1c')) AS last_glucose_test_at
-    FROM labs
-    WHERE specimen = 'blood' AND value IS NOT NULL
-      AND analyte IN ('tsh', 'creatinine', 'egfr', 'alt', 'ast', 'bilirubin', 'albumin', 'glucose', 'hba1c')
+    FROM blood_results
+    WHERE analyte IN ('tsh', 'creatinine', 'egfr', 'alt', 'ast', 'bilirubin', 'albumin', 'glucose', 'hba1c')
       AND collected_at::DATE <= $as_of
       AND patient_id IN (SELECT patient_id FROM cramps)
     GROUP BY patient_id

@@ -19,10 +19,8 @@ electrolytes AS (
            arg_max(value, collected_at) FILTER (analyte = 'potassium') AS last_potassium,
            max(collected_at) FILTER (analyte = 'sodium')::DATE AS last_sodium_at,
            arg_max(value, collected_at) FILTER (analyte = 'sodium') AS last_sodium
-    FROM labs
-    WHERE specimen = 'blood'
-      AND value IS NOT NULL  -- a test without a numeric result leaves the level unknown
-      AND analyte IN ('potassium', 'sodium')
+    FROM blood_results
+    WHERE analyte IN ('potassium', 'sodium')
       AND collected_at::DATE <= $as_of
       AND patient_id IN (SELECT patient_id FROM population)
     GROUP BY patient_id

@@ -16,8 +16,8 @@ series AS (
     SELECT patient_id, collected_at::DATE AS day, value,
            lag(collected_at::DATE) OVER w AS prev_day,
            lag(value) OVER w AS prev_value
-    FROM labs
-    WHERE analyte = 'potassium' AND specimen = 'blood' AND value IS NOT NULL
+    FROM blood_results
+    WHERE analyte = 'potassium'
       AND collected_at::DATE <= $as_of
       AND patient_id IN (SELECT patient_id FROM insulin)
     WINDOW w AS (PARTITION BY patient_id ORDER BY collected_at, value)

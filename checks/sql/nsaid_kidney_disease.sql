@@ -44,8 +44,8 @@ egfr AS (
     SELECT patient_id,
            max(collected_at)::DATE AS latest_egfr_at,
            arg_max(value, collected_at) AS latest_egfr
-    FROM labs
-    WHERE analyte = 'egfr' AND specimen = 'blood' AND value IS NOT NULL
+    FROM blood_results
+    WHERE analyte = 'egfr'
       AND collected_at::DATE <= $as_of
       AND patient_id IN (SELECT patient_id FROM population)
     GROUP BY patient_id

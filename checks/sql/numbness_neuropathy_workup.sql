@@ -16,9 +16,8 @@ tests AS (
            max(collected_at::DATE) FILTER (analyte IN ('glucose', 'hba1c')) AS last_glucose_or_hba1c_at,
            max(collected_at::DATE) FILTER (analyte = 'vitamin_b12') AS last_b12_at,
            arg_max(value, collected_at) FILTER (analyte = 'vitamin_b12') AS last_b12
-    FROM labs
-    WHERE specimen = 'blood' AND value IS NOT NULL
-      AND analyte IN ('glucose', 'hba1c', 'vitamin_b12')
+    FROM blood_results
+    WHERE analyte IN ('glucose', 'hba1c', 'vitamin_b12')
       AND collected_at::DATE <= $as_of
       AND patient_id IN (SELECT patient_id FROM numbness)
     GROUP BY patient_id
