@@ -20,7 +20,7 @@ def sql_file(name: str) -> str:
     return (SQL_DIR / name).read_text(encoding="utf-8")
 
 
-def connect(path: Path, memory_limit: str = "1GB") -> duckdb.DuckDBPyConnection:
+def connect(path: Path, memory_limit: str = "1.25GB") -> duckdb.DuckDBPyConnection:
     """Open (creating if needed) the database file, owner-only, with the schema in place.
 
     DuckDB's memory limit bounds the working set of a big load; past it, work spills to a temp
@@ -33,6 +33,7 @@ def connect(path: Path, memory_limit: str = "1GB") -> duckdb.DuckDBPyConnection:
         os.chmod(path, 0o600)
     con.execute("SET TimeZone = 'UTC'")
     _apply_schema(con)
+    con.execute(sql_file("views.sql"))
     _load_reference(con)
     return con
 

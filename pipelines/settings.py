@@ -36,7 +36,7 @@ class Settings:
     export_format: str = "generic"
     reject_threshold: float = 0.05
     clinic_name: str = "Clinic"
-    memory_limit: str = "1GB"  # DuckDB working memory; larger loads spill to disk
+    memory_limit: str = "1.25GB"  # DuckDB working memory; larger loads spill to disk
     # Per-check parameter overrides: {check_id: {param: value}}
     check_params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     checks: tuple[str, ...] = ()  # empty = all checks
