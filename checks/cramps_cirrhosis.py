@@ -53,4 +53,9 @@ CHECK = CheckDefinition(
         "as-of' keeps a cirrhosis resolved after as-of in the population, so a past as-of reproduces "
         "that day's audit. Thresholds are the lower reference limits in common UK/US laboratory use."
     ),
+    clears=(
+        "No cramp recorded in the lookback: the flag clears once the last cramp diagnosis is older than "
+        "lookback_days, or the cirrhosis is recorded as resolved (the patient leaves the population). "
+        "Review cramp management (e.g. albumin, electrolytes, medication) meanwhile."
+    ),
 )

@@ -62,4 +62,8 @@ CHECK = CheckDefinition(
         "mEq/L converted to mmol/L). A low result is a treatable finding, hence high priority; a "
         "missing test is an omission to close, hence normal."
     ),
+    clears=(
+        "For every cramp in the lookback, a blood potassium, a calcium and a magnesium result in its "
+        "electrolyte window, none below range."
+    ),
 )

@@ -38,4 +38,9 @@ CHECK = CheckDefinition(
         "codelists/SOURCES.md). A combination product such as bisoprolol with hydrochlorothiazide is "
         "listed once with both classes."
     ),
+    clears=(
+        "No diuretic, statin or systemic beta-blocker active on the day of any cramp in the lookback: "
+        "the flag clears when the drug is stopped (end date recorded) before a later cramp, or when the "
+        "cramps leave the lookback."
+    ),
 )

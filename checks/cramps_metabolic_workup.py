@@ -50,4 +50,8 @@ CHECK = CheckDefinition(
         "work-up at all has had none of the guideline's metabolic causes considered, hence high "
         "priority."
     ),
+    clears=(
+        "A blood result in the work-up window in each of the four groups: TSH; creatinine or eGFR; ALT, "
+        "AST, bilirubin or albumin; glucose or HbA1c."
+    ),
 )

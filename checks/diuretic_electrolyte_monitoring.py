@@ -40,4 +40,8 @@ CHECK = CheckDefinition(
         "last results shown in the evidence may be older than the window, so the reviewer sees how "
         "overdue monitoring is."
     ),
+    clears=(
+        "A numeric blood potassium and a numeric blood sodium result, both collected in the lookback "
+        "window (or the diuretic ended)."
+    ),
 )

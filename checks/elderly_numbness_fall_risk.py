@@ -47,4 +47,9 @@ CHECK = CheckDefinition(
         "until its resolved date however long ago it was recorded. Age counts in completed years; a "
         "29 February birthday is reached on 28 February in non-leap years."
     ),
+    clears=(
+        "Fewer than polypharmacy_count distinct active drugs and no active fall-risk drug "
+        "(benzodiazepine, Z-drug, opioid, sedating antihistamine) on the as-of date, after a medication "
+        "review."
+    ),
 )

@@ -59,6 +59,7 @@ class CheckDefinition:
     codelists: tuple[str, ...]  # codelist file stems in checks/codelists/
     parameters: tuple[Parameter, ...] = ()
     rationale: str = ""  # clinical choices made where the guideline is silent
+    clears: str = ""  # what would clear a flag, in words (shown by `clinic-audit explain`)
     source: str = "Management of Cramps and Numbness (shared/reference/cramps_numbness_guideline.txt)"
     sql_name: str = field(default="")
 

@@ -60,4 +60,9 @@ CHECK = CheckDefinition(
         "hypokalaemia, and a potassium still low at its latest result is unresolved: both warrant "
         "prompt review, hence high priority."
     ),
+    clears=(
+        "No blood potassium below potassium_low and no fall of fall_mmol or more between close "
+        "consecutive results in the lookback: the flag clears once those results leave the lookback "
+        "window."
+    ),
 )

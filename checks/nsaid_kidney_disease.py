@@ -44,4 +44,8 @@ CHECK = CheckDefinition(
         "unstaged codes do not flag on their own. An unresolved CKD code counts however old it is; a "
         "resolved date after as-of leaves it present on as-of, so a past as-of reproduces that day's audit."
     ),
+    clears=(
+        "The systemic NSAID stopped (an end date on or before as-of), or no CKD stage 3+ recorded and a "
+        "latest blood eGFR at or above egfr_threshold."
+    ),
 )

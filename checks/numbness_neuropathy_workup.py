@@ -46,4 +46,8 @@ CHECK = CheckDefinition(
         "which the guideline sends down other assessment paths; carpal tunnel (G56.0) is kept because "
         "numbness from it is still worth a glucose and B12 (diabetes and B12 deficiency predispose)."
     ),
+    clears=(
+        "A numeric blood glucose or HbA1c result and a numeric vitamin B12 result, both collected in the"
+        " work-up window."
+    ),
 )

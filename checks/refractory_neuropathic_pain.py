@@ -38,4 +38,9 @@ CHECK = CheckDefinition(
         "neuralgia, depression or migraine, and the export carries no indication, so the reviewer should "
         "confirm a neuropathic indication; that is why the trials are listed with their start dates."
     ),
+    clears=(
+        "A specialist (pain or neurology) referral is the action; the flag clears only when fewer than "
+        "min_trials distinct neuropathic pain drugs were started in the lookback, as older starts leave "
+        "the window."
+    ),
 )

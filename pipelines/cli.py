@@ -6,7 +6,6 @@ meant for the user become one clear line on stderr and a documented exit code, n
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -18,9 +17,9 @@ import click
 
 from pipelines import __version__
 from pipelines.errors import EXIT_CONFIG, EXIT_INTERNAL, ClinicAuditError
-from pipelines.settings import load_settings
-
-log = logging.getLogger("pipelines")
+from pipelines.lock import database_lock
+from pipelines.logs import configure
+from pipelines.settings import Settings, load_settings
 
 
 def _parse_params(values: Sequence[str]) -> dict[str, dict[str, Any]]:
@@ -39,24 +38,45 @@ def _parse_params(values: Sequence[str]) -> dict[str, dict[str, Any]]:
 @click.version_option(__version__, prog_name="clinic-audit")
 @click.option("-v", "--verbose", is_flag=True, help="Log debug detail to stderr.")
 @click.option("-q", "--quiet", is_flag=True, help="Log warnings and errors only.")
+@click.option(
+    "--log-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Also append logs to this file as JSON lines (time, level, logger, message, run_id).",
+)
 @click.pass_context
-def cli(ctx: click.Context, verbose: bool, quiet: bool) -> None:
+def cli(ctx: click.Context, verbose: bool, quiet: bool, log_file: Path | None) -> None:
     """Audit a clinic's exported records for medication-monitoring and symptom-management gaps.
 
     Example:
 
         clinic-audit run --exports sample_data/clinic_export --out out/ --as-of 2026-11-20
     """
-    level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
-    logging.basicConfig(
-        level=logging.WARNING,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        force=True,
-    )
-    for name in ("pipelines", "checks", "reports"):
-        logging.getLogger(name).setLevel(level)
+    import logging
+
+    configure(logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO, log_file)
     ctx.ensure_object(dict)
+
+
+def _settings(ctx: click.Context, config: Path | None, **cli_values: Any) -> Settings:
+    """Settings for a command: its flags over the environment over the config file."""
+    return load_settings(config, ctx.obj.get("environ", os.environ), cli_values)
+
+
+wait_options = [
+    click.option("--wait", is_flag=True, help="If another run holds the database, wait for it to finish."),
+    click.option(
+        "--wait-timeout",
+        type=click.FloatRange(min=0),
+        help="With --wait, give up (exit 5) after this many seconds; implies --wait.",
+    ),
+]
+
+
+def with_wait(function):
+    """Add --wait and --wait-timeout to a command that takes the database lock."""
+    for option in reversed(wait_options):
+        function = option(function)
+    return function
 
 
 @cli.command()
@@ -80,6 +100,14 @@ def cli(ctx: click.Context, verbose: bool, quiet: bool) -> None:
 )
 @click.option("--email", "send_email", is_flag=True, help="Send the summary email (smtp_* settings).")
 @click.option("--email-dry-run", is_flag=True, help="Write the summary email to OUT/email.eml instead.")
+@click.option(
+    "--strict",
+    "volume_guard_strict",
+    is_flag=True,
+    default=None,
+    help="Stop (exit 3) before loading when an export has under volume_guard_ratio of last run's rows.",
+)
+@with_wait
 @click.pass_context
 def run(
     ctx: click.Context,
@@ -87,6 +115,8 @@ def run(
     params: tuple[str, ...],
     send_email: bool,
     email_dry_run: bool,
+    wait: bool,
+    wait_timeout: float | None,
     **options: Any,
 ) -> None:
     """Load an export into the database, run the audit checks and write the outputs.
@@ -95,8 +125,9 @@ def run(
     The SMTP password is read from the CLINIC_AUDIT_SMTP_PASSWORD environment variable only.
 
     Exit codes: 0 success, 2 configuration error, 3 unusable input (a missing file or column,
-    or a file whose rejected share passes the threshold; the database is left unchanged),
-    4 the summary email could not be sent (the run itself succeeded).
+    a file whose rejected share passes the threshold, or with --strict an export much smaller than
+    last time; the database is left unchanged), 4 the summary email could not be sent (the run
+    itself succeeded), 5 another run holds the database (see --wait).
 
     Example:
 
@@ -107,7 +138,10 @@ def run(
     from pipelines.console import print_outcome, progress_reporter
     from pipelines.run import execute_run
 
-    with progress_reporter() as progress:
+    with (
+        database_lock(settings.db, wait or wait_timeout is not None, wait_timeout),
+        progress_reporter() as progress,
+    ):
         outcome = execute_run(settings, datetime.now().replace(microsecond=0), progress)
     print_outcome(outcome, settings)
     if (send_email or email_dry_run) and outcome.reports is not None:
@@ -133,6 +167,153 @@ def list_checks(fmt: str) -> None:
     from pipelines.console import print_checks
 
     print_checks(fmt)
+
+
+@cli.command()
+@click.option("--db", type=click.Path(path_type=Path), help="DuckDB database file.")
+@click.option("--config", type=click.Path(path_type=Path), help="TOML config file.")
+@click.option("--limit", type=click.IntRange(min=1), help="Show only the newest N runs.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.pass_context
+def runs(ctx: click.Context, db: Path | None, config: Path | None, limit: int | None, fmt: str) -> None:
+    """List past runs, newest first: sequence, run id, start, as-of date, rows, flags, outcome.
+
+    Example:
+
+        clinic-audit runs --db audit.duckdb --limit 10
+    """
+    from pipelines.console import print_runs
+    from pipelines.history import list_runs, open_existing
+
+    settings = _settings(ctx, config, db=db)
+    with database_lock(settings.db):
+        con = open_existing(settings.db, settings.memory_limit)
+        try:
+            print_runs(list_runs(con, limit), fmt)
+        finally:
+            con.close()
+
+
+@cli.command()
+@click.option("--run", "run_id", help="Run id or a unique prefix (default: the latest run).")
+@click.option("--out", type=click.Path(path_type=Path), help="Folder for the re-rendered outputs.")
+@click.option("--db", type=click.Path(path_type=Path), help="DuckDB database file.")
+@click.option("--config", type=click.Path(path_type=Path), help="TOML config file.")
+@click.pass_context
+def report(
+    ctx: click.Context, run_id: str | None, out: Path | None, db: Path | None, config: Path | None
+) -> None:
+    """Re-render a past run's report.html, email.html, worklists and findings.csv from the database.
+
+    Example:
+
+        clinic-audit report --run 20261120T030000-1a2b3c --db audit.duckdb --out old_report/
+    """
+    from pipelines.history import open_existing, rerender, resolve_run
+
+    settings = _settings(ctx, config, db=db, out=out)
+    with database_lock(settings.db):
+        con = open_existing(settings.db, settings.memory_limit)
+        try:
+            run_id = resolve_run(con, run_id)
+            rerender(con, settings, run_id, datetime.now().replace(microsecond=0))
+        finally:
+            con.close()
+    click.echo(f"run {run_id}: report written to {settings.out}")
+
+
+@cli.command()
+@click.argument("patient_id")
+@click.option("--check", "check_ids", multiple=True, help="Explain only this check (repeatable).")
+@click.option("--as-of", "as_of", help="Audit date YYYY-MM-DD (default: today).")
+@click.option("--db", type=click.Path(path_type=Path), help="DuckDB database file.")
+@click.option("--config", type=click.Path(path_type=Path), help="TOML config file.")
+@click.option("--param", "params", multiple=True, metavar="CHECK.NAME=VALUE", help="Override a parameter.")
+@click.pass_context
+def explain(
+    ctx: click.Context,
+    patient_id: str,
+    check_ids: tuple[str, ...],
+    as_of: str | None,
+    db: Path | None,
+    config: Path | None,
+    params: tuple[str, ...],
+) -> None:
+    """Explain one patient: per check, in the population?, flagged?, the evidence, what clears it.
+
+    The checks run as of the date on the database's data; nothing is stored.
+
+    Example:
+
+        clinic-audit explain P0042 --check diuretic_electrolyte_monitoring --as-of 2026-11-20
+    """
+    from pipelines.console import print_explanations
+    from pipelines.explain import explain as explain_patient
+    from pipelines.history import open_existing
+    from pipelines.run import checks_for
+
+    settings = _settings(
+        ctx, config, db=db, as_of=as_of, checks=check_ids or None, check_params=_parse_params(params)
+    )
+    day = settings.resolved_as_of(datetime.now().date())
+    selected = checks_for(settings, day)
+    with database_lock(settings.db):
+        con = open_existing(settings.db, settings.memory_limit)
+        try:
+            explanations = explain_patient(con, patient_id, day, selected, settings.check_params)
+        finally:
+            con.close()
+    print_explanations(patient_id, day, explanations)
+
+
+@cli.command()
+@click.argument("path", type=click.Path(path_type=Path, dir_okay=False), default="clinic-audit.toml")
+@click.option("--force", is_flag=True, help="Overwrite PATH if it exists.")
+def init(path: Path, force: bool) -> None:
+    """Write a commented TOML config with every setting and check parameter at its default.
+
+    Example:
+
+        clinic-audit init /etc/clinic-audit/config.toml
+    """
+    from pipelines.init_config import write_config
+
+    click.echo(f"config written to {write_config(path, force)}")
+
+
+@cli.command()
+@click.option("--keep-runs", required=True, type=click.IntRange(min=1), help="Runs to keep, newest first.")
+@click.option("--db", type=click.Path(path_type=Path), help="DuckDB database file.")
+@click.option("--config", type=click.Path(path_type=Path), help="TOML config file.")
+@with_wait
+@click.pass_context
+def prune(
+    ctx: click.Context,
+    keep_runs: int,
+    db: Path | None,
+    config: Path | None,
+    wait: bool,
+    wait_timeout: float | None,
+) -> None:
+    """Delete the findings, check results, quarantine rows and file records of all but the newest runs.
+
+    The runs themselves stay listed (as pruned); the clinical data tables are not touched.
+
+    Example:
+
+        clinic-audit prune --keep-runs 24 --db audit.duckdb
+    """
+    from pipelines.history import open_existing
+    from pipelines.history import prune as prune_runs
+
+    settings = _settings(ctx, config, db=db)
+    with database_lock(settings.db, wait or wait_timeout is not None, wait_timeout):
+        con = open_existing(settings.db, settings.memory_limit)
+        try:
+            removed = prune_runs(con, keep_runs)
+        finally:
+            con.close()
+    click.echo(", ".join(f"{table}: {n} rows removed" for table, n in removed.items()))
 
 
 def main(args: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:

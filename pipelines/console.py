@@ -43,6 +43,8 @@ def print_outcome(outcome: RunOutcome, settings: Settings) -> None:
     console.print(table)
     if outcome.checks:
         console.print(_checks_table(outcome))
+    for warning in outcome.warnings:
+        console.print(f"[bold red]warning:[/bold red] {warning}", highlight=False)
     console.print(f"database: {settings.db}    outputs: {settings.out}")
 
 
@@ -86,3 +88,51 @@ def print_checks(fmt: str) -> None:
                 f"  --param {check.id}.{p.name}={p.default} ({p.unit}): {p.description}", highlight=False
             )
         console.print()
+
+
+def print_runs(rows: list, fmt: str) -> None:
+    """Past runs as a table (or JSON); counts of a pruned run show as a dash."""
+    import json
+    from dataclasses import asdict
+
+    if fmt == "json":
+        print(json.dumps([asdict(r) for r in rows], indent=2, default=str))
+        return
+    table = Table(title="clinic-audit runs (newest first)")
+    headers = ("seq", "run id", "started", "as of", "read", "loaded", "rejected", "flags", "outcome")
+    for header in headers:
+        table.add_column(
+            header, justify="right" if header in {"seq", "read", "loaded", "rejected", "flags"} else "left"
+        )
+    for r in rows:
+        counts = (r.rows_read, r.rows_loaded, r.rows_rejected, r.flags)
+        table.add_row(
+            str(r.seq),
+            r.run_id,
+            f"{r.started_at:%Y-%m-%d %H:%M}",
+            r.as_of.isoformat(),
+            *("—" if n is None else f"{n:,}" for n in counts),
+            r.outcome,
+        )
+    Console(width=160).print(table)
+
+
+def print_explanations(patient_id: str, as_of, explanations: list) -> None:
+    """Per check: population, flag, evidence and what would clear the flag, as plain text."""
+    console = Console()
+    console.print(f"Patient {patient_id}, as of {as_of.isoformat()}", highlight=False)
+    for e in explanations:
+        console.rule(f"{e.check_id}: {e.title}")
+        if not e.in_population:
+            console.print(f"Not in the population: {e.population}", highlight=False)
+            continue
+        verdict = (
+            f"FLAGGED ({e.priority} priority): {e.reason}" if e.flagged else "in the population, not flagged"
+        )
+        console.print(verdict, highlight=False)
+        for name, value in e.evidence:
+            console.print(f"  {name}: {'—' if value is None else value}", highlight=False)
+        if e.flagged:
+            console.print(f"What would clear it: {e.clears}", highlight=False)
+        else:
+            console.print(f"Would be flagged when: {e.flag}", highlight=False)

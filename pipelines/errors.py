@@ -10,6 +10,7 @@ EXIT_INTERNAL = 1
 EXIT_CONFIG = 2
 EXIT_INPUT = 3
 EXIT_EMAIL = 4
+EXIT_LOCKED = 5
 
 
 class ClinicAuditError(Exception):
@@ -31,3 +32,9 @@ class EmailError(ClinicAuditError):
     """
 
     exit_code = EXIT_EMAIL
+
+
+class LockedError(ClinicAuditError):
+    """Another clinic-audit process holds the database's lock file; nothing was read or changed."""
+
+    exit_code = EXIT_LOCKED

@@ -23,6 +23,7 @@ from pipelines import __version__
 from pipelines.db import connect
 from pipelines.errors import InputError
 from pipelines.ingest import ExportFile, FileResult, ingest_file, preflight
+from pipelines.logs import RUN_ID
 from pipelines.settings import ConfigError, Settings
 from reports.render import Reports, write_reports
 from reports.worklists import findings_rows, write_csv
@@ -42,6 +43,7 @@ class RunOutcome:
     files: list[FileResult] = field(default_factory=list)
     checks: list[CheckResult] = field(default_factory=list)
     message: str = ""
+    warnings: list[str] = field(default_factory=list)  # volume guard: exports much smaller than last time
     reports: Reports | None = None  # report.html, email.html, worklists, written after the commit
 
 
@@ -58,10 +60,14 @@ def execute_run(
     """Run the whole audit; raises InputError (database untouched) when the export is unusable."""
     as_of = settings.resolved_as_of(now.date())
     outcome = RunOutcome(new_run_id(now), as_of, "running", now)
+    RUN_ID.set(outcome.run_id)
     selected = checks_for(settings, as_of)
     files = preflight(settings.exports)
     con = connect(settings.db, settings.memory_limit)
     try:
+        outcome.warnings = volume_guard(con, files, settings.volume_guard_ratio)
+        if outcome.warnings and settings.volume_guard_strict:
+            raise InputError("volume guard (strict): " + " ".join(outcome.warnings) + " Nothing was loaded.")
         _run_in_transaction(con, settings, outcome, files, selected, progress)
         write_findings(con, settings.out, outcome.run_id, selected)
         outcome.reports = write_reports(con, settings, outcome.run_id, selected, now)
@@ -73,6 +79,44 @@ def execute_run(
         con.close()
     write_summary(settings.out, outcome)
     return outcome
+
+
+def count_rows(path: Path) -> int:
+    """Data rows in an export file, counted cheaply as lines after the header (no parsing)."""
+    lines = last = 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            lines += chunk.count(b"\n")
+            last = chunk[-1]
+    lines += 1 if last and last != ord("\n") else 0
+    return max(lines - 1, 0)
+
+
+def volume_guard(con: duckdb.DuckDBPyConnection, files: list[ExportFile], ratio: float) -> list[str]:
+    """One warning per export file with under `ratio` of the rows the previous run read for its table.
+
+    Runs before the writing transaction, so `volume_guard_strict` can stop a run with nothing changed.
+    """
+    previous = dict(
+        con.execute(
+            "SELECT table_name, arg_max(rows_read, seq) FROM run_files JOIN runs USING (run_id) "
+            "GROUP BY table_name"
+        ).fetchall()
+    )
+    warnings = []
+    for export in files:
+        before = previous.get(export.spec.table)
+        if before is None:
+            continue
+        rows = count_rows(export.path)
+        if rows < before * ratio:
+            warnings.append(
+                f"{export.path.name} has about {rows} rows, under {ratio:.0%} of the {before} "
+                "the previous run read; check the export is complete."
+            )
+    for warning in warnings:
+        log.warning("volume guard: %s", warning)
+    return warnings
 
 
 def checks_for(settings: Settings, as_of: date) -> tuple[CheckDefinition, ...]:
@@ -207,6 +251,7 @@ def write_summary(out: Path, outcome: RunOutcome) -> Path:
         "run_id": outcome.run_id,
         "status": outcome.status,
         "message": outcome.message,
+        "warnings": outcome.warnings,
         "as_of": outcome.as_of.isoformat(),
         "started_at": outcome.started_at.isoformat(),
         "finished_at": outcome.finished_at.isoformat() if outcome.finished_at else None,

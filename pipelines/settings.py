@@ -44,7 +44,9 @@ class Settings:
     report_location: str = ""  # where readers find report.html (path or URL), quoted in the email
     report_max_rows: int = 500  # worklist rows per check in report.html; the CSV has them all
     small_count_threshold: int = 7  # email counts from 1 to this show as "1–7"; 0 shows exact counts
-    shrink_warning_ratio: float = 0.5  # warn when an export has fewer rows than this share of the last
+    # Volume guard: warn when an export file has fewer rows than this share of the previous run's
+    volume_guard_ratio: float = 0.5
+    volume_guard_strict: bool = False  # true: stop (exit 3) instead of warning, before loading anything
     # Email (the password comes only from the CLINIC_AUDIT_SMTP_PASSWORD environment variable)
     smtp_host: str = ""
     smtp_port: int = 587
@@ -57,6 +59,33 @@ class Settings:
         """The audit date: the configured one, or today."""
         return self.as_of or today
 
+
+# One line of help per setting, for `clinic-audit init`; tests/unit/test_init_config.py checks every
+# field has one, so a new setting cannot be left out of the generated config.
+SETTING_HELP = {
+    "exports": "Folder with the export files (patients.csv, labs.csv, prescriptions.csv, diagnoses.csv).",
+    "out": "Folder for summary.json, findings.csv, report.html, email.html and the worklists.",
+    "db": "DuckDB database file (created if absent); its lock file is <db>.lock beside it.",
+    "as_of": "Audit date YYYY-MM-DD; leave unset for the day the run starts.",
+    "export_format": "Export layout (generic).",
+    "reject_threshold": "Stop (exit 3) when a file's share of rejected rows exceeds this, 0 to 1.",
+    "clinic_name": "Clinic name shown in the report and the email.",
+    "memory_limit": "DuckDB working memory; larger loads spill to disk beside the database.",
+    "check_params": "Per-check parameters, in the [checks.<id>] tables below.",
+    "checks": "Check ids to run; empty runs all checks.",
+    "report_location": "Where readers find report.html (path or URL), quoted in the email.",
+    "report_max_rows": "Worklist rows per check shown in report.html; the CSV worklists have them all.",
+    "small_count_threshold": "Email counts from 1 to this show as a range; 0 shows exact counts.",
+    "volume_guard_ratio": "Warn when an export file has fewer rows than this share of the previous run's.",
+    "volume_guard_strict": "When the volume guard trips, stop with exit code 3 before loading anything.",
+    "smtp_host": "SMTP server for the summary email; the password comes only from "
+    "CLINIC_AUDIT_SMTP_PASSWORD.",
+    "smtp_port": "SMTP port.",
+    "smtp_sender": "From address of the summary email.",
+    "smtp_recipients": "Recipients of the summary email.",
+    "smtp_starttls": "Use STARTTLS on the SMTP connection.",
+    "smtp_user": "SMTP login name; empty uses the sender address.",
+}
 
 _SCALARS = {f.name: f for f in fields(Settings) if f.name not in {"check_params"}}
 _INTS = {"report_max_rows", "small_count_threshold", "smtp_port"}
@@ -81,7 +110,7 @@ def _coerce(key: str, value: Any, origin: str) -> Any:
             return Path(value)
         if key == "as_of":
             return value if isinstance(value, date) else date.fromisoformat(str(value))
-        if key in {"reject_threshold", "shrink_warning_ratio"}:
+        if key in {"reject_threshold", "volume_guard_ratio"}:
             number = float(value)
             if not 0 <= number <= 1:
                 raise ValueError("must be between 0 and 1")
@@ -91,7 +120,7 @@ def _coerce(key: str, value: Any, origin: str) -> Any:
             if number < 0:
                 raise ValueError("must not be negative")
             return number
-        if key == "smtp_starttls":
+        if key in {"smtp_starttls", "volume_guard_strict"}:
             return _boolean(value)
         if key in _TUPLES:
             items = value.split(",") if isinstance(value, str) else value

@@ -58,6 +58,7 @@ class CheckSummary:
     rate: float
     high_priority: int
     new: int | None  # None: no previous run of this check to compare with
+    persisting: int | None  # flagged in this run and the check's previous run
     resolved: int | None
     history: tuple[RatePoint, ...]
 
@@ -70,8 +71,9 @@ class WorklistRow:
     priority: str
     reason: str
     evidence: tuple[tuple[str, Any], ...]  # (column, value) in the check's display order
-    flagged_since: date  # as-of date of the first run that flagged this patient for this check
+    flagged_since: date  # as-of date of the run that first raised this unbroken series of flags
     days_flagged: int
+    runs_flagged: int  # consecutive runs of this check, this one included, that flagged the patient
 
 
 @dataclass(frozen=True)
@@ -113,7 +115,7 @@ class FileQuality:
     rows_rejected: int
     skipped_unchanged: bool
     previous_rows_read: int | None
-    shrunk: bool  # much smaller than the previous run's export: maybe a truncated export
+    shrunk: bool  # under volume_guard_ratio of the previous run's rows: maybe a truncated export
     reasons: tuple[RejectionReason, ...]
 
 
@@ -125,7 +127,7 @@ class ReportContext:
     checks: tuple[CheckSection, ...]
     files: tuple[FileQuality, ...]
     max_rows: int
-    shrink_ratio: float
+    volume_guard_ratio: float
 
 
 def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
@@ -142,7 +144,7 @@ def build_context(
     clinic_name: str,
     generated_at: datetime,
     max_rows: int = 500,
-    shrink_ratio: float = 0.5,
+    volume_guard_ratio: float = 0.5,
 ) -> ReportContext:
     """Read one run's results, history and data quality into plain data for the templates."""
     run = _rows(con, "SELECT as_of, started_at, tool_version FROM runs WHERE run_id = $r", {"r": run_id})
@@ -156,8 +158,8 @@ def build_context(
     sections = tuple(
         check_section(con, run_id, as_of, d, results[d.id]) for d in definitions if d.id in results
     )
-    files = file_quality(con, run_id, shrink_ratio)
-    return ReportContext(header, sections, files, max_rows, shrink_ratio)
+    files = file_quality(con, run_id, volume_guard_ratio)
+    return ReportContext(header, sections, files, max_rows, volume_guard_ratio)
 
 
 def data_range(con: duckdb.DuckDBPyConnection) -> tuple[date | None, date | None]:
@@ -187,12 +189,13 @@ def previous_run(con: duckdb.DuckDBPyConnection, run_id: str, check_id: str) -> 
     return row[0][0] if row else None
 
 
-def flagged_ids(con: duckdb.DuckDBPyConnection, run_id: str, check_id: str) -> set[str]:
-    """Patients a run flagged for a check."""
+def flag_counts(con: duckdb.DuckDBPyConnection, run_id: str, check_id: str) -> dict[str, int]:
+    """New, persisting and resolved patients of a check in a run (view `flag_status`)."""
     rows = con.execute(
-        "SELECT patient_id FROM findings WHERE run_id = $r AND check_id = $c", {"r": run_id, "c": check_id}
+        "SELECT status, count(*) FROM flag_status WHERE run_id = $r AND check_id = $c GROUP BY status",
+        {"r": run_id, "c": check_id},
     ).fetchall()
-    return {r[0] for r in rows}
+    return {"new": 0, "persisting": 0, "resolved": 0} | dict(rows)
 
 
 def rate_history(con: duckdb.DuckDBPyConnection, run_id: str, check_id: str) -> tuple[RatePoint, ...]:
@@ -213,13 +216,12 @@ def rate_history(con: duckdb.DuckDBPyConnection, run_id: str, check_id: str) -> 
 
 
 def check_summary(con: duckdb.DuckDBPyConnection, run_id: str, result: dict[str, Any]) -> CheckSummary:
-    """Counts for one check, with new and resolved patients against the check's previous run."""
+    """Counts for one check, with new, persisting and resolved patients against its previous run."""
     check_id = result["check_id"]
-    before = previous_run(con, run_id, check_id)
-    new = resolved = None
-    if before is not None:
-        now_ids, then_ids = flagged_ids(con, run_id, check_id), flagged_ids(con, before, check_id)
-        new, resolved = len(now_ids - then_ids), len(then_ids - now_ids)
+    new = persisting = resolved = None
+    if previous_run(con, run_id, check_id) is not None:
+        counts = flag_counts(con, run_id, check_id)
+        new, persisting, resolved = counts["new"], counts["persisting"], counts["resolved"]
     return CheckSummary(
         check_id,
         result["title"],
@@ -228,6 +230,7 @@ def check_summary(con: duckdb.DuckDBPyConnection, run_id: str, result: dict[str,
         result["rate"],
         result["high_priority"],
         new,
+        persisting,
         resolved,
         rate_history(con, run_id, check_id),
     )
@@ -239,15 +242,12 @@ def worklist(
     """Flagged patients, high priority first, then longest flagged, then by id."""
     rows = _rows(
         con,
-        RUN_ORDER  # noqa: S608 - a constant CTE; values are bound
-        + """,
-        first_flag AS (
-            SELECT f.patient_id, min(r.as_of) AS since
-            FROM findings f JOIN ordered r USING (run_id), this_run
-            WHERE f.check_id = $c AND r.seq <= this_seq
-            GROUP BY f.patient_id)
-        SELECT f.patient_id, f.priority, f.reason, f.evidence, coalesce(ff.since, $as_of) AS since
-        FROM findings f LEFT JOIN first_flag ff USING (patient_id)
+        """
+        SELECT f.patient_id, f.priority, f.reason, f.evidence,
+               coalesce(s.first_as_of, $as_of) AS since, coalesce(s.runs_standing, 1) AS runs
+        FROM findings f
+        LEFT JOIN flag_status s
+            ON s.run_id = f.run_id AND s.check_id = f.check_id AND s.patient_id = f.patient_id
         WHERE f.run_id = $r AND f.check_id = $c
         ORDER BY f.priority = 'high' DESC, since, f.patient_id
         """,
@@ -266,6 +266,7 @@ def _worklist_row(row: dict[str, Any], as_of: date, columns: Sequence[str]) -> W
         tuple((name, evidence.get(name)) for name in columns),
         since,
         (as_of - since).days,
+        row["runs"],
     )
 
 
@@ -291,7 +292,9 @@ def check_section(
     )
 
 
-def file_quality(con: duckdb.DuckDBPyConnection, run_id: str, shrink_ratio: float) -> tuple[FileQuality, ...]:
+def file_quality(
+    con: duckdb.DuckDBPyConnection, run_id: str, volume_guard_ratio: float
+) -> tuple[FileQuality, ...]:
     """Per export file: counts, the top rejection reasons, and whether it shrank since last run."""
     rows = _rows(
         con,
@@ -316,7 +319,7 @@ def file_quality(con: duckdb.DuckDBPyConnection, run_id: str, shrink_ratio: floa
             row["skipped_unchanged"],
             row["previous_rows_read"],
             row["previous_rows_read"] is not None
-            and row["rows_read"] < row["previous_rows_read"] * shrink_ratio,
+            and row["rows_read"] < row["previous_rows_read"] * volume_guard_ratio,
             rejection_reasons(con, run_id, row),
         )
         for row in rows

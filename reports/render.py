@@ -203,9 +203,17 @@ def render_email_text(summary: EmailSummary) -> str:
 
 def worklist_rows(section: CheckSection) -> tuple[list[str], list[list[Any]]]:
     """A check's full worklist as CSV header and rows (ISO dates; evidence one column each)."""
-    header = ["patient_id", "priority", "flagged_since", "days_flagged", "reason", *section.evidence_columns]
+    header = [
+        "patient_id",
+        "priority",
+        "flagged_since",
+        "days_flagged",
+        "runs_flagged",
+        "reason",
+        *section.evidence_columns,
+    ]
     rows = [
-        [r.patient_id, r.priority, r.flagged_since.isoformat(), r.days_flagged, r.reason]
+        [r.patient_id, r.priority, r.flagged_since.isoformat(), r.days_flagged, r.runs_flagged, r.reason]
         + [v.isoformat() if isinstance(v, date) else v for _, v in r.evidence]
         for r in section.worklist
     ]
@@ -239,7 +247,7 @@ def write_reports(
         clinic_name=settings.clinic_name,
         generated_at=generated_at,
         max_rows=settings.report_max_rows,
-        shrink_ratio=settings.shrink_warning_ratio,
+        volume_guard_ratio=settings.volume_guard_ratio,
     )
     out = settings.out
     os.makedirs(out, mode=0o700, exist_ok=True)

@@ -1,0 +1,89 @@
+"""Explain one patient: for each check, population, flag, evidence and what would clear the flag.
+
+The checks are evaluated exactly as a run evaluates them, as of the given date, inside a
+transaction that is rolled back: explaining never stores anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import duckdb
+
+from checks.evaluate import evaluate, prepare
+from checks.framework import CheckDefinition
+from pipelines.settings import ConfigError
+
+PATIENT_TABLES = ("patients", "labs", "prescriptions", "diagnoses")
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """What one check says about one patient as of a date."""
+
+    check_id: str
+    title: str
+    in_population: bool
+    flagged: bool
+    priority: str | None
+    reason: str | None
+    evidence: tuple[tuple[str, Any], ...]
+    population: str
+    flag: str
+    clears: str
+
+
+def patient_known(con: duckdb.DuckDBPyConnection, patient_id: str) -> bool:
+    """Whether any data table holds a row for the patient."""
+    union = " UNION ALL ".join(
+        f"SELECT 1 FROM {t} WHERE patient_id = $p"  # noqa: S608 - table names are constants
+        for t in PATIENT_TABLES
+    )
+    return bool(con.execute(f"SELECT EXISTS ({union})", {"p": patient_id}).fetchall()[0][0])
+
+
+def explain(
+    con: duckdb.DuckDBPyConnection,
+    patient_id: str,
+    as_of: date,
+    selected: Sequence[CheckDefinition],
+    overrides: Mapping[str, Mapping[str, Any]],
+) -> list[Explanation]:
+    """Evaluate the checks as of a date and keep the patient's row; nothing is written."""
+    if not patient_known(con, patient_id):
+        raise ConfigError(f"patient {patient_id!r} is not in the database")
+    con.begin()
+    try:
+        prepare(con)
+        return [_one(con, d, patient_id, as_of, overrides.get(d.id, {})) for d in selected]
+    finally:
+        con.rollback()
+
+
+def _one(
+    con: duckdb.DuckDBPyConnection,
+    definition: CheckDefinition,
+    patient_id: str,
+    as_of: date,
+    overrides: Mapping[str, Any],
+) -> Explanation:
+    table, _params = evaluate(con, definition, as_of, overrides)
+    cursor = con.execute(f"SELECT * FROM {table} WHERE patient_id = $p", {"p": patient_id})  # noqa: S608
+    names = [d[0] for d in cursor.description]
+    rows = cursor.fetchall()
+    row = dict(zip(names, rows[0], strict=True)) if rows else {}
+    return Explanation(
+        definition.id,
+        definition.title,
+        bool(row),
+        bool(row.get("flagged")),
+        row.get("priority") if row.get("flagged") else None,
+        row.get("reason") if row.get("flagged") else None,
+        tuple((c, row.get(c)) for c in definition.evidence) if row else (),
+        definition.population,
+        definition.flag,
+        definition.clears,
+    )

@@ -1,0 +1,121 @@
+"""Past runs: list them, re-render one's report from the database, prune old runs' results.
+
+`runs` rows are kept by `prune` (they are small and record what ran, when, with which settings);
+a pruned run shows as such in `clinic-audit runs`. Data tables are never touched by `prune`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+import duckdb
+
+from checks.evaluate import all_checks
+from pipelines.db import connect
+from pipelines.settings import ConfigError, Settings
+
+# Tables holding per-run results that `prune` removes for old runs, with the column naming the run.
+PRUNED_TABLES = ("findings", "check_results", "quarantine", "run_files")
+
+
+@dataclass(frozen=True)
+class RunRow:
+    """One past run as `clinic-audit runs` lists it."""
+
+    seq: int
+    run_id: str
+    started_at: datetime
+    as_of: date
+    rows_read: int | None
+    rows_loaded: int | None
+    rows_rejected: int | None
+    flags: int | None
+    outcome: str
+
+
+def open_existing(db: Path, memory_limit: str = "1GB") -> duckdb.DuckDBPyConnection:
+    """Connect to a database that must already exist (history commands never create one)."""
+    if not db.exists():
+        raise ConfigError(f"{db}: no database here (set --db or CLINIC_AUDIT_DB)")
+    return connect(db, memory_limit)
+
+
+def list_runs(con: duckdb.DuckDBPyConnection, limit: int | None = None) -> list[RunRow]:
+    """Runs newest first, with their row and flag totals; pruned runs have no totals."""
+    rows = con.execute(
+        """
+        SELECT r.seq, r.run_id, r.started_at, r.as_of,
+               f.rows_read, f.rows_loaded, f.rows_rejected, c.flags,
+               r.status || CASE WHEN f.run_id IS NULL THEN ' (pruned)' ELSE '' END AS outcome
+        FROM runs r
+        LEFT JOIN (SELECT run_id, sum(rows_read)::BIGINT AS rows_read,
+                          sum(rows_loaded)::BIGINT AS rows_loaded,
+                          sum(rows_rejected)::BIGINT AS rows_rejected
+                   FROM run_files GROUP BY run_id) f USING (run_id)
+        LEFT JOIN (SELECT run_id, sum(flagged)::BIGINT AS flags FROM check_results GROUP BY run_id) c
+            USING (run_id)
+        ORDER BY r.seq DESC LIMIT $n
+        """,
+        {"n": limit if limit is not None else 2**62},
+    ).fetchall()
+    return [RunRow(*row) for row in rows]
+
+
+def resolve_run(con: duckdb.DuckDBPyConnection, run_id: str | None) -> str:
+    """The run asked for (a full id, or a unique prefix), or the latest run when none is named."""
+    if run_id is None:
+        rows = con.execute("SELECT run_id FROM runs ORDER BY seq DESC LIMIT 1").fetchall()
+        if not rows:
+            raise ConfigError("the database holds no runs yet")
+        return rows[0][0]
+    rows = con.execute(
+        "SELECT run_id FROM runs WHERE starts_with(run_id, $p) ORDER BY seq", {"p": run_id}
+    ).fetchall()
+    if len(rows) != 1:
+        problem = "no run" if not rows else f"{len(rows)} runs"
+        raise ConfigError(f"--run {run_id}: {problem} with this id (see clinic-audit runs)")
+    return rows[0][0]
+
+
+def rerender(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str, now: datetime):
+    """Write a past run's findings.csv, report.html, email.html and worklists into `settings.out`."""
+    from pipelines.run import write_findings
+    from reports.render import write_reports
+
+    evaluated = {
+        r[0]
+        for r in con.execute("SELECT check_id FROM check_results WHERE run_id = $r", {"r": run_id}).fetchall()
+    }
+    if not evaluated:
+        raise ConfigError(f"run {run_id} was pruned: its results are no longer in the database")
+    selected = tuple(c for c in all_checks() if c.id in evaluated)
+    write_findings(con, settings.out, run_id, selected)
+    return write_reports(con, settings, run_id, selected, now)
+
+
+def prune(con: duckdb.DuckDBPyConnection, keep_runs: int) -> dict[str, int]:
+    """Delete the results of all but the newest `keep_runs` runs, in one transaction.
+
+    Returns the rows removed per table. Quarantine rows belong to the run that first saw them.
+    """
+    if keep_runs < 1:
+        raise ConfigError("--keep-runs must be at least 1")
+    con.begin()
+    try:
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE pruned_runs AS SELECT run_id FROM runs "
+            "QUALIFY row_number() OVER (ORDER BY seq DESC) > $n",
+            {"n": keep_runs},
+        )
+        removed = {}
+        for table in PRUNED_TABLES:
+            removed[table] = con.execute(
+                f"DELETE FROM {table} WHERE run_id IN (SELECT run_id FROM pruned_runs)"  # noqa: S608
+            ).fetchall()[0][0]
+        con.commit()
+    except BaseException:
+        con.rollback()
+        raise
+    return removed

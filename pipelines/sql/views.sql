@@ -1,0 +1,58 @@
+-- Views over the stable schema, recreated at every connect (they hold no data).
+-- Documented for analysts in docs/schema.md.
+
+-- check_runs: every run that evaluated a check, numbered 1, 2, 3, ... per check in run order.
+CREATE OR REPLACE VIEW check_runs AS
+SELECT c.check_id, r.run_id, r.seq, r.as_of,
+       row_number() OVER (PARTITION BY c.check_id ORDER BY r.seq) AS check_run_no
+FROM check_results c JOIN runs r USING (run_id);
+
+-- flag_episodes: one row per check, patient and unbroken series of runs of that check flagging
+-- the patient. A series starts when the flag is first raised and ends at the last run flagging it;
+-- the flag is resolved by the next run of the same check that does not flag the patient (NULL
+-- while the flag stands). Runs that did not evaluate the check neither extend nor break a series.
+CREATE OR REPLACE VIEW flag_episodes AS
+WITH flags AS (
+    SELECT f.check_id, f.patient_id, cr.run_id, cr.seq, cr.as_of, cr.check_run_no,
+           cr.check_run_no - row_number() OVER (
+               PARTITION BY f.check_id, f.patient_id ORDER BY cr.check_run_no) AS series
+    FROM findings f JOIN check_runs cr USING (check_id, run_id)
+),
+episodes AS (
+    SELECT check_id, patient_id,
+           arg_min(run_id, check_run_no) AS first_run_id,
+           min(seq) AS first_seq,
+           min(as_of) AS first_as_of,
+           min(check_run_no) AS first_check_run_no,
+           arg_max(run_id, check_run_no) AS last_run_id,
+           max(seq) AS last_seq,
+           max(as_of) AS last_as_of,
+           max(check_run_no) AS last_check_run_no,
+           count(*) AS runs_flagged
+    FROM flags GROUP BY check_id, patient_id, series
+)
+SELECT e.check_id, e.patient_id,
+       e.first_run_id, e.first_seq, e.first_as_of,
+       e.last_run_id, e.last_seq, e.last_as_of,
+       e.runs_flagged,
+       res.run_id AS resolved_run_id, res.seq AS resolved_seq, res.as_of AS resolved_as_of,
+       e.first_check_run_no, e.last_check_run_no
+FROM episodes e
+LEFT JOIN check_runs res
+    ON res.check_id = e.check_id AND res.check_run_no = e.last_check_run_no + 1;
+
+-- flag_status: for every run and check, each patient flagged in that run or resolved by it, with
+-- status 'new' (first raised in this run), 'persisting' (flagged in the previous run of the check
+-- too) or 'resolved' (flagged in the previous run, not in this one); runs_standing counts the
+-- consecutive runs of the check, up to and including this one, that have flagged the patient.
+CREATE OR REPLACE VIEW flag_status AS
+SELECT cr.run_id, cr.check_id, e.patient_id,
+       CASE WHEN e.first_run_id = cr.run_id THEN 'new' ELSE 'persisting' END AS status,
+       e.first_run_id, e.first_as_of,
+       cr.check_run_no - e.first_check_run_no + 1 AS runs_standing
+FROM check_runs cr JOIN flag_episodes e
+    ON e.check_id = cr.check_id AND cr.check_run_no BETWEEN e.first_check_run_no AND e.last_check_run_no
+UNION ALL
+SELECT e.resolved_run_id, e.check_id, e.patient_id, 'resolved', e.first_run_id, e.first_as_of,
+       e.runs_flagged
+FROM flag_episodes e WHERE e.resolved_run_id IS NOT NULL;

@@ -1,0 +1,89 @@
+"""`clinic-audit runs`, `report --run` and `prune` on a database with several sample runs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import SAMPLE_EXPORT
+from tests.helpers import cli, read_csv_rows, run_args, table_counts
+
+CHECK = "diuretic_electrolyte_monitoring"
+
+
+@pytest.fixture
+def three_runs(tmp_path, capsys):
+    assert cli(*run_args(tmp_path, SAMPLE_EXPORT)) == 0
+    assert cli(*run_args(tmp_path, SAMPLE_EXPORT, "--checks", CHECK)) == 0
+    assert cli(*run_args(tmp_path, SAMPLE_EXPORT)) == 0
+    capsys.readouterr()
+    return tmp_path
+
+
+def listed(tmp_path, capsys) -> list[dict]:
+    assert cli("runs", "--db", str(tmp_path / "audit.duckdb"), "--format", "json") == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_runs_lists_every_run_newest_first_with_counts(three_runs, capsys):
+    runs = listed(three_runs, capsys)
+    assert [r["seq"] for r in runs] == [3, 2, 1]
+    assert {r["as_of"] for r in runs} == {"2026-11-20"}
+    assert runs[2]["rows_read"] == runs[0]["rows_read"] > 0
+    assert runs[2]["rows_loaded"] > 0 and runs[0]["rows_loaded"] == 0  # unchanged files the 2nd time
+    assert runs[1]["flags"] < runs[0]["flags"]  # one check only
+    assert {r["outcome"] for r in runs} == {"succeeded"}
+
+
+def test_runs_text_table(three_runs, capsys):
+    assert cli("runs", "--db", str(three_runs / "audit.duckdb"), "--limit", "1") == 0
+    out = capsys.readouterr().out
+    assert "outcome" in out and out.count("succeeded") == 1
+
+
+def test_runs_without_a_database_is_a_config_error(tmp_path, capsys):
+    assert cli("runs", "--db", str(tmp_path / "none.duckdb")) == 2
+    assert "no database" in capsys.readouterr().err
+    assert not (tmp_path / "none.duckdb").exists()
+
+
+def test_report_rerenders_a_past_run(three_runs, capsys):
+    first = listed(three_runs, capsys)[1]["run_id"]  # the run of one check
+    out = three_runs / "again"
+    assert cli("report", "--run", first, "--db", str(three_runs / "audit.duckdb"), "--out", str(out)) == 0
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        ["report.html", "email.html", "findings.csv", f"worklist_{CHECK}.csv"]
+    )
+    assert first in (out / "report.html").read_text(encoding="utf-8")
+    original = read_csv_rows(three_runs / "out" / f"worklist_{CHECK}.csv")
+    again = read_csv_rows(out / f"worklist_{CHECK}.csv")
+    assert {r["patient_id"] for r in again} == {r["patient_id"] for r in original}
+
+
+def test_report_of_an_unknown_run_is_a_config_error(three_runs, capsys):
+    assert cli("report", "--run", "nope", "--db", str(three_runs / "audit.duckdb")) == 2
+    assert "--run nope" in capsys.readouterr().err
+
+
+def test_prune_keeps_the_newest_runs_results_and_all_data(three_runs, capsys):
+    db = three_runs / "audit.duckdb"
+    before = table_counts(db)
+    runs = listed(three_runs, capsys)
+    assert cli("prune", "--keep-runs", "2", "--db", str(db)) == 0
+    printed = capsys.readouterr().out
+    assert "findings:" in printed and "run_files: 4 rows removed" in printed
+    after = table_counts(db)
+    for data in ("patients", "labs", "prescriptions", "diagnoses", "runs"):
+        assert after[data] == before[data]
+    assert after["findings"] < before["findings"]
+    pruned = listed(three_runs, capsys)
+    assert [r["outcome"] for r in pruned] == ["succeeded", "succeeded", "succeeded (pruned)"]
+    assert pruned[2]["flags"] is None
+    assert cli("report", "--run", runs[2]["run_id"], "--db", str(db)) == 2
+    assert "pruned" in capsys.readouterr().err
+    assert cli(*run_args(three_runs, SAMPLE_EXPORT)) == 0  # the database still works
+
+
+def test_prune_needs_at_least_one_run(three_runs, capsys):
+    assert cli("prune", "--keep-runs", "0", "--db", str(three_runs / "audit.duckdb")) == 2
