@@ -9,10 +9,9 @@ there. The caller owns the transaction, so a failure anywhere leaves the databas
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -23,9 +22,7 @@ import pandas as pd
 import pandera.errors
 
 from pipelines.db import SQL_DIR, scalar, sql_file
-from pipelines.errors import InputError
 from pipelines.export_format import (
-    GENERIC_FILES,
     IDENTITY_COLUMNS,
     IDENTITY_DATE,
     STORED_COLUMNS,
@@ -57,80 +54,59 @@ class FileResult:
         return self.rows_rejected / self.rows_read if self.rows_read else 0.0
 
 
-def locate_files(export_dir: Path, specs: Iterable[FileSpec] = GENERIC_FILES) -> list[tuple[FileSpec, Path]]:
-    """Find each expected file (names match case-insensitively); a missing mandatory one is fatal."""
-    if not export_dir.is_dir():
-        raise InputError(f"{export_dir}: export folder not found")
-    present = {p.name.lower(): p for p in export_dir.iterdir() if p.is_file()}
-    found = []
-    for spec in specs:
-        path = present.get(spec.file.lower())
-        if path is None and spec.mandatory_file:
-            raise InputError(f"{export_dir / spec.file}: required file is missing")
-        if path is not None:
-            found.append((spec, path))
-    return found
-
-
-def read_header(path: Path, spec: FileSpec) -> dict[str, int]:
-    """Map each contract column to its position in the file's header, or say what is missing."""
-    with path.open("rb") as handle:
-        first = handle.readline()
-    if not first.strip():
-        raise InputError(f"{path}: file is empty; expected a header row ({', '.join(spec.required)})")
-    try:
-        text = first.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise InputError(f"{path}, line 1 (header): not valid UTF-8") from None
-    names = next(csv.reader([text]))
-    positions: dict[str, int] = {}
-    for index, name in enumerate(names):
-        positions.setdefault(name.strip().lower(), index)
-    for column in spec.required:
-        if column not in positions:
-            raise InputError(f"{path}: required column '{column}' is missing from the header")
-    if spec.one_of and not any(c in positions for c in spec.one_of):
-        raise InputError(f"{path}: needs at least one of the columns {', '.join(spec.one_of)}")
-    return {c: positions[c] for c in spec.columns if c in positions} | {"__width__": len(names)}
-
-
-def sha256_of(path: Path) -> str:
-    """The file's sha256, recorded per run so a re-sent export can be recognised."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
+def sha256_of(*paths: Path) -> str:
+    """The files' sha256 (of one file, or of their digests in order), so a re-sent export is known."""
+    digests = []
+    for path in paths:
+        digest = hashlib.sha256()
+        with path.open("rb") as handle:
+            while chunk := handle.read(1 << 20):
+                digest.update(chunk)
+        digests.append(digest.hexdigest())
+    return digests[0] if len(digests) == 1 else hashlib.sha256("".join(digests).encode()).hexdigest()
 
 
 @dataclass(frozen=True)
-class ExportFile:
-    """A located export file whose header has been checked against the contract."""
+class RawSource:
+    """Where one contract table's rows come from, as a format profile describes it.
+
+    `select` is a SELECT yielding the table's contract columns as text, with `params` bound. When
+    `lines` is true its n-th record is line n+1 of `label` (a plain CSV read in order), so quarantined
+    rows get line numbers; otherwise (a profile joining files) they carry `_ref`, a source reference
+    column the select may add, and no line.
+    """
 
     spec: FileSpec
-    path: Path
-    header: dict[str, int]
+    label: str
+    paths: tuple[Path, ...]
+    select: str
+    params: Mapping[str, object]
+    order: tuple[str, ...]  # contract columns in the source's own order, for showing originals
+    lines: bool = False
+    reject_columns: Mapping[str, str] = field(default_factory=dict)  # reader column -> contract column
 
 
-def preflight(export_dir: Path, specs: Iterable[FileSpec] = GENERIC_FILES) -> list[ExportFile]:
-    """Every file present and every header complete, checked before the database is touched."""
-    return [ExportFile(spec, path, read_header(path, spec)) for spec, path in locate_files(export_dir, specs)]
+def preflight(export_dir: Path, export_format: str = "generic") -> list[RawSource]:
+    """The export's sources, every file and column checked before the database is touched."""
+    from pipelines.formats import sources_for
+
+    return sources_for(export_dir, export_format)
 
 
 def ingest_file(
     con: duckdb.DuckDBPyConnection,
-    export: ExportFile,
+    source: RawSource,
     run_id: str,
     export_date: date,
 ) -> FileResult:
-    """Stage, validate, quarantine and load one file; returns its counts."""
-    spec, path, header = export.spec, export.path, export.header
-    result = FileResult(spec.table, path.name, sha256_of(path))
+    """Stage, validate, quarantine and load one source; returns its counts."""
+    spec = source.spec
+    result = FileResult(spec.table, source.label, sha256_of(*source.paths))
     if _copy_if_unchanged(con, result):
         return result
-    _stage(con, spec, path, header)
+    _stage(con, source)
     bad = _validate(con, spec.table, export_date)
-    _quarantine(con, spec, result, run_id, header, bad)
+    _quarantine(con, source, result, run_id, bad)
     _load(con, spec.table, run_id, result)
     return result
 
@@ -154,24 +130,24 @@ def _copy_if_unchanged(con: duckdb.DuckDBPyConnection, result: FileResult) -> bo
     return True
 
 
-def _stage(con: duckdb.DuckDBPyConnection, spec: FileSpec, path: Path, header: dict[str, int]) -> None:
-    """Read and type every record in one pass of DuckDB's CSV reader, then number and enrich it.
+def _stage(con: duckdb.DuckDBPyConnection, source: RawSource) -> None:
+    """Read and type every record in one pass, then number and enrich it.
 
-    The staging query is a pure projection (no joins), so DuckDB keeps file order and a row's
-    rowid is its record number. Structural faults land in DuckDB's reject table with their line.
+    The staging query is a pure projection of the source (no joins), so DuckDB keeps the source's
+    order and a row's rowid is its record number. Structural faults of a CSV read with
+    `store_rejects` land in `rejects_<table>` with their line.
     """
-    t = spec.table
-    aliases = ", ".join(
-        f"c{header[c]} AS {c}" if c in header else f"NULL::VARCHAR AS {c}" for c in spec.columns
-    )
+    t = source.spec.table
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE typed_{t} AS "  # noqa: S608 - generated identifiers; values bound
-        f"WITH raw AS (SELECT {aliases} FROM read_csv($path, header = true, "
-        "auto_detect = false, delim = ',', quote = '\"', escape = '\"', columns = $columns, "
-        f"strict_mode = true, store_rejects = true, rejects_table = 'rejects_{t}', "
-        f"rejects_scan = 'reject_scans_{t}')) " + sql_file(f"stage_{t}.sql"),
-        {"path": str(path), "columns": {f"c{i}": "VARCHAR" for i in range(header["__width__"])}},
+        f"CREATE OR REPLACE TEMP TABLE typed_{t} AS "
+        f"WITH raw AS ({source.select}) " + sql_file(f"stage_{t}.sql"),
+        dict(source.params),
     )
+    if not scalar(con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = $n", {"n": f"rejects_{t}"}):
+        con.execute(
+            f"CREATE TEMP TABLE rejects_{t} (line BIGINT, column_name VARCHAR, "
+            "error_type VARCHAR, csv_line VARCHAR)"
+        )
     # Inside a transaction DuckDB numbers new rows from 2**55: take record numbers from the first.
     first = int(scalar(con, f"SELECT coalesce(min(rowid), 0) FROM typed_{t}"))  # noqa: S608
     con.execute(
@@ -225,14 +201,13 @@ def _failures(cases: pd.DataFrame, rules: dict) -> pd.DataFrame:
 
 def _quarantine(
     con: duckdb.DuckDBPyConnection,
-    spec: FileSpec,
+    source: RawSource,
     result: FileResult,
     run_id: str,
-    header: dict[str, int],
     bad: pd.DataFrame,
 ) -> None:
     """Write reader rejects and rule failures to `quarantine`, once per distinct bad row and rule."""
-    t = spec.table
+    t = source.spec.table
     _, rules = schema_for(t, date.today())
     text = TEXT_COLUMNS[t]
     messages = pd.DataFrame(
@@ -245,9 +220,7 @@ def _quarantine(
     )
     con.register("bad_rows", bad)
     con.register("rule_messages", messages)
-    names = pd.DataFrame(
-        [(f"c{i}", c) for c, i in header.items() if c != "__width__"], columns=["cname", "column"]
-    )
+    names = pd.DataFrame(list(source.reject_columns.items()), columns=["cname", "column"], dtype="str")
     con.register("header_names", names)
     con.execute(
         f"""
@@ -257,11 +230,10 @@ def _quarantine(
         FROM rejects_{t} GROUP BY line
         """  # noqa: S608 - generated identifiers only
     )
-    in_file_order = sorted((i, c) for c, i in header.items() if c != "__width__")
     original = " || ',' || ".join(
         f"""CASE WHEN {text[c]} LIKE '%,%' OR {text[c]} LIKE '%"%'
             THEN '"' || replace({text[c]}, '"', '""') || '"' ELSE coalesce({text[c]}, '') END"""
-        for _, c in in_file_order
+        for c in source.order
     )
     con.execute(
         f"""
@@ -272,7 +244,8 @@ def _quarantine(
             FROM bad_rows b JOIN rule_messages m USING (rule_key)
         ),
         located AS (
-            SELECT r.*, r._rec + 2 + coalesce(o.j, 0) AS line, {original} AS original
+            SELECT r.*, CASE WHEN $lines THEN r._rec + 2 + coalesce(o.j, 0) END AS line,
+                   {original} AS original
             FROM rule_rows r
             JOIN numbered_{t} s ON s._rec = r._rec
             ASOF LEFT JOIN offsets o ON r._rec + 1 >= o.threshold
@@ -292,7 +265,7 @@ def _quarantine(
                rtrim(csv_line, chr(10) || chr(13))
         FROM reject_lines_{t} r LEFT JOIN header_names h USING (cname)
         """,  # noqa: S608 - identifiers generated from the contract; values bound
-        {"run": run_id, "table": t, "file": result.file},
+        {"run": run_id, "table": t, "file": result.file, "lines": source.lines},
     )
     con.execute(
         """

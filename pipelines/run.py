@@ -22,7 +22,7 @@ from checks.framework import CheckConfigError, CheckDefinition
 from pipelines import __version__
 from pipelines.db import connect
 from pipelines.errors import InputError
-from pipelines.ingest import ExportFile, FileResult, ingest_file, preflight
+from pipelines.ingest import FileResult, RawSource, ingest_file, preflight
 from pipelines.logs import RUN_ID
 from pipelines.settings import ConfigError, Settings
 from reports.render import Reports, write_reports
@@ -62,7 +62,7 @@ def execute_run(
     outcome = RunOutcome(new_run_id(now), as_of, "running", now)
     RUN_ID.set(outcome.run_id)
     selected = checks_for(settings, as_of)
-    files = preflight(settings.exports)
+    files = preflight(settings.exports, settings.export_format)
     con = connect(settings.db, settings.memory_limit)
     try:
         outcome.warnings = volume_guard(con, files, settings.volume_guard_ratio)
@@ -92,7 +92,12 @@ def count_rows(path: Path) -> int:
     return max(lines - 1, 0)
 
 
-def volume_guard(con: duckdb.DuckDBPyConnection, files: list[ExportFile], ratio: float) -> list[str]:
+def _count_source(con: duckdb.DuckDBPyConnection, source: RawSource) -> int:
+    """Rows a profile's source yields (it may join or decompress files, so lines cannot be counted)."""
+    return con.execute(f"SELECT count(*) FROM ({source.select})", dict(source.params)).fetchall()[0][0]  # noqa: S608
+
+
+def volume_guard(con: duckdb.DuckDBPyConnection, files: list[RawSource], ratio: float) -> list[str]:
     """One warning per export file with under `ratio` of the rows the previous run read for its table.
 
     Runs before the writing transaction, so `volume_guard_strict` can stop a run with nothing changed.
@@ -104,14 +109,14 @@ def volume_guard(con: duckdb.DuckDBPyConnection, files: list[ExportFile], ratio:
         ).fetchall()
     )
     warnings = []
-    for export in files:
-        before = previous.get(export.spec.table)
+    for source in files:
+        before = previous.get(source.spec.table)
         if before is None:
             continue
-        rows = count_rows(export.path)
+        rows = count_rows(source.paths[0]) if source.lines else _count_source(con, source)
         if rows < before * ratio:
             warnings.append(
-                f"{export.path.name} has about {rows} rows, under {ratio:.0%} of the {before} "
+                f"{source.label} has about {rows} rows, under {ratio:.0%} of the {before} "
                 "the previous run read; check the export is complete."
             )
     for warning in warnings:
@@ -134,17 +139,17 @@ def _run_in_transaction(
     con: duckdb.DuckDBPyConnection,
     settings: Settings,
     outcome: RunOutcome,
-    files: list[ExportFile],
+    files: list[RawSource],
     selected: tuple[CheckDefinition, ...],
     progress: Callable[[str], None],
 ) -> None:
     con.begin()
     try:
-        for export in files:
-            progress(f"loading {export.path.name}")
-            log.debug("loading %s", export.path.name)
+        for source in files:
+            progress(f"loading {source.label}")
+            log.debug("loading %s", source.label)
             started = time.perf_counter()
-            result = ingest_file(con, export, outcome.run_id, outcome.started_at.date())
+            result = ingest_file(con, source, outcome.run_id, outcome.started_at.date())
             outcome.files.append(result)
             _log_file(result, time.perf_counter() - started)
             _enforce_threshold(result, settings.reject_threshold)

@@ -33,7 +33,7 @@ class Settings:
     out: Path = Path("out")
     db: Path = Path("clinic_audit.duckdb")
     as_of: date | None = None  # None = today, resolved at run time
-    export_format: str = "generic"
+    export_format: str = "auto"  # detected from the files present; or generic, ...
     reject_threshold: float = 0.05
     clinic_name: str = "Clinic"
     memory_limit: str = "1.25GB"  # DuckDB working memory; larger loads spill to disk
@@ -67,7 +67,7 @@ SETTING_HELP = {
     "out": "Folder for summary.json, findings.csv, report.html, email.html and the worklists.",
     "db": "DuckDB database file (created if absent); its lock file is <db>.lock beside it.",
     "as_of": "Audit date YYYY-MM-DD; leave unset for the day the run starts.",
-    "export_format": "Export layout (generic).",
+    "export_format": "Export format: auto (detected from the files present) or a profile name.",
     "reject_threshold": "Stop (exit 3) when a file's share of rejected rows exceeds this, 0 to 1.",
     "clinic_name": "Clinic name shown in the report and the email.",
     "memory_limit": "DuckDB working memory; larger loads spill to disk beside the database.",

@@ -39,8 +39,8 @@ from pipelines.db import connect
 from pipelines.ingest import ingest_file, preflight
 con = connect(Path(sys.argv[2]))
 con.begin()
-for export in preflight(Path(sys.argv[1]).parent):
-    ingest_file(con, export, "bench", date(2026, 11, 24))
+for source in preflight(Path(sys.argv[1]).parent):
+    ingest_file(con, source, "bench", date(2026, 11, 24))
 con.commit()
 con.close()
 """

@@ -1,0 +1,45 @@
+"""Export format profiles: each turns an export folder into one `RawSource` per contract table.
+
+A profile knows its format's files, columns, code systems and date handling, and yields the contract
+columns as text; staging, pandera validation, quarantine and loading are the same for every format.
+Adding a format is adding a module here with `NAME`, `detect(folder)` and `sources(folder)`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from pathlib import Path
+from types import ModuleType
+
+from pipelines.errors import InputError
+
+
+def profiles() -> dict[str, ModuleType]:
+    """Every format module in this package, by name."""
+    found = {}
+    for info in pkgutil.iter_modules(__path__):
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        found[module.NAME] = module
+    return found
+
+
+def detect(export_dir: Path) -> str:
+    """The one format whose files are present; an error when none or several match."""
+    if not export_dir.is_dir():
+        raise InputError(f"{export_dir}: export folder not found")
+    matches = sorted(name for name, module in profiles().items() if module.detect(export_dir))
+    if len(matches) != 1:
+        known = ", ".join(sorted(profiles()))
+        found = f"several formats match ({', '.join(matches)})" if matches else "no known format matches"
+        raise InputError(f"{export_dir}: {found}; name one with --format ({known})")
+    return matches[0]
+
+
+def sources_for(export_dir: Path, export_format: str = "auto") -> list:
+    """The export's RawSources, with every required file and column checked."""
+    name = detect(export_dir) if export_format == "auto" else export_format
+    known = profiles()
+    if name not in known:
+        raise InputError(f"unknown export format '{name}' (known: auto, {', '.join(sorted(known))})")
+    return known[name].sources(export_dir)

@@ -1,0 +1,88 @@
+"""The generic CSV export (the contract in README): one file per table, read by DuckDB in order.
+
+Because each file is read as it is, record n is line n+1, so quarantined rows keep their line.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from pipelines.errors import InputError
+from pipelines.export_format import GENERIC_FILES, FileSpec
+from pipelines.ingest import RawSource
+
+NAME = "generic"
+
+
+def detect(export_dir: Path) -> bool:
+    """A folder with labs.csv, prescriptions.csv or diagnoses.csv (any case) is a generic export."""
+    names = {p.name.lower() for p in export_dir.iterdir() if p.is_file()}
+    return bool(names & {"labs.csv", "prescriptions.csv", "diagnoses.csv"})
+
+
+def locate_files(
+    export_dir: Path, specs: tuple[FileSpec, ...] = GENERIC_FILES
+) -> list[tuple[FileSpec, Path]]:
+    """Find each expected file (names match case-insensitively); a missing mandatory one is fatal."""
+    if not export_dir.is_dir():
+        raise InputError(f"{export_dir}: export folder not found")
+    present = {p.name.lower(): p for p in export_dir.iterdir() if p.is_file()}
+    found = []
+    for spec in specs:
+        path = present.get(spec.file.lower())
+        if path is None and spec.mandatory_file:
+            raise InputError(f"{export_dir / spec.file}: required file is missing")
+        if path is not None:
+            found.append((spec, path))
+    return found
+
+
+def read_header(path: Path, spec: FileSpec) -> dict[str, int]:
+    """Map each contract column to its position in the file's header, or say what is missing."""
+    with path.open("rb") as handle:
+        first = handle.readline()
+    if not first.strip():
+        raise InputError(f"{path}: file is empty; expected a header row ({', '.join(spec.required)})")
+    try:
+        text = first.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputError(f"{path}, line 1 (header): not valid UTF-8") from None
+    names = next(csv.reader([text]))
+    positions: dict[str, int] = {}
+    for index, name in enumerate(names):
+        positions.setdefault(name.strip().lower(), index)
+    for column in spec.required:
+        if column not in positions:
+            raise InputError(f"{path}: required column '{column}' is missing from the header")
+    if spec.one_of and not any(c in positions for c in spec.one_of):
+        raise InputError(f"{path}: needs at least one of the columns {', '.join(spec.one_of)}")
+    return {c: positions[c] for c in spec.columns if c in positions} | {"__width__": len(names)}
+
+
+def sources(export_dir: Path) -> list[RawSource]:
+    """One ordered CSV source per file present; headers checked against the contract first."""
+    return [_source(spec, path, read_header(path, spec)) for spec, path in locate_files(export_dir)]
+
+
+def _source(spec: FileSpec, path: Path, header: dict[str, int]) -> RawSource:
+    """Every column read as text (typing is the staging SQL's job) and mapped to contract names."""
+    width = header.pop("__width__")
+    aliases = ", ".join(
+        f"c{header[c]} AS {c}" if c in header else f"NULL::VARCHAR AS {c}" for c in spec.columns
+    )
+    select = (
+        f"SELECT {aliases} FROM read_csv($path, header = true, auto_detect = false, delim = ',', "  # noqa: S608
+        "quote = '\"', escape = '\"', columns = $columns, strict_mode = true, store_rejects = true, "
+        f"rejects_table = 'rejects_{spec.table}', rejects_scan = 'reject_scans_{spec.table}')"
+    )
+    return RawSource(
+        spec=spec,
+        label=path.name,
+        paths=(path,),
+        select=select,
+        params={"path": str(path), "columns": {f"c{i}": "VARCHAR" for i in range(width)}},
+        order=tuple(c for _, c in sorted((i, c) for c, i in header.items())),
+        lines=True,
+        reject_columns={f"c{i}": c for c, i in header.items()},
+    )
