@@ -84,6 +84,11 @@ def with_wait(function):
 @click.option("--out", type=click.Path(path_type=Path), help="Folder for summary.json and reports.")
 @click.option("--db", type=click.Path(path_type=Path), help="DuckDB database file (created if absent).")
 @click.option("--as-of", "as_of", help="Audit date YYYY-MM-DD (default: today).")
+@click.option(
+    "--format",
+    "export_format",
+    help="Export format: auto (default, detected from the files present) or a profile name.",
+)
 @click.option("--config", type=click.Path(path_type=Path), help="TOML config file.")
 @click.option(
     "--reject-threshold",
