@@ -84,6 +84,9 @@ class RawSource:
     order: tuple[str, ...]  # contract columns in the source's own order, for showing originals
     lines: bool = False
     reject_columns: Mapping[str, str] = field(default_factory=dict)  # reader column -> contract column
+    # Latest plausible date. None: the export date (run date). Date-shifted research data (MIMIC-IV
+    # shifts into the 2100s-2200s) sets its own ceiling so shifted dates are not "in the future".
+    max_date: date | None = None
 
 
 def preflight(export_dir: Path, export_format: str = "generic") -> list[RawSource]:
@@ -105,7 +108,7 @@ def ingest_file(
     if _copy_if_unchanged(con, result):
         return result
     _stage(con, source)
-    bad = _validate(con, spec.table, export_date)
+    bad = _validate(con, spec.table, source.max_date or export_date)
     _quarantine(con, source, result, run_id, bad)
     _load(con, spec.table, run_id, result)
     return result
