@@ -25,6 +25,7 @@ from pipelines.errors import InputError
 from pipelines.ingest import FileResult, RawSource, ingest_file, preflight
 from pipelines.logs import RUN_ID
 from pipelines.settings import ConfigError, Settings
+from reports.context import data_range
 from reports.render import Reports, write_reports
 from reports.worklists import findings_rows, write_csv
 
@@ -124,6 +125,24 @@ def volume_guard(con: duckdb.DuckDBPyConnection, files: list[RawSource], ratio: 
     return warnings
 
 
+def _newest_record_date(con: duckdb.DuckDBPyConnection) -> date | None:
+    """`--as-of latest`: the newest clinical date held (date-shifted research data has no 'today')."""
+    return data_range(con)[1]
+
+
+def as_of_warnings(con: duckdb.DuckDBPyConnection, as_of: date, gap_days: int) -> list[str]:
+    """A warning when the audit date lies far outside the data: wrong date, or date-shifted data."""
+    first, last = data_range(con)
+    if last is not None and (as_of - last).days > gap_days:
+        return [
+            f"The as-of date {as_of} is {(as_of - last).days} days after the newest record ({last}): "
+            "the export may be stale or date-shifted (research data); consider --as-of latest."
+        ]
+    if first is not None and (first - as_of).days > gap_days:
+        return [f"The as-of date {as_of} is {(first - as_of).days} days before the oldest record ({first})."]
+    return []
+
+
 def checks_for(settings: Settings, as_of: date) -> tuple[CheckDefinition, ...]:
     """The selected checks, with every parameter override validated before anything is loaded."""
     try:
@@ -153,6 +172,11 @@ def _run_in_transaction(
             outcome.files.append(result)
             _log_file(result, time.perf_counter() - started)
             _enforce_threshold(result, settings.reject_threshold)
+        if settings.as_of == "latest":
+            outcome.as_of = _newest_record_date(con) or outcome.as_of
+        for warning in as_of_warnings(con, outcome.as_of, settings.as_of_gap_warning_days):
+            log.warning("as-of date: %s", warning)
+            outcome.warnings.append(warning)
         progress("running the checks")
         outcome.checks = run_checks(con, outcome.run_id, outcome.as_of, selected, settings.check_params)
         for result in outcome.checks:
@@ -194,7 +218,7 @@ def _enforce_threshold(result: FileResult, threshold: float) -> None:
 def _record_run(con: duckdb.DuckDBPyConnection, settings: Settings, outcome: RunOutcome) -> None:
     con.execute(
         "INSERT INTO runs SELECT $id, coalesce(max(seq), 0) + 1, $start, $end, $status, $as_of, $exports, "
-        "$fmt, $ver, $settings FROM runs",
+        "$fmt, $ver, $settings, $warnings FROM runs",
         {
             "id": outcome.run_id,
             "start": outcome.started_at,
@@ -205,6 +229,7 @@ def _record_run(con: duckdb.DuckDBPyConnection, settings: Settings, outcome: Run
             "fmt": settings.export_format,
             "ver": __version__,
             "settings": json.dumps(settings_record(settings, outcome.as_of)),
+            "warnings": json.dumps(outcome.warnings),
         },
     )
     for f in outcome.files:

@@ -32,10 +32,11 @@ class Settings:
     exports: Path = Path("sample_data/clinic_export")
     out: Path = Path("out")
     db: Path = Path("clinic_audit.duckdb")
-    as_of: date | None = None  # None = today, resolved at run time
+    as_of: date | str | None = None  # None = today; "latest" = the newest record date in the data
     export_format: str = "auto"  # detected from the files present; or generic, ...
     reject_threshold: float = 0.05
     clinic_name: str = "Clinic"
+    as_of_gap_warning_days: int = 365  # warn when as-of is this far outside the data's date range
     memory_limit: str = "1.25GB"  # DuckDB working memory; larger loads spill to disk
     # Per-check parameter overrides: {check_id: {param: value}}
     check_params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
@@ -56,8 +57,12 @@ class Settings:
     smtp_user: str = ""  # login name; empty = the sender address
 
     def resolved_as_of(self, today: date) -> date:
-        """The audit date: the configured one, or today."""
-        return self.as_of or today
+        """The audit date known before loading: the configured one, or today.
+
+        With `as_of = "latest"` this is only a stand-in; the run replaces it with the newest record
+        date once the export is loaded.
+        """
+        return self.as_of if isinstance(self.as_of, date) else today
 
 
 # One line of help per setting, for `clinic-audit init`; tests/unit/test_init_config.py checks every
@@ -66,7 +71,9 @@ SETTING_HELP = {
     "exports": "Folder with the export files (patients.csv, labs.csv, prescriptions.csv, diagnoses.csv).",
     "out": "Folder for summary.json, findings.csv, report.html, email.html and the worklists.",
     "db": "DuckDB database file (created if absent); its lock file is <db>.lock beside it.",
-    "as_of": "Audit date YYYY-MM-DD; leave unset for the day the run starts.",
+    "as_of": "Audit date YYYY-MM-DD, or latest (the newest record date: date-shifted research data); "
+    "unset = the day the run starts.",
+    "as_of_gap_warning_days": "Warn when the as-of date lies this many days beyond the data's date range.",
     "export_format": "Export format: auto (detected from the files present) or a profile name.",
     "reject_threshold": "Stop (exit 3) when a file's share of rejected rows exceeds this, 0 to 1.",
     "clinic_name": "Clinic name shown in the report and the email.",
@@ -88,7 +95,7 @@ SETTING_HELP = {
 }
 
 _SCALARS = {f.name: f for f in fields(Settings) if f.name not in {"check_params"}}
-_INTS = {"report_max_rows", "small_count_threshold", "smtp_port"}
+_INTS = {"report_max_rows", "small_count_threshold", "smtp_port", "as_of_gap_warning_days"}
 _TUPLES = {"checks", "smtp_recipients"}
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 
@@ -109,6 +116,8 @@ def _coerce(key: str, value: Any, origin: str) -> Any:
         if key in {"exports", "out", "db"}:
             return Path(value)
         if key == "as_of":
+            if str(value).strip().lower() == "latest":
+                return "latest"
             return value if isinstance(value, date) else date.fromisoformat(str(value))
         if key in {"reject_threshold", "volume_guard_ratio"}:
             number = float(value)

@@ -128,6 +128,7 @@ class ReportContext:
     files: tuple[FileQuality, ...]
     max_rows: int
     volume_guard_ratio: float
+    warnings: tuple[str, ...] = ()  # what the run warned about (stored with it in runs.warnings)
 
 
 def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
@@ -147,7 +148,9 @@ def build_context(
     volume_guard_ratio: float = 0.5,
 ) -> ReportContext:
     """Read one run's results, history and data quality into plain data for the templates."""
-    run = _rows(con, "SELECT as_of, started_at, tool_version FROM runs WHERE run_id = $r", {"r": run_id})
+    run = _rows(
+        con, "SELECT as_of, started_at, tool_version, warnings FROM runs WHERE run_id = $r", {"r": run_id}
+    )
     if not run:
         raise LookupError(f"run {run_id} is not in the database")
     as_of = run[0]["as_of"]
@@ -159,7 +162,8 @@ def build_context(
         check_section(con, run_id, as_of, d, results[d.id]) for d in definitions if d.id in results
     )
     files = file_quality(con, run_id, volume_guard_ratio)
-    return ReportContext(header, sections, files, max_rows, volume_guard_ratio)
+    warnings = tuple(json.loads(run[0]["warnings"] or "[]"))
+    return ReportContext(header, sections, files, max_rows, volume_guard_ratio, warnings)
 
 
 def data_range(con: duckdb.DuckDBPyConnection) -> tuple[date | None, date | None]:

@@ -11,7 +11,8 @@ CREATE TABLE IF NOT EXISTS runs (
     exports       VARCHAR NOT NULL,
     export_format VARCHAR NOT NULL,
     tool_version  VARCHAR NOT NULL,
-    settings      JSON NOT NULL               -- every parameter used, as resolved for this run
+    settings      JSON NOT NULL,              -- every parameter used, as resolved for this run
+    warnings      JSON                        -- what the run warned about (volume guard, as-of date)
 );
 
 CREATE TABLE IF NOT EXISTS run_files (
