@@ -72,8 +72,8 @@ class RawSource:
 
     `select` is a SELECT yielding the table's contract columns as text, with `params` bound. When
     `lines` is true its n-th record is line n+1 of `label` (a plain CSV read in order), so quarantined
-    rows get line numbers; otherwise (a profile joining files) they carry `_ref`, a source reference
-    column the select may add, and no line.
+    rows get line numbers; otherwise (a profile joining files) a quarantined row has no line and is
+    shown by its contract fields.
     """
 
     spec: FileSpec
