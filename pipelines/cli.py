@@ -87,7 +87,8 @@ def with_wait(function):
 @click.option(
     "--format",
     "export_format",
-    help="Export format: auto (default, detected from the files present) or a profile name.",
+    help="Export format: auto (default: detected from the files present), generic, synthea, omop, "
+    "mimic or fhir.",
 )
 @click.option("--config", type=click.Path(path_type=Path), help="TOML config file.")
 @click.option(

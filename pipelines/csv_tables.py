@@ -1,0 +1,96 @@
+"""CSV files whose columns a format names (Synthea, OMOP CDM), read as text by format profiles.
+
+Each file's header is read first (delimiter sniffed: tab or comma), so a missing file or column is an
+InputError naming it before the database is touched; DuckDB then reads every column as text with the
+header's own names, without sniffing. Structural faults of a table's main file land in
+`rejects_<table>` with their line (quarantined like the generic CSV's); those of a lookup file (OMOP
+`concept`) land in `rejects_lookup_<name>` and the row is skipped.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipelines.errors import InputError
+
+
+@dataclass(frozen=True)
+class CsvFile:
+    """One export CSV: its path, delimiter and header names (as written, in order)."""
+
+    path: Path
+    delimiter: str
+    names: tuple[str, ...]
+
+    @property
+    def label(self) -> str:
+        """The name quarantined rows and run results give as their file."""
+        return self.path.name
+
+    @property
+    def columns(self) -> dict[str, str]:
+        """Header names by lower case (the first of duplicates wins), for case-insensitive lookups."""
+        found: dict[str, str] = {}
+        for name in self.names:
+            found.setdefault(name.lower(), name)
+        return found
+
+    def require(self, *required: str) -> CsvFile:
+        """This file, or an InputError naming it and the first required column its header lacks."""
+        for column in required:
+            if column.lower() not in self.columns:
+                raise InputError(f"{self.path}: required column '{column}' is missing from the header")
+        return self
+
+    def column(self, name: str, alias: str = "") -> str:
+        """The column as a quoted SQL identifier (prefixed by a table alias), or NULL when absent."""
+        real = self.columns.get(name.lower())
+        return f'{alias}"{real}"' if real else "NULL::VARCHAR"
+
+    def reader(self, param: str, rejects: str) -> str:
+        """A read_csv over the path bound as `$param`, columns bound as `$param_columns`, all text.
+
+        The delimiter is one of two literals, never text from the file.
+        """
+        delim = "\\t" if self.delimiter == "\t" else ","
+        return (
+            f"read_csv(${param}, header = true, auto_detect = false, delim = '{delim}', quote = '\"', "
+            f"escape = '\"', columns = ${param}_columns, strict_mode = true, store_rejects = true, "
+            f"rejects_table = '{rejects}', rejects_scan = 'reject_scans_{rejects}')"
+        )
+
+    def params(self, param: str) -> dict[str, object]:
+        """The values `reader(param)` binds: the path and every header column typed as text."""
+        return {param: str(self.path), f"{param}_columns": {n: "VARCHAR" for n in self.names}}
+
+
+def find_optional(export_dir: Path, names: tuple[str, ...]) -> Path | None:
+    """The first of `names` present in the folder (names match case-insensitively), if any."""
+    present = {p.name.lower(): p for p in export_dir.iterdir() if p.is_file()}
+    return next((present[n.lower()] for n in names if n.lower() in present), None)
+
+
+def find_file(export_dir: Path, names: tuple[str, ...]) -> Path:
+    """The first of `names` present in the folder; an InputError naming the first when none is."""
+    path = find_optional(export_dir, names)
+    if path is None:
+        raise InputError(f"{export_dir / names[0]}: required file is missing")
+    return path
+
+
+def open_csv(path: Path) -> CsvFile:
+    """The file's header: delimiter (tab or comma, whichever the header has more of) and names."""
+    with path.open("rb") as handle:
+        first = handle.readline()
+    if not first.strip():
+        raise InputError(f"{path}: file is empty; expected a header row")
+    try:
+        text = first.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputError(f"{path}, line 1 (header): not valid UTF-8") from None
+    delimiter = "\t" if text.count("\t") > text.count(",") else ","
+    names = [n.strip() for n in next(csv.reader([text.rstrip("\r\n")], delimiter=delimiter))]
+    unique = [n if names.index(n) == i else f"{n}_{i}" for i, n in enumerate(names)]
+    return CsvFile(path, delimiter, tuple(unique))

@@ -1,0 +1,247 @@
+"""FHIR R4 bulk data export: NDJSON files (optionally `.ndjson.gz`), one resource type per file.
+
+File names vary between servers ('Observation.ndjson', 'Observation.000.ndjson', '1.Observation.ndjson'),
+so each file's type is read from the `resourceType` of its first resource. Mapping (FHIR R4,
+hl7.org/fhir/R4 and the Bulk Data Access IG, hl7.org/fhir/uv/bulkdata):
+
+- Patient: id, birthDate, gender.
+- Observation (category laboratory, or no category) -> labs: the LOINC coding of `code`, else
+  `code.text` (or the first coding's display) as the test name; effectiveDateTime, else
+  effectivePeriod.start, effectiveInstant or issued; valueQuantity.value / unit (else code).
+- MedicationRequest and MedicationStatement -> prescriptions: the drug name is
+  medicationCodeableConcept.text, else its first coding's display; RxNorm and ATC codings. A request
+  runs from dispenseRequest.validityPeriod.start (else authoredOn) to validityPeriod.end, with
+  expectedSupplyDuration (days or weeks) as days supply; a statement over its effectivePeriod
+  (else effectiveDateTime / dateAsserted).
+- Condition -> diagnoses: the ICD-10-CM coding, else SNOMED CT, else ICD-9-CM; onsetDateTime (else
+  onsetPeriod.start, recordedDate). Resolved at abatementDateTime (else abatementPeriod); a condition
+  whose clinicalStatus is resolved/inactive/remission without an abatement date counts as resolved
+  at its last update (meta.lastUpdated, else recordedDate).
+- Subjects are references 'Patient/<id>'; anything else leaves patient_id empty (quarantined).
+- Resources marked entered-in-error (and cancelled/draft orders, refuted conditions) are skipped.
+
+Files are read line by line (read_csv with a delimiter JSON text cannot contain) and each line parsed
+with DuckDB's JSON functions, rather than with read_json: read_json stops at a malformed line or,
+with ignore_errors, drops it silently, while here a malformed line becomes an empty row that the
+shared rules quarantine.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+from pipelines.errors import InputError
+from pipelines.export_format import GENERIC_FILES
+from pipelines.ingest import RawSource
+
+NAME = "fhir"
+SPECS = {spec.table: spec for spec in GENERIC_FILES}
+TYPES = ("Patient", "Observation", "MedicationRequest", "MedicationStatement", "Condition")
+# Code systems by URI (bound as parameters).
+SYSTEMS = {
+    "loinc": "http://loinc.org",
+    "rxnorm": "http://www.nlm.nih.gov/research/umls/rxnorm",
+    "atc": "http://www.whocc.no/atc",
+    "icd10": "http://hl7.org/fhir/sid/icd-10-cm",
+    "icd9": "http://hl7.org/fhir/sid/icd-9-cm",
+    "snomed": "http://snomed.info/sct",
+}
+# The field a resource must carry for this profile to read the file (checked on its first resource).
+REQUIRED_FIELD = {
+    "Patient": "id",
+    "Observation": "subject",
+    "MedicationRequest": "subject",
+    "MedicationStatement": "subject",
+    "Condition": "subject",
+}
+
+
+def _lines(param: str, resource_type: str) -> str:
+    """Every non-blank line of the files in $param as JSON (NULL when malformed), of one type."""
+    # resource_type is one of TYPES; the paths and the delimiter are bound.
+    return (
+        "(SELECT CASE WHEN json_valid(line) THEN line::JSON END AS j "  # noqa: S608
+        f"FROM read_csv(${param}, header = false, delim = $delim, quote = '', escape = '', "
+        "columns = {'line': 'VARCHAR'}, auto_detect = false, max_line_size = 16777216) "
+        "WHERE trim(line) <> '' AND (NOT json_valid(line) "
+        f"OR (line::JSON->>'$.resourceType') = '{resource_type}'))"
+    )
+
+
+def _coding(path: str, system: str, field: str = "code") -> str:
+    """The `field` of the first coding of CodeableConcept `path` with the given system."""
+    return (
+        f"list_filter(CAST(j->'$.{path}.coding' AS JSON[]), "
+        f"lambda c: (c->>'$.system') = ${system})[1]->>'$.{field}'"
+    )
+
+
+def _first_display(path: str) -> str:
+    return f"coalesce(j->>'$.{path}.text', CAST(j->'$.{path}.coding' AS JSON[])[1]->>'$.display')"
+
+
+PATIENT_ID = "nullif(regexp_extract(j->>'$.subject.reference', '^Patient/([^/]+)$', 1), '')"
+STATUS = "coalesce(j->>'$.status', '')"
+
+PATIENTS = """
+SELECT j->>'$.id' AS patient_id, j->>'$.birthDate' AS birth_date, j->>'$.gender' AS sex
+FROM {Patient}
+"""
+
+LABS = f"""
+SELECT {PATIENT_ID} AS patient_id,
+       coalesce(j->>'$.effectiveDateTime', j->>'$.effectivePeriod.start', j->>'$.effectiveInstant',
+                j->>'$.issued') AS collected_at,
+       {_coding("code", "loinc")} AS loinc_code,
+       CASE WHEN {_coding("code", "loinc")} IS NULL THEN {_first_display("code")} END AS test_name,
+       coalesce(j->>'$.valueQuantity.value',
+                CASE WHEN try_cast(j->>'$.valueString' AS DOUBLE) IS NOT NULL THEN j->>'$.valueString' END)
+           AS value,
+       coalesce(j->>'$.valueQuantity.unit', j->>'$.valueQuantity.code') AS unit
+FROM {{Observation}}
+WHERE j IS NULL OR (
+    {STATUS} NOT IN ('entered-in-error', 'cancelled')
+    AND ((j->'$.category') IS NULL OR list_contains(
+        flatten(list_transform(CAST(j->'$.category' AS JSON[]),
+            lambda cat: list_transform(CAST(cat->'$.coding' AS JSON[]), lambda c: c->>'$.code'))),
+        'laboratory'))
+)
+"""  # noqa: S608 - constant fragments, values bound
+
+DRUG = f"""{PATIENT_ID} AS patient_id,
+       {_first_display("medicationCodeableConcept")} AS drug_name,
+       {_coding("medicationCodeableConcept", "rxnorm")} AS rxnorm_code,
+       {_coding("medicationCodeableConcept", "atc")} AS atc_code"""
+
+REQUESTS = f"""
+SELECT {DRUG},
+       coalesce(j->>'$.dispenseRequest.validityPeriod.start', j->>'$.authoredOn') AS start_date,
+       j->>'$.dispenseRequest.validityPeriod.end' AS end_date,
+       CAST(round(try_cast(j->>'$.dispenseRequest.expectedSupplyDuration.value' AS DOUBLE)
+                  * CASE coalesce(j->>'$.dispenseRequest.expectedSupplyDuration.code',
+                                  j->>'$.dispenseRequest.expectedSupplyDuration.unit')
+                        WHEN 'd' THEN 1 WHEN 'day' THEN 1 WHEN 'days' THEN 1
+                        WHEN 'wk' THEN 7 WHEN 'week' THEN 7 WHEN 'weeks' THEN 7 END) AS BIGINT)::VARCHAR
+           AS days_supply
+FROM {{MedicationRequest}}
+WHERE j IS NULL OR {STATUS} NOT IN ('entered-in-error', 'cancelled', 'draft')
+"""  # noqa: S608 - constant fragments, values bound
+
+STATEMENTS = f"""
+SELECT {DRUG},
+       coalesce(j->>'$.effectivePeriod.start', j->>'$.effectiveDateTime', j->>'$.dateAsserted') AS start_date,
+       j->>'$.effectivePeriod.end' AS end_date, NULL::VARCHAR AS days_supply
+FROM {{MedicationStatement}}
+WHERE j IS NULL OR {STATUS} NOT IN ('entered-in-error', 'not-taken')
+"""  # noqa: S608 - constant fragments, values bound
+
+CONDITION_CODE = (
+    f"coalesce({_coding('code', 'icd10')}, {_coding('code', 'snomed')}, {_coding('code', 'icd9')}, "
+    "CAST(j->'$.code.coding' AS JSON[])[1]->>'$.code')"
+)
+CONDITION_SYSTEM = (
+    f"CASE WHEN {_coding('code', 'icd10')} IS NOT NULL THEN 'ICD-10-CM' "
+    f"WHEN {_coding('code', 'snomed')} IS NOT NULL THEN 'SNOMED-CT' "
+    f"WHEN {_coding('code', 'icd9')} IS NOT NULL THEN 'ICD-9-CM' "
+    "ELSE CAST(j->'$.code.coding' AS JSON[])[1]->>'$.system' END"
+)
+CLINICAL = "coalesce(CAST(j->'$.clinicalStatus.coding' AS JSON[])[1]->>'$.code', '')"
+
+DIAGNOSES = f"""
+SELECT {PATIENT_ID} AS patient_id, {CONDITION_CODE} AS code, {CONDITION_SYSTEM} AS code_system,
+       coalesce(j->>'$.onsetDateTime', j->>'$.onsetPeriod.start', j->>'$.recordedDate') AS recorded_at,
+       coalesce(j->>'$.abatementDateTime', j->>'$.abatementPeriod.end', j->>'$.abatementPeriod.start',
+                CASE WHEN {CLINICAL} IN ('resolved', 'inactive', 'remission')
+                     THEN coalesce(j->>'$.meta.lastUpdated', j->>'$.recordedDate') END) AS resolved_at
+FROM {{Condition}}
+WHERE j IS NULL OR coalesce(CAST(j->'$.verificationStatus.coding' AS JSON[])[1]->>'$.code', '')
+                   NOT IN ('entered-in-error', 'refuted')
+"""  # noqa: S608 - constant fragments, values bound
+
+
+def _ndjson_files(export_dir: Path) -> list[Path]:
+    return sorted(
+        p for p in export_dir.iterdir() if p.is_file() and p.name.lower().endswith((".ndjson", ".ndjson.gz"))
+    )
+
+
+def _first_resource(path: Path) -> dict:
+    """The file's first resource, or an error naming the file."""
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    try:
+        with opener(path, "rt", encoding="utf-8-sig") as handle:
+            line = next((line for line in handle if line.strip()), "")
+        resource = json.loads(line) if line else {}
+    except (OSError, UnicodeDecodeError, EOFError, json.JSONDecodeError):
+        raise InputError(
+            f"{path}: line 1 is not a FHIR resource in JSON (NDJSON, gzip when named .gz)"
+        ) from None
+    return resource if isinstance(resource, dict) else {}
+
+
+def by_type(export_dir: Path) -> dict[str, list[Path]]:
+    """The NDJSON files of each resource type this profile reads; other types are ignored."""
+    found: dict[str, list[Path]] = {}
+    for path in _ndjson_files(export_dir):
+        resource = _first_resource(path)
+        kind = resource.get("resourceType")
+        if kind in TYPES:
+            if REQUIRED_FIELD[kind] not in resource:
+                raise InputError(f"{path}: required field '{REQUIRED_FIELD[kind]}' is missing ({kind})")
+            found.setdefault(kind, []).append(path)
+    return found
+
+
+def detect(export_dir: Path) -> bool:
+    """A folder with NDJSON files holding FHIR Observation, Condition or medication resources."""
+    if not _ndjson_files(export_dir):
+        return False
+    try:
+        return bool(set(by_type(export_dir)) - {"Patient"})
+    except InputError:
+        return True  # FHIR-shaped folder with a broken file: let sources() report it
+
+
+def sources(export_dir: Path) -> list[RawSource]:
+    """One source per contract table; Observation, Condition and a medication type are required."""
+    if not export_dir.is_dir():
+        raise InputError(f"{export_dir}: export folder not found")
+    files = by_type(export_dir)
+    for needed in (("Observation",), ("MedicationRequest", "MedicationStatement"), ("Condition",)):
+        if not any(t in files for t in needed):
+            raise InputError(f"{export_dir / (needed[0] + '.ndjson')}: required file is missing")
+    result = [
+        _source("labs", LABS, files, ("Observation",)),
+        _source("diagnoses", DIAGNOSES, files, ("Condition",)),
+    ]
+    meds = [
+        (q, t)
+        for q, t in ((REQUESTS, "MedicationRequest"), (STATEMENTS, "MedicationStatement"))
+        if t in files
+    ]
+    result.append(
+        _source("prescriptions", " UNION ALL ".join(q for q, _ in meds), files, tuple(t for _, t in meds))
+    )
+    if "Patient" in files:
+        result.insert(0, _source("patients", PATIENTS, files, ("Patient",)))
+    return result
+
+
+def _source(table: str, select: str, files: dict[str, list[Path]], types: tuple[str, ...]) -> RawSource:
+    spec = SPECS[table]
+    paths = tuple(p for t in types for p in files[t])
+    params: dict[str, object] = {t: [str(p) for p in files[t]] for t in types}
+    params |= {name: uri for name, uri in SYSTEMS.items() if f"${name}" in select}
+    params["delim"] = chr(1)
+    label = paths[0].name if len(paths) == 1 else f"{paths[0].name} (+{len(paths) - 1} more)"
+    return RawSource(
+        spec=spec,
+        label=label,
+        paths=paths,
+        select=select.format(**{t: _lines(t, t) for t in types}),
+        params=params,
+        order=spec.columns,
+        lines=False,
+    )

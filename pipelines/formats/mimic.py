@@ -1,0 +1,166 @@
+"""MIMIC-IV v2.x, hosp module: `.csv` or `.csv.gz` files (read compressed as they are), in the
+export folder or its `hosp/` subfolder.
+
+Column sets are those of the MIMIC-IV documentation (mimic.mit.edu/docs/iv/modules/hosp/: patients,
+admissions, labevents, d_labitems, prescriptions, diagnoses_icd) and the MIT-LCP/mimic-code concepts
+(mimic-iv/concepts/measurement/chemistry.sql names the d_labitems rows used for chemistry).
+
+Mapping choices, each forced by the format:
+- Patients: MIMIC gives no birth date, only `anchor_age` at `anchor_year`; the birth date is taken
+  as 1 January of anchor_year - anchor_age (off by up to a year; age-based checks inherit that).
+- Labs: d_labitems has no LOINC, so a test is named by its label and fluid: a Blood label as it is
+  ('Potassium', 'Potassium, Whole Blood'), a Urine label as 'urine <label>' (a trailing ', Urine'
+  dropped), any other fluid as '<fluid> <label>', which no codelist names. lab_tests.csv lists the
+  MIMIC labels. The result is valuenum, else `value` only when it is a number: text results
+  ('HEMOLYZED', '<0.1') are results without a numeric value, not errors.
+- Prescriptions: `drug` (free text) is the drug name; NDC is not used (no NDC-to-RxNorm crosswalk
+  ships with the tool, and MIMIC writes '0' for unknown), so drugs are recognised by name.
+- Diagnoses: icd_version 9/10 give ICD-9-CM/ICD-10-CM; codes come without dots. A diagnosis is dated
+  by its admission's admittime (diagnoses_icd has no date of its own).
+- Dates are shifted into 2100-2300 for de-identification, so the plausible-date ceiling is 2300-01-01
+  and an audit needs an --as-of inside the shifted range.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+from datetime import date
+from pathlib import Path
+
+from pipelines.errors import InputError
+from pipelines.export_format import GENERIC_FILES
+from pipelines.ingest import RawSource
+
+NAME = "mimic"
+MAX_DATE = date(2300, 1, 1)
+SPECS = {spec.table: spec for spec in GENERIC_FILES}
+
+# The MIMIC columns each file must have (others are ignored).
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "patients": ("subject_id", "gender", "anchor_age", "anchor_year"),
+    "admissions": ("hadm_id", "admittime"),
+    "labevents": ("subject_id", "itemid", "charttime", "value", "valuenum", "valueuom"),
+    "d_labitems": ("itemid", "label", "fluid"),
+    "prescriptions": ("subject_id", "starttime", "stoptime", "drug"),
+    "diagnoses_icd": ("subject_id", "hadm_id", "icd_code", "icd_version"),
+}
+
+READ = "read_csv({}, header = true, all_varchar = true, auto_detect = true)"
+
+PATIENTS = f"""
+SELECT subject_id AS patient_id,
+       CAST(try_cast(anchor_year AS INTEGER) - try_cast(anchor_age AS INTEGER) AS VARCHAR) || '-01-01'
+           AS birth_date,
+       gender AS sex
+FROM {READ.format("$patients")}
+"""  # noqa: S608 - constant fragments, values bound
+
+LABS = f"""
+SELECT l.subject_id AS patient_id, l.charttime AS collected_at, NULL::VARCHAR AS loinc_code,
+       CASE lower(trim(d.fluid))
+           WHEN 'blood' THEN trim(d.label)
+           WHEN 'urine' THEN 'urine ' || regexp_replace(lower(trim(d.label)), ',?\\s*urine$', '')
+           ELSE lower(coalesce(trim(d.fluid), 'unknown fluid')) || ' ' || trim(d.label)
+       END AS test_name,
+       coalesce(
+           nullif(trim(l.valuenum), ''),
+           CASE WHEN try_cast(trim(l.value) AS DOUBLE) IS NOT NULL THEN trim(l.value) END
+       ) AS value,
+       l.valueuom AS unit
+FROM {READ.format("$labevents")} l
+LEFT JOIN {READ.format("$d_labitems")} d ON trim(d.itemid) = trim(l.itemid)
+"""  # noqa: S608 - constant fragments, values bound
+
+PRESCRIPTIONS = f"""
+SELECT subject_id AS patient_id, drug AS drug_name, NULL::VARCHAR AS rxnorm_code,
+       NULL::VARCHAR AS atc_code, starttime AS start_date, stoptime AS end_date,
+       NULL::VARCHAR AS days_supply
+FROM {READ.format("$prescriptions")}
+"""  # noqa: S608 - constant fragments, values bound
+
+DIAGNOSES = f"""
+SELECT d.subject_id AS patient_id, d.icd_code AS code,
+       CASE trim(d.icd_version) WHEN '9' THEN 'ICD-9-CM' WHEN '10' THEN 'ICD-10-CM'
+            ELSE d.icd_version END AS code_system,
+       a.admittime AS recorded_at, NULL::VARCHAR AS resolved_at
+FROM {READ.format("$diagnoses_icd")} d
+LEFT JOIN (SELECT trim(hadm_id) AS hadm_id, any_value(admittime) AS admittime
+           FROM {READ.format("$admissions")} GROUP BY 1) a ON a.hadm_id = trim(d.hadm_id)
+"""  # noqa: S608 - constant fragments, values bound
+
+# Contract table -> (its query, the MIMIC files it reads, whether those files are required).
+TABLES: dict[str, tuple[str, tuple[str, ...], bool]] = {
+    "patients": (PATIENTS, ("patients",), False),
+    "labs": (LABS, ("labevents", "d_labitems"), True),
+    "prescriptions": (PRESCRIPTIONS, ("prescriptions",), True),
+    "diagnoses": (DIAGNOSES, ("diagnoses_icd", "admissions"), True),
+}
+
+
+def _files(export_dir: Path) -> dict[str, Path]:
+    """MIMIC table name -> its file (`name.csv` or `name.csv.gz`, any case), here or in `hosp/`."""
+    found: dict[str, Path] = {}
+    for folder in (export_dir / "hosp", export_dir):
+        if not folder.is_dir():
+            continue
+        for path in folder.iterdir():
+            name = path.name.lower()
+            for suffix in (".csv.gz", ".csv"):
+                if path.is_file() and name.endswith(suffix) and name[: -len(suffix)] in COLUMNS:
+                    found[name[: -len(suffix)]] = path
+    return found
+
+
+def detect(export_dir: Path) -> bool:
+    """A folder (or its hosp/) with labevents and d_labitems, or diagnoses_icd, is MIMIC-IV."""
+    names = set(_files(export_dir))
+    return {"labevents", "d_labitems"} <= names or "diagnoses_icd" in names
+
+
+def read_header(path: Path, table: str) -> None:
+    """Check the file's header has the MIMIC columns this profile reads."""
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    try:
+        with opener(path, "rt", encoding="utf-8-sig", newline="") as handle:
+            header = next(csv.reader(handle), [])
+    except (OSError, UnicodeDecodeError, EOFError):
+        raise InputError(f"{path}: cannot be read as UTF-8 CSV (gzip when named .gz)") from None
+    if not header:
+        raise InputError(f"{path}: file is empty; expected a header row ({', '.join(COLUMNS[table])})")
+    present = {name.strip() for name in header}
+    for column in COLUMNS[table]:
+        if column not in present:
+            raise InputError(f"{path}: required column '{column}' is missing from the header")
+
+
+def sources(export_dir: Path) -> list[RawSource]:
+    """One joined source per contract table; every required file and column checked first."""
+    if not export_dir.is_dir():
+        raise InputError(f"{export_dir}: export folder not found")
+    files = _files(export_dir)
+    result = []
+    for table, (select, names, required) in TABLES.items():
+        missing = [n for n in names if n not in files]
+        if missing and (required or len(missing) < len(names)):
+            raise InputError(f"{export_dir / (missing[0] + '.csv.gz')}: required file is missing")
+        if missing:
+            continue
+        for name in names:
+            read_header(files[name], name)
+        result.append(_source(table, select, {n: files[n] for n in names}))
+    return result
+
+
+def _source(table: str, select: str, paths: dict[str, Path]) -> RawSource:
+    spec = SPECS[table]
+    return RawSource(
+        spec=spec,
+        label=paths[next(iter(paths))].name,
+        paths=tuple(paths.values()),
+        select=select,
+        params={name: str(path) for name, path in paths.items()},
+        order=spec.columns,
+        lines=False,
+        max_date=MAX_DATE,
+    )

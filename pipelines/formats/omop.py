@@ -1,0 +1,272 @@
+"""OMOP CDM v5.4 as CSV files (one per table, upper- or lower-case names, comma or tab separated).
+
+Codes come from the standard concepts (`concept.vocabulary_id` LOINC, RxNorm, SNOMED, ICD10CM/ICD9CM),
+falling back on the source values; a drug's RxNorm code is its single RxNorm ingredient when
+`concept_ancestor` is present, else the drug concept's own code. Patient ids are `person_id`.
+Table and column names follow the OHDSI CDM v5.4 specification (ohdsi.github.io/CommonDataModel/cdm54.html).
+A CDM held in a DuckDB database file (the folder's one `*.duckdb` file, as OHDSI Eunomia ships) is
+read in place, read-only, through DuckDB's `read_duckdb`, every column cast to text like a CSV's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from pipelines.csv_tables import CsvFile, find_file, find_optional, open_csv
+from pipelines.errors import InputError
+from pipelines.export_format import GENERIC_FILES, FileSpec
+from pipelines.ingest import RawSource
+
+NAME = "omop"
+
+SPECS = {spec.table: spec for spec in GENERIC_FILES}
+EXTENSIONS = (".csv", ".tsv", ".txt")
+
+# Table -> the columns this profile reads (the CDM marks them required, or they carry the codes).
+COLUMNS = {
+    "person": ("person_id", "gender_concept_id", "year_of_birth"),
+    "measurement": ("person_id", "measurement_concept_id", "measurement_date", "value_as_number"),
+    "drug_exposure": ("person_id", "drug_concept_id", "drug_exposure_start_date"),
+    "condition_occurrence": ("person_id", "condition_concept_id", "condition_start_date"),
+    "concept": ("concept_id", "concept_name", "vocabulary_id", "concept_class_id", "concept_code"),
+    "concept_ancestor": ("ancestor_concept_id", "descendant_concept_id"),
+}
+# Optional columns, read when present, else NULL.
+OPTIONAL = {
+    "person": ("birth_datetime", "month_of_birth", "day_of_birth", "gender_source_value"),
+    "measurement": (
+        "measurement_datetime",
+        "unit_concept_id",
+        "unit_source_value",
+        "measurement_source_value",
+    ),
+    "drug_exposure": ("drug_exposure_end_date", "days_supply", "drug_source_value"),
+    "condition_occurrence": ("condition_end_date", "condition_source_value", "condition_source_concept_id"),
+}
+
+# Contract table -> the CDM table its rows come from (joined to `concept` for codes and names).
+TABLES = {
+    "patients": "person",
+    "labs": "measurement",
+    "prescriptions": "drug_exposure",
+    "diagnoses": "condition_occurrence",
+}
+
+EMPTY_ANCESTOR = "(SELECT NULL::VARCHAR AS ancestor_concept_id, NULL::VARCHAR AS descendant_concept_id)"
+
+SELECTS = {
+    "patients": """
+        SELECT person_id AS patient_id,
+               coalesce(  -- else year-month-day, a missing month or day taken as 1
+                   nullif(trim({birth_datetime}), ''),
+                   year_of_birth
+                   || '-' || lpad(coalesce(nullif(trim({month_of_birth}), ''), '1'), 2, '0')
+                   || '-' || lpad(coalesce(nullif(trim({day_of_birth}), ''), '1'), 2, '0')
+               ) AS birth_date,
+               CASE trim(gender_concept_id) WHEN '8507' THEN 'M' WHEN '8532' THEN 'F'
+                    ELSE {gender_source_value} END AS sex
+        FROM {main}
+    """,
+    "labs": """
+        WITH concept AS (SELECT concept_id, concept_name, vocabulary_id, concept_class_id, concept_code
+                         FROM {concept})
+        SELECT m.person_id AS patient_id,
+               coalesce(nullif(trim({measurement_datetime}), ''), m.measurement_date) AS collected_at,
+               CASE WHEN c.vocabulary_id = 'LOINC' THEN c.concept_code
+                    WHEN regexp_full_match(trim({measurement_source_value}), '[0-9]{{1,7}}-[0-9]')
+                    THEN trim({measurement_source_value}) END AS loinc_code,
+               coalesce(c.concept_name, {measurement_source_value}) AS test_name,
+               m.value_as_number AS value,
+               coalesce(u.concept_code, {unit_source_value}) AS unit
+        FROM {main} m
+        LEFT JOIN concept c ON c.concept_id = m.measurement_concept_id AND c.concept_id <> '0'
+        LEFT JOIN concept u ON u.concept_id = {unit_concept_id} AND u.concept_id <> '0'
+    """,
+    "prescriptions": """
+        WITH concept AS (SELECT concept_id, concept_name, vocabulary_id, concept_class_id, concept_code
+                         FROM {concept}),
+        ingredient AS (  -- a drug's RxNorm ingredient, when it has exactly one
+            SELECT a.descendant_concept_id AS concept_id, min(i.concept_code) AS code
+            FROM {ancestor} a JOIN concept i ON i.concept_id = a.ancestor_concept_id
+            WHERE i.concept_class_id = 'Ingredient' AND i.vocabulary_id = 'RxNorm'
+            GROUP BY ALL HAVING count(DISTINCT i.concept_code) = 1
+        )
+        SELECT d.person_id AS patient_id,
+               coalesce(c.concept_name, {drug_source_value}) AS drug_name,
+               coalesce(i.code, CASE WHEN c.vocabulary_id = 'RxNorm' THEN c.concept_code END) AS rxnorm_code,
+               NULL::VARCHAR AS atc_code,
+               d.drug_exposure_start_date AS start_date,
+               {drug_exposure_end_date} AS end_date,
+               nullif(trim({days_supply}), '0') AS days_supply  -- 0 is the CDM's "unknown"
+        FROM {main} d
+        LEFT JOIN concept c ON c.concept_id = d.drug_concept_id AND c.concept_id <> '0'
+        LEFT JOIN ingredient i ON i.concept_id = d.drug_concept_id
+    """,
+    "diagnoses": """
+        WITH concept AS (SELECT concept_id, concept_name, vocabulary_id, concept_class_id, concept_code
+                         FROM {concept}),
+        coded AS (  -- the standard concept when it is in a contract code system, else the source concept
+            SELECT o.*, CASE WHEN c.vocabulary_id IN ('SNOMED', 'ICD10CM', 'ICD9CM') THEN c.concept_id
+                             ELSE {condition_source_concept_id} END AS code_concept_id
+            FROM {main} o LEFT JOIN concept c ON c.concept_id = o.condition_concept_id
+        )
+        SELECT o.person_id AS patient_id,
+               coalesce(c.concept_code, {condition_source_value}) AS code,
+               CASE c.vocabulary_id WHEN 'SNOMED' THEN 'SNOMED-CT' WHEN 'ICD10CM' THEN 'ICD-10-CM'
+                    WHEN 'ICD9CM' THEN 'ICD-9-CM' ELSE c.vocabulary_id END AS code_system,
+               o.condition_start_date AS recorded_at,
+               {condition_end_date} AS resolved_at
+        FROM coded o
+        LEFT JOIN concept c ON c.concept_id = o.code_concept_id AND c.concept_id <> '0'
+    """,
+}
+
+
+@dataclass(frozen=True)
+class DuckTable:
+    """One CDM table in a DuckDB database file, read like a CSV: columns by name, values as text."""
+
+    path: Path
+    table: str
+    schema: str
+    names: tuple[str, ...]
+
+    @property
+    def label(self) -> str:
+        """The name quarantined rows and run results give as their file."""
+        return f"{self.path.name}:{self.table}"
+
+    @property
+    def columns(self) -> dict[str, str]:
+        """Column names by lower case."""
+        return {n.lower(): n for n in self.names}
+
+    def require(self, *required: str) -> DuckTable:
+        """This table, or an InputError naming it and the first required column it lacks."""
+        for column in required:
+            if column.lower() not in self.columns:
+                raise InputError(f"{self.label}: required column '{column}' is missing")
+        return self
+
+    def column(self, name: str, alias: str = "") -> str:
+        """The column as a quoted SQL identifier (prefixed by a table alias), or NULL when absent."""
+        real = self.columns.get(name.lower())
+        return f'{alias}"{real}"' if real else "NULL::VARCHAR"
+
+    def reader(self, param: str, rejects: str) -> str:
+        """The table with every column cast to text (typed values have no structural faults to reject)."""
+        return (
+            f"(SELECT COLUMNS(*)::VARCHAR FROM read_duckdb(${param}, schema_name = ${param}_schema, "  # noqa: S608
+            f"table_name = ${param}_table))"
+        )
+
+    def params(self, param: str) -> dict[str, object]:
+        """The values `reader(param)` binds."""
+        return {param: str(self.path), f"{param}_schema": self.schema, f"{param}_table": self.table}
+
+
+def detect(export_dir: Path) -> bool:
+    """A folder with measurement, drug_exposure or condition_occurrence tables (any case) is OMOP:
+    as CSV files, or in the folder's one DuckDB database file."""
+    stems = {p.stem.lower() for p in export_dir.iterdir() if p.is_file() and p.suffix.lower() in EXTENSIONS}
+    if stems & {"measurement", "drug_exposure", "condition_occurrence"}:
+        return True
+    databases = sorted(export_dir.glob("*.duckdb"))
+    return len(databases) == 1 and bool(set(_catalog(databases[0])) & set(TABLES.values()))
+
+
+def _catalog(path: Path) -> dict[str, tuple[str, tuple[str, ...]]]:
+    """The database's tables by lower-case name: (schema, column names); empty if it cannot be read."""
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+    except duckdb.Error:  # not a DuckDB file, a newer storage version, or locked by a writer
+        return {}
+    with con:
+        rows = con.execute(
+            """
+            SELECT table_schema, table_name, list(column_name ORDER BY ordinal_position)
+            FROM information_schema.columns WHERE table_catalog = current_database()
+            GROUP BY table_schema, table_name ORDER BY table_schema <> 'main', table_schema, table_name
+            """
+        ).fetchall()
+    found: dict[str, tuple[str, tuple[str, ...]]] = {}
+    for schema, table, columns in rows:
+        found.setdefault(table.lower(), (schema, tuple(columns)))  # the main schema first
+    return found
+
+
+def _files(table: str) -> tuple[str, ...]:
+    """The names a table's file may have: .csv, .tsv or .txt (matched in any case)."""
+    return tuple(table + ext for ext in EXTENSIONS)
+
+
+Table = CsvFile | DuckTable
+
+
+def _tables(export_dir: Path) -> tuple[dict[str, Table], Table | None]:
+    """The CDM tables this profile reads, and concept_ancestor when present: CSV files, else the
+    folder's one database file."""
+    names = (*TABLES.values(), "concept")
+    databases = sorted(export_dir.glob("*.duckdb"))
+    if len(databases) != 1 or any(find_optional(export_dir, _files(t)) for t in TABLES.values()):
+        ancestor = find_optional(export_dir, _files("concept_ancestor"))
+        found: dict[str, Table] = {t: open_csv(find_file(export_dir, _files(t))) for t in names}
+        return found, open_csv(ancestor) if ancestor else None
+    catalog = _catalog(databases[0])
+    if not catalog:
+        raise InputError(f"{databases[0]}: not a readable DuckDB database")
+    for table in names:
+        if table not in catalog:
+            raise InputError(f"{databases[0]}: required table '{table}' is missing")
+    tables = {
+        t: DuckTable(databases[0], t, *catalog[t]) for t in (*names, "concept_ancestor") if t in catalog
+    }
+    return {t: tables[t] for t in names}, tables.get("concept_ancestor")
+
+
+def sources(export_dir: Path) -> list[RawSource]:
+    """One joined source per contract table; every table and required column checked first."""
+    tables, ancestor = _tables(export_dir)
+    for name, table in tables.items():
+        table.require(*COLUMNS[name])
+    if ancestor is not None:
+        ancestor.require(*COLUMNS["concept_ancestor"])
+    return [
+        _source(SPECS[contract], table, tables[table], tables["concept"], ancestor)
+        for contract, table in TABLES.items()
+    ]
+
+
+def _source(spec: FileSpec, table: str, main: Table, concept: Table, ancestor: Table | None) -> RawSource:
+    """The contract table's SELECT over the CDM table and the concept lookups it needs."""
+    t = spec.table
+    alias = {"patients": "", "labs": "m.", "prescriptions": "d.", "diagnoses": "o."}[t]
+    template = SELECTS[t]
+    params = main.params("main")
+    read = [main.path]  # every file the source reads: a change to any of them is a changed source
+    lookups = {"concept": "NULL", "ancestor": EMPTY_ANCESTOR}
+    if "{concept}" in template:
+        lookups["concept"] = concept.reader("concept", f"rejects_lookup_{t}_concept")
+        params |= concept.params("concept")
+        read.append(concept.path)
+    if "{ancestor}" in template and ancestor is not None:
+        lookups["ancestor"] = ancestor.reader("ancestor", f"rejects_lookup_{t}_ancestor")
+        params |= ancestor.params("ancestor")
+        read.append(ancestor.path)
+    select = template.format(
+        main=main.reader("main", f"rejects_{t}"),
+        **lookups,
+        **{c: main.column(c, alias) for c in OPTIONAL[table]},
+    )
+    return RawSource(
+        spec=spec,
+        label=main.label,
+        paths=tuple(dict.fromkeys(read)),  # a database file counts once
+        select=select,
+        params=params,
+        order=spec.columns,
+        lines=False,
+    )

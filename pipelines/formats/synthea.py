@@ -1,0 +1,116 @@
+"""Synthea CSV export (v2 and v3 column sets): patients, observations, medications, conditions.
+
+Columns follow the Synthea wiki "CSV File Data Dictionary" (github.com/synthetichealth/synthea/wiki/
+CSV-File-Data-Dictionary): observations carry LOINC codes and a TYPE of `numeric` or `text` (v3 adds
+CATEGORY), medications RxNorm codes with a DESCRIPTION, conditions SNOMED-CT codes (v3.3 adds SYSTEM).
+Dates are ISO 8601 (`YYYY-MM-DD`, or `yyyy-MM-dd'T'HH:mm:ss'Z'` for observations and medications).
+Each table is one file read in order, so quarantined rows keep their line numbers.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pipelines.csv_tables import find_file, find_optional, open_csv
+from pipelines.export_format import GENERIC_FILES, FileSpec
+from pipelines.ingest import RawSource
+
+NAME = "synthea"
+
+SPECS = {spec.table: spec for spec in GENERIC_FILES}
+
+# Contract table -> (Synthea file, required columns, mandatory file, contract column -> SQL over the file).
+# A text observation (TYPE other than numeric: smoking status, survey answers) has no numeric result.
+TABLES: dict[str, tuple[str, tuple[str, ...], bool, dict[str, str]]] = {
+    "patients": (
+        "patients.csv",
+        ("id", "birthdate", "gender"),
+        False,
+        {"patient_id": "id", "birth_date": "birthdate", "sex": "gender"},
+    ),
+    "labs": (
+        "observations.csv",
+        ("date", "patient", "code", "description", "value"),
+        True,
+        {
+            "patient_id": "patient",
+            "collected_at": "date",
+            "loinc_code": "code",
+            "test_name": "description",
+            "value": "CASE WHEN lower(trim({type})) = 'text' THEN NULL ELSE {value} END",
+            "unit": "{units}",
+        },
+    ),
+    "prescriptions": (
+        "medications.csv",
+        ("start", "patient", "code", "description"),
+        True,
+        {
+            "patient_id": "patient",
+            "drug_name": "description",
+            "rxnorm_code": "code",
+            "atc_code": "NULL",
+            "start_date": "start",
+            "end_date": "{stop}",
+            "days_supply": "NULL",  # DISPENSES counts fills, not days
+        },
+    ),
+    "diagnoses": (
+        "conditions.csv",
+        ("start", "patient", "code"),
+        True,
+        {
+            "patient_id": "patient",
+            "code": "code",
+            # v2 has no SYSTEM column: every code is SNOMED-CT. v3.3 names the system (SNOMED-CT, or a
+            # system URI); other spellings go through code_system_name and are quarantined if unknown.
+            "code_system": """CASE WHEN nullif(trim({system}), '') IS NULL THEN 'SNOMED-CT'
+                                   WHEN {system} ILIKE '%snomed%' THEN 'SNOMED-CT'
+                                   WHEN {system} ILIKE '%icd-10%' OR {system} ILIKE '%icd10%' THEN 'ICD-10-CM'
+                                   ELSE {system} END""",
+            "recorded_at": "start",
+            "resolved_at": "{stop}",
+        },
+    ),
+}
+OPTIONAL = ("type", "units", "stop", "system")
+
+
+def detect(export_dir: Path) -> bool:
+    """A folder with observations.csv, medications.csv or conditions.csv (any case) is a Synthea export."""
+    names = {p.name.lower() for p in export_dir.iterdir() if p.is_file()}
+    return bool(names & {"observations.csv", "medications.csv", "conditions.csv"})
+
+
+def sources(export_dir: Path) -> list[RawSource]:
+    """One ordered CSV source per file present; each header checked for its required columns first."""
+    found = []
+    for table, (file, required, mandatory, mapping) in TABLES.items():
+        path = find_file(export_dir, (file,)) if mandatory else find_optional(export_dir, (file,))
+        if path is not None:
+            found.append(_source(SPECS[table], path, required, mapping))
+    return found
+
+
+def _source(spec: FileSpec, path: Path, required: tuple[str, ...], mapping: dict[str, str]) -> RawSource:
+    """The file's columns renamed to the contract's, every value text, read in file order."""
+    file = open_csv(path).require(*required)
+    named = {c: file.column(c) for c in {*required, *OPTIONAL}}
+    aliases = ", ".join(f"CAST({_sql(mapping[c], named)} AS VARCHAR) AS {c}" for c in spec.columns)
+    return RawSource(
+        spec=spec,
+        label=path.name,
+        paths=(path,),
+        select=f"SELECT {aliases} FROM {file.reader('path', f'rejects_{spec.table}')}",  # noqa: S608
+        params=file.params("path"),
+        order=spec.columns,
+        lines=True,
+        reject_columns={file.columns[e]: c for c, e in mapping.items() if e in file.columns},
+    )
+
+
+def _sql(expression: str, named: dict[str, str]) -> str:
+    """A mapping expression with its column names quoted as the header writes them."""
+    if expression in named:
+        return named[expression]
+    return expression.format(**named)

@@ -1,0 +1,198 @@
+"""The `fhir` profile end to end through the CLI, on a spec fixture built from FHIR R4 (hl7.org/fhir/R4)
+and the Bulk Data Access IG: NDJSON, gzipped, one resource type per file, server-style file names.
+Synthetic resources only.
+
+Planted: p1 on furosemide (MedicationRequest, a clinical-drug RxNorm code recognised by its text) with
+no labs, and cirrhosis + cramps in SNOMED CT; p2 on furosemide (MedicationStatement) with only urine
+potassium and sodium; p3 on furosemide with blood potassium and sodium (monitored); p4 cirrhosis +
+cramps in ICD-10-CM with dots; p5 the same but the cirrhosis resolved (not flagged). Mess: a malformed
+line (quarantined), an entered-in-error result and a vital sign (both skipped).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import duckdb
+import pytest
+
+from checks.evaluate import all_checks
+from tests.helpers import cli
+
+AS_OF = "2026-11-20"
+LOINC = "http://loinc.org"
+SCT = "http://snomed.info/sct"
+ICD10 = "http://hl7.org/fhir/sid/icd-10-cm"
+RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
+LAB = [
+    {
+        "coding": [
+            {"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "laboratory"}
+        ]
+    }
+]
+VITAL = [
+    {
+        "coding": [
+            {"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "vital-signs"}
+        ]
+    }
+]
+
+
+def concept(system, code, display=None, text=None):
+    coding = {"system": system, "code": code} | ({"display": display} if display else {})
+    return {"coding": [coding]} | ({"text": text} if text else {})
+
+
+def patient(pid, birth, gender):
+    return {"resourceType": "Patient", "id": pid, "birthDate": birth, "gender": gender}
+
+
+def obs(oid, pid, loinc, value, unit, when, category=LAB, status="final"):
+    return {
+        "resourceType": "Observation", "id": oid, "status": status, "category": category,
+        "code": concept(LOINC, loinc), "subject": {"reference": f"Patient/{pid}"},
+        "effectiveDateTime": when, "valueQuantity": {"value": value, "unit": unit},
+    }  # fmt: skip
+
+
+def condition(cid, pid, system, code, onset, status="active", abatement=None):
+    resource = {
+        "resourceType": "Condition", "id": cid, "subject": {"reference": f"Patient/{pid}"},
+        "clinicalStatus": concept("http://terminology.hl7.org/CodeSystem/condition-clinical", status),
+        "code": concept(system, code), "onsetDateTime": onset,
+    }  # fmt: skip
+    return resource | ({"abatementDateTime": abatement} if abatement else {})
+
+
+FUROSEMIDE = concept(RXNORM, "197417", "furosemide 40 MG Oral Tablet", "Furosemide 40 MG Oral Tablet")
+
+RESOURCES = {
+    "1.Patient.ndjson.gz": [patient(f"p{i}", f"19{50 + i}-03-0{i}", g) for i, g in enumerate("mfmfm", 1)],
+    "Observation.000.ndjson.gz": [
+        obs("o1", "p2", "2828-2", 40, "mmol/L", "2026-10-01T09:00:00Z"),  # urine potassium
+        obs("o2", "p2", "2955-3", 60, "mmol/L", "2026-10-01T09:00:00Z"),  # urine sodium
+        obs("o3", "p3", "2823-3", 4.2, "mmol/L", "2026-10-02T09:00:00+01:00"),
+        obs("o4", "p1", "2823-3", 4.0, "mmol/L", "2026-10-02", status="entered-in-error"),
+    ],
+    "Observation.001.ndjson.gz": [
+        obs("o5", "p3", "2951-2", 139, "mmol/L", "2026-10-02T09:00:00+01:00"),
+        obs("o6", "p1", "8867-4", 72, "/min", "2026-10-02T09:00:00Z", category=VITAL),
+    ],
+    "MedicationRequest.ndjson.gz": [
+        {
+            "resourceType": "MedicationRequest",
+            "id": f"m{pid}",
+            "status": "active",
+            "intent": "order",
+            "medicationCodeableConcept": FUROSEMIDE,
+            "subject": {"reference": f"Patient/{pid}"},
+            "authoredOn": "2026-06-01",
+            "dispenseRequest": {
+                "validityPeriod": {"start": "2026-06-01", "end": "2027-06-01"},
+                "expectedSupplyDuration": {"value": 30, "unit": "days", "code": "d"},
+            },
+        }
+        for pid in ("p1", "p3")
+    ],
+    "MedicationStatement.ndjson": [
+        {
+            "resourceType": "MedicationStatement",
+            "id": "s2",
+            "status": "active",
+            "medicationCodeableConcept": {"text": "Furosemide 20 mg tablet"},
+            "subject": {"reference": "Patient/p2"},
+            "effectivePeriod": {"start": "2026-05-01"},
+        }
+    ],
+    "Condition.ndjson.gz": [
+        condition("c1", "p1", SCT, "19943007", "2024-01-10"),
+        condition("c2", "p1", SCT, "55300003", "2026-09-01T10:00:00Z"),
+        condition("c3", "p4", ICD10, "K74.60", "2023-05-05"),
+        condition("c4", "p4", ICD10, "R25.2", "2026-08-01"),
+        condition("c5", "p5", ICD10, "K74.60", "2023-05-05", "resolved", "2025-01-01"),
+        condition("c6", "p5", ICD10, "R25.2", "2026-08-01"),
+    ],
+}
+
+
+def write_fhir(folder, resources=RESOURCES, broken_line=True):
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, items in resources.items():
+        lines = [json.dumps(r) for r in items]
+        if broken_line and name.startswith("Observation.001"):
+            lines.insert(1, '{"resourceType": "Observation", "id": "broken", ')
+        text = "\n".join(lines) + "\n"
+        if name.endswith(".gz"):
+            with gzip.open(folder / name, "wt", encoding="utf-8") as handle:
+                handle.write(text)
+        else:
+            (folder / name).write_text(text, encoding="utf-8")
+    return folder
+
+
+def run(tmp, export, *extra):
+    return cli(
+        "run", "--exports", str(export), "--out", str(tmp / "out"), "--db", str(tmp / "audit.duckdb"),
+        "--as-of", AS_OF, "--reject-threshold", "0.5", *extra,
+    )  # fmt: skip
+
+
+def flagged(tmp, check_id):
+    with duckdb.connect(str(tmp / "audit.duckdb"), read_only=True) as con:
+        rows = con.execute("SELECT patient_id FROM findings WHERE check_id = $c", {"c": check_id}).fetchall()
+    return {r[0] for r in rows}
+
+
+@pytest.fixture(scope="module", params=["--format=fhir", "auto"])
+def fhir_run(request, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("fhir")
+    export = write_fhir(tmp / "export")
+    extra = () if request.param == "auto" else (request.param,)
+    return run(tmp, export, *extra), tmp
+
+
+def test_run_succeeds_and_runs_every_check(fhir_run):
+    code, tmp = fhir_run
+    assert code == 0
+    summary = json.loads((tmp / "out" / "summary.json").read_text(encoding="utf-8"))
+    assert set(summary["checks"]) == {c.id for c in all_checks()}
+
+
+def test_diuretic_without_blood_electrolytes_is_flagged(fhir_run):
+    _, tmp = fhir_run
+    assert flagged(tmp, "diuretic_electrolyte_monitoring") == {"p1", "p2"}
+
+
+def test_cirrhosis_with_cramps_is_flagged_unless_resolved(fhir_run):
+    _, tmp = fhir_run
+    assert flagged(tmp, "cramps_cirrhosis") == {"p1", "p4"}
+
+
+def test_malformed_line_is_quarantined_and_skipped_resources_are_not_loaded(fhir_run):
+    _, tmp = fhir_run
+    with duckdb.connect(str(tmp / "audit.duckdb"), read_only=True) as con:
+        tables = {r[0] for r in con.execute("SELECT table_name FROM quarantine").fetchall()}
+        labs = con.execute("SELECT count(*) FROM labs").fetchall()[0][0]
+        rx = con.execute("SELECT max(days_supply), count(*) FROM prescriptions").fetchall()[0]
+    assert tables == {"labs"}
+    assert labs == 4  # o1, o2, o3, o5: not the entered-in-error result nor the vital sign
+    assert rx == (30, 3)
+
+
+def test_missing_resource_type_is_named(tmp_path, capsys):
+    resources = {k: v for k, v in RESOURCES.items() if not k.startswith("Condition")}
+    assert run(tmp_path, write_fhir(tmp_path / "export", resources), "--format", "fhir") == 3
+    err = capsys.readouterr().err
+    assert "Condition.ndjson" in err and "Traceback" not in err
+
+
+def test_missing_field_names_file_and_field(tmp_path, capsys):
+    bad = [{k: v for k, v in c.items() if k != "subject"} for c in RESOURCES["Condition.ndjson.gz"]]
+    export = write_fhir(tmp_path / "export", dict(RESOURCES, **{"Condition.ndjson.gz": bad}))
+    assert run(tmp_path, export) == 3
+    err = capsys.readouterr().err
+    assert "Condition.ndjson.gz" in err and "'subject'" in err and "Traceback" not in err
+    assert not (tmp_path / "audit.duckdb").exists()

@@ -1,0 +1,243 @@
+# ruff: noqa: E501 - the fixture tables read best unwrapped, as in tests/spec
+"""OMOP CDM v5.4 CSV through the real CLI: every check runs on a small synthetic CDM built from the
+OHDSI CDM v5.4 specification (standard concepts, and the source-value fallbacks), bad values are
+quarantined, a missing column names file and column; and the real Eunomia Synthea27Nj sample loads.
+
+Concept ids in the fixture are made up; the codes and names are the vocabularies' own.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from checks.evaluate import all_checks
+from tests.conftest import ROOT
+from tests.helpers import cli, run_args, table
+
+EUNOMIA = ROOT.parent / "shared" / "data" / "omop_eunomia_synthea27nj" / "Synthea27Nj_5.4.zip"
+
+CDM = {
+    "person": """
+        person_id | gender_concept_id | year_of_birth | month_of_birth | day_of_birth | birth_datetime      | gender_source_value
+        1         | 8532              | 1950          | 2              | 3            | 1950-02-03 00:00:00 | F
+        2         | 8507              | 1948          | 7              | 21           |                     | M
+        3         | 8507              | 1961          |                |              |                     | M
+        4         | 8532              | 1959          | 5              | 5            |                     | F
+        5         | 8532              | 1957          | 1              | 9            |                     | F
+    """,
+    "concept": """
+        concept_id | concept_name                                | domain_id   | vocabulary_id | concept_class_id   | standard_concept | concept_code
+        1001       | Potassium [Moles/volume] in Serum or Plasma | Measurement | LOINC         | Lab Test           | S                | 2823-3
+        1002       | Sodium [Moles/volume] in Serum or Plasma    | Measurement | LOINC         | Lab Test           | S                | 2951-2
+        1003       | millimole per liter                         | Unit        | UCUM          | Unit               | S                | mmol/L
+        2001       | hydrochlorothiazide 25 MG Oral Tablet       | Drug        | RxNorm        | Clinical Drug      | S                | 310798
+        2002       | hydrochlorothiazide                         | Drug        | RxNorm        | Ingredient         | S                | 5487
+        2003       | simvastatin 10 MG Oral Tablet               | Drug        | RxNorm        | Clinical Drug      | S                | 314231
+        3001       | Cirrhosis of liver                          | Condition   | SNOMED        | Clinical Finding   | S                | 19943007
+        3002       | Cramp                                       | Condition   | SNOMED        | Clinical Finding   | S                | 55300003
+        3003       | Unspecified cirrhosis of liver              | Condition   | ICD10CM       | 5-char billing code |                 | K74.60
+        3004       | Cramp and spasm                             | Condition   | ICD10CM       | 4-char billing code |                 | R25.2
+    """,
+    "concept_ancestor": """
+        ancestor_concept_id | descendant_concept_id | min_levels_of_separation | max_levels_of_separation
+        2001                | 2001                  | 0                        | 0
+        2002                | 2001                  | 1                        | 1
+    """,
+    # Person 2's sodium has no standard concept: its LOINC code comes from measurement_source_value.
+    "measurement": """
+        measurement_id | person_id | measurement_concept_id | measurement_date | measurement_datetime | value_as_number | unit_concept_id | measurement_source_value | unit_source_value
+        1              | 2         | 1001                   | 2026-09-01       | 2026-09-01 08:30:00  | 4.1             | 1003            | 2823-3                   | mmol/L
+        2              | 2         | 0                      | 2026-09-01       |                      | 139             | 0               | 2951-2                   | mmol/L
+        3              | 3         | 1001                   | 2026-09-02       |                      | abc             | 1003            | 2823-3                   | mmol/L
+    """,
+    # Person 1 on hydrochlorothiazide, never tested: flagged. Person 2's furosemide has no concept
+    # (drug_concept_id 0): its name comes from drug_source_value; tested, so not flagged.
+    "drug_exposure": """
+        drug_exposure_id | person_id | drug_concept_id | drug_exposure_start_date | drug_exposure_end_date | days_supply | drug_source_value
+        1                | 1         | 2001            | 2026-03-01               | 2027-03-01             | 365         | 310798
+        2                | 2         | 0               | 2026-01-10               | 2027-01-10             | 0           | furosemide 40 MG Oral Tablet
+        3                | 5         | 2003            | 2026-05-01               | 2026-04-01             | 30          | 314231
+    """,
+    # Person 3: SNOMED cirrhosis and cramp: flagged. Person 4: the same through ICD-10-CM source
+    # concepts (no standard concept): flagged. Person 5: cirrhosis resolved before the cramp.
+    "condition_occurrence": """
+        condition_occurrence_id | person_id | condition_concept_id | condition_start_date | condition_end_date | condition_source_value | condition_source_concept_id
+        1                       | 3         | 3001                 | 2024-01-10           |                    | 19943007               | 0
+        2                       | 3         | 3002                 | 2026-10-01           | 2026-10-20         | 55300003               | 0
+        3                       | 4         | 0                    | 2023-06-01           |                    | K74.60                 | 3003
+        4                       | 4         | 0                    | 2026-11-01           |                    | R25.2                  | 3004
+        5                       | 5         | 3001                 | 2020-01-10           | 2025-01-01         | 19943007               | 0
+        6                       | 5         | 3002                 | 2026-10-01           |                    | 55300003               | 0
+        7                       | 5         | 0                    | 2026-10-02           |                    | XYZ                    | 0
+    """,
+}
+
+
+def write_cdm(folder: Path, upper: bool = True, delimiter: str = ",", **override: str) -> Path:
+    """The fixture CDM as one file per table; override replaces a table's file text."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in CDM.items():
+        path = folder / f"{name.upper() if upper else name}.csv"
+        if name in override:
+            path.write_text(override[name], encoding="utf-8")
+            continue
+        rows = table(text)
+        lines = [delimiter.join(rows[0])] + [delimiter.join(r.values()) for r in rows]
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return folder
+
+
+def flagged(db: Path, check_id: str) -> set[str]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        rows = con.execute("SELECT patient_id FROM findings WHERE check_id = $c", {"c": check_id}).fetchall()
+    return {r[0] for r in rows}
+
+
+@pytest.mark.parametrize(
+    ("upper", "delimiter", "extra"), [(True, ",", ("--format", "omop")), (False, "\t", ())]
+)
+def test_every_check_runs_and_planted_patients_are_flagged(tmp_path, upper, delimiter, extra):
+    export = write_cdm(tmp_path / "export", upper, delimiter)
+    assert cli(*run_args(tmp_path, export, "--reject-threshold", "1", *extra)) == 0
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert set(summary["checks"]) == {c.id for c in all_checks()}
+    assert flagged(tmp_path / "audit.duckdb", "diuretic_electrolyte_monitoring") == {"1"}
+    assert flagged(tmp_path / "audit.duckdb", "cramps_cirrhosis") == {"3", "4"}
+
+
+def test_codes_come_from_standard_concepts_and_source_values(tmp_path):
+    export = write_cdm(tmp_path / "export")
+    assert cli(*run_args(tmp_path, export, "--reject-threshold", "1")) == 0
+    with duckdb.connect(str(tmp_path / "audit.duckdb"), read_only=True) as con:
+        drugs = con.execute(
+            "SELECT patient_id, drug_name, rxnorm_code FROM prescriptions ORDER BY 1"
+        ).fetchall()
+        labs = con.execute("SELECT patient_id, loinc_code, unit FROM labs ORDER BY ALL").fetchall()
+        dx = con.execute("SELECT DISTINCT code, code_system FROM diagnoses ORDER BY ALL").fetchall()
+        sexes = con.execute("SELECT patient_id, birth_date, sex FROM patients ORDER BY 1").fetchall()
+    assert drugs == [
+        ("1", "hydrochlorothiazide 25 MG Oral Tablet", "5487"),  # the ingredient, via concept_ancestor
+        ("2", "furosemide 40 MG Oral Tablet", None),
+    ]
+    assert labs == [("2", "2823-3", "mmol/L"), ("2", "2951-2", "mmol/L")]
+    assert dx == [
+        ("19943007", "SNOMED-CT"),
+        ("55300003", "SNOMED-CT"),
+        ("K7460", "ICD-10-CM"),
+        ("R252", "ICD-10-CM"),
+    ]
+    assert [(p, str(b), s) for p, b, s in sexes][:3] == [
+        ("1", "1950-02-03", "F"),
+        ("2", "1948-07-21", "M"),
+        ("3", "1961-01-01", "M"),  # year only: 1 January
+    ]
+
+
+def test_bad_values_are_quarantined(tmp_path):
+    export = write_cdm(tmp_path / "export")
+    assert cli(*run_args(tmp_path, export, "--reject-threshold", "1")) == 0
+    with duckdb.connect(str(tmp_path / "audit.duckdb"), read_only=True) as con:
+        got = set(con.execute("SELECT file, line, column_name, rule FROM quarantine").fetchall())
+    assert got == {
+        ("MEASUREMENT.csv", None, "value", "numeric"),
+        ("DRUG_EXPOSURE.csv", None, "end_date", "after_start"),
+        ("CONDITION_OCCURRENCE.csv", None, "code_system", "required"),
+    }
+
+
+def test_missing_column_names_file_and_column(tmp_path, capsys):
+    export = write_cdm(
+        tmp_path / "export", measurement="measurement_id,person_id,measurement_date\n1,2,2026-09-01\n"
+    )
+    assert cli(*run_args(tmp_path, export)) == 3
+    err = capsys.readouterr().err
+    assert "MEASUREMENT.csv" in err and "'measurement_concept_id'" in err and "Traceback" not in err
+
+
+def test_missing_concept_table_is_named(tmp_path, capsys):
+    export = write_cdm(tmp_path / "export")
+    (export / "CONCEPT.csv").unlink()
+    assert cli(*run_args(tmp_path, export)) == 3
+    assert "concept.csv: required file is missing" in capsys.readouterr().err
+
+
+def write_cdm_database(folder: Path) -> Path:
+    """The fixture CDM as typed tables in one DuckDB database file (as OHDSI Eunomia ships it)."""
+    csvs = write_cdm(folder / "csv")
+    folder.mkdir(parents=True, exist_ok=True)
+    with duckdb.connect(str(folder / "cdm.duckdb")) as con:
+        for name in CDM:
+            con.execute(f"CREATE TABLE {name} AS FROM read_csv($p)", {"p": str(csvs / f"{name.upper()}.csv")})
+    for path in csvs.iterdir():
+        path.unlink()
+    csvs.rmdir()
+    return folder
+
+
+def test_duckdb_database_is_read_in_place(tmp_path):
+    export = write_cdm_database(tmp_path / "export")
+    assert cli(*run_args(tmp_path, export, "--reject-threshold", "1")) == 0
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert set(summary["checks"]) == {c.id for c in all_checks()}
+    assert flagged(tmp_path / "audit.duckdb", "diuretic_electrolyte_monitoring") == {"1"}
+    assert flagged(tmp_path / "audit.duckdb", "cramps_cirrhosis") == {"3", "4"}
+    with duckdb.connect(str(tmp_path / "audit.duckdb"), read_only=True) as con:
+        got = set(con.execute("SELECT file, column_name, rule FROM quarantine").fetchall())
+        hctz = con.execute("SELECT rxnorm_code FROM prescriptions WHERE patient_id = '1'").fetchall()
+    assert got == {
+        ("cdm.duckdb:measurement", "value", "numeric"),
+        ("cdm.duckdb:drug_exposure", "end_date", "after_start"),
+        ("cdm.duckdb:condition_occurrence", "code_system", "required"),
+    }
+    assert hctz == [("5487",)]
+
+
+def test_database_missing_table_is_named(tmp_path, capsys):
+    export = write_cdm_database(tmp_path / "export")
+    with duckdb.connect(str(export / "cdm.duckdb")) as con:
+        con.execute("DROP TABLE concept")
+    assert cli(*run_args(tmp_path, export, "--format", "omop")) == 3
+    assert "cdm.duckdb: required table 'concept' is missing" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not EUNOMIA.exists(), reason="the shared Eunomia sample is not present")
+def test_real_eunomia_sample_loads(tmp_path):
+    export = tmp_path / "eunomia"
+    wanted = {"PERSON", "MEASUREMENT", "DRUG_EXPOSURE", "CONDITION_OCCURRENCE", "CONCEPT", "CONCEPT_ANCESTOR"}
+    with zipfile.ZipFile(EUNOMIA) as archive:
+        archive.extractall(export, [n for n in archive.namelist() if n.removesuffix(".csv") in wanted])
+    args = run_args(tmp_path, export)
+    args[args.index("--as-of") + 1] = "2020-01-01"  # the sample's data ends in 2022
+    assert cli(*args) == 0
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    files = summary["files"]
+    assert (
+        sum(f["rows_rejected"] for f in files.values()) / sum(f["rows_read"] for f in files.values()) < 0.01
+    )
+    assert set(summary["checks"]) == {c.id for c in all_checks()}
+    # Persons 8, 13 and 22 take hydrochlorothiazide through 2020-01-01: the diuretic population.
+    assert summary["checks"]["diuretic_electrolyte_monitoring"]["denominator"] == 3
+    with duckdb.connect(str(tmp_path / "audit.duckdb"), read_only=True) as con:
+        on_hctz = con.execute(
+            "SELECT DISTINCT patient_id FROM prescriptions WHERE drug_name ILIKE 'hydrochlorothiazide%' "
+            "AND start_date <= DATE '2020-01-01' AND end_effective >= DATE '2020-01-01' ORDER BY 1"
+        ).fetchall()
+    assert on_hctz == [("13",), ("22",), ("8",)]
+
+
+def test_structural_faults_are_quarantined_with_their_line(tmp_path):
+    export = write_cdm(tmp_path / "export")
+    with (export / "MEASUREMENT.csv").open("a", encoding="utf-8") as handle:
+        handle.write("9,2\n")  # line 5: a truncated record
+    with (export / "CONCEPT.csv").open("a", encoding="utf-8") as handle:
+        handle.write("9999,short\n")  # a broken concept row is skipped; the run goes on
+    assert cli(*run_args(tmp_path, export, "--reject-threshold", "1")) == 0
+    with duckdb.connect(str(tmp_path / "audit.duckdb"), read_only=True) as con:
+        got = con.execute("SELECT line, rule FROM quarantine WHERE line IS NOT NULL").fetchall()
+    assert got == [(5, "missing_columns")]
+    assert flagged(tmp_path / "audit.duckdb", "cramps_cirrhosis") == {"3", "4"}

@@ -1,0 +1,134 @@
+# ruff: noqa: E501 - the fixture tables read best unwrapped, as in tests/spec
+"""Synthea CSV (v2 and v3 column sets) through the real CLI: every check runs, planted patients are
+flagged, bad values are quarantined with their line, a missing column names file and column.
+
+The fixture is built from the Synthea wiki's "CSV File Data Dictionary"; patients are synthetic.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from checks.evaluate import all_checks
+from tests.helpers import cli, run_args, table
+
+PATIENTS = table(
+    """
+    Id  | BIRTHDATE  | DEATHDATE | FIRST | LAST  | GENDER
+    S01 | 1950-02-03 |           | Ann   | Alpha | F
+    S02 | 1948-07-21 |           | Bob   | Beta  | M
+    S03 | 1961-11-30 |           | Cy    | Gamma | M
+    S04 | 1959-05-05 |           | Di    | Delta | F
+    """
+)
+# S01 on hydrochlorothiazide, never tested: flagged. S02 on furosemide with recent K and Na: not.
+OBSERVATIONS = table(
+    """
+    DATE                 | PATIENT | ENCOUNTER | CATEGORY    | CODE    | DESCRIPTION                                 | VALUE        | UNITS  | TYPE
+    2026-09-01T08:30:00Z | S02     | E1        | laboratory  | 2823-3  | Potassium [Moles/volume] in Serum or Plasma | 4.1          | mmol/L | numeric
+    2026-09-01T08:30:00Z | S02     | E1        | laboratory  | 2951-2  | Sodium [Moles/volume] in Serum or Plasma    | 139          | mmol/L | numeric
+    2026-09-01T08:30:00Z | S02     | E1        | survey      | 72166-2 | Tobacco smoking status                      | Never smoker |        | text
+    2026-09-02T08:30:00Z | S03     | E2        | laboratory  | 2823-3  | Potassium [Moles/volume] in Serum or Plasma | four         | mmol/L | numeric
+    """
+)
+MEDICATIONS = table(
+    """
+    START                | STOP                 | PATIENT | PAYER | ENCOUNTER | CODE   | DESCRIPTION                           | BASE_COST | PAYER_COVERAGE | DISPENSES | TOTALCOST | REASONCODE | REASONDESCRIPTION
+    2026-03-01T09:00:00Z |                      | S01     | P     | E3        | 310798 | Hydrochlorothiazide 25 MG Oral Tablet | 1.5       | 0              | 12        | 18        | 59621000   | Essential hypertension (disorder)
+    2026-01-10T09:00:00Z | 2027-01-10T09:00:00Z | S02     | P     | E4        | 313988 | Furosemide 40 MG Oral Tablet          | 2         | 0              | 12        | 24        |            |
+    2026-05-01T09:00:00Z | 2026-04-01T09:00:00Z | S04     | P     | E5        | 314231 | Simvastatin 10 MG Oral Tablet         | 1         | 0              | 1         | 1         |            |
+    """
+)
+# S03: cirrhosis since 2024 and a cramp last month: flagged. S04: cirrhosis resolved before the cramp.
+CONDITIONS = table(
+    """
+    START      | STOP       | PATIENT | ENCOUNTER | SYSTEM    | CODE     | DESCRIPTION
+    2024-01-10 |            | S03     | E6        | SNOMED-CT | 19943007 | Cirrhosis of liver (disorder)
+    2026-10-01 | 2026-10-20 | S03     | E7        | SNOMED-CT | 55300003 | Cramp (finding)
+    2020-01-10 | 2025-01-01 | S04     | E8        | SNOMED-CT | 19943007 | Cirrhosis of liver (disorder)
+    2026-10-01 |            | S04     | E9        | SNOMED-CT | 55300003 | Cramp (finding)
+    2026-10-02 |            | S04     | E9        | LOCAL     | X-1      | Unknown code system
+    """
+)
+V2_DROPPED = {"CATEGORY", "SYSTEM"}  # Synthea v2 has neither
+
+
+def write_synthea(folder: Path, version: int = 3, **override: str) -> Path:
+    """The fixture as Synthea CSV files; version 2 drops the v3-only columns; override replaces a file."""
+    folder.mkdir(parents=True, exist_ok=True)
+    files = {"patients": PATIENTS, "observations": OBSERVATIONS, "medications": MEDICATIONS}
+    files["conditions"] = [r for r in CONDITIONS if version == 3 or r["SYSTEM"] == "SNOMED-CT"]
+    for name, rows in files.items():
+        if name in override:
+            (folder / f"{name}.csv").write_text(override[name], encoding="utf-8")
+            continue
+        fields = [f for f in rows[0] if version == 3 or f not in V2_DROPPED]
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fields, extrasaction="ignore", lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        (folder / f"{name}.csv").write_text(buffer.getvalue(), encoding="utf-8")
+    return folder
+
+
+def flagged(db: Path, check_id: str) -> set[str]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        rows = con.execute("SELECT patient_id FROM findings WHERE check_id = $c", {"c": check_id}).fetchall()
+    return {r[0] for r in rows}
+
+
+@pytest.mark.parametrize(("version", "extra"), [(3, ("--format", "synthea")), (2, ())])
+def test_every_check_runs_and_planted_patients_are_flagged(tmp_path, version, extra):
+    export = write_synthea(tmp_path / "export", version)
+    assert cli(*run_args(tmp_path, export, "--reject-threshold", "1", *extra)) == 0
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert set(summary["checks"]) == {c.id for c in all_checks()}
+    assert flagged(tmp_path / "audit.duckdb", "diuretic_electrolyte_monitoring") == {"S01"}
+    assert flagged(tmp_path / "audit.duckdb", "cramps_cirrhosis") == {"S03"}
+
+
+def test_bad_values_are_quarantined_with_their_line(tmp_path):
+    export = write_synthea(tmp_path / "export")
+    assert cli(*run_args(tmp_path, export, "--reject-threshold", "1")) == 0
+    with duckdb.connect(str(tmp_path / "audit.duckdb"), read_only=True) as con:
+        got = set(con.execute("SELECT file, line, column_name, rule FROM quarantine").fetchall())
+        loaded = con.execute("SELECT count(*) FROM labs WHERE value IS NULL").fetchall()[0][0]
+    assert got == {
+        ("observations.csv", 5, "value", "numeric"),
+        ("medications.csv", 4, "end_date", "after_start"),
+        ("conditions.csv", 6, "code_system", "allowed"),
+    }
+    assert loaded == 1  # the text observation (smoking status) loads without a numeric result
+
+
+def test_missing_column_names_file_and_column(tmp_path, capsys):
+    export = write_synthea(
+        tmp_path / "export", conditions="START,STOP,PATIENT,ENCOUNTER\n2024-01-10,,S03,E6\n"
+    )
+    assert cli(*run_args(tmp_path, export)) == 3
+    err = capsys.readouterr().err
+    assert "conditions.csv" in err and "'code'" in err and "Traceback" not in err
+
+
+def test_detection_does_not_collide_with_generic(tmp_path):
+    from pipelines.formats import detect
+
+    assert detect(write_synthea(tmp_path / "export")) == "synthea"
+
+
+def test_structural_faults_are_quarantined_with_their_line(tmp_path):
+    export = write_synthea(tmp_path / "export")
+    with (export / "observations.csv").open("a", encoding="utf-8") as handle:
+        handle.write('2026-01-01,S01,"unterminated\n')  # line 6
+    assert cli(*run_args(tmp_path, export, "--reject-threshold", "1")) == 0
+    with duckdb.connect(str(tmp_path / "audit.duckdb"), read_only=True) as con:
+        got = con.execute(
+            "SELECT line, rule FROM quarantine WHERE file = 'observations.csv' ORDER BY 1"
+        ).fetchall()
+    assert got == [(5, "numeric"), (6, "unquoted_value")]
