@@ -163,3 +163,23 @@ def test_missing_file_is_named(tmp_path, capsys):
     files = {k: v for k, v in FILES.items() if k != "admissions"}
     assert run(tmp_path, write_mimic(tmp_path / "export", files), "--format", "mimic") == 3
     assert "admissions" in capsys.readouterr().err
+
+
+def test_as_of_latest_audits_date_shifted_data_without_warnings(tmp_path):
+    export = write_mimic(tmp_path / "export")
+    code = cli(
+        "run", "--exports", str(export), "--out", str(tmp_path / "out"),
+        "--db", str(tmp_path / "audit.duckdb"), "--as-of", "latest", "--reject-threshold", "0.5",
+    )  # fmt: skip
+    assert code == 0
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))
+    assert summary["as_of"] > "2100-01-01"  # the newest shifted record date, not today
+    assert summary["warnings"] == []
+    # Today's date on shifted data is far after the newest record: the run says so.
+    code = cli(
+        "run", "--exports", str(export), "--out", str(tmp_path / "out2"), "--db", str(tmp_path / "b.duckdb"),
+        "--reject-threshold", "0.5",
+    )  # fmt: skip
+    assert code == 0
+    warnings = json.loads((tmp_path / "out2" / "summary.json").read_text(encoding="utf-8"))["warnings"]
+    assert any("before the oldest record" in w for w in warnings)
