@@ -80,16 +80,22 @@ def find_file(export_dir: Path, names: tuple[str, ...]) -> Path:
     return path
 
 
-def open_csv(path: Path) -> CsvFile:
-    """The file's header: delimiter (tab or comma, whichever the header has more of) and names."""
+def header_line(path: Path, expected: str = "") -> str:
+    """The file's first line as text (a BOM dropped), or an InputError naming the file."""
     with path.open("rb") as handle:
         first = handle.readline()
     if not first.strip():
-        raise InputError(f"{path}: file is empty; expected a header row")
+        hint = f" ({expected})" if expected else ""
+        raise InputError(f"{path}: file is empty; expected a header row{hint}")
     try:
-        text = first.decode("utf-8-sig")
+        return first.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise InputError(f"{path}, line 1 (header): not valid UTF-8") from None
+
+
+def open_csv(path: Path) -> CsvFile:
+    """The file's header: delimiter (tab or comma, whichever the header has more of) and names."""
+    text = header_line(path)
     delimiter = "\t" if text.count("\t") > text.count(",") else ","
     names = [n.strip() for n in next(csv.reader([text.rstrip("\r\n")], delimiter=delimiter))]
     unique = [n if names.index(n) == i else f"{n}_{i}" for i, n in enumerate(names)]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from pipelines.csv_tables import header_line
 from pipelines.errors import InputError
 from pipelines.export_format import GENERIC_FILES, FileSpec
 from pipelines.ingest import RawSource
@@ -40,15 +41,7 @@ def locate_files(
 
 def read_header(path: Path, spec: FileSpec) -> dict[str, int]:
     """Map each contract column to its position in the file's header, or say what is missing."""
-    with path.open("rb") as handle:
-        first = handle.readline()
-    if not first.strip():
-        raise InputError(f"{path}: file is empty; expected a header row ({', '.join(spec.required)})")
-    try:
-        text = first.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise InputError(f"{path}, line 1 (header): not valid UTF-8") from None
-    names = next(csv.reader([text]))
+    names = next(csv.reader([header_line(path, ", ".join(spec.required))]))
     positions: dict[str, int] = {}
     for index, name in enumerate(names):
         positions.setdefault(name.strip().lower(), index)
