@@ -1,0 +1,66 @@
+"""The pipeline benchmark at a tiny size: the core checks flag exactly the planted patients.
+
+The MATCH is a correctness test (the generator's planted truth against the real pipeline, and
+against the pandas peer); the figures are only checked for presence, never for their values.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.bench import bench_pipeline
+from tests.bench.synthetic_clinic import generate
+
+pytestmark = pytest.mark.slow  # spawns a dozen processes; about 20 s
+
+SIZE_FIGURES = ("floor", "pipeline", "checks_only", "pandas_peer", "night2", "night2_first_load")
+RATIOS = (
+    "pipeline_vs_floor_time",
+    "pipeline_vs_floor_memory",
+    "pandas_vs_checks_time",
+    "checks_vs_pandas_memory",
+    "night2_vs_first_load_time",
+)
+
+
+@pytest.fixture(scope="module")
+def figures(tmp_path_factory):
+    """One benchmark run over two tiny sizes (so growth is measured too)."""
+    work = tmp_path_factory.mktemp("bench")
+    return bench_pipeline.run_benchmark([1_000, 2_000], seed=3, report_patients=500, work=work)
+
+
+def test_core_checks_flag_exactly_the_planted_patients(figures):
+    for size in figures["sizes"]:
+        for check_id, verdict in size["correctness"].items():
+            assert verdict["verdict"] == "MATCH", (size["patients"], check_id, verdict)
+            assert verdict["expected"] > 0, check_id  # the tiny clinic still plants flags
+        assert set(size["pandas_peer"]["correctness"].values()) == {"MATCH"}
+
+
+def test_every_figure_is_reported(figures):
+    for size in figures["sizes"]:
+        for name in SIZE_FIGURES:
+            assert size[name]["seconds"] > 0 and size[name]["peak_mb"] > 0, name
+        stages = {s["stage"] for s in size["pipeline"]["stages"]}
+        assert {"ingest labs", "checks (all)", "reports"} <= stages
+        assert set(RATIOS) <= set(size["ratios"])
+    assert figures["report"]["flagged_diuretic"] == 500
+    assert figures["report"]["report_html_mb"] > 0
+    assert figures["growth"]["pipeline_time_per_patient"] > 0
+
+
+def test_same_seed_same_clinic(tmp_path):
+    first = generate(tmp_path / "a", 300, seed=5)
+    second = generate(tmp_path / "b", 300, seed=5)
+    for name in ("labs.csv", "prescriptions.csv", "diagnoses.csv"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    assert first.expected == second.expected
+
+
+def test_second_night_overlaps_the_first_by_99_percent(tmp_path):
+    clinic = generate(tmp_path / "n1", 2_000, seed=5, night2=tmp_path / "n2")
+    one = set((tmp_path / "n1" / "labs.csv").read_text().splitlines())
+    two = set((tmp_path / "n2" / "labs.csv").read_text().splitlines())
+    assert 0.98 < len(one & two) / len(one) < 1.0
+    assert 0.005 < len(two - one) / clinic.rows["labs"] < 0.015
