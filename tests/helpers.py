@@ -77,15 +77,9 @@ def run_pipeline(tmp: Path, as_of: date, checks: tuple[str, ...] = (), **tables)
     return execute_run(settings, datetime(2026, 11, 24, 3, 0))
 
 
-def flagged(tmp: Path, check_id: str, as_of: date, **tables) -> set[str]:
-    """The patient ids a check flags on these tables."""
-    outcome = run_pipeline(tmp, as_of, (check_id,), **tables)
-    with duckdb.connect(str(tmp / "audit.duckdb"), read_only=True) as con:
-        rows = con.execute(
-            "SELECT patient_id FROM findings WHERE run_id = $r AND check_id = $c",
-            {"r": outcome.run_id, "c": check_id},
-        ).fetchall()
-    return {r[0] for r in rows}
+def flagged(db: Path, check_id: str) -> set[str]:
+    """The patient ids a check flagged in the database's latest run."""
+    return {f["patient_id"] for f in findings(db) if f["check_id"] == check_id}
 
 
 def findings(db: Path, run_id: str | None = None) -> list[dict]:

@@ -18,7 +18,7 @@ import duckdb
 import pytest
 
 from checks.evaluate import all_checks
-from tests.helpers import cli
+from tests.helpers import cli, flagged
 
 AS_OF = "2026-11-20"
 LOINC = "http://loinc.org"
@@ -140,12 +140,6 @@ def run(tmp, export, *extra):
     )  # fmt: skip
 
 
-def flagged(tmp, check_id):
-    with duckdb.connect(str(tmp / "audit.duckdb"), read_only=True) as con:
-        rows = con.execute("SELECT patient_id FROM findings WHERE check_id = $c", {"c": check_id}).fetchall()
-    return {r[0] for r in rows}
-
-
 @pytest.fixture(scope="module", params=["--format=fhir", "auto"])
 def fhir_run(request, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("fhir")
@@ -163,12 +157,12 @@ def test_run_succeeds_and_runs_every_check(fhir_run):
 
 def test_diuretic_without_blood_electrolytes_is_flagged(fhir_run):
     _, tmp = fhir_run
-    assert flagged(tmp, "diuretic_electrolyte_monitoring") == {"p1", "p2"}
+    assert flagged(tmp / "audit.duckdb", "diuretic_electrolyte_monitoring") == {"p1", "p2"}
 
 
 def test_cirrhosis_with_cramps_is_flagged_unless_resolved(fhir_run):
     _, tmp = fhir_run
-    assert flagged(tmp, "cramps_cirrhosis") == {"p1", "p4"}
+    assert flagged(tmp / "audit.duckdb", "cramps_cirrhosis") == {"p1", "p4"}
 
 
 def test_malformed_line_is_quarantined_and_skipped_resources_are_not_loaded(fhir_run):

@@ -17,7 +17,7 @@ import duckdb
 import pytest
 
 from checks.evaluate import all_checks
-from tests.helpers import cli
+from tests.helpers import cli, flagged
 
 AS_OF = "2180-06-01"
 
@@ -102,12 +102,6 @@ def run(tmp, export, *extra):
     )  # fmt: skip
 
 
-def flagged(tmp, check_id):
-    with duckdb.connect(str(tmp / "audit.duckdb"), read_only=True) as con:
-        rows = con.execute("SELECT patient_id FROM findings WHERE check_id = $c", {"c": check_id}).fetchall()
-    return {r[0] for r in rows}
-
-
 @pytest.fixture(scope="module", params=["--format=mimic", "auto"])
 def mimic_run(request, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("mimic")
@@ -126,12 +120,12 @@ def test_run_succeeds_and_runs_every_check(mimic_run):
 def test_diuretic_without_blood_electrolytes_is_flagged(mimic_run):
     # 10000002's urine potassium and sodium do not count; 10000003's sodium has only `value`.
     _, tmp = mimic_run
-    assert flagged(tmp, "diuretic_electrolyte_monitoring") == {"10000001", "10000002"}
+    assert flagged(tmp / "audit.duckdb", "diuretic_electrolyte_monitoring") == {"10000001", "10000002"}
 
 
 def test_cirrhosis_with_cramps_is_flagged_in_icd10_and_icd9(mimic_run):
     _, tmp = mimic_run
-    assert flagged(tmp, "cramps_cirrhosis") == {"10000001", "10000004"}
+    assert flagged(tmp / "audit.duckdb", "cramps_cirrhosis") == {"10000001", "10000004"}
 
 
 def test_stop_before_start_is_quarantined_and_text_results_are_not(mimic_run):
@@ -148,7 +142,7 @@ def test_stop_before_start_is_quarantined_and_text_results_are_not(mimic_run):
 def test_plain_csv_is_read_too(tmp_path):
     export = write_mimic(tmp_path / "export", compress=False)
     assert run(tmp_path, export, "--format", "mimic") == 0
-    assert "10000002" in flagged(tmp_path, "diuretic_electrolyte_monitoring")
+    assert "10000002" in flagged(tmp_path / "audit.duckdb", "diuretic_electrolyte_monitoring")
 
 
 def test_missing_column_names_file_and_column(tmp_path, capsys):

@@ -17,7 +17,7 @@ import pytest
 
 from checks.evaluate import all_checks
 from tests.conftest import ROOT
-from tests.helpers import cli, run_args, table
+from tests.helpers import cli, flagged, run_args, table
 
 EUNOMIA = ROOT.parent / "shared" / "data" / "omop_eunomia_synthea27nj" / "Synthea27Nj_5.4.zip"
 
@@ -90,12 +90,6 @@ def write_cdm(folder: Path, upper: bool = True, delimiter: str = ",", **override
         lines = [delimiter.join(rows[0])] + [delimiter.join(r.values()) for r in rows]
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return folder
-
-
-def flagged(db: Path, check_id: str) -> set[str]:
-    with duckdb.connect(str(db), read_only=True) as con:
-        rows = con.execute("SELECT patient_id FROM findings WHERE check_id = $c", {"c": check_id}).fetchall()
-    return {r[0] for r in rows}
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ import duckdb
 import pytest
 
 from checks.evaluate import all_checks
-from tests.helpers import cli, run_args, table
+from tests.helpers import cli, flagged, run_args, table
 
 PATIENTS = table(
     """
@@ -75,12 +75,6 @@ def write_synthea(folder: Path, version: int = 3, **override: str) -> Path:
         writer.writerows(rows)
         (folder / f"{name}.csv").write_text(buffer.getvalue(), encoding="utf-8")
     return folder
-
-
-def flagged(db: Path, check_id: str) -> set[str]:
-    with duckdb.connect(str(db), read_only=True) as con:
-        rows = con.execute("SELECT patient_id FROM findings WHERE check_id = $c", {"c": check_id}).fetchall()
-    return {r[0] for r in rows}
 
 
 @pytest.mark.parametrize(("version", "extra"), [(3, ("--format", "synthea")), (2, ())])
