@@ -125,14 +125,8 @@ def volume_guard(con: duckdb.DuckDBPyConnection, files: list[RawSource], ratio: 
     return warnings
 
 
-def _newest_record_date(con: duckdb.DuckDBPyConnection) -> date | None:
-    """`--as-of latest`: the newest clinical date held (date-shifted research data has no 'today')."""
-    return data_range(con)[1]
-
-
-def as_of_warnings(con: duckdb.DuckDBPyConnection, as_of: date, gap_days: int) -> list[str]:
+def as_of_warnings(first: date | None, last: date | None, as_of: date, gap_days: int) -> list[str]:
     """A warning when the audit date lies far outside the data: wrong date, or date-shifted data."""
-    first, last = data_range(con)
     if last is not None and (as_of - last).days > gap_days:
         return [
             f"The as-of date {as_of} is {(as_of - last).days} days after the newest record ({last}): "
@@ -172,9 +166,10 @@ def _run_in_transaction(
             outcome.files.append(result)
             _log_file(result, time.perf_counter() - started)
             _enforce_threshold(result, settings.reject_threshold)
-        if settings.as_of == "latest":
-            outcome.as_of = _newest_record_date(con) or outcome.as_of
-        for warning in as_of_warnings(con, outcome.as_of, settings.as_of_gap_warning_days):
+        first, last = data_range(con)
+        if settings.as_of == "latest":  # date-shifted research data has no "today": use the newest record
+            outcome.as_of = last or outcome.as_of
+        for warning in as_of_warnings(first, last, outcome.as_of, settings.as_of_gap_warning_days):
             log.warning("as-of date: %s", warning)
             outcome.warnings.append(warning)
         progress("running the checks")
