@@ -140,7 +140,7 @@ def run(
         clinic-audit run --exports sample_data/clinic_export --out out/ --db audit.duckdb --email
     """
     environ = ctx.obj.get("environ", os.environ)
-    settings = load_settings(config, environ, {**options, "check_params": _parse_params(params)})
+    settings = _settings(ctx, config, **options, check_params=_parse_params(params))
     from pipelines.console import print_outcome, progress_reporter
     from pipelines.run import execute_run
 
