@@ -83,7 +83,11 @@ def with_wait(function):
 @click.option("--exports", type=click.Path(path_type=Path), help="Folder with the export files.")
 @click.option("--out", type=click.Path(path_type=Path), help="Folder for summary.json and reports.")
 @click.option("--db", type=click.Path(path_type=Path), help="DuckDB database file (created if absent).")
-@click.option("--as-of", "as_of", help="Audit date YYYY-MM-DD (default: today).")
+@click.option(
+    "--as-of",
+    "as_of",
+    help="Audit date YYYY-MM-DD, or 'latest' for the newest record date (default: today).",
+)
 @click.option(
     "--format",
     "export_format",
