@@ -12,7 +12,8 @@ import checks
 SQL_DIR = Path(__file__).parent / "sql"
 REFERENCE_DIR = Path(__file__).parent / "reference"
 CODELIST_DIR = Path(checks.__file__).parent / "codelists"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: labs became a view over lab_results and lab_concepts
+NO_NEW_LAB_KEYS = "SELECT loinc_code, test_name, unit_original FROM lab_concepts WHERE false"
 
 
 def sql_file(name: str) -> str:
@@ -33,8 +34,9 @@ def connect(path: Path, memory_limit: str = "1.25GB") -> duckdb.DuckDBPyConnecti
         os.chmod(path, 0o600)
     con.execute("SET TimeZone = 'UTC'")
     _apply_schema(con)
-    con.execute(sql_file("views.sql"))
     _load_reference(con)
+    _migrate(con)
+    con.execute(sql_file("views.sql"))
     return con
 
 
@@ -42,6 +44,38 @@ def _apply_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(sql_file("schema.sql"))
     if scalar(con, "SELECT count(*) FROM schema_version") == 0:
         con.execute("INSERT INTO schema_version VALUES ($v)", {"v": SCHEMA_VERSION})
+
+
+def _migrate(con: duckdb.DuckDBPyConnection) -> None:
+    """Bring a database written by an older version to SCHEMA_VERSION, in one transaction.
+
+    Version 1 stored `labs` as a table with the mapping (analyte, canonical value) frozen at load;
+    version 2 keeps the results as exported in `lab_results` and maps them through `lab_concepts`.
+    """
+    if scalar(con, "SELECT max(version) FROM schema_version") >= SCHEMA_VERSION:
+        return
+    con.begin()
+    if scalar(con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'labs' AND NOT temporary"):
+        con.execute(
+            """
+            INSERT INTO lab_results
+            SELECT patient_id, collected_at, loinc_code, test_name, value_original, unit_original, _run_id
+            FROM labs;
+            DROP TABLE labs;
+            """
+        )
+        refresh_lab_concepts(con, "SELECT DISTINCT loinc_code, test_name, unit_original FROM lab_results")
+    con.execute("UPDATE schema_version SET version = $v", {"v": SCHEMA_VERSION})
+    con.commit()
+
+
+def refresh_lab_concepts(con: duckdb.DuckDBPyConnection, new_keys: str | None = None) -> None:
+    """Rebuild `lab_concepts` from the current codelists, adding the keys `new_keys` (a query) yields.
+
+    Run inside the caller's transaction; `new_keys` is internal SQL, never user data.
+    """
+    con.execute("CREATE OR REPLACE TEMP VIEW new_lab_keys AS " + (new_keys or NO_NEW_LAB_KEYS))
+    con.execute(sql_file("lab_concepts.sql"))
 
 
 def _load_reference(con: duckdb.DuckDBPyConnection) -> None:

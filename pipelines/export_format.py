@@ -49,22 +49,20 @@ GENERIC_FILES: tuple[FileSpec, ...] = (
     ),
 )
 
+# The table each contract table's rows are stored in. `labs` is a view (pipelines/sql/views.sql)
+# over `lab_results`, which keeps the results as exported; what they measure is looked up.
+STORAGE_TABLE: dict[str, str] = {
+    "patients": "patients",
+    "labs": "lab_results",
+    "prescriptions": "prescriptions",
+    "diagnoses": "diagnoses",
+}
+
 # Columns stored in each table, and the subset that identifies a row (an exported fact) for
 # de-duplication across overlapping nightly exports.
 STORED_COLUMNS: dict[str, tuple[str, ...]] = {
     "patients": ("patient_id", "birth_date", "sex"),
-    "labs": (
-        "patient_id",
-        "collected_at",
-        "loinc_code",
-        "test_name",
-        "analyte",
-        "specimen",
-        "value",
-        "unit",
-        "value_original",
-        "unit_original",
-    ),
+    "labs": ("patient_id", "collected_at", "loinc_code", "test_name", "value_original", "unit_original"),
     "prescriptions": (
         "patient_id",
         "drug_name",

@@ -21,10 +21,11 @@ import ibis
 import pandas as pd
 import pandera.errors
 
-from pipelines.db import SQL_DIR, scalar, sql_file
+from pipelines.db import refresh_lab_concepts, scalar, sql_file
 from pipelines.export_format import (
     IDENTITY_COLUMNS,
     IDENTITY_DATE,
+    STORAGE_TABLE,
     STORED_COLUMNS,
     TEXT_COLUMNS,
     FileSpec,
@@ -157,9 +158,9 @@ def _stage(con: duckdb.DuckDBPyConnection, source: RawSource) -> None:
         f"CREATE OR REPLACE TEMP VIEW numbered_{t} AS "  # noqa: S608 - generated identifiers and an int
         f"SELECT rowid - {first} AS _rec, * FROM typed_{t}"
     )
-    lookup = SQL_DIR / f"lookup_{t}.sql"
-    if lookup.exists():  # per-table enrichment (labs: analyte, unit factor, plausible range)
-        con.execute(lookup.read_text(encoding="utf-8"))
+    if t == "labs":  # what each result measures, looked up per distinct (code, name, unit) key
+        refresh_lab_concepts(con, "SELECT DISTINCT loinc_code, test_name, unit_original FROM typed_labs")
+        con.execute(sql_file("lookup_labs.sql"))
     else:
         con.execute(f"CREATE OR REPLACE TEMP VIEW checked_{t} AS SELECT * FROM numbered_{t}")  # noqa: S608
 
@@ -297,29 +298,31 @@ def _load(con: duckdb.DuckDBPyConnection, table: str, run_id: str, result: FileR
     A row's identity is a hash of its identifying columns, computed on both sides at load time
     rather than stored (an incompressible stored hash costs as much to write as the data). The
     existing side is read only within the new rows' date range, which DuckDB's zone maps prune to
-    the recent row groups for a rolling-window export.
+    the recent row groups for a rolling-window export. Rows are read from the staging table without
+    its lookups, so they are written in file order (which keeps those zone maps tight).
     """
+    target = STORAGE_TABLE[table]
     stored = ", ".join(STORED_COLUMNS[table])
     identity = ", ".join(IDENTITY_COLUMNS[table])
     day = IDENTITY_DATE[table]
-    before = scalar(con, f"SELECT count(*) FROM {table}")  # noqa: S608 - contract table name
-    lo, hi = con.execute(f"SELECT min({day}), max({day}) FROM checked_{table}").fetchall()[0]  # noqa: S608
+    before = scalar(con, f"SELECT count(*) FROM {target}")  # noqa: S608 - contract table name
+    lo, hi = con.execute(f"SELECT min({day}), max({day}) FROM typed_{table}").fetchall()[0]  # noqa: S608
     con.execute(
         f"""
-        INSERT INTO {table} ({stored}, _run_id)
+        INSERT INTO {target} ({stored}, _run_id)
         WITH candidate AS (
             SELECT {stored}, hash({identity}) AS h
-            FROM checked_{table} WHERE _rec NOT IN (SELECT _rec FROM bad_rows)
+            FROM numbered_{table} WHERE _rec NOT IN (SELECT _rec FROM bad_rows)
         )
         SELECT {stored}, $run FROM candidate
         WHERE h NOT IN (
-            SELECT hash({identity}) FROM {table}
+            SELECT hash({identity}) FROM {target}
             WHERE {day} BETWEEN $lo AND $hi OR {day} IS NULL
         )
         """,  # noqa: S608 - identifiers from the contract; values bound
         {"run": run_id, "lo": lo, "hi": hi},
     )
-    after = scalar(con, f"SELECT count(*) FROM {table}")  # noqa: S608
+    after = scalar(con, f"SELECT count(*) FROM {target}")  # noqa: S608
     con.unregister("bad_rows")
     result.rows_loaded = after - before
     result.rows_duplicate = result.rows_read - result.rows_rejected - result.rows_loaded

@@ -20,7 +20,7 @@ import duckdb
 from checks.evaluate import CheckResult, run_checks, select_checks
 from checks.framework import CheckConfigError, CheckDefinition
 from pipelines import __version__
-from pipelines.db import connect
+from pipelines.db import connect, refresh_lab_concepts
 from pipelines.errors import InputError
 from pipelines.ingest import FileResult, RawSource, ingest_file, preflight
 from pipelines.logs import RUN_ID
@@ -166,6 +166,7 @@ def _run_in_transaction(
             outcome.files.append(result)
             _log_file(result, time.perf_counter() - started)
             _enforce_threshold(result, settings.reject_threshold)
+        refresh_lab_concepts(con)  # labs loaded by earlier runs follow today's codelists
         first, last = data_range(con)
         if settings.as_of == "latest":  # date-shifted research data has no "today": use the newest record
             outcome.as_of = last or outcome.as_of

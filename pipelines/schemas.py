@@ -127,7 +127,7 @@ def lab_rules(export_date: date) -> list[Rule]:
             "unit",
             "known_unit",
             "unit is not a recognised unit for this test",
-            lambda t: t.unit_status != "unknown",
+            lambda t: t.unit_known,
         ),
         Rule(
             "value",

@@ -45,18 +45,33 @@ CREATE TABLE IF NOT EXISTS patients (
     _run_id    VARCHAR NOT NULL
 );
 
-CREATE TABLE IF NOT EXISTS labs (
+-- Lab results as exported (typed). What each result measures (analyte, specimen, canonical value
+-- and unit) is not stored here but looked up through lab_concepts by the `labs` view (views.sql), so
+-- a codelist change re-maps every stored result at the next run, and a load writes only these columns.
+CREATE TABLE IF NOT EXISTS lab_results (
     patient_id     VARCHAR NOT NULL,
     collected_at   TIMESTAMP NOT NULL,
     loinc_code     VARCHAR,
     test_name      VARCHAR,
-    analyte        VARCHAR,                   -- from checks/codelists/lab_tests.csv; NULL = not recognised
-    specimen       VARCHAR,                   -- blood | urine | NULL
-    value          DOUBLE,                    -- in the analyte's canonical unit
-    unit           VARCHAR,                   -- the canonical unit (or the original when none is known)
     value_original DOUBLE,
     unit_original  VARCHAR,
     _run_id        VARCHAR NOT NULL
+);
+
+-- Every distinct (LOINC code, test name, unit) ever loaded, mapped under the codelists of the
+-- latest run (checks/codelists/lab_tests.csv, pipelines/reference/*.csv). Rebuilt by every run.
+CREATE TABLE IF NOT EXISTS lab_concepts (
+    loinc_code     VARCHAR,
+    test_name      VARCHAR,
+    unit_original  VARCHAR,
+    analyte        VARCHAR,                   -- NULL = not recognised
+    specimen       VARCHAR,                   -- blood | urine | NULL
+    loinc_check_ok BOOLEAN,                   -- the LOINC check digit is right (NULL: not a LOINC code)
+    has_reference  BOOLEAN NOT NULL,          -- a blood analyte with a canonical unit and plausible range
+    canonical_unit VARCHAR,
+    factor         DOUBLE,                    -- unit_original -> canonical_unit; NULL = unknown unit
+    plausible_low  DOUBLE,
+    plausible_high DOUBLE
 );
 
 CREATE TABLE IF NOT EXISTS prescriptions (

@@ -1,5 +1,5 @@
 -- raw (all text) -> typed_labs. Projection only (file order kept); what the test measures, its
--- unit conversion and plausible range are looked up afterwards per distinct key (lab_keys.sql).
+-- unit conversion and plausible range are looked up afterwards per distinct key (lab_concepts.sql).
 SELECT
     clean(patient_id) AS patient_id,
     clean(collected_at) AS collected_at_text,
@@ -8,6 +8,5 @@ SELECT
     clean(test_name) AS test_name,
     clean(value) AS value_text,
     try_cast(clean(value) AS DOUBLE) AS value_original,
-    clean(unit) AS unit_original,
-    hash(upper(clean(loinc_code)), clean(test_name), clean(unit)) AS lab_key  -- normalised per key later
+    clean(unit) AS unit_original
 FROM raw

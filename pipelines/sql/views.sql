@@ -1,6 +1,19 @@
 -- Views over the stable schema, recreated at every connect (they hold no data).
 -- Documented for analysts in docs/schema.md.
 
+-- labs: every lab result with what it measures under the current codelists (lab_concepts): the
+-- analyte and specimen, and the value in the analyte's canonical unit beside the original.
+CREATE OR REPLACE VIEW labs AS
+SELECT r.patient_id, r.collected_at, r.loinc_code, r.test_name, c.analyte, c.specimen,
+       r.value_original * c.factor AS value,
+       coalesce(c.canonical_unit, r.unit_original) AS unit,
+       r.value_original, r.unit_original, r._run_id
+FROM lab_results r
+LEFT JOIN lab_concepts c
+    ON c.loinc_code IS NOT DISTINCT FROM r.loinc_code
+   AND c.test_name IS NOT DISTINCT FROM r.test_name
+   AND c.unit_original IS NOT DISTINCT FROM r.unit_original;
+
 -- check_runs: every run that evaluated a check, numbered 1, 2, 3, ... per check in run order.
 CREATE OR REPLACE VIEW check_runs AS
 SELECT c.check_id, r.run_id, r.seq, r.as_of,
