@@ -1,0 +1,101 @@
+"""Lab results are stored as exported and mapped at query time: codelist changes reach old results,
+and a database written by schema version 1 (mapping frozen in a `labs` table) is migrated in place."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date
+
+import duckdb
+
+import pipelines.db
+from tests.conftest import SAMPLE_EXPORT
+from tests.helpers import cli, flagged, run_args, run_pipeline, table, table_counts
+
+CHECK = "diuretic_electrolyte_monitoring"
+AS_OF = date(2026, 11, 20)
+
+PRESCRIPTIONS = table("""
+patient_id | drug_name               | rxnorm_code | atc_code | start_date | end_date | days_supply
+P1         | furosemide 40 mg tablet | 4603        | C03CA01  | 2025-01-01 |          |
+""")
+
+# "Kalium (serum)" is not in the shipped codelist: until it is, P1 has no potassium result.
+LABS = table("""
+patient_id | collected_at | loinc_code | test_name      | value | unit
+P1         | 2026-10-01   |            | Kalium (serum) | 4.1   | mEq/L
+P1         | 2026-10-01   | 2951-2     |                | 139   | mmol/L
+""")
+
+V1_LABS = """
+CREATE TABLE labs (
+    patient_id VARCHAR NOT NULL, collected_at TIMESTAMP NOT NULL, loinc_code VARCHAR,
+    test_name VARCHAR, analyte VARCHAR, specimen VARCHAR, value DOUBLE, unit VARCHAR,
+    value_original DOUBLE, unit_original VARCHAR, _run_id VARCHAR NOT NULL
+)
+"""
+
+
+def rows(db, query: str) -> list[tuple]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        return con.execute(query).fetchall()
+
+
+def test_a_codelist_change_remaps_results_loaded_by_earlier_runs(tmp_path, monkeypatch):
+    codelists = tmp_path / "codelists"
+    shutil.copytree(pipelines.db.CODELIST_DIR, codelists)
+    monkeypatch.setattr(pipelines.db, "CODELIST_DIR", codelists)
+    db = tmp_path / "audit.duckdb"
+
+    run_pipeline(tmp_path, AS_OF, (CHECK,), prescriptions=PRESCRIPTIONS, labs=LABS)
+    assert flagged(db, CHECK) == {"P1"}
+    assert rows(db, "SELECT analyte, value FROM labs WHERE test_name IS NOT NULL") == [(None, 4.1)]
+
+    with (codelists / "lab_tests.csv").open("a", encoding="utf-8") as handle:
+        handle.write("kalium (serum),name,Potassium (German name),potassium,blood\n")
+    outcome = run_pipeline(tmp_path, AS_OF, (CHECK,), prescriptions=PRESCRIPTIONS, labs=LABS)
+
+    assert sum(f.rows_loaded for f in outcome.files) == 0  # same export: nothing loaded again
+    assert rows(db, "SELECT analyte, value, unit FROM labs WHERE test_name IS NOT NULL") == [
+        ("potassium", 4.1, "mmol/L")  # mEq/L of K+ = mmol/L, now in the canonical unit
+    ]
+    assert flagged(db, CHECK) == set()
+
+
+def test_lab_concepts_holds_each_distinct_key_once_with_its_mapping(tmp_path):
+    db = tmp_path / "audit.duckdb"
+    run_pipeline(tmp_path, AS_OF, (CHECK,), prescriptions=PRESCRIPTIONS, labs=LABS + LABS[1:])
+    concepts = rows(
+        db,
+        "SELECT loinc_code, test_name, unit_original, analyte, has_reference, factor "
+        "FROM lab_concepts ORDER BY ALL",
+    )
+    assert concepts == [
+        ("2951-2", None, "mmol/L", "sodium", True, 1.0),
+        (None, "Kalium (serum)", "mEq/L", None, False, 1.0),
+    ]
+
+
+def test_a_version_1_database_is_migrated_keeping_every_result(tmp_path, capsys):
+    assert cli(*run_args(tmp_path, SAMPLE_EXPORT)) == 0
+    db = tmp_path / "audit.duckdb"
+    before = rows(db, "SELECT * FROM labs ORDER BY ALL")
+    counts = table_counts(db)
+    assert len(before) > 100
+
+    # Rewrite the file as version 1 wrote it: a labs table with the mapping stored in it.
+    with duckdb.connect(str(db)) as con:
+        con.execute("CREATE TEMP TABLE v1 AS SELECT * FROM labs")
+        con.execute("DROP VIEW labs; DROP TABLE lab_results; DROP TABLE lab_concepts")
+        con.execute(V1_LABS)
+        con.execute("INSERT INTO labs SELECT * FROM v1; UPDATE schema_version SET version = 1")
+
+    assert cli(*run_args(tmp_path, SAMPLE_EXPORT)) == 0
+    assert rows(db, "SELECT version FROM schema_version") == [(pipelines.db.SCHEMA_VERSION,)]
+    assert rows(db, "SELECT table_type FROM information_schema.tables WHERE table_name = 'labs'") == [
+        ("VIEW",)
+    ]
+    assert rows(db, "SELECT * FROM labs ORDER BY ALL") == before
+    after = table_counts(db)
+    assert after["labs"] == counts["labs"] and after["runs"] == counts["runs"] + 1
+    assert after["findings"] == 2 * counts["findings"]  # the same flags, from the migrated labs
