@@ -1,6 +1,6 @@
 -- lab_concepts := every (LOINC code, test name, unit) loaded before or staged now (the temp view
 -- new_lab_keys), mapped under the current codelists: the analyte (from the LOINC code, else the test
--- name), the specimen, the LOINC check digit, the unit factor and the plausible range. A few hundred
+-- name), the specimen, the LOINC code's shape and check digit, the unit factor and the plausible range. A few hundred
 -- rows even for millions of results, so rebuilding it every run is cheap, and results loaded long ago
 -- follow a codelist change.
 CREATE OR REPLACE TEMP TABLE mapped_lab_concepts AS
@@ -18,6 +18,7 @@ mapped AS (
     LEFT JOIN ref_lab_names by_name ON by_name.name = lower(k.test_name)
 )
 SELECT m.loinc_code, m.test_name, m.unit_original, m.analyte, m.specimen,
+       loinc_format_ok(m.loinc_code) AS loinc_format_ok,
        loinc_check_ok(m.loinc_code) AS loinc_check_ok,
        a.analyte IS NOT NULL AS has_reference,
        a.canonical_unit,
@@ -30,4 +31,4 @@ LEFT JOIN ref_analytes a ON a.analyte = m.analyte AND m.specimen = 'blood'
 LEFT JOIN ref_unit_conversions c ON c.analyte = a.analyte AND c.unit = unit_key(m.unit_original);
 
 DELETE FROM lab_concepts;
-INSERT INTO lab_concepts SELECT * FROM mapped_lab_concepts;
+INSERT INTO lab_concepts BY NAME SELECT * FROM mapped_lab_concepts;
