@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -42,6 +43,7 @@ class FileResult:
     table: str
     file: str
     sha256: str
+    bytes: int = 0
     rows_read: int = 0
     rows_loaded: int = 0
     rows_duplicate: int = 0
@@ -103,16 +105,39 @@ def ingest_file(
     run_id: str,
     export_date: date,
 ) -> FileResult:
-    """Stage, validate, quarantine and load one source; returns its counts."""
+    """Stage, validate, quarantine and load one source; returns its counts.
+
+    The sha256 (recorded, and how a re-sent file is recognised) is computed in a background thread.
+    Only a file the size of one loaded before can be unchanged, so only then does staging wait for
+    the hash; a file of a new size is staged at once while it is hashed (hashlib and DuckDB both
+    release the GIL), which takes the hash (~0.4 s per 10M lab rows) off the critical path.
+    """
     spec = source.spec
-    result = FileResult(spec.table, source.label, sha256_of(*source.paths))
-    if _copy_if_unchanged(con, result):
-        return result
-    _stage(con, source)
+    result = FileResult(spec.table, source.label, "", sum(p.stat().st_size for p in source.paths))
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        digest = pool.submit(sha256_of, *source.paths)
+        if _size_seen_before(con, result):
+            result.sha256 = digest.result()
+            if _copy_if_unchanged(con, result):
+                return result
+        _stage(con, source)
+        result.sha256 = digest.result()
     bad = _validate(con, spec.table, source.max_date or export_date)
     _quarantine(con, source, result, run_id, bad)
     _load(con, spec.table, run_id, result)
     return result
+
+
+def _size_seen_before(con: duckdb.DuckDBPyConnection, result: FileResult) -> bool:
+    """Whether an earlier loaded file of this table had this size (or an unrecorded one)."""
+    return bool(
+        scalar(
+            con,
+            "SELECT count(*) FROM run_files WHERE table_name = $t AND NOT skipped_unchanged "
+            "AND (bytes = $b OR bytes IS NULL)",
+            {"t": result.table, "b": result.bytes},
+        )
+    )
 
 
 def _copy_if_unchanged(con: duckdb.DuckDBPyConnection, result: FileResult) -> bool:
@@ -173,6 +198,7 @@ def _validate(con: duckdb.DuckDBPyConnection, table: str, export_date: date) -> 
     """
     if not scalar(con, f"SELECT count(*) FROM typed_{table}"):  # noqa: S608 - contract table name
         # Nothing to validate; pandera's ibis backend also misreports `_rec` as null on empty tables.
+        con.execute(f"CREATE OR REPLACE TEMP TABLE failing_{table} AS FROM checked_{table} LIMIT 0")
         return _no_failures()
     backend = ibis.duckdb.from_connection(con)
     # Pass 1: the pandera check over every row, compiled by ibis and run as one DuckDB statement
@@ -210,7 +236,11 @@ def _quarantine(
     run_id: str,
     bad: pd.DataFrame,
 ) -> None:
-    """Write reader rejects and rule failures to `quarantine`, once per distinct bad row and rule."""
+    """Write reader rejects and rule failures to `quarantine`, once per distinct bad row and rule.
+
+    A failing row's text comes from `failing_<table>` (validation kept the whole rows), not from a
+    join against every staged row.
+    """
     t = source.spec.table
     _, rules = schema_for(t, date.today())
     text = TEXT_COLUMNS[t]
@@ -251,7 +281,7 @@ def _quarantine(
             SELECT r.*, CASE WHEN $lines THEN r._rec + 2 + coalesce(o.j, 0) END AS line,
                    {original} AS original
             FROM rule_rows r
-            JOIN numbered_{t} s ON s._rec = r._rec
+            JOIN failing_{t} s ON s._rec = r._rec
             ASOF LEFT JOIN offsets o ON r._rec + 1 >= o.threshold
         )
         SELECT $run AS run_id, $table AS table_name, $file AS file, line, column_name, rule,

@@ -230,7 +230,9 @@ def _record_run(con: duckdb.DuckDBPyConnection, settings: Settings, outcome: Run
     )
     for f in outcome.files:
         con.execute(
-            "INSERT INTO run_files VALUES ($run, $t, $file, $sha, $read, $loaded, $dup, $rej, $skip)",
+            "INSERT INTO run_files (run_id, table_name, file, sha256, rows_read, rows_loaded, "
+            "rows_duplicate, rows_rejected, skipped_unchanged, bytes) "
+            "VALUES ($run, $t, $file, $sha, $read, $loaded, $dup, $rej, $skip, $bytes)",
             {
                 "run": outcome.run_id,
                 "t": f.table,
@@ -241,6 +243,7 @@ def _record_run(con: duckdb.DuckDBPyConnection, settings: Settings, outcome: Run
                 "dup": f.rows_duplicate,
                 "rej": f.rows_rejected,
                 "skip": f.skipped_unchanged,
+                "bytes": f.bytes,
             },
         )
 

@@ -24,8 +24,11 @@ CREATE TABLE IF NOT EXISTS run_files (
     rows_loaded     BIGINT NOT NULL,          -- new rows added to the table by this run
     rows_duplicate  BIGINT NOT NULL,          -- valid rows already present (overlapping exports)
     rows_rejected   BIGINT NOT NULL,          -- rows sent to quarantine
-    skipped_unchanged BOOLEAN NOT NULL        -- same sha256 as an earlier loaded file: not re-read
+    skipped_unchanged BOOLEAN NOT NULL,       -- same sha256 as an earlier loaded file: not re-read
+    bytes           BIGINT                    -- the file's size (NULL in runs before schema 2)
 );
+-- Databases from schema 1 gain the column here (appended, as in a new file).
+ALTER TABLE run_files ADD COLUMN IF NOT EXISTS bytes BIGINT;
 
 CREATE TABLE IF NOT EXISTS quarantine (
     run_id      VARCHAR NOT NULL,             -- the run that first saw this bad row
@@ -66,6 +69,7 @@ CREATE TABLE IF NOT EXISTS lab_concepts (
     unit_original  VARCHAR,
     analyte        VARCHAR,                   -- NULL = not recognised
     specimen       VARCHAR,                   -- blood | urine | NULL
+    loinc_format_ok BOOLEAN,                  -- shaped like a LOINC code (NULL: no code)
     loinc_check_ok BOOLEAN,                   -- the LOINC check digit is right (NULL: not a LOINC code)
     has_reference  BOOLEAN NOT NULL,          -- a blood analyte with a canonical unit and plausible range
     canonical_unit VARCHAR,
