@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+
+import duckdb
 
 from tests.helpers import cli, run_args, table_counts, write_export
 
@@ -54,3 +57,14 @@ def test_overlapping_exports_add_only_new_rows(tmp_path):
     assert second["files"]["labs"]["rows_loaded"] == 30
     assert second["files"]["labs"]["rows_duplicate"] == 40
     assert table_counts(tmp_path / "audit.duckdb")["labs"] == 130
+
+
+def test_run_files_record_each_files_size_and_sha256(tmp_path):
+    # A file of a new size is staged while it is hashed; the hash recorded must still be the file's.
+    labs = write_export(tmp_path / "night1", labs=HEADER + lab_rows(0, 40)) / "labs.csv"
+    summary = run(tmp_path, "night1")
+    with duckdb.connect(str(tmp_path / "audit.duckdb"), read_only=True) as con:
+        recorded = con.execute("SELECT sha256, bytes FROM run_files WHERE table_name = 'labs'").fetchall()
+    expected = hashlib.sha256(labs.read_bytes()).hexdigest()
+    assert recorded == [(expected, labs.stat().st_size)]
+    assert summary["files"]["labs"]["sha256"] == expected
