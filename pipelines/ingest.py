@@ -328,7 +328,8 @@ def _load(con: duckdb.DuckDBPyConnection, table: str, run_id: str, result: FileR
     A row's identity is a hash of its identifying columns, computed on both sides at load time
     rather than stored (an incompressible stored hash costs as much to write as the data). The
     existing side is read only within the new rows' date range, which DuckDB's zone maps prune to
-    the recent row groups for a rolling-window export. Rows are read from the staging table without
+    the recent row groups for a rolling-window export; with no stored row in that range (a first
+    load, a gap-free new period) nothing is hashed at all. Rows are read from the staging table without
     its lookups, so they are written in file order (which keeps those zone maps tight).
     """
     target = STORAGE_TABLE[table]
@@ -337,20 +338,18 @@ def _load(con: duckdb.DuckDBPyConnection, table: str, run_id: str, result: FileR
     day = IDENTITY_DATE[table]
     before = scalar(con, f"SELECT count(*) FROM {target}")  # noqa: S608 - contract table name
     lo, hi = con.execute(f"SELECT min({day}), max({day}) FROM typed_{table}").fetchall()[0]  # noqa: S608
+    in_range = f"FROM {target} WHERE {day} BETWEEN $lo AND $hi OR {day} IS NULL"
+    # A first load, or an export with no stored row in its date range, cannot repeat a stored row.
+    overlaps = con.execute(f"SELECT 1 {in_range} LIMIT 1", {"lo": lo, "hi": hi}).fetchall()
+    new_only = f"AND hash({identity}) NOT IN (SELECT hash({identity}) {in_range})" if overlaps else ""
+    params = {"run": run_id} | ({"lo": lo, "hi": hi} if overlaps else {})
     con.execute(
         f"""
         INSERT INTO {target} ({stored}, _run_id)
-        WITH candidate AS (
-            SELECT {stored}, hash({identity}) AS h
-            FROM numbered_{table} WHERE _rec NOT IN (SELECT _rec FROM bad_rows)
-        )
-        SELECT {stored}, $run FROM candidate
-        WHERE h NOT IN (
-            SELECT hash({identity}) FROM {target}
-            WHERE {day} BETWEEN $lo AND $hi OR {day} IS NULL
-        )
+        SELECT {stored}, $run FROM numbered_{table}
+        WHERE _rec NOT IN (SELECT _rec FROM bad_rows) {new_only}
         """,  # noqa: S608 - identifiers from the contract; values bound
-        {"run": run_id, "lo": lo, "hi": hi},
+        params,
     )
     after = scalar(con, f"SELECT count(*) FROM {target}")  # noqa: S608
     con.unregister("bad_rows")
