@@ -61,11 +61,8 @@ def sha256_of(*paths: Path) -> str:
     """The files' sha256 (of one file, or of their digests in order), so a re-sent export is known."""
     digests = []
     for path in paths:
-        digest = hashlib.sha256()
         with path.open("rb") as handle:
-            while chunk := handle.read(1 << 20):
-                digest.update(chunk)
-        digests.append(digest.hexdigest())
+            digests.append(hashlib.file_digest(handle, "sha256").hexdigest())
     return digests[0] if len(digests) == 1 else hashlib.sha256("".join(digests).encode()).hexdigest()
 
 
