@@ -122,7 +122,20 @@ def ingest_file(
     bad = _validate(con, spec.table, source.max_date or export_date)
     _quarantine(con, source, result, run_id, bad)
     _load(con, spec.table, run_id, result)
+    _drop_staging(con, spec.table)
     return result
+
+
+def _drop_staging(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """Free the staged copy of the file as soon as it is loaded.
+
+    Left to the end of the run, 30M staged lab rows would hold the memory that the other files, the
+    checks and the commit need, and push them to spill to disk.
+    """
+    con.execute(
+        f"DROP VIEW IF EXISTS checked_{table}; DROP VIEW IF EXISTS numbered_{table}; "
+        f"DROP TABLE IF EXISTS failing_{table}; DROP TABLE IF EXISTS typed_{table}"
+    )
 
 
 def _size_seen_before(con: duckdb.DuckDBPyConnection, result: FileResult) -> bool:

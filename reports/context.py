@@ -168,12 +168,14 @@ def build_context(
 
 def data_range(con: duckdb.DuckDBPyConnection) -> tuple[date | None, date | None]:
     """Earliest and latest clinical date held: lab collections, prescription starts, diagnoses."""
+    # Per-table min/max over the stored columns: DuckDB answers these from column statistics, where
+    # a union of the rows (or the labs view and its join) would scan tens of millions of rows.
     row = con.execute(
         """
-        SELECT min(d), max(d) FROM (
-            SELECT collected_at::DATE AS d FROM labs
-            UNION ALL SELECT start_date FROM prescriptions
-            UNION ALL SELECT recorded_at FROM diagnoses)
+        SELECT least(l.lo, p.lo, d.lo), greatest(l.hi, p.hi, d.hi)
+        FROM (SELECT min(collected_at)::DATE AS lo, max(collected_at)::DATE AS hi FROM lab_results) l,
+             (SELECT min(start_date) AS lo, max(start_date) AS hi FROM prescriptions) p,
+             (SELECT min(recorded_at) AS lo, max(recorded_at) AS hi FROM diagnoses) d
         """
     ).fetchall()[0]
     return row[0], row[1]

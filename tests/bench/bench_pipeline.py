@@ -103,7 +103,9 @@ run.write_findings = timed("findings.csv", run.write_findings)
 run.write_reports = timed("reports", run.write_reports)
 run.preflight = timed("preflight", run.preflight)
 run.volume_guard = timed("volume guard", run.volume_guard)
-run.as_of_warnings = timed("as-of date range", run.as_of_warnings)
+run.as_of_warnings = timed("as-of warnings", run.as_of_warnings)
+run.data_range = timed("data date range", run.data_range)
+run.refresh_lab_concepts = timed("lab concepts refresh", run.refresh_lab_concepts)
 run._record_run = timed("record run", run._record_run)
 run._run_in_transaction = timed("transaction", run._run_in_transaction)
 exports, db, out, as_of, now, memory_limit = sys.argv[1:7]
@@ -163,7 +165,11 @@ def pipeline(exports: Path, db: Path, out: Path, as_of: date, now: datetime) -> 
     )
     stages = {s["stage"]: s for s in figures["stages"]}
     inside = [s for s in figures["stages"] if s["stage"].startswith("ingest ")]
-    inside += [stages[n] for n in ("as-of date range", "checks (all)", "record run") if n in stages]
+    inside += [
+        stages[n]
+        for n in ("lab concepts refresh", "data date range", "as-of warnings", "checks (all)", "record run")
+        if n in stages
+    ]
     transaction = figures["stages"].pop(
         next(i for i, s in enumerate(figures["stages"]) if s["stage"] == "transaction")
     )
