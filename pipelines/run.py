@@ -158,7 +158,10 @@ def _run_in_transaction(
 ) -> None:
     con.begin()
     try:
-        for source in files:
+        # Smallest file first: a file's staging tables hold their memory until the commit (DuckDB
+        # keeps dropped tables for a rollback), so the biggest file, staged last, cannot push the
+        # others into spilling. Results stay in the export's order.
+        for source in sorted(files, key=_source_bytes):
             progress(f"loading {source.label}")
             log.debug("loading %s", source.label)
             started = time.perf_counter()
@@ -166,6 +169,8 @@ def _run_in_transaction(
             outcome.files.append(result)
             _log_file(result, time.perf_counter() - started)
             _enforce_threshold(result, settings.reject_threshold)
+        export_order = {source.label: i for i, source in enumerate(files)}
+        outcome.files.sort(key=lambda result: export_order[result.file])
         refresh_lab_concepts(con)  # labs loaded by earlier runs follow today's codelists
         first, last = data_range(con)
         if settings.as_of == "latest":  # date-shifted research data has no "today": use the newest record
@@ -185,6 +190,10 @@ def _run_in_transaction(
     except BaseException:
         con.rollback()
         raise
+
+
+def _source_bytes(source: RawSource) -> int:
+    return sum(path.stat().st_size for path in source.paths)
 
 
 def _log_file(result: FileResult, seconds: float) -> None:
