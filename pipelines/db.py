@@ -8,12 +8,13 @@ from pathlib import Path
 import duckdb
 
 import checks
+from pipelines.settings import ConfigError
 
 SQL_DIR = Path(__file__).parent / "sql"
 REFERENCE_DIR = Path(__file__).parent / "reference"
 CODELIST_DIR = Path(checks.__file__).parent / "codelists"
 SCHEMA_VERSION = 2  # 2: labs became a view over lab_results and lab_concepts
-NO_NEW_LAB_KEYS = "SELECT loinc_code, test_name, unit_original FROM lab_concepts WHERE false"
+LAB_KEY_SOURCES = ("typed_labs", "lab_results")  # tables refresh_lab_concepts may read keys from
 
 
 def sql_file(name: str) -> str:
@@ -33,6 +34,11 @@ def connect(path: Path, memory_limit: str = "1.25GB") -> duckdb.DuckDBPyConnecti
     if fresh:
         os.chmod(path, 0o600)
     con.execute("SET TimeZone = 'UTC'")
+    try:
+        _refuse_newer_schema(con, path)
+    except ConfigError:
+        con.close()
+        raise
     _apply_schema(con)
     _load_reference(con)
     _migrate(con)
@@ -46,6 +52,18 @@ def _apply_schema(con: duckdb.DuckDBPyConnection) -> None:
         con.execute("INSERT INTO schema_version VALUES ($v)", {"v": SCHEMA_VERSION})
 
 
+def _refuse_newer_schema(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    """A database written by a newer clinic-audit may mean things this one does not know: stop."""
+    if not scalar(con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'schema_version'"):
+        return
+    version = scalar(con, "SELECT max(version) FROM schema_version")
+    if version is not None and version > SCHEMA_VERSION:
+        raise ConfigError(
+            f"{path}: written by a newer clinic-audit (schema version {version}; this one knows up to "
+            f"{SCHEMA_VERSION}). Upgrade clinic-audit to use this database."
+        )
+
+
 def _migrate(con: duckdb.DuckDBPyConnection) -> None:
     """Bring a database written by an older version to SCHEMA_VERSION, in one transaction.
 
@@ -55,26 +73,39 @@ def _migrate(con: duckdb.DuckDBPyConnection) -> None:
     if scalar(con, "SELECT max(version) FROM schema_version") >= SCHEMA_VERSION:
         return
     con.begin()
-    if scalar(con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'labs' AND NOT temporary"):
-        con.execute(
-            """
-            INSERT INTO lab_results
-            SELECT patient_id, collected_at, loinc_code, test_name, value_original, unit_original, _run_id
-            FROM labs;
-            DROP TABLE labs;
-            """
-        )
-        refresh_lab_concepts(con, "SELECT DISTINCT loinc_code, test_name, unit_original FROM lab_results")
-    con.execute("UPDATE schema_version SET version = $v", {"v": SCHEMA_VERSION})
+    try:
+        if scalar(con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'labs' AND NOT temporary"):
+            con.execute(
+                """
+                INSERT INTO lab_results
+                SELECT patient_id, collected_at, loinc_code, test_name, value_original, unit_original,
+                       _run_id
+                FROM labs;
+                DROP TABLE labs;
+                """
+            )
+            refresh_lab_concepts(con, "lab_results")
+        con.execute("UPDATE schema_version SET version = $v", {"v": SCHEMA_VERSION})
+    except BaseException:
+        con.rollback()
+        con.close()
+        raise
     con.commit()
 
 
-def refresh_lab_concepts(con: duckdb.DuckDBPyConnection, new_keys: str | None = None) -> None:
-    """Rebuild `lab_concepts` from the current codelists, adding the keys `new_keys` (a query) yields.
+def refresh_lab_concepts(con: duckdb.DuckDBPyConnection, keys_from: str | None = None) -> None:
+    """Rebuild `lab_concepts` from the current codelists, adding the keys found in `keys_from`.
 
-    Run inside the caller's transaction; `new_keys` is internal SQL, never user data.
+    `keys_from` is one of LAB_KEY_SOURCES (the staged labs, or every stored result); run inside the
+    caller's transaction.
     """
-    con.execute("CREATE OR REPLACE TEMP VIEW new_lab_keys AS " + (new_keys or NO_NEW_LAB_KEYS))
+    if keys_from is not None and keys_from not in LAB_KEY_SOURCES:
+        raise ValueError(f"lab keys come from one of {LAB_KEY_SOURCES}, not {keys_from!r}")
+    source = keys_from or "lab_concepts WHERE false"
+    con.execute(
+        "CREATE OR REPLACE TEMP VIEW new_lab_keys AS "  # noqa: S608 - a name from LAB_KEY_SOURCES
+        f"SELECT DISTINCT loinc_code, test_name, unit_original FROM {source}"
+    )
     con.execute(sql_file("lab_concepts.sql"))
 
 
