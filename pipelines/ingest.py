@@ -23,6 +23,7 @@ import pandas as pd
 import pandera.errors
 
 from pipelines.db import refresh_lab_concepts, scalar, sql_file
+from pipelines.errors import InputError
 from pipelines.export_format import (
     IDENTITY_COLUMNS,
     IDENTITY_DATE,
@@ -110,7 +111,8 @@ def ingest_file(
     release the GIL), which takes the hash (~0.4 s per 10M lab rows) off the critical path.
     """
     spec = source.spec
-    result = FileResult(spec.table, source.label, "", sum(p.stat().st_size for p in source.paths))
+    before = _file_state(source)
+    result = FileResult(spec.table, source.label, "", sum(size for size, _ in before))
     with ThreadPoolExecutor(max_workers=1) as pool:
         digest = pool.submit(sha256_of, *source.paths)
         if _size_seen_before(con, result):
@@ -119,23 +121,19 @@ def ingest_file(
                 return result
         _stage(con, source)
         result.sha256 = digest.result()
+    if _file_state(source) != before:
+        # The hash and the rows read might then describe different contents, and a later run could
+        # skip the finished file as "unchanged": load nothing of it now.
+        raise InputError(f"{source.label} changed while it was being read (still being written?)")
     bad = _validate(con, spec.table, source.max_date or export_date)
     _quarantine(con, source, result, run_id, bad)
     _load(con, spec.table, run_id, result)
-    _drop_staging(con, spec.table)
     return result
 
 
-def _drop_staging(con: duckdb.DuckDBPyConnection, table: str) -> None:
-    """Free the staged copy of the file as soon as it is loaded.
-
-    Left to the end of the run, 30M staged lab rows would hold the memory that the other files, the
-    checks and the commit need, and push them to spill to disk.
-    """
-    con.execute(
-        f"DROP VIEW IF EXISTS checked_{table}; DROP VIEW IF EXISTS numbered_{table}; "
-        f"DROP TABLE IF EXISTS failing_{table}; DROP TABLE IF EXISTS typed_{table}"
-    )
+def _file_state(source: RawSource) -> list[tuple[int, int]]:
+    """Size and modification time of each file of a source."""
+    return [(st.st_size, st.st_mtime_ns) for st in (path.stat() for path in source.paths)]
 
 
 def _size_seen_before(con: duckdb.DuckDBPyConnection, result: FileResult) -> bool:
@@ -194,7 +192,7 @@ def _stage(con: duckdb.DuckDBPyConnection, source: RawSource) -> None:
         f"SELECT rowid - {first} AS _rec, * FROM typed_{t}"
     )
     if t == "labs":  # what each result measures, looked up per distinct (code, name, unit) key
-        refresh_lab_concepts(con, "SELECT DISTINCT loinc_code, test_name, unit_original FROM typed_labs")
+        refresh_lab_concepts(con, "typed_labs")
         con.execute(sql_file("lookup_labs.sql"))
     else:
         con.execute(f"CREATE OR REPLACE TEMP VIEW checked_{t} AS SELECT * FROM numbered_{t}")  # noqa: S608

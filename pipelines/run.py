@@ -159,18 +159,18 @@ def _run_in_transaction(
     con.begin()
     try:
         # Smallest file first: a file's staging tables hold their memory until the commit (DuckDB
-        # keeps dropped tables for a rollback), so the biggest file, staged last, cannot push the
-        # others into spilling. Results stay in the export's order.
+        # keeps them for a rollback, even once dropped), so the biggest file, staged last, cannot
+        # push the others into spilling. Results are kept in the export's order.
+        export_order = {source.label: i for i, source in enumerate(files)}
         for source in sorted(files, key=_source_bytes):
             progress(f"loading {source.label}")
             log.debug("loading %s", source.label)
             started = time.perf_counter()
             result = ingest_file(con, source, outcome.run_id, outcome.started_at.date())
             outcome.files.append(result)
+            outcome.files.sort(key=lambda done: export_order[done.file])
             _log_file(result, time.perf_counter() - started)
             _enforce_threshold(result, settings.reject_threshold)
-        export_order = {source.label: i for i, source in enumerate(files)}
-        outcome.files.sort(key=lambda result: export_order[result.file])
         refresh_lab_concepts(con)  # labs loaded by earlier runs follow today's codelists
         first, last = data_range(con)
         if settings.as_of == "latest":  # date-shifted research data has no "today": use the newest record
