@@ -83,19 +83,32 @@ def test_a_version_1_database_is_migrated_keeping_every_result(tmp_path, capsys)
     counts = table_counts(db)
     assert len(before) > 100
 
-    # Rewrite the file as version 1 wrote it: a labs table with the mapping stored in it.
+    # Rewrite the file as version 1 wrote it: a labs table with the mapping stored in it, and
+    # run_files without the size column.
     with duckdb.connect(str(db)) as con:
         con.execute("CREATE TEMP TABLE v1 AS SELECT * FROM labs")
         con.execute("DROP VIEW labs; DROP TABLE lab_results; DROP TABLE lab_concepts")
+        con.execute("ALTER TABLE run_files DROP COLUMN bytes")
         con.execute(V1_LABS)
         con.execute("INSERT INTO labs SELECT * FROM v1; UPDATE schema_version SET version = 1")
 
-    assert cli(*run_args(tmp_path, SAMPLE_EXPORT)) == 0
+    # The next night's export: the same files, plus one new lab result.
+    export = tmp_path / "night2"
+    shutil.copytree(SAMPLE_EXPORT, export)
+    with (export / "labs.csv").open("a", encoding="utf-8") as handle:
+        handle.write("P9999,2026-11-19,2823-3,Potassium,4.4,mmol/L\n")
+    assert cli(*run_args(tmp_path, export)) == 0
+
     assert rows(db, "SELECT version FROM schema_version") == [(pipelines.db.SCHEMA_VERSION,)]
     assert rows(db, "SELECT table_type FROM information_schema.tables WHERE table_name = 'labs'") == [
         ("VIEW",)
     ]
-    assert rows(db, "SELECT * FROM labs ORDER BY ALL") == before
+    assert rows(db, "SELECT * FROM labs WHERE patient_id <> 'P9999' ORDER BY ALL") == before
+    assert rows(db, "SELECT analyte, value FROM labs WHERE patient_id = 'P9999'") == [("potassium", 4.4)]
     after = table_counts(db)
-    assert after["labs"] == counts["labs"] and after["runs"] == counts["runs"] + 1
-    assert after["findings"] == 2 * counts["findings"]  # the same flags, from the migrated labs
+    assert after["labs"] == counts["labs"] + 1 and after["runs"] == counts["runs"] + 1
+    latest = "SELECT run_id FROM runs ORDER BY seq DESC LIMIT 1"
+    loaded = rows(
+        db, f"SELECT rows_loaded, bytes FROM run_files WHERE table_name = 'labs' AND run_id = ({latest})"
+    )
+    assert loaded == [(1, (export / "labs.csv").stat().st_size)]
