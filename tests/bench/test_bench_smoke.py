@@ -6,6 +6,8 @@ against the pandas peer); the figures are only checked for presence, never for t
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.bench import bench_pipeline
@@ -64,3 +66,14 @@ def test_second_night_overlaps_the_first_by_99_percent(tmp_path):
     two = set((tmp_path / "n2" / "labs.csv").read_text().splitlines())
     assert 0.98 < len(one & two) / len(one) < 1.0
     assert 0.005 < len(two - one) / clinic.rows["labs"] < 0.015
+
+
+def test_ingest_benchmark_runs_and_reports_the_median_of_its_pairs(monkeypatch, capsys):
+    from tests.bench import bench_ingest
+
+    monkeypatch.setattr("sys.argv", ["bench_ingest", "--rows", "3000", "--repeat", "3", "--json"])
+    bench_ingest.main()
+    figures = json.loads(capsys.readouterr().out)
+    assert len(figures["time_ratios"]) == 3
+    assert figures["time_ratio"] == sorted(figures["time_ratios"])[1]
+    assert figures["clinic_audit"]["seconds"] > 0 and figures["floor"]["peak_mb"] > 0
