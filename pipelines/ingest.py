@@ -128,7 +128,21 @@ def ingest_file(
     bad = _validate(con, spec.table, source.max_date or export_date)
     _quarantine(con, source, result, run_id, bad)
     _load(con, spec.table, run_id, result)
+    _drop_staging(con, spec.table)
     return result
+
+
+def _drop_staging(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """Drop the file's staging tables once it is loaded, so the commit need not keep them.
+
+    Inside the run's transaction this frees no memory (DuckDB keeps dropped rows for a rollback), but
+    temp tables still alive at the commit are committed too: at 1M patients, with 30M staged lab
+    rows spilled to disk, the commit took 5.1-6.5 s with them and 0.5-0.7 s without.
+    """
+    con.execute(
+        f"DROP VIEW IF EXISTS checked_{table}; DROP VIEW IF EXISTS numbered_{table}; "
+        f"DROP TABLE IF EXISTS failing_{table}; DROP TABLE IF EXISTS typed_{table}"
+    )
 
 
 def _file_state(source: RawSource) -> list[tuple[int, int]]:
