@@ -113,18 +113,19 @@ def ingest_file(
     spec = source.spec
     before = _file_state(source)
     result = FileResult(spec.table, source.label, "", sum(size for size, _ in before))
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        digest = pool.submit(sha256_of, *source.paths)
-        if _size_seen_before(con, result):
+    try:
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            digest = pool.submit(sha256_of, *source.paths)
+            if _size_seen_before(con, result):
+                result.sha256 = digest.result()
+                if _copy_if_unchanged(con, result):
+                    return result
+            _stage(con, source)
             result.sha256 = digest.result()
-            if _copy_if_unchanged(con, result):
-                return result
-        _stage(con, source)
-        result.sha256 = digest.result()
-    if _file_state(source) != before:
-        # The hash and the rows read might then describe different contents, and a later run could
-        # skip the finished file as "unchanged": load nothing of it now.
-        raise InputError(f"{source.label} changed while it was being read (still being written?)")
+    except (duckdb.IOException, OSError):
+        _unchanged_since(source, before)  # a file rewritten or removed mid-read: say so (exit 3)
+        raise
+    _unchanged_since(source, before)
     bad = _validate(con, spec.table, source.max_date or export_date)
     _quarantine(con, source, result, run_id, bad)
     _load(con, spec.table, run_id, result)
@@ -141,13 +142,29 @@ def _drop_staging(con: duckdb.DuckDBPyConnection, table: str) -> None:
     """
     con.execute(
         f"DROP VIEW IF EXISTS checked_{table}; DROP VIEW IF EXISTS numbered_{table}; "
-        f"DROP TABLE IF EXISTS failing_{table}; DROP TABLE IF EXISTS typed_{table}"
+        f"DROP TABLE IF EXISTS failing_{table}; DROP TABLE IF EXISTS typed_{table}; "
+        f"DROP TABLE IF EXISTS reject_lines_{table}; DROP TABLE IF EXISTS new_quarantine"
     )
 
 
 def _file_state(source: RawSource) -> list[tuple[int, int]]:
-    """Size and modification time of each file of a source."""
-    return [(st.st_size, st.st_mtime_ns) for st in (path.stat() for path in source.paths)]
+    """Size and modification time of each file of a source; a file gone is bad input, not a crash."""
+    try:
+        return [(st.st_size, st.st_mtime_ns) for st in (path.stat() for path in source.paths)]
+    except OSError as error:
+        raise InputError(
+            f"{source.label} disappeared or became unreadable during the run: {error}"
+        ) from error
+
+
+def _unchanged_since(source: RawSource, before: list[tuple[int, int]]) -> None:
+    """Stop if the source's files changed while they were read.
+
+    The hash and the rows read could then describe different contents, and a later run could skip
+    the finished file as "unchanged": load nothing of it now.
+    """
+    if _file_state(source) != before:
+        raise InputError(f"{source.label} changed while it was being read (still being written?)")
 
 
 def _size_seen_before(con: duckdb.DuckDBPyConnection, result: FileResult) -> bool:

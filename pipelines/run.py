@@ -193,7 +193,10 @@ def _run_in_transaction(
 
 
 def _source_bytes(source: RawSource) -> int:
-    return sum(path.stat().st_size for path in source.paths)
+    try:
+        return sum(path.stat().st_size for path in source.paths)
+    except OSError as error:
+        raise InputError(f"{source.label} disappeared or became unreadable: {error}") from error
 
 
 def _log_file(result: FileResult, seconds: float) -> None:

@@ -61,3 +61,19 @@ def test_a_database_from_a_newer_version_is_refused_untouched(tmp_path, capsys):
     assert cli(*run_args(tmp_path, SAMPLE_EXPORT)) == EXIT_CONFIG
     assert f"schema version {SCHEMA_VERSION + 1}" in capsys.readouterr().err
     assert table_counts(db) == before
+
+
+def test_a_file_removed_while_it_is_read_is_bad_input_not_a_crash(tmp_path, monkeypatch, capsys):
+    export = tmp_path / "export"
+    shutil.copytree(SAMPLE_EXPORT, export)
+    original = pipelines.ingest._stage
+
+    def remove_then_stage(con, source):
+        if source.spec.table == "labs":  # the exporter replaces its output: DuckDB's read fails
+            (export / "labs.csv").unlink()
+        original(con, source)
+
+    monkeypatch.setattr(pipelines.ingest, "_stage", remove_then_stage)
+    assert cli(*run_args(tmp_path, export)) == EXIT_INPUT
+    assert "labs.csv disappeared or became unreadable" in capsys.readouterr().err
+    assert table_counts(tmp_path / "audit.duckdb")["runs"] == 0
