@@ -33,16 +33,16 @@ def connect(path: Path, memory_limit: str = "1.25GB") -> duckdb.DuckDBPyConnecti
     con = duckdb.connect(str(path), config={"memory_limit": memory_limit})
     if fresh:
         os.chmod(path, 0o600)
-    con.execute("SET TimeZone = 'UTC'")
     try:
+        con.execute("SET TimeZone = 'UTC'")
         _refuse_newer_schema(con, path)
-    except ConfigError:
-        con.close()
+        _apply_schema(con)
+        _load_reference(con)
+        _migrate(con)
+        con.execute(sql_file("views.sql"))
+    except BaseException:
+        con.close()  # no half-opened database left behind (and no file handle held on it)
         raise
-    _apply_schema(con)
-    _load_reference(con)
-    _migrate(con)
-    con.execute(sql_file("views.sql"))
     return con
 
 
@@ -67,6 +67,9 @@ def _refuse_newer_schema(con: duckdb.DuckDBPyConnection, path: Path) -> None:
 def _migrate(con: duckdb.DuckDBPyConnection) -> None:
     """Bring a database written by an older version to SCHEMA_VERSION, in one transaction.
 
+    (schema.sql has already added the new, empty tables and columns, idempotently, so a failed
+    migration leaves a version-1 file that the next attempt migrates.)
+
     Version 1 stored `labs` as a table with the mapping (analyte, canonical value) frozen at load;
     version 2 keeps the results as exported in `lab_results` and maps them through `lab_concepts`.
     """
@@ -88,7 +91,6 @@ def _migrate(con: duckdb.DuckDBPyConnection) -> None:
         con.execute("UPDATE schema_version SET version = $v", {"v": SCHEMA_VERSION})
     except BaseException:
         con.rollback()
-        con.close()
         raise
     con.commit()
 
