@@ -152,7 +152,7 @@ def main() -> None:
     if args.json:
         print(json.dumps(figures, indent=2))
         return
-    print(f"labs.csv: {args.rows:,} rows, {size_mb:,.0f} MB; {len(pairs)} pair(s), the median pair shown")
+    print(f"labs.csv: {args.rows:,} rows, {size_mb:,.0f} MB; {len(pairs)} pair(s), a middle pair shown")
     for name, f in (("DuckDB typed load (floor)", floor), ("clinic-audit ingest", ours)):
         rate = args.rows / f["seconds"]
         print(f"  {name:<28} {f['seconds']:7.2f} s  {rate:>12,.0f} rows/s  peak {f['peak_mb']:7.0f} MB")
