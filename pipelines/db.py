@@ -35,10 +35,16 @@ def connect(path: Path, memory_limit: str = "1.25GB") -> duckdb.DuckDBPyConnecti
         os.chmod(path, 0o600)
     try:
         con.execute("SET TimeZone = 'UTC'")
-        _refuse_newer_schema(con, path)
+        stored = _stored_schema_version(con)  # None: a new database
+        if stored is not None and stored > SCHEMA_VERSION:
+            raise ConfigError(
+                f"{path}: written by a newer clinic-audit (schema version {stored}; this one knows up "
+                f"to {SCHEMA_VERSION}). Upgrade clinic-audit to use this database."
+            )
         _apply_schema(con)
         _load_reference(con)
-        _migrate(con)
+        if stored is not None and stored < SCHEMA_VERSION:
+            _migrate(con)
         con.execute(sql_file("views.sql"))
     except BaseException:
         con.close()  # no half-opened database left behind (and no file handle held on it)
@@ -52,16 +58,14 @@ def _apply_schema(con: duckdb.DuckDBPyConnection) -> None:
         con.execute("INSERT INTO schema_version VALUES ($v)", {"v": SCHEMA_VERSION})
 
 
-def _refuse_newer_schema(con: duckdb.DuckDBPyConnection, path: Path) -> None:
-    """A database written by a newer clinic-audit may mean things this one does not know: stop."""
+def _stored_schema_version(con: duckdb.DuckDBPyConnection) -> int | None:
+    """The schema version the file was written with; None for a new file.
+
+    Read before anything is changed: a newer version is refused, an older one migrated.
+    """
     if not scalar(con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'schema_version'"):
-        return
-    version = scalar(con, "SELECT max(version) FROM schema_version")
-    if version is not None and version > SCHEMA_VERSION:
-        raise ConfigError(
-            f"{path}: written by a newer clinic-audit (schema version {version}; this one knows up to "
-            f"{SCHEMA_VERSION}). Upgrade clinic-audit to use this database."
-        )
+        return None
+    return scalar(con, "SELECT max(version) FROM schema_version")
 
 
 def _migrate(con: duckdb.DuckDBPyConnection) -> None:
@@ -73,8 +77,6 @@ def _migrate(con: duckdb.DuckDBPyConnection) -> None:
     Version 1 stored `labs` as a table with the mapping (analyte, canonical value) frozen at load;
     version 2 keeps the results as exported in `lab_results` and maps them through `lab_concepts`.
     """
-    if scalar(con, "SELECT max(version) FROM schema_version") >= SCHEMA_VERSION:
-        return
     con.begin()
     try:
         if scalar(con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'labs' AND NOT temporary"):
