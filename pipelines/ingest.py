@@ -111,7 +111,7 @@ def ingest_file(
     release the GIL), which takes the hash (~0.4 s per 10M lab rows) off the critical path.
     """
     spec = source.spec
-    before = _file_state(source)
+    before = file_state(source)
     result = FileResult(spec.table, source.label, "", sum(size for size, _ in before))
     try:
         with ThreadPoolExecutor(max_workers=1) as pool:
@@ -147,7 +147,7 @@ def _drop_staging(con: duckdb.DuckDBPyConnection, table: str) -> None:
     )
 
 
-def _file_state(source: RawSource) -> list[tuple[int, int]]:
+def file_state(source: RawSource) -> list[tuple[int, int]]:
     """Size and modification time of each file of a source; a file gone is bad input, not a crash."""
     try:
         return [(st.st_size, st.st_mtime_ns) for st in (path.stat() for path in source.paths)]
@@ -163,7 +163,7 @@ def _unchanged_since(source: RawSource, before: list[tuple[int, int]]) -> None:
     The hash and the rows read could then describe different contents, and a later run could skip
     the finished file as "unchanged": load nothing of it now.
     """
-    if _file_state(source) != before:
+    if file_state(source) != before:
         raise InputError(f"{source.label} changed while it was being read (still being written?)")
 
 

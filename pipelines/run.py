@@ -22,7 +22,7 @@ from checks.framework import CheckConfigError, CheckDefinition
 from pipelines import __version__
 from pipelines.db import connect, refresh_lab_concepts
 from pipelines.errors import InputError
-from pipelines.ingest import FileResult, RawSource, ingest_file, preflight
+from pipelines.ingest import FileResult, RawSource, file_state, ingest_file, preflight
 from pipelines.logs import RUN_ID
 from pipelines.settings import ConfigError, Settings
 from reports.context import data_range
@@ -162,7 +162,7 @@ def _run_in_transaction(
         # keeps them for a rollback, even once dropped), so the biggest file, staged last, cannot
         # push the others into spilling. Results are kept in the export's order.
         export_order = {source.label: i for i, source in enumerate(files)}
-        for source in sorted(files, key=_source_bytes):
+        for source in sorted(files, key=lambda source: sum(size for size, _ in file_state(source))):
             progress(f"loading {source.label}")
             log.debug("loading %s", source.label)
             started = time.perf_counter()
@@ -190,13 +190,6 @@ def _run_in_transaction(
     except BaseException:
         con.rollback()
         raise
-
-
-def _source_bytes(source: RawSource) -> int:
-    try:
-        return sum(path.stat().st_size for path in source.paths)
-    except OSError as error:
-        raise InputError(f"{source.label} disappeared or became unreadable: {error}") from error
 
 
 def _log_file(result: FileResult, seconds: float) -> None:
