@@ -1,8 +1,8 @@
--- lab_concepts := every (LOINC code, test name, unit) loaded before or staged now (the temp view
+-- lab_concepts := every (LOINC code, test name, unit) staged before or now (the temp view
 -- new_lab_keys), mapped under the current codelists: the analyte (from the LOINC code, else the test
--- name), the specimen, the LOINC code's shape and check digit, the unit factor and the plausible range. A few hundred
--- rows even for millions of results, so rebuilding it every run is cheap, and results loaded long ago
--- follow a codelist change.
+-- name), the specimen, the LOINC code's shape and check digit, the unit factor and the plausible
+-- range. A few hundred rows even for millions of results, so rebuilding it every run is cheap, and
+-- results loaded long ago follow a codelist change.
 CREATE OR REPLACE TEMP TABLE mapped_lab_concepts AS
 WITH keys AS (
     SELECT loinc_code, test_name, unit_original FROM lab_concepts
