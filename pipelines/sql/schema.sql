@@ -62,7 +62,8 @@ CREATE TABLE IF NOT EXISTS lab_results (
 );
 
 -- Every distinct (LOINC code, test name, unit) ever staged (keys of quarantined rows included),
--- mapped under the codelists of the latest run (checks/codelists/lab_tests.csv, pipelines/reference/*.csv). Rebuilt by every run.
+-- mapped under the codelists of the latest run (checks/codelists/lab_tests.csv,
+-- pipelines/reference/*.csv). Rebuilt by every run.
 CREATE TABLE IF NOT EXISTS lab_concepts (
     loinc_code     VARCHAR,
     test_name      VARCHAR,
