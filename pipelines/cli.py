@@ -134,10 +134,11 @@ def run(
     Outputs in OUT: summary.json, findings.csv, report.html, email.html and worklist_<check>.csv.
     The SMTP password is read from the CLINIC_AUDIT_SMTP_PASSWORD environment variable only.
 
-    Exit codes: 0 success, 2 configuration error, 3 unusable input (a missing file or column,
-    a file whose rejected share passes the threshold, or with --strict an export much smaller than
-    last time; the database is left unchanged), 4 the summary email could not be sent (the run
-    itself succeeded), 5 another run holds the database (see --wait).
+    Exit codes: 0 success, 2 configuration error (or a database written by a newer clinic-audit),
+    3 unusable input (a missing file or column, a file that changed while being read, a file whose
+    rejected share passes the threshold, or with --strict an export much smaller than last time;
+    the database is left unchanged), 4 the summary email could not be sent (the run itself
+    succeeded), 5 another run holds the database (see --wait).
 
     Example:
 
