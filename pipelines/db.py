@@ -152,6 +152,19 @@ def _load_reference(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+_UNITS = {"bytes": 1, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40}
+
+
+def memory_limit_bytes(con: duckdb.DuckDBPyConnection) -> int | None:
+    """DuckDB's memory limit in bytes, read back from DuckDB itself (which normalises "1.25GB",
+    "80%", ... to "1.1 GiB"); None if it ever answers in a form not known here."""
+    number, _, unit = str(scalar(con, "SELECT current_setting('memory_limit')")).partition(" ")
+    try:
+        return int(float(number) * _UNITS[unit])
+    except (ValueError, KeyError):
+        return None
+
+
 def scalar(con: duckdb.DuckDBPyConnection, query: str, params: dict | None = None) -> object:
     """The single value a query returns (fully consumed, as DuckDB 2 requires before the next call)."""
     rows = con.execute(query, params or {}).fetchall()

@@ -90,6 +90,37 @@ class RawSource:
     max_date: date | None = None
 
 
+# A CSV staged in memory takes about twice its size on disk (measured: a 166 MB labs.csv staged as
+# 331 MB; 1.68 GB as 2.8 GB). Used only to decide where a file is staged.
+STAGED_BYTES_PER_FILE_BYTE = 2
+
+
+@dataclass
+class StagingBudget:
+    """Where each file's staged rows go: in memory while they fit, else in the database file.
+
+    Staged rows stay in memory until the run commits (DuckDB keeps even dropped tables for a
+    rollback), so staging every file in memory makes a big export spill to disk uncompressed, and
+    every later step then reads spilled rows. A file that would take staged rows past half of
+    DuckDB's memory limit is staged instead in a table of the database file, where DuckDB writes it
+    compressed as it goes; at the commit that table is gone and its blocks are free for the next
+    night's staging. Measured at 1M patients (30M lab rows, memory limit 1.25GB): the run took
+    43 s instead of 53 s; the file keeps about 0.8 GB of free blocks for reuse. Small exports are
+    staged in memory as before (on disk, 3M lab rows took 2.5 s instead of 1.9 s).
+    """
+
+    memory_bytes: int | None
+    used: int = 0
+
+    def schema_for(self, file_bytes: int) -> str:
+        """ "temp" (memory) or "main" (the database file) for a file of this size."""
+        need = STAGED_BYTES_PER_FILE_BYTE * file_bytes
+        if self.memory_bytes is None or self.used + need <= self.memory_bytes // 2:
+            self.used += need
+            return "temp"
+        return "main"
+
+
 def preflight(export_dir: Path, export_format: str = "generic") -> list[RawSource]:
     """The export's sources, every file and column checked before the database is touched."""
     from pipelines.formats import sources_for
@@ -102,8 +133,10 @@ def ingest_file(
     source: RawSource,
     run_id: str,
     export_date: date,
+    staging: str = "temp",
 ) -> FileResult:
-    """Stage, validate, quarantine and load one source; returns its counts.
+    """Stage (in `staging`: "temp" or "main", see StagingBudget), validate, quarantine and load one
+    source; returns its counts.
 
     The sha256 (recorded, and how a re-sent file is recognised) is computed in a background thread.
     Only a file the size of one loaded before can be unchanged, so only then does staging wait for
@@ -120,7 +153,7 @@ def ingest_file(
                 result.sha256 = digest.result()
                 if _copy_if_unchanged(con, result):
                     return result
-            _stage(con, source)
+            _stage(con, source, staging)
             result.sha256 = digest.result()
     except (duckdb.IOException, OSError):
         _unchanged_since(source, before)  # a file rewritten or removed mid-read: say so (exit 3)
@@ -198,16 +231,16 @@ def _copy_if_unchanged(con: duckdb.DuckDBPyConnection, result: FileResult) -> bo
     return True
 
 
-def _stage(con: duckdb.DuckDBPyConnection, source: RawSource) -> None:
-    """Read and type every record in one pass, then number and enrich it.
+def _stage(con: duckdb.DuckDBPyConnection, source: RawSource, staging: str = "temp") -> None:
+    """Read and type every record in one pass into `<staging>.typed_<table>`, then number and enrich it.
 
     The staging query is a pure projection of the source (no joins), so DuckDB keeps the source's
-    order and a row's rowid is its record number. Structural faults of a CSV read with
+    order and a row's rowid is its record number (in either schema). Structural faults of a CSV read with
     `store_rejects` land in `rejects_<table>` with their line.
     """
     t = source.spec.table
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE typed_{t} AS "
+        f"CREATE OR REPLACE {'TABLE main.' if staging == 'main' else 'TEMP TABLE '}typed_{t} AS "
         f"WITH raw AS ({source.select}) " + sql_file(f"stage_{t}.sql"),
         dict(source.params),
     )

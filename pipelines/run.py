@@ -20,9 +20,9 @@ import duckdb
 from checks.evaluate import CheckResult, run_checks, select_checks
 from checks.framework import CheckConfigError, CheckDefinition
 from pipelines import __version__
-from pipelines.db import connect, refresh_lab_concepts
+from pipelines.db import connect, memory_limit_bytes, refresh_lab_concepts
 from pipelines.errors import InputError
-from pipelines.ingest import FileResult, RawSource, file_state, ingest_file, preflight
+from pipelines.ingest import FileResult, RawSource, StagingBudget, file_state, ingest_file, preflight
 from pipelines.logs import RUN_ID
 from pipelines.settings import ConfigError, Settings
 from reports.context import data_range
@@ -158,15 +158,21 @@ def _run_in_transaction(
 ) -> None:
     con.begin()
     try:
-        # Smallest file first: a file's staging tables hold their memory until the commit (DuckDB
-        # keeps them for a rollback, even once dropped), so the biggest file, staged last, cannot
-        # push the others into spilling. Results are kept in the export's order.
+        # Smallest file first: staged rows hold their memory until the commit (DuckDB keeps them for
+        # a rollback, even once dropped), so the small files are staged in memory and the biggest,
+        # once memory is spoken for, in the database file (StagingBudget). Results keep export order.
         export_order = {source.label: i for i, source in enumerate(files)}
-        for source in sorted(files, key=lambda source: sum(size for size, _ in file_state(source))):
+        budget = StagingBudget(memory_limit_bytes(con))
+        for source in sorted(files, key=_bytes):
+            staging = budget.schema_for(_bytes(source))
             progress(f"loading {source.label}")
-            log.debug("loading %s", source.label)
+            log.debug(
+                "loading %s (staged in %s)",
+                source.label,
+                "memory" if staging == "temp" else "the database file",
+            )
             started = time.perf_counter()
-            result = ingest_file(con, source, outcome.run_id, outcome.started_at.date())
+            result = ingest_file(con, source, outcome.run_id, outcome.started_at.date(), staging)
             outcome.files.append(result)
             outcome.files.sort(key=lambda done: export_order[done.file])
             _log_file(result, time.perf_counter() - started)
@@ -190,6 +196,10 @@ def _run_in_transaction(
     except BaseException:
         con.rollback()
         raise
+
+
+def _bytes(source: RawSource) -> int:
+    return sum(size for size, _ in file_state(source))
 
 
 def _log_file(result: FileResult, seconds: float) -> None:

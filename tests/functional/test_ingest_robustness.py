@@ -9,8 +9,9 @@ import duckdb
 
 import pipelines.ingest
 import pipelines.run
-from pipelines.db import SCHEMA_VERSION
+from pipelines.db import SCHEMA_VERSION, connect, memory_limit_bytes
 from pipelines.errors import EXIT_CONFIG, EXIT_INPUT
+from pipelines.ingest import StagingBudget
 from pipelines.settings import Settings
 from tests.conftest import SAMPLE_EXPORT
 from tests.helpers import cli, run_args, table_counts
@@ -38,8 +39,8 @@ def test_a_file_that_changes_while_it_is_read_loads_nothing(tmp_path, monkeypatc
     shutil.copytree(SAMPLE_EXPORT, export)
     original = pipelines.ingest._stage
 
-    def stage_then_append(con, source):
-        original(con, source)
+    def stage_then_append(con, source, *args):
+        original(con, source, *args)
         if source.spec.table == "labs":  # the exporter is still writing
             with (export / "labs.csv").open("a", encoding="utf-8") as handle:
                 handle.write("P9999,2026-11-01,2823-3,Potassium,4.0,mmol/L\n")
@@ -68,12 +69,86 @@ def test_a_file_removed_while_it_is_read_is_bad_input_not_a_crash(tmp_path, monk
     shutil.copytree(SAMPLE_EXPORT, export)
     original = pipelines.ingest._stage
 
-    def remove_then_stage(con, source):
+    def remove_then_stage(con, source, *args):
         if source.spec.table == "labs":  # the exporter replaces its output: DuckDB's read fails
             (export / "labs.csv").unlink()
-        original(con, source)
+        original(con, source, *args)
 
     monkeypatch.setattr(pipelines.ingest, "_stage", remove_then_stage)
     assert cli(*run_args(tmp_path, export)) == EXIT_INPUT
     assert "labs.csv disappeared or became unreadable" in capsys.readouterr().err
     assert table_counts(tmp_path / "audit.duckdb")["runs"] == 0
+
+
+GOOD_LAB = "P0001,2026-11-02,2823-3,Potassium,4.2,mmol/L\n"
+BAD_LABS = (
+    "P0001,2026-13-40,2823-3,Potassium,4.0,mmol/L\n"  # not a date
+    "P0001,2026-11-01,2823-3,Potassium\n"  # too few fields
+    "P0001,2026-11-01,2823-3,Potassium,four,mmol/L\n"  # not a number
+    + GOOD_LAB
+    + GOOD_LAB  # the same again (kept: one export)
+)
+
+
+def _database_content(db) -> dict[str, list[tuple]]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        return {
+            "quarantine": con.execute(
+                "SELECT table_name, file, line, column_name, rule, original FROM quarantine ORDER BY ALL"
+            ).fetchall(),
+            "labs": con.execute("SELECT * EXCLUDE (_run_id) FROM lab_results ORDER BY ALL").fetchall(),
+            "run_files": con.execute(
+                "SELECT table_name, rows_read, rows_loaded, rows_duplicate, rows_rejected FROM run_files "
+                "ORDER BY ALL"
+            ).fetchall(),
+            "tables": con.execute("SELECT table_name FROM duckdb_tables() ORDER BY 1").fetchall(),
+        }
+
+
+def test_files_staged_in_the_database_file_load_exactly_as_files_staged_in_memory(tmp_path, monkeypatch):
+    """A big export stages its largest files in the database file (StagingBudget); nothing a run
+    stores may depend on where a file was staged: rows, quarantined lines and counts, and no
+    staging table is left behind."""
+    export = tmp_path / "export"
+    shutil.copytree(SAMPLE_EXPORT, export)
+    with (export / "labs.csv").open("a", encoding="utf-8") as handle:
+        handle.write(BAD_LABS)
+    staged_in = []
+    original = pipelines.ingest._stage
+
+    def recording(con, source, staging="temp"):
+        staged_in.append(staging)
+        original(con, source, staging)
+
+    monkeypatch.setattr(pipelines.ingest, "_stage", recording)
+    in_memory, on_disk = tmp_path / "memory", tmp_path / "disk"
+    assert cli(*run_args(in_memory, export)) == 0
+    assert staged_in == ["temp"] * 4
+    monkeypatch.setattr(StagingBudget, "schema_for", lambda self, size: "main")
+    assert cli(*run_args(on_disk, export)) == 0
+    assert staged_in[4:] == ["main"] * 4
+
+    content = _database_content(on_disk / "audit.duckdb")
+    assert content == _database_content(in_memory / "audit.duckdb")
+    lines = {row[2] for row in content["quarantine"] if row[0] == "labs"}
+    assert {5968, 5969, 5970} <= lines  # the appended bad rows, by their line in labs.csv
+    assert not [t for (t,) in content["tables"] if t.startswith("typed_")]
+
+    assert cli(*run_args(on_disk, export, "--as-of", "2026-11-21")) == 0  # unchanged: skipped
+    (export / "labs.csv").write_text((export / "labs.csv").read_text() + GOOD_LAB)
+    assert cli(*run_args(on_disk, export, "--as-of", "2026-11-22")) == 0  # changed: re-read, deduplicated
+    assert _database_content(on_disk / "audit.duckdb")["labs"] == content["labs"]
+
+
+def test_staging_budget_keeps_small_files_in_memory_and_sends_the_rest_to_disk():
+    budget = StagingBudget(memory_bytes=1000)  # half of it, 500 bytes, for staged rows
+    assert [budget.schema_for(size) for size in (100, 100, 100, 10)] == ["temp", "temp", "main", "temp"]
+    assert StagingBudget(memory_bytes=None).schema_for(10**12) == "temp"  # limit unknown: as before
+
+
+def test_memory_limit_is_read_back_from_duckdb(tmp_path):
+    con = connect(tmp_path / "audit.duckdb", "1.25GB")
+    try:
+        assert abs(memory_limit_bytes(con) - 1.25e9) < 0.1e9  # DuckDB shows it rounded: "1.1 GiB"
+    finally:
+        con.close()
