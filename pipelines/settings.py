@@ -37,7 +37,7 @@ class Settings:
     reject_threshold: float = 0.05
     clinic_name: str = "Clinic"
     as_of_gap_warning_days: int = 365  # warn when as-of is this far outside the data's date range
-    memory_limit: str = "1.25GB"  # DuckDB working memory; larger loads spill to disk
+    memory_limit: str = "1.25GB"  # DuckDB working memory (see StagingBudget)
     # Per-check parameter overrides: {check_id: {param: value}}
     check_params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     checks: tuple[str, ...] = ()  # empty = all checks
@@ -77,7 +77,8 @@ SETTING_HELP = {
     "export_format": "Export format: auto (detected from the files present) or a profile name.",
     "reject_threshold": "Stop (exit 3) when a file's share of rejected rows exceeds this, 0 to 1.",
     "clinic_name": "Clinic name shown in the report and the email.",
-    "memory_limit": "DuckDB working memory; larger loads spill to disk beside the database.",
+    "memory_limit": "DuckDB working memory; a file too big to stage in half of it is staged in the "
+    "database file, and other large work spills to disk beside the database.",
     "check_params": "Per-check parameters, in the [checks.<id>] tables below.",
     "checks": "Check ids to run; empty runs all checks.",
     "report_location": "Where readers find report.html (path or URL), quoted in the email.",
