@@ -112,10 +112,15 @@ class StagingBudget:
     memory_bytes: int | None
     used: int = 0
 
-    def schema_for(self, file_bytes: int) -> str:
-        """ "temp" (memory) or "main" (the database file) for a file of this size."""
+    def schema_for(self, source: RawSource, file_bytes: int) -> str:
+        """Where to stage this source's rows: "temp" (memory) or "main" (the database file).
+
+        Only a plain CSV read in order (`source.lines`) is judged by its size: the size of a
+        compressed file or of files a profile joins says little about the rows they yield, so such
+        sources are staged in memory (and spill if they must).
+        """
         need = STAGED_BYTES_PER_FILE_BYTE * file_bytes
-        if self.memory_bytes is None or self.used + need <= self.memory_bytes // 2:
+        if not source.lines or self.memory_bytes is None or self.used + need <= self.memory_bytes // 2:
             self.used += need
             return "temp"
         return "main"
@@ -133,10 +138,10 @@ def ingest_file(
     source: RawSource,
     run_id: str,
     export_date: date,
-    staging: str = "temp",
+    budget: StagingBudget | None = None,
 ) -> FileResult:
-    """Stage (in `staging`: "temp" or "main", see StagingBudget), validate, quarantine and load one
-    source; returns its counts.
+    """Stage (in memory, or where `budget` says), validate, quarantine and load one source; returns
+    its counts. A file skipped as unchanged takes nothing from the budget.
 
     The sha256 (recorded, and how a re-sent file is recognised) is computed in a background thread.
     Only a file the size of one loaded before can be unchanged, so only then does staging wait for
@@ -153,6 +158,10 @@ def ingest_file(
                 result.sha256 = digest.result()
                 if _copy_if_unchanged(con, result):
                     return result
+            staging = budget.schema_for(source, result.bytes) if budget else "temp"
+            log.debug(
+                "%s: staged in %s", source.label, "memory" if staging == "temp" else "the database file"
+            )
             _stage(con, source, staging)
             result.sha256 = digest.result()
     except (duckdb.IOException, OSError):

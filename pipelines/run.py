@@ -163,16 +163,11 @@ def _run_in_transaction(
         # once memory is spoken for, in the database file (StagingBudget). Results keep export order.
         export_order = {source.label: i for i, source in enumerate(files)}
         budget = StagingBudget(memory_limit_bytes(con))
-        for source in sorted(files, key=_bytes):
-            staging = budget.schema_for(_bytes(source))
+        for source in sorted(files, key=lambda source: sum(size for size, _ in file_state(source))):
             progress(f"loading {source.label}")
-            log.debug(
-                "loading %s (staged in %s)",
-                source.label,
-                "memory" if staging == "temp" else "the database file",
-            )
+            log.debug("loading %s", source.label)
             started = time.perf_counter()
-            result = ingest_file(con, source, outcome.run_id, outcome.started_at.date(), staging)
+            result = ingest_file(con, source, outcome.run_id, outcome.started_at.date(), budget)
             outcome.files.append(result)
             outcome.files.sort(key=lambda done: export_order[done.file])
             _log_file(result, time.perf_counter() - started)
@@ -196,10 +191,6 @@ def _run_in_transaction(
     except BaseException:
         con.rollback()
         raise
-
-
-def _bytes(source: RawSource) -> int:
-    return sum(size for size, _ in file_state(source))
 
 
 def _log_file(result: FileResult, seconds: float) -> None:

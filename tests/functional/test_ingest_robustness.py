@@ -14,7 +14,7 @@ from pipelines.errors import EXIT_CONFIG, EXIT_INPUT
 from pipelines.ingest import StagingBudget
 from pipelines.settings import Settings
 from tests.conftest import SAMPLE_EXPORT
-from tests.helpers import cli, run_args, table_counts
+from tests.helpers import cli, run_args, table_counts, write_export
 
 
 def test_files_load_smallest_first_and_are_reported_in_export_order(tmp_path, monkeypatch):
@@ -117,14 +117,19 @@ def test_files_staged_in_the_database_file_load_exactly_as_files_staged_in_memor
     original = pipelines.ingest._stage
 
     def recording(con, source, staging="temp"):
-        staged_in.append(staging)
         original(con, source, staging)
+        where = con.execute(
+            "SELECT CASE WHEN temporary THEN 'temp' ELSE schema_name END FROM duckdb_tables() "
+            "WHERE table_name = $t",
+            {"t": f"typed_{source.spec.table}"},
+        ).fetchall()
+        staged_in.append(where[0][0])  # where the staged rows really are
 
     monkeypatch.setattr(pipelines.ingest, "_stage", recording)
     in_memory, on_disk = tmp_path / "memory", tmp_path / "disk"
     assert cli(*run_args(in_memory, export)) == 0
     assert staged_in == ["temp"] * 4
-    monkeypatch.setattr(StagingBudget, "schema_for", lambda self, size: "main")
+    monkeypatch.setattr(StagingBudget, "schema_for", lambda self, source, size: "main")
     assert cli(*run_args(on_disk, export)) == 0
     assert staged_in[4:] == ["main"] * 4
 
@@ -140,10 +145,37 @@ def test_files_staged_in_the_database_file_load_exactly_as_files_staged_in_memor
     assert _database_content(on_disk / "audit.duckdb")["labs"] == content["labs"]
 
 
+def test_record_numbers_hold_across_row_groups_when_staged_in_the_database_file(tmp_path, monkeypatch):
+    """Staged rows' rowids are their record numbers (quarantine lines come from them), also when
+    DuckDB writes the staged table in parallel, in many row groups, to the database file."""
+    rows = 400_000  # more than three row groups of 122,880
+    bad = {5: "x", 150_001: "y", 399_999: "z"}  # record number -> a value that is not a number
+    lines = ["patient_id,collected_at,loinc_code,test_name,value,unit"]
+    lines += [f"P{i % 997},2026-01-02,2823-3,Potassium,{bad.get(i, 4.1)},mmol/L" for i in range(rows)]
+    lines[120_000] = lines[120_000].rsplit(",", 1)[0]  # record 119,999: too few fields (a reader reject)
+    write_export(tmp_path / "export", labs="\n".join(lines) + "\n")
+    monkeypatch.setattr(StagingBudget, "schema_for", lambda self, source, size: "main")
+    assert cli(*run_args(tmp_path, tmp_path / "export")) == 0
+    with duckdb.connect(str(tmp_path / "audit.duckdb"), read_only=True) as con:
+        found = con.execute("SELECT line, rule, original FROM quarantine ORDER BY line").fetchall()
+    assert [(line, rule) for line, rule, _ in found] == [
+        (7, "numeric"),
+        (120_001, "missing_columns"),
+        (150_003, "numeric"),
+        (400_001, "numeric"),
+    ]
+    assert found[2][2].startswith("P451,2026-01-02,2823-3,Potassium,y,")  # 150,001 % 997 = 451
+
+
 def test_staging_budget_keeps_small_files_in_memory_and_sends_the_rest_to_disk():
+    csv, joined = (
+        pipelines.ingest.RawSource(None, "f", (), "", {}, (), lines=kind) for kind in (True, False)
+    )
     budget = StagingBudget(memory_bytes=1000)  # half of it, 500 bytes, for staged rows
-    assert [budget.schema_for(size) for size in (100, 100, 100, 10)] == ["temp", "temp", "main", "temp"]
-    assert StagingBudget(memory_bytes=None).schema_for(10**12) == "temp"  # limit unknown: as before
+    placed = [budget.schema_for(csv, size) for size in (100, 100, 100, 10)]
+    assert placed == ["temp", "temp", "main", "temp"]
+    assert budget.schema_for(joined, 10**12) == "temp"  # a joined or compressed source: size says little
+    assert StagingBudget(memory_bytes=None).schema_for(csv, 10**12) == "temp"  # limit unknown: as before
 
 
 def test_memory_limit_is_read_back_from_duckdb(tmp_path):
