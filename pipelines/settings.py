@@ -77,7 +77,7 @@ SETTING_HELP = {
     "export_format": "Export format: auto (detected from the files present) or a profile name.",
     "reject_threshold": "Stop (exit 3) when a file's share of rejected rows exceeds this, 0 to 1.",
     "clinic_name": "Clinic name shown in the report and the email.",
-    "memory_limit": "DuckDB working memory; a file too big to stage in half of it is staged in the "
+    "memory_limit": "DuckDB working memory; a file too big to stage in it is staged in the "
     "database file, and other large work spills to disk beside the database.",
     "check_params": "Per-check parameters, in the [checks.<id>] tables below.",
     "checks": "Check ids to run; empty runs all checks.",

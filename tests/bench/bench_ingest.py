@@ -35,12 +35,13 @@ PIPELINE = """
 import sys
 from datetime import date
 from pathlib import Path
-from pipelines.db import connect
-from pipelines.ingest import ingest_file, preflight
+from pipelines.db import connect, memory_limit_bytes
+from pipelines.ingest import StagingBudget, ingest_file, preflight
 con = connect(Path(sys.argv[2]))
 con.begin()
+budget = StagingBudget(memory_limit_bytes(con))  # staged where a run would stage it
 for source in preflight(Path(sys.argv[1]).parent):
-    ingest_file(con, source, "bench", date(2026, 11, 24))
+    ingest_file(con, source, "bench", date(2026, 11, 24), budget)
 con.commit()
 con.close()
 """
