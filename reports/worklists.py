@@ -48,8 +48,8 @@ def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]]) 
     with open(path, "w", encoding="utf-8-sig", newline="", opener=_owner_only) as handle:
         writer = csv.writer(handle, lineterminator="\r\n")
         writer.writerow(header)
-        # None is written as an empty cell by the csv module itself: only values are made safe
-        # (findings.csv rows are mostly empty evidence columns; this halves its writing time).
+        # None is written as an empty cell by the csv module itself: only values need making safe
+        # (findings.csv rows are mostly empty evidence columns).
         writer.writerows([v if v is None else safe_cell(v) for v in row] for row in rows)
     return path
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -99,12 +100,6 @@ def measure(script: str, csv_path: Path, db_path: Path) -> dict:
     return {"seconds": float(inner), "process_seconds": wall, "peak_mb": int(rss_kb) / 1024}
 
 
-def median(values: list[float]) -> float:
-    ordered = sorted(values)
-    middle = len(ordered) // 2
-    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
-
-
 def measure_pairs(csv_path: Path, work: Path, repeat: int) -> list[tuple[dict, dict]]:
     """Floor and clinic-audit, alternately, `repeat` times.
 
@@ -137,7 +132,7 @@ def main() -> None:
         size_mb = csv_path.stat().st_size / 1e6
         pairs = measure_pairs(csv_path, Path(tmp), max(args.repeat, 1))
     ratios = [ours["seconds"] / floor["seconds"] for floor, ours in pairs]
-    floor, ours = pairs[ratios.index(sorted(ratios)[(len(ratios) - 1) // 2])]  # the pair at the median
+    floor, ours = pairs[ratios.index(statistics.median_low(ratios))]  # a pair at the median
     figures = {
         "rows": args.rows,
         "csv_mb": round(size_mb, 1),
@@ -145,7 +140,7 @@ def main() -> None:
         "clinic_audit": ours,
         "floor_rows_per_s": round(args.rows / floor["seconds"]),
         "clinic_audit_rows_per_s": round(args.rows / ours["seconds"]),
-        "time_ratio": round(median(ratios), 2),
+        "time_ratio": round(statistics.median(ratios), 2),
         "time_ratios": [round(r, 2) for r in ratios],
         "memory_ratio": round(ours["peak_mb"] / floor["peak_mb"], 2),
         "peak_mb_max": round(max(o["peak_mb"] for _, o in pairs)),
