@@ -134,7 +134,8 @@ def store(
     recorded = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in params.items()}
     result = CheckResult(definition.id, definition.title, denominator, flagged, high, recorded)
     con.execute(
-        "INSERT INTO check_results VALUES ($run, $check, $title, $den, $flag, $high, $rate, $params)",
+        "INSERT INTO check_results (run_id, check_id, title, denominator, flagged, high_priority, rate, "
+        "parameters) VALUES ($run, $check, $title, $den, $flag, $high, $rate, $params)",
         {
             "run": run_id,
             "check": definition.id,

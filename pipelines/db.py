@@ -13,7 +13,8 @@ from pipelines.settings import ConfigError
 SQL_DIR = Path(__file__).parent / "sql"
 REFERENCE_DIR = Path(__file__).parent / "reference"
 CODELIST_DIR = Path(checks.__file__).parent / "codelists"
-SCHEMA_VERSION = 2  # 2: labs became a view over lab_results and lab_concepts
+SCHEMA_VERSION = 3  # 2: labs became a view over lab_results and lab_concepts; 3: death, censored
+# results, skipped and noted rows (new nullable columns, added by schema.sql)
 LAB_KEY_SOURCES = ("typed_labs", "lab_results")  # tables refresh_lab_concepts may read keys from
 
 
@@ -82,7 +83,8 @@ def _migrate(con: duckdb.DuckDBPyConnection) -> None:
         if scalar(con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'labs' AND NOT temporary"):
             con.execute(
                 """
-                INSERT INTO lab_results
+                INSERT INTO lab_results (patient_id, collected_at, loinc_code, test_name,
+                                         value_original, unit_original, _run_id)
                 SELECT patient_id, collected_at, loinc_code, test_name, value_original, unit_original,
                        _run_id
                 FROM labs;

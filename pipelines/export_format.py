@@ -27,7 +27,13 @@ class FileSpec:
 
 
 GENERIC_FILES: tuple[FileSpec, ...] = (
-    FileSpec("patients", "patients.csv", ("patient_id", "birth_date", "sex"), mandatory_file=False),
+    FileSpec(
+        "patients",
+        "patients.csv",
+        ("patient_id", "birth_date", "sex"),
+        ("death_date", "deceased"),
+        mandatory_file=False,
+    ),
     FileSpec(
         "labs",
         "labs.csv",
@@ -61,8 +67,16 @@ STORAGE_TABLE: dict[str, str] = {
 # Columns stored in each table, and the subset that identifies a row (an exported fact) for
 # de-duplication across overlapping nightly exports.
 STORED_COLUMNS: dict[str, tuple[str, ...]] = {
-    "patients": ("patient_id", "birth_date", "sex"),
-    "labs": ("patient_id", "collected_at", "loinc_code", "test_name", "value_original", "unit_original"),
+    "patients": ("patient_id", "birth_date", "sex", "death_date", "deceased"),
+    "labs": (
+        "patient_id",
+        "collected_at",
+        "loinc_code",
+        "test_name",
+        "value_original",
+        "unit_original",
+        "value_comparator",
+    ),
     "prescriptions": (
         "patient_id",
         "drug_name",
@@ -93,7 +107,7 @@ IDENTITY_DATE: dict[str, str] = {
 }
 
 IDENTITY_COLUMNS: dict[str, tuple[str, ...]] = {
-    "patients": ("patient_id", "birth_date", "sex"),
+    "patients": ("patient_id", "birth_date", "sex", "death_date", "deceased"),
     "labs": (
         "patient_id",
         "collected_at",
@@ -101,6 +115,7 @@ IDENTITY_COLUMNS: dict[str, tuple[str, ...]] = {
         "test_name",
         "value_original",
         "unit_original",
+        "value_comparator",
     ),
     "prescriptions": (
         "patient_id",
@@ -117,7 +132,13 @@ IDENTITY_COLUMNS: dict[str, tuple[str, ...]] = {
 # For each contract column, the staging column holding its text as read (trimmed); quarantined
 # rows are shown with these values, in the file's column order.
 TEXT_COLUMNS: dict[str, dict[str, str]] = {
-    "patients": {"patient_id": "patient_id", "birth_date": "birth_date_text", "sex": "sex_text"},
+    "patients": {
+        "patient_id": "patient_id",
+        "birth_date": "birth_date_text",
+        "sex": "sex_text",
+        "death_date": "death_date_text",
+        "deceased": "deceased_text",
+    },
     "labs": {
         "patient_id": "patient_id",
         "collected_at": "collected_at_text",

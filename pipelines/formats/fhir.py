@@ -86,7 +86,8 @@ PATIENT_ID = "nullif(regexp_extract(j->>'$.subject.reference', '^Patient/([^/]+)
 STATUS = "coalesce(j->>'$.status', '')"
 
 PATIENTS = """
-SELECT j->>'$.id' AS patient_id, j->>'$.birthDate' AS birth_date, j->>'$.gender' AS sex
+SELECT j->>'$.id' AS patient_id, j->>'$.birthDate' AS birth_date, j->>'$.gender' AS sex,
+       NULL::VARCHAR AS death_date, NULL::VARCHAR AS deceased
 FROM {Patient}
 """
 

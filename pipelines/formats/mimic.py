@@ -52,7 +52,7 @@ PATIENTS = f"""
 SELECT subject_id AS patient_id,
        CAST(try_cast(anchor_year AS INTEGER) - try_cast(anchor_age AS INTEGER) AS VARCHAR) || '-01-01'
            AS birth_date,
-       gender AS sex
+       gender AS sex, NULL::VARCHAR AS death_date, NULL::VARCHAR AS deceased
 FROM {READ.format("$patients")}
 """  # noqa: S608 - constant fragments, values bound
 

@@ -67,7 +67,8 @@ SELECTS = {
                    || '-' || lpad(coalesce(nullif(trim({day_of_birth}), ''), '1'), 2, '0')
                ) AS birth_date,
                CASE trim(gender_concept_id) WHEN '8507' THEN 'M' WHEN '8532' THEN 'F'
-                    ELSE {gender_source_value} END AS sex
+                    ELSE {gender_source_value} END AS sex,
+               NULL::VARCHAR AS death_date, NULL::VARCHAR AS deceased
         FROM {main}
     """,
     "labs": """

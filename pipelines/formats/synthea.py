@@ -26,7 +26,13 @@ TABLES: dict[str, tuple[str, tuple[str, ...], bool, dict[str, str]]] = {
         "patients.csv",
         ("id", "birthdate", "gender"),
         False,
-        {"patient_id": "id", "birth_date": "birthdate", "sex": "gender"},
+        {
+            "patient_id": "id",
+            "birth_date": "birthdate",
+            "sex": "gender",
+            "death_date": "NULL",
+            "deceased": "NULL",
+        },
     ),
     "labs": (
         "observations.csv",

@@ -33,3 +33,26 @@ CREATE OR REPLACE TEMP MACRO code_system_name(x) AS
         WHEN 'ICD9CM' THEN 'ICD-9-CM' WHEN 'ICD9' THEN 'ICD-9-CM'
         WHEN 'SNOMEDCT' THEN 'SNOMED-CT' WHEN 'SNOMED' THEN 'SNOMED-CT' WHEN 'SCT' THEN 'SNOMED-CT'
     END;
+-- A yes/no flag however it is written (true/false, yes/no, y/n, 1/0); NULL when empty or unknown.
+CREATE OR REPLACE TEMP MACRO yes_no(x) AS
+    CASE lower(clean(x))
+        WHEN 'true' THEN true WHEN 'yes' THEN true WHEN 'y' THEN true WHEN '1' THEN true WHEN 't' THEN true
+        WHEN 'false' THEN false WHEN 'no' THEN false WHEN 'n' THEN false WHEN '0' THEN false
+        WHEN 'f' THEN false
+    END;
+-- A lab result as written: a number, or a censored number ('<0.5', '> 2000', '<=5', '≥ 60').
+-- result_comparator gives the comparator ('<', '<=', '>', '>='), result_number the number (the
+-- bound of a censored result); text that is neither ('haemolysed', 'see comment') gives NULL for both.
+-- The regular expressions run only on values starting with a comparator (cheap on 10M plain numbers).
+CREATE OR REPLACE TEMP MACRO censored(x) AS left(clean(x), 1) IN ('<', '>', '≤', '≥', '=');
+CREATE OR REPLACE TEMP MACRO result_comparator(x) AS
+    CASE WHEN censored(x) THEN
+        CASE regexp_extract(clean(x), '^(<=|>=|=<|=>|<|>|≤|≥)\s*[-+]?[0-9.]', 1)
+            WHEN '<' THEN '<' WHEN '<=' THEN '<=' WHEN '=<' THEN '<=' WHEN '≤' THEN '<='
+            WHEN '>' THEN '>' WHEN '>=' THEN '>=' WHEN '=>' THEN '>=' WHEN '≥' THEN '>='
+        END
+    END;
+CREATE OR REPLACE TEMP MACRO result_number(x) AS
+    CASE WHEN NOT censored(x) THEN try_cast(clean(x) AS DOUBLE)
+         WHEN result_comparator(x) IS NOT NULL
+         THEN try_cast(regexp_replace(clean(x), '^(<=|>=|=<|=>|<|>|≤|≥)\s*', '') AS DOUBLE) END;

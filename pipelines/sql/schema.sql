@@ -25,10 +25,15 @@ CREATE TABLE IF NOT EXISTS run_files (
     rows_duplicate  BIGINT NOT NULL,          -- valid rows already present (overlapping exports)
     rows_rejected   BIGINT NOT NULL,          -- rows sent to quarantine
     skipped_unchanged BOOLEAN NOT NULL,       -- same sha256 as an earlier loaded file: not re-read
-    bytes           BIGINT                    -- the file's size (NULL in runs before schema 2)
+    bytes           BIGINT,                   -- the file's size (NULL in runs before schema 2)
+    rows_skipped    BIGINT,                   -- rows outside what the tool audits (e.g. Synthea vital
+                                              -- signs, surveys): counted, not loaded, not rejected
+    rows_noted      BIGINT                    -- loaded rows with a noted, non-fatal problem (row_notes)
 );
--- Databases from schema 1 gain the column here (appended, as in a new file).
+-- Databases from older schemas gain the columns here (appended, as in a new file).
 ALTER TABLE run_files ADD COLUMN IF NOT EXISTS bytes BIGINT;
+ALTER TABLE run_files ADD COLUMN IF NOT EXISTS rows_skipped BIGINT;
+ALTER TABLE run_files ADD COLUMN IF NOT EXISTS rows_noted BIGINT;
 
 CREATE TABLE IF NOT EXISTS quarantine (
     run_id      VARCHAR NOT NULL,             -- the run that first saw this bad row
@@ -41,12 +46,30 @@ CREATE TABLE IF NOT EXISTS quarantine (
     original    VARCHAR                       -- the row's original text
 );
 
+-- Rows that were loaded, but with a problem worth knowing: an implausible optional value that the
+-- audit does not need (an OMOP days_supply out of range beside a valid end date) is set aside and
+-- noted here, rather than costing the row. Same shape as quarantine.
+CREATE TABLE IF NOT EXISTS row_notes (
+    run_id      VARCHAR NOT NULL,
+    table_name  VARCHAR NOT NULL,
+    file        VARCHAR NOT NULL,
+    line        BIGINT,
+    column_name VARCHAR,
+    rule        VARCHAR NOT NULL,
+    message     VARCHAR NOT NULL,
+    original    VARCHAR
+);
+
 CREATE TABLE IF NOT EXISTS patients (
     patient_id VARCHAR NOT NULL,
     birth_date DATE,
     sex        VARCHAR,                       -- F | M | O | U
-    _run_id    VARCHAR NOT NULL
+    _run_id    VARCHAR NOT NULL,
+    death_date DATE,                          -- date of death, when the export records one
+    deceased   BOOLEAN                        -- true: dead (death_date may be unknown); NULL: not known dead
 );
+ALTER TABLE patients ADD COLUMN IF NOT EXISTS death_date DATE;
+ALTER TABLE patients ADD COLUMN IF NOT EXISTS deceased BOOLEAN;
 
 -- Lab results as exported (typed). What each result measures (analyte, specimen, canonical value
 -- and unit) is not stored here but looked up through lab_concepts by the `labs` view (views.sql), so
@@ -56,10 +79,12 @@ CREATE TABLE IF NOT EXISTS lab_results (
     collected_at   TIMESTAMP NOT NULL,
     loinc_code     VARCHAR,
     test_name      VARCHAR,
-    value_original DOUBLE,
+    value_original DOUBLE,                    -- the number; for a censored result (<0.5) its bound
     unit_original  VARCHAR,
-    _run_id        VARCHAR NOT NULL
+    _run_id        VARCHAR NOT NULL,
+    value_comparator VARCHAR                  -- '<' | '<=' | '>' | '>=' for a censored result, else NULL
 );
+ALTER TABLE lab_results ADD COLUMN IF NOT EXISTS value_comparator VARCHAR;
 
 -- Every distinct (LOINC code, test name, unit) ever staged (keys of quarantined rows included),
 -- mapped under the codelists of the latest run (checks/codelists/lab_tests.csv,
@@ -118,5 +143,8 @@ CREATE TABLE IF NOT EXISTS check_results (
     flagged       BIGINT NOT NULL,
     high_priority BIGINT NOT NULL,
     rate          DOUBLE NOT NULL,
-    parameters    JSON NOT NULL               -- the values used, as-of date included
+    parameters    JSON NOT NULL,              -- the values used, as-of date included
+    deceased_excluded BIGINT                  -- patients the check would have audited who died on or
+                                              -- before the as-of date (NULL in runs before schema 3)
 );
+ALTER TABLE check_results ADD COLUMN IF NOT EXISTS deceased_excluded BIGINT;

@@ -7,6 +7,7 @@ SELECT
     upper(clean(loinc_code)) AS loinc_code,
     clean(test_name) AS test_name,
     clean(value) AS value_text,
-    try_cast(clean(value) AS DOUBLE) AS value_original,
+    result_number(value) AS value_original,  -- a censored result ('<0.5') keeps its bound here
+    result_comparator(value) AS value_comparator,
     clean(unit) AS unit_original
 FROM raw

@@ -8,5 +8,12 @@ SELECT
     CASE upper(clean(sex))
         WHEN 'F' THEN 'F' WHEN 'FEMALE' THEN 'F' WHEN 'M' THEN 'M' WHEN 'MALE' THEN 'M'
         WHEN 'O' THEN 'O' WHEN 'OTHER' THEN 'O' WHEN 'U' THEN 'U' WHEN 'UNKNOWN' THEN 'U'
-    END AS sex
+    END AS sex,
+    clean(death_date) AS death_date_text,
+    iso_date(death_date) AS death_date,
+    clean(deceased) AS deceased_text,
+    -- dead when a death date is given, or when the export says so without a date (FHIR
+    -- deceasedBoolean); NULL (not known dead) otherwise. An explicit "false" stays false.
+    CASE WHEN clean(death_date) IS NOT NULL THEN true
+         ELSE yes_no(deceased) END AS deceased
 FROM raw
