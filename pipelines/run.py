@@ -22,6 +22,7 @@ from checks.framework import CheckConfigError, CheckDefinition
 from pipelines import __version__
 from pipelines.db import connect, memory_limit_bytes, refresh_lab_concepts
 from pipelines.errors import InputError
+from pipelines.guards import Coverage, as_of_warnings, coverage, coverage_warnings, volume_guard
 from pipelines.ingest import FileResult, RawSource, StagingBudget, file_state, ingest_file, preflight
 from pipelines.logs import RUN_ID
 from pipelines.settings import ConfigError, Settings
@@ -46,6 +47,7 @@ class RunOutcome:
     message: str = ""
     warnings: list[str] = field(default_factory=list)  # volume guard: exports much smaller than last time
     reports: Reports | None = None  # report.html, email.html, worklists, written after the commit
+    coverage: Coverage | None = None  # patients with a record in the lookback before as-of
 
 
 def new_run_id(now: datetime) -> str:
@@ -80,61 +82,6 @@ def execute_run(
         con.close()
     write_summary(settings.out, outcome)
     return outcome
-
-
-def count_rows(path: Path) -> int:
-    """Data rows in an export file, counted cheaply as lines after the header (no parsing)."""
-    lines = last = 0
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            lines += chunk.count(b"\n")
-            last = chunk[-1]
-    lines += 1 if last and last != ord("\n") else 0
-    return max(lines - 1, 0)
-
-
-def _count_source(con: duckdb.DuckDBPyConnection, source: RawSource) -> int:
-    """Rows a profile's source yields (it may join or decompress files, so lines cannot be counted)."""
-    return con.execute(f"SELECT count(*) FROM ({source.select})", dict(source.params)).fetchall()[0][0]  # noqa: S608
-
-
-def volume_guard(con: duckdb.DuckDBPyConnection, files: list[RawSource], ratio: float) -> list[str]:
-    """One warning per export file with under `ratio` of the rows the previous run read for its table.
-
-    Runs before the writing transaction, so `volume_guard_strict` can stop a run with nothing changed.
-    """
-    previous = dict(
-        con.execute(
-            "SELECT table_name, arg_max(rows_read, seq) FROM run_files JOIN runs USING (run_id) "
-            "GROUP BY table_name"
-        ).fetchall()
-    )
-    warnings = []
-    for source in files:
-        before = previous.get(source.spec.table)
-        if before is None:
-            continue
-        rows = count_rows(source.paths[0]) if source.lines else _count_source(con, source)
-        if rows < before * ratio:
-            warnings.append(
-                f"{source.label} has about {rows} rows, under {ratio:.0%} of the {before} "
-                "the previous run read; check the export is complete."
-            )
-    for warning in warnings:
-        log.warning("volume guard: %s", warning)
-    return warnings
-
-
-def as_of_warnings(first: date | None, last: date | None, as_of: date, gap_days: int) -> list[str]:
-    """A warning when the audit date lies far outside the data: wrong date, or date-shifted data."""
-    if last is not None and (as_of - last).days > gap_days:
-        return [
-            f"The as-of date {as_of} is {(as_of - last).days} days after the newest record ({last}): "
-            "the export may be stale or date-shifted (research data); consider --as-of latest."
-        ]
-    if first is not None and (first - as_of).days > gap_days:
-        return [f"The as-of date {as_of} is {(first - as_of).days} days before the oldest record ({first})."]
-    return []
 
 
 def checks_for(settings: Settings, as_of: date) -> tuple[CheckDefinition, ...]:
@@ -176,7 +123,12 @@ def _run_in_transaction(
         first, last = data_range(con)
         if settings.as_of == "latest":  # date-shifted research data has no "today": use the newest record
             outcome.as_of = last or outcome.as_of
-        for warning in as_of_warnings(first, last, outcome.as_of, settings.as_of_gap_warning_days):
+        outcome.coverage = coverage(con, outcome.as_of, settings.coverage_lookback_days)
+        # An as-of date outside the data explains the low coverage too: one warning, not two.
+        warnings = as_of_warnings(first, last, outcome.as_of, settings.as_of_gap_warning_days) or (
+            coverage_warnings(outcome.coverage, outcome.as_of, settings.coverage_warning_share)
+        )
+        for warning in warnings:
             log.warning("as-of date: %s", warning)
             outcome.warnings.append(warning)
         progress("running the checks")
@@ -291,6 +243,7 @@ def write_summary(out: Path, outcome: RunOutcome) -> Path:
         "started_at": outcome.started_at.isoformat(),
         "finished_at": outcome.finished_at.isoformat() if outcome.finished_at else None,
         "tool_version": __version__,
+        "coverage": outcome.coverage.as_dict() if outcome.coverage else None,
         "files": {
             f.table: {
                 "file": f.file,

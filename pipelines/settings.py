@@ -32,11 +32,16 @@ class Settings:
     exports: Path = Path("sample_data/clinic_export")
     out: Path = Path("out")
     db: Path = Path("clinic_audit.duckdb")
-    as_of: date | str | None = None  # None = today; "latest" = the newest record date in the data
+    # None = today; "latest" = the newest record date in the data; "per-patient" = each patient as of
+    # their own last record (date-shifted research data), see checks/sql/_aligned.sql
+    as_of: date | str | None = None
     export_format: str = "auto"  # detected from the files present; or generic, ...
     reject_threshold: float = 0.05
     clinic_name: str = "Clinic"
     as_of_gap_warning_days: int = 365  # warn when as-of is this far outside the data's date range
+    # Coverage guard: warn when under this share of patients has any record in the lookback to as-of
+    coverage_warning_share: float = 0.25
+    coverage_lookback_days: int = 365
     memory_limit: str = "1.25GB"  # DuckDB working memory (see StagingBudget)
     # Per-check parameter overrides: {check_id: {param: value}}
     check_params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
@@ -74,6 +79,9 @@ SETTING_HELP = {
     "as_of": "Audit date YYYY-MM-DD, or latest (the newest record date: date-shifted research data); "
     "unset = the day the run starts.",
     "as_of_gap_warning_days": "Warn when the as-of date lies this many days beyond the data's date range.",
+    "coverage_warning_share": "Warn when under this share of patients (0 to 1) has any lab, prescription "
+    "or diagnosis in the coverage_lookback_days before the as-of date.",
+    "coverage_lookback_days": "The lookback of the coverage warning, in days up to the as-of date.",
     "export_format": "Export format: auto (detected from the files present) or a profile name.",
     "reject_threshold": "Stop (exit 3) when a file's share of rejected rows exceeds this, 0 to 1.",
     "clinic_name": "Clinic name shown in the report and the email.",
@@ -96,7 +104,13 @@ SETTING_HELP = {
 }
 
 _SCALARS = {f.name: f for f in fields(Settings) if f.name not in {"check_params"}}
-_INTS = {"report_max_rows", "small_count_threshold", "smtp_port", "as_of_gap_warning_days"}
+_INTS = {
+    "report_max_rows",
+    "small_count_threshold",
+    "smtp_port",
+    "as_of_gap_warning_days",
+    "coverage_lookback_days",
+}
 _TUPLES = {"checks", "smtp_recipients"}
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 
@@ -117,10 +131,10 @@ def _coerce(key: str, value: Any, origin: str) -> Any:
         if key in {"exports", "out", "db"}:
             return Path(value)
         if key == "as_of":
-            if str(value).strip().lower() == "latest":
-                return "latest"
+            if str(value).strip().lower() in {"latest", "per-patient"}:
+                return str(value).strip().lower()
             return value if isinstance(value, date) else date.fromisoformat(str(value))
-        if key in {"reject_threshold", "volume_guard_ratio"}:
+        if key in {"reject_threshold", "volume_guard_ratio", "coverage_warning_share"}:
             number = float(value)
             if not 0 <= number <= 1:
                 raise ValueError("must be between 0 and 1")

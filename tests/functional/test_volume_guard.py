@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from pipelines.errors import EXIT_INPUT
-from pipelines.run import count_rows
+from pipelines.guards import count_rows
 from tests.conftest import SAMPLE_EXPORT
 from tests.helpers import cli, run_args, table_counts
 
