@@ -86,11 +86,12 @@ OUTPUT_SCHEMA = pa.DataFrameSchema(
 
 
 def prepare(con: duckdb.DuckDBPyConnection) -> None:
-    """Load the codelists and map this database's drugs and diagnoses onto them (once per run)."""
+    """Load codelists and vocabulary macros; map this database's drugs and diagnoses (once per run)."""
     con.execute(
         (SQL_DIR / "_codelists.sql").read_text(encoding="utf-8"),
         {"codelist_glob": str(CODELIST_DIR / "*.csv")},
     )
+    con.execute((SQL_DIR / "_vocabulary.sql").read_text(encoding="utf-8"))
     con.execute((SQL_DIR / "_concepts.sql").read_text(encoding="utf-8"))
 
 

@@ -13,14 +13,17 @@ cramp_days AS (
 ),
 tests(test, ord) AS (VALUES ('potassium', 1), ('calcium', 2), ('magnesium', 3)),
 electrolytes AS (
-    SELECT patient_id, collected_at, collected_at::DATE AS day, value,
+    -- a censored result counts as a result and is low only when certainly below ('<0.6' is
+    -- below 0.7; '>0.6' never is): result_below, _vocabulary.sql
+    SELECT patient_id, collected_at, collected_at::DATE AS day, value, value_comparator, result_text,
+           latest_key(collected_at, value, value_comparator) AS k,
            CASE analyte WHEN 'calcium_ionized' THEN 'calcium' ELSE analyte END AS test,
            CASE analyte WHEN 'calcium_ionized' THEN 'ionised calcium' ELSE analyte END AS label,
            CASE analyte
-               WHEN 'potassium' THEN value < $potassium_low
-               WHEN 'calcium' THEN value < $calcium_low
-               WHEN 'calcium_ionized' THEN value < $ionized_calcium_low
-               WHEN 'magnesium' THEN value < $magnesium_low
+               WHEN 'potassium' THEN result_below(value, value_comparator, $potassium_low)
+               WHEN 'calcium' THEN result_below(value, value_comparator, $calcium_low)
+               WHEN 'calcium_ionized' THEN result_below(value, value_comparator, $ionized_calcium_low)
+               WHEN 'magnesium' THEN result_below(value, value_comparator, $magnesium_low)
            END AS is_low
     FROM blood_results
     WHERE analyte IN ('potassium', 'calcium', 'calcium_ionized', 'magnesium')
@@ -31,7 +34,7 @@ per_test AS (
     -- every cramp x every test, with what its window holds
     SELECT c.patient_id, c.cramp_day, t.test, t.ord,
            count(e.value) AS results,
-           string_agg(e.label || ' ' || round(e.value, 2) || ' on ' || e.day, ', '
+           string_agg(e.label || ' ' || e.result_text || ' on ' || e.day, ', '
                       ORDER BY e.day, e.label, e.value) FILTER (e.is_low) AS low_results
     FROM cramp_days c
     CROSS JOIN tests t
@@ -66,11 +69,11 @@ population AS (
 latest AS (
     SELECT patient_id,
            max(day) FILTER (test = 'potassium') AS last_potassium_at,
-           arg_max(value, collected_at) FILTER (test = 'potassium') AS last_potassium,
+           arg_max(result_text, k) FILTER (test = 'potassium') AS last_potassium,
            max(day) FILTER (test = 'calcium') AS last_calcium_at,
-           arg_max(label || ' ' || round(value, 2), collected_at) FILTER (test = 'calcium') AS last_calcium,
+           arg_max(label || ' ' || result_text, k) FILTER (test = 'calcium') AS last_calcium,
            max(day) FILTER (test = 'magnesium') AS last_magnesium_at,
-           arg_max(value, collected_at) FILTER (test = 'magnesium') AS last_magnesium
+           arg_max(result_text, k) FILTER (test = 'magnesium') AS last_magnesium
     FROM electrolytes
     GROUP BY patient_id
 )

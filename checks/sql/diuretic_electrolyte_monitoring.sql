@@ -14,11 +14,14 @@ population AS (
     GROUP BY patient_id
 ),
 electrolytes AS (
+    -- a censored result ('<2.5') is a result; the latest is the latest by timestamp (latest_key)
     SELECT patient_id,
            max(collected_at) FILTER (analyte = 'potassium')::DATE AS last_potassium_at,
-           arg_max(value, collected_at) FILTER (analyte = 'potassium') AS last_potassium,
+           arg_max(result_text, latest_key(collected_at, value, value_comparator))
+               FILTER (analyte = 'potassium') AS last_potassium,
            max(collected_at) FILTER (analyte = 'sodium')::DATE AS last_sodium_at,
-           arg_max(value, collected_at) FILTER (analyte = 'sodium') AS last_sodium
+           arg_max(result_text, latest_key(collected_at, value, value_comparator))
+               FILTER (analyte = 'sodium') AS last_sodium
     FROM blood_results
     WHERE analyte IN ('potassium', 'sodium')
       AND collected_at::DATE <= $as_of

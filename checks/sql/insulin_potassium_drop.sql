@@ -12,10 +12,12 @@ WITH insulin AS (
     GROUP BY patient_id
 ),
 series AS (
-    -- the whole blood potassium series up to as-of, so "consecutive" is judged on every result
-    SELECT patient_id, collected_at::DATE AS day, value,
+    -- the whole blood potassium series up to as-of, so "consecutive" is judged on every result;
+    -- a censored result ('<2.5') takes part with its bound
+    SELECT patient_id, collected_at, collected_at::DATE AS day, value, value_comparator, result_text,
            lag(collected_at::DATE) OVER w AS prev_day,
-           lag(value) OVER w AS prev_value
+           lag(value) OVER w AS prev_value,
+           lag(result_text) OVER w AS prev_text
     FROM blood_results
     WHERE analyte = 'potassium'
       AND collected_at::DATE <= $as_of
@@ -25,7 +27,7 @@ series AS (
 marked AS (
     SELECT *,
            day >= $as_of - CAST($lookback_days AS INTEGER) AS in_lookback,
-           value < $potassium_low AS is_low,
+           result_below(value, value_comparator, $potassium_low) AS is_low,
            prev_day >= $as_of - CAST($lookback_days AS INTEGER)
                AND day - prev_day <= CAST($max_gap_days AS INTEGER)
                AND round(prev_value - value, 3) >= $fall_mmol AS is_fall
@@ -33,16 +35,20 @@ marked AS (
 ),
 potassium AS (
     SELECT patient_id,
-           string_agg(day || ': ' || round(value, 2), '; ' ORDER BY day, value)
+           string_agg(day || ': ' || result_text, '; ' ORDER BY collected_at, value)
                FILTER (in_lookback) AS potassium_results,
-           string_agg(round(value, 2) || ' on ' || day, '; ' ORDER BY day, value)
+           string_agg(result_text || ' on ' || day, '; ' ORDER BY collected_at, value)
                FILTER (in_lookback AND is_low) AS low_potassium,
-           string_agg(round(prev_value, 2) || ' -> ' || round(value, 2)
-                      || ' (' || prev_day || ' -> ' || day || ')', '; ' ORDER BY day, value)
+           string_agg(prev_text || ' -> ' || result_text
+                      || ' (' || prev_day || ' -> ' || day || ')', '; ' ORDER BY collected_at, value)
                FILTER (in_lookback AND is_fall) AS potassium_falls,
-           coalesce(bool_or(value < $potassium_severe) FILTER (in_lookback), false) AS any_severe,
+           coalesce(bool_or(result_below(value, value_comparator, $potassium_severe)) FILTER (in_lookback),
+                    false) AS any_severe,
            max(day) AS last_potassium_at,
-           arg_max(value, (day, value)) AS last_potassium
+           -- the latest result by its full timestamp (two results of one day: the later one)
+           arg_max(result_text, latest_key(collected_at, value, value_comparator)) AS last_potassium,
+           coalesce(arg_max(result_below(value, value_comparator, $potassium_low),
+                            latest_key(collected_at, value, value_comparator)), false) AS last_low
     FROM marked
     GROUP BY patient_id
 ),
@@ -50,7 +56,7 @@ judged AS (
     SELECT i.*, p.potassium_results, p.low_potassium, p.potassium_falls,
            p.last_potassium_at, p.last_potassium,
            (p.low_potassium IS NOT NULL OR p.potassium_falls IS NOT NULL) AS hit,
-           coalesce(p.any_severe OR p.last_potassium < $potassium_low, false) AS urgent
+           coalesce(p.any_severe OR p.last_low, false) AS urgent
     FROM insulin i
     LEFT JOIN potassium p USING (patient_id)
 )

@@ -41,9 +41,15 @@ ckd AS (
     GROUP BY patient_id
 ),
 egfr AS (
+    -- the latest eGFR by timestamp (latest_key), judged on its bound when censored: a '>60' (as
+    -- laboratories report a normal eGFR) is not below 60, a '<15' is below 30
     SELECT patient_id,
            max(collected_at)::DATE AS latest_egfr_at,
-           arg_max(value, collected_at) AS latest_egfr
+           arg_max(result_text, latest_key(collected_at, value, value_comparator)) AS latest_egfr,
+           arg_max(result_below(value, value_comparator, $egfr_threshold),
+                   latest_key(collected_at, value, value_comparator)) AS below_threshold,
+           arg_max(result_below(value, value_comparator, $egfr_severe),
+                   latest_key(collected_at, value, value_comparator)) AS below_severe
     FROM blood_results
     WHERE analyte = 'egfr'
       AND collected_at::DATE <= $as_of
@@ -53,7 +59,8 @@ egfr AS (
 judged AS (
     SELECT p.*, c.ckd_codes, c.ckd_since, g.latest_egfr_at, g.latest_egfr,
            c.ckd_codes IS NOT NULL AS has_ckd,
-           coalesce(g.latest_egfr < $egfr_threshold, false) AS low_egfr
+           coalesce(g.below_threshold, false) AS low_egfr,
+           coalesce(g.below_severe, false) AS very_low_egfr
     FROM population p
     LEFT JOIN ckd c USING (patient_id)
     LEFT JOIN egfr g USING (patient_id)
@@ -62,13 +69,13 @@ SELECT
     patient_id,
     has_ckd OR low_egfr AS flagged,
     CASE WHEN NOT (has_ckd OR low_egfr) THEN NULL
-         WHEN coalesce(latest_egfr < $egfr_severe, false) THEN 'high'
+         WHEN very_low_egfr THEN 'high'
          ELSE 'normal' END AS priority,
     CASE WHEN has_ckd OR low_egfr THEN
         'on ' || nsaids || ' with '
         || concat_ws('; ',
                CASE WHEN has_ckd THEN 'CKD stage 3 or worse coded ' || ckd_codes END,
-               CASE WHEN low_egfr THEN 'latest eGFR ' || round(latest_egfr, 1) || ' on ' || latest_egfr_at END)
+               CASE WHEN low_egfr THEN 'latest eGFR ' || latest_egfr || ' on ' || latest_egfr_at END)
     END AS reason,
     nsaids, nsaid_since, ckd_codes, ckd_since, latest_egfr_at, latest_egfr
 FROM judged

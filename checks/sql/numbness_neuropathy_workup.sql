@@ -15,7 +15,9 @@ tests AS (
     SELECT patient_id,
            max(collected_at::DATE) FILTER (analyte IN ('glucose', 'hba1c')) AS last_glucose_or_hba1c_at,
            max(collected_at::DATE) FILTER (analyte = 'vitamin_b12') AS last_b12_at,
-           arg_max(value, collected_at) FILTER (analyte = 'vitamin_b12') AS last_b12
+           -- a censored B12 ('>2000') is a B12 result, shown as written; latest by timestamp
+           arg_max(result_text, latest_key(collected_at, value, value_comparator))
+               FILTER (analyte = 'vitamin_b12') AS last_b12
     FROM blood_results
     WHERE analyte IN ('glucose', 'hba1c', 'vitamin_b12')
       AND collected_at::DATE <= $as_of

@@ -2,12 +2,13 @@
 -- Documented for analysts in docs/schema.md.
 
 -- labs: every lab result with what it measures under the current codelists (lab_concepts): the
--- analyte and specimen, and the value in the analyte's canonical unit beside the original.
+-- analyte and specimen, and the value in the analyte's canonical unit beside the original. A
+-- censored result ('<0.5') has its comparator in value_comparator and its bound in value.
 CREATE OR REPLACE VIEW labs AS
 SELECT r.patient_id, r.collected_at, r.loinc_code, r.test_name, c.analyte, c.specimen,
        r.value_original * c.factor AS value,
        coalesce(c.canonical_unit, r.unit_original) AS unit,
-       r.value_original, r.unit_original, r._run_id
+       r.value_original, r.unit_original, r._run_id, r.value_comparator
 FROM lab_results r
 LEFT JOIN lab_concepts c
     ON c.loinc_code IS NOT DISTINCT FROM r.loinc_code

@@ -83,7 +83,7 @@ def test_reason_names_the_missing_test_and_evidence_shows_last_results(tmp_path)
     assert by_id["D10"]["reason"] == "on a diuretic with no sodium result in the 365 days to 2026-11-20"
     assert by_id["D10"]["priority"] == "normal"
     evidence = json.loads(by_id["D10"]["evidence"])
-    assert evidence["last_potassium_at"] == "2026-10-01" and evidence["last_potassium"] == 3.9
+    assert evidence["last_potassium_at"] == "2026-10-01" and evidence["last_potassium"] == "3.9"
     assert evidence["last_sodium_at"] is None
     assert evidence["diuretics"] == "chlorthalidone 25 mg" and evidence["diuretic_since"] == "2025-06-01"
     assert "no potassium or sodium" in by_id["D02"]["reason"] and by_id["D02"]["priority"] == "high"

@@ -136,4 +136,4 @@ def test_priority_reason_and_evidence(tmp_path):
     assert i02["insulins"] == "Lantus SoloStar pen"
     i01 = json.loads(by_id["I01"]["evidence"])
     assert i01["low_potassium"] == "3.2 on 2026-10-01" and i01["potassium_falls"] is None
-    assert i01["insulin_since"] == "2025-01-01" and i01["last_potassium"] == 3.2
+    assert i01["insulin_since"] == "2025-01-01" and i01["last_potassium"] == "3.2"

@@ -120,7 +120,7 @@ def test_reason_evidence_and_priority(tmp_path):
     assert by_id["K08"]["reason"] == "on naproxen 250 mg tablet with latest eGFR 45.0 on 2026-10-01"
     assert by_id["K09"]["priority"] == "high"
     evidence = json.loads(by_id["K09"]["evidence"])
-    assert evidence["latest_egfr"] == 25 and evidence["latest_egfr_at"] == "2026-10-01"
+    assert evidence["latest_egfr"] == "25.0" and evidence["latest_egfr_at"] == "2026-10-01"
     assert evidence["nsaid_since"] == "2026-11-01" and evidence["ckd_codes"] is None
     assert json.loads(by_id["K02"]["evidence"])["ckd_codes"] == "N184 (ICD-10-CM)"
     assert by_id["K21"]["reason"].endswith("coded N18.5 (ICD-10-CM)") and by_id["K21"]["priority"] == "normal"

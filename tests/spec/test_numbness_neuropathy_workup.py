@@ -85,7 +85,7 @@ def test_reason_and_priority_say_what_is_missing(tmp_path):
     assert "no glucose or HbA1c, and no vitamin B12" in by_id["N03"]["reason"]
     assert by_id["N03"]["priority"] == "high"
     evidence = json.loads(by_id["N07"]["evidence"])
-    assert evidence["last_b12_at"] == "2025-11-19" and evidence["last_b12"] == 280
+    assert evidence["last_b12_at"] == "2025-11-19" and evidence["last_b12"] == "280.0"
     assert evidence["last_glucose_or_hba1c_at"] == "2025-11-20"
     assert evidence["numbness_codes"] == "E11.42 (ICD-10-CM)"
 

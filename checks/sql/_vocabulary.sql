@@ -1,0 +1,39 @@
+-- The checks' vocabulary for lab results: small macros every check composes, each with its own spec
+-- test (tests/spec/test_vocabulary.py). Created per connection (TEMP) before _concepts.sql.
+
+-- A censored result ('<2.5', '>60') is a measured result whose value is its bound. A threshold is
+-- judged the way a clinician reads it, with "certainly" semantics: a result is below a threshold
+-- only when its true value must be below it.
+--   plain 3.2 below 3.5: 3.2 < 3.5            '<3.5' below 3.5: yes (the true value is under 3.5)
+--   '<=3.5' below 3.5: no (it may be 3.5)     '>2.5' or '>=2.5' below anything: never known
+-- result_above is the mirror image. A NULL value (no numeric result) is neither: NULL.
+CREATE OR REPLACE TEMP MACRO result_below(value, comparator, threshold) AS
+    CASE WHEN value IS NULL THEN NULL
+         WHEN comparator IN ('>', '>=') THEN false
+         WHEN comparator = '<' THEN value <= threshold
+         ELSE value < threshold  -- plain, or '<=' (which may equal its bound)
+    END;
+CREATE OR REPLACE TEMP MACRO result_above(value, comparator, threshold) AS
+    CASE WHEN value IS NULL THEN NULL
+         WHEN comparator IN ('<', '<=') THEN false
+         WHEN comparator = '>' THEN value >= threshold
+         ELSE value > threshold  -- plain, or '>=' (which may equal its bound)
+    END;
+
+-- A result as a clinician reads it: the comparator, then the value in the canonical unit to two
+-- decimals (3.2, <2.5, >2000.0, 45.0), as the checks' evidence has always shown values; a value
+-- under 0.1 keeps two significant digits instead, so a small bound never reads as 0 ('<0.004').
+CREATE OR REPLACE TEMP MACRO result_text(value, comparator) AS
+    coalesce(comparator, '')
+    || CASE WHEN abs(value) >= 0.1 OR value = 0 THEN CAST(round(value, 2) AS VARCHAR)
+            ELSE printf('%.2g', value) END;
+
+-- "The last result by time": the sort key to give arg_max, so that
+-- arg_max(x, latest_key(collected_at, value, value_comparator)) is x of the latest result. The full
+-- timestamp decides; several results on one identical timestamp (duplicates of one draw, or a
+-- date-only export) are resolved towards the lowest: the smaller value, and at an equal value '<'
+-- before '<=' before a plain result before '>=' before '>'. Every check here looks for low results,
+-- so a tie never hides one, and the choice does not depend on row order.
+CREATE OR REPLACE TEMP MACRO latest_key(collected_at, value, comparator) AS
+    (collected_at, -value,
+     CASE comparator WHEN '<' THEN 2 WHEN '<=' THEN 1 WHEN '>=' THEN -1 WHEN '>' THEN -2 ELSE 0 END);
