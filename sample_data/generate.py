@@ -10,8 +10,15 @@ reference evaluator (plain Python, no SQL, its own code sets from VOCABULARY.md)
 unless the evaluator agrees with what was planted, and unless the answer stays the same under the
 other plausible readings of the details the issues leave open (see ``VARIANTS``).
 
+The export carries the untidiness of issue #14 too: patients.csv has the optional ``death_date``
+and ``deceased`` columns (patients dead before or on the as-of date, one dead on an unknown date),
+labs.csv has censored values ('<2.5', '>60', '<= 5', '>2000'), text-only values ('haemolysed',
+'see comment'), same-day results told apart by their time, and vital signs (weight, BMI, blood
+pressure, with their LOINC codes) that no check uses. Those patients are appended after the main
+draw (``appended_scenarios``) so that every earlier patient kept its random draws.
+
 Usage, from the repository root:
-    python sample_data/generate.py                      # seed 20261120, 300 patients
+    python sample_data/generate.py                      # seed 20261120, 315 patients
     python sample_data/generate.py --seed 7 --patients 500 --out /tmp/export
 
 Standard library only. The same seed and patient count give byte-identical files.
@@ -25,7 +32,7 @@ import itertools
 import random
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
@@ -34,7 +41,6 @@ HISTORY_START = date(2024, 9, 1)
 FIRST_DAY = (HISTORY_START - AS_OF).days  # -810; every event day is an offset from AS_OF
 HERE = Path(__file__).resolve().parent
 DEFAULT_SEED = 20261120
-DEFAULT_PATIENTS = 300
 
 DEM = "diuretic_electrolyte_monitoring"
 CC = "cramps_cirrhosis"
@@ -49,7 +55,7 @@ RNP = "refractory_neuropathic_pain"
 CHECK_IDS = (DEM, CC, IPD, CMR, CEC, CMW, NNW, NKD, ENF, RNP)
 
 HEADERS: dict[str, tuple[str, ...]] = {
-    "patients.csv": ("patient_id", "birth_date", "sex"),
+    "patients.csv": ("patient_id", "birth_date", "sex", "death_date", "deceased"),
     "labs.csv": ("patient_id", "collected_at", "loinc_code", "test_name", "value", "unit"),
     "prescriptions.csv": (
         "patient_id",
@@ -102,7 +108,13 @@ LAB_TESTS: dict[str, LabTest] = {
     # every such row); 2828-2 is LOINC's "Potassium [Moles/volume] in Urine".
     "urine_potassium": LabTest(("2828-2",), ("Urine potassium",), "mmol/L", 0),
     "urine_sodium": LabTest(("2955-3",), ("Urine sodium",), "mmol/L", 0),
+    # Vital signs that EHR exports put in the same lab file: no check uses them.
+    "body_weight": LabTest(("29463-7",), ("Body weight",), "kg", 1),
+    "bmi": LabTest(("39156-5",), ("Body mass index",), "kg/m2", 1),
+    "systolic_bp": LabTest(("8480-6",), ("Systolic blood pressure",), "mm[Hg]", 0),
+    "diastolic_bp": LabTest(("8462-4",), ("Diastolic blood pressure",), "mm[Hg]", 0),
 }
+VITALS = ("body_weight", "bmi", "systolic_bp", "diastolic_bp")
 
 # Normal ranges (SI) for drawn values, kept clear of every threshold the checks use, so that
 # background values can never flag and unit rounding can never move a value across a limit.
@@ -122,6 +134,10 @@ NORMAL: dict[str, tuple[float, float]] = {
     "vitamin_b12": (190, 620),
     "urine_potassium": (25, 90),
     "urine_sodium": (40, 180),
+    "body_weight": (52, 108),
+    "bmi": (19, 36),
+    "systolic_bp": (104, 152),
+    "diastolic_bp": (62, 94),
 }
 DIABETIC: dict[str, tuple[float, float]] = {"glucose": (6.4, 11.5), "hba1c": (6.3, 8.6)}
 BMP = ("potassium", "sodium", "creatinine", "egfr", "glucose")
@@ -235,6 +251,7 @@ class Lab:
     clock: str | None = None  # "HH:MM" forces a datetime, "" a plain date
     loinc: str | None = None  # a specific LOINC (e.g. the whole-blood one)
     empty: bool = False  # test done, result not numeric
+    text: str | None = None  # the value exactly as exported: censored ('<2.5') or text ('haemolysed')
 
 
 Event = Dx | Rx | Lab
@@ -250,6 +267,8 @@ class Scenario:
     age: int
     events: tuple[Event, ...]
     birth: date | None = None
+    death: int | None = None  # day of death (offset from the export date), None: no date known
+    deceased: str = ""  # the deceased column as exported ("true", "false" or empty)
 
 
 def plant(
@@ -259,12 +278,19 @@ def plant(
     age: int,
     *parts: Event | list[Event],
     birth: date | None = None,
+    death: int | None = None,
+    deceased: str = "",
 ) -> Scenario:
     """Build a scenario from events and event lists, so definitions read like a case note."""
     events: list[Event] = []
     for part in parts:
         events.extend(part if isinstance(part, list) else [part])
-    return Scenario(key, check, frozenset(flags), age, tuple(events), birth)
+    return Scenario(key, check, frozenset(flags), age, tuple(events), birth, death, deceased)
+
+
+def result(test: str, day: int, text: str, unit: str | None = None, clock: str | None = None) -> Lab:
+    """A result exported as text: censored ('<2.5', '<= 5') or not a number ('haemolysed')."""
+    return Lab(test, day, unit=unit, clock=clock, text=text)
 
 
 def tests(
@@ -381,13 +407,14 @@ def cirrhosis_scenarios() -> list[Scenario]:
     ]  # fmt: skip
 
 
+def diabetes(insulin: str = "insulin_glargine", start: int = -600, end: int | None = None) -> list[Event]:
+    """Type 2 diabetes on metformin and an insulin, the background of the insulin scenarios."""
+    return [Dx("E11.9", -780), Rx("metformin", -780), Rx(insulin, start, end)]
+
+
 def insulin_scenarios() -> list[Scenario]:
     """Insulin users with low potassium or a fast fall, and near misses on each threshold."""
     c = IPD
-
-    def diabetes(insulin: str = "insulin_glargine", start: int = -600, end: int | None = None) -> list[Event]:
-        return [Dx("E11.9", -780), Rx("metformin", -780), Rx(insulin, start, end)]
-
     return [
         plant(c, "ipd_low_potassium", {IPD}, 58, diabetes(), tests(-40, *BMP, potassium=3.2)),
         plant(c, "ipd_drop_into_low", {IPD}, 66, diabetes(), Rx("insulin_lispro", -500),
@@ -623,6 +650,60 @@ def all_scenarios() -> list[Scenario]:
         *elderly_scenarios(),
         *neuropathic_pain_scenarios(),
     ]
+
+
+def appended_scenarios() -> list[Scenario]:
+    """Issue #14: deceased patients, censored and text-only results, same-day results by time.
+
+    Appended after the main draw with a random stream of their own (see build_export), so that
+    adding them left every earlier patient, background and planted, exactly as it was. The export
+    date is the as-of date and a death after the export date is quarantined, so "dies after as-of,
+    still audited, exposures end at death" lives in the spec tests only.
+    """
+    return [
+        # Deceased on or before as-of: out of every check's population, whatever they have.
+        plant(DEM, "dem_died_before_as_of_open_diuretic", (), 84, Dx("I50.9", -500),
+              Rx("furosemide", -480), tests(-430, *BMP), tests(-200, *VITALS), death=-45),
+        plant(CC, "cc_died_on_as_of", (), 63, Dx("K70.30", -500), Rx("spironolactone", -480),
+              Dx("R25.2", -60), death=0, deceased="true"),
+        plant(RNP, "rnp_deceased_date_unknown", (), 71, Dx("G62.9", -650), Dx("N18.4", -300),
+              Rx("gabapentin", -600, end=-420), Rx("duloxetine", -400, end=-200),
+              Rx("amitriptyline", -180), Rx("ibuprofen", -100), deceased="true"),
+        plant(DEM, "dem_deceased_false_no_labs", {DEM}, 76, Dx("I50.9", -300),
+              Rx("bumetanide", -280), tests(-400, *BMP), deceased="false"),
+        # Censored results: a result wherever one is asked for, judged on the bound.
+        plant(NKD, "nkd_latest_egfr_censored_above_60", (), 72, Dx("M17.11", -400),
+              tests(-300, egfr=55), Rx("ibuprofen", -150), result("egfr", -40, ">60"),
+              tests(-40, *VITALS)),
+        plant(NKD, "nkd_egfr_censored_below_15", {NKD}, 79, Dx("N17.9", -35),
+              Rx("naproxen", -90), result("egfr", -30, "<15")),
+        plant(IPD, "ipd_censored_potassium_below_2_5", {IPD}, 68, diabetes(),
+              tests(-70, potassium=4.2), result("potassium", -25, "<2.5")),
+        plant(NNW, "nnw_b12_censored_above_2000", (), 57, Dx("R20.2", -150),
+              tests(-140, "glucose"), result("vitamin_b12", -140, ">2000")),
+        plant(CMW, "cmw_liver_test_censored", (), 43, Dx("R25.2", -100), workup(-95, omit=LFT),
+              result("alt", -95, "<= 5")),
+        # Text-only results: the test was done, but there is no number: no result.
+        plant(DEM, "dem_only_potassium_haemolysed", {DEM}, 70, Dx("I10", -500),
+              Rx("spironolactone", -400), tests(-60, "sodium", "creatinine", "egfr"),
+              result("potassium", -60, "haemolysed")),
+        plant(DEM, "dem_haemolysed_then_repeated", (), 67, Dx("I10", -600),
+              Rx("hydrochlorothiazide", -550), tests(-120, "sodium", "creatinine", "egfr"),
+              result("potassium", -120, "haemolysed"), tests(-117, "potassium")),
+        plant(NNW, "nnw_b12_see_comment", {NNW}, 50, Dx("G62.9", -120), tests(-110, "glucose"),
+              result("vitamin_b12", -110, "see comment", unit="")),
+        # Two potassium results on one day: their order is their time, not their value.
+        plant(IPD, "ipd_same_day_latest_low", {IPD}, 61, diabetes(),
+              tests(-12, clock="04:10", potassium=3.9), tests(-12, clock="13:17", potassium=3.3)),
+        plant(IPD, "ipd_same_day_fall_by_time", {IPD}, 74, diabetes("insulin_aspart", -300),
+              tests(-33, clock="06:05", potassium=4.7), tests(-33, clock="14:40", potassium=3.6)),
+        plant(IPD, "ipd_same_day_rise_by_time", (), 56, diabetes(),
+              tests(-33, clock="06:05", potassium=3.6), tests(-33, clock="14:40", potassium=4.7)),
+    ]  # fmt: skip
+
+
+MAIN_PATIENTS = 300  # the main draw: the first planted scenarios shuffled among background patients
+DEFAULT_PATIENTS = MAIN_PATIENTS + len(appended_scenarios())
 
 
 # --------------------------------------------------------------------------- background patients
@@ -943,6 +1024,9 @@ class PatientWriter:
         if ev.empty:
             value, unit = "", ""
             loinc = spec.loincs[0]
+        elif ev.text is not None:  # written as given; unit "" leaves the unit empty
+            value, unit = ev.text, spec.si_unit if ev.unit is None else ev.unit
+            loinc = ev.loinc or spec.loincs[0]
         else:
             value, unit = self.lab_value(ev, spec)
             loinc = ev.loinc or self.pick_loinc(spec, unit)
@@ -1014,7 +1098,9 @@ def bad_rows(hosts: Sequence[str]) -> list[OutRow]:
 
     Why these hosts: they take no diuretic, insulin, NSAID or neuropathic-pain drug and have no
     cramp or numbness, so whether or not a bad row loads, no check's answer for them moves.
-    The rule hints use the ingest's rule names (column:rule).
+    The rule hints use the ingest's rule names (column:rule). A value with digits that is not a
+    number ('6,2', a decimal comma) is rejected; text with no digit ('haemolysed') is not: it loads
+    as a test without a result, so it is planted as a scenario instead.
     """
     h = list(hosts)
 
@@ -1041,7 +1127,7 @@ def bad_rows(hosts: Sequence[str]) -> list[OutRow]:
         return OutRow("diagnoses.csv", (h[i], iso_day(day)), (h[i], code, system, iso_day(day), ""), bad)
 
     return [
-        lab(0, iso_day(-200), "2345-7", "Glucose", "high", "mmol/L", ("value", "numeric")),
+        lab(0, iso_day(-200), "2345-7", "Glucose", "6,2", "mmol/L", ("value", "numeric")),
         lab(1, iso_day(-150), "2823-3", "Potassium", "45", "mmol/L", ("value", "plausible")),
         lab(2, iso_day(-90), "2823-4", "Potassium", "4.2", "mmol/L", ("loinc_code", "check_digit")),
         lab(3, "2027-01-05T09:30:00", "2951-2", "Sodium", "140", "mmol/L",
@@ -1074,14 +1160,21 @@ class Export:
 
 
 def build_export(seed: int, n_patients: int) -> Export:
-    """Plant the scenarios among background patients, render everyone, add the bad rows."""
+    """Plant the scenarios among background patients, render everyone, add the bad rows.
+
+    The main draw (the first scenarios shuffled among background patients, then the bad rows)
+    uses the seed's stream exactly as it did before the appended scenarios existed; those follow
+    as the last patients with a stream of their own, and so do the vital-sign rows.
+    """
     rng = random.Random(seed)
     scenarios = all_scenarios()
-    if n_patients < len(scenarios) + 10:
-        raise SystemExit(f"--patients must be at least {len(scenarios) + 10}")
-    slots: list[Scenario | None] = [*scenarios, *([None] * (n_patients - len(scenarios)))]
+    late = appended_scenarios()
+    main_count = n_patients - len(late)
+    if main_count < len(scenarios) + 10:
+        raise SystemExit(f"--patients must be at least {len(scenarios) + len(late) + 10}")
+    slots: list[Scenario | None] = [*scenarios, *([None] * (main_count - len(scenarios)))]
     rng.shuffle(slots)
-    rows: dict[str, list[OutRow]] = {name: [] for name in HEADERS}
+    out: list[OutRow] = []
     planted: dict[str, Scenario] = {}
     background: dict[str, Background] = {}
     for number, slot in enumerate(slots, start=1):
@@ -1089,26 +1182,68 @@ def build_export(seed: int, n_patients: int) -> Export:
         if slot is None:
             bg = make_background(rng)
             background[pid] = bg
-            age, sex, creat, events, birth = bg.age, bg.sex, bg.creatinine, bg.events, None
+            out += patient_rows(pid, bg.age, bg.sex, bg.creatinine, bg.events, rng)
         else:
             planted[pid] = slot
-            sex = rng.choice("FM")
-            age, creat, events, birth = (
-                slot.age,
-                baseline_creatinine(rng, slot.age, sex),
-                slot.events,
-                slot.birth,
-            )
-        born = birth or birth_for_age(rng, age)
-        rows["patients.csv"].append(OutRow("patients.csv", (pid, ""), (pid, born.isoformat(), sex)))
-        for row in PatientWriter(pid, age, sex, creat, rng).rows(events):
-            rows[row.file].append(row)
-    hosts = pick_hosts(rng, background)
-    for row in bad_rows(hosts):
+            out += planted_rows(pid, slot, rng)
+    out += bad_rows(pick_hosts(rng, background))
+    extra = random.Random(f"{seed}/appended")
+    for number, scenario in enumerate(late, start=main_count + 1):
+        pid = f"P{number:04d}"
+        planted[pid] = scenario
+        out += planted_rows(pid, scenario, extra)
+    out += vital_rows(extra, background)
+    rows: dict[str, list[OutRow]] = {name: [] for name in HEADERS}
+    for row in out:
         rows[row.file].append(row)
     return Export(
         {name: sorted(r, key=lambda o: (o.key, o.values)) for name, r in rows.items()}, planted, background
     )
+
+
+def planted_rows(pid: str, scenario: Scenario, rng: random.Random) -> list[OutRow]:
+    """A planted patient's rows: sex and kidneys drawn, the rest as the scenario says."""
+    sex = rng.choice("FM")
+    creat = baseline_creatinine(rng, scenario.age, sex)
+    death = "" if scenario.death is None else iso_day(scenario.death)
+    return patient_rows(
+        pid, scenario.age, sex, creat, scenario.events, rng, scenario.birth, death, scenario.deceased
+    )
+
+
+def patient_rows(
+    pid: str,
+    age: int,
+    sex: str,
+    creatinine: float,
+    events: Iterable[Event],
+    rng: random.Random,
+    birth: date | None = None,
+    death: str = "",
+    deceased: str = "",
+) -> list[OutRow]:
+    """The patients.csv row and every event row of one patient."""
+    born = birth or birth_for_age(rng, age)
+    values = (pid, born.isoformat(), sex, death, deceased)
+    return [
+        OutRow("patients.csv", (pid, ""), values),
+        *PatientWriter(pid, age, sex, creatinine, rng).rows(events),
+    ]
+
+
+def vital_rows(rng: random.Random, background: dict[str, Background], patients: int = 12) -> list[OutRow]:
+    """Weight, BMI and blood pressure in labs.csv for some background patients, as EHRs export them.
+
+    Why: they are observations, not labs; they load as labs no check uses, and change no answer.
+    They come from another source than the patient's laboratory, so another writer renders them.
+    """
+    rows: list[OutRow] = []
+    for pid in rng.sample(sorted(background), patients):
+        bg = background[pid]
+        writer = PatientWriter(pid, bg.age, bg.sex, bg.creatinine, rng)
+        for day in sorted(rng.sample(range(FIRST_DAY, -3), rng.randint(1, 3))):
+            rows += writer.rows(tests(day, *VITALS))
+    return rows
 
 
 def pick_hosts(rng: random.Random, background: dict[str, Background]) -> list[str]:
@@ -1240,7 +1375,7 @@ ATC_PATTERN = re.compile(r"^[A-Z]([0-9]{2}([A-Z]([A-Z]([0-9]{2})?)?)?)?$")
 class Reading:
     """One interpretation of the details the issues leave open; the default is the chosen one."""
 
-    empty_value_counts: bool = False  # does "test done, no number" count as a result?
+    empty_value_counts: bool = False  # does "test done, value left empty" count as a result?
     days_supply_end_offset: int = 0  # end = start + days_supply (+ offset)
     cec_latest_only: bool = False  # judge "below range" on the latest result in the window only
     egfr_within_days: int | None = None  # "latest eGFR" limited to a lookback
@@ -1277,12 +1412,17 @@ VARIANTS: tuple[tuple[str, Reading], ...] = (
 
 @dataclass(frozen=True)
 class LabResult:
-    """A lab result in canonical units (None: test done, no numeric result)."""
+    """A lab result in canonical units (None: test done, no numeric result).
+
+    A censored result ('<2.5') has its comparator here and its bound, converted, as the value.
+    """
 
     day: date
     at: datetime
     analyte: str
     value: float | None
+    comparator: str | None = None  # '<', '<=', '>', '>=' or None for a plain number
+    blank: bool = False  # the value was left empty (rather than written as text)
 
 
 @dataclass(frozen=True)
@@ -1295,6 +1435,7 @@ class Prescription:
     start: date
     end_date: date | None
     days_supply: int | None
+    ends_by: date | None = None  # the patient's death date: no exposure outlives its patient
 
 
 @dataclass(frozen=True)
@@ -1313,6 +1454,8 @@ class PatientRecord:
 
     pid: str
     birth: date | None = None
+    death: date | None = None
+    deceased: bool = False  # dead, with or without a known death date
     labs: list[LabResult] = field(default_factory=list)
     rxs: list[Prescription] = field(default_factory=list)
     dxs: list[Diagnosis] = field(default_factory=list)
@@ -1366,6 +1509,26 @@ def to_canonical(analyte: str, value: float, unit: str, reading: Reading) -> flo
     return value
 
 
+CENSORED_VALUE = re.compile(r"^(<=|>=|<|>) ?([0-9]+(\.[0-9]+)?|\.[0-9]+)$")
+PLAIN_VALUE = re.compile(r"^[-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)$")
+
+
+def read_value(text: str) -> tuple[str | None, float | None, bool]:
+    """(comparator, number, readable) of a value: '4.1', '<2.5', '<= 5', or text without a number.
+
+    Text with no digit at all ('haemolysed', 'see comment') is a test without a result, which is
+    readable; text with digits that is neither a number nor a censored one ('6,2') is not.
+    """
+    if not any(char.isdigit() for char in text):
+        return None, None, True
+    censored = CENSORED_VALUE.match(text)
+    if censored:
+        return censored[1], float(censored[2]), True
+    if PLAIN_VALUE.match(text):
+        return None, float(text), True
+    return None, None, False
+
+
 def parse_lab(raw: dict[str, str], reading: Reading) -> tuple[LabResult | None, list[Failure]]:
     """Validate a labs.csv row and read it; urine tests are read but never match serum sets."""
     fails: list[Failure] = [] if raw["patient_id"] else [("patient_id", "required")]
@@ -1377,12 +1540,9 @@ def parse_lab(raw: dict[str, str], reading: Reading) -> tuple[LabResult | None, 
     if not good_loinc:
         fails.append(("loinc_code", "check_digit"))
     analyte = LAB_BY_LOINC.get(loinc) if loinc and good_loinc else LAB_BY_NAME.get(name.lower())
-    value = None
-    if raw["value"]:
-        try:
-            value = float(raw["value"])
-        except ValueError:
-            fails.append(("value", "numeric"))
+    comparator, value, readable = read_value(raw["value"])
+    if not readable:
+        fails.append(("value", "numeric"))
     if value is not None and analyte:
         value = to_canonical(analyte, value, raw["unit"], reading)
         low, high = PLAUSIBLE.get(analyte, (float("-inf"), float("inf")))
@@ -1391,7 +1551,7 @@ def parse_lab(raw: dict[str, str], reading: Reading) -> tuple[LabResult | None, 
     when = parse_when(raw["collected_at"])
     if when is None or analyte is None:
         return None, fails
-    return LabResult(when.date(), when, analyte, value), fails
+    return LabResult(when.date(), when, analyte, value, comparator, not raw["value"]), fails
 
 
 def ingredients_of(name: str, rxcui: str, atc: str) -> tuple[frozenset[str], bool]:
@@ -1468,14 +1628,37 @@ def parse_dx(raw: dict[str, str], reading: Reading) -> tuple[Diagnosis | None, l
     return dx, fails
 
 
-def parse_patient(raw: dict[str, str]) -> tuple[date | None, list[Failure]]:
-    """Validate a patients.csv row and read the birth date."""
+@dataclass(frozen=True)
+class PatientFacts:
+    """What patients.csv says about a patient: birth, and death (dated or not)."""
+
+    birth: date | None
+    death: date | None
+    deceased: bool
+
+
+YES_NO = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
+
+
+def parse_patient(raw: dict[str, str]) -> tuple[PatientFacts, list[Failure]]:
+    """Validate a patients.csv row and read birth and death.
+
+    A death date means dead, whatever the deceased column says; deceased 'true' without a date
+    means dead on a day unknown. Both columns are optional (older exports lack them).
+    """
     fails: list[Failure] = [] if raw["patient_id"] else [("patient_id", "required")]
     fails += date_failures("birth_date", raw["birth_date"], required=False)
     if raw["sex"] not in ("F", "M"):
         fails.append(("sex", "allowed"))
-    born = parse_when(raw["birth_date"])
-    return (born.date() if born else None), fails
+    death_text, deceased_text = raw.get("death_date", ""), raw.get("deceased", "")
+    fails += date_failures("death_date", death_text, required=False)
+    if deceased_text and deceased_text.lower() not in YES_NO:
+        fails.append(("deceased", "allowed"))
+    born, died = parse_when(raw["birth_date"]), parse_when(death_text)
+    if born and died and died < born:
+        fails.append(("death_date", "after_birth"))
+    dead = died is not None or YES_NO.get(deceased_text.lower(), False)
+    return PatientFacts(born.date() if born else None, died.date() if died else None, dead), fails
 
 
 def read_rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
@@ -1507,8 +1690,8 @@ def load_export(folder: Path, reading: Reading) -> tuple[dict[str, PatientRecord
             if item is None or not raw["patient_id"] or (fails and not reading.keep_bad_rows):
                 continue
             target = record(raw["patient_id"])
-            if isinstance(item, date):
-                target.birth = item
+            if isinstance(item, PatientFacts):
+                target.birth, target.death, target.deceased = item.birth, item.death, item.deceased
             elif isinstance(item, LabResult):
                 target.labs.append(item)
             elif isinstance(item, Prescription):
@@ -1516,7 +1699,9 @@ def load_export(folder: Path, reading: Reading) -> tuple[dict[str, PatientRecord
             elif isinstance(item, Diagnosis):
                 target.dxs.append(item)
     for patient in patients.values():
-        patient.labs.sort(key=lambda lab: (lab.at, lab.analyte))
+        patient.labs.sort(key=lambda lab: (lab.at, lab.analyte))  # "latest" is latest in time
+        if patient.death:
+            patient.rxs = [replace(rx, ends_by=patient.death) for rx in patient.rxs]
     return patients, sorted(rejected)
 
 
@@ -1534,14 +1719,21 @@ class Ctx:
         """The first day of a window of ``days`` days up to as-of (soft: subject to slack)."""
         return self.as_of - timedelta(days=days + (self.reading.soft_slack if soft else 0))
 
+    def audited(self, p: PatientRecord) -> bool:
+        """In the checks' populations: not dead on as-of (death on as-of or unknown date: dead)."""
+        if p.death is not None:
+            return p.death > self.as_of
+        return not p.deceased
+
 
 def rx_end(rx: Prescription, ctx: Ctx) -> date | None:
-    """The effective end: end_date, else start + days_supply, else None (ongoing)."""
-    if rx.end_date is not None:
-        return rx.end_date
-    if rx.days_supply is not None:
-        return rx.start + timedelta(days=rx.days_supply + ctx.reading.days_supply_end_offset)
-    return None
+    """The effective end: end_date, else start + days_supply, else None (ongoing); death at latest."""
+    end = rx.end_date
+    if end is None and rx.days_supply is not None:
+        end = rx.start + timedelta(days=rx.days_supply + ctx.reading.days_supply_end_offset)
+    if rx.ends_by is not None and (end is None or rx.ends_by < end):
+        return rx.ends_by
+    return end
 
 
 def overlaps(rx: Prescription, low: date, high: date, ctx: Ctx) -> bool:
@@ -1571,8 +1763,22 @@ def results(p: PatientRecord, analytes: Iterable[str], low: date, high: date, ct
         for lab in p.labs
         if lab.analyte in wanted
         and in_window(lab, low, high, ctx)
-        and (lab.value is not None or ctx.reading.empty_value_counts)
+        and (lab.value is not None or (ctx.reading.empty_value_counts and lab.blank))
     ]
+
+
+def below(lab: LabResult, threshold: float) -> bool:
+    """Certainly below: a plain value under it, '<b' with b <= it, '<=b' with b under it."""
+    if lab.value is None or lab.comparator in (">", ">="):
+        return False
+    if lab.comparator == "<":
+        return lab.value <= threshold
+    return lab.value < threshold
+
+
+def shown(lab: LabResult, decimals: int) -> str:
+    """The value as a clinician reads it, comparator included ('<2.5')."""
+    return f"{lab.comparator or ''}{lab.value:.{decimals}f}"
 
 
 def present(dx: Diagnosis, day: date) -> bool:
@@ -1620,11 +1826,7 @@ def check_insulin(p: PatientRecord, ctx: Ctx) -> str | None:
     if not insulins:
         return None
     series = [k for k in p.labs if k.analyte == "potassium" and k.value is not None and k.day <= ctx.as_of]
-    found = [
-        f"potassium {k.value:.1f} on {k.day}"
-        for k in series
-        if k.day >= low and k.value is not None and k.value < 3.5
-    ]
+    found = [f"potassium {shown(k, 1)} on {k.day}" for k in series if k.day >= low and below(k, 3.5)]
     for first, second in itertools.pairwise(series):
         start_ok = first.day >= low or not ctx.reading.ipd_pair_in_lookback
         fall = round((first.value or 0) - (second.value or 0), 3)
@@ -1632,7 +1834,12 @@ def check_insulin(p: PatientRecord, ctx: Ctx) -> str | None:
             found.append(
                 f"potassium fell {first.value:.1f} -> {second.value:.1f} ({first.day} -> {second.day})"
             )
-    return f"on {', '.join(insulins)}; " + "; ".join(found) if found else None
+    if not found:
+        return None
+    last = series[-1]  # latest by time: two results on one day are ordered by their clock
+    at = last.at.isoformat(sep=" ", timespec="minutes") if last.at.time() != time() else last.day
+    latest = f"latest potassium {shown(last, 1)} at {at}"
+    return f"on {', '.join(insulins)}; " + "; ".join([*found, latest])
 
 
 def check_medication_review(p: PatientRecord, ctx: Ctx) -> str | None:
@@ -1666,11 +1873,11 @@ def check_electrolytes(p: PatientRecord, ctx: Ctx) -> str | None:
             found = results(p, (analyte,), low, high, ctx)
             numeric = [r for r in found if r.value is not None]
             judged = numeric[-1:] if ctx.reading.cec_latest_only else numeric
-            below = [r for r in judged if r.value is not None and r.value < limit]
+            low_ones = [r for r in judged if below(r, limit)]
             if not found:
                 missing.append(analyte)
-            elif below:
-                lows.append(f"{analyte} {below[0].value:.2f} low on {below[0].day}")
+            elif low_ones:
+                lows.append(f"{analyte} {shown(low_ones[0], 2)} low on {low_ones[0].day}")
         found_problems = ([f"no {', '.join(missing)}"] if missing else []) + lows
         if found_problems:
             problems.append(f"cramp {cramp.recorded}: {'; '.join(found_problems)}")
@@ -1720,8 +1927,8 @@ def check_nsaid(p: PatientRecord, ctx: Ctx) -> str | None:
     low = ctx.back(limit) if limit else date(1900, 1, 1)
     egfrs = [r for r in results(p, ("egfr",), low, ctx.as_of, ctx) if r.value is not None]
     reasons = [f"CKD stage 3+ {d.code}" for d in ckd[:1]]
-    if egfrs and (egfrs[-1].value or 0) < 60:
-        reasons.append(f"latest eGFR {egfrs[-1].value:.0f} on {egfrs[-1].day}")
+    if egfrs and below(egfrs[-1], 60):
+        reasons.append(f"latest eGFR {shown(egfrs[-1], 0)} on {egfrs[-1].day}")
     return f"on {', '.join(nsaids)}; {'; '.join(reasons)}" if reasons else None
 
 
@@ -1778,6 +1985,8 @@ def evaluate(folder: Path, as_of: date, reading: Reading) -> dict[tuple[str, str
     ctx = Ctx(as_of, reading)
     flags = {}
     for pid in sorted(patients):
+        if not ctx.audited(patients[pid]):  # the dead are in no check's population
+            continue
         for check_id, check in CHECKS:
             reason = check(patients[pid], ctx)
             if reason:
@@ -1805,7 +2014,21 @@ def derive_expected_flags(folder: Path, as_of: date = AS_OF) -> dict[tuple[str, 
     - Labs are recognised by LOINC, else by test_name. Urine potassium/sodium (2828-8, 2955-3,
       "Urine ...") never count. Mg and Ca mg/dL are divided by 2.431 and 4.008 (mmol/L),
       creatinine mg/dL times 88.42 (umol/L); mEq/L equals mmol/L for K and Na. An empty value
-      (test done, no number) is not a result and is never low.
+      (test done, no number) is not a result and is never low. Nor is a value of text with no
+      digit ('haemolysed', 'see comment'): it loads, as no result. Text with digits that is not a
+      number or a censored number ('6,2') is rejected. Rows with a LOINC code no check lists
+      (vital signs such as body weight 29463-7, BMI 39156-5, systolic BP 8480-6) load and are
+      never any analyte.
+    - A censored value (comparator <, <=, > or >=, an optional space, a number: '<2.5', '<= 5')
+      is a result wherever a result is asked for; the unit conversion applies to its bound.
+      "Below t" means certainly below: a plain v < t; '<b' when b <= t; '<=b' when b < t; '>b' and
+      '>=b' never. In arithmetic (a potassium fall) the bound is the value.
+    - "Latest" is latest by collected_at including its time; two results on one day are ordered
+      by their clock.
+    - Death: a patient whose death_date is on or before as-of, or whose deceased column says
+      true with no death_date (dead, date unknown), is in no check's population: never flagged.
+      A death_date means dead whatever the deceased column says. A patient who dies after as-of
+      is audited, and every prescription ends at the death date at the latest.
     - Codes are compared without the dot, ICD by prefix (K70.3, K71.7, K74.3-K74.6; 571.2, 571.5,
       571.6; N18.3-N18.6; 585.3-585.6), SNOMED-CT exactly. A condition (cirrhosis, CKD, leg
       neuropathy) is present on D when recorded_at <= D and not resolved_at <= D. A symptom
@@ -1816,9 +2039,10 @@ def derive_expected_flags(folder: Path, as_of: date = AS_OF) -> dict[tuple[str, 
       blood potassium, or no sodium, collected in [as_of - 365, as_of].
     cramps_cirrhosis: cirrhosis present on as-of and a cramp recorded in [as_of - 365, as_of].
     insulin_potassium_drop: an insulin prescription overlapping [as_of - 90, as_of], and in that
-      window a potassium < 3.5 mmol/L, or two consecutive potassium results, both in the window,
+      window a potassium certainly below 3.5 mmol/L, or two consecutive potassium results (in
+      time order), both in the window,
       at most 7 calendar days apart, falling by >= 1.0 mmol/L (difference rounded to 0.001 so
-      4.5 -> 3.5 counts despite floating point).
+      4.5 -> 3.5 counts despite floating point). The reason ends with the latest potassium.
     cramps_medication_review: a cramp recorded in [as_of - 365, as_of] on a day when a
       diuretic, statin or beta-blocker was active (the drug that may cause the cramp).
     cramps_electrolyte_check: for each cramp recorded in [as_of - 365, as_of], the window
@@ -1835,7 +2059,7 @@ def derive_expected_flags(folder: Path, as_of: date = AS_OF) -> dict[tuple[str, 
       window (both are needed).
     nsaid_kidney_disease: a systemic NSAID (ibuprofen, naproxen, diclofenac; topical products
       excluded) active on as-of, and CKD stage 3 or worse present on as-of, or the latest
-      numeric eGFR on or before as-of below 60.
+      eGFR (by time, a censored one included) on or before as-of certainly below 60.
     elderly_numbness_fall_risk: 65 or older on as-of in completed years (65th birthday on as-of
       counts), a leg numbness/neuropathy code (G57.91, G57.92, G62.9, E11.42) present on as-of,
       and either five or more distinct drugs active on as-of (distinct by ingredient set, so a
