@@ -15,7 +15,11 @@ mapped AS (
            coalesce(by_code.specimen, by_name.specimen) AS specimen
     FROM keys k
     LEFT JOIN ref_lab_codes by_code ON by_code.code = k.loinc_code
-    LEFT JOIN ref_lab_names by_name ON by_name.name = lower(k.test_name)
+    -- The test name speaks only for a row without a usable LOINC code: a valid code that no codelist
+    -- lists (24-hour urine potassium 2829-0 named "Potassium") is another test, never rescued by name.
+    LEFT JOIN ref_lab_names by_name
+      ON by_name.name = lower(k.test_name)
+     AND NOT coalesce(loinc_check_ok(k.loinc_code), false)
 )
 SELECT m.loinc_code, m.test_name, m.unit_original, m.analyte, m.specimen,
        loinc_format_ok(m.loinc_code) AS loinc_format_ok,

@@ -112,3 +112,30 @@ def test_a_version_1_database_is_migrated_keeping_every_result(tmp_path, capsys)
         db, f"SELECT rows_loaded, bytes FROM run_files WHERE table_name = 'labs' AND run_id = ({latest})"
     )
     assert loaded == [(1, (export / "labs.csv").stat().st_size)]
+
+
+def test_a_valid_loinc_code_not_in_the_codelist_is_not_rescued_by_its_test_name(tmp_path):
+    # 2829-0 is "Potassium [Moles/time] in 24 hour Urine": a real LOINC code (check digit 0) that
+    # lab_tests.csv does not list. Named just "Potassium", it must not become a blood potassium,
+    # while the same name with no code, or with a mistyped code (2823-4 fails its check digit), does.
+    labs = table("""
+    patient_id | collected_at | loinc_code | test_name | value | unit
+    P1         | 2026-10-01   | 2829-0     | Potassium | 62    | mmol/d
+    P1         | 2026-10-02   |            | Potassium | 4.1   | mmol/L
+    P1         | 2026-10-03   | 2823-4     | Potassium | 4.3   | mmol/L
+    """)
+    db = tmp_path / "audit.duckdb"
+    run_pipeline(tmp_path, AS_OF, (CHECK,), prescriptions=PRESCRIPTIONS, labs=labs)
+    assert rows(
+        db,
+        "SELECT loinc_code, analyte, specimen, loinc_check_ok FROM lab_concepts "
+        "ORDER BY loinc_code NULLS FIRST",
+    ) == [
+        (None, "potassium", "blood", None),
+        ("2823-4", "potassium", "blood", False),
+        ("2829-0", None, None, True),
+    ]
+    assert rows(db, "SELECT collected_at::DATE::VARCHAR, analyte FROM labs ORDER BY collected_at") == [
+        ("2026-10-01", None),
+        ("2026-10-02", "potassium"),
+    ]  # the mistyped code's row is quarantined at ingest; its key is still mapped above
