@@ -128,3 +128,32 @@ def test_reason_says_which_test_is_missing_or_low(tmp_path):
     assert "2025-12-01" not in by_id["E15"]["reason"]
     e19 = json.loads(by_id["E19"]["evidence"])
     assert e19["last_potassium"] == "4.2" and e19["problems"].startswith("cramp 2026-06-01: low potassium 3.3")
+
+
+# Codes added to the codelists by issue 15: a cramp coded by its SNOMED CT subtype, and calcium
+# by the whole-blood mass code 49765-1 in mg/dL (Synthea's calcium), beside the usual potassium
+# and magnesium. 7.6 mg/dL is 1.90 mmol/L, below 2.10; 9.4 mg/dL is 2.35 mmol/L.
+CODELIST_DIAGNOSES = table("""
+patient_id | code      | code_system | recorded_at | resolved_at
+C01        | 449918009 | SNOMED-CT   | 2026-06-01  |
+C02        | 449918009 | SNOMED-CT   | 2026-06-01  |
+""")
+
+CODELIST_LABS = table("""
+patient_id | collected_at | loinc_code | test_name                      | value | unit
+C01        | 2026-05-01   | 49765-1    | Calcium [Mass/volume] in Blood | 9.4   | mg/dL
+C01        | 2026-05-01   | 6298-4     |                                | 4.2   | mmol/L
+C01        | 2026-05-01   | 19123-9    |                                | 2.1   | mg/dL
+C02        | 2026-05-01   | 49765-1    | Calcium [Mass/volume] in Blood | 7.6   | mg/dL
+C02        | 2026-05-01   | 6298-4     |                                | 4.2   | mmol/L
+C02        | 2026-05-01   | 19123-9    |                                | 2.1   | mg/dL
+""")
+
+
+def test_snomed_cramp_subtype_and_calcium_in_blood_by_mass_are_seen(tmp_path):
+    outcome = run_pipeline(tmp_path, AS_OF, (CHECK,), diagnoses=CODELIST_DIAGNOSES, labs=CODELIST_LABS)
+    (result,) = outcome.checks
+    assert result.denominator == 2  # both cramps are seen
+    by_id = {f["patient_id"]: f for f in findings(tmp_path / "audit.duckdb")}
+    assert set(by_id) == {"C02"}  # C01's calcium counts, so nothing is missing
+    assert "low calcium 1.9" in by_id["C02"]["reason"]

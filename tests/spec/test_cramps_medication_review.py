@@ -98,3 +98,29 @@ def test_priority_and_evidence_name_the_drugs(tmp_path):
     m06 = json.loads(by_id["M06"]["evidence"])
     assert m06["still_active_drugs"] is None and m06["cramp_dates"] == "2026-06-01"
     assert "statin (simvastatin 40 mg)" in by_id["M06"]["reason"]
+
+
+# Issue 15: a UK brand added to statins.csv is seen; timolol eye drops are not a systemic
+# beta-blocker (the bare name "timolol" and its ingredient RxCUI left beta_blockers.csv).
+CODELIST_DIAGNOSES = table("""
+patient_id | code      | code_system | recorded_at | resolved_at
+B01        | 449918009 | SNOMED-CT   | 2026-06-01  |
+B02        | R25.2     | ICD-10-CM   | 2026-06-01  |
+B03        | R25.2     | ICD-10-CM   | 2026-06-01  |
+""")
+
+CODELIST_PRESCRIPTIONS = table("""
+patient_id | drug_name                          | rxnorm_code | atc_code | start_date | end_date | days_supply
+B01        | Lipostat 40 mg tablets             |             |          | 2025-01-01 |          |
+B02        | Timolol 0.5% eye drops             |             | S01ED01  | 2025-01-01 |          |
+B03        | Timolol 0.25% w/v eye drops        |             |          | 2025-01-01 |          |
+""")
+
+
+def test_new_brand_seen_and_ophthalmic_timolol_not_a_beta_blocker(tmp_path):
+    run_pipeline(
+        tmp_path, AS_OF, (CHECK,), diagnoses=CODELIST_DIAGNOSES, prescriptions=CODELIST_PRESCRIPTIONS
+    )
+    by_id = {f["patient_id"]: f for f in findings(tmp_path / "audit.duckdb")}
+    assert set(by_id) == {"B01"}
+    assert json.loads(by_id["B01"]["evidence"])["drug_classes"] == "statin"
