@@ -160,6 +160,10 @@ def prescription_rules(export_date: date) -> list[Rule]:
             f"end_date is before {EARLIEST}",
             lambda t: t.end_date.isnull() | (t.end_date >= ibis.literal(EARLIEST)),
         ),
+        # A number or a censored number ('<0.5', '>2000': value_original is the bound). Text with no
+        # digit at all ('haemolysed', 'see comment') is a result without a numeric value (NULL), as
+        # the other formats load it; text with digits that does not read as one ('4,5', '3.4 mmol/L')
+        # is a typing error.
         Rule(
             "end_date",
             "after_start",

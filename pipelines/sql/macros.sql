@@ -43,16 +43,23 @@ CREATE OR REPLACE TEMP MACRO yes_no(x) AS
 -- A lab result as written: a number, or a censored number ('<0.5', '> 2000', '<=5', '≥ 60').
 -- result_comparator gives the comparator ('<', '<=', '>', '>='), result_number the number (the
 -- bound of a censored result); text that is neither ('haemolysed', 'see comment') gives NULL for both.
+-- An explicit '=' ('=5', '= 5', as some laboratory systems write an exact result) is a plain number.
 -- The regular expressions run only on values starting with a comparator (cheap on 10M plain numbers).
 CREATE OR REPLACE TEMP MACRO censored(x) AS left(clean(x), 1) IN ('<', '>', '≤', '≥', '=');
+CREATE OR REPLACE TEMP MACRO result_prefix(x) AS
+    regexp_extract(clean(x), '^(<=|>=|=<|=>|<|>|≤|≥|=)\s*[-+]?[0-9.]', 1);
 CREATE OR REPLACE TEMP MACRO result_comparator(x) AS
     CASE WHEN censored(x) THEN
-        CASE regexp_extract(clean(x), '^(<=|>=|=<|=>|<|>|≤|≥)\s*[-+]?[0-9.]', 1)
+        CASE result_prefix(x)
             WHEN '<' THEN '<' WHEN '<=' THEN '<=' WHEN '=<' THEN '<=' WHEN '≤' THEN '<='
             WHEN '>' THEN '>' WHEN '>=' THEN '>=' WHEN '=>' THEN '>=' WHEN '≥' THEN '>='
         END
     END;
+-- DuckDB's cast reads '1_40' as 140 (digit separators) and 'NaN', 'inf' as numbers: none of them
+-- is a lab value ('NaN' holds no digit, so it loads as a result without a numeric value).
+CREATE OR REPLACE TEMP MACRO finite(v) AS CASE WHEN isfinite(v) THEN v END;
 CREATE OR REPLACE TEMP MACRO result_number(x) AS
-    CASE WHEN NOT censored(x) THEN try_cast(clean(x) AS DOUBLE)
-         WHEN result_comparator(x) IS NOT NULL
-         THEN try_cast(regexp_replace(clean(x), '^(<=|>=|=<|=>|<|>|≤|≥)\s*', '') AS DOUBLE) END;
+    CASE WHEN contains(x, '_') THEN NULL
+         WHEN NOT censored(x) THEN finite(try_cast(clean(x) AS DOUBLE))
+         WHEN result_prefix(x) <> ''
+         THEN finite(try_cast(regexp_replace(clean(x), '^(<=|>=|=<|=>|<|>|≤|≥|=)\s*', '') AS DOUBLE)) END;

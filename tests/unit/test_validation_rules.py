@@ -53,7 +53,15 @@ CASES = [
     ("labs", {"loinc_code": "", "test_name": ""}, "loinc_code", "test_identified"),
     ("labs", {"loinc_code": "2823"}, "loinc_code", "format"),
     ("labs", {"loinc_code": "2823-4"}, "loinc_code", "check_digit"),
-    ("labs", {"value": "high"}, "value", "numeric"),
+    # text with digits that does not read as a number or a censored number is a typing error
+    ("labs", {"value": "4,5"}, "value", "numeric"),
+    ("labs", {"value": "1_40"}, "value", "numeric"),
+    ("labs", {"value": "3.4 mmol/L"}, "value", "numeric"),
+    ("labs", {"value": "<4,5"}, "value", "numeric"),
+    ("labs", {"value": "<<3"}, "value", "numeric"),
+    # plausibility judges a censored result's bound
+    ("labs", {"value": "<0.5"}, "value", "plausible"),
+    ("labs", {"value": "> 45"}, "value", "plausible"),
     ("labs", {"value": "45"}, "value", "plausible"),
     ("labs", {"value": "0.5"}, "value", "plausible"),
     ("labs", {"unit": "mg/dL"}, "unit", "known_unit"),
@@ -112,6 +120,12 @@ def test_rule_quarantines_row_and_keeps_good_one(tmp_path, table, change, column
         ("labs", {"unit": "mEq/L"}),
         ("labs", {"value": "1.0", "unit": "mmol/L"}),
         ("labs", {"value": "10", "unit": "mmol/L"}),
+        ("labs", {"value": "<2.5"}),
+        ("labs", {"value": "<= 5"}),
+        ("labs", {"value": "≥ 6"}),
+        ("labs", {"value": "=4.1"}),
+        ("labs", {"value": "haemolysed"}),
+        ("labs", {"value": "see comment", "unit": "mg/dL"}),
         ("prescriptions", {"end_date": "", "days_supply": "30"}),
         ("prescriptions", {"end_date": "", "days_supply": ""}),
         ("prescriptions", {"end_date": "2026-01-01"}),
@@ -161,3 +175,30 @@ def test_urine_potassium_is_recognised_as_urine(tmp_path):
     run_pipeline(tmp_path, date(2026, 11, 20), labs=[row])
     with duckdb.connect(str(tmp_path / "audit.duckdb"), read_only=True) as con:
         assert con.execute("SELECT analyte, specimen FROM labs").fetchall() == [("potassium", "urine")]
+
+
+@pytest.mark.parametrize(
+    ("value", "stored"),
+    [
+        ("4.1", (4.1, None)),
+        ("<2.5", (2.5, "<")),
+        (" <= 5 ", (5.0, "<=")),
+        ("> 6", (6.0, ">")),
+        ("≥6", (6.0, ">=")),
+        ("=<3", (3.0, "<=")),
+        ("=4.1", (4.1, None)),
+        ("= 4.1", (4.1, None)),
+        ("haemolysed", (None, None)),
+        ("see comment", (None, None)),
+        ("CANCELLED", (None, None)),
+        ("NaN", (None, None)),
+    ],
+)
+def test_lab_value_is_stored_as_number_and_comparator(tmp_path, value, stored):
+    """A censored result keeps its bound and comparator; text without a digit loads as no result."""
+    run_pipeline(tmp_path, date(2026, 11, 20), labs=[{**GOOD["labs"], "value": value}])
+    with duckdb.connect(str(tmp_path / "audit.duckdb"), read_only=True) as con:
+        rows = con.execute("SELECT value_original, value_comparator FROM lab_results").fetchall()
+        in_view = con.execute("SELECT value, value_comparator FROM labs").fetchall()
+    assert rows == [stored]
+    assert in_view == [stored]  # potassium: the canonical unit is the original one
