@@ -4,12 +4,16 @@ Per file, the data never leaves DuckDB: the CSV reader stages every record as te
 faults such as bad encoding or missing fields land in DuckDB's reject tables with their line), the
 staging SQL types and normalises it, pandera (ibis backend) validates every row in place, failing
 rows go to `quarantine`, and the remaining rows are inserted unless an identical row is already
-there. The caller owns the transaction, so a failure anywhere leaves the database as it was.
+there. Rows a format profile marks as outside the audit (`_skip`: Synthea vital signs, a FHIR
+entered-in-error result) are counted per reason and go no further; rows failing only soft rules, or
+that a profile repaired (`_note`), load with a line in `row_notes`. The caller owns the
+transaction, so a failure anywhere leaves the database as it was.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -51,11 +55,16 @@ class FileResult:
     rows_rejected: int = 0
     skipped_unchanged: bool = False
     top_reasons: list[dict] = field(default_factory=list)
+    rows_skipped: int = 0  # outside what the tool audits (profile's `_skip`): not loaded, not rejected
+    skip_reasons: dict[str, int] = field(default_factory=dict)  # reason -> rows
+    rows_noted: int = 0  # loaded, with a problem noted in row_notes
+    top_notes: list[dict] = field(default_factory=list)
 
     @property
     def reject_rate(self) -> float:
-        """Share of the file's rows that were quarantined."""
-        return self.rows_rejected / self.rows_read if self.rows_read else 0.0
+        """Share of the file's audited rows (read, less skipped) that were quarantined."""
+        audited = self.rows_read - self.rows_skipped
+        return self.rows_rejected / audited if audited else 0.0
 
 
 def sha256_of(*paths: Path) -> str:
@@ -68,6 +77,20 @@ def sha256_of(*paths: Path) -> str:
 
 
 @dataclass(frozen=True)
+class LookupKey:
+    """A lookup table a joined source reads (OMOP concept, MIMIC d_labitems), and its key column.
+
+    A key repeated in it would multiply the rows joined to it; the profile's select uses one row of
+    each key, and the run warns (duplicate_key_warnings).
+    """
+
+    label: str  # the file as the warning names it
+    key: str
+    relation: str  # SQL reading the table, with `params` bound
+    params: Mapping[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class RawSource:
     """Where one contract table's rows come from, as a format profile describes it.
 
@@ -75,6 +98,12 @@ class RawSource:
     `lines` is true its n-th record is line n+1 of `label` (a plain CSV read in order), so quarantined
     rows get line numbers; otherwise (a profile joining files) a quarantined row has no line and is
     shown by its contract fields.
+
+    When `skips` is true the select also yields `_skip`: NULL for a row to audit, else why the row
+    is outside the audit (counted per reason, never validated, loaded or rejected). When `notes` is
+    not empty it also yields `_note`: NULL, or the name of a note in `notes` (name -> (column,
+    message)), for a row the profile repaired (a MIMIC stop time before its start); the row loads
+    and the note goes to `row_notes`. `lookups` are the tables it joins whose key must be unique.
     """
 
     spec: FileSpec
@@ -88,6 +117,9 @@ class RawSource:
     # Latest plausible date. None: the export date (run date). Date-shifted research data (MIMIC-IV
     # shifts into the 2100s-2200s) sets its own ceiling so shifted dates are not "in the future".
     max_date: date | None = None
+    skips: bool = False
+    notes: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    lookups: tuple[LookupKey, ...] = ()
 
 
 # A CSV staged in memory takes about twice its size on disk (measured: a 166 MB labs.csv staged as
@@ -169,8 +201,11 @@ def ingest_file(
         _unchanged_since(source, before)  # a file rewritten or removed mid-read: say so (exit 3)
         raise
     _unchanged_since(source, before)
-    bad = _validate(con, spec.table, source.max_date or export_date)
+    failures = _validate(con, spec.table, source.max_date or export_date)
+    bad, noted = _split_soft(failures, schema_for(spec.table, export_date)[1])
+    _count_skipped(con, spec.table, result)
     _quarantine(con, source, result, run_id, bad)
+    _note(con, source, result, run_id, noted)
     _load(con, spec.table, run_id, result)
     _drop_staging(con, spec.table)
     return result
@@ -184,7 +219,8 @@ def _drop_staging(con: duckdb.DuckDBPyConnection, table: str) -> None:
     rows spilled to disk, the commit took 5.1-6.5 s with them and 0.5-0.7 s without.
     """
     con.execute(
-        f"DROP VIEW IF EXISTS checked_{table}; DROP VIEW IF EXISTS numbered_{table}; "
+        f"DROP VIEW IF EXISTS loadable_{table}; DROP VIEW IF EXISTS checked_{table}; "
+        f"DROP VIEW IF EXISTS numbered_{table}; DROP TABLE IF EXISTS new_notes; "
         f"DROP TABLE IF EXISTS failing_{table}; DROP TABLE IF EXISTS typed_{table}; "
         f"DROP TABLE IF EXISTS reject_lines_{table}; DROP TABLE IF EXISTS new_quarantine"
     )
@@ -226,7 +262,9 @@ def _copy_if_unchanged(con: duckdb.DuckDBPyConnection, result: FileResult) -> bo
     """A file byte-identical to one already loaded adds nothing: reuse its counts, skip the read."""
     row = con.execute(
         """
-        SELECT rows_read, rows_loaded + rows_duplicate, rows_rejected FROM run_files JOIN runs USING (run_id)
+        SELECT rows_read, rows_loaded + rows_duplicate, rows_rejected, coalesce(rows_skipped, 0),
+               coalesce(rows_noted, 0), coalesce(skip_reasons, '{}')
+        FROM run_files JOIN runs USING (run_id)
         WHERE table_name = $t AND sha256 = $s AND NOT skipped_unchanged
         ORDER BY seq DESC LIMIT 1
         """,
@@ -234,9 +272,12 @@ def _copy_if_unchanged(con: duckdb.DuckDBPyConnection, result: FileResult) -> bo
     ).fetchall()
     if not row:
         return False
-    result.rows_read, result.rows_duplicate, result.rows_rejected = row[0]
+    result.rows_read, result.rows_duplicate, result.rows_rejected = row[0][:3]
+    result.rows_skipped, result.rows_noted = row[0][3:5]
+    result.skip_reasons = json.loads(row[0][5])
     result.skipped_unchanged = True
     result.top_reasons = _top_reasons(con, result.table, result.file)
+    result.top_notes = _top_reasons(con, result.table, result.file, "row_notes")
     log.info("%s: unchanged since an earlier run (same sha256); not re-read", result.file)
     return True
 
@@ -249,9 +290,14 @@ def _stage(con: duckdb.DuckDBPyConnection, source: RawSource, staging: str = "te
     `store_rejects` land in `rejects_<table>` with their line.
     """
     t = source.spec.table
+    # Every staged row carries `_skip` and `_note` (NULL when the profile yields none).
+    extras = ("" if source.skips else ", NULL::VARCHAR AS _skip") + (
+        "" if source.notes else ", NULL::VARCHAR AS _note"
+    )
+    raw = f"SELECT *{extras} FROM ({source.select})" if extras else source.select  # noqa: S608
     con.execute(
         f"CREATE OR REPLACE {'TABLE main.' if staging == 'main' else 'TEMP TABLE '}typed_{t} AS "
-        f"WITH raw AS ({source.select}) " + sql_file(f"stage_{t}.sql"),
+        f"WITH raw AS ({raw}) " + sql_file(f"stage_{t}.sql"),
         dict(source.params),
     )
     if not scalar(con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = $n", {"n": f"rejects_{t}"}):
@@ -260,10 +306,11 @@ def _stage(con: duckdb.DuckDBPyConnection, source: RawSource, staging: str = "te
             "error_type VARCHAR, csv_line VARCHAR)"
         )
     # Inside a transaction DuckDB numbers new rows from 2**55: take record numbers from the first.
+    # Skipped rows keep their record numbers (so the others keep their lines) but go no further.
     first = int(scalar(con, f"SELECT coalesce(min(rowid), 0) FROM typed_{t}"))  # noqa: S608
     con.execute(
         f"CREATE OR REPLACE TEMP VIEW numbered_{t} AS "  # noqa: S608 - generated identifiers and an int
-        f"SELECT rowid - {first} AS _rec, * FROM typed_{t}"
+        f"SELECT rowid - {first} AS _rec, * FROM typed_{t} WHERE _skip IS NULL"
     )
     if t == "labs":  # what each result measures, looked up per distinct (code, name, unit) key
         refresh_lab_concepts(con, "typed_labs")
@@ -278,7 +325,7 @@ def _validate(con: duckdb.DuckDBPyConnection, table: str, export_date: date) -> 
     Pass 1 runs all rules as one check over every row (one scan); pass 2 runs the rules one by one
     on the failing rows only, so each quarantined row says which rules it broke.
     """
-    if not scalar(con, f"SELECT count(*) FROM typed_{table}"):  # noqa: S608 - contract table name
+    if not scalar(con, f"SELECT count(*) FROM numbered_{table}"):  # noqa: S608 - contract table name
         # Nothing to validate; pandera's ibis backend also misreports `_rec` as null on empty tables.
         con.execute(f"CREATE OR REPLACE TEMP TABLE failing_{table} AS FROM checked_{table} LIMIT 0")
         return _no_failures()
@@ -311,6 +358,68 @@ def _failures(cases: pd.DataFrame, rules: dict) -> pd.DataFrame:
     return pd.DataFrame({"_rec": recs, "rule_key": cases["check"].astype(str).to_list()})
 
 
+def _split_soft(failures: pd.DataFrame, rules: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(hard failures: rows to quarantine, soft failures of rows that load anyway: rows to note)."""
+    soft = failures["rule_key"].map(lambda key: rules[key].soft).astype(bool)
+    hard = failures[~soft].reset_index(drop=True)
+    noted = failures[soft & ~failures["_rec"].isin(hard["_rec"])].reset_index(drop=True)
+    return hard, noted
+
+
+def _count_skipped(con: duckdb.DuckDBPyConnection, table: str, result: FileResult) -> None:
+    """Rows the profile marked as outside the audit, per reason."""
+    rows = con.execute(
+        f"SELECT _skip, count(*) FROM typed_{table} WHERE _skip IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, 1"  # noqa: S608
+    ).fetchall()
+    result.skip_reasons = dict(rows)
+    result.rows_skipped = sum(result.skip_reasons.values())
+
+
+def _rule_messages(rules: dict) -> pd.DataFrame:
+    """Each rule's key, column, name and message, to join failures to."""
+    return pd.DataFrame(
+        {
+            "rule_key": list(rules),
+            "column_name": [r.column for r in rules.values()],
+            "rule": [r.name for r in rules.values()],
+            "message": [r.message for r in rules.values()],
+        },
+        dtype="str",
+    )
+
+
+def _original_sql(source: RawSource) -> str:
+    """The row's text as a CSV line of its contract fields, in the source's column order."""
+    text = TEXT_COLUMNS[source.spec.table]
+    return " || ',' || ".join(
+        f"""CASE WHEN {text[c]} LIKE '%,%' OR {text[c]} LIKE '%"%'
+            THEN '"' || replace({text[c]}, '"', '""') || '"' ELSE coalesce({text[c]}, '') END"""
+        for c in source.order
+    )
+
+
+def _located_sql(source: RawSource, rule_rows: str, rows: str) -> str:
+    """`rule_rows` (_rec, column_name, rule, message) with each row's line and original text.
+
+    A record's line is its number + 2 (header, 1-based), plus the reader's rejected lines before it
+    (reject_lines_<table>); binds $run, $table, $file and $lines.
+    """
+    t = source.spec.table
+    return f"""
+        WITH offsets AS (SELECT line - j AS threshold, j FROM reject_lines_{t}),
+        located AS (
+            SELECT r.*, CASE WHEN $lines THEN r._rec + 2 + coalesce(o.j, 0) END AS line,
+                   {_original_sql(source)} AS original
+            FROM ({rule_rows}) r
+            JOIN {rows} s ON s._rec = r._rec
+            ASOF LEFT JOIN offsets o ON r._rec + 1 >= o.threshold
+        )
+        SELECT $run AS run_id, $table AS table_name, $file AS file, line, column_name, rule,
+               message, original
+        FROM located
+    """  # noqa: S608 - identifiers generated from the contract; values bound
+
+
 def _quarantine(
     con: duckdb.DuckDBPyConnection,
     source: RawSource,
@@ -325,17 +434,8 @@ def _quarantine(
     """
     t = source.spec.table
     _, rules = schema_for(t, date.today())
-    text = TEXT_COLUMNS[t]
-    messages = pd.DataFrame(
-        {
-            "rule_key": list(rules),
-            "column_name": [r.column for r in rules.values()],
-            "rule": [r.name for r in rules.values()],
-            "message": [r.message for r in rules.values()],
-        }
-    )
     con.register("bad_rows", bad)
-    con.register("rule_messages", messages)
+    con.register("rule_messages", _rule_messages(rules))
     names = pd.DataFrame(list(source.reject_columns.items()), columns=["cname", "column"], dtype="str")
     con.register("header_names", names)
     con.execute(
@@ -346,29 +446,14 @@ def _quarantine(
         FROM rejects_{t} GROUP BY line
         """  # noqa: S608 - generated identifiers only
     )
-    original = " || ',' || ".join(
-        f"""CASE WHEN {text[c]} LIKE '%,%' OR {text[c]} LIKE '%"%'
-            THEN '"' || replace({text[c]}, '"', '""') || '"' ELSE coalesce({text[c]}, '') END"""
-        for c in source.order
+    rule_rows = (
+        "SELECT b._rec, m.column_name, m.rule, m.message "
+        "FROM bad_rows b JOIN rule_messages m USING (rule_key)"
     )
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE new_quarantine AS
-        WITH offsets AS (SELECT line - j AS threshold, j FROM reject_lines_{t}),
-        rule_rows AS (
-            SELECT b._rec, m.column_name, m.rule, m.message
-            FROM bad_rows b JOIN rule_messages m USING (rule_key)
-        ),
-        located AS (
-            SELECT r.*, CASE WHEN $lines THEN r._rec + 2 + coalesce(o.j, 0) END AS line,
-                   {original} AS original
-            FROM rule_rows r
-            JOIN failing_{t} s ON s._rec = r._rec
-            ASOF LEFT JOIN offsets o ON r._rec + 1 >= o.threshold
-        )
-        SELECT $run AS run_id, $table AS table_name, $file AS file, line, column_name, rule,
-               message, original
-        FROM located
+        {_located_sql(source, rule_rows, f"failing_{t}")}
         UNION ALL
         SELECT $run, $table, $file, line, coalesce(h."column", r.cname),
                lower(replace(error_type, ' ', '_')),
@@ -396,12 +481,86 @@ def _quarantine(
     )
     rejected_recs = scalar(con, "SELECT count(DISTINCT _rec) FROM bad_rows")
     reader_rejects = scalar(con, f"SELECT count(*) FROM reject_lines_{t}")  # noqa: S608
-    accepted = scalar(con, f"SELECT count(*) FROM typed_{t}")  # noqa: S608
+    accepted = scalar(con, f"SELECT count(*) FROM typed_{t}")  # noqa: S608 - skipped rows included
     result.rows_read = accepted + reader_rejects
     result.rows_rejected = rejected_recs + reader_rejects
     result.top_reasons = _reasons_from(con, "new_quarantine")
-    con.unregister("rule_messages")
     con.unregister("header_names")
+
+
+def _note(
+    con: duckdb.DuckDBPyConnection,
+    source: RawSource,
+    result: FileResult,
+    run_id: str,
+    noted: pd.DataFrame,
+) -> None:
+    """Write `row_notes` for rows that load with a problem: soft rule failures (`noted`) and the
+    profile's own notes (`_note`), and make `loadable_<table>`: the rows to load, with the columns
+    a noted soft rule clears set to NULL (so the stored row, and its identity, hold what loads).
+
+    Runs after _quarantine (it reads bad_rows, rule_messages and reject_lines_<table>).
+    """
+    t = source.spec.table
+    _, rules = schema_for(t, date.today())
+    profile_notes = pd.DataFrame(
+        [(name, column, message) for name, (column, message) in source.notes.items()],
+        columns=["rule", "column_name", "message"],
+        dtype="str",
+    )
+    cleared = pd.DataFrame(
+        [
+            (rec, c)
+            for rec, key in zip(noted["_rec"], noted["rule_key"], strict=True)
+            for c in rules[key].clears
+        ],
+        columns=["_rec", "column_name"],
+    ).astype({"_rec": "int64", "column_name": "str"})
+    con.register("noted_rows", noted)
+    con.register("profile_notes", profile_notes)
+    con.register("cleared_rows", cleared)
+    rule_rows = f"""
+        SELECT n._rec, m.column_name, m.rule, m.message
+        FROM noted_rows n JOIN rule_messages m USING (rule_key)
+        UNION ALL
+        SELECT s._rec, p.column_name::VARCHAR, p.rule::VARCHAR, p.message::VARCHAR
+        FROM numbered_{t} s JOIN profile_notes p ON p.rule::VARCHAR = s._note
+        WHERE s._note IS NOT NULL AND s._rec NOT IN (SELECT _rec FROM bad_rows)
+    """  # noqa: S608 - generated identifiers only
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE new_notes AS {_located_sql(source, rule_rows, f'numbered_{t}')}",
+        {"run": run_id, "table": t, "file": result.file, "lines": source.lines},
+    )
+    con.execute(
+        """
+        INSERT INTO row_notes
+        SELECT n.* FROM new_notes n
+        WHERE NOT EXISTS (
+            SELECT 1 FROM row_notes q
+            WHERE q.table_name = n.table_name AND q.file = n.file AND q.line IS NOT DISTINCT FROM n.line
+              AND q.rule = n.rule AND q.original IS NOT DISTINCT FROM n.original
+        )
+        """
+    )
+    result.rows_noted = scalar(
+        con,
+        f"SELECT count(*) FROM (SELECT _rec FROM noted_rows UNION SELECT _rec FROM numbered_{t} "  # noqa: S608
+        "WHERE _note IS NOT NULL AND _rec NOT IN (SELECT _rec FROM bad_rows))",
+    )
+    result.top_notes = _reasons_from(con, "new_notes")
+    clears = sorted({c for rule in rules.values() if rule.soft for c in rule.clears})
+    replace = ", ".join(
+        f"CASE WHEN _rec IN (SELECT _rec FROM cleared_rows WHERE column_name = '{c}') "  # noqa: S608
+        f"THEN NULL ELSE {c} END AS {c}"  # c: a column named by a rule (a constant)
+        for c in clears
+    )
+    keep = f"REPLACE ({replace}) " if replace and not cleared.empty else ""
+    con.execute(
+        f"CREATE OR REPLACE TEMP VIEW loadable_{t} AS SELECT * {keep}"  # noqa: S608 - constants
+        f"FROM numbered_{t} WHERE _rec NOT IN (SELECT _rec FROM bad_rows)"
+    )
+    for name in ("rule_messages", "noted_rows", "profile_notes"):
+        con.unregister(name)
 
 
 def _load(con: duckdb.DuckDBPyConnection, table: str, run_id: str, result: FileResult) -> None:
@@ -419,7 +578,7 @@ def _load(con: duckdb.DuckDBPyConnection, table: str, run_id: str, result: FileR
     identity = ", ".join(IDENTITY_COLUMNS[table])
     day = IDENTITY_DATE[table]
     before = scalar(con, f"SELECT count(*) FROM {target}")  # noqa: S608 - contract table name
-    lo, hi = con.execute(f"SELECT min({day}), max({day}) FROM typed_{table}").fetchall()[0]  # noqa: S608
+    lo, hi = con.execute(f"SELECT min({day}), max({day}) FROM numbered_{table}").fetchall()[0]  # noqa: S608
     in_range = f"FROM {target} WHERE {day} BETWEEN $lo AND $hi OR {day} IS NULL"
     # A first load, or an export with no stored row in its date range, cannot repeat a stored row.
     overlaps = con.execute(f"SELECT 1 {in_range} LIMIT 1", {"lo": lo, "hi": hi}).fetchall()
@@ -428,15 +587,16 @@ def _load(con: duckdb.DuckDBPyConnection, table: str, run_id: str, result: FileR
     con.execute(
         f"""
         INSERT INTO {target} ({stored}, _run_id)
-        SELECT {stored}, $run FROM numbered_{table}
-        WHERE _rec NOT IN (SELECT _rec FROM bad_rows) {new_only}
+        SELECT {stored}, $run FROM loadable_{table}
+        WHERE true {new_only}
         """,  # noqa: S608 - identifiers from the contract; values bound
         params,
     )
     after = scalar(con, f"SELECT count(*) FROM {target}")  # noqa: S608
     con.unregister("bad_rows")
+    con.unregister("cleared_rows")
     result.rows_loaded = after - before
-    result.rows_duplicate = result.rows_read - result.rows_rejected - result.rows_loaded
+    result.rows_duplicate = result.rows_read - result.rows_rejected - result.rows_skipped - result.rows_loaded
 
 
 def _reasons_from(con: duckdb.DuckDBPyConnection, relation: str, limit: int = 5) -> list[dict]:
@@ -451,10 +611,41 @@ def _reasons_from(con: duckdb.DuckDBPyConnection, relation: str, limit: int = 5)
     return [dict(zip(keys, row, strict=True)) for row in rows]
 
 
-def _top_reasons(con: duckdb.DuckDBPyConnection, table: str, file: str) -> list[dict]:
+def _top_reasons(
+    con: duckdb.DuckDBPyConnection, table: str, file: str, kept_in: str = "quarantine"
+) -> list[dict]:
+    """The commonest reasons kept in `quarantine` (or `row_notes`) for this file by earlier runs."""
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE earlier_quarantine AS "
-        "SELECT * FROM quarantine WHERE table_name = $t AND file = $f",
+        "CREATE OR REPLACE TEMP TABLE earlier_quarantine AS "  # noqa: S608 - one of two table names
+        f"SELECT * FROM {'row_notes' if kept_in == 'row_notes' else 'quarantine'} "
+        "WHERE table_name = $t AND file = $f",
         {"t": table, "f": file},
     )
     return _reasons_from(con, "earlier_quarantine")
+
+
+def duplicate_key_warnings(con: duckdb.DuckDBPyConnection, sources: list[RawSource]) -> list[str]:
+    """One warning per lookup table (read by any source) with a repeated key.
+
+    The profiles use one row of each key, so a repeated key never multiplies facts; the warning says
+    the lookup table is not what the format promises.
+    """
+    warnings = []
+    seen = set()
+    for lookup in (lookup for source in sources for lookup in source.lookups):
+        if (lookup.label, lookup.key) in seen:
+            continue
+        seen.add((lookup.label, lookup.key))
+        repeated = scalar(
+            con,
+            f"SELECT count(*) FROM (SELECT {lookup.key} FROM {lookup.relation} "  # noqa: S608 - profile constants
+            f"WHERE {lookup.key} IS NOT NULL GROUP BY ALL HAVING count(*) > 1)",
+            dict(lookup.params),
+        )
+        if repeated:
+            warnings.append(
+                f"{lookup.label} has {repeated} duplicated {lookup.key} values; one row of each was used."
+            )
+    for warning in warnings:
+        log.warning("lookup table: %s", warning)
+    return warnings

@@ -5,6 +5,13 @@ Each rule is a small, named, row-wise predicate over the *typed staging table* t
 failure case carries the whole row, including its `_rec` (record number in the file), which is
 how a failing row finds its way to the quarantine with its line number. Predicates are written
 NULL-tolerant on purpose: "optional and empty" must pass, only "present and wrong" fails.
+
+A *soft* rule judges a value the audit can do without: when a row fails only soft rules it is
+loaded with the columns the rule `clears` set to NULL, and each failure is noted in `row_notes`
+instead of quarantining the row (a valid fact wins over an implausible optional one). Soft, by
+design: prescriptions' days_supply when a valid end_date gives the end anyway (without one, the
+days supply is the end, and a bad one rejects the row); rxnorm_code and atc_code formats (the
+required drug_name still names the drug); patients' sex (no check needs it).
 """
 
 from __future__ import annotations
@@ -29,17 +36,22 @@ MAX_DAYS_SUPPLY = 3650
 
 @dataclass(frozen=True)
 class Rule:
-    """One validation rule: which column it judges, its name, and a readable message."""
+    """One validation rule: which column it judges, its name, and a readable message.
+
+    A soft rule's failure is noted and its `clears` columns loaded as NULL; a hard one's rejects the row.
+    """
 
     column: str
     name: str
     message: str
     passes: Callable[[Table], BooleanValue]
+    soft: bool = False
+    clears: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:
-        """The identifier pandera reports for this rule's failures."""
-        return f"{self.column}:{self.name}"
+        """The identifier pandera reports for this rule's failures (a soft rule's ends in ':note')."""
+        return f"{self.column}:{self.name}" + (":note" if self.soft else "")
 
 
 def _required(column: str, source: str | None = None) -> Rule:
@@ -70,12 +82,14 @@ def _date_in_range(column: str, export_date: date) -> Rule:
     )
 
 
-def _matches(column: str, pattern: str, what: str) -> Rule:
+def _matches(column: str, pattern: str, what: str, soft: bool = False) -> Rule:
     return Rule(
         column,
         "format",
-        f"{column} is not a valid {what}",
+        f"{column} is not a valid {what}" + ("; loaded without it" if soft else ""),
         lambda t: t[column].isnull() | t[column].re_search(pattern),
+        soft=soft,
+        clears=(column,) if soft else (),
     )
 
 
@@ -88,11 +102,33 @@ def patient_rules(export_date: date) -> list[Rule]:
     return [
         _required("patient_id"),
         *_dated("birth_date", export_date),
-        Rule(
+        Rule(  # soft: no check needs sex; the patient loads with sex unknown (NULL)
             "sex",
             "allowed",
-            "sex is not one of F, M, O, U (female, male, other, unknown)",
+            "sex is not one of F, M, O, U (female, male, other, unknown); loaded as unknown",
             lambda t: t.sex_text.isnull() | t.sex.notnull(),
+            soft=True,
+            clears=("sex",),
+        ),
+        # Death takes a patient out of every check, so a death that cannot be trusted rejects the row.
+        *_dated("death_date", export_date),
+        Rule(
+            "death_date",
+            "after_birth",
+            "death_date is before birth_date",
+            lambda t: t.death_date.isnull() | t.birth_date.isnull() | (t.death_date >= t.birth_date),
+        ),
+        Rule(
+            "deceased",
+            "yes_no",
+            "deceased is not a yes/no value (true/false, yes/no, y/n, 1/0)",
+            lambda t: t.deceased_text.isnull() | t.deceased_stated.notnull(),
+        ),
+        Rule(
+            "deceased",
+            "consistent",
+            "deceased is false but a death_date is given",
+            lambda t: t.death_date_text.isnull() | t.deceased_stated.isnull() | t.deceased_stated,
         ),
     ]
 
@@ -121,11 +157,15 @@ def lab_rules(export_date: date) -> list[Rule]:
             "loinc_code has a wrong check digit",
             lambda t: t.loinc_code.isnull() | t.loinc_check_ok.isnull() | t.loinc_check_ok,
         ),
+        # A number or a censored number ('<0.5', '>2000': value_original is the bound). Text with no
+        # digit at all ('haemolysed', 'see comment') is a result without a numeric value (NULL), as
+        # the other formats load it; text with digits that does not read as one ('4,5', '3.4 mmol/L')
+        # is a typing error.
         Rule(
             "value",
             "numeric",
             "value is not a number",
-            lambda t: t.value_text.isnull() | t.value_original.notnull(),
+            lambda t: t.value_text.isnull() | t.value_original.notnull() | ~t.value_text.re_search("[0-9]"),
         ),
         Rule(
             "unit",
@@ -160,27 +200,43 @@ def prescription_rules(export_date: date) -> list[Rule]:
             f"end_date is before {EARLIEST}",
             lambda t: t.end_date.isnull() | (t.end_date >= ibis.literal(EARLIEST)),
         ),
-        # A number or a censored number ('<0.5', '>2000': value_original is the bound). Text with no
-        # digit at all ('haemolysed', 'see comment') is a result without a numeric value (NULL), as
-        # the other formats load it; text with digits that does not read as one ('4,5', '3.4 mmol/L')
-        # is a typing error.
         Rule(
             "end_date",
             "after_start",
             "end_date is before start_date",
             lambda t: t.end_date.isnull() | t.start_date.isnull() | (t.end_date >= t.start_date),
         ),
-        Rule(
+        Rule(  # without a usable end_date the days supply is the prescription's end: reject
             "days_supply",
             "positive_integer",
             f"days_supply is not a whole number from 1 to {MAX_DAYS_SUPPLY}",
-            lambda t: (
-                t.days_supply_text.isnull() | t.days_supply.between(1, MAX_DAYS_SUPPLY).fill_null(False)
-            ),
+            lambda t: _days_supply_ok(t) | _end_date_usable(t),
         ),
-        _matches("rxnorm_code", RXNORM_PATTERN, "RxNorm code (digits)"),
-        _matches("atc_code", ATC_PATTERN, "ATC code"),
+        Rule(  # beside a usable end_date it is not needed: note it and load the row without it
+            "days_supply",
+            "positive_integer",
+            f"days_supply is not a whole number from 1 to {MAX_DAYS_SUPPLY}; ignored, end_date gives the end",
+            lambda t: _days_supply_ok(t) | ~_end_date_usable(t),
+            soft=True,
+            clears=("days_supply",),
+        ),
+        _matches("rxnorm_code", RXNORM_PATTERN, "RxNorm code (digits)", soft=True),
+        _matches("atc_code", ATC_PATTERN, "ATC code", soft=True),
     ]
+
+
+def _days_supply_ok(t: Table) -> BooleanValue:
+    """No days supply, or a whole number of days in range."""
+    return t.days_supply_text.isnull() | t.days_supply.between(1, MAX_DAYS_SUPPLY).fill_null(False)
+
+
+def _end_date_usable(t: Table) -> BooleanValue:
+    """An end_date that parsed, is not before 1900 and not before the start: the end is known."""
+    return (
+        t.end_date.notnull()
+        & (t.end_date >= ibis.literal(EARLIEST))
+        & (t.start_date.isnull() | (t.end_date >= t.start_date))
+    ).fill_null(False)
 
 
 def diagnosis_rules(export_date: date) -> list[Rule]:

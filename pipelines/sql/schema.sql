@@ -28,12 +28,14 @@ CREATE TABLE IF NOT EXISTS run_files (
     bytes           BIGINT,                   -- the file's size (NULL in runs before schema 2)
     rows_skipped    BIGINT,                   -- rows outside what the tool audits (e.g. Synthea vital
                                               -- signs, surveys): counted, not loaded, not rejected
-    rows_noted      BIGINT                    -- loaded rows with a noted, non-fatal problem (row_notes)
+    rows_noted      BIGINT,                   -- loaded rows with a noted, non-fatal problem (row_notes)
+    skip_reasons    JSON                      -- rows_skipped per reason: {"reason": rows, ...}
 );
 -- Databases from older schemas gain the columns here (appended, as in a new file).
 ALTER TABLE run_files ADD COLUMN IF NOT EXISTS bytes BIGINT;
 ALTER TABLE run_files ADD COLUMN IF NOT EXISTS rows_skipped BIGINT;
 ALTER TABLE run_files ADD COLUMN IF NOT EXISTS rows_noted BIGINT;
+ALTER TABLE run_files ADD COLUMN IF NOT EXISTS skip_reasons JSON;
 
 CREATE TABLE IF NOT EXISTS quarantine (
     run_id      VARCHAR NOT NULL,             -- the run that first saw this bad row

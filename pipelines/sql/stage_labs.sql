@@ -1,6 +1,8 @@
 -- raw (all text) -> typed_labs. Projection only (file order kept); what the test measures, its
 -- unit conversion and plausible range are looked up afterwards per distinct key (lab_concepts.sql).
 SELECT
+    _skip,  -- NULL, or why the profile leaves the row out of the audit
+    _note,  -- NULL, or the name of the profile's note on a row it repaired
     clean(patient_id) AS patient_id,
     clean(collected_at) AS collected_at_text,
     iso_timestamp(collected_at) AS collected_at,

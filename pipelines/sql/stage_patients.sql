@@ -1,6 +1,8 @@
 -- raw (all text, straight from the CSV reader) -> typed_patients. Projection only: no joins, so
 -- DuckDB keeps file order and rowid stays the record number.
 SELECT
+    _skip,  -- NULL, or why the profile leaves the row out of the audit
+    _note,  -- NULL, or the name of the profile's note on a row it repaired
     clean(patient_id) AS patient_id,
     clean(birth_date) AS birth_date_text,
     iso_date(birth_date) AS birth_date,
@@ -12,6 +14,7 @@ SELECT
     clean(death_date) AS death_date_text,
     iso_date(death_date) AS death_date,
     clean(deceased) AS deceased_text,
+    yes_no(deceased) AS deceased_stated,  -- the deceased column as written (NULL: empty or not yes/no)
     -- dead when a death date is given, or when the export says so without a date (FHIR
     -- deceasedBoolean); NULL (not known dead) otherwise. An explicit "false" stays false.
     CASE WHEN clean(death_date) IS NOT NULL THEN true

@@ -1,6 +1,8 @@
 -- raw (all text) -> typed_prescriptions (projection only, file order kept). The effective end is the
 -- exported end_date, else start + days_supply, else NULL: an open-ended (ongoing) prescription.
 SELECT
+    _skip,  -- NULL, or why the profile leaves the row out of the audit
+    _note,  -- NULL, or the name of the profile's note on a row it repaired
     clean(patient_id) AS patient_id,
     clean(drug_name) AS drug_name,
     clean(rxnorm_code) AS rxnorm_code,

@@ -43,7 +43,6 @@ CASES = [
     ("patients", {"birth_date": "1950-02-30"}, "birth_date", "format"),
     ("patients", {"birth_date": "1899-12-31"}, "birth_date", "date_range"),
     ("patients", {"birth_date": "2030-01-01"}, "birth_date", "date_range"),
-    ("patients", {"sex": "X"}, "sex", "allowed"),
     ("labs", {"patient_id": ""}, "patient_id", "required"),
     ("labs", {"collected_at": ""}, "collected_at", "required"),
     ("labs", {"collected_at": "2026-13-01"}, "collected_at", "format"),
@@ -76,8 +75,8 @@ CASES = [
     ("prescriptions", {"end_date": "", "days_supply": "-5"}, "days_supply", "positive_integer"),
     ("prescriptions", {"end_date": "", "days_supply": "0"}, "days_supply", "positive_integer"),
     ("prescriptions", {"end_date": "", "days_supply": "2.5"}, "days_supply", "positive_integer"),
-    ("prescriptions", {"rxnorm_code": "RX4603"}, "rxnorm_code", "format"),
-    ("prescriptions", {"atc_code": "C3CA01"}, "atc_code", "format"),
+    ("prescriptions", {"end_date": "soon", "days_supply": "0"}, "days_supply", "positive_integer"),
+    ("prescriptions", {"end_date": "2025-12-31", "days_supply": "-1"}, "days_supply", "positive_integer"),
     ("diagnoses", {"patient_id": ""}, "patient_id", "required"),
     ("diagnoses", {"code": ""}, "code", "required"),
     ("diagnoses", {"code_system": ""}, "code_system", "required"),
@@ -105,6 +104,63 @@ def test_rule_quarantines_row_and_keeps_good_one(tmp_path, table, change, column
     assert {line for line, *_ in quarantined} == {3}
     assert loaded == 1
     assert quarantined[0][3].split(",")[0] == bad["patient_id"]
+
+
+# Soft rules: the value is optional for the audit, so the row loads without it and the problem is
+# noted in row_notes (rows_noted), never quarantined. (table, change, column, rule, stored column
+# and the value stored for it.)
+NOTED = [
+    ("patients", {"sex": "X"}, "sex", "allowed", "sex", None),
+    ("prescriptions", {"rxnorm_code": "RX4603"}, "rxnorm_code", "format", "rxnorm_code", None),
+    ("prescriptions", {"atc_code": "C3CA01"}, "atc_code", "format", "atc_code", None),
+    ("prescriptions", {"days_supply": "99999"}, "days_supply", "positive_integer", "days_supply", None),
+    (
+        "prescriptions",
+        {"days_supply": "0"},
+        "days_supply",
+        "positive_integer",
+        "end_effective",
+        date(2026, 3, 1),
+    ),
+    (
+        "prescriptions",
+        {"days_supply": "2.5"},
+        "days_supply",
+        "positive_integer",
+        "end_effective",
+        date(2026, 3, 1),
+    ),
+]
+
+
+@pytest.mark.parametrize(("table", "change", "column", "rule", "stored", "value"), NOTED)
+def test_soft_rule_notes_row_and_loads_it_without_the_value(
+    tmp_path, table, change, column, rule, stored, value
+):
+    bad = {**GOOD[table], **change}
+    outcome = run_pipeline(tmp_path, date(2026, 11, 20), **{table: [GOOD[table], bad]})
+    result = next(f for f in outcome.files if f.table == table)
+    assert (result.rows_read, result.rows_loaded, result.rows_rejected, result.rows_noted) == (2, 2, 0, 1)
+    assert result.top_notes[0]["column"] == column and result.top_notes[0]["count"] == 1
+    with duckdb.connect(str(tmp_path / "audit.duckdb"), read_only=True) as con:
+        notes = con.execute("SELECT line, column_name, rule, original FROM row_notes").fetchall()
+        values = con.execute(f"SELECT {stored} FROM {table} ORDER BY patient_id").fetchall()
+        quarantined = con.execute("SELECT count(*) FROM quarantine").fetchall()[0][0]
+    assert [(line, c, r) for line, c, r, _ in notes] == [(3, column, rule)]
+    assert notes[0][3].split(",")[0] == bad["patient_id"]
+    assert quarantined == 0
+    assert (value,) in values  # the noted value is not stored; what depends on it follows
+    assert len(values) == 2
+
+
+def test_noted_row_re_sent_is_a_duplicate(tmp_path):
+    # The stored row holds the cleared value; its identity must match a second read of the same row.
+    bad = {**GOOD["prescriptions"], "days_supply": "99999"}
+    run_pipeline(tmp_path, date(2026, 11, 20), prescriptions=[bad])
+    other = {**GOOD["prescriptions"], "patient_id": "P2"}
+    outcome = run_pipeline(tmp_path, date(2026, 11, 21), prescriptions=[bad, other])
+    result = next(f for f in outcome.files if f.table == "prescriptions")
+    assert (result.rows_loaded, result.rows_duplicate, result.rows_noted) == (1, 1, 1)
 
 
 @pytest.mark.parametrize(
