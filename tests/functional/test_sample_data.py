@@ -68,6 +68,57 @@ def test_summary_and_findings_agree(sample_run):
     )
 
 
+def planted_patient(key: str) -> str:
+    """The patient id of a flagged planted scenario (expected_flags.csv names it in each reason)."""
+    rows = read_csv_rows(ROOT / "sample_data" / "expected_flags.csv")
+    (pid,) = {r["patient_id"] for r in rows if r["why"].endswith(f"[planted: {key}]")}
+    return pid
+
+
+def test_deceased_patients_are_flagged_by_no_check(sample_run):
+    # Planted in generate.py appended_scenarios: dead 45 days before as-of, dead on as-of, and
+    # dead on an unknown date; alive, each would be flagged by the checks listed below.
+    _, tmp = sample_run
+    dead = {
+        r["patient_id"]
+        for r in read_csv_rows(SAMPLE_EXPORT / "patients.csv")
+        if (r["death_date"] and r["death_date"] <= "2026-11-20") or r["deceased"] == "true"
+    }
+    assert len(dead) == 3
+    assert not dead & {f["patient_id"] for f in read_csv_rows(tmp / "out" / "findings.csv")}
+    summary = json.loads((tmp / "out" / "summary.json").read_text())
+    would_flag = (
+        "diuretic_electrolyte_monitoring",
+        "cramps_cirrhosis",
+        "cramps_medication_review",
+        "cramps_electrolyte_check",
+        "cramps_metabolic_workup",
+        "nsaid_kidney_disease",
+        "refractory_neuropathic_pain",
+    )
+    for check_id in would_flag:
+        assert summary["checks"][check_id]["deceased_excluded"] >= 1, check_id
+
+
+@pytest.mark.parametrize(
+    ("key", "priority", "last_potassium"),
+    [
+        ("ipd_same_day_latest_low", "high", "3.3"),  # 3.9 at 04:10, 3.3 at 13:17: latest is low
+        ("ipd_censored_potassium_below_2_5", "high", "<2.5"),  # '<2.5' is below 3.0, severe
+        ("ipd_same_day_fall_by_time", "normal", "3.6"),  # 4.7 at 06:05 -> 3.6 at 14:40: a fall
+    ],
+)
+def test_latest_potassium_is_latest_in_time(sample_run, key, priority, last_potassium):
+    _, tmp = sample_run
+    pid = planted_patient(key)
+    (row,) = [
+        r
+        for r in read_csv_rows(tmp / "out" / "findings.csv")
+        if r["patient_id"] == pid and r["check_id"] == "insulin_potassium_drop"
+    ]
+    assert (row["priority"], row["last_potassium"]) == (priority, last_potassium)
+
+
 def test_outputs_are_owner_only(sample_run):
     _, tmp = sample_run
     for path in [tmp / "audit.duckdb", tmp / "out" / "summary.json", tmp / "out" / "findings.csv"]:
