@@ -57,6 +57,7 @@ class CheckResult:
     flagged: int
     high_priority: int
     parameters: dict[str, Any]
+    deceased_excluded: int = 0  # patients the check would have audited, dead on or before the as-of date
 
     @property
     def rate(self) -> float:
@@ -104,7 +105,13 @@ def evaluate(
     """Run one check into a temp table `result_<id>`, validate it, return the table and parameters."""
     params = definition.resolve(overrides, as_of)
     table = f"result_{definition.id}"
+    con.execute(  # exposures end at deaths after as_of; those before are left out below (_concepts.sql)
+        "CREATE OR REPLACE TEMP TABLE exposure_deaths AS "
+        "SELECT patient_id, death_date FROM deceased_patients WHERE death_date > $as_of",
+        {"as_of": as_of},
+    )
     con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {definition.sql}", params)
+    leave_out_deceased(con, definition.id, table, as_of)
     relation = ibis.duckdb.from_connection(con).table(table, database="temp")
     if not con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]:  # noqa: S608 - internal name
         return table, params  # empty: nothing to validate (pandera's ibis backend misreports nulls)
@@ -113,6 +120,30 @@ def evaluate(
     except pandera.errors.SchemaErrors as errors:
         raise RuntimeError(f"check {definition.id} broke the output contract:\n{errors}") from None
     return table, params
+
+
+def left_out_table(check_id: str) -> str:
+    """The temp table holding the patients a check left out as deceased: patient_id, death_date."""
+    return f"left_out_{check_id}"
+
+
+def leave_out_deceased(con: duckdb.DuckDBPyConnection, check_id: str, table: str, as_of: date) -> int:
+    """Move the rows of patients dead on or before `as_of` out of a check's result, for every check
+    alike: the dead are in no population. A patient known dead without a date (deceased = true, no
+    death_date) is out at any as-of date. Returns how many were left out (kept in `left_out_table`)."""
+    left_out = left_out_table(check_id)
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE {left_out} AS
+        SELECT r.patient_id, d.death_date
+        FROM {table} r JOIN deceased_patients d USING (patient_id)
+        WHERE d.death_date IS NULL OR d.death_date <= $as_of
+        ORDER BY r.patient_id
+        """,  # noqa: S608 - internal table names; the date is bound
+        {"as_of": as_of},
+    )
+    con.execute(f"DELETE FROM {table} WHERE patient_id IN (SELECT patient_id FROM {left_out})")  # noqa: S608
+    return con.execute(f"SELECT count(*) FROM {left_out}").fetchall()[0][0]  # noqa: S608
 
 
 def store(
@@ -133,10 +164,12 @@ def store(
         f"count(*) FILTER (flagged AND priority = 'high') FROM {table}"
     ).fetchall()[0]
     recorded = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in params.items()}
-    result = CheckResult(definition.id, definition.title, denominator, flagged, high, recorded)
+    left_out = con.execute(f"SELECT count(*) FROM {left_out_table(definition.id)}").fetchall()[0][0]  # noqa: S608
+    result = CheckResult(definition.id, definition.title, denominator, flagged, high, recorded, left_out)
     con.execute(
         "INSERT INTO check_results (run_id, check_id, title, denominator, flagged, high_priority, rate, "
-        "parameters) VALUES ($run, $check, $title, $den, $flag, $high, $rate, $params)",
+        "parameters, deceased_excluded) "
+        "VALUES ($run, $check, $title, $den, $flag, $high, $rate, $params, $deceased)",
         {
             "run": run_id,
             "check": definition.id,
@@ -146,6 +179,7 @@ def store(
             "high": high,
             "rate": result.rate,
             "params": json.dumps(recorded),
+            "deceased": left_out,
         },
     )
     return result

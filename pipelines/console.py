@@ -49,14 +49,19 @@ def print_outcome(outcome: RunOutcome, settings: Settings) -> None:
 
 
 def _checks_table(outcome: RunOutcome) -> Table:
-    """Per check: population, flagged, rate, high priority (counts only, no patient data)."""
+    """Per check: population, flagged, rate, high priority, left out as deceased (counts only)."""
     table = Table(title="checks")
     table.add_column("check")
-    for header in ("population", "flagged", "rate", "high priority"):
+    for header in ("population", "flagged", "rate", "high priority", "left out (deceased)"):
         table.add_column(header, justify="right")
     for c in outcome.checks:
         table.add_row(
-            c.check_id, f"{c.denominator:,}", f"{c.flagged:,}", f"{c.rate:.1%}", f"{c.high_priority:,}"
+            c.check_id,
+            f"{c.denominator:,}",
+            f"{c.flagged:,}",
+            f"{c.rate:.1%}",
+            f"{c.high_priority:,}",
+            f"{c.deceased_excluded:,}",
         )
     return table
 
@@ -123,6 +128,11 @@ def print_explanations(patient_id: str, as_of, explanations: list) -> None:
     console.print(f"Patient {patient_id}, as of {as_of.isoformat()}", highlight=False)
     for e in explanations:
         console.rule(f"{e.check_id}: {e.title}")
+        if e.deceased:
+            console.print(
+                f"Not in the population: {e.deceased_text}, on or before the as-of date", highlight=False
+            )
+            continue
         if not e.in_population:
             console.print(f"Not in the population: {e.population}", highlight=False)
             continue

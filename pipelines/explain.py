@@ -13,7 +13,7 @@ from typing import Any
 
 import duckdb
 
-from checks.evaluate import evaluate, prepare
+from checks.evaluate import evaluate, left_out_table, prepare
 from checks.framework import CheckDefinition
 from pipelines.settings import ConfigError
 
@@ -34,6 +34,15 @@ class Explanation:
     population: str
     flag: str
     clears: str
+    deceased: bool = False  # out of the population because dead on or before the as-of date
+    death_date: date | None = None  # None with deceased: dead, date unknown
+
+    @property
+    def deceased_text(self) -> str | None:
+        """'deceased on YYYY-MM-DD' (or 'deceased (date unknown)') when that is why the patient is out."""
+        if not self.deceased:
+            return None
+        return f"deceased on {self.death_date.isoformat()}" if self.death_date else "deceased (date unknown)"
 
 
 def patient_known(con: duckdb.DuckDBPyConnection, patient_id: str) -> bool:
@@ -75,6 +84,10 @@ def _one(
     names = [d[0] for d in cursor.description]
     rows = cursor.fetchall()
     row = dict(zip(names, rows[0], strict=True)) if rows else {}
+    dead = con.execute(
+        f"SELECT death_date FROM {left_out_table(definition.id)} WHERE patient_id = $p",  # noqa: S608
+        {"p": patient_id},
+    ).fetchall()
     return Explanation(
         definition.id,
         definition.title,
@@ -86,4 +99,6 @@ def _one(
         definition.population,
         definition.flag,
         definition.clears,
+        bool(dead),
+        dead[0][0] if dead else None,
     )

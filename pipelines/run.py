@@ -265,6 +265,7 @@ def write_summary(out: Path, outcome: RunOutcome) -> Path:
                 "flagged": c.flagged,
                 "high_priority": c.high_priority,
                 "rate": round(c.rate, 6),
+                "deceased_excluded": c.deceased_excluded,
                 "parameters": c.parameters,
             }
             for c in outcome.checks

@@ -57,6 +57,7 @@ class CheckSummary:
     denominator: int
     rate: float
     high_priority: int
+    deceased_excluded: int | None  # left out as dead on or before as-of; None: run before schema 3
     new: int | None  # None: no previous run of this check to compare with
     persisting: int | None  # flagged in this run and the check's previous run
     resolved: int | None
@@ -235,6 +236,7 @@ def check_summary(con: duckdb.DuckDBPyConnection, run_id: str, result: dict[str,
         result["denominator"],
         result["rate"],
         result["high_priority"],
+        result.get("deceased_excluded"),  # as the run recorded it in check_results
         new,
         persisting,
         resolved,

@@ -44,11 +44,31 @@ JOIN codelist c
   ON c.system = d.code_system
  AND CASE WHEN d.code_system = 'SNOMED-CT' THEN d.code = c.code ELSE starts_with(d.code, c.code) END;
 
+-- Patients known dead (patient_state, views.sql): death_date NULL = dead, date unknown. Built once per
+-- run; checks/evaluate.py leaves those dead on or before the as-of date out of every population.
+CREATE OR REPLACE TEMP TABLE deceased_patients AS
+SELECT patient_id, death_date FROM patient_state WHERE deceased;
+
+-- The deaths that end exposures: every known death date. While a check is evaluated as of a date,
+-- checks/evaluate.py keeps only the deaths after that date here: a patient dead by then is left out
+-- of the population centrally and counted as left out, so the check must first see the patient it
+-- would have audited (an open-ended diuretic still running) rather than an exposure already ended.
+CREATE OR REPLACE TEMP TABLE exposure_deaths AS
+SELECT patient_id, death_date FROM deceased_patients WHERE death_date IS NOT NULL;
+
+-- Every prescription with the day its exposure ends: its own end (end_effective: end date, else
+-- start + days supply, else NULL = ongoing), or the patient's death, whichever comes first.
+CREATE OR REPLACE TEMP VIEW prescription_periods AS
+SELECT p.patient_id, p.drug_name, p.rxnorm_code, p.atc_code, p.start_date,
+       least(p.end_effective, d.death_date) AS end_effective  -- least() skips a NULL (open-ended)
+FROM prescriptions p
+LEFT JOIN exposure_deaths d USING (patient_id);
+
 -- Prescriptions and diagnoses with their concepts, for the checks to read.
 CREATE OR REPLACE TEMP VIEW drug_exposures AS
 SELECT p.patient_id, p.drug_name, p.rxnorm_code, p.atc_code, p.start_date, p.end_effective,
        c.codelist, coalesce(c.ingredient, lower(p.drug_name)) AS ingredient
-FROM prescriptions p
+FROM prescription_periods p
 JOIN drug_concepts c
   ON c.drug_name = p.drug_name
  AND c.rxnorm_code IS NOT DISTINCT FROM p.rxnorm_code

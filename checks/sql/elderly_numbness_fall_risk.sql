@@ -14,12 +14,12 @@ population AS (
                - CASE WHEN strftime($as_of::DATE, '%m%d') < strftime(p.birth_date, '%m%d') THEN 1 ELSE 0 END
                AS age
     FROM legs l
-    JOIN (SELECT patient_id, min(birth_date) AS birth_date FROM patients GROUP BY patient_id) p USING (patient_id)
+    JOIN patient_state p USING (patient_id)
     WHERE p.birth_date + to_years(CAST($min_age AS INTEGER)) <= $as_of
 ),
 active AS (
     SELECT DISTINCT patient_id, drug_name, rxnorm_code, atc_code
-    FROM prescriptions
+    FROM prescription_periods  -- every drug, not only codelist ones; ends at death
     WHERE start_date <= $as_of
       AND (end_effective IS NULL OR end_effective >= $as_of)
       AND patient_id IN (SELECT patient_id FROM population)

@@ -70,3 +70,35 @@ UNION ALL
 SELECT e.resolved_run_id, e.check_id, e.patient_id, 'resolved', e.first_run_id, e.first_as_of,
        e.runs_flagged
 FROM flag_episodes e WHERE e.resolved_run_id IS NOT NULL;
+
+-- patient_state: one row per patient over `patients`, which holds one row per distinct version of a
+-- patient that an export sent (nightly exports re-send most of them unchanged). Versions are ordered
+-- by the run that loaded them (rows of the run in progress, not yet in `runs`, come last). Within one
+-- run the earliest birth and death dates win, and "dead" wins over an explicit "alive". Across runs:
+-- birth_date and sex are the latest non-empty value; a patient is deceased once any export said so
+-- (a death date, or deceased = true) unless a later run explicitly said deceased = false; death_date
+-- is the latest death date recorded since then (NULL: dead, date unknown). A re-sent older version
+-- is a duplicate and is not loaded again, so it changes nothing.
+CREATE OR REPLACE VIEW patient_state AS
+WITH versions AS (
+    SELECT p.patient_id, p.birth_date, p.sex, p.death_date, p.deceased,
+           coalesce(r.seq, (SELECT coalesce(max(seq), 0) + 1 FROM runs)) AS loaded
+    FROM patients p LEFT JOIN runs r ON r.run_id = p._run_id
+),
+per_run AS (
+    SELECT patient_id, loaded, min(birth_date) AS birth_date, min(sex) AS sex,
+           min(death_date) AS death_date, bool_or(deceased) AS deceased
+    FROM versions GROUP BY patient_id, loaded
+),
+alive_since AS (  -- the last run explicitly saying "not deceased" (0: none)
+    SELECT patient_id, coalesce(max(loaded) FILTER (NOT deceased), 0) AS cut
+    FROM per_run GROUP BY patient_id
+)
+SELECT s.patient_id,
+       max_by(s.birth_date, s.loaded) FILTER (s.birth_date IS NOT NULL) AS birth_date,
+       max_by(s.sex, s.loaded) FILTER (s.sex IS NOT NULL) AS sex,
+       coalesce(bool_or(s.deceased) FILTER (s.loaded > a.cut), false) AS deceased,
+       max_by(s.death_date, s.loaded) FILTER (s.loaded > a.cut AND s.deceased AND s.death_date IS NOT NULL)
+           AS death_date
+FROM per_run s JOIN alive_since a USING (patient_id)
+GROUP BY s.patient_id;
