@@ -25,10 +25,12 @@ def progress_reporter() -> Iterator[Callable[[str], None]]:
 
 
 def print_outcome(outcome: RunOutcome, settings: Settings) -> None:
-    """The per-file table (read, loaded, duplicate, rejected) and where the outputs went."""
+    """The per-file table (read, loaded, duplicate, rejected, skipped, noted), why rows were skipped,
+    and where the outputs went."""
     console = Console()
     table = Table(title=f"clinic-audit run {outcome.run_id} (as of {outcome.as_of})")
-    for header in ("file", "read", "loaded", "duplicate", "rejected", "top rejection reason"):
+    headers = ("file", "read", "loaded", "duplicate", "rejected", "skipped", "noted", "top rejection reason")
+    for header in headers:
         table.add_column(header, justify="left" if header in {"file", "top rejection reason"} else "right")
     for f in outcome.files:
         reason = f.top_reasons[0] if f.top_reasons else None
@@ -38,9 +40,18 @@ def print_outcome(outcome: RunOutcome, settings: Settings) -> None:
             f"{f.rows_loaded:,}",
             f"{f.rows_duplicate:,}",
             f"{f.rows_rejected:,}",
+            f"{f.rows_skipped:,}",
+            f"{f.rows_noted:,}",
             f"{reason['message']} ({reason['count']})" if reason else "",
         )
     console.print(table)
+    for f in outcome.files:
+        for why, rows in f.skip_reasons.items():
+            console.print(f"skipped in {f.file}: {rows:,} rows, {why}", highlight=False)
+        for note in f.top_notes:
+            console.print(
+                f"noted in {f.file}: {note['count']:,} rows, {note['message']} (loaded)", highlight=False
+            )
     if outcome.checks:
         console.print(_checks_table(outcome))
     for warning in outcome.warnings:

@@ -23,7 +23,15 @@ from pipelines import __version__
 from pipelines.db import connect, memory_limit_bytes, refresh_lab_concepts
 from pipelines.errors import InputError
 from pipelines.guards import Coverage, as_of_warnings, coverage, coverage_warnings, volume_guard
-from pipelines.ingest import FileResult, RawSource, StagingBudget, file_state, ingest_file, preflight
+from pipelines.ingest import (
+    FileResult,
+    RawSource,
+    StagingBudget,
+    duplicate_key_warnings,
+    file_state,
+    ingest_file,
+    preflight,
+)
 from pipelines.logs import RUN_ID
 from pipelines.settings import ConfigError, Settings
 from reports.context import data_range
@@ -71,6 +79,7 @@ def execute_run(
         outcome.warnings = volume_guard(con, files, settings.volume_guard_ratio)
         if outcome.warnings and settings.volume_guard_strict:
             raise InputError("volume guard (strict): " + " ".join(outcome.warnings) + " Nothing was loaded.")
+        outcome.warnings += duplicate_key_warnings(con, files)  # lookup tables with a repeated key
         _run_in_transaction(con, settings, outcome, files, selected, progress)
         write_findings(con, settings.out, outcome.run_id, selected)
         outcome.reports = write_reports(con, settings, outcome.run_id, selected, now)
@@ -148,12 +157,14 @@ def _run_in_transaction(
 def _log_file(result: FileResult, seconds: float) -> None:
     """Counts only: logs never carry patient identifiers or values."""
     log.info(
-        "%s: read=%d loaded=%d duplicate=%d rejected=%d (%.1fs)",
+        "%s: read=%d loaded=%d duplicate=%d rejected=%d skipped=%d noted=%d (%.1fs)",
         result.file,
         result.rows_read,
         result.rows_loaded,
         result.rows_duplicate,
         result.rows_rejected,
+        result.rows_skipped,
+        result.rows_noted,
         seconds,
     )
 
@@ -162,8 +173,10 @@ def _enforce_threshold(result: FileResult, threshold: float) -> None:
     if result.reject_rate <= threshold:
         return
     reasons = "; ".join(f"{r['column']}: {r['message']} ({r['count']})" for r in result.top_reasons)
+    audited = result.rows_read - result.rows_skipped
+    skipped = f" ({result.rows_skipped} more skipped as outside the audit)" if result.rows_skipped else ""
     raise InputError(
-        f"{result.file}: {result.rows_rejected} of {result.rows_read} rows rejected "
+        f"{result.file}: {result.rows_rejected} of {audited} rows rejected{skipped} "
         f"({result.reject_rate:.1%}, threshold {threshold:.0%}); nothing was loaded. "
         f"Top reasons: {reasons}"
     )
@@ -189,8 +202,9 @@ def _record_run(con: duckdb.DuckDBPyConnection, settings: Settings, outcome: Run
     for f in outcome.files:
         con.execute(
             "INSERT INTO run_files (run_id, table_name, file, sha256, rows_read, rows_loaded, "
-            "rows_duplicate, rows_rejected, skipped_unchanged, bytes) "
-            "VALUES ($run, $t, $file, $sha, $read, $loaded, $dup, $rej, $skip, $bytes)",
+            "rows_duplicate, rows_rejected, skipped_unchanged, bytes, rows_skipped, rows_noted, "
+            "skip_reasons) VALUES ($run, $t, $file, $sha, $read, $loaded, $dup, $rej, $skip, $bytes, "
+            "$skipped, $noted, $reasons)",
             {
                 "run": outcome.run_id,
                 "t": f.table,
@@ -202,6 +216,9 @@ def _record_run(con: duckdb.DuckDBPyConnection, settings: Settings, outcome: Run
                 "rej": f.rows_rejected,
                 "skip": f.skipped_unchanged,
                 "bytes": f.bytes,
+                "skipped": f.rows_skipped,
+                "noted": f.rows_noted,
+                "reasons": json.dumps(f.skip_reasons),
             },
         )
 
@@ -255,6 +272,10 @@ def write_summary(out: Path, outcome: RunOutcome) -> Path:
                 "reject_rate": round(f.reject_rate, 6),
                 "skipped_unchanged": f.skipped_unchanged,
                 "top_rejection_reasons": f.top_reasons,
+                "rows_skipped": f.rows_skipped,
+                "skip_reasons": f.skip_reasons,
+                "rows_noted": f.rows_noted,
+                "top_notes": f.top_notes,
             }
             for f in outcome.files
         },

@@ -118,6 +118,10 @@ class FileQuality:
     previous_rows_read: int | None
     shrunk: bool  # under volume_guard_ratio of the previous run's rows: maybe a truncated export
     reasons: tuple[RejectionReason, ...]
+    rows_skipped: int | None = None  # outside what the tool audits; None: a run before schema 3
+    skip_reasons: tuple[tuple[str, int], ...] = ()  # (reason, rows), most rows first
+    rows_noted: int | None = None  # loaded with a noted problem (row_notes)
+    notes: tuple[RejectionReason, ...] = ()  # the commonest notes, as reasons
 
 
 @dataclass(frozen=True)
@@ -329,26 +333,42 @@ def file_quality(
             row["previous_rows_read"] is not None
             and row["rows_read"] < row["previous_rows_read"] * volume_guard_ratio,
             rejection_reasons(con, run_id, row),
+            row["rows_skipped"],
+            _skip_reasons(row["skip_reasons"]),
+            row["rows_noted"],
+            rejection_reasons(con, run_id, row, kept_in="row_notes"),
         )
         for row in rows
     )
 
 
+def _skip_reasons(stored: str | None) -> tuple[tuple[str, int], ...]:
+    """run_files.skip_reasons (JSON reason -> rows) as (reason, rows), most rows first."""
+    reasons = json.loads(stored or "{}")
+    return tuple(sorted(reasons.items(), key=lambda item: (-item[1], item[0])))
+
+
 def rejection_reasons(
-    con: duckdb.DuckDBPyConnection, run_id: str, file: dict[str, Any], top: int = 5
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    file: dict[str, Any],
+    top: int = 5,
+    kept_in: str = "quarantine",
 ) -> tuple[RejectionReason, ...]:
-    """The commonest causes of quarantined rows in this file, each with its first line as example.
+    """The commonest causes of quarantined rows in this file (or, with kept_in="row_notes", of rows
+    loaded with a note), each with its first line as example.
 
     A file skipped as unchanged was quarantined by the earlier run that read it.
     """
+    relation = "row_notes" if kept_in == "row_notes" else "quarantine"
     rows = con.execute(
-        """
+        f"""
         SELECT coalesce(column_name, '') AS col, rule, message, count(*) AS n,
                arg_min(line, coalesce(line, 0)) AS line, arg_min(original, coalesce(line, 0)) AS original
-        FROM quarantine
+        FROM {relation}
         WHERE table_name = $t AND file = $f AND (run_id = $r OR $skipped)
         GROUP BY ALL ORDER BY n DESC, col, rule, message LIMIT $top
-        """,
+        """,  # noqa: S608 - one of two table names
         {
             "t": file["table_name"],
             "f": file["file"],

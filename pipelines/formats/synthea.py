@@ -4,6 +4,7 @@ Columns follow the Synthea wiki "CSV File Data Dictionary" (github.com/synthetic
 CSV-File-Data-Dictionary): observations carry LOINC codes and a TYPE of `numeric` or `text` (v3 adds
 CATEGORY), medications RxNorm codes with a DESCRIPTION, conditions SNOMED-CT codes (v3.3 adds SYSTEM).
 Dates are ISO 8601 (`YYYY-MM-DD`, or `yyyy-MM-dd'T'HH:mm:ss'Z'` for observations and medications).
+A patient's DEATHDATE (empty while alive) is the death date.
 Each table is one file read in order, so quarantined rows keep their line numbers.
 """
 
@@ -19,6 +20,21 @@ NAME = "synthea"
 
 SPECS = {spec.table: spec for spec in GENERIC_FILES}
 
+# observations.csv holds vital signs, surveys, social history and quality-of-life indices beside the
+# labs: those rows are skipped (counted with this reason), not rejected. v3 names the CATEGORY
+# (laboratory, vital-signs, survey, social-history, exam, imaging, procedure, therapy); v2 has none,
+# and even in v3 the QALY, DALY and QOLS rows the QualityOfLife module writes have an empty one, so
+# without a category a code that is not LOINC-shaped is what marks a row as no lab.
+SKIP_NOT_LAB = """CASE
+    WHEN nullif(trim({category}), '') IS NOT NULL THEN
+        CASE WHEN lower(trim({category})) <> 'laboratory'
+             THEN 'not a laboratory observation (' || lower(trim({category})) || ')' END
+    WHEN upper(trim({code})) IN ('QALY', 'DALY', 'QOLS')
+        THEN 'not a laboratory observation (quality-of-life index)'
+    WHEN NOT regexp_full_match(trim({code}), '[0-9]{{1,7}}-[0-9]')
+        THEN 'not a laboratory observation (code is not LOINC)'
+END"""
+
 # Contract table -> (Synthea file, required columns, mandatory file, contract column -> SQL over the file).
 # A text observation (TYPE other than numeric: smoking status, survey answers) has no numeric result.
 TABLES: dict[str, tuple[str, tuple[str, ...], bool, dict[str, str]]] = {
@@ -30,8 +46,8 @@ TABLES: dict[str, tuple[str, tuple[str, ...], bool, dict[str, str]]] = {
             "patient_id": "id",
             "birth_date": "birthdate",
             "sex": "gender",
-            "death_date": "NULL",
-            "deceased": "NULL",
+            "death_date": "deathdate",  # empty while alive
+            "deceased": "NULL",  # Synthea writes no flag: a DEATHDATE is the death
         },
     ),
     "labs": (
@@ -45,6 +61,7 @@ TABLES: dict[str, tuple[str, tuple[str, ...], bool, dict[str, str]]] = {
             "test_name": "description",
             "value": "CASE WHEN lower(trim({type})) = 'text' THEN NULL ELSE {value} END",
             "unit": "{units}",
+            "_skip": SKIP_NOT_LAB,
         },
     ),
     "prescriptions": (
@@ -79,7 +96,7 @@ TABLES: dict[str, tuple[str, tuple[str, ...], bool, dict[str, str]]] = {
         },
     ),
 }
-OPTIONAL = ("type", "units", "stop", "system")
+OPTIONAL = ("type", "units", "stop", "system", "deathdate", "category")
 
 
 def detect(export_dir: Path) -> bool:
@@ -102,7 +119,9 @@ def _source(spec: FileSpec, path: Path, required: tuple[str, ...], mapping: dict
     """The file's columns renamed to the contract's, every value text, read in file order."""
     file = open_csv(path).require(*required)
     named = {c: file.column(c) for c in {*required, *OPTIONAL}}
-    aliases = ", ".join(f"CAST({_sql(mapping[c], named)} AS VARCHAR) AS {c}" for c in spec.columns)
+    skips = "_skip" in mapping
+    columns = (*spec.columns, "_skip") if skips else spec.columns
+    aliases = ", ".join(f"CAST({_sql(mapping[c], named)} AS VARCHAR) AS {c}" for c in columns)
     return RawSource(
         spec=spec,
         label=path.name,
@@ -112,6 +131,7 @@ def _source(spec: FileSpec, path: Path, required: tuple[str, ...], mapping: dict
         order=spec.columns,
         lines=True,
         reject_columns={file.columns[e]: c for c, e in mapping.items() if e in file.columns},
+        skips=skips,
     )
 
 

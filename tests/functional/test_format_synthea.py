@@ -34,9 +34,23 @@ OBSERVATIONS = table(
     2026-09-01T08:30:00Z | S02     | E1        | laboratory  | 2823-3  | Potassium [Moles/volume] in Serum or Plasma | 4.1          | mmol/L | numeric
     2026-09-01T08:30:00Z | S02     | E1        | laboratory  | 2951-2  | Sodium [Moles/volume] in Serum or Plasma    | 139          | mmol/L | numeric
     2026-09-01T08:30:00Z | S02     | E1        | survey      | 72166-2 | Tobacco smoking status                      | Never smoker |        | text
-    2026-09-02T08:30:00Z | S03     | E2        | laboratory  | 2823-3  | Potassium [Moles/volume] in Serum or Plasma | four         | mmol/L | numeric
+    2026-09-02T08:30:00Z | S03     | E2        | laboratory  | 2823-3  | Potassium [Moles/volume] in Serum or Plasma | 4,1          | mmol/L | numeric
+    2026-09-01T08:30:00Z | S02     | E1        | vital-signs | 8302-2  | Body Height                                 | 170.2        | cm     | numeric
+    2026-09-01T08:30:00Z | S02     | E1        | laboratory  | 5778-6  | Color of Urine                              | Yellow       |        | text
+    2026-09-01T08:30:00Z | S02     | E1        |             | QALY    | QALY                                        | 58.0         | a      | numeric
+    2026-09-01T08:30:00Z | S02     | E1        |             | DALY    | DALY                                        | 2.1          | a      | numeric
+    2026-09-01T08:30:00Z | S02     | E1        |             | QOLS    | QOLS                                        | 0.9          | {score} | numeric
     """
 )
+# What is skipped: v3 by CATEGORY (the QALY/DALY/QOLS rows have none), v2 (no CATEGORY) by code.
+SKIPPED = {
+    3: {
+        "not a laboratory observation (quality-of-life index)": 3,
+        "not a laboratory observation (survey)": 1,
+        "not a laboratory observation (vital-signs)": 1,
+    },
+    2: {"not a laboratory observation (quality-of-life index)": 3},
+}
 MEDICATIONS = table(
     """
     START                | STOP                 | PATIENT | PAYER | ENCOUNTER | CODE   | DESCRIPTION                           | BASE_COST | PAYER_COVERAGE | DISPENSES | TOTALCOST | REASONCODE | REASONDESCRIPTION
@@ -92,13 +106,63 @@ def test_bad_values_are_quarantined_with_their_line(tmp_path):
     assert cli(*run_args(tmp_path, export, "--reject-threshold", "1")) == 0
     with duckdb.connect(str(tmp_path / "audit.duckdb"), read_only=True) as con:
         got = set(con.execute("SELECT file, line, column_name, rule FROM quarantine").fetchall())
-        loaded = con.execute("SELECT count(*) FROM labs WHERE value IS NULL").fetchall()[0][0]
+        loaded = con.execute("SELECT test_name FROM labs WHERE value IS NULL").fetchall()
     assert got == {
         ("observations.csv", 5, "value", "numeric"),
         ("medications.csv", 4, "end_date", "after_start"),
         ("conditions.csv", 6, "code_system", "allowed"),
     }
-    assert loaded == 1  # the text observation (smoking status) loads without a numeric result
+    assert loaded == [("Color of Urine",)]  # a text lab result loads without a numeric result
+
+
+@pytest.mark.parametrize("version", [3, 2])
+def test_rows_that_are_not_labs_are_skipped_not_rejected(tmp_path, version):
+    export = write_synthea(tmp_path / "export", version)
+    assert cli(*run_args(tmp_path, export, "--reject-threshold", "1")) == 0
+    labs = json.loads((tmp_path / "out" / "summary.json").read_text())["files"]["labs"]
+    skipped = sum(SKIPPED[version].values())
+    assert labs["skip_reasons"] == SKIPPED[version]
+    assert (labs["rows_read"], labs["rows_skipped"], labs["rows_rejected"]) == (9, skipped, 1)
+    assert labs["rows_loaded"] == 9 - skipped - 1
+    assert labs["reject_rate"] == round(1 / (9 - skipped), 6)  # of the rows audited
+    with duckdb.connect(str(tmp_path / "audit.duckdb"), read_only=True) as con:
+        codes = {r[0] for r in con.execute("SELECT loinc_code FROM lab_results").fetchall()}
+        stored = con.execute(
+            "SELECT rows_read, rows_skipped, skip_reasons FROM run_files WHERE table_name = 'labs'"
+        ).fetchall()
+    assert not codes & {"QALY", "DALY", "QOLS"}
+    assert ("8302-2" in codes) == (version == 2)  # v2 cannot tell a vital sign from a lab
+    assert stored[0][:2] == (9, skipped) and json.loads(stored[0][2]) == SKIPPED[version]
+    report = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert "Skipped rows in observations.csv" in report
+    assert "not a laboratory observation (quality-of-life index)" in report
+
+
+@pytest.mark.parametrize("version", [3, 2])
+def test_a_standard_export_loads_at_the_default_threshold(tmp_path, version, capsys):
+    # Five of eight observations are no labs: were they rejected, 63% would stop the run.
+    rows = [r for r in OBSERVATIONS if r["VALUE"] != "4,1"]
+    fields = [f for f in rows[0] if version == 3 or f not in V2_DROPPED]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fields, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    export = write_synthea(tmp_path / "export", version, observations=buffer.getvalue())
+    (export / "medications.csv").write_text(
+        "\n".join((tmp_path / "export" / "medications.csv").read_text().splitlines()[:3]) + "\n"
+    )  # without the stop-before-start row
+    (export / "conditions.csv").write_text(
+        "\n".join(
+            line for line in (export / "conditions.csv").read_text().splitlines() if "LOCAL" not in line
+        )
+        + "\n"
+    )
+    assert cli(*run_args(tmp_path, export)) == 0
+    out = " ".join(capsys.readouterr().out.split())  # as read, whatever the console's width
+    assert "skipped in observations.csv: 3 rows, not a laboratory observation (quality-of-life index)" in out
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["files"]["labs"]["rows_rejected"] == 0
+    assert flagged(tmp_path / "audit.duckdb", "diuretic_electrolyte_monitoring") == {"S01"}
 
 
 def test_missing_column_names_file_and_column(tmp_path, capsys):
@@ -119,10 +183,10 @@ def test_detection_does_not_collide_with_generic(tmp_path):
 def test_structural_faults_are_quarantined_with_their_line(tmp_path):
     export = write_synthea(tmp_path / "export")
     with (export / "observations.csv").open("a", encoding="utf-8") as handle:
-        handle.write('2026-01-01,S01,"unterminated\n')  # line 6
+        handle.write('2026-01-01,S01,"unterminated\n')  # line 11
     assert cli(*run_args(tmp_path, export, "--reject-threshold", "1")) == 0
     with duckdb.connect(str(tmp_path / "audit.duckdb"), read_only=True) as con:
         got = con.execute(
             "SELECT line, rule FROM quarantine WHERE file = 'observations.csv' ORDER BY 1"
         ).fetchall()
-    assert got == [(5, "numeric"), (6, "unquoted_value")]
+    assert got == [(5, "numeric"), (11, "unquoted_value")]
