@@ -7,7 +7,10 @@ hl7.org/fhir/R4 and the Bulk Data Access IG, hl7.org/fhir/uv/bulkdata):
 - Patient: id, birthDate, gender.
 - Observation (category laboratory, or no category) -> labs: the LOINC coding of `code`, else
   `code.text` (or the first coding's display) as the test name; effectiveDateTime, else
-  effectivePeriod.start, effectiveInstant or issued; valueQuantity.value / unit (else code).
+  effectivePeriod.start, effectiveInstant or issued; valueQuantity.value / unit (else code). A
+  censored result keeps its valueQuantity.comparator ('<', '<=', '>=', '>'; value 0.5 with '<' is
+  '<0.5'); a valueString that reads as a number or a censored number ('<0.5') is the value, other
+  text ('see comment') a result without a numeric value.
 - MedicationRequest and MedicationStatement -> prescriptions: the drug name is
   medicationCodeableConcept.text, else its first coding's display; RxNorm and ATC codings. A request
   runs from dispenseRequest.validityPeriod.start (else authoredOn) to validityPeriod.end, with
@@ -97,9 +100,11 @@ SELECT {PATIENT_ID} AS patient_id,
                 j->>'$.issued') AS collected_at,
        {_coding("code", "loinc")} AS loinc_code,
        CASE WHEN {_coding("code", "loinc")} IS NULL THEN {_first_display("code")} END AS test_name,
-       coalesce(j->>'$.valueQuantity.value',
-                CASE WHEN try_cast(j->>'$.valueString' AS DOUBLE) IS NOT NULL THEN j->>'$.valueString' END)
-           AS value,
+       CASE WHEN (j->>'$.valueQuantity.value') IS NOT NULL  -- with its comparator: '<' 0.5 -> '<0.5'
+            THEN CASE WHEN j->>'$.valueQuantity.comparator' IN ('<', '<=', '>=', '>')
+                      THEN j->>'$.valueQuantity.comparator' ELSE '' END || (j->>'$.valueQuantity.value')
+            WHEN result_number(j->>'$.valueString') IS NOT NULL THEN j->>'$.valueString'
+       END AS value,
        coalesce(j->>'$.valueQuantity.unit', j->>'$.valueQuantity.code') AS unit
 FROM {{Observation}}
 WHERE j IS NULL OR (

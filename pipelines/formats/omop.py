@@ -42,6 +42,8 @@ OPTIONAL = {
         "unit_concept_id",
         "unit_source_value",
         "measurement_source_value",
+        "operator_concept_id",
+        "value_source_value",
     ),
     "drug_exposure": ("drug_exposure_end_date", "days_supply", "drug_source_value"),
     "condition_occurrence": ("condition_end_date", "condition_source_value", "condition_source_concept_id"),
@@ -80,7 +82,19 @@ SELECTS = {
                     WHEN regexp_full_match(trim({measurement_source_value}), '[0-9]{{1,7}}-[0-9]')
                     THEN trim({measurement_source_value}) END AS loinc_code,
                coalesce(c.concept_name, {measurement_source_value}) AS test_name,
-               m.value_as_number AS value,
+               -- a censored result: operator_concept_id '<' 4171756, '<=' 4171754, '>=' 4171755,
+               -- '>' 4172704 ('=' 4172703 and 0 are plain), else the same number written with a
+               -- comparator in value_source_value; no value_as_number: value_source_value when it
+               -- reads as a number or a censored number ('<0.5'), else no numeric value
+               CASE WHEN nullif(trim(m.value_as_number), '') IS NOT NULL
+                    THEN coalesce(
+                        CASE trim({operator_concept_id}) WHEN '4171756' THEN '<' WHEN '4171754' THEN '<='
+                             WHEN '4171755' THEN '>=' WHEN '4172704' THEN '>' END,
+                        CASE WHEN result_number({value_source_value}) = try_cast(m.value_as_number AS DOUBLE)
+                             THEN result_comparator({value_source_value}) END,
+                        '') || trim(m.value_as_number)
+                    WHEN result_number({value_source_value}) IS NOT NULL THEN trim({value_source_value})
+               END AS value,
                coalesce(u.concept_code, {unit_source_value}) AS unit
         FROM {main} m
         LEFT JOIN concept c ON c.concept_id = m.measurement_concept_id AND c.concept_id <> '0'

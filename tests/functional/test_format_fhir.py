@@ -18,7 +18,7 @@ import duckdb
 import pytest
 
 from checks.evaluate import all_checks
-from tests.helpers import cli, flagged
+from tests.helpers import cli, findings, flagged
 
 AS_OF = "2026-11-20"
 LOINC = "http://loinc.org"
@@ -190,3 +190,54 @@ def test_missing_field_names_file_and_field(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "Condition.ndjson.gz" in err and "'subject'" in err and "Traceback" not in err
     assert not (tmp_path / "audit.duckdb").exists()
+
+
+def test_censored_and_text_results_keep_comparator_or_load_without_value(tmp_path):
+    """valueQuantity.comparator and a censored valueString keep their comparator; text is no value.
+    The NSAID check then reads '>60' as not below 60 and '<15' as below 30 (high priority)."""
+    censored_k = obs("k1", "p1", "2823-3", 2.5, "mmol/L", "2026-10-01T08:00:00Z")
+    censored_k["valueQuantity"]["comparator"] = "<"
+    ad_quantity = obs("k2", "p1", "2823-3", 4.0, "mmol/L", "2026-10-02T08:00:00Z")
+    ad_quantity["valueQuantity"]["comparator"] = "ad"  # R5 'sufficient to achieve': not a censoring
+    egfr_text = obs("g1", "p1", "33914-3", None, None, "2026-10-01T08:00:00Z")
+    egfr_text.pop("valueQuantity")
+    egfr_text["valueString"] = ">60"
+    egfr_low = obs("g2", "p2", "33914-3", 15, "mL/min/{1.73_m2}", "2026-10-01T08:00:00Z")
+    egfr_low["valueQuantity"]["comparator"] = "<"
+    haemolysed = obs("k3", "p2", "2823-3", None, None, "2026-10-01T08:00:00Z")
+    haemolysed.pop("valueQuantity")
+    haemolysed["valueString"] = "see comment"
+    nsaid = {
+        "resourceType": "MedicationRequest", "status": "active", "intent": "order",
+        "medicationCodeableConcept": concept(RXNORM, "197805", "ibuprofen 400 MG Oral Tablet"),
+        "authoredOn": "2026-06-01",
+        "dispenseRequest": {"validityPeriod": {"start": "2026-06-01", "end": "2027-06-01"}},
+    }  # fmt: skip
+    resources = {
+        "Patient.ndjson": [patient("p1", "1950-03-01", "female"), patient("p2", "1951-03-01", "male")],
+        "Observation.ndjson": [censored_k, ad_quantity, egfr_text, egfr_low, haemolysed],
+        "MedicationRequest.ndjson": [
+            nsaid | {"id": f"n{pid}", "subject": {"reference": f"Patient/{pid}"}} for pid in ("p1", "p2")
+        ],
+        "Condition.ndjson": [condition("c1", "p1", SCT, "55300003", "2026-09-01")],
+    }
+    export = write_fhir(tmp_path / "export", resources, broken_line=False)
+    assert run(tmp_path, export, "--format", "fhir") == 0
+    with duckdb.connect(str(tmp_path / "audit.duckdb"), read_only=True) as con:
+        stored = set(
+            con.execute(
+                "SELECT patient_id, loinc_code, value_original, value_comparator FROM lab_results"
+            ).fetchall()
+        )
+        rejected = con.execute("SELECT count(*) FROM quarantine").fetchall()[0][0]
+    assert stored == {
+        ("p1", "2823-3", 2.5, "<"),
+        ("p1", "2823-3", 4.0, None),
+        ("p1", "33914-3", 60.0, ">"),
+        ("p2", "33914-3", 15.0, "<"),
+        ("p2", "2823-3", None, None),
+    }
+    assert rejected == 0
+    nsaid_flags = [f for f in findings(tmp_path / "audit.duckdb") if f["check_id"] == "nsaid_kidney_disease"]
+    assert [(f["patient_id"], f["priority"]) for f in nsaid_flags] == [("p2", "high")]
+    assert json.loads(nsaid_flags[0]["evidence"])["latest_egfr"] == "<15.0"

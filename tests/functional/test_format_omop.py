@@ -53,7 +53,7 @@ CDM = {
         measurement_id | person_id | measurement_concept_id | measurement_date | measurement_datetime | value_as_number | unit_concept_id | measurement_source_value | unit_source_value
         1              | 2         | 1001                   | 2026-09-01       | 2026-09-01 08:30:00  | 4.1             | 1003            | 2823-3                   | mmol/L
         2              | 2         | 0                      | 2026-09-01       |                      | 139             | 0               | 2951-2                   | mmol/L
-        3              | 3         | 1001                   | 2026-09-02       |                      | abc             | 1003            | 2823-3                   | mmol/L
+        3              | 3         | 1001                   | 2026-09-02       |                      | 4..1            | 1003            | 2823-3                   | mmol/L
     """,
     # Person 1 on hydrochlorothiazide, never tested: flagged. Person 2's furosemide has no concept
     # (drug_concept_id 0): its name comes from drug_source_value; tested, so not flagged.
@@ -235,3 +235,38 @@ def test_structural_faults_are_quarantined_with_their_line(tmp_path):
         got = con.execute("SELECT line, rule FROM quarantine WHERE line IS NOT NULL").fetchall()
     assert got == [(5, "missing_columns")]
     assert flagged(tmp_path / "audit.duckdb", "cramps_cirrhosis") == {"3", "4"}
+
+
+# CDM v5.4 measurement with every column: a censored result is operator_concept_id + value_as_number
+# (or the same number written with a comparator in value_source_value); without value_as_number the
+# verbatim value_source_value is read when it is a number or a censored number, else no value.
+MEASUREMENT_CENSORED = """measurement_id,person_id,measurement_concept_id,measurement_date,measurement_datetime,measurement_time,measurement_type_concept_id,operator_concept_id,value_as_number,value_as_concept_id,unit_concept_id,range_low,range_high,provider_id,visit_occurrence_id,visit_detail_id,measurement_source_value,measurement_source_concept_id,unit_source_value,unit_source_concept_id,value_source_value,measurement_event_id,meas_event_field_concept_id
+1,2,1001,2026-09-01,2026-09-01 08:30:00,,32856,4171756,2.5,0,1003,3.5,5.1,,,,2823-3,0,mmol/L,0,<2.5,,
+2,2,1001,2026-09-02,,,32856,0,3.0,0,1003,,,,,,2823-3,0,mmol/L,0,< 3.0,,
+3,3,1001,2026-09-02,,,32856,4172703,4.2,0,1003,,,,,,2823-3,0,mmol/L,0,4.2,,
+4,3,1001,2026-09-03,,,32856,,,0,1003,,,,,,2823-3,0,mmol/L,0,>8,,
+5,4,1001,2026-09-03,,,32856,,,0,1003,,,,,,2823-3,0,mmol/L,0,Hemolyzed,,
+6,4,1001,2026-09-04,,,32856,4171754,3.4,0,1003,,,,,,2823-3,0,mmol/L,0,,,
+7,5,1001,2026-09-04,,,32856,4171755,3.9,0,1003,,,,,,2823-3,0,mmol/L,0,,,
+"""
+
+
+def test_censored_results_keep_their_comparator(tmp_path):
+    export = write_cdm(tmp_path / "export", measurement=MEASUREMENT_CENSORED)
+    assert cli(*run_args(tmp_path, export, "--reject-threshold", "1")) == 0
+    with duckdb.connect(str(tmp_path / "audit.duckdb"), read_only=True) as con:
+        stored = con.execute(
+            "SELECT patient_id, collected_at::DATE::VARCHAR, value_original, value_comparator "
+            "FROM lab_results ORDER BY ALL"
+        ).fetchall()
+        rejected = con.execute("SELECT count(*) FROM quarantine WHERE table_name = 'labs'").fetchall()[0][0]
+    assert stored == [
+        ("2", "2026-09-01", 2.5, "<"),  # operator_concept_id 4171756
+        ("2", "2026-09-02", 3.0, "<"),  # operator 0, the comparator from value_source_value
+        ("3", "2026-09-02", 4.2, None),  # 4172703 is '='
+        ("3", "2026-09-03", 8.0, ">"),  # no value_as_number: value_source_value
+        ("4", "2026-09-03", None, None),  # text: a result without a numeric value
+        ("4", "2026-09-04", 3.4, "<="),
+        ("5", "2026-09-04", 3.9, ">="),
+    ]
+    assert rejected == 0
