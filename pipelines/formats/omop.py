@@ -2,7 +2,9 @@
 
 Codes come from the standard concepts (`concept.vocabulary_id` LOINC, RxNorm, SNOMED, ICD10CM/ICD9CM),
 falling back on the source values; a drug's RxNorm code is its single RxNorm ingredient when
-`concept_ancestor` is present, else the drug concept's own code. Patient ids are `person_id`.
+`concept_ancestor` is present, else the drug concept's own code. Patient ids are `person_id`. A death
+comes from the optional `death` table (the earliest `death_date` of a person's rows, so a person with
+several never counts twice), else from `person.death_datetime` (CDM v6.0).
 Table and column names follow the OHDSI CDM v5.4 specification (ohdsi.github.io/CommonDataModel/cdm54.html).
 A CDM held in a DuckDB database file (the folder's one `*.duckdb` file, as OHDSI Eunomia ships) is
 read in place, read-only, through DuckDB's `read_duckdb`, every column cast to text like a CSV's.
@@ -18,7 +20,7 @@ import duckdb
 from pipelines.csv_tables import CsvFile, find_file, find_optional, open_csv
 from pipelines.errors import InputError
 from pipelines.export_format import GENERIC_FILES, FileSpec
-from pipelines.ingest import RawSource
+from pipelines.ingest import LookupKey, RawSource
 
 NAME = "omop"
 
@@ -33,10 +35,17 @@ COLUMNS = {
     "condition_occurrence": ("person_id", "condition_concept_id", "condition_start_date"),
     "concept": ("concept_id", "concept_name", "vocabulary_id", "concept_class_id", "concept_code"),
     "concept_ancestor": ("ancestor_concept_id", "descendant_concept_id"),
+    "death": ("person_id", "death_date"),
 }
 # Optional columns, read when present, else NULL.
 OPTIONAL = {
-    "person": ("birth_datetime", "month_of_birth", "day_of_birth", "gender_source_value"),
+    "person": (
+        "birth_datetime",
+        "month_of_birth",
+        "day_of_birth",
+        "gender_source_value",
+        "death_datetime",  # CDM v6.0 moved death onto person; v5.x has the death table
+    ),
     "measurement": (
         "measurement_datetime",
         "unit_concept_id",
@@ -57,25 +66,43 @@ TABLES = {
     "diagnoses": "condition_occurrence",
 }
 
+# One row per concept_id: a concept table with a repeated concept_id (a bad vocabulary load, two
+# vocabulary files concatenated) would otherwise multiply every fact joined to it. The row kept is
+# the smallest by (concept_code, vocabulary_id, concept_name, concept_class_id), and the run warns.
+ONE_CONCEPT = """
+    SELECT concept_id, concept_name, vocabulary_id, concept_class_id, concept_code FROM {concept}
+    QUALIFY row_number() OVER (
+        PARTITION BY concept_id ORDER BY concept_code, vocabulary_id, concept_name, concept_class_id
+    ) = 1
+"""
+
 EMPTY_ANCESTOR = "(SELECT NULL::VARCHAR AS ancestor_concept_id, NULL::VARCHAR AS descendant_concept_id)"
+EMPTY_DEATH = "(SELECT NULL::VARCHAR AS person_id, NULL::VARCHAR AS death_date)"
 
 SELECTS = {
     "patients": """
-        SELECT person_id AS patient_id,
+        WITH death AS (  -- one row per person however many death rows: the earliest date
+            SELECT trim(person_id) AS person_id,
+                   coalesce(arg_min(trim(death_date), try_cast(trim(death_date) AS DATE)),
+                            min(nullif(trim(death_date), ''))) AS death_date
+            FROM {death} GROUP BY 1
+        )
+        SELECT p.person_id AS patient_id,
                coalesce(  -- else year-month-day, a missing month or day taken as 1
                    nullif(trim({birth_datetime}), ''),
-                   year_of_birth
+                   p.year_of_birth
                    || '-' || lpad(coalesce(nullif(trim({month_of_birth}), ''), '1'), 2, '0')
                    || '-' || lpad(coalesce(nullif(trim({day_of_birth}), ''), '1'), 2, '0')
                ) AS birth_date,
-               CASE trim(gender_concept_id) WHEN '8507' THEN 'M' WHEN '8532' THEN 'F'
+               CASE trim(p.gender_concept_id) WHEN '8507' THEN 'M' WHEN '8532' THEN 'F'
                     ELSE {gender_source_value} END AS sex,
-               NULL::VARCHAR AS death_date, NULL::VARCHAR AS deceased
-        FROM {main}
+               coalesce(d.death_date, nullif(trim({death_datetime}), '')) AS death_date,
+               NULL::VARCHAR AS deceased  -- the CDM records deaths only, never "alive"
+        FROM {main} p
+        LEFT JOIN death d ON d.person_id = trim(p.person_id)
     """,
     "labs": """
-        WITH concept AS (SELECT concept_id, concept_name, vocabulary_id, concept_class_id, concept_code
-                         FROM {concept})
+        WITH concept AS ({one_concept})
         SELECT m.person_id AS patient_id,
                coalesce(nullif(trim({measurement_datetime}), ''), m.measurement_date) AS collected_at,
                CASE WHEN c.vocabulary_id = 'LOINC' THEN c.concept_code
@@ -101,8 +128,7 @@ SELECTS = {
         LEFT JOIN concept u ON u.concept_id = {unit_concept_id} AND u.concept_id <> '0'
     """,
     "prescriptions": """
-        WITH concept AS (SELECT concept_id, concept_name, vocabulary_id, concept_class_id, concept_code
-                         FROM {concept}),
+        WITH concept AS ({one_concept}),
         ingredient AS (  -- a drug's RxNorm ingredient, when it has exactly one
             SELECT a.descendant_concept_id AS concept_id, min(i.concept_code) AS code
             FROM {ancestor} a JOIN concept i ON i.concept_id = a.ancestor_concept_id
@@ -121,8 +147,7 @@ SELECTS = {
         LEFT JOIN ingredient i ON i.concept_id = d.drug_concept_id
     """,
     "diagnoses": """
-        WITH concept AS (SELECT concept_id, concept_name, vocabulary_id, concept_class_id, concept_code
-                         FROM {concept}),
+        WITH concept AS ({one_concept}),
         coded AS (  -- the standard concept when it is in a contract code system, else the source concept
             SELECT o.*, CASE WHEN c.vocabulary_id IN ('SNOMED', 'ICD10CM', 'ICD9CM') THEN c.concept_id
                              ELSE {condition_source_concept_id} END AS code_concept_id
@@ -249,28 +274,56 @@ def sources(export_dir: Path) -> list[RawSource]:
         table.require(*COLUMNS[name])
     if ancestor is not None:
         ancestor.require(*COLUMNS["concept_ancestor"])
+    death = _death(export_dir, tables["person"])
+    if death is not None:
+        death.require(*COLUMNS["death"])
     return [
-        _source(SPECS[contract], table, tables[table], tables["concept"], ancestor)
+        _source(SPECS[contract], table, tables[table], tables["concept"], ancestor, death)
         for contract, table in TABLES.items()
     ]
 
 
-def _source(spec: FileSpec, table: str, main: Table, concept: Table, ancestor: Table | None) -> RawSource:
+def _death(export_dir: Path, person: Table) -> Table | None:
+    """The optional `death` table beside `person`: a CSV file, or a table of the same database file."""
+    if isinstance(person, DuckTable):
+        found = _catalog(person.path).get("death")
+        return DuckTable(person.path, "death", *found) if found else None
+    path = find_optional(export_dir, _files("death"))
+    return open_csv(path) if path else None
+
+
+def _source(
+    spec: FileSpec,
+    table: str,
+    main: Table,
+    concept: Table,
+    ancestor: Table | None,
+    death: Table | None = None,
+) -> RawSource:
     """The contract table's SELECT over the CDM table and the concept lookups it needs."""
     t = spec.table
-    alias = {"patients": "", "labs": "m.", "prescriptions": "d.", "diagnoses": "o."}[t]
+    alias = {"patients": "p.", "labs": "m.", "prescriptions": "d.", "diagnoses": "o."}[t]
     template = SELECTS[t]
     params = main.params("main")
     read = [main.path]  # every file the source reads: a change to any of them is a changed source
-    lookups = {"concept": "NULL", "ancestor": EMPTY_ANCESTOR}
-    if "{concept}" in template:
-        lookups["concept"] = concept.reader("concept", f"rejects_lookup_{t}_concept")
+    lookups = {"one_concept": "SELECT NULL", "ancestor": EMPTY_ANCESTOR, "death": EMPTY_DEATH}
+    keys: tuple[LookupKey, ...] = ()
+    if "{one_concept}" in template:
+        lookups["one_concept"] = ONE_CONCEPT.format(
+            concept=concept.reader("concept", f"rejects_lookup_{t}_concept")
+        )
         params |= concept.params("concept")
         read.append(concept.path)
+        reader = concept.reader("concept", "rejects_lookup_keys_concept")
+        keys = (LookupKey(concept.label, "concept_id", reader, concept.params("concept")),)
     if "{ancestor}" in template and ancestor is not None:
         lookups["ancestor"] = ancestor.reader("ancestor", f"rejects_lookup_{t}_ancestor")
         params |= ancestor.params("ancestor")
         read.append(ancestor.path)
+    if "{death}" in template and death is not None:
+        lookups["death"] = death.reader("death", f"rejects_lookup_{t}_death")
+        params |= death.params("death")
+        read.append(death.path)
     select = template.format(
         main=main.reader("main", f"rejects_{t}"),
         **lookups,
@@ -284,4 +337,5 @@ def _source(spec: FileSpec, table: str, main: Table, concept: Table, ancestor: T
         params=params,
         order=spec.columns,
         lines=False,
+        lookups=keys,
     )

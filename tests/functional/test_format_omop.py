@@ -202,7 +202,15 @@ def test_database_missing_table_is_named(tmp_path, capsys):
 @pytest.mark.skipif(not EUNOMIA.exists(), reason="the shared Eunomia sample is not present")
 def test_real_eunomia_sample_loads(tmp_path):
     export = tmp_path / "eunomia"
-    wanted = {"PERSON", "MEASUREMENT", "DRUG_EXPOSURE", "CONDITION_OCCURRENCE", "CONCEPT", "CONCEPT_ANCESTOR"}
+    wanted = {
+        "PERSON",
+        "MEASUREMENT",
+        "DRUG_EXPOSURE",
+        "CONDITION_OCCURRENCE",
+        "CONCEPT",
+        "CONCEPT_ANCESTOR",
+        "DEATH",
+    }
     with zipfile.ZipFile(EUNOMIA) as archive:
         archive.extractall(export, [n for n in archive.namelist() if n.removesuffix(".csv") in wanted])
     args = run_args(tmp_path, export)
@@ -222,6 +230,12 @@ def test_real_eunomia_sample_loads(tmp_path):
             "AND start_date <= DATE '2020-01-01' AND end_effective >= DATE '2020-01-01' ORDER BY 1"
         ).fetchall()
     assert on_hctz == [("13",), ("22",), ("8",)]
+    # DEATH.csv records persons 7, 11 and 23: known dead, with their dates, and nobody else.
+    with duckdb.connect(str(tmp_path / "audit.duckdb"), read_only=True) as con:
+        dead = con.execute(
+            "SELECT patient_id, death_date::VARCHAR FROM patient_state WHERE deceased ORDER BY 2"
+        ).fetchall()
+    assert dead == [("23", "2001-07-13"), ("11", "2009-09-14"), ("7", "2019-05-28")]
 
 
 def test_structural_faults_are_quarantined_with_their_line(tmp_path):
@@ -270,3 +284,55 @@ def test_censored_results_keep_their_comparator(tmp_path):
         ("5", "2026-09-04", 3.9, ">="),
     ]
     assert rejected == 0
+
+
+def _cdm_counts(tmp_path: Path, name: str, **override: str) -> tuple[dict, dict]:
+    """Run the fixture CDM (with overrides) in its own folder; (summary files, stored row counts)."""
+    folder = tmp_path / name
+    export = write_cdm(folder / "export", **override)
+    assert cli(*run_args(folder, export, "--reject-threshold", "1")) == 0
+    summary = json.loads((folder / "out" / "summary.json").read_text())
+    with duckdb.connect(str(folder / "audit.duckdb"), read_only=True) as con:
+        stored = {
+            t: con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0]
+            for t in ("patients", "lab_results", "prescriptions", "diagnoses")
+        }
+    return summary, stored
+
+
+def test_duplicated_concept_ids_do_not_multiply_facts(tmp_path):
+    rows = table(CDM["concept"])
+    # A concept repeated as a vocabulary load gone wrong writes it: the same id twice, once renamed.
+    repeated = [r for r in rows if r["concept_id"] in {"1001", "2001", "3001"}]
+    renamed = [dict(r, concept_name=r["concept_name"] + " (copy)") for r in repeated]
+    lines = [",".join(rows[0])] + [",".join(r.values()) for r in [*rows, *repeated, *renamed]]
+    plain, plain_stored = _cdm_counts(tmp_path, "plain")
+    doubled, doubled_stored = _cdm_counts(tmp_path, "doubled", concept="\n".join(lines) + "\n")
+    assert doubled_stored == plain_stored
+    for table_name, counts in plain["files"].items():
+        for key in ("rows_read", "rows_loaded", "rows_rejected", "rows_skipped", "rows_noted"):
+            assert doubled["files"][table_name][key] == counts[key], (table_name, key)
+    assert "CONCEPT.csv has 3 duplicated concept_id values; one row of each was used." in doubled["warnings"]
+    assert not any("duplicated" in w for w in plain["warnings"])
+    assert flagged(tmp_path / "doubled" / "audit.duckdb", "diuretic_electrolyte_monitoring") == {"1"}
+
+
+def test_days_supply_out_of_range_beside_a_valid_end_date_is_noted_not_fatal(tmp_path):
+    drugs = """drug_exposure_id,person_id,drug_concept_id,drug_exposure_start_date,drug_exposure_end_date,days_supply,drug_source_value
+1,1,2001,2026-03-01,2027-03-01,36500,310798
+2,2,0,2026-01-10,,-3,furosemide 40 MG Oral Tablet
+3,3,2003,2026-05-01,,30,314231
+"""
+    summary, _ = _cdm_counts(tmp_path, "noted", drug_exposure=drugs)
+    rx = summary["files"]["prescriptions"]
+    assert (rx["rows_read"], rx["rows_loaded"], rx["rows_rejected"], rx["rows_noted"]) == (3, 2, 1, 1)
+    assert rx["top_notes"][0]["column"] == "days_supply"
+    assert rx["top_rejection_reasons"][0]["column"] == "days_supply"  # no end date: the supply is the end
+    with duckdb.connect(str(tmp_path / "noted" / "audit.duckdb"), read_only=True) as con:
+        got = con.execute(
+            "SELECT patient_id, days_supply, end_date::VARCHAR, end_effective::VARCHAR FROM prescriptions ORDER BY 1"
+        ).fetchall()
+        notes = con.execute("SELECT file, column_name, rule FROM row_notes").fetchall()
+    assert got == [("1", None, "2027-03-01", "2027-03-01"), ("3", 30, None, "2026-05-31")]
+    assert notes == [("DRUG_EXPOSURE.csv", "days_supply", "positive_integer")]
+    assert flagged(tmp_path / "noted" / "audit.duckdb", "diuretic_electrolyte_monitoring") == {"1"}
