@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import duckdb
 
@@ -81,7 +82,7 @@ def test_gap_is_a_setting(tmp_path):
     warnings = summary(tmp_path)["warnings"]
     assert not [w for w in warnings if "newest record" in w]
     # the gap is silenced, but no patient has a record in the year to 2029-06-01: coverage says so
-    assert [w for w in warnings if w.startswith("Only 0 of 294 patients (0%) have any record")]
+    assert [w for w in warnings if re.match(r"Only 0 of [1-9][0-9]* patients \(0%\) have any record", w)]
 
 
 def test_bad_as_of_is_a_config_error(tmp_path, capsys):

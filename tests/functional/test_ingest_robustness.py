@@ -84,7 +84,7 @@ GOOD_LAB = "P0001,2026-11-02,2823-3,Potassium,4.2,mmol/L\n"
 BAD_LABS = (
     "P0001,2026-13-40,2823-3,Potassium,4.0,mmol/L\n"  # not a date
     "P0001,2026-11-01,2823-3,Potassium\n"  # too few fields
-    "P0001,2026-11-01,2823-3,Potassium,four,mmol/L\n"  # not a number
+    'P0001,2026-11-01,2823-3,Potassium,"4,0",mmol/L\n'  # not a number (a decimal comma)
     + GOOD_LAB
     + GOOD_LAB  # the same again (kept: one export)
 )
@@ -136,7 +136,8 @@ def test_files_staged_in_the_database_file_load_exactly_as_files_staged_in_memor
     content = _database_content(on_disk / "audit.duckdb")
     assert content == _database_content(in_memory / "audit.duckdb")
     lines = {row[2] for row in content["quarantine"] if row[0] == "labs"}
-    assert {5968, 5969, 5970} <= lines  # the appended bad rows, by their line in labs.csv
+    first = len((SAMPLE_EXPORT / "labs.csv").read_text().splitlines()) + 1
+    assert {first, first + 1, first + 2} <= lines  # the appended bad rows, by their line in labs.csv
     assert not [t for (t,) in content["tables"] if t.startswith("typed_")]
 
     assert cli(*run_args(on_disk, export, "--as-of", "2026-11-21")) == 0  # unchanged: skipped
