@@ -4,7 +4,9 @@ File names vary between servers ('Observation.ndjson', 'Observation.000.ndjson',
 so each file's type is read from the `resourceType` of its first resource. Mapping (FHIR R4,
 hl7.org/fhir/R4 and the Bulk Data Access IG, hl7.org/fhir/uv/bulkdata):
 
-- Patient: id, birthDate, gender.
+- Patient: id, birthDate, gender; deceasedDateTime gives the death date (its local date; a partial
+  date, '2020' or '2020-03', says dead with the day unknown), deceasedBoolean true says dead with
+  the date unknown, false says alive.
 - Observation (category laboratory, or no category) -> labs: the LOINC coding of `code`, else
   `code.text` (or the first coding's display) as the test name; effectiveDateTime, else
   effectivePeriod.start, effectiveInstant or issued; valueQuantity.value / unit (else code). A
@@ -90,7 +92,9 @@ STATUS = "coalesce(j->>'$.status', '')"
 
 PATIENTS = """
 SELECT j->>'$.id' AS patient_id, j->>'$.birthDate' AS birth_date, j->>'$.gender' AS sex,
-       NULL::VARCHAR AS death_date, NULL::VARCHAR AS deceased
+       CASE WHEN length(j->>'$.deceasedDateTime') >= 10 THEN j->>'$.deceasedDateTime' END AS death_date,
+       CASE WHEN (j->>'$.deceasedDateTime') IS NOT NULL THEN 'true' ELSE j->>'$.deceasedBoolean' END
+           AS deceased
 FROM {Patient}
 """
 

@@ -13,6 +13,7 @@ Mapping choices, each forced by the format:
   dropped), any other fluid as '<fluid> <label>', which no codelist names. lab_tests.csv lists the
   MIMIC labels. The result is valuenum, else `value` only when it is a number: text results
   ('HEMOLYZED', '<0.1') are results without a numeric value, not errors.
+- Death: `patients.dod` (optional column; date-shifted like every date; empty while not known dead).
 - Prescriptions: `drug` (free text) is the drug name; NDC is not used (no NDC-to-RxNorm crosswalk
   ships with the tool, and MIMIC writes '0' for unknown), so drugs are recognised by name.
 - Diagnoses: icd_version 9/10 give ICD-9-CM/ICD-10-CM; codes come without dots. A diagnosis is dated
@@ -52,7 +53,7 @@ PATIENTS = f"""
 SELECT subject_id AS patient_id,
        CAST(try_cast(anchor_year AS INTEGER) - try_cast(anchor_age AS INTEGER) AS VARCHAR) || '-01-01'
            AS birth_date,
-       gender AS sex, NULL::VARCHAR AS death_date, NULL::VARCHAR AS deceased
+       gender AS sex, {{dod}} AS death_date, NULL::VARCHAR AS deceased
 FROM {READ.format("$patients")}
 """  # noqa: S608 - constant fragments, values bound
 
@@ -118,8 +119,8 @@ def detect(export_dir: Path) -> bool:
     return {"labevents", "d_labitems"} <= names or "diagnoses_icd" in names
 
 
-def read_header(path: Path, table: str) -> None:
-    """Check the file's header has the MIMIC columns this profile reads."""
+def read_header(path: Path, table: str) -> set[str]:
+    """Check the file's header has the MIMIC columns this profile reads; return its column names."""
     opener = gzip.open if path.name.lower().endswith(".gz") else open
     try:
         with opener(path, "rt", encoding="utf-8-sig", newline="") as handle:
@@ -132,6 +133,7 @@ def read_header(path: Path, table: str) -> None:
     for column in COLUMNS[table]:
         if column not in present:
             raise InputError(f"{path}: required column '{column}' is missing from the header")
+    return present
 
 
 def sources(export_dir: Path) -> list[RawSource]:
@@ -146,8 +148,11 @@ def sources(export_dir: Path) -> list[RawSource]:
             raise InputError(f"{export_dir / (missing[0] + '.csv.gz')}: required file is missing")
         if missing:
             continue
-        for name in names:
-            read_header(files[name], name)
+        headers = {name: read_header(files[name], name) for name in names}
+        if table == "patients":  # dod is optional (an older extract may lack it)
+            select = select.format(dod="dod" if "dod" in headers["patients"] else "NULL::VARCHAR")
+        if table == "labs":  # comments is optional (a trimmed extract may lack it)
+            select = select.format(comments="l.comments" if "comments" in headers["labevents"] else "NULL")
         result.append(_source(table, select, {n: files[n] for n in names}))
     return result
 
