@@ -11,11 +11,28 @@ Mapping choices, each forced by the format:
 - Labs: d_labitems has no LOINC, so a test is named by its label and fluid: a Blood label as it is
   ('Potassium', 'Potassium, Whole Blood'), a Urine label as 'urine <label>' (a trailing ', Urine'
   dropped), any other fluid as '<fluid> <label>', which no codelist names. lab_tests.csv lists the
-  MIMIC labels. The result is valuenum, else `value` only when it is a number: text results
-  ('HEMOLYZED', '<0.1') are results without a numeric value, not errors.
+  MIMIC labels. The result is valuenum, else `value` when it is a number or a censored number
+  ('<0.1', '>2000': valuenum is empty for these; the comparator is kept), else the number that
+  `comments` (an optional column) holds: a comment that is itself a number or censored number
+  ('>60', '<0.01.'), or the MDRD eGFR sentences of itemid 50920 'Estimated GFR (MDRD equation)',
+  whose value is '___' and whose comment reads "Using this patient's age, gender, and serum
+  creatinine value of 1.1,.  Estimated GFR = 66 if non African-American (mL/min/1.73 m2).
+  Estimated GFR = >75 if African-American ..." (the non-African-American estimate is read: the
+  estimate without the race coefficient, and the lower of the two) or, in later years, "...
+  estimated GFR (eGFR) is likely >75 mL/min/1.73 m2, ..." ('>75'). Any other text ('HEMOLYZED',
+  '___', 'NEG.', a comment with prose around a number) is a result without a numeric value, not
+  an error. Comment shapes read from MIMIC-IV labevents rows as quoted in public material; the
+  wording of other items' comments was not surveyed, so no other sentence is parsed.
 - Death: `patients.dod` (optional column; date-shifted like every date; empty while not known dead).
 - Prescriptions: `drug` (free text) is the drug name; NDC is not used (no NDC-to-RxNorm crosswalk
-  ships with the tool, and MIMIC writes '0' for unknown), so drugs are recognised by name.
+  ships with the tool, and MIMIC writes '0' for unknown), so drugs are recognised by name. An
+  inpatient order ends: at its stoptime, else (no stoptime) at its admission's dischtime. A stoptime
+  before the starttime, by minutes or by days, is unusable: the order ends at the discharge, or on
+  its start day when the admission has no discharge after the start, and the row is loaded with a
+  note (row_notes), as is an order with neither stoptime nor discharge (ended on its start day).
+- Lookups: d_labitems (itemid) and admissions (hadm_id) give one row per key (the smallest label
+  and fluid; the earliest admittime, then dischtime), so a repeated key never multiplies results,
+  orders or diagnoses; the run warns about it.
 - Diagnoses: icd_version 9/10 give ICD-9-CM/ICD-10-CM; codes come without dots. A diagnosis is dated
   by its admission's admittime (diagnoses_icd has no date of its own).
 - Dates are shifted into 2100-2300 for de-identification, so the plausible-date ceiling is 2300-01-01
@@ -31,7 +48,7 @@ from pathlib import Path
 
 from pipelines.errors import InputError
 from pipelines.export_format import GENERIC_FILES
-from pipelines.ingest import RawSource
+from pipelines.ingest import LookupKey, RawSource
 
 NAME = "mimic"
 MAX_DATE = date(2300, 1, 1)
@@ -40,14 +57,20 @@ SPECS = {spec.table: spec for spec in GENERIC_FILES}
 # The MIMIC columns each file must have (others are ignored).
 COLUMNS: dict[str, tuple[str, ...]] = {
     "patients": ("subject_id", "gender", "anchor_age", "anchor_year"),
-    "admissions": ("hadm_id", "admittime"),
+    "admissions": ("hadm_id", "admittime", "dischtime"),
     "labevents": ("subject_id", "itemid", "charttime", "value", "valuenum", "valueuom"),
     "d_labitems": ("itemid", "label", "fluid"),
-    "prescriptions": ("subject_id", "starttime", "stoptime", "drug"),
+    "prescriptions": ("subject_id", "hadm_id", "starttime", "stoptime", "drug"),
     "diagnoses_icd": ("subject_id", "hadm_id", "icd_code", "icd_version"),
 }
 
 READ = "read_csv({}, header = true, all_varchar = true, auto_detect = true)"
+
+# One row per key of a lookup file, chosen by a stated order (see the module docstring).
+ONE_LABITEM = f"""(SELECT * FROM {READ.format("$d_labitems")}
+    QUALIFY row_number() OVER (PARTITION BY trim(itemid) ORDER BY label, fluid) = 1)"""  # noqa: S608
+ONE_ADMISSION = f"""(SELECT trim(hadm_id) AS hadm_id, admittime, dischtime FROM {READ.format("$admissions")}
+    QUALIFY row_number() OVER (PARTITION BY trim(hadm_id) ORDER BY admittime, dischtime) = 1)"""  # noqa: S608
 
 PATIENTS = f"""
 SELECT subject_id AS patient_id,
@@ -56,6 +79,17 @@ SELECT subject_id AS patient_id,
        gender AS sex, {{dod}} AS death_date, NULL::VARCHAR AS deceased
 FROM {READ.format("$patients")}
 """  # noqa: S608 - constant fragments, values bound
+
+# The number a labevents comment holds (see the module docstring), else NULL. `{comments}` is the
+# column, or NULL when the file has none.
+COMMENT_RESULT = r"""CASE
+           WHEN result_number(rtrim(trim({comments}), '.')) IS NOT NULL THEN rtrim(trim({comments}), '.')
+           ELSE nullif(coalesce(
+               nullif(regexp_extract({comments},
+                   '(?i)estimated GFR = ((?:[<>]=?)?\s*[0-9]+(\.[0-9]+)?) if non[ -]African', 1), ''),
+               regexp_extract({comments},
+                   '(?i)estimated GFR \(eGFR\) is likely ((?:[<>]=?)?\s*[0-9]+(\.[0-9]+)?)', 1)), '')
+       END"""
 
 LABS = f"""
 SELECT l.subject_id AS patient_id, l.charttime AS collected_at, NULL::VARCHAR AS loinc_code,
@@ -66,19 +100,53 @@ SELECT l.subject_id AS patient_id, l.charttime AS collected_at, NULL::VARCHAR AS
        END AS test_name,
        coalesce(
            nullif(trim(l.valuenum), ''),
-           CASE WHEN try_cast(trim(l.value) AS DOUBLE) IS NOT NULL THEN trim(l.value) END
+           CASE WHEN result_number(l.value) IS NOT NULL THEN trim(l.value) END,  -- 140, '<0.1'
+           {COMMENT_RESULT}
        ) AS value,
        l.valueuom AS unit
 FROM {READ.format("$labevents")} l
-LEFT JOIN {READ.format("$d_labitems")} d ON trim(d.itemid) = trim(l.itemid)
+LEFT JOIN {ONE_LABITEM} d ON trim(d.itemid) = trim(l.itemid)
 """  # noqa: S608 - constant fragments, values bound
 
+# An order's end (module docstring): its stoptime when usable, else its admission's discharge, else
+# its start. `_note` names what was repaired (NOTES); a stoptime that is not a date at all is left
+# for the shared rules to reject.
 PRESCRIPTIONS = f"""
+WITH orders AS (
+    SELECT p.*, try_cast(trim(p.starttime) AS TIMESTAMP) AS start_ts,
+           try_cast(trim(p.stoptime) AS TIMESTAMP) AS stop_ts,
+           try_cast(trim(a.dischtime) AS TIMESTAMP) AS disch_ts, a.dischtime AS disch
+    FROM {READ.format("$prescriptions")} p
+    LEFT JOIN {ONE_ADMISSION} a ON a.hadm_id = trim(p.hadm_id)
+),
+ended AS (
+    SELECT *, CASE WHEN disch_ts >= start_ts THEN disch ELSE starttime END AS fallback,
+           CASE WHEN stop_ts < start_ts THEN 'stop_before_start'
+                WHEN nullif(trim(stoptime), '') IS NULL AND start_ts IS NOT NULL
+                     AND (disch_ts IS NULL OR disch_ts < start_ts) THEN 'no_stop_no_discharge'
+           END AS _note
+    FROM orders
+)
 SELECT subject_id AS patient_id, drug AS drug_name, NULL::VARCHAR AS rxnorm_code,
-       NULL::VARCHAR AS atc_code, starttime AS start_date, stoptime AS end_date,
-       NULL::VARCHAR AS days_supply
-FROM {READ.format("$prescriptions")}
+       NULL::VARCHAR AS atc_code, starttime AS start_date,
+       CASE WHEN stop_ts < start_ts OR nullif(trim(stoptime), '') IS NULL THEN fallback
+            ELSE stoptime END AS end_date,
+       NULL::VARCHAR AS days_supply, _note
+FROM ended
 """  # noqa: S608 - constant fragments, values bound
+NOTES: dict[str, dict[str, tuple[str, str]]] = {
+    "prescriptions": {
+        "stop_before_start": (
+            "end_date",
+            "stoptime is before starttime; the order ends at its admission's discharge "
+            "(on its start day when there is none)",
+        ),
+        "no_stop_no_discharge": (
+            "end_date",
+            "no stoptime and no discharge after the start for its admission; the order ends on its start day",
+        ),
+    }
+}
 
 DIAGNOSES = f"""
 SELECT d.subject_id AS patient_id, d.icd_code AS code,
@@ -86,15 +154,17 @@ SELECT d.subject_id AS patient_id, d.icd_code AS code,
             ELSE d.icd_version END AS code_system,
        a.admittime AS recorded_at, NULL::VARCHAR AS resolved_at
 FROM {READ.format("$diagnoses_icd")} d
-LEFT JOIN (SELECT trim(hadm_id) AS hadm_id, any_value(admittime) AS admittime
-           FROM {READ.format("$admissions")} GROUP BY 1) a ON a.hadm_id = trim(d.hadm_id)
+LEFT JOIN {ONE_ADMISSION} a ON a.hadm_id = trim(d.hadm_id)
 """  # noqa: S608 - constant fragments, values bound
+
+# Lookup files and the key each must hold once (joined files: a repeated key would multiply rows).
+LOOKUP_KEYS = {"d_labitems": "itemid", "admissions": "hadm_id"}
 
 # Contract table -> (its query, the MIMIC files it reads, whether those files are required).
 TABLES: dict[str, tuple[str, tuple[str, ...], bool]] = {
     "patients": (PATIENTS, ("patients",), False),
     "labs": (LABS, ("labevents", "d_labitems"), True),
-    "prescriptions": (PRESCRIPTIONS, ("prescriptions",), True),
+    "prescriptions": (PRESCRIPTIONS, ("prescriptions", "admissions"), True),
     "diagnoses": (DIAGNOSES, ("diagnoses_icd", "admissions"), True),
 }
 
@@ -168,4 +238,10 @@ def _source(table: str, select: str, paths: dict[str, Path]) -> RawSource:
         order=spec.columns,
         lines=False,
         max_date=MAX_DATE,
+        notes=NOTES.get(table, {}),
+        lookups=tuple(
+            LookupKey(paths[name].name, key, READ.format(f"${name}"), {name: str(paths[name])})
+            for name, key in LOOKUP_KEYS.items()
+            if name in paths
+        ),
     )

@@ -5,7 +5,9 @@ dates shifted into the 2100s like the real data. No real patient data.
 Planted: 10000001 on furosemide with no labs and cirrhosis + cramps (ICD-10); 10000002 on
 furosemide with only urine potassium and sodium; 10000003 on furosemide with blood potassium and a
 sodium whose valuenum is empty but value numeric (monitored); 10000004 with cirrhosis + cramps in
-ICD-9. Mess: a stop time before its start time (quarantined), NDC '0', a text-only result.
+ICD-9. Mess: stop times before their start times (by ten hours, across midnight, and by ten
+minutes: both end at discharge, with a note), orders without a stop time (end at discharge, or on
+their start day with a note when the admission is unknown), NDC '0', a text-only result.
 """
 
 from __future__ import annotations
@@ -72,6 +74,12 @@ FILES = {
         "10000004,20000004,4,10000004-1,1,P1,2180-04-21 08:00:00,2180-04-20 22:00:00,MAIN,"
         "Ipratropium Bromide Neb,"
         "IPRA2H,021700,0,2.5mL Vial,,1,NEB,1,VIAL,4,IH\n"
+        "10000003,20000003,5,10000003-2,2,P1,2180-05-03 10:00:00,2180-05-03 09:50:00,MAIN,Heparin,"
+        "HEPA5I,006549,63323026201,5000 Unit Vial,,5000,UNIT,1,mL,3,SC\n"
+        "10000002,20000002,6,10000002-2,2,P1,2180-05-02 12:00:00,,MAIN,Ondansetron,"
+        "ONDA4I,019475,0,4mg/2mL Vial,,4,mg,1,VIAL,0,IV\n"
+        "10000001,29999999,7,10000001-2,2,P1,2180-05-01 12:00:00,,MAIN,Docusate Sodium,"
+        "DOCU100,003009,0,100mg Capsule,,100,mg,1,CAP,2,PO\n"
     ),
     "diagnoses_icd": """subject_id,hadm_id,seq_num,icd_code,icd_version
 10000001,20000001,1,K7030,10
@@ -128,14 +136,30 @@ def test_cirrhosis_with_cramps_is_flagged_in_icd10_and_icd9(mimic_run):
     assert flagged(tmp / "audit.duckdb", "cramps_cirrhosis") == {"10000001", "10000004"}
 
 
-def test_stop_before_start_is_quarantined_and_text_results_are_not(mimic_run):
+def test_inpatient_orders_end_at_discharge_and_nothing_is_quarantined(mimic_run):
     _, tmp = mimic_run
     with duckdb.connect(str(tmp / "audit.duckdb"), read_only=True) as con:
         rows = con.execute("SELECT table_name, column_name FROM quarantine").fetchall()
         labs = con.execute("SELECT count(*) FROM labs").fetchall()[0][0]
         births = dict(con.execute("SELECT patient_id, birth_date::VARCHAR FROM patients").fetchall())
-    assert [t for t, _ in rows] == ["prescriptions"]
+        ends = dict(con.execute("SELECT drug_name, end_effective::VARCHAR FROM prescriptions").fetchall())
+        notes = con.execute("SELECT column_name, rule FROM row_notes ORDER BY rule").fetchall()
+    summary = json.loads((tmp / "out" / "summary.json").read_text(encoding="utf-8"))
+    assert rows == []
     assert labs == 6
+    # Stop before start, by hours across midnight or by minutes the same day: handled one way.
+    assert ends["Ipratropium Bromide Neb"] == "2180-04-22"  # its admission's discharge
+    assert ends["Heparin"] == "2180-05-06"
+    assert ends["Ondansetron"] == "2180-05-04"  # no stoptime: discharge, without a note
+    assert ends["Docusate Sodium"] == "2180-05-01"  # no stoptime, admission unknown: its start day
+    assert ends["Furosemide"] is not None
+    assert notes == [
+        ("end_date", "no_stop_no_discharge"),
+        ("end_date", "stop_before_start"),
+        ("end_date", "stop_before_start"),
+    ]
+    rx = summary["files"]["prescriptions"]
+    assert (rx["rows_read"], rx["rows_loaded"], rx["rows_rejected"], rx["rows_noted"]) == (7, 7, 0, 3)
     assert births["10000001"] == "2119-01-01"  # anchor_year - anchor_age, 1 January
 
 
@@ -177,3 +201,132 @@ def test_as_of_latest_audits_date_shifted_data_without_warnings(tmp_path):
     assert code == 0
     warnings = json.loads((tmp_path / "out2" / "summary.json").read_text(encoding="utf-8"))["warnings"]
     assert any("before the oldest record" in w for w in warnings)
+
+
+# Censored results and numbers kept in `comments`, on rows shaped like MIMIC-IV labevents (the real
+# column set). eGFR (itemid 50920) has value '___', no valuenum or unit, and its number in the comment,
+# in the wordings MIMIC-IV uses; a censored value has an empty valuenum.
+EGFR_OLD = (
+    "Using this patient's age, gender, and serum creatinine value of 1.3,.  Estimated GFR = 54 if non "
+    "African-American (mL/min/1.73 m2).  Estimated GFR = 65 if African-American (mL/min/1.73 m2).  For "
+    "comparison, mean GFR for age group 70+ is 75 (mL/min/1.73 m2).  GFR<60 = Chronic Kidney Disease, "
+    "GFR<15 = Kidney Failure."
+)
+EGFR_HIGH = (
+    "Using this patient's age, gender, and serum creatinine value of 0.7,.  Estimated GFR = >75 if non "
+    "African-American (mL/min/1.73 m2).  Estimated GFR = >75 if African-American (mL/min/1.73 m2).  For "
+    "comparison, mean GFR for age group 20-29 is 116 (mL/min/1.73 m2).  GFR<60 = Chronic Kidney Disease, "
+    "GFR<15 = Kidney Failure."
+)
+EGFR_NEW = (
+    "Using this patient's age, gender, and serum creatinine value of 1.1, .  estimated GFR (eGFR) is likely "
+    ">75 mL/min/1.73 m2, .  provided the serum creatinine value is stable. .  An eGFR < 60 suggests kidney "
+    "disease in those below the age of 65 .  and there may be kidney disease in those over 65.."
+)
+CENSORED_ROWS = [
+    # (labevent_id, subject_id, itemid, charttime, value, valuenum, valueuom, comments)
+    (11, 10000003, 50920, "2180-05-03 11:00:00", "___", "", "", EGFR_OLD),
+    (12, 10000003, 50920, "2180-05-04 11:00:00", "___", "", "", EGFR_HIGH),
+    (13, 10000003, 50920, "2180-05-05 11:00:00", "___", "", "", EGFR_NEW),
+    (14, 10000003, 50920, "2180-05-06 11:00:00", "___", "", "", ">60"),
+    (15, 10000003, 50971, "2180-05-03 11:00:00", "<2.5", "", "mEq/L", ""),
+    (16, 10000003, 51010, "2180-05-03 11:00:00", ">2000", "", "pg/mL", ""),
+    (17, 10000003, 50971, "2180-05-04 11:00:00", "HEMOLYZED", "", "mEq/L", "___"),
+    (18, 10000003, 50931, "2180-05-03 11:00:00", "112", "112", "mg/dL",
+     "IF FASTING, 70-100 NORMAL, >125 PROVISIONAL DIABETES."),
+]  # fmt: skip
+LAB_COLUMNS = (
+    "labevent_id,subject_id,hadm_id,specimen_id,itemid,order_provider_id,charttime,storetime,value,"
+    "valuenum,valueuom,ref_range_lower,ref_range_upper,flag,priority,comments"
+)
+
+
+def censored_files(with_comments=True):
+    """FILES with the censored rows as labevents (optionally without the comments column)."""
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    columns = LAB_COLUMNS.split(",")
+    writer.writerow(columns if with_comments else columns[:-1])
+    for lid, subject, item, when, value, valuenum, uom, comment in CENSORED_ROWS:
+        row = [lid, subject, 20000003, 502, item, "", when, when, value, valuenum, uom, "", "", "", "STAT"]
+        writer.writerow([*row, comment] if with_comments else row)
+    items = FILES["d_labitems"] + "51010,Vitamin B12,Blood,Chemistry\n50931,Glucose,Blood,Chemistry\n"
+    return dict(FILES, labevents=buffer.getvalue(), d_labitems=items)
+
+
+def stored_results(db):
+    with duckdb.connect(str(db), read_only=True) as con:
+        return con.execute(
+            "SELECT test_name, collected_at::DATE::VARCHAR, value_original, value_comparator "
+            "FROM lab_results ORDER BY ALL"
+        ).fetchall()
+
+
+def test_censored_values_and_numbers_in_comments_are_read(tmp_path):
+    assert run(tmp_path, write_mimic(tmp_path / "export", censored_files())) == 0
+    assert stored_results(tmp_path / "audit.duckdb") == [
+        ("Estimated GFR (MDRD equation)", "2180-05-03", 54.0, None),  # the non-African-American estimate
+        ("Estimated GFR (MDRD equation)", "2180-05-04", 75.0, ">"),
+        ("Estimated GFR (MDRD equation)", "2180-05-05", 75.0, ">"),  # the later wording
+        ("Estimated GFR (MDRD equation)", "2180-05-06", 60.0, ">"),
+        ("Glucose", "2180-05-03", 112.0, None),  # valuenum wins; the comment's numbers are not read
+        ("Potassium", "2180-05-03", 2.5, "<"),
+        ("Potassium", "2180-05-04", None, None),  # HEMOLYZED: a result without a numeric value
+        ("Vitamin B12", "2180-05-03", 2000.0, ">"),
+    ]
+    with duckdb.connect(str(tmp_path / "audit.duckdb"), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM quarantine WHERE table_name = 'labs'").fetchall() == [(0,)]
+
+
+def test_comments_column_is_optional(tmp_path):
+    assert run(tmp_path, write_mimic(tmp_path / "export", censored_files(with_comments=False))) == 0
+    stored = stored_results(tmp_path / "audit.duckdb")
+    assert [r for r in stored if r[0].startswith("Estimated GFR")] == [
+        ("Estimated GFR (MDRD equation)", day, None, None)
+        for day in ("2180-05-03", "2180-05-04", "2180-05-05", "2180-05-06")
+    ]
+    assert ("Potassium", "2180-05-03", 2.5, "<") in stored
+
+
+def _counts(tmp, files):
+    """Run `files` in a folder of its own; (summary, stored rows per table)."""
+    tmp.mkdir()
+    assert run(tmp, write_mimic(tmp / "export", files)) == 0
+    summary = json.loads((tmp / "out" / "summary.json").read_text(encoding="utf-8"))
+    with duckdb.connect(str(tmp / "audit.duckdb"), read_only=True) as con:
+        stored = {
+            t: con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0]
+            for t in ("patients", "lab_results", "prescriptions", "diagnoses")
+        }
+        stored["test_names"] = con.execute("SELECT DISTINCT test_name FROM labs ORDER BY 1").fetchall()
+    return summary, stored
+
+
+def test_duplicated_lookup_keys_do_not_multiply_facts(tmp_path):
+    doubled = dict(
+        FILES,
+        # 50971 twice (the second row a copy with another label), 20000001 twice.
+        d_labitems=FILES["d_labitems"] + "50971,Potassium (copy),Blood,Chemistry\n",
+        admissions=FILES["admissions"]
+        + "10000001,20000001,2180-05-01 08:00:00,2180-05-05 12:00:00,,EW EMER.\n",
+    )
+    plain, plain_stored = _counts(tmp_path / "plain", FILES)
+    twice, twice_stored = _counts(tmp_path / "doubled", doubled)
+    assert twice_stored == plain_stored
+    for table_name, counts in plain["files"].items():
+        for key in ("rows_read", "rows_loaded", "rows_rejected", "rows_noted"):
+            assert twice["files"][table_name][key] == counts[key], (table_name, key)
+    assert "d_labitems.csv.gz has 1 duplicated itemid values; one row of each was used." in twice["warnings"]
+    assert "admissions.csv.gz has 1 duplicated hadm_id values; one row of each was used." in twice["warnings"]
+    assert not any("duplicated" in w for w in plain["warnings"])
+    assert flagged(tmp_path / "doubled" / "audit.duckdb", "cramps_cirrhosis") == {"10000001", "10000004"}
+
+
+def test_admissions_without_dischtime_is_named(tmp_path, capsys):
+    files = dict(FILES, admissions="subject_id,hadm_id,admittime\n10000001,20000001,2180-05-01 08:00:00\n")
+    assert run(tmp_path, write_mimic(tmp_path / "export", files)) == 3
+    err = capsys.readouterr().err
+    assert "admissions.csv.gz" in err and "'dischtime'" in err
