@@ -23,7 +23,10 @@ hl7.org/fhir/R4 and the Bulk Data Access IG, hl7.org/fhir/uv/bulkdata):
   whose clinicalStatus is resolved/inactive/remission without an abatement date counts as resolved
   at its last update (meta.lastUpdated, else recordedDate).
 - Subjects are references 'Patient/<id>'; anything else leaves patient_id empty (quarantined).
-- Resources marked entered-in-error (and cancelled/draft orders, refuted conditions) are skipped.
+- Resources marked entered-in-error (and cancelled results, cancelled/draft orders, statements of a
+  drug not taken, refuted conditions), and Observations whose category is not laboratory (vital
+  signs, surveys, social history), are skipped: counted per reason (`_skip`), not loaded, not
+  rejected.
 
 Files are read line by line (read_csv with a delimiter JSON text cannot contain) and each line parsed
 with DuckDB's JSON functions, rather than with read_json: read_json stops at a malformed line or,
@@ -87,8 +90,20 @@ def _first_display(path: str) -> str:
     return f"coalesce(j->>'$.{path}.text', CAST(j->'$.{path}.coding' AS JSON[])[1]->>'$.display')"
 
 
+# Every category code of an Observation.
+CATEGORIES = """flatten(list_transform(CAST(j->'$.category' AS JSON[]),
+            lambda cat: list_transform(CAST(cat->'$.coding' AS JSON[]), lambda c: c->>'$.code')))"""
+
+
+def _status_skip(field: str) -> str:
+    """The skip reason of a resource whose `field` says it is not a valid record ('status cancelled')."""
+    label = field.replace(".", " ").replace("verificationStatus", "verification status")
+    return f"'{label} ' || {STATUS if field == 'status' else VERIFICATION}"
+
+
 PATIENT_ID = "nullif(regexp_extract(j->>'$.subject.reference', '^Patient/([^/]+)$', 1), '')"
 STATUS = "coalesce(j->>'$.status', '')"
+VERIFICATION = "coalesce(CAST(j->'$.verificationStatus.coding' AS JSON[])[1]->>'$.code', '')"
 
 PATIENTS = """
 SELECT j->>'$.id' AS patient_id, j->>'$.birthDate' AS birth_date, j->>'$.gender' AS sex,
@@ -109,15 +124,13 @@ SELECT {PATIENT_ID} AS patient_id,
                       THEN j->>'$.valueQuantity.comparator' ELSE '' END || (j->>'$.valueQuantity.value')
             WHEN result_number(j->>'$.valueString') IS NOT NULL THEN j->>'$.valueString'
        END AS value,
-       coalesce(j->>'$.valueQuantity.unit', j->>'$.valueQuantity.code') AS unit
+       coalesce(j->>'$.valueQuantity.unit', j->>'$.valueQuantity.code') AS unit,
+       CASE WHEN j IS NULL THEN NULL  -- a malformed line is judged (and rejected) by the shared rules
+            WHEN {STATUS} IN ('entered-in-error', 'cancelled') THEN {_status_skip("status")}
+            WHEN (j->'$.category') IS NOT NULL AND NOT list_contains({CATEGORIES}, 'laboratory')
+            THEN 'not a laboratory observation (' || coalesce(array_to_string({CATEGORIES}, ', '), '') || ')'
+       END AS _skip
 FROM {{Observation}}
-WHERE j IS NULL OR (
-    {STATUS} NOT IN ('entered-in-error', 'cancelled')
-    AND ((j->'$.category') IS NULL OR list_contains(
-        flatten(list_transform(CAST(j->'$.category' AS JSON[]),
-            lambda cat: list_transform(CAST(cat->'$.coding' AS JSON[]), lambda c: c->>'$.code'))),
-        'laboratory'))
-)
 """  # noqa: S608 - constant fragments, values bound
 
 DRUG = f"""{PATIENT_ID} AS patient_id,
@@ -134,17 +147,18 @@ SELECT {DRUG},
                                   j->>'$.dispenseRequest.expectedSupplyDuration.unit')
                         WHEN 'd' THEN 1 WHEN 'day' THEN 1 WHEN 'days' THEN 1
                         WHEN 'wk' THEN 7 WHEN 'week' THEN 7 WHEN 'weeks' THEN 7 END) AS BIGINT)::VARCHAR
-           AS days_supply
+           AS days_supply,
+       CASE WHEN {STATUS} IN ('entered-in-error', 'cancelled', 'draft') THEN {_status_skip("status")} END
+           AS _skip
 FROM {{MedicationRequest}}
-WHERE j IS NULL OR {STATUS} NOT IN ('entered-in-error', 'cancelled', 'draft')
 """  # noqa: S608 - constant fragments, values bound
 
 STATEMENTS = f"""
 SELECT {DRUG},
        coalesce(j->>'$.effectivePeriod.start', j->>'$.effectiveDateTime', j->>'$.dateAsserted') AS start_date,
-       j->>'$.effectivePeriod.end' AS end_date, NULL::VARCHAR AS days_supply
+       j->>'$.effectivePeriod.end' AS end_date, NULL::VARCHAR AS days_supply,
+       CASE WHEN {STATUS} IN ('entered-in-error', 'not-taken') THEN {_status_skip("status")} END AS _skip
 FROM {{MedicationStatement}}
-WHERE j IS NULL OR {STATUS} NOT IN ('entered-in-error', 'not-taken')
 """  # noqa: S608 - constant fragments, values bound
 
 CONDITION_CODE = (
@@ -164,10 +178,10 @@ SELECT {PATIENT_ID} AS patient_id, {CONDITION_CODE} AS code, {CONDITION_SYSTEM} 
        coalesce(j->>'$.onsetDateTime', j->>'$.onsetPeriod.start', j->>'$.recordedDate') AS recorded_at,
        coalesce(j->>'$.abatementDateTime', j->>'$.abatementPeriod.end', j->>'$.abatementPeriod.start',
                 CASE WHEN {CLINICAL} IN ('resolved', 'inactive', 'remission')
-                     THEN coalesce(j->>'$.meta.lastUpdated', j->>'$.recordedDate') END) AS resolved_at
+                     THEN coalesce(j->>'$.meta.lastUpdated', j->>'$.recordedDate') END) AS resolved_at,
+       CASE WHEN {VERIFICATION} IN ('entered-in-error', 'refuted') THEN {_status_skip("verificationStatus")}
+       END AS _skip
 FROM {{Condition}}
-WHERE j IS NULL OR coalesce(CAST(j->'$.verificationStatus.coding' AS JSON[])[1]->>'$.code', '')
-                   NOT IN ('entered-in-error', 'refuted')
 """  # noqa: S608 - constant fragments, values bound
 
 
@@ -254,4 +268,5 @@ def _source(table: str, select: str, files: dict[str, list[Path]], types: tuple[
         params=params,
         order=spec.columns,
         lines=False,
+        skips=table != "patients",
     )

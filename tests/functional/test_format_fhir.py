@@ -176,6 +176,43 @@ def test_malformed_line_is_quarantined_and_skipped_resources_are_not_loaded(fhir
     assert rx == (30, 3)
 
 
+def test_skipped_resources_are_counted_per_reason(tmp_path):
+    # Beside the fixture's vital sign and entered-in-error result: a survey, a cancelled order, a
+    # drug not taken and a refuted diagnosis. None loads, none is rejected.
+    survey = [{"coding": [{"system": VITAL[0]["coding"][0]["system"], "code": "survey"}]}]
+    cancelled = dict(RESOURCES["MedicationRequest.ndjson.gz"][0], id="mx", status="cancelled")
+    not_taken = dict(RESOURCES["MedicationStatement.ndjson"][0], id="sx", status="not-taken")
+    refuted = condition("cx", "p3", SCT, "19943007", "2025-01-01")
+    refuted["verificationStatus"] = concept(
+        "http://terminology.hl7.org/CodeSystem/condition-ver-status", "refuted"
+    )
+    resources = dict(
+        RESOURCES,
+        **{
+            "Observation.002.ndjson": [obs("o7", "p1", "72166-2", 1, "1", "2026-10-02", category=survey)],
+            "MedicationRequest.ndjson.gz": [*RESOURCES["MedicationRequest.ndjson.gz"], cancelled],
+            "MedicationStatement.ndjson": [*RESOURCES["MedicationStatement.ndjson"], not_taken],
+            "Condition.ndjson.gz": [*RESOURCES["Condition.ndjson.gz"], refuted],
+        },
+    )
+    assert run(tmp_path, write_fhir(tmp_path / "export", resources)) == 0
+    files = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))["files"]
+    assert files["labs"]["skip_reasons"] == {
+        "not a laboratory observation (survey)": 1,
+        "not a laboratory observation (vital-signs)": 1,
+        "status entered-in-error": 1,
+    }
+    assert files["prescriptions"]["skip_reasons"] == {"status cancelled": 1, "status not-taken": 1}
+    assert files["diagnoses"]["skip_reasons"] == {"verification status refuted": 1}
+    for f in files.values():
+        assert (
+            f["rows_read"] == f["rows_loaded"] + f["rows_duplicate"] + f["rows_rejected"] + f["rows_skipped"]
+        )
+    assert (files["prescriptions"]["rows_loaded"], files["prescriptions"]["rows_rejected"]) == (3, 0)
+    assert files["labs"]["rows_rejected"] == 1  # only the malformed line
+    assert flagged(tmp_path / "audit.duckdb", "cramps_cirrhosis") == {"p1", "p4"}
+
+
 def test_missing_resource_type_is_named(tmp_path, capsys):
     resources = {k: v for k, v in RESOURCES.items() if not k.startswith("Condition")}
     assert run(tmp_path, write_fhir(tmp_path / "export", resources), "--format", "fhir") == 3
