@@ -51,7 +51,11 @@ CHECK = CheckDefinition(
         "Cramps in cirrhosis respond to correcting electrolytes and to baclofen or albumin, so every "
         "flag shows whether those were tried and the latest electrolytes. 'Not resolved on or before "
         "as-of' keeps a cirrhosis resolved after as-of in the population, so a past as-of reproduces "
-        "that day's audit. Thresholds are the lower reference limits in common UK/US laboratory use."
+        "that day's audit. Thresholds are the lower reference limits in common UK/US laboratory use. "
+        "A censored result ('<2.5', '>60') is a measured result: it counts wherever a result is needed "
+        "and is judged on its bound only when the judgement is certain ('<3.5' is below 3.5; '<=3.5' and "
+        "'>3.0' are not); a text-only result (haemolysed) is no result. The latest result is the last by "
+        "collection timestamp, not by day (several on one identical timestamp: the lowest)."
     ),
     clears=(
         "No cramp recorded in the lookback: the flag clears once the last cramp diagnosis is older than "

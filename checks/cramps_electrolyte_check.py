@@ -60,7 +60,11 @@ CHECK = CheckDefinition(
         "own lower limit of 1.15 mmol/L (common reference range 1.15-1.30). Thresholds are the lower "
         "reference limits in common UK/US laboratory use; units are normalised at ingest (mg/dL and "
         "mEq/L converted to mmol/L). A low result is a treatable finding, hence high priority; a "
-        "missing test is an omission to close, hence normal."
+        "missing test is an omission to close, hence normal. "
+        "A censored result ('<2.5', '>60') is a measured result: it counts wherever a result is needed "
+        "and is judged on its bound only when the judgement is certain ('<3.5' is below 3.5; '<=3.5' and "
+        "'>3.0' are not); a text-only result (haemolysed) is no result. The latest result is the last by "
+        "collection timestamp, not by day (several on one identical timestamp: the lowest)."
     ),
     clears=(
         "For every cramp in the lookback, a blood potassium, a calcium and a magnesium result in its "

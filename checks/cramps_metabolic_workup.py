@@ -48,7 +48,9 @@ CHECK = CheckDefinition(
         "leaves the question open). The evidence shows the latest date of each group on or before "
         "as-of, even outside the window, so the reviewer sees how overdue it is. A patient with no "
         "work-up at all has had none of the guideline's metabolic causes considered, hence high "
-        "priority."
+        "priority. "
+        "A censored result ('<0.1', '>2000') is a measured result and counts as one; a text-only result "
+        "(haemolysed, see comment) is no result."
     ),
     clears=(
         "A blood result in the work-up window in each of the four groups: TSH; creatinine or eGFR; ALT, "

@@ -38,7 +38,9 @@ CHECK = CheckDefinition(
         "indicators and most renal-function monitoring guidance for stable diuretic users. The end of a "
         "prescription is its end_date, else start_date + days_supply; with neither it is ongoing. The "
         "last results shown in the evidence may be older than the window, so the reviewer sees how "
-        "overdue monitoring is."
+        "overdue monitoring is. "
+        "A censored result ('<0.1', '>2000') is a measured result and counts as one; a text-only result "
+        "(haemolysed, see comment) is no result. The latest result shown is the last by timestamp."
     ),
     clears=(
         "A numeric blood potassium and a numeric blood sodium result, both collected in the lookback "

@@ -58,7 +58,14 @@ CHECK = CheckDefinition(
         "the word 'insulin' but are supplies, so they are ignored (see codelists/SOURCES.md). 3.5 "
         "mmol/L is the usual lower reference limit; below 3.0 mmol/L is moderate-to-severe "
         "hypokalaemia, and a potassium still low at its latest result is unresolved: both warrant "
-        "prompt review, hence high priority."
+        "prompt review, hence high priority. "
+        "A censored result ('<2.5', '>60') is a measured result: it counts wherever a result is needed "
+        "and is judged on its bound only when the judgement is certain ('<3.5' is below 3.5; '<=3.5' and "
+        "'>3.0' are not); a text-only result (haemolysed) is no result. The latest result is the last by "
+        "collection timestamp, not by day (several on one identical timestamp: the lowest). The "
+        "priority's 'latest potassium' is therefore the later of two results on one day (3.9 at 04:10, "
+        "3.3 at 13:17: 3.3, still low). A fall is computed between the bounds (4.0 -> '<2.5' is a fall of "
+        "1.5)."
     ),
     clears=(
         "No blood potassium below potassium_low and no fall of fall_mmol or more between close "

@@ -42,7 +42,12 @@ CHECK = CheckDefinition(
         "The latest eGFR is used without a lookback because it is the best available estimate of "
         "kidney function; an earlier low eGFR followed by a normal one does not flag. CKD stage 1-2 or "
         "unstaged codes do not flag on their own. An unresolved CKD code counts however old it is; a "
-        "resolved date after as-of leaves it present on as-of, so a past as-of reproduces that day's audit."
+        "resolved date after as-of leaves it present on as-of, so a past as-of reproduces that day's audit. "
+        "A censored result ('<2.5', '>60') is a measured result: it counts wherever a result is needed "
+        "and is judged on its bound only when the judgement is certain ('<3.5' is below 3.5; '<=3.5' and "
+        "'>3.0' are not); a text-only result (haemolysed) is no result. The latest result is the last by "
+        "collection timestamp, not by day (several on one identical timestamp: the lowest). So '>60', as "
+        "many laboratories report a normal eGFR, is not below 60, and '<15' is below 30."
     ),
     clears=(
         "The systemic NSAID stopped (an end date on or before as-of), or no CKD stage 3+ recorded and a "

@@ -44,7 +44,10 @@ CHECK = CheckDefinition(
         "numeric value (cancelled, haemolysed, 'see comment') is not a result: the question is whether "
         "the cause was ruled out. The codelist excludes hyperaesthesia, radiculopathy and central causes, "
         "which the guideline sends down other assessment paths; carpal tunnel (G56.0) is kept because "
-        "numbness from it is still worth a glucose and B12 (diabetes and B12 deficiency predispose)."
+        "numbness from it is still worth a glucose and B12 (diabetes and B12 deficiency predispose). "
+        "A censored result ('<0.1', '>2000') is a measured result and counts as one; a text-only result "
+        "(haemolysed, see comment) is no result. So a B12 of '>2000' is a B12 result (and not low); the "
+        "latest B12 shown is the last by timestamp."
     ),
     clears=(
         "A numeric blood glucose or HbA1c result and a numeric vitamin B12 result, both collected in the"

@@ -1,0 +1,234 @@
+"""Spec: censored results ('<2.5', '>60') and text-only results across the checks, and "latest"
+meaning latest in time, as of 2026-11-20. Also the vocabulary macros (checks/sql/_vocabulary.sql)
+on their own, on every boundary."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+
+import duckdb
+import pytest
+
+from checks.evaluate import SQL_DIR
+from tests.helpers import findings, run_pipeline, table
+
+AS_OF = date(2026, 11, 20)
+
+
+@pytest.fixture(scope="module")
+def con():
+    with duckdb.connect() as connection:
+        connection.execute((SQL_DIR / "_vocabulary.sql").read_text(encoding="utf-8"))
+        yield connection
+
+
+@pytest.mark.parametrize(
+    ("value", "comparator", "threshold", "below", "above"),
+    [
+        (3.4, None, 3.5, True, False),
+        (3.5, None, 3.5, False, False),  # plain: strictly below / above
+        (3.5, "<", 3.5, True, False),  # '<3.5' is below 3.5
+        (2.5, "<", 3.5, True, False),
+        (3.6, "<", 3.5, False, False),  # '<3.6' may be 3.55: not known to be below 3.5
+        (3.5, "<=", 3.5, False, False),  # '<=3.5' may be 3.5
+        (3.4, "<=", 3.5, True, False),
+        (60.0, ">", 60.0, False, True),  # '>60' is not below 60; it is above 60
+        (59.0, ">", 60.0, False, False),  # '>59' may be 59.5
+        (60.0, ">=", 60.0, False, False),
+        (61.0, ">=", 60.0, False, True),
+        (2000.0, ">", 150.0, False, True),  # a B12 of '>2000' is not low
+        (None, None, 3.5, None, None),  # no numeric result: neither
+    ],
+)
+def test_result_below_and_above_are_certain(con, value, comparator, threshold, below, above):
+    got = con.execute(
+        "SELECT result_below($v, $c, $t), result_above($v, $c, $t)",
+        {"v": value, "c": comparator, "t": threshold},
+    ).fetchall()[0]
+    assert got == (below, above)
+
+
+@pytest.mark.parametrize(
+    ("value", "comparator", "text"),
+    [(3.2, None, "3.2"), (2.5, "<", "<2.5"), (2000.0, ">", ">2000.0"), (5.0, "<=", "<=5.0"),
+     (0.8228, None, "0.82"), (0.004, "<", "<0.004"), (0.0, None, "0.0")],
+)  # fmt: skip
+def test_result_text_shows_the_comparator(con, value, comparator, text):
+    assert con.execute("SELECT result_text($v, $c)", {"v": value, "c": comparator}).fetchall()[0][0] == text
+
+
+def _latest(con, rows: list[tuple]) -> tuple:
+    """(value, comparator) of the latest of rows (collected_at, value, comparator) by latest_key."""
+    con.execute("CREATE OR REPLACE TEMP TABLE r (t TIMESTAMP, v DOUBLE, c VARCHAR)")
+    con.executemany("INSERT INTO r VALUES (?, ?, ?)", rows)
+    return con.execute("SELECT arg_max((v, c), latest_key(t, v, c)) FROM r").fetchall()[0][0]
+
+
+def test_latest_key_orders_by_timestamp_then_lowest(con):
+    same_day = [
+        (datetime(2026, 10, 1, 4, 10), 3.9, None),
+        (datetime(2026, 10, 1, 13, 17), 3.3, None),  # later the same day: the latest
+        (datetime(2026, 9, 30, 23, 59), 2.0, None),
+    ]
+    assert _latest(con, same_day) == (3.3, None)
+    # later in the day and higher: still the later one
+    assert (
+        _latest(con, [(datetime(2026, 10, 1, 8), 3.2, None), (datetime(2026, 10, 1, 18), 4.1, None)])[0]
+        == 4.1
+    )
+    # one identical timestamp: the lowest value, and '<3.5' before a plain 3.5 before '>3.5'
+    tie = datetime(2026, 10, 1, 8)
+    assert _latest(con, [(tie, 4.0, None), (tie, 3.6, None)])[0] == 3.6
+    assert _latest(con, [(tie, 3.5, None), (tie, 3.5, "<"), (tie, 3.5, ">")])[1] == "<"
+    assert _latest(con, [(tie, 3.5, ">"), (tie, 3.5, None)])[1] is None
+
+
+INSULIN = table("""
+patient_id | drug_name                         | rxnorm_code | atc_code | start_date | end_date | days_supply
+I01        | insulin glargine 100 units/mL pen | 274783      | A10AE04  | 2025-01-01 |          |
+I02        | insulin glargine 100 units/mL pen | 274783      | A10AE04  | 2025-01-01 |          |
+I03        | insulin glargine 100 units/mL pen | 274783      | A10AE04  | 2025-01-01 |          |
+I04        | insulin glargine 100 units/mL pen | 274783      | A10AE04  | 2025-01-01 |          |
+I05        | insulin glargine 100 units/mL pen | 274783      | A10AE04  | 2025-01-01 |          |
+I06        | insulin glargine 100 units/mL pen | 274783      | A10AE04  | 2025-01-01 |          |
+I07        | insulin glargine 100 units/mL pen | 274783      | A10AE04  | 2025-01-01 |          |
+""")
+
+POTASSIUM = table("""
+patient_id | collected_at        | loinc_code | test_name | value      | unit
+# two results on one day: 3.9 at 04:10, 3.3 at 13:17: the latest is 3.3, still low: high priority
+I01        | 2026-10-01T04:10:00 | 2823-3     |           | 3.9        | mmol/L
+I01        | 2026-10-01T13:17:00 | 2823-3     |           | 3.3        | mmol/L
+# '<3.5' is below 3.5: flagged, and still low at the latest result: high
+I02        | 2026-10-01          | 2823-3     |           | <3.5       | mmol/L
+# '<= 3.5' may be 3.5: not low
+I03        | 2026-10-01          | 2823-3     |           | <= 3.5     | mmol/L
+# '<2.5' is below 3.0 (severe): high; the fall from 4.0 uses the bound (1.5)
+I04        | 2026-10-01          | 2823-3     |           | 4.0        | mmol/L
+I04        | 2026-10-02          | 2823-3     |           | <2.5       | mmol/L
+# text only: no result, so neither low nor part of a fall
+I05        | 2026-10-01          | 2823-3     |           | 4.6        | mmol/L
+I05        | 2026-10-02          | 2823-3     |           | haemolysed | mmol/L
+I05        | 2026-10-03          | 2823-3     |           | 4.4        | mmol/L
+# '>3.0' is never known to be low
+I06        | 2026-10-01          | 2823-3     |           | >3.0       | mmol/L
+# low earlier, then a later result the same day back in range: flagged, normal priority
+I07        | 2026-10-01T08:00:00 | 2823-3     |           | 3.2        | mmol/L
+I07        | 2026-10-01T18:00:00 | 2823-3     |           | 4.1        | mmol/L
+""")
+
+
+def test_insulin_potassium_censored_and_latest_by_time(tmp_path):
+    run_pipeline(tmp_path, AS_OF, ("insulin_potassium_drop",), prescriptions=INSULIN, labs=POTASSIUM)
+    by_id = {f["patient_id"]: f for f in findings(tmp_path / "audit.duckdb")}
+    assert {p: f["priority"] for p, f in by_id.items()} == {
+        "I01": "high",
+        "I02": "high",
+        "I04": "high",
+        "I07": "normal",
+    }
+    i01 = json.loads(by_id["I01"]["evidence"])
+    assert i01["last_potassium"] == "3.3" and i01["last_potassium_at"] == "2026-10-01"
+    assert i01["potassium_results"] == "2026-10-01: 3.9; 2026-10-01: 3.3"  # in time order
+    i02 = json.loads(by_id["I02"]["evidence"])
+    assert i02["low_potassium"] == "<3.5 on 2026-10-01" and i02["last_potassium"] == "<3.5"
+    i04 = json.loads(by_id["I04"]["evidence"])
+    assert i04["low_potassium"] == "<2.5 on 2026-10-02"
+    assert i04["potassium_falls"] == "4.0 -> <2.5 (2026-10-01 -> 2026-10-02)"
+    assert json.loads(by_id["I07"]["evidence"])["last_potassium"] == "4.1"
+
+
+NSAIDS = table(
+    "patient_id | drug_name | rxnorm_code | atc_code | start_date | end_date | days_supply\n"
+    + "\n".join(f"K0{i} | ibuprofen 400 mg tablet | 5640 | M01AE01 | 2026-01-01 | |" for i in range(1, 8))
+)
+
+EGFR = table("""
+patient_id | collected_at | loinc_code | test_name | value | unit
+# '>60' is not below 60
+K01        | 2026-10-01   | 33914-3    |           | >60   | mL/min/1.73m2
+# plain 60 is not below 60 either
+K02        | 2026-10-01   | 33914-3    |           | 60    | mL/min/1.73m2
+# '<60' is below 60 (normal priority: not known to be below 30)
+K03        | 2026-10-01   | 33914-3    |           | <60   | mL/min/1.73m2
+# '<=60' may be 60
+K04        | 2026-10-01   | 33914-3    |           | <=60  | mL/min/1.73m2
+# '<15' is below 30: high
+K05        | 2026-10-01   | 33914-3    |           | <15   | mL/min/1.73m2
+# the latest is '>90' after an earlier 45: not flagged
+K06        | 2026-09-01   | 33914-3    |           | 45    | mL/min/1.73m2
+K06        | 2026-10-01   | 33914-3    |           | >90   | mL/min/1.73m2
+# '<30' is below 30: the true value is under 30, so high
+K07        | 2026-10-01   | 33914-3    |           | <30   | mL/min/1.73m2
+""")
+
+
+def test_nsaid_egfr_threshold_on_the_bound(tmp_path):
+    run_pipeline(tmp_path, AS_OF, ("nsaid_kidney_disease",), prescriptions=NSAIDS, labs=EGFR)
+    by_id = {f["patient_id"]: f for f in findings(tmp_path / "audit.duckdb")}
+    assert {p: f["priority"] for p, f in by_id.items()} == {"K03": "normal", "K05": "high", "K07": "high"}
+    assert by_id["K03"]["reason"].endswith("latest eGFR <60.0 on 2026-10-01")
+    assert json.loads(by_id["K05"]["evidence"])["latest_egfr"] == "<15.0"
+
+
+NUMBNESS = table("""
+patient_id | code  | code_system | recorded_at | resolved_at
+N01        | R20.2 | ICD-10-CM   | 2026-06-01  |
+N02        | R20.2 | ICD-10-CM   | 2026-06-01  |
+N03        | R20.2 | ICD-10-CM   | 2026-06-01  |
+""")
+
+WORKUP = table("""
+patient_id | collected_at | loinc_code | test_name | value       | unit
+# a B12 of '>2000' is a B12 result (and not low): worked up
+N01        | 2026-05-01   | 2345-7     |           | 95          | mg/dL
+N01        | 2026-05-01   | 2132-9     |           | >2000       | pmol/L
+# a text-only B12 is no result: B12 missing
+N02        | 2026-05-01   | 2345-7     |           | 95          | mg/dL
+N02        | 2026-05-01   | 2132-9     |           | see comment | pmol/L
+# '<= 5' glucose is a glucose result
+N03        | 2026-05-01   | 2345-7     |           | <= 5        | mmol/L
+N03        | 2026-05-01   | 2132-9     |           | 300         | pmol/L
+""")
+
+
+def test_numbness_workup_counts_censored_results_not_text(tmp_path):
+    run_pipeline(tmp_path, AS_OF, ("numbness_neuropathy_workup",), diagnoses=NUMBNESS, labs=WORKUP)
+    by_id = {f["patient_id"]: f for f in findings(tmp_path / "audit.duckdb")}
+    assert set(by_id) == {"N02"}
+    assert by_id["N02"]["priority"] == "normal" and "vitamin B12" in by_id["N02"]["reason"]
+    with duckdb.connect(str(tmp_path / "audit.duckdb"), read_only=True) as con:
+        b12 = con.execute(
+            "SELECT patient_id, value, value_comparator FROM labs WHERE analyte = 'vitamin_b12' ORDER BY 1"
+        ).fetchall()
+    assert b12 == [("N01", 2000.0, ">"), ("N02", None, None), ("N03", 300.0, None)]
+
+
+CIRRHOSIS = table("""
+patient_id | code   | code_system | recorded_at | resolved_at
+C01        | K70.30 | ICD-10-CM   | 2024-01-01  |
+C01        | R25.2  | ICD-10-CM   | 2026-10-01  |
+C02        | K70.30 | ICD-10-CM   | 2024-01-01  |
+C02        | R25.2  | ICD-10-CM   | 2026-10-01  |
+""")
+
+ELECTROLYTES = table("""
+patient_id | collected_at        | loinc_code | test_name | value | unit
+# latest potassium '<3.5' (below range): high
+C01        | 2026-10-02T08:00:00 | 2823-3     |           | 4.0   | mmol/L
+C01        | 2026-10-02T16:00:00 | 2823-3     |           | <3.5  | mmol/L
+C01        | 2026-10-02          | 2951-2     |           | 138   | mmol/L
+# latest sodium '>130' is not below range: normal
+C02        | 2026-10-02          | 2823-3     |           | 4.0   | mmol/L
+C02        | 2026-10-02          | 2951-2     |           | >130  | mmol/L
+""")
+
+
+def test_cramps_cirrhosis_latest_censored_electrolyte(tmp_path):
+    run_pipeline(tmp_path, AS_OF, ("cramps_cirrhosis",), diagnoses=CIRRHOSIS, labs=ELECTROLYTES)
+    by_id = {f["patient_id"]: f for f in findings(tmp_path / "audit.duckdb")}
+    assert by_id["C01"]["priority"] == "high" and "below range" in by_id["C01"]["reason"]
+    assert json.loads(by_id["C01"]["evidence"])["last_potassium"] == "<3.5"
+    assert by_id["C02"]["priority"] == "normal"
+    assert json.loads(by_id["C02"]["evidence"])["last_sodium"] == ">130.0"
