@@ -102,7 +102,8 @@ def evaluate(
     as_of: date,
     overrides: Mapping[str, Any],
 ) -> tuple[str, dict[str, Any]]:
-    """Run one check into a temp table `result_<id>`, validate it, return the table and parameters."""
+    """Run one check into a temp table `result_<id>`, leave out the patients dead on or before `as_of`
+    (`leave_out_deceased`), validate it, return the table and parameters."""
     params = definition.resolve(overrides, as_of)
     table = f"result_{definition.id}"
     con.execute(  # exposures end at deaths after as_of; those before are left out below (_concepts.sql)
