@@ -190,3 +190,16 @@ def test_structural_faults_are_quarantined_with_their_line(tmp_path):
             "SELECT line, rule FROM quarantine WHERE file = 'observations.csv' ORDER BY 1"
         ).fetchall()
     assert got == [(5, "numeric"), (11, "unquoted_value")]
+
+
+def test_an_unchanged_file_keeps_its_skipped_and_noted_counts(tmp_path):
+    export = write_synthea(tmp_path / "export")
+    assert cli(*run_args(tmp_path, export, "--reject-threshold", "1")) == 0
+    first = json.loads((tmp_path / "out" / "summary.json").read_text())["files"]["labs"]
+    assert cli(*run_args(tmp_path, export, "--reject-threshold", "1")) == 0
+    again = json.loads((tmp_path / "out" / "summary.json").read_text())["files"]["labs"]
+    assert again["skipped_unchanged"] and not first["skipped_unchanged"]
+    for key in ("rows_read", "rows_rejected", "rows_skipped", "skip_reasons", "rows_noted", "reject_rate"):
+        assert again[key] == first[key], key
+    report = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert "Skipped rows in observations.csv" in report
