@@ -282,6 +282,11 @@ def _copy_if_unchanged(con: duckdb.DuckDBPyConnection, result: FileResult) -> bo
     return True
 
 
+# Columns computed from the staged text after staging rather than in the staging projection, whose
+# rows' order must stay the file's order (see stage_labs.sql).
+DERIVED = {"labs": ", result_comparator(value_text) AS value_comparator"}
+
+
 def _stage(con: duckdb.DuckDBPyConnection, source: RawSource, staging: str = "temp") -> None:
     """Read and type every record in one pass into `<staging>.typed_<table>`, then number and enrich it.
 
@@ -310,7 +315,7 @@ def _stage(con: duckdb.DuckDBPyConnection, source: RawSource, staging: str = "te
     first = int(scalar(con, f"SELECT coalesce(min(rowid), 0) FROM typed_{t}"))  # noqa: S608
     con.execute(
         f"CREATE OR REPLACE TEMP VIEW numbered_{t} AS "  # noqa: S608 - generated identifiers and an int
-        f"SELECT rowid - {first} AS _rec, * FROM typed_{t} WHERE _skip IS NULL"
+        f"SELECT rowid - {first} AS _rec, *{DERIVED.get(t, '')} FROM typed_{t} WHERE _skip IS NULL"
     )
     if t == "labs":  # what each result measures, looked up per distinct (code, name, unit) key
         refresh_lab_concepts(con, "typed_labs")

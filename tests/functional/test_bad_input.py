@@ -99,7 +99,7 @@ def test_truncated_last_line_is_quarantined(tmp_path):
 @pytest.mark.parametrize(
     ("file", "header", "bad", "column", "rule"),
     [
-        ("labs", LABS_HEADER, "P2,2026-01-02,2823-3,Potassium,high,mmol/L\n", "value", "numeric"),
+        ("labs", LABS_HEADER, "P2,2026-01-02,2823-3,Potassium,4..1,mmol/L\n", "value", "numeric"),
         ("labs", LABS_HEADER, "P2,2026-02-30,2823-3,Potassium,4,mmol/L\n", "collected_at", "format"),
         ("labs", LABS_HEADER, "P2,2031-02-01,2823-3,Potassium,4,mmol/L\n", "collected_at", "date_range"),
         (

@@ -150,7 +150,7 @@ def test_record_numbers_hold_across_row_groups_when_staged_in_the_database_file(
     """Staged rows' rowids are their record numbers (quarantine lines come from them), also when
     DuckDB writes the staged table in parallel, in many row groups, to the database file."""
     rows = 400_000  # more than three row groups of 122,880
-    bad = {5: "x", 150_001: "y", 399_999: "z"}  # record number -> a value that is not a number
+    bad = {5: "1x", 150_001: "2y", 399_999: "3z"}  # record number -> a value that is not a number
     lines = ["patient_id,collected_at,loinc_code,test_name,value,unit"]
     lines += [f"P{i % 997},2026-01-02,2823-3,Potassium,{bad.get(i, 4.1)},mmol/L" for i in range(rows)]
     lines[120_000] = lines[120_000].rsplit(",", 1)[0]  # record 119,999: too few fields (a reader reject)
@@ -165,7 +165,7 @@ def test_record_numbers_hold_across_row_groups_when_staged_in_the_database_file(
         (150_003, "numeric"),
         (400_001, "numeric"),
     ]
-    assert found[2][2].startswith("P451,2026-01-02,2823-3,Potassium,y,")  # 150,001 % 997 = 451
+    assert found[2][2].startswith("P451,2026-01-02,2823-3,Potassium,2y,")  # 150,001 % 997 = 451
 
 
 def test_staging_budget_keeps_small_files_in_memory_and_sends_the_rest_to_disk():

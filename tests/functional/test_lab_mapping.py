@@ -79,14 +79,17 @@ def test_lab_concepts_holds_each_distinct_key_once_with_its_mapping(tmp_path):
 def test_a_version_1_database_is_migrated_keeping_every_result(tmp_path, capsys):
     assert cli(*run_args(tmp_path, SAMPLE_EXPORT)) == 0
     db = tmp_path / "audit.duckdb"
-    before = rows(db, "SELECT * FROM labs ORDER BY ALL")
+    # Version 1 knew no censored results ('<2.5'): the v1 file holds the other results.
+    plain = "SELECT * EXCLUDE (value_comparator) FROM labs WHERE value_comparator IS NULL"
+    before = rows(db, f"{plain} ORDER BY ALL")
+    censored = rows(db, "SELECT count(*) FROM labs WHERE value_comparator IS NOT NULL")[0][0]
     counts = table_counts(db)
     assert len(before) > 100
 
     # Rewrite the file as version 1 wrote it: a labs table with the mapping stored in it, and
     # run_files without the size column.
     with duckdb.connect(str(db)) as con:
-        con.execute("CREATE TEMP TABLE v1 AS SELECT * FROM labs")
+        con.execute(f"CREATE TEMP TABLE v1 AS {plain}")
         con.execute("DROP VIEW labs; DROP TABLE lab_results; DROP TABLE lab_concepts")
         con.execute("ALTER TABLE run_files DROP COLUMN bytes")
         con.execute(V1_LABS)
@@ -103,7 +106,7 @@ def test_a_version_1_database_is_migrated_keeping_every_result(tmp_path, capsys)
     assert rows(db, "SELECT table_type FROM information_schema.tables WHERE table_name = 'labs'") == [
         ("VIEW",)
     ]
-    assert rows(db, "SELECT * FROM labs WHERE patient_id <> 'P9999' ORDER BY ALL") == before
+    assert rows(db, f"{plain} AND patient_id <> 'P9999' ORDER BY ALL") == before
     assert rows(db, "SELECT analyte, value FROM labs WHERE patient_id = 'P9999'") == [("potassium", 4.4)]
     after = table_counts(db)
     assert after["labs"] == counts["labs"] + 1 and after["runs"] == counts["runs"] + 1
@@ -111,7 +114,8 @@ def test_a_version_1_database_is_migrated_keeping_every_result(tmp_path, capsys)
     loaded = rows(
         db, f"SELECT rows_loaded, bytes FROM run_files WHERE table_name = 'labs' AND run_id = ({latest})"
     )
-    assert loaded == [(1, (export / "labs.csv").stat().st_size)]
+    # the new result, and the censored results the v1 file could not hold
+    assert censored and loaded == [(1 + censored, (export / "labs.csv").stat().st_size)]
 
 
 def test_a_valid_loinc_code_not_in_the_codelist_is_not_rescued_by_its_test_name(tmp_path):

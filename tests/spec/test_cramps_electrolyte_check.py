@@ -127,7 +127,9 @@ def test_reason_says_which_test_is_missing_or_low(tmp_path):
     assert by_id["E15"]["reason"].endswith("cramp 2026-09-01: no potassium, calcium, magnesium")
     assert "2025-12-01" not in by_id["E15"]["reason"]
     e19 = json.loads(by_id["E19"]["evidence"])
-    assert e19["last_potassium"] == "4.2" and e19["problems"].startswith("cramp 2026-06-01: low potassium 3.3")
+    assert e19["last_potassium"] == "4.2" and e19["problems"].startswith(
+        "cramp 2026-06-01: low potassium 3.3"
+    )
 
 
 # Codes added to the codelists by issue 15: a cramp coded by its SNOMED CT subtype, and calcium
