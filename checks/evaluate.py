@@ -86,13 +86,24 @@ OUTPUT_SCHEMA = pa.DataFrameSchema(
 )
 
 
-def prepare(con: duckdb.DuckDBPyConnection) -> None:
-    """Load codelists and vocabulary macros; map this database's drugs and diagnoses (once per run)."""
+def prepare(con: duckdb.DuckDBPyConnection, per_patient_as_of: date | None = None) -> None:
+    """Load codelists and vocabulary macros; map this database's drugs and diagnoses (once per run).
+
+    With `per_patient_as_of`, each patient's dates are moved so their last record falls on that
+    date (_aligned.sql): every patient is audited as of their own last record (date-shifted data).
+    """
     con.execute(
         (SQL_DIR / "_codelists.sql").read_text(encoding="utf-8"),
         {"codelist_glob": str(CODELIST_DIR / "*.csv")},
     )
     con.execute((SQL_DIR / "_vocabulary.sql").read_text(encoding="utf-8"))
+    con.execute((SQL_DIR / "_sources.sql").read_text(encoding="utf-8"))
+    if per_patient_as_of is not None:
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE aligned_as_of AS SELECT CAST($d AS DATE) AS as_of",
+            {"d": per_patient_as_of},
+        )
+        con.execute((SQL_DIR / "_aligned.sql").read_text(encoding="utf-8"))
     con.execute((SQL_DIR / "_concepts.sql").read_text(encoding="utf-8"))
 
 
@@ -192,14 +203,18 @@ def run_checks(
     as_of: date,
     selected: Sequence[CheckDefinition],
     overrides: Mapping[str, Mapping[str, Any]],
+    per_patient: bool = False,
 ) -> list[CheckResult]:
-    """Evaluate and store every selected check; parameters are validated before anything runs."""
+    """Evaluate and store every selected check; parameters are validated before anything runs.
+
+    `per_patient`: audit each patient as of their own last record, moved onto `as_of` (prepare()).
+    """
     for definition in selected:
         definition.resolve(overrides.get(definition.id, {}), as_of)
     unknown = sorted(set(overrides) - {c.id for c in all_checks()})
     if unknown:
         raise CheckConfigError(f"checks.{unknown[0]}: no such check")
-    prepare(con)
+    prepare(con, as_of if per_patient else None)
     results = []
     for definition in selected:
         table, params = evaluate(con, definition, as_of, overrides.get(definition.id, {}))

@@ -86,7 +86,8 @@ def with_wait(function):
 @click.option(
     "--as-of",
     "as_of",
-    help="Audit date YYYY-MM-DD, or 'latest' for the newest record date (default: today).",
+    help="Audit date YYYY-MM-DD; 'latest' for the newest record date; 'per-patient' for each patient "
+    "as of their own last record, for date-shifted research data (default: today).",
 )
 @click.option(
     "--format",
@@ -236,7 +237,12 @@ def report(
 @cli.command()
 @click.argument("patient_id")
 @click.option("--check", "check_ids", multiple=True, help="Explain only this check (repeatable).")
-@click.option("--as-of", "as_of", help="Audit date YYYY-MM-DD (default: today).")
+@click.option(
+    "--as-of",
+    "as_of",
+    help="Audit date YYYY-MM-DD, latest, or per-patient (each patient as of their own last record); "
+    "default: today.",
+)
 @click.option("--db", type=click.Path(path_type=Path), help="DuckDB database file.")
 @click.option("--config", type=click.Path(path_type=Path), help="TOML config file.")
 @click.option("--param", "params", multiple=True, metavar="CHECK.NAME=VALUE", help="Override a parameter.")
@@ -262,19 +268,25 @@ def explain(
     from pipelines.explain import explain as explain_patient
     from pipelines.history import open_existing
     from pipelines.run import checks_for
+    from reports.context import data_range
 
     settings = _settings(
         ctx, config, db=db, as_of=as_of, checks=check_ids or None, check_params=_parse_params(params)
     )
     day = settings.resolved_as_of(datetime.now().date())
     selected = checks_for(settings, day)
+    per_patient = settings.as_of == "per-patient"
     with database_lock(settings.db):
         con = open_existing(settings.db, settings.memory_limit)
         try:
-            explanations = explain_patient(con, patient_id, day, selected, settings.check_params)
+            if settings.as_of in ("latest", "per-patient"):  # as a run: the newest record date
+                day = data_range(con)[1] or day
+            explanations, shift = explain_patient(
+                con, patient_id, day, selected, settings.check_params, per_patient
+            )
         finally:
             con.close()
-    print_explanations(patient_id, day, explanations)
+    print_explanations(patient_id, day, explanations, shift)
 
 
 @cli.command()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 
 from rich.console import Console
 from rich.table import Table
@@ -133,10 +134,20 @@ def print_runs(rows: list, fmt: str) -> None:
     Console(width=160).print(table)
 
 
-def print_explanations(patient_id: str, as_of, explanations: list) -> None:
-    """Per check: population, flag, evidence and what would clear the flag, as plain text."""
+def print_explanations(patient_id: str, as_of, explanations: list, shift_days: int | None = None) -> None:
+    """Per check: population, flag, evidence and what would clear the flag, as plain text.
+
+    `shift_days` (as of per patient): how far the patient's dates were moved onto `as_of`.
+    """
     console = Console()
     console.print(f"Patient {patient_id}, as of {as_of.isoformat()}", highlight=False)
+    if shift_days is not None:
+        own = as_of - timedelta(days=shift_days)
+        console.print(
+            f"As of per patient: audited as of their last record, {own.isoformat()}; dates below are "
+            f"moved {shift_days:+d} days onto {as_of.isoformat()}.",
+            highlight=False,
+        )
     for e in explanations:
         console.rule(f"{e.check_id}: {e.title}")
         if e.deceased:

@@ -60,16 +60,29 @@ def explain(
     as_of: date,
     selected: Sequence[CheckDefinition],
     overrides: Mapping[str, Mapping[str, Any]],
-) -> list[Explanation]:
-    """Evaluate the checks as of a date and keep the patient's row; nothing is written."""
+    per_patient: bool = False,
+) -> tuple[list[Explanation], int | None]:
+    """Evaluate the checks as of a date and keep the patient's row; nothing is written.
+
+    Also returns, with `per_patient` (each patient as of their own last record), how many days the
+    patient's dates were moved to fall on `as_of`; else None.
+    """
     if not patient_known(con, patient_id):
         raise ConfigError(f"patient {patient_id!r} is not in the database")
     con.begin()
     try:
-        prepare(con)
-        return [_one(con, d, patient_id, as_of, overrides.get(d.id, {})) for d in selected]
+        prepare(con, as_of if per_patient else None)
+        shift = _shift_days(con, patient_id) if per_patient else None
+        return [_one(con, d, patient_id, as_of, overrides.get(d.id, {})) for d in selected], shift
     finally:
         con.rollback()
+
+
+def _shift_days(con: duckdb.DuckDBPyConnection, patient_id: str) -> int:
+    """Days the patient's dates were moved (_aligned.sql); 0 for a patient with no dated record."""
+    rows = con.execute("SELECT shift_days FROM patient_shift WHERE patient_id = $p", {"p": patient_id})
+    found = rows.fetchall()
+    return int(found[0][0]) if found else 0
 
 
 def _one(

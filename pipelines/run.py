@@ -130,18 +130,17 @@ def _run_in_transaction(
             _enforce_threshold(result, settings.reject_threshold)
         refresh_lab_concepts(con)  # labs loaded by earlier runs follow today's codelists
         first, last = data_range(con)
-        if settings.as_of == "latest":  # date-shifted research data has no "today": use the newest record
+        per_patient = settings.as_of == "per-patient"
+        if settings.as_of in ("latest", "per-patient"):  # date-shifted research data has no "today"
             outcome.as_of = last or outcome.as_of
-        outcome.coverage = coverage(con, outcome.as_of, settings.coverage_lookback_days)
-        # An as-of date outside the data explains the low coverage too: one warning, not two.
-        warnings = as_of_warnings(first, last, outcome.as_of, settings.as_of_gap_warning_days) or (
-            coverage_warnings(outcome.coverage, outcome.as_of, settings.coverage_warning_share)
-        )
-        for warning in warnings:
-            log.warning("as-of date: %s", warning)
-            outcome.warnings.append(warning)
+        if per_patient:  # every patient is audited as of their own last record: coverage is whole
+            outcome.warnings.append(PER_PATIENT_NOTE.format(as_of=outcome.as_of))
+        else:
+            _date_warnings(con, settings, outcome, first, last)
         progress("running the checks")
-        outcome.checks = run_checks(con, outcome.run_id, outcome.as_of, selected, settings.check_params)
+        outcome.checks = run_checks(
+            con, outcome.run_id, outcome.as_of, selected, settings.check_params, per_patient
+        )
         for result in outcome.checks:
             log.info("%s: population=%d flagged=%d", result.check_id, result.denominator, result.flagged)
         progress("recording the run")
@@ -152,6 +151,30 @@ def _run_in_transaction(
     except BaseException:
         con.rollback()
         raise
+
+
+PER_PATIENT_NOTE = (
+    "As of per patient: each patient is audited as of their own last record (lab, prescription or "
+    "diagnosis), their dates moved so that day falls on {as_of}; dates in evidence are on that calendar."
+)
+
+
+def _date_warnings(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    outcome: RunOutcome,
+    first: date | None,
+    last: date | None,
+) -> None:
+    """The as-of and coverage guards; an as-of date outside the data explains low coverage too, so
+    only one of the two warns."""
+    outcome.coverage = coverage(con, outcome.as_of, settings.coverage_lookback_days)
+    warnings = as_of_warnings(first, last, outcome.as_of, settings.as_of_gap_warning_days) or (
+        coverage_warnings(outcome.coverage, outcome.as_of, settings.coverage_warning_share)
+    )
+    for warning in warnings:
+        log.warning("as-of date: %s", warning)
+        outcome.warnings.append(warning)
 
 
 def _log_file(result: FileResult, seconds: float) -> None:
@@ -227,6 +250,7 @@ def settings_record(settings: Settings, as_of: date) -> dict:
     """The settings as used, JSON-ready, stored with the run for reproducibility."""
     record = {k: (str(v) if isinstance(v, Path | date) else v) for k, v in asdict(settings).items()}
     record["as_of"] = as_of.isoformat()
+    record["as_of_mode"] = settings.as_of if isinstance(settings.as_of, str) else "date"
     record["checks"] = list(settings.checks)
     return record
 

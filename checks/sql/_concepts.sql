@@ -47,7 +47,7 @@ JOIN codelist c
 -- Patients known dead (patient_state, views.sql): death_date NULL = dead, date unknown. Built once per
 -- run; checks/evaluate.py leaves those dead on or before the as-of date out of every population.
 CREATE OR REPLACE TEMP TABLE deceased_patients AS
-SELECT patient_id, death_date FROM patient_state WHERE deceased;
+SELECT patient_id, death_date FROM src_patient_state WHERE deceased;
 
 -- The deaths that end exposures: every known death date. While a check is evaluated as of a date,
 -- checks/evaluate.py keeps only the deaths after that date here: a patient dead by then is left out
@@ -61,7 +61,7 @@ SELECT patient_id, death_date FROM deceased_patients WHERE death_date IS NOT NUL
 CREATE OR REPLACE TEMP VIEW prescription_periods AS
 SELECT p.patient_id, p.drug_name, p.rxnorm_code, p.atc_code, p.start_date,
        least(p.end_effective, d.death_date) AS end_effective  -- least() skips a NULL (open-ended)
-FROM prescriptions p
+FROM src_prescriptions p
 LEFT JOIN exposure_deaths d USING (patient_id);
 
 -- Prescriptions and diagnoses with their concepts, for the checks to read.
@@ -76,7 +76,7 @@ JOIN drug_concepts c
 
 CREATE OR REPLACE TEMP VIEW coded_diagnoses AS
 SELECT d.patient_id, d.code, d.code_original, d.code_system, d.recorded_at, d.resolved_at, c.codelist
-FROM diagnoses d
+FROM src_diagnoses d
 JOIN diagnosis_concepts c USING (code, code_system);
 
 -- What every check means by "a result": a blood (serum/plasma) test with a numeric value. A test
@@ -86,5 +86,5 @@ JOIN diagnosis_concepts c USING (code, code_system);
 CREATE OR REPLACE TEMP VIEW blood_results AS
 SELECT patient_id, analyte, collected_at, value, value_comparator,
        result_text(value, value_comparator) AS result_text
-FROM labs
+FROM src_labs
 WHERE specimen = 'blood' AND value IS NOT NULL;

@@ -14,7 +14,7 @@ population AS (
                - CASE WHEN strftime($as_of::DATE, '%m%d') < strftime(p.birth_date, '%m%d') THEN 1 ELSE 0 END
                AS age
     FROM legs l
-    JOIN patient_state p USING (patient_id)
+    JOIN src_patient_state p USING (patient_id)
     WHERE p.birth_date + to_years(CAST($min_age AS INTEGER)) <= $as_of
 ),
 active AS (

@@ -1,0 +1,49 @@
+-- --as-of per-patient: audit each patient as of their own last record.
+--
+-- Research data such as MIMIC-IV shift every patient's dates by a different random offset, so one
+-- calendar as-of date falls inside almost nobody's record. Here each patient's dates are moved by
+-- shift_days = as-of - (the patient's last lab collection, prescription start or diagnosis date, or
+-- their death when later), so every patient's last record falls on the as-of date, and each check
+-- then evaluates the patient as of that day. A patient who died is therefore audited as of their
+-- death, and so left out as deceased, like a dead patient on any as-of date. Intervals within a patient (lookbacks, gaps, ages at the time, death after the last
+-- record) are unchanged; only the calendar moves. Dates shown in evidence are on that moved calendar;
+-- patient_shift keeps each patient's shift so `explain` can say how far. The as-of date comes from
+-- the one-row table aligned_as_of (checks/evaluate.py prepare()).
+CREATE OR REPLACE TEMP TABLE patient_shift AS
+SELECT patient_id, CAST((SELECT as_of FROM aligned_as_of) - max(day) AS INTEGER) AS shift_days
+FROM (
+    SELECT patient_id, max(collected_at)::DATE AS day FROM lab_results GROUP BY patient_id
+    UNION ALL
+    SELECT patient_id, max(start_date) FROM prescriptions GROUP BY patient_id
+    UNION ALL
+    SELECT patient_id, max(recorded_at) FROM diagnoses GROUP BY patient_id
+    UNION ALL  -- a death after the last record ends the timeline there: the patient is out as deceased
+    SELECT patient_id, death_date FROM patient_state WHERE death_date IS NOT NULL
+)
+GROUP BY patient_id;
+
+CREATE OR REPLACE TEMP VIEW src_patient_state AS
+SELECT p.* REPLACE (
+    p.birth_date + coalesce(s.shift_days, 0) AS birth_date,
+    p.death_date + coalesce(s.shift_days, 0) AS death_date
+)
+FROM patient_state p LEFT JOIN patient_shift s USING (patient_id);
+
+CREATE OR REPLACE TEMP VIEW src_labs AS
+SELECT l.* REPLACE (l.collected_at + to_days(s.shift_days) AS collected_at)
+FROM labs l JOIN patient_shift s USING (patient_id);
+
+CREATE OR REPLACE TEMP VIEW src_prescriptions AS
+SELECT p.* REPLACE (
+    p.start_date + s.shift_days AS start_date,
+    p.end_date + s.shift_days AS end_date,
+    p.end_effective + s.shift_days AS end_effective
+)
+FROM prescriptions p JOIN patient_shift s USING (patient_id);
+
+CREATE OR REPLACE TEMP VIEW src_diagnoses AS
+SELECT d.* REPLACE (
+    d.recorded_at + s.shift_days AS recorded_at,
+    d.resolved_at + s.shift_days AS resolved_at
+)
+FROM diagnoses d JOIN patient_shift s USING (patient_id);
