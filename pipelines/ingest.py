@@ -473,17 +473,7 @@ def _quarantine(
         """,  # noqa: S608 - identifiers generated from the contract; values bound
         {"run": run_id, "table": t, "file": result.file, "lines": source.lines},
     )
-    con.execute(
-        """
-        INSERT INTO quarantine
-        SELECT n.* FROM new_quarantine n
-        WHERE NOT EXISTS (
-            SELECT 1 FROM quarantine q
-            WHERE q.table_name = n.table_name AND q.file = n.file AND q.line IS NOT DISTINCT FROM n.line
-              AND q.rule = n.rule AND q.original IS NOT DISTINCT FROM n.original
-        )
-        """
-    )
+    _record_once(con, "quarantine", "new_quarantine")
     rejected_recs = scalar(con, "SELECT count(DISTINCT _rec) FROM bad_rows")
     reader_rejects = scalar(con, f"SELECT count(*) FROM reject_lines_{t}")  # noqa: S608
     accepted = scalar(con, f"SELECT count(*) FROM typed_{t}")  # noqa: S608 - skipped rows included
@@ -536,17 +526,7 @@ def _note(
         f"CREATE OR REPLACE TEMP TABLE new_notes AS {_located_sql(source, rule_rows, f'numbered_{t}')}",
         {"run": run_id, "table": t, "file": result.file, "lines": source.lines},
     )
-    con.execute(
-        """
-        INSERT INTO row_notes
-        SELECT n.* FROM new_notes n
-        WHERE NOT EXISTS (
-            SELECT 1 FROM row_notes q
-            WHERE q.table_name = n.table_name AND q.file = n.file AND q.line IS NOT DISTINCT FROM n.line
-              AND q.rule = n.rule AND q.original IS NOT DISTINCT FROM n.original
-        )
-        """
-    )
+    _record_once(con, "row_notes", "new_notes")
     result.rows_noted = scalar(
         con,
         f"SELECT count(*) FROM (SELECT _rec FROM noted_rows UNION SELECT _rec FROM numbered_{t} "  # noqa: S608
@@ -566,6 +546,22 @@ def _note(
     )
     for name in ("rule_messages", "noted_rows", "profile_notes"):
         con.unregister(name)
+
+
+def _record_once(con: duckdb.DuckDBPyConnection, target: str, new: str) -> None:
+    """Append the new quarantine or note rows, each (file, line, rule, original) recorded only once:
+    a rerun of the same export records no bad row twice. `target` and `new` are internal names."""
+    con.execute(
+        f"""
+        INSERT INTO {target}
+        SELECT n.* FROM {new} n
+        WHERE NOT EXISTS (
+            SELECT 1 FROM {target} q
+            WHERE q.table_name = n.table_name AND q.file = n.file AND q.line IS NOT DISTINCT FROM n.line
+              AND q.rule = n.rule AND q.original IS NOT DISTINCT FROM n.original
+        )
+        """  # noqa: S608 - internal table names
+    )
 
 
 def _load(con: duckdb.DuckDBPyConnection, table: str, run_id: str, result: FileResult) -> None:
