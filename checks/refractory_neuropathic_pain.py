@@ -7,21 +7,30 @@ CHECK = CheckDefinition(
     title="Refractory neuropathic pain: several failed drug trials",
     guideline=("For refractory neuropathic pain", "When multiple medication trials have failed"),
     population=(
-        "Patients with at least one neuropathic pain drug (gabapentinoid, SNRI, tricyclic, "
-        "carbamazepine, topical capsaicin or topical lidocaine) started in the lookback."
+        "Patients with a neuropathic pain indication (neuropathic pain, neuralgia incl. post-herpetic "
+        "and trigeminal, radiculopathy or sciatica, peripheral neuropathy incl. diabetic and entrapment, "
+        "complex regional pain syndrome, central or phantom limb pain, numbness or paraesthesia; "
+        "codelist neuropathic_pain_indication) recorded on or before as-of, and at least one neuropathic "
+        "pain drug (gabapentinoid, SNRI, tricyclic, carbamazepine, topical capsaicin or topical "
+        "lidocaine) first started in the lookback."
     ),
     flag=(
-        "min_trials or more distinct neuropathic pain drugs (by ingredient) started in the lookback. "
-        "A restarted or renewed drug counts once; gabapentin and pregabalin are two drugs. Lidocaine "
+        "min_trials or more distinct neuropathic pain drugs (by ingredient) whose first prescription "
+        "started in the lookback. A drug's first start is its earliest prescription on or before "
+        "as-of: a renewal or restart is not a new start, so a drug first started before the lookback "
+        "does not count even when renewed in it. Gabapentin and pregabalin are two drugs. Lidocaine "
         "counts only in a topical form (patch, plaster, cream, gel, Lidoderm/Ztlido/Versatis, ATC D04AB01)."
     ),
-    windows="Lookback: start date from as-of minus lookback_days (inclusive) to as-of (inclusive).",
+    windows=(
+        "Lookback: a drug's first start from as-of minus lookback_days (inclusive) to as-of "
+        "(inclusive). Indication: recorded at any time on or before as-of (before or after the drugs)."
+    ),
     priority="High when high_priority_trials or more distinct drugs were tried; otherwise normal.",
-    evidence=("trial_count", "trials", "first_trial_at", "last_trial_at"),
-    codelists=("neuropathic_pain_drugs", "dose_forms_topical"),
+    evidence=("trial_count", "trials", "first_trial_at", "last_trial_at", "indications", "indication_since"),
+    codelists=("neuropathic_pain_drugs", "dose_forms_topical", "neuropathic_pain_indication"),
     parameters=(
         Parameter("lookback_days", 730, "days", "How far back a drug start counts (730 days = 24 months)."),
-        Parameter("min_trials", 3, "drugs", "Distinct drugs started in the lookback that flag."),
+        Parameter("min_trials", 3, "drugs", "Distinct drugs first started in the lookback that flag."),
         Parameter("high_priority_trials", 4, "drugs", "Distinct drugs from which the flag is high priority."),
     ),
     rationale=(
@@ -32,15 +41,27 @@ CHECK = CheckDefinition(
         "than one switch. Trials are counted by ingredient, not by class: gabapentin then pregabalin is "
         "a real second trial, as is duloxetine then venlafaxine. The issue counts drugs 'started' in the "
         "24 months, so a drug started earlier and still taken does not count, and a restart counts once. "
+        "Issue 15 (clinical review) makes this exact: a drug counts on its FIRST prescription on or before "
+        "as-of, so a drug first started before the window and renewed or restarted inside it is not a new "
+        "trial (a renewal is continuation, not a trial that failed; HEDIS likewise dates a new treatment "
+        "episode by its index prescription after a negative medication history, not by the latest "
+        "dispensing). "
         "Lidocaine's codes are shared with injected local anaesthetic for procedures, so it counts only "
         "in a topical form; capsaicin products are all topical. Oxcarbazepine, other antiepileptics and "
-        "opioids are not counted. Carbamazepine and tricyclics are also given for epilepsy, trigeminal "
-        "neuralgia, depression or migraine, and the export carries no indication, so the reviewer should "
-        "confirm a neuropathic indication; that is why the trials are listed with their start dates."
+        "opioids are not counted. Carbamazepine, tricyclics and SNRIs are also given for epilepsy, "
+        "depression or migraine, and gabapentinoids for epilepsy or anxiety: since issue 15 the guideline's "
+        "'refractory neuropathic pain' requires a coded neuropathic pain indication (the conditions NICE "
+        "CG173 names: painful diabetic neuropathy, post-herpetic and trigeminal neuralgia, radiculopathy; "
+        "plus the neuropathies, entrapments and the complex regional, central and phantom limb pain of "
+        "the Manchester/GM-SDE neuropathic pain code set; see codelists/SOURCES.md). Numbness and "
+        "paraesthesia count, because the guideline's 'Management for Numbness' treats them as neuropathic "
+        "symptoms. The indication may be recorded before or after the drugs (it is often coded late), "
+        "but not after as-of, and a resolved record still counts: the trials were for it. The trials "
+        "are listed with their first-start dates and the indication codes, so the reviewer can confirm."
     ),
     clears=(
         "A specialist (pain or neurology) referral is the action; the flag clears only when fewer than "
-        "min_trials distinct neuropathic pain drugs were started in the lookback, as older starts leave "
-        "the window."
+        "min_trials distinct neuropathic pain drugs were first started in the lookback, as older first "
+        "starts leave the window."
     ),
 )

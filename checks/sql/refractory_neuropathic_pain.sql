@@ -1,9 +1,11 @@
--- refractory_neuropathic_pain: one row per patient with a neuropathic pain drug started in the lookback.
-WITH started AS (
+-- refractory_neuropathic_pain: one row per patient with a neuropathic pain indication recorded by
+-- $as_of and a neuropathic pain drug first started in the lookback.
+WITH prescribed AS (
+    -- every neuropathic pain drug prescription up to as-of, so a drug's first start is known
     SELECT e.patient_id, e.ingredient, e.start_date, e.drug_name
     FROM drug_exposures e
     WHERE e.codelist = 'neuropathic_pain_drugs'
-      AND e.start_date BETWEEN $as_of - CAST($lookback_days AS INTEGER) AND $as_of
+      AND e.start_date <= $as_of
       -- Lidocaine shares its codes with injected local anaesthetic: count only topical forms.
       AND (e.ingredient <> 'lidocaine'
            OR starts_with(coalesce(e.atc_code, ''), 'D04AB')
@@ -17,18 +19,36 @@ WITH started AS (
            ))
 ),
 trials AS (
+    -- a trial starts at the drug's first prescription; a renewal or a restart is the same trial,
+    -- so a drug first started before the lookback is not a trial of the lookback
     SELECT patient_id, ingredient, min(start_date) AS first_start
-    FROM started
+    FROM prescribed
     GROUP BY patient_id, ingredient
+    HAVING min(start_date) >= $as_of - CAST($lookback_days AS INTEGER)
+),
+indication AS (
+    -- a neuropathic pain indication recorded on or before as-of, at any time
+    SELECT patient_id,
+           string_agg(DISTINCT code_original || ' (' || code_system || ')', '; '
+                      ORDER BY code_original || ' (' || code_system || ')') AS indications,
+           min(recorded_at) AS indication_since
+    FROM coded_diagnoses
+    WHERE codelist = 'neuropathic_pain_indication'
+      AND recorded_at <= $as_of
+    GROUP BY patient_id
 ),
 population AS (
-    SELECT patient_id,
+    SELECT t.patient_id,
            count(*) AS trial_count,
-           string_agg(ingredient || ' (' || first_start || ')', '; ' ORDER BY first_start, ingredient) AS trials,
-           min(first_start) AS first_trial_at,
-           max(first_start) AS last_trial_at
-    FROM trials
-    GROUP BY patient_id
+           string_agg(t.ingredient || ' (' || t.first_start || ')', '; '
+                      ORDER BY t.first_start, t.ingredient) AS trials,
+           min(t.first_start) AS first_trial_at,
+           max(t.first_start) AS last_trial_at,
+           any_value(i.indications) AS indications,
+           any_value(i.indication_since) AS indication_since
+    FROM trials t
+    JOIN indication i USING (patient_id)
+    GROUP BY t.patient_id
 )
 SELECT
     patient_id,
@@ -37,8 +57,8 @@ SELECT
          WHEN trial_count >= $high_priority_trials THEN 'high' ELSE 'normal' END AS priority,
     CASE WHEN trial_count >= $min_trials THEN
         trial_count || ' neuropathic pain drugs started in the ' || $lookback_days || ' days to '
-        || $as_of || ': ' || trials
+        || $as_of || ': ' || trials || '; neuropathic pain indication: ' || indications
     END AS reason,
-    trial_count, trials, first_trial_at, last_trial_at
+    trial_count, trials, first_trial_at, last_trial_at, indications, indication_since
 FROM population
 ORDER BY patient_id

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, datetime
 
-from tests.helpers import findings, run_pipeline, table
+from pipelines.run import execute_run
+from pipelines.settings import Settings
+from tests.helpers import findings, run_pipeline, table, write_export
 
 AS_OF = date(2026, 11, 20)
 CHECK = "refractory_neuropathic_pain"
@@ -73,28 +75,166 @@ R14        | duloxetine 60 mg capsule         | 72625       | N06AX21  | 2026-02
 R15        | amitriptyline 10 mg tablet       | 704         | N06AA09  | 2023-01-01 |            |
 R15        | gabapentin 300 mg capsule        | 25480       | N02BF01  | 2025-07-01 | 2026-01-01 |
 R15        | duloxetine 60 mg capsule         | 72625       | N06AX21  | 2026-02-01 |            |
+# three drugs, no diagnosis at all: no neuropathic pain indication, not in the population
+R16        | gabapentin 300 mg capsule        | 25480       | N02BF01  | 2025-01-01 | 2025-06-01 |
+R16        | duloxetine 60 mg capsule         | 72625       | N06AX21  | 2025-07-01 | 2026-01-01 |
+R16        | amitriptyline 10 mg tablet       | 704         | N06AA09  | 2026-02-01 |            |
+# indication recorded the day after as-of: not yet an indication
+R17        | gabapentin 300 mg capsule        | 25480       | N02BF01  | 2025-01-01 | 2025-06-01 |
+R17        | duloxetine 60 mg capsule         | 72625       | N06AX21  | 2025-07-01 | 2026-01-01 |
+R17        | amitriptyline 10 mg tablet       | 704         | N06AA09  | 2026-02-01 |            |
+# indication recorded after the drugs started, before as-of: counts
+R18        | gabapentin 300 mg capsule        | 25480       | N02BF01  | 2025-01-01 | 2025-06-01 |
+R18        | duloxetine 60 mg capsule         | 72625       | N06AX21  | 2025-07-01 | 2026-01-01 |
+R18        | amitriptyline 10 mg tablet       | 704         | N06AA09  | 2026-02-01 |            |
+# depression and epilepsy are not neuropathic pain indications
+R19        | duloxetine 60 mg capsule         | 72625       | N06AX21  | 2025-01-01 | 2025-06-01 |
+R19        | venlafaxine 75 mg capsule        | 39786       | N06AX16  | 2025-07-01 | 2026-01-01 |
+R19        | amitriptyline 10 mg tablet       | 704         | N06AA09  | 2026-02-01 |            |
+R27        | carbamazepine 200 mg tablet      | 2002        | N03AF01  | 2025-01-01 | 2025-06-01 |
+R27        | gabapentin 300 mg capsule        | 25480       | N02BF01  | 2025-07-01 | 2026-01-01 |
+R27        | pregabalin 75 mg capsule         | 187832      | N02BF02  | 2026-02-01 |            |
+# gabapentin first started before the window and renewed in it: a renewal is not a new start
+R20        | gabapentin 300 mg capsule        | 25480       | N02BF01  | 2024-06-01 | 2024-12-31 |
+R20        | gabapentin 300 mg capsule        | 25480       | N02BF01  | 2025-01-01 | 2025-06-01 |
+R20        | duloxetine 60 mg capsule         | 72625       | N06AX21  | 2025-07-01 | 2026-01-01 |
+R20        | amitriptyline 10 mg tablet       | 704         | N06AA09  | 2026-02-01 |            |
+# first started on the window's first day, renewed twice: one trial, it counts
+R21        | pregabalin 75 mg capsule         | 187832      | N02BF02  | 2024-11-20 |            | 28
+R21        | pregabalin 75 mg capsule         | 187832      | N02BF02  | 2024-12-18 |            | 28
+R21        | Lyrica 150 mg                    |             |          | 2025-01-15 | 2025-05-01 |
+R21        | duloxetine 60 mg capsule         | 72625       | N06AX21  | 2025-07-01 | 2026-01-01 |
+R21        | nortriptyline 25 mg capsule      | 7531        | N06AA10  | 2026-02-01 |            |
+# first started the day before the window, renewed on its first day: not a new start
+R22        | pregabalin 75 mg capsule         | 187832      | N02BF02  | 2024-11-19 |            | 1
+R22        | pregabalin 75 mg capsule         | 187832      | N02BF02  | 2024-11-20 | 2025-05-01 |
+R22        | duloxetine 60 mg capsule         | 72625       | N06AX21  | 2025-07-01 | 2026-01-01 |
+R22        | nortriptyline 25 mg capsule      | 7531        | N06AA10  | 2026-02-01 |            |
+# SNOMED CT post-herpetic neuralgia; capsaicin patch and topical lidocaine
+R23        | gabapentin 300 mg capsule        | 25480       | N02BF01  | 2025-01-01 | 2025-06-01 |
+R23        | Qutenza 179 mg patch             |             | N01BX04  | 2025-07-01 | 2025-07-01 |
+R23        | Versatis 5% medicated plaster    |             |          | 2026-02-01 |            |
+# ICD-9-CM radiculitis written without its dot
+R24        | gabapentin 300 mg capsule        | 25480       | N02BF01  | 2025-01-01 | 2025-06-01 |
+R24        | duloxetine 60 mg capsule         | 72625       | N06AX21  | 2025-07-01 | 2026-01-01 |
+R24        | amitriptyline 10 mg tablet       | 704         | N06AA09  | 2026-02-01 |            |
+# indication recorded on the as-of date: counts
+R25        | gabapentin 300 mg capsule        | 25480       | N02BF01  | 2025-01-01 | 2025-06-01 |
+R25        | duloxetine 60 mg capsule         | 72625       | N06AX21  | 2025-07-01 | 2026-01-01 |
+R25        | amitriptyline 10 mg tablet       | 704         | N06AA09  | 2026-02-01 |            |
+# trigeminal neuralgia: carbamazepine is the first-line trial
+R26        | carbamazepine 200 mg tablet      | 2002        | N03AF01  | 2025-01-01 | 2025-06-01 |
+R26        | gabapentin 300 mg capsule        | 25480       | N02BF01  | 2025-07-01 | 2026-01-01 |
+R26        | pregabalin 75 mg capsule         | 187832      | N02BF02  | 2026-02-01 |            |
+# lumbar radiculopathy (a subcode of M54.1) and sciatica by SNOMED CT
+R28        | gabapentin 300 mg capsule        | 25480       | N02BF01  | 2025-01-01 | 2025-06-01 |
+R28        | duloxetine 60 mg capsule         | 72625       | N06AX21  | 2025-07-01 | 2026-01-01 |
+R28        | amitriptyline 10 mg tablet       | 704         | N06AA09  | 2026-02-01 |            |
 """)
 
-EXPECTED = {"R01", "R02", "R05", "R06", "R08", "R09", "R10", "R12"}
-POPULATION = EXPECTED | {"R03", "R04", "R07", "R11", "R13", "R14", "R15"}
+# Every patient but R16, R17, R19 and R27 has a neuropathic pain indication recorded by as-of.
+DIAGNOSES = table("""
+patient_id | code            | code_system | recorded_at | resolved_at
+R01        | E11.42          | ICD-10-CM   | 2024-06-01  |
+R02        | G62.9           | ICD-10-CM   | 2024-06-01  |
+R03        | G629            | ICD-10-CM   | 2024-06-01  |
+R04        | B02.22          | ICD-10-CM   | 2024-06-01  |
+R05        | M54.16          | ICD-10-CM   | 2024-06-01  |
+R06        | 2177002         | SNOMED-CT   | 2024-06-01  |
+R07        | 2177002         | SNOMED-CT   | 2024-06-01  |
+R08        | 230572002       | SNOMED-CT   | 2024-06-01  |
+R09        | 357.2           | ICD-9-CM    | 2014-06-01  |
+R10        | M79.2           | ICD-10-CM   | 2024-06-01  |
+R11        | G57.10          | ICD-10-CM   | 2024-06-01  |
+R12        | G56.01          | ICD-10-CM   | 2024-06-01  |
+R13        | G90.511         | ICD-10-CM   | 2024-06-01  |
+R14        | R20.2           | ICD-10-CM   | 2024-06-01  |
+R15        | 23056005        | SNOMED-CT   | 2024-06-01  |
+R17        | G62.9           | ICD-10-CM   | 2026-11-21  |
+R18        | E11.42          | ICD-10-CM   | 2026-06-01  |
+R19        | F32.9           | ICD-10-CM   | 2024-06-01  |
+R20        | G62.9           | ICD-10-CM   | 2024-06-01  |
+R21        | G62.9           | ICD-10-CM   | 2024-06-01  |
+R22        | G62.9           | ICD-10-CM   | 2024-06-01  |
+R23        | 2177002         | SNOMED-CT   | 2024-12-01  | 2026-06-01
+R24        | 7244            | ICD-9-CM    | 2014-06-01  |
+R25        | G62.9           | ICD-10-CM   | 2026-11-20  |
+R26        | G50.0           | ICD-10-CM   | 2024-12-01  |
+R27        | G40.909         | ICD-10-CM   | 2010-01-01  |
+R28        | M54.16          | ICD-10-CM   | 2024-06-01  |
+R28        | 23056005        | SNOMED-CT   | 2024-07-01  |
+""")
+
+EXPECTED = {"R01", "R02", "R05", "R06", "R08", "R09", "R10", "R12"} | {
+    "R18",
+    "R21",
+    "R23",
+    "R24",
+    "R25",
+    "R26",
+    "R28",
+}
+POPULATION = EXPECTED | {"R03", "R04", "R07", "R11", "R13", "R14", "R15", "R20", "R22"}
+
+
+def run(tmp_path):
+    return run_pipeline(tmp_path, AS_OF, (CHECK,), prescriptions=PRESCRIPTIONS, diagnoses=DIAGNOSES)
 
 
 def test_flags_exactly_the_expected_patients(tmp_path):
-    outcome = run_pipeline(tmp_path, AS_OF, (CHECK,), prescriptions=PRESCRIPTIONS)
+    outcome = run(tmp_path)
     assert {f["patient_id"] for f in findings(tmp_path / "audit.duckdb")} == EXPECTED
     (result,) = outcome.checks
     assert (result.denominator, result.flagged) == (len(POPULATION), len(EXPECTED))
 
 
 def test_reason_evidence_and_priority(tmp_path):
-    run_pipeline(tmp_path, AS_OF, (CHECK,), prescriptions=PRESCRIPTIONS)
+    run(tmp_path)
     by_id = {f["patient_id"]: f for f in findings(tmp_path / "audit.duckdb")}
     assert by_id["R05"]["reason"] == (
         "3 neuropathic pain drugs started in the 730 days to 2026-11-20: gabapentin (2025-01-01); "
-        "pregabalin (2025-07-01); duloxetine (2026-02-01)"
+        "pregabalin (2025-07-01); duloxetine (2026-02-01); neuropathic pain indication: M54.16 (ICD-10-CM)"
     )
     assert by_id["R05"]["priority"] == "normal"
     assert by_id["R10"]["priority"] == "high"
     evidence = json.loads(by_id["R02"]["evidence"])
     assert evidence["trial_count"] == 3 and evidence["first_trial_at"] == "2024-11-20"
     assert evidence["last_trial_at"] == "2026-02-01"
+
+
+def test_a_renewal_is_not_a_new_start_and_the_indication_is_shown(tmp_path):
+    run(tmp_path)
+    by_id = {f["patient_id"]: f for f in findings(tmp_path / "audit.duckdb")}
+    r21 = json.loads(by_id["R21"]["evidence"])
+    # three prescriptions of pregabalin (two generic, one brand) are one trial, dated by the first
+    assert r21["trial_count"] == 3 and r21["first_trial_at"] == "2024-11-20"
+    assert r21["trials"] == "pregabalin (2024-11-20); duloxetine (2025-07-01); nortriptyline (2026-02-01)"
+    r28 = json.loads(by_id["R28"]["evidence"])
+    assert r28["indications"] == "23056005 (SNOMED-CT); M54.16 (ICD-10-CM)"
+    assert r28["indication_since"] == "2024-06-01"
+    assert json.loads(by_id["R18"]["evidence"])["indication_since"] == "2026-06-01"
+
+
+def test_with_two_trials_the_renewed_drug_is_still_not_counted(tmp_path):
+    export = write_export(tmp_path / "export", prescriptions=PRESCRIPTIONS, diagnoses=DIAGNOSES)
+    settings = Settings(
+        exports=export,
+        out=tmp_path / "out",
+        db=tmp_path / "audit.duckdb",
+        as_of=AS_OF,
+        checks=(CHECK,),
+        check_params={CHECK: {"min_trials": 2}},
+    )
+    execute_run(settings, datetime(2026, 11, 24))
+    by_id = {f["patient_id"]: f for f in findings(tmp_path / "audit.duckdb")}
+    # gabapentin (R20) and pregabalin (R22) were first started before the window: renewals only
+    assert (
+        json.loads(by_id["R20"]["evidence"])["trials"]
+        == "duloxetine (2025-07-01); amitriptyline (2026-02-01)"
+    )
+    assert (
+        json.loads(by_id["R22"]["evidence"])["trials"]
+        == "duloxetine (2025-07-01); nortriptyline (2026-02-01)"
+    )
+    # no indication: still out, however many trials
+    assert not {"R16", "R17", "R19", "R27"} & set(by_id)
