@@ -17,7 +17,10 @@ hl7.org/fhir/R4 and the Bulk Data Access IG, hl7.org/fhir/uv/bulkdata):
   medicationCodeableConcept.text, else its first coding's display; RxNorm and ATC codings. A request
   runs from dispenseRequest.validityPeriod.start (else authoredOn) to validityPeriod.end, with
   expectedSupplyDuration (days or weeks) as days supply; a statement over its effectivePeriod
-  (else effectiveDateTime / dateAsserted).
+  (else effectiveDateTime / dateAsserted). A request or statement whose status says it is over
+  (completed, stopped) with no end date and no supply duration ends at its last update
+  (meta.lastUpdated, else its start), as a resolved Condition does: Synthea's requests carry only
+  authoredOn, and read as ongoing every drug a patient was ever prescribed would be active today.
 - Condition -> diagnoses: the ICD-10-CM coding, else SNOMED CT, else ICD-9-CM; onsetDateTime (else
   onsetPeriod.start, recordedDate). Resolved at abatementDateTime (else abatementPeriod); a condition
   whose clinicalStatus is resolved/inactive/remission without an abatement date counts as resolved
@@ -141,7 +144,11 @@ DRUG = f"""{PATIENT_ID} AS patient_id,
 REQUESTS = f"""
 SELECT {DRUG},
        coalesce(j->>'$.dispenseRequest.validityPeriod.start', j->>'$.authoredOn') AS start_date,
-       j->>'$.dispenseRequest.validityPeriod.end' AS end_date,
+       coalesce(j->>'$.dispenseRequest.validityPeriod.end',
+                CASE WHEN {STATUS} IN ('completed', 'stopped')
+                      AND (j->>'$.dispenseRequest.expectedSupplyDuration.value') IS NULL
+                     THEN coalesce(j->>'$.meta.lastUpdated', j->>'$.dispenseRequest.validityPeriod.start',
+                                   j->>'$.authoredOn') END) AS end_date,
        CAST(round(try_cast(j->>'$.dispenseRequest.expectedSupplyDuration.value' AS DOUBLE)
                   * CASE coalesce(j->>'$.dispenseRequest.expectedSupplyDuration.code',
                                   j->>'$.dispenseRequest.expectedSupplyDuration.unit')
@@ -156,7 +163,11 @@ FROM {{MedicationRequest}}
 STATEMENTS = f"""
 SELECT {DRUG},
        coalesce(j->>'$.effectivePeriod.start', j->>'$.effectiveDateTime', j->>'$.dateAsserted') AS start_date,
-       j->>'$.effectivePeriod.end' AS end_date, NULL::VARCHAR AS days_supply,
+       coalesce(j->>'$.effectivePeriod.end',
+                CASE WHEN {STATUS} IN ('completed', 'stopped')
+                     THEN coalesce(j->>'$.meta.lastUpdated', j->>'$.effectivePeriod.start',
+                                   j->>'$.effectiveDateTime', j->>'$.dateAsserted') END) AS end_date,
+       NULL::VARCHAR AS days_supply,
        CASE WHEN {STATUS} IN ('entered-in-error', 'not-taken') THEN {_status_skip("status")} END AS _skip
 FROM {{MedicationStatement}}
 """  # noqa: S608 - constant fragments, values bound
