@@ -16,9 +16,13 @@ CHECK = CheckDefinition(
     flag=(
         "For any cramp in the lookback, its electrolyte window holds no blood potassium, no calcium "
         "(total, corrected or ionised) or no magnesium result, or holds a result below range: "
-        "potassium < potassium_low, total or corrected calcium < calcium_low, ionised calcium < "
-        "ionized_calcium_low, magnesium < magnesium_low. The reason names, per cramp, each test "
-        "missing and each low result."
+        "potassium < potassium_low, calcium low in the form it is judged in (below), magnesium < "
+        "magnesium_low. The reason names, per cramp, each test "
+        "missing and each low result. Calcium is judged per collection day in the best form that day "
+        "holds: ionised calcium if measured, else albumin-corrected calcium (as reported by the "
+        "laboratory, else computed from a total calcium and an albumin collected the same day: "
+        "total + albumin_coefficient x (albumin_reference - albumin)), else total calcium; ionised "
+        "below ionized_calcium_low, corrected below corrected_calcium_low, total below calcium_low is low."
     ),
     windows=(
         "Cramps: as-of minus lookback_days (inclusive) to as-of (inclusive). Electrolytes for a cramp: "
@@ -43,9 +47,24 @@ CHECK = CheckDefinition(
         Parameter("days_before", 90, "days", "Electrolytes this many days before a cramp count."),
         Parameter("days_after", 30, "days", "Electrolytes this many days after a cramp count."),
         Parameter("potassium_low", 3.5, "mmol/L", "Potassium below this is low."),
-        Parameter("calcium_low", 2.10, "mmol/L", "Total or albumin-corrected calcium below this is low."),
+        Parameter("calcium_low", 2.10, "mmol/L", "Total calcium (no same-day albumin) below this is low."),
+        Parameter(
+            "corrected_calcium_low",
+            2.10,
+            "mmol/L",
+            "Albumin-corrected calcium (reported, or computed from a same-day albumin) below this is low.",
+        ),
         Parameter("ionized_calcium_low", 1.15, "mmol/L", "Ionised calcium below this is low."),
         Parameter("magnesium_low", 0.70, "mmol/L", "Magnesium below this is low."),
+        Parameter(
+            "albumin_reference", 40.0, "g/L", "Albumin the correction adjusts to (Payne 1973: 40 g/L)."
+        ),
+        Parameter(
+            "albumin_coefficient",
+            0.02,
+            "mmol/L per g/L",
+            "Calcium added per g/L of albumin below albumin_reference (Payne 1973: 0.02).",
+        ),
     ),
     rationale=(
         "Each cramp is judged on its own window, because a normal panel a year before a later cramp "
@@ -54,12 +73,24 @@ CHECK = CheckDefinition(
         "low value near the cramp is the finding the guideline asks for, even if it was later "
         "corrected. Only blood results with a numeric value count: a urine electrolyte does not "
         "measure the serum level, and a test without a result (haemolysed, cancelled) leaves the "
-        "level unknown. Calcium results are compared as exported, total or albumin-corrected, with "
-        "one threshold as the issue states; an ionised calcium is the better measure of the free "
-        "calcium that drives muscle excitability, so it also counts as a calcium test, against its "
-        "own lower limit of 1.15 mmol/L (common reference range 1.15-1.30). Thresholds are the lower "
-        "reference limits in common UK/US laboratory use; units are normalised at ingest (mg/dL and "
-        "mEq/L converted to mmol/L). A low result is a treatable finding, hence high priority; a "
+        "level unknown. Calcium (issue 15): about 40% of serum calcium is bound to albumin, so a low "
+        "total calcium with a low albumin is often a normal free calcium. Ionised calcium measures the "
+        "free calcium that drives muscle excitability and is preferred whenever it was measured that "
+        "day, against its own lower limit of 1.15 mmol/L (common reference range 1.15-1.30). Else the "
+        "albumin-corrected calcium: the laboratory's own adjusted calcium when reported (LOINC 29265-6, "
+        "18281-6), else computed from a total calcium and an albumin collected the same day with the "
+        "standard correction of Payne et al. (BMJ 1973;4:643-6): corrected = total + 0.02 x (40 - "
+        "albumin g/L) mmol/L, equivalently total + 0.8 x (4.0 - albumin g/dL) mg/dL, rounded to two "
+        "decimals as laboratories report it (a same-day albumin nearest in time to the calcium; ties: "
+        "the higher albumin). A total calcium with no same-day albumin is judged as it is. The choice is "
+        "made per collection day, so a low total on a day without an ionised or albumin result still "
+        "counts. Each form has its own threshold; corrected and total both default to 2.10 mmol/L (the "
+        "issue 5 threshold; UK laboratories often quote 2.20 for adjusted calcium: set "
+        "corrected_calcium_low). A censored total or albumin carries its bound into the corrected value "
+        "(albumin '<20' makes it a lower bound); bounds on opposite sides leave it unknown, and the "
+        "total is judged instead. Albumin is normalised to g/L at ingest (g/dL x 10). Thresholds are "
+        "the lower reference limits in common UK/US laboratory use; units are normalised at ingest "
+        "(mg/dL and mEq/L converted to mmol/L). A low result is a treatable finding, hence high priority; a "
         "missing test is an omission to close, hence normal. "
         "A censored result ('<2.5', '>60') is a measured result: it counts wherever a result is needed "
         "and is judged on its bound only when the judgement is certain ('<3.5' is below 3.5; '<=3.5' and "
@@ -68,6 +99,7 @@ CHECK = CheckDefinition(
     ),
     clears=(
         "For every cramp in the lookback, a blood potassium, a calcium and a magnesium result in its "
-        "electrolyte window, none below range."
+        "electrolyte window, none below range (calcium judged as ionised, else albumin-corrected, else "
+        "total)."
     ),
 )

@@ -37,3 +37,27 @@ CREATE OR REPLACE TEMP MACRO result_text(value, comparator) AS
 CREATE OR REPLACE TEMP MACRO latest_key(collected_at, value, comparator) AS
     (collected_at, -value,
      CASE comparator WHEN '<' THEN 2 WHEN '<=' THEN 1 WHEN '>=' THEN -1 WHEN '>' THEN -2 ELSE 0 END);
+
+-- Albumin-corrected ("adjusted") calcium from a total calcium (mmol/L) and an albumin (g/L), the
+-- standard correction of Payne et al. (BMJ 1973;4:643): total + coefficient x (reference - albumin),
+-- with coefficient 0.02 mmol/L per g/L and reference 40 g/L (mg/dL form: + 0.8 x (4.0 - albumin g/dL)).
+-- Rounded to two decimals, as laboratories report it.
+CREATE OR REPLACE TEMP MACRO albumin_corrected_calcium(total, albumin, reference, coefficient) AS
+    round(total + coefficient * (reference - albumin), 2);
+-- The comparator of that corrected value when either input is censored. Albumin enters with a minus
+-- sign, so an albumin '<20' makes the corrected value a lower bound ('>'). Bounds of the same side
+-- combine (strict when either is); bounds of opposite sides ('<2.0' with albumin '<20') say nothing
+-- about the corrected value: 'unknown', and the caller judges the total instead. Plain: NULL.
+CREATE OR REPLACE TEMP MACRO corrected_comparator(total_cmp, albumin_cmp) AS
+    CASE
+        WHEN total_cmp IS NULL AND albumin_cmp IS NULL THEN NULL
+        WHEN albumin_cmp IS NULL THEN total_cmp
+        WHEN total_cmp IS NULL THEN CASE albumin_cmp WHEN '<' THEN '>' WHEN '<=' THEN '>='
+                                                     WHEN '>' THEN '<' ELSE '<=' END
+        WHEN (total_cmp IN ('<', '<=')) = (albumin_cmp IN ('>', '>='))
+            THEN CASE WHEN total_cmp IN ('<', '<=')
+                      THEN CASE WHEN '<' IN (total_cmp, CASE albumin_cmp WHEN '>' THEN '<' END) THEN '<' ELSE '<=' END
+                      ELSE CASE WHEN '>' IN (total_cmp, CASE albumin_cmp WHEN '<' THEN '>' END) THEN '>' ELSE '>=' END
+                 END
+        ELSE 'unknown'
+    END;

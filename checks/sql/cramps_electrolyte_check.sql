@@ -12,23 +12,91 @@ cramp_days AS (
     FROM cramps
 ),
 tests(test, ord) AS (VALUES ('potassium', 1), ('calcium', 2), ('magnesium', 3)),
+calcium_results AS (
+    -- every calcium result in any form, numbered so that each can take its own same-day albumin
+    SELECT row_number() OVER () AS rid, patient_id, collected_at, collected_at::DATE AS day, analyte,
+           value, value_comparator
+    FROM blood_results
+    WHERE analyte IN ('calcium', 'calcium_corrected', 'calcium_ionized')
+      AND collected_at::DATE <= $as_of
+      AND patient_id IN (SELECT patient_id FROM cramps)
+),
+albumin_pairs AS (
+    -- a total calcium's albumin: one collected the same day, the nearest in time (ties: the higher
+    -- albumin, which gives the lower corrected value, as every tie here leans towards a low result)
+    SELECT rid, albumin, albumin_cmp FROM (
+        SELECT c.rid, a.value AS albumin, a.value_comparator AS albumin_cmp,
+               row_number() OVER (
+                   PARTITION BY c.rid
+                   ORDER BY abs(epoch(c.collected_at) - epoch(a.collected_at)), a.value DESC,
+                            a.value_comparator NULLS FIRST
+               ) AS nearest
+        FROM calcium_results c
+        JOIN blood_results a
+          ON a.patient_id = c.patient_id AND a.analyte = 'albumin' AND a.collected_at::DATE = c.day
+        WHERE c.analyte = 'calcium'
+    )
+    WHERE nearest = 1
+),
+calcium_forms AS (
+    -- each calcium result in the form it is judged in: 1 ionised, 2 corrected as reported,
+    -- 3 corrected here from the total and a same-day albumin, 4 total alone
+    SELECT c.patient_id, c.collected_at, c.day, c.analyte, c.value AS total, c.value_comparator AS total_cmp,
+           p.albumin, p.albumin_cmp,
+           c.analyte = 'calcium' AND p.albumin IS NOT NULL
+               AND corrected_comparator(c.value_comparator, p.albumin_cmp) IS DISTINCT FROM 'unknown'
+               AS computed
+    FROM calcium_results c
+    LEFT JOIN albumin_pairs p USING (rid)
+),
+calcium_judged AS (
+    SELECT patient_id, collected_at, day,
+           CASE WHEN analyte = 'calcium_ionized' THEN 1 WHEN analyte = 'calcium_corrected' THEN 2
+                WHEN computed THEN 3 ELSE 4 END AS form_rank,
+           CASE WHEN computed THEN albumin_corrected_calcium(total, albumin, $albumin_reference,
+                                                             $albumin_coefficient)
+                ELSE total END AS value,
+           CASE WHEN computed THEN corrected_comparator(total_cmp, albumin_cmp) ELSE total_cmp END
+               AS value_comparator,
+           CASE WHEN computed THEN ' (total ' || result_text(total, total_cmp) || ', albumin '
+                                   || result_text(albumin, albumin_cmp) || ')'
+                ELSE '' END AS working
+    FROM calcium_forms
+),
+calcium_best AS (
+    -- ionised, else corrected (reported, else computed), else total: per collection day, only the
+    -- best form that day holds is judged
+    SELECT *, CASE form_rank WHEN 1 THEN 'ionised calcium' WHEN 4 THEN 'calcium'
+                             ELSE 'corrected calcium' END AS label
+    FROM calcium_judged
+    QUALIFY form_rank = min(form_rank) OVER (PARTITION BY patient_id, day)
+),
 electrolytes AS (
     -- a censored result counts as a result and is low only when certainly below ('<0.6' is
     -- below 0.7; '>0.6' never is): result_below, _vocabulary.sql
-    SELECT patient_id, collected_at, collected_at::DATE AS day, value, value_comparator, result_text,
+    SELECT patient_id, collected_at, collected_at::DATE AS day, value, value_comparator,
+           result_text(value, value_comparator) AS result_text,
            latest_key(collected_at, value, value_comparator) AS k,
-           CASE analyte WHEN 'calcium_ionized' THEN 'calcium' ELSE analyte END AS test,
-           CASE analyte WHEN 'calcium_ionized' THEN 'ionised calcium' ELSE analyte END AS label,
+           analyte AS test, analyte AS label,
            CASE analyte
                WHEN 'potassium' THEN result_below(value, value_comparator, $potassium_low)
-               WHEN 'calcium' THEN result_below(value, value_comparator, $calcium_low)
-               WHEN 'calcium_ionized' THEN result_below(value, value_comparator, $ionized_calcium_low)
                WHEN 'magnesium' THEN result_below(value, value_comparator, $magnesium_low)
            END AS is_low
     FROM blood_results
-    WHERE analyte IN ('potassium', 'calcium', 'calcium_ionized', 'magnesium')
+    WHERE analyte IN ('potassium', 'magnesium')
       AND collected_at::DATE <= $as_of
       AND patient_id IN (SELECT patient_id FROM cramps)
+    UNION ALL
+    SELECT patient_id, collected_at, day, value, value_comparator,
+           result_text(value, value_comparator) || working AS result_text,
+           latest_key(collected_at, value, value_comparator) AS k,
+           'calcium' AS test, label,
+           CASE form_rank
+               WHEN 1 THEN result_below(value, value_comparator, $ionized_calcium_low)
+               WHEN 4 THEN result_below(value, value_comparator, $calcium_low)
+               ELSE result_below(value, value_comparator, $corrected_calcium_low)
+           END AS is_low
+    FROM calcium_best
 ),
 per_test AS (
     -- every cramp x every test, with what its window holds
