@@ -15,18 +15,24 @@ CHECK = CheckDefinition(
         "supplies (syringes, pen needles, lancets, test strips) are not insulin."
     ),
     flag=(
-        "In the lookback, a blood potassium below potassium_low, or a fall of at least fall_mmol "
-        "between two consecutive blood potassium results that are both in the lookback and at most "
-        "max_gap_days calendar days apart. Urine potassium and results without a numeric value do "
-        "not count."
+        "After insulin started: in the lookback, a blood potassium below potassium_low collected on or "
+        "after the day insulin started, or a fall of at least fall_mmol between two consecutive blood "
+        "potassium results that are both in the lookback and at most max_gap_days calendar days apart, "
+        "whose later result was collected on or after the day insulin started (the earlier one may be "
+        "the pre-insulin baseline) and whose earlier result is not above potassium_high (a fall from "
+        "hyperkalaemia is its correction, not a drop). Insulin started = the earliest start of the "
+        "insulin prescriptions active in the lookback. Urine potassium and results without a numeric "
+        "value do not count."
     ),
     windows=(
         "Lookback: as-of minus lookback_days (inclusive) to as-of (inclusive), for both the insulin "
-        "and the potassium results. A result counts on its collection date."
+        "and the potassium results. A result counts on its collection date; 'on or after insulin "
+        "started' compares that date with the insulin start date (the start day itself counts)."
     ),
     priority=(
-        "High when a potassium in the lookback is below potassium_severe, or the latest potassium on "
-        "or before as-of is still below potassium_low; otherwise normal."
+        "High when a potassium in the lookback collected on or after insulin started is below "
+        "potassium_severe, or the latest potassium on or before as-of is still below potassium_low; "
+        "otherwise normal."
     ),
     evidence=(
         "insulins",
@@ -36,18 +42,39 @@ CHECK = CheckDefinition(
         "potassium_falls",
         "last_potassium_at",
         "last_potassium",
+        "concurrent_diuretics",
     ),
-    codelists=("insulins", "lab_tests"),
+    codelists=("insulins", "lab_tests", "diuretics"),
     parameters=(
         Parameter("lookback_days", 90, "days", "Window for the insulin and the potassium results."),
         Parameter("potassium_low", 3.5, "mmol/L", "Potassium below this is low."),
         Parameter("potassium_severe", 3.0, "mmol/L", "Potassium below this makes the flag high priority."),
         Parameter("fall_mmol", 1.0, "mmol/L", "A fall of at least this between consecutive results."),
         Parameter("max_gap_days", 7, "days", "Consecutive results at most this many days apart."),
+        Parameter(
+            "potassium_high",
+            5.0,
+            "mmol/L",
+            "A fall whose first result is above this (hyperkalaemia being corrected) is not a drop; "
+            "set it high (e.g. 99) to count falls from any level.",
+        ),
     ),
     rationale=(
         "Prescribing data record when insulin was prescribed, not each administration, so 'after "
         "insulin administration' is read as 'while insulin was prescribed in the lookback'. "
+        "Issue 15 (clinical review against the guideline's 'potassium drops after insulin "
+        "administration'): a low result, and the later result of a fall, count only when collected on "
+        "or after the day insulin started, so hypokalaemia found before insulin (the day before it "
+        "started) is not blamed on it; the earlier result of a fall may predate insulin, as the "
+        "pre-insulin baseline is what a drop is measured from. A fall that starts above the upper "
+        "reference limit (potassium_high, 5.0 mmol/L: the usual 3.5-5.0 mmol/L adult serum reference "
+        "interval whose lower limit is potassium_low) is the correction of hyperkalaemia - often by "
+        "insulin itself, the standard emergency treatment - and not a drop that causes cramps; a "
+        "correction that overshoots below potassium_low is still flagged as low. Labs whose range ends "
+        "at 5.3 (UK Pathology Harmony) or 5.5 can set potassium_high. Loop and thiazide diuretics "
+        "lower potassium too (NHS SPS monitoring advice for diuretics: check electrolytes), so any "
+        "diuretic active in the lookback on or after insulin started is shown in the evidence and the "
+        "reason; it does not change the flag. "
         "'Consecutive' means adjacent in the patient's whole blood potassium series up to as-of, so a "
         "result outside the lookback between two others breaks the pair; both results of a fall must "
         "be in the lookback, so the fall is recent. Results on the same timestamp are ordered by value "

@@ -11,26 +11,44 @@ WITH insulin AS (
       AND (end_effective IS NULL OR end_effective >= $as_of - CAST($lookback_days AS INTEGER))
     GROUP BY patient_id
 ),
+diuretic AS (
+    -- a diuretic active at some time in the lookback on or after insulin started: shown, not judged
+    SELECT d.patient_id,
+           string_agg(DISTINCT d.drug_name, '; ' ORDER BY d.drug_name) AS concurrent_diuretics
+    FROM drug_exposures d
+    JOIN insulin i USING (patient_id)
+    WHERE d.codelist = 'diuretics'
+      AND d.start_date <= $as_of
+      AND (d.end_effective IS NULL
+           OR d.end_effective >= greatest($as_of - CAST($lookback_days AS INTEGER), i.insulin_since))
+    GROUP BY d.patient_id
+),
 series AS (
     -- the whole blood potassium series up to as-of, so "consecutive" is judged on every result;
     -- a censored result ('<2.5') takes part with its bound
-    SELECT patient_id, collected_at, collected_at::DATE AS day, value, value_comparator, result_text,
-           lag(collected_at::DATE) OVER w AS prev_day,
-           lag(value) OVER w AS prev_value,
-           lag(result_text) OVER w AS prev_text
-    FROM blood_results
-    WHERE analyte = 'potassium'
-      AND collected_at::DATE <= $as_of
-      AND patient_id IN (SELECT patient_id FROM insulin)
-    WINDOW w AS (PARTITION BY patient_id ORDER BY collected_at, value)
+    SELECT b.patient_id, b.collected_at, b.collected_at::DATE AS day, b.value, b.value_comparator,
+           b.result_text, i.insulin_since,
+           lag(b.collected_at::DATE) OVER w AS prev_day,
+           lag(b.value) OVER w AS prev_value,
+           lag(b.value_comparator) OVER w AS prev_comparator,
+           lag(b.result_text) OVER w AS prev_text
+    FROM blood_results b
+    JOIN insulin i USING (patient_id)
+    WHERE b.analyte = 'potassium'
+      AND b.collected_at::DATE <= $as_of
+    WINDOW w AS (PARTITION BY b.patient_id ORDER BY b.collected_at, b.value)
 ),
 marked AS (
+    -- "after insulin": a low result, and the later result of a fall, count only when collected on
+    -- or after the day insulin started; a fall from above the upper limit corrects hyperkalaemia
     SELECT *,
            day >= $as_of - CAST($lookback_days AS INTEGER) AS in_lookback,
+           day >= insulin_since AS on_insulin,
            result_below(value, value_comparator, $potassium_low) AS is_low,
            prev_day >= $as_of - CAST($lookback_days AS INTEGER)
                AND day - prev_day <= CAST($max_gap_days AS INTEGER)
-               AND round(prev_value - value, 3) >= $fall_mmol AS is_fall
+               AND round(prev_value - value, 3) >= $fall_mmol
+               AND NOT result_above(prev_value, prev_comparator, $potassium_high) AS is_fall
     FROM series
 ),
 potassium AS (
@@ -38,12 +56,12 @@ potassium AS (
            string_agg(day || ': ' || result_text, '; ' ORDER BY collected_at, value)
                FILTER (in_lookback) AS potassium_results,
            string_agg(result_text || ' on ' || day, '; ' ORDER BY collected_at, value)
-               FILTER (in_lookback AND is_low) AS low_potassium,
+               FILTER (in_lookback AND on_insulin AND is_low) AS low_potassium,
            string_agg(prev_text || ' -> ' || result_text
                       || ' (' || prev_day || ' -> ' || day || ')', '; ' ORDER BY collected_at, value)
-               FILTER (in_lookback AND is_fall) AS potassium_falls,
-           coalesce(bool_or(result_below(value, value_comparator, $potassium_severe)) FILTER (in_lookback),
-                    false) AS any_severe,
+               FILTER (in_lookback AND on_insulin AND is_fall) AS potassium_falls,
+           coalesce(bool_or(result_below(value, value_comparator, $potassium_severe))
+                        FILTER (in_lookback AND on_insulin), false) AS any_severe,
            max(day) AS last_potassium_at,
            -- the latest result by its full timestamp (two results of one day: the later one)
            arg_max(result_text, latest_key(collected_at, value, value_comparator)) AS last_potassium,
@@ -54,11 +72,12 @@ potassium AS (
 ),
 judged AS (
     SELECT i.*, p.potassium_results, p.low_potassium, p.potassium_falls,
-           p.last_potassium_at, p.last_potassium,
+           p.last_potassium_at, p.last_potassium, d.concurrent_diuretics,
            (p.low_potassium IS NOT NULL OR p.potassium_falls IS NOT NULL) AS hit,
            coalesce(p.any_severe OR p.last_low, false) AS urgent
     FROM insulin i
     LEFT JOIN potassium p USING (patient_id)
+    LEFT JOIN diuretic d USING (patient_id)
 )
 SELECT
     patient_id,
@@ -70,8 +89,9 @@ SELECT
         || coalesce('; potassium fell by ' || $fall_mmol || ' mmol/L or more within '
                     || $max_gap_days || ' days: ' || potassium_falls, '')
         || ' in the ' || $lookback_days || ' days to ' || $as_of
+        || coalesce('; also on a diuretic (' || concurrent_diuretics || ')', '')
     END AS reason,
     insulins, insulin_since, potassium_results, low_potassium, potassium_falls,
-    last_potassium_at, last_potassium
+    last_potassium_at, last_potassium, concurrent_diuretics
 FROM judged
 ORDER BY patient_id

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, datetime
 
-from tests.helpers import findings, run_pipeline, table
+from pipelines.run import execute_run
+from pipelines.settings import Settings
+from tests.helpers import findings, run_pipeline, table, write_export
 
 AS_OF = date(2026, 11, 20)
 CHECK = "insulin_potassium_drop"
@@ -47,6 +49,26 @@ I22        | Toujeo                            |             |          | 2025-0
 I23        | Toujeo                            |             |          | 2025-01-01 |            |
 # a combination product containing insulin (glargine/lixisenatide)
 I24        | Soliqua 100/33                    |             | A10AE54  | 2025-01-01 |            |
+# "after insulin": insulin started the day after a low result, and on the day of one
+I25        | Lantus SoloStar pen               |             |          | 2026-10-02 |            |
+I26        | Lantus SoloStar pen               |             |          | 2026-10-01 |            |
+# a fall from a pre-insulin baseline to a result on the day insulin started, and one before it
+I27        | Lantus SoloStar pen               |             |          | 2026-10-02 |            |
+I28        | Lantus SoloStar pen               |             |          | 2026-10-03 |            |
+# falls that start above the upper reference limit (5.0): correction of hyperkalaemia
+I29        | Humalog KwikPen                   |             |          | 2025-01-01 |            |
+I30        | Humalog KwikPen                   |             |          | 2025-01-01 |            |
+I31        | Humalog KwikPen                   |             |          | 2025-01-01 |            |
+I32        | Humalog KwikPen                   |             |          | 2025-01-01 |            |
+# a diuretic alongside insulin is shown; one that ended before the lookback, or before insulin, is not
+I33        | Toujeo                            |             |          | 2025-01-01 |            |
+I33        | furosemide 40 mg tablet           | 4603        | C03CA01  | 2025-06-01 |            |
+I34        | Toujeo                            |             |          | 2025-01-01 |            |
+I34        | furosemide 40 mg tablet           | 4603        | C03CA01  | 2025-06-01 | 2026-08-21 |
+I35        | Toujeo                            |             |          | 2026-10-01 |            |
+I35        | bendroflumethiazide 2.5 mg        |             | C03AA01  | 2026-01-01 | 2026-09-30 |
+# severe hypokalaemia before insulin started does not make the flag high priority
+I36        | Toujeo                            |             |          | 2026-10-10 |            |
 """)
 
 LABS = table("""
@@ -106,10 +128,51 @@ I23        | 2026-10-05          | 2823-3     |                 | 4.0   | mmol/L
 # a test without a numeric result is not low
 I24        | 2026-10-01          | 2823-3     |                 |       | mmol/L
 I24        | 2026-10-05          | 2823-3     |                 | 3.4   | mmol/L
+# low the day before insulin started (then normal): not counted
+I25        | 2026-10-01          | 2823-3     |                 | 3.2   | mmol/L
+I25        | 2026-10-20          | 2823-3     |                 | 4.1   | mmol/L
+# low on the day insulin started: counted
+I26        | 2026-10-01T09:00:00 | 2823-3     |                 | 3.2   | mmol/L
+I26        | 2026-10-20          | 2823-3     |                 | 4.1   | mmol/L
+# 4.8 before insulin -> 3.6 on its first day: a drop after insulin
+I27        | 2026-09-30          | 2823-3     |                 | 4.8   | mmol/L
+I27        | 2026-10-02          | 2823-3     |                 | 3.6   | mmol/L
+# the same fall, both results before insulin started: not counted
+I28        | 2026-09-30          | 2823-3     |                 | 4.8   | mmol/L
+I28        | 2026-10-02          | 2823-3     |                 | 3.6   | mmol/L
+# 5.8 -> 4.6: hyperkalaemia corrected, not a drop
+I29        | 2026-10-01          | 2823-3     |                 | 5.8   | mmol/L
+I29        | 2026-10-02          | 2823-3     |                 | 4.6   | mmol/L
+# 5.1 -> 4.0: starts just above 5.0, not a drop
+I30        | 2026-10-01          | 2823-3     |                 | 5.1   | mmol/L
+I30        | 2026-10-02          | 2823-3     |                 | 4.0   | mmol/L
+# 5.8 -> 3.4: the correction overshot into hypokalaemia: low, though not a drop
+I31        | 2026-10-01          | 2823-3     |                 | 5.8   | mmol/L
+I31        | 2026-10-02          | 2823-3     |                 | 3.4   | mmol/L
+# a censored '>6.0' is above 5.0 for certain: not a drop
+I32        | 2026-10-01          | 2823-3     |                 | >6.0  | mmol/L
+I32        | 2026-10-02          | 2823-3     |                 | 4.5   | mmol/L
+I33        | 2026-10-01          | 2823-3     |                 | 3.3   | mmol/L
+I34        | 2026-10-01          | 2823-3     |                 | 3.3   | mmol/L
+I35        | 2026-10-05          | 2823-3     |                 | 3.3   | mmol/L
+# 2.9 before insulin; after it 3.4 (low, not severe), then 3.6
+I36        | 2026-10-01          | 2823-3     |                 | 2.9   | mmol/L
+I36        | 2026-10-12          | 2823-3     |                 | 3.4   | mmol/L
+I36        | 2026-10-20          | 2823-3     |                 | 3.6   | mmol/L
 """)
 
-EXPECTED = {"I01", "I02", "I03", "I05", "I09", "I13", "I19", "I21", "I22", "I23", "I24"}
-POPULATION = EXPECTED | {"I04", "I06", "I07", "I12", "I14", "I15", "I17", "I20"}
+EXPECTED = {"I01", "I02", "I03", "I05", "I09", "I13", "I19", "I21", "I22", "I23", "I24"} | {
+    "I26",
+    "I27",
+    "I31",
+    "I33",
+    "I34",
+    "I35",
+    "I36",
+}
+POPULATION = (
+    EXPECTED | {"I04", "I06", "I07", "I12", "I14", "I15", "I17", "I20"} | {"I25", "I28", "I29", "I30", "I32"}
+)
 
 
 def run(tmp_path):
@@ -137,3 +200,39 @@ def test_priority_reason_and_evidence(tmp_path):
     i01 = json.loads(by_id["I01"]["evidence"])
     assert i01["low_potassium"] == "3.2 on 2026-10-01" and i01["potassium_falls"] is None
     assert i01["insulin_since"] == "2025-01-01" and i01["last_potassium"] == "3.2"
+
+
+def test_after_insulin_correction_and_concurrent_diuretic(tmp_path):
+    run(tmp_path)
+    by_id = {f["patient_id"]: f for f in findings(tmp_path / "audit.duckdb")}
+    i27 = json.loads(by_id["I27"]["evidence"])
+    assert i27["potassium_falls"] == "4.8 -> 3.6 (2026-09-30 -> 2026-10-02)"
+    assert i27["insulin_since"] == "2026-10-02"
+    i31 = json.loads(by_id["I31"]["evidence"])
+    assert i31["low_potassium"] == "3.4 on 2026-10-02" and i31["potassium_falls"] is None
+    assert json.loads(by_id["I26"]["evidence"])["low_potassium"] == "3.2 on 2026-10-01"
+    assert by_id["I36"]["priority"] == "normal"  # the 2.9 predates insulin; the latest is 3.6
+    assert json.loads(by_id["I36"]["evidence"])["low_potassium"] == "3.4 on 2026-10-12"
+    i33 = json.loads(by_id["I33"]["evidence"])
+    assert i33["concurrent_diuretics"] == "furosemide 40 mg tablet"
+    assert by_id["I33"]["reason"].endswith("; also on a diuretic (furosemide 40 mg tablet)")
+    for patient in ("I34", "I35", "I01"):
+        assert json.loads(by_id[patient]["evidence"])["concurrent_diuretics"] is None
+        assert "diuretic" not in by_id[patient]["reason"]
+
+
+def test_upper_limit_is_a_parameter(tmp_path):
+    export = write_export(tmp_path / "export", prescriptions=PRESCRIPTIONS, labs=LABS)
+    settings = Settings(
+        exports=export,
+        out=tmp_path / "out",
+        db=tmp_path / "audit.duckdb",
+        as_of=AS_OF,
+        checks=(CHECK,),
+        check_params={CHECK: {"potassium_high": 99}},
+    )
+    outcome = execute_run(settings, datetime(2026, 11, 24))
+    flagged = {f["patient_id"] for f in findings(tmp_path / "audit.duckdb")}
+    # every fall now counts: 5.8 -> 4.6, 5.1 -> 4.0 and '>6.0' -> 4.5 (a fall of at least 1.5)
+    assert flagged == EXPECTED | {"I29", "I30", "I32"}
+    assert outcome.checks[0].parameters["potassium_high"] == 99.0
