@@ -1,4 +1,4 @@
-"""Patients on a diuretic without a recent potassium and sodium result."""
+"""Patients on a diuretic without a recent potassium and sodium result (optionally renal function)."""
 
 from checks.framework import CheckDefinition, Parameter
 
@@ -16,22 +16,50 @@ CHECK = CheckDefinition(
     ),
     flag=(
         "No blood (serum/plasma) potassium result, or no blood sodium result, collected in the "
-        "lookback window. Urine electrolytes do not count, nor does a test without a numeric "
-        "result (the level stays unknown, as after a haemolysed sample)."
+        "lookback window; with require_renal = 1, also no blood creatinine and no eGFR result in the "
+        "window. Urine tests do not count, nor does a test without a numeric result (the level stays "
+        "unknown, as after a haemolysed sample). A flag is labelled 'baseline tests due' when the "
+        "diuretic started within the last baseline_days days (diuretic_since on or after as-of minus "
+        "baseline_days), otherwise 'overdue'."
     ),
-    windows="Lookback: as-of minus lookback_days (inclusive) to as-of (inclusive).",
-    priority="High when neither potassium nor sodium was measured in the window; otherwise normal.",
+    windows=(
+        "Lookback: as-of minus lookback_days (inclusive) to as-of (inclusive). Baseline: diuretic_since "
+        "from as-of minus baseline_days (inclusive) to as-of. diuretic_since is the earliest start of a "
+        "diuretic prescription active at some time in the lookback, so renewals keep the first start."
+    ),
+    priority=(
+        "High when neither potassium nor sodium was measured in the window (new starter or not); "
+        "otherwise normal."
+    ),
     evidence=(
+        "monitoring",
         "diuretics",
         "diuretic_since",
         "last_potassium_at",
         "last_potassium",
         "last_sodium_at",
         "last_sodium",
+        "last_creatinine_at",
+        "last_creatinine",
+        "last_egfr_at",
+        "last_egfr",
     ),
     codelists=("diuretics", "lab_tests"),
     parameters=(
-        Parameter("lookback_days", 365, "days", "How far back a potassium or sodium result counts."),
+        Parameter("lookback_days", 365, "days", "How far back a monitoring result counts."),
+        Parameter(
+            "require_renal",
+            0,
+            "0/1",
+            "1 adds renal function (a blood creatinine or eGFR in the lookback) to what monitoring "
+            "requires, as HEDIS and PINCER do; 0 (default) keeps the guideline's electrolytes.",
+        ),
+        Parameter(
+            "baseline_days",
+            14,
+            "days",
+            "A diuretic started within this many days is 'baseline tests due', not 'overdue'.",
+        ),
     ),
     rationale=(
         "The guideline names no interval; 365 days matches the annual monitoring used by PINCER-style "
@@ -40,10 +68,22 @@ CHECK = CheckDefinition(
         "last results shown in the evidence may be older than the window, so the reviewer sees how "
         "overdue monitoring is. "
         "A censored result ('<0.1', '>2000') is a measured result and counts as one; a text-only result "
-        "(haemolysed, see comment) is no result. The latest result shown is the last by timestamp."
+        "(haemolysed, see comment) is no result. The latest result shown is the last by timestamp. "
+        "Issue 15 (clinical review against the measures clinicians use): the guideline asks for "
+        "'electrolytes', so potassium and sodium stay the default requirement; HEDIS 'Annual "
+        "Monitoring for Patients on Persistent Medications' (diuretics: a serum potassium AND a serum "
+        "creatinine in the year) and PINCER (urea and electrolytes, which include creatinine) also "
+        "require renal function, which require_renal = 1 adds (a creatinine or an eGFR, as eGFR is "
+        "computed from creatinine). The last creatinine and eGFR are always shown, because a falling "
+        "eGFR changes what the diuretic needs. NHS SPS monitoring advice for diuretics is electrolytes "
+        "and renal function at baseline, again 1-2 weeks after starting, then at least annually; so a "
+        "patient whose diuretic started within baseline_days (14 = the 2 weeks of that first check) "
+        "has tests due, not overdue, and the flag says 'baseline tests due'. A patient treated at "
+        "any earlier time in the lookback is a continuing user: a renewal or a switch of diuretic "
+        "does not make them new."
     ),
     clears=(
-        "A numeric blood potassium and a numeric blood sodium result, both collected in the lookback "
-        "window (or the diuretic ended)."
+        "A numeric blood potassium and a numeric blood sodium result (and, with require_renal = 1, a "
+        "creatinine or eGFR), all collected in the lookback window (or the diuretic ended)."
     ),
 )

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, datetime
 
-from tests.helpers import findings, run_pipeline, table
+from pipelines.run import execute_run
+from pipelines.settings import Settings
+from tests.helpers import findings, run_pipeline, table, write_export
 
 AS_OF = date(2026, 11, 20)
 CHECK = "diuretic_electrolyte_monitoring"
@@ -46,6 +48,20 @@ D15        | torsemide 10 mg                             | 38413       | C03CA04
 D16        | metolazone 2.5 mg                           | 6916        | C03BA08  | 2025-06-01 |            |
 # tests done but without a numeric result do not count
 D17        | furosemide 40 mg tablet                     | 4603        | C03CA01  | 2025-06-01 |            |
+# started 14 days before as-of (the baseline window's first day), no tests: baseline tests due
+D18        | furosemide 20 mg tablet                     | 4603        | C03CA01  | 2026-11-06 |            |
+# started 15 days before as-of, no tests: overdue
+D19        | furosemide 20 mg tablet                     | 4603        | C03CA01  | 2026-11-05 |            |
+# a long-term user whose prescription was renewed 10 days ago is not new: overdue
+D20        | bendroflumethiazide 2.5 mg                  |             | C03AA01  | 2025-01-01 | 2026-11-09 |
+D20        | bendroflumethiazide 2.5 mg                  |             | C03AA01  | 2026-11-10 |            |
+# a new starter whose baseline tests were done before starting: monitored
+D21        | indapamide 1.5 mg                           | 5764        | C03BA11  | 2026-11-10 |            |
+# electrolytes in the window; renal function present (D22, D24), missing (D23) or too old (D25)
+D22        | furosemide 40 mg tablet                     | 4603        | C03CA01  | 2025-06-01 |            |
+D23        | furosemide 40 mg tablet                     | 4603        | C03CA01  | 2025-06-01 |            |
+D24        | furosemide 40 mg tablet                     | 4603        | C03CA01  | 2025-06-01 |            |
+D25        | furosemide 40 mg tablet                     | 4603        | C03CA01  | 2025-06-01 |            |
 """)
 
 LABS = table("""
@@ -63,10 +79,27 @@ D16        | 2026-11-22          | 2823-3     |                  | 4.4   | mmol/
 D16        | 2026-11-22          | 2951-2     |                  | 138   | mmol/L
 D17        | 2026-10-01          | 2823-3     |                  |       |
 D17        | 2026-10-01          | 2951-2     |                  |       |
+D21        | 2026-11-01          | 2823-3     |                  | 4.1   | mmol/L
+D21        | 2026-11-01          | 2951-2     |                  | 140   | mmol/L
+D22        | 2026-03-01          | 2823-3     |                  | 4.1   | mmol/L
+D22        | 2026-03-01          | 2951-2     |                  | 140   | mmol/L
+D22        | 2026-03-01          | 14682-9    |                  | 95    | umol/L
+D23        | 2026-03-01          | 2823-3     |                  | 4.1   | mmol/L
+D23        | 2026-03-01          | 2951-2     |                  | 140   | mmol/L
+D24        | 2026-03-01          | 2823-3     |                  | 4.1   | mmol/L
+D24        | 2026-03-01          | 2951-2     |                  | 140   | mmol/L
+D24        | 2026-03-01          | 33914-3    |                  | 52    | mL/min/1.73m2
+D25        | 2026-03-01          | 2823-3     |                  | 4.1   | mmol/L
+D25        | 2026-03-01          | 2951-2     |                  | 140   | mmol/L
+D25        | 2025-11-19          | 14682-9    |                  | 95    | umol/L
 """)
 
-EXPECTED = {"D02", "D04", "D05", "D08", "D09", "D10", "D11", "D12", "D13", "D16", "D17"}
-POPULATION = EXPECTED | {"D01", "D15"}
+EXPECTED = {"D02", "D04", "D05", "D08", "D09", "D10", "D11", "D12", "D13", "D16", "D17"} | {
+    "D18",
+    "D19",
+    "D20",
+}
+POPULATION = EXPECTED | {"D01", "D15"} | {"D21", "D22", "D23", "D24", "D25"}
 
 
 def test_flags_exactly_the_expected_patients(tmp_path):
@@ -80,7 +113,9 @@ def test_flags_exactly_the_expected_patients(tmp_path):
 def test_reason_names_the_missing_test_and_evidence_shows_last_results(tmp_path):
     run_pipeline(tmp_path, AS_OF, (CHECK,), prescriptions=PRESCRIPTIONS, labs=LABS)
     by_id = {f["patient_id"]: f for f in findings(tmp_path / "audit.duckdb")}
-    assert by_id["D10"]["reason"] == "on a diuretic with no sodium result in the 365 days to 2026-11-20"
+    assert (
+        by_id["D10"]["reason"] == "overdue: on a diuretic with no sodium result in the 365 days to 2026-11-20"
+    )
     assert by_id["D10"]["priority"] == "normal"
     evidence = json.loads(by_id["D10"]["evidence"])
     assert evidence["last_potassium_at"] == "2026-10-01" and evidence["last_potassium"] == "3.9"
@@ -111,3 +146,85 @@ def test_lookback_is_a_parameter(tmp_path):
     flagged = {f["patient_id"] for f in findings(tmp_path / "audit.duckdb")}
     assert flagged == EXPECTED - {"D02"}
     assert outcome.checks[0].parameters["lookback_days"] == 366
+
+
+def run_with(tmp_path, **params):
+    export = write_export(tmp_path / "export", prescriptions=PRESCRIPTIONS, labs=LABS)
+    settings = Settings(
+        exports=export,
+        out=tmp_path / "out",
+        db=tmp_path / "audit.duckdb",
+        as_of=AS_OF,
+        checks=(CHECK,),
+        check_params={CHECK: params},
+    )
+    return execute_run(settings, datetime(2026, 11, 24))
+
+
+def test_a_recent_start_is_baseline_tests_due_not_overdue(tmp_path):
+    run_pipeline(tmp_path, AS_OF, (CHECK,), prescriptions=PRESCRIPTIONS, labs=LABS)
+    by_id = {f["patient_id"]: f for f in findings(tmp_path / "audit.duckdb")}
+    assert by_id["D18"]["reason"] == (
+        "baseline tests due: on a diuretic started 2026-11-06 with no potassium or sodium result "
+        "in the 365 days to 2026-11-20"
+    )
+    assert json.loads(by_id["D18"]["evidence"])["monitoring"] == "baseline tests due"
+    assert by_id["D18"]["priority"] == "high"  # nothing measured; the label says why
+    assert by_id["D19"]["reason"].startswith("overdue: on a diuretic with no potassium or sodium")
+    assert json.loads(by_id["D19"]["evidence"])["monitoring"] == "overdue"
+    d20 = json.loads(by_id["D20"]["evidence"])  # renewed 10 days ago, treated since 2025
+    assert d20["monitoring"] == "overdue" and d20["diuretic_since"] == "2025-01-01"
+
+
+def test_baseline_window_is_a_parameter(tmp_path):
+    run_with(tmp_path, baseline_days=15)
+    by_id = {f["patient_id"]: f for f in findings(tmp_path / "audit.duckdb")}
+    assert json.loads(by_id["D19"]["evidence"])["monitoring"] == "baseline tests due"
+    assert json.loads(by_id["D20"]["evidence"])["monitoring"] == "overdue"
+
+
+def test_renal_function_is_shown_and_required_only_when_asked(tmp_path):
+    outcome = run_with(tmp_path, require_renal=1)
+    by_id = {f["patient_id"]: f for f in findings(tmp_path / "audit.duckdb")}
+    # D23 has no creatinine or eGFR; D25's creatinine is 366 days old; D22 (creatinine), D24 (eGFR) pass;
+    # D01, D15 and D21 had their electrolytes but never a renal test
+    assert set(by_id) == EXPECTED | {"D01", "D15", "D21", "D23", "D25"}
+    assert json.loads(by_id["D21"]["evidence"])["monitoring"] == "baseline tests due"
+    assert by_id["D23"]["reason"] == (
+        "overdue: on a diuretic with no renal function (creatinine or eGFR) result in the 365 days to 2026-11-20"
+    )
+    assert by_id["D23"]["priority"] == "normal"
+    assert "potassium, sodium or renal function (creatinine or eGFR)" in by_id["D02"]["reason"]
+    d25 = json.loads(by_id["D25"]["evidence"])
+    assert d25["last_creatinine_at"] == "2025-11-19" and d25["last_creatinine"] == "95.0"
+    assert d25["last_egfr_at"] is None
+    assert outcome.checks[0].parameters["require_renal"] == 1
+
+
+def test_by_default_renal_function_is_shown_but_not_required(tmp_path):
+    run_with(tmp_path, require_renal=0, lookback_days=365)
+    by_id = {f["patient_id"]: f for f in findings(tmp_path / "audit.duckdb")}
+    assert set(by_id) == EXPECTED
+
+
+# Issue 15, round 2: UK compound and brand names (OpenSAFELY PINCER dm+d, Exeter drug-name lists),
+# written as dm+d writes them, with no codes and no electrolytes: each is a diuretic, so each is flagged.
+# Coversyl alone is perindopril; only Coversyl Plus carries indapamide.
+UK_PRESCRIPTIONS = table("""
+patient_id | drug_name                           | rxnorm_code | atc_code | start_date | end_date | days_supply
+V01        | Co-flumactone 25mg/25mg tablets     |             |          | 2026-01-01 |          |
+V02        | Lasilactone 20mg/50mg capsules      |             |          | 2026-01-01 |          |
+V03        | Navispare tablets                   |             |          | 2026-01-01 |          |
+V04        | Froop 40mg tablets                  |             |          | 2026-01-01 |          |
+V05        | Coversyl Plus 5mg/1.25mg tablets    |             |          | 2026-01-01 |          |
+V06        | Viskaldix tablets                   |             |          | 2026-01-01 |          |
+V07        | Coversyl 5mg tablets                |             |          | 2026-01-01 |          |
+""")
+
+
+def test_uk_compound_and_brand_diuretics_are_seen(tmp_path):
+    outcome = run_pipeline(tmp_path, AS_OF, (CHECK,), prescriptions=UK_PRESCRIPTIONS)
+    expected = {"V01", "V02", "V03", "V04", "V05", "V06"}
+    assert {f["patient_id"] for f in findings(tmp_path / "audit.duckdb")} == expected
+    (result,) = outcome.checks
+    assert result.denominator == len(expected)
