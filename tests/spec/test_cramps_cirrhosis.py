@@ -103,3 +103,28 @@ def test_priority_and_evidence(tmp_path):
     assert c10["last_magnesium"] == "0.82"  # 2.0 mg/dL x 0.4114 = 0.8228 mmol/L, shown to 2 decimals
     assert c10["cramp_codes"] == "R25.2 (ICD-10-CM)"
     assert json.loads(by_id["C02"]["evidence"])["cirrhosis_codes"] == "K7031"
+
+
+# Issue 15, round 2: SNOMED CT cirrhosis concepts from the OpenSAFELY cirrhosis codelist, including the
+# complications whose term names cirrhosis (coded in its place). Portal hypertension alone is
+# deliberately not cirrhosis: it has non-cirrhotic causes (portal vein thrombosis, schistosomiasis).
+SNOMED_DIAGNOSES = table("""
+patient_id | code             | code_system | recorded_at | resolved_at
+C51        | 716203000        | SNOMED-CT   | 2024-01-01  |
+C51        | R25.2            | ICD-10-CM   | 2026-06-01  |
+C52        | 1082601000119104 | SNOMED-CT   | 2024-01-01  |
+C52        | R25.2            | ICD-10-CM   | 2026-06-01  |
+C53        | 897004000        | SNOMED-CT   | 2024-01-01  |
+C53        | R25.2            | ICD-10-CM   | 2026-06-01  |
+C54        | 34742003         | SNOMED-CT   | 2024-01-01  |
+C54        | R25.2            | ICD-10-CM   | 2026-06-01  |
+""")
+
+
+def test_snomed_cirrhosis_and_its_named_complications_are_seen(tmp_path):
+    outcome = run_pipeline(tmp_path, AS_OF, (CHECK,), diagnoses=SNOMED_DIAGNOSES)
+    by_id = {f["patient_id"]: f for f in findings(tmp_path / "audit.duckdb")}
+    assert set(by_id) == {"C51", "C52", "C53"}
+    assert "716203000" in json.loads(by_id["C51"]["evidence"])["cirrhosis_codes"]
+    (result,) = outcome.checks
+    assert result.denominator == 3

@@ -124,3 +124,35 @@ def test_new_brand_seen_and_ophthalmic_timolol_not_a_beta_blocker(tmp_path):
     by_id = {f["patient_id"]: f for f in findings(tmp_path / "audit.duckdb")}
     assert set(by_id) == {"B01"}
     assert json.loads(by_id["B01"]["evidence"])["drug_classes"] == "statin"
+
+
+# Issue 15, round 2: UK systemic beta-blocker brands and combinations (Exeter drug-name list). Beta-Adalat
+# is atenolol with nifedipine; Adalat alone is nifedipine and not one of the three classes.
+UK_DIAGNOSES = table("""
+patient_id | code  | code_system | recorded_at | resolved_at
+W01        | R25.2 | ICD-10-CM   | 2026-06-01  |
+W02        | R25.2 | ICD-10-CM   | 2026-06-01  |
+W03        | R25.2 | ICD-10-CM   | 2026-06-01  |
+W04        | R25.2 | ICD-10-CM   | 2026-06-01  |
+W05        | R25.2 | ICD-10-CM   | 2026-06-01  |
+W06        | R25.2 | ICD-10-CM   | 2026-06-01  |
+""")
+
+UK_PRESCRIPTIONS = table("""
+patient_id | drug_name                   | rxnorm_code | atc_code | start_date | end_date | days_supply
+W01        | Sotacor 80mg tablets        |             |          | 2025-01-01 |          |
+W02        | Kalten capsules             |             |          | 2025-01-01 |          |
+W03        | Eucardic 12.5mg tablets     |             |          | 2025-01-01 |          |
+W04        | Blocadren 10mg tablets      |             |          | 2025-01-01 |          |
+W05        | Adalat LA 30mg tablets      |             |          | 2025-01-01 |          |
+W06        | Beta-Adalat capsules        |             |          | 2025-01-01 |          |
+""")
+
+
+def test_uk_beta_blocker_brands_are_seen(tmp_path):
+    run_pipeline(tmp_path, AS_OF, (CHECK,), diagnoses=UK_DIAGNOSES, prescriptions=UK_PRESCRIPTIONS)
+    by_id = {f["patient_id"]: f for f in findings(tmp_path / "audit.duckdb")}
+    assert set(by_id) == {"W01", "W02", "W03", "W04", "W06"}
+    # atenolol / amiloride / hydrochlorothiazide: both classes
+    assert json.loads(by_id["W02"]["evidence"])["drug_classes"] == "beta-blocker, diuretic"
+    assert json.loads(by_id["W01"]["evidence"])["drug_classes"] == "beta-blocker"

@@ -165,3 +165,41 @@ def test_reason_evidence_and_priority(tmp_path):
     assert evidence["active_drug_count"] == 6 and evidence["age"] == 76
     assert evidence["fall_risk_drugs"] == "oxycodone 5 mg tablet (opioid)"
     assert "fentanyl" in by_id["E10"]["reason"]
+
+
+# Issue 15, round 2: SNOMED CT numbness by body site (OpenSAFELY peripheral-neuropathy symptom codelist).
+# Numbness of the foot is a lower-limb code; numbness of the hand is not, so L53 is not in the population.
+SITE_PATIENTS = table("""
+patient_id | birth_date | sex
+L51        | 1940-01-01 | F
+L52        | 1940-01-01 | M
+L53        | 1940-01-01 | F
+""")
+
+SITE_DIAGNOSES = table("""
+patient_id | code              | code_system | recorded_at | resolved_at
+L51        | 309538000         | SNOMED-CT   | 2026-01-01  |
+L52        | 16026551000119108 | SNOMED-CT   | 2026-01-01  |
+L53        | 309521004         | SNOMED-CT   | 2026-01-01  |
+""")
+
+SITE_PRESCRIPTIONS = table("""
+patient_id | drug_name               | rxnorm_code | atc_code | start_date | end_date | days_supply
+L51        | zopiclone 7.5 mg tablet |             | N05CF01  | 2025-01-01 |          |
+L52        | zopiclone 7.5 mg tablet |             | N05CF01  | 2025-01-01 |          |
+L53        | zopiclone 7.5 mg tablet |             | N05CF01  | 2025-01-01 |          |
+""")
+
+
+def test_lower_limb_numbness_by_site_is_seen_and_hand_numbness_is_not(tmp_path):
+    outcome = run_pipeline(
+        tmp_path,
+        AS_OF,
+        (CHECK,),
+        patients=SITE_PATIENTS,
+        diagnoses=SITE_DIAGNOSES,
+        prescriptions=SITE_PRESCRIPTIONS,
+    )
+    assert {f["patient_id"] for f in findings(tmp_path / "audit.duckdb")} == {"L51", "L52"}
+    (result,) = outcome.checks
+    assert result.denominator == 2

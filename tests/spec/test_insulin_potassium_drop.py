@@ -236,3 +236,27 @@ def test_upper_limit_is_a_parameter(tmp_path):
     # every fall now counts: 5.8 -> 4.6, 5.1 -> 4.0 and '>6.0' -> 4.5 (a fall of at least 1.5)
     assert flagged == EXPECTED | {"I29", "I30", "I32"}
     assert outcome.checks[0].parameters["potassium_high"] == 99.0
+
+
+# Issue 15, round 2: premixed and UK insulin brands (Exeter insulin-name list), named only. A pen needle
+# is not insulin. Insulin long before, potassium low after it: flagged under every reading of "after".
+UK_PRESCRIPTIONS = table("""
+patient_id | drug_name                              | rxnorm_code | atc_code | start_date | end_date | days_supply
+X01        | NovoMix 30 FlexPen                     |             |          | 2025-01-01 |          |
+X02        | Hypurin Porcine Isophane cartridges    |             |          | 2025-01-01 |          |
+X03        | Insuman Comb 25 SoloStar               |             |          | 2025-01-01 |          |
+X04        | NovoFine pen needles                   |             |          | 2025-01-01 |          |
+""")
+
+UK_LABS = table("""
+patient_id | collected_at | loinc_code | test_name | value | unit
+X01        | 2026-10-01   | 2823-3     |           | 3.2   | mmol/L
+X02        | 2026-10-01   | 2823-3     |           | 3.2   | mmol/L
+X03        | 2026-10-01   | 2823-3     |           | 3.2   | mmol/L
+X04        | 2026-10-01   | 2823-3     |           | 3.2   | mmol/L
+""")
+
+
+def test_premixed_and_uk_insulin_brands_are_seen(tmp_path):
+    run_pipeline(tmp_path, AS_OF, (CHECK,), prescriptions=UK_PRESCRIPTIONS, labs=UK_LABS)
+    assert {f["patient_id"] for f in findings(tmp_path / "audit.duckdb")} == {"X01", "X02", "X03"}

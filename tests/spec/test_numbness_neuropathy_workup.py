@@ -103,3 +103,24 @@ def test_workup_window_is_a_parameter(tmp_path):
     outcome = execute_run(settings, datetime(2026, 11, 24))
     assert {f["patient_id"] for f in findings(tmp_path / "audit.duckdb")} == EXPECTED - {"N07"}
     assert outcome.checks[0].parameters["workup_days"] == 366
+
+
+# Issue 15, round 2: SNOMED CT numbness and paraesthesia by body site and neuropathy subtypes (OpenSAFELY
+# peripheral-neuropathy symptom codelist). Radiculopathy is deliberately out: the guideline sends it
+# down another path. No labs, so everyone in the population is flagged.
+SITE_DIAGNOSES = table("""
+patient_id | code              | code_system | recorded_at | resolved_at
+N51        | 309538000         | SNOMED-CT   | 2026-06-01  |
+N52        | 15634791000119106 | SNOMED-CT   | 2026-06-01  |
+N53        | 57406009          | SNOMED-CT   | 2026-06-01  |
+N54        | 709489006         | SNOMED-CT   | 2026-06-01  |
+N55        | 54404000          | SNOMED-CT   | 2026-06-01  |
+""")
+
+
+def test_snomed_numbness_by_site_and_neuropathy_subtypes_are_seen(tmp_path):
+    outcome = run_pipeline(tmp_path, AS_OF, (CHECK,), diagnoses=SITE_DIAGNOSES)
+    expected = {"N51", "N52", "N53", "N54"}
+    assert {f["patient_id"] for f in findings(tmp_path / "audit.duckdb")} == expected
+    (result,) = outcome.checks
+    assert result.denominator == len(expected)

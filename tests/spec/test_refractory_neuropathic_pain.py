@@ -238,3 +238,29 @@ def test_with_two_trials_the_renewed_drug_is_still_not_counted(tmp_path):
     )
     # no indication: still out, however many trials
     assert not {"R16", "R17", "R19", "R27"} & set(by_id)
+
+
+# Issue 15, round 2: dm+d writes the lidocaine plaster as "Lidocaine 700mg medicated plasters"; the
+# plural is now a topical dose form, so it is a topical lidocaine trial. Injected lidocaine is not.
+PLASTER_PRESCRIPTIONS = table("""
+patient_id | drug_name                                  | rxnorm_code | atc_code | start_date | end_date   | days_supply
+P51        | pregabalin 75 mg capsule                   | 187832      | N02BF02  | 2025-01-01 | 2025-06-01 |
+P51        | amitriptyline 10 mg tablet                 | 704         | N06AA09  | 2025-07-01 | 2026-01-01 |
+P51        | Lidocaine 700mg medicated plasters         | 6387        | N01BB02  | 2026-02-01 |            |
+P52        | pregabalin 75 mg capsule                   | 187832      | N02BF02  | 2025-01-01 | 2025-06-01 |
+P52        | amitriptyline 10 mg tablet                 | 704         | N06AA09  | 2025-07-01 | 2026-01-01 |
+P52        | Lidocaine 1% solution for injection ampoules | 6387      | N01BB02  | 2026-02-01 |            |
+""")
+
+PLASTER_DIAGNOSES = table("""
+patient_id | code  | code_system | recorded_at | resolved_at
+P51        | G62.9 | ICD-10-CM   | 2024-06-01  |
+P52        | G62.9 | ICD-10-CM   | 2024-06-01  |
+""")
+
+
+def test_lidocaine_medicated_plasters_count_as_a_topical_trial(tmp_path):
+    run_pipeline(tmp_path, AS_OF, (CHECK,), prescriptions=PLASTER_PRESCRIPTIONS, diagnoses=PLASTER_DIAGNOSES)
+    by_id = {f["patient_id"]: f for f in findings(tmp_path / "audit.duckdb")}
+    assert set(by_id) == {"P51"}
+    assert json.loads(by_id["P51"]["evidence"])["trial_count"] == 3
