@@ -8,31 +8,65 @@ CHECK = CheckDefinition(
     guideline=("NSAIDs may help with pain but can cause side effects including kidney problems",),
     population=(
         "Patients with a systemic NSAID active on the as-of date: started on or before as-of and ending "
-        "on or after as-of, or open-ended. Topical and ophthalmic NSAIDs (ATC M02AA, S01BC, D11AX18, "
-        "R02AX, topical brands, or a topical dose form such as gel, cream, patch in the drug name) are "
+        "on or after as-of (end date, else start + days supply); a prescription with neither an end "
+        "date nor a days supply is a course active for open_course_days from its start (start + "
+        "open_course_days on or after as-of), not forever. Topical and ophthalmic NSAIDs (ATC M02AA, "
+        "S01BC, D11AX18, R02AX, topical brands, or a topical dose form such as gel, cream, patch in the drug name) are "
         "not systemic."
     ),
     flag=(
         "Chronic kidney disease stage 3 or worse recorded on or before as-of and not resolved on or "
-        "before as-of (ICD-10-CM N18.3-N18.6; ICD-9-CM 585.3-585.6; SNOMED-CT CKD stage 3-5 and ESRD "
-        "concepts), or the latest numeric blood eGFR collected on or before as-of is below egfr_threshold."
+        "before as-of (ICD-10-CM N18.3-N18.6, I12.0, I13.2, dialysis Z99.2, Z49.x; ICD-9-CM "
+        "585.3-585.6, 403.x1, 404.x2/x3, dialysis V45.11, V56.x; SNOMED-CT CKD stage 3-5, ESRD and "
+        "dialysis concepts), or the latest numeric blood eGFR collected on or before as-of is below "
+        "egfr_threshold."
     ),
     windows=(
-        "NSAID: active on as-of. CKD: present on as-of (no lookback: CKD is chronic). eGFR: the latest "
+        "NSAID: active on as-of (an undated course: open_course_days from its start). CKD: present on "
+        "as-of (no lookback: CKD is chronic). eGFR: the latest "
         "result on or before as-of, however old."
     ),
-    priority="High when the latest eGFR is below egfr_severe (CKD stage 4-5 range); otherwise normal.",
+    priority=(
+        "High when CKD stage 4 or 5, end-stage renal disease or dialysis is coded (ckd_stage4plus), or "
+        "the latest eGFR is below egfr_severe (CKD stage 4-5 range); otherwise normal."
+    ),
     evidence=("nsaids", "nsaid_since", "ckd_codes", "ckd_since", "latest_egfr_at", "latest_egfr"),
-    codelists=("nsaids_systemic", "nsaids_topical", "dose_forms_topical", "ckd_stage3plus", "lab_tests"),
+    codelists=(
+        "nsaids_systemic",
+        "nsaids_topical",
+        "dose_forms_topical",
+        "ckd_stage3plus",
+        "ckd_stage4plus",
+        "lab_tests",
+    ),
     parameters=(
         Parameter("egfr_threshold", 60.0, "mL/min/1.73m2", "Latest eGFR below this flags (CKD stage 3)."),
         Parameter(
             "egfr_severe", 30.0, "mL/min/1.73m2", "Latest eGFR below this makes the flag high priority."
         ),
+        Parameter(
+            "open_course_days",
+            90,
+            "days",
+            "An NSAID with no end date and no days supply is active this long from its start.",
+        ),
     ),
     rationale=(
         "Stage 3 (eGFR < 60) is where KDIGO and the Beers criteria start to advise avoiding long-term "
         "NSAIDs, and eGFR < 30 is where they advise avoiding them altogether, hence the priority split. "
+        "Threshold (issue 15): OpenSAFELY PINCER indicator K (KI_P3K, opensafely/pincer-measures "
+        "analysis/ehrQL/measure_definition.py) flags an oral NSAID in the last 3 months with a latest "
+        "eGFR of 1 to < 45. The default stays at 60 because the guideline warns of kidney problems for "
+        "any CKD, AGS Beers 2023 advises avoiding NSAIDs from CrCl < 30 and caution below 60, and "
+        "NICE NG203 lists NSAIDs among nephrotoxic drugs to review in CKD G3a (45-59), the band PINCER "
+        "leaves out; set egfr_threshold = 45 to reproduce PINCER's audit. CKD stage 4 or 5, end-stage "
+        "renal disease and dialysis codes (ckd_stage4plus: N18.4-N18.6, I12.0, I13.2, Z99.2, Z49.x; "
+        "585.4-585.6, 403.x1, 404.x2/x3, V45.11, V56.x; the matching SNOMED CT concepts) are high "
+        "priority even without an eGFR, as an eGFR < 30 is: NSAIDs are to be avoided there (KDIGO, "
+        "Beers). A dialysis code implies CKD stage 5, so it flags on its own. An NSAID with neither an "
+        "end date nor a days supply is a course active for open_course_days (90) from its start, as "
+        "PINCER counts an NSAID 'prescribed in the last 3 months'; NSAIDs are mostly short courses, so "
+        "an undated one-off is not taken for lifelong use. "
         "Topical NSAIDs give systemic levels of a few percent of oral dosing and are the recommended "
         "alternative in CKD, so any prescription that looks topical (topical ATC, topical-only brand, or "
         "a topical dose-form word in the name) is excluded even when its ingredient code or name also "
@@ -50,7 +84,8 @@ CHECK = CheckDefinition(
         "many laboratories report a normal eGFR, is not below 60, and '<15' is below 30."
     ),
     clears=(
-        "The systemic NSAID stopped (an end date on or before as-of), or no CKD stage 3+ recorded and a "
-        "latest blood eGFR at or above egfr_threshold."
+        "The systemic NSAID stopped (an end date before as-of, or an undated course started more than "
+        "open_course_days before as-of), or no CKD stage 3+ (nor stage 4-5, ESRD or dialysis) recorded "
+        "and a latest blood eGFR at or above egfr_threshold."
     ),
 )

@@ -13,7 +13,9 @@ active AS (
     FROM drug_exposures e
     WHERE e.codelist = 'nsaids_systemic'
       AND e.start_date <= $as_of
-      AND (e.end_effective IS NULL OR e.end_effective >= $as_of)
+      -- with no end date and no days supply an NSAID is a course, not forever: active for
+      -- $open_course_days from its start (PINCER: "prescribed in the last 3 months")
+      AND coalesce(e.end_effective, e.start_date + CAST($open_course_days AS INTEGER)) >= $as_of
       AND NOT EXISTS (
           SELECT 1 FROM topical_drugs t
           WHERE t.drug_name = e.drug_name
@@ -32,9 +34,10 @@ ckd AS (
     SELECT patient_id,
            string_agg(DISTINCT code_original || ' (' || code_system || ')', '; '
                       ORDER BY code_original || ' (' || code_system || ')') AS ckd_codes,
-           min(recorded_at) AS ckd_since
+           min(recorded_at) AS ckd_since,
+           bool_or(codelist = 'ckd_stage4plus') AS severe_ckd
     FROM coded_diagnoses
-    WHERE codelist = 'ckd_stage3plus'
+    WHERE codelist IN ('ckd_stage3plus', 'ckd_stage4plus')
       AND recorded_at <= $as_of
       AND (resolved_at IS NULL OR resolved_at > $as_of)
       AND patient_id IN (SELECT patient_id FROM population)
@@ -59,6 +62,7 @@ egfr AS (
 judged AS (
     SELECT p.*, c.ckd_codes, c.ckd_since, g.latest_egfr_at, g.latest_egfr,
            c.ckd_codes IS NOT NULL AS has_ckd,
+           coalesce(c.severe_ckd, false) AS severe_ckd,
            coalesce(g.below_threshold, false) AS low_egfr,
            coalesce(g.below_severe, false) AS very_low_egfr
     FROM population p
@@ -69,12 +73,13 @@ SELECT
     patient_id,
     has_ckd OR low_egfr AS flagged,
     CASE WHEN NOT (has_ckd OR low_egfr) THEN NULL
-         WHEN very_low_egfr THEN 'high'
+         WHEN very_low_egfr OR severe_ckd THEN 'high'
          ELSE 'normal' END AS priority,
     CASE WHEN has_ckd OR low_egfr THEN
         'on ' || nsaids || ' with '
         || concat_ws('; ',
-               CASE WHEN has_ckd THEN 'CKD stage 3 or worse coded ' || ckd_codes END,
+               CASE WHEN severe_ckd THEN 'CKD stage 4-5, end-stage renal disease or dialysis coded ' || ckd_codes
+                    WHEN has_ckd THEN 'CKD stage 3 or worse coded ' || ckd_codes END,
                CASE WHEN low_egfr THEN 'latest eGFR ' || latest_egfr || ' on ' || latest_egfr_at END)
     END AS reason,
     nsaids, nsaid_since, ckd_codes, ckd_since, latest_egfr_at, latest_egfr

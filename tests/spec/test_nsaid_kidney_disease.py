@@ -1,11 +1,16 @@
-"""Spec: nsaid_kidney_disease, as of 2026-11-20."""
+"""Spec: nsaid_kidney_disease, as of 2026-11-20.
+
+Open-ended NSAIDs start on 2026-09-01, inside the 90-day course an undated NSAID is active for.
+"""
 
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, datetime
 
-from tests.helpers import findings, run_pipeline, table
+from pipelines.run import execute_run
+from pipelines.settings import Settings
+from tests.helpers import findings, run_pipeline, table, write_export
 
 AS_OF = date(2026, 11, 20)
 CHECK = "nsaid_kidney_disease"
@@ -13,17 +18,17 @@ CHECK = "nsaid_kidney_disease"
 PRESCRIPTIONS = table("""
 patient_id | drug_name                          | rxnorm_code | atc_code | start_date | end_date   | days_supply
 # CKD 3 with the dot
-K01        | ibuprofen 400 mg tablet            | 5640        | M01AE01  | 2026-01-01 |            |
+K01        | ibuprofen 400 mg tablet            | 5640        | M01AE01  | 2026-09-01 |            |
 # CKD 4 without the dot
-K02        | naproxen 500 mg tablet             | 7258        | M01AE02  | 2026-01-01 |            |
+K02        | naproxen 500 mg tablet             | 7258        | M01AE02  | 2026-09-01 |            |
 # ICD-9-CM CKD stage 3
-K03        | diclofenac 50 mg tablet            | 3355        | M01AB05  | 2026-01-01 |            |
+K03        | diclofenac 50 mg tablet            | 3355        | M01AB05  | 2026-09-01 |            |
 # SNOMED-CT CKD stage 3
-K04        | ibuprofen 200 mg tablet            | 5640        | M01AE01  | 2026-01-01 |            |
+K04        | ibuprofen 200 mg tablet            | 5640        | M01AE01  | 2026-09-01 |            |
 # topical diclofenac: ingredient code matches, but it is a gel
-K05        | diclofenac 1% gel                  | 3355        | M02AA15  | 2026-01-01 |            |
+K05        | diclofenac 1% gel                  | 3355        | M02AA15  | 2026-09-01 |            |
 # topical brand, name only
-K06        | Voltaren Gel 1%                    |             |          | 2026-01-01 |            |
+K06        | Voltaren Gel 1%                    |             |          | 2026-09-01 |            |
 # ended the day before as-of
 K07        | naproxen 500 mg tablet             | 7258        | M01AE02  | 2026-01-01 | 2026-11-19 |
 # ends on as-of; low eGFR, no CKD code
@@ -31,31 +36,31 @@ K08        | naproxen 250 mg tablet             | 7258        | M01AE02  | 2026-
 # only days_supply, still running; latest eGFR 25: high priority
 K09        | ibuprofen 400 mg tablet            | 5640        | M01AE01  | 2026-11-01 |            | 30
 # CKD stage 2 and a normal eGFR
-K10        | ibuprofen 400 mg tablet            | 5640        | M01AE01  | 2026-01-01 |            |
+K10        | ibuprofen 400 mg tablet            | 5640        | M01AE01  | 2026-09-01 |            |
 # an earlier low eGFR, but the latest is normal
-K11        | naproxen 500 mg tablet             | 7258        | M01AE02  | 2026-01-01 |            |
+K11        | naproxen 500 mg tablet             | 7258        | M01AE02  | 2026-09-01 |            |
 # CKD resolved before as-of
-K12        | naproxen 500 mg tablet             | 7258        | M01AE02  | 2026-01-01 |            |
+K12        | naproxen 500 mg tablet             | 7258        | M01AE02  | 2026-09-01 |            |
 # starts after as-of
 K13        | naproxen 500 mg tablet             | 7258        | M01AE02  | 2026-11-21 |            |
 # brand name only; eGFR 59.9
-K14        | Advil 200 mg                       |             |          | 2026-01-01 |            |
+K14        | Advil 200 mg                       |             |          | 2026-09-01 |            |
 # eGFR exactly 60 is not below 60
-K15        | ibuprofen 400 mg tablet            | 5640        | M01AE01  | 2026-01-01 |            |
+K15        | ibuprofen 400 mg tablet            | 5640        | M01AE01  | 2026-09-01 |            |
 # RxNorm code only
-K16        | tablet (see pharmacy)              | 5640        |          | 2026-01-01 |            |
+K16        | tablet (see pharmacy)              | 5640        |          | 2026-09-01 |            |
 # "liquid gel" capsules are oral
-K17        | ibuprofen 200 mg liquid gel capsule |            |          | 2026-01-01 |            |
+K17        | ibuprofen 200 mg liquid gel capsule |            |          | 2026-09-01 |            |
 # CKD recorded and eGFR collected only after as-of
-K18        | ibuprofen 400 mg tablet            | 5640        | M01AE01  | 2026-01-01 |            |
+K18        | ibuprofen 400 mg tablet            | 5640        | M01AE01  | 2026-09-01 |            |
 # eGFR by test name only
-K19        | meloxicam 7.5 mg tablet            | 41493       | M01AC06  | 2026-01-01 |            |
+K19        | meloxicam 7.5 mg tablet            | 41493       | M01AC06  | 2026-09-01 |            |
 # CKD resolved only after as-of: still present on as-of
-K20        | ibuprofen 400 mg tablet            | 5640        | M01AE01  | 2026-01-01 |            |
+K20        | ibuprofen 400 mg tablet            | 5640        | M01AE01  | 2026-09-01 |            |
 # combination product recognised by ATC
-K21        | hydrocodone / ibuprofen 7.5/200 mg |             | N02AJ23  | 2026-01-01 |            |
+K21        | hydrocodone / ibuprofen 7.5/200 mg |             | N02AJ23  | 2026-09-01 |            |
 # CKD but no NSAID
-K22        | paracetamol 500 mg tablet          | 161         | N02BE01  | 2026-01-01 |            |
+K22        | paracetamol 500 mg tablet          | 161         | N02BE01  | 2026-09-01 |            |
 """)
 
 DIAGNOSES = table("""
@@ -123,35 +128,106 @@ def test_reason_evidence_and_priority(tmp_path):
     assert evidence["latest_egfr"] == "25.0" and evidence["latest_egfr_at"] == "2026-10-01"
     assert evidence["nsaid_since"] == "2026-11-01" and evidence["ckd_codes"] is None
     assert json.loads(by_id["K02"]["evidence"])["ckd_codes"] == "N184 (ICD-10-CM)"
-    assert by_id["K21"]["reason"].endswith("coded N18.5 (ICD-10-CM)") and by_id["K21"]["priority"] == "normal"
+    # issue 15: CKD stage 4-5 coded is high priority without an eGFR
+    assert by_id["K21"]["reason"].endswith(
+        "with CKD stage 4-5, end-stage renal disease or dialysis coded N18.5 (ICD-10-CM)"
+    )
+    assert by_id["K21"]["priority"] == "high" and by_id["K02"]["priority"] == "high"
 
 
-# Issue 15, round 2: UK brands from the OpenSAFELY BNF 10.1.1/10.3.2 dm+d codelists. Oral brands are
-# systemic NSAIDs; a topical-only brand or the dm+d plural "medicated plasters" is not, even when the
-# row carries the systemic ingredient's RxNorm code or a systemic brand name.
-UK_PRESCRIPTIONS = table("""
-patient_id | drug_name                                                   | rxnorm_code | atc_code | start_date | end_date   | days_supply
-U01        | Voltarol Retard 100mg tablets                               |             |          | 2026-09-01 |          |
-# ketoprofen brand that also names a gel; the capsule is oral
-U02        | Tiloket CR 200mg capsules                                   |             |          | 2026-09-01 |          |
-U03        | Nurofen Joint & Muscular Pain Relief 200mg medicated plasters |           |          | 2026-09-01 |          |
-U04        | Ibuleve Speed Relief 5% spray                               | 5640        |          | 2026-09-01 |          |
-# ibuprofen lysine; other Feminax products are paracetamol/codeine
-U05        | Feminax Express 342mg tablets                               |             |          | 2026-09-01 |          |
-U06        | Flexin-75 Continus tablets                                  |             |          | 2026-09-01 |          |
+# Issue 15: an NSAID with no end date and no days supply is a course active for open_course_days (90)
+# from its start, as PINCER counts an NSAID "prescribed in the last 3 months"; CKD stage 4-5, ESRD and
+# dialysis codes are high priority. Every patient here has an eGFR-free record.
+COURSE_PRESCRIPTIONS = table("""
+patient_id | drug_name               | rxnorm_code | atc_code | start_date | end_date   | days_supply
+# started exactly 90 days before as-of, undated: still active
+D01        | ibuprofen 400 mg tablet | 5640        | M01AE01  | 2026-08-22 |            |
+# started 91 days before as-of, undated: the course is over
+D02        | ibuprofen 400 mg tablet | 5640        | M01AE01  | 2026-08-21 |            |
+# long ago, but an explicit end date after as-of: active
+D03        | naproxen 500 mg tablet  | 7258        | M01AE02  | 2025-01-01 | 2026-12-31 |
+# long ago with a year's days supply still running: active
+D04        | naproxen 500 mg tablet  | 7258        | M01AE02  | 2026-01-01 |            | 365
+# an old undated course and a recent renewal: the renewal is active
+D05        | naproxen 500 mg tablet  | 7258        | M01AE02  | 2025-06-01 |            |
+D05        | naproxen 500 mg tablet  | 7258        | M01AE02  | 2026-10-01 |            |
+D06        | ibuprofen 400 mg tablet | 5640        | M01AE01  | 2026-10-01 |            |
+D07        | ibuprofen 400 mg tablet | 5640        | M01AE01  | 2026-10-01 |            |
+D08        | ibuprofen 400 mg tablet | 5640        | M01AE01  | 2026-10-01 |            |
+D09        | ibuprofen 400 mg tablet | 5640        | M01AE01  | 2026-10-01 |            |
+D10        | ibuprofen 400 mg tablet | 5640        | M01AE01  | 2026-10-01 |            |
+D11        | ibuprofen 400 mg tablet | 5640        | M01AE01  | 2026-10-01 |            |
+D12        | ibuprofen 400 mg tablet | 5640        | M01AE01  | 2026-10-01 |            |
+D13        | ibuprofen 400 mg tablet | 5640        | M01AE01  | 2026-10-01 |            |
 """)
 
-UK_DIAGNOSES = table("""
-patient_id | code  | code_system | recorded_at | resolved_at
-U01        | N18.4 | ICD-10-CM   | 2025-01-01  |
-U02        | N18.4 | ICD-10-CM   | 2025-01-01  |
-U03        | N18.4 | ICD-10-CM   | 2025-01-01  |
-U04        | N18.4 | ICD-10-CM   | 2025-01-01  |
-U05        | N18.4 | ICD-10-CM   | 2025-01-01  |
-U06        | N18.4 | ICD-10-CM   | 2025-01-01  |
+COURSE_DIAGNOSES = table("""
+patient_id | code      | code_system | recorded_at | resolved_at
+D01        | N18.30    | ICD-10-CM   | 2025-01-01  |
+D02        | N18.30    | ICD-10-CM   | 2025-01-01  |
+D03        | N18.30    | ICD-10-CM   | 2025-01-01  |
+D04        | N18.30    | ICD-10-CM   | 2025-01-01  |
+D05        | N18.30    | ICD-10-CM   | 2025-01-01  |
+# dialysis dependence alone: CKD stage 5, high
+D06        | Z99.2     | ICD-10-CM   | 2025-01-01  |
+# dialysis encounter without the dot
+D07        | Z4931     | ICD-10-CM   | 2025-01-01  |
+# ICD-9-CM renal dialysis status
+D08        | V45.11    | ICD-9-CM    | 2020-01-01  |
+# ICD-9-CM CKD stage IV
+D09        | 585.4     | ICD-9-CM    | 2020-01-01  |
+# SNOMED CT end stage renal failure on dialysis
+D10        | 236435004 | SNOMED-CT   | 2025-01-01  |
+# ESRD
+D11        | N18.6     | ICD-10-CM   | 2025-01-01  |
+# hypertensive CKD with stage 5 or ESRD
+D12        | I12.0     | ICD-10-CM   | 2025-01-01  |
+# CKD stage 3b: flagged, normal priority
+D13        | N18.32    | ICD-10-CM   | 2025-01-01  |
 """)
 
+COURSE_FLAGGED = {"D01", "D03", "D04", "D05", *(f"D{n:02d}" for n in range(6, 14))}
+SEVERE = {f"D{n:02d}" for n in range(6, 13)}
 
-def test_uk_oral_brands_seen_and_topical_brands_and_plasters_not(tmp_path):
-    run_pipeline(tmp_path, AS_OF, (CHECK,), prescriptions=UK_PRESCRIPTIONS, diagnoses=UK_DIAGNOSES)
-    assert {f["patient_id"] for f in findings(tmp_path / "audit.duckdb")} == {"U01", "U02", "U05", "U06"}
+
+def run_course(tmp_path, params=None):
+    export = write_export(tmp_path / "export", prescriptions=COURSE_PRESCRIPTIONS, diagnoses=COURSE_DIAGNOSES)
+    settings = Settings(
+        exports=export,
+        out=tmp_path / "out",
+        db=tmp_path / "audit.duckdb",
+        as_of=AS_OF,
+        checks=(CHECK,),
+        check_params={CHECK: params or {}},
+        reject_threshold=1.0,
+    )
+    outcome = execute_run(settings, datetime(2026, 11, 24))
+    return outcome, {f["patient_id"]: f for f in findings(tmp_path / "audit.duckdb")}
+
+
+def test_undated_nsaid_is_a_course_not_forever(tmp_path):
+    outcome, by_id = run_course(tmp_path)
+    assert set(by_id) == COURSE_FLAGGED
+    assert outcome.checks[0].denominator == len(COURSE_FLAGGED)  # D02 is not on an NSAID
+    assert json.loads(by_id["D05"]["evidence"])["nsaid_since"] == "2026-10-01"
+
+
+def test_ckd_stage_4_5_esrd_and_dialysis_are_high_priority(tmp_path):
+    _, by_id = run_course(tmp_path)
+    assert {p for p, f in by_id.items() if f["priority"] == "high"} == SEVERE
+    assert by_id["D06"]["reason"] == (
+        "on ibuprofen 400 mg tablet with CKD stage 4-5, end-stage renal disease or dialysis coded "
+        "Z99.2 (ICD-10-CM)"
+    )
+    assert by_id["D13"]["reason"].endswith("CKD stage 3 or worse coded N18.32 (ICD-10-CM)")
+
+
+def test_open_course_days_is_a_parameter(tmp_path):
+    # a 365-day course keeps D02 (started 2026-08-21) active; a 50-day one ends D01 (2026-08-22) but
+    # keeps the courses started 2026-10-01 (exactly 50 days before as-of); a 49-day one ends them too
+    _, by_id = run_course(tmp_path, {"open_course_days": 365})
+    assert set(by_id) == COURSE_FLAGGED | {"D02"}
+    _, by_id = run_course(tmp_path / "fifty", {"open_course_days": 50})
+    assert set(by_id) == COURSE_FLAGGED - {"D01"}
+    _, by_id = run_course(tmp_path / "short", {"open_course_days": 49})
+    assert set(by_id) == {"D03", "D04"}  # an end date or a days supply is never replaced by the course
