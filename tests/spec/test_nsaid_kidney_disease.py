@@ -135,6 +135,37 @@ def test_reason_evidence_and_priority(tmp_path):
     assert by_id["K21"]["priority"] == "high" and by_id["K02"]["priority"] == "high"
 
 
+# Issue 15, round 2: UK brands from the OpenSAFELY BNF 10.1.1/10.3.2 dm+d codelists. Oral brands are
+# systemic NSAIDs; a topical-only brand or the dm+d plural "medicated plasters" is not, even when the
+# row carries the systemic ingredient's RxNorm code or a systemic brand name.
+UK_PRESCRIPTIONS = table("""
+patient_id | drug_name                                                   | rxnorm_code | atc_code | start_date | end_date   | days_supply
+U01        | Voltarol Retard 100mg tablets                               |             |          | 2026-09-01 |          |
+# ketoprofen brand that also names a gel; the capsule is oral
+U02        | Tiloket CR 200mg capsules                                   |             |          | 2026-09-01 |          |
+U03        | Nurofen Joint & Muscular Pain Relief 200mg medicated plasters |           |          | 2026-09-01 |          |
+U04        | Ibuleve Speed Relief 5% spray                               | 5640        |          | 2026-09-01 |          |
+# ibuprofen lysine; other Feminax products are paracetamol/codeine
+U05        | Feminax Express 342mg tablets                               |             |          | 2026-09-01 |          |
+U06        | Flexin-75 Continus tablets                                  |             |          | 2026-09-01 |          |
+""")
+
+UK_DIAGNOSES = table("""
+patient_id | code  | code_system | recorded_at | resolved_at
+U01        | N18.4 | ICD-10-CM   | 2025-01-01  |
+U02        | N18.4 | ICD-10-CM   | 2025-01-01  |
+U03        | N18.4 | ICD-10-CM   | 2025-01-01  |
+U04        | N18.4 | ICD-10-CM   | 2025-01-01  |
+U05        | N18.4 | ICD-10-CM   | 2025-01-01  |
+U06        | N18.4 | ICD-10-CM   | 2025-01-01  |
+""")
+
+
+def test_uk_oral_brands_seen_and_topical_brands_and_plasters_not(tmp_path):
+    run_pipeline(tmp_path, AS_OF, (CHECK,), prescriptions=UK_PRESCRIPTIONS, diagnoses=UK_DIAGNOSES)
+    assert {f["patient_id"] for f in findings(tmp_path / "audit.duckdb")} == {"U01", "U02", "U05", "U06"}
+
+
 # Issue 15: an NSAID with no end date and no days supply is a course active for open_course_days (90)
 # from its start, as PINCER counts an NSAID "prescribed in the last 3 months"; CKD stage 4-5, ESRD and
 # dialysis codes are high priority. Every patient here has an eGFR-free record.
