@@ -86,16 +86,20 @@ OUTPUT_SCHEMA = pa.DataFrameSchema(
 )
 
 
-def prepare(con: duckdb.DuckDBPyConnection, per_patient_as_of: date | None = None) -> None:
+def prepare(
+    con: duckdb.DuckDBPyConnection,
+    per_patient_as_of: date | None = None,
+    codelist_files: Sequence[str] | None = None,
+) -> None:
     """Load codelists and vocabulary macros; map this database's drugs and diagnoses (once per run).
 
     With `per_patient_as_of`, each patient's dates are moved so their last record falls on that
     date (_aligned.sql): every patient is audited as of their own last record (date-shifted data).
+    `codelist_files`: the codelist CSVs to read (default: the shipped ones); a clinic's local files
+    come after the shipped ones and are named after the codelist they extend.
     """
-    con.execute(
-        (SQL_DIR / "_codelists.sql").read_text(encoding="utf-8"),
-        {"codelist_glob": str(CODELIST_DIR / "*.csv")},
-    )
+    files = list(codelist_files) if codelist_files else sorted(str(p) for p in CODELIST_DIR.glob("*.csv"))
+    con.execute((SQL_DIR / "_codelists.sql").read_text(encoding="utf-8"), {"codelist_files": files})
     con.execute((SQL_DIR / "_vocabulary.sql").read_text(encoding="utf-8"))
     con.execute((SQL_DIR / "_sources.sql").read_text(encoding="utf-8"))
     if per_patient_as_of is not None:
@@ -204,17 +208,19 @@ def run_checks(
     selected: Sequence[CheckDefinition],
     overrides: Mapping[str, Mapping[str, Any]],
     per_patient: bool = False,
+    codelist_files: Sequence[str] | None = None,
 ) -> list[CheckResult]:
     """Evaluate and store every selected check; parameters are validated before anything runs.
 
     `per_patient`: audit each patient as of their own last record, moved onto `as_of` (prepare()).
+    `codelist_files`: the codelist CSVs, shipped and local (default: the shipped ones).
     """
     for definition in selected:
         definition.resolve(overrides.get(definition.id, {}), as_of)
     unknown = sorted(set(overrides) - {c.id for c in all_checks()})
     if unknown:
         raise CheckConfigError(f"checks.{unknown[0]}: no such check")
-    prepare(con, as_of if per_patient else None)
+    prepare(con, as_of if per_patient else None, codelist_files)
     results = []
     for definition in selected:
         table, params = evaluate(con, definition, as_of, overrides.get(definition.id, {}))

@@ -118,23 +118,7 @@ def refresh_lab_concepts(con: duckdb.DuckDBPyConnection, keys_from: str | None =
 def _load_reference(con: duckdb.DuckDBPyConnection) -> None:
     """Temp tables for lab mapping and unit conversion, read fresh from the package each run."""
     con.execute(sql_file("macros.sql"))
-    lab_tests = str(CODELIST_DIR / "lab_tests.csv")
-    con.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE ref_lab_codes AS
-        SELECT DISTINCT ON (code) upper(trim(code)) AS code, analyte, specimen
-        FROM read_csv($p, all_varchar = true) WHERE system = 'LOINC' ORDER BY code
-        """,
-        {"p": lab_tests},
-    )
-    con.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE ref_lab_names AS
-        SELECT DISTINCT ON (name) lower(trim(code)) AS name, analyte, specimen
-        FROM read_csv($p, all_varchar = true) WHERE system = 'name' ORDER BY name
-        """,
-        {"p": lab_tests},
-    )
+    load_lab_codelists(con, [str(CODELIST_DIR / "lab_tests.csv")])
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE ref_analytes AS
@@ -151,6 +135,27 @@ def _load_reference(con: duckdb.DuckDBPyConnection) -> None:
         FROM read_csv($p, all_varchar = true)
         """,
         {"p": str(REFERENCE_DIR / "unit_conversions.csv")},
+    )
+
+
+def load_lab_codelists(con: duckdb.DuckDBPyConnection, paths: list[str]) -> None:
+    """The lab mapping tables (ref_lab_codes, ref_lab_names) from lab_tests CSVs: the shipped file,
+    then a clinic's local additions (pipelines/codelists.py), which add codes and never re-map one."""
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE ref_lab_codes AS
+        SELECT DISTINCT ON (code) upper(trim(code)) AS code, analyte, specimen
+        FROM read_csv($p, all_varchar = true, union_by_name = true) WHERE system = 'LOINC' ORDER BY code
+        """,
+        {"p": paths},
+    )
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE ref_lab_names AS
+        SELECT DISTINCT ON (name) lower(trim(code)) AS name, analyte, specimen
+        FROM read_csv($p, all_varchar = true, union_by_name = true) WHERE system = 'name' ORDER BY name
+        """,
+        {"p": paths},
     )
 
 

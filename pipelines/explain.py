@@ -61,6 +61,7 @@ def explain(
     selected: Sequence[CheckDefinition],
     overrides: Mapping[str, Mapping[str, Any]],
     per_patient: bool = False,
+    codelist_files: Sequence[str] | None = None,
 ) -> tuple[list[Explanation], int | None]:
     """Evaluate the checks as of a date and keep the patient's row; nothing is written.
 
@@ -71,7 +72,7 @@ def explain(
         raise ConfigError(f"patient {patient_id!r} is not in the database")
     con.begin()
     try:
-        prepare(con, as_of if per_patient else None)
+        prepare(con, as_of if per_patient else None, codelist_files)  # shipped and local codelists
         shift = _shift_days(con, patient_id) if per_patient else None
         return [_one(con, d, patient_id, as_of, overrides.get(d.id, {})) for d in selected], shift
     finally:

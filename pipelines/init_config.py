@@ -29,6 +29,9 @@ def toml_value(value: Any) -> str:
     return json.dumps(str(value))
 
 
+_EXAMPLES = {"as_of": '"2026-01-31"', "local_codelists": '"/etc/clinic-audit/codelists"'}
+
+
 def _run_section() -> list[str]:
     lines = ["[run]"]
     defaults = Settings()
@@ -37,8 +40,8 @@ def _run_section() -> list[str]:
             continue
         lines.append(f"# {SETTING_HELP[f.name]} (env {ENV_PREFIX}{f.name.upper()})")
         value = getattr(defaults, f.name)
-        if value is None:
-            lines.append(f'# {f.name} = "2026-01-31"')
+        if value is None:  # no default: written commented out, with an example
+            lines.append(f"# {f.name} = {_EXAMPLES[f.name]}")
         else:
             lines.append(f"{f.name} = {toml_value(value)}")
         lines.append("")

@@ -46,6 +46,8 @@ class Settings:
     # Per-check parameter overrides: {check_id: {param: value}}
     check_params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     checks: tuple[str, ...] = ()  # empty = all checks
+    # A folder of the clinic's own codelist additions (pipelines/codelists.py); None = shipped lists only
+    local_codelists: Path | None = None
     # Reports
     report_location: str = ""  # where readers find report.html (path or URL), quoted in the email
     report_max_rows: int = 500  # worklist rows per check in report.html; the CSV has them all
@@ -89,6 +91,9 @@ SETTING_HELP = {
     "database file, and other large work spills to disk beside the database.",
     "check_params": "Per-check parameters, in the [checks.<id>] tables below.",
     "checks": "Check ids to run; empty runs all checks.",
+    "local_codelists": "Folder of the clinic's own codelist additions: CSVs named after the codelist "
+    "they extend (diuretics.csv, lab_tests.csv), with its columns; their rows are added to the "
+    "shipped lists. Unset = the shipped lists only.",
     "report_location": "Where readers find report.html (path or URL), quoted in the email.",
     "report_max_rows": "Worklist rows per check shown in report.html; the CSV worklists have them all.",
     "small_count_threshold": "Email counts from 1 to this show as a range; 0 shows exact counts.",
@@ -130,6 +135,8 @@ def _coerce(key: str, value: Any, origin: str) -> Any:
     try:
         if key in {"exports", "out", "db"}:
             return Path(value)
+        if key == "local_codelists":
+            return Path(value) if str(value).strip() else None
         if key == "as_of":
             if str(value).strip().lower() in {"latest", "per-patient"}:
                 return str(value).strip().lower()
