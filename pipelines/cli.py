@@ -103,6 +103,12 @@ def with_wait(function):
 )
 @click.option("--checks", "checks", help="Comma-separated check ids to run (default: all).")
 @click.option(
+    "--local-codelists",
+    "local_codelists",
+    type=click.Path(path_type=Path),
+    help="Folder of the clinic's own codelist additions, CSVs named after the codelist they extend.",
+)
+@click.option(
     "--param",
     "params",
     multiple=True,
@@ -207,6 +213,90 @@ def runs(ctx: click.Context, db: Path | None, config: Path | None, limit: int | 
 
 
 @cli.command()
+@click.option(
+    "--unmatched",
+    is_flag=True,
+    help="List the lab tests, drug names and diagnosis codes in the database that match no codelist "
+    "but look related, with counts of rows and patients.",
+)
+@click.option("--run", "run_id", help="With --unmatched: the list a past run stored (id or prefix).")
+@click.option("--db", type=click.Path(path_type=Path), help="DuckDB database file.")
+@click.option("--config", type=click.Path(path_type=Path), help="TOML config file.")
+@click.option(
+    "--local-codelists",
+    "local_codelists",
+    type=click.Path(path_type=Path),
+    help="Folder of the clinic's own codelist additions (setting local_codelists).",
+)
+@click.option("--limit", type=click.IntRange(min=1), help="Show only the first N of each kind.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.pass_context
+def codelists(
+    ctx: click.Context,
+    unmatched: bool,
+    run_id: str | None,
+    db: Path | None,
+    config: Path | None,
+    local_codelists: Path | None,
+    limit: int | None,
+    fmt: str,
+) -> None:
+    """List the codelists in use (shipped and local, with sha256 and rows), or with --unmatched what
+    they may have missed in this clinic's data.
+
+    --unmatched judges the database's data under today's codelists (local additions included), so
+    a code just added to a local codelist drops off the list; nothing is written. With --run it
+    shows the list that run stored instead. Counts only: no patient identifier is shown.
+
+    Example:
+
+        clinic-audit codelists --unmatched --db audit.duckdb --limit 20
+    """
+    from pipelines import unmatched as diagnostic
+    from pipelines.codelists import codelist_files
+
+    settings = _settings(ctx, config, db=db, local_codelists=local_codelists)
+    files = codelist_files(settings.local_codelists)
+    if not unmatched:
+        _print_codelists(files, fmt)
+        return
+    from pipelines.history import open_existing, resolve_run
+
+    with database_lock(settings.db):
+        con = open_existing(settings.db, settings.memory_limit)
+        try:
+            if run_id is not None:
+                found = diagnostic.stored(con, resolve_run(con, run_id))
+            else:
+                found = diagnostic.live(con, files)
+        finally:
+            con.close()
+    shown = diagnostic.as_json if fmt == "json" else diagnostic.as_text
+    click.echo(shown(found, limit, files), nl=False)
+
+
+def _print_codelists(files: Sequence[Any], fmt: str) -> None:
+    """Every codelist file read: codelist, source, rows, sha256, path."""
+    if fmt == "json":
+        import json
+
+        rows = [
+            {
+                "codelist": f.codelist,
+                "source": f.source,
+                "rows": f.rows,
+                "sha256": f.sha256,
+                "file": str(f.path),
+            }
+            for f in files
+        ]
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for f in files:
+        click.echo(f"{f.codelist:<32} {f.source:<8} {f.rows:>5} rows  sha256 {f.sha256[:12]}  {f.path}")
+
+
+@cli.command()
 @click.option("--run", "run_id", help="Run id or a unique prefix (default: the latest run).")
 @click.option("--out", type=click.Path(path_type=Path), help="Folder for the re-rendered outputs.")
 @click.option("--db", type=click.Path(path_type=Path), help="DuckDB database file.")
@@ -264,6 +354,7 @@ def explain(
 
         clinic-audit explain P0042 --check diuretic_electrolyte_monitoring --as-of 2026-11-20
     """
+    from pipelines.codelists import codelist_files, paths_of
     from pipelines.console import print_explanations
     from pipelines.explain import explain as explain_patient
     from pipelines.history import open_existing
@@ -275,6 +366,7 @@ def explain(
     )
     day = settings.resolved_as_of(datetime.now().date())
     selected = checks_for(settings, day)
+    codelist_paths = paths_of(codelist_files(settings.local_codelists))
     per_patient = settings.as_of == "per-patient"
     with database_lock(settings.db):
         con = open_existing(settings.db, settings.memory_limit)
@@ -282,7 +374,7 @@ def explain(
             if settings.as_of in ("latest", "per-patient"):  # as a run: the newest record date
                 day = data_range(con)[1] or day
             explanations, shift = explain_patient(
-                con, patient_id, day, selected, settings.check_params, per_patient
+                con, patient_id, day, selected, settings.check_params, per_patient, codelist_paths
             )
         finally:
             con.close()
@@ -318,7 +410,8 @@ def prune(
     wait: bool,
     wait_timeout: float | None,
 ) -> None:
-    """Delete the findings, check results, quarantine rows and file records of all but the newest runs.
+    """Delete the findings, check results, quarantine rows, file records and unmatched-code lists of all
+    but the newest runs.
 
     The runs themselves stay listed (as pruned); the clinical data tables are not touched.
 

@@ -17,7 +17,7 @@ from pipelines.db import connect
 from pipelines.settings import ConfigError, Settings
 
 # Tables holding per-run results that `prune` removes for old runs, with the column naming the run.
-PRUNED_TABLES = ("findings", "check_results", "quarantine", "run_files")
+PRUNED_TABLES = ("findings", "check_results", "quarantine", "run_files", "run_unmatched")
 
 
 @dataclass(frozen=True)

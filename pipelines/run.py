@@ -20,7 +20,8 @@ import duckdb
 from checks.evaluate import CheckResult, run_checks, select_checks
 from checks.framework import CheckConfigError, CheckDefinition
 from pipelines import __version__
-from pipelines.db import connect, memory_limit_bytes, refresh_lab_concepts
+from pipelines.codelists import CodelistFile, codelist_files, paths_of
+from pipelines.db import connect, load_lab_codelists, memory_limit_bytes, refresh_lab_concepts
 from pipelines.errors import InputError
 from pipelines.guards import Coverage, as_of_warnings, coverage, coverage_warnings, volume_guard
 from pipelines.ingest import (
@@ -34,6 +35,8 @@ from pipelines.ingest import (
 )
 from pipelines.logs import RUN_ID
 from pipelines.settings import ConfigError, Settings
+from pipelines.unmatched import find as find_unmatched
+from pipelines.unmatched import record as record_unmatched
 from reports.context import data_range
 from reports.render import Reports, write_reports
 from reports.worklists import findings_rows, write_csv
@@ -56,6 +59,7 @@ class RunOutcome:
     warnings: list[str] = field(default_factory=list)  # volume guard: exports much smaller than last time
     reports: Reports | None = None  # report.html, email.html, worklists, written after the commit
     coverage: Coverage | None = None  # patients with a record in the lookback before as-of
+    codelists: tuple[CodelistFile, ...] = ()  # the codelist files read: shipped, then the clinic's own
 
 
 def new_run_id(now: datetime) -> str:
@@ -73,9 +77,11 @@ def execute_run(
     outcome = RunOutcome(new_run_id(now), as_of, "running", now)
     RUN_ID.set(outcome.run_id)
     selected = checks_for(settings, as_of)
+    outcome.codelists = codelist_files(settings.local_codelists)  # a bad local file: exit 2, nothing read
     files = preflight(settings.exports, settings.export_format)
     con = connect(settings.db, settings.memory_limit)
     try:
+        load_lab_codelists(con, paths_of(outcome.codelists, "lab_tests"))
         outcome.warnings = volume_guard(con, files, settings.volume_guard_ratio)
         if outcome.warnings and settings.volume_guard_strict:
             raise InputError("volume guard (strict): " + " ".join(outcome.warnings) + " Nothing was loaded.")
@@ -139,7 +145,13 @@ def _run_in_transaction(
             _date_warnings(con, settings, outcome, first, last)
         progress("running the checks")
         outcome.checks = run_checks(
-            con, outcome.run_id, outcome.as_of, selected, settings.check_params, per_patient
+            con,
+            outcome.run_id,
+            outcome.as_of,
+            selected,
+            settings.check_params,
+            per_patient,
+            paths_of(outcome.codelists),
         )
         for result in outcome.checks:
             log.info("%s: population=%d flagged=%d", result.check_id, result.denominator, result.flagged)
@@ -147,6 +159,8 @@ def _run_in_transaction(
         outcome.finished_at = datetime.now().replace(microsecond=0)
         outcome.status = "succeeded"
         _record_run(con, settings, outcome)
+        find_unmatched(con)  # what the codelists may have missed, stored with the run
+        record_unmatched(con, outcome.run_id, outcome.codelists)
         con.commit()
     except BaseException:
         con.rollback()

@@ -150,3 +150,31 @@ CREATE TABLE IF NOT EXISTS check_results (
                                               -- before the as-of date (NULL in runs before schema 3)
 );
 ALTER TABLE check_results ADD COLUMN IF NOT EXISTS deceased_excluded BIGINT;
+
+-- The codelist files each run read: every shipped file and each of the clinic's local additions
+-- (setting local_codelists), with its sha256 and rows, so a run's results can be traced to the exact
+-- lists that produced them.
+CREATE TABLE IF NOT EXISTS run_codelists (
+    run_id    VARCHAR NOT NULL,
+    codelist  VARCHAR NOT NULL,               -- e.g. diuretics (a local file extends the list it is named after)
+    source    VARCHAR NOT NULL,               -- shipped | local
+    file      VARCHAR NOT NULL,               -- the file's path as read
+    sha256    VARCHAR NOT NULL,
+    rows      BIGINT NOT NULL                 -- data rows in the file
+);
+
+-- What the codelists may have missed in this run's data (pipelines/unmatched.py): lab tests, drug
+-- names and diagnosis codes that match no codelist but look related to one, most rows first per
+-- kind. Counts only: no patient identifier.
+CREATE TABLE IF NOT EXISTS run_unmatched (
+    run_id      VARCHAR NOT NULL,
+    kind        VARCHAR NOT NULL,             -- labs | drugs | diagnoses
+    rank        INTEGER NOT NULL,             -- 1 = most rows, within the kind
+    code_system VARCHAR,                      -- LOINC, RxNorm, ATC, ICD-10-CM, ICD-9-CM (NULL: no code)
+    code        VARCHAR,
+    name        VARCHAR,                      -- the test or drug name as exported
+    related_to  VARCHAR NOT NULL,             -- the analyte, codelist: ingredient, or codelist it resembles
+    note        VARCHAR NOT NULL,             -- why it is listed, and what to do
+    rows        BIGINT NOT NULL,
+    patients    BIGINT NOT NULL
+);
