@@ -125,6 +125,33 @@ class FileQuality:
 
 
 @dataclass(frozen=True)
+class MissedCode:
+    """A lab test, drug name or diagnosis code the run saw that matched no codelist but looks related
+    to one (stored with the run in run_unmatched). Counts only."""
+
+    code_system: str | None
+    code: str | None
+    name: str | None
+    related_to: str
+    note: str
+    rows: int
+    patients: int
+
+
+@dataclass(frozen=True)
+class CodelistCoverage:
+    """What the codelists may have missed in the run's data, and the clinic's codelists it used."""
+
+    recorded: bool  # False: a run from before the diagnostic, which stored no list
+    missed: tuple[tuple[str, tuple[MissedCode, ...], int], ...]  # (kind, the first few, how many stored)
+    local: tuple[tuple[str, str, int], ...]  # local codelist files used: (file, sha256, rows)
+
+
+MISSED_SHOWN = 10  # candidates per kind in report.html; `clinic-audit codelists --unmatched` has all
+MISSED_KINDS = ("labs", "drugs", "diagnoses")
+
+
+@dataclass(frozen=True)
 class ReportContext:
     """The whole report."""
 
@@ -134,6 +161,7 @@ class ReportContext:
     max_rows: int
     volume_guard_ratio: float
     warnings: tuple[str, ...] = ()  # what the run warned about (stored with it in runs.warnings)
+    codelists: CodelistCoverage | None = None  # what the codelists may have missed (run_unmatched)
 
 
 def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
@@ -168,7 +196,30 @@ def build_context(
     )
     files = file_quality(con, run_id, volume_guard_ratio)
     warnings = tuple(json.loads(run[0]["warnings"] or "[]"))
-    return ReportContext(header, sections, files, max_rows, volume_guard_ratio, warnings)
+    coverage = codelist_coverage(con, run_id)
+    return ReportContext(header, sections, files, max_rows, volume_guard_ratio, warnings, coverage)
+
+
+def codelist_coverage(con: duckdb.DuckDBPyConnection, run_id: str) -> CodelistCoverage:
+    """The run's stored list of what the codelists may have missed, the first few per kind, and the
+    local codelist files it read: as the run recorded them, never recomputed from today's data."""
+    versions = _rows(
+        con,
+        "SELECT source, file, sha256, rows FROM run_codelists WHERE run_id = $r ORDER BY source, file",
+        {"r": run_id},
+    )
+    missed = []
+    for kind in MISSED_KINDS:
+        rows = _rows(
+            con,
+            "SELECT code_system, code, name, related_to, note, rows, patients, count(*) OVER () AS stored "
+            "FROM run_unmatched WHERE run_id = $r AND kind = $k ORDER BY rank LIMIT $n",
+            {"r": run_id, "k": kind, "n": MISSED_SHOWN},
+        )
+        shown = tuple(MissedCode(*(row[c] for c in list(row)[:7])) for row in rows)
+        missed.append((kind, shown, rows[0]["stored"] if rows else 0))
+    local = tuple((v["file"], v["sha256"], v["rows"]) for v in versions if v["source"] == "local")
+    return CodelistCoverage(bool(versions), tuple(missed), local)
 
 
 def data_range(con: duckdb.DuckDBPyConnection) -> tuple[date | None, date | None]:
