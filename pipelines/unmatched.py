@@ -46,7 +46,8 @@ def find(con: duckdb.DuckDBPyConnection) -> None:
     """Build the temp table `unmatched`; needs checks.evaluate.prepare() and a fresh lab_concepts."""
     con.execute(
         "CREATE OR REPLACE TEMP TABLE analyte_terms AS "
-        "SELECT analyte, term, match FROM read_csv($p, all_varchar = true)",
+        "SELECT trim(analyte) AS analyte, lower(trim(term)) AS term, trim(match) AS match "
+        "FROM read_csv($p, all_varchar = true)",
         {"p": str(REFERENCE_DIR / "analyte_terms.csv")},
     )
     con.execute(sql_file("unmatched.sql"))

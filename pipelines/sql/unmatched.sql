@@ -159,11 +159,18 @@ WITH listed AS (
     SELECT DISTINCT system, icd_category(code, system) AS category, codelist
     FROM codelist WHERE system IN ('ICD-10-CM', 'ICD-9-CM')
 ),
+candidates AS (  -- distinct codes first: the rows are counted for the few in a listed category only
+    SELECT DISTINCT code, code_system FROM diagnoses WHERE code_system IN ('ICD-10-CM', 'ICD-9-CM')
+    EXCEPT
+    SELECT code, code_system FROM diagnosis_concepts
+),
 unlisted AS (
     SELECT d.code, d.code_system, count(*) AS rows, count(DISTINCT d.patient_id) AS patients
     FROM diagnoses d
-    ANTI JOIN diagnosis_concepts c USING (code, code_system)
-    WHERE d.code_system IN ('ICD-10-CM', 'ICD-9-CM')
+    SEMI JOIN (SELECT c.* FROM candidates c
+               SEMI JOIN listed l
+                 ON l.system = c.code_system AND l.category = icd_category(c.code, c.code_system)) k
+      ON k.code = d.code AND k.code_system = d.code_system
     GROUP BY ALL
 )
 SELECT 'diagnoses' AS kind, u.code_system,
