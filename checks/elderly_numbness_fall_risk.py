@@ -16,8 +16,14 @@ CHECK = CheckDefinition(
         "356.x, 357.x; SNOMED-CT polyneuropathy concepts). Patients without a birth date are left out."
     ),
     flag=(
-        "polypharmacy_count or more distinct drugs active on as-of, or an active fall-risk drug: "
-        "benzodiazepine, Z-drug, opioid or sedating (first-generation) antihistamine."
+        "polypharmacy_count or more distinct regular systemic medicines active on as-of, or an active "
+        "fall-risk drug (AGS Beers 2023): benzodiazepine, Z-drug, opioid, sedating (first-generation) "
+        "antihistamine, gabapentinoid, tricyclic antidepressant, SNRI, SSRI, antiepileptic or "
+        "antipsychotic. A regular systemic medicine is systemic (not a cream, gel, patch, eye, ear or "
+        "nasal preparation: ATC D, M02, S, R01A or the form in the name), taken regularly (not 'prn' / "
+        "'as needed' / 'as required') and not an acute course (a prescription planned for fewer than "
+        "acute_course_days, unless the same drug was first started acute_course_days or more before "
+        "as-of and renewed since)."
     ),
     windows=(
         "Age and drugs: on the as-of date (a drug is active when started on or before as-of and ending "
@@ -25,31 +31,59 @@ CHECK = CheckDefinition(
         "was recorded."
     ),
     priority="High when both hold (polypharmacy and a fall-risk drug); otherwise normal.",
-    evidence=("age", "leg_codes", "active_drug_count", "active_drugs", "fall_risk_drugs"),
+    evidence=(
+        "age",
+        "leg_codes",
+        "active_drug_count",
+        "active_drugs",
+        "fall_risk_drugs",
+        "drugs_not_counted",
+    ),
     codelists=("lower_limb_numbness", "fall_risk_drugs", "dose_forms_topical"),
     parameters=(
         Parameter("min_age", 65, "years", "Age on as-of from which a patient is in the population."),
-        Parameter("polypharmacy_count", 5, "drugs", "Distinct active drugs that count as polypharmacy."),
+        Parameter(
+            "polypharmacy_count",
+            5,
+            "drugs",
+            "Distinct regular systemic medicines that count as polypharmacy.",
+        ),
+        Parameter(
+            "acute_course_days",
+            28,
+            "days",
+            "A prescription planned for fewer days (and not a renewal) is an acute course, not counted.",
+        ),
     ),
     rationale=(
         "Peripheral neuropathy of the legs impairs proprioception; with sedating drugs or many drugs the "
-        "fall risk multiplies (AGS Beers 2023: avoid benzodiazepines, Z-drugs and opioids after falls; "
-        "first-generation antihistamines are anticholinergic). Five or more regular drugs is the usual "
-        "polypharmacy definition (WHO, NICE). Drugs are counted as distinct ingredients or ingredient "
-        "sets: a renewal or a dose change counts once, a combination product counts as one drug, a "
-        "brand and its generic count once when the codelists know the ingredient. For drugs no codelist "
-        "covers, identity comes from the RxNorm code, then an RxNorm code seen elsewhere in the export "
-        "for the same name, then the ATC code, then the name without strength and form; a topical form "
-        "counts separately from an oral one of the same ingredient, as it is a separate item on the "
-        "medication list. Topical sedating antihistamines (creams) are not fall-risk drugs; opioid "
-        "patches are, because they are systemic. The lower-limb codelist leaves out codes without a body "
-        "site (R20.x, SNOMED numbness) and arm mononeuropathies. A neuropathy is chronic, so it counts "
-        "until its resolved date however long ago it was recorded. Age counts in completed years; a "
-        "29 February birthday is reached on 28 February in non-leap years."
+        "fall risk multiplies. Fall-risk drugs (issue 15) follow AGS Beers Criteria 2023, Table 3, "
+        "'History of falls or fractures': antiepileptics, antipsychotics, benzodiazepines, Z-drugs, "
+        "antidepressants (TCAs, SSRIs and SNRIs) and opioids; gabapentinoids are antiepileptics there and"
+        " Beers 2023 adds their combination with opioids; first-generation antihistamines are strongly "
+        "anticholinergic (Table 2). Lithium (N05AN) is not an antipsychotic in this sense and is left "
+        "out. A cream, gel, eye drop or other local form of a sedating antihistamine, tricyclic (doxepin "
+        "cream) or gabapentinoid is not a fall-risk drug; opioid patches and any form of the sedative "
+        "classes are. Five or more regular medicines is the usual polypharmacy definition (WHO Medication"
+        " Safety in Polypharmacy 2019; NICE). Polypharmacy (issue 15) counts regular systemic medicines "
+        "only, as those definitions do: a cream, eye drop, ear drop or nasal spray is not systemic, a "
+        "'when required' item is not regular, and an acute course (an antibiotic for a week) is not a "
+        "regular medicine: under acute_course_days (28, a usual repeat-prescription length) from start to"
+        " planned end, unless the same drug was first started acute_course_days or more before as-of and "
+        "renewed since, as a weekly-dispensed long-term drug is. Inhalers and injections count. Drugs "
+        "left out are listed in drugs_not_counted. Drugs are counted as distinct ingredients or "
+        "ingredient sets: a renewal or a dose change counts once, a combination product counts as one "
+        "drug, a brand and its generic count once when the codelists know the ingredient. For drugs no "
+        "codelist covers, identity comes from the RxNorm code, then an RxNorm code seen elsewhere in the "
+        "export for the same name, then the ATC code, then the name without strength and form. The "
+        "lower-limb codelist leaves out codes without a body site (R20.x, SNOMED numbness) and arm "
+        "mononeuropathies. A neuropathy is chronic, so it counts until its resolved date however long ago"
+        " it was recorded. Age counts in completed years; a 29 February birthday is reached on 28 "
+        "February in non-leap years."
     ),
     clears=(
-        "Fewer than polypharmacy_count distinct active drugs and no active fall-risk drug "
-        "(benzodiazepine, Z-drug, opioid, sedating antihistamine) on the as-of date, after a medication "
-        "review."
+        "Fewer than polypharmacy_count distinct regular systemic medicines and no active fall-risk drug "
+        "(benzodiazepine, Z-drug, opioid, sedating antihistamine, gabapentinoid, tricyclic, SNRI, SSRI, "
+        "antiepileptic, antipsychotic) on the as-of date, after a medication review."
     ),
 )

@@ -18,10 +18,13 @@ population AS (
     WHERE p.birth_date + to_years(CAST($min_age AS INTEGER)) <= $as_of
 ),
 active AS (
-    SELECT DISTINCT patient_id, drug_name, rxnorm_code, atc_code
-    FROM prescription_periods  -- every drug, not only codelist ones; ends at death
+    -- every drug, not only codelist ones (ends at death): those active on as-of, and those that
+    -- ended within the last acute_course_days, which show whether a short item is a renewal
+    SELECT patient_id, drug_name, rxnorm_code, atc_code, start_date, end_effective,
+           end_effective IS NULL OR end_effective >= $as_of AS on_as_of
+    FROM prescription_periods
     WHERE start_date <= $as_of
-      AND (end_effective IS NULL OR end_effective >= $as_of)
+      AND (end_effective IS NULL OR end_effective >= $as_of - CAST($acute_course_days AS INTEGER))
       AND patient_id IN (SELECT patient_id FROM population)
 ),
 descriptors AS (
@@ -40,6 +43,14 @@ named AS (
     SELECT a.*, d.ingredients,
            coalesce(d.topical_name, false) OR starts_with(coalesce(a.atc_code, ''), 'D')
                OR starts_with(coalesce(a.atc_code, ''), 'M02') AS topical,
+           -- not systemic either: eye, ear and nasal preparations (ATC S, R01A, or the form in the name)
+           starts_with(coalesce(a.atc_code, ''), 'S') OR starts_with(coalesce(a.atc_code, ''), 'R01A')
+               OR regexp_matches(lower(a.drug_name), '(eye|ear|nasal|nose) ?(drops?|spray|ointment|gel)')
+               AS local_form,
+           -- taken only when needed: not a regular medicine
+           regexp_matches(lower(a.drug_name),
+                          '(^|[^a-z])(prn|p\.r\.n|as needed|as required|when required|when needed|if needed)([^a-z]|$)')
+               AS as_needed,
            coalesce(nullif(trim(regexp_replace(lower(a.drug_name), '\s*[0-9].*$', '')), ''),
                     lower(a.drug_name)) AS stem,
            regexp_matches(lower(a.drug_name), '[a-z]\s*[/+]\s*[a-z]|\s(with|and)\s') AS combination
@@ -58,7 +69,8 @@ stem_rxnorm AS (
     HAVING count(DISTINCT rxnorm_code) = 1
 ),
 identified AS (
-    SELECT n.patient_id, n.drug_name, n.ingredients, n.topical,
+    SELECT n.patient_id, n.drug_name, n.ingredients, n.topical, n.local_form, n.as_needed, n.on_as_of,
+           n.start_date, n.end_effective,
            CASE WHEN n.combination THEN 'combination ' || coalesce(n.atc_code, n.stem)
                 ELSE coalesce(n.ingredients, 'rxnorm ' || n.rxnorm_code, 'rxnorm ' || s.rxnorm,
                               'atc ' || n.atc_code, n.stem) END
@@ -72,9 +84,8 @@ fall_classes AS (
     WHERE codelist = 'fall_risk_drugs' AND ingredient IS NOT NULL
     GROUP BY ingredient
 ),
-fall_risk AS (
-    -- Class rows (<opioid>) are kept only when no specific ingredient names the same prescription.
-    SELECT DISTINCT e.patient_id, e.drug_name, f.drug_class
+fall_risk_rows AS (
+    SELECT DISTINCT e.patient_id, e.drug_name, e.rxnorm_code, e.atc_code, e.ingredient, f.drug_class
     FROM drug_exposures e
     JOIN fall_classes f USING (ingredient)
     JOIN named n
@@ -83,16 +94,48 @@ fall_risk AS (
      AND n.rxnorm_code IS NOT DISTINCT FROM e.rxnorm_code
      AND n.atc_code IS NOT DISTINCT FROM e.atc_code
     WHERE e.codelist = 'fall_risk_drugs'
+      AND n.on_as_of
       AND e.start_date <= $as_of
       AND (e.end_effective IS NULL OR e.end_effective >= $as_of)
-      AND NOT (f.drug_class = 'sedating antihistamine' AND n.topical)
+      -- a cream, eye drop or gel of a sedating antihistamine, tricyclic (doxepin cream) or
+      -- gabapentinoid is not a fall risk; opioid patches and the sedative classes stay
+      AND NOT ((n.topical OR n.local_form)
+               AND f.drug_class NOT IN ('opioid', 'benzodiazepine', 'z-drug', 'antipsychotic'))
+),
+fall_risk AS (
+    -- Class rows (<antiepileptic>, <opioid>) are kept only when no specific ingredient names the
+    -- same prescription: clonazepam (N03AE01) is a benzodiazepine, not also an antiepileptic.
+    SELECT DISTINCT patient_id, drug_name, drug_class
+    FROM fall_risk_rows
+    QUALIFY NOT starts_with(ingredient, '<')
+         OR NOT bool_or(NOT starts_with(ingredient, '<'))
+                OVER (PARTITION BY patient_id, drug_name, rxnorm_code, atc_code)
+),
+per_drug AS (
+    -- One row per distinct drug. It counts towards polypharmacy when it is a regular systemic
+    -- medicine on as-of: active, systemic (not topical, eye, ear or nasal), taken regularly (not
+    -- only as needed) and not an acute course: a prescription planned for acute_course_days or more
+    -- (or open-ended), or a drug first started acute_course_days or more before as-of and renewed
+    -- since (a weekly or fortnightly supply of a long-term drug).
+    SELECT patient_id, drug_key,
+           bool_or(on_as_of) AS active_now,
+           bool_or(on_as_of AND NOT as_needed) AND NOT bool_or(topical OR local_form)
+               AND (bool_or(on_as_of AND NOT as_needed
+                            AND (end_effective IS NULL
+                                 OR end_effective - start_date >= CAST($acute_course_days AS INTEGER)))
+                    OR min(start_date) FILTER (NOT as_needed)
+                       <= $as_of - CAST($acute_course_days AS INTEGER)) AS regular,
+           string_agg(DISTINCT drug_name, '; ' ORDER BY drug_name) FILTER (on_as_of) AS names
+    FROM identified
+    GROUP BY patient_id, drug_key
 ),
 drugs AS (
-    SELECT i.patient_id,
-           count(DISTINCT i.drug_key) AS active_drug_count,
-           string_agg(DISTINCT i.drug_name, '; ' ORDER BY i.drug_name) AS active_drugs
-    FROM identified i
-    GROUP BY i.patient_id
+    SELECT patient_id,
+           count(*) FILTER (active_now AND regular) AS active_drug_count,
+           string_agg(names, '; ' ORDER BY names) FILTER (active_now AND regular) AS active_drugs,
+           string_agg(names, '; ' ORDER BY names) FILTER (active_now AND NOT regular) AS drugs_not_counted
+    FROM per_drug
+    GROUP BY patient_id
 ),
 risky AS (
     SELECT patient_id,
@@ -103,7 +146,8 @@ risky AS (
 ),
 judged AS (
     SELECT p.patient_id, p.age, p.leg_codes,
-           coalesce(d.active_drug_count, 0) AS active_drug_count, d.active_drugs, r.fall_risk_drugs,
+           coalesce(d.active_drug_count, 0) AS active_drug_count, d.active_drugs, d.drugs_not_counted,
+           r.fall_risk_drugs,
            coalesce(d.active_drug_count, 0) >= $polypharmacy_count AS polypharmacy,
            r.fall_risk_drugs IS NOT NULL AS on_fall_risk_drug
     FROM population p
@@ -121,6 +165,6 @@ SELECT
                CASE WHEN polypharmacy THEN active_drug_count || ' distinct active drugs' END,
                CASE WHEN on_fall_risk_drug THEN 'fall-risk drugs: ' || fall_risk_drugs END)
     END AS reason,
-    age::INTEGER AS age, leg_codes, active_drug_count, active_drugs, fall_risk_drugs
+    age::INTEGER AS age, leg_codes, active_drug_count, active_drugs, fall_risk_drugs, drugs_not_counted
 FROM judged
 ORDER BY patient_id

@@ -126,7 +126,7 @@ E19        | furosemide 20 mg tablet                     | 4603        | C03CA01
 E19        | metformin 500 mg tablet                     | 6809        | A10BA02  | 2025-01-01 |            |
 E19        | lisinopril 10 mg tablet                     | 29046       | C09AA03  | 2025-01-01 |            |
 E19        | amlodipine 5 mg tablet                      | 17767       | C08CA01  | 2025-01-01 |            |
-# oral and topical diclofenac are two items: five distinct
+# issue 15: polypharmacy counts regular systemic medicines: the diclofenac gel is not one, so four
 E20        | diclofenac 50 mg tablet                     | 3355        | M01AB05  | 2026-01-01 |            |
 E20        | diclofenac 1% gel                           | 3355        | M02AA15  | 2026-01-01 |            |
 E20        | metformin 500 mg tablet                     | 6809        | A10BA02  | 2025-01-01 |            |
@@ -134,8 +134,8 @@ E20        | lisinopril 10 mg tablet                     | 29046       | C09AA03
 E20        | amlodipine 5 mg tablet                      | 17767       | C08CA01  | 2025-01-01 |            |
 """)
 
-EXPECTED = {"E01", "E03", "E06", "E07", "E08", "E10", "E12", "E14", "E15", "E18", "E20"}
-POPULATION = EXPECTED | {"E02", "E09", "E11", "E17", "E19"}
+EXPECTED = {"E01", "E03", "E06", "E07", "E08", "E10", "E12", "E14", "E15", "E18"}
+POPULATION = EXPECTED | {"E02", "E09", "E11", "E17", "E19", "E20"}
 
 
 def _run(tmp_path):
@@ -203,3 +203,129 @@ def test_lower_limb_numbness_by_site_is_seen_and_hand_numbness_is_not(tmp_path):
     assert {f["patient_id"] for f in findings(tmp_path / "audit.duckdb")} == {"L51", "L52"}
     (result,) = outcome.checks
     assert result.denominator == 2
+
+
+# Issue 15: the Beers 2023 fall-risk classes (gabapentinoids, tricyclics, SNRIs, SSRIs, antiepileptics,
+# antipsychotics) and polypharmacy of regular systemic medicines only. Everyone is 76, with G62.9.
+BEERS_PRESCRIPTIONS = table("""
+patient_id | drug_name                              | rxnorm_code | atc_code | start_date | end_date   | days_supply
+B01        | gabapentin 300 mg capsule              | 25480       | N02BF01  | 2026-06-01 |            |
+# brand only, UK
+B02        | Lyrica 75mg capsules                   |             |          | 2026-06-01 |            |
+# legacy ATC only
+B03        | pregabalin (see pharmacy)              |             | N03AX16  | 2026-06-01 |            |
+B04        | amitriptyline 10 mg tablet             | 704         | N06AA09  | 2026-06-01 |            |
+B05        | Cymbalta 60 mg capsule                 |             |          | 2026-06-01 |            |
+B06        | venlafaxine 75 mg tablet               | 39786       |          | 2026-06-01 |            |
+B07        | sertraline 50 mg tablet                |             | N06AB06  | 2026-06-01 |            |
+B08        | levetiracetam 500 mg tablet            |             | N03AX14  | 2026-06-01 |            |
+B09        | Epilim Chrono 500 tablets              |             |          | 2026-06-01 |            |
+B10        | quetiapine 25 mg tablet                |             | N05AH04  | 2026-06-01 |            |
+B11        | haloperidol 0.5 mg tablet              | 5093        |          | 2026-06-01 |            |
+# an antipsychotic known only by its ATC group
+B12        | prothipendyl 40 mg tablet              |             | N05AX07  | 2026-06-01 |            |
+# lithium is not an antipsychotic here; nor is a doxepin cream a fall-risk drug
+B13        | lithium carbonate 400 mg tablet        |             | N05AN01  | 2026-06-01 |            |
+B13        | doxepin 5% cream                       |             |          | 2026-06-01 |            |
+# clonazepam is a benzodiazepine (N03AE01), named once, not also an antiepileptic
+B14        | clonazepam 0.5 mg tablet               |             | N03AE01  | 2026-06-01 |            |
+# a gabapentin course that ended the day before as-of
+B15        | gabapentin 300 mg capsule              | 25480       | N02BF01  | 2026-06-01 | 2026-11-19 |
+# five regular medicines, one of them only as needed: four
+P01        | metformin 500 mg tablet                | 6809        | A10BA02  | 2025-01-01 |            |
+P01        | lisinopril 10 mg tablet                | 29046       | C09AA03  | 2025-01-01 |            |
+P01        | amlodipine 5 mg tablet                 | 17767       | C08CA01  | 2025-01-01 |            |
+P01        | atorvastatin 20 mg tablet              | 83367       | C10AA05  | 2025-01-01 |            |
+P01        | paracetamol 500 mg tablets PRN         | 161         | N02BE01  | 2025-01-01 |            |
+# four regular medicines and eye drops: four
+P02        | metformin 500 mg tablet                | 6809        | A10BA02  | 2025-01-01 |            |
+P02        | lisinopril 10 mg tablet                | 29046       | C09AA03  | 2025-01-01 |            |
+P02        | amlodipine 5 mg tablet                 | 17767       | C08CA01  | 2025-01-01 |            |
+P02        | atorvastatin 20 mg tablet              | 83367       | C10AA05  | 2025-01-01 |            |
+P02        | latanoprost 0.005% eye drops           |             | S01EE01  | 2025-01-01 |            |
+# four regular medicines and a 7-day antibiotic course: four
+P03        | metformin 500 mg tablet                | 6809        | A10BA02  | 2025-01-01 |            |
+P03        | lisinopril 10 mg tablet                | 29046       | C09AA03  | 2025-01-01 |            |
+P03        | amlodipine 5 mg tablet                 | 17767       | C08CA01  | 2025-01-01 |            |
+P03        | atorvastatin 20 mg tablet              | 83367       | C10AA05  | 2025-01-01 |            |
+P03        | amoxicillin 500 mg capsule             |             | J01CA04  | 2026-11-15 |            | 7
+# four regular medicines and a fifth exactly 28 days long: five (the boundary counts)
+P04        | metformin 500 mg tablet                | 6809        | A10BA02  | 2025-01-01 |            |
+P04        | lisinopril 10 mg tablet                | 29046       | C09AA03  | 2025-01-01 |            |
+P04        | amlodipine 5 mg tablet                 | 17767       | C08CA01  | 2025-01-01 |            |
+P04        | atorvastatin 20 mg tablet              | 83367       | C10AA05  | 2025-01-01 |            |
+P04        | omeprazole 20 mg capsule               | 7646        | A02BC01  | 2026-11-01 |            | 28
+# ... and 27 days long: four
+P05        | metformin 500 mg tablet                | 6809        | A10BA02  | 2025-01-01 |            |
+P05        | lisinopril 10 mg tablet                | 29046       | C09AA03  | 2025-01-01 |            |
+P05        | amlodipine 5 mg tablet                 | 17767       | C08CA01  | 2025-01-01 |            |
+P05        | atorvastatin 20 mg tablet              | 83367       | C10AA05  | 2025-01-01 |            |
+P05        | omeprazole 20 mg capsule               | 7646        | A02BC01  | 2026-11-01 |            | 27
+# a long-term drug supplied weekly: each supply is 7 days, but it was first started long ago: five
+P06        | metformin 500 mg tablet                | 6809        | A10BA02  | 2025-01-01 |            |
+P06        | lisinopril 10 mg tablet                | 29046       | C09AA03  | 2025-01-01 |            |
+P06        | amlodipine 5 mg tablet                 | 17767       | C08CA01  | 2025-01-01 |            |
+P06        | atorvastatin 20 mg tablet              | 83367       | C10AA05  | 2025-01-01 |            |
+P06        | omeprazole 20 mg capsule               | 7646        | A02BC01  | 2026-10-23 |            | 7
+P06        | omeprazole 20 mg capsule               | 7646        | A02BC01  | 2026-10-30 |            | 7
+P06        | omeprazole 20 mg capsule               | 7646        | A02BC01  | 2026-11-06 |            | 7
+P06        | omeprazole 20 mg capsule               | 7646        | A02BC01  | 2026-11-13 |            | 7
+P06        | omeprazole 20 mg capsule               | 7646        | A02BC01  | 2026-11-20 |            | 7
+P06        | chloramphenicol 0.5% eye drops         |             | S01AA01  | 2026-11-18 |            | 7
+# five regular medicines including an insulin injection and an inhaler: five
+P07        | metformin 500 mg tablet                | 6809        | A10BA02  | 2025-01-01 |            |
+P07        | lisinopril 10 mg tablet                | 29046       | C09AA03  | 2025-01-01 |            |
+P07        | amlodipine 5 mg tablet                 | 17767       | C08CA01  | 2025-01-01 |            |
+P07        | insulin glargine 100 units/mL pen      | 274783      | A10AE04  | 2025-01-01 |            |
+P07        | salbutamol 100 micrograms inhaler      |             | R03AC02  | 2025-01-01 |            |
+""")
+
+BEERS_IDS = sorted({row["patient_id"] for row in BEERS_PRESCRIPTIONS})
+BEERS_PATIENTS = table(
+    "patient_id | birth_date | sex\n" + "\n".join(f"{pid} | 1950-01-01 | F" for pid in BEERS_IDS)
+)
+BEERS_DIAGNOSES = table(
+    "patient_id | code | code_system | recorded_at | resolved_at\n"
+    + "\n".join(f"{pid} | G62.9 | ICD-10-CM | 2026-01-01 |" for pid in BEERS_IDS)
+)
+BEERS_FLAGGED = {f"B{n:02d}" for n in range(1, 13)} | {"B14", "P04", "P06", "P07"}
+CLASSES = {
+    "B01": "gabapentinoid",
+    "B02": "gabapentinoid",
+    "B03": "gabapentinoid",
+    "B04": "tricyclic antidepressant",
+    "B05": "SNRI",
+    "B06": "SNRI",
+    "B07": "SSRI",
+    "B08": "antiepileptic",
+    "B09": "antiepileptic",
+    "B10": "antipsychotic",
+    "B11": "antipsychotic",
+    "B12": "antipsychotic",
+    "B14": "benzodiazepine",
+}
+
+
+def test_beers_2023_fall_risk_classes_and_regular_systemic_polypharmacy(tmp_path):
+    outcome = run_pipeline(
+        tmp_path,
+        AS_OF,
+        (CHECK,),
+        patients=BEERS_PATIENTS,
+        diagnoses=BEERS_DIAGNOSES,
+        prescriptions=BEERS_PRESCRIPTIONS,
+    )
+    by_id = {f["patient_id"]: f for f in findings(tmp_path / "audit.duckdb")}
+    assert set(by_id) == BEERS_FLAGGED
+    assert outcome.checks[0].denominator == len(BEERS_IDS)
+    for pid, drug_class in CLASSES.items():
+        assert json.loads(by_id[pid]["evidence"])["fall_risk_drugs"].endswith(f"({drug_class})"), pid
+    assert (
+        json.loads(by_id["B14"]["evidence"])["fall_risk_drugs"] == "clonazepam 0.5 mg tablet (benzodiazepine)"
+    )
+    counts = {pid: json.loads(by_id[pid]["evidence"])["active_drug_count"] for pid in ("P04", "P06", "P07")}
+    assert counts == {"P04": 5, "P06": 5, "P07": 5}
+    assert by_id["P04"]["reason"].endswith("; 5 distinct active drugs")
+    p06 = json.loads(by_id["P06"]["evidence"])
+    assert p06["drugs_not_counted"] == "chloramphenicol 0.5% eye drops"
+    assert "omeprazole 20 mg capsule" in p06["active_drugs"]
