@@ -22,7 +22,12 @@ def test_toml_sets_check_parameters_and_cli_overrides_it(tmp_path):
     assert parameters(tmp_path)["lookback_days"] == 200
     args = run_args(tmp_path, SAMPLE_EXPORT, "--config", str(config), "--param", f"{CHECK}.lookback_days=90")
     assert cli(*args) == 0
-    assert parameters(tmp_path) == {"lookback_days": 90, "as_of": "2026-11-20"}
+    assert parameters(tmp_path) == {
+        "lookback_days": 90,
+        "require_renal": 0,
+        "baseline_days": 14,
+        "as_of": "2026-11-20",
+    }
 
 
 def test_environment_sits_between_file_and_flags(tmp_path):
