@@ -59,6 +59,13 @@ def _required(column: str, source: str | None = None) -> Rule:
     return Rule(column, "required", f"{column} is empty", lambda t: t[source or column].notnull())
 
 
+def _soft(rule: Rule) -> Rule:
+    """The same rule, noted rather than fatal: the row loads without the rule's column."""
+    return Rule(
+        rule.column, rule.name, f"{rule.message}; loaded without it", rule.passes, True, (rule.column,)
+    )
+
+
 def _parsed(column: str, kind: str) -> Rule:
     """A text value that was present must have parsed (typed column not NULL)."""
     return Rule(
@@ -101,7 +108,9 @@ def patient_rules(export_date: date) -> list[Rule]:
     """Rules for patients.csv rows."""
     return [
         _required("patient_id"),
-        *_dated("birth_date", export_date),
+        # soft: only the age-based check needs the birth date; a patient whose birth date is wrong
+        # still loads (with birth_date unknown), so their death and their other checks still count
+        *(_soft(rule) for rule in _dated("birth_date", export_date)),
         Rule(  # soft: no check needs sex; the patient loads with sex unknown (NULL)
             "sex",
             "allowed",
@@ -110,13 +119,15 @@ def patient_rules(export_date: date) -> list[Rule]:
             soft=True,
             clears=("sex",),
         ),
-        # Death takes a patient out of every check, so a death that cannot be trusted rejects the row.
+        # Death takes a patient out of every check, so a death date that cannot be read rejects the row.
         *_dated("death_date", export_date),
-        Rule(
+        Rule(  # soft: one of the two dates is wrong; the death is the fact that must not be lost
             "death_date",
             "after_birth",
-            "death_date is before birth_date",
+            "death_date is before birth_date; loaded without the birth date",
             lambda t: t.death_date.isnull() | t.birth_date.isnull() | (t.death_date >= t.birth_date),
+            soft=True,
+            clears=("birth_date",),
         ),
         Rule(
             "deceased",

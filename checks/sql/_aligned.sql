@@ -2,10 +2,10 @@
 --
 -- Research data such as MIMIC-IV shift every patient's dates by a different random offset, so one
 -- calendar as-of date falls inside almost nobody's record. Here each patient's dates are moved by
--- shift_days = as-of - (the patient's last lab collection, prescription start or diagnosis date, or
--- their death when later), so every patient's last record falls on the as-of date, and each check
--- then evaluates the patient as of that day. A patient who died is therefore audited as of their
--- death, and so left out as deceased, like a dead patient on any as-of date. Intervals within a patient (lookbacks, gaps, ages at the time, death after the last
+-- shift_days = as-of - (the patient's last lab collection, prescription start or diagnosis date), so
+-- every patient's last record falls on the as-of date, and each check then evaluates the patient as
+-- of that day. A death on or before that day leaves the patient out as deceased; a death after it
+-- (MIMIC's dod includes deaths after discharge) does not: the patient was alive at their last record. Intervals within a patient (lookbacks, gaps, ages at the time, death after the last
 -- record) are unchanged; only the calendar moves. Dates shown in evidence are on that moved calendar;
 -- patient_shift keeps each patient's shift so `explain` can say how far. The as-of date comes from
 -- the one-row table aligned_as_of (checks/evaluate.py prepare()).
@@ -17,8 +17,6 @@ FROM (
     SELECT patient_id, max(start_date) FROM prescriptions GROUP BY patient_id
     UNION ALL
     SELECT patient_id, max(recorded_at) FROM diagnoses GROUP BY patient_id
-    UNION ALL  -- a death after the last record ends the timeline there: the patient is out as deceased
-    SELECT patient_id, death_date FROM patient_state WHERE death_date IS NOT NULL
 )
 GROUP BY patient_id;
 

@@ -4,9 +4,10 @@ File names vary between servers ('Observation.ndjson', 'Observation.000.ndjson',
 so each file's type is read from the `resourceType` of its first resource. Mapping (FHIR R4,
 hl7.org/fhir/R4 and the Bulk Data Access IG, hl7.org/fhir/uv/bulkdata):
 
-- Patient: id, birthDate, gender; deceasedDateTime gives the death date (its local date; a partial
-  date, '2020' or '2020-03', says dead with the day unknown), deceasedBoolean true says dead with
-  the date unknown, false says alive.
+- Patient: id, birthDate (a partial one, '1950' or '1950-03', as the period's first day), gender;
+  deceasedDateTime gives the death date (its local date; a partial date, '2020' or '2020-03', as the
+  period's last day, or today if sooner: certainly alive before it, certainly dead after it),
+  deceasedBoolean true says dead with the date unknown, false says alive.
 - Observation (category laboratory, or no category) -> labs: the LOINC coding of `code`, else
   `code.text` (or the first coding's display) as the test name; effectiveDateTime, else
   effectivePeriod.start, effectiveInstant or issued; valueQuantity.value / unit (else code). A
@@ -109,8 +110,20 @@ STATUS = "coalesce(j->>'$.status', '')"
 VERIFICATION = "coalesce(CAST(j->'$.verificationStatus.coding' AS JSON[])[1]->>'$.code', '')"
 
 PATIENTS = """
-SELECT j->>'$.id' AS patient_id, j->>'$.birthDate' AS birth_date, j->>'$.gender' AS sex,
-       CASE WHEN length(j->>'$.deceasedDateTime') >= 10 THEN j->>'$.deceasedDateTime' END AS death_date,
+SELECT j->>'$.id' AS patient_id,
+       -- a partial birthDate (R4 allows '1950' and '1950-03') is read as the period's first day, as
+       -- OMOP's year_of_birth and MIMIC's anchor year are
+       CASE length(j->>'$.birthDate') WHEN 4 THEN (j->>'$.birthDate') || '-01-01'
+            WHEN 7 THEN (j->>'$.birthDate') || '-01' ELSE j->>'$.birthDate' END AS birth_date,
+       j->>'$.gender' AS sex,
+       -- a partial deceasedDateTime ('2026', '2026-03') is read as the period's last day (at the
+       -- latest today): the patient is certainly alive before it, and certainly dead after it
+       CASE length(j->>'$.deceasedDateTime')
+            WHEN 4 THEN strftime(least(make_date(try_cast(j->>'$.deceasedDateTime' AS INTEGER), 12, 31),
+                                       current_date), '%Y-%m-%d')
+            WHEN 7 THEN strftime(least(last_day(try_cast((j->>'$.deceasedDateTime') || '-01' AS DATE)),
+                                       current_date), '%Y-%m-%d')
+            ELSE j->>'$.deceasedDateTime' END AS death_date,
        CASE WHEN (j->>'$.deceasedDateTime') IS NOT NULL THEN 'true' ELSE j->>'$.deceasedBoolean' END
            AS deceased
 FROM {Patient}

@@ -20,6 +20,7 @@ FILES = {
 10000013,M,55,2180,2017 - 2019,
 10000014,F,80,2140,2017 - 2019,2140-02-09
 10000015,F,40,2120,2008 - 2010,
+10000016,M,77,2160,2008 - 2010,2160-01-09
 """,
     "admissions": """subject_id,hadm_id,admittime,dischtime,deathtime,admission_type
 10000011,20000011,2130-03-01 08:00:00,2130-03-05 12:00:00,,EW EMER.
@@ -27,6 +28,7 @@ FILES = {
 10000013,20000013,2180-05-03 10:00:00,2180-05-06 11:00:00,,ELECTIVE
 10000014,20000014,2140-02-01 10:00:00,2140-02-04 11:00:00,,EW EMER.
 10000015,20000015,2120-01-01 10:00:00,2120-01-02 11:00:00,,ELECTIVE
+10000016,20000016,2160-01-02 10:00:00,2160-01-09 11:00:00,2160-01-09 11:00:00,EW EMER.
 """,
     "d_labitems": """itemid,label,fluid,category
 50971,Potassium,Blood,Chemistry
@@ -52,6 +54,8 @@ FILES = {
         "FURO40,008209,0,40mg Tablet,,40,mg,1,TAB,1,PO\n"
         "10000014,20000014,4,p4,1,P1,2140-02-03 09:00:00,2140-04-03 09:00:00,MAIN,Furosemide,"
         "FURO40,008209,0,40mg Tablet,,40,mg,1,TAB,1,PO\n"
+        "10000016,20000016,5,p5,1,P1,2160-01-09 08:00:00,,MAIN,Furosemide,"
+        "FURO40,008209,0,40mg Tablet,,40,mg,1,TAB,1,PO\n"
     ),
     "diagnoses_icd": """subject_id,hadm_id,seq_num,icd_code,icd_version
 10000011,20000011,1,I509,10
@@ -59,6 +63,7 @@ FILES = {
 10000013,20000013,1,I509,10
 10000014,20000014,1,I509,10
 10000015,20000015,1,J189,10
+10000016,20000016,1,I509,10
 """,
 }
 
@@ -77,7 +82,7 @@ def test_latest_audits_only_the_patient_whose_record_reaches_it_and_warns(tmp_pa
     summary = _run(tmp_path, "latest")
     assert summary["as_of"] == "2180-05-06"
     assert flagged(tmp_path / "audit.duckdb", DEM) == {"10000013"}
-    assert summary["coverage"]["patients"] == 5 and summary["coverage"]["with_recent_record"] == 1
+    assert summary["coverage"]["patients"] == 6 and summary["coverage"]["with_recent_record"] == 1
     assert [w for w in summary["warnings"] if "--as-of per-patient" in w]
 
 
@@ -85,11 +90,11 @@ def test_per_patient_audits_each_patient_as_of_their_own_last_record(tmp_path):
     summary = _run(tmp_path, "per-patient")
     db = tmp_path / "audit.duckdb"
     # 10000011 and 10000013: discharged on furosemide with no electrolytes; 10000012 was monitored;
-    # 10000014 went home on furosemide and died five days later: audited as of their death, so out as
-    # deceased, not flagged.
-    assert flagged(db, DEM) == {"10000011", "10000013"}
+    # 10000014 went home on furosemide and died five days later: alive at their last record, so
+    # audited (and flagged); 10000016 died in hospital on the day of their last record: out.
+    assert flagged(db, DEM) == {"10000011", "10000013", "10000014"}
     check = summary["checks"][DEM]
-    assert (check["denominator"], check["flagged"], check["deceased_excluded"]) == (3, 2, 1)
+    assert (check["denominator"], check["flagged"], check["deceased_excluded"]) == (4, 3, 1)
     assert summary["as_of"] == "2180-05-06" and summary["coverage"] is None
     assert [w for w in summary["warnings"] if w.startswith("As of per patient")]
     assert not [w for w in summary["warnings"] if "have any record" in w]

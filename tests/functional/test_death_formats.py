@@ -12,6 +12,7 @@ replacing only the patients (and, for Synthea, the medications).
 from __future__ import annotations
 
 import json
+from datetime import date
 
 import duckdb
 
@@ -106,7 +107,7 @@ def test_omop_death_table(tmp_path):
     export = omop.write_cdm(tmp_path / "export")
     (export / "DEATH.csv").write_text(OMOP_DEATH, encoding="utf-8")
     assert cli(*run_args(tmp_path, export, "--reject-threshold", "1")) == 0
-    assert flagged(tmp_path / "audit.duckdb", DIURETIC) == set()
+    assert flagged(tmp_path / "audit.duckdb", DIURETIC) == {"p6"}
     assert flagged(tmp_path / "audit.duckdb", CIRRHOSIS) == {"3"}
     assert (left_out(tmp_path)[DIURETIC], left_out(tmp_path)[CIRRHOSIS]) == (1, 1)
     assert deaths(tmp_path) == [
@@ -171,7 +172,9 @@ def test_mimic_without_dod_column_loads(tmp_path):
 def test_fhir_deceased(tmp_path):
     # p1 (furosemide, no labs; cirrhosis and cramp) died before as-of, its time in another zone; p2
     # (furosemide, urine tests only) is deceasedBoolean true: dead, date unknown; p4 (cirrhosis and
-    # cramp) has a partial deceasedDateTime (a month): dead, day unknown; p3 is deceasedBoolean false.
+    # cramp) has a partial deceasedDateTime (a month): read as its last day, 2026-03-31, so dead by
+    # the as-of date; p6 died in a year still to end (2027: read as today at the latest, after the
+    # as-of date): alive then, and flagged; p3 is deceasedBoolean false; p7's birthDate is a year.
     resources = dict(fhir.RESOURCES)
     resources["1.Patient.ndjson.gz"] = [
         fhir.patient("p1", "1951-03-01", "male") | {"deceasedDateTime": "2026-09-15T23:30:00-05:00"},
@@ -179,16 +182,25 @@ def test_fhir_deceased(tmp_path):
         fhir.patient("p3", "1953-03-03", "male") | {"deceasedBoolean": False},
         fhir.patient("p4", "1954-03-04", "female") | {"deceasedDateTime": "2026-03"},
         fhir.patient("p5", "1955-03-05", "male"),
+        fhir.patient("p6", "1956-03-06", "female") | {"deceasedDateTime": "2027"},
+        fhir.patient("p7", "1957", "male"),
+    ]
+    first = fhir.RESOURCES["MedicationRequest.ndjson.gz"][0]
+    resources["MedicationRequest.ndjson.gz"] = [
+        *fhir.RESOURCES["MedicationRequest.ndjson.gz"],
+        dict(first, id="mp6", subject={"reference": "Patient/p6"}),
     ]
     export = fhir.write_fhir(tmp_path / "export", resources)
     assert fhir.run(tmp_path, export) == 0
-    assert flagged(tmp_path / "audit.duckdb", DIURETIC) == set()
+    assert flagged(tmp_path / "audit.duckdb", DIURETIC) == {"p6"}
     assert flagged(tmp_path / "audit.duckdb", CIRRHOSIS) == set()
     assert (left_out(tmp_path)[DIURETIC], left_out(tmp_path)[CIRRHOSIS]) == (2, 2)
     assert deaths(tmp_path) == [
         ("p1", "2026-09-15", True),  # the local date as written, not converted to UTC
         ("p2", None, True),
         ("p3", None, False),
-        ("p4", None, True),
+        ("p4", "2026-03-31", True),
         ("p5", None, None),
+        ("p6", date.today().isoformat(), True),
+        ("p7", None, None),
     ]

@@ -225,6 +225,7 @@ def test_unusable_death_rejects_the_patient_row(tmp_path):
     V07        | 1950-01-01 | F   | 2026-11-24 | TRUE
     V08        | 1950-01-01 | F   | 1950-01-01 | Y
     V09        | 1950-01-01 | F   |            | N
+    V10        | 1950-13-01 | F   | 2025-01-01 |
     """)
     run_pipeline(tmp_path, AS_OF, (CHECK,), patients=patients)
     with duckdb.connect(str(tmp_path / "audit.duckdb"), read_only=True) as con:
@@ -234,17 +235,24 @@ def test_unusable_death_rejects_the_patient_row(tmp_path):
         loaded = con.execute(
             "SELECT patient_id, death_date::VARCHAR, deceased FROM patients ORDER BY ALL"
         ).fetchall()
+        noted = con.execute(
+            "SELECT line, column_name, rule FROM row_notes WHERE table_name = 'patients' ORDER BY ALL"
+        ).fetchall()
+        births = dict(con.execute("SELECT patient_id, birth_date::VARCHAR FROM patients").fetchall())
     assert rejected == [
         (2, "death_date", "format"),
-        (3, "death_date", "after_birth"),  # 1899 is before 1900 and before the birth
-        (3, "death_date", "date_range"),
+        (3, "death_date", "date_range"),  # 1899 is before 1900 (and before the birth: hard wins)
         (4, "death_date", "date_range"),
-        (5, "death_date", "after_birth"),
         (6, "deceased", "yes_no"),
         (7, "deceased", "consistent"),
     ]
     assert loaded == [
+        ("V04", "1949-12-31", True),  # died "before birth": one date is wrong; the death is kept
         ("V07", "2026-11-24", True),  # on the export date: accepted
         ("V08", "1950-01-01", True),  # died the day of birth: accepted
         ("V09", None, False),
+        ("V10", "2025-01-01", True),  # a mistyped birth date does not cost the death
     ]
+    # the birth dates that could not be trusted are loaded as unknown, and noted
+    assert noted == [(5, "death_date", "after_birth"), (11, "birth_date", "format")]
+    assert births["V04"] is None and births["V10"] is None and births["V08"] == "1950-01-01"
