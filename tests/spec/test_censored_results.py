@@ -139,9 +139,10 @@ def test_insulin_potassium_censored_and_latest_by_time(tmp_path):
     assert json.loads(by_id["I07"]["evidence"])["last_potassium"] == "4.1"
 
 
+# open-ended, started 80 days before as-of: inside the 90-day course of an undated NSAID (issue 15)
 NSAIDS = table(
     "patient_id | drug_name | rxnorm_code | atc_code | start_date | end_date | days_supply\n"
-    + "\n".join(f"K0{i} | ibuprofen 400 mg tablet | 5640 | M01AE01 | 2026-01-01 | |" for i in range(1, 8))
+    + "\n".join(f"K0{i} | ibuprofen 400 mg tablet | 5640 | M01AE01 | 2026-09-01 | |" for i in range(1, 8))
 )
 
 EGFR = table("""
