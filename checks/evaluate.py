@@ -180,6 +180,11 @@ def store(
         f"count(*) FILTER (flagged AND priority = 'high') FROM {table}"
     ).fetchall()[0]
     recorded = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in params.items()}
+    con.execute(
+        f"INSERT INTO check_exclusions SELECT $run, $check, patient_id, 'deceased', death_date "  # noqa: S608
+        f"FROM {left_out_table(definition.id)} ORDER BY patient_id",
+        {"run": run_id, "check": definition.id},
+    )
     left_out = con.execute(f"SELECT count(*) FROM {left_out_table(definition.id)}").fetchall()[0][0]  # noqa: S608
     result = CheckResult(definition.id, definition.title, denominator, flagged, high, recorded, left_out)
     con.execute(

@@ -17,7 +17,16 @@ from pipelines.db import connect
 from pipelines.settings import ConfigError, Settings
 
 # Tables holding per-run results that `prune` removes for old runs, with the column naming the run.
-PRUNED_TABLES = ("findings", "check_results", "quarantine", "run_files", "run_unmatched")
+PRUNED_TABLES = (
+    "findings",
+    "check_results",
+    "check_exclusions",
+    "quarantine",
+    "row_notes",
+    "run_files",
+    "run_unmatched",
+    "run_codelists",
+)
 
 
 @dataclass(frozen=True)

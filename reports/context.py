@@ -257,7 +257,7 @@ def flag_counts(con: duckdb.DuckDBPyConnection, run_id: str, check_id: str) -> d
         "SELECT status, count(*) FROM flag_status WHERE run_id = $r AND check_id = $c GROUP BY status",
         {"r": run_id, "c": check_id},
     ).fetchall()
-    return {"new": 0, "persisting": 0, "resolved": 0} | dict(rows)
+    return {"new": 0, "persisting": 0, "resolved": 0, "deceased": 0} | dict(rows)
 
 
 def rate_history(con: duckdb.DuckDBPyConnection, run_id: str, check_id: str) -> tuple[RatePoint, ...]:

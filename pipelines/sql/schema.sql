@@ -137,6 +137,17 @@ CREATE TABLE IF NOT EXISTS findings (
     evidence   JSON NOT NULL                  -- the check's evidence columns, by name
 );
 
+-- Patients a check would have audited but left out of its population, and why: 'deceased' (died on
+-- or before the as-of date, or dead with no date). A flag on such a patient ends as 'deceased' in
+-- flag_status, not as 'resolved'.
+CREATE TABLE IF NOT EXISTS check_exclusions (
+    run_id     VARCHAR NOT NULL,
+    check_id   VARCHAR NOT NULL,
+    patient_id VARCHAR NOT NULL,
+    reason     VARCHAR NOT NULL,              -- deceased
+    death_date DATE                           -- NULL: dead, date unknown
+);
+
 CREATE TABLE IF NOT EXISTS check_results (
     run_id        VARCHAR NOT NULL,
     check_id      VARCHAR NOT NULL,

@@ -57,7 +57,8 @@ LEFT JOIN check_runs res
 
 -- flag_status: for every run and check, each patient flagged in that run or resolved by it, with
 -- status 'new' (first raised in this run), 'persisting' (flagged in the previous run of the check
--- too) or 'resolved' (flagged in the previous run, not in this one); runs_standing counts the
+-- too), 'resolved' (flagged in the previous run, not in this one) or 'deceased' (flagged in the
+-- previous run, left out of this one as deceased: check_exclusions); runs_standing counts the
 -- consecutive runs of the check, up to and including this one, that have flagged the patient.
 CREATE OR REPLACE VIEW flag_status AS
 SELECT cr.run_id, cr.check_id, e.patient_id,
@@ -67,9 +68,13 @@ SELECT cr.run_id, cr.check_id, e.patient_id,
 FROM check_runs cr JOIN flag_episodes e
     ON e.check_id = cr.check_id AND cr.check_run_no BETWEEN e.first_check_run_no AND e.last_check_run_no
 UNION ALL
-SELECT e.resolved_run_id, e.check_id, e.patient_id, 'resolved', e.first_run_id, e.first_as_of,
-       e.runs_flagged
-FROM flag_episodes e WHERE e.resolved_run_id IS NOT NULL;
+SELECT e.resolved_run_id, e.check_id, e.patient_id,
+       CASE WHEN x.patient_id IS NULL THEN 'resolved' ELSE 'deceased' END,
+       e.first_run_id, e.first_as_of, e.runs_flagged
+FROM flag_episodes e
+LEFT JOIN check_exclusions x  -- left out as deceased: the flag ended, but not because care caught up
+    ON x.run_id = e.resolved_run_id AND x.check_id = e.check_id AND x.patient_id = e.patient_id
+WHERE e.resolved_run_id IS NOT NULL;
 
 -- patient_state: one row per patient over `patients`, which holds one row per distinct version of a
 -- patient that an export sent (nightly exports re-send most of them unchanged). Versions are ordered

@@ -256,3 +256,39 @@ def test_unusable_death_rejects_the_patient_row(tmp_path):
     # the birth dates that could not be trusted are loaded as unknown, and noted
     assert noted == [(5, "death_date", "after_birth"), (11, "birth_date", "format")]
     assert births["V04"] is None and births["V10"] is None and births["V08"] == "1950-01-01"
+
+
+def test_a_flag_ended_by_death_is_not_resolved(tmp_path):
+    """Flagged while alive, then dead by the next run: the flag ends as 'deceased' in flag_status
+    (and in no 'resolved' count of the report or email), recorded in check_exclusions."""
+    patients = table("""
+    patient_id | birth_date | sex | death_date | deceased
+    D1         | 1950-01-01 | F   | 2025-01-01 |
+    D2         | 1950-01-01 | M   |            |
+    """)
+    prescriptions = table("""
+    patient_id | drug_name               | rxnorm_code | atc_code | start_date | end_date   | days_supply
+    D1         | furosemide 40 mg tablet | 4603        | C03CA01  | 2024-06-01 |            |
+    D2         | furosemide 40 mg tablet | 4603        | C03CA01  | 2024-06-01 | 2025-03-01 |
+    """)
+    first = run_pipeline(
+        tmp_path, date(2024, 12, 1), (CHECK,), patients=patients, prescriptions=prescriptions
+    )
+    second = run_pipeline(
+        tmp_path, date(2025, 6, 1), (CHECK,), patients=patients, prescriptions=prescriptions
+    )
+    with duckdb.connect(str(tmp_path / "audit.duckdb"), read_only=True) as con:
+        status = con.execute(
+            "SELECT run_id, patient_id, status FROM flag_status ORDER BY run_id, patient_id"
+        ).fetchall()
+        excluded = con.execute(
+            "SELECT run_id, patient_id, reason, death_date::VARCHAR FROM check_exclusions"
+        ).fetchall()
+    # D2's diuretic ended: resolved; D1 died: not resolved
+    assert status == [
+        (first.run_id, "D1", "new"),
+        (first.run_id, "D2", "new"),
+        (second.run_id, "D1", "deceased"),
+        (second.run_id, "D2", "resolved"),
+    ]
+    assert excluded == [(second.run_id, "D1", "deceased", "2025-01-01")]
