@@ -20,6 +20,15 @@ CREATE OR REPLACE TEMP MACRO result_above(value, comparator, threshold) AS
          ELSE value > threshold  -- plain, or '>=' (which may equal its bound)
     END;
 
+-- A fall of at least `amount` from an earlier result to a later one, known only when certain: the
+-- earlier result's true value is at least its bound (plain, '>' or '>='), the later one's at most
+-- its bound (plain, '<' or '<='); '<5.5' -> 4.0 or 5.0 -> '>3.9' is no known fall. Rounded to 0.001
+-- so 4.5 -> 3.5 is exactly 1.0 despite floating point.
+CREATE OR REPLACE TEMP MACRO result_fell(prev_value, prev_comparator, value, comparator, amount) AS
+    coalesce(prev_comparator, '') NOT IN ('<', '<=')
+    AND coalesce(comparator, '') NOT IN ('>', '>=')
+    AND round(prev_value - value, 3) >= amount;
+
 -- A result as a clinician reads it: the comparator, then the value in the canonical unit to two
 -- decimals (3.2, <2.5, >2000.0, 45.0), as the checks' evidence has always shown values; a value
 -- under 0.1 keeps two significant digits instead, so a small bound never reads as 0 ('<0.004').

@@ -47,7 +47,7 @@ marked AS (
            result_below(value, value_comparator, $potassium_low) AS is_low,
            prev_day >= $as_of - CAST($lookback_days AS INTEGER)
                AND day - prev_day <= CAST($max_gap_days AS INTEGER)
-               AND round(prev_value - value, 3) >= $fall_mmol
+               AND result_fell(prev_value, prev_comparator, value, value_comparator, $fall_mmol)
                AND NOT result_above(prev_value, prev_comparator, $potassium_high) AS is_fall
     FROM series
 ),

@@ -99,8 +99,15 @@ SELECT l.subject_id AS patient_id, l.charttime AS collected_at, NULL::VARCHAR AS
            ELSE lower(coalesce(trim(d.fluid), 'unknown fluid')) || ' ' || trim(d.label)
        END AS test_name,
        coalesce(
+           -- a censored value ('<3.0') keeps its comparator even where valuenum holds the bound
+           CASE WHEN result_comparator(l.value) IS NOT NULL AND result_number(l.value) IS NOT NULL
+                THEN trim(l.value) END,
            nullif(trim(l.valuenum), ''),
            CASE WHEN result_number(l.value) IS NOT NULL THEN trim(l.value) END,  -- 140, '<0.1'
+           -- 'GREATER THAN 60' / 'LESS THAN 0.1', as some MIMIC values are written
+           CASE WHEN regexp_full_match(upper(trim(l.value)), '(GREATER|LESS) THAN\s*[0-9.]+')
+                THEN CASE WHEN upper(trim(l.value)) LIKE 'GREATER%' THEN '>' ELSE '<' END
+                     || regexp_extract(trim(l.value), '([0-9.]+)$', 1) END,
            {COMMENT_RESULT}
        ) AS value,
        l.valueuom AS unit

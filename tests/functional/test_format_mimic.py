@@ -234,6 +234,9 @@ CENSORED_ROWS = [
     (17, 10000003, 50971, "2180-05-04 11:00:00", "HEMOLYZED", "", "mEq/L", "___"),
     (18, 10000003, 50931, "2180-05-03 11:00:00", "112", "112", "mg/dL",
      "IF FASTING, 70-100 NORMAL, >125 PROVISIONAL DIABETES."),
+    # valuenum holds the bound of a censored value: the comparator is kept
+    (19, 10000003, 50971, "2180-05-05 11:00:00", "<3.0", "3.0", "mEq/L", ""),
+    (20, 10000003, 51010, "2180-05-04 11:00:00", "GREATER THAN 2000", "", "pg/mL", ""),
 ]  # fmt: skip
 LAB_COLUMNS = (
     "labevent_id,subject_id,hadm_id,specimen_id,itemid,order_provider_id,charttime,storetime,value,"
@@ -275,7 +278,9 @@ def test_censored_values_and_numbers_in_comments_are_read(tmp_path):
         ("Glucose", "2180-05-03", 112.0, None),  # valuenum wins; the comment's numbers are not read
         ("Potassium", "2180-05-03", 2.5, "<"),
         ("Potassium", "2180-05-04", None, None),  # HEMOLYZED: a result without a numeric value
+        ("Potassium", "2180-05-05", 3.0, "<"),
         ("Vitamin B12", "2180-05-03", 2000.0, ">"),
+        ("Vitamin B12", "2180-05-04", 2000.0, ">"),
     ]
     with duckdb.connect(str(tmp_path / "audit.duckdb"), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM quarantine WHERE table_name = 'labs'").fetchall() == [(0,)]

@@ -50,6 +50,29 @@ def test_result_below_and_above_are_certain(con, value, comparator, threshold, b
 
 
 @pytest.mark.parametrize(
+    ("prev", "prev_comparator", "value", "comparator", "fell"),
+    [
+        (5.0, None, 4.0, None, True),  # exactly 1.0
+        (4.5, None, 3.5, None, True),  # 1.0 despite floating point
+        (5.0, None, 4.1, None, False),
+        (5.5, "<", 4.0, None, False),  # '<5.5' may be 4.2: no known fall
+        (5.0, None, 3.9, ">", False),  # '>3.9' may be 4.5
+        (5.0, None, 4.0, "<", True),  # the later result is under 4.0: fell by more than 1.0
+        (5.0, ">", 4.0, None, True),
+        (5.0, ">=", 4.0, "<=", True),
+        (5.0, "<=", 4.0, None, False),
+        (5.0, None, 4.0, ">=", False),
+    ],
+)
+def test_result_fell_is_certain(con, prev, prev_comparator, value, comparator, fell):
+    got = con.execute(
+        "SELECT result_fell($p, $pc, $v, $c, 1.0)",
+        {"p": prev, "pc": prev_comparator, "v": value, "c": comparator},
+    ).fetchall()[0][0]
+    assert got is fell
+
+
+@pytest.mark.parametrize(
     ("value", "comparator", "text"),
     [(3.2, None, "3.2"), (2.5, "<", "<2.5"), (2000.0, ">", ">2000.0"), (5.0, "<=", "<=5.0"),
      (0.8228, None, "0.82"), (0.004, "<", "<0.004"), (0.0, None, "0.0")],
@@ -93,6 +116,8 @@ I04        | insulin glargine 100 units/mL pen | 274783      | A10AE04  | 2025-0
 I05        | insulin glargine 100 units/mL pen | 274783      | A10AE04  | 2025-01-01 |          |
 I06        | insulin glargine 100 units/mL pen | 274783      | A10AE04  | 2025-01-01 |          |
 I07        | insulin glargine 100 units/mL pen | 274783      | A10AE04  | 2025-01-01 |          |
+I08        | insulin glargine 100 units/mL pen | 274783      | A10AE04  | 2025-01-01 |          |
+I09        | insulin glargine 100 units/mL pen | 274783      | A10AE04  | 2025-01-01 |          |
 """)
 
 POTASSIUM = table("""
@@ -116,6 +141,12 @@ I06        | 2026-10-01          | 2823-3     |           | >3.0       | mmol/L
 # low earlier, then a later result the same day back in range: flagged, normal priority
 I07        | 2026-10-01T08:00:00 | 2823-3     |           | 3.2        | mmol/L
 I07        | 2026-10-01T18:00:00 | 2823-3     |           | 4.1        | mmol/L
+# '<5.0' then 3.9: may have been 4.2 -> 3.9; no known fall of 1.0
+I08        | 2026-10-01          | 2823-3     |           | <5.0       | mmol/L
+I08        | 2026-10-02          | 2823-3     |           | 3.9        | mmol/L
+# 4.9 then '>3.8': may be 4.5; no known fall
+I09        | 2026-10-01          | 2823-3     |           | 4.9        | mmol/L
+I09        | 2026-10-02          | 2823-3     |           | >3.8       | mmol/L
 """)
 
 
