@@ -105,7 +105,7 @@ SELECT l.subject_id AS patient_id, l.charttime AS collected_at, NULL::VARCHAR AS
            nullif(trim(l.valuenum), ''),
            CASE WHEN result_number(l.value) IS NOT NULL THEN trim(l.value) END,  -- 140, '<0.1'
            -- 'GREATER THAN 60' / 'LESS THAN 0.1', as some MIMIC values are written
-           CASE WHEN regexp_full_match(upper(trim(l.value)), '(GREATER|LESS) THAN\s*[0-9.]+')
+           CASE WHEN regexp_full_match(upper(trim(l.value)), '(GREATER|LESS) THAN\\s*[0-9.]+')
                 THEN CASE WHEN upper(trim(l.value)) LIKE 'GREATER%' THEN '>' ELSE '<' END
                      || regexp_extract(trim(l.value), '([0-9.]+)$', 1) END,
            {COMMENT_RESULT}
