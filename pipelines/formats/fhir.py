@@ -94,6 +94,12 @@ def _first_display(path: str) -> str:
     return f"coalesce(j->>'$.{path}.text', CAST(j->'$.{path}.coding' AS JSON[])[1]->>'$.display')"
 
 
+# Category codes that mean a laboratory result: FHIR's observation-category 'laboratory', and the HL7
+# v2 diagnostic service sections (table 0074) some servers send instead: LAB, CH chemistry, HM
+# haematology, SR serology, IMM immunology, TX toxicology, BLB blood bank, MB microbiology (compared
+# in lower case). An Observation with another category (vital-signs, survey, ...) is skipped.
+LAB_CATEGORIES = "['laboratory', 'lab', 'ch', 'hm', 'sr', 'imm', 'tx', 'blb', 'mb']"
+
 # Every category code of an Observation.
 CATEGORIES = """flatten(list_transform(CAST(j->'$.category' AS JSON[]),
             lambda cat: list_transform(CAST(cat->'$.coding' AS JSON[]), lambda c: c->>'$.code')))"""
@@ -143,7 +149,8 @@ SELECT {PATIENT_ID} AS patient_id,
        coalesce(j->>'$.valueQuantity.unit', j->>'$.valueQuantity.code') AS unit,
        CASE WHEN j IS NULL THEN NULL  -- a malformed line is judged (and rejected) by the shared rules
             WHEN {STATUS} IN ('entered-in-error', 'cancelled') THEN {_status_skip("status")}
-            WHEN (j->'$.category') IS NOT NULL AND NOT list_contains({CATEGORIES}, 'laboratory')
+            WHEN (j->'$.category') IS NOT NULL
+                 AND NOT list_has_any(list_transform({CATEGORIES}, lambda c: lower(c)), {LAB_CATEGORIES})
             THEN 'not a laboratory observation (' || coalesce(array_to_string({CATEGORIES}, ', '), '') || ')'
        END AS _skip
 FROM {{Observation}}

@@ -278,3 +278,25 @@ def test_censored_and_text_results_keep_comparator_or_load_without_value(tmp_pat
     nsaid_flags = [f for f in findings(tmp_path / "audit.duckdb") if f["check_id"] == "nsaid_kidney_disease"]
     assert [(f["patient_id"], f["priority"]) for f in nsaid_flags] == [("p2", "high")]
     assert json.loads(nsaid_flags[0]["evidence"])["latest_egfr"] == "<15.0"
+
+
+def test_a_v2_diagnostic_service_category_is_a_laboratory_result(tmp_path):
+    # Some servers categorise lab results with HL7 v2 table 0074 (LAB, CH chemistry) rather than
+    # observation-category 'laboratory': those are labs. p2's potassium and sodium are such results,
+    # so p2 is monitored and no longer flagged.
+    v2 = "http://terminology.hl7.org/CodeSystem/v2-0074"
+    resources = dict(
+        RESOURCES,
+        **{
+            "Observation.002.ndjson": [
+                obs("o8", "p2", "2823-3", 4.2, "mmol/L", "2026-10-02",
+                    category=[{"coding": [{"system": v2, "code": "CH"}]}]),
+                obs("o9", "p2", "2951-2", 139, "mmol/L", "2026-10-02",
+                    category=[{"coding": [{"system": v2, "code": "LAB"}]}]),
+            ]
+        },
+    )  # fmt: skip
+    assert run(tmp_path, write_fhir(tmp_path / "export", resources)) == 0
+    files = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))["files"]
+    assert "not a laboratory observation (CH)" not in files["labs"]["skip_reasons"]
+    assert "p2" not in flagged(tmp_path / "audit.duckdb", "diuretic_electrolyte_monitoring")
