@@ -14,7 +14,9 @@ cramp_days AS (
 tests(test, ord) AS (VALUES ('potassium', 1), ('calcium', 2), ('magnesium', 3)),
 calcium_results AS (
     -- every calcium result in any form, numbered so that each can take its own same-day albumin
-    SELECT row_number() OVER () AS rid, patient_id, collected_at, collected_at::DATE AS day, analyte,
+    -- (numbered in a fixed order: the CTE is read twice and must number the same way both times)
+    SELECT row_number() OVER (ORDER BY patient_id, collected_at, analyte, value, value_comparator) AS rid,
+           patient_id, collected_at, collected_at::DATE AS day, analyte,
            value, value_comparator
     FROM blood_results
     WHERE analyte IN ('calcium', 'calcium_corrected', 'calcium_ionized')
