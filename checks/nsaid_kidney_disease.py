@@ -11,8 +11,8 @@ CHECK = CheckDefinition(
         "on or after as-of (end date, else start + days supply); a prescription with neither an end "
         "date nor a days supply is a course active for open_course_days from its start (start + "
         "open_course_days on or after as-of), not forever. Topical and ophthalmic NSAIDs (ATC M02AA, "
-        "S01BC, D11AX18, R02AX, topical brands, or a topical dose form such as gel, cream, patch in the drug name) are "
-        "not systemic."
+        "S01BC, D11AX18, R02AX, topical brands, or a topical dose form such as gel, cream, patch in "
+        "the drug name) are not systemic."
     ),
     flag=(
         "Chronic kidney disease stage 3 or worse recorded on or before as-of and not resolved on or "
