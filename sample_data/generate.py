@@ -17,8 +17,20 @@ labs.csv has censored values ('<2.5', '>60', '<= 5', '>2000'), text-only values 
 pressure, with their LOINC codes) that no check uses. Those patients are appended after the main
 draw (``appended_scenarios``) so that every earlier patient kept its random draws.
 
+Issue #15 reviewed six definitions; ``issue15_scenarios`` plants a patient for each changed rule,
+with near-miss controls, as the last patients with a third random stream: insulin started the day
+of a low potassium (and the day after one), a fall from above 5.0 ('>6.0' too), a diuretic shown
+beside insulin; a diuretic started 14 and 15 days before as-of and a renewed one ('baseline tests
+due' vs 'overdue'); three neuropathic-pain drugs for depression only, a renewal of a drug first
+started before the 24 months, an indication coded after the drugs; a low total calcium corrected
+by a same-day albumin, without albumin, corrected to exactly 2.10, and a low ionised calcium; CKD
+stage 4 and dialysis codes without an eGFR, open-ended NSAIDs started 90 and 91 days before
+as-of; pregabalin, a doxepin cream and lithium in older patients with leg numbness, and
+polypharmacy with eye drops, an as-required item and 27- and 28-day courses. An undated NSAID is
+now a 90-day course, so the earlier NSAID scenarios start within 90 days of as-of.
+
 Usage, from the repository root:
-    python sample_data/generate.py                      # seed 20261120, 315 patients
+    python sample_data/generate.py                      # seed 20261120, 340 patients
     python sample_data/generate.py --seed 7 --patients 500 --out /tmp/export
 
 Standard library only. The same seed and patient count give byte-identical files.
@@ -101,6 +113,8 @@ LAB_TESTS: dict[str, LabTest] = {
     "ast": LabTest(("1920-8",), ("AST",), "U/L", 0),
     "bilirubin": LabTest(("1975-2",), ("Bilirubin, total",), "umol/L", 0),
     "albumin": LabTest(("1751-7",), ("Albumin",), "g/L", 0),
+    # Issue #15: ionised calcium (LOINC 1995-0, serum/plasma), judged before total calcium.
+    "calcium_ionized": LabTest(("1995-0",), ("Ionised calcium",), "mmol/L", 2),
     "glucose": LabTest(("2345-7",), ("Glucose",), "mmol/L", 1),
     "hba1c": LabTest(("4548-4",), ("HbA1c",), "%", 1),
     "vitamin_b12": LabTest(("2132-9",), ("Vitamin B12",), "pmol/L", 0),
@@ -205,6 +219,12 @@ DRUGS: dict[str, Drug] = {
     "omeprazole": Drug("omeprazole 20 mg capsule", "7646", "A02BC01"),
     "levothyroxine": Drug("levothyroxine 50 microgram tablet", "10582", "H03AA01"),
     "paracetamol": Drug("paracetamol 500 mg tablet", "161", "N02BE01"),
+    # Issue #15 (fall risk and polypharmacy): local forms, as-needed items, a lithium salt, a course.
+    "paracetamol_prn": Drug("paracetamol 500 mg tablets as required", "161", "N02BE01"),
+    "latanoprost_eye_drops": Drug("latanoprost 50 micrograms/mL eye drops", "43611", "S01EE01"),
+    "doxepin_cream": Drug("doxepin 5% cream", "3638", "D04AX01"),
+    "lithium": Drug("lithium carbonate 400 mg modified-release tablet", "42351", "N05AN01"),
+    "prednisolone": Drug("prednisolone 5 mg tablet", "8638", "H02AB06"),
 }
 # Drugs a background patient may take only under the conditions background_drugs() enforces.
 GUARDED = frozenset({
@@ -286,6 +306,11 @@ def plant(
     for part in parts:
         events.extend(part if isinstance(part, list) else [part])
     return Scenario(key, check, frozenset(flags), age, tuple(events), birth, death, deceased)
+
+
+def day_of(iso: str) -> int:
+    """The day offset of a calendar date, so scenarios can be written in the dates a rule names."""
+    return (date.fromisoformat(iso) - AS_OF).days
 
 
 def result(test: str, day: int, text: str, unit: str | None = None, clock: str | None = None) -> Lab:
@@ -541,7 +566,13 @@ def numbness_scenarios() -> list[Scenario]:
 
 
 def nsaid_scenarios() -> list[Scenario]:
-    """Systemic NSAIDs with CKD 3+ (each code route) or a low latest eGFR, and near misses."""
+    """Systemic NSAIDs with CKD 3+ (each code route) or a low latest eGFR, and near misses.
+
+    Issue #15 made an NSAID with no end date and no days supply a 90-day course: the open-ended
+    NSAIDs here start within 90 days of as-of (naproxen -60 and diclofenac -75 were -150 and -200,
+    ibuprofen -70 was -100, the recovered-eGFR control's naproxen -80 was -120), so each scenario
+    still tests what it was built for. Moving a start date changes no random draw.
+    """
     c = NKD
     return [
         plant(c, "nkd_ibuprofen_ckd3_code", {NKD}, 74, Dx("N18.30", -500), Dx("M17.11", -300),
@@ -549,11 +580,11 @@ def nsaid_scenarios() -> list[Scenario]:
         plant(c, "nkd_naproxen_ckd4_undotted", {NKD}, 69, Dx("N18.4", -300, undotted=True),
               tests(-100, egfr=24), Rx("naproxen", -20, days=30)),
         plant(c, "nkd_diclofenac_icd9_ckd", {NKD}, 80, Dx("585.3", -700, "ICD-9-CM"),
-              Rx("diclofenac", -200), tests(-30, egfr=49)),
+              Rx("diclofenac", -75), tests(-30, egfr=49)),
         plant(c, "nkd_ibuprofen_snomed_ckd", {NKD}, 71, Dx("433144002", -400, "SNOMED-CT"),
-              Rx("ibuprofen", -100)),
+              Rx("ibuprofen", -70)),
         plant(c, "nkd_naproxen_low_egfr_no_code", {NKD}, 66, Dx("M19.90", -400),
-              tests(-300, egfr=71), Rx("naproxen", -150), tests(-45, egfr=48)),
+              tests(-300, egfr=71), Rx("naproxen", -60), tests(-45, egfr=48)),
         plant(c, "nkd_ibuprofen_ckd5", {NKD}, 77, Dx("N18.5", -200), tests(-150, egfr=12),
               Rx("ibuprofen", -10, days=20)),
         plant(c, "nkd_topical_diclofenac_ckd", (), 78, Dx("N18.30", -400),
@@ -561,7 +592,7 @@ def nsaid_scenarios() -> list[Scenario]:
         plant(c, "nkd_ibuprofen_ckd2", (), 68, Dx("N18.2", -300), Rx("ibuprofen", -90),
               tests(-60, egfr=72)),
         plant(c, "nkd_earlier_low_egfr_recovered", (), 73, tests(-500, egfr=55),
-              Rx("naproxen", -120), tests(-100, egfr=66)),
+              Rx("naproxen", -80), tests(-100, egfr=66)),
         plant(c, "nkd_nsaid_stopped", (), 76, Dx("N18.4", -300), Rx("naproxen", -200, end=-150),
               tests(-100, egfr=26)),
         plant(c, "nkd_ckd_without_nsaid", (), 81, Dx("N18.30", -500), Rx("paracetamol", -400),
@@ -668,12 +699,12 @@ def appended_scenarios() -> list[Scenario]:
               Dx("R25.2", -60), death=0, deceased="true"),
         plant(RNP, "rnp_deceased_date_unknown", (), 71, Dx("G62.9", -650), Dx("N18.4", -300),
               Rx("gabapentin", -600, end=-420), Rx("duloxetine", -400, end=-200),
-              Rx("amitriptyline", -180), Rx("ibuprofen", -100), deceased="true"),
+              Rx("amitriptyline", -180), Rx("ibuprofen", -60), deceased="true"),
         plant(DEM, "dem_deceased_false_no_labs", {DEM}, 76, Dx("I50.9", -300),
               Rx("bumetanide", -280), tests(-400, *BMP), deceased="false"),
         # Censored results: a result wherever one is asked for, judged on the bound.
         plant(NKD, "nkd_latest_egfr_censored_above_60", (), 72, Dx("M17.11", -400),
-              tests(-300, egfr=55), Rx("ibuprofen", -150), result("egfr", -40, ">60"),
+              tests(-300, egfr=55), Rx("ibuprofen", -60), result("egfr", -40, ">60"),
               tests(-40, *VITALS)),
         plant(NKD, "nkd_egfr_censored_below_15", {NKD}, 79, Dx("N17.9", -35),
               Rx("naproxen", -90), result("egfr", -30, "<15")),
@@ -702,8 +733,97 @@ def appended_scenarios() -> list[Scenario]:
     ]  # fmt: skip
 
 
+def issue15_scenarios() -> list[Scenario]:
+    """Issue #15: a patient for each reviewed rule, with near-miss controls (as of 2026-11-20).
+
+    Appended after the issue #14 patients and the vital signs with a random stream of their own
+    (see build_export), so that every earlier patient and row kept its draws.
+    """
+    return [
+        # insulin_potassium_drop: a low result, and the later result of a fall, count only on or
+        # after the day insulin started; a fall from above potassium_high (5.0) is a correction.
+        plant(IPD, "ipd_low_before_insulin_started", (), 63,
+              diabetes("insulin_glargine", day_of("2026-10-02")),
+              tests(day_of("2026-10-01"), *BMP, potassium=3.2),
+              tests(day_of("2026-10-20"), potassium=4.1)),
+        plant(IPD, "ipd_low_on_day_insulin_started", {IPD}, 59,
+              diabetes("insulin_glargine", day_of("2026-10-01")),
+              tests(day_of("2026-10-01"), potassium=3.2)),
+        plant(IPD, "ipd_fall_from_hyperkalaemia", (), 70, diabetes(),
+              tests(-20, clock="", potassium=5.8), tests(-19, clock="", potassium=4.6)),
+        plant(IPD, "ipd_fall_from_censored_above_6", (), 66, diabetes("insulin_aspart", -400),
+              result("potassium", -40, ">6.0", clock=""), tests(-39, clock="", potassium=4.8)),
+        plant(IPD, "ipd_low_potassium_on_furosemide", {IPD}, 72, diabetes(), Dx("I50.9", -300),
+              Rx("furosemide", -280), tests(-30, *BMP, potassium=3.3)),
+        # diuretic_electrolyte_monitoring: started within baseline_days (14) = baseline tests due;
+        # a renewal keeps the first start of the course, so it is overdue.
+        plant(DEM, "dem_started_14_days_ago_baseline_due", {DEM}, 64, Dx("I10", -400),
+              Rx("lisinopril", -390), Rx("indapamide", day_of("2026-11-06"))),
+        plant(DEM, "dem_started_15_days_ago_overdue", {DEM}, 69, Dx("I10", -500),
+              Rx("amlodipine", -480), Rx("indapamide", day_of("2026-11-05"))),
+        plant(DEM, "dem_renewed_diuretic_overdue", {DEM}, 78, Dx("I50.9", -700),
+              tests(-450, *BMP),
+              Rx("furosemide", day_of("2025-01-01"), end=day_of("2026-11-09")),
+              Rx("furosemide", day_of("2026-11-10"))),
+        # refractory_neuropathic_pain: a neuropathic pain indication, recorded at any time up to
+        # as-of, and each drug counted at its first prescription ever.
+        plant(RNP, "rnp_three_drugs_depression_only", (), 48, Dx("F32.9", -500),
+              Rx("duloxetine", -480, end=-300), Rx("amitriptyline", -280, end=-120),
+              Rx("pregabalin", -100)),
+        plant(RNP, "rnp_gabapentin_first_started_before_window", (), 56,
+              Dx("G62.9", day_of("2024-05-20")),
+              Rx("gabapentin", day_of("2024-06-01"), end=day_of("2024-12-31")),
+              Rx("gabapentin", day_of("2025-01-01"), end=-500), Rx("duloxetine", -450, end=-250),
+              Rx("nortriptyline", -200)),
+        plant(RNP, "rnp_indication_coded_after_drugs", {RNP}, 57,
+              Rx("gabapentin", -600, end=-420), Rx("nortriptyline", -400, end=-250),
+              Rx("carbamazepine", -230), Dx("G62.9", day_of("2026-06-01")),
+              tests(-160, "glucose", "vitamin_b12")),
+        # cramps_electrolyte_check: calcium per day as ionised, else corrected from a same-day
+        # albumin (total + 0.02 x (40 - albumin), 2 decimals), else total.
+        plant(CEC, "cec_low_total_calcium_normal_corrected", (), 46, Dx("R25.2", -120),
+              workup(-115, calcium=2.05, albumin=30)),
+        plant(CEC, "cec_low_total_calcium_no_albumin", {CEC}, 51, Dx("R25.2", -140),
+              workup(-135, omit=("albumin",), calcium=2.05)),
+        plant(CEC, "cec_corrected_calcium_exactly_2_10", (), 58, Dx("R25.2", -100),
+              workup(-96, calcium=2.20, albumin=45)),
+        plant(CEC, "cec_low_ionised_calcium_normal_total", {CEC}, 62, Dx("R25.2", -80),
+              workup(-78, calcium=2.30, albumin=40), tests(-78, calcium_ionized=1.10)),
+        # nsaid_kidney_disease: CKD stage 4+/dialysis coded is high priority on its own; an NSAID
+        # with no end date and no days supply is a 90-day course (day 90 active, day 91 not).
+        plant(NKD, "nkd_ckd4_code_no_egfr", {NKD}, 75, Dx("M17.11", -500), Dx("N18.4", -400),
+              Rx("ibuprofen", -20, days=30)),
+        plant(NKD, "nkd_dialysis_code_only", {NKD}, 67, Dx("Z99.2", -300),
+              Rx("naproxen", -25, days=30)),
+        plant(NKD, "nkd_open_course_started_90_days_ago", {NKD}, 73, Dx("N18.30", -500),
+              Rx("ibuprofen", day_of("2026-08-22"))),
+        plant(NKD, "nkd_open_course_started_91_days_ago", (), 70, Dx("N18.30", -500),
+              Rx("naproxen", day_of("2026-08-21"))),
+        # elderly_numbness_fall_risk: gabapentinoids are fall-risk drugs; a cream of a tricyclic and
+        # lithium are not; polypharmacy counts regular systemic medicines (no eye drops, no
+        # as-required items, no course planned under 28 days).
+        plant(ENF, "enf_pregabalin_only_foot_numbness", {ENF}, 70,
+              Dx("309538000", -200, "SNOMED-CT"), tests(-190, "glucose", "vitamin_b12"),
+              Rx("pregabalin", -180)),
+        plant(ENF, "enf_doxepin_cream_only", (), 74, Dx("G62.9", -300),
+              tests(-290, "hba1c", "vitamin_b12"), Rx("doxepin_cream", -100)),
+        plant(ENF, "enf_lithium_only", (), 71, Dx("G62.9", -250), tests(-240, "glucose", "vitamin_b12"),
+              Rx("lithium", -600)),
+        plant(ENF, "enf_four_regular_eye_drops_and_as_required", (), 79, Dx("E11.42", -400),
+              tests(-300, "hba1c", "vitamin_b12"), Rx("metformin", -700), Rx("lisinopril", -600),
+              Rx("amlodipine", -500), Rx("atorvastatin", -500), Rx("latanoprost_eye_drops", -300),
+              Rx("paracetamol_prn", -200)),
+        plant(ENF, "enf_28_day_course_counts", {ENF}, 68, Dx("G62.9", -300),
+              tests(-290, "glucose", "vitamin_b12"), Rx("lisinopril", -600), Rx("amlodipine", -600),
+              Rx("atorvastatin", -500), Rx("omeprazole", -400), Rx("prednisolone", -28, end=0)),
+        plant(ENF, "enf_27_day_course_not_counted", (), 76, Dx("G62.9", -300),
+              tests(-290, "glucose", "vitamin_b12"), Rx("lisinopril", -600), Rx("amlodipine", -600),
+              Rx("atorvastatin", -500), Rx("omeprazole", -400), Rx("prednisolone", -27, end=0)),
+    ]  # fmt: skip
+
+
 MAIN_PATIENTS = 300  # the main draw: the first planted scenarios shuffled among background patients
-DEFAULT_PATIENTS = MAIN_PATIENTS + len(appended_scenarios())
+DEFAULT_PATIENTS = MAIN_PATIENTS + len(appended_scenarios()) + len(issue15_scenarios())
 
 
 # --------------------------------------------------------------------------- background patients
@@ -1164,14 +1284,16 @@ def build_export(seed: int, n_patients: int) -> Export:
 
     The main draw (the first scenarios shuffled among background patients, then the bad rows)
     uses the seed's stream exactly as it did before the appended scenarios existed; those follow
-    as the last patients with a stream of their own, and so do the vital-sign rows.
+    as the last patients with a stream of their own, and so do the vital-sign rows; the issue #15
+    patients come last with a third stream, so that adding them moved nothing drawn before.
     """
     rng = random.Random(seed)
     scenarios = all_scenarios()
     late = appended_scenarios()
-    main_count = n_patients - len(late)
+    last = issue15_scenarios()
+    main_count = n_patients - len(late) - len(last)
     if main_count < len(scenarios) + 10:
-        raise SystemExit(f"--patients must be at least {len(scenarios) + len(late) + 10}")
+        raise SystemExit(f"--patients must be at least {len(scenarios) + len(late) + len(last) + 10}")
     slots: list[Scenario | None] = [*scenarios, *([None] * (main_count - len(scenarios)))]
     rng.shuffle(slots)
     out: list[OutRow] = []
@@ -1193,6 +1315,11 @@ def build_export(seed: int, n_patients: int) -> Export:
         planted[pid] = scenario
         out += planted_rows(pid, scenario, extra)
     out += vital_rows(extra, background)
+    newest = random.Random(f"{seed}/issue15")
+    for number, scenario in enumerate(last, start=main_count + len(late) + 1):
+        pid = f"P{number:04d}"
+        planted[pid] = scenario
+        out += planted_rows(pid, scenario, newest)
     rows: dict[str, list[OutRow]] = {name: [] for name in HEADERS}
     for row in out:
         rows[row.file].append(row)
@@ -1292,6 +1419,8 @@ LAB_BY_LOINC: dict[str, str] = {
     "98979-8": "egfr", "3016-3": "tsh", "1742-6": "alt", "1920-8": "ast", "1975-2": "bilirubin",
     "1751-7": "albumin", "2345-7": "glucose", "4548-4": "hba1c", "2132-9": "vitamin_b12",
     "2828-2": "urine potassium", "2955-3": "urine sodium",
+    "1994-3": "calcium_ionized", "1995-0": "calcium_ionized", "29265-6": "calcium_corrected",
+    "18281-6": "calcium_corrected",
 }  # fmt: skip
 LAB_BY_NAME: dict[str, str] = {
     "potassium": "potassium", "k": "potassium", "serum potassium": "potassium",
@@ -1300,8 +1429,11 @@ LAB_BY_NAME: dict[str, str] = {
     "egfr": "egfr", "tsh": "tsh", "alt": "alt", "ast": "ast", "bilirubin, total": "bilirubin",
     "albumin": "albumin", "glucose": "glucose", "hba1c": "hba1c", "vitamin b12": "vitamin_b12",
     "urine potassium": "urine potassium", "urine sodium": "urine sodium",
+    "ionised calcium": "calcium_ionized", "ionized calcium": "calcium_ionized",
+    "corrected calcium": "calcium_corrected", "adjusted calcium": "calcium_corrected",
 }  # fmt: skip
 PLAUSIBLE = {"potassium": (1.0, 10.0), "sodium": (100.0, 180.0)}
+CALCIUM_FORMS = ("calcium", "calcium_corrected", "calcium_ionized")
 
 INGREDIENT_CODES: dict[str, tuple[str, str]] = {  # ingredient: (RxNorm RxCUI, ATC)
     "furosemide": ("4603", "C03CA01"), "bumetanide": ("1808", "C03CA02"),
@@ -1326,15 +1458,20 @@ INGREDIENT_CODES: dict[str, tuple[str, str]] = {  # ingredient: (RxNorm RxCUI, A
     "lidocaine": ("6387", "N01BB02"), "metformin": ("6809", "A10BA02"),
     "lisinopril": ("29046", "C09AA03"), "amlodipine": ("17767", "C08CA01"),
     "omeprazole": ("7646", "A02BC01"), "levothyroxine": ("10582", "H03AA01"),
-    "paracetamol": ("161", "N02BE01"),
+    "paracetamol": ("161", "N02BE01"), "latanoprost": ("43611", "S01EE01"),
+    "doxepin": ("3638", "N06AA12"), "lithium": ("42351", "N05AN01"),
+    "prednisolone": ("8638", "H02AB06"),
 }  # fmt: skip
-EXTRA_ATC = {"C09BA03": ("lisinopril", "hydrochlorothiazide"), "M02AA15": ("diclofenac",)}
+EXTRA_ATC = {"C09BA03": ("lisinopril", "hydrochlorothiazide"), "M02AA15": ("diclofenac",),
+             "D04AX01": ("doxepin",)}  # fmt: skip
 NAME_ALIASES = {"lasix": "furosemide", "aldactone": "spironolactone", "torasemide": "torsemide",
                 "acetaminophen": "paracetamol"}  # fmt: skip
 RXCUI_INGREDIENT = {rxcui: name for name, (rxcui, _) in INGREDIENT_CODES.items() if rxcui}
 ATC_INGREDIENTS = {atc: (name,) for name, (_, atc) in INGREDIENT_CODES.items()} | EXTRA_ATC
 NAME_WORDS = {name: name for name in INGREDIENT_CODES} | NAME_ALIASES
 TOPICAL_WORDS = re.compile(r"\b(gel|cream|ointment|topical|spray|foam)\b")
+LOCAL_WORDS = re.compile(r"\b(eye|ear|nasal|nose) ?(drops?|spray|ointment|gel)\b")  # not systemic
+AS_NEEDED_WORDS = re.compile(r"\b(prn|as needed|as required|when required|when needed)\b")
 
 DIURETIC = frozenset({
     "furosemide", "bumetanide", "torsemide", "etacrynic acid", "hydrochlorothiazide",
@@ -1345,8 +1482,14 @@ INSULIN = frozenset({"insulin glargine", "insulin lispro", "insulin aspart"})
 STATIN = frozenset({"atorvastatin", "simvastatin", "rosuvastatin"})
 BETA_BLOCKER = frozenset({"metoprolol", "atenolol", "bisoprolol"})
 NSAID = frozenset({"ibuprofen", "naproxen", "diclofenac"})
-FALL_RISK = frozenset({"diazepam", "lorazepam", "zolpidem", "oxycodone", "tramadol",
-                       "diphenhydramine"})  # fmt: skip
+# Fall-risk drugs (issue #15, AGS Beers 2023): the sedatives and opioids count in any form; the
+# others (antihistamine, tricyclic, SNRI, gabapentinoid, antiepileptic) only in a systemic form.
+# Lithium is not an antipsychotic here.
+FALL_RISK_ANY_FORM = frozenset({"diazepam", "lorazepam", "zolpidem", "oxycodone", "tramadol"})
+FALL_RISK = FALL_RISK_ANY_FORM | frozenset({
+    "diphenhydramine", "gabapentin", "pregabalin", "amitriptyline", "nortriptyline", "doxepin",
+    "duloxetine", "carbamazepine",
+})  # fmt: skip
 NEUROPATHIC = frozenset({"gabapentin", "pregabalin", "duloxetine", "amitriptyline",
                          "nortriptyline", "carbamazepine", "capsaicin", "lidocaine"})  # fmt: skip
 
@@ -1356,10 +1499,22 @@ CONCEPTS: dict[str, dict[str, tuple[str, ...]]] = {
                   "ICD-9-CM": ("5712", "5715", "5716"), "SNOMED-CT": ("19943007",)},
     "cramp": {"ICD-10-CM": ("R252",), "ICD-9-CM": ("72982",), "SNOMED-CT": ("55300003",)},
     "numbness": {"ICD-10-CM": ("R200", "R202", "G629", "E1142", "G5791", "G5792"),
-                 "SNOMED-CT": ("44077006", "302226006")},
-    "lower_limb": {"ICD-10-CM": ("G5791", "G5792", "G629", "E1142")},
+                 "SNOMED-CT": ("44077006", "302226006", "309538000")},
+    "lower_limb": {"ICD-10-CM": ("G5791", "G5792", "G629", "E1142"),
+                   "SNOMED-CT": ("309538000",)},
     "ckd3": {"ICD-10-CM": ("N183", "N184", "N185", "N186"),
              "ICD-9-CM": ("5853", "5854", "5855", "5856"), "SNOMED-CT": ("433144002",)},
+    # issue #15: CKD stage 4-5, end-stage renal disease, dialysis (flag on their own, high priority)
+    "ckd4plus": {"ICD-10-CM": ("N184", "N185", "N186", "I120", "I132", "Z992", "Z49"),
+                 "ICD-9-CM": ("5854", "5855", "5856", "V4511", "V56"),
+                 "SNOMED-CT": ("431857002", "433146000", "46177005")},
+    # issue #15: what makes a neuropathic-pain drug a neuropathic-pain treatment (F32 depression not)
+    "neuropathic_indication": {
+        "ICD-10-CM": ("G50", "G54", "G55", "G56", "G57", "G58", "G59", "G60", "G61", "G62", "G63",
+                      "R20", "E1042", "E1142", "M541", "M543", "M544", "M792", "B022"),
+        "ICD-9-CM": ("350", "353", "354", "355", "356", "3572", "7292", "7820", "0531"),
+        "SNOMED-CT": ("44077006", "302226006", "309538000"),
+    },
 }  # fmt: skip
 SYSTEMS = ("ICD-10-CM", "ICD-9-CM", "SNOMED-CT")
 CODE_PATTERNS = {
@@ -1436,6 +1591,8 @@ class Prescription:
     end_date: date | None
     days_supply: int | None
     ends_by: date | None = None  # the patient's death date: no exposure outlives its patient
+    local: bool = False  # an eye, ear or nasal preparation: not systemic (issue #15)
+    as_needed: bool = False  # 'as required', 'prn': not a regular medicine (issue #15)
 
 
 @dataclass(frozen=True)
@@ -1502,7 +1659,9 @@ def to_canonical(analyte: str, value: float, unit: str, reading: Reading) -> flo
     conventional = unit.strip().lower() == "mg/dl"
     if analyte == "magnesium" and conventional:
         return value / (2.43 if reading.rounded_factors else 2.431)
-    if analyte == "calcium" and conventional:
+    if analyte == "albumin" and unit.strip().lower() == "g/dl":
+        return value * 10
+    if analyte in CALCIUM_FORMS and conventional:
         return value / (4.0 if reading.rounded_factors else 4.008)
     if analyte == "creatinine" and conventional:
         return value * (88.4 if reading.rounded_factors else 88.42)
@@ -1564,7 +1723,8 @@ def ingredients_of(name: str, rxcui: str, atc: str) -> tuple[frozenset[str], boo
     for word, ingredient in NAME_WORDS.items():
         if re.search(rf"\b{re.escape(word)}\b", lowered):
             found.add(ingredient)
-    return frozenset(found), atc.startswith("M02") or bool(TOPICAL_WORDS.search(lowered))
+    topical = atc.startswith(("M02", "D")) or bool(TOPICAL_WORDS.search(lowered))
+    return frozenset(found), topical
 
 
 def parse_rx(raw: dict[str, str]) -> tuple[Prescription | None, list[Failure]]:
@@ -1589,7 +1749,12 @@ def parse_rx(raw: dict[str, str]) -> tuple[Prescription | None, list[Failure]]:
     if start is None:
         return None, fails
     ingredients, topical = ingredients_of(raw["drug_name"], raw["rxnorm_code"], raw["atc_code"])
-    rx = Prescription(raw["drug_name"], ingredients, topical, start.date(), end.date() if end else None, days)
+    lowered, atc = raw["drug_name"].lower(), raw["atc_code"]
+    local = atc.startswith(("S", "R01A")) or bool(LOCAL_WORDS.search(lowered))
+    rx = Prescription(
+        raw["drug_name"], ingredients, topical, start.date(), end.date() if end else None, days,
+        local=local, as_needed=bool(AS_NEEDED_WORDS.search(lowered)),
+    )  # fmt: skip
     return rx, fails
 
 
@@ -1742,6 +1907,16 @@ def overlaps(rx: Prescription, low: date, high: date, ctx: Ctx) -> bool:
     return rx.start <= high and (end is None or end >= low)
 
 
+def active_on(rx: Prescription, day: date, ctx: Ctx, open_course: int | None = None) -> bool:
+    """Active on ``day``; with ``open_course``, a row with no end date and no days supply is a
+    course of that many days from its start rather than ongoing (issue #15, NSAIDs)."""
+    end = rx_end(rx, ctx)
+    if open_course is not None and rx.end_date is None and rx.days_supply is None:
+        course = rx.start + timedelta(days=open_course)
+        end = course if end is None else min(end, course)
+    return rx.start <= day and (end is None or end >= day)
+
+
 def drugs_active(p: PatientRecord, concept: frozenset[str], low: date, high: date, ctx: Ctx) -> list[str]:
     """Sorted ingredients of ``concept`` prescribed at some time in [low, high]."""
     found = {i for rx in p.rxs if overlaps(rx, low, high, ctx) for i in rx.ingredients & concept}
@@ -1776,6 +1951,27 @@ def below(lab: LabResult, threshold: float) -> bool:
     return lab.value < threshold
 
 
+def above(lab: LabResult, threshold: float) -> bool:
+    """Certainly above: a plain value over it, '>b' with b >= it, '>=b' with b over it."""
+    if lab.value is None or lab.comparator in ("<", "<="):
+        return False
+    if lab.comparator == ">":
+        return lab.value >= threshold
+    return lab.value > threshold
+
+
+def fell(first: LabResult, second: LabResult, amount: float) -> bool:
+    """A certain fall of at least ``amount``: the first at least its bound, the second at most its.
+
+    Rounded to 0.001 so that 4.5 -> 3.5 is a fall of exactly 1.0 despite floating point.
+    """
+    if first.value is None or second.value is None:
+        return False
+    if first.comparator in ("<", "<=") or second.comparator in (">", ">="):
+        return False
+    return round(first.value - second.value, 3) >= amount
+
+
 def shown(lab: LabResult, decimals: int) -> str:
     """The value as a clinician reads it, comparator included ('<2.5')."""
     return f"{lab.comparator or ''}{lab.value:.{decimals}f}"
@@ -1804,7 +2000,11 @@ def check_diuretic(p: PatientRecord, ctx: Ctx) -> str | None:
     missing = [a for a in ("potassium", "sodium") if not results(p, (a,), low, ctx.as_of, ctx)]
     if not missing:
         return None
-    return f"on {', '.join(drugs)}; no serum {' or '.join(missing)} result since {low}"
+    # issue #15: the course started at the earliest diuretic active in the lookback (a renewal is
+    # not a new start); started within 14 days of as-of = baseline tests due, else overdue
+    since = min(rx.start for rx in p.rxs if rx.ingredients & DIURETIC and overlaps(rx, low, ctx.as_of, ctx))
+    label = "baseline tests due" if since >= ctx.back(14) else "overdue"
+    return f"{label}: on {', '.join(drugs)} since {since}; no serum {' or '.join(missing)} result since {low}"
 
 
 def check_cirrhosis(p: PatientRecord, ctx: Ctx) -> str | None:
@@ -1822,20 +2022,27 @@ def check_insulin(p: PatientRecord, ctx: Ctx) -> str | None:
     """insulin_potassium_drop."""
     low = ctx.back(90, soft=True)
     since = ctx.as_of if ctx.reading.ipd_insulin_on_as_of else low
-    insulins = drugs_active(p, INSULIN, since, ctx.as_of, ctx)
-    if not insulins:
+    on_insulin = [rx for rx in p.rxs if rx.ingredients & INSULIN and overlaps(rx, since, ctx.as_of, ctx)]
+    if not on_insulin:
         return None
+    insulins = sorted({i for rx in on_insulin for i in rx.ingredients & INSULIN})
+    # issue #15: "after insulin": a low result, and the later result of a fall, count from the day
+    # the earliest insulin active in the lookback started; a fall from above 5.0 is a correction
+    started = min(rx.start for rx in on_insulin)
+    after = max(low, started)
     series = [k for k in p.labs if k.analyte == "potassium" and k.value is not None and k.day <= ctx.as_of]
-    found = [f"potassium {shown(k, 1)} on {k.day}" for k in series if k.day >= low and below(k, 3.5)]
+    found = [f"potassium {shown(k, 1)} on {k.day}" for k in series if k.day >= after and below(k, 3.5)]
     for first, second in itertools.pairwise(series):
         start_ok = first.day >= low or not ctx.reading.ipd_pair_in_lookback
-        fall = round((first.value or 0) - (second.value or 0), 3)
-        if second.day >= low and start_ok and (second.day - first.day).days <= 7 and fall >= 1.0:
+        close = (second.day - first.day).days <= 7
+        if second.day >= after and start_ok and close and fell(first, second, 1.0) and not above(first, 5.0):
             found.append(
-                f"potassium fell {first.value:.1f} -> {second.value:.1f} ({first.day} -> {second.day})"
+                f"potassium fell {shown(first, 1)} -> {shown(second, 1)} ({first.day} -> {second.day})"
             )
     if not found:
         return None
+    diuretics = drugs_active(p, DIURETIC, after, ctx.as_of, ctx)
+    found += [f"also on {', '.join(diuretics)}"] if diuretics else []
     last = series[-1]  # latest by time: two results on one day are ordered by their clock
     at = last.at.isoformat(sep=" ", timespec="minutes") if last.at.time() != time() else last.day
     latest = f"latest potassium {shown(last, 1)} at {at}"
@@ -1859,25 +2066,69 @@ def check_medication_review(p: PatientRecord, ctx: Ctx) -> str | None:
 
 
 ELECTROLYTE_LIMITS = (("potassium", 3.5), ("calcium", 2.10), ("magnesium", 0.70))
+IONISED_CALCIUM_LOW = 1.15  # mmol/L; corrected and total calcium use the 2.10 above
+FLIPPED = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}
+
+
+def corrected_calcium(total: LabResult, albumin: LabResult) -> LabResult | None:
+    """Payne's albumin-corrected calcium, total + 0.02 x (40 - albumin g/L), to 2 decimals.
+
+    Albumin enters with a minus sign, so its bound flips side ('<20' makes a lower bound); bounds
+    on opposite sides say nothing (None: the total is judged as it is).
+    """
+    assert total.value is not None and albumin.value is not None
+    sides = {c for c in (total.comparator, FLIPPED.get(albumin.comparator or "")) if c}
+    if len({c[0] for c in sides}) > 1:
+        return None
+    comparator = min(sides, key=len) if sides else None  # '<' is stricter than '<='
+    value = round(total.value + 0.02 * (40 - albumin.value), 2)
+    return replace(total, analyte="corrected calcium", value=value, comparator=comparator)
+
+
+def calcium_by_day(p: PatientRecord) -> list[tuple[LabResult, float]]:
+    """Each collection day's calcium in the best form that day holds, with its lower limit:
+    ionised, else corrected as reported, else corrected from a same-day albumin, else total."""
+    judged: list[tuple[LabResult, float]] = []
+    numeric = [k for k in p.labs if k.value is not None]
+    for day in sorted({k.day for k in numeric if k.analyte in CALCIUM_FORMS}):
+        same_day = [k for k in numeric if k.day == day]
+        forms = {form: [k for k in same_day if k.analyte == form] for form in (*CALCIUM_FORMS, "albumin")}
+        if forms["calcium_ionized"]:
+            judged += [
+                (replace(k, analyte="ionised calcium"), IONISED_CALCIUM_LOW) for k in forms["calcium_ionized"]
+            ]
+        elif forms["calcium_corrected"]:
+            judged += [(replace(k, analyte="corrected calcium"), 2.10) for k in forms["calcium_corrected"]]
+        else:
+            for total in forms["calcium"]:
+                albumins = sorted(forms["albumin"], key=lambda a: (abs(a.at - total.at), -(a.value or 0)))
+                corrected = corrected_calcium(total, albumins[0]) if albumins else None
+                judged.append((corrected or total, 2.10))
+    return judged
 
 
 def check_electrolytes(p: PatientRecord, ctx: Ctx) -> str | None:
     """cramps_electrolyte_check."""
     problems: list[str] = []
     slack = ctx.reading.soft_slack
+    calcium = calcium_by_day(p)
     for cramp in cramps(p, ctx):
         low = cramp.recorded - timedelta(days=90 + slack)
         high = min(cramp.recorded + timedelta(days=30 + slack), ctx.as_of)
         missing, lows = [], []
         for analyte, limit in ELECTROLYTE_LIMITS:
-            found = results(p, (analyte,), low, high, ctx)
-            numeric = [r for r in found if r.value is not None]
+            if analyte == "calcium":
+                found = results(p, CALCIUM_FORMS, low, high, ctx)
+                numeric = [(r, lim) for r, lim in calcium if in_window(r, low, high, ctx)]
+            else:
+                found = results(p, (analyte,), low, high, ctx)
+                numeric = [(r, limit) for r in found if r.value is not None]
             judged = numeric[-1:] if ctx.reading.cec_latest_only else numeric
-            low_ones = [r for r in judged if below(r, limit)]
+            low_ones = [r for r, lim in judged if below(r, lim)]
             if not found:
                 missing.append(analyte)
             elif low_ones:
-                lows.append(f"{analyte} {shown(low_ones[0], 2)} low on {low_ones[0].day}")
+                lows.append(f"{low_ones[0].analyte} {shown(low_ones[0], 2)} low on {low_ones[0].day}")
         found_problems = ([f"no {', '.join(missing)}"] if missing else []) + lows
         if found_problems:
             problems.append(f"cramp {cramp.recorded}: {'; '.join(found_problems)}")
@@ -1918,18 +2169,21 @@ def check_numbness(p: PatientRecord, ctx: Ctx) -> str | None:
 
 def check_nsaid(p: PatientRecord, ctx: Ctx) -> str | None:
     """nsaid_kidney_disease."""
-    nsaids = sorted({i for rx in p.rxs if not rx.topical and overlaps(rx, ctx.as_of, ctx.as_of, ctx)
+    # issue #15: an NSAID with no end date and no days supply is a 90-day course
+    nsaids = sorted({i for rx in p.rxs if not rx.topical and active_on(rx, ctx.as_of, ctx, open_course=90)
                      for i in rx.ingredients & NSAID})  # fmt: skip
     if not nsaids:
         return None
-    ckd = [d for d in p.dxs if "ckd3" in d.concepts and present(d, ctx.as_of)]
+    ckd = [d for d in p.dxs if d.concepts & {"ckd3", "ckd4plus"} and present(d, ctx.as_of)]
+    severe = [d for d in ckd if "ckd4plus" in d.concepts]
     limit = ctx.reading.egfr_within_days
     low = ctx.back(limit) if limit else date(1900, 1, 1)
     egfrs = [r for r in results(p, ("egfr",), low, ctx.as_of, ctx) if r.value is not None]
-    reasons = [f"CKD stage 3+ {d.code}" for d in ckd[:1]]
+    reasons = [f"CKD stage 4+ {d.code}" for d in severe[:1]] or [f"CKD stage 3+ {d.code}" for d in ckd[:1]]
     if egfrs and below(egfrs[-1], 60):
         reasons.append(f"latest eGFR {shown(egfrs[-1], 0)} on {egfrs[-1].day}")
-    return f"on {', '.join(nsaids)}; {'; '.join(reasons)}" if reasons else None
+    priority = "high" if severe or (egfrs and below(egfrs[-1], 30)) else "normal"
+    return f"on {', '.join(nsaids)}; {'; '.join(reasons)}; priority {priority}" if reasons else None
 
 
 def age_on(birth: date, day: date) -> int:
@@ -1946,23 +2200,49 @@ def check_elderly(p: PatientRecord, ctx: Ctx) -> str | None:
     if not legs:
         return None
     active = [rx for rx in p.rxs if overlaps(rx, ctx.as_of, ctx.as_of, ctx)]
-    distinct = {(rx.ingredients, rx.topical) if rx.ingredients else rx.name.lower()
-                for rx in active}  # fmt: skip
-    risky = sorted({i for rx in active for i in rx.ingredients & FALL_RISK})
+    # issue #15: polypharmacy counts regular systemic medicines only
+    regular = [rx for rx in active if not (rx.topical or rx.local or rx.as_needed or acute(rx, p, ctx))]
+    distinct = {drug_identity(rx) for rx in regular}
+    risky = sorted({i for rx in active for i in rx.ingredients & FALL_RISK
+                    if i in FALL_RISK_ANY_FORM or not (rx.topical or rx.local)})  # fmt: skip
     if len(distinct) < 5 and not risky:
         return None
-    why = f"age {age_on(p.birth, ctx.as_of)}; {legs[0].code}; {len(distinct)} distinct active drugs"
+    why = f"age {age_on(p.birth, ctx.as_of)}; {legs[0].code}; {len(distinct)} regular systemic drugs"
     return why + (f"; fall-risk {', '.join(risky)}" if risky else "")
+
+
+def drug_identity(rx: Prescription) -> object:
+    """What makes two prescriptions the same drug: the ingredient set (and form), else the name."""
+    return (rx.ingredients, rx.topical) if rx.ingredients else rx.name.lower()
+
+
+def acute(rx: Prescription, p: PatientRecord, ctx: Ctx) -> bool:
+    """A course planned for under 28 days, unless the same drug ran from 28+ days before as-of."""
+    end = rx_end(rx, ctx)
+    if end is None or (end - rx.start).days >= 28:
+        return False
+    since = ctx.back(28)
+    same = [o for o in p.rxs if drug_identity(o) == drug_identity(rx) and not o.as_needed]
+    return not any(o.start <= since and overlaps(o, since, ctx.as_of, ctx) for o in same)
 
 
 def check_neuropathic(p: PatientRecord, ctx: Ctx) -> str | None:
     """refractory_neuropathic_pain."""
+    # issue #15: a neuropathic pain indication recorded by as-of (any time, resolved or not), and
+    # each drug counted at its first prescription ever (a renewal is not a new trial)
+    indications = [d for d in p.dxs if "neuropathic_indication" in d.concepts and d.recorded <= ctx.as_of]
+    if not indications:
+        return None
     low = ctx.back(730)
-    drugs = sorted({i for rx in p.rxs if low <= rx.start <= ctx.as_of
-                    for i in rx.ingredients & NEUROPATHIC})  # fmt: skip
+    first: dict[str, date] = {}
+    for rx in p.rxs:
+        for ingredient in rx.ingredients & NEUROPATHIC if rx.start <= ctx.as_of else ():
+            first[ingredient] = min(first.get(ingredient, rx.start), rx.start)
+    drugs = sorted(i for i, start in first.items() if start >= low)
     if len(drugs) < 3:
         return None
-    return f"{len(drugs)} neuropathic pain drugs started since {low}: {', '.join(drugs)}"
+    return (f"{len(drugs)} neuropathic pain drugs first started since {low}: {', '.join(drugs)}; "
+            f"indication {indications[0].code}")  # fmt: skip
 
 
 CHECKS: tuple[tuple[str, Callable[[PatientRecord, Ctx], str | None]], ...] = (
@@ -2009,8 +2289,10 @@ def derive_expected_flags(folder: Path, as_of: date = AS_OF) -> dict[tuple[str, 
       start_date <= hi and end >= lo.
     - Drugs are recognised by RxNorm ingredient code, ATC code (C09BA03 = lisinopril +
       hydrochlorothiazide) or an ingredient or brand word in drug_name (Lasix = furosemide,
-      Aldactone = spironolactone). ATC M02* or gel/cream/ointment/topical/spray/foam in the name
-      marks a topical product.
+      Aldactone = spironolactone). ATC M02* or D* or gel/cream/ointment/topical/spray/foam in
+      the name marks a topical product; ATC S* or R01A*, or eye/ear/nasal drops (spray, ointment,
+      gel) in the name, a local one (eye, ear, nose); prn, 'as needed', 'as required', 'when
+      required' in the name an as-needed item. Neither topical nor local is systemic.
     - Labs are recognised by LOINC, else by test_name. Urine potassium/sodium (2828-8, 2955-3,
       "Urine ...") never count. Mg and Ca mg/dL are divided by 2.431 and 4.008 (mmol/L),
       creatinine mg/dL times 88.42 (umol/L); mEq/L equals mmol/L for K and Na. An empty value
@@ -2018,11 +2300,15 @@ def derive_expected_flags(folder: Path, as_of: date = AS_OF) -> dict[tuple[str, 
       digit ('haemolysed', 'see comment'): it loads, as no result. Text with digits that is not a
       number or a censored number ('6,2') is rejected. Rows with a LOINC code no check lists
       (vital signs such as body weight 29463-7, BMI 39156-5, systolic BP 8480-6) load and are
-      never any analyte.
+      never any analyte. Ionised calcium (1994-3, 1995-0, "Ionised calcium") and albumin-corrected
+      calcium as reported (29265-6, 18281-6, "Corrected calcium") are calcium results of their
+      own form (mg/dL divided by 4.008); albumin in g/dL is multiplied by 10 (g/L).
     - A censored value (comparator <, <=, > or >=, an optional space, a number: '<2.5', '<= 5')
       is a result wherever a result is asked for; the unit conversion applies to its bound.
       "Below t" means certainly below: a plain v < t; '<b' when b <= t; '<=b' when b < t; '>b' and
-      '>=b' never. In arithmetic (a potassium fall) the bound is the value.
+      '>=b' never; "above t" is the mirror image ('>6.0' is above 5.0). A fall of at least f is
+      certain only when the earlier result is plain, '>' or '>=' and the later one plain, '<' or
+      '<=', and earlier bound - later bound (rounded to 0.001) >= f.
     - "Latest" is latest by collected_at including its time; two results on one day are ordered
       by their clock.
     - Death: a patient whose death_date is on or before as-of, or whose deceased column says
@@ -2036,20 +2322,28 @@ def derive_expected_flags(folder: Path, as_of: date = AS_OF) -> dict[tuple[str, 
     - Rows the ingest quarantines are left out.
 
     diuretic_electrolyte_monitoring: a diuretic active on as-of, and no numeric serum/plasma/
-      blood potassium, or no sodium, collected in [as_of - 365, as_of].
+      blood potassium, or no sodium, collected in [as_of - 365, as_of]. The reason starts with
+      "baseline tests due" when the earliest start of the diuretics overlapping that window is on
+      or after as_of - 14 (a renewal keeps the first start), else with "overdue" (issue #15).
     cramps_cirrhosis: cirrhosis present on as-of and a cramp recorded in [as_of - 365, as_of].
-    insulin_potassium_drop: an insulin prescription overlapping [as_of - 90, as_of], and in that
-      window a potassium certainly below 3.5 mmol/L, or two consecutive potassium results (in
-      time order), both in the window,
-      at most 7 calendar days apart, falling by >= 1.0 mmol/L (difference rounded to 0.001 so
-      4.5 -> 3.5 counts despite floating point). The reason ends with the latest potassium.
+    insulin_potassium_drop: an insulin prescription overlapping [as_of - 90, as_of]; insulin
+      started = the earliest start of those prescriptions. In that window, a potassium certainly
+      below 3.5 mmol/L collected on or after insulin started, or two consecutive potassium results
+      (in time order), both in the window, at most 7 calendar days apart, the later one collected
+      on or after insulin started (the earlier may be before), falling certainly by >= 1.0 mmol/L,
+      the earlier one not certainly above 5.0 (a fall from hyperkalaemia is its correction; '>6.0'
+      is above). A diuretic overlapping [max(as_of - 90, insulin started), as_of] is named in the
+      reason ("also on ..."). The reason ends with the latest potassium.
     cramps_medication_review: a cramp recorded in [as_of - 365, as_of] on a day when a
       diuretic, statin or beta-blocker was active (the drug that may cause the cramp).
     cramps_electrolyte_check: for each cramp recorded in [as_of - 365, as_of], the window
       [cramp - 90, min(cramp + 30, as_of)] must hold a potassium, a calcium and a magnesium
-      result, none below range (K < 3.5, Ca < 2.10 total as exported, Mg < 0.70 mmol/L; any
-      low result in the window counts). Flag when any cramp's window lacks one of the three or
-      holds a low one; the reason names each (analyte missing vs low).
+      result, none below range (K < 3.5, Mg < 0.70 mmol/L; any low result in the window
+      counts). Calcium is judged per collection day in the best form that day holds: ionised
+      (< 1.15), else corrected as reported (< 2.10), else corrected from the total and a same-day
+      albumin, nearest in time (ties: the higher albumin), total + 0.02 x (40 - albumin g/L)
+      rounded to 2 decimals (< 2.10), else the total (< 2.10). Flag when any cramp's window lacks
+      one of the three or holds a low one; the reason names each (analyte missing vs low).
     cramps_metabolic_workup: a cramp in [as_of - 365, as_of] and, in that same window, no
       result in at least one group: TSH; creatinine or eGFR; ALT, AST, bilirubin or albumin;
       glucose or HbA1c. The reason lists every missing group.
@@ -2058,17 +2352,31 @@ def derive_expected_flags(folder: Path, as_of: date = AS_OF) -> dict[tuple[str, 
       [as_of - 365, as_of], and no glucose-or-HbA1c result or no vitamin B12 result in that
       window (both are needed).
     nsaid_kidney_disease: a systemic NSAID (ibuprofen, naproxen, diclofenac; topical products
-      excluded) active on as-of, and CKD stage 3 or worse present on as-of, or the latest
-      eGFR (by time, a censored one included) on or before as-of certainly below 60.
+      excluded) active on as-of, where a row with neither end_date nor days_supply is a 90-day
+      course (start + 90 >= as-of: started 90 days before as-of is active, 91 is not); and CKD
+      stage 3 or worse (or CKD 4-5, ESRD or dialysis: N18.4-N18.6, I12.0, I13.2, Z99.2, Z49;
+      585.4-585.6, V45.11, V56) present on as-of, or the latest eGFR (by time, a censored one
+      included) on or before as-of certainly below 60. The reason ends with the priority: high
+      when CKD 4+/ESRD/dialysis is coded or that latest eGFR is certainly below 30.
     elderly_numbness_fall_risk: 65 or older on as-of in completed years (65th birthday on as-of
-      counts), a leg numbness/neuropathy code (G57.91, G57.92, G62.9, E11.42) present on as-of,
-      and either five or more distinct drugs active on as-of (distinct by ingredient set, so a
-      renewal of the same drug counts once; a combination product is one drug) or an active
-      fall-risk drug (diazepam, lorazepam, zolpidem, oxycodone, tramadol, diphenhydramine).
-    refractory_neuropathic_pain: three or more distinct neuropathic-pain ingredients
-      (gabapentin, pregabalin, duloxetine, amitriptyline, nortriptyline, carbamazepine, topical
-      capsaicin, lidocaine patch) with start_date in [as_of - 730, as_of] (730 days = 24 months
-      for this as-of); a restarted drug counts once; gabapentin and pregabalin are two drugs.
+      counts), a leg numbness/neuropathy code (G57.91, G57.92, G62.9, E11.42; SNOMED 309538000
+      numbness of foot) present on as-of, and either five or more distinct regular systemic
+      drugs active on as-of (distinct by ingredient set, so a renewal of the same drug counts
+      once; a combination product is one drug; not topical or local, not as-needed, and not a
+      course planned for under 28 days from start to end unless the same drug ran from 28 days
+      before as-of; 28 days counts) or an active fall-risk drug: diazepam, lorazepam, zolpidem,
+      oxycodone, tramadol in any form; diphenhydramine, gabapentin, pregabalin, amitriptyline,
+      nortriptyline, doxepin, duloxetine, carbamazepine only when not topical or local (a doxepin
+      cream is not). Lithium is not a fall-risk drug.
+    refractory_neuropathic_pain: a neuropathic pain indication recorded on or before as-of, at
+      any time, resolved or not (numbness, neuropathy, neuralgia, radiculopathy: ICD-10-CM G50,
+      G54-G63, R20, E10.42/E11.42, M54.1, M54.3, M54.4, M79.2, B02.2; SNOMED 44077006, 302226006,
+      309538000; depression F32 is not one), and three or more distinct neuropathic-pain
+      ingredients (gabapentin, pregabalin, duloxetine, amitriptyline, nortriptyline,
+      carbamazepine, topical capsaicin, lidocaine patch) whose FIRST prescription (the earliest
+      start on or before as-of) is in [as_of - 730, as_of] (730 days = 24 months for this as-of);
+      a drug first started before that window and renewed in it is not a new trial; a restarted
+      drug counts once; gabapentin and pregabalin are two drugs.
     """
     flags = evaluate(folder, as_of, PRIMARY)
     for label, reading in VARIANTS:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import filecmp
 import json
+import re
 import stat
 import subprocess
 import sys
@@ -117,6 +118,53 @@ def test_latest_potassium_is_latest_in_time(sample_run, key, priority, last_pota
         if r["patient_id"] == pid and r["check_id"] == "insulin_potassium_drop"
     ]
     assert (row["priority"], row["last_potassium"]) == (priority, last_potassium)
+
+
+def findings_of(tmp, check_id: str) -> dict[str, dict[str, str]]:
+    """The tool's findings of one check, by patient."""
+    rows = read_csv_rows(tmp / "out" / "findings.csv")
+    return {r["patient_id"]: r for r in rows if r["check_id"] == check_id}
+
+
+def oracle_reasons(check_id: str) -> dict[str, str]:
+    """The generator's oracle reasons (expected_flags.csv 'why') of one check, by patient."""
+    rows = read_csv_rows(ROOT / "sample_data" / "expected_flags.csv")
+    return {r["patient_id"]: r["why"] for r in rows if r["check_id"] == check_id}
+
+
+def test_diuretic_monitoring_label_matches_the_oracle(sample_run):
+    # Issue 15: a diuretic course started within 14 days is 'baseline tests due', else 'overdue';
+    # a renewal keeps the course's first start. The oracle's reason starts with its own label.
+    _, tmp = sample_run
+    found = findings_of(tmp, "diuretic_electrolyte_monitoring")
+    oracle = oracle_reasons("diuretic_electrolyte_monitoring")
+    labels = {pid: why.split(":")[0] for pid, why in oracle.items()}
+    assert {pid: found[pid]["monitoring"] for pid in oracle} == labels
+    assert {"baseline tests due", "overdue"} <= set(labels.values())
+    for pid, label in labels.items():
+        assert found[pid]["reason"].startswith(label + ":"), pid
+
+
+def test_nsaid_priority_matches_the_oracle(sample_run):
+    # Issue 15: CKD stage 4+, ESRD or dialysis coded is high priority on its own, as is eGFR < 30.
+    _, tmp = sample_run
+    found = findings_of(tmp, "nsaid_kidney_disease")
+    oracle = oracle_reasons("nsaid_kidney_disease")
+    expected = {pid: re.search(r"priority (high|normal)", why)[1] for pid, why in oracle.items()}
+    assert {pid: found[pid]["priority"] for pid in oracle} == expected
+    assert found[planted_patient("nkd_dialysis_code_only")]["priority"] == "high"
+    assert found[planted_patient("nkd_ckd4_code_no_egfr")]["latest_egfr"] == ""
+
+
+def test_concurrent_diuretic_shown_for_insulin_flags(sample_run):
+    # Issue 15: a diuretic active on or after insulin started is shown; it does not change the flag.
+    _, tmp = sample_run
+    found = findings_of(tmp, "insulin_potassium_drop")
+    oracle = oracle_reasons("insulin_potassium_drop")
+    with_diuretic = {pid for pid, why in oracle.items() if "; also on " in why}
+    assert with_diuretic == {planted_patient("ipd_low_potassium_on_furosemide")}
+    assert {pid for pid, row in found.items() if row["concurrent_diuretics"]} == with_diuretic
+    assert "furosemide" in found[next(iter(with_diuretic))]["concurrent_diuretics"]
 
 
 def test_outputs_are_owner_only(sample_run):
