@@ -819,6 +819,11 @@ def issue15_scenarios() -> list[Scenario]:
         plant(ENF, "enf_27_day_course_not_counted", (), 76, Dx("G62.9", -300),
               tests(-290, "glucose", "vitamin_b12"), Rx("lisinopril", -600), Rx("amlodipine", -600),
               Rx("atorvastatin", -500), Rx("omeprazole", -400), Rx("prednisolone", -27, end=0)),
+        # insulin_potassium_drop priority: only results on or after insulin started make it high;
+        # a severe 2.8 the day before insulin does not (the fall after it flags, normal priority).
+        plant(IPD, "ipd_severe_low_before_insulin_normal_priority", {IPD}, 61,
+              diabetes("insulin_glargine", -49), tests(-50, clock="", potassium=2.8),
+              tests(-30, clock="", potassium=4.6), tests(-28, clock="", potassium=3.5)),
     ]  # fmt: skip
 
 
@@ -2043,9 +2048,12 @@ def check_insulin(p: PatientRecord, ctx: Ctx) -> str | None:
         return None
     diuretics = drugs_active(p, DIURETIC, after, ctx.as_of, ctx)
     found += [f"also on {', '.join(diuretics)}"] if diuretics else []
+    # priority: a severe result on or after insulin started, or the latest result still low
+    severe = any(below(k, 3.0) for k in series if k.day >= after)
+    priority = "high" if severe or below(series[-1], 3.5) else "normal"
     last = series[-1]  # latest by time: two results on one day are ordered by their clock
     at = last.at.isoformat(sep=" ", timespec="minutes") if last.at.time() != time() else last.day
-    latest = f"latest potassium {shown(last, 1)} at {at}"
+    latest = f"latest potassium {shown(last, 1)} at {at}; priority {priority}"
     return f"on {', '.join(insulins)}; " + "; ".join([*found, latest])
 
 

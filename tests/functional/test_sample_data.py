@@ -145,15 +145,24 @@ def test_diuretic_monitoring_label_matches_the_oracle(sample_run):
         assert found[pid]["reason"].startswith(label + ":"), pid
 
 
-def test_nsaid_priority_matches_the_oracle(sample_run):
-    # Issue 15: CKD stage 4+, ESRD or dialysis coded is high priority on its own, as is eGFR < 30.
+@pytest.mark.parametrize("check_id", ["nsaid_kidney_disease", "insulin_potassium_drop"])
+def test_priority_matches_the_oracle(sample_run, check_id):
+    # Issue 15: CKD stage 4+, ESRD or dialysis coded is high priority on its own, as is eGFR < 30;
+    # for insulin only results on or after insulin started (or a latest still low) make it high.
+    _, tmp = sample_run
+    found = findings_of(tmp, check_id)
+    oracle = oracle_reasons(check_id)
+    expected = {pid: re.search(r"; priority (high|normal) \[planted", why)[1] for pid, why in oracle.items()}
+    assert {pid: found[pid]["priority"] for pid in oracle} == expected
+    assert set(expected.values()) == {"high", "normal"}
+
+
+def test_ckd_stage_4_codes_are_high_priority_without_an_egfr(sample_run):
     _, tmp = sample_run
     found = findings_of(tmp, "nsaid_kidney_disease")
-    oracle = oracle_reasons("nsaid_kidney_disease")
-    expected = {pid: re.search(r"priority (high|normal)", why)[1] for pid, why in oracle.items()}
-    assert {pid: found[pid]["priority"] for pid in oracle} == expected
-    assert found[planted_patient("nkd_dialysis_code_only")]["priority"] == "high"
-    assert found[planted_patient("nkd_ckd4_code_no_egfr")]["latest_egfr"] == ""
+    for key in ("nkd_dialysis_code_only", "nkd_ckd4_code_no_egfr"):
+        row = found[planted_patient(key)]
+        assert (row["priority"], row["latest_egfr"]) == ("high", ""), key
 
 
 def test_concurrent_diuretic_shown_for_insulin_flags(sample_run):
