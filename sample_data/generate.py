@@ -18,19 +18,20 @@ pressure, with their LOINC codes) that no check uses. Those patients are appende
 draw (``appended_scenarios``) so that every earlier patient kept its random draws.
 
 Issue #15 reviewed six definitions; ``issue15_scenarios`` plants a patient for each changed rule,
-with near-miss controls, as the last patients with a third random stream: insulin started the day
-of a low potassium (and the day after one), a fall from above 5.0 ('>6.0' too), a diuretic shown
-beside insulin; a diuretic started 14 and 15 days before as-of and a renewed one ('baseline tests
-due' vs 'overdue'); three neuropathic-pain drugs for depression only, a renewal of a drug first
-started before the 24 months, an indication coded after the drugs; a low total calcium corrected
-by a same-day albumin, without albumin, corrected to exactly 2.10, and a low ionised calcium; CKD
+with near-miss controls, as the last patients with a third random stream: a low potassium on the
+day insulin started (and one the day before it), a severe low the day before insulin (normal
+priority), falls from 5.8 and '>6.0' (corrections, not drops), a diuretic shown beside insulin; a
+diuretic started 14 and 15 days before as-of and a renewed one ('baseline tests due' vs
+'overdue'); three neuropathic-pain drugs for depression only, a renewal of a drug first started
+before the 24 months, an indication coded after the drugs; a low total calcium corrected by a
+same-day albumin, without albumin, corrected to exactly 2.10, and a low ionised calcium; CKD
 stage 4 and dialysis codes without an eGFR, open-ended NSAIDs started 90 and 91 days before
 as-of; pregabalin, a doxepin cream and lithium in older patients with leg numbness, and
 polypharmacy with eye drops, an as-required item and 27- and 28-day courses. An undated NSAID is
 now a 90-day course, so the earlier NSAID scenarios start within 90 days of as-of.
 
 Usage, from the repository root:
-    python sample_data/generate.py                      # seed 20261120, 340 patients
+    python sample_data/generate.py                      # seed 20261120, 341 patients
     python sample_data/generate.py --seed 7 --patients 500 --out /tmp/export
 
 Standard library only. The same seed and patient count give byte-identical files.
