@@ -329,3 +329,54 @@ def test_beers_2023_fall_risk_classes_and_regular_systemic_polypharmacy(tmp_path
     p06 = json.loads(by_id["P06"]["evidence"])
     assert p06["drugs_not_counted"] == "chloramphenicol 0.5% eye drops"
     assert "omeprazole 20 mg capsule" in p06["active_drugs"]
+
+
+# Review of issue 15: UK opioid compounds and brands are fall-risk opioids; appliances and local
+# products do not count as medicines for polypharmacy. Everyone is 76, with G62.9; each R patient
+# takes four regular medicines plus the item named.
+REVIEW_IDS = [f"R{i:02d}" for i in range(1, 11)]
+REVIEW_PATIENTS = table(
+    "patient_id | birth_date | sex\n" + "\n".join(f"{p} | 1950-01-01 | F" for p in REVIEW_IDS)
+)
+REVIEW_DIAGNOSES = table(
+    "patient_id | code | code_system | recorded_at | resolved_at\n"
+    + "\n".join(f"{p} | G62.9 | ICD-10-CM | 2026-01-01 |" for p in REVIEW_IDS)
+)
+FOUR = [
+    "amlodipine 5 mg tablet",
+    "ramipril 5 mg capsule",
+    "metformin 500 mg tablet",
+    "atorvastatin 20 mg tablet",
+]
+EXTRA = {
+    "R01": "Co-codamol 30/500 tablets",  # codeine: an opioid
+    "R02": "Zomorph 10mg capsules",  # morphine
+    "R03": "Palexia SR 50mg tablets",  # tapentadol
+    "R04": "BD Micro-Fine Ultra pen needles 4mm",  # appliances: not medicines
+    "R05": "Glucose test strips",
+    "R06": "Class 2 compression hosiery below knee",
+    "R07": "Estradiol 10microgram vaginal tablets",  # local products: not systemic
+    "R08": "Chlorhexidine 0.2% mouthwash",
+    "R09": "Zerobase emollient cream",
+    "R10": "Omeprazole 20mg gastro-resistant capsules",  # a fifth regular systemic medicine
+}
+REVIEW_PRESCRIPTIONS = table(
+    "patient_id | drug_name | rxnorm_code | atc_code | start_date | end_date | days_supply\n"
+    + "\n".join(f"{p} | {d} | | | 2026-01-01 | |" for p in REVIEW_IDS for d in [*FOUR, EXTRA[p]])
+)
+
+
+def test_uk_opioid_names_count_and_appliances_and_local_products_do_not(tmp_path):
+    run_pipeline(
+        tmp_path,
+        AS_OF,
+        (CHECK,),
+        patients=REVIEW_PATIENTS,
+        diagnoses=REVIEW_DIAGNOSES,
+        prescriptions=REVIEW_PRESCRIPTIONS,
+    )
+    by_id = {f["patient_id"]: f for f in findings(tmp_path / "audit.duckdb")}
+    assert set(by_id) == {"R01", "R02", "R03", "R10"}
+    for pid in ("R01", "R02", "R03"):
+        assert json.loads(by_id[pid]["evidence"])["fall_risk_drugs"].endswith("(opioid)"), pid
+    assert json.loads(by_id["R10"]["evidence"])["active_drug_count"] == 5
