@@ -279,8 +279,8 @@ def test_a_flag_ended_by_death_is_not_resolved(tmp_path):
     )
     with duckdb.connect(str(tmp_path / "audit.duckdb"), read_only=True) as con:
         status = con.execute(
-            "SELECT run_id, patient_id, status FROM flag_status JOIN runs USING (run_id) "
-            "ORDER BY seq, patient_id"
+            "SELECT run_id, f.patient_id, f.status FROM flag_status f JOIN runs USING (run_id) "
+            "ORDER BY seq, f.patient_id"
         ).fetchall()
         excluded = con.execute(
             "SELECT run_id, patient_id, reason, death_date::VARCHAR FROM check_exclusions"
