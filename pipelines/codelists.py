@@ -227,16 +227,21 @@ _D5 = [
     [8, 7, 6, 5, 9, 3, 2, 1, 0, 4],
     [9, 8, 7, 6, 5, 4, 3, 2, 1, 0],
 ]
-_PERMUTATIONS = [list(range(10)), [1, 5, 7, 6, 2, 8, 3, 0, 9, 4]]
-while len(_PERMUTATIONS) < 8:
-    _PERMUTATIONS.append([_PERMUTATIONS[-1][_PERMUTATIONS[1][j]] for j in range(10)])
+PERMUTATIONS = [list(range(10)), [1, 5, 7, 6, 2, 8, 3, 0, 9, 4]]
+while len(PERMUTATIONS) < 8:
+    PERMUTATIONS.append([PERMUTATIONS[-1][PERMUTATIONS[1][j]] for j in range(10)])
+
+
+def verhoeff_ok(digits: str) -> bool:
+    """The Verhoeff check digit (the last digit) of a string of digits is right."""
+    check = 0
+    for position, char in enumerate(reversed(digits)):
+        check = _D5[check][PERMUTATIONS[position % 8][int(char)]]
+    return check == 0
 
 
 def snomed_ok(code: str) -> bool:
     """SNOMED CT concept id: 6-18 digits, no leading zero, a concept partition, Verhoeff check."""
     if not re.fullmatch(r"[1-9]\d{5,17}", code) or code[-3:-1] not in {"00", "10"}:
         return False
-    check = 0
-    for position, char in enumerate(reversed(code)):
-        check = _D5[check][_PERMUTATIONS[position % 8][int(char)]]
-    return check == 0
+    return verhoeff_ok(code)
