@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -15,3 +16,15 @@ SHARED = ROOT.parent / "shared"
 def sample_export() -> Path:
     """The bundled synthetic clinic export."""
     return SAMPLE_EXPORT
+
+
+def shared_file(*parts: str) -> Path:
+    """A file from ../shared (the clinical reference, real-format samples). A user's clone has no
+    ../shared, so a test needing one skips there, with the reason; CI has it, so there (CI set) a
+    missing file fails the test instead of skipping it silently."""
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{path} is missing (CI runs with ../shared beside the clone)")
+        pytest.skip(f"{path} is not here (../shared is beside CI's clone, not a user's)")
+    return path

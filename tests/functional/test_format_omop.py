@@ -16,10 +16,8 @@ import duckdb
 import pytest
 
 from checks.evaluate import all_checks
-from tests.conftest import ROOT
+from tests.conftest import shared_file
 from tests.helpers import cli, flagged, run_args, table
-
-EUNOMIA = ROOT.parent / "shared" / "data" / "omop_eunomia_synthea27nj" / "Synthea27Nj_5.4.zip"
 
 CDM = {
     "person": """
@@ -199,8 +197,8 @@ def test_database_missing_table_is_named(tmp_path, capsys):
     assert "cdm.duckdb: required table 'concept' is missing" in capsys.readouterr().err
 
 
-@pytest.mark.skipif(not EUNOMIA.exists(), reason="the shared Eunomia sample is not present")
 def test_real_eunomia_sample_loads(tmp_path):
+    eunomia = shared_file("data", "omop_eunomia_synthea27nj", "Synthea27Nj_5.4.zip")
     export = tmp_path / "eunomia"
     wanted = {
         "PERSON",
@@ -211,7 +209,7 @@ def test_real_eunomia_sample_loads(tmp_path):
         "CONCEPT_ANCESTOR",
         "DEATH",
     }
-    with zipfile.ZipFile(EUNOMIA) as archive:
+    with zipfile.ZipFile(eunomia) as archive:
         archive.extractall(export, [n for n in archive.namelist() if n.removesuffix(".csv") in wanted])
     args = run_args(tmp_path, export)
     args[args.index("--as-of") + 1] = "2020-01-01"  # the sample's data ends in 2022
