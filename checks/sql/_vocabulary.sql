@@ -37,6 +37,11 @@ CREATE OR REPLACE TEMP MACRO result_text(value, comparator) AS
     || CASE WHEN abs(value) >= 0.1 OR value = 0 THEN CAST(round(value, 2) AS VARCHAR)
             ELSE printf('%.2g', value) END;
 
+-- A result kept whole, to pick with arg_max and show once (result_text_of) rather than formatting
+-- every candidate row: arg_max(result_of(value, value_comparator), latest_key(...)).
+CREATE OR REPLACE TEMP MACRO result_of(value, comparator) AS {'value': value, 'comparator': comparator};
+CREATE OR REPLACE TEMP MACRO result_text_of(result) AS result_text(result.value, result.comparator);
+
 -- "The last result by time": the sort key to give arg_max, so that
 -- arg_max(x, latest_key(collected_at, value, value_comparator)) is x of the latest result. The full
 -- timestamp decides; several results on one identical timestamp (duplicates of one draw, or a

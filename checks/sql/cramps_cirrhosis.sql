@@ -39,17 +39,11 @@ electrolytes AS (
     -- bound when censored: '<3.5' is below 3.5, '>130' is never known to be low
     SELECT patient_id,
            max(collected_at) FILTER (analyte = 'potassium')::DATE AS last_potassium_at,
-           arg_max(result_text, k) FILTER (analyte = 'potassium') AS last_potassium,
-           arg_max(result_below(value, value_comparator, $potassium_low), k)
-               FILTER (analyte = 'potassium') AS potassium_is_low,
+           arg_max(result_of(value, value_comparator), k) FILTER (analyte = 'potassium') AS potassium,
            max(collected_at) FILTER (analyte = 'sodium')::DATE AS last_sodium_at,
-           arg_max(result_text, k) FILTER (analyte = 'sodium') AS last_sodium,
-           arg_max(result_below(value, value_comparator, $sodium_low), k)
-               FILTER (analyte = 'sodium') AS sodium_is_low,
+           arg_max(result_of(value, value_comparator), k) FILTER (analyte = 'sodium') AS sodium,
            max(collected_at) FILTER (analyte = 'magnesium')::DATE AS last_magnesium_at,
-           arg_max(result_text, k) FILTER (analyte = 'magnesium') AS last_magnesium,
-           arg_max(result_below(value, value_comparator, $magnesium_low), k)
-               FILTER (analyte = 'magnesium') AS magnesium_is_low
+           arg_max(result_of(value, value_comparator), k) FILTER (analyte = 'magnesium') AS magnesium
     FROM (SELECT *, latest_key(collected_at, value, value_comparator) AS k FROM blood_results)
     WHERE analyte IN ('potassium', 'sodium', 'magnesium')
       AND collected_at::DATE <= $as_of
@@ -61,10 +55,15 @@ judged AS (
            d.current_diuretics,
            coalesce(d.baclofen_prescribed, false) AS baclofen_prescribed,
            coalesce(d.albumin_prescribed, false) AS albumin_prescribed,
-           e.* EXCLUDE (patient_id, potassium_is_low, sodium_is_low, magnesium_is_low),
+           e.last_potassium_at, result_text_of(e.potassium) AS last_potassium,
+           e.last_sodium_at, result_text_of(e.sodium) AS last_sodium,
+           e.last_magnesium_at, result_text_of(e.magnesium) AS last_magnesium,
            coalesce(greatest(e.last_potassium_at, e.last_sodium_at, e.last_magnesium_at)
                     >= $as_of - CAST($electrolyte_recent_days AS INTEGER), false) AS any_recent,
-           coalesce(e.potassium_is_low OR e.sodium_is_low OR e.magnesium_is_low, false) AS any_low
+           coalesce(result_below(e.potassium.value, e.potassium.comparator, $potassium_low)
+                    OR result_below(e.sodium.value, e.sodium.comparator, $sodium_low)
+                    OR result_below(e.magnesium.value, e.magnesium.comparator, $magnesium_low), false)
+               AS any_low
     FROM cirrhosis c
     LEFT JOIN cramps k USING (patient_id)
     LEFT JOIN drugs d USING (patient_id)

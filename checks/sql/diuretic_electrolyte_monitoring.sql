@@ -26,29 +26,28 @@ population AS (
     GROUP BY a.patient_id
 ),
 electrolytes AS (
-    -- a censored result ('<2.5') is a result; the latest is the latest by timestamp (latest_key)
+    -- a censored result ('<2.5') is a result; the latest is the latest by timestamp (latest_key),
+    -- kept as (value, comparator) and shown as written once per patient (result_text)
     SELECT patient_id,
            max(collected_at) FILTER (analyte = 'potassium')::DATE AS last_potassium_at,
-           arg_max(result_text, latest_key(collected_at, value, value_comparator))
-               FILTER (analyte = 'potassium') AS last_potassium,
+           arg_max(result_of(value, value_comparator), k) FILTER (analyte = 'potassium') AS potassium,
            max(collected_at) FILTER (analyte = 'sodium')::DATE AS last_sodium_at,
-           arg_max(result_text, latest_key(collected_at, value, value_comparator))
-               FILTER (analyte = 'sodium') AS last_sodium,
+           arg_max(result_of(value, value_comparator), k) FILTER (analyte = 'sodium') AS sodium,
            max(collected_at) FILTER (analyte = 'creatinine')::DATE AS last_creatinine_at,
-           arg_max(result_text, latest_key(collected_at, value, value_comparator))
-               FILTER (analyte = 'creatinine') AS last_creatinine,
+           arg_max(result_of(value, value_comparator), k) FILTER (analyte = 'creatinine') AS creatinine,
            max(collected_at) FILTER (analyte = 'egfr')::DATE AS last_egfr_at,
-           arg_max(result_text, latest_key(collected_at, value, value_comparator))
-               FILTER (analyte = 'egfr') AS last_egfr
-    FROM blood_results
+           arg_max(result_of(value, value_comparator), k) FILTER (analyte = 'egfr') AS egfr
+    FROM (SELECT *, latest_key(collected_at, value, value_comparator) AS k FROM blood_results)
     WHERE analyte IN ('potassium', 'sodium', 'creatinine', 'egfr')
       AND collected_at::DATE <= $as_of
       AND patient_id IN (SELECT patient_id FROM population)
     GROUP BY patient_id
 ),
 judged AS (
-    SELECT p.*, e.last_potassium_at, e.last_potassium, e.last_sodium_at, e.last_sodium,
-           e.last_creatinine_at, e.last_creatinine, e.last_egfr_at, e.last_egfr,
+    SELECT p.*, e.last_potassium_at, result_text_of(e.potassium) AS last_potassium,
+           e.last_sodium_at, result_text_of(e.sodium) AS last_sodium,
+           e.last_creatinine_at, result_text_of(e.creatinine) AS last_creatinine,
+           e.last_egfr_at, result_text_of(e.egfr) AS last_egfr,
            coalesce(e.last_potassium_at >= $as_of - CAST($lookback_days AS INTEGER), false) AS has_potassium,
            coalesce(e.last_sodium_at >= $as_of - CAST($lookback_days AS INTEGER), false) AS has_sodium,
            -- renal function is required only when asked for; a creatinine or an eGFR satisfies it
