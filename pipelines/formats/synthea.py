@@ -10,9 +10,11 @@ Each table is one file read in order, so quarantined rows keep their line number
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 from pipelines.csv_tables import find_file, find_optional, open_csv
+from pipelines.db import REFERENCE_DIR
 from pipelines.export_format import GENERIC_FILES, FileSpec
 from pipelines.ingest import RawSource
 
@@ -31,6 +33,9 @@ SKIP_NOT_LAB = """CASE
              THEN 'not a laboratory observation (' || lower(trim({category})) || ')' END
     WHEN upper(trim({code})) IN ('QALY', 'DALY', 'QOLS')
         THEN 'not a laboratory observation (quality-of-life index)'
+    WHEN list_position($nonlab_codes, trim({code})) IS NOT NULL  -- v2: the category its code has
+        THEN 'not a laboratory observation ('
+             || $nonlab_categories[list_position($nonlab_codes, trim({code}))] || ')'
     WHEN NOT regexp_full_match(trim({code}), '[0-9]{{1,7}}-[0-9]')
         THEN 'not a laboratory observation (code is not LOINC)'
 END"""
@@ -127,12 +132,22 @@ def _source(spec: FileSpec, path: Path, required: tuple[str, ...], mapping: dict
         label=path.name,
         paths=(path,),
         select=f"SELECT {aliases} FROM {file.reader('path', f'rejects_{spec.table}')}",  # noqa: S608
-        params=file.params("path"),
+        params=file.params("path") | (_nonlab_params() if skips else {}),
         order=spec.columns,
         lines=True,
         reject_columns={file.columns[e]: c for c, e in mapping.items() if e in file.columns},
         skips=skips,
     )
+
+
+def _nonlab_params() -> dict[str, list[str]]:
+    """The LOINC codes of observations that are not labs, and their category
+    (pipelines/reference/observation_categories.csv: the FHIR R4 vital signs, and the codes Synthea
+    writes under CATEGORY vital-signs, survey, social-history or procedure), for v2 exports, which
+    have no CATEGORY column."""
+    with (REFERENCE_DIR / "observation_categories.csv").open(encoding="utf-8", newline="") as handle:
+        rows = [r for r in csv.DictReader(handle) if r["category"] != "laboratory"]
+    return {"nonlab_codes": [r["code"] for r in rows], "nonlab_categories": [r["category"] for r in rows]}
 
 
 def _sql(expression: str, named: dict[str, str]) -> str:

@@ -141,3 +141,23 @@ def test_a_completed_fhir_request_is_not_a_current_drug(run):
     if fmt != "fhir":
         pytest.skip("FHIR MedicationRequest status")
     assert summary["checks"]["nsaid_kidney_disease"]["denominator"] == 0
+
+
+def test_synthea_v2_rows_are_skipped_by_their_code_as_v3_by_category(tmp_path):
+    """The same real observations with the CATEGORY column removed, as Synthea v2 writes them: each
+    non-lab row is skipped for the category its LOINC code has, so the counts equal v3's."""
+    import csv
+    import shutil
+
+    export = tmp_path / "v2"
+    shutil.copytree(REAL / "synthea", export)
+    with (REAL / "synthea" / "observations.csv").open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    with (export / "observations.csv").open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, [c for c in rows[0] if c != "CATEGORY"], lineterminator="\n")
+        writer.writeheader()
+        writer.writerows({k: v for k, v in row.items() if k != "CATEGORY"} for row in rows)
+    assert cli(*run_args(tmp_path, export)) == 0
+    labs = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))["files"]["labs"]
+    assert labs["skip_reasons"] == EXPECTED["synthea"]["skipped"]
+    assert labs["rows_rejected"] == 0
