@@ -1,0 +1,85 @@
+"""Spec: codes added to close the issue 15 codelist gaps (see checks/codelists/SOURCES.md, "Issue 15,
+round 3"). Each patient is coded only by a new code, so the check sees them only through it. As of
+2026-11-20."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from tests.helpers import findings, run_pipeline, table
+
+AS_OF = date(2026, 11, 20)
+
+
+def _flagged(tmp_path, check, **tables) -> set[str]:
+    run_pipeline(tmp_path, AS_OF, (check,), **tables)
+    return {f["patient_id"] for f in findings(tmp_path / "audit.duckdb")}
+
+
+def _cramps(*patients: str, code: str = "R25.2", system: str = "ICD-10-CM") -> str:
+    """One cramp diagnosis on 2026-06-01 per patient, as a diagnoses table."""
+    return table(
+        "patient_id | code | code_system | recorded_at | resolved_at\n"
+        + "\n".join(f"{p} | {code} | {system} | 2026-06-01 |" for p in patients)
+    )
+
+
+def test_cramp_in_limb_coded_in_snomed_enters_the_metabolic_workup_population(tmp_path):
+    # G1 has no labs at all: every group is missing, so the cramp alone puts them in the population.
+    diagnoses = _cramps("G1", code="424647005", system="SNOMED-CT")
+    assert _flagged(tmp_path, "cramps_metabolic_workup", diagnoses=diagnoses) == {"G1"}
+
+
+def test_cramp_in_limb_coded_in_snomed_enters_the_electrolyte_check_population(tmp_path):
+    diagnoses = _cramps("G2", code="424647005", system="SNOMED-CT")
+    assert _flagged(tmp_path, "cramps_electrolyte_check", diagnoses=diagnoses) == {"G2"}
+
+
+def test_statins_coded_only_by_ingredient_rxcui_or_uk_brand_are_seen(tmp_path):
+    # Drug names that name no ingredient or brand the lists know, so only the RxCUI can match.
+    prescriptions = table("""
+    patient_id | drug_name                 | rxnorm_code | atc_code | start_date | end_date | days_supply
+    S1         | Statin tablet (pharmacy)  | 6472        |          | 2025-01-01 |          |
+    S2         | Statin capsule (pharmacy) | 41127       |          | 2025-01-01 |          |
+    S3         | Statin tablet (pharmacy)  | 861634      |          | 2025-01-01 |          |
+    S4         | Livazo 2mg tablets        |             |          | 2025-01-01 |          |
+    # an unknown product code is not a statin
+    S5         | Statin tablet (pharmacy)  | 999999      |          | 2025-01-01 |          |
+    """)
+    diagnoses = _cramps("S1", "S2", "S3", "S4", "S5")
+    flagged = _flagged(tmp_path, "cramps_medication_review", diagnoses=diagnoses, prescriptions=prescriptions)
+    assert flagged == {"S1", "S2", "S3", "S4"}
+
+
+def test_beta_blockers_coded_only_by_ingredient_rxcui_are_seen(tmp_path):
+    prescriptions = table("""
+    patient_id | drug_name                | rxnorm_code | atc_code | start_date | end_date | days_supply
+    B1         | Tablet (pharmacy)        | 31555       |          | 2025-01-01 |          |
+    B2         | Tablet (pharmacy)        | 6185        |          | 2025-01-01 |          |
+    """)
+    diagnoses = _cramps("B1", "B2")
+    flagged = _flagged(tmp_path, "cramps_medication_review", diagnoses=diagnoses, prescriptions=prescriptions)
+    assert flagged == {"B1", "B2"}
+
+
+def test_quetiapine_coded_only_by_its_ingredient_rxcui_is_a_fall_risk_drug(tmp_path):
+    patients = table("""
+    patient_id | birth_date | sex
+    Q1         | 1950-01-01 | F
+    """)
+    diagnoses = table("""
+    patient_id | code  | code_system | recorded_at | resolved_at
+    Q1         | G62.9 | ICD-10-CM   | 2026-01-01  |
+    """)
+    prescriptions = table("""
+    patient_id | drug_name         | rxnorm_code | atc_code | start_date | end_date | days_supply
+    Q1         | Tablet (pharmacy) | 51272       |          | 2026-06-01 |          |
+    """)
+    flagged = _flagged(
+        tmp_path,
+        "elderly_numbness_fall_risk",
+        patients=patients,
+        diagnoses=diagnoses,
+        prescriptions=prescriptions,
+    )
+    assert flagged == {"Q1"}
