@@ -34,9 +34,10 @@ CHECK = CheckDefinition(
         "not count. The review is still due when the drug has since been stopped (the record should "
         "show the link was considered), but it is most pressing when cramps keep coming back on a drug "
         "still prescribed: the guideline reserves a systematic approach for persistent symptoms, hence "
-        "the high priority. Beta-blocker eye drops (ATC S01ED) are excluded at ATC level, but timolol "
-        "matched by name or RxCUI is kept because systemic absorption from eye drops is real (see "
-        "codelists/SOURCES.md). A combination product such as bisoprolol with hydrochlorothiazide is "
+        "the high priority. Beta-blocker eye drops are not a systemic beta-blocker: ATC S01ED is not "
+        "listed, and the names and RxCUI that also catch eye drops (timolol, betaxolol, carteolol) were "
+        "removed (issue 15, codelists/SOURCES.md); oral timolol still matches by its ATC code C07AA06. "
+        "A combination product such as bisoprolol with hydrochlorothiazide is "
         "listed once with both classes."
     ),
     clears=(

@@ -12,7 +12,8 @@ CHECK = CheckDefinition(
     population=(
         "Patients with an insulin prescription active at some time in the lookback: started on or "
         "before as-of and ending on or after as-of minus lookback_days, or open-ended. Insulin "
-        "supplies (syringes, pen needles, lancets, test strips) are not insulin."
+        "supplies and devices (syringes, pen needles, lancets, test strips, pumps, reservoirs, infusion "
+        "sets, cannulae, pods) are not insulin."
     ),
     flag=(
         "After insulin started: in the lookback, a blood potassium below potassium_low collected on or "
@@ -81,8 +82,9 @@ CHECK = CheckDefinition(
         "ascending, so two results of one draw never make a fall. The fall is rounded to 0.001 mmol/L "
         "before comparing, so 4.5 -> 3.5 counts as exactly 1.0 despite floating point. A test without "
         "a numeric result (haemolysed, cancelled) tells nothing about the level, so it neither counts "
-        "as low nor takes part in a pair. Rows whose name says syringe, needle, lancet or strip match "
-        "the word 'insulin' but are supplies, so they are ignored (see codelists/SOURCES.md). 3.5 "
+        "as low nor takes part in a pair. Rows whose name says syringe, needle, lancet, strip, pump, "
+        "reservoir, infusion set, cannula or pod match the word 'insulin' but are supplies or devices, "
+        "so they are ignored (see codelists/SOURCES.md). 3.5 "
         "mmol/L is the usual lower reference limit; below 3.0 mmol/L is moderate-to-severe "
         "hypokalaemia, and a potassium still low at its latest result is unresolved: both warrant "
         "prompt review, hence high priority. "

@@ -26,7 +26,10 @@ drugs AS (
                FILTER (codelist = 'diuretics' AND (end_effective IS NULL OR end_effective >= $as_of))
                AS current_diuretics,
            bool_or(codelist = 'baclofen') AS baclofen_prescribed,
-           bool_or(codelist = 'albumin') AS albumin_prescribed
+           -- human albumin infusion; albumin-bound paclitaxel (Abraxane) is chemotherapy, not albumin
+           bool_or(codelist = 'albumin'
+                   AND NOT regexp_matches(lower(drug_name), 'paclitaxel|abraxane|protein-bound|albumin-bound'))
+               AS albumin_prescribed
     FROM drug_exposures
     WHERE codelist IN ('diuretics', 'baclofen', 'albumin')
       AND start_date <= $as_of

@@ -5,8 +5,9 @@ WITH insulin AS (
            min(start_date) AS insulin_since
     FROM drug_exposures
     WHERE codelist = 'insulins'
-      -- the word "insulin" also names supplies; they are not insulin
-      AND NOT regexp_matches(lower(drug_name), 'syringe|needle|lancet|strip')
+      -- the word "insulin" also names supplies and devices; they are not insulin
+      AND NOT regexp_matches(lower(drug_name),
+                             'syringe|needle|lancet|strip|pump|reservoir|infusion set|cannula|pod')
       AND start_date <= $as_of
       AND (end_effective IS NULL OR end_effective >= $as_of - CAST($lookback_days AS INTEGER))
     GROUP BY patient_id
