@@ -35,6 +35,12 @@ def test_cramp_in_limb_coded_in_snomed_enters_the_electrolyte_check_population(t
     assert _flagged(tmp_path, "cramps_electrolyte_check", diagnoses=diagnoses) == {"G2"}
 
 
+def test_cramp_in_lower_leg_at_rest_coded_in_snomed_enters_the_metabolic_workup_population(tmp_path):
+    # 102549009 "Cramp in lower leg associated with rest" (nocturnal or rest leg cramp); no labs at all.
+    diagnoses = _cramps("G3", code="102549009", system="SNOMED-CT")
+    assert _flagged(tmp_path, "cramps_metabolic_workup", diagnoses=diagnoses) == {"G3"}
+
+
 def test_statins_coded_only_by_ingredient_rxcui_or_uk_brand_are_seen(tmp_path):
     # Drug names that name no ingredient or brand the lists know, so only the RxCUI can match.
     prescriptions = table("""
