@@ -357,9 +357,9 @@ def explain(
     from pipelines.codelists import codelist_files, paths_of
     from pipelines.console import print_explanations
     from pipelines.explain import explain as explain_patient
+    from pipelines.guards import data_range
     from pipelines.history import open_existing
     from pipelines.run import checks_for
-    from reports.context import data_range
 
     settings = _settings(
         ctx, config, db=db, as_of=as_of, checks=check_ids or None, check_params=_parse_params(params)

@@ -1,5 +1,7 @@
 """Guards: facts about the export and the data that warn (or stop) a run before its numbers mislead.
 
+The data's date range is computed here once per run and recorded with it (runs.data_from, data_to).
+
 - the volume guard: an export file much smaller than last time (an incomplete export);
 - the as-of guard: an audit date far outside the data's date range (a wrong date, date-shifted data);
 - the coverage guard: few patients with any record in the lookback before the as-of date, so most of
@@ -73,6 +75,21 @@ def as_of_warnings(first: date | None, last: date | None, as_of: date, gap_days:
     if first is not None and (first - as_of).days > gap_days:
         return [f"The as-of date {as_of} is {(first - as_of).days} days before the oldest record ({first})."]
     return []
+
+
+def data_range(con: duckdb.DuckDBPyConnection) -> tuple[date | None, date | None]:
+    """Earliest and latest clinical date held: lab collections, prescription starts, diagnoses."""
+    # Per-table min/max over the stored columns: DuckDB answers these from column statistics, where
+    # a union of the rows (or the labs view and its join) would scan tens of millions of rows.
+    row = con.execute(
+        """
+        SELECT least(l.lo, p.lo, d.lo), greatest(l.hi, p.hi, d.hi)
+        FROM (SELECT min(collected_at)::DATE AS lo, max(collected_at)::DATE AS hi FROM lab_results) l,
+             (SELECT min(start_date) AS lo, max(start_date) AS hi FROM prescriptions) p,
+             (SELECT min(recorded_at) AS lo, max(recorded_at) AS hi FROM diagnoses) d
+        """
+    ).fetchall()[0]
+    return row[0], row[1]
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from pipelines import __version__
 from pipelines.codelists import CodelistFile, codelist_files, paths_of
 from pipelines.db import connect, load_lab_codelists, memory_limit_bytes, refresh_lab_concepts
 from pipelines.errors import InputError
-from pipelines.guards import Coverage, as_of_warnings, coverage, coverage_warnings, volume_guard
+from pipelines.guards import Coverage, as_of_warnings, coverage, coverage_warnings, data_range, volume_guard
 from pipelines.ingest import (
     FileResult,
     RawSource,
@@ -37,7 +37,6 @@ from pipelines.logs import RUN_ID
 from pipelines.settings import ConfigError, Settings
 from pipelines.unmatched import find as find_unmatched
 from pipelines.unmatched import record as record_unmatched
-from reports.context import data_range
 from reports.render import Reports, write_reports
 from reports.worklists import findings_rows, write_csv
 
@@ -59,6 +58,8 @@ class RunOutcome:
     warnings: list[str] = field(default_factory=list)  # volume guard: exports much smaller than last time
     reports: Reports | None = None  # report.html, email.html, worklists, written after the commit
     coverage: Coverage | None = None  # patients with a record in the lookback before as-of
+    data_from: date | None = None  # the clinical date range the data held, recorded with the run
+    data_to: date | None = None
     codelists: tuple[CodelistFile, ...] = ()  # the codelist files read: shipped, then the clinic's own
 
 
@@ -135,7 +136,7 @@ def _run_in_transaction(
             _log_file(result, time.perf_counter() - started)
             _enforce_threshold(result, settings.reject_threshold)
         refresh_lab_concepts(con)  # labs loaded by earlier runs follow today's codelists
-        first, last = data_range(con)
+        first, last = outcome.data_from, outcome.data_to = data_range(con)
         per_patient = settings.as_of == "per-patient"
         if settings.as_of in ("latest", "per-patient"):  # date-shifted research data has no "today"
             outcome.as_of = last or outcome.as_of
@@ -221,8 +222,10 @@ def _enforce_threshold(result: FileResult, threshold: float) -> None:
 
 def _record_run(con: duckdb.DuckDBPyConnection, settings: Settings, outcome: RunOutcome) -> None:
     con.execute(
-        "INSERT INTO runs SELECT $id, coalesce(max(seq), 0) + 1, $start, $end, $status, $as_of, $exports, "
-        "$fmt, $ver, $settings, $warnings FROM runs",
+        "INSERT INTO runs (run_id, seq, started_at, finished_at, status, as_of, exports, export_format, "
+        "tool_version, settings, warnings, data_from, data_to) "
+        "SELECT $id, coalesce(max(seq), 0) + 1, $start, $end, $status, $as_of, $exports, "
+        "$fmt, $ver, $settings, $warnings, $data_from, $data_to FROM runs",
         {
             "id": outcome.run_id,
             "start": outcome.started_at,
@@ -234,6 +237,8 @@ def _record_run(con: duckdb.DuckDBPyConnection, settings: Settings, outcome: Run
             "ver": __version__,
             "settings": json.dumps(settings_record(settings, outcome.as_of)),
             "warnings": json.dumps(outcome.warnings),
+            "data_from": outcome.data_from,
+            "data_to": outcome.data_to,
         },
     )
     for f in outcome.files:

@@ -182,12 +182,23 @@ def build_context(
 ) -> ReportContext:
     """Read one run's results, history and data quality into plain data for the templates."""
     run = _rows(
-        con, "SELECT as_of, started_at, tool_version, warnings FROM runs WHERE run_id = $r", {"r": run_id}
+        con,
+        "SELECT as_of, started_at, tool_version, warnings, data_from, data_to FROM runs WHERE run_id = $r",
+        {"r": run_id},
     )
     if not run:
         raise LookupError(f"run {run_id} is not in the database")
     as_of = run[0]["as_of"]
-    header = Header(clinic_name, as_of, run_id, *data_range(con), generated_at, run[0]["tool_version"])
+    # the date range as the run recorded it: re-rendering an old run never shows today's data
+    header = Header(
+        clinic_name,
+        as_of,
+        run_id,
+        run[0]["data_from"],
+        run[0]["data_to"],
+        generated_at,
+        run[0]["tool_version"],
+    )
     results = {
         r["check_id"]: r for r in _rows(con, "SELECT * FROM check_results WHERE run_id = $r", {"r": run_id})
     }
@@ -220,21 +231,6 @@ def codelist_coverage(con: duckdb.DuckDBPyConnection, run_id: str) -> CodelistCo
         missed.append((kind, shown, rows[0]["stored"] if rows else 0))
     local = tuple((v["file"], v["sha256"], v["rows"]) for v in versions if v["source"] == "local")
     return CodelistCoverage(bool(versions), tuple(missed), local)
-
-
-def data_range(con: duckdb.DuckDBPyConnection) -> tuple[date | None, date | None]:
-    """Earliest and latest clinical date held: lab collections, prescription starts, diagnoses."""
-    # Per-table min/max over the stored columns: DuckDB answers these from column statistics, where
-    # a union of the rows (or the labs view and its join) would scan tens of millions of rows.
-    row = con.execute(
-        """
-        SELECT least(l.lo, p.lo, d.lo), greatest(l.hi, p.hi, d.hi)
-        FROM (SELECT min(collected_at)::DATE AS lo, max(collected_at)::DATE AS hi FROM lab_results) l,
-             (SELECT min(start_date) AS lo, max(start_date) AS hi FROM prescriptions) p,
-             (SELECT min(recorded_at) AS lo, max(recorded_at) AS hi FROM diagnoses) d
-        """
-    ).fetchall()[0]
-    return row[0], row[1]
 
 
 def previous_run(con: duckdb.DuckDBPyConnection, run_id: str, check_id: str) -> str | None:

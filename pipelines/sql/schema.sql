@@ -12,8 +12,12 @@ CREATE TABLE IF NOT EXISTS runs (
     export_format VARCHAR NOT NULL,
     tool_version  VARCHAR NOT NULL,
     settings      JSON NOT NULL,              -- every parameter used, as resolved for this run
-    warnings      JSON                        -- what the run warned about (volume guard, as-of date)
+    warnings      JSON,                       -- what the run warned about (volume guard, as-of date)
+    data_from     DATE,                       -- the earliest and latest clinical date the data held
+    data_to       DATE                        -- when the run committed (NULL in runs before schema 3)
 );
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS data_from DATE;
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS data_to DATE;
 
 CREATE TABLE IF NOT EXISTS run_files (
     run_id          VARCHAR NOT NULL,

@@ -87,3 +87,30 @@ def test_prune_keeps_the_newest_runs_results_and_all_data(three_runs, capsys):
 
 def test_prune_needs_at_least_one_run(three_runs, capsys):
     assert cli("prune", "--keep-runs", "0", "--db", str(three_runs / "audit.duckdb")) == 2
+
+
+def test_rerendering_an_old_run_shows_its_own_data_range_after_more_data_loads(tmp_path, capsys):
+    """The report of a past run reads what the run recorded, not today's data: a later export with
+    older and newer records leaves the first run's "Data covers" unchanged."""
+    import shutil
+
+    assert cli(*run_args(tmp_path, SAMPLE_EXPORT)) == 0
+    capsys.readouterr()
+    first = listed(tmp_path, capsys)[0]["run_id"]
+    db = tmp_path / "audit.duckdb"
+    assert cli("report", "--run", first, "--db", str(db), "--out", str(tmp_path / "before")) == 0
+    night2 = tmp_path / "night2"
+    shutil.copytree(SAMPLE_EXPORT, night2)
+    with (night2 / "labs.csv").open("a", encoding="utf-8") as handle:
+        handle.write(
+            "P9999,2001-02-03,2823-3,Potassium,4.4,mmol/L\nP9999,2026-11-20,2823-3,Potassium,4.1,mmol/L\n"
+        )
+    assert cli(*run_args(tmp_path, night2)) == 0
+    assert cli("report", "--run", first, "--db", str(db), "--out", str(tmp_path / "after")) == 0
+    covers = []
+    for folder in ("before", "after"):
+        html = (tmp_path / folder / "report.html").read_text(encoding="utf-8")
+        covers.append(html.split("<dt>Data covers</dt><dd>")[1].split("</dd>")[0])
+    assert covers[0] == covers[1] and "2001-02-03" not in covers[1]
+    latest = tmp_path / "out" / "report.html"  # the second run's own report sees the new range
+    assert "2001-02-03 to 2026-11-20" in latest.read_text(encoding="utf-8")
