@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from pipelines import __version__
-from pipelines.errors import EXIT_CONFIG, EXIT_INTERNAL, ClinicAuditError
+from pipelines.errors import EXIT_CONFIG, EXIT_INTERNAL, USER_ERRORS
 from pipelines.lock import database_lock
 from pipelines.logs import configure
 from pipelines.settings import Settings, load_settings
@@ -450,7 +450,7 @@ def main(args: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         return EXIT_INTERNAL
-    except ClinicAuditError as error:
+    except USER_ERRORS as error:
         click.echo(f"clinic-audit: error: {error}", err=True)
         return error.exit_code
     return 0

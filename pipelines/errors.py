@@ -5,11 +5,13 @@ Exit codes are part of the interface a scheduler relies on; the README lists the
 
 from __future__ import annotations
 
+from reports.errors import EmailError  # the reports layer's own; re-exported for the CLI
+
 EXIT_OK = 0
 EXIT_INTERNAL = 1
 EXIT_CONFIG = 2
 EXIT_INPUT = 3
-EXIT_EMAIL = 4
+EXIT_EMAIL = EmailError.exit_code  # 4
 EXIT_LOCKED = 5
 
 
@@ -25,16 +27,11 @@ class InputError(ClinicAuditError):
     exit_code = EXIT_INPUT
 
 
-class EmailError(ClinicAuditError):
-    """The summary email could not be sent (connection refused, login failed, bad settings).
-
-    The run itself succeeded and its outputs are written; only the delivery failed.
-    """
-
-    exit_code = EXIT_EMAIL
-
-
 class LockedError(ClinicAuditError):
     """Another clinic-audit process holds the database's lock file; nothing was read or changed."""
 
     exit_code = EXIT_LOCKED
+
+
+# Every error the CLI turns into a message and an exit code, never a traceback.
+USER_ERRORS = (ClinicAuditError, EmailError)

@@ -13,11 +13,11 @@ from email.utils import formatdate, make_msgid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipelines.errors import EmailError
+from reports.errors import EmailError
 from reports.worklists import write_private_text
 
 if TYPE_CHECKING:
-    from pipelines.settings import Settings
+    from reports.options import EmailOptions
     from reports.render import Reports
 
 PASSWORD_VARIABLE = "CLINIC_AUDIT_SMTP_PASSWORD"
@@ -43,7 +43,7 @@ def write_eml(path: Path, message: EmailMessage) -> Path:
     return write_private_text(path, message.as_string())
 
 
-def send(message: EmailMessage, settings: Settings, password: str | None) -> None:
+def send(message: EmailMessage, settings: EmailOptions, password: str | None) -> None:
     """Deliver over SMTP with STARTTLS (unless turned off); every failure becomes an EmailError."""
     host, port = settings.smtp_host, settings.smtp_port
     try:
@@ -70,7 +70,7 @@ def send(message: EmailMessage, settings: Settings, password: str | None) -> Non
         raise EmailError(f"sending the summary email via {host}:{port} failed: {error}") from None
 
 
-def deliver(reports: Reports, settings: Settings, password: str | None, dry_run: bool) -> Path | None:
+def deliver(reports: Reports, settings: EmailOptions, password: str | None, dry_run: bool) -> Path | None:
     """Send the summary, or with `dry_run` write `<out>/email.eml`; returns the .eml path if written."""
     if not settings.smtp_recipients and not dry_run:
         raise EmailError("no recipients: set smtp_recipients in the config or CLINIC_AUDIT_SMTP_RECIPIENTS")

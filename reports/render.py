@@ -23,7 +23,7 @@ from reports.context import CheckSection, RatePoint, ReportContext, build_contex
 from reports.worklists import write_csv, write_private_text
 
 if TYPE_CHECKING:
-    from pipelines.settings import Settings
+    from reports.options import ReportOptions
 
 SPARK_WIDTH, SPARK_HEIGHT = 140, 36
 
@@ -234,7 +234,7 @@ class Reports:
 
 def write_reports(
     con: duckdb.DuckDBPyConnection,
-    settings: Settings,
+    settings: ReportOptions,
     run_id: str,
     definitions: Sequence[CheckDefinition],
     generated_at: datetime,

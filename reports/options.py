@@ -1,0 +1,30 @@
+"""What the reports layer needs to know, as plain typed protocols: reports import nothing from
+pipelines, and any object with these attributes (pipelines.settings.Settings among them) will do."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+
+class ReportOptions(Protocol):
+    """The settings report.html, email.html and the worklists are written with."""
+
+    out: Path
+    clinic_name: str
+    report_max_rows: int
+    volume_guard_ratio: float
+    report_location: str
+    small_count_threshold: int
+
+
+class EmailOptions(Protocol):
+    """The settings the summary email is built and sent with."""
+
+    out: Path
+    smtp_host: str
+    smtp_port: int
+    smtp_starttls: bool
+    smtp_sender: str
+    smtp_user: str
+    smtp_recipients: tuple[str, ...]

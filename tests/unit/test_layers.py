@@ -1,0 +1,43 @@
+"""Layers point one way: pipelines -> checks, reports. The linter holds it (checks/ruff.toml,
+reports/ruff.toml ban the upward imports); these tests run ruff so CI holds it too."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+
+RUFF = [sys.executable, "-m", "ruff"]
+
+
+def _ruff_on(path: str, source: str) -> str:
+    """ruff's findings for `source` as if it were the file at `path` (its directory's config applies)."""
+    done = subprocess.run(
+        [*RUFF, "check", "--select", "TID251", "--stdin-filename", path, "-"],
+        input=source, capture_output=True, text=True, cwd=ROOT, check=False,
+    )  # fmt: skip
+    return done.stdout
+
+
+@pytest.mark.parametrize(
+    ("path", "source", "banned"),
+    [
+        ("reports/probe.py", "import pipelines.errors\n", True),
+        ("reports/probe.py", "from pipelines.settings import Settings\n", True),
+        ("checks/probe.py", "from pipelines.db import connect\n", True),
+        ("checks/probe.py", "from reports.render import write_reports\n", True),
+        ("reports/probe.py", "from checks.framework import CheckDefinition\n", False),
+        ("reports/probe.py", "from reports.worklists import write_csv\n", False),
+        ("pipelines/probe.py", "from reports.render import write_reports\n", False),
+    ],
+)
+def test_upward_imports_are_banned(path, source, banned):
+    assert ("TID251" in _ruff_on(path, source)) is banned
+
+
+def test_the_tree_is_ruff_clean():
+    done = subprocess.run([*RUFF, "check", "."], capture_output=True, text=True, cwd=ROOT, check=False)
+    assert done.returncode == 0, done.stdout
