@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Mapping
 from datetime import date, datetime
 from pathlib import Path
 
@@ -63,8 +64,15 @@ def write_export(folder: Path, **tables: list[dict[str, str]] | str) -> Path:
     return folder
 
 
-def run_pipeline(tmp: Path, as_of: date, checks: tuple[str, ...] = (), **tables) -> RunOutcome:
-    """Ingest the tables into a fresh DuckDB file and evaluate the checks as of a date."""
+def run_pipeline(
+    tmp: Path,
+    as_of: date,
+    checks: tuple[str, ...] = (),
+    params: Mapping[str, Mapping[str, object]] | None = None,
+    **tables,
+) -> RunOutcome:
+    """Ingest the tables into a fresh DuckDB file and evaluate the checks as of a date, with any
+    check parameters overridden ({check_id: {name: value}})."""
     exports = write_export(tmp / "export", **tables)
     settings = Settings(
         exports=exports,
@@ -72,9 +80,15 @@ def run_pipeline(tmp: Path, as_of: date, checks: tuple[str, ...] = (), **tables)
         db=tmp / "audit.duckdb",
         as_of=as_of,
         checks=checks,
+        check_params=params or {},
         reject_threshold=1.0,
     )
     return execute_run(settings, datetime(2026, 11, 24, 3, 0))
+
+
+def findings_by_patient(db: Path) -> dict[str, dict]:
+    """The latest run's findings keyed by patient (for spec tests of one check)."""
+    return {f["patient_id"]: f for f in findings(db)}
 
 
 def flagged(db: Path, check_id: str) -> set[str]:

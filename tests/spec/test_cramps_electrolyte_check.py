@@ -6,15 +6,13 @@ Most cramps are on 2026-06-01, whose electrolyte window is 2026-03-03 to 2026-07
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
+from datetime import date
 
 import duckdb
 import pytest
 
 from checks.evaluate import SQL_DIR
-from pipelines.run import execute_run
-from pipelines.settings import Settings
-from tests.helpers import findings, run_pipeline, table, write_export
+from tests.helpers import findings, findings_by_patient, run_pipeline, table
 
 AS_OF = date(2026, 11, 20)
 CHECK = "cramps_electrolyte_check"
@@ -232,18 +230,10 @@ CALCIUM_FLAGGED = {"A02", "A04", "A05", "A07", "A08", "A10", "A12", "A13", "A15"
 
 
 def run_calcium(tmp_path, params=None):
-    export = write_export(tmp_path / "export", diagnoses=CALCIUM_DIAGNOSES, labs=CALCIUM_LABS)
-    settings = Settings(
-        exports=export,
-        out=tmp_path / "out",
-        db=tmp_path / "audit.duckdb",
-        as_of=AS_OF,
-        checks=(CHECK,),
-        check_params={CHECK: params or {}},
-        reject_threshold=1.0,
+    outcome = run_pipeline(
+        tmp_path, AS_OF, (CHECK,), {CHECK: params or {}}, diagnoses=CALCIUM_DIAGNOSES, labs=CALCIUM_LABS
     )
-    outcome = execute_run(settings, datetime(2026, 11, 24))
-    return outcome, {f["patient_id"]: f for f in findings(tmp_path / "audit.duckdb")}
+    return outcome, findings_by_patient(tmp_path / "audit.duckdb")
 
 
 def test_calcium_is_judged_ionised_else_corrected_else_total(tmp_path):

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
+from datetime import date
 
-from pipelines.run import execute_run
-from pipelines.settings import Settings
-from tests.helpers import findings, run_pipeline, table, write_export
+from tests.helpers import findings, run_pipeline, table
 
 AS_OF = date(2026, 11, 20)
 CHECK = "diuretic_electrolyte_monitoring"
@@ -126,39 +124,14 @@ def test_reason_names_the_missing_test_and_evidence_shows_last_results(tmp_path)
 
 
 def test_lookback_is_a_parameter(tmp_path):
-    settings_params = {CHECK: {"lookback_days": 366}}
-    from datetime import datetime
-
-    from pipelines.run import execute_run
-    from pipelines.settings import Settings
-    from tests.helpers import write_export
-
-    export = write_export(tmp_path / "export", prescriptions=PRESCRIPTIONS, labs=LABS)
-    settings = Settings(
-        exports=export,
-        out=tmp_path / "out",
-        db=tmp_path / "audit.duckdb",
-        as_of=AS_OF,
-        checks=(CHECK,),
-        check_params=settings_params,
-    )
-    outcome = execute_run(settings, datetime(2026, 11, 24))
+    outcome = run_with(tmp_path, lookback_days=366)
     flagged = {f["patient_id"] for f in findings(tmp_path / "audit.duckdb")}
     assert flagged == EXPECTED - {"D02"}
     assert outcome.checks[0].parameters["lookback_days"] == 366
 
 
 def run_with(tmp_path, **params):
-    export = write_export(tmp_path / "export", prescriptions=PRESCRIPTIONS, labs=LABS)
-    settings = Settings(
-        exports=export,
-        out=tmp_path / "out",
-        db=tmp_path / "audit.duckdb",
-        as_of=AS_OF,
-        checks=(CHECK,),
-        check_params={CHECK: params},
-    )
-    return execute_run(settings, datetime(2026, 11, 24))
+    return run_pipeline(tmp_path, AS_OF, (CHECK,), {CHECK: params}, prescriptions=PRESCRIPTIONS, labs=LABS)
 
 
 def test_a_recent_start_is_baseline_tests_due_not_overdue(tmp_path):

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
+from datetime import date
 
-from pipelines.run import execute_run
-from pipelines.settings import Settings
-from tests.helpers import findings, run_pipeline, table, write_export
+from tests.helpers import findings, run_pipeline, table
 
 AS_OF = date(2026, 11, 20)
 CHECK = "insulin_potassium_drop"
@@ -222,16 +220,9 @@ def test_after_insulin_correction_and_concurrent_diuretic(tmp_path):
 
 
 def test_upper_limit_is_a_parameter(tmp_path):
-    export = write_export(tmp_path / "export", prescriptions=PRESCRIPTIONS, labs=LABS)
-    settings = Settings(
-        exports=export,
-        out=tmp_path / "out",
-        db=tmp_path / "audit.duckdb",
-        as_of=AS_OF,
-        checks=(CHECK,),
-        check_params={CHECK: {"potassium_high": 99}},
+    outcome = run_pipeline(
+        tmp_path, AS_OF, (CHECK,), {CHECK: {"potassium_high": 99}}, prescriptions=PRESCRIPTIONS, labs=LABS
     )
-    outcome = execute_run(settings, datetime(2026, 11, 24))
     flagged = {f["patient_id"] for f in findings(tmp_path / "audit.duckdb")}
     # every fall now counts: 5.8 -> 4.6, 5.1 -> 4.0 and '>6.0' -> 4.5 (a fall of at least 1.5)
     assert flagged == EXPECTED | {"I29", "I30", "I32"}

@@ -6,11 +6,9 @@ Open-ended NSAIDs start on 2026-09-01, inside the 90-day course an undated NSAID
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
+from datetime import date
 
-from pipelines.run import execute_run
-from pipelines.settings import Settings
-from tests.helpers import findings, run_pipeline, table, write_export
+from tests.helpers import findings, findings_by_patient, run_pipeline, table
 
 AS_OF = date(2026, 11, 20)
 CHECK = "nsaid_kidney_disease"
@@ -222,18 +220,15 @@ SEVERE = {f"D{n:02d}" for n in range(6, 13)}
 
 
 def run_course(tmp_path, params=None):
-    export = write_export(tmp_path / "export", prescriptions=COURSE_PRESCRIPTIONS, diagnoses=COURSE_DIAGNOSES)
-    settings = Settings(
-        exports=export,
-        out=tmp_path / "out",
-        db=tmp_path / "audit.duckdb",
-        as_of=AS_OF,
-        checks=(CHECK,),
-        check_params={CHECK: params or {}},
-        reject_threshold=1.0,
+    outcome = run_pipeline(
+        tmp_path,
+        AS_OF,
+        (CHECK,),
+        {CHECK: params or {}},
+        prescriptions=COURSE_PRESCRIPTIONS,
+        diagnoses=COURSE_DIAGNOSES,
     )
-    outcome = execute_run(settings, datetime(2026, 11, 24))
-    return outcome, {f["patient_id"]: f for f in findings(tmp_path / "audit.duckdb")}
+    return outcome, findings_by_patient(tmp_path / "audit.duckdb")
 
 
 def test_undated_nsaid_is_a_course_not_forever(tmp_path):

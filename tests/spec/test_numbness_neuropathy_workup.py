@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
+from datetime import date
 
-from pipelines.run import execute_run
-from pipelines.settings import Settings
-from tests.helpers import findings, run_pipeline, table, write_export
+from tests.helpers import findings, run_pipeline, table
 
 AS_OF = date(2026, 11, 20)
 CHECK = "numbness_neuropathy_workup"
@@ -91,16 +89,9 @@ def test_reason_and_priority_say_what_is_missing(tmp_path):
 
 
 def test_workup_window_is_a_parameter(tmp_path):
-    export = write_export(tmp_path / "export", diagnoses=DIAGNOSES, labs=LABS)
-    settings = Settings(
-        exports=export,
-        out=tmp_path / "out",
-        db=tmp_path / "audit.duckdb",
-        as_of=AS_OF,
-        checks=(CHECK,),
-        check_params={CHECK: {"workup_days": 366}},
+    outcome = run_pipeline(
+        tmp_path, AS_OF, (CHECK,), {CHECK: {"workup_days": 366}}, diagnoses=DIAGNOSES, labs=LABS
     )
-    outcome = execute_run(settings, datetime(2026, 11, 24))
     assert {f["patient_id"] for f in findings(tmp_path / "audit.duckdb")} == EXPECTED - {"N07"}
     assert outcome.checks[0].parameters["workup_days"] == 366
 

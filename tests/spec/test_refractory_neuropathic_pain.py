@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
+from datetime import date
 
-from pipelines.run import execute_run
-from pipelines.settings import Settings
-from tests.helpers import findings, run_pipeline, table, write_export
+from tests.helpers import findings, run_pipeline, table
 
 AS_OF = date(2026, 11, 20)
 CHECK = "refractory_neuropathic_pain"
@@ -216,16 +214,14 @@ def test_a_renewal_is_not_a_new_start_and_the_indication_is_shown(tmp_path):
 
 
 def test_with_two_trials_the_renewed_drug_is_still_not_counted(tmp_path):
-    export = write_export(tmp_path / "export", prescriptions=PRESCRIPTIONS, diagnoses=DIAGNOSES)
-    settings = Settings(
-        exports=export,
-        out=tmp_path / "out",
-        db=tmp_path / "audit.duckdb",
-        as_of=AS_OF,
-        checks=(CHECK,),
-        check_params={CHECK: {"min_trials": 2}},
+    run_pipeline(
+        tmp_path,
+        AS_OF,
+        (CHECK,),
+        {CHECK: {"min_trials": 2}},
+        prescriptions=PRESCRIPTIONS,
+        diagnoses=DIAGNOSES,
     )
-    execute_run(settings, datetime(2026, 11, 24))
     by_id = {f["patient_id"]: f for f in findings(tmp_path / "audit.duckdb")}
     # gabapentin (R20) and pregabalin (R22) were first started before the window: renewals only
     assert (
