@@ -106,27 +106,11 @@ IDENTITY_DATE: dict[str, str] = {
     "diagnoses": "recorded_at",
 }
 
+# A stored column derived from others is no part of a row's identity: end_effective (from end date or
+# days supply) and code_original (the code as written; `code` is its normalised form).
+DERIVED_COLUMNS = frozenset({"end_effective", "code_original"})
 IDENTITY_COLUMNS: dict[str, tuple[str, ...]] = {
-    "patients": ("patient_id", "birth_date", "sex", "death_date", "deceased"),
-    "labs": (
-        "patient_id",
-        "collected_at",
-        "loinc_code",
-        "test_name",
-        "value_original",
-        "unit_original",
-        "value_comparator",
-    ),
-    "prescriptions": (
-        "patient_id",
-        "drug_name",
-        "rxnorm_code",
-        "atc_code",
-        "start_date",
-        "end_date",
-        "days_supply",
-    ),
-    "diagnoses": ("patient_id", "code", "code_system", "recorded_at", "resolved_at"),
+    table: tuple(c for c in stored if c not in DERIVED_COLUMNS) for table, stored in STORED_COLUMNS.items()
 }
 
 # For each contract column, the staging column holding its text as read (trimmed); quarantined
