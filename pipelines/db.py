@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -78,8 +80,7 @@ def _migrate(con: duckdb.DuckDBPyConnection) -> None:
     Version 1 stored `labs` as a table with the mapping (analyte, canonical value) frozen at load;
     version 2 keeps the results as exported in `lab_results` and maps them through `lab_concepts`.
     """
-    con.begin()
-    try:
+    with transaction(con):
         if scalar(con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'labs' AND NOT temporary"):
             con.execute(
                 """
@@ -93,10 +94,6 @@ def _migrate(con: duckdb.DuckDBPyConnection) -> None:
             )
             refresh_lab_concepts(con, "lab_results")
         con.execute("UPDATE schema_version SET version = $v", {"v": SCHEMA_VERSION})
-    except BaseException:
-        con.rollback()
-        raise
-    con.commit()
 
 
 def refresh_lab_concepts(con: duckdb.DuckDBPyConnection, keys_from: str | None = None) -> None:
@@ -176,3 +173,19 @@ def scalar(con: duckdb.DuckDBPyConnection, query: str, params: dict | None = Non
     """The single value a query returns (fully consumed, as DuckDB 2 requires before the next call)."""
     rows = con.execute(query, params or {}).fetchall()
     return rows[0][0] if rows else None
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection, keep: bool = True) -> Iterator[None]:
+    """One transaction around the block: committed when it ends (`keep`), rolled back on any error,
+    kill or interrupt, and always rolled back with `keep=False` (a what-if that must write nothing)."""
+    con.begin()
+    try:
+        yield
+    except BaseException:
+        con.rollback()
+        raise
+    if keep:
+        con.commit()
+    else:
+        con.rollback()

@@ -15,6 +15,7 @@ import duckdb
 
 from checks.evaluate import evaluate, left_out_table, prepare
 from checks.framework import CheckDefinition
+from pipelines.db import transaction
 from pipelines.settings import ConfigError
 
 PATIENT_TABLES = ("patients", "labs", "prescriptions", "diagnoses")
@@ -70,13 +71,10 @@ def explain(
     """
     if not patient_known(con, patient_id):
         raise ConfigError(f"patient {patient_id!r} is not in the database")
-    con.begin()
-    try:
+    with transaction(con, keep=False):  # a what-if: the views and temp results it builds are dropped
         prepare(con, as_of if per_patient else None, codelist_files)  # shipped and local codelists
         shift = _shift_days(con, patient_id) if per_patient else None
         return [_one(con, d, patient_id, as_of, overrides.get(d.id, {})) for d in selected], shift
-    finally:
-        con.rollback()
 
 
 def _shift_days(con: duckdb.DuckDBPyConnection, patient_id: str) -> int:

@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 
 from checks.evaluate import all_checks
-from pipelines.db import connect
+from pipelines.db import connect, transaction
 from pipelines.settings import ConfigError, Settings
 
 # Tables holding per-run results that `prune` removes for old runs, with the column naming the run.
@@ -111,8 +111,7 @@ def prune(con: duckdb.DuckDBPyConnection, keep_runs: int) -> dict[str, int]:
     """
     if keep_runs < 1:
         raise ConfigError("--keep-runs must be at least 1")
-    con.begin()
-    try:
+    with transaction(con):
         con.execute(
             "CREATE OR REPLACE TEMP TABLE pruned_runs AS SELECT run_id FROM runs "
             "QUALIFY row_number() OVER (ORDER BY seq DESC) > $n",
@@ -123,8 +122,4 @@ def prune(con: duckdb.DuckDBPyConnection, keep_runs: int) -> dict[str, int]:
             removed[table] = con.execute(
                 f"DELETE FROM {table} WHERE run_id IN (SELECT run_id FROM pruned_runs)"  # noqa: S608
             ).fetchall()[0][0]
-        con.commit()
-    except BaseException:
-        con.rollback()
-        raise
     return removed

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 import duckdb
 
 from pipelines.codelists import CodelistFile, paths_of
-from pipelines.db import REFERENCE_DIR, load_lab_codelists, refresh_lab_concepts, sql_file
+from pipelines.db import REFERENCE_DIR, load_lab_codelists, refresh_lab_concepts, sql_file, transaction
 
 KINDS = ("labs", "drugs", "diagnoses")
 STORED_PER_KIND = 200  # candidates kept with a run, per kind, most rows first
@@ -81,14 +81,11 @@ def live(con: duckdb.DuckDBPyConnection, files: Sequence[CodelistFile]) -> list[
     from checks.evaluate import prepare
 
     load_lab_codelists(con, paths_of(files, "lab_tests"))
-    con.begin()
-    try:
+    with transaction(con, keep=False):
         refresh_lab_concepts(con)
         prepare(con, None, paths_of(files))
         find(con)
         return _candidates(con, f"SELECT {COLUMNS} FROM unmatched ORDER BY kind, rank", {})  # noqa: S608
-    finally:
-        con.rollback()
 
 
 def stored(con: duckdb.DuckDBPyConnection, run_id: str) -> list[Candidate]:
