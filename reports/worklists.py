@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+from reports.files import open_private, write_text_private
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -29,23 +30,16 @@ def safe_cell(value: Any) -> Any:
     return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
-def _owner_only(path: str, flags: int) -> int:
-    """Open for writing as mode 0600, also when the file already existed with wider permissions."""
-    fd = os.open(path, flags, 0o600)
-    os.fchmod(fd, 0o600)
-    return fd
-
-
 def write_private_text(path: Path, text: str) -> Path:
-    """Write a UTF-8 text file readable by its owner only (reports carry patient data)."""
-    with open(path, "w", encoding="utf-8", newline="", opener=_owner_only) as handle:
-        handle.write(text)
-    return path
+    """Write a UTF-8 text file readable by its owner only (reports carry patient data), atomically and
+    never through a symlink (reports/files.py)."""
+    return write_text_private(path, text)
 
 
 def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Path:
-    """UTF-8 with BOM (so Excel detects the encoding), CRLF line ends, every cell made safe, owner-only."""
-    with open(path, "w", encoding="utf-8-sig", newline="", opener=_owner_only) as handle:
+    """UTF-8 with BOM (so Excel detects the encoding), CRLF line ends, every cell made safe, owner-only,
+    written whole or not at all (reports/files.py)."""
+    with open_private(path, encoding="utf-8-sig") as handle:
         writer = csv.writer(handle, lineterminator="\r\n")
         writer.writerow(header)
         # None is written as an empty cell by the csv module itself: only values need making safe

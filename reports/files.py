@@ -1,0 +1,74 @@
+"""Writing files that carry patient data: owner-only, whole or not at all, never through a symlink.
+
+Every output (report.html, email.html, email.eml, findings.csv, the worklists, summary.json, the
+analysts' database copy) is written to a new temporary file in the target's own folder and then
+renamed over the target. A rename replaces the directory entry itself, so a symlink planted where an
+output goes is replaced, never followed, and a reader (or a kill mid-write) never sees half a file.
+The new file is created 0600, whatever the old one's mode was. Files appended to in place (the log
+file) and the lock file are opened with O_NOFOLLOW instead (`open_append_private`).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import IO
+
+OWNER_ONLY = 0o600
+NO_FOLLOW = getattr(os, "O_NOFOLLOW", 0)  # absent on Windows, where symlinks need privileges anyway
+
+
+@contextmanager
+def open_private(
+    path: Path, mode: str = "w", encoding: str | None = "utf-8", newline: str | None = ""
+) -> Iterator[IO]:
+    """Open a temporary file beside `path` for writing; on success it replaces `path` atomically.
+
+    On any error (or a signal) the temporary file is removed and `path` keeps its old content.
+    """
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.chmod(temp, OWNER_ONLY)  # mkstemp makes 0600 already; said here so it stays so
+        with open(fd, mode, encoding=encoding, newline=newline) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        _remove(temp)
+        raise
+
+
+def write_text_private(path: Path, text: str, encoding: str = "utf-8") -> Path:
+    """Write a text file (exactly `text`, no newline translation) owner-only and atomically."""
+    with open_private(path, encoding=encoding) as handle:
+        handle.write(text)
+    return path
+
+
+def copy_private(source: Path, target: Path) -> Path:
+    """Copy `source` to `target` owner-only and atomically (readers of the old copy keep theirs)."""
+    with source.open("rb") as src, open_private(target, "wb", encoding=None, newline=None) as dst:
+        shutil.copyfileobj(src, dst, 1 << 20)
+    return target
+
+
+def open_append_private(path: Path) -> IO[str]:
+    """Open a text file for appending, created 0600 and made 0600 if it existed; refuses a symlink
+    (OSError ELOOP) instead of writing to whatever it points at."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | NO_FOLLOW | os.O_CLOEXEC, OWNER_ONLY)
+    try:
+        os.fchmod(fd, OWNER_ONLY)
+    except BaseException:
+        os.close(fd)
+        raise
+    return open(fd, "a", encoding="utf-8")
+
+
+def _remove(path: str) -> None:
+    with suppress(FileNotFoundError):
+        os.unlink(path)
