@@ -13,6 +13,10 @@ EXIT_CONFIG = 2
 EXIT_INPUT = 3
 EXIT_EMAIL = EmailError.exit_code  # 4
 EXIT_LOCKED = 5
+EXIT_STORAGE = 6  # the database file or a folder/file the tool writes cannot be used
+EXIT_RESOURCES = 7  # out of memory or disk full
+EXIT_SIGINT = 130  # 128 + the signal number, as a shell reports a process a signal ended
+EXIT_SIGTERM = 143
 
 
 class ClinicAuditError(Exception):
@@ -31,6 +35,19 @@ class LockedError(ClinicAuditError):
     """Another clinic-audit process holds the database's lock file; nothing was read or changed."""
 
     exit_code = EXIT_LOCKED
+
+
+class StorageError(ClinicAuditError):
+    """The database file (damaged, empty, another program's, unreadable) or a folder or file the tool
+    writes (database folder, lock file, log file, outputs) cannot be used; the message names it."""
+
+    exit_code = EXIT_STORAGE
+
+
+class ResourceError(ClinicAuditError):
+    """Out of memory or out of disk space; the message says what ran out and what was kept."""
+
+    exit_code = EXIT_RESOURCES
 
 
 # Every error the CLI turns into a message and an exit code, never a traceback.

@@ -1,67 +1,93 @@
-"""One clinic-audit process per database at a time: an fcntl lock on `<db>.lock`, taken first.
+"""One clinic-audit process per database at a time: a `filelock` lock on `<db>.lock`, taken first.
 
-The lock file sits beside the database and is taken before the database is opened, so a second
-run started while one is running fails at once (or waits) without reading or changing anything.
-The operating system releases an fcntl lock when its process dies, so a killed run leaves no
-stale lock behind. The file holds the holder's process id, for the message only.
+The lock file sits beside the database (the real file: a database named through a symlink shares
+the lock of its target) and is taken before the database is opened, so a second run started while
+one is running fails at once (or waits) without reading or changing anything. `filelock` uses the
+operating system's lock (flock on Unix, LockFileEx on Windows), which the system releases when its
+process dies, so a killed run leaves no stale lock behind. It opens the lock file without following
+a symlink; the file is made owner-only and holds the holder's process id, for the message only.
+
+The same wait (`--wait`, `--wait-timeout`) covers a DuckDB session of another program holding the
+database file itself (an analyst's): `pipelines.db` asks `may_wait()` before giving up with exit 5.
 """
 
 from __future__ import annotations
 
-import fcntl
+import math
 import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
+
+from filelock import FileLock, Timeout
 
 from pipelines.errors import LockedError
 
 POLL_SECONDS = 0.2
+# Until when (time.monotonic()) the command holding the lock may wait for the database file to be
+# free; None: it does not wait.
+_WAIT_UNTIL: ContextVar[float | None] = ContextVar("clinic_audit_wait_until", default=None)
 
 
 def lock_path(db: Path) -> Path:
-    """The lock file of a database: `<db>.lock` in the same folder."""
-    return db.with_name(db.name + ".lock")
+    """The lock file of a database: `<db>.lock` beside the real file (symlinks resolved)."""
+    real = db.resolve()
+    return real.with_name(real.name + ".lock")
 
 
-def _try_lock(fd: int) -> bool:
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return False
-    return True
+def may_wait() -> bool:
+    """Whether the command may still wait for a busy database (its --wait budget is not spent)."""
+    until = _WAIT_UNTIL.get()
+    return until is not None and time.monotonic() < until
+
+
+def _record_holder(fd: int) -> None:
+    """On acquiring: owner-only, and our process id in place of the last holder's."""
+    if hasattr(os, "fchmod"):
+        os.fchmod(fd, 0o600)
+    os.ftruncate(fd, 0)
+    os.lseek(fd, 0, os.SEEK_SET)
+    os.write(fd, f"{os.getpid()}\n".encode("ascii"))
 
 
 def _holder(path: Path) -> str:
     try:
         pid = path.read_text(encoding="ascii").strip()
-    except OSError:
+    except (OSError, UnicodeDecodeError):
         pid = ""
-    return f" (process {pid})" if pid else ""
+    return f" (process {pid})" if pid.isdigit() else ""
 
 
 @contextmanager
 def database_lock(db: Path, wait: bool = False, timeout: float | None = None) -> Iterator[Path]:
     """Hold the database's lock for the block; raise LockedError when it is held elsewhere.
 
-    With `wait`, poll until the lock is free, for at most `timeout` seconds (None: no limit).
+    With `wait`, wait until the lock is free, for at most `timeout` seconds (None: no limit); the
+    rest of that time also bounds waiting for the database file itself (`may_wait`).
     """
     path = lock_path(db)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    until = (math.inf if timeout is None else time.monotonic() + timeout) if wait else None
+    lock = FileLock(
+        path,
+        mode=0o600,
+        poll_interval=POLL_SECONDS,
+        fallback_to_soft=False,  # a soft lock outlives a killed process: the next night would exit 5
+        on_acquired=_record_holder,
+    )
     try:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while not _try_lock(fd):
-            if not wait or (deadline is not None and time.monotonic() >= deadline):
-                waited = f" after waiting {timeout:g}s" if wait else ""
-                raise LockedError(
-                    f"{db} is in use by another clinic-audit process{_holder(path)}{waited}; "
-                    f"lock file {path}. Try again later, or pass --wait to queue behind it."
-                )
-            time.sleep(POLL_SECONDS)
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode("ascii"))
+        lock.acquire(timeout=(-1 if timeout is None else timeout) if wait else 0)
+    except Timeout:
+        waited = f" after waiting {timeout:g}s" if wait else ""
+        raise LockedError(
+            f"{db} is in use by another clinic-audit process{_holder(path)}{waited}; "
+            f"lock file {path}. Try again later, or pass --wait to queue behind it."
+        ) from None
+    token = _WAIT_UNTIL.set(until)
+    try:
         yield path
     finally:
-        os.close(fd)  # closing the descriptor releases the lock
+        _WAIT_UNTIL.reset(token)
+        lock.release()
