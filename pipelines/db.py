@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -10,6 +11,8 @@ from pathlib import Path
 import duckdb
 
 import checks
+from pipelines.errors import LockedError, ResourceError, StorageError
+from pipelines.lock import POLL_SECONDS, may_wait
 from pipelines.settings import ConfigError
 
 SQL_DIR = Path(__file__).parent / "sql"
@@ -25,15 +28,31 @@ def sql_file(name: str) -> str:
     return (SQL_DIR / name).read_text(encoding="utf-8")
 
 
+# No outbound network: DuckDB would otherwise download and load an extension on first use (a SQLite
+# file opened as a database fetches sqlite_scanner). The run needs none beyond the built-in ones
+# (json, parquet, icu, core_functions; tests/functional/test_faults_process.py holds it to that).
+OFFLINE = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+
+
+def open_duckdb(path: Path | str, read_only: bool = False, **config: str) -> duckdb.DuckDBPyConnection:
+    """`duckdb.connect` with extension downloads off, for every connection the tool opens."""
+    return duckdb.connect(str(path), read_only=read_only, config={**OFFLINE, **config})
+
+
 def connect(path: Path, memory_limit: str = "1.25GB") -> duckdb.DuckDBPyConnection:
     """Open (creating if needed) the database file, owner-only, with the schema in place.
 
     DuckDB's memory limit bounds the working set of a big load; past it, work spills to a temp
-    folder beside the database instead of growing the process.
+    folder beside the database instead of growing the process. A file DuckDB cannot open raises
+    StorageError (exit 6); one held by another program's DuckDB session LockedError (exit 5) once the
+    command's --wait budget is spent.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise StorageError(f"{path.parent}: cannot create the database folder ({error.strerror})") from None
     fresh = not path.exists()
-    con = duckdb.connect(str(path), config={"memory_limit": memory_limit})
+    con = _open_when_free(path, memory_limit)
     if fresh:
         os.chmod(path, 0o600)
     try:
@@ -53,6 +72,95 @@ def connect(path: Path, memory_limit: str = "1.25GB") -> duckdb.DuckDBPyConnecti
         con.close()  # no half-opened database left behind (and no file handle held on it)
         raise
     return con
+
+
+def _open_when_free(path: Path, memory_limit: str) -> duckdb.DuckDBPyConnection:
+    """Open the file, waiting (within the command's --wait budget) while another process holds it."""
+    while True:
+        try:
+            return open_duckdb(path, memory_limit=memory_limit)
+        except duckdb.Error as error:
+            if not _held_elsewhere(error):
+                raise database_error(error, path) from None
+            if not may_wait():
+                raise LockedError(
+                    f"{path} is open in another program (a DuckDB session, e.g. an analyst's; "
+                    f"{_holder(error)}). Analysts should open the read-only copy "
+                    f"{analyst_copy_path(path).name} instead. Try again later, or pass --wait "
+                    "(--wait-timeout) to wait for it to close."
+                ) from None
+        time.sleep(POLL_SECONDS)
+
+
+def _held_elsewhere(error: duckdb.Error) -> bool:
+    return isinstance(error, duckdb.IOException) and "Could not set lock on file" in str(error)
+
+
+def _holder(error: duckdb.Error) -> str:
+    """The holder's process id as DuckDB reports it (a number only: nothing else is quoted)."""
+    _, found, rest = str(error).partition("(PID ")
+    pid = rest.split(")", 1)[0]
+    return f"process {pid}" if found and pid.isdigit() else "process unknown"
+
+
+# DuckDB message fragments (never shown: they may quote data) and what they mean for the user.
+_DAMAGED = (
+    "not a valid DuckDB database file",
+    "Could not read enough bytes",
+    "Corrupt database file",
+    "extension",  # a file of another program (SQLite) asks for its reader extension, which stays off
+    "Extension",
+)
+_DISK_FULL = ("No space left on device", "File too large", "Disk quota exceeded")
+
+
+def database_error(error: BaseException, path: Path | None) -> Exception:
+    """A DuckDB error as the user error it stands for, or the error itself when it is none of them.
+
+    The message names the file and what to do; DuckDB's own text never reaches the user or the log.
+    """
+    text, where = str(error), f"{path}: " if path is not None else ""
+    if isinstance(error, duckdb.OutOfMemoryException):
+        return ResourceError(
+            f"{where}out of memory (DuckDB memory_limit, or the machine's): raise memory_limit or "
+            "free memory. Nothing was committed: the database is unchanged."
+        )
+    if any(fragment in text for fragment in _DISK_FULL):
+        return ResourceError(
+            f"{where}disk full while writing the database or its temporary files. Nothing was "
+            "committed: the database is unchanged. Free space and run again."
+        )
+    if "Permission denied" in text or "Read-only file system" in text:
+        return StorageError(
+            f"{where}cannot open the database file or write in its folder (permission denied or a "
+            "read-only file system)."
+        )
+    if any(fragment in text for fragment in _DAMAGED):
+        return StorageError(
+            f"{where}not a usable clinic-audit database (damaged, truncated, empty, or another "
+            "program's file such as SQLite). It was not changed. Restore it from a backup, or move "
+            "it aside to start a new database."
+        )
+    return error
+
+
+def analyst_copy_path(db: Path) -> Path:
+    """`<db stem>.analyst.duckdb` beside the database: the copy analysts open (publish_analyst_copy)."""
+    return db.with_name(f"{db.stem}.analyst.duckdb")
+
+
+def publish_analyst_copy(db: Path) -> Path:
+    """Copy the database, after a command changed it, to analyst_copy_path atomically.
+
+    Analysts open the copy (read-only) whenever they like: a session left open on it never blocks the
+    nightly run, and keeps the previous night's copy it opened until it closes.
+    """
+    from reports.files import copy_private
+
+    if db.with_name(db.name + ".wal").exists():  # fold the write-ahead log in first: the copy is whole
+        with open_duckdb(db) as con:
+            con.execute("CHECKPOINT")
+    return copy_private(db, analyst_copy_path(db))
 
 
 def _apply_schema(con: duckdb.DuckDBPyConnection) -> None:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from datetime import date
 
-from tests.helpers import findings, run_pipeline, table
+from tests.helpers import table
+from tests.spec.harness import check_spec
 
 AS_OF = date(2026, 11, 20)
 CHECK = "cramps_metabolic_workup"
@@ -84,32 +84,46 @@ W13        | 2026-05-01   | 1742-6     |           | 25    | U/L
 W13        | 2026-05-01   | 2345-7     |           | 5.2   | mmol/L
 """)
 
-EXPECTED = {"W02", "W03", "W05", "W08", "W09", "W10", "W12"}
-POPULATION = EXPECTED | {"W01", "W04", "W06", "W07", "W13"}
+TABLES = {"diagnoses": DIAGNOSES, "labs": LABS}
 
-
-def run(tmp_path):
-    return run_pipeline(tmp_path, AS_OF, (CHECK,), diagnoses=DIAGNOSES, labs=LABS)
+EXPECTED = {
+    "W01": None,  # complete work-up
+    "W02": "high",  # SNOMED-CT, no labs at all
+    "W03": "normal",  # no thyroid test
+    "W04": None,  # TSH exactly 365 days before as-of counts
+    "W05": "normal",  # TSH 366 days before as-of is too old
+    "W06": None,  # the smallest complete work-up
+    "W07": None,  # albumin as the liver test, tests recognised by name
+    "W08": "normal",  # ICD-9-CM cramp, no kidney test
+    "W09": "normal",  # code without the dot; glucose without a value is not a result
+    "W10": "high",  # a complete work-up after as-of does not count
+    "W11": None,  # cramp 366 days before as-of: not in the population
+    "W12": "normal",  # only a glucose
+    "W13": None,  # cramp exactly 365 days before as-of, work-up complete
+}
+POPULATION = 12  # all but W11
 
 
 def test_flags_exactly_the_expected_patients(tmp_path):
-    outcome = run(tmp_path)
-    assert {f["patient_id"] for f in findings(tmp_path / "audit.duckdb")} == EXPECTED
-    (result,) = outcome.checks
-    assert (result.denominator, result.flagged) == (len(POPULATION), len(EXPECTED))
+    check_spec(tmp_path, CHECK, AS_OF, TABLES, EXPECTED, population=POPULATION)
 
 
 def test_reason_lists_every_missing_group(tmp_path):
-    run(tmp_path)
-    by_id = {f["patient_id"]: f for f in findings(tmp_path / "audit.duckdb")}
-    assert by_id["W02"]["priority"] == "high"
-    assert by_id["W02"]["reason"] == (
-        "muscle cramps recorded 2026-06-01 with no thyroid (TSH), kidney (creatinine or eGFR), "
-        "liver (ALT, AST, bilirubin or albumin), glucose or HbA1c result in the 365 days to 2026-11-20"
+    run = check_spec(
+        tmp_path,
+        CHECK,
+        AS_OF,
+        TABLES,
+        EXPECTED,
+        reason={
+            "W02": "muscle cramps recorded 2026-06-01 with no thyroid (TSH), kidney (creatinine or eGFR), "
+            "liver (ALT, AST, bilirubin or albumin), glucose or HbA1c result in the 365 days to 2026-11-20"
+        },
+        evidence={
+            "W03": {"missing_groups": "thyroid (TSH)"},
+            "W05": {"last_tsh_at": "2025-11-19"},
+            "W08": {"missing_groups": "kidney (creatinine or eGFR)"},
+            "W09": {"missing_groups": "glucose or HbA1c"},
+        },
     )
-    assert by_id["W12"]["priority"] == "normal"
-    assert "glucose" not in json.loads(by_id["W12"]["evidence"])["missing_groups"]
-    assert json.loads(by_id["W03"]["evidence"])["missing_groups"] == "thyroid (TSH)"
-    assert json.loads(by_id["W05"]["evidence"])["last_tsh_at"] == "2025-11-19"
-    assert json.loads(by_id["W08"]["evidence"])["missing_groups"] == "kidney (creatinine or eGFR)"
-    assert json.loads(by_id["W09"]["evidence"])["missing_groups"] == "glucose or HbA1c"
+    assert "glucose" not in run.evidence("W12")["missing_groups"]

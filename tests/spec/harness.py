@@ -1,0 +1,170 @@
+"""`check_spec`: one check, one as-of date, small tables, the expected result per patient.
+
+Modelled on ehrQL's `spec_test(table_data, series, expected_results)`: a spec names every patient
+of its tables with what the check must say about them, so a new boundary is one more row in a
+table and one more line in the expectation. The check runs through the real pipeline (the
+generic-format CSV files, ingest and validation, a DuckDB file, the check's SQL), never a mock.
+
+Expected values per patient: "high" or "normal" (flagged with that priority), True (flagged, any
+priority), None or False (not flagged). A flagged patient missing from the expectation is a
+difference too. Reasons and evidence strings are matched whole, or with "..." marking an elision:
+"...end" ends with it, "start..." starts with it, "...middle..." contains it.
+
+Runs are cached by their inputs for the session: tests that state different facts about the same
+tables share one pipeline run (a run is deterministic: fixed export time, fixed inputs).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from checks.evaluate import CheckResult
+from tests.helpers import findings, run_pipeline, table
+
+Rows = list[dict[str, str]]
+Expected = Mapping[str, str | bool | None]
+
+
+@dataclass(frozen=True)
+class SpecRun:
+    """What one check said: its findings by patient and its counts."""
+
+    by_id: dict[str, dict[str, Any]]
+    result: CheckResult
+    db: Path
+
+    def evidence(self, patient_id: str) -> dict[str, Any]:
+        """A flagged patient's evidence, decoded."""
+        return json.loads(self.by_id[patient_id]["evidence"])
+
+
+_RUNS: dict[str, SpecRun] = {}
+
+
+def check_spec(
+    tmp_path: Path,
+    check: str,
+    as_of: date,
+    tables: Mapping[str, str | Rows],
+    expected: Expected,
+    params: Mapping[str, object] | None = None,
+    *,
+    population: int | None = None,
+    reason: Mapping[str, str] | None = None,
+    evidence: Mapping[str, Mapping[str, object]] | None = None,
+) -> SpecRun:
+    """Run `check` as of `as_of` on the tables (text tables or rows) and assert, per patient, the
+    expected flag and priority, then the denominator, reasons and evidence asked for. Every
+    difference is listed in one failure message."""
+    __tracebackhide__ = True  # pytest shows the spec that failed, not this helper
+    run = spec_run(tmp_path, check, as_of, tables, params)
+    problems = [
+        *flag_differences(run.by_id, expected),
+        *count_differences(run, population),
+        *text_differences("reason", {p: run.by_id.get(p, {}).get("reason") for p in reason or {}}, reason),
+        *evidence_differences(run, evidence or {}),
+    ]
+    if problems:
+        head = f"{check} as of {as_of}: {len(problems)} difference(s)"
+        raise AssertionError("\n  ".join([head, *problems]))
+    return run
+
+
+def spec_run(
+    tmp_path: Path,
+    check: str,
+    as_of: date,
+    tables: Mapping[str, str | Rows],
+    params: Mapping[str, object] | None = None,
+) -> SpecRun:
+    """The pipeline run of one check on the tables, from the cache when the inputs were run before."""
+    rows = {name: table(t) if isinstance(t, str) else list(t) for name, t in tables.items()}
+    key = json.dumps([check, str(as_of), rows, params or {}], sort_keys=True, default=str)
+    if key not in _RUNS:
+        outcome = run_pipeline(tmp_path, as_of, (check,), {check: dict(params or {})}, **rows)
+        (result,) = outcome.checks
+        db = tmp_path / "audit.duckdb"
+        by_id = {f["patient_id"]: f for f in findings(db) if f["check_id"] == check}
+        _RUNS[key] = SpecRun(by_id, result, db)
+    return _RUNS[key]
+
+
+def describe(finding: Mapping[str, Any] | None) -> str:
+    """How a patient came out: not flagged, or the priority and the reason."""
+    if finding is None:
+        return "not flagged"
+    return f"{finding['priority']} ({finding['reason']})"
+
+
+def flag_differences(by_id: Mapping[str, Mapping[str, Any]], expected: Expected) -> list[str]:
+    """One line per patient whose flag or priority differs from the expectation."""
+    lines = []
+    for pid in sorted(set(expected) | set(by_id)):
+        got = by_id.get(pid)
+        if pid not in expected:
+            lines.append(f"{pid}: flagged but not in the expectation: {describe(got)}")
+            continue
+        want = expected[pid]
+        if want in (None, False):
+            ok = got is None
+        elif want is True:
+            ok = got is not None
+        else:
+            ok = got is not None and got["priority"] == want
+        if not ok:
+            shown = "not flagged" if want in (None, False) else "flagged" if want is True else want
+            lines.append(f"{pid}: expected {shown}, got {describe(got)}")
+    return lines
+
+
+def count_differences(run: SpecRun, population: int | None) -> list[str]:
+    """The check's counts agree with its findings, and the population is the expected size."""
+    lines = []
+    if run.result.flagged != len(run.by_id):
+        lines.append(f"flagged count {run.result.flagged} but {len(run.by_id)} findings")
+    if population is not None and run.result.denominator != population:
+        lines.append(f"population: expected {population}, got {run.result.denominator}")
+    return lines
+
+
+def text_matches(want: str, got: object) -> bool:
+    """Whole-string match, or an elided one: '...end', 'start...', '...middle...'."""
+    if not isinstance(got, str):
+        return False
+    if want.startswith("...") and want.endswith("...") and len(want) > 6:
+        return want[3:-3] in got
+    if want.startswith("..."):
+        return got.endswith(want[3:])
+    if want.endswith("..."):
+        return got.startswith(want[:-3])
+    return got == want
+
+
+def text_differences(what: str, got: Mapping[str, object], want: Mapping[str, str] | None) -> list[str]:
+    """One line per patient whose text differs from the (possibly elided) expectation."""
+    return [
+        f"{pid} {what}: expected {text!r}, got {got[pid]!r}"
+        for pid, text in (want or {}).items()
+        if not text_matches(text, got[pid])
+    ]
+
+
+def evidence_differences(run: SpecRun, evidence: Mapping[str, Mapping[str, object]]) -> list[str]:
+    """One line per evidence field that differs; strings may be elided, other values compare equal."""
+    lines = []
+    for pid, fields in evidence.items():
+        if pid not in run.by_id:
+            lines.append(f"{pid} evidence: patient not flagged")
+            continue
+        shown = run.evidence(pid)
+        for name, want in fields.items():
+            got = shown.get(name, "<missing>")
+            ok = text_matches(want, got) if isinstance(want, str) else got == want
+            if not ok:
+                lines.append(f"{pid} evidence {name}: expected {want!r}, got {got!r}")
+    return lines
