@@ -5,14 +5,14 @@ Most cramps are on 2026-06-01, whose electrolyte window is 2026-03-03 to 2026-07
 
 from __future__ import annotations
 
-import json
 from datetime import date
 
 import duckdb
 import pytest
 
 from checks.evaluate import SQL_DIR
-from tests.helpers import findings, findings_by_patient, run_pipeline, table
+from tests.helpers import table
+from tests.spec.harness import check_spec
 
 AS_OF = date(2026, 11, 20)
 CHECK = "cramps_electrolyte_check"
@@ -103,37 +103,56 @@ E18 | 2026-05-01 | 2601-3  |                 |      | mmol/L
 """
 )
 
-EXPECTED = {"E02", "E04", "E06", "E07", "E08", "E10", "E13", "E14", "E15", "E16", "E18", "E19", "E22"}
-POPULATION = EXPECTED | {"E01", "E03", "E05", "E09", "E11", "E12", "E17"}
+TABLES = {"diagnoses": DIAGNOSES, "labs": LABS}
 
-
-def run(tmp_path):
-    return run_pipeline(tmp_path, AS_OF, (CHECK,), diagnoses=DIAGNOSES, labs=LABS)
+EXPECTED = {
+    "E01": None,  # a full panel a month before the cramp
+    "E02": "normal",  # SNOMED-CT cramp, no labs at all
+    "E03": None,  # panel exactly 90 days before the cramp
+    "E04": "normal",  # panel 91 days before: too early
+    "E05": None,  # panel exactly 30 days after
+    "E06": "normal",  # panel 31 days after: too late
+    "E07": "normal",  # ICD-9-CM cramp, no magnesium
+    "E08": "high",  # code without the dot; low magnesium 0.62
+    "E09": None,  # magnesium exactly 0.70 is not low
+    "E10": "high",  # total calcium 8.0 mg/dL = 2.00 mmol/L: low
+    "E11": None,  # conventional units, all normal
+    "E12": None,  # ionised calcium 1.20 counts as the calcium test
+    "E13": "high",  # ionised calcium 1.05: low
+    "E14": "normal",  # urine potassium is not a blood potassium
+    "E15": "normal",  # two cramps: the second has no tests
+    "E16": "normal",  # panel the day after as-of
+    "E17": None,  # panel on as-of
+    "E18": "normal",  # a magnesium without a value
+    "E19": "high",  # low potassium, later normal: still flagged
+    "E21": None,  # cramp 366 days before as-of: not in the population
+    "E22": "normal",  # cramp exactly 365 days before as-of, no labs
+}
+POPULATION = 20  # all but E21
 
 
 def test_flags_exactly_the_expected_patients(tmp_path):
-    outcome = run(tmp_path)
-    assert {f["patient_id"] for f in findings(tmp_path / "audit.duckdb")} == EXPECTED
-    (result,) = outcome.checks
-    assert (result.denominator, result.flagged) == (len(POPULATION), len(EXPECTED))
+    check_spec(tmp_path, CHECK, AS_OF, TABLES, EXPECTED, population=POPULATION)
 
 
 def test_reason_says_which_test_is_missing_or_low(tmp_path):
-    run(tmp_path)
-    by_id = {f["patient_id"]: f for f in findings(tmp_path / "audit.duckdb")}
-    assert by_id["E02"]["reason"].endswith("cramp 2026-06-01: no potassium, calcium, magnesium")
-    assert by_id["E02"]["priority"] == "normal"
-    assert by_id["E07"]["reason"].endswith("cramp 2026-06-01: no magnesium")
-    assert by_id["E08"]["reason"].endswith("cramp 2026-06-01: low magnesium 0.62 on 2026-05-01")
-    assert by_id["E08"]["priority"] == "high"
-    assert "low calcium 2.0 on 2026-05-01" in by_id["E10"]["reason"]
-    assert "low ionised calcium 1.05" in by_id["E13"]["reason"]
-    assert by_id["E15"]["reason"].endswith("cramp 2026-09-01: no potassium, calcium, magnesium")
-    assert "2025-12-01" not in by_id["E15"]["reason"]
-    e19 = json.loads(by_id["E19"]["evidence"])
-    assert e19["last_potassium"] == "4.2" and e19["problems"].startswith(
-        "cramp 2026-06-01: low potassium 3.3"
+    run = check_spec(
+        tmp_path,
+        CHECK,
+        AS_OF,
+        TABLES,
+        EXPECTED,
+        reason={
+            "E02": "...cramp 2026-06-01: no potassium, calcium, magnesium",
+            "E07": "...cramp 2026-06-01: no magnesium",
+            "E08": "...cramp 2026-06-01: low magnesium 0.62 on 2026-05-01",
+            "E10": "...low calcium 2.0 on 2026-05-01...",
+            "E13": "...low ionised calcium 1.05...",
+            "E15": "...cramp 2026-09-01: no potassium, calcium, magnesium",
+        },
+        evidence={"E19": {"last_potassium": "4.2", "problems": "cramp 2026-06-01: low potassium 3.3..."}},
     )
+    assert "2025-12-01" not in run.by_id["E15"]["reason"]
 
 
 # Codes added to the codelists by issue 15: a cramp coded by its SNOMED CT subtype, and calcium
@@ -157,12 +176,16 @@ C02        | 2026-05-01   | 19123-9    |                                | 2.1   
 
 
 def test_snomed_cramp_subtype_and_calcium_in_blood_by_mass_are_seen(tmp_path):
-    outcome = run_pipeline(tmp_path, AS_OF, (CHECK,), diagnoses=CODELIST_DIAGNOSES, labs=CODELIST_LABS)
-    (result,) = outcome.checks
-    assert result.denominator == 2  # both cramps are seen
-    by_id = {f["patient_id"]: f for f in findings(tmp_path / "audit.duckdb")}
-    assert set(by_id) == {"C02"}  # C01's calcium counts, so nothing is missing
-    assert "low calcium 1.9" in by_id["C02"]["reason"]
+    # both cramps are seen; C01's calcium counts, so nothing is missing
+    check_spec(
+        tmp_path,
+        CHECK,
+        AS_OF,
+        {"diagnoses": CODELIST_DIAGNOSES, "labs": CODELIST_LABS},
+        {"C01": None, "C02": "high"},
+        population=2,
+        reason={"C02": "...low calcium 1.9..."},
+    )
 
 
 # Issue 15: calcium judged as ionised, else albumin-corrected (reported, or computed from a same-day
@@ -226,48 +249,66 @@ A15 | 2026-05-01T17:00 | 1751-7  |                  | 25    | g/L
 A16 | 2026-05-01       | 1751-7  |                  | 30    | g/L
 """
 )
-CALCIUM_FLAGGED = {"A02", "A04", "A05", "A07", "A08", "A10", "A12", "A13", "A15", "A16"}
-
-
-def run_calcium(tmp_path, params=None):
-    outcome = run_pipeline(
-        tmp_path, AS_OF, (CHECK,), {CHECK: params or {}}, diagnoses=CALCIUM_DIAGNOSES, labs=CALCIUM_LABS
-    )
-    return outcome, findings_by_patient(tmp_path / "audit.duckdb")
+CALCIUM_TABLES = {"diagnoses": CALCIUM_DIAGNOSES, "labs": CALCIUM_LABS}
+CALCIUM_EXPECTED = {
+    "A01": None,  # corrected 2.25
+    "A02": "high",  # total 2.05, no albumin
+    "A03": None,  # corrected exactly 2.10
+    "A04": "high",  # corrected 2.09
+    "A05": "high",  # albumin the next day: total judged alone
+    "A06": None,  # a normal ionised outranks a low total
+    "A07": "high",  # a low ionised outranks a normal reported corrected
+    "A08": "high",  # the laboratory's corrected outranks a computed one
+    "A09": None,  # US units, corrected 2.30
+    "A10": "high",  # censored total '<1.80': corrected '<1.8'
+    "A11": None,  # albumin '<20': corrected is a lower bound
+    "A12": "high",  # both censored: the total is judged
+    "A13": "high",  # a low total on another day than the normal ionised
+    "A14": None,  # reported adjusted calcium exactly at its limit
+    "A15": "high",  # the albumin nearest in time corrects the calcium
+    "A16": "normal",  # an albumin without a calcium: no calcium
+}
 
 
 def test_calcium_is_judged_ionised_else_corrected_else_total(tmp_path):
-    outcome, by_id = run_calcium(tmp_path)
-    assert set(by_id) == CALCIUM_FLAGGED
-    assert outcome.checks[0].denominator == len(CALCIUM_PATIENTS)
-    assert by_id["A02"]["reason"].endswith("low calcium 2.05 on 2026-05-01")
-    assert "low corrected calcium 2.09 (total 2.19, albumin 45.0) on 2026-05-01" in by_id["A04"]["reason"]
-    assert "low calcium 2.05" in by_id["A05"]["reason"]
-    assert "low ionised calcium 1.1 on" in by_id["A07"]["reason"]
-    assert "low corrected calcium 2.05 on" in by_id["A08"]["reason"]
-    assert "low corrected calcium <1.8 (total <1.8, albumin 40.0)" in by_id["A10"]["reason"]
-    assert "low calcium <2.0 on" in by_id["A12"]["reason"]
-    assert "low calcium 2.0 on 2026-04-01" in by_id["A13"]["reason"]
-    assert "(total 2.05, albumin 38.0)" in by_id["A15"]["reason"]
-    assert by_id["A16"]["reason"].endswith("cramp 2026-06-01: no calcium")
-    assert {by_id[p]["priority"] for p in CALCIUM_FLAGGED - {"A16"}} == {"high"}
-    evidence = json.loads(by_id["A04"]["evidence"])
-    assert evidence["last_calcium"] == "corrected calcium 2.09 (total 2.19, albumin 45.0)"
+    check_spec(
+        tmp_path,
+        CHECK,
+        AS_OF,
+        CALCIUM_TABLES,
+        CALCIUM_EXPECTED,
+        population=len(CALCIUM_PATIENTS),
+        reason={
+            "A02": "...low calcium 2.05 on 2026-05-01",
+            "A04": "...low corrected calcium 2.09 (total 2.19, albumin 45.0) on 2026-05-01...",
+            "A05": "...low calcium 2.05...",
+            "A07": "...low ionised calcium 1.1 on...",
+            "A08": "...low corrected calcium 2.05 on...",
+            "A10": "...low corrected calcium <1.8 (total <1.8, albumin 40.0)...",
+            "A12": "...low calcium <2.0 on...",
+            "A13": "...low calcium 2.0 on 2026-04-01...",
+            "A15": "...(total 2.05, albumin 38.0)...",
+            "A16": "...cramp 2026-06-01: no calcium",
+        },
+        evidence={"A04": {"last_calcium": "corrected calcium 2.09 (total 2.19, albumin 45.0)"}},
+    )
 
 
 def test_each_calcium_form_has_its_own_threshold(tmp_path):
     # UK laboratories quote 2.20 for adjusted calcium: A01 (2.25) stays normal, A03 (2.10) and A14
     # (2.10 reported) become low, A09 (2.30) does not; totals without albumin keep calcium_low.
-    _, by_id = run_calcium(tmp_path, {"corrected_calcium_low": 2.20})
-    assert set(by_id) == CALCIUM_FLAGGED | {"A03", "A14"}
-    assert "low corrected calcium 2.1 (total 2.2, albumin 45.0)" in by_id["A03"]["reason"]
+    expected = {**CALCIUM_EXPECTED, "A03": True, "A14": True}
+    reason = {"A03": "...low corrected calcium 2.1 (total 2.2, albumin 45.0)..."}
+    check_spec(
+        tmp_path, CHECK, AS_OF, CALCIUM_TABLES, expected, {"corrected_calcium_low": 2.20}, reason=reason
+    )
 
 
 def test_albumin_reference_is_a_parameter(tmp_path):
     # with a 44 g/L reference, A01 becomes 2.05 + 0.02 x 14 = 2.33 (normal) and A03 2.18 (normal);
     # A04 2.19 + 0.02 x (-1) = 2.17: no longer low
-    _, by_id = run_calcium(tmp_path, {"albumin_reference": 44})
-    assert set(by_id) == CALCIUM_FLAGGED - {"A04", "A15"}
+    expected = {**CALCIUM_EXPECTED, "A04": None, "A15": None}
+    check_spec(tmp_path, CHECK, AS_OF, CALCIUM_TABLES, expected, {"albumin_reference": 44})
 
 
 @pytest.mark.parametrize(
