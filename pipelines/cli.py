@@ -1,13 +1,18 @@
 """The `clinic-audit` command line: a thin Click layer over `pipelines.run`.
 
 Heavy imports (duckdb, pandas, pandera) happen inside commands so `--help` stays instant. Errors
-meant for the user become one clear line on stderr and a documented exit code, never a traceback.
+meant for the user become one clear line on stderr and a documented exit code, never a traceback;
+so do file-system, DuckDB and resource failures, SIGINT and SIGTERM (`main`). Anything else is exit 1
+with one line, its traceback in the log file at debug (pipelines/logs.py), never its message.
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import signal
 import sys
+import threading
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -16,9 +21,9 @@ from typing import Any
 import click
 
 from pipelines import __version__
-from pipelines.errors import EXIT_CONFIG, EXIT_INTERNAL, USER_ERRORS
+from pipelines.errors import EXIT_CONFIG, EXIT_INTERNAL, USER_ERRORS, ResourceError, StorageError
 from pipelines.lock import database_lock
-from pipelines.logs import configure
+from pipelines.logs import configure, log_unexpected
 from pipelines.settings import Settings, load_settings
 
 
@@ -59,7 +64,9 @@ def cli(ctx: click.Context, verbose: bool, quiet: bool, log_file: Path | None) -
 
 def _settings(ctx: click.Context, config: Path | None, **cli_values: Any) -> Settings:
     """Settings for a command: its flags over the environment over the config file."""
-    return load_settings(config, ctx.obj.get("environ", os.environ), cli_values)
+    settings = load_settings(config, ctx.obj.get("environ", os.environ), cli_values)
+    ctx.obj["db"] = settings.db  # for main's messages about the database file
+    return settings
 
 
 wait_options = [
@@ -154,6 +161,7 @@ def run(
     environ = ctx.obj.get("environ", os.environ)
     settings = _settings(ctx, config, **options, check_params=_parse_params(params))
     from pipelines.console import print_outcome, progress_reporter
+    from pipelines.db import publish_analyst_copy
     from pipelines.run import execute_run
 
     with (
@@ -161,6 +169,7 @@ def run(
         progress_reporter() as progress,
     ):
         outcome = execute_run(settings, datetime.now().replace(microsecond=0), progress)
+        publish_analyst_copy(settings.db)
     print_outcome(outcome, settings)
     if (send_email or email_dry_run) and outcome.reports is not None:
         from reports.email import PASSWORD_VARIABLE, deliver
@@ -419,6 +428,7 @@ def prune(
 
         clinic-audit prune --keep-runs 24 --db audit.duckdb
     """
+    from pipelines.db import publish_analyst_copy
     from pipelines.history import open_existing
     from pipelines.history import prune as prune_runs
 
@@ -429,30 +439,112 @@ def prune(
             removed = prune_runs(con, keep_runs)
         finally:
             con.close()
+        publish_analyst_copy(settings.db)
     click.echo(", ".join(f"{table}: {n} rows removed" for table, n in removed.items()))
+
+
+class Interrupted(BaseException):
+    """SIGINT or SIGTERM arrived; unwinds like KeyboardInterrupt, so open transactions roll back."""
+
+
+_signal_received: list[int] = []  # the signal that stopped the command (DuckDB may swallow the raise)
+
+
+def _on_signal(signum: int, _frame: object) -> None:
+    _signal_received.append(signum)
+    raise Interrupted(signum)
+
+
+def _catch_signals() -> dict[int, Any]:
+    """SIGINT and SIGTERM raise Interrupted (DuckDB then stops its query), instead of a traceback
+    (SIGINT) or an instant death that skips the one-line message (SIGTERM); returns the handlers
+    they replace (none when not on the main thread, where Python allows no handler)."""
+    _signal_received.clear()
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    return {signum: signal.signal(signum, _on_signal) for signum in (signal.SIGINT, signal.SIGTERM)}
+
+
+def _interrupted(signum: int) -> int:
+    name = signal.Signals(signum).name
+    click.echo(
+        f"clinic-audit: stopped by {name}. A run stopped before it committed leaves the database "
+        "unchanged; outputs are written whole or not at all.",
+        err=True,
+    )
+    return 128 + signum
+
+
+def _os_error(error: OSError) -> StorageError | ResourceError:
+    """A file-system failure as a message naming the file (a path, never data) and an exit code."""
+    where = f"{error.filename}: " if error.filename else ""
+    if error.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+        return ResourceError(
+            f"{where}disk full ({error.strerror}). A run that had not committed leaves the database "
+            "unchanged; outputs are written whole or not at all."
+        )
+    reason = (
+        "a symbolic link: clinic-audit never writes through one"
+        if error.errno == errno.ELOOP
+        else error.strerror
+    )
+    return StorageError(f"{where}cannot use this file or folder ({reason}).")
+
+
+def _as_user_error(error: BaseException, db: Path | None) -> BaseException:
+    """File-system, DuckDB and memory failures as user errors; anything else unchanged."""
+    if isinstance(error, OSError):
+        return _os_error(error)
+    if isinstance(error, MemoryError):
+        return ResourceError(
+            "out of memory. A run that had not committed leaves the database unchanged; give the "
+            "machine more memory or lower memory_limit."
+        )
+    duckdb = sys.modules.get("duckdb")  # loaded only if a command used it
+    if duckdb is not None and isinstance(error, duckdb.Error):
+        from pipelines.db import database_error
+
+        return database_error(error, db)
+    return error
 
 
 def main(args: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
     """Entry point: returns the exit code instead of raising, so tests can call it directly."""
     os.umask(0o077)  # everything the tool writes is readable by its owner only
+    obj: dict[str, Any] = {"environ": environ if environ is not None else os.environ}
+    previous_handlers = _catch_signals()
     try:
         cli.main(
             args=list(args) if args is not None else None,
             prog_name="clinic-audit",
             standalone_mode=False,
-            obj={"environ": environ if environ is not None else os.environ},
+            obj=obj,
         )
     except click.exceptions.Exit as done:
         return done.exit_code
     except click.ClickException as error:
         error.show()
         return EXIT_CONFIG
-    except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
-        return EXIT_INTERNAL
-    except USER_ERRORS as error:
-        click.echo(f"clinic-audit: error: {error}", err=True)
-        return error.exit_code
+    except (Interrupted, KeyboardInterrupt, click.exceptions.Abort):
+        return _interrupted(_signal_received[0] if _signal_received else signal.SIGINT)
+    except Exception as error:
+        if _signal_received:  # DuckDB turned the signal into "query interrupted"
+            return _interrupted(_signal_received[0])
+        failure = _as_user_error(error, obj.get("db"))
+        if not isinstance(failure, USER_ERRORS):
+            log_unexpected(error)
+            click.echo(
+                f"clinic-audit: internal error ({type(error).__name__}), please report it; its traceback "
+                "is in the --log-file, if one is given. A run that had not committed leaves the "
+                "database unchanged.",
+                err=True,
+            )
+            return EXIT_INTERNAL
+        click.echo(f"clinic-audit: error: {failure}", err=True)
+        return failure.exit_code
+    finally:
+        for signum, handler in previous_handlers.items():
+            signal.signal(signum, handler)
     return 0
 
 

@@ -7,6 +7,7 @@ can pass their own.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -141,6 +142,8 @@ def _coerce(key: str, value: Any, origin: str) -> Any:
             if str(value).strip().lower() in {"latest", "per-patient"}:
                 return str(value).strip().lower()
             return value if isinstance(value, date) else date.fromisoformat(str(value))
+        if key == "memory_limit":
+            return _memory_limit(str(value))
         if key in {"reject_threshold", "volume_guard_ratio", "coverage_warning_share"}:
             number = float(value)
             if not 0 <= number <= 1:
@@ -161,6 +164,28 @@ def _coerce(key: str, value: Any, origin: str) -> Any:
         return value
     except (TypeError, ValueError) as error:
         raise ConfigError(f"{origin}: setting '{key}' has an invalid value {value!r}: {error}") from None
+
+
+_MEMORY = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(%|B|bytes|[KMGT]i?B)\s*", re.IGNORECASE)
+_MEMORY_BYTES = {"b": 1, "bytes": 1, "kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12}
+_MEMORY_BYTES |= {"kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+MIN_MEMORY_BYTES = 64 * 2**20  # below this DuckDB cannot even open the database with its schema
+
+
+def _memory_limit(text: str) -> str:
+    """A DuckDB memory_limit ("1.25GB", "4GiB", "80%"): checked here, so a bad one stops the command
+    (exit 2) before anything is opened."""
+    match = _MEMORY.fullmatch(text)
+    if not match:
+        raise ValueError("expected a size such as 1.25GB, 4GiB or 512MB, or a share of memory like 80%")
+    number, unit = float(match[1]), match[2].lower()
+    if unit == "%":
+        if not 0 < number <= 100:
+            raise ValueError("a share of memory must be over 0% and at most 100%")
+        return text.strip()
+    if number * _MEMORY_BYTES[unit] < MIN_MEMORY_BYTES:
+        raise ValueError("must be at least 64MiB")
+    return text.strip()
 
 
 def _from_toml(path: Path) -> dict[str, Any]:
