@@ -18,6 +18,7 @@ from pathlib import Path
 import duckdb
 
 from pipelines.csv_tables import CsvFile, find_file, find_optional, open_csv
+from pipelines.db import open_duckdb
 from pipelines.errors import InputError
 from pipelines.export_format import GENERIC_FILES, FileSpec
 from pipelines.ingest import LookupKey, RawSource
@@ -221,7 +222,7 @@ def detect(export_dir: Path) -> bool:
 def _catalog(path: Path) -> dict[str, tuple[str, tuple[str, ...]]]:
     """The database's tables by lower-case name: (schema, column names); empty if it cannot be read."""
     try:
-        con = duckdb.connect(str(path), read_only=True)
+        con = open_duckdb(path, read_only=True)  # extension downloads off: a SQLite file fetches one
     except duckdb.Error:  # not a DuckDB file, a newer storage version, or locked by a writer
         return {}
     with con:
