@@ -91,7 +91,8 @@ def prepare(
     per_patient_as_of: date | None = None,
     codelist_files: Sequence[str] | None = None,
 ) -> None:
-    """Load codelists and vocabulary macros; map this database's drugs and diagnoses (once per run).
+    """Load codelists and vocabulary macros; map this database's drugs and diagnoses (once per run);
+    then the phrases the checks are written in (_phrases.sql, table macros over those views).
 
     With `per_patient_as_of`, each patient's dates are moved so their last record falls on that
     date (_aligned.sql): every patient is audited as of their own last record (date-shifted data).
@@ -109,6 +110,7 @@ def prepare(
         )
         con.execute((SQL_DIR / "_aligned.sql").read_text(encoding="utf-8"))
     con.execute((SQL_DIR / "_concepts.sql").read_text(encoding="utf-8"))
+    con.execute((SQL_DIR / "_phrases.sql").read_text(encoding="utf-8"))  # reads _concepts.sql's views
 
 
 def evaluate(

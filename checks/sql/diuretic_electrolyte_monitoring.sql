@@ -1,60 +1,43 @@
 -- diuretic_electrolyte_monitoring: one row per patient with a diuretic active on $as_of.
 WITH active AS (
     SELECT patient_id, drug_name, start_date
-    FROM drug_exposures
-    WHERE codelist = 'diuretics'
-      AND start_date <= $as_of
-      AND (end_effective IS NULL OR end_effective >= $as_of)
+    FROM drugs_active_on(['diuretics'], $as_of)
 ),
 treated AS (
     -- when this course of diuretics started: the earliest start of a diuretic prescription active
     -- at some time in the lookback, so a renewal does not make a long-term user look new
     SELECT patient_id, min(start_date) AS diuretic_since
-    FROM drug_exposures
-    WHERE codelist = 'diuretics'
-      AND start_date <= $as_of
-      AND (end_effective IS NULL OR end_effective >= $as_of - CAST($lookback_days AS INTEGER))
-      AND patient_id IN (SELECT patient_id FROM active)
+    FROM drugs_active_in_window(['diuretics'], $as_of, $lookback_days)
+    WHERE patient_id IN (SELECT patient_id FROM active)
     GROUP BY patient_id
 ),
 population AS (
-    SELECT a.patient_id,
-           string_agg(DISTINCT a.drug_name, '; ' ORDER BY a.drug_name) AS diuretics,
-           any_value(t.diuretic_since) AS diuretic_since
+    SELECT a.patient_id, listed(a.drug_name) AS diuretics, any_value(t.diuretic_since) AS diuretic_since
     FROM active a
     JOIN treated t USING (patient_id)
     GROUP BY a.patient_id
 ),
 electrolytes AS (
-    -- a censored result ('<2.5') is a result; the latest is the latest by timestamp (latest_key),
-    -- kept as (value, comparator) and shown as written once per patient (result_text)
-    SELECT patient_id,
-           max(collected_at) FILTER (analyte = 'potassium')::DATE AS last_potassium_at,
-           arg_max(result_of(value, value_comparator), k) FILTER (analyte = 'potassium') AS potassium,
-           max(collected_at) FILTER (analyte = 'sodium')::DATE AS last_sodium_at,
-           arg_max(result_of(value, value_comparator), k) FILTER (analyte = 'sodium') AS sodium,
-           max(collected_at) FILTER (analyte = 'creatinine')::DATE AS last_creatinine_at,
-           arg_max(result_of(value, value_comparator), k) FILTER (analyte = 'creatinine') AS creatinine,
-           max(collected_at) FILTER (analyte = 'egfr')::DATE AS last_egfr_at,
-           arg_max(result_of(value, value_comparator), k) FILTER (analyte = 'egfr') AS egfr
-    FROM (SELECT *, latest_key(collected_at, value, value_comparator) AS k FROM blood_results)
-    WHERE analyte IN ('potassium', 'sodium', 'creatinine', 'egfr')
-      AND collected_at::DATE <= $as_of
-      AND patient_id IN (SELECT patient_id FROM population)
+    -- per analyte, the day and the result of the last by timestamp (potassium_at, potassium_result);
+    -- a censored result ('<2.5') is a result, shown as written once per patient (result_text_of)
+    PIVOT (SELECT * FROM results_by(['potassium', 'sodium', 'creatinine', 'egfr'], $as_of)
+           WHERE patient_id IN (SELECT patient_id FROM population))
+    ON analyte IN ('potassium', 'sodium', 'creatinine', 'egfr')
+    USING max(day) AS at, arg_max(result, k) AS result
     GROUP BY patient_id
 ),
 judged AS (
-    SELECT p.*, e.last_potassium_at, result_text_of(e.potassium) AS last_potassium,
-           e.last_sodium_at, result_text_of(e.sodium) AS last_sodium,
-           e.last_creatinine_at, result_text_of(e.creatinine) AS last_creatinine,
-           e.last_egfr_at, result_text_of(e.egfr) AS last_egfr,
-           coalesce(e.last_potassium_at >= $as_of - CAST($lookback_days AS INTEGER), false) AS has_potassium,
-           coalesce(e.last_sodium_at >= $as_of - CAST($lookback_days AS INTEGER), false) AS has_sodium,
+    SELECT p.*, e.potassium_at AS last_potassium_at, result_text_of(e.potassium_result) AS last_potassium,
+           e.sodium_at AS last_sodium_at, result_text_of(e.sodium_result) AS last_sodium,
+           e.creatinine_at AS last_creatinine_at, result_text_of(e.creatinine_result) AS last_creatinine,
+           e.egfr_at AS last_egfr_at, result_text_of(e.egfr_result) AS last_egfr,
+           coalesce(e.potassium_at >= window_start($as_of, $lookback_days), false) AS has_potassium,
+           coalesce(e.sodium_at >= window_start($as_of, $lookback_days), false) AS has_sodium,
            -- renal function is required only when asked for; a creatinine or an eGFR satisfies it
            CAST($require_renal AS INTEGER) = 0
-               OR coalesce(greatest(e.last_creatinine_at, e.last_egfr_at)
-                           >= $as_of - CAST($lookback_days AS INTEGER), false) AS has_renal,
-           p.diuretic_since >= $as_of - CAST($baseline_days AS INTEGER) AS new_starter
+               OR coalesce(greatest(e.creatinine_at, e.egfr_at) >= window_start($as_of, $lookback_days), false)
+               AS has_renal,
+           p.diuretic_since >= window_start($as_of, $baseline_days) AS new_starter
     FROM population p
     LEFT JOIN electrolytes e USING (patient_id)
 ),
@@ -69,9 +52,7 @@ missing AS (
 SELECT
     patient_id,
     len(tests) > 0 AS flagged,
-    CASE WHEN len(tests) = 0 THEN NULL
-         WHEN NOT has_potassium AND NOT has_sodium THEN 'high'
-         ELSE 'normal' END AS priority,
+    flag_priority(len(tests) > 0, NOT has_potassium AND NOT has_sodium) AS priority,
     CASE WHEN len(tests) > 0 THEN
         CASE WHEN new_starter THEN 'baseline tests due: on a diuretic started ' || diuretic_since || ' with no '
              ELSE 'overdue: on a diuretic with no ' END

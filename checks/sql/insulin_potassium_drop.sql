@@ -1,53 +1,41 @@
 -- insulin_potassium_drop: one row per patient with insulin active in the lookback up to $as_of.
 WITH insulin AS (
-    SELECT patient_id,
-           string_agg(DISTINCT drug_name, '; ' ORDER BY drug_name) AS insulins,
-           min(start_date) AS insulin_since
-    FROM drug_exposures
-    WHERE codelist = 'insulins'
-      -- the word "insulin" also names supplies and devices; they are not insulin
-      AND NOT regexp_matches(lower(drug_name),
-                             'syringe|needle|lancet|strip|pump|reservoir|infusion set|cannula|pod')
-      AND start_date <= $as_of
-      AND (end_effective IS NULL OR end_effective >= $as_of - CAST($lookback_days AS INTEGER))
+    SELECT patient_id, listed(drug_name) AS insulins, min(start_date) AS insulin_since
+    FROM drugs_active_in_window(['insulins'], $as_of, $lookback_days)
+    -- the word "insulin" also names supplies and devices; they are not insulin
+    WHERE NOT regexp_matches(lower(drug_name), 'syringe|needle|lancet|strip|pump|reservoir|infusion set|cannula|pod')
     GROUP BY patient_id
 ),
 diuretic AS (
     -- a diuretic active at some time in the lookback on or after insulin started: shown, not judged
-    SELECT d.patient_id,
-           string_agg(DISTINCT d.drug_name, '; ' ORDER BY d.drug_name) AS concurrent_diuretics
-    FROM drug_exposures d
+    SELECT d.patient_id, listed(d.drug_name) AS concurrent_diuretics
+    FROM drugs_started_by(['diuretics'], $as_of) d
     JOIN insulin i USING (patient_id)
-    WHERE d.codelist = 'diuretics'
-      AND d.start_date <= $as_of
-      AND (d.end_effective IS NULL
-           OR d.end_effective >= greatest($as_of - CAST($lookback_days AS INTEGER), i.insulin_since))
+    WHERE ongoing_on(d.end_effective, greatest(window_start($as_of, $lookback_days), i.insulin_since))
     GROUP BY d.patient_id
 ),
 series AS (
     -- the whole blood potassium series up to as-of, so "consecutive" is judged on every result;
     -- a censored result ('<2.5') takes part with its bound
-    SELECT b.patient_id, b.collected_at, b.collected_at::DATE AS day, b.value, b.value_comparator,
+    SELECT b.patient_id, b.collected_at, b.day, b.value, b.value_comparator, b.k,
            b.result_text, i.insulin_since,
-           lag(b.collected_at::DATE) OVER w AS prev_day,
+           lag(b.day) OVER w AS prev_day,
            lag(b.value) OVER w AS prev_value,
            lag(b.value_comparator) OVER w AS prev_comparator,
            lag(b.result_text) OVER w AS prev_text
-    FROM blood_results b
+    FROM results_by(['potassium'], $as_of) b
     JOIN insulin i USING (patient_id)
-    WHERE b.analyte = 'potassium'
-      AND b.collected_at::DATE <= $as_of
     WINDOW w AS (PARTITION BY b.patient_id ORDER BY b.collected_at, b.value)
 ),
 marked AS (
     -- "after insulin": a low result, and the later result of a fall, count only when collected on
     -- or after the day insulin started; a fall from above the upper limit corrects hyperkalaemia
     SELECT *,
-           day >= $as_of - CAST($lookback_days AS INTEGER) AS in_lookback,
+           day >= window_start($as_of, $lookback_days) AS in_lookback,
            day >= insulin_since AS on_insulin,
            result_below(value, value_comparator, $potassium_low) AS is_low,
-           prev_day >= $as_of - CAST($lookback_days AS INTEGER)
-               AND day - prev_day <= CAST($max_gap_days AS INTEGER)
+           prev_day >= window_start($as_of, $lookback_days)
+               AND days_between(prev_day, day) <= CAST($max_gap_days AS INTEGER)
                AND result_fell(prev_value, prev_comparator, value, value_comparator, $fall_mmol)
                AND NOT result_above(prev_value, prev_comparator, $potassium_high) AS is_fall
     FROM series
@@ -65,9 +53,8 @@ potassium AS (
                         FILTER (in_lookback AND on_insulin), false) AS any_severe,
            max(day) AS last_potassium_at,
            -- the latest result by its full timestamp (two results of one day: the later one)
-           arg_max(result_text, latest_key(collected_at, value, value_comparator)) AS last_potassium,
-           coalesce(arg_max(result_below(value, value_comparator, $potassium_low),
-                            latest_key(collected_at, value, value_comparator)), false) AS last_low
+           arg_max(result_text, k) AS last_potassium,
+           coalesce(arg_max(result_below(value, value_comparator, $potassium_low), k), false) AS last_low
     FROM marked
     GROUP BY patient_id
 ),
@@ -83,15 +70,14 @@ judged AS (
 SELECT
     patient_id,
     coalesce(hit, false) AS flagged,
-    CASE WHEN NOT coalesce(hit, false) THEN NULL WHEN urgent THEN 'high' ELSE 'normal' END AS priority,
-    CASE WHEN coalesce(hit, false) THEN
+    flag_priority(coalesce(hit, false), urgent) AS priority,
+    flag_reason(coalesce(hit, false),
         'on insulin (' || insulins || ')'
         || coalesce('; potassium below ' || $potassium_low || ' mmol/L: ' || low_potassium, '')
         || coalesce('; potassium fell by ' || $fall_mmol || ' mmol/L or more within '
                     || $max_gap_days || ' days: ' || potassium_falls, '')
         || ' in the ' || $lookback_days || ' days to ' || $as_of
-        || coalesce('; also on a diuretic (' || concurrent_diuretics || ')', '')
-    END AS reason,
+        || coalesce('; also on a diuretic (' || concurrent_diuretics || ')', '')) AS reason,
     insulins, insulin_since, potassium_results, low_potassium, potassium_falls,
     last_potassium_at, last_potassium, concurrent_diuretics
 FROM judged

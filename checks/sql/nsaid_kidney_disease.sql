@@ -10,12 +10,10 @@ WITH topical_drugs AS (
 ),
 active AS (
     SELECT e.patient_id, e.drug_name, e.start_date
-    FROM drug_exposures e
-    WHERE e.codelist = 'nsaids_systemic'
-      AND e.start_date <= $as_of
-      -- with no end date and no days supply an NSAID is a course, not forever: active for
-      -- $open_course_days from its start (PINCER: "prescribed in the last 3 months")
-      AND coalesce(e.end_effective, e.start_date + CAST($open_course_days AS INTEGER)) >= $as_of
+    FROM drugs_started_by(['nsaids_systemic'], $as_of) e
+    -- with no end date and no days supply an NSAID is a course, not forever: active for
+    -- $open_course_days from its start (PINCER: "prescribed in the last 3 months")
+    WHERE ongoing_on(coalesce(e.end_effective, e.start_date + CAST($open_course_days AS INTEGER)), $as_of)
       AND NOT EXISTS (
           SELECT 1 FROM topical_drugs t
           WHERE t.drug_name = e.drug_name
@@ -24,47 +22,32 @@ active AS (
       )
 ),
 population AS (
-    SELECT patient_id,
-           string_agg(DISTINCT drug_name, '; ' ORDER BY drug_name) AS nsaids,
-           min(start_date) AS nsaid_since
+    SELECT patient_id, listed(drug_name) AS nsaids, min(start_date) AS nsaid_since
     FROM active
     GROUP BY patient_id
 ),
 ckd AS (
-    SELECT patient_id,
-           string_agg(DISTINCT code_original || ' (' || code_system || ')', '; '
-                      ORDER BY code_original || ' (' || code_system || ')') AS ckd_codes,
+    SELECT patient_id, code_labels(code_original, code_system) AS ckd_codes,
            min(recorded_at) AS ckd_since,
            bool_or(codelist = 'ckd_stage4plus') AS severe_ckd
-    FROM coded_diagnoses
-    WHERE codelist IN ('ckd_stage3plus', 'ckd_stage4plus')
-      AND recorded_at <= $as_of
-      AND (resolved_at IS NULL OR resolved_at > $as_of)
-      AND patient_id IN (SELECT patient_id FROM population)
+    FROM diagnoses_unresolved_on(['ckd_stage3plus', 'ckd_stage4plus'], $as_of)
+    WHERE patient_id IN (SELECT patient_id FROM population)
     GROUP BY patient_id
 ),
 egfr AS (
     -- the latest eGFR by timestamp (latest_key), judged on its bound when censored: a '>60' (as
     -- laboratories report a normal eGFR) is not below 60, a '<15' is below 30
-    SELECT patient_id,
-           max(collected_at)::DATE AS latest_egfr_at,
-           arg_max(result_text, latest_key(collected_at, value, value_comparator)) AS latest_egfr,
-           arg_max(result_below(value, value_comparator, $egfr_threshold),
-                   latest_key(collected_at, value, value_comparator)) AS below_threshold,
-           arg_max(result_below(value, value_comparator, $egfr_severe),
-                   latest_key(collected_at, value, value_comparator)) AS below_severe
-    FROM blood_results
-    WHERE analyte = 'egfr'
-      AND collected_at::DATE <= $as_of
-      AND patient_id IN (SELECT patient_id FROM population)
+    SELECT patient_id, max(day) AS latest_egfr_at, arg_max(result, k) AS egfr
+    FROM results_by(['egfr'], $as_of)
+    WHERE patient_id IN (SELECT patient_id FROM population)
     GROUP BY patient_id
 ),
 judged AS (
-    SELECT p.*, c.ckd_codes, c.ckd_since, g.latest_egfr_at, g.latest_egfr,
+    SELECT p.*, c.ckd_codes, c.ckd_since, g.latest_egfr_at, result_text_of(g.egfr) AS latest_egfr,
            c.ckd_codes IS NOT NULL AS has_ckd,
            coalesce(c.severe_ckd, false) AS severe_ckd,
-           coalesce(g.below_threshold, false) AS low_egfr,
-           coalesce(g.below_severe, false) AS very_low_egfr
+           coalesce(result_below(g.egfr.value, g.egfr.comparator, $egfr_threshold), false) AS low_egfr,
+           coalesce(result_below(g.egfr.value, g.egfr.comparator, $egfr_severe), false) AS very_low_egfr
     FROM population p
     LEFT JOIN ckd c USING (patient_id)
     LEFT JOIN egfr g USING (patient_id)
@@ -72,16 +55,13 @@ judged AS (
 SELECT
     patient_id,
     has_ckd OR low_egfr AS flagged,
-    CASE WHEN NOT (has_ckd OR low_egfr) THEN NULL
-         WHEN very_low_egfr OR severe_ckd THEN 'high'
-         ELSE 'normal' END AS priority,
-    CASE WHEN has_ckd OR low_egfr THEN
+    flag_priority(has_ckd OR low_egfr, very_low_egfr OR severe_ckd) AS priority,
+    flag_reason(has_ckd OR low_egfr,
         'on ' || nsaids || ' with '
         || concat_ws('; ',
                CASE WHEN severe_ckd THEN 'CKD stage 4-5, end-stage renal disease or dialysis coded ' || ckd_codes
                     WHEN has_ckd THEN 'CKD stage 3 or worse coded ' || ckd_codes END,
-               CASE WHEN low_egfr THEN 'latest eGFR ' || latest_egfr || ' on ' || latest_egfr_at END)
-    END AS reason,
+               CASE WHEN low_egfr THEN 'latest eGFR ' || latest_egfr || ' on ' || latest_egfr_at END)) AS reason,
     nsaids, nsaid_since, ckd_codes, ckd_since, latest_egfr_at, latest_egfr
 FROM judged
 ORDER BY patient_id

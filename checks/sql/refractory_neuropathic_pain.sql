@@ -3,11 +3,9 @@
 WITH prescribed AS (
     -- every neuropathic pain drug prescription up to as-of, so a drug's first start is known
     SELECT e.patient_id, e.ingredient, e.start_date, e.drug_name
-    FROM drug_exposures e
-    WHERE e.codelist = 'neuropathic_pain_drugs'
-      AND e.start_date <= $as_of
-      -- Lidocaine shares its codes with injected local anaesthetic: count only topical forms.
-      AND (e.ingredient <> 'lidocaine'
+    FROM drugs_started_by(['neuropathic_pain_drugs'], $as_of) e
+    -- Lidocaine shares its codes with injected local anaesthetic: count only topical forms.
+    WHERE (e.ingredient <> 'lidocaine'
            OR starts_with(coalesce(e.atc_code, ''), 'D04AB')
            OR regexp_matches(lower(e.drug_name), '\b(lidoderm|ztlido|versatis)\b')
            OR EXISTS (
@@ -24,17 +22,13 @@ trials AS (
     SELECT patient_id, ingredient, min(start_date) AS first_start
     FROM prescribed
     GROUP BY patient_id, ingredient
-    HAVING min(start_date) >= $as_of - CAST($lookback_days AS INTEGER)
+    HAVING min(start_date) >= window_start($as_of, $lookback_days)
 ),
 indication AS (
     -- a neuropathic pain indication recorded on or before as-of, at any time
-    SELECT patient_id,
-           string_agg(DISTINCT code_original || ' (' || code_system || ')', '; '
-                      ORDER BY code_original || ' (' || code_system || ')') AS indications,
+    SELECT patient_id, code_labels(code_original, code_system) AS indications,
            min(recorded_at) AS indication_since
-    FROM coded_diagnoses
-    WHERE codelist = 'neuropathic_pain_indication'
-      AND recorded_at <= $as_of
+    FROM diagnoses_by(['neuropathic_pain_indication'], $as_of)
     GROUP BY patient_id
 ),
 population AS (
@@ -53,12 +47,10 @@ population AS (
 SELECT
     patient_id,
     trial_count >= $min_trials AS flagged,
-    CASE WHEN trial_count < $min_trials THEN NULL
-         WHEN trial_count >= $high_priority_trials THEN 'high' ELSE 'normal' END AS priority,
-    CASE WHEN trial_count >= $min_trials THEN
+    flag_priority(trial_count >= $min_trials, trial_count >= $high_priority_trials) AS priority,
+    flag_reason(trial_count >= $min_trials,
         trial_count || ' neuropathic pain drugs started in the ' || $lookback_days || ' days to '
-        || $as_of || ': ' || trials || '; neuropathic pain indication: ' || indications
-    END AS reason,
+        || $as_of || ': ' || trials || '; neuropathic pain indication: ' || indications) AS reason,
     trial_count, trials, first_trial_at, last_trial_at, indications, indication_since
 FROM population
 ORDER BY patient_id

@@ -1,0 +1,84 @@
+-- The checks' vocabulary: the phrases every clinical definition is written in, so a check's SQL reads
+-- like the definition a reviewer signs off ("cramps recorded in the lookback", "a diuretic active on
+-- the as-of date", "the last potassium on or before it") instead of retyping date arithmetic.
+-- Created per connection (TEMP) after _concepts.sql, whose views the table macros read; the result
+-- macros (result_below, result_above, result_fell, result_text, latest_key) are in _vocabulary.sql.
+-- Each phrase has a spec test: tests/unit/test_check_vocabulary.py.
+--
+-- Macros never see bound parameters: a check passes its $as_of, $lookback_days... as arguments, so
+-- values stay bound. Table macros are inlined, so a check's own filters (patient_id IN (...)) still
+-- reach the scan. Codelists and analytes are passed as lists (['diuretics', 'baclofen']): the
+-- meta-test (tests/unit/test_check_contract.py) reads them there to hold a check to its declared
+-- codelists.
+--
+-- Days and windows (every date inclusive)
+--   window_start(on_day, days)        the first day of the `days` days up to on_day: on_day - days
+--   in_window(d, on_day, days)        d from window_start(on_day, days) to on_day
+--   days_between(earlier, later)      whole days from one date to the other
+-- Prescriptions (end_effective: own end, else start + supply, else NULL = ongoing; ended at death)
+--   ongoing_on(end_effective, on_day)                    not ended before on_day
+--   active_on(start_date, end_effective, on_day)         started on or before on_day, not ended before it
+--   active_in_window(start_date, end_effective, on_day, days)   active at some time in the window
+--   drugs_active_on(codelists, on_day)                   drug_exposures rows active on on_day
+--   drugs_active_in_window(codelists, on_day, days)      ... active at some time in the window
+--   drugs_started_by(codelists, on_day)                  ... started on or before on_day
+--   prescriptions_active_in_window(on_day, days)         every prescription (any drug), as above
+-- Diagnoses
+--   diagnoses_in_window(codelists, on_day, days)         coded_diagnoses rows recorded in the window
+--   diagnoses_by(codelists, on_day)                      ... recorded on or before on_day (ever)
+--   diagnoses_unresolved_on(codelists, on_day)           ... recorded by on_day and not resolved by it
+-- Results
+--   results_by(analytes, on_day)       blood_results collected on or before on_day, with `day` (the
+--                                      collection date), `result` (kept whole: result_of) and `k`
+--                                      (latest_key): arg_max(result, k) is the last result by time
+-- Labels and the flag
+--   listed(x)                         the distinct values, sorted, joined with '; ' (an aggregate)
+--   code_label(code, system)          'R25.2 (ICD-10-CM)'; code_labels(code, system) lists them
+--   flag_priority(flagged, high)      NULL when not flagged, else 'high' or 'normal'
+--   flag_reason(flagged, text)        the reason, only for a flagged row
+
+CREATE OR REPLACE TEMP MACRO window_start(on_day, days) AS on_day - CAST(days AS INTEGER);
+CREATE OR REPLACE TEMP MACRO in_window(d, on_day, days) AS d BETWEEN window_start(on_day, days) AND on_day;
+CREATE OR REPLACE TEMP MACRO days_between(earlier, later) AS later - earlier;
+
+CREATE OR REPLACE TEMP MACRO ongoing_on(end_effective, on_day) AS end_effective IS NULL OR end_effective >= on_day;
+CREATE OR REPLACE TEMP MACRO active_on(start_date, end_effective, on_day) AS
+    start_date <= on_day AND ongoing_on(end_effective, on_day);
+CREATE OR REPLACE TEMP MACRO active_in_window(start_date, end_effective, on_day, days) AS
+    start_date <= on_day AND ongoing_on(end_effective, window_start(on_day, days));
+
+CREATE OR REPLACE TEMP MACRO listed(x) AS string_agg(DISTINCT x, '; ' ORDER BY x);
+CREATE OR REPLACE TEMP MACRO code_label(code, system) AS code || ' (' || system || ')';
+CREATE OR REPLACE TEMP MACRO code_labels(code, system) AS listed(code_label(code, system));
+
+-- The priority rule every check shares: only a flagged row has a priority; a NULL `high` is normal.
+CREATE OR REPLACE TEMP MACRO flag_priority(flagged, high) AS
+    CASE WHEN flagged THEN CASE WHEN high THEN 'high' ELSE 'normal' END END;
+CREATE OR REPLACE TEMP MACRO flag_reason(flagged, text) AS CASE WHEN flagged THEN text END;
+
+CREATE OR REPLACE TEMP MACRO drugs_started_by(codelists, on_day) AS TABLE
+    SELECT * FROM drug_exposures WHERE list_contains(codelists, codelist) AND start_date <= on_day;
+CREATE OR REPLACE TEMP MACRO drugs_active_on(codelists, on_day) AS TABLE
+    SELECT * FROM drug_exposures
+    WHERE list_contains(codelists, codelist) AND active_on(start_date, end_effective, on_day);
+CREATE OR REPLACE TEMP MACRO drugs_active_in_window(codelists, on_day, days) AS TABLE
+    SELECT * FROM drug_exposures
+    WHERE list_contains(codelists, codelist) AND active_in_window(start_date, end_effective, on_day, days);
+CREATE OR REPLACE TEMP MACRO prescriptions_active_in_window(on_day, days) AS TABLE
+    SELECT * FROM prescription_periods WHERE active_in_window(start_date, end_effective, on_day, days);
+
+CREATE OR REPLACE TEMP MACRO diagnoses_in_window(codelists, on_day, days) AS TABLE
+    SELECT * FROM coded_diagnoses
+    WHERE list_contains(codelists, codelist) AND in_window(recorded_at, on_day, days);
+CREATE OR REPLACE TEMP MACRO diagnoses_by(codelists, on_day) AS TABLE
+    SELECT * FROM coded_diagnoses WHERE list_contains(codelists, codelist) AND recorded_at <= on_day;
+CREATE OR REPLACE TEMP MACRO diagnoses_unresolved_on(codelists, on_day) AS TABLE
+    SELECT * FROM coded_diagnoses
+    WHERE list_contains(codelists, codelist) AND recorded_at <= on_day
+      AND (resolved_at IS NULL OR resolved_at > on_day);
+
+CREATE OR REPLACE TEMP MACRO results_by(analytes, on_day) AS TABLE
+    SELECT *, collected_at::DATE AS day, result_of(value, value_comparator) AS result,
+           latest_key(collected_at, value, value_comparator) AS k
+    FROM blood_results
+    WHERE list_contains(analytes, analyte) AND collected_at::DATE <= on_day;
