@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from datetime import date
 
-from tests.helpers import findings, run_pipeline, table
+from tests.helpers import table
+from tests.spec.harness import check_spec
 
 AS_OF = date(2026, 11, 20)
 CHECK = "cramps_cirrhosis"
@@ -72,37 +72,54 @@ C10        | baclofen 10 mg           | 1292        | M03BX01  | 2026-09-05 |   
 C10        | spironolactone 100 mg    | 9997        | C03DA01  | 2025-01-01 |          |
 """)
 
-EXPECTED = {"C01", "C02", "C03", "C04", "C07", "C10", "C11", "C12", "C13", "C15"}
-POPULATION = EXPECTED | {"C06"}  # C06: cirrhosis, cramp outside the window
+TABLES = {"diagnoses": DIAGNOSES, "labs": LABS, "prescriptions": PRESCRIPTIONS}
 
-
-def run(tmp_path):
-    return run_pipeline(
-        tmp_path, AS_OF, (CHECK,), diagnoses=DIAGNOSES, labs=LABS, prescriptions=PRESCRIPTIONS
-    )
+EXPECTED = {
+    "C01": "high",  # ICD-10-CM with dots, no electrolytes at all
+    "C02": "high",  # codes without the dot
+    "C03": "high",  # ICD-9-CM
+    "C04": "high",  # SNOMED-CT
+    "C05": None,  # cirrhosis resolved before as-of: not in the population
+    "C06": None,  # cramp 366 days before as-of (in the population: cirrhosis)
+    "C07": "high",  # cramp exactly 365 days before as-of
+    "C08": None,  # cramps without cirrhosis
+    "C09": None,  # cirrhosis recorded after as-of
+    "C10": "normal",  # recent normal electrolytes and baclofen
+    "C11": "high",  # recent low potassium
+    "C12": "high",  # K71.7 toxic liver disease with cirrhosis
+    "C13": "high",  # ICD-9 571.6
+    "C14": None,  # alcoholic fatty liver is not cirrhosis
+    "C15": "high",  # cirrhosis resolved only after as-of
+}
+POPULATION = 11  # the ten flagged and C06
 
 
 def test_flags_exactly_the_expected_patients(tmp_path):
-    outcome = run(tmp_path)
-    assert {f["patient_id"] for f in findings(tmp_path / "audit.duckdb")} == EXPECTED
-    (result,) = outcome.checks
-    assert (result.denominator, result.flagged) == (len(POPULATION), len(EXPECTED))
+    check_spec(tmp_path, CHECK, AS_OF, TABLES, EXPECTED, population=POPULATION)
 
 
 def test_priority_and_evidence(tmp_path):
-    run(tmp_path)
-    by_id = {f["patient_id"]: f for f in findings(tmp_path / "audit.duckdb")}
-    assert by_id["C01"]["priority"] == "high"
-    assert "no potassium, sodium or magnesium in the last 90 days" in by_id["C01"]["reason"]
-    assert by_id["C10"]["priority"] == "normal"
-    assert by_id["C11"]["priority"] == "high"
-    assert "below range" in by_id["C11"]["reason"]
-    c10 = json.loads(by_id["C10"]["evidence"])
-    assert c10["baclofen_prescribed"] is True and c10["albumin_prescribed"] is False
-    assert c10["current_diuretics"] == "spironolactone 100 mg"
-    assert c10["last_magnesium"] == "0.82"  # 2.0 mg/dL x 0.4114 = 0.8228 mmol/L, shown to 2 decimals
-    assert c10["cramp_codes"] == "R25.2 (ICD-10-CM)"
-    assert json.loads(by_id["C02"]["evidence"])["cirrhosis_codes"] == "K7031"
+    check_spec(
+        tmp_path,
+        CHECK,
+        AS_OF,
+        TABLES,
+        EXPECTED,
+        reason={
+            "C01": "...no potassium, sodium or magnesium in the last 90 days...",
+            "C11": "...below range...",
+        },
+        evidence={
+            "C10": {
+                "baclofen_prescribed": True,
+                "albumin_prescribed": False,
+                "current_diuretics": "spironolactone 100 mg",
+                "last_magnesium": "0.82",  # 2.0 mg/dL x 0.4114 = 0.8228 mmol/L, shown to 2 decimals
+                "cramp_codes": "R25.2 (ICD-10-CM)",
+            },
+            "C02": {"cirrhosis_codes": "K7031"},
+        },
+    )
 
 
 # Issue 15, round 2: SNOMED CT cirrhosis concepts from the OpenSAFELY cirrhosis codelist, including the
@@ -122,9 +139,8 @@ C54        | R25.2            | ICD-10-CM   | 2026-06-01  |
 
 
 def test_snomed_cirrhosis_and_its_named_complications_are_seen(tmp_path):
-    outcome = run_pipeline(tmp_path, AS_OF, (CHECK,), diagnoses=SNOMED_DIAGNOSES)
-    by_id = {f["patient_id"]: f for f in findings(tmp_path / "audit.duckdb")}
-    assert set(by_id) == {"C51", "C52", "C53"}
-    assert "716203000" in json.loads(by_id["C51"]["evidence"])["cirrhosis_codes"]
-    (result,) = outcome.checks
-    assert result.denominator == 3
+    expected = {"C51": "high", "C52": "high", "C53": "high", "C54": None}  # C54: portal hypertension
+    evidence = {"C51": {"cirrhosis_codes": "...716203000..."}}
+    check_spec(
+        tmp_path, CHECK, AS_OF, {"diagnoses": SNOMED_DIAGNOSES}, expected, population=3, evidence=evidence
+    )

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from datetime import date
 
-from tests.helpers import findings, run_pipeline, table
+from tests.helpers import table
+from tests.spec.harness import check_spec
 
 AS_OF = date(2026, 11, 20)
 CHECK = "cramps_medication_review"
@@ -70,34 +70,50 @@ M15        | simvastatin 40 mg                        | 36567       | C10AA01  |
 M16        | simvastatin 40 mg                        | 36567       | C10AA01  | 2025-01-01 |            |
 """)
 
-EXPECTED = {"M01", "M02", "M03", "M04", "M06", "M09", "M12", "M14", "M15"}
-POPULATION = EXPECTED | {"M05", "M07", "M10"}
+TABLES = {"diagnoses": DIAGNOSES, "prescriptions": PRESCRIPTIONS}
 
-
-def run(tmp_path):
-    return run_pipeline(tmp_path, AS_OF, (CHECK,), diagnoses=DIAGNOSES, prescriptions=PRESCRIPTIONS)
+EXPECTED = {
+    "M01": "normal",  # a statin, a single cramp
+    "M02": "normal",  # brand name only
+    "M03": "normal",  # ATC code only
+    "M04": "normal",  # a beta-blocker and diuretic combination
+    "M05": None,  # ended the day before the cramp
+    "M06": "normal",  # ends on the cramp day, since stopped
+    "M07": None,  # starts the day after the cramp
+    "M08": None,  # cramp 366 days before as-of
+    "M09": "normal",  # cramp exactly 365 days before as-of
+    "M10": None,  # not one of the three classes
+    "M11": None,  # on a statin, no cramp
+    "M12": "normal",  # days_supply only, ending on the cramp day
+    "M13": None,  # cramp after as-of
+    "M14": "normal",  # RxNorm code only; sleep-related leg cramps
+    "M15": "high",  # cramps on two days, drug still active
+    "M16": None,  # muscle spasm is not a cramp
+}
+POPULATION = 12  # the flagged, M05, M07 and M10
 
 
 def test_flags_exactly_the_expected_patients(tmp_path):
-    outcome = run(tmp_path)
-    assert {f["patient_id"] for f in findings(tmp_path / "audit.duckdb")} == EXPECTED
-    (result,) = outcome.checks
-    assert (result.denominator, result.flagged) == (len(POPULATION), len(EXPECTED))
+    check_spec(tmp_path, CHECK, AS_OF, TABLES, EXPECTED, population=POPULATION)
 
 
 def test_priority_and_evidence_name_the_drugs(tmp_path):
-    run(tmp_path)
-    by_id = {f["patient_id"]: f for f in findings(tmp_path / "audit.duckdb")}
-    assert by_id["M15"]["priority"] == "high"
-    assert by_id["M01"]["priority"] == "normal"  # a single cramp
-    assert by_id["M06"]["priority"] == "normal"  # drug since stopped
-    m04 = json.loads(by_id["M04"]["evidence"])
-    assert m04["drug_classes"] == "beta-blocker, diuretic"
-    assert m04["drugs"] == "bisoprolol / hydrochlorothiazide 5/6.25"
-    assert m04["cramp_codes"] == "729.82 (ICD-9-CM)"
-    m06 = json.loads(by_id["M06"]["evidence"])
-    assert m06["still_active_drugs"] is None and m06["cramp_dates"] == "2026-06-01"
-    assert "statin (simvastatin 40 mg)" in by_id["M06"]["reason"]
+    check_spec(
+        tmp_path,
+        CHECK,
+        AS_OF,
+        TABLES,
+        EXPECTED,
+        reason={"M06": "...statin (simvastatin 40 mg)..."},
+        evidence={
+            "M04": {
+                "drug_classes": "beta-blocker, diuretic",
+                "drugs": "bisoprolol / hydrochlorothiazide 5/6.25",
+                "cramp_codes": "729.82 (ICD-9-CM)",
+            },
+            "M06": {"still_active_drugs": None, "cramp_dates": "2026-06-01"},
+        },
+    )
 
 
 # Issue 15: a UK brand added to statins.csv is seen; timolol eye drops are not a systemic
@@ -118,12 +134,9 @@ B03        | Timolol 0.25% w/v eye drops        |             |          | 2025-
 
 
 def test_new_brand_seen_and_ophthalmic_timolol_not_a_beta_blocker(tmp_path):
-    run_pipeline(
-        tmp_path, AS_OF, (CHECK,), diagnoses=CODELIST_DIAGNOSES, prescriptions=CODELIST_PRESCRIPTIONS
-    )
-    by_id = {f["patient_id"]: f for f in findings(tmp_path / "audit.duckdb")}
-    assert set(by_id) == {"B01"}
-    assert json.loads(by_id["B01"]["evidence"])["drug_classes"] == "statin"
+    tables = {"diagnoses": CODELIST_DIAGNOSES, "prescriptions": CODELIST_PRESCRIPTIONS}
+    expected = {"B01": True, "B02": None, "B03": None}
+    check_spec(tmp_path, CHECK, AS_OF, tables, expected, evidence={"B01": {"drug_classes": "statin"}})
 
 
 # Issue 15, round 2: UK systemic beta-blocker brands and combinations (Exeter drug-name list). Beta-Adalat
@@ -150,9 +163,10 @@ W06        | Beta-Adalat capsules        |             |          | 2025-01-01 |
 
 
 def test_uk_beta_blocker_brands_are_seen(tmp_path):
-    run_pipeline(tmp_path, AS_OF, (CHECK,), diagnoses=UK_DIAGNOSES, prescriptions=UK_PRESCRIPTIONS)
-    by_id = {f["patient_id"]: f for f in findings(tmp_path / "audit.duckdb")}
-    assert set(by_id) == {"W01", "W02", "W03", "W04", "W06"}
-    # atenolol / amiloride / hydrochlorothiazide: both classes
-    assert json.loads(by_id["W02"]["evidence"])["drug_classes"] == "beta-blocker, diuretic"
-    assert json.loads(by_id["W01"]["evidence"])["drug_classes"] == "beta-blocker"
+    tables = {"diagnoses": UK_DIAGNOSES, "prescriptions": UK_PRESCRIPTIONS}
+    expected = {"W01": True, "W02": True, "W03": True, "W04": True, "W05": None, "W06": True}
+    evidence = {
+        "W02": {"drug_classes": "beta-blocker, diuretic"},  # atenolol / amiloride / hydrochlorothiazide
+        "W01": {"drug_classes": "beta-blocker"},
+    }
+    check_spec(tmp_path, CHECK, AS_OF, tables, expected, evidence=evidence)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from datetime import date
 
-from tests.helpers import findings, run_pipeline, table
+from tests.helpers import table
+from tests.spec.harness import check_spec
 
 AS_OF = date(2026, 11, 20)
 CHECK = "numbness_neuropathy_workup"
@@ -61,39 +61,57 @@ N13        | 2026-11-20T23:30:00 | 4548-4     |               | 5.6   | %
 N13        | 2026-11-20T23:30:00 | 14685-2    |               | 300   | pmol/L
 """)
 
-EXPECTED = {"N02", "N03", "N06", "N07", "N11", "N12"}
-POPULATION = EXPECTED | {"N01", "N05", "N10", "N13"}
+TABLES = {"diagnoses": DIAGNOSES, "labs": LABS}
+
+EXPECTED = {
+    "N01": None,  # glucose and B12 in the window
+    "N02": "normal",  # glucose only: B12 missing
+    "N03": "high",  # 365 days before as-of, no tests: both missing
+    "N04": None,  # 366 days before as-of: outside the lookback
+    "N05": None,  # worked up by HbA1c and B12
+    "N06": "normal",  # B12 only
+    "N07": "normal",  # HbA1c 365 days back counts, B12 366 days back does not
+    "N08": None,  # recorded after as-of
+    "N09": None,  # hyperaesthesia is not numbness
+    "N10": None,  # labs named only: worked up
+    "N11": "high",  # a resolved symptom counts by its recorded date
+    "N12": "high",  # results only after as-of
+    "N13": None,  # results on the as-of date, late in the day
+    "N14": None,  # an old numbness and a recent unrelated code
+}
+POPULATION = 10  # the flagged, N01, N05, N10 and N13
 
 
 def test_flags_exactly_the_expected_patients(tmp_path):
-    outcome = run_pipeline(tmp_path, AS_OF, (CHECK,), diagnoses=DIAGNOSES, labs=LABS)
-    assert {f["patient_id"] for f in findings(tmp_path / "audit.duckdb")} == EXPECTED
-    (result,) = outcome.checks
-    assert (result.denominator, result.flagged) == (len(POPULATION), len(EXPECTED))
+    check_spec(tmp_path, CHECK, AS_OF, TABLES, EXPECTED, population=POPULATION)
 
 
 def test_reason_and_priority_say_what_is_missing(tmp_path):
-    run_pipeline(tmp_path, AS_OF, (CHECK,), diagnoses=DIAGNOSES, labs=LABS)
-    by_id = {f["patient_id"]: f for f in findings(tmp_path / "audit.duckdb")}
-    assert by_id["N02"]["reason"] == (
-        "numbness or neuropathy recorded 2026-06-01 with no vitamin B12 result in the 365 days to 2026-11-20"
+    check_spec(
+        tmp_path,
+        CHECK,
+        AS_OF,
+        TABLES,
+        EXPECTED,
+        reason={
+            "N02": "numbness or neuropathy recorded 2026-06-01 with no vitamin B12 result in the 365 days to 2026-11-20",
+            "N06": "...no glucose or HbA1c result...",
+            "N03": "...no glucose or HbA1c, and no vitamin B12...",
+        },
+        evidence={
+            "N07": {
+                "last_b12_at": "2025-11-19",
+                "last_b12": "280.0",
+                "last_glucose_or_hba1c_at": "2025-11-20",
+                "numbness_codes": "E11.42 (ICD-10-CM)",
+            }
+        },
     )
-    assert by_id["N02"]["priority"] == "normal"
-    assert "no glucose or HbA1c result" in by_id["N06"]["reason"]
-    assert "no glucose or HbA1c, and no vitamin B12" in by_id["N03"]["reason"]
-    assert by_id["N03"]["priority"] == "high"
-    evidence = json.loads(by_id["N07"]["evidence"])
-    assert evidence["last_b12_at"] == "2025-11-19" and evidence["last_b12"] == "280.0"
-    assert evidence["last_glucose_or_hba1c_at"] == "2025-11-20"
-    assert evidence["numbness_codes"] == "E11.42 (ICD-10-CM)"
 
 
 def test_workup_window_is_a_parameter(tmp_path):
-    outcome = run_pipeline(
-        tmp_path, AS_OF, (CHECK,), {CHECK: {"workup_days": 366}}, diagnoses=DIAGNOSES, labs=LABS
-    )
-    assert {f["patient_id"] for f in findings(tmp_path / "audit.duckdb")} == EXPECTED - {"N07"}
-    assert outcome.checks[0].parameters["workup_days"] == 366
+    run = check_spec(tmp_path, CHECK, AS_OF, TABLES, {**EXPECTED, "N07": None}, {"workup_days": 366})
+    assert run.result.parameters["workup_days"] == 366
 
 
 # Issue 15, round 2: SNOMED CT numbness and paraesthesia by body site and neuropathy subtypes (OpenSAFELY
@@ -110,8 +128,5 @@ N55        | 54404000          | SNOMED-CT   | 2026-06-01  |
 
 
 def test_snomed_numbness_by_site_and_neuropathy_subtypes_are_seen(tmp_path):
-    outcome = run_pipeline(tmp_path, AS_OF, (CHECK,), diagnoses=SITE_DIAGNOSES)
-    expected = {"N51", "N52", "N53", "N54"}
-    assert {f["patient_id"] for f in findings(tmp_path / "audit.duckdb")} == expected
-    (result,) = outcome.checks
-    assert result.denominator == len(expected)
+    expected = {"N51": True, "N52": True, "N53": True, "N54": True, "N55": None}  # N55: deliberately not in the codelist
+    check_spec(tmp_path, CHECK, AS_OF, {"diagnoses": SITE_DIAGNOSES}, expected, population=4)
