@@ -1,13 +1,11 @@
 -- cramps_electrolyte_check: one row per patient with a cramp recorded in the lookback up to $as_of.
 WITH cramps AS (
     SELECT patient_id, recorded_at, code_original, code_system
-    FROM coded_diagnoses
-    WHERE codelist = 'muscle_cramps'
-      AND recorded_at BETWEEN $as_of - CAST($lookback_days AS INTEGER) AND $as_of
+    FROM diagnoses_in_window(['muscle_cramps'], $as_of, $lookback_days)
 ),
 cramp_days AS (
     SELECT DISTINCT patient_id, recorded_at AS cramp_day,
-           recorded_at - CAST($days_before AS INTEGER) AS lo,
+           window_start(recorded_at, $days_before) AS lo,
            least(recorded_at + CAST($days_after AS INTEGER), $as_of::DATE) AS hi
     FROM cramps
 ),
@@ -16,12 +14,9 @@ calcium_results AS (
     -- every calcium result in any form, numbered so that each can take its own same-day albumin
     -- (numbered in a fixed order: the CTE is read twice and must number the same way both times)
     SELECT row_number() OVER (ORDER BY patient_id, collected_at, analyte, value, value_comparator) AS rid,
-           patient_id, collected_at, collected_at::DATE AS day, analyte,
-           value, value_comparator
-    FROM blood_results
-    WHERE analyte IN ('calcium', 'calcium_corrected', 'calcium_ionized')
-      AND collected_at::DATE <= $as_of
-      AND patient_id IN (SELECT patient_id FROM cramps)
+           patient_id, collected_at, day, analyte, value, value_comparator
+    FROM results_by(['calcium', 'calcium_corrected', 'calcium_ionized'], $as_of)
+    WHERE patient_id IN (SELECT patient_id FROM cramps)
 ),
 albumin_pairs AS (
     -- a total calcium's albumin: one collected the same day, the nearest in time (ties: the higher
@@ -76,18 +71,14 @@ calcium_best AS (
 electrolytes AS (
     -- a censored result counts as a result and is low only when certainly below ('<0.6' is
     -- below 0.7; '>0.6' never is): result_below, _vocabulary.sql
-    SELECT patient_id, collected_at, collected_at::DATE AS day, value, value_comparator,
-           result_text(value, value_comparator) AS result_text,
-           latest_key(collected_at, value, value_comparator) AS k,
+    SELECT patient_id, collected_at, day, value, value_comparator, result_text, k,
            analyte AS test, analyte AS label,
            CASE analyte
                WHEN 'potassium' THEN result_below(value, value_comparator, $potassium_low)
                WHEN 'magnesium' THEN result_below(value, value_comparator, $magnesium_low)
            END AS is_low
-    FROM blood_results
-    WHERE analyte IN ('potassium', 'magnesium')
-      AND collected_at::DATE <= $as_of
-      AND patient_id IN (SELECT patient_id FROM cramps)
+    FROM results_by(['potassium', 'magnesium'], $as_of)
+    WHERE patient_id IN (SELECT patient_id FROM cramps)
     UNION ALL
     SELECT patient_id, collected_at, day, value, value_comparator,
            result_text(value, value_comparator) || working AS result_text,
@@ -129,10 +120,8 @@ problems AS (
     GROUP BY patient_id
 ),
 population AS (
-    SELECT patient_id,
-           string_agg(DISTINCT code_original || ' (' || code_system || ')', '; '
-                      ORDER BY code_original || ' (' || code_system || ')') AS cramp_codes,
-           string_agg(DISTINCT recorded_at::VARCHAR, '; ' ORDER BY recorded_at::VARCHAR) AS cramp_dates
+    SELECT patient_id, code_labels(code_original, code_system) AS cramp_codes,
+           listed(recorded_at::VARCHAR) AS cramp_dates
     FROM cramps
     GROUP BY patient_id
 ),
@@ -150,11 +139,10 @@ latest AS (
 SELECT
     patient_id,
     x.problems IS NOT NULL AS flagged,
-    CASE WHEN x.problems IS NULL THEN NULL WHEN x.any_low THEN 'high' ELSE 'normal' END AS priority,
-    CASE WHEN x.problems IS NOT NULL THEN
+    flag_priority(x.problems IS NOT NULL, x.any_low) AS priority,
+    flag_reason(x.problems IS NOT NULL,
         'potassium, calcium and magnesium around muscle cramps (' || $days_before || ' days before to '
-        || $days_after || ' days after): ' || x.problems
-    END AS reason,
+        || $days_after || ' days after): ' || x.problems) AS reason,
     p.cramp_codes, p.cramp_dates, x.problems,
     l.last_potassium_at, l.last_potassium, l.last_calcium_at, l.last_calcium,
     l.last_magnesium_at, l.last_magnesium

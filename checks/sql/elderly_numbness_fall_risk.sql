@@ -1,13 +1,8 @@
 -- elderly_numbness_fall_risk: one row per patient aged $min_age+ with lower-limb numbness on $as_of.
 WITH legs AS (
-    SELECT d.patient_id,
-           string_agg(DISTINCT d.code_original || ' (' || d.code_system || ')', '; '
-                      ORDER BY d.code_original || ' (' || d.code_system || ')') AS leg_codes
-    FROM coded_diagnoses d
-    WHERE d.codelist = 'lower_limb_numbness'
-      AND d.recorded_at <= $as_of
-      AND (d.resolved_at IS NULL OR d.resolved_at > $as_of)
-    GROUP BY d.patient_id
+    SELECT patient_id, code_labels(code_original, code_system) AS leg_codes
+    FROM diagnoses_unresolved_on(['lower_limb_numbness'], $as_of)
+    GROUP BY patient_id
 ),
 population AS (
     SELECT l.*, date_part('year', $as_of::DATE) - date_part('year', p.birth_date)
@@ -21,11 +16,9 @@ active AS (
     -- every drug, not only codelist ones (ends at death): those active on as-of, and those that
     -- ended within the last acute_course_days, which show whether a short item is a renewal
     SELECT patient_id, drug_name, rxnorm_code, atc_code, start_date, end_effective,
-           end_effective IS NULL OR end_effective >= $as_of AS on_as_of
-    FROM prescription_periods
-    WHERE start_date <= $as_of
-      AND (end_effective IS NULL OR end_effective >= $as_of - CAST($acute_course_days AS INTEGER))
-      AND patient_id IN (SELECT patient_id FROM population)
+           ongoing_on(end_effective, $as_of) AS on_as_of
+    FROM prescriptions_active_in_window($as_of, $acute_course_days)
+    WHERE patient_id IN (SELECT patient_id FROM population)
 ),
 descriptors AS (
     -- What the codelists know about each drug descriptor: its specific ingredients (class
@@ -94,17 +87,14 @@ fall_classes AS (
 ),
 fall_risk_rows AS (
     SELECT DISTINCT e.patient_id, e.drug_name, e.rxnorm_code, e.atc_code, e.ingredient, f.drug_class
-    FROM drug_exposures e
+    FROM drugs_active_on(['fall_risk_drugs'], $as_of) e
     JOIN fall_classes f USING (ingredient)
     JOIN named n
       ON n.patient_id = e.patient_id
      AND n.drug_name = e.drug_name
      AND n.rxnorm_code IS NOT DISTINCT FROM e.rxnorm_code
      AND n.atc_code IS NOT DISTINCT FROM e.atc_code
-    WHERE e.codelist = 'fall_risk_drugs'
-      AND n.on_as_of
-      AND e.start_date <= $as_of
-      AND (e.end_effective IS NULL OR e.end_effective >= $as_of)
+    WHERE n.on_as_of
       -- a cream, eye drop or gel of a sedating antihistamine, tricyclic (doxepin cream) or
       -- gabapentinoid is not a fall risk; opioid patches and the sedative classes stay
       AND NOT ((n.topical OR n.local_form)
@@ -130,9 +120,10 @@ per_drug AS (
            bool_or(on_as_of AND NOT as_needed) AND NOT bool_or(topical OR local_form)
                AND (bool_or(on_as_of AND NOT as_needed
                             AND (end_effective IS NULL
-                                 OR end_effective - start_date >= CAST($acute_course_days AS INTEGER)))
-                    OR min(start_date) FILTER (NOT as_needed)
-                       <= $as_of - CAST($acute_course_days AS INTEGER)) AS regular,
+                                 OR days_between(start_date, end_effective)
+                                    >= CAST($acute_course_days AS INTEGER)))
+                    OR min(start_date) FILTER (NOT as_needed) <= window_start($as_of, $acute_course_days))
+               AS regular,
            string_agg(DISTINCT drug_name, '; ' ORDER BY drug_name) FILTER (on_as_of) AS names
     FROM identified
     GROUP BY patient_id, drug_key
@@ -146,9 +137,7 @@ drugs AS (
     GROUP BY patient_id
 ),
 risky AS (
-    SELECT patient_id,
-           string_agg(DISTINCT drug_name || ' (' || drug_class || ')', '; '
-                      ORDER BY drug_name || ' (' || drug_class || ')') AS fall_risk_drugs
+    SELECT patient_id, listed(drug_name || ' (' || drug_class || ')') AS fall_risk_drugs
     FROM fall_risk
     GROUP BY patient_id
 ),
@@ -165,14 +154,12 @@ judged AS (
 SELECT
     patient_id,
     polypharmacy OR on_fall_risk_drug AS flagged,
-    CASE WHEN NOT (polypharmacy OR on_fall_risk_drug) THEN NULL
-         WHEN polypharmacy AND on_fall_risk_drug THEN 'high' ELSE 'normal' END AS priority,
-    CASE WHEN polypharmacy OR on_fall_risk_drug THEN
+    flag_priority(polypharmacy OR on_fall_risk_drug, polypharmacy AND on_fall_risk_drug) AS priority,
+    flag_reason(polypharmacy OR on_fall_risk_drug,
         'aged ' || age || ' with lower-limb numbness coded ' || leg_codes || '; '
         || concat_ws('; ',
                CASE WHEN polypharmacy THEN active_drug_count || ' distinct active drugs' END,
-               CASE WHEN on_fall_risk_drug THEN 'fall-risk drugs: ' || fall_risk_drugs END)
-    END AS reason,
+               CASE WHEN on_fall_risk_drug THEN 'fall-risk drugs: ' || fall_risk_drugs END)) AS reason,
     age::INTEGER AS age, leg_codes, active_drug_count, active_drugs, fall_risk_drugs, drugs_not_counted
 FROM judged
 ORDER BY patient_id
