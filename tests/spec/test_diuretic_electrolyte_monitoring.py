@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from datetime import date
 
-from tests.helpers import findings, run_pipeline, table
+from tests.helpers import table
+from tests.spec.harness import check_spec
 
 AS_OF = date(2026, 11, 20)
 CHECK = "diuretic_electrolyte_monitoring"
@@ -92,92 +92,130 @@ D25        | 2026-03-01          | 2951-2     |                  | 140   | mmol/
 D25        | 2025-11-19          | 14682-9    |                  | 95    | umol/L
 """)
 
-EXPECTED = {"D02", "D04", "D05", "D08", "D09", "D10", "D11", "D12", "D13", "D16", "D17"} | {
-    "D18",
-    "D19",
-    "D20",
+TABLES = {"prescriptions": PRESCRIPTIONS, "labs": LABS}
+
+EXPECTED = {
+    "D01": None,  # labs exactly 365 days before as-of
+    "D02": "high",  # labs 366 days before as-of
+    "D03": None,  # ended the day before as-of: not in the population
+    "D04": "high",  # ends on as-of
+    "D05": "high",  # days_supply still running on as-of
+    "D06": None,  # days_supply ran out before as-of
+    "D07": None,  # starts after as-of
+    "D08": "high",  # combination recognised by ATC code and name
+    "D09": "high",  # brand name only
+    "D10": "normal",  # potassium present, sodium missing
+    "D11": "high",  # urine electrolytes only
+    "D12": "high",  # RxNorm code alone
+    "D13": "high",  # ATC code alone
+    "D14": None,  # not a diuretic
+    "D15": None,  # labs named only
+    "D16": "high",  # results only after as-of
+    "D17": "high",  # tests without a numeric result
+    "D18": "high",  # started 14 days ago, no tests: baseline tests due
+    "D19": "high",  # started 15 days ago, no tests: overdue
+    "D20": "high",  # renewed 10 days ago, treated since 2025: overdue
+    "D21": None,  # baseline tests before starting
+    "D22": None,  # renal function by creatinine (not required by default)
+    "D23": None,  # no renal function
+    "D24": None,  # renal function by eGFR
+    "D25": None,  # creatinine 366 days old
 }
-POPULATION = EXPECTED | {"D01", "D15"} | {"D21", "D22", "D23", "D24", "D25"}
+POPULATION = 21  # all but D03, D06, D07 and D14
+# with require_renal=1: D23 and D25 lack renal function; D01, D15 and D21 never had a renal test
+RENAL_EXPECTED = {
+    **EXPECTED,
+    "D01": "normal",
+    "D15": "normal",
+    "D21": "normal",
+    "D23": "normal",
+    "D25": "normal",
+}
 
 
 def test_flags_exactly_the_expected_patients(tmp_path):
-    outcome = run_pipeline(tmp_path, AS_OF, (CHECK,), prescriptions=PRESCRIPTIONS, labs=LABS)
-    flagged = {f["patient_id"] for f in findings(tmp_path / "audit.duckdb")}
-    assert flagged == EXPECTED
-    (result,) = outcome.checks
-    assert (result.denominator, result.flagged) == (len(POPULATION), len(EXPECTED))
+    check_spec(tmp_path, CHECK, AS_OF, TABLES, EXPECTED, population=POPULATION)
 
 
 def test_reason_names_the_missing_test_and_evidence_shows_last_results(tmp_path):
-    run_pipeline(tmp_path, AS_OF, (CHECK,), prescriptions=PRESCRIPTIONS, labs=LABS)
-    by_id = {f["patient_id"]: f for f in findings(tmp_path / "audit.duckdb")}
-    assert (
-        by_id["D10"]["reason"] == "overdue: on a diuretic with no sodium result in the 365 days to 2026-11-20"
+    check_spec(
+        tmp_path,
+        CHECK,
+        AS_OF,
+        TABLES,
+        EXPECTED,
+        reason={
+            "D10": "overdue: on a diuretic with no sodium result in the 365 days to 2026-11-20",
+            "D02": "...no potassium or sodium...",
+        },
+        evidence={
+            "D10": {
+                "last_potassium_at": "2026-10-01",
+                "last_potassium": "3.9",
+                "last_sodium_at": None,
+                "diuretics": "chlorthalidone 25 mg",
+                "diuretic_since": "2025-06-01",
+            },
+            "D02": {"last_potassium_at": "2025-11-19"},
+        },
     )
-    assert by_id["D10"]["priority"] == "normal"
-    evidence = json.loads(by_id["D10"]["evidence"])
-    assert evidence["last_potassium_at"] == "2026-10-01" and evidence["last_potassium"] == "3.9"
-    assert evidence["last_sodium_at"] is None
-    assert evidence["diuretics"] == "chlorthalidone 25 mg" and evidence["diuretic_since"] == "2025-06-01"
-    assert "no potassium or sodium" in by_id["D02"]["reason"] and by_id["D02"]["priority"] == "high"
-    assert json.loads(by_id["D02"]["evidence"])["last_potassium_at"] == "2025-11-19"
 
 
 def test_lookback_is_a_parameter(tmp_path):
-    outcome = run_with(tmp_path, lookback_days=366)
-    flagged = {f["patient_id"] for f in findings(tmp_path / "audit.duckdb")}
-    assert flagged == EXPECTED - {"D02"}
-    assert outcome.checks[0].parameters["lookback_days"] == 366
-
-
-def run_with(tmp_path, **params):
-    return run_pipeline(tmp_path, AS_OF, (CHECK,), {CHECK: params}, prescriptions=PRESCRIPTIONS, labs=LABS)
+    run = check_spec(tmp_path, CHECK, AS_OF, TABLES, {**EXPECTED, "D02": None}, {"lookback_days": 366})
+    assert run.result.parameters["lookback_days"] == 366
 
 
 def test_a_recent_start_is_baseline_tests_due_not_overdue(tmp_path):
-    run_pipeline(tmp_path, AS_OF, (CHECK,), prescriptions=PRESCRIPTIONS, labs=LABS)
-    by_id = {f["patient_id"]: f for f in findings(tmp_path / "audit.duckdb")}
-    assert by_id["D18"]["reason"] == (
-        "baseline tests due: on a diuretic started 2026-11-06 with no potassium or sodium result "
-        "in the 365 days to 2026-11-20"
+    # D18: nothing measured, so high priority; the label says why. D20: renewed 10 days ago, treated since 2025.
+    check_spec(
+        tmp_path,
+        CHECK,
+        AS_OF,
+        TABLES,
+        EXPECTED,
+        reason={
+            "D18": "baseline tests due: on a diuretic started 2026-11-06 with no potassium or sodium result "
+            "in the 365 days to 2026-11-20",
+            "D19": "overdue: on a diuretic with no potassium or sodium...",
+        },
+        evidence={
+            "D18": {"monitoring": "baseline tests due"},
+            "D19": {"monitoring": "overdue"},
+            "D20": {"monitoring": "overdue", "diuretic_since": "2025-01-01"},
+        },
     )
-    assert json.loads(by_id["D18"]["evidence"])["monitoring"] == "baseline tests due"
-    assert by_id["D18"]["priority"] == "high"  # nothing measured; the label says why
-    assert by_id["D19"]["reason"].startswith("overdue: on a diuretic with no potassium or sodium")
-    assert json.loads(by_id["D19"]["evidence"])["monitoring"] == "overdue"
-    d20 = json.loads(by_id["D20"]["evidence"])  # renewed 10 days ago, treated since 2025
-    assert d20["monitoring"] == "overdue" and d20["diuretic_since"] == "2025-01-01"
 
 
 def test_baseline_window_is_a_parameter(tmp_path):
-    run_with(tmp_path, baseline_days=15)
-    by_id = {f["patient_id"]: f for f in findings(tmp_path / "audit.duckdb")}
-    assert json.loads(by_id["D19"]["evidence"])["monitoring"] == "baseline tests due"
-    assert json.loads(by_id["D20"]["evidence"])["monitoring"] == "overdue"
+    evidence = {"D19": {"monitoring": "baseline tests due"}, "D20": {"monitoring": "overdue"}}
+    check_spec(tmp_path, CHECK, AS_OF, TABLES, EXPECTED, {"baseline_days": 15}, evidence=evidence)
 
 
 def test_renal_function_is_shown_and_required_only_when_asked(tmp_path):
-    outcome = run_with(tmp_path, require_renal=1)
-    by_id = {f["patient_id"]: f for f in findings(tmp_path / "audit.duckdb")}
     # D23 has no creatinine or eGFR; D25's creatinine is 366 days old; D22 (creatinine), D24 (eGFR) pass;
     # D01, D15 and D21 had their electrolytes but never a renal test
-    assert set(by_id) == EXPECTED | {"D01", "D15", "D21", "D23", "D25"}
-    assert json.loads(by_id["D21"]["evidence"])["monitoring"] == "baseline tests due"
-    assert by_id["D23"]["reason"] == (
-        "overdue: on a diuretic with no renal function (creatinine or eGFR) result in the 365 days to 2026-11-20"
+    run = check_spec(
+        tmp_path,
+        CHECK,
+        AS_OF,
+        TABLES,
+        RENAL_EXPECTED,
+        {"require_renal": 1},
+        reason={
+            "D23": "overdue: on a diuretic with no renal function (creatinine or eGFR) result in the 365 days to 2026-11-20",
+            "D02": "...potassium, sodium or renal function (creatinine or eGFR)...",
+        },
+        evidence={
+            "D21": {"monitoring": "baseline tests due"},
+            "D25": {"last_creatinine_at": "2025-11-19", "last_creatinine": "95.0", "last_egfr_at": None},
+        },
     )
-    assert by_id["D23"]["priority"] == "normal"
-    assert "potassium, sodium or renal function (creatinine or eGFR)" in by_id["D02"]["reason"]
-    d25 = json.loads(by_id["D25"]["evidence"])
-    assert d25["last_creatinine_at"] == "2025-11-19" and d25["last_creatinine"] == "95.0"
-    assert d25["last_egfr_at"] is None
-    assert outcome.checks[0].parameters["require_renal"] == 1
+    assert run.result.parameters["require_renal"] == 1
 
 
 def test_by_default_renal_function_is_shown_but_not_required(tmp_path):
-    run_with(tmp_path, require_renal=0, lookback_days=365)
-    by_id = {f["patient_id"]: f for f in findings(tmp_path / "audit.duckdb")}
-    assert set(by_id) == EXPECTED
+    check_spec(tmp_path, CHECK, AS_OF, TABLES, EXPECTED, {"require_renal": 0, "lookback_days": 365})
 
 
 # Issue 15, round 2: UK compound and brand names (OpenSAFELY PINCER dm+d, Exeter drug-name lists),
@@ -196,8 +234,5 @@ V07        | Coversyl 5mg tablets                |             |          | 2026
 
 
 def test_uk_compound_and_brand_diuretics_are_seen(tmp_path):
-    outcome = run_pipeline(tmp_path, AS_OF, (CHECK,), prescriptions=UK_PRESCRIPTIONS)
-    expected = {"V01", "V02", "V03", "V04", "V05", "V06"}
-    assert {f["patient_id"] for f in findings(tmp_path / "audit.duckdb")} == expected
-    (result,) = outcome.checks
-    assert result.denominator == len(expected)
+    expected = {"V01": True, "V02": True, "V03": True, "V04": True, "V05": True, "V06": True, "V07": None}
+    check_spec(tmp_path, CHECK, AS_OF, {"prescriptions": UK_PRESCRIPTIONS}, expected, population=6)
