@@ -1,74 +1,97 @@
-"""The generic export format: which files, which columns, which are required.
+"""The export contract: one declaration per table, from which everything else about it follows.
 
-This is the contract the README documents. Other formats (MIMIC-IV, Synthea, OMOP, FHIR) will be
-profiles that produce the same staging tables.
+Every format profile (pipelines/formats/) yields a table's contract `columns` as text;
+`pipelines/sql/stage_<table>.sql` types them (keeping each column's text in its `text_column`), the
+declared `rules` (pipelines/rules.py) validate the typed rows, and the `stored` columns are loaded
+into `stored_in` (pipelines/sql/schema.sql), a row being new unless its `identity` is already
+there. The generic CSV export (README) is this contract as files. docs/schema.md documents it, and
+tests/unit/test_contract.py holds the declaration, the staging SQL, the schema, the rules and the
+docs together.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+
+from pipelines import rules
+from pipelines.rules import Rule
 
 
 @dataclass(frozen=True)
-class FileSpec:
-    """One export file: its table, its columns, and what happens when it is absent."""
+class TableContract:
+    """One export table: its file, its columns, how they are validated, stored and told apart."""
 
-    table: str
-    file: str
+    table: str  # the contract table; staged by stage_<table>.sql into typed_<table>
+    file: str  # its file in the generic CSV export
     required: tuple[str, ...]
-    optional: tuple[str, ...] = ()
+    optional: tuple[str, ...]
+    rules: Callable[[date], list[Rule]]  # the table's validation rules, given the export date
+    stored: tuple[str, ...]  # the columns loaded (besides _run_id), typed, by the staging SQL's names
+    identity_date: str  # the date column of a row's identity (see `identity`)
+    stored_in: str = ""  # the storage table, when it is not named like the contract table
     mandatory_file: bool = True
     one_of: tuple[str, ...] = ()  # at least one of these columns must be present
+    # For a contract column whose text (trimmed, as read) the staging SQL keeps under another name:
+    # that name. Quarantined rows are shown with these values, in the file's column order.
+    text: Mapping[str, str] = field(default_factory=dict)
+    # Stored columns derived from others, and so no part of a row's identity.
+    derived: tuple[str, ...] = ()
+    # Stored columns computed from the staged columns after staging (an SQL expression each), not
+    # in stage_<table>.sql, whose projection must keep the file's order (see stage_labs.sql).
+    computed: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def columns(self) -> tuple[str, ...]:
         """Every column the staging SQL refers to, required first."""
         return self.required + self.optional
 
+    @property
+    def storage_table(self) -> str:
+        """The table the rows are stored in."""
+        return self.stored_in or self.table
 
-GENERIC_FILES: tuple[FileSpec, ...] = (
-    FileSpec(
-        "patients",
-        "patients.csv",
-        ("patient_id", "birth_date", "sex"),
-        ("death_date", "deceased"),
-        mandatory_file=False,
-    ),
-    FileSpec(
-        "labs",
-        "labs.csv",
-        ("patient_id", "collected_at", "value"),
-        ("loinc_code", "test_name", "unit"),
-        one_of=("loinc_code", "test_name"),
-    ),
-    FileSpec(
-        "prescriptions",
-        "prescriptions.csv",
-        ("patient_id", "drug_name", "start_date"),
-        ("rxnorm_code", "atc_code", "end_date", "days_supply"),
-    ),
-    FileSpec(
-        "diagnoses",
-        "diagnoses.csv",
-        ("patient_id", "code", "code_system", "recorded_at"),
-        ("resolved_at",),
-    ),
+    @property
+    def identity(self) -> tuple[str, ...]:
+        """The columns that identify a row (an exported fact), for de-duplication across
+        overlapping nightly exports: the stored ones less the derived ones."""
+        return tuple(c for c in self.stored if c not in self.derived)
+
+    def text_column(self, column: str) -> str:
+        """The staging column holding a contract column's text as read."""
+        return self.text.get(column, column)
+
+
+PATIENTS = TableContract(
+    table="patients",
+    file="patients.csv",
+    mandatory_file=False,
+    required=("patient_id", "birth_date", "sex"),
+    optional=("death_date", "deceased"),
+    text={
+        "birth_date": "birth_date_text",
+        "sex": "sex_text",
+        "death_date": "death_date_text",
+        "deceased": "deceased_text",
+    },
+    rules=rules.patient_rules,
+    stored=("patient_id", "birth_date", "sex", "death_date", "deceased"),
+    identity_date="birth_date",
 )
 
-# The table each contract table's rows are stored in. `labs` is a view (pipelines/sql/views.sql)
-# over `lab_results`, which keeps the results as exported; what they measure is looked up.
-STORAGE_TABLE: dict[str, str] = {
-    "patients": "patients",
-    "labs": "lab_results",
-    "prescriptions": "prescriptions",
-    "diagnoses": "diagnoses",
-}
-
-# Columns stored in each table, and the subset that identifies a row (an exported fact) for
-# de-duplication across overlapping nightly exports.
-STORED_COLUMNS: dict[str, tuple[str, ...]] = {
-    "patients": ("patient_id", "birth_date", "sex", "death_date", "deceased"),
-    "labs": (
+# Lab results are stored as exported in `lab_results`; the `labs` view (pipelines/sql/views.sql)
+# adds what they measure, looked up through lab_concepts.
+LABS = TableContract(
+    table="labs",
+    file="labs.csv",
+    required=("patient_id", "collected_at", "value"),
+    optional=("loinc_code", "test_name", "unit"),
+    one_of=("loinc_code", "test_name"),
+    text={"collected_at": "collected_at_text", "value": "value_text", "unit": "unit_original"},
+    rules=rules.lab_rules,
+    stored_in="lab_results",
+    stored=(
         "patient_id",
         "collected_at",
         "loinc_code",
@@ -77,7 +100,22 @@ STORED_COLUMNS: dict[str, tuple[str, ...]] = {
         "unit_original",
         "value_comparator",
     ),
-    "prescriptions": (
+    computed={"value_comparator": "result_comparator(value_text)"},
+    identity_date="collected_at",
+)
+
+PRESCRIPTIONS = TableContract(
+    table="prescriptions",
+    file="prescriptions.csv",
+    required=("patient_id", "drug_name", "start_date"),
+    optional=("rxnorm_code", "atc_code", "end_date", "days_supply"),
+    text={
+        "start_date": "start_date_text",
+        "end_date": "end_date_text",
+        "days_supply": "days_supply_text",
+    },
+    rules=rules.prescription_rules,
+    stored=(
         "patient_id",
         "drug_name",
         "rxnorm_code",
@@ -87,64 +125,27 @@ STORED_COLUMNS: dict[str, tuple[str, ...]] = {
         "days_supply",
         "end_effective",
     ),
-    "diagnoses": (
-        "patient_id",
-        "code",
-        "code_original",
-        "code_system",
-        "recorded_at",
-        "resolved_at",
-    ),
-}
+    derived=("end_effective",),  # from end_date, else start_date + days_supply
+    identity_date="start_date",
+)
 
-# The date column that is part of each identity: rows outside a new file's date range cannot be
-# duplicates of its rows, so de-duplication only reads that slice of the existing table.
-IDENTITY_DATE: dict[str, str] = {
-    "patients": "birth_date",
-    "labs": "collected_at",
-    "prescriptions": "start_date",
-    "diagnoses": "recorded_at",
-}
-
-# A stored column derived from others is no part of a row's identity: end_effective (from end date or
-# days supply) and code_original (the code as written; `code` is its normalised form).
-DERIVED_COLUMNS = frozenset({"end_effective", "code_original"})
-IDENTITY_COLUMNS: dict[str, tuple[str, ...]] = {
-    table: tuple(c for c in stored if c not in DERIVED_COLUMNS) for table, stored in STORED_COLUMNS.items()
-}
-
-# For each contract column, the staging column holding its text as read (trimmed); quarantined
-# rows are shown with these values, in the file's column order.
-TEXT_COLUMNS: dict[str, dict[str, str]] = {
-    "patients": {
-        "patient_id": "patient_id",
-        "birth_date": "birth_date_text",
-        "sex": "sex_text",
-        "death_date": "death_date_text",
-        "deceased": "deceased_text",
-    },
-    "labs": {
-        "patient_id": "patient_id",
-        "collected_at": "collected_at_text",
-        "loinc_code": "loinc_code",
-        "test_name": "test_name",
-        "value": "value_text",
-        "unit": "unit_original",
-    },
-    "prescriptions": {
-        "patient_id": "patient_id",
-        "drug_name": "drug_name",
-        "rxnorm_code": "rxnorm_code",
-        "atc_code": "atc_code",
-        "start_date": "start_date_text",
-        "end_date": "end_date_text",
-        "days_supply": "days_supply_text",
-    },
-    "diagnoses": {
-        "patient_id": "patient_id",
+DIAGNOSES = TableContract(
+    table="diagnoses",
+    file="diagnoses.csv",
+    required=("patient_id", "code", "code_system", "recorded_at"),
+    optional=("resolved_at",),
+    text={
         "code": "code_original",
         "code_system": "code_system_text",
         "recorded_at": "recorded_at_text",
         "resolved_at": "resolved_at_text",
     },
-}
+    rules=rules.diagnosis_rules,
+    stored=("patient_id", "code", "code_original", "code_system", "recorded_at", "resolved_at"),
+    derived=("code_original",),  # the code as written; `code`, its normalised form, identifies it
+    identity_date="recorded_at",
+)
+
+# The contract tables, in the order an export is read.
+CONTRACTS: tuple[TableContract, ...] = (PATIENTS, LABS, PRESCRIPTIONS, DIAGNOSES)
+CONTRACT_BY_TABLE: dict[str, TableContract] = {contract.table: contract for contract in CONTRACTS}

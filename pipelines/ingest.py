@@ -26,17 +26,10 @@ import ibis
 import pandas as pd
 import pandera.errors
 
+from pipelines.contract import TableContract
 from pipelines.db import refresh_lab_concepts, scalar, sql_file
 from pipelines.errors import InputError
-from pipelines.export_format import (
-    IDENTITY_COLUMNS,
-    IDENTITY_DATE,
-    STORAGE_TABLE,
-    STORED_COLUMNS,
-    TEXT_COLUMNS,
-    FileSpec,
-)
-from pipelines.schemas import combined_check_for, schema_for
+from pipelines.rules import combined_check, keyed, schema_for
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +99,7 @@ class RawSource:
     and the note goes to `row_notes`. `lookups` are the tables it joins whose key must be unique.
     """
 
-    spec: FileSpec
+    spec: TableContract
     label: str
     paths: tuple[Path, ...]
     select: str
@@ -201,12 +194,12 @@ def ingest_file(
         _unchanged_since(source, before)  # a file rewritten or removed mid-read: say so (exit 3)
         raise
     _unchanged_since(source, before)
-    failures = _validate(con, spec.table, source.max_date or export_date)
-    bad, noted = _split_soft(failures, schema_for(spec.table, export_date)[1])
+    failures = _validate(con, spec, source.max_date or export_date)
+    bad, noted = _split_soft(failures, keyed(spec.rules(export_date)))
     _count_skipped(con, spec.table, result)
     _quarantine(con, source, result, run_id, bad)
     _note(con, source, result, run_id, noted)
-    _load(con, spec.table, run_id, result)
+    _load(con, spec, run_id, result)
     _drop_staging(con, spec.table)
     return result
 
@@ -282,11 +275,6 @@ def _copy_if_unchanged(con: duckdb.DuckDBPyConnection, result: FileResult) -> bo
     return True
 
 
-# Columns computed from the staged text after staging rather than in the staging projection, whose
-# rows' order must stay the file's order (see stage_labs.sql).
-DERIVED = {"labs": ", result_comparator(value_text) AS value_comparator"}
-
-
 def _stage(con: duckdb.DuckDBPyConnection, source: RawSource, staging: str = "temp") -> None:
     """Read and type every record in one pass into `<staging>.typed_<table>`, then number and enrich it.
 
@@ -313,9 +301,10 @@ def _stage(con: duckdb.DuckDBPyConnection, source: RawSource, staging: str = "te
     # Inside a transaction DuckDB numbers new rows from 2**55: take record numbers from the first.
     # Skipped rows keep their record numbers (so the others keep their lines) but go no further.
     first = int(scalar(con, f"SELECT coalesce(min(rowid), 0) FROM typed_{t}"))  # noqa: S608
+    computed = "".join(f", {sql} AS {column}" for column, sql in source.spec.computed.items())
     con.execute(
-        f"CREATE OR REPLACE TEMP VIEW numbered_{t} AS "  # noqa: S608 - generated identifiers and an int
-        f"SELECT rowid - {first} AS _rec, *{DERIVED.get(t, '')} FROM typed_{t} WHERE _skip IS NULL"
+        f"CREATE OR REPLACE TEMP VIEW numbered_{t} AS "  # noqa: S608 - contract identifiers and an int
+        f"SELECT rowid - {first} AS _rec, *{computed} FROM typed_{t} WHERE _skip IS NULL"
     )
     if t == "labs":  # what each result measures, looked up per distinct (code, name, unit) key
         refresh_lab_concepts(con, "typed_labs")
@@ -324,12 +313,13 @@ def _stage(con: duckdb.DuckDBPyConnection, source: RawSource, staging: str = "te
         con.execute(f"CREATE OR REPLACE TEMP VIEW checked_{t} AS SELECT * FROM numbered_{t}")  # noqa: S608
 
 
-def _validate(con: duckdb.DuckDBPyConnection, table: str, export_date: date) -> pd.DataFrame:
+def _validate(con: duckdb.DuckDBPyConnection, spec: TableContract, export_date: date) -> pd.DataFrame:
     """Validate every staged row with pandera; return the failing (_rec, rule_key) pairs.
 
     Pass 1 runs all rules as one check over every row (one scan); pass 2 runs the rules one by one
     on the failing rows only, so each quarantined row says which rules it broke.
     """
+    table, rules = spec.table, spec.rules(export_date)
     if not scalar(con, f"SELECT count(*) FROM numbered_{table}"):  # noqa: S608 - contract table name
         # Nothing to validate; pandera's ibis backend also misreports `_rec` as null on empty tables.
         con.execute(f"CREATE OR REPLACE TEMP TABLE failing_{table} AS FROM checked_{table} LIMIT 0")
@@ -338,15 +328,14 @@ def _validate(con: duckdb.DuckDBPyConnection, table: str, export_date: date) -> 
     # Pass 1: the pandera check over every row, compiled by ibis and run as one DuckDB statement
     # that keeps the failing rows. (schema.validate's error path would copy the whole boolean result
     # column into pandas; this fetches nothing until we know which rows failed.)
-    outcome = combined_check_for(table, export_date)(backend.table(f"checked_{table}", database="temp"))
+    outcome = combined_check(rules)(backend.table(f"checked_{table}", database="temp"))
     con.execute(f"CREATE OR REPLACE TEMP TABLE failing_{table} AS {ibis.to_sql(outcome.failure_cases)}")
     if not scalar(con, f"SELECT count(*) FROM failing_{table}"):  # noqa: S608 - internal name
         return _no_failures()
-    schema, rules = schema_for(table, export_date)
     try:
-        schema.validate(backend.table(f"failing_{table}", database="temp"), lazy=True)
+        schema_for(rules).validate(backend.table(f"failing_{table}", database="temp"), lazy=True)
     except pandera.errors.SchemaErrors as errors:
-        return _failures(errors.failure_cases, rules)
+        return _failures(errors.failure_cases, keyed(rules))
     raise RuntimeError(f"{table}: rows failed the combined rule but no single rule")
 
 
@@ -395,10 +384,10 @@ def _rule_messages(rules: dict) -> pd.DataFrame:
 
 def _original_sql(source: RawSource) -> str:
     """The row's text as a CSV line of its contract fields, in the source's column order."""
-    text = TEXT_COLUMNS[source.spec.table]
+    text = source.spec.text_column
     return " || ',' || ".join(
-        f"""CASE WHEN {text[c]} LIKE '%,%' OR {text[c]} LIKE '%"%'
-            THEN '"' || replace({text[c]}, '"', '""') || '"' ELSE coalesce({text[c]}, '') END"""
+        f"""CASE WHEN {text(c)} LIKE '%,%' OR {text(c)} LIKE '%"%'
+            THEN '"' || replace({text(c)}, '"', '""') || '"' ELSE coalesce({text(c)}, '') END"""
         for c in source.order
     )
 
@@ -438,7 +427,7 @@ def _quarantine(
     join against every staged row.
     """
     t = source.spec.table
-    _, rules = schema_for(t, date.today())
+    rules = keyed(source.spec.rules(date.today()))
     con.register("bad_rows", bad)
     con.register("rule_messages", _rule_messages(rules))
     names = pd.DataFrame(list(source.reject_columns.items()), columns=["cname", "column"], dtype="str")
@@ -497,7 +486,7 @@ def _note(
     Runs after _quarantine (it reads bad_rows, rule_messages and reject_lines_<table>).
     """
     t = source.spec.table
-    _, rules = schema_for(t, date.today())
+    rules = keyed(source.spec.rules(date.today()))
     profile_notes = pd.DataFrame(
         [(name, column, message) for name, (column, message) in source.notes.items()],
         columns=["rule", "column_name", "message"],
@@ -564,7 +553,7 @@ def _record_once(con: duckdb.DuckDBPyConnection, target: str, new: str) -> None:
     )
 
 
-def _load(con: duckdb.DuckDBPyConnection, table: str, run_id: str, result: FileResult) -> None:
+def _load(con: duckdb.DuckDBPyConnection, spec: TableContract, run_id: str, result: FileResult) -> None:
     """Insert valid rows not already present; identical rows (overlapping exports) are skipped.
 
     A row's identity is a hash of its identifying columns, computed on both sides at load time
@@ -574,10 +563,9 @@ def _load(con: duckdb.DuckDBPyConnection, table: str, run_id: str, result: FileR
     load, a gap-free new period) nothing is hashed at all. Rows are read from the staging table without
     its lookups, so they are written in file order (which keeps those zone maps tight).
     """
-    target = STORAGE_TABLE[table]
-    stored = ", ".join(STORED_COLUMNS[table])
-    identity = ", ".join(IDENTITY_COLUMNS[table])
-    day = IDENTITY_DATE[table]
+    table, target, day = spec.table, spec.storage_table, spec.identity_date
+    stored = ", ".join(spec.stored)
+    identity = ", ".join(spec.identity)
     before = scalar(con, f"SELECT count(*) FROM {target}")  # noqa: S608 - contract table name
     lo, hi = con.execute(f"SELECT min({day}), max({day}) FROM numbered_{table}").fetchall()[0]  # noqa: S608
     in_range = f"FROM {target} WHERE {day} BETWEEN $lo AND $hi OR {day} IS NULL"

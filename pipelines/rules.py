@@ -1,6 +1,7 @@
-"""The row contract of every loaded table, as pandera schemas over DuckDB tables (ibis backend).
+"""The validation rules of every export table, as pandera schemas over DuckDB tables (ibis backend).
 
-Each rule is a small, named, row-wise predicate over the *typed staging table* that
+Each table's declaration in pipelines/contract.py names its rules (`patient_rules`, ...). Each rule
+is a small, named, row-wise predicate over the *typed staging table* that
 `pipelines/sql/stage_<table>.sql` builds. Rules are dataframe-level pandera checks so that a
 failure case carries the whole row, including its `_rec` (record number in the file), which is
 how a failing row finds its way to the quarantine with its line number. Predicates are written
@@ -286,28 +287,22 @@ def diagnosis_rules(export_date: date) -> list[Rule]:
     ]
 
 
-RULES_BY_TABLE: dict[str, Callable[[date], list[Rule]]] = {
-    "patients": patient_rules,
-    "labs": lab_rules,
-    "prescriptions": prescription_rules,
-    "diagnoses": diagnosis_rules,
-}
+def keyed(rules: list[Rule]) -> dict[str, Rule]:
+    """Rules keyed as pandera reports their failures."""
+    return {rule.key: rule for rule in rules}
 
 
-def schema_for(table: str, export_date: date) -> tuple[pa.DataFrameSchema, dict[str, Rule]]:
-    """The pandera schema of a staging table, and its rules keyed as pandera reports them."""
-    rules = RULES_BY_TABLE[table](export_date)
+def schema_for(rules: list[Rule]) -> pa.DataFrameSchema:
+    """The pandera schema of a staging table with these rules, one check per rule."""
     checks = [pa.Check(_as_check(rule), name=rule.name, error=rule.key) for rule in rules]
-    schema = pa.DataFrameSchema(columns={"_rec": pa.Column(dt.int64)}, checks=checks, strict=False)
-    return schema, {rule.key: rule for rule in rules}
+    return pa.DataFrameSchema(columns={"_rec": pa.Column(dt.int64)}, checks=checks, strict=False)
 
 
-def combined_check_for(table: str, export_date: date) -> pa.Check:
+def combined_check(rules: list[Rule]) -> pa.Check:
     """All of a table's rules as one pandera check: one scan over every row finds the bad ones.
 
     The per-rule schema (`schema_for`) then runs on those rows only, to say which rules failed.
     """
-    rules = RULES_BY_TABLE[table](export_date)
 
     def every_rule_passes(data) -> BooleanValue:
         verdict = rules[0].passes(data.table)

@@ -11,11 +11,11 @@ from pathlib import Path
 import duckdb
 
 from pipelines.cli import main
-from pipelines.export_format import GENERIC_FILES
+from pipelines.contract import CONTRACTS
 from pipelines.run import RunOutcome, execute_run
 from pipelines.settings import Settings
 
-HEADERS = {spec.table: list(spec.columns) for spec in GENERIC_FILES}
+HEADERS = {spec.table: list(spec.columns) for spec in CONTRACTS}
 
 
 def run_args(tmp: Path, export: Path, *extra: str) -> list[str]:

@@ -44,12 +44,12 @@ import gzip
 import json
 from pathlib import Path
 
+from pipelines.contract import CONTRACT_BY_TABLE
 from pipelines.errors import InputError
-from pipelines.export_format import GENERIC_FILES
 from pipelines.ingest import RawSource
 
 NAME = "fhir"
-SPECS = {spec.table: spec for spec in GENERIC_FILES}
+SPECS = CONTRACT_BY_TABLE
 TYPES = ("Patient", "Observation", "MedicationRequest", "MedicationStatement", "Condition")
 # Code systems by URI (bound as parameters).
 SYSTEMS = {

@@ -8,9 +8,9 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from pipelines.contract import CONTRACTS, TableContract
 from pipelines.csv_tables import header_line
 from pipelines.errors import InputError
-from pipelines.export_format import GENERIC_FILES, FileSpec
 from pipelines.ingest import RawSource
 
 NAME = "generic"
@@ -23,8 +23,8 @@ def detect(export_dir: Path) -> bool:
 
 
 def locate_files(
-    export_dir: Path, specs: tuple[FileSpec, ...] = GENERIC_FILES
-) -> list[tuple[FileSpec, Path]]:
+    export_dir: Path, specs: tuple[TableContract, ...] = CONTRACTS
+) -> list[tuple[TableContract, Path]]:
     """Find each expected file (names match case-insensitively); a missing mandatory one is fatal."""
     if not export_dir.is_dir():
         raise InputError(f"{export_dir}: export folder not found")
@@ -39,7 +39,7 @@ def locate_files(
     return found
 
 
-def read_header(path: Path, spec: FileSpec) -> dict[str, int]:
+def read_header(path: Path, spec: TableContract) -> dict[str, int]:
     """Map each contract column to its position in the file's header, or say what is missing."""
     names = next(csv.reader([header_line(path, ", ".join(spec.required))]))
     positions: dict[str, int] = {}
@@ -58,7 +58,7 @@ def sources(export_dir: Path) -> list[RawSource]:
     return [_source(spec, path, read_header(path, spec)) for spec, path in locate_files(export_dir)]
 
 
-def _source(spec: FileSpec, path: Path, header: dict[str, int]) -> RawSource:
+def _source(spec: TableContract, path: Path, header: dict[str, int]) -> RawSource:
     """Every column read as text (typing is the staging SQL's job) and mapped to contract names."""
     width = header.pop("__width__")
     aliases = ", ".join(

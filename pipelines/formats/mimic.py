@@ -46,13 +46,13 @@ import gzip
 from datetime import date
 from pathlib import Path
 
+from pipelines.contract import CONTRACT_BY_TABLE
 from pipelines.errors import InputError
-from pipelines.export_format import GENERIC_FILES
 from pipelines.ingest import LookupKey, RawSource
 
 NAME = "mimic"
 MAX_DATE = date(2300, 1, 1)
-SPECS = {spec.table: spec for spec in GENERIC_FILES}
+SPECS = CONTRACT_BY_TABLE
 
 # The MIMIC columns each file must have (others are ignored).
 COLUMNS: dict[str, tuple[str, ...]] = {

@@ -17,15 +17,15 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.contract import CONTRACT_BY_TABLE, TableContract
 from pipelines.csv_tables import CsvFile, find_file, find_optional, open_csv
 from pipelines.db import open_duckdb
 from pipelines.errors import InputError
-from pipelines.export_format import GENERIC_FILES, FileSpec
 from pipelines.ingest import LookupKey, RawSource
 
 NAME = "omop"
 
-SPECS = {spec.table: spec for spec in GENERIC_FILES}
+SPECS = CONTRACT_BY_TABLE
 EXTENSIONS = (".csv", ".tsv", ".txt")
 
 # Table -> the columns this profile reads (the CDM marks them required, or they carry the codes).
@@ -294,7 +294,7 @@ def _death(export_dir: Path, person: Table) -> Table | None:
 
 
 def _source(
-    spec: FileSpec,
+    spec: TableContract,
     table: str,
     main: Table,
     concept: Table,

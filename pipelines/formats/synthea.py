@@ -13,14 +13,14 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from pipelines.contract import CONTRACT_BY_TABLE, TableContract
 from pipelines.csv_tables import find_file, find_optional, open_csv
 from pipelines.db import REFERENCE_DIR
-from pipelines.export_format import GENERIC_FILES, FileSpec
 from pipelines.ingest import RawSource
 
 NAME = "synthea"
 
-SPECS = {spec.table: spec for spec in GENERIC_FILES}
+SPECS = CONTRACT_BY_TABLE
 
 # observations.csv holds vital signs, surveys, social history and quality-of-life indices beside the
 # labs: those rows are skipped (counted with this reason), not rejected. v3 names the CATEGORY
@@ -120,7 +120,7 @@ def sources(export_dir: Path) -> list[RawSource]:
     return found
 
 
-def _source(spec: FileSpec, path: Path, required: tuple[str, ...], mapping: dict[str, str]) -> RawSource:
+def _source(spec: TableContract, path: Path, required: tuple[str, ...], mapping: dict[str, str]) -> RawSource:
     """The file's columns renamed to the contract's, every value text, read in file order."""
     file = open_csv(path).require(*required)
     named = {c: file.column(c) for c in {*required, *OPTIONAL}}

@@ -10,8 +10,8 @@ SELECT
     clean(test_name) AS test_name,
     clean(value) AS value_text,
     result_number(value) AS value_original,  -- a censored result ('<0.5') keeps its bound here
-    -- value_comparator is derived in numbered_labs (ingest.DERIVED), not here: with it in this
-    -- projection, DuckDB 2.0.1 wrote a few rows of a 400k-row file out of order (rowid is the record
-    -- number, tests/functional/test_ingest_robustness.py).
+    -- value_comparator is computed in numbered_labs (LABS.computed, pipelines/contract.py), not
+    -- here: with it in this projection, DuckDB 2.0.1 wrote a few rows of a 400k-row file out of order
+    -- (rowid is the record number, tests/functional/test_ingest_robustness.py).
     clean(unit) AS unit_original
 FROM raw
