@@ -104,13 +104,11 @@ def _holder(error: duckdb.Error) -> str:
 
 
 # DuckDB message fragments (never shown: they may quote data) and what they mean for the user.
-_DAMAGED = (
-    "not a valid DuckDB database file",
-    "Could not read enough bytes",
-    "Corrupt database file",
-    "extension",  # a file of another program (SQLite) asks for its reader extension, which stays off
-    "Extension",
+_FOREIGN = (
+    "not a valid DuckDB database file",  # also an empty file
+    "xtension",  # a file of another program (SQLite) asks for its reader extension, which stays off
 )
+_DAMAGED = ("Could not read enough bytes", "Corrupt database file", "checksum")
 _DISK_FULL = ("No space left on device", "File too large", "Disk quota exceeded")
 
 
@@ -135,11 +133,15 @@ def database_error(error: BaseException, path: Path | None) -> Exception:
             f"{where}cannot open the database file or write in its folder (permission denied or a "
             "read-only file system)."
         )
+    if any(fragment in text for fragment in _FOREIGN):
+        return StorageError(
+            f"{where}not a DuckDB database (an empty file, or another program's such as SQLite); it was "
+            "not changed. Move it aside (or name another file with --db) to start a new database."
+        )
     if any(fragment in text for fragment in _DAMAGED):
         return StorageError(
-            f"{where}not a usable clinic-audit database (damaged, truncated, empty, or another "
-            "program's file such as SQLite). It was not changed. Restore it from a backup, or move "
-            "it aside to start a new database."
+            f"{where}the database file is damaged (truncated, or a block failed its checksum). Restore "
+            "it from a backup, or move it aside to start a new database."
         )
     return error
 
