@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from datetime import date
 
-from tests.helpers import findings, run_pipeline, table
+from tests.helpers import table
+from tests.spec.harness import check_spec
 
 AS_OF = date(2026, 11, 20)
 CHECK = "insulin_potassium_drop"
@@ -159,74 +159,107 @@ I36        | 2026-10-12          | 2823-3     |                 | 3.4   | mmol/L
 I36        | 2026-10-20          | 2823-3     |                 | 3.6   | mmol/L
 """)
 
-EXPECTED = {"I01", "I02", "I03", "I05", "I09", "I13", "I19", "I21", "I22", "I23", "I24"} | {
-    "I26",
-    "I27",
-    "I31",
-    "I33",
-    "I34",
-    "I35",
-    "I36",
+TABLES = {"prescriptions": PRESCRIPTIONS, "labs": LABS}
+
+EXPECTED = {
+    "I01": "high",  # low potassium, still low at the latest result
+    "I02": "normal",  # fall of 1.1 in 2 days, ending at exactly 3.5
+    "I03": "normal",  # fall of exactly 1.0 the next day
+    "I04": None,  # fall of 0.9
+    "I05": "normal",  # fall of 1.1 exactly 7 days apart
+    "I06": None,  # fall of 1.1 over 8 days
+    "I07": None,  # potassium exactly 3.5
+    "I08": None,  # insulin ended the day before the lookback
+    "I09": "high",  # insulin ends on the first day of the lookback
+    "I10": None,  # insulin starts after as-of
+    "I11": None,  # no insulin
+    "I12": None,  # low the day before the lookback
+    "I13": "normal",  # low on the first day of the lookback
+    "I14": None,  # a fall whose first result is before the lookback
+    "I15": None,  # urine potassium
+    "I16": None,  # an insulin syringe is not insulin
+    "I17": None,  # a result in between breaks the pair
+    "I18": None,  # days_supply ran out the day before the lookback
+    "I19": "high",  # days_supply reaches the first day of the lookback
+    "I20": None,  # a low result after as-of
+    "I21": "high",  # named test in mEq/L on as-of
+    "I22": "normal",  # same-day fall, morning to evening
+    "I23": "high",  # severe hypokalaemia (below 3.0), since corrected
+    "I24": "high",  # a test without a value is not low; 3.4 is
+    "I25": None,  # low the day before insulin started
+    "I26": "normal",  # low on the day insulin started
+    "I27": "normal",  # 4.8 before insulin -> 3.6 on its first day
+    "I28": None,  # the same fall, both before insulin
+    "I29": None,  # 5.8 -> 4.6: hyperkalaemia corrected
+    "I30": None,  # 5.1 -> 4.0: starts above 5.0
+    "I31": "high",  # 5.8 -> 3.4: overshot into hypokalaemia
+    "I32": None,  # '>6.0' -> 4.5: not a drop
+    "I33": "high",  # a diuretic alongside insulin is shown
+    "I34": "high",  # a diuretic that ended before the lookback is not
+    "I35": "high",  # a diuretic that ended before insulin is not
+    "I36": "normal",  # the 2.9 predates insulin; the latest is 3.6
 }
-POPULATION = (
-    EXPECTED | {"I04", "I06", "I07", "I12", "I14", "I15", "I17", "I20"} | {"I25", "I28", "I29", "I30", "I32"}
-)
-
-
-def run(tmp_path):
-    return run_pipeline(tmp_path, AS_OF, (CHECK,), prescriptions=PRESCRIPTIONS, labs=LABS)
+POPULATION = 31  # all but I08, I10, I11, I16 and I18
 
 
 def test_flags_exactly_the_expected_patients(tmp_path):
-    outcome = run(tmp_path)
-    assert {f["patient_id"] for f in findings(tmp_path / "audit.duckdb")} == EXPECTED
-    (result,) = outcome.checks
-    assert (result.denominator, result.flagged) == (len(POPULATION), len(EXPECTED))
+    check_spec(tmp_path, CHECK, AS_OF, TABLES, EXPECTED, population=POPULATION)
 
 
 def test_priority_reason_and_evidence(tmp_path):
-    run(tmp_path)
-    by_id = {f["patient_id"]: f for f in findings(tmp_path / "audit.duckdb")}
-    assert by_id["I01"]["priority"] == "high"  # still low at the latest result
-    assert by_id["I23"]["priority"] == "high"  # below 3.0
-    assert by_id["I02"]["priority"] == "normal"
-    assert "potassium fell" in by_id["I02"]["reason"] and "below" not in by_id["I02"]["reason"]
-    i02 = json.loads(by_id["I02"]["evidence"])
-    assert i02["potassium_falls"] == "4.6 -> 3.5 (2026-10-01 -> 2026-10-03)"
-    assert i02["potassium_results"] == "2026-10-01: 4.6; 2026-10-03: 3.5"
-    assert i02["insulins"] == "Lantus SoloStar pen"
-    i01 = json.loads(by_id["I01"]["evidence"])
-    assert i01["low_potassium"] == "3.2 on 2026-10-01" and i01["potassium_falls"] is None
-    assert i01["insulin_since"] == "2025-01-01" and i01["last_potassium"] == "3.2"
+    run = check_spec(
+        tmp_path,
+        CHECK,
+        AS_OF,
+        TABLES,
+        EXPECTED,
+        reason={"I02": "...potassium fell..."},
+        evidence={
+            "I02": {
+                "potassium_falls": "4.6 -> 3.5 (2026-10-01 -> 2026-10-03)",
+                "potassium_results": "2026-10-01: 4.6; 2026-10-03: 3.5",
+                "insulins": "Lantus SoloStar pen",
+            },
+            "I01": {
+                "low_potassium": "3.2 on 2026-10-01",
+                "potassium_falls": None,
+                "insulin_since": "2025-01-01",
+                "last_potassium": "3.2",
+            },
+        },
+    )
+    assert "below" not in run.by_id["I02"]["reason"]
 
 
 def test_after_insulin_correction_and_concurrent_diuretic(tmp_path):
-    run(tmp_path)
-    by_id = {f["patient_id"]: f for f in findings(tmp_path / "audit.duckdb")}
-    i27 = json.loads(by_id["I27"]["evidence"])
-    assert i27["potassium_falls"] == "4.8 -> 3.6 (2026-09-30 -> 2026-10-02)"
-    assert i27["insulin_since"] == "2026-10-02"
-    i31 = json.loads(by_id["I31"]["evidence"])
-    assert i31["low_potassium"] == "3.4 on 2026-10-02" and i31["potassium_falls"] is None
-    assert json.loads(by_id["I26"]["evidence"])["low_potassium"] == "3.2 on 2026-10-01"
-    assert by_id["I36"]["priority"] == "normal"  # the 2.9 predates insulin; the latest is 3.6
-    assert json.loads(by_id["I36"]["evidence"])["low_potassium"] == "3.4 on 2026-10-12"
-    i33 = json.loads(by_id["I33"]["evidence"])
-    assert i33["concurrent_diuretics"] == "furosemide 40 mg tablet"
-    assert by_id["I33"]["reason"].endswith("; also on a diuretic (furosemide 40 mg tablet)")
+    run = check_spec(
+        tmp_path,
+        CHECK,
+        AS_OF,
+        TABLES,
+        EXPECTED,
+        reason={"I33": "...; also on a diuretic (furosemide 40 mg tablet)"},
+        evidence={
+            "I27": {
+                "potassium_falls": "4.8 -> 3.6 (2026-09-30 -> 2026-10-02)",
+                "insulin_since": "2026-10-02",
+            },
+            "I31": {"low_potassium": "3.4 on 2026-10-02", "potassium_falls": None},
+            "I26": {"low_potassium": "3.2 on 2026-10-01"},
+            "I36": {"low_potassium": "3.4 on 2026-10-12"},
+            "I33": {"concurrent_diuretics": "furosemide 40 mg tablet"},
+            **{patient: {"concurrent_diuretics": None} for patient in ("I34", "I35", "I01")},
+        },
+    )
     for patient in ("I34", "I35", "I01"):
-        assert json.loads(by_id[patient]["evidence"])["concurrent_diuretics"] is None
-        assert "diuretic" not in by_id[patient]["reason"]
+        assert "diuretic" not in run.by_id[patient]["reason"]
 
 
 def test_upper_limit_is_a_parameter(tmp_path):
-    outcome = run_pipeline(
-        tmp_path, AS_OF, (CHECK,), {CHECK: {"potassium_high": 99}}, prescriptions=PRESCRIPTIONS, labs=LABS
-    )
-    flagged = {f["patient_id"] for f in findings(tmp_path / "audit.duckdb")}
     # every fall now counts: 5.8 -> 4.6, 5.1 -> 4.0 and '>6.0' -> 4.5 (a fall of at least 1.5)
-    assert flagged == EXPECTED | {"I29", "I30", "I32"}
-    assert outcome.checks[0].parameters["potassium_high"] == 99.0
+    expected = {**EXPECTED, "I29": True, "I30": True, "I32": True}
+    run = check_spec(tmp_path, CHECK, AS_OF, TABLES, expected, {"potassium_high": 99})
+    assert run.result.parameters["potassium_high"] == 99.0
 
 
 # Issue 15, round 2: premixed and UK insulin brands (Exeter insulin-name list), named only. A pen needle
@@ -249,5 +282,5 @@ X04        | 2026-10-01   | 2823-3     |           | 3.2   | mmol/L
 
 
 def test_premixed_and_uk_insulin_brands_are_seen(tmp_path):
-    run_pipeline(tmp_path, AS_OF, (CHECK,), prescriptions=UK_PRESCRIPTIONS, labs=UK_LABS)
-    assert {f["patient_id"] for f in findings(tmp_path / "audit.duckdb")} == {"X01", "X02", "X03"}
+    expected = {"X01": True, "X02": True, "X03": True, "X04": None}  # X04: pen needles
+    check_spec(tmp_path, CHECK, AS_OF, {"prescriptions": UK_PRESCRIPTIONS, "labs": UK_LABS}, expected)
