@@ -16,6 +16,7 @@ tables share one pipeline run (a run is deterministic: fixed export time, fixed 
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -86,9 +87,10 @@ def spec_run(
     rows = {name: table(t) if isinstance(t, str) else list(t) for name, t in tables.items()}
     key = json.dumps([check, str(as_of), rows, params or {}], sort_keys=True, default=str)
     if key not in _RUNS:
-        outcome = run_pipeline(tmp_path, as_of, (check,), {check: dict(params or {})}, **rows)
+        folder = tmp_path / f"spec-{hashlib.sha1(key.encode()).hexdigest()[:10]}"  # one per run
+        outcome = run_pipeline(folder, as_of, (check,), {check: dict(params or {})}, **rows)
         (result,) = outcome.checks
-        db = tmp_path / "audit.duckdb"
+        db = folder / "audit.duckdb"
         by_id = {f["patient_id"]: f for f in findings(db) if f["check_id"] == check}
         _RUNS[key] = SpecRun(by_id, result, db)
     return _RUNS[key]

@@ -5,10 +5,10 @@ Open-ended NSAIDs start on 2026-09-01, inside the 90-day course an undated NSAID
 
 from __future__ import annotations
 
-import json
 from datetime import date
 
-from tests.helpers import findings, findings_by_patient, run_pipeline, table
+from tests.helpers import table
+from tests.spec.harness import check_spec
 
 AS_OF = date(2026, 11, 20)
 CHECK = "nsaid_kidney_disease"
@@ -95,42 +95,62 @@ K18        | 2026-11-21   | 33914-3    |           | 40    | mL/min/1.73m2
 K19        | 2020-03-01   |            | eGFR      | 40    | mL/min/1.73m2
 """)
 
-EXPECTED = {"K01", "K02", "K03", "K04", "K08", "K09", "K14", "K16", "K17", "K19", "K20", "K21"}
-POPULATION = EXPECTED | {"K10", "K11", "K12", "K15", "K18"}
+TABLES = {"prescriptions": PRESCRIPTIONS, "diagnoses": DIAGNOSES, "labs": LABS}
 
-
-def _run(tmp_path):
-    return run_pipeline(
-        tmp_path, AS_OF, (CHECK,), prescriptions=PRESCRIPTIONS, diagnoses=DIAGNOSES, labs=LABS
-    )
+EXPECTED = {
+    "K01": "normal",  # CKD 3 with the dot
+    "K02": "high",  # CKD 4 without the dot
+    "K03": "normal",  # ICD-9-CM CKD stage 3
+    "K04": "normal",  # SNOMED-CT CKD stage 3
+    "K05": None,  # topical diclofenac gel
+    "K06": None,  # topical brand, name only
+    "K07": None,  # ended the day before as-of
+    "K08": "normal",  # ends on as-of; eGFR 45, no CKD code
+    "K09": "high",  # days_supply still running; latest eGFR 25
+    "K10": None,  # CKD stage 2 and a normal eGFR
+    "K11": None,  # an earlier low eGFR, the latest normal
+    "K12": None,  # CKD resolved before as-of
+    "K13": None,  # starts after as-of
+    "K14": "normal",  # brand name only; eGFR 59.9
+    "K15": None,  # eGFR exactly 60
+    "K16": "normal",  # RxNorm code only
+    "K17": "normal",  # "liquid gel" capsules are oral
+    "K18": None,  # CKD and eGFR only after as-of
+    "K19": "normal",  # eGFR by test name only
+    "K20": "high",  # CKD resolved only after as-of
+    "K21": "high",  # combination product by ATC; CKD stage 5
+    "K22": None,  # CKD but no NSAID
+}
+POPULATION = 17  # the flagged, K10, K11, K12, K15 and K18
 
 
 def test_flags_exactly_the_expected_patients(tmp_path):
-    outcome = _run(tmp_path)
-    assert {f["patient_id"] for f in findings(tmp_path / "audit.duckdb")} == EXPECTED
-    (result,) = outcome.checks
-    assert (result.denominator, result.flagged) == (len(POPULATION), len(EXPECTED))
+    check_spec(tmp_path, CHECK, AS_OF, TABLES, EXPECTED, population=POPULATION)
 
 
 def test_reason_evidence_and_priority(tmp_path):
-    _run(tmp_path)
-    by_id = {f["patient_id"]: f for f in findings(tmp_path / "audit.duckdb")}
-    assert (
-        by_id["K01"]["reason"]
-        == "on ibuprofen 400 mg tablet with CKD stage 3 or worse coded N18.30 (ICD-10-CM)"
+    # issue 15: CKD stage 4-5 coded (K21, K02) is high priority without an eGFR
+    check_spec(
+        tmp_path,
+        CHECK,
+        AS_OF,
+        TABLES,
+        EXPECTED,
+        reason={
+            "K01": "on ibuprofen 400 mg tablet with CKD stage 3 or worse coded N18.30 (ICD-10-CM)",
+            "K08": "on naproxen 250 mg tablet with latest eGFR 45.0 on 2026-10-01",
+            "K21": "...with CKD stage 4-5, end-stage renal disease or dialysis coded N18.5 (ICD-10-CM)",
+        },
+        evidence={
+            "K09": {
+                "latest_egfr": "25.0",
+                "latest_egfr_at": "2026-10-01",
+                "nsaid_since": "2026-11-01",
+                "ckd_codes": None,
+            },
+            "K02": {"ckd_codes": "N184 (ICD-10-CM)"},
+        },
     )
-    assert by_id["K01"]["priority"] == "normal"
-    assert by_id["K08"]["reason"] == "on naproxen 250 mg tablet with latest eGFR 45.0 on 2026-10-01"
-    assert by_id["K09"]["priority"] == "high"
-    evidence = json.loads(by_id["K09"]["evidence"])
-    assert evidence["latest_egfr"] == "25.0" and evidence["latest_egfr_at"] == "2026-10-01"
-    assert evidence["nsaid_since"] == "2026-11-01" and evidence["ckd_codes"] is None
-    assert json.loads(by_id["K02"]["evidence"])["ckd_codes"] == "N184 (ICD-10-CM)"
-    # issue 15: CKD stage 4-5 coded is high priority without an eGFR
-    assert by_id["K21"]["reason"].endswith(
-        "with CKD stage 4-5, end-stage renal disease or dialysis coded N18.5 (ICD-10-CM)"
-    )
-    assert by_id["K21"]["priority"] == "high" and by_id["K02"]["priority"] == "high"
 
 
 # Issue 15, round 2: UK brands from the OpenSAFELY BNF 10.1.1/10.3.2 dm+d codelists. Oral brands are
@@ -160,8 +180,10 @@ U06        | N18.4 | ICD-10-CM   | 2025-01-01  |
 
 
 def test_uk_oral_brands_seen_and_topical_brands_and_plasters_not(tmp_path):
-    run_pipeline(tmp_path, AS_OF, (CHECK,), prescriptions=UK_PRESCRIPTIONS, diagnoses=UK_DIAGNOSES)
-    assert {f["patient_id"] for f in findings(tmp_path / "audit.duckdb")} == {"U01", "U02", "U05", "U06"}
+    expected = {"U01": True, "U02": True, "U03": None, "U04": None, "U05": True, "U06": True}
+    check_spec(
+        tmp_path, CHECK, AS_OF, {"prescriptions": UK_PRESCRIPTIONS, "diagnoses": UK_DIAGNOSES}, expected
+    )
 
 
 # Issue 15: an NSAID with no end date and no days supply is a course active for open_course_days (90)
@@ -215,45 +237,49 @@ D12        | I12.0     | ICD-10-CM   | 2025-01-01  |
 D13        | N18.32    | ICD-10-CM   | 2025-01-01  |
 """)
 
-COURSE_FLAGGED = {"D01", "D03", "D04", "D05", *(f"D{n:02d}" for n in range(6, 14))}
-SEVERE = {f"D{n:02d}" for n in range(6, 13)}
-
-
-def run_course(tmp_path, params=None):
-    outcome = run_pipeline(
-        tmp_path,
-        AS_OF,
-        (CHECK,),
-        {CHECK: params or {}},
-        prescriptions=COURSE_PRESCRIPTIONS,
-        diagnoses=COURSE_DIAGNOSES,
-    )
-    return outcome, findings_by_patient(tmp_path / "audit.duckdb")
+COURSE_TABLES = {"prescriptions": COURSE_PRESCRIPTIONS, "diagnoses": COURSE_DIAGNOSES}
+COURSE_EXPECTED = {
+    "D01": "normal",  # undated, started exactly 90 days before as-of
+    "D02": None,  # undated, started 91 days before as-of: not on an NSAID
+    "D03": "normal",  # an explicit end date after as-of
+    "D04": "normal",  # a year's days supply still running
+    "D05": "normal",  # the recent renewal is active
+    **{f"D{n:02d}": "high" for n in range(6, 13)},  # CKD stage 4-5, ESRD or dialysis coded
+    "D13": "normal",  # CKD stage 3b
+}
+COURSE_POPULATION = 12  # all but D02
 
 
 def test_undated_nsaid_is_a_course_not_forever(tmp_path):
-    outcome, by_id = run_course(tmp_path)
-    assert set(by_id) == COURSE_FLAGGED
-    assert outcome.checks[0].denominator == len(COURSE_FLAGGED)  # D02 is not on an NSAID
-    assert json.loads(by_id["D05"]["evidence"])["nsaid_since"] == "2026-10-01"
+    evidence = {"D05": {"nsaid_since": "2026-10-01"}}
+    check_spec(
+        tmp_path,
+        CHECK,
+        AS_OF,
+        COURSE_TABLES,
+        COURSE_EXPECTED,
+        population=COURSE_POPULATION,
+        evidence=evidence,
+    )
 
 
 def test_ckd_stage_4_5_esrd_and_dialysis_are_high_priority(tmp_path):
-    _, by_id = run_course(tmp_path)
-    assert {p for p, f in by_id.items() if f["priority"] == "high"} == SEVERE
-    assert by_id["D06"]["reason"] == (
-        "on ibuprofen 400 mg tablet with CKD stage 4-5, end-stage renal disease or dialysis coded "
-        "Z99.2 (ICD-10-CM)"
-    )
-    assert by_id["D13"]["reason"].endswith("CKD stage 3 or worse coded N18.32 (ICD-10-CM)")
+    reason = {
+        "D06": "on ibuprofen 400 mg tablet with CKD stage 4-5, end-stage renal disease or dialysis coded "
+        "Z99.2 (ICD-10-CM)",
+        "D13": "...CKD stage 3 or worse coded N18.32 (ICD-10-CM)",
+    }
+    check_spec(tmp_path, CHECK, AS_OF, COURSE_TABLES, COURSE_EXPECTED, reason=reason)
 
 
 def test_open_course_days_is_a_parameter(tmp_path):
     # a 365-day course keeps D02 (started 2026-08-21) active; a 50-day one ends D01 (2026-08-22) but
     # keeps the courses started 2026-10-01 (exactly 50 days before as-of); a 49-day one ends them too
-    _, by_id = run_course(tmp_path, {"open_course_days": 365})
-    assert set(by_id) == COURSE_FLAGGED | {"D02"}
-    _, by_id = run_course(tmp_path / "fifty", {"open_course_days": 50})
-    assert set(by_id) == COURSE_FLAGGED - {"D01"}
-    _, by_id = run_course(tmp_path / "short", {"open_course_days": 49})
-    assert set(by_id) == {"D03", "D04"}  # an end date or a days supply is never replaced by the course
+    check_spec(
+        tmp_path, CHECK, AS_OF, COURSE_TABLES, {**COURSE_EXPECTED, "D02": True}, {"open_course_days": 365}
+    )
+    fifty = {**COURSE_EXPECTED, "D01": None}
+    check_spec(tmp_path, CHECK, AS_OF, COURSE_TABLES, fifty, {"open_course_days": 50})
+    # an end date or a days supply is never replaced by the course
+    short = {pid: want if pid in ("D03", "D04") else None for pid, want in COURSE_EXPECTED.items()}
+    check_spec(tmp_path, CHECK, AS_OF, COURSE_TABLES, short, {"open_course_days": 49})
