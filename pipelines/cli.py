@@ -22,6 +22,7 @@ import click
 
 from pipelines import __version__
 from pipelines.errors import EXIT_CONFIG, EXIT_INTERNAL, USER_ERRORS, ResourceError, StorageError
+from pipelines.formats import names as format_names
 from pipelines.lock import database_lock
 from pipelines.logs import configure, log_unexpected
 from pipelines.settings import Settings, load_settings
@@ -99,8 +100,8 @@ def with_wait(function):
 @click.option(
     "--format",
     "export_format",
-    help="Export format: auto (default: detected from the files present), generic, synthea, omop, "
-    "mimic or fhir.",
+    type=click.Choice(["auto", *format_names()]),
+    help="Export format (default: auto, detected from the files present).",
 )
 @click.option("--config", type=click.Path(path_type=Path), help="TOML config file.")
 @click.option(

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.errors import EXIT_CONFIG, ClinicAuditError
+from pipelines.formats import names as format_names
 
 ENV_PREFIX = "CLINIC_AUDIT_"
 
@@ -36,7 +37,7 @@ class Settings:
     # None = today; "latest" = the newest record date in the data; "per-patient" = each patient as of
     # their own last record (date-shifted research data), see checks/sql/_aligned.sql
     as_of: date | str | None = None
-    export_format: str = "auto"  # detected from the files present; or generic, ...
+    export_format: str = "auto"  # detected from the files present; or a profile of pipelines/formats
     reject_threshold: float = 0.05
     clinic_name: str = "Clinic"
     as_of_gap_warning_days: int = 365  # warn when as-of is this far outside the data's date range
@@ -144,6 +145,8 @@ def _coerce(key: str, value: Any, origin: str) -> Any:
             return value if isinstance(value, date) else date.fromisoformat(str(value))
         if key == "memory_limit":
             return _memory_limit(str(value))
+        if key == "export_format":
+            return _export_format(str(value))
         if key in {"reject_threshold", "volume_guard_ratio", "coverage_warning_share"}:
             number = float(value)
             if not 0 <= number <= 1:
@@ -186,6 +189,13 @@ def _memory_limit(text: str) -> str:
     if number * _MEMORY_BYTES[unit] < MIN_MEMORY_BYTES:
         raise ValueError("must be at least 64MiB")
     return text.strip()
+
+
+def _export_format(value: str) -> str:
+    """auto, or the name of a format profile (pipelines/formats)."""
+    if value.strip() not in ("auto", *format_names()):
+        raise ValueError(f"expected auto or one of {', '.join(format_names())}")
+    return value.strip()
 
 
 def _from_toml(path: Path) -> dict[str, Any]:

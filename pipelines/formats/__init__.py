@@ -15,6 +15,12 @@ from types import ModuleType
 from pipelines.errors import InputError
 
 
+def names() -> tuple[str, ...]:
+    """The profiles' names (each module's name is its NAME), found without importing any of them:
+    the CLI's --format choices and the export_format setting's values, and nothing heavy at start-up."""
+    return tuple(sorted(info.name for info in pkgutil.iter_modules(__path__)))
+
+
 def profiles() -> dict[str, ModuleType]:
     """Every format module in this package, by name."""
     found = {}
