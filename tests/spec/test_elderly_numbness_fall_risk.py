@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from datetime import date
 
-from tests.helpers import findings, run_pipeline, table
+from tests.helpers import table
+from tests.spec.harness import check_spec
 
 AS_OF = date(2026, 11, 20)
 CHECK = "elderly_numbness_fall_risk"
@@ -134,37 +134,54 @@ E20        | lisinopril 10 mg tablet                     | 29046       | C09AA03
 E20        | amlodipine 5 mg tablet                      | 17767       | C08CA01  | 2025-01-01 |            |
 """)
 
-EXPECTED = {"E01", "E03", "E06", "E07", "E08", "E10", "E12", "E14", "E15", "E18"}
-POPULATION = EXPECTED | {"E02", "E09", "E11", "E17", "E19", "E20"}
+TABLES = {"patients": PATIENTS, "diagnoses": DIAGNOSES, "prescriptions": PRESCRIPTIONS}
 
-
-def _run(tmp_path):
-    return run_pipeline(
-        tmp_path, AS_OF, (CHECK,), patients=PATIENTS, diagnoses=DIAGNOSES, prescriptions=PRESCRIPTIONS
-    )
+EXPECTED = {
+    "E01": "normal",  # five distinct ordinary drugs: polypharmacy
+    "E02": None,  # four drugs; metformin renewed uncoded counts once
+    "E03": "normal",  # 65 on as-of, G57.91, lorazepam
+    "E04": None,  # 65 the day after as-of: not in the population
+    "E05": None,  # numbness without a body site is not lower-limb
+    "E06": "normal",  # code without the dot
+    "E07": "normal",  # ICD-9-CM; opioid by name only
+    "E08": "normal",  # SNOMED-CT polyneuropathy
+    "E09": None,  # a topical antihistamine is not a fall-risk drug
+    "E10": "normal",  # an opioid patch is systemic
+    "E11": None,  # benzodiazepine ended the day before as-of
+    "E12": "high",  # polypharmacy and an opioid
+    "E13": None,  # resolved on the as-of date: no longer present
+    "E14": "normal",  # recorded long ago, never resolved
+    "E15": "normal",  # a combination product is one drug, distinct from its parts
+    "E16": None,  # no birth date: left out
+    "E17": None,  # four active drugs; a fifth starts the day after as-of
+    "E18": "normal",  # a fifth drug with days_supply still running
+    "E19": None,  # a brand and its generic are one drug: four distinct
+    "E20": None,  # a diclofenac gel is not a regular systemic medicine: four
+}
+POPULATION = 16  # the flagged, E02, E09, E11, E17, E19 and E20
 
 
 def test_flags_exactly_the_expected_patients(tmp_path):
-    outcome = _run(tmp_path)
-    assert {f["patient_id"] for f in findings(tmp_path / "audit.duckdb")} == EXPECTED
-    (result,) = outcome.checks
-    assert (result.denominator, result.flagged) == (len(POPULATION), len(EXPECTED))
+    check_spec(tmp_path, CHECK, AS_OF, TABLES, EXPECTED, population=POPULATION)
 
 
 def test_reason_evidence_and_priority(tmp_path):
-    _run(tmp_path)
-    by_id = {f["patient_id"]: f for f in findings(tmp_path / "audit.duckdb")}
-    assert by_id["E03"]["reason"] == (
-        "aged 65 with lower-limb numbness coded G57.91 (ICD-10-CM); "
-        "fall-risk drugs: lorazepam 1 mg tablet (benzodiazepine)"
+    check_spec(
+        tmp_path,
+        CHECK,
+        AS_OF,
+        TABLES,
+        EXPECTED,
+        reason={
+            "E03": "aged 65 with lower-limb numbness coded G57.91 (ICD-10-CM); "
+            "fall-risk drugs: lorazepam 1 mg tablet (benzodiazepine)",
+            "E01": "...; 5 distinct active drugs",
+            "E10": "...fentanyl...",
+        },
+        evidence={
+            "E12": {"active_drug_count": 6, "age": 76, "fall_risk_drugs": "oxycodone 5 mg tablet (opioid)"},
+        },
     )
-    assert by_id["E03"]["priority"] == "normal"
-    assert by_id["E01"]["reason"].endswith("; 5 distinct active drugs")
-    assert by_id["E12"]["priority"] == "high"
-    evidence = json.loads(by_id["E12"]["evidence"])
-    assert evidence["active_drug_count"] == 6 and evidence["age"] == 76
-    assert evidence["fall_risk_drugs"] == "oxycodone 5 mg tablet (opioid)"
-    assert "fentanyl" in by_id["E10"]["reason"]
 
 
 # Issue 15, round 2: SNOMED CT numbness by body site (OpenSAFELY peripheral-neuropathy symptom codelist).
@@ -192,17 +209,8 @@ L53        | zopiclone 7.5 mg tablet |             | N05CF01  | 2025-01-01 |    
 
 
 def test_lower_limb_numbness_by_site_is_seen_and_hand_numbness_is_not(tmp_path):
-    outcome = run_pipeline(
-        tmp_path,
-        AS_OF,
-        (CHECK,),
-        patients=SITE_PATIENTS,
-        diagnoses=SITE_DIAGNOSES,
-        prescriptions=SITE_PRESCRIPTIONS,
-    )
-    assert {f["patient_id"] for f in findings(tmp_path / "audit.duckdb")} == {"L51", "L52"}
-    (result,) = outcome.checks
-    assert result.denominator == 2
+    tables = {"patients": SITE_PATIENTS, "diagnoses": SITE_DIAGNOSES, "prescriptions": SITE_PRESCRIPTIONS}
+    check_spec(tmp_path, CHECK, AS_OF, tables, {"L51": True, "L52": True, "L53": None}, population=2)
 
 
 # Issue 15: the Beers 2023 fall-risk classes (gabapentinoids, tricyclics, SNRIs, SSRIs, antiepileptics,
@@ -289,6 +297,7 @@ BEERS_DIAGNOSES = table(
     + "\n".join(f"{pid} | G62.9 | ICD-10-CM | 2026-01-01 |" for pid in BEERS_IDS)
 )
 BEERS_FLAGGED = {f"B{n:02d}" for n in range(1, 13)} | {"B14", "P04", "P06", "P07"}
+BEERS_EXPECTED = {pid: pid in BEERS_FLAGGED for pid in BEERS_IDS}
 CLASSES = {
     "B01": "gabapentinoid",
     "B02": "gabapentinoid",
@@ -307,28 +316,28 @@ CLASSES = {
 
 
 def test_beers_2023_fall_risk_classes_and_regular_systemic_polypharmacy(tmp_path):
-    outcome = run_pipeline(
+    tables = {"patients": BEERS_PATIENTS, "diagnoses": BEERS_DIAGNOSES, "prescriptions": BEERS_PRESCRIPTIONS}
+    fall_risk = {pid: {"fall_risk_drugs": f"...({drug_class})"} for pid, drug_class in CLASSES.items()}
+    check_spec(
         tmp_path,
+        CHECK,
         AS_OF,
-        (CHECK,),
-        patients=BEERS_PATIENTS,
-        diagnoses=BEERS_DIAGNOSES,
-        prescriptions=BEERS_PRESCRIPTIONS,
+        tables,
+        BEERS_EXPECTED,
+        population=len(BEERS_IDS),
+        reason={"P04": "...; 5 distinct active drugs"},
+        evidence={
+            **fall_risk,
+            "B14": {"fall_risk_drugs": "clonazepam 0.5 mg tablet (benzodiazepine)"},
+            "P04": {"active_drug_count": 5},
+            "P06": {
+                "active_drug_count": 5,
+                "drugs_not_counted": "chloramphenicol 0.5% eye drops",
+                "active_drugs": "...omeprazole 20 mg capsule...",
+            },
+            "P07": {"active_drug_count": 5},
+        },
     )
-    by_id = {f["patient_id"]: f for f in findings(tmp_path / "audit.duckdb")}
-    assert set(by_id) == BEERS_FLAGGED
-    assert outcome.checks[0].denominator == len(BEERS_IDS)
-    for pid, drug_class in CLASSES.items():
-        assert json.loads(by_id[pid]["evidence"])["fall_risk_drugs"].endswith(f"({drug_class})"), pid
-    assert (
-        json.loads(by_id["B14"]["evidence"])["fall_risk_drugs"] == "clonazepam 0.5 mg tablet (benzodiazepine)"
-    )
-    counts = {pid: json.loads(by_id[pid]["evidence"])["active_drug_count"] for pid in ("P04", "P06", "P07")}
-    assert counts == {"P04": 5, "P06": 5, "P07": 5}
-    assert by_id["P04"]["reason"].endswith("; 5 distinct active drugs")
-    p06 = json.loads(by_id["P06"]["evidence"])
-    assert p06["drugs_not_counted"] == "chloramphenicol 0.5% eye drops"
-    assert "omeprazole 20 mg capsule" in p06["active_drugs"]
 
 
 # Review of issue 15: UK opioid compounds and brands are fall-risk opioids; appliances and local
@@ -367,16 +376,14 @@ REVIEW_PRESCRIPTIONS = table(
 
 
 def test_uk_opioid_names_count_and_appliances_and_local_products_do_not(tmp_path):
-    run_pipeline(
-        tmp_path,
-        AS_OF,
-        (CHECK,),
-        patients=REVIEW_PATIENTS,
-        diagnoses=REVIEW_DIAGNOSES,
-        prescriptions=REVIEW_PRESCRIPTIONS,
-    )
-    by_id = {f["patient_id"]: f for f in findings(tmp_path / "audit.duckdb")}
-    assert set(by_id) == {"R01", "R02", "R03", "R10"}
-    for pid in ("R01", "R02", "R03"):
-        assert json.loads(by_id[pid]["evidence"])["fall_risk_drugs"].endswith("(opioid)"), pid
-    assert json.loads(by_id["R10"]["evidence"])["active_drug_count"] == 5
+    tables = {
+        "patients": REVIEW_PATIENTS,
+        "diagnoses": REVIEW_DIAGNOSES,
+        "prescriptions": REVIEW_PRESCRIPTIONS,
+    }
+    expected = {pid: pid in ("R01", "R02", "R03", "R10") for pid in REVIEW_IDS}
+    evidence = {
+        **{pid: {"fall_risk_drugs": "...(opioid)"} for pid in ("R01", "R02", "R03")},
+        "R10": {"active_drug_count": 5},
+    }
+    check_spec(tmp_path, CHECK, AS_OF, tables, expected, evidence=evidence)
