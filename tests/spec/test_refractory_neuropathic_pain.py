@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from datetime import date
 
-from tests.helpers import findings, run_pipeline, table
+from tests.helpers import table
+from tests.spec.harness import check_spec
 
 AS_OF = date(2026, 11, 20)
 CHECK = "refractory_neuropathic_pain"
@@ -163,77 +163,93 @@ R28        | M54.16          | ICD-10-CM   | 2024-06-01  |
 R28        | 23056005        | SNOMED-CT   | 2024-07-01  |
 """)
 
-EXPECTED = {"R01", "R02", "R05", "R06", "R08", "R09", "R10", "R12"} | {
-    "R18",
-    "R21",
-    "R23",
-    "R24",
-    "R25",
-    "R26",
-    "R28",
+TABLES = {"prescriptions": PRESCRIPTIONS, "diagnoses": DIAGNOSES}
+
+EXPECTED = {
+    "R01": "normal",  # three classes in turn
+    "R02": "normal",  # first trial exactly 730 days before as-of
+    "R03": None,  # first trial 731 days before as-of
+    "R04": None,  # the same drug restarted counts once
+    "R05": "normal",  # gabapentin and pregabalin are two drugs
+    "R06": "normal",  # a topical lidocaine patch is a trial
+    "R07": None,  # injected lidocaine is not
+    "R08": "normal",  # brand names only
+    "R09": "normal",  # by RxNorm code, ATC code, and capsaicin by name
+    "R10": "high",  # four drugs
+    "R11": None,  # the third drug starts the day after as-of
+    "R12": "normal",  # topical lidocaine brand
+    "R13": None,  # oxcarbazepine is not counted
+    "R14": None,  # legacy and current ATC codes of pregabalin are one drug
+    "R15": None,  # a drug started before the window is not a new trial
+    "R16": None,  # no diagnosis at all: no indication
+    "R17": None,  # indication recorded the day after as-of
+    "R18": "normal",  # indication recorded after the drugs started, before as-of
+    "R19": None,  # depression is not a neuropathic pain indication
+    "R20": None,  # gabapentin first started before the window, renewed in it
+    "R21": "normal",  # first started on the window's first day, renewed twice
+    "R22": None,  # first started the day before the window
+    "R23": "normal",  # SNOMED CT post-herpetic neuralgia
+    "R24": "normal",  # ICD-9-CM radiculitis without its dot
+    "R25": "normal",  # indication recorded on the as-of date
+    "R26": "normal",  # trigeminal neuralgia with carbamazepine
+    "R27": None,  # epilepsy is not a neuropathic pain indication
+    "R28": "normal",  # lumbar radiculopathy and sciatica
 }
-POPULATION = EXPECTED | {"R03", "R04", "R07", "R11", "R13", "R14", "R15", "R20", "R22"}
-
-
-def run(tmp_path):
-    return run_pipeline(tmp_path, AS_OF, (CHECK,), prescriptions=PRESCRIPTIONS, diagnoses=DIAGNOSES)
+POPULATION = 24  # all but R16, R17, R19 and R27 (no indication)
+NO_INDICATION = {"R16", "R17", "R19", "R27"}
 
 
 def test_flags_exactly_the_expected_patients(tmp_path):
-    outcome = run(tmp_path)
-    assert {f["patient_id"] for f in findings(tmp_path / "audit.duckdb")} == EXPECTED
-    (result,) = outcome.checks
-    assert (result.denominator, result.flagged) == (len(POPULATION), len(EXPECTED))
+    check_spec(tmp_path, CHECK, AS_OF, TABLES, EXPECTED, population=POPULATION)
 
 
 def test_reason_evidence_and_priority(tmp_path):
-    run(tmp_path)
-    by_id = {f["patient_id"]: f for f in findings(tmp_path / "audit.duckdb")}
-    assert by_id["R05"]["reason"] == (
-        "3 neuropathic pain drugs started in the 730 days to 2026-11-20: gabapentin (2025-01-01); "
-        "pregabalin (2025-07-01); duloxetine (2026-02-01); neuropathic pain indication: M54.16 (ICD-10-CM)"
+    check_spec(
+        tmp_path,
+        CHECK,
+        AS_OF,
+        TABLES,
+        EXPECTED,
+        reason={
+            "R05": "3 neuropathic pain drugs started in the 730 days to 2026-11-20: gabapentin (2025-01-01); "
+            "pregabalin (2025-07-01); duloxetine (2026-02-01); neuropathic pain indication: M54.16 (ICD-10-CM)"
+        },
+        evidence={"R02": {"trial_count": 3, "first_trial_at": "2024-11-20", "last_trial_at": "2026-02-01"}},
     )
-    assert by_id["R05"]["priority"] == "normal"
-    assert by_id["R10"]["priority"] == "high"
-    evidence = json.loads(by_id["R02"]["evidence"])
-    assert evidence["trial_count"] == 3 and evidence["first_trial_at"] == "2024-11-20"
-    assert evidence["last_trial_at"] == "2026-02-01"
 
 
 def test_a_renewal_is_not_a_new_start_and_the_indication_is_shown(tmp_path):
-    run(tmp_path)
-    by_id = {f["patient_id"]: f for f in findings(tmp_path / "audit.duckdb")}
-    r21 = json.loads(by_id["R21"]["evidence"])
     # three prescriptions of pregabalin (two generic, one brand) are one trial, dated by the first
-    assert r21["trial_count"] == 3 and r21["first_trial_at"] == "2024-11-20"
-    assert r21["trials"] == "pregabalin (2024-11-20); duloxetine (2025-07-01); nortriptyline (2026-02-01)"
-    r28 = json.loads(by_id["R28"]["evidence"])
-    assert r28["indications"] == "23056005 (SNOMED-CT); M54.16 (ICD-10-CM)"
-    assert r28["indication_since"] == "2024-06-01"
-    assert json.loads(by_id["R18"]["evidence"])["indication_since"] == "2026-06-01"
+    check_spec(
+        tmp_path,
+        CHECK,
+        AS_OF,
+        TABLES,
+        EXPECTED,
+        evidence={
+            "R21": {
+                "trial_count": 3,
+                "first_trial_at": "2024-11-20",
+                "trials": "pregabalin (2024-11-20); duloxetine (2025-07-01); nortriptyline (2026-02-01)",
+            },
+            "R28": {
+                "indications": "23056005 (SNOMED-CT); M54.16 (ICD-10-CM)",
+                "indication_since": "2024-06-01",
+            },
+            "R18": {"indication_since": "2026-06-01"},
+        },
+    )
 
 
 def test_with_two_trials_the_renewed_drug_is_still_not_counted(tmp_path):
-    run_pipeline(
-        tmp_path,
-        AS_OF,
-        (CHECK,),
-        {CHECK: {"min_trials": 2}},
-        prescriptions=PRESCRIPTIONS,
-        diagnoses=DIAGNOSES,
-    )
-    by_id = {f["patient_id"]: f for f in findings(tmp_path / "audit.duckdb")}
-    # gabapentin (R20) and pregabalin (R22) were first started before the window: renewals only
-    assert (
-        json.loads(by_id["R20"]["evidence"])["trials"]
-        == "duloxetine (2025-07-01); amitriptyline (2026-02-01)"
-    )
-    assert (
-        json.loads(by_id["R22"]["evidence"])["trials"]
-        == "duloxetine (2025-07-01); nortriptyline (2026-02-01)"
-    )
-    # no indication: still out, however many trials
-    assert not {"R16", "R17", "R19", "R27"} & set(by_id)
+    # gabapentin (R20) and pregabalin (R22) were first started before the window: renewals only;
+    # without an indication a patient is still out, however many trials
+    expected = {pid: pid not in NO_INDICATION for pid in EXPECTED}
+    evidence = {
+        "R20": {"trials": "duloxetine (2025-07-01); amitriptyline (2026-02-01)"},
+        "R22": {"trials": "duloxetine (2025-07-01); nortriptyline (2026-02-01)"},
+    }
+    check_spec(tmp_path, CHECK, AS_OF, TABLES, expected, {"min_trials": 2}, evidence=evidence)
 
 
 # Issue 15, round 2: dm+d writes the lidocaine plaster as "Lidocaine 700mg medicated plasters"; the
@@ -256,7 +272,7 @@ P52        | G62.9 | ICD-10-CM   | 2024-06-01  |
 
 
 def test_lidocaine_medicated_plasters_count_as_a_topical_trial(tmp_path):
-    run_pipeline(tmp_path, AS_OF, (CHECK,), prescriptions=PLASTER_PRESCRIPTIONS, diagnoses=PLASTER_DIAGNOSES)
-    by_id = {f["patient_id"]: f for f in findings(tmp_path / "audit.duckdb")}
-    assert set(by_id) == {"P51"}
-    assert json.loads(by_id["P51"]["evidence"])["trial_count"] == 3
+    tables = {"prescriptions": PLASTER_PRESCRIPTIONS, "diagnoses": PLASTER_DIAGNOSES}
+    check_spec(
+        tmp_path, CHECK, AS_OF, tables, {"P51": True, "P52": None}, evidence={"P51": {"trial_count": 3}}
+    )
