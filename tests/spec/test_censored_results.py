@@ -4,14 +4,14 @@ on their own, on every boundary."""
 
 from __future__ import annotations
 
-import json
 from datetime import date, datetime
 
 import duckdb
 import pytest
 
 from checks.evaluate import SQL_DIR
-from tests.helpers import findings, run_pipeline, table
+from tests.helpers import table
+from tests.spec.harness import check_spec
 
 AS_OF = date(2026, 11, 20)
 
@@ -151,23 +151,32 @@ I09        | 2026-10-02          | 2823-3     |           | >3.8       | mmol/L
 
 
 def test_insulin_potassium_censored_and_latest_by_time(tmp_path):
-    run_pipeline(tmp_path, AS_OF, ("insulin_potassium_drop",), prescriptions=INSULIN, labs=POTASSIUM)
-    by_id = {f["patient_id"]: f for f in findings(tmp_path / "audit.duckdb")}
-    assert {p: f["priority"] for p, f in by_id.items()} == {
+    expected = {
         "I01": "high",
         "I02": "high",
+        "I03": None,
         "I04": "high",
+        "I05": None,
+        "I06": None,
         "I07": "normal",
+        "I08": None,
+        "I09": None,
     }
-    i01 = json.loads(by_id["I01"]["evidence"])
-    assert i01["last_potassium"] == "3.3" and i01["last_potassium_at"] == "2026-10-01"
-    assert i01["potassium_results"] == "2026-10-01: 3.9; 2026-10-01: 3.3"  # in time order
-    i02 = json.loads(by_id["I02"]["evidence"])
-    assert i02["low_potassium"] == "<3.5 on 2026-10-01" and i02["last_potassium"] == "<3.5"
-    i04 = json.loads(by_id["I04"]["evidence"])
-    assert i04["low_potassium"] == "<2.5 on 2026-10-02"
-    assert i04["potassium_falls"] == "4.0 -> <2.5 (2026-10-01 -> 2026-10-02)"
-    assert json.loads(by_id["I07"]["evidence"])["last_potassium"] == "4.1"
+    evidence = {
+        "I01": {
+            "last_potassium": "3.3",
+            "last_potassium_at": "2026-10-01",
+            "potassium_results": "2026-10-01: 3.9; 2026-10-01: 3.3",  # in time order
+        },
+        "I02": {"low_potassium": "<3.5 on 2026-10-01", "last_potassium": "<3.5"},
+        "I04": {
+            "low_potassium": "<2.5 on 2026-10-02",
+            "potassium_falls": "4.0 -> <2.5 (2026-10-01 -> 2026-10-02)",
+        },
+        "I07": {"last_potassium": "4.1"},
+    }
+    tables = {"prescriptions": INSULIN, "labs": POTASSIUM}
+    check_spec(tmp_path, "insulin_potassium_drop", AS_OF, tables, expected, evidence=evidence)
 
 
 # open-ended, started 80 days before as-of: inside the 90-day course of an undated NSAID (issue 15)
@@ -197,11 +206,24 @@ K07        | 2026-10-01   | 33914-3    |           | <30   | mL/min/1.73m2
 
 
 def test_nsaid_egfr_threshold_on_the_bound(tmp_path):
-    run_pipeline(tmp_path, AS_OF, ("nsaid_kidney_disease",), prescriptions=NSAIDS, labs=EGFR)
-    by_id = {f["patient_id"]: f for f in findings(tmp_path / "audit.duckdb")}
-    assert {p: f["priority"] for p, f in by_id.items()} == {"K03": "normal", "K05": "high", "K07": "high"}
-    assert by_id["K03"]["reason"].endswith("latest eGFR <60.0 on 2026-10-01")
-    assert json.loads(by_id["K05"]["evidence"])["latest_egfr"] == "<15.0"
+    expected = {
+        "K01": None,
+        "K02": None,
+        "K03": "normal",
+        "K04": None,
+        "K05": "high",
+        "K06": None,
+        "K07": "high",
+    }
+    check_spec(
+        tmp_path,
+        "nsaid_kidney_disease",
+        AS_OF,
+        {"prescriptions": NSAIDS, "labs": EGFR},
+        expected,
+        reason={"K03": "...latest eGFR <60.0 on 2026-10-01"},
+        evidence={"K05": {"latest_egfr": "<15.0"}},
+    )
 
 
 NUMBNESS = table("""
@@ -226,11 +248,15 @@ N03        | 2026-05-01   | 2132-9     |           | 300         | pmol/L
 
 
 def test_numbness_workup_counts_censored_results_not_text(tmp_path):
-    run_pipeline(tmp_path, AS_OF, ("numbness_neuropathy_workup",), diagnoses=NUMBNESS, labs=WORKUP)
-    by_id = {f["patient_id"]: f for f in findings(tmp_path / "audit.duckdb")}
-    assert set(by_id) == {"N02"}
-    assert by_id["N02"]["priority"] == "normal" and "vitamin B12" in by_id["N02"]["reason"]
-    with duckdb.connect(str(tmp_path / "audit.duckdb"), read_only=True) as con:
+    run = check_spec(
+        tmp_path,
+        "numbness_neuropathy_workup",
+        AS_OF,
+        {"diagnoses": NUMBNESS, "labs": WORKUP},
+        {"N01": None, "N02": "normal", "N03": None},
+        reason={"N02": "...vitamin B12..."},
+    )
+    with duckdb.connect(str(run.db), read_only=True) as con:
         b12 = con.execute(
             "SELECT patient_id, value, value_comparator FROM labs WHERE analyte = 'vitamin_b12' ORDER BY 1"
         ).fetchall()
@@ -258,9 +284,12 @@ C02        | 2026-10-02          | 2951-2     |           | >130  | mmol/L
 
 
 def test_cramps_cirrhosis_latest_censored_electrolyte(tmp_path):
-    run_pipeline(tmp_path, AS_OF, ("cramps_cirrhosis",), diagnoses=CIRRHOSIS, labs=ELECTROLYTES)
-    by_id = {f["patient_id"]: f for f in findings(tmp_path / "audit.duckdb")}
-    assert by_id["C01"]["priority"] == "high" and "below range" in by_id["C01"]["reason"]
-    assert json.loads(by_id["C01"]["evidence"])["last_potassium"] == "<3.5"
-    assert by_id["C02"]["priority"] == "normal"
-    assert json.loads(by_id["C02"]["evidence"])["last_sodium"] == ">130.0"
+    check_spec(
+        tmp_path,
+        "cramps_cirrhosis",
+        AS_OF,
+        {"diagnoses": CIRRHOSIS, "labs": ELECTROLYTES},
+        {"C01": "high", "C02": "normal"},
+        reason={"C01": "...below range..."},
+        evidence={"C01": {"last_potassium": "<3.5"}, "C02": {"last_sodium": ">130.0"}},
+    )
