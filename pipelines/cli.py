@@ -90,7 +90,9 @@ def with_wait(function):
 @cli.command()
 @click.option("--exports", type=click.Path(path_type=Path), help="Folder with the export files.")
 @click.option("--out", type=click.Path(path_type=Path), help="Folder for summary.json and reports.")
-@click.option("--db", type=click.Path(path_type=Path), help="DuckDB database file (created if absent).")
+@click.option(
+    "--db", type=click.Path(path_type=Path, readable=False), help="DuckDB database file (created if absent)."
+)
 @click.option(
     "--as-of",
     "as_of",
@@ -198,7 +200,7 @@ def list_checks(fmt: str) -> None:
 
 
 @cli.command()
-@click.option("--db", type=click.Path(path_type=Path), help="DuckDB database file.")
+@click.option("--db", type=click.Path(path_type=Path, readable=False), help="DuckDB database file.")
 @click.option("--config", type=click.Path(path_type=Path), help="TOML config file.")
 @click.option("--limit", type=click.IntRange(min=1), help="Show only the newest N runs.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
@@ -230,7 +232,7 @@ def runs(ctx: click.Context, db: Path | None, config: Path | None, limit: int | 
     "but look related, with counts of rows and patients.",
 )
 @click.option("--run", "run_id", help="With --unmatched: the list a past run stored (id or prefix).")
-@click.option("--db", type=click.Path(path_type=Path), help="DuckDB database file.")
+@click.option("--db", type=click.Path(path_type=Path, readable=False), help="DuckDB database file.")
 @click.option("--config", type=click.Path(path_type=Path), help="TOML config file.")
 @click.option(
     "--local-codelists",
@@ -309,7 +311,7 @@ def _print_codelists(files: Sequence[Any], fmt: str) -> None:
 @cli.command()
 @click.option("--run", "run_id", help="Run id or a unique prefix (default: the latest run).")
 @click.option("--out", type=click.Path(path_type=Path), help="Folder for the re-rendered outputs.")
-@click.option("--db", type=click.Path(path_type=Path), help="DuckDB database file.")
+@click.option("--db", type=click.Path(path_type=Path, readable=False), help="DuckDB database file.")
 @click.option("--config", type=click.Path(path_type=Path), help="TOML config file.")
 @click.pass_context
 def report(
@@ -343,7 +345,7 @@ def report(
     help="Audit date YYYY-MM-DD, latest, or per-patient (each patient as of their own last record); "
     "default: today.",
 )
-@click.option("--db", type=click.Path(path_type=Path), help="DuckDB database file.")
+@click.option("--db", type=click.Path(path_type=Path, readable=False), help="DuckDB database file.")
 @click.option("--config", type=click.Path(path_type=Path), help="TOML config file.")
 @click.option("--param", "params", multiple=True, metavar="CHECK.NAME=VALUE", help="Override a parameter.")
 @click.pass_context
@@ -408,7 +410,7 @@ def init(path: Path, force: bool) -> None:
 
 @cli.command()
 @click.option("--keep-runs", required=True, type=click.IntRange(min=1), help="Runs to keep, newest first.")
-@click.option("--db", type=click.Path(path_type=Path), help="DuckDB database file.")
+@click.option("--db", type=click.Path(path_type=Path, readable=False), help="DuckDB database file.")
 @click.option("--config", type=click.Path(path_type=Path), help="TOML config file.")
 @with_wait
 @click.pass_context

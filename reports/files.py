@@ -38,6 +38,11 @@ def open_private(
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temp, path)
+    except OSError as error:
+        _remove(temp)
+        if error.filename is None:  # a failed write names no file: name the output, for the message
+            raise OSError(error.errno, error.strerror, str(path)) from None
+        raise
     except BaseException:
         _remove(temp)
         raise

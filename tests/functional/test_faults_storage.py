@@ -1,0 +1,349 @@
+"""Issue #17, storage faults: the database file, its folder, the lock and log files, the outputs.
+
+Each failure ends in one line on stderr and a documented exit code (6: a file or folder that cannot be
+used; 7: disk full or out of memory; 2: a bad memory_limit), never a traceback or DuckDB's own text,
+with the database left as it was. Real files, a real tmpfs (full, or mounted read-only), real
+symlinks and a real unprivileged user where the fault needs one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import stat
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipelines import run as run_module
+from pipelines.errors import EXIT_CONFIG, EXIT_INTERNAL, EXIT_LOCKED, EXIT_RESOURCES, EXIT_STORAGE
+from pipelines.lock import database_lock, lock_path
+from tests.conftest import ROOT, SAMPLE_EXPORT
+from tests.helpers import cli, run_args, table_counts
+
+DUCKDB_TEXT = ("IO Error", "Corrupt database", "Conversion Error", "Traceback", "_duckdb", "Error: ")
+
+
+def one_error_line(err: str) -> str:
+    """stderr of a failed command: exactly one line, ours, with nothing of DuckDB's or Python's."""
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert lines[0].startswith("clinic-audit: "), err
+    assert not any(text in err for text in DUCKDB_TEXT), err
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def sample_db(tmp_path_factory) -> Path:
+    """A database after one sample run; tests work on copies."""
+    folder = tmp_path_factory.mktemp("sample_db")
+    assert cli(*run_args(folder, SAMPLE_EXPORT)) == 0
+    return folder / "audit.duckdb"
+
+
+def root_only() -> None:
+    """Mounting a tmpfs and switching user need root: CI has it (and must run these); a user's clone
+    may not, and skips with the reason."""
+    if os.geteuid() != 0:
+        if os.environ.get("CI"):
+            pytest.fail("CI runs as root: these fault tests must run there")
+        pytest.skip("needs root (a tmpfs mount, another user); CI runs as root")
+
+
+@contextmanager
+def tmpfs(where: Path, size: str, read_only: bool = False) -> Iterator[Path]:
+    """A real small tmpfs at `where`, unmounted afterwards."""
+    root_only()
+    where.mkdir(parents=True, exist_ok=True)
+    options = f"size={size}" + (",ro" if read_only else "")
+    subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)], check=True)
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], check=True)
+
+
+def big_labs_export(folder: Path, rows: int) -> Path:
+    """The sample export with a labs.csv of `rows` generated results (real generic columns)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("patients.csv", "prescriptions.csv", "diagnoses.csv"):
+        shutil.copy(SAMPLE_EXPORT / name, folder / name)
+    with duckdb.connect() as con:
+        con.execute(
+            f"""
+            COPY (SELECT 'P' || lpad(((i % 341) + 1)::VARCHAR, 4, '0') AS patient_id,
+                         DATE '2025-01-01' + CAST(i % 600 AS INTEGER) AS collected_at,
+                         '2823-3' AS loinc_code, 'Potassium' AS test_name,
+                         round(3 + (i % 20) / 10, 1) AS value, 'mmol/L' AS unit
+                  FROM range({int(rows)}) t(i)) TO '{folder / "labs.csv"}' (HEADER)
+            """
+        )
+    return folder
+
+
+# --- the database file ------------------------------------------------------------------------
+
+
+def _sqlite(path: Path) -> None:
+    with sqlite3.connect(path) as con:
+        con.execute("CREATE TABLE patients (patient_id TEXT)")
+        con.execute("INSERT INTO patients VALUES ('P0001')")
+
+
+def _damage(sample: Path, path: Path, how: str) -> None:
+    data = bytearray(sample.read_bytes())
+    if how == "truncated":
+        data = data[: len(data) // 3]
+    else:  # blocks in the middle overwritten: DuckDB's checksums catch it
+        for offset in (len(data) // 3, len(data) // 2, 2 * len(data) // 3):
+            data[offset : offset + 4096] = bytes(range(256)) * 16
+    path.write_bytes(bytes(data))
+
+
+FOREIGN = {
+    "empty": lambda path, _sample: path.write_bytes(b""),
+    "sqlite": lambda path, _sample: _sqlite(path),
+    "text": lambda path, _sample: path.write_text("patient_id,birth_date\nP0001,1950-01-01\n"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(FOREIGN))
+def test_an_empty_or_foreign_database_file_is_exit_6_and_left_as_it_was(tmp_path, sample_db, capsys, kind):
+    db = tmp_path / "audit.duckdb"
+    FOREIGN[kind](db, sample_db)
+    before = db.read_bytes()
+    assert cli(*run_args(tmp_path, SAMPLE_EXPORT)) == EXIT_STORAGE
+    line = one_error_line(capsys.readouterr().err)
+    assert "not a DuckDB database" in line and str(db) in line
+    assert db.read_bytes() == before
+    assert cli("runs", "--db", str(db)) == EXIT_STORAGE
+    assert not (tmp_path / "out" / "findings.csv").exists()
+
+
+@pytest.mark.parametrize("how", ["truncated", "overwritten blocks"])
+def test_a_damaged_database_is_exit_6_with_a_restore_hint(tmp_path, sample_db, capsys, how):
+    db = tmp_path / "audit.duckdb"
+    _damage(sample_db, db, how)
+    assert cli(*run_args(tmp_path, SAMPLE_EXPORT)) == EXIT_STORAGE
+    line = one_error_line(capsys.readouterr().err)
+    assert "damaged" in line and "backup" in line
+    assert cli("runs", "--db", str(db)) == EXIT_STORAGE
+    one_error_line(capsys.readouterr().err)
+
+
+def _without_root_override(*args: str) -> subprocess.CompletedProcess:
+    """The real CLI run as root without the power to ignore file modes (CAP_DAC_OVERRIDE and
+    CAP_DAC_READ_SEARCH dropped by util-linux's setpriv), as an unprivileged owner would meet them."""
+    root_only()
+    if shutil.which("setpriv") is None:
+        pytest.fail("setpriv (util-linux) is missing")
+    return subprocess.run(
+        [
+            "setpriv",
+            "--bounding-set",
+            "-dac_override,-dac_read_search",
+            sys.executable,
+            "-m",
+            "pipelines",
+            *args,
+        ],
+        cwd=ROOT,
+        env={k: v for k, v in os.environ.items() if not k.startswith("CLINIC_AUDIT_")},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_an_unreadable_database_is_exit_6(tmp_path, sample_db):
+    db = tmp_path / "audit.duckdb"
+    shutil.copy(sample_db, db)
+    db.chmod(0)
+    done = _without_root_override("runs", "--db", str(db))
+    assert done.returncode == EXIT_STORAGE, done.stderr
+    assert "permission denied" in one_error_line(done.stderr)
+
+
+def test_an_unwritable_database_folder_is_exit_6(tmp_path):
+    folder = tmp_path / "db"
+    folder.mkdir()
+    folder.chmod(0o555)
+    args = run_args(tmp_path, SAMPLE_EXPORT)
+    args[args.index("--db") + 1] = str(folder / "audit.duckdb")
+    done = _without_root_override(*args)
+    folder.chmod(0o755)
+    assert done.returncode == EXIT_STORAGE, done.stderr
+    line = one_error_line(done.stderr)
+    assert "Permission denied" in line and str(folder) in line
+    assert list(folder.iterdir()) == []
+
+
+def test_a_read_only_file_system_for_database_or_log_is_exit_6(tmp_path, capsys):
+    with tmpfs(tmp_path / "ro", "1m", read_only=True) as read_only:
+        args = run_args(tmp_path, SAMPLE_EXPORT)
+        args[args.index("--db") + 1] = str(read_only / "audit.duckdb")
+        assert cli(*args) == EXIT_STORAGE
+        assert "Read-only file system" in one_error_line(capsys.readouterr().err)
+        log = read_only / "audit.jsonl"
+        assert cli("--log-file", str(log), *run_args(tmp_path, SAMPLE_EXPORT)) == EXIT_STORAGE
+        line = one_error_line(capsys.readouterr().err)
+        assert str(log) in line and "Read-only file system" in line
+    assert not (tmp_path / "audit.duckdb").exists()  # the log failed before anything was opened
+
+
+# --- disk full, memory --------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_disk_full_while_loading_is_exit_7_and_the_database_is_unchanged(tmp_path, capsys):
+    export = big_labs_export(tmp_path / "big", 1_000_000)
+    with tmpfs(tmp_path / "small", "16m") as small:
+        args = ["-q", *run_args(tmp_path, SAMPLE_EXPORT, "--reject-threshold", "1")]
+        args[args.index("--db") + 1] = str(small / "audit.duckdb")
+        assert cli(*args) == 0
+        before = table_counts(small / "audit.duckdb")
+        capsys.readouterr()
+        args[args.index("--exports") + 1] = str(export)
+        assert cli(*args) == EXIT_RESOURCES
+        line = one_error_line(capsys.readouterr().err)
+        assert "disk full" in line and "unchanged" in line
+        assert table_counts(small / "audit.duckdb") == before
+        assert table_counts(small / "audit.analyst.duckdb") == before  # the last good copy stays
+
+
+def test_disk_full_while_writing_outputs_is_exit_7_and_no_output_is_half_written(tmp_path, capsys):
+    with tmpfs(tmp_path / "out", "256k") as out:
+        (out / "report.html").write_text("last night's report")
+        (out / "filler").write_bytes(b"\0" * (256 * 1024 - 8192))  # leave room for a file or two
+        assert cli("-q", *run_args(tmp_path, SAMPLE_EXPORT)) == EXIT_RESOURCES
+        line = one_error_line(capsys.readouterr().err)
+        assert "disk full" in line and str(out) in line
+        assert (out / "report.html").read_text() == "last night's report"
+        assert not [p.name for p in out.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_a_bad_memory_limit_is_exit_2_before_anything_is_opened(tmp_path, capsys):
+    for value in ("lots", "10KB", "0%", "150%", "-5GB", "1.25 GB of RAM"):
+        env = {"CLINIC_AUDIT_MEMORY_LIMIT": value}
+        assert cli(*run_args(tmp_path, SAMPLE_EXPORT), env=env) == EXIT_CONFIG, value
+        assert "memory_limit" in one_error_line(capsys.readouterr().err)
+    assert not (tmp_path / "audit.duckdb").exists()
+    assert not (tmp_path / "out").exists()
+    for value in ("512MB", "1.5GiB", "80%"):
+        assert cli(*run_args(tmp_path, SAMPLE_EXPORT), env={"CLINIC_AUDIT_MEMORY_LIMIT": value}) == 0
+
+
+def test_out_of_memory_is_exit_7(tmp_path, capsys, monkeypatch):
+    def exhausted(*_args, **_kwargs):
+        raise duckdb.OutOfMemoryException("Out of Memory Error: failed to allocate data of size 'P0042'")
+
+    monkeypatch.setattr(run_module, "execute_run", exhausted)
+    assert cli(*run_args(tmp_path, SAMPLE_EXPORT)) == EXIT_RESOURCES
+    line = one_error_line(capsys.readouterr().err)
+    assert "out of memory" in line and "memory_limit" in line and "P0042" not in line
+
+
+# --- unexpected errors ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        ValueError("invalid literal for int() with base 10: 'P0042 Smith'"),
+        duckdb.ConversionException("Conversion Error: Could not convert string 'P0042 Smith' to INT32"),
+    ],
+    ids=["python", "duckdb"],
+)
+def test_an_unexpected_error_is_one_line_and_its_traceback_only_in_the_log_file(
+    tmp_path, capsys, monkeypatch, error
+):
+    def broken(*_args, **_kwargs):
+        raise error
+
+    monkeypatch.setattr(run_module, "execute_run", broken)
+    log = tmp_path / "audit.jsonl"
+    assert cli("--log-file", str(log), *run_args(tmp_path, SAMPLE_EXPORT)) == EXIT_INTERNAL
+    line = one_error_line(capsys.readouterr().err)
+    assert type(error).__name__ in line and "P0042" not in line
+    records = [json.loads(row) for row in log.read_text(encoding="utf-8").splitlines()]
+    crash = [r for r in records if r["level"] == "DEBUG" and type(error).__name__ in r["message"]]
+    assert crash and "broken" in crash[0]["message"]  # the frames: where it happened
+    assert "P0042" not in log.read_text(encoding="utf-8")
+
+
+# --- symlinks, permissions, the lock --------------------------------------------------------------
+
+
+OUTPUTS = ("report.html", "email.html", "findings.csv", "summary.json")
+
+
+def test_outputs_replace_a_planted_symlink_instead_of_writing_through_it(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    victims = {}
+    for name in (*OUTPUTS, "worklist_diuretic_electrolyte_monitoring.csv"):
+        victims[name] = tmp_path / f"victim_{name}"
+        victims[name].write_text("do not overwrite")
+        (out / name).symlink_to(victims[name])
+    assert cli(*run_args(tmp_path, SAMPLE_EXPORT)) == 0
+    for name, victim in victims.items():
+        assert victim.read_text() == "do not overwrite", name
+        written = out / name
+        assert not written.is_symlink() and written.stat().st_size > 0, name
+        assert stat.S_IMODE(written.stat().st_mode) == 0o600, name
+    assert not [p.name for p in out.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_existing_outputs_are_made_owner_only(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    for name in OUTPUTS:
+        (out / name).write_text("old")
+        (out / name).chmod(0o644)
+    assert cli(*run_args(tmp_path, SAMPLE_EXPORT)) == 0
+    for name in OUTPUTS:
+        assert stat.S_IMODE((out / name).stat().st_mode) == 0o600, name
+
+
+@pytest.mark.parametrize("which", ["lock", "log"])
+def test_a_symlinked_lock_or_log_file_is_refused_and_its_target_untouched(tmp_path, capsys, which):
+    victim = tmp_path / "victim"
+    victim.write_text("do not overwrite")
+    link = lock_path(tmp_path / "audit.duckdb") if which == "lock" else tmp_path / "audit.jsonl"
+    link.symlink_to(victim)
+    args = run_args(tmp_path, SAMPLE_EXPORT)
+    code = cli(*args) if which == "lock" else cli("--log-file", str(link), *args)
+    assert code == EXIT_STORAGE
+    line = one_error_line(capsys.readouterr().err)
+    assert "symbolic link" in line and str(link.name) in line
+    assert victim.read_text() == "do not overwrite"
+    assert not (tmp_path / "audit.duckdb").exists()
+
+
+def test_lock_and_log_files_are_owner_only(tmp_path):
+    log = tmp_path / "audit.jsonl"
+    log.write_text("")
+    log.chmod(0o644)
+    assert cli("--log-file", str(log), *run_args(tmp_path, SAMPLE_EXPORT)) == 0
+    assert stat.S_IMODE(log.stat().st_mode) == 0o600
+    assert log.read_text(encoding="utf-8")  # and it was written
+    assert stat.S_IMODE(lock_path(tmp_path / "audit.duckdb").stat().st_mode) == 0o600
+
+
+def test_a_database_named_through_a_symlink_shares_its_lock(tmp_path, capsys):
+    real = tmp_path / "data" / "audit.duckdb"
+    real.parent.mkdir()
+    link = tmp_path / "audit.duckdb"
+    link.symlink_to(real)
+    assert lock_path(link) == lock_path(real)
+    with database_lock(real):
+        assert cli(*run_args(tmp_path, SAMPLE_EXPORT)) == EXIT_LOCKED  # --db names the symlink
+    assert "in use by another clinic-audit process" in capsys.readouterr().err
+    assert not real.exists()
