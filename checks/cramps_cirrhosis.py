@@ -1,6 +1,14 @@
 """Patients with cirrhosis and recent muscle cramps: a treatable, often missed combination."""
 
-from checks.framework import CheckDefinition, Parameter
+from checks.framework import (
+    MAGNESIUM_LOW,
+    POTASSIUM_LOW,
+    SODIUM_LOW,
+    CheckDefinition,
+    days,
+    last_results,
+    lookback,
+)
 
 CHECK = CheckDefinition(
     id="cramps_cirrhosis",
@@ -32,20 +40,15 @@ CHECK = CheckDefinition(
         "current_diuretics",
         "baclofen_prescribed",
         "albumin_prescribed",
-        "last_potassium_at",
-        "last_potassium",
-        "last_sodium_at",
-        "last_sodium",
-        "last_magnesium_at",
-        "last_magnesium",
+        *last_results("potassium", "sodium", "magnesium"),
     ),
     codelists=("cirrhosis", "muscle_cramps", "diuretics", "baclofen", "albumin", "lab_tests"),
     parameters=(
-        Parameter("lookback_days", 365, "days", "How far back a cramp diagnosis counts."),
-        Parameter("electrolyte_recent_days", 90, "days", "Window in which electrolytes count as recent."),
-        Parameter("potassium_low", 3.5, "mmol/L", "Potassium below this is low."),
-        Parameter("sodium_low", 135.0, "mmol/L", "Sodium below this is low."),
-        Parameter("magnesium_low", 0.70, "mmol/L", "Magnesium below this is low."),
+        lookback(365, "a cramp diagnosis"),
+        days("electrolyte_recent_days", 90, "Window in which electrolytes count as recent."),
+        POTASSIUM_LOW,
+        SODIUM_LOW,
+        MAGNESIUM_LOW,
     ),
     rationale=(
         "Cramps in cirrhosis respond to correcting electrolytes and to baclofen or albumin, so every "

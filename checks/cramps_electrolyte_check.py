@@ -1,6 +1,15 @@
 """Patients with muscle cramps whose potassium, calcium and magnesium were not checked, or were low."""
 
-from checks.framework import CheckDefinition, Parameter
+from checks.framework import (
+    MAGNESIUM_LOW,
+    POTASSIUM_LOW,
+    CheckDefinition,
+    Parameter,
+    days,
+    last_results,
+    lookback,
+    low_limit,
+)
 
 CHECK = CheckDefinition(
     id="cramps_electrolyte_check",
@@ -35,28 +44,23 @@ CHECK = CheckDefinition(
         "cramp_codes",
         "cramp_dates",
         "problems",
-        "last_potassium_at",
-        "last_potassium",
-        "last_calcium_at",
-        "last_calcium",
-        "last_magnesium_at",
-        "last_magnesium",
+        *last_results("potassium", "calcium", "magnesium"),
     ),
     codelists=("muscle_cramps", "lab_tests"),
     parameters=(
-        Parameter("lookback_days", 365, "days", "How far back a cramp diagnosis counts."),
-        Parameter("days_before", 90, "days", "Electrolytes this many days before a cramp count."),
-        Parameter("days_after", 30, "days", "Electrolytes this many days after a cramp count."),
-        Parameter("potassium_low", 3.5, "mmol/L", "Potassium below this is low."),
-        Parameter("calcium_low", 2.10, "mmol/L", "Total calcium (no same-day albumin) below this is low."),
+        lookback(365, "a cramp diagnosis"),
+        days("days_before", 90, "Electrolytes this many days before a cramp count."),
+        days("days_after", 30, "Electrolytes this many days after a cramp count."),
+        POTASSIUM_LOW,
+        low_limit("calcium", 2.10, label="Total calcium (no same-day albumin)"),
         Parameter(
             "corrected_calcium_low",
             2.10,
             "mmol/L",
             "Albumin-corrected calcium (reported, or computed from a same-day albumin) below this is low.",
         ),
-        Parameter("ionized_calcium_low", 1.15, "mmol/L", "Ionised calcium below this is low."),
-        Parameter("magnesium_low", 0.70, "mmol/L", "Magnesium below this is low."),
+        low_limit("ionized_calcium", 1.15, label="Ionised calcium"),
+        MAGNESIUM_LOW,
         Parameter(
             "albumin_reference", 40.0, "g/L", "Albumin the correction adjusts to (Payne 1973: 40 g/L)."
         ),

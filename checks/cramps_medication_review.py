@@ -1,6 +1,6 @@
 """Patients with muscle cramps recorded while on a drug that can cause them."""
 
-from checks.framework import CheckDefinition, Parameter
+from checks.framework import CheckDefinition, lookback
 
 CHECK = CheckDefinition(
     id="cramps_medication_review",
@@ -27,7 +27,7 @@ CHECK = CheckDefinition(
     ),
     evidence=("cramp_codes", "cramp_dates", "drugs", "drug_classes", "still_active_drugs"),
     codelists=("muscle_cramps", "diuretics", "statins", "beta_blockers"),
-    parameters=(Parameter("lookback_days", 365, "days", "How far back a cramp diagnosis counts."),),
+    parameters=(lookback(365, "a cramp diagnosis"),),
     rationale=(
         "A drug can only explain a cramp it was taken at the time of, so the drug must be active on "
         "the day the cramp was recorded; a statin stopped before the cramp, or started after it, does "

@@ -1,6 +1,6 @@
 """Patients with muscle cramps without a thyroid, kidney, liver and glucose work-up."""
 
-from checks.framework import CheckDefinition, Parameter
+from checks.framework import CheckDefinition, days, lookback
 
 CHECK = CheckDefinition(
     id="cramps_metabolic_workup",
@@ -35,8 +35,8 @@ CHECK = CheckDefinition(
     ),
     codelists=("muscle_cramps", "lab_tests"),
     parameters=(
-        Parameter("lookback_days", 365, "days", "How far back a cramp diagnosis counts."),
-        Parameter("workup_days", 365, "days", "How far back a work-up result counts."),
+        lookback(365, "a cramp diagnosis"),
+        days("workup_days", 365, "How far back a work-up result counts."),
     ),
     rationale=(
         "The issue measures the work-up in the 365 days up to as-of, not around each cramp: these are "

@@ -1,6 +1,6 @@
 """Patients on a diuretic without a recent potassium and sodium result (optionally renal function)."""
 
-from checks.framework import CheckDefinition, Parameter
+from checks.framework import CheckDefinition, Parameter, last_results, lookback
 
 CHECK = CheckDefinition(
     id="diuretic_electrolyte_monitoring",
@@ -35,18 +35,11 @@ CHECK = CheckDefinition(
         "monitoring",
         "diuretics",
         "diuretic_since",
-        "last_potassium_at",
-        "last_potassium",
-        "last_sodium_at",
-        "last_sodium",
-        "last_creatinine_at",
-        "last_creatinine",
-        "last_egfr_at",
-        "last_egfr",
+        *last_results("potassium", "sodium", "creatinine", "egfr"),
     ),
     codelists=("diuretics", "lab_tests"),
     parameters=(
-        Parameter("lookback_days", 365, "days", "How far back a monitoring result counts."),
+        lookback(365, "a monitoring result"),
         Parameter(
             "require_renal",
             0,

@@ -44,6 +44,32 @@ class Parameter:
         return value
 
 
+def lookback(default: int, what: str) -> Parameter:
+    """The `lookback_days` parameter: how far back `what` (a cramp diagnosis, a drug start) counts."""
+    return Parameter("lookback_days", default, "days", f"How far back {what} counts.")
+
+
+def days(name: str, default: int, description: str) -> Parameter:
+    """A window length in days."""
+    return Parameter(name, default, "days", description)
+
+
+def low_limit(analyte: str, default: float, unit: str = "mmol/L", label: str = "") -> Parameter:
+    """`<analyte>_low`: a result below this is low (judged with result_below, _vocabulary.sql)."""
+    return Parameter(f"{analyte}_low", default, unit, f"{label or analyte.capitalize()} below this is low.")
+
+
+# The lower reference limits in common UK/US laboratory use, shared by every check that judges them.
+POTASSIUM_LOW = low_limit("potassium", 3.5)
+SODIUM_LOW = low_limit("sodium", 135.0)
+MAGNESIUM_LOW = low_limit("magnesium", 0.70)
+
+
+def last_results(*analytes: str) -> tuple[str, ...]:
+    """Evidence showing each analyte's last result: `last_<analyte>_at`, `last_<analyte>` per analyte."""
+    return tuple(column for a in analytes for column in (f"last_{a}_at", f"last_{a}"))
+
+
 @dataclass(frozen=True)
 class CheckDefinition:
     """One audit check, readable as its clinical definition."""

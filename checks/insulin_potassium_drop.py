@@ -1,6 +1,6 @@
 """Patients on insulin with a low potassium or a rapid potassium fall: a reversible cause of cramps."""
 
-from checks.framework import CheckDefinition, Parameter
+from checks.framework import POTASSIUM_LOW, CheckDefinition, Parameter, days, last_results
 
 CHECK = CheckDefinition(
     id="insulin_potassium_drop",
@@ -41,17 +41,16 @@ CHECK = CheckDefinition(
         "potassium_results",
         "low_potassium",
         "potassium_falls",
-        "last_potassium_at",
-        "last_potassium",
+        *last_results("potassium"),
         "concurrent_diuretics",
     ),
     codelists=("insulins", "lab_tests", "diuretics"),
     parameters=(
-        Parameter("lookback_days", 90, "days", "Window for the insulin and the potassium results."),
-        Parameter("potassium_low", 3.5, "mmol/L", "Potassium below this is low."),
+        days("lookback_days", 90, "Window for the insulin and the potassium results."),
+        POTASSIUM_LOW,
         Parameter("potassium_severe", 3.0, "mmol/L", "Potassium below this makes the flag high priority."),
         Parameter("fall_mmol", 1.0, "mmol/L", "A fall of at least this between consecutive results."),
-        Parameter("max_gap_days", 7, "days", "Consecutive results at most this many days apart."),
+        days("max_gap_days", 7, "Consecutive results at most this many days apart."),
         Parameter(
             "potassium_high",
             5.0,

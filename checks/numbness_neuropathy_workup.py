@@ -1,6 +1,6 @@
 """Numbness or peripheral neuropathy without the basic metabolic work-up (glucose/HbA1c and B12)."""
 
-from checks.framework import CheckDefinition, Parameter
+from checks.framework import CheckDefinition, days, lookback
 
 CHECK = CheckDefinition(
     id="numbness_neuropathy_workup",
@@ -30,8 +30,8 @@ CHECK = CheckDefinition(
     ),
     codelists=("numbness_neuropathy", "lab_tests"),
     parameters=(
-        Parameter("lookback_days", 365, "days", "How far back a numbness or neuropathy record counts."),
-        Parameter("workup_days", 365, "days", "How far back a glucose, HbA1c or vitamin B12 result counts."),
+        lookback(365, "a numbness or neuropathy record"),
+        days("workup_days", 365, "How far back a glucose, HbA1c or vitamin B12 result counts."),
     ),
     rationale=(
         "Diabetes and B12 deficiency are the two common, treatable, blood-testable causes of a "

@@ -1,6 +1,6 @@
 """Patients who have tried three or more neuropathic pain drugs: candidates for a pain referral."""
 
-from checks.framework import CheckDefinition, Parameter
+from checks.framework import CheckDefinition, Parameter, days
 
 CHECK = CheckDefinition(
     id="refractory_neuropathic_pain",
@@ -29,7 +29,7 @@ CHECK = CheckDefinition(
     evidence=("trial_count", "trials", "first_trial_at", "last_trial_at", "indications", "indication_since"),
     codelists=("neuropathic_pain_drugs", "dose_forms_topical", "neuropathic_pain_indication"),
     parameters=(
-        Parameter("lookback_days", 730, "days", "How far back a drug start counts (730 days = 24 months)."),
+        days("lookback_days", 730, "How far back a drug start counts (730 days = 24 months)."),
         Parameter("min_trials", 3, "drugs", "Distinct drugs first started in the lookback that flag."),
         Parameter("high_priority_trials", 4, "drugs", "Distinct drugs from which the flag is high priority."),
     ),

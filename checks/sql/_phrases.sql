@@ -34,6 +34,7 @@
 -- Labels and the flag
 --   listed(x)                         the distinct values, sorted, joined with '; ' (an aggregate)
 --   code_label(code, system)          'R25.2 (ICD-10-CM)'; code_labels(code, system) lists them
+--   words_or(items)                   ['a', 'b', 'c'] -> 'a, b or c'
 --   flag_priority(flagged, high)      NULL when not flagged, else 'high' or 'normal'
 --   flag_reason(flagged, text)        the reason, only for a flagged row
 
@@ -50,6 +51,10 @@ CREATE OR REPLACE TEMP MACRO active_in_window(start_date, end_effective, on_day,
 CREATE OR REPLACE TEMP MACRO listed(x) AS string_agg(DISTINCT x, '; ' ORDER BY x);
 CREATE OR REPLACE TEMP MACRO code_label(code, system) AS code || ' (' || system || ')';
 CREATE OR REPLACE TEMP MACRO code_labels(code, system) AS listed(code_label(code, system));
+-- ['potassium', 'sodium', 'renal function'] -> 'potassium, sodium or renal function' (one item: itself)
+CREATE OR REPLACE TEMP MACRO words_or(items) AS
+    CASE WHEN len(items) < 2 THEN items[1]
+         ELSE array_to_string(items[1:len(items) - 1], ', ') || ' or ' || items[len(items)] END;
 
 -- The priority rule every check shares: only a flagged row has a priority; a NULL `high` is normal.
 CREATE OR REPLACE TEMP MACRO flag_priority(flagged, high) AS

@@ -1,5 +1,7 @@
 -- The checks' vocabulary for lab results: small macros every check composes, each with its own spec
--- test (tests/spec/test_vocabulary.py). Created per connection (TEMP) before _concepts.sql.
+-- test (tests/spec/test_vocabulary.py). Created per connection (TEMP) before _concepts.sql. The
+-- phrases over the concept views (drugs active on a day, diagnosed in a window, results by a day,
+-- the flag's priority) are in _phrases.sql, created after it.
 
 -- A censored result ('<2.5', '>60') is a measured result whose value is its bound. A threshold is
 -- judged the way a clinician reads it, with "certainly" semantics: a result is below a threshold

@@ -56,8 +56,8 @@ judged AS (
 SELECT
     patient_id,
     last_cramp_at IS NOT NULL AS flagged,
-    flag_priority(last_cramp_at IS NOT NULL, NOT any_recent OR any_low) AS priority,
-    flag_reason(last_cramp_at IS NOT NULL,
+    flag_priority(flagged, NOT any_recent OR any_low) AS priority,
+    flag_reason(flagged,
         'muscle cramps recorded ' || last_cramp_at || ' with cirrhosis ('
         || cirrhosis_codes || ')'
         || CASE WHEN NOT any_recent THEN '; no potassium, sodium or magnesium in the last '

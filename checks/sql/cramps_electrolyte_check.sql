@@ -139,8 +139,8 @@ latest AS (
 SELECT
     patient_id,
     x.problems IS NOT NULL AS flagged,
-    flag_priority(x.problems IS NOT NULL, x.any_low) AS priority,
-    flag_reason(x.problems IS NOT NULL,
+    flag_priority(flagged, x.any_low) AS priority,
+    flag_reason(flagged,
         'potassium, calcium and magnesium around muscle cramps (' || $days_before || ' days before to '
         || $days_after || ' days after): ' || x.problems) AS reason,
     p.cramp_codes, p.cramp_dates, x.problems,

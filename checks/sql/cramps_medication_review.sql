@@ -37,8 +37,8 @@ population AS (
 SELECT
     patient_id,
     i.drugs IS NOT NULL AS flagged,
-    flag_priority(i.drugs IS NOT NULL, p.cramp_days >= 2 AND i.still_active_drugs IS NOT NULL) AS priority,
-    flag_reason(i.drugs IS NOT NULL,
+    flag_priority(flagged, p.cramp_days >= 2 AND i.still_active_drugs IS NOT NULL) AS priority,
+    flag_reason(flagged,
         'muscle cramps recorded ' || i.cramp_dates || ' while on a ' || i.drug_classes
         || ' (' || i.drugs || '); review whether the drug may cause the cramps') AS reason,
     p.cramp_codes, i.cramp_dates, i.drugs, i.drug_classes, i.still_active_drugs

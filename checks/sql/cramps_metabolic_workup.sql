@@ -35,8 +35,8 @@ judged AS (
 SELECT
     patient_id,
     missing <> '' AS flagged,
-    flag_priority(missing <> '', none_tested) AS priority,
-    flag_reason(missing <> '',
+    flag_priority(flagged, none_tested) AS priority,
+    flag_reason(flagged,
         'muscle cramps recorded ' || last_cramp_at || ' with no ' || missing || ' result in the '
         || $workup_days || ' days to ' || $as_of) AS reason,
     cramp_codes, last_cramp_at, nullif(missing, '') AS missing_groups,

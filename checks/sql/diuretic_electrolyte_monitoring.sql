@@ -52,17 +52,12 @@ missing AS (
 SELECT
     patient_id,
     len(tests) > 0 AS flagged,
-    flag_priority(len(tests) > 0, NOT has_potassium AND NOT has_sodium) AS priority,
-    CASE WHEN len(tests) > 0 THEN
+    flag_priority(flagged, NOT has_potassium AND NOT has_sodium) AS priority,
+    flag_reason(flagged,
         CASE WHEN new_starter THEN 'baseline tests due: on a diuretic started ' || diuretic_since || ' with no '
              ELSE 'overdue: on a diuretic with no ' END
-        || CASE len(tests) WHEN 1 THEN tests[1]
-                           WHEN 2 THEN tests[1] || ' or ' || tests[2]
-                           ELSE tests[1] || ', ' || tests[2] || ' or ' || tests[3] END
-        || ' result in the ' || $lookback_days || ' days to ' || $as_of
-    END AS reason,
-    CASE WHEN len(tests) = 0 THEN NULL WHEN new_starter THEN 'baseline tests due' ELSE 'overdue' END
-        AS monitoring,
+        || words_or(tests) || ' result in the ' || $lookback_days || ' days to ' || $as_of) AS reason,
+    flag_reason(flagged, CASE WHEN new_starter THEN 'baseline tests due' ELSE 'overdue' END) AS monitoring,
     diuretics, diuretic_since, last_potassium_at, last_potassium, last_sodium_at, last_sodium,
     last_creatinine_at, last_creatinine, last_egfr_at, last_egfr
 FROM missing

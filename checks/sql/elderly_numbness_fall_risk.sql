@@ -154,8 +154,8 @@ judged AS (
 SELECT
     patient_id,
     polypharmacy OR on_fall_risk_drug AS flagged,
-    flag_priority(polypharmacy OR on_fall_risk_drug, polypharmacy AND on_fall_risk_drug) AS priority,
-    flag_reason(polypharmacy OR on_fall_risk_drug,
+    flag_priority(flagged, polypharmacy AND on_fall_risk_drug) AS priority,
+    flag_reason(flagged,
         'aged ' || age || ' with lower-limb numbness coded ' || leg_codes || '; '
         || concat_ws('; ',
                CASE WHEN polypharmacy THEN active_drug_count || ' distinct active drugs' END,

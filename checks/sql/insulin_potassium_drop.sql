@@ -70,8 +70,8 @@ judged AS (
 SELECT
     patient_id,
     coalesce(hit, false) AS flagged,
-    flag_priority(coalesce(hit, false), urgent) AS priority,
-    flag_reason(coalesce(hit, false),
+    flag_priority(flagged, urgent) AS priority,
+    flag_reason(flagged,
         'on insulin (' || insulins || ')'
         || coalesce('; potassium below ' || $potassium_low || ' mmol/L: ' || low_potassium, '')
         || coalesce('; potassium fell by ' || $fall_mmol || ' mmol/L or more within '

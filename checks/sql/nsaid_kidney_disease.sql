@@ -55,8 +55,8 @@ judged AS (
 SELECT
     patient_id,
     has_ckd OR low_egfr AS flagged,
-    flag_priority(has_ckd OR low_egfr, very_low_egfr OR severe_ckd) AS priority,
-    flag_reason(has_ckd OR low_egfr,
+    flag_priority(flagged, very_low_egfr OR severe_ckd) AS priority,
+    flag_reason(flagged,
         'on ' || nsaids || ' with '
         || concat_ws('; ',
                CASE WHEN severe_ckd THEN 'CKD stage 4-5, end-stage renal disease or dialysis coded ' || ckd_codes

@@ -27,8 +27,8 @@ judged AS (
 SELECT
     patient_id,
     NOT (has_glucose AND has_b12) AS flagged,
-    flag_priority(NOT (has_glucose AND has_b12), NOT has_glucose AND NOT has_b12) AS priority,
-    flag_reason(NOT (has_glucose AND has_b12),
+    flag_priority(flagged, NOT has_glucose AND NOT has_b12) AS priority,
+    flag_reason(flagged,
         'numbness or neuropathy recorded ' || last_numbness_at || ' with no '
         || CASE WHEN NOT has_glucose AND NOT has_b12 THEN 'glucose or HbA1c, and no vitamin B12'
                 WHEN NOT has_glucose THEN 'glucose or HbA1c' ELSE 'vitamin B12' END

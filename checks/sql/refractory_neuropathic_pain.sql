@@ -47,8 +47,8 @@ population AS (
 SELECT
     patient_id,
     trial_count >= $min_trials AS flagged,
-    flag_priority(trial_count >= $min_trials, trial_count >= $high_priority_trials) AS priority,
-    flag_reason(trial_count >= $min_trials,
+    flag_priority(flagged, trial_count >= $high_priority_trials) AS priority,
+    flag_reason(flagged,
         trial_count || ' neuropathic pain drugs started in the ' || $lookback_days || ' days to '
         || $as_of || ': ' || trials || '; neuropathic pain indication: ' || indications) AS reason,
     trial_count, trials, first_trial_at, last_trial_at, indications, indication_since
