@@ -1,0 +1,155 @@
+"""Spec: the phrases of the check vocabulary (checks/sql/_phrases.sql), each on its boundaries, over
+small stand-ins of the concept views they read (the views themselves, with death and date
+alignment, are held by the spec tests of the checks)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import duckdb
+import pytest
+
+from checks.evaluate import SQL_DIR
+
+AS_OF = date(2026, 11, 20)
+
+STAND_INS = """
+CREATE TABLE drug_exposures (patient_id VARCHAR, drug_name VARCHAR, codelist VARCHAR, start_date DATE,
+                             end_effective DATE);
+CREATE TABLE prescription_periods (patient_id VARCHAR, drug_name VARCHAR, start_date DATE,
+                                   end_effective DATE);
+CREATE TABLE coded_diagnoses (patient_id VARCHAR, code_original VARCHAR, code_system VARCHAR,
+                              codelist VARCHAR, recorded_at DATE, resolved_at DATE);
+CREATE TABLE blood_results (patient_id VARCHAR, analyte VARCHAR, collected_at TIMESTAMP, value DOUBLE,
+                            value_comparator VARCHAR);
+"""
+
+
+@pytest.fixture()
+def con():
+    with duckdb.connect() as connection:
+        connection.execute(STAND_INS)
+        connection.execute((SQL_DIR / "_vocabulary.sql").read_text(encoding="utf-8"))
+        connection.execute((SQL_DIR / "_phrases.sql").read_text(encoding="utf-8"))
+        yield connection
+
+
+def ids(con, query: str, params: dict | None = None) -> list[str]:
+    """The patient ids a query returns, sorted."""
+    return sorted(r[0] for r in con.execute(query, params or {}).fetchall())
+
+
+def test_window_start_and_in_window_include_both_ends(con):
+    got = con.execute(
+        "SELECT window_start($d, $n), in_window($d - 365, $d, $n), in_window($d - 366, $d, $n), "
+        "in_window($d, $d, $n), in_window($d + 1, $d, $n), days_between($d - 7, $d)",
+        {"d": AS_OF, "n": 365},
+    ).fetchall()[0]
+    assert got == (date(2025, 11, 20), True, False, True, False, 7)
+
+
+def test_drugs_active_on_a_day(con):
+    con.executemany(
+        "INSERT INTO drug_exposures VALUES (?, 'furosemide', ?, ?, ?)",
+        [
+            ["open-ended", "diuretics", date(2026, 1, 1), None],
+            ["ends on the day", "diuretics", date(2026, 1, 1), AS_OF],
+            ["ended the day before", "diuretics", date(2026, 1, 1), date(2026, 11, 19)],
+            ["starts on the day", "diuretics", AS_OF, None],
+            ["starts the day after", "diuretics", date(2026, 11, 21), None],
+            ["other codelist", "statins", date(2026, 1, 1), None],
+        ],
+    )
+    active = ids(con, "SELECT patient_id FROM drugs_active_on(['diuretics'], $d)", {"d": AS_OF})
+    assert active == ["ends on the day", "open-ended", "starts on the day"]
+    both = ids(con, "SELECT patient_id FROM drugs_active_on(['diuretics', 'statins'], $d)", {"d": AS_OF})
+    assert "other codelist" in both
+
+
+def test_drugs_active_in_a_window_and_started_by_a_day(con):
+    con.executemany(
+        "INSERT INTO drug_exposures VALUES (?, 'insulin glargine', 'insulins', ?, ?)",
+        [
+            ["ended on the first day", date(2026, 1, 1), date(2026, 8, 22)],  # window: 90 days to as-of
+            ["ended the day before it", date(2026, 1, 1), date(2026, 8, 21)],
+            ["open-ended", date(2020, 1, 1), None],
+            ["starts after as-of", date(2026, 11, 21), None],
+        ],
+    )
+    window = ids(
+        con, "SELECT patient_id FROM drugs_active_in_window(['insulins'], $d, $n)", {"d": AS_OF, "n": 90}
+    )
+    assert window == ["ended on the first day", "open-ended"]
+    started = ids(con, "SELECT patient_id FROM drugs_started_by(['insulins'], $d)", {"d": AS_OF})
+    assert started == ["ended on the first day", "ended the day before it", "open-ended"]
+
+
+def test_prescriptions_active_in_a_window_read_every_drug(con):
+    con.execute(
+        "INSERT INTO prescription_periods VALUES ('p1', 'an uncoded cream', $s, NULL), ('p2', 'old', $s, $s)",
+        {"s": date(2026, 1, 1)},
+    )
+    assert ids(con, "SELECT patient_id FROM prescriptions_active_in_window($d, 14)", {"d": AS_OF}) == ["p1"]
+
+
+def test_diagnoses_in_a_window_by_a_day_and_unresolved(con):
+    con.executemany(
+        "INSERT INTO coded_diagnoses VALUES (?, 'R25.2', 'ICD-10-CM', 'muscle_cramps', ?, ?)",
+        [
+            ["day 365", date(2025, 11, 20), None],
+            ["day 366", date(2025, 11, 19), None],
+            ["on as-of", AS_OF, None],
+            ["after as-of", date(2026, 11, 21), None],
+            ["resolved on as-of", date(2025, 1, 1), AS_OF],
+            ["resolved after as-of", date(2025, 1, 1), date(2026, 11, 21)],
+        ],
+    )
+    window = ids(
+        con, "SELECT patient_id FROM diagnoses_in_window(['muscle_cramps'], $d, $n)", {"d": AS_OF, "n": 365}
+    )
+    assert window == ["day 365", "on as-of"]
+    ever = ids(con, "SELECT patient_id FROM diagnoses_by(['muscle_cramps'], $d)", {"d": AS_OF})
+    assert "after as-of" not in ever and len(ever) == 5
+    unresolved = ids(
+        con, "SELECT patient_id FROM diagnoses_unresolved_on(['muscle_cramps'], $d)", {"d": AS_OF}
+    )
+    assert unresolved == ["day 365", "day 366", "on as-of", "resolved after as-of"]
+
+
+def test_results_by_a_day_and_the_last_by_time(con):
+    con.executemany(
+        "INSERT INTO blood_results VALUES ('p1', ?, ?, ?, ?)",
+        [
+            ["potassium", datetime(2026, 11, 19, 8), 4.1, None],
+            ["potassium", datetime(2026, 11, 20, 9), 3.9, None],  # the last by time, a day later
+            ["potassium", datetime(2026, 11, 20, 23, 59), 2.0, "<"],  # later still, same day: last
+            ["potassium", datetime(2026, 11, 21, 0, 1), 5.0, None],  # after as-of: not read
+            ["sodium", datetime(2026, 11, 20, 23, 59), 140.0, None],
+        ],
+    )
+    last = con.execute(
+        "SELECT max(day), result_text_of(arg_max(result, k)), count(*) FROM results_by(['potassium'], $d)",
+        {"d": AS_OF},
+    ).fetchall()
+    assert last == [(AS_OF, "<2.0", 3)]
+
+
+def test_code_labels_listed_and_words_or(con):
+    got = con.execute(
+        "SELECT code_labels(c, s), listed(c) FROM (VALUES ('R25.2', 'ICD-10-CM'), ('729.82', 'ICD-9-CM'), "
+        "('R25.2', 'ICD-10-CM')) t(c, s)"
+    ).fetchall()[0]
+    assert got == ("729.82 (ICD-9-CM); R25.2 (ICD-10-CM)", "729.82; R25.2")
+    words = con.execute("SELECT words_or(['a']), words_or(['a', 'b']), words_or(['a', 'b', 'c'])").fetchall()
+    assert words == [("a", "a or b", "a, b or c")]
+
+
+@pytest.mark.parametrize(
+    ("flagged", "high", "priority"),
+    [(True, True, "high"), (True, False, "normal"), (True, None, "normal"), (False, True, None)],
+)
+def test_flag_priority_and_reason(con, flagged, high, priority):
+    got = con.execute(
+        "SELECT flag_priority($f, $h), flag_reason($f, 'why')", {"f": flagged, "h": high}
+    ).fetchall()[0]
+    assert got == (priority, "why" if flagged else None)
