@@ -6,14 +6,10 @@ from __future__ import annotations
 
 from datetime import date
 
-from tests.helpers import findings, run_pipeline, table
+from tests.helpers import table
+from tests.spec.harness import check_spec
 
 AS_OF = date(2026, 11, 20)
-
-
-def _flagged(tmp_path, check, **tables) -> set[str]:
-    run_pipeline(tmp_path, AS_OF, (check,), **tables)
-    return {f["patient_id"] for f in findings(tmp_path / "audit.duckdb")}
 
 
 def _cramps(*patients: str, code: str = "R25.2", system: str = "ICD-10-CM") -> str:
@@ -27,18 +23,18 @@ def _cramps(*patients: str, code: str = "R25.2", system: str = "ICD-10-CM") -> s
 def test_cramp_in_limb_coded_in_snomed_enters_the_metabolic_workup_population(tmp_path):
     # G1 has no labs at all: every group is missing, so the cramp alone puts them in the population.
     diagnoses = _cramps("G1", code="424647005", system="SNOMED-CT")
-    assert _flagged(tmp_path, "cramps_metabolic_workup", diagnoses=diagnoses) == {"G1"}
+    check_spec(tmp_path, "cramps_metabolic_workup", AS_OF, {"diagnoses": diagnoses}, {"G1": True})
 
 
 def test_cramp_in_limb_coded_in_snomed_enters_the_electrolyte_check_population(tmp_path):
     diagnoses = _cramps("G2", code="424647005", system="SNOMED-CT")
-    assert _flagged(tmp_path, "cramps_electrolyte_check", diagnoses=diagnoses) == {"G2"}
+    check_spec(tmp_path, "cramps_electrolyte_check", AS_OF, {"diagnoses": diagnoses}, {"G2": True})
 
 
 def test_cramp_in_lower_leg_at_rest_coded_in_snomed_enters_the_metabolic_workup_population(tmp_path):
     # 102549009 "Cramp in lower leg associated with rest" (nocturnal or rest leg cramp); no labs at all.
     diagnoses = _cramps("G3", code="102549009", system="SNOMED-CT")
-    assert _flagged(tmp_path, "cramps_metabolic_workup", diagnoses=diagnoses) == {"G3"}
+    check_spec(tmp_path, "cramps_metabolic_workup", AS_OF, {"diagnoses": diagnoses}, {"G3": True})
 
 
 def test_statins_coded_only_by_ingredient_rxcui_or_uk_brand_are_seen(tmp_path):
@@ -53,8 +49,9 @@ def test_statins_coded_only_by_ingredient_rxcui_or_uk_brand_are_seen(tmp_path):
     S5         | Statin tablet (pharmacy)  | 999999      |          | 2025-01-01 |          |
     """)
     diagnoses = _cramps("S1", "S2", "S3", "S4", "S5")
-    flagged = _flagged(tmp_path, "cramps_medication_review", diagnoses=diagnoses, prescriptions=prescriptions)
-    assert flagged == {"S1", "S2", "S3", "S4"}
+    tables = {"diagnoses": diagnoses, "prescriptions": prescriptions}
+    expected = {"S1": True, "S2": True, "S3": True, "S4": True, "S5": None}
+    check_spec(tmp_path, "cramps_medication_review", AS_OF, tables, expected)
 
 
 def test_beta_blockers_coded_only_by_ingredient_rxcui_are_seen(tmp_path):
@@ -64,8 +61,8 @@ def test_beta_blockers_coded_only_by_ingredient_rxcui_are_seen(tmp_path):
     B2         | Tablet (pharmacy)        | 6185        |          | 2025-01-01 |          |
     """)
     diagnoses = _cramps("B1", "B2")
-    flagged = _flagged(tmp_path, "cramps_medication_review", diagnoses=diagnoses, prescriptions=prescriptions)
-    assert flagged == {"B1", "B2"}
+    tables = {"diagnoses": diagnoses, "prescriptions": prescriptions}
+    check_spec(tmp_path, "cramps_medication_review", AS_OF, tables, {"B1": True, "B2": True})
 
 
 def test_quetiapine_coded_only_by_its_ingredient_rxcui_is_a_fall_risk_drug(tmp_path):
@@ -81,11 +78,5 @@ def test_quetiapine_coded_only_by_its_ingredient_rxcui_is_a_fall_risk_drug(tmp_p
     patient_id | drug_name         | rxnorm_code | atc_code | start_date | end_date | days_supply
     Q1         | Tablet (pharmacy) | 51272       |          | 2026-06-01 |          |
     """)
-    flagged = _flagged(
-        tmp_path,
-        "elderly_numbness_fall_risk",
-        patients=patients,
-        diagnoses=diagnoses,
-        prescriptions=prescriptions,
-    )
-    assert flagged == {"Q1"}
+    tables = {"patients": patients, "diagnoses": diagnoses, "prescriptions": prescriptions}
+    check_spec(tmp_path, "elderly_numbness_fall_risk", AS_OF, tables, {"Q1": True})

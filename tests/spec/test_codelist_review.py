@@ -5,14 +5,10 @@ from __future__ import annotations
 
 from datetime import date
 
-from tests.helpers import findings, run_pipeline, table
+from tests.helpers import table
+from tests.spec.harness import check_spec
 
 AS_OF = date(2026, 11, 20)
-
-
-def _flagged(tmp_path, check, **tables) -> set[str]:
-    run_pipeline(tmp_path, AS_OF, (check,), **tables)
-    return {f["patient_id"] for f in findings(tmp_path / "audit.duckdb")}
 
 
 def test_potassium_and_sodium_in_serum_plasma_or_blood_count_as_monitoring(tmp_path):
@@ -29,9 +25,8 @@ def test_potassium_and_sodium_in_serum_plasma_or_blood_count_as_monitoring(tmp_p
     D2         | 2026-10-01   |            | POC Potassium     | 4.2   | mmol/L
     D2         | 2026-10-01   |            | Sodium (Na)       | 139   | mmol/L
     """)
-    assert (
-        _flagged(tmp_path, "diuretic_electrolyte_monitoring", prescriptions=prescriptions, labs=labs) == set()
-    )
+    tables = {"prescriptions": prescriptions, "labs": labs}
+    check_spec(tmp_path, "diuretic_electrolyte_monitoring", AS_OF, tables, {"D1": None, "D2": None})
 
 
 def test_egfr_written_with_a_superscript_unit_is_a_result(tmp_path):
@@ -45,7 +40,8 @@ def test_egfr_written_with_a_superscript_unit_is_a_result(tmp_path):
     N1         | 2026-10-15   | 62238-1    |           | 40    | mL/min/1.73m²
     N2         | 2026-10-15   | 62238-1    |           | 75    | mL/min/1.73m^2
     """)
-    assert _flagged(tmp_path, "nsaid_kidney_disease", prescriptions=prescriptions, labs=labs) == {"N1"}
+    tables = {"prescriptions": prescriptions, "labs": labs}
+    check_spec(tmp_path, "nsaid_kidney_disease", AS_OF, tables, {"N1": True, "N2": None})
 
 
 def test_a_flurbiprofen_throat_lozenge_is_not_a_systemic_nsaid(tmp_path):
@@ -59,8 +55,8 @@ def test_a_flurbiprofen_throat_lozenge_is_not_a_systemic_nsaid(tmp_path):
         "patient_id | code | code_system | recorded_at | resolved_at\n"
         + "\n".join(f"{p} | N18.4 | ICD-10-CM | 2025-01-01 |" for p in ("L1", "L2", "L3"))
     )
-    flagged = _flagged(tmp_path, "nsaid_kidney_disease", prescriptions=prescriptions, diagnoses=diagnoses)
-    assert flagged == {"L3"}
+    tables = {"prescriptions": prescriptions, "diagnoses": diagnoses}
+    check_spec(tmp_path, "nsaid_kidney_disease", AS_OF, tables, {"L1": None, "L2": None, "L3": True})
 
 
 def test_numbness_coded_in_snomed_is_a_neuropathic_pain_indication(tmp_path):
@@ -80,7 +76,5 @@ def test_numbness_coded_in_snomed_is_a_neuropathic_pain_indication(tmp_path):
                          ("Amitriptyline 10mg tablets", "2026-01-01"))
         )
     )  # fmt: skip
-    flagged = _flagged(
-        tmp_path, "refractory_neuropathic_pain", prescriptions=prescriptions, diagnoses=diagnoses
-    )
-    assert flagged == {"R1", "R2"}
+    tables = {"prescriptions": prescriptions, "diagnoses": diagnoses}
+    check_spec(tmp_path, "refractory_neuropathic_pain", AS_OF, tables, {"R1": True, "R2": True, "R3": None})

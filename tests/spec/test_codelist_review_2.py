@@ -4,10 +4,10 @@ As of 2026-11-20."""
 
 from __future__ import annotations
 
-import json
 from datetime import date
 
-from tests.helpers import findings, run_pipeline, table
+from tests.helpers import table
+from tests.spec.harness import check_spec
 
 AS_OF = date(2026, 11, 20)
 WORKUP_NAMES = [
@@ -39,15 +39,9 @@ def test_uk_test_names_and_loinc_variants_count_in_the_work_ups(tmp_path):
         + "\nW2 | 2026-06-01 | 98980-6 | | 75 | mL/min/1.73m2"
         + "\nW2 | 2026-06-01 | 2132-9 | | 350 | pg/mL"
     )
-    run_pipeline(
-        tmp_path,
-        AS_OF,
-        ("cramps_metabolic_workup", "numbness_neuropathy_workup"),
-        diagnoses=diagnoses,
-        labs=labs,
-    )
-    flagged = {(f["check_id"], f["patient_id"]) for f in findings(tmp_path / "audit.duckdb")}
-    assert flagged == {("cramps_metabolic_workup", "W3"), ("numbness_neuropathy_workup", "W3")}
+    for check in ("cramps_metabolic_workup", "numbness_neuropathy_workup"):
+        expected = {"W1": None, "W2": None, "W3": True}
+        check_spec(tmp_path, check, AS_OF, {"diagnoses": diagnoses, "labs": labs}, expected)
 
 
 def test_uk_brands_and_what_is_not_albumin_or_insulin(tmp_path):
@@ -62,11 +56,14 @@ def test_uk_brands_and_what_is_not_albumin_or_insulin(tmp_path):
     C2         | Albunorm 20% solution for infusion                  |             |          | 2026-09-01 | 2026-09-02 |
     C3         | Paclitaxel albumin-bound 100mg powder (Abraxane)    |             |          | 2026-09-01 | 2026-09-05 |
     """)
-    run_pipeline(tmp_path, AS_OF, ("cramps_cirrhosis",), diagnoses=diagnoses, prescriptions=prescriptions)
-    evidence = {f["patient_id"]: json.loads(f["evidence"]) for f in findings(tmp_path / "audit.duckdb")}
-    assert evidence["C1"]["baclofen_prescribed"] is True
-    assert evidence["C2"]["albumin_prescribed"] is True
-    assert evidence["C3"]["albumin_prescribed"] is False  # chemotherapy, not albumin
+    evidence = {
+        "C1": {"baclofen_prescribed": True},
+        "C2": {"albumin_prescribed": True},
+        "C3": {"albumin_prescribed": False},  # chemotherapy, not albumin
+    }
+    tables = {"diagnoses": diagnoses, "prescriptions": prescriptions}
+    expected = {"C1": True, "C2": True, "C3": True}
+    check_spec(tmp_path, "cramps_cirrhosis", AS_OF, tables, expected, evidence=evidence)
 
 
 def test_uk_insulin_and_statin_brands_and_insulin_devices(tmp_path):
@@ -85,13 +82,6 @@ def test_uk_insulin_and_statin_brands_and_insulin_devices(tmp_path):
     patient_id | code  | code_system | recorded_at | resolved_at
     M1         | R25.2 | ICD-10-CM   | 2026-10-01  |
     """)
-    run_pipeline(
-        tmp_path, AS_OF, ("insulin_potassium_drop", "cramps_medication_review"),
-        prescriptions=prescriptions, labs=labs, diagnoses=diagnoses,
-    )  # fmt: skip
-    flagged = {(f["check_id"], f["patient_id"]) for f in findings(tmp_path / "audit.duckdb")}
-    assert flagged == {
-        ("insulin_potassium_drop", "I1"),
-        ("insulin_potassium_drop", "I2"),
-        ("cramps_medication_review", "M1"),
-    }
+    tables = {"prescriptions": prescriptions, "labs": labs, "diagnoses": diagnoses}
+    check_spec(tmp_path, "insulin_potassium_drop", AS_OF, tables, {"I1": True, "I2": True, "I3": None})
+    check_spec(tmp_path, "cramps_medication_review", AS_OF, tables, {"M1": True})
