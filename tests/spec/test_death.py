@@ -15,7 +15,8 @@ from datetime import date
 import duckdb
 
 from checks.evaluate import prepare
-from tests.helpers import cli, findings, run_pipeline, table
+from tests.helpers import cli, run_pipeline, table
+from tests.spec.harness import check_spec
 
 AS_OF = date(2026, 11, 20)
 CHECK = "diuretic_electrolyte_monitoring"
@@ -45,8 +46,14 @@ PRESCRIPTIONS = table(
     + "\n".join(f"X0{i} | furosemide 40 mg tablet | 4603 | C03CA01 | 2019-06-01 | |" for i in range(1, 9))
 )
 
+TABLES = {"patients": PATIENTS, "prescriptions": PRESCRIPTIONS}
 ALIVE = {"X03", "X05", "X06"}
 DEAD = {"X01", "X02", "X04", "X07", "X08"}
+
+
+def flagged_only(*flagged: str) -> dict[str, bool]:
+    """The expectation for the X patients: these flagged, the others not."""
+    return {f"X0{i}": f"X0{i}" in flagged for i in range(1, 9)}
 
 
 def run(tmp_path, as_of=AS_OF, checks=(CHECK,), patients=PATIENTS, prescriptions=PRESCRIPTIONS):
@@ -54,10 +61,8 @@ def run(tmp_path, as_of=AS_OF, checks=(CHECK,), patients=PATIENTS, prescriptions
 
 
 def test_dead_on_or_before_as_of_are_in_no_population(tmp_path):
-    outcome = run(tmp_path)
-    assert {f["patient_id"] for f in findings(tmp_path / "audit.duckdb")} == ALIVE
-    (result,) = outcome.checks
-    assert (result.denominator, result.flagged, result.deceased_excluded) == (3, 3, 5)
+    run = check_spec(tmp_path, CHECK, AS_OF, TABLES, flagged_only(*ALIVE), population=3)
+    assert (run.result.flagged, run.result.deceased_excluded) == (3, 5)
 
 
 def test_left_out_count_is_stored_and_in_summary_and_report(tmp_path):
@@ -81,21 +86,18 @@ def test_only_population_members_count_as_left_out(tmp_path):
 
 def test_each_as_of_date_sees_the_deaths_before_it(tmp_path):
     # X01 died 2026-11-19, X02 2026-11-20, X03 2026-11-21. A run as of 2026-11-19 audits X02 and X03.
-    outcome = run(tmp_path / "a", as_of=date(2026, 11, 19))
-    assert {f["patient_id"] for f in findings(tmp_path / "a" / "audit.duckdb")} == ALIVE | {"X02"}
-    assert outcome.checks[0].deceased_excluded == 4  # X01, and the dead without a date and X08
-    outcome = run(tmp_path / "b", as_of=date(2026, 11, 21))
-    assert {f["patient_id"] for f in findings(tmp_path / "b" / "audit.duckdb")} == ALIVE - {"X03"}
-    assert outcome.checks[0].deceased_excluded == 6
+    run = check_spec(tmp_path, CHECK, date(2026, 11, 19), TABLES, flagged_only(*ALIVE, "X02"))
+    assert run.result.deceased_excluded == 4  # X01, and the dead without a date and X08
+    run = check_spec(tmp_path, CHECK, date(2026, 11, 21), TABLES, flagged_only(*ALIVE - {"X03"}))
+    assert run.result.deceased_excluded == 6
 
 
 def test_dead_with_unknown_date_is_out_even_long_ago(tmp_path):
-    outcome = run(tmp_path, as_of=date(2020, 6, 1))
-    flagged = {f["patient_id"] for f in findings(tmp_path / "audit.duckdb")}
-    assert "X04" not in flagged and "X07" not in flagged
-    assert "X08" not in flagged  # died 2020-01-01, before this as-of too
-    assert flagged == {"X01", "X02", "X03", "X05", "X06"}
-    assert outcome.checks[0].deceased_excluded == 3
+    # X04 and X07 (dead, no date) are out; X08 died 2020-01-01, before this as-of too
+    run = check_spec(
+        tmp_path, CHECK, date(2020, 6, 1), TABLES, flagged_only("X01", "X02", "X03", "X05", "X06")
+    )
+    assert run.result.deceased_excluded == 3
 
 
 def test_every_check_leaves_the_dead_out(tmp_path):
@@ -116,16 +118,9 @@ def test_every_check_leaves_the_dead_out(tmp_path):
     E01        | G62.9  | ICD-10-CM   | 2026-02-01  |
     E02        | G62.9  | ICD-10-CM   | 2026-02-01  |
     """)
-    outcome = run_pipeline(
-        tmp_path,
-        AS_OF,
-        ("elderly_numbness_fall_risk",),
-        patients=patients,
-        prescriptions=prescriptions,
-        diagnoses=diagnoses,
-    )
-    assert {f["patient_id"] for f in findings(tmp_path / "audit.duckdb")} == {"E02"}
-    assert outcome.checks[0].deceased_excluded == 1
+    tables = {"patients": patients, "prescriptions": prescriptions, "diagnoses": diagnoses}
+    run = check_spec(tmp_path, "elderly_numbness_fall_risk", AS_OF, tables, {"E01": None, "E02": True})
+    assert run.result.deceased_excluded == 1
 
 
 def test_an_exposure_ends_at_death_at_the_latest(tmp_path):
