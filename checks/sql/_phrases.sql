@@ -27,6 +27,8 @@
 --   diagnoses_in_window(codelists, on_day, days)         coded_diagnoses rows recorded in the window
 --   diagnoses_by(codelists, on_day)                      ... recorded on or before on_day (ever)
 --   diagnoses_unresolved_on(codelists, on_day)           ... recorded by on_day and not resolved by it
+--   diagnosed_in_window / diagnosed_by / diagnosed_unresolved_on (same arguments): one row per
+--                                      patient: codes (code_labels), first_at, last_at
 -- Results
 --   results_by(analytes, on_day)       blood_results collected on or before on_day, with `day` (the
 --                                      collection date), `result` (kept whole: result_of) and `k`
@@ -81,6 +83,20 @@ CREATE OR REPLACE TEMP MACRO diagnoses_unresolved_on(codelists, on_day) AS TABLE
     SELECT * FROM coded_diagnoses
     WHERE list_contains(codelists, codelist) AND recorded_at <= on_day
       AND (resolved_at IS NULL OR resolved_at > on_day);
+
+-- The same, one row per patient: codes (code_labels), first_at and last_at (when recorded).
+CREATE OR REPLACE TEMP MACRO diagnosed_in_window(codelists, on_day, days) AS TABLE
+    SELECT patient_id, code_labels(code_original, code_system) AS codes,
+           min(recorded_at) AS first_at, max(recorded_at) AS last_at
+    FROM diagnoses_in_window(codelists, on_day, days) GROUP BY patient_id;
+CREATE OR REPLACE TEMP MACRO diagnosed_by(codelists, on_day) AS TABLE
+    SELECT patient_id, code_labels(code_original, code_system) AS codes,
+           min(recorded_at) AS first_at, max(recorded_at) AS last_at
+    FROM diagnoses_by(codelists, on_day) GROUP BY patient_id;
+CREATE OR REPLACE TEMP MACRO diagnosed_unresolved_on(codelists, on_day) AS TABLE
+    SELECT patient_id, code_labels(code_original, code_system) AS codes,
+           min(recorded_at) AS first_at, max(recorded_at) AS last_at
+    FROM diagnoses_unresolved_on(codelists, on_day) GROUP BY patient_id;
 
 CREATE OR REPLACE TEMP MACRO results_by(analytes, on_day) AS TABLE
     SELECT *, collected_at::DATE AS day, result_of(value, value_comparator) AS result,

@@ -5,11 +5,9 @@ WITH cirrhosis AS (
     GROUP BY patient_id
 ),
 cramps AS (
-    SELECT patient_id, code_labels(code_original, code_system) AS cramp_codes,
-           max(recorded_at) AS last_cramp_at
-    FROM diagnoses_in_window(['muscle_cramps'], $as_of, $lookback_days)
+    SELECT patient_id, codes AS cramp_codes, last_at AS last_cramp_at
+    FROM diagnosed_in_window(['muscle_cramps'], $as_of, $lookback_days)
     WHERE patient_id IN (SELECT patient_id FROM cirrhosis)
-    GROUP BY patient_id
 ),
 drugs AS (
     -- prescribed in the cramp lookback or active on as-of; current diuretics: those still running

@@ -1,9 +1,7 @@
 -- cramps_metabolic_workup: one row per patient with a cramp recorded in the lookback up to $as_of.
 WITH cramps AS (
-    SELECT patient_id, code_labels(code_original, code_system) AS cramp_codes,
-           max(recorded_at) AS last_cramp_at
-    FROM diagnoses_in_window(['muscle_cramps'], $as_of, $lookback_days)
-    GROUP BY patient_id
+    SELECT patient_id, codes AS cramp_codes, last_at AS last_cramp_at
+    FROM diagnosed_in_window(['muscle_cramps'], $as_of, $lookback_days)
 ),
 workup AS (
     SELECT patient_id,

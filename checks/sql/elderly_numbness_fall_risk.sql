@@ -1,8 +1,6 @@
 -- elderly_numbness_fall_risk: one row per patient aged $min_age+ with lower-limb numbness on $as_of.
 WITH legs AS (
-    SELECT patient_id, code_labels(code_original, code_system) AS leg_codes
-    FROM diagnoses_unresolved_on(['lower_limb_numbness'], $as_of)
-    GROUP BY patient_id
+    SELECT patient_id, codes AS leg_codes FROM diagnosed_unresolved_on(['lower_limb_numbness'], $as_of)
 ),
 population AS (
     SELECT l.*, date_part('year', $as_of::DATE) - date_part('year', p.birth_date)

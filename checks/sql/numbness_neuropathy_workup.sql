@@ -1,9 +1,7 @@
 -- numbness_neuropathy_workup: one row per patient with numbness or neuropathy recorded in the lookback.
 WITH numbness AS (
-    SELECT patient_id, code_labels(code_original, code_system) AS numbness_codes,
-           max(recorded_at) AS last_numbness_at
-    FROM diagnoses_in_window(['numbness_neuropathy'], $as_of, $lookback_days)
-    GROUP BY patient_id
+    SELECT patient_id, codes AS numbness_codes, last_at AS last_numbness_at
+    FROM diagnosed_in_window(['numbness_neuropathy'], $as_of, $lookback_days)
 ),
 tests AS (
     -- Latest numeric results on or before as-of; whether they fall in the window is judged below,

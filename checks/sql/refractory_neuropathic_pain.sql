@@ -26,10 +26,8 @@ trials AS (
 ),
 indication AS (
     -- a neuropathic pain indication recorded on or before as-of, at any time
-    SELECT patient_id, code_labels(code_original, code_system) AS indications,
-           min(recorded_at) AS indication_since
-    FROM diagnoses_by(['neuropathic_pain_indication'], $as_of)
-    GROUP BY patient_id
+    SELECT patient_id, codes AS indications, first_at AS indication_since
+    FROM diagnosed_by(['neuropathic_pain_indication'], $as_of)
 ),
 population AS (
     SELECT t.patient_id,

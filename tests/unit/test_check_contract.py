@@ -36,7 +36,7 @@ DATE_COLUMNS = (
 )
 # Where a check names a codelist: the first argument of a drug or diagnosis phrase, or a comparison
 # with a `codelist` column. An analyte list (results_by, `analyte IN`) names analytes, not codelists.
-PHRASE_CODELISTS = re.compile(r"\b(?:drugs|diagnoses)_\w+\(\s*\[([^\]]*)\]")
+PHRASE_CODELISTS = re.compile(r"\b(?:drugs|diagnoses|diagnosed)_\w+\(\s*\[([^\]]*)\]")
 COMPARED_CODELISTS = re.compile(
     r"\bcodelist\s*=\s*('\w+')|\bcodelist\s+IN\s*\(([^)]*)\)|\bCASE\s+codelist\s+(.*?)\bEND\b", re.I | re.S
 )

@@ -116,6 +116,23 @@ def test_diagnoses_in_a_window_by_a_day_and_unresolved(con):
     assert unresolved == ["day 365", "day 366", "on as-of", "resolved after as-of"]
 
 
+def test_diagnosed_summarises_each_patient(con):
+    con.executemany(
+        "INSERT INTO coded_diagnoses VALUES ('p1', ?, ?, 'muscle_cramps', ?, NULL)",
+        [
+            ["R25.2", "ICD-10-CM", date(2026, 3, 1)],
+            ["729.82", "ICD-9-CM", date(2026, 9, 1)],
+            ["R25.2", "ICD-10-CM", date(2024, 1, 1)],  # outside the 365-day window
+        ],
+    )
+    in_window = con.execute(
+        "SELECT * FROM diagnosed_in_window(['muscle_cramps'], $d, 365)", {"d": AS_OF}
+    ).fetchall()
+    assert in_window == [("p1", "729.82 (ICD-9-CM); R25.2 (ICD-10-CM)", date(2026, 3, 1), date(2026, 9, 1))]
+    ever = con.execute("SELECT first_at FROM diagnosed_by(['muscle_cramps'], $d)", {"d": AS_OF}).fetchall()
+    assert ever == [(date(2024, 1, 1),)]
+
+
 def test_results_by_a_day_and_the_last_by_time(con):
     con.executemany(
         "INSERT INTO blood_results VALUES ('p1', ?, ?, ?, ?)",
