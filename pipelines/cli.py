@@ -155,7 +155,13 @@ def run(
     3 unusable input (a missing file or column, a file that changed while being read, a file whose
     rejected share passes the threshold, or with --strict an export much smaller than last time;
     the database is left unchanged), 4 the summary email could not be sent (the run itself
-    succeeded), 5 another run holds the database (see --wait).
+    succeeded), 5 another run, or another program's DuckDB session, holds the database (see --wait),
+    6 the database file or a folder or file to write cannot be used (damaged, not a DuckDB file,
+    unreadable, read-only, a symlink), 7 disk full or out of memory, 130/143 stopped by SIGINT/SIGTERM;
+    on every failure a run that had not committed leaves the database unchanged.
+
+    After a successful run the database is copied to <db stem>.analyst.duckdb beside it (atomically):
+    analysts open that copy, which never blocks the next run.
 
     Example:
 
