@@ -17,7 +17,9 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.ingest import RawSource
+from pipelines.errors import InputError
+from pipelines.ingest import FileResult, RawSource
+from pipelines.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +40,32 @@ def _count_source(con: duckdb.DuckDBPyConnection, source: RawSource) -> int:
     return con.execute(f"SELECT count(*) FROM ({source.select})", dict(source.params)).fetchall()[0][0]  # noqa: S608
 
 
-def volume_guard(con: duckdb.DuckDBPyConnection, files: list[RawSource], ratio: float) -> list[str]:
-    """One warning per export file with under `ratio` of the rows the previous run read for its table.
+@dataclass(frozen=True)
+class VolumeVerdict:
+    """The volume guard's verdict on one export file, recorded with the run (run_files.shrunk)."""
+
+    table: str
+    label: str
+    rows: int | None  # rows in the file now, counted cheaply; None: no previous run to compare with
+    previous_rows_read: int | None  # rows the previous run read for this table
+    ratio: float
+
+    @property
+    def shrunk(self) -> bool:
+        """Under `ratio` of the previous run's rows: maybe an incomplete export."""
+        return self.previous_rows_read is not None and self.rows < self.previous_rows_read * self.ratio
+
+    @property
+    def warning(self) -> str:
+        """The sentence the console, the run record, the report and the email show."""
+        return (
+            f"{self.label} has about {self.rows} rows, under {self.ratio:.0%} of the "
+            f"{self.previous_rows_read} the previous run read; check the export is complete."
+        )
+
+
+def volume_guard(con: duckdb.DuckDBPyConnection, files: list[RawSource], ratio: float) -> list[VolumeVerdict]:
+    """Each export file's size against the rows the previous run read for its table.
 
     Runs before the writing transaction, so `volume_guard_strict` can stop a run with nothing changed.
     """
@@ -49,20 +75,17 @@ def volume_guard(con: duckdb.DuckDBPyConnection, files: list[RawSource], ratio: 
             "GROUP BY table_name"
         ).fetchall()
     )
-    warnings = []
+    verdicts = []
     for source in files:
         before = previous.get(source.spec.table)
-        if before is None:
-            continue
-        rows = count_rows(source.paths[0]) if source.lines else _count_source(con, source)
-        if rows < before * ratio:
-            warnings.append(
-                f"{source.label} has about {rows} rows, under {ratio:.0%} of the {before} "
-                "the previous run read; check the export is complete."
-            )
-    for warning in warnings:
-        log.warning("volume guard: %s", warning)
-    return warnings
+        rows = None
+        if before is not None:
+            rows = count_rows(source.paths[0]) if source.lines else _count_source(con, source)
+        verdicts.append(VolumeVerdict(source.spec.table, source.label, rows, before, ratio))
+    for verdict in verdicts:
+        if verdict.shrunk:
+            log.warning("volume guard: %s", verdict.warning)
+    return verdicts
 
 
 def as_of_warnings(first: date | None, last: date | None, as_of: date, gap_days: int) -> list[str]:
@@ -150,3 +173,35 @@ def coverage_warnings(found: Coverage, as_of: date, min_share: float) -> list[st
         "date. For date-shifted research data (MIMIC-IV) use --as-of per-patient; otherwise check the "
         "as-of date and that the export is complete."
     ]
+
+
+def reject_threshold_guard(result: FileResult, threshold: float) -> None:
+    """Stop the run (InputError: the transaction is rolled back, nothing is loaded) when a file's
+    rejected share passes `reject_threshold`: so many bad rows means a wrong or broken export."""
+    if result.reject_rate <= threshold:
+        return
+    reasons = "; ".join(f"{r['column']}: {r['message']} ({r['count']})" for r in result.top_reasons)
+    audited = result.rows_read - result.rows_skipped
+    skipped = f" ({result.rows_skipped} more skipped as outside the audit)" if result.rows_skipped else ""
+    raise InputError(
+        f"{result.file}: {result.rows_rejected} of {audited} rows rejected{skipped} "
+        f"({result.reject_rate:.1%}, threshold {threshold:.0%}); nothing was loaded. "
+        f"Top reasons: {reasons}"
+    )
+
+
+def date_guards(
+    con: duckdb.DuckDBPyConnection,
+    as_of: date,
+    data: tuple[date | None, date | None],
+    settings: Settings,
+) -> tuple[Coverage, list[str]]:
+    """The as-of and coverage guards: the coverage found and the warnings to record. An as-of date
+    outside the data explains low coverage too, so only one of the two warns."""
+    found = coverage(con, as_of, settings.coverage_lookback_days)
+    warnings = as_of_warnings(*data, as_of, settings.as_of_gap_warning_days) or (
+        coverage_warnings(found, as_of, settings.coverage_warning_share)
+    )
+    for warning in warnings:
+        log.warning("as-of date: %s", warning)
+    return found, warnings

@@ -90,7 +90,6 @@ def resolve_run(con: duckdb.DuckDBPyConnection, run_id: str | None) -> str:
 
 def rerender(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str, now: datetime):
     """Write a past run's findings.csv, report.html, email.html and worklists into `settings.out`."""
-    from pipelines.run import write_findings
     from reports.render import write_reports
 
     evaluated = {
@@ -100,7 +99,6 @@ def rerender(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str, no
     if not evaluated:
         raise ConfigError(f"run {run_id} was pruned: its results are no longer in the database")
     selected = tuple(c for c in all_checks() if c.id in evaluated)
-    write_findings(con, settings.out, run_id, selected)
     return write_reports(con, settings, run_id, selected, now)
 
 

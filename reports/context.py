@@ -116,7 +116,7 @@ class FileQuality:
     rows_rejected: int
     skipped_unchanged: bool
     previous_rows_read: int | None
-    shrunk: bool  # under volume_guard_ratio of the previous run's rows: maybe a truncated export
+    shrunk: bool  # the volume guard's verdict: under volume_guard_ratio of the previous run's rows
     reasons: tuple[RejectionReason, ...]
     rows_skipped: int | None = None  # outside what the tool audits; None: a run before schema 3
     skip_reasons: tuple[tuple[str, int], ...] = ()  # (reason, rows), most rows first
@@ -159,7 +159,6 @@ class ReportContext:
     checks: tuple[CheckSection, ...]
     files: tuple[FileQuality, ...]
     max_rows: int
-    volume_guard_ratio: float
     warnings: tuple[str, ...] = ()  # what the run warned about (stored with it in runs.warnings)
     codelists: CodelistCoverage | None = None  # what the codelists may have missed (run_unmatched)
 
@@ -178,7 +177,6 @@ def build_context(
     clinic_name: str,
     generated_at: datetime,
     max_rows: int = 500,
-    volume_guard_ratio: float = 0.5,
 ) -> ReportContext:
     """Read one run's results, history and data quality into plain data for the templates."""
     run = _rows(
@@ -205,10 +203,10 @@ def build_context(
     sections = tuple(
         check_section(con, run_id, as_of, d, results[d.id]) for d in definitions if d.id in results
     )
-    files = file_quality(con, run_id, volume_guard_ratio)
+    files = file_quality(con, run_id)
     warnings = tuple(json.loads(run[0]["warnings"] or "[]"))
     coverage = codelist_coverage(con, run_id)
-    return ReportContext(header, sections, files, max_rows, volume_guard_ratio, warnings, coverage)
+    return ReportContext(header, sections, files, max_rows, warnings, coverage)
 
 
 def codelist_coverage(con: duckdb.DuckDBPyConnection, run_id: str) -> CodelistCoverage:
@@ -351,22 +349,10 @@ def check_section(
     )
 
 
-def file_quality(
-    con: duckdb.DuckDBPyConnection, run_id: str, volume_guard_ratio: float
-) -> tuple[FileQuality, ...]:
-    """Per export file: counts, the top rejection reasons, and whether it shrank since last run."""
-    rows = _rows(
-        con,
-        RUN_ORDER  # noqa: S608 - a constant CTE; values are bound
-        + """
-        SELECT f.*, (
-            SELECT p.rows_read FROM run_files p JOIN ordered pr USING (run_id)
-            WHERE p.table_name = f.table_name AND pr.seq < (SELECT this_seq FROM this_run)
-            ORDER BY pr.seq DESC LIMIT 1) AS previous_rows_read
-        FROM run_files f WHERE f.run_id = $r ORDER BY f.table_name
-        """,
-        {"r": run_id},
-    )
+def file_quality(con: duckdb.DuckDBPyConnection, run_id: str) -> tuple[FileQuality, ...]:
+    """Per export file: counts, the top rejection reasons, and whether it shrank since the last run,
+    as the run recorded them (run_files)."""
+    rows = _rows(con, "SELECT * FROM run_files WHERE run_id = $r ORDER BY table_name", {"r": run_id})
     return tuple(
         FileQuality(
             row["table_name"],
@@ -377,13 +363,12 @@ def file_quality(
             row["rows_rejected"],
             row["skipped_unchanged"],
             row["previous_rows_read"],
-            row["previous_rows_read"] is not None
-            and row["rows_read"] < row["previous_rows_read"] * volume_guard_ratio,
-            rejection_reasons(con, run_id, row),
+            bool(row["shrunk"]),
+            _reasons(row["top_reasons"]),
             row["rows_skipped"],
             _skip_reasons(row["skip_reasons"]),
             row["rows_noted"],
-            rejection_reasons(con, run_id, row, kept_in="row_notes"),
+            _reasons(row["top_notes"]),
         )
         for row in rows
     )
@@ -395,33 +380,12 @@ def _skip_reasons(stored: str | None) -> tuple[tuple[str, int], ...]:
     return tuple(sorted(reasons.items(), key=lambda item: (-item[1], item[0])))
 
 
-def rejection_reasons(
-    con: duckdb.DuckDBPyConnection,
-    run_id: str,
-    file: dict[str, Any],
-    top: int = 5,
-    kept_in: str = "quarantine",
-) -> tuple[RejectionReason, ...]:
-    """The commonest causes of quarantined rows in this file (or, with kept_in="row_notes", of rows
-    loaded with a note), each with its first line as example.
-
-    A file skipped as unchanged was quarantined by the earlier run that read it.
-    """
-    relation = "row_notes" if kept_in == "row_notes" else "quarantine"
-    rows = con.execute(
-        f"""
-        SELECT coalesce(column_name, '') AS col, rule, message, count(*) AS n,
-               arg_min(line, coalesce(line, 0)) AS line, arg_min(original, coalesce(line, 0)) AS original
-        FROM {relation}
-        WHERE table_name = $t AND file = $f AND (run_id = $r OR $skipped)
-        GROUP BY ALL ORDER BY n DESC, col, rule, message LIMIT $top
-        """,  # noqa: S608 - one of two table names
-        {
-            "t": file["table_name"],
-            "f": file["file"],
-            "r": run_id,
-            "skipped": file["skipped_unchanged"],
-            "top": top,
-        },
-    ).fetchall()
-    return tuple(RejectionReason(r[0], r[1], r[2], r[3], r[4], r[5] or "") for r in rows)
+def _reasons(stored: str | None) -> tuple[RejectionReason, ...]:
+    """run_files.top_reasons / top_notes (JSON, as ingest found them) as RejectionReasons. NULL in
+    runs before schema 4, which recorded no reasons."""
+    return tuple(
+        RejectionReason(
+            r["column"] or "", r["rule"], r["message"], r["count"], r["example_line"], r["example"] or ""
+        )
+        for r in json.loads(stored or "[]")
+    )

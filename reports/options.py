@@ -13,7 +13,6 @@ class ReportOptions(Protocol):
     out: Path
     clinic_name: str
     report_max_rows: int
-    volume_guard_ratio: float
     report_location: str
     small_count_threshold: int
 

@@ -10,9 +10,14 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import date
 from pathlib import Path
 from typing import Any
 
+import duckdb
+
+from checks.framework import CheckDefinition
+from reports.context import CheckSection
 from reports.files import open_private, write_text_private
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -62,4 +67,39 @@ def findings_rows(
             if name in position:
                 row[position[name]] = value
         rows.append(row)
+    return header, rows
+
+
+def write_findings(
+    con: duckdb.DuckDBPyConnection, out: Path, run_id: str, definitions: Sequence[CheckDefinition]
+) -> Path:
+    """`findings.csv`: every flag of the run, highest priority first, evidence as columns."""
+    cursor = con.execute(
+        "SELECT check_id, patient_id, priority, reason, evidence FROM findings WHERE run_id = $run "
+        "ORDER BY check_id, priority = 'high' DESC, patient_id",
+        {"run": run_id},
+    )
+    names = [d[0] for d in cursor.description]
+    findings = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    evidence_order = list(dict.fromkeys(e for c in definitions for e in c.evidence))
+    header, rows = findings_rows(findings, evidence_order)
+    return write_csv(out / "findings.csv", header, rows)
+
+
+def worklist_rows(section: CheckSection) -> tuple[list[str], list[list[Any]]]:
+    """A check's full worklist as CSV header and rows (ISO dates; evidence one column each)."""
+    header = [
+        "patient_id",
+        "priority",
+        "flagged_since",
+        "days_flagged",
+        "runs_flagged",
+        "reason",
+        *section.evidence_columns,
+    ]
+    rows = [
+        [r.patient_id, r.priority, r.flagged_since.isoformat(), r.days_flagged, r.runs_flagged, r.reason]
+        + [v.isoformat() if isinstance(v, date) else v for _, v in r.evidence]
+        for r in section.worklist
+    ]
     return header, rows

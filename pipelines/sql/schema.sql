@@ -14,10 +14,12 @@ CREATE TABLE IF NOT EXISTS runs (
     settings      JSON NOT NULL,              -- every parameter used, as resolved for this run
     warnings      JSON,                       -- what the run warned about (volume guard, as-of date)
     data_from     DATE,                       -- the earliest and latest clinical date the data held
-    data_to       DATE                        -- when the run committed (NULL in runs before schema 3)
+    data_to       DATE,                       -- when the run committed (NULL in runs before schema 3)
+    coverage      JSON                        -- patients with any record in the coverage lookback
 );
 ALTER TABLE runs ADD COLUMN IF NOT EXISTS data_from DATE;
 ALTER TABLE runs ADD COLUMN IF NOT EXISTS data_to DATE;
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS coverage JSON;
 
 CREATE TABLE IF NOT EXISTS run_files (
     run_id          VARCHAR NOT NULL,
@@ -33,13 +35,22 @@ CREATE TABLE IF NOT EXISTS run_files (
     rows_skipped    BIGINT,                   -- rows outside what the tool audits (e.g. Synthea vital
                                               -- signs, surveys): counted, not loaded, not rejected
     rows_noted      BIGINT,                   -- loaded rows with a noted, non-fatal problem (row_notes)
-    skip_reasons    JSON                      -- rows_skipped per reason: {"reason": rows, ...}
+    skip_reasons    JSON,                     -- rows_skipped per reason: {"reason": rows, ...}
+    -- The run's verdicts, recorded once so a re-rendered report shows what the run saw (schema 4):
+    previous_rows_read BIGINT,                -- rows the previous run read for this table (volume guard)
+    shrunk          BOOLEAN,                  -- under volume_guard_ratio of those: maybe a cut export
+    top_reasons     JSON,                     -- the commonest quarantine reasons, each with its first line
+    top_notes       JSON                      -- the same for row_notes
 );
 -- Databases from older schemas gain the columns here (appended, as in a new file).
 ALTER TABLE run_files ADD COLUMN IF NOT EXISTS bytes BIGINT;
 ALTER TABLE run_files ADD COLUMN IF NOT EXISTS rows_skipped BIGINT;
 ALTER TABLE run_files ADD COLUMN IF NOT EXISTS rows_noted BIGINT;
 ALTER TABLE run_files ADD COLUMN IF NOT EXISTS skip_reasons JSON;
+ALTER TABLE run_files ADD COLUMN IF NOT EXISTS previous_rows_read BIGINT;
+ALTER TABLE run_files ADD COLUMN IF NOT EXISTS shrunk BOOLEAN;
+ALTER TABLE run_files ADD COLUMN IF NOT EXISTS top_reasons JSON;
+ALTER TABLE run_files ADD COLUMN IF NOT EXISTS top_notes JSON;
 
 CREATE TABLE IF NOT EXISTS quarantine (
     run_id      VARCHAR NOT NULL,             -- the run that first saw this bad row

@@ -97,17 +97,27 @@ def timed(label, function):
         stages.append({"stage": name, "seconds": time.perf_counter() - started, "peak_mb": peak_mb()})
         return result
     return wrapper
-run.ingest_file = timed(lambda args: "ingest " + args[1].spec.table, run.ingest_file)
+import pipelines.load as load
+import reports.render as render
+load.ingest_file = timed(lambda args: "ingest " + args[1].spec.table, load.ingest_file)
 run.run_checks = timed("checks (all)", run.run_checks)
-run.write_findings = timed("findings.csv", run.write_findings)
-run.write_reports = timed("reports", run.write_reports)
+render.write_findings = timed("findings.csv", render.write_findings)
+run.write_reports = timed("reports", run.write_reports)  # findings.csv included
 run.preflight = timed("preflight", run.preflight)
 run.volume_guard = timed("volume guard", run.volume_guard)
-run.as_of_warnings = timed("as-of warnings", run.as_of_warnings)
+run.date_guards = timed("as-of and coverage guards", run.date_guards)
 run.data_range = timed("data date range", run.data_range)
 run.refresh_lab_concepts = timed("lab concepts refresh", run.refresh_lab_concepts)
-run._record_run = timed("record run", run._record_run)
-run._run_in_transaction = timed("transaction", run._run_in_transaction)
+run.record_run = timed("record run", run.record_run)
+from contextlib import contextmanager
+untimed_transaction = run.transaction
+@contextmanager
+def timed_transaction(con, keep=True):
+    started = time.perf_counter()
+    with untimed_transaction(con, keep):
+        yield
+    stages.append({"stage": "transaction", "seconds": time.perf_counter() - started, "peak_mb": peak_mb()})
+run.transaction = timed_transaction
 exports, db, out, as_of, now, memory_limit = sys.argv[1:7]
 settings = Settings(exports=Path(exports), db=Path(db), out=Path(out), as_of=date.fromisoformat(as_of),
                     export_format="generic", clinic_name="Synthetic clinic", memory_limit=memory_limit)
@@ -167,7 +177,13 @@ def pipeline(exports: Path, db: Path, out: Path, as_of: date, now: datetime) -> 
     inside = [s for s in figures["stages"] if s["stage"].startswith("ingest ")]
     inside += [
         stages[n]
-        for n in ("lab concepts refresh", "data date range", "as-of warnings", "checks (all)", "record run")
+        for n in (
+            "lab concepts refresh",
+            "data date range",
+            "as-of and coverage guards",
+            "checks (all)",
+            "record run",
+        )
         if n in stages
     ]
     transaction = figures["stages"].pop(

@@ -47,7 +47,7 @@ def test_as_of_far_after_the_data_warns_in_console_summary_and_report(tmp_path, 
     assert "days after the newest record (2026-11-18)" in warning and "--as-of latest" in warning
     assert "days after the newest record" in (tmp_path / "out" / "report.html").read_text()
     captured = capsys.readouterr()
-    assert "WARNING pipelines.run: as-of date:" in captured.err
+    assert "WARNING pipelines.guards: as-of date:" in captured.err
     assert "days after the newest record" in captured.out  # the console summary
     # A past run's report, re-rendered from the database, still carries its warning.
     assert cli("report", "--db", str(tmp_path / "audit.duckdb"), "--out", str(tmp_path / "again")) == 0

@@ -114,3 +114,51 @@ def test_rerendering_an_old_run_shows_its_own_data_range_after_more_data_loads(t
     assert covers[0] == covers[1] and "2001-02-03" not in covers[1]
     latest = tmp_path / "out" / "report.html"  # the second run's own report sees the new range
     assert "2001-02-03 to 2026-11-20" in latest.read_text(encoding="utf-8")
+
+
+def _outputs(folder) -> dict[str, str]:
+    """Every output file's text, less what may differ: when and where it was written."""
+    texts = {}
+    for path in sorted(folder.iterdir()):
+        lines = path.read_text(encoding="utf-8-sig").replace(str(folder), "OUT").splitlines()
+        texts[path.name] = "\n".join(line for line in lines if "enerated" not in line)
+    return texts
+
+
+def test_rerendering_an_old_run_after_a_shrunken_dirty_export_changes_nothing(tmp_path, capsys):
+    """Every fact a report shows about a run (guard verdicts, rejection reasons and their example
+    lines, counts, data range, warnings) is the run's record: a later night with a cut export, other
+    bad rows and new data leaves every output of the first run byte-identical when re-rendered."""
+    import shutil
+
+    assert cli(*run_args(tmp_path, SAMPLE_EXPORT)) == 0  # so that night 1 finds files unchanged
+    night1 = tmp_path / "night1"
+    shutil.copytree(SAMPLE_EXPORT, night1)
+    with (night1 / "labs.csv").open("a", encoding="utf-8") as handle:
+        handle.write(
+            "P0001,2026-11-19,2823-3,Potassium,4.1,mmol/L\nP0002,not a date,2823-3,Potassium,4.0,mmol/L\n"
+        )
+    assert cli(*run_args(tmp_path, night1)) == 0
+    capsys.readouterr()
+    first = listed(tmp_path, capsys)[0]["run_id"]
+    db = tmp_path / "audit.duckdb"
+    assert cli("report", "--run", first, "--db", str(db), "--out", str(tmp_path / "before")) == 0
+
+    night2 = tmp_path / "night2"
+    shutil.copytree(SAMPLE_EXPORT, night2)
+    lines = (night2 / "labs.csv").read_text(encoding="utf-8").splitlines()
+    cut = [*lines[: len(lines) // 5], "P0003,2026/11/19,2823-3,Potassium,4.2,mmol/L", "P0004,2026-11-20,,,5,"]
+    (night2 / "labs.csv").write_text("\n".join(cut) + "\n", encoding="utf-8")
+    with (night2 / "prescriptions.csv").open("a", encoding="utf-8") as handle:
+        handle.write("P0005,furosemide,,,yesterday,,\n")  # a new bad row in a file night 1 skipped
+    assert cli(*run_args(tmp_path, night2)) == 0
+    second = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert "much smaller than last time" in second  # the second night's own verdict
+
+    assert cli("report", "--run", first, "--db", str(db), "--out", str(tmp_path / "after")) == 0
+    before, after = _outputs(tmp_path / "before"), _outputs(tmp_path / "after")
+    assert set(before) == set(after) and "report.html" in before and "findings.csv" in before
+    for name in before:
+        assert before[name] == after[name], name
+    assert "much smaller than last time" not in after["report.html"]
+    assert "not a date" in after["report.html"]  # the first night's own rejection example

@@ -8,10 +8,11 @@ from datetime import datetime
 import duckdb
 
 import pipelines.ingest
-import pipelines.run
+import pipelines.load
 from pipelines.db import SCHEMA_VERSION, connect, memory_limit_bytes
 from pipelines.errors import EXIT_CONFIG, EXIT_INPUT
 from pipelines.ingest import StagingBudget
+from pipelines.run import execute_run
 from pipelines.settings import Settings
 from tests.conftest import SAMPLE_EXPORT
 from tests.helpers import cli, run_args, table_counts, write_export
@@ -19,15 +20,15 @@ from tests.helpers import cli, run_args, table_counts, write_export
 
 def test_files_load_smallest_first_and_are_reported_in_export_order(tmp_path, monkeypatch):
     loaded = []
-    original = pipelines.run.ingest_file
+    original = pipelines.load.ingest_file
 
     def recording(con, source, *args):
         loaded.append(source.spec.table)
         return original(con, source, *args)
 
-    monkeypatch.setattr(pipelines.run, "ingest_file", recording)
+    monkeypatch.setattr(pipelines.load, "ingest_file", recording)
     settings = Settings(exports=SAMPLE_EXPORT, out=tmp_path / "out", db=tmp_path / "audit.duckdb")
-    outcome = pipelines.run.execute_run(settings, datetime(2026, 11, 21, 3, 0))
+    outcome = execute_run(settings, datetime(2026, 11, 21, 3, 0))
 
     sizes = {t: (SAMPLE_EXPORT / f"{t}.csv").stat().st_size for t in loaded}
     assert loaded == sorted(sizes, key=sizes.get) and loaded[-1] == "labs"

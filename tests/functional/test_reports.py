@@ -11,7 +11,7 @@ import html5lib
 import pytest
 
 from checks.evaluate import all_checks
-from reports.render import small
+from reports.email_body import small
 from tests.conftest import SAMPLE_EXPORT
 from tests.helpers import cli, read_csv_rows, run_pipeline
 

@@ -1,0 +1,123 @@
+"""The summary email's content (email.html and its plain-text twin), built from the report context.
+
+The email gets its own plain-data summary built here, holding counts only, so no template change
+can leak a patient identifier into it; counts from 1 to `small_count_threshold` are suppressed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import css_inline
+
+from reports.context import CheckSection, ReportContext
+from reports.html import environment, pct
+
+
+def small(n: int, threshold: int) -> str:
+    """A count for the email: 1..threshold becomes "1–threshold" so small groups are not exposed."""
+    return f"1–{threshold}" if 1 <= n <= threshold else str(n)
+
+
+def _change(n: int | None, threshold: int) -> str:
+    return "first run" if n is None else small(n, threshold)
+
+
+@dataclass(frozen=True)
+class EmailCheckRow:
+    """One check's counts, already formatted and suppressed for the email."""
+
+    title: str
+    flagged: str
+    denominator: str
+    rate: str
+    high_priority: str
+    new: str
+    resolved: str
+
+
+@dataclass(frozen=True)
+class EmailSummary:
+    """The email's content: counts only, never a patient identifier."""
+
+    subject: str
+    clinic_name: str
+    as_of: str
+    run_id: str
+    generated_at: str
+    tool_version: str
+    checks: tuple[EmailCheckRow, ...]
+    warnings: tuple[str, ...]
+    rejected_total: int
+    report_location: str
+    small_count_threshold: int
+
+
+def email_row(section: CheckSection, threshold: int) -> EmailCheckRow:
+    """Counts for one check; the rate is hidden when it would reveal a suppressed count."""
+    s = section.summary
+    exact = not (1 <= s.flagged <= threshold or 1 <= s.denominator <= threshold)
+    return EmailCheckRow(
+        s.title,
+        small(s.flagged, threshold),
+        small(s.denominator, threshold),
+        pct(s.rate) if exact else "—",
+        small(s.high_priority, threshold),
+        _change(s.new, threshold),
+        _change(s.resolved, threshold),
+    )
+
+
+def email_summary(ctx: ReportContext, report_location: str, threshold: int) -> EmailSummary:
+    """The counts the email shows, built from the report context without any patient rows."""
+    h = ctx.header
+    warnings = tuple(
+        f"{f.file} is much smaller than last time ({f.rows_read} rows, previously {f.previous_rows_read})."
+        for f in ctx.files
+        if f.shrunk
+    )
+    return EmailSummary(
+        subject=f"{h.clinic_name}: clinical audit as of {h.as_of.isoformat()}",
+        clinic_name=h.clinic_name,
+        as_of=h.as_of.isoformat(),
+        run_id=h.run_id,
+        generated_at=h.generated_at.strftime("%Y-%m-%d %H:%M"),
+        tool_version=h.tool_version,
+        checks=tuple(email_row(c, threshold) for c in ctx.checks),
+        warnings=warnings,
+        rejected_total=sum(f.rows_rejected for f in ctx.files),
+        report_location=report_location,
+        small_count_threshold=threshold,
+    )
+
+
+def render_email_html(summary: EmailSummary) -> str:
+    """email.html: table layout, every style inlined for email clients that drop <style>."""
+    html = environment().get_template("email.html.j2").render(e=summary)
+    inliner = css_inline.CSSInliner(load_remote_stylesheets=False, keep_style_tags=False)
+    return inliner.inline(html)
+
+
+def render_email_text(summary: EmailSummary) -> str:
+    """The plain-text alternative part of the email."""
+    lines = [
+        f"{summary.clinic_name}: clinical audit summary",
+        f"As of {summary.as_of}, run {summary.run_id}, generated {summary.generated_at}, "
+        f"clinic-audit {summary.tool_version}",
+        "",
+    ]
+    for r in summary.checks:
+        lines += [
+            r.title,
+            f"  flagged {r.flagged} of {r.denominator} ({r.rate}); high priority {r.high_priority}; "
+            f"new {r.new}; resolved {r.resolved}",
+        ]
+    lines += ["", *(f"Warning: {w}" for w in summary.warnings)]
+    lines += [
+        f"Rows rejected from the export: {summary.rejected_total}",
+        f"Full report: {summary.report_location}",
+    ]
+    if summary.small_count_threshold:
+        t = summary.small_count_threshold
+        lines.append(f"Counts from 1 to {t} are shown as 1–{t}. This email carries counts only.")
+    return "\n".join(lines) + "\n"
