@@ -13,10 +13,10 @@ from tests.conftest import ROOT
 RUFF = [sys.executable, "-m", "ruff"]
 
 
-def _ruff_on(path: str, source: str) -> str:
+def _ruff_on(path: str, source: str, rule: str = "TID251") -> str:
     """ruff's findings for `source` as if it were the file at `path` (its directory's config applies)."""
     done = subprocess.run(
-        [*RUFF, "check", "--select", "TID251", "--stdin-filename", path, "-"],
+        [*RUFF, "check", "--select", rule, "--stdin-filename", path, "-"],
         input=source, capture_output=True, text=True, cwd=ROOT, check=False,
     )  # fmt: skip
     return done.stdout
@@ -36,6 +36,21 @@ def _ruff_on(path: str, source: str) -> str:
 )
 def test_upward_imports_are_banned(path, source, banned):
     assert ("TID251" in _ruff_on(path, source)) is banned
+
+
+@pytest.mark.parametrize(
+    ("path", "source", "banned"),
+    [
+        ("pipelines/cli.py", "import duckdb\n", True),
+        ("pipelines/cli.py", "import pandas as pd\n", True),
+        ("pipelines/cli.py", "from pandera import Check\n", True),
+        ("pipelines/cli.py", "def run():\n    import duckdb\n", False),  # inside a command: fine
+        ("pipelines/db.py", "import duckdb\n", False),
+    ],
+)
+def test_the_cli_imports_no_heavy_module_at_module_level(path, source, banned):
+    """`--help` and configuration errors answer at once: duckdb, pandas and pandera load in commands."""
+    assert ("TID253" in _ruff_on(path, source, "TID253")) is banned
 
 
 def test_the_tree_is_ruff_clean():
