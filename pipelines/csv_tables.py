@@ -10,6 +10,7 @@ header's own names, without sniffing. Structural faults of a table's main file l
 from __future__ import annotations
 
 import csv
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,9 +53,9 @@ class CsvFile:
     def reader(self, param: str, rejects: str) -> str:
         """A read_csv over the path bound as `$param`, columns bound as `$param_columns`, all text.
 
-        The delimiter is one of two literals, never text from the file.
+        The delimiter is one of three literals, never text from the file.
         """
-        delim = "\\t" if self.delimiter == "\t" else ","
+        delim = {"\t": "\\t", ";": ";"}.get(self.delimiter, ",")
         return (
             f"read_csv(${param}, header = true, auto_detect = false, delim = '{delim}', quote = '\"', "
             f"escape = '\"', columns = ${param}_columns, strict_mode = true, store_rejects = true, "
@@ -81,9 +82,14 @@ def find_file(export_dir: Path, names: tuple[str, ...]) -> Path:
 
 
 def header_line(path: Path, expected: str = "") -> str:
-    """The file's first line as text (a BOM dropped), or an InputError naming the file."""
-    with path.open("rb") as handle:
-        first = handle.readline()
+    """The file's first non-blank line as text (a BOM dropped; LF, CRLF or CR line ends), or an
+    InputError naming the file (blank lines before the header are dropped when the file is read)."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(1 << 20)
+    except OSError as error:
+        raise InputError(f"{path}: cannot be read ({error.strerror or 'I/O error'})") from None
+    first = next((line for line in re.split(rb"\r\n|\r|\n", head) if line.strip()), b"")
     if not first.strip():
         hint = f" ({expected})" if expected else ""
         raise InputError(f"{path}: file is empty; expected a header row{hint}")
@@ -93,10 +99,16 @@ def header_line(path: Path, expected: str = "") -> str:
         raise InputError(f"{path}, line 1 (header): not valid UTF-8") from None
 
 
+def delimiter_of(header: str) -> str:
+    """The delimiter a header line uses: comma, or tab or semicolon (a spreadsheet's CSV in a locale
+    writing decimal commas) when the line holds more of that."""
+    return max((",", "\t", ";"), key=header.count)
+
+
 def open_csv(path: Path) -> CsvFile:
-    """The file's header: delimiter (tab or comma, whichever the header has more of) and names."""
+    """The file's header: delimiter (delimiter_of) and names."""
     text = header_line(path)
-    delimiter = "\t" if text.count("\t") > text.count(",") else ","
-    names = [n.strip() for n in next(csv.reader([text.rstrip("\r\n")], delimiter=delimiter))]
+    delimiter = delimiter_of(text)
+    names = [n.strip() for n in next(csv.reader([text], delimiter=delimiter))]
     unique = [n if names.index(n) == i else f"{n}_{i}" for i, n in enumerate(names)]
     return CsvFile(path, delimiter, tuple(unique))

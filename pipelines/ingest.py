@@ -15,9 +15,11 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
+import tempfile
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
@@ -27,6 +29,7 @@ import pandas as pd
 import pandera.errors
 
 from pipelines.contract import TableContract
+from pipelines.csv_scan import MAX_RECORD_BYTES, Mended, layout, mend
 from pipelines.db import refresh_lab_concepts, scalar, sql_file
 from pipelines.errors import InputError
 from pipelines.rules import combined_check, keyed, schema_for
@@ -113,6 +116,10 @@ class RawSource:
     skips: bool = False
     notes: Mapping[str, tuple[str, str]] = field(default_factory=dict)
     lookups: tuple[LookupKey, ...] = ()
+    encoding: str = "utf-8"  # of a record-numbered CSV (`lines`): the export's `encoding` setting
+    # The parameter binding the path of the CSV whose records this source reads (scanned and, when
+    # DuckDB would misread it, mended: csv_scan); "path" for a record-numbered CSV (`lines`).
+    csv_param: str | None = None
 
 
 # A CSV staged in memory takes about twice its size on disk (measured: a 166 MB labs.csv staged as
@@ -152,11 +159,70 @@ class StagingBudget:
         return "main"
 
 
-def preflight(export_dir: Path, export_format: str = "generic") -> list[RawSource]:
-    """The export's sources, every file and column checked before the database is touched."""
+def preflight(export_dir: Path, export_format: str = "generic", encoding: str = "utf-8") -> list[RawSource]:
+    """The export's sources, every file and column checked before the database is touched; CSV
+    files read in order are read in `encoding` (a spreadsheet's cp1252)."""
     from pipelines.formats import sources_for
 
-    return sources_for(export_dir, export_format)
+    return [replace(source, encoding=encoding) for source in sources_for(export_dir, export_format)]
+
+
+@dataclass(frozen=True)
+class Reading:
+    """How a source is read: as given, or (a record-numbered CSV DuckDB would misread) from a mended
+    copy. `expected`: the data records the file holds, each to be loaded, skipped or quarantined
+    (None: not counted, a source joining files)."""
+
+    source: RawSource
+    expected: int | None = None
+    mended: Mended | None = None
+
+
+def _reading(source: RawSource, scratch: Path) -> Reading:
+    """Scan the source's CSV (csv_scan): read a clean one as it is, else a mended copy. Only a
+    record-numbered CSV (`lines`) is counted: a joined source's rows are not its file's records."""
+    param = source.csv_param or ("path" if source.lines else None)
+    if param is None:
+        return Reading(source)
+    path = Path(str(source.params[param]))
+    if _utf8(source.encoding):
+        found = layout(path)
+        if found.clean:
+            return Reading(source, found.records if source.lines else None)
+    mended = mend(path, scratch / "mended.csv", source.encoding)
+    log.info(
+        "%s: read from a mended copy (line ends, blank lines, quotes or encoding); %d records left out",
+        source.label,
+        len(mended.rejects),
+    )
+    params = dict(source.params) | {param: str(mended.path)}
+    expected = mended.records + len(mended.rejects) if source.lines else None
+    return Reading(replace(source, params=params), expected, mended)
+
+
+# What a DuckDB reader error means, by a word of its text: the text itself may quote the input
+# line (patient data), so only these words reach the user.
+READER_FAULTS = (
+    ("gzip", "not a readable gzip file (truncated or damaged)"),
+    ("compress", "not a readable compressed file (truncated or damaged)"),
+    ("permission", "permission denied"),
+    ("directory", "a folder, not a file"),
+    ("unicode", "not valid UTF-8 text"),
+    ("utf", "not valid UTF-8 text"),
+    ("maximum line size", "a record longer than the reader's maximum line size"),
+    ("json", "a line that is not JSON"),
+    ("csv", "not a CSV file the tool can read (binary, or a broken quote or line end)"),
+)
+
+
+def reader_error(label: str, error: Exception) -> InputError:
+    """An InputError naming the file, the line when DuckDB gives one, and the kind of fault, without
+    the error's own text (which can quote the record)."""
+    text = str(error).lower()
+    kind = next((what for word, what in READER_FAULTS if word in text), "the file cannot be read")
+    line = re.search(r"\bline[: ]+(\d+)", text)
+    where = f", line {line.group(1)}" if line else ""
+    return InputError(f"{label}{where}: {kind}; nothing was loaded")
 
 
 def ingest_file(
@@ -178,7 +244,7 @@ def ingest_file(
     before = file_state(source)
     result = FileResult(spec.table, source.label, "", sum(size for size, _ in before))
     try:
-        with ThreadPoolExecutor(max_workers=1) as pool:
+        with ThreadPoolExecutor(max_workers=1) as pool, tempfile.TemporaryDirectory() as scratch:
             digest = pool.submit(sha256_of, *source.paths)
             if _size_seen_before(con, result):
                 result.sha256 = digest.result()
@@ -188,20 +254,90 @@ def ingest_file(
             log.debug(
                 "%s: staged in %s", source.label, "memory" if staging == "temp" else "the database file"
             )
-            _stage(con, source, staging)
+            reading = _reading(source, Path(scratch))
+            _stage(con, reading.source, staging)
+            _line_map(con, spec.table, reading.mended)
             result.sha256 = digest.result()
-    except (duckdb.IOException, OSError):
+    except (duckdb.IOException, duckdb.InvalidInputException, duckdb.ConversionException, OSError) as error:
         _unchanged_since(source, before)  # a file rewritten or removed mid-read: say so (exit 3)
-        raise
+        if isinstance(error, OSError):
+            raise InputError(f"{source.label}: cannot be read ({error.strerror or 'I/O error'})") from None
+        raise reader_error(source.label, error) from None
     _unchanged_since(source, before)
     failures = _validate(con, spec, source.max_date or export_date)
     bad, noted = _split_soft(failures, keyed(spec.rules(export_date)))
     _count_skipped(con, spec.table, result)
     _quarantine(con, source, result, run_id, bad)
+    _accounted(source, reading, result)
+    _encoding_hint(con, source, result)
     _note(con, source, result, run_id, noted)
     _load(con, spec, run_id, result)
     _drop_staging(con, spec.table)
     return result
+
+
+def _line_map(con: duckdb.DuckDBPyConnection, table: str, mended: Mended | None) -> None:
+    """`line_map_<table>`: the file's line of each line of the mended copy DuckDB read (empty when
+    it read the file itself), and `mended_rejects_<table>`: the records the mending left out."""
+    lines = mended.lines if mended else []
+    rejects = mended.rejects if mended else []
+    con.register(
+        "copy_lines", pd.DataFrame({"copy_line": range(1, len(lines) + 1), "line": lines}, dtype="int64")
+    )
+    con.register(
+        "left_out",
+        pd.DataFrame(
+            {
+                "line": [r[0] for r in rejects],
+                "error_type": [r[1] for r in rejects],
+                "csv_line": [r[2] for r in rejects],
+            }
+        ).astype({"line": "int64", "error_type": "str", "csv_line": "str"}),
+    )
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE line_map_{table} AS SELECT * FROM copy_lines; "  # noqa: S608
+        f"CREATE OR REPLACE TEMP TABLE mended_rejects_{table} AS SELECT * FROM left_out"
+    )
+    con.unregister("copy_lines")
+    con.unregister("left_out")
+
+
+def _encoding_hint(con: duckdb.DuckDBPyConnection, source: RawSource, result: FileResult) -> None:
+    """Stop (exit 3) when many records are not valid UTF-8, naming the likely cause and the setting,
+    rather than quarantining them (under the reject threshold, silently) one by one."""
+    if not source.lines or not _utf8(source.encoding):
+        return
+    bad, first = con.execute(
+        "SELECT count(*), min(line) FROM new_quarantine WHERE rule = 'invalid_encoding'"
+    ).fetchall()[0]
+    if bad < max(ENCODING_HINT_ROWS, ENCODING_HINT_SHARE * result.rows_read):
+        return
+    raise InputError(
+        f"{source.label}: {bad} of {result.rows_read} records are not valid UTF-8 (the first on line "
+        f'{first}); the file was probably saved by a spreadsheet in Windows-1252 (Excel\'s "CSV" on '
+        'Windows). Set encoding = "cp1252" in the [run] section of the config file (or '
+        "CLINIC_AUDIT_ENCODING=cp1252) and run again; nothing was loaded"
+    )
+
+
+# Records not valid UTF-8 that point at a file in another encoding: at least this many, and this share.
+ENCODING_HINT_ROWS = 3
+ENCODING_HINT_SHARE = 0.01
+
+
+def _utf8(encoding: str) -> bool:
+    return encoding.lower().replace("_", "-") in ("utf-8", "utf8")
+
+
+def _accounted(source: RawSource, reading: Reading, result: FileResult) -> None:
+    """Stop (exit 3) when the file holds records that were neither read nor quarantined: the run
+    checks the reader against its own count of the file's records."""
+    if reading.expected is None or result.rows_read == reading.expected:
+        return
+    raise InputError(
+        f"{source.label}: the file holds {reading.expected} records but {result.rows_read} were read "
+        "(loaded, duplicate, skipped or quarantined); records would be lost, so nothing was loaded"
+    )
 
 
 def _drop_staging(con: duckdb.DuckDBPyConnection, table: str) -> None:
@@ -215,7 +351,8 @@ def _drop_staging(con: duckdb.DuckDBPyConnection, table: str) -> None:
         f"DROP VIEW IF EXISTS loadable_{table}; DROP VIEW IF EXISTS checked_{table}; "
         f"DROP VIEW IF EXISTS numbered_{table}; DROP TABLE IF EXISTS new_notes; "
         f"DROP TABLE IF EXISTS failing_{table}; DROP TABLE IF EXISTS typed_{table}; "
-        f"DROP TABLE IF EXISTS reject_lines_{table}; DROP TABLE IF EXISTS new_quarantine"
+        f"DROP TABLE IF EXISTS reject_lines_{table}; DROP TABLE IF EXISTS new_quarantine; "
+        f"DROP TABLE IF EXISTS line_map_{table}; DROP TABLE IF EXISTS mended_rejects_{table}"
     )
 
 
@@ -396,21 +533,23 @@ def _located_sql(source: RawSource, rule_rows: str, rows: str) -> str:
     """`rule_rows` (_rec, column_name, rule, message) with each row's line and original text.
 
     A record's line is its number + 2 (header, 1-based), plus the reader's rejected lines before it
-    (reject_lines_<table>); binds $run, $table, $file and $lines.
+    (reject_lines_<table>); in a mended copy, that line's line in the file (line_map_<table>). Binds
+    $run, $table, $file and $lines.
     """
     t = source.spec.table
     return f"""
-        WITH offsets AS (SELECT line - j AS threshold, j FROM reject_lines_{t}),
+        -- consecutive rejected lines share a threshold: the record after them follows all of them
+        WITH offsets AS (SELECT line - j AS threshold, max(j) AS j FROM reject_lines_{t} GROUP BY 1),
         located AS (
-            SELECT r.*, CASE WHEN $lines THEN r._rec + 2 + coalesce(o.j, 0) END AS line,
+            SELECT r.*, CASE WHEN $lines THEN r._rec + 2 + coalesce(o.j, 0) END AS copy_line,
                    {_original_sql(source)} AS original
             FROM ({rule_rows}) r
             JOIN {rows} s ON s._rec = r._rec
             ASOF LEFT JOIN offsets o ON r._rec + 1 >= o.threshold
         )
-        SELECT $run AS run_id, $table AS table_name, $file AS file, line, column_name, rule,
-               message, original
-        FROM located
+        SELECT $run AS run_id, $table AS table_name, $file AS file,
+               coalesce(m.line, l.copy_line) AS line, column_name, rule, message, original
+        FROM located l LEFT JOIN line_map_{t} m ON m.copy_line = l.copy_line
     """  # noqa: S608 - identifiers generated from the contract; values bound
 
 
@@ -452,19 +591,40 @@ def _quarantine(
         SELECT $run, $table, $file, line, coalesce(h."column", r.cname),
                lower(replace(error_type, ' ', '_')),
                CASE error_type
-                   WHEN 'INVALID ENCODING' THEN 'not valid UTF-8 text'
+                   WHEN 'INVALID ENCODING' THEN 'not valid ' || $encoding || ' text'
                    WHEN 'MISSING COLUMNS' THEN 'too few fields (truncated or short line)'
                    WHEN 'TOO MANY COLUMNS' THEN 'too many fields'
                    WHEN 'UNQUOTED VALUE' THEN 'unterminated or misplaced quote'
+                   WHEN 'UNTERMINATED QUOTE'
+                   THEN 'a quote opened on this line is never closed; reading went on at the next line'
+                   WHEN 'RECORD TOO LONG' THEN 'record longer than ' || $max_mib || ' MiB'
+                   WHEN 'LINE SIZE OVER MAXIMUM' THEN 'record longer than the reader''s maximum line size'
+                   WHEN 'STRAY CARRIAGE RETURN' THEN 'a carriage return (CR) inside the record'
+                   WHEN 'NUL BYTE' THEN 'binary data (a NUL byte): not CSV text (UTF-16 text is not read)'
                    ELSE lower(error_type) END,
                rtrim(csv_line, chr(10) || chr(13))
-        FROM reject_lines_{t} r LEFT JOIN header_names h USING (cname)
+        FROM (
+            SELECT coalesce(m.line, r.line) AS line, cname, error_type, csv_line
+            FROM reject_lines_{t} r LEFT JOIN line_map_{t} m ON m.copy_line = r.line
+            UNION ALL
+            SELECT line, NULL, error_type, csv_line FROM mended_rejects_{t}
+        ) r LEFT JOIN header_names h USING (cname)
         """,  # noqa: S608 - identifiers generated from the contract; values bound
-        {"run": run_id, "table": t, "file": result.file, "lines": source.lines},
+        {
+            "run": run_id,
+            "table": t,
+            "file": result.file,
+            "lines": source.lines,
+            "encoding": "UTF-8" if _utf8(source.encoding) else source.encoding,
+            "max_mib": str(MAX_RECORD_BYTES >> 20),
+        },
     )
     _record_once(con, "quarantine", "new_quarantine")
     rejected_recs = scalar(con, "SELECT count(DISTINCT _rec) FROM bad_rows")
-    reader_rejects = scalar(con, f"SELECT count(*) FROM reject_lines_{t}")  # noqa: S608
+    reader_rejects = scalar(
+        con,
+        f"SELECT (SELECT count(*) FROM reject_lines_{t}) + (SELECT count(*) FROM mended_rejects_{t})",  # noqa: S608
+    )
     accepted = scalar(con, f"SELECT count(*) FROM typed_{t}")  # noqa: S608 - skipped rows included
     result.rows_read = accepted + reader_rejects
     result.rows_rejected = rejected_recs + reader_rejects

@@ -7,6 +7,7 @@ can pass their own.
 
 from __future__ import annotations
 
+import codecs
 import re
 import tomllib
 from collections.abc import Mapping
@@ -38,6 +39,7 @@ class Settings:
     # their own last record (date-shifted research data), see checks/sql/_aligned.sql
     as_of: date | str | None = None
     export_format: str = "auto"  # detected from the files present; or a profile of pipelines/formats
+    encoding: str = "utf-8"  # of the export's CSV files read in order; cp1252 for a spreadsheet's CSV
     reject_threshold: float = 0.05
     clinic_name: str = "Clinic"
     as_of_gap_warning_days: int = 365  # warn when as-of is this far outside the data's date range
@@ -86,7 +88,10 @@ SETTING_HELP = {
     "coverage_warning_share": "Warn when under this share of patients (0 to 1) has any lab, prescription "
     "or diagnosis in the coverage_lookback_days before the as-of date.",
     "coverage_lookback_days": "The lookback of the coverage warning, in days up to the as-of date.",
-    "export_format": "Export format: auto (detected from the files present) or a profile name.",
+    "export_format": "Export format: auto (detected from the files present), or one of "
+    f"{', '.join(format_names())}.",
+    "encoding": "Text encoding of the export's CSV files: utf-8, or cp1252 for a CSV saved by Excel "
+    "on Windows (Windows-1252).",
     "reject_threshold": "Stop (exit 3) when a file's share of rejected rows exceeds this, 0 to 1.",
     "clinic_name": "Clinic name shown in the report and the email.",
     "memory_limit": "DuckDB working memory; a file too big to stage in it is staged in the "
@@ -143,6 +148,8 @@ def _coerce(key: str, value: Any, origin: str) -> Any:
             if str(value).strip().lower() in {"latest", "per-patient"}:
                 return str(value).strip().lower()
             return value if isinstance(value, date) else date.fromisoformat(str(value))
+        if key == "encoding":
+            return codecs.lookup(str(value).strip()).name
         if key == "memory_limit":
             return _memory_limit(str(value))
         if key == "export_format":
@@ -165,6 +172,8 @@ def _coerce(key: str, value: Any, origin: str) -> Any:
         if kind in ("str", str):
             return str(value)
         return value
+    except LookupError:
+        raise ConfigError(f"{origin}: setting '{key}' names an unknown encoding {value!r}") from None
     except (TypeError, ValueError) as error:
         raise ConfigError(f"{origin}: setting '{key}' has an invalid value {value!r}: {error}") from None
 

@@ -9,7 +9,7 @@ import csv
 from pathlib import Path
 
 from pipelines.contract import CONTRACTS, TableContract
-from pipelines.csv_tables import header_line
+from pipelines.csv_tables import delimiter_of, header_line
 from pipelines.errors import InputError
 from pipelines.ingest import RawSource
 
@@ -41,7 +41,8 @@ def locate_files(
 
 def read_header(path: Path, spec: TableContract) -> dict[str, int]:
     """Map each contract column to its position in the file's header, or say what is missing."""
-    names = next(csv.reader([header_line(path, ", ".join(spec.required))]))
+    text = header_line(path, ", ".join(spec.required))
+    names = next(csv.reader([text], delimiter=delimiter_of(text)))
     positions: dict[str, int] = {}
     for index, name in enumerate(names):
         positions.setdefault(name.strip().lower(), index)
@@ -55,17 +56,21 @@ def read_header(path: Path, spec: TableContract) -> dict[str, int]:
 
 def sources(export_dir: Path) -> list[RawSource]:
     """One ordered CSV source per file present; headers checked against the contract first."""
-    return [_source(spec, path, read_header(path, spec)) for spec, path in locate_files(export_dir)]
+    return [
+        _source(spec, path, read_header(path, spec), delimiter_of(header_line(path)))
+        for spec, path in locate_files(export_dir)
+    ]
 
 
-def _source(spec: TableContract, path: Path, header: dict[str, int]) -> RawSource:
-    """Every column read as text (typing is the staging SQL's job) and mapped to contract names."""
+def _source(spec: TableContract, path: Path, header: dict[str, int], delimiter: str = ",") -> RawSource:
+    """Every column read as text (typing is the staging SQL's job) and mapped to contract names;
+    fields split at the header's delimiter (a semicolon in a spreadsheet's CSV: delimiter_of)."""
     width = header.pop("__width__")
     aliases = ", ".join(
         f"c{header[c]} AS {c}" if c in header else f"NULL::VARCHAR AS {c}" for c in spec.columns
     )
     select = (
-        f"SELECT {aliases} FROM read_csv($path, header = true, auto_detect = false, delim = ',', "  # noqa: S608
+        f"SELECT {aliases} FROM read_csv($path, header = true, auto_detect = false, delim = $delim, "  # noqa: S608
         "quote = '\"', escape = '\"', columns = $columns, strict_mode = true, store_rejects = true, "
         f"rejects_table = 'rejects_{spec.table}', rejects_scan = 'reject_scans_{spec.table}')"
     )
@@ -74,7 +79,7 @@ def _source(spec: TableContract, path: Path, header: dict[str, int]) -> RawSourc
         label=path.name,
         paths=(path,),
         select=select,
-        params={"path": str(path), "columns": {f"c{i}": "VARCHAR" for i in range(width)}},
+        params={"path": str(path), "delim": delimiter, "columns": {f"c{i}": "VARCHAR" for i in range(width)}},
         order=tuple(c for _, c in sorted((i, c) for c, i in header.items())),
         lines=True,
         reject_columns={f"c{i}": c for c, i in header.items()},

@@ -339,4 +339,5 @@ def _source(
         order=spec.columns,
         lines=False,
         lookups=keys,
+        csv_param="main" if isinstance(main, CsvFile) else None,  # mended when DuckDB would misread it
     )

@@ -1,0 +1,177 @@
+"""Count a CSV file's records independently of DuckDB, and mend the files DuckDB would misread.
+
+DuckDB's CSV reader loses or misplaces records on a few shapes of file without saying so: a line of
+32 MiB or more is dropped without a reject, an unterminated quote swallows the rest of the file into
+one rejected record, a bare carriage return (a stray one in a field, CR CR LF line ends, a file
+ending in CR) stops the reader with an error, and blank lines (a blank first line included) shift
+every later line number. So every record-numbered CSV is first scanned here, in one pass over its
+bytes: a clean file (none of those shapes, and no newline inside a quoted field) is read by DuckDB
+as it is, and `Layout.records` is the number of records it must account for. Any other file is
+rewritten by `mend` into a clean copy (one record per line, blank lines dropped, line ends LF,
+re-encoded to UTF-8 when the export says it is not), with the file's own line of each record kept,
+and the records it cannot pass on (an unterminated quote, a record too long, a stray CR, bytes not
+valid in the file's encoding) listed by line to be quarantined; the rest of the file is read on.
+"""
+
+from __future__ import annotations
+
+import codecs
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+CHUNK = 8 << 20
+# A record longer than this is quarantined by number (DuckDB rejects lines over its max_line_size,
+# and silently drops lines of 32 MiB and more).
+MAX_RECORD_BYTES = 8 << 20
+# A quoted field still open after this many lines is taken as an unterminated quote: its first line
+# is quarantined and reading resumes on the next line (a real multi-line field is a few lines).
+MAX_RECORD_LINES = 1000
+SHOWN_BYTES = 4096  # of a left-out record's first line, kept as its original text in quarantine
+QUOTE = ord('"')
+NEWLINE = ord("\n")
+
+
+@dataclass(frozen=True)
+class Layout:
+    """What one pass over the bytes found: whether DuckDB can read the file as it is, and then how
+    many data records (header excluded) it holds."""
+
+    clean: bool
+    records: int = 0
+
+
+def layout(path: Path) -> Layout:
+    """Scan the file: clean (LF or CRLF line ends, no blank line, no newline inside quotes, quotes
+    balanced, no record near MAX_RECORD_BYTES) with its record count, or not clean."""
+    newlines, inside, last = 0, False, b"\n"
+    with path.open("rb") as handle:
+        while chunk := handle.read(CHUNK):
+            joined = last + chunk[:1]
+            if b"\x00" in chunk:
+                return Layout(False)  # binary data (or UTF-16 text)
+            if len(chunk) == CHUNK and b"\n" not in chunk:
+                return Layout(False)  # a record of 8 MiB or more
+            if chunk.count(b"\r") != chunk.count(b"\r\n") or chunk.endswith(b"\r"):
+                return Layout(False)
+            if (
+                b"\n\n" in chunk
+                or b"\n\r\n" in chunk
+                or joined == b"\n\n"
+                or (last == b"\n" and chunk.startswith(b"\r\n"))
+            ):
+                return Layout(False)  # a blank line (a blank first line included)
+            if b'"' in chunk:
+                inside, quoted = _quoted_newlines(chunk, inside)
+                if quoted:
+                    return Layout(False)
+            newlines += chunk.count(b"\n")
+            last = chunk[-1:]
+    if inside:
+        return Layout(False)  # an unterminated quote
+    return Layout(True, max(newlines + (last != b"\n") - 1, 0))
+
+
+def _quoted_newlines(chunk: bytes, inside: bool) -> tuple[bool, int]:
+    """(whether the chunk ends inside quotes, how many of its newlines are inside quotes)."""
+    data = np.frombuffer(chunk, dtype=np.uint8)
+    quotes = np.flatnonzero(data == QUOTE)
+    breaks = np.flatnonzero(data == NEWLINE)
+    parity = (np.searchsorted(quotes, breaks) + int(inside)) % 2
+    return bool((len(quotes) + int(inside)) % 2), int(parity.sum())
+
+
+@dataclass
+class Mended:
+    """A clean copy of a file: `lines[i]` is the file's line of the copy's line i + 1 (the header
+    first); `rejects` the (line, error type, text of that line, cut at SHOWN_BYTES) of records left out."""
+
+    path: Path
+    lines: list[int] = field(default_factory=list)
+    rejects: list[tuple[int, str, str]] = field(default_factory=list)
+
+    @property
+    def records(self) -> int:
+        """Data records in the copy (its header excluded)."""
+        return max(len(self.lines) - 1, 0)
+
+
+def mend(source: Path, target: Path, encoding: str = "utf-8") -> Mended:
+    """Write `target`: the records of `source`, one per line, blank lines dropped, in UTF-8."""
+    mended = Mended(target)
+    decoder = None if codecs.lookup(encoding).name == "utf-8" else encoding
+    left_out: list[tuple[int, str, bytes]] = []
+    with target.open("wb") as out:
+        for line, record in _records(_physical_lines(source), left_out):
+            if b"\r" in record or b"\x00" in record:
+                left_out.append((line, "STRAY CARRIAGE RETURN" if b"\r" in record else "NUL BYTE", record))
+                continue
+            if decoder is not None:
+                try:
+                    record = record.decode(decoder).encode("utf-8")
+                except UnicodeDecodeError:
+                    left_out.append((line, "INVALID ENCODING", record))
+                    continue
+            out.write(record + b"\n")
+            mended.lines.append(line)
+    mended.rejects = sorted(
+        (line, kind, text[:SHOWN_BYTES].decode(decoder or "utf-8", "replace"))
+        for line, kind, text in left_out
+    )
+    return mended
+
+
+def _physical_lines(path: Path) -> Iterator[tuple[int, bytes]]:
+    """(line number, text without its line end) for each line; LF, CRLF, CR CR LF and (in a file
+    with no LF at all) CR end a line."""
+    with path.open("rb") as handle:
+        head = handle.read(CHUNK)
+    cr_only = b"\n" not in head and b"\r" in head
+    with path.open("rb") as handle:
+        number = 0
+        for raw in handle:
+            parts = raw.split(b"\r") if cr_only else [raw.rstrip(b"\n").rstrip(b"\r")]
+            if cr_only and parts and parts[-1] == b"":
+                parts.pop()
+            for part in parts:
+                number += 1
+                yield number, part
+
+
+def _records(
+    lines: Iterator[tuple[int, bytes]], rejects: list[tuple[int, str, bytes]]
+) -> Iterator[tuple[int, bytes]]:
+    """(first line, text) of each record: lines joined while a quote is open; a record too long, or
+    a quote still open after MAX_RECORD_LINES lines or at the end, is rejected by its first line
+    and the lines after that first one are read again."""
+    pending: list[tuple[int, bytes]] = []
+    queue: list[tuple[int, bytes]] = []
+    source = iter(lines)
+    while True:
+        if queue:
+            number, text = queue.pop(0)
+        else:
+            item = next(source, None)
+            if item is None:
+                if not pending:
+                    return
+                rejects.append((*pending[0][:1], "UNTERMINATED QUOTE", pending[0][1]))
+                queue, pending = pending[1:], []
+                continue
+            number, text = item
+        if not pending and not text.strip():
+            continue  # a blank line is no record
+        pending.append((number, text))
+        record = b"\n".join(t for _, t in pending)
+        if len(record) > MAX_RECORD_BYTES:
+            kind = "RECORD TOO LONG" if len(pending) == 1 else "UNTERMINATED QUOTE"
+            rejects.append((pending[0][0], kind, pending[0][1]))
+            queue, pending = pending[1:] + queue, []
+        elif record.count(b'"') % 2 == 0:
+            yield pending[0][0], record
+            pending = []
+        elif len(pending) > MAX_RECORD_LINES:
+            rejects.append((pending[0][0], "UNTERMINATED QUOTE", pending[0][1]))
+            queue, pending = pending[1:] + queue, []

@@ -1,0 +1,265 @@
+"""Input-file faults through the real CLI (issue #17): every record is loaded, counted, skipped or
+quarantined with its line, or the file is refused with exit 3 naming it; never a traceback, never a
+record lost with exit 0, and never a line of the file in stderr or the log.
+
+The files are shaped like the real exports (the generic contract, Synthea and OMOP CSVs, MIMIC-IV
+.csv.gz, FHIR NDJSON) with the faults a spreadsheet, a truncated copy or a broken extract produce.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import duckdb
+import pytest
+
+from tests.functional.test_format_mimic import write_mimic
+from tests.functional.test_format_omop import write_cdm
+from tests.functional.test_format_synthea import write_synthea
+from tests.helpers import cli, run_args, table_counts, write_export
+
+H = "patient_id,collected_at,loinc_code,test_name,value,unit"
+GOOD = "P1,2026-01-02,2823-3,Potassium,4.1,mmol/L"
+BAD_DATE = "P2,2026-02-30,2823-3,Potassium,4.2,mmol/L"  # no 30 February: rule `format`
+TOO_MANY = "P3,2026-01-03,2823-3,Potassium,4.3,mmol/L,extra"
+# A patient value that must never reach stderr or the log, however the file breaks.
+SECRET = "ZZSECRET-4711"
+
+
+def run(tmp_path, *extra: str, env: dict[str, str] | None = None) -> int:
+    return cli(*run_args(tmp_path, tmp_path / "export", *extra), env=env)
+
+
+def quarantined(tmp_path, file: str = "labs.csv") -> list[tuple]:
+    with duckdb.connect(str(tmp_path / "audit.duckdb"), read_only=True) as con:
+        return con.execute(
+            "SELECT line, rule FROM quarantine WHERE file = $f ORDER BY line, rule", {"f": file}
+        ).fetchall()
+
+
+def summary(tmp_path) -> dict:
+    return json.loads((tmp_path / "out" / "summary.json").read_text())
+
+
+def labs_file(tmp_path, data: bytes) -> None:
+    export = write_export(tmp_path / "export")
+    (export / "labs.csv").write_bytes(data)
+
+
+def accounted(counts: dict) -> int:
+    return counts["rows_loaded"] + counts["rows_duplicate"] + counts["rows_rejected"] + counts["rows_skipped"]
+
+
+def test_an_unterminated_quote_quarantines_its_record_and_reading_goes_on(tmp_path):
+    lines = [H, GOOD, GOOD, GOOD, 'P2,2026-01-02,2823-3,"Potassium,4.1,mmol/L', GOOD, GOOD, GOOD, BAD_DATE]
+    labs_file(tmp_path, ("\n".join(lines) + "\n").encode())
+    assert run(tmp_path, "--reject-threshold", "1") == 0
+    assert quarantined(tmp_path) == [(5, "unterminated_quote"), (9, "format")]
+    counts = summary(tmp_path)["files"]["labs"]
+    assert counts["rows_read"] == 8 and counts["rows_loaded"] == 6 and accounted(counts) == 8
+
+
+# Physical lines: 1 blank, 2 header, 3 good, 4 bad date, 5-6 too many fields (consecutive reader
+# rejects), 7 blank, 8 good, 9-10 a quoted field with a line break in it, 11 bad date.
+DIRTY = [
+    "",
+    H,
+    GOOD,
+    BAD_DATE,
+    TOO_MANY,
+    TOO_MANY,
+    "",
+    GOOD,
+    'P4,2026-01-04,2823-3,"Potas{nl}sium",4.4,mmol/L',
+    BAD_DATE,
+]
+DIRTY_QUARANTINE = [(4, "format"), (5, "too_many_columns"), (6, "too_many_columns"), (11, "format")]
+
+
+@pytest.mark.parametrize(
+    ("newline", "ending"),
+    [("\n", "\n"), ("\r\n", "\r\n"), ("\r", "\r"), ("\r\r\n", "\r\r\n"), ("\n", "\r"), ("\n", "")],
+    ids=["lf", "crlf", "cr-only", "cr-cr-lf", "ends-in-bare-cr", "no-final-newline"],
+)
+def test_line_numbers_hold_after_blank_lines_and_quoted_newlines_whatever_the_line_ends(
+    tmp_path, newline, ending
+):
+    text = newline.join(line.format(nl=newline) for line in DIRTY) + ending
+    labs_file(tmp_path, text.encode())
+    assert run(tmp_path, "--reject-threshold", "1") == 0
+    assert quarantined(tmp_path) == DIRTY_QUARANTINE
+    with duckdb.connect(str(tmp_path / "audit.duckdb"), read_only=True) as con:
+        loaded = con.execute("SELECT patient_id, test_name FROM lab_results ORDER BY ALL").fetchall()
+    assert loaded == [("P1", "Potassium"), ("P1", "Potassium"), ("P4", "Potas\nsium")]
+    counts = summary(tmp_path)["files"]["labs"]
+    assert counts["rows_read"] == 7 == accounted(counts)
+
+
+def test_a_stray_carriage_return_quarantines_its_record(tmp_path):
+    lines = [H, GOOD, "P3,2026-01-03,2823-3,Pot\rassium,4.3,mmol/L", GOOD, BAD_DATE]
+    labs_file(tmp_path, ("\n".join(lines) + "\n").encode())
+    assert run(tmp_path, "--reject-threshold", "1") == 0
+    assert quarantined(tmp_path) == [(3, "stray_carriage_return"), (5, "format")]
+    assert summary(tmp_path)["files"]["labs"]["rows_loaded"] == 2
+
+
+def test_a_record_over_the_readers_maximum_line_size_is_quarantined_by_number(tmp_path):
+    # DuckDB drops a line of 32 MiB or more without a reject; this one would vanish.
+    huge = "P2,2026-01-02,2823-3," + "K" * (33 << 20) + ",4.1,mmol/L"
+    labs_file(tmp_path, "\n".join([H, GOOD, huge, GOOD, BAD_DATE]).encode() + b"\n")
+    assert run(tmp_path, "--reject-threshold", "1") == 0
+    assert quarantined(tmp_path) == [(3, "record_too_long"), (5, "format")]
+    counts = summary(tmp_path)["files"]["labs"]
+    assert counts["rows_read"] == 4 == accounted(counts)
+
+
+def test_a_record_the_reader_loses_fails_the_run_loudly(tmp_path, monkeypatch, capsys):
+    """The run checks the reader against its own count of the file's records."""
+    from pipelines import csv_scan, ingest
+
+    labs_file(tmp_path, f"{H}\n{GOOD}\n".encode())
+    assert run(tmp_path) == 0
+    before = table_counts(tmp_path / "audit.duckdb")
+    labs_file(tmp_path, f"{H}\n{GOOD}\n{GOOD}\n{GOOD}\n".encode())
+    real = csv_scan.layout
+    monkeypatch.setattr(ingest, "layout", lambda path: csv_scan.Layout(True, real(path).records + 1))
+    assert run(tmp_path) == 3
+    err = capsys.readouterr().err
+    assert "labs.csv: the file holds 4 records but 3 were read" in err and "Traceback" not in err
+    assert table_counts(tmp_path / "audit.duckdb") == before
+
+
+@pytest.mark.parametrize(
+    ("column", "text"),
+    [
+        ("collected_at", "epoch"),  # DuckDB: 1970-01-01
+        ("collected_at", "infinity"),  # DuckDB: 9999-12-31
+        ("collected_at", "2026/01/05"),  # DuckDB: 2026-01-05; not ISO 8601
+        ("collected_at", "2026-1-5"),
+        ("value", "1_40"),  # DuckDB: 140
+        ("value", "NaN"),
+        ("value", "Infinity"),
+        ("value", "inf"),
+        ("value", "<1_0"),
+    ],
+)
+def test_text_is_not_read_as_data(tmp_path, column, text):
+    row = {"patient_id": "P2", "collected_at": "2026-01-05", "loinc_code": "2823-3", "test_name": "Potassium"}
+    row |= {"value": "4.1", "unit": "mmol/L", column: text}
+    labs_file(tmp_path, f"{H}\n{GOOD}\n{','.join(row.values())}\n".encode())
+    assert run(tmp_path, "--reject-threshold", "1") == 0
+    with duckdb.connect(str(tmp_path / "audit.duckdb"), read_only=True) as con:
+        stored = con.execute(
+            "SELECT collected_at::DATE::VARCHAR, value_original FROM lab_results WHERE patient_id = 'P2'"
+        ).fetchall()
+    if column == "collected_at":  # quarantined: no date was read from it
+        assert stored == [] and quarantined(tmp_path) == [(3, "format")]
+    elif any(c.isdigit() for c in text):  # digits that are no number: quarantined, as '4..1' is
+        assert stored == [] and quarantined(tmp_path) == [(3, "numeric")]
+    else:  # a result without a numeric value (as 'haemolysed' is), never infinity
+        assert stored == [("2026-01-05", None)]
+
+
+def test_a_binary_file_is_refused_naming_it(tmp_path, capsys):
+    labs_file(tmp_path, f"{H}\n{GOOD}\n".encode() + bytes(range(256)) * 40 + SECRET.encode())
+    assert run(tmp_path) == 3
+    err = capsys.readouterr().err
+    assert "labs.csv" in err and "nul_byte" not in err and "Traceback" not in err and SECRET not in err
+    assert "binary data" in err
+
+
+def test_a_folder_where_a_file_should_be_is_named(tmp_path, capsys):
+    export = write_export(tmp_path / "export")
+    (export / "labs.csv").unlink()
+    (export / "labs.csv").mkdir()
+    assert run(tmp_path) == 3
+    err = capsys.readouterr().err
+    assert "labs.csv" in err and "Traceback" not in err
+
+
+@pytest.mark.skipif(__import__("os").geteuid() == 0, reason="root reads a file of mode 000")
+def test_an_unreadable_file_is_named(tmp_path, capsys):
+    labs_file(tmp_path, f"{H}\n{GOOD}\n".encode())
+    (tmp_path / "export" / "labs.csv").chmod(0)
+    assert run(tmp_path) == 3
+    err = capsys.readouterr().err
+    assert "labs.csv: cannot be read" in err and "Traceback" not in err
+
+
+def test_a_spreadsheets_windows_1252_file_names_the_cause_and_loads_with_the_setting(tmp_path, capsys):
+    rows = [H] + [f"P{i},2026-01-0{i},,Hämoglobin A1c,4{i},µmol/L" for i in range(1, 6)]
+    labs_file(tmp_path, ("\r\n".join(rows) + "\r\n").encode("cp1252"))
+    assert run(tmp_path, "--reject-threshold", "1") == 3  # under any threshold: the file is refused
+    err = capsys.readouterr().err
+    assert "labs.csv: 5 of 5 records are not valid UTF-8 (the first on line 2)" in err
+    assert 'encoding = "cp1252"' in err and "CLINIC_AUDIT_ENCODING=cp1252" in err
+    assert table_counts(tmp_path / "audit.duckdb")["labs"] == 0
+    assert run(tmp_path, env={"CLINIC_AUDIT_ENCODING": "cp1252"}) == 0
+    with duckdb.connect(str(tmp_path / "audit.duckdb"), read_only=True) as con:
+        got = con.execute("SELECT DISTINCT test_name, unit_original FROM lab_results").fetchall()
+    assert got == [("Hämoglobin A1c", "µmol/L")]
+
+
+def test_an_unknown_encoding_setting_is_a_configuration_error(tmp_path, capsys):
+    write_export(tmp_path / "export")
+    assert run(tmp_path, env={"CLINIC_AUDIT_ENCODING": "klingon"}) == 2
+    assert "'encoding'" in capsys.readouterr().err
+
+
+def test_a_semicolon_separated_export_loads(tmp_path):
+    rows = [
+        H.replace(",", ";"),
+        "P1;2026-01-02;2823-3;Potassium, serum;4.1;mmol/L",
+        BAD_DATE.replace(",", ";"),
+    ]
+    labs_file(tmp_path, ("\r\n".join(rows) + "\r\n").encode())
+    assert run(tmp_path, "--reject-threshold", "1") == 0
+    assert quarantined(tmp_path) == [(3, "format")]
+    with duckdb.connect(str(tmp_path / "audit.duckdb"), read_only=True) as con:
+        assert con.execute("SELECT test_name, value_original FROM lab_results").fetchall() == [
+            ("Potassium, serum", 4.1)
+        ]
+
+
+def test_synthea_observations_with_crlf_blank_lines_and_an_unterminated_quote(tmp_path):
+    export = write_synthea(tmp_path / "export")
+    path = export / "observations.csv"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    count = len(lines)  # the fixture's own bad value is on line 5
+    broken = '2026-01-01T00:00:00Z,S01,,"unterminated,Potassium,4.0,mmol/L,numeric'
+    lines[1:1] = [""]  # a blank line 2: every later line moves down one
+    lines += [broken, "", lines[2]]
+    path.write_bytes(("\r\n".join(lines) + "\r\n").encode())
+    assert cli(*run_args(tmp_path, export, "--reject-threshold", "1")) == 0
+    got = quarantined(tmp_path, "observations.csv")
+    assert got == [(6, "numeric"), (count + 2, "unterminated_quote")]
+    counts = summary(tmp_path)["files"]["labs"]
+    assert counts["rows_read"] == count + 1 == accounted(counts)  # the fixture's, the broken one, a copy
+
+
+def test_omop_measurement_with_a_stray_carriage_return_and_cr_cr_lf_line_ends(tmp_path):
+    export = write_cdm(tmp_path / "export")
+    path = export / "MEASUREMENT.csv"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    lines.append(lines[1].replace(",", ",\r", 1))  # a stray CR in its first field, line len+1
+    path.write_bytes(("\r\r\n".join(lines) + "\r\r\n").encode())
+    assert cli(*run_args(tmp_path, export, "--reject-threshold", "1")) == 0
+    got = quarantined(tmp_path, "MEASUREMENT.csv")  # a joined source: rule failures have no line
+    assert got == [(len(lines), "stray_carriage_return"), (None, "numeric")]  # and the fixture's own
+
+
+def test_a_truncated_mimic_gzip_file_is_refused_naming_it(tmp_path, capsys):
+    export = write_mimic(tmp_path / "export")
+    path = export / "hosp" / "labevents.csv.gz"
+    text = (
+        gzip.decompress(path.read_bytes()).decode() + f"10000009,{SECRET},50971,2180-05-01 08:00:00\n" * 200
+    )
+    data = gzip.compress(text.encode())
+    path.write_bytes(data[: len(data) * 2 // 3])
+    log = tmp_path / "audit.log"
+    assert cli("--log-file", str(log), *run_args(tmp_path, export, "--as-of", "2180-06-01")) == 3
+    err = capsys.readouterr().err
+    assert "labevents.csv.gz" in err and "gzip" in err and "Traceback" not in err
+    assert SECRET not in err and SECRET not in log.read_text()
+    assert table_counts(tmp_path / "audit.duckdb")["labs"] == 0
