@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import time
 from collections.abc import Iterator
@@ -145,6 +146,16 @@ def database_error(error: BaseException, path: Path | None) -> Exception:
             "it from a backup, or move it aside to start a new database."
         )
     return error
+
+
+def out_of_resources(error: BaseException) -> bool:
+    """Disk full or out of memory, from DuckDB or the OS: not the input's fault, so a reader that turns
+    its errors into "cannot be read" (exit 3) lets these through to the CLI (exit 7)."""
+    if isinstance(error, OSError):
+        return error.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
+    if isinstance(error, MemoryError | duckdb.OutOfMemoryException):
+        return True
+    return isinstance(error, duckdb.Error) and any(fragment in str(error) for fragment in _DISK_FULL)
 
 
 def analyst_copy_path(db: Path) -> Path:

@@ -30,7 +30,7 @@ import pandera.errors
 
 from pipelines.contract import TableContract
 from pipelines.csv_scan import MAX_RECORD_BYTES, Mended, layout, mend
-from pipelines.db import refresh_lab_concepts, scalar, sql_file
+from pipelines.db import out_of_resources, refresh_lab_concepts, scalar, sql_file
 from pipelines.errors import InputError
 from pipelines.rules import combined_check, keyed, schema_for
 
@@ -259,6 +259,8 @@ def ingest_file(
             _line_map(con, spec.table, reading.mended)
             result.sha256 = digest.result()
     except (duckdb.IOException, duckdb.InvalidInputException, duckdb.ConversionException, OSError) as error:
+        if out_of_resources(error):  # disk full while staging: the CLI says so (exit 7), not "unreadable"
+            raise
         _unchanged_since(source, before)  # a file rewritten or removed mid-read: say so (exit 3)
         if isinstance(error, OSError):
             raise InputError(f"{source.label}: cannot be read ({error.strerror or 'I/O error'})") from None
