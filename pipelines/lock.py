@@ -44,12 +44,16 @@ def may_wait() -> bool:
 
 
 def _record_holder(fd: int) -> None:
-    """On acquiring: owner-only, and our process id in place of the last holder's."""
-    if hasattr(os, "fchmod"):
-        os.fchmod(fd, 0o600)
-    os.ftruncate(fd, 0)
-    os.lseek(fd, 0, os.SEEK_SET)
-    os.write(fd, f"{os.getpid()}\n".encode("ascii"))
+    """On acquiring: owner-only, and our process id in place of the last holder's (only for the
+    message: a lock file we may lock but not write, e.g. another user's 0444 file, still locks)."""
+    try:
+        if hasattr(os, "fchmod"):
+            os.fchmod(fd, 0o600)
+        os.ftruncate(fd, 0)
+        os.lseek(fd, 0, os.SEEK_SET)
+        os.write(fd, f"{os.getpid()}\n".encode("ascii"))
+    except OSError:
+        pass
 
 
 def _holder(path: Path) -> str:

@@ -347,3 +347,14 @@ def test_a_database_named_through_a_symlink_shares_its_lock(tmp_path, capsys):
         assert cli(*run_args(tmp_path, SAMPLE_EXPORT)) == EXIT_LOCKED  # --db names the symlink
     assert "in use by another clinic-audit process" in capsys.readouterr().err
     assert not real.exists()
+
+
+def test_an_unwritable_lock_file_is_exit_6_naming_it(tmp_path):
+    lock = lock_path(tmp_path / "audit.duckdb")
+    lock.write_text("123\n")
+    lock.chmod(0o444)
+    done = _without_root_override(*run_args(tmp_path, SAMPLE_EXPORT))
+    assert done.returncode == EXIT_STORAGE, done.stderr
+    line = one_error_line(done.stderr)
+    assert str(lock) in line and "Permission denied" in line
+    assert not (tmp_path / "audit.duckdb").exists()
