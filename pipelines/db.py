@@ -122,8 +122,9 @@ def database_error(error: BaseException, path: Path | None) -> Exception:
     text, where = str(error), f"{path}: " if path is not None else ""
     if isinstance(error, duckdb.OutOfMemoryException):
         return ResourceError(
-            f"{where}out of memory (DuckDB memory_limit, or the machine's): raise memory_limit or "
-            "free memory. Nothing was committed: the database is unchanged."
+            f"{where}out of memory (DuckDB's memory_limit, or the memory the machine could give): set "
+            "memory_limit below the memory free on this machine, or give it more. Nothing was "
+            "committed: the database is unchanged."
         )
     if any(fragment in text for fragment in _DISK_FULL):
         return ResourceError(

@@ -240,6 +240,30 @@ def test_a_bad_memory_limit_is_exit_2_before_anything_is_opened(tmp_path, capsys
         assert cli(*run_args(tmp_path, SAMPLE_EXPORT), env={"CLINIC_AUDIT_MEMORY_LIMIT": value}) == 0
 
 
+@pytest.mark.slow
+@pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_AS bounds a process's memory on Linux")
+def test_running_out_of_memory_is_exit_7_and_the_database_is_unchanged(tmp_path, sample_db):
+    """The real thing: the process may map 700 MiB, DuckDB's limit is the default 1.25GB."""
+    import resource
+
+    shutil.copy(sample_db, tmp_path / "audit.duckdb")
+    before = table_counts(tmp_path / "audit.duckdb")
+    export = big_labs_export(tmp_path / "big", 1_000_000)
+    limit = 700 * 2**20
+    done = subprocess.run(
+        [sys.executable, "-m", "pipelines", "-q", *run_args(tmp_path, export, "--reject-threshold", "1")],
+        cwd=ROOT,
+        env={k: v for k, v in os.environ.items() if not k.startswith("CLINIC_AUDIT_")},
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (limit, limit)),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == EXIT_RESOURCES, done.stderr
+    assert "out of memory" in one_error_line(done.stderr)
+    assert table_counts(tmp_path / "audit.duckdb") == before
+
+
 def test_out_of_memory_is_exit_7(tmp_path, capsys, monkeypatch):
     def exhausted(*_args, **_kwargs):
         raise duckdb.OutOfMemoryException("Out of Memory Error: failed to allocate data of size 'P0042'")
