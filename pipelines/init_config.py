@@ -14,6 +14,7 @@ from typing import Any
 
 from checks.evaluate import all_checks
 from pipelines.settings import ENV_PREFIX, SETTING_HELP, Settings
+from reports.files import write_text_private
 
 
 def toml_value(value: Any) -> str:
@@ -75,8 +76,7 @@ def write_config(path: Path, force: bool = False) -> Path:
     """Write the config file; refuse to replace an existing file unless `force`."""
     from pipelines.settings import ConfigError
 
-    if path.exists() and not force:
+    if (path.exists() or path.is_symlink()) and not force:
         raise ConfigError(f"{path}: already exists; pass --force to overwrite it")
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(config_text(), encoding="utf-8")
-    return path
+    return write_text_private(path, config_text())  # replaces a symlink, never writes through it
