@@ -44,6 +44,16 @@ class PrivateFileHandler(logging.StreamHandler):
 
     def __init__(self, path: Path) -> None:
         super().__init__(open_append_private(path))
+        self.path = path
+        self.failed = False
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        """A write that fails (disk full) is said once on stderr, in one line, not as a traceback."""
+        if not self.failed:
+            self.failed = True
+            error = sys.exc_info()[1]
+            reason = getattr(error, "strerror", None) or type(error).__name__
+            sys.stderr.write(f"clinic-audit: warning: cannot write the log file {self.path} ({reason})\n")
 
     def close(self) -> None:
         """Close the file with the handler."""

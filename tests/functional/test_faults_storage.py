@@ -70,6 +70,16 @@ def tmpfs(where: Path, size: str, read_only: bool = False) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(where)], check=True)
 
 
+def fill(folder: Path) -> None:
+    """Fill the file system of `folder` to the last byte."""
+    with (folder / "filler").open("wb", buffering=0) as handle:
+        try:
+            while True:
+                handle.write(b"\0" * 512)
+        except OSError:
+            pass
+
+
 def big_labs_export(folder: Path, rows: int) -> Path:
     """The sample export with a labs.csv of `rows` generated results (real generic columns)."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -382,3 +392,14 @@ def test_an_unwritable_lock_file_is_exit_6_naming_it(tmp_path):
     line = one_error_line(done.stderr)
     assert str(lock) in line and "Permission denied" in line
     assert not (tmp_path / "audit.duckdb").exists()
+
+
+def test_a_log_file_whose_disk_fills_is_one_warning_line_and_the_run_goes_on(tmp_path, capsys):
+    with tmpfs(tmp_path / "logs", "64k") as logs:
+        log = logs / "audit.jsonl"
+        fill(logs)
+        assert cli("--log-file", str(log), *run_args(tmp_path, SAMPLE_EXPORT)) == 0
+    err = capsys.readouterr().err
+    warnings = [line for line in err.splitlines() if "cannot write the log file" in line]
+    assert len(warnings) == 1 and str(log) in warnings[0], err
+    assert "Traceback" not in err and "Logging error" not in err
