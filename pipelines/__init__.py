@@ -2,7 +2,10 @@
 
 The data's path starts here: `ingest` stages each export file through DuckDB's CSV reader, validates
 every row with pandera (ibis backend, so the table never leaves DuckDB), quarantines what fails and
-loads the rest. `run` ties ingest, checks and reports together; `cli` is the thin Click layer.
+loads the rest. `contract` declares each export table once (file, columns, text columns, rules,
+storage, identity), `rules` holds the validation rules it names, and `formats` the profiles that
+map each export format onto the contract. `run` ties ingest, checks and reports together; `cli` is
+the thin Click layer.
 """
 
 __version__ = "0.1.0"
