@@ -58,6 +58,12 @@ class CheckResult:
     high_priority: int
     parameters: dict[str, Any]
     deceased_excluded: int = 0  # patients the check would have audited, dead on or before the as-of date
+    exceptions: int = 0  # flagged patients left out of the numerator by a review (pipelines/reviews.py)
+
+    @property
+    def flagged_after_exceptions(self) -> int:
+        """Flagged patients less those with an exception that applied (QOF's numerator)."""
+        return self.flagged - self.exceptions
 
     @property
     def rate(self) -> float:

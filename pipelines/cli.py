@@ -400,6 +400,139 @@ def explain(
 
 
 @cli.command()
+@click.argument("patient_id", required=False)
+@click.option("--check", "check_id", help="The check whose flag is reviewed.")
+@click.option("--status", type=click.Choice(["acknowledged", "exception"]), help="What was decided.")
+@click.option(
+    "--reason",
+    help="Reason code (QOF/HEDIS conventions): patient_declined, not_clinically_appropriate, "
+    "done_elsewhere (needs --done-on), palliative, action_planned (acknowledged only, needs --note), "
+    "other (needs --note).",
+)
+@click.option("--note", default="", help="Free text: what was decided or done.")
+@click.option("--until", default="", metavar="DATE", help="The review applies up to this date.")
+@click.option("--done-on", default="", metavar="DATE", help="done_elsewhere: the date it was done.")
+@click.option("--by", "by", default="", help="Who decided (default: the user running the command).")
+@click.option(
+    "--import",
+    "sheet",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Record every review in a CSV sheet (columns patient_id, check_id, status, reason, note, "
+    "until, done_on, by), all or none.",
+)
+@click.option("--db", type=click.Path(path_type=Path, readable=False), help="DuckDB database file.")
+@click.option("--config", type=click.Path(path_type=Path), help="TOML config file.")
+@with_wait
+@click.pass_context
+def review(
+    ctx: click.Context,
+    patient_id: str | None,
+    sheet: Path | None,
+    db: Path | None,
+    config: Path | None,
+    wait: bool,
+    wait_timeout: float | None,
+    **fields: str,
+) -> None:
+    """Record a review of a patient's flag: acknowledged (stays on the worklist) or an exception (out of
+    the check's numerator while it applies), with a reason code, who and when.
+
+    The flag must stand in the check's latest run. A review applies to later runs while the flag's
+    evidence is unchanged (a new prescription or result re-opens it) and up to --until; done_elsewhere
+    without --until lasts until the test falls due again (--done-on plus the check's lookback).
+
+    Exit codes: 0 recorded, 2 a wrong value on the command line (nothing recorded), 3 a sheet with a
+    missing column or bad rows, each listed with file, line and column (nothing recorded), 5 the
+    database is busy, 6 it cannot be used.
+
+    Example:
+
+        clinic-audit review P0042 --check diuretic_electrolyte_monitoring --status exception \
+            --reason done_elsewhere --done-on 2026-10-02 --note "U&E at the renal clinic"
+
+        clinic-audit review --import reviews.csv
+    """
+    import getpass
+
+    from pipelines.history import open_existing
+    from pipelines.reviews import ReviewInput, read_sheet, record
+
+    settings = _settings(ctx, config, db=db)
+    if sheet is not None:
+        if patient_id or fields["check_id"] or fields["status"] or fields["reason"]:
+            raise click.UsageError("give either --import FILE or PATIENT_ID with its options, not both")
+        items = read_sheet(sheet)
+    else:
+        missing = [f"--{k}" for k in ("check_id", "status", "reason") if not fields[k]]
+        if not patient_id or missing:
+            raise click.UsageError(f"PATIENT_ID and {', '.join(missing) or 'its options'} are needed")
+        items = [
+            ReviewInput(
+                patient_id,
+                fields["check_id"],
+                fields["status"],
+                fields["reason"],
+                fields["note"],
+                fields["until"],
+                fields["done_on"],
+                fields["by"],
+            )
+        ]
+    with database_lock(settings.db, wait or wait_timeout is not None, wait_timeout):
+        con = open_existing(settings.db, settings.memory_limit)
+        try:
+            ids = record(con, items, getpass.getuser(), datetime.now().replace(microsecond=0))
+        finally:
+            con.close()
+    click.echo(
+        f"{len(ids)} review(s) recorded (ids {', '.join(map(str, ids))}); they apply from the next run"
+    )
+
+
+@cli.command()
+@click.option("--patient", "patient_id", help="Only this patient's reviews.")
+@click.option("--check", "check_id", help="Only this check's reviews.")
+@click.option("--history", is_flag=True, help="Every review ever recorded, superseded ones too.")
+@click.option("--db", type=click.Path(path_type=Path, readable=False), help="DuckDB database file.")
+@click.option("--config", type=click.Path(path_type=Path), help="TOML config file.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.pass_context
+def reviews(
+    ctx: click.Context,
+    patient_id: str | None,
+    check_id: str | None,
+    history: bool,
+    db: Path | None,
+    config: Path | None,
+    fmt: str,
+) -> None:
+    """List the current review of each flag, newest first, with its state in the check's latest run:
+    applies, re-opened (the evidence changed), expired, flag resolved, or awaiting the next run.
+
+    Example:
+
+        clinic-audit reviews --check diuretic_electrolyte_monitoring --format json
+    """
+    from pipelines.history import open_existing
+    from pipelines.reviews import list_reviews, review_text
+
+    settings = _settings(ctx, config, db=db)
+    with database_lock(settings.db):
+        con = open_existing(settings.db, settings.memory_limit)
+        try:
+            rows = list_reviews(con, patient_id, check_id, history)
+        finally:
+            con.close()
+    if fmt == "json":
+        import json
+
+        click.echo(json.dumps([r.as_dict() for r in rows], indent=2, default=str))
+        return
+    for r in rows:
+        click.echo(f"{r.review_id:>5}  {r.patient_id}  {r.check_id}  {review_text(r)}")
+
+
+@cli.command()
 @click.argument("path", type=click.Path(path_type=Path, dir_okay=False), default="clinic-audit.toml")
 @click.option("--force", is_flag=True, help="Overwrite PATH if it exists.")
 def init(path: Path, force: bool) -> None:

@@ -26,6 +26,7 @@ PRUNED_TABLES = (
     "run_files",
     "run_unmatched",
     "run_codelists",
+    "review_outcomes",  # each run's verdict on its reviewed flags; `reviews` themselves are kept
 )
 
 

@@ -147,6 +147,8 @@ def write_summary(out: Path, outcome: RunOutcome) -> Path:
                 "high_priority": c.high_priority,
                 "rate": round(c.rate, 6),
                 "deceased_excluded": c.deceased_excluded,
+                "exceptions": c.exceptions,
+                "flagged_after_exceptions": c.flagged_after_exceptions,
                 "parameters": c.parameters,
             }
             for c in outcome.checks

@@ -24,6 +24,7 @@ from pipelines.ingest import RawSource, duplicate_key_warnings, preflight
 from pipelines.load import in_export_order, load_exports
 from pipelines.logs import RUN_ID
 from pipelines.record import RunOutcome, record_run, write_summary
+from pipelines.reviews import apply_reviews
 from pipelines.settings import ConfigError, Settings
 from pipelines.unmatched import find as find_unmatched
 from pipelines.unmatched import record as record_unmatched
@@ -68,6 +69,7 @@ def execute_run(
                 settings.as_of == "per-patient",
                 paths_of(outcome.codelists),
             )
+            outcome.checks = apply_reviews(con, outcome.run_id, outcome.as_of, outcome.checks)
             progress("recording the run")
             _record(con, settings, outcome)
         outcome.reports = write_reports(con, settings, outcome.run_id, selected, now)

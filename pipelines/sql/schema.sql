@@ -204,3 +204,39 @@ CREATE TABLE IF NOT EXISTS run_unmatched (
     rows        BIGINT NOT NULL,
     patients    BIGINT NOT NULL
 );
+
+-- Counts with exceptions (schema 6): patients left out of the numerator by a review with status
+-- 'exception' that applied in this run (pipelines/reviews.py); flagged_after_exceptions = flagged -
+-- exceptions. NULL in runs before schema 6.
+ALTER TABLE check_results ADD COLUMN IF NOT EXISTS exceptions BIGINT;
+ALTER TABLE check_results ADD COLUMN IF NOT EXISTS flagged_after_exceptions BIGINT;
+
+-- What the clinic team decided about a flag (clinic-audit review; schema 6). Never pruned: a review
+-- is the clinic's record, not a run's result. The latest review of a patient and check is current.
+CREATE TABLE IF NOT EXISTS reviews (
+    review_id    BIGINT NOT NULL,             -- 1, 2, 3, ... in the order recorded
+    patient_id   VARCHAR NOT NULL,
+    check_id     VARCHAR NOT NULL,
+    status       VARCHAR NOT NULL,            -- acknowledged (stays in the numerator) | exception
+    reason       VARCHAR NOT NULL,            -- patient_declined | not_clinically_appropriate |
+                                              -- done_elsewhere | palliative | action_planned | other
+    note         VARCHAR,
+    done_on      DATE,                        -- done_elsewhere: the date it was done
+    valid_until  DATE,                        -- applies up to and including this date (NULL: no end)
+    recorded_by  VARCHAR NOT NULL,            -- --by, else the user who ran the command
+    recorded_at  TIMESTAMP NOT NULL,
+    run_id       VARCHAR NOT NULL,            -- the run whose flag was reviewed
+    evidence_fingerprint VARCHAR NOT NULL,    -- sha256 of that flag's evidence: a change re-opens it
+    source       VARCHAR NOT NULL             -- 'command line', or the sheet's file and line
+);
+
+-- Each run's verdict on every reviewed flag it raised (schema 6): 'applies', 're-opened' (the
+-- evidence changed since the review) or 'expired' (the run's as-of date is past valid_until).
+CREATE TABLE IF NOT EXISTS review_outcomes (
+    run_id     VARCHAR NOT NULL,
+    check_id   VARCHAR NOT NULL,
+    patient_id VARCHAR NOT NULL,
+    review_id  BIGINT NOT NULL,
+    status     VARCHAR NOT NULL,              -- the review's status: acknowledged | exception
+    state      VARCHAR NOT NULL               -- applies | re-opened | expired
+);

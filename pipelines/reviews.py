@@ -1,0 +1,486 @@
+"""Reviews and exceptions: what the clinic team decided about a flag, remembered across runs.
+
+A review is recorded against one patient's flag by one check (`clinic-audit review`, or a CSV sheet
+with `clinic-audit review --import`): *acknowledged* (seen, an action is planned: the patient stays
+in the numerator, as in PINCER's pharmacist reviews) or *exception* (the patient is left out of the
+check's numerator while it applies, as QOF exception reporting and HEDIS exclusions do). It keeps who
+recorded it and when, and a fingerprint of the flag's evidence at that time.
+
+A review applies to a later run's flag while the evidence is unchanged and, with `valid_until`, up to
+and including that date. A new prescription or result changes the evidence: the review is then shown
+as *re-opened*, and the patient counts again until somebody reviews the flag anew. Every run records,
+per flagged patient with a review, the review's state then (`review_outcomes`); `reviews` themselves
+are never pruned.
+
+Reason codes (REASONS) follow the measure conventions clinicians know:
+
+- QOF (NHS England, Quality and Outcomes Framework guidance, "personalised care adjustments",
+  formerly exception reporting): the patient chose not to have the intervention (informed dissent),
+  the intervention is not clinically appropriate, the patient is receiving end-of-life care;
+- HEDIS (NCQA, the exclusions common to its measures): palliative care or hospice, and a service
+  documented as done by another provider counts when its date is recorded;
+- PINCER (the pharmacist-led intervention): each flag gets a review and an action plan.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from checks.evaluate import CheckResult, all_checks
+from pipelines.db import transaction
+from pipelines.errors import InputError
+from pipelines.settings import ConfigError
+
+STATUSES = ("acknowledged", "exception")
+STATES = ("applies", "re-opened", "expired")  # review_outcomes.state
+
+
+@dataclass(frozen=True)
+class Reason:
+    """A reason code: what it means, which statuses may use it, what it needs, and its source."""
+
+    code: str
+    label: str
+    statuses: tuple[str, ...]
+    source: str
+    needs_date: bool = False  # done_elsewhere: the date it was done (done_on)
+    needs_note: bool = False
+
+
+REASONS = (
+    Reason(
+        "patient_declined",
+        "patient declined",
+        STATUSES,
+        "QOF personalised care adjustment: informed dissent; HEDIS: refusal is documented, not excluded",
+    ),
+    Reason(
+        "not_clinically_appropriate",
+        "not clinically appropriate",
+        STATUSES,
+        "QOF personalised care adjustment: not appropriate (clinically unsuitable, contraindicated)",
+    ),
+    Reason(
+        "done_elsewhere",
+        "done elsewhere",
+        STATUSES,
+        "HEDIS: a service done by another provider counts when documented with its date",
+        needs_date=True,
+    ),
+    Reason(
+        "palliative",
+        "palliative or end-of-life care",
+        STATUSES,
+        "HEDIS palliative care / hospice exclusion; QOF: end-of-life care register",
+    ),
+    Reason(
+        "action_planned",
+        "action planned",
+        ("acknowledged",),
+        "PINCER: the pharmacist's review with an action plan (test booked, prescriber asked)",
+        needs_note=True,
+    ),
+    Reason("other", "other", STATUSES, "any other reason, stated in the note", needs_note=True),
+)
+REASON_BY_CODE = {r.code: r for r in REASONS}
+
+# Evidence fields that move with the as-of date, not with the patient's record: left out of the
+# fingerprint, or a review would re-open on a birthday.
+AS_OF_RELATIVE = frozenset({"age"})
+
+IMPORT_COLUMNS = ("patient_id", "check_id", "status", "reason", "note", "until", "done_on", "by")
+REQUIRED_COLUMNS = ("patient_id", "check_id", "status", "reason")
+
+
+@dataclass(frozen=True)
+class ReviewInput:
+    """One review as given (command line or one row of a sheet), before it is checked."""
+
+    patient_id: str
+    check_id: str
+    status: str
+    reason: str
+    note: str = ""
+    until: str = ""
+    done_on: str = ""
+    by: str = ""
+    source: str = "command line"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Why a review cannot be recorded: where (file, line, column) and what is wrong."""
+
+    where: str
+    column: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: column {self.column}: {self.message}"
+
+
+def fingerprint(evidence: str | Mapping[str, Any]) -> str:
+    """sha256 of a flag's evidence (JSON), keys sorted, as-of-relative fields left out."""
+    values = json.loads(evidence) if isinstance(evidence, str) else dict(evidence)
+    kept = {k: v for k, v in values.items() if k not in AS_OF_RELATIVE}
+    return hashlib.sha256(json.dumps(kept, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def latest_flags(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, date, dict[str, str]]]:
+    """Per check: the latest run that evaluated it, its as-of date, and its flags (patient -> evidence)."""
+    latest = con.execute(
+        "SELECT c.check_id, arg_max(r.run_id, r.seq), arg_max(r.as_of, r.seq) "
+        "FROM check_results c JOIN runs r USING (run_id) GROUP BY c.check_id"
+    ).fetchall()
+    flags: dict[str, tuple[str, date, dict[str, str]]] = {}
+    for check_id, run_id, as_of in latest:
+        rows = con.execute(
+            "SELECT patient_id, evidence FROM findings WHERE run_id = $r AND check_id = $c",
+            {"r": run_id, "c": check_id},
+        ).fetchall()
+        flags[check_id] = (run_id, as_of, dict(rows))
+    return flags
+
+
+def _date(text: str) -> date:
+    return date.fromisoformat(text.strip())
+
+
+def validate(
+    item: ReviewInput,
+    flags: Mapping[str, tuple[str, date, dict[str, str]]],
+    today: date,
+) -> list[Problem]:
+    """Every problem with one review, each naming its column (an empty list: it can be recorded)."""
+    problems = []
+
+    def bad(column: str, message: str) -> None:
+        problems.append(Problem(item.source, column, message))
+
+    known = {c.id for c in all_checks()}
+    if not item.patient_id.strip():
+        bad("patient_id", "empty")
+    if item.check_id not in known:
+        bad("check_id", f"unknown check {item.check_id!r} (see clinic-audit checks)")
+    elif item.check_id not in flags:
+        bad("check_id", f"check {item.check_id} has not run yet: nothing to review")
+    elif item.patient_id.strip() and item.patient_id not in flags[item.check_id][2]:
+        run_id = flags[item.check_id][0]
+        bad("patient_id", f"{item.patient_id} is not flagged by {item.check_id} in its latest run {run_id}")
+    if item.status not in STATUSES:
+        bad("status", f"{item.status!r} is not one of {', '.join(STATUSES)}")
+    reason = REASON_BY_CODE.get(item.reason)
+    if reason is None:
+        bad("reason", f"{item.reason!r} is not one of {', '.join(REASON_BY_CODE)}")
+    elif item.status in STATUSES and item.status not in reason.statuses:
+        bad("reason", f"{item.reason} is for {' or '.join(reason.statuses)} only, not {item.status}")
+    if reason is not None and reason.needs_note and not item.note.strip():
+        bad("note", f"reason {item.reason} needs a note saying what was decided")
+    problems += _dates(item, reason, today)
+    return problems
+
+
+def _dates(item: ReviewInput, reason: Reason | None, today: date) -> list[Problem]:
+    problems = []
+    for column, text in (("until", item.until), ("done_on", item.done_on)):
+        if not text.strip():
+            continue
+        try:
+            day = _date(text)
+        except ValueError:
+            problems.append(Problem(item.source, column, f"{text!r} is not a date YYYY-MM-DD"))
+            continue
+        if column == "until" and day < today:
+            problems.append(Problem(item.source, column, f"{day} has already passed"))
+        if column == "done_on" and day > today:
+            problems.append(Problem(item.source, column, f"{day} is in the future"))
+    if reason is not None and reason.needs_date and not item.done_on.strip():
+        problems.append(
+            Problem(item.source, "done_on", f"reason {reason.code} needs the date it was done (done_on)")
+        )
+    return problems
+
+
+def default_until(con: duckdb.DuckDBPyConnection, run_id: str, item: ReviewInput) -> date | None:
+    """The review's end: --until, else for a test done elsewhere the day it falls due again (done_on
+    plus the check's lookback_days, as the run used it), else none."""
+    if item.until.strip():
+        return _date(item.until)
+    if item.reason != "done_elsewhere" or not item.done_on.strip():
+        return None
+    rows = con.execute(
+        "SELECT parameters->>'lookback_days' FROM check_results WHERE run_id = $r AND check_id = $c",
+        {"r": run_id, "c": item.check_id},
+    ).fetchall()
+    lookback = rows[0][0] if rows else None
+    return _date(item.done_on) + timedelta(days=int(lookback)) if lookback else None
+
+
+def record(
+    con: duckdb.DuckDBPyConnection,
+    items: Sequence[ReviewInput],
+    recorded_by: str,
+    now: datetime,
+) -> list[int]:
+    """Validate every review, then store them all in one transaction, or none (InputError for a sheet,
+    ConfigError for the command line, listing every problem). Returns the new review ids."""
+    flags = latest_flags(con)
+    problems = [p for item in items for p in validate(item, flags, now.date())]
+    problems += _repeated(items)
+    if problems:
+        shown = "\n".join(f"  {p}" for p in problems[:50])
+        more = f"\n  ... and {len(problems) - 50} more" if len(problems) > 50 else ""
+        error = InputError if any(i.source != "command line" for i in items) else ConfigError
+        raise error(f"{len(problems)} problem(s); nothing was recorded:\n{shown}{more}")
+    ids = []
+    with transaction(con):
+        for item in items:
+            run_id, _, evidence = flags[item.check_id]
+            ids.append(_insert(con, item, run_id, evidence[item.patient_id], recorded_by, now))
+    return ids
+
+
+def _repeated(items: Sequence[ReviewInput]) -> list[Problem]:
+    seen: dict[tuple[str, str], str] = {}
+    problems = []
+    for item in items:
+        key = (item.patient_id, item.check_id)
+        if key in seen:
+            problems.append(Problem(item.source, "patient_id", f"reviewed twice (also {seen[key]})"))
+        seen.setdefault(key, item.source)
+    return problems
+
+
+def _insert(
+    con: duckdb.DuckDBPyConnection,
+    item: ReviewInput,
+    run_id: str,
+    evidence: str,
+    recorded_by: str,
+    now: datetime,
+) -> int:
+    review_id = con.execute("SELECT coalesce(max(review_id), 0) + 1 FROM reviews").fetchall()[0][0]
+    con.execute(
+        "INSERT INTO reviews (review_id, patient_id, check_id, status, reason, note, done_on, valid_until, "
+        "recorded_by, recorded_at, run_id, evidence_fingerprint, source) VALUES ($id, $p, $c, $status, "
+        "$reason, $note, $done_on, $until, $by, $at, $run, $fp, $source)",
+        {
+            "id": review_id,
+            "p": item.patient_id,
+            "c": item.check_id,
+            "status": item.status,
+            "reason": item.reason,
+            "note": item.note.strip() or None,
+            "done_on": _date(item.done_on) if item.done_on.strip() else None,
+            "until": default_until(con, run_id, item),
+            "by": item.by.strip() or recorded_by,
+            "at": now,
+            "run": run_id,
+            "fp": fingerprint(evidence),
+            "source": item.source,
+        },
+    )
+    return review_id
+
+
+def read_sheet(path: Path) -> list[ReviewInput]:
+    """A team's review sheet (CSV, UTF-8 with or without BOM): one review per row, IMPORT_COLUMNS.
+
+    A missing required column or an unknown one is an InputError naming it; rows are checked later,
+    all together, by `record`.
+    """
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            reader = csv.DictReader(handle)
+            columns = [c.strip() for c in reader.fieldnames or []]
+            _check_columns(path, columns)
+            return [_sheet_row(path, reader.line_num, row) for row in reader if any((row or {}).values())]
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not UTF-8 text (save the sheet as CSV UTF-8)") from None
+
+
+def _check_columns(path: Path, columns: Sequence[str]) -> None:
+    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+    unknown = [c for c in columns if c not in IMPORT_COLUMNS]
+    if missing or unknown:
+        what = (
+            f"missing column(s) {', '.join(missing)}"
+            if missing
+            else f"unknown column(s) {', '.join(unknown)}"
+        )
+        raise InputError(
+            f"{path}: line 1: {what} (columns: {', '.join(IMPORT_COLUMNS)}); nothing was recorded"
+        )
+
+
+def _sheet_row(path: Path, line: int, row: Mapping[str | None, Any]) -> ReviewInput:
+    if None in row:  # more cells than the header has columns
+        return ReviewInput("", "", "", "", source=f"{path}: line {line} (more cells than columns)")
+    cells = {(k or "").strip(): (v or "").strip() for k, v in row.items()}
+    return ReviewInput(
+        **{c: cells.get(c, "") for c in IMPORT_COLUMNS if c != "by"},
+        by=cells.get("by", ""),
+        source=f"{path}: line {line}",
+    )
+
+
+def apply_reviews(
+    con: duckdb.DuckDBPyConnection, run_id: str, as_of: date, results: Iterable[CheckResult]
+) -> list[CheckResult]:
+    """Judge each flag of this run that has a review: applies, re-opened (evidence changed) or expired
+    (past valid_until); record it in `review_outcomes`, and the exceptions in `check_results`.
+
+    Runs inside the run's transaction, after the checks stored their findings.
+    """
+    rows = con.execute(
+        """
+        SELECT f.check_id, f.patient_id, f.evidence, v.review_id, v.status, v.valid_until,
+               v.evidence_fingerprint
+        FROM findings f
+        JOIN (SELECT * FROM reviews QUALIFY row_number() OVER (
+                  PARTITION BY patient_id, check_id ORDER BY review_id DESC) = 1) v
+            USING (check_id, patient_id)
+        WHERE f.run_id = $r
+        ORDER BY f.check_id, f.patient_id
+        """,
+        {"r": run_id},
+    ).fetchall()
+    exceptions: dict[str, int] = {}
+    for check_id, patient_id, evidence, review_id, status, until, stored in rows:
+        state = review_state(evidence, stored, until, as_of)
+        con.execute(
+            "INSERT INTO review_outcomes VALUES ($r, $c, $p, $id, $status, $state)",
+            {"r": run_id, "c": check_id, "p": patient_id, "id": review_id, "status": status, "state": state},
+        )
+        if state == "applies" and status == "exception":
+            exceptions[check_id] = exceptions.get(check_id, 0) + 1
+    updated = []
+    for result in results:
+        n = exceptions.get(result.check_id, 0)
+        con.execute(
+            "UPDATE check_results SET exceptions = $n, flagged_after_exceptions = flagged - $n "
+            "WHERE run_id = $r AND check_id = $c",
+            {"n": n, "r": run_id, "c": result.check_id},
+        )
+        updated.append(replace(result, exceptions=n))
+    return updated
+
+
+def review_state(evidence: str, stored_fingerprint: str, until: date | None, as_of: date) -> str:
+    """'re-opened' when the evidence changed since the review, 'expired' after valid_until, else
+    'applies'."""
+    if fingerprint(evidence) != stored_fingerprint:
+        return "re-opened"
+    if until is not None and as_of > until:
+        return "expired"
+    return "applies"
+
+
+@dataclass(frozen=True)
+class ReviewRow:
+    """A review as `clinic-audit reviews` and `explain` show it, with its state in the latest run."""
+
+    review_id: int
+    patient_id: str
+    check_id: str
+    status: str
+    reason: str
+    note: str | None
+    done_on: date | None
+    valid_until: date | None
+    recorded_by: str
+    recorded_at: datetime
+    source: str
+    state: str  # applies | re-opened | expired | flag resolved | awaiting the next run | superseded
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return {k: (v.isoformat() if isinstance(v, date) else v) for k, v in self.__dict__.items()}
+
+
+def list_reviews(
+    con: duckdb.DuckDBPyConnection,
+    patient_id: str | None = None,
+    check_id: str | None = None,
+    history: bool = False,
+) -> list[ReviewRow]:
+    """The current review of each patient and check (every review with `history`), newest first,
+    with its state in the latest run of the check recorded after it."""
+    rows = con.execute(
+        """
+        WITH latest AS (
+            SELECT c.check_id, arg_max(r.run_id, r.seq) AS run_id
+            FROM check_results c JOIN runs r USING (run_id) GROUP BY c.check_id
+        ),
+        ranked AS (
+            SELECT v.*, row_number() OVER (PARTITION BY patient_id, check_id ORDER BY review_id DESC) AS nth
+            FROM reviews v
+        )
+        SELECT v.review_id, v.patient_id, v.check_id, v.status, v.reason, v.note, v.done_on,
+               v.valid_until, v.recorded_by, v.recorded_at, v.source,
+               CASE WHEN v.nth > 1 THEN 'superseded'
+                    WHEN o.state IS NOT NULL THEN o.state
+                    WHEN l.run_id <> v.run_id
+                         AND (SELECT started_at FROM runs WHERE run_id = l.run_id) >= v.recorded_at
+                        THEN 'flag resolved'
+                    ELSE 'awaiting the next run' END AS state
+        FROM ranked v
+        LEFT JOIN latest l USING (check_id)
+        LEFT JOIN review_outcomes o
+            ON o.run_id = l.run_id AND o.review_id = v.review_id
+        WHERE ($all OR v.nth = 1)
+          AND ($p IS NULL OR v.patient_id = $p) AND ($c IS NULL OR v.check_id = $c)
+        ORDER BY v.review_id DESC
+        """,
+        {"all": history, "p": patient_id, "c": check_id},
+    ).fetchall()
+    return [ReviewRow(*row) for row in rows]
+
+
+def review_text(row: ReviewRow) -> str:
+    """One line: 'exception (patient declined) by ana on 2026-11-21, until 2027-02-01: note [applies]'."""
+    reason = REASON_BY_CODE[row.reason].label if row.reason in REASON_BY_CODE else row.reason
+    parts = [f"{row.status} ({reason}", f", done {row.done_on}" if row.done_on else "", ")"]
+    parts.append(f" by {row.recorded_by} on {row.recorded_at:%Y-%m-%d}")
+    if row.valid_until:
+        parts.append(f", until {row.valid_until}")
+    if row.note:
+        parts.append(f": {row.note}")
+    parts.append(f" [{row.state}]")
+    return "".join(parts)
+
+
+def check_ids() -> tuple[str, ...]:
+    """Every check id, for the CLI's choices."""
+    return tuple(c.id for c in all_checks())
+
+
+def reason_codes() -> tuple[str, ...]:
+    """Every reason code, for the CLI's choices."""
+    return tuple(REASON_BY_CODE)
+
+
+__all__ = [
+    "REASONS",
+    "STATUSES",
+    "ConfigError",
+    "ReviewInput",
+    "ReviewRow",
+    "apply_reviews",
+    "fingerprint",
+    "list_reviews",
+    "read_sheet",
+    "record",
+    "review_text",
+]
