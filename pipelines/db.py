@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import time
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from pipelines.errors import LockedError, ResourceError, StorageError
 from pipelines.lock import POLL_SECONDS, may_wait
 from pipelines.settings import ConfigError
 
+log = logging.getLogger(__name__)
 SQL_DIR = Path(__file__).parent / "sql"
 REFERENCE_DIR = Path(__file__).parent / "reference"
 CODELIST_DIR = Path(checks.__file__).parent / "codelists"
@@ -165,18 +167,27 @@ def analyst_copy_path(db: Path) -> Path:
     return db.with_name(f"{db.stem}.analyst.duckdb")
 
 
-def publish_analyst_copy(db: Path) -> Path:
+def publish_analyst_copy(db: Path) -> Path | None:
     """Copy the database, after a command changed it, to analyst_copy_path atomically.
 
     Analysts open the copy (read-only) whenever they like: a session left open on it never blocks the
-    nightly run, and keeps the previous night's copy it opened until it closes.
+    nightly run, and keeps the previous night's copy it opened until it closes. A copy that cannot be
+    written (disk full) is a warning, not a failure: the run is done and its email still goes; the
+    previous copy stays whole. Returns the copy, or None when it was not updated.
     """
     from reports.files import copy_private
 
-    if db.with_name(db.name + ".wal").exists():  # fold the write-ahead log in first: the copy is whole
-        with open_duckdb(db) as con:
-            con.execute("CHECKPOINT")
-    return copy_private(db, analyst_copy_path(db))
+    try:
+        if db.with_name(db.name + ".wal").exists():  # fold the write-ahead log in: the copy is whole
+            with open_duckdb(db) as con:
+                con.execute("CHECKPOINT")
+        return copy_private(db, analyst_copy_path(db))
+    except (OSError, duckdb.IOException) as error:
+        reason = error.strerror if isinstance(error, OSError) else "disk full or unwritable"
+        log.warning(
+            "analysts' copy %s not updated (%s); the previous copy stays", analyst_copy_path(db), reason
+        )
+        return None
 
 
 def _apply_schema(con: duckdb.DuckDBPyConnection) -> None:
