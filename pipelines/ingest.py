@@ -17,7 +17,7 @@ import json
 import logging
 import re
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -120,6 +120,9 @@ class RawSource:
     # The parameter binding the path of the CSV whose records this source reads (scanned and, when
     # DuckDB would misread it, mended: csv_scan); "path" for a record-numbered CSV (`lines`).
     csv_param: str | None = None
+    # Records the reader passes over, found by the profile: (line, error type, text, file name) of
+    # each, quarantined by line (FHIR: lines that are no resource of the file's type).
+    faults: Callable[[duckdb.DuckDBPyConnection], list[tuple]] | None = None
 
 
 # A CSV staged in memory takes about twice its size on disk (measured: a 166 MB labs.csv staged as
@@ -210,15 +213,17 @@ READER_FAULTS = (
     ("unicode", "not valid UTF-8 text"),
     ("utf", "not valid UTF-8 text"),
     ("maximum line size", "a record longer than the reader's maximum line size"),
-    ("json", "a line that is not JSON"),
-    ("csv", "not a CSV file the tool can read (binary, or a broken quote or line end)"),
+    ("csv", "not text the tool can read record by record (binary data, or broken quotes or line ends)"),
 )
 
 
-def reader_error(label: str, error: Exception) -> InputError:
+def reader_error(source: RawSource, error: Exception) -> InputError:
     """An InputError naming the file, the line when DuckDB gives one, and the kind of fault, without
-    the error's own text (which can quote the record)."""
-    text = str(error).lower()
+    the error's own text: only its first line is looked at, as its later lines quote the record
+    ("Original Line: ...")."""
+    text = str(error).split("\n", 1)[0].lower()
+    # the file of a source reading several, named by the path DuckDB was given (no patient data)
+    label = next((path.name for path in source.paths if str(path) in str(error)), source.label)
     kind = next((what for word, what in READER_FAULTS if word in text), "the file cannot be read")
     line = re.search(r"\bline[: ]+(\d+)", text)
     where = f", line {line.group(1)}" if line else ""
@@ -256,7 +261,7 @@ def ingest_file(
             )
             reading = _reading(source, Path(scratch))
             _stage(con, reading.source, staging)
-            _line_map(con, spec.table, reading.mended)
+            _line_map(con, spec.table, reading.mended, source.faults(con) if source.faults else [])
             result.sha256 = digest.result()
     except (duckdb.IOException, duckdb.InvalidInputException, duckdb.ConversionException, OSError) as error:
         if out_of_resources(error):  # disk full while staging: the CLI says so (exit 7), not "unreadable"
@@ -264,7 +269,7 @@ def ingest_file(
         _unchanged_since(source, before)  # a file rewritten or removed mid-read: say so (exit 3)
         if isinstance(error, OSError):
             raise InputError(f"{source.label}: cannot be read ({error.strerror or 'I/O error'})") from None
-        raise reader_error(source.label, error) from None
+        raise reader_error(source, error) from None
     _unchanged_since(source, before)
     failures = _validate(con, spec, source.max_date or export_date)
     bad, noted = _split_soft(failures, keyed(spec.rules(export_date)))
@@ -278,11 +283,13 @@ def ingest_file(
     return result
 
 
-def _line_map(con: duckdb.DuckDBPyConnection, table: str, mended: Mended | None) -> None:
+def _line_map(con: duckdb.DuckDBPyConnection, table: str, mended: Mended | None, faults: list[tuple]) -> None:
     """`line_map_<table>`: the file's line of each line of the mended copy DuckDB read (empty when
-    it read the file itself), and `mended_rejects_<table>`: the records the mending left out."""
+    it read the file itself), and `mended_rejects_<table>`: the records the mending left out and
+    the profile's `faults` (line, error type, text, file name)."""
     lines = mended.lines if mended else []
-    rejects = mended.rejects if mended else []
+    rejects = [(*r, None) for r in mended.rejects] if mended else []
+    rejects += [(line, kind, text, name) for line, kind, text, name in faults]
     con.register(
         "copy_lines", pd.DataFrame({"copy_line": range(1, len(lines) + 1), "line": lines}, dtype="int64")
     )
@@ -293,8 +300,9 @@ def _line_map(con: duckdb.DuckDBPyConnection, table: str, mended: Mended | None)
                 "line": [r[0] for r in rejects],
                 "error_type": [r[1] for r in rejects],
                 "csv_line": [r[2] for r in rejects],
+                "detail": [r[3] for r in rejects],
             }
-        ).astype({"line": "int64", "error_type": "str", "csv_line": "str"}),
+        ).astype({"line": "int64", "error_type": "str", "csv_line": "str", "detail": "object"}),
     )
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE line_map_{table} AS SELECT * FROM copy_lines; "  # noqa: S608
@@ -603,13 +611,16 @@ def _quarantine(
                    WHEN 'LINE SIZE OVER MAXIMUM' THEN 'record longer than the reader''s maximum line size'
                    WHEN 'STRAY CARRIAGE RETURN' THEN 'a carriage return (CR) inside the record'
                    WHEN 'NUL BYTE' THEN 'binary data (a NUL byte): not CSV text (UTF-16 text is not read)'
-                   ELSE lower(error_type) END,
+                   WHEN 'MALFORMED JSON' THEN 'not valid JSON'
+                   WHEN 'NOT A RESOURCE' THEN 'valid JSON but not a FHIR resource (no resourceType)'
+                   WHEN 'OTHER RESOURCE TYPE' THEN 'a resource of another type than the file holds'
+                   ELSE lower(error_type) END || coalesce(' (' || detail || ')', ''),
                rtrim(csv_line, chr(10) || chr(13))
         FROM (
-            SELECT coalesce(m.line, r.line) AS line, cname, error_type, csv_line
+            SELECT coalesce(m.line, r.line) AS line, cname, error_type, csv_line, NULL AS detail
             FROM reject_lines_{t} r LEFT JOIN line_map_{t} m ON m.copy_line = r.line
             UNION ALL
-            SELECT line, NULL, error_type, csv_line FROM mended_rejects_{t}
+            SELECT line, NULL, error_type, csv_line, detail FROM mended_rejects_{t}
         ) r LEFT JOIN header_names h USING (cname)
         """,  # noqa: S608 - identifiers generated from the contract; values bound
         {

@@ -94,8 +94,9 @@ SETTING_HELP = {
     "on Windows (Windows-1252).",
     "reject_threshold": "Stop (exit 3) when a file's share of rejected rows exceeds this, 0 to 1.",
     "clinic_name": "Clinic name shown in the report and the email.",
-    "memory_limit": "DuckDB working memory; a file too big to stage in it is staged in the "
-    "database file, and other large work spills to disk beside the database.",
+    "memory_limit": "DuckDB working memory, a size (1.25GB, 4GiB, 512MB; at least 64MiB) or a share of "
+    "RAM (80%); a file too big to stage in it is staged in the database file, and other large work "
+    "spills to disk beside the database.",
     "check_params": "Per-check parameters, in the [checks.<id>] tables below.",
     "checks": "Check ids to run; empty runs all checks.",
     "local_codelists": "Folder of the clinic's own codelist additions: CSVs named after the codelist "

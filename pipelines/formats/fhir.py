@@ -34,15 +34,20 @@ hl7.org/fhir/R4 and the Bulk Data Access IG, hl7.org/fhir/uv/bulkdata):
 
 Files are read line by line (read_csv with a delimiter JSON text cannot contain) and each line parsed
 with DuckDB's JSON functions, rather than with read_json: read_json stops at a malformed line or,
-with ignore_errors, drops it silently, while here a malformed line becomes an empty row that the
-shared rules quarantine.
+with ignore_errors, drops it silently. Only the lines holding a resource of the file's type are
+staged; every other non-blank line (not JSON, JSON but no resource, a resource of another type) is
+quarantined with its file and line (`faults`): DuckDB counts them, and when there are any the
+files are read again in Python to find their lines (blank lines counted, as an editor counts them).
 """
 
 from __future__ import annotations
 
 import gzip
 import json
+from collections.abc import Callable
 from pathlib import Path
+
+import duckdb
 
 from pipelines.contract import CONTRACT_BY_TABLE
 from pipelines.errors import InputError
@@ -70,16 +75,73 @@ REQUIRED_FIELD = {
 }
 
 
+READ_LINES = (
+    "read_csv(${param}, header = false, delim = $delim, quote = '', escape = '', "
+    "columns = {{'line': 'VARCHAR'}}, auto_detect = false, max_line_size = 16777216)"
+)
+
+
+def _is_type(resource_type: str) -> str:
+    """Whether `line` is a JSON object whose resourceType is `resource_type` (one of TYPES)."""
+    return (
+        "coalesce(CASE WHEN json_valid(line) "
+        f"THEN (CAST(line AS JSON)->>'$.resourceType') = '{resource_type}' END, false)"
+    )
+
+
 def _lines(param: str, resource_type: str) -> str:
-    """Every non-blank line of the files in $param as JSON (NULL when malformed), of one type."""
+    """Every line of the files in $param holding a resource of one type, as JSON."""
     # resource_type is one of TYPES; the paths and the delimiter are bound.
     return (
         "(SELECT CASE WHEN json_valid(line) THEN line::JSON END AS j "  # noqa: S608
-        f"FROM read_csv(${param}, header = false, delim = $delim, quote = '', escape = '', "
-        "columns = {'line': 'VARCHAR'}, auto_detect = false, max_line_size = 16777216) "
-        "WHERE trim(line) <> '' AND (NOT json_valid(line) "
-        f"OR (line::JSON->>'$.resourceType') = '{resource_type}'))"
+        f"FROM {READ_LINES.format(param=param)} WHERE {_is_type(resource_type)})"
     )
+
+
+def faults_of(files: dict[str, list[Path]]) -> Callable[[duckdb.DuckDBPyConnection], list[tuple]]:
+    """A source's `faults`: (line, error type, text, file) of each non-blank line of these files
+    that is not a resource of the file's type."""
+
+    def faults(con: duckdb.DuckDBPyConnection) -> list[tuple]:
+        found: list[tuple] = []
+        for kind, paths in files.items():
+            count = con.execute(
+                f"SELECT count(*) FROM {READ_LINES.format(param='paths')} "  # noqa: S608 - a constant type
+                f"WHERE trim(line) <> '' AND NOT {_is_type(kind)}",
+                {"paths": [str(p) for p in paths], "delim": chr(1)},
+            ).fetchall()[0][0]
+            if count:
+                found += [fault for path in paths for fault in _line_faults(path, kind)]
+        return found
+
+    return faults
+
+
+def _line_faults(path: Path, kind: str) -> list[tuple]:
+    """Each non-blank line of the file that is not a `kind` resource, by its line number."""
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    found = []
+    try:
+        with opener(path, "rb") as handle:
+            for number, raw in enumerate(handle, 1):
+                text = raw.strip()
+                fault = _fault(text, kind) if text else None
+                if fault:
+                    found.append((number, fault, text[:4096].decode("utf-8", "replace"), path.name))
+    except EOFError:
+        raise InputError(f"{path.name}: cannot be read (a truncated gzip file)") from None
+    return found
+
+
+def _fault(text: bytes, kind: str) -> str | None:
+    """Why a line is not a `kind` resource, or None when it is one."""
+    try:
+        resource = json.loads(text)
+    except ValueError:  # UnicodeDecodeError included
+        return "MALFORMED JSON"
+    if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
+        return "NOT A RESOURCE"
+    return None if resource["resourceType"] == kind else "OTHER RESOURCE TYPE"
 
 
 def _coding(path: str, system: str, field: str = "code") -> str:
@@ -223,15 +285,22 @@ def _ndjson_files(export_dir: Path) -> list[Path]:
 
 
 def _first_resource(path: Path) -> dict:
-    """The file's first resource, or an error naming the file."""
+    """The file's first resource, or an error naming the file (and the line, blank lines counted)."""
     opener = gzip.open if path.name.lower().endswith(".gz") else open
+    number, line = 0, b""
     try:
-        with opener(path, "rt", encoding="utf-8-sig") as handle:
-            line = next((line for line in handle if line.strip()), "")
-        resource = json.loads(line) if line else {}
-    except (OSError, UnicodeDecodeError, EOFError, json.JSONDecodeError):
+        with opener(path, "rb") as handle:
+            for number, line in enumerate(handle, 1):  # noqa: B007 - the first non-blank line is kept
+                if line.strip():
+                    break
+    except (OSError, EOFError) as error:
+        what = {EOFError: "a truncated gzip file", gzip.BadGzipFile: "not a gzip file"}.get(type(error))
+        raise InputError(f"{path}: cannot be read ({what or error.strerror or 'I/O error'})") from None
+    try:
+        resource = json.loads(line.decode("utf-8-sig")) if line.strip() else {}
+    except ValueError:  # not UTF-8, or not JSON
         raise InputError(
-            f"{path}: line 1 is not a FHIR resource in JSON (NDJSON, gzip when named .gz)"
+            f"{path}: line {number} is not a FHIR resource in JSON (NDJSON, gzip when named .gz)"
         ) from None
     return resource if isinstance(resource, dict) else {}
 
@@ -300,4 +369,5 @@ def _source(table: str, select: str, files: dict[str, list[Path]], types: tuple[
         order=spec.columns,
         lines=False,
         skips=table != "patients",
+        faults=faults_of({t: files[t] for t in types}),
     )

@@ -14,6 +14,7 @@ import json
 import duckdb
 import pytest
 
+from tests.functional.test_format_fhir import RESOURCES, write_fhir
 from tests.functional.test_format_mimic import write_mimic
 from tests.functional.test_format_omop import write_cdm
 from tests.functional.test_format_synthea import write_synthea
@@ -263,3 +264,68 @@ def test_a_truncated_mimic_gzip_file_is_refused_naming_it(tmp_path, capsys):
     assert "labevents.csv.gz" in err and "gzip" in err and "Traceback" not in err
     assert SECRET not in err and SECRET not in log.read_text()
     assert table_counts(tmp_path / "audit.duckdb")["labs"] == 0
+
+
+def test_fhir_lines_that_are_no_resource_of_the_files_type_are_quarantined_with_their_line(tmp_path):
+    resources = {name: list(items) for name, items in RESOURCES.items()}
+    export = write_fhir(tmp_path / "export", resources, broken_line=False)
+    path = export / "Observation.001.ndjson.gz"  # gzipped, as the bulk export writes it
+    lines = gzip.decompress(path.read_bytes()).decode().splitlines()
+    condition = json.dumps(RESOURCES["Condition.ndjson.gz"][0])
+    lines[1:1] = [
+        "",  # line 2: blank, counted as an editor counts it
+        '{"resourceType": "Observation", "id": "broken", ',  # 3: not JSON
+        '["a", "list"]',  # 4: JSON, but no resource
+        json.dumps({"id": "o9", "status": "final"}),  # 5: an object without resourceType
+        condition,  # 6: a Condition in an Observation file
+        f'"{SECRET}"',  # 7: a JSON string
+    ]
+    path.write_bytes(gzip.compress(("\n".join(lines) + "\n").encode()))
+    log = tmp_path / "audit.log"
+    code = cli(
+        "--log-file", str(log), *run_args(tmp_path, export, "--reject-threshold", "1", "--format", "fhir")
+    )
+    assert code == 0
+    with duckdb.connect(str(tmp_path / "audit.duckdb"), read_only=True) as con:
+        got = con.execute(
+            "SELECT line, rule, message FROM quarantine WHERE table_name = 'labs' ORDER BY line"
+        ).fetchall()
+        conditions = con.execute("SELECT count(*) FROM diagnoses").fetchall()[0][0]
+    assert [(line, rule) for line, rule, _ in got] == [
+        (3, "malformed_json"),
+        (4, "not_a_resource"),
+        (5, "not_a_resource"),
+        (6, "other_resource_type"),
+        (7, "not_a_resource"),
+    ]
+    assert all(message.endswith("(Observation.001.ndjson.gz)") for _, _, message in got)
+    assert conditions == len(RESOURCES["Condition.ndjson.gz"])  # the stray Condition loads nowhere
+    counts = summary(tmp_path)["files"]["labs"]
+    assert counts["rows_rejected"] == 5 and accounted(counts) == counts["rows_read"]
+    assert SECRET not in log.read_text()
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [(lambda data: data[: len(data) // 2], "truncated"), (gzip.decompress, "not a gzip file")],
+    ids=["truncated", "not-gzip"],
+)
+def test_a_damaged_fhir_gzip_file_is_refused_naming_it(tmp_path, capsys, damage, message):
+    export = write_fhir(tmp_path / "export", broken_line=False)
+    path = export / "Observation.001.ndjson.gz"
+    path.write_bytes(damage(gzip.compress(gzip.decompress(path.read_bytes()) * 500)))
+    assert cli(*run_args(tmp_path, export, "--format", "fhir")) == 3
+    err = capsys.readouterr().err
+    assert "Observation.001.ndjson.gz" in err and message in err and "Traceback" not in err
+
+
+def test_a_reader_error_names_file_and_line_but_never_quotes_the_record(tmp_path, capsys):
+    """DuckDB's own message would quote the line ("Original Line: ..."): a patient's data."""
+    export = write_fhir(tmp_path / "export", broken_line=False)
+    path = export / "MedicationStatement.ndjson"
+    path.write_bytes(path.read_bytes() + f'{{"id": "{SECRET}"}}'.encode() + bytes(range(32)) + b"\n")
+    log = tmp_path / "audit.log"
+    assert cli("--log-file", str(log), *run_args(tmp_path, export, "--format", "fhir")) == 3
+    err = capsys.readouterr().err
+    assert "MedicationStatement.ndjson, line 2: not text the tool can read" in err
+    assert SECRET not in err and SECRET not in log.read_text() and "Traceback" not in err
