@@ -23,7 +23,7 @@ from checks.framework import CheckConfigError, CheckDefinition
 
 CODELIST_DIR = Path(checks.__file__).parent / "codelists"
 SQL_DIR = Path(checks.__file__).parent / "sql"
-_NOT_CHECKS = {"framework", "evaluate"}
+_NOT_CHECKS = {"framework", "evaluate", "measures"}
 
 
 @cache
@@ -127,6 +127,26 @@ def evaluate(
 ) -> tuple[str, dict[str, Any]]:
     """Run one check into a temp table `result_<id>`, leave out the patients dead on or before `as_of`
     (`leave_out_deceased`), validate it, return the table and parameters."""
+    table, params = compute(con, definition, as_of, overrides)
+    relation = ibis.duckdb.from_connection(con).table(table, database="temp")
+    if not con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]:  # noqa: S608 - internal name
+        return table, params  # empty: nothing to validate (pandera's ibis backend misreports nulls)
+    try:
+        OUTPUT_SCHEMA.validate(relation, lazy=True)
+    except pandera.errors.SchemaErrors as errors:
+        raise RuntimeError(f"check {definition.id} broke the output contract:\n{errors}") from None
+    return table, params
+
+
+def compute(
+    con: duckdb.DuckDBPyConnection,
+    definition: CheckDefinition,
+    as_of: date,
+    overrides: Mapping[str, Any],
+) -> tuple[str, dict[str, Any]]:
+    """The single-date evaluation, unvalidated: the check as of `as_of` into `result_<id>`, the
+    patients dead on or before `as_of` left out. `evaluate` validates it; the monthly measures
+    (checks/measures.py) hold their one-statement evaluation of many months to it."""
     params = definition.resolve(overrides, as_of)
     table = f"result_{definition.id}"
     con.execute(  # exposures end at deaths after as_of; those before are left out below (_concepts.sql)
@@ -136,13 +156,6 @@ def evaluate(
     )
     con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {definition.sql}", params)
     leave_out_deceased(con, definition.id, table, as_of)
-    relation = ibis.duckdb.from_connection(con).table(table, database="temp")
-    if not con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]:  # noqa: S608 - internal name
-        return table, params  # empty: nothing to validate (pandera's ibis backend misreports nulls)
-    try:
-        OUTPUT_SCHEMA.validate(relation, lazy=True)
-    except pandera.errors.SchemaErrors as errors:
-        raise RuntimeError(f"check {definition.id} broke the output contract:\n{errors}") from None
     return table, params
 
 

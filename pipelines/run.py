@@ -16,6 +16,7 @@ import duckdb
 
 from checks.evaluate import run_checks, select_checks
 from checks.framework import CheckConfigError, CheckDefinition
+from checks.measures import compute_measures
 from pipelines.codelists import codelist_files, paths_of
 from pipelines.db import connect, load_lab_codelists, refresh_lab_concepts, transaction
 from pipelines.errors import InputError
@@ -70,6 +71,7 @@ def execute_run(
                 paths_of(outcome.codelists),
             )
             outcome.checks = apply_reviews(con, outcome.run_id, outcome.as_of, outcome.checks)
+            _measures(con, settings, outcome, selected, progress)
             progress("recording the run")
             _record(con, settings, outcome)
         outcome.reports = write_reports(con, settings, outcome.run_id, selected, now)
@@ -139,6 +141,23 @@ PER_PATIENT_NOTE = (
     "As of per patient: each patient is audited as of their own last record (lab, prescription or "
     "diagnosis), their dates moved so that day falls on {as_of}; dates in evidence are on that calendar."
 )
+
+
+def _measures(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    outcome: RunOutcome,
+    selected: tuple[CheckDefinition, ...],
+    progress: Callable[[str], None],
+) -> None:
+    """The monthly measures up to as-of, evaluated where the data or the check changed (checks/measures.py).
+    Not with --as-of per-patient: each patient's dates are moved, so a month-end means nothing."""
+    if settings.as_of == "per-patient" or not settings.measures_months:
+        return
+    progress("computing the monthly measures")
+    compute_measures(
+        con, outcome.run_id, outcome.as_of, selected, settings.check_params, settings.measures_months
+    )
 
 
 def _record(con: duckdb.DuckDBPyConnection, settings: Settings, outcome: RunOutcome) -> None:

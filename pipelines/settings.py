@@ -56,6 +56,7 @@ class Settings:
     report_location: str = ""  # where readers find report.html (path or URL), quoted in the email
     report_max_rows: int = 500  # worklist rows per check in report.html; the CSV has them all
     small_count_threshold: int = 7  # email counts from 1 to this show as "1–7"; 0 shows exact counts
+    measures_months: int = 24  # monthly measures: month-ends back-calculated up to as-of (0: none)
     # Volume guard: warn when an export file has fewer rows than this share of the previous run's
     volume_guard_ratio: float = 0.5
     volume_guard_strict: bool = False  # true: stop (exit 3) instead of warning, before loading anything
@@ -105,6 +106,8 @@ SETTING_HELP = {
     "report_location": "Where readers find report.html (path or URL), quoted in the email.",
     "report_max_rows": "Worklist rows per check shown in report.html; the CSV worklists have them all.",
     "small_count_threshold": "Email counts from 1 to this show as a range; 0 shows exact counts.",
+    "measures_months": "Monthly measures: how many month-ends up to the as-of date each check is "
+    "back-calculated for (measures.csv, the report's trend); 0 computes none.",
     "volume_guard_ratio": "Warn when an export file has fewer rows than this share of the previous run's.",
     "volume_guard_strict": "When the volume guard trips, stop with exit code 3 before loading anything.",
     "smtp_host": "SMTP server for the summary email; the password comes only from "
@@ -120,6 +123,7 @@ _SCALARS = {f.name: f for f in fields(Settings) if f.name not in {"check_params"
 _INTS = {
     "report_max_rows",
     "small_count_threshold",
+    "measures_months",
     "smtp_port",
     "as_of_gap_warning_days",
     "coverage_lookback_days",

@@ -240,3 +240,29 @@ CREATE TABLE IF NOT EXISTS review_outcomes (
     status     VARCHAR NOT NULL,              -- the review's status: acknowledged | exception
     state      VARCHAR NOT NULL               -- applies | re-opened | expired
 );
+
+-- Monthly measures (checks/measures.py, issue #19): each check's population, flagged patients and rate
+-- as of each month-end, back-calculated from the loaded data (the check as of that day, the dead on or
+-- before it left out), in total and broken down by group. Each breakdown's groups sum to its total.
+-- Kept up to date incrementally: a month is evaluated again only when its fingerprint changed.
+CREATE TABLE IF NOT EXISTS measures (
+    check_id    VARCHAR NOT NULL,
+    month_end   DATE NOT NULL,                -- the as-of date: the last day of the month
+    breakdown   VARCHAR NOT NULL,             -- total | age_band | sex | site | clinician
+    group_value VARCHAR NOT NULL,             -- '' for total; an age band (0-17 ... 85+), F/M/O/U, a
+                                              -- site_id or clinician_id; 'unknown' when not recorded
+    population  BIGINT NOT NULL,              -- the denominator
+    flagged     BIGINT NOT NULL,              -- the numerator
+    rate        DOUBLE,                       -- flagged / population (NULL: nobody in the population)
+    run_id      VARCHAR NOT NULL              -- the run that evaluated this month
+);
+
+-- What each stored month was evaluated from: the check's definition, parameters and codelists, and
+-- the data dated on or before the month-end. A month whose fingerprints differ today is evaluated again.
+CREATE TABLE IF NOT EXISTS measure_fingerprints (
+    check_id          VARCHAR NOT NULL,
+    month_end         DATE NOT NULL,
+    check_fingerprint VARCHAR NOT NULL,
+    data_fingerprint  VARCHAR NOT NULL,
+    run_id            VARCHAR NOT NULL        -- the run that evaluated the month
+);

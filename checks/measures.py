@@ -1,0 +1,335 @@
+"""Monthly measures: every check's population, flagged and rate as of each month-end, back-calculated
+from the loaded data, broken down by age band, sex, site and clinician (issue #19).
+
+Like ehrQL's measures (numerator, denominator and ratio per interval and group), but each month is
+the check itself as of that month-end: the single-date evaluation (`evaluate.compute`, the dead on or
+before the month-end left out) counted by group. So a month's figures are, by construction, what a
+run with `--as-of <month-end>` on the same data would report.
+
+Incremental: a month is evaluated again only when its fingerprint changed: the data dated on or
+before its end (`data_fingerprints`) or the check's definition, parameters and codelists
+(`check_fingerprint`). Stored in `measures` and `measure_fingerprints` (pipelines/sql/schema.sql).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from collections.abc import Mapping, Sequence
+from datetime import date, timedelta
+from typing import Any
+
+import duckdb
+
+from checks.evaluate import SQL_DIR, compute
+from checks.framework import CheckDefinition
+
+log = logging.getLogger(__name__)
+
+MEASURES_VERSION = "1"  # bump when the way a month is counted changes: every month is recomputed
+BREAKDOWNS = ("total", "age_band", "sex", "site", "clinician")  # in the order they are stored
+OPTIONAL_BREAKDOWNS = {"site": "site_id", "clinician": "clinician_id"}  # only when the export has them
+UNKNOWN = "unknown"
+
+# Age at the month-end, in completed years (date_sub counts whole years), banded.
+_AGE_BAND = """
+    CASE WHEN p.birth_date IS NULL OR p.birth_date > r.month_end THEN 'unknown'
+         WHEN date_sub('year', p.birth_date, r.month_end) < 18 THEN '0-17'
+         WHEN date_sub('year', p.birth_date, r.month_end) < 40 THEN '18-39'
+         WHEN date_sub('year', p.birth_date, r.month_end) < 65 THEN '40-64'
+         WHEN date_sub('year', p.birth_date, r.month_end) < 75 THEN '65-74'
+         WHEN date_sub('year', p.birth_date, r.month_end) < 85 THEN '75-84'
+         ELSE '85+' END"""
+
+
+def month_ends(as_of: date, months: int) -> tuple[date, ...]:
+    """The last `months` month-ends on or before `as_of`, oldest first (as_of itself when it is one)."""
+    end = as_of if (as_of + timedelta(days=1)).day == 1 else as_of.replace(day=1) - timedelta(days=1)
+    found = []
+    for _ in range(max(months, 0)):
+        found.append(end)
+        end = end.replace(day=1) - timedelta(days=1)
+    return tuple(reversed(found))
+
+
+def _sha(*parts: Any) -> str:
+    return hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).hexdigest()[:32]
+
+
+def check_fingerprint(con: duckdb.DuckDBPyConnection, definition: CheckDefinition, overrides: Mapping) -> str:
+    """What a check's months depend on besides the data: its SQL, the shared vocabulary SQL, its
+    parameters (as-of left aside) and the codelists loaded by `prepare` (shipped and local)."""
+    params = definition.resolve(overrides, date(2000, 1, 1))
+    params.pop("as_of")
+    shared_sql = [p.read_text(encoding="utf-8") for p in sorted(SQL_DIR.glob("_*.sql"))]
+    codelists = con.execute("SELECT sum(hash(c)::HUGEINT), count(*) FROM codelist c").fetchone()
+    return _sha(
+        MEASURES_VERSION,
+        definition.sql,
+        json.dumps(params, sort_keys=True, default=str),
+        *shared_sql,
+        codelists,
+    )
+
+
+def data_fingerprints(con: duckdb.DuckDBPyConnection, months: Sequence[date]) -> dict[date, str]:
+    """Per month-end, a fingerprint of every row dated on or before it: labs by collection,
+    prescriptions by start, diagnoses by recording, a patient's record (birth, sex, death, site,
+    clinician) by the patient's first dated row, a death by its date. A row dated later cannot
+    change an as-of evaluation (the checks read nothing after as-of), so a month's fingerprint moves
+    only when its data did."""
+    extra = "".join(f", s.{c}" for c in _present_columns(con))
+    rows = con.execute(
+        f"""
+        WITH events AS (
+            SELECT patient_id, CAST(collected_at AS DATE) AS d, hash(l)::HUGEINT AS h FROM src_labs l
+            UNION ALL SELECT patient_id, start_date, hash(p)::HUGEINT FROM src_prescriptions p
+            UNION ALL SELECT patient_id, recorded_at, hash(x)::HUGEINT FROM src_diagnoses x
+        ),
+        first_dated AS (SELECT patient_id, coalesce(min(d), DATE '0001-01-01') AS d FROM events GROUP BY 1),
+        dated AS (
+            SELECT coalesce(d, DATE '0001-01-01') AS d, h FROM events
+            UNION ALL
+            SELECT f.d, hash(s.patient_id, s.birth_date, s.sex{extra})::HUGEINT FROM src_patient_state s
+            JOIN first_dated f USING (patient_id)
+            UNION ALL  -- a death counts from its date (the living add nothing)
+            SELECT coalesce(s.death_date, f.d), hash(s.patient_id, s.death_date)::HUGEINT
+            FROM src_patient_state s JOIN first_dated f USING (patient_id) WHERE s.deceased
+        ),
+        per_month AS (SELECT last_day(d) AS month_end, sum(h) AS s, count(*) AS n FROM dated GROUP BY 1),
+        wanted AS (SELECT unnest(CAST($months AS DATE[])) AS m)
+        SELECT w.m, coalesce(sum(p.s), 0), coalesce(sum(p.n), 0)
+        FROM wanted w LEFT JOIN per_month p ON p.month_end <= w.m
+        GROUP BY w.m
+        """,  # noqa: S608 - constant column names; values are bound
+        {"months": list(months)},
+    ).fetchall()
+    return {m: _sha(s, n) for m, s, n in rows}
+
+
+def stale_months(
+    con: duckdb.DuckDBPyConnection, check_id: str, months: Sequence[date], check_fp: str, data_fp: Mapping
+) -> list[date]:
+    """The months whose stored fingerprints differ from today's (or that were never stored)."""
+    stored = dict(
+        (m, (c, d))
+        for m, c, d in con.execute(
+            "SELECT month_end, check_fingerprint, data_fingerprint FROM measure_fingerprints "
+            "WHERE check_id = $c",
+            {"c": check_id},
+        ).fetchall()
+    )
+    return [m for m in months if stored.get(m) != (check_fp, data_fp[m])]
+
+
+def _present_columns(con: duckdb.DuckDBPyConnection) -> tuple[str, ...]:
+    """site_id and clinician_id, as far as this database's patient_state has them."""
+    return tuple(
+        c
+        for (c,) in con.execute(
+            "SELECT column_name FROM duckdb_columns() WHERE table_name = 'patient_state' "
+            "AND column_name IN ('site_id', 'clinician_id') ORDER BY column_name DESC"
+        ).fetchall()
+    )
+
+
+def available_breakdowns(con: duckdb.DuckDBPyConnection) -> tuple[str, ...]:
+    """total, age band and sex always; site and clinician when the export gave any patient one."""
+    present = ["total", "age_band", "sex"]
+    present_columns = _present_columns(con)
+    for name, column in OPTIONAL_BREAKDOWNS.items():
+        if (
+            column in present_columns
+            and con.execute(
+                f"SELECT count(*) FROM src_patient_state WHERE {column} IS NOT NULL"  # noqa: S608 - constant
+            ).fetchone()[0]
+        ):
+            present.append(name)
+    return tuple(present)
+
+
+def _group_columns(breakdowns: Sequence[str]) -> str:
+    columns = {
+        "age_band": f"{_AGE_BAND} AS age_band",
+        "sex": f"coalesce(p.sex, '{UNKNOWN}') AS sex",
+        "site": f"coalesce(p.site_id, '{UNKNOWN}') AS site",
+        "clinician": f"coalesce(p.clinician_id, '{UNKNOWN}') AS clinician",
+    }
+    return "".join(f", {columns[b]}" for b in breakdowns if b != "total")
+
+
+def store_months(
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    check_id: str,
+    months: Sequence[date],
+    breakdowns: Sequence[str],
+) -> None:
+    """Count the evaluated months (`measure_rows`: month_end, patient_id, flagged) into `measures`: per
+    month one row for the total (also when nobody is in the population) and one per group of each
+    breakdown; every breakdown's groups sum to the total."""
+    groups = [b for b in breakdowns if b != "total"]
+    sets = ", ".join(["(month_end)", *[f"(month_end, {g})" for g in groups]])
+    which = " ".join(f"WHEN grouping({g}) = 0 THEN '{g}'" for g in groups)
+    value = f"coalesce({', '.join(groups)}, '')" if groups else "''"
+    con.execute(
+        f"""
+        INSERT INTO measures (check_id, month_end, breakdown, group_value, population, flagged, rate, run_id)
+        WITH g AS (
+            SELECT r.month_end, r.patient_id, r.flagged{_group_columns(breakdowns)}
+            FROM measure_rows r LEFT JOIN measure_patients p USING (patient_id)
+        ),
+        counted AS (
+            SELECT month_end, CASE {which} ELSE 'total' END AS breakdown, {value} AS group_value,
+                   count(*) AS population, count(*) FILTER (flagged) AS flagged
+            FROM g GROUP BY GROUPING SETS ({sets})
+        ),
+        empty AS (
+            SELECT unnest(CAST($months AS DATE[])) AS month_end, 'total', '', 0, 0
+            EXCEPT SELECT month_end, 'total', '', 0, 0 FROM measure_rows
+        )
+        SELECT $c, month_end, breakdown, group_value, population, flagged,
+               CASE WHEN population > 0 THEN flagged / population END, $r
+        FROM (SELECT * FROM counted UNION ALL SELECT * FROM empty)
+        ORDER BY month_end, breakdown, group_value
+        """,  # noqa: S608 - identifiers are the constants above; values are bound
+        {"c": check_id, "months": list(months), "r": run_id},
+    )
+
+
+def evaluate_months(
+    con: duckdb.DuckDBPyConnection,
+    definition: CheckDefinition,
+    months: Sequence[date],
+    overrides: Mapping,
+    one_statement: bool = True,
+) -> None:
+    """The check as of each month-end into `measure_rows` (month_end, patient_id, flagged), the
+    patients dead on or before the month-end left out.
+
+    `one_statement`: the check's SQL as a table macro of its parameters, joined laterally to the
+    months: every month in one query, at about the cost of one. Otherwise the single-date evaluation
+    (`evaluate.compute`) month by month: the reference the tests hold the first to."""
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE measure_rows (month_end DATE, patient_id VARCHAR, flagged BOOLEAN)"
+    )
+    if one_statement:
+        _as_macro(con, definition, overrides)
+        _evaluate_in_one_statement(con, definition, months, overrides)
+        return
+    for month in months:
+        table, _ = compute(con, definition, month, overrides)
+        con.execute(
+            f"INSERT INTO measure_rows SELECT $m, patient_id, flagged FROM {table}",  # noqa: S608 - internal name
+            {"m": month},
+        )
+
+
+def _macro_name(definition: CheckDefinition) -> str:
+    return f"measure_{definition.id}"
+
+
+def _as_macro(con: duckdb.DuckDBPyConnection, definition: CheckDefinition, overrides: Mapping) -> None:
+    """Declare the check's SQL as a table macro whose arguments are its parameters ($x -> p_x).
+
+    Every shipped check binds (tests/functional/test_measures.py); a binding error would abort the
+    run's transaction, so it is not caught here."""
+    names = list(definition.resolve(overrides, date(2000, 1, 1)))
+    body = "\n".join(_as_arguments(line) for line in definition.sql.splitlines())
+    con.execute(
+        f"CREATE OR REPLACE TEMP MACRO {_macro_name(definition)}({', '.join('p_' + n for n in names)}) "
+        f"AS TABLE {body}"
+    )
+
+
+def _as_arguments(line: str) -> str:
+    """$x -> p_x, the macro's argument; in a HAVING, (SELECT p_x): DuckDB binds a macro argument there
+    as an ungrouped column, but a scalar subquery of it as the constant it is."""
+    having = re.search(r"\bHAVING\b", line, re.IGNORECASE)
+    return re.sub(r"\$(\w+)", r"(SELECT p_\1)" if having else r"p_\1", line)
+
+
+def _evaluate_in_one_statement(
+    con: duckdb.DuckDBPyConnection, definition: CheckDefinition, months: Sequence[date], overrides: Mapping
+) -> None:
+    """Every month at once: the months joined laterally to the check's macro, as-of each month-end.
+
+    Exposures end at every dated death here (the single-date evaluation ends them only at deaths after
+    as-of): a patient dead on or before a month-end is left out of that month either way, and nobody
+    else's rows depend on another patient's death, so the counts are the same."""
+    params = definition.resolve(overrides, months[0])
+    args = ", ".join("m.month_end" if n == "as_of" else f"${n}" for n in params)
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE exposure_deaths AS "
+        "SELECT patient_id, death_date FROM deceased_patients WHERE death_date IS NOT NULL"
+    )
+    con.execute(
+        f"""
+        INSERT INTO measure_rows
+        SELECT m.month_end, r.patient_id, r.flagged
+        FROM (SELECT unnest(CAST($months AS DATE[])) AS month_end) m,
+             LATERAL (SELECT patient_id, flagged FROM {_macro_name(definition)}({args})) r
+        WHERE NOT EXISTS (
+            SELECT 1 FROM deceased_patients d
+            WHERE d.patient_id = r.patient_id AND (d.death_date IS NULL OR d.death_date <= m.month_end)
+        )
+        """,  # noqa: S608 - the macro is named after the check id; values are bound
+        {"months": list(months), **{n: v for n, v in params.items() if n != "as_of"}},
+    )
+
+
+def compute_measures(
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    as_of: date,
+    selected: Sequence[CheckDefinition],
+    overrides: Mapping[str, Mapping[str, Any]],
+    months: int,
+    one_statement: bool = True,
+) -> dict[str, tuple[date, ...]]:
+    """Bring `measures` up to date for the selected checks over the `months` month-ends up to `as_of`;
+    returns, per check, the months evaluated (the others were current). Needs `evaluate.prepare` done;
+    everything happens in the caller's transaction."""
+    wanted = month_ends(as_of, months)
+    if not wanted:
+        return {}
+    data_fp = data_fingerprints(con, wanted)
+    breakdowns = available_breakdowns(con)
+    _patients_for_breakdowns(con, breakdowns)
+    recomputed = {}
+    for definition in selected:
+        check_overrides = overrides.get(definition.id, {})
+        check_fp = check_fingerprint(con, definition, check_overrides)
+        stale = stale_months(con, definition.id, wanted, check_fp, data_fp)
+        recomputed[definition.id] = tuple(stale)
+        if not stale:
+            continue
+        evaluate_months(con, definition, stale, check_overrides, one_statement)
+        for month in stale:
+            _forget(con, definition.id, month)
+            con.execute(
+                "INSERT INTO measure_fingerprints VALUES ($c, $m, $cf, $df, $r)",
+                {"c": definition.id, "m": month, "cf": check_fp, "df": data_fp[month], "r": run_id},
+            )
+        store_months(con, run_id, definition.id, stale, breakdowns)
+        log.info("%s: measures for %d of %d months evaluated", definition.id, len(stale), len(wanted))
+    return recomputed
+
+
+def _forget(con: duckdb.DuckDBPyConnection, check_id: str, month: date) -> None:
+    for table in ("measures", "measure_fingerprints"):
+        con.execute(
+            f"DELETE FROM {table} WHERE check_id = $c AND month_end = $m",  # noqa: S608 - constant names
+            {"c": check_id, "m": month},
+        )
+
+
+def _patients_for_breakdowns(con: duckdb.DuckDBPyConnection, breakdowns: Sequence[str]) -> None:
+    """measure_patients: each patient's birth date, sex, and site and clinician when present."""
+    extra = "".join(f", {OPTIONAL_BREAKDOWNS[b]}" for b in breakdowns if b in OPTIONAL_BREAKDOWNS)
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE measure_patients AS "  # noqa: S608 - constant column names
+        f"SELECT patient_id, birth_date, sex{extra} FROM src_patient_state"
+    )

@@ -1,0 +1,124 @@
+"""Monthly measures (issue #19): back-calculated on the first night, equal to the check run as of each
+month-end, breakdowns summing to the totals, recomputed only where the data changed."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from checks.evaluate import all_checks, compute, prepare
+from checks.measures import evaluate_months, month_ends
+from tests.conftest import SAMPLE_EXPORT
+from tests.helpers import cli, run_args
+
+AS_OF = date(2026, 11, 20)  # run_args' as-of date
+
+
+@pytest.fixture(scope="module")
+def first_night(tmp_path_factory) -> Path:
+    """The sample clinic's first run, into a new database."""
+    tmp = tmp_path_factory.mktemp("measures")
+    assert cli(*run_args(tmp, SAMPLE_EXPORT, "--scheduled")) == 0
+    return tmp / "audit.duckdb"
+
+
+def rows(db: Path, sql: str, params: dict | None = None) -> list[tuple]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        return con.execute(sql, params or {}).fetchall()
+
+
+def test_month_ends_are_the_last_days_up_to_as_of():
+    assert month_ends(date(2026, 11, 20), 3) == (date(2026, 8, 31), date(2026, 9, 30), date(2026, 10, 31))
+    assert month_ends(date(2026, 10, 31), 2) == (date(2026, 9, 30), date(2026, 10, 31))  # as-of is one
+    assert month_ends(date(2024, 3, 15), 1) == (date(2024, 2, 29),)
+    assert month_ends(date(2026, 1, 5), 0) == ()
+
+
+def test_first_night_has_24_months_of_every_check(first_night):
+    counted = dict(
+        rows(
+            first_night,
+            "SELECT check_id, count(DISTINCT month_end) FROM measures WHERE breakdown = 'total' GROUP BY 1",
+        )
+    )
+    assert counted == {c.id: 24 for c in all_checks()}
+    months = [r[0] for r in rows(first_night, "SELECT DISTINCT month_end FROM measures ORDER BY 1")]
+    assert months == list(month_ends(AS_OF, 24))
+    assert months[0] == date(2024, 11, 30) and months[-1] == date(2026, 10, 31)
+    # not all empty: the sample clinic has flagged patients in earlier months too
+    assert rows(first_night, "SELECT count(DISTINCT month_end) FROM measures WHERE flagged > 0")[0][0] >= 12
+
+
+@pytest.mark.parametrize("month_end", ["2025-01-31", "2025-12-31", "2026-06-30", "2026-10-31"])
+def test_each_month_equals_a_run_as_of_that_month_end(first_night, tmp_path, month_end):
+    """The judged test: a separate run with --as-of <month-end> into its own database reports, for every
+    check, the population and flagged count the first night stored for that month."""
+    args = run_args(tmp_path, SAMPLE_EXPORT)
+    args[args.index("--as-of") + 1] = month_end
+    assert cli(*args) == 0  # an ad-hoc run (another as-of): it keeps no measures
+    single = rows(
+        tmp_path / "audit.duckdb", "SELECT check_id, denominator, flagged FROM check_results ORDER BY 1"
+    )
+    stored = rows(
+        first_night,
+        "SELECT check_id, population, flagged FROM measures "
+        "WHERE month_end = $m AND breakdown = 'total' ORDER BY 1",
+        {"m": date.fromisoformat(month_end)},
+    )
+    assert len(single) == len(all_checks())
+    assert stored == single
+
+
+def test_every_month_of_every_check_equals_the_single_date_evaluation(first_night, tmp_path):
+    """All 24 months of all checks: the one-statement evaluation (months joined in) row for row
+    against the single-date evaluation month by month (evaluate.compute), on a copy of the database."""
+    db = tmp_path / "copy.duckdb"
+    shutil.copy(first_night, db)
+    months = month_ends(AS_OF, 24)
+    with duckdb.connect(str(db)) as con:
+        con.execute("SET TimeZone = 'UTC'")
+        prepare(con)
+        for definition in all_checks():
+            evaluate_months(con, definition, months, {}, one_statement=True)
+            joined = con.execute("SELECT * FROM measure_rows ORDER BY ALL").fetchall()
+            evaluate_months(con, definition, months, {}, one_statement=False)
+            assert joined == con.execute("SELECT * FROM measure_rows ORDER BY ALL").fetchall(), definition.id
+            table, _ = compute(con, definition, months[-1], {})  # and the last month against the run's own
+            last = con.execute(f"SELECT count(*), count(*) FILTER (flagged) FROM {table}").fetchone()
+            assert last == (
+                sum(1 for r in joined if r[0] == months[-1]),
+                sum(r[2] for r in joined if r[0] == months[-1]),
+            )
+
+
+def test_breakdowns_sum_to_the_totals(first_night):
+    mismatched = rows(
+        first_night,
+        """
+        SELECT b.check_id, b.month_end, b.breakdown
+        FROM measures b JOIN measures t
+          ON t.check_id = b.check_id AND t.month_end = b.month_end AND t.breakdown = 'total'
+        WHERE b.breakdown <> 'total'
+        GROUP BY b.check_id, b.month_end, b.breakdown, t.population, t.flagged
+        HAVING sum(b.population) <> t.population OR sum(b.flagged) <> t.flagged
+        """,
+    )
+    assert mismatched == []
+    breakdowns = {r[0] for r in rows(first_night, "SELECT DISTINCT breakdown FROM measures")}
+    assert {"total", "age_band", "sex"} <= breakdowns
+    # every populated month of every check has its age and sex breakdown
+    assert rows(
+        first_night,
+        "SELECT count(*) FROM measures t WHERE breakdown = 'total' AND population > 0 AND NOT EXISTS "
+        "(SELECT 1 FROM measures b WHERE b.check_id = t.check_id AND b.month_end = t.month_end "
+        "AND b.breakdown = 'sex')",
+    ) == [(0,)]
+    bands = {
+        r[0]
+        for r in rows(first_night, "SELECT DISTINCT group_value FROM measures WHERE breakdown = 'age_band'")
+    }
+    assert bands <= {"0-17", "18-39", "40-64", "65-74", "75-84", "85+", "unknown"} and len(bands) >= 3
