@@ -56,6 +56,8 @@ class Settings:
     report_location: str = ""  # where readers find report.html (path or URL), quoted in the email
     report_max_rows: int = 500  # worklist rows per check in report.html; the CSV has them all
     small_count_threshold: int = 7  # email counts from 1 to this show as "1–7"; 0 shows exact counts
+    email_exact_counts: bool = False  # true: the email goes to clinic staff only; counts are exact
+    worklist_format: str = "csv"  # csv | xlsx | both: how worklists and the call list are written
     measures_months: int = 24  # monthly measures: month-ends back-calculated up to as-of (0: none)
     # Volume guard: warn when an export file has fewer rows than this share of the previous run's
     volume_guard_ratio: float = 0.5
@@ -110,6 +112,9 @@ SETTING_HELP = {
     "back-calculated for (measures.csv, the report's trend); 0 computes none.",
     "volume_guard_ratio": "Warn when an export file has fewer rows than this share of the previous run's.",
     "volume_guard_strict": "When the volume guard trips, stop with exit code 3 before loading anything.",
+    "email_exact_counts": "true when every recipient works in the clinic: the email shows exact counts "
+    "(small-number suppression is for recipients outside it).",
+    "worklist_format": "Worklists and the call list as csv, xlsx (frozen header, filters, widths) or both.",
     "smtp_host": "SMTP server for the summary email; the password comes only from "
     "CLINIC_AUDIT_SMTP_PASSWORD.",
     "smtp_port": "SMTP port.",
@@ -167,9 +172,13 @@ def _coerce(key: str, value: Any, origin: str) -> Any:
         if key in _INTS:
             number = int(value)
             if number < 0:
+        if key == "worklist_format":
+            if str(value).strip().lower() not in ("csv", "xlsx", "both"):
+                raise ValueError("expected csv, xlsx or both")
+            return str(value).strip().lower()
                 raise ValueError("must not be negative")
             return number
-        if key in {"smtp_starttls", "volume_guard_strict"}:
+        if key in {"smtp_starttls", "volume_guard_strict", "freshness_strict", "email_exact_counts"}:
             return _boolean(value)
         if key in _TUPLES:
             items = value.split(",") if isinstance(value, str) else value

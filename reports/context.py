@@ -15,6 +15,7 @@ from typing import Any
 import duckdb
 
 from checks.framework import CheckDefinition
+from reports.action import ActionContext, action_context
 
 HISTORY_RUNS = 24  # points in a check's rate chart: two years of monthly runs
 
@@ -166,6 +167,7 @@ class ReportContext:
 def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
     cursor = con.execute(sql, params)
     names = [d[0] for d in cursor.description]
+    action: ActionContext | None = None  # reviews, counts with exceptions, the call list (reports/action.py)
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
@@ -206,7 +208,8 @@ def build_context(
     files = file_quality(con, run_id)
     warnings = tuple(json.loads(run[0]["warnings"] or "[]"))
     coverage = codelist_coverage(con, run_id)
-    return ReportContext(header, sections, files, max_rows, warnings, coverage)
+    action = action_context(con, run_id, as_of, sections)
+    return ReportContext(header, sections, files, max_rows, warnings, coverage, action=action)
 
 
 def codelist_coverage(con: duckdb.DuckDBPyConnection, run_id: str) -> CodelistCoverage:

@@ -62,6 +62,68 @@ def sparkline(history: Sequence[RatePoint]) -> dict[str, Any] | None:
     }
 
 
+def num(n: int | float | None) -> str:
+    """A count with thousands separators (12,345); a dash for none."""
+    if n is None:
+        return "—"
+    return f"{n:,}" if isinstance(n, int) else f"{n:,.1f}"
+
+
+def overdue(n: int) -> str:
+    """Days past a due date, in words: 'overdue by 40 days', 'due today', 'due in 5 days'."""
+    if n == 0:
+        return "due today"
+    word = "day" if abs(n) == 1 else "days"
+    return f"overdue by {n:,} {word}" if n > 0 else f"due in {-n:,} {word}"
+
+
+# The canonical unit of each analyte's value in evidence (pipelines/reference/analytes.csv; a test
+# holds this to it). Evidence named last_<analyte> or latest_<analyte> is shown with its unit.
+UNITS = {
+    "potassium": "mmol/L",
+    "sodium": "mmol/L",
+    "magnesium": "mmol/L",
+    "calcium": "mmol/L",
+    "glucose": "mmol/L",
+    "creatinine": "umol/L",
+    "egfr": "mL/min/1.73m2",
+    "albumin": "g/L",
+}
+COUNT_UNITS = {"age": "years", "trial_count": "drugs", "active_drug_count": "drugs"}
+
+
+def _with_unit(name: str, value: Any) -> str:
+    shown = show(value)
+    analyte = name.removeprefix("last_").removeprefix("latest_")
+    unit = UNITS.get(analyte) if analyte != name else COUNT_UNITS.get(name)
+    return f"{shown} {unit}" if unit and shown != "—" else shown
+
+
+def _day(value: Any) -> str:
+    """A timestamp in evidence as its date: the time of day is noise on a worklist."""
+    text = show(value)
+    return text[:10] if len(text) > 10 and text[4:5] == "-" and text[10:11] in ("T", " ") else text
+
+
+def evidence_items(evidence: Sequence[tuple[str, Any]]) -> list[tuple[str, str]]:
+    """Evidence for one worklist line: a result and its date joined ('last potassium 3.1 mmol/L on
+    2026-01-02', or 'none'), values with their units, timestamps as dates."""
+    values = dict(evidence)
+    items = []
+    for name, value in evidence:
+        if name.endswith("_at") and name[:-3] in values:
+            continue  # shown with its result
+        at = values.get(f"{name}_at")
+        if f"{name}_at" in values:
+            text = "none" if value in (None, "") and at in (None, "") else _with_unit(name, value)
+            items.append((label(name), f"{text} on {_day(at)}" if at not in (None, "") else text))
+            continue
+        items.append(
+            (label(name), _day(value) if name.endswith(("_at", "_since", "_on")) else _with_unit(name, value))
+        )
+    return items
+
+
 def environment() -> Environment:
     """The Jinja environment: templates from the package, autoescape on, undefined names fail."""
     env = Environment(
@@ -72,6 +134,8 @@ def environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters.update(pct=pct, show=show, label=label, days=days, sparkline=sparkline)
+    env.filters.update(num=num, overdue=overdue, evidence_items=evidence_items)
+    env.globals["num"] = num
     return env
 
 

@@ -15,6 +15,8 @@ class ReportOptions(Protocol):
     report_max_rows: int
     report_location: str
     small_count_threshold: int
+    email_exact_counts: bool  # every recipient is clinic staff: exact counts in the email
+    worklist_format: str  # csv | xlsx | both
 
 
 class EmailOptions(Protocol):

@@ -9,11 +9,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
 from checks.framework import CheckDefinition
+from reports.action import calllist_rows
 from reports.context import build_context
 from reports.email_body import EmailSummary, email_summary, render_email_html, render_email_text
 from reports.html import render_report
@@ -34,6 +35,7 @@ class Reports:
     email: EmailSummary
     email_html_text: str
     email_plain_text: str
+    calllist: tuple[Path, ...] = ()  # calllist.csv and/or .xlsx: one row per patient, across checks
 
 
 def write_reports(
@@ -58,10 +60,28 @@ def write_reports(
     findings = write_findings(con, out, run_id, definitions)
     report = write_private_text(out / "report.html", render_report(ctx))
     location = settings.report_location or str((out / "report.html").resolve())
-    summary = email_summary(ctx, location, settings.small_count_threshold)
+    exact = getattr(settings, "email_exact_counts", False)  # clinic staff only: no suppression
+    threshold = 0 if exact else settings.small_count_threshold
+    summary = email_summary(ctx, location, threshold, linked=bool(settings.report_location))
     html, text = render_email_html(summary), render_email_text(summary)
     email_html = write_private_text(out / "email.html", html)
+    fmt = getattr(settings, "worklist_format", "csv")
     worklists = tuple(
-        write_csv(out / f"worklist_{c.summary.check_id}.csv", *worklist_rows(c)) for c in ctx.checks
+        path
+        for c in ctx.checks
+        for path in write_table(out, f"worklist_{c.summary.check_id}", worklist_rows(c, ctx.action), fmt)
     )
-    return Reports(report, email_html, findings, worklists, summary, html, text)
+    calllist = write_table(out, "calllist", calllist_rows(ctx.action), fmt) if ctx.action else ()
+    return Reports(report, email_html, findings, worklists, summary, html, text, calllist)
+
+
+def write_table(out: Path, stem: str, table: tuple[list[str], list[list[Any]]], fmt: str) -> tuple[Path, ...]:
+    """A worklist or the call list as <stem>.csv, <stem>.xlsx, or both (setting worklist_format)."""
+    written = []
+    if fmt in ("csv", "both"):
+        written.append(write_csv(out / f"{stem}.csv", *table))
+    if fmt in ("xlsx", "both"):
+        from reports.xlsx import write_xlsx  # openpyxl loads only when asked for
+
+        written.append(write_xlsx(out / f"{stem}.xlsx", *table, title=stem.removeprefix("worklist_")))
+    return tuple(written)

@@ -17,6 +17,7 @@ from typing import Any
 import duckdb
 
 from checks.framework import CheckDefinition
+from reports.action import ActionContext, FlagReview
 from reports.context import CheckSection
 from reports.files import open_private, write_text_private
 
@@ -86,8 +87,11 @@ def write_findings(
     return write_csv(out / "findings.csv", header, rows)
 
 
-def worklist_rows(section: CheckSection) -> tuple[list[str], list[list[Any]]]:
-    """A check's full worklist as CSV header and rows (ISO dates; evidence one column each)."""
+def worklist_rows(
+    section: CheckSection, action: ActionContext | None = None
+) -> tuple[list[str], list[list[Any]]]:
+    """A check's full worklist as CSV header and rows (ISO dates; evidence one column each), then the
+    team's review of each flag as this run judged it (status, state, the review in words)."""
     header = [
         "patient_id",
         "priority",
@@ -96,10 +100,19 @@ def worklist_rows(section: CheckSection) -> tuple[list[str], list[list[Any]]]:
         "runs_flagged",
         "reason",
         *section.evidence_columns,
+        "review_status",
+        "review_state",
+        "review",
     ]
+    check_id = section.summary.check_id
     rows = [
         [r.patient_id, r.priority, r.flagged_since.isoformat(), r.days_flagged, r.runs_flagged, r.reason]
         + [v.isoformat() if isinstance(v, date) else v for _, v in r.evidence]
+        + _review_cells(action.review_of(check_id, r.patient_id) if action else None)
         for r in section.worklist
     ]
     return header, rows
+
+
+def _review_cells(review: FlagReview | None) -> list[Any]:
+    return [review.status, review.state, review.text] if review else [None, None, None]

@@ -69,11 +69,16 @@ def test_summary_arrives_with_both_parts_and_no_patient_id(tmp_path, smtp_server
     [(rcpt, raw)] = inbox.received
     assert rcpt == RECIPIENTS.split(",")
     message = email.message_from_bytes(raw, policy=email.policy.default)
-    assert message["Subject"] == "Riverside Practice: clinical audit as of 2026-11-20"
+    assert re.fullmatch(  # the headline's counts in the subject (#20)
+        r"Riverside Practice: [\d,]+ need action, ([\d,]+|1–7) new, ([\d,]+|1–7) high priority "
+        r"\(audit as of 2026-11-20\)",
+        message["Subject"],
+    ), message["Subject"]
     assert message.get_content_type() == "multipart/alternative"
     text = message.get_body(("plain",)).get_content()
     html = message.get_body(("html",)).get_content()
     assert "Full report: \\\\fileserver\\audit\\report.html" in text
+    assert 'href="file://fileserver/audit/report.html"' in html  # a UNC path, as a link Outlook opens
     assert "Muscle cramps in cirrhosis" in html
     assert not PATIENT_ID.search(raw.decode("utf-8", "replace") + text + html)
 

@@ -83,7 +83,7 @@ def test_email_is_small_inlined_and_has_counts_only(sample_reports):
     assert path.stat().st_size < 100_000
     assert not PATIENT_ID.search(html)
     assert "<style" not in html and 'style="' in html  # the inliner moved every rule onto elements
-    assert "Full report:" in html
+    assert "Open the full report" in html and 'href="file://' in html  # a link to report.html (#20)
     for check in all_checks():
         assert check.title in html
 

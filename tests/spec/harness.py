@@ -6,8 +6,9 @@ table and one more line in the expectation. The check runs through the real pipe
 generic-format CSV files, ingest and validation, a DuckDB file, the check's SQL), never a mock.
 
 Expected values per patient: "high" or "normal" (flagged with that priority), True (flagged, any
-priority), None or False (not flagged). A flagged patient missing from the expectation is a
-difference too. Reasons and evidence strings are matched whole, or with "..." marking an elision:
+priority), None or False (in the check's population, not flagged), OUT (not in the population). The
+check's denominator must be the number of patients not OUT, and a flagged patient missing from the
+expectation is a difference too. Reasons and evidence strings are matched whole, or with "..." marking an elision:
 "...end" ends with it, "start..." starts with it, "...middle..." contains it.
 
 Runs are cached by their inputs for the session: tests that state different facts about the same
@@ -29,6 +30,7 @@ from tests.helpers import findings, run_pipeline, table
 
 Rows = list[dict[str, str]]
 Expected = Mapping[str, str | bool | None]
+OUT = "out of the population"
 
 
 @dataclass(frozen=True)
@@ -55,18 +57,17 @@ def check_spec(
     expected: Expected,
     params: Mapping[str, object] | None = None,
     *,
-    population: int | None = None,
     reason: Mapping[str, str] | None = None,
     evidence: Mapping[str, Mapping[str, object]] | None = None,
 ) -> SpecRun:
     """Run `check` as of `as_of` on the tables (text tables or rows) and assert, per patient, the
-    expected flag and priority, then the denominator, reasons and evidence asked for. Every
+    expected flag and priority, the population's size, then the reasons and evidence asked for. Every
     difference is listed in one failure message."""
     __tracebackhide__ = True  # pytest shows the spec that failed, not this helper
     run = spec_run(tmp_path, check, as_of, tables, params)
     problems = [
         *flag_differences(run.by_id, expected),
-        *count_differences(run, population),
+        *count_differences(run, sum(want != OUT for want in expected.values())),
         *text_differences("reason", {p: run.by_id.get(p, {}).get("reason") for p in reason or {}}, reason),
         *evidence_differences(run, evidence or {}),
     ]
@@ -112,24 +113,29 @@ def flag_differences(by_id: Mapping[str, Mapping[str, Any]], expected: Expected)
             lines.append(f"{pid}: flagged but not in the expectation: {describe(got)}")
             continue
         want = expected[pid]
-        if want in (None, False):
+        if want in (None, False, OUT):
             ok = got is None
         elif want is True:
             ok = got is not None
         else:
             ok = got is not None and got["priority"] == want
         if not ok:
-            shown = "not flagged" if want in (None, False) else "flagged" if want is True else want
+            shown = {
+                None: "not flagged",
+                False: "not flagged",
+                OUT: "not flagged (out)",
+                True: "flagged",
+            }.get(want, want)
             lines.append(f"{pid}: expected {shown}, got {describe(got)}")
     return lines
 
 
-def count_differences(run: SpecRun, population: int | None) -> list[str]:
+def count_differences(run: SpecRun, population: int) -> list[str]:
     """The check's counts agree with its findings, and the population is the expected size."""
     lines = []
     if run.result.flagged != len(run.by_id):
         lines.append(f"flagged count {run.result.flagged} but {len(run.by_id)} findings")
-    if population is not None and run.result.denominator != population:
+    if run.result.denominator != population:
         lines.append(f"population: expected {population}, got {run.result.denominator}")
     return lines
 

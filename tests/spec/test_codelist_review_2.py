@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date
 
 from tests.helpers import table
-from tests.spec.harness import check_spec
+from tests.spec.harness import OUT, check_spec
 
 AS_OF = date(2026, 11, 20)
 WORKUP_NAMES = [
@@ -83,5 +83,5 @@ def test_uk_insulin_and_statin_brands_and_insulin_devices(tmp_path):
     M1         | R25.2 | ICD-10-CM   | 2026-10-01  |
     """)
     tables = {"prescriptions": prescriptions, "labs": labs, "diagnoses": diagnoses}
-    check_spec(tmp_path, "insulin_potassium_drop", AS_OF, tables, {"I1": True, "I2": True, "I3": None})
+    check_spec(tmp_path, "insulin_potassium_drop", AS_OF, tables, {"I1": True, "I2": True, "I3": OUT})
     check_spec(tmp_path, "cramps_medication_review", AS_OF, tables, {"M1": True})

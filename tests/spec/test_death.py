@@ -16,7 +16,7 @@ import duckdb
 
 from checks.evaluate import prepare
 from tests.helpers import cli, run_pipeline, table
-from tests.spec.harness import check_spec
+from tests.spec.harness import OUT, check_spec
 
 AS_OF = date(2026, 11, 20)
 CHECK = "diuretic_electrolyte_monitoring"
@@ -52,8 +52,8 @@ DEAD = {"X01", "X02", "X04", "X07", "X08"}
 
 
 def flagged_only(*flagged: str) -> dict[str, bool]:
-    """The expectation for the X patients: these flagged, the others not."""
-    return {f"X0{i}": f"X0{i}" in flagged for i in range(1, 9)}
+    """The expectation for the X patients: these flagged, the others (dead by then) out."""
+    return {f"X0{i}": True if f"X0{i}" in flagged else OUT for i in range(1, 9)}
 
 
 def run(tmp_path, as_of=AS_OF, checks=(CHECK,), patients=PATIENTS, prescriptions=PRESCRIPTIONS):
@@ -61,7 +61,7 @@ def run(tmp_path, as_of=AS_OF, checks=(CHECK,), patients=PATIENTS, prescriptions
 
 
 def test_dead_on_or_before_as_of_are_in_no_population(tmp_path):
-    run = check_spec(tmp_path, CHECK, AS_OF, TABLES, flagged_only(*ALIVE), population=3)
+    run = check_spec(tmp_path, CHECK, AS_OF, TABLES, flagged_only(*ALIVE))
     assert (run.result.flagged, run.result.deceased_excluded) == (3, 5)
 
 
@@ -119,7 +119,7 @@ def test_every_check_leaves_the_dead_out(tmp_path):
     E02        | G62.9  | ICD-10-CM   | 2026-02-01  |
     """)
     tables = {"patients": patients, "prescriptions": prescriptions, "diagnoses": diagnoses}
-    run = check_spec(tmp_path, "elderly_numbness_fall_risk", AS_OF, tables, {"E01": None, "E02": True})
+    run = check_spec(tmp_path, "elderly_numbness_fall_risk", AS_OF, tables, {"E01": OUT, "E02": True})
     assert run.result.deceased_excluded == 1
 
 

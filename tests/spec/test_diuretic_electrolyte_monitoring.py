@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import date
+from functools import partial
 
 from tests.helpers import table
-from tests.spec.harness import check_spec
+from tests.spec.harness import OUT, check_spec
 
 AS_OF = date(2026, 11, 20)
 CHECK = "diuretic_electrolyte_monitoring"
@@ -97,18 +98,18 @@ TABLES = {"prescriptions": PRESCRIPTIONS, "labs": LABS}
 EXPECTED = {
     "D01": None,  # labs exactly 365 days before as-of
     "D02": "high",  # labs 366 days before as-of
-    "D03": None,  # ended the day before as-of: not in the population
+    "D03": OUT,  # ended the day before as-of
     "D04": "high",  # ends on as-of
     "D05": "high",  # days_supply still running on as-of
-    "D06": None,  # days_supply ran out before as-of
-    "D07": None,  # starts after as-of
+    "D06": OUT,  # days_supply ran out before as-of
+    "D07": OUT,  # starts after as-of
     "D08": "high",  # combination recognised by ATC code and name
     "D09": "high",  # brand name only
     "D10": "normal",  # potassium present, sodium missing
     "D11": "high",  # urine electrolytes only
     "D12": "high",  # RxNorm code alone
     "D13": "high",  # ATC code alone
-    "D14": None,  # not a diuretic
+    "D14": OUT,  # not a diuretic
     "D15": None,  # labs named only
     "D16": "high",  # results only after as-of
     "D17": "high",  # tests without a numeric result
@@ -121,7 +122,6 @@ EXPECTED = {
     "D24": None,  # renal function by eGFR
     "D25": None,  # creatinine 366 days old
 }
-POPULATION = 21  # all but D03, D06, D07 and D14
 # with require_renal=1: D23 and D25 lack renal function; D01, D15 and D21 never had a renal test
 RENAL_EXPECTED = {
     **EXPECTED,
@@ -131,19 +131,16 @@ RENAL_EXPECTED = {
     "D23": "normal",
     "D25": "normal",
 }
+spec = partial(check_spec, check=CHECK, as_of=AS_OF, tables=TABLES, expected=EXPECTED)
 
 
 def test_flags_exactly_the_expected_patients(tmp_path):
-    check_spec(tmp_path, CHECK, AS_OF, TABLES, EXPECTED, population=POPULATION)
+    spec(tmp_path)
 
 
 def test_reason_names_the_missing_test_and_evidence_shows_last_results(tmp_path):
-    check_spec(
+    spec(
         tmp_path,
-        CHECK,
-        AS_OF,
-        TABLES,
-        EXPECTED,
         reason={
             "D10": "overdue: on a diuretic with no sodium result in the 365 days to 2026-11-20",
             "D02": "...no potassium or sodium...",
@@ -162,18 +159,14 @@ def test_reason_names_the_missing_test_and_evidence_shows_last_results(tmp_path)
 
 
 def test_lookback_is_a_parameter(tmp_path):
-    run = check_spec(tmp_path, CHECK, AS_OF, TABLES, {**EXPECTED, "D02": None}, {"lookback_days": 366})
+    run = spec(tmp_path, expected={**EXPECTED, "D02": None}, params={"lookback_days": 366})
     assert run.result.parameters["lookback_days"] == 366
 
 
 def test_a_recent_start_is_baseline_tests_due_not_overdue(tmp_path):
     # D18: nothing measured, so high priority; the label says why. D20: renewed 10 days ago, treated since 2025.
-    check_spec(
+    spec(
         tmp_path,
-        CHECK,
-        AS_OF,
-        TABLES,
-        EXPECTED,
         reason={
             "D18": "baseline tests due: on a diuretic started 2026-11-06 with no potassium or sodium result "
             "in the 365 days to 2026-11-20",
@@ -189,19 +182,16 @@ def test_a_recent_start_is_baseline_tests_due_not_overdue(tmp_path):
 
 def test_baseline_window_is_a_parameter(tmp_path):
     evidence = {"D19": {"monitoring": "baseline tests due"}, "D20": {"monitoring": "overdue"}}
-    check_spec(tmp_path, CHECK, AS_OF, TABLES, EXPECTED, {"baseline_days": 15}, evidence=evidence)
+    spec(tmp_path, params={"baseline_days": 15}, evidence=evidence)
 
 
 def test_renal_function_is_shown_and_required_only_when_asked(tmp_path):
     # D23 has no creatinine or eGFR; D25's creatinine is 366 days old; D22 (creatinine), D24 (eGFR) pass;
     # D01, D15 and D21 had their electrolytes but never a renal test
-    run = check_spec(
+    run = spec(
         tmp_path,
-        CHECK,
-        AS_OF,
-        TABLES,
-        RENAL_EXPECTED,
-        {"require_renal": 1},
+        expected=RENAL_EXPECTED,
+        params={"require_renal": 1},
         reason={
             "D23": "overdue: on a diuretic with no renal function (creatinine or eGFR) result in the 365 days to 2026-11-20",
             "D02": "...potassium, sodium or renal function (creatinine or eGFR)...",
@@ -215,7 +205,7 @@ def test_renal_function_is_shown_and_required_only_when_asked(tmp_path):
 
 
 def test_by_default_renal_function_is_shown_but_not_required(tmp_path):
-    check_spec(tmp_path, CHECK, AS_OF, TABLES, EXPECTED, {"require_renal": 0, "lookback_days": 365})
+    spec(tmp_path, params={"require_renal": 0, "lookback_days": 365})
 
 
 # Issue 15, round 2: UK compound and brand names (OpenSAFELY PINCER dm+d, Exeter drug-name lists),
@@ -234,5 +224,5 @@ V07        | Coversyl 5mg tablets                |             |          | 2026
 
 
 def test_uk_compound_and_brand_diuretics_are_seen(tmp_path):
-    expected = {"V01": True, "V02": True, "V03": True, "V04": True, "V05": True, "V06": True, "V07": None}
-    check_spec(tmp_path, CHECK, AS_OF, {"prescriptions": UK_PRESCRIPTIONS}, expected, population=6)
+    expected = {"V01": True, "V02": True, "V03": True, "V04": True, "V05": True, "V06": True, "V07": OUT}
+    check_spec(tmp_path, CHECK, AS_OF, {"prescriptions": UK_PRESCRIPTIONS}, expected)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import date
+from functools import partial
 
 from tests.helpers import table
-from tests.spec.harness import check_spec
+from tests.spec.harness import OUT, check_spec
 
 AS_OF = date(2026, 11, 20)
 CHECK = "insulin_potassium_drop"
@@ -169,17 +170,17 @@ EXPECTED = {
     "I05": "normal",  # fall of 1.1 exactly 7 days apart
     "I06": None,  # fall of 1.1 over 8 days
     "I07": None,  # potassium exactly 3.5
-    "I08": None,  # insulin ended the day before the lookback
+    "I08": OUT,  # insulin ended the day before the lookback
     "I09": "high",  # insulin ends on the first day of the lookback
-    "I10": None,  # insulin starts after as-of
-    "I11": None,  # no insulin
+    "I10": OUT,  # insulin starts after as-of
+    "I11": OUT,  # no insulin
     "I12": None,  # low the day before the lookback
     "I13": "normal",  # low on the first day of the lookback
     "I14": None,  # a fall whose first result is before the lookback
     "I15": None,  # urine potassium
-    "I16": None,  # an insulin syringe is not insulin
+    "I16": OUT,  # an insulin syringe is not insulin
     "I17": None,  # a result in between breaks the pair
-    "I18": None,  # days_supply ran out the day before the lookback
+    "I18": OUT,  # days_supply ran out the day before the lookback
     "I19": "high",  # days_supply reaches the first day of the lookback
     "I20": None,  # a low result after as-of
     "I21": "high",  # named test in mEq/L on as-of
@@ -199,20 +200,16 @@ EXPECTED = {
     "I35": "high",  # a diuretic that ended before insulin is not
     "I36": "normal",  # the 2.9 predates insulin; the latest is 3.6
 }
-POPULATION = 31  # all but I08, I10, I11, I16 and I18
+spec = partial(check_spec, check=CHECK, as_of=AS_OF, tables=TABLES, expected=EXPECTED)
 
 
 def test_flags_exactly_the_expected_patients(tmp_path):
-    check_spec(tmp_path, CHECK, AS_OF, TABLES, EXPECTED, population=POPULATION)
+    spec(tmp_path)
 
 
 def test_priority_reason_and_evidence(tmp_path):
-    run = check_spec(
+    run = spec(
         tmp_path,
-        CHECK,
-        AS_OF,
-        TABLES,
-        EXPECTED,
         reason={"I02": "...potassium fell..."},
         evidence={
             "I02": {
@@ -232,12 +229,8 @@ def test_priority_reason_and_evidence(tmp_path):
 
 
 def test_after_insulin_correction_and_concurrent_diuretic(tmp_path):
-    run = check_spec(
+    run = spec(
         tmp_path,
-        CHECK,
-        AS_OF,
-        TABLES,
-        EXPECTED,
         reason={"I33": "...; also on a diuretic (furosemide 40 mg tablet)"},
         evidence={
             "I27": {
@@ -258,7 +251,7 @@ def test_after_insulin_correction_and_concurrent_diuretic(tmp_path):
 def test_upper_limit_is_a_parameter(tmp_path):
     # every fall now counts: 5.8 -> 4.6, 5.1 -> 4.0 and '>6.0' -> 4.5 (a fall of at least 1.5)
     expected = {**EXPECTED, "I29": True, "I30": True, "I32": True}
-    run = check_spec(tmp_path, CHECK, AS_OF, TABLES, expected, {"potassium_high": 99})
+    run = spec(tmp_path, expected=expected, params={"potassium_high": 99})
     assert run.result.parameters["potassium_high"] == 99.0
 
 
@@ -282,5 +275,5 @@ X04        | 2026-10-01   | 2823-3     |           | 3.2   | mmol/L
 
 
 def test_premixed_and_uk_insulin_brands_are_seen(tmp_path):
-    expected = {"X01": True, "X02": True, "X03": True, "X04": None}  # X04: pen needles
+    expected = {"X01": True, "X02": True, "X03": True, "X04": OUT}  # X04: pen needles
     check_spec(tmp_path, CHECK, AS_OF, {"prescriptions": UK_PRESCRIPTIONS, "labs": UK_LABS}, expected)

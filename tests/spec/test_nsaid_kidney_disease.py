@@ -6,9 +6,10 @@ Open-ended NSAIDs start on 2026-09-01, inside the 90-day course an undated NSAID
 from __future__ import annotations
 
 from datetime import date
+from functools import partial
 
 from tests.helpers import table
-from tests.spec.harness import check_spec
+from tests.spec.harness import OUT, check_spec
 
 AS_OF = date(2026, 11, 20)
 CHECK = "nsaid_kidney_disease"
@@ -102,15 +103,15 @@ EXPECTED = {
     "K02": "high",  # CKD 4 without the dot
     "K03": "normal",  # ICD-9-CM CKD stage 3
     "K04": "normal",  # SNOMED-CT CKD stage 3
-    "K05": None,  # topical diclofenac gel
-    "K06": None,  # topical brand, name only
-    "K07": None,  # ended the day before as-of
+    "K05": OUT,  # topical diclofenac gel
+    "K06": OUT,  # topical brand, name only
+    "K07": OUT,  # ended the day before as-of
     "K08": "normal",  # ends on as-of; eGFR 45, no CKD code
     "K09": "high",  # days_supply still running; latest eGFR 25
     "K10": None,  # CKD stage 2 and a normal eGFR
     "K11": None,  # an earlier low eGFR, the latest normal
     "K12": None,  # CKD resolved before as-of
-    "K13": None,  # starts after as-of
+    "K13": OUT,  # starts after as-of
     "K14": "normal",  # brand name only; eGFR 59.9
     "K15": None,  # eGFR exactly 60
     "K16": "normal",  # RxNorm code only
@@ -119,23 +120,19 @@ EXPECTED = {
     "K19": "normal",  # eGFR by test name only
     "K20": "high",  # CKD resolved only after as-of
     "K21": "high",  # combination product by ATC; CKD stage 5
-    "K22": None,  # CKD but no NSAID
+    "K22": OUT,  # CKD but no NSAID
 }
-POPULATION = 17  # the flagged, K10, K11, K12, K15 and K18
+spec = partial(check_spec, check=CHECK, as_of=AS_OF, tables=TABLES, expected=EXPECTED)
 
 
 def test_flags_exactly_the_expected_patients(tmp_path):
-    check_spec(tmp_path, CHECK, AS_OF, TABLES, EXPECTED, population=POPULATION)
+    spec(tmp_path)
 
 
 def test_reason_evidence_and_priority(tmp_path):
     # issue 15: CKD stage 4-5 coded (K21, K02) is high priority without an eGFR
-    check_spec(
+    spec(
         tmp_path,
-        CHECK,
-        AS_OF,
-        TABLES,
-        EXPECTED,
         reason={
             "K01": "on ibuprofen 400 mg tablet with CKD stage 3 or worse coded N18.30 (ICD-10-CM)",
             "K08": "on naproxen 250 mg tablet with latest eGFR 45.0 on 2026-10-01",
@@ -180,7 +177,7 @@ U06        | N18.4 | ICD-10-CM   | 2025-01-01  |
 
 
 def test_uk_oral_brands_seen_and_topical_brands_and_plasters_not(tmp_path):
-    expected = {"U01": True, "U02": True, "U03": None, "U04": None, "U05": True, "U06": True}
+    expected = {"U01": True, "U02": True, "U03": OUT, "U04": OUT, "U05": True, "U06": True}
     check_spec(
         tmp_path, CHECK, AS_OF, {"prescriptions": UK_PRESCRIPTIONS, "diagnoses": UK_DIAGNOSES}, expected
     )
@@ -240,25 +237,20 @@ D13        | N18.32    | ICD-10-CM   | 2025-01-01  |
 COURSE_TABLES = {"prescriptions": COURSE_PRESCRIPTIONS, "diagnoses": COURSE_DIAGNOSES}
 COURSE_EXPECTED = {
     "D01": "normal",  # undated, started exactly 90 days before as-of
-    "D02": None,  # undated, started 91 days before as-of: not on an NSAID
+    "D02": OUT,  # undated, started 91 days before as-of: not on an NSAID
     "D03": "normal",  # an explicit end date after as-of
     "D04": "normal",  # a year's days supply still running
     "D05": "normal",  # the recent renewal is active
     **{f"D{n:02d}": "high" for n in range(6, 13)},  # CKD stage 4-5, ESRD or dialysis coded
     "D13": "normal",  # CKD stage 3b
 }
-COURSE_POPULATION = 12  # all but D02
+course_spec = partial(check_spec, check=CHECK, as_of=AS_OF, tables=COURSE_TABLES, expected=COURSE_EXPECTED)
 
 
 def test_undated_nsaid_is_a_course_not_forever(tmp_path):
     evidence = {"D05": {"nsaid_since": "2026-10-01"}}
-    check_spec(
+    course_spec(
         tmp_path,
-        CHECK,
-        AS_OF,
-        COURSE_TABLES,
-        COURSE_EXPECTED,
-        population=COURSE_POPULATION,
         evidence=evidence,
     )
 
@@ -269,7 +261,7 @@ def test_ckd_stage_4_5_esrd_and_dialysis_are_high_priority(tmp_path):
         "Z99.2 (ICD-10-CM)",
         "D13": "...CKD stage 3 or worse coded N18.32 (ICD-10-CM)",
     }
-    check_spec(tmp_path, CHECK, AS_OF, COURSE_TABLES, COURSE_EXPECTED, reason=reason)
+    course_spec(tmp_path, reason=reason)
 
 
 def test_open_course_days_is_a_parameter(tmp_path):
@@ -278,8 +270,8 @@ def test_open_course_days_is_a_parameter(tmp_path):
     check_spec(
         tmp_path, CHECK, AS_OF, COURSE_TABLES, {**COURSE_EXPECTED, "D02": True}, {"open_course_days": 365}
     )
-    fifty = {**COURSE_EXPECTED, "D01": None}
-    check_spec(tmp_path, CHECK, AS_OF, COURSE_TABLES, fifty, {"open_course_days": 50})
+    fifty = {**COURSE_EXPECTED, "D01": OUT}
+    course_spec(tmp_path, expected=fifty, params={"open_course_days": 50})
     # an end date or a days supply is never replaced by the course
-    short = {pid: want if pid in ("D03", "D04") else None for pid, want in COURSE_EXPECTED.items()}
-    check_spec(tmp_path, CHECK, AS_OF, COURSE_TABLES, short, {"open_course_days": 49})
+    short = {pid: want if pid in ("D03", "D04") else OUT for pid, want in COURSE_EXPECTED.items()}
+    course_spec(tmp_path, expected=short, params={"open_course_days": 49})

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import date
+from functools import partial
 
 from tests.helpers import table
-from tests.spec.harness import check_spec
+from tests.spec.harness import OUT, check_spec
 
 AS_OF = date(2026, 11, 20)
 CHECK = "numbness_neuropathy_workup"
@@ -67,32 +68,28 @@ EXPECTED = {
     "N01": None,  # glucose and B12 in the window
     "N02": "normal",  # glucose only: B12 missing
     "N03": "high",  # 365 days before as-of, no tests: both missing
-    "N04": None,  # 366 days before as-of: outside the lookback
+    "N04": OUT,  # 366 days before as-of: outside the lookback
     "N05": None,  # worked up by HbA1c and B12
     "N06": "normal",  # B12 only
     "N07": "normal",  # HbA1c 365 days back counts, B12 366 days back does not
-    "N08": None,  # recorded after as-of
-    "N09": None,  # hyperaesthesia is not numbness
+    "N08": OUT,  # recorded after as-of
+    "N09": OUT,  # hyperaesthesia is not numbness
     "N10": None,  # labs named only: worked up
     "N11": "high",  # a resolved symptom counts by its recorded date
     "N12": "high",  # results only after as-of
     "N13": None,  # results on the as-of date, late in the day
-    "N14": None,  # an old numbness and a recent unrelated code
+    "N14": OUT,  # an old numbness and a recent unrelated code
 }
-POPULATION = 10  # the flagged, N01, N05, N10 and N13
+spec = partial(check_spec, check=CHECK, as_of=AS_OF, tables=TABLES, expected=EXPECTED)
 
 
 def test_flags_exactly_the_expected_patients(tmp_path):
-    check_spec(tmp_path, CHECK, AS_OF, TABLES, EXPECTED, population=POPULATION)
+    spec(tmp_path)
 
 
 def test_reason_and_priority_say_what_is_missing(tmp_path):
-    check_spec(
+    spec(
         tmp_path,
-        CHECK,
-        AS_OF,
-        TABLES,
-        EXPECTED,
         reason={
             "N02": "numbness or neuropathy recorded 2026-06-01 with no vitamin B12 result in the 365 days to 2026-11-20",
             "N06": "...no glucose or HbA1c result...",
@@ -110,7 +107,7 @@ def test_reason_and_priority_say_what_is_missing(tmp_path):
 
 
 def test_workup_window_is_a_parameter(tmp_path):
-    run = check_spec(tmp_path, CHECK, AS_OF, TABLES, {**EXPECTED, "N07": None}, {"workup_days": 366})
+    run = spec(tmp_path, expected={**EXPECTED, "N07": None}, params={"workup_days": 366})
     assert run.result.parameters["workup_days"] == 366
 
 
@@ -128,5 +125,11 @@ N55        | 54404000          | SNOMED-CT   | 2026-06-01  |
 
 
 def test_snomed_numbness_by_site_and_neuropathy_subtypes_are_seen(tmp_path):
-    expected = {"N51": True, "N52": True, "N53": True, "N54": True, "N55": None}  # N55: deliberately not in the codelist
-    check_spec(tmp_path, CHECK, AS_OF, {"diagnoses": SITE_DIAGNOSES}, expected, population=4)
+    expected = {
+        "N51": True,
+        "N52": True,
+        "N53": True,
+        "N54": True,
+        "N55": OUT,
+    }  # N55: deliberately not in the codelist
+    check_spec(tmp_path, CHECK, AS_OF, {"diagnoses": SITE_DIAGNOSES}, expected)
