@@ -470,6 +470,7 @@ def review(
             ReviewInput(
                 patient_id,
                 fields["check_id"],
+    from pipelines.reviews import list_reviews, review_text
                 fields["status"],
                 fields["reason"],
                 fields["note"],
@@ -487,9 +488,12 @@ def review(
     click.echo(
         f"{len(ids)} review(s) recorded (ids {', '.join(map(str, ids))}); they apply from the next run"
     )
+            recorded = list_reviews(con, patient_id)
 
 
 @cli.command()
+    for row in recorded:  # the team's decisions, with their state in the check's latest run
+        click.echo(f"Review of {row.check_id}: {review_text(row)}")
 @click.option("--patient", "patient_id", help="Only this patient's reviews.")
 @click.option("--check", "check_id", help="Only this check's reviews.")
 @click.option("--history", is_flag=True, help="Every review ever recorded, superseded ones too.")
