@@ -8,6 +8,7 @@ with one line, its traceback in the log file at debug (pipelines/logs.py), never
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import os
 import signal
@@ -134,6 +135,18 @@ def with_wait(function):
     default=None,
     help="Stop (exit 3) before loading when an export has under volume_guard_ratio of last run's rows.",
 )
+@click.option(
+    "--ad-hoc",
+    "ad_hoc",
+    is_flag=True,
+    help="An ad-hoc run: kept out of the nightly lifecycle, trends and outputs (also implied by "
+    "--as-of other than the configured one, --checks or --param).",
+)
+@click.option(
+    "--scheduled",
+    is_flag=True,
+    help="The nightly run, even with --as-of, --checks or --param (e.g. re-running a missed night).",
+)
 @with_wait
 @click.pass_context
 def run(
@@ -142,6 +155,8 @@ def run(
     params: tuple[str, ...],
     send_email: bool,
     email_dry_run: bool,
+    ad_hoc: bool,
+    scheduled: bool,
     wait: bool,
     wait_timeout: float | None,
     **options: Any,
@@ -157,8 +172,15 @@ def run(
     the database is left unchanged), 4 the summary email could not be sent (the run itself
     succeeded), 5 another run, or another program's DuckDB session, holds the database (see --wait),
     6 the database file or a folder or file to write cannot be used (damaged, not a DuckDB file,
-    unreadable, read-only, a symlink), 7 disk full or out of memory, 130/143 stopped by SIGINT/SIGTERM;
+    unreadable, read-only, a symlink), 7 disk full or out of memory, 8 the run committed but its
+    outputs could not be written (`clinic-audit report` writes them), 130/143 stopped by SIGINT/SIGTERM;
     on every failure a run that had not committed leaves the database unchanged.
+
+    A run is scheduled (the nightly, as configured) or ad hoc (--as-of other than the configured
+    date, --checks, --param, or --ad-hoc): an ad-hoc run is stored and listed but never changes the
+    nightly flag lifecycle or trends, and writes to OUT/adhoc/<run id>/ unless --out is given. When
+    a scheduled run fails, the report in OUT is marked stale and, with --email, a short "did not
+    complete" email goes to smtp_recipients (no patient data).
 
     After a successful run the database is copied to <db stem>.analyst.duckdb beside it (atomically):
     analysts open that copy, which never blocks the next run.
@@ -168,27 +190,92 @@ def run(
         clinic-audit run --exports sample_data/clinic_export --out out/ --db audit.duckdb --email
     """
     environ = ctx.obj.get("environ", os.environ)
-    settings = _settings(ctx, config, **options, check_params=_parse_params(params))
+    check_params = _parse_params(params)
+    settings = _settings(ctx, config, **options, check_params=check_params)
+    kind = _run_kind(ctx, config, settings, options, check_params, ad_hoc, scheduled)
     from pipelines.console import print_outcome, progress_reporter
     from pipelines.db import publish_analyst_copy
     from pipelines.run import execute_run
 
-    with (
-        database_lock(settings.db, wait or wait_timeout is not None, wait_timeout),
-        progress_reporter() as progress,
-    ):
-        outcome = execute_run(settings, datetime.now().replace(microsecond=0), progress)
-        publish_analyst_copy(settings.db)
+    started, stage = datetime.now().replace(microsecond=0), "waiting"
+    try:
+        with (
+            database_lock(settings.db, wait or wait_timeout is not None, wait_timeout),
+            progress_reporter() as progress,
+        ):
+            stage = "running"
+            outcome = execute_run(settings, started, progress, kind)
+            stage = "done"
+            publish_analyst_copy(settings.db)
+    except BaseException as error:
+        if not kind.ad_hoc:
+            _tell_failure(settings, error, started, stage == "running", send_email, email_dry_run, environ)
+        raise
     print_outcome(outcome, settings)
     if (send_email or email_dry_run) and outcome.reports is not None:
         from reports.email import PASSWORD_VARIABLE, deliver
 
-        eml = deliver(outcome.reports, settings, environ.get(PASSWORD_VARIABLE), dry_run=email_dry_run)
+        into = dataclasses.replace(settings, out=outcome.reports.report.parent)  # OUT/adhoc/<id> too
+        eml = deliver(outcome.reports, into, environ.get(PASSWORD_VARIABLE), dry_run=email_dry_run)
         click.echo(
             f"email written to {eml}"
             if eml
             else f"email sent to {len(settings.smtp_recipients)} recipient(s)"
         )
+
+
+def _run_kind(
+    ctx: click.Context,
+    config: Path | None,
+    settings: Settings,
+    options: dict[str, Any],
+    check_params: dict[str, dict[str, Any]],
+    ad_hoc: bool,
+    scheduled: bool,
+) -> Any:
+    """Scheduled or ad hoc (pipelines/run_kind.py), from the options given beside the configured ones."""
+    from pipelines.run_kind import decide
+
+    if ad_hoc and scheduled:
+        raise click.UsageError("--ad-hoc and --scheduled contradict each other; give one")
+    configured = load_settings(config, ctx.obj.get("environ", os.environ), {})
+    cli_as_of = settings.as_of if options.get("as_of") is not None else None
+    checks = settings.checks if options.get("checks") is not None else None
+    kind = decide(configured.as_of, cli_as_of, checks, check_params, ad_hoc, scheduled)
+    return dataclasses.replace(kind, out_per_run=kind.ad_hoc and options.get("out") is None)
+
+
+def _tell_failure(
+    settings: Settings,
+    error: BaseException,
+    started: datetime,
+    holding_lock: bool,
+    send_email: bool,
+    email_dry_run: bool,
+    environ: Mapping[str, str],
+) -> None:
+    """A scheduled run failed: the old report marked stale (only while this run holds the lock, so
+    never under another run's feet) and, with --email, the failure email (pipelines/alerts.py)."""
+    from pipelines.alerts import report_failure
+    from pipelines.logs import RUN_ID
+    from reports.email import PASSWORD_VARIABLE
+
+    signum = _signal_received[0] if _signal_received else None
+    if isinstance(error, KeyboardInterrupt | Interrupted) and signum is None:
+        signum = signal.SIGINT
+    failure = _as_user_error(error, settings.db)
+    code = 128 + signum if signum else getattr(failure, "exit_code", EXIT_INTERNAL)
+    email = "dry-run" if email_dry_run else "send" if send_email else None
+    report_failure(
+        settings,
+        failure,
+        code,
+        RUN_ID.get() or "",
+        started,
+        email,
+        environ.get(PASSWORD_VARIABLE),
+        mark=holding_lock,
+    )
 
 
 @cli.command(name="checks")
@@ -323,19 +410,25 @@ def _print_codelists(files: Sequence[Any], fmt: str) -> None:
 def report(
     ctx: click.Context, run_id: str | None, out: Path | None, db: Path | None, config: Path | None
 ) -> None:
-    """Re-render a past run's report.html, email.html, worklists and findings.csv from the database.
+    """Re-render a past run's report.html, email.html, worklists, findings.csv and summary.json from
+    the database, as a set (this also repairs an OUT that a failed or killed run left marked stale).
+
+    Without --run: the latest scheduled run. An ad-hoc run is written to OUT/adhoc/<run id>/ unless
+    --out is given.
 
     Example:
 
         clinic-audit report --run 20261120T030000-1a2b3c --db audit.duckdb --out old_report/
     """
-    from pipelines.history import open_existing, rerender, resolve_run
+    from pipelines.history import open_existing, rerender, resolve_run, run_kind
 
     settings = _settings(ctx, config, db=db, out=out)
     with database_lock(settings.db):
         con = open_existing(settings.db, settings.memory_limit)
         try:
             run_id = resolve_run(con, run_id)
+            if out is None and run_kind(con, run_id) == "ad hoc":
+                settings = dataclasses.replace(settings, out=settings.out / "adhoc" / run_id)
             rerender(con, settings, run_id, datetime.now().replace(microsecond=0))
         finally:
             con.close()

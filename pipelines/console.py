@@ -57,7 +57,10 @@ def print_outcome(outcome: RunOutcome, settings: Settings) -> None:
         console.print(_checks_table(outcome))
     for warning in outcome.warnings:
         console.print(f"[bold red]warning:[/bold red] {warning}", highlight=False)
-    console.print(f"database: {settings.db}    outputs: {settings.out}")
+    out = outcome.reports.report.parent if outcome.reports is not None else settings.out
+    console.print(f"database: {settings.db}    outputs: {out}    run: {outcome.kind}")
+    if outcome.kind_reasons:
+        console.print(f"ad-hoc run ({', '.join(outcome.kind_reasons)}): the nightly record is unchanged")
 
 
 def _checks_table(outcome: RunOutcome) -> Table:
@@ -116,7 +119,7 @@ def print_runs(rows: list, fmt: str) -> None:
         print(json.dumps([asdict(r) for r in rows], indent=2, default=str))
         return
     table = Table(title="clinic-audit runs (newest first)")
-    headers = ("seq", "run id", "started", "as of", "read", "loaded", "rejected", "flags", "outcome")
+    headers = ("seq", "run id", "kind", "started", "as of", "read", "loaded", "rejected", "flags", "outcome")
     for header in headers:
         table.add_column(
             header, justify="right" if header in {"seq", "read", "loaded", "rejected", "flags"} else "left"
@@ -126,12 +129,18 @@ def print_runs(rows: list, fmt: str) -> None:
         table.add_row(
             str(r.seq),
             r.run_id,
+            r.kind,
             f"{r.started_at:%Y-%m-%d %H:%M}",
             r.as_of.isoformat(),
             *("—" if n is None else f"{n:,}" for n in counts),
             r.outcome,
         )
     Console(width=160).print(table)
+    for r in rows:  # what each run evaluated, below the table (long lists would wrap it unreadably)
+        checks = ", ".join(r.checks) if r.checks else "—"
+        print(
+            f"{r.run_id}  {r.kind}: checks {checks}; parameters {', '.join(r.parameters) or 'as configured'}"
+        )
 
 
 def print_explanations(patient_id: str, as_of, explanations: list, shift_days: int | None = None) -> None:

@@ -15,6 +15,7 @@ EXIT_EMAIL = EmailError.exit_code  # 4
 EXIT_LOCKED = 5
 EXIT_STORAGE = 6  # the database file or a folder/file the tool writes cannot be used
 EXIT_RESOURCES = 7  # out of memory or disk full
+EXIT_OUTPUTS = 8  # the run committed, but its outputs could not be written (clinic-audit report)
 EXIT_SIGINT = 130  # 128 + the signal number, as a shell reports a process a signal ended
 EXIT_SIGTERM = 143
 
@@ -48,6 +49,13 @@ class ResourceError(ClinicAuditError):
     """Out of memory or out of disk space; the message says what ran out and what was kept."""
 
     exit_code = EXIT_RESOURCES
+
+
+class OutputError(ClinicAuditError):
+    """The run committed, but writing its outputs failed (disk full, permissions, a kill): the old
+    report is marked stale and `clinic-audit report` writes them again from the stored run."""
+
+    exit_code = EXIT_OUTPUTS
 
 
 # Every error the CLI turns into a message and an exit code, never a traceback.

@@ -5,7 +5,9 @@ The data's date range is computed here once per run and recorded with it (runs.d
 - the volume guard: an export file much smaller than last time (an incomplete export);
 - the as-of guard: an audit date far outside the data's date range (a wrong date, date-shifted data);
 - the coverage guard: few patients with any record in the lookback before the as-of date, so most of
-  the clinic cannot be audited on that date (date-shifted research data, a stale or partial export).
+  the clinic cannot be audited on that date (date-shifted research data, a stale or partial export);
+- the freshness guard: a table's newest record more than `freshness_max_days` before the nightly's
+  as-of date (an export job that stopped, a copy of last week's files).
 """
 
 from __future__ import annotations
@@ -205,3 +207,28 @@ def date_guards(
     for warning in warnings:
         log.warning("as-of date: %s", warning)
     return found, warnings
+
+
+# The newest clinical date of each dated table (column statistics, as in data_range).
+NEWEST_SQL = """
+SELECT 'labs', max(collected_at)::DATE FROM lab_results
+UNION ALL SELECT 'prescriptions', max(start_date) FROM prescriptions
+UNION ALL SELECT 'diagnoses', max(recorded_at) FROM diagnoses
+"""
+
+
+def freshness_warnings(con: duckdb.DuckDBPyConnection, as_of: date, max_days: int) -> list[str]:
+    """Per dated table, a warning when its newest record lies more than `max_days` before `as_of`.
+
+    Read after the load, from what the database holds (an export re-sent unchanged adds nothing, so
+    its newest date stays where it was). An empty table is not judged: it says nothing about age.
+    """
+    warnings = []
+    for table, newest in con.execute(NEWEST_SQL).fetchall():
+        if newest is not None and (as_of - newest).days > max_days:
+            warnings.append(
+                f"{table}: the newest record is dated {newest.isoformat()}, {(as_of - newest).days} days "
+                f"before the as-of date {as_of.isoformat()} (freshness_max_days = {max_days}): the export "
+                "may be stale; check that tonight's export job ran and wrote new files."
+            )
+    return warnings

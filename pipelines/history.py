@@ -6,7 +6,8 @@ a pruned run shows as such in `clinic-audit runs`. Data tables are never touched
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
 
@@ -14,6 +15,8 @@ import duckdb
 
 from checks.evaluate import all_checks
 from pipelines.db import connect, transaction
+from pipelines.outputs import in_place, staged
+from pipelines.record import write_stored_summary
 from pipelines.settings import ConfigError, Settings
 
 # Tables holding per-run results that `prune` removes for old runs, with the column naming the run.
@@ -43,6 +46,9 @@ class RunRow:
     rows_rejected: int | None
     flags: int | None
     outcome: str
+    kind: str = "scheduled"  # or "ad hoc": outside the nightly lifecycle and trends
+    checks: tuple[str, ...] = ()  # the checks the run evaluated (empty: pruned)
+    parameters: tuple[str, ...] = ()  # "check.name=value" overrides given for the run (--param, [checks.*])
 
 
 def open_existing(db: Path, memory_limit: str = "1GB") -> duckdb.DuckDBPyConnection:
@@ -58,25 +64,38 @@ def list_runs(con: duckdb.DuckDBPyConnection, limit: int | None = None) -> list[
         """
         SELECT r.seq, r.run_id, r.started_at, r.as_of,
                f.rows_read, f.rows_loaded, f.rows_rejected, c.flags,
-               r.status || CASE WHEN f.run_id IS NULL THEN ' (pruned)' ELSE '' END AS outcome
+               r.status || CASE WHEN f.run_id IS NULL THEN ' (pruned)' ELSE '' END AS outcome,
+               coalesce(r.kind, 'scheduled') AS kind, coalesce(c.checks, []) AS checks,
+               r.settings->>'check_params' AS params
         FROM runs r
         LEFT JOIN (SELECT run_id, sum(rows_read)::BIGINT AS rows_read,
                           sum(rows_loaded)::BIGINT AS rows_loaded,
                           sum(rows_rejected)::BIGINT AS rows_rejected
                    FROM run_files GROUP BY run_id) f USING (run_id)
-        LEFT JOIN (SELECT run_id, sum(flagged)::BIGINT AS flags FROM check_results GROUP BY run_id) c
+        LEFT JOIN (SELECT run_id, sum(flagged)::BIGINT AS flags, list(check_id ORDER BY check_id) AS checks
+                   FROM check_results GROUP BY run_id) c
             USING (run_id)
         ORDER BY r.seq DESC LIMIT $n
         """,
         {"n": limit if limit is not None else 2**62},
     ).fetchall()
-    return [RunRow(*row) for row in rows]
+    return [RunRow(*row[:-2], tuple(row[-2]), _parameters(row[-1])) for row in rows]
+
+
+def _parameters(stored: str | None) -> tuple[str, ...]:
+    """runs.settings' check_params ({check: {name: value}}) as sorted "check.name=value" strings."""
+    params = json.loads(stored or "{}")
+    return tuple(sorted(f"{c}.{n}={v}" for c, values in params.items() for n, v in values.items()))
 
 
 def resolve_run(con: duckdb.DuckDBPyConnection, run_id: str | None) -> str:
-    """The run asked for (a full id, or a unique prefix), or the latest run when none is named."""
+    """The run asked for (a full id, or a unique prefix), or when none is named the latest scheduled
+    run (the nightly's outputs; an ad-hoc run is named with --run), else the latest run."""
     if run_id is None:
-        rows = con.execute("SELECT run_id FROM runs ORDER BY seq DESC LIMIT 1").fetchall()
+        rows = con.execute(
+            "SELECT run_id FROM runs "
+            "ORDER BY coalesce(kind, 'scheduled') = 'scheduled' DESC, seq DESC LIMIT 1"
+        ).fetchall()
         if not rows:
             raise ConfigError("the database holds no runs yet")
         return rows[0][0]
@@ -89,8 +108,15 @@ def resolve_run(con: duckdb.DuckDBPyConnection, run_id: str | None) -> str:
     return rows[0][0]
 
 
+def run_kind(con: duckdb.DuckDBPyConnection, run_id: str) -> str:
+    """'scheduled' or 'ad hoc' (runs.kind)."""
+    row = con.execute("SELECT coalesce(kind, 'scheduled') FROM runs WHERE run_id = $r", {"r": run_id})
+    return row.fetchall()[0][0]
+
+
 def rerender(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str, now: datetime):
-    """Write a past run's findings.csv, report.html, email.html and worklists into `settings.out`."""
+    """Write a past run's findings.csv, report.html, email.html and worklists into `settings.out`,
+    as a set (pipelines/outputs.py): this also repairs an OUT a killed run left marked stale."""
     from reports.render import write_reports
 
     evaluated = {
@@ -100,7 +126,12 @@ def rerender(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str, no
     if not evaluated:
         raise ConfigError(f"run {run_id} was pruned: its results are no longer in the database")
     selected = tuple(c for c in all_checks() if c.id in evaluated)
-    return write_reports(con, settings, run_id, selected, now)
+    location = settings.report_location or str((settings.out / "report.html").resolve())
+    with staged(settings.out) as staging:
+        into = replace(settings, out=staging, report_location=location)
+        written = write_reports(con, into, run_id, selected, now)
+        write_stored_summary(con, staging, run_id)
+    return in_place(written, settings.out)
 
 
 def prune(con: duckdb.DuckDBPyConnection, keep_runs: int) -> dict[str, int]:

@@ -42,15 +42,17 @@ class RunOutcome:
     data_from: date | None = None  # the clinical date range the data held
     data_to: date | None = None
     codelists: tuple[CodelistFile, ...] = ()  # the codelist files read: shipped, then the clinic's own
+    kind: str = "scheduled"  # or "ad hoc": kept out of the nightly lifecycle and trends (run_kind.py)
+    kind_reasons: tuple[str, ...] = ()  # why ad hoc: "--as-of 2026-06-30", "--checks", "--param ..."
 
 
 def record_run(con: duckdb.DuckDBPyConnection, settings: Settings, outcome: RunOutcome) -> None:
     """Insert the run and its files, inside the run's transaction (a failed run leaves no trace)."""
     con.execute(
         "INSERT INTO runs (run_id, seq, started_at, finished_at, status, as_of, exports, export_format, "
-        "tool_version, settings, warnings, data_from, data_to, coverage) "
+        "tool_version, settings, warnings, data_from, data_to, coverage, kind) "
         "SELECT $id, coalesce(max(seq), 0) + 1, $start, $end, $status, $as_of, $exports, "
-        "$fmt, $ver, $settings, $warnings, $data_from, $data_to, $coverage FROM runs",
+        "$fmt, $ver, $settings, $warnings, $data_from, $data_to, $coverage, $kind FROM runs",
         {
             "id": outcome.run_id,
             "start": outcome.started_at,
@@ -60,11 +62,14 @@ def record_run(con: duckdb.DuckDBPyConnection, settings: Settings, outcome: RunO
             "exports": str(settings.exports),
             "fmt": settings.export_format,
             "ver": __version__,
-            "settings": json.dumps(settings_record(settings, outcome.as_of)),
+            "settings": json.dumps(
+                settings_record(settings, outcome.as_of) | {"ad_hoc_because": list(outcome.kind_reasons)}
+            ),
             "warnings": json.dumps(outcome.warnings),
             "data_from": outcome.data_from,
             "data_to": outcome.data_to,
             "coverage": json.dumps(outcome.coverage.as_dict()) if outcome.coverage else None,
+            "kind": outcome.kind,
         },
     )
     verdicts = {v.table: v for v in outcome.volume}
@@ -113,6 +118,7 @@ def write_summary(out: Path, outcome: RunOutcome) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     summary = {
         "run_id": outcome.run_id,
+        "kind": outcome.kind,
         "status": outcome.status,
         "message": outcome.message,
         "warnings": outcome.warnings,
@@ -155,3 +161,32 @@ def write_summary(out: Path, outcome: RunOutcome) -> Path:
         },
     }
     return write_private_text(out / "summary.json", json.dumps(summary, indent=2, default=str) + "\n")
+
+
+def write_stored_summary(con: duckdb.DuckDBPyConnection, out: Path, run_id: str) -> Path:
+    """`summary.json` of a committed run rewritten from its record (`clinic-audit report`): the run,
+    its files (run_files) and checks (check_results), every stored column, marked
+    "from_record": true. The keys of files and checks are the stored column names."""
+    run = _dicts(con, "SELECT * EXCLUDE (settings, exports) FROM runs WHERE run_id = $r", run_id)[0]
+    summary = run | {"warnings": run["warnings"] or [], "message": "", "from_record": True}
+    summary["files"] = {
+        f.pop("table_name"): f
+        for f in _dicts(con, "SELECT * EXCLUDE (run_id) FROM run_files WHERE run_id = $r", run_id)
+    }
+    summary["checks"] = {
+        c.pop("check_id"): c
+        for c in _dicts(con, "SELECT * EXCLUDE (run_id) FROM check_results WHERE run_id = $r", run_id)
+    }
+    return write_private_text(out / "summary.json", json.dumps(summary, indent=2, default=str) + "\n")
+
+
+def _dicts(con: duckdb.DuckDBPyConnection, sql: str, run_id: str) -> list[dict]:
+    """Rows as dicts; JSON columns decoded."""
+    cursor = con.execute(sql, {"r": run_id})
+    names = [d[0] for d in cursor.description]
+    rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    for row in rows:
+        for key, value in row.items():
+            if isinstance(value, str) and value[:1] in "[{":
+                row[key] = json.loads(value)
+    return rows

@@ -2,7 +2,8 @@
 
 Everything that changes the database happens in one transaction: a run that fails (bad input over
 the threshold, a crash, a kill) leaves the database exactly as it was. The outputs are written from
-the committed record (reports/), so a report can always be written again from the database.
+the committed record (reports/), so a report can always be written again from the database; they
+are written into a temporary folder and moved into place after the commit (pipelines/outputs.py).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date, datetime
 
 import duckdb
@@ -20,18 +22,22 @@ from checks.measures import compute_measures
 from pipelines.codelists import codelist_files, paths_of
 from pipelines.db import connect, load_lab_codelists, refresh_lab_concepts, transaction
 from pipelines.errors import InputError
-from pipelines.guards import data_range, date_guards, reject_threshold_guard, volume_guard
+from pipelines.guards import data_range, date_guards, freshness_warnings, reject_threshold_guard, volume_guard
 from pipelines.ingest import RawSource, duplicate_key_warnings, preflight
 from pipelines.load import in_export_order, load_exports
 from pipelines.logs import RUN_ID
+from pipelines.outputs import in_place, in_progress_notice, mark_stale, staged
 from pipelines.record import RunOutcome, record_run, write_summary
 from pipelines.reviews import apply_reviews
+from pipelines.run_kind import RunKind
 from pipelines.settings import ConfigError, Settings
 from pipelines.unmatched import find as find_unmatched
 from pipelines.unmatched import record as record_unmatched
 from reports.render import write_reports
 
 log = logging.getLogger(__name__)
+
+NIGHTLY = RunKind()  # a scheduled run; the CLI decides (pipelines/run_kind.py)
 
 __all__ = ["RunOutcome", "checks_for", "execute_run"]
 
@@ -45,11 +51,17 @@ def execute_run(
     settings: Settings,
     now: datetime,
     progress: Callable[[str], None] = lambda _: None,
+    kind: RunKind = NIGHTLY,
 ) -> RunOutcome:
-    """Run the whole audit; raises InputError (database untouched) when the export is unusable."""
+    """Run the whole audit; raises InputError (database untouched) when the export is unusable.
+
+    `kind` says whether this is the nightly (scheduled) or an ad-hoc run (pipelines/run_kind.py).
+    """
     as_of = settings.resolved_as_of(now.date())
-    outcome = RunOutcome(new_run_id(now), as_of, "running", now)
+    outcome = RunOutcome(new_run_id(now), as_of, "running", now, kind=kind.kind, kind_reasons=kind.reasons)
     RUN_ID.set(outcome.run_id)
+    if kind.out_per_run:  # an ad-hoc run's outputs never replace the nightly's
+        settings = replace(settings, out=settings.out / "adhoc" / outcome.run_id)
     selected = checks_for(settings, as_of)  # a bad parameter: exit 2, nothing read
     outcome.codelists = codelist_files(settings.local_codelists)  # a bad local file: exit 2, nothing read
     files = preflight(settings.exports, settings.export_format, settings.encoding)
@@ -57,9 +69,12 @@ def execute_run(
     try:
         load_lab_codelists(con, paths_of(outcome.codelists, "lab_tests"))
         _volume_guard(con, settings, outcome, files)
+        mark_stale(settings.out, in_progress_notice(settings.out, outcome.run_id, f"{now:%Y-%m-%d %H:%M}"))
         with transaction(con):
             _load(con, settings, outcome, files, progress)
             _guard_dates(con, settings, outcome)
+            if kind.judge_freshness:
+                _guard_freshness(con, settings, outcome)
             progress("running the checks")
             outcome.checks = run_checks(
                 con,
@@ -71,18 +86,35 @@ def execute_run(
                 paths_of(outcome.codelists),
             )
             outcome.checks = apply_reviews(con, outcome.run_id, outcome.as_of, outcome.checks)
-            _measures(con, settings, outcome, selected, progress)
+            if not kind.ad_hoc:  # an ad-hoc run may use other parameters: the measures are the nightly's
+                _measures(con, settings, outcome, selected, progress)
             progress("recording the run")
             _record(con, settings, outcome)
-        outcome.reports = write_reports(con, settings, outcome.run_id, selected, now)
+        progress("writing the outputs")
+        _write_outputs(con, settings, outcome, selected, now)
     except InputError as error:
         outcome.status, outcome.message = "failed", str(error)
         write_summary(settings.out, outcome)
         raise
     finally:
         con.close()
-    write_summary(settings.out, outcome)
     return outcome
+
+
+def _write_outputs(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    outcome: RunOutcome,
+    selected: tuple[CheckDefinition, ...],
+    now: datetime,
+) -> None:
+    """After the commit: every output into a temporary folder, then moved into OUT as a set."""
+    location = settings.report_location or str((settings.out / "report.html").resolve())
+    with staged(settings.out) as staging:
+        into = replace(settings, out=staging, report_location=location)
+        outcome.reports = write_reports(con, into, outcome.run_id, selected, now)
+        write_summary(staging, outcome)
+    outcome.reports = in_place(outcome.reports, settings.out)
 
 
 def checks_for(settings: Settings, as_of: date) -> tuple[CheckDefinition, ...]:
@@ -158,6 +190,15 @@ def _measures(
     compute_measures(
         con, outcome.run_id, outcome.as_of, selected, settings.check_params, settings.measures_months
     )
+
+
+def _guard_freshness(con: duckdb.DuckDBPyConnection, settings: Settings, outcome: RunOutcome) -> None:
+    """The nightly: a table whose newest record is older than `freshness_max_days` before the as-of
+    date warns, or with `freshness_strict` stops the run (rolled back, exit 3)."""
+    warnings = freshness_warnings(con, outcome.as_of, settings.freshness_max_days)
+    if warnings and settings.freshness_strict:
+        raise InputError("freshness guard (strict): " + " ".join(warnings) + " Nothing was loaded.")
+    outcome.warnings += warnings
 
 
 def _record(con: duckdb.DuckDBPyConnection, settings: Settings, outcome: RunOutcome) -> None:

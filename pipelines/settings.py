@@ -62,6 +62,10 @@ class Settings:
     # Volume guard: warn when an export file has fewer rows than this share of the previous run's
     volume_guard_ratio: float = 0.5
     volume_guard_strict: bool = False  # true: stop (exit 3) instead of warning, before loading anything
+    # Freshness guard (scheduled runs dated today or as configured): a table's newest record older than
+    # this many days before the as-of date warns, or with freshness_strict stops the run (exit 3)
+    freshness_max_days: int = 2
+    freshness_strict: bool = False
     # Email (the password comes only from the CLINIC_AUDIT_SMTP_PASSWORD environment variable)
     smtp_host: str = ""
     smtp_port: int = 587
@@ -108,13 +112,16 @@ SETTING_HELP = {
     "report_location": "Where readers find report.html (path or URL), quoted in the email.",
     "report_max_rows": "Worklist rows per check shown in report.html; the CSV worklists have them all.",
     "small_count_threshold": "Email counts from 1 to this show as a range; 0 shows exact counts.",
+    "email_exact_counts": "true when every recipient works in the clinic: the email shows exact counts "
+    "(small-number suppression is for recipients outside it).",
+    "worklist_format": "Worklists and the call list as csv, xlsx (frozen header, filters, widths) or both.",
     "measures_months": "Monthly measures: how many month-ends up to the as-of date each check is "
     "back-calculated for (measures.csv, the report's trend); 0 computes none.",
     "volume_guard_ratio": "Warn when an export file has fewer rows than this share of the previous run's.",
     "volume_guard_strict": "When the volume guard trips, stop with exit code 3 before loading anything.",
-    "email_exact_counts": "true when every recipient works in the clinic: the email shows exact counts "
-    "(small-number suppression is for recipients outside it).",
-    "worklist_format": "Worklists and the call list as csv, xlsx (frozen header, filters, widths) or both.",
+    "freshness_max_days": "Nightly runs: warn when a table's newest record (lab, prescription, diagnosis) "
+    "is more than this many days before the as-of date (a stale export).",
+    "freshness_strict": "When the freshness guard trips, stop with exit code 3 (nothing is kept).",
     "smtp_host": "SMTP server for the summary email; the password comes only from "
     "CLINIC_AUDIT_SMTP_PASSWORD.",
     "smtp_port": "SMTP port.",
@@ -132,6 +139,7 @@ _INTS = {
     "smtp_port",
     "as_of_gap_warning_days",
     "coverage_lookback_days",
+    "freshness_max_days",
 }
 _TUPLES = {"checks", "smtp_recipients"}
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}

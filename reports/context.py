@@ -20,9 +20,11 @@ from reports.action import ActionContext, action_context
 HISTORY_RUNS = 24  # points in a check's rate chart: two years of monthly runs
 
 # Run order: `runs.seq` is assigned inside each run's writing transaction, so it follows commits.
+# `ordered` holds the scheduled runs, and the run reported on (an ad-hoc run is compared with the
+# nightly record, never with other ad-hoc runs, and never enters another run's history).
 RUN_ORDER = """
-    WITH ordered AS (SELECT * FROM runs),
-    this_run AS (SELECT seq AS this_seq FROM ordered WHERE run_id = $r)
+    WITH ordered AS (SELECT * FROM runs WHERE coalesce(kind, 'scheduled') = 'scheduled' OR run_id = $r),
+    this_run AS (SELECT seq AS this_seq FROM runs WHERE run_id = $r)
 """
 
 
@@ -37,6 +39,9 @@ class Header:
     data_to: date | None
     generated_at: datetime
     tool_version: str
+    kind: str = "scheduled"  # or "ad hoc" (runs.kind)
+    ad_hoc_because: tuple[str, ...] = ()  # the options that made it ad hoc
+    compared_with: tuple[str, date] | None = None  # ad hoc: the latest scheduled run before it (id, as-of)
 
 
 @dataclass(frozen=True)
@@ -183,7 +188,8 @@ def build_context(
     """Read one run's results, history and data quality into plain data for the templates."""
     run = _rows(
         con,
-        "SELECT as_of, started_at, tool_version, warnings, data_from, data_to FROM runs WHERE run_id = $r",
+        "SELECT as_of, started_at, tool_version, warnings, data_from, data_to, kind, "
+        "settings->'ad_hoc_because' AS because FROM runs WHERE run_id = $r",
         {"r": run_id},
     )
     if not run:
@@ -198,6 +204,9 @@ def build_context(
         run[0]["data_to"],
         generated_at,
         run[0]["tool_version"],
+        run[0]["kind"] or "scheduled",
+        tuple(json.loads(run[0]["because"] or "[]")),
+        last_scheduled_before(con, run_id) if run[0]["kind"] == "ad hoc" else None,
     )
     results = {
         r["check_id"]: r for r in _rows(con, "SELECT * FROM check_results WHERE run_id = $r", {"r": run_id})
@@ -234,8 +243,18 @@ def codelist_coverage(con: duckdb.DuckDBPyConnection, run_id: str) -> CodelistCo
     return CodelistCoverage(bool(versions), tuple(missed), local)
 
 
+def last_scheduled_before(con: duckdb.DuckDBPyConnection, run_id: str) -> tuple[str, date] | None:
+    """The latest scheduled run committed before this one: what an ad-hoc run is compared with."""
+    row = con.execute(
+        "SELECT run_id, as_of FROM runs WHERE coalesce(kind, 'scheduled') = 'scheduled' "
+        "AND seq < (SELECT seq FROM runs WHERE run_id = $r) ORDER BY seq DESC LIMIT 1",
+        {"r": run_id},
+    ).fetchall()
+    return (row[0][0], row[0][1]) if row else None
+
+
 def previous_run(con: duckdb.DuckDBPyConnection, run_id: str, check_id: str) -> str | None:
-    """The latest earlier run that evaluated this check (in run order, see RUN_ORDER)."""
+    """The latest earlier scheduled run that evaluated this check (in run order, see RUN_ORDER)."""
     row = con.execute(
         RUN_ORDER  # noqa: S608 - a constant CTE; values are bound
         + """
@@ -249,16 +268,47 @@ def previous_run(con: duckdb.DuckDBPyConnection, run_id: str, check_id: str) -> 
 
 
 def flag_counts(con: duckdb.DuckDBPyConnection, run_id: str, check_id: str) -> dict[str, int]:
-    """New, persisting and resolved patients of a check in a run (view `flag_status`)."""
+    """New, persisting and resolved patients of a check in a run (view `flag_status`, scheduled
+    runs); an ad-hoc run's against the latest scheduled run of the check before it."""
     rows = con.execute(
         "SELECT status, count(*) FROM flag_status WHERE run_id = $r AND check_id = $c GROUP BY status",
         {"r": run_id, "c": check_id},
     ).fetchall()
+    if not rows:
+        rows = _ad_hoc_counts(con, run_id, check_id)
     return {"new": 0, "persisting": 0, "resolved": 0, "deceased": 0} | dict(rows)
 
 
+def _ad_hoc_counts(con: duckdb.DuckDBPyConnection, run_id: str, check_id: str) -> list[tuple[str, int]]:
+    """For an ad-hoc run (which flag_status leaves out): its flags against those of the previous
+    scheduled run of the check. Empty for a scheduled run."""
+    base = previous_run(con, run_id, check_id)
+    if base is None or _kind(con, run_id) != "ad hoc":
+        return []
+    return con.execute(
+        """
+        WITH this AS (SELECT patient_id FROM findings WHERE run_id = $r AND check_id = $c),
+             base AS (SELECT patient_id FROM findings WHERE run_id = $b AND check_id = $c)
+        SELECT CASE WHEN b.patient_id IS NULL THEN 'new'
+                    WHEN t.patient_id IS NOT NULL THEN 'persisting'
+                    WHEN x.patient_id IS NOT NULL THEN 'deceased' ELSE 'resolved' END AS status,
+               count(*)
+        FROM this t FULL JOIN base b USING (patient_id)
+        LEFT JOIN check_exclusions x
+            ON x.run_id = $r AND x.check_id = $c AND x.patient_id = b.patient_id
+        GROUP BY status
+        """,
+        {"r": run_id, "b": base, "c": check_id},
+    ).fetchall()
+
+
+def _kind(con: duckdb.DuckDBPyConnection, run_id: str) -> str:
+    row = con.execute("SELECT kind FROM runs WHERE run_id = $r", {"r": run_id}).fetchall()
+    return (row[0][0] or "scheduled") if row else "scheduled"
+
+
 def rate_history(con: duckdb.DuckDBPyConnection, run_id: str, check_id: str) -> tuple[RatePoint, ...]:
-    """The check's flagged rate in this run and the runs before it, oldest first."""
+    """The check's flagged rate in this run and the scheduled runs before it, oldest first."""
     rows = con.execute(
         RUN_ORDER  # noqa: S608 - a constant CTE; values are bound
         + """
@@ -299,19 +349,25 @@ def check_summary(con: duckdb.DuckDBPyConnection, run_id: str, result: dict[str,
 def worklist(
     con: duckdb.DuckDBPyConnection, run_id: str, as_of: date, definition: CheckDefinition
 ) -> tuple[WorklistRow, ...]:
-    """Flagged patients, high priority first, then longest flagged, then by id."""
+    """Flagged patients, high priority first, then longest flagged, then by id.
+
+    Since when comes from the nightly record (flag_status): for an ad-hoc run, from the latest
+    scheduled run of the check before it, this run counted as one more."""
+    ad_hoc = _kind(con, run_id) == "ad hoc"
+    status_run = previous_run(con, run_id, definition.id) if ad_hoc else run_id
     rows = _rows(
         con,
         """
         SELECT f.patient_id, f.priority, f.reason, f.evidence,
-               coalesce(s.first_as_of, $as_of) AS since, coalesce(s.runs_standing, 1) AS runs
+               coalesce(s.first_as_of, $as_of) AS since, coalesce(s.runs_standing + $extra, 1) AS runs
         FROM findings f
         LEFT JOIN flag_status s
-            ON s.run_id = f.run_id AND s.check_id = f.check_id AND s.patient_id = f.patient_id
+            ON s.run_id = $s AND s.check_id = f.check_id AND s.patient_id = f.patient_id
+           AND s.status IN ('new', 'persisting')
         WHERE f.run_id = $r AND f.check_id = $c
         ORDER BY f.priority = 'high' DESC, since, f.patient_id
         """,
-        {"c": definition.id, "r": run_id, "as_of": as_of},
+        {"c": definition.id, "r": run_id, "as_of": as_of, "s": status_run, "extra": int(ad_hoc)},
     )
     return tuple(_worklist_row(row, as_of, definition.evidence) for row in rows)
 

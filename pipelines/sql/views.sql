@@ -15,11 +15,15 @@ LEFT JOIN lab_concepts c
    AND c.test_name IS NOT DISTINCT FROM r.test_name
    AND c.unit_original IS NOT DISTINCT FROM r.unit_original;
 
--- check_runs: every run that evaluated a check, numbered 1, 2, 3, ... per check in run order.
+-- check_runs: every scheduled run that evaluated a check, numbered 1, 2, 3, ... per check in run
+-- order. Ad-hoc runs (runs.kind) are left out: another as-of date, a subset of checks or changed
+-- parameters must never raise, extend or resolve the nightly flags, so the lifecycle below is the
+-- scheduled runs' alone.
 CREATE OR REPLACE VIEW check_runs AS
 SELECT c.check_id, r.run_id, r.seq, r.as_of,
        row_number() OVER (PARTITION BY c.check_id ORDER BY r.seq) AS check_run_no
-FROM check_results c JOIN runs r USING (run_id);
+FROM check_results c JOIN runs r USING (run_id)
+WHERE coalesce(r.kind, 'scheduled') = 'scheduled';
 
 -- flag_episodes: one row per check, patient and unbroken series of runs of that check flagging
 -- the patient. A series starts when the flag is first raised and ends at the last run flagging it;

@@ -53,7 +53,7 @@ def test_report_rerenders_a_past_run(three_runs, capsys):
     out = three_runs / "again"
     assert cli("report", "--run", first, "--db", str(three_runs / "audit.duckdb"), "--out", str(out)) == 0
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        ["report.html", "email.html", "findings.csv", f"worklist_{CHECK}.csv"]
+        ["report.html", "email.html", "findings.csv", f"worklist_{CHECK}.csv", "summary.json"]
     )
     assert first in (out / "report.html").read_text(encoding="utf-8")
     original = read_csv_rows(three_runs / "out" / f"worklist_{CHECK}.csv")
