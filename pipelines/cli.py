@@ -470,6 +470,7 @@ def explain(
     from pipelines.explain import explain as explain_patient
     from pipelines.guards import data_range
     from pipelines.history import open_existing
+    from pipelines.reviews import list_reviews, review_text
     from pipelines.run import checks_for
 
     settings = _settings(
@@ -487,9 +488,12 @@ def explain(
             explanations, shift = explain_patient(
                 con, patient_id, day, selected, settings.check_params, per_patient, codelist_paths
             )
+            recorded = list_reviews(con, patient_id)
         finally:
             con.close()
     print_explanations(patient_id, day, explanations, shift)
+    for row in recorded:  # the team's decisions, with their state in the check's latest run
+        click.echo(f"Review of {row.check_id}: {review_text(row)}")
 
 
 @cli.command()
@@ -563,7 +567,6 @@ def review(
             ReviewInput(
                 patient_id,
                 fields["check_id"],
-    from pipelines.reviews import list_reviews, review_text
                 fields["status"],
                 fields["reason"],
                 fields["note"],
@@ -581,12 +584,9 @@ def review(
     click.echo(
         f"{len(ids)} review(s) recorded (ids {', '.join(map(str, ids))}); they apply from the next run"
     )
-            recorded = list_reviews(con, patient_id)
 
 
 @cli.command()
-    for row in recorded:  # the team's decisions, with their state in the check's latest run
-        click.echo(f"Review of {row.check_id}: {review_text(row)}")
 @click.option("--patient", "patient_id", help="Only this patient's reviews.")
 @click.option("--check", "check_id", help="Only this check's reviews.")
 @click.option("--history", is_flag=True, help="Every review ever recorded, superseded ones too.")

@@ -412,16 +412,18 @@ def test_a_log_file_whose_disk_fills_is_one_warning_line_and_the_run_goes_on(tmp
 
 def test_a_full_disk_for_the_analyst_copy_is_a_warning_and_the_last_copy_stays(tmp_path, capsys):
     """The copy is a convenience: the run is done (exit 0, outputs written, email goes); the warning
-    says the copy is stale, and the previous copy is still whole."""
-    with tmpfs(tmp_path / "db", "24m") as folder:
-        args = ["-q", *run_args(tmp_path, SAMPLE_EXPORT)]
+    says the copy is stale, and the previous copy is still whole. A database of 300k results is big
+    beside what a second run of the same export adds, so the disk can hold the run but not a copy."""
+    export = big_labs_export(tmp_path / "big", 300_000)
+    with tmpfs(tmp_path / "db", "96m") as folder:
+        args = ["-q", *run_args(tmp_path, export, "--reject-threshold", "1")]
         args[args.index("--db") + 1] = str(folder / "audit.duckdb")
         assert cli(*args) == 0
         copy = folder / "audit.analyst.duckdb"
         before = copy.read_bytes()
         fill(folder)
         filler = folder / "filler"
-        os.truncate(filler, filler.stat().st_size - len(before) + 2**19)  # room for the run, not a copy
+        os.truncate(filler, filler.stat().st_size - len(before) // 2)  # room for the run, not a copy
         assert cli(*args) == 0
         err = capsys.readouterr().err
         assert "analysts' copy" in err and "not updated" in err and "Traceback" not in err

@@ -1,0 +1,165 @@
+"""The outputs as a set: written into a temporary folder, moved into place after the commit.
+
+A run's outputs (report.html, email.html, findings.csv, worklist_<check>.csv, summary.json) must
+match the database. So:
+
+1. before the run's transaction, the report already in OUT gets a visible "stale" notice (so a
+   process killed after its commit, before its outputs are in place, leaves a report that says so);
+2. after the commit, every output is written into OUT/.incoming-<random>/ (a half-written set is
+   never in OUT);
+3. the files are then moved into OUT one by one (each move atomic), report.html last, and old
+   worklists of checks this run did not evaluate are removed. Until report.html moves, the report
+   in OUT carries the stale notice; after it, OUT is the new run's complete set.
+
+A failure in steps 2-3 (disk full, permissions) is an OutputError (exit 8): the run is committed,
+the old report says it is stale, and `clinic-audit report` writes the outputs again from the record.
+"""
+
+from __future__ import annotations
+
+import errno
+import html
+import json
+import logging
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+
+from pipelines.errors import OutputError
+from reports.files import write_text_private
+
+log = logging.getLogger(__name__)
+
+INCOMING = ".incoming-"
+LAST = "report.html"  # moved last: until then the old report carries the stale notice
+OUTPUT_FILE = re.compile(r"(report\.html|email\.html|findings\.csv|summary\.json|worklist_[\w-]+\.csv)")
+NOTICE = re.compile(r"<!-- stale-notice -->.*?<!-- /stale-notice -->\n?", re.DOTALL)
+BODY = re.compile(r"<body[^>]*>\n?", re.IGNORECASE)
+RUN_META = re.compile(r'<meta name="clinic-audit-run" content="([^"]*)"')
+NOTICE_STYLE = (
+    "background:#fff3cd;border:3px solid #b45309;color:#000;padding:12px 16px;margin:0 0 16px;"
+    "font:bold 16px/1.4 system-ui,sans-serif"
+)
+
+
+@contextmanager
+def staged(out: Path) -> Iterator[Path]:
+    """A temporary folder inside OUT to write a run's outputs into; on leaving the block without an
+    error they are moved into OUT (report.html last). Folders left by a killed run are removed."""
+    try:
+        os.makedirs(out, mode=0o700, exist_ok=True)
+        for left in out.glob(INCOMING + "*"):
+            shutil.rmtree(left, ignore_errors=True)
+        staging = Path(tempfile.mkdtemp(dir=out, prefix=INCOMING))
+    except OSError as error:
+        raise _output_error(out, error) from None
+    try:
+        yield staging
+        publish(staging, out)
+    except (OSError, MemoryError) as error:
+        raise _output_error(out, error) from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def publish(staging: Path, out: Path) -> None:
+    """Move the staged files into OUT, report.html last; remove outputs of the previous set that the
+    new one does not have (the worklist of a check no longer run). Files OUT holds that are not
+    outputs (an email.eml, the adhoc/ folder, the clinic's own files) are left alone."""
+    new = {p.name for p in staging.iterdir()}
+    for old in out.iterdir():
+        if old.is_file() and OUTPUT_FILE.fullmatch(old.name) and old.name not in new | {LAST}:
+            old.unlink()
+    for name in sorted(new - {LAST}) + sorted(new & {LAST}):
+        os.replace(staging / name, out / name)
+
+
+def in_place(paths: object, out: Path) -> object:
+    """`reports.render.Reports` with its paths moved from the staging folder to OUT."""
+    import dataclasses
+
+    return dataclasses.replace(
+        paths,
+        report=out / paths.report.name,
+        email_html=out / paths.email_html.name,
+        findings=out / paths.findings.name,
+        worklists=tuple(out / p.name for p in paths.worklists),
+    )
+
+
+def mark_stale(out: Path, notice: str) -> bool:
+    """Put `notice` at the top of OUT/report.html (replacing an earlier notice) and into
+    summary.json as "stale"; True if there was a report to mark. Never raises: a report that
+    cannot be marked must not stop the run (the failure email still says what happened)."""
+    report = out / LAST
+    try:
+        text = report.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+    block = f'<!-- stale-notice --><div id="stale-notice" role="alert" style="{NOTICE_STYLE}">'
+    block += f"{html.escape(notice)}</div><!-- /stale-notice -->\n"
+    text = NOTICE.sub("", text)
+    body = BODY.search(text)
+    text = text[: body.end()] + block + text[body.end() :] if body else block + text
+    try:
+        write_text_private(report, text)
+        _mark_summary(out / "summary.json", notice)
+    except OSError as error:
+        log.warning("could not mark %s as stale (%s)", report, error.strerror)
+    return True
+
+
+def _mark_summary(path: Path, notice: str) -> None:
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    if isinstance(summary, dict) and summary.get("status") == "succeeded":
+        write_text_private(path, json.dumps(summary | {"stale": notice}, indent=2) + "\n")
+
+
+def shown_run(out: Path) -> str:
+    """The run the report in OUT shows, as its header records it ("<run id>, as of <date>"), or ''."""
+    with suppress(OSError, UnicodeDecodeError):
+        head = (out / LAST).read_text(encoding="utf-8")[:4096]
+        found = RUN_META.search(head)
+        if found:
+            return html.unescape(found[1])
+    return ""
+
+
+def in_progress_notice(out: Path, run_id: str, started: str) -> str:
+    """The notice a run puts on the old report before its transaction starts."""
+    last = shown_run(out)
+    return (
+        f"stale: last successful run was {last or 'the one shown below'}. A newer run ({run_id}, "
+        f"started {started}) has not finished writing its outputs; if this notice stays, that run "
+        "failed or was stopped: see the failure email or summary.json, and run `clinic-audit report` "
+        "to write the outputs of the latest completed run."
+    )
+
+
+def failed_notice(out: Path, when: str, reason: str) -> str:
+    """The notice a failed run leaves on the old report."""
+    last = shown_run(out)
+    return (
+        f"stale: last successful run was {last or 'the one shown below'}. The run of {when} did not "
+        f"complete: {reason} These results are not up to date."
+    )
+
+
+def _output_error(out: Path, error: BaseException) -> OutputError:
+    if isinstance(error, MemoryError):
+        why = "out of memory"
+    else:
+        where = f"{error.filename}: " if getattr(error, "filename", None) else ""
+        full = error.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
+        why = f"{where}{'disk full' if full else error.strerror}"
+    return OutputError(
+        f"the run committed, but its outputs could not be written into {out} ({why}). The report "
+        "there is marked stale; once fixed, `clinic-audit report` writes them from the stored run."
+    )
