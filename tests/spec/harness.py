@@ -8,8 +8,12 @@ generic-format CSV files, ingest and validation, a DuckDB file, the check's SQL)
 Expected values per patient: "high" or "normal" (flagged with that priority), True (flagged, any
 priority), None or False (in the check's population, not flagged), OUT (not in the population). The
 check's denominator must be the number of patients not OUT, and a flagged patient missing from the
-expectation is a difference too. Reasons and evidence strings are matched whole, or with "..." marking an elision:
-"...end" ends with it, "start..." starts with it, "...middle..." contains it.
+expectation is a difference too. Reasons and evidence strings are matched whole, or with "..."
+marking an elision: "...end" ends with it, "start..." starts with it, "...middle..." contains it.
+
+A spec module binds its check, date, tables and expectation once
+(`spec = partial(check_spec, check=CHECK, as_of=AS_OF, tables=TABLES, expected=EXPECTED)`); a test
+then adds only what it states: `spec(tmp_path, params={...}, expected={**EXPECTED, "P07": None})`.
 
 Runs are cached by their inputs for the session: tests that state different facts about the same
 tables share one pipeline run (a run is deterministic: fixed export time, fixed inputs).
