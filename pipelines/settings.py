@@ -172,6 +172,10 @@ def _coerce(key: str, value: Any, origin: str) -> Any:
             return _memory_limit(str(value))
         if key == "export_format":
             return _export_format(str(value))
+        if key == "worklist_format":
+            if str(value).strip().lower() not in ("csv", "xlsx", "both"):
+                raise ValueError("expected csv, xlsx or both")
+            return str(value).strip().lower()
         if key in {"reject_threshold", "volume_guard_ratio", "coverage_warning_share"}:
             number = float(value)
             if not 0 <= number <= 1:
@@ -180,10 +184,6 @@ def _coerce(key: str, value: Any, origin: str) -> Any:
         if key in _INTS:
             number = int(value)
             if number < 0:
-        if key == "worklist_format":
-            if str(value).strip().lower() not in ("csv", "xlsx", "both"):
-                raise ValueError("expected csv, xlsx or both")
-            return str(value).strip().lower()
                 raise ValueError("must not be negative")
             return number
         if key in {"smtp_starttls", "volume_guard_strict", "freshness_strict", "email_exact_counts"}:
