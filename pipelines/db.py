@@ -139,6 +139,8 @@ def database_error(error: BaseException, path: Path | None) -> Exception:
             f"{where}cannot open the database file or write in its folder (permission denied or a "
             "read-only file system)."
         )
+    if "Is a directory" in text:
+        return StorageError(f"{where}is a folder, not a database file: name a file with --db.")
     if any(fragment in text for fragment in _FOREIGN):
         return StorageError(
             f"{where}not a DuckDB database (an empty file, or another program's such as SQLite); it was "

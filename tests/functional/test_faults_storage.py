@@ -142,6 +142,12 @@ def test_an_empty_or_foreign_database_file_is_exit_6_and_left_as_it_was(tmp_path
     assert not (tmp_path / "out" / "findings.csv").exists()
 
 
+def test_a_folder_named_as_the_database_is_exit_6(tmp_path, capsys):
+    (tmp_path / "audit.duckdb").mkdir()
+    assert cli(*run_args(tmp_path, SAMPLE_EXPORT)) == EXIT_STORAGE
+    assert "is a folder, not a database file" in one_error_line(capsys.readouterr().err)
+
+
 @pytest.mark.parametrize("how", ["truncated", "overwritten blocks"])
 def test_a_damaged_database_is_exit_6_with_a_restore_hint(tmp_path, sample_db, capsys, how):
     db = tmp_path / "audit.duckdb"
