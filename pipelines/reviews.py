@@ -185,11 +185,14 @@ def validate(
         bad("reason", f"{item.reason} is for {' or '.join(reason.statuses)} only, not {item.status}")
     if reason is not None and reason.needs_note and not item.note.strip():
         bad("note", f"reason {item.reason} needs a note saying what was decided")
-    problems += _dates(item, reason, today)
+    flag_as_of = flags[item.check_id][1] if item.check_id in flags else today
+    problems += _dates(item, reason, today, flag_as_of)
     return problems
 
 
-def _dates(item: ReviewInput, reason: Reason | None, today: date) -> list[Problem]:
+def _dates(item: ReviewInput, reason: Reason | None, today: date, flag_as_of: date) -> list[Problem]:
+    """done_on: a date, not in the future. until: a date, not before the as-of date of the run whose
+    flag is reviewed (it would never apply)."""
     problems = []
     for column, text in (("until", item.until), ("done_on", item.done_on)):
         if not text.strip():
@@ -199,8 +202,10 @@ def _dates(item: ReviewInput, reason: Reason | None, today: date) -> list[Proble
         except ValueError:
             problems.append(Problem(item.source, column, f"{text!r} is not a date YYYY-MM-DD"))
             continue
-        if column == "until" and day < today:
-            problems.append(Problem(item.source, column, f"{day} has already passed"))
+        if column == "until" and day < flag_as_of:
+            problems.append(
+                Problem(item.source, column, f"{day} is before the flag's as-of date {flag_as_of}")
+            )
         if column == "done_on" and day > today:
             problems.append(Problem(item.source, column, f"{day} is in the future"))
     if reason is not None and reason.needs_date and not item.done_on.strip():
