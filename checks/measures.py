@@ -32,6 +32,9 @@ MEASURES_VERSION = "1"  # bump when the way a month is counted changes: every mo
 BREAKDOWNS = ("total", "age_band", "sex", "site", "clinician")  # in the order they are stored
 OPTIONAL_BREAKDOWNS = {"site": "site_id", "clinician": "clinician_id"}  # only when the export has them
 UNKNOWN = "unknown"
+# Months evaluated by one statement: each multiplies the rows the checks' joins hold at once, so a
+# first night at a million patients stays within memory_limit (24 months: four statements a check).
+MONTHS_PER_STATEMENT = 6
 
 # Age at the month-end, in completed years (date_sub counts whole years), banded.
 _AGE_BAND = """
@@ -217,7 +220,10 @@ def evaluate_months(
     )
     if one_statement:
         _as_macro(con, definition, overrides)
-        _evaluate_in_one_statement(con, definition, months, overrides)
+        for start in range(0, len(months), MONTHS_PER_STATEMENT):  # bounds the working set
+            _evaluate_in_one_statement(
+                con, definition, months[start : start + MONTHS_PER_STATEMENT], overrides
+            )
         return
     for month in months:
         table, _ = compute(con, definition, month, overrides)

@@ -16,6 +16,8 @@ import duckdb
 
 from checks.framework import CheckDefinition
 from reports.action import ActionContext, action_context
+from reports.charts import MonthPoint, SitePoint
+from reports.measures import monthly_points, site_points
 
 HISTORY_RUNS = 24  # points in a check's rate chart: two years of monthly runs
 
@@ -96,6 +98,8 @@ class CheckSection:
     parameters: tuple[tuple[str, Any], ...]
     evidence_columns: tuple[str, ...]
     worklist: tuple[WorklistRow, ...]  # complete; the template shows the first `max_rows`
+    monthly: tuple[MonthPoint, ...] = ()  # the check's monthly measures up to as-of (reports/measures.py)
+    sites: tuple[SitePoint, ...] = ()  # each site's measure at the latest month-end (funnel plot)
 
 
 @dataclass(frozen=True)
@@ -167,12 +171,12 @@ class ReportContext:
     max_rows: int
     warnings: tuple[str, ...] = ()  # what the run warned about (stored with it in runs.warnings)
     codelists: CodelistCoverage | None = None  # what the codelists may have missed (run_unmatched)
+    action: ActionContext | None = None  # reviews, counts with exceptions, the call list (reports/action.py)
 
 
 def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
     cursor = con.execute(sql, params)
     names = [d[0] for d in cursor.description]
-    action: ActionContext | None = None  # reviews, counts with exceptions, the call list (reports/action.py)
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
@@ -405,6 +409,8 @@ def check_section(
         tuple(sorted(parameters.items())),
         definition.evidence,
         worklist(con, run_id, as_of, definition),
+        monthly_points(con, definition.id, as_of),
+        site_points(con, definition.id, as_of),
     )
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
+from reports.charts import funnel_svg, trend_svg
 from reports.context import RatePoint, ReportContext
 
 SPARK_WIDTH, SPARK_HEIGHT = 140, 36
@@ -135,6 +136,7 @@ def environment() -> Environment:
     )
     env.filters.update(pct=pct, show=show, label=label, days=days, sparkline=sparkline)
     env.filters.update(num=num, overdue=overdue, evidence_items=evidence_items)
+    env.filters.update(trend_svg=trend_svg, funnel_svg=funnel_svg)  # reports/charts.py (#19)
     env.globals["num"] = num
     return env
 

@@ -18,6 +18,7 @@ from reports.action import calllist_rows
 from reports.context import build_context
 from reports.email_body import EmailSummary, email_summary, render_email_html, render_email_text
 from reports.html import render_report
+from reports.measures import write_measures
 from reports.worklists import worklist_rows, write_csv, write_findings, write_private_text
 
 if TYPE_CHECKING:
@@ -58,6 +59,9 @@ def write_reports(
     out = settings.out
     os.makedirs(out, mode=0o700, exist_ok=True)
     findings = write_findings(con, out, run_id, definitions)
+    write_measures(  # measures.csv exact, measures_shared.csv under the small-number rule (#19)
+        con, out, ctx.header.as_of, getattr(settings, "measures_months", 24), settings.small_count_threshold
+    )
     report = write_private_text(out / "report.html", render_report(ctx))
     location = settings.report_location or str((out / "report.html").resolve())
     exact = getattr(settings, "email_exact_counts", False)  # clinic staff only: no suppression

@@ -13,7 +13,7 @@ import pytest
 from checks.evaluate import all_checks, compute, prepare
 from checks.measures import evaluate_months, month_ends
 from tests.conftest import SAMPLE_EXPORT
-from tests.helpers import cli, run_args
+from tests.helpers import cli, read_csv_rows, run_args
 
 AS_OF = date(2026, 11, 20)  # run_args' as-of date
 
@@ -122,3 +122,95 @@ def test_breakdowns_sum_to_the_totals(first_night):
         for r in rows(first_night, "SELECT DISTINCT group_value FROM measures WHERE breakdown = 'age_band'")
     }
     assert bands <= {"0-17", "18-39", "40-64", "65-74", "75-84", "85+", "unknown"} and len(bands) >= 3
+
+
+def recomputed_by(db: Path, run_id: str) -> dict[str, list[date]]:
+    """Per check, the months a run evaluated (measure_fingerprints.run_id)."""
+    found: dict[str, list[date]] = {}
+    for check_id, month in rows(
+        db,
+        "SELECT check_id, month_end FROM measure_fingerprints WHERE run_id = $r ORDER BY 1, 2",
+        {"r": run_id},
+    ):
+        found.setdefault(check_id, []).append(month)
+    return found
+
+
+def latest_run(db: Path) -> str:
+    return rows(db, "SELECT run_id FROM runs ORDER BY seq DESC LIMIT 1")[0][0]
+
+
+def export_with(tmp: Path, lab_line: str) -> Path:
+    """The sample export with one more lab result line."""
+    export = tmp / "export"
+    shutil.copytree(SAMPLE_EXPORT, export)
+    with (export / "labs.csv").open("a", encoding="utf-8") as labs:
+        labs.write(lab_line + "\n")
+    return export
+
+
+@pytest.fixture
+def second_night(first_night, tmp_path):
+    """A copy of the first night's database, for a second scheduled run on it."""
+    shutil.copy(first_night, tmp_path / "audit.duckdb")
+    return tmp_path
+
+
+def test_a_second_night_on_the_same_data_evaluates_no_month(second_night):
+    assert cli(*run_args(second_night, SAMPLE_EXPORT, "--scheduled")) == 0
+    db = second_night / "audit.duckdb"
+    assert recomputed_by(db, latest_run(db)) == {}
+    assert rows(db, "SELECT count(DISTINCT month_end) FROM measures")[0][0] == 24
+
+
+def test_a_late_result_recomputes_its_month_and_the_later_ones_only(second_night, first_night):
+    """A potassium result dated 2026-03-14, arriving late: months before March 2026 are kept as
+    they were, March to October are evaluated again, for every check (the data fingerprint is shared)."""
+    export = export_with(second_night, "P0001,2026-03-14,2823-3,Potassium,5.9,mmol/L")
+    args = run_args(second_night, export, "--scheduled")
+    assert cli(*args) == 0
+    db = second_night / "audit.duckdb"
+    expected = [m for m in month_ends(AS_OF, 24) if m >= date(2026, 3, 31)]
+    assert recomputed_by(db, latest_run(db)) == {c.id: expected for c in all_checks()}
+    before = "SELECT * EXCLUDE (run_id) FROM measures WHERE month_end < '2026-03-01' ORDER BY ALL"
+    assert rows(db, before) == rows(first_night, before)
+
+
+def test_a_result_after_the_last_month_end_evaluates_no_month(second_night):
+    export = export_with(second_night, "P0001,2026-11-10,2823-3,Potassium,5.9,mmol/L")
+    assert cli(*run_args(second_night, export, "--scheduled")) == 0
+    db = second_night / "audit.duckdb"
+    assert recomputed_by(db, latest_run(db)) == {}
+
+
+def test_a_parameter_change_recomputes_that_check_only(second_night):
+    args = run_args(
+        second_night, SAMPLE_EXPORT, "--scheduled", "--param", "nsaid_kidney_disease.egfr_threshold=45"
+    )
+    assert cli(*args) == 0
+    db = second_night / "audit.duckdb"
+    assert recomputed_by(db, latest_run(db)) == {"nsaid_kidney_disease": list(month_ends(AS_OF, 24))}
+
+
+def test_measures_files_and_the_report_chart(first_night):
+    out = first_night.parent / "out"
+    exact = read_csv_rows(out / "measures.csv")
+    shared = read_csv_rows(out / "measures_shared.csv")
+    stored = rows(first_night, "SELECT count(*) FROM measures")[0][0]
+    assert len(exact) == len(shared) == stored
+    assert {r["month_end"] for r in exact} == {m.isoformat() for m in month_ends(AS_OF, 24)}
+    for r in shared:
+        if r["suppressed"] == "false":
+            assert int(r["population"]) % 5 == 0 and int(r["flagged"]) % 5 == 0
+        else:
+            assert r["population"] == r["flagged"] == ""
+    by_row: dict[tuple, list[dict]] = {}
+    for r in shared:
+        by_row.setdefault((r["check_id"], r["month_end"], r["breakdown"]), []).append(r)
+    for (check_id, month_end, breakdown), cells in by_row.items():
+        hidden = sum(c["suppressed"] == "true" for c in cells)
+        total_hidden = by_row[(check_id, month_end, "total")][0]["suppressed"] == "true"
+        assert breakdown == "total" or total_hidden or hidden != 1, (check_id, month_end, breakdown)
+    report = (out / "report.html").read_text(encoding="utf-8")
+    assert report.count('<svg class="chart"') == len(all_checks())
+    assert "<h3>By month</h3>" in report and "Oct 26</text>" in report and "<script" not in report

@@ -1,0 +1,180 @@
+"""The monthly measures as files (issue #19): `measures.csv` with exact counts, for the clinic's
+analysts, and `measures_shared.csv` under disclosure control, for anyone outside the clinic.
+
+The rule for a shared file (`shared_rows`), per check, month and breakdown (a row of groups with its
+total), with t = small_count_threshold:
+1. primary: a group whose flagged or not-flagged count is from 1 to t is suppressed (both its counts
+   blank); a total that small suppresses the whole month of that check, groups and all;
+2. secondary: while the suppressed groups of a row, taken together, could be read off the total (one
+   group alone, or their flagged or not-flagged counts summing to 1 to t), the next smallest group is
+   suppressed too;
+3. rounding: every published count is rounded to the nearest multiple of `base` (5), rates are
+   computed from the rounded counts. So neither a row's total less its visible groups, nor tonight's
+   file less last night's (a suppressed group that grows past t tonight, a late record moving a
+   total by one) gives back a suppressed count: each published figure is only known to within ±2.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import date
+from itertools import groupby
+from pathlib import Path
+
+import duckdb
+
+from reports.charts import MonthPoint, SitePoint
+
+HEADER = ("check_id", "month_end", "breakdown", "group", "population", "flagged", "rate")
+SHARED_HEADER = (*HEADER, "suppressed")
+ROUNDING_BASE = 5
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One measure: a check's month, total or group of a breakdown, with exact counts."""
+
+    check_id: str
+    month_end: date
+    breakdown: str
+    group: str
+    population: int
+    flagged: int
+    suppressed: bool = False
+
+    @property
+    def rate(self) -> float | None:
+        """Flagged share of the population (None when nobody is in it)."""
+        return self.flagged / self.population if self.population else None
+
+
+def read_cells(con: duckdb.DuckDBPyConnection, as_of: date, months: int) -> list[Cell]:
+    """The stored measures of the `months` latest month-ends on or before `as_of`, sorted."""
+    rows = con.execute(
+        """
+        WITH wanted AS (
+            SELECT DISTINCT month_end FROM measures WHERE month_end <= $as_of
+            ORDER BY month_end DESC LIMIT $n
+        )
+        SELECT check_id, month_end, breakdown, group_value, population, flagged
+        FROM measures JOIN wanted USING (month_end)
+        ORDER BY check_id, month_end, breakdown <> 'total', breakdown, group_value
+        """,
+        {"as_of": as_of, "n": months},
+    ).fetchall()
+    return [Cell(*row) for row in rows]
+
+
+def _small(count: int, threshold: int) -> bool:
+    return 0 < count <= threshold
+
+
+def _disclosive(cells: Sequence[Cell], threshold: int) -> bool:
+    """True when a set of cells, taken together, gives away a small number: its flagged or its
+    not-flagged patients count from 1 to the threshold."""
+    flagged = sum(c.flagged for c in cells)
+    others = sum(c.population - c.flagged for c in cells)
+    return _small(flagged, threshold) or _small(others, threshold)
+
+
+def suppress_row(total: Cell, groups: Sequence[Cell], threshold: int) -> tuple[Cell, list[Cell]]:
+    """Steps 1 and 2 of the rule for one row: the total and its groups, marked suppressed."""
+    if _disclosive([total], threshold):
+        return replace(total, suppressed=True), [replace(g, suppressed=True) for g in groups]
+    hidden = {i for i, g in enumerate(groups) if _disclosive([g], threshold)}
+    by_size = sorted(range(len(groups)), key=lambda i: (groups[i].population, groups[i].group))
+    while hidden and len(hidden) < len(groups):
+        chosen = [groups[i] for i in hidden]
+        if len(hidden) > 1 and not _disclosive(chosen, threshold):
+            break
+        hidden.add(next(i for i in by_size if i not in hidden))
+    return total, [replace(g, suppressed=i in hidden) for i, g in enumerate(groups)]
+
+
+def round_to(count: int, base: int = ROUNDING_BASE) -> int:
+    """To the nearest multiple of `base`, halves up (12 -> 10, 13 -> 15)."""
+    return (count + base // 2) // base * base
+
+
+def shared_rows(cells: Iterable[Cell], threshold: int, base: int = ROUNDING_BASE) -> list[list]:
+    """measures_shared.csv's rows: the rule above applied to every check, month and breakdown."""
+    rows = []
+    for _, month in groupby(cells, key=lambda c: (c.check_id, c.month_end)):
+        month_cells = list(month)
+        total = next(c for c in month_cells if c.breakdown == "total")
+        suppressed_total = suppress_row(total, [], threshold)[0]
+        rows.append(_shared(suppressed_total, base))
+        for _, row in groupby((c for c in month_cells if c.breakdown != "total"), key=lambda c: c.breakdown):
+            _, groups = suppress_row(total, list(row), threshold)
+            rows.extend(_shared(g, base) for g in groups)
+    return rows
+
+
+def _shared(cell: Cell, base: int) -> list:
+    head = [cell.check_id, cell.month_end.isoformat(), cell.breakdown, cell.group]
+    if cell.suppressed:
+        return [*head, "", "", "", "true"]
+    population, flagged = round_to(cell.population, base), round_to(cell.flagged, base)
+    rate = round(flagged / population, 4) if population else ""
+    return [*head, population, flagged, rate, "false"]
+
+
+def exact_rows(cells: Iterable[Cell]) -> list[list]:
+    """measures.csv's rows: exact counts, for the clinic's analysts."""
+    return [
+        [
+            c.check_id,
+            c.month_end.isoformat(),
+            c.breakdown,
+            c.group,
+            c.population,
+            c.flagged,
+            "" if c.rate is None else round(c.rate, 4),
+        ]
+        for c in cells
+    ]
+
+
+def write_measures(
+    con: duckdb.DuckDBPyConnection, out: Path, as_of: date, months: int, threshold: int
+) -> tuple[Path, Path]:
+    """measures.csv (exact) and measures_shared.csv (disclosure control) into `out`, owner-only."""
+    from reports.worklists import write_csv  # worklists reads the context, which reads this module
+
+    cells = read_cells(con, as_of, months)
+    return (
+        write_csv(out / "measures.csv", HEADER, exact_rows(cells)),
+        write_csv(out / "measures_shared.csv", SHARED_HEADER, shared_rows(cells, threshold)),
+    )
+
+
+def monthly_points(
+    con: duckdb.DuckDBPyConnection, check_id: str, as_of: date, months: int = 24
+) -> tuple[MonthPoint, ...]:
+    """A check's totals for the `months` latest month-ends on or before `as_of`, oldest first."""
+    rows = con.execute(
+        """
+        SELECT month_end, population, flagged FROM (
+            SELECT month_end, population, flagged FROM measures
+            WHERE check_id = $c AND breakdown = 'total' AND month_end <= $as_of
+            ORDER BY month_end DESC LIMIT $n)
+        ORDER BY month_end
+        """,
+        {"c": check_id, "as_of": as_of, "n": months},
+    ).fetchall()
+    return tuple(MonthPoint(*row) for row in rows)
+
+
+def site_points(con: duckdb.DuckDBPyConnection, check_id: str, as_of: date) -> tuple[SitePoint, ...]:
+    """Each known site's counts at the latest month-end on or before `as_of` (none: no site data)."""
+    rows = con.execute(
+        """
+        SELECT group_value, population, flagged FROM measures
+        WHERE check_id = $c AND breakdown = 'site' AND group_value <> 'unknown'
+          AND month_end = (SELECT max(month_end) FROM measures WHERE check_id = $c AND month_end <= $as_of)
+        ORDER BY group_value
+        """,
+        {"c": check_id, "as_of": as_of},
+    ).fetchall()
+    return tuple(SitePoint(*row) for row in rows)
