@@ -16,9 +16,12 @@ valid in the file's encoding) listed by line to be quarantined; the rest of the 
 from __future__ import annotations
 
 import codecs
+import gzip
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -43,11 +46,16 @@ class Layout:
     records: int = 0
 
 
+def _open(path: Path) -> BinaryIO:
+    """The file's bytes; decompressed when it is named .gz (MIMIC-IV ships .csv.gz)."""
+    return gzip.open(path, "rb") if path.name.lower().endswith(".gz") else path.open("rb")  # type: ignore[return-value]
+
+
 def layout(path: Path) -> Layout:
     """Scan the file: clean (LF or CRLF line ends, no blank line, no newline inside quotes, quotes
     balanced, no record near MAX_RECORD_BYTES) with its record count, or not clean."""
     newlines, inside, last = 0, False, b"\n"
-    with path.open("rb") as handle:
+    with _open(path) as handle:
         while chunk := handle.read(CHUNK):
             joined = last + chunk[:1]
             if b"\x00" in chunk:
@@ -72,6 +80,17 @@ def layout(path: Path) -> Layout:
     if inside:
         return Layout(False)  # an unterminated quote
     return Layout(True, max(newlines + (last != b"\n") - 1, 0))
+
+
+def count_records(path: Path) -> int:
+    """The file's data records, as a run would read them (mended when it must be, left-out records
+    counted); one pass over a clean file."""
+    found = layout(path)
+    if found.clean:
+        return found.records
+    with tempfile.TemporaryDirectory() as scratch:
+        mended = mend(path, Path(scratch) / "mended.csv")
+    return mended.records + len(mended.rejects)
 
 
 def _quoted_newlines(chunk: bytes, inside: bool) -> tuple[bool, int]:
@@ -126,10 +145,10 @@ def mend(source: Path, target: Path, encoding: str = "utf-8") -> Mended:
 def _physical_lines(path: Path) -> Iterator[tuple[int, bytes]]:
     """(line number, text without its line end) for each line; LF, CRLF, CR CR LF and (in a file
     with no LF at all) CR end a line."""
-    with path.open("rb") as handle:
+    with _open(path) as handle:
         head = handle.read(CHUNK)
     cr_only = b"\n" not in head and b"\r" in head
-    with path.open("rb") as handle:
+    with _open(path) as handle:
         number = 0
         for raw in handle:
             parts = raw.split(b"\r") if cr_only else [raw.rstrip(b"\n").rstrip(b"\r")]

@@ -19,8 +19,9 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.csv_scan import count_records
 from pipelines.errors import InputError
-from pipelines.ingest import FileResult, RawSource
+from pipelines.ingest import FileResult, RawSource, reader_error
 from pipelines.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -38,8 +39,15 @@ def count_rows(path: Path) -> int:
 
 
 def _count_source(con: duckdb.DuckDBPyConnection, source: RawSource) -> int:
-    """Rows a profile's source yields (it may join or decompress files, so lines cannot be counted)."""
-    return con.execute(f"SELECT count(*) FROM ({source.select})", dict(source.params)).fetchall()[0][0]  # noqa: S608
+    """Rows a profile's source yields (it may join or decompress files, so lines cannot be counted):
+    a source yielding one row per record of its CSV (`csv_param`) counts that file's records
+    (csv_scan, as the load will read them); a file DuckDB cannot read is bad input (exit 3)."""
+    if source.csv_param:
+        return count_records(Path(str(source.params[source.csv_param])))
+    try:
+        return con.execute(f"SELECT count(*) FROM ({source.select})", dict(source.params)).fetchall()[0][0]  # noqa: S608
+    except (duckdb.IOException, duckdb.InvalidInputException, duckdb.ConversionException) as error:
+        raise reader_error(source, error) from None
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ transaction, so a failure anywhere leaves the database as it was.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import logging
@@ -203,6 +204,15 @@ def _reading(source: RawSource, scratch: Path) -> Reading:
     return Reading(replace(source, params=params), expected, mended)
 
 
+def _os_fault(error: OSError | EOFError) -> str:
+    """What an error reading a file means, in words that quote nothing from it."""
+    if isinstance(error, EOFError):
+        return "a truncated gzip file"
+    if isinstance(error, gzip.BadGzipFile):
+        return "not a gzip file"
+    return error.strerror or "I/O error"
+
+
 # What a DuckDB reader error means, by a word of its text: the text itself may quote the input
 # line (patient data), so only these words reach the user.
 READER_FAULTS = (
@@ -263,12 +273,18 @@ def ingest_file(
             _stage(con, reading.source, staging)
             _line_map(con, spec.table, reading.mended, source.faults(con) if source.faults else [])
             result.sha256 = digest.result()
-    except (duckdb.IOException, duckdb.InvalidInputException, duckdb.ConversionException, OSError) as error:
+    except (
+        duckdb.IOException,
+        duckdb.InvalidInputException,
+        duckdb.ConversionException,
+        OSError,
+        EOFError,  # a truncated .gz read by csv_scan
+    ) as error:
         if out_of_resources(error):  # disk full while staging: the CLI says so (exit 7), not "unreadable"
             raise
         _unchanged_since(source, before)  # a file rewritten or removed mid-read: say so (exit 3)
-        if isinstance(error, OSError):
-            raise InputError(f"{source.label}: cannot be read ({error.strerror or 'I/O error'})") from None
+        if isinstance(error, (OSError, EOFError)):
+            raise InputError(f"{source.label}: cannot be read ({_os_fault(error)})") from None
         raise reader_error(source, error) from None
     _unchanged_since(source, before)
     failures = _validate(con, spec, source.max_date or export_date)

@@ -64,7 +64,15 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "diagnoses_icd": ("subject_id", "hadm_id", "icd_code", "icd_version"),
 }
 
-READ = "read_csv({}, header = true, all_varchar = true, auto_detect = true)"
+# Every file is read as the CSV MIMIC-IV ships (comma, double quotes, a header), each column as text
+# under its header name, without sniffing: a sniffer reading a damaged file guesses another dialect
+# and the columns go missing. A table's main file keeps its structural faults in rejects_<table>
+# (quarantined with their line); a lookup file with one stops the run (exit 3, the file named).
+READ = (
+    "read_csv({0}, header = true, auto_detect = false, delim = ',', quote = '\"', escape = '\"', "
+    "columns = {0}_columns, strict_mode = true)"
+)
+MAIN = READ[:-1] + ", store_rejects = true, rejects_table = 'rejects_{1}', rejects_scan = 'reject_scans_{1}')"
 
 # One row per key of a lookup file, chosen by a stated order (see the module docstring).
 ONE_LABITEM = f"""(SELECT * FROM {READ.format("$d_labitems")}
@@ -77,7 +85,7 @@ SELECT subject_id AS patient_id,
        CAST(try_cast(anchor_year AS INTEGER) - try_cast(anchor_age AS INTEGER) AS VARCHAR) || '-01-01'
            AS birth_date,
        gender AS sex, {{dod}} AS death_date, NULL::VARCHAR AS deceased
-FROM {READ.format("$patients")}
+FROM {MAIN.format("$patients", "patients")}
 """  # noqa: S608 - constant fragments, values bound
 
 # The number a labevents comment holds (see the module docstring), else NULL. `{comments}` is the
@@ -111,7 +119,7 @@ SELECT l.subject_id AS patient_id, l.charttime AS collected_at, NULL::VARCHAR AS
            {COMMENT_RESULT}
        ) AS value,
        l.valueuom AS unit
-FROM {READ.format("$labevents")} l
+FROM {MAIN.format("$labevents", "labs")} l
 LEFT JOIN {ONE_LABITEM} d ON trim(d.itemid) = trim(l.itemid)
 """  # noqa: S608 - constant fragments, values bound
 
@@ -123,7 +131,7 @@ WITH orders AS (
     SELECT p.*, try_cast(trim(p.starttime) AS TIMESTAMP) AS start_ts,
            try_cast(trim(p.stoptime) AS TIMESTAMP) AS stop_ts,
            try_cast(trim(a.dischtime) AS TIMESTAMP) AS disch_ts, a.dischtime AS disch
-    FROM {READ.format("$prescriptions")} p
+    FROM {MAIN.format("$prescriptions", "prescriptions")} p
     LEFT JOIN {ONE_ADMISSION} a ON a.hadm_id = trim(p.hadm_id)
 ),
 ended AS (
@@ -160,7 +168,7 @@ SELECT d.subject_id AS patient_id, d.icd_code AS code,
        CASE trim(d.icd_version) WHEN '9' THEN 'ICD-9-CM' WHEN '10' THEN 'ICD-10-CM'
             ELSE d.icd_version END AS code_system,
        a.admittime AS recorded_at, NULL::VARCHAR AS resolved_at
-FROM {READ.format("$diagnoses_icd")} d
+FROM {MAIN.format("$diagnoses_icd", "diagnoses")} d
 LEFT JOIN {ONE_ADMISSION} a ON a.hadm_id = trim(d.hadm_id)
 """  # noqa: S608 - constant fragments, values bound
 
@@ -196,8 +204,9 @@ def detect(export_dir: Path) -> bool:
     return {"labevents", "d_labitems"} <= names or "diagnoses_icd" in names
 
 
-def read_header(path: Path, table: str) -> set[str]:
-    """Check the file's header has the MIMIC columns this profile reads; return its column names."""
+def read_header(path: Path, table: str) -> tuple[str, ...]:
+    """Check the file's header has the MIMIC columns this profile reads; return its column names
+    in order (a repeated name made unique with its position)."""
     opener = gzip.open if path.name.lower().endswith(".gz") else open
     try:
         with opener(path, "rt", encoding="utf-8-sig", newline="") as handle:
@@ -206,11 +215,11 @@ def read_header(path: Path, table: str) -> set[str]:
         raise InputError(f"{path}: cannot be read as UTF-8 CSV (gzip when named .gz)") from None
     if not header:
         raise InputError(f"{path}: file is empty; expected a header row ({', '.join(COLUMNS[table])})")
-    present = {name.strip() for name in header}
+    names = [name.strip() for name in header]
     for column in COLUMNS[table]:
-        if column not in present:
+        if column not in names:
             raise InputError(f"{path}: required column '{column}' is missing from the header")
-    return present
+    return tuple(n if names.index(n) == i else f"{n}_{i}" for i, n in enumerate(names))
 
 
 def sources(export_dir: Path) -> list[RawSource]:
@@ -230,24 +239,35 @@ def sources(export_dir: Path) -> list[RawSource]:
             select = select.format(dod="dod" if "dod" in headers["patients"] else "NULL::VARCHAR")
         if table == "labs":  # comments is optional (a trimmed extract may lack it)
             select = select.format(comments="l.comments" if "comments" in headers["labevents"] else "NULL")
-        result.append(_source(table, select, {n: files[n] for n in names}))
+        result.append(_source(table, select, {n: files[n] for n in names}, headers))
     return result
 
 
-def _source(table: str, select: str, paths: dict[str, Path]) -> RawSource:
+def _params(name: str, path: Path, header: tuple[str, ...]) -> dict[str, object]:
+    """What READ binds for one file: its path, and each header column read as text."""
+    return {name: str(path), f"{name}_columns": {column: "VARCHAR" for column in header}}
+
+
+def _source(
+    table: str, select: str, paths: dict[str, Path], headers: dict[str, tuple[str, ...]]
+) -> RawSource:
     spec = SPECS[table]
+    main = next(iter(paths))  # the table's own file; the others are lookups
     return RawSource(
         spec=spec,
         label=paths[next(iter(paths))].name,
         paths=tuple(paths.values()),
         select=select,
-        params={name: str(path) for name, path in paths.items()},
+        params={k: v for name, path in paths.items() for k, v in _params(name, path, headers[name]).items()},
         order=spec.columns,
         lines=False,
         max_date=MAX_DATE,
         notes=NOTES.get(table, {}),
+        csv_param=main,  # mended when DuckDB would misread it (pipelines/csv_scan.py)
         lookups=tuple(
-            LookupKey(paths[name].name, key, READ.format(f"${name}"), {name: str(paths[name])})
+            LookupKey(
+                paths[name].name, key, READ.format(f"${name}"), _params(name, paths[name], headers[name])
+            )
             for name, key in LOOKUP_KEYS.items()
             if name in paths
         ),

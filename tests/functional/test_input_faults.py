@@ -329,3 +329,18 @@ def test_a_reader_error_names_file_and_line_but_never_quotes_the_record(tmp_path
     err = capsys.readouterr().err
     assert "MedicationStatement.ndjson, line 2: not text the tool can read" in err
     assert SECRET not in err and SECRET not in log.read_text() and "Traceback" not in err
+
+
+def test_mimic_labevents_with_an_unterminated_quote_and_cr_cr_lf_line_ends_on_a_second_night(tmp_path):
+    """The second night also runs the volume guard, which counts the file's records first."""
+    export = write_mimic(tmp_path / "export")
+    args = run_args(tmp_path, export, "--as-of", "2180-06-01", "--reject-threshold", "1")
+    assert cli(*args) == 0
+    path = export / "hosp" / "labevents.csv.gz"
+    lines = gzip.decompress(path.read_bytes()).decode().splitlines()
+    lines[2] = lines[2].replace(",", ',"', 1)  # line 3: a quote opened and never closed
+    path.write_bytes(gzip.compress(("\r\r\n".join(lines) + "\r\r\n").encode()))
+    assert cli(*args) == 0
+    assert quarantined(tmp_path, "labevents.csv.gz") == [(3, "unterminated_quote")]
+    counts = summary(tmp_path)["files"]["labs"]
+    assert counts["rows_read"] == len(lines) - 1 and counts["rows_rejected"] == 1
