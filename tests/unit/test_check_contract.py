@@ -7,6 +7,7 @@ fail is noticed."""
 
 from __future__ import annotations
 
+import csv
 import re
 from datetime import date
 from pathlib import Path
@@ -134,10 +135,8 @@ def test_sql_reads_the_declared_codelists(check):
 
 @pytest.mark.parametrize("check", all_checks(), ids=lambda c: c.id)
 def test_sql_reads_known_analytes(check):
-    lab_analytes = {
-        line.split(",")[3]
-        for line in (CODELIST_DIR / "lab_tests.csv").read_text(encoding="utf-8").splitlines()[1:]
-    }
+    with (CODELIST_DIR / "lab_tests.csv").open(encoding="utf-8", newline="") as handle:
+        lab_analytes = {row["analyte"] for row in csv.DictReader(handle)}
     sql = without_comments(check.sql)
     named = {n for groups in ANALYTES.findall(sql) for args in groups for n in literals(args)}
     assert named <= lab_analytes
