@@ -1,5 +1,5 @@
 -- The checks' vocabulary for lab results: small macros every check composes, each with its own spec
--- test (tests/spec/test_vocabulary.py). Created per connection (TEMP) before _concepts.sql. The
+-- test (tests/unit/test_check_vocabulary.py). Created per connection (TEMP) before _concepts.sql. The
 -- phrases over the concept views (drugs active on a day, diagnosed in a window, results by a day,
 -- the flag's priority) are in _phrases.sql, created after it.
 
