@@ -416,12 +416,14 @@ def test_a_log_file_whose_disk_fills_is_one_warning_line_and_the_run_goes_on(tmp
     assert "Traceback" not in err and "Logging error" not in err
 
 
+@pytest.mark.slow
 def test_a_full_disk_for_the_analyst_copy_is_a_warning_and_the_last_copy_stays(tmp_path, capsys):
     """The copy is a convenience: the run is done (exit 0, outputs written, email goes); the warning
-    says the copy is stale, and the previous copy is still whole. A database of 300k results is big
-    beside what a second run of the same export adds, so the disk can hold the run but not a copy."""
-    export = big_labs_export(tmp_path / "big", 300_000)
-    with tmpfs(tmp_path / "db", "96m") as folder:
+    says the copy is stale, and the previous copy is still whole. A database of a million results is
+    big beside what a second run of the same export adds (its run records and write-ahead log, a few
+    MB), so half the copy's size free holds the run but not a copy."""
+    export = big_labs_export(tmp_path / "big", 1_000_000)
+    with tmpfs(tmp_path / "db", "160m") as folder:
         args = ["-q", *run_args(tmp_path, export, "--reject-threshold", "1")]
         args[args.index("--db") + 1] = str(folder / "audit.duckdb")
         assert cli(*args) == 0
