@@ -255,7 +255,8 @@ CALLLIST_HEADER = [
 
 
 def calllist_rows(action: ActionContext) -> tuple[list[str], list[list[Any]]]:
-    """calllist.csv: one row per patient, checks and reviews as '; '-separated text."""
+    """calllist.csv: one row per patient; its checks and reviews as text, one per check, separated by
+    ' | ' (reasons hold semicolons)."""
     rows = [
         [
             r.rank,
@@ -265,8 +266,8 @@ def calllist_rows(action: ActionContext) -> tuple[list[str], list[list[Any]]]:
             r.most_overdue,
             r.longest_flagged,
             r.new,
-            "; ".join(f"{f.check_id} ({f.priority}): {f.reason}" for f in r.flags),
-            "; ".join(f"{f.check_id}: {f.review.text}" for f in r.flags if f.review),
+            " | ".join(f"{f.check_id} ({f.priority}): {f.reason}" for f in r.flags),
+            " | ".join(f"{f.check_id}: {f.review.text}" for f in r.flags if f.review),
         ]
         for r in action.calllist
     ]
