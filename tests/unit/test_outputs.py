@@ -1,0 +1,96 @@
+"""Outputs as a set (#18): the staged folder, the order of the move, the stale notice."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+
+import pytest
+
+from pipelines.errors import EXIT_OUTPUTS, OutputError
+from pipelines.outputs import failed_notice, in_progress_notice, mark_stale, publish, shown_run, staged
+
+REPORT = (
+    '<!DOCTYPE html><html><head><meta name="clinic-audit-run" content="RUN-A (scheduled, as of '
+    '2026-11-19, written 2026-11-19 03:00)"></head>\n<body>\n<h1>report A</h1></body></html>'
+)
+
+
+def old_set(out):
+    out.mkdir()
+    (out / "report.html").write_text(REPORT)
+    (out / "summary.json").write_text(json.dumps({"run_id": "RUN-A", "status": "succeeded"}))
+    (out / "worklist_gone.csv").write_text("old")
+    (out / "notes.txt").write_text("the clinic's own file")
+
+
+def test_staged_moves_the_new_set_in_with_report_html_last_and_removes_old_outputs(tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    old_set(out)
+    moved = []
+    real_replace = os.replace
+    monkeypatch.setattr(os, "replace", lambda a, b: (moved.append(os.path.basename(b)), real_replace(a, b)))
+    with staged(out) as staging:
+        for name in ("report.html", "findings.csv", "worklist_new.csv", "summary.json"):
+            (staging / name).write_text(f"new {name}")
+        assert (out / "report.html").read_text() == REPORT  # nothing moved before the block ends
+    assert moved[-1] == "report.html" and set(moved) == {
+        "report.html",
+        "findings.csv",
+        "worklist_new.csv",
+        "summary.json",
+    }
+    assert sorted(p.name for p in out.iterdir()) == [
+        "findings.csv", "notes.txt", "report.html", "summary.json", "worklist_new.csv"
+    ]  # fmt: skip
+
+
+def test_a_failure_while_writing_leaves_the_old_set_and_no_temporary_folder(tmp_path):
+    out = tmp_path / "out"
+    old_set(out)
+    with pytest.raises(OutputError) as raised, staged(out) as staging:
+        (staging / "findings.csv").write_text("half")
+        raise OSError(errno.ENOSPC, "No space left on device", str(staging / "report.html"))
+    assert raised.value.exit_code == EXIT_OUTPUTS == 8
+    assert "disk full" in str(raised.value) and "clinic-audit report" in str(raised.value)
+    assert (out / "report.html").read_text() == REPORT
+    assert not list(out.glob(".incoming-*"))
+
+
+def test_a_folder_left_by_a_killed_run_is_cleared_by_the_next(tmp_path):
+    out = tmp_path / "out"
+    old_set(out)
+    (out / ".incoming-killed").mkdir()
+    (out / ".incoming-killed" / "report.html").write_text("half")
+    with staged(out) as staging:
+        (staging / "report.html").write_text("new")
+    assert not list(out.glob(".incoming-*"))
+
+
+def test_mark_stale_puts_one_notice_after_body_and_marks_summary(tmp_path):
+    out = tmp_path / "out"
+    old_set(out)
+    assert shown_run(out) == "RUN-A (scheduled, as of 2026-11-19, written 2026-11-19 03:00)"
+    assert mark_stale(out, in_progress_notice(out, "RUN-B", "2026-11-20 03:00"))
+    assert mark_stale(out, failed_notice(out, "2026-11-20 03:00", "the export could not be used <x>."))
+    text = (out / "report.html").read_text()
+    assert text.count('id="stale-notice"') == 1
+    assert text.index("<body>") < text.index("stale: last successful run was RUN-A") < text.index("<h1>")
+    assert "&lt;x&gt;" in text and "<x>" not in text  # escaped
+    assert "did not complete" in json.loads((out / "summary.json").read_text())["stale"]
+
+
+def test_mark_stale_without_a_report_does_nothing(tmp_path):
+    assert mark_stale(tmp_path, "stale: x") is False
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_publish_ignores_the_adhoc_folder(tmp_path):
+    out, staging = tmp_path / "out", tmp_path / "staging"
+    old_set(out)
+    (out / "adhoc").mkdir()
+    staging.mkdir()
+    (staging / "report.html").write_text("new")
+    publish(staging, out)
+    assert (out / "adhoc").is_dir() and (out / "notes.txt").exists()
