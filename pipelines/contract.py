@@ -68,7 +68,7 @@ PATIENTS = TableContract(
     file="patients.csv",
     mandatory_file=False,
     required=("patient_id", "birth_date", "sex"),
-    optional=("death_date", "deceased"),
+    optional=("death_date", "deceased", "site_id", "clinician_id"),  # site, clinician: measures (#19)
     text={
         "birth_date": "birth_date_text",
         "sex": "sex_text",
@@ -76,7 +76,7 @@ PATIENTS = TableContract(
         "deceased": "deceased_text",
     },
     rules=rules.patient_rules,
-    stored=("patient_id", "birth_date", "sex", "death_date", "deceased"),
+    stored=("patient_id", "birth_date", "sex", "death_date", "deceased", "site_id", "clinician_id"),
     identity_date="birth_date",
 )
 

@@ -193,7 +193,13 @@ SELECT j->>'$.id' AS patient_id,
                                        current_date), '%Y-%m-%d')
             ELSE j->>'$.deceasedDateTime' END AS death_date,
        CASE WHEN (j->>'$.deceasedDateTime') IS NOT NULL THEN 'true' ELSE j->>'$.deceasedBoolean' END
-           AS deceased
+           AS deceased,
+       -- the registered site and the patient's own clinician, as references ('Organization/org-1',
+       -- 'Practitioner/pr-9'); an identifier when the reference is logical only
+       coalesce(j->>'$.managingOrganization.reference', j->>'$.managingOrganization.identifier.value')
+           AS site_id,
+       coalesce(j->>'$.generalPractitioner[0].reference', j->>'$.generalPractitioner[0].identifier.value')
+           AS clinician_id
 FROM {Patient}
 """
 

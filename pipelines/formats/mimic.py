@@ -84,7 +84,8 @@ PATIENTS = f"""
 SELECT subject_id AS patient_id,
        CAST(try_cast(anchor_year AS INTEGER) - try_cast(anchor_age AS INTEGER) AS VARCHAR) || '-01-01'
            AS birth_date,
-       gender AS sex, {{dod}} AS death_date, NULL::VARCHAR AS deceased
+       gender AS sex, {{dod}} AS death_date, NULL::VARCHAR AS deceased,
+       NULL::VARCHAR AS site_id, NULL::VARCHAR AS clinician_id  -- MIMIC is one hospital
 FROM {MAIN.format("$patients", "patients")}
 """  # noqa: S608 - constant fragments, values bound
 

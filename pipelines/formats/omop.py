@@ -46,6 +46,8 @@ OPTIONAL = {
         "day_of_birth",
         "gender_source_value",
         "death_datetime",  # CDM v6.0 moved death onto person; v5.x has the death table
+        "care_site_id",  # the site (practice, clinic) the person is registered with
+        "provider_id",  # their primary care provider
     ),
     "measurement": (
         "measurement_datetime",
@@ -98,7 +100,9 @@ SELECTS = {
                CASE trim(p.gender_concept_id) WHEN '8507' THEN 'M' WHEN '8532' THEN 'F'
                     ELSE {gender_source_value} END AS sex,
                coalesce(d.death_date, nullif(trim({death_datetime}), '')) AS death_date,
-               NULL::VARCHAR AS deceased  -- the CDM records deaths only, never "alive"
+               NULL::VARCHAR AS deceased,  -- the CDM records deaths only, never "alive"
+               nullif(trim({care_site_id}), '') AS site_id,
+               nullif(trim({provider_id}), '') AS clinician_id
         FROM {main} p
         LEFT JOIN death d ON d.person_id = trim(p.person_id)
     """,

@@ -53,6 +53,9 @@ TABLES: dict[str, tuple[str, tuple[str, ...], bool, dict[str, str]]] = {
             "sex": "gender",
             "death_date": "deathdate",  # empty while alive
             "deceased": "NULL",  # Synthea writes no flag: a DEATHDATE is the death
+            # ORGANIZATION and PROVIDER are columns of encounters.csv, not of patients.csv: not read
+            "site_id": "NULL",
+            "clinician_id": "NULL",
         },
     ),
     "labs": (

@@ -91,6 +91,8 @@ CREATE TABLE IF NOT EXISTS patients (
 );
 ALTER TABLE patients ADD COLUMN IF NOT EXISTS death_date DATE;
 ALTER TABLE patients ADD COLUMN IF NOT EXISTS deceased BOOLEAN;
+ALTER TABLE patients ADD COLUMN IF NOT EXISTS site_id VARCHAR;       -- registered site (schema 7)
+ALTER TABLE patients ADD COLUMN IF NOT EXISTS clinician_id VARCHAR;  -- responsible clinician (schema 7)
 
 -- Lab results as exported (typed). What each result measures (analyte, specimen, canonical value
 -- and unit) is not stored here but looked up through lab_concepts by the `labs` view (views.sql), so

@@ -18,5 +18,7 @@ SELECT
     -- dead when a death date is given, or when the export says so without a date (FHIR
     -- deceasedBoolean); NULL (not known dead) otherwise. An explicit "false" stays false.
     CASE WHEN clean(death_date) IS NOT NULL THEN true
-         ELSE yes_no(deceased) END AS deceased
+         ELSE yes_no(deceased) END AS deceased,
+    clean(site_id) AS site_id,  -- the practice or clinic the patient is registered with (optional)
+    clean(clinician_id) AS clinician_id  -- their responsible clinician (optional)
 FROM raw

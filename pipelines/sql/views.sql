@@ -90,13 +90,14 @@ WHERE e.resolved_run_id IS NOT NULL;
 -- is a duplicate and is not loaded again, so it changes nothing.
 CREATE OR REPLACE VIEW patient_state AS
 WITH versions AS (
-    SELECT p.patient_id, p.birth_date, p.sex, p.death_date, p.deceased,
+    SELECT p.patient_id, p.birth_date, p.sex, p.death_date, p.deceased, p.site_id, p.clinician_id,
            coalesce(r.seq, (SELECT coalesce(max(seq), 0) + 1 FROM runs)) AS loaded
     FROM patients p LEFT JOIN runs r ON r.run_id = p._run_id
 ),
 per_run AS (
     SELECT patient_id, loaded, min(birth_date) AS birth_date, min(sex) AS sex,
-           min(death_date) AS death_date, bool_or(deceased) AS deceased
+           min(death_date) AS death_date, bool_or(deceased) AS deceased,
+           min(site_id) AS site_id, min(clinician_id) AS clinician_id
     FROM versions GROUP BY patient_id, loaded
 ),
 alive_since AS (  -- the last run explicitly saying "not deceased" (0: none)
@@ -108,6 +109,9 @@ SELECT s.patient_id,
        max_by(s.sex, s.loaded) FILTER (s.sex IS NOT NULL) AS sex,
        coalesce(bool_or(s.deceased) FILTER (s.loaded > a.cut), false) AS deceased,
        max_by(s.death_date, s.loaded) FILTER (s.loaded > a.cut AND s.deceased AND s.death_date IS NOT NULL)
-           AS death_date
+           AS death_date,
+       -- the site and clinician of the latest export that named one (the monthly measures' breakdowns)
+       max_by(s.site_id, s.loaded) FILTER (s.site_id IS NOT NULL) AS site_id,
+       max_by(s.clinician_id, s.loaded) FILTER (s.clinician_id IS NOT NULL) AS clinician_id
 FROM per_run s JOIN alive_since a USING (patient_id)
 GROUP BY s.patient_id;
