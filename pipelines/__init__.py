@@ -9,3 +9,10 @@ the thin Click layer.
 """
 
 __version__ = "0.1.0"
+
+import warnings
+
+# With the optional Spark engine installed, `import pandera` imports pyspark.pandas, which warns on
+# stderr about the pandas version at every start; the engine does not use pyspark.pandas, and a
+# scheduler reading stderr should see only the tool's own lines.
+warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
