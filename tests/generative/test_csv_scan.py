@@ -1,0 +1,91 @@
+"""csv_scan against Python's csv module and against itself at every chunk size: the scan that
+decides whether DuckDB may read a file as it is, and how many records it must then account for."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pipelines import csv_scan
+
+# Bytes that make CSV structure: a field character, delimiter, quote, line ends, a NUL.
+TEXT = st.lists(st.sampled_from([b"a", b"a", b"7", b",", b'"', b"\n", b"\r\n", b"\r", b"\x00"]), max_size=60)
+
+
+def write(tmp_path, data: bytes):
+    path = tmp_path / "f.csv"
+    path.write_bytes(data)
+    return path
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(parts=TEXT, chunk=st.integers(min_value=1, max_value=12))
+def test_the_verdict_does_not_depend_on_where_chunks_end(tmp_path, monkeypatch, parts, chunk):
+    path = write(tmp_path, b"h,i\n" + b"".join(parts))
+    monkeypatch.setattr(csv_scan, "CHUNK", 8 << 20)  # (the fixture lasts across examples)
+    whole = csv_scan.layout(path)
+    monkeypatch.setattr(csv_scan, "CHUNK", chunk)
+    split = csv_scan.layout(path)
+    # A chunk ending between CR and LF may call a clean file unclean (then it is only mended), never
+    # the other way round; a clean verdict always comes with the same count.
+    assert split == whole or (whole.clean and not split.clean)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(parts=TEXT)
+def test_a_clean_file_has_the_records_pythons_csv_reader_finds(tmp_path, parts):
+    data = b"h,i\n" + b"".join(parts)
+    found = csv_scan.layout(write(tmp_path, data))
+    if found.clean:
+        rows = list(csv.reader(io.StringIO(data.decode(), newline="")))
+        assert found.records == len(rows) - 1
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(parts=TEXT)
+def test_mending_accounts_for_every_record_and_leaves_a_clean_file(tmp_path, parts):
+    data = b"h,i\n" + b"".join(parts)
+    source = write(tmp_path, data)
+    mended = csv_scan.mend(source, tmp_path / "m.csv")
+    again = csv_scan.mend(tmp_path / "m.csv", tmp_path / "m2.csv")  # the copy needs no mending
+    assert again.rejects == [] and again.records == mended.records
+    assert (tmp_path / "m2.csv").read_bytes() == (tmp_path / "m.csv").read_bytes()
+    lines = mended.lines + [line for line, *_ in mended.rejects]
+    assert sorted(lines) == sorted(set(lines))  # every record (copied or left out) once, by its first line
+    if csv_scan.layout(source).clean:
+        assert mended.records + len(mended.rejects) == csv_scan.layout(source).records
+
+
+@pytest.mark.parametrize(
+    ("data", "lines", "rejects"),
+    [
+        (b'h,i\n1,x\n2,"y\n3,z\n', [1, 2, 4], [(3, "UNTERMINATED QUOTE")]),
+        (b"\nh,i\n\n1,x\n", [2, 4], []),
+        (b"h,i\r1,x\r2,y\r", [1, 2, 3], []),
+        (b"h,i\r\r\n1,x\r\r\n", [1, 2], []),
+        (b"h,i\n1,x\r y\n2,y", [1, 3], [(2, "STRAY CARRIAGE RETURN")]),
+        (b'h,i\n1,"x\ny"\n\n2,y\n', [1, 2, 5], []),
+    ],
+    ids=["unterminated", "blank-lines", "cr-only", "cr-cr-lf", "stray-cr", "quoted-newline"],
+)
+def test_mended_records_keep_their_own_lines(tmp_path, data, lines, rejects):
+    mended = csv_scan.mend(write(tmp_path, data), tmp_path / "m.csv")
+    assert mended.lines == lines
+    assert [(line, kind) for line, kind, _ in mended.rejects] == rejects
+
+
+def test_a_record_too_long_is_left_out_by_its_line(tmp_path, monkeypatch):
+    monkeypatch.setattr(csv_scan, "MAX_RECORD_BYTES", 100)
+    mended = csv_scan.mend(write(tmp_path, b"h,i\n1,x\n2," + b"y" * 200 + b"\n3,z\n"), tmp_path / "m.csv")
+    assert mended.lines == [1, 2, 4] and [r[:2] for r in mended.rejects] == [(3, "RECORD TOO LONG")]
+
+
+def test_an_encoding_is_read_into_utf8(tmp_path):
+    data = "h,i\n1,Hämoglobin µmol/L €\n".encode("cp1252") + b"2,\x81\n"  # 0x81: no cp1252 character
+    mended = csv_scan.mend(write(tmp_path, data), tmp_path / "m.csv", "cp1252")
+    assert (tmp_path / "m.csv").read_text(encoding="utf-8") == "h,i\n1,Hämoglobin µmol/L €\n"
+    assert [r[:2] for r in mended.rejects] == [(3, "INVALID ENCODING")]
