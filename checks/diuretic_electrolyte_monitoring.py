@@ -33,6 +33,7 @@ CHECK = CheckDefinition(
     ),
     evidence=(
         "monitoring",
+        "due_on",
         "diuretics",
         "diuretic_since",
         *last_results("potassium", "sodium", "creatinine", "egfr"),

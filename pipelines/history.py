@@ -30,6 +30,7 @@ PRUNED_TABLES = (
     "run_unmatched",
     "run_codelists",
     "review_outcomes",  # each run's verdict on its reviewed flags; `reviews` themselves are kept
+    "due_soon",
 )
 
 

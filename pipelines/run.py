@@ -21,6 +21,7 @@ from checks.framework import CheckConfigError, CheckDefinition
 from checks.measures import compute_measures
 from pipelines.codelists import codelist_files, paths_of
 from pipelines.db import connect, load_lab_codelists, refresh_lab_concepts, transaction
+from pipelines.due_soon import record_due_soon
 from pipelines.errors import InputError
 from pipelines.guards import data_range, date_guards, freshness_warnings, reject_threshold_guard, volume_guard
 from pipelines.ingest import RawSource, duplicate_key_warnings, preflight
@@ -86,6 +87,7 @@ def execute_run(
                 paths_of(outcome.codelists),
             )
             outcome.checks = apply_reviews(con, outcome.run_id, outcome.as_of, outcome.checks)
+            record_due_soon(con, outcome.run_id, outcome.as_of, selected, settings.due_soon_days)
             if not kind.ad_hoc:  # an ad-hoc run may use other parameters: the measures are the nightly's
                 _measures(con, settings, outcome, selected, progress)
             progress("recording the run")

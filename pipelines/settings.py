@@ -58,6 +58,7 @@ class Settings:
     small_count_threshold: int = 7  # email counts from 1 to this show as "1–7"; 0 shows exact counts
     email_exact_counts: bool = False  # true: the email goes to clinic staff only; counts are exact
     worklist_format: str = "csv"  # csv | xlsx | both: how worklists and the call list are written
+    due_soon_days: int = 30  # the prospective list's horizon: tests falling due within it; 0 = none
     measures_months: int = 24  # monthly measures: month-ends back-calculated up to as-of (0: none)
     # Volume guard: warn when an export file has fewer rows than this share of the previous run's
     volume_guard_ratio: float = 0.5
@@ -115,6 +116,8 @@ SETTING_HELP = {
     "email_exact_counts": "true when every recipient works in the clinic: the email shows exact counts "
     "(small-number suppression is for recipients outside it).",
     "worklist_format": "Worklists and the call list as csv, xlsx (frozen header, filters, widths) or both.",
+    "due_soon_days": "The prospective list: patients not yet flagged whose test falls due within this "
+    "many days (checks declaring due_on); 0 turns it off.",
     "measures_months": "Monthly measures: how many month-ends up to the as-of date each check is "
     "back-calculated for (measures.csv, the report's trend); 0 computes none.",
     "volume_guard_ratio": "Warn when an export file has fewer rows than this share of the previous run's.",
@@ -133,6 +136,7 @@ SETTING_HELP = {
 
 _SCALARS = {f.name: f for f in fields(Settings) if f.name not in {"check_params"}}
 _INTS = {
+    "due_soon_days",
     "report_max_rows",
     "small_count_threshold",
     "measures_months",

@@ -137,13 +137,26 @@ class Headline:
 
 
 @dataclass(frozen=True)
+class DueSoon:
+    """A patient not flagged yet whose test falls due within the run's horizon (table due_soon)."""
+
+    patient_id: str
+    check_id: str
+    title: str
+    due_on: date
+    due_in_days: int
+
+
+@dataclass(frozen=True)
 class ActionContext:
-    """Reviews by flag, counts both ways by check, the call list and its headline."""
+    """Reviews by flag, counts both ways by check, the call list and its headline, and the
+    prospective list (due soon)."""
 
     reviews: Mapping[tuple[str, str], FlagReview]
     counts: Mapping[str, CheckCounts]
     calllist: tuple[CallRow, ...]
     headline: Headline
+    due_soon: tuple[DueSoon, ...] = ()
 
     def review_of(self, check_id: str, patient_id: str) -> FlagReview | None:
         """The review beside a worklist row, if any."""
@@ -231,6 +244,18 @@ def _flag_key(flag: CallFlag) -> tuple:
     return (flag.priority != "high", -overdue, flag.check_id)
 
 
+def due_soon(
+    con: duckdb.DuckDBPyConnection, run_id: str, as_of: date, titles: Mapping[str, str]
+) -> tuple[DueSoon, ...]:
+    """The run's prospective list, soonest first."""
+    rows = con.execute(
+        "SELECT patient_id, check_id, due_on FROM due_soon WHERE run_id = $r "
+        "ORDER BY due_on, patient_id, check_id",
+        {"r": run_id},
+    ).fetchall()
+    return tuple(DueSoon(p, c, titles.get(c, c), d, (d - as_of).days) for p, c, d in rows)
+
+
 def action_context(
     con: duckdb.DuckDBPyConnection, run_id: str, as_of: date, sections: Sequence[Any]
 ) -> ActionContext:
@@ -238,7 +263,18 @@ def action_context(
     reviews = flag_reviews(con, run_id)
     rows, excepted = call_list(sections, reviews, as_of)
     headline = Headline(len(rows), sum(r.new for r in rows), sum(r.high > 0 for r in rows), excepted)
-    return ActionContext(reviews, check_counts(con, run_id), rows, headline)
+    titles = {s.summary.check_id: s.summary.title for s in sections}
+    soon = due_soon(con, run_id, as_of, titles)
+    return ActionContext(reviews, check_counts(con, run_id), rows, headline, soon)
+
+
+DUE_SOON_HEADER = ["patient_id", "check_id", "due_on", "due_in_days"]
+
+
+def due_soon_rows(action: ActionContext) -> tuple[list[str], list[list[Any]]]:
+    """due_soon.csv: the prospective list, soonest first."""
+    rows = [[d.patient_id, d.check_id, d.due_on.isoformat(), d.due_in_days] for d in action.due_soon]
+    return DUE_SOON_HEADER, rows
 
 
 CALLLIST_HEADER = [

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 
 from checks.framework import CheckDefinition
-from reports.action import calllist_rows
+from reports.action import calllist_rows, due_soon_rows
 from reports.context import build_context
 from reports.email_body import EmailSummary, email_summary, render_email_html, render_email_text
 from reports.html import render_report
@@ -75,7 +75,10 @@ def write_reports(
         for c in ctx.checks
         for path in write_table(out, f"worklist_{c.summary.check_id}", worklist_rows(c, ctx.action), fmt)
     )
-    calllist = write_table(out, "calllist", calllist_rows(ctx.action), fmt) if ctx.action else ()
+    calllist = ()
+    if ctx.action:
+        calllist = write_table(out, "calllist", calllist_rows(ctx.action), fmt)
+        calllist += write_table(out, "due_soon", due_soon_rows(ctx.action), fmt)
     return Reports(report, email_html, findings, worklists, summary, html, text, calllist)
 
 

@@ -37,7 +37,14 @@ judged AS (
            CAST($require_renal AS INTEGER) = 0
                OR coalesce(greatest(e.creatinine_at, e.egfr_at) >= window_start($as_of, $lookback_days), false)
                AS has_renal,
-           p.diuretic_since >= window_start($as_of, $baseline_days) AS new_starter
+           p.diuretic_since >= window_start($as_of, $baseline_days) AS new_starter,
+           -- due dates (#20): a result on day d keeps the lookback covered through d + lookback_days,
+           -- when the next one is due; a test never done was due at baseline (diuretic_since +
+           -- baseline_days)
+           p.diuretic_since + CAST($baseline_days AS INTEGER) AS baseline_due,
+           e.potassium_at + CAST($lookback_days AS INTEGER) AS potassium_due,
+           e.sodium_at + CAST($lookback_days AS INTEGER) AS sodium_due,
+           greatest(e.creatinine_at, e.egfr_at) + CAST($lookback_days AS INTEGER) AS renal_due
     FROM population p
     LEFT JOIN electrolytes e USING (patient_id)
 ),
@@ -46,7 +53,17 @@ missing AS (
            list_filter([CASE WHEN NOT has_potassium THEN 'potassium' END,
                         CASE WHEN NOT has_sodium THEN 'sodium' END,
                         CASE WHEN NOT has_renal THEN 'renal function (creatinine or eGFR)' END],
-                       lambda x: x IS NOT NULL) AS tests
+                       lambda x: x IS NOT NULL) AS tests,
+           -- due_on: flagged, when the most overdue missing test fell due (a new starter's baseline
+           -- tests: at the end of the baseline window); not flagged, when the next test falls due
+           CASE WHEN new_starter AND NOT (has_potassium AND has_sodium AND has_renal) THEN baseline_due
+                WHEN NOT (has_potassium AND has_sodium AND has_renal) THEN least(
+                    CASE WHEN NOT has_potassium THEN coalesce(potassium_due, baseline_due) END,
+                    CASE WHEN NOT has_sodium THEN coalesce(sodium_due, baseline_due) END,
+                    CASE WHEN NOT has_renal THEN coalesce(renal_due, baseline_due) END)
+                ELSE least(potassium_due, sodium_due,
+                           CASE WHEN CAST($require_renal AS INTEGER) = 1 THEN renal_due END)
+           END AS due_on
     FROM judged
 )
 SELECT
@@ -58,6 +75,7 @@ SELECT
              ELSE 'overdue: on a diuretic with no ' END
         || words_or(tests) || ' result in the ' || $lookback_days || ' days to ' || $as_of) AS reason,
     flag_reason(flagged, CASE WHEN new_starter THEN 'baseline tests due' ELSE 'overdue' END) AS monitoring,
+    due_on,
     diuretics, diuretic_since, last_potassium_at, last_potassium, last_sodium_at, last_sodium,
     last_creatinine_at, last_creatinine, last_egfr_at, last_egfr
 FROM missing

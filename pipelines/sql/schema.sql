@@ -272,3 +272,12 @@ CREATE TABLE IF NOT EXISTS measure_fingerprints (
     data_fingerprint  VARCHAR NOT NULL,
     run_id            VARCHAR NOT NULL        -- the run that evaluated the month
 );
+
+-- The prospective list (schema 6, pipelines/due_soon.py): patients of a check's population not
+-- flagged in this run whose test falls due within due_soon_days of the as-of date.
+CREATE TABLE IF NOT EXISTS due_soon (
+    run_id     VARCHAR NOT NULL,
+    check_id   VARCHAR NOT NULL,
+    patient_id VARCHAR NOT NULL,
+    due_on     DATE NOT NULL                  -- when the next test or action falls due
+);

@@ -1,0 +1,66 @@
+"""Spec: due dates (#20), as of 2026-11-20, for diuretic_electrolyte_monitoring (lookback 365 days,
+baseline 14): a flag's `due_on` is when the most overdue missing test fell due; a patient not
+flagged whose next test falls due within due_soon_days (30) is on the prospective list."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import duckdb
+
+from tests.helpers import run_pipeline, table
+
+AS_OF = date(2026, 11, 20)
+CHECK = "diuretic_electrolyte_monitoring"
+
+PRESCRIPTIONS = table("""
+patient_id | drug_name               | rxnorm_code | atc_code | start_date | end_date | days_supply
+# results exactly 365 days before as-of: monitored; the next ones are due today
+D01        | furosemide 40 mg tablet | 4603        | C03CA01  | 2024-01-01 |          |
+# results 366 days before: flagged, due yesterday
+D02        | furosemide 40 mg tablet | 4603        | C03CA01  | 2024-01-01 |          |
+# a new starter without tests: baseline tests due at the end of the 14 days
+D03        | furosemide 20 mg tablet | 4603        | C03CA01  | 2026-11-10 |          |
+# never tested since starting long ago: due since the baseline window ended
+D04        | indapamide 1.5 mg       | 5764        | C03BA11  | 2024-01-01 |          |
+# monitored; potassium falls due in 11 days (sodium later): on the prospective list
+D05        | indapamide 1.5 mg       | 5764        | C03BA11  | 2024-01-01 |          |
+# potassium too old, sodium recent: flagged, due when potassium fell due
+D06        | indapamide 1.5 mg       | 5764        | C03BA11  | 2024-01-01 |          |
+# monitored, next tests due next year: not listed
+D07        | indapamide 1.5 mg       | 5764        | C03BA11  | 2024-01-01 |          |
+""")
+
+LABS = table("""
+patient_id | collected_at        | value | loinc_code | test_name | unit
+D01        | 2025-11-20T09:00:00 | 4.2   | 2823-3     | Potassium | mmol/L
+D01        | 2025-11-20T09:00:00 | 139   | 2951-2     | Sodium    | mmol/L
+D02        | 2025-11-19T09:00:00 | 4.2   | 2823-3     | Potassium | mmol/L
+D02        | 2025-11-19T09:00:00 | 139   | 2951-2     | Sodium    | mmol/L
+D05        | 2025-12-01T09:00:00 | 4.0   | 2823-3     | Potassium | mmol/L
+D05        | 2026-06-01T09:00:00 | 140   | 2951-2     | Sodium    | mmol/L
+D06        | 2025-10-01T09:00:00 | 4.0   | 2823-3     | Potassium | mmol/L
+D06        | 2026-06-01T09:00:00 | 140   | 2951-2     | Sodium    | mmol/L
+D07        | 2026-10-01T09:00:00 | 4.0   | 2823-3     | Potassium | mmol/L
+D07        | 2026-10-01T09:00:00 | 140   | 2951-2     | Sodium    | mmol/L
+""")
+
+
+def test_due_dates_of_flags_and_the_prospective_list(tmp_path):
+    run_pipeline(tmp_path, AS_OF, (CHECK,), prescriptions=PRESCRIPTIONS, labs=LABS)
+    with duckdb.connect(str(tmp_path / "audit.duckdb"), read_only=True) as con:
+        flags = dict(
+            con.execute(
+                "SELECT patient_id, evidence FROM findings WHERE check_id = $c", {"c": CHECK}
+            ).fetchall()
+        )
+        soon = con.execute("SELECT patient_id, due_on FROM due_soon ORDER BY patient_id").fetchall()
+    due = {p: json.loads(e)["due_on"] for p, e in flags.items()}
+    assert due == {
+        "D02": "2026-11-19",  # overdue by 1 day
+        "D03": "2026-11-24",  # baseline tests due in 4 days
+        "D04": "2024-01-15",  # never tested: due since the baseline window
+        "D06": "2026-10-01",  # potassium fell due 50 days ago
+    }
+    assert soon == [("D01", date(2026, 11, 20)), ("D05", date(2026, 12, 1))]
