@@ -37,6 +37,20 @@ class MonthPoint:
 
 
 @dataclass(frozen=True)
+class TrendPoint:
+    """A month-end's rate for the at-a-glance sparkline (0 when nobody is in the population)."""
+
+    as_of: date
+    rate: float
+    monthly: bool = True
+
+
+def monthly_rates(points: Sequence[MonthPoint]) -> tuple[TrendPoint, ...]:
+    """The monthly measures as sparkline points, one per month-end."""
+    return tuple(TrendPoint(p.month_end, p.rate or 0.0) for p in points)
+
+
+@dataclass(frozen=True)
 class SitePoint:
     """One site's measure at a month-end."""
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from reports.charts import funnel_svg, trend_svg
+from reports.charts import funnel_svg, monthly_rates, trend_svg
 from reports.context import RatePoint, ReportContext
 
 SPARK_WIDTH, SPARK_HEIGHT = 140, 36
@@ -59,7 +59,8 @@ def sparkline(history: Sequence[RatePoint]) -> dict[str, Any] | None:
         "points": " ".join(f"{x:.1f},{y:.1f}" for x, y in coords),
         "last_x": f"{coords[-1][0]:.1f}",
         "last_y": f"{coords[-1][1]:.1f}",
-        "label": f"{len(history)} runs: {pct(first.rate)} ({first.as_of}) to {pct(last.rate)} ({last.as_of})",
+        "label": f"{len(history)} {'month-ends' if getattr(first, 'monthly', False) else 'runs'}: "
+        f"{pct(first.rate)} ({first.as_of}) to {pct(last.rate)} ({last.as_of})",
     }
 
 
@@ -136,7 +137,7 @@ def environment() -> Environment:
     )
     env.filters.update(pct=pct, show=show, label=label, days=days, sparkline=sparkline)
     env.filters.update(num=num, overdue=overdue, evidence_items=evidence_items)
-    env.filters.update(trend_svg=trend_svg, funnel_svg=funnel_svg)  # reports/charts.py (#19)
+    env.filters.update(trend_svg=trend_svg, funnel_svg=funnel_svg, monthly_rates=monthly_rates)  # #19
     env.globals["num"] = num
     return env
 

@@ -20,7 +20,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from itertools import groupby
-from pathlib import Path
 
 import duckdb
 
@@ -136,17 +135,15 @@ def exact_rows(cells: Iterable[Cell]) -> list[list]:
     ]
 
 
-def write_measures(
-    con: duckdb.DuckDBPyConnection, out: Path, as_of: date, months: int, threshold: int
-) -> tuple[Path, Path]:
-    """measures.csv (exact) and measures_shared.csv (disclosure control) into `out`, owner-only."""
-    from reports.worklists import write_csv  # worklists reads the context, which reads this module
-
+def measures_tables(
+    con: duckdb.DuckDBPyConnection, as_of: date, months: int, threshold: int
+) -> dict[str, tuple[tuple[str, ...], list[list]]]:
+    """measures.csv (exact) and measures_shared.csv (disclosure control): file name -> header, rows."""
     cells = read_cells(con, as_of, months)
-    return (
-        write_csv(out / "measures.csv", HEADER, exact_rows(cells)),
-        write_csv(out / "measures_shared.csv", SHARED_HEADER, shared_rows(cells, threshold)),
-    )
+    return {
+        "measures.csv": (HEADER, exact_rows(cells)),
+        "measures_shared.csv": (SHARED_HEADER, shared_rows(cells, threshold)),
+    }
 
 
 def monthly_points(

@@ -18,7 +18,7 @@ from reports.action import calllist_rows, due_soon_rows
 from reports.context import build_context
 from reports.email_body import EmailSummary, email_summary, render_email_html, render_email_text
 from reports.html import render_report
-from reports.measures import write_measures
+from reports.measures import measures_tables
 from reports.worklists import worklist_rows, write_csv, write_findings, write_private_text
 
 if TYPE_CHECKING:
@@ -59,9 +59,11 @@ def write_reports(
     out = settings.out
     os.makedirs(out, mode=0o700, exist_ok=True)
     findings = write_findings(con, out, run_id, definitions)
-    write_measures(  # measures.csv exact, measures_shared.csv under the small-number rule (#19)
-        con, out, ctx.header.as_of, getattr(settings, "measures_months", 24), settings.small_count_threshold
-    )
+    months = getattr(settings, "measures_months", 24)  # measures.csv exact; measures_shared.csv under
+    for name, (header, rows) in measures_tables(  # the small-number rule (reports/measures.py, #19)
+        con, ctx.header.as_of, months, settings.small_count_threshold
+    ).items():
+        write_csv(out / name, header, rows)
     report = write_private_text(out / "report.html", render_report(ctx))
     location = settings.report_location or str((out / "report.html").resolve())
     exact = getattr(settings, "email_exact_counts", False)  # clinic staff only: no suppression
