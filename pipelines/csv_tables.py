@@ -95,8 +95,8 @@ def header_line(path: Path, expected: str = "") -> str:
         raise InputError(f"{path}: file is empty; expected a header row{hint}")
     try:
         return first.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise InputError(f"{path}, line 1 (header): not valid UTF-8") from None
+    except UnicodeDecodeError:  # a spreadsheet's Windows-1252: its names are matched, not loaded;
+        return first.decode("cp1252", "replace")  # the rows are read in the `encoding` setting
 
 
 def delimiter_of(header: str) -> str:

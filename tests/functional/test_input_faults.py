@@ -189,7 +189,9 @@ def test_an_unreadable_file_is_named(tmp_path, capsys):
 
 
 def test_a_spreadsheets_windows_1252_file_names_the_cause_and_loads_with_the_setting(tmp_path, capsys):
-    rows = [H] + [f"P{i},2026-01-0{i},,Hämoglobin A1c,4{i},µmol/L" for i in range(1, 6)]
+    rows = [H + ",Bemerkung (ärztlich)"] + [
+        f"P{i},2026-01-0{i},,Hämoglobin A1c,4{i},µmol/L,ß" for i in range(1, 6)
+    ]
     labs_file(tmp_path, ("\r\n".join(rows) + "\r\n").encode("cp1252"))
     assert run(tmp_path, "--reject-threshold", "1") == 3  # under any threshold: the file is refused
     err = capsys.readouterr().err
