@@ -22,6 +22,7 @@ CHECK = CheckDefinition(
     ),
     priority="High when neither a glucose/HbA1c nor a vitamin B12 result is in the window; otherwise normal.",
     evidence=(
+        "due_on",
         "numbness_codes",
         "last_numbness_at",
         "last_glucose_or_hba1c_at",

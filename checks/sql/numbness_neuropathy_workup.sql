@@ -1,6 +1,6 @@
 -- numbness_neuropathy_workup: one row per patient with numbness or neuropathy recorded in the lookback.
 WITH numbness AS (
-    SELECT patient_id, codes AS numbness_codes, last_at AS last_numbness_at
+    SELECT patient_id, codes AS numbness_codes, first_at AS first_numbness_at, last_at AS last_numbness_at
     FROM diagnosed_in_window(['numbness_neuropathy'], $as_of, $lookback_days)
 ),
 tests AS (
@@ -18,7 +18,10 @@ tests AS (
 judged AS (
     SELECT n.*, t.last_glucose_or_hba1c_at, t.last_b12_at, t.last_b12,
            coalesce(t.last_glucose_or_hba1c_at >= window_start($as_of, $workup_days), false) AS has_glucose,
-           coalesce(t.last_b12_at >= window_start($as_of, $workup_days), false) AS has_b12
+           coalesce(t.last_b12_at >= window_start($as_of, $workup_days), false) AS has_b12,
+           -- a result on day d covers the work-up through d + workup_days (#20, due_on)
+           t.last_glucose_or_hba1c_at + CAST($workup_days AS INTEGER) AS glucose_covered_to,
+           t.last_b12_at + CAST($workup_days AS INTEGER) AS b12_covered_to
     FROM numbness n
     LEFT JOIN tests t USING (patient_id)
 )
@@ -31,6 +34,12 @@ SELECT
         || CASE WHEN NOT has_glucose AND NOT has_b12 THEN 'glucose or HbA1c, and no vitamin B12'
                 WHEN NOT has_glucose THEN 'glucose or HbA1c' ELSE 'vitamin B12' END
         || ' result in the ' || $workup_days || ' days to ' || $as_of) AS reason,
+    -- due_on (flagged only: a work-up is due once, at presentation, so there is no next due date):
+    -- the first record of the symptom in the lookback, or later when an earlier test still covered
+    -- the work-up then, until the first missing test stopped covering it
+    CASE WHEN flagged THEN greatest(first_numbness_at, least(
+        CASE WHEN NOT has_glucose THEN coalesce(glucose_covered_to, first_numbness_at) END,
+        CASE WHEN NOT has_b12 THEN coalesce(b12_covered_to, first_numbness_at) END)) END AS due_on,
     numbness_codes, last_numbness_at, last_glucose_or_hba1c_at, last_b12_at, last_b12
 FROM judged
 ORDER BY patient_id

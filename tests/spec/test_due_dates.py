@@ -64,3 +64,44 @@ def test_due_dates_of_flags_and_the_prospective_list(tmp_path):
         "D06": "2026-10-01",  # potassium fell due 50 days ago
     }
     assert soon == [("D01", date(2026, 11, 20)), ("D05", date(2026, 12, 1))]
+
+
+NUMBNESS = "numbness_neuropathy_workup"
+DIAGNOSES = table("""
+patient_id | code  | code_system | recorded_at | resolved_at
+# numbness first recorded 2026-05-01 (again 2026-09-01), never tested: due since the first record
+N01        | R20.2 | ICD-10-CM   | 2026-05-01  |
+N01        | R20.2 | ICD-10-CM   | 2026-09-01  |
+# tested 2025-08-01 (B12 and glucose), numbness 2026-03-01: the tests still covered it then, until
+# 2026-08-01 (workup_days 365)
+N02        | R20.2 | ICD-10-CM   | 2026-03-01  |
+# glucose recent, B12 missing: due since the numbness
+N03        | R20.2 | ICD-10-CM   | 2026-10-10  |
+# fully worked up: not flagged, no due date
+N04        | R20.2 | ICD-10-CM   | 2026-10-10  |
+""")
+NUMBNESS_LABS = table("""
+patient_id | collected_at        | value | loinc_code | test_name   | unit
+N02        | 2025-08-01T09:00:00 | 92    | 2345-7     | Glucose     | mg/dL 
+N02        | 2025-08-01T09:00:00 | 400   | 2132-9     | Vitamin B12 | ng/L
+N03        | 2026-10-12T09:00:00 | 92    | 2345-7     | Glucose     | mg/dL 
+N04        | 2026-10-12T09:00:00 | 92    | 2345-7     | Glucose     | mg/dL 
+N04        | 2026-10-12T09:00:00 | 400   | 2132-9     | Vitamin B12 | ng/L
+""")
+
+
+def test_a_work_up_falls_due_when_the_symptom_is_first_recorded(tmp_path):
+    run_pipeline(tmp_path, AS_OF, (NUMBNESS,), diagnoses=DIAGNOSES, labs=NUMBNESS_LABS)
+    with duckdb.connect(str(tmp_path / "audit.duckdb"), read_only=True) as con:
+        flags = dict(
+            con.execute(
+                "SELECT patient_id, evidence FROM findings WHERE check_id = $c", {"c": NUMBNESS}
+            ).fetchall()
+        )
+        soon = con.execute("SELECT count(*) FROM due_soon").fetchall()[0][0]
+    assert {p: json.loads(e)["due_on"] for p, e in flags.items()} == {
+        "N01": "2026-05-01",
+        "N02": "2026-08-01",
+        "N03": "2026-10-10",
+    }
+    assert soon == 0  # a work-up has no next due date: nobody on the prospective list
