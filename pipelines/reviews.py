@@ -135,12 +135,20 @@ def fingerprint(evidence: str | Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(kept, sort_keys=True, default=str).encode()).hexdigest()
 
 
+# Per check, the run a team reviews: the latest scheduled (nightly) run that evaluated it, else the
+# latest run of any kind (a database with ad-hoc runs only).
+LATEST_RUN_OF_CHECK = """
+    SELECT c.check_id, r.run_id, r.as_of, r.started_at
+    FROM check_results c JOIN runs r USING (run_id)
+    QUALIFY row_number() OVER (
+        PARTITION BY c.check_id ORDER BY coalesce(r.kind, 'scheduled') = 'scheduled' DESC, r.seq DESC) = 1
+"""
+
+
 def latest_flags(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, date, dict[str, str]]]:
-    """Per check: the latest run that evaluated it, its as-of date, and its flags (patient -> evidence)."""
-    latest = con.execute(
-        "SELECT c.check_id, arg_max(r.run_id, r.seq), arg_max(r.as_of, r.seq) "
-        "FROM check_results c JOIN runs r USING (run_id) GROUP BY c.check_id"
-    ).fetchall()
+    """Per check: the run a team reviews (LATEST_RUN_OF_CHECK), its as-of date, and its flags
+    (patient -> evidence)."""
+    latest = con.execute(f"SELECT check_id, run_id, as_of FROM ({LATEST_RUN_OF_CHECK})").fetchall()  # noqa: S608
     flags: dict[str, tuple[str, date, dict[str, str]]] = {}
     for check_id, run_id, as_of in latest:
         rows = con.execute(
@@ -423,11 +431,8 @@ def list_reviews(
     """The current review of each patient and check (every review with `history`), newest first,
     with its state in the latest run of the check recorded after it."""
     rows = con.execute(
-        """
-        WITH latest AS (
-            SELECT c.check_id, arg_max(r.run_id, r.seq) AS run_id
-            FROM check_results c JOIN runs r USING (run_id) GROUP BY c.check_id
-        ),
+        f"""
+        WITH latest AS ({LATEST_RUN_OF_CHECK}),
         ranked AS (
             SELECT v.*, row_number() OVER (PARTITION BY patient_id, check_id ORDER BY review_id DESC) AS nth
             FROM reviews v
@@ -436,8 +441,7 @@ def list_reviews(
                v.valid_until, v.recorded_by, v.recorded_at, v.source,
                CASE WHEN v.nth > 1 THEN 'superseded'
                     WHEN o.state IS NOT NULL THEN o.state
-                    WHEN l.run_id <> v.run_id
-                         AND (SELECT started_at FROM runs WHERE run_id = l.run_id) >= v.recorded_at
+                    WHEN l.run_id <> v.run_id AND l.started_at >= v.recorded_at
                         THEN 'flag resolved'
                     ELSE 'awaiting the next run' END AS state
         FROM ranked v
@@ -447,7 +451,7 @@ def list_reviews(
         WHERE ($all OR v.nth = 1)
           AND ($p IS NULL OR v.patient_id = $p) AND ($c IS NULL OR v.check_id = $c)
         ORDER BY v.review_id DESC
-        """,
+        """,  # noqa: S608 - a constant subquery; values are bound
         {"all": history, "p": patient_id, "c": check_id},
     ).fetchall()
     return [ReviewRow(*row) for row in rows]
