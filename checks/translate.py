@@ -1,0 +1,261 @@
+"""The checks' DuckDB SQL, translated for Apache Spark: one source, never a second copy of a check.
+
+A check is written once, in DuckDB SQL over the vocabulary of checks/sql/_vocabulary.sql and
+_phrases.sql (macros). For Spark the macros are expanded in place, as sqlglot expressions (a table
+macro becomes a subquery, a scalar macro its body with the arguments put in), then the whole query
+is written as Spark SQL by sqlglot. The few phrases whose DuckDB body has no Spark equivalent (date
+minus date is a day count in DuckDB but an interval in Spark; printf's '%g' is C's, not Java's) are
+given a Spark body in ONE small file, checks/sql/spark/_vocabulary.sql, the vocabulary implemented
+per engine as the issue allows; every other word, and every check, is the DuckDB text itself.
+
+Parameters stay bound: DuckDB's `$as_of` becomes Spark's named parameter `:as_of`, bound by
+`spark.sql(query, args=...)`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import sqlglot
+from sqlglot import exp, tokens
+from sqlglot.dialects.duckdb import DuckDB
+
+
+class DuckDBAsWritten(DuckDB):
+    """DuckDB, with list indexes kept as written (1-based): sqlglot would shift only the indexes it
+    can type (items[1], not w[i + 1]); every index becomes Spark's 1-based element_at instead."""
+
+    INDEX_OFFSET = 0
+
+
+SQL_DIR = Path(__file__).parent / "sql"
+SPARK_VOCABULARY = SQL_DIR / "spark" / "_vocabulary.sql"
+VOCABULARY_FILES = ("_vocabulary.sql", "_phrases.sql")  # the macros, in the order they are created
+_MACRO = re.compile(
+    r"^\s*CREATE\s+OR\s+REPLACE\s+TEMP\s+MACRO\s+(\w+)\s*\(([^)]*)\)\s+AS\s+(TABLE\s+)?(.*)$",
+    re.IGNORECASE | re.DOTALL,
+)
+_CREATE = re.compile(
+    r"^\s*CREATE\s+OR\s+REPLACE\s+TEMP\s+(TABLE|VIEW)\s+(\w+)\s+AS\s+(.*)$", re.IGNORECASE | re.DOTALL
+)
+_LEN = re.compile(r"\blen\s*\(", re.IGNORECASE)
+
+
+class TranslationError(ValueError):
+    """A piece of check SQL that cannot be written for Spark."""
+
+
+@dataclass(frozen=True)
+class Macro:
+    """One vocabulary word: its parameters and its body (an expression, or a query for TABLE)."""
+
+    name: str
+    params: tuple[str, ...]
+    body: exp.Expression
+    is_table: bool
+
+
+def statements(text: str) -> Iterator[str]:
+    """The statements of a SQL file, split on the semicolons that end them (not those in strings)."""
+    start = 0
+    for token in tokens.Tokenizer().tokenize(text):
+        if token.token_type == tokens.TokenType.SEMICOLON:
+            yield text[start : token.start]
+            start = token.end + 1
+    if text[start:].strip():
+        yield text[start:]
+
+
+def _duckdb(text: str) -> str:
+    """DuckDB text made unambiguous for sqlglot: `len()` is a list's length here (strings use
+    `length()`), which sqlglot would otherwise read as a string length (Spark's length())."""
+    return _LEN.sub("array_length(", text)
+
+
+def parse_macros(text: str, dialect: str = "duckdb") -> dict[str, Macro]:
+    """Every `CREATE OR REPLACE TEMP MACRO` of a file, parsed in `dialect`."""
+    found = {}
+    for statement in statements(text):
+        match = _MACRO.match(strip_comments(statement))
+        if not match:
+            continue
+        name, params, is_table, body = match.groups()
+        body, read = (_duckdb(body), DuckDBAsWritten) if dialect == "duckdb" else (body, dialect)
+        tree = sqlglot.parse_one(body if is_table else f"SELECT {body}", read=read)
+        params_ = tuple(p.strip().lower() for p in params.split(",") if p.strip())
+        found[name.lower()] = Macro(
+            name.lower(), params_, tree if is_table else tree.expressions[0], bool(is_table)
+        )
+    return found
+
+
+def strip_comments(statement: str) -> str:
+    """A statement without its leading comment lines."""
+    lines = statement.strip().splitlines()
+    while lines and (not lines[0].strip() or lines[0].lstrip().startswith("--")):
+        lines.pop(0)
+    return "\n".join(lines)
+
+
+@cache
+def spark_vocabulary() -> dict[str, Macro]:
+    """The vocabulary for Spark: the DuckDB macros, with the Spark bodies of the few that differ."""
+    macros: dict[str, Macro] = {}
+    for name in VOCABULARY_FILES:
+        macros.update(parse_macros((SQL_DIR / name).read_text(encoding="utf-8")))
+    macros.update(parse_macros(SPARK_VOCABULARY.read_text(encoding="utf-8"), dialect="spark"))
+    return macros
+
+
+def _function_name(node: exp.Expression) -> str | None:
+    """The name a macro call is written with (sqlglot reads unknown functions as Anonymous)."""
+    return node.name.lower() if isinstance(node, exp.Anonymous) else None
+
+
+def _substitute(body: exp.Expression, params: tuple[str, ...], args: list[exp.Expression]) -> exp.Expression:
+    """The macro body with each parameter replaced by its argument (`param.field` too)."""
+    if len(params) != len(args):
+        raise TranslationError(f"a macro with parameters {params} called with {len(args)} arguments")
+    given = dict(zip(params, args, strict=True))
+    tree = body.copy()
+    for column in list(tree.find_all(exp.Column)):
+        if not column.table and column.name.lower() in given:
+            column.replace(exp.paren(given[column.name.lower()].copy(), copy=False))
+        elif column.table.lower() in given and not column.args.get("db"):
+            field = exp.to_identifier(column.name)
+            column.replace(
+                exp.Dot(this=exp.paren(given[column.table.lower()].copy(), copy=False), expression=field)
+            )
+    return tree
+
+
+def expand(tree: exp.Expression, macros: dict[str, Macro]) -> exp.Expression:
+    """Every macro call in `tree` replaced by its body, until none is left."""
+    for _ in range(50):
+        changed = False
+        for table in list(tree.find_all(exp.Table)):
+            call = table.this
+            macro = macros.get(_function_name(call) or "")
+            if macro is None or not macro.is_table:
+                continue
+            alias = table.alias or macro.name
+            query = _substitute(macro.body, macro.params, list(call.expressions))
+            table.replace(exp.Subquery(this=query, alias=exp.TableAlias(this=exp.to_identifier(alias))))
+            changed = True
+        for call in list(tree.find_all(exp.Anonymous)):
+            macro = macros.get(_function_name(call) or "")
+            if macro is None or macro.is_table:
+                continue
+            call.replace(exp.paren(_substitute(macro.body, macro.params, list(call.expressions)), copy=False))
+            changed = True
+        if not changed:
+            return tree
+    raise TranslationError("macros nest too deep (a macro calling itself?)")
+
+
+def _spark_forms(tree: exp.Expression) -> exp.Expression:
+    """DuckDB forms sqlglot writes for Spark in a way Spark does not read the same."""
+    for node in list(tree.find_all(exp.Bracket)):
+        items = node.expressions
+        if len(items) == 1 and isinstance(items[0], exp.Slice):  # list[a:b], 1-based, b included
+            lo, hi = items[0].this, items[0].expression
+            length = exp.Add(
+                this=exp.Sub(this=hi.copy(), expression=lo.copy()), expression=exp.Literal.number(1)
+            )
+            node.replace(exp.Anonymous(this="slice", expressions=[node.this.copy(), lo.copy(), length]))
+        elif len(items) == 1:  # list[i], 1-based: element_at is 1-based too
+            node.replace(exp.Anonymous(this="element_at", expressions=[node.this.copy(), items[0].copy()]))
+    for node in list(tree.find_all(exp.ArrayOverlaps)):
+        node.replace(
+            exp.Anonymous(this="arrays_overlap", expressions=[node.this.copy(), node.expression.copy()])
+        )
+    for node in list(tree.find_all(exp.GroupConcat)):
+        _string_agg(node)
+    for node in list(tree.find_all(exp.Pivot)):
+        if node.args.get("group") is not None:  # DuckDB's PIVOT statement, not a FROM clause's
+            node.replace(_pivot(node))
+    return tree
+
+
+def _string_agg(node: exp.GroupConcat) -> None:
+    """string_agg for Spark. Spark's listagg fails on several DISTINCT ones in a query (a
+    ClassCastException in its distinct-aggregate rewrite), so `string_agg(DISTINCT x, sep ORDER BY
+    x)` becomes the same list built another way: the set of values, sorted, joined (NULL when empty,
+    as string_agg over no rows). A FILTER moves into the value: NULLs are never collected."""
+    value = node.this.this if isinstance(node.this, exp.Order) else node.this
+    if not isinstance(value, exp.Distinct):
+        return
+    target = value.expressions[0]
+    keys = node.this.expressions if isinstance(node.this, exp.Order) else []
+    if any(k.args.get("desc") or k.this != target for k in keys):
+        raise TranslationError(
+            f"string_agg(DISTINCT ...) ordered by other than its value: {node.sql('duckdb')}"
+        )
+    filtered = node.parent if isinstance(node.parent, exp.Filter) else None
+    if filtered is not None:
+        condition = (
+            filtered.expression.this if isinstance(filtered.expression, exp.Where) else filtered.expression
+        )
+        target = exp.If(this=condition.copy(), true=target.copy(), false=exp.Null())
+    collected = exp.Anonymous(this="collect_set", expressions=[target.copy()])
+    joined = exp.Anonymous(
+        this="array_join",
+        expressions=[
+            exp.Anonymous(this="array_sort", expressions=[collected]),
+            node.args["separator"].copy(),
+        ],
+    )
+    empty = exp.EQ(
+        this=exp.Anonymous(this="size", expressions=[collected.copy()]), expression=exp.Literal.number(0)
+    )
+    (filtered or node).replace(exp.If(this=empty, true=exp.Null(), false=joined))
+
+
+def _pivot(node: exp.Pivot) -> exp.Expression:
+    """DuckDB's `PIVOT (query) ON col IN (values) USING aggs GROUP BY keys` in Spark's form: the
+    query narrowed to the keys, the column and what the aggregates read, then PIVOT ... FOR ... IN.
+    Spark names the columns as DuckDB does: `<value>_<alias>` (`potassium_at`)."""
+    (on,) = node.expressions
+    if not isinstance(on, exp.In) or not all(v.is_string for v in on.expressions):
+        raise TranslationError("PIVOT ... ON needs a column and an IN list of text values")
+    keys = [g.sql("spark") for g in node.args["group"].expressions]
+    aggs = node.args["using"]
+    used = sorted({c.name for a in aggs for c in a.find_all(exp.Column)} - {on.this.name, *keys})
+    columns = ", ".join([*keys, on.this.sql("spark"), *used])
+    values = ", ".join(f"{v.sql('spark')} AS `{v.name}`" for v in on.expressions)
+    text = (
+        f"SELECT * FROM (SELECT {columns} FROM {node.this.sql('spark')} AS _pivoted) "  # noqa: S608 - SQL text of the check itself
+        f"PIVOT ({', '.join(a.sql('spark') for a in aggs)} FOR {on.this.sql('spark')} IN ({values}))"
+    )
+    return exp.Subquery(this=sqlglot.parse_one(text, read="spark"))
+
+
+def to_spark(sql: str, macros: dict[str, Macro] | None = None) -> str:
+    """One DuckDB query (a check, or a view's query) as Spark SQL, macros expanded."""
+    try:
+        tree = sqlglot.parse_one(_duckdb(sql), read=DuckDBAsWritten)
+    except sqlglot.errors.ParseError as error:
+        raise TranslationError(str(error)) from None
+    tree = _spark_forms(expand(tree, spark_vocabulary() if macros is None else macros))
+    return tree.sql(dialect="spark")
+
+
+def check_query(sql: str) -> str:
+    """A check's query as Spark SQL, its `$name` parameters as `:name` (bound by spark.sql(args))."""
+    return to_spark(sql)
+
+
+def prepared_views(text: str) -> list[tuple[str, str, str]]:
+    """The `CREATE OR REPLACE TEMP TABLE|VIEW name AS query` statements of a file (_sources.sql,
+    _concepts.sql), each as (kind, name, Spark query), in order."""
+    found = []
+    for statement in statements(text):
+        match = _CREATE.match(strip_comments(statement))
+        if match:
+            kind, name, query = match.groups()
+            found.append((kind.upper(), name.lower(), to_spark(query)))
+    return found

@@ -1,0 +1,105 @@
+"""The checks on Apache Spark (`engine = "spark"`): the data tables in Spark, the checks translated.
+
+What lives where in Spark mode:
+- Spark holds the data tables the checks read (labs, prescriptions, diagnoses, patient_state) and
+  the concept views of checks/sql/_sources.sql and _concepts.sql, translated (checks/translate.py).
+- The DuckDB file stays the database of record: it holds the run record, the findings and the check
+  results, so reports, email, worklists, history and `explain` work unchanged. Each check's result
+  rows (one per patient in its population: small) come back to the driver as Arrow and land in the
+  DuckDB temp table `result_<id>`, where checks/evaluate.py validates, leaves out the deceased and
+  stores them exactly as with DuckDB.
+- First slice: the rows reach Spark after the DuckDB ingest has validated them (the same contract,
+  rules and quarantine); `publish` copies the validated tables into Spark. The monthly measures and
+  `--as-of per-patient` still run on DuckDB.
+
+Parameters are bound: checks by `spark.sql(query, args=...)` (`:name`), the as-of date of the
+deaths that end exposures through the DataFrame API.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from checks import translate
+from checks.framework import CheckDefinition
+
+log = logging.getLogger(__name__)
+
+# The tables and views the checks' SQL reads from the database (checks/sql/_sources.sql,
+# _concepts.sql, and the codelist table checks/sql/_codelists.sql builds).
+DATA_TABLES = ("labs", "prescriptions", "diagnoses", "patient_state", "codelist")
+PREPARED_FILES = ("_sources.sql", "_concepts.sql")
+SESSION_CONFIG = {
+    "spark.sql.session.timeZone": "UTC",  # timestamps are wall-clock times, as in DuckDB
+    "spark.sql.shuffle.partitions": "4",
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+}
+
+
+def session(master: str = "local[2]", warehouse: str = "", config: Mapping[str, str] | None = None):
+    """The SparkSession for this process (Spark keeps one per process; created on first use)."""
+    from pyspark.sql import SparkSession  # heavy: only when the Spark engine is asked for
+
+    builder = SparkSession.builder.master(master).appName("clinic-audit")
+    for key, value in {**SESSION_CONFIG, **(config or {})}.items():
+        builder = builder.config(key, value)
+    if warehouse:
+        builder = builder.config("spark.sql.warehouse.dir", str(Path(warehouse).resolve()))
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
+
+
+@dataclass
+class SparkEngine:
+    """Evaluates the checks on a SparkSession; passed to checks.evaluate.run_checks as `engine`."""
+
+    spark: Any
+
+    def publish(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Copy the validated data tables (and the run's codelist) from DuckDB into Spark temp views."""
+        for name in DATA_TABLES:
+            arrow = con.execute(f"SELECT * FROM {name}").to_arrow_table()  # noqa: S608 - fixed names
+            self.spark.createDataFrame(arrow).createOrReplaceTempView(name)
+            log.info("spark: %s published (%d rows)", name, arrow.num_rows)
+
+    def prepare(self, con: duckdb.DuckDBPyConnection, per_patient_as_of: date | None = None) -> None:
+        """Publish the data, then build the concept views in Spark from the one DuckDB source."""
+        if per_patient_as_of is not None:
+            raise NotImplementedError("--as-of per-patient is not yet available with engine = spark")
+        self.publish(con)
+        for file in PREPARED_FILES:
+            text = (translate.SQL_DIR / file).read_text(encoding="utf-8")
+            for kind, name, query in translate.prepared_views(text):
+                self.spark.sql(f"CREATE OR REPLACE TEMP VIEW {name} AS {query}")
+                if kind == "TABLE":  # built once per run in DuckDB: kept in memory here too
+                    self.spark.sql(f"CACHE TABLE {name}")
+
+    def evaluate_into(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        definition: CheckDefinition,
+        params: Mapping[str, Any],
+        table: str,
+    ) -> None:
+        """One check on Spark; its rows into the DuckDB temp table `table` (checks/evaluate.py)."""
+        as_of = params["as_of"]
+        deaths = self.spark.table("deceased_patients")
+        deaths.where(deaths.death_date > as_of).createOrReplaceTempView("exposure_deaths")
+        query = translate.check_query(definition.sql)
+        rows = self.spark.sql(query, args=dict(params)).toArrow()  # noqa: F841 - read by DuckDB below
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM rows")  # noqa: S608
+
+
+def engine_for(master: str, warehouse: str) -> SparkEngine:
+    """The Spark engine on a session with this master and warehouse."""
+    return SparkEngine(session(master, warehouse))
