@@ -25,6 +25,7 @@ CHECK = CheckDefinition(
     ),
     priority="High when none of the four groups was tested in the work-up window; otherwise normal.",
     evidence=(
+        "due_on",
         "cramp_codes",
         "last_cramp_at",
         "missing_groups",

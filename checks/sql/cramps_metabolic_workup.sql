@@ -1,6 +1,6 @@
 -- cramps_metabolic_workup: one row per patient with a cramp recorded in the lookback up to $as_of.
 WITH cramps AS (
-    SELECT patient_id, codes AS cramp_codes, last_at AS last_cramp_at
+    SELECT patient_id, codes AS cramp_codes, first_at AS first_cramp_at, last_at AS last_cramp_at
     FROM diagnosed_in_window(['muscle_cramps'], $as_of, $lookback_days)
 ),
 workup AS (
@@ -26,7 +26,21 @@ judged AS (
                CASE WHEN coalesce(w.last_glucose_test_at < since, true) THEN 'glucose or HbA1c' END
            ) AS missing,
            coalesce(greatest(w.last_tsh_at, w.last_kidney_test_at, w.last_liver_test_at,
-                             w.last_glucose_test_at) < since, true) AS none_tested
+                             w.last_glucose_test_at) < since, true) AS none_tested,
+           -- due_on (#20, flagged only: a work-up is due once, at presentation): the first cramp in
+           -- the lookback, or later when an earlier test still covered its group then (a result on
+           -- day d covers it through d + workup_days), until the first missing group stopped being
+           -- covered
+           greatest(c.first_cramp_at, least(
+               CASE WHEN coalesce(w.last_tsh_at < since, true)
+                    THEN coalesce(w.last_tsh_at + CAST($workup_days AS INTEGER), c.first_cramp_at) END,
+               CASE WHEN coalesce(w.last_kidney_test_at < since, true)
+                    THEN coalesce(w.last_kidney_test_at + CAST($workup_days AS INTEGER), c.first_cramp_at) END,
+               CASE WHEN coalesce(w.last_liver_test_at < since, true)
+                    THEN coalesce(w.last_liver_test_at + CAST($workup_days AS INTEGER), c.first_cramp_at) END,
+               CASE WHEN coalesce(w.last_glucose_test_at < since, true)
+                    THEN coalesce(w.last_glucose_test_at + CAST($workup_days AS INTEGER), c.first_cramp_at) END
+           )) AS workup_due
     FROM (SELECT *, window_start($as_of, $workup_days) AS since FROM cramps) c
     LEFT JOIN workup w USING (patient_id)
 )
@@ -37,6 +51,7 @@ SELECT
     flag_reason(flagged,
         'muscle cramps recorded ' || last_cramp_at || ' with no ' || missing || ' result in the '
         || $workup_days || ' days to ' || $as_of) AS reason,
+    CASE WHEN missing <> '' THEN workup_due END AS due_on,
     cramp_codes, last_cramp_at, nullif(missing, '') AS missing_groups,
     last_tsh_at, last_kidney_test_at, last_liver_test_at, last_glucose_test_at
 FROM judged

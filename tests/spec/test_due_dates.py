@@ -82,10 +82,10 @@ N04        | R20.2 | ICD-10-CM   | 2026-10-10  |
 """)
 NUMBNESS_LABS = table("""
 patient_id | collected_at        | value | loinc_code | test_name   | unit
-N02        | 2025-08-01T09:00:00 | 92    | 2345-7     | Glucose     | mg/dL 
+N02        | 2025-08-01T09:00:00 | 92    | 2345-7     | Glucose     | mg/dL
 N02        | 2025-08-01T09:00:00 | 400   | 2132-9     | Vitamin B12 | ng/L
-N03        | 2026-10-12T09:00:00 | 92    | 2345-7     | Glucose     | mg/dL 
-N04        | 2026-10-12T09:00:00 | 92    | 2345-7     | Glucose     | mg/dL 
+N03        | 2026-10-12T09:00:00 | 92    | 2345-7     | Glucose     | mg/dL
+N04        | 2026-10-12T09:00:00 | 92    | 2345-7     | Glucose     | mg/dL
 N04        | 2026-10-12T09:00:00 | 400   | 2132-9     | Vitamin B12 | ng/L
 """)
 
@@ -105,3 +105,35 @@ def test_a_work_up_falls_due_when_the_symptom_is_first_recorded(tmp_path):
         "N03": "2026-10-10",
     }
     assert soon == 0  # a work-up has no next due date: nobody on the prospective list
+
+
+CRAMPS = "cramps_metabolic_workup"
+CRAMP_DIAGNOSES = table("""
+patient_id | code   | code_system | recorded_at | resolved_at
+# cramps first recorded 2026-06-01, no work-up at all: due since then
+C01        | R25.2  | ICD-10-CM   | 2026-06-01  |
+C01        | R25.2  | ICD-10-CM   | 2026-10-01  |
+# every group tested 2025-08-01, cramps 2026-03-01: covered until 2026-08-01 (workup_days 365)
+C02        | R25.2  | ICD-10-CM   | 2026-03-01  |
+""")
+CRAMP_LABS = table("""
+patient_id | collected_at        | value | loinc_code | test_name  | unit
+C02        | 2025-08-01T09:00:00 | 2.1   | 3016-3     | TSH        | mIU/L
+C02        | 2025-08-01T09:00:00 | 0.9   | 2160-0     | Creatinine | mg/dL
+C02        | 2025-08-01T09:00:00 | 25    | 1742-6     | ALT        | U/L
+C02        | 2025-08-01T09:00:00 | 92    | 2345-7     | Glucose    | mg/dL
+""")
+
+
+def test_a_cramp_work_up_falls_due_at_the_first_cramp_or_when_earlier_tests_stop_covering_it(tmp_path):
+    run_pipeline(tmp_path, AS_OF, (CRAMPS,), diagnoses=CRAMP_DIAGNOSES, labs=CRAMP_LABS)
+    with duckdb.connect(str(tmp_path / "audit.duckdb"), read_only=True) as con:
+        flags = dict(
+            con.execute(
+                "SELECT patient_id, evidence FROM findings WHERE check_id = $c", {"c": CRAMPS}
+            ).fetchall()
+        )
+    assert {p: json.loads(e)["due_on"] for p, e in flags.items()} == {
+        "C01": "2026-06-01",
+        "C02": "2026-08-01",
+    }
