@@ -32,7 +32,9 @@ def sample_reports(tmp_path_factory):
             "--db",
             str(tmp / "a.duckdb"),
         ]
-        assert cli(*args, "--as-of", as_of) == 0
+        # two nightly runs, as-of configured as a scheduler would (an --as-of of its own makes a
+        # run ad hoc, outside the trend)
+        assert cli(*args, env={"CLINIC_AUDIT_AS_OF": as_of}) == 0
     return tmp
 
 
@@ -66,7 +68,7 @@ def test_report_lists_every_check_with_its_counts(sample_reports):
 def test_report_has_header_charts_and_data_quality(sample_reports):
     html = (sample_reports / "out" / "report.html").read_text(encoding="utf-8")
     assert "As of</dt><dd>2026-11-20" in html
-    assert html.count("<svg") == len(all_checks())  # two runs: one chart per check
+    assert html.count('<svg class="spark"') == len(all_checks())  # two runs: one rate chart per check
     assert "Rejected rows in labs.csv" in html
     assert "<script" not in html
     assert not re.search(r"(src|href)=\"(https?:)?//", html)  # nothing loaded from a network
