@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 import errno
+import logging
 import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -25,8 +27,22 @@ from pipelines import __version__
 from pipelines.errors import EXIT_CONFIG, EXIT_INTERNAL, USER_ERRORS, ResourceError, StorageError
 from pipelines.formats import names as format_names
 from pipelines.lock import database_lock
-from pipelines.logs import configure, log_unexpected
-from pipelines.settings import Settings, load_settings
+from pipelines.logs import FILE_ONLY, RUN_ID, add_log_file, configure, has_log_file, log_unexpected
+from pipelines.settings import Settings, did_you_mean, load_settings
+
+log = logging.getLogger(__name__)
+
+
+class Choice(click.Choice):
+    """click.Choice that names the nearest choice for a typo (--format synthee: 'synthea')."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        """The choice, or a BadParameter saying which one was probably meant."""
+        try:
+            return super().convert(value, param, ctx)
+        except click.BadParameter as error:
+            error.message += did_you_mean(str(value), [str(c) for c in self.choices])
+            raise
 
 
 def _parse_params(values: Sequence[str]) -> dict[str, dict[str, Any]]:
@@ -58,16 +74,18 @@ def cli(ctx: click.Context, verbose: bool, quiet: bool, log_file: Path | None) -
 
         clinic-audit run --exports sample_data/clinic_export --out out/ --as-of 2026-11-20
     """
-    import logging
-
-    configure(logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO, log_file)
+    level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
+    configure(level, log_file)
     ctx.ensure_object(dict)
+    ctx.obj.update(command=ctx.invoked_subcommand, log_level=level)
 
 
 def _settings(ctx: click.Context, config: Path | None, **cli_values: Any) -> Settings:
     """Settings for a command: its flags over the environment over the config file."""
     settings = load_settings(config, ctx.obj.get("environ", os.environ), cli_values)
     ctx.obj["db"] = settings.db  # for main's messages about the database file
+    if settings.log_file is not None and not has_log_file():  # --log-file wins over the setting
+        add_log_file(settings.log_file, ctx.obj.get("log_level", logging.INFO))
     return settings
 
 
@@ -103,7 +121,7 @@ def with_wait(function):
 @click.option(
     "--format",
     "export_format",
-    type=click.Choice(["auto", *format_names()]),
+    type=Choice(["auto", *format_names()]),
     help="Export format (default: auto, detected from the files present).",
 )
 @click.option("--config", type=click.Path(path_type=Path), help="TOML config file.")
@@ -193,6 +211,7 @@ def run(
     check_params = _parse_params(params)
     settings = _settings(ctx, config, **options, check_params=check_params)
     kind = _run_kind(ctx, config, settings, options, check_params, ad_hoc, scheduled)
+    ctx.obj["kind"] = kind.kind
     from pipelines.console import print_outcome, progress_reporter
     from pipelines.db import publish_analyst_copy
     from pipelines.run import execute_run
@@ -205,6 +224,7 @@ def run(
         ):
             stage = "running"
             outcome = execute_run(settings, started, progress, kind)
+            ctx.obj["outcome"] = outcome  # for the "run finished" log line (main)
             stage = "done"
             publish_analyst_copy(settings.db)
     except BaseException as error:
@@ -706,6 +726,7 @@ def _catch_signals() -> dict[int, Any]:
 
 def _interrupted(signum: int) -> int:
     name = signal.Signals(signum).name
+    _error(f"stopped by {name}")
     click.echo(
         f"clinic-audit: stopped by {name}. A run stopped before it committed leaves the database "
         "unchanged; outputs are written whole or not at all.",
@@ -748,9 +769,56 @@ def _as_user_error(error: BaseException, db: Path | None) -> BaseException:
 
 
 def main(args: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
-    """Entry point: returns the exit code instead of raising, so tests can call it directly."""
+    """Entry point: returns the exit code instead of raising, so tests can call it directly.
+
+    Every error printed is logged too (the log file keeps it with -q), and a `run` ends its log with
+    one "run finished" line for schedulers (`_log_finished`)."""
     os.umask(0o077)  # everything the tool writes is readable by its owner only
     obj: dict[str, Any] = {"environ": environ if environ is not None else os.environ}
+    started = time.monotonic()
+    RUN_ID.set(None)  # a run sets it; an earlier command in this process must not lend it its id
+    code = _main(args, obj)
+    if obj.get("command") == "run" and (code != 0 or "outcome" in obj):  # not for `run --help`
+        _log_finished(obj, code, time.monotonic() - started)
+    return code
+
+
+def _error(message: str) -> None:
+    """An error the user is shown on stderr, also kept in the log file (stderr has it already).
+    Messages name files, keys, lines and counts, never a patient's data (see pipelines/logs.py)."""
+    log.error("%s", message, extra=FILE_ONLY)
+
+
+def _log_finished(obj: dict[str, Any], code: int, seconds: float) -> None:
+    """The run's last log line: run id, kind, outcome, exit code, duration and counts (JSON fields in
+    the log file; the same as text on stderr unless -q)."""
+    outcome = obj.get("outcome")
+    files = getattr(outcome, "files", []) or []
+    checks = getattr(outcome, "checks", []) or []
+    counted = outcome is not None  # a run that failed never returned its counts: null, not 0
+    fields = {
+        "event": "run finished",
+        "kind": getattr(outcome, "kind", None) or obj.get("kind"),
+        "outcome": "succeeded" if code == 0 else "email failed" if code == 4 else "failed",
+        "exit_code": code,
+        "duration_seconds": round(seconds, 3),
+        "rows_read": sum(f.rows_read for f in files) if counted else None,
+        "rows_loaded": sum(f.rows_loaded for f in files) if counted else None,
+        "rows_rejected": sum(f.rows_rejected for f in files) if counted else None,
+        "checks": len(checks) if counted else None,
+        "flagged": sum(c.flagged for c in checks) if counted else None,
+    }
+    run_id = getattr(outcome, "run_id", None) or RUN_ID.get()
+    text = " ".join(f"{k}={v}" for k, v in fields.items() if k != "event")
+    extra = {"fields": fields, "run_id": run_id}
+    if code == 0:
+        log.info("run finished: %s", text, extra=extra)
+    else:  # stderr has said why already
+        log.error("run finished: %s", text, extra=extra | FILE_ONLY)
+
+
+def _main(args: Sequence[str] | None, obj: dict[str, Any]) -> int:
+    """The command, with every error turned into its message (printed and logged) and exit code."""
     previous_handlers = _catch_signals()
     try:
         cli.main(
@@ -763,6 +831,7 @@ def main(args: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         return done.exit_code
     except click.ClickException as error:
         error.show()
+        _error(f"usage: {error.format_message()}")
         return EXIT_CONFIG
     except (Interrupted, KeyboardInterrupt, click.exceptions.Abort):
         return _interrupted(_signal_received[0] if _signal_received else signal.SIGINT)
@@ -778,8 +847,10 @@ def main(args: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
                 "database unchanged.",
                 err=True,
             )
+            _error(f"internal error ({type(error).__name__})")
             return EXIT_INTERNAL
         click.echo(f"clinic-audit: error: {failure}", err=True)
+        _error(str(failure))
         return failure.exit_code
     finally:
         for signum, handler in previous_handlers.items():

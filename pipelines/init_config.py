@@ -30,7 +30,11 @@ def toml_value(value: Any) -> str:
     return json.dumps(str(value))
 
 
-_EXAMPLES = {"as_of": '"2026-01-31"', "local_codelists": '"/etc/clinic-audit/codelists"'}
+_EXAMPLES = {
+    "as_of": '"2026-01-31"',
+    "local_codelists": '"/etc/clinic-audit/codelists"',
+    "log_file": '"/var/log/clinic-audit/audit.jsonl"',
+}
 
 
 def _run_section() -> list[str]:

@@ -1,5 +1,9 @@
 """Logging set-up: readable lines on stderr, optionally JSON lines in a file, tagged with the run id.
 
+The file (--log-file, or the `log_file` setting) gets every record at INFO and above whatever -q says,
+errors included (pipelines/cli.py logs each one it prints), and a run's last line is "run finished"
+with its run id, kind, outcome, exit code, duration and counts as JSON fields: what a scheduler reads.
+
 Logs carry counts, file names and check ids only, never patient identifiers or clinical values;
 tests/functional/test_logs.py greps a sample run's logs for every sample patient id. The log file is
 opened owner-only and never through a symlink (reports/files.py). An unexpected error's traceback goes
@@ -21,22 +25,24 @@ from reports.files import open_append_private
 RUN_ID: ContextVar[str | None] = ContextVar("clinic_audit_run_id", default=None)
 PACKAGES = ("pipelines", "checks", "reports")
 CRASH_LOGGER = "pipelines.crash"  # records for the log file only, never stderr
+FILE_ONLY = {"file_only": True}  # `extra=` for a record the log file keeps and stderr does not show
+_stderr: list[logging.StreamHandler] = []  # the stderr handler of configure(), for live displays
 
 
 class JsonLines(logging.Formatter):
-    """One JSON object a line: time (UTC, ISO 8601), level, logger, message, run_id."""
+    """One JSON object a line: time (UTC, ISO 8601), level, logger, message, run_id; a record logged
+    with `extra={"fields": {...}}` (the "run finished" line) adds those keys."""
 
     def format(self, record: logging.LogRecord) -> str:
         """The record as a JSON line."""
-        return json.dumps(
-            {
-                "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-                "level": record.levelname,
-                "logger": record.name,
-                "message": record.getMessage(),
-                "run_id": RUN_ID.get(),
-            }
-        )
+        line = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "run_id": getattr(record, "run_id", None) or RUN_ID.get(),
+        }
+        return json.dumps(line | getattr(record, "fields", {}), default=str)
 
 
 class PrivateFileHandler(logging.StreamHandler):
@@ -64,23 +70,54 @@ class PrivateFileHandler(logging.StreamHandler):
 
 
 def _not_file_only(record: logging.LogRecord) -> bool:
-    return record.name != CRASH_LOGGER
+    return record.name != CRASH_LOGGER and not getattr(record, "file_only", False)
+
+
+class _AtLeast(logging.Filter):
+    """Pass records at `level` and above (the crash logger's debug records always: file only)."""
+
+    def __init__(self, level: int) -> None:
+        super().__init__()
+        self.level = level
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= self.level or record.name == CRASH_LOGGER
 
 
 def configure(level: int, log_file: Path | None = None) -> None:
-    """Route the tool's loggers to stderr and, when asked, to a JSON-lines file (appended)."""
-    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
-    handlers[0].setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handlers[0].addFilter(_not_file_only)
-    if log_file is not None:
-        log_file.parent.mkdir(parents=True, exist_ok=True)
-        file_handler = PrivateFileHandler(log_file)
-        file_handler.setFormatter(JsonLines())
-        handlers.append(file_handler)
-    logging.basicConfig(level=logging.WARNING, handlers=handlers, force=True)
+    """Route the tool's loggers to stderr at `level` and, when asked, to a JSON-lines file (appended)
+    at INFO and above whatever `level` is (-q quietens stderr, not the record a scheduler keeps)."""
+    stderr = logging.StreamHandler(sys.stderr)
+    stderr.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    stderr.addFilter(_not_file_only)
+    stderr.addFilter(_AtLeast(level))
+    _stderr[:] = [stderr]
+    logging.basicConfig(level=logging.WARNING, handlers=[stderr], force=True)
     for name in PACKAGES:
-        logging.getLogger(name).setLevel(level)
+        logging.getLogger(name).setLevel(min(level, logging.INFO))
     logging.getLogger(CRASH_LOGGER).setLevel(logging.DEBUG)
+    if log_file is not None:
+        add_log_file(log_file, level)
+
+
+def add_log_file(log_file: Path, level: int = logging.INFO) -> None:
+    """Also append every record at INFO and above (debug too with -v) to `log_file` as JSON lines:
+    --log-file at start-up, or the `log_file` setting once a command has read its settings."""
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    handler = PrivateFileHandler(log_file)
+    handler.setFormatter(JsonLines())
+    handler.addFilter(_AtLeast(min(level, logging.INFO)))
+    logging.getLogger().addHandler(handler)
+
+
+def has_log_file() -> bool:
+    """Whether a log file receives the records already (--log-file given)."""
+    return any(isinstance(h, PrivateFileHandler) for h in logging.getLogger().handlers)
+
+
+def stderr_handler() -> logging.StreamHandler | None:
+    """The handler writing log lines to stderr, so a progress display can route them above itself."""
+    return _stderr[0] if _stderr else None
 
 
 def log_unexpected(error: BaseException) -> None:

@@ -114,7 +114,10 @@ def settings_record(settings: Settings, as_of: date) -> dict:
 
 def write_summary(out: Path, outcome: RunOutcome) -> Path:
     """`summary.json`: the record as a file for schedulers, also for a failed run (which leaves no
-    trace in the database): per file counts and top rejection reasons, per check the rates."""
+    trace in the database): per file counts and top rejection reasons, per check the rates.
+
+    It carries no patient identifier or value: a reason gives its example's line number, never the
+    row's text (the database's `quarantine` and `run_files` keep that, for analysts)."""
     out.mkdir(parents=True, exist_ok=True)
     summary = {
         "run_id": outcome.run_id,
@@ -137,11 +140,11 @@ def write_summary(out: Path, outcome: RunOutcome) -> Path:
                 "rows_rejected": f.rows_rejected,
                 "reject_rate": round(f.reject_rate, 6),
                 "skipped_unchanged": f.skipped_unchanged,
-                "top_rejection_reasons": f.top_reasons,
+                "top_rejection_reasons": without_examples(f.top_reasons),
                 "rows_skipped": f.rows_skipped,
                 "skip_reasons": f.skip_reasons,
                 "rows_noted": f.rows_noted,
-                "top_notes": f.top_notes,
+                "top_notes": without_examples(f.top_notes),
             }
             for f in outcome.files
         },
@@ -163,6 +166,11 @@ def write_summary(out: Path, outcome: RunOutcome) -> Path:
     return write_private_text(out / "summary.json", json.dumps(summary, indent=2, default=str) + "\n")
 
 
+def without_examples(reasons: list[dict]) -> list[dict]:
+    """Reasons without the example row's text (it quotes a patient's row); its line number stays."""
+    return [{k: v for k, v in reason.items() if k != "example"} for reason in reasons]
+
+
 def write_stored_summary(con: duckdb.DuckDBPyConnection, out: Path, run_id: str) -> Path:
     """`summary.json` of a committed run rewritten from its record (`clinic-audit report`): the run,
     its files (run_files) and checks (check_results), every stored column, marked
@@ -171,6 +179,7 @@ def write_stored_summary(con: duckdb.DuckDBPyConnection, out: Path, run_id: str)
     summary = run | {"warnings": run["warnings"] or [], "message": "", "from_record": True}
     summary["files"] = {
         f.pop("table_name"): f
+        | {k: without_examples(f[k] or []) for k in ("top_reasons", "top_notes") if k in f}
         for f in _dicts(con, "SELECT * EXCLUDE (run_id) FROM run_files WHERE run_id = $r", run_id)
     }
     summary["checks"] = {

@@ -8,6 +8,7 @@ can pass their own.
 from __future__ import annotations
 
 import codecs
+import difflib
 import re
 import tomllib
 from collections.abc import Mapping
@@ -47,6 +48,11 @@ class Settings:
     coverage_warning_share: float = 0.25
     coverage_lookback_days: int = 365
     memory_limit: str = "1.25GB"  # DuckDB working memory (see StagingBudget)
+    # Query engine of the checks: duckdb, or spark (pipelines/engines/spark.py; the [spark] extra).
+    # With spark the DuckDB file still holds the run record, findings and reports' data.
+    engine: str = "duckdb"
+    spark_master: str = "local[2]"  # spark-submit's --master: local[N], yarn, spark://host:7077, ...
+    spark_warehouse: str = ""  # spark.sql.warehouse.dir; empty = Spark's default (./spark-warehouse)
     # Per-check parameter overrides: {check_id: {param: value}}
     check_params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     checks: tuple[str, ...] = ()  # empty = all checks
@@ -74,6 +80,8 @@ class Settings:
     smtp_recipients: tuple[str, ...] = ()
     smtp_starttls: bool = True
     smtp_user: str = ""  # login name; empty = the sender address
+    # JSON-lines log file (as --log-file, which wins): every record at INFO and above, -q or not
+    log_file: Path | None = None
 
     def resolved_as_of(self, today: date) -> date:
         """The audit date known before loading: the configured one, or today.
@@ -105,6 +113,12 @@ SETTING_HELP = {
     "memory_limit": "DuckDB working memory, a size (1.25GB, 4GiB, 512MB; at least 64MiB) or a share of "
     "RAM (80%); a file too big to stage in it is staged in the database file, and other large work "
     "spills to disk beside the database.",
+    "engine": "Query engine of the checks: duckdb, or spark (needs the [spark] extra and Java); with "
+    "spark the checks run on Spark, translated from their DuckDB SQL, and the DuckDB file still holds "
+    "the run record, the findings and everything the reports read.",
+    "spark_master": "Spark master for engine = spark: local[2], local[*], yarn, spark://host:7077, "
+    "k8s://... (as spark-submit's --master).",
+    "spark_warehouse": "Spark SQL warehouse folder for engine = spark; empty uses Spark's default.",
     "check_params": "Per-check parameters, in the [checks.<id>] tables below.",
     "checks": "Check ids to run; empty runs all checks.",
     "local_codelists": "Folder of the clinic's own codelist additions: CSVs named after the codelist "
@@ -132,6 +146,8 @@ SETTING_HELP = {
     "smtp_recipients": "Recipients of the summary email.",
     "smtp_starttls": "Use STARTTLS on the SMTP connection.",
     "smtp_user": "SMTP login name; empty uses the sender address.",
+    "log_file": "Append the logs to this file as JSON lines (INFO and above, even with --quiet; each "
+    "run ends with a 'run finished' line); --log-file wins. Unset = stderr only.",
 }
 
 _SCALARS = {f.name: f for f in fields(Settings) if f.name not in {"check_params"}}
@@ -162,9 +178,11 @@ def _coerce(key: str, value: Any, origin: str) -> Any:
     """Turn a raw TOML/env/CLI value into the field's type, or say which key is wrong."""
     kind = _SCALARS[key].type
     try:
+        if key == "out" and Path(value).exists() and not Path(value).is_dir():
+            raise ConfigError(f"{origin}: setting 'out' names a file, {value}; give a folder")
         if key in {"exports", "out", "db"}:
             return Path(value)
-        if key == "local_codelists":
+        if key in {"local_codelists", "log_file"}:
             return Path(value) if str(value).strip() else None
         if key == "as_of":
             if str(value).strip().lower() in {"latest", "per-patient"}:
@@ -176,6 +194,10 @@ def _coerce(key: str, value: Any, origin: str) -> Any:
             return _memory_limit(str(value))
         if key == "export_format":
             return _export_format(str(value))
+        if key == "engine":
+            if str(value).strip().lower() not in ("duckdb", "spark"):
+                raise ValueError("expected duckdb or spark")
+            return str(value).strip().lower()
         if key == "worklist_format":
             if str(value).strip().lower() not in ("csv", "xlsx", "both"):
                 raise ValueError("expected csv, xlsx or both")
@@ -194,7 +216,10 @@ def _coerce(key: str, value: Any, origin: str) -> Any:
             return _boolean(value)
         if key in _TUPLES:
             items = value.split(",") if isinstance(value, str) else value
-            return tuple(item.strip() for item in items if item.strip())
+            found = tuple(item.strip() for item in items if item.strip())
+            return _check_ids(found) if key == "checks" else _header_safe(key, found)
+        if key in _HEADERS:
+            return _header_safe(key, str(value))
         if kind in ("str", str):
             return str(value)
         return value
@@ -202,6 +227,37 @@ def _coerce(key: str, value: Any, origin: str) -> Any:
         raise ConfigError(f"{origin}: setting '{key}' names an unknown encoding {value!r}") from None
     except (TypeError, ValueError) as error:
         raise ConfigError(f"{origin}: setting '{key}' has an invalid value {value!r}: {error}") from None
+
+
+_HEADERS = {"smtp_sender", "clinic_name"}  # go into the email's From and Subject headers
+
+
+def _header_safe(key: str, value: Any) -> Any:
+    """A value that goes into an email header (sender, recipients, the clinic name in the subject)
+    holding a line break could add headers of its own: refused, so the run stops before any work."""
+    items = value if isinstance(value, tuple) else (value,)
+    if key in _HEADERS | {"smtp_recipients"} and any("\r" in i or "\n" in i for i in items):
+        raise ValueError("holds a line break (CR or LF), which an email header cannot carry")
+    return value
+
+
+def _check_ids(ids: tuple[str, ...]) -> tuple[str, ...]:
+    """Check ids that all name a check (the nearest one suggested for a typo)."""
+    if not ids:
+        return ids
+    from checks.evaluate import all_checks  # heavy (pandera): only when checks are named
+
+    known = [c.id for c in all_checks()]
+    for check_id in ids:
+        if check_id not in known:
+            raise ValueError(f"unknown check '{check_id}'{did_you_mean(check_id, known)}")
+    return ids
+
+
+def did_you_mean(name: str, known: Any) -> str:
+    """The closest known name to a typo as " (did you mean 'x'?)", or "" when none is close."""
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 _MEMORY = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(%|B|bytes|[KMGT]i?B)\s*", re.IGNORECASE)
@@ -229,7 +285,8 @@ def _memory_limit(text: str) -> str:
 def _export_format(value: str) -> str:
     """auto, or the name of a format profile (pipelines/formats)."""
     if value.strip() not in ("auto", *format_names()):
-        raise ValueError(f"expected auto or one of {', '.join(format_names())}")
+        hint = did_you_mean(value.strip(), ("auto", *format_names()))
+        raise ValueError(f"expected auto or one of {', '.join(format_names())}{hint}")
     return value.strip()
 
 
@@ -243,14 +300,47 @@ def _from_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: not valid TOML: {error}") from None
     unknown = set(data) - {"run", "checks"}
     if unknown:
-        raise ConfigError(f"{path}: unknown section '{sorted(unknown)[0]}' (expected [run], [checks.*])")
+        name = sorted(unknown)[0]
+        raise ConfigError(
+            f"{path}: unknown section '{name}'{did_you_mean(name, ('run', 'checks'))} "
+            "(expected [run], [checks.*])"
+        )
     values: dict[str, Any] = {}
     for key, value in data.get("run", {}).items():
         if key not in _SCALARS:
-            raise ConfigError(f"{path}: unknown key 'run.{key}'")
+            raise ConfigError(f"{path}: unknown key 'run.{key}'{did_you_mean(key, _SCALARS)}")
         values[key] = _coerce(key, value, str(path))
     values["check_params"] = data.get("checks", {})
+    _known_checks(values["check_params"], str(path))
     return values
+
+
+def _known_checks(check_params: Mapping[str, Any], origin: str) -> None:
+    """Every `[checks.<id>]` table or `--param <id>.<name>` names a check and one of its parameters
+    (values are checked with the selected checks, pipelines/run.py checks_for), so a typo stops the
+    command (exit 2) before any export is read, with the nearest name."""
+    if not check_params:
+        return
+    if not isinstance(check_params, Mapping):
+        raise ConfigError(f"{origin}: 'checks' must hold [checks.<id>] tables")
+    from checks.evaluate import all_checks  # heavy (pandera): only when parameters are given
+
+    known = {c.id: c for c in all_checks()}
+    for check_id, overrides in check_params.items():
+        if check_id not in known:
+            raise ConfigError(
+                f"{origin}: checks.{check_id}: no such check{did_you_mean(check_id, known)} "
+                f"(known: {', '.join(sorted(known))})"
+            )
+        names = [p.name for p in known[check_id].parameters]
+        if not isinstance(overrides, Mapping):
+            raise ConfigError(f"{origin}: 'checks.{check_id}' must be a table of parameters")
+        for name in overrides:
+            if name not in names:
+                raise ConfigError(
+                    f"{origin}: checks.{check_id}.{name}: unknown parameter{did_you_mean(name, names)} "
+                    f"(known: {', '.join(sorted(names)) or 'none'})"
+                )
 
 
 def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:
@@ -279,6 +369,7 @@ def load_settings(
         if value is None or key == "check_params":
             continue
         values[key] = _coerce(key, value, f"option --{key.replace('_', '-')}")
+    _known_checks(cli.get("check_params", {}), "option --param")
     merged_params = {k: dict(v) for k, v in values.get("check_params", {}).items()}
     for check_id, overrides in cli.get("check_params", {}).items():
         merged_params.setdefault(check_id, {}).update(overrides)

@@ -27,9 +27,9 @@ def test_generated_config_loads_back_as_the_defaults(tmp_path):
 def test_every_setting_and_parameter_is_written_with_a_comment():
     text = config_text()
     data = tomllib.loads(text)
-    written = set(data["run"]) | {"as_of", "local_codelists"}  # no default: written commented out
+    written = set(data["run"]) | {"as_of", "local_codelists", "log_file"}  # no default: commented out
     assert written == {f.name for f in fields(Settings)} - {"check_params"}
-    assert "# as_of = " in text and "# local_codelists = " in text
+    assert "# as_of = " in text and "# local_codelists = " in text and "# log_file = " in text
     for check in all_checks():
         for p in check.parameters:
             assert data["checks"][check.id][p.name] == p.default
