@@ -30,7 +30,8 @@ def show(value: Any) -> str:
         return "yes" if value else "no"
     if isinstance(value, float):
         return f"{value:g}"
-    return str(value)
+    text = str(value)
+    return text[:-2] if text.endswith(".0") and text[:-2].lstrip("-").isdigit() else text  # '140.0' -> '140'
 
 
 def label(name: str) -> str:
@@ -108,22 +109,34 @@ def _day(value: Any) -> str:
 
 
 def evidence_items(evidence: Sequence[tuple[str, Any]]) -> list[tuple[str, str]]:
-    """Evidence for one worklist line: a result and its date joined ('last potassium 3.1 mmol/L on
-    2026-01-02', or 'none'), values with their units, timestamps as dates."""
+    """Evidence for one or two worklist lines: a result and its date joined ('last potassium 3.1
+    mmol/L on 2026-01-02'), the results never taken gathered into one item ('no result: sodium,
+    egfr'), empty values left out, values with their units, timestamps as dates."""
     values = dict(evidence)
-    items = []
+    items: list[tuple[str, str]] = []
+    never: list[str] = []
+    by_day: dict[str, list[str]] = {}  # results taken the same day share one item
     for name, value in evidence:
         if name.endswith("_at") and name[:-3] in values:
             continue  # shown with its result
-        at = values.get(f"{name}_at")
         if f"{name}_at" in values:
-            text = "none" if value in (None, "") and at in (None, "") else _with_unit(name, value)
-            items.append((label(name), f"{text} on {_day(at)}" if at not in (None, "") else text))
-            continue
-        items.append(
-            (label(name), _day(value) if name.endswith(("_at", "_since", "_on")) else _with_unit(name, value))
-        )
-    return items
+            analyte = label(name).removeprefix("last ").removeprefix("latest ")
+            at = values[f"{name}_at"]
+            if value in (None, "") and at in (None, ""):
+                never.append(analyte)
+            elif at in (None, ""):
+                items.append((label(name), _with_unit(name, value)))
+            else:
+                day = _day(at)
+                if day not in by_day:
+                    by_day[day] = []
+                    items.append((f"last on {day}", day))  # placeholder, filled below
+                by_day[day].append(f"{analyte} {_with_unit(name, value)}")
+        elif value not in (None, ""):
+            shown = _day(value) if name.endswith(("_at", "_since", "_on")) else _with_unit(name, value)
+            items.append((label(name), shown))
+    items = [(k, ", ".join(by_day[v]) if k == f"last on {v}" and v in by_day else v) for k, v in items]
+    return items + ([("no result", ", ".join(never))] if never else [])
 
 
 def environment() -> Environment:

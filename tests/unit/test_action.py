@@ -147,16 +147,24 @@ def test_evidence_reads_as_one_line_with_units_and_dates():
             ("diuretics", "furosemide 40 mg"),
             ("last_potassium_at", "2026-01-02T09:30:00"),
             ("last_potassium", "3.1"),
+            ("last_creatinine_at", "2026-01-02T09:30:00"),
+            ("last_creatinine", "101.0"),
+            ("last_magnesium_at", "2025-12-01T10:00:00"),
+            ("last_magnesium", "<0.5"),
             ("last_sodium_at", None),
             ("last_sodium", None),
+            ("last_egfr_at", None),
+            ("last_egfr", None),
+            ("baclofen_prescribed", None),
             ("age", 81),
         )
     )
     assert items == [
         ("diuretics", "furosemide 40 mg"),
-        ("last potassium", "3.1 mmol/L on 2026-01-02"),
-        ("last sodium", "none"),
+        ("last on 2026-01-02", "potassium 3.1 mmol/L, creatinine 101 umol/L"),
+        ("last on 2025-12-01", "magnesium <0.5 mmol/L"),
         ("age", "81 years"),
+        ("no result", "sodium, egfr"),
     ]
 
 
