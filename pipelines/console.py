@@ -1,28 +1,155 @@
-"""What a person at a terminal sees: a progress line on long loads and the run's summary table."""
+"""What a person at a terminal sees: progress bars on a run and the run's summary table."""
 
 from __future__ import annotations
 
+import logging
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
+from typing import Any
 
+from rich import filesize
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    ProgressColumn,
+    SpinnerColumn,
+    Task,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
 from rich.table import Table
+from rich.text import Text
 
+from pipelines.logs import FILE_ONLY, stderr_handler
 from pipelines.run import RunOutcome
 from pipelines.settings import Settings
 
+log = logging.getLogger("pipelines.progress")
+POLL_SECONDS = 0.1
+
 
 @contextmanager
-def progress_reporter() -> Iterator[Callable[[str], None]]:
-    """A spinner with the current step on a terminal; silent under cron (stderr not a TTY)."""
-    console = Console(stderr=True)
-    if not sys.stderr.isatty():
-        yield lambda _message: None
+def progress_reporter(terminal: bool | None = None) -> Iterator[Callable[[str], None]]:
+    """The run's `progress(message)`: on a terminal (stderr a TTY) a bar per export file with bytes
+    read, throughput and time left, then one per stage (checks, measures, recording, outputs), log
+    lines printed above the bars; otherwise (cron, systemd) no bar, one log line per stage."""
+    if not (sys.stderr.isatty() if terminal is None else terminal):
+        yield lambda message: log.info("%s", message)
         return
-    with console.status("starting") as status:
-        yield lambda message: status.update(message)
+    console = Console(stderr=True)
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), *_BYTE_COLUMNS)
+    with Progress(*columns, TimeElapsedColumn(), console=console) as bars, _logs_above(console):
+        reporter = _Bars(bars)
+        try:
+            yield reporter
+        finally:
+            reporter.finish()
+
+
+class _OnlyForBytes(ProgressColumn):
+    """A column shown for a task that counts bytes (an export file), blank for a stage."""
+
+    def __init__(self, column: ProgressColumn) -> None:
+        super().__init__()
+        self.column = column
+
+    def render(self, task: Task) -> Any:
+        """The wrapped column, or nothing."""
+        return self.column.render(task) if task.fields.get("bytes") else Text("")
+
+
+class _Rate(TransferSpeedColumn):
+    """Bytes a second: rich's estimate while it has two samples, else (a file read faster than a
+    poll) its size over the time it took."""
+
+    def render(self, task: Task) -> Text:
+        """The rate, or "?" before there is one."""
+        speed = task.finished_speed or task.speed
+        if speed is None and task.finished and task.elapsed:
+            speed = task.completed / task.elapsed
+        if speed is None:
+            return Text("?", style="progress.data.speed")
+        return Text(f"{filesize.decimal(int(speed))}/s", style="progress.data.speed")
+
+
+_BYTE_COLUMNS = tuple(_OnlyForBytes(column) for column in (DownloadColumn(), _Rate(), TimeRemainingColumn()))
+
+
+@contextmanager
+def _logs_above(console: Console) -> Iterator[None]:
+    """Log lines go through the console while the bars are live, so each prints whole above them
+    instead of over the bar line: rich's live display swaps sys.stderr for a proxy that does so."""
+    handler = stderr_handler()
+    if handler is None or not console.is_terminal:
+        yield
+        return
+    previous = handler.setStream(sys.stderr)  # the proxy, while the bars are live
+    try:
+        yield
+    finally:
+        handler.setStream(previous)
+
+
+class _Bars:
+    """One bar per step: an export file's fills with the share of its DuckDB statement done
+    (`query_progress()`, polled from a thread) times the file's size; a stage's spins until the next."""
+
+    def __init__(self, bars: Progress) -> None:
+        self.bars = bars
+        self.task: TaskID | None = None
+        self.stop = threading.Event()
+        self.poller: threading.Thread | None = None
+
+    def __call__(self, message: str) -> None:
+        """Close the current step's bar and open the next."""
+        self.finish()
+        log.info("%s", message, extra=FILE_ONLY)  # the log file has the steps, as without a terminal
+        total = getattr(message, "total_bytes", None)
+        connection = getattr(message, "connection", None)
+        self.task = self.bars.add_task(str(message), total=total, bytes=total is not None)
+        if total is not None and connection is not None:
+            self._watch(connection, self.task, total)
+
+    def finish(self) -> None:
+        """The current bar full, its poller stopped."""
+        if self.poller is not None:
+            self.stop.set()
+            self.poller.join()
+            self.poller = None
+        if self.task is not None:
+            total = self.bars.tasks[-1].total
+            self.bars.update(self.task, total=total or 1, completed=total or 1)
+            self.task = None
+
+    def _watch(self, connection: Any, task: TaskID, total: int) -> None:
+        """Poll the statement's progress while the file is read (DuckDB allows it from a thread)."""
+        try:  # DuckDB tracks a statement's progress only with its progress bar on (not printed)
+            connection.execute("SET enable_progress_bar = true")
+            connection.execute("SET enable_progress_bar_print = false")
+        except Exception:  # a bar that cannot fill is no reason to stop a run
+            return
+        self.stop = threading.Event()
+        self.poller = threading.Thread(target=self._poll, args=(connection, task, total), daemon=True)
+        self.poller.start()
+
+    def _poll(self, connection: Any, task: TaskID, total: int) -> None:
+        done = 0.0
+        while not self.stop.wait(POLL_SECONDS):
+            try:
+                share = connection.query_progress()
+            except Exception:  # the connection closed under us: the step is over
+                return
+            if share > 0:  # each statement of the file starts again at 0: keep the furthest
+                done = max(done, total * min(share, 100) / 100)
+                self.bars.update(task, completed=done)
 
 
 def print_outcome(outcome: RunOutcome, settings: Settings) -> None:

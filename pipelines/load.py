@@ -12,6 +12,7 @@ import duckdb
 
 from pipelines.db import memory_limit_bytes
 from pipelines.ingest import FileResult, RawSource, StagingBudget, file_state, ingest_file
+from pipelines.progress import Step
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +32,7 @@ def load_exports(
     """
     budget = StagingBudget(memory_limit_bytes(con))
     for source in sorted(files, key=lambda source: sum(size for size, _ in file_state(source))):
-        progress(f"loading {source.label}")
+        progress(Step(f"loading {source.label}", sum(size for size, _ in file_state(source)), con))
         log.debug("loading %s", source.label)
         started = time.perf_counter()
         result = ingest_file(con, source, run_id, run_day, budget)
