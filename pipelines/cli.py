@@ -564,8 +564,9 @@ def review(
 
     Example:
 
-        clinic-audit review P0042 --check diuretic_electrolyte_monitoring --status exception \
-            --reason done_elsewhere --done-on 2026-10-02 --note "U&E at the renal clinic"
+    \b
+        clinic-audit review P0042 --check diuretic_electrolyte_monitoring --status exception
+        --reason done_elsewhere --done-on 2026-10-02 --note "U&E at the renal clinic" --by "Dr Shah"
 
         clinic-audit review --import reviews.csv
     """

@@ -53,9 +53,11 @@ def test_report_rerenders_a_past_run(three_runs, capsys):
     out = three_runs / "again"
     assert cli("report", "--run", first, "--db", str(three_runs / "audit.duckdb"), "--out", str(out)) == 0
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        ["report.html", "email.html", "findings.csv", f"worklist_{CHECK}.csv", "summary.json"]
-        + ["calllist.csv", "due_soon.csv"]  # #20: the call list and the prospective list
-        + ["measures.csv", "measures_shared.csv"]  # #19
+        [
+            *("report.html", "email.html", "findings.csv", f"worklist_{CHECK}.csv", "summary.json"),
+            *("calllist.csv", "due_soon.csv"),  # #20: the call list and the prospective list
+            *("measures.csv", "measures_shared.csv"),  # #19
+        ]
     )
     assert first in (out / "report.html").read_text(encoding="utf-8")
     original = read_csv_rows(three_runs / "out" / f"worklist_{CHECK}.csv")
