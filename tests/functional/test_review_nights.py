@@ -190,6 +190,7 @@ def test_reports_show_both_counts_and_the_reviews(nights):
     html = (out / "report.html").read_text(encoding="utf-8")
     assert "After exceptions" in html and "Call list" in html
     assert "exception: patient declined (Dr Shah" in html
+    assert html.count('<tr class="excepted"') == 2  # A and B, shown greyed in the worklist
     rows = {r["patient_id"]: r for r in read_csv_rows(out / f"worklist_{CHECK}.csv")}
     assert rows["A"]["review_status"] == "exception" and rows["A"]["review_state"] == "applies"
     assert "until 2026-11-03" in rows["A"]["review"]
