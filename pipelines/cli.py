@@ -205,7 +205,7 @@ def run(
 
     Example:
 
-        clinic-audit run --exports sample_data/clinic_export --out out/ --db audit.duckdb --email
+        clinic-audit run --exports sample_data/clinic_export --out out/ --db clinic_audit.duckdb --email
     """
     environ = ctx.obj.get("environ", os.environ)
     check_params = _parse_params(params)
@@ -323,7 +323,7 @@ def runs(ctx: click.Context, db: Path | None, config: Path | None, limit: int | 
 
     Example:
 
-        clinic-audit runs --db audit.duckdb --limit 10
+        clinic-audit runs --db clinic_audit.duckdb --limit 10
     """
     from pipelines.console import print_runs
     from pipelines.history import list_runs, open_existing
@@ -375,7 +375,7 @@ def codelists(
 
     Example:
 
-        clinic-audit codelists --unmatched --db audit.duckdb --limit 20
+        clinic-audit codelists --unmatched --db clinic_audit.duckdb --limit 20
     """
     from pipelines import unmatched as diagnostic
     from pipelines.codelists import codelist_files
@@ -438,7 +438,7 @@ def report(
 
     Example:
 
-        clinic-audit report --run 20261120T030000-1a2b3c --db audit.duckdb --out old_report/
+        clinic-audit report --run 20261120T030000-1a2b3c --db clinic_audit.duckdb --out old_report/
     """
     from pipelines.history import open_existing, rerender, resolve_run, run_kind
 
@@ -686,7 +686,7 @@ def prune(
 
     Example:
 
-        clinic-audit prune --keep-runs 24 --db audit.duckdb
+        clinic-audit prune --keep-runs 24 --db clinic_audit.duckdb
     """
     from pipelines.db import publish_analyst_copy
     from pipelines.history import open_existing
