@@ -20,7 +20,7 @@ from pipelines.codelists import CodelistFile
 from pipelines.guards import Coverage, VolumeVerdict
 from pipelines.ingest import FileResult
 from pipelines.settings import Settings
-from reports.worklists import write_private_text
+from reports.files import write_text_private
 
 
 @dataclass
@@ -163,7 +163,7 @@ def write_summary(out: Path, outcome: RunOutcome) -> Path:
             for c in outcome.checks
         },
     }
-    return write_private_text(out / "summary.json", json.dumps(summary, indent=2, default=str) + "\n")
+    return write_text_private(out / "summary.json", json.dumps(summary, indent=2, default=str) + "\n")
 
 
 def without_examples(reasons: list[dict]) -> list[dict]:
@@ -186,7 +186,7 @@ def write_stored_summary(con: duckdb.DuckDBPyConnection, out: Path, run_id: str)
         c.pop("check_id"): c
         for c in _dicts(con, "SELECT * EXCLUDE (run_id) FROM check_results WHERE run_id = $r", run_id)
     }
-    return write_private_text(out / "summary.json", json.dumps(summary, indent=2, default=str) + "\n")
+    return write_text_private(out / "summary.json", json.dumps(summary, indent=2, default=str) + "\n")
 
 
 def _dicts(con: duckdb.DuckDBPyConnection, sql: str, run_id: str) -> list[dict]:

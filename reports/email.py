@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reports.errors import EmailError
-from reports.worklists import write_private_text
+from reports.files import write_text_private
 
 if TYPE_CHECKING:
     from reports.options import EmailOptions
@@ -40,7 +40,7 @@ def build_message(reports: Reports, sender: str, recipients: tuple[str, ...]) ->
 
 def write_eml(path: Path, message: EmailMessage) -> Path:
     """The dry run: the exact message that would be sent, owner-only."""
-    return write_private_text(path, message.as_string())
+    return write_text_private(path, message.as_string())
 
 
 def send(message: EmailMessage, settings: EmailOptions, password: str | None) -> None:

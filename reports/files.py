@@ -6,17 +6,22 @@ renamed over the target. A rename replaces the directory entry itself, so a syml
 output goes is replaced, never followed, and a reader (or a kill mid-write) never sees half a file.
 The new file is created 0600, whatever the old one's mode was. Files appended to in place (the log
 file) and the lock file are opened with O_NOFOLLOW instead (`open_append_private`).
+
+CSV files are written for spreadsheets: cells that a spreadsheet would read as a formula (=, +, -, @,
+and tab/CR tricks) are prefixed with an apostrophe, so a drug name typed as `=HYPERLINK(...)` stays
+text; numbers are written as numbers (a negative value is a number, not a formula).
 """
 
 from __future__ import annotations
 
+import csv
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 OWNER_ONLY = 0o600
 NO_FOLLOW = getattr(os, "O_NOFOLLOW", 0)  # absent on Windows, where symlinks need privileges anyway
@@ -77,3 +82,30 @@ def open_append_private(path: Path) -> IO[str]:
 def _remove(path: str) -> None:
     with suppress(FileNotFoundError):
         os.unlink(path)
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: Any) -> Any:
+    """Neutralise text that a spreadsheet would evaluate; leave numbers and empties alone."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int | float):
+        return value
+    text = str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Path:
+    """UTF-8 with BOM (so Excel detects the encoding), CRLF line ends, every cell made safe, owner-only,
+    written whole or not at all (reports/files.py)."""
+    with open_private(path, encoding="utf-8-sig") as handle:
+        writer = csv.writer(handle, lineterminator="\r\n")
+        writer.writerow(header)
+        # None is written as an empty cell by the csv module itself: only values need making safe
+        # (findings.csv rows are mostly empty evidence columns).
+        writer.writerows([v if v is None else safe_cell(v) for v in row] for row in rows)
+    return path

@@ -17,9 +17,10 @@ from checks.framework import CheckDefinition
 from reports.action import calllist_rows, due_soon_rows
 from reports.context import build_context
 from reports.email_body import EmailSummary, email_summary, render_email_html, render_email_text
+from reports.files import write_csv, write_text_private
 from reports.html import render_report
 from reports.measures import measures_tables
-from reports.worklists import worklist_rows, write_csv, write_findings, write_private_text
+from reports.worklists import worklist_rows, write_findings
 
 if TYPE_CHECKING:
     from reports.options import ReportOptions
@@ -64,13 +65,13 @@ def write_reports(
         con, ctx.header.as_of, months, settings.small_count_threshold
     ).items():
         write_csv(out / name, header, rows)
-    report = write_private_text(out / "report.html", render_report(ctx))
+    report = write_text_private(out / "report.html", render_report(ctx))
     location = settings.report_location or str((out / "report.html").resolve())
     exact = getattr(settings, "email_exact_counts", False)  # clinic staff only: no suppression
     threshold = 0 if exact else settings.small_count_threshold
     summary = email_summary(ctx, location, threshold, linked=bool(settings.report_location))
     html, text = render_email_html(summary), render_email_text(summary)
-    email_html = write_private_text(out / "email.html", html)
+    email_html = write_text_private(out / "email.html", html)
     fmt = getattr(settings, "worklist_format", "csv")
     worklists = tuple(
         path

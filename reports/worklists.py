@@ -1,13 +1,8 @@
-"""CSV outputs: `findings.csv` (every flag of a run) and, per check, a worklist.
-
-Cells that a spreadsheet would read as a formula (=, +, -, @, and tab/CR tricks) are prefixed with
-an apostrophe, so a drug name typed as `=HYPERLINK(...)` stays text. Numbers are written as numbers
-(a negative value is a number, not a formula) and dates in ISO form.
-"""
+"""CSV outputs: `findings.csv` (every flag of a run) and, per check, a worklist (written by
+reports/files.py's write_csv: formula-safe cells, BOM, CRLF, owner-only, atomic)."""
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
@@ -19,39 +14,7 @@ import duckdb
 from checks.framework import CheckDefinition
 from reports.action import ActionContext, FlagReview
 from reports.context import CheckSection
-from reports.files import open_private, write_text_private
-
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def safe_cell(value: Any) -> Any:
-    """Neutralise text that a spreadsheet would evaluate; leave numbers and empties alone."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int | float):
-        return value
-    text = str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
-
-
-def write_private_text(path: Path, text: str) -> Path:
-    """Write a UTF-8 text file readable by its owner only (reports carry patient data), atomically and
-    never through a symlink (reports/files.py)."""
-    return write_text_private(path, text)
-
-
-def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Path:
-    """UTF-8 with BOM (so Excel detects the encoding), CRLF line ends, every cell made safe, owner-only,
-    written whole or not at all (reports/files.py)."""
-    with open_private(path, encoding="utf-8-sig") as handle:
-        writer = csv.writer(handle, lineterminator="\r\n")
-        writer.writerow(header)
-        # None is written as an empty cell by the csv module itself: only values need making safe
-        # (findings.csv rows are mostly empty evidence columns).
-        writer.writerows([v if v is None else safe_cell(v) for v in row] for row in rows)
-    return path
+from reports.files import write_csv
 
 
 def findings_rows(
