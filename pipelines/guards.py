@@ -239,4 +239,6 @@ def freshness_warnings(con: duckdb.DuckDBPyConnection, as_of: date, max_days: in
                 f"before the as-of date {as_of.isoformat()} (freshness_max_days = {max_days}): the export "
                 "may be stale; check that tonight's export job ran and wrote new files."
             )
+    for warning in warnings:  # logged, so the log file has every warning the run shows
+        log.warning("freshness guard: %s", warning)
     return warnings

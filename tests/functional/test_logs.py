@@ -210,3 +210,17 @@ def test_summary_json_carries_no_patient_identifier(tmp_path):
     with duckdb.connect(str(tmp_path / "audit.duckdb"), read_only=True) as con:
         originals = con.execute("SELECT original FROM quarantine").fetchall()
     assert originals and all(row[0] for row in originals)  # the database keeps the example text
+
+
+def test_every_warning_the_run_shows_is_in_the_log_file(tmp_path, capsys):
+    """A nightly as of six weeks after the sample's newest record: the freshness guard warns per
+    table; each warning summary.json records is a WARNING line of the log file, even with -q."""
+    log = tmp_path / "audit.jsonl"
+    args = ["run", "--exports", str(SAMPLE_EXPORT), "--out", str(tmp_path / "out")]
+    args += ["--db", str(tmp_path / "audit.duckdb"), "--as-of", "2026-12-31", "--scheduled"]
+    assert cli("-q", "--log-file", str(log), *args) == 0
+    warnings = json.loads((tmp_path / "out" / "summary.json").read_text())["warnings"]
+    assert any("freshness_max_days" in w for w in warnings)
+    logged = [r["message"] for r in log_records(log) if r["level"] == "WARNING"]
+    for warning in warnings:
+        assert any(warning in message for message in logged), warning
