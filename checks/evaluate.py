@@ -23,7 +23,7 @@ from checks.framework import CheckConfigError, CheckDefinition
 
 CODELIST_DIR = Path(checks.__file__).parent / "codelists"
 SQL_DIR = Path(checks.__file__).parent / "sql"
-_NOT_CHECKS = {"framework", "evaluate", "measures"}
+_NOT_CHECKS = {"framework", "evaluate", "measures", "translate"}
 
 
 @cache
@@ -124,10 +124,12 @@ def evaluate(
     definition: CheckDefinition,
     as_of: date,
     overrides: Mapping[str, Any],
+    engine: Any = None,
 ) -> tuple[str, dict[str, Any]]:
     """Run one check into a temp table `result_<id>`, leave out the patients dead on or before `as_of`
-    (`leave_out_deceased`), validate it, return the table and parameters."""
-    table, params = compute(con, definition, as_of, overrides)
+    (`leave_out_deceased`), validate it, return the table and parameters. `engine`: another query
+    engine holding the data (pipelines/engines/spark.py), or None for this DuckDB connection."""
+    table, params = compute(con, definition, as_of, overrides, engine)
     relation = ibis.duckdb.from_connection(con).table(table, database="temp")
     if not con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]:  # noqa: S608 - internal name
         return table, params  # empty: nothing to validate (pandera's ibis backend misreports nulls)
@@ -143,12 +145,17 @@ def compute(
     definition: CheckDefinition,
     as_of: date,
     overrides: Mapping[str, Any],
+    engine: Any = None,
 ) -> tuple[str, dict[str, Any]]:
     """The single-date evaluation, unvalidated: the check as of `as_of` into `result_<id>`, the
     patients dead on or before `as_of` left out. `evaluate` validates it; the monthly measures
-    (checks/measures.py) hold their one-statement evaluation of many months to it."""
+    (checks/measures.py) count it, month by month."""
     params = definition.resolve(overrides, as_of)
     table = f"result_{definition.id}"
+    if engine is not None:  # the check translated and run where the data is; its rows land in `table`
+        engine.evaluate_into(con, definition, params, table)
+        leave_out_deceased(con, definition.id, table, as_of)
+        return table, params
     con.execute(  # exposures end at deaths after as_of; those before are left out below (_concepts.sql)
         "CREATE OR REPLACE TEMP TABLE exposure_deaths AS "
         "SELECT patient_id, death_date FROM deceased_patients WHERE death_date > $as_of",
@@ -235,11 +242,15 @@ def run_checks(
     overrides: Mapping[str, Mapping[str, Any]],
     per_patient: bool = False,
     codelist_files: Sequence[str] | None = None,
+    engine: Any = None,
 ) -> list[CheckResult]:
     """Evaluate and store every selected check; parameters are validated before anything runs.
 
     `per_patient`: audit each patient as of their own last record, moved onto `as_of` (prepare()).
     `codelist_files`: the codelist CSVs, shipped and local (default: the shipped ones).
+    `engine`: evaluate the checks on another engine (`prepare(con, per_patient_as_of)` and
+    `evaluate_into(con, definition, params, table)`, pipelines/engines/spark.py); the results are
+    stored here, in this DuckDB connection, all the same.
     """
     for definition in selected:
         definition.resolve(overrides.get(definition.id, {}), as_of)
@@ -247,8 +258,10 @@ def run_checks(
     if unknown:
         raise CheckConfigError(f"checks.{unknown[0]}: no such check")
     prepare(con, as_of if per_patient else None, codelist_files)
+    if engine is not None:
+        engine.prepare(con, as_of if per_patient else None)
     results = []
     for definition in selected:
-        table, params = evaluate(con, definition, as_of, overrides.get(definition.id, {}))
+        table, params = evaluate(con, definition, as_of, overrides.get(definition.id, {}), engine)
         results.append(store(con, run_id, definition, table, params))
     return results

@@ -66,6 +66,7 @@ def execute_run(
     selected = checks_for(settings, as_of)  # a bad parameter: exit 2, nothing read
     outcome.codelists = codelist_files(settings.local_codelists)  # a bad local file: exit 2, nothing read
     files = preflight(settings.exports, settings.export_format, settings.encoding)
+    engine = _engine(settings)  # engine = spark: the session starts before anything is loaded
     con = connect(settings.db, settings.memory_limit)
     try:
         load_lab_codelists(con, paths_of(outcome.codelists, "lab_tests"))
@@ -85,6 +86,7 @@ def execute_run(
                 settings.check_params,
                 settings.as_of == "per-patient",
                 paths_of(outcome.codelists),
+                engine=engine,
             )
             outcome.checks = apply_reviews(con, outcome.run_id, outcome.as_of, outcome.checks)
             record_due_soon(con, outcome.run_id, outcome.as_of, selected, settings.due_soon_days)
@@ -117,6 +119,22 @@ def _write_outputs(
         outcome.reports = write_reports(con, into, outcome.run_id, selected, now)
         write_summary(staging, outcome)
     outcome.reports = in_place(outcome.reports, settings.out)
+
+
+def _engine(settings: Settings) -> object | None:
+    """Where the checks run: None for DuckDB (the run's connection), else the Spark engine
+    (pipelines/engines/spark.py). The DuckDB file keeps the record either way."""
+    if settings.engine != "spark":
+        return None
+    if settings.as_of == "per-patient":
+        raise ConfigError("as_of = per-patient is not yet available with engine = spark")
+    try:
+        from pipelines.engines.spark import engine_for  # pyspark is loaded only when asked for
+    except ImportError:
+        raise ConfigError(
+            "engine = spark needs the [spark] extra: pip install 'clinic-audit[spark]'"
+        ) from None
+    return engine_for(settings.spark_master, settings.spark_warehouse)
 
 
 def checks_for(settings: Settings, as_of: date) -> tuple[CheckDefinition, ...]:

@@ -28,3 +28,25 @@ def shared_file(*parts: str) -> Path:
             pytest.fail(f"{path} is missing (CI runs with ../shared beside the clone)")
         pytest.skip(f"{path} is not here (../shared is beside CI's clone, not a user's)")
     return path
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """`--engine spark`: the tests that run the pipeline through tests/helpers.py (every spec test)
+    evaluate the checks on Spark (tests/spark/engine.py); one spec suite for every engine."""
+    parser.addoption("--engine", choices=("duckdb", "spark"), default="duckdb", help="engine of the checks")
+
+
+@pytest.fixture(autouse=True)
+def _engine_under_test(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    if request.config.getoption("--engine") == "spark":
+        from tests.spark.engine import on_spark
+
+        monkeypatch.setattr("tests.helpers.execute_run", on_spark(request.getfixturevalue("spark_session")))
+
+
+@pytest.fixture(scope="session")
+def spark_session(tmp_path_factory: pytest.TempPathFactory):
+    """One local SparkSession for the test session (tests/spark/engine.py); skips without pyspark/Java."""
+    from tests.spark.engine import start_session
+
+    return start_session(str(tmp_path_factory.mktemp("spark-warehouse")))

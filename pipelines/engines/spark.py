@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+from pyspark.sql import SparkSession
 
 from checks import translate
 from checks.framework import CheckDefinition
@@ -45,10 +46,10 @@ SESSION_CONFIG = {
 }
 
 
-def session(master: str = "local[2]", warehouse: str = "", config: Mapping[str, str] | None = None):
+def session(
+    master: str = "local[2]", warehouse: str = "", config: Mapping[str, str] | None = None
+) -> SparkSession:
     """The SparkSession for this process (Spark keeps one per process; created on first use)."""
-    from pyspark.sql import SparkSession  # heavy: only when the Spark engine is asked for
-
     builder = SparkSession.builder.master(master).appName("clinic-audit")
     for key, value in {**SESSION_CONFIG, **(config or {})}.items():
         builder = builder.config(key, value)
@@ -68,7 +69,7 @@ class SparkEngine:
     def publish(self, con: duckdb.DuckDBPyConnection) -> None:
         """Copy the validated data tables (and the run's codelist) from DuckDB into Spark temp views."""
         for name in DATA_TABLES:
-            arrow = con.execute(f"SELECT * FROM {name}").to_arrow_table()  # noqa: S608 - fixed names
+            arrow = con.sql(f"SELECT * FROM {name}").to_arrow_table()  # noqa: S608 - fixed names
             self.spark.createDataFrame(arrow).createOrReplaceTempView(name)
             log.info("spark: %s published (%d rows)", name, arrow.num_rows)
 
@@ -96,8 +97,12 @@ class SparkEngine:
         deaths = self.spark.table("deceased_patients")
         deaths.where(deaths.death_date > as_of).createOrReplaceTempView("exposure_deaths")
         query = translate.check_query(definition.sql)
-        rows = self.spark.sql(query, args=dict(params)).toArrow()  # noqa: F841 - read by DuckDB below
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM rows")  # noqa: S608
+        rows = self.spark.sql(query, args=dict(params)).toArrow()
+        con.register("spark_result", rows)
+        try:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM spark_result")  # noqa: S608
+        finally:
+            con.unregister("spark_result")
 
 
 def engine_for(master: str, warehouse: str) -> SparkEngine:

@@ -1,0 +1,98 @@
+"""The words of checks/sql/spark/_vocabulary.sql, each held to its DuckDB twin on its boundaries,
+and the translated forms Spark reads differently (list indexes, DISTINCT lists, PIVOT)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import duckdb
+import pytest
+
+from checks import translate
+from checks.evaluate import SQL_DIR
+
+RESULTS = [
+    (3.2, None),
+    (45.0, None),
+    (2000.0, ">"),
+    (2.5, "<"),
+    (0.004, "<"),
+    (0.0045, None),
+    (0.05, None),
+    (0.0, None),
+    (-0.02, None),
+    (0.1, "<="),
+    (None, None),
+]
+
+
+def _duckdb(sql: str, params: dict | None = None) -> list[tuple]:
+    con = duckdb.connect()
+    con.execute((SQL_DIR / "_vocabulary.sql").read_text(encoding="utf-8"))
+    return [tuple(r) for r in con.execute(sql, params or {}).fetchall()]
+
+
+def _spark(spark, sql: str, params: dict | None = None) -> list[tuple]:
+    return [tuple(r) for r in spark.sql(translate.to_spark(sql), args=params or {}).collect()]
+
+
+def _values(rows: list[tuple]) -> str:
+    return "VALUES " + ", ".join(
+        f"({i}, {v if v is not None else 'NULL'}::DOUBLE, {repr(c) if c else 'NULL'})"
+        for i, (v, c) in enumerate(rows)
+    )
+
+
+def test_result_text_reads_the_same(spark_session) -> None:
+    sql = f"SELECT i, result_text(v, c) FROM ({_values(RESULTS)}) t(i, v, c) ORDER BY i"
+    assert _spark(spark_session, sql) == _duckdb(sql)
+
+
+@pytest.mark.parametrize(
+    ("earlier", "later"),
+    [
+        (date(2024, 2, 28), date(2024, 3, 1)),
+        (date(2025, 1, 1), date(2024, 12, 31)),
+        (date(2024, 5, 5), date(2024, 5, 5)),
+    ],
+)
+def test_days_between_is_a_day_count(spark_session, earlier: date, later: date) -> None:
+    sql = "SELECT days_between(CAST($a AS DATE), CAST($b AS DATE)) AS d"
+    assert _spark(spark_session, sql, {"a": earlier, "b": later}) == [((later - earlier).days,)]
+
+
+def test_years_added_as_duckdb_adds_them(spark_session) -> None:
+    sql = (
+        "SELECT CAST(d + to_years(CAST(n AS INTEGER)) AS DATE) FROM (VALUES (DATE '2020-02-29', 1), "
+        "(DATE '2020-02-29', 4), (DATE '1950-12-31', 75)) t(d, n) ORDER BY d, n"
+    )
+    assert _spark(spark_session, sql) == _duckdb(sql)
+
+
+def test_lists_are_indexed_from_one_as_in_duckdb(spark_session) -> None:
+    sql = (
+        "SELECT w[1], w[i + 1], w[len(w)], array_to_string(w[1:len(w) - 1], ',') "
+        "FROM (VALUES (['a', 'b', 'c', 'd'], 1)) t(w, i)"
+    )
+    assert _spark(spark_session, sql) == _duckdb(sql) == [("a", "b", "d", "a,b,c")]
+
+
+def test_distinct_lists_filtered_sorted_and_null_when_empty(spark_session) -> None:
+    sql = (
+        "SELECT g, string_agg(DISTINCT x, '; ' ORDER BY x) FILTER (keep) AS kept, "
+        "string_agg(DISTINCT x, ', ' ORDER BY x) AS every, "
+        "string_agg(x, ', ' ORDER BY n) FILTER (keep) AS by_n "
+        "FROM (VALUES (1, 'b', true, 2), (1, 'a', true, 3), (1, 'b', false, 1), (2, 'c', false, 1)) "
+        "t(g, x, keep, n) GROUP BY g ORDER BY g"
+    )
+    assert _spark(spark_session, sql) == _duckdb(sql) == [(1, "a; b", "a, b", "b, a"), (2, None, "c", None)]
+
+
+def test_pivot_names_its_columns_as_duckdb_does(spark_session) -> None:
+    sql = (
+        "WITH p AS (PIVOT (SELECT * FROM (VALUES ('P1', 'potassium', 1, 3.1), ('P1', 'potassium', 2, 3.9), "
+        "('P1', 'sodium', 1, 140.0)) t(pid, analyte, day, v)) ON analyte IN ('potassium', 'sodium') "
+        "USING max(day) AS at, arg_max(v, day) AS last GROUP BY pid) "
+        "SELECT pid, potassium_at, potassium_last, sodium_at, sodium_last FROM p"
+    )
+    assert _spark(spark_session, sql) == _duckdb(sql) == [("P1", 2, 3.9, 1, 140.0)]

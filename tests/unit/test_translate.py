@@ -1,0 +1,49 @@
+"""Every check translates to Spark SQL: no macro left, parameters bound, Spark's parser reads it.
+(tests/spark/ runs the translations on a real Spark.)"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import sqlglot
+from sqlglot import exp
+
+from checks import translate
+from checks.evaluate import all_checks
+
+
+@pytest.mark.parametrize("check", all_checks(), ids=lambda c: c.id)
+def test_check_translates(check) -> None:
+    query = translate.check_query(check.sql)
+    tree = sqlglot.parse_one(query, read="spark")
+    left = {f.name.lower() for f in tree.find_all(exp.Anonymous)} & set(translate.spark_vocabulary())
+    assert not left, f"vocabulary words left unexpanded: {left}"
+    assert "$" not in re.sub(r"'[^']*'|/\*.*?\*/", "", query), "a $parameter was not turned into :name"
+    names = {p.name for p in tree.find_all(exp.Placeholder)}
+    assert names <= {*(p.name for p in check.parameters), "as_of"}
+
+
+def test_spark_words_name_duckdb_words_or_builtins() -> None:
+    """The Spark file replaces words; it never adds a word the DuckDB vocabulary lacks (except the
+    DuckDB builtins it spells for Spark)."""
+    spark_only = translate.parse_macros(translate.SPARK_VOCABULARY.read_text(encoding="utf-8"), "spark")
+    duckdb_words = {}
+    for name in translate.VOCABULARY_FILES:
+        duckdb_words |= translate.parse_macros((translate.SQL_DIR / name).read_text(encoding="utf-8"))
+    for name, word in spark_only.items():
+        if name in duckdb_words:
+            assert word.params == duckdb_words[name].params, name
+        else:
+            assert name in {"to_years", "to_days"}, f"{name} is not a DuckDB word"
+
+
+def test_a_table_word_becomes_a_subquery_with_its_arguments() -> None:
+    query = translate.to_spark("SELECT patient_id FROM diagnoses_by(['cirrhosis'], $as_of) d")
+    assert "FROM (SELECT * FROM coded_diagnoses WHERE ARRAY_CONTAINS" in query
+    assert "recorded_at <= (:as_of)" in query and query.endswith("AS d")
+
+
+def test_an_unknown_pivot_form_is_refused() -> None:
+    with pytest.raises(translate.TranslationError):
+        translate.to_spark("PIVOT (SELECT * FROM t) ON analyte IN (1, 2) USING max(v) GROUP BY p")
