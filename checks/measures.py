@@ -325,11 +325,13 @@ def compute_measures(
 
 
 def _forget(con: duckdb.DuckDBPyConnection, check_id: str, month: date) -> None:
-    for table in ("measures", "measure_fingerprints"):
-        con.execute(
-            f"DELETE FROM {table} WHERE check_id = $c AND month_end = $m",  # noqa: S608 - constant names
-            {"c": check_id, "m": month},
-        )
+    """Drop a month's fingerprint before it is evaluated again. Its `measures` rows stay: they are
+    what earlier runs reported (a re-rendered report reads `measures_of(run)`), and the new rows,
+    stored under this run, supersede them from this run on."""
+    con.execute(
+        "DELETE FROM measure_fingerprints WHERE check_id = $c AND month_end = $m",
+        {"c": check_id, "m": month},
+    )
 
 
 def _patients_for_breakdowns(con: duckdb.DuckDBPyConnection, breakdowns: Sequence[str]) -> None:

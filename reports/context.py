@@ -44,6 +44,7 @@ class Header:
     kind: str = "scheduled"  # or "ad hoc" (runs.kind)
     ad_hoc_because: tuple[str, ...] = ()  # the options that made it ad hoc
     compared_with: tuple[str, date] | None = None  # ad hoc: the latest scheduled run before it (id, as-of)
+    measures_months: int = 24  # month-ends the run's measures cover (its recorded measures_months)
 
 
 @dataclass(frozen=True)
@@ -193,7 +194,9 @@ def build_context(
     run = _rows(
         con,
         "SELECT as_of, started_at, tool_version, warnings, data_from, data_to, kind, "
-        "settings->'ad_hoc_because' AS because FROM runs WHERE run_id = $r",
+        "settings->'ad_hoc_because' AS because, "
+        "coalesce(CAST(settings->>'measures_months' AS INTEGER), 24) AS measures_months "
+        "FROM runs WHERE run_id = $r",
         {"r": run_id},
     )
     if not run:
@@ -211,13 +214,12 @@ def build_context(
         run[0]["kind"] or "scheduled",
         tuple(json.loads(run[0]["because"] or "[]")),
         last_scheduled_before(con, run_id) if run[0]["kind"] == "ad hoc" else None,
+        run[0]["measures_months"],
     )
     results = {
         r["check_id"]: r for r in _rows(con, "SELECT * FROM check_results WHERE run_id = $r", {"r": run_id})
     }
-    sections = tuple(
-        check_section(con, run_id, as_of, d, results[d.id]) for d in definitions if d.id in results
-    )
+    sections = tuple(check_section(con, header, d, results[d.id]) for d in definitions if d.id in results)
     files = file_quality(con, run_id)
     warnings = tuple(json.loads(run[0]["warnings"] or "[]"))
     coverage = codelist_coverage(con, run_id)
@@ -392,13 +394,13 @@ def _worklist_row(row: dict[str, Any], as_of: date, columns: Sequence[str]) -> W
 
 def check_section(
     con: duckdb.DuckDBPyConnection,
-    run_id: str,
-    as_of: date,
+    header: Header,
     definition: CheckDefinition,
     result: dict[str, Any],
 ) -> CheckSection:
     """The definition as a reviewer reads it, the parameters this run used, and the worklist."""
     parameters = json.loads(result["parameters"])
+    run_id, as_of = header.run_id, header.as_of
     return CheckSection(
         check_summary(con, run_id, result),
         definition.guideline,
@@ -409,8 +411,8 @@ def check_section(
         tuple(sorted(parameters.items())),
         definition.evidence,
         worklist(con, run_id, as_of, definition),
-        monthly_points(con, definition.id, as_of),
-        site_points(con, definition.id, as_of),
+        monthly_points(con, run_id, definition.id, as_of, header.measures_months),
+        site_points(con, run_id, definition.id, as_of),
     )
 
 

@@ -48,19 +48,21 @@ class Cell:
         return self.flagged / self.population if self.population else None
 
 
-def read_cells(con: duckdb.DuckDBPyConnection, as_of: date, months: int) -> list[Cell]:
-    """The stored measures of the `months` latest month-ends on or before `as_of`, sorted."""
+def read_cells(con: duckdb.DuckDBPyConnection, run_id: str, as_of: date, months: int) -> list[Cell]:
+    """The measures of the `months` latest month-ends on or before `as_of`, as run `run_id` saw them
+    (measures_of: a later run's re-evaluation never changes an old run's files), sorted."""
     rows = con.execute(
         """
-        WITH wanted AS (
-            SELECT DISTINCT month_end FROM measures WHERE month_end <= $as_of
+        WITH seen AS (SELECT * FROM measures_of($run)),
+        wanted AS (
+            SELECT DISTINCT month_end FROM seen WHERE month_end <= $as_of
             ORDER BY month_end DESC LIMIT $n
         )
         SELECT check_id, month_end, breakdown, group_value, population, flagged
-        FROM measures JOIN wanted USING (month_end)
+        FROM seen JOIN wanted USING (month_end)
         ORDER BY check_id, month_end, breakdown <> 'total', breakdown, group_value
         """,
-        {"as_of": as_of, "n": months},
+        {"run": run_id, "as_of": as_of, "n": months},
     ).fetchall()
     return [Cell(*row) for row in rows]
 
@@ -136,10 +138,10 @@ def exact_rows(cells: Iterable[Cell]) -> list[list]:
 
 
 def measures_tables(
-    con: duckdb.DuckDBPyConnection, as_of: date, months: int, threshold: int
+    con: duckdb.DuckDBPyConnection, run_id: str, as_of: date, months: int, threshold: int
 ) -> dict[str, tuple[tuple[str, ...], list[list]]]:
     """measures.csv (exact) and measures_shared.csv (disclosure control): file name -> header, rows."""
-    cells = read_cells(con, as_of, months)
+    cells = read_cells(con, run_id, as_of, months)
     return {
         "measures.csv": (HEADER, exact_rows(cells)),
         "measures_shared.csv": (SHARED_HEADER, shared_rows(cells, threshold)),
@@ -147,31 +149,36 @@ def measures_tables(
 
 
 def monthly_points(
-    con: duckdb.DuckDBPyConnection, check_id: str, as_of: date, months: int = 24
+    con: duckdb.DuckDBPyConnection, run_id: str, check_id: str, as_of: date, months: int
 ) -> tuple[MonthPoint, ...]:
-    """A check's totals for the `months` latest month-ends on or before `as_of`, oldest first."""
+    """A check's totals for the `months` latest month-ends on or before `as_of` as run `run_id` saw
+    them, oldest first."""
     rows = con.execute(
         """
         SELECT month_end, population, flagged FROM (
-            SELECT month_end, population, flagged FROM measures
+            SELECT month_end, population, flagged FROM measures_of($run)
             WHERE check_id = $c AND breakdown = 'total' AND month_end <= $as_of
             ORDER BY month_end DESC LIMIT $n)
         ORDER BY month_end
         """,
-        {"c": check_id, "as_of": as_of, "n": months},
+        {"run": run_id, "c": check_id, "as_of": as_of, "n": months},
     ).fetchall()
     return tuple(MonthPoint(*row) for row in rows)
 
 
-def site_points(con: duckdb.DuckDBPyConnection, check_id: str, as_of: date) -> tuple[SitePoint, ...]:
-    """Each known site's counts at the latest month-end on or before `as_of` (none: no site data)."""
+def site_points(
+    con: duckdb.DuckDBPyConnection, run_id: str, check_id: str, as_of: date
+) -> tuple[SitePoint, ...]:
+    """Each known site's counts at the latest month-end on or before `as_of`, as run `run_id` saw them
+    (none: no site data)."""
     rows = con.execute(
         """
-        SELECT group_value, population, flagged FROM measures
-        WHERE check_id = $c AND breakdown = 'site' AND group_value <> 'unknown'
-          AND month_end = (SELECT max(month_end) FROM measures WHERE check_id = $c AND month_end <= $as_of)
+        WITH seen AS (SELECT * FROM measures_of($run) WHERE check_id = $c AND month_end <= $as_of)
+        SELECT group_value, population, flagged FROM seen
+        WHERE breakdown = 'site' AND group_value <> 'unknown'
+          AND month_end = (SELECT max(month_end) FROM seen)
         ORDER BY group_value
         """,
-        {"c": check_id, "as_of": as_of},
+        {"run": run_id, "c": check_id, "as_of": as_of},
     ).fetchall()
     return tuple(SitePoint(*row) for row in rows)

@@ -60,9 +60,9 @@ def write_reports(
     out = settings.out
     os.makedirs(out, mode=0o700, exist_ok=True)
     findings = write_findings(con, out, run_id, definitions)
-    months = getattr(settings, "measures_months", 24)  # measures.csv exact; measures_shared.csv under
-    for name, (header, rows) in measures_tables(  # the small-number rule (reports/measures.py, #19)
-        con, ctx.header.as_of, months, settings.small_count_threshold
+    h = ctx.header  # measures.csv exact; measures_shared.csv under the small-number rule (#19)
+    for name, (header, rows) in measures_tables(
+        con, run_id, h.as_of, h.measures_months, settings.small_count_threshold
     ).items():
         write_csv(out / name, header, rows)
     report = write_text_private(out / "report.html", render_report(ctx))

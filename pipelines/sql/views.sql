@@ -115,3 +115,19 @@ SELECT s.patient_id,
        max_by(s.clinician_id, s.loaded) FILTER (s.clinician_id IS NOT NULL) AS clinician_id
 FROM per_run s JOIN alive_since a USING (patient_id)
 GROUP BY s.patient_id;
+
+-- measures_of(run_id): the monthly measures as that run saw them. `measures` keeps every evaluation
+-- (a month evaluated again when late data arrived gets new rows under the later run); this picks,
+-- per check and month-end, the evaluation by the latest run up to and including the given one, so a
+-- re-rendered report of an old run shows its own figures. current_measures: the same for today.
+CREATE OR REPLACE MACRO measures_of(run) AS TABLE
+SELECT check_id, month_end, breakdown, group_value, population, flagged, rate, run_id
+FROM (
+    SELECT m.*, rank() OVER (PARTITION BY m.check_id, m.month_end ORDER BY r.seq DESC) AS newest
+    FROM measures m JOIN runs r USING (run_id)
+    WHERE r.seq <= (SELECT seq FROM runs WHERE run_id = run)
+)
+WHERE newest = 1;
+
+CREATE OR REPLACE VIEW current_measures AS
+SELECT * FROM measures_of((SELECT arg_max(run_id, seq) FROM runs));

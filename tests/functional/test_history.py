@@ -132,18 +132,20 @@ def _outputs(folder) -> dict[str, str]:
 
 def test_rerendering_an_old_run_after_a_shrunken_dirty_export_changes_nothing(tmp_path, capsys):
     """Every fact a report shows about a run (guard verdicts, rejection reasons and their example
-    lines, counts, data range, warnings) is the run's record: a later night with a cut export, other
-    bad rows and new data leaves every output of the first run byte-identical when re-rendered."""
+    lines, counts, data range, warnings, monthly measures) is the run's record: a later night with a
+    cut export, other bad rows and late, back-dated data that changes past months' measures leaves
+    every output of the first run byte-identical when re-rendered."""
     import shutil
 
-    assert cli(*run_args(tmp_path, SAMPLE_EXPORT)) == 0  # so that night 1 finds files unchanged
+    nightly = ("--scheduled",)  # scheduled runs keep monthly measures
+    assert cli(*run_args(tmp_path, SAMPLE_EXPORT, *nightly)) == 0  # night 1 then finds files unchanged
     night1 = tmp_path / "night1"
     shutil.copytree(SAMPLE_EXPORT, night1)
     with (night1 / "labs.csv").open("a", encoding="utf-8") as handle:
         handle.write(
             "P0001,2026-11-19,2823-3,Potassium,4.1,mmol/L\nP0002,not a date,2823-3,Potassium,4.0,mmol/L\n"
         )
-    assert cli(*run_args(tmp_path, night1)) == 0
+    assert cli(*run_args(tmp_path, night1, *nightly)) == 0
     capsys.readouterr()
     first = listed(tmp_path, capsys)[0]["run_id"]
     db = tmp_path / "audit.duckdb"
@@ -156,7 +158,10 @@ def test_rerendering_an_old_run_after_a_shrunken_dirty_export_changes_nothing(tm
     (night2 / "labs.csv").write_text("\n".join(cut) + "\n", encoding="utf-8")
     with (night2 / "prescriptions.csv").open("a", encoding="utf-8") as handle:
         handle.write("P0005,furosemide,,,yesterday,,\n")  # a new bad row in a file night 1 skipped
-    assert cli(*run_args(tmp_path, night2)) == 0
+    with (night2 / "diagnoses.csv").open("a", encoding="utf-8") as handle:  # late: cirrhosis and cramps
+        for n in range(1, 60):  # recorded in June, sent only now: June to October are evaluated again
+            handle.write(f"P{n:04d},K74.60,ICD-10-CM,2026-06-15,\nP{n:04d},R25.2,ICD-10-CM,2026-06-15,\n")
+    assert cli(*run_args(tmp_path, night2, *nightly)) == 0
     second = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
     assert "much smaller than last time" in second  # the second night's own verdict
 
@@ -167,3 +172,5 @@ def test_rerendering_an_old_run_after_a_shrunken_dirty_export_changes_nothing(tm
         assert before[name] == after[name], name
     assert "much smaller than last time" not in after["report.html"]
     assert "not a date" in after["report.html"]  # the first night's own rejection example
+    today = (tmp_path / "out" / "measures.csv").read_text(encoding="utf-8-sig")
+    assert today != after["measures.csv"] and "cramps_cirrhosis,2026-06-30" in today  # June changed
