@@ -31,6 +31,7 @@ SKIPS = {
     "/var/log/": "a system log folder; test_logs.py covers --log-file",
     " ...": "a placeholder for the rest of a command",
     "--email ": "sends email through an SMTP server; tests/functional/test_email.py uses a local one",
+    "--import reviews.csv": "a sheet the team fills in; tests/functional/test_review_nights.py imports one",
     "output/csv": "a Synthea export the user brings; test_format_synthea.py and test_real_formats.py",
     "cdm_export/": "an OMOP export the user brings; test_format_omop.py",
     "mimic-iv-2.2/": "MIMIC-IV (credentialed access); test_format_mimic.py",
