@@ -67,10 +67,11 @@ class VolumeVerdict:
 
     @property
     def warning(self) -> str:
-        """The sentence the console, the run record, the report and the email show."""
+        """The one sentence the console, the run record (runs.warnings), the report and the email show."""
         return (
-            f"{self.label} has about {self.rows} rows, under {self.ratio:.0%} of the "
-            f"{self.previous_rows_read} the previous run read; check the export is complete."
+            f"{self.label} is much smaller than last time: about {self.rows} rows, under "
+            f"{self.ratio:.0%} of the {self.previous_rows_read} the previous run read; check the export "
+            "is complete."
         )
 
 

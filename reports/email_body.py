@@ -113,11 +113,7 @@ def email_summary(
     headline first, checks with the most high-priority flags first. `linked`: report_location was
     set, so the email links to it."""
     h = ctx.header
-    warnings = tuple(
-        f"{f.file} is much smaller than last time ({f.rows_read} rows, previously {f.previous_rows_read})."
-        for f in ctx.files
-        if f.shrunk
-    )
+    warnings = ctx.warnings  # as the run recorded them (volume, as-of, coverage, freshness guards)
     return EmailSummary(
         subject=f"{h.clinic_name}: "
         + (

@@ -182,5 +182,6 @@ def test_a_much_smaller_export_is_warned_about(tmp_path):
     html = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
     email_html = (tmp_path / "out" / "email.html").read_text(encoding="utf-8")
     assert "labs.csv is much smaller than last time" in html
-    assert "3 rows read, against 20 in the previous run" in html
-    assert "labs.csv is much smaller than last time" in email_html
+    assert "about 3 rows, under 50% of the 20 the previous run read" in html  # the guard's one sentence
+    assert html.count("much smaller than last time") == 1  # said once, not once per place
+    assert "labs.csv is much smaller than last time: about 3 rows" in email_html
