@@ -23,18 +23,19 @@ from checks.framework import CheckConfigError, CheckDefinition
 
 CODELIST_DIR = Path(checks.__file__).parent / "codelists"
 SQL_DIR = Path(checks.__file__).parent / "sql"
-_NOT_CHECKS = {"framework", "evaluate", "measures", "translate"}
 
 
 @cache
 def all_checks() -> tuple[CheckDefinition, ...]:
-    """Every check module's `CHECK`, in id order. Adding a module is all it takes to add a check."""
+    """Every check module's `CHECK`, in id order. Adding a module is all it takes to add a check; a
+    module without a `CHECK` that is a CheckDefinition (framework, evaluate, a new helper) is not one."""
     found = []
     for module in pkgutil.iter_modules(checks.__path__):
-        if module.name in _NOT_CHECKS or module.name.startswith("_"):
+        if module.name.startswith("_"):
             continue
-        definition = importlib.import_module(f"checks.{module.name}").CHECK
-        found.append(definition)
+        definition = getattr(importlib.import_module(f"checks.{module.name}"), "CHECK", None)
+        if isinstance(definition, CheckDefinition):
+            found.append(definition)
     return tuple(sorted(found, key=lambda c: c.id))
 
 
@@ -107,7 +108,7 @@ def prepare(
     """
     files = list(codelist_files) if codelist_files else sorted(str(p) for p in CODELIST_DIR.glob("*.csv"))
     con.execute((SQL_DIR / "_codelists.sql").read_text(encoding="utf-8"), {"codelist_files": files})
-    con.execute((SQL_DIR / "_vocabulary.sql").read_text(encoding="utf-8"))
+    con.execute((SQL_DIR / "_results.sql").read_text(encoding="utf-8"))
     con.execute((SQL_DIR / "_sources.sql").read_text(encoding="utf-8"))
     if per_patient_as_of is not None:
         con.execute(

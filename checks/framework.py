@@ -55,7 +55,7 @@ def days(name: str, default: int, description: str) -> Parameter:
 
 
 def low_limit(analyte: str, default: float, unit: str = "mmol/L", label: str = "") -> Parameter:
-    """`<analyte>_low`: a result below this is low (judged with result_below, _vocabulary.sql)."""
+    """`<analyte>_low`: a result below this is low (judged with result_below, _results.sql)."""
     return Parameter(f"{analyte}_low", default, unit, f"{label or analyte.capitalize()} below this is low.")
 
 

@@ -1,6 +1,6 @@
 """The checks' DuckDB SQL, translated for Apache Spark: one source, never a second copy of a check.
 
-A check is written once, in DuckDB SQL over the vocabulary of checks/sql/_vocabulary.sql and
+A check is written once, in DuckDB SQL over the vocabulary of checks/sql/_results.sql and
 _phrases.sql (macros). For Spark the macros are expanded in place, as sqlglot expressions (a table
 macro becomes a subquery, a scalar macro its body with the arguments put in), then the whole query
 is written as Spark SQL by sqlglot. The few phrases whose DuckDB body has no Spark equivalent (date
@@ -34,7 +34,7 @@ class DuckDBAsWritten(DuckDB):
 
 SQL_DIR = Path(__file__).parent / "sql"
 SPARK_VOCABULARY = SQL_DIR / "spark" / "_vocabulary.sql"
-VOCABULARY_FILES = ("_vocabulary.sql", "_phrases.sql")  # the macros, in the order they are created
+VOCABULARY_FILES = ("_results.sql", "_phrases.sql")  # the macros, in the order they are created
 _MACRO = re.compile(
     r"^\s*CREATE\s+OR\s+REPLACE\s+TEMP\s+MACRO\s+(\w+)\s*\(([^)]*)\)\s+AS\s+(TABLE\s+)?(.*)$",
     re.IGNORECASE | re.DOTALL,

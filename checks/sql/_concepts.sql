@@ -82,7 +82,7 @@ JOIN diagnosis_concepts c USING (code, code_system);
 -- What every check means by "a result": a blood (serum/plasma) test with a numeric value. A test
 -- without one (haemolysed, cancelled) leaves the level unknown; urine is a different measurement.
 -- A censored result ('<2.5', '>2000') is a result: value is its bound, value_comparator says which
--- side (judge it with result_below/result_above, _vocabulary.sql); result_text shows it as written.
+-- side (judge it with result_below/result_above, _results.sql); result_text shows it as written.
 CREATE OR REPLACE TEMP VIEW blood_results AS
 SELECT patient_id, analyte, collected_at, value, value_comparator,
        result_text(value, value_comparator) AS result_text

@@ -2,7 +2,7 @@
 -- like the definition a reviewer signs off ("cramps recorded in the lookback", "a diuretic active on
 -- the as-of date", "the last potassium on or before it") instead of retyping date arithmetic.
 -- Created per connection (TEMP) after _concepts.sql, whose views the table macros read; the result
--- macros (result_below, result_above, result_fell, result_text, latest_key) are in _vocabulary.sql.
+-- macros (result_below, result_above, result_fell, result_text, latest_key) are in _results.sql.
 -- Each phrase has a spec test: tests/unit/test_check_vocabulary.py.
 --
 -- Macros never see bound parameters: a check passes its $as_of, $lookback_days... as arguments, so

@@ -70,7 +70,7 @@ calcium_best AS (
 ),
 electrolytes AS (
     -- a censored result counts as a result and is low only when certainly below ('<0.6' is
-    -- below 0.7; '>0.6' never is): result_below, _vocabulary.sql
+    -- below 0.7; '>0.6' never is): result_below, _results.sql
     -- (result_text formatted here, once the cramp patients' results are picked: it is costly)
     SELECT patient_id, collected_at, day, value, value_comparator,
            result_text(value, value_comparator) AS result_text, k,

@@ -28,7 +28,7 @@ RESULTS = [
 
 def _duckdb(sql: str, params: dict | None = None) -> list[tuple]:
     con = duckdb.connect()
-    con.execute((SQL_DIR / "_vocabulary.sql").read_text(encoding="utf-8"))
+    con.execute((SQL_DIR / "_results.sql").read_text(encoding="utf-8"))
     return [tuple(r) for r in con.execute(sql, params or {}).fetchall()]
 
 

@@ -1,5 +1,5 @@
 """Spec: censored results ('<2.5', '>60') and text-only results across the checks, and "latest"
-meaning latest in time, as of 2026-11-20. Also the vocabulary macros (checks/sql/_vocabulary.sql)
+meaning latest in time, as of 2026-11-20. Also the vocabulary macros (checks/sql/_results.sql)
 on their own, on every boundary."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ AS_OF = date(2026, 11, 20)
 @pytest.fixture(scope="module")
 def con():
     with duckdb.connect() as connection:
-        connection.execute((SQL_DIR / "_vocabulary.sql").read_text(encoding="utf-8"))
+        connection.execute((SQL_DIR / "_results.sql").read_text(encoding="utf-8"))
         yield connection
 
 

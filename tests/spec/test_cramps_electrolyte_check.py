@@ -324,7 +324,7 @@ def test_albumin_reference_is_a_parameter(tmp_path):
 )
 def test_corrected_comparator(total_cmp, albumin_cmp, expected):
     with duckdb.connect() as con:
-        con.execute((SQL_DIR / "_vocabulary.sql").read_text(encoding="utf-8"))
+        con.execute((SQL_DIR / "_results.sql").read_text(encoding="utf-8"))
         got = con.execute(
             "SELECT corrected_comparator($t, $a)", {"t": total_cmp, "a": albumin_cmp}
         ).fetchone()
@@ -337,7 +337,7 @@ def test_corrected_comparator(total_cmp, albumin_cmp, expected):
 )
 def test_albumin_corrected_calcium_is_payne(total, albumin, expected):
     with duckdb.connect() as con:
-        con.execute((SQL_DIR / "_vocabulary.sql").read_text(encoding="utf-8"))
+        con.execute((SQL_DIR / "_results.sql").read_text(encoding="utf-8"))
         (got,) = con.execute(
             "SELECT albumin_corrected_calcium($t, $a, 40.0, 0.02)", {"t": total, "a": albumin}
         ).fetchone()

@@ -29,7 +29,7 @@ CREATE TABLE blood_results (patient_id VARCHAR, analyte VARCHAR, collected_at TI
 def con():
     with duckdb.connect() as connection:
         connection.execute(STAND_INS)
-        connection.execute((SQL_DIR / "_vocabulary.sql").read_text(encoding="utf-8"))
+        connection.execute((SQL_DIR / "_results.sql").read_text(encoding="utf-8"))
         connection.execute((SQL_DIR / "_phrases.sql").read_text(encoding="utf-8"))
         yield connection
 

@@ -1,4 +1,4 @@
--- The vocabulary implemented for Spark: only the words whose DuckDB body (checks/sql/_vocabulary.sql,
+-- The vocabulary implemented for Spark: only the words whose DuckDB body (checks/sql/_results.sql,
 -- _phrases.sql) Spark reads differently, each with the same meaning, in Spark SQL. Every other word,
 -- and every check, is translated from the DuckDB text (checks/translate.py). Same syntax as the
 -- DuckDB files, so one parser reads both; tests/spark/ hold each word to its DuckDB twin.
