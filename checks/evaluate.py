@@ -157,14 +157,19 @@ def compute(
         engine.evaluate_into(con, definition, params, table)
         leave_out_deceased(con, definition.id, table, as_of)
         return table, params
-    con.execute(  # exposures end at deaths after as_of; those before are left out below (_concepts.sql)
-        "CREATE OR REPLACE TEMP TABLE exposure_deaths AS "
-        "SELECT patient_id, death_date FROM deceased_patients WHERE death_date > $as_of",
-        {"as_of": as_of},
-    )
+    end_exposures_at_deaths_after(con, as_of)  # those dead by as_of are left out below
     con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {definition.sql}", params)
     leave_out_deceased(con, definition.id, table, as_of)
     return table, params
+
+
+def end_exposures_at_deaths_after(con: duckdb.DuckDBPyConnection, day: date | None) -> None:
+    """Make exposures (prescription_periods) end at the deaths after `day` (None: every dated
+    death): the table `exposure_deaths` set to the rule exposure_deaths_after (_concepts.sql)."""
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE exposure_deaths AS SELECT * FROM exposure_deaths_after($day)",
+        {"day": day},
+    )
 
 
 def left_out_table(check_id: str) -> str:
@@ -174,15 +179,14 @@ def left_out_table(check_id: str) -> str:
 
 def leave_out_deceased(con: duckdb.DuckDBPyConnection, check_id: str, table: str, as_of: date) -> int:
     """Move the rows of patients dead on or before `as_of` out of a check's result, for every check
-    alike: the dead are in no population. A patient known dead without a date (deceased = true, no
-    death_date) is out at any as-of date. Returns how many were left out (kept in `left_out_table`)."""
+    alike (the rule dead_by, _concepts.sql): the dead are in no population. A patient known dead without
+    a date is out at any as-of date. Returns how many were left out (kept in `left_out_table`)."""
     left_out = left_out_table(check_id)
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE {left_out} AS
         SELECT r.patient_id, d.death_date
-        FROM {table} r JOIN deceased_patients d USING (patient_id)
-        WHERE d.death_date IS NULL OR d.death_date <= $as_of
+        FROM {table} r JOIN dead_by($as_of) d USING (patient_id)
         ORDER BY r.patient_id
         """,  # noqa: S608 - internal table names; the date is bound
         {"as_of": as_of},

@@ -23,7 +23,7 @@ from typing import Any
 
 import duckdb
 
-from checks.evaluate import SQL_DIR, compute
+from checks.evaluate import SQL_DIR, compute, end_exposures_at_deaths_after
 from checks.framework import CheckDefinition
 
 log = logging.getLogger(__name__)
@@ -262,25 +262,19 @@ def _evaluate_in_one_statement(
 ) -> None:
     """Every month at once: the months joined laterally to the check's macro, as-of each month-end.
 
-    Exposures end at every dated death here (the single-date evaluation ends them only at deaths after
-    as-of): a patient dead on or before a month-end is left out of that month either way, and nobody
-    else's rows depend on another patient's death, so the counts are the same."""
+    Exposures end at the deaths after the first month-end (the single-date evaluation: after its
+    as-of): a patient dead on or before a later month-end is left out of that month either way
+    (dead_by), and nobody else's rows depend on another patient's death, so the counts are the same."""
     params = definition.resolve(overrides, months[0])
     args = ", ".join("m.month_end" if n == "as_of" else f"${n}" for n in params)
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE exposure_deaths AS "
-        "SELECT patient_id, death_date FROM deceased_patients WHERE death_date IS NOT NULL"
-    )
+    end_exposures_at_deaths_after(con, min(months))
     con.execute(
         f"""
         INSERT INTO measure_rows
         SELECT m.month_end, r.patient_id, r.flagged
         FROM (SELECT unnest(CAST($months AS DATE[])) AS month_end) m,
              LATERAL (SELECT patient_id, flagged FROM {_macro_name(definition)}({args})) r
-        WHERE NOT EXISTS (
-            SELECT 1 FROM deceased_patients d
-            WHERE d.patient_id = r.patient_id AND (d.death_date IS NULL OR d.death_date <= m.month_end)
-        )
+        WHERE NOT EXISTS (SELECT 1 FROM dead_by(m.month_end) d WHERE d.patient_id = r.patient_id)
         """,  # noqa: S608 - the macro is named after the check id; values are bound
         {"months": list(months), **{n: v for n, v in params.items() if n != "as_of"}},
     )

@@ -34,7 +34,7 @@ class DuckDBAsWritten(DuckDB):
 
 SQL_DIR = Path(__file__).parent / "sql"
 SPARK_VOCABULARY = SQL_DIR / "spark" / "_vocabulary.sql"
-VOCABULARY_FILES = ("_results.sql", "_phrases.sql")  # the macros, in the order they are created
+VOCABULARY_FILES = ("_results.sql", "_concepts.sql", "_phrases.sql")  # the macros, in creation order
 _MACRO = re.compile(
     r"^\s*CREATE\s+OR\s+REPLACE\s+TEMP\s+MACRO\s+(\w+)\s*\(([^)]*)\)\s+AS\s+(TABLE\s+)?(.*)$",
     re.IGNORECASE | re.DOTALL,

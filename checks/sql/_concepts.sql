@@ -49,12 +49,24 @@ JOIN codelist c
 CREATE OR REPLACE TEMP TABLE deceased_patients AS
 SELECT patient_id, death_date FROM src_patient_state WHERE deceased;
 
--- The deaths that end exposures: every known death date. While a check is evaluated as of a date,
--- checks/evaluate.py keeps only the deaths after that date here: a patient dead by then is left out
--- of the population centrally and counted as left out, so the check must first see the patient it
--- would have audited (an open-ended diuretic still running) rather than an exposure already ended.
+-- The two death rules, defined here only (checks/evaluate.py and checks/measures.py use them; spec:
+-- tests/unit/test_check_vocabulary.py).
+-- dead_by(day): the patients dead on or before `day`, out of every check's population as of it. A
+-- death without a date counts at any day.
+CREATE OR REPLACE TEMP MACRO dead_by(day) AS TABLE
+    SELECT patient_id, death_date FROM deceased_patients WHERE death_date IS NULL OR death_date <= day;
+-- exposure_deaths_after(day): the deaths that end exposures while a check is evaluated as of `day`:
+-- those after it. A patient dead by then is left out (dead_by) and counted as left out, so the check
+-- must first see the patient it would have audited (an open-ended diuretic still running) rather
+-- than an exposure already ended. NULL: every dated death.
+CREATE OR REPLACE TEMP MACRO exposure_deaths_after(day) AS TABLE
+    SELECT patient_id, death_date FROM deceased_patients
+    WHERE death_date IS NOT NULL AND (day IS NULL OR death_date > day);
+
+-- The deaths prescription_periods ends exposures at: every dated death until an evaluation sets the
+-- table to exposure_deaths_after(its as-of date) (checks/evaluate.py end_exposures_at_deaths_after).
 CREATE OR REPLACE TEMP TABLE exposure_deaths AS
-SELECT patient_id, death_date FROM deceased_patients WHERE death_date IS NOT NULL;
+SELECT * FROM exposure_deaths_after(NULL);
 
 -- Every prescription with the day its exposure ends: its own end (end_effective: end date, else
 -- start + days supply, else NULL = ongoing), or the patient's death, whichever comes first.

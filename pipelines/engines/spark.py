@@ -94,8 +94,8 @@ class SparkEngine:
     ) -> None:
         """One check on Spark; its rows into the DuckDB temp table `table` (checks/evaluate.py)."""
         as_of = params["as_of"]
-        deaths = self.spark.table("deceased_patients")
-        deaths.where(deaths.death_date > as_of).createOrReplaceTempView("exposure_deaths")
+        deaths = translate.to_spark("SELECT * FROM exposure_deaths_after($as_of)")  # _concepts.sql
+        self.spark.sql(deaths, args={"as_of": as_of}).createOrReplaceTempView("exposure_deaths")
         query = translate.check_query(definition.sql)
         rows = self.spark.sql(query, args=dict(params)).toArrow()
         con.register("spark_result", rows)

@@ -4,12 +4,14 @@ alignment, are held by the spec tests of the checks)."""
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 
 import duckdb
 import pytest
 
 from checks.evaluate import SQL_DIR
+from checks.translate import statements
 
 AS_OF = date(2026, 11, 20)
 
@@ -170,3 +172,42 @@ def test_flag_priority_and_reason(con, flagged, high, priority):
         "SELECT flag_priority($f, $h), flag_reason($f, 'why')", {"f": flagged, "h": high}
     ).fetchall()[0]
     assert got == (priority, "why" if flagged else None)
+
+
+def concept_macros() -> str:
+    """The macros of _concepts.sql (the death rules), without the views around them."""
+    text = (SQL_DIR / "_concepts.sql").read_text(encoding="utf-8")
+    return ";\n".join(s for s in statements(text) if re.search(r"\bTEMP\s+MACRO\b", s, re.I))
+
+
+@pytest.fixture()
+def deaths():
+    with duckdb.connect() as connection:
+        connection.execute(
+            "CREATE TABLE deceased_patients AS SELECT * FROM (VALUES"
+            " ('died the day before', DATE '2026-11-19'), ('died on as-of', DATE '2026-11-20'),"
+            " ('died the day after', DATE '2026-11-21'),"
+            " ('dead, no date', NULL::DATE)) t(patient_id, death_date)"
+        )
+        connection.execute(concept_macros())
+        yield connection
+
+
+def test_dead_by_a_day_includes_the_day_and_an_undated_death(deaths):
+    dead = ids(deaths, "SELECT patient_id FROM dead_by($d)", {"d": AS_OF})
+    assert dead == ["dead, no date", "died on as-of", "died the day before"]
+    assert ids(deaths, "SELECT patient_id FROM dead_by($d)", {"d": date(2000, 1, 1)}) == ["dead, no date"]
+
+
+def test_exposures_end_at_the_deaths_after_the_day(deaths):
+    after = ids(deaths, "SELECT patient_id FROM exposure_deaths_after($d)", {"d": AS_OF})
+    assert after == ["died the day after"]  # the dead by as-of are left out instead (dead_by)
+    every_dated = ids(deaths, "SELECT patient_id FROM exposure_deaths_after(NULL)")
+    assert every_dated == ["died on as-of", "died the day after", "died the day before"]
+    # together: every patient known dead is either left out as of the day or has exposures ended
+    both = ids(
+        deaths,
+        "SELECT patient_id FROM dead_by($d) UNION ALL SELECT patient_id FROM exposure_deaths_after($d)",
+        {"d": AS_OF},
+    )
+    assert both == ids(deaths, "SELECT patient_id FROM deceased_patients")
