@@ -7,7 +7,7 @@ a pruned run shows as such in `clinic-audit runs`. Data tables are never touched
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
@@ -15,8 +15,7 @@ import duckdb
 
 from checks.evaluate import all_checks
 from pipelines.db import connect, transaction
-from pipelines.outputs import in_place, staged
-from pipelines.record import write_stored_summary
+from pipelines.outputs import write_outputs
 from pipelines.settings import ConfigError, Settings
 
 # Tables holding per-run results that `prune` removes for old runs, with the column naming the run.
@@ -118,8 +117,6 @@ def run_kind(con: duckdb.DuckDBPyConnection, run_id: str) -> str:
 def rerender(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str, now: datetime):
     """Write a past run's findings.csv, report.html, email.html and worklists into `settings.out`,
     as a set (pipelines/outputs.py): this also repairs an OUT a killed run left marked stale."""
-    from reports.render import write_reports
-
     evaluated = {
         r[0]
         for r in con.execute("SELECT check_id FROM check_results WHERE run_id = $r", {"r": run_id}).fetchall()
@@ -127,12 +124,7 @@ def rerender(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str, no
     if not evaluated:
         raise ConfigError(f"run {run_id} was pruned: its results are no longer in the database")
     selected = tuple(c for c in all_checks() if c.id in evaluated)
-    location = settings.report_location or str((settings.out / "report.html").resolve())
-    with staged(settings.out) as staging:
-        into = replace(settings, out=staging, report_location=location)
-        written = write_reports(con, into, run_id, selected, now)
-        write_stored_summary(con, staging, run_id)
-    return in_place(written, settings.out)
+    return write_outputs(con, settings, run_id, selected, now)
 
 
 def prune(con: duckdb.DuckDBPyConnection, keep_runs: int) -> dict[str, int]:

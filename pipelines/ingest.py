@@ -60,8 +60,14 @@ class FileResult:
     @property
     def reject_rate(self) -> float:
         """Share of the file's audited rows (read, less skipped) that were quarantined."""
-        audited = self.rows_read - self.rows_skipped
-        return self.rows_rejected / audited if audited else 0.0
+        return reject_rate(self.rows_rejected, self.rows_read, self.rows_skipped)
+
+
+def reject_rate(rejected: int, read: int, skipped: int) -> float:
+    """Share of a file's audited rows (read, less skipped: outside the audit) that were quarantined;
+    what `reject_threshold` is compared with."""
+    audited = read - skipped
+    return rejected / audited if audited else 0.0
 
 
 def sha256_of(*paths: Path) -> str:

@@ -17,6 +17,7 @@ the old report says it is stale, and `clinic-audit report` writes the outputs ag
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import html
 import json
@@ -25,12 +26,18 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
+from datetime import datetime
 from pathlib import Path
 
+import duckdb
+
+from checks.framework import CheckDefinition
 from pipelines.errors import OutputError
+from pipelines.settings import Settings
 from reports.files import write_text_private
+from reports.render import Reports, write_reports
 
 log = logging.getLogger(__name__)
 
@@ -78,10 +85,8 @@ def publish(staging: Path, out: Path) -> None:
         os.replace(staging / name, out / name)
 
 
-def in_place(paths: object, out: Path) -> object:
+def in_place(paths: Reports, out: Path) -> Reports:
     """`reports.render.Reports` with its paths moved from the staging folder to OUT."""
-    import dataclasses
-
     return dataclasses.replace(
         paths,
         report=out / paths.report.name,
@@ -163,3 +168,22 @@ def _output_error(out: Path, error: BaseException) -> OutputError:
         f"the run committed, but its outputs could not be written into {out} ({why}). The report "
         "there is marked stale; once fixed, `clinic-audit report` writes them from the stored run."
     )
+
+
+def write_outputs(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    run_id: str,
+    definitions: Sequence[CheckDefinition],
+    now: datetime,
+) -> Reports:
+    """Every output of a committed run, from its record, written as a set into `settings.out`: after
+    the run, and again by `clinic-audit report` (which also repairs an OUT a killed run left stale)."""
+    from pipelines.record import summary_of_record, write_summary
+
+    location = settings.report_location or str((settings.out / LAST).resolve())
+    with staged(settings.out) as staging:
+        into = dataclasses.replace(settings, out=staging, report_location=location)
+        written = write_reports(con, into, run_id, definitions, now)
+        write_summary(staging, summary_of_record(con, run_id))
+    return in_place(written, settings.out)

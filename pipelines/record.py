@@ -18,7 +18,7 @@ from checks.evaluate import CheckResult
 from pipelines import __version__
 from pipelines.codelists import CodelistFile
 from pipelines.guards import Coverage, VolumeVerdict
-from pipelines.ingest import FileResult
+from pipelines.ingest import FileResult, reject_rate
 from pipelines.settings import Settings
 from reports.files import write_text_private
 
@@ -112,81 +112,96 @@ def settings_record(settings: Settings, as_of: date) -> dict:
     return record
 
 
-def write_summary(out: Path, outcome: RunOutcome) -> Path:
-    """`summary.json`: the record as a file for schedulers, also for a failed run (which leaves no
-    trace in the database): per file counts and top rejection reasons, per check the rates.
-
-    It carries no patient identifier or value: a reason gives its example's line number, never the
-    row's text (the database's `quarantine` and `run_files` keep that, for analysts)."""
+def write_summary(out: Path, summary: dict) -> Path:
+    """`summary.json`, for schedulers: the run, per file its counts, verdicts and top reasons, per
+    check its rates (summary_of_record, or summary_of_outcome for a failed run, which leaves no
+    record). It carries no patient identifier or value: a reason gives its example's line number,
+    never the row's text (the database's `quarantine` and `run_files` keep that, for analysts)."""
     out.mkdir(parents=True, exist_ok=True)
-    summary = {
+    return write_text_private(out / "summary.json", json.dumps(summary, indent=2, default=str) + "\n")
+
+
+def summary_of_record(con: duckdb.DuckDBPyConnection, run_id: str) -> dict:
+    """The summary of a committed run, read from its record (runs, run_files, check_results): the
+    same after the run and when `clinic-audit report` writes it again."""
+    run = _dicts(con, "SELECT * EXCLUDE (settings, exports) FROM runs WHERE run_id = $r", run_id)[0]
+    files = _dicts(con, "SELECT * FROM run_files WHERE run_id = $r ORDER BY table_name", run_id)
+    checks = _dicts(con, "SELECT * FROM check_results WHERE run_id = $r ORDER BY check_id", run_id)
+    return _summary(run | {"message": ""}, files, checks)
+
+
+def summary_of_outcome(outcome: RunOutcome) -> dict:
+    """The summary of a run that failed before its commit, from what it did so far, in the shape of
+    the record (the same keys as summary_of_record)."""
+    verdicts = {v.table: v for v in outcome.volume}
+    run = {
         "run_id": outcome.run_id,
+        "seq": None,
         "kind": outcome.kind,
         "status": outcome.status,
         "message": outcome.message,
         "warnings": outcome.warnings,
-        "as_of": outcome.as_of.isoformat(),
-        "started_at": outcome.started_at.isoformat(),
-        "finished_at": outcome.finished_at.isoformat() if outcome.finished_at else None,
+        "as_of": outcome.as_of,
+        "started_at": outcome.started_at,
+        "finished_at": outcome.finished_at,
         "tool_version": __version__,
         "coverage": outcome.coverage.as_dict() if outcome.coverage else None,
-        "files": {
-            f.table: {
-                "file": f.file,
-                "sha256": f.sha256,
-                "rows_read": f.rows_read,
-                "rows_loaded": f.rows_loaded,
-                "rows_duplicate": f.rows_duplicate,
-                "rows_rejected": f.rows_rejected,
-                "reject_rate": round(f.reject_rate, 6),
-                "skipped_unchanged": f.skipped_unchanged,
-                "top_rejection_reasons": without_examples(f.top_reasons),
-                "rows_skipped": f.rows_skipped,
-                "skip_reasons": f.skip_reasons,
-                "rows_noted": f.rows_noted,
-                "top_notes": without_examples(f.top_notes),
-            }
-            for f in outcome.files
-        },
-        "checks": {
-            c.check_id: {
-                "title": c.title,
-                "denominator": c.denominator,
-                "flagged": c.flagged,
-                "high_priority": c.high_priority,
-                "rate": round(c.rate, 6),
-                "deceased_excluded": c.deceased_excluded,
-                "exceptions": c.exceptions,
-                "flagged_after_exceptions": c.flagged_after_exceptions,
-                "parameters": c.parameters,
-            }
-            for c in outcome.checks
-        },
+        "data_from": outcome.data_from,
+        "data_to": outcome.data_to,
     }
-    return write_text_private(out / "summary.json", json.dumps(summary, indent=2, default=str) + "\n")
+    files = [
+        asdict(f)
+        | {
+            "table_name": f.table,
+            "previous_rows_read": verdicts[f.table].previous_rows_read if f.table in verdicts else None,
+            "shrunk": verdicts[f.table].shrunk if f.table in verdicts else False,
+        }
+        for f in outcome.files
+    ]
+    checks = [
+        asdict(c) | {"rate": c.rate, "flagged_after_exceptions": c.flagged_after_exceptions}
+        for c in outcome.checks
+    ]
+    return _summary(run, files, checks)
+
+
+RUN_KEYS = (
+    "run_id", "seq", "kind", "status", "message", "warnings", "as_of", "started_at", "finished_at",
+    "tool_version", "coverage", "data_from", "data_to",
+)  # fmt: skip
+FILE_KEYS = (
+    "file", "sha256", "bytes", "rows_read", "rows_loaded", "rows_duplicate", "rows_rejected",
+    "skipped_unchanged", "rows_skipped", "skip_reasons", "rows_noted", "previous_rows_read", "shrunk",
+)  # fmt: skip
+CHECK_KEYS = (
+    "title", "denominator", "flagged", "high_priority", "rate", "deceased_excluded", "exceptions",
+    "flagged_after_exceptions", "parameters",
+)  # fmt: skip
+
+
+def _summary(run: dict, files: list[dict], checks: list[dict]) -> dict:
+    """The one shape of summary.json, whichever source its rows come from."""
+    summary = {key: run.get(key) for key in RUN_KEYS}
+    summary["warnings"] = summary["warnings"] or []
+    summary["files"] = {
+        f["table_name"]: {key: f.get(key) for key in FILE_KEYS}
+        | {
+            "reject_rate": round(reject_rate(f["rows_rejected"], f["rows_read"], f["rows_skipped"] or 0), 6),
+            "top_rejection_reasons": without_examples(f.get("top_reasons") or []),
+            "top_notes": without_examples(f.get("top_notes") or []),
+        }
+        for f in files
+    }
+    summary["checks"] = {
+        c["check_id"]: {key: c.get(key) for key in CHECK_KEYS} | {"rate": round(c["rate"] or 0.0, 6)}
+        for c in checks
+    }
+    return summary
 
 
 def without_examples(reasons: list[dict]) -> list[dict]:
     """Reasons without the example row's text (it quotes a patient's row); its line number stays."""
     return [{k: v for k, v in reason.items() if k != "example"} for reason in reasons]
-
-
-def write_stored_summary(con: duckdb.DuckDBPyConnection, out: Path, run_id: str) -> Path:
-    """`summary.json` of a committed run rewritten from its record (`clinic-audit report`): the run,
-    its files (run_files) and checks (check_results), every stored column, marked
-    "from_record": true. The keys of files and checks are the stored column names."""
-    run = _dicts(con, "SELECT * EXCLUDE (settings, exports) FROM runs WHERE run_id = $r", run_id)[0]
-    summary = run | {"warnings": run["warnings"] or [], "message": "", "from_record": True}
-    summary["files"] = {
-        f.pop("table_name"): f
-        | {k: without_examples(f[k] or []) for k in ("top_reasons", "top_notes") if k in f}
-        for f in _dicts(con, "SELECT * EXCLUDE (run_id) FROM run_files WHERE run_id = $r", run_id)
-    }
-    summary["checks"] = {
-        c.pop("check_id"): c
-        for c in _dicts(con, "SELECT * EXCLUDE (run_id) FROM check_results WHERE run_id = $r", run_id)
-    }
-    return write_text_private(out / "summary.json", json.dumps(summary, indent=2, default=str) + "\n")
 
 
 def _dicts(con: duckdb.DuckDBPyConnection, sql: str, run_id: str) -> list[dict]:

@@ -27,14 +27,13 @@ from pipelines.guards import data_range, date_guards, freshness_warnings, reject
 from pipelines.ingest import RawSource, duplicate_key_warnings, preflight
 from pipelines.load import in_export_order, load_exports
 from pipelines.logs import RUN_ID
-from pipelines.outputs import in_place, in_progress_notice, mark_stale, staged
-from pipelines.record import RunOutcome, record_run, write_summary
+from pipelines.outputs import in_progress_notice, mark_stale, write_outputs
+from pipelines.record import RunOutcome, record_run, summary_of_outcome, write_summary
 from pipelines.reviews import apply_reviews
 from pipelines.run_kind import RunKind
 from pipelines.settings import ConfigError, Settings
 from pipelines.unmatched import find as find_unmatched
 from pipelines.unmatched import record as record_unmatched
-from reports.render import write_reports
 
 log = logging.getLogger(__name__)
 
@@ -95,30 +94,14 @@ def execute_run(
             progress("recording the run")
             _record(con, settings, outcome)
         progress("writing the outputs")
-        _write_outputs(con, settings, outcome, selected, now)
+        outcome.reports = write_outputs(con, settings, outcome.run_id, selected, now)
     except InputError as error:
         outcome.status, outcome.message = "failed", str(error)
-        write_summary(settings.out, outcome)
+        write_summary(settings.out, summary_of_outcome(outcome))
         raise
     finally:
         con.close()
     return outcome
-
-
-def _write_outputs(
-    con: duckdb.DuckDBPyConnection,
-    settings: Settings,
-    outcome: RunOutcome,
-    selected: tuple[CheckDefinition, ...],
-    now: datetime,
-) -> None:
-    """After the commit: every output into a temporary folder, then moved into OUT as a set."""
-    location = settings.report_location or str((settings.out / "report.html").resolve())
-    with staged(settings.out) as staging:
-        into = replace(settings, out=staging, report_location=location)
-        outcome.reports = write_reports(con, into, outcome.run_id, selected, now)
-        write_summary(staging, outcome)
-    outcome.reports = in_place(outcome.reports, settings.out)
 
 
 def _engine(settings: Settings) -> object | None:

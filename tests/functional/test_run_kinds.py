@@ -113,7 +113,7 @@ def test_report_without_run_repairs_the_nightly_and_an_ad_hoc_run_goes_to_its_fo
     assert cli("report", "--db", str(tmp_path / "audit.duckdb"), env=configured(tmp_path)) == 0
     assert scheduled in (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
     summary = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))
-    assert summary["run_id"] == scheduled and summary["from_record"] is True
+    assert summary["run_id"] == scheduled and summary["seq"] is not None  # read back from the record
     assert (
         cli("report", "--run", ad_hoc, "--db", str(tmp_path / "audit.duckdb"), env=configured(tmp_path)) == 0
     )
