@@ -255,12 +255,26 @@ def measure_size(patients: int, seed: int, work: Path) -> dict:
     figures["pandas_peer"]["correctness"] = {
         c: v["verdict"] for c, v in compare(clinic, flagged_sets(peer_flags)).items()
     }
+    figures["polars_peer"] = polars_peer(clinic, work)
     as_of2, now2 = AS_OF + timedelta(days=1), NOW + timedelta(days=1)
     figures["night2"] = pipeline(work / "night2", db, work / "out2", as_of2, now2)
     figures["night2_first_load"] = pipeline(
         work / "night2", work / "fresh2.duckdb", work / "out3", as_of2, now2
     )
     figures["ratios"] = ratios(figures)
+    return figures
+
+
+def polars_peer(clinic: Clinic, work: Path) -> dict | None:
+    """The Polars peer (tests/bench/polars_peer.py: the two core checks from the CSVs, lazy scans),
+    or None when polars is not installed (the `bench` extra)."""
+    try:
+        import polars  # noqa: F401 - only asked whether it is there
+    except ImportError:
+        return None
+    flags = work / "polars_flags.csv"
+    figures = child(["-m", "tests.bench.polars_peer", str(clinic.export), AS_OF.isoformat(), str(flags)])
+    figures["correctness"] = {c: v["verdict"] for c, v in compare(clinic, flagged_sets(flags)).items()}
     return figures
 
 
@@ -274,11 +288,33 @@ def ratios(f: dict) -> dict:
         "checks_vs_pandas_memory": round(ours["peak_mb"] / peer["peak_mb"], 2),
         "pandas_compute_only_vs_checks_time": round(peer["checks"] / ours["seconds"], 2),
         "pandas_vs_pipeline_time": round(peer["seconds"] / f["pipeline"]["seconds"], 2),
+        # issue 21, scope for scope: two checks on a loaded database vs the same two from the CSVs,
+        # and the full night (load, validation, ten checks, measures, reports) vs that script
+        "polars_vs_checks_time": _ratio(f.get("polars_peer"), ours),
+        "pipeline_vs_polars_time": _ratio(f["pipeline"], f.get("polars_peer")),
+        "after_ingest_vs_floor_time": _after_ingest(f),
+        "ingest_vs_floor_time": round(_ingest_seconds(f["pipeline"]) / f["floor"]["seconds"], 2),
         "night2_vs_first_load_time": round(f["night2"]["seconds"] / f["night2_first_load"]["seconds"], 2),
         # issue 19: 24 months of measures with breakdowns against the nightly checks, first night and next
         "measures_vs_checks_time": _stage_ratio(f["pipeline"], "measures (months)", "checks (all)"),
         "night2_measures_vs_checks_time": _stage_ratio(f["night2"], "measures (months)", "checks (all)"),
     }
+
+
+def _ratio(numerator: dict | None, denominator: dict | None) -> float | None:
+    if not numerator or not denominator or not denominator["seconds"]:
+        return None
+    return round(numerator["seconds"] / denominator["seconds"], 2)
+
+
+def _ingest_seconds(run: dict) -> float:
+    return sum(s["seconds"] for s in run["stages"] if s["stage"].startswith("ingest "))
+
+
+def _after_ingest(f: dict) -> float:
+    """Everything the run does after loading the files (checks, measures, guards, record, commit,
+    outputs), as a share of the floor: the full run less its ingest stages."""
+    return round((f["pipeline"]["seconds"] - _ingest_seconds(f["pipeline"])) / f["floor"]["seconds"], 2)
 
 
 def _stage_ratio(run: dict, numerator: str, denominator: str) -> float | None:
@@ -367,6 +403,10 @@ def print_size(f: dict) -> None:
         f"    load {q['load']:.2f} s, validate {q['validate']:.2f} s, checks {q['checks']:.2f} s; "
         f"peer vs truth: {q['correctness']}"
     )
+    pol = f.get("polars_peer")
+    if pol:
+        print(line.format("polars peer (2 checks from CSV)", pol["seconds"], "", pol["peak_mb"]))
+        print(f"    peer vs truth: {pol['correctness']}")
     n2, n2f = f["night2"], f["night2_first_load"]
     print(line.format("night 2 (99% overlap) on night-1 db", n2["seconds"], "", n2["peak_mb"]))
     print(line.format("same files, first load (new db)", n2f["seconds"], "", n2f["peak_mb"]))
@@ -386,6 +426,15 @@ def print_size(f: dict) -> None:
         f"peer compute-only / checks = {r['pandas_compute_only_vs_checks_time']}x; "
         f"peer / full pipeline = {r['pandas_vs_pipeline_time']}x"
     )
+    print(
+        f"  ingest / floor = {r['ingest_vs_floor_time']}x (target <= 1.25); after ingest / floor = "
+        f"{r['after_ingest_vs_floor_time']}x (target <= 0.3)"
+    )
+    if pol:
+        print(
+            f"  polars (2 checks from CSV) / our 2 checks on the loaded db = {r['polars_vs_checks_time']}x; "
+            f"full night / polars 2-check script = {r['pipeline_vs_polars_time']}x (target <= 1)"
+        )
     print(f"  night 2 / first load = {r['night2_vs_first_load_time']}x (target <= 1.3)", flush=True)
     print(
         f"  measures / checks = {r['measures_vs_checks_time']}x time on the first night (24 months, "

@@ -22,6 +22,8 @@ RATIOS = (
     "pandas_vs_checks_time",
     "checks_vs_pandas_memory",
     "night2_vs_first_load_time",
+    "ingest_vs_floor_time",
+    "after_ingest_vs_floor_time",
 )
 
 
@@ -38,6 +40,13 @@ def test_core_checks_flag_exactly_the_planted_patients(figures):
             assert verdict["verdict"] == "MATCH", (size["patients"], check_id, verdict)
             assert verdict["expected"] > 0, check_id  # the tiny clinic still plants flags
         assert set(size["pandas_peer"]["correctness"].values()) == {"MATCH"}
+
+
+def test_the_polars_peer_flags_exactly_the_planted_patients(figures):
+    pytest.importorskip("polars")  # the `bench` extra
+    for size in figures["sizes"]:
+        assert set(size["polars_peer"]["correctness"].values()) == {"MATCH"}
+        assert size["ratios"]["pipeline_vs_polars_time"] > 0
 
 
 def test_every_figure_is_reported(figures):
