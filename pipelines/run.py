@@ -89,8 +89,7 @@ def execute_run(
             )
             outcome.checks = apply_reviews(con, outcome.run_id, outcome.as_of, outcome.checks)
             record_due_soon(con, outcome.run_id, outcome.as_of, selected, settings.due_soon_days)
-            if not kind.ad_hoc:  # an ad-hoc run may use other parameters: the measures are the nightly's
-                _measures(con, settings, outcome, selected, progress)
+            _measures(con, settings, outcome, selected, progress, nightly=not kind.ad_hoc)
             progress("recording the run")
             _record(con, settings, outcome)
         progress("writing the outputs")
@@ -184,14 +183,22 @@ def _measures(
     outcome: RunOutcome,
     selected: tuple[CheckDefinition, ...],
     progress: Callable[[str], None],
+    nightly: bool,
 ) -> None:
-    """The monthly measures up to as-of, evaluated where the data or the check changed (checks/measures.py).
-    Not with --as-of per-patient: each patient's dates are moved, so a month-end means nothing."""
+    """The monthly measures up to as-of, evaluated where the data or the check changed (checks/measures.py);
+    an ad-hoc run's own evaluations stay out of the nightly record. Not with --as-of per-patient: each
+    patient's dates are moved, so a month-end means nothing."""
     if settings.as_of == "per-patient" or not settings.measures_months:
         return
     progress("computing the monthly measures")
     compute_measures(
-        con, outcome.run_id, outcome.as_of, selected, settings.check_params, settings.measures_months
+        con,
+        outcome.run_id,
+        outcome.as_of,
+        selected,
+        settings.check_params,
+        settings.measures_months,
+        nightly=nightly,
     )
 
 

@@ -59,7 +59,7 @@ def test_each_month_equals_a_run_as_of_that_month_end(first_night, tmp_path, mon
     check, the population and flagged count the first night stored for that month."""
     args = run_args(tmp_path, SAMPLE_EXPORT)
     args[args.index("--as-of") + 1] = month_end
-    assert cli(*args) == 0  # an ad-hoc run (another as-of): it keeps no measures
+    assert cli(*args) == 0  # an ad-hoc run (another as-of): its measures stay out of the nightly record
     single = rows(
         tmp_path / "audit.duckdb", "SELECT check_id, denominator, flagged FROM check_results ORDER BY 1"
     )
@@ -214,3 +214,33 @@ def test_measures_files_and_the_report_chart(first_night):
     report = (out / "report.html").read_text(encoding="utf-8")
     assert report.count('<svg class="chart"') == len(all_checks())
     assert "<h3>By month</h3>" in report and "Oct 26</text>" in report and "<script" not in report
+
+
+def test_an_ad_hoc_first_run_shows_measures_that_never_enter_the_nightly_record(tmp_path):
+    """The README's first command is ad hoc (an explicit --as-of): its report still shows 24 months.
+    An ad-hoc run with another parameter shows its own figures, and the nightly's stay its own."""
+    assert cli(*run_args(tmp_path, SAMPLE_EXPORT)) == 0  # ad hoc, first run on a new database
+    first = read_csv_rows(tmp_path / "out" / "measures.csv")
+    assert {r["month_end"] for r in first if r["check_id"] == "cramps_cirrhosis"} == {
+        m.isoformat() for m in month_ends(AS_OF, 24)
+    }
+    db = tmp_path / "audit.duckdb"
+    assert rows(db, "SELECT count(*) FROM current_measures")[0][0] == 0  # no nightly yet
+    assert rows(db, "SELECT count(*) FROM measure_fingerprints")[0][0] == 0
+
+    assert cli(*run_args(tmp_path, SAMPLE_EXPORT, "--scheduled")) == 0
+    nightly = rows(db, "SELECT * EXCLUDE (run_id) FROM current_measures ORDER BY ALL")
+    assert nightly == rows(
+        db, "SELECT * EXCLUDE (run_id) FROM measures_of((SELECT arg_max(run_id, seq) FROM runs)) ORDER BY ALL"
+    )
+    param = "diuretic_electrolyte_monitoring.lookback_days=90"
+    assert cli(*run_args(tmp_path, SAMPLE_EXPORT, "--param", param, "--out", str(tmp_path / "adhoc"))) == 0
+    adhoc = read_csv_rows(tmp_path / "adhoc" / "measures.csv")
+    assert rows(db, "SELECT * EXCLUDE (run_id) FROM current_measures ORDER BY ALL") == nightly
+    total = [
+        r for r in first if r["check_id"] == "diuretic_electrolyte_monitoring" and r["breakdown"] == "total"
+    ]
+    total_90 = [
+        r for r in adhoc if r["check_id"] == "diuretic_electrolyte_monitoring" and r["breakdown"] == "total"
+    ]
+    assert total != total_90  # the ad-hoc report shows its own parameters' figures
