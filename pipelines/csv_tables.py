@@ -67,9 +67,26 @@ class CsvFile:
         return {param: str(self.path), f"{param}_columns": {n: "VARCHAR" for n in self.names}}
 
 
+# Names an export file may have (every format's): an entry so named that is no regular file is refused.
+EXPORT_SUFFIXES = (".csv", ".tsv", ".txt", ".gz", ".ndjson")
+
+
+def files_in(folder: Path) -> list[Path]:
+    """The folder's regular files (a symlink to one included); an InputError naming any entry with an
+    export file's name that is not one (a folder, device, pipe, socket, a link to nothing), which would
+    otherwise pass for an absent file (an optional one silently) or never finish reading."""
+    found = []
+    for path in folder.iterdir():
+        if path.is_file():
+            found.append(path)
+        elif path.name.lower().endswith(EXPORT_SUFFIXES):
+            raise InputError(f"{path}: not a regular file (a folder, device, pipe, socket or broken link)")
+    return found
+
+
 def find_optional(export_dir: Path, names: tuple[str, ...]) -> Path | None:
     """The first of `names` present in the folder (names match case-insensitively), if any."""
-    present = {p.name.lower(): p for p in export_dir.iterdir() if p.is_file()}
+    present = {p.name.lower(): p for p in files_in(export_dir)}
     return next((present[n.lower()] for n in names if n.lower() in present), None)
 
 

@@ -50,6 +50,7 @@ from pathlib import Path
 import duckdb
 
 from pipelines.contract import CONTRACT_BY_TABLE
+from pipelines.csv_tables import files_in
 from pipelines.errors import InputError
 from pipelines.ingest import RawSource
 
@@ -111,7 +112,13 @@ def faults_of(files: dict[str, list[Path]]) -> Callable[[duckdb.DuckDBPyConnecti
                 {"paths": [str(p) for p in paths], "delim": chr(1)},
             ).fetchall()[0][0]
             if count:
-                found += [fault for path in paths for fault in _line_faults(path, kind)]
+                located = [fault for path in paths for fault in _line_faults(path, kind)]
+                if len(located) != count:  # Python and DuckDB read a line differently: never lose it
+                    raise InputError(
+                        f"{', '.join(p.name for p in paths)}: {count} lines are not {kind} resources but "
+                        f"{len(located)} could be located by line; nothing was loaded"
+                    )
+                found += located
         return found
 
     return faults
@@ -125,7 +132,7 @@ def _line_faults(path: Path, kind: str) -> list[tuple]:
         with opener(path, "rb") as handle:
             for number, raw in enumerate(handle, 1):
                 text = raw.strip()
-                fault = _fault(text, kind) if text else None
+                fault = _fault(text, kind, number == 1) if text else None
                 if fault:
                     found.append((number, fault, text[:4096].decode("utf-8", "replace"), path.name))
     except EOFError:
@@ -133,12 +140,18 @@ def _line_faults(path: Path, kind: str) -> list[tuple]:
     return found
 
 
-def _fault(text: bytes, kind: str) -> str | None:
-    """Why a line is not a `kind` resource, or None when it is one."""
+def _fault(text: bytes, kind: str, first: bool = False) -> str | None:
+    """Why a line is not a `kind` resource, or None when it is one; judged as DuckDB's json_valid
+    judges the line when staging: a byte-order mark only at the file's start, no lone surrogate
+    (Python's json takes both), and a line nested deeper than Python's recursion limit (which
+    DuckDB reads) is a fault rather than a crash."""
     try:
-        resource = json.loads(text)
-    except ValueError:  # UnicodeDecodeError included
+        resource = json.loads(text.decode("utf-8-sig" if first else "utf-8"))
+        json.dumps(resource, ensure_ascii=False).encode("utf-8")  # a lone surrogate raises
+    except (ValueError, UnicodeEncodeError):  # UnicodeDecodeError included
         return "MALFORMED JSON"
+    except RecursionError:
+        return "NOT A RESOURCE" if not text.startswith(b"{") else "MALFORMED JSON"
     if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
         return "NOT A RESOURCE"
     return None if resource["resourceType"] == kind else "OTHER RESOURCE TYPE"
@@ -285,9 +298,7 @@ FROM {{Condition}}
 
 
 def _ndjson_files(export_dir: Path) -> list[Path]:
-    return sorted(
-        p for p in export_dir.iterdir() if p.is_file() and p.name.lower().endswith((".ndjson", ".ndjson.gz"))
-    )
+    return sorted(p for p in files_in(export_dir) if p.name.lower().endswith((".ndjson", ".ndjson.gz")))
 
 
 def _first_resource(path: Path) -> dict:
@@ -304,7 +315,7 @@ def _first_resource(path: Path) -> dict:
         raise InputError(f"{path}: cannot be read ({what or error.strerror or 'I/O error'})") from None
     try:
         resource = json.loads(line.decode("utf-8-sig")) if line.strip() else {}
-    except ValueError:  # not UTF-8, or not JSON
+    except (ValueError, RecursionError):  # not UTF-8, not JSON, or nested too deeply to read
         raise InputError(
             f"{path}: line {number} is not a FHIR resource in JSON (NDJSON, gzip when named .gz)"
         ) from None

@@ -9,7 +9,7 @@ import csv
 from pathlib import Path
 
 from pipelines.contract import CONTRACTS, TableContract
-from pipelines.csv_tables import delimiter_of, header_line
+from pipelines.csv_tables import delimiter_of, files_in, header_line
 from pipelines.errors import InputError
 from pipelines.ingest import RawSource
 
@@ -28,7 +28,7 @@ def locate_files(
     """Find each expected file (names match case-insensitively); a missing mandatory one is fatal."""
     if not export_dir.is_dir():
         raise InputError(f"{export_dir}: export folder not found")
-    present = {p.name.lower(): p for p in export_dir.iterdir() if p.is_file()}
+    present = {p.name.lower(): p for p in files_in(export_dir)}
     found = []
     for spec in specs:
         path = present.get(spec.file.lower())

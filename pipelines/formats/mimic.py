@@ -47,6 +47,7 @@ from datetime import date
 from pathlib import Path
 
 from pipelines.contract import CONTRACT_BY_TABLE
+from pipelines.csv_tables import files_in
 from pipelines.errors import InputError
 from pipelines.ingest import LookupKey, RawSource
 
@@ -191,10 +192,10 @@ def _files(export_dir: Path) -> dict[str, Path]:
     for folder in (export_dir / "hosp", export_dir):
         if not folder.is_dir():
             continue
-        for path in folder.iterdir():
+        for path in files_in(folder):
             name = path.name.lower()
             for suffix in (".csv.gz", ".csv"):
-                if path.is_file() and name.endswith(suffix) and name[: -len(suffix)] in COLUMNS:
+                if name.endswith(suffix) and name[: -len(suffix)] in COLUMNS:
                     found[name[: -len(suffix)]] = path
     return found
 
