@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 import errno
+import gzip
 import logging
 import os
 import signal
 import sys
 import threading
 import time
+import zlib
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -24,7 +26,7 @@ from typing import Any
 import click
 
 from pipelines import __version__
-from pipelines.errors import EXIT_CONFIG, EXIT_INTERNAL, USER_ERRORS, ResourceError, StorageError
+from pipelines.errors import EXIT_CONFIG, EXIT_INTERNAL, USER_ERRORS, InputError, ResourceError, StorageError
 from pipelines.formats import names as format_names
 from pipelines.lock import database_lock
 from pipelines.logs import FILE_ONLY, RUN_ID, add_log_file, configure, has_log_file, log_unexpected
@@ -754,6 +756,8 @@ def _os_error(error: OSError) -> StorageError | ResourceError:
 
 def _as_user_error(error: BaseException, db: Path | None) -> BaseException:
     """File-system, DuckDB and memory failures as user errors; anything else unchanged."""
+    if isinstance(error, EOFError | zlib.error | gzip.BadGzipFile):  # a reader that did not name the file
+        return InputError("an export file is a truncated or damaged gzip file; the database is unchanged")
     if isinstance(error, OSError):
         return _os_error(error)
     if isinstance(error, MemoryError):
@@ -834,29 +838,36 @@ def _main(args: Sequence[str] | None, obj: dict[str, Any]) -> int:
         error.show()
         _error(f"usage: {error.format_message()}")
         return EXIT_CONFIG
-    except (Interrupted, KeyboardInterrupt, click.exceptions.Abort):
+    except (Interrupted, KeyboardInterrupt, click.exceptions.Abort) as stop:
+        if not _signal_received and isinstance(stop.__context__, EOFError):
+            return _failed(stop.__context__, obj)  # click turns an EOFError (a truncated .gz) into Abort
         return _interrupted(_signal_received[0] if _signal_received else signal.SIGINT)
     except Exception as error:
-        if _signal_received:  # DuckDB turned the signal into "query interrupted"
-            return _interrupted(_signal_received[0])
-        failure = _as_user_error(error, obj.get("db"))
-        if not isinstance(failure, USER_ERRORS):
-            log_unexpected(error)
-            click.echo(
-                f"clinic-audit: internal error ({type(error).__name__}), please report it; its traceback "
-                "is in the --log-file, if one is given. A run that had not committed leaves the "
-                "database unchanged.",
-                err=True,
-            )
-            _error(f"internal error ({type(error).__name__})")
-            return EXIT_INTERNAL
-        click.echo(f"clinic-audit: error: {failure}", err=True)
-        _error(str(failure))
-        return failure.exit_code
+        return _failed(error, obj)
     finally:
         for signum, handler in previous_handlers.items():
             signal.signal(signum, handler)
     return 0
+
+
+def _failed(error: BaseException, obj: dict[str, Any]) -> int:
+    """An error's one line on stderr (and in the log) and its exit code."""
+    if _signal_received:  # DuckDB turned the signal into "query interrupted"
+        return _interrupted(_signal_received[0])
+    failure = _as_user_error(error, obj.get("db"))
+    if not isinstance(failure, USER_ERRORS):
+        log_unexpected(error)
+        click.echo(
+            f"clinic-audit: internal error ({type(error).__name__}), please report it; its traceback "
+            "is in the --log-file, if one is given. A run that had not committed leaves the "
+            "database unchanged.",
+            err=True,
+        )
+        _error(f"internal error ({type(error).__name__})")
+        return EXIT_INTERNAL
+    click.echo(f"clinic-audit: error: {failure}", err=True)
+    _error(str(failure))
+    return failure.exit_code
 
 
 def entry_point() -> None:

@@ -12,19 +12,33 @@ The data's date range is computed here once per run and recorded with it (runs.d
 
 from __future__ import annotations
 
+import gzip
 import logging
+import zlib
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
 
+from pipelines.contract import event_dates
 from pipelines.csv_scan import count_records
+from pipelines.db import out_of_resources
 from pipelines.errors import InputError
 from pipelines.ingest import FileResult, RawSource, reader_error
 from pipelines.settings import Settings
 
 log = logging.getLogger(__name__)
+
+
+def per_event_table(select: str) -> str:
+    """`select` once per table that records clinical events (pipelines/contract.py: labs by
+    collection, prescriptions by start, diagnoses by recording), with {table}, {stored} and {day}
+    filled in, as a UNION ALL: the guards read the tables' dates from the contract, not a list here."""
+    return " UNION ALL ".join(select.format(table=t, stored=s, day=d) for t, s, d in event_dates())
+
+
+RANGE_SQL = "SELECT min({day})::DATE AS lo, max({day})::DATE AS hi FROM {stored}"  # column statistics
 
 
 def count_rows(path: Path) -> int:
@@ -36,6 +50,19 @@ def count_rows(path: Path) -> int:
             last = chunk[-1]
     lines += 1 if last and last != ord("\n") else 0
     return max(lines - 1, 0)
+
+
+def _counted(con: duckdb.DuckDBPyConnection, source: RawSource) -> int:
+    """The file's rows for the volume guard; a file that cannot be read (a damaged or truncated
+    .gz, a vanished file) is bad input (exit 3) named by file, as the load would say."""
+    try:
+        return count_rows(source.paths[0]) if source.lines else _count_source(con, source)
+    except (OSError, EOFError, zlib.error) as error:
+        if out_of_resources(error):
+            raise
+        damaged = isinstance(error, EOFError | zlib.error | gzip.BadGzipFile)
+        reason = "a truncated or damaged gzip file" if damaged else getattr(error, "strerror", None)
+        raise InputError(f"{source.label}: cannot be read ({reason or 'I/O error'})") from None
 
 
 def _count_source(con: duckdb.DuckDBPyConnection, source: RawSource) -> int:
@@ -91,7 +118,7 @@ def volume_guard(con: duckdb.DuckDBPyConnection, files: list[RawSource], ratio: 
         before = previous.get(source.spec.table)
         rows = None
         if before is not None:
-            rows = count_rows(source.paths[0]) if source.lines else _count_source(con, source)
+            rows = _counted(con, source)
         verdicts.append(VolumeVerdict(source.spec.table, source.label, rows, before, ratio))
     for verdict in verdicts:
         if verdict.shrunk:
@@ -116,12 +143,7 @@ def data_range(con: duckdb.DuckDBPyConnection) -> tuple[date | None, date | None
     # Per-table min/max over the stored columns: DuckDB answers these from column statistics, where
     # a union of the rows (or the labs view and its join) would scan tens of millions of rows.
     row = con.execute(
-        """
-        SELECT least(l.lo, p.lo, d.lo), greatest(l.hi, p.hi, d.hi)
-        FROM (SELECT min(collected_at)::DATE AS lo, max(collected_at)::DATE AS hi FROM lab_results) l,
-             (SELECT min(start_date) AS lo, max(start_date) AS hi FROM prescriptions) p,
-             (SELECT min(recorded_at) AS lo, max(recorded_at) AS hi FROM diagnoses) d
-        """
+        f"SELECT min(lo), max(hi) FROM ({per_event_table(RANGE_SQL)})"  # noqa: S608 - contract names
     ).fetchall()[0]
     return row[0], row[1]
 
@@ -149,22 +171,16 @@ class Coverage:
         }
 
 
-COVERAGE_SQL = """
-WITH events AS (
-    SELECT patient_id, max(collected_at)::DATE AS last_day,
-           bool_or(collected_at::DATE BETWEEN $low AND $as_of) AS recent
-    FROM lab_results GROUP BY patient_id
-    UNION ALL
-    SELECT patient_id, max(start_date), bool_or(start_date BETWEEN $low AND $as_of)
-    FROM prescriptions GROUP BY patient_id
-    UNION ALL
-    SELECT patient_id, max(recorded_at), bool_or(recorded_at BETWEEN $low AND $as_of)
-    FROM diagnoses GROUP BY patient_id
+RECENT_SQL = (
+    "SELECT patient_id, bool_or({day}::DATE BETWEEN $low AND $as_of) AS recent FROM {stored} "
+    "GROUP BY patient_id"
 )
+COVERAGE_SQL = f"""
+WITH events AS ({per_event_table(RECENT_SQL)})
 SELECT count(*), count(*) FILTER (recent) FROM (
     SELECT patient_id, bool_or(recent) AS recent FROM events GROUP BY patient_id
 )
-"""
+"""  # noqa: S608 - contract names; values are bound
 
 
 def coverage(con: duckdb.DuckDBPyConnection, as_of: date, lookback_days: int) -> Coverage:
@@ -219,11 +235,7 @@ def date_guards(
 
 
 # The newest clinical date of each dated table (column statistics, as in data_range).
-NEWEST_SQL = """
-SELECT 'labs', max(collected_at)::DATE FROM lab_results
-UNION ALL SELECT 'prescriptions', max(start_date) FROM prescriptions
-UNION ALL SELECT 'diagnoses', max(recorded_at) FROM diagnoses
-"""
+NEWEST_SQL = per_event_table("SELECT '{table}', max({day})::DATE FROM {stored}")
 
 
 def freshness_warnings(con: duckdb.DuckDBPyConnection, as_of: date, max_days: int) -> list[str]:
