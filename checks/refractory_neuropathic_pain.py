@@ -27,7 +27,12 @@ CHECK = CheckDefinition(
     ),
     priority="High when high_priority_trials or more distinct drugs were tried; otherwise normal.",
     evidence=("trial_count", "trials", "first_trial_at", "last_trial_at", "indications", "indication_since"),
-    codelists=("neuropathic_pain_drugs", "dose_forms_topical", "neuropathic_pain_indication"),
+    codelists=(
+        "neuropathic_pain_drugs",
+        "dose_forms_topical",
+        "nsaids_topical",  # read by is_topical, the one topical definition
+        "neuropathic_pain_indication",
+    ),
     parameters=(
         days("lookback_days", 730, "How far back a drug start counts (730 days = 24 months)."),
         Parameter("min_trials", 3, "drugs", "Distinct drugs first started in the lookback that flag."),

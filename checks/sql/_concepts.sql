@@ -35,6 +35,17 @@ SELECT p.drug_name, p.rxnorm_code, p.atc_code, c.codelist, c.ingredient, 'name'
 FROM phrases p
 JOIN codelist c ON c.system = 'name' AND c.code = regexp_replace(p.phrase, '\s+', ' ', 'g');
 
+-- Drug descriptors whose name says topical or local (one definition for every check; the phrase
+-- is_topical, _phrases.sql, adds the ATC codes): a topical dose form or route in the name
+-- (dose_forms_topical: gel, cream, patch, plaster, eye drops, lozenge, topical-only brands such as
+-- Versatis), except a 'liquid gel' or 'gel cap' capsule, which is oral; or a topical NSAID
+-- (nsaids_topical: Voltarol Emulgel, Flector, ophthalmic NSAIDs).
+CREATE OR REPLACE TEMP TABLE topical_names AS
+SELECT DISTINCT drug_name, rxnorm_code, atc_code
+FROM drug_concepts
+WHERE (codelist = 'dose_forms_topical' AND NOT regexp_matches(lower(drug_name), '(liquid[^a-z]*gels?|gel[^a-z]*cap)'))
+   OR codelist = 'nsaids_topical';
+
 -- Diagnosis codes -> codelists. ICD entries match by prefix (K703 covers K7030, K7031).
 CREATE OR REPLACE TEMP TABLE diagnosis_concepts AS
 WITH codes AS (SELECT DISTINCT code, code_system FROM diagnoses)

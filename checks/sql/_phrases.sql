@@ -12,9 +12,11 @@
 -- codelists.
 --
 -- Days and windows (every date inclusive)
---   window_start(on_day, days)        the first day of the `days` days up to on_day: on_day - days
+--   window_start(on_day, days)        on_day - days: the first day of the window that ends on on_day
+--                                     and holds days + 1 days (days = 365: day 365 before is in, 366 out)
 --   in_window(d, on_day, days)        d from window_start(on_day, days) to on_day
 --   days_between(earlier, later)      whole days from one date to the other
+--   days_after(day, n)                the day n days after day (a due date: a test on d covers d + n)
 -- Prescriptions (end_effective: own end, else start + supply, else NULL = ongoing; ended at death)
 --   ongoing_on(end_effective, on_day)                    not ended before on_day
 --   active_on(start_date, end_effective, on_day)         started on or before on_day, not ended before it
@@ -23,6 +25,10 @@
 --   drugs_active_in_window(codelists, on_day, days)      ... active at some time in the window
 --   drugs_started_by(codelists, on_day)                  ... started on or before on_day
 --   prescriptions_active_in_window(on_day, days)         every prescription (any drug), as above
+--   is_topical(drug_name, rxnorm_code, atc_code)       a topical or local form, never systemic exposure:
+--                                      in topical_names (_concepts.sql: the form in the name, topical
+--                                      NSAIDs) or coded ATC D (dermatological) or M02 (topical for
+--                                      joint and muscle pain)
 -- Diagnoses
 --   diagnoses_in_window(codelists, on_day, days)         coded_diagnoses rows recorded in the window
 --   diagnoses_by(codelists, on_day)                      ... recorded on or before on_day (ever)
@@ -43,6 +49,7 @@
 CREATE OR REPLACE TEMP MACRO window_start(on_day, days) AS on_day - CAST(days AS INTEGER);
 CREATE OR REPLACE TEMP MACRO in_window(d, on_day, days) AS d BETWEEN window_start(on_day, days) AND on_day;
 CREATE OR REPLACE TEMP MACRO days_between(earlier, later) AS later - earlier;
+CREATE OR REPLACE TEMP MACRO days_after(day, n) AS day + CAST(n AS INTEGER);
 
 CREATE OR REPLACE TEMP MACRO ongoing_on(end_effective, on_day) AS end_effective IS NULL OR end_effective >= on_day;
 CREATE OR REPLACE TEMP MACRO active_on(start_date, end_effective, on_day) AS
@@ -71,6 +78,11 @@ CREATE OR REPLACE TEMP MACRO drugs_active_on(codelists, on_day) AS TABLE
 CREATE OR REPLACE TEMP MACRO drugs_active_in_window(codelists, on_day, days) AS TABLE
     SELECT * FROM drug_exposures
     WHERE list_contains(codelists, codelist) AND active_in_window(start_date, end_effective, on_day, days);
+CREATE OR REPLACE TEMP MACRO is_topical(name, rxnorm, atc) AS
+    starts_with(coalesce(atc, ''), 'D') OR starts_with(coalesce(atc, ''), 'M02')
+    OR EXISTS (SELECT 1 FROM topical_names t
+               WHERE t.drug_name = name AND t.rxnorm_code IS NOT DISTINCT FROM rxnorm
+                 AND t.atc_code IS NOT DISTINCT FROM atc);
 CREATE OR REPLACE TEMP MACRO prescriptions_active_in_window(on_day, days) AS TABLE
     SELECT * FROM prescription_periods WHERE active_in_window(start_date, end_effective, on_day, days);
 

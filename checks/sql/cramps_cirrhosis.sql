@@ -12,8 +12,8 @@ cramps AS (
 drugs AS (
     -- prescribed in the cramp lookback or active on as-of; current diuretics: those still running
     SELECT patient_id,
-           string_agg(DISTINCT drug_name, '; ' ORDER BY drug_name)
-               FILTER (codelist = 'diuretics' AND ongoing_on(end_effective, $as_of)) AS current_diuretics,
+           listed(CASE WHEN codelist = 'diuretics' AND ongoing_on(end_effective, $as_of) THEN drug_name END)
+               AS current_diuretics,
            bool_or(codelist = 'baclofen') AS baclofen_prescribed,
            -- human albumin infusion; albumin-bound paclitaxel (Abraxane) is chemotherapy, not albumin
            bool_or(codelist = 'albumin'

@@ -6,7 +6,7 @@ WITH cramps AS (
 cramp_days AS (
     SELECT DISTINCT patient_id, recorded_at AS cramp_day,
            window_start(recorded_at, $days_before) AS lo,
-           least(recorded_at + CAST($days_after AS INTEGER), $as_of::DATE) AS hi
+           least(days_after(recorded_at, $days_after), $as_of::DATE) AS hi
     FROM cramps
 ),
 tests(test, ord) AS (VALUES ('potassium', 1), ('calcium', 2), ('magnesium', 3)),

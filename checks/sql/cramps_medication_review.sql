@@ -23,8 +23,7 @@ implicated AS (
            listed(recorded_at::VARCHAR) AS cramp_dates,
            listed(drug_name) AS drugs,
            string_agg(DISTINCT drug_class, ', ' ORDER BY drug_class) AS drug_classes,
-           string_agg(DISTINCT drug_name, '; ' ORDER BY drug_name) FILTER (still_active)
-               AS still_active_drugs
+           listed(CASE WHEN still_active THEN drug_name END) AS still_active_drugs
     FROM on_drug
     GROUP BY patient_id
 ),

@@ -33,13 +33,13 @@ judged AS (
            -- covered
            greatest(c.first_cramp_at, least(
                CASE WHEN coalesce(w.last_tsh_at < since, true)
-                    THEN coalesce(w.last_tsh_at + CAST($workup_days AS INTEGER), c.first_cramp_at) END,
+                    THEN coalesce(days_after(w.last_tsh_at, $workup_days), c.first_cramp_at) END,
                CASE WHEN coalesce(w.last_kidney_test_at < since, true)
-                    THEN coalesce(w.last_kidney_test_at + CAST($workup_days AS INTEGER), c.first_cramp_at) END,
+                    THEN coalesce(days_after(w.last_kidney_test_at, $workup_days), c.first_cramp_at) END,
                CASE WHEN coalesce(w.last_liver_test_at < since, true)
-                    THEN coalesce(w.last_liver_test_at + CAST($workup_days AS INTEGER), c.first_cramp_at) END,
+                    THEN coalesce(days_after(w.last_liver_test_at, $workup_days), c.first_cramp_at) END,
                CASE WHEN coalesce(w.last_glucose_test_at < since, true)
-                    THEN coalesce(w.last_glucose_test_at + CAST($workup_days AS INTEGER), c.first_cramp_at) END
+                    THEN coalesce(days_after(w.last_glucose_test_at, $workup_days), c.first_cramp_at) END
            )) AS workup_due
     FROM (SELECT *, window_start($as_of, $workup_days) AS since FROM cramps) c
     LEFT JOIN workup w USING (patient_id)

@@ -41,10 +41,10 @@ judged AS (
            -- due dates (#20): a result on day d keeps the lookback covered through d + lookback_days,
            -- when the next one is due; a test never done was due at baseline (diuretic_since +
            -- baseline_days)
-           p.diuretic_since + CAST($baseline_days AS INTEGER) AS baseline_due,
-           e.potassium_at + CAST($lookback_days AS INTEGER) AS potassium_due,
-           e.sodium_at + CAST($lookback_days AS INTEGER) AS sodium_due,
-           greatest(e.creatinine_at, e.egfr_at) + CAST($lookback_days AS INTEGER) AS renal_due
+           days_after(p.diuretic_since, $baseline_days) AS baseline_due,
+           days_after(e.potassium_at, $lookback_days) AS potassium_due,
+           days_after(e.sodium_at, $lookback_days) AS sodium_due,
+           days_after(greatest(e.creatinine_at, e.egfr_at), $lookback_days) AS renal_due
     FROM population p
     LEFT JOIN electrolytes e USING (patient_id)
 ),

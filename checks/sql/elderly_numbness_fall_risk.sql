@@ -19,21 +19,18 @@ active AS (
     WHERE patient_id IN (SELECT patient_id FROM population)
 ),
 descriptors AS (
-    -- What the codelists know about each drug descriptor: its specific ingredients (class
-    -- placeholders such as <opioid> dropped) and whether its name marks a topical form.
+    -- The ingredients every drug codelist knows for each drug descriptor (class placeholders such
+    -- as <opioid> dropped): used only to name a drug the same way across brands and generics, so
+    -- the count reads every drug codelist (all_drug_codelists) but counts every drug, listed or not.
     SELECT drug_name, rxnorm_code, atc_code,
            string_agg(DISTINCT ingredient, ' / ' ORDER BY ingredient)
-               FILTER (ingredient IS NOT NULL AND NOT starts_with(ingredient, '<')) AS ingredients,
-           bool_or(codelist = 'dose_forms_topical'
-                   AND NOT regexp_matches(lower(drug_name), '(liquid[^a-z]*gels?|gel[^a-z]*cap)'))
-               AS topical_name
+               FILTER (ingredient IS NOT NULL AND NOT starts_with(ingredient, '<')) AS ingredients
     FROM drug_concepts
     GROUP BY ALL
 ),
 named AS (
     SELECT a.*, d.ingredients,
-           coalesce(d.topical_name, false) OR starts_with(coalesce(a.atc_code, ''), 'D')
-               OR starts_with(coalesce(a.atc_code, ''), 'M02') AS topical,
+           is_topical(a.drug_name, a.rxnorm_code, a.atc_code) AS topical,
            -- not a systemic medicine either: eye, ear and nasal preparations (ATC S, R01A, or the
            -- form in the name); mouth, vaginal, scalp and skin-care products (ATC A01, G01, G02,
            -- emollients, shampoos, pessaries); and appliances, which are not medicines at all (ATC V07,
@@ -122,7 +119,7 @@ per_drug AS (
                                     >= CAST($acute_course_days AS INTEGER)))
                     OR min(start_date) FILTER (NOT as_needed) <= window_start($as_of, $acute_course_days))
                AS regular,
-           string_agg(DISTINCT drug_name, '; ' ORDER BY drug_name) FILTER (on_as_of) AS names
+           listed(CASE WHEN on_as_of THEN drug_name END) AS names
     FROM identified
     GROUP BY patient_id, drug_key
 ),

@@ -1,25 +1,12 @@
 -- nsaid_kidney_disease: one row per patient with a systemic NSAID active on $as_of.
-WITH topical_drugs AS (
-    -- Drug descriptors that are topical or ophthalmic; these never count as systemic exposure.
-    -- "Liquid gel" / "gel cap" capsules are oral, so 'gel' alone does not make them topical.
-    SELECT DISTINCT drug_name, rxnorm_code, atc_code
-    FROM drug_exposures
-    WHERE codelist = 'nsaids_topical'
-       OR (codelist = 'dose_forms_topical'
-           AND NOT regexp_matches(lower(drug_name), '(liquid[^a-z]*gels?|gel[^a-z]*cap)'))
-),
-active AS (
+WITH active AS (
     SELECT e.patient_id, e.drug_name, e.start_date
     FROM drugs_started_by(['nsaids_systemic'], $as_of) e
     -- with no end date and no days supply an NSAID is a course, not forever: active for
     -- $open_course_days from its start (PINCER: "prescribed in the last 3 months")
-    WHERE ongoing_on(coalesce(e.end_effective, e.start_date + CAST($open_course_days AS INTEGER)), $as_of)
-      AND NOT EXISTS (
-          SELECT 1 FROM topical_drugs t
-          WHERE t.drug_name = e.drug_name
-            AND t.rxnorm_code IS NOT DISTINCT FROM e.rxnorm_code
-            AND t.atc_code IS NOT DISTINCT FROM e.atc_code
-      )
+    WHERE ongoing_on(coalesce(e.end_effective, days_after(e.start_date, $open_course_days)), $as_of)
+      -- a gel, cream, patch or eye drop is never systemic exposure (a 'liquid gel' capsule is oral)
+      AND NOT is_topical(e.drug_name, e.rxnorm_code, e.atc_code)
 ),
 population AS (
     SELECT patient_id, listed(drug_name) AS nsaids, min(start_date) AS nsaid_since

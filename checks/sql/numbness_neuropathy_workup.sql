@@ -20,8 +20,8 @@ judged AS (
            coalesce(t.last_glucose_or_hba1c_at >= window_start($as_of, $workup_days), false) AS has_glucose,
            coalesce(t.last_b12_at >= window_start($as_of, $workup_days), false) AS has_b12,
            -- a result on day d covers the work-up through d + workup_days (#20, due_on)
-           t.last_glucose_or_hba1c_at + CAST($workup_days AS INTEGER) AS glucose_covered_to,
-           t.last_b12_at + CAST($workup_days AS INTEGER) AS b12_covered_to
+           days_after(t.last_glucose_or_hba1c_at, $workup_days) AS glucose_covered_to,
+           days_after(t.last_b12_at, $workup_days) AS b12_covered_to
     FROM numbness n
     LEFT JOIN tests t USING (patient_id)
 )

@@ -5,16 +5,7 @@ WITH prescribed AS (
     SELECT e.patient_id, e.ingredient, e.start_date, e.drug_name
     FROM drugs_started_by(['neuropathic_pain_drugs'], $as_of) e
     -- Lidocaine shares its codes with injected local anaesthetic: count only topical forms.
-    WHERE (e.ingredient <> 'lidocaine'
-           OR starts_with(coalesce(e.atc_code, ''), 'D04AB')
-           OR regexp_matches(lower(e.drug_name), '\b(lidoderm|ztlido|versatis)\b')
-           OR EXISTS (
-               SELECT 1 FROM drug_exposures t
-               WHERE t.codelist = 'dose_forms_topical'
-                 AND t.drug_name = e.drug_name
-                 AND t.rxnorm_code IS NOT DISTINCT FROM e.rxnorm_code
-                 AND t.atc_code IS NOT DISTINCT FROM e.atc_code
-           ))
+    WHERE e.ingredient <> 'lidocaine' OR is_topical(e.drug_name, e.rxnorm_code, e.atc_code)
 ),
 trials AS (
     -- a trial starts at the drug's first prescription; a renewal or a restart is the same trial,

@@ -22,6 +22,7 @@ CREATE TABLE prescription_periods (patient_id VARCHAR, drug_name VARCHAR, start_
                                    end_effective DATE);
 CREATE TABLE coded_diagnoses (patient_id VARCHAR, code_original VARCHAR, code_system VARCHAR,
                               codelist VARCHAR, recorded_at DATE, resolved_at DATE);
+CREATE TABLE topical_names (drug_name VARCHAR, rxnorm_code VARCHAR, atc_code VARCHAR);
 CREATE TABLE blood_results (patient_id VARCHAR, analyte VARCHAR, collected_at TIMESTAMP, value DOUBLE,
                             value_comparator VARCHAR);
 """
@@ -44,10 +45,10 @@ def ids(con, query: str, params: dict | None = None) -> list[str]:
 def test_window_start_and_in_window_include_both_ends(con):
     got = con.execute(
         "SELECT window_start($d, $n), in_window($d - 365, $d, $n), in_window($d - 366, $d, $n), "
-        "in_window($d, $d, $n), in_window($d + 1, $d, $n), days_between($d - 7, $d)",
+        "in_window($d, $d, $n), in_window($d + 1, $d, $n), days_between($d - 7, $d), days_after($d, $n)",
         {"d": AS_OF, "n": 365},
     ).fetchall()[0]
-    assert got == (date(2025, 11, 20), True, False, True, False, 7)
+    assert got == (date(2025, 11, 20), True, False, True, False, 7, date(2027, 11, 20))
 
 
 def test_drugs_active_on_a_day(con):
@@ -211,3 +212,45 @@ def test_exposures_end_at_the_deaths_after_the_day(deaths):
         {"d": AS_OF},
     )
     assert both == ids(deaths, "SELECT patient_id FROM deceased_patients")
+
+
+# is_topical: the one definition of a topical or local form, over the real codelists and concepts.
+# Each row: drug_name, rxnorm_code, atc_code, whether topical. Names as exports write them.
+TOPICAL_CASES = [
+    ("diclofenac 1% gel", "3355", "M02AA15", True),  # ATC M02, and 'gel' in the name
+    ("Voltaren Gel 1%", None, None, True),  # a topical NSAID brand (nsaids_topical), no codes
+    ("Flector 1.3% patch", None, None, True),
+    ("ketorolac 0.5% eye drops", None, "S01BC05", True),  # ophthalmic NSAID (nsaids_topical)
+    ("hydrocortisone 1% cream", None, "D07AA02", True),  # the name and ATC D
+    ("an emollient", None, "D02AB", True),  # ATC D alone
+    ("Versatis 700 mg medicated plaster", None, "N01BB02", True),  # topical-only lidocaine brand
+    ("Lidoderm", "6387", None, True),  # the brand alone, lidocaine's shared ingredient code
+    ("ibuprofen 200 mg liquid gels", "5640", "M01AE01", False),  # a 'liquid gel' capsule is oral
+    ("naproxen 220 mg gel caps", "7258", "M01AE02", False),
+    ("ibuprofen 400 mg tablet", "5640", "M01AE01", False),
+    ("lidocaine 1% injection", "6387", "N01BB02", False),  # local anaesthetic by injection
+    ("fentanyl 25 mcg/hr transdermal patch", None, "N02AB03", True),  # a form; fall risk keeps opioids
+]
+
+
+@pytest.fixture(scope="module")
+def concepts(tmp_path_factory: pytest.TempPathFactory):
+    """The real schema and the real prepare() over prescriptions of TOPICAL_CASES."""
+    from checks.evaluate import prepare
+    from pipelines.db import connect
+
+    connection = connect(tmp_path_factory.mktemp("topical") / "audit.duckdb")
+    connection.executemany(
+        "INSERT INTO prescriptions (patient_id, drug_name, rxnorm_code, atc_code, start_date, _run_id) "
+        "VALUES ('p1', ?, ?, ?, DATE '2026-01-01', 'r')",
+        [list(case[:3]) for case in TOPICAL_CASES],
+    )
+    prepare(connection)
+    yield connection
+    connection.close()
+
+
+@pytest.mark.parametrize(("name", "rxnorm", "atc", "topical"), TOPICAL_CASES, ids=lambda v: str(v))
+def test_is_topical(concepts, name, rxnorm, atc, topical):
+    got = concepts.execute("SELECT is_topical($n, $r, $a)", {"n": name, "r": rxnorm, "a": atc}).fetchone()[0]
+    assert got is topical
