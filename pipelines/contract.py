@@ -30,6 +30,11 @@ class TableContract:
     rules: Callable[[date], list[Rule]]  # the table's validation rules, given the export date
     stored: tuple[str, ...]  # the columns loaded (besides _run_id), typed, by the staging SQL's names
     identity_date: str  # the date column of a row's identity (see `identity`)
+    # The stored DATE/TIMESTAMP columns: what `--as-of per-patient` moves (checks/sql/_aligned.sql).
+    dates: tuple[str, ...] = ()
+    # The date of the clinical event a row records (None: the table records no event): what the
+    # data's date range, the coverage and freshness guards and the per-patient alignment read.
+    event_date: str | None = None
     stored_in: str = ""  # the storage table, when it is not named like the contract table
     mandatory_file: bool = True
     one_of: tuple[str, ...] = ()  # at least one of these columns must be present
@@ -78,6 +83,7 @@ PATIENTS = TableContract(
     rules=rules.patient_rules,
     stored=("patient_id", "birth_date", "sex", "death_date", "deceased", "site_id", "clinician_id"),
     identity_date="birth_date",
+    dates=("birth_date", "death_date"),
 )
 
 # Lab results are stored as exported in `lab_results`; the `labs` view (pipelines/sql/views.sql)
@@ -102,6 +108,8 @@ LABS = TableContract(
     ),
     computed={"value_comparator": "result_comparator(value_text)"},
     identity_date="collected_at",
+    dates=("collected_at",),
+    event_date="collected_at",
 )
 
 PRESCRIPTIONS = TableContract(
@@ -127,6 +135,8 @@ PRESCRIPTIONS = TableContract(
     ),
     derived=("end_effective",),  # from end_date, else start_date + days_supply
     identity_date="start_date",
+    dates=("start_date", "end_date", "end_effective"),
+    event_date="start_date",
 )
 
 DIAGNOSES = TableContract(
@@ -144,8 +154,16 @@ DIAGNOSES = TableContract(
     stored=("patient_id", "code", "code_original", "code_system", "recorded_at", "resolved_at"),
     derived=("code_original",),  # the code as written; `code`, its normalised form, identifies it
     identity_date="recorded_at",
+    dates=("recorded_at", "resolved_at"),
+    event_date="recorded_at",
 )
 
 # The contract tables, in the order an export is read.
 CONTRACTS: tuple[TableContract, ...] = (PATIENTS, LABS, PRESCRIPTIONS, DIAGNOSES)
 CONTRACT_BY_TABLE: dict[str, TableContract] = {contract.table: contract for contract in CONTRACTS}
+
+
+def event_dates() -> tuple[tuple[str, str, str], ...]:
+    """(contract table, storage table, event date column) of every table that records clinical events:
+    labs by collection, prescriptions by start, diagnoses by recording."""
+    return tuple((c.table, c.storage_table, c.event_date) for c in CONTRACTS if c.event_date)

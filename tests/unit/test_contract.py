@@ -153,3 +153,46 @@ def test_readme_file_table_names_every_contract_column(contract: TableContract):
     assert row, contract.file
     named = set(re.findall(r"\w+", row.group(1)))
     assert set(contract.columns) <= named
+
+
+ALIGNED_SQL = (ROOT / "checks" / "sql" / "_aligned.sql").read_text(encoding="utf-8")
+SOURCE_VIEW = {"patients": "src_patient_state", "labs": "src_labs"}  # else src_<table>
+
+
+@pytest.mark.parametrize("contract", CONTRACTS, ids=IDS)
+def test_dates_declared_are_the_stored_date_columns(staged, contract: TableContract):
+    """`dates` lists every stored DATE/TIMESTAMP column (what --as-of per-patient must move), and the
+    event date is one of them."""
+    con, _ = staged
+    typed = con.execute(f"DESCRIBE {contract.storage_table}").fetchall()
+    stored_dates = {name for name, kind, *_ in typed if kind.startswith(("DATE", "TIMESTAMP"))}
+    assert set(contract.dates) == stored_dates, contract.table
+    assert contract.event_date is None or contract.event_date in contract.dates
+
+
+@pytest.mark.parametrize("contract", CONTRACTS, ids=IDS)
+def test_per_patient_alignment_moves_exactly_the_declared_dates(contract: TableContract):
+    """checks/sql/_aligned.sql moves each source view's dates by the patient's shift: every declared
+    date, no other column; and the shift is measured from every table's event date."""
+    view = SOURCE_VIEW.get(contract.table, f"src_{contract.table}")
+    block = ALIGNED_SQL.split(f"VIEW {view} AS", 1)[1].split(";", 1)[0]
+    moved = set(re.findall(r"\+ (?:to_days\()?(?:coalesce\()?s\.shift_days(?:, 0)?\)? AS (\w+)", block))
+    assert moved == set(contract.dates), view
+    shift = ALIGNED_SQL.split("TABLE patient_shift AS", 1)[1].split(";", 1)[0]
+    if contract.event_date:
+        assert f"max({contract.event_date})" in shift and f"FROM {contract.storage_table}" in shift
+
+
+def test_the_sample_clinic_writes_the_contract_columns():
+    """sample_data/clinic/shared.py's file headers are contract columns, each required one included."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "sample_data"))
+    try:
+        from clinic.shared import HEADERS
+    finally:
+        sys.path.remove(str(ROOT / "sample_data"))
+    by_file = {c.file: c for c in CONTRACTS}
+    assert set(HEADERS) == set(by_file)
+    for file, header in HEADERS.items():
+        assert set(by_file[file].required) <= set(header) <= set(by_file[file].columns), file
