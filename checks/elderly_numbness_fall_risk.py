@@ -41,7 +41,10 @@ CHECK = CheckDefinition(
         "fall_risk_drugs",
         "drugs_not_counted",
     ),
-    codelists=("lower_limb_numbness", "fall_risk_drugs", "dose_forms_topical"),
+    codelists=("lower_limb_numbness", "fall_risk_drugs", "dose_forms_topical", "nsaids_topical"),
+    # the polypharmacy count names each drug by the ingredients any drug codelist knows for it
+    # (a brand and its generic count once); it counts every drug, listed in a codelist or not
+    all_drug_codelists=True,
     parameters=(
         Parameter("min_age", 65, "years", "Age on as-of from which a patient is in the population."),
         Parameter(
@@ -76,7 +79,8 @@ CHECK = CheckDefinition(
         "renewed since, as a weekly-dispensed long-term drug is. Inhalers and injections count. Drugs "
         "left out are listed in drugs_not_counted. Drugs are counted as distinct ingredients or "
         "ingredient sets: a renewal or a dose change counts once, a combination product counts as one "
-        "drug, a brand and its generic count once when the codelists know the ingredient. For drugs no "
+        "drug, a brand and its generic count once when any drug codelist knows the ingredient (the "
+        "codelists only name drugs; they do not choose which drugs count). For drugs no "
         "codelist covers, identity comes from the RxNorm code, then an RxNorm code seen elsewhere in the "
         "export for the same name, then the ATC code, then the name without strength and form. The "
         "lower-limb codelist leaves out codes without a body site (R20.x, SNOMED numbness) and arm "

@@ -88,6 +88,16 @@ class CheckDefinition:
     clears: str = ""  # what would clear a flag, in words (shown by `clinic-audit explain`)
     source: str = "Management of Cramps and Numbness (shared/reference/cramps_numbness_guideline.txt)"
     sql_name: str = field(default="")
+    # True when the SQL also reads every drug codelist whole (drug_concepts or drug_exposures without
+    # naming codelists): a drug's identity (its ingredients) comes from whichever codelist knows it
+    all_drug_codelists: bool = False
+
+    @property
+    def codelists_read(self) -> str:
+        """The codelists the check reads, in words: those declared, and every drug codelist when the
+        check reads them all (all_drug_codelists)."""
+        every = ["every drug codelist's ingredients (to name drugs)"] if self.all_drug_codelists else []
+        return ", ".join([*self.codelists, *every])
 
     @property
     def sql(self) -> str:

@@ -227,7 +227,7 @@ def print_checks(fmt: str) -> None:
             ("Flag", check.flag),
             ("Windows", check.windows),
             ("Priority", check.priority),
-            ("Codelists", ", ".join(check.codelists)),
+            ("Codelists", check.codelists_read),
         ):
             console.print(f"[bold]{label}:[/bold] {text}", highlight=False)
         for p in check.parameters:
