@@ -69,6 +69,9 @@ class CsvFile:
 
 # Names an export file may have (every format's): an entry so named that is no regular file is refused.
 EXPORT_SUFFIXES = (".csv", ".tsv", ".txt", ".gz", ".ndjson")
+# DuckDB's readers take a path as a glob pattern: 'labs[1].csv' reads labs1.csv, 'Observation*.ndjson'
+# every Observation file again. A path holding one is refused rather than read as another file.
+WILDCARDS = "*?["
 
 
 def files_in(folder: Path) -> list[Path]:
@@ -77,6 +80,11 @@ def files_in(folder: Path) -> list[Path]:
     otherwise pass for an absent file (an optional one silently) or never finish reading."""
     found = []
     for path in folder.iterdir():
+        if any(c in str(path) for c in WILDCARDS) and path.name.lower().endswith(EXPORT_SUFFIXES):
+            raise InputError(
+                f"{path}: the path holds a wildcard ({WILDCARDS}) that DuckDB's reader would expand to other "
+                "files (or none); rename the file or folder"
+            )
         if path.is_file():
             found.append(path)
         elif path.name.lower().endswith(EXPORT_SUFFIXES):
