@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import json
 import pkgutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
@@ -248,6 +248,7 @@ def run_checks(
     per_patient: bool = False,
     codelist_files: Sequence[str] | None = None,
     engine: Any = None,
+    progress: Callable[[str], None] = lambda _: None,
 ) -> list[CheckResult]:
     """Evaluate and store every selected check; parameters are validated before anything runs.
 
@@ -255,7 +256,7 @@ def run_checks(
     `codelist_files`: the codelist CSVs, shipped and local (default: the shipped ones).
     `engine`: evaluate the checks on another engine (`prepare(con, per_patient_as_of)` and
     `evaluate_into(con, definition, params, table)`, pipelines/engines/spark.py); the results are
-    stored here, in this DuckDB connection, all the same.
+    stored here, in this DuckDB connection, all the same. `progress` hears "check <id>" before each.
     """
     for definition in selected:
         definition.resolve(overrides.get(definition.id, {}), as_of)
@@ -267,6 +268,7 @@ def run_checks(
         engine.prepare(con, as_of if per_patient else None)
     results = []
     for definition in selected:
+        progress(f"check {definition.id}")
         table, params = evaluate(con, definition, as_of, overrides.get(definition.id, {}), engine)
         results.append(store(con, run_id, definition, table, params))
     return results

@@ -86,6 +86,7 @@ def execute_run(
                 settings.as_of == "per-patient",
                 paths_of(outcome.codelists),
                 engine=engine,
+                progress=progress,
             )
             outcome.checks = apply_reviews(con, outcome.run_id, outcome.as_of, outcome.checks)
             record_due_soon(con, outcome.run_id, outcome.as_of, selected, settings.due_soon_days)

@@ -14,6 +14,7 @@ import time
 import duckdb
 import pytest
 
+from checks.evaluate import all_checks
 from pipelines.console import progress_reporter
 from pipelines.progress import Step
 from tests.conftest import ROOT, SAMPLE_EXPORT
@@ -110,7 +111,9 @@ def test_without_a_terminal_no_bar_no_escape_code_and_one_line_per_stage(tmp_pat
     assert "━" not in done.stderr
     stages = re.findall(r"INFO pipelines\.progress: (.+)", done.stderr)
     measures = "computing the monthly measures"  # scheduled runs only: ad hoc unless run on 2026-11-20
-    assert [s for s in stages if s != measures] == [f"loading {name}" for name in FILES] + list(STAGES)
+    checks = [f"check {c.id}" for c in all_checks()]  # one line per check, after "running the checks"
+    expected = [f"loading {name}" for name in FILES] + [STAGES[0], *checks, *STAGES[1:]]
+    assert [s for s in stages if s != measures] == expected
     assert len(FILE_LOG.findall(done.stderr)) == len(FILES)
 
 
