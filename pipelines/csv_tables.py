@@ -10,6 +10,7 @@ header's own names, without sniffing. Structural faults of a table's main file l
 from __future__ import annotations
 
 import csv
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,19 +78,35 @@ WILDCARDS = "*?["
 def files_in(folder: Path) -> list[Path]:
     """The folder's regular files (a symlink to one included); an InputError naming any entry with an
     export file's name that is not one (a folder, device, pipe, socket, a link to nothing), which would
-    otherwise pass for an absent file (an optional one silently) or never finish reading."""
+    otherwise pass for an absent file (an optional one silently) or never finish reading, or whose
+    path DuckDB would misread (a wildcard, bytes that are not UTF-8)."""
     found = []
     for path in folder.iterdir():
-        if any(c in str(path) for c in WILDCARDS) and path.name.lower().endswith(EXPORT_SUFFIXES):
+        if not path.name.lower().endswith(EXPORT_SUFFIXES):
+            if path.is_file():
+                found.append(path)
+            continue
+        if not _utf8(str(path)):  # DuckDB takes paths as UTF-8: 'not valid UTF-8 text' would blame the file
+            shown = os.fsencode(path).decode("utf-8", "backslashreplace")
+            raise InputError(f"{shown}: the file or folder name is not valid UTF-8; rename it")
+        if any(c in str(path) for c in WILDCARDS):
             raise InputError(
                 f"{path}: the path holds a wildcard ({WILDCARDS}) that DuckDB's reader would expand to other "
                 "files (or none); rename the file or folder"
             )
         if path.is_file():
             found.append(path)
-        elif path.name.lower().endswith(EXPORT_SUFFIXES):
+        else:
             raise InputError(f"{path}: not a regular file (a folder, device, pipe, socket or broken link)")
     return found
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a name's undecodable bytes, kept as surrogates
+        return False
+    return True
 
 
 def find_optional(export_dir: Path, names: tuple[str, ...]) -> Path | None:
