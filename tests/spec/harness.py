@@ -6,9 +6,12 @@ table and one more line in the expectation. The check runs through the real pipe
 generic-format CSV files, ingest and validation, a DuckDB file, the check's SQL), never a mock.
 
 Expected values per patient: "high" or "normal" (flagged with that priority), True (flagged, any
-priority), None or False (in the check's population, not flagged), OUT (not in the population). The
-check's denominator must be the number of patients not OUT, and a flagged patient missing from the
-expectation is a difference too. Reasons and evidence strings are matched whole, or with "..."
+priority), None or False (in the check's population, not flagged), OUT (not in the population). Each
+patient's place is compared: None means in the population and OUT means not in it (the population is
+the rows of the check's result, `result_<id>`, with the dead left out, read by evaluating the check
+again on the run's database exactly as the run did), so swapping one patient in and another out is a
+difference. The denominator must be the number of patients not OUT, and a flagged patient missing from
+the expectation is a difference too. Reasons and evidence strings are matched whole, or with "..."
 marking an elision: "...end" ends with it, "start..." starts with it, "...middle..." contains it.
 
 A spec module binds its check, date, tables and expectation once
@@ -29,7 +32,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from checks.evaluate import CheckResult
+from checks.evaluate import CheckResult, compute, prepare, select_checks
+from pipelines.db import connect
 from tests.helpers import findings, run_pipeline, table
 
 Rows = list[dict[str, str]]
@@ -39,11 +43,13 @@ OUT = "out of the population"
 
 @dataclass(frozen=True)
 class SpecRun:
-    """What one check said: its findings by patient and its counts."""
+    """What one check said: its findings by patient, its population (patient id -> flagged) and
+    its counts."""
 
     by_id: dict[str, dict[str, Any]]
     result: CheckResult
     db: Path
+    population: dict[str, bool]
 
     def evidence(self, patient_id: str) -> dict[str, Any]:
         """A flagged patient's evidence, decoded."""
@@ -71,6 +77,7 @@ def check_spec(
     run = spec_run(tmp_path, check, as_of, tables, params)
     problems = [
         *flag_differences(run.by_id, expected),
+        *population_differences(run, expected),
         *count_differences(run, sum(want != OUT for want in expected.values())),
         *text_differences("reason", {p: run.by_id.get(p, {}).get("reason") for p in reason or {}}, reason),
         *evidence_differences(run, evidence or {}),
@@ -97,8 +104,41 @@ def spec_run(
         (result,) = outcome.checks
         db = folder / "audit.duckdb"
         by_id = {f["patient_id"]: f for f in findings(db) if f["check_id"] == check}
-        _RUNS[key] = SpecRun(by_id, result, db)
+        _RUNS[key] = SpecRun(by_id, result, db, population_of(db, check, as_of, params or {}))
     return _RUNS[key]
+
+
+def population_of(db: Path, check: str, as_of: date, params: Mapping[str, object]) -> dict[str, bool]:
+    """The check's result rows (patient id -> flagged), the dead left out: the check evaluated again
+    on the run's database the way the run evaluates it (checks.evaluate prepare and compute). The run
+    keeps only the flagged rows (findings), so this is where the unflagged population is seen."""
+    (definition,) = select_checks((check,))
+    con = connect(db)
+    try:
+        prepare(con)
+        result, _ = compute(con, definition, as_of, params)
+        rows = con.execute(f"SELECT patient_id, flagged FROM {result}").fetchall()
+    finally:
+        con.close()
+    return dict(rows)
+
+
+def population_differences(run: SpecRun, expected: Expected) -> list[str]:
+    """One line per patient in the population but expected OUT, or expected in it (None, False, a
+    flag) but out; and when the re-evaluation flags other patients than the run's findings."""
+    lines = []
+    for pid in sorted(set(expected) | set(run.population)):
+        if pid not in expected and pid in run.by_id:
+            continue  # flagged without an expectation: flag_differences says so
+        inside, want = pid in run.population, expected.get(pid, OUT)
+        if inside and want == OUT:
+            lines.append(f"{pid}: expected out of the population, got in it ({describe(run.by_id.get(pid))})")
+        elif not inside and want != OUT:
+            lines.append(f"{pid}: expected in the population, got out of it")
+    again = {pid for pid, flagged in run.population.items() if flagged}
+    if again != set(run.by_id):
+        lines.append(f"evaluated again, the check flags {sorted(again)}; the run found {sorted(run.by_id)}")
+    return lines
 
 
 def describe(finding: Mapping[str, Any] | None) -> str:
