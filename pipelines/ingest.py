@@ -820,12 +820,20 @@ def duplicate_key_warnings(con: duckdb.DuckDBPyConnection, sources: list[RawSour
         if (lookup.label, lookup.key) in seen:
             continue
         seen.add((lookup.label, lookup.key))
-        repeated = scalar(
-            con,
-            f"SELECT count(*) FROM (SELECT {lookup.key} FROM {lookup.relation} "  # noqa: S608 - profile constants
-            f"WHERE {lookup.key} IS NOT NULL GROUP BY ALL HAVING count(*) > 1)",
-            dict(lookup.params),
-        )
+        try:
+            repeated = scalar(
+                con,
+                f"SELECT count(*) FROM (SELECT {lookup.key} FROM {lookup.relation} "  # noqa: S608 - profile constants
+                f"WHERE {lookup.key} IS NOT NULL GROUP BY ALL HAVING count(*) > 1)",
+                dict(lookup.params),
+            )
+        except (duckdb.IOException, duckdb.InvalidInputException, duckdb.ConversionException) as error:
+            if out_of_resources(error):
+                raise
+            # read before the load (a second night): a lookup file DuckDB cannot read is bad input, named
+            text = str(error).split("\n", 1)[0].lower()  # later lines may quote the record
+            kind = next((what for word, what in READER_FAULTS if word in text), "the file cannot be read")
+            raise InputError(f"{lookup.label}: {kind}; nothing was loaded") from None
         if repeated:
             warnings.append(
                 f"{lookup.label} has {repeated} duplicated {lookup.key} values; one row of each was used."

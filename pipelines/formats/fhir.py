@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -345,11 +346,26 @@ def detect(export_dir: Path) -> bool:
         return True  # FHIR-shaped folder with a broken file: let sources() report it
 
 
+def _whole_gzip(path: Path) -> None:
+    """Read a .gz to its end, or say it is damaged (exit 3): DuckDB's reader does not check the
+    trailer's CRC, so a corrupted file would load whatever it decompresses to."""
+    try:
+        with gzip.open(path, "rb") as handle:
+            while handle.read(8 << 20):
+                pass
+    except (OSError, EOFError, zlib.error) as error:
+        if isinstance(error, OSError) and not isinstance(error, gzip.BadGzipFile):
+            raise InputError(f"{path.name}: cannot be read ({error.strerror or 'I/O error'})") from None
+        raise InputError(f"{path.name}: cannot be read (a truncated or damaged gzip file)") from None
+
+
 def sources(export_dir: Path) -> list[RawSource]:
     """One source per contract table; Observation, Condition and a medication type are required."""
     if not export_dir.is_dir():
         raise InputError(f"{export_dir}: export folder not found")
     files = by_type(export_dir)
+    for path in (p for paths in files.values() for p in paths if p.name.lower().endswith(".gz")):
+        _whole_gzip(path)
     for needed in (("Observation",), ("MedicationRequest", "MedicationStatement"), ("Condition",)):
         if not any(t in files for t in needed):
             raise InputError(f"{export_dir / (needed[0] + '.ndjson')}: required file is missing")
