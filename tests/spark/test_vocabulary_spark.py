@@ -90,8 +90,9 @@ def test_distinct_lists_filtered_sorted_and_null_when_empty(spark_session) -> No
 
 def test_pivot_names_its_columns_as_duckdb_does(spark_session) -> None:
     sql = (
-        "WITH p AS (PIVOT (SELECT * FROM (VALUES ('P1', 'potassium', 1, 3.1), ('P1', 'potassium', 2, 3.9), "
-        "('P1', 'sodium', 1, 140.0)) t(pid, analyte, day, v)) ON analyte IN ('potassium', 'sodium') "
+        "WITH p AS (PIVOT (SELECT * FROM (VALUES ('P1', 'potassium', 1, 3.1::DOUBLE), "
+        "('P1', 'potassium', 2, 3.9::DOUBLE), "
+        "('P1', 'sodium', 1, 140.0::DOUBLE)) t(pid, analyte, day, v)) ON analyte IN ('potassium', 'sodium') "
         "USING max(day) AS at, arg_max(v, day) AS last GROUP BY pid) "
         "SELECT pid, potassium_at, potassium_last, sodium_at, sodium_last FROM p"
     )

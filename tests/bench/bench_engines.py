@@ -1,0 +1,97 @@
+"""Benchmark: the checks on DuckDB and on Spark (local mode) over one synthetic clinic.
+
+Usage:  python -m tests.bench.bench_engines --patients 100000 [--master local[2]] [--json]
+
+The clinic (tests/bench/synthetic_clinic.py) is loaded once by the real pipeline on DuckDB; then
+every check is evaluated on that database by `run_checks` (in a transaction rolled back), once with
+DuckDB and once with Spark (publishing the validated tables to Spark, building the concept views,
+evaluating each translated check, bringing its rows back). Printed: the seconds of each, the ratio,
+whether the two engines flagged the same patients, and rows per executor-second on Spark (the data
+rows the checks read, divided by Spark's seconds times its cores): the paper estimate for a cluster.
+Figures only; nothing here asserts a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+
+from checks.evaluate import all_checks, run_checks
+from pipelines.run import execute_run
+from pipelines.settings import Settings
+from tests.bench.synthetic_clinic import AS_OF, generate
+
+DATA_TABLES = ("lab_results", "prescriptions", "diagnoses")
+
+
+def _checks_seconds(db: Path, engine: object | None) -> tuple[float, set[tuple[str, str]]]:
+    """Seconds for every check (prepare included), and the (check, patient) pairs flagged."""
+    con = duckdb.connect(str(db))
+    try:
+        con.begin()
+        started = time.perf_counter()
+        run_checks(con, "bench", AS_OF, all_checks(), {}, engine=engine)
+        seconds = time.perf_counter() - started
+        flagged = set(
+            con.execute("SELECT check_id, patient_id FROM findings WHERE run_id = 'bench'").fetchall()
+        )
+        con.rollback()
+        return seconds, flagged
+    finally:
+        con.close()
+
+
+def measure(patients: int, master: str, work: Path) -> dict[str, object]:
+    """Generate, load on DuckDB, then time the checks on both engines."""
+    from pipelines.engines.spark import engine_for  # the [spark] extra
+
+    clinic = generate(work / "export", patients)
+    settings = Settings(
+        exports=clinic.export, out=work / "out", db=work / "audit.duckdb", as_of=AS_OF, measures_months=0
+    )
+    started = time.perf_counter()
+    execute_run(settings, datetime.combine(AS_OF, datetime.min.time()))
+    load_seconds = time.perf_counter() - started
+    with duckdb.connect(str(settings.db), read_only=True) as con:
+        rows = sum(con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in DATA_TABLES)
+    duck_seconds, duck_flags = _checks_seconds(settings.db, None)
+    started = time.perf_counter()
+    engine = engine_for(master, str(work / "warehouse"))
+    session_seconds = time.perf_counter() - started
+    spark_seconds, spark_flags = _checks_seconds(settings.db, engine)
+    cores = int(re.search(r"\[(\d+)\]", master).group(1)) if re.search(r"\[(\d+)\]", master) else 1
+    return {
+        "patients": patients,
+        "data_rows": rows,
+        "duckdb_pipeline_seconds": round(load_seconds, 1),
+        "duckdb_checks_seconds": round(duck_seconds, 2),
+        "spark_session_seconds": round(session_seconds, 1),
+        "spark_checks_seconds": round(spark_seconds, 2),
+        "ratio_spark_to_duckdb": round(spark_seconds / duck_seconds, 1),
+        "same_flags": duck_flags == spark_flags,
+        "flags": len(duck_flags),
+        "spark_rows_per_executor_second": round(rows / (spark_seconds * cores)),
+        "master": master,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--patients", type=int, default=100_000)
+    parser.add_argument("--master", default="local[2]")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as work:
+        figures = measure(args.patients, args.master, Path(work))
+    print(json.dumps(figures) if args.json else "\n".join(f"{k}: {v}" for k, v in figures.items()))
+
+
+if __name__ == "__main__":
+    main()
