@@ -8,7 +8,7 @@ from today's data, so a re-rendered report shows the reviews as that run judged 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -55,6 +55,7 @@ class CheckCounts:
     denominator: int
     exceptions: int | None
     flagged_after_exceptions: int | None
+    high_after_exceptions: int | None = None  # high-priority flags not under an applying exception
 
     @property
     def rate_after_exceptions(self) -> float | None:
@@ -82,7 +83,7 @@ class CallFlag:
     reason: str
     days_flagged: int
     overdue_days: int | None  # as-of minus the evidence's due_on (negative: due in N days); None: no due date
-    new: bool  # first raised in this run (and the check has run before)
+    new: bool  # first raised in this run (every flag of a check's first run)
     review: FlagReview | None
 
 
@@ -129,11 +130,9 @@ class Headline:
         """'12 patients need action tonight, 3 new, 2 high priority' (counts through `count`)."""
         if not self.patients:
             return "No patient needs action tonight"
-        noun = "patient needs" if self.patients == 1 else "patients need"
-        return (
-            f"{count(self.patients)} {noun} action tonight, {count(self.new)} new, "
-            f"{count(self.high)} high priority"
-        )
+        shown = count(self.patients)  # a band ("1–7") is plural: its grammar must not tell "1"
+        noun = "patient needs" if shown == "1" else "patients need"
+        return f"{shown} {noun} action tonight, {count(self.new)} new, {count(self.high)} high priority"
 
 
 @dataclass(frozen=True)
@@ -214,7 +213,7 @@ def call_list(
             if review is not None and review.excepted:
                 excepted_only.add(row.patient_id)
                 continue
-            new = s.new is not None and row.runs_flagged == 1
+            new = row.runs_flagged == 1  # on a check's first run every flag is new
             overdue = _overdue(row.evidence, as_of)
             flag = CallFlag(
                 s.check_id, s.title, row.priority, row.reason, row.days_flagged, overdue, new, review
@@ -265,7 +264,25 @@ def action_context(
     headline = Headline(len(rows), sum(r.new for r in rows), sum(r.high > 0 for r in rows), excepted)
     titles = {s.summary.check_id: s.summary.title for s in sections}
     soon = due_soon(con, run_id, as_of, titles)
-    return ActionContext(reviews, check_counts(con, run_id), rows, headline, soon)
+    counts = with_high_after_exceptions(check_counts(con, run_id), sections, reviews)
+    return ActionContext(reviews, counts, rows, headline, soon)
+
+
+def with_high_after_exceptions(
+    counts: Mapping[str, CheckCounts], sections: Sequence[Any], reviews: Mapping[tuple[str, str], FlagReview]
+) -> dict[str, CheckCounts]:
+    """Each check's high-priority flags left once applying exceptions are taken out: what the
+    headline counts (its patients with a high flag on the call list) and the email orders by."""
+
+    def open_high(check_id: str, row: Any) -> bool:
+        review = reviews.get((check_id, row.patient_id))
+        return row.priority == "high" and not (review is not None and review.excepted)
+
+    high = {s.summary.check_id: sum(open_high(s.summary.check_id, r) for r in s.worklist) for s in sections}
+    return {
+        cid: replace(c, high_after_exceptions=high[cid]) if c.exceptions is not None and cid in high else c
+        for cid, c in counts.items()
+    }
 
 
 DUE_SOON_HEADER = ["patient_id", "check_id", "due_on", "due_in_days"]

@@ -1,7 +1,10 @@
 """The summary email's content (email.html and its plain-text twin), built from the report context.
 
 The email gets its own plain-data summary built here, holding counts only, so no template change
-can leak a patient identifier into it; counts from 1 to `small_count_threshold` are suppressed.
+can leak a patient identifier into it. Unless `email_exact_counts` is set, every count follows the
+rule of measures_shared.csv (reports.measures): 1 to `small_count_threshold` banded, the rest
+rounded to 5, a flagged count hidden when its not-flagged rest is small, so no suppressed count can be
+worked out from the other counts of its row or from the previous night's email.
 """
 
 from __future__ import annotations
@@ -14,17 +17,14 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 import css_inline
 
 from reports.action import CheckCounts
-from reports.context import CheckSection, ReportContext
+from reports.context import CheckSection, CheckSummary, ReportContext
 from reports.html import environment, pct
+from reports.measures import disclosive_total, published, round_to
 
 
 def small(n: int, threshold: int) -> str:
     """A count for the email: 1..threshold becomes "1–threshold" so small groups are not exposed."""
     return f"1–{threshold}" if 1 <= n <= threshold else f"{n:,}"
-
-
-def _change(n: int | None, threshold: int) -> str:
-    return "first run" if n is None else small(n, threshold)
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,7 @@ class EmailCheckRow:
     resolved: str
     exceptions: str = "—"  # flagged patients with an exception that applied ("—": a run before schema 6)
     flagged_after_exceptions: str = "—"
+    high_priority_before: str = "—"  # high-priority flags counting those under an exception
 
 
 @dataclass(frozen=True)
@@ -64,27 +65,109 @@ class EmailSummary:
 def email_row(
     section: CheckSection, threshold: int, ctx_counts: Mapping[str, CheckCounts] | None = None
 ) -> EmailCheckRow:
-    """Counts for one check; the rate is hidden when it would reveal a suppressed count."""
+    """Counts for one check under the one rule for published counts (reports.measures.published):
+    with threshold 0 every count is exact."""
     s = section.summary
-    exact = not (1 <= s.flagged <= threshold or 1 <= s.denominator <= threshold)
     counts = ctx_counts.get(s.check_id) if ctx_counts else None
-    excepted = counts is not None and counts.exceptions is not None
-    return EmailCheckRow(
+    first = s.new is None  # the check's first run: every flag is new, none resolved
+    return row_counts(
         s.title,
-        small(s.flagged, threshold),
-        small(s.denominator, threshold),
-        pct(s.rate) if exact else "—",
-        small(s.high_priority, threshold),
-        _change(s.new, threshold),
-        _change(s.resolved, threshold),
-        small(counts.exceptions, threshold) if excepted else "—",
-        small(counts.flagged_after_exceptions, threshold) if excepted else "—",
+        RowCounts(
+            flagged=s.flagged,
+            population=s.denominator,
+            high_priority=high_after(s, counts),
+            high_before=s.high_priority,
+            new=s.flagged if first else s.new,
+            resolved=None if first else s.resolved,
+            exceptions=counts.exceptions if counts else None,
+            after=counts.flagged_after_exceptions if counts else None,
+        ),
+        threshold,
     )
 
 
-def by_high_priority(sections: Sequence[CheckSection]) -> list[CheckSection]:
-    """Checks with the most high-priority flags first, then the most flags, then by title."""
-    return sorted(sections, key=lambda c: (-c.summary.high_priority, -c.summary.flagged, c.summary.title))
+@dataclass(frozen=True)
+class RowCounts:
+    """One check's exact counts, before the email's rule is applied. None: not known (a run
+    before schema 6 has no exceptions; a first run resolved nothing)."""
+
+    flagged: int
+    population: int
+    high_priority: int  # after exceptions
+    high_before: int
+    new: int
+    resolved: int | None
+    exceptions: int | None
+    after: int | None
+
+
+def row_counts(title: str, c: RowCounts, threshold: int) -> EmailCheckRow:
+    """The row as shown. Suppression on (threshold > 0): each count is published (0; "1–t"; else
+    rounded to 5); a flagged count whose not-flagged rest is from 1 to t is hidden ("—"), and with
+    it the exceptions and after-exceptions counts that sum to it (both hidden too when either is
+    small and the flagged count is not: the total less the other would tell it); resolved is not
+    shown (resolved_shown); the rate is computed from the
+    shown counts and hidden when the total is disclosive; an empty population's rate is "n/a"."""
+    count = partial(published, threshold=threshold)
+    hidden = disclosive_total(c.population, c.flagged, threshold)
+    # the small part is its rest (or the whole population is small: then "0" would tell as much)
+    flagged_hidden = hidden and (c.flagged > threshold or c.population <= threshold)
+    rounded = round_to if threshold else int
+    if not c.population:
+        rate = "n/a"
+    elif hidden:
+        rate = "—"
+    else:
+        rate = pct(rounded(c.flagged) / rounded(c.population))
+    excepted = c.exceptions is not None and c.after is not None and not flagged_hidden
+    if excepted and threshold and c.flagged > threshold:  # secondary: a small part alone would be
+        excepted = not any(1 <= n <= threshold for n in (c.exceptions, c.after))  # the total less the other
+    return EmailCheckRow(
+        title,
+        "—" if flagged_hidden else count(c.flagged),
+        count(c.population),
+        rate,
+        count(c.high_priority),
+        count(c.new),
+        resolved_shown(c.resolved, threshold),
+        count(c.exceptions) if excepted else "—",
+        count(c.after) if excepted else "—",
+        count(c.high_before),
+    )
+
+
+def resolved_shown(resolved: int | None, threshold: int) -> str:
+    """Resolved only with exact counts: beside last night's flagged, tonight's and the new, a
+    banded resolved (or new) count could be pinned down at the edges of the bands ("1–7" flagged
+    last night, 15 tonight, "1–7" new and "1–7" resolved can only be 7 + 7 - 1 = 13)."""
+    if resolved is None:
+        return "first run"
+    return f"{resolved:,}" if not threshold else "—"
+
+
+def high_after(summary: CheckSummary, counts: CheckCounts | None) -> int:
+    """High-priority flags left once applying exceptions are taken out (all of them before schema 6)."""
+    if counts is None or counts.high_after_exceptions is None:
+        return summary.high_priority
+    return counts.high_after_exceptions
+
+
+def by_high_priority(
+    sections: Sequence[CheckSection], counts: Mapping[str, CheckCounts] | None = None
+) -> list[CheckSection]:
+    """Checks with the most high-priority flags after exceptions first, then the most flags after
+    exceptions, then by title."""
+
+    def key(c: CheckSection) -> tuple:
+        got = counts.get(c.summary.check_id) if counts else None
+        after = got.flagged_after_exceptions if got and got.flagged_after_exceptions is not None else None
+        return (
+            -high_after(c.summary, got),
+            -(c.summary.flagged if after is None else after),
+            c.summary.title,
+        )
+
+    return sorted(sections, key=key)
 
 
 def report_href(location: str) -> str:
@@ -102,7 +185,7 @@ def subject_counts(ctx: ReportContext, threshold: int) -> str:
     if ctx.action is None:
         return ""
     h = ctx.action.headline
-    count = partial(small, threshold=threshold)
+    count = partial(published, threshold=threshold)
     return f"{count(h.patients)} need action, {count(h.new)} new, {count(h.high)} high priority"
 
 
@@ -128,13 +211,13 @@ def email_summary(
         tool_version=h.tool_version,
         checks=tuple(
             email_row(c, threshold, ctx.action.counts if ctx.action else None)
-            for c in by_high_priority(ctx.checks)
+            for c in by_high_priority(ctx.checks, ctx.action.counts if ctx.action else None)
         ),
         warnings=warnings,
         rejected_total=sum(f.rows_rejected for f in ctx.files),
         report_location=report_location,
         small_count_threshold=threshold,
-        headline=ctx.action.headline.sentence(partial(small, threshold=threshold)) + "."
+        headline=ctx.action.headline.sentence(partial(published, threshold=threshold)) + "."
         if ctx.action
         else "",
         report_link=report_href(report_location) if linked else "",
@@ -162,7 +245,8 @@ def render_email_text(summary: EmailSummary) -> str:
             r.title,
             f"  flagged {r.flagged} of {r.denominator} ({r.rate}); high priority {r.high_priority}; "
             f"new {r.new}; resolved {r.resolved}; exceptions {r.exceptions}, "
-            f"flagged after exceptions {r.flagged_after_exceptions}",
+            f"flagged after exceptions {r.flagged_after_exceptions}; "
+            f"high priority before exceptions {r.high_priority_before}",
         ]
     lines += ["", *(f"Warning: {w}" for w in summary.warnings)]
     lines += [
@@ -171,5 +255,8 @@ def render_email_text(summary: EmailSummary) -> str:
     ]
     if summary.small_count_threshold:
         t = summary.small_count_threshold
-        lines.append(f"Counts from 1 to {t} are shown as 1–{t}. This email carries counts only.")
+        lines.append(
+            f"Counts from 1 to {t} are shown as 1–{t}, larger counts rounded to the nearest 5; a count "
+            f"that would reveal 1 to {t} patients is not shown (—). This email carries counts only."
+        )
     return "\n".join(lines) + "\n"

@@ -98,6 +98,20 @@ def round_to(count: int, base: int = ROUNDING_BASE) -> int:
     return (count + base // 2) // base * base
 
 
+def published(count: int, threshold: int, base: int = ROUNDING_BASE) -> str:
+    """One count as a file or email meant for sharing shows it (threshold 0: exact, for the clinic).
+    0 stays 0; 1 to `threshold` is the band "1–t"; anything larger is rounded to `base` (step 3),
+    so a count shown is only known to within ±2 and no difference of shown counts is exact."""
+    if not threshold or count == 0:
+        return f"{count:,}"
+    return f"1–{threshold}" if _small(count, threshold) else f"{round_to(count, base):,}"
+
+
+def disclosive_total(population: int, flagged: int, threshold: int) -> bool:
+    """Step 1 for one total: its flagged or its not-flagged count is from 1 to the threshold."""
+    return threshold > 0 and _disclosive([Cell("", date.min, "total", "", population, flagged)], threshold)
+
+
 def shared_rows(cells: Iterable[Cell], threshold: int, base: int = ROUNDING_BASE) -> list[list]:
     """measures_shared.csv's rows: the rule above applied to every check, month and breakdown."""
     rows = []
