@@ -42,6 +42,14 @@ CHECK = CheckDefinition(
         "albumin_prescribed",
         *last_results("potassium", "sodium", "magnesium"),
     ),
+    fingerprint=(
+        "cirrhosis_codes",
+        "cirrhosis_since",
+        "last_cramp_at",
+        "current_diuretics",
+        "baclofen_prescribed",
+        "albumin_prescribed",
+    ),
     codelists=("cirrhosis", "muscle_cramps", "diuretics", "baclofen", "albumin", "lab_tests"),
     parameters=(
         lookback(365, "a cramp diagnosis"),

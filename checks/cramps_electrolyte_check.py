@@ -46,6 +46,7 @@ CHECK = CheckDefinition(
         "problems",
         *last_results("potassium", "calcium", "magnesium"),
     ),
+    fingerprint=("cramp_codes", "last_potassium_at", "last_calcium_at", "last_magnesium_at"),
     codelists=("muscle_cramps", "lab_tests"),
     parameters=(
         lookback(365, "a cramp diagnosis"),

@@ -26,6 +26,7 @@ CHECK = CheckDefinition(
         "otherwise normal."
     ),
     evidence=("cramp_codes", "cramp_dates", "drugs", "drug_classes", "still_active_drugs"),
+    fingerprint=("cramp_codes", "drugs", "still_active_drugs"),
     codelists=("muscle_cramps", "diuretics", "statins", "beta_blockers"),
     parameters=(lookback(365, "a cramp diagnosis"),),
     rationale=(

@@ -34,6 +34,7 @@ CHECK = CheckDefinition(
         "last_liver_test_at",
         "last_glucose_test_at",
     ),
+    fingerprint=("cramp_codes", "last_cramp_at"),
     codelists=("muscle_cramps", "lab_tests"),
     parameters=(
         lookback(365, "a cramp diagnosis"),

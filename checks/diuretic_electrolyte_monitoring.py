@@ -38,6 +38,18 @@ CHECK = CheckDefinition(
         "diuretic_since",
         *last_results("potassium", "sodium", "creatinine", "egfr"),
     ),
+    fingerprint=(
+        "diuretics",
+        "diuretic_since",
+        "last_potassium_at",
+        "last_potassium",
+        "last_sodium_at",
+        "last_sodium",
+        "last_creatinine_at",
+        "last_creatinine",
+        "last_egfr_at",
+        "last_egfr",
+    ),
     codelists=("diuretics", "lab_tests"),
     parameters=(
         lookback(365, "a monitoring result"),

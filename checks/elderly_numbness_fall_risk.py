@@ -41,6 +41,7 @@ CHECK = CheckDefinition(
         "fall_risk_drugs",
         "drugs_not_counted",
     ),
+    fingerprint=("leg_codes", "active_drugs", "fall_risk_drugs"),
     codelists=("lower_limb_numbness", "fall_risk_drugs", "dose_forms_topical", "nsaids_topical"),
     # the polypharmacy count names each drug by the ingredients any drug codelist knows for it
     # (a brand and its generic count once); it counts every drug, listed in a codelist or not

@@ -88,6 +88,10 @@ class CheckDefinition:
     clears: str = ""  # what would clear a flag, in words (shown by `clinic-audit explain`)
     source: str = "Management of Cramps and Numbness (shared/reference/cramps_numbness_guideline.txt)"
     sql_name: str = field(default="")
+    # The evidence fields naming the clinical facts behind a flag (drugs and their start dates,
+    # diagnosis codes and dates, results and their dates): a review re-opens when one changes. Never
+    # status words, day counters or lists that slide with the window: time passing is no new fact.
+    fingerprint: tuple[str, ...] = ()
     # True when the SQL also reads every drug codelist whole (drug_concepts or drug_exposures without
     # naming codelists): a drug's identity (its ingredients) comes from whichever codelist knows it
     all_drug_codelists: bool = False

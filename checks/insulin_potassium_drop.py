@@ -44,6 +44,7 @@ CHECK = CheckDefinition(
         *last_results("potassium"),
         "concurrent_diuretics",
     ),
+    fingerprint=("insulins", "insulin_since", "last_potassium_at", "last_potassium", "concurrent_diuretics"),
     codelists=("insulins", "lab_tests", "diuretics"),
     parameters=(
         days("lookback_days", 90, "Window for the insulin and the potassium results."),

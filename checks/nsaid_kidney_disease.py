@@ -31,6 +31,7 @@ CHECK = CheckDefinition(
         "the latest eGFR is below egfr_severe (CKD stage 4-5 range); otherwise normal."
     ),
     evidence=("nsaids", "nsaid_since", "ckd_codes", "ckd_since", "latest_egfr_at", "latest_egfr"),
+    fingerprint=("nsaids", "nsaid_since", "ckd_codes", "ckd_since", "latest_egfr_at", "latest_egfr"),
     codelists=(
         "nsaids_systemic",
         "nsaids_topical",

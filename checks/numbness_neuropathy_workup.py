@@ -29,6 +29,7 @@ CHECK = CheckDefinition(
         "last_b12_at",
         "last_b12",
     ),
+    fingerprint=("numbness_codes", "last_numbness_at"),
     codelists=("numbness_neuropathy", "lab_tests"),
     parameters=(
         lookback(365, "a numbness or neuropathy record"),

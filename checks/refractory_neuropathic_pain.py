@@ -27,6 +27,7 @@ CHECK = CheckDefinition(
     ),
     priority="High when high_priority_trials or more distinct drugs were tried; otherwise normal.",
     evidence=("trial_count", "trials", "first_trial_at", "last_trial_at", "indications", "indication_since"),
+    fingerprint=("last_trial_at", "indications", "indication_since"),
     codelists=(
         "neuropathic_pain_drugs",
         "dose_forms_topical",

@@ -94,7 +94,7 @@ REASONS = (
 REASON_BY_CODE = {r.code: r for r in REASONS}
 
 # Evidence fields that move with the as-of date, not with the patient's record: left out of the
-# fingerprint, or a review would re-open on a birthday.
+# fingerprint of a check that declares no `fingerprint` fields, or a review would re-open on a birthday.
 AS_OF_RELATIVE = frozenset({"age"})
 
 IMPORT_COLUMNS = ("patient_id", "check_id", "status", "reason", "note", "until", "done_on", "by")
@@ -128,11 +128,21 @@ class Problem:
         return f"{self.where}: column {self.column}: {self.message}"
 
 
-def fingerprint(evidence: str | Mapping[str, Any]) -> str:
-    """sha256 of a flag's evidence (JSON), keys sorted, as-of-relative fields left out."""
+def fingerprint(evidence: str | Mapping[str, Any], fields: Sequence[str] = ()) -> str:
+    """sha256 of a flag's evidence (JSON), keys sorted: only `fields` when given (the check's
+    declared clinical facts, CheckDefinition.fingerprint), else every field but the as-of-relative
+    ones (a review recorded before checks declared their facts was fingerprinted so)."""
     values = json.loads(evidence) if isinstance(evidence, str) else dict(evidence)
-    kept = {k: v for k, v in values.items() if k not in AS_OF_RELATIVE}
+    if fields:
+        kept = {k: values.get(k) for k in fields}
+    else:
+        kept = {k: v for k, v in values.items() if k not in AS_OF_RELATIVE}
     return hashlib.sha256(json.dumps(kept, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def fingerprint_fields(check_id: str) -> tuple[str, ...]:
+    """The evidence fields naming the clinical facts behind a flag of this check (none: unknown)."""
+    return next((c.fingerprint for c in all_checks() if c.id == check_id), ())
 
 
 # Per check, the run a team reviews: the latest scheduled (nightly) run that evaluated it, else the
@@ -238,6 +248,24 @@ def default_until(con: duckdb.DuckDBPyConnection, run_id: str, item: ReviewInput
     return _date(item.done_on) + timedelta(days=int(lookback)) if lookback else None
 
 
+def _expires_before(
+    con: duckdb.DuckDBPyConnection, item: ReviewInput, flags: Mapping[str, tuple[str, date, dict[str, str]]]
+) -> list[Problem]:
+    """A test done elsewhere so long ago that it fell due again (done_on + the check's lookback)
+    before the flag's as-of date would never apply: refused like an --until before it."""
+    if item.until.strip() or item.reason != "done_elsewhere" or item.check_id not in flags:
+        return []
+    run_id, flag_as_of, _ = flags[item.check_id]
+    until = default_until(con, run_id, item)
+    if until is None or until >= flag_as_of:
+        return []
+    message = (
+        f"{item.done_on.strip()} plus the check's lookback falls due again on {until}, before the "
+        f"flag's as-of date {flag_as_of}: the test is due again (give a later --until to except it anyway)"
+    )
+    return [Problem(item.source, "done_on", message)]
+
+
 def record(
     con: duckdb.DuckDBPyConnection,
     items: Sequence[ReviewInput],
@@ -248,6 +276,7 @@ def record(
     ConfigError for the command line, listing every problem). Returns the new review ids."""
     flags = latest_flags(con)
     problems = [p for item in items for p in validate(item, flags, now.date())]
+    problems += [p for item in items if not problems for p in _expires_before(con, item, flags)]
     problems += _repeated(items)
     if problems:
         shown = "\n".join(f"  {p}" for p in problems[:50])
@@ -298,7 +327,7 @@ def _insert(
             "by": item.by.strip() or recorded_by,
             "at": now,
             "run": run_id,
-            "fp": fingerprint(evidence),
+            "fp": fingerprint(evidence, fingerprint_fields(item.check_id)),
             "source": item.source,
         },
     )
@@ -370,8 +399,9 @@ def apply_reviews(
         {"r": run_id},
     ).fetchall()
     exceptions: dict[str, int] = {}
+    fields = {c.id: c.fingerprint for c in all_checks()}
     for check_id, patient_id, evidence, review_id, status, until, stored in rows:
-        state = review_state(evidence, stored, until, as_of)
+        state = review_state(evidence, stored, until, as_of, fields.get(check_id, ()))
         con.execute(
             "INSERT INTO review_outcomes VALUES ($r, $c, $p, $id, $status, $state)",
             {"r": run_id, "c": check_id, "p": patient_id, "id": review_id, "status": status, "state": state},
@@ -390,10 +420,15 @@ def apply_reviews(
     return updated
 
 
-def review_state(evidence: str, stored_fingerprint: str, until: date | None, as_of: date) -> str:
-    """'re-opened' when the evidence changed since the review, 'expired' after valid_until, else
-    'applies'."""
-    if fingerprint(evidence) != stored_fingerprint:
+def review_state(
+    evidence: str, stored_fingerprint: str, until: date | None, as_of: date, fields: Sequence[str] = ()
+) -> str:
+    """'re-opened' when the clinical facts behind the flag (the check's `fields`) changed since the
+    review, 'expired' after valid_until, else 'applies'. Status words, day counters and lists that
+    slide with the window are no facts: time passing alone never re-opens a review. A review stored
+    with the whole evidence's fingerprint (before checks declared their facts) still applies while
+    the whole evidence is unchanged."""
+    if stored_fingerprint not in {fingerprint(evidence, fields), fingerprint(evidence)}:
         return "re-opened"
     if until is not None and as_of > until:
         return "expired"
