@@ -3,7 +3,8 @@
 - `trend_svg`: a check's monthly measures: rate by month-end (line, left axis), population (grey bars,
   right axis), months along the bottom.
 - `funnel_svg`: each site's rate against its population at the latest month-end, with the network's
-  average and its 95% and 99.8% control limits (binomial, p ± z·√(p(1−p)/n)); a site outside the
+  average and its 95% and 99.8% control limits (Wilson score limits of the average at each
+  population size, `control_limit`); a site outside the
   99.8% limits is labelled. Sites with few patients sit at the wide left of the funnel.
 """
 
@@ -147,9 +148,13 @@ def trend_svg(points: Sequence[MonthPoint], title: str) -> Markup | None:
 
 
 def control_limit(p: float, n: float, z: float) -> tuple[float, float]:
-    """The binomial control limits of a rate p at population n, clipped to [0, 1]."""
-    half = z * math.sqrt(p * (1 - p) / n)
-    return max(p - half, 0.0), min(p + half, 1.0)
+    """Wilson score limits of the network rate p for a site of n patients. Unlike p ± z·√(p(1−p)/n)
+    they stay inside [0, 1] without clipping and do not collapse onto p when p is near 0 or 1, so a
+    small site with a few flags at a rate near 0 is not drawn outside a funnel of zero width."""
+    shrink = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / shrink
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / shrink
+    return max(centre - half, 0.0), min(centre + half, 1.0)  # max/min: float rounding only
 
 
 def funnel_svg(sites: Sequence[SitePoint], title: str) -> Markup | None:

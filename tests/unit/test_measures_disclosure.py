@@ -126,10 +126,22 @@ def test_trend_chart_is_dated_with_rate_and_population():
 
 
 def test_funnel_plot_marks_the_site_outside_its_limits():
-    assert control_limit(0.5, 100, 1.96) == pytest.approx((0.402, 0.598))
+    assert control_limit(0.5, 100, 1.96) == pytest.approx((0.4038, 0.5962), abs=1e-4)  # Wilson score
     sites = [SitePoint("north", 400, 60), SitePoint("south", 380, 57), SitePoint("east", 200, 60)]
     svg = str(funnel_svg(sites, "Sites"))
     assert "site east: 60 of 200 (30.0%)" in svg and ">east</text>" in svg  # outlier labelled
     assert ">north</text>" not in svg
     assert "network 18.1%" in svg  # 177 of 980
     assert funnel_svg(sites[:1], "one site") is None
+
+
+def test_funnel_limits_are_wilson_score_limits_inside_0_and_1_without_clipping():
+    """Near a rate of 0 the normal approximation's limits collapse onto p and its lower one is
+    clipped: a small site with one flag would be drawn as an outlier (#19 review 12)."""
+    low, high = control_limit(0.0, 10, 3.09)
+    assert low == 0.0 and high == pytest.approx(3.09**2 / 10 / (1 + 3.09**2 / 10))
+    low, high = control_limit(0.002, 5, 3.09)
+    assert 0.0 < low < 0.002 < high < 1.0
+    assert control_limit(1.0, 10, 1.96) == pytest.approx((0.7225, 1.0), abs=1e-4)
+    sites = [SitePoint("large", 5000, 10), SitePoint("small", 5, 1)]  # 1 of 5 at a 0.2% network rate
+    assert ">small</text>" not in str(funnel_svg(sites, "Sites"))
