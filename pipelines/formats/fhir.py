@@ -320,7 +320,11 @@ def _first_resource(path: Path) -> dict:
         raise InputError(
             f"{path}: line {number} is not a FHIR resource in JSON (NDJSON, gzip when named .gz)"
         ) from None
-    return resource if isinstance(resource, dict) else {}
+    if line.strip() and (not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str)):
+        # valid JSON but no resource ('"text"', [], {}): the file's type is unknown, and passing it
+        # over would drop a whole file with exit 0 (a Patient file: every death)
+        raise InputError(f"{path}: line {number} is not a FHIR resource (no resourceType)")
+    return resource
 
 
 def by_type(export_dir: Path) -> dict[str, list[Path]]:
