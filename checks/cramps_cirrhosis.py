@@ -33,6 +33,7 @@ CHECK = CheckDefinition(
         "electrolyte_recent_days, or when the latest of any of them is below its threshold."
     ),
     evidence=(
+        "due_on",
         "cirrhosis_codes",
         "cirrhosis_since",
         "cramp_codes",

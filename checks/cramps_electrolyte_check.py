@@ -41,6 +41,7 @@ CHECK = CheckDefinition(
     ),
     priority="High when a result in a cramp's window is below range; normal when tests are only missing.",
     evidence=(
+        "due_on",
         "cramp_codes",
         "cramp_dates",
         "problems",

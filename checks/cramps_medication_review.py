@@ -25,7 +25,7 @@ CHECK = CheckDefinition(
         "was active at a cramp is still active on as-of (persistent cramps, culprit not stopped); "
         "otherwise normal."
     ),
-    evidence=("cramp_codes", "cramp_dates", "drugs", "drug_classes", "still_active_drugs"),
+    evidence=("due_on", "cramp_codes", "cramp_dates", "drugs", "drug_classes", "still_active_drugs"),
     fingerprint=("cramp_codes", "drugs", "still_active_drugs"),
     codelists=("muscle_cramps", "diuretics", "statins", "beta_blockers"),
     parameters=(lookback(365, "a cramp diagnosis"),),

@@ -34,6 +34,7 @@ CHECK = CheckDefinition(
     ),
     priority="High when both hold (polypharmacy and a fall-risk drug); otherwise normal.",
     evidence=(
+        "due_on",
         "age",
         "leg_codes",
         "active_drug_count",

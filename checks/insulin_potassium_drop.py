@@ -36,6 +36,7 @@ CHECK = CheckDefinition(
         "otherwise normal."
     ),
     evidence=(
+        "due_on",
         "insulins",
         "insulin_since",
         "potassium_results",

@@ -30,7 +30,7 @@ CHECK = CheckDefinition(
         "High when CKD stage 4 or 5, end-stage renal disease or dialysis is coded (ckd_stage4plus), or "
         "the latest eGFR is below egfr_severe (CKD stage 4-5 range); otherwise normal."
     ),
-    evidence=("nsaids", "nsaid_since", "ckd_codes", "ckd_since", "latest_egfr_at", "latest_egfr"),
+    evidence=("due_on", "nsaids", "nsaid_since", "ckd_codes", "ckd_since", "latest_egfr_at", "latest_egfr"),
     fingerprint=("nsaids", "nsaid_since", "ckd_codes", "ckd_since", "latest_egfr_at", "latest_egfr"),
     codelists=(
         "nsaids_systemic",

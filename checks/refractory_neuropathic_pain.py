@@ -26,7 +26,15 @@ CHECK = CheckDefinition(
         "(inclusive). Indication: recorded at any time on or before as-of (before or after the drugs)."
     ),
     priority="High when high_priority_trials or more distinct drugs were tried; otherwise normal.",
-    evidence=("trial_count", "trials", "first_trial_at", "last_trial_at", "indications", "indication_since"),
+    evidence=(
+        "due_on",
+        "trial_count",
+        "trials",
+        "first_trial_at",
+        "last_trial_at",
+        "indications",
+        "indication_since",
+    ),
     fingerprint=("last_trial_at", "indications", "indication_since"),
     codelists=(
         "neuropathic_pain_drugs",

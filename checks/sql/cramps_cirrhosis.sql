@@ -5,7 +5,7 @@ WITH cirrhosis AS (
     GROUP BY patient_id
 ),
 cramps AS (
-    SELECT patient_id, codes AS cramp_codes, last_at AS last_cramp_at
+    SELECT patient_id, codes AS cramp_codes, first_at AS first_cramp_at, last_at AS last_cramp_at
     FROM diagnosed_in_window(['muscle_cramps'], $as_of, $lookback_days)
     WHERE patient_id IN (SELECT patient_id FROM cirrhosis)
 ),
@@ -33,7 +33,7 @@ electrolytes AS (
     GROUP BY patient_id
 ),
 judged AS (
-    SELECT c.*, k.cramp_codes, k.last_cramp_at,
+    SELECT c.*, k.cramp_codes, k.first_cramp_at, k.last_cramp_at,
            d.current_diuretics,
            coalesce(d.baclofen_prescribed, false) AS baclofen_prescribed,
            coalesce(d.albumin_prescribed, false) AS albumin_prescribed,
@@ -63,6 +63,8 @@ SELECT
                 WHEN any_low THEN '; latest electrolytes below range' ELSE '' END
         || CASE WHEN NOT baclofen_prescribed AND NOT albumin_prescribed
                 THEN '; no baclofen or albumin prescribed' ELSE '' END) AS reason,
+    -- due_on (#20): the day a cramp in the lookback and the cirrhosis first coexisted
+    CASE WHEN flagged THEN greatest(first_cramp_at, cirrhosis_since) END AS due_on,
     cirrhosis_codes, cirrhosis_since, cramp_codes, last_cramp_at, current_diuretics,
     baclofen_prescribed, albumin_prescribed, last_potassium_at, last_potassium,
     last_sodium_at, last_sodium, last_magnesium_at, last_magnesium

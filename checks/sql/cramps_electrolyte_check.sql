@@ -117,6 +117,10 @@ problems AS (
            string_agg('cramp ' || cramp_day || ': '
                       || concat_ws('; ', 'no ' || missing, 'low ' || lows), ' | ' ORDER BY cramp_day)
                FILTER (missing IS NOT NULL OR lows IS NOT NULL) AS problems,
+           -- due_on (#20): the earliest cramp with a problem: a missing test fell due at the end of
+           -- its window after the cramp, a low result needed action from the cramp on
+           min(CASE WHEN missing IS NOT NULL THEN days_after(cramp_day, $days_after) ELSE cramp_day END)
+               FILTER (missing IS NOT NULL OR lows IS NOT NULL) AS due_on,
            bool_or(lows IS NOT NULL) AS any_low
     FROM per_cramp
     GROUP BY patient_id
@@ -145,6 +149,7 @@ SELECT
     flag_reason(flagged,
         'potassium, calcium and magnesium around muscle cramps (' || $days_before || ' days before to '
         || $days_after || ' days after): ' || x.problems) AS reason,
+    x.due_on,
     p.cramp_codes, p.cramp_dates, x.problems,
     l.last_potassium_at, l.last_potassium, l.last_calcium_at, l.last_calcium,
     l.last_magnesium_at, l.last_magnesium

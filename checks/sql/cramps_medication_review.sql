@@ -21,6 +21,7 @@ on_drug AS (
 implicated AS (
     SELECT patient_id,
            listed(recorded_at::VARCHAR) AS cramp_dates,
+           min(recorded_at) AS first_on_drug_at,
            listed(drug_name) AS drugs,
            string_agg(DISTINCT drug_class, ', ' ORDER BY drug_class) AS drug_classes,
            listed(CASE WHEN still_active THEN drug_name END) AS still_active_drugs
@@ -40,6 +41,8 @@ SELECT
     flag_reason(flagged,
         'muscle cramps recorded ' || i.cramp_dates || ' while on a ' || i.drug_classes
         || ' (' || i.drugs || '); review whether the drug may cause the cramps') AS reason,
+    -- due_on (#20): the first cramp recorded while on an implicated drug, when the review fell due
+    CASE WHEN flagged THEN i.first_on_drug_at END AS due_on,
     p.cramp_codes, i.cramp_dates, i.drugs, i.drug_classes, i.still_active_drugs
 FROM population p
 LEFT JOIN implicated i USING (patient_id)

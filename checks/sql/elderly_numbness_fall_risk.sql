@@ -1,11 +1,13 @@
 -- elderly_numbness_fall_risk: one row per patient aged $min_age+ with lower-limb numbness on $as_of.
 WITH legs AS (
-    SELECT patient_id, codes AS leg_codes FROM diagnosed_unresolved_on(['lower_limb_numbness'], $as_of)
+    SELECT patient_id, codes AS leg_codes, first_at AS numb_since
+    FROM diagnosed_unresolved_on(['lower_limb_numbness'], $as_of)
 ),
 population AS (
     SELECT l.*, date_part('year', $as_of::DATE) - date_part('year', p.birth_date)
                - CASE WHEN strftime($as_of::DATE, '%m%d') < strftime(p.birth_date, '%m%d') THEN 1 ELSE 0 END
-               AS age
+               AS age,
+           CAST(p.birth_date + to_years(CAST($min_age AS INTEGER)) AS DATE) AS aged_from
     FROM legs l
     JOIN src_patient_state p USING (patient_id)
     WHERE p.birth_date + to_years(CAST($min_age AS INTEGER)) <= $as_of
@@ -81,7 +83,8 @@ fall_classes AS (
     GROUP BY ingredient
 ),
 fall_risk_rows AS (
-    SELECT DISTINCT e.patient_id, e.drug_name, e.rxnorm_code, e.atc_code, e.ingredient, f.drug_class
+    SELECT DISTINCT e.patient_id, e.drug_name, e.rxnorm_code, e.atc_code, e.ingredient, f.drug_class,
+           e.start_date
     FROM drugs_active_on(['fall_risk_drugs'], $as_of) e
     JOIN fall_classes f USING (ingredient)
     JOIN named n
@@ -98,7 +101,7 @@ fall_risk_rows AS (
 fall_risk AS (
     -- Class rows (<antiepileptic>, <opioid>) are kept only when no specific ingredient names the
     -- same prescription: clonazepam (N03AE01) is a benzodiazepine, not also an antiepileptic.
-    SELECT DISTINCT patient_id, drug_name, drug_class
+    SELECT DISTINCT patient_id, drug_name, drug_class, start_date
     FROM fall_risk_rows
     QUALIFY NOT starts_with(ingredient, '<')
          OR NOT bool_or(NOT starts_with(ingredient, '<'))
@@ -119,7 +122,8 @@ per_drug AS (
                                     >= CAST($acute_course_days AS INTEGER)))
                     OR min(start_date) FILTER (NOT as_needed) <= window_start($as_of, $acute_course_days))
                AS regular,
-           listed(CASE WHEN on_as_of THEN drug_name END) AS names
+           listed(CASE WHEN on_as_of THEN drug_name END) AS names,
+           min(start_date) FILTER (on_as_of) AS first_start
     FROM identified
     GROUP BY patient_id, drug_key
 ),
@@ -127,17 +131,21 @@ drugs AS (
     SELECT patient_id,
            count(*) FILTER (active_now AND regular) AS active_drug_count,
            string_agg(names, '; ' ORDER BY names) FILTER (active_now AND regular) AS active_drugs,
-           string_agg(names, '; ' ORDER BY names) FILTER (active_now AND NOT regular) AS drugs_not_counted
+           string_agg(names, '; ' ORDER BY names) FILTER (active_now AND NOT regular) AS drugs_not_counted,
+           -- the day the polypharmacy_count-th counted drug was started
+           list_sort(list(first_start) FILTER (active_now AND regular))[CAST($polypharmacy_count AS INTEGER)]
+               AS polypharmacy_since
     FROM per_drug
     GROUP BY patient_id
 ),
 risky AS (
-    SELECT patient_id, listed(drug_name || ' (' || drug_class || ')') AS fall_risk_drugs
+    SELECT patient_id, listed(drug_name || ' (' || drug_class || ')') AS fall_risk_drugs,
+           min(start_date) AS fall_risk_since
     FROM fall_risk
     GROUP BY patient_id
 ),
 judged AS (
-    SELECT p.patient_id, p.age, p.leg_codes,
+    SELECT p.patient_id, p.age, p.leg_codes, p.numb_since, p.aged_from, d.polypharmacy_since, r.fall_risk_since,
            coalesce(d.active_drug_count, 0) AS active_drug_count, d.active_drugs, d.drugs_not_counted,
            r.fall_risk_drugs,
            coalesce(d.active_drug_count, 0) >= $polypharmacy_count AS polypharmacy,
@@ -155,6 +163,10 @@ SELECT
         || concat_ws('; ',
                CASE WHEN polypharmacy THEN active_drug_count || ' distinct active drugs' END,
                CASE WHEN on_fall_risk_drug THEN 'fall-risk drugs: ' || fall_risk_drugs END)) AS reason,
+    -- due_on (#20): the day the numbness, the age and the drugs first coexisted
+    CASE WHEN flagged THEN greatest(numb_since, aged_from,
+        least(CASE WHEN polypharmacy THEN polypharmacy_since END,
+              CASE WHEN on_fall_risk_drug THEN fall_risk_since END)) END AS due_on,
     age::INTEGER AS age, leg_codes, active_drug_count, active_drugs, fall_risk_drugs, drugs_not_counted
 FROM judged
 ORDER BY patient_id

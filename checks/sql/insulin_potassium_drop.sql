@@ -51,6 +51,8 @@ potassium AS (
                FILTER (in_lookback AND on_insulin AND is_fall) AS potassium_falls,
            coalesce(bool_or(result_below(value, value_comparator, $potassium_severe))
                         FILTER (in_lookback AND on_insulin), false) AS any_severe,
+           -- the first low result or fall on insulin in the lookback: when action fell due (due_on)
+           min(day) FILTER (in_lookback AND on_insulin AND (is_low OR is_fall)) AS first_hit_at,
            max(day) AS last_potassium_at,
            -- the latest result by its full timestamp (two results of one day: the later one)
            arg_max(result_text, k) AS last_potassium,
@@ -59,7 +61,7 @@ potassium AS (
     GROUP BY patient_id
 ),
 judged AS (
-    SELECT i.*, p.potassium_results, p.low_potassium, p.potassium_falls,
+    SELECT i.*, p.potassium_results, p.low_potassium, p.potassium_falls, p.first_hit_at,
            p.last_potassium_at, p.last_potassium, d.concurrent_diuretics,
            (p.low_potassium IS NOT NULL OR p.potassium_falls IS NOT NULL) AS hit,
            coalesce(p.any_severe OR p.last_low, false) AS urgent
@@ -78,6 +80,7 @@ SELECT
                     || $max_gap_days || ' days: ' || potassium_falls, '')
         || ' in the ' || $lookback_days || ' days to ' || $as_of
         || coalesce('; also on a diuretic (' || concurrent_diuretics || ')', '')) AS reason,
+    CASE WHEN flagged THEN first_hit_at END AS due_on,
     insulins, insulin_since, potassium_results, low_potassium, potassium_falls,
     last_potassium_at, last_potassium, concurrent_diuretics
 FROM judged

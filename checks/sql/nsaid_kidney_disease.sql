@@ -49,6 +49,9 @@ SELECT
                CASE WHEN severe_ckd THEN 'CKD stage 4-5, end-stage renal disease or dialysis coded ' || ckd_codes
                     WHEN has_ckd THEN 'CKD stage 3 or worse coded ' || ckd_codes END,
                CASE WHEN low_egfr THEN 'latest eGFR ' || latest_egfr || ' on ' || latest_egfr_at END)) AS reason,
+    -- due_on (#20): the day the NSAID and the kidney disease (coded, or the low eGFR) first coexisted
+    CASE WHEN flagged THEN greatest(nsaid_since, least(CASE WHEN has_ckd THEN ckd_since END,
+                                                       CASE WHEN low_egfr THEN latest_egfr_at END)) END AS due_on,
     nsaids, nsaid_since, ckd_codes, ckd_since, latest_egfr_at, latest_egfr
 FROM judged
 ORDER BY patient_id

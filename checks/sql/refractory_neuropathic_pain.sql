@@ -27,6 +27,8 @@ population AS (
                       ORDER BY t.first_start, t.ingredient) AS trials,
            min(t.first_start) AS first_trial_at,
            max(t.first_start) AS last_trial_at,
+           -- the day the min_trials-th drug was started: when the pain became refractory
+           list_sort(list(t.first_start))[CAST($min_trials AS INTEGER)] AS refractory_since,
            any_value(i.indications) AS indications,
            any_value(i.indication_since) AS indication_since
     FROM trials t
@@ -40,6 +42,8 @@ SELECT
     flag_reason(flagged,
         trial_count || ' neuropathic pain drugs started in the ' || $lookback_days || ' days to '
         || $as_of || ': ' || trials || '; neuropathic pain indication: ' || indications) AS reason,
+    -- due_on (#20): refractory (the min_trials-th start) with the indication recorded
+    CASE WHEN flagged THEN greatest(refractory_since, indication_since) END AS due_on,
     trial_count, trials, first_trial_at, last_trial_at, indications, indication_since
 FROM population
 ORDER BY patient_id
