@@ -4,13 +4,15 @@ Columns follow the Synthea wiki "CSV File Data Dictionary" (github.com/synthetic
 CSV-File-Data-Dictionary): observations carry LOINC codes and a TYPE of `numeric` or `text` (v3 adds
 CATEGORY), medications RxNorm codes with a DESCRIPTION, conditions SNOMED-CT codes (v3.3 adds SYSTEM).
 Dates are ISO 8601 (`YYYY-MM-DD`, or `yyyy-MM-dd'T'HH:mm:ss'Z'` for observations and medications).
-A patient's DEATHDATE (empty while alive) is the death date.
+A patient's DEATHDATE (empty while alive) is the death date. The site and clinician are those of the
+patient's latest encounter in encounters.csv (ORGANIZATION, PROVIDER) when that file is present.
 Each table is one file read in order, so quarantined rows keep their line numbers.
 """
 
 from __future__ import annotations
 
 import csv
+from dataclasses import replace
 from pathlib import Path
 
 from pipelines.contract import CONTRACT_BY_TABLE, TableContract
@@ -53,7 +55,8 @@ TABLES: dict[str, tuple[str, tuple[str, ...], bool, dict[str, str]]] = {
             "sex": "gender",
             "death_date": "deathdate",  # empty while alive
             "deceased": "NULL",  # Synthea writes no flag: a DEATHDATE is the death
-            # ORGANIZATION and PROVIDER are columns of encounters.csv, not of patients.csv: not read
+            # ORGANIZATION and PROVIDER are columns of encounters.csv, not of patients.csv: taken from
+            # the latest encounter when the file is there (_with_encounters), else none
             "site_id": "NULL",
             "clinician_id": "NULL",
         },
@@ -114,13 +117,50 @@ def detect(export_dir: Path) -> bool:
 
 
 def sources(export_dir: Path) -> list[RawSource]:
-    """One ordered CSV source per file present; each header checked for its required columns first."""
+    """One ordered CSV source per file present; each header checked for its required columns first.
+    patients.csv joins encounters.csv for its site and clinician when that file is present."""
     found = []
+    encounters = find_optional(export_dir, ("encounters.csv",))
     for table, (file, required, mandatory, mapping) in TABLES.items():
         path = find_file(export_dir, (file,)) if mandatory else find_optional(export_dir, (file,))
-        if path is not None:
-            found.append(_source(SPECS[table], path, required, mapping))
+        if path is None:
+            continue
+        source = _source(SPECS[table], path, required, mapping)
+        found.append(_with_encounters(source, encounters) if table == "patients" and encounters else source)
     return found
+
+
+# encounters.csv (Synthea v2 and v3: Id, START, STOP, PATIENT, ORGANIZATION, PROVIDER, PAYER, ...)
+ENCOUNTERS_REQUIRED = ("patient", "start")
+
+
+def _with_encounters(source: RawSource, path: Path) -> RawSource:
+    """patients.csv with site_id and clinician_id from each patient's latest encounter (by START, then
+    Id: one row per patient, so no patient is repeated). Two files are joined, so the join's order
+    is not the file's: a quarantined patients row is shown by its fields, not its line."""
+    file = open_csv(path).require(*ENCOUNTERS_REQUIRED)
+    patient, start, enc_id = file.column("patient"), file.column("start"), file.column("id")
+    latest = ", ".join(
+        f"max_by(nullif(trim({file.column(c)}), ''), {start} || '|' || coalesce({enc_id}, '')) AS _enc_{c}"
+        for c in ("organization", "provider")
+    )
+    picked = {"site_id": "_e._enc_organization", "clinician_id": "_e._enc_provider"}
+    columns = ", ".join(f"{picked.get(c, '_p.' + c)} AS {c}" for c in source.spec.columns)
+    select = (
+        f"SELECT {columns} FROM ({source.select}) AS _p LEFT JOIN ("  # noqa: S608 - header names, quoted
+        f"SELECT {patient} AS _enc_patient, {latest} "
+        f"FROM {file.reader('encounters', 'rejects_lookup_patients_encounters')} "
+        f"WHERE nullif(trim({patient}), '') IS NOT NULL GROUP BY {patient}) AS _e "
+        "ON _e._enc_patient = _p.patient_id"
+    )
+    return replace(
+        source,
+        paths=(*source.paths, path),
+        select=select,
+        params={**source.params, **file.params("encounters")},
+        lines=False,
+        csv_param="path",
+    )
 
 
 def _source(spec: TableContract, path: Path, required: tuple[str, ...], mapping: dict[str, str]) -> RawSource:
