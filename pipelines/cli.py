@@ -235,10 +235,11 @@ def run(
         raise
     print_outcome(outcome, settings)
     if (send_email or email_dry_run) and outcome.reports is not None:
-        from reports.email import PASSWORD_VARIABLE, deliver
+        from reports.email import PASSWORD_VARIABLE, deliver, marked_ad_hoc
 
         into = dataclasses.replace(settings, out=outcome.reports.report.parent)  # OUT/adhoc/<id> too
-        eml = deliver(outcome.reports, into, environ.get(PASSWORD_VARIABLE), dry_run=email_dry_run)
+        message = marked_ad_hoc(outcome.reports, kind.reasons) if kind.ad_hoc else outcome.reports
+        eml = deliver(message, into, environ.get(PASSWORD_VARIABLE), dry_run=email_dry_run)
         click.echo(
             f"email written to {eml}"
             if eml

@@ -40,15 +40,19 @@ def decide(
     cli_params: Mapping[str, Mapping[str, Any]],
     ad_hoc: bool,
     scheduled: bool,
+    today: date | None = None,
 ) -> RunKind:
     """The run's kind from the options given on the command line beside the configured ones.
 
     `cli_as_of` is the --as-of value as parsed (None when not given); an --as-of equal to the
-    configured one changes nothing. The freshness of the export is judged only for a scheduled run
-    whose as-of date is a day (today or configured), not `latest` or `per-patient`.
+    configured one (else to `today`, what the nightly audits when nothing is configured) changes
+    nothing: `--as-of $(date +%F)` in a crontab is the nightly. The freshness of the export is judged
+    only for a scheduled run whose as-of date is a day (today or configured), not `latest` or
+    `per-patient`.
     """
     reasons = []
-    if cli_as_of is not None and cli_as_of != configured_as_of:
+    nightly_as_of = configured_as_of if configured_as_of is not None else (today or date.today())
+    if cli_as_of is not None and cli_as_of != nightly_as_of:
         reasons.append(f"--as-of {cli_as_of}")
     if cli_checks:
         reasons.append(f"--checks {','.join(cli_checks)}")

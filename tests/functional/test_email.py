@@ -128,3 +128,15 @@ def test_dry_run_writes_an_eml_file(tmp_path):
     assert message["To"] == RECIPIENTS.replace(",", ", ")
     assert {p.get_content_type() for p in message.iter_parts()} == {"text/plain", "text/html"}
     assert eml.stat().st_mode & 0o077 == 0
+
+
+def test_an_ad_hoc_runs_email_says_it_is_not_tonights_audit(tmp_path, smtp_server):
+    """run_args' --as-of 2026-11-20 is not today: an analyst's run, whose email says so first."""
+    inbox, port = smtp_server
+    assert cli(*run_args(tmp_path, "--email"), env=smtp_env(port)) == 0
+    [(_, raw)] = inbox.received
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    text = message.get_body(("plain",)).get_content()
+    html = message.get_body(("html",)).get_content()
+    assert text.startswith("Ad-hoc run (--as-of 2026-11-20): an analyst's question, not tonight's audit.")
+    assert "Ad-hoc run (--as-of 2026-11-20)" in html.split("</p>", 1)[0]

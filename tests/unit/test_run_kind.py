@@ -42,3 +42,12 @@ def test_latest_and_per_patient_are_never_judged_for_freshness():
     for mode in ("latest", "per-patient"):
         assert decide(mode, None, None, {}, False, False).judge_freshness is False
         assert decide(None, mode, None, {}, False, False).kind == AD_HOC
+
+
+def test_an_as_of_of_today_is_the_nightly_when_nothing_is_configured():
+    """`--as-of $(date +%F)` in a crontab is tonight's audit, not an analyst's question."""
+    assert decide(None, DAY, None, {}, False, False, today=DAY).kind == SCHEDULED
+    assert decide(None, DAY, None, {}, False, False, today=date(2026, 11, 21)).kind == AD_HOC
+    assert (
+        decide(date(2026, 11, 19), DAY, None, {}, False, False, today=DAY).kind == AD_HOC
+    )  # configured wins
