@@ -85,6 +85,7 @@ def nights(tmp_path_factory):
     )
     night(tmp, "2026-11-27", changed)
     seen["new prescription"] = latest(tmp)
+    seen["tmp"] = tmp
     return seen
 
 
@@ -128,3 +129,14 @@ def test_done_elsewhere_already_due_again_is_refused(tmp_path, capsys):
     assert review(tmp_path, *args, "--done-on", "2026-10-01", "--note", "U&E at the renal clinic") == 0
     assert review(tmp_path, "N", "--check", DIURETIC, "--status", "exception", "--reason", "done_elsewhere",
                   "--done-on", "2025-10-01", "--until", "2026-12-01", "--note", "x") == 0  # fmt: skip
+
+
+def test_the_report_counts_high_priority_after_exceptions_and_a_first_run_as_new(nights):
+    """#20 review 7 and 13: the at-a-glance row agrees with the headline (no patient needs action
+    once both flags are excepted), and the first night calls its flags new."""
+    first = (nights["tmp"] / "out-2026-11-01" / "report.html").read_text(encoding="utf-8")
+    assert "1 (first run)" in first
+    excepted = (nights["tmp"] / "out-2026-11-02" / "report.html").read_text(encoding="utf-8")
+    assert '0 <span class="note">(1 before exceptions)</span>' in excepted
+    email = (nights["tmp"] / "out-2026-11-02" / "email.html").read_text(encoding="utf-8")
+    assert "No patient needs action tonight" in email
