@@ -288,15 +288,17 @@ def compute_measures(
     overrides: Mapping[str, Mapping[str, Any]],
     months: int,
     one_statement: bool = True,
-    nightly: bool = True,
+    private: frozenset[str] = frozenset(),
 ) -> dict[str, tuple[date, ...]]:
     """Bring `measures` up to date for the selected checks over the `months` month-ends up to `as_of`;
     returns, per check, the months evaluated (the others were current). Needs `evaluate.prepare` done;
     everything happens in the caller's transaction.
 
-    An ad-hoc run (`nightly` false: other parameters, another date) stores the months it had to
-    evaluate under its own run id for its own report, and leaves the fingerprints alone: the nightly
-    record (measures_of a scheduled run, current_measures) never sees them."""
+    Measures come from the data, so any run evaluating a check with the nightly's parameters keeps
+    them for everyone (fingerprints, rows). The `private` checks (an ad-hoc run's --param) store the
+    months they evaluate under this run for its own report only and leave the fingerprints alone:
+    the nightly record (measures_of a scheduled run, current_measures) never sees them.
+    """
     wanted = month_ends(as_of, months)
     if not wanted:
         return {}
@@ -312,7 +314,7 @@ def compute_measures(
         if not stale:
             continue
         evaluate_months(con, definition, stale, check_overrides, one_statement)
-        for month in stale if nightly else ():
+        for month in () if definition.id in private else stale:
             _forget(con, definition.id, month)
             con.execute(
                 "INSERT INTO measure_fingerprints VALUES ($c, $m, $cf, $df, $r)",

@@ -90,7 +90,7 @@ def execute_run(
             )
             outcome.checks = apply_reviews(con, outcome.run_id, outcome.as_of, outcome.checks)
             record_due_soon(con, outcome.run_id, outcome.as_of, selected, settings.due_soon_days)
-            _measures(con, settings, outcome, selected, progress, nightly=not kind.ad_hoc)
+            _measures(con, settings, outcome, selected, progress, kind)
             progress("recording the run")
             _record(con, settings, outcome)
         progress("writing the outputs")
@@ -184,7 +184,7 @@ def _measures(
     outcome: RunOutcome,
     selected: tuple[CheckDefinition, ...],
     progress: Callable[[str], None],
-    nightly: bool,
+    kind: RunKind,
 ) -> None:
     """The monthly measures up to as-of, evaluated where the data or the check changed (checks/measures.py);
     an ad-hoc run's own evaluations stay out of the nightly record. Not with --as-of per-patient: each
@@ -199,7 +199,7 @@ def _measures(
         selected,
         settings.check_params,
         settings.measures_months,
-        nightly=nightly,
+        private=frozenset(r.split()[1].split(".")[0] for r in kind.reasons if r.startswith("--param ")),
     )
 
 

@@ -118,9 +118,9 @@ GROUP BY s.patient_id;
 
 -- measures_of(run_id): the monthly measures as that run saw them. `measures` keeps every evaluation
 -- (a month evaluated again when late data arrived gets new rows under the later run); this picks,
--- per check and month-end, the evaluation by the latest scheduled run up to and including the given
--- one, so a re-rendered report of an old run shows its own figures. An ad-hoc run sees its own
--- evaluations first (months it evaluated with its own parameters), and no other ad-hoc run's.
+-- per check and month-end, the evaluation by the latest run up to and including the given one, so a
+-- re-rendered report of an old run shows its own figures. Rows an ad-hoc run evaluated with its own
+-- --param for a check are its own: only that run sees them (first).
 -- current_measures: the nightly's figures today (as of the latest scheduled run).
 CREATE OR REPLACE MACRO measures_of(run) AS TABLE
 SELECT check_id, month_end, breakdown, group_value, population, flagged, rate, run_id
@@ -129,7 +129,8 @@ FROM (
         PARTITION BY m.check_id, m.month_end ORDER BY m.run_id = run DESC, r.seq DESC) AS newest
     FROM measures m JOIN runs r USING (run_id)
     WHERE r.seq <= (SELECT seq FROM runs WHERE run_id = run)
-      AND (coalesce(r.kind, 'scheduled') = 'scheduled' OR m.run_id = run)
+      AND (m.run_id = run OR NOT contains(
+          coalesce(CAST(r.settings->'ad_hoc_because' AS VARCHAR), ''), '--param ' || m.check_id || '.'))
 )
 WHERE newest = 1;
 

@@ -217,8 +217,9 @@ def test_measures_files_and_the_report_chart(first_night):
 
 
 def test_an_ad_hoc_first_run_shows_measures_that_never_enter_the_nightly_record(tmp_path):
-    """The README's first command is ad hoc (an explicit --as-of): its report still shows 24 months.
-    An ad-hoc run with another parameter shows its own figures, and the nightly's stay its own."""
+    """The README's first command is ad hoc (an explicit --as-of): its report still shows 24 months,
+    evaluated with the nightly's parameters, so the nightly reuses them. An ad-hoc run with another
+    parameter shows its own figures, and the nightly's stay its own."""
     assert cli(*run_args(tmp_path, SAMPLE_EXPORT)) == 0  # ad hoc, first run on a new database
     first = read_csv_rows(tmp_path / "out" / "measures.csv")
     assert {r["month_end"] for r in first if r["check_id"] == "cramps_cirrhosis"} == {
@@ -226,10 +227,12 @@ def test_an_ad_hoc_first_run_shows_measures_that_never_enter_the_nightly_record(
     }
     db = tmp_path / "audit.duckdb"
     assert rows(db, "SELECT count(*) FROM current_measures")[0][0] == 0  # no nightly yet
-    assert rows(db, "SELECT count(*) FROM measure_fingerprints")[0][0] == 0
+    # with the nightly's parameters its months are anyone's: the nightly then evaluates nothing again
+    assert rows(db, "SELECT count(*) FROM measure_fingerprints")[0][0] == 24 * len(all_checks())
 
     assert cli(*run_args(tmp_path, SAMPLE_EXPORT, "--scheduled")) == 0
     nightly = rows(db, "SELECT * EXCLUDE (run_id) FROM current_measures ORDER BY ALL")
+    assert len(nightly) == rows(db, "SELECT count(*) FROM measures")[0][0]  # reused, not evaluated again
     assert nightly == rows(
         db, "SELECT * EXCLUDE (run_id) FROM measures_of((SELECT arg_max(run_id, seq) FROM runs)) ORDER BY ALL"
     )
