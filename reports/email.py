@@ -90,7 +90,7 @@ AD_HOC_NOTE = "Ad-hoc run ({reasons}): an analyst's question, not tonight's audi
 
 
 def marked_ad_hoc(reports: Reports, reasons: tuple[str, ...]) -> Reports:
-    """The email of an ad-hoc run, said to be one in its first line, so a clinic lead never mistakes
+    """The email of an ad-hoc run, said to be one at its top, so a clinic lead never mistakes
     it for the nightly email (whose counts it does not change). The subject keeps its usual shape for
     the mail rules that file it."""
     note = AD_HOC_NOTE.format(reasons=", ".join(reasons) or "--ad-hoc")
@@ -101,5 +101,11 @@ def marked_ad_hoc(reports: Reports, reasons: tuple[str, ...]) -> Reports:
         count=1,
     )
     return dataclasses.replace(
-        reports, email_html_text=html, email_plain_text=f"{note}\n\n{reports.email_plain_text}"
+        reports, email_html_text=html, email_plain_text=_after_first_line(reports.email_plain_text, note)
     )
+
+
+def _after_first_line(text: str, note: str) -> str:
+    """The note right under the headline (the first line), where a reader looks first."""
+    first, _, rest = text.partition("\n")
+    return f"{first}\n{note}\n{rest}"

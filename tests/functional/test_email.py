@@ -138,5 +138,6 @@ def test_an_ad_hoc_runs_email_says_it_is_not_tonights_audit(tmp_path, smtp_serve
     message = email.message_from_bytes(raw, policy=email.policy.default)
     text = message.get_body(("plain",)).get_content()
     html = message.get_body(("html",)).get_content()
-    assert text.startswith("Ad-hoc run (--as-of 2026-11-20): an analyst's question, not tonight's audit.")
+    note = "Ad-hoc run (--as-of 2026-11-20): an analyst's question, not tonight's audit."
+    assert text.splitlines()[1] == note  # right under the headline
     assert "Ad-hoc run (--as-of 2026-11-20)" in html.split("</p>", 1)[0]
