@@ -109,7 +109,10 @@ def volume_guard(con: duckdb.DuckDBPyConnection, files: list[RawSource], ratio: 
     """
     previous = dict(
         con.execute(
-            "SELECT table_name, arg_max(rows_read, seq) FROM run_files JOIN runs USING (run_id) "
+            # the latest scheduled run's count, when there is one: an analyst's ad-hoc extract is
+            # no baseline for the nightly (before any nightly, the latest run of either kind)
+            "SELECT table_name, arg_max(rows_read, (coalesce(kind, 'scheduled') = 'scheduled', seq)) "
+            "FROM run_files JOIN runs USING (run_id) "
             "GROUP BY table_name"
         ).fetchall()
     )

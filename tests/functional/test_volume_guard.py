@@ -77,3 +77,17 @@ def test_first_run_and_same_size_do_not_warn(tmp_path, capsys):
     assert cli(*run_args(tmp_path, SAMPLE_EXPORT, "--strict")) == 0
     assert cli(*run_args(tmp_path, SAMPLE_EXPORT, "--strict")) == 0
     assert "warning:" not in capsys.readouterr().out
+
+
+def test_an_ad_hoc_extract_is_no_baseline_for_the_nightly(tmp_path, shrunk_export, capsys):
+    """Nightly on the full export, then an analyst's ad-hoc run on a 10% labs extract: the next
+    nightly is still compared with the nightly's count, so a cut export stops it (#18: ad-hoc runs
+    never change the nightly record)."""
+    nightly = ("--scheduled",)
+    assert cli(*run_args(tmp_path, SAMPLE_EXPORT, *nightly)) == 0
+    assert cli(*run_args(tmp_path, shrunk_export, "--ad-hoc", "--out", str(tmp_path / "adhoc"))) == 0
+    capsys.readouterr()
+    before = table_counts(tmp_path / "audit.duckdb")
+    assert cli(*run_args(tmp_path, shrunk_export, *nightly, "--strict")) == EXIT_INPUT
+    assert "volume guard" in capsys.readouterr().err
+    assert table_counts(tmp_path / "audit.duckdb") == before
