@@ -136,8 +136,11 @@ def _where(error: BaseException) -> str:
     return ", ".join(parts)
 
 
-def failure_email(settings: Settings, failure: Failure, run_id: str, started: datetime) -> EmailMessage:
-    """The short "did not complete" message: plain text, counts nor patient data."""
+def failure_email(
+    settings: Settings, failure: Failure, run_id: str, started: datetime, marked: bool = True
+) -> EmailMessage:
+    """The short "did not complete" message: plain text, counts nor patient data. `marked`: the old
+    report was given the stale notice (not when another process held the database)."""
     message = EmailMessage()
     message["Subject"] = f"{settings.clinic_name}: tonight's audit did not complete"
     message["From"] = settings.smtp_sender or "clinic-audit@localhost"
@@ -157,7 +160,12 @@ def failure_email(settings: Settings, failure: Failure, run_id: str, started: da
     lines += [
         f"What to do: {failure.what_to_do}",
         "",
-        f"The reports in {settings.out} still show the last successful run and are marked stale.",
+        f"The reports in {settings.out} still show the last successful run"
+        + (
+            " and are marked stale."
+            if marked
+            else " (another process held the database, so they were left as they are)."
+        ),
         "The full message is in the scheduler's output and the log file. This email carries no patient data.",
     ]
     message.set_content("\n".join(lines) + "\n")
@@ -184,7 +192,7 @@ def report_failure(
         return
     from reports.email import send, write_eml
 
-    message = failure_email(settings, failure, run_id, started)
+    message = failure_email(settings, failure, run_id, started, marked=mark)
     try:
         if email == "dry-run":
             write_eml(settings.out / "failure.eml", message)

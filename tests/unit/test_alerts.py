@@ -47,3 +47,12 @@ def test_a_signal_and_an_unexpected_error():
     assert "stopped" in describe(KeyboardInterrupt(), 143).reason
     failure = describe(ValueError(f"bad {ROW}"), 1)
     assert failure.reason == "an internal error (ValueError)." and "P0042" not in failure.where
+
+
+def test_the_email_says_the_reports_are_stale_only_when_they_were_marked():
+    failure = describe(LockedError("held"), 5)
+    settings = Settings(clinic_name="Riverside", out=Path("out"))
+    marked = failure_email(settings, failure, "RUN", datetime(2026, 11, 20, 3)).get_content()
+    left = failure_email(settings, failure, "RUN", datetime(2026, 11, 20, 3), marked=False).get_content()
+    assert "are marked stale" in marked
+    assert "are marked stale" not in left and "left as they are" in left
