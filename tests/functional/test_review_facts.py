@@ -137,6 +137,6 @@ def test_the_report_counts_high_priority_after_exceptions_and_a_first_run_as_new
     first = (nights["tmp"] / "out-2026-11-01" / "report.html").read_text(encoding="utf-8")
     assert "1 (first run)" in first
     excepted = (nights["tmp"] / "out-2026-11-02" / "report.html").read_text(encoding="utf-8")
-    assert '0 <span class="note">(1 before exceptions)</span>' in excepted
+    assert '0<br><span class="note" title="high priority before exceptions">(1 before)</span>' in excepted
     email = (nights["tmp"] / "out-2026-11-02" / "email.html").read_text(encoding="utf-8")
     assert "No patient needs action tonight" in email
