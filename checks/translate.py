@@ -27,7 +27,7 @@ from sqlglot.dialects.duckdb import DuckDB
 
 class DuckDBAsWritten(DuckDB):
     """DuckDB, with list indexes kept as written (1-based): sqlglot would shift only the indexes it
-    can type (items[1], not w[i + 1]); every index becomes Spark's 1-based element_at instead."""
+    can type (items[1], not w[i + 1]); every index becomes Spark's 1-based try_element_at instead."""
 
     INDEX_OFFSET = 0
 
@@ -167,8 +167,10 @@ def _spark_forms(tree: exp.Expression) -> exp.Expression:
                 this=exp.Sub(this=hi.copy(), expression=lo.copy()), expression=exp.Literal.number(1)
             )
             node.replace(exp.Anonymous(this="slice", expressions=[node.this.copy(), lo.copy(), length]))
-        elif len(items) == 1:  # list[i], 1-based: element_at is 1-based too
-            node.replace(exp.Anonymous(this="element_at", expressions=[node.this.copy(), items[0].copy()]))
+        elif len(items) == 1:  # list[i], 1-based, NULL past either end as in DuckDB: try_element_at
+            node.replace(
+                exp.Anonymous(this="try_element_at", expressions=[node.this.copy(), items[0].copy()])
+            )
     for node in list(tree.find_all(exp.ArrayOverlaps)):
         node.replace(
             exp.Anonymous(this="arrays_overlap", expressions=[node.this.copy(), node.expression.copy()])

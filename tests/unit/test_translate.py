@@ -47,3 +47,10 @@ def test_a_table_word_becomes_a_subquery_with_its_arguments() -> None:
 def test_an_unknown_pivot_form_is_refused() -> None:
     with pytest.raises(translate.TranslationError):
         translate.to_spark("PIVOT (SELECT * FROM t) ON analyte IN (1, 2) USING max(v) GROUP BY p")
+
+
+def test_a_list_index_past_the_end_is_null_on_spark_as_on_duckdb() -> None:
+    """DuckDB's list[i] is NULL past the end (elderly_numbness_fall_risk's polypharmacy_since reads the
+    n-th start of a shorter list); Spark's element_at raises there, try_element_at does not."""
+    query = translate.to_spark("SELECT [1, 2][5] AS x, [1, 2][2] AS y", {})
+    assert "TRY_ELEMENT_AT" in query.upper() and "(ELEMENT_AT" not in query.upper().replace("TRY_", "")
