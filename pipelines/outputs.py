@@ -43,7 +43,12 @@ log = logging.getLogger(__name__)
 
 INCOMING = ".incoming-"
 LAST = "report.html"  # moved last: until then the old report carries the stale notice
-OUTPUT_FILE = re.compile(r"(report\.html|email\.html|findings\.csv|summary\.json|worklist_[\w-]+\.csv)")
+# Every file a run writes into OUT (reports/render.py, record.write_summary): an old one the new set
+# lacks (a worklist of a check no longer run, an .xlsx after worklist_format went back to csv) goes.
+OUTPUT_FILE = re.compile(
+    r"(report|email)\.html|summary\.json|(findings|measures|measures_shared)\.csv"
+    r"|(worklist_[\w-]+|calllist|due_soon)\.(csv|xlsx)"
+)
 NOTICE = re.compile(r"<!-- stale-notice -->.*?<!-- /stale-notice -->\n?", re.DOTALL)
 BODY = re.compile(r"<body[^>]*>\n?", re.IGNORECASE)
 RUN_META = re.compile(r'<meta name="clinic-audit-run" content="([^"]*)"')
@@ -93,6 +98,7 @@ def in_place(paths: Reports, out: Path) -> Reports:
         email_html=out / paths.email_html.name,
         findings=out / paths.findings.name,
         worklists=tuple(out / p.name for p in paths.worklists),
+        calllist=tuple(out / p.name for p in paths.calllist),
     )
 
 

@@ -94,3 +94,19 @@ def test_publish_ignores_the_adhoc_folder(tmp_path):
     (staging / "report.html").write_text("new")
     publish(staging, out)
     assert (out / "adhoc").is_dir() and (out / "notes.txt").exists()
+
+
+def test_every_kind_of_old_output_the_new_set_lacks_is_removed(tmp_path):
+    """An .xlsx worklist or call list after worklist_format went back to csv, old measures and
+    due-soon files: stale files with patient ids never stay beside a current report."""
+    out, staging = tmp_path / "out", tmp_path / "out" / ".incoming-x"
+    staging.mkdir(parents=True)
+    old = ["worklist_a.xlsx", "calllist.xlsx", "due_soon.xlsx", "measures.csv", "measures_shared.csv"]
+    for name in [*old, "notes.txt", "email.eml"]:
+        (out / name).write_text("old", encoding="utf-8")
+    for name in ("report.html", "worklist_a.csv", "calllist.csv"):
+        (staging / name).write_text("new", encoding="utf-8")
+    publish(staging, out)
+    names = {p.name for p in out.iterdir() if p.is_file()}
+    assert not names & set(old)
+    assert {"notes.txt", "email.eml", "report.html", "worklist_a.csv", "calllist.csv"} <= names
