@@ -293,13 +293,15 @@ def ingest_file(
             raise InputError(f"{source.label}: cannot be read ({_os_fault(error)})") from None
         raise reader_error(source, error) from None
     _unchanged_since(source, before)
-    failures = _validate(con, spec, source.max_date or export_date)
-    bad, noted = _split_soft(failures, keyed(spec.rules(export_date)))
+    rules_date = source.max_date or export_date  # one date for judging and for the messages
+    failures = _validate(con, spec, rules_date)
+    rules = keyed(spec.rules(rules_date))
+    bad, noted = _split_soft(failures, rules)
     _count_skipped(con, spec.table, result)
-    _quarantine(con, source, result, run_id, bad)
+    _quarantine(con, source, result, run_id, bad, rules)
     _accounted(source, reading, result)
     _encoding_hint(con, source, result)
-    _note(con, source, result, run_id, noted)
+    _note(con, source, result, run_id, noted, rules)
     _load(con, spec, run_id, result)
     _drop_staging(con, spec.table)
     return result
@@ -591,6 +593,7 @@ def _quarantine(
     result: FileResult,
     run_id: str,
     bad: pd.DataFrame,
+    rules: dict,
 ) -> None:
     """Write reader rejects and rule failures to `quarantine`, once per distinct bad row and rule.
 
@@ -598,7 +601,6 @@ def _quarantine(
     join against every staged row.
     """
     t = source.spec.table
-    rules = keyed(source.spec.rules(date.today()))
     con.register("bad_rows", bad)
     con.register("rule_messages", _rule_messages(rules))
     names = pd.DataFrame(list(source.reject_columns.items()), columns=["cname", "column"], dtype="str")
@@ -673,6 +675,7 @@ def _note(
     result: FileResult,
     run_id: str,
     noted: pd.DataFrame,
+    rules: dict,
 ) -> None:
     """Write `row_notes` for rows that load with a problem: soft rule failures (`noted`) and the
     profile's own notes (`_note`), and make `loadable_<table>`: the rows to load, with the columns
@@ -681,7 +684,6 @@ def _note(
     Runs after _quarantine (it reads bad_rows, rule_messages and reject_lines_<table>).
     """
     t = source.spec.table
-    rules = keyed(source.spec.rules(date.today()))
     profile_notes = pd.DataFrame(
         [(name, column, message) for name, (column, message) in source.notes.items()],
         columns=["rule", "column_name", "message"],
