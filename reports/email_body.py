@@ -127,8 +127,8 @@ def row_counts(title: str, c: RowCounts, threshold: int) -> EmailCheckRow:
         "—" if flagged_hidden else count(c.flagged),
         count(c.population),
         rate,
-        count(c.high_priority),
-        count(c.new),
+        "—" if flagged_hidden else count(c.high_priority),  # each may equal the hidden flagged count
+        "—" if flagged_hidden else count(c.new),  # (on a first run every flag is new)
         resolved_shown(c.resolved, threshold),
         count(c.exceptions) if excepted else "—",
         count(c.after) if excepted else "—",
@@ -244,7 +244,8 @@ def render_email_text(summary: EmailSummary) -> str:
         lines += [
             r.title,
             f"  flagged {r.flagged} of {r.denominator} ({r.rate}); high priority {r.high_priority}; "
-            f"new {r.new}; resolved {r.resolved}; exceptions {r.exceptions}, "
+            f"new {r.new}; {'first run' if r.resolved == 'first run' else f'resolved {r.resolved}'}; "
+            f"exceptions {r.exceptions}, "
             f"flagged after exceptions {r.flagged_after_exceptions}; "
             f"high priority before exceptions {r.high_priority_before}",
         ]

@@ -102,3 +102,15 @@ def test_exact_mode_shows_every_count_as_it_is():
     assert (r.flagged, r.denominator, r.exceptions, r.flagged_after_exceptions) == ("14", "41", "13", "1")
     assert (r.high_priority, r.new, r.resolved) == ("2", "1", "3")
     assert row(14, 41, resolved=3).resolved == "—"  # suppressed: never beside last night and new
+
+
+def test_a_first_run_row_whose_flagged_count_is_hidden_hides_new_and_high_priority_too():
+    """On a first run every flag is new (and may all be high priority): "— flagged of 15 · 10 new"
+    would give the hidden count straight back (review of #20)."""
+    first = RowCounts(
+        flagged=10, population=15, high_priority=10, high_before=10, new=10, resolved=None,
+        exceptions=None, after=None,
+    )  # fmt: skip
+    row = row_counts("NSAID in CKD", first, threshold=7)
+    assert row.flagged == "—" and row.new == "—" and row.high_priority == "—"
+    assert row.resolved == "first run"
