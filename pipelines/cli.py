@@ -183,7 +183,9 @@ def run(
 ) -> None:
     """Load an export into the database, run the audit checks and write the outputs.
 
-    Outputs in OUT: summary.json, findings.csv, report.html, email.html and worklist_<check>.csv.
+    Outputs in OUT: summary.json, findings.csv, report.html, email.html, worklist_<check>.csv,
+    calllist.csv, due_soon.csv, measures.csv and measures_shared.csv (worklist_format = xlsx or
+    both: the worklists and call list as .xlsx too).
     The SMTP password is read from the CLINIC_AUDIT_SMTP_PASSWORD environment variable only.
 
     Exit codes: 0 success, 2 configuration error (or a database written by a newer clinic-audit),
@@ -425,7 +427,7 @@ def _print_codelists(files: Sequence[Any], fmt: str) -> None:
 
 
 @cli.command()
-@click.option("--run", "run_id", help="Run id or a unique prefix (default: the latest run).")
+@click.option("--run", "run_id", help="Run id or a unique prefix (default: the latest scheduled run).")
 @click.option("--out", type=click.Path(path_type=Path), help="Folder for the re-rendered outputs.")
 @click.option("--db", type=click.Path(path_type=Path, readable=False), help="DuckDB database file.")
 @click.option("--config", type=click.Path(path_type=Path), help="TOML config file.")
