@@ -763,7 +763,7 @@ def _as_user_error(error: BaseException, db: Path | None) -> BaseException:
         return InputError("an export file is a truncated or damaged gzip file; the database is unchanged")
     if isinstance(error, OSError):
         return _os_error(error)
-    if isinstance(error, MemoryError):
+    if isinstance(error, MemoryError) or _no_thread(error):
         return ResourceError(
             "out of memory. A run that had not committed leaves the database unchanged; give the "
             "machine more memory or lower memory_limit."
@@ -774,6 +774,11 @@ def _as_user_error(error: BaseException, db: Path | None) -> BaseException:
 
         return database_error(error, db)
     return error
+
+
+def _no_thread(error: BaseException) -> bool:
+    """Python's "can't start new thread": the memory for its stack was not there."""
+    return isinstance(error, RuntimeError) and "can't start new thread" in str(error)
 
 
 def main(args: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:

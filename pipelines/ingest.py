@@ -18,8 +18,9 @@ import json
 import logging
 import re
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
@@ -77,6 +78,29 @@ def sha256_of(*paths: Path) -> str:
         with path.open("rb") as handle:
             digests.append(hashlib.file_digest(handle, "sha256").hexdigest())
     return digests[0] if len(digests) == 1 else hashlib.sha256("".join(digests).encode()).hexdigest()
+
+
+def hashing_thread() -> ThreadPoolExecutor:
+    """The thread a load hashes its files in, started and warmed up before staging fills memory.
+
+    A thread started later, when a big load has taken the memory, may fail to start (out of memory,
+    exit 7) or, worse, die in glibc allocating the OpenSSL thread-local state its first hash touches
+    ("cannot allocate memory for thread-local data", an abort no handler sees). Started and used
+    once first, it holds what it needs for the whole load.
+    """
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sha256")
+    pool.submit(sha256_of).result()
+    return pool
+
+
+@contextmanager
+def _own_or(pool: ThreadPoolExecutor | None) -> Iterator[ThreadPoolExecutor]:
+    """`pool` as it is (its owner shuts it down), or a pool of one thread for this file only."""
+    if pool is not None:
+        yield pool
+        return
+    with ThreadPoolExecutor(max_workers=1) as own:
+        yield own
 
 
 @dataclass(frozen=True)
@@ -252,20 +276,22 @@ def ingest_file(
     run_id: str,
     export_date: date,
     budget: StagingBudget | None = None,
+    hasher: ThreadPoolExecutor | None = None,
 ) -> FileResult:
     """Stage (in memory, or where `budget` says), validate, quarantine and load one source; returns
     its counts. A file skipped as unchanged takes nothing from the budget.
 
-    The sha256 (recorded, and how a re-sent file is recognised) is computed in a background thread.
-    Only a file the size of one loaded before can be unchanged, so only then does staging wait for
-    the hash; a file of a new size is staged at once while it is hashed (hashlib and DuckDB both
-    release the GIL), which takes the hash (~0.4 s per 10M lab rows) off the critical path.
+    The sha256 (recorded, and how a re-sent file is recognised) is computed in a background thread
+    (`hasher`: the load's, see hashing_thread; else one of this file's own). Only a file the size of
+    one loaded before can be unchanged, so only then does staging wait for the hash; a file of a new
+    size is staged at once while it is hashed (hashlib and DuckDB both release the GIL), which takes
+    the hash (~0.4 s per 10M lab rows) off the critical path.
     """
     spec = source.spec
     before = file_state(source)
     result = FileResult(spec.table, source.label, "", sum(size for size, _ in before))
     try:
-        with ThreadPoolExecutor(max_workers=1) as pool, tempfile.TemporaryDirectory() as scratch:
+        with _own_or(hasher) as pool, tempfile.TemporaryDirectory() as scratch:
             digest = pool.submit(sha256_of, *source.paths)
             if _size_seen_before(con, result):
                 result.sha256 = digest.result()

@@ -11,7 +11,7 @@ from datetime import date
 import duckdb
 
 from pipelines.db import memory_limit_bytes
-from pipelines.ingest import FileResult, RawSource, StagingBudget, file_state, ingest_file
+from pipelines.ingest import FileResult, RawSource, StagingBudget, file_state, hashing_thread, ingest_file
 from pipelines.progress import Step
 
 log = logging.getLogger(__name__)
@@ -31,13 +31,14 @@ def load_exports(
     memory is spoken for, in the database file (StagingBudget).
     """
     budget = StagingBudget(memory_limit_bytes(con))
-    for source in sorted(files, key=lambda source: sum(size for size, _ in file_state(source))):
-        progress(Step(f"loading {source.label}", sum(size for size, _ in file_state(source)), con))
-        log.debug("loading %s", source.label)
-        started = time.perf_counter()
-        result = ingest_file(con, source, run_id, run_day, budget)
-        _log_file(result, time.perf_counter() - started)
-        yield result
+    with hashing_thread() as hasher:
+        for source in sorted(files, key=lambda source: sum(size for size, _ in file_state(source))):
+            progress(Step(f"loading {source.label}", sum(size for size, _ in file_state(source)), con))
+            log.debug("loading %s", source.label)
+            started = time.perf_counter()
+            result = ingest_file(con, source, run_id, run_day, budget, hasher)
+            _log_file(result, time.perf_counter() - started)
+            yield result
 
 
 def in_export_order(files: list[RawSource], results: list[FileResult]) -> list[FileResult]:

@@ -55,16 +55,21 @@ class PrivateFileHandler(logging.StreamHandler):
 
     def handleError(self, record: logging.LogRecord) -> None:
         """A write that fails (disk full) is said once on stderr, in one line, not as a traceback."""
+        error = sys.exc_info()[1]
+        self._warn(getattr(error, "strerror", None) or type(error).__name__)
+
+    def _warn(self, reason: str) -> None:
         if not self.failed:
             self.failed = True
-            error = sys.exc_info()[1]
-            reason = getattr(error, "strerror", None) or type(error).__name__
             sys.stderr.write(f"clinic-audit: warning: cannot write the log file {self.path} ({reason})\n")
 
     def close(self) -> None:
-        """Close the file with the handler."""
+        """Close the file with the handler. Closing flushes what a full disk refused before; that
+        fails again, and was said already (or is said now): never an error of the next command."""
         try:
             self.stream.close()
+        except OSError as error:
+            self._warn(error.strerror or type(error).__name__)
         finally:
             super().close()
 

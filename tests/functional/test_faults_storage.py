@@ -264,13 +264,17 @@ def test_a_bad_memory_limit_is_exit_2_before_anything_is_opened(tmp_path, capsys
 @pytest.mark.slow
 @pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_AS bounds a process's memory on Linux")
 def test_running_out_of_memory_is_exit_7_and_the_database_is_unchanged(tmp_path, sample_db):
-    """The real thing: the process may map 700 MiB, DuckDB's limit is the default 1.25GB."""
+    """The real thing: the process may map 1800 MiB, DuckDB's limit is the default 1.25GB.
+
+    The sample export runs within that address space; a million results staged in memory do not.
+    A much lower limit (700 MiB) tests glibc, not clinic-audit: DuckDB's own start-up threads then
+    die allocating thread-local data (exit 127, an abort no handler sees), before any run begins."""
     import resource
 
     shutil.copy(sample_db, tmp_path / "audit.duckdb")
     before = table_counts(tmp_path / "audit.duckdb")
     export = big_labs_export(tmp_path / "big", 1_000_000)
-    limit = 700 * 2**20
+    limit = 1800 * 2**20
     done = subprocess.run(
         [sys.executable, "-m", "pipelines", "-q", *run_args(tmp_path, export, "--reject-threshold", "1")],
         cwd=ROOT,
@@ -283,6 +287,15 @@ def test_running_out_of_memory_is_exit_7_and_the_database_is_unchanged(tmp_path,
     assert done.returncode == EXIT_RESOURCES, done.stderr
     assert "out of memory" in one_error_line(done.stderr)
     assert table_counts(tmp_path / "audit.duckdb") == before
+
+
+def test_a_thread_that_cannot_start_is_out_of_memory_exit_7(tmp_path, capsys, monkeypatch):
+    def no_stack(*_args, **_kwargs):
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(run_module, "execute_run", no_stack)
+    assert cli(*run_args(tmp_path, SAMPLE_EXPORT)) == EXIT_RESOURCES
+    assert "out of memory" in one_error_line(capsys.readouterr().err)
 
 
 def test_out_of_memory_is_exit_7(tmp_path, capsys, monkeypatch):
@@ -414,6 +427,10 @@ def test_a_log_file_whose_disk_fills_is_one_warning_line_and_the_run_goes_on(tmp
     warnings = [line for line in err.splitlines() if "cannot write the log file" in line]
     assert len(warnings) == 1 and str(log) in warnings[0], err
     assert "Traceback" not in err and "Logging error" not in err
+    # The next command in this process closes that handler, whose buffer the full disk refused:
+    # not an error of the next command (it was "disk full", exit 7).
+    assert cli(*run_args(tmp_path, SAMPLE_EXPORT)) == 0
+    assert "disk full" not in capsys.readouterr().err
 
 
 @pytest.mark.slow
