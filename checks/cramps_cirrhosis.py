@@ -52,6 +52,7 @@ CHECK = CheckDefinition(
         "albumin_prescribed",
     ),
     codelists=("cirrhosis", "muscle_cramps", "diuretics", "baclofen", "albumin", "lab_tests"),
+    population_codelists=("cirrhosis",),
     parameters=(
         lookback(365, "a cramp diagnosis"),
         days("electrolyte_recent_days", 90, "Window in which electrolytes count as recent."),

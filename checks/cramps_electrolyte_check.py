@@ -49,6 +49,7 @@ CHECK = CheckDefinition(
     ),
     fingerprint=("cramp_codes", "last_potassium_at", "last_calcium_at", "last_magnesium_at"),
     codelists=("muscle_cramps", "lab_tests"),
+    population_codelists=("muscle_cramps",),
     parameters=(
         lookback(365, "a cramp diagnosis"),
         days("days_before", 90, "Electrolytes this many days before a cramp count."),

@@ -28,6 +28,7 @@ CHECK = CheckDefinition(
     evidence=("due_on", "cramp_codes", "cramp_dates", "drugs", "drug_classes", "still_active_drugs"),
     fingerprint=("cramp_codes", "drugs", "still_active_drugs"),
     codelists=("muscle_cramps", "diuretics", "statins", "beta_blockers"),
+    population_codelists=("muscle_cramps",),
     parameters=(lookback(365, "a cramp diagnosis"),),
     rationale=(
         "A drug can only explain a cramp it was taken at the time of, so the drug must be active on "

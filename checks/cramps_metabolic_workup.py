@@ -36,6 +36,7 @@ CHECK = CheckDefinition(
     ),
     fingerprint=("cramp_codes", "last_cramp_at"),
     codelists=("muscle_cramps", "lab_tests"),
+    population_codelists=("muscle_cramps",),
     parameters=(
         lookback(365, "a cramp diagnosis"),
         days("workup_days", 365, "How far back a work-up result counts."),

@@ -51,6 +51,7 @@ CHECK = CheckDefinition(
         "last_egfr",
     ),
     codelists=("diuretics", "lab_tests"),
+    population_codelists=("diuretics",),
     parameters=(
         lookback(365, "a monitoring result"),
         Parameter(

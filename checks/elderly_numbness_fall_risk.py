@@ -44,6 +44,7 @@ CHECK = CheckDefinition(
     ),
     fingerprint=("leg_codes", "active_drugs", "fall_risk_drugs"),
     codelists=("lower_limb_numbness", "fall_risk_drugs", "dose_forms_topical", "nsaids_topical"),
+    population_codelists=("lower_limb_numbness",),
     # the polypharmacy count names each drug by the ingredients any drug codelist knows for it
     # (a brand and its generic count once); it counts every drug, listed in a codelist or not
     all_drug_codelists=True,

@@ -92,6 +92,10 @@ class CheckDefinition:
     # diagnosis codes and dates, results and their dates): a review re-opens when one changes. Never
     # status words, day counters or lists that slide with the window: time passing is no new fact.
     fingerprint: tuple[str, ...] = ()
+    # Who can be in the population at any date: every patient in it has a drug or a diagnosis (at
+    # some date) in one of these codelists. The monthly measures evaluate the check on those
+    # patients' records only (checks/measures.py), which is exact when this holds; empty: everyone.
+    population_codelists: tuple[str, ...] = ()
     # True when the SQL also reads every drug codelist whole (drug_concepts or drug_exposures without
     # naming codelists): a drug's identity (its ingredients) comes from whichever codelist knows it
     all_drug_codelists: bool = False

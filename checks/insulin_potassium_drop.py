@@ -47,6 +47,7 @@ CHECK = CheckDefinition(
     ),
     fingerprint=("insulins", "insulin_since", "last_potassium_at", "last_potassium", "concurrent_diuretics"),
     codelists=("insulins", "lab_tests", "diuretics"),
+    population_codelists=("insulins",),
     parameters=(
         days("lookback_days", 90, "Window for the insulin and the potassium results."),
         POTASSIUM_LOW,

@@ -17,7 +17,8 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import date, timedelta
 from typing import Any
 
@@ -35,6 +36,8 @@ UNKNOWN = "unknown"
 # Months evaluated by one statement: each multiplies the rows the checks' joins hold at once, so a
 # first night at a million patients stays within memory_limit (24 months: four statements a check).
 MONTHS_PER_STATEMENT = 6
+SOURCES = ("src_patient_state", "src_labs", "src_prescriptions", "src_diagnoses")  # _sources.sql
+_NARROWED: list[str] = []  # the sources_of_patients_in blocks open, innermost last
 
 # Age at the month-end, in completed years (date_sub counts whole years), banded.
 _AGE_BAND = """
@@ -220,10 +223,11 @@ def evaluate_months(
     )
     if one_statement:
         _as_macro(con, definition, overrides)
-        for start in range(0, len(months), MONTHS_PER_STATEMENT):  # bounds the working set
-            _evaluate_in_one_statement(
-                con, definition, months[start : start + MONTHS_PER_STATEMENT], overrides
-            )
+        with sources_of_patients_in(con, definition.population_codelists):
+            for start in range(0, len(months), MONTHS_PER_STATEMENT):  # bounds the working set
+                _evaluate_in_one_statement(
+                    con, definition, months[start : start + MONTHS_PER_STATEMENT], overrides
+                )
         return
     for month in months:
         table, _ = compute(con, definition, month, overrides)
@@ -231,6 +235,51 @@ def evaluate_months(
             f"INSERT INTO measure_rows SELECT $m, patient_id, flagged FROM {table}",  # noqa: S608 - internal name
             {"m": month},
         )
+
+
+@contextmanager
+def sources_of_patients_in(con: duckdb.DuckDBPyConnection, codelists: Sequence[str]) -> Iterator[None]:
+    """While open, the data the checks read (the src_* views, _sources.sql or _aligned.sql) holds
+    only the patients with a drug or a diagnosis in one of `codelists`, at any date; no codelists:
+    everyone. Nested, it narrows what the outer one holds.
+
+    Why: a check's population is drawn from the patients of its `population_codelists`, and no
+    patient's evaluation reads another patient's rows, so a check's months evaluated on those
+    patients alone are the months evaluated on everyone (tests/functional/test_measures.py holds
+    them to the single-date evaluation on all the data). Twenty-four months then replay a few
+    percent of the records instead of all of them. The views are restored when the block ends
+    normally; after an error the caller's transaction is rolled back, and they with it.
+    """
+    if not codelists:
+        yield
+        return
+    level = f"{len(_NARROWED)}"
+    _NARROWED.append(level)
+    saved = con.execute(
+        "SELECT view_name, sql FROM duckdb_views() WHERE temporary AND list_contains($v, view_name)",
+        {"v": list(SOURCES)},
+    ).fetchall()
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE measure_pool_{level} AS
+        SELECT patient_id FROM drug_exposures WHERE list_contains($c, codelist)
+        UNION SELECT patient_id FROM coded_diagnoses WHERE list_contains($c, codelist)""",  # noqa: S608
+        {"c": list(codelists)},
+    )
+    for view in SOURCES:  # every table first: a source view may read another's table
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE measure_{view}_{level} AS SELECT * FROM {view} "  # noqa: S608
+            f"WHERE patient_id IN (SELECT patient_id FROM measure_pool_{level})"
+        )
+    for view in SOURCES:
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT * FROM measure_{view}_{level}")  # noqa: S608
+    try:
+        yield
+    finally:
+        _NARROWED.pop()
+    for _, sql in saved:
+        con.execute(re.sub(r"^CREATE (TEMP )?VIEW", "CREATE OR REPLACE TEMP VIEW", sql))
+    for table in [f"measure_{view}_{level}" for view in SOURCES] + [f"measure_pool_{level}"]:
+        con.execute(f"DROP TABLE {table}")
 
 
 def _macro_name(definition: CheckDefinition) -> str:
@@ -305,24 +354,61 @@ def compute_measures(
     data_fp = data_fingerprints(con, wanted)
     breakdowns = available_breakdowns(con)
     _patients_for_breakdowns(con, breakdowns)
-    recomputed = {}
-    for definition in selected:
-        check_overrides = overrides.get(definition.id, {})
-        check_fp = check_fingerprint(con, definition, check_overrides)
-        stale = stale_months(con, definition.id, wanted, check_fp, data_fp)
-        recomputed[definition.id] = tuple(stale)
-        if not stale:
-            continue
-        evaluate_months(con, definition, stale, check_overrides, one_statement)
-        for month in () if definition.id in private else stale:
-            _forget(con, definition.id, month)
-            con.execute(
-                "INSERT INTO measure_fingerprints VALUES ($c, $m, $cf, $df, $r)",
-                {"c": definition.id, "m": month, "cf": check_fp, "df": data_fp[month], "r": run_id},
+    fingerprints = {d.id: check_fingerprint(con, d, overrides.get(d.id, {})) for d in selected}
+    recomputed = {d.id: tuple(stale_months(con, d.id, wanted, fingerprints[d.id], data_fp)) for d in selected}
+    due = [d for d in selected if recomputed[d.id]]
+    with sources_of_patients_in(con, _pooled_codelists(due) if one_statement else ()):
+        for definition in due:
+            _evaluate_and_store(
+                con,
+                run_id,
+                definition,
+                recomputed[definition.id],
+                overrides.get(definition.id, {}),
+                (fingerprints[definition.id], data_fp),
+                breakdowns,
+                one_statement,
+                definition.id in private,
             )
-        store_months(con, run_id, definition.id, stale, breakdowns)
-        log.info("%s: measures for %d of %d months evaluated", definition.id, len(stale), len(wanted))
+            log.info(
+                "%s: measures for %d of %d months evaluated",
+                definition.id,
+                len(recomputed[definition.id]),
+                len(wanted),
+            )
     return recomputed
+
+
+def _pooled_codelists(checks: Sequence[CheckDefinition]) -> tuple[str, ...]:
+    """Every population codelist of `checks`: the patients any of them can count, read once for all
+    (each check then narrows the pool to its own); none when a check can count anyone."""
+    if any(not d.population_codelists for d in checks):
+        return ()
+    return tuple(sorted({c for d in checks for c in d.population_codelists}))
+
+
+def _evaluate_and_store(
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    definition: CheckDefinition,
+    months: Sequence[date],
+    overrides: Mapping[str, Any],
+    fingerprints: tuple[str, Mapping[date, str]],
+    breakdowns: Sequence[str],
+    one_statement: bool,
+    private: bool,
+) -> None:
+    """Evaluate a check's stale months and store them with their fingerprints (the check's, and the
+    data's per month); a private check's leave the fingerprints alone."""
+    check_fp, data_fp = fingerprints
+    evaluate_months(con, definition, months, overrides, one_statement)
+    for month in () if private else months:
+        _forget(con, definition.id, month)
+        con.execute(
+            "INSERT INTO measure_fingerprints VALUES ($c, $m, $cf, $df, $r)",
+            {"c": definition.id, "m": month, "cf": check_fp, "df": data_fp[month], "r": run_id},
+        )
+    store_months(con, run_id, definition.id, months, breakdowns)
 
 
 def _forget(con: duckdb.DuckDBPyConnection, check_id: str, month: date) -> None:

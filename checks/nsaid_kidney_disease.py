@@ -40,6 +40,7 @@ CHECK = CheckDefinition(
         "ckd_stage4plus",
         "lab_tests",
     ),
+    population_codelists=("nsaids_systemic",),
     parameters=(
         Parameter("egfr_threshold", 60.0, "mL/min/1.73m2", "Latest eGFR below this flags (CKD stage 3)."),
         Parameter(

@@ -31,6 +31,7 @@ CHECK = CheckDefinition(
     ),
     fingerprint=("numbness_codes", "last_numbness_at"),
     codelists=("numbness_neuropathy", "lab_tests"),
+    population_codelists=("numbness_neuropathy",),
     parameters=(
         lookback(365, "a numbness or neuropathy record"),
         days("workup_days", 365, "How far back a glucose, HbA1c or vitamin B12 result counts."),

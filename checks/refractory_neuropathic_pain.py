@@ -42,6 +42,7 @@ CHECK = CheckDefinition(
         "nsaids_topical",  # read by is_topical, the one topical definition
         "neuropathic_pain_indication",
     ),
+    population_codelists=("neuropathic_pain_indication",),
     parameters=(
         days("lookback_days", 730, "How far back a drug start counts (730 days = 24 months)."),
         Parameter("min_trials", 3, "drugs", "Distinct drugs first started in the lookback that flag."),

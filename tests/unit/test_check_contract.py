@@ -298,6 +298,15 @@ def test_sql_reads_the_declared_codelists(check):
 
 
 @pytest.mark.parametrize("check", all_checks(), ids=lambda c: c.id)
+def test_population_codelists_are_codelists_the_check_reads(check):
+    """Measures evaluate a check on the patients of its population codelists only: those must be
+    codelists it reads (a drug or diagnosis list; not the lab tests). Whether every patient in the
+    population has one is held by tests/functional/test_measures.py, month by month."""
+    assert check.population_codelists, "declare who can be in the population (measures rely on it)"
+    assert set(check.population_codelists) <= set(check.codelists) - {LAB_CODELIST}
+
+
+@pytest.mark.parametrize("check", all_checks(), ids=lambda c: c.id)
 def test_sql_reads_known_analytes(check):
     with (CODELIST_DIR / "lab_tests.csv").open(encoding="utf-8", newline="") as handle:
         lab_analytes = {row["analyte"] for row in csv.DictReader(handle)}
