@@ -228,6 +228,7 @@ def print_checks(fmt: str) -> None:
             ("Windows", check.windows),
             ("Priority", check.priority),
             ("Codelists", check.codelists_read),
+            ("Population drawn from", ", ".join(check.population_codelists) or "every patient"),
         ):
             console.print(f"[bold]{label}:[/bold] {text}", highlight=False)
         for p in check.parameters:
