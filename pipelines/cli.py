@@ -235,18 +235,20 @@ def run(
         if not kind.ad_hoc:
             _tell_failure(settings, error, started, stage == "running", send_email, email_dry_run, environ)
         raise
-    print_outcome(outcome, settings)
+    quiet = ctx.obj.get("log_level") == logging.WARNING
+    print_outcome(outcome, settings, quiet)
     if (send_email or email_dry_run) and outcome.reports is not None:
         from reports.email import PASSWORD_VARIABLE, deliver, marked_ad_hoc
 
         into = dataclasses.replace(settings, out=outcome.reports.report.parent)  # OUT/adhoc/<id> too
         message = marked_ad_hoc(outcome.reports, kind.reasons) if kind.ad_hoc else outcome.reports
         eml = deliver(message, into, environ.get(PASSWORD_VARIABLE), dry_run=email_dry_run)
-        click.echo(
-            f"email written to {eml}"
-            if eml
-            else f"email sent to {len(settings.smtp_recipients)} recipient(s)"
-        )
+        if not quiet:
+            click.echo(
+                f"email written to {eml}"
+                if eml
+                else f"email sent to {len(settings.smtp_recipients)} recipient(s)"
+            )
 
 
 def _run_kind(

@@ -152,9 +152,12 @@ class _Bars:
                 self.bars.update(task, completed=done)
 
 
-def print_outcome(outcome: RunOutcome, settings: Settings) -> None:
+def print_outcome(outcome: RunOutcome, settings: Settings, quiet: bool = False) -> None:
     """The per-file table (read, loaded, duplicate, rejected, skipped, noted), why rows were skipped,
-    and where the outputs went."""
+    and where the outputs went. `quiet` (-q, as cron runs it): nothing, so a night with nothing to
+    say prints nothing (cron mails whatever a job prints); its warnings are logged (stderr) anyway."""
+    if quiet:
+        return
     console = Console()
     table = Table(title=f"clinic-audit run {outcome.run_id} (as of {outcome.as_of})")
     headers = ("file", "read", "loaded", "duplicate", "rejected", "skipped", "noted", "top rejection reason")
@@ -201,7 +204,7 @@ def _checks_table(outcome: RunOutcome) -> Table:
             c.check_id,
             f"{c.denominator:,}",
             f"{c.flagged:,}",
-            f"{c.rate:.1%}",
+            f"{c.rate:.1%}" if c.denominator else "n/a",
             f"{c.high_priority:,}",
             f"{c.deceased_excluded:,}",
         )

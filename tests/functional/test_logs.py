@@ -224,3 +224,17 @@ def test_every_warning_the_run_shows_is_in_the_log_file(tmp_path, capsys):
     logged = [r["message"] for r in log_records(log) if r["level"] == "WARNING"]
     for warning in warnings:
         assert any(warning in message for message in logged), warning
+
+
+def test_quiet_prints_nothing_on_a_clean_night_and_the_warnings_of_one_that_has_them(tmp_path, capsys):
+    """cron mails whatever a job prints: -q on a night with nothing to say prints nothing at all."""
+    assert cli("-q", *run_args(tmp_path, SAMPLE_EXPORT)) == 0
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == ""
+    args = ["run", "--exports", str(SAMPLE_EXPORT), "--out", str(tmp_path / "out")]
+    args += ["--db", str(tmp_path / "audit.duckdb"), "--as-of", "2026-12-31", "--scheduled"]
+    assert cli("-q", *args) == 0  # six weeks after the newest record: the freshness guard warns
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "freshness_max_days" in captured.err  # its warnings, logged at WARNING
+    assert "population" not in captured.err  # and not the tables
