@@ -19,7 +19,7 @@ import threading
 import time
 import zlib
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,7 @@ from pipelines.errors import EXIT_CONFIG, EXIT_INTERNAL, USER_ERRORS, InputError
 from pipelines.formats import names as format_names
 from pipelines.lock import database_lock
 from pipelines.logs import FILE_ONLY, RUN_ID, add_log_file, configure, has_log_file, log_unexpected
-from pipelines.settings import Settings, did_you_mean, load_settings
+from pipelines.settings import ConfigError, Settings, did_you_mean, load_settings
 
 log = logging.getLogger(__name__)
 
@@ -469,7 +469,8 @@ def report(
     "--as-of",
     "as_of",
     help="Audit date YYYY-MM-DD, latest, or per-patient (each patient as of their own last record); "
-    "default: today.",
+    "default: the as-of date of the latest nightly run (so the answer matches the call list), or "
+    "today when the database holds no run.",
 )
 @click.option("--db", type=click.Path(path_type=Path, readable=False), help="DuckDB database file.")
 @click.option("--config", type=click.Path(path_type=Path), help="TOML config file.")
@@ -486,7 +487,8 @@ def explain(
 ) -> None:
     """Explain one patient: per check, in the population?, flagged?, the evidence, what clears it.
 
-    The checks run as of the date on the database's data; nothing is stored.
+    The checks run on the database's data as of the latest nightly run's date (or --as-of); nothing
+    is stored.
 
     Example:
 
@@ -512,6 +514,8 @@ def explain(
         try:
             if settings.as_of in ("latest", "per-patient"):  # as a run: the newest record date
                 day = data_range(con)[1] or day
+            elif settings.as_of is None:  # what the team calling patients saw: the nightly's date
+                day = _latest_nightly_as_of(con) or day
             explanations, shift = explain_patient(
                 con, patient_id, day, selected, settings.check_params, per_patient, codelist_paths
             )
@@ -521,6 +525,17 @@ def explain(
     print_explanations(patient_id, day, explanations, shift)
     for row in recorded:  # the team's decisions, with their state in the check's latest run
         click.echo(f"Review of {row.check_id}: {review_text(row)}")
+
+
+def _latest_nightly_as_of(con: Any) -> date | None:
+    """The as-of date of the latest scheduled run (else the latest run); None with no run."""
+    from pipelines.history import resolve_run
+
+    try:
+        run_id = resolve_run(con, None)
+    except ConfigError:
+        return None
+    return con.execute("SELECT as_of FROM runs WHERE run_id = $r", {"r": run_id}).fetchone()[0]
 
 
 @cli.command()

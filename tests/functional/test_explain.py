@@ -49,6 +49,15 @@ def test_explains_every_check_by_default(sample_db, capsys):
     assert "Not in the population" in out
 
 
+def test_without_as_of_it_explains_as_of_the_latest_nightly_run(sample_db, capsys):
+    """The team calling patients asks why last night's call list has a patient on it: the answer is
+    as of that run's date (here the sample's 2026-11-20), not today, and matches its flag."""
+    patient = population_ids(sample_db, CHECK, flagged=True)[0]
+    assert cli("explain", patient, "--check", CHECK, "--db", str(sample_db)) == 0
+    out = capsys.readouterr().out
+    assert f"Patient {patient}, as of 2026-11-20" in out and "FLAGGED" in out
+
+
 def test_unknown_patient_and_unknown_check_are_config_errors(sample_db, capsys):
     assert cli("explain", "NOBODY", "--db", str(sample_db)) == 2
     assert "NOBODY" in capsys.readouterr().err
