@@ -109,8 +109,6 @@ def _engine(settings: Settings) -> object | None:
     (pipelines/engines/spark.py). The DuckDB file keeps the record either way."""
     if settings.engine != "spark":
         return None
-    if settings.as_of == "per-patient":
-        raise ConfigError("as_of = per-patient is not yet available with engine = spark")
     try:
         from pipelines.engines.spark import engine_for  # pyspark is loaded only when asked for
     except ImportError:

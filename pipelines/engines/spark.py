@@ -8,9 +8,10 @@ What lives where in Spark mode:
   rows (one per patient in its population: small) come back to the driver as Arrow and land in the
   DuckDB temp table `result_<id>`, where checks/evaluate.py validates, leaves out the deceased and
   stores them exactly as with DuckDB.
-- First slice: the rows reach Spark after the DuckDB ingest has validated them (the same contract,
-  rules and quarantine); `publish` copies the validated tables into Spark. The monthly measures and
-  `--as-of per-patient` still run on DuckDB.
+- The rows reach Spark after the DuckDB ingest has validated them (the same contract, rules and
+  quarantine); `publish` copies them into Spark as the checks read them (with `--as-of per-patient`,
+  each patient's dates moved as checks/sql/_aligned.sql moves them). The monthly measures still run
+  on DuckDB, on the same validated rows.
 
 Parameters are bound: checks by `spark.sql(query, args=...)` (`:name`), the as-of date of the
 deaths that end exposures through the DataFrame API.
@@ -33,9 +34,16 @@ from checks.framework import CheckDefinition
 
 log = logging.getLogger(__name__)
 
-# The tables and views the checks' SQL reads from the database (checks/sql/_sources.sql,
-# _concepts.sql, and the codelist table checks/sql/_codelists.sql builds).
-DATA_TABLES = ("labs", "prescriptions", "diagnoses", "patient_state", "codelist")
+# The tables the checks' SQL reads (checks/sql/_sources.sql, _concepts.sql, and the codelist table
+# checks/sql/_codelists.sql builds), each published from what DuckDB's checks read for it: the
+# src_* views, so with --as-of per-patient Spark gets each patient's dates as moved (_aligned.sql).
+DATA_TABLES = {
+    "labs": "src_labs",
+    "prescriptions": "src_prescriptions",
+    "diagnoses": "src_diagnoses",
+    "patient_state": "src_patient_state",
+    "codelist": "codelist",
+}
 PREPARED_FILES = ("_sources.sql", "_concepts.sql")
 SESSION_CONFIG = {
     "spark.sql.session.timeZone": "UTC",  # timestamps are wall-clock times, as in DuckDB
@@ -67,16 +75,19 @@ class SparkEngine:
     spark: Any
 
     def publish(self, con: duckdb.DuckDBPyConnection) -> None:
-        """Copy the validated data tables (and the run's codelist) from DuckDB into Spark temp views."""
-        for name in DATA_TABLES:
-            arrow = con.sql(f"SELECT * FROM {name}").to_arrow_table()  # noqa: S608 - fixed names
+        """Copy the validated data (as DuckDB's checks read it, after checks.evaluate.prepare) and
+        the run's codelist from DuckDB into Spark temp views."""
+        for name, source in DATA_TABLES.items():
+            arrow = con.sql(f"SELECT * FROM {source}").to_arrow_table()  # noqa: S608 - fixed names
             self.spark.createDataFrame(arrow).createOrReplaceTempView(name)
             log.info("spark: %s published (%d rows)", name, arrow.num_rows)
 
     def prepare(self, con: duckdb.DuckDBPyConnection, per_patient_as_of: date | None = None) -> None:
-        """Publish the data, then build the concept views in Spark from the one DuckDB source."""
-        if per_patient_as_of is not None:
-            raise NotImplementedError("--as-of per-patient is not yet available with engine = spark")
+        """Publish the data, then build the concept views in Spark from the one DuckDB source.
+
+        `per_patient_as_of`: DuckDB's prepare has moved each patient's dates (_aligned.sql) in the
+        src_* views published, so Spark's sources are the moved ones; nothing else differs."""
+        del per_patient_as_of  # already applied by DuckDB's prepare, in what is published
         self.publish(con)
         for file in PREPARED_FILES:
             text = (translate.SQL_DIR / file).read_text(encoding="utf-8")

@@ -16,13 +16,18 @@ TEST_MASTER = "local[2]"
 TEST_CONFIG = {"spark.sql.shuffle.partitions": "2", "spark.default.parallelism": "2"}
 
 
-def start_session(warehouse: str):
-    """The test SparkSession (skips when pyspark or Java is missing, as on a laptop without them)."""
+def skip_without_spark() -> None:
+    """Skip when pyspark or Java is missing, as on a laptop without them."""
     pytest.importorskip("pyspark", reason="the [spark] extra is not installed")
     import shutil
 
     if shutil.which("java") is None:
         pytest.skip("no Java (.ci/run installs openjdk-17-jre-headless)")
+
+
+def start_session(warehouse: str):
+    """The test SparkSession (skips when pyspark or Java is missing)."""
+    skip_without_spark()
     from pipelines.engines.spark import session
 
     return session(TEST_MASTER, warehouse, TEST_CONFIG)

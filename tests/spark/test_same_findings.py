@@ -20,12 +20,12 @@ AS_OF = date(2026, 11, 20)
 NOW = datetime(2026, 11, 24, 3, 0)
 
 
-def _run(tmp: Path, engine: str) -> Path:
+def _run(tmp: Path, engine: str, as_of: date | str = AS_OF) -> Path:
     settings = Settings(
         exports=SAMPLE_EXPORT,
         out=tmp / engine / "out",
         db=tmp / engine / "audit.duckdb",
-        as_of=AS_OF,
+        as_of=as_of,
         engine=engine,
         measures_months=0,
     )
@@ -62,3 +62,14 @@ def test_sample_clinic_gives_identical_findings_on_both_engines(tmp_path: Path, 
         assert on_duckdb[part] == on_spark[part], (
             f"{part}: DuckDB only {only_duckdb}; Spark only {only_spark}"
         )
+
+
+def test_as_of_per_patient_gives_identical_findings_on_both_engines(tmp_path: Path, spark_session) -> None:
+    """Each patient audited as of their own last record (date-shifted research data, MIMIC-IV): the
+    moved dates reach Spark as DuckDB's checks read them."""
+    on_duckdb = _record(_run(tmp_path, "duckdb", "per-patient"))
+    on_spark = _record(_run(tmp_path, "spark", "per-patient"))
+    assert on_duckdb["findings"]
+    assert on_duckdb["findings"] != _record(_run(tmp_path / "calendar", "duckdb"))["findings"]  # dates moved
+    for part in ("check_results", "exclusions", "findings"):
+        assert on_spark[part] == on_duckdb[part], part
