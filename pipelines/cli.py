@@ -337,7 +337,7 @@ def runs(ctx: click.Context, db: Path | None, config: Path | None, limit: int | 
 
     settings = _settings(ctx, config, db=db)
     with database_lock(settings.db):
-        con = open_existing(settings.db, settings.memory_limit)
+        con = open_existing(settings.db, settings.memory_limit, settings.threads)
         try:
             print_runs(list_runs(con, limit), fmt)
         finally:
@@ -395,7 +395,7 @@ def codelists(
     from pipelines.history import open_existing, resolve_run
 
     with database_lock(settings.db):
-        con = open_existing(settings.db, settings.memory_limit)
+        con = open_existing(settings.db, settings.memory_limit, settings.threads)
         try:
             if run_id is not None:
                 found = diagnostic.stored(con, resolve_run(con, run_id))
@@ -451,7 +451,7 @@ def report(
 
     settings = _settings(ctx, config, db=db, out=out)
     with database_lock(settings.db):
-        con = open_existing(settings.db, settings.memory_limit)
+        con = open_existing(settings.db, settings.memory_limit, settings.threads)
         try:
             run_id = resolve_run(con, run_id)
             if out is None and run_kind(con, run_id) == "ad hoc":
@@ -510,7 +510,7 @@ def explain(
     codelist_paths = paths_of(codelist_files(settings.local_codelists))
     per_patient = settings.as_of == "per-patient"
     with database_lock(settings.db):
-        con = open_existing(settings.db, settings.memory_limit)
+        con = open_existing(settings.db, settings.memory_limit, settings.threads)
         try:
             if settings.as_of in ("latest", "per-patient"):  # as a run: the newest record date
                 day = data_range(con)[1] or day
@@ -619,7 +619,7 @@ def review(
             )
         ]
     with database_lock(settings.db, wait or wait_timeout is not None, wait_timeout):
-        con = open_existing(settings.db, settings.memory_limit)
+        con = open_existing(settings.db, settings.memory_limit, settings.threads)
         try:
             ids = record(con, items, getpass.getuser(), datetime.now().replace(microsecond=0))
         finally:
@@ -658,7 +658,7 @@ def reviews(
 
     settings = _settings(ctx, config, db=db)
     with database_lock(settings.db):
-        con = open_existing(settings.db, settings.memory_limit)
+        con = open_existing(settings.db, settings.memory_limit, settings.threads)
         try:
             rows = list_reviews(con, patient_id, check_id, history)
         finally:
@@ -716,7 +716,7 @@ def prune(
 
     settings = _settings(ctx, config, db=db)
     with database_lock(settings.db, wait or wait_timeout is not None, wait_timeout):
-        con = open_existing(settings.db, settings.memory_limit)
+        con = open_existing(settings.db, settings.memory_limit, settings.threads)
         try:
             removed = prune_runs(con, keep_runs)
         finally:

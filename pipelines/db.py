@@ -46,11 +46,12 @@ def open_duckdb(path: Path | str, read_only: bool = False, **config: str) -> duc
     return duckdb.connect(str(path), read_only=read_only, config={**OFFLINE, **config})
 
 
-def connect(path: Path, memory_limit: str = "1.25GB") -> duckdb.DuckDBPyConnection:
+def connect(path: Path, memory_limit: str = "1.25GB", threads: int = 0) -> duckdb.DuckDBPyConnection:
     """Open (creating if needed) the database file, owner-only, with the schema in place.
 
     DuckDB's memory limit bounds the working set of a big load; past it, work spills to a temp
-    folder beside the database instead of growing the process. A file DuckDB cannot open raises
+    folder beside the database instead of growing the process. `threads` (0: one per core) bounds
+    DuckDB's worker threads on a shared server. A file DuckDB cannot open raises
     StorageError (exit 6); one held by another program's DuckDB session LockedError (exit 5) once the
     command's --wait budget is spent.
     """
@@ -59,7 +60,7 @@ def connect(path: Path, memory_limit: str = "1.25GB") -> duckdb.DuckDBPyConnecti
     except OSError as error:
         raise StorageError(f"{path.parent}: cannot create the database folder ({error.strerror})") from None
     fresh = not path.exists()
-    con = _open_when_free(path, memory_limit)
+    con = _open_when_free(path, memory_limit, threads)
     if fresh:
         os.chmod(path, 0o600)
     try:
@@ -81,11 +82,12 @@ def connect(path: Path, memory_limit: str = "1.25GB") -> duckdb.DuckDBPyConnecti
     return con
 
 
-def _open_when_free(path: Path, memory_limit: str) -> duckdb.DuckDBPyConnection:
+def _open_when_free(path: Path, memory_limit: str, threads: int) -> duckdb.DuckDBPyConnection:
     """Open the file, waiting (within the command's --wait budget) while another process holds it."""
+    config = {"memory_limit": memory_limit} | ({"threads": str(threads)} if threads else {})
     while True:
         try:
-            return open_duckdb(path, memory_limit=memory_limit)
+            return open_duckdb(path, **config)
         except duckdb.Error as error:
             if not _held_elsewhere(error):
                 raise database_error(error, path) from None

@@ -51,11 +51,11 @@ class RunRow:
     parameters: tuple[str, ...] = ()  # "check.name=value" overrides given for the run (--param, [checks.*])
 
 
-def open_existing(db: Path, memory_limit: str = "1GB") -> duckdb.DuckDBPyConnection:
+def open_existing(db: Path, memory_limit: str = "1GB", threads: int = 0) -> duckdb.DuckDBPyConnection:
     """Connect to a database that must already exist (history commands never create one)."""
     if not db.exists():
         raise ConfigError(f"{db}: no database here (set --db or CLINIC_AUDIT_DB)")
-    return connect(db, memory_limit)
+    return connect(db, memory_limit, threads)
 
 
 def list_runs(con: duckdb.DuckDBPyConnection, limit: int | None = None) -> list[RunRow]:

@@ -66,7 +66,7 @@ def execute_run(
     outcome.codelists = codelist_files(settings.local_codelists)  # a bad local file: exit 2, nothing read
     files = preflight(settings.exports, settings.export_format, settings.encoding)
     engine = _engine(settings)  # engine = spark: the session starts before anything is loaded
-    con = connect(settings.db, settings.memory_limit)
+    con = connect(settings.db, settings.memory_limit, settings.threads)
     try:
         load_lab_codelists(con, paths_of(outcome.codelists, "lab_tests"))
         _volume_guard(con, settings, outcome, files)

@@ -48,6 +48,7 @@ class Settings:
     coverage_warning_share: float = 0.25
     coverage_lookback_days: int = 365
     memory_limit: str = "1.25GB"  # DuckDB working memory (see StagingBudget)
+    threads: int = 0  # DuckDB worker threads; 0 = one per core
     # Query engine of the checks: duckdb, or spark (pipelines/engines/spark.py; the [spark] extra).
     # With spark the DuckDB file still holds the run record, findings and reports' data.
     engine: str = "duckdb"
@@ -113,6 +114,8 @@ SETTING_HELP = {
     "memory_limit": "DuckDB working memory, a size (1.25GB, 4GiB, 512MB; at least 64MiB) or a share of "
     "RAM (80%); a file too big to stage in it is staged in the database file, and other large work "
     "spills to disk beside the database.",
+    "threads": "DuckDB worker threads, 0 (default) for one per core; fewer leaves cores (and the "
+    "address space each thread reserves) to the rest of a shared server.",
     "engine": "Query engine of the checks: duckdb, or spark (needs the [spark] extra and Java); with "
     "spark the checks run on Spark, translated from their DuckDB SQL, and the DuckDB file still holds "
     "the run record, the findings and everything the reports read.",
@@ -160,6 +163,7 @@ _INTS = {
     "as_of_gap_warning_days",
     "coverage_lookback_days",
     "freshness_max_days",
+    "threads",
 }
 _TUPLES = {"checks", "smtp_recipients"}
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}

@@ -250,6 +250,16 @@ def test_disk_full_while_writing_outputs_is_exit_7_and_no_output_is_half_written
         assert not [p.name for p in out.iterdir() if p.name.endswith(".tmp")]
 
 
+def test_threads_bounds_duckdbs_worker_threads_and_a_bad_value_is_exit_2(tmp_path, capsys):
+    from pipelines.db import connect
+
+    with connect(tmp_path / "t.duckdb", threads=1) as con:
+        assert con.execute("SELECT current_setting('threads')").fetchone()[0] == 1
+    assert cli(*run_args(tmp_path, SAMPLE_EXPORT), env={"CLINIC_AUDIT_THREADS": "-2"}) == EXIT_CONFIG
+    assert "threads" in one_error_line(capsys.readouterr().err)
+    assert cli(*run_args(tmp_path, SAMPLE_EXPORT), env={"CLINIC_AUDIT_THREADS": "1"}) == 0
+
+
 def test_a_bad_memory_limit_is_exit_2_before_anything_is_opened(tmp_path, capsys):
     for value in ("lots", "10KB", "0%", "150%", "-5GB", "1.25 GB of RAM"):
         env = {"CLINIC_AUDIT_MEMORY_LIMIT": value}
@@ -278,7 +288,10 @@ def test_running_out_of_memory_is_exit_7_and_the_database_is_unchanged(tmp_path,
     done = subprocess.run(
         [sys.executable, "-m", "pipelines", "-q", *run_args(tmp_path, export, "--reject-threshold", "1")],
         cwd=ROOT,
-        env={k: v for k, v in os.environ.items() if not k.startswith("CLINIC_AUDIT_")},
+        # two DuckDB threads, as on this project's machine: each thread reserves address space, so
+        # on a many-core machine the default (one per core) would need more of it just to start
+        env={k: v for k, v in os.environ.items() if not k.startswith("CLINIC_AUDIT_")}
+        | {"CLINIC_AUDIT_THREADS": "2"},
         preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (limit, limit)),
         capture_output=True,
         text=True,
