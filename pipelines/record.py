@@ -8,6 +8,7 @@ recompute it from the live tables, so re-rendering an old run shows what that ru
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -21,6 +22,8 @@ from pipelines.guards import Coverage, VolumeVerdict
 from pipelines.ingest import FileResult, reject_rate
 from pipelines.settings import Settings
 from reports.files import write_text_private
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -101,6 +104,35 @@ def record_run(con: duckdb.DuckDBPyConnection, settings: Settings, outcome: RunO
                 "top_notes": json.dumps(f.top_notes, default=str),
             },
         )
+
+
+def outputs_in_place(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
+    """Record that the run's outputs are in place (runs.outputs_at), after its commit and the move."""
+    con.execute("UPDATE runs SET outputs_at = now()::TIMESTAMP WHERE run_id = $r", {"r": run_id})
+
+
+def unfinished_night(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The warning for tonight when the latest scheduled run was stopped after its commit, before its
+    outputs were in place (a SIGKILL, a power cut): its report and email never went out, so the
+    team hears it from tonight's, whose results include it. Empty when it finished."""
+    row = con.execute(
+        "SELECT run_id, as_of FROM runs WHERE coalesce(kind, 'scheduled') = 'scheduled' "
+        "ORDER BY seq DESC LIMIT 1"
+    ).fetchone()
+    if (
+        row is None
+        or con.execute("SELECT outputs_at IS NOT NULL FROM runs WHERE run_id = $r", {"r": row[0]}).fetchone()[
+            0
+        ]
+    ):
+        return []
+    warning = (
+        f"the previous nightly run ({row[0]}, as of {row[1]}) was stopped after it committed and "
+        "before its report and email went out; its results are in the database, and tonight's "
+        "report and email include them."
+    )
+    log.warning("%s", warning)
+    return [warning]
 
 
 def settings_record(settings: Settings, as_of: date) -> dict:

@@ -28,7 +28,14 @@ from pipelines.ingest import RawSource, duplicate_key_warnings, preflight
 from pipelines.load import in_export_order, load_exports
 from pipelines.logs import RUN_ID
 from pipelines.outputs import in_progress_notice, mark_stale, write_outputs
-from pipelines.record import RunOutcome, record_run, summary_of_outcome, write_summary
+from pipelines.record import (
+    RunOutcome,
+    outputs_in_place,
+    record_run,
+    summary_of_outcome,
+    unfinished_night,
+    write_summary,
+)
 from pipelines.reviews import apply_reviews
 from pipelines.run_kind import RunKind
 from pipelines.settings import ConfigError, Settings
@@ -70,6 +77,8 @@ def execute_run(
     try:
         load_lab_codelists(con, paths_of(outcome.codelists, "lab_tests"))
         _volume_guard(con, settings, outcome, files)
+        if kind.kind == "scheduled":
+            outcome.warnings += unfinished_night(con)
         mark_stale(settings.out, in_progress_notice(settings.out, outcome.run_id, f"{now:%Y-%m-%d %H:%M}"))
         with transaction(con):
             _load(con, settings, outcome, files, progress)
@@ -95,6 +104,7 @@ def execute_run(
             _record(con, settings, outcome)
         progress("writing the outputs")
         outcome.reports = write_outputs(con, settings, outcome.run_id, selected, now)
+        outputs_in_place(con, outcome.run_id)
     except InputError as error:
         outcome.status, outcome.message = "failed", str(error)
         write_summary(settings.out, summary_of_outcome(outcome))

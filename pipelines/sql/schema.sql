@@ -16,14 +16,17 @@ CREATE TABLE IF NOT EXISTS runs (
     data_from     DATE,                       -- the earliest and latest clinical date the data held
     data_to       DATE,                       -- when the run committed (NULL in runs before schema 3)
     coverage      JSON,                       -- patients with any record in the coverage lookback
-    kind          VARCHAR DEFAULT 'scheduled' -- 'scheduled' (the nightly, as configured) | 'ad hoc'
+    kind          VARCHAR DEFAULT 'scheduled', -- 'scheduled' (the nightly, as configured) | 'ad hoc'
                                               -- (another as-of, a subset of checks, --param, --ad-hoc);
                                               -- lifecycle and trends read scheduled runs only (schema 5)
+    outputs_at    TIMESTAMP                   -- when its outputs were in place; NULL: stopped after
+                                              -- its commit, before them (schema 8)
 );
 ALTER TABLE runs ADD COLUMN IF NOT EXISTS data_from DATE;
 ALTER TABLE runs ADD COLUMN IF NOT EXISTS data_to DATE;
 ALTER TABLE runs ADD COLUMN IF NOT EXISTS coverage JSON;
 ALTER TABLE runs ADD COLUMN IF NOT EXISTS kind VARCHAR DEFAULT 'scheduled';  -- earlier runs: scheduled
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS outputs_at TIMESTAMP;
 
 CREATE TABLE IF NOT EXISTS run_files (
     run_id          VARCHAR NOT NULL,
