@@ -127,9 +127,9 @@ def unfinished_night(con: duckdb.DuckDBPyConnection) -> list[str]:
     ):
         return []
     warning = (
-        f"the previous nightly run ({row[0]}, as of {row[1]}) was stopped after it committed and "
-        "before its report and email went out; its results are in the database, and tonight's "
-        "report and email include them."
+        f"the previous nightly run ({row[0]}, as of {row[1]}) did not finish after it committed "
+        "(it was stopped, or its outputs could not be written): its report and email may not have "
+        "gone out. Its results are in the database, and tonight's report and email include them."
     )
     log.warning("%s", warning)
     return [warning]

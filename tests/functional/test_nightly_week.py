@@ -173,7 +173,7 @@ def test_a_week_of_nights_with_ad_hoc_runs_a_failure_and_a_kill(tmp_path, smtp_s
                 assert shown_run(tmp_path / "out")[2], "a failed night leaves the old report marked stale"
             else:  # the night after the kill says so (its report and email never went out)
                 warnings = json.loads((tmp_path / "out" / "summary.json").read_text())["warnings"]
-                stopped = [w for w in warnings if "stopped after it committed" in w]
+                stopped = [w for w in warnings if "did not finish after it committed" in w]
                 assert len(stopped) == (n == KILLED_NIGHT + 1), (n, warnings)
         assert_out_matches_or_is_stale(tmp_path)
         if n in AD_HOC_AFTER:
@@ -210,5 +210,5 @@ def test_a_week_of_nights_with_ad_hoc_runs_a_failure_and_a_kill(tmp_path, smtp_s
     assert not PATIENT_ID.search(body)
     summaries = [m for m in messages if "did not complete" not in m["Subject"]]
     assert len(summaries) == NIGHTS - 2 + 1  # the good nights, less the killed one; one ad-hoc --email
-    told = [m for m in summaries if "stopped after it committed" in m.get_body(("plain",)).get_content()]
+    told = [m for m in summaries if "did not finish after it committed" in m.get_body(("plain",)).get_content()]
     assert len(told) == 1  # the morning after the kill, the team hears of it
