@@ -111,6 +111,8 @@ def execute_run(
         raise
     finally:
         con.close()
+        if engine is not None:
+            engine.close()
     return outcome
 
 
@@ -125,7 +127,8 @@ def _engine(settings: Settings) -> object | None:
         raise ConfigError(
             "engine = spark needs the [spark] extra: pip install 'clinic-audit[spark]'"
         ) from None
-    return engine_for(settings.spark_master, settings.spark_warehouse)
+    staging = settings.db.with_name(f".{settings.db.name}.spark")  # beside the database, owner-only
+    return engine_for(settings.spark_master, settings.spark_warehouse, staging)
 
 
 def checks_for(settings: Settings, as_of: date) -> tuple[CheckDefinition, ...]:

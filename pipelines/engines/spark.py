@@ -20,6 +20,7 @@ deaths that end exposures through the DataFrame API.
 from __future__ import annotations
 
 import logging
+import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -31,6 +32,7 @@ from pyspark.sql import SparkSession
 
 from checks import translate
 from checks.framework import CheckDefinition
+from pipelines.errors import StorageError
 
 log = logging.getLogger(__name__)
 
@@ -70,17 +72,38 @@ def session(
 
 @dataclass
 class SparkEngine:
-    """Evaluates the checks on a SparkSession; passed to checks.evaluate.run_checks as `engine`."""
+    """Evaluates the checks on a SparkSession; passed to checks.evaluate.run_checks as `engine`.
+
+    `staging`: a folder the driver and the executors both read (a local master's own disk), where
+    the data is published as Parquet files that Spark reads in parallel; None: the rows go through
+    the driver (createDataFrame), which holds them all in its JVM heap (1 GB by default: some
+    100k patients' results), so a cluster is given a staging folder on storage it shares."""
 
     spark: Any
+    staging: Path | None = None
 
     def publish(self, con: duckdb.DuckDBPyConnection) -> None:
         """Copy the validated data (as DuckDB's checks read it, after checks.evaluate.prepare) and
         the run's codelist from DuckDB into Spark temp views."""
+        if self.staging is not None:
+            if self.staging.is_symlink():  # nothing is written through a symlink
+                raise StorageError(f"{self.staging}: a symbolic link: clinic-audit never writes through one")
+            self.staging.mkdir(mode=0o700, exist_ok=True)
         for name, source in DATA_TABLES.items():
-            arrow = con.sql(f"SELECT * FROM {source}").to_arrow_table()  # noqa: S608 - fixed names
-            self.spark.createDataFrame(arrow).createOrReplaceTempView(name)
-            log.info("spark: %s published (%d rows)", name, arrow.num_rows)
+            relation = con.sql(f"SELECT * FROM {source}")  # noqa: S608 - fixed names
+            if self.staging is None:
+                frame = self.spark.createDataFrame(relation.to_arrow_table())
+            else:
+                path = self.staging / f"{name}.parquet"
+                relation.write_parquet(str(path))  # through DuckDB's API: no path formatted into SQL
+                frame = self.spark.read.parquet(str(path))
+            frame.createOrReplaceTempView(name)
+            log.info("spark: %s published", name)
+
+    def close(self) -> None:
+        """Remove the staged Parquet files (patient data) once the run is done with them."""
+        if self.staging is not None:
+            shutil.rmtree(self.staging, ignore_errors=True)
 
     def prepare(self, con: duckdb.DuckDBPyConnection, per_patient_as_of: date | None = None) -> None:
         """Publish the data, then build the concept views in Spark from the one DuckDB source.
@@ -116,6 +139,8 @@ class SparkEngine:
             con.unregister("spark_result")
 
 
-def engine_for(master: str, warehouse: str) -> SparkEngine:
-    """The Spark engine on a session with this master and warehouse."""
-    return SparkEngine(session(master, warehouse))
+def engine_for(master: str, warehouse: str, staging: Path | None = None) -> SparkEngine:
+    """The Spark engine on a session with this master and warehouse; `staging` as SparkEngine's,
+    used with a local master only (a cluster's executors do not see the driver's disk)."""
+    local = master.startswith("local")
+    return SparkEngine(session(master, warehouse), staging if local else None)

@@ -53,7 +53,10 @@ def _record(db: Path) -> dict[str, list[tuple]]:
 
 
 def test_sample_clinic_gives_identical_findings_on_both_engines(tmp_path: Path, spark_session) -> None:
-    on_duckdb, on_spark = _record(_run(tmp_path, "duckdb")), _record(_run(tmp_path, "spark"))
+    spark_db = _run(tmp_path, "spark")
+    # the data went to Spark as Parquet files beside the database (a local master), removed after
+    assert not spark_db.with_name(f".{spark_db.name}.spark").exists()
+    on_duckdb, on_spark = _record(_run(tmp_path, "duckdb")), _record(spark_db)
     assert {row[0] for row in on_spark["check_results"]} == {c.id for c in all_checks()}
     assert on_duckdb["findings"], "the sample clinic flags patients (else this compares nothing)"
     for part in ("check_results", "exclusions", "findings"):
