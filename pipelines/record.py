@@ -111,6 +111,14 @@ def outputs_in_place(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
     con.execute("UPDATE runs SET outputs_at = now()::TIMESTAMP WHERE run_id = $r", {"r": run_id})
 
 
+def latest_nightly_as_of(con: duckdb.DuckDBPyConnection) -> date | None:
+    """The as-of date of the newest scheduled run (None before the first)."""
+    row = con.execute(
+        "SELECT max(as_of) FROM runs WHERE coalesce(kind, 'scheduled') = 'scheduled'"
+    ).fetchone()
+    return row[0] if row else None
+
+
 def unfinished_night(con: duckdb.DuckDBPyConnection) -> list[str]:
     """The warning for tonight when the latest scheduled run was stopped after its commit, before its
     outputs were in place (a SIGKILL, a power cut): its report and email never went out, so the

@@ -30,6 +30,7 @@ from pipelines.logs import RUN_ID
 from pipelines.outputs import in_progress_notice, mark_stale, write_outputs
 from pipelines.record import (
     RunOutcome,
+    latest_nightly_as_of,
     outputs_in_place,
     record_run,
     summary_of_outcome,
@@ -76,6 +77,8 @@ def execute_run(
     con = connect(settings.db, settings.memory_limit, settings.threads)
     try:
         load_lab_codelists(con, paths_of(outcome.codelists, "lab_tests"))
+        if kind.kind == "scheduled":
+            _in_date_order(con, settings, outcome.as_of)
         _volume_guard(con, settings, outcome, files)
         if kind.kind == "scheduled":
             outcome.warnings += unfinished_night(con)
@@ -114,6 +117,20 @@ def execute_run(
         if engine is not None:
             engine.close()
     return outcome
+
+
+def _in_date_order(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date) -> None:
+    """A scheduled run may not go back before the newest nightly's as-of date: the nightly record
+    (new, persisting, resolved; trends) reads the nightly runs in the order they ran, so a backfill
+    of a missed night belongs before the next night, not after it. Exit 2, nothing read."""
+    newest = latest_nightly_as_of(con)
+    if isinstance(settings.as_of, str) or newest is None or as_of >= newest:
+        return  # `latest` and `per-patient` take their date from the data
+    raise ConfigError(
+        f"a nightly (scheduled) run as of {as_of} would follow the nightly run as of {newest}: the "
+        "nightly record would go back in time. Run it with --ad-hoc to audit that date (stored, kept "
+        "out of the nightly record)."
+    )
 
 
 def _engine(settings: Settings) -> object | None:

@@ -120,6 +120,23 @@ def test_report_without_run_repairs_the_nightly_and_an_ad_hoc_run_goes_to_its_fo
     assert (tmp_path / "out" / "adhoc" / ad_hoc / "report.html").exists()
 
 
+def test_a_nightly_may_not_go_back_before_the_newest_nightly(tmp_path, capsys):
+    """A backfill of a missed night belongs before the next night: after the nightly as of 11-20, a
+    scheduled run as of 11-19 would make the nightly record go back in time (exit 2, nothing read);
+    the same date again, a later one, or the earlier one ad hoc, all run."""
+    export(tmp_path)
+    assert cli(*nightly(tmp_path), env=configured(tmp_path)) == 0
+    before = table_counts(tmp_path / "audit.duckdb")
+    capsys.readouterr()
+    backfill = nightly(tmp_path, "--as-of", "2026-11-19", "--scheduled")
+    assert cli(*backfill, env=configured(tmp_path)) == EXIT_CONFIG
+    assert "go back in time" in capsys.readouterr().err
+    assert table_counts(tmp_path / "audit.duckdb") == before
+    assert cli(*nightly(tmp_path, "--as-of", "2026-11-19"), env=configured(tmp_path)) == 0  # ad hoc
+    assert cli(*nightly(tmp_path), env=configured(tmp_path)) == 0  # the same night again
+    assert cli(*nightly(tmp_path), env=configured(tmp_path, CLINIC_AUDIT_AS_OF="2026-11-21")) == 0
+
+
 def test_freshness_warns_and_strict_stops_the_nightly_only(tmp_path):
     stale = table("""
 patient_id | collected_at | loinc_code | test_name | value | unit
