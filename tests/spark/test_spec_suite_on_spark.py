@@ -1,0 +1,44 @@
+"""The whole clinical spec suite (tests/spec) with the checks evaluated on Spark.
+
+One spec suite for every engine, as ehrQL runs its spec tests against each backend: every scenario
+a check is specified by must give the same flags on Spark as on DuckDB. It runs as a pytest of its
+own (`pytest tests/spec --engine spark`), in a process of its own: the Spark engine's session and
+settings stay out of this one.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.spark.engine import skip_without_spark
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.slow
+def test_every_spec_scenario_passes_with_the_checks_on_spark(tmp_path: Path) -> None:
+    skip_without_spark()
+    pytest_spec = [sys.executable, "-m", "pytest", "tests/spec", "-q", "-p", "no:cacheprovider"]
+    on_spark = subprocess.run(
+        [*pytest_spec, "--engine", "spark", f"--basetemp={tmp_path / 'spark'}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=3600,
+    )
+    assert on_spark.returncode == 0, on_spark.stdout[-4000:]
+    collected = subprocess.run(
+        [*pytest_spec, "--collect-only"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    total = int(re.search(r"(\d+) tests? collected", collected.stdout).group(1))
+    summary = on_spark.stdout.strip().splitlines()[-1]
+    assert re.search(rf"\b{total} passed\b", summary) and "skipped" not in summary, summary
