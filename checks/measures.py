@@ -37,7 +37,6 @@ UNKNOWN = "unknown"
 # first night at a million patients stays within memory_limit (24 months: four statements a check).
 MONTHS_PER_STATEMENT = 6
 SOURCES = ("src_patient_state", "src_labs", "src_prescriptions", "src_diagnoses")  # _sources.sql
-_NARROWED: list[str] = []  # the sources_of_patients_in blocks open, innermost last
 
 # Age at the month-end, in completed years (date_sub counts whole years), banded.
 _AGE_BAND = """
@@ -253,8 +252,9 @@ def sources_of_patients_in(con: duckdb.DuckDBPyConnection, codelists: Sequence[s
     if not codelists:
         yield
         return
-    level = f"{len(_NARROWED)}"
-    _NARROWED.append(level)
+    level = con.execute(  # this connection's blocks open (temp tables are the connection's own)
+        "SELECT count(*) FROM duckdb_tables() WHERE temporary AND starts_with(table_name, 'measure_pool_')"
+    ).fetchone()[0]
     saved = con.execute(
         "SELECT view_name, sql FROM duckdb_views() WHERE temporary AND list_contains($v, view_name)",
         {"v": list(SOURCES)},
@@ -272,10 +272,7 @@ def sources_of_patients_in(con: duckdb.DuckDBPyConnection, codelists: Sequence[s
         )
     for view in SOURCES:
         con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT * FROM measure_{view}_{level}")  # noqa: S608
-    try:
-        yield
-    finally:
-        _NARROWED.pop()
+    yield
     for _, sql in saved:
         con.execute(re.sub(r"^CREATE (TEMP )?VIEW", "CREATE OR REPLACE TEMP VIEW", sql))
     for table in [f"measure_{view}_{level}" for view in SOURCES] + [f"measure_pool_{level}"]:

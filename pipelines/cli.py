@@ -469,8 +469,8 @@ def report(
     "--as-of",
     "as_of",
     help="Audit date YYYY-MM-DD, latest, or per-patient (each patient as of their own last record); "
-    "default: the as-of date of the latest nightly run (so the answer matches the call list), or "
-    "today when the database holds no run.",
+    "default: the as-of date of the latest nightly run (so the answer matches the call list; the "
+    "latest run when no nightly ran yet), or today when the database holds no run.",
 )
 @click.option("--db", type=click.Path(path_type=Path, readable=False), help="DuckDB database file.")
 @click.option("--config", type=click.Path(path_type=Path), help="TOML config file.")
@@ -780,7 +780,13 @@ def _as_user_error(error: BaseException, db: Path | None) -> BaseException:
         return InputError("an export file is a truncated or damaged gzip file; the database is unchanged")
     if isinstance(error, OSError):
         return _os_error(error)
-    if isinstance(error, MemoryError) or _no_thread(error):
+    if _no_thread(error):
+        return ResourceError(
+            "cannot start a thread: out of memory, or at the limit on processes and threads. A run "
+            "that had not committed leaves the database unchanged; lower threads or memory_limit, or "
+            "raise the limit."
+        )
+    if isinstance(error, MemoryError):
         return ResourceError(
             "out of memory. A run that had not committed leaves the database unchanged; give the "
             "machine more memory or lower memory_limit."

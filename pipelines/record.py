@@ -107,8 +107,12 @@ def record_run(con: duckdb.DuckDBPyConnection, settings: Settings, outcome: RunO
 
 
 def outputs_in_place(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
-    """Record that the run's outputs are in place (runs.outputs_at), after its commit and the move."""
-    con.execute("UPDATE runs SET outputs_at = now()::TIMESTAMP WHERE run_id = $r", {"r": run_id})
+    """Record that the run's outputs are in place (runs.outputs_at), after its commit and the move;
+    in local time, as started_at and finished_at are."""
+    con.execute(
+        "UPDATE runs SET outputs_at = $t WHERE run_id = $r",
+        {"t": datetime.now().replace(microsecond=0), "r": run_id},
+    )
 
 
 def latest_nightly_as_of(con: duckdb.DuckDBPyConnection) -> date | None:
@@ -135,9 +139,9 @@ def unfinished_night(con: duckdb.DuckDBPyConnection) -> list[str]:
     ):
         return []
     warning = (
-        f"the previous nightly run ({row[0]}, as of {row[1]}) did not finish after it committed "
-        "(it was stopped, or its outputs could not be written): its report and email may not have "
-        "gone out. Its results are in the database, and tonight's report and email include them."
+        f"the last nightly run before this one ({row[0]}, as of {row[1]}) did not finish after it "
+        "committed (it was stopped, or its outputs could not be written), so its summary email was "
+        "not sent. Its results are in the database, and tonight's report and email include them."
     )
     log.warning("%s", warning)
     return [warning]

@@ -113,9 +113,11 @@ def execute_run(
         write_summary(settings.out, summary_of_outcome(outcome))
         raise
     finally:
-        con.close()
-        if engine is not None:
-            engine.close()
+        try:
+            con.close()
+        finally:
+            if engine is not None:
+                engine.close()  # the staged copy of the data goes, whatever happened
     return outcome
 
 
@@ -144,8 +146,7 @@ def _engine(settings: Settings) -> object | None:
         raise ConfigError(
             "engine = spark needs the [spark] extra: pip install 'clinic-audit[spark]'"
         ) from None
-    staging = settings.db.with_name(f".{settings.db.name}.spark")  # beside the database, owner-only
-    return engine_for(settings.spark_master, settings.spark_warehouse, staging)
+    return engine_for(settings.spark_master, settings.spark_warehouse, settings.db)
 
 
 def checks_for(settings: Settings, as_of: date) -> tuple[CheckDefinition, ...]:

@@ -114,8 +114,8 @@ SETTING_HELP = {
     "memory_limit": "DuckDB working memory, a size (1.25GB, 4GiB, 512MB; at least 64MiB) or a share of "
     "RAM (80%); a file too big to stage in it is staged in the database file, and other large work "
     "spills to disk beside the database.",
-    "threads": "DuckDB worker threads, 0 (default) for one per core; fewer leaves cores (and the "
-    "address space each thread reserves) to the rest of a shared server.",
+    "threads": "DuckDB worker threads, 0 (default) for one per core, at most 256; fewer leaves cores "
+    "(and the address space each thread reserves) to the rest of a shared server.",
     "engine": "Query engine of the checks: duckdb, or spark (needs the [spark] extra and Java); with "
     "spark the checks run on Spark, translated from their DuckDB SQL, and the DuckDB file still holds "
     "the run record, the findings and everything the reports read.",
@@ -153,6 +153,7 @@ SETTING_HELP = {
     "run ends with a 'run finished' line); --log-file wins. Unset = stderr only.",
 }
 
+MAX_THREADS = 256
 _SCALARS = {f.name: f for f in fields(Settings) if f.name not in {"check_params"}}
 _INTS = {
     "due_soon_days",
@@ -215,6 +216,8 @@ def _coerce(key: str, value: Any, origin: str) -> Any:
             number = int(value)
             if number < 0:
                 raise ValueError("must not be negative")
+            if key == "threads" and number > MAX_THREADS:  # each reserves address space and a stack
+                raise ValueError(f"at most {MAX_THREADS} (0: one per core)")
             return number
         if key in {"smtp_starttls", "volume_guard_strict", "freshness_strict", "email_exact_counts"}:
             return _boolean(value)

@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import logging
 import shutil
+import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,6 @@ from pyspark.sql import SparkSession
 
 from checks import translate
 from checks.framework import CheckDefinition
-from pipelines.errors import StorageError
 
 log = logging.getLogger(__name__)
 
@@ -74,27 +74,31 @@ def session(
 class SparkEngine:
     """Evaluates the checks on a SparkSession; passed to checks.evaluate.run_checks as `engine`.
 
-    `staging`: a folder the driver and the executors both read (a local master's own disk), where
-    the data is published as Parquet files that Spark reads in parallel; None: the rows go through
-    the driver (createDataFrame), which holds them all in its JVM heap (1 GB by default: some
-    100k patients' results), so a cluster is given a staging folder on storage it shares."""
+    `beside`: the database file, when the driver and the executors share its disk (a local
+    master): the data is then published as Parquet files in a private folder beside it
+    (`.<db name>.spark-<random>`, owner-only, removed after the run; one a killed run left is
+    removed by the next), which Spark reads in parallel. None: the rows go through the driver
+    (createDataFrame), which holds them all in its JVM heap (1 GB by default: some 100k patients'
+    results). Spark reads DuckDB's Parquet TIMESTAMP as TIMESTAMP_NTZ and the Arrow path's as
+    TIMESTAMP in the session time zone, UTC: the same wall-clock times either way."""
 
     spark: Any
-    staging: Path | None = None
+    beside: Path | None = None
+    _folder: Path | None = field(default=None, init=False)
 
     def publish(self, con: duckdb.DuckDBPyConnection) -> None:
         """Copy the validated data (as DuckDB's checks read it, after checks.evaluate.prepare) and
         the run's codelist from DuckDB into Spark temp views."""
-        if self.staging is not None:
-            if self.staging.is_symlink():  # nothing is written through a symlink
-                raise StorageError(f"{self.staging}: a symbolic link: clinic-audit never writes through one")
-            self.staging.mkdir(mode=0o700, exist_ok=True)
+        if self.beside is not None:
+            prefix = f".{self.beside.name}.spark-"
+            self._remove_staging(self.beside.parent.glob(f"{prefix}*"))  # what a killed run left
+            self._folder = Path(tempfile.mkdtemp(dir=self.beside.parent, prefix=prefix))  # 0700, new
         for name, source in DATA_TABLES.items():
             relation = con.sql(f"SELECT * FROM {source}")  # noqa: S608 - fixed names
-            if self.staging is None:
+            if self._folder is None:
                 frame = self.spark.createDataFrame(relation.to_arrow_table())
             else:
-                path = self.staging / f"{name}.parquet"
+                path = self._folder / f"{name}.parquet"
                 relation.write_parquet(str(path))  # through DuckDB's API: no path formatted into SQL
                 frame = self.spark.read.parquet(str(path))
             frame.createOrReplaceTempView(name)
@@ -102,8 +106,20 @@ class SparkEngine:
 
     def close(self) -> None:
         """Remove the staged Parquet files (patient data) once the run is done with them."""
-        if self.staging is not None:
-            shutil.rmtree(self.staging, ignore_errors=True)
+        if self._folder is not None:
+            self._remove_staging([self._folder])
+            self._folder = None
+
+    @staticmethod
+    def _remove_staging(folders: Any) -> None:
+        """Remove staging folders (never following a symlink); a failure is a warning."""
+        for folder in folders:
+            if folder.is_symlink() or not folder.is_dir():
+                continue
+            try:
+                shutil.rmtree(folder)
+            except OSError as error:
+                log.warning("spark: cannot remove the staged copy %s (%s)", folder, error.strerror)
 
     def prepare(self, con: duckdb.DuckDBPyConnection, per_patient_as_of: date | None = None) -> None:
         """Publish the data, then build the concept views in Spark from the one DuckDB source.
@@ -139,8 +155,8 @@ class SparkEngine:
             con.unregister("spark_result")
 
 
-def engine_for(master: str, warehouse: str, staging: Path | None = None) -> SparkEngine:
-    """The Spark engine on a session with this master and warehouse; `staging` as SparkEngine's,
-    used with a local master only (a cluster's executors do not see the driver's disk)."""
+def engine_for(master: str, warehouse: str, database: Path | None = None) -> SparkEngine:
+    """The Spark engine on a session with this master and warehouse, staging its data beside
+    `database` with a local master only (a cluster's executors do not see the driver's disk)."""
     local = master.startswith("local")
-    return SparkEngine(session(master, warehouse), staging if local else None)
+    return SparkEngine(session(master, warehouse), database if local else None)

@@ -63,7 +63,7 @@ def measure(patients: int, master: str, work: Path) -> dict[str, object]:
         rows = sum(con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in DATA_TABLES)
     duck_seconds, duck_flags = _checks_seconds(settings.db, None)
     started = time.perf_counter()
-    engine = engine_for(master, str(work / "warehouse"), work / "spark-staging")  # as a run does
+    engine = engine_for(master, str(work / "warehouse"), settings.db)  # stages its data as a run does
     session_seconds = time.perf_counter() - started
     spark_seconds, spark_flags = _checks_seconds(settings.db, engine)
     cores = int(re.search(r"\[(\d+)\]", master).group(1)) if re.search(r"\[(\d+)\]", master) else 1

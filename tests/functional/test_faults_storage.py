@@ -255,8 +255,9 @@ def test_threads_bounds_duckdbs_worker_threads_and_a_bad_value_is_exit_2(tmp_pat
 
     with connect(tmp_path / "t.duckdb", threads=1) as con:
         assert con.execute("SELECT current_setting('threads')").fetchone()[0] == 1
-    assert cli(*run_args(tmp_path, SAMPLE_EXPORT), env={"CLINIC_AUDIT_THREADS": "-2"}) == EXIT_CONFIG
-    assert "threads" in one_error_line(capsys.readouterr().err)
+    for bad in ("-2", "100000"):  # a typo must not start 100,000 threads (glibc aborts)
+        assert cli(*run_args(tmp_path, SAMPLE_EXPORT), env={"CLINIC_AUDIT_THREADS": bad}) == EXIT_CONFIG
+        assert "threads" in one_error_line(capsys.readouterr().err)
     assert cli(*run_args(tmp_path, SAMPLE_EXPORT), env={"CLINIC_AUDIT_THREADS": "1"}) == 0
 
 
@@ -308,7 +309,7 @@ def test_a_thread_that_cannot_start_is_out_of_memory_exit_7(tmp_path, capsys, mo
 
     monkeypatch.setattr(run_module, "execute_run", no_stack)
     assert cli(*run_args(tmp_path, SAMPLE_EXPORT)) == EXIT_RESOURCES
-    assert "out of memory" in one_error_line(capsys.readouterr().err)
+    assert "cannot start a thread: out of memory" in one_error_line(capsys.readouterr().err)
 
 
 def test_out_of_memory_is_exit_7(tmp_path, capsys, monkeypatch):
