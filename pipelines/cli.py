@@ -688,7 +688,12 @@ def init(path: Path, force: bool) -> None:
 
 
 @cli.command()
-@click.option("--keep-runs", required=True, type=click.IntRange(min=1), help="Runs to keep, newest first.")
+@click.option(
+    "--keep-runs",
+    required=True,
+    type=click.IntRange(min=1),
+    help="Nightly runs to keep, newest first (with the ad-hoc runs among them, up to as many).",
+)
 @click.option("--db", type=click.Path(path_type=Path, readable=False), help="DuckDB database file.")
 @click.option("--config", type=click.Path(path_type=Path), help="TOML config file.")
 @with_wait
@@ -702,9 +707,11 @@ def prune(
     wait_timeout: float | None,
 ) -> None:
     """Delete the findings, check results, quarantine rows, file records and unmatched-code lists of all
-    but the newest runs.
+    but the newest nightly runs.
 
-    The runs themselves stay listed (as pruned); the clinical data tables are not touched.
+    Counted in nights: the newest KEEP_RUNS scheduled runs stay, with the ad-hoc runs no older than
+    the oldest of them (the newest KEEP_RUNS ad-hoc runs at most). The runs themselves stay listed
+    (as pruned); the clinical data tables are not touched.
 
     Example:
 

@@ -128,7 +128,10 @@ def rerender(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str, no
 
 
 def prune(con: duckdb.DuckDBPyConnection, keep_runs: int) -> dict[str, int]:
-    """Delete the results of all but the newest `keep_runs` runs, in one transaction.
+    """Delete the results of all but the newest `keep_runs` nightly (scheduled) runs, in one
+    transaction; of the ad-hoc runs, those among the newest `keep_runs` ad-hoc runs and no older
+    than the oldest nightly kept stay. So `--keep-runs 400` keeps 400 nights however many ad-hoc
+    runs analysts made between them.
 
     Returns the rows removed per table. Quarantine rows belong to the run that first saw them.
     """
@@ -136,8 +139,17 @@ def prune(con: duckdb.DuckDBPyConnection, keep_runs: int) -> dict[str, int]:
         raise ConfigError("--keep-runs must be at least 1")
     with transaction(con):
         con.execute(
-            "CREATE OR REPLACE TEMP TABLE pruned_runs AS SELECT run_id FROM runs "
-            "QUALIFY row_number() OVER (ORDER BY seq DESC) > $n",
+            """
+            CREATE OR REPLACE TEMP TABLE pruned_runs AS
+            WITH ranked AS (
+                SELECT run_id, seq, coalesce(kind, 'scheduled') = 'scheduled' AS nightly,
+                       row_number() OVER (PARTITION BY coalesce(kind, 'scheduled') ORDER BY seq DESC) AS n
+                FROM runs
+            ),
+            oldest_kept AS (SELECT min(seq) AS seq FROM ranked WHERE nightly AND n <= $n)
+            SELECT r.run_id FROM ranked r, oldest_kept o
+            WHERE r.n > $n OR (NOT r.nightly AND r.seq < o.seq)
+            """,
             {"n": keep_runs},
         )
         removed = {}

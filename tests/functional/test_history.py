@@ -90,6 +90,22 @@ def test_prune_keeps_the_newest_runs_results_and_all_data(three_runs, capsys):
     assert cli(*run_args(three_runs, SAMPLE_EXPORT)) == 0  # the database still works
 
 
+def test_prune_counts_nights_not_the_ad_hoc_runs_between_them(tmp_path, capsys):
+    """Nights N1 N2 N3 with ad-hoc runs A1 (after N1), A2 A3 (after N2): --keep-runs 2 keeps the
+    nights N2 N3 and the ad-hoc runs after N2; N1 and A1 go. (Counting every run kept N3 and A3.)"""
+    nightly = {"CLINIC_AUDIT_AS_OF": "2026-11-20"}  # the configured as-of: scheduled runs
+    args = ["-q", "run", "--exports", str(SAMPLE_EXPORT), "--out", str(tmp_path / "out")]
+    args += ["--db", str(tmp_path / "audit.duckdb")]
+    for kind in ("N1", "A1", "N2", "A2", "A3", "N3"):
+        assert cli(*args, *(("--ad-hoc",) if kind.startswith("A") else ()), env=nightly) == 0
+    kinds = [("N" if r["kind"] == "scheduled" else "A", r["seq"]) for r in reversed(listed(tmp_path, capsys))]
+    assert [k for k, _ in kinds] == ["N", "A", "N", "A", "A", "N"]
+    assert cli("prune", "--keep-runs", "2", "--db", str(tmp_path / "audit.duckdb")) == 0
+    capsys.readouterr()
+    outcomes = [r["outcome"] for r in reversed(listed(tmp_path, capsys))]
+    assert outcomes == ["succeeded (pruned)"] * 2 + ["succeeded"] * 4
+
+
 def test_prune_needs_at_least_one_run(three_runs, capsys):
     assert cli("prune", "--keep-runs", "0", "--db", str(three_runs / "audit.duckdb")) == 2
 
