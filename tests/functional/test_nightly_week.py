@@ -210,5 +210,6 @@ def test_a_week_of_nights_with_ad_hoc_runs_a_failure_and_a_kill(tmp_path, smtp_s
     assert not PATIENT_ID.search(body)
     summaries = [m for m in messages if "did not complete" not in m["Subject"]]
     assert len(summaries) == NIGHTS - 2 + 1  # the good nights, less the killed one; one ad-hoc --email
-    told = [m for m in summaries if "did not finish after it committed" in m.get_body(("plain",)).get_content()]
+    said = "did not finish after it committed"
+    told = [m for m in summaries if said in m.get_body(("plain",)).get_content()]
     assert len(told) == 1  # the morning after the kill, the team hears of it
