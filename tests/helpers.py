@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+import subprocess
+import sys
 from collections.abc import Mapping
 from datetime import date, datetime
 from pathlib import Path
@@ -14,8 +17,27 @@ from pipelines.cli import main
 from pipelines.contract import CONTRACTS
 from pipelines.run import RunOutcome, execute_run
 from pipelines.settings import Settings
+from tests.conftest import ROOT
 
 HEADERS = {spec.table: list(spec.columns) for spec in CONTRACTS}
+
+
+def clean_env(**more: str) -> dict[str, str]:
+    """This process's environment without any CLINIC_AUDIT_* setting (as a scheduler starts the
+    tool: only what the command line and the config say), plus `more`."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("CLINIC_AUDIT_")} | more
+
+
+def start_cli(*args: str) -> subprocess.Popen:
+    """The CLI as a process of its own (for kills and locks), its stderr unbuffered and piped."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "pipelines", *args],
+        cwd=ROOT,
+        env=clean_env(PYTHONUNBUFFERED="1"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def run_args(tmp: Path, export: Path, *extra: str) -> list[str]:

@@ -48,7 +48,7 @@ import pytest
 
 from tests.functional.test_format_mimic import FILES as MIMIC_FILES
 from tests.functional.test_format_omop import CDM
-from tests.helpers import table
+from tests.helpers import clean_env, start_cli, table
 
 pytestmark = pytest.mark.slow
 
@@ -974,11 +974,10 @@ class Worker:
         self.process: subprocess.Popen | None = None
 
     def _start(self) -> subprocess.Popen:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CLINIC_AUDIT_")}
         return subprocess.Popen(
             [sys.executable, "-c", WORKER],
             cwd=ROOT,
-            env=env,
+            env=clean_env(),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -1178,15 +1177,7 @@ def test_a_signal_at_each_phase(tmp_path, worker, sample_baseline, signame, phas
         handle.write("P0001,2026-11-01,2823-3,Potassium,4.4,mmol/L\n")
     args = ["-v", "run", "--exports", str(export), "--out", str(tmp_path / "out"), "--db", str(db)]
     args += ["--as-of", "2026-11-20", "--reject-threshold", "1"]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CLINIC_AUDIT_")}
-    victim = subprocess.Popen(
-        [sys.executable, "-m", "pipelines", *args],
-        cwd=ROOT,
-        env={**env, "PYTHONUNBUFFERED": "1"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    victim = start_cli(*args)
     seen = []
     assert victim.stderr
     for line in victim.stderr:

@@ -7,7 +7,6 @@ DuckDB session open the way an analyst's notebook does.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -21,7 +20,7 @@ from pipelines.db import OFFLINE, analyst_copy_path, connect
 from pipelines.errors import EXIT_LOCKED, EXIT_SIGINT, EXIT_SIGTERM, EXIT_STORAGE
 from tests.conftest import ROOT, SAMPLE_EXPORT
 from tests.functional.test_faults_storage import big_labs_export, one_error_line
-from tests.helpers import cli, run_args, table_counts
+from tests.helpers import clean_env, cli, run_args, start_cli, table_counts
 
 HOLD = """
 import sys, time, duckdb
@@ -39,18 +38,6 @@ def hold_open(db: Path, seconds: float) -> subprocess.Popen:
     )
     assert holder.stdout.readline().strip().isdigit()  # the session is open
     return holder
-
-
-def start_cli(*args: str) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CLINIC_AUDIT_")}
-    return subprocess.Popen(
-        [sys.executable, "-m", "pipelines", *args],
-        cwd=ROOT,
-        env={**env, "PYTHONUNBUFFERED": "1"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
 
 
 @pytest.fixture
@@ -207,11 +194,10 @@ def test_a_sqlite_database_asks_for_no_download(tmp_path):
         con.execute("CREATE TABLE t (a)")
     home = tmp_path / "home"
     home.mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CLINIC_AUDIT_")}
     done = subprocess.run(
         [sys.executable, "-m", "pipelines", *run_args(tmp_path, SAMPLE_EXPORT)],
         cwd=ROOT,
-        env={**env, "HOME": str(home)},
+        env=clean_env(HOME=str(home)),
         capture_output=True,
         text=True,
         timeout=120,

@@ -27,7 +27,7 @@ from pipelines import run as run_module
 from pipelines.errors import EXIT_CONFIG, EXIT_INTERNAL, EXIT_LOCKED, EXIT_RESOURCES, EXIT_STORAGE
 from pipelines.lock import database_lock, lock_path
 from tests.conftest import ROOT, SAMPLE_EXPORT
-from tests.helpers import cli, run_args, table_counts
+from tests.helpers import clean_env, cli, run_args, table_counts
 
 # Outputs that fail after the run committed: exit 8 once the lead's #17 OutputError lands, else 7.
 AFTER_COMMIT = getattr(errors, "EXIT_OUTPUTS", EXIT_RESOURCES)
@@ -176,7 +176,7 @@ def _without_root_override(*args: str) -> subprocess.CompletedProcess:
             *args,
         ],
         cwd=ROOT,
-        env={k: v for k, v in os.environ.items() if not k.startswith("CLINIC_AUDIT_")},
+        env=clean_env(),
         capture_output=True,
         text=True,
         timeout=300,
@@ -291,8 +291,7 @@ def test_running_out_of_memory_is_exit_7_and_the_database_is_unchanged(tmp_path,
         cwd=ROOT,
         # two DuckDB threads, as on this project's machine: each thread reserves address space, so
         # on a many-core machine the default (one per core) would need more of it just to start
-        env={k: v for k, v in os.environ.items() if not k.startswith("CLINIC_AUDIT_")}
-        | {"CLINIC_AUDIT_THREADS": "2"},
+        env=clean_env(CLINIC_AUDIT_THREADS="2"),
         preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (limit, limit)),
         capture_output=True,
         text=True,
@@ -459,9 +458,10 @@ def test_a_full_disk_for_the_analyst_copy_is_a_warning_and_the_last_copy_stays(t
         args[args.index("--db") + 1] = str(folder / "audit.duckdb")
 
         def run() -> subprocess.CompletedProcess:  # a process of its own, as cron starts it
-            clean = {k: v for k, v in os.environ.items() if not k.startswith("CLINIC_AUDIT_")}
             command = [sys.executable, "-m", "pipelines", *args]
-            return subprocess.run(command, cwd=ROOT, env=clean, capture_output=True, text=True, timeout=600)
+            return subprocess.run(
+                command, cwd=ROOT, env=clean_env(), capture_output=True, text=True, timeout=600
+            )
 
         assert run().returncode == 0
         copy = folder / "audit.analyst.duckdb"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -15,7 +14,7 @@ import pytest
 from pipelines.errors import EXIT_LOCKED
 from pipelines.lock import database_lock, lock_path
 from tests.conftest import ROOT, SAMPLE_EXPORT
-from tests.helpers import cli, run_args, table_counts
+from tests.helpers import clean_env, cli, run_args, table_counts
 
 REPEATS = 40  # labs.csv copies: enough rows to keep the first run busy for a few seconds
 
@@ -36,11 +35,10 @@ def big_export(tmp_path_factory) -> Path:
 
 
 def start(tmp: Path, export: Path, *extra: str) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CLINIC_AUDIT_")}
     return subprocess.Popen(
         [sys.executable, "-m", "pipelines", *run_args(tmp, export, "--reject-threshold", "1", *extra)],
         cwd=ROOT,
-        env=env,
+        env=clean_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -18,6 +18,7 @@ from checks.evaluate import all_checks
 from pipelines.console import progress_reporter
 from pipelines.progress import Step
 from tests.conftest import ROOT, SAMPLE_EXPORT
+from tests.helpers import clean_env
 
 FILES = ("patients.csv", "diagnoses.csv", "prescriptions.csv", "labs.csv")
 STAGES = ("running the checks", "recording the run", "writing the outputs")
@@ -46,8 +47,7 @@ def command(tmp_path) -> list[str]:
 
 
 def environment() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CLINIC_AUDIT_")}
-    env |= {"TERM": "xterm-256color", "COLUMNS": "160", "LINES": "40", "PYTHONPATH": str(ROOT)}
+    env = clean_env(TERM="xterm-256color", COLUMNS="160", LINES="40", PYTHONPATH=str(ROOT))
     env.pop("NO_COLOR", None)
     return env
 
