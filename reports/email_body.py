@@ -130,9 +130,10 @@ def row_counts(title: str, c: RowCounts, threshold: int) -> EmailCheckRow:
         "—" if flagged_hidden else count(c.high_priority),  # each may equal the hidden flagged count
         "—" if flagged_hidden else count(c.new),  # (on a first run every flag is new)
         resolved_shown(c.resolved, threshold),
-        count(c.exceptions) if excepted else "—",
-        count(c.after) if excepted else "—",
-        count(c.high_before),
+        # exceptions + flagged after them, or high priority before them, would give the hidden count
+        count(c.exceptions) if excepted and not flagged_hidden else "—",
+        count(c.after) if excepted and not flagged_hidden else "—",
+        "—" if flagged_hidden else count(c.high_before),
     )
 
 

@@ -113,4 +113,5 @@ def test_a_first_run_row_whose_flagged_count_is_hidden_hides_new_and_high_priori
     )  # fmt: skip
     row = row_counts("NSAID in CKD", first, threshold=7)
     assert row.flagged == "—" and row.new == "—" and row.high_priority == "—"
+    assert row.high_priority_before == "—"  # the plain-text email prints it: 10 would give it back
     assert row.resolved == "first run"
