@@ -115,31 +115,24 @@ def outputs_in_place(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
     )
 
 
-def latest_nightly_as_of(con: duckdb.DuckDBPyConnection) -> date | None:
-    """The as-of date of the newest scheduled run (None before the first)."""
-    row = con.execute(
-        "SELECT max(as_of) FROM runs WHERE coalesce(kind, 'scheduled') = 'scheduled'"
+def latest_nightly(con: duckdb.DuckDBPyConnection) -> tuple[str, date, datetime | None] | None:
+    """The newest scheduled run: (run id, as-of date, outputs_at); None before the first."""
+    return con.execute(
+        "SELECT run_id, as_of, outputs_at FROM runs WHERE coalesce(kind, 'scheduled') = 'scheduled' "
+        "ORDER BY seq DESC LIMIT 1"
     ).fetchone()
-    return row[0] if row else None
 
 
 def unfinished_night(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """The warning for tonight when the latest scheduled run was stopped after its commit, before its
-    outputs were in place (a SIGKILL, a power cut): its report and email never went out, so the
+    """The warning for tonight when the latest scheduled run did not finish after its commit (a
+    SIGKILL, a power cut, outputs it could not write): its summary email never went out, so the
     team hears it from tonight's, whose results include it. Empty when it finished."""
-    row = con.execute(
-        "SELECT run_id, as_of FROM runs WHERE coalesce(kind, 'scheduled') = 'scheduled' "
-        "ORDER BY seq DESC LIMIT 1"
-    ).fetchone()
-    if (
-        row is None
-        or con.execute("SELECT outputs_at IS NOT NULL FROM runs WHERE run_id = $r", {"r": row[0]}).fetchone()[
-            0
-        ]
-    ):
+    newest = latest_nightly(con)
+    if newest is None or newest[2] is not None:
         return []
+    run_id, as_of, _ = newest
     warning = (
-        f"the last nightly run before this one ({row[0]}, as of {row[1]}) did not finish after it "
+        f"the last nightly run before this one ({run_id}, as of {as_of}) did not finish after it "
         "committed (it was stopped, or its outputs could not be written), so its summary email was "
         "not sent. Its results are in the database, and tonight's report and email include them."
     )

@@ -30,7 +30,7 @@ from pipelines.logs import RUN_ID
 from pipelines.outputs import in_progress_notice, mark_stale, write_outputs
 from pipelines.record import (
     RunOutcome,
-    latest_nightly_as_of,
+    latest_nightly,
     outputs_in_place,
     record_run,
     summary_of_outcome,
@@ -77,10 +77,10 @@ def execute_run(
     con = connect(settings.db, settings.memory_limit, settings.threads)
     try:
         load_lab_codelists(con, paths_of(outcome.codelists, "lab_tests"))
-        if kind.kind == "scheduled":
+        if not kind.ad_hoc:
             _in_date_order(con, settings, outcome.as_of)
-        _volume_guard(con, settings, outcome, files)
-        if kind.kind == "scheduled":
+        _volume_guard(con, settings, outcome, files)  # sets the run's first warnings
+        if not kind.ad_hoc:
             outcome.warnings += unfinished_night(con)
         mark_stale(settings.out, in_progress_notice(settings.out, outcome.run_id, f"{now:%Y-%m-%d %H:%M}"))
         with transaction(con):
@@ -125,11 +125,11 @@ def _in_date_order(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: da
     """A scheduled run may not go back before the newest nightly's as-of date: the nightly record
     (new, persisting, resolved; trends) reads the nightly runs in the order they ran, so a backfill
     of a missed night belongs before the next night, not after it. Exit 2, nothing read."""
-    newest = latest_nightly_as_of(con)
-    if isinstance(settings.as_of, str) or newest is None or as_of >= newest:
+    newest = latest_nightly(con)
+    if isinstance(settings.as_of, str) or newest is None or as_of >= newest[1]:
         return  # `latest` and `per-patient` take their date from the data
     raise ConfigError(
-        f"a nightly (scheduled) run as of {as_of} would follow the nightly run as of {newest}: the "
+        f"a nightly (scheduled) run as of {as_of} would follow the nightly run as of {newest[1]}: the "
         "nightly record would go back in time. Run it with --ad-hoc to audit that date (stored, kept "
         "out of the nightly record)."
     )
