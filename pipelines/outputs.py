@@ -30,14 +30,17 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import duckdb
-
-from checks.framework import CheckDefinition
 from pipelines.errors import OutputError
 from pipelines.settings import Settings
 from reports.files import write_text_private
-from reports.render import Reports, write_reports
+
+if TYPE_CHECKING:  # the failure email (pipelines/alerts.py) imports this module: it stays light
+    import duckdb
+
+    from checks.framework import CheckDefinition
+    from reports.render import Reports
 
 log = logging.getLogger(__name__)
 
@@ -186,6 +189,7 @@ def write_outputs(
     """Every output of a committed run, from its record, written as a set into `settings.out`: after
     the run, and again by `clinic-audit report` (which also repairs an OUT a killed run left stale)."""
     from pipelines.record import summary_of_record, write_summary
+    from reports.render import write_reports
 
     location = settings.report_location or str((settings.out / LAST).resolve())
     with staged(settings.out) as staging:
