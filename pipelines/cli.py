@@ -235,8 +235,11 @@ def run(
         if not kind.ad_hoc:
             _tell_failure(settings, error, started, stage == "running", send_email, email_dry_run, environ)
         raise
+    # -q, as cron runs it: nothing, so a night with nothing to say prints nothing (cron mails
+    # whatever a job prints); its warnings are logged to stderr anyway
     quiet = ctx.obj.get("log_level") == logging.WARNING
-    print_outcome(outcome, settings, quiet)
+    if not quiet:
+        print_outcome(outcome, settings)
     if (send_email or email_dry_run) and outcome.reports is not None:
         from reports.email import PASSWORD_VARIABLE, deliver, marked_ad_hoc
 

@@ -152,12 +152,9 @@ class _Bars:
                 self.bars.update(task, completed=done)
 
 
-def print_outcome(outcome: RunOutcome, settings: Settings, quiet: bool = False) -> None:
+def print_outcome(outcome: RunOutcome, settings: Settings) -> None:
     """The per-file table (read, loaded, duplicate, rejected, skipped, noted), why rows were skipped,
-    and where the outputs went. `quiet` (-q, as cron runs it): nothing, so a night with nothing to
-    say prints nothing (cron mails whatever a job prints); its warnings are logged (stderr) anyway."""
-    if quiet:
-        return
+    and where the outputs went."""
     console = Console()
     table = Table(title=f"clinic-audit run {outcome.run_id} (as of {outcome.as_of})")
     headers = ("file", "read", "loaded", "duplicate", "rejected", "skipped", "noted", "top rejection reason")
