@@ -354,7 +354,7 @@ def compute_measures(
     fingerprints = {d.id: check_fingerprint(con, d, overrides.get(d.id, {})) for d in selected}
     recomputed = {d.id: tuple(stale_months(con, d.id, wanted, fingerprints[d.id], data_fp)) for d in selected}
     due = [d for d in selected if recomputed[d.id]]
-    with sources_of_patients_in(con, _pooled_codelists(due) if one_statement else ()):
+    with sources_of_patients_in(con, _pooled_codelists(due) if one_statement and len(due) > 1 else ()):
         for definition in due:
             _evaluate_and_store(
                 con,
