@@ -257,14 +257,20 @@ READER_FAULTS = (
 )
 
 
+def reader_fault(error: Exception) -> str:
+    """The kind of a reader's fault in words (READER_FAULTS), from its first line only: its later
+    lines quote the record ("Original Line: ...")."""
+    text = str(error).split("\n", 1)[0].lower()
+    return next((what for word, what in READER_FAULTS if word in text), "the file cannot be read")
+
+
 def reader_error(source: RawSource, error: Exception) -> InputError:
     """An InputError naming the file, the line when DuckDB gives one, and the kind of fault, without
-    the error's own text: only its first line is looked at, as its later lines quote the record
-    ("Original Line: ...")."""
+    the error's own text (reader_fault)."""
     text = str(error).split("\n", 1)[0].lower()
     # the file of a source reading several, named by the path DuckDB was given (no patient data)
     label = next((path.name for path in source.paths if str(path) in str(error)), source.label)
-    kind = next((what for word, what in READER_FAULTS if word in text), "the file cannot be read")
+    kind = reader_fault(error)
     line = re.search(r"\bline[: ]+(\d+)", text)
     where = f", line {line.group(1)}" if line else ""
     return InputError(f"{label}{where}: {kind}; nothing was loaded")
@@ -859,9 +865,7 @@ def duplicate_key_warnings(con: duckdb.DuckDBPyConnection, sources: list[RawSour
             if out_of_resources(error):
                 raise
             # read before the load (a second night): a lookup file DuckDB cannot read is bad input, named
-            text = str(error).split("\n", 1)[0].lower()  # later lines may quote the record
-            kind = next((what for word, what in READER_FAULTS if word in text), "the file cannot be read")
-            raise InputError(f"{lookup.label}: {kind}; nothing was loaded") from None
+            raise InputError(f"{lookup.label}: {reader_fault(error)}; nothing was loaded") from None
         if repeated:
             warnings.append(
                 f"{lookup.label} has {repeated} duplicated {lookup.key} values; one row of each was used."
