@@ -107,8 +107,7 @@ load.ingest_file = timed(lambda args: "ingest " + args[1].spec.table, load.inges
 run.run_checks = timed("checks (all)", run.run_checks)
 run.compute_measures = timed("measures (months)", run.compute_measures)
 render.write_findings = timed("findings.csv", render.write_findings)
-import pipelines.outputs as outputs
-outputs.write_reports = timed("reports", outputs.write_reports)  # findings.csv included
+render.write_reports = timed("reports", render.write_reports)  # findings.csv included
 run.preflight = timed("preflight", run.preflight)
 run.volume_guard = timed("volume guard", run.volume_guard)
 run.date_guards = timed("as-of and coverage guards", run.date_guards)
