@@ -165,7 +165,9 @@ def with_wait(function):
 @click.option(
     "--scheduled",
     is_flag=True,
-    help="The nightly run, even with --as-of, --checks or --param (e.g. re-running a missed night).",
+    help="The nightly run, even with --as-of, --checks or --param (e.g. re-running a missed night "
+    "before the next one runs; a nightly dated before the newest nightly is refused, exit 2: use "
+    "--ad-hoc for that date).",
 )
 @with_wait
 @click.pass_context

@@ -22,11 +22,6 @@ from reports.html import environment, pct
 from reports.measures import disclosive_total, published, round_to
 
 
-def small(n: int, threshold: int) -> str:
-    """A count for the email: 1..threshold becomes "1–threshold" so small groups are not exposed."""
-    return f"1–{threshold}" if 1 <= n <= threshold else f"{n:,}"
-
-
 @dataclass(frozen=True)
 class EmailCheckRow:
     """One check's counts, already formatted and suppressed for the email."""

@@ -11,7 +11,7 @@ import html5lib
 import pytest
 
 from checks.evaluate import all_checks
-from reports.email_body import small
+from reports.measures import published
 from tests.conftest import SAMPLE_EXPORT
 from tests.helpers import cli, read_csv_rows, run_pipeline
 
@@ -111,9 +111,11 @@ def test_report_files_are_owner_only(sample_reports):
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
 
 
-@pytest.mark.parametrize(("n", "shown"), [(0, "0"), (1, "1–7"), (7, "1–7"), (8, "8")])
-def test_small_counts_are_banded(n, shown):
-    assert small(n, 7) == shown
+@pytest.mark.parametrize(
+    ("n", "shown"), [(0, "0"), (1, "1–7"), (7, "1–7"), (8, "10"), (12, "10"), (13, "15")]
+)
+def test_small_counts_are_banded_and_the_rest_rounded(n, shown):
+    assert published(n, 7) == shown
 
 
 HOSTILE_DRUG = '=HYPERLINK("http://x")<script>alert(1)</script>'

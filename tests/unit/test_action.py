@@ -12,8 +12,9 @@ import pytest
 from pipelines.db import REFERENCE_DIR
 from pipelines.reviews import REASONS, STATUSES, ReviewInput, fingerprint, review_state, validate
 from reports.action import FlagReview, Headline, call_list
-from reports.email_body import report_href, small
+from reports.email_body import report_href
 from reports.html import UNITS, evidence_items, num, overdue
+from reports.measures import published
 from reports.xlsx import write_xlsx
 
 FLAGS = {"diuretic_electrolyte_monitoring": ("run-1", date(2026, 11, 20), {"P1": '{"diuretics": "x"}'})}
@@ -124,10 +125,11 @@ def test_the_call_list_ranks_by_high_flags_then_most_overdue_and_leaves_out_exce
 def test_headline_sentence_and_its_suppressed_form():
     h = Headline(patients=12, new=3, high=2, excepted=0)
     assert h.sentence() == "12 patients need action tonight, 3 new, 2 high priority"
-    assert h.sentence(lambda n: small(n, 7)) == "12 patients need action tonight, 1–7 new, 1–7 high priority"
+    shared = "10 patients need action tonight, 1–7 new, 1–7 high priority"
+    assert h.sentence(lambda n: published(n, 7)) == shared
     assert Headline(1, 0, 0, 0).sentence() == "1 patient needs action tonight, 0 new, 0 high priority"
     assert Headline(0, 0, 0, 3).sentence() == "No patient needs action tonight"
-    assert small(12345, 7) == "12,345"
+    assert published(12345, 7) == "12,345"
 
 
 def test_numbers_and_overdue_in_words():
