@@ -63,20 +63,20 @@ def _sha(*parts: Any) -> str:
     return hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).hexdigest()[:32]
 
 
-def check_fingerprint(con: duckdb.DuckDBPyConnection, definition: CheckDefinition, overrides: Mapping) -> str:
-    """What a check's months depend on besides the data: its SQL, the shared vocabulary SQL, its
-    parameters (as-of left aside) and the codelists loaded by `prepare` (shipped and local)."""
-    params = definition.resolve(overrides, date(2000, 1, 1))
-    params.pop("as_of")
+def shared_fingerprint(con: duckdb.DuckDBPyConnection) -> str:
+    """What every check's months depend on besides the data: the way a month is counted, the shared
+    vocabulary SQL and the codelists loaded by `prepare` (shipped and local). Read once a run."""
     shared_sql = [p.read_text(encoding="utf-8") for p in sorted(SQL_DIR.glob("_*.sql"))]
     codelists = con.execute("SELECT sum(hash(c)::HUGEINT), count(*) FROM codelist c").fetchone()
-    return _sha(
-        MEASURES_VERSION,
-        definition.sql,
-        json.dumps(params, sort_keys=True, default=str),
-        *shared_sql,
-        codelists,
-    )
+    return _sha(MEASURES_VERSION, *shared_sql, codelists)
+
+
+def check_fingerprint(shared: str, definition: CheckDefinition, overrides: Mapping) -> str:
+    """What a check's months depend on besides the data: `shared_fingerprint`, the check's SQL and
+    its parameters (as-of left aside)."""
+    params = definition.resolve(overrides, date(2000, 1, 1))
+    params.pop("as_of")
+    return _sha(shared, definition.sql, json.dumps(params, sort_keys=True, default=str))
 
 
 def data_fingerprints(con: duckdb.DuckDBPyConnection, months: Sequence[date]) -> dict[date, str]:
@@ -351,7 +351,8 @@ def compute_measures(
     data_fp = data_fingerprints(con, wanted)
     breakdowns = available_breakdowns(con)
     _patients_for_breakdowns(con, breakdowns)
-    fingerprints = {d.id: check_fingerprint(con, d, overrides.get(d.id, {})) for d in selected}
+    shared = shared_fingerprint(con)
+    fingerprints = {d.id: check_fingerprint(shared, d, overrides.get(d.id, {})) for d in selected}
     recomputed = {d.id: tuple(stale_months(con, d.id, wanted, fingerprints[d.id], data_fp)) for d in selected}
     due = [d for d in selected if recomputed[d.id]]
     with sources_of_patients_in(con, _pooled_codelists(due) if one_statement and len(due) > 1 else ()):
@@ -399,22 +400,25 @@ def _evaluate_and_store(
     data's per month); a private check's leave the fingerprints alone."""
     check_fp, data_fp = fingerprints
     evaluate_months(con, definition, months, overrides, one_statement)
-    for month in () if private else months:
-        _forget(con, definition.id, month)
-        con.execute(
-            "INSERT INTO measure_fingerprints VALUES ($c, $m, $cf, $df, $r)",
-            {"c": definition.id, "m": month, "cf": check_fp, "df": data_fp[month], "r": run_id},
-        )
+    if not private:
+        _refingerprint(con, run_id, definition.id, check_fp, {m: data_fp[m] for m in months})
     store_months(con, run_id, definition.id, months, breakdowns)
 
 
-def _forget(con: duckdb.DuckDBPyConnection, check_id: str, month: date) -> None:
-    """Drop a month's fingerprint before it is evaluated again. Its `measures` rows stay: they are
-    what earlier runs reported (a re-rendered report reads `measures_of(run)`), and the new rows,
-    stored under this run, supersede them from this run on."""
+def _refingerprint(
+    con: duckdb.DuckDBPyConnection, run_id: str, check_id: str, check_fp: str, data_fp: Mapping[date, str]
+) -> None:
+    """The evaluated months' fingerprints replace their old ones, in two statements a check. The old
+    months' `measures` rows stay: they are what earlier runs reported (a re-rendered report reads
+    `measures_of(run)`), and the new rows, stored under this run, supersede them from this run on."""
+    months = list(data_fp)
     con.execute(
-        "DELETE FROM measure_fingerprints WHERE check_id = $c AND month_end = $m",
-        {"c": check_id, "m": month},
+        "DELETE FROM measure_fingerprints WHERE check_id = $c AND list_contains($m, month_end)",
+        {"c": check_id, "m": months},
+    )
+    con.execute(
+        "INSERT INTO measure_fingerprints SELECT $c, unnest($m), $cf, unnest($df), $r",
+        {"c": check_id, "m": months, "cf": check_fp, "df": [data_fp[m] for m in months], "r": run_id},
     )
 
 
