@@ -26,7 +26,15 @@ from typing import Any
 import click
 
 from pipelines import __version__
-from pipelines.errors import EXIT_CONFIG, EXIT_INTERNAL, USER_ERRORS, InputError, ResourceError, StorageError
+from pipelines.errors import (
+    EXIT_CONFIG,
+    EXIT_INTERNAL,
+    USER_ERRORS,
+    InputError,
+    ResourceError,
+    StorageError,
+    file_fault,
+)
 from pipelines.formats import names as format_names
 from pipelines.lock import database_lock
 from pipelines.logs import FILE_ONLY, RUN_ID, add_log_file, configure, has_log_file, log_unexpected
@@ -789,7 +797,7 @@ def _os_error(error: OSError) -> StorageError | ResourceError:
 def _as_user_error(error: BaseException, db: Path | None) -> BaseException:
     """File-system, DuckDB and memory failures as user errors; anything else unchanged."""
     if isinstance(error, EOFError | zlib.error | gzip.BadGzipFile):  # a reader that did not name the file
-        return InputError("an export file is a truncated or damaged gzip file; the database is unchanged")
+        return InputError(f"an export file cannot be read ({file_fault(error)}); the database is unchanged")
     if isinstance(error, OSError):
         return _os_error(error)
     if _no_thread(error):

@@ -5,6 +5,9 @@ Exit codes are part of the interface a scheduler relies on; the README lists the
 
 from __future__ import annotations
 
+import gzip
+import zlib
+
 from reports.errors import EmailError  # the reports layer's own; re-exported for the CLI
 
 EXIT_OK = 0
@@ -56,6 +59,21 @@ class OutputError(ClinicAuditError):
     report is marked stale and `clinic-audit report` writes them again from the stored run."""
 
     exit_code = EXIT_OUTPUTS
+
+
+# What reading an export file raises besides DuckDB's own errors: the OS's, and a .gz file's.
+READ_ERRORS = (OSError, EOFError, zlib.error)
+
+
+def file_fault(error: BaseException) -> str:
+    """Why an export file cannot be read, in words that quote nothing from it (the one place that
+    names a file's fault): a .gz that is not gzip, or is truncated or damaged (an early end, a bad
+    CRC or length, a corrupt stream); otherwise the operating system's reason."""
+    if isinstance(error, gzip.BadGzipFile) and str(error).startswith("Not a gzipped file"):
+        return "not a gzip file"
+    if isinstance(error, EOFError | zlib.error | gzip.BadGzipFile):
+        return "a truncated or damaged gzip file"
+    return getattr(error, "strerror", None) or "I/O error"
 
 
 # Every error the CLI turns into a message and an exit code, never a traceback.

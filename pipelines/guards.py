@@ -12,9 +12,7 @@ The data's date range is computed here once per run and recorded with it (runs.d
 
 from __future__ import annotations
 
-import gzip
 import logging
-import zlib
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -24,7 +22,7 @@ import duckdb
 from pipelines.contract import event_dates
 from pipelines.csv_scan import count_records
 from pipelines.db import out_of_resources
-from pipelines.errors import InputError
+from pipelines.errors import READ_ERRORS, InputError, file_fault
 from pipelines.ingest import FileResult, RawSource, reader_error
 from pipelines.settings import Settings
 
@@ -57,12 +55,10 @@ def _counted(con: duckdb.DuckDBPyConnection, source: RawSource) -> int:
     .gz, a vanished file) is bad input (exit 3) named by file, as the load would say."""
     try:
         return count_rows(source.paths[0]) if source.lines else _count_source(con, source)
-    except (OSError, EOFError, zlib.error) as error:
+    except READ_ERRORS as error:
         if out_of_resources(error):
             raise
-        damaged = isinstance(error, EOFError | zlib.error | gzip.BadGzipFile)
-        reason = "a truncated or damaged gzip file" if damaged else getattr(error, "strerror", None)
-        raise InputError(f"{source.label}: cannot be read ({reason or 'I/O error'})") from None
+        raise InputError(f"{source.label}: cannot be read ({file_fault(error)})") from None
 
 
 def _count_source(con: duckdb.DuckDBPyConnection, source: RawSource) -> int:

@@ -12,7 +12,6 @@ transaction, so a failure anywhere leaves the database as it was.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 import logging
@@ -33,7 +32,7 @@ import pandera.errors
 from pipelines.contract import TableContract
 from pipelines.csv_scan import MAX_RECORD_BYTES, Mended, layout, mend
 from pipelines.db import out_of_resources, refresh_lab_concepts, scalar, sql_file
-from pipelines.errors import InputError
+from pipelines.errors import InputError, file_fault
 from pipelines.rules import combined_check, keyed, schema_for
 
 log = logging.getLogger(__name__)
@@ -234,15 +233,6 @@ def _reading(source: RawSource, scratch: Path) -> Reading:
     return Reading(replace(source, params=params), expected, mended)
 
 
-def _os_fault(error: OSError | EOFError) -> str:
-    """What an error reading a file means, in words that quote nothing from it."""
-    if isinstance(error, EOFError):
-        return "a truncated gzip file"
-    if isinstance(error, gzip.BadGzipFile):
-        return "not a gzip file"
-    return error.strerror or "I/O error"
-
-
 # What a DuckDB reader error means, by a word of its text: the text itself may quote the input
 # line (patient data), so only these words reach the user.
 READER_FAULTS = (
@@ -322,7 +312,7 @@ def ingest_file(
             raise
         _unchanged_since(source, before)  # a file rewritten or removed mid-read: say so (exit 3)
         if isinstance(error, (OSError, EOFError)):
-            raise InputError(f"{source.label}: cannot be read ({_os_fault(error)})") from None
+            raise InputError(f"{source.label}: cannot be read ({file_fault(error)})") from None
         raise reader_error(source, error) from None
     _unchanged_since(source, before)
     rules_date = source.max_date or export_date  # one date for judging and for the messages

@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -52,7 +51,7 @@ import duckdb
 
 from pipelines.contract import CONTRACT_BY_TABLE
 from pipelines.csv_tables import files_in
-from pipelines.errors import InputError
+from pipelines.errors import READ_ERRORS, InputError, file_fault
 from pipelines.ingest import RawSource
 
 NAME = "fhir"
@@ -136,8 +135,8 @@ def _line_faults(path: Path, kind: str) -> list[tuple]:
                 fault = _fault(text, kind, number == 1) if text else None
                 if fault:
                     found.append((number, fault, text[:4096].decode("utf-8", "replace"), path.name))
-    except EOFError:
-        raise InputError(f"{path.name}: cannot be read (a truncated gzip file)") from None
+    except READ_ERRORS as error:
+        raise InputError(f"{path.name}: cannot be read ({file_fault(error)})") from None
     return found
 
 
@@ -311,9 +310,8 @@ def _first_resource(path: Path) -> dict:
             for number, line in enumerate(handle, 1):  # noqa: B007 - the first non-blank line is kept
                 if line.strip():
                     break
-    except (OSError, EOFError) as error:
-        what = {EOFError: "a truncated gzip file", gzip.BadGzipFile: "not a gzip file"}.get(type(error))
-        raise InputError(f"{path}: cannot be read ({what or error.strerror or 'I/O error'})") from None
+    except READ_ERRORS as error:
+        raise InputError(f"{path}: cannot be read ({file_fault(error)})") from None
     try:
         resource = json.loads(line.decode("utf-8-sig")) if line.strip() else {}
     except (ValueError, RecursionError):  # not UTF-8, not JSON, or nested too deeply to read
@@ -357,10 +355,8 @@ def _whole_gzip(path: Path) -> None:
         with gzip.open(path, "rb") as handle:
             while handle.read(8 << 20):
                 pass
-    except (OSError, EOFError, zlib.error) as error:
-        if isinstance(error, OSError) and not isinstance(error, gzip.BadGzipFile):
-            raise InputError(f"{path.name}: cannot be read ({error.strerror or 'I/O error'})") from None
-        raise InputError(f"{path.name}: cannot be read (a truncated or damaged gzip file)") from None
+    except READ_ERRORS as error:
+        raise InputError(f"{path.name}: cannot be read ({file_fault(error)})") from None
 
 
 def sources(export_dir: Path) -> list[RawSource]:
