@@ -73,6 +73,14 @@ class CheckCounts:
         return self.exceptions / self.denominator
 
 
+def high_after(high_priority: int, counts: CheckCounts | None) -> int:
+    """A check's high-priority flags left once applying exceptions are taken out, as the report and
+    the email show them: all `high_priority` of them for a run before schema 6 (no counts)."""
+    if counts is None or counts.high_after_exceptions is None:
+        return high_priority
+    return counts.high_after_exceptions
+
+
 @dataclass(frozen=True)
 class CallFlag:
     """One flag of a patient on the call list."""

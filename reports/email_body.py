@@ -16,8 +16,8 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 
 import css_inline
 
-from reports.action import CheckCounts
-from reports.context import CheckSection, CheckSummary, ReportContext
+from reports.action import CheckCounts, high_after
+from reports.context import CheckSection, ReportContext
 from reports.html import environment, pct
 from reports.measures import disclosive_total, published, round_to
 
@@ -70,7 +70,7 @@ def email_row(
         RowCounts(
             flagged=s.flagged,
             population=s.denominator,
-            high_priority=high_after(s, counts),
+            high_priority=high_after(s.high_priority, counts),
             high_before=s.high_priority,
             new=s.flagged if first else s.new,
             resolved=None if first else s.resolved,
@@ -141,13 +141,6 @@ def resolved_shown(resolved: int | None, threshold: int) -> str:
     return f"{resolved:,}" if not threshold else "—"
 
 
-def high_after(summary: CheckSummary, counts: CheckCounts | None) -> int:
-    """High-priority flags left once applying exceptions are taken out (all of them before schema 6)."""
-    if counts is None or counts.high_after_exceptions is None:
-        return summary.high_priority
-    return counts.high_after_exceptions
-
-
 def by_high_priority(
     sections: Sequence[CheckSection], counts: Mapping[str, CheckCounts] | None = None
 ) -> list[CheckSection]:
@@ -158,7 +151,7 @@ def by_high_priority(
         got = counts.get(c.summary.check_id) if counts else None
         after = got.flagged_after_exceptions if got and got.flagged_after_exceptions is not None else None
         return (
-            -high_after(c.summary, got),
+            -high_after(c.summary.high_priority, got),
             -(c.summary.flagged if after is None else after),
             c.summary.title,
         )

@@ -11,6 +11,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
+from reports.action import high_after
 from reports.charts import funnel_svg, monthly_rates, trend_svg
 from reports.context import RatePoint, ReportContext
 
@@ -152,6 +153,7 @@ def environment() -> Environment:
     env.filters.update(num=num, overdue=overdue, evidence_items=evidence_items)
     env.filters.update(trend_svg=trend_svg, funnel_svg=funnel_svg, monthly_rates=monthly_rates)  # #19
     env.globals["num"] = num
+    env.globals["high_after"] = high_after
     return env
 
 
