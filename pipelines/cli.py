@@ -251,11 +251,10 @@ def run(
     if not quiet:
         print_outcome(outcome, settings)
     if (send_email or email_dry_run) and outcome.reports is not None:
-        from reports.email import PASSWORD_VARIABLE, deliver, marked_ad_hoc
+        from reports.email import PASSWORD_VARIABLE, deliver
 
         into = dataclasses.replace(settings, out=outcome.reports.report.parent)  # OUT/adhoc/<id> too
-        message = marked_ad_hoc(outcome.reports, kind.reasons) if kind.ad_hoc else outcome.reports
-        eml = deliver(message, into, environ.get(PASSWORD_VARIABLE), dry_run=email_dry_run)
+        eml = deliver(outcome.reports, into, environ.get(PASSWORD_VARIABLE), dry_run=email_dry_run)
         if not quiet:
             click.echo(
                 f"email written to {eml}"

@@ -6,13 +6,10 @@ is passed in by the caller (from CLINIC_AUDIT_SMTP_PASSWORD); nothing here reads
 
 from __future__ import annotations
 
-import dataclasses
-import re
 import smtplib
 import ssl
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
-from html import escape as html_escape
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -84,28 +81,3 @@ def deliver(reports: Reports, settings: EmailOptions, password: str | None, dry_
         return write_eml(settings.out / "email.eml", message)
     send(message, settings, password)
     return None
-
-
-AD_HOC_NOTE = "Ad-hoc run ({reasons}): an analyst's question, not tonight's audit."
-
-
-def marked_ad_hoc(reports: Reports, reasons: tuple[str, ...]) -> Reports:
-    """The email of an ad-hoc run, said to be one at its top, so a clinic lead never mistakes
-    it for the nightly email (whose counts it does not change). The subject keeps its usual shape for
-    the mail rules that file it."""
-    note = AD_HOC_NOTE.format(reasons=", ".join(reasons) or "--ad-hoc")
-    html = re.sub(
-        r"(<body[^>]*>)",
-        lambda m: f'{m.group(1)}<p style="font-weight:bold;color:#7a3e00">{html_escape(note)}</p>',
-        reports.email_html_text,
-        count=1,
-    )
-    return dataclasses.replace(
-        reports, email_html_text=html, email_plain_text=_after_first_line(reports.email_plain_text, note)
-    )
-
-
-def _after_first_line(text: str, note: str) -> str:
-    """The note right under the headline (the first line), where a reader looks first."""
-    first, _, rest = text.partition("\n")
-    return f"{first}\n{note}\n{rest}"

@@ -55,6 +55,17 @@ class EmailSummary:
     small_count_threshold: int
     headline: str = ""  # "12 patients need action tonight, 3 new, 2 high priority"
     report_link: str = ""  # href of the report when report_location is set; "" shows it as text
+    ad_hoc_note: str = ""  # an ad-hoc run's email says so first (AD_HOC_NOTE); "" for the nightly
+
+
+# A clinic lead must never mistake an analyst's run for the nightly email, whose counts it does not
+# change; the subject keeps its usual shape for the mail rules that file it.
+AD_HOC_NOTE = "Ad-hoc run ({reasons}): an analyst's question, not tonight's audit."
+
+
+def ad_hoc_note(kind: str, because: Sequence[str]) -> str:
+    """The note an ad-hoc run's email opens with, naming the options that made it one."""
+    return AD_HOC_NOTE.format(reasons=", ".join(because) or "--ad-hoc") if kind == "ad hoc" else ""
 
 
 def email_row(
@@ -210,6 +221,7 @@ def email_summary(
         if ctx.action
         else "",
         report_link=report_href(report_location) if linked else "",
+        ad_hoc_note=ad_hoc_note(h.kind, h.ad_hoc_because),
     )
 
 
@@ -223,7 +235,9 @@ def render_email_html(summary: EmailSummary) -> str:
 def render_email_text(summary: EmailSummary) -> str:
     """The plain-text alternative part of the email."""
     lines = [
-        *([summary.headline, ""] if summary.headline else []),
+        *([summary.headline] if summary.headline else []),
+        *([summary.ad_hoc_note] if summary.ad_hoc_note else []),
+        *([""] if summary.headline or summary.ad_hoc_note else []),
         f"{summary.clinic_name}: clinical audit summary",
         f"As of {summary.as_of}, run {summary.run_id}, generated {summary.generated_at}, "
         f"clinic-audit {summary.tool_version}",

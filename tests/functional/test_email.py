@@ -141,3 +141,5 @@ def test_an_ad_hoc_runs_email_says_it_is_not_tonights_audit(tmp_path, smtp_serve
     note = "Ad-hoc run (--as-of 2026-11-20): an analyst's question, not tonight's audit."
     assert text.splitlines()[1] == note  # right under the headline
     assert "Ad-hoc run (--as-of 2026-11-20)" in html.split("</p>", 1)[0]
+    # the run's own email.html says so too (the note is the email's content, not patched in on sending)
+    assert note in (tmp_path / "out" / "email.html").read_text(encoding="utf-8").split("</p>", 1)[0]

@@ -12,7 +12,7 @@ import pytest
 from pipelines.db import REFERENCE_DIR
 from pipelines.reviews import REASONS, STATUSES, ReviewInput, fingerprint, review_state, validate
 from reports.action import FlagReview, Headline, call_list
-from reports.email_body import report_href
+from reports.email_body import ad_hoc_note, report_href
 from reports.html import UNITS, evidence_items, num, overdue
 from reports.measures import published
 from reports.xlsx import write_xlsx
@@ -192,3 +192,10 @@ def test_xlsx_has_a_frozen_header_filters_widths_and_no_formulas(tmp_path):
     assert sheet.column_dimensions["B"].width > sheet.column_dimensions["C"].width
     assert sheet["A1"].font.bold
     assert oct(path.stat().st_mode & 0o777) == "0o600"
+
+
+def test_only_an_ad_hoc_runs_email_carries_the_ad_hoc_note():
+    assert ad_hoc_note("scheduled", ()) == ""
+    assert ad_hoc_note("ad hoc", ()) == "Ad-hoc run (--ad-hoc): an analyst's question, not tonight's audit."
+    note = ad_hoc_note("ad hoc", ("--as-of 2026-06-30", "--checks"))
+    assert note.startswith("Ad-hoc run (--as-of 2026-06-30, --checks):")
