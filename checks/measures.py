@@ -171,6 +171,7 @@ def store_months(
     check_id: str,
     months: Sequence[date],
     breakdowns: Sequence[str],
+    private: bool = False,
 ) -> None:
     """Count the evaluated months (`measure_rows`: month_end, patient_id, flagged) into `measures`: per
     month one row for the total (also when nobody is in the population) and one per group of each
@@ -181,7 +182,8 @@ def store_months(
     value = f"coalesce({', '.join(groups)}, '')" if groups else "''"
     con.execute(
         f"""
-        INSERT INTO measures (check_id, month_end, breakdown, group_value, population, flagged, rate, run_id)
+        INSERT INTO measures
+            (check_id, month_end, breakdown, group_value, population, flagged, rate, run_id, private)
         WITH g AS (
             SELECT r.month_end, r.patient_id, r.flagged{_group_columns(breakdowns)}
             FROM measure_rows r LEFT JOIN measure_patients p USING (patient_id)
@@ -196,11 +198,11 @@ def store_months(
             EXCEPT SELECT month_end, 'total', '', 0, 0 FROM measure_rows
         )
         SELECT $c, month_end, breakdown, group_value, population, flagged,
-               CASE WHEN population > 0 THEN flagged / population END, $r
+               CASE WHEN population > 0 THEN flagged / population END, $r, $private
         FROM (SELECT * FROM counted UNION ALL SELECT * FROM empty)
         ORDER BY month_end, breakdown, group_value
         """,  # noqa: S608 - identifiers are the constants above; values are bound
-        {"c": check_id, "months": list(months), "r": run_id},
+        {"c": check_id, "months": list(months), "r": run_id, "private": private},
     )
 
 
@@ -402,7 +404,7 @@ def _evaluate_and_store(
     evaluate_months(con, definition, months, overrides, one_statement)
     if not private:
         _refingerprint(con, run_id, definition.id, check_fp, {m: data_fp[m] for m in months})
-    store_months(con, run_id, definition.id, months, breakdowns)
+    store_months(con, run_id, definition.id, months, breakdowns, private)
 
 
 def _refingerprint(

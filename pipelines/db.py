@@ -21,13 +21,14 @@ log = logging.getLogger(__name__)
 SQL_DIR = Path(__file__).parent / "sql"
 REFERENCE_DIR = Path(__file__).parent / "reference"
 CODELIST_DIR = Path(checks.__file__).parent / "codelists"
-SCHEMA_VERSION = 8  # 2: labs became a view over lab_results and lab_concepts; 3: death, censored
+SCHEMA_VERSION = 9  # 2: labs became a view over lab_results and lab_concepts; 3: death, censored
 # results, skipped and noted rows; 4: the run's verdicts stored with it (new nullable columns, added
 # by schema.sql); 5: runs.kind, scheduled or ad hoc (earlier runs count as scheduled); 6: reviews,
 # review_outcomes and check_results' counts with exceptions (issue 20); 7: measures and
 # measure_fingerprints (monthly measures, filled by the next scheduled run), patients.site_id and
 # clinician_id (nullable; issue 19); 8: runs.outputs_at, when the run's outputs were in place (a
-# scheduled run stopped after its commit leaves it NULL, and the next night says so)
+# scheduled run stopped after its commit leaves it NULL, and the next night says so); 9:
+# measures.private, an ad-hoc run's own evaluation (its --param), which only that run reads
 LAB_KEY_SOURCES = ("typed_labs", "lab_results")  # tables refresh_lab_concepts may read keys from
 
 
@@ -237,6 +238,13 @@ def _migrate(con: duckdb.DuckDBPyConnection) -> None:
             refresh_lab_concepts(con, "lab_results")
         # runs before version 8 kept no outputs_at: they are not known to have been stopped
         con.execute("UPDATE runs SET outputs_at = coalesce(finished_at, started_at) WHERE outputs_at IS NULL")
+        # before version 9 an ad-hoc run's own measures were known by its --param reasons, as text
+        con.execute(
+            """UPDATE measures m SET private = true FROM runs r
+            WHERE r.run_id = m.run_id AND NOT coalesce(m.private, false)
+              AND contains(coalesce(CAST(r.settings->'ad_hoc_because' AS VARCHAR), ''),
+                           '--param ' || m.check_id || '.')"""
+        )
         con.execute("UPDATE schema_version SET version = $v", {"v": SCHEMA_VERSION})
 
 

@@ -228,7 +228,7 @@ def _measures(
         selected,
         settings.check_params,
         settings.measures_months,
-        private=frozenset(r.split()[1].split(".")[0] for r in kind.reasons if r.startswith("--param ")),
+        private=kind.private_checks,
     )
 
 

@@ -26,6 +26,8 @@ class RunKind:
     reasons: tuple[str, ...] = ()  # why ad hoc, as the options were given
     judge_freshness: bool = False  # the nightly against its own as-of date (guards.freshness_warnings)
     out_per_run: bool = False  # outputs into OUT/adhoc/<run id>/ (an ad-hoc run without --out)
+    # checks this run evaluates with its own --param: their monthly measures are its own (ad hoc)
+    private_checks: frozenset[str] = frozenset()
 
     @property
     def ad_hoc(self) -> bool:
@@ -62,5 +64,5 @@ def decide(
     if scheduled:  # the operator says this is the nightly (e.g. a backfill of a missed night)
         return RunKind(SCHEDULED, (), not isinstance(cli_as_of or configured_as_of, str))
     if reasons:
-        return RunKind(AD_HOC, tuple(reasons), False)
+        return RunKind(AD_HOC, tuple(reasons), False, private_checks=frozenset(cli_params))
     return RunKind(SCHEDULED, (), not isinstance(configured_as_of, str))

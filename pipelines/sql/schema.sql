@@ -263,8 +263,11 @@ CREATE TABLE IF NOT EXISTS measures (
     population  BIGINT NOT NULL,              -- the denominator
     flagged     BIGINT NOT NULL,              -- the numerator
     rate        DOUBLE,                       -- flagged / population (NULL: nobody in the population)
-    run_id      VARCHAR NOT NULL              -- the run that evaluated this month
+    run_id      VARCHAR NOT NULL,             -- the run that evaluated this month
+    private     BOOLEAN NOT NULL DEFAULT false -- an ad-hoc run's evaluation with its own --param:
+                                              -- only that run reads it (measures_of)
 );
+ALTER TABLE measures ADD COLUMN IF NOT EXISTS private BOOLEAN DEFAULT false;  -- schema 9
 
 -- What each stored month was evaluated from: the check's definition, parameters and codelists, and
 -- the data dated on or before the month-end. A month whose fingerprints differ today is evaluated again.

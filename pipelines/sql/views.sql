@@ -129,8 +129,7 @@ FROM (
         PARTITION BY m.check_id, m.month_end ORDER BY m.run_id = run DESC, r.seq DESC) AS newest
     FROM measures m JOIN runs r USING (run_id)
     WHERE r.seq <= (SELECT seq FROM runs WHERE run_id = run)
-      AND (m.run_id = run OR NOT contains(
-          coalesce(CAST(r.settings->'ad_hoc_because' AS VARCHAR), ''), '--param ' || m.check_id || '.'))
+      AND (m.run_id = run OR NOT coalesce(m.private, false))
 )
 WHERE newest = 1;
 
