@@ -63,20 +63,21 @@ def _sha(*parts: Any) -> str:
     return hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).hexdigest()[:32]
 
 
-def shared_fingerprint(con: duckdb.DuckDBPyConnection) -> str:
-    """What every check's months depend on besides the data: the way a month is counted, the shared
+def shared_fingerprint(con: duckdb.DuckDBPyConnection) -> tuple[Any, ...]:
+    """What every check's months depend on besides the data and the check itself: the shared
     vocabulary SQL and the codelists loaded by `prepare` (shipped and local). Read once a run."""
     shared_sql = [p.read_text(encoding="utf-8") for p in sorted(SQL_DIR.glob("_*.sql"))]
     codelists = con.execute("SELECT sum(hash(c)::HUGEINT), count(*) FROM codelist c").fetchone()
-    return _sha(MEASURES_VERSION, *shared_sql, codelists)
+    return (*shared_sql, codelists)
 
 
-def check_fingerprint(shared: str, definition: CheckDefinition, overrides: Mapping) -> str:
-    """What a check's months depend on besides the data: `shared_fingerprint`, the check's SQL and
-    its parameters (as-of left aside)."""
+def check_fingerprint(shared: Sequence[Any], definition: CheckDefinition, overrides: Mapping) -> str:
+    """What a check's months depend on besides the data: the way a month is counted, its SQL, its
+    parameters (as-of left aside) and `shared_fingerprint`; hashed in the order stored fingerprints
+    were (a new order would evaluate every stored month again)."""
     params = definition.resolve(overrides, date(2000, 1, 1))
     params.pop("as_of")
-    return _sha(shared, definition.sql, json.dumps(params, sort_keys=True, default=str))
+    return _sha(MEASURES_VERSION, definition.sql, json.dumps(params, sort_keys=True, default=str), *shared)
 
 
 def data_fingerprints(con: duckdb.DuckDBPyConnection, months: Sequence[date]) -> dict[date, str]:

@@ -32,7 +32,7 @@ import pandera.errors
 from pipelines.contract import TableContract
 from pipelines.csv_scan import MAX_RECORD_BYTES, Mended, layout, mend
 from pipelines.db import out_of_resources, refresh_lab_concepts, scalar, sql_file
-from pipelines.errors import InputError, file_fault
+from pipelines.errors import READ_ERRORS, InputError, file_fault
 from pipelines.rules import combined_check, keyed, schema_for
 
 log = logging.getLogger(__name__)
@@ -305,13 +305,12 @@ def ingest_file(
         duckdb.IOException,
         duckdb.InvalidInputException,
         duckdb.ConversionException,
-        OSError,
-        EOFError,  # a truncated .gz read by csv_scan
+        *READ_ERRORS,  # the OS's, and a truncated or damaged .gz read by csv_scan
     ) as error:
         if out_of_resources(error):  # disk full while staging: the CLI says so (exit 7), not "unreadable"
             raise
         _unchanged_since(source, before)  # a file rewritten or removed mid-read: say so (exit 3)
-        if isinstance(error, (OSError, EOFError)):
+        if isinstance(error, READ_ERRORS):
             raise InputError(f"{source.label}: cannot be read ({file_fault(error)})") from None
         raise reader_error(source, error) from None
     _unchanged_since(source, before)

@@ -48,7 +48,7 @@ from pathlib import Path
 
 from pipelines.contract import CONTRACT_BY_TABLE
 from pipelines.csv_tables import files_in
-from pipelines.errors import InputError
+from pipelines.errors import READ_ERRORS, InputError, file_fault
 from pipelines.ingest import LookupKey, RawSource
 
 NAME = "mimic"
@@ -213,8 +213,10 @@ def read_header(path: Path, table: str) -> tuple[str, ...]:
     try:
         with opener(path, "rt", encoding="utf-8-sig", newline="") as handle:
             header = next(csv.reader(handle), [])
-    except (OSError, UnicodeDecodeError, EOFError):
+    except UnicodeDecodeError:
         raise InputError(f"{path}: cannot be read as UTF-8 CSV (gzip when named .gz)") from None
+    except READ_ERRORS as error:
+        raise InputError(f"{path}: cannot be read ({file_fault(error)})") from None
     if not header:
         raise InputError(f"{path}: file is empty; expected a header row ({', '.join(COLUMNS[table])})")
     names = [name.strip() for name in header]

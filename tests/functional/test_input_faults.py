@@ -252,20 +252,39 @@ def test_omop_measurement_with_a_stray_carriage_return_and_cr_cr_lf_line_ends(tm
     assert got == [(len(lines), "stray_carriage_return"), (None, "numeric")]  # and the fixture's own
 
 
-def test_a_truncated_mimic_gzip_file_is_refused_naming_it(tmp_path, capsys):
+def _truncated(data: bytes) -> bytes:
+    return data[: len(data) * 2 // 3]
+
+
+def _stream_damaged_at(share: float):
+    """The deflate stream overwritten with 0xFF from `share` of the file on (a zlib.error, not EOF)."""
+
+    def damage(data: bytes) -> bytes:
+        at = max(int(len(data) * share), 12)
+        return data[:at] + b"\xff" * 64 + data[at + 64 :]
+
+    return damage
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [_truncated, _stream_damaged_at(0.0), _stream_damaged_at(0.7)],
+    ids=["truncated", "damaged-first-block", "damaged-mid-file"],
+)
+def test_a_damaged_mimic_gzip_file_is_refused_naming_it(tmp_path, capsys, damage):
     export = write_mimic(tmp_path / "export")
     path = export / "hosp" / "labevents.csv.gz"
-    text = (
-        gzip.decompress(path.read_bytes()).decode() + f"10000009,{SECRET},50971,2180-05-01 08:00:00\n" * 200
-    )
-    data = gzip.compress(text.encode())
-    path.write_bytes(data[: len(data) * 2 // 3])
+    extra = "".join(f"10000009,{SECRET}{i},50971,2180-05-01 08:00:00\n" for i in range(20000))
+    text = gzip.decompress(path.read_bytes()).decode() + extra  # past the header reader's first block
+    path.write_bytes(damage(gzip.compress(text.encode())))
     log = tmp_path / "audit.log"
     assert cli("--log-file", str(log), *run_args(tmp_path, export, "--as-of", "2180-06-01")) == 3
     err = capsys.readouterr().err
-    assert "labevents.csv.gz" in err and "gzip" in err and "Traceback" not in err
+    assert "labevents.csv.gz: cannot be read (a truncated or damaged gzip file)" in err, err
+    assert "Traceback" not in err
     assert SECRET not in err and SECRET not in log.read_text()
-    assert table_counts(tmp_path / "audit.duckdb")["labs"] == 0
+    db = tmp_path / "audit.duckdb"  # refused at the header: no database yet
+    assert not db.exists() or table_counts(db)["labs"] == 0
 
 
 def test_fhir_lines_that_are_no_resource_of_the_files_type_are_quarantined_with_their_line(tmp_path):

@@ -254,9 +254,11 @@ def test_an_ad_hoc_first_run_shows_measures_that_never_enter_the_nightly_record(
     # a database written before schema 9 knew its private rows only by the run's --param reasons:
     # the migration marks them, or the next nightly would pick up the ad-hoc 90-day figures
     with duckdb.connect(str(db)) as con:
-        con.execute("UPDATE measures SET private = false; UPDATE schema_version SET version = 8")
+        con.execute("DROP VIEW current_measures; DROP MACRO TABLE measures_of")  # they read the column
+        con.execute("ALTER TABLE measures DROP COLUMN private; UPDATE schema_version SET version = 8")
     assert cli(*run_args(tmp_path, SAMPLE_EXPORT, "--scheduled")) == 0
     assert rows(db, "SELECT * EXCLUDE (run_id) FROM current_measures ORDER BY ALL") == nightly
     assert rows(db, "SELECT DISTINCT check_id FROM measures WHERE private") == [
         ("diuretic_electrolyte_monitoring",)
     ]
+    assert rows(db, "SELECT count(*) FROM measures WHERE private IS NULL") == [(0,)]
