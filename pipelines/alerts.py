@@ -20,6 +20,7 @@ from pathlib import Path
 
 from pipelines.errors import (
     EXIT_INTERNAL,
+    EXIT_LOCKED,
     EXIT_SIGINT,
     EXIT_SIGTERM,
     InputError,
@@ -164,7 +165,12 @@ def failure_email(
         + (
             " and are marked stale."
             if marked
-            else " (another process held the database, so they were left as they are)."
+            else " (left as they are: "
+            + (
+                "another process held the database)."
+                if failure.exit_code == EXIT_LOCKED
+                else "this run stopped before it opened the database)."
+            )
         ),
         "The full message is in the scheduler's output and the log file. This email carries no patient data.",
     ]

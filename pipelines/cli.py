@@ -38,7 +38,7 @@ from pipelines.errors import (
 from pipelines.formats import names as format_names
 from pipelines.lock import database_lock
 from pipelines.logs import FILE_ONLY, RUN_ID, add_log_file, configure, has_log_file, log_unexpected
-from pipelines.settings import ConfigError, Settings, did_you_mean, load_settings
+from pipelines.settings import ConfigError, Settings, did_you_mean, load_settings, settings_despite_errors
 
 log = logging.getLogger(__name__)
 
@@ -223,8 +223,14 @@ def run(
     """
     environ = ctx.obj.get("environ", os.environ)
     check_params = _parse_params(params)
-    settings = _settings(ctx, config, **options, check_params=check_params)
-    kind = _run_kind(ctx, config, settings, options, check_params, ad_hoc, scheduled)
+    try:
+        settings = _settings(ctx, config, **options, check_params=check_params)
+        kind = _run_kind(ctx, config, settings, options, check_params, ad_hoc, scheduled)
+    except ConfigError as error:
+        if send_email or email_dry_run:
+            asked = (check_params, ad_hoc, scheduled)
+            _tell_config_failure(ctx, config, options, asked, error, email_dry_run)
+        raise
     ctx.obj["kind"] = kind.kind
     from pipelines.console import print_outcome, progress_reporter
     from pipelines.db import publish_analyst_copy
@@ -282,6 +288,37 @@ def _run_kind(
     checks = settings.checks if options.get("checks") is not None else None
     kind = decide(configured.as_of, cli_as_of, checks, check_params, ad_hoc, scheduled)
     return dataclasses.replace(kind, out_per_run=kind.ad_hoc and options.get("out") is None)
+
+
+def _tell_config_failure(
+    ctx: click.Context,
+    config: Path | None,
+    options: dict[str, Any],
+    asked: tuple[dict[str, dict[str, Any]], bool, bool],
+    error: ConfigError,
+    dry_run: bool,
+) -> None:
+    """The nightly's settings could not be loaded (exit 2): the failure email all the same, with
+    the settings that are valid on their own (settings_despite_errors), unless the options make it
+    an ad-hoc run (`asked`: --param values, --ad-hoc, --scheduled). The report is left as it is:
+    without valid settings this run never takes the database's lock."""
+    from pipelines.alerts import report_failure
+    from pipelines.run_kind import decide
+    from reports.email import PASSWORD_VARIABLE
+
+    environ = ctx.obj.get("environ", os.environ)
+    usable = settings_despite_errors(config, environ, options)
+    configured = settings_despite_errors(config, environ, {})
+    if usable is None or configured is None:
+        return  # no readable config file: no SMTP settings to send with
+    check_params, ad_hoc, scheduled = asked
+    cli_as_of = usable.as_of if options.get("as_of") is not None else None
+    checks = usable.checks if options.get("checks") is not None else None
+    if decide(configured.as_of, cli_as_of, checks, check_params, ad_hoc, scheduled).ad_hoc:
+        return
+    started = datetime.now().replace(microsecond=0)
+    email = "dry-run" if dry_run else "send"
+    report_failure(usable, error, EXIT_CONFIG, "", started, email, environ.get(PASSWORD_VARIABLE), mark=False)
 
 
 def _tell_failure(

@@ -382,3 +382,34 @@ def load_settings(
         merged_params.setdefault(check_id, {}).update(overrides)
     values["check_params"] = merged_params
     return replace(Settings(), **values)
+
+
+def settings_despite_errors(
+    config_path: Path | None, environ: Mapping[str, str], cli: Mapping[str, Any]
+) -> Settings | None:
+    """When `load_settings` failed (exit 2), the settings a failure email still needs: every known
+    key of the config file's [run] table, the environment and the options that is valid on its own
+    (the strongest last, as load_settings merges them); the rest, and every check parameter, left at
+    their defaults. None when the config file cannot be read as TOML.
+
+    Why: the nightly's SMTP settings usually come from the same config file, so without this a typo
+    in it (an unknown key, a bad value) would stop every night without a word to anyone."""
+    if config_path is None and environ.get(ENV_PREFIX + "CONFIG"):
+        config_path = Path(environ[ENV_PREFIX + "CONFIG"])
+    raw: list[tuple[str, Any]] = []
+    if config_path is not None:
+        try:
+            run = tomllib.loads(config_path.read_text(encoding="utf-8")).get("run", {})
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            return None
+        raw += list(run.items()) if isinstance(run, Mapping) else []
+    raw += [(k, environ[ENV_PREFIX + k.upper()]) for k in _SCALARS if environ.get(ENV_PREFIX + k.upper())]
+    raw += [(k, v) for k, v in cli.items() if k in _SCALARS and v is not None]
+    values: dict[str, Any] = {}
+    for key, value in raw:
+        if key in _SCALARS:
+            try:
+                values[key] = _coerce(key, value, key)
+            except ConfigError:
+                continue
+    return replace(Settings(), **values)

@@ -183,6 +183,38 @@ def test_a_failed_nightly_emails_the_reason_and_marks_the_report_stale(tmp_path,
     assert "stale: last successful run was" in report and "the export could not be used" in report
 
 
+def test_a_nightly_whose_config_file_is_wrong_still_emails_from_that_file(tmp_path, smtp_server):  # noqa: F811
+    """The nightly's SMTP settings live in its config file: a typo in that file (an unknown key, a bad
+    value) is exit 2 before anything is read, and the failure email still goes out with the
+    settings that are valid; an ad-hoc run, or a file that is not TOML, sends nothing."""
+    inbox, port = smtp_server
+    export(tmp_path)
+    config = tmp_path / "audit.toml"
+    settings = (
+        '[run]\nsmtp_host = "127.0.0.1"\n'
+        f'smtp_port = {port}\nsmtp_sender = "audit@clinic.example"\n'
+        'smtp_recipients = ["lead@clinic.example"]\n'
+        'smtp_starttls = false\nclinic_name = "Riverside Practice"\n'
+    )
+    run = nightly(tmp_path, "--config", str(config), "--email")
+    for typo in ('reject_treshold = 0.5\n', 'reject_threshold = "half"\n', "[checks.no_such_check]\n"):
+        config.write_text(settings + typo)
+        assert cli(*run, env=configured(tmp_path)) == EXIT_CONFIG
+    messages = [email.message_from_bytes(raw, policy=email.policy.default) for _, raw in inbox.received]
+    assert [m["Subject"] for m in messages] == ["Riverside Practice: tonight's audit did not complete"] * 3
+    assert [m["To"] for m in messages] == ["lead@clinic.example"] * 3
+    body = messages[0].get_content()
+    assert "a setting is wrong" in body and "exit code 2" in body and "audit.toml" in body
+    assert "stopped before it opened the database" in body
+
+    config.write_text(settings + "reject_treshold = 0.5\n")
+    ad_hoc = nightly(tmp_path, "--config", str(config), "--email", "--as-of", "2026-06-30")
+    assert cli(*ad_hoc, env=configured(tmp_path)) == EXIT_CONFIG
+    config.write_text(settings + "reject_threshold = \n")  # not TOML: no settings to send with
+    assert cli(*run, env=configured(tmp_path)) == EXIT_CONFIG
+    assert len(inbox.received) == 3
+
+
 def test_an_ad_hoc_failure_sends_nothing_and_leaves_the_nightly_report(tmp_path, smtp_server):  # noqa: F811
     inbox, port = smtp_server
     export(tmp_path)
