@@ -145,3 +145,17 @@ def read_csv_rows(path: Path) -> list[dict[str, str]]:
     """A CSV the tool wrote, as dicts."""
     with path.open(encoding="utf-8-sig", newline="") as handle:
         return list(csv.DictReader(handle))
+
+
+def night(tmp: Path, as_of: str, export: Path) -> None:
+    """One nightly run into tmp's database, dated by its config file as a scheduler's would be, its
+    outputs in tmp/out-<as_of>."""
+    config = tmp / f"night-{as_of}.toml"
+    config.write_text(f'[run]\nas_of = "{as_of}"\nclinic_name = "Riverside Practice"\n', encoding="utf-8")
+    args = ["run", "--config", str(config), "--exports", str(export), "--out", str(tmp / f"out-{as_of}")]
+    assert cli(*args, "--db", str(tmp / "audit.duckdb")) == 0
+
+
+def review(tmp: Path, *args: str) -> int:
+    """`clinic-audit review ...` on tmp's database."""
+    return cli("review", *args, "--db", str(tmp / "audit.duckdb"))

@@ -48,7 +48,7 @@ import pytest
 
 from tests.functional.test_format_mimic import FILES as MIMIC_FILES
 from tests.functional.test_format_omop import CDM
-from tests.helpers import clean_env, start_cli, table
+from tests.helpers import clean_env, run_args, start_cli, table
 
 pytestmark = pytest.mark.slow
 
@@ -1160,8 +1160,7 @@ def _runs(db: Path) -> list[tuple]:
 def sample_baseline(tmp_path_factory, worker) -> Path:
     """A database holding one run of the sample export (the export changed a little for the next)."""
     tmp = tmp_path_factory.mktemp("sample-baseline")
-    args = ["run", "--exports", str(ROOT / "sample_data" / "clinic_export"), "--out", str(tmp / "out")]
-    args += ["--db", str(tmp / "audit.duckdb"), "--as-of", "2026-11-20"]
+    args = run_args(tmp, ROOT / "sample_data" / "clinic_export")
     assert worker.run(args, tmp / "stdout.txt", tmp / "stderr.txt") == 0
     return tmp / "audit.duckdb"
 
@@ -1175,9 +1174,7 @@ def test_a_signal_at_each_phase(tmp_path, worker, sample_baseline, signame, phas
     shutil.copytree(ROOT / "sample_data" / "clinic_export", export)
     with (export / "labs.csv").open("a") as handle:  # a changed export: every file is read again
         handle.write("P0001,2026-11-01,2823-3,Potassium,4.4,mmol/L\n")
-    args = ["-v", "run", "--exports", str(export), "--out", str(tmp_path / "out"), "--db", str(db)]
-    args += ["--as-of", "2026-11-20", "--reject-threshold", "1"]
-    victim = start_cli(*args)
+    victim = start_cli("-v", *run_args(tmp_path, export), "--reject-threshold", "1")
     seen = []
     assert victim.stderr
     for line in victim.stderr:
@@ -1202,17 +1199,7 @@ def test_a_signal_at_each_phase(tmp_path, worker, sample_baseline, signame, phas
     else:  # the signal came after the commit: the run is there whole
         assert runs_after[:-1] == runs_before and runs_after[-1][1] == "succeeded"
     again = worker.run(
-        [
-            "run",
-            "--exports",
-            str(export),
-            "--out",
-            str(tmp_path / "out"),
-            "--db",
-            str(db),
-            "--as-of",
-            "2026-11-20",
-        ],
+        run_args(tmp_path, export),
         tmp_path / "stdout2.txt",
         tmp_path / "stderr2.txt",
     )

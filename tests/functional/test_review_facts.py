@@ -18,7 +18,7 @@ import duckdb
 import pytest
 
 from pipelines.errors import EXIT_CONFIG
-from tests.helpers import cli, table, write_export
+from tests.helpers import night, review, table, write_export
 
 DIURETIC, INSULIN = "diuretic_electrolyte_monitoring", "insulin_potassium_drop"
 
@@ -45,17 +45,6 @@ patient_id | drug_name                  | rxnorm_code | atc_code | start_date | 
 N          | spironolactone 25 mg       | 9997        | C03DA01  | 2026-11-26 |          |
 I          | bendroflumethiazide 2.5 mg |             | C03AA01  | 2026-11-26 |          |
 """)
-
-
-def night(tmp: Path, as_of: str, export: Path) -> None:
-    config = tmp / f"night-{as_of}.toml"
-    config.write_text(f'[run]\nas_of = "{as_of}"\n', encoding="utf-8")
-    args = ["run", "--config", str(config), "--exports", str(export), "--out", str(tmp / f"out-{as_of}")]
-    assert cli(*args, "--db", str(tmp / "audit.duckdb")) == 0
-
-
-def review(tmp: Path, *args: str) -> int:
-    return cli("review", *args, "--db", str(tmp / "audit.duckdb"))
 
 
 def latest(tmp: Path) -> dict[tuple[str, str], tuple[str, dict]]:

@@ -16,7 +16,7 @@ import duckdb
 import pytest
 
 from pipelines.errors import EXIT_CONFIG, EXIT_INPUT
-from tests.helpers import cli, read_csv_rows, table, write_export
+from tests.helpers import cli, night, read_csv_rows, review, table, write_export
 
 CHECK = "diuretic_electrolyte_monitoring"
 
@@ -54,18 +54,6 @@ patient_id | collected_at        | value | loinc_code | test_name | unit
 D          | 2026-11-04T08:30:00 | 4.4   | 2823-3     | Potassium | mmol/L
 D          | 2026-11-04T08:30:00 | 138   | 2951-2     | Sodium    | mmol/L
 """)
-
-
-def night(tmp: Path, as_of: str, export: Path) -> None:
-    """One nightly run, dated by its config file as a scheduler's would be."""
-    config = tmp / f"night-{as_of}.toml"
-    config.write_text(f'[run]\nas_of = "{as_of}"\nclinic_name = "Riverside Practice"\n', encoding="utf-8")
-    args = ["run", "--config", str(config), "--exports", str(export), "--out", str(tmp / f"out-{as_of}")]
-    assert cli(*args, "--db", str(tmp / "audit.duckdb")) == 0
-
-
-def review(tmp: Path, *args: str) -> int:
-    return cli("review", *args, "--db", str(tmp / "audit.duckdb"))
 
 
 def counts(tmp: Path) -> tuple[int, int, int]:
