@@ -152,6 +152,7 @@ def prune(con: duckdb.DuckDBPyConnection, keep_runs: int) -> dict[str, int]:
             """,
             {"n": keep_runs},
         )
+        _keep_flag_origins(con)
         removed = {}
         for table in PRUNED_TABLES:
             removed[table] = con.execute(
@@ -165,3 +166,26 @@ def prune(con: duckdb.DuckDBPyConnection, keep_runs: int) -> dict[str, int]:
             "AND c.month_end = m.month_end AND c.run_id = m.run_id)"
         ).fetchall()[0][0]
     return removed
+
+
+def _keep_flag_origins(con: duckdb.DuckDBPyConnection) -> None:
+    """Before `pruned_runs` go: for every flag standing at the oldest kept run of its check and
+    raised before it, where it began (flag_origins), so its flagged_since, run count and status
+    ('persisting', not 'new') outlive the runs that raised it. Computed from flag_episodes, which
+    already reads the origins an earlier prune kept; those whose kept run goes now are replaced."""
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE new_origins AS
+        WITH kept_first AS (
+            SELECT check_id, arg_min(run_id, check_run_no) AS run_id, min(check_run_no) AS check_run_no
+            FROM check_runs WHERE run_id NOT IN (SELECT run_id FROM pruned_runs) GROUP BY check_id
+        )
+        SELECT e.check_id, e.patient_id, k.run_id AS kept_from_run_id, e.first_run_id, e.first_seq,
+               e.first_as_of, k.check_run_no - e.first_check_run_no + e.runs_before AS runs_before
+        FROM flag_episodes e JOIN kept_first k USING (check_id)
+        WHERE e.first_check_run_no < k.check_run_no AND k.check_run_no <= e.last_check_run_no
+        """
+    )
+    # an origin whose kept run stays is still current: no series of its check starts before that run
+    con.execute("DELETE FROM flag_origins WHERE kept_from_run_id IN (SELECT run_id FROM pruned_runs)")
+    con.execute("INSERT INTO flag_origins BY NAME SELECT * FROM new_origins; DROP TABLE new_origins")

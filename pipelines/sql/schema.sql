@@ -152,6 +152,19 @@ CREATE TABLE IF NOT EXISTS diagnoses (
     _run_id       VARCHAR NOT NULL
 );
 
+-- Where a flag standing across a prune began (schema 9): the runs that raised it are deleted, so
+-- flag_episodes (views.sql) takes its first run, as-of date and earlier run count from here for the
+-- series that starts at kept_from_run_id, the oldest run of the check that `prune` kept.
+CREATE TABLE IF NOT EXISTS flag_origins (
+    check_id         VARCHAR NOT NULL,
+    patient_id       VARCHAR NOT NULL,
+    kept_from_run_id VARCHAR NOT NULL,
+    first_run_id     VARCHAR NOT NULL,            -- the pruned run that first raised the flag
+    first_seq        BIGINT NOT NULL,
+    first_as_of      DATE NOT NULL,
+    runs_before      BIGINT NOT NULL              -- runs of the check that flagged it before kept_from
+);
+
 CREATE TABLE IF NOT EXISTS findings (
     run_id     VARCHAR NOT NULL,
     check_id   VARCHAR NOT NULL,

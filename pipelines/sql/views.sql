@@ -29,6 +29,8 @@ WHERE coalesce(r.kind, 'scheduled') = 'scheduled';
 -- the patient. A series starts when the flag is first raised and ends at the last run flagging it;
 -- the flag is resolved by the next run of the same check that does not flag the patient (NULL
 -- while the flag stands). Runs that did not evaluate the check neither extend nor break a series.
+-- A series that was standing when `prune` deleted its first runs starts where flag_origins says
+-- (its first run, as-of date, and runs_before: the runs flagging it that were pruned).
 CREATE OR REPLACE VIEW flag_episodes AS
 WITH flags AS (
     SELECT f.check_id, f.patient_id, cr.run_id, cr.seq, cr.as_of, cr.check_run_no,
@@ -50,12 +52,17 @@ episodes AS (
     FROM flags GROUP BY check_id, patient_id, series
 )
 SELECT e.check_id, e.patient_id,
-       e.first_run_id, e.first_seq, e.first_as_of,
+       coalesce(o.first_run_id, e.first_run_id) AS first_run_id,
+       coalesce(o.first_seq, e.first_seq) AS first_seq,
+       coalesce(o.first_as_of, e.first_as_of) AS first_as_of,
        e.last_run_id, e.last_seq, e.last_as_of,
-       e.runs_flagged,
+       e.runs_flagged + coalesce(o.runs_before, 0) AS runs_flagged,
        res.run_id AS resolved_run_id, res.seq AS resolved_seq, res.as_of AS resolved_as_of,
-       e.first_check_run_no, e.last_check_run_no
+       e.first_check_run_no, e.last_check_run_no,
+       coalesce(o.runs_before, 0) AS runs_before
 FROM episodes e
+LEFT JOIN flag_origins o
+    ON o.check_id = e.check_id AND o.patient_id = e.patient_id AND o.kept_from_run_id = e.first_run_id
 LEFT JOIN check_runs res
     ON res.check_id = e.check_id AND res.check_run_no = e.last_check_run_no + 1;
 
@@ -68,7 +75,7 @@ CREATE OR REPLACE VIEW flag_status AS
 SELECT cr.run_id, cr.check_id, e.patient_id,
        CASE WHEN e.first_run_id = cr.run_id THEN 'new' ELSE 'persisting' END AS status,
        e.first_run_id, e.first_as_of,
-       cr.check_run_no - e.first_check_run_no + 1 AS runs_standing
+       cr.check_run_no - e.first_check_run_no + 1 + e.runs_before AS runs_standing
 FROM check_runs cr JOIN flag_episodes e
     ON e.check_id = cr.check_id AND cr.check_run_no BETWEEN e.first_check_run_no AND e.last_check_run_no
 UNION ALL

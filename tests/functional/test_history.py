@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 
+import duckdb
 import pytest
 
 from tests.conftest import SAMPLE_EXPORT
@@ -190,3 +191,45 @@ def test_rerendering_an_old_run_after_a_shrunken_dirty_export_changes_nothing(tm
     assert "not a date" in after["report.html"]  # the first night's own rejection example
     today = (tmp_path / "out" / "measures.csv").read_text(encoding="utf-8-sig")
     assert today != after["measures.csv"] and "cramps_cirrhosis,2026-06-30" in today  # June changed
+
+
+def test_a_flag_standing_across_prunes_keeps_its_start_its_run_count_and_its_status(tmp_path, capsys):
+    """Nights on 11-16..11-20 with the same export: the diuretic check's standing flags began on 11-16.
+    A prune keeping one night used to restart them there ("new", flagged since the kept night's date,
+    one run); the origin is kept (flag_origins), also across a second prune."""
+    db = tmp_path / "audit.duckdb"
+    args = ["-q", "run", "--exports", str(SAMPLE_EXPORT), "--out", str(tmp_path / "out"), "--db", str(db)]
+    args += ["--checks", CHECK, "--scheduled"]
+
+    def night(day: int) -> list[dict]:
+        assert cli(*args, env={"CLINIC_AUDIT_AS_OF": f"2026-11-{day}"}) == 0
+        return read_csv_rows(tmp_path / "out" / f"worklist_{CHECK}.csv")
+
+    def statuses(patients: set[str]) -> set[str]:
+        """The latest run's status words of these patients' flags."""
+        with duckdb.connect(str(db), read_only=True) as con:
+            latest = "(SELECT arg_max(run_id, seq) FROM runs)"
+            rows = con.execute(f"SELECT patient_id, status FROM flag_status WHERE run_id = {latest}")
+            return {s for p, s in rows.fetchall() if p in patients}
+
+    for day in (16, 17, 18):
+        unpruned = night(day)
+    standing = {r["patient_id"] for r in unpruned if r["flagged_since"] == "2026-11-16"}
+    assert standing and {r["runs_flagged"] for r in unpruned if r["patient_id"] in standing} == {"3"}
+
+    assert cli("prune", "--keep-runs", "1", "--db", str(db)) == 0
+    assert statuses(standing) == {"persisting"}  # raised before the kept night, not by it
+    rows = {r["patient_id"]: r for r in night(19)}
+    standing &= set(rows)  # a result dated 11-19 resolves some
+    assert len(standing) > 10
+    assert {rows[p]["flagged_since"] for p in standing} == {"2026-11-16"}
+    assert {rows[p]["runs_flagged"] for p in standing} == {"4"}
+    assert {rows[p]["days_flagged"] for p in standing} == {"3"}
+
+    assert cli("prune", "--keep-runs", "1", "--db", str(db)) == 0  # the origin moves to the kept night
+    rows = {r["patient_id"]: r for r in night(20)}
+    standing &= set(rows)
+    assert len(standing) > 10
+    assert {(rows[p]["flagged_since"], rows[p]["runs_flagged"]) for p in standing} == {("2026-11-16", "5")}
+    assert statuses(standing) == {"persisting"}
+    capsys.readouterr()
