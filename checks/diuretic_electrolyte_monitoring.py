@@ -20,7 +20,10 @@ CHECK = CheckDefinition(
         "window. Urine tests do not count, nor does a test without a numeric result (the level stays "
         "unknown, as after a haemolysed sample). A flag is labelled 'baseline tests due' when the "
         "diuretic started within the last baseline_days days (diuretic_since on or after as-of minus "
-        "baseline_days), otherwise 'overdue'."
+        "baseline_days), otherwise 'overdue'. With post_start_days > 0, a course that started in the "
+        "lookback also needs a potassium and a sodium result collected on or after its start: once "
+        "post_start_days have passed without one, a result taken before the start no longer counts "
+        "and the flag is labelled 'post-start check overdue'."
     ),
     windows=(
         "Lookback: as-of minus lookback_days (inclusive) to as-of (inclusive). Baseline: diuretic_since "
@@ -28,8 +31,8 @@ CHECK = CheckDefinition(
         "diuretic prescription active at some time in the lookback, so renewals keep the first start."
     ),
     priority=(
-        "High when neither potassium nor sodium was measured in the window (new starter or not); "
-        "otherwise normal."
+        "High when neither potassium nor sodium was measured in the window (new starter or not; with an "
+        "overdue post-start check, neither since the start); otherwise normal."
     ),
     evidence=(
         "monitoring",
@@ -67,6 +70,14 @@ CHECK = CheckDefinition(
             "days",
             "A diuretic started within this many days is 'baseline tests due', not 'overdue'.",
         ),
+        Parameter(
+            "post_start_days",
+            0,
+            "days",
+            "0 (default): any potassium and sodium in the lookback count, as the guideline's periodic "
+            "testing reads. N > 0 (NHS SPS: 7-14): a course started in the lookback must be re-tested on "
+            "or after its start within N days; a result taken only before the start then stops counting.",
+        ),
     ),
     rationale=(
         "The guideline names no interval; 365 days matches the annual monitoring used by PINCER-style "
@@ -87,10 +98,16 @@ CHECK = CheckDefinition(
         "patient whose diuretic started within baseline_days (14 = the 2 weeks of that first check) "
         "has tests due, not overdue, and the flag says 'baseline tests due'. A patient treated at "
         "any earlier time in the lookback is a continuing user: a renewal or a switch of diuretic "
-        "does not make them new."
+        "does not make them new. The re-test 1-2 weeks after starting is a parameter, post_start_days, "
+        "off by default: the guideline asks for periodic testing and counts the baseline taken just "
+        "before a start as a result; set 14 to follow NHS SPS, so that a course started in the lookback "
+        "(a first start, or a restart after a gap) with only pre-start results is flagged once 14 days "
+        "have passed. A long-term user whose export holds only recent prescriptions looks like a new "
+        "course to it, which is why it is not the default."
     ),
     clears=(
         "A numeric blood potassium and a numeric blood sodium result (and, with require_renal = 1, a "
-        "creatinine or eGFR), all collected in the lookback window (or the diuretic ended)."
+        "creatinine or eGFR), all collected in the lookback window (with post_start_days > 0 and a "
+        "course started in it: collected on or after the start), or the diuretic ended."
     ),
 )

@@ -226,3 +226,69 @@ V07        | Coversyl 5mg tablets                |             |          | 2026
 def test_uk_compound_and_brand_diuretics_are_seen(tmp_path):
     expected = {"V01": True, "V02": True, "V03": True, "V04": True, "V05": True, "V06": True, "V07": OUT}
     check_spec(tmp_path, CHECK, AS_OF, {"prescriptions": UK_PRESCRIPTIONS}, expected)
+
+
+# The re-test after starting (NHS SPS: again 1-2 weeks after starting), post_start_days, off by default.
+# Window starts 2025-11-20; every patient below has potassium and sodium in it.
+STARTS = table("""
+patient_id | drug_name               | rxnorm_code | atc_code | start_date | end_date   | days_supply
+# started 50 days ago, only the baseline taken before the start: re-test overdue
+S01        | furosemide 40 mg tablet | 4603        | C03CA01  | 2026-10-01 |            |
+# started 50 days ago, re-tested 9 days after the start: monitored
+S02        | furosemide 40 mg tablet | 4603        | C03CA01  | 2026-10-01 |            |
+# started 10 days ago with a pre-start baseline: the re-test is not due yet (2026-11-24)
+S03        | indapamide 1.5 mg       | 5764        | C03BA11  | 2026-11-10 |            |
+# a long-term user, tested in March: the course began before the window, nothing to re-test
+S04        | furosemide 40 mg tablet | 4603        | C03CA01  | 2024-01-01 |            |
+# restarted after a gap of two years, only a test before the restart: a new course
+S05        | furosemide 20 mg tablet | 4603        | C03CA01  | 2023-01-01 | 2024-06-30 |
+S05        | furosemide 20 mg tablet | 4603        | C03CA01  | 2026-09-01 |            |
+# potassium re-tested after the start, sodium only before it
+S06        | furosemide 40 mg tablet | 4603        | C03CA01  | 2026-10-01 |            |
+""")
+STARTS_LABS = table("""
+patient_id | collected_at | loinc_code | test_name | value | unit
+S01        | 2026-09-25   | 2823-3     |           | 4.1   | mmol/L
+S01        | 2026-09-25   | 2951-2     |           | 140   | mmol/L
+S02        | 2026-09-25   | 2823-3     |           | 4.1   | mmol/L
+S02        | 2026-09-25   | 2951-2     |           | 140   | mmol/L
+S02        | 2026-10-10   | 2823-3     |           | 3.9   | mmol/L
+S02        | 2026-10-10   | 2951-2     |           | 138   | mmol/L
+S03        | 2026-11-01   | 2823-3     |           | 4.1   | mmol/L
+S03        | 2026-11-01   | 2951-2     |           | 140   | mmol/L
+S04        | 2026-03-01   | 2823-3     |           | 4.1   | mmol/L
+S04        | 2026-03-01   | 2951-2     |           | 140   | mmol/L
+S05        | 2026-08-25   | 2823-3     |           | 4.1   | mmol/L
+S05        | 2026-08-25   | 2951-2     |           | 140   | mmol/L
+S06        | 2026-09-25   | 2951-2     |           | 140   | mmol/L
+S06        | 2026-10-09   | 2823-3     |           | 3.8   | mmol/L
+""")
+STARTS_TABLES = {"prescriptions": STARTS, "labs": STARTS_LABS}
+
+
+def test_by_default_a_baseline_taken_before_the_start_counts(tmp_path):
+    expected = {p: None for p in ("S01", "S02", "S03", "S04", "S05", "S06")}
+    check_spec(tmp_path, CHECK, AS_OF, STARTS_TABLES, expected)
+
+
+def test_with_post_start_days_a_new_course_needs_a_test_after_its_start(tmp_path):
+    expected = {"S01": "high", "S02": None, "S03": None, "S04": None, "S05": "high", "S06": "normal"}
+    run = check_spec(
+        tmp_path,
+        CHECK,
+        AS_OF,
+        STARTS_TABLES,
+        expected,
+        params={"post_start_days": 14},
+        reason={
+            "S01": "post-start check overdue: on a diuretic started 2026-10-01 with no potassium or sodium "
+            "result since it started (due by 2026-10-15)",
+            "S06": "post-start check overdue: on a diuretic started 2026-10-01 with no sodium result since "
+            "it started (due by 2026-10-15)",
+        },
+        evidence={
+            "S01": {"monitoring": "post-start check overdue", "due_on": "2026-10-15", "last_potassium_at": "2026-09-25"},
+            "S05": {"monitoring": "post-start check overdue", "diuretic_since": "2026-09-01", "due_on": "2026-09-15"},
+        },
+    )
+    assert run.result.parameters["post_start_days"] == 14
