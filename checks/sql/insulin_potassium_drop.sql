@@ -49,6 +49,8 @@ potassium AS (
            string_agg(prev_text || ' -> ' || result_text
                       || ' (' || prev_day || ' -> ' || day || ')', '; ' ORDER BY collected_at, value)
                FILTER (in_lookback AND on_insulin AND is_fall) AS potassium_falls,
+           -- what flags, as booleans: the texts above are evidence (not evaluated for the monthly measures)
+           coalesce(bool_or(in_lookback AND on_insulin AND (is_low OR is_fall)), false) AS hit,
            coalesce(bool_or(result_below(value, value_comparator, $potassium_severe))
                         FILTER (in_lookback AND on_insulin), false) AS any_severe,
            -- the first low result or fall on insulin in the lookback: when action fell due (due_on)
@@ -62,8 +64,7 @@ potassium AS (
 ),
 judged AS (
     SELECT i.*, p.potassium_results, p.low_potassium, p.potassium_falls, p.first_hit_at,
-           p.last_potassium_at, p.last_potassium, d.concurrent_diuretics,
-           (p.low_potassium IS NOT NULL OR p.potassium_falls IS NOT NULL) AS hit,
+           p.last_potassium_at, p.last_potassium, d.concurrent_diuretics, p.hit,
            coalesce(p.any_severe OR p.last_low, false) AS urgent
     FROM insulin i
     LEFT JOIN potassium p USING (patient_id)
