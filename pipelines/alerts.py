@@ -124,7 +124,12 @@ def describe(error: BaseException, exit_code: int) -> Failure:
 
 
 def _where(error: BaseException) -> str:
-    """File names (without folders), line and column the error names: never its other text."""
+    """File names (without folders), line and column the error names: never its other text. A
+    setting's error quotes the value it refused, which may read like anything: only the config
+    file it came from (its message starts with its origin) is named."""
+    if isinstance(error, ConfigError):
+        origin = str(error).split(": ", 1)[0]
+        return Path(origin).name if origin.lower().endswith(".toml") else ""
     filename = getattr(error, "filename", None)
     text = str(error) if not isinstance(error, OSError) else ""
     files = [Path(str(filename)).name] if filename else []

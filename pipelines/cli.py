@@ -38,7 +38,14 @@ from pipelines.errors import (
 from pipelines.formats import names as format_names
 from pipelines.lock import database_lock
 from pipelines.logs import FILE_ONLY, RUN_ID, add_log_file, configure, has_log_file, log_unexpected
-from pipelines.settings import ConfigError, Settings, did_you_mean, load_settings, settings_despite_errors
+from pipelines.settings import (
+    ConfigError,
+    Settings,
+    did_you_mean,
+    load_settings,
+    settings_despite_errors,
+    valid_value,
+)
 
 log = logging.getLogger(__name__)
 
@@ -300,22 +307,43 @@ def _tell_config_failure(
 ) -> None:
     """The nightly's settings could not be loaded (exit 2): the failure email all the same, with
     the settings that are valid on their own (settings_despite_errors), unless the options make it
-    an ad-hoc run (`asked`: --param values, --ad-hoc, --scheduled). The report is left as it is:
-    without valid settings this run never takes the database's lock."""
+    an ad-hoc run (`asked`: --param values, --ad-hoc, --scheduled; an --as-of or --checks given,
+    even one that is wrong). The report is left as it is: without valid settings this run never
+    takes the database's lock. Never raises: the ConfigError and its exit code stand."""
+    try:
+        _send_config_failure(ctx, config, options, asked, error, dry_run)
+    except Exception as problem:  # telling must not replace the run's own error
+        log.error("the failure email could not be sent: %s", type(problem).__name__)
+
+
+def _send_config_failure(
+    ctx: click.Context,
+    config: Path | None,
+    options: dict[str, Any],
+    asked: tuple[dict[str, dict[str, Any]], bool, bool],
+    error: ConfigError,
+    dry_run: bool,
+) -> None:
+    """_tell_config_failure's work."""
     from pipelines.alerts import report_failure
     from pipelines.run_kind import decide
     from reports.email import PASSWORD_VARIABLE
 
     environ = ctx.obj.get("environ", os.environ)
+    given = {key: options[key] for key in ("as_of", "checks") if options.get(key) is not None}
+    if not all(valid_value(key, value) for key, value in given.items()):
+        return  # an analyst's --as-of or --checks with a typo: an ad-hoc run, which sends nothing
     usable = settings_despite_errors(config, environ, options)
     configured = settings_despite_errors(config, environ, {})
     if usable is None or configured is None:
         return  # no readable config file: no SMTP settings to send with
     check_params, ad_hoc, scheduled = asked
-    cli_as_of = usable.as_of if options.get("as_of") is not None else None
-    checks = usable.checks if options.get("checks") is not None else None
+    cli_as_of = usable.as_of if "as_of" in given else None
+    checks = usable.checks if "checks" in given else None
     if decide(configured.as_of, cli_as_of, checks, check_params, ad_hoc, scheduled).ad_hoc:
         return
+    if usable.log_file is not None and not has_log_file():  # where the email says the message is
+        add_log_file(usable.log_file, ctx.obj.get("log_level", logging.INFO))
     started = datetime.now().replace(microsecond=0)
     email = "dry-run" if dry_run else "send"
     report_failure(usable, error, EXIT_CONFIG, "", started, email, environ.get(PASSWORD_VARIABLE), mark=False)

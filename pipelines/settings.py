@@ -384,13 +384,24 @@ def load_settings(
     return replace(Settings(), **values)
 
 
+def valid_value(key: str, value: Any) -> bool:
+    """Whether `value` is a valid setting `key` on its own (anything a config file can hold)."""
+    try:
+        _coerce(key, value, key)
+    except Exception:  # a TOML value of any type, an overflow, a path the OS refuses
+        return False
+    return True
+
+
 def settings_despite_errors(
     config_path: Path | None, environ: Mapping[str, str], cli: Mapping[str, Any]
 ) -> Settings | None:
     """When `load_settings` failed (exit 2), the settings a failure email still needs: every known
-    key of the config file's [run] table, the environment and the options that is valid on its own
-    (the strongest last, as load_settings merges them); the rest, and every check parameter, left at
-    their defaults. None when the config file cannot be read as TOML.
+    key of the config file's [run] table, the environment and the options that is valid on its own,
+    merged as load_settings merges them (the strongest last); a key whose strongest value is invalid
+    is left at its default rather than taken from a weaker source (an operator's override of the
+    recipients, wrong, must not send to the file's). Check parameters stay at their defaults. None
+    when the config file cannot be read as TOML.
 
     Why: the nightly's SMTP settings usually come from the same config file, so without this a typo
     in it (an unknown key, a bad value) would stop every night without a word to anyone."""
@@ -408,8 +419,5 @@ def settings_despite_errors(
     values: dict[str, Any] = {}
     for key, value in raw:
         if key in _SCALARS:
-            try:
-                values[key] = _coerce(key, value, key)
-            except ConfigError:
-                continue
-    return replace(Settings(), **values)
+            values[key] = _coerce(key, value, key) if valid_value(key, value) else None
+    return replace(Settings(), **{k: v for k, v in values.items() if v is not None})

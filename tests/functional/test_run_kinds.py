@@ -197,7 +197,7 @@ def test_a_nightly_whose_config_file_is_wrong_still_emails_from_that_file(tmp_pa
         'smtp_starttls = false\nclinic_name = "Riverside Practice"\n'
     )
     run = nightly(tmp_path, "--config", str(config), "--email")
-    for typo in ('reject_treshold = 0.5\n', 'reject_threshold = "half"\n', "[checks.no_such_check]\n"):
+    for typo in ("reject_treshold = 0.5\n", 'reject_threshold = "half"\n', "[checks.no_such_check]\n"):
         config.write_text(settings + typo)
         assert cli(*run, env=configured(tmp_path)) == EXIT_CONFIG
     messages = [email.message_from_bytes(raw, policy=email.policy.default) for _, raw in inbox.received]
@@ -208,11 +208,27 @@ def test_a_nightly_whose_config_file_is_wrong_still_emails_from_that_file(tmp_pa
     assert "stopped before it opened the database" in body
 
     config.write_text(settings + "reject_treshold = 0.5\n")
-    ad_hoc = nightly(tmp_path, "--config", str(config), "--email", "--as-of", "2026-06-30")
-    assert cli(*ad_hoc, env=configured(tmp_path)) == EXIT_CONFIG
+    for option in (
+        ("--as-of", "2026-06-30"),
+        ("--as-of", "2026-13-45"),
+        ("--checks", "diuretic_electrolyte_monitorng"),
+    ):
+        ad_hoc = nightly(tmp_path, "--config", str(config), "--email", *option)  # an analyst's, even mistyped
+        assert cli(*ad_hoc, env=configured(tmp_path)) == EXIT_CONFIG
     config.write_text(settings + "reject_threshold = \n")  # not TOML: no settings to send with
     assert cli(*run, env=configured(tmp_path)) == EXIT_CONFIG
     assert len(inbox.received) == 3
+
+    # values of any TOML type after the error: still exit 2, and the email still goes
+    config.write_text(
+        settings + "reject_treshold = 0.5\nthreads = inf\nchecks = [1]\nout = '" + "x" * 5000 + "'\n"
+    )
+    assert cli(*run, env=configured(tmp_path)) == EXIT_CONFIG
+    assert len(inbox.received) == 4
+    # an override of the recipients that is wrong is not replaced by the file's: nobody is written to
+    wrong = configured(tmp_path, CLINIC_AUDIT_SMTP_RECIPIENTS="lead@clinic.example\r\nBcc: x@evil.example")
+    assert cli(*run, env=wrong) == EXIT_CONFIG
+    assert len(inbox.received) == 4
 
 
 def test_an_ad_hoc_failure_sends_nothing_and_leaves_the_nightly_report(tmp_path, smtp_server):  # noqa: F811

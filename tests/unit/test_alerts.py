@@ -56,3 +56,12 @@ def test_the_email_says_the_reports_are_stale_only_when_they_were_marked():
     left = failure_email(settings, failure, "RUN", datetime(2026, 11, 20, 3), marked=False).get_content()
     assert "are marked stale" in marked
     assert "are marked stale" not in left and "left as they are" in left
+
+
+def test_a_settings_error_names_only_its_config_file_never_the_refused_value():
+    """The value a setting refused may read like a file, a line and a column: none of it is shown."""
+    value = "'labs.csv line 12, column P0042'"
+    error = ConfigError(f"/etc/audit/bad.toml: setting 'encoding' names an unknown encoding {value}")
+    assert describe(error, 2).where == "bad.toml"
+    option = ConfigError("option --as-of: setting 'as_of' has an invalid value 'labs.csv'")
+    assert describe(option, 2).where == ""
