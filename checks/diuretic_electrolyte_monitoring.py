@@ -101,9 +101,11 @@ CHECK = CheckDefinition(
         "does not make them new. The re-test 1-2 weeks after starting is a parameter, post_start_days, "
         "off by default: the guideline asks for periodic testing and counts the baseline taken just "
         "before a start as a result; set 14 to follow NHS SPS, so that a course started in the lookback "
-        "(a first start, or a restart after a gap) with only pre-start results is flagged once 14 days "
-        "have passed. A long-term user whose export holds only recent prescriptions looks like a new "
-        "course to it, which is why it is not the default."
+        "(a first start, or a restart) with only pre-start results is flagged once 14 days "
+        "have passed. A course is new when no diuretic was active at the start of the lookback (a "
+        "restart counts when the earlier course ended before the lookback began). A long-term user "
+        "whose export holds only recent prescriptions looks like a new course to it, which is why it "
+        "is not the default."
     ),
     clears=(
         "A numeric blood potassium and a numeric blood sodium result (and, with require_renal = 1, a "

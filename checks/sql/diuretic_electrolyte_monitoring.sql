@@ -33,13 +33,16 @@ judged AS (
            e.egfr_at AS last_egfr_at, result_text_of(e.egfr_result) AS last_egfr,
            -- post_start_days > 0 (NHS SPS: again 1-2 weeks after starting): a course started in the
            -- lookback needs its electrolytes taken on or after its start, by post_start_days after it;
-           -- once that is overdue, a result collected before the start no longer counts
+           -- once that is overdue, a result collected before the start no longer counts (a patient
+           -- with no result at all is judged as before: baseline tests due, or overdue)
            days_after(p.diuretic_since, $post_start_days) AS recheck_due,
            CAST($post_start_days AS INTEGER) > 0
                AND p.diuretic_since > window_start($as_of, $lookback_days)
                AND NOT (coalesce(e.potassium_at >= p.diuretic_since, false)
                         AND coalesce(e.sodium_at >= p.diuretic_since, false)) AS recheck_pending,
-           recheck_pending AND $as_of > recheck_due AS recheck_missed,
+           recheck_pending AND $as_of > recheck_due
+               AND coalesce(e.potassium_at < p.diuretic_since OR e.sodium_at < p.diuretic_since, false)
+               AS recheck_missed,
            coalesce(e.potassium_at >= window_start($as_of, $lookback_days), false)
                AND NOT (recheck_missed AND e.potassium_at < p.diuretic_since) AS has_potassium,
            coalesce(e.sodium_at >= window_start($as_of, $lookback_days), false)
@@ -67,8 +70,9 @@ missing AS (
                        lambda x: x IS NOT NULL) AS tests,
            -- due_on: flagged, when the most overdue missing test fell due (a new starter's baseline
            -- tests: at the end of the baseline window); not flagged, when the next test falls due
-           CASE WHEN new_starter AND NOT (has_potassium AND has_sodium AND has_renal) THEN baseline_due
-                WHEN recheck_missed THEN recheck_due
+           CASE WHEN recheck_missed
+                    THEN least(recheck_due, CASE WHEN NOT has_renal THEN coalesce(renal_due, baseline_due) END)
+                WHEN new_starter AND NOT (has_potassium AND has_sodium AND has_renal) THEN baseline_due
                 WHEN NOT (has_potassium AND has_sodium AND has_renal) THEN least(
                     CASE WHEN NOT has_potassium THEN coalesce(potassium_due, baseline_due) END,
                     CASE WHEN NOT has_sodium THEN coalesce(sodium_due, baseline_due) END,
@@ -84,7 +88,7 @@ SELECT
     len(tests) > 0 AS flagged,
     flag_priority(flagged, NOT has_potassium AND NOT has_sodium) AS priority,
     flag_reason(flagged,
-        CASE WHEN recheck_missed AND NOT new_starter
+        CASE WHEN recheck_missed
              THEN 'post-start check overdue: on a diuretic started ' || diuretic_since || ' with no '
                   || words_or(tests) || ' result since it started (due by ' || recheck_due || ')'
              ELSE CASE WHEN new_starter THEN 'baseline tests due: on a diuretic started ' || diuretic_since
@@ -92,8 +96,8 @@ SELECT
                        ELSE 'overdue: on a diuretic with no ' END
                   || words_or(tests) || ' result in the ' || $lookback_days || ' days to ' || $as_of
         END) AS reason,
-    flag_reason(flagged, CASE WHEN new_starter THEN 'baseline tests due'
-                              WHEN recheck_missed THEN 'post-start check overdue'
+    flag_reason(flagged, CASE WHEN recheck_missed THEN 'post-start check overdue'
+                              WHEN new_starter THEN 'baseline tests due'
                               ELSE 'overdue' END) AS monitoring,
     due_on,
     diuretics, diuretic_since, last_potassium_at, last_potassium, last_sodium_at, last_sodium,

@@ -238,6 +238,8 @@ S01        | furosemide 40 mg tablet | 4603        | C03CA01  | 2026-10-01 |    
 S02        | furosemide 40 mg tablet | 4603        | C03CA01  | 2026-10-01 |            |
 # started 10 days ago with a pre-start baseline: the re-test is not due yet (2026-11-24)
 S03        | indapamide 1.5 mg       | 5764        | C03BA11  | 2026-11-10 |            |
+# started 10 days ago, no result at all: baseline tests due, whatever post_start_days says
+S07        | indapamide 1.5 mg       | 5764        | C03BA11  | 2026-11-10 |            |
 # a long-term user, tested in March: the course began before the window, nothing to re-test
 S04        | furosemide 40 mg tablet | 4603        | C03CA01  | 2024-01-01 |            |
 # restarted after a gap of two years, only a test before the restart: a new course
@@ -267,12 +269,12 @@ STARTS_TABLES = {"prescriptions": STARTS, "labs": STARTS_LABS}
 
 
 def test_by_default_a_baseline_taken_before_the_start_counts(tmp_path):
-    expected = {p: None for p in ("S01", "S02", "S03", "S04", "S05", "S06")}
+    expected = {p: None for p in ("S01", "S02", "S03", "S04", "S05", "S06")} | {"S07": "high"}
     check_spec(tmp_path, CHECK, AS_OF, STARTS_TABLES, expected)
 
 
 def test_with_post_start_days_a_new_course_needs_a_test_after_its_start(tmp_path):
-    expected = {"S01": "high", "S02": None, "S03": None, "S04": None, "S05": "high", "S06": "normal"}
+    expected = {"S01": "high", "S02": None, "S03": None, "S04": None, "S05": "high", "S06": "normal", "S07": "high"}
     run = check_spec(
         tmp_path,
         CHECK,
@@ -292,3 +294,25 @@ def test_with_post_start_days_a_new_course_needs_a_test_after_its_start(tmp_path
         },
     )
     assert run.result.parameters["post_start_days"] == 14
+
+
+def test_a_recheck_due_inside_the_baseline_window_is_labelled_as_the_recheck(tmp_path):
+    """post_start_days 7 < baseline_days 14: S03 (started 11-10, baseline taken 11-01) is 10 days in,
+    its re-test fell due 11-17; S07, never tested, still has baseline tests due."""
+    expected = {"S01": "high", "S02": None, "S03": "high", "S04": None, "S05": "high", "S06": "normal", "S07": "high"}
+    check_spec(
+        tmp_path,
+        CHECK,
+        AS_OF,
+        STARTS_TABLES,
+        expected,
+        params={"post_start_days": 7},
+        reason={
+            "S03": "post-start check overdue: on a diuretic started 2026-11-10 with no potassium or sodium "
+            "result since it started (due by 2026-11-17)",
+        },
+        evidence={
+            "S03": {"monitoring": "post-start check overdue", "due_on": "2026-11-17"},
+            "S07": {"monitoring": "baseline tests due", "due_on": "2026-11-24"},
+        },
+    )
