@@ -310,43 +310,30 @@ def _tell_config_failure(
     an ad-hoc run (`asked`: --param values, --ad-hoc, --scheduled; an --as-of or --checks given,
     even one that is wrong). The report is left as it is: without valid settings this run never
     takes the database's lock. Never raises: the ConfigError and its exit code stand."""
-    try:
-        _send_config_failure(ctx, config, options, asked, error, dry_run)
-    except Exception as problem:  # telling must not replace the run's own error
-        log.error("the failure email could not be sent: %s", type(problem).__name__)
-
-
-def _send_config_failure(
-    ctx: click.Context,
-    config: Path | None,
-    options: dict[str, Any],
-    asked: tuple[dict[str, dict[str, Any]], bool, bool],
-    error: ConfigError,
-    dry_run: bool,
-) -> None:
-    """_tell_config_failure's work."""
     from pipelines.alerts import report_failure
     from pipelines.run_kind import decide
     from reports.email import PASSWORD_VARIABLE
 
     environ = ctx.obj.get("environ", os.environ)
     given = {key: options[key] for key in ("as_of", "checks") if options.get(key) is not None}
-    if not all(valid_value(key, value) for key, value in given.items()):
-        return  # an analyst's --as-of or --checks with a typo: an ad-hoc run, which sends nothing
-    usable = settings_despite_errors(config, environ, options)
-    configured = settings_despite_errors(config, environ, {})
-    if usable is None or configured is None:
-        return  # no readable config file: no SMTP settings to send with
-    check_params, ad_hoc, scheduled = asked
-    cli_as_of = usable.as_of if "as_of" in given else None
-    checks = usable.checks if "checks" in given else None
-    if decide(configured.as_of, cli_as_of, checks, check_params, ad_hoc, scheduled).ad_hoc:
-        return
-    if usable.log_file is not None and not has_log_file():  # where the email says the message is
-        add_log_file(usable.log_file, ctx.obj.get("log_level", logging.INFO))
-    started = datetime.now().replace(microsecond=0)
-    email = "dry-run" if dry_run else "send"
-    report_failure(usable, error, EXIT_CONFIG, "", started, email, environ.get(PASSWORD_VARIABLE), mark=False)
+    try:
+        if not all(valid_value(key, value) for key, value in given.items()):
+            return  # an analyst's --as-of or --checks with a typo: an ad-hoc run, which sends nothing
+        usable = settings_despite_errors(config, environ, options)
+        configured = settings_despite_errors(config, environ, {})
+        if usable is None or configured is None:
+            return  # no readable config file: no SMTP settings to send with
+        check_params, ad_hoc, scheduled = asked
+        cli_as_of = usable.as_of if "as_of" in given else None
+        checks = usable.checks if "checks" in given else None
+        if decide(configured.as_of, cli_as_of, checks, check_params, ad_hoc, scheduled).ad_hoc:
+            return
+        if usable.log_file is not None and not has_log_file():  # where the email says the message is
+            add_log_file(usable.log_file, ctx.obj.get("log_level", logging.INFO))
+        started, email = datetime.now().replace(microsecond=0), "dry-run" if dry_run else "send"
+        report_failure(usable, error, EXIT_CONFIG, "", started, email, environ.get(PASSWORD_VARIABLE), False)
+    except Exception as problem:  # telling must not replace the run's own error
+        log.error("the failure email could not be sent: %s", type(problem).__name__)
 
 
 def _tell_failure(
