@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import os
 import re
 import sys
 from dataclasses import dataclass
@@ -205,7 +206,8 @@ def report_failure(
 
     message = failure_email(settings, failure, run_id, started, marked=mark)
     try:
-        if email == "dry-run":
+        if email == "dry-run":  # OUT may not exist yet: a first night can fail before writing it
+            os.makedirs(settings.out, mode=0o700, exist_ok=True)
             write_eml(settings.out / "failure.eml", message)
         elif not settings.smtp_host or not settings.smtp_recipients:
             raise EmailError("no SMTP server or recipients set (smtp_host, smtp_recipients)")

@@ -219,6 +219,12 @@ def test_a_nightly_whose_config_file_is_wrong_still_emails_from_that_file(tmp_pa
     assert cli(*run, env=configured(tmp_path)) == EXIT_CONFIG
     assert len(inbox.received) == 3
 
+    # a dry run writes failure.eml into OUT, made for it on a first night
+    config.write_text(settings + "reject_treshold = 0.5\n")
+    fresh = env(CLINIC_AUDIT_OUT=str(tmp_path / "new-out"))
+    assert cli(*nightly(tmp_path, "--config", str(config), "--email-dry-run"), env=fresh) == EXIT_CONFIG
+    assert "did not complete" in (tmp_path / "new-out" / "failure.eml").read_text(encoding="utf-8")
+
     # values of any TOML type after the error: still exit 2, and the email still goes
     config.write_text(
         settings + "reject_treshold = 0.5\nthreads = inf\nchecks = [1]\nout = '" + "x" * 5000 + "'\n"
