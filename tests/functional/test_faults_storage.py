@@ -224,7 +224,7 @@ def test_a_read_only_file_system_for_database_or_log_is_exit_6(tmp_path, capsys)
 
 @pytest.mark.slow
 def test_disk_full_while_loading_is_exit_7_and_the_database_is_unchanged(tmp_path, capsys):
-    export = big_labs_export(tmp_path / "big", 1_000_000)
+    export = big_labs_export(tmp_path / "big", 3_000_000)
     with tmpfs(tmp_path / "small", "16m") as small:
         args = ["-q", *run_args(tmp_path, SAMPLE_EXPORT, "--reject-threshold", "1")]
         args[args.index("--db") + 1] = str(small / "audit.duckdb")
@@ -277,14 +277,15 @@ def test_a_bad_memory_limit_is_exit_2_before_anything_is_opened(tmp_path, capsys
 def test_running_out_of_memory_is_exit_7_and_the_database_is_unchanged(tmp_path, sample_db):
     """The real thing: the process may map 1800 MiB, DuckDB's limit is the default 1.25GB.
 
-    The sample export runs within that address space; a million results staged in memory do not.
+    The sample export runs within that address space; three million results do not (a million have
+    fitted since the monthly measures stopped copying every check's patients into one pool first).
     A much lower limit (700 MiB) tests glibc, not clinic-audit: DuckDB's own start-up threads then
     die allocating thread-local data (exit 127, an abort no handler sees), before any run begins."""
     import resource
 
     shutil.copy(sample_db, tmp_path / "audit.duckdb")
     before = table_counts(tmp_path / "audit.duckdb")
-    export = big_labs_export(tmp_path / "big", 1_000_000)
+    export = big_labs_export(tmp_path / "big", 3_000_000)
     limit = 1800 * 2**20
     done = subprocess.run(
         [sys.executable, "-m", "pipelines", "-q", *run_args(tmp_path, export, "--reject-threshold", "1")],
@@ -452,7 +453,7 @@ def test_a_full_disk_for_the_analyst_copy_is_a_warning_and_the_last_copy_stays(t
     says the copy is stale, and the previous copy is still whole. A database of a million results is
     big beside what a second run of the same export adds (its run records and write-ahead log, a few
     MB), so half the copy's size free holds the run but not a copy."""
-    export = big_labs_export(tmp_path / "big", 1_000_000)
+    export = big_labs_export(tmp_path / "big", 3_000_000)
     with tmpfs(tmp_path / "db", "160m") as folder:
         args = ["-q", *run_args(tmp_path, export, "--reject-threshold", "1")]
         args[args.index("--db") + 1] = str(folder / "audit.duckdb")
