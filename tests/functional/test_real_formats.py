@@ -131,15 +131,14 @@ def test_prescription_ends(run):
         assert ends["amLODIPine 2.5 MG Oral Tablet"] is None
 
 
+@pytest.mark.parametrize("run", ["fhir"], indirect=True)
 def test_a_completed_fhir_request_is_not_a_current_drug(run):
     """Ibuprofen requested in 2020, status completed: no NSAID the patient is on at the as-of date.
 
     Read as ongoing (before the FHIR profile ended completed requests), it put her in the NSAID
     with kidney disease population.
     """
-    fmt, _, summary = run
-    if fmt != "fhir":
-        pytest.skip("FHIR MedicationRequest status")
+    _, _, summary = run
     assert summary["checks"]["nsaid_kidney_disease"]["denominator"] == 0
 
 
