@@ -350,14 +350,25 @@ def _known_checks(check_params: Mapping[str, Any], origin: str) -> None:
                 )
 
 
+def _env_values(environ: Mapping[str, str]) -> list[tuple[str, str]]:
+    """The `CLINIC_AUDIT_<FIELD>` variables that are set (e.g. CLINIC_AUDIT_DB), as (field, text)."""
+    return [
+        (key, environ[ENV_PREFIX + key.upper()]) for key in _SCALARS if environ.get(ENV_PREFIX + key.upper())
+    ]
+
+
 def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:
-    """Pick `CLINIC_AUDIT_<FIELD>` variables (e.g. CLINIC_AUDIT_DB)."""
-    values = {}
-    for key in _SCALARS:
-        raw = environ.get(ENV_PREFIX + key.upper())
-        if raw:
-            values[key] = _coerce(key, raw, f"environment {ENV_PREFIX + key.upper()}")
-    return values
+    """The environment's settings, each checked."""
+    return {
+        key: _coerce(key, raw, f"environment {ENV_PREFIX + key.upper()}") for key, raw in _env_values(environ)
+    }
+
+
+def _config_file(config_path: Path | None, environ: Mapping[str, str]) -> Path | None:
+    """--config, else CLINIC_AUDIT_CONFIG, else none."""
+    if config_path is None and environ.get(ENV_PREFIX + "CONFIG"):
+        return Path(environ[ENV_PREFIX + "CONFIG"])
+    return config_path
 
 
 def load_settings(
@@ -367,8 +378,7 @@ def load_settings(
 ) -> Settings:
     """Merge defaults, the TOML file, the environment and CLI flags (strongest last)."""
     values: dict[str, Any] = {}
-    if config_path is None and environ.get(ENV_PREFIX + "CONFIG"):
-        config_path = Path(environ[ENV_PREFIX + "CONFIG"])
+    config_path = _config_file(config_path, environ)
     if config_path is not None:
         values.update(_from_toml(config_path))
     values.update(_from_env(environ))
@@ -384,13 +394,20 @@ def load_settings(
     return replace(Settings(), **values)
 
 
-def valid_value(key: str, value: Any) -> bool:
-    """Whether `value` is a valid setting `key` on its own (anything a config file can hold)."""
+_INVALID = object()  # a value that is not a valid setting
+
+
+def _coerced_or_invalid(key: str, value: Any) -> Any:
+    """The setting's value, or _INVALID for anything a config file can hold that is not one."""
     try:
-        _coerce(key, value, key)
+        return _coerce(key, value, key)
     except Exception:  # a TOML value of any type, an overflow, a path the OS refuses
-        return False
-    return True
+        return _INVALID
+
+
+def valid_value(key: str, value: Any) -> bool:
+    """Whether `value` is a valid setting `key` on its own."""
+    return _coerced_or_invalid(key, value) is not _INVALID
 
 
 def settings_despite_errors(
@@ -405,8 +422,7 @@ def settings_despite_errors(
 
     Why: the nightly's SMTP settings usually come from the same config file, so without this a typo
     in it (an unknown key, a bad value) would stop every night without a word to anyone."""
-    if config_path is None and environ.get(ENV_PREFIX + "CONFIG"):
-        config_path = Path(environ[ENV_PREFIX + "CONFIG"])
+    config_path = _config_file(config_path, environ)
     raw: list[tuple[str, Any]] = []
     if config_path is not None:
         try:
@@ -414,10 +430,7 @@ def settings_despite_errors(
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
             return None
         raw += list(run.items()) if isinstance(run, Mapping) else []
-    raw += [(k, environ[ENV_PREFIX + k.upper()]) for k in _SCALARS if environ.get(ENV_PREFIX + k.upper())]
-    raw += [(k, v) for k, v in cli.items() if k in _SCALARS and v is not None]
-    values: dict[str, Any] = {}
-    for key, value in raw:
-        if key in _SCALARS:
-            values[key] = _coerce(key, value, key) if valid_value(key, value) else None
-    return replace(Settings(), **{k: v for k, v in values.items() if v is not None})
+    raw += _env_values(environ)
+    raw += [(k, v) for k, v in cli.items() if v is not None]
+    values = {key: _coerced_or_invalid(key, value) for key, value in raw if key in _SCALARS}
+    return replace(Settings(), **{k: v for k, v in values.items() if v is not _INVALID})
