@@ -28,7 +28,8 @@ SCHEMA_VERSION = 9  # 2: labs became a view over lab_results and lab_concepts; 3
 # measure_fingerprints (monthly measures, filled by the next scheduled run), patients.site_id and
 # clinician_id (nullable; issue 19); 8: runs.outputs_at, when the run's outputs were in place (a
 # scheduled run stopped after its commit leaves it NULL, and the next night says so); 9:
-# measures.private, an ad-hoc run's own evaluation (its --param), which only that run reads
+# measures.private, an ad-hoc run's own evaluation (its --param), which only that run reads, and
+# flag_origins, where a flag standing across a prune began (both added by schema.sql)
 LAB_KEY_SOURCES = ("typed_labs", "lab_results")  # tables refresh_lab_concepts may read keys from
 
 
