@@ -56,6 +56,32 @@ def run_args(tmp: Path, export: Path, *extra: str) -> list[str]:
     ]
 
 
+def generated_clinic(folder: Path, seed: int, patients: int = 400) -> Path:
+    """A clinic the sample generator draws from `seed` into `folder`: export/ and the oracle's
+    answers beside it (expected_flags.csv, quarantine_expected.csv); returns the export folder."""
+    export = folder / "export"
+    subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "sample_data" / "generate.py"),
+            "--seed",
+            str(seed),
+            "--patients",
+            str(patients),
+            "--out",
+            str(export),
+            "--flags",
+            str(folder / "expected_flags.csv"),
+            "--quarantine",
+            str(folder / "quarantine_expected.csv"),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
+    return export
+
+
 def table(text: str) -> list[dict[str, str]]:
     """Parse an ehrql-style text table (`a | b` header, then rows; blank cell = empty) into dicts."""
     lines = [line for line in text.strip().splitlines() if line.strip() and not line.strip().startswith("#")]
