@@ -71,13 +71,21 @@ def shared_fingerprint(con: duckdb.DuckDBPyConnection) -> tuple[Any, ...]:
     return (*shared_sql, codelists)
 
 
-def check_fingerprint(shared: Sequence[Any], definition: CheckDefinition, overrides: Mapping) -> str:
-    """What a check's months depend on besides the data: the way a month is counted, its SQL, its
-    parameters (as-of left aside) and `shared_fingerprint`; hashed in the order stored fingerprints
-    were (a new order would evaluate every stored month again)."""
+def check_fingerprint(
+    shared: Sequence[Any], definition: CheckDefinition, overrides: Mapping, breakdowns: Sequence[str] = ()
+) -> str:
+    """What a check's stored months depend on besides the data: the way a month is counted, its SQL,
+    its parameters (as-of left aside), `shared_fingerprint`, and the optional breakdowns they were
+    stored with (site, clinician: available_breakdowns), so that a month kept from before an export
+    first gave sites is evaluated again with them. Hashed in the order stored fingerprints were, the
+    optional breakdowns last and only when present (a new order would evaluate every stored month
+    again)."""
     params = definition.resolve(overrides, date(2000, 1, 1))
     params.pop("as_of")
-    return _sha(MEASURES_VERSION, definition.sql, json.dumps(params, sort_keys=True, default=str), *shared)
+    optional = [b for b in breakdowns if b in OPTIONAL_BREAKDOWNS]
+    return _sha(
+        MEASURES_VERSION, definition.sql, json.dumps(params, sort_keys=True, default=str), *shared, *optional
+    )
 
 
 def data_fingerprints(con: duckdb.DuckDBPyConnection, months: Sequence[date]) -> dict[date, str]:
@@ -354,7 +362,7 @@ def compute_measures(
     breakdowns = available_breakdowns(con)
     _patients_for_breakdowns(con, breakdowns)
     shared = shared_fingerprint(con)
-    fingerprints = {d.id: check_fingerprint(shared, d, overrides.get(d.id, {})) for d in selected}
+    fingerprints = {d.id: check_fingerprint(shared, d, overrides.get(d.id, {}), breakdowns) for d in selected}
     recomputed = {d.id: tuple(stale_months(con, d.id, wanted, fingerprints[d.id], data_fp)) for d in selected}
     due = [d for d in selected if recomputed[d.id]]
     for definition in due:

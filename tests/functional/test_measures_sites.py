@@ -128,3 +128,37 @@ def test_age_band_is_taken_at_each_month_end(tmp_path):
         (date(2026, 9, 30), "65-74"),
         (date(2026, 10, 31), "65-74"),
     ]
+
+
+def test_sites_first_given_on_a_later_night_reach_every_stored_month(tmp_path):
+    """A month kept from a night when no patient had a site is evaluated again once one has: its
+    site and clinician rows must be there, as in a database that loaded that export first."""
+    patients = [{"patient_id": "PA", "birth_date": "1950-03-01", "sex": "F"},
+                {"patient_id": "PB", "birth_date": "1952-07-01", "sex": "M"}]  # fmt: skip
+    prescriptions = [  # PB from May 2026; PA, given a site on night 2, only from September
+        {"patient_id": "PB", "drug_name": "ibuprofen 400 mg tablet", "atc_code": "M01AE01",
+         "start_date": "2026-05-01", "days_supply": "200"},
+        {"patient_id": "PA", "drug_name": "ibuprofen 400 mg tablet", "atc_code": "M01AE01",
+         "start_date": "2026-09-01", "days_supply": "90"},
+    ]  # fmt: skip
+    diagnoses = [
+        {"patient_id": "PB", "code": "N18.30", "code_system": "ICD-10-CM", "recorded_at": "2025-01-10"}
+    ]
+    night1 = write_export(
+        tmp_path / "night1", patients=patients, prescriptions=prescriptions, diagnoses=diagnoses
+    )
+    with_site = [{**p, "site_id": "north" if p["patient_id"] == "PA" else ""} for p in patients]
+    night2 = write_export(
+        tmp_path / "night2", patients=with_site, prescriptions=prescriptions, diagnoses=diagnoses
+    )
+    incremental, fresh = tmp_path / "incremental", tmp_path / "fresh"
+    assert cli(*run_args(incremental, night1, "--scheduled")) == 0
+    assert cli(*run_args(incremental, night2, "--scheduled")) == 0
+    assert cli(*run_args(fresh, night2, "--scheduled")) == 0
+    figures = "SELECT * EXCLUDE (run_id) FROM current_measures ORDER BY ALL"
+    june = (
+        "SELECT group_value, population, flagged FROM current_measures "
+        "WHERE check_id = 'nsaid_kidney_disease' AND month_end = '2026-06-30' AND breakdown = 'site'"
+    )
+    assert measures(incremental / "audit.duckdb", june) == [("unknown", 1, 1)]
+    assert measures(incremental / "audit.duckdb", figures) == measures(fresh / "audit.duckdb", figures)
