@@ -38,14 +38,14 @@ UNKNOWN = "unknown"
 MONTHS_PER_STATEMENT = 6
 SOURCES = ("src_patient_state", "src_labs", "src_prescriptions", "src_diagnoses")  # _sources.sql
 
-# Age at the month-end, in completed years (date_sub counts whole years), banded.
+# Age at the month-end in completed years, as the checks count it (age_on, _phrases.sql), banded.
 _AGE_BAND = """
     CASE WHEN p.birth_date IS NULL OR p.birth_date > r.month_end THEN 'unknown'
-         WHEN date_sub('year', p.birth_date, r.month_end) < 18 THEN '0-17'
-         WHEN date_sub('year', p.birth_date, r.month_end) < 40 THEN '18-39'
-         WHEN date_sub('year', p.birth_date, r.month_end) < 65 THEN '40-64'
-         WHEN date_sub('year', p.birth_date, r.month_end) < 75 THEN '65-74'
-         WHEN date_sub('year', p.birth_date, r.month_end) < 85 THEN '75-84'
+         WHEN age_on(p.birth_date, r.month_end) < 18 THEN '0-17'
+         WHEN age_on(p.birth_date, r.month_end) < 40 THEN '18-39'
+         WHEN age_on(p.birth_date, r.month_end) < 65 THEN '40-64'
+         WHEN age_on(p.birth_date, r.month_end) < 75 THEN '65-74'
+         WHEN age_on(p.birth_date, r.month_end) < 85 THEN '75-84'
          ELSE '85+' END"""
 
 

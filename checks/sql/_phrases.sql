@@ -17,6 +17,9 @@
 --   in_window(d, on_day, days)        d from window_start(on_day, days) to on_day
 --   days_between(earlier, later)      whole days from one date to the other
 --   days_after(day, n)                the day n days after day (a due date: a test on d covers d + n)
+--   age_on(birth_date, on_day)        whole years of age on on_day: a year older on the day that
+--                                     birth_date + n years reaches (born 29 February: 28 February in
+--                                     other years), as the checks' "aged n by as-of" counts it
 -- Prescriptions (end_effective: own end, else start + supply, else NULL = ongoing; ended at death)
 --   ongoing_on(end_effective, on_day)                    not ended before on_day
 --   active_on(start_date, end_effective, on_day)         started on or before on_day, not ended before it
@@ -50,6 +53,10 @@ CREATE OR REPLACE TEMP MACRO window_start(on_day, days) AS on_day - CAST(days AS
 CREATE OR REPLACE TEMP MACRO in_window(d, on_day, days) AS d BETWEEN window_start(on_day, days) AND on_day;
 CREATE OR REPLACE TEMP MACRO days_between(earlier, later) AS later - earlier;
 CREATE OR REPLACE TEMP MACRO days_after(day, n) AS day + CAST(n AS INTEGER);
+CREATE OR REPLACE TEMP MACRO age_on(birth_date, on_day) AS CAST(
+    date_part('year', on_day) - date_part('year', birth_date)
+    - CASE WHEN birth_date + to_years(CAST(date_part('year', on_day) - date_part('year', birth_date) AS INTEGER))
+                > on_day THEN 1 ELSE 0 END AS INTEGER);
 
 CREATE OR REPLACE TEMP MACRO ongoing_on(end_effective, on_day) AS end_effective IS NULL OR end_effective >= on_day;
 CREATE OR REPLACE TEMP MACRO active_on(start_date, end_effective, on_day) AS

@@ -4,9 +4,7 @@ WITH legs AS (
     FROM diagnosed_unresolved_on(['lower_limb_numbness'], $as_of)
 ),
 population AS (
-    SELECT l.*, date_part('year', $as_of::DATE) - date_part('year', p.birth_date)
-               - CASE WHEN strftime($as_of::DATE, '%m%d') < strftime(p.birth_date, '%m%d') THEN 1 ELSE 0 END
-               AS age,
+    SELECT l.*, age_on(p.birth_date, $as_of::DATE) AS age,
            CAST(p.birth_date + to_years(CAST($min_age AS INTEGER)) AS DATE) AS aged_from
     FROM legs l
     JOIN src_patient_state p USING (patient_id)

@@ -97,3 +97,18 @@ def test_pivot_names_its_columns_as_duckdb_does(spark_session) -> None:
         "SELECT pid, potassium_at, potassium_last, sodium_at, sodium_last FROM p"
     )
     assert _spark(spark_session, sql) == _duckdb(sql) == [("P1", 2, 3.9, 1, 140.0)]
+
+
+def test_age_on_reads_the_same(spark_session) -> None:
+    """Whole years of age, the 29th of February included (age_on, checks/sql/_phrases.sql)."""
+    sql = (
+        "SELECT b, d, age_on(b, d) FROM (VALUES (DATE '1960-02-29', DATE '2025-02-27'), "
+        "(DATE '1960-02-29', DATE '2025-02-28'), (DATE '1960-02-29', DATE '2028-02-28'), "
+        "(DATE '1960-05-01', DATE '2025-04-30'), (DATE '1960-05-01', DATE '2025-05-01')) t(b, d) "
+        "ORDER BY b, d"
+    )
+    phrases = translate.statements((SQL_DIR / "_phrases.sql").read_text(encoding="utf-8"))
+    (age_on,) = [s for s in phrases if "MACRO age_on(" in s]
+    con = duckdb.connect()
+    con.execute(age_on)
+    assert _spark(spark_session, sql) == [tuple(r) for r in con.execute(sql).fetchall()]

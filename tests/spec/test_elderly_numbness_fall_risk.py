@@ -383,3 +383,33 @@ def test_uk_opioid_names_count_and_appliances_and_local_products_do_not(tmp_path
         "R10": {"active_drug_count": 5},
     }
     check_spec(tmp_path, CHECK, AS_OF, tables, expected, evidence=evidence)
+
+
+def test_born_on_29_february_aged_65_on_28_february_and_shown_so(tmp_path):
+    """Aged 65 on the day birth_date + 65 years reaches: 28 February in a common year. The age
+    shown is the one the population used (it once read 64 beside the '65+' it was audited for)."""
+    tables = {
+        "patients": table("""
+patient_id | birth_date | sex
+F01        | 1960-02-29 | F
+F02        | 1960-03-01 | M
+"""),
+        "diagnoses": table("""
+patient_id | code  | code_system | recorded_at | resolved_at
+F01        | G62.9 | ICD-10-CM   | 2024-01-01  |
+F02        | G62.9 | ICD-10-CM   | 2024-01-01  |
+"""),
+        "prescriptions": table("""
+patient_id | drug_name             | rxnorm_code | atc_code | start_date | end_date | days_supply
+F01        | lorazepam 1 mg tablet | 6470        | N05BA06  | 2024-06-01 |          |
+F02        | lorazepam 1 mg tablet | 6470        | N05BA06  | 2024-06-01 |          |
+"""),
+    }
+    check_spec(
+        tmp_path,
+        CHECK,
+        date(2025, 2, 28),
+        tables,
+        {"F01": "normal", "F02": OUT},
+        evidence={"F01": {"age": 65}},
+    )

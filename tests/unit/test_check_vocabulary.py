@@ -254,3 +254,22 @@ def concepts(tmp_path_factory: pytest.TempPathFactory):
 def test_is_topical(concepts, name, rxnorm, atc, topical):
     got = concepts.execute("SELECT is_topical($n, $r, $a)", {"n": name, "r": rxnorm, "a": atc}).fetchone()[0]
     assert got is topical
+
+
+@pytest.mark.parametrize(
+    ("born", "on", "age"),
+    [
+        (date(1960, 5, 1), date(2025, 4, 30), 64),
+        (date(1960, 5, 1), date(2025, 5, 1), 65),
+        (date(1960, 2, 29), date(2025, 2, 27), 64),
+        (date(1960, 2, 29), date(2025, 2, 28), 65),  # as birth_date + 65 years: 2025-02-28
+        (date(1960, 2, 29), date(2028, 2, 28), 67),  # a leap year: the birthday is the 29th
+        (date(1960, 2, 29), date(2028, 2, 29), 68),
+        (date(1960, 12, 31), date(2026, 1, 1), 65),
+    ],
+)
+def test_age_on_counts_whole_years_as_adding_years_to_the_birth_date(con, born, on, age):
+    got, by_adding = con.execute(
+        "SELECT age_on($b, $d), $b + to_years($n) <= $d", {"b": born, "d": on, "n": age}
+    ).fetchall()[0]
+    assert (got, by_adding) == (age, True)
