@@ -8,6 +8,7 @@ patient in the population: `patient_id, flagged, priority, reason`, then evidenc
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -39,6 +40,8 @@ class Parameter:
             raise CheckConfigError(
                 f"checks.{check_id}.{self.name}: expected {kind.__name__}, got {raw!r}"
             ) from None
+        if isinstance(value, float) and not math.isfinite(value):  # 'nan' and 'inf' read as floats
+            raise CheckConfigError(f"checks.{check_id}.{self.name}: must be a finite number, got {raw!r}")
         if isinstance(value, int | float) and value < 0:
             raise CheckConfigError(f"checks.{check_id}.{self.name}: must not be negative, got {raw!r}")
         return value

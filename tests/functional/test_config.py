@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.conftest import SAMPLE_EXPORT
 from tests.helpers import cli, run_args
 
@@ -77,6 +79,14 @@ def test_unknown_check_id(tmp_path, capsys):
 def test_non_numeric_parameter(tmp_path, capsys):
     assert cli(*run_args(tmp_path, SAMPLE_EXPORT, "--param", f"{CHECK}.lookback_days=soon")) == 2
     assert "expected int" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "1e999"])
+def test_a_parameter_that_is_not_a_finite_number_is_refused(tmp_path, capsys, value):
+    """float() reads 'nan' and 'inf': a threshold no result can be compared with is a config error."""
+    param = f"insulin_potassium_drop.fall_mmol={value}"
+    assert cli(*run_args(tmp_path, SAMPLE_EXPORT, "--param", param)) == 2
+    assert "insulin_potassium_drop.fall_mmol: must be a finite number" in capsys.readouterr().err
 
 
 def test_version_and_help(capsys):
