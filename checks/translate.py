@@ -76,8 +76,19 @@ def _duckdb(text: str) -> str:
     return _LEN.sub("array_length(", text)
 
 
+def _duckdb_rounding(tree: exp.Expression) -> exp.Expression:
+    """DuckDB's round() (the exact binary value, half away from zero) as the Spark word that rounds
+    the same way, round_half_away (checks/sql/spark/_vocabulary.sql): Spark's round() rounds the
+    shortest decimal form, so 66.315 (the double 66.31499...) would read 66.32 on Spark, 66.31 here."""
+    for node in list(tree.find_all(exp.Round)):
+        digits = node.args.get("decimals") or exp.Literal.number(0)
+        node.replace(exp.Anonymous(this="round_half_away", expressions=[node.this.copy(), digits.copy()]))
+    return tree
+
+
 def parse_macros(text: str, dialect: str = "duckdb") -> dict[str, Macro]:
-    """Every `CREATE OR REPLACE TEMP MACRO` of a file, parsed in `dialect`."""
+    """Every `CREATE OR REPLACE TEMP MACRO` of a file, parsed in `dialect` (DuckDB's with its
+    rounding written as Spark's word for it)."""
     found = {}
     for statement in statements(text):
         match = _MACRO.match(strip_comments(statement))
@@ -86,6 +97,8 @@ def parse_macros(text: str, dialect: str = "duckdb") -> dict[str, Macro]:
         name, params, is_table, body = match.groups()
         body, read = (_duckdb(body), DuckDBAsWritten) if dialect == "duckdb" else (body, dialect)
         tree = sqlglot.parse_one(body if is_table else f"SELECT {body}", read=read)
+        if dialect == "duckdb":
+            tree = _duckdb_rounding(tree)
         params_ = tuple(p.strip().lower() for p in params.split(",") if p.strip())
         found[name.lower()] = Macro(
             name.lower(), params_, tree if is_table else tree.expressions[0], bool(is_table)
@@ -242,7 +255,7 @@ def to_spark(sql: str, macros: dict[str, Macro] | None = None) -> str:
         tree = sqlglot.parse_one(_duckdb(sql), read=DuckDBAsWritten)
     except sqlglot.errors.ParseError as error:
         raise TranslationError(str(error)) from None
-    tree = _spark_forms(expand(tree, spark_vocabulary() if macros is None else macros))
+    tree = _spark_forms(expand(_duckdb_rounding(tree), spark_vocabulary() if macros is None else macros))
     return tree.sql(dialect="spark")
 
 

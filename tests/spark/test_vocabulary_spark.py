@@ -3,6 +3,7 @@ and the translated forms Spark reads differently (list indexes, DISTINCT lists, 
 
 from __future__ import annotations
 
+import random
 from datetime import date
 
 import duckdb
@@ -46,6 +47,33 @@ def _values(rows: list[tuple]) -> str:
 def test_result_text_reads_the_same(spark_session) -> None:
     sql = f"SELECT i, result_text(v, c) FROM ({_values(RESULTS)}) t(i, v, c) ORDER BY i"
     assert _spark(spark_session, sql) == _duckdb(sql)
+
+
+def _many_values() -> list[float]:
+    """Values on the edges of the text forms: two-decimal halves (66.315: the double lies below it),
+    creatinine and glucose converted from mg/dL, every size from 1e-7 to 1e12, decades' edges."""
+    rng = random.Random(20261130)
+    values = [66.315, 2.675, 1.005, 0.145, 0.125, 2.5, 0.0045, 0.00445, 0.099, 0.0999, 0.0001, 0.00009999]
+    values += [round(rng.uniform(0, 500), 3) for _ in range(400)]  # three decimals: many halves
+    values += [c / 100 * 88.42 for c in range(20, 1500, 5)] + [g * 0.0555 for g in range(20, 600, 3)]
+    values += [rng.uniform(1, 10) * 10.0**e for e in range(-7, 13) for _ in range(15)]
+    values += [10.0**e for e in range(-7, 13)]
+    return values + [-v for v in values[:50]]
+
+
+def test_result_text_and_rounding_read_the_same_on_many_values(spark_session) -> None:
+    """Spark rounds the decimal form, DuckDB the binary value (round_half_away): every value here
+    must read and round alike, so that evidence and the flags that round (result_fell, corrected
+    calcium) do not depend on the engine."""
+    values = _many_values()
+    sql = (
+        "SELECT i, result_text(v, NULL), round(v, 2), round(v, 3), round(v, 0) "
+        f"FROM ({'VALUES ' + ', '.join(f'({i}, {v!r}::DOUBLE)' for i, v in enumerate(values))}) t(i, v) "
+        "ORDER BY i"
+    )
+    duck, spark = _duckdb(sql), _spark(spark_session, sql)
+    differ = [(values[d[0]], d[1:], s[1:]) for d, s in zip(duck, spark, strict=True) if d != s]
+    assert not differ, differ[:5]
 
 
 @pytest.mark.parametrize(
