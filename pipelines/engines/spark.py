@@ -1,7 +1,8 @@
 """The checks on Apache Spark (`engine = "spark"`): the data tables in Spark, the checks translated.
 
 What lives where in Spark mode:
-- Spark holds the data tables the checks read (labs, prescriptions, diagnoses, patient_state) and
+- Spark holds the data tables the checks read (labs, prescriptions, diagnoses, patient_state), the
+  concept tables DuckDB built from them (which codelists each distinct drug and code is in), and
   the concept views of checks/sql/_sources.sql and _concepts.sql, translated (checks/translate.py).
 - The DuckDB file stays the database of record: it holds the run record, the findings and the check
   results, so reports, email, worklists, history and `explain` work unchanged. Each check's result
@@ -94,15 +95,19 @@ class SparkEngine:
             self._remove_staging(self.beside.parent.glob(f"{prefix}*"))  # what a killed run left
             self._folder = Path(tempfile.mkdtemp(dir=self.beside.parent, prefix=prefix))  # 0700, new
         for name, source in DATA_TABLES.items():
-            relation = con.sql(f"SELECT * FROM {source}")  # noqa: S608 - fixed names
-            if self._folder is None:
-                frame = self.spark.createDataFrame(relation.to_arrow_table())
-            else:
-                path = self._folder / f"{name}.parquet"
-                relation.write_parquet(str(path))  # through DuckDB's API: no path formatted into SQL
-                frame = self.spark.read.parquet(str(path))
-            frame.createOrReplaceTempView(name)
-            log.info("spark: %s published", name)
+            self._publish(con, name, source)
+
+    def _publish(self, con: duckdb.DuckDBPyConnection, name: str, source: str) -> None:
+        """One DuckDB relation as the Spark temp view `name` (fixed names, never user data)."""
+        relation = con.sql(f"SELECT * FROM {source}")  # noqa: S608 - fixed names
+        if self._folder is None:
+            frame = self.spark.createDataFrame(relation.to_arrow_table())
+        else:
+            path = self._folder / f"{name}.parquet"
+            relation.write_parquet(str(path))  # through DuckDB's API: no path formatted into SQL
+            frame = self.spark.read.parquet(str(path))
+        frame.createOrReplaceTempView(name)
+        log.info("spark: %s published", name)
 
     def close(self) -> None:
         """Remove the staged Parquet files (patient data) once the run is done with them."""
@@ -124,6 +129,10 @@ class SparkEngine:
     def prepare(self, con: duckdb.DuckDBPyConnection, per_patient_as_of: date | None = None) -> None:
         """Publish the data, then build the concept views in Spark from the one DuckDB source.
 
+        The tables of those files (which codelists each distinct drug and code belongs to, the
+        deceased) are DuckDB's own, built by checks.evaluate.prepare and published: small, and
+        matched by one engine's string functions (Java lowercases 'İ' to 'i' and a combining dot,
+        DuckDB to 'i', and their regex engines differ), so a drug is in the same codelists on both.
         `per_patient_as_of`: DuckDB's prepare has moved each patient's dates (_aligned.sql) in the
         src_* views published, so Spark's sources are the moved ones; nothing else differs."""
         del per_patient_as_of  # already applied by DuckDB's prepare, in what is published
@@ -131,9 +140,11 @@ class SparkEngine:
         for file in PREPARED_FILES:
             text = (translate.SQL_DIR / file).read_text(encoding="utf-8")
             for kind, name, query in translate.prepared_views(text):
-                self.spark.sql(f"CREATE OR REPLACE TEMP VIEW {name} AS {query}")
-                if kind == "TABLE":  # built once per run in DuckDB: kept in memory here too
+                if kind == "TABLE":
+                    self._publish(con, name, name)
                     self.spark.sql(f"CACHE TABLE {name}")
+                else:
+                    self.spark.sql(f"CREATE OR REPLACE TEMP VIEW {name} AS {query}")
 
     def evaluate_into(
         self,

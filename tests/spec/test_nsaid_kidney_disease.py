@@ -275,3 +275,26 @@ def test_open_course_days_is_a_parameter(tmp_path):
     # an end date or a days supply is never replaced by the course
     short = {pid: want if pid in ("D03", "D04") else OUT for pid, want in COURSE_EXPECTED.items()}
     course_spec(tmp_path, expected=short, params={"open_course_days": 49})
+
+
+def test_an_uncoded_name_in_capitals_with_a_turkish_dotted_capital_i_is_matched_on_every_engine(tmp_path):
+    """'İBUPROFEN' (a Turkish keyboard's capital I) lowercases to ibuprofen in DuckDB and to
+    'i' plus a combining dot in Java: the codelists a drug name belongs to are decided once, where
+    the export was validated, so Spark finds the same drug (pipelines/engines/spark.py prepare)."""
+    prescriptions = table("""
+patient_id | drug_name               | rxnorm_code | atc_code | start_date | end_date | days_supply
+T01        | İBUPROFEN 400 MG TABLET |             |          | 2026-11-01 |          |
+T02        | IBUPROFEN 400 MG TABLET |             |          | 2026-11-01 |          |
+""")
+    diagnoses = table("""
+patient_id | code  | code_system | recorded_at | resolved_at
+T01        | N18.4 | ICD-10-CM   | 2026-01-01  |
+T02        | N18.4 | ICD-10-CM   | 2026-01-01  |
+""")
+    check_spec(
+        tmp_path,
+        CHECK,
+        AS_OF,
+        {"prescriptions": prescriptions, "diagnoses": diagnoses},
+        {"T01": "high", "T02": "high"},
+    )
