@@ -56,18 +56,20 @@ def run_args(tmp: Path, export: Path, *extra: str) -> list[str]:
     ]
 
 
-def generated_clinic(folder: Path, seed: int, patients: int = 400) -> Path:
-    """A clinic the sample generator draws from `seed` into `folder`: export/ and the oracle's
-    answers beside it (expected_flags.csv, quarantine_expected.csv); returns the export folder."""
+def generated_clinic(folder: Path, seed: int | None, patients: int | None = 400) -> Path:
+    """A clinic the sample generator draws into `folder`: export/ and the oracle's answers beside it
+    (expected_flags.csv, quarantine_expected.csv); returns the export folder. None: the generator's
+    own default (the bundled sample's seed, or its size)."""
     export = folder / "export"
+    chosen = [
+        *(["--seed", str(seed)] if seed is not None else []),
+        *(["--patients", str(patients)] if patients else []),
+    ]
     subprocess.run(
         [
             sys.executable,
             str(ROOT / "sample_data" / "generate.py"),
-            "--seed",
-            str(seed),
-            "--patients",
-            str(patients),
+            *chosen,
             "--out",
             str(export),
             "--flags",

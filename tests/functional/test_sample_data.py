@@ -8,8 +8,6 @@ import filecmp
 import json
 import re
 import stat
-import subprocess
-import sys
 from collections import defaultdict
 
 import duckdb
@@ -17,7 +15,7 @@ import pytest
 
 from checks.evaluate import all_checks
 from tests.conftest import ROOT, SAMPLE_EXPORT
-from tests.helpers import cli, flagged, read_csv_rows, run_args
+from tests.helpers import cli, flagged, generated_clinic, read_csv_rows, run_args
 
 
 @pytest.fixture(scope="module")
@@ -183,23 +181,8 @@ def test_outputs_are_owner_only(sample_run):
 
 
 def test_generator_is_deterministic(tmp_path):
-    answers = tmp_path / "answers"
-    answers.mkdir()
-    subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "sample_data" / "generate.py"),
-            "--out",
-            str(tmp_path),
-            "--flags",
-            str(answers / "expected_flags.csv"),
-            "--quarantine",
-            str(answers / "quarantine_expected.csv"),
-        ],
-        check=True,
-        capture_output=True,
-    )
+    export = generated_clinic(tmp_path, seed=None, patients=None)  # the bundled sample's defaults
     for name in ("patients.csv", "labs.csv", "prescriptions.csv", "diagnoses.csv"):
-        assert filecmp.cmp(tmp_path / name, SAMPLE_EXPORT / name, shallow=False), name
+        assert filecmp.cmp(export / name, SAMPLE_EXPORT / name, shallow=False), name
     for name in ("expected_flags.csv", "quarantine_expected.csv"):
-        assert filecmp.cmp(answers / name, ROOT / "sample_data" / name, shallow=False), name
+        assert filecmp.cmp(tmp_path / name, ROOT / "sample_data" / name, shallow=False), name
