@@ -77,9 +77,10 @@ def _duckdb(text: str) -> str:
 
 
 def _duckdb_rounding(tree: exp.Expression) -> exp.Expression:
-    """DuckDB's round() (the exact binary value, half away from zero) as the Spark word that rounds
-    the same way, round_half_away (checks/sql/spark/_vocabulary.sql): Spark's round() rounds the
-    shortest decimal form, so 66.315 (the double 66.31499...) would read 66.32 on Spark, 66.31 here."""
+    """DuckDB's round() of a double (its exact binary value, half away from zero) as the Spark word
+    that rounds the same way, round_half_away (checks/sql/spark/_vocabulary.sql): Spark's round()
+    rounds the shortest decimal form, so 66.315 (the double 66.31499...) would read 66.32 on Spark,
+    66.31 on DuckDB. The checks round doubles (lab values); a DECIMAL would be rounded as a double."""
     for node in list(tree.find_all(exp.Round)):
         digits = node.args.get("decimals") or exp.Literal.number(0)
         node.replace(exp.Anonymous(this="round_half_away", expressions=[node.this.copy(), digits.copy()]))

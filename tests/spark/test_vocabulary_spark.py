@@ -54,6 +54,7 @@ def _many_values() -> list[float]:
     creatinine and glucose converted from mg/dL, every size from 1e-7 to 1e12, decades' edges."""
     rng = random.Random(20261130)
     values = [66.315, 2.675, 1.005, 0.145, 0.125, 2.5, 0.0045, 0.00445, 0.099, 0.0999, 0.0001, 0.00009999]
+    values += [-0.0, -0.002, 0.0625, -0.0625, 1e17, -1e17, 1e16 + 1, 1e-100, 1e-300]  # edges
     values += [round(rng.uniform(0, 500), 3) for _ in range(400)]  # three decimals: many halves
     values += [c / 100 * 88.42 for c in range(20, 1500, 5)] + [g * 0.0555 for g in range(20, 600, 3)]
     values += [rng.uniform(1, 10) * 10.0**e for e in range(-7, 13) for _ in range(15)]
@@ -66,10 +67,10 @@ def test_result_text_and_rounding_read_the_same_on_many_values(spark_session) ->
     must read and round alike, so that evidence and the flags that round (result_fell, corrected
     calcium) do not depend on the engine."""
     values = _many_values()
+    rows = ", ".join(f"({i}, CAST('{v!r}' AS DOUBLE))" for i, v in enumerate(values))  # -0.0 stays
     sql = (
         "SELECT i, result_text(v, NULL), round(v, 2), round(v, 3), round(v, 0) "
-        f"FROM ({'VALUES ' + ', '.join(f'({i}, {v!r}::DOUBLE)' for i, v in enumerate(values))}) t(i, v) "
-        "ORDER BY i"
+        f"FROM (VALUES {rows}) t(i, v) ORDER BY i"
     )
     duck, spark = _duckdb(sql), _spark(spark_session, sql)
     differ = [(values[d[0]], d[1:], s[1:]) for d, s in zip(duck, spark, strict=True) if d != s]

@@ -7,32 +7,36 @@
 CREATE OR REPLACE TEMP MACRO days_between(earlier, later) AS datediff(later, earlier);
 
 -- A result as text, as DuckDB writes it (_results.sql): two decimals, or two significant digits
--- under 0.1 as C's printf('%.2g') writes them ('0.004', '0.0045', '4.5e-05'). Java's '%g' keeps
--- trailing zeros and rounds the decimal form, and Java writes 1.2345678E7 where DuckDB writes
--- 12345678.0, so each piece is spelled out here with DuckDB's rounding (round_half_away). A value
--- used several times is bound once (transform over a one-item array), so that the words inside,
--- expanded in place, do not copy the expression they are given.
+-- under 0.1 as printf('%.2g') writes them ('0.004', '0.0045', '4.5e-05'). Java's '%g' keeps trailing
+-- zeros and rounds the decimal form, and Java writes 1.2345678E7 where DuckDB writes 12345678.0, so
+-- each piece is spelled out here with DuckDB's rounding (exact_round). A value used several times is
+-- bound once (transform over a one-item array), so that the words inside, expanded in place, do not
+-- copy the expression they are given.
 CREATE OR REPLACE TEMP MACRO result_text(value, comparator) AS
     coalesce(comparator, '')
     || element_at(transform(array(CAST(value AS DOUBLE)), tv ->
-           CASE WHEN abs(tv) >= 0.1 OR tv = 0 THEN double_text(round_half_away(tv, 2))
-                ELSE two_significant(round_half_away(tv, 1 - floor(log10(abs(tv))))) END), 1);
+           CASE WHEN abs(tv) >= 0.1 OR tv = 0 THEN double_text(exact_round(tv, 2, false))
+                ELSE two_significant(exact_round(tv, 1 - floor(log10(abs(tv))), true)) END), 1);
 
--- A double rounded to at most two decimals as DuckDB casts it to text: Java's own text below 1e7,
--- from 1e7 the decimal digits (Java would write an exponent), one decimal at least ('45.0').
+-- A double rounded to at most two decimals as DuckDB casts it to text: Java's own text below 1e7;
+-- from 1e7 the decimal digits, one decimal at least ('12345678.0', where Java writes 1.2345678E7);
+-- from 1e16 an exponent as DuckDB writes it ('1e+16', '1.5e+16': Java's 1.0E16, 1.5E16).
 CREATE OR REPLACE TEMP MACRO double_text(x) AS
     element_at(transform(array(x), dx ->
         CASE WHEN abs(dx) < 10000000 THEN CAST(dx AS STRING)
-             ELSE regexp_replace(regexp_replace(CAST(CAST(dx AS DECIMAL(38, 2)) AS STRING), '0+$', ''),
-                                 '[.]$', '.0') END), 1);
+             WHEN abs(dx) < 10000000000000000
+             THEN regexp_replace(regexp_replace(CAST(CAST(dx AS DECIMAL(38, 2)) AS STRING), '0+$', ''),
+                                 '[.]$', '.0')
+             ELSE regexp_replace(regexp_replace(CAST(dx AS STRING), '[.]0E', 'E'), 'E', 'e+') END), 1);
 
--- C's '%.2g' of a number already rounded to two significant digits, under 0.1: fixed decimals with
--- the trailing zeros dropped, or under 1e-4 a mantissa and a two-digit exponent ('4.5e-05').
+-- printf's '%.2g' of a number already rounded to two significant digits, under 0.1: fixed decimals
+-- with the trailing zeros dropped, or under 1e-4 a mantissa and an exponent of two digits at least
+-- ('4.5e-05', '1e-100').
 CREATE OR REPLACE TEMP MACRO two_significant(r) AS
     element_at(transform(array(r), sx ->
         CASE WHEN abs(sx) < 0.0001
-             THEN concat(regexp_replace(printf('%.1f', sx / power(10, decade(sx))), '[.]0$', ''),
-                         'e-', lpad(CAST(-decade(sx) AS STRING), 2, '0'))
+             THEN concat(regexp_replace(printf('%.1f', sx / power(10, decade(sx))), '[.]0$', ''), 'e-',
+                         lpad(CAST(-decade(sx) AS STRING), greatest(2, length(CAST(-decade(sx) AS STRING))), '0'))
              ELSE regexp_replace(regexp_replace(printf(concat('%.', CAST(1 - decade(sx) AS STRING), 'f'), sx),
                                                 '0+$', ''), '[.]$', '') END), 1);
 -- The power of ten of a nonzero number's leading digit (log10 corrected where it rounds across one).
@@ -41,17 +45,30 @@ CREATE OR REPLACE TEMP MACRO decade(r) AS
          WHEN abs(r) < power(10, floor(log10(abs(r)))) THEN floor(log10(abs(r))) - 1
          ELSE floor(log10(abs(r))) END;
 
--- DuckDB's round(x, n) rounds the double's exact binary value half away from zero: round(66.315, 2)
--- is 66.31, the double being 66.31499999...; Spark's rounds its shortest decimal form (66.32), so
--- checks/translate.py writes every DuckDB round() as this. x is scaled by 10^n; when the product
--- lands exactly on a half, the product's rounding error says on which side the exact value lies;
--- otherwise the nearest whole number is the same either way.
-CREATE OR REPLACE TEMP MACRO round_half_away(x, n) AS
-    element_at(transform(array(CAST(x AS DOUBLE)), hx -> round_scaled(hx, power(10, n))), 1) / power(10, n);
-CREATE OR REPLACE TEMP MACRO round_scaled(x, s) AS
+-- DuckDB's round(x, n) of a double rounds its exact binary value, half away from zero:
+-- round(66.315, 2) is 66.31, the double being 66.31499999...; Spark's rounds the shortest decimal
+-- form (66.32). checks/translate.py writes DuckDB's round() as this (the checks round doubles: lab
+-- values; a DECIMAL would be rounded as a double here).
+CREATE OR REPLACE TEMP MACRO round_half_away(x, n) AS exact_round(x, n, false);
+-- x rounded to n decimals by its exact value. x is scaled by 10^n; a product already whole (from
+-- 2^52), infinite or not a number is x itself, as in DuckDB; a product exactly on a half is decided
+-- by the product's rounding error, which says on which side the exact value lies, and an exact tie
+-- goes away from zero (round) or to the even digit (printf's rule: 0.0625 is '0.062'); a negative
+-- rounded to zero stays -0.0, as in DuckDB; any other product rounds to its nearest whole number,
+-- the same either way.
+CREATE OR REPLACE TEMP MACRO exact_round(x, n, ties_to_even) AS
+    element_at(transform(array(CAST(x AS DOUBLE)), hx ->
+        CASE WHEN isnan(hx * power(10, n)) OR abs(hx * power(10, n)) >= 4503599627370496 THEN hx
+             ELSE round_scaled(hx, power(10, n), ties_to_even) / power(10, n) END), 1);
+CREATE OR REPLACE TEMP MACRO round_scaled(x, s, ties_to_even) AS
     CASE WHEN x * s - floor(x * s) = 0.5
-         THEN CASE WHEN product_error(x, s) > 0 OR (product_error(x, s) = 0 AND x > 0)
-                   THEN CAST(ceil(x * s) AS DOUBLE) ELSE CAST(floor(x * s) AS DOUBLE) END
+         THEN CASE WHEN product_error(x, s) > 0 THEN CAST(ceil(x * s) AS DOUBLE)
+                   WHEN product_error(x, s) < 0 THEN CAST(floor(x * s) AS DOUBLE)
+                   WHEN ties_to_even AND floor(x * s) % 2 = 0 THEN CAST(floor(x * s) AS DOUBLE)
+                   WHEN ties_to_even THEN CAST(ceil(x * s) AS DOUBLE)
+                   WHEN x > 0 THEN CAST(ceil(x * s) AS DOUBLE)
+                   ELSE CAST(floor(x * s) AS DOUBLE) END
+         WHEN x * s > -0.5 AND (x * s < 0 OR CAST(x AS STRING) LIKE '-%') THEN -CAST(0 AS DOUBLE)
          ELSE round(x * s, 0) END;
 -- The exact x * s minus the double x * s, its sign and zero exact (Dekker 1971): x split into two
 -- halves of 26 bits, each times s exactly while s has at most 26 significant bits (10^n, n <= 11).
