@@ -33,17 +33,16 @@ CREATE OR REPLACE TEMP MACRO double_text(x) AS
 -- with the trailing zeros dropped, or under 1e-4 a mantissa and an exponent of two digits at least
 -- ('4.5e-05', '1e-100').
 CREATE OR REPLACE TEMP MACRO two_significant(r) AS
-    element_at(transform(array(r), sx ->
+    element_at(transform(array(r), sx -> element_at(transform(array(decade(sx)), dg ->
         CASE WHEN abs(sx) < 0.0001
-             THEN concat(regexp_replace(printf('%.1f', sx / power(10, decade(sx))), '[.]0$', ''), 'e-',
-                         lpad(CAST(-decade(sx) AS STRING), greatest(2, length(CAST(-decade(sx) AS STRING))), '0'))
-             ELSE regexp_replace(regexp_replace(printf(concat('%.', CAST(1 - decade(sx) AS STRING), 'f'), sx),
-                                                '0+$', ''), '[.]$', '') END), 1);
+             THEN concat(regexp_replace(printf('%.1f', sx / power(10, dg)), '[.]0$', ''), 'e-',
+                         lpad(CAST(-dg AS STRING), greatest(2, length(CAST(-dg AS STRING))), '0'))
+             ELSE regexp_replace(regexp_replace(printf(concat('%.', CAST(1 - dg AS STRING), 'f'), sx),
+                                                '0+$', ''), '[.]$', '') END), 1)), 1);
 -- The power of ten of a nonzero number's leading digit (log10 corrected where it rounds across one).
 CREATE OR REPLACE TEMP MACRO decade(r) AS
-    CASE WHEN abs(r) >= power(10, floor(log10(abs(r))) + 1) THEN floor(log10(abs(r))) + 1
-         WHEN abs(r) < power(10, floor(log10(abs(r)))) THEN floor(log10(abs(r))) - 1
-         ELSE floor(log10(abs(r))) END;
+    element_at(transform(array(floor(log10(abs(r)))), lg ->
+        CASE WHEN abs(r) >= power(10, lg + 1) THEN lg + 1 WHEN abs(r) < power(10, lg) THEN lg - 1 ELSE lg END), 1);
 
 -- DuckDB's round(x, n) of a double rounds its exact binary value, half away from zero:
 -- round(66.315, 2) is 66.31, the double being 66.31499999...; Spark's rounds the shortest decimal
@@ -55,26 +54,25 @@ CREATE OR REPLACE TEMP MACRO round_half_away(x, n) AS exact_round(x, n, false);
 -- by the product's rounding error, which says on which side the exact value lies, and an exact tie
 -- goes away from zero (round) or to the even digit (printf's rule: 0.0625 is '0.062'); a negative
 -- rounded to zero stays -0.0, as in DuckDB; any other product rounds to its nearest whole number,
--- the same either way.
+-- the same either way. Each value is bound once (lambdas), which keeps Spark's generated code small.
 CREATE OR REPLACE TEMP MACRO exact_round(x, n, ties_to_even) AS
-    element_at(transform(array(CAST(x AS DOUBLE)), hx ->
-        CASE WHEN isnan(hx * power(10, n)) OR abs(hx * power(10, n)) >= 4503599627370496 THEN hx
-             ELSE round_scaled(hx, power(10, n), ties_to_even) / power(10, n) END), 1);
-CREATE OR REPLACE TEMP MACRO round_scaled(x, s, ties_to_even) AS
-    CASE WHEN x * s - floor(x * s) = 0.5
-         THEN CASE WHEN product_error(x, s) > 0 THEN CAST(ceil(x * s) AS DOUBLE)
-                   WHEN product_error(x, s) < 0 THEN CAST(floor(x * s) AS DOUBLE)
-                   WHEN ties_to_even AND floor(x * s) % 2 = 0 THEN CAST(floor(x * s) AS DOUBLE)
-                   WHEN ties_to_even THEN CAST(ceil(x * s) AS DOUBLE)
-                   WHEN x > 0 THEN CAST(ceil(x * s) AS DOUBLE)
-                   ELSE CAST(floor(x * s) AS DOUBLE) END
-         WHEN x * s > -0.5 AND (x * s < 0 OR CAST(x AS STRING) LIKE '-%') THEN -CAST(0 AS DOUBLE)
-         ELSE round(x * s, 0) END;
--- The exact x * s minus the double x * s, its sign and zero exact (Dekker 1971): x split into two
+    element_at(transform(array(CAST(x AS DOUBLE)), hx -> element_at(transform(array(power(10, n)), sc ->
+        element_at(transform(array(hx * sc), pr ->
+            CASE WHEN isnan(pr) OR abs(pr) >= 4503599627370496 THEN hx
+                 ELSE round_product(pr, hx, sc, ties_to_even) / sc END), 1)), 1)), 1);
+CREATE OR REPLACE TEMP MACRO round_product(p, x, s, ties_to_even) AS
+    CASE WHEN p - floor(p) = 0.5
+         THEN element_at(transform(array(product_error(x, s, p)), er ->
+                  CASE WHEN er > 0 OR (er = 0 AND NOT ties_to_even AND p > 0)
+                            OR (er = 0 AND ties_to_even AND floor(p) % 2 <> 0)
+                       THEN CAST(ceil(p) AS DOUBLE) ELSE CAST(floor(p) AS DOUBLE) END), 1)
+         WHEN p > -0.5 AND (p < 0 OR CAST(x AS STRING) LIKE '-%') THEN -CAST(0 AS DOUBLE)
+         ELSE round(p, 0) END;
+-- The exact x * s minus p, the double x * s, its sign and zero exact (Dekker 1971): x split into two
 -- halves of 26 bits, each times s exactly while s has at most 26 significant bits (10^n, n <= 11).
-CREATE OR REPLACE TEMP MACRO product_error(x, s) AS (split_high(x) * s - x * s) + (x - split_high(x)) * s;
-CREATE OR REPLACE TEMP MACRO split_high(a) AS
-    CAST(134217729 AS DOUBLE) * a - (CAST(134217729 AS DOUBLE) * a - a);
+CREATE OR REPLACE TEMP MACRO product_error(x, s, p) AS
+    element_at(transform(array(CAST(134217729 AS DOUBLE) * x - (CAST(134217729 AS DOUBLE) * x - x)), hi ->
+        (hi * s - p) + (x - hi) * s), 1);
 
 -- DuckDB builtins Spark spells differently: a whole number of years or days as an interval.
 CREATE OR REPLACE TEMP MACRO to_years(n) AS make_ym_interval(n, 0);
