@@ -39,13 +39,14 @@ MONTHS_PER_STATEMENT = 6
 SOURCES = ("src_patient_state", "src_labs", "src_prescriptions", "src_diagnoses")  # _sources.sql
 
 # Age at the month-end in completed years, as the checks count it (age_on, _phrases.sql), banded.
+# `a.age` is computed once per row in store_months.
 _AGE_BAND = """
     CASE WHEN p.birth_date IS NULL OR p.birth_date > r.month_end THEN 'unknown'
-         WHEN age_on(p.birth_date, r.month_end) < 18 THEN '0-17'
-         WHEN age_on(p.birth_date, r.month_end) < 40 THEN '18-39'
-         WHEN age_on(p.birth_date, r.month_end) < 65 THEN '40-64'
-         WHEN age_on(p.birth_date, r.month_end) < 75 THEN '65-74'
-         WHEN age_on(p.birth_date, r.month_end) < 85 THEN '75-84'
+         WHEN a.age < 18 THEN '0-17'
+         WHEN a.age < 40 THEN '18-39'
+         WHEN a.age < 65 THEN '40-64'
+         WHEN a.age < 75 THEN '65-74'
+         WHEN a.age < 85 THEN '75-84'
          ELSE '85+' END"""
 
 
@@ -195,7 +196,8 @@ def store_months(
             (check_id, month_end, breakdown, group_value, population, flagged, rate, run_id, private)
         WITH g AS (
             SELECT r.month_end, r.patient_id, r.flagged{_group_columns(breakdowns)}
-            FROM measure_rows r LEFT JOIN measure_patients p USING (patient_id)
+            FROM measure_rows r LEFT JOIN measure_patients p USING (patient_id),
+                 LATERAL (SELECT age_on(p.birth_date, r.month_end) AS age) a
         ),
         counted AS (
             SELECT month_end, CASE {which} ELSE 'total' END AS breakdown, {value} AS group_value,

@@ -265,13 +265,15 @@ def check_query(sql: str) -> str:
     return to_spark(sql)
 
 
-def prepared_views(text: str) -> list[tuple[str, str, str]]:
+def prepared_views(text: str) -> list[tuple[str, str, str | None]]:
     """The `CREATE OR REPLACE TEMP TABLE|VIEW name AS query` statements of a file (_sources.sql,
-    _concepts.sql), each as (kind, name, Spark query), in order."""
+    _concepts.sql), each as (kind, name, Spark query), in order. A TABLE's query is None: Spark
+    is given DuckDB's table itself (pipelines/engines/spark.py), so it is not translated."""
     found = []
     for statement in statements(text):
         match = _CREATE.match(strip_comments(statement))
         if match:
             kind, name, query = match.groups()
-            found.append((kind.upper(), name.lower(), to_spark(query)))
+            kind = kind.upper()
+            found.append((kind, name.lower(), to_spark(query) if kind == "VIEW" else None))
     return found

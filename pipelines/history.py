@@ -159,11 +159,13 @@ def prune(con: duckdb.DuckDBPyConnection, keep_runs: int) -> dict[str, int]:
                 f"DELETE FROM {table} WHERE run_id IN (SELECT run_id FROM pruned_runs)"  # noqa: S608
             ).fetchall()[0][0]
         # A pruned run's monthly measures go once a later run has evaluated the same month again;
-        # while they are still the month's current figures (current_measures), they stay.
+        # while they are still the month's latest figures (also for a month that has left the
+        # window, which a kept run's report may show), they stay.
         removed["measures"] = con.execute(
             "DELETE FROM measures m WHERE run_id IN (SELECT run_id FROM pruned_runs) AND NOT EXISTS "
-            "(SELECT 1 FROM current_measures c WHERE c.check_id = m.check_id "
-            "AND c.month_end = m.month_end AND c.run_id = m.run_id)"
+            "(SELECT 1 FROM measures_of((SELECT arg_max(run_id, seq) FROM runs "
+            "WHERE coalesce(kind, 'scheduled') = 'scheduled')) c "
+            "WHERE c.check_id = m.check_id AND c.month_end = m.month_end AND c.run_id = m.run_id)"
         ).fetchall()[0][0]
     return removed
 

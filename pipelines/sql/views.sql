@@ -128,7 +128,9 @@ GROUP BY s.patient_id;
 -- per check and month-end, the evaluation by the latest run up to and including the given one, so a
 -- re-rendered report of an old run shows its own figures. Rows an ad-hoc run evaluated with its own
 -- --param for a check are its own: only that run sees them (first).
--- current_measures: the nightly's figures today (as of the latest scheduled run).
+-- current_measures: the nightly's figures today: the latest scheduled run's, in its window (the
+-- `measures_months` month-ends up to its as-of date, checks/measures.py month_ends); months that have
+-- left the window stay in `measures` for the older runs' reports.
 CREATE OR REPLACE MACRO measures_of(run) AS TABLE
 SELECT check_id, month_end, breakdown, group_value, population, flagged, rate, run_id
 FROM (
@@ -141,4 +143,11 @@ FROM (
 WHERE newest = 1;
 
 CREATE OR REPLACE VIEW current_measures AS
-SELECT * FROM measures_of((SELECT arg_max(run_id, seq) FROM runs WHERE coalesce(kind, 'scheduled') = 'scheduled'));
+WITH nightly AS (
+    SELECT arg_max(run_id, seq) AS run_id, arg_max(as_of, seq) AS as_of,
+           arg_max(coalesce(CAST(settings->>'measures_months' AS INTEGER), 24), seq) AS months
+    FROM runs WHERE coalesce(kind, 'scheduled') = 'scheduled'
+)
+SELECT m.* FROM measures_of((SELECT run_id FROM nightly)) m, nightly n
+WHERE m.month_end <= n.as_of
+  AND m.month_end >= last_day(date_trunc('month', n.as_of + 1) - to_months(n.months));

@@ -262,3 +262,20 @@ def test_an_ad_hoc_first_run_shows_measures_that_never_enter_the_nightly_record(
         ("diuretic_electrolyte_monitoring",)
     ]
     assert rows(db, "SELECT count(*) FROM measures WHERE private IS NULL") == [(0,)]
+
+
+def test_current_measures_shows_the_latest_nightlys_window(tmp_path):
+    """current_measures is the nightly's window: after the window is cut from three months to two,
+    the month that left it is no longer current, but stays in `measures` for the first run's report."""
+    config = tmp_path / "audit.toml"
+    config.write_text("[run]\nmeasures_months = 3\n", encoding="utf-8")
+    db = tmp_path / "audit.duckdb"
+    assert cli(*run_args(tmp_path, SAMPLE_EXPORT, "--scheduled", "--config", str(config))) == 0
+    current = "SELECT DISTINCT month_end FROM current_measures ORDER BY 1"
+    assert [m for (m,) in rows(db, current)] == list(month_ends(AS_OF, 3))
+
+    config.write_text("[run]\nmeasures_months = 2\n", encoding="utf-8")
+    assert cli(*run_args(tmp_path, SAMPLE_EXPORT, "--scheduled", "--config", str(config))) == 0
+    assert [m for (m,) in rows(db, current)] == list(month_ends(AS_OF, 2))
+    first = "SELECT DISTINCT month_end FROM measures_of((SELECT min_by(run_id, seq) FROM runs)) ORDER BY 1"
+    assert [m for (m,) in rows(db, first)] == list(month_ends(AS_OF, 3))
