@@ -274,7 +274,15 @@ def test_by_default_a_baseline_taken_before_the_start_counts(tmp_path):
 
 
 def test_with_post_start_days_a_new_course_needs_a_test_after_its_start(tmp_path):
-    expected = {"S01": "high", "S02": None, "S03": None, "S04": None, "S05": "high", "S06": "normal", "S07": "high"}
+    expected = {
+        "S01": "high",
+        "S02": None,
+        "S03": None,
+        "S04": None,
+        "S05": "high",
+        "S06": "normal",
+        "S07": "high",
+    }
     run = check_spec(
         tmp_path,
         CHECK,
@@ -289,8 +297,16 @@ def test_with_post_start_days_a_new_course_needs_a_test_after_its_start(tmp_path
             "it started (due by 2026-10-15)",
         },
         evidence={
-            "S01": {"monitoring": "post-start check overdue", "due_on": "2026-10-15", "last_potassium_at": "2026-09-25"},
-            "S05": {"monitoring": "post-start check overdue", "diuretic_since": "2026-09-01", "due_on": "2026-09-15"},
+            "S01": {
+                "monitoring": "post-start check overdue",
+                "due_on": "2026-10-15",
+                "last_potassium_at": "2026-09-25",
+            },
+            "S05": {
+                "monitoring": "post-start check overdue",
+                "diuretic_since": "2026-09-01",
+                "due_on": "2026-09-15",
+            },
         },
     )
     assert run.result.parameters["post_start_days"] == 14
@@ -299,7 +315,15 @@ def test_with_post_start_days_a_new_course_needs_a_test_after_its_start(tmp_path
 def test_a_recheck_due_inside_the_baseline_window_is_labelled_as_the_recheck(tmp_path):
     """post_start_days 7 < baseline_days 14: S03 (started 11-10, baseline taken 11-01) is 10 days in,
     its re-test fell due 11-17; S07, never tested, still has baseline tests due."""
-    expected = {"S01": "high", "S02": None, "S03": "high", "S04": None, "S05": "high", "S06": "normal", "S07": "high"}
+    expected = {
+        "S01": "high",
+        "S02": None,
+        "S03": "high",
+        "S04": None,
+        "S05": "high",
+        "S06": "normal",
+        "S07": "high",
+    }
     check_spec(
         tmp_path,
         CHECK,
