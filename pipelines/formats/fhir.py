@@ -12,20 +12,24 @@ hl7.org/fhir/R4 and the Bulk Data Access IG, hl7.org/fhir/uv/bulkdata):
   `code.text` (or the first coding's display) as the test name; effectiveDateTime, else
   effectivePeriod.start, effectiveInstant or issued; valueQuantity.value / unit (else code). A
   censored result keeps its valueQuantity.comparator ('<', '<=', '>=', '>'; value 0.5 with '<' is
-  '<0.5'); a valueString that reads as a number or a censored number ('<0.5') is the value, other
-  text ('see comment') a result without a numeric value.
+  '<0.5'); a valueString is read as a generic export's value is: a number, a censored number
+  ('<0.5'), a number with an abnormal flag ('5.6 H'); text with no digit ('see comment') is a result
+  without a numeric value, and other text with digits ('0,45', '5.6 mmol') is quarantined.
+  A category coded as anything but laboratory is skipped; a category with text only counts as none.
 - MedicationRequest and MedicationStatement -> prescriptions: the drug name is
-  medicationCodeableConcept.text, else its first coding's display; RxNorm and ATC codings. A request
+  medicationCodeableConcept.text, else its first coding's display; RxNorm and ATC codings. A
+  medicationReference is read through the Medication the resource contains ('#med1'), else its
+  display. A request
   runs from dispenseRequest.validityPeriod.start (else authoredOn) to validityPeriod.end, with
   expectedSupplyDuration (days or weeks) as days supply; a statement over its effectivePeriod
   (else effectiveDateTime / dateAsserted). A request or statement whose status says it is over
   (completed, stopped) with no end date and no supply duration ends at its last update
   (meta.lastUpdated, else its start), as a resolved Condition does: Synthea's requests carry only
   authoredOn, and read as ongoing every drug a patient was ever prescribed would be active today.
-- Condition -> diagnoses: the ICD-10-CM coding, else SNOMED CT, else ICD-9-CM; onsetDateTime (else
-  onsetPeriod.start, recordedDate). Resolved at abatementDateTime (else abatementPeriod); a condition
-  whose clinicalStatus is resolved/inactive/remission without an abatement date counts as resolved
-  at its last update (meta.lastUpdated, else recordedDate).
+- Condition -> diagnoses: the ICD-10-CM (or WHO ICD-10) coding, else SNOMED CT, else ICD-9-CM;
+  onsetDateTime (else onsetPeriod.start, recordedDate). Resolved at abatementDateTime (else
+  abatementPeriod); a condition whose clinicalStatus is resolved/inactive/remission without an
+  abatement date counts as resolved at its last update (meta.lastUpdated, else recordedDate).
 - Subjects are references 'Patient/<id>'; anything else leaves patient_id empty (quarantined).
 - Resources marked entered-in-error (and cancelled results, cancelled/draft orders, statements of a
   drug not taken, refuted conditions), and Observations whose category is not laboratory (vital
@@ -57,14 +61,16 @@ from pipelines.ingest import RawSource
 NAME = "fhir"
 SPECS = CONTRACT_BY_TABLE
 TYPES = ("Patient", "Observation", "MedicationRequest", "MedicationStatement", "Condition")
-# Code systems by URI (bound as parameters).
+# Code systems by their URIs (bound as parameters). ICD-10: the US clinical modification and WHO's
+# ICD-10 (servers outside the US); the codes the checks use are the same in both (the generic
+# format's 'ICD10' is read the same way).
 SYSTEMS = {
-    "loinc": "http://loinc.org",
-    "rxnorm": "http://www.nlm.nih.gov/research/umls/rxnorm",
-    "atc": "http://www.whocc.no/atc",
-    "icd10": "http://hl7.org/fhir/sid/icd-10-cm",
-    "icd9": "http://hl7.org/fhir/sid/icd-9-cm",
-    "snomed": "http://snomed.info/sct",
+    "loinc": ["http://loinc.org"],
+    "rxnorm": ["http://www.nlm.nih.gov/research/umls/rxnorm"],
+    "atc": ["http://www.whocc.no/atc"],
+    "icd10": ["http://hl7.org/fhir/sid/icd-10-cm", "http://hl7.org/fhir/sid/icd-10"],
+    "icd9": ["http://hl7.org/fhir/sid/icd-9-cm"],
+    "snomed": ["http://snomed.info/sct"],
 }
 # The field a resource must carry for this profile to read the file (checked on its first resource).
 REQUIRED_FIELD = {
@@ -157,16 +163,18 @@ def _fault(text: bytes, kind: str, first: bool = False) -> str | None:
     return None if resource["resourceType"] == kind else "OTHER RESOURCE TYPE"
 
 
-def _coding(path: str, system: str, field: str = "code") -> str:
-    """The `field` of the first coding of CodeableConcept `path` with the given system."""
+def _coding(concept: str, system: str, field: str = "code") -> str:
+    """The `field` of the first coding of CodeableConcept `concept` (a JSON expression) with one of
+    the system's URIs."""
     return (
-        f"list_filter(CAST(j->'$.{path}.coding' AS JSON[]), "
-        f"lambda c: (c->>'$.system') = ${system})[1]->>'$.{field}'"
+        f"list_filter(CAST({concept}->'$.coding' AS JSON[]), "
+        f"lambda c: list_contains(${system}, c->>'$.system'))[1]->>'$.{field}'"
     )
 
 
-def _first_display(path: str) -> str:
-    return f"coalesce(j->>'$.{path}.text', CAST(j->'$.{path}.coding' AS JSON[])[1]->>'$.display')"
+def _first_display(concept: str) -> str:
+    """CodeableConcept `concept`'s text, else its first coding's display."""
+    return f"coalesce({concept}->>'$.text', CAST({concept}->'$.coding' AS JSON[])[1]->>'$.display')"
 
 
 # Category codes that mean a laboratory result: FHIR's observation-category 'laboratory', and the HL7
@@ -186,6 +194,7 @@ def _status_skip(field: str) -> str:
     return f"'{label} ' || {STATUS if field == 'status' else VERIFICATION}"
 
 
+CODE = "(j->'$.code')"  # an Observation's or Condition's code
 PATIENT_ID = "nullif(regexp_extract(j->>'$.subject.reference', '^Patient/([^/]+)$', 1), '')"
 STATUS = "coalesce(j->>'$.status', '')"
 VERIFICATION = "coalesce(CAST(j->'$.verificationStatus.coding' AS JSON[])[1]->>'$.code', '')"
@@ -220,27 +229,37 @@ LABS = f"""
 SELECT {PATIENT_ID} AS patient_id,
        coalesce(j->>'$.effectiveDateTime', j->>'$.effectivePeriod.start', j->>'$.effectiveInstant',
                 j->>'$.issued') AS collected_at,
-       {_coding("code", "loinc")} AS loinc_code,
-       CASE WHEN {_coding("code", "loinc")} IS NULL THEN {_first_display("code")} END AS test_name,
+       {_coding(CODE, "loinc")} AS loinc_code,
+       CASE WHEN {_coding(CODE, "loinc")} IS NULL THEN {_first_display(CODE)} END AS test_name,
        CASE WHEN (j->>'$.valueQuantity.value') IS NOT NULL  -- with its comparator: '<' 0.5 -> '<0.5'
             THEN CASE WHEN j->>'$.valueQuantity.comparator' IN ('<', '<=', '>=', '>')
                       THEN j->>'$.valueQuantity.comparator' ELSE '' END || (j->>'$.valueQuantity.value')
-            WHEN result_number(j->>'$.valueString') IS NOT NULL THEN j->>'$.valueString'
+            ELSE j->>'$.valueString'  -- judged by the shared rules as a generic export's value is
        END AS value,
        coalesce(j->>'$.valueQuantity.unit', j->>'$.valueQuantity.code') AS unit,
        CASE WHEN j IS NULL THEN NULL  -- a malformed line is judged (and rejected) by the shared rules
             WHEN {STATUS} IN ('entered-in-error', 'cancelled') THEN {_status_skip("status")}
-            WHEN (j->'$.category') IS NOT NULL
+            WHEN len({CATEGORIES}) > 0  -- a category with text only says no more than none
                  AND NOT list_has_any(list_transform({CATEGORIES}, lambda c: lower(c)), {LAB_CATEGORIES})
             THEN 'not a laboratory observation (' || coalesce(array_to_string({CATEGORIES}, ', '), '') || ')'
        END AS _skip
 FROM {{Observation}}
 """  # noqa: S608 - constant fragments, values bound
 
+# The drug: medicationCodeableConcept, else the code of the Medication a medicationReference points
+# to when the resource contains it ('#med1'), else the reference's display. A Medication kept in
+# its own file (Medication.ndjson) is not read: such a request without a display has no drug name
+# and is quarantined, so it is seen.
+CONTAINED_MEDICATION = (
+    "list_filter(CAST(j->'$.contained' AS JSON[]), lambda r: (r->>'$.resourceType') = 'Medication' "
+    "AND '#' || (r->>'$.id') = (j->>'$.medicationReference.reference'))[1]->'$.code'"
+)
+MEDICATION = f"coalesce(j->'$.medicationCodeableConcept', {CONTAINED_MEDICATION})"
+
 DRUG = f"""{PATIENT_ID} AS patient_id,
-       {_first_display("medicationCodeableConcept")} AS drug_name,
-       {_coding("medicationCodeableConcept", "rxnorm")} AS rxnorm_code,
-       {_coding("medicationCodeableConcept", "atc")} AS atc_code"""
+       coalesce({_first_display(MEDICATION)}, j->>'$.medicationReference.display') AS drug_name,
+       {_coding(MEDICATION, "rxnorm")} AS rxnorm_code,
+       {_coding(MEDICATION, "atc")} AS atc_code"""
 
 REQUESTS = f"""
 SELECT {DRUG},
@@ -274,13 +293,13 @@ FROM {{MedicationStatement}}
 """  # noqa: S608 - constant fragments, values bound
 
 CONDITION_CODE = (
-    f"coalesce({_coding('code', 'icd10')}, {_coding('code', 'snomed')}, {_coding('code', 'icd9')}, "
+    f"coalesce({_coding(CODE, 'icd10')}, {_coding(CODE, 'snomed')}, {_coding(CODE, 'icd9')}, "
     "CAST(j->'$.code.coding' AS JSON[])[1]->>'$.code')"
 )
 CONDITION_SYSTEM = (
-    f"CASE WHEN {_coding('code', 'icd10')} IS NOT NULL THEN 'ICD-10-CM' "
-    f"WHEN {_coding('code', 'snomed')} IS NOT NULL THEN 'SNOMED-CT' "
-    f"WHEN {_coding('code', 'icd9')} IS NOT NULL THEN 'ICD-9-CM' "
+    f"CASE WHEN {_coding(CODE, 'icd10')} IS NOT NULL THEN 'ICD-10-CM' "
+    f"WHEN {_coding(CODE, 'snomed')} IS NOT NULL THEN 'SNOMED-CT' "
+    f"WHEN {_coding(CODE, 'icd9')} IS NOT NULL THEN 'ICD-9-CM' "
     "ELSE CAST(j->'$.code.coding' AS JSON[])[1]->>'$.system' END"
 )
 CLINICAL = "coalesce(CAST(j->'$.clinicalStatus.coding' AS JSON[])[1]->>'$.code', '')"

@@ -61,8 +61,22 @@ CREATE OR REPLACE TEMP MACRO result_comparator(x) AS
 -- DuckDB's cast reads '1_40' as 140 (digit separators) and 'NaN', 'inf' as numbers: none of them
 -- is a lab value ('NaN' holds no digit, so it loads as a result without a numeric value).
 CREATE OR REPLACE TEMP MACRO finite(v) AS CASE WHEN isfinite(v) THEN v END;
+-- A number written with a decimal comma ('4,1', '<0,5', '5,6 H'): one comma between digits and no
+-- point, read with a point. Used on the lab values of semicolon-separated files only (a spreadsheet
+-- in a decimal-comma locale), where a comma cannot be a thousands separator of a lab value.
+CREATE OR REPLACE TEMP MACRO decimal_comma(x) AS
+    CASE WHEN contains(x, ',') AND NOT contains(x, '.') AND regexp_matches(x, '^[^,]*[0-9],[0-9][^,]*$')
+         THEN replace(x, ',', '.') ELSE x END;
+-- A laboratory system's abnormal flag printed after the number ('5.6 H', '3.1L', '7.2 (HH)', '12 *',
+-- '0.3 A', HL7 v2 table 0078) is dropped: the number is the result, the flag says what the checks
+-- work out from it. Tried only when the text is not a plain number (cheap on 10M plain numbers).
+CREATE OR REPLACE TEMP MACRO flagged_number(x) AS
+    finite(try_cast(regexp_extract(x,
+        '(?i)^([-+]?[0-9]*\.?[0-9]+)\s*(\(?(h|hh|l|ll|hi|lo|high|low|a|aa|abn|abnormal)\)?|\*+|!+)$', 1)
+        AS DOUBLE));
+CREATE OR REPLACE TEMP MACRO plain_or_flagged(x) AS coalesce(finite(try_cast(x AS DOUBLE)), flagged_number(x));
 CREATE OR REPLACE TEMP MACRO result_number(x) AS
     CASE WHEN contains(x, '_') THEN NULL
-         WHEN NOT censored(x) THEN finite(try_cast(clean(x) AS DOUBLE))
+         WHEN NOT censored(x) THEN plain_or_flagged(clean(x))
          WHEN result_prefix(x) <> ''
-         THEN finite(try_cast(regexp_replace(clean(x), '^(<=|>=|=<|=>|<|>|≤|≥|=)\s*', '') AS DOUBLE)) END;
+         THEN plain_or_flagged(regexp_replace(clean(x), '^(<=|>=|=<|=>|<|>|≤|≥|=)\s*', '')) END;

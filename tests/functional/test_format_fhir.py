@@ -300,3 +300,62 @@ def test_a_v2_diagnostic_service_category_is_a_laboratory_result(tmp_path):
     files = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))["files"]
     assert "not a laboratory observation (CH)" not in files["labs"]["skip_reasons"]
     assert "p2" not in flagged(tmp_path / "audit.duckdb", "diuretic_electrolyte_monitoring")
+
+
+def test_what_real_servers_send_beyond_the_basic_shapes(tmp_path):
+    """Shapes EHR bulk exports use: a medicationReference (display only, or a contained Medication),
+    an Observation category with text only (no coding: counts as none), a valueString with an
+    abnormal flag ('5.6 H': the number) or a decimal comma ('0,45': quarantined, as in a CSV), and a
+    Condition coded in WHO ICD-10 (servers outside the US)."""
+    who_icd10 = "http://hl7.org/fhir/sid/icd-10"
+    request = {"resourceType": "MedicationRequest", "status": "active", "intent": "order",
+               "authoredOn": "2026-06-01"}  # fmt: skip
+    by_display = request | {
+        "id": "m1", "subject": {"reference": "Patient/p1"},
+        "medicationReference": {"reference": "Medication/x1", "display": "Furosemide 40 MG Oral Tablet"},
+    }  # fmt: skip
+    contained = request | {
+        "id": "m2", "subject": {"reference": "Patient/p2"},
+        "contained": [{"resourceType": "Medication", "id": "med1", "code": FUROSEMIDE}],
+        "medicationReference": {"reference": "#med1"},
+    }  # fmt: skip
+    flagged_k = obs("k1", "p1", "2823-3", None, None, "2026-10-01T08:00:00Z")
+    flagged_k.pop("valueQuantity")
+    flagged_k["valueString"] = "5.6 H"
+    comma_mg = obs("g1", "p1", "19123-9", None, None, "2026-10-01T08:00:00Z")
+    comma_mg.pop("valueQuantity")
+    comma_mg["valueString"] = "0,45"
+    text_only = [{"text": "Laboratory"}]
+    resources = {
+        "Patient.ndjson": [patient(p, "1950-03-01", "female") for p in ("p1", "p2", "p3")],
+        "Observation.ndjson": [
+            flagged_k,
+            comma_mg,
+            obs("k2", "p2", "2823-3", 4.1, "mmol/L", "2026-10-01", category=text_only),
+            obs("n2", "p2", "2951-2", 139, "mmol/L", "2026-10-01", category=text_only),
+        ],
+        "MedicationRequest.ndjson": [by_display, contained],
+        "Condition.ndjson": [
+            condition("c1", "p3", who_icd10, "K70.3", "2024-01-10"),
+            condition("c2", "p3", who_icd10, "R25.2", "2026-09-01"),
+        ],
+    }
+    export = write_fhir(tmp_path / "export", resources, broken_line=False)
+    assert run(tmp_path, export, "--format", "fhir", "--reject-threshold", "1") == 0
+    db = tmp_path / "audit.duckdb"
+    with duckdb.connect(str(db), read_only=True) as con:
+        labs = con.execute("SELECT patient_id, analyte, value FROM labs ORDER BY ALL").fetchall()
+        drugs = con.execute("SELECT patient_id, drug_name, rxnorm_code FROM prescriptions ORDER BY 1")
+        drugs = drugs.fetchall()
+        codes = con.execute("SELECT patient_id, code, code_system FROM diagnoses ORDER BY ALL").fetchall()
+        rejected = con.execute("SELECT column_name, rule, original FROM quarantine").fetchall()
+    assert labs == [("p1", "potassium", 5.6), ("p2", "potassium", 4.1), ("p2", "sodium", 139.0)]
+    assert drugs == [
+        ("p1", "Furosemide 40 MG Oral Tablet", None),
+        ("p2", "Furosemide 40 MG Oral Tablet", "197417"),
+    ]
+    assert [c[1:] for c in codes] == [("K703", "ICD-10-CM"), ("R252", "ICD-10-CM")]
+    assert [r[:2] for r in rejected] == [("value", "numeric")]
+    # p2's results under a text-only category count
+    assert flagged(db, "diuretic_electrolyte_monitoring") == {"p1"}
+    assert flagged(db, "cramps_cirrhosis") == {"p3"}

@@ -334,3 +334,28 @@ def test_days_supply_out_of_range_beside_a_valid_end_date_is_noted_not_fatal(tmp
     assert got == [("1", None, "2027-03-01", "2027-03-01"), ("3", 30, None, "2026-05-31")]
     assert notes == [("DRUG_EXPOSURE.csv", "days_supply", "positive_integer")]
     assert flagged(tmp_path / "noted" / "audit.duckdb", "diuretic_electrolyte_monitoring") == {"1"}
+
+
+def test_egfr_in_the_ucum_units_of_omop_unit_concepts_loads(tmp_path):
+    """OMOP's unit concepts for eGFR carry UCUM codes no laboratory prints ('mL/min/1.73.m2',
+    concept 9117; 'mL/min/(173.10*-2.m2)', 720870): both are mL/min/1.73m2, not unknown units."""
+    concept = CDM["concept"] + (
+        "1004 | Glomerular filtration rate/1.73 sq M.predicted | Measurement | LOINC | Lab Test | S | 98979-8\n"
+        "9117 | milliliter per minute per 1.73 square meter | Unit | UCUM | Unit | S | mL/min/1.73.m2\n"
+        "720870 | milliliter per minute per 1.73 square meter | Unit | UCUM | Unit | S | mL/min/(173.10*-2.m2)\n"
+    )
+    measurement = CDM["measurement"] + (
+        "4 | 1 | 1004 | 2026-09-01 | | 25 | 9117 | 98979-8 | mL/min/1.73.m2\n"
+        "5 | 2 | 1004 | 2026-09-01 | | 30 | 720870 | 98979-8 | mL/min/{1.73_m2}\n"
+    )
+    rows = {name: table(text) for name, text in {"concept": concept, "measurement": measurement}.items()}
+    files = {name: "\n".join([",".join(r[0])] + [",".join(x.values()) for x in r]) + "\n" for name, r in rows.items()}
+    export = write_cdm(tmp_path / "export", **files)
+    assert cli(*run_args(tmp_path, export, "--reject-threshold", "1")) == 0
+    with duckdb.connect(str(tmp_path / "audit.duckdb"), read_only=True) as con:
+        got = con.execute(
+            "SELECT patient_id, value, unit FROM labs WHERE analyte = 'egfr' ORDER BY 1"
+        ).fetchall()
+        rejected = con.execute("SELECT count(*) FROM quarantine WHERE rule = 'known_unit'").fetchall()[0][0]
+    assert got == [("1", 25.0, "mL/min/1.73m2"), ("2", 30.0, "mL/min/1.73m2")]
+    assert rejected == 0

@@ -365,3 +365,21 @@ def test_mimic_labevents_with_an_unterminated_quote_and_cr_cr_lf_line_ends_on_a_
     assert quarantined(tmp_path, "labevents.csv.gz") == [(3, "unterminated_quote")]
     counts = summary(tmp_path)["files"]["labs"]
     assert counts["rows_read"] == len(lines) - 1 and counts["rows_rejected"] == 1
+
+
+def test_a_semicolon_separated_export_reads_decimal_commas(tmp_path):
+    """A spreadsheet in a decimal-comma locale writes '4,1' and '<0,5' in a semicolon-separated file:
+    those are numbers there. '1.234,5' (a thousands point) is still not a lab value."""
+    rows = [
+        H.replace(",", ";"),
+        "P1;2026-01-02;2823-3;Potassium;4,1;mmol/L",
+        "P1;2026-01-03;2823-3;Potassium;<2,5;mmol/L",
+        "P1;2026-01-04;2823-3;Potassium;5,6 H;mmol/L",
+        "P1;2026-01-05;2823-3;Potassium;1.234,5;mmol/L",
+    ]
+    labs_file(tmp_path, ("\r\n".join(rows) + "\r\n").encode())
+    assert run(tmp_path, "--reject-threshold", "1") == 0
+    assert quarantined(tmp_path) == [(5, "numeric")]
+    with duckdb.connect(str(tmp_path / "audit.duckdb"), read_only=True) as con:
+        got = con.execute("SELECT value_original, value_comparator FROM lab_results ORDER BY collected_at")
+        assert got.fetchall() == [(4.1, None), (2.5, "<"), (5.6, None)]

@@ -55,6 +55,8 @@ CASES = [
     ("labs", {"value": "3.4 mmol/L"}, "value", "numeric"),
     ("labs", {"value": "<4,5"}, "value", "numeric"),
     ("labs", {"value": "<<3"}, "value", "numeric"),
+    ("labs", {"value": "4.1 Q"}, "value", "numeric"),  # not an abnormal flag
+    ("labs", {"value": "4.1 mmol"}, "value", "numeric"),
     # plausibility judges a censored result's bound
     ("labs", {"value": "<0.5"}, "value", "plausible"),
     ("labs", {"value": "> 45"}, "value", "plausible"),
@@ -249,6 +251,12 @@ def test_urine_potassium_is_recognised_as_urine(tmp_path):
         ("see comment", (None, None)),
         ("CANCELLED", (None, None)),
         ("NaN", (None, None)),
+        # an abnormal flag a laboratory system printed after the number is dropped
+        ("5.6 H", (5.6, None)),
+        ("3.1L", (3.1, None)),
+        ("2.9 (LL)", (2.9, None)),
+        ("6.4 *", (6.4, None)),
+        ("<2.5 L", (2.5, "<")),
     ],
 )
 def test_lab_value_is_stored_as_number_and_comparator(tmp_path, value, stored):
