@@ -255,7 +255,13 @@ def run(
             stage = "done"
             publish_analyst_copy(settings.db)
     except BaseException as error:
-        if not kind.ad_hoc:
+        if stage == "done":  # committed, outputs in place: stopped while copying for the analysts
+            click.echo(
+                "clinic-audit: the run committed and its outputs are in place; it was stopped while "
+                "updating the analysts' copy, before its summary (email included)",
+                err=True,
+            )
+        elif not kind.ad_hoc:
             _tell_failure(settings, error, started, stage == "running", send_email, email_dry_run, environ)
         raise
     # -q, as cron runs it: nothing, so a night with nothing to say prints nothing (cron mails

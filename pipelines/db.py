@@ -191,7 +191,9 @@ def publish_analyst_copy(db: Path) -> Path | None:
             with open_duckdb(db) as con:
                 con.execute("CHECKPOINT")
         return copy_private(db, analyst_copy_path(db))
-    except (OSError, duckdb.IOException) as error:
+    except (OSError, duckdb.IOException, duckdb.FatalException) as error:
+        # a CHECKPOINT that fails to write (disk full) is DuckDB's FatalException: the committed run
+        # stays in the write-ahead log, which the next open replays
         reason = error.strerror if isinstance(error, OSError) else "disk full or unwritable"
         log.warning(
             "analysts' copy %s not updated (%s); the previous copy stays", analyst_copy_path(db), reason

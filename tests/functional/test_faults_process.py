@@ -205,3 +205,29 @@ def test_a_sqlite_database_asks_for_no_download(tmp_path):
     assert done.returncode == EXIT_STORAGE
     assert "not a DuckDB database" in one_error_line(done.stderr)
     assert list(home.iterdir()) == []
+
+
+def test_sigterm_while_copying_for_the_analysts_says_the_run_committed(tmp_path, monkeypatch, capsys):
+    """A SIGTERM that lands after the commit and the outputs, while the analysts' copy is written:
+    exit 143, and the message says the run committed with its outputs in place. The report is not
+    marked stale and no "did not complete" email is written: the run did complete."""
+    import os
+
+    import pipelines.db
+
+    def stopped(db: Path) -> None:
+        os.kill(os.getpid(), signal.SIGTERM)  # a real signal, at the moment the copy starts
+        time.sleep(5)
+
+    assert cli(*run_args(tmp_path, SAMPLE_EXPORT, "--scheduled")) == 0
+    capsys.readouterr()
+    monkeypatch.setattr(pipelines.db, "publish_analyst_copy", stopped)
+    args = run_args(tmp_path, SAMPLE_EXPORT, "--scheduled", "--email-dry-run")
+    assert cli(*args) == EXIT_SIGTERM
+    err = capsys.readouterr().err
+    assert "the run committed and its outputs are in place" in err and "Traceback" not in err
+    out = tmp_path / "out"
+    assert "stale-notice" not in (out / "report.html").read_text(encoding="utf-8")
+    assert not [p for p in out.rglob("*.eml") if "did not complete" in p.read_text(errors="replace")]
+    with duckdb.connect(str(tmp_path / "audit.duckdb"), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM runs WHERE outputs_at IS NOT NULL").fetchall() == [(2,)]

@@ -476,3 +476,24 @@ def test_a_full_disk_for_the_analyst_copy_is_a_warning_and_the_last_copy_stays(t
         assert "analysts' copy" in err and "not updated" in err and "Traceback" not in err
         assert copy.read_bytes() == before
         assert not [p.name for p in folder.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_a_checkpoint_the_full_disk_refuses_is_a_warning_and_the_run_stays_committed(tmp_path, caplog):
+    """Folding the write-ahead log in before the analysts' copy is DuckDB's CHECKPOINT: on a full
+    disk DuckDB raises a FatalException, not an IOException. The copy is not updated (a warning),
+    and what was committed is still there, in the log, when the database is opened again."""
+    from pipelines.db import publish_analyst_copy
+
+    with tmpfs(tmp_path / "db", "16m") as folder:
+        db = folder / "audit.duckdb"
+        with duckdb.connect(str(db)) as con:
+            con.execute("SET checkpoint_threshold = '1GB'; PRAGMA disable_checkpoint_on_shutdown")
+            con.execute("CREATE TABLE t AS SELECT range AS i, md5(range::VARCHAR) AS s FROM range(200000)")
+        assert db.with_name("audit.duckdb.wal").exists()
+        fill(folder)
+        with caplog.at_level("WARNING"):
+            assert publish_analyst_copy(db) is None
+        assert "not updated" in caplog.text
+        (folder / "filler").unlink()
+        with duckdb.connect(str(db), read_only=True) as con:
+            assert con.execute("SELECT count(*) FROM t").fetchall() == [(200000,)]
