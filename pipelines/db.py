@@ -62,13 +62,14 @@ def connect(path: Path, memory_limit: str = "1.25GB", threads: int = 0) -> duckd
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise StorageError(f"{path.parent}: cannot create the database folder ({error.strerror})") from None
+    _no_symlinked_sidecars(path)
     fresh = not path.exists()
     con = _open_when_free(path, memory_limit, threads)
     if fresh:
         os.chmod(path, 0o600)
     try:
         con.execute("SET TimeZone = 'UTC'")
-        stored = _stored_schema_version(con)  # None: a new database
+        stored = _stored_schema_version(con, path)  # None: a new database
         if stored is not None and stored > SCHEMA_VERSION:
             raise ConfigError(
                 f"{path}: written by a newer clinic-audit (schema version {stored}; this one knows up "
@@ -83,6 +84,17 @@ def connect(path: Path, memory_limit: str = "1.25GB", threads: int = 0) -> duckd
         con.close()  # no half-opened database left behind (and no file handle held on it)
         raise
     return con
+
+
+def _no_symlinked_sidecars(path: Path) -> None:
+    """DuckDB writes its write-ahead log (`<db>.wal`) and spills (`<db>.tmp/`) beside the database,
+    following a symlink planted there: refuse one (exit 6), as every file the tool writes does."""
+    for sidecar in (path.with_name(path.name + ".wal"), path.with_name(path.name + ".tmp")):
+        if sidecar.is_symlink():
+            raise StorageError(
+                f"{sidecar}: is a symlink; DuckDB writes its log and spill files there, and clinic-audit "
+                "never writes through a symlink. Remove it (nothing was changed)."
+            )
 
 
 def _open_when_free(path: Path, memory_limit: str, threads: int) -> duckdb.DuckDBPyConnection:
@@ -207,14 +219,34 @@ def _apply_schema(con: duckdb.DuckDBPyConnection) -> None:
         con.execute("INSERT INTO schema_version VALUES ($v)", {"v": SCHEMA_VERSION})
 
 
-def _stored_schema_version(con: duckdb.DuckDBPyConnection) -> int | None:
-    """The schema version the file was written with; None for a new file.
+def _stored_schema_version(con: duckdb.DuckDBPyConnection, path: Path) -> int | None:
+    """The schema version the file was written with; None for a new (or empty) file.
 
-    Read before anything is changed: a newer version is refused, an older one migrated.
-    """
-    if not scalar(con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'schema_version'"):
+    Read before anything is changed: a newer version is refused, an older one migrated, and a
+    DuckDB database of another program (tables, but no schema_version of ours) is refused and left
+    as it is (schema_version is the first table clinic-audit creates)."""
+    names = {
+        name
+        for (name,) in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE NOT temporary "
+            "UNION SELECT view_name FROM duckdb_views() WHERE NOT internal AND NOT temporary"
+        ).fetchall()
+    }
+    if "schema_version" not in names:
+        if names:
+            raise StorageError(_not_ours(path))
         return None
-    return scalar(con, "SELECT max(version) FROM schema_version")
+    version = scalar(con, "SELECT max(version) FROM schema_version")
+    if version is not None and not isinstance(version, int):
+        raise StorageError(_not_ours(path))
+    return version
+
+
+def _not_ours(path: Path) -> str:
+    return (
+        f"{path}: a DuckDB database that clinic-audit did not write (other tables, no schema version "
+        "of clinic-audit's); it was left unchanged. Give --db a clinic-audit database or a new file."
+    )
 
 
 def _migrate(con: duckdb.DuckDBPyConnection) -> None:

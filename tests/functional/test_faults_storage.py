@@ -497,3 +497,41 @@ def test_a_checkpoint_the_full_disk_refuses_is_a_warning_and_the_run_stays_commi
         (folder / "filler").unlink()
         with duckdb.connect(str(db), read_only=True) as con:
             assert con.execute("SELECT count(*) FROM t").fetchall() == [(200000,)]
+
+
+@pytest.mark.parametrize(
+    "foreign",
+    [
+        "CREATE TABLE patients (a INTEGER, b INTEGER)",
+        "CREATE TABLE schema_version (version VARCHAR); INSERT INTO schema_version VALUES ('nine')",
+    ],
+    ids=["another program's tables", "a text schema_version"],
+)
+def test_a_database_file_of_another_program_is_refused_and_left_unchanged(tmp_path, capsys, foreign):
+    db = tmp_path / "audit.duckdb"
+    with duckdb.connect(str(db)) as con:
+        con.execute(foreign)
+    before = db.read_bytes()
+    assert cli(*run_args(tmp_path, SAMPLE_EXPORT)) == EXIT_STORAGE
+    assert cli("runs", "--db", str(db)) == EXIT_STORAGE
+    line = one_error_line(capsys.readouterr().err.split("\n", 1)[0])
+    assert str(db) in line and "did not write" in line and "unchanged" in line
+    assert db.read_bytes() == before
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("sidecar", ["audit.duckdb.wal", "audit.duckdb.tmp"])
+def test_a_symlink_planted_as_the_write_ahead_log_is_refused(sample_db, tmp_path, capsys, sidecar):
+    """DuckDB would write the run's rows (patient ids) through a symlink planted as its write-ahead
+    log or spill folder: the run refuses (exit 6), writes nothing there, and the database stays."""
+    db = tmp_path / "audit.duckdb"
+    shutil.copy(sample_db, db)
+    target = tmp_path / "elsewhere"
+    (tmp_path / sidecar).symlink_to(target)
+    before = table_counts(db)
+    assert cli(*run_args(tmp_path, SAMPLE_EXPORT, "--scheduled")) == EXIT_STORAGE
+    line = one_error_line(capsys.readouterr().err.split("\n", 1)[0])
+    assert sidecar in line and "symlink" in line
+    assert not target.exists()
+    (tmp_path / sidecar).unlink()
+    assert table_counts(db) == before

@@ -349,7 +349,10 @@ def test_egfr_in_the_ucum_units_of_omop_unit_concepts_loads(tmp_path):
         "5 | 2 | 1004 | 2026-09-01 | | 30 | 720870 | 98979-8 | mL/min/{1.73_m2}\n"
     )
     rows = {name: table(text) for name, text in {"concept": concept, "measurement": measurement}.items()}
-    files = {name: "\n".join([",".join(r[0])] + [",".join(x.values()) for x in r]) + "\n" for name, r in rows.items()}
+    files = {
+        name: "\n".join([",".join(r[0])] + [",".join(x.values()) for x in r]) + "\n"
+        for name, r in rows.items()
+    }
     export = write_cdm(tmp_path / "export", **files)
     assert cli(*run_args(tmp_path, export, "--reject-threshold", "1")) == 0
     with duckdb.connect(str(tmp_path / "audit.duckdb"), read_only=True) as con:
