@@ -13,7 +13,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -154,6 +154,10 @@ SETTING_HELP = {
 }
 
 MAX_THREADS = 256
+MAX_MEASURES_MONTHS = 600
+# The as-of dates an audit can mean: from the earliest date a record may carry (pipelines/rules.py)
+# to well past any export; beyond, date arithmetic (month-ends, windows) would overflow.
+AS_OF_RANGE = (date(1900, 1, 1), date(2999, 12, 31))
 _SCALARS = {f.name: f for f in fields(Settings) if f.name not in {"check_params"}}
 _INTS = {
     "due_soon_days",
@@ -192,7 +196,12 @@ def _coerce(key: str, value: Any, origin: str) -> Any:
         if key == "as_of":
             if str(value).strip().lower() in {"latest", "per-patient"}:
                 return str(value).strip().lower()
-            return value if isinstance(value, date) else date.fromisoformat(str(value))
+            if isinstance(value, datetime):  # TOML's 2026-11-20T10:00:00
+                raise ValueError("expected a date (YYYY-MM-DD), not a date and time")
+            day = value if isinstance(value, date) else date.fromisoformat(str(value))
+            if not AS_OF_RANGE[0] <= day <= AS_OF_RANGE[1]:
+                raise ValueError(f"expected a date from {AS_OF_RANGE[0]} to {AS_OF_RANGE[1]}")
+            return day
         if key == "encoding":
             return codecs.lookup(str(value).strip()).name
         if key == "memory_limit":
@@ -218,6 +227,8 @@ def _coerce(key: str, value: Any, origin: str) -> Any:
                 raise ValueError("must not be negative")
             if key == "threads" and number > MAX_THREADS:  # each reserves address space and a stack
                 raise ValueError(f"at most {MAX_THREADS} (0: one per core)")
+            if key == "measures_months" and number > MAX_MEASURES_MONTHS:
+                raise ValueError(f"at most {MAX_MEASURES_MONTHS} (50 years)")
             return number
         if key in {"smtp_starttls", "volume_guard_strict", "freshness_strict", "email_exact_counts"}:
             return _boolean(value)
@@ -305,6 +316,8 @@ def _from_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: config file not found") from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path}: not valid TOML: {error}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text (a TOML file is UTF-8)") from None
     unknown = set(data) - {"run", "checks"}
     if unknown:
         name = sorted(unknown)[0]

@@ -94,3 +94,27 @@ def test_version_and_help(capsys):
     assert "clinic-audit, version" in capsys.readouterr().out
     assert cli("run", "--help") == 0
     assert "--as-of" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("config", "extra", "named"),
+    [
+        (b"\xff\xfe[run]\n", (), "not UTF-8 text"),
+        (b"[run]\nas_of = 2026-11-20T10:00:00\n", (), "not a date and time"),
+        (b"[run]\nmeasures_months = 30000\n", (), "at most 600"),
+        (b"", ("--as-of", "9999-12-31"), "from 1900-01-01 to 2999-12-31"),
+        (b"", ("--as-of", "0001-01-01"), "from 1900-01-01 to 2999-12-31"),
+    ],
+    ids=["not utf-8", "a datetime as-of", "measures_months too large", "as-of 9999", "as-of year 1"],
+)
+def test_settings_no_run_could_use_are_config_errors_before_anything_is_read(
+    tmp_path, capsys, config, extra, named
+):
+    """Each of these was an internal error (exit 1), some only after the report had been marked stale."""
+    path = tmp_path / "audit.toml"
+    path.write_bytes(config)
+    args = [*run_args(tmp_path, SAMPLE_EXPORT, "--config", str(path)), *extra]
+    assert cli(*args) == 2
+    err = capsys.readouterr().err
+    assert named in err and "internal error" not in err
+    assert not (tmp_path / "audit.duckdb").exists()
