@@ -11,8 +11,9 @@ CHECK = CheckDefinition(
     ),
     population=(
         "Patients with a diuretic (loop, thiazide or thiazide-like, potassium-sparing or MRA, "
-        "alone or in a combination product) active on the as-of date: started on or before as-of "
-        "and ending on or after as-of, or open-ended."
+        "alone or in a combination product) in a systemic form (not a cream or other topical form) "
+        "active on the as-of date: started on or before as-of and ending on or after as-of, or "
+        "open-ended."
     ),
     flag=(
         "No blood (serum/plasma) potassium result, or no blood sodium result, collected in the "
@@ -53,7 +54,12 @@ CHECK = CheckDefinition(
         "last_egfr_at",
         "last_egfr",
     ),
-    codelists=("diuretics", "lab_tests"),
+    codelists=(
+        "diuretics",
+        "lab_tests",
+        "dose_forms_topical",  # read by is_topical, the one topical definition
+        "nsaids_topical",
+    ),
     population_codelists=("diuretics",),
     parameters=(
         lookback(365, "a monitoring result"),
@@ -105,7 +111,12 @@ CHECK = CheckDefinition(
         "have passed. A course is new when no diuretic was active at the start of the lookback (a "
         "restart counts when the earlier course ended before the lookback began). A long-term user "
         "whose export holds only recent prescriptions looks like a new course to it, which is why it "
-        "is not the default."
+        "is not the default. "
+        "Review 2026-11: a topical form of a diuretic (spironolactone 5% cream, used off-label for acne "
+        "and hair loss) is not systemic exposure and needs no electrolyte monitoring, so it neither "
+        "brings a patient into the population nor starts a course; 'topical' is the one definition every "
+        "check uses (is_topical: the form in the name from dose_forms_topical, a topical NSAID, or ATC D "
+        "or M02). Eye drops of a carbonic anhydrase inhibitor are local too."
     ),
     clears=(
         "A numeric blood potassium and a numeric blood sodium result (and, with require_renal = 1, a "

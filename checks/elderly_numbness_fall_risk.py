@@ -13,7 +13,8 @@ CHECK = CheckDefinition(
         "Patients aged min_age or over on the as-of date (in completed years; the birthday itself "
         "counts) with numbness or neuropathy of the lower limbs recorded on or before as-of and not "
         "resolved on or before as-of (ICD-10-CM G57.x, G60-G63, E08-E13 .42; ICD-9-CM 355.0-355.8, "
-        "356.x, 357.x; SNOMED-CT polyneuropathy concepts). Patients without a birth date are left out."
+        "356.x, 357.x; SNOMED-CT polyneuropathy and diabetic peripheral neuropathy concepts, and "
+        "numbness or neuropathy of the leg or foot). Patients without a birth date are left out."
     ),
     flag=(
         "polypharmacy_count or more distinct regular systemic medicines active on as-of, or an active "
@@ -88,7 +89,18 @@ CHECK = CheckDefinition(
         "export for the same name, then the ATC code, then the name without strength and form. The "
         "lower-limb codelist leaves out codes without a body site (R20.x, SNOMED numbness) and arm "
         "mononeuropathies. A neuropathy is chronic, so it counts until its resolved date however long ago"
-        " it was recorded. Age counts in completed years; a 29 February birthday is reached on 28 "
+        " it was recorded. Review 2026-11: the SNOMED CT side mirrors the ICD-10-CM codes listed, "
+        "so diabetic peripheral (distal, sensory or painful) neuropathy of any diabetes type (as E08-E13"
+        " .42) and the polyneuropathies of G60-G63 are lower-limb; the choice left open is diabetic "
+        "neuropathy coded without its kind (SNOMED 230572002 and its type 2 sibling, as E1x.40) and "
+        "diabetic mononeuropathy (230577008, as E1x.41): both stay out, as their ICD-10-CM codes do, "
+        "because they do not say the legs (autonomic or cranial neuropathy, amyotrophy, a mononeuropathy"
+        " of the arm). Fall-risk drugs are matched by UK and US brand names too (Zamadol, Tramacet, "
+        "Solpadol, Targinact, Matrifen, Transtec, Temgesic, Physeptone, Remedeine, meptazinol, "
+        "diamorphine; over-the-counter codeine and dihydrocodeine combinations such as Nurofen Plus, "
+        "Migraleve, Syndol, Solpadeine Plus/Max and Paramol; Frisium, Mogadon, Buccolam; Biquelle, "
+        "Serenace; Oxactin, Vensir; Ucerax); Feminax Ultra is naproxen and no opioid. Age counts in "
+        "completed years; a 29 February birthday is reached on 28 "
         "February in non-leap years."
     ),
     clears=(

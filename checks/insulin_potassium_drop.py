@@ -11,9 +11,11 @@ CHECK = CheckDefinition(
     ),
     population=(
         "Patients with an insulin prescription active at some time in the lookback: started on or "
-        "before as-of and ending on or after as-of minus lookback_days, or open-ended. Insulin "
-        "supplies and devices (syringes, pen needles, lancets, test strips, pumps, reservoirs, infusion "
-        "sets, cannulae, pods) are not insulin."
+        "before as-of and ending on or after as-of minus lookback_days, or open-ended. A product that "
+        "names or is coded as an insulin is insulin, whatever device it is for (a pump cartridge); "
+        "supplies and devices that name no insulin (syringes, pen needles, lancets, test strips, pumps, "
+        "reservoirs, infusion sets, cannulae, pods) are not, nor is insulin-like growth factor "
+        "(mecasermin)."
     ),
     flag=(
         "After insulin started: in the lookback, a blood potassium below potassium_low collected on or "
@@ -85,8 +87,13 @@ CHECK = CheckDefinition(
         "before comparing, so 4.5 -> 3.5 counts as exactly 1.0 despite floating point. A test without "
         "a numeric result (haemolysed, cancelled) tells nothing about the level, so it neither counts "
         "as low nor takes part in a pair. Rows whose name says syringe, needle, lancet, strip, pump, "
-        "reservoir, infusion set, cannula or pod match the word 'insulin' but are supplies or devices, "
-        "so they are ignored (see codelists/SOURCES.md). 3.5 "
+        "reservoir, infusion set, cannula or pod (as whole words) and that name no insulin beyond the "
+        "class word 'insulin' are supplies or devices, so they are ignored (see codelists/SOURCES.md); "
+        "review 2026-11: a product that names an insulin ingredient or brand, or is coded as insulin "
+        "(ATC A10A, an insulin RxNorm code), contains insulin and is insulin however its name mentions"
+        " the pump ('NovoRapid PumpCart', 'insulin lispro for insulin pump'), and insulin-like growth "
+        "factor 1 (mecasermin, Increlex; ATC H01AC03) is a growth hormone axis drug, not insulin, though"
+        " its name says 'insulin'. 3.5 "
         "mmol/L is the usual lower reference limit; below 3.0 mmol/L is moderate-to-severe "
         "hypokalaemia, and a potassium still low at its latest result is unresolved: both warrant "
         "prompt review, hence high priority. "

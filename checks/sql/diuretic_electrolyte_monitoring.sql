@@ -1,15 +1,23 @@
 -- diuretic_electrolyte_monitoring: one row per patient with a diuretic active on $as_of.
-WITH active AS (
-    SELECT patient_id, drug_name, start_date
+WITH prescribed_on_as_of AS (
+    SELECT patient_id, drug_name, rxnorm_code, atc_code, start_date
     FROM drugs_active_on(['diuretics'], $as_of)
+),
+active AS (
+    -- a cream or other topical form of a diuretic (spironolactone 5% cream for acne or hair loss) is
+    -- not systemic exposure and needs no electrolyte monitoring: is_topical, the one topical definition
+    SELECT d.patient_id, d.drug_name, d.start_date
+    FROM prescribed_on_as_of d
+    WHERE NOT is_topical(d.drug_name, d.rxnorm_code, d.atc_code)
 ),
 treated AS (
     -- when this course of diuretics started: the earliest start of a diuretic prescription active
     -- at some time in the lookback, so a renewal does not make a long-term user look new
-    SELECT patient_id, min(start_date) AS diuretic_since
-    FROM drugs_active_in_window(['diuretics'], $as_of, $lookback_days)
-    WHERE patient_id IN (SELECT patient_id FROM active)
-    GROUP BY patient_id
+    SELECT d.patient_id, min(d.start_date) AS diuretic_since
+    FROM drugs_active_in_window(['diuretics'], $as_of, $lookback_days) d
+    WHERE d.patient_id IN (SELECT patient_id FROM active)
+      AND NOT is_topical(d.drug_name, d.rxnorm_code, d.atc_code)
+    GROUP BY d.patient_id
 ),
 population AS (
     SELECT a.patient_id, listed(a.drug_name) AS diuretics, any_value(t.diuretic_since) AS diuretic_since

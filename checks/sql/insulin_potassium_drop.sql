@@ -1,10 +1,30 @@
 -- insulin_potassium_drop: one row per patient with insulin active in the lookback up to $as_of.
-WITH insulin AS (
-    SELECT patient_id, listed(drug_name) AS insulins, min(start_date) AS insulin_since
-    FROM drugs_active_in_window(['insulins'], $as_of, $lookback_days)
-    -- the word "insulin" also names supplies and devices; they are not insulin
-    WHERE NOT regexp_matches(lower(drug_name), 'syringe|needle|lancet|strip|pump|reservoir|infusion set|cannula|pod')
-    GROUP BY patient_id
+WITH insulin_products AS (
+    -- Which drug descriptors the insulins codelist matched are insulin. A product that names an
+    -- insulin (an insulin ingredient or brand: 'NovoRapid PumpCart', 'insulin lispro for insulin
+    -- pump') or is coded as one (ATC A10A, an insulin RxNorm code) is insulin, whatever device word
+    -- its name also carries. A row matched only by the class word 'insulin' (or a class-level brand
+    -- such as Hypurin) is a supply or device when its name has a device word as a whole word
+    -- (syringe, needle, lancet, test strip, pump, reservoir, infusion set, cannula, pod). Insulin-like
+    -- growth factor (mecasermin, Increlex) is not insulin at all.
+    SELECT drug_name, rxnorm_code, atc_code
+    FROM drug_concepts
+    WHERE codelist = 'insulins'
+    GROUP BY drug_name, rxnorm_code, atc_code
+    HAVING NOT regexp_matches(lower(drug_name), '(insulin[^a-z]*like|mecasermin|increlex|(^|[^a-z])igf[^a-z]*(1|i)([^a-z0-9]|$))')
+       AND (bool_or(matched_by <> 'name' OR NOT starts_with(ingredient, '<'))
+            OR NOT regexp_matches(lower(drug_name),
+                                  '(^|[^a-z])(syringes?|needles?|lancets?|(test )?strips?|pumps?|reservoirs?'
+                                  || '|infusion sets?|cannulae?|cannulas|pods?)([^a-z]|$)'))
+),
+insulin AS (
+    SELECT e.patient_id, listed(e.drug_name) AS insulins, min(e.start_date) AS insulin_since
+    FROM drugs_active_in_window(['insulins'], $as_of, $lookback_days) e
+    JOIN insulin_products p
+      ON p.drug_name = e.drug_name
+     AND p.rxnorm_code IS NOT DISTINCT FROM e.rxnorm_code
+     AND p.atc_code IS NOT DISTINCT FROM e.atc_code
+    GROUP BY e.patient_id
 ),
 diuretic AS (
     -- a diuretic active at some time in the lookback on or after insulin started: shown, not judged

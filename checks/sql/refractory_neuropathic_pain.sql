@@ -4,8 +4,23 @@ WITH prescribed AS (
     -- every neuropathic pain drug prescription up to as-of, so a drug's first start is known
     SELECT e.patient_id, e.ingredient, e.start_date, e.drug_name
     FROM drugs_started_by(['neuropathic_pain_drugs'], $as_of) e
-    -- Lidocaine shares its codes with injected local anaesthetic: count only topical forms.
-    WHERE e.ingredient <> 'lidocaine' OR is_topical(e.drug_name, e.rxnorm_code, e.atc_code)
+    WHERE e.ingredient <> 'lidocaine' OR (
+        -- Lidocaine shares its codes with injected local anaesthetic: only a form for the skin counts
+        -- (plaster, patch, cream, ointment, gel; Lidoderm, Ztlido, Versatis; ATC D04AB01), the way
+        -- it treats localised neuropathic pain. A local anaesthetic for the eye, ear, nose, mouth,
+        -- throat, teeth, urethra or anus (Minims eye drops, Instillagel, viscous or dental lidocaine;
+        -- ATC S, R02, A01, C05) or for a procedure (lidocaine with prilocaine, EMLA, LMX4 before
+        -- venepuncture; an injection) is no neuropathic pain trial, whatever its form word says.
+        is_topical(e.drug_name, e.rxnorm_code, e.atc_code)
+        AND NOT list_has_any([left(coalesce(e.atc_code, ''), 1), left(coalesce(e.atc_code, ''), 3)],
+                             ['S', 'R02', 'A01', 'C05'])
+        AND NOT regexp_matches(lower(e.drug_name),
+            '(^|[^a-z])(eyes?|ophthalmic|minims|ears?|otic|aural|nasal|nose|intranasal|oral|mouth'
+            || '|mouthwash|oromucosal|buccal|throat|oropharyngeal|dental|gingival|gums?|teething|viscous'
+            || '|lozenges?|pastilles?|gargle|urethral|catheter|instillagel|rectal|anal|haemorrhoidal'
+            || '|hemorrhoidal|haemorrhoids|hemorrhoids|suppositor(y|ies)|injection|infusion|prilocaine'
+            || '|emla|lmx)([^a-z]|$)')
+    )
 ),
 trials AS (
     -- a trial starts at the drug's first prescription; a renewal or a restart is the same trial,

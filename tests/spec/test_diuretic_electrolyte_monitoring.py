@@ -340,3 +340,22 @@ def test_a_recheck_due_inside_the_baseline_window_is_labelled_as_the_recheck(tmp
             "S07": {"monitoring": "baseline tests due", "due_on": "2026-11-24"},
         },
     )
+
+
+# Review 2026-11: a cream of a diuretic (spironolactone 5% cream, for acne) is not systemic exposure:
+# no electrolyte monitoring, so the patient is not in the population (is_topical, the one topical
+# definition); a tablet beside the cream still is.
+TOPICAL_PRESCRIPTIONS = table("""
+patient_id | drug_name                        | rxnorm_code | atc_code | start_date | end_date | days_supply
+T01        | Spironolactone 5% cream          |             |          | 2026-01-01 |          |
+T02        | spironolactone 2% topical gel    | 9997        |          | 2026-01-01 |          |
+T03        | Spironolactone 5% cream          |             |          | 2026-01-01 |          |
+T03        | spironolactone 25 mg tablet      | 9997        | C03DA01  | 2026-06-01 |          |
+T04        | spironolactone 25 mg tablet      | 9997        | C03DA01  | 2026-06-01 |          |
+""")
+
+
+def test_a_topical_diuretic_is_not_a_diuretic_to_monitor(tmp_path):
+    expected = {"T01": OUT, "T02": OUT, "T03": "high", "T04": "high"}
+    evidence = {"T03": {"diuretics": "spironolactone 25 mg tablet", "diuretic_since": "2026-06-01"}}
+    check_spec(tmp_path, CHECK, AS_OF, {"prescriptions": TOPICAL_PRESCRIPTIONS}, expected, evidence=evidence)

@@ -413,3 +413,97 @@ F02        | lorazepam 1 mg tablet | 6470        | N05BA06  | 2024-06-01 |      
         {"F01": "normal", "F02": OUT},
         evidence={"F01": {"age": 65}},
     )
+
+
+# Review 2026-11: the SNOMED CT concepts that correspond to the ICD-10-CM codes the lower-limb list
+# holds (E08-E13 .42 diabetic polyneuropathy; G60-G63 polyneuropathies) are lower-limb neuropathy.
+# Diabetic neuropathy without a type or site (as E1x.40) and diabetic mononeuropathy (E1x.41) stay
+# out, as their ICD-10-CM codes do. Everyone is 76, on zopiclone.
+SNOMED_CODES = {
+    "N01": "424736006",  # peripheral neuropathy due to diabetes mellitus
+    "N02": "1511000119107",  # ... due to type 2 diabetes (US Edition)
+    "N03": "71791000119104",  # ... due to type 1 diabetes (US Edition)
+    "N04": "110181000119105",  # peripheral sensory neuropathy due to type 2 diabetes (US Edition)
+    "N05": "193186008",  # polyneuropathy associated with another disorder (G63)
+    "N06": "789588003",  # peripheral sensory neuropathy
+    "N07": "230572002",  # neuropathy due to diabetes mellitus, unspecified (as E1x.40): out
+    "N08": "230577008",  # mononeuropathy due to diabetes mellitus (as E1x.41): out
+}
+SNOMED_PATIENTS = table(
+    "patient_id | birth_date | sex\n" + "\n".join(f"{p} | 1950-01-01 | F" for p in SNOMED_CODES)
+)
+SNOMED_DIAGNOSES = table(
+    "patient_id | code | code_system | recorded_at | resolved_at\n"
+    + "\n".join(f"{p} | {code} | SNOMED-CT | 2025-01-01 |" for p, code in SNOMED_CODES.items())
+)
+SNOMED_PRESCRIPTIONS = table(
+    "patient_id | drug_name | rxnorm_code | atc_code | start_date | end_date | days_supply\n"
+    + "\n".join(f"{p} | Zopiclone 7.5mg tablets | | | 2026-01-01 | |" for p in SNOMED_CODES)
+)
+
+
+def test_snomed_diabetic_peripheral_neuropathy_is_lower_limb_neuropathy(tmp_path):
+    tables = {
+        "patients": SNOMED_PATIENTS,
+        "diagnoses": SNOMED_DIAGNOSES,
+        "prescriptions": SNOMED_PRESCRIPTIONS,
+    }
+    expected = {p: OUT if p in ("N07", "N08") else "normal" for p in SNOMED_CODES}
+    evidence = {
+        "N01": {"leg_codes": "424736006 (SNOMED-CT)", "fall_risk_drugs": "Zopiclone 7.5mg tablets (z-drug)"}
+    }
+    check_spec(tmp_path, CHECK, AS_OF, tables, expected, evidence=evidence)
+
+
+# Review 2026-11: UK and US brand names of the fall-risk classes, as prescribed and bought over the
+# counter (BNF/dm+d product names), each alone on the patient's list. Feminax Ultra is naproxen, no
+# opioid. Everyone is 76, with G62.9.
+BRANDS = {
+    "Q01": ("Zamadol 50mg capsules", "opioid"),
+    "Q02": ("Tramal 50mg capsules", "opioid"),
+    "Q03": ("Tramacet 37.5mg/325mg tablets", "opioid"),
+    "Q04": ("Solpadol 30mg/500mg caplets", "opioid"),
+    "Q05": ("Shortec 5mg capsules", "opioid"),
+    "Q06": ("Matrifen 25micrograms/hour transdermal patches", "opioid"),
+    "Q07": ("Abstral 100microgram sublingual tablets", "opioid"),
+    "Q08": ("Actiq 200microgram lozenges", "opioid"),
+    "Q09": ("Targinact 10mg/5mg prolonged-release tablets", "opioid"),
+    "Q10": ("Transtec 35micrograms/hour transdermal patches", "opioid"),
+    "Q11": ("Temgesic 200microgram sublingual tablets", "opioid"),
+    "Q12": ("Physeptone 1mg/ml oral solution", "opioid"),
+    "Q13": ("Remedeine tablets", "opioid"),
+    "Q14": ("Meptazinol 200mg tablets", "opioid"),
+    "Q15": ("Nurofen Plus tablets", "opioid"),
+    "Q16": ("Migraleve Pink tablets", "opioid"),
+    "Q17": ("Syndol tablets", "opioid"),
+    "Q18": ("Solpadeine Max tablets", "opioid"),
+    "Q19": ("Solpadeine Plus soluble tablets", "opioid"),
+    "Q20": ("Paramol tablets", "opioid"),
+    "Q21": ("Diamorphine 5mg powder for solution for injection", "opioid"),
+    "Q22": ("Frisium 10mg tablets", "benzodiazepine"),
+    "Q23": ("Mogadon 5mg tablets", "benzodiazepine"),
+    "Q24": ("Buccolam 5mg oromucosal solution", "benzodiazepine"),
+    "Q25": ("Loprazolam 1mg tablets", "benzodiazepine"),
+    "Q26": ("Biquelle XL 50mg tablets", "antipsychotic"),
+    "Q27": ("Serenace 500microgram capsules", "antipsychotic"),
+    "Q28": ("Oxactin 20mg capsules", "SSRI"),
+    "Q29": ("Vensir XL 75mg capsules", "SNRI"),
+    "Q30": ("Ucerax 25mg tablets", "sedating antihistamine"),
+    "Q31": ("Feminax Ultra 250mg gastro-resistant tablets", None),
+}
+BRAND_PATIENTS = table("patient_id | birth_date | sex\n" + "\n".join(f"{p} | 1950-01-01 | F" for p in BRANDS))
+BRAND_DIAGNOSES = table(
+    "patient_id | code | code_system | recorded_at | resolved_at\n"
+    + "\n".join(f"{p} | G62.9 | ICD-10-CM | 2026-01-01 |" for p in BRANDS)
+)
+BRAND_PRESCRIPTIONS = table(
+    "patient_id | drug_name | rxnorm_code | atc_code | start_date | end_date | days_supply\n"
+    + "\n".join(f"{p} | {name} | | | 2026-06-01 | |" for p, (name, _) in BRANDS.items())
+)
+
+
+def test_uk_and_us_brands_of_the_fall_risk_classes_are_fall_risk_drugs(tmp_path):
+    tables = {"patients": BRAND_PATIENTS, "diagnoses": BRAND_DIAGNOSES, "prescriptions": BRAND_PRESCRIPTIONS}
+    expected = {p: ("normal" if cls else None) for p, (_, cls) in BRANDS.items()}
+    evidence = {p: {"fall_risk_drugs": f"{name} ({cls})"} for p, (name, cls) in BRANDS.items() if cls}
+    check_spec(tmp_path, CHECK, AS_OF, tables, expected, evidence=evidence)

@@ -277,3 +277,43 @@ X04        | 2026-10-01   | 2823-3     |           | 3.2   | mmol/L
 def test_premixed_and_uk_insulin_brands_are_seen(tmp_path):
     expected = {"X01": True, "X02": True, "X03": True, "X04": OUT}  # X04: pen needles
     check_spec(tmp_path, CHECK, AS_OF, {"prescriptions": UK_PRESCRIPTIONS, "labs": UK_LABS}, expected)
+
+
+# Review 2026-11: a product that names an insulin is insulin, whatever device word its name carries
+# (a pump cartridge, an insulin for the pump); a row that names no insulin beyond the class word and
+# says pump, pod, reservoir or syringe is a device. Insulin-like growth factor (mecasermin) is not
+# insulin. Every patient has a low potassium long after the start.
+DEVICE_PRESCRIPTIONS = table("""
+patient_id | drug_name                                            | rxnorm_code | atc_code | start_date | end_date | days_supply
+W01        | NovoRapid PumpCart 100units/ml cartridge             |             |          | 2025-01-01 |          |
+W02        | Insulin lispro 100 units/mL for insulin pump         |             |          | 2025-01-01 |          |
+# the class word and an ATC code: coded insulin, for the pump
+W03        | Insulin for pump 100 units/mL vial                   |             | A10AB01  | 2025-01-01 |          |
+W04        | Omnipod DASH insulin pods                            |             |          | 2025-01-01 |          |
+W05        | Insulin pump reservoir 3ml                           |             |          | 2025-01-01 |          |
+W06        | BD insulin syringe 0.5ml 30G                         |             |          | 2025-01-01 |          |
+W07        | Increlex (mecasermin) insulin-like growth factor 10mg/ml |         |          | 2025-01-01 |          |
+W08        | Insulin-like growth factor 1 injection               |             | H01AC03  | 2025-01-01 |          |
+""")
+
+DEVICE_LABS = table(
+    "patient_id | collected_at | loinc_code | test_name | value | unit\n"
+    + "\n".join(f"W0{n} | 2026-10-01 | 2823-3 | | 3.2 | mmol/L" for n in range(1, 9))
+)
+
+
+def test_an_insulin_named_for_a_pump_is_insulin_and_devices_and_igf_1_are_not(tmp_path):
+    expected = {
+        "W01": True,
+        "W02": True,
+        "W03": True,
+        "W04": OUT,
+        "W05": OUT,
+        "W06": OUT,
+        "W07": OUT,
+        "W08": OUT,
+    }
+    tables = {"prescriptions": DEVICE_PRESCRIPTIONS, "labs": DEVICE_LABS}
+    check_spec(
+        tmp_path, CHECK, AS_OF, tables, expected, evidence={"W01": {"insulins": "NovoRapid PumpCart..."}}
+    )

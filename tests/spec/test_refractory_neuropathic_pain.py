@@ -269,3 +269,44 @@ def test_lidocaine_medicated_plasters_count_as_a_topical_trial(tmp_path):
     check_spec(
         tmp_path, CHECK, AS_OF, tables, {"P51": True, "P52": None}, evidence={"P51": {"trial_count": 3}}
     )
+
+
+# Review 2026-11: lidocaine counts as a neuropathic pain trial only in a form for the skin (plaster,
+# patch, cream, ointment; Versatis; ATC D04AB01). Eye drops, urethral and catheter gels, mucosal,
+# viscous, dental and throat products and pre-venepuncture creams are local anaesthesia, not a trial.
+# Everyone has gabapentin and amitriptyline started in the window, and the lidocaine item named.
+LIDOCAINE_FORMS = {
+    "K01": ("Minims lidocaine and fluorescein eye drops", ""),
+    "K02": ("Instillagel lidocaine 2% gel", ""),
+    "K03": ("Lidocaine 2% and chlorhexidine urethral gel (catheter)", ""),
+    "K04": ("Lidocaine 10% cutaneous spray", ""),
+    "K05": ("Lidocaine 2% viscous oral solution", ""),
+    "K06": ("Lidocaine 5% ointment dental", ""),
+    "K07": ("Lidocaine 2.5% and prilocaine 2.5% cream", ""),
+    "K08": ("Lidocaine ophthalmic gel 3.5%", "S01HA07"),
+    "K09": ("Lidocaine 5% medicated plaster", ""),
+    "K10": ("Versatis 700mg medicated plaster", ""),
+    "K11": ("Lidocaine 4% cream", ""),
+    "K12": ("lidocaine topical", "D04AB01"),
+}
+LIDOCAINE_PRESCRIPTIONS = table(
+    "patient_id | drug_name | rxnorm_code | atc_code | start_date | end_date | days_supply\n"
+    + "\n".join(
+        f"{p} | gabapentin 300 mg capsule | 25480 | N02BF01 | 2026-01-01 | |\n"
+        f"{p} | amitriptyline 10 mg tablet | 704 | N06AA09 | 2026-03-01 | |\n"
+        f"{p} | {name} | | {atc} | 2026-05-01 | |"
+        for p, (name, atc) in LIDOCAINE_FORMS.items()
+    )
+)
+LIDOCAINE_DIAGNOSES = table(
+    "patient_id | code | code_system | recorded_at | resolved_at\n"
+    + "\n".join(f"{p} | G62.9 | ICD-10-CM | 2025-01-01 |" for p in LIDOCAINE_FORMS)
+)
+
+
+def test_lidocaine_counts_only_for_the_skin_not_eye_mucosa_or_procedures(tmp_path):
+    skin = {"K04", "K09", "K10", "K11", "K12"}
+    expected = {p: p in skin for p in LIDOCAINE_FORMS}
+    tables = {"prescriptions": LIDOCAINE_PRESCRIPTIONS, "diagnoses": LIDOCAINE_DIAGNOSES}
+    evidence = {p: {"trial_count": 3} for p in skin} | {"K09": {"trials": "...; lidocaine (2026-05-01)"}}
+    check_spec(tmp_path, CHECK, AS_OF, tables, expected, evidence=evidence)
