@@ -7,9 +7,11 @@ match the database. So:
    process killed after its commit, before its outputs are in place, leaves a report that says so);
 2. after the commit, every output is written into OUT/.incoming-<random>/ (a half-written set is
    never in OUT);
-3. the files are then moved into OUT one by one (each move atomic), report.html last, and old
-   worklists of checks this run did not evaluate are removed. Until report.html moves, the report
-   in OUT carries the stale notice; after it, OUT is the new run's complete set.
+3. the files are then moved into OUT one by one (each move atomic), summary.json and report.html
+   last, and old worklists of checks this run did not evaluate are removed. Until summary.json
+   moves, it and the report in OUT carry the stale notice (a process killed among the moves leaves
+   CSVs of both runs beside them, which they say); once it has moved every other file is the new
+   run's, and after report.html OUT is the new run's complete set.
 
 A failure in steps 2-3 (disk full, permissions) is an OutputError (exit 8): the run is committed,
 the old report says it is stale, and `clinic-audit report` writes the outputs again from the record.
@@ -46,6 +48,7 @@ log = logging.getLogger(__name__)
 
 INCOMING = ".incoming-"
 LAST = "report.html"  # moved last: until then the old report carries the stale notice
+SUMMARY = "summary.json"  # moved just before it: a scheduler reading it sees "stale" until then
 # Every file a run writes into OUT (reports/render.py, record.write_summary): an old one the new set
 # lacks (a worklist of a check no longer run, an .xlsx after worklist_format went back to csv) goes.
 OUTPUT_FILE = re.compile(
@@ -82,14 +85,16 @@ def staged(out: Path) -> Iterator[Path]:
 
 
 def publish(staging: Path, out: Path) -> None:
-    """Move the staged files into OUT, report.html last; remove outputs of the previous set that the
-    new one does not have (the worklist of a check no longer run). Files OUT holds that are not
-    outputs (an email.eml, the adhoc/ folder, the clinic's own files) are left alone."""
+    """Move the staged files into OUT, summary.json and report.html last (both still say "stale"
+    while the others move); remove outputs of the previous set that the new one does not have (the
+    worklist of a check no longer run). Files OUT holds that are not outputs (an email.eml, the
+    adhoc/ folder, the clinic's own files) are left alone."""
     new = {p.name for p in staging.iterdir()}
+    last = [name for name in (SUMMARY, LAST) if name in new]
     for old in out.iterdir():
-        if old.is_file() and OUTPUT_FILE.fullmatch(old.name) and old.name not in new | {LAST}:
+        if old.is_file() and OUTPUT_FILE.fullmatch(old.name) and old.name not in new | {LAST, SUMMARY}:
             old.unlink()
-    for name in sorted(new - {LAST}) + sorted(new & {LAST}):
+    for name in sorted(new - set(last)) + last:
         os.replace(staging / name, out / name)
 
 

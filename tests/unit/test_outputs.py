@@ -25,7 +25,7 @@ def old_set(out):
     (out / "notes.txt").write_text("the clinic's own file")
 
 
-def test_staged_moves_the_new_set_in_with_report_html_last_and_removes_old_outputs(tmp_path, monkeypatch):
+def test_staged_moves_the_new_set_in_summary_and_report_last_and_removes_old_outputs(tmp_path, monkeypatch):
     out = tmp_path / "out"
     old_set(out)
     moved = []
@@ -35,7 +35,8 @@ def test_staged_moves_the_new_set_in_with_report_html_last_and_removes_old_outpu
         for name in ("report.html", "findings.csv", "worklist_new.csv", "summary.json"):
             (staging / name).write_text(f"new {name}")
         assert (out / "report.html").read_text() == REPORT  # nothing moved before the block ends
-    assert moved[-1] == "report.html" and set(moved) == {
+    # summary.json and report.html last: while the CSVs move, both still say the set is stale
+    assert moved[-2:] == ["summary.json", "report.html"] and set(moved) == {
         "report.html",
         "findings.csv",
         "worklist_new.csv",
