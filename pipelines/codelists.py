@@ -83,6 +83,8 @@ def validate_local(path: Path) -> int:
             f"{path}: no shipped codelist is called '{path.stem}' (a local file is named after the "
             f"codelist it extends: {', '.join(sorted(shipped))})"
         )
+    if not path.is_file():  # a folder, or a FIFO whose read would wait forever holding the lock
+        raise ConfigError(f"{path}: not a regular file (a local codelist is a CSV file)")
     expected = _shipped_header(path.stem)
     try:
         with path.open(encoding="utf-8-sig", newline="") as handle:

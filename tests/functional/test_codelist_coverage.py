@@ -244,3 +244,14 @@ def test_codelists_lists_the_files_in_use(tmp_path, capsys):
     files = json.loads(capsys.readouterr().out)
     assert {f["source"] for f in files} == {"shipped", "local"}
     assert [f["codelist"] for f in files if f["source"] == "local"] == ["statins"]
+
+
+def test_a_fifo_named_as_a_local_codelist_is_refused_not_waited_on(tmp_path, export, capsys):
+    """A read of a FIFO waits for a writer that may never come, while the run holds the lock."""
+    import os
+
+    folder = local_folder(tmp_path)
+    os.mkfifo(folder / "diuretics.csv")
+    assert run(tmp_path, export, "--local-codelists", str(folder)) == 2
+    error = capsys.readouterr().err
+    assert str(folder / "diuretics.csv") in error and "not a regular file" in error
