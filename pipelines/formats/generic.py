@@ -45,7 +45,13 @@ def read_header(path: Path, spec: TableContract) -> dict[str, int]:
     names = next(csv.reader([text], delimiter=delimiter_of(text)))
     positions: dict[str, int] = {}
     for index, name in enumerate(names):
-        positions.setdefault(name.strip().lower(), index)
+        key = name.strip().lower()
+        if key in positions and key in spec.columns:  # which of the two holds the data is anyone's guess
+            raise InputError(
+                f"{path}: column '{key}' appears twice in the header (fields {positions[key] + 1} and "
+                f"{index + 1}); keep one"
+            )
+        positions.setdefault(key, index)
     for column in spec.required:
         if column not in positions:
             raise InputError(f"{path}: required column '{column}' is missing from the header")

@@ -383,3 +383,13 @@ def test_a_semicolon_separated_export_reads_decimal_commas(tmp_path):
     with duckdb.connect(str(tmp_path / "audit.duckdb"), read_only=True) as con:
         got = con.execute("SELECT value_original, value_comparator FROM lab_results ORDER BY collected_at")
         assert got.fetchall() == [(4.1, None), (2.5, "<"), (5.6, None)]
+
+
+def test_a_contract_column_twice_in_the_header_is_refused_naming_both(tmp_path, capsys):
+    """'value' and 'VALUE': which one holds the results cannot be known; reading the first would
+    be a guess. Exit 3 naming the file, the column and both fields; nothing loaded."""
+    labs_file(tmp_path, (H + ",VALUE\nP1,2026-01-02,2823-3,Potassium,4.1,mmol/L,9.9\n").encode())
+    assert run(tmp_path) == 3
+    err = capsys.readouterr().err
+    assert "labs.csv" in err and "'value' appears twice" in err and "fields 5 and 7" in err
+    assert not (tmp_path / "audit.duckdb").exists() or table_counts(tmp_path / "audit.duckdb")["labs"] == 0
