@@ -320,6 +320,13 @@ def _load_reference(con: duckdb.DuckDBPyConnection) -> None:
         """,
         {"p": str(REFERENCE_DIR / "unit_conversions.csv")},
     )
+    # The unit as written when it is a unit of some test in the unit map, else NULL: for a format
+    # that carries two spellings of one unit (OMOP's unit concept code and unit_source_value) to
+    # take the one it knows. Here, not in macros.sql: it reads the table just loaded.
+    con.execute(
+        "CREATE OR REPLACE TEMP MACRO known_unit(x) AS "
+        "CASE WHEN unit_key(x) IN (SELECT unit FROM ref_unit_conversions) THEN x END"
+    )
 
 
 def load_lab_codelists(con: duckdb.DuckDBPyConnection, paths: list[str]) -> None:

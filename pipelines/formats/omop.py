@@ -127,7 +127,10 @@ SELECTS = {
                         '') || trim(m.value_as_number)
                     WHEN result_number({value_source_value}) IS NOT NULL THEN trim({value_source_value})
                END AS value,
-               coalesce(u.concept_code, {unit_source_value}) AS unit
+               -- the unit concept's code, unless only the source value is a unit the tool knows (a
+               -- CDM whose unit concept is mapped to a UCUM code not in the unit map)
+               coalesce(known_unit(u.concept_code), known_unit({unit_source_value}), u.concept_code,
+                        {unit_source_value}) AS unit
         FROM {main} m
         LEFT JOIN concept c ON c.concept_id = m.measurement_concept_id AND c.concept_id <> '0'
         LEFT JOIN concept u ON u.concept_id = {unit_concept_id} AND u.concept_id <> '0'
