@@ -24,7 +24,9 @@ Mapping choices, each forced by the format:
   an error. Comment shapes read from MIMIC-IV labevents rows as quoted in public material; the
   wording of other items' comments was not surveyed, so no other sentence is parsed.
 - Death: `patients.dod` (optional column; date-shifted like every date; empty while not known dead).
-- Prescriptions: `drug` (free text) is the drug name; NDC is not used (no NDC-to-RxNorm crosswalk
+- Prescriptions: `drug` (free text) is the drug name, with the form a local `route` (optional
+  column) says: an eye, ear or topical route adds ' (ophthalmic)', ' (otic)' or ' (topical)' (ROUTE_FORM);
+  NDC is not used (no NDC-to-RxNorm crosswalk
   ships with the tool, and MIMIC writes '0' for unknown), so drugs are recognised by name. An
   inpatient order ends: at its stoptime, else (no stoptime) at its admission's dischtime. A stoptime
   before the starttime, by minutes or by days, is unusable: the order ends at the discharge, or on
@@ -125,6 +127,17 @@ FROM {MAIN.format("$labevents", "labs")} l
 LEFT JOIN {ONE_LABITEM} d ON trim(d.itemid) = trim(l.itemid)
 """  # noqa: S608 - constant fragments, values bound
 
+# A local route, as the drug name's form: MIMIC writes 'Ketorolac 0.5% Ophth Soln' on route 'BOTH
+# EYES', and the name alone does not say eye drops to every check (is_topical reads the form in the
+# name: checks/codelists/dose_forms_topical.csv). Eyes and ears, and 'TP' (topical); never the
+# systemic routes a name could hide (PR, NU: ketorolac nasal spray is systemic, TD: a fentanyl patch).
+ROUTE_FORM = """CASE upper(trim({route}))
+           WHEN 'BOTH EYES' THEN ' (ophthalmic)' WHEN 'LEFT EYE' THEN ' (ophthalmic)'
+           WHEN 'RIGHT EYE' THEN ' (ophthalmic)' WHEN 'OU' THEN ' (ophthalmic)'
+           WHEN 'OS' THEN ' (ophthalmic)' WHEN 'OD' THEN ' (ophthalmic)'
+           WHEN 'BOTH EARS' THEN ' (otic)' WHEN 'LEFT EAR' THEN ' (otic)' WHEN 'RIGHT EAR' THEN ' (otic)'
+           WHEN 'TP' THEN ' (topical)' ELSE '' END"""
+
 # An order's end (module docstring): its stoptime when usable, else its admission's discharge, else
 # its start. `_note` names what was repaired (NOTES); a stoptime that is not a date at all is left
 # for the shared rules to reject.
@@ -144,7 +157,7 @@ ended AS (
            END AS _note
     FROM orders
 )
-SELECT subject_id AS patient_id, drug AS drug_name, NULL::VARCHAR AS rxnorm_code,
+SELECT subject_id AS patient_id, drug || {{route_form}} AS drug_name, NULL::VARCHAR AS rxnorm_code,
        NULL::VARCHAR AS atc_code, starttime AS start_date,
        CASE WHEN stop_ts < start_ts OR nullif(trim(stoptime), '') IS NULL THEN fallback
             ELSE stoptime END AS end_date,
@@ -241,6 +254,9 @@ def sources(export_dir: Path) -> list[RawSource]:
         headers = {name: read_header(files[name], name) for name in names}
         if table == "patients":  # dod is optional (an older extract may lack it)
             select = select.format(dod="dod" if "dod" in headers["patients"] else "NULL::VARCHAR")
+        if table == "prescriptions":  # route is optional too
+            route = ROUTE_FORM.format(route="route") if "route" in headers["prescriptions"] else "''"
+            select = select.format(route_form=route)
         if table == "labs":  # comments is optional (a trimmed extract may lack it)
             select = select.format(comments="l.comments" if "comments" in headers["labevents"] else "NULL")
         result.append(_source(table, select, {n: files[n] for n in names}, headers))

@@ -335,3 +335,24 @@ def test_admissions_without_dischtime_is_named(tmp_path, capsys):
     assert run(tmp_path, write_mimic(tmp_path / "export", files)) == 3
     err = capsys.readouterr().err
     assert "admissions.csv.gz" in err and "'dischtime'" in err
+
+
+def test_an_eye_route_makes_an_nsaid_eye_drop_not_systemic(tmp_path):
+    """MIMIC writes 'Ketorolac 0.5% Ophth Soln' on route BOTH EYES: eye drops, no systemic NSAID to
+    flag in CKD stage 4. The same drug IV is systemic and flagged."""
+    line = (
+        "{sid},{hadm},{n},{sid}-9,9,P1,2180-05-10 09:00:00,2180-07-10 09:00:00,MAIN,{drug},"
+        "KETO,000000,0,,,1,DROP,1,BTL,4,{route}\n"
+    )
+    orders = [
+        ("10000001", "20000001", "Ketorolac 0.5% Ophth Soln", "BOTH EYES"),
+        ("10000002", "20000002", "Diclofenac Sodium 0.1% Ophth Soln", "LEFT EYE"),
+        ("10000003", "20000003", "Ketorolac", "IV"),
+    ]
+    prescriptions = FILES["prescriptions"] + "".join(
+        line.format(sid=s, hadm=h, n=90 + i, drug=d, route=r) for i, (s, h, d, r) in enumerate(orders)
+    )
+    ckd4 = "".join(f"{s},{h},9,5854,9\n" for s, h, _, _ in orders)
+    files = dict(FILES, prescriptions=prescriptions, diagnoses_icd=FILES["diagnoses_icd"] + ckd4)
+    assert run(tmp_path, write_mimic(tmp_path / "export", files), "--format", "mimic") == 0
+    assert flagged(tmp_path / "audit.duckdb", "nsaid_kidney_disease") == {"10000003"}
