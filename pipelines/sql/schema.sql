@@ -127,8 +127,11 @@ CREATE TABLE IF NOT EXISTS lab_concepts (
     canonical_unit VARCHAR,
     factor         DOUBLE,                    -- unit_original -> canonical_unit; NULL = unknown unit
     plausible_low  DOUBLE,
-    plausible_high DOUBLE
+    plausible_high DOUBLE,
+    decimals       INTEGER                    -- a converted value is rounded to the canonical unit's
+                                              -- reporting precision (pipelines/reference/analytes.csv)
 );
+ALTER TABLE lab_concepts ADD COLUMN IF NOT EXISTS decimals INTEGER;
 
 CREATE TABLE IF NOT EXISTS prescriptions (
     patient_id   VARCHAR NOT NULL,

@@ -3,10 +3,14 @@
 
 -- labs: every lab result with what it measures under the current codelists (lab_concepts): the
 -- analyte and specimen, and the value in the analyte's canonical unit beside the original. A
--- censored result ('<0.5') has its comparator in value_comparator and its bound in value.
+-- censored result ('<0.5') has its comparator in value_comparator and its bound in value. A value
+-- converted from another unit is rounded to the canonical unit's reporting precision, as a
+-- laboratory reporting in that unit would print it: 1.7 mg/dL of magnesium (the usual US lower
+-- limit) is 0.70 mmol/L, not 0.6994, which a threshold of 0.70 would call low.
 CREATE OR REPLACE VIEW labs AS
 SELECT r.patient_id, r.collected_at, r.loinc_code, r.test_name, c.analyte, c.specimen,
-       r.value_original * c.factor AS value,
+       CASE WHEN c.factor = 1 OR c.decimals IS NULL THEN r.value_original * c.factor
+            ELSE round(r.value_original * c.factor, c.decimals) END AS value,
        coalesce(c.canonical_unit, r.unit_original) AS unit,
        r.value_original, r.unit_original, r._run_id, r.value_comparator
 FROM lab_results r

@@ -222,9 +222,10 @@ def test_units_are_normalised_and_originals_kept(tmp_path):
                 "SELECT analyte, value, unit, value_original, unit_original FROM labs"
             ).fetchall()
         }
-    assert got["magnesium"] == (round(1.9 * 0.4114, 3), "mmol/L", 1.9, "mg/dL")
-    assert got["calcium"] == (round(9.2 * 0.2495, 3), "mmol/L", 9.2, "mg/dL")
-    assert got["creatinine"] == (round(1.2 * 88.42, 3), "umol/L", 1.2, "mg/dL")
+    # a converted value is rounded as a laboratory reporting in the canonical unit prints it
+    assert got["magnesium"] == (0.78, "mmol/L", 1.9, "mg/dL")  # 0.7817
+    assert got["calcium"] == (2.30, "mmol/L", 9.2, "mg/dL")  # 2.2954
+    assert got["creatinine"] == (106.0, "umol/L", 1.2, "mg/dL")  # 106.1
     assert got["potassium"] == (4.4, "mmol/L", 4.4, "mEq/L")
     assert got["sodium"] == (139.0, "mmol/L", 139.0, "meq/l")
 
@@ -267,3 +268,40 @@ def test_lab_value_is_stored_as_number_and_comparator(tmp_path, value, stored):
         in_view = con.execute("SELECT value, value_comparator FROM labs").fetchall()
     assert rows == [stored]
     assert in_view == [stored]  # potassium: the canonical unit is the original one
+
+
+def test_a_unitless_mass_concentration_code_is_read_in_its_mass_unit(tmp_path):
+    """'Magnesium [Mass/volume]' (19123-9) with no unit is mg/dL: 1.2 is a low 0.49 mmol/L, not a
+    normal 1.2 mmol/L (magnesium's plausible range cannot tell the two apart). A unitless result of a
+    [Moles/volume] code stays in the canonical unit."""
+    rows = [
+        {**GOOD["labs"], "loinc_code": "19123-9", "test_name": "Magnesium", "value": "1.2", "unit": ""},
+        {**GOOD["labs"], "loinc_code": "2601-3", "test_name": "Magnesium", "value": "0.8", "unit": "",
+         "collected_at": "2026-01-03"},
+        {**GOOD["labs"], "loinc_code": "2345-7", "test_name": "Glucose", "value": "54", "unit": ""},
+    ]  # fmt: skip
+    run_pipeline(tmp_path, date(2026, 11, 20), labs=rows)
+    with duckdb.connect(str(tmp_path / "audit.duckdb"), read_only=True) as con:
+        got = con.execute(
+            "SELECT loinc_code, round(value, 3), unit, value_original FROM labs ORDER BY loinc_code"
+        ).fetchall()
+    assert got == [
+        ("19123-9", 0.49, "mmol/L", 1.2),  # 0.4937
+        ("2345-7", 3.0, "mmol/L", 54.0),  # 2.997
+        ("2601-3", 0.8, "mmol/L", 0.8),
+    ]
+
+
+def test_a_converted_value_at_a_limit_is_the_limit(tmp_path):
+    """1.7 mg/dL of magnesium, the usual US lower limit, is 0.6994 mmol/L unrounded: a threshold of
+    0.70 would call it low. Rounded to the reporting precision of mmol/L it is 0.70, as a laboratory
+    reporting in mmol/L prints it; 4.6 mg/dL of ionised calcium is 1.15."""
+    rows = [
+        {**GOOD["labs"], "loinc_code": "19123-9", "test_name": "Magnesium", "value": "1.7", "unit": "mg/dL"},
+        {**GOOD["labs"], "loinc_code": "17863-2", "test_name": "Calcium ionized", "value": "4.6",
+         "unit": "mg/dL"},
+    ]  # fmt: skip
+    run_pipeline(tmp_path, date(2026, 11, 20), labs=rows)
+    with duckdb.connect(str(tmp_path / "audit.duckdb"), read_only=True) as con:
+        got = dict(con.execute("SELECT analyte, value FROM labs").fetchall())
+    assert got == {"magnesium": 0.70, "calcium_ionized": 1.15}
