@@ -30,7 +30,8 @@ CHECK = CheckDefinition(
     ),
     priority=(
         "High when none of potassium, sodium and magnesium was measured in the last "
-        "electrolyte_recent_days, or when the latest of any of them is below its threshold."
+        "electrolyte_recent_days, or when the latest of any of them, collected in that window, is "
+        "below its threshold."
     ),
     evidence=(
         "due_on",
@@ -68,7 +69,10 @@ CHECK = CheckDefinition(
         "A censored result ('<2.5', '>60') is a measured result: it counts wherever a result is needed "
         "and is judged on its bound only when the judgement is certain ('<3.5' is below 3.5; '<=3.5' and "
         "'>3.0' are not); a text-only result (haemolysed) is no result. The latest result is the last by "
-        "collection timestamp, not by day (several on one identical timestamp: the lowest)."
+        "collection timestamp, not by day (several on one identical timestamp: the lowest). A low "
+        "result older than electrolyte_recent_days does not make the flag high on its own: it says "
+        "nothing about this cramp (as in cramps_electrolyte_check), and a patient with no recent "
+        "result at all is high anyway (review 2026-11)."
     ),
     clears=(
         "No cramp recorded in the lookback: the flag clears once the last cramp diagnosis is older than "

@@ -42,9 +42,15 @@ judged AS (
            e.magnesium_at AS last_magnesium_at, result_text_of(e.magnesium_result) AS last_magnesium,
            coalesce(greatest(e.potassium_at, e.sodium_at, e.magnesium_at)
                     >= window_start($as_of, $electrolyte_recent_days), false) AS any_recent,
-           coalesce(result_below(e.potassium_result.value, e.potassium_result.comparator, $potassium_low)
-                    OR result_below(e.sodium_result.value, e.sodium_result.comparator, $sodium_low)
-                    OR result_below(e.magnesium_result.value, e.magnesium_result.comparator, $magnesium_low),
+           -- low: a latest result collected in the recent window below its threshold (a low
+           -- potassium of three years ago says nothing about this cramp)
+           coalesce((e.potassium_at >= window_start($as_of, $electrolyte_recent_days)
+                     AND result_below(e.potassium_result.value, e.potassium_result.comparator, $potassium_low))
+                    OR (e.sodium_at >= window_start($as_of, $electrolyte_recent_days)
+                        AND result_below(e.sodium_result.value, e.sodium_result.comparator, $sodium_low))
+                    OR (e.magnesium_at >= window_start($as_of, $electrolyte_recent_days)
+                        AND result_below(e.magnesium_result.value, e.magnesium_result.comparator,
+                                         $magnesium_low)),
                     false) AS any_low
     FROM cirrhosis c
     LEFT JOIN cramps k USING (patient_id)

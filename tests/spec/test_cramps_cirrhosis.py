@@ -56,6 +56,9 @@ C14        | R25.2    | ICD-10-CM   | 2026-09-01  |
 # cirrhosis resolved only after as-of: still in the population on as-of
 C15        | K74.60   | ICD-10-CM   | 2022-01-01  | 2026-11-21
 C15        | R25.2    | ICD-10-CM   | 2026-09-01  |
+# a low potassium of 2023, normal sodium and magnesium last month: the old low says nothing now
+C16        | K74.60   | ICD-10-CM   | 2022-01-01  |
+C16        | R25.2    | ICD-10-CM   | 2026-09-01  |
 """)
 
 LABS = table("""
@@ -65,6 +68,9 @@ C10        | 2026-10-01   | 2951-2     |           | 139   | mmol/L
 C10        | 2026-10-01   | 19123-9    |           | 2.0   | mg/dL
 C11        | 2026-10-01   | 2823-3     |           | 3.1   | mmol/L
 C11        | 2026-10-01   | 2951-2     |           | 139   | mmol/L
+C16        | 2023-05-01   | 2823-3     |           | 3.1   | mmol/L
+C16        | 2026-10-01   | 2951-2     |           | 139   | mmol/L
+C16        | 2026-10-01   | 2601-3     |           | 0.85  | mmol/L
 """)
 
 PRESCRIPTIONS = table("""
@@ -91,6 +97,7 @@ EXPECTED = {
     "C13": "high",  # ICD-9 571.6
     "C14": OUT,  # alcoholic fatty liver is not cirrhosis
     "C15": "high",  # cirrhosis resolved only after as-of
+    "C16": "normal",  # a low potassium of 2023 only; recent sodium and magnesium normal
 }
 spec = partial(check_spec, check=CHECK, as_of=AS_OF, tables=TABLES, expected=EXPECTED)
 
