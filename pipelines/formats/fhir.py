@@ -18,8 +18,8 @@ hl7.org/fhir/R4 and the Bulk Data Access IG, hl7.org/fhir/uv/bulkdata):
   A category coded as anything but laboratory is skipped; a category with text only counts as none.
 - MedicationRequest and MedicationStatement -> prescriptions: the drug name is
   medicationCodeableConcept.text, else its first coding's display; RxNorm and ATC codings. A
-  medicationReference is read through the Medication the resource contains ('#med1'), else its
-  display. A request
+  medicationReference is read through the Medication the resource contains ('#med1'), else the one
+  of that id in the export's Medication files, else its display. A request
   runs from dispenseRequest.validityPeriod.start (else authoredOn) to validityPeriod.end, with
   expectedSupplyDuration (days or weeks) as days supply; a statement over its effectivePeriod
   (else effectiveDateTime / dateAsserted). A request or statement whose status says it is over
@@ -60,7 +60,7 @@ from pipelines.ingest import RawSource
 
 NAME = "fhir"
 SPECS = CONTRACT_BY_TABLE
-TYPES = ("Patient", "Observation", "MedicationRequest", "MedicationStatement", "Condition")
+TYPES = ("Patient", "Observation", "MedicationRequest", "MedicationStatement", "Condition", "Medication")
 # Code systems by their URIs (bound as parameters). ICD-10: the US clinical modification and WHO's
 # ICD-10 (servers outside the US); the codes the checks use are the same in both (the generic
 # format's 'ICD10' is read the same way).
@@ -79,6 +79,7 @@ REQUIRED_FIELD = {
     "MedicationRequest": "subject",
     "MedicationStatement": "subject",
     "Condition": "subject",
+    "Medication": "id",
 }
 
 
@@ -247,14 +248,18 @@ FROM {{Observation}}
 """  # noqa: S608 - constant fragments, values bound
 
 # The drug: medicationCodeableConcept, else the code of the Medication a medicationReference points
-# to when the resource contains it ('#med1'), else the reference's display. A Medication kept in
-# its own file (Medication.ndjson) is not read: such a request without a display has no drug name
+# to: one the resource contains ('#med1'), else one in the export's Medication files
+# ('Medication/m1'), else the reference's display. A request naming none of these has no drug name
 # and is quarantined, so it is seen.
 CONTAINED_MEDICATION = (
     "list_filter(CAST(j->'$.contained' AS JSON[]), lambda r: (r->>'$.resourceType') = 'Medication' "
     "AND '#' || (r->>'$.id') = (j->>'$.medicationReference.reference'))[1]->'$.code'"
 )
-MEDICATION = f"coalesce(j->'$.medicationCodeableConcept', {CONTAINED_MEDICATION})"
+MEDICATION = f"coalesce(j->'$.medicationCodeableConcept', {CONTAINED_MEDICATION}, med.code)"
+# The Medication resources by id (the first of a repeated id), joined to a request's reference.
+MEDICATIONS = """LEFT JOIN (SELECT j->>'$.id' AS id, first(j->'$.code') AS code FROM {Medication} GROUP BY 1) med
+       ON med.id = regexp_extract(j->>'$.medicationReference.reference', '(^|/)Medication/([^/]+)$', 2)"""
+NO_MEDICATIONS = "(SELECT NULL::JSON AS j WHERE false)"  # an export without Medication files
 
 DRUG = f"""{PATIENT_ID} AS patient_id,
        coalesce({_first_display(MEDICATION)}, j->>'$.medicationReference.display') AS drug_name,
@@ -278,6 +283,7 @@ SELECT {DRUG},
        CASE WHEN {STATUS} IN ('entered-in-error', 'cancelled', 'draft') THEN {_status_skip("status")} END
            AS _skip
 FROM {{MedicationRequest}}
+{MEDICATIONS}
 """  # noqa: S608 - constant fragments, values bound
 
 STATEMENTS = f"""
@@ -290,6 +296,7 @@ SELECT {DRUG},
        NULL::VARCHAR AS days_supply,
        CASE WHEN {STATUS} IN ('entered-in-error', 'not-taken') THEN {_status_skip("status")} END AS _skip
 FROM {{MedicationStatement}}
+{MEDICATIONS}
 """  # noqa: S608 - constant fragments, values bound
 
 CONDITION_CODE = (
@@ -397,8 +404,11 @@ def sources(export_dir: Path) -> list[RawSource]:
         for q, t in ((REQUESTS, "MedicationRequest"), (STATEMENTS, "MedicationStatement"))
         if t in files
     ]
+    lookups = ("Medication",) if "Medication" in files else ()
     result.append(
-        _source("prescriptions", " UNION ALL ".join(q for q, _ in meds), files, tuple(t for _, t in meds))
+        _source(
+            "prescriptions", " UNION ALL ".join(q for q, _ in meds), files, (*(t for _, t in meds), *lookups)
+        )
     )
     if "Patient" in files:
         result.insert(0, _source("patients", PATIENTS, files, ("Patient",)))
@@ -416,7 +426,7 @@ def _source(table: str, select: str, files: dict[str, list[Path]], types: tuple[
         spec=spec,
         label=label,
         paths=paths,
-        select=select.format(**{t: _lines(t, t) for t in types}),
+        select=select.format(**{"Medication": NO_MEDICATIONS} | {t: _lines(t, t) for t in types}),
         params=params,
         order=spec.columns,
         lines=False,

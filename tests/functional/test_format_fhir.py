@@ -359,3 +359,35 @@ def test_what_real_servers_send_beyond_the_basic_shapes(tmp_path):
     # p2's results under a text-only category count
     assert flagged(db, "diuretic_electrolyte_monitoring") == {"p1"}
     assert flagged(db, "cramps_cirrhosis") == {"p3"}
+
+
+def test_a_medication_reference_to_the_exports_medication_file_is_read(tmp_path):
+    """Bulk exports (Epic, Cerner) often send MedicationRequest.medicationReference 'Medication/<id>'
+    with the Medication resources in a Medication file of their own: the drug is that resource's
+    code. A reference to a Medication the export lacks, with no display, is quarantined."""
+    request = {"resourceType": "MedicationRequest", "status": "active", "intent": "order",
+               "authoredOn": "2026-06-01"}  # fmt: skip
+    resources = {
+        "Patient.ndjson": [patient(p, "1950-03-01", "female") for p in ("p1", "p2")],
+        "Observation.ndjson": [obs("k1", "p2", "2823-3", 4.1, "mmol/L", "2026-10-01")],
+        "Medication.ndjson": [
+            {"resourceType": "Medication", "id": "med-9", "code": FUROSEMIDE},
+            {"resourceType": "Medication", "id": "med-other", "code": {"text": "Paracetamol 500 mg"}},
+        ],
+        "MedicationRequest.ndjson": [
+            request | {"id": "m1", "subject": {"reference": "Patient/p1"},
+                       "medicationReference": {"reference": "Medication/med-9"}},
+            request | {"id": "m2", "subject": {"reference": "Patient/p2"},
+                       "medicationReference": {"reference": "Medication/missing"}},
+        ],  # fmt: skip
+        "Condition.ndjson": [condition("c1", "p1", SCT, "55300003", "2026-09-01")],
+    }
+    export = write_fhir(tmp_path / "export", resources, broken_line=False)
+    assert run(tmp_path, export, "--format", "fhir", "--reject-threshold", "1") == 0
+    db = tmp_path / "audit.duckdb"
+    with duckdb.connect(str(db), read_only=True) as con:
+        drugs = con.execute("SELECT patient_id, drug_name, rxnorm_code FROM prescriptions").fetchall()
+        rejected = con.execute("SELECT column_name, rule FROM quarantine").fetchall()
+    assert drugs == [("p1", "Furosemide 40 MG Oral Tablet", "197417")]
+    assert rejected == [("drug_name", "required")]
+    assert flagged(db, "diuretic_electrolyte_monitoring") == {"p1"}
