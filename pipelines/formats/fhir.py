@@ -257,7 +257,8 @@ CONTAINED_MEDICATION = (
 )
 MEDICATION = f"coalesce(j->'$.medicationCodeableConcept', {CONTAINED_MEDICATION}, med.code)"
 # The Medication resources by id (the first of a repeated id), joined to a request's reference.
-MEDICATIONS = """LEFT JOIN (SELECT j->>'$.id' AS id, first(j->'$.code') AS code FROM {Medication} GROUP BY 1) med
+MEDICATIONS = """LEFT JOIN (SELECT j->>'$.id' AS id, first(j->'$.code') AS code
+                  FROM {Medication} GROUP BY 1) med
        ON med.id = regexp_extract(j->>'$.medicationReference.reference', '(^|/)Medication/([^/]+)$', 2)"""
 NO_MEDICATIONS = "(SELECT NULL::JSON AS j WHERE false)"  # an export without Medication files
 

@@ -367,6 +367,10 @@ def test_a_medication_reference_to_the_exports_medication_file_is_read(tmp_path)
     code. A reference to a Medication the export lacks, with no display, is quarantined."""
     request = {"resourceType": "MedicationRequest", "status": "active", "intent": "order",
                "authoredOn": "2026-06-01"}  # fmt: skip
+    by_id = request | {"id": "m1", "subject": {"reference": "Patient/p1"}}
+    by_id["medicationReference"] = {"reference": "Medication/med-9"}
+    missing = request | {"id": "m2", "subject": {"reference": "Patient/p2"}}
+    missing["medicationReference"] = {"reference": "Medication/missing"}
     resources = {
         "Patient.ndjson": [patient(p, "1950-03-01", "female") for p in ("p1", "p2")],
         "Observation.ndjson": [obs("k1", "p2", "2823-3", 4.1, "mmol/L", "2026-10-01")],
@@ -374,12 +378,7 @@ def test_a_medication_reference_to_the_exports_medication_file_is_read(tmp_path)
             {"resourceType": "Medication", "id": "med-9", "code": FUROSEMIDE},
             {"resourceType": "Medication", "id": "med-other", "code": {"text": "Paracetamol 500 mg"}},
         ],
-        "MedicationRequest.ndjson": [
-            request | {"id": "m1", "subject": {"reference": "Patient/p1"},
-                       "medicationReference": {"reference": "Medication/med-9"}},
-            request | {"id": "m2", "subject": {"reference": "Patient/p2"},
-                       "medicationReference": {"reference": "Medication/missing"}},
-        ],  # fmt: skip
+        "MedicationRequest.ndjson": [by_id, missing],
         "Condition.ndjson": [condition("c1", "p1", SCT, "55300003", "2026-09-01")],
     }
     export = write_fhir(tmp_path / "export", resources, broken_line=False)
