@@ -51,6 +51,7 @@ CHECK = CheckDefinition(
         "current_diuretics",
         "baclofen_prescribed",
         "albumin_prescribed",
+        *last_results("potassium", "sodium", "magnesium"),  # a new result can make the flag high
     ),
     codelists=("cirrhosis", "muscle_cramps", "diuretics", "baclofen", "albumin", "lab_tests"),
     population_codelists=("cirrhosis",),

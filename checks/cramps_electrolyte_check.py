@@ -44,10 +44,12 @@ CHECK = CheckDefinition(
         "due_on",
         "cramp_codes",
         "cramp_dates",
+        "last_cramp_at",
         "problems",
         *last_results("potassium", "calcium", "magnesium"),
     ),
-    fingerprint=("cramp_codes", "last_potassium_at", "last_calcium_at", "last_magnesium_at"),
+    # a new cramp or a new result re-opens a review (cramp_dates slides with the window: not in it)
+    fingerprint=("cramp_codes", "last_cramp_at", *last_results("potassium", "calcium", "magnesium")),
     codelists=("muscle_cramps", "lab_tests"),
     population_codelists=("muscle_cramps",),
     parameters=(

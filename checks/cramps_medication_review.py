@@ -25,8 +25,17 @@ CHECK = CheckDefinition(
         "was active at a cramp is still active on as-of (persistent cramps, culprit not stopped); "
         "otherwise normal."
     ),
-    evidence=("due_on", "cramp_codes", "cramp_dates", "drugs", "drug_classes", "still_active_drugs"),
-    fingerprint=("cramp_codes", "drugs", "still_active_drugs"),
+    evidence=(
+        "due_on",
+        "cramp_codes",
+        "cramp_dates",
+        "last_cramp_at",
+        "drugs",
+        "drug_classes",
+        "still_active_drugs",
+    ),
+    # a new cramp (which can make the flag high) re-opens a review; cramp_dates slides with the window
+    fingerprint=("cramp_codes", "last_cramp_at", "drugs", "still_active_drugs"),
     codelists=("muscle_cramps", "diuretics", "statins", "beta_blockers"),
     population_codelists=("muscle_cramps",),
     parameters=(lookback(365, "a cramp diagnosis"),),

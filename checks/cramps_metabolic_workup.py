@@ -34,7 +34,14 @@ CHECK = CheckDefinition(
         "last_liver_test_at",
         "last_glucose_test_at",
     ),
-    fingerprint=("cramp_codes", "last_cramp_at"),
+    fingerprint=(
+        "cramp_codes",
+        "last_cramp_at",
+        "last_tsh_at",
+        "last_kidney_test_at",
+        "last_liver_test_at",
+        "last_glucose_test_at",
+    ),
     codelists=("muscle_cramps", "lab_tests"),
     population_codelists=("muscle_cramps",),
     parameters=(

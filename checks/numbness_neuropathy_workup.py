@@ -29,7 +29,7 @@ CHECK = CheckDefinition(
         "last_b12_at",
         "last_b12",
     ),
-    fingerprint=("numbness_codes", "last_numbness_at"),
+    fingerprint=("numbness_codes", "last_numbness_at", "last_glucose_or_hba1c_at", "last_b12_at", "last_b12"),
     codelists=("numbness_neuropathy", "lab_tests"),
     population_codelists=("numbness_neuropathy",),
     parameters=(

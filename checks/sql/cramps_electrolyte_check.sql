@@ -127,7 +127,7 @@ problems AS (
 ),
 population AS (
     SELECT patient_id, code_labels(code_original, code_system) AS cramp_codes,
-           listed(recorded_at::VARCHAR) AS cramp_dates
+           listed(recorded_at::VARCHAR) AS cramp_dates, max(recorded_at) AS last_cramp_at
     FROM cramps
     GROUP BY patient_id
 ),
@@ -150,7 +150,7 @@ SELECT
         'potassium, calcium and magnesium around muscle cramps (' || $days_before || ' days before to '
         || $days_after || ' days after): ' || x.problems) AS reason,
     x.due_on,
-    p.cramp_codes, p.cramp_dates, x.problems,
+    p.cramp_codes, p.cramp_dates, p.last_cramp_at, x.problems,
     l.last_potassium_at, l.last_potassium, l.last_calcium_at, l.last_calcium,
     l.last_magnesium_at, l.last_magnesium
 FROM population p

@@ -30,7 +30,7 @@ implicated AS (
 ),
 population AS (
     SELECT patient_id, code_labels(code_original, code_system) AS cramp_codes,
-           count(DISTINCT recorded_at) AS cramp_days
+           count(DISTINCT recorded_at) AS cramp_days, max(recorded_at) AS last_cramp_at
     FROM cramps
     GROUP BY patient_id
 )
@@ -43,7 +43,7 @@ SELECT
         || ' (' || i.drugs || '); review whether the drug may cause the cramps') AS reason,
     -- due_on (#20): the first cramp recorded while on an implicated drug, when the review fell due
     CASE WHEN flagged THEN i.first_on_drug_at END AS due_on,
-    p.cramp_codes, i.cramp_dates, i.drugs, i.drug_classes, i.still_active_drugs
+    p.cramp_codes, i.cramp_dates, p.last_cramp_at, i.drugs, i.drug_classes, i.still_active_drugs
 FROM population p
 LEFT JOIN implicated i USING (patient_id)
 ORDER BY patient_id

@@ -129,3 +129,63 @@ def test_the_report_counts_high_priority_after_exceptions_and_a_first_run_as_new
     assert '0<br><span class="note" title="high priority before exceptions">(1 before)</span>' in excepted
     email = (nights["tmp"] / "out-2026-11-02" / "email.html").read_text(encoding="utf-8")
     assert "No patient needs action tonight" in email
+
+
+CHANGING = {
+    "prescriptions": table("""
+patient_id | drug_name               | rxnorm_code | atc_code | start_date | end_date | days_supply
+B          | furosemide 40 mg tablet | 4603        | C03CA01  | 2026-01-01 |          |
+"""),
+    "diagnoses": table("""
+patient_id | code   | code_system | recorded_at | resolved_at
+A          | K74.60 | ICD-10-CM   | 2022-01-01  |
+A          | R25.2  | ICD-10-CM   | 2026-10-01  |
+B          | R25.2  | ICD-10-CM   | 2026-10-01  |
+C          | G62.9  | ICD-10-CM   | 2026-10-01  |
+"""),
+    "labs": table("""
+patient_id | collected_at | loinc_code | test_name | value | unit
+A          | 2026-10-02   | 2823-3     | Potassium | 4.1   | mmol/L
+A          | 2026-10-02   | 2951-2     | Sodium    | 139   | mmol/L
+A          | 2026-10-02   | 2601-3     | Magnesium | 0.85  | mmol/L
+"""),
+}
+# What the third night brings: A a low potassium (the cirrhosis flag turns high), B a second cramp
+# (the medication review turns high), C a glucose result (B12 is still missing).
+NEW_FACTS = {
+    "diagnoses": table("""
+patient_id | code  | code_system | recorded_at | resolved_at
+B          | R25.2 | ICD-10-CM   | 2026-11-15  |
+"""),
+    "labs": table("""
+patient_id | collected_at | loinc_code | test_name | value | unit
+A          | 2026-11-16   | 2823-3     | Potassium | 2.9   | mmol/L
+C          | 2026-11-16   | 2345-7     | Glucose   | 95    | mg/dL
+"""),
+}
+REVIEWED = {
+    ("cramps_cirrhosis", "A"),
+    ("cramps_electrolyte_check", "B"),
+    ("cramps_medication_review", "B"),
+    ("cramps_metabolic_workup", "B"),
+    ("numbness_neuropathy_workup", "C"),
+}
+
+
+def test_a_new_cramp_or_a_new_result_reopens_an_exception_in_every_cramp_and_numbness_check(tmp_path):
+    """Each of these checks' flags rests on cramp dates or results, not only on codes: an exception
+    recorded on them keeps applying while nothing changes, and re-opens with the new fact."""
+    export = write_export(tmp_path / "export", **CHANGING)
+    night(tmp_path, "2026-11-01", export)
+    exception = ("--status", "exception", "--reason", "palliative")
+    for check, patient in sorted(REVIEWED):
+        assert review(tmp_path, patient, "--check", check, *exception) == 0
+    night(tmp_path, "2026-11-05", export)
+    assert {k: state for k, (state, _) in latest(tmp_path).items() if k in REVIEWED} == dict.fromkeys(
+        REVIEWED, "applies"
+    )
+    grown = {name: rows + NEW_FACTS.get(name, []) for name, rows in CHANGING.items()}
+    night(tmp_path, "2026-11-20", write_export(tmp_path / "export2", **grown))
+    assert {k: state for k, (state, _) in latest(tmp_path).items() if k in REVIEWED} == dict.fromkeys(
+        REVIEWED, "re-opened"
+    )
