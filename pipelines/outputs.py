@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pipelines.errors import OutputError
+from pipelines.logs import log_unexpected
 from pipelines.settings import Settings
 from reports.files import write_text_private
 
@@ -80,6 +81,13 @@ def staged(out: Path) -> Iterator[Path]:
         publish(staging, out)
     except (OSError, MemoryError) as error:
         raise _output_error(out, error) from None
+    except Exception as error:  # a defect in writing them: the run stays committed all the same
+        log_unexpected(error)
+        raise OutputError(
+            f"the run committed, but its outputs could not be written into {out} (internal error "
+            f"{type(error).__name__}, please report it; its traceback is in the --log-file). The report "
+            "there is marked stale; `clinic-audit report` writes them from the stored run."
+        ) from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 

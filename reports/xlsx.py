@@ -2,7 +2,8 @@
 widths fitted to the content, written owner-only and whole or not at all (reports/files.py).
 
 Text a spreadsheet would run as a formula (`=HYPERLINK(...)` typed as a drug name) is stored as a
-string cell, never as a formula; numbers stay numbers.
+string cell, never as a formula; numbers stay numbers; a control character XML cannot hold is
+replaced (U+FFFD).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
@@ -28,7 +30,9 @@ def _cell_value(value: Any) -> Any:
         return "yes" if value else "no"
     if isinstance(value, int | float):
         return value
-    return str(value)
+    # A control character XML cannot hold (a vertical tab pasted into a drug name) would stop the
+    # whole workbook: it is shown as U+FFFD, the rest of the text as it is.
+    return ILLEGAL_CHARACTERS_RE.sub("\ufffd", str(value))
 
 
 def write_xlsx(

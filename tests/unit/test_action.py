@@ -194,6 +194,13 @@ def test_xlsx_has_a_frozen_header_filters_widths_and_no_formulas(tmp_path):
     assert oct(path.stat().st_mode & 0o777) == "0o600"
 
 
+def test_a_control_character_in_export_text_does_not_stop_the_workbook(tmp_path):
+    """A vertical tab pasted into a drug name is no XML character: openpyxl refused the whole file,
+    and every night after failed the same way. It is shown as U+FFFD; the rest stays."""
+    path = write_xlsx(tmp_path / "w.xlsx", ["drug"], [["furosemide\x0b40 mg\x1f"]], title="worklist")
+    assert openpyxl.load_workbook(path).active["A2"].value == "furosemide\ufffd40 mg\ufffd"
+
+
 def test_only_an_ad_hoc_runs_email_carries_the_ad_hoc_note():
     assert ad_hoc_note("scheduled", ()) == ""
     assert ad_hoc_note("ad hoc", ()) == "Ad-hoc run (--ad-hoc): an analyst's question, not tonight's audit."

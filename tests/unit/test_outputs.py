@@ -111,3 +111,16 @@ def test_every_kind_of_old_output_the_new_set_lacks_is_removed(tmp_path):
     names = {p.name for p in out.iterdir() if p.is_file()}
     assert not names & set(old)
     assert {"notes.txt", "email.eml", "report.html", "worklist_a.csv", "calllist.csv"} <= names
+
+
+def test_a_defect_while_writing_is_an_output_error_not_an_internal_one(tmp_path):
+    """After the commit, any failure to write the outputs (here a defect, not a disk) is exit 8,
+    'the run committed', never exit 1 saying a run that had not committed leaves the database alone."""
+    out = tmp_path / "out"
+    old_set(out)
+    with pytest.raises(OutputError) as raised, staged(out):
+        raise ValueError("a bug in a renderer")
+    assert raised.value.exit_code == EXIT_OUTPUTS
+    assert "the run committed" in str(raised.value) and "ValueError" in str(raised.value)
+    assert (out / "report.html").read_text() == REPORT
+    assert not list(out.glob(".incoming-*"))
