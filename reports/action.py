@@ -207,7 +207,8 @@ def call_list(
     sections: Sequence[Any], reviews: Mapping[tuple[str, str], FlagReview], as_of: date
 ) -> tuple[tuple[CallRow, ...], int]:
     """One row per patient with a flag needing action (flags under an applying exception left out),
-    ranked by high-priority flags, then how overdue the most overdue is, then how long flagged.
+    ranked by high-priority flags, then how overdue the most overdue is, then how many flags (more to
+    settle in one call), then how long flagged.
     `sections` are reports.context.CheckSection (not imported: context imports this module).
 
     Also returns how many patients were left off because every flag of theirs is excepted.
