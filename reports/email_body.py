@@ -9,6 +9,7 @@ worked out from the other counts of its row or from the previous night's email.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -152,22 +153,22 @@ def resolved_shown(resolved: int | None, threshold: int) -> str:
     return f"{resolved:,}" if not threshold else "—"
 
 
-def by_high_priority(
-    sections: Sequence[CheckSection], counts: Mapping[str, CheckCounts] | None = None
-) -> list[CheckSection]:
+def by_high_priority(rows: Sequence[EmailCheckRow]) -> list[EmailCheckRow]:
     """Checks with the most high-priority flags after exceptions first, then the most flags after
-    exceptions, then by title."""
+    exceptions, then by title: as the email SHOWS them (rounded, a band, or hidden), never by the exact
+    counts, or the order would tell what a hidden or rounded cell holds."""
 
-    def key(c: CheckSection) -> tuple:
-        got = counts.get(c.summary.check_id) if counts else None
-        after = got.flagged_after_exceptions if got and got.flagged_after_exceptions is not None else None
-        return (
-            -high_after(c.summary.high_priority, got),
-            -(c.summary.flagged if after is None else after),
-            c.summary.title,
-        )
+    def shown(text: str) -> float:
+        if text.replace(",", "").isdigit():
+            return float(text.replace(",", ""))
+        band = re.fullmatch(r"1–(\d+)", text)
+        return (1 + int(band[1])) / 2 if band else 0.0  # "1–7": somewhere in it; "—": nothing known
 
-    return sorted(sections, key=key)
+    def key(r: EmailCheckRow) -> tuple:
+        after = r.flagged_after_exceptions if r.flagged_after_exceptions != "—" else r.flagged
+        return (-shown(r.high_priority), -shown(after), r.title)
+
+    return sorted(rows, key=key)
 
 
 def report_href(location: str) -> str:
@@ -210,8 +211,9 @@ def email_summary(
         generated_at=h.generated_at.strftime("%Y-%m-%d %H:%M"),
         tool_version=h.tool_version,
         checks=tuple(
-            email_row(c, threshold, ctx.action.counts if ctx.action else None)
-            for c in by_high_priority(ctx.checks, ctx.action.counts if ctx.action else None)
+            by_high_priority(
+                [email_row(c, threshold, ctx.action.counts if ctx.action else None) for c in ctx.checks]
+            )
         ),
         warnings=warnings,
         rejected_total=sum(f.rows_rejected for f in ctx.files),

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from reports.action import CheckCounts, FlagReview, Headline, call_list, with_high_after_exceptions
-from reports.email_body import by_high_priority, email_row
+from reports.email_body import EmailCheckRow, by_high_priority, email_row
 from reports.measures import published
 
 AS_OF = date(2026, 11, 20)
@@ -63,7 +63,8 @@ def test_high_priority_is_counted_after_exceptions_and_orders_the_email():
     counts = {"cramps": CheckCounts(8, 40, 8, 0), "nsaid": CheckCounts(2, 40, 0, 2)}
     counts = with_high_after_exceptions(counts, [cramps, nsaid], reviews)
     assert counts["cramps"].high_after_exceptions == 0 and counts["nsaid"].high_after_exceptions == 2
-    assert [s.summary.check_id for s in by_high_priority([cramps, nsaid], counts)] == ["nsaid", "cramps"]
+    shown = by_high_priority([email_row(s, 0, counts) for s in (cramps, nsaid)])
+    assert [r.title for r in shown] == ["NSAID in CKD", "Muscle cramps in cirrhosis"]
     row = email_row(cramps, 0, counts)
     assert (row.high_priority, row.high_priority_before, row.flagged_after_exceptions) == ("0", "8", "0")
     rows, excepted = call_list([cramps, nsaid], reviews, AS_OF)
@@ -80,3 +81,19 @@ def test_a_checks_first_run_calls_every_flag_new_everywhere():
     assert row.new == "8" and row.resolved == "first run"  # every flagged patient is new
     second = Section(Summary("a", "Check A", new=0), (Row("P1", runs_flagged=2),))
     assert not call_list([second], {}, AS_OF)[0][0].new
+
+
+def test_the_emails_order_of_checks_tells_nothing_its_cells_hide():
+    """Sorted by the exact counts, a hidden '—' placed below a shown '0' that its title would put it
+    above told that it was 0 too. The order is a function of what is shown alone: a hidden cell
+    ranks as 0 whatever it holds, a band as its middle, ties by title."""
+
+    def row(title: str, high: str, after: str) -> EmailCheckRow:
+        return EmailCheckRow(title, after, "40", "", high, "0", "0", "0", after, high)
+
+    assert [r.title for r in by_high_priority([row("Zeta", "—", "—"), row("Alpha", "0", "0")])] == [
+        "Alpha",
+        "Zeta",
+    ]
+    ordered = by_high_priority([row("Alpha", "0", "0"), row("Beta", "1–7", "10"), row("Gamma", "15", "15")])
+    assert [r.title for r in ordered] == ["Gamma", "Beta", "Alpha"]
