@@ -1,12 +1,12 @@
 -- diuretic_electrolyte_monitoring: one row per patient with a diuretic active on $as_of.
 WITH prescribed_on_as_of AS (
-    SELECT patient_id, drug_name, rxnorm_code, atc_code, start_date
+    SELECT patient_id, drug_name, rxnorm_code, atc_code, start_date, end_effective
     FROM drugs_active_on(['diuretics'], $as_of)
 ),
 active AS (
     -- a cream or other topical form of a diuretic (spironolactone 5% cream for acne or hair loss) is
     -- not systemic exposure and needs no electrolyte monitoring: is_topical, the one topical definition
-    SELECT d.patient_id, d.drug_name, d.start_date
+    SELECT d.patient_id, d.drug_name, d.start_date, d.end_effective
     FROM prescribed_on_as_of d
     WHERE NOT is_topical(d.drug_name, d.rxnorm_code, d.atc_code)
 ),
@@ -20,7 +20,9 @@ treated AS (
     GROUP BY d.patient_id
 ),
 population AS (
-    SELECT a.patient_id, listed(a.drug_name) AS diuretics, any_value(t.diuretic_since) AS diuretic_since
+    SELECT a.patient_id, listed(a.drug_name) AS diuretics, any_value(t.diuretic_since) AS diuretic_since,
+           -- the last day a diuretic active today runs (NULL: one runs on with no end)
+           CASE WHEN bool_and(a.end_effective IS NOT NULL) THEN max(a.end_effective) END AS treated_until
     FROM active a
     JOIN treated t USING (patient_id)
     GROUP BY a.patient_id
@@ -107,7 +109,8 @@ SELECT
     flag_reason(flagged, CASE WHEN recheck_missed THEN 'post-start check overdue'
                               WHEN new_starter THEN 'baseline tests due'
                               ELSE 'overdue' END) AS monitoring,
-    due_on,
+    -- not flagged: the next test falls due only if the diuretic still runs then (due_soon.csv)
+    CASE WHEN flagged OR treated_until IS NULL OR due_on <= treated_until THEN due_on END AS due_on,
     diuretics, diuretic_since, last_potassium_at, last_potassium, last_sodium_at, last_sodium,
     last_creatinine_at, last_creatinine, last_egfr_at, last_egfr
 FROM missing

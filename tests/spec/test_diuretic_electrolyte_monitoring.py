@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import date
 from functools import partial
 
+import duckdb
+
 from tests.helpers import table
 from tests.spec.harness import OUT, check_spec
 
@@ -359,3 +361,31 @@ def test_a_topical_diuretic_is_not_a_diuretic_to_monitor(tmp_path):
     expected = {"T01": OUT, "T02": OUT, "T03": "high", "T04": "high"}
     evidence = {"T03": {"diuretics": "spironolactone 25 mg tablet", "diuretic_since": "2026-06-01"}}
     check_spec(tmp_path, CHECK, AS_OF, {"prescriptions": TOPICAL_PRESCRIPTIONS}, expected, evidence=evidence)
+
+
+COURSE_END = {
+    "prescriptions": table("""
+patient_id | drug_name               | rxnorm_code | atc_code | start_date | end_date   | days_supply
+# monitored; the next tests fall due on 2026-12-01 while the diuretic runs on: due soon
+U1         | furosemide 40 mg tablet | 4603        | C03CA01  | 2025-01-01 |            |
+# monitored; the diuretic stops on 2026-11-25, before the next tests fall due: nothing falls due
+U2         | furosemide 40 mg tablet | 4603        | C03CA01  | 2025-01-01 | 2026-11-25 |
+"""),
+    "labs": table("""
+patient_id | collected_at | loinc_code | test_name  | value | unit
+U1         | 2025-12-01   | 2823-3     | Potassium  | 4.2   | mmol/L
+U1         | 2025-12-01   | 2951-2     | Sodium     | 139   | mmol/L
+U1         | 2025-12-01   | 2160-0     | Creatinine | 1.0   | mg/dL
+U2         | 2025-12-01   | 2823-3     | Potassium  | 4.2   | mmol/L
+U2         | 2025-12-01   | 2951-2     | Sodium     | 139   | mmol/L
+U2         | 2025-12-01   | 2160-0     | Creatinine | 1.0   | mg/dL
+"""),
+}
+
+
+def test_the_next_tests_fall_due_only_while_the_diuretic_still_runs(tmp_path):
+    """due_soon.csv lists who falls due next: not a patient whose diuretic stops before then."""
+    run = check_spec(tmp_path, CHECK, AS_OF, COURSE_END, {"U1": None, "U2": None})
+    with duckdb.connect(str(run.db), read_only=True) as con:
+        due = con.execute("SELECT patient_id, due_on::VARCHAR FROM due_soon").fetchall()
+    assert due == [("U1", "2026-12-01")]
