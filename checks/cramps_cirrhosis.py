@@ -20,7 +20,8 @@ CHECK = CheckDefinition(
     ),
     population=(
         "Patients with cirrhosis of the liver recorded on or before as-of and not resolved on or before "
-        "as-of (ICD-10-CM K70.3x, K71.7, K74.3-K74.6x; ICD-9-CM 571.2, 571.5, 571.6; SNOMED-CT)."
+        "as-of (ICD-10-CM K70.3x, K71.7, K74.3-K74.6x, K72.1x end-stage liver disease, P78.81; ICD-9-CM "
+        "571.2, 571.5, 571.6; SNOMED-CT)."
     ),
     flag="A muscle cramp diagnosis (ICD-10-CM R25.2, ICD-9-CM 729.82, SNOMED-CT) recorded in the lookback.",
     windows=(

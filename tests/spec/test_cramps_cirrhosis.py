@@ -146,3 +146,54 @@ def test_snomed_cirrhosis_and_its_named_complications_are_seen(tmp_path):
     expected = {"C51": "high", "C52": "high", "C53": "high", "C54": OUT}  # C54: portal hypertension
     evidence = {"C51": {"cirrhosis_codes": "...716203000..."}}
     check_spec(tmp_path, CHECK, AS_OF, {"diagnoses": SNOMED_DIAGNOSES}, expected, evidence=evidence)
+
+
+# Review 2026-11 round 2: congenital cirrhosis (P78.81) is cirrhosis; chronic hepatic failure (K72.1x, whose
+# inclusion term is "End stage liver disease") is end-stage, decompensated cirrhosis in practice, as the
+# SNOMED list already reads 708248004 end-stage liver disease. Acute (K72.0x) and unspecified (K72.9x)
+# hepatic failure and hepatic encephalopathy (K76.82, coded with its underlying disease, which may be
+# acute failure, viral hepatitis or a portosystemic shunt) do not say cirrhosis.
+HEPATIC_DIAGNOSES = table(
+    "patient_id | code | code_system | recorded_at | resolved_at\n"
+    + "\n".join(
+        f"{p} | {code} | ICD-10-CM | 2024-01-01 |\n{p} | R25.2 | ICD-10-CM | 2026-06-01 |"
+        for p, code in {
+            "C61": "P78.81",
+            "C62": "K72.10",
+            "C63": "K7211",
+            "C64": "K72.00",
+            "C65": "K72.90",
+            "C66": "K76.82",
+        }.items()
+    )
+)
+
+
+def test_congenital_cirrhosis_and_chronic_hepatic_failure_are_cirrhosis(tmp_path):
+    expected = {"C61": "high", "C62": "high", "C63": "high", "C64": OUT, "C65": OUT, "C66": OUT}
+    evidence = {"C61": {"cirrhosis_codes": "P78.81"}, "C63": {"cirrhosis_codes": "K7211"}}
+    check_spec(tmp_path, CHECK, AS_OF, {"diagnoses": HEPATIC_DIAGNOSES}, expected, evidence=evidence)
+
+
+# Review 2026-11 round 2: the sodium of the priority rule under the names laboratories export. Each patient has
+# cirrhosis, a cramp and one normal sodium by name only, collected in the last 90 days: it was measured.
+NAMED_SODIUM = ["Serum sodium level", "Sodium (Na+)", "Na+ (Sodium)", "Sodium, S", "Plasma sodium level"]
+SODIUM_TABLES = {
+    "diagnoses": table(
+        "patient_id | code | code_system | recorded_at | resolved_at\n"
+        + "\n".join(
+            f"S{i:02d} | K74.60 | ICD-10-CM | 2024-01-01 |\nS{i:02d} | R25.2 | ICD-10-CM | 2026-10-01 |"
+            for i in range(1, len(NAMED_SODIUM) + 2)
+        )
+    ),
+    "labs": table(
+        "patient_id | collected_at | loinc_code | test_name | value | unit\n"
+        + "\n".join(f"S{i:02d} | 2026-10-01 | | {n} | 139 | mmol/L" for i, n in enumerate(NAMED_SODIUM, 1))
+        + f"\nS{len(NAMED_SODIUM) + 1:02d} | 2026-10-01 | | Urine sodium | 40 | mmol/L"
+    ),
+}
+
+
+def test_sodium_named_as_laboratories_export_it_is_measured(tmp_path):
+    expected = {f"S{i:02d}": "normal" for i in range(1, len(NAMED_SODIUM) + 1)} | {"S06": "high"}
+    check_spec(tmp_path, CHECK, AS_OF, SODIUM_TABLES, expected)

@@ -342,3 +342,65 @@ def test_albumin_corrected_calcium_is_payne(total, albumin, expected):
             "SELECT albumin_corrected_calcium($t, $a, 40.0, 0.02)", {"t": total, "a": albumin}
         ).fetchone()
     assert got == pytest.approx(expected)
+
+
+# Review 2026-11 round 2: electrolytes under the names laboratories export them ("X level", "serum X level",
+# "X (abbreviation)", Mayo's "X, S", the ionised "Ca++"). Each patient has the other two electrolytes
+# by LOINC and this one by its name only; before these names were listed each was a false "no ...".
+# Urine calcium and red-cell magnesium are other measurements: still no blood calcium or magnesium.
+NAMED_ELECTROLYTES = {
+    "L01": ("k", "Serum potassium level", "4.2"),
+    "L02": ("k", "Potassium (K+)", "4.2"),
+    "L03": ("k", "K+ (Potassium)", "4.2"),
+    "L04": ("k", "Potassium, S", "4.2"),
+    "L05": ("ca", "Calcium Level", "2.35"),
+    "L06": ("ca", "Serum calcium level", "2.35"),
+    "L07": ("ca", "Calcium (Ca)", "2.35"),
+    "L08": ("ca", "Calcium, S", "2.35"),
+    "L09": ("ca", "Calcium (total)", "2.35"),
+    "L10": ("ca", "Total Calcium, Serum", "2.35"),
+    "L11": ("ca", "Calcium Corrected for Albumin", "2.35"),
+    "L12": ("ca", "Albumin adjusted calcium", "2.35"),
+    "L13": ("ca", "Serum adjusted calcium concentration", "2.35"),
+    "L14": ("ca", "Ionized Ca", "1.20"),
+    "L15": ("ca", "Ca++", "1.20"),
+    "L16": ("ca", "Ionised calcium (pH 7.4)", "1.20"),
+    "L17": ("ca", "Calcium, Ionized, Serum", "1.20"),
+    "L18": ("mg", "Serum magnesium level", "0.85"),
+    "L19": ("mg", "Magnesium (Mg)", "0.85"),
+    "L20": ("mg", "Magnesium, S", "0.85"),
+    # a low ionised "Ca++" is judged as ionised, a low corrected one as corrected (not as totals)
+    "L21": ("ca", "Ca++", "1.05"),
+    "L22": ("ca", "Calcium Corrected for Albumin", "2.05"),
+    "L23": ("ca", "Urine calcium", "2.35"),
+    "L24": ("mg", "Magnesium, RBC", "2.10"),
+}
+NAMED_TABLES = {
+    "diagnoses": table(
+        "patient_id | code | code_system | recorded_at | resolved_at\n"
+        + "\n".join(f"{p} | R25.2 | ICD-10-CM | 2026-06-01 |" for p in NAMED_ELECTROLYTES)
+    ),
+    "labs": table(
+        "patient_id | collected_at | loinc_code | test_name | value | unit\n"
+        + "\n".join(
+            panel(p, "2026-05-01", omit=key) + f"\n{p} | 2026-05-01 | | {name} | {value} | mmol/L"
+            for p, (key, name, value) in NAMED_ELECTROLYTES.items()
+        )
+    ),
+}
+
+
+def test_electrolytes_named_as_laboratories_export_them_count(tmp_path):
+    expected = {p: None for p in NAMED_ELECTROLYTES} | {
+        "L21": "high",
+        "L22": "high",
+        "L23": "normal",
+        "L24": "normal",
+    }
+    reason = {
+        "L21": "...low ionised calcium 1.05 on 2026-05-01...",
+        "L22": "...low corrected calcium 2.05 on 2026-05-01...",
+        "L23": "...cramp 2026-06-01: no calcium",
+        "L24": "...cramp 2026-06-01: no magnesium",
+    }
+    check_spec(tmp_path, CHECK, AS_OF, NAMED_TABLES, expected, reason=reason)

@@ -124,3 +124,58 @@ def test_reason_lists_every_missing_group(tmp_path):
         },
     )
     assert "glucose" not in run.evidence("W12")["missing_groups"]
+
+
+# Review 2026-11 round 2: each group's test under a name laboratories export ("X level", "X, S", "X, serum",
+# "X (abbreviation)", "HbA1c - IFCC", "HbA1c%"). Each patient has the other three groups by LOINC and
+# this group by its name only. Urine creatinine, bilirubin and glucose are not blood tests.
+GROUP_LOINC = {
+    "thyroid": "W99 | 2026-05-01 | 3016-3 | | 2.1 | mIU/L",
+    "kidney": "W99 | 2026-05-01 | 2160-0 | | 80 | umol/L",
+    "liver": "W99 | 2026-05-01 | 1742-6 | | 25 | U/L",
+    "glucose": "W99 | 2026-05-01 | 4548-4 | | 5.6 | %",
+}
+NAMED_TESTS = {
+    "M01": ("thyroid", "TSH (Thyroid Stimulating Hormone)", "2.1", "mIU/L"),
+    "M02": ("thyroid", "Thyroid stimulating hormone level", "2.1", "mIU/L"),
+    "M03": ("thyroid", "TSH, S", "2.1", "mIU/L"),
+    "M04": ("kidney", "Creatinine level", "80", "umol/L"),
+    "M05": ("kidney", "Creatinine, S", "80", "umol/L"),
+    "M06": ("kidney", "Estimated GFR (eGFR)", "75", "mL/min/1.73m2"),
+    "M07": ("liver", "ALT, serum", "25", "U/L"),
+    "M08": ("liver", "AST level", "25", "U/L"),
+    "M09": ("liver", "Bilirubin, total, serum", "10", "umol/L"),
+    "M10": ("liver", "Albumin level", "40", "g/L"),
+    "M11": ("glucose", "HbA1c - IFCC", "42", "mmol/mol"),
+    "M12": ("glucose", "HbA1c%", "6.0", "%"),
+    "M13": ("glucose", "Hemoglobin A1c (HbA1c)", "6.0", "%"),
+    "M14": ("glucose", "Fasting blood glucose level", "5.2", "mmol/L"),
+    "M15": ("glucose", "Glucose level", "5.2", "mmol/L"),
+    "M16": ("kidney", "Creatinine, urine", "8000", "umol/L"),
+    "M17": ("liver", "Bilirubin, urine", "0", "umol/L"),
+    "M18": ("glucose", "Glucose, urine", "0", "mmol/L"),
+}
+NAMED_TABLES = {
+    "diagnoses": table(
+        "patient_id | code | code_system | recorded_at | resolved_at\n"
+        + "\n".join(f"{p} | R25.2 | ICD-10-CM | 2026-06-01 |" for p in NAMED_TESTS)
+    ),
+    "labs": table(
+        "patient_id | collected_at | loinc_code | test_name | value | unit\n"
+        + "\n".join(
+            "\n".join(row.replace("W99", p) for g, row in GROUP_LOINC.items() if g != group)
+            + f"\n{p} | 2026-05-01 | | {name} | {value} | {unit}"
+            for p, (group, name, value, unit) in NAMED_TESTS.items()
+        )
+    ),
+}
+
+
+def test_work_up_tests_named_as_laboratories_export_them_count(tmp_path):
+    expected = {p: None for p in NAMED_TESTS} | {"M16": "normal", "M17": "normal", "M18": "normal"}
+    evidence = {
+        "M16": {"missing_groups": "kidney (creatinine or eGFR)"},
+        "M17": {"missing_groups": "liver (ALT, AST, bilirubin or albumin)"},
+        "M18": {"missing_groups": "glucose or HbA1c"},
+    }
+    check_spec(tmp_path, CHECK, AS_OF, NAMED_TABLES, expected, evidence=evidence)

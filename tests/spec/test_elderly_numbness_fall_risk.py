@@ -507,3 +507,35 @@ def test_uk_and_us_brands_of_the_fall_risk_classes_are_fall_risk_drugs(tmp_path)
     expected = {p: ("normal" if cls else None) for p, (_, cls) in BRANDS.items()}
     evidence = {p: {"fall_risk_drugs": f"{name} ({cls})"} for p, (name, cls) in BRANDS.items() if cls}
     check_spec(tmp_path, CHECK, AS_OF, tables, expected, evidence=evidence)
+
+
+# Review 2026-11 round 2: only diabetic polyneuropathy (E08-E13 .42), length-dependent and so in the feet, is
+# lower-limb neuropathy. "Diabetic neuropathy, unspecified" (.40), mononeuropathy (.41, any nerve) and
+# the WHO 4-character "with neurological complications" E11.4 (it also covers autonomic neuropathy and
+# amyotrophy) carry no site, as R20.x does not: they stay out. Everyone is 76 on a Z-drug.
+DIABETIC_CODES = {
+    "F01": "E11.42",
+    "F02": "E13.42",
+    "F03": "E11.40",
+    "F04": "E10.41",
+    "F05": "E11.4",
+    "F06": "E10.4",
+}
+DIABETIC_TABLES = {
+    "patients": table(
+        "patient_id | birth_date | sex\n" + "\n".join(f"{p} | 1950-01-01 | F" for p in DIABETIC_CODES)
+    ),
+    "diagnoses": table(
+        "patient_id | code | code_system | recorded_at | resolved_at\n"
+        + "\n".join(f"{p} | {c} | ICD-10-CM | 2026-01-01 |" for p, c in DIABETIC_CODES.items())
+    ),
+    "prescriptions": table(
+        "patient_id | drug_name | rxnorm_code | atc_code | start_date | end_date | days_supply\n"
+        + "\n".join(f"{p} | Zopiclone 7.5mg tablets | | | 2026-01-01 | |" for p in DIABETIC_CODES)
+    ),
+}
+
+
+def test_only_diabetic_polyneuropathy_is_lower_limb_among_diabetic_neuropathies(tmp_path):
+    expected = {"F01": "normal", "F02": "normal", "F03": OUT, "F04": OUT, "F05": OUT, "F06": OUT}
+    check_spec(tmp_path, CHECK, AS_OF, DIABETIC_TABLES, expected)

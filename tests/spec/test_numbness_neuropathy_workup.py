@@ -133,3 +133,60 @@ def test_snomed_numbness_by_site_and_neuropathy_subtypes_are_seen(tmp_path):
         "N55": OUT,
     }  # N55: deliberately not in the codelist
     check_spec(tmp_path, CHECK, AS_OF, {"diagnoses": SITE_DIAGNOSES}, expected)
+
+
+# Review 2026-11 round 2: B12 and HbA1c under the names laboratories export, and active B12
+# (holotranscobalamin), which NICE NG239 (2024) accepts beside total B12 as the first-line B12 test.
+# Each patient has the other test by LOINC. Methylmalonic acid is a second-line test, not a B12 result.
+NAMED_WORKUP = {
+    "B01": ("b12", "Vitamin B12, serum", "350", "ng/L"),
+    "B02": ("b12", "Vitamin B12 (Cobalamin)", "350", "ng/L"),
+    "B03": ("b12", "B12 level", "350", "ng/L"),
+    "B04": ("b12", "Active B12", "60", "pmol/L"),
+    "B05": ("b12", "Holotranscobalamin", "60", "pmol/L"),
+    "B06": ("b12", "Active B12 (holotranscobalamin)", "60", "pmol/L"),
+    "B07": ("glucose", "HbA1c - IFCC", "48", "mmol/mol"),
+    "B08": ("glucose", "HbA1c%", "6.0", "%"),
+    "B09": ("glucose", "Fasting plasma glucose level", "5.6", "mmol/L"),
+    "B10": ("b12", "Methylmalonic acid", "0.25", "umol/L"),
+}
+OTHER_TEST = {"b12": "4548-4 | | 5.6 | %", "glucose": "2132-9 | | 350 | ng/L"}
+NAMED_WORKUP_TABLES = {
+    "diagnoses": table(
+        "patient_id | code | code_system | recorded_at | resolved_at\n"
+        + "\n".join(f"{p} | R20.2 | ICD-10-CM | 2026-06-01 |" for p in NAMED_WORKUP)
+    ),
+    "labs": table(
+        "patient_id | collected_at | loinc_code | test_name | value | unit\n"
+        + "\n".join(
+            f"{p} | 2026-05-01 | {OTHER_TEST[test]}\n{p} | 2026-05-01 | | {name} | {value} | {unit}"
+            for p, (test, name, value, unit) in NAMED_WORKUP.items()
+        )
+    ),
+}
+
+
+def test_b12_active_b12_and_hba1c_named_as_laboratories_export_them_count(tmp_path):
+    expected = {p: None for p in NAMED_WORKUP} | {"B10": "normal"}
+    reason = {"B10": "...with no vitamin B12 result in the 365 days to 2026-11-20"}
+    check_spec(tmp_path, CHECK, AS_OF, NAMED_WORKUP_TABLES, expected, reason=reason)
+
+
+# Review 2026-11 round 2: diabetic neuropathy, unspecified, mono- and polyneuropathy (E08-E13 .40-.42) are in
+# the population; autonomic neuropathy (.43), amyotrophy (.44) and "other" (.49) stay out by design.
+# The WHO 4-character E11.4 is not listed: the matcher treats every ICD-10-CM row as a prefix, so an
+# E11.4 row would also take in E11.43, E11.44 and E11.49 (see SOURCES.md, review 2026-11 round 2).
+DIABETIC_DIAGNOSES = table("""
+patient_id | code   | code_system | recorded_at | resolved_at
+D01        | E11.40 | ICD-10-CM   | 2026-06-01  |
+D02        | E10.41 | ICD-10-CM   | 2026-06-01  |
+D03        | E13.42 | ICD-10-CM   | 2026-06-01  |
+D04        | E11.43 | ICD-10-CM   | 2026-06-01  |
+D05        | E11.44 | ICD-10-CM   | 2026-06-01  |
+D06        | E11.49 | ICD-10-CM   | 2026-06-01  |
+""")
+
+
+def test_diabetic_neuropathy_in_and_other_neurological_complications_out(tmp_path):
+    expected = {"D01": "high", "D02": "high", "D03": "high", "D04": OUT, "D05": OUT, "D06": OUT}
+    check_spec(tmp_path, CHECK, AS_OF, {"diagnoses": DIABETIC_DIAGNOSES}, expected)
