@@ -71,8 +71,23 @@ def _version(path: Path, source: str, rows: int) -> CodelistFile:
 
 
 def _data_rows(path: Path) -> int:
+    """A shipped file's rows, each with as many fields as its header: a row with one more (an
+    unquoted comma in a description) made DuckDB's reader guess another layout for the whole file,
+    and the codelist then matched nothing, silently."""
     with path.open(encoding="utf-8-sig", newline="") as handle:
-        return sum(1 for row in csv.reader(handle) if row) - 1
+        reader = csv.reader(handle)
+        width = len(next(reader, []))
+        rows = 0
+        for row in reader:
+            if not row:
+                continue
+            if len(row) != width:
+                raise ConfigError(
+                    f"{path}, line {reader.line_num}: {len(row)} fields, the header has {width} "
+                    "(a shipped codelist is damaged: reinstall clinic-audit)"
+                )
+            rows += 1
+        return rows
 
 
 def validate_local(path: Path) -> int:

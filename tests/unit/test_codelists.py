@@ -239,3 +239,27 @@ def test_systemic_lists_carry_no_non_systemic_atc_groups():
     for stem in ["nsaids_systemic", "diuretics", "statins", "beta_blockers", "insulins"]:
         local = {c for s, c in codes_of(stem) if s == "ATC" and (c[0] in "DS" or c.startswith("M02"))}
         assert local == set(), stem
+
+
+def test_a_damaged_shipped_codelist_is_refused_not_silently_empty(tmp_path, monkeypatch):
+    """One unquoted comma in a description gave a row one field too many; DuckDB's reader then
+    guessed another layout for the whole file and cirrhosis matched no code, with exit 0."""
+    import shutil
+
+    from pipelines import db
+    from pipelines.codelists import codelist_files
+    from pipelines.settings import ConfigError
+
+    for path in CODELISTS:
+        shutil.copy(path, tmp_path / path.name)
+    with (tmp_path / "cirrhosis.csv").open("a", encoding="utf-8") as handle:
+        handle.write("X99.9,ICD-10-CM,a description (with, a comma)\n")
+    monkeypatch.setattr(db, "CODELIST_DIR", tmp_path)
+    with pytest.raises(ConfigError, match=r"cirrhosis.csv, line \d+: 4 fields, the header has 3"):
+        codelist_files(None)
+
+
+def test_every_shipped_row_has_its_headers_fields():
+    from pipelines.codelists import codelist_files
+
+    assert {f.codelist for f in codelist_files(None) if f.rows > 0} == {p.stem for p in CODELISTS}
