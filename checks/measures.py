@@ -100,7 +100,9 @@ def data_fingerprints(con: duckdb.DuckDBPyConnection, months: Sequence[date]) ->
         f"""
         WITH events AS (
             SELECT patient_id, CAST(collected_at AS DATE) AS d, hash(l)::HUGEINT AS h FROM src_labs l
-            UNION ALL SELECT patient_id, start_date, hash(p)::HUGEINT FROM src_prescriptions p
+            -- a prescription's _run_id moves to each run whose export restates it (ingest._restate)
+            UNION ALL SELECT patient_id, start_date, hash(p)::HUGEINT
+            FROM (SELECT * EXCLUDE (_run_id) FROM src_prescriptions) p
             UNION ALL SELECT patient_id, recorded_at, hash(x)::HUGEINT FROM src_diagnoses x
         ),
         first_dated AS (SELECT patient_id, coalesce(min(d), DATE '0001-01-01') AS d FROM events GROUP BY 1),

@@ -46,6 +46,26 @@ class TableContract:
     # Stored columns computed from the staged columns after staging (an SQL expression each), not
     # in stage_<table>.sql, whose projection must keep the file's order (see stage_labs.sql).
     computed: Mapping[str, str] = field(default_factory=dict)
+    # The columns naming one fact whose other columns a later export may state otherwise (a
+    # patient: their death, site; a prescription, by patient, drug, codes and start: its end). The
+    # latest export's statement counts: a stored version re-sent unchanged is restated by this run
+    # (its _run_id moves to it, pipelines/ingest.py _restate) though not loaded again, so a death
+    # recorded in error and then undone ends undone. Empty: rows are facts of their own (labs).
+    fact_key: tuple[str, ...] = ()
+    # The storage table marks the versions of a fact the latest export did not state `_superseded`
+    # (kept, not read: current_prescriptions); without it, the reader picks the latest (patient_state).
+    supersedes: bool = False
+
+    @property
+    def current(self) -> str:
+        """The relation holding the current version of each row: the storage table, or the view of
+        its versions not superseded (pipelines/sql/views.sql current_prescriptions)."""
+        return f"current_{self.storage_table}" if self.supersedes else self.storage_table
+
+    @property
+    def restated(self) -> bool:
+        """Whether a later export's statement of a fact replaces an earlier one (fact_key)."""
+        return bool(self.fact_key)
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -84,6 +104,7 @@ PATIENTS = TableContract(
     stored=("patient_id", "birth_date", "sex", "death_date", "deceased", "site_id", "clinician_id"),
     identity_date="birth_date",
     dates=("birth_date", "death_date"),
+    fact_key=("patient_id",),  # patient_state reads each patient's latest statement (views.sql)
 )
 
 # Lab results are stored as exported in `lab_results`; the `labs` view (pipelines/sql/views.sql)
@@ -137,6 +158,8 @@ PRESCRIPTIONS = TableContract(
     identity_date="start_date",
     dates=("start_date", "end_date", "end_effective"),
     event_date="start_date",
+    fact_key=("patient_id", "drug_name", "rxnorm_code", "atc_code", "start_date"),
+    supersedes=True,
 )
 
 DIAGNOSES = TableContract(

@@ -291,7 +291,7 @@ def ingest_file(
             digest = pool.submit(sha256_of, *source.paths)
             if _size_seen_before(con, result):
                 result.sha256 = digest.result()
-                if _copy_if_unchanged(con, result):
+                if _copy_if_unchanged(con, result, spec.restated):
                     return result
             staging = budget.schema_for(source, result.bytes) if budget else "temp"
             log.debug(
@@ -443,8 +443,20 @@ def _size_seen_before(con: duckdb.DuckDBPyConnection, result: FileResult) -> boo
     )
 
 
-def _copy_if_unchanged(con: duckdb.DuckDBPyConnection, result: FileResult) -> bool:
-    """A file byte-identical to one already loaded adds nothing: reuse its counts, skip the read."""
+def _copy_if_unchanged(con: duckdb.DuckDBPyConnection, result: FileResult, restated: bool = False) -> bool:
+    """A file byte-identical to one already loaded adds nothing: reuse its counts, skip the read.
+
+    `restated` (TableContract.restated: the latest export's statement counts): only when it is also
+    identical to the latest file of its table; an older file sent again (a death undone, a
+    prescription reopened) is read, so that it restates its rows."""
+    if restated:
+        latest = con.execute(
+            "SELECT sha256 FROM run_files JOIN runs USING (run_id) WHERE table_name = $t "
+            "ORDER BY seq DESC LIMIT 1",
+            {"t": result.table},
+        ).fetchall()
+        if not latest or latest[0][0] != result.sha256:
+            return False
     row = con.execute(
         """
         SELECT rows_read, rows_loaded + rows_duplicate, rows_rejected, coalesce(rows_skipped, 0),
@@ -786,7 +798,8 @@ def _load(con: duckdb.DuckDBPyConnection, spec: TableContract, run_id: str, resu
     identity = ", ".join(spec.identity)
     before = scalar(con, f"SELECT count(*) FROM {target}")  # noqa: S608 - contract table name
     lo, hi = con.execute(f"SELECT min({day}), max({day}) FROM numbered_{table}").fetchall()[0]  # noqa: S608
-    in_range = f"FROM {target} WHERE {day} BETWEEN $lo AND $hi OR {day} IS NULL"
+    in_dates = f"({day} BETWEEN $lo AND $hi OR {day} IS NULL)"
+    in_range = f"FROM {target} WHERE {in_dates}"
     # A first load, or an export with no stored row in its date range, cannot repeat a stored row.
     overlaps = con.execute(f"SELECT 1 {in_range} LIMIT 1", {"lo": lo, "hi": hi}).fetchall()
     new_only = f"AND hash({identity}) NOT IN (SELECT hash({identity}) {in_range})" if overlaps else ""
@@ -800,10 +813,40 @@ def _load(con: duckdb.DuckDBPyConnection, spec: TableContract, run_id: str, resu
         params,
     )
     after = scalar(con, f"SELECT count(*) FROM {target}")  # noqa: S608
+    if spec.restated and overlaps:
+        _restate(con, spec, run_id, in_dates, {"lo": lo, "hi": hi})
     con.unregister("bad_rows")
     con.unregister("cleared_rows")
     result.rows_loaded = after - before
     result.rows_duplicate = result.rows_read - result.rows_rejected - result.rows_skipped - result.rows_loaded
+
+
+def _restate(
+    con: duckdb.DuckDBPyConnection, spec: TableContract, run_id: str, in_dates: str, bounds: dict
+) -> None:
+    """The latest export's statement counts (TableContract.fact_key): stored versions this export
+    sends again unchanged move to this run, and (TableContract.supersedes) the versions of each fact
+    this export sends are the current ones, the fact's other stored versions `_superseded` (kept,
+    not read). Only facts stored in more than one version are touched: a fact that never changed
+    (nearly all, on a nightly export) has nothing to restate, and costs no write. Facts this export
+    does not mention (a rolling window that has moved on) are left as they are."""
+    table, target = spec.table, spec.storage_table
+    identity, key = ", ".join(spec.identity), ", ".join(spec.fact_key)
+    versioned = (  # contract identifiers only
+        f"hash({key}) IN (SELECT hash({key}) FROM {target} WHERE {in_dates} "  # noqa: S608
+        "GROUP BY 1 HAVING count(*) > 1)"
+    )
+    con.execute(
+        f"UPDATE {target} SET _run_id = $run WHERE _run_id <> $run AND {in_dates} AND {versioned} "  # noqa: S608
+        f"AND hash({identity}) IN (SELECT hash({identity}) FROM loadable_{table})",
+        {"run": run_id} | bounds,
+    )
+    if spec.supersedes:
+        con.execute(
+            f"UPDATE {target} SET _superseded = (_run_id <> $run) WHERE {in_dates} AND {versioned} "  # noqa: S608
+            f"AND hash({key}) IN (SELECT hash({key}) FROM loadable_{table})",
+            {"run": run_id} | bounds,
+        )
 
 
 def _reasons_from(con: duckdb.DuckDBPyConnection, relation: str, limit: int = 5) -> list[dict]:

@@ -14,7 +14,7 @@ SELECT patient_id, CAST((SELECT as_of FROM aligned_as_of) - max(day) AS INTEGER)
 FROM (
     SELECT patient_id, max(collected_at)::DATE AS day FROM lab_results GROUP BY patient_id
     UNION ALL
-    SELECT patient_id, max(start_date) FROM prescriptions GROUP BY patient_id
+    SELECT patient_id, max(start_date) FROM current_prescriptions GROUP BY patient_id
     UNION ALL
     SELECT patient_id, max(recorded_at) FROM diagnoses GROUP BY patient_id
 )
@@ -37,7 +37,7 @@ SELECT p.* REPLACE (
     p.end_date + s.shift_days AS end_date,
     p.end_effective + s.shift_days AS end_effective
 )
-FROM prescriptions p JOIN patient_shift s USING (patient_id);
+FROM current_prescriptions p JOIN patient_shift s USING (patient_id);
 
 CREATE OR REPLACE TEMP VIEW src_diagnoses AS
 SELECT d.* REPLACE (

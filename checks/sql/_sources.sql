@@ -4,5 +4,5 @@
 -- (Lookups over distinct names and codes, which carry no dates, read the tables directly.)
 CREATE OR REPLACE TEMP VIEW src_patient_state AS SELECT * FROM patient_state;
 CREATE OR REPLACE TEMP VIEW src_labs AS SELECT * FROM labs;
-CREATE OR REPLACE TEMP VIEW src_prescriptions AS SELECT * FROM prescriptions;
+CREATE OR REPLACE TEMP VIEW src_prescriptions AS SELECT * FROM current_prescriptions;
 CREATE OR REPLACE TEMP VIEW src_diagnoses AS SELECT * FROM diagnoses;

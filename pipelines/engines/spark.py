@@ -47,6 +47,8 @@ DATA_TABLES = {
     "patient_state": "src_patient_state",
     "codelist": "codelist",
 }
+# The same relation under the name _sources.sql reads it by (the current version of each prescription).
+ALIASES = {"prescriptions": ("current_prescriptions",)}
 PREPARED_FILES = ("_sources.sql", "_concepts.sql")
 SESSION_CONFIG = {
     "spark.sql.session.timeZone": "UTC",  # timestamps are wall-clock times, as in DuckDB
@@ -107,6 +109,8 @@ class SparkEngine:
             relation.write_parquet(str(path))  # through DuckDB's API: no path formatted into SQL
             frame = self.spark.read.parquet(str(path))
         frame.createOrReplaceTempView(name)
+        for alias in ALIASES.get(name, ()):
+            frame.createOrReplaceTempView(alias)
         log.info("spark: %s published", name)
 
     def close(self) -> None:

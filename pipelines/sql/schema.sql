@@ -142,8 +142,10 @@ CREATE TABLE IF NOT EXISTS prescriptions (
     end_date     DATE,                        -- as exported
     days_supply  INTEGER,
     end_effective DATE,                       -- end_date, else start + days_supply, else NULL (ongoing)
-    _run_id      VARCHAR NOT NULL
+    _run_id      VARCHAR NOT NULL,             -- the latest run whose export stated this row
+    _superseded  BOOLEAN DEFAULT false         -- a later export stated this prescription otherwise
 );
+ALTER TABLE prescriptions ADD COLUMN IF NOT EXISTS _superseded BOOLEAN DEFAULT false;
 
 CREATE TABLE IF NOT EXISTS diagnoses (
     patient_id    VARCHAR NOT NULL,

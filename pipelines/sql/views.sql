@@ -127,6 +127,12 @@ SELECT s.patient_id,
 FROM per_run s JOIN alive_since a USING (patient_id)
 GROUP BY s.patient_id;
 
+-- current_prescriptions: every prescription as the latest export that stated it says it (a later
+-- export's version of the same prescription, say with the end date it has since been given,
+-- supersedes the earlier one: pipelines/ingest.py _restate); what the checks read.
+CREATE OR REPLACE VIEW current_prescriptions AS
+SELECT * EXCLUDE (_superseded) FROM prescriptions WHERE NOT coalesce(_superseded, false);
+
 -- measures_of(run_id): the monthly measures as that run saw them. `measures` keeps every evaluation
 -- (a month evaluated again when late data arrived gets new rows under the later run); this picks,
 -- per check and month-end, the evaluation by the latest run up to and including the given one, so a

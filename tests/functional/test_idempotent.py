@@ -7,7 +7,7 @@ import json
 
 import duckdb
 
-from tests.helpers import cli, run_args, table_counts, write_export
+from tests.helpers import cli, flagged, night, run_args, table, table_counts, write_export
 
 HEADER = "patient_id,collected_at,loinc_code,test_name,value,unit\n"
 
@@ -68,3 +68,49 @@ def test_run_files_record_each_files_size_and_sha256(tmp_path):
     expected = hashlib.sha256(labs.read_bytes()).hexdigest()
     assert recorded == [(expected, labs.stat().st_size)]
     assert summary["files"]["labs"]["sha256"] == expected
+
+
+def test_the_latest_export_is_what_counts_for_a_death_and_a_prescriptions_end(tmp_path):
+    """Night 1: P1 alive, P2 on furosemide with no end. Night 2: P1 recorded dead (in error), P2's
+    furosemide given an end date. Night 3 re-sends night 1's rows unchanged: P1 alive again, P2's
+    prescription open again. Each night the latest export's statement counts, though a row re-sent
+    unchanged is never loaded twice; a corrected prescription supersedes, and is kept beside, the
+    version before it."""
+
+    alive = table("""
+patient_id | birth_date | sex | death_date | deceased
+P1         | 1950-01-01 | F   |            | false
+P2         | 1950-01-01 | M   |            | false
+""")
+    dead = table("""
+patient_id | birth_date | sex | death_date | deceased
+P1         | 1950-01-01 | F   | 2026-11-03 | true
+P2         | 1950-01-01 | M   |            | false
+""")
+    open_rx = table("""
+patient_id | drug_name               | rxnorm_code | atc_code | start_date | end_date   | days_supply
+P1         | furosemide 40 mg tablet | 4603        | C03CA01  | 2025-01-01 |            |
+P2         | furosemide 40 mg tablet | 4603        | C03CA01  | 2025-01-01 |            |
+""")
+    ended_rx = table("""
+patient_id | drug_name               | rxnorm_code | atc_code | start_date | end_date   | days_supply
+P1         | furosemide 40 mg tablet | 4603        | C03CA01  | 2025-01-01 |            |
+P2         | furosemide 40 mg tablet | 4603        | C03CA01  | 2025-01-01 | 2026-11-01 |
+""")
+    db = tmp_path / "audit.duckdb"
+
+    def state() -> tuple[dict, int, int]:
+        with duckdb.connect(str(db), read_only=True) as con:
+            dead_ = dict(con.execute("SELECT patient_id, deceased FROM patient_state").fetchall())
+            rx = con.execute("SELECT count(*) FROM prescriptions").fetchall()[0][0]
+            current = con.execute("SELECT count(*) FROM current_prescriptions").fetchall()[0][0]
+        return dead_, rx, current
+
+    night(tmp_path, "2026-11-02", write_export(tmp_path / "e1", patients=alive, prescriptions=open_rx))
+    assert flagged(db, "diuretic_electrolyte_monitoring") == {"P1", "P2"}
+    night(tmp_path, "2026-11-04", write_export(tmp_path / "e2", patients=dead, prescriptions=ended_rx))
+    assert state() == ({"P1": True, "P2": False}, 3, 2)
+    assert flagged(db, "diuretic_electrolyte_monitoring") == set()  # P1 dead, P2's diuretic stopped
+    night(tmp_path, "2026-11-05", write_export(tmp_path / "e3", patients=alive, prescriptions=open_rx))
+    assert state() == ({"P1": False, "P2": False}, 3, 2)
+    assert flagged(db, "diuretic_electrolyte_monitoring") == {"P1", "P2"}
