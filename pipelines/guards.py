@@ -40,13 +40,18 @@ RANGE_SQL = "SELECT min({day})::DATE AS lo, max({day})::DATE AS hi FROM {stored}
 
 
 def count_rows(path: Path) -> int:
-    """Data rows in an export file, counted cheaply as lines after the header (no parsing)."""
-    lines = last = 0
+    """Data rows in an export file, counted cheaply as lines after the header (no parsing). A file
+    with no LF at all but CRs (classic Mac line ends, which the reader reads) counts its CRs."""
+    lines = returns = last = 0
     with path.open("rb") as handle:
         while chunk := handle.read(1 << 20):
             lines += chunk.count(b"\n")
+            returns += chunk.count(b"\r") if not lines else 0
             last = chunk[-1]
-    lines += 1 if last and last != ord("\n") else 0
+    end = ord("\n")
+    if not lines and returns:
+        lines, end = returns, ord("\r")
+    lines += 1 if last and last != end else 0
     return max(lines - 1, 0)
 
 

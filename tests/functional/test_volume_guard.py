@@ -91,3 +91,16 @@ def test_an_ad_hoc_extract_is_no_baseline_for_the_nightly(tmp_path, shrunk_expor
     assert cli(*run_args(tmp_path, shrunk_export, *nightly, "--strict")) == EXIT_INPUT
     assert "volume guard" in capsys.readouterr().err
     assert table_counts(tmp_path / "audit.duckdb") == before
+
+
+@pytest.mark.parametrize("end", [b"\n", b"\r\n", b"\r"], ids=["LF", "CRLF", "CR"])
+def test_rows_are_counted_whatever_the_line_ends(tmp_path, end):
+    """The reader reads CR-only files (classic Mac line ends): the guard counted them as one line,
+    'about 0 rows', and with --strict stopped a complete export."""
+    from pipelines.guards import count_rows
+
+    path = tmp_path / "labs.csv"
+    path.write_bytes(end.join([b"patient_id,value", b"P1,4.1", b"P2,4.2", b"P3,4.3"]) + end)
+    assert count_rows(path) == 3
+    path.write_bytes(end.join([b"patient_id,value", b"P1,4.1", b"P2,4.2"]))  # no final line end
+    assert count_rows(path) == 2
