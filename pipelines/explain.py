@@ -70,7 +70,7 @@ def explain(
     patient's dates were moved to fall on `as_of`; else None.
     """
     if not patient_known(con, patient_id):
-        raise ConfigError(f"patient {patient_id!r} is not in the database")
+        raise ConfigError("that patient is not in the database (no record of theirs in any table)")
     with transaction(con, keep=False):  # a what-if: the views and temp results it builds are dropped
         prepare(con, as_of if per_patient else None, codelist_files)  # shipped and local codelists
         shift = _shift_days(con, patient_id) if per_patient else None

@@ -193,7 +193,8 @@ def validate(
         bad("check_id", f"check {item.check_id} has not run yet: nothing to review")
     elif item.patient_id.strip() and item.patient_id not in flags[item.check_id][2]:
         run_id = flags[item.check_id][0]
-        bad("patient_id", f"{item.patient_id} is not flagged by {item.check_id} in its latest run {run_id}")
+        # the patient is named by the line (or the command) only: messages reach the log file
+        bad("patient_id", f"the patient is not flagged by {item.check_id} in its latest run {run_id}")
     if item.status not in STATUSES:
         bad("status", f"{item.status!r} is not one of {', '.join(STATUSES)}")
     reason = REASON_BY_CODE.get(item.reason)

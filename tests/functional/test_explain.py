@@ -58,9 +58,11 @@ def test_without_as_of_it_explains_as_of_the_latest_nightly_run(sample_db, capsy
     assert f"Patient {patient}, as of 2026-11-20" in out and "FLAGGED" in out
 
 
-def test_unknown_patient_and_unknown_check_are_config_errors(sample_db, capsys):
-    assert cli("explain", "NOBODY", "--db", str(sample_db)) == 2
-    assert "NOBODY" in capsys.readouterr().err
+def test_unknown_patient_and_unknown_check_are_config_errors(sample_db, capsys, tmp_path):
+    log = tmp_path / "audit.jsonl"  # the message reaches the log file: no patient identifier in it
+    assert cli("--log-file", str(log), "explain", "NOBODY", "--db", str(sample_db)) == 2
+    assert "that patient is not in the database" in capsys.readouterr().err
+    assert "NOBODY" not in log.read_text(encoding="utf-8")
     assert cli("explain", "P0001", "--check", "no_such_check", "--db", str(sample_db)) == 2
 
 

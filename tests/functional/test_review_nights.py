@@ -265,10 +265,14 @@ def test_a_sheet_without_a_required_column_is_refused(one_night, capsys):
     assert reviews_count(one_night) == 0
 
 
-def test_a_command_line_review_of_an_unflagged_patient_is_refused(one_night, capsys):
-    args = ["Z", "--check", CHECK, "--status", "exception", "--reason", "palliative"]
-    assert review(one_night, *args) == EXIT_CONFIG
-    assert "Z is not flagged by diuretic_electrolyte_monitoring" in capsys.readouterr().err
+def test_a_command_line_review_of_an_unflagged_patient_is_refused(one_night, capsys, tmp_path):
+    """The message names the check and the run, never the patient: it reaches the log file too."""
+    log = tmp_path / "audit.jsonl"
+    args = ["Z9", "--check", CHECK, "--status", "exception", "--reason", "palliative"]
+    db = str(one_night / "audit.duckdb")
+    assert cli("--log-file", str(log), "review", *args, "--db", db) == EXIT_CONFIG
+    assert "the patient is not flagged by diuretic_electrolyte_monitoring" in capsys.readouterr().err
+    assert "Z9" not in log.read_text(encoding="utf-8")
     assert reviews_count(one_night) == 0
 
 
