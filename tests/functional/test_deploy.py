@@ -41,6 +41,15 @@ def test_service_is_a_private_oneshot_that_emails():
     assert service["EnvironmentFile"].lstrip("-").startswith("/etc/")
 
 
+def test_the_prune_timer_runs_weekly_and_the_services_share_their_settings():
+    timer = unit("clinic-audit-prune.timer")["Timer"]
+    assert timer["Unit"] == "clinic-audit-prune.service" and timer["Persistent"] == "true"
+    run, prune = (unit(n)["Service"] for n in ("clinic-audit.service", "clinic-audit-prune.service"))
+    for key in ("User", "UMask", "EnvironmentFile", "WorkingDirectory", "ReadWritePaths", "ProtectSystem"):
+        assert run[key] == prune[key], key
+    assert "prune" in exec_args(prune["ExecStart"])
+
+
 def test_timer_runs_nightly_and_catches_up():
     parser = unit("clinic-audit.timer")
     timer = parser["Timer"]
@@ -50,10 +59,11 @@ def test_timer_runs_nightly_and_catches_up():
     assert parser["Install"]["WantedBy"] == "timers.target"
 
 
-@pytest.mark.parametrize("line", ["service", "cron-run", "cron-prune"])
+@pytest.mark.parametrize("line", ["service", "prune-service", "cron-run", "cron-prune"])
 def test_scheduled_commands_are_valid_clinic_audit_invocations(line):
-    if line == "service":
-        command = unit("clinic-audit.service")["Service"]["ExecStart"]
+    if line.endswith("service"):
+        name = "clinic-audit-prune.service" if line == "prune-service" else "clinic-audit.service"
+        command = unit(name)["Service"]["ExecStart"]
     else:
         jobs = [c for c in (DEPLOY / "cron.example").read_text().splitlines() if c and c[0].isdigit()]
         command = jobs[0 if line == "cron-run" else 1]
@@ -69,6 +79,8 @@ def test_cron_example_sets_umask_and_keeps_the_password_out_of_the_crontab():
     text = (DEPLOY / "cron.example").read_text()
     jobs = [c for c in text.splitlines() if c and c[0].isdigit()]
     assert jobs and all(job.split()[5].startswith("umask") for job in jobs)
+    # every job reads the settings file (a CLINIC_AUDIT_DB there is the database every job uses)
+    assert all(". /etc/clinic-audit/environment" in job for job in jobs)
     assert "CLINIC_AUDIT_SMTP_PASSWORD=" not in text
     assert jobs[0].split()[:5] == ["30", "2", "*", "*", "*"]
 
@@ -80,17 +92,17 @@ def test_systemd_analyze_verify(tmp_path):
         pytest.skip("systemd-analyze is not installed; the INI and key checks above still ran")
     local = str(ROOT / ".venv" / "bin" / "clinic-audit")
     assert Path(local).exists()
-    for name in ("clinic-audit.service", "clinic-audit.timer"):
+    names = (
+        "clinic-audit.service",
+        "clinic-audit.timer",
+        "clinic-audit-prune.service",
+        "clinic-audit-prune.timer",
+    )
+    for name in names:
         text = (DEPLOY / "systemd" / name).read_text(encoding="utf-8")
         (tmp_path / name).write_text(text.replace(BINARY, local), encoding="utf-8")
     result = subprocess.run(
-        [
-            analyze,
-            "verify",
-            "--man=no",
-            str(tmp_path / "clinic-audit.service"),
-            str(tmp_path / "clinic-audit.timer"),
-        ],
+        [analyze, "verify", "--man=no", *(str(tmp_path / name) for name in names)],
         capture_output=True,
         text=True,
         check=False,
