@@ -158,14 +158,21 @@ def prune(con: duckdb.DuckDBPyConnection, keep_runs: int) -> dict[str, int]:
             removed[table] = con.execute(
                 f"DELETE FROM {table} WHERE run_id IN (SELECT run_id FROM pruned_runs)"  # noqa: S608
             ).fetchall()[0][0]
-        # A pruned run's monthly measures go once a later run has evaluated the same month again;
-        # while they are still the month's latest figures (also for a month that has left the
-        # window, which a kept run's report may show), they stay.
+        # A pruned run's evaluation of a month goes once no kept run can see it: a later evaluation
+        # (not an ad-hoc run's private one) by a run up to the oldest kept one supersedes it for every
+        # kept run's measures_of; until then it stays (also for a month that has left the window).
+        # A pruned run's private evaluations were its own: they go.
         removed["measures"] = con.execute(
-            "DELETE FROM measures m WHERE run_id IN (SELECT run_id FROM pruned_runs) AND NOT EXISTS "
-            "(SELECT 1 FROM measures_of((SELECT arg_max(run_id, seq) FROM runs "
-            "WHERE coalesce(kind, 'scheduled') = 'scheduled')) c "
-            "WHERE c.check_id = m.check_id AND c.month_end = m.month_end AND c.run_id = m.run_id)"
+            """
+            DELETE FROM measures m WHERE run_id IN (SELECT run_id FROM pruned_runs)
+            AND (coalesce(private, false) OR EXISTS (
+                SELECT 1 FROM measures e JOIN runs re ON re.run_id = e.run_id
+                WHERE e.check_id = m.check_id AND e.month_end = m.month_end
+                  AND NOT coalesce(e.private, false)
+                  AND re.seq > (SELECT seq FROM runs WHERE run_id = m.run_id)
+                  AND re.seq <= (SELECT min(seq) FROM runs
+                                 WHERE run_id NOT IN (SELECT run_id FROM pruned_runs))))
+            """
         ).fetchall()[0][0]
     return removed
 

@@ -233,3 +233,31 @@ def test_a_flag_standing_across_prunes_keeps_its_start_its_run_count_and_its_sta
     assert {(rows[p]["flagged_since"], rows[p]["runs_flagged"]) for p in standing} == {("2026-11-16", "5")}
     assert statuses(standing) == {"persisting"}
     capsys.readouterr()
+
+
+def test_a_kept_runs_measures_survive_a_prune_of_the_run_that_evaluated_them(tmp_path):
+    """Night 1 evaluates 24 months, night 2 reuses them, night 3 evaluates October again (a late
+    result). After `prune --keep-runs 2`, night 2's own figures (measures_of, what its re-rendered
+    report shows) still have all 24 months: night 1's October is what night 2 saw."""
+    import shutil
+
+    from tests.helpers import night
+
+    first = tmp_path / "e1"
+    shutil.copytree(SAMPLE_EXPORT, first)
+    late = tmp_path / "e3"
+    shutil.copytree(SAMPLE_EXPORT, late)
+    with (late / "labs.csv").open("a", encoding="utf-8") as handle:
+        handle.write("P0026,2026-10-05T09:00:00,2823-3,,4.2,mmol/L\n")
+    for as_of, export in (("2026-11-20", first), ("2026-11-21", first), ("2026-11-22", late)):
+        night(tmp_path, as_of, export)
+    db = tmp_path / "audit.duckdb"
+    months = (
+        "SELECT count(DISTINCT month_end) FROM measures_of((SELECT run_id FROM runs WHERE seq = 2)) "
+        "WHERE check_id = 'diuretic_electrolyte_monitoring' AND breakdown = 'total'"
+    )
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute(months).fetchall() == [(24,)]
+    assert cli("prune", "--keep-runs", "2", "--db", str(db)) == 0
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute(months).fetchall() == [(24,)]
