@@ -320,13 +320,6 @@ def _load_reference(con: duckdb.DuckDBPyConnection) -> None:
         """,
         {"p": str(REFERENCE_DIR / "unit_conversions.csv")},
     )
-    # The unit a mass-concentration LOINC code means when a result comes without one (19123-9,
-    # "Magnesium [Mass/volume]": mg/dL, which magnesium's plausible range in mmol/L cannot tell apart).
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE ref_loinc_units AS "
-        "SELECT upper(trim(code)) AS code, unit FROM read_csv($p, all_varchar = true)",
-        {"p": str(REFERENCE_DIR / "loinc_units.csv")},
-    )
     # The unit as written when it is a unit of some test in the unit map, else NULL: for a format
     # that carries two spellings of one unit (OMOP's unit concept code and unit_source_value) to
     # take the one it knows. Here, not in macros.sql: it reads the table just loaded.

@@ -273,9 +273,11 @@ def ingest_file(
     export_date: date,
     budget: StagingBudget | None = None,
     hasher: ThreadPoolExecutor | None = None,
+    restate: bool = True,
 ) -> FileResult:
     """Stage (in memory, or where `budget` says), validate, quarantine and load one source; returns
-    its counts. A file skipped as unchanged takes nothing from the budget.
+    its counts. A file skipped as unchanged takes nothing from the budget. `restate` (a scheduled
+    run): its export is the latest statement of what it mentions (_restate); an ad-hoc run's is not.
 
     The sha256 (recorded, and how a re-sent file is recognised) is computed in a background thread
     (`hasher`: the load's, see hashing_thread; else one of this file's own). Only a file the size of
@@ -323,7 +325,7 @@ def ingest_file(
     _accounted(source, reading, result)
     _encoding_hint(con, source, result)
     _note(con, source, result, run_id, noted, rules)
-    _load(con, spec, run_id, result)
+    _load(con, spec, run_id, result, restate)
     _drop_staging(con, spec.table)
     return result
 
@@ -448,11 +450,12 @@ def _copy_if_unchanged(con: duckdb.DuckDBPyConnection, result: FileResult, resta
 
     `restated` (TableContract.restated: the latest export's statement counts): only when it is also
     identical to the latest file of its table; an older file sent again (a death undone, a
-    prescription reopened) is read, so that it restates its rows."""
+    prescription reopened) is read, so that it restates its rows. Latest among the scheduled runs'
+    files: an ad-hoc run's export restates nothing."""
     if restated:
         latest = con.execute(
             "SELECT sha256 FROM run_files JOIN runs USING (run_id) WHERE table_name = $t "
-            "ORDER BY seq DESC LIMIT 1",
+            "AND coalesce(kind, 'scheduled') = 'scheduled' ORDER BY seq DESC LIMIT 1",
             {"t": result.table},
         ).fetchall()
         if not latest or latest[0][0] != result.sha256:
@@ -783,7 +786,9 @@ def _record_once(con: duckdb.DuckDBPyConnection, target: str, new: str) -> None:
     )
 
 
-def _load(con: duckdb.DuckDBPyConnection, spec: TableContract, run_id: str, result: FileResult) -> None:
+def _load(
+    con: duckdb.DuckDBPyConnection, spec: TableContract, run_id: str, result: FileResult, restate: bool = True
+) -> None:
     """Insert valid rows not already present; identical rows (overlapping exports) are skipped.
 
     A row's identity is a hash of its identifying columns, computed on both sides at load time
@@ -814,7 +819,7 @@ def _load(con: duckdb.DuckDBPyConnection, spec: TableContract, run_id: str, resu
     )
     after = scalar(con, f"SELECT count(*) FROM {target}")  # noqa: S608
     if spec.restated and overlaps:
-        _restate(con, spec, run_id, in_dates, {"lo": lo, "hi": hi})
+        _restate(con, spec, run_id, in_dates, {"lo": lo, "hi": hi}, restate)
     con.unregister("bad_rows")
     con.unregister("cleared_rows")
     result.rows_loaded = after - before
@@ -822,7 +827,12 @@ def _load(con: duckdb.DuckDBPyConnection, spec: TableContract, run_id: str, resu
 
 
 def _restate(
-    con: duckdb.DuckDBPyConnection, spec: TableContract, run_id: str, in_dates: str, bounds: dict
+    con: duckdb.DuckDBPyConnection,
+    spec: TableContract,
+    run_id: str,
+    in_dates: str,
+    bounds: dict,
+    restate: bool = True,
 ) -> None:
     """The latest export's statement counts (TableContract.fact_key): stored versions this export
     sends again unchanged move to this run, and (TableContract.supersedes) the versions of each fact
@@ -832,6 +842,14 @@ def _restate(
     does not mention (a rolling window that has moved on) are left as they are."""
     table, target = spec.table, spec.storage_table
     identity, key = ", ".join(spec.identity), ", ".join(spec.fact_key)
+    if not restate:  # an ad-hoc run (an analyst's older export, say) never rolls the nightly back:
+        if spec.supersedes:  # a version it adds of a fact already stored is no current version
+            con.execute(
+                f"UPDATE {target} SET _superseded = true WHERE _run_id = $run "  # noqa: S608
+                f"AND hash({key}) IN (SELECT hash({key}) FROM {target} WHERE _run_id <> $run AND {in_dates})",
+                {"run": run_id} | bounds,
+            )
+        return
     versioned = (  # contract identifiers only
         f"hash({key}) IN (SELECT hash({key}) FROM {target} WHERE {in_dates} "  # noqa: S608
         "GROUP BY 1 HAVING count(*) > 1)"

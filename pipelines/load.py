@@ -23,6 +23,7 @@ def load_exports(
     run_id: str,
     run_day: date,
     progress: Callable[[str], None],
+    restate: bool = True,
 ) -> Iterator[FileResult]:
     """Load every export file, yielding each file's result as it is done.
 
@@ -36,7 +37,7 @@ def load_exports(
             progress(Step(f"loading {source.label}", sum(size for size, _ in file_state(source)), con))
             log.debug("loading %s", source.label)
             started = time.perf_counter()
-            result = ingest_file(con, source, run_id, run_day, budget, hasher)
+            result = ingest_file(con, source, run_id, run_day, budget, hasher, restate)
             _log_file(result, time.perf_counter() - started)
             yield result
 

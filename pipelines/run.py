@@ -180,7 +180,9 @@ def _load(
     progress: Callable[[str], None],
 ) -> None:
     """Every export file loaded; a file over the reject threshold stops the run (rolled back)."""
-    for result in load_exports(con, files, outcome.run_id, outcome.started_at.date(), progress):
+    # an ad-hoc run's export is no statement of the latest facts (pipelines/ingest.py _restate)
+    scheduled = outcome.kind != "ad hoc"
+    for result in load_exports(con, files, outcome.run_id, outcome.started_at.date(), progress, scheduled):
         outcome.files = in_export_order(files, [*outcome.files, result])
         reject_threshold_guard(result, settings.reject_threshold)
     refresh_lab_concepts(con)  # labs loaded by earlier runs follow today's codelists

@@ -27,17 +27,14 @@ SELECT m.loinc_code, m.test_name, m.unit_original, m.analyte, m.specimen,
        a.analyte IS NOT NULL AS has_reference,
        a.canonical_unit,
        -- value = value_original * factor: 1 for tests without a canonical unit and for a missing
-       -- unit (assumed canonical), unless the LOINC code is a mass concentration whose unit the
-       -- reference knows (ref_loinc_units: a unitless 1.2 of "Magnesium [Mass/volume]" is mg/dL),
+       -- unit (assumed canonical: a unitless magnesium of a "Mass/volume" LOINC code is as often an
+       -- SI value under a mis-mapped code as a US mg/dL one, so no unit is guessed from the code),
        -- NULL for a unit the reference cannot convert.
-       CASE WHEN a.analyte IS NULL OR (m.unit_original IS NULL AND i.unit IS NULL) THEN 1
-            ELSE c.factor END AS factor,
+       CASE WHEN a.analyte IS NULL OR m.unit_original IS NULL THEN 1 ELSE c.factor END AS factor,
        a.plausible_low, a.plausible_high, a.decimals
 FROM mapped m
 LEFT JOIN ref_analytes a ON a.analyte = m.analyte AND m.specimen = 'blood'
-LEFT JOIN ref_loinc_units i ON i.code = m.loinc_code AND m.unit_original IS NULL
-LEFT JOIN ref_unit_conversions c
-  ON c.analyte = a.analyte AND c.unit = unit_key(coalesce(m.unit_original, i.unit));
+LEFT JOIN ref_unit_conversions c ON c.analyte = a.analyte AND c.unit = unit_key(m.unit_original);
 
 DELETE FROM lab_concepts;
 INSERT INTO lab_concepts BY NAME SELECT * FROM mapped_lab_concepts;

@@ -9,7 +9,13 @@
 -- limit) is 0.70 mmol/L, not 0.6994, which a threshold of 0.70 would call low.
 CREATE OR REPLACE VIEW labs AS
 SELECT r.patient_id, r.collected_at, r.loinc_code, r.test_name, c.analyte, c.specimen,
+       -- (a censored bound is rounded outward, '<' up and '>' down, so rounding never makes a
+       -- judgement certain that was not: '<1.71' mg/dL of magnesium is '<0.71', not '<0.70')
        CASE WHEN c.factor = 1 OR c.decimals IS NULL THEN r.value_original * c.factor
+            WHEN r.value_comparator IN ('<', '<=')
+            THEN ceil(round(r.value_original * c.factor * pow(10, c.decimals), 6)) / pow(10, c.decimals)
+            WHEN r.value_comparator IN ('>', '>=')
+            THEN floor(round(r.value_original * c.factor * pow(10, c.decimals), 6)) / pow(10, c.decimals)
             ELSE round(r.value_original * c.factor, c.decimals) END AS value,
        coalesce(c.canonical_unit, r.unit_original) AS unit,
        r.value_original, r.unit_original, r._run_id, r.value_comparator

@@ -111,6 +111,17 @@ P2         | furosemide 40 mg tablet | 4603        | C03CA01  | 2025-01-01 | 202
     night(tmp_path, "2026-11-04", write_export(tmp_path / "e2", patients=dead, prescriptions=ended_rx))
     assert state() == ({"P1": True, "P2": False}, 3, 2)
     assert flagged(db, "diuretic_electrolyte_monitoring") == set()  # P1 dead, P2's diuretic stopped
+    # an analyst's ad-hoc run on an older export (and one more version of P2's prescription) is no
+    # statement of the latest facts: the nightly's stay as they were, the new version is not current
+    older = [{**r, "end_date": "2026-10-15"} if r["patient_id"] == "P2" else r for r in open_rx]
+    adhoc = [
+        "run",
+        "--ad-hoc",
+        "--exports",
+        str(write_export(tmp_path / "old", patients=alive, prescriptions=older)),
+    ]
+    assert cli(*adhoc, "--db", str(db), "--out", str(tmp_path / "adhoc"), "--as-of", "2026-11-04") == 0
+    assert state() == ({"P1": True, "P2": False}, 4, 2)
     night(tmp_path, "2026-11-05", write_export(tmp_path / "e3", patients=alive, prescriptions=open_rx))
-    assert state() == ({"P1": False, "P2": False}, 3, 2)
+    assert state() == ({"P1": False, "P2": False}, 4, 2)
     assert flagged(db, "diuretic_electrolyte_monitoring") == {"P1", "P2"}

@@ -270,26 +270,19 @@ def test_lab_value_is_stored_as_number_and_comparator(tmp_path, value, stored):
     assert in_view == [stored]  # potassium: the canonical unit is the original one
 
 
-def test_a_unitless_mass_concentration_code_is_read_in_its_mass_unit(tmp_path):
-    """'Magnesium [Mass/volume]' (19123-9) with no unit is mg/dL: 1.2 is a low 0.49 mmol/L, not a
-    normal 1.2 mmol/L (magnesium's plausible range cannot tell the two apart). A unitless result of a
-    [Moles/volume] code stays in the canonical unit."""
+def test_a_unitless_result_is_read_in_the_canonical_unit_whatever_its_loinc_property(tmp_path):
+    """No unit is guessed from a LOINC code's property: a unitless 0.8 of "Magnesium [Mass/volume]"
+    (19123-9) is as often an SI value under a mis-mapped code (UK and EU mappings) as a US mg/dL
+    one; read as mg/dL it would be a false, high-priority low."""
     rows = [
-        {**GOOD["labs"], "loinc_code": "19123-9", "test_name": "Magnesium", "value": "1.2", "unit": ""},
+        {**GOOD["labs"], "loinc_code": "19123-9", "test_name": "Magnesium", "value": "0.8", "unit": ""},
         {**GOOD["labs"], "loinc_code": "2601-3", "test_name": "Magnesium", "value": "0.8", "unit": "",
          "collected_at": "2026-01-03"},
-        {**GOOD["labs"], "loinc_code": "2345-7", "test_name": "Glucose", "value": "54", "unit": ""},
     ]  # fmt: skip
     run_pipeline(tmp_path, date(2026, 11, 20), labs=rows)
     with duckdb.connect(str(tmp_path / "audit.duckdb"), read_only=True) as con:
-        got = con.execute(
-            "SELECT loinc_code, round(value, 3), unit, value_original FROM labs ORDER BY loinc_code"
-        ).fetchall()
-    assert got == [
-        ("19123-9", 0.49, "mmol/L", 1.2),  # 0.4937
-        ("2345-7", 3.0, "mmol/L", 54.0),  # 2.997
-        ("2601-3", 0.8, "mmol/L", 0.8),
-    ]
+        got = con.execute("SELECT loinc_code, value, unit FROM labs ORDER BY loinc_code").fetchall()
+    assert got == [("19123-9", 0.8, "mmol/L"), ("2601-3", 0.8, "mmol/L")]
 
 
 def test_a_converted_value_at_a_limit_is_the_limit(tmp_path):
@@ -305,3 +298,14 @@ def test_a_converted_value_at_a_limit_is_the_limit(tmp_path):
     with duckdb.connect(str(tmp_path / "audit.duckdb"), read_only=True) as con:
         got = dict(con.execute("SELECT analyte, value FROM labs").fetchall())
     assert got == {"magnesium": 0.70, "calcium_ionized": 1.15}
+
+
+def test_a_converted_censored_bound_is_rounded_outward(tmp_path):
+    """'<1.71' mg/dL of magnesium is below 0.7035 mmol/L: rounded to nearest, '<0.70' would call it
+    certainly below a 0.70 threshold. Rounded outward it is '<0.71'; '>1.71' is '>0.70'."""
+    magnesium = {**GOOD["labs"], "loinc_code": "19123-9", "test_name": "Magnesium", "unit": "mg/dL"}
+    rows = [{**magnesium, "value": "<1.71"}, {**magnesium, "value": ">1.71", "collected_at": "2026-01-03"}]
+    run_pipeline(tmp_path, date(2026, 11, 20), labs=rows)
+    with duckdb.connect(str(tmp_path / "audit.duckdb"), read_only=True) as con:
+        got = con.execute("SELECT value_comparator, value FROM labs ORDER BY collected_at").fetchall()
+    assert got == [("<", 0.71), (">", 0.70)]
