@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 SQL_DIR = Path(__file__).parent / "sql"
 REFERENCE_DIR = Path(__file__).parent / "reference"
 CODELIST_DIR = Path(checks.__file__).parent / "codelists"
-SCHEMA_VERSION = 9  # 2: labs became a view over lab_results and lab_concepts; 3: death, censored
+SCHEMA_VERSION = 10  # 2: labs became a view over lab_results and lab_concepts; 3: death, censored
 # results, skipped and noted rows; 4: the run's verdicts stored with it (new nullable columns, added
 # by schema.sql); 5: runs.kind, scheduled or ad hoc (earlier runs count as scheduled); 6: reviews,
 # review_outcomes and check_results' counts with exceptions (issue 20); 7: measures and
@@ -29,7 +29,9 @@ SCHEMA_VERSION = 9  # 2: labs became a view over lab_results and lab_concepts; 3
 # clinician_id (nullable; issue 19); 8: runs.outputs_at, when the run's outputs were in place (a
 # scheduled run stopped after its commit leaves it NULL, and the next night says so); 9:
 # measures.private, an ad-hoc run's own evaluation (its --param), which only that run reads, and
-# flag_origins, where a flag standing across a prune began (both added by schema.sql)
+# flag_origins, where a flag standing across a prune began (both added by schema.sql); 10:
+# prescriptions._superseded (current_prescriptions) and lab_concepts.decimals, added by schema.sql:
+# a version-9 binary would read superseded prescriptions and unrounded values, so it must refuse
 LAB_KEY_SOURCES = ("typed_labs", "lab_results")  # tables refresh_lab_concepts may read keys from
 
 
