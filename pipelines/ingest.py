@@ -293,7 +293,7 @@ def ingest_file(
             digest = pool.submit(sha256_of, *source.paths)
             if _size_seen_before(con, result):
                 result.sha256 = digest.result()
-                if _copy_if_unchanged(con, result, spec.restated):
+                if _copy_if_unchanged(con, result, spec.restated and restate):
                     return result
             staging = budget.schema_for(source, result.bytes) if budget else "temp"
             log.debug(
@@ -448,10 +448,10 @@ def _size_seen_before(con: duckdb.DuckDBPyConnection, result: FileResult) -> boo
 def _copy_if_unchanged(con: duckdb.DuckDBPyConnection, result: FileResult, restated: bool = False) -> bool:
     """A file byte-identical to one already loaded adds nothing: reuse its counts, skip the read.
 
-    `restated` (TableContract.restated: the latest export's statement counts): only when it is also
-    identical to the latest file of its table; an older file sent again (a death undone, a
-    prescription reopened) is read, so that it restates its rows. Latest among the scheduled runs'
-    files: an ad-hoc run's export restates nothing."""
+    `restated` (a scheduled run loading a table whose latest export's statement counts,
+    TableContract.restated): only when it is also identical to the latest scheduled run's file of
+    its table; an older file sent again (a death undone, a prescription reopened) is read, so that
+    it restates its rows. An ad-hoc run restates nothing, so any identical file is skipped."""
     if restated:
         latest = con.execute(
             "SELECT sha256 FROM run_files JOIN runs USING (run_id) WHERE table_name = $t "
