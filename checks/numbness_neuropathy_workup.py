@@ -8,7 +8,8 @@ CHECK = CheckDefinition(
     guideline=("Assess for diabetes, alcohol use, vitamin deficiencies",),
     population=(
         "Patients with numbness, paraesthesia or peripheral neuropathy recorded in the lookback "
-        "(ICD-10-CM R20.0-R20.2, R20.8-R20.9, G56-G64, E08-E13 .40-.42; ICD-9-CM 782.0, 354-357; "
+        "(ICD-10-CM R20.0-R20.2, R20.8-R20.9, G56-G64, E08-E13 .40-.42; WHO ICD-10 E10-E14 .4; "
+        "ICD-9-CM 782.0, 354-357; "
         "SNOMED-CT numbness, paresthesia, peripheral nerve disease and polyneuropathy concepts)."
     ),
     flag=(

@@ -23,7 +23,7 @@ from pathlib import Path
 from pipelines import db
 from pipelines.settings import ConfigError
 
-SYSTEMS = ("ICD-10-CM", "ICD-9-CM", "SNOMED-CT", "LOINC", "ATC", "RxNorm", "name")
+SYSTEMS = ("ICD-10-CM", "ICD-10", "ICD-9-CM", "SNOMED-CT", "LOINC", "ATC", "RxNorm", "name")
 SPECIMENS = ("blood", "urine")
 
 
@@ -144,6 +144,7 @@ _HINTS = {
     "LOINC": " (digits, a hyphen and the right check digit, e.g. 2823-3)",
     "SNOMED-CT": " (a concept id with a valid Verhoeff check digit)",
     "ICD-10-CM": " (e.g. K74 or K74.60)",
+    "ICD-10": " (WHO ICD-10, e.g. E11.4)",
     "ICD-9-CM": " (e.g. 356 or 356.4)",
     "ATC": " (e.g. C03 or C03CA01)",
     "RxNorm": " (an RxCUI: digits)",
@@ -198,7 +199,7 @@ def code_ok(system: str, code: str, codelist: str) -> bool:
     if system == "name":
         return name_ok(code.strip().lower(), codelist)
     text = code.strip().upper()
-    if system == "ICD-10-CM":
+    if system in ("ICD-10-CM", "ICD-10"):
         return bool(re.fullmatch(r"[A-Z]\d[0-9A-Z](\.?[0-9A-Z]{1,4})?", text))
     if system == "ICD-9-CM":
         return bool(re.fullmatch(r"(\d{3}|V\d{2})(\.?\d{1,2})?|E\d{3}(\.?\d)?", text))

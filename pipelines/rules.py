@@ -259,7 +259,7 @@ def diagnosis_rules(export_date: date) -> list[Rule]:
         return (
             t.code_original.isnull()
             | system.isnull()
-            | ((system == "ICD-10-CM") & t.code_original.re_search(ICD10CM_PATTERN))
+            | (system.isin(["ICD-10-CM", "ICD-10"]) & t.code_original.re_search(ICD10CM_PATTERN))
             | ((system == "ICD-9-CM") & t.code_original.re_search(ICD9CM_PATTERN))
             | ((system == "SNOMED-CT") & t.code_original.re_search(SNOMED_PATTERN))
         )
@@ -271,7 +271,7 @@ def diagnosis_rules(export_date: date) -> list[Rule]:
         Rule(
             "code_system",
             "allowed",
-            "code_system is not ICD-10-CM, ICD-9-CM or SNOMED-CT",
+            "code_system is not ICD-10-CM, ICD-10 (WHO), ICD-9-CM or SNOMED-CT",
             lambda t: t.code_system_text.isnull() | t.code_system.notnull(),
         ),
         Rule("code", "format", "code does not fit its code_system's pattern", code_fits),

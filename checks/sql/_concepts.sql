@@ -46,14 +46,25 @@ FROM drug_concepts
 WHERE (codelist = 'dose_forms_topical' AND NOT regexp_matches(lower(drug_name), '(liquid[^a-z]*gels?|gel[^a-z]*cap)'))
    OR codelist = 'nsaids_topical';
 
--- Diagnosis codes -> codelists. ICD entries match by prefix (K703 covers K7030, K7031).
+-- Diagnosis codes -> codelists. ICD entries match by prefix (K703 covers K7030, K7031). A WHO ICD-10
+-- code (code system 'ICD-10') also matches the ICD-10-CM rows it starts with: WHO's 3- and
+-- 4-character codes are the clinical modification's categories (K74.6 is K74.6 in both). The
+-- codelists' ICD-10 rows add the WHO codes the clinical modification split further (WHO E11.4 is
+-- CM's E11.40-E11.49, of which a list may take only some) or lacks (E14.4); an ICD-10-CM code written
+-- as exactly such a WHO code (E11.4, as some systems record it) matches that row too, and only
+-- exactly, so CM's E11.43 is not taken in by WHO's E11.4.
 CREATE OR REPLACE TEMP TABLE diagnosis_concepts AS
 WITH codes AS (SELECT DISTINCT code, code_system FROM diagnoses)
 SELECT DISTINCT d.code, d.code_system, c.codelist
 FROM codes d
 JOIN codelist c
-  ON c.system = d.code_system
- AND CASE WHEN d.code_system = 'SNOMED-CT' THEN d.code = c.code ELSE starts_with(d.code, c.code) END;
+  ON CASE
+         WHEN c.system = d.code_system AND d.code_system = 'SNOMED-CT' THEN d.code = c.code
+         WHEN c.system = d.code_system THEN starts_with(d.code, c.code)
+         WHEN d.code_system = 'ICD-10' AND c.system = 'ICD-10-CM' THEN starts_with(d.code, c.code)
+         WHEN d.code_system = 'ICD-10-CM' AND c.system = 'ICD-10' THEN d.code = c.code
+         ELSE false
+     END;
 
 -- Patients known dead (patient_state, views.sql): death_date NULL = dead, date unknown. Built once per
 -- run; checks/evaluate.py leaves those dead on or before the as-of date out of every population.

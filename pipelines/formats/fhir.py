@@ -61,14 +61,20 @@ from pipelines.ingest import RawSource
 NAME = "fhir"
 SPECS = CONTRACT_BY_TABLE
 TYPES = ("Patient", "Observation", "MedicationRequest", "MedicationStatement", "Condition", "Medication")
-# Code systems by their URIs (bound as parameters). ICD-10: the US clinical modification and WHO's
-# ICD-10 (servers outside the US); the codes the checks use are the same in both (the generic
-# format's 'ICD10' is read the same way).
+# Code systems by their URIs (bound as parameters). ICD-10: the US clinical modification, and WHO's
+# ICD-10 with the national modifications that keep its 4-character codes (Germany's ICD-10-GM), read
+# as WHO ICD-10 (code system 'ICD-10'), which also matches the codelists' ICD-10-CM categories.
 SYSTEMS = {
     "loinc": ["http://loinc.org"],
     "rxnorm": ["http://www.nlm.nih.gov/research/umls/rxnorm"],
     "atc": ["http://www.whocc.no/atc"],
-    "icd10": ["http://hl7.org/fhir/sid/icd-10-cm", "http://hl7.org/fhir/sid/icd-10"],
+    "icd10": ["http://hl7.org/fhir/sid/icd-10-cm"],
+    "icd10who": [
+        "http://hl7.org/fhir/sid/icd-10",
+        "http://id.who.int/icd/release/10",
+        "http://fhir.de/CodeSystem/bfarm/icd-10-gm",
+        "http://fhir.de/CodeSystem/dimdi/icd-10-gm",
+    ],
     "icd9": ["http://hl7.org/fhir/sid/icd-9-cm"],
     "snomed": ["http://snomed.info/sct"],
 }
@@ -301,11 +307,13 @@ FROM {{MedicationStatement}}
 """  # noqa: S608 - constant fragments, values bound
 
 CONDITION_CODE = (
-    f"coalesce({_coding(CODE, 'icd10')}, {_coding(CODE, 'snomed')}, {_coding(CODE, 'icd9')}, "
+    f"coalesce({_coding(CODE, 'icd10')}, {_coding(CODE, 'icd10who')}, {_coding(CODE, 'snomed')}, "
+    f"{_coding(CODE, 'icd9')}, "
     "CAST(j->'$.code.coding' AS JSON[])[1]->>'$.code')"
 )
 CONDITION_SYSTEM = (
     f"CASE WHEN {_coding(CODE, 'icd10')} IS NOT NULL THEN 'ICD-10-CM' "
+    f"WHEN {_coding(CODE, 'icd10who')} IS NOT NULL THEN 'ICD-10-WHO' "
     f"WHEN {_coding(CODE, 'snomed')} IS NOT NULL THEN 'SNOMED-CT' "
     f"WHEN {_coding(CODE, 'icd9')} IS NOT NULL THEN 'ICD-9-CM' "
     "ELSE CAST(j->'$.code.coding' AS JSON[])[1]->>'$.system' END"

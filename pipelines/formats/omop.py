@@ -1,6 +1,6 @@
 """OMOP CDM v5.4 as CSV files (one per table, upper- or lower-case names, comma or tab separated).
 
-Codes come from the standard concepts (`concept.vocabulary_id` LOINC, RxNorm, SNOMED, ICD10CM/ICD9CM),
+Codes come from the standard concepts (`concept.vocabulary_id` LOINC, RxNorm, SNOMED, ICD10CM/ICD10/ICD9CM),
 falling back on the source values; a drug's RxNorm code is its single RxNorm ingredient when
 `concept_ancestor` is present, else the drug concept's own code. Patient ids are `person_id`. A death
 comes from the optional `death` table (the earliest `death_date` of a person's rows, so a person with
@@ -157,14 +157,15 @@ SELECTS = {
     "diagnoses": """
         WITH concept AS ({one_concept}),
         coded AS (  -- the standard concept when it is in a contract code system, else the source concept
-            SELECT o.*, CASE WHEN c.vocabulary_id IN ('SNOMED', 'ICD10CM', 'ICD9CM') THEN c.concept_id
-                             ELSE {condition_source_concept_id} END AS code_concept_id
+            SELECT o.*, CASE WHEN c.vocabulary_id IN ('SNOMED', 'ICD10CM', 'ICD10', 'ICD9CM')
+                             THEN c.concept_id ELSE {condition_source_concept_id} END AS code_concept_id
             FROM {main} o LEFT JOIN concept c ON c.concept_id = o.condition_concept_id
         )
         SELECT o.person_id AS patient_id,
                coalesce(c.concept_code, {condition_source_value}) AS code,
                CASE c.vocabulary_id WHEN 'SNOMED' THEN 'SNOMED-CT' WHEN 'ICD10CM' THEN 'ICD-10-CM'
-                    WHEN 'ICD9CM' THEN 'ICD-9-CM' ELSE c.vocabulary_id END AS code_system,
+                    WHEN 'ICD10' THEN 'ICD-10-WHO' WHEN 'ICD9CM' THEN 'ICD-9-CM'
+                    ELSE c.vocabulary_id END AS code_system,
                o.condition_start_date AS recorded_at,
                {condition_end_date} AS resolved_at
         FROM coded o

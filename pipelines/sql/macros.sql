@@ -29,10 +29,12 @@ CREATE OR REPLACE TEMP MACRO loinc_check_ok(code) AS
                  ELSE CAST(substr(reverse(split_part(code, '-', 1)), i + 1, 1) AS INTEGER) END
         )) % 10) % 10 = CAST(split_part(code, '-', 2) AS INTEGER)
     END;
--- The three code systems the generic export allows, however they are spelled.
+-- The code systems the generic export allows, however they are spelled: 'ICD10' is the US clinical
+-- modification; WHO ICD-10 is 'ICD-10' once staged (the format profiles write it 'ICD-10-WHO').
 CREATE OR REPLACE TEMP MACRO code_system_name(x) AS
     CASE regexp_replace(upper(trim(x)), '[^A-Z0-9]', '', 'g')
         WHEN 'ICD10CM' THEN 'ICD-10-CM' WHEN 'ICD10' THEN 'ICD-10-CM'
+        WHEN 'ICD10WHO' THEN 'ICD-10' WHEN 'WHOICD10' THEN 'ICD-10'
         WHEN 'ICD9CM' THEN 'ICD-9-CM' WHEN 'ICD9' THEN 'ICD-9-CM'
         WHEN 'SNOMEDCT' THEN 'SNOMED-CT' WHEN 'SNOMED' THEN 'SNOMED-CT' WHEN 'SCT' THEN 'SNOMED-CT'
     END;

@@ -148,8 +148,8 @@ JOIN counted c
  AND c.rxnorm_code IS NOT DISTINCT FROM f.rxnorm_code
  AND c.atc_code IS NOT DISTINCT FROM f.atc_code;
 
--- ICD codes in no codelist whose category (ICD-10-CM: 3 characters; ICD-9-CM: 3 digits, 4 for an E
--- code) holds a listed code. SNOMED CT is left out: the exports carry no descriptions and SNOMED has no
+-- ICD codes in no codelist whose category (ICD-10-CM, WHO ICD-10: 3 characters; ICD-9-CM: 3 digits, 4
+-- for an E code) holds a listed code (for a WHO code, a listed WHO or ICD-10-CM code, as it matches both). SNOMED CT is left out: the exports carry no descriptions and SNOMED has no
 -- hierarchy here, so nothing says which unlisted concept is related.
 CREATE OR REPLACE TEMP MACRO icd_category(code, system) AS
     CASE WHEN system = 'ICD-9-CM' AND starts_with(code, 'E') THEN left(code, 4) ELSE left(code, 3) END;
@@ -157,10 +157,12 @@ CREATE OR REPLACE TEMP MACRO icd_category(code, system) AS
 CREATE OR REPLACE TEMP TABLE unmatched_diagnoses AS
 WITH listed AS (
     SELECT DISTINCT system, icd_category(code, system) AS category, codelist
-    FROM codelist WHERE system IN ('ICD-10-CM', 'ICD-9-CM')
+    FROM codelist WHERE system IN ('ICD-10-CM', 'ICD-10', 'ICD-9-CM')
+    UNION
+    SELECT DISTINCT 'ICD-10', icd_category(code, system), codelist FROM codelist WHERE system = 'ICD-10-CM'
 ),
 candidates AS (  -- distinct codes first: the rows are counted for the few in a listed category only
-    SELECT DISTINCT code, code_system FROM diagnoses WHERE code_system IN ('ICD-10-CM', 'ICD-9-CM')
+    SELECT DISTINCT code, code_system FROM diagnoses WHERE code_system IN ('ICD-10-CM', 'ICD-10', 'ICD-9-CM')
     EXCEPT
     SELECT code, code_system FROM diagnosis_concepts
 ),

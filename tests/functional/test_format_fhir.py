@@ -305,8 +305,9 @@ def test_a_v2_diagnostic_service_category_is_a_laboratory_result(tmp_path):
 def test_what_real_servers_send_beyond_the_basic_shapes(tmp_path):
     """Shapes EHR bulk exports use: a medicationReference (display only, or a contained Medication),
     an Observation category with text only (no coding: counts as none), a valueString with an
-    abnormal flag ('5.6 H': the number) or a decimal comma ('0,45': quarantined, as in a CSV), and a
-    Condition coded in WHO ICD-10 (servers outside the US)."""
+    abnormal flag ('5.6 H': the number) or a decimal comma ('0,45': quarantined, as in a CSV), and
+    Conditions coded in WHO ICD-10 or ICD-10-GM (servers outside the US): WHO's E11.4 is diabetic
+    neuropathy, which no ICD-10-CM row of 4 characters says."""
     who_icd10 = "http://hl7.org/fhir/sid/icd-10"
     request = {"resourceType": "MedicationRequest", "status": "active", "intent": "order",
                "authoredOn": "2026-06-01"}  # fmt: skip
@@ -338,6 +339,7 @@ def test_what_real_servers_send_beyond_the_basic_shapes(tmp_path):
         "Condition.ndjson": [
             condition("c1", "p3", who_icd10, "K70.3", "2024-01-10"),
             condition("c2", "p3", who_icd10, "R25.2", "2026-09-01"),
+            condition("c3", "p3", "http://fhir.de/CodeSystem/bfarm/icd-10-gm", "E11.4", "2026-09-01"),
         ],
     }
     export = write_fhir(tmp_path / "export", resources, broken_line=False)
@@ -354,11 +356,12 @@ def test_what_real_servers_send_beyond_the_basic_shapes(tmp_path):
         ("p1", "Furosemide 40 MG Oral Tablet", None),
         ("p2", "Furosemide 40 MG Oral Tablet", "197417"),
     ]
-    assert [c[1:] for c in codes] == [("K703", "ICD-10-CM"), ("R252", "ICD-10-CM")]
+    assert [c[1:] for c in codes] == [("E114", "ICD-10"), ("K703", "ICD-10"), ("R252", "ICD-10")]
     assert [r[:2] for r in rejected] == [("value", "numeric")]
     # p2's results under a text-only category count
     assert flagged(db, "diuretic_electrolyte_monitoring") == {"p1"}
     assert flagged(db, "cramps_cirrhosis") == {"p3"}
+    assert flagged(db, "numbness_neuropathy_workup") == {"p3"}
 
 
 def test_a_medication_reference_to_the_exports_medication_file_is_read(tmp_path):

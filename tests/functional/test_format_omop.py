@@ -40,6 +40,7 @@ CDM = {
         3002       | Cramp                                       | Condition   | SNOMED        | Clinical Finding   | S                | 55300003
         3003       | Unspecified cirrhosis of liver              | Condition   | ICD10CM       | 5-char billing code |                 | K74.60
         3004       | Cramp and spasm                             | Condition   | ICD10CM       | 4-char billing code |                 | R25.2
+        3005       | Type 2 diabetes mellitus with neurological complications | Condition | ICD10 | ICD10 code |               | E11.4
     """,
     "concept_ancestor": """
         ancestor_concept_id | descendant_concept_id | min_levels_of_separation | max_levels_of_separation
@@ -62,7 +63,8 @@ CDM = {
         3                | 5         | 2003            | 2026-05-01               | 2026-04-01             | 30          | 314231
     """,
     # Person 3: SNOMED cirrhosis and cramp: flagged. Person 4: the same through ICD-10-CM source
-    # concepts (no standard concept): flagged. Person 5: cirrhosis resolved before the cramp.
+    # concepts (no standard concept): flagged; and WHO ICD-10 E11.4 (diabetic neuropathy) through an
+    # ICD10 source concept. Person 5: cirrhosis resolved before the cramp.
     "condition_occurrence": """
         condition_occurrence_id | person_id | condition_concept_id | condition_start_date | condition_end_date | condition_source_value | condition_source_concept_id
         1                       | 3         | 3001                 | 2024-01-10           |                    | 19943007               | 0
@@ -72,6 +74,7 @@ CDM = {
         5                       | 5         | 3001                 | 2020-01-10           | 2025-01-01         | 19943007               | 0
         6                       | 5         | 3002                 | 2026-10-01           |                    | 55300003               | 0
         7                       | 5         | 0                    | 2026-10-02           |                    | XYZ                    | 0
+        8                       | 4         | 0                    | 2026-10-03           |                    | E11.4                  | 3005
     """,
 }
 
@@ -100,6 +103,7 @@ def test_every_check_runs_and_planted_patients_are_flagged(tmp_path, upper, deli
     assert set(summary["checks"]) == {c.id for c in all_checks()}
     assert flagged(tmp_path / "audit.duckdb", "diuretic_electrolyte_monitoring") == {"1"}
     assert flagged(tmp_path / "audit.duckdb", "cramps_cirrhosis") == {"3", "4"}
+    assert "4" in flagged(tmp_path / "audit.duckdb", "numbness_neuropathy_workup")
 
 
 def test_codes_come_from_standard_concepts_and_source_values(tmp_path):
@@ -120,6 +124,7 @@ def test_codes_come_from_standard_concepts_and_source_values(tmp_path):
     assert dx == [
         ("19943007", "SNOMED-CT"),
         ("55300003", "SNOMED-CT"),
+        ("E114", "ICD-10"),
         ("K7460", "ICD-10-CM"),
         ("R252", "ICD-10-CM"),
     ]

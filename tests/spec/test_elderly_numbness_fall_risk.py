@@ -520,14 +520,20 @@ DIABETIC_CODES = {
     "F04": "E10.41",
     "F05": "E11.4",
     "F06": "E10.4",
+    "F07": "G63.2*",  # WHO ICD-10's asterisk code for diabetic polyneuropathy: in, as CM's G63
+    "F08": "E11.4",  # WHO ICD-10's E11.4: no site, out as CM's E11.40
 }
+WHO_CODED = {"F07", "F08"}
 DIABETIC_TABLES = {
     "patients": table(
         "patient_id | birth_date | sex\n" + "\n".join(f"{p} | 1950-01-01 | F" for p in DIABETIC_CODES)
     ),
     "diagnoses": table(
         "patient_id | code | code_system | recorded_at | resolved_at\n"
-        + "\n".join(f"{p} | {c} | ICD-10-CM | 2026-01-01 |" for p, c in DIABETIC_CODES.items())
+        + "\n".join(
+            f"{p} | {c} | {'ICD10WHO' if p in WHO_CODED else 'ICD-10-CM'} | 2026-01-01 |"
+            for p, c in DIABETIC_CODES.items()
+        )
     ),
     "prescriptions": table(
         "patient_id | drug_name | rxnorm_code | atc_code | start_date | end_date | days_supply\n"
@@ -538,4 +544,5 @@ DIABETIC_TABLES = {
 
 def test_only_diabetic_polyneuropathy_is_lower_limb_among_diabetic_neuropathies(tmp_path):
     expected = {"F01": "normal", "F02": "normal", "F03": OUT, "F04": OUT, "F05": OUT, "F06": OUT}
+    expected |= {"F07": "normal", "F08": OUT}
     check_spec(tmp_path, CHECK, AS_OF, DIABETIC_TABLES, expected)

@@ -174,8 +174,9 @@ def test_b12_active_b12_and_hba1c_named_as_laboratories_export_them_count(tmp_pa
 
 # Review 2026-11 round 2: diabetic neuropathy, unspecified, mono- and polyneuropathy (E08-E13 .40-.42) are in
 # the population; autonomic neuropathy (.43), amyotrophy (.44) and "other" (.49) stay out by design.
-# The WHO 4-character E11.4 is not listed: the matcher treats every ICD-10-CM row as a prefix, so an
-# E11.4 row would also take in E11.43, E11.44 and E11.49 (see SOURCES.md, review 2026-11 round 2).
+# WHO ICD-10's 4-character "with neurological complications" (E10-E14 .4, as unspecific as CM's .40) is
+# in, written as WHO ICD-10 (with or without the dagger) or as an ICD-10-CM code of exactly 4 characters;
+# CM's .43/.44/.49 stay out although they start with E11.4 (SOURCES.md, WHO ICD-10 rows).
 DIABETIC_DIAGNOSES = table("""
 patient_id | code   | code_system | recorded_at | resolved_at
 D01        | E11.40 | ICD-10-CM   | 2026-06-01  |
@@ -184,9 +185,15 @@ D03        | E13.42 | ICD-10-CM   | 2026-06-01  |
 D04        | E11.43 | ICD-10-CM   | 2026-06-01  |
 D05        | E11.44 | ICD-10-CM   | 2026-06-01  |
 D06        | E11.49 | ICD-10-CM   | 2026-06-01  |
+D07        | E11.4  | ICD10WHO    | 2026-06-01  |
+D08        | E14.4† | ICD-10-WHO  | 2026-06-01  |
+D09        | E11.4  | ICD-10-CM   | 2026-06-01  |
+D10        | G63.2* | ICD10WHO    | 2026-06-01  |
+D11        | E11.9  | ICD10WHO    | 2026-06-01  |
 """)
 
 
 def test_diabetic_neuropathy_in_and_other_neurological_complications_out(tmp_path):
     expected = {"D01": "high", "D02": "high", "D03": "high", "D04": OUT, "D05": OUT, "D06": OUT}
+    expected |= {"D07": "high", "D08": "high", "D09": "high", "D10": "high", "D11": OUT}
     check_spec(tmp_path, CHECK, AS_OF, {"diagnoses": DIABETIC_DIAGNOSES}, expected)

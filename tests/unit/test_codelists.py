@@ -17,7 +17,7 @@ import pytest
 from pipelines.codelists import PERMUTATIONS, loinc_ok, snomed_ok, verhoeff_ok
 from pipelines.db import CODELIST_DIR
 
-SYSTEMS = {"ICD-10-CM", "ICD-9-CM", "SNOMED-CT", "LOINC", "ATC", "RxNorm", "name"}
+SYSTEMS = {"ICD-10-CM", "ICD-10", "ICD-9-CM", "SNOMED-CT", "LOINC", "ATC", "RxNorm", "name"}
 CODELISTS = sorted(CODELIST_DIR.glob("*.csv"))
 LAB_TESTS = CODELIST_DIR / "lab_tests.csv"
 DRUG_LISTS = [p for p in CODELISTS if "ingredient" in next(csv.reader(p.open(encoding="utf-8")))]
@@ -45,6 +45,12 @@ def icd10cm_ok(code: str) -> bool:
     return bool(re.fullmatch(r"[A-Z]\d[0-9A-Z](\.[0-9A-Z]{1,4})?", code))
 
 
+def icd10_who_ok(code: str) -> bool:
+    """WHO ICD-10: a category (E11) or a 4-character code with the dot (E11.4); the rows the
+    codelists list are WHO codes ICD-10-CM splits further or lacks, so never a CM 5th character."""
+    return bool(re.fullmatch(r"[A-Z]\d\d(\.\d)?", code))
+
+
 def icd9cm_ok(code: str) -> bool:
     """Diagnosis codes: 3-digit category (356) or subcode (356.4, 357.81); V and E codes too."""
     return bool(re.fullmatch(r"(\d{3}|V\d{2})(\.\d{1,2})?|E\d{3}(\.\d)?", code))
@@ -70,6 +76,7 @@ VALIDATORS = {
     "LOINC": lambda code, stem: loinc_ok(code),
     "SNOMED-CT": lambda code, stem: snomed_ok(code),
     "ICD-10-CM": lambda code, stem: icd10cm_ok(code),
+    "ICD-10": lambda code, stem: icd10_who_ok(code),
     "ICD-9-CM": lambda code, stem: icd9cm_ok(code),
     "ATC": lambda code, stem: atc_ok(code),
     "RxNorm": lambda code, stem: rxnorm_ok(code),
