@@ -1,8 +1,10 @@
 """OMOP CDM v5.4 as CSV files (one per table, upper- or lower-case names, comma or tab separated).
 
 Codes come from the standard concepts (`concept.vocabulary_id` LOINC, RxNorm, SNOMED, ICD10CM/ICD10/ICD9CM),
-falling back on the source values; a drug's RxNorm code is its single RxNorm ingredient when
-`concept_ancestor` is present, else the drug concept's own code. Patient ids are `person_id`. A death
+falling back on the source concepts (`*_source_concept_id`: an ETL that mapped a local code only
+there, its standard concept 0), then the source values; a drug's RxNorm code is its single RxNorm
+ingredient when `concept_ancestor` is present, else the RxNorm drug concept's own code, and its name
+the concept's name rather than a local code. Patient ids are `person_id`. A death
 comes from the optional `death` table (the earliest `death_date` of a person's rows, so a person with
 several never counts twice), else from `person.death_datetime` (CDM v6.0).
 Table and column names follow the OHDSI CDM v5.4 specification (ohdsi.github.io/CommonDataModel/cdm54.html).
@@ -54,10 +56,16 @@ OPTIONAL = {
         "unit_concept_id",
         "unit_source_value",
         "measurement_source_value",
+        "measurement_source_concept_id",  # a local lab code's LOINC concept, when the standard one is 0
         "operator_concept_id",
         "value_source_value",
     ),
-    "drug_exposure": ("drug_exposure_end_date", "days_supply", "drug_source_value"),
+    "drug_exposure": (
+        "drug_exposure_end_date",
+        "days_supply",
+        "drug_source_value",
+        "drug_source_concept_id",  # a local drug code's RxNorm (or NDC) concept, when the standard one is 0
+    ),
     "condition_occurrence": ("condition_end_date", "condition_source_value", "condition_source_concept_id"),
 }
 
@@ -110,10 +118,13 @@ SELECTS = {
         WITH concept AS ({one_concept})
         SELECT m.person_id AS patient_id,
                coalesce(nullif(trim({measurement_datetime}), ''), m.measurement_date) AS collected_at,
+               -- the standard concept's LOINC code, else the source concept's (an ETL that mapped a
+               -- local lab code to LOINC only there), else a source value written as a LOINC code
                CASE WHEN c.vocabulary_id = 'LOINC' THEN c.concept_code
+                    WHEN s.vocabulary_id = 'LOINC' THEN s.concept_code
                     WHEN regexp_full_match(trim({measurement_source_value}), '[0-9]{{1,7}}-[0-9]')
                     THEN trim({measurement_source_value}) END AS loinc_code,
-               coalesce(c.concept_name, {measurement_source_value}) AS test_name,
+               coalesce(c.concept_name, s.concept_name, {measurement_source_value}) AS test_name,
                -- a censored result: operator_concept_id '<' 4171756, '<=' 4171754, '>=' 4171755,
                -- '>' 4172704 ('=' 4172703 and 0 are plain), else the same number written with a
                -- comparator in value_source_value; no value_as_number: value_source_value when it
@@ -133,6 +144,7 @@ SELECTS = {
                         {unit_source_value}) AS unit
         FROM {main} m
         LEFT JOIN concept c ON c.concept_id = m.measurement_concept_id AND c.concept_id <> '0'
+        LEFT JOIN concept s ON s.concept_id = {measurement_source_concept_id} AND s.concept_id <> '0'
         LEFT JOIN concept u ON u.concept_id = {unit_concept_id} AND u.concept_id <> '0'
     """,
     "prescriptions": """
@@ -144,15 +156,22 @@ SELECTS = {
             GROUP BY ALL HAVING count(DISTINCT i.concept_code) = 1
         )
         SELECT d.person_id AS patient_id,
-               coalesce(c.concept_name, {drug_source_value}) AS drug_name,
-               coalesce(i.code, CASE WHEN c.vocabulary_id = 'RxNorm' THEN c.concept_code END) AS rxnorm_code,
+               -- a concept's name says more than a local code ('RX-000123'): the RxNorm one's, else
+               -- any concept's (an NDC source concept), else the source value as written
+               coalesce(r.concept_name, c.concept_name, s.concept_name, {drug_source_value}) AS drug_name,
+               coalesce(i.code, CASE WHEN r.vocabulary_id = 'RxNorm' THEN r.concept_code END) AS rxnorm_code,
                NULL::VARCHAR AS atc_code,
                d.drug_exposure_start_date AS start_date,
                {drug_exposure_end_date} AS end_date,
                nullif(trim({days_supply}), '0') AS days_supply  -- 0 is the CDM's "unknown"
         FROM {main} d
         LEFT JOIN concept c ON c.concept_id = d.drug_concept_id AND c.concept_id <> '0'
-        LEFT JOIN ingredient i ON i.concept_id = d.drug_concept_id
+        LEFT JOIN concept s ON s.concept_id = {drug_source_concept_id} AND s.concept_id <> '0'
+        -- the drug's RxNorm (or RxNorm Extension) concept: the standard one, else the source one
+        LEFT JOIN concept r ON r.concept_id = CASE
+            WHEN c.vocabulary_id IN ('RxNorm', 'RxNorm Extension') THEN c.concept_id
+            WHEN s.vocabulary_id IN ('RxNorm', 'RxNorm Extension') THEN s.concept_id END
+        LEFT JOIN ingredient i ON i.concept_id = coalesce(r.concept_id, d.drug_concept_id)
     """,
     "diagnoses": """
         WITH concept AS ({one_concept}),

@@ -1,0 +1,108 @@
+# ruff: noqa: E501 - the fixture tables read best unwrapped, as in tests/spec
+"""OMOP CDM v5.4 as real ETLs and database dumps write it, through the real CLI: facts whose standard
+concept is 0 but whose source concept is known (a local lab or pharmacy code mapped only in
+*_source_concept_id), conditions mapped to no concept at all, and PostgreSQL COPY's `\\N` nulls.
+
+Concept ids and codes of LOINC, RxNorm and SNOMED below are the OHDSI vocabularies' own (Athena);
+the RxNorm Extension and NDC concepts are made up in their vocabularies' shape.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from tests.functional.test_format_omop import CDM, write_cdm
+from tests.helpers import cli, flagged, run_args, table
+
+# The fixture's concepts, and those the facts below reach only through their source concept.
+CONCEPTS = (
+    CDM["concept"]
+    + """
+        3023103    | Potassium [Moles/volume] in Serum or Plasma | Measurement | LOINC         | Lab Test           | S                | 2823-3
+        956874     | furosemide                                  | Drug        | RxNorm        | Ingredient         | S                | 4603
+        19112649   | furosemide 40 MG Oral Tablet                | Drug        | RxNorm        | Clinical Drug      | S                | 313988
+        35100001   | furosemide 40 MG Oral Tablet [Lasix] Box of 30 | Drug     | RxNorm Extension | Marketed Product |                 | OMOP900001
+        45000001   | Furosemide 40 MG Oral Tablet                | Drug        | NDC           | 11-digit NDC       |                  | 00054829725
+"""
+)
+ANCESTORS = (
+    CDM["concept_ancestor"]
+    + """
+        956874              | 19112649              | 1                        | 1
+        956874              | 35100001              | 2                        | 2
+"""
+)
+
+
+def _csv(text: str) -> str:
+    """A text table (tests.helpers.table) as CSV text."""
+    rows = table(text)
+    return "\n".join([",".join(rows[0])] + [",".join(r.values()) for r in rows]) + "\n"
+
+
+# Person 1: on furosemide known only by its source concept (a local pharmacy code RX-000123), with
+# a potassium known only by its source concept (a local lab code LAB-0042) and a sodium: monitored,
+# not flagged. Person 2: the same drug through an RxNorm Extension source concept, never tested:
+# flagged. Person 3: hydrochlorothiazide by its standard concept, its NDC source concept beside it.
+# Person 4: an NDC source concept only: named, but no RxNorm code. Person 5: no concept at all.
+SOURCE_DRUGS = """
+    drug_exposure_id | person_id | drug_concept_id | drug_exposure_start_date | drug_exposure_end_date | days_supply | drug_source_value | drug_source_concept_id
+    1                | 1         | 0               | 2026-01-10               | 2027-01-10             | 365         | RX-000123         | 19112649
+    2                | 2         | 0               | 2026-01-10               | 2027-01-10             | 365         | RX-000456         | 35100001
+    3                | 3         | 2001            | 2026-01-10               | 2027-01-10             | 365         | 00172208380       | 45000001
+    4                | 4         | 0               | 2026-01-10               | 2027-01-10             | 365         | 00054829725       | 45000001
+    5                | 5         | 0               | 2026-01-10               | 2027-01-10             | 365         | Lasix 40mg        | 0
+"""
+SOURCE_LABS = """
+    measurement_id | person_id | measurement_concept_id | measurement_date | value_as_number | unit_concept_id | measurement_source_value | measurement_source_concept_id | unit_source_value
+    1              | 1         | 0                      | 2026-09-01       | 4.0             | 1003            | LAB-0042                 | 3023103                       | mmol/L
+    2              | 1         | 0                      | 2026-09-01       | 139             | 1003            | 2951-2                   | 0                             | mmol/L
+    3              | 3         | 1001                   | 2026-09-01       | 4.2             | 1003            | LAB-0042                 | 3023103                       | mmol/L
+    4              | 3         | 1002                   | 2026-09-01       | 140             | 1003            | NA-SER                   | 0                             | mmol/L
+    5              | 4         | 0                      | 2026-09-01       | 4.4             | 1003            | LAB-9999                 | 0                             | mmol/L
+"""
+
+
+def _source_cdm(folder: Path) -> Path:
+    return write_cdm(
+        folder,
+        concept=_csv(CONCEPTS),
+        concept_ancestor=_csv(ANCESTORS),
+        drug_exposure=_csv(SOURCE_DRUGS),
+        measurement=_csv(SOURCE_LABS),
+    )
+
+
+def test_source_concepts_code_drugs_and_labs_whose_standard_concept_is_0(tmp_path):
+    export = _source_cdm(tmp_path / "export")
+    assert cli(*run_args(tmp_path, export, "--reject-threshold", "1")) == 0
+    with duckdb.connect(str(tmp_path / "audit.duckdb"), read_only=True) as con:
+        drugs = con.execute(
+            "SELECT patient_id, drug_name, rxnorm_code FROM prescriptions ORDER BY 1"
+        ).fetchall()
+        labs = con.execute("SELECT patient_id, loinc_code, test_name FROM labs ORDER BY ALL").fetchall()
+    assert drugs == [
+        ("1", "furosemide 40 MG Oral Tablet", "4603"),  # the RxNorm source concept, its ingredient
+        ("2", "furosemide 40 MG Oral Tablet [Lasix] Box of 30", "4603"),  # RxNorm Extension: the ingredient
+        ("3", "hydrochlorothiazide 25 MG Oral Tablet", "5487"),  # the standard concept wins
+        ("4", "Furosemide 40 MG Oral Tablet", None),  # an NDC concept names the drug, codes no RxNorm
+        ("5", "Lasix 40mg", None),  # no concept: the source value
+    ]
+    assert labs == [
+        ("1", "2823-3", "Potassium [Moles/volume] in Serum or Plasma"),  # the LOINC source concept
+        ("1", "2951-2", "2951-2"),  # no concept: a LOINC-shaped source value, as before
+        ("3", "2823-3", "Potassium [Moles/volume] in Serum or Plasma"),
+        ("3", "2951-2", "Sodium [Moles/volume] in Serum or Plasma"),
+        ("4", None, "LAB-9999"),
+    ]
+
+
+def test_source_concepts_reach_the_checks(tmp_path):
+    export = _source_cdm(tmp_path / "export")
+    assert cli(*run_args(tmp_path, export, "--reject-threshold", "1")) == 0
+    # 1 is monitored through its source-coded potassium, 3 through its standard-coded one; 2 (an
+    # RxNorm Extension source concept) was never tested; 4 (named by its NDC concept) and 5 (by its
+    # source value) are diuretics whose only result, a local code mapped to no concept, is no potassium
+    assert flagged(tmp_path / "audit.duckdb", "diuretic_electrolyte_monitoring") == {"2", "4", "5"}
