@@ -18,19 +18,21 @@ CHECK = CheckDefinition(
         "(mecasermin)."
     ),
     flag=(
-        "After insulin started: in the lookback, a blood potassium below potassium_low collected on or "
-        "after the day insulin started, or a fall of at least fall_mmol between two consecutive blood "
-        "potassium results that are both in the lookback and at most max_gap_days calendar days apart, "
-        "whose later result was collected on or after the day insulin started (the earlier one may be "
-        "the pre-insulin baseline) and whose earlier result is not above potassium_high (a fall from "
-        "hyperkalaemia is its correction, not a drop). Insulin started = the earliest start of the "
-        "insulin prescriptions active in the lookback. Urine potassium and results without a numeric "
-        "value do not count."
+        "While on insulin: in the lookback, a blood potassium below potassium_low collected on a day an "
+        "insulin prescription was active (from its start to its end, both days included), or a fall of "
+        "at least fall_mmol between two consecutive blood potassium results that are both in the "
+        "lookback and at most max_gap_days calendar days apart, whose later result was collected on such "
+        "a day (the earlier one may be the pre-insulin baseline) and whose earlier result is not above "
+        "potassium_high (a fall from hyperkalaemia is its correction, not a drop). Several results with "
+        "one identical timestamp (one draw, or one date in a date-only export) count as the lowest of "
+        "them, so they never make a fall. Urine potassium and results without a numeric value do not "
+        "count."
     ),
     windows=(
         "Lookback: as-of minus lookback_days (inclusive) to as-of (inclusive), for both the insulin "
-        "and the potassium results. A result counts on its collection date; 'on or after insulin "
-        "started' compares that date with the insulin start date (the start day itself counts)."
+        "and the potassium results. A result counts on its collection date; 'while on insulin' compares "
+        "that date with each insulin prescription's start and end (both days count; a low result after "
+        "the course ended is not blamed on insulin)."
     ),
     priority=(
         "High when a potassium in the lookback collected on or after insulin started is below "
@@ -66,7 +68,10 @@ CHECK = CheckDefinition(
     ),
     rationale=(
         "Prescribing data record when insulin was prescribed, not each administration, so 'after "
-        "insulin administration' is read as 'while insulin was prescribed in the lookback'. "
+        "insulin administration' is read as 'while insulin was prescribed in the lookback': on a day "
+        "an insulin prescription was active (review 2026-11-30: a low result weeks after the insulin "
+        "stopped was blamed on it; insulin lowers potassium within hours, so an ended course explains "
+        "nothing). "
         "Issue 15 (clinical review against the guideline's 'potassium drops after insulin "
         "administration'): a low result, and the later result of a fall, count only when collected on "
         "or after the day insulin started, so hypokalaemia found before insulin (the day before it "

@@ -17,14 +17,18 @@ WITH insulin_products AS (
                                   '(^|[^a-z])(syringes?|needles?|lancets?|(test )?strips?|pumps?|reservoirs?'
                                   || '|infusion sets?|cannulae?|cannulas|pods?)([^a-z]|$)'))
 ),
-insulin AS (
-    SELECT e.patient_id, listed(e.drug_name) AS insulins, min(e.start_date) AS insulin_since
+insulin_courses AS (
+    SELECT e.patient_id, e.drug_name, e.start_date, e.end_effective
     FROM drugs_active_in_window(['insulins'], $as_of, $lookback_days) e
     JOIN insulin_products p
       ON p.drug_name = e.drug_name
      AND p.rxnorm_code IS NOT DISTINCT FROM e.rxnorm_code
      AND p.atc_code IS NOT DISTINCT FROM e.atc_code
-    GROUP BY e.patient_id
+),
+insulin AS (
+    SELECT patient_id, listed(drug_name) AS insulins, min(start_date) AS insulin_since
+    FROM insulin_courses
+    GROUP BY patient_id
 ),
 diuretic AS (
     -- a diuretic active at some time in the lookback on or after insulin started: shown, not judged
@@ -34,31 +38,47 @@ diuretic AS (
     WHERE ongoing_on(d.end_effective, greatest(window_start($as_of, $lookback_days), i.insulin_since))
     GROUP BY d.patient_id
 ),
+drawn AS (
+    -- one result per timestamp: several on one identical timestamp (one draw sent twice, or a
+    -- date-only export) count as the lowest, as "the latest result" does (latest_key), so two
+    -- results of one draw never make a fall
+    SELECT b.*
+    FROM results_by(['potassium'], $as_of) b
+    JOIN insulin i USING (patient_id)
+    QUALIFY row_number() OVER (PARTITION BY b.patient_id, b.collected_at ORDER BY b.k DESC) = 1
+),
 series AS (
     -- the whole blood potassium series up to as-of, so "consecutive" is judged on every result;
     -- a censored result ('<2.5') takes part with its bound
-    SELECT b.patient_id, b.collected_at, b.day, b.value, b.value_comparator, b.k,
-           b.result_text, i.insulin_since,
+    SELECT b.patient_id, b.collected_at, b.day, b.value, b.value_comparator, b.k, b.result_text,
            lag(b.day) OVER w AS prev_day,
            lag(b.value) OVER w AS prev_value,
            lag(b.value_comparator) OVER w AS prev_comparator,
            lag(b.result_text) OVER w AS prev_text
-    FROM results_by(['potassium'], $as_of) b
-    JOIN insulin i USING (patient_id)
-    WINDOW w AS (PARTITION BY b.patient_id ORDER BY b.collected_at, b.value)
+    FROM drawn b
+    WINDOW w AS (PARTITION BY b.patient_id ORDER BY b.collected_at)
+),
+insulin_days AS (
+    -- the days a result was collected while an insulin prescription was active (its start to its end)
+    SELECT DISTINCT s.patient_id, s.day
+    FROM series s
+    JOIN insulin_courses c
+      ON c.patient_id = s.patient_id AND active_on(c.start_date, c.end_effective, s.day)
 ),
 marked AS (
     -- "after insulin": a low result, and the later result of a fall, count only when collected on
-    -- or after the day insulin started; a fall from above the upper limit corrects hyperkalaemia
-    SELECT *,
-           day >= window_start($as_of, $lookback_days) AS in_lookback,
-           day >= insulin_since AS on_insulin,
-           result_below(value, value_comparator, $potassium_low) AS is_low,
-           prev_day >= window_start($as_of, $lookback_days)
-               AND days_between(prev_day, day) <= CAST($max_gap_days AS INTEGER)
-               AND result_fell(prev_value, prev_comparator, value, value_comparator, $fall_mmol)
-               AND NOT result_above(prev_value, prev_comparator, $potassium_high) AS is_fall
-    FROM series
+    -- a day insulin was prescribed (from the start of a course to its end, not after it stopped);
+    -- a fall from above the upper limit corrects hyperkalaemia
+    SELECT s.*,
+           s.day >= window_start($as_of, $lookback_days) AS in_lookback,
+           o.patient_id IS NOT NULL AS on_insulin,
+           result_below(s.value, s.value_comparator, $potassium_low) AS is_low,
+           s.prev_day >= window_start($as_of, $lookback_days)
+               AND days_between(s.prev_day, s.day) <= CAST($max_gap_days AS INTEGER)
+               AND result_fell(s.prev_value, s.prev_comparator, s.value, s.value_comparator, $fall_mmol)
+               AND NOT result_above(s.prev_value, s.prev_comparator, $potassium_high) AS is_fall
+    FROM series s
+    LEFT JOIN insulin_days o ON o.patient_id = s.patient_id AND o.day = s.day
 ),
 potassium AS (
     SELECT patient_id,

@@ -58,6 +58,12 @@ I28        | Lantus SoloStar pen               |             |          | 2026-1
 I29        | Humalog KwikPen                   |             |          | 2025-01-01 |            |
 I30        | Humalog KwikPen                   |             |          | 2025-01-01 |            |
 I31        | Humalog KwikPen                   |             |          | 2025-01-01 |            |
+# helper review 2026-11-30: a low result on the last day of a course counts; a fall after it stopped does not
+I37        | Lantus SoloStar pen               |             |          | 2026-09-01 | 2026-10-01 |
+I38        | Lantus SoloStar pen               |             |          | 2026-09-01 | 2026-10-01 |
+# two results of one draw (one timestamp, or one date in a date-only export) are the lowest: no fall
+I39        | Toujeo                            |             |          | 2025-01-01 |            |
+I40        | Toujeo                            |             |          | 2025-01-01 |            |
 I32        | Humalog KwikPen                   |             |          | 2025-01-01 |            |
 # a diuretic alongside insulin is shown; one that ended before the lookback, or before insulin, is not
 I33        | Toujeo                            |             |          | 2025-01-01 |            |
@@ -127,6 +133,15 @@ I23        | 2026-10-05          | 2823-3     |                 | 4.0   | mmol/L
 # a test without a numeric result is not low
 I24        | 2026-10-01          | 2823-3     |                 |       | mmol/L
 I24        | 2026-10-05          | 2823-3     |                 | 3.4   | mmol/L
+I37        | 2026-10-01          | 2823-3     |                 | 3.3   | mmol/L
+I38        | 2026-10-01          | 2823-3     |                 | 4.6   | mmol/L
+I38        | 2026-10-05          | 2823-3     |                 | 3.5   | mmol/L
+I39        | 2026-10-05          | 2823-3     |                 | 4.6   | mmol/L
+I39        | 2026-10-05          | 2823-3     |                 | 3.5   | mmol/L
+I39        | 2026-10-06          | 2823-3     |                 | 3.5   | mmol/L
+I40        | 2026-10-05T08:00:00 | 2823-3     |                 | 4.6   | mmol/L
+I40        | 2026-10-05T08:00:00 | 2823-3     |                 | 3.6   | mmol/L
+I40        | 2026-10-05T09:00:00 | 2823-3     |                 | 3.6   | mmol/L
 # low the day before insulin started (then normal): not counted
 I25        | 2026-10-01          | 2823-3     |                 | 3.2   | mmol/L
 I25        | 2026-10-20          | 2823-3     |                 | 4.1   | mmol/L
@@ -171,7 +186,7 @@ EXPECTED = {
     "I06": None,  # fall of 1.1 over 8 days
     "I07": None,  # potassium exactly 3.5
     "I08": OUT,  # insulin ended the day before the lookback
-    "I09": "high",  # insulin ends on the first day of the lookback
+    "I09": None,  # insulin ends on the first day of the lookback: in; its low K came after it stopped
     "I10": OUT,  # insulin starts after as-of
     "I11": OUT,  # no insulin
     "I12": None,  # low the day before the lookback
@@ -181,7 +196,7 @@ EXPECTED = {
     "I16": OUT,  # an insulin syringe is not insulin
     "I17": None,  # a result in between breaks the pair
     "I18": OUT,  # days_supply ran out the day before the lookback
-    "I19": "high",  # days_supply reaches the first day of the lookback
+    "I19": None,  # days_supply reaches the first day of the lookback: in; low K after it ran out
     "I20": None,  # a low result after as-of
     "I21": "high",  # named test in mEq/L on as-of
     "I22": "normal",  # same-day fall, morning to evening
@@ -199,6 +214,10 @@ EXPECTED = {
     "I34": "high",  # a diuretic that ended before the lookback is not
     "I35": "high",  # a diuretic that ended before insulin is not
     "I36": "normal",  # the 2.9 predates insulin; the latest is 3.6
+    "I37": "high",  # low on the last day of the insulin course (and still the latest result)
+    "I38": None,  # 4.6 -> 3.5 four days after insulin stopped
+    "I39": None,  # 4.6 and 3.5 on one date count as 3.5: no fall to the next day's 3.5
+    "I40": None,  # 4.6 and 3.6 at one timestamp count as 3.6: no fall
 }
 spec = partial(check_spec, check=CHECK, as_of=AS_OF, tables=TABLES, expected=EXPECTED)
 
