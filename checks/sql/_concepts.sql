@@ -94,14 +94,18 @@ SELECT * FROM exposure_deaths_after(NULL);
 -- start + days supply, else NULL = ongoing), or the patient's death, whichever comes first.
 CREATE OR REPLACE TEMP VIEW prescription_periods AS
 SELECT p.patient_id, p.drug_name, p.rxnorm_code, p.atc_code, p.start_date,
-       least(p.end_effective, d.death_date) AS end_effective  -- least() skips a NULL (open-ended)
+       least(p.end_effective, d.death_date) AS end_effective,  -- least() skips a NULL (open-ended)
+       -- the prescription's own end, as planned when it was written (NULL = open-ended): what a
+       -- rule about the prescription itself reads (an open-ended course's assumed length, an acute
+       -- course's planned length), which a death later on must not change
+       p.end_effective AS planned_end
 FROM src_prescriptions p
 LEFT JOIN exposure_deaths d USING (patient_id);
 
 -- Prescriptions and diagnoses with their concepts, for the checks to read.
 CREATE OR REPLACE TEMP VIEW drug_exposures AS
 SELECT p.patient_id, p.drug_name, p.rxnorm_code, p.atc_code, p.start_date, p.end_effective,
-       c.codelist, coalesce(c.ingredient, lower(p.drug_name)) AS ingredient
+       p.planned_end, c.codelist, coalesce(c.ingredient, lower(p.drug_name)) AS ingredient
 FROM prescription_periods p
 JOIN drug_concepts c
   ON c.drug_name = p.drug_name

@@ -12,15 +12,18 @@ cramps AS (
 drugs AS (
     -- prescribed in the cramp lookback or active on as-of; current diuretics: those still running
     SELECT patient_id,
-           listed(CASE WHEN codelist = 'diuretics' AND ongoing_on(end_effective, $as_of) THEN drug_name END)
-               AS current_diuretics,
+           listed(CASE WHEN codelist = 'diuretics' AND ongoing_on(end_effective, $as_of) AND NOT topical
+                       THEN drug_name END) AS current_diuretics,
            bool_or(codelist = 'baclofen') AS baclofen_prescribed,
            -- human albumin infusion; albumin-bound paclitaxel (Abraxane) is chemotherapy, not albumin
            bool_or(codelist = 'albumin'
                    AND NOT regexp_matches(lower(drug_name), 'paclitaxel|abraxane|protein-bound|albumin-bound'))
                AS albumin_prescribed
-    FROM drugs_active_in_window(['diuretics', 'baclofen', 'albumin'], $as_of, $lookback_days)
-    WHERE patient_id IN (SELECT patient_id FROM cirrhosis)
+    FROM (  -- a diuretic cream is not a current diuretic (is_topical, the one topical definition)
+        SELECT e.*, is_topical(e.drug_name, e.rxnorm_code, e.atc_code) AS topical
+        FROM drugs_active_in_window(['diuretics', 'baclofen', 'albumin'], $as_of, $lookback_days) e
+        WHERE e.patient_id IN (SELECT patient_id FROM cirrhosis)
+    )
     GROUP BY patient_id
 ),
 electrolytes AS (

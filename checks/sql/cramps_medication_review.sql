@@ -4,11 +4,14 @@ WITH cramps AS (
     FROM diagnoses_in_window(['muscle_cramps'], $as_of, $lookback_days)
 ),
 drugs AS (
-    SELECT patient_id, drug_name, start_date, end_effective,
-           CASE codelist WHEN 'diuretics' THEN 'diuretic' WHEN 'statins' THEN 'statin'
+    SELECT e.patient_id, e.drug_name, e.start_date, e.end_effective,
+           CASE e.codelist WHEN 'diuretics' THEN 'diuretic' WHEN 'statins' THEN 'statin'
                 ELSE 'beta-blocker' END AS drug_class
-    FROM drugs_started_by(['diuretics', 'statins', 'beta_blockers'], $as_of)
-    WHERE patient_id IN (SELECT patient_id FROM cramps)
+    FROM drugs_started_by(['diuretics', 'statins', 'beta_blockers'], $as_of) e
+    WHERE e.patient_id IN (SELECT patient_id FROM cramps)
+      -- a cream or eye drop (spironolactone cream, timolol eye drops) is not the systemic exposure
+      -- that causes cramps: is_topical, the one topical definition
+      AND NOT is_topical(e.drug_name, e.rxnorm_code, e.atc_code)
 ),
 on_drug AS (
     -- each cramp with every implicated drug active on the day it was recorded

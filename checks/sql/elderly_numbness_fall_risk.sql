@@ -13,7 +13,7 @@ population AS (
 active AS (
     -- every drug, not only codelist ones (ends at death): those active on as-of, and those that
     -- ended within the last acute_course_days, which show whether a short item is a renewal
-    SELECT patient_id, drug_name, rxnorm_code, atc_code, start_date, end_effective,
+    SELECT patient_id, drug_name, rxnorm_code, atc_code, start_date, end_effective, planned_end,
            ongoing_on(end_effective, $as_of) AS on_as_of
     FROM prescriptions_active_in_window($as_of, $acute_course_days)
     WHERE patient_id IN (SELECT patient_id FROM population)
@@ -66,7 +66,7 @@ stem_rxnorm AS (
 ),
 identified AS (
     SELECT n.patient_id, n.drug_name, n.ingredients, n.topical, n.local_form, n.as_needed, n.on_as_of,
-           n.start_date, n.end_effective,
+           n.start_date, n.end_effective, n.planned_end,
            CASE WHEN n.combination THEN 'combination ' || coalesce(n.atc_code, n.stem)
                 ELSE coalesce(n.ingredients, 'rxnorm ' || n.rxnorm_code, 'rxnorm ' || s.rxnorm,
                               'atc ' || n.atc_code, n.stem) END
@@ -115,8 +115,8 @@ per_drug AS (
            bool_or(on_as_of) AS active_now,
            bool_or(on_as_of AND NOT as_needed) AND NOT bool_or(topical OR local_form)
                AND (bool_or(on_as_of AND NOT as_needed
-                            AND (end_effective IS NULL
-                                 OR days_between(start_date, end_effective)
+                            AND (planned_end IS NULL  -- as planned: a later death does not shorten it
+                                 OR days_between(start_date, planned_end)
                                     >= CAST($acute_course_days AS INTEGER)))
                     OR min(start_date) FILTER (NOT as_needed) <= window_start($as_of, $acute_course_days))
                AS regular,

@@ -167,3 +167,22 @@ def test_uk_beta_blocker_brands_are_seen(tmp_path):
         "W01": {"drug_classes": "beta-blocker"},
     }
     check_spec(tmp_path, CHECK, AS_OF, tables, expected, evidence=evidence)
+
+
+# Helper review 2026-11-30: a topical diuretic (spironolactone cream, for acne or hirsutism) is not the
+# systemic exposure that causes cramps; the oral form is.
+TOPICAL_DIAGNOSES = table("""
+patient_id | code  | code_system | recorded_at | resolved_at
+T01        | R25.2 | ICD-10-CM   | 2026-10-01  |
+T02        | R25.2 | ICD-10-CM   | 2026-10-01  |
+""")
+TOPICAL_PRESCRIPTIONS = table("""
+patient_id | drug_name                  | rxnorm_code | atc_code | start_date | end_date | days_supply
+T01        | spironolactone 5% cream    |             |          | 2020-01-01 |          |
+T02        | spironolactone 25mg tablet |             |          | 2020-01-01 |          |
+""")
+
+
+def test_a_topical_diuretic_does_not_explain_a_cramp(tmp_path):
+    tables = {"diagnoses": TOPICAL_DIAGNOSES, "prescriptions": TOPICAL_PRESCRIPTIONS}
+    check_spec(tmp_path, CHECK, AS_OF, tables, {"T01": None, "T02": True})

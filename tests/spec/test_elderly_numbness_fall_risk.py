@@ -546,3 +546,43 @@ def test_only_diabetic_polyneuropathy_is_lower_limb_among_diabetic_neuropathies(
     expected = {"F01": "normal", "F02": "normal", "F03": OUT, "F04": OUT, "F05": OUT, "F06": OUT}
     expected |= {"F07": "normal", "F08": OUT}
     check_spec(tmp_path, CHECK, AS_OF, DIABETIC_TABLES, expected)
+
+
+# Helper review 2026-11-30: a death after as-of does not turn a new regular drug into an "acute course"
+# (one planned for under acute_course_days): the plan is what was written. P01 (died after as-of) and P02
+# (alive) each take five regular drugs, omeprazole started five days before as-of, open-ended for P01
+# and P02, a year's end date for P03 (died after as-of too): all flagged for polypharmacy.
+PLANNED_DRUGS = (
+    ("metformin 500 mg tablet", "A10BA02", "2025-01-01", ""),
+    ("ramipril 5 mg capsule", "C09AA05", "2025-01-01", ""),
+    ("amlodipine 5 mg tablet", "C08CA01", "2025-01-01", ""),
+    ("simvastatin 40 mg tablet", "C10AA01", "2025-01-01", ""),
+)
+PLANNED_TABLES = {
+    "patients": table("""
+    patient_id | birth_date | sex | death_date
+    P01        | 1940-01-01 | F   | 2026-11-23
+    P02        | 1940-01-01 | F   |
+    P03        | 1940-01-01 | F   | 2026-11-23
+    """),
+    "diagnoses": table(
+        "patient_id | code | code_system | recorded_at | resolved_at\n"
+        + "\n".join(f"{p} | G57.91 | ICD-10-CM | 2020-01-01 |" for p in ("P01", "P02", "P03"))
+    ),
+    "prescriptions": table(
+        "patient_id | drug_name | rxnorm_code | atc_code | start_date | end_date | days_supply\n"
+        + "\n".join(
+            f"{p} | {name} | | {atc} | {start} | {end} |"
+            for p in ("P01", "P02", "P03")
+            for name, atc, start, end in (
+                *PLANNED_DRUGS,
+                ("omeprazole 20 mg capsule", "A02BC01", "2026-11-15", "2027-11-14" if p == "P03" else ""),
+            )
+        )
+    ),
+}
+
+
+def test_a_death_after_as_of_does_not_make_a_new_regular_drug_an_acute_course(tmp_path):
+    expected = {"P01": True, "P02": True, "P03": True}
+    check_spec(tmp_path, CHECK, AS_OF, PLANNED_TABLES, expected)

@@ -298,3 +298,29 @@ T02        | N18.4 | ICD-10-CM   | 2026-01-01  |
         {"prescriptions": prescriptions, "diagnoses": diagnoses},
         {"T01": "high", "T02": "high"},
     )
+
+
+# Helper review 2026-11-30: a death after as-of (known when an older date is audited, or a month of the
+# measures) must not change the prescription as written: an undated NSAID is still a 90-day course, not
+# one running until the death. K91 started 2024-01-01 (course over in 2024), died after as-of: not on an
+# NSAID. K92, the same with a recent start: still on one. K93 died on as-of: left out as deceased.
+DEATH_PATIENTS = table("""
+patient_id | birth_date | sex | death_date
+K91        | 1950-01-01 | F   | 2026-11-25
+K92        | 1950-01-01 | F   | 2026-11-25
+""")
+DEATH_PRESCRIPTIONS = table("""
+patient_id | drug_name               | rxnorm_code | atc_code | start_date | end_date | days_supply
+K91        | ibuprofen 400 mg tablet | 5640        | M01AE01  | 2024-01-01 |          |
+K92        | ibuprofen 400 mg tablet | 5640        | M01AE01  | 2026-10-01 |          |
+""")
+DEATH_DIAGNOSES = table("""
+patient_id | code   | code_system | recorded_at | resolved_at
+K91        | N18.30 | ICD-10-CM   | 2025-01-01  |
+K92        | N18.30 | ICD-10-CM   | 2025-01-01  |
+""")
+
+
+def test_a_death_after_as_of_does_not_make_an_undated_course_run_until_it(tmp_path):
+    tables = {"patients": DEATH_PATIENTS, "prescriptions": DEATH_PRESCRIPTIONS, "diagnoses": DEATH_DIAGNOSES}
+    check_spec(tmp_path, CHECK, AS_OF, tables, {"K91": OUT, "K92": "normal"})
