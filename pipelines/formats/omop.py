@@ -4,9 +4,12 @@ Codes come from the standard concepts (`concept.vocabulary_id` LOINC, RxNorm, SN
 falling back on the source concepts (`*_source_concept_id`: an ETL that mapped a local code only
 there, its standard concept 0), then the source values; a drug's RxNorm code is its single RxNorm
 ingredient when `concept_ancestor` is present, else the RxNorm drug concept's own code, and its name
-the concept's name rather than a local code. Patient ids are `person_id`. A death
-comes from the optional `death` table (the earliest `death_date` of a person's rows, so a person with
-several never counts twice), else from `person.death_datetime` (CDM v6.0).
+the concept's name rather than a local code. A condition whose concepts are in none of the audited
+code systems (both concept ids 0, as every CDM has some, or another vocabulary such as Read) can match
+no codelist: it is skipped with its reason (summary.json `skip_reasons`), not rejected.
+Patient ids are `person_id`. A death comes from the optional `death` table (the earliest `death_date`
+of a person's rows, so a person with several never counts twice), else from `person.death_datetime`
+(CDM v6.0).
 Table and column names follow the OHDSI CDM v5.4 specification (ohdsi.github.io/CommonDataModel/cdm54.html).
 A CDM held in a DuckDB database file (the folder's one `*.duckdb` file, as OHDSI Eunomia ships) is
 read in place, read-only, through DuckDB's `read_duckdb`, every column cast to text like a CSV's.
@@ -87,6 +90,7 @@ ONE_CONCEPT = """
     ) = 1
 """
 
+SKIP_UNMAPPED = "condition with no concept (concept_id 0, or not in concept)"
 EMPTY_ANCESTOR = "(SELECT NULL::VARCHAR AS ancestor_concept_id, NULL::VARCHAR AS descendant_concept_id)"
 EMPTY_DEATH = "(SELECT NULL::VARCHAR AS person_id, NULL::VARCHAR AS death_date)"
 
@@ -177,8 +181,9 @@ SELECTS = {
         WITH concept AS ({one_concept}),
         coded AS (  -- the standard concept when it is in a contract code system, else the source concept
             SELECT o.*, CASE WHEN c.vocabulary_id IN ('SNOMED', 'ICD10CM', 'ICD10', 'ICD9CM')
-                             THEN c.concept_id ELSE {condition_source_concept_id} END AS code_concept_id
-            FROM {main} o LEFT JOIN concept c ON c.concept_id = o.condition_concept_id
+                             THEN c.concept_id ELSE {condition_source_concept_id} END AS code_concept_id,
+                   c.vocabulary_id AS standard_vocabulary
+            FROM {main} o LEFT JOIN concept c ON c.concept_id = o.condition_concept_id AND c.concept_id <> '0'
         )
         SELECT o.person_id AS patient_id,
                coalesce(c.concept_code, {condition_source_value}) AS code,
@@ -186,7 +191,15 @@ SELECTS = {
                     WHEN 'ICD10' THEN 'ICD-10-WHO' WHEN 'ICD9CM' THEN 'ICD-9-CM'
                     ELSE c.vocabulary_id END AS code_system,
                o.condition_start_date AS recorded_at,
-               {condition_end_date} AS resolved_at
+               {condition_end_date} AS resolved_at,
+               -- a condition in none of the audited code systems can match no codelist: left out of
+               -- the audit, counted per reason (every CDM has unmapped source codes), not rejected
+               CASE WHEN c.vocabulary_id IN ('SNOMED', 'ICD10CM', 'ICD10', 'ICD9CM') THEN NULL
+                    WHEN coalesce(c.vocabulary_id, o.standard_vocabulary) IS NULL
+                    THEN '{SKIP_UNMAPPED}'
+                    ELSE 'condition concept in a vocabulary not audited ('
+                         || coalesce(c.vocabulary_id, o.standard_vocabulary) || ')'
+               END AS _skip
         FROM coded o
         LEFT JOIN concept c ON c.concept_id = o.code_concept_id AND c.concept_id <> '0'
     """,
@@ -354,6 +367,7 @@ def _source(
         read.append(death.path)
     select = template.format(
         main=main.reader("main", f"rejects_{t}"),
+        SKIP_UNMAPPED=SKIP_UNMAPPED,
         **lookups,
         **{c: main.column(c, alias) for c in OPTIONAL[table]},
     )
@@ -366,5 +380,6 @@ def _source(
         order=spec.columns,
         lines=False,
         lookups=keys,
+        skips=t == "diagnoses",  # the only table whose select yields `_skip`
         csv_param="main" if isinstance(main, CsvFile) else None,  # mended when DuckDB would misread it
     )

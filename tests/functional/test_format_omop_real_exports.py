@@ -9,6 +9,7 @@ the RxNorm Extension and NDC concepts are made up in their vocabularies' shape.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import duckdb
@@ -106,3 +107,43 @@ def test_source_concepts_reach_the_checks(tmp_path):
     # RxNorm Extension source concept) was never tested; 4 (named by its NDC concept) and 5 (by its
     # source value) are diuretics whose only result, a local code mapped to no concept, is no potassium
     assert flagged(tmp_path / "audit.duckdb", "diuretic_electrolyte_monitoring") == {"2", "4", "5"}
+
+
+# Rows 9-12: conditions no codelist can match: unmapped local codes (concept 0 and source concept 0,
+# as every real CDM has), a standard concept missing from the concept table, and a Read code source
+# concept beside no standard one. Four of twelve rows: far past the default reject threshold were
+# they rejected.
+UNMAPPED_CONDITIONS = (
+    CDM["condition_occurrence"]
+    + """
+        9                       | 1         | 0                    | 2026-10-02           |                    | LOCAL-ABC              | 0
+        10                      | 2         | 0                    | 2026-10-02           |                    | LOCAL-DEF              |
+        11                      | 2         | 4999999              | 2026-10-02           |                    | LOCAL-GHI              | 0
+        12                      | 1         | 0                    | 2026-10-02           |                    | J612.                  | 3006
+"""
+)
+READ_CONCEPT = """
+        3006       | Alcoholic cirrhosis of liver                | Condition   | Read          | Read               |                  | J612.
+"""
+
+
+def test_conditions_in_no_audited_code_system_are_skipped_not_rejected(tmp_path):
+    export = write_cdm(
+        tmp_path / "export",
+        condition_occurrence=_csv(UNMAPPED_CONDITIONS),
+        concept=_csv(CDM["concept"] + READ_CONCEPT),
+        measurement=_csv(SOURCE_LABS),  # no bad rows: the default reject threshold below
+        drug_exposure=_csv(SOURCE_DRUGS),
+    )
+    assert cli(*run_args(tmp_path, export)) == 0
+    dx = json.loads((tmp_path / "out" / "summary.json").read_text())["files"]["diagnoses"]
+    assert (dx["rows_read"], dx["rows_loaded"], dx["rows_rejected"], dx["rows_skipped"]) == (12, 7, 0, 5)
+    assert dx["skip_reasons"] == {
+        "condition with no concept (concept_id 0, or not in concept)": 4,  # the fixture's XYZ too
+        "condition concept in a vocabulary not audited (Read)": 1,
+    }
+    with duckdb.connect(str(tmp_path / "audit.duckdb"), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM quarantine WHERE table_name = 'diagnoses'").fetchall() == [
+            (0,)
+        ]
+    assert flagged(tmp_path / "audit.duckdb", "cramps_cirrhosis") == {"3", "4"}
