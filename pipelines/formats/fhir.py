@@ -19,17 +19,24 @@ hl7.org/fhir/R4 and the Bulk Data Access IG, hl7.org/fhir/uv/bulkdata):
 - MedicationRequest and MedicationStatement -> prescriptions: the drug name is
   medicationCodeableConcept.text, else its first coding's display; RxNorm and ATC codings. A
   medicationReference is read through the Medication the resource contains ('#med1'), else the one
-  of that id in the export's Medication files, else its display. A request
-  runs from dispenseRequest.validityPeriod.start (else authoredOn) to validityPeriod.end, with
-  expectedSupplyDuration (days or weeks) as days supply; a statement over its effectivePeriod
+  of that id in the export's Medication files, else its display.
+  A request runs from dispenseRequest.validityPeriod.start (else authoredOn) to validityPeriod.end,
+  with expectedSupplyDuration (days or weeks) as days supply; a statement over its effectivePeriod
   (else effectiveDateTime / dateAsserted). A request or statement whose status says it is over
-  (completed, stopped) with no end date and no supply duration ends at its last update
-  (meta.lastUpdated, else its start), as a resolved Condition does: Synthea's requests carry only
-  authoredOn, and read as ongoing every drug a patient was ever prescribed would be active today.
-- Condition -> diagnoses: the ICD-10-CM (or WHO ICD-10) coding, else SNOMED CT, else ICD-9-CM;
-  onsetDateTime (else onsetPeriod.start, recordedDate). Resolved at abatementDateTime (else
-  abatementPeriod); a condition whose clinicalStatus is resolved/inactive/remission without an
-  abatement date counts as resolved at its last update (meta.lastUpdated, else recordedDate).
+  (completed, stopped) ends at the earliest of that end (or start + supply) and its last update
+  (meta.lastUpdated): validityPeriod is the window to dispense in, not the course. Over with no end
+  date and no supply duration, it ends at its last update, else its start, as a resolved Condition
+  does: Synthea's requests carry only authoredOn, and read as ongoing every drug a patient was ever
+  prescribed would be active today. A request with doNotPerform true is skipped.
+- Condition -> diagnoses: one row per coding in ICD-10-CM, WHO ICD-10, SNOMED CT or ICD-9-CM (EHRs
+  code a problem in SNOMED CT and ICD-10-CM at once; each codelist sees the coding it lists), else
+  one row of its first coding; onsetDateTime (else onsetPeriod.start, recordedDate). Resolved at
+  abatementDateTime (else abatementPeriod); a condition whose clinicalStatus is
+  resolved/inactive/remission without an abatement date counts as resolved at its last update
+  (meta.lastUpdated, else recordedDate, else its onset).
+- Partial dates ('2015', '2015-06', allowed in R4 dateTimes): a start (onset, recordedDate, a
+  prescription's start) is the period's first day; an abatement, an end, its last day (at the latest
+  today). A prescription's end and a result's time are not completed (a partial one is quarantined).
 - Subjects are references 'Patient/<id>'; anything else leaves patient_id empty (quarantined).
 - Resources marked entered-in-error (and cancelled results, cancelled/draft orders, statements of a
   drug not taken, refuted conditions), and Observations whose category is not laboratory (vital
@@ -201,6 +208,38 @@ def _status_skip(field: str) -> str:
     return f"'{label} ' || {STATUS if field == 'status' else VERIFICATION}"
 
 
+# A partial FHIR date: a year, or a year and month (no braces: the SQL is str.format-ted later).
+YEAR = "'[0-9][0-9][0-9][0-9]'"
+YEAR_MONTH = "'[0-9][0-9][0-9][0-9]-[0-9][0-9]'"
+
+
+def _first_day(value: str) -> str:
+    """A FHIR date or dateTime `value` (a JSON text expression), a partial one ('2015', '2015-06') as
+    the first day of the period it names, as birthDate is read: for a start (an onset, a
+    prescription's start), the day from which the record can hold."""
+    return (
+        f"CASE WHEN regexp_full_match({value}, {YEAR}) THEN {value} || '-01-01' "
+        f"WHEN regexp_full_match({value}, {YEAR_MONTH}) THEN {value} || '-01' ELSE {value} END"
+    )
+
+
+def _last_day(value: str) -> str:
+    """A FHIR date or dateTime `value`, a partial one as the last day of the period it names (at the
+    latest today), as deceasedDateTime is read: for an end, the day from which it is certainly over.
+    A partial date that names no period ('2019-13') stays as it is, to be quarantined."""
+    day = (
+        f"CASE WHEN regexp_full_match({value}, {YEAR}) THEN try_cast({value} || '-12-31' AS DATE) "
+        f"WHEN regexp_full_match({value}, {YEAR_MONTH}) THEN last_day(try_cast({value} || '-01' AS DATE)) END"
+    )
+    return f"CASE WHEN ({day}) IS NULL THEN {value} ELSE strftime(least({day}, current_date), '%Y-%m-%d') END"
+
+
+def _day(value: str) -> str:
+    """The calendar day a full FHIR date or dateTime `value` names (as written, offset ignored, as the
+    staging reads it); NULL for a partial or malformed one."""
+    return f"try_cast(left({value}, 10) AS DATE)"
+
+
 CODE = "(j->'$.code')"  # an Observation's or Condition's code
 PATIENT_ID = "nullif(regexp_extract(j->>'$.subject.reference', '^Patient/([^/]+)$', 1), '')"
 STATUS = "coalesce(j->>'$.status', '')"
@@ -268,67 +307,124 @@ MEDICATIONS = """LEFT JOIN (SELECT j->>'$.id' AS id, first(j->'$.code') AS code
        ON med.id = regexp_extract(j->>'$.medicationReference.reference', '(^|/)Medication/([^/]+)$', 2)"""
 NO_MEDICATIONS = "(SELECT NULL::JSON AS j WHERE false)"  # an export without Medication files
 
-DRUG = f"""{PATIENT_ID} AS patient_id,
+
+def _drug(dosages: str) -> str:
+    """The patient and drug columns of a request or statement whose dosage is in list field `dosages`."""
+    return f"""{PATIENT_ID} AS patient_id,
        coalesce({_first_display(MEDICATION)}, j->>'$.medicationReference.display') AS drug_name,
        {_coding(MEDICATION, "rxnorm")} AS rxnorm_code,
        {_coding(MEDICATION, "atc")} AS atc_code"""
 
-REQUESTS = f"""
-SELECT {DRUG},
-       coalesce(j->>'$.dispenseRequest.validityPeriod.start', j->>'$.authoredOn') AS start_date,
-       coalesce(j->>'$.dispenseRequest.validityPeriod.end',
-                CASE WHEN {STATUS} IN ('completed', 'stopped')
-                      AND (j->>'$.dispenseRequest.expectedSupplyDuration.value') IS NULL
-                     THEN coalesce(j->>'$.meta.lastUpdated', j->>'$.dispenseRequest.validityPeriod.start',
-                                   j->>'$.authoredOn') END) AS end_date,
-       CAST(round(try_cast(j->>'$.dispenseRequest.expectedSupplyDuration.value' AS DOUBLE)
+
+OVER = f"{STATUS} IN ('completed', 'stopped')"  # a request or statement that says it is over
+LAST_UPDATE = "(j->>'$.meta.lastUpdated')"
+
+
+def _end(start: str, stated_end: str, supply_days: str = "NULL") -> str:
+    """A request's or statement's end_date. Active: its stated end (NULL: start + supply days, or
+    open-ended). Over (completed, stopped): the earliest of its stated end (or start + supply days)
+    and its last update, the day it was marked over (no sooner than its start): a request's
+    validityPeriod is the window to dispense in, not the course, and a stopped drug whose window
+    runs on is not taken. Over with no stated end at all: its last update, else its start."""
+    planned = f"coalesce({_day(stated_end)}, {_day(start)} + CAST({supply_days} AS INTEGER))"
+    stopped = f"strftime(greatest({_day(LAST_UPDATE)}, {_day(start)}), '%Y-%m-%d')"
+    return f"""CASE WHEN NOT {OVER} THEN {stated_end}
+            WHEN {stated_end} IS NULL AND {supply_days} IS NULL THEN coalesce({LAST_UPDATE}, {start})
+            WHEN {_day(LAST_UPDATE)} < {planned} THEN {stopped}
+            ELSE {stated_end} END"""
+
+
+REQUEST_START = _first_day("coalesce(j->>'$.dispenseRequest.validityPeriod.start', j->>'$.authoredOn')")
+SUPPLY_DAYS = """CAST(round(try_cast(j->>'$.dispenseRequest.expectedSupplyDuration.value' AS DOUBLE)
                   * CASE coalesce(j->>'$.dispenseRequest.expectedSupplyDuration.code',
                                   j->>'$.dispenseRequest.expectedSupplyDuration.unit')
                         WHEN 'd' THEN 1 WHEN 'day' THEN 1 WHEN 'days' THEN 1
-                        WHEN 'wk' THEN 7 WHEN 'week' THEN 7 WHEN 'weeks' THEN 7 END) AS BIGINT)::VARCHAR
-           AS days_supply,
-       CASE WHEN {STATUS} IN ('entered-in-error', 'cancelled', 'draft') THEN {_status_skip("status")} END
+                        WHEN 'wk' THEN 7 WHEN 'week' THEN 7 WHEN 'weeks' THEN 7 END) AS BIGINT)"""
+
+REQUESTS = f"""
+SELECT {_drug("dosageInstruction")},
+       {REQUEST_START} AS start_date,
+       {_end(REQUEST_START, "(j->>'$.dispenseRequest.validityPeriod.end')", SUPPLY_DAYS)} AS end_date,
+       {SUPPLY_DAYS}::VARCHAR AS days_supply,
+       CASE WHEN {STATUS} IN ('entered-in-error', 'cancelled', 'draft') THEN {_status_skip("status")}
+            -- a request that the drug NOT be given (a recorded contraindication) is no prescription
+            WHEN (j->>'$.doNotPerform') = 'true' THEN 'doNotPerform true' END
            AS _skip
 FROM {{MedicationRequest}}
 {MEDICATIONS}
 """  # noqa: S608 - constant fragments, values bound
 
+STATEMENT_START = _first_day(
+    "coalesce(j->>'$.effectivePeriod.start', j->>'$.effectiveDateTime', j->>'$.dateAsserted')"
+)
 STATEMENTS = f"""
-SELECT {DRUG},
-       coalesce(j->>'$.effectivePeriod.start', j->>'$.effectiveDateTime', j->>'$.dateAsserted') AS start_date,
-       coalesce(j->>'$.effectivePeriod.end',
-                CASE WHEN {STATUS} IN ('completed', 'stopped')
-                     THEN coalesce(j->>'$.meta.lastUpdated', j->>'$.effectivePeriod.start',
-                                   j->>'$.effectiveDateTime', j->>'$.dateAsserted') END) AS end_date,
+SELECT {_drug("dosage")},
+       {STATEMENT_START} AS start_date,
+       {_end(STATEMENT_START, "(j->>'$.effectivePeriod.end')")} AS end_date,
        NULL::VARCHAR AS days_supply,
        CASE WHEN {STATUS} IN ('entered-in-error', 'not-taken') THEN {_status_skip("status")} END AS _skip
 FROM {{MedicationStatement}}
 {MEDICATIONS}
 """  # noqa: S608 - constant fragments, values bound
 
-CONDITION_CODE = (
-    f"coalesce({_coding(CODE, 'icd10')}, {_coding(CODE, 'icd10who')}, {_coding(CODE, 'snomed')}, "
-    f"{_coding(CODE, 'icd9')}, "
-    "CAST(j->'$.code.coding' AS JSON[])[1]->>'$.code')"
-)
-CONDITION_SYSTEM = (
-    f"CASE WHEN {_coding(CODE, 'icd10')} IS NOT NULL THEN 'ICD-10-CM' "
-    f"WHEN {_coding(CODE, 'icd10who')} IS NOT NULL THEN 'ICD-10-WHO' "
-    f"WHEN {_coding(CODE, 'snomed')} IS NOT NULL THEN 'SNOMED-CT' "
-    f"WHEN {_coding(CODE, 'icd9')} IS NOT NULL THEN 'ICD-9-CM' "
-    "ELSE CAST(j->'$.code.coding' AS JSON[])[1]->>'$.system' END"
-)
+
+def _system(coding: str) -> str:
+    """The contract code system of a Condition's `coding` (a JSON expression) by its URI; else the
+    URI, which the shared rules reject."""
+    uri = f"({coding}->>'$.system')"
+    return (
+        f"CASE WHEN list_contains($icd10, {uri}) THEN 'ICD-10-CM' WHEN list_contains($icd10who, {uri}) "
+        f"THEN 'ICD-10-WHO' WHEN list_contains($snomed, {uri}) THEN 'SNOMED-CT' "
+        f"WHEN list_contains($icd9, {uri}) THEN 'ICD-9-CM' ELSE {uri} END"
+    )
+
+
 CLINICAL = "coalesce(CAST(j->'$.clinicalStatus.coding' AS JSON[])[1]->>'$.code', '')"
+RECORDED = _first_day("(j->>'$.recordedDate')")
+ONSET = _first_day("coalesce(j->>'$.onsetDateTime', j->>'$.onsetPeriod.start', j->>'$.recordedDate')")
+# An abatement is an end: a partial one is the last day of its period (at the latest today), the day
+# from which the condition is certainly resolved, as a partial death date is read. Its first day would
+# count the condition resolved while it may still have been active (a missed flag, where the last day
+# at worst flags a resolved condition for part of a year), and would put an abatement '2019' of an
+# onset '2019-06-10' before the onset (rejected). Resolved with no date at all: its last update, else
+# its recording, else its onset, the earliest day it can have resolved: the status says it is over,
+# and without a date it would count as active for ever.
+ABATEMENT = _last_day(
+    "coalesce(j->>'$.abatementDateTime', j->>'$.abatementPeriod.end', j->>'$.abatementPeriod.start')"
+)
+
+# One diagnosis row per coding of a Condition in a contract code system (its system and code, the
+# Condition's patient and dates): EHRs code a problem in SNOMED CT and ICD-10-CM at once, and a
+# codelist listing only one of them (lower_limb_numbness lists SNOMED's 'numbness of lower limb',
+# not ICD-10-CM's R20.0 'anaesthesia of skin') must see the coding it lists. Checks ask whether a
+# patient has a listed code (one finding per patient, the codes in its evidence), and count days,
+# not rows, so a second coding counts nothing twice. A coding repeated (same system and code) is
+# one row. A Condition with no coding in those systems gives one row from its first coding, judged
+# (rejected) by the shared rules as before; a skipped one gives one row, so it is counted once.
+CONDITIONS = f"""
+SELECT j, _skip, codings, list_transform(codings, lambda c: ({_system("c")}) || '|' || (c->>'$.code')) AS keys
+FROM (
+    SELECT j,
+           list_filter(CAST(j->'$.code.coding' AS JSON[]), lambda c: list_contains(
+                           list_concat($icd10, $icd10who, $snomed, $icd9), c->>'$.system')) AS codings,
+           CASE WHEN {VERIFICATION} IN ('entered-in-error', 'refuted')
+                THEN {_status_skip("verificationStatus")} END AS _skip
+    FROM {{Condition}}
+)
+"""  # noqa: S608 - constant fragments, values bound
 
 DIAGNOSES = f"""
-SELECT {PATIENT_ID} AS patient_id, {CONDITION_CODE} AS code, {CONDITION_SYSTEM} AS code_system,
-       coalesce(j->>'$.onsetDateTime', j->>'$.onsetPeriod.start', j->>'$.recordedDate') AS recorded_at,
-       coalesce(j->>'$.abatementDateTime', j->>'$.abatementPeriod.end', j->>'$.abatementPeriod.start',
-                CASE WHEN {CLINICAL} IN ('resolved', 'inactive', 'remission')
-                     THEN coalesce(j->>'$.meta.lastUpdated', j->>'$.recordedDate') END) AS resolved_at,
-       CASE WHEN {VERIFICATION} IN ('entered-in-error', 'refuted') THEN {_status_skip("verificationStatus")}
-       END AS _skip
-FROM {{Condition}}
+SELECT {PATIENT_ID} AS patient_id, coding->>'$.code' AS code, {_system("coding")} AS code_system,
+       {ONSET} AS recorded_at,
+       coalesce({ABATEMENT}, CASE WHEN {CLINICAL} IN ('resolved', 'inactive', 'remission')
+                                  THEN coalesce({LAST_UPDATE}, {RECORDED}, {ONSET}) END) AS resolved_at,
+       _skip
+FROM (
+    SELECT *, unnest(CASE WHEN _skip IS NULL AND len(codings) > 0
+                          THEN list_filter(codings, lambda c, i: list_position(keys, keys[i]) = i)
+                          ELSE [coalesce(codings[1], CAST(j->'$.code.coding' AS JSON[])[1])] END) AS coding
+    FROM ({CONDITIONS})
+)
 """  # noqa: S608 - constant fragments, values bound
 
 

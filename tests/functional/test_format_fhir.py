@@ -393,3 +393,197 @@ def test_a_medication_reference_to_the_exports_medication_file_is_read(tmp_path)
     assert drugs == [("p1", "Furosemide 40 MG Oral Tablet", "197417")]
     assert rejected == [("drug_name", "required")]
     assert flagged(db, "diuretic_electrolyte_monitoring") == {"p1"}
+
+
+# Real-shaped resources for the reviewer's findings: an EHR's Condition coded twice, partial dates,
+# statuses that end a prescription, requests not to prescribe and as-needed dosage.
+GABAPENTIN = concept(RXNORM, "310431", "Gabapentin 300 MG Oral Capsule", "Gabapentin 300 MG Oral Capsule")
+NUMB_LEG = (SCT, "309537005", "Numbness of lower limb")
+CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
+
+
+def medreq(mid, pid, medication, authored="2026-06-01T09:00:00Z", status="active", **extra):
+    return {
+        "resourceType": "MedicationRequest", "id": mid, "status": status, "intent": "order",
+        "medicationCodeableConcept": medication, "subject": {"reference": f"Patient/{pid}"},
+        "authoredOn": authored,
+    } | extra  # fmt: skip
+
+
+def coded(cid, pid, codings, onset="2026-08-01", **extra):
+    """A Condition coded in each (system, code, display) of `codings`, in that order."""
+    resource = condition(cid, pid, SCT, "0", onset)
+    resource["code"] = {"coding": [{"system": s, "code": c, "display": d} for s, c, d in codings]}
+    return resource | extra
+
+
+def run_small(tmp_path, resources):
+    """Run the fhir profile on `resources` (a dict of file name -> resources); an Observation file
+    is added when there is none. Returns the summary's file counts."""
+    resources = {
+        "Observation.ndjson": [obs("ox", "p0", "8867-4", 72, "/min", "2026-10-02", VITAL)]
+    } | resources
+    export = write_fhir(tmp_path / "export", resources, broken_line=False)
+    assert run(tmp_path, export, "--format", "fhir", "--reject-threshold", "1") == 0
+    files = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))["files"]
+    for f in files.values():  # every row read is loaded, a duplicate, rejected or skipped
+        assert (
+            f["rows_read"] == f["rows_loaded"] + f["rows_duplicate"] + f["rows_rejected"] + f["rows_skipped"]
+        )
+    return files
+
+
+def rows(tmp_path, sql):
+    with duckdb.connect(str(tmp_path / "audit.duckdb"), read_only=True) as con:
+        return con.execute(sql).fetchall()
+
+
+def test_a_condition_coded_in_snomed_and_icd10_is_read_in_both(tmp_path):
+    """EHRs code a problem in SNOMED CT and ICD-10-CM at once. lower_limb_numbness lists the SNOMED
+    concept 309537005 and not R20.0 (anaesthesia of skin, anywhere): each coding in a contract
+    system is a diagnosis row of its own, so each codelist sees the coding it lists, whichever comes
+    first. A coding in a local system adds no row; a Condition coded only locally is read from its
+    first coding as before (quarantined: no contract code system); a refuted one is skipped once."""
+    local = ("http://example.org/local-codes", "NUMB-1", "Numb legs")
+    icd_r200 = (ICD10, "R20.0", "Anesthesia of skin")
+    refuted = coded("c9", "p4", [NUMB_LEG, icd_r200])
+    refuted["verificationStatus"] = concept(
+        "http://terminology.hl7.org/CodeSystem/condition-ver-status", "refuted"
+    )
+    resources = {
+        "Patient.ndjson": [patient(p, "1950-01-01", "female") for p in ("p1", "p2", "p3", "p4")],
+        "MedicationRequest.ndjson": [medreq(f"m{p}", p, GABAPENTIN) for p in ("p1", "p2", "p3", "p4")],
+        "Condition.ndjson": [
+            coded("c1", "p1", [NUMB_LEG, icd_r200, local]),  # SNOMED first
+            coded("c2", "p2", [icd_r200, local, NUMB_LEG]),  # ICD-10-CM first
+            coded("c3", "p3", [local]),  # no contract system: first coding, quarantined
+            refuted,
+        ],
+    }
+    files = run_small(tmp_path, resources)
+    assert rows(tmp_path, "SELECT patient_id, code, code_system FROM diagnoses ORDER BY ALL") == [
+        ("p1", "309537005", "SNOMED-CT"),
+        ("p1", "R200", "ICD-10-CM"),
+        ("p2", "309537005", "SNOMED-CT"),
+        ("p2", "R200", "ICD-10-CM"),
+    ]
+    assert rows(tmp_path, "SELECT column_name, rule FROM quarantine") == [("code_system", "allowed")]
+    assert files["diagnoses"]["skip_reasons"] == {"verification status refuted": 1}
+    assert (files["diagnoses"]["rows_read"], files["diagnoses"]["rows_rejected"]) == (6, 1)
+    db = tmp_path / "audit.duckdb"
+    assert flagged(db, "elderly_numbness_fall_risk") == {"p1", "p2"}
+    # numbness_neuropathy_workup lists both codings: still one finding per patient, one recording day
+    workup = [f for f in findings(db) if f["check_id"] == "numbness_neuropathy_workup"]
+    assert [f["patient_id"] for f in workup] == ["p1", "p2"]
+    assert all("recorded 2026-08-01 with" in f["reason"] for f in workup)
+
+
+def test_partial_dates_are_read_as_the_period_they_name(tmp_path):
+    """R4 dateTimes may be a year or a year and month. An onset or a start ('2015', '2015-06') is the
+    period's first day, as birthDate is; an abatement is its last day (at the latest today), the day
+    the condition is certainly resolved, as a partial deceasedDateTime is read."""
+    cirrhosis, cramp = (SCT, "19943007", "Cirrhosis of liver"), (SCT, "55300003", "Cramp")
+    resources = {
+        "Patient.ndjson": [patient(p, "1950-01-01", "female") for p in ("p1", "p2", "p3")],
+        "MedicationRequest.ndjson": [
+            medreq("m1", "p1", FUROSEMIDE, authored="2026-06"),
+            medreq("m2", "p2", FUROSEMIDE, authored="2025"),
+        ],
+        "Condition.ndjson": [
+            coded("c1", "p1", [cirrhosis], onset="2015", recordedDate="2020-03-04"),
+            coded("c2", "p1", [cramp]),
+            coded("c3", "p2", [cirrhosis], onset="2015-06"),
+            coded("c4", "p2", [cramp]),
+            coded("c5", "p3", [cirrhosis], onset="2015-06-10", abatementDateTime="2019"),
+            coded("c6", "p3", [cramp]),
+        ],
+    }
+    run_small(tmp_path, resources)
+    assert rows(tmp_path, "SELECT count(*) FROM quarantine") == [(0,)]
+    got = rows(
+        tmp_path,
+        "SELECT patient_id, recorded_at::VARCHAR, resolved_at::VARCHAR FROM diagnoses "
+        "WHERE code = '19943007' ORDER BY 1",
+    )
+    assert got == [("p1", "2015-01-01", None), ("p2", "2015-06-01", None), ("p3", "2015-06-10", "2019-12-31")]
+    starts = rows(tmp_path, "SELECT patient_id, start_date::VARCHAR FROM prescriptions ORDER BY 1")
+    assert starts == [("p1", "2026-06-01"), ("p2", "2025-01-01")]
+    assert flagged(tmp_path / "audit.duckdb", "cramps_cirrhosis") == {"p1", "p2"}
+
+
+def test_a_resolved_condition_without_any_date_but_its_onset_is_resolved(tmp_path):
+    """clinicalStatus resolved (or inactive) with no abatement, no meta.lastUpdated and no
+    recordedDate resolves at its onset, the earliest day it can have resolved: not active today."""
+    resources = {
+        "Patient.ndjson": [patient(p, "1950-01-01", "female") for p in ("p1", "p2", "p3")],
+        "MedicationRequest.ndjson": [medreq(f"m{p}", p, GABAPENTIN) for p in ("p1", "p2", "p3")],
+        "Condition.ndjson": [
+            coded("c1", "p1", [NUMB_LEG], onset="2026-03-01"),  # active: flagged
+            coded("c2", "p2", [NUMB_LEG], onset="2026-03-01", clinicalStatus=concept(CLINICAL, "resolved")),
+            coded("c3", "p3", [NUMB_LEG], onset="2026-03-01", clinicalStatus=concept(CLINICAL, "inactive")),
+        ],
+    }  # fmt: skip
+    run_small(tmp_path, resources)
+    got = rows(tmp_path, "SELECT patient_id, resolved_at::VARCHAR FROM diagnoses ORDER BY 1")
+    assert got == [("p1", None), ("p2", "2026-03-01"), ("p3", "2026-03-01")]
+    assert flagged(tmp_path / "audit.duckdb", "elderly_numbness_fall_risk") == {"p1"}
+
+
+def test_a_stopped_prescription_ends_when_it_was_stopped(tmp_path):
+    """A stopped or completed request ends at the earliest of its stated end (validityPeriod.end, a
+    dispensing window, or start + expectedSupplyDuration) and its last update; an active one keeps
+    its stated end. A stopped statement likewise ends by its last update."""
+    window = {"validityPeriod": {"start": "2026-10-01T09:00:00Z", "end": "2027-10-01T09:00:00Z"}}
+    supply = {"expectedSupplyDuration": {"value": 90, "unit": "days", "code": "d"}}
+    stopped = {"status": "stopped", "meta": {"lastUpdated": "2026-10-05T09:00:00Z"}}
+    authored = "2026-10-01T09:00:00Z"
+    statement = {
+        "resourceType": "MedicationStatement", "id": "s5", "status": "completed",
+        "meta": {"lastUpdated": "2026-10-05T09:00:00Z"}, "medicationCodeableConcept": FUROSEMIDE,
+        "subject": {"reference": "Patient/p5"},
+        "effectivePeriod": {"start": "2026-10-01", "end": "2027-01-01"},
+    }  # fmt: skip
+    resources = {
+        "Patient.ndjson": [patient(f"p{i}", "1950-01-01", "female") for i in range(1, 7)],
+        "MedicationRequest.ndjson": [
+            medreq("m1", "p1", FUROSEMIDE, authored, dispenseRequest=window) | stopped,
+            medreq("m2", "p2", FUROSEMIDE, authored, dispenseRequest=supply) | stopped,
+            medreq("m3", "p3", FUROSEMIDE, authored, dispenseRequest=window),  # active: to 2027-10-01
+            medreq("m4", "p4", FUROSEMIDE, authored, dispenseRequest=supply),  # active: 90 days
+            # stopped after its window closed: the window's end
+            medreq("m6", "p6", FUROSEMIDE, authored, status="completed", meta={"lastUpdated": "2027-01-01"},
+                   dispenseRequest={"validityPeriod": {"end": "2026-10-20"}}),
+        ],
+        "MedicationStatement.ndjson": [statement],
+        "Condition.ndjson": [coded("c1", "p1", [NUMB_LEG])],
+    }  # fmt: skip
+    run_small(tmp_path, resources)
+    got = rows(
+        tmp_path,
+        "SELECT patient_id, end_date::VARCHAR, days_supply FROM prescriptions ORDER BY 1",
+    )
+    assert got == [
+        ("p1", "2026-10-05", None),
+        ("p2", "2026-10-05", 90),
+        ("p3", "2027-10-01", None),
+        ("p4", None, 90),
+        ("p5", "2026-10-05", None),
+        ("p6", "2026-10-20", None),
+    ]
+    assert flagged(tmp_path / "audit.duckdb", "diuretic_electrolyte_monitoring") == {"p3", "p4"}
+
+
+def test_a_request_not_to_prescribe_is_skipped(tmp_path):
+    """MedicationRequest.doNotPerform true says the drug must not be given: not a prescription."""
+    resources = {
+        "Patient.ndjson": [patient(p, "1950-01-01", "female") for p in ("p1", "p2")],
+        "MedicationRequest.ndjson": [
+            medreq("m1", "p1", FUROSEMIDE, doNotPerform=True),
+            medreq("m2", "p2", FUROSEMIDE, doNotPerform=False),
+        ],
+        "Condition.ndjson": [coded("c1", "p1", [NUMB_LEG])],
+    }
+    files = run_small(tmp_path, resources)
+    assert files["prescriptions"]["skip_reasons"] == {"doNotPerform true": 1}
+    assert rows(tmp_path, "SELECT patient_id FROM prescriptions") == [("p2",)]
+    assert flagged(tmp_path / "audit.duckdb", "diuretic_electrolyte_monitoring") == {"p2"}
