@@ -2,9 +2,10 @@
 
 Each file's header is read first (delimiter sniffed: tab or comma), so a missing file or column is an
 InputError naming it before the database is touched; DuckDB then reads every column as text with the
-header's own names, without sniffing. Structural faults of a table's main file land in
-`rejects_<table>` with their line (quarantined like the generic CSV's); those of a lookup file (OMOP
-`concept`) land in `rejects_lookup_<name>` and the row is skipped.
+header's own names, without sniffing; an empty field is NULL, and so is a field reading exactly as
+one of the profile's own null markers (OMOP: `\\N`, PostgreSQL COPY's). Structural faults of a
+table's main file land in `rejects_<table>` with their line (quarantined like the generic CSV's);
+those of a lookup file (OMOP `concept`) land in `rejects_lookup_<name>` and the row is skipped.
 """
 
 from __future__ import annotations
@@ -20,11 +21,13 @@ from pipelines.errors import InputError
 
 @dataclass(frozen=True)
 class CsvFile:
-    """One export CSV: its path, delimiter and header names (as written, in order)."""
+    """One export CSV: its path, delimiter and header names (as written, in order), and the texts
+    besides the empty field that mean "no value" in it (`nulls`)."""
 
     path: Path
     delimiter: str
     names: tuple[str, ...]
+    nulls: tuple[str, ...] = ()
 
     @property
     def label(self) -> str:
@@ -54,18 +57,22 @@ class CsvFile:
     def reader(self, param: str, rejects: str) -> str:
         """A read_csv over the path bound as `$param`, columns bound as `$param_columns`, all text.
 
-        The delimiter is one of three literals, never text from the file.
+        The delimiter is one of three literals, never text from the file; null markers are bound
+        as `$param_nullstr`.
         """
         delim = {"\t": "\\t", ";": ";"}.get(self.delimiter, ",")
+        nullstr = f"nullstr = ${param}_nullstr, " if self.nulls else ""
         return (
             f"read_csv(${param}, header = true, auto_detect = false, delim = '{delim}', quote = '\"', "
-            f"escape = '\"', columns = ${param}_columns, strict_mode = true, store_rejects = true, "
+            f"escape = '\"', columns = ${param}_columns, {nullstr}strict_mode = true, store_rejects = true, "
             f"rejects_table = '{rejects}', rejects_scan = 'reject_scans_{rejects}')"
         )
 
     def params(self, param: str) -> dict[str, object]:
-        """The values `reader(param)` binds: the path and every header column typed as text."""
-        return {param: str(self.path), f"{param}_columns": {n: "VARCHAR" for n in self.names}}
+        """The values `reader(param)` binds: the path, every header column typed as text, and the null
+        markers (the empty field among them) when there are any."""
+        nulls = {f"{param}_nullstr": ["", *self.nulls]} if self.nulls else {}
+        return {param: str(self.path), f"{param}_columns": {n: "VARCHAR" for n in self.names}} | nulls
 
 
 # Names an export file may have (every format's): an entry so named that is no regular file is refused.
@@ -147,10 +154,11 @@ def delimiter_of(header: str) -> str:
     return max((",", "\t", ";"), key=header.count)
 
 
-def open_csv(path: Path) -> CsvFile:
-    """The file's header: delimiter (delimiter_of) and names."""
+def open_csv(path: Path, nulls: tuple[str, ...] = ()) -> CsvFile:
+    """The file's header: delimiter (delimiter_of) and names; `nulls` are the texts besides the empty
+    field that read as NULL (none unless a profile says so)."""
     text = header_line(path)
     delimiter = delimiter_of(text)
     names = [n.strip() for n in next(csv.reader([text], delimiter=delimiter))]
     unique = [n if names.index(n) == i else f"{n}_{i}" for i, n in enumerate(names)]
-    return CsvFile(path, delimiter, tuple(unique))
+    return CsvFile(path, delimiter, tuple(unique), nulls)

@@ -32,6 +32,10 @@ NAME = "omop"
 
 SPECS = CONTRACT_BY_TABLE
 EXTENSIONS = (".csv", ".tsv", ".txt")
+# A field reading exactly `\N` is empty: PostgreSQL's COPY (text format, and CSV when so asked)
+# writes NULL so, and OMOP CDMs live in PostgreSQL; read as text, a `\N` date would be rejected and
+# a `\N` value_as_number would hide value_source_value. No value of the CDM is ever `\N` itself.
+NULLS = ("\\N",)
 
 # Table -> the columns this profile reads (the CDM marks them required, or they carry the codes).
 COLUMNS = {
@@ -294,8 +298,8 @@ def _tables(export_dir: Path) -> tuple[dict[str, Table], Table | None]:
     databases = sorted(export_dir.glob("*.duckdb"))
     if len(databases) != 1 or any(find_optional(export_dir, _files(t)) for t in TABLES.values()):
         ancestor = find_optional(export_dir, _files("concept_ancestor"))
-        found: dict[str, Table] = {t: open_csv(find_file(export_dir, _files(t))) for t in names}
-        return found, open_csv(ancestor) if ancestor else None
+        found: dict[str, Table] = {t: open_csv(find_file(export_dir, _files(t)), NULLS) for t in names}
+        return found, open_csv(ancestor, NULLS) if ancestor else None
     catalog = _catalog(databases[0])
     if not catalog:
         raise InputError(f"{databases[0]}: not a readable DuckDB database")
@@ -330,7 +334,7 @@ def _death(export_dir: Path, person: Table) -> Table | None:
         found = _catalog(person.path).get("death")
         return DuckTable(person.path, "death", *found) if found else None
     path = find_optional(export_dir, _files("death"))
-    return open_csv(path) if path else None
+    return open_csv(path, NULLS) if path else None
 
 
 def _source(

@@ -9,12 +9,14 @@ the RxNorm Extension and NDC concepts are made up in their vocabularies' shape.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from pathlib import Path
 
 import duckdb
 
-from tests.functional.test_format_omop import CDM, write_cdm
+from tests.functional.test_format_omop import CDM, MEASUREMENT_CENSORED, write_cdm
 from tests.helpers import cli, flagged, run_args, table
 
 # The fixture's concepts, and those the facts below reach only through their source concept.
@@ -147,3 +149,45 @@ def test_conditions_in_no_audited_code_system_are_skipped_not_rejected(tmp_path)
             (0,)
         ]
     assert flagged(tmp_path / "audit.duckdb", "cramps_cirrhosis") == {"3", "4"}
+
+
+def _postgres_dump(folder: Path, tables: dict[str, str]) -> Path:
+    """CSV texts as PostgreSQL's COPY ... TO (text format) writes tables: tab separated, NULL as `\\N`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in tables.items():
+        rows = list(csv.reader(io.StringIO(text)))
+        lines = ["\t".join(v or "\\N" for v in row) for row in rows]
+        (folder / f"{name.upper()}.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return folder
+
+
+def _stored(folder: Path) -> dict[str, list[tuple]]:
+    """Every stored fact, quarantined row and finding of the folder's run (without its run id)."""
+    queries = {
+        "patients": "SELECT * EXCLUDE (_run_id) FROM patients",
+        "labs": "SELECT * EXCLUDE (_run_id) FROM lab_results",
+        "drugs": "SELECT * EXCLUDE (_run_id) FROM prescriptions",
+        "diagnoses": "SELECT * EXCLUDE (_run_id) FROM diagnoses",
+        "findings": "SELECT * EXCLUDE (run_id) FROM findings",
+        "quarantine": "SELECT * EXCLUDE (run_id) FROM quarantine",
+    }
+    with duckdb.connect(str(folder / "audit.duckdb"), read_only=True) as con:
+        return {name: con.execute(sql + " ORDER BY ALL").fetchall() for name, sql in queries.items()}
+
+
+# The fixture's tables, its measurements with every CDM v5.4 column: results only in value_source_value
+# ('>8' beside no value_as_number: a `\N` there must not hide it), and conditions with no end date (a
+# `\N` date is no date).
+DUMPED = {name: _csv(text) for name, text in CDM.items()} | {"measurement": MEASUREMENT_CENSORED}
+
+
+def test_postgres_null_marker_reads_as_empty(tmp_path):
+    plain = write_cdm(tmp_path / "plain" / "export", **DUMPED)
+    dumped = _postgres_dump(tmp_path / "dumped" / "export", DUMPED)
+    assert "\\N" in (dumped / "CONDITION_OCCURRENCE.csv").read_text()
+    for export in (plain, dumped):
+        assert cli(*run_args(export.parent, export, "--reject-threshold", "1")) == 0
+    plain_run, dumped_run = _stored(tmp_path / "plain"), _stored(tmp_path / "dumped")
+    assert dumped_run == plain_run
+    assert len(plain_run["quarantine"]) == 1  # the drug ending before it starts, no more
+    assert ("3", 8.0, ">") in [(r[0], r[4], r[-1]) for r in plain_run["labs"]]  # from value_source_value
