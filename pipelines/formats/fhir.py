@@ -365,7 +365,10 @@ SELECT {_drug("dosageInstruction")},
        {SUPPLY_DAYS}::VARCHAR AS days_supply,
        CASE WHEN {STATUS} IN ('entered-in-error', 'cancelled', 'draft') THEN {_status_skip("status")}
             -- a request that the drug NOT be given (a recorded contraindication) is no prescription
-            WHEN (j->>'$.doNotPerform') = 'true' THEN 'doNotPerform true' END
+            WHEN (j->>'$.doNotPerform') = 'true' THEN 'doNotPerform true'
+            -- a suggestion (decision support's, or a proposed change) that nobody has ordered yet; a
+            -- 'plan' stays, as EHRs record the patient's reported home medicines that way
+            WHEN (j->>'$.intent') = 'proposal' THEN 'intent proposal' END
            AS _skip
 FROM {{MedicationRequest}}
 {MEDICATIONS}

@@ -574,19 +574,23 @@ def test_a_stopped_prescription_ends_when_it_was_stopped(tmp_path):
 
 
 def test_a_request_not_to_prescribe_is_skipped(tmp_path):
-    """MedicationRequest.doNotPerform true says the drug must not be given: not a prescription."""
+    """MedicationRequest.doNotPerform true says the drug must not be given: not a prescription. Nor is
+    a proposal (decision support's suggestion, nobody's order yet); a plan (how EHRs record the
+    patient's reported home medicines) is."""
     resources = {
-        "Patient.ndjson": [patient(p, "1950-01-01", "female") for p in ("p1", "p2")],
+        "Patient.ndjson": [patient(p, "1950-01-01", "female") for p in ("p1", "p2", "p3", "p4")],
         "MedicationRequest.ndjson": [
             medreq("m1", "p1", FUROSEMIDE, doNotPerform=True),
             medreq("m2", "p2", FUROSEMIDE, doNotPerform=False),
+            medreq("m3", "p3", FUROSEMIDE, intent="proposal"),
+            medreq("m4", "p4", FUROSEMIDE, intent="plan"),
         ],
         "Condition.ndjson": [coded("c1", "p1", [NUMB_LEG])],
     }
     files = run_small(tmp_path, resources)
-    assert files["prescriptions"]["skip_reasons"] == {"doNotPerform true": 1}
-    assert rows(tmp_path, "SELECT patient_id FROM prescriptions") == [("p2",)]
-    assert flagged(tmp_path / "audit.duckdb", "diuretic_electrolyte_monitoring") == {"p2"}
+    assert files["prescriptions"]["skip_reasons"] == {"doNotPerform true": 1, "intent proposal": 1}
+    assert rows(tmp_path, "SELECT patient_id FROM prescriptions ORDER BY 1") == [("p2",), ("p4",)]
+    assert flagged(tmp_path / "audit.duckdb", "diuretic_electrolyte_monitoring") == {"p2", "p4"}
 
 
 def test_an_as_needed_drug_is_named_so_and_not_counted_as_regular(tmp_path):
