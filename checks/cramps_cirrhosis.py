@@ -21,7 +21,8 @@ CHECK = CheckDefinition(
     population=(
         "Patients with cirrhosis of the liver recorded on or before as-of and not resolved on or before "
         "as-of (ICD-10-CM K70.3x, K71.7, K74.3-K74.6x, K72.1x end-stage liver disease, P78.81; ICD-9-CM "
-        "571.2, 571.5, 571.6; SNOMED-CT)."
+        "571.2, 571.5, 571.6; SNOMED-CT). A resolved date on the day the cirrhosis was recorded is no "
+        "resolution (the end of a visit's record, not of the disease)."
     ),
     flag="A muscle cramp diagnosis (ICD-10-CM R25.2, ICD-9-CM 729.82, SNOMED-CT) recorded in the lookback.",
     windows=(
@@ -67,7 +68,10 @@ CHECK = CheckDefinition(
         "Cramps in cirrhosis respond to correcting electrolytes and to baclofen or albumin, so every "
         "flag shows whether those were tried and the latest electrolytes. 'Not resolved on or before "
         "as-of' keeps a cirrhosis resolved after as-of in the population, so a past as-of reproduces "
-        "that day's audit. Thresholds are the lower reference limits in common UK/US laboratory use. "
+        "that day's audit. Cirrhosis does not resolve the day it is recorded: a resolved date equal to "
+        "the recorded date is how visit-based exports close every record (OMOP's condition_end_date is "
+        "the end of the record; ETLs from claims set it to the start), so it does not resolve it "
+        "(review 2026-11-30). Thresholds are the lower reference limits in common UK/US laboratory use. "
         "A censored result ('<2.5', '>60') is a measured result: it counts wherever a result is needed "
         "and is judged on its bound only when the judgement is certain ('<3.5' is below 3.5; '<=3.5' and "
         "'>3.0' are not); a text-only result (haemolysed) is no result. The latest result is the last by "

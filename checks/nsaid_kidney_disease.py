@@ -18,7 +18,8 @@ CHECK = CheckDefinition(
         "Chronic kidney disease stage 3 or worse recorded on or before as-of and not resolved on or "
         "before as-of (ICD-10-CM N18.3-N18.6, I12.0, I13.2, dialysis Z99.2, Z49.x; ICD-9-CM "
         "585.3-585.6, 403.x1, 404.x2/x3, dialysis V45.11, V56.x; SNOMED-CT CKD stage 3-5, ESRD and "
-        "dialysis concepts), or the latest numeric blood eGFR collected on or before as-of is below "
+        "dialysis concepts; a resolved date on the day the code was recorded is no resolution), or the "
+        "latest numeric blood eGFR collected on or before as-of is below "
         "egfr_threshold."
     ),
     windows=(
@@ -79,6 +80,8 @@ CHECK = CheckDefinition(
         "kidney function; an earlier low eGFR followed by a normal one does not flag. CKD stage 1-2 or "
         "unstaged codes do not flag on their own. An unresolved CKD code counts however old it is; a "
         "resolved date after as-of leaves it present on as-of, so a past as-of reproduces that day's audit. "
+        "A resolved date equal to the recorded date is the end of a visit's record, as OMOP ETLs from "
+        "claims write condition_end_date, not recovery from CKD stage 3-5 (review 2026-11-30). "
         "A censored result ('<2.5', '>60') is a measured result: it counts wherever a result is needed "
         "and is judged on its bound only when the judgement is certain ('<3.5' is below 3.5; '<=3.5' and "
         "'>3.0' are not); a text-only result (haemolysed) is no result. The latest result is the last by "

@@ -36,6 +36,9 @@
 --   diagnoses_in_window(codelists, on_day, days)         coded_diagnoses rows recorded in the window
 --   diagnoses_by(codelists, on_day)                      ... recorded on or before on_day (ever)
 --   diagnoses_unresolved_on(codelists, on_day)           ... recorded by on_day and not resolved by it
+--   lasting_unresolved_on(codelists, on_day)             ... the same for a lasting condition (cirrhosis,
+--                                      CKD), where an end on the day it was recorded is the end of the
+--                                      record, not of the disease (visit-based exports, OMOP ETLs)
 --   diagnosed_in_window / diagnosed_by / diagnosed_unresolved_on (same arguments): one row per
 --                                      patient: codes (code_labels), first_at, last_at
 -- Results
@@ -102,6 +105,10 @@ CREATE OR REPLACE TEMP MACRO diagnoses_unresolved_on(codelists, on_day) AS TABLE
     SELECT * FROM coded_diagnoses
     WHERE list_contains(codelists, codelist) AND recorded_at <= on_day
       AND (resolved_at IS NULL OR resolved_at > on_day);
+CREATE OR REPLACE TEMP MACRO lasting_unresolved_on(codelists, on_day) AS TABLE
+    SELECT * FROM coded_diagnoses
+    WHERE list_contains(codelists, codelist) AND recorded_at <= on_day
+      AND (resolved_at IS NULL OR resolved_at > on_day OR resolved_at <= recorded_at);
 
 -- The same, one row per patient: codes (code_labels), first_at and last_at (when recorded).
 CREATE OR REPLACE TEMP MACRO diagnosed_in_window(codelists, on_day, days) AS TABLE

@@ -1,7 +1,7 @@
 -- cramps_cirrhosis: one row per patient with unresolved cirrhosis on $as_of.
 WITH cirrhosis AS (
     SELECT patient_id, listed(code_original) AS cirrhosis_codes, min(recorded_at) AS cirrhosis_since
-    FROM diagnoses_unresolved_on(['cirrhosis'], $as_of)
+    FROM lasting_unresolved_on(['cirrhosis'], $as_of)
     GROUP BY patient_id
 ),
 cramps AS (

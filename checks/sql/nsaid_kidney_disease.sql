@@ -19,7 +19,7 @@ ckd AS (
     SELECT patient_id, code_labels(code_original, code_system) AS ckd_codes,
            min(recorded_at) AS ckd_since,
            bool_or(codelist = 'ckd_stage4plus') AS severe_ckd
-    FROM diagnoses_unresolved_on(['ckd_stage3plus', 'ckd_stage4plus'], $as_of)
+    FROM lasting_unresolved_on(['ckd_stage3plus', 'ckd_stage4plus'], $as_of)
     WHERE patient_id IN (SELECT patient_id FROM population)
     GROUP BY patient_id
 ),

@@ -197,3 +197,19 @@ SODIUM_TABLES = {
 def test_sodium_named_as_laboratories_export_it_is_measured(tmp_path):
     expected = {f"S{i:02d}": "normal" for i in range(1, len(NAMED_SODIUM) + 1)} | {"S06": "high"}
     check_spec(tmp_path, CHECK, AS_OF, SODIUM_TABLES, expected)
+
+
+# Review 2026-11-30: a visit-based export (OMOP ETLs from claims) closes every condition record on the day
+# it was recorded. Cirrhosis does not resolve that day: L01 is still cirrhotic; L02's resolution a day
+# later is one (the export says so); a cramp with the same shape stays a cramp in the window.
+LASTING_DIAGNOSES = table("""
+patient_id | code   | code_system | recorded_at | resolved_at
+L01        | K74.60 | ICD-10-CM   | 2024-03-01  | 2024-03-01
+L01        | R25.2  | ICD-10-CM   | 2026-06-01  | 2026-06-01
+L02        | K74.60 | ICD-10-CM   | 2024-03-01  | 2024-03-02
+L02        | R25.2  | ICD-10-CM   | 2026-06-01  | 2026-06-01
+""")
+
+
+def test_cirrhosis_ended_the_day_it_was_recorded_is_still_cirrhosis(tmp_path):
+    check_spec(tmp_path, CHECK, AS_OF, {"diagnoses": LASTING_DIAGNOSES}, {"L01": "high", "L02": OUT})

@@ -324,3 +324,22 @@ K92        | N18.30 | ICD-10-CM   | 2025-01-01  |
 def test_a_death_after_as_of_does_not_make_an_undated_course_run_until_it(tmp_path):
     tables = {"patients": DEATH_PATIENTS, "prescriptions": DEATH_PRESCRIPTIONS, "diagnoses": DEATH_DIAGNOSES}
     check_spec(tmp_path, CHECK, AS_OF, tables, {"K91": OUT, "K92": "normal"})
+
+
+# Review 2026-11-30: CKD stage 3-5 closed on the day it was recorded (a visit's record, as OMOP ETLs from
+# claims write it) is still CKD; a later resolution date is a resolution.
+LASTING_PRESCRIPTIONS = table("""
+patient_id | drug_name               | rxnorm_code | atc_code | start_date | end_date | days_supply
+L01        | ibuprofen 400 mg tablet | 5640        | M01AE01  | 2026-10-01 |          |
+L02        | ibuprofen 400 mg tablet | 5640        | M01AE01  | 2026-10-01 |          |
+""")
+LASTING_DIAGNOSES = table("""
+patient_id | code  | code_system | recorded_at | resolved_at
+L01        | N18.4 | ICD-10-CM   | 2025-01-01  | 2025-01-01
+L02        | N18.4 | ICD-10-CM   | 2025-01-01  | 2025-06-01
+""")
+
+
+def test_ckd_ended_the_day_it_was_recorded_is_still_ckd(tmp_path):
+    tables = {"prescriptions": LASTING_PRESCRIPTIONS, "diagnoses": LASTING_DIAGNOSES}
+    check_spec(tmp_path, CHECK, AS_OF, tables, {"L01": "high", "L02": None})

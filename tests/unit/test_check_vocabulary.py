@@ -119,6 +119,23 @@ def test_diagnoses_in_a_window_by_a_day_and_unresolved(con):
     assert unresolved == ["day 365", "day 366", "on as-of", "resolved after as-of"]
 
 
+def test_a_lasting_condition_ended_the_day_it_was_recorded_is_unresolved(con):
+    con.executemany(
+        "INSERT INTO coded_diagnoses VALUES (?, 'K74.60', 'ICD-10-CM', 'cirrhosis', ?, ?)",
+        [
+            ["open", date(2025, 1, 1), None],
+            ["ended the day recorded", date(2025, 1, 1), date(2025, 1, 1)],
+            ["ended the next day", date(2025, 1, 1), date(2025, 1, 2)],
+            ["ended after as-of", date(2025, 1, 1), date(2026, 11, 21)],
+            ["recorded after as-of", date(2026, 11, 21), date(2026, 11, 21)],
+        ],
+    )
+    lasting = ids(con, "SELECT patient_id FROM lasting_unresolved_on(['cirrhosis'], $d)", {"d": AS_OF})
+    assert lasting == ["ended after as-of", "ended the day recorded", "open"]
+    plain = ids(con, "SELECT patient_id FROM diagnoses_unresolved_on(['cirrhosis'], $d)", {"d": AS_OF})
+    assert plain == ["ended after as-of", "open"]
+
+
 def test_diagnosed_summarises_each_patient(con):
     con.executemany(
         "INSERT INTO coded_diagnoses VALUES ('p1', ?, ?, 'muscle_cramps', ?, NULL)",
