@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import codecs
 import difflib
+import ipaddress
 import re
 import tomllib
 from collections.abc import Mapping
@@ -238,6 +239,8 @@ def _coerce(key: str, value: Any, origin: str) -> Any:
             return _check_ids(found) if key == "checks" else _header_safe(key, found)
         if key in _HEADERS:
             return _header_safe(key, str(value))
+        if key == "smtp_host":
+            return _smtp_host(str(value))
         if kind in ("str", str):
             return str(value)
         return value
@@ -257,6 +260,32 @@ def _header_safe(key: str, value: Any) -> Any:
     if key in _HEADERS | {"smtp_recipients"} and any("\r" in i or "\n" in i for i in items):
         raise ValueError("holds a line break (CR or LF), which an email header cannot carry")
     return value
+
+
+def _smtp_host(value: str) -> str:
+    """A host name or an IP address, or empty (no email): a typo such as "smtp..example.org" is
+    refused here (exit 2), not when a committed run sends its email."""
+    host = value.strip()
+    if not host:
+        return host
+    try:
+        ipaddress.ip_address(host)
+        return host
+    except ValueError:
+        pass
+    if any(c.isspace() or c in "/:@" for c in host):
+        raise ValueError(
+            "expected a host name such as smtp.example.org or an IP address (the port is smtp_port)"
+        )
+    try:
+        encoded = host.encode("idna")
+    except UnicodeError:
+        raise ValueError(
+            "not a host name: an empty part (two dots in a row, a leading dot) or a part over 63 characters"
+        ) from None
+    if len(encoded) > 253:
+        raise ValueError("not a host name: over 253 characters")
+    return host
 
 
 def _check_ids(ids: tuple[str, ...]) -> tuple[str, ...]:

@@ -62,6 +62,11 @@ def send(message: EmailMessage, settings: EmailOptions, password: str | None) ->
         raise EmailError(
             f"{host}:{port} does not offer STARTTLS; set smtp_starttls = false only on a trusted network"
         ) from None
+    except UnicodeError:  # IDNA: a host name with an empty or over-long part (smtplib's ValueError)
+        raise EmailError(
+            f"SMTP server {host!r} is not a valid host name (an empty part or one over 63 characters); "
+            "check smtp_host"
+        ) from None
     except (ConnectionRefusedError, TimeoutError) as error:
         raise EmailError(
             f"could not connect to SMTP server {host}:{port}: {error.strerror or error}"

@@ -1,0 +1,40 @@
+"""Setting values of the wrong shape or type stop the command with exit 2 before any export is read,
+naming the setting; none of them may surface later as an internal error (exit 1) or change a run
+silently (a TOML `true` taken as the number 1)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import SAMPLE_EXPORT
+from tests.helpers import cli, run_args
+
+
+def refused(tmp_path, capsys, run_table: str, *extra: str, env: dict[str, str] | None = None) -> str:
+    """Run with a config holding `run_table`: exit 2, no database, no OUT; returns stderr."""
+    config = tmp_path / "audit.toml"
+    config.write_text(run_table, encoding="utf-8")
+    assert cli(*run_args(tmp_path, SAMPLE_EXPORT, "--config", str(config), *extra), env=env) == 2
+    assert not (tmp_path / "audit.duckdb").exists()
+    assert not (tmp_path / "out").exists()
+    err = capsys.readouterr().err
+    assert "internal error" not in err
+    return err
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["smtp..example.org", f"{'a' * 64}.example.org", ".example.org", "smtp example.org"],
+    ids=["empty label", "label over 63", "leading dot", "space"],
+)
+def test_an_smtp_host_that_is_no_host_name_is_refused(tmp_path, capsys, host):
+    """Such a host made a committed run exit 1 when the email was sent (IDNA UnicodeError)."""
+    err = refused(tmp_path, capsys, f'[run]\nsmtp_host = "{host}"\n', "--email")
+    assert "setting 'smtp_host'" in err and "host name" in err
+
+
+@pytest.mark.parametrize("host", ["smtp.example.org", "127.0.0.1", "::1", "mail.münchen.de", ""])
+def test_host_names_and_addresses_are_taken(host):
+    from pipelines.settings import valid_value
+
+    assert valid_value("smtp_host", host)
