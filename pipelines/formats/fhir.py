@@ -358,10 +358,17 @@ SUPPLY_DAYS = """CAST(round(try_cast(j->>'$.dispenseRequest.expectedSupplyDurati
                         WHEN 'd' THEN 1 WHEN 'day' THEN 1 WHEN 'days' THEN 1
                         WHEN 'wk' THEN 7 WHEN 'week' THEN 7 WHEN 'weeks' THEN 7 END) AS BIGINT)"""
 
+# The end of the course as the prescriber wrote it: the dosage's timing bounds (Epic writes an order's
+# end there), the latest of them when the dosage is given in several steps (a taper), else the
+# dispensing window's end.
+BOUNDS_END = """list_max(list_transform(CAST(j->'$.dosageInstruction' AS JSON[]),
+                                 lambda d: d->>'$.timing.repeat.boundsPeriod.end'))"""
+REQUEST_END = f"coalesce({BOUNDS_END}, j->>'$.dispenseRequest.validityPeriod.end')"
+
 REQUESTS = f"""
 SELECT {_drug("dosageInstruction")},
        {REQUEST_START} AS start_date,
-       {_end(REQUEST_START, "(j->>'$.dispenseRequest.validityPeriod.end')", SUPPLY_DAYS)} AS end_date,
+       {_end(REQUEST_START, f"({REQUEST_END})", SUPPLY_DAYS)} AS end_date,
        {SUPPLY_DAYS}::VARCHAR AS days_supply,
        CASE WHEN {STATUS} IN ('entered-in-error', 'cancelled', 'draft') THEN {_status_skip("status")}
             -- a request that the drug NOT be given (a recorded contraindication) is no prescription

@@ -654,3 +654,29 @@ def test_an_as_needed_drug_is_named_so_and_not_counted_as_regular(tmp_path):
         ("p5", "Acetaminophen 325 MG Oral Tablet (as needed)"),
     ]
     assert flagged(tmp_path / "audit.duckdb", "elderly_numbness_fall_risk") == {"p3", "p4"}
+
+
+def test_the_dosage_timing_bounds_end_the_course(tmp_path):
+    """Epic writes an order's end in dosageInstruction.timing.repeat.boundsPeriod.end: the course
+    ends there, before the dispensing window's end; a taper in two steps ends with its last step."""
+    window = {"validityPeriod": {"start": "2026-01-01", "end": "2027-01-01"}}
+
+    def bounded(*ends: str) -> list[dict]:
+        bounds = [{"boundsPeriod": {"start": "2026-01-01", "end": end}} for end in ends]
+        return [{"sequence": i + 1, "timing": {"repeat": b}} for i, b in enumerate(bounds)]
+
+    resources = {
+        "Patient.ndjson": [patient(p, "1950-01-01", "female") for p in ("p1", "p2", "p3")],
+        "MedicationRequest.ndjson": [
+            medreq("m1", "p1", FUROSEMIDE, "2026-01-01", dispenseRequest=window,
+                   dosageInstruction=bounded("2026-03-01")),
+            medreq("m2", "p2", FUROSEMIDE, "2026-01-01", dispenseRequest=window,
+                   dosageInstruction=bounded("2026-02-01", "2026-04-15T10:00:00Z")),
+            medreq("m3", "p3", FUROSEMIDE, "2026-01-01", dispenseRequest=window),
+        ],
+        "Condition.ndjson": [coded("c1", "p1", [NUMB_LEG])],
+    }  # fmt: skip
+    run_small(tmp_path, resources)
+    got = rows(tmp_path, "SELECT patient_id, end_date::VARCHAR FROM prescriptions ORDER BY 1")
+    assert got == [("p1", "2026-03-01"), ("p2", "2026-04-15"), ("p3", "2027-01-01")]
+    assert flagged(tmp_path / "audit.duckdb", "diuretic_electrolyte_monitoring") == {"p3"}
