@@ -31,20 +31,55 @@ class Parameter:
     unit: str
     description: str
 
+    @property
+    def maximum(self) -> int | None:
+        """The largest value a whole-number parameter takes (by its unit); None for a decimal one."""
+        if isinstance(self.default, bool) or not isinstance(self.default, int):
+            return None
+        return MAXIMUM_BY_UNIT.get(self.unit, MAXIMUM_WHOLE)
+
     def coerce(self, check_id: str, raw: Any) -> int | float | str:
-        """Turn a config/CLI value into this parameter's type, naming the key when it cannot."""
+        """Turn a config/CLI value into this parameter's type, naming the key when it cannot: a
+        true/false is no number (Python would read it as 1/0), a whole-number parameter takes no
+        fraction (365.9 is not truncated), and none goes past `maximum` (a window of 10^11 days
+        would crash the check's date arithmetic mid-run)."""
+        key = f"checks.{check_id}.{self.name}"
         kind = type(self.default)
+        if isinstance(raw, bool) and kind is not str:
+            raise CheckConfigError(f"{key}: expected a number, got {raw!r}")
         try:
-            value = kind(raw)
+            value = _read(kind, raw)
         except (TypeError, ValueError):
-            raise CheckConfigError(
-                f"checks.{check_id}.{self.name}: expected {kind.__name__}, got {raw!r}"
-            ) from None
+            raise CheckConfigError(f"{key}: expected {kind.__name__}, got {raw!r}") from None
         if isinstance(value, float) and not math.isfinite(value):  # 'nan' and 'inf' read as floats
-            raise CheckConfigError(f"checks.{check_id}.{self.name}: must be a finite number, got {raw!r}")
+            raise CheckConfigError(f"{key}: must be a finite number, got {raw!r}")
+        if kind is int and isinstance(value, float):
+            if not value.is_integer():
+                raise CheckConfigError(f"{key}: expected a whole number of {self.unit}, got {raw!r}")
+            value = int(value)
         if isinstance(value, int | float) and value < 0:
-            raise CheckConfigError(f"checks.{check_id}.{self.name}: must not be negative, got {raw!r}")
+            raise CheckConfigError(f"{key}: must not be negative, got {raw!r}")
+        if self.maximum is not None and value > self.maximum:
+            raise CheckConfigError(f"{key}: at most {self.maximum} {self.unit}, got {raw!r}")
         return value
+
+
+# The largest value of a whole-number parameter, by unit: a window up to 100 years, an age up to
+# 150, a 0/1 switch 0 or 1; any other count (drugs) up to MAXIMUM_WHOLE. Far past any clinical use,
+# and inside what the checks' SQL can compute with (dates, INTEGER casts).
+MAXIMUM_BY_UNIT = {"days": 36500, "years": 150, "0/1": 1}
+MAXIMUM_WHOLE = 1_000_000
+
+
+def _read(kind: type, raw: Any) -> int | float | str:
+    """`raw` as a number of `kind`; for a whole-number parameter a fraction is read as a float, so
+    coerce can refuse it rather than int() truncating it (or failing on the text "365.9")."""
+    if kind is not int or isinstance(raw, int | float):
+        return raw if isinstance(raw, float) else kind(raw)
+    try:
+        return int(raw)
+    except (TypeError, ValueError):
+        return float(raw)
 
 
 def lookback(default: int, what: str) -> Parameter:

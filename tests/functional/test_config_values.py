@@ -38,3 +38,20 @@ def test_host_names_and_addresses_are_taken(host):
     from pipelines.settings import valid_value
 
     assert valid_value("smtp_host", host)
+
+
+@pytest.mark.parametrize(
+    ("value", "named"),
+    [("true", "expected a number"), ("365.9", "expected a whole number"), ("99999999999", "at most 36500")],
+)
+def test_a_check_parameter_of_the_wrong_kind_stops_before_the_export_is_read(tmp_path, capsys, value, named):
+    """`true` ran as 1 day and 365.9 as 365 (exit 0, other findings); 99999999999 crashed the run (exit 1)."""
+    table = f"[run]\n[checks.diuretic_electrolyte_monitoring]\nlookback_days = {value}\n"
+    err = refused(tmp_path, capsys, table)
+    assert f"checks.diuretic_electrolyte_monitoring.lookback_days: {named}" in err
+
+
+def test_a_check_parameter_out_of_range_on_the_command_line_too(tmp_path, capsys):
+    param = "diuretic_electrolyte_monitoring.lookback_days=99999999999"
+    err = refused(tmp_path, capsys, "", "--param", param)
+    assert "checks.diuretic_electrolyte_monitoring.lookback_days: at most 36500" in err
