@@ -204,7 +204,7 @@ def _coerce(key: str, value: Any, origin: str) -> Any:
                 raise ValueError(f"expected a date from {AS_OF_RANGE[0]} to {AS_OF_RANGE[1]}")
             return day
         if key == "encoding":
-            return codecs.lookup(str(value).strip()).name
+            return _text_encoding(str(value).strip())
         if key == "memory_limit":
             return _memory_limit(str(value))
         if key == "export_format":
@@ -260,6 +260,17 @@ def _header_safe(key: str, value: Any) -> Any:
     if key in _HEADERS | {"smtp_recipients"} and any("\r" in i or "\n" in i for i in items):
         raise ValueError("holds a line break (CR or LF), which an email header cannot carry")
     return value
+
+
+def _text_encoding(name: str) -> str:
+    """The codec's name, for a text encoding only: codecs.lookup also knows rot13, hex, base64 and
+    zip, which map str to str or bytes to bytes and cannot read a CSV file (LookupError at load)."""
+    info = codecs.lookup(name)  # an unknown name: LookupError, "names an unknown encoding"
+    try:
+        "".encode(info.name)  # str.encode refuses a codec that is not a text encoding
+    except LookupError:
+        raise ValueError("not a text encoding (such as utf-8 or cp1252)") from None
+    return info.name
 
 
 def _smtp_host(value: str) -> str:

@@ -55,3 +55,15 @@ def test_a_check_parameter_out_of_range_on_the_command_line_too(tmp_path, capsys
     param = "diuretic_electrolyte_monitoring.lookback_days=99999999999"
     err = refused(tmp_path, capsys, "", "--param", param)
     assert "checks.diuretic_electrolyte_monitoring.lookback_days: at most 36500" in err
+
+
+@pytest.mark.parametrize("codec", ["rot13", "hex", "base64", "zip"])
+def test_an_encoding_that_is_no_text_encoding_is_refused(tmp_path, capsys, codec):
+    """codecs.lookup knows these, but they turn bytes into bytes: the load crashed (LookupError, exit 1)."""
+    err = refused(tmp_path, capsys, f'[run]\nencoding = "{codec}"\n')
+    assert "setting 'encoding'" in err and "not a text encoding" in err
+
+
+def test_an_encoding_from_the_environment_is_checked_too(tmp_path, capsys):
+    err = refused(tmp_path, capsys, "", env={"CLINIC_AUDIT_ENCODING": "rot13"})
+    assert "environment CLINIC_AUDIT_ENCODING: setting 'encoding'" in err and "not a text encoding" in err
