@@ -365,8 +365,11 @@ def _from_toml(path: Path) -> dict[str, Any]:
             f"{path}: unknown section '{name}'{did_you_mean(name, ('run', 'checks'))} "
             "(expected [run], [checks.*])"
         )
+    run = data.get("run", {})
+    if not isinstance(run, Mapping):  # `run = 5`: a value where the [run] table belongs
+        raise ConfigError(f"{path}: 'run' must be the [run] table of settings, not a single value")
     values: dict[str, Any] = {}
-    for key, value in data.get("run", {}).items():
+    for key, value in run.items():
         if key not in _SCALARS:
             raise ConfigError(f"{path}: unknown key 'run.{key}'{did_you_mean(key, _SCALARS)}")
         values[key] = _coerce(key, value, str(path))

@@ -67,3 +67,10 @@ def test_an_encoding_that_is_no_text_encoding_is_refused(tmp_path, capsys, codec
 def test_an_encoding_from_the_environment_is_checked_too(tmp_path, capsys):
     err = refused(tmp_path, capsys, "", env={"CLINIC_AUDIT_ENCODING": "rot13"})
     assert "environment CLINIC_AUDIT_ENCODING: setting 'encoding'" in err and "not a text encoding" in err
+
+
+@pytest.mark.parametrize("body", ["run = 5", 'run = "prod"', "run = [1]"])
+def test_a_run_that_is_no_table_is_refused(tmp_path, capsys, body):
+    """As `checks = 5` is: this was an AttributeError (exit 1)."""
+    err = refused(tmp_path, capsys, f"{body}\n")
+    assert "'run' must be the [run] table of settings" in err
