@@ -175,6 +175,21 @@ _TUPLES = {"checks", "smtp_recipients"}
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 
 
+def _not_boolean(value: Any) -> Any:
+    """A TOML true/false where a number belongs is refused: Python reads it as 1/0 (a
+    reject_threshold of true would be 100%, the guard off; an smtp_port of true port 1)."""
+    if isinstance(value, bool):
+        raise ValueError("expected a number, not true or false")
+    return value
+
+
+def _whole(value: Any) -> int:
+    """A whole number: a TOML float with a fraction (30.5) is refused, not truncated."""
+    if isinstance(value, float) and not value.is_integer():
+        raise ValueError("expected a whole number")
+    return int(value)
+
+
 def _boolean(value: Any) -> bool:
     if isinstance(value, bool):
         return value
@@ -218,14 +233,16 @@ def _coerce(key: str, value: Any, origin: str) -> Any:
                 raise ValueError("expected csv, xlsx or both")
             return str(value).strip().lower()
         if key in {"reject_threshold", "volume_guard_ratio", "coverage_warning_share"}:
-            number = float(value)
+            number = float(_not_boolean(value))
             if not 0 <= number <= 1:
                 raise ValueError("must be between 0 and 1")
             return number
         if key in _INTS:
-            number = int(value)
+            number = _whole(_not_boolean(value))
             if number < 0:
                 raise ValueError("must not be negative")
+            if key == "smtp_port" and not 1 <= number <= 65535:
+                raise ValueError("a port from 1 to 65535")
             if key == "threads" and number > MAX_THREADS:  # each reserves address space and a stack
                 raise ValueError(f"at most {MAX_THREADS} (0: one per core)")
             if key == "measures_months" and number > MAX_MEASURES_MONTHS:

@@ -74,3 +74,26 @@ def test_a_run_that_is_no_table_is_refused(tmp_path, capsys, body):
     """As `checks = 5` is: this was an AttributeError (exit 1)."""
     err = refused(tmp_path, capsys, f"{body}\n")
     assert "'run' must be the [run] table of settings" in err
+
+
+@pytest.mark.parametrize(
+    ("setting", "named"),
+    [
+        ("reject_threshold = true", "expected a number, not true or false"),  # was 1.0: the guard off
+        ("volume_guard_ratio = false", "expected a number, not true or false"),
+        ("smtp_port = true", "expected a number, not true or false"),  # was port 1
+        ("measures_months = true", "expected a number, not true or false"),
+        ("due_soon_days = 30.5", "expected a whole number"),  # was 30
+        ("smtp_port = 70000", "from 1 to 65535"),  # was port 70000 - 65536
+        ("smtp_port = 0", "from 1 to 65535"),
+    ],
+)
+def test_a_number_setting_takes_a_number_of_its_kind(tmp_path, capsys, setting, named):
+    key = setting.split(" = ")[0]
+    err = refused(tmp_path, capsys, f"[run]\n{setting}\n")
+    assert f"setting '{key}'" in err and named in err
+
+
+def test_an_smtp_port_from_the_environment_is_checked_too(tmp_path, capsys):
+    err = refused(tmp_path, capsys, "", env={"CLINIC_AUDIT_SMTP_PORT": "65536"})
+    assert "environment CLINIC_AUDIT_SMTP_PORT: setting 'smtp_port'" in err and "from 1 to 65535" in err
