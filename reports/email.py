@@ -49,18 +49,14 @@ def send(message: EmailMessage, settings: EmailOptions, password: str | None) ->
     try:
         with smtplib.SMTP(host, port, timeout=TIMEOUT_SECONDS) as smtp:
             if settings.smtp_starttls:
-                smtp.starttls(context=ssl.create_default_context())
+                _starttls(smtp, host, port)
             if password:
-                smtp.login(settings.smtp_user or settings.smtp_sender, password)
+                _login(smtp, settings, password)
             smtp.send_message(message)
     except smtplib.SMTPAuthenticationError as error:
         raise EmailError(
             f"SMTP login to {host}:{port} as {settings.smtp_user or settings.smtp_sender} was refused "
             f"({error.smtp_code}); check {PASSWORD_VARIABLE} and smtp_user"
-        ) from None
-    except smtplib.SMTPNotSupportedError:
-        raise EmailError(
-            f"{host}:{port} does not offer STARTTLS; set smtp_starttls = false only on a trusted network"
         ) from None
     except UnicodeError:  # IDNA: a host name with an empty or over-long part (smtplib's ValueError)
         raise EmailError(
@@ -73,6 +69,34 @@ def send(message: EmailMessage, settings: EmailOptions, password: str | None) ->
         ) from None
     except (smtplib.SMTPException, OSError) as error:
         raise EmailError(f"sending the summary email via {host}:{port} failed: {error}") from None
+
+
+def _starttls(smtp: smtplib.SMTP, host: str, port: int) -> None:
+    try:
+        smtp.starttls(context=ssl.create_default_context())
+    except smtplib.SMTPNotSupportedError:
+        raise EmailError(
+            f"{host}:{port} does not offer STARTTLS; set smtp_starttls = false only on a trusted network"
+        ) from None
+
+
+def _login(smtp: smtplib.SMTP, settings: EmailOptions, password: str) -> None:
+    """Log in; smtplib raises the same SMTPNotSupportedError for no AUTH as for no STARTTLS, so the
+    advice is given here, where it is known which one the server lacks."""
+    try:
+        smtp.login(settings.smtp_user or settings.smtp_sender, password)
+    except smtplib.SMTPNotSupportedError:
+        where = f"{settings.smtp_host}:{settings.smtp_port}"
+        # many servers offer AUTH only once the connection is encrypted
+        tls = (
+            ""
+            if settings.smtp_starttls
+            else " over an unencrypted connection (smtp_starttls = true may help)"
+        )
+        raise EmailError(
+            f"{where} offers no login (SMTP AUTH){tls}; unset {PASSWORD_VARIABLE} if it takes mail "
+            "without one"
+        ) from None
 
 
 def deliver(reports: Reports, settings: EmailOptions, password: str | None, dry_run: bool) -> Path | None:

@@ -121,6 +121,17 @@ def test_starttls_required_by_default(tmp_path, smtp_server, capsys):
     assert "does not offer STARTTLS" in capsys.readouterr().err
 
 
+def test_a_password_for_a_server_offering_no_login_says_so_not_starttls(tmp_path, smtp_server, capsys):
+    """smtp_starttls is already false and the server offers no AUTH: the message blamed STARTTLS
+    (smtplib raises the same SMTPNotSupportedError for both) and advised what was already set."""
+    _, port = smtp_server
+    env = smtp_env(port, CLINIC_AUDIT_SMTP_PASSWORD="secret")
+    assert cli(*run_args(tmp_path, "--email"), env=env) == EXIT_EMAIL
+    err = capsys.readouterr().err
+    assert "offers no login (SMTP AUTH)" in err and "CLINIC_AUDIT_SMTP_PASSWORD" in err
+    assert "does not offer STARTTLS" not in err and "secret" not in err
+
+
 def test_dry_run_writes_an_eml_file(tmp_path):
     assert cli(*run_args(tmp_path, "--email-dry-run"), env=smtp_env(free_port())) == 0
     eml = tmp_path / "out" / "email.eml"
