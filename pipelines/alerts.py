@@ -30,7 +30,7 @@ from pipelines.errors import (
     ResourceError,
     StorageError,
 )
-from pipelines.outputs import failed_notice, mark_stale
+from pipelines.outputs import MARKED, NO_REPORT, UNMARKED, failed_notice, mark_stale, stale_state
 from pipelines.settings import ConfigError, Settings
 from reports.errors import EmailError
 
@@ -144,10 +144,16 @@ def _where(error: BaseException) -> str:
 
 
 def failure_email(
-    settings: Settings, failure: Failure, run_id: str, started: datetime, marked: bool = True
+    settings: Settings,
+    failure: Failure,
+    run_id: str,
+    started: datetime,
+    marked: bool = True,
+    stale: str = MARKED,
 ) -> EmailMessage:
-    """The short "did not complete" message: plain text, counts nor patient data. `marked`: the old
-    report was given the stale notice (not when another process held the database)."""
+    """The short "did not complete" message: plain text, counts nor patient data. `marked`: this run
+    tried to give the old report the stale notice (not when another process held the database);
+    `stale`: what the report in OUT shows since (pipelines/outputs.py stale_state)."""
     message = EmailMessage()
     message["Subject"] = f"{settings.clinic_name}: tonight's audit did not complete"
     message["From"] = settings.smtp_sender or "clinic-audit@localhost"
@@ -167,21 +173,30 @@ def failure_email(
     lines += [
         f"What to do: {failure.what_to_do}",
         "",
-        f"The reports in {settings.out} still show the last successful run"
-        + (
-            " and are marked stale."
-            if marked
-            else " (left as they are: "
-            + (
-                "another process held the database)."
-                if failure.exit_code == EXIT_LOCKED
-                else "this run stopped before it opened the database)."
-            )
-        ),
+        _reports_line(settings.out, failure, marked, stale),
         "The full message is in the scheduler's output and the log file. This email carries no patient data.",
     ]
     message.set_content("\n".join(lines) + "\n")
     return message
+
+
+def _reports_line(out: Path, failure: Failure, marked: bool, stale: str) -> str:
+    """What the reports in OUT show now, as true as the files say."""
+    if not marked:
+        why = (
+            "another process held the database"
+            if failure.exit_code == EXIT_LOCKED
+            else "this run stopped before it opened the database"
+        )
+        return f"The reports in {out} still show the last successful run (left as they are: {why})."
+    if stale == NO_REPORT:
+        return f"{out} holds no report of an earlier run."
+    if stale == UNMARKED:
+        return (
+            f"The reports in {out} still show the last successful run and could not be marked stale "
+            "(see the log): they look current."
+        )
+    return f"The reports in {out} still show the last successful run and are marked stale."
 
 
 def report_failure(
@@ -204,7 +219,8 @@ def report_failure(
         return
     from reports.email import send, write_eml
 
-    message = failure_email(settings, failure, run_id, started, marked=mark)
+    stale = stale_state(settings.out) if mark else MARKED
+    message = failure_email(settings, failure, run_id, started, marked=mark, stale=stale)
     try:
         if email == "dry-run":  # OUT may not exist yet: a first night can fail before writing it
             os.makedirs(settings.out, mode=0o700, exist_ok=True)

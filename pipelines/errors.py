@@ -56,7 +56,8 @@ class ResourceError(ClinicAuditError):
 
 class OutputError(ClinicAuditError):
     """The run committed, but writing its outputs failed (disk full, permissions, a kill): the old
-    report is marked stale and `clinic-audit report` writes them again from the stored run."""
+    report is marked stale where OUT allows it (the message says whether it is, from the report
+    itself) and `clinic-audit report` writes them again from the stored run."""
 
     exit_code = EXIT_OUTPUTS
 

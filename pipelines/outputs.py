@@ -85,8 +85,8 @@ def staged(out: Path) -> Iterator[Path]:
         log_unexpected(error)
         raise OutputError(
             f"the run committed, but its outputs could not be written into {out} (internal error "
-            f"{type(error).__name__}, please report it; its traceback is in the --log-file). The report "
-            "there is marked stale; `clinic-audit report` writes them from the stored run."
+            f"{type(error).__name__}, please report it; its traceback is in the --log-file). "
+            f"{_stale_sentence(out)}"
         ) from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -120,8 +120,9 @@ def in_place(paths: Reports, out: Path) -> Reports:
 
 def mark_stale(out: Path, notice: str) -> bool:
     """Put `notice` at the top of OUT/report.html (replacing an earlier notice) and into
-    summary.json as "stale"; True if there was a report to mark. Never raises: a report that
-    cannot be marked must not stop the run (the failure email still says what happened)."""
+    summary.json as "stale"; True if the report was marked (False: no report, or OUT refused the
+    write). Never raises: a report that cannot be marked must not stop the run (the failure email
+    and an exit 8's message say so, from stale_state)."""
     report = out / LAST
     try:
         text = report.read_text(encoding="utf-8")
@@ -137,7 +138,23 @@ def mark_stale(out: Path, notice: str) -> bool:
         _mark_summary(out / "summary.json", notice)
     except OSError as error:
         log.warning("could not mark %s as stale (%s)", report, error.strerror)
+        return False
     return True
+
+
+MARKED, UNMARKED, NO_REPORT = "marked", "unmarked", "none"
+
+
+def stale_state(out: Path) -> str:
+    """Whether the report in OUT carries a stale notice (MARKED), does not (UNMARKED: it looks
+    current), or OUT holds no report (NO_REPORT): what a message about it may claim."""
+    try:
+        text = (out / LAST).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return NO_REPORT
+    except (OSError, UnicodeDecodeError):
+        return UNMARKED
+    return MARKED if NOTICE.search(text) else UNMARKED
 
 
 def _mark_summary(path: Path, notice: str) -> None:
@@ -187,9 +204,20 @@ def _output_error(out: Path, error: BaseException) -> OutputError:
         full = error.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
         why = f"{where}{'disk full' if full else error.strerror}"
     return OutputError(
-        f"the run committed, but its outputs could not be written into {out} ({why}). The report "
-        "there is marked stale; once fixed, `clinic-audit report` writes them from the stored run."
+        f"the run committed, but its outputs could not be written into {out} ({why}). {_stale_sentence(out)}"
     )
+
+
+def _stale_sentence(out: Path) -> str:
+    """What the report in OUT shows now, read from it: marked stale (before the run's transaction),
+    or not (OUT refused that write too), or no report at all; and how to repair it."""
+    shown = {
+        MARKED: "The report there is marked stale",
+        UNMARKED: "The report there could not be marked stale either and still shows the previous run "
+        "as if current",
+        NO_REPORT: "There is no earlier report there",
+    }[stale_state(out)]
+    return f"{shown}; once fixed, `clinic-audit report` writes them from the stored run."
 
 
 def write_outputs(

@@ -58,6 +58,17 @@ def test_the_email_says_the_reports_are_stale_only_when_they_were_marked():
     assert "are marked stale" not in left and "left as they are" in left
 
 
+def test_the_email_says_when_the_reports_could_not_be_marked_stale():
+    """An OUT nothing can be written to: the report still looks current, and the email says so."""
+    failure = describe(OutputError("the run committed, but ..."), 8)
+    settings = Settings(clinic_name="Riverside", out=Path("out"))
+    started = datetime(2026, 11, 20, 3)
+    unmarked = failure_email(settings, failure, "RUN", started, stale="unmarked").get_content()
+    assert "are marked stale" not in unmarked and "could not be marked stale" in unmarked
+    none = failure_email(settings, failure, "RUN", started, stale="none").get_content()
+    assert "marked stale" not in none and "no report of an earlier run" in none
+
+
 def test_a_settings_error_names_only_its_config_file_never_the_refused_value():
     """The value a setting refused may read like a file, a line and a column: none of it is shown."""
     value = "'labs.csv line 12, column P0042'"

@@ -124,3 +124,36 @@ def test_a_defect_while_writing_is_an_output_error_not_an_internal_one(tmp_path)
     assert "the run committed" in str(raised.value) and "ValueError" in str(raised.value)
     assert (out / "report.html").read_text() == REPORT
     assert not list(out.glob(".incoming-*"))
+
+
+def failed_staging(out):
+    with pytest.raises(OutputError) as raised, staged(out):
+        raise OSError(errno.EACCES, "Permission denied", str(out / "findings.csv"))
+    return str(raised.value)
+
+
+def test_an_output_error_says_the_report_is_marked_stale_only_when_it_is(tmp_path):
+    """Exit 8 said "The report there is marked stale" even when OUT could not be written at all, so
+    marking failed too and the report still presented the previous run as current."""
+    out = tmp_path / "out"
+    old_set(out)
+    unmarked = failed_staging(out)
+    assert "is marked stale" not in unmarked
+    assert "could not be marked stale" in unmarked and "still shows the previous run" in unmarked
+    assert mark_stale(out, in_progress_notice(out, "RUN-B", "2026-11-20 03:00"))
+    marked = failed_staging(out)
+    assert "The report there is marked stale" in marked and "could not be marked" not in marked
+    (out / "report.html").unlink()
+    assert "no earlier report" in failed_staging(out)
+
+
+def test_mark_stale_that_cannot_write_the_report_says_it_did_not(tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    old_set(out)
+
+    def refuse(path, text):
+        raise OSError(errno.EROFS, "Read-only file system", str(path))
+
+    monkeypatch.setattr("pipelines.outputs.write_text_private", refuse)
+    assert mark_stale(out, "stale: x") is False
+    assert (out / "report.html").read_text() == REPORT

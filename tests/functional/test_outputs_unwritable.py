@@ -1,0 +1,52 @@
+"""Exit 8 with an OUT nothing can be written to (made immutable as root, read-only as another user):
+the run is committed, the report could not be marked stale either, and the message says so rather
+than claiming a stale notice the report does not carry."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from contextlib import contextmanager
+
+import pytest
+
+from pipelines.errors import EXIT_OUTPUTS
+from tests.conftest import SAMPLE_EXPORT
+from tests.helpers import cli, run_args
+
+
+@contextmanager
+def unwritable(folder):
+    """`folder` made unwritable for this process: chattr +i as root (root ignores modes), else 0555."""
+    if os.geteuid() == 0:
+        if shutil.which("chattr") is None:
+            pytest.skip("chattr is not installed (root ignores a folder's mode)")
+        made = subprocess.run(["chattr", "+i", str(folder)], capture_output=True)
+        if made.returncode != 0:
+            pytest.skip(f"this file system takes no immutable flag: {made.stderr.decode().strip()}")
+        try:
+            yield
+        finally:
+            subprocess.run(["chattr", "-i", str(folder)], check=True)
+    else:
+        folder.chmod(0o555)
+        try:
+            yield
+        finally:
+            folder.chmod(0o755)
+
+
+def test_an_out_nothing_can_be_written_to_is_not_claimed_marked_stale(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert cli(*run_args(tmp_path, SAMPLE_EXPORT, "--scheduled")) == 0
+    capsys.readouterr()
+    with unwritable(out):
+        assert cli("-q", *run_args(tmp_path, SAMPLE_EXPORT, "--scheduled")) == EXIT_OUTPUTS
+    err = capsys.readouterr().err
+    assert "the run committed" in err and "clinic-audit report" in err
+    assert "is marked stale" not in err
+    assert "could not be marked stale" in err and "still shows the previous run" in err
+    assert "stale-notice" not in (out / "report.html").read_text(encoding="utf-8")  # what it says is true
+    assert "stale" not in json.loads((out / "summary.json").read_text(encoding="utf-8"))
