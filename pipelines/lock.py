@@ -13,6 +13,7 @@ database file itself (an analyst's): `pipelines.db` asks `may_wait()` before giv
 
 from __future__ import annotations
 
+import errno
 import math
 import os
 import time
@@ -23,7 +24,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from pipelines.errors import LockedError
+from pipelines.errors import LockedError, StorageError
 
 POLL_SECONDS = 0.2
 # Until when (time.monotonic()) the command holding the lock may wait for the database file to be
@@ -32,8 +33,17 @@ _WAIT_UNTIL: ContextVar[float | None] = ContextVar("clinic_audit_wait_until", de
 
 
 def lock_path(db: Path) -> Path:
-    """The lock file of a database: `<db>.lock` beside the real file (symlinks resolved)."""
-    real = db.resolve()
+    """The lock file of a database: `<db>.lock` beside the real file (symlinks resolved). A path
+    that resolves to no file (a symlink loop, a name too long) is a StorageError (exit 6)."""
+    try:
+        real = db.resolve()
+    except RuntimeError:  # Python before 3.13: a symlink loop
+        raise StorageError(
+            f"{db}: a symlink loop (links that lead back to themselves); give the database file"
+        ) from None
+    except OSError as error:  # 3.13 and later: ELOOP; or a name the system refuses
+        why = "a symlink loop" if error.errno == errno.ELOOP else error.strerror
+        raise StorageError(f"{db}: cannot be used as the database ({why})") from None
     return real.with_name(real.name + ".lock")
 
 

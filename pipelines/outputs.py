@@ -232,9 +232,19 @@ def write_outputs(
     from pipelines.record import summary_of_record, write_summary
     from reports.render import write_reports
 
-    location = settings.report_location or str((settings.out / LAST).resolve())
+    location = settings.report_location or str(_real(settings.out / LAST))
     with staged(settings.out) as staging:
         into = dataclasses.replace(settings, out=staging, report_location=location)
         written = write_reports(con, into, run_id, definitions, now)
         write_summary(staging, summary_of_record(con, run_id))
     return in_place(written, settings.out)
+
+
+def _real(path: Path) -> Path:
+    """`path` with symlinks resolved, for the email's link; only absolute when they cannot be (a
+    symlink loop: Path.resolve raises RuntimeError, which after the commit would be exit 1; the
+    write into it then fails as exit 8)."""
+    try:
+        return path.resolve()
+    except (RuntimeError, OSError):
+        return path.absolute()

@@ -107,3 +107,20 @@ def test_other_database_commands_respect_the_lock(tmp_path, capsys):
         assert cli("runs", "--db", db) == EXIT_LOCKED
         assert cli("prune", "--keep-runs", "1", "--db", db) == EXIT_LOCKED
         assert cli("report", "--db", db, "--out", str(tmp_path / "r")) == EXIT_LOCKED
+
+
+@pytest.mark.parametrize("links", [1, 2], ids=["itself", "two links"])
+def test_a_database_path_that_is_a_symlink_loop_is_exit_6(tmp_path, capsys, links):
+    """Path.resolve raised RuntimeError finding the lock file beside the real file: exit 1."""
+    from pipelines.errors import EXIT_STORAGE
+
+    db = tmp_path / "audit.duckdb"
+    if links == 1:
+        db.symlink_to(db)
+    else:
+        db.symlink_to(tmp_path / "other")
+        (tmp_path / "other").symlink_to(db)
+    assert cli(*run_args(tmp_path, SAMPLE_EXPORT)) == EXIT_STORAGE == 6
+    err = capsys.readouterr().err
+    assert str(db) in err and "symlink loop" in err and "internal error" not in err
+    assert cli("runs", "--db", str(db)) == EXIT_STORAGE

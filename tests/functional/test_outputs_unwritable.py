@@ -50,3 +50,12 @@ def test_an_out_nothing_can_be_written_to_is_not_claimed_marked_stale(tmp_path, 
     assert "could not be marked stale" in err and "still shows the previous run" in err
     assert "stale-notice" not in (out / "report.html").read_text(encoding="utf-8")  # what it says is true
     assert "stale" not in json.loads((out / "summary.json").read_text(encoding="utf-8"))
+
+
+def test_an_out_that_is_a_symlink_loop_is_exit_8_not_an_internal_error(tmp_path, capsys):
+    """Path.resolve raised RuntimeError writing the outputs, after the commit: exit 1."""
+    out = tmp_path / "out"
+    out.symlink_to(out)
+    assert cli("-q", *run_args(tmp_path, SAMPLE_EXPORT)) == EXIT_OUTPUTS
+    err = capsys.readouterr().err
+    assert "the run committed" in err and "internal error" not in err
