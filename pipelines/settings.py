@@ -172,6 +172,7 @@ _INTS = {
     "threads",
 }
 _TUPLES = {"checks", "smtp_recipients"}
+_PATHS = {"exports", "out", "db", "local_codelists", "log_file", "spark_warehouse"}
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 
 
@@ -203,6 +204,8 @@ def _coerce(key: str, value: Any, origin: str) -> Any:
     """Turn a raw TOML/env/CLI value into the field's type, or say which key is wrong."""
     kind = _SCALARS[key].type
     try:
+        if key in _PATHS and "\0" in str(value):  # the OS refuses it (ValueError) wherever it is used
+            raise ValueError("holds a NUL character, which no file path can")
         if key == "out" and Path(value).exists() and not Path(value).is_dir():
             raise ConfigError(f"{origin}: setting 'out' names a file, {value}; give a folder")
         if key in {"exports", "out", "db"}:

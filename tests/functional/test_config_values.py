@@ -97,3 +97,10 @@ def test_a_number_setting_takes_a_number_of_its_kind(tmp_path, capsys, setting, 
 def test_an_smtp_port_from_the_environment_is_checked_too(tmp_path, capsys):
     err = refused(tmp_path, capsys, "", env={"CLINIC_AUDIT_SMTP_PORT": "65536"})
     assert "environment CLINIC_AUDIT_SMTP_PORT: setting 'smtp_port'" in err and "from 1 to 65535" in err
+
+
+@pytest.mark.parametrize("key", ["db", "out", "exports", "log_file", "local_codelists"])
+def test_a_nul_character_in_a_path_setting_is_refused(tmp_path, capsys, key):
+    """No file path holds a NUL; the OS call refusing it was a ValueError (exit 1)."""
+    err = refused(tmp_path, capsys, f'[run]\n{key} = "{tmp_path}/a\\u0000b"\n')
+    assert f"setting '{key}'" in err and "NUL" in err
