@@ -19,9 +19,7 @@ hl7.org/fhir/R4 and the Bulk Data Access IG, hl7.org/fhir/uv/bulkdata):
 - MedicationRequest and MedicationStatement -> prescriptions: the drug name is
   medicationCodeableConcept.text, else its first coding's display; RxNorm and ATC codings. A
   medicationReference is read through the Medication the resource contains ('#med1'), else the one
-  of that id in the export's Medication files, else its display. A drug taken only as needed (every
-  dosageInstruction, or a statement's dosage, with asNeededBoolean true or an
-  asNeededCodeableConcept) has ' (as needed)' added to its name, which checks read as not regular.
+  of that id in the export's Medication files, else its display.
   A request runs from dispenseRequest.validityPeriod.start (else authoredOn) to validityPeriod.end,
   with expectedSupplyDuration (days or weeks) as days supply; a statement over its effectivePeriod
   (else effectiveDateTime / dateAsserted). A request or statement whose status says it is over
@@ -310,25 +308,10 @@ MEDICATIONS = """LEFT JOIN (SELECT j->>'$.id' AS id, first(j->'$.code') AS code
 NO_MEDICATIONS = "(SELECT NULL::JSON AS j WHERE false)"  # an export without Medication files
 
 
-def _as_needed(dosages: str) -> str:
-    """Whether every Dosage in the list field `dosages` ('dosageInstruction' of a request, 'dosage' of
-    a statement; at least one) is taken only as needed: asNeededBoolean true or an
-    asNeededCodeableConcept (the reason). A regular dose with an extra one when needed is regular."""
-    each = (
-        f"list_transform(CAST(j->'$.{dosages}' AS JSON[]), "
-        "lambda d: coalesce((d->>'$.asNeededBoolean') = 'true' "
-        "OR (d->'$.asNeededCodeableConcept') IS NOT NULL, false))"
-    )
-    return f"coalesce(list_bool_and({each}), false)"
-
-
 def _drug(dosages: str) -> str:
-    """The patient and drug columns of a request or statement whose dosage is in list field `dosages`.
-    An as-needed drug's name says so (' (as needed)'), as checks read it from the name (a PRN item
-    is not a regular medicine), as the MIMIC profile adds a local route's form."""
+    """The patient and drug columns of a request or statement whose dosage is in list field `dosages`."""
     return f"""{PATIENT_ID} AS patient_id,
-       coalesce({_first_display(MEDICATION)}, j->>'$.medicationReference.display')
-           || CASE WHEN {_as_needed(dosages)} THEN ' (as needed)' ELSE '' END AS drug_name,
+       coalesce({_first_display(MEDICATION)}, j->>'$.medicationReference.display') AS drug_name,
        {_coding(MEDICATION, "rxnorm")} AS rxnorm_code,
        {_coding(MEDICATION, "atc")} AS atc_code"""
 

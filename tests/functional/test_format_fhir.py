@@ -593,69 +593,6 @@ def test_a_request_not_to_prescribe_is_skipped(tmp_path):
     assert flagged(tmp_path / "audit.duckdb", "diuretic_electrolyte_monitoring") == {"p2", "p4"}
 
 
-def test_an_as_needed_drug_is_named_so_and_not_counted_as_regular(tmp_path):
-    """dosageInstruction asNeededBoolean true, or an asNeededCodeableConcept (a statement's dosage
-    too), adds ' (as needed)' to the drug name, which elderly_numbness_fall_risk reads as not a
-    regular medicine: four regular drugs and one as-needed are not polypharmacy. A request with a
-    regular dose beside an as-needed one is regular."""
-    regular = [
-        concept(RXNORM, rx, name, name)
-        for rx, name in (
-            ("314076", "lisinopril 10 MG Oral Tablet"),
-            ("617312", "atorvastatin 10 MG Oral Tablet"),
-            ("860975", "24 HR Metformin hydrochloride 500 MG Extended Release Oral Tablet"),
-            ("308136", "amLODIPine 2.5 MG Oral Tablet"),
-        )
-    ]
-    paracetamol = concept(
-        RXNORM, "313782", "Acetaminophen 325 MG Oral Tablet", "Acetaminophen 325 MG Oral Tablet"
-    )
-    daily = {"sequence": 1, "timing": {"repeat": {"frequency": 1, "period": 1, "periodUnit": "d"}}}
-    fifth = {
-        "p1": [{"sequence": 1, "text": "Take as needed.", "asNeededBoolean": True}],
-        "p2": [{"sequence": 1, "asNeededCodeableConcept": {"text": "pain"}}],
-        "p3": [daily | {"asNeededBoolean": False}],  # regular: flagged
-        "p4": [daily, {"sequence": 2, "asNeededBoolean": True}],  # a regular dose and extra when needed
-    }
-    requests = [
-        medreq(f"m{pid}{i}", pid, drug, authored="2025-01-01T09:00:00Z", dosageInstruction=[daily])
-        for pid in fifth
-        for i, drug in enumerate(regular)
-    ]
-    requests += [
-        medreq(f"m{pid}x", pid, paracetamol, authored="2025-01-01T09:00:00Z", dosageInstruction=dosage)
-        for pid, dosage in fifth.items()
-    ]
-    statement = {
-        "resourceType": "MedicationStatement", "id": "s5", "status": "active",
-        "medicationCodeableConcept": paracetamol,
-        "subject": {"reference": "Patient/p5"}, "effectiveDateTime": "2025-01-01",
-        "dosage": [{"asNeededBoolean": True}],
-    }  # fmt: skip
-    requests += [
-        medreq(f"mp5{i}", "p5", drug, authored="2025-01-01T09:00:00Z") for i, drug in enumerate(regular)
-    ]
-    resources = {
-        "Patient.ndjson": [patient(p, "1950-01-01", "female") for p in (*fifth, "p5")],
-        "MedicationRequest.ndjson": requests,
-        "MedicationStatement.ndjson": [statement],
-        "Condition.ndjson": [coded(f"c{p}", p, [NUMB_LEG]) for p in (*fifth, "p5")],
-    }
-    run_small(tmp_path, resources)
-    names = rows(
-        tmp_path,
-        "SELECT patient_id, drug_name FROM prescriptions WHERE drug_name ILIKE 'acetaminophen%' ORDER BY 1",
-    )
-    assert names == [
-        ("p1", "Acetaminophen 325 MG Oral Tablet (as needed)"),
-        ("p2", "Acetaminophen 325 MG Oral Tablet (as needed)"),
-        ("p3", "Acetaminophen 325 MG Oral Tablet"),
-        ("p4", "Acetaminophen 325 MG Oral Tablet"),
-        ("p5", "Acetaminophen 325 MG Oral Tablet (as needed)"),
-    ]
-    assert flagged(tmp_path / "audit.duckdb", "elderly_numbness_fall_risk") == {"p3", "p4"}
-
-
 def test_the_dosage_timing_bounds_end_the_course(tmp_path):
     """Epic writes an order's end in dosageInstruction.timing.repeat.boundsPeriod.end: the course
     ends there, before the dispensing window's end; a taper in two steps ends with its last step."""

@@ -127,8 +127,7 @@ def test_prescription_ends(run):
     else:
         # Synthea's FHIR requests carry only authoredOn: a completed one ended (at its start, with no
         # meta.lastUpdated), an active one is ongoing.
-        # its dosage is "Take as needed." (asNeededBoolean): named so
-        assert ends["Ibuprofen 400 MG Oral Tablet [Ibu] (as needed)"] == date(2020, 3, 20)
+        assert ends["Ibuprofen 400 MG Oral Tablet [Ibu]"] == date(2020, 3, 20)
         assert ends["amLODIPine 2.5 MG Oral Tablet"] is None
 
 
