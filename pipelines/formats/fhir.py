@@ -397,10 +397,16 @@ ONSET = _first_day("coalesce(j->>'$.onsetDateTime', j->>'$.onsetPeriod.start', j
 # count the condition resolved while it may still have been active (a missed flag, where the last day
 # at worst flags a resolved condition for part of a year), and would put an abatement '2019' of an
 # onset '2019-06-10' before the onset (rejected). Resolved with no date at all: its last update, else
-# its recording, else its onset, the earliest day it can have resolved: the status says it is over,
-# and without a date it would count as active for ever.
+# its recording, else the day after its onset, the earliest day it can have resolved: the status says
+# it is over, and without a date it would count as active for ever. Never the onset day itself: a
+# lasting condition (cirrhosis, CKD) ended on the day it was recorded is read as a visit's record
+# closing, not as resolved (lasting_unresolved_on, checks/sql/_phrases.sql), and the status is explicit.
 ABATEMENT = _last_day(
     "coalesce(j->>'$.abatementDateTime', j->>'$.abatementPeriod.end', j->>'$.abatementPeriod.start')"
+)
+STATUS_RESOLVED = (
+    f"coalesce(strftime(least(greatest({_day(f'coalesce({LAST_UPDATE}, {RECORDED})')}, {_day(ONSET)} + 1), "
+    f"current_date), '%Y-%m-%d'), {LAST_UPDATE}, {RECORDED}, {ONSET})"
 )
 
 # One diagnosis row per coding of a Condition in a contract code system (its system and code, the
@@ -427,7 +433,7 @@ DIAGNOSES = f"""
 SELECT {PATIENT_ID} AS patient_id, coding->>'$.code' AS code, {_system("coding")} AS code_system,
        {ONSET} AS recorded_at,
        coalesce({ABATEMENT}, CASE WHEN {CLINICAL} IN ('resolved', 'inactive', 'remission')
-                                  THEN coalesce({LAST_UPDATE}, {RECORDED}, {ONSET}) END) AS resolved_at,
+                                  THEN {STATUS_RESOLVED} END) AS resolved_at,
        _skip
 FROM (
     SELECT *, unnest(CASE WHEN _skip IS NULL AND len(codings) > 0

@@ -398,6 +398,7 @@ def test_a_medication_reference_to_the_exports_medication_file_is_read(tmp_path)
 # Real-shaped resources for the reviewer's findings: an EHR's Condition coded twice, partial dates,
 # statuses that end a prescription, requests not to prescribe and as-needed dosage.
 GABAPENTIN = concept(RXNORM, "310431", "Gabapentin 300 MG Oral Capsule", "Gabapentin 300 MG Oral Capsule")
+IBUPROFEN = concept(RXNORM, "197806", "Ibuprofen 600 MG Oral Tablet", "Ibuprofen 600 MG Oral Tablet")
 NUMB_LEG = (SCT, "309537005", "Numbness of lower limb")
 CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
 
@@ -513,20 +514,33 @@ def test_partial_dates_are_read_as_the_period_they_name(tmp_path):
 
 def test_a_resolved_condition_without_any_date_but_its_onset_is_resolved(tmp_path):
     """clinicalStatus resolved (or inactive) with no abatement, no meta.lastUpdated and no
-    recordedDate resolves at its onset, the earliest day it can have resolved: not active today."""
+    recordedDate resolves the day after its onset, the earliest day it can have resolved: not active
+    today. Not on the onset day: a lasting condition (CKD) closed the day it was recorded is read as a
+    visit's record closing, and this status is explicit (p4 and p5 take no NSAID flag for it)."""
+    ckd = ("http://hl7.org/fhir/sid/icd-10-cm", "N18.4", "Chronic kidney disease, stage 4")
+    resolved = {"clinicalStatus": concept(CLINICAL, "resolved")}
     resources = {
-        "Patient.ndjson": [patient(p, "1950-01-01", "female") for p in ("p1", "p2", "p3")],
-        "MedicationRequest.ndjson": [medreq(f"m{p}", p, GABAPENTIN) for p in ("p1", "p2", "p3")],
+        "Patient.ndjson": [patient(p, "1950-01-01", "female") for p in ("p1", "p2", "p3", "p4", "p5", "p6")],
+        "MedicationRequest.ndjson": [medreq(f"m{p}", p, GABAPENTIN) for p in ("p1", "p2", "p3")]
+        + [medreq(f"m{p}", p, IBUPROFEN, dispenseRequest={"validityPeriod": {"end": "2027-06-01"}})
+           for p in ("p4", "p5", "p6")],
         "Condition.ndjson": [
             coded("c1", "p1", [NUMB_LEG], onset="2026-03-01"),  # active: flagged
-            coded("c2", "p2", [NUMB_LEG], onset="2026-03-01", clinicalStatus=concept(CLINICAL, "resolved")),
+            coded("c2", "p2", [NUMB_LEG], onset="2026-03-01", **resolved),
             coded("c3", "p3", [NUMB_LEG], onset="2026-03-01", clinicalStatus=concept(CLINICAL, "inactive")),
+            coded("c4", "p4", [ckd], onset="2025-03-01", **resolved),
+            coded("c5", "p5", [ckd], onset="2025-03-01", recordedDate="2025-03-01", **resolved),
+            coded("c6", "p6", [ckd], onset="2025-03-01"),  # active CKD: flagged
         ],
     }  # fmt: skip
     run_small(tmp_path, resources)
     got = rows(tmp_path, "SELECT patient_id, resolved_at::VARCHAR FROM diagnoses ORDER BY 1")
-    assert got == [("p1", None), ("p2", "2026-03-01"), ("p3", "2026-03-01")]
+    assert got == [
+        ("p1", None), ("p2", "2026-03-02"), ("p3", "2026-03-02"), ("p4", "2025-03-02"), ("p5", "2025-03-02"),
+        ("p6", None),
+    ]  # fmt: skip
     assert flagged(tmp_path / "audit.duckdb", "elderly_numbness_fall_risk") == {"p1"}
+    assert flagged(tmp_path / "audit.duckdb", "nsaid_kidney_disease") == {"p6"}
 
 
 def test_a_stopped_prescription_ends_when_it_was_stopped(tmp_path):
