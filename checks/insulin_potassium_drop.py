@@ -18,8 +18,8 @@ CHECK = CheckDefinition(
         "(mecasermin)."
     ),
     flag=(
-        "While on insulin: in the lookback, a blood potassium below potassium_low collected on a day an "
-        "insulin prescription was active (from its start to its end, both days included), or a fall of "
+        "While on insulin: in the lookback, a blood potassium below potassium_low collected while on "
+        "insulin (from an insulin prescription's start to refill_gap_days after its end), or a fall of "
         "at least fall_mmol between two consecutive blood potassium results that are both in the "
         "lookback and at most max_gap_days calendar days apart, whose later result was collected on such "
         "a day (the earlier one may be the pre-insulin baseline) and whose earlier result is not above "
@@ -31,11 +31,11 @@ CHECK = CheckDefinition(
     windows=(
         "Lookback: as-of minus lookback_days (inclusive) to as-of (inclusive), for both the insulin "
         "and the potassium results. A result counts on its collection date; 'while on insulin' compares "
-        "that date with each insulin prescription's start and end (both days count; a low result after "
-        "the course ended is not blamed on insulin)."
+        "that date with each insulin prescription's start and its end plus refill_gap_days (both days "
+        "count; a low result weeks after the last course ended is not blamed on insulin)."
     ),
     priority=(
-        "High when a potassium in the lookback collected on or after insulin started is below "
+        "High when a potassium in the lookback collected while on insulin is below "
         "potassium_severe, or the latest potassium on or before as-of is still below potassium_low; "
         "otherwise normal."
     ),
@@ -58,6 +58,12 @@ CHECK = CheckDefinition(
         Parameter("potassium_severe", 3.0, "mmol/L", "Potassium below this makes the flag high priority."),
         Parameter("fall_mmol", 1.0, "mmol/L", "A fall of at least this between consecutive results."),
         days("max_gap_days", 7, "Consecutive results at most this many days apart."),
+        days(
+            "refill_gap_days",
+            30,
+            "A result up to this many days after an insulin prescription ended still counts as on "
+            "insulin: a days supply is an estimate and the next repeat often comes late.",
+        ),
         Parameter(
             "potassium_high",
             5.0,
@@ -71,7 +77,10 @@ CHECK = CheckDefinition(
         "insulin administration' is read as 'while insulin was prescribed in the lookback': on a day "
         "an insulin prescription was active (review 2026-11-30: a low result weeks after the insulin "
         "stopped was blamed on it; insulin lowers potassium within hours, so an ended course explains "
-        "nothing). "
+        "nothing), allowing refill_gap_days after a course's end, because the end of a prescription is "
+        "its estimated supply and repeats come late: the 30-day grace period pharmacoepidemiology "
+        "commonly uses to join refills into continuous use (a second read found a severe low between "
+        "two monthly insulin supplies dropped from the priority). "
         "Issue 15 (clinical review against the guideline's 'potassium drops after insulin "
         "administration'): a low result, and the later result of a fall, count only when collected on "
         "or after the day insulin started, so hypokalaemia found before insulin (the day before it "

@@ -59,15 +59,17 @@ series AS (
     WINDOW w AS (PARTITION BY b.patient_id ORDER BY b.collected_at)
 ),
 insulin_days AS (
-    -- the days a result was collected while an insulin prescription was active (its start to its end)
+    -- the days a result was collected while on insulin: from a course's start to its end, and up to
+    -- refill_gap_days after it (a days supply is an estimate; the next repeat often comes late)
     SELECT DISTINCT s.patient_id, s.day
     FROM series s
     JOIN insulin_courses c
-      ON c.patient_id = s.patient_id AND active_on(c.start_date, c.end_effective, s.day)
+      ON c.patient_id = s.patient_id
+     AND active_on(c.start_date, days_after(c.end_effective, $refill_gap_days), s.day)
 ),
 marked AS (
-    -- "after insulin": a low result, and the later result of a fall, count only when collected on
-    -- a day insulin was prescribed (from the start of a course to its end, not after it stopped);
+    -- "after insulin": a low result, and the later result of a fall, count only when collected while
+    -- on insulin (insulin_days: not weeks after the last course stopped);
     -- a fall from above the upper limit corrects hyperkalaemia
     SELECT s.*,
            s.day >= window_start($as_of, $lookback_days) AS in_lookback,

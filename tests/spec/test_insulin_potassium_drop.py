@@ -58,9 +58,13 @@ I28        | Lantus SoloStar pen               |             |          | 2026-1
 I29        | Humalog KwikPen                   |             |          | 2025-01-01 |            |
 I30        | Humalog KwikPen                   |             |          | 2025-01-01 |            |
 I31        | Humalog KwikPen                   |             |          | 2025-01-01 |            |
-# helper review 2026-11-30: a low result on the last day of a course counts; a fall after it stopped does not
+# helper review 2026-11-30: a low result on the last day of a course counts; a fall more than
+# refill_gap_days (30) after it stopped does not; a severe low in a 10-day gap between two monthly
+# supplies does (and makes the flag high)
 I37        | Lantus SoloStar pen               |             |          | 2026-09-01 | 2026-10-01 |
-I38        | Lantus SoloStar pen               |             |          | 2026-09-01 | 2026-10-01 |
+I38        | Lantus SoloStar pen               |             |          | 2026-08-22 | 2026-09-01 |
+I41        | Lantus SoloStar pen               |             |          | 2026-08-25 |            | 30
+I41        | Lantus SoloStar pen               |             |          | 2026-10-04 |            | 30
 # two results of one draw (one timestamp, or one date in a date-only export) are the lowest: no fall
 I39        | Toujeo                            |             |          | 2025-01-01 |            |
 I40        | Toujeo                            |             |          | 2025-01-01 |            |
@@ -136,6 +140,8 @@ I24        | 2026-10-05          | 2823-3     |                 | 3.4   | mmol/L
 I37        | 2026-10-01          | 2823-3     |                 | 3.3   | mmol/L
 I38        | 2026-10-01          | 2823-3     |                 | 4.6   | mmol/L
 I38        | 2026-10-05          | 2823-3     |                 | 3.5   | mmol/L
+I41        | 2026-09-30          | 2823-3     |                 | 2.4   | mmol/L
+I41        | 2026-10-20          | 2823-3     |                 | 4.0   | mmol/L
 I39        | 2026-10-05          | 2823-3     |                 | 4.6   | mmol/L
 I39        | 2026-10-05          | 2823-3     |                 | 3.5   | mmol/L
 I39        | 2026-10-06          | 2823-3     |                 | 3.5   | mmol/L
@@ -215,9 +221,10 @@ EXPECTED = {
     "I35": "high",  # a diuretic that ended before insulin is not
     "I36": "normal",  # the 2.9 predates insulin; the latest is 3.6
     "I37": "high",  # low on the last day of the insulin course (and still the latest result)
-    "I38": None,  # 4.6 -> 3.5 four days after insulin stopped
+    "I38": None,  # 4.6 -> 3.5 over a month after insulin stopped (34 days)
     "I39": None,  # 4.6 and 3.5 on one date count as 3.5: no fall to the next day's 3.5
     "I40": None,  # 4.6 and 3.6 at one timestamp count as 3.6: no fall
+    "I41": "high",  # 2.4 between two monthly supplies (supply ended 09-24, next 10-04): on insulin
 }
 spec = partial(check_spec, check=CHECK, as_of=AS_OF, tables=TABLES, expected=EXPECTED)
 
