@@ -55,7 +55,16 @@ CHECK = CheckDefinition(
         "albumin_prescribed",
         *last_results("potassium", "sodium", "magnesium"),  # a new result can make the flag high
     ),
-    codelists=("cirrhosis", "muscle_cramps", "diuretics", "baclofen", "albumin", "lab_tests"),
+    codelists=(
+        "cirrhosis",
+        "muscle_cramps",
+        "diuretics",
+        "baclofen",
+        "albumin",
+        "lab_tests",
+        "dose_forms_topical",
+        "nsaids_topical",
+    ),
     population_codelists=("cirrhosis",),
     parameters=(
         lookback(365, "a cramp diagnosis"),

@@ -36,7 +36,14 @@ CHECK = CheckDefinition(
     ),
     # a new cramp (which can make the flag high) re-opens a review; cramp_dates slides with the window
     fingerprint=("cramp_codes", "last_cramp_at", "drugs", "still_active_drugs"),
-    codelists=("muscle_cramps", "diuretics", "statins", "beta_blockers"),
+    codelists=(
+        "muscle_cramps",
+        "diuretics",
+        "statins",
+        "beta_blockers",
+        "dose_forms_topical",
+        "nsaids_topical",
+    ),
     population_codelists=("muscle_cramps",),
     parameters=(lookback(365, "a cramp diagnosis"),),
     rationale=(
