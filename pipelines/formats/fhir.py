@@ -308,8 +308,8 @@ MEDICATIONS = """LEFT JOIN (SELECT j->>'$.id' AS id, first(j->'$.code') AS code
 NO_MEDICATIONS = "(SELECT NULL::JSON AS j WHERE false)"  # an export without Medication files
 
 
-def _drug(dosages: str) -> str:
-    """The patient and drug columns of a request or statement whose dosage is in list field `dosages`."""
+def _drug() -> str:
+    """The patient and drug columns of a request or statement."""
     return f"""{PATIENT_ID} AS patient_id,
        coalesce({_first_display(MEDICATION)}, j->>'$.medicationReference.display') AS drug_name,
        {_coding(MEDICATION, "rxnorm")} AS rxnorm_code,
@@ -343,13 +343,15 @@ SUPPLY_DAYS = """CAST(round(try_cast(j->>'$.dispenseRequest.expectedSupplyDurati
 
 # The end of the course as the prescriber wrote it: the dosage's timing bounds (Epic writes an order's
 # end there), the latest of them when the dosage is given in several steps (a taper), else the
-# dispensing window's end.
-BOUNDS_END = """list_max(list_transform(CAST(j->'$.dosageInstruction' AS JSON[]),
-                                 lambda d: d->>'$.timing.repeat.boundsPeriod.end'))"""
+# dispensing window's end. Only when every step has an end: a bounded loading dose followed by an
+# open-ended maintenance step ('2 daily for 7 days, then 1 daily') is not over after the first week.
+BOUNDS = """list_transform(CAST(j->'$.dosageInstruction' AS JSON[]),
+                          lambda d: d->>'$.timing.repeat.boundsPeriod.end')"""
+BOUNDS_END = f"CASE WHEN len(list_filter({BOUNDS}, lambda e: e IS NULL)) = 0 THEN list_max({BOUNDS}) END"
 REQUEST_END = f"coalesce({BOUNDS_END}, j->>'$.dispenseRequest.validityPeriod.end')"
 
 REQUESTS = f"""
-SELECT {_drug("dosageInstruction")},
+SELECT {_drug()},
        {REQUEST_START} AS start_date,
        {_end(REQUEST_START, f"({REQUEST_END})", SUPPLY_DAYS)} AS end_date,
        {SUPPLY_DAYS}::VARCHAR AS days_supply,
@@ -368,7 +370,7 @@ STATEMENT_START = _first_day(
     "coalesce(j->>'$.effectivePeriod.start', j->>'$.effectiveDateTime', j->>'$.dateAsserted')"
 )
 STATEMENTS = f"""
-SELECT {_drug("dosage")},
+SELECT {_drug()},
        {STATEMENT_START} AS start_date,
        {_end(STATEMENT_START, "(j->>'$.effectivePeriod.end')")} AS end_date,
        NULL::VARCHAR AS days_supply,

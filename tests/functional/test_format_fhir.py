@@ -396,7 +396,7 @@ def test_a_medication_reference_to_the_exports_medication_file_is_read(tmp_path)
 
 
 # Real-shaped resources for the reviewer's findings: an EHR's Condition coded twice, partial dates,
-# statuses that end a prescription, requests not to prescribe and as-needed dosage.
+# statuses that end a prescription, requests not to prescribe, and the dosage's timing bounds.
 GABAPENTIN = concept(RXNORM, "310431", "Gabapentin 300 MG Oral Capsule", "Gabapentin 300 MG Oral Capsule")
 IBUPROFEN = concept(RXNORM, "197806", "Ibuprofen 600 MG Oral Tablet", "Ibuprofen 600 MG Oral Tablet")
 NUMB_LEG = (SCT, "309537005", "Numbness of lower limb")
@@ -609,7 +609,8 @@ def test_a_request_not_to_prescribe_is_skipped(tmp_path):
 
 def test_the_dosage_timing_bounds_end_the_course(tmp_path):
     """Epic writes an order's end in dosageInstruction.timing.repeat.boundsPeriod.end: the course
-    ends there, before the dispensing window's end; a taper in two steps ends with its last step."""
+    ends there, before the dispensing window's end; a taper in two steps ends with its last step; a
+    loading dose with an end followed by an open-ended maintenance step runs to the window's end."""
     window = {"validityPeriod": {"start": "2026-01-01", "end": "2027-01-01"}}
 
     def bounded(*ends: str) -> list[dict]:
@@ -617,10 +618,12 @@ def test_the_dosage_timing_bounds_end_the_course(tmp_path):
         return [{"sequence": i + 1, "timing": {"repeat": b}} for i, b in enumerate(bounds)]
 
     resources = {
-        "Patient.ndjson": [patient(p, "1950-01-01", "female") for p in ("p1", "p2", "p3")],
+        "Patient.ndjson": [patient(p, "1950-01-01", "female") for p in ("p1", "p2", "p3", "p4")],
         "MedicationRequest.ndjson": [
             medreq("m1", "p1", FUROSEMIDE, "2026-01-01", dispenseRequest=window,
                    dosageInstruction=bounded("2026-03-01")),
+            medreq("m4", "p4", FUROSEMIDE, "2026-01-01", dispenseRequest=window,
+                   dosageInstruction=[*bounded("2026-01-07"), {"sequence": 2, "text": "then 1 daily"}]),
             medreq("m2", "p2", FUROSEMIDE, "2026-01-01", dispenseRequest=window,
                    dosageInstruction=bounded("2026-02-01", "2026-04-15T10:00:00Z")),
             medreq("m3", "p3", FUROSEMIDE, "2026-01-01", dispenseRequest=window),
@@ -629,5 +632,5 @@ def test_the_dosage_timing_bounds_end_the_course(tmp_path):
     }  # fmt: skip
     run_small(tmp_path, resources)
     got = rows(tmp_path, "SELECT patient_id, end_date::VARCHAR FROM prescriptions ORDER BY 1")
-    assert got == [("p1", "2026-03-01"), ("p2", "2026-04-15"), ("p3", "2027-01-01")]
-    assert flagged(tmp_path / "audit.duckdb", "diuretic_electrolyte_monitoring") == {"p3"}
+    assert got == [("p1", "2026-03-01"), ("p2", "2026-04-15"), ("p3", "2027-01-01"), ("p4", "2027-01-01")]
+    assert flagged(tmp_path / "audit.duckdb", "diuretic_electrolyte_monitoring") == {"p3", "p4"}
