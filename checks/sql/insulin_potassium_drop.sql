@@ -18,16 +18,22 @@ WITH insulin_products AS (
                                   || '|infusion sets?|cannulae?|cannulas|pods?)([^a-z]|$)'))
 ),
 insulin_courses AS (
-    SELECT e.patient_id, e.drug_name, e.start_date, e.end_effective
-    FROM drugs_active_in_window(['insulins'], $as_of, $lookback_days) e
+    -- every insulin course whose refill gap reaches into the lookback: a supply that ended just
+    -- before the lookback still covers the results of its gap
+    SELECT e.patient_id, e.drug_name, e.start_date, e.end_effective,
+           active_in_window(e.start_date, e.end_effective, $as_of, $lookback_days) AS in_lookback
+    FROM drugs_active_in_window(['insulins'], $as_of,
+                                CAST($lookback_days AS INTEGER) + CAST($refill_gap_days AS INTEGER)) e
     JOIN insulin_products p
       ON p.drug_name = e.drug_name
      AND p.rxnorm_code IS NOT DISTINCT FROM e.rxnorm_code
      AND p.atc_code IS NOT DISTINCT FROM e.atc_code
 ),
 insulin AS (
+    -- the population: insulin active at some time in the lookback
     SELECT patient_id, listed(drug_name) AS insulins, min(start_date) AS insulin_since
     FROM insulin_courses
+    WHERE in_lookback
     GROUP BY patient_id
 ),
 diuretic AS (
@@ -63,7 +69,7 @@ insulin_days AS (
     -- refill_gap_days after it (a days supply is an estimate; the next repeat often comes late)
     SELECT DISTINCT s.patient_id, s.day
     FROM series s
-    JOIN insulin_courses c
+    JOIN insulin_courses c  -- series holds only the population's patients
       ON c.patient_id = s.patient_id
      AND active_on(c.start_date, days_after(c.end_effective, $refill_gap_days), s.day)
 ),

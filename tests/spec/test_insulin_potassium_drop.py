@@ -343,3 +343,24 @@ def test_an_insulin_named_for_a_pump_is_insulin_and_devices_and_igf_1_are_not(tm
     check_spec(
         tmp_path, CHECK, AS_OF, tables, expected, evidence={"W01": {"insulins": "NovoRapid PumpCart..."}}
     )
+
+
+def test_a_refill_gap_that_began_before_the_lookback_still_covers_its_results(tmp_path):
+    """Second read 2026-11-30: I41's first supply ended on 2026-09-24; as of 2026-12-24 the lookback
+    starts 2026-09-25, after that end, but the 2.4 of 2026-09-30 is in its 30-day refill gap and the
+    lookback: still on insulin, still high."""
+    prescriptions = table("""
+    patient_id | drug_name           | rxnorm_code | atc_code | start_date | end_date | days_supply
+    G01        | Lantus SoloStar pen |             |          | 2026-08-25 |          | 30
+    G01        | Lantus SoloStar pen |             |          | 2026-10-04 |          | 30
+    G02        | Lantus SoloStar pen |             |          | 2026-08-25 |          | 30
+    """)
+    labs = table("""
+    patient_id | collected_at | loinc_code | test_name | value | unit
+    G01        | 2026-09-30   | 2823-3     |           | 2.4   | mmol/L
+    G01        | 2026-10-20   | 2823-3     |           | 4.0   | mmol/L
+    G02        | 2026-09-30   | 2823-3     |           | 2.4   | mmol/L
+    """)
+    # G02 has no course active in the lookback: not in the population, whatever its gap covers
+    expected = {"G01": "high", "G02": OUT}
+    check_spec(tmp_path, CHECK, date(2026, 12, 24), {"prescriptions": prescriptions, "labs": labs}, expected)
