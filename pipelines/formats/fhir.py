@@ -425,7 +425,9 @@ FROM (
     SELECT j,
            list_filter(CAST(j->'$.code.coding' AS JSON[]), lambda c: list_contains(
                            list_concat($icd10, $icd10who, $snomed, $icd9), c->>'$.system')) AS codings,
-           CASE WHEN {VERIFICATION} IN ('entered-in-error', 'refuted')
+           -- refuted, entered in error, or one of a differential diagnosis's possibilities (not yet
+           -- asserted of the patient); a provisional diagnosis, treated as if present, counts
+           CASE WHEN {VERIFICATION} IN ('entered-in-error', 'refuted', 'differential')
                 THEN {_status_skip("verificationStatus")} END AS _skip
     FROM {{Condition}}
 )

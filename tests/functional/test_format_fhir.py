@@ -178,7 +178,8 @@ def test_malformed_line_is_quarantined_and_skipped_resources_are_not_loaded(fhir
 
 def test_skipped_resources_are_counted_per_reason(tmp_path):
     # Beside the fixture's vital sign and entered-in-error result: a survey, a cancelled order, a
-    # drug not taken and a refuted diagnosis. None loads, none is rejected.
+    # drug not taken, a refuted diagnosis and one in a differential (p3's cirrhosis: a possibility,
+    # not yet the patient's diagnosis). None loads, none is rejected.
     survey = [{"coding": [{"system": VITAL[0]["coding"][0]["system"], "code": "survey"}]}]
     cancelled = dict(RESOURCES["MedicationRequest.ndjson.gz"][0], id="mx", status="cancelled")
     not_taken = dict(RESOURCES["MedicationStatement.ndjson"][0], id="sx", status="not-taken")
@@ -186,13 +187,17 @@ def test_skipped_resources_are_counted_per_reason(tmp_path):
     refuted["verificationStatus"] = concept(
         "http://terminology.hl7.org/CodeSystem/condition-ver-status", "refuted"
     )
+    differential = condition("cy", "p3", SCT, "19943007", "2025-01-01")
+    differential["verificationStatus"] = concept(
+        "http://terminology.hl7.org/CodeSystem/condition-ver-status", "differential"
+    )
     resources = dict(
         RESOURCES,
         **{
             "Observation.002.ndjson": [obs("o7", "p1", "72166-2", 1, "1", "2026-10-02", category=survey)],
             "MedicationRequest.ndjson.gz": [*RESOURCES["MedicationRequest.ndjson.gz"], cancelled],
             "MedicationStatement.ndjson": [*RESOURCES["MedicationStatement.ndjson"], not_taken],
-            "Condition.ndjson.gz": [*RESOURCES["Condition.ndjson.gz"], refuted],
+            "Condition.ndjson.gz": [*RESOURCES["Condition.ndjson.gz"], refuted, differential],
         },
     )
     assert run(tmp_path, write_fhir(tmp_path / "export", resources)) == 0
@@ -203,7 +208,10 @@ def test_skipped_resources_are_counted_per_reason(tmp_path):
         "status entered-in-error": 1,
     }
     assert files["prescriptions"]["skip_reasons"] == {"status cancelled": 1, "status not-taken": 1}
-    assert files["diagnoses"]["skip_reasons"] == {"verification status refuted": 1}
+    assert files["diagnoses"]["skip_reasons"] == {
+        "verification status refuted": 1,
+        "verification status differential": 1,
+    }
     for f in files.values():
         assert (
             f["rows_read"] == f["rows_loaded"] + f["rows_duplicate"] + f["rows_rejected"] + f["rows_skipped"]
