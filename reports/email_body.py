@@ -20,7 +20,7 @@ import css_inline
 from reports.action import CheckCounts, high_after
 from reports.context import CheckSection, ReportContext
 from reports.html import environment, pct
-from reports.measures import disclosive_total, published, round_to
+from reports.measures import banded, disclosive_total, published, round_to
 
 
 @dataclass(frozen=True)
@@ -115,6 +115,7 @@ def row_counts(title: str, c: RowCounts, threshold: int) -> EmailCheckRow:
     small and the flagged count is not: the total less the other would tell it); resolved is not
     shown (resolved_shown); the rate is computed from the
     shown counts and hidden when the total is disclosive; an empty population's rate is "n/a"."""
+    threshold = banded(threshold)  # 1 or 2 would round a count of 1 or 2 to "0"
     count = partial(published, threshold=threshold)
     hidden = disclosive_total(c.population, c.flagged, threshold)
     # the small part is its rest (or the whole population is small: then "0" would tell as much)
@@ -218,7 +219,7 @@ def email_summary(
         warnings=warnings,
         rejected_total=sum(f.rows_rejected for f in ctx.files),
         report_location=report_location,
-        small_count_threshold=threshold,
+        small_count_threshold=banded(threshold),  # the note names the band in force
         headline=ctx.action.headline.sentence(partial(published, threshold=threshold)) + "."
         if ctx.action
         else "",

@@ -98,10 +98,18 @@ def round_to(count: int, base: int = ROUNDING_BASE) -> int:
     return (count + base // 2) // base * base
 
 
+def banded(threshold: int, base: int = ROUNDING_BASE) -> int:
+    """The threshold in force: a setting of 1 or 2 is raised to `base` // 2 (2), as rounding to 5
+    would publish a count of 1 or 2 as "0" (a flagged patient reported as none, and a "0" that is no
+    longer exact); 0 stays 0 (exact counts, for the clinic's own email)."""
+    return max(threshold, base // 2) if threshold else 0
+
+
 def published(count: int, threshold: int, base: int = ROUNDING_BASE) -> str:
     """One count as a file or email meant for sharing shows it (threshold 0: exact, for the clinic).
-    0 stays 0; 1 to `threshold` is the band "1–t"; anything larger is rounded to `base` (step 3),
-    so a count shown is only known to within ±2 and no difference of shown counts is exact."""
+    0 stays 0; 1 to `threshold` (`banded`) is the band "1–t"; anything larger is rounded to `base`
+    (step 3), so a count shown is only known to within ±2 and no difference of shown counts is exact."""
+    threshold = banded(threshold, base)
     if not threshold or count == 0:
         return f"{count:,}"
     return f"1–{threshold}" if _small(count, threshold) else f"{round_to(count, base):,}"
@@ -109,11 +117,14 @@ def published(count: int, threshold: int, base: int = ROUNDING_BASE) -> str:
 
 def disclosive_total(population: int, flagged: int, threshold: int) -> bool:
     """Step 1 for one total: its flagged or its not-flagged count is from 1 to the threshold."""
+    threshold = banded(threshold)
     return threshold > 0 and _disclosive([Cell("", date.min, "total", "", population, flagged)], threshold)
 
 
 def shared_rows(cells: Iterable[Cell], threshold: int, base: int = ROUNDING_BASE) -> list[list]:
-    """measures_shared.csv's rows: the rule above applied to every check, month and breakdown."""
+    """measures_shared.csv's rows: the rule above applied to every check, month and breakdown. The
+    file is always rounded, so a threshold under `base` // 2 (0 included) is raised to it (`banded`)."""
+    threshold = max(threshold, base // 2)
     rows = []
     for _, month in groupby(cells, key=lambda c: (c.check_id, c.month_end)):
         month_cells = list(month)
