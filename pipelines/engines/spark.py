@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import subprocess
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -30,10 +31,15 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+from py4j.protocol import Py4JError, Py4JJavaError
+from pyspark import SparkConf, SparkContext
+from pyspark.errors import PySparkException
+from pyspark.java_gateway import launch_gateway
 from pyspark.sql import SparkSession
 
 from checks import translate
 from checks.framework import CheckDefinition
+from pipelines.settings import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -62,15 +68,55 @@ SESSION_CONFIG = {
 def session(
     master: str = "local[2]", warehouse: str = "", config: Mapping[str, str] | None = None
 ) -> SparkSession:
-    """The SparkSession for this process (Spark keeps one per process; created on first use)."""
-    builder = SparkSession.builder.master(master).appName("clinic-audit")
-    for key, value in {**SESSION_CONFIG, **(config or {})}.items():
-        builder = builder.config(key, value)
+    """The SparkSession for this process (Spark keeps one per process; created on first use).
+
+    A Spark that cannot start (a master spark-submit refuses or cannot parse, no Java, a cluster
+    that does not answer) is a ConfigError naming spark_master: one line, exit 2. The JVM's own
+    console output (start-up banner, warnings, Java stack traces) is kept off stderr unless logging
+    is at debug (-v): a nightly run with -q stays silent, and a failure reads as one line."""
+    if not (master == "yarn" or master.startswith(("spark", "k8s", "local"))):  # spark-submit's rule
+        raise ConfigError(
+            f"spark_master = {master!r} is no Spark master: expected local[N], local[*], yarn, "
+            "spark://host:port or k8s://..."
+        )
+    options = {**SESSION_CONFIG, **(config or {})}
     if warehouse:
-        builder = builder.config("spark.sql.warehouse.dir", str(Path(warehouse).resolve()))
-    spark = builder.getOrCreate()
+        options["spark.sql.warehouse.dir"] = str(Path(warehouse).resolve())
+    try:
+        _start_quietly(master, options)
+        builder = SparkSession.builder.master(master).appName("clinic-audit")
+        for key, value in options.items():
+            builder = builder.config(key, value)
+        spark = builder.getOrCreate()
+    except (PySparkException, Py4JError) as error:
+        raise ConfigError(
+            f"engine = spark: Spark did not start with spark_master = {master!r} ({_reason(error)}); "
+            "check spark_master, Java 17 (java -version) and, for a cluster, that its master answers "
+            "(-v shows Spark's own log)"
+        ) from None
     spark.sparkContext.setLogLevel("ERROR")
     return spark
+
+
+def _start_quietly(master: str, options: Mapping[str, str]) -> None:
+    """Start the JVM and the SparkContext, the JVM's stderr discarded below debug logging; nothing
+    when this process already has them. Under spark-submit, launch_gateway joins its JVM instead."""
+    if SparkContext._active_spark_context is not None or SparkContext._gateway is not None:
+        return
+    conf = SparkConf().setMaster(master).setAppName("clinic-audit").setAll(list(options.items()))
+    quiet = not log.isEnabledFor(logging.DEBUG)
+    gateway = launch_gateway(conf, {"stderr": subprocess.DEVNULL} if quiet else None)
+    SparkContext(conf=conf, gateway=gateway)
+
+
+def _reason(error: Exception) -> str:
+    """Why Spark did not start, in one line: the Java exception's message, or PySpark's."""
+    if isinstance(error, Py4JJavaError):
+        text = str(error.java_exception.getMessage() or error.java_exception.getClass().getSimpleName())
+    else:
+        text = getattr(error, "getMessage", lambda: str(error))()
+    first = (text.strip().splitlines() or [type(error).__name__])[0]
+    return first[:200]
 
 
 @dataclass
