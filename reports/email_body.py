@@ -172,6 +172,26 @@ def by_high_priority(rows: Sequence[EmailCheckRow]) -> list[EmailCheckRow]:
     return sorted(rows, key=key)
 
 
+# The coverage guard's warning (pipelines/guards.py coverage_warnings) counts patients; the run
+# records it as text, so the email re-states its counts under the rule here.
+_COVERAGE = re.compile(r"\bOnly (\d+) of (\d+) patients \(\d+%\)")
+
+
+def email_warning(text: str, threshold: int) -> str:
+    """A recorded warning as the email shows it: its counts of patients published like every other
+    count (a band, else rounded to 5), the share computed from the shown counts and left out when a
+    count is a band (threshold 0: as recorded)."""
+
+    def shown(found: re.Match) -> str:
+        recent, patients = int(found[1]), int(found[2])
+        counts = f"Only {published(recent, threshold)} of {published(patients, threshold)} patients"
+        if disclosive_total(patients, recent, threshold) or not round_to(patients):
+            return counts
+        return f"{counts} ({round_to(recent) / round_to(patients):.0%})"
+
+    return _COVERAGE.sub(shown, text) if threshold else text
+
+
 def report_href(location: str) -> str:
     """A link to the report: a URL as given, an absolute path as a file:// URI, else none."""
     if location.startswith(("http://", "https://", "file://")):
@@ -198,7 +218,8 @@ def email_summary(
     headline first, checks with the most high-priority flags first. `linked`: report_location was
     set, so the email links to it."""
     h = ctx.header
-    warnings = ctx.warnings  # as the run recorded them (volume, as-of, coverage, freshness guards)
+    # as the run recorded them (volume, as-of, coverage, freshness guards), counts under the rule
+    warnings = tuple(email_warning(w, threshold) for w in ctx.warnings)
     return EmailSummary(
         subject=f"{h.clinic_name}: "
         + (

@@ -1,0 +1,41 @@
+"""The email's warnings are counts too (#19 outcome 4): the coverage guard's "Only 5 of 337 patients
+(1%) have any record ..." went into the email as recorded, an exact small count of patients (the
+sample clinic audited as of 2027-11-16). The email shows it under the rule of every other count."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from pipelines.guards import Coverage, coverage_warnings
+from reports.email_body import email_warning
+
+
+def warning(patients: int, recent: int) -> str:
+    return coverage_warnings(Coverage(patients, recent, 365), date(2027, 11, 16), 0.25)[0]
+
+
+def test_a_small_count_of_patients_in_a_warning_is_banded_and_its_share_left_out():
+    shown = email_warning(warning(337, 5), 7)
+    assert shown.startswith("Only 1–7 of 335 patients have any record in the 365 days")
+    assert "5 of" not in shown and "%" not in shown
+
+
+@pytest.mark.parametrize(("patients", "recent"), [(337, 5), (337, 1), (40, 7), (12, 2), (9, 0)])
+def test_no_exact_patient_count_below_the_threshold_is_left_in_a_warning(patients, recent):
+    shown = email_warning(warning(patients, recent), 7)
+    head = shown.split(" have any record")[0]
+    assert all(n == "0" or not (1 <= int(n) <= 7) for n in head.replace(",", "").split() if n.isdigit())
+    assert "%" not in head or recent == 0 or recent > 7
+
+
+def test_larger_counts_are_rounded_and_the_share_comes_from_the_rounded_counts():
+    shown = email_warning(warning(1003, 212), 7)
+    assert shown.startswith("Only 210 of 1,005 patients (21%) have any record")
+
+
+def test_exact_counts_and_other_warnings_are_left_as_recorded():
+    assert email_warning(warning(337, 5), 0) == warning(337, 5)
+    other = "labs: the newest record is dated 2026-11-17, 364 days before the as-of date 2027-11-16"
+    assert email_warning(other, 7) == other
