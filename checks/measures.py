@@ -362,6 +362,9 @@ def compute_measures(
     wanted = month_ends(as_of, months)
     if not wanted:
         return {}
+    # a check selected twice (`--checks x,x`) is one check: evaluated twice, its months would be
+    # stored twice under this run, and every figure of its measures would be counted twice
+    selected = tuple({d.id: d for d in selected}.values())
     data_fp = data_fingerprints(con, wanted)
     breakdowns = available_breakdowns(con)
     _patients_for_breakdowns(con, breakdowns)
