@@ -7,7 +7,9 @@ total), with t = small_count_threshold:
    blank); a total that small suppresses the whole month of that check, groups and all;
 2. secondary: while the suppressed groups of a row, taken together, could be read off the total (one
    group alone, or their flagged or not-flagged counts summing to 1 to t), the next smallest group is
-   suppressed too;
+   suppressed too; a group suppressed in one breakdown is suppressed in every other breakdown of the
+   month where a group has the same counts (maybe the same patients: 'unknown'), and so on
+   (`suppress_month`);
 3. rounding: every published count is rounded to the nearest multiple of `base` (5), rates are
    computed from the rounded counts. So neither a row's total less its visible groups, nor tonight's
    file less last night's (a suppressed group that grows past t tonight, a late record moving a
@@ -83,14 +85,52 @@ def suppress_row(total: Cell, groups: Sequence[Cell], threshold: int) -> tuple[C
     """Steps 1 and 2 of the rule for one row: the total and its groups, marked suppressed."""
     if _disclosive([total], threshold):
         return replace(total, suppressed=True), [replace(g, suppressed=True) for g in groups]
-    hidden = {i for i, g in enumerate(groups) if _disclosive([g], threshold)}
+    hidden = _secondary(groups, _primary(groups, threshold), threshold)
+    return total, [replace(g, suppressed=i in hidden) for i, g in enumerate(groups)]
+
+
+def _primary(groups: Sequence[Cell], threshold: int) -> set[int]:
+    return {i for i, g in enumerate(groups) if _disclosive([g], threshold)}
+
+
+def _secondary(groups: Sequence[Cell], hidden: set[int], threshold: int) -> set[int]:
+    """Step 2: `hidden` grown by the next smallest groups until the hidden ones, together, are no
+    longer read off the total (or every group is hidden)."""
+    hidden = set(hidden)
     by_size = sorted(range(len(groups)), key=lambda i: (groups[i].population, groups[i].group))
     while hidden and len(hidden) < len(groups):
         chosen = [groups[i] for i in hidden]
         if len(hidden) > 1 and not _disclosive(chosen, threshold):
             break
         hidden.add(next(i for i in by_size if i not in hidden))
-    return total, [replace(g, suppressed=i in hidden) for i, g in enumerate(groups)]
+    return hidden
+
+
+def suppress_month(rows: Sequence[Sequence[Cell]], threshold: int) -> list[list[Cell]]:
+    """Step 2 across a month's breakdowns (its total not disclosive): a group hidden in one is hidden
+    in every other where a group has the same counts, and that row's secondary suppression runs
+    again, until nothing changes. The same counts may be the same patients (the 'unknown' group of
+    patients with no row in patients.csv is in every breakdown; a site with one clinician): shown in
+    one breakdown, it would give back the group it was hidden with in the other (the total less the
+    rest, at the edges of the rounding)."""
+    hidden = [_secondary(groups, _primary(groups, threshold), threshold) for groups in rows]
+    while True:
+        secret = {_counts(groups[i]) for groups, h in zip(rows, hidden, strict=True) for i in h}
+        grown = [
+            _secondary(groups, h | {i for i, g in enumerate(groups) if _counts(g) in secret}, threshold)
+            for groups, h in zip(rows, hidden, strict=True)
+        ]
+        if grown == hidden:
+            break
+        hidden = grown
+    return [
+        [replace(g, suppressed=i in h) for i, g in enumerate(groups)]
+        for groups, h in zip(rows, hidden, strict=True)
+    ]
+
+
+def _counts(cell: Cell) -> tuple[int, int]:
+    return cell.population, cell.flagged
 
 
 def round_to(count: int, base: int = ROUNDING_BASE) -> int:
@@ -129,11 +169,19 @@ def shared_rows(cells: Iterable[Cell], threshold: int, base: int = ROUNDING_BASE
     for _, month in groupby(cells, key=lambda c: (c.check_id, c.month_end)):
         month_cells = list(month)
         total = next(c for c in month_cells if c.breakdown == "total")
-        suppressed_total = suppress_row(total, [], threshold)[0]
-        rows.append(_shared(suppressed_total, base))
-        for _, row in groupby((c for c in month_cells if c.breakdown != "total"), key=lambda c: c.breakdown):
-            _, groups = suppress_row(total, list(row), threshold)
-            rows.extend(_shared(g, base) for g in groups)
+        breakdowns = [
+            list(row)
+            for _, row in groupby(
+                (c for c in month_cells if c.breakdown != "total"), key=lambda c: c.breakdown
+            )
+        ]
+        if _disclosive([total], threshold):
+            total = replace(total, suppressed=True)
+            breakdowns = [[replace(g, suppressed=True) for g in groups] for groups in breakdowns]
+        else:
+            breakdowns = suppress_month(breakdowns, threshold)
+        rows.append(_shared(total, base))
+        rows.extend(_shared(g, base) for groups in breakdowns for g in groups)
     return rows
 
 
