@@ -138,11 +138,20 @@ def round_to(count: int, base: int = ROUNDING_BASE) -> int:
     return (count + base // 2) // base * base
 
 
+SMALLEST_BAND = 7  # "1–7": a band split in two banded parts (exceptions, after them) keeps 2..7 open
+
+
 def banded(threshold: int, base: int = ROUNDING_BASE) -> int:
-    """The threshold in force: a setting of 1 or 2 is raised to `base` // 2 (2), as rounding to 5
-    would publish a count of 1 or 2 as "0" (a flagged patient reported as none, and a "0" that is no
-    longer exact); 0 stays 0 (exact counts, for the clinic's own email)."""
-    return max(threshold, base // 2) if threshold else 0
+    """The threshold in force: 0 stays 0 (exact counts, for the clinic's own email); any other is
+    raised to the smallest t from SMALLEST_BAND up whose first rounded value is a whole one (t + 1
+    is the lowest count rounding to its multiple of `base`: 7, 12, 17, ... for 5). Otherwise the
+    counts just above the band are pinned: with 10, a "10" is 11 or 12, and "—" flagged of "10"
+    leaves 1 not flagged; with 5, a "5" is 6 or 7; with 1 or 2, a count of 1 or 2 rounds to "0"
+    and a "1–2" split in two "1–2" is 2."""
+    if not threshold or base <= 1:
+        return threshold
+    t = max(threshold, SMALLEST_BAND)
+    return t + (-(t + 1 + base // 2)) % base
 
 
 def published(count: int, threshold: int, base: int = ROUNDING_BASE) -> str:
@@ -162,9 +171,10 @@ def disclosive_total(population: int, flagged: int, threshold: int) -> bool:
 
 
 def shared_rows(cells: Iterable[Cell], threshold: int, base: int = ROUNDING_BASE) -> list[list]:
-    """measures_shared.csv's rows: the rule above applied to every check, month and breakdown. The
-    file is always rounded, so a threshold under `base` // 2 (0 included) is raised to it (`banded`)."""
-    threshold = max(threshold, base // 2)
+    """measures_shared.csv's rows: the rule above applied to every check, month and breakdown, with
+    the threshold in force (`banded`); the file is for sharing outside the clinic, so a threshold
+    of 0 (exact counts in the clinic's own email) is no threshold here: the smallest band applies."""
+    threshold = banded(max(threshold, 1), base)
     rows = []
     for _, month in groupby(cells, key=lambda c: (c.check_id, c.month_end)):
         month_cells = list(month)
