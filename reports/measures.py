@@ -2,7 +2,7 @@
 analysts, and `measures_shared.csv` under disclosure control, for anyone outside the clinic.
 
 The rule for a shared file (`shared_rows`), per check, month and breakdown (a row of groups with its
-total), with t = small_count_threshold:
+total), with t = small_count_threshold as `banded` puts it in force (7, 12, 17, ...):
 1. primary: a group whose flagged or not-flagged count is from 1 to t is suppressed (both its counts
    blank); a total that small suppresses the whole month of that check, groups and all;
 2. secondary: while the suppressed groups of a row, taken together, could be read off the total (one
@@ -115,10 +115,12 @@ def suppress_month(rows: Sequence[Sequence[Cell]], threshold: int) -> list[list[
     rest, at the edges of the rounding)."""
     hidden = [_secondary(groups, _primary(groups, threshold), threshold) for groups in rows]
     while True:
-        secret = {_counts(groups[i]) for groups, h in zip(rows, hidden, strict=True) for i in h}
+        secret = [{_counts(groups[i]) for i in h} for groups, h in zip(rows, hidden, strict=True)]
         grown = [
-            _secondary(groups, h | {i for i, g in enumerate(groups) if _counts(g) in secret}, threshold)
-            for groups, h in zip(rows, hidden, strict=True)
+            _secondary(
+                groups, h | {i for i, g in enumerate(groups) if _hidden_elsewhere(g, secret, n)}, threshold
+            )
+            for n, (groups, h) in enumerate(zip(rows, hidden, strict=True))
         ]
         if grown == hidden:
             break
@@ -131,6 +133,12 @@ def suppress_month(rows: Sequence[Sequence[Cell]], threshold: int) -> list[list[
 
 def _counts(cell: Cell) -> tuple[int, int]:
     return cell.population, cell.flagged
+
+
+def _hidden_elsewhere(cell: Cell, secret: Sequence[set[tuple[int, int]]], row: int) -> bool:
+    """A group of another breakdown with the same counts is hidden (within one breakdown the groups
+    are different patients)."""
+    return any(_counts(cell) in counts for n, counts in enumerate(secret) if n != row)
 
 
 def round_to(count: int, base: int = ROUNDING_BASE) -> int:

@@ -68,3 +68,12 @@ def test_a_group_is_left_alone_when_nothing_in_its_month_is_hidden():
     cells = [("total", "", 80, 30), ("age_band", "40-64", 40, 15), ("age_band", "unknown", 40, 15)]
     cells += [("sex", "F", 40, 15), ("sex", "unknown", 40, 15)]
     assert None not in shown(cells).values()
+
+
+def test_groups_of_one_breakdown_with_the_same_counts_are_not_hidden_for_it():
+    """Within a breakdown the groups are different patients: a site hidden as the second of a pair
+    does not hide another site that happens to have its counts."""
+    cells = [("total", "", 180, 43), ("site", "A", 30, 3), ("site", "B", 50, 20), ("site", "C", 50, 20)]
+    cells += [("site", "D", 50, 0)]
+    published = shown(cells)
+    assert [published[("site", g)] is None for g in "ABCD"] == [True, True, False, False]
