@@ -2,7 +2,8 @@
 
 The email gets its own plain-data summary built here, holding counts only, so no template change
 can leak a patient identifier into it. Unless `email_exact_counts` is set, every count follows the
-rule of measures_shared.csv (reports.measures): 1 to `small_count_threshold` banded, the rest
+rule of measures_shared.csv (reports.measures): 1 to `small_count_threshold` (as `banded` puts it
+in force: 7, 12, 17, ...) banded, the rest
 rounded to 5, a flagged count hidden when its not-flagged rest is small, so no suppressed count can be
 worked out from the other counts of its row or from the previous night's email.
 """
@@ -115,7 +116,7 @@ def row_counts(title: str, c: RowCounts, threshold: int) -> EmailCheckRow:
     small and the flagged count is not: the total less the other would tell it); resolved is not
     shown (resolved_shown); the rate is computed from the
     shown counts and hidden when the total is disclosive; an empty population's rate is "n/a"."""
-    threshold = banded(threshold)  # 1 or 2 would round a count of 1 or 2 to "0"
+    threshold = banded(threshold)  # in force: 7, 12, 17, ... (others leave counts pinned, see banded)
     count = partial(published, threshold=threshold)
     hidden = disclosive_total(c.population, c.flagged, threshold)
     # the small part is its rest (or the whole population is small: then "0" would tell as much)
