@@ -3,9 +3,9 @@
 The email gets its own plain-data summary built here, holding counts only, so no template change
 can leak a patient identifier into it. Unless `email_exact_counts` is set, every count follows the
 rule of measures_shared.csv (reports.measures): 1 to `small_count_threshold` (as `banded` puts it
-in force: 7, 12, 17, ...) banded, the rest
-rounded to 5, a flagged count hidden when its not-flagged rest is small, so no suppressed count can be
-worked out from the other counts of its row or from the previous night's email.
+in force: 7, 12, 17, ...) banded, the rest rounded to 5, a flagged count hidden when its not-flagged
+rest is small, so no suppressed count can be worked out from the other counts of its row or from
+the previous night's email (tests/unit/test_disclosure_known_limits.py: what that does not cover).
 """
 
 from __future__ import annotations
