@@ -63,7 +63,7 @@ class Settings:
     # Reports
     report_location: str = ""  # where readers find report.html (path or URL), quoted in the email
     report_max_rows: int = 500  # worklist rows per check in report.html; the CSV has them all
-    small_count_threshold: int = 7  # email counts from 1 to this show as "1–7"; 0 shows exact counts
+    small_count_threshold: int = 7  # counts 1..this show as "1–7" (raised to 7, 12, 17...); 0: exact email
     email_exact_counts: bool = False  # true: the email goes to clinic staff only; counts are exact
     worklist_format: str = "csv"  # csv | xlsx | both: how worklists and the call list are written
     due_soon_days: int = 30  # the prospective list's horizon: tests falling due within it; 0 = none
@@ -130,7 +130,9 @@ SETTING_HELP = {
     "shipped lists. Unset = the shipped lists only.",
     "report_location": "Where readers find report.html (path or URL), quoted in the email.",
     "report_max_rows": "Worklist rows per check shown in report.html; the CSV worklists have them all.",
-    "small_count_threshold": "Email counts from 1 to this show as a range; 0 shows exact counts.",
+    "small_count_threshold": "Counts from 1 to this show as a range in the email and measures_shared.csv, "
+    "raised to the next of 7, 12, 17, ... so rounding to 5 cannot pin them; 0 shows exact counts in "
+    "the email (measures_shared.csv keeps at least 1–7).",
     "email_exact_counts": "true when every recipient works in the clinic: the email shows exact counts "
     "(small-number suppression is for recipients outside it).",
     "worklist_format": "Worklists and the call list as csv, xlsx (frozen header, filters, widths) or both.",
