@@ -74,6 +74,11 @@ CREATE OR REPLACE TEMP MACRO product_error(x, s, p) AS
     element_at(transform(array(CAST(134217729 AS DOUBLE) * x - (CAST(134217729 AS DOUBLE) * x - x)), hi ->
         (hi * s - p) + (x - hi) * s), 1);
 
+-- DuckDB's lower(): each letter lowercased on its own. Java's maps 'İ' (U+0130) to 'i' and a
+-- combining dot, and a final 'Σ' to 'ς'; of every Unicode letter and digit only these two differ
+-- (tests/spark/test_lowercase_spark.py). checks/translate.py writes DuckDB's lower() as this.
+CREATE OR REPLACE TEMP MACRO lower_as_duckdb(s) AS lower(replace(replace(s, 'İ', 'i'), 'Σ', 'σ'));
+
 -- DuckDB builtins Spark spells differently: a whole number of years or days as an interval.
 CREATE OR REPLACE TEMP MACRO to_years(n) AS make_ym_interval(n, 0);
 CREATE OR REPLACE TEMP MACRO to_days(n) AS make_dt_interval(n, 0, 0, 0);
