@@ -87,6 +87,15 @@ def _duckdb_rounding(tree: exp.Expression) -> exp.Expression:
     return tree
 
 
+def _duckdb_epoch(tree: exp.Expression) -> exp.Expression:
+    """DuckDB's epoch() (seconds since 1970, a double with the fraction of a second) as the Spark
+    word epoch_seconds (checks/sql/spark/_vocabulary.sql): sqlglot writes it as unix_timestamp(),
+    which drops the fraction, so the nearer of two results a second apart could be the farther."""
+    for node in list(tree.find_all(exp.TimeToUnix)):
+        node.replace(exp.Anonymous(this="epoch_seconds", expressions=[node.this.copy()]))
+    return tree
+
+
 def _duckdb_lowering(tree: exp.Expression) -> exp.Expression:
     """DuckDB's lower() as the Spark word that lowercases the same way, lower_as_duckdb
     (checks/sql/spark/_vocabulary.sql): Java lowercases 'İ' to 'i' and a combining dot, and a final
@@ -98,7 +107,7 @@ def _duckdb_lowering(tree: exp.Expression) -> exp.Expression:
 
 def parse_macros(text: str, dialect: str = "duckdb") -> dict[str, Macro]:
     """Every `CREATE OR REPLACE TEMP MACRO` of a file, parsed in `dialect` (DuckDB's with its
-    rounding and lowercasing written as Spark's words for them)."""
+    rounding, lowercasing and epoch written as Spark's words for them)."""
     found = {}
     for statement in statements(text):
         match = _MACRO.match(strip_comments(statement))
@@ -108,7 +117,7 @@ def parse_macros(text: str, dialect: str = "duckdb") -> dict[str, Macro]:
         body, read = (_duckdb(body), DuckDBAsWritten) if dialect == "duckdb" else (body, dialect)
         tree = sqlglot.parse_one(body if is_table else f"SELECT {body}", read=read)
         if dialect == "duckdb":
-            tree = _duckdb_lowering(_duckdb_rounding(tree))
+            tree = _duckdb_epoch(_duckdb_lowering(_duckdb_rounding(tree)))
         params_ = tuple(p.strip().lower() for p in params.split(",") if p.strip())
         found[name.lower()] = Macro(
             name.lower(), params_, tree if is_table else tree.expressions[0], bool(is_table)
@@ -265,7 +274,7 @@ def to_spark(sql: str, macros: dict[str, Macro] | None = None) -> str:
         tree = sqlglot.parse_one(_duckdb(sql), read=DuckDBAsWritten)
     except sqlglot.errors.ParseError as error:
         raise TranslationError(str(error)) from None
-    tree = _duckdb_lowering(_duckdb_rounding(tree))
+    tree = _duckdb_epoch(_duckdb_lowering(_duckdb_rounding(tree)))
     tree = _spark_forms(expand(tree, spark_vocabulary() if macros is None else macros))
     return tree.sql(dialect="spark")
 

@@ -79,6 +79,11 @@ CREATE OR REPLACE TEMP MACRO product_error(x, s, p) AS
 -- (tests/spark/test_lowercase_spark.py). checks/translate.py writes DuckDB's lower() as this.
 CREATE OR REPLACE TEMP MACRO lower_as_duckdb(s) AS lower(replace(replace(s, 'İ', 'i'), 'Σ', 'σ'));
 
+-- DuckDB's epoch(): seconds since 1970 with their fraction (a double); Spark's unix_timestamp(),
+-- sqlglot's word for it, drops the fraction. A timestamp without a time zone is read in the session's,
+-- UTC (pipelines/engines/spark.py), so the wall-clock time counts, as in DuckDB.
+CREATE OR REPLACE TEMP MACRO epoch_seconds(t) AS unix_micros(CAST(t AS TIMESTAMP)) / 1000000;
+
 -- DuckDB builtins Spark spells differently: a whole number of years or days as an interval.
 CREATE OR REPLACE TEMP MACRO to_years(n) AS make_ym_interval(n, 0);
 CREATE OR REPLACE TEMP MACRO to_days(n) AS make_dt_interval(n, 0, 0, 0);
