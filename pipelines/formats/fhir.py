@@ -6,7 +6,8 @@ hl7.org/fhir/R4 and the Bulk Data Access IG, hl7.org/fhir/uv/bulkdata):
 
 - Patient: id, birthDate (a partial one, '1950' or '1950-03', as the period's first day), gender;
   deceasedDateTime gives the death date (its local date; a partial date, '2020' or '2020-03', as the
-  period's last day, or today if sooner: certainly alive before it, certainly dead after it),
+  period's last day, or its last update (else today) when that is sooner: certainly alive before
+  it, certainly dead after it),
   deceasedBoolean true says dead with the date unknown, false says alive.
 - Observation (category laboratory, or no category) -> labs: the LOINC coding of `code`, else
   `code.text` (or the first coding's display) as the test name; effectiveDateTime, else
@@ -224,14 +225,24 @@ def _first_day(value: str) -> str:
 
 
 def _last_day(value: str) -> str:
-    """A FHIR date or dateTime `value`, a partial one as the last day of the period it names (at the
-    latest today), as deceasedDateTime is read: for an end, the day from which it is certainly over.
-    A partial date that names no period ('2019-13') stays as it is, to be quarantined."""
+    """A FHIR date or dateTime `value`, a partial one as the last day of the period it names, as
+    deceasedDateTime is read: for an end, the day from which it is certainly over. A period not yet
+    over ends at the resource's last update (`meta.lastUpdated`: it said so then), else today; never
+    before the period's first day, nor after today (a year to come is read as today). Why the last
+    update first: the same resource in every night's export then gives the same day, where "today"
+    gave a new one each night of the period (a diagnosis's resolution is part of its identity: a new
+    row every night). A partial date that names no period ('2019-13') stays as it is, to be
+    quarantined."""
+    first = f"try_cast({_first_day(value)} AS DATE)"
     day = (
         f"CASE WHEN regexp_full_match({value}, {YEAR}) THEN try_cast({value} || '-12-31' AS DATE) "
         f"WHEN regexp_full_match({value}, {YEAR_MONTH}) THEN last_day(try_cast({value} || '-01' AS DATE)) END"
     )
-    return f"CASE WHEN ({day}) IS NULL THEN {value} ELSE strftime(least({day}, current_date), '%Y-%m-%d') END"
+    said = f"least(coalesce({_day(LAST_UPDATE)}, current_date), current_date)"
+    return (
+        f"CASE WHEN ({day}) IS NULL THEN {value} "
+        f"ELSE strftime(greatest(least({day}, {said}), least({first}, current_date)), '%Y-%m-%d') END"
+    )
 
 
 def _day(value: str) -> str:
@@ -241,25 +252,22 @@ def _day(value: str) -> str:
 
 
 CODE = "(j->'$.code')"  # an Observation's or Condition's code
+LAST_UPDATE = "(j->>'$.meta.lastUpdated')"  # when the resource was last changed
 PATIENT_ID = "nullif(regexp_extract(j->>'$.subject.reference', '^Patient/([^/]+)$', 1), '')"
 STATUS = "coalesce(j->>'$.status', '')"
 VERIFICATION = "coalesce(CAST(j->'$.verificationStatus.coding' AS JSON[])[1]->>'$.code', '')"
 
-PATIENTS = """
+PATIENTS = f"""
 SELECT j->>'$.id' AS patient_id,
        -- a partial birthDate (R4 allows '1950' and '1950-03') is read as the period's first day, as
        -- OMOP's year_of_birth and MIMIC's anchor year are
        CASE length(j->>'$.birthDate') WHEN 4 THEN (j->>'$.birthDate') || '-01-01'
             WHEN 7 THEN (j->>'$.birthDate') || '-01' ELSE j->>'$.birthDate' END AS birth_date,
        j->>'$.gender' AS sex,
-       -- a partial deceasedDateTime ('2026', '2026-03') is read as the period's last day (at the
-       -- latest today): the patient is certainly alive before it, and certainly dead after it
-       CASE length(j->>'$.deceasedDateTime')
-            WHEN 4 THEN strftime(least(make_date(try_cast(j->>'$.deceasedDateTime' AS INTEGER), 12, 31),
-                                       current_date), '%Y-%m-%d')
-            WHEN 7 THEN strftime(least(last_day(try_cast((j->>'$.deceasedDateTime') || '-01' AS DATE)),
-                                       current_date), '%Y-%m-%d')
-            ELSE j->>'$.deceasedDateTime' END AS death_date,
+       -- a partial deceasedDateTime ('2026', '2026-03') is read as the period's last day (one not
+       -- yet over: the record's last update, else today; _last_day): the patient is certainly
+       -- alive before it, and certainly dead after it
+       {_last_day("(j->>'$.deceasedDateTime')")} AS death_date,
        CASE WHEN (j->>'$.deceasedDateTime') IS NOT NULL THEN 'true' ELSE j->>'$.deceasedBoolean' END
            AS deceased,
        -- the registered site and the patient's own clinician, as references ('Organization/org-1',
@@ -268,8 +276,8 @@ SELECT j->>'$.id' AS patient_id,
            AS site_id,
        coalesce(j->>'$.generalPractitioner[0].reference', j->>'$.generalPractitioner[0].identifier.value')
            AS clinician_id
-FROM {Patient}
-"""
+FROM {{Patient}}
+"""  # noqa: S608 - constant fragments
 
 LABS = f"""
 SELECT {PATIENT_ID} AS patient_id,
@@ -317,7 +325,6 @@ def _drug() -> str:
 
 
 OVER = f"{STATUS} IN ('completed', 'stopped')"  # a request or statement that says it is over
-LAST_UPDATE = "(j->>'$.meta.lastUpdated')"
 
 
 def _end(start: str, stated_end: str, supply_days: str = "NULL") -> str:
@@ -394,7 +401,7 @@ def _system(coding: str) -> str:
 CLINICAL = "coalesce(CAST(j->'$.clinicalStatus.coding' AS JSON[])[1]->>'$.code', '')"
 RECORDED = _first_day("(j->>'$.recordedDate')")
 ONSET = _first_day("coalesce(j->>'$.onsetDateTime', j->>'$.onsetPeriod.start', j->>'$.recordedDate')")
-# An abatement is an end: a partial one is the last day of its period (at the latest today), the day
+# An abatement is an end: a partial one is the last day of its period (at the latest its last update), the day
 # from which the condition is certainly resolved, as a partial death date is read. Its first day would
 # count the condition resolved while it may still have been active (a missed flag, where the last day
 # at worst flags a resolved condition for part of a year), and would put an abatement '2019' of an

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from datetime import date
 
 import duckdb
 import pytest
@@ -518,6 +519,31 @@ def test_partial_dates_are_read_as_the_period_they_name(tmp_path):
     starts = rows(tmp_path, "SELECT patient_id, start_date::VARCHAR FROM prescriptions ORDER BY 1")
     assert starts == [("p1", "2026-06-01"), ("p2", "2025-01-01")]
     assert flagged(tmp_path / "audit.duckdb", "cramps_cirrhosis") == {"p1", "p2"}
+
+
+def test_a_partial_date_of_a_period_not_yet_over_is_the_day_the_resource_last_changed(tmp_path):
+    """An abatement or a death '<this year>' names a period not over yet: it is certain by the
+    resource's meta.lastUpdated (it said so then), not by today. The same resource in tomorrow's
+    export then gives the same day; "today" gave a new one every night, and a diagnosis's
+    resolution being part of its identity, a new diagnosis row every night. Without a last
+    update it stays today (the bound the export date gives)."""
+    year = date.today().year
+    updated = {"lastUpdated": f"{year}-01-15T10:00:00Z"}
+    dead = patient("p2", "1940-01-01", "male") | {"deceasedDateTime": str(year), "meta": updated}
+    cirrhosis = (SCT, "19943007", "Cirrhosis of liver")
+    resources = {
+        "Patient.ndjson": [patient("p1", "1950-01-01", "female"), dead, patient("p3", "1950-01-01", "male")],
+        "MedicationRequest.ndjson": [medreq("m1", "p1", FUROSEMIDE)],
+        "Condition.ndjson": [
+            coded("c1", "p1", [cirrhosis], onset="2015-06-10", abatementDateTime=str(year), meta=updated),
+            coded("c3", "p3", [cirrhosis], onset="2015-06-10", abatementDateTime=str(year)),
+        ],
+    }
+    run_small(tmp_path, resources)
+    resolved = rows(tmp_path, "SELECT patient_id, resolved_at::VARCHAR FROM diagnoses ORDER BY 1")
+    assert resolved == [("p1", f"{year}-01-15"), ("p3", date.today().isoformat())]
+    deaths = rows(tmp_path, "SELECT death_date::VARCHAR FROM patients WHERE patient_id = 'p2'")
+    assert deaths == [(f"{year}-01-15",)]
 
 
 def test_a_resolved_condition_without_any_date_but_its_onset_is_resolved(tmp_path):
