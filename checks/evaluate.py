@@ -40,7 +40,9 @@ def all_checks() -> tuple[CheckDefinition, ...]:
 
 
 def select_checks(ids: Sequence[str]) -> tuple[CheckDefinition, ...]:
-    """The checks asked for (all when none are named); an unknown id is a config error."""
+    """The checks asked for, each once (all when none are named); an unknown id is a config error.
+    A check named twice (`--checks x,x`) would store its findings and results twice."""
+    ids = list(dict.fromkeys(ids))
     known = {c.id: c for c in all_checks()}
     missing = [i for i in ids if i not in known]
     if missing:

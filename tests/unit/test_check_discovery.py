@@ -47,3 +47,11 @@ def test_a_module_with_a_definition_is_a_check(extra_modules):
     )
     found = {c.id: c for c in all_checks()}
     assert isinstance(found.get("m16_new_check"), CheckDefinition)
+
+
+def test_a_check_named_twice_is_selected_once_in_the_order_asked():
+    """`--checks x,y,x`: x is evaluated once; twice stored its findings and results twice."""
+    from checks.evaluate import select_checks
+
+    ids = [c.id for c in select_checks(["cramps_cirrhosis", "nsaid_kidney_disease", "cramps_cirrhosis"])]
+    assert ids == ["cramps_cirrhosis", "nsaid_kidney_disease"]
