@@ -199,10 +199,11 @@ def _spark_forms(tree: exp.Expression) -> exp.Expression:
                 this=exp.Sub(this=hi.copy(), expression=lo.copy()), expression=exp.Literal.number(1)
             )
             node.replace(exp.Anonymous(this="slice", expressions=[node.this.copy(), lo.copy(), length]))
-        elif len(items) == 1:  # list[i], 1-based, NULL past either end as in DuckDB: try_element_at
-            node.replace(
-                exp.Anonymous(this="try_element_at", expressions=[node.this.copy(), items[0].copy()])
-            )
+        elif len(items) == 1:  # list[i], 1-based, NULL past either end as in DuckDB: try_element_at;
+            # and NULL at 0, as in DuckDB, where Spark raises INVALID_INDEX_OF_ZERO (a parameter
+            # such as polypharmacy_count may be 0)
+            index = exp.Nullif(this=items[0].copy(), expression=exp.Literal.number(0))
+            node.replace(exp.Anonymous(this="try_element_at", expressions=[node.this.copy(), index]))
     for node in list(tree.find_all(exp.ArrayOverlaps)):
         node.replace(
             exp.Anonymous(this="arrays_overlap", expressions=[node.this.copy(), node.expression.copy()])
