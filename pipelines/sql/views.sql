@@ -143,7 +143,8 @@ SELECT * EXCLUDE (_superseded) FROM prescriptions WHERE NOT coalesce(_superseded
 -- (a month evaluated again when late data arrived gets new rows under the later run); this picks,
 -- per check and month-end, the evaluation by the latest run up to and including the given one, so a
 -- re-rendered report of an old run shows its own figures. Rows an ad-hoc run evaluated with its own
--- --param for a check are its own: only that run sees them (first).
+-- --param for a check are its own: only that run sees them (first). Only the checks the run ran: an
+-- ad-hoc `--checks x` run's files show x, not every other check's figures from earlier runs' data.
 -- current_measures: the nightly's figures today: the latest scheduled run's, in its window (the
 -- `measures_months` month-ends up to its as-of date, checks/measures.py month_ends); months that have
 -- left the window stay in `measures` for the older runs' reports.
@@ -155,6 +156,7 @@ FROM (
     FROM measures m JOIN runs r USING (run_id)
     WHERE r.seq <= (SELECT seq FROM runs WHERE run_id = run)
       AND (m.run_id = run OR NOT coalesce(m.private, false))
+      AND m.check_id IN (SELECT check_id FROM check_results WHERE run_id = run)
 )
 WHERE newest = 1;
 

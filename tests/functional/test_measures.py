@@ -279,3 +279,16 @@ def test_current_measures_shows_the_latest_nightlys_window(tmp_path):
     assert [m for (m,) in rows(db, current)] == list(month_ends(AS_OF, 2))
     first = "SELECT DISTINCT month_end FROM measures_of((SELECT min_by(run_id, seq) FROM runs)) ORDER BY 1"
     assert [m for (m,) in rows(db, first)] == list(month_ends(AS_OF, 3))
+
+
+def test_a_run_of_some_checks_shows_only_their_measures(second_night):
+    """An ad-hoc `--checks x` run's measures.csv (and a nightly's record) has x's months only: the
+    other checks' figures are earlier runs' evaluations, on other data, and were shown as this run's."""
+    out = second_night / "only"
+    assert cli(*run_args(second_night, SAMPLE_EXPORT, "--checks", "cramps_cirrhosis", "--out", str(out))) == 0
+    assert {r["check_id"] for r in read_csv_rows(out / "measures.csv")} == {"cramps_cirrhosis"}
+    assert {r["check_id"] for r in read_csv_rows(out / "measures_shared.csv")} == {"cramps_cirrhosis"}
+    assert cli(*run_args(second_night, SAMPLE_EXPORT, "--scheduled", "--checks", "nsaid_kidney_disease")) == 0
+    assert rows(second_night / "audit.duckdb", "SELECT DISTINCT check_id FROM current_measures") == [
+        ("nsaid_kidney_disease",)
+    ]
