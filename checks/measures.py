@@ -29,7 +29,7 @@ from checks.framework import CheckDefinition
 
 log = logging.getLogger(__name__)
 
-MEASURES_VERSION = "1"  # bump when the way a month is counted changes: every month is recomputed
+MEASURES_VERSION = "2"  # bump when the way a month is counted changes: every month is recomputed
 BREAKDOWNS = ("total", "age_band", "sex", "site", "clinician")  # in the order they are stored
 OPTIONAL_BREAKDOWNS = {"site": "site_id", "clinician": "clinician_id"}  # only when the export has them
 UNKNOWN = "unknown"
@@ -170,7 +170,9 @@ def available_breakdowns(con: duckdb.DuckDBPyConnection) -> tuple[str, ...]:
 def _group_columns(breakdowns: Sequence[str]) -> str:
     columns = {
         "age_band": f"{_AGE_BAND} AS age_band",
-        "sex": f"coalesce(p.sex, '{UNKNOWN}') AS sex",
+        # 'U' (recorded as unknown) and no sex recorded are one group: two "unknown" groups read as
+        # two populations, and the small-number rule judged each of them small on its own
+        "sex": f"CASE WHEN p.sex IS NULL OR p.sex = 'U' THEN '{UNKNOWN}' ELSE p.sex END AS sex",
         "site": f"coalesce(p.site_id, '{UNKNOWN}') AS site",
         "clinician": f"coalesce(p.clinician_id, '{UNKNOWN}') AS clinician",
     }

@@ -114,3 +114,17 @@ def test_messy_nights_keep_every_month_equal_to_the_check_as_of_it(tmp_path):
                 single = con.execute(f"SELECT count(*), count(*) FILTER (flagged) FROM {table}").fetchone()
                 assert stored[(definition.id, month)] == single, (definition.id, month)
     assert stored[("diuretic_electrolyte_monitoring", date(2026, 3, 31))][0] == 7  # D1, D4 dead; D5's ended
+
+
+def test_sex_recorded_as_unknown_and_not_recorded_are_one_group(tmp_path):
+    """Sex 'U' (or 'unknown') and an empty sex are one 'unknown' group of the sex breakdown."""
+    clinic = _clinic(1)
+    clinic["patients"][0]["sex"] = "U"
+    clinic["patients"][3]["sex"] = "unknown"
+    export = write_export(tmp_path / "export", **clinic)
+    assert cli(*run_args(tmp_path, export, "--scheduled", "--reject-threshold", "1")) == 0
+    groups = rows(
+        tmp_path / "audit.duckdb",
+        "SELECT DISTINCT group_value FROM measures WHERE breakdown = 'sex' AND population > 0 ORDER BY 1",
+    )
+    assert groups == [("F",), ("M",), ("unknown",)]
