@@ -392,6 +392,8 @@ def compute_measures(
             len(recomputed[definition.id]),
             len(wanted),
         )
+    if due:  # the months moved the deaths that end exposures: back to the as-of the checks left
+        end_exposures_at_deaths_after(con, as_of)
     return recomputed
 
 

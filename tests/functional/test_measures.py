@@ -292,3 +292,24 @@ def test_a_run_of_some_checks_shows_only_their_measures(second_night):
     assert rows(second_night / "audit.duckdb", "SELECT DISTINCT check_id FROM current_measures") == [
         ("nsaid_kidney_disease",)
     ]
+
+
+def test_the_deaths_that_end_exposures_are_the_as_of_dates_again_after_the_months(first_night, tmp_path):
+    """Each batch of months ends exposures at the deaths after its first month-end; after the
+    measures the run's own as-of rule is back (whatever runs next and reads prescription_periods)."""
+    from checks.measures import compute_measures
+
+    db = tmp_path / "copy.duckdb"
+    shutil.copy(first_night, db)
+    check = next(c for c in all_checks() if c.id == "diuretic_electrolyte_monitoring")
+    with duckdb.connect(str(db)) as con:
+        con.execute("SET TimeZone = 'UTC'")
+        prepare(con)
+        first_month = month_ends(AS_OF, 24)[0]
+        deaths = "SELECT * FROM exposure_deaths_after($d) ORDER BY ALL"
+        at_as_of = con.execute(deaths, {"d": AS_OF}).fetchall()
+        assert con.execute(deaths, {"d": first_month}).fetchall() != at_as_of  # else nothing to see
+        con.execute("DELETE FROM measure_fingerprints")
+        run_id = con.execute("SELECT arg_max(run_id, seq) FROM runs").fetchone()[0]
+        compute_measures(con, run_id, AS_OF, [check], {}, 24, private=frozenset({check.id}))
+        assert con.execute("SELECT * FROM exposure_deaths ORDER BY ALL").fetchall() == at_as_of
