@@ -24,7 +24,8 @@ import logging
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -39,6 +40,7 @@ from pyspark.sql import SparkSession
 
 from checks import translate
 from checks.framework import CheckDefinition
+from pipelines.errors import ResourceError
 from pipelines.settings import ConfigError
 
 log = logging.getLogger(__name__)
@@ -56,6 +58,8 @@ DATA_TABLES = {
 # The same relation under the name _sources.sql reads it by (the current version of each prescription).
 ALIASES = {"prescriptions": ("current_prescriptions",)}
 PREPARED_FILES = ("_sources.sql", "_concepts.sql")
+# How a full JVM heap reads in the error Spark's driver returns (the Java exception or its cause).
+_OUT_OF_MEMORY = ("java.lang.OutOfMemoryError", "Java heap space", "GC overhead limit exceeded")
 SESSION_CONFIG = {
     "spark.sql.session.timeZone": "UTC",  # timestamps are wall-clock times, as in DuckDB
     "spark.sql.shuffle.partitions": "4",
@@ -117,6 +121,25 @@ def _reason(error: Exception) -> str:
         text = getattr(error, "getMessage", lambda: str(error))()
     first = (text.strip().splitlines() or [type(error).__name__])[0]
     return first[:200]
+
+
+@contextmanager
+def _memory_guard() -> Iterator[None]:
+    """Spark's driver out of memory as a ResourceError (exit 7, one line), as DuckDB's is; any other
+    Spark error unchanged (an internal error: a bug)."""
+    try:
+        yield
+    except (PySparkException, Py4JError) as error:
+        try:
+            text = str(error)
+        except Exception:  # the JVM may be gone: then it is no heap we can name
+            text = ""
+        if not any(sign in text for sign in _OUT_OF_MEMORY):
+            raise
+        raise ResourceError(
+            "out of memory in Spark's driver (its JVM heap). A run that had not committed leaves the "
+            "database unchanged; raise spark.driver.memory (spark-submit --driver-memory) or add memory."
+        ) from None
 
 
 @dataclass
@@ -186,15 +209,16 @@ class SparkEngine:
         `per_patient_as_of`: DuckDB's prepare has moved each patient's dates (_aligned.sql) in the
         src_* views published, so Spark's sources are the moved ones; nothing else differs."""
         del per_patient_as_of  # already applied by DuckDB's prepare, in what is published
-        self.publish(con)
-        for file in PREPARED_FILES:
-            text = (translate.SQL_DIR / file).read_text(encoding="utf-8")
-            for kind, name, query in translate.prepared_views(text):
-                if kind == "TABLE":
-                    self._publish(con, name, name)
-                    self.spark.sql(f"CACHE TABLE {name}")
-                else:
-                    self.spark.sql(f"CREATE OR REPLACE TEMP VIEW {name} AS {query}")
+        with _memory_guard():
+            self.publish(con)
+            for file in PREPARED_FILES:
+                text = (translate.SQL_DIR / file).read_text(encoding="utf-8")
+                for kind, name, query in translate.prepared_views(text):
+                    if kind == "TABLE":
+                        self._publish(con, name, name)
+                        self.spark.sql(f"CACHE TABLE {name}")
+                    else:
+                        self.spark.sql(f"CREATE OR REPLACE TEMP VIEW {name} AS {query}")
 
     def evaluate_into(
         self,
@@ -206,9 +230,10 @@ class SparkEngine:
         """One check on Spark; its rows into the DuckDB temp table `table` (checks/evaluate.py)."""
         as_of = params["as_of"]
         deaths = translate.to_spark("SELECT * FROM exposure_deaths_after($as_of)")  # _concepts.sql
-        self.spark.sql(deaths, args={"as_of": as_of}).createOrReplaceTempView("exposure_deaths")
         query = translate.check_query(definition.sql)
-        rows = self.spark.sql(query, args=dict(params)).toArrow()
+        with _memory_guard():
+            self.spark.sql(deaths, args={"as_of": as_of}).createOrReplaceTempView("exposure_deaths")
+            rows = self.spark.sql(query, args=dict(params)).toArrow()
         con.register("spark_result", rows)
         try:
             con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM spark_result")  # noqa: S608
