@@ -173,15 +173,18 @@ def by_high_priority(rows: Sequence[EmailCheckRow]) -> list[EmailCheckRow]:
     return sorted(rows, key=key)
 
 
-# The coverage guard's warning (pipelines/guards.py coverage_warnings) counts patients; the run
-# records it as text, so the email re-states its counts under the rule here.
+# The coverage guard's warning (pipelines/guards.py coverage_warnings) counts patients, and the volume
+# guard's (VolumeVerdict.warning) counts rows, a patient each in patients.csv; the run records them as
+# text, so the email re-states their counts under the rule here (tests hold the patterns to the
+# guards' own sentences).
 _COVERAGE = re.compile(r"\bOnly (\d+) of (\d+) patients \(\d+%\)")
+_VOLUME = re.compile(r"\babout (\d+) rows, under (\d+%) of the (\d+) the previous run read")
 
 
 def email_warning(text: str, threshold: int) -> str:
-    """A recorded warning as the email shows it: its counts of patients published like every other
-    count (a band, else rounded to 5), the share computed from the shown counts and left out when a
-    count is a band (threshold 0: as recorded)."""
+    """A recorded warning as the email shows it: its counts of patients (and of rows, in the volume
+    guard's) published like every other count (a band, else rounded to 5), the coverage share
+    computed from the shown counts and left out when a count is a band (threshold 0: as recorded)."""
 
     def shown(found: re.Match) -> str:
         recent, patients = int(found[1]), int(found[2])
@@ -190,7 +193,11 @@ def email_warning(text: str, threshold: int) -> str:
             return counts
         return f"{counts} ({round_to(recent) / round_to(patients):.0%})"
 
-    return _COVERAGE.sub(shown, text) if threshold else text
+    def rows(found: re.Match) -> str:
+        now, before = published(int(found[1]), threshold), published(int(found[3]), threshold)
+        return f"about {now} rows, under {found[2]} of the {before} the previous run read"
+
+    return _VOLUME.sub(rows, _COVERAGE.sub(shown, text)) if threshold else text
 
 
 def report_href(location: str) -> str:

@@ -8,7 +8,7 @@ from datetime import date
 
 import pytest
 
-from pipelines.guards import Coverage, coverage_warnings
+from pipelines.guards import Coverage, VolumeVerdict, coverage_warnings
 from reports.email_body import email_warning
 
 
@@ -39,3 +39,12 @@ def test_exact_counts_and_other_warnings_are_left_as_recorded():
     assert email_warning(warning(337, 5), 0) == warning(337, 5)
     other = "labs: the newest record is dated 2026-11-17, 364 days before the as-of date 2027-11-16"
     assert email_warning(other, 7) == other
+
+
+def test_the_volume_guards_counts_follow_the_rule_too():
+    """patients.csv cut to 5 rows: "about 5 rows, under 50% of the 341" named 5 patients exactly."""
+    recorded = VolumeVerdict("patients", "patients.csv", 5, 341, 0.5).warning
+    shown = email_warning(recorded, 7)
+    assert "smaller than last time: about 1–7 rows, under 50% of the 340 the previous run read" in shown
+    assert shown.endswith("check the export is complete.")
+    assert email_warning(recorded, 0) == recorded
