@@ -224,21 +224,24 @@ def _first_day(value: str) -> str:
     )
 
 
-def _last_day(value: str) -> str:
+def _last_day(value: str, after: str = "") -> str:
     """A FHIR date or dateTime `value`, a partial one as the last day of the period it names, as
     deceasedDateTime is read: for an end, the day from which it is certainly over. A period not yet
-    over ends at the resource's last update (`meta.lastUpdated`: it said so then), else today; never
-    before the period's first day, nor after today (a year to come is read as today). Why the last
-    update first: the same resource in every night's export then gives the same day, where "today"
-    gave a new one each night of the period (a diagnosis's resolution is part of its identity: a new
-    row every night). A partial date that names no period ('2019-13') stays as it is, to be
-    quarantined."""
+    over ends the day after the resource's last update (`meta.lastUpdated`: it said so then; an
+    instant in UTC, whose local day may be the next), else today; never before the period's first
+    day, nor after today (a year to come is read as today). `after`: a day the end is not before
+    when it comes from the last update (an abatement: the day after the onset, as STATUS_RESOLVED).
+    Why the last update first: the same resource in every night's export then gives the same day,
+    where "today" gave a new one each night of the period (a diagnosis's resolution is part of its
+    identity: a new row every night). A partial date that names no period ('2019-13') stays as it
+    is, to be quarantined."""
     first = f"try_cast({_first_day(value)} AS DATE)"
     day = (
         f"CASE WHEN regexp_full_match({value}, {YEAR}) THEN try_cast({value} || '-12-31' AS DATE) "
         f"WHEN regexp_full_match({value}, {YEAR_MONTH}) THEN last_day(try_cast({value} || '-01' AS DATE)) END"
     )
-    said = f"least(coalesce({_day(LAST_UPDATE)}, current_date), current_date)"
+    said = f"coalesce({_day(LAST_UPDATE)} + 1, current_date)"
+    said = f"least(greatest({said}, {after}), current_date)" if after else f"least({said}, current_date)"
     return (
         f"CASE WHEN ({day}) IS NULL THEN {value} "
         f"ELSE strftime(greatest(least({day}, {said}), least({first}, current_date)), '%Y-%m-%d') END"
@@ -411,7 +414,8 @@ ONSET = _first_day("coalesce(j->>'$.onsetDateTime', j->>'$.onsetPeriod.start', j
 # lasting condition (cirrhosis, CKD) ended on the day it was recorded is read as a visit's record
 # closing, not as resolved (lasting_unresolved_on, checks/sql/_phrases.sql), and the status is explicit.
 ABATEMENT = _last_day(
-    "coalesce(j->>'$.abatementDateTime', j->>'$.abatementPeriod.end', j->>'$.abatementPeriod.start')"
+    "coalesce(j->>'$.abatementDateTime', j->>'$.abatementPeriod.end', j->>'$.abatementPeriod.start')",
+    after=f"{_day(ONSET)} + 1",
 )
 STATUS_RESOLVED = (
     f"coalesce(strftime(least(greatest({_day(f'coalesce({LAST_UPDATE}, {RECORDED})')}, {_day(ONSET)} + 1), "

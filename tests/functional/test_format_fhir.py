@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import gzip
 import json
-from datetime import date
+from datetime import date, timedelta
 
 import duckdb
 import pytest
@@ -522,28 +522,38 @@ def test_partial_dates_are_read_as_the_period_they_name(tmp_path):
 
 
 def test_a_partial_date_of_a_period_not_yet_over_is_the_day_the_resource_last_changed(tmp_path):
-    """An abatement or a death '<this year>' names a period not over yet: it is certain by the
-    resource's meta.lastUpdated (it said so then), not by today. The same resource in tomorrow's
-    export then gives the same day; "today" gave a new one every night, and a diagnosis's
-    resolution being part of its identity, a new diagnosis row every night. Without a last
-    update it stays today (the bound the export date gives)."""
-    year = date.today().year
-    updated = {"lastUpdated": f"{year}-01-15T10:00:00Z"}
-    dead = patient("p2", "1940-01-01", "male") | {"deceasedDateTime": str(year), "meta": updated}
+    """An abatement or a death '<year>' whose year was not over when the resource last changed is
+    certain by the day after its meta.lastUpdated (it said so then; an instant in UTC, whose local
+    day may be the next), not by today: the same resource in tomorrow's export then gives the same
+    day, where "today" gave a new one every night and, a diagnosis's resolution being part of its
+    identity, a new diagnosis row every night. Never on or before the onset (an onset in a zone
+    ahead of UTC, later than the update's UTC day, was quarantined). Without a last update: today,
+    at the latest the period's last day."""
+    updated = date.today() - timedelta(days=10)
+    if (updated.month, updated.day) == (12, 31):  # its year over the next day: nothing to tell apart
+        updated -= timedelta(days=1)
+    year, stamp = str(updated.year), {"lastUpdated": f"{updated}T10:00:00Z"}
+    dead = patient("p2", "1940-01-01", "male") | {"deceasedDateTime": year, "meta": stamp}
     cirrhosis = (SCT, "19943007", "Cirrhosis of liver")
+    ahead = {"lastUpdated": f"{updated - timedelta(days=1)}T22:05:00Z"}  # 08:05 on `updated` at +10:00
     resources = {
-        "Patient.ndjson": [patient("p1", "1950-01-01", "female"), dead, patient("p3", "1950-01-01", "male")],
+        "Patient.ndjson": [patient(p, "1950-01-01", "female") for p in ("p1", "p3", "p4")] + [dead],
         "MedicationRequest.ndjson": [medreq("m1", "p1", FUROSEMIDE)],
         "Condition.ndjson": [
-            coded("c1", "p1", [cirrhosis], onset="2015-06-10", abatementDateTime=str(year), meta=updated),
-            coded("c3", "p3", [cirrhosis], onset="2015-06-10", abatementDateTime=str(year)),
+            coded("c1", "p1", [cirrhosis], onset="2015-06-10", abatementDateTime=year, meta=stamp),
+            coded("c3", "p3", [cirrhosis], onset="2015-06-10", abatementDateTime=str(date.today().year)),
+            coded(
+                "c4", "p4", [cirrhosis], onset=f"{updated}T08:00:00+10:00", abatementDateTime=year, meta=ahead
+            ),
         ],
     }
     run_small(tmp_path, resources)
+    assert rows(tmp_path, "SELECT count(*) FROM quarantine") == [(0,)]
+    day_after = (updated + timedelta(days=1)).isoformat()
     resolved = rows(tmp_path, "SELECT patient_id, resolved_at::VARCHAR FROM diagnoses ORDER BY 1")
-    assert resolved == [("p1", f"{year}-01-15"), ("p3", date.today().isoformat())]
+    assert resolved == [("p1", day_after), ("p3", date.today().isoformat()), ("p4", day_after)]
     deaths = rows(tmp_path, "SELECT death_date::VARCHAR FROM patients WHERE patient_id = 'p2'")
-    assert deaths == [(f"{year}-01-15",)]
+    assert deaths == [(day_after,)]
 
 
 def test_a_resolved_condition_without_any_date_but_its_onset_is_resolved(tmp_path):
