@@ -322,7 +322,8 @@ def _smtp_host(value: str) -> str:
 
 
 def _check_ids(ids: tuple[str, ...]) -> tuple[str, ...]:
-    """Check ids that all name a check (the nearest one suggested for a typo)."""
+    """Check ids that all name a check (the nearest one suggested for a typo), each once, in the
+    order given: the run record then says what ran (`--checks x,x` ran x once)."""
     if not ids:
         return ids
     from checks.evaluate import all_checks  # heavy (pandera): only when checks are named
@@ -331,7 +332,7 @@ def _check_ids(ids: tuple[str, ...]) -> tuple[str, ...]:
     for check_id in ids:
         if check_id not in known:
             raise ValueError(f"unknown check '{check_id}'{did_you_mean(check_id, known)}")
-    return ids
+    return tuple(dict.fromkeys(ids))
 
 
 def did_you_mean(name: str, known: Any) -> str:

@@ -55,3 +55,11 @@ def test_a_check_named_twice_is_selected_once_in_the_order_asked():
 
     ids = [c.id for c in select_checks(["cramps_cirrhosis", "nsaid_kidney_disease", "cramps_cirrhosis"])]
     assert ids == ["cramps_cirrhosis", "nsaid_kidney_disease"]
+
+
+def test_the_settings_record_a_check_named_twice_once():
+    """The run record's settings say what ran: `--checks x,x` is x."""
+    from pipelines.settings import load_settings
+
+    settings = load_settings(None, {}, {"checks": "cramps_cirrhosis,cramps_cirrhosis, nsaid_kidney_disease"})
+    assert settings.checks == ("cramps_cirrhosis", "nsaid_kidney_disease")
