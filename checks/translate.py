@@ -96,6 +96,39 @@ def _duckdb_epoch(tree: exp.Expression) -> exp.Expression:
     return tree
 
 
+def _java_pattern(pattern: str) -> str:
+    """An RE2 pattern (DuckDB's) for Java's engine (Spark's), matching the same text: UNIX_LINES
+    ('(?d)': '.' stops only at a newline, as in RE2, not also at '\\r', U+0085, U+2028, U+2029) and
+    each bare '$' as '\\z' (RE2's '$' is the end of the text; Java's also matches before a final
+    newline). A '$' escaped or in a character class is a dollar sign in both."""
+    out, escaped, in_class = [], False, False
+    for char in pattern:
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == "[":
+            in_class = True
+        elif char == "]":
+            in_class = False
+        elif char == "$" and not in_class:
+            out.append("\\z")
+            continue
+        out.append(char)
+    return "(?d)" + "".join(out)
+
+
+def _duckdb_regex(tree: exp.Expression) -> exp.Expression:
+    """Each literal pattern of regexp_matches / regexp_replace / regexp_extract as Java reads it the
+    way RE2 does (_java_pattern); a pattern that is no literal is left as it is (the checks write
+    them all as literals)."""
+    for node in list(tree.find_all(exp.RegexpLike, exp.RegexpReplace, exp.RegexpExtract)):
+        pattern = node.args.get("expression")
+        if isinstance(pattern, exp.Literal) and pattern.is_string:
+            pattern.replace(exp.Literal.string(_java_pattern(pattern.this)))
+    return tree
+
+
 def _duckdb_lowering(tree: exp.Expression) -> exp.Expression:
     """DuckDB's lower() as the Spark word that lowercases the same way, lower_as_duckdb
     (checks/sql/spark/_vocabulary.sql): Java lowercases 'İ' to 'i' and a combining dot, and a final
@@ -107,7 +140,8 @@ def _duckdb_lowering(tree: exp.Expression) -> exp.Expression:
 
 def parse_macros(text: str, dialect: str = "duckdb") -> dict[str, Macro]:
     """Every `CREATE OR REPLACE TEMP MACRO` of a file, parsed in `dialect` (DuckDB's with its
-    rounding, lowercasing and epoch written as Spark's words for them)."""
+    rounding, lowercasing and epoch written as Spark's words for them, its
+    regular expressions as Java reads them the RE2 way)."""
     found = {}
     for statement in statements(text):
         match = _MACRO.match(strip_comments(statement))
@@ -117,7 +151,7 @@ def parse_macros(text: str, dialect: str = "duckdb") -> dict[str, Macro]:
         body, read = (_duckdb(body), DuckDBAsWritten) if dialect == "duckdb" else (body, dialect)
         tree = sqlglot.parse_one(body if is_table else f"SELECT {body}", read=read)
         if dialect == "duckdb":
-            tree = _duckdb_epoch(_duckdb_lowering(_duckdb_rounding(tree)))
+            tree = _duckdb_regex(_duckdb_epoch(_duckdb_lowering(_duckdb_rounding(tree))))
         params_ = tuple(p.strip().lower() for p in params.split(",") if p.strip())
         found[name.lower()] = Macro(
             name.lower(), params_, tree if is_table else tree.expressions[0], bool(is_table)
@@ -275,7 +309,7 @@ def to_spark(sql: str, macros: dict[str, Macro] | None = None) -> str:
         tree = sqlglot.parse_one(_duckdb(sql), read=DuckDBAsWritten)
     except sqlglot.errors.ParseError as error:
         raise TranslationError(str(error)) from None
-    tree = _duckdb_epoch(_duckdb_lowering(_duckdb_rounding(tree)))
+    tree = _duckdb_regex(_duckdb_epoch(_duckdb_lowering(_duckdb_rounding(tree))))
     tree = _spark_forms(expand(tree, spark_vocabulary() if macros is None else macros))
     return tree.sql(dialect="spark")
 
