@@ -43,6 +43,8 @@ hl7.org/fhir/R4 and the Bulk Data Access IG, hl7.org/fhir/uv/bulkdata):
   drug not taken, refuted conditions), and Observations whose category is not laboratory (vital
   signs, surveys, social history), are skipped: counted per reason (`_skip`), not loaded, not
   rejected.
+- Site and clinician (the measures' breakdowns): Patient.managingOrganization and the first
+  generalPractitioner; without one, the requester of the patient's latest MedicationRequest.
 
 Files are read line by line (read_csv with a delimiter JSON text cannot contain) and each line parsed
 with DuckDB's JSON functions, rather than with read_json: read_json stops at a malformed line or,
@@ -280,6 +282,23 @@ SELECT j->>'$.id' AS patient_id,
        coalesce(j->>'$.generalPractitioner[0].reference', j->>'$.generalPractitioner[0].identifier.value')
            AS clinician_id
 FROM {{Patient}}
+"""  # noqa: S608 - constant fragments
+
+# The clinician when the Patient names no generalPractitioner (Synthea's bulk exports never do): the
+# requester of the patient's latest MedicationRequest (by authoredOn, then id), the clinician who last
+# prescribed for them, as Synthea's CSV export gives its latest encounter's provider. Requests a
+# profile skips (entered in error, cancelled, draft) name nobody responsible.
+PATIENTS_AND_REQUESTERS = f"""
+SELECT _p.* EXCLUDE (clinician_id), coalesce(_p.clinician_id, _r.clinician_id) AS clinician_id
+FROM ({PATIENTS}) AS _p LEFT JOIN (
+    SELECT {PATIENT_ID} AS patient_id,
+           max_by(coalesce(j->>'$.requester.reference', j->>'$.requester.identifier.value'),
+                  coalesce(j->>'$.authoredOn', '') || '|' || coalesce(j->>'$.id', '')) AS clinician_id
+    FROM {{MedicationRequest}}
+    WHERE coalesce(j->>'$.requester.reference', j->>'$.requester.identifier.value') IS NOT NULL
+      AND {STATUS} NOT IN ('entered-in-error', 'cancelled', 'draft')
+    GROUP BY 1
+) AS _r USING (patient_id)
 """  # noqa: S608 - constant fragments
 
 LABS = f"""
@@ -546,23 +565,35 @@ def sources(export_dir: Path) -> list[RawSource]:
             "prescriptions", " UNION ALL ".join(q for q, _ in meds), files, (*(t for _, t in meds), *lookups)
         )
     )
-    if "Patient" in files:
+    if "Patient" in files and "MedicationRequest" in files:
+        patients = _source("patients", PATIENTS_AND_REQUESTERS, files, ("Patient",), ("MedicationRequest",))
+        result.insert(0, patients)
+    elif "Patient" in files:
         result.insert(0, _source("patients", PATIENTS, files, ("Patient",)))
     return result
 
 
-def _source(table: str, select: str, files: dict[str, list[Path]], types: tuple[str, ...]) -> RawSource:
+def _source(
+    table: str,
+    select: str,
+    files: dict[str, list[Path]],
+    types: tuple[str, ...],
+    joined: tuple[str, ...] = (),
+) -> RawSource:
+    """The source of one table from the files of `types`; `joined`: files it also reads whose lines
+    another source stages and quarantines (a line of theirs that is no resource is reported there)."""
     spec = SPECS[table]
-    paths = tuple(p for t in types for p in files[t])
-    params: dict[str, object] = {t: [str(p) for p in files[t]] for t in types}
+    paths = tuple(p for t in (*types, *joined) for p in files[t])
+    params: dict[str, object] = {t: [str(p) for p in files[t]] for t in (*types, *joined)}
     params |= {name: uri for name, uri in SYSTEMS.items() if f"${name}" in select}
     params["delim"] = chr(1)
-    label = paths[0].name if len(paths) == 1 else f"{paths[0].name} (+{len(paths) - 1} more)"
+    own = [p for t in types for p in files[t]]  # the label names the files staged, not those joined
+    label = own[0].name if len(own) == 1 else f"{own[0].name} (+{len(own) - 1} more)"
     return RawSource(
         spec=spec,
         label=label,
         paths=paths,
-        select=select.format(**{"Medication": NO_MEDICATIONS} | {t: _lines(t, t) for t in types}),
+        select=select.format(**{"Medication": NO_MEDICATIONS} | {t: _lines(t, t) for t in (*types, *joined)}),
         params=params,
         order=spec.columns,
         lines=False,

@@ -106,6 +106,39 @@ def test_fhir_managing_organization_and_general_practitioner(tmp_path):
     assert state["p3"] == (None, None)
 
 
+def test_fhir_clinician_is_the_latest_prescriber_without_a_general_practitioner(tmp_path):
+    """Synthea's bulk FHIR Patients name no generalPractitioner, and its MedicationRequests carry a
+    conditional requester reference: the clinician of a patient without a GP is the requester of
+    their latest request (a cancelled one names nobody); a named GP wins."""
+    resources = json.loads(json.dumps(RESOURCES))
+    patients = next(k for k in resources if "Patient" in k)
+    requests = next(k for k in resources if "MedicationRequest" in k)
+    resources[patients][1]["generalPractitioner"] = [{"reference": "Practitioner/gp-7"}]
+    npi = "Practitioner?identifier=http://hl7.org/fhir/sid/us-npi|"
+    template = resources[requests][0]
+    for rid, pid, authored, who, status in [
+        ("r1", "p1", "2025-01-05T10:00:00-03:00", "9999925990", "completed"),
+        ("r2", "p1", "2026-03-01T10:00:00-03:00", "9999931111", "active"),
+        ("r3", "p1", "2026-06-01T10:00:00-03:00", "9999940000", "cancelled"),
+        ("r4", "p2", "2026-06-01T10:00:00-03:00", "9999925990", "active"),
+    ]:
+        resources[requests].append(
+            dict(template, id=rid, subject={"reference": f"Patient/{pid}"}, authoredOn=authored,
+                 status=status, requester={"reference": npi + who, "display": "Dr. X"})
+        )  # fmt: skip
+    export = write_fhir(tmp_path / "export", resources, broken_line=False)
+    assert cli(*run_args(tmp_path, export, "--reject-threshold", "1")) == 0
+    state = dict(
+        (r[0], r[1])
+        for r in measures(tmp_path / "audit.duckdb", "SELECT patient_id, clinician_id FROM patient_state")
+    )
+    assert state["p1"] == npi + "9999931111"
+    assert state["p2"] == "Practitioner/gp-7"
+    assert state["p3"] is None
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))
+    assert summary["files"]["patients"]["file"] == "1.Patient.ndjson.gz"  # the requests are not its file
+
+
 def test_age_band_is_taken_at_each_month_end(tmp_path):
     """A patient turning 65 on 2026-09-15 is 40-64 at the end of August and 65-74 at the end of
     September."""
