@@ -98,7 +98,10 @@ per_test AS (
     SELECT c.patient_id, c.cramp_day, t.test, t.ord,
            count(e.value) AS results,
            string_agg(e.label || ' ' || e.result_text || ' on ' || e.day, ', '
-                      ORDER BY e.day, e.label, e.value) FILTER (e.is_low) AS low_results
+                      -- in time order, fully: equal days, labels and values read in another
+                      -- file order gave another text
+                      ORDER BY e.day, e.label, e.collected_at, e.value, coalesce(e.value_comparator, ''))
+                      FILTER (e.is_low) AS low_results
     FROM cramp_days c
     CROSS JOIN tests t
     LEFT JOIN electrolytes e

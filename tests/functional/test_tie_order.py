@@ -13,7 +13,7 @@ import csv
 import io
 
 from tests.conftest import SAMPLE_EXPORT
-from tests.helpers import cli, findings, run_args
+from tests.helpers import cli, findings, run_args, write_export
 
 
 def _twinned_labs() -> list[str]:
@@ -64,3 +64,38 @@ def test_findings_and_evidence_do_not_depend_on_the_order_of_tied_rows(tmp_path)
     in_order, reversed_order = _run(tmp_path / "a", False), _run(tmp_path / "b", True)
     assert len(in_order) > 50  # the sample flags patients in every check
     assert in_order == reversed_order
+
+
+def test_low_results_of_one_day_read_in_time_order_whatever_the_file_order(tmp_path):
+    """A censored and a plain result of the same value on the same day ('<3.0' at 08:00, '3.0' at
+    10:00) were listed in file order: the same results gave two texts. Time order, then the value."""
+    labs = [
+        ("08:00", "2823-3", "Potassium", "<3.0"),
+        ("10:00", "2823-3", "Potassium", "3.0"),
+        ("10:00", "2601-3", "Magnesium", "0.5"),
+        ("11:00", "2601-3", "Magnesium", "<0.5"),
+    ]
+    rows = []
+    for pid, order in (("P1", labs), ("P2", list(reversed(labs)))):
+        rows += [
+            {"patient_id": pid, "collected_at": f"2026-10-01 {at}", "loinc_code": code, "test_name": name,
+             "value": value, "unit": "mmol/L"}
+            for at, code, name, value in order
+        ]  # fmt: skip
+    export = write_export(
+        tmp_path / "export",
+        labs=rows,
+        diagnoses=[
+            {"patient_id": p, "code": "R25.2", "code_system": "ICD-10-CM", "recorded_at": "2026-10-01"}
+            for p in ("P1", "P2")
+        ],
+        patients=[{"patient_id": p, "birth_date": "1950-01-01", "sex": "F"} for p in ("P1", "P2")],
+    )
+    assert cli(*run_args(tmp_path, export)) == 0
+    reasons = {
+        f["patient_id"]: f["reason"]
+        for f in findings(tmp_path / "audit.duckdb")
+        if f["check_id"] == "cramps_electrolyte_check"
+    }
+    assert set(reasons) == {"P1", "P2"} and reasons["P1"] == reasons["P2"]
+    assert reasons["P1"].index("<3.0") < reasons["P1"].index("3.0 ", reasons["P1"].index("<3.0") + 4)
