@@ -24,16 +24,24 @@ phrases AS (
                )) AS phrase
         FROM words
     )
+),
+matched AS (
+    SELECT DISTINCT d.drug_name, d.rxnorm_code, d.atc_code, c.codelist, c.ingredient, c.system AS matched_by
+    FROM drugs d
+    JOIN codelist c
+      ON (c.system = 'ATC' AND starts_with(d.atc_code, c.code))
+      OR (c.system = 'RxNorm' AND d.rxnorm_code = c.code)
+    UNION
+    SELECT p.drug_name, p.rxnorm_code, p.atc_code, c.codelist, c.ingredient, 'name'
+    FROM phrases p
+    JOIN codelist c ON c.system = 'name' AND c.code = regexp_replace(p.phrase, '\s+', ' ', 'g')
 )
-SELECT DISTINCT d.drug_name, d.rxnorm_code, d.atc_code, c.codelist, c.ingredient, c.system AS matched_by
-FROM drugs d
-JOIN codelist c
-  ON (c.system = 'ATC' AND starts_with(d.atc_code, c.code))
-  OR (c.system = 'RxNorm' AND d.rxnorm_code = c.code)
-UNION
-SELECT p.drug_name, p.rxnorm_code, p.atc_code, c.codelist, c.ingredient, 'name'
-FROM phrases p
-JOIN codelist c ON c.system = 'name' AND c.code = regexp_replace(p.phrase, '\s+', ' ', 'g');
+-- A row without an ingredient (a clinic's local entry that left it empty) names none only when no
+-- other row of the codelist names the drug's: else 'zostrix cream' counted as a trial of its own
+-- beside the shipped entry's capsaicin (the ingredient falls back to the drug's name, drug_exposures).
+SELECT * FROM matched
+QUALIFY ingredient IS NOT NULL
+     OR NOT bool_or(ingredient IS NOT NULL) OVER (PARTITION BY drug_name, rxnorm_code, atc_code, codelist);
 
 -- Drug descriptors whose name says topical or local (one definition for every check; the phrase
 -- is_topical, _phrases.sql, adds the ATC codes): a topical dose form or route in the name

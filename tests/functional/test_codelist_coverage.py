@@ -255,3 +255,35 @@ def test_a_fifo_named_as_a_local_codelist_is_refused_not_waited_on(tmp_path, exp
     assert run(tmp_path, export, "--local-codelists", str(folder)) == 2
     error = capsys.readouterr().err
     assert str(folder / "diuretics.csv") in error and "not a regular file" in error
+
+
+def test_a_local_entry_without_an_ingredient_does_not_make_a_second_drug_of_a_listed_one(tmp_path):
+    """A clinic adds 'zostrix' (already a capsaicin brand in the shipped list) and its own brand
+    'nervalin', both with the ingredient left empty. Zostrix cream is one trial, of capsaicin, not
+    also one of 'zostrix cream'; nervalin, named by nothing else, is a trial under its own name."""
+    export = write_export(
+        tmp_path / "export",
+        prescriptions="""patient_id,drug_name,rxnorm_code,atc_code,start_date,end_date,days_supply
+PX-2001,Nervalin 75mg capsule,,,2025-07-01,2025-08-01,
+PX-2001,ZOSTRIX cream,,,2025-07-05,2025-08-01,
+PX-2001,amitriptyline 10 mg tablet,,N06AA09,2025-08-15,2025-09-15,
+PX-2001,duloxetine 30 mg capsule,,N06AX21,2025-10-01,,
+""",
+        diagnoses="patient_id,code,code_system,recorded_at,resolved_at\nPX-2001,B02.23,ICD-10-CM,2025-06-01,\n",
+    )
+    folder = local_folder(
+        tmp_path,
+        neuropathic_pain_drugs="code,system,description,ingredient\n"
+        "nervalin,name,local gabapentinoid brand,\nzostrix,name,local capsaicin brand,\n",
+    )
+    check = "refractory_neuropathic_pain"
+    db = str(tmp_path / "audit.duckdb")
+    assert cli(
+        "run", "--exports", str(export), "--out", str(tmp_path / "out"), "--db", db,
+        "--as-of", AS_OF, "--checks", check, "--local-codelists", str(folder),
+    ) == 0  # fmt: skip
+    with duckdb.connect(str(tmp_path / "audit.duckdb"), read_only=True) as con:
+        (reason,) = con.execute("SELECT reason FROM findings WHERE check_id = $c", {"c": check}).fetchone()
+    assert reason.startswith("4 neuropathic pain drugs started")
+    assert "nervalin 75mg capsule (2025-07-01); capsaicin (2025-07-05)" in reason
+    assert "zostrix" not in reason
