@@ -36,12 +36,15 @@ matched AS (
     FROM phrases p
     JOIN codelist c ON c.system = 'name' AND c.code = regexp_replace(p.phrase, '\s+', ' ', 'g')
 )
--- A row without an ingredient (a clinic's local entry that left it empty) names none only when no
--- other row of the codelist names the drug's: else 'zostrix cream' counted as a trial of its own
+-- A row without an ingredient (a clinic's local entry that left it empty) is dropped when another
+-- row of the codelist names the drug's ingredient: else 'zostrix cream' counted as a trial of its own
 -- beside the shipped entry's capsaicin (the ingredient falls back to the drug's name, drug_exposures).
+-- A class placeholder ('<insulin>') names no ingredient: the coded row stays, and with it what a
+-- code says that a name cannot (insulin_products: coded as insulin, whatever device word it carries).
 SELECT * FROM matched
 QUALIFY ingredient IS NOT NULL
-     OR NOT bool_or(ingredient IS NOT NULL) OVER (PARTITION BY drug_name, rxnorm_code, atc_code, codelist);
+     OR NOT bool_or(ingredient IS NOT NULL AND NOT starts_with(ingredient, '<'))
+            OVER (PARTITION BY drug_name, rxnorm_code, atc_code, codelist);
 
 -- Drug descriptors whose name says topical or local (one definition for every check; the phrase
 -- is_topical, _phrases.sql, adds the ATC codes): a topical dose form or route in the name

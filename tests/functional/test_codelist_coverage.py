@@ -287,3 +287,25 @@ PX-2001,duloxetine 30 mg capsule,,N06AX21,2025-10-01,,
     assert reason.startswith("4 neuropathic pain drugs started")
     assert "nervalin 75mg capsule (2025-07-01); capsaicin (2025-07-05)" in reason
     assert "zostrix" not in reason
+
+
+def test_a_local_insulin_code_without_an_ingredient_still_makes_a_pump_cartridge_insulin(tmp_path):
+    """A clinic lists its own RxNorm code for an insulin pump cartridge, ingredient left empty. The
+    name also carries the class word 'insulin' (placeholder '<insulin>', no ingredient) and the device
+    word 'cartridge': the coded row says insulin, so the patient is in the insulin check's population
+    (the empty-ingredient row is not dropped for a placeholder)."""
+    export = write_export(
+        tmp_path / "export",
+        prescriptions="patient_id,drug_name,rxnorm_code,atc_code,start_date,end_date,days_supply\n"
+        "PX-3001,NovoPump insulin pump cartridge 100 units/mL,999001,,2026-06-01,,\n",
+    )
+    local = "code,system,description,ingredient\n999001,RxNorm,local insulin,\n"
+    folder = local_folder(tmp_path, insulins=local)
+    check = "insulin_potassium_drop"
+    db = str(tmp_path / "audit.duckdb")
+    assert cli(
+        "run", "--exports", str(export), "--out", str(tmp_path / "out"), "--db", db,
+        "--as-of", AS_OF, "--checks", check, "--local-codelists", str(folder),
+    ) == 0  # fmt: skip
+    with duckdb.connect(db, read_only=True) as con:
+        assert con.execute("SELECT denominator FROM check_results").fetchall() == [(1,)]

@@ -36,7 +36,8 @@ def test_spark_words_name_duckdb_words_or_builtins() -> None:
         duckdb_words |= translate.parse_macros(text)
         duckdb_text += text
     duckdb_text += "".join(p.read_text(encoding="utf-8") for p in translate.SQL_DIR.glob("[a-z]*.sql"))
-    builtins = {"to_years", "to_days", "round_half_away"}  # to_years(n), to_days(n), round(x, n)
+    # to_years(n), to_days(n), round(x, n), lower(x), epoch(t): DuckDB builtins given a Spark body
+    builtins = {"to_years", "to_days", "round_half_away", "lower_as_duckdb", "epoch_seconds"}
     for name, word in spark_only.items():
         if name in duckdb_words:
             assert word.params == duckdb_words[name].params, name
