@@ -57,10 +57,10 @@ def export(tmp_path) -> Path:
     return write_export(tmp_path / "export", prescriptions=PRESCRIPTIONS, labs=LABS, diagnoses=DIAGNOSES)
 
 
-def run(tmp: Path, export: Path, *extra: str, out: str = "out") -> int:
+def run(tmp: Path, export: Path, *extra: str, out: str = "out", check: str = CHECK) -> int:
     return cli(
         "run", "--exports", str(export), "--out", str(tmp / out), "--db", str(tmp / "audit.duckdb"),
-        "--as-of", AS_OF, "--checks", CHECK, *extra,
+        "--as-of", AS_OF, "--checks", check, *extra,
     )  # fmt: skip
 
 
@@ -276,13 +276,9 @@ PX-2001,duloxetine 30 mg capsule,,N06AX21,2025-10-01,,
         neuropathic_pain_drugs="code,system,description,ingredient\n"
         "nervalin,name,local gabapentinoid brand,\nzostrix,name,local capsaicin brand,\n",
     )
-    check = "refractory_neuropathic_pain"
-    db = str(tmp_path / "audit.duckdb")
-    assert cli(
-        "run", "--exports", str(export), "--out", str(tmp_path / "out"), "--db", db,
-        "--as-of", AS_OF, "--checks", check, "--local-codelists", str(folder),
-    ) == 0  # fmt: skip
-    with duckdb.connect(str(tmp_path / "audit.duckdb"), read_only=True) as con:
+    check, db = "refractory_neuropathic_pain", str(tmp_path / "audit.duckdb")
+    assert run(tmp_path, export, "--local-codelists", str(folder), check=check) == 0
+    with duckdb.connect(db, read_only=True) as con:
         (reason,) = con.execute("SELECT reason FROM findings WHERE check_id = $c", {"c": check}).fetchone()
     assert reason.startswith("4 neuropathic pain drugs started")
     assert "nervalin 75mg capsule (2025-07-01); capsaicin (2025-07-05)" in reason
@@ -301,11 +297,7 @@ def test_a_local_insulin_code_without_an_ingredient_still_makes_a_pump_cartridge
     )
     local = "code,system,description,ingredient\n999001,RxNorm,local insulin,\n"
     folder = local_folder(tmp_path, insulins=local)
-    check = "insulin_potassium_drop"
-    db = str(tmp_path / "audit.duckdb")
-    assert cli(
-        "run", "--exports", str(export), "--out", str(tmp_path / "out"), "--db", db,
-        "--as-of", AS_OF, "--checks", check, "--local-codelists", str(folder),
-    ) == 0  # fmt: skip
+    check, db = "insulin_potassium_drop", str(tmp_path / "audit.duckdb")
+    assert run(tmp_path, export, "--local-codelists", str(folder), check=check) == 0
     with duckdb.connect(db, read_only=True) as con:
         assert con.execute("SELECT denominator FROM check_results").fetchall() == [(1,)]
