@@ -186,4 +186,5 @@ def test_a_much_smaller_export_is_warned_about(tmp_path):
     assert "labs.csv is much smaller than last time" in html
     assert "about 3 rows, under 50% of the 20 the previous run read" in html  # the guard's one sentence
     assert html.count("much smaller than last time") == 1  # said once, not once per place
-    assert "labs.csv is much smaller than last time: about 3 rows" in email_html
+    # the email shows the guard's counts under the small-number rule (rows of a file, patients in some)
+    assert "labs.csv is much smaller than last time: about 1–7 rows, under 50% of the 20 " in email_html
