@@ -82,11 +82,10 @@ def _disclosive(cells: Sequence[Cell], threshold: int) -> bool:
 
 
 def suppress_row(total: Cell, groups: Sequence[Cell], threshold: int) -> tuple[Cell, list[Cell]]:
-    """Steps 1 and 2 of the rule for one row: the total and its groups, marked suppressed."""
-    if _disclosive([total], threshold):
-        return replace(total, suppressed=True), [replace(g, suppressed=True) for g in groups]
-    hidden = _secondary(groups, _primary(groups, threshold), threshold)
-    return total, [replace(g, suppressed=i in hidden) for i, g in enumerate(groups)]
+    """Steps 1 and 2 of the rule for one row: the total and its groups, marked suppressed (a month
+    of one breakdown, `suppress_month`)."""
+    total, (suppressed,) = suppress_month(total, [list(groups)], threshold)
+    return total, suppressed
 
 
 def _primary(groups: Sequence[Cell], threshold: int) -> set[int]:
@@ -106,13 +105,17 @@ def _secondary(groups: Sequence[Cell], hidden: set[int], threshold: int) -> set[
     return hidden
 
 
-def suppress_month(rows: Sequence[Sequence[Cell]], threshold: int) -> list[list[Cell]]:
-    """Step 2 across a month's breakdowns (its total not disclosive): a group hidden in one is hidden
-    in every other where a group has the same counts, and that row's secondary suppression runs
-    again, until nothing changes. The same counts may be the same patients (the 'unknown' group of
-    patients with no row in patients.csv is in every breakdown; a site with one clinician): shown in
-    one breakdown, it would give back the group it was hidden with in the other (the total less the
-    rest, at the edges of the rounding)."""
+def suppress_month(
+    total: Cell, rows: Sequence[Sequence[Cell]], threshold: int
+) -> tuple[Cell, list[list[Cell]]]:
+    """Steps 1 and 2 for a month: a disclosive total hides the month, groups and all; else step 2
+    across its breakdowns: a group hidden in one is hidden in every other where a group has the
+    same counts, and that row's secondary suppression runs again, until nothing changes. The same
+    counts may be the same patients (the 'unknown' group of patients with no row in patients.csv is
+    in every breakdown; a site with one clinician): shown in one breakdown, it would give back the
+    group it was hidden with in the other (the total less the rest, at the edges of the rounding)."""
+    if _disclosive([total], threshold):
+        return replace(total, suppressed=True), [[replace(g, suppressed=True) for g in row] for row in rows]
     hidden = [_secondary(groups, _primary(groups, threshold), threshold) for groups in rows]
     while True:
         secret = [{_counts(groups[i]) for i in h} for groups, h in zip(rows, hidden, strict=True)]
@@ -125,7 +128,7 @@ def suppress_month(rows: Sequence[Sequence[Cell]], threshold: int) -> list[list[
         if grown == hidden:
             break
         hidden = grown
-    return [
+    return total, [
         [replace(g, suppressed=i in h) for i, g in enumerate(groups)]
         for groups, h in zip(rows, hidden, strict=True)
     ]
@@ -193,11 +196,7 @@ def shared_rows(cells: Iterable[Cell], threshold: int, base: int = ROUNDING_BASE
                 (c for c in month_cells if c.breakdown != "total"), key=lambda c: c.breakdown
             )
         ]
-        if _disclosive([total], threshold):
-            total = replace(total, suppressed=True)
-            breakdowns = [[replace(g, suppressed=True) for g in groups] for groups in breakdowns]
-        else:
-            breakdowns = suppress_month(breakdowns, threshold)
+        total, breakdowns = suppress_month(total, breakdowns, threshold)
         rows.append(_shared(total, base))
         rows.extend(_shared(g, base) for groups in breakdowns for g in groups)
     return rows
