@@ -118,6 +118,31 @@ def _java_pattern(pattern: str) -> str:
     return "(?d)" + "".join(out)
 
 
+# DuckDB's trim(), ltrim() and rtrim() remove every Unicode space separator (category Zs), Spark's
+# the ASCII space only; each end as a Java pattern (after _duckdb_regex, which reads RE2 patterns).
+_SPACE_ENDS = {"LEADING": "^\\p{Zs}+", "TRAILING": "\\p{Zs}+\\z"}
+
+
+def _duckdb_trim(tree: exp.Expression) -> exp.Expression:
+    """DuckDB's trim() of the spaces as a regexp_replace of Unicode space separators at the ends:
+    Spark's trim() leaves a no-break space (U+00A0) or an ideographic space (U+3000), so the stem
+    of 'zzalpha<no-break space>5 mg' kept it on Spark and named another drug. A trim of given
+    characters (trim(x, 'ab')) reads the same on both and is left as it is."""
+    for node in list(tree.find_all(exp.Trim)):
+        if node.args.get("expression") is not None:
+            continue
+        position = str(node.args.get("position") or "").upper()
+        ends = [_SPACE_ENDS[position]] if position in _SPACE_ENDS else list(_SPACE_ENDS.values())
+        node.replace(
+            exp.RegexpReplace(
+                this=node.this.copy(),
+                expression=exp.Literal.string("|".join(ends)),
+                replacement=exp.Literal.string(""),
+            )
+        )
+    return tree
+
+
 def _duckdb_regex(tree: exp.Expression) -> exp.Expression:
     """Each literal pattern of regexp_matches / regexp_replace / regexp_extract as Java reads it the
     way RE2 does (_java_pattern); a pattern that is no literal is left as it is (the checks write
@@ -151,7 +176,7 @@ def parse_macros(text: str, dialect: str = "duckdb") -> dict[str, Macro]:
         body, read = (_duckdb(body), DuckDBAsWritten) if dialect == "duckdb" else (body, dialect)
         tree = sqlglot.parse_one(body if is_table else f"SELECT {body}", read=read)
         if dialect == "duckdb":
-            tree = _duckdb_regex(_duckdb_epoch(_duckdb_lowering(_duckdb_rounding(tree))))
+            tree = _duckdb_trim(_duckdb_regex(_duckdb_epoch(_duckdb_lowering(_duckdb_rounding(tree)))))
         params_ = tuple(p.strip().lower() for p in params.split(",") if p.strip())
         found[name.lower()] = Macro(
             name.lower(), params_, tree if is_table else tree.expressions[0], bool(is_table)
@@ -309,7 +334,7 @@ def to_spark(sql: str, macros: dict[str, Macro] | None = None) -> str:
         tree = sqlglot.parse_one(_duckdb(sql), read=DuckDBAsWritten)
     except sqlglot.errors.ParseError as error:
         raise TranslationError(str(error)) from None
-    tree = _duckdb_regex(_duckdb_epoch(_duckdb_lowering(_duckdb_rounding(tree))))
+    tree = _duckdb_trim(_duckdb_regex(_duckdb_epoch(_duckdb_lowering(_duckdb_rounding(tree)))))
     tree = _spark_forms(expand(tree, spark_vocabulary() if macros is None else macros))
     return tree.sql(dialect="spark")
 
