@@ -96,15 +96,24 @@ def _duckdb_epoch(tree: exp.Expression) -> exp.Expression:
     return tree
 
 
+# RE2's \\s is [\\t\\n\\f\\r ]; Java's also matches the vertical tab (U+000B), which a drug name may
+# keep: 'zzalpha<VT>5 mg' was stemmed 'zzalpha' on Spark, 'zzalpha<VT>' on DuckDB.
+_RE2_SPACE = {"s": ("[\\t\\n\\f\\r ]", "\\t\\n\\f\\r "), "S": ("[^\\t\\n\\f\\r ]", "[^\\t\\n\\f\\r ]")}
+
+
 def _java_pattern(pattern: str) -> str:
     """An RE2 pattern (DuckDB's) for Java's engine (Spark's), matching the same text: UNIX_LINES
-    ('(?d)': '.' stops only at a newline, as in RE2, not also at '\\r', U+0085, U+2028, U+2029) and
+    ('(?d)': '.' stops only at a newline, as in RE2, not also at '\\r', U+0085, U+2028, U+2029),
     each bare '$' as '\\z' (RE2's '$' is the end of the text; Java's also matches before a final
-    newline). A '$' escaped or in a character class is a dollar sign in both."""
+    newline) and '\\s' / '\\S' as RE2's ASCII set (_RE2_SPACE). A '$' escaped or in a character
+    class is a dollar sign in both."""
     out, escaped, in_class = [], False, False
     for char in pattern:
         if escaped:
             escaped = False
+            if char in _RE2_SPACE:
+                out[-1] = _RE2_SPACE[char][in_class]  # the backslash, replaced by the set
+                continue
         elif char == "\\":
             escaped = True
         elif char == "[":

@@ -2,7 +2,8 @@
 at '\\n' and its '$' is the end of the text; Java's '.' also stops at '\\r', U+0085, U+2028 and
 U+2029, and its '$' also matches before a final line break. A drug name keeps a line break of a
 quoted CSV field (the ingest turns '\\r\\n' into '\\n'), so the stem elderly_numbness_fall_risk
-counts distinct drugs by (regexp_replace(name, '\\s*[0-9].*$', '')) differed on Spark."""
+counts distinct drugs by (regexp_replace(name, '\\s*[0-9].*$', '')) differed on Spark. Java's '\\s'
+also matches a vertical tab (U+000B), RE2's does not: 'zzalpha<VT>5 mg' was another stem too."""
 
 from __future__ import annotations
 
@@ -21,13 +22,18 @@ NAMES = [
     "eye drops",
     "plain 5 mg",
     "a$b 5",
+    "zzalpha\x0b5 mg",  # a vertical tab: a space to Java's \\s, not to RE2's
+    "zzbeta\x0bwith\x0bzzgamma",
+    "zzdelta\x0c5 mg",
 ]
 
 
 PATTERNS = (
     "regexp_replace(s, '\\s*[0-9].*$', ''), regexp_matches(s, 'insulin[^a-z]*like([^a-z]|$)'), "
     "regexp_matches(s, '(eye|ear) ?(drops?|spray)'), regexp_matches(s, 'a[$]b'), "
-    "regexp_matches(s, '^[a-z]+ [0-9]+mg.tab'), regexp_matches(s, 'mg\\$|mg$')"
+    "regexp_matches(s, '^[a-z]+ [0-9]+mg.tab'), regexp_matches(s, 'mg\\$|mg$'), "
+    "regexp_matches(s, '[a-z]\\s*[/+]\\s*[a-z]|\\s(with|and)\\s'), regexp_replace(s, '[\\s,]+', '_', 'g'), "
+    "regexp_replace(s, '\\S+', 'w', 'g')"
 )
 
 
