@@ -97,6 +97,27 @@ def test_line_numbers_hold_after_blank_lines_and_quoted_newlines_whatever_the_li
     assert counts["rows_read"] == 7 == accounted(counts)
 
 
+# A line of spaces or tabs only is blank, as an empty line is, wherever it is and whatever else the
+# file holds: the file is otherwise clean here (nothing else makes it be mended).
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (f"{H}\n{GOOD}\n   \t\n{TOO_MANY}\n{GOOD}\n", [(4, "too_many_columns")]),
+        (f"{H}\r\n{GOOD}\r\n \r\n{TOO_MANY}\r\n", [(4, "too_many_columns")]),
+        (f"{H}\n{GOOD}\n{TOO_MANY}\n  \n", [(3, "too_many_columns")]),
+        (f"{H}\n{GOOD}\n{TOO_MANY}\n  ", [(3, "too_many_columns")]),
+        (f"  \n{H}\n{GOOD}\n{TOO_MANY}\n", [(4, "too_many_columns")]),
+    ],
+    ids=["between-records", "crlf", "at-the-end", "at-the-end-no-newline", "before-the-header"],
+)
+def test_a_whitespace_only_line_is_a_blank_line(tmp_path, text, expected):
+    labs_file(tmp_path, text.encode())
+    assert run(tmp_path, "--reject-threshold", "1") == 0
+    assert quarantined(tmp_path) == expected
+    counts = summary(tmp_path)["files"]["labs"]
+    assert counts["rows_loaded"] == text.count(GOOD) and counts["rows_read"] == accounted(counts)
+
+
 def test_a_stray_carriage_return_quarantines_its_record(tmp_path):
     lines = [H, GOOD, "P3,2026-01-03,2823-3,Pot\rassium,4.3,mmol/L", GOOD, BAD_DATE]
     labs_file(tmp_path, ("\n".join(lines) + "\n").encode())
