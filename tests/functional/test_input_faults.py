@@ -347,6 +347,20 @@ def test_fhir_lines_that_are_no_resource_of_the_files_type_are_quarantined_with_
     assert SECRET not in log.read_text()
 
 
+def test_fhir_lines_of_spaces_and_tabs_are_blank_lines(tmp_path):
+    export = write_fhir(tmp_path / "export", broken_line=False)
+    path = export / "Observation.001.ndjson.gz"
+    lines = gzip.decompress(path.read_bytes()).decode().splitlines()
+    lines[1:1] = [" \t ", "\t", "not json"]  # lines 2-3 blank (as an editor shows them), 4 not JSON
+    path.write_bytes(gzip.compress(("\r\n".join(lines) + "\r\n\t\r\n").encode()))
+    assert cli(*run_args(tmp_path, export, "--reject-threshold", "1", "--format", "fhir")) == 0
+    with duckdb.connect(str(tmp_path / "audit.duckdb"), read_only=True) as con:
+        got = con.execute("SELECT line, rule FROM quarantine WHERE table_name = 'labs'").fetchall()
+    assert got == [(4, "malformed_json")]
+    counts = summary(tmp_path)["files"]["labs"]
+    assert counts["rows_rejected"] == 1 and accounted(counts) == counts["rows_read"]
+
+
 @pytest.mark.parametrize(
     ("damage", "message"),
     [(lambda data: data[: len(data) // 2], "truncated"), (gzip.decompress, "not a gzip file")],
