@@ -675,7 +675,7 @@ def _quarantine(
                    WHEN 'NOT A RESOURCE' THEN 'valid JSON but not a FHIR resource (no resourceType)'
                    WHEN 'OTHER RESOURCE TYPE' THEN 'a resource of another type than the file holds'
                    ELSE lower(error_type) END || coalesce(' (' || detail || ')', ''),
-               rtrim(csv_line, chr(10) || chr(13))
+               trim(csv_line, chr(10) || chr(13))  -- DuckDB's line of a CRLF file starts with its LF
         FROM (
             SELECT coalesce(m.line, r.line) AS line, cname, error_type, csv_line, NULL AS detail
             FROM reject_lines_{t} r LEFT JOIN line_map_{t} m ON m.copy_line = r.line

@@ -118,6 +118,15 @@ def test_a_whitespace_only_line_is_a_blank_line(tmp_path, text, expected):
     assert counts["rows_loaded"] == text.count(GOOD) and counts["rows_read"] == accounted(counts)
 
 
+@pytest.mark.parametrize("newline", ["\n", "\r\n"], ids=["lf", "crlf"])
+def test_a_rejected_records_original_text_is_its_line_alone(tmp_path, newline):
+    labs_file(tmp_path, newline.join([H, GOOD, TOO_MANY, TOO_MANY.rsplit(",", 3)[0], GOOD, ""]).encode())
+    assert run(tmp_path, "--reject-threshold", "1") == 0
+    with duckdb.connect(str(tmp_path / "audit.duckdb"), read_only=True) as con:
+        got = con.execute("SELECT line, original FROM quarantine ORDER BY line").fetchall()
+    assert got == [(3, TOO_MANY), (4, TOO_MANY.rsplit(",", 3)[0])]
+
+
 def test_a_stray_carriage_return_quarantines_its_record(tmp_path):
     lines = [H, GOOD, "P3,2026-01-03,2823-3,Pot\rassium,4.3,mmol/L", GOOD, BAD_DATE]
     labs_file(tmp_path, ("\n".join(lines) + "\n").encode())
