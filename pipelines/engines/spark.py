@@ -20,7 +20,9 @@ deaths that end exposures through the DataFrame API.
 
 from __future__ import annotations
 
+import glob
 import logging
+import re
 import shutil
 import subprocess
 import tempfile
@@ -60,6 +62,8 @@ ALIASES = {"prescriptions": ("current_prescriptions",)}
 PREPARED_FILES = ("_sources.sql", "_concepts.sql")
 # How a full JVM heap reads in the error Spark's driver returns (the Java exception or its cause).
 _OUT_OF_MEMORY = ("java.lang.OutOfMemoryError", "Java heap space", "GC overhead limit exceeded")
+# The characters Hadoop's path globbing reads as a pattern (spark.read.parquet globs every path).
+_GLOB = re.compile(r"([{}\[\]*?\\])")
 SESSION_CONFIG = {
     "spark.sql.session.timeZone": "UTC",  # timestamps are wall-clock times, as in DuckDB
     "spark.sql.shuffle.partitions": "4",
@@ -163,7 +167,7 @@ class SparkEngine:
         the run's codelist from DuckDB into Spark temp views."""
         if self.beside is not None:
             prefix = f".{self.beside.name}.spark-"
-            self._remove_staging(self.beside.parent.glob(f"{prefix}*"))  # what a killed run left
+            self._remove_staging(self.beside.parent.glob(glob.escape(prefix) + "*"))  # what a killed run left
             self._folder = Path(tempfile.mkdtemp(dir=self.beside.parent, prefix=prefix))  # 0700, new
         for name, source in DATA_TABLES.items():
             self._publish(con, name, source)
@@ -176,7 +180,7 @@ class SparkEngine:
         else:
             path = self._folder / f"{name}.parquet"
             relation.write_parquet(str(path))  # through DuckDB's API: no path formatted into SQL
-            frame = self.spark.read.parquet(str(path))
+            frame = self.spark.read.parquet(_literal_path(path))
         frame.createOrReplaceTempView(name)
         for alias in ALIASES.get(name, ()):
             frame.createOrReplaceTempView(alias)
@@ -239,6 +243,13 @@ class SparkEngine:
             con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM spark_result")  # noqa: S608
         finally:
             con.unregister("spark_result")
+
+
+def _literal_path(path: Path) -> str:
+    """A file path as Spark's reader takes it literally: spark.read.parquet() globs its path, so a
+    database in 'clinic [2026]' or 'site {a,b}' named no file (or listed a sibling with a colon in
+    its name and failed on it); each glob character is escaped with a backslash."""
+    return _GLOB.sub(r"\\\1", str(path))
 
 
 def engine_for(master: str, warehouse: str, database: Path | None = None) -> SparkEngine:
