@@ -193,9 +193,10 @@ def _physical_lines(path: Path) -> Iterator[tuple[int, bytes]]:
 def _records(
     lines: Iterator[tuple[int, bytes]], rejects: list[tuple[int, str, bytes]]
 ) -> Iterator[tuple[int, bytes]]:
-    """(first line, text) of each record: lines joined while a quote is open; a record too long, or
-    a quote still open after MAX_RECORD_LINES lines or at the end, is rejected by its first line
-    and the lines after that first one are read again."""
+    """(first line, text) of each record: a line that opens no quoted field as the reader reads it
+    (_ends_quoted: an inch mark in free text, '5" tube', opens none) is one, else lines are joined
+    while a quote is open; a record too long, or a quote still open after MAX_RECORD_LINES lines or
+    at the end, is rejected by its first line and the lines after that first one are read again."""
     pending: list[tuple[int, bytes]] = []
     queue: list[tuple[int, bytes]] = []
     source = iter(lines)
@@ -213,15 +214,40 @@ def _records(
             number, text = item
         if not pending and not text.strip():
             continue  # a blank line is no record
+        alone = not pending and not _ends_quoted(text)
         pending.append((number, text))
         record = b"\n".join(t for _, t in pending)
         if len(record) > MAX_RECORD_BYTES:
             kind = "RECORD TOO LONG" if len(pending) == 1 else "UNTERMINATED QUOTE"
             rejects.append((pending[0][0], kind, pending[0][1]))
             queue, pending = pending[1:] + queue, []
-        elif record.count(b'"') % 2 == 0:
+        elif alone or record.count(b'"') % 2 == 0:
             yield pending[0][0], record
             pending = []
         elif len(pending) > MAX_RECORD_LINES:
             rejects.append((pending[0][0], "UNTERMINATED QUOTE", pending[0][1]))
             queue, pending = pending[1:] + queue, []
+
+
+# What may come before a quote that opens a quoted field (besides the record's start): a delimiter.
+DELIMITERS = b",;\t"
+
+
+def _ends_quoted(text: bytes) -> bool:
+    """Whether a quoted field is still open at the end of a record's first line.
+
+    As DuckDB's reader (and RFC 4180) reads it: a quote opens a field only at the field's start; a
+    quote inside an unquoted field ('5" tube') is a character. Counting every quote joined the lines
+    up to the next such one into a record the reader then read as several: the run stopped (exit 3).
+    """
+    quoted = False
+    at = text.find(b'"')
+    while at != -1:
+        if quoted and text[at + 1 : at + 2] == b'"':
+            at += 1  # an escaped quote inside a quoted field
+        elif quoted:
+            quoted = False
+        elif at == 0 or text[at - 1] in DELIMITERS:
+            quoted = True
+        at = text.find(b'"', at + 1)
+    return quoted

@@ -61,6 +61,18 @@ def test_an_unterminated_quote_quarantines_its_record_and_reading_goes_on(tmp_pa
     assert counts["rows_read"] == 8 and counts["rows_loaded"] == 6 and accounted(counts) == 8
 
 
+def test_a_quote_inside_an_unquoted_field_is_a_character_and_opens_nothing(tmp_path):
+    # An inch mark in free text ('5" tube'), twice a few lines apart, in a file mended for a blank
+    # line: as the reader, the mending takes only a quote starting a field as opening a quoted field.
+    inch = 'P5,2026-01-05,2823-3,Potassium 5" tube,4.5,mmol/L'
+    lines = [H, GOOD, "", 'P2,2026-01-02,2823-3,Potas"sium,4.2,mmol/L', GOOD, BAD_DATE, inch, TOO_MANY]
+    labs_file(tmp_path, ("\n".join(lines) + "\n").encode())
+    assert run(tmp_path, "--reject-threshold", "1") == 0
+    assert quarantined(tmp_path) == [(6, "format"), (8, "too_many_columns")]
+    counts = summary(tmp_path)["files"]["labs"]
+    assert counts["rows_read"] == 6 and counts["rows_loaded"] == 4 and accounted(counts) == 6
+
+
 # Physical lines: 1 blank, 2 header, 3 good, 4 bad date, 5-6 too many fields (consecutive reader
 # rejects), 7 blank, 8 good, 9-10 a quoted field with a line break in it, 11 bad date.
 DIRTY = [
