@@ -590,10 +590,11 @@ def _rule_messages(rules: dict) -> pd.DataFrame:
 
 
 def _original_sql(source: RawSource) -> str:
-    """The row's text as a CSV line of its contract fields, in the source's column order."""
+    """The row's text as a CSV line of its contract fields, in the source's column order; a field
+    holding a comma, quote or line break quoted, as the file must have quoted it."""
     text = source.spec.text_column
     return " || ',' || ".join(
-        f"""CASE WHEN {text(c)} LIKE '%,%' OR {text(c)} LIKE '%"%'
+        f"""CASE WHEN regexp_matches({text(c)}, '[,"\\n\\r]')
             THEN '"' || replace({text(c)}, '"', '""') || '"' ELSE coalesce({text(c)}, '') END"""
         for c in source.order
     )

@@ -139,6 +139,15 @@ def test_a_rejected_records_original_text_is_its_line_alone(tmp_path, newline):
     assert got == [(3, TOO_MANY), (4, TOO_MANY.rsplit(",", 3)[0])]
 
 
+def test_a_rejected_rows_original_text_quotes_a_field_holding_a_line_break(tmp_path):
+    record = 'P2,2026-02-30,2823-3,"Potas\nsium",4.2,mmol/L'  # lines 3-4: bad date, quoted newline
+    labs_file(tmp_path, "\n".join([H, GOOD, record, GOOD, ""]).encode())
+    assert run(tmp_path, "--reject-threshold", "1") == 0
+    with duckdb.connect(str(tmp_path / "audit.duckdb"), read_only=True) as con:
+        got = con.execute("SELECT line, rule, original FROM quarantine").fetchall()
+    assert got == [(3, "format", record)]
+
+
 def test_a_stray_carriage_return_quarantines_its_record(tmp_path):
     lines = [H, GOOD, "P3,2026-01-03,2823-3,Pot\rassium,4.3,mmol/L", GOOD, BAD_DATE]
     labs_file(tmp_path, ("\n".join(lines) + "\n").encode())
