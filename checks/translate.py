@@ -337,20 +337,40 @@ def _pivot(node: exp.Pivot) -> exp.Expression:
     return exp.Subquery(this=sqlglot.parse_one(text, read="spark"))
 
 
-def to_spark(sql: str, macros: dict[str, Macro] | None = None) -> str:
-    """One DuckDB query (a check, or a view's query) as Spark SQL, macros expanded."""
+# The suffix of the parameter that carries another parameter's DuckDB text (pipelines/engines/spark.py
+# binds it: query_args).
+TEXT_SUFFIX = "__text"
+
+
+def _parameter_texts(tree: exp.Expression) -> exp.Expression:
+    """Each parameter written into text (`'below ' || $potassium_low`) as its DuckDB text, bound
+    beside it as `:potassium_low__text`: DuckDB writes a double as its shortest form ('0.0009',
+    '12345678.0'), Spark as Java does ('9.0E-4', '1.2345678E7'), so a reason differed."""
+    for node in list(tree.find_all(exp.Placeholder)):
+        parent = node.parent
+        while isinstance(parent, exp.Paren):
+            parent = parent.parent
+        if isinstance(parent, exp.DPipe) and node.name:
+            node.replace(exp.Placeholder(this=f"{node.name}{TEXT_SUFFIX}"))
+    return tree
+
+
+def to_spark(sql: str, macros: dict[str, Macro] | None = None, texts: bool = False) -> str:
+    """One DuckDB query (a check, or a view's query) as Spark SQL, macros expanded; with `texts`,
+    each parameter written into text as its DuckDB text's parameter (_parameter_texts)."""
     try:
         tree = sqlglot.parse_one(_duckdb(sql), read=DuckDBAsWritten)
     except sqlglot.errors.ParseError as error:
         raise TranslationError(str(error)) from None
     tree = _duckdb_trim(_duckdb_regex(_duckdb_epoch(_duckdb_lowering(_duckdb_rounding(tree)))))
     tree = _spark_forms(expand(tree, spark_vocabulary() if macros is None else macros))
-    return tree.sql(dialect="spark")
+    return (_parameter_texts(tree) if texts else tree).sql(dialect="spark")
 
 
-def check_query(sql: str) -> str:
-    """A check's query as Spark SQL, its `$name` parameters as `:name` (bound by spark.sql(args))."""
-    return to_spark(sql)
+def check_query(sql: str, texts: bool = False) -> str:
+    """A check's query as Spark SQL, its `$name` parameters as `:name` (bound by spark.sql(args));
+    with `texts` (the engine's query), one written into text as `:name__text` (_parameter_texts)."""
+    return to_spark(sql, texts=texts)
 
 
 def prepared_views(text: str) -> list[tuple[str, str, str | None]]:

@@ -234,15 +234,26 @@ class SparkEngine:
         """One check on Spark; its rows into the DuckDB temp table `table` (checks/evaluate.py)."""
         as_of = params["as_of"]
         deaths = translate.to_spark("SELECT * FROM exposure_deaths_after($as_of)")  # _concepts.sql
-        query = translate.check_query(definition.sql)
+        query = translate.check_query(definition.sql, texts=True)
         with _memory_guard():
             self.spark.sql(deaths, args={"as_of": as_of}).createOrReplaceTempView("exposure_deaths")
-            rows = self.spark.sql(query, args=dict(params)).toArrow()
+            rows = self.spark.sql(query, args=query_args(con, query, params)).toArrow()
         con.register("spark_result", rows)
         try:
             con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM spark_result")  # noqa: S608
         finally:
             con.unregister("spark_result")
+
+
+def query_args(con: duckdb.DuckDBPyConnection, query: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    """The check's parameters, and the DuckDB text of each one the query writes into text
+    (`:name__text`, checks/translate.py): DuckDB itself casts the value, so a threshold such as
+    0.0009 reads '0.0009' in a reason on both engines (Java would write '9.0E-4')."""
+    args = dict(params)
+    for name in set(re.findall(rf":(\w+){translate.TEXT_SUFFIX}\b", query)) & set(params):
+        rows = con.execute("SELECT CAST($value AS VARCHAR)", {"value": params[name]}).fetchall()
+        args[f"{name}{translate.TEXT_SUFFIX}"] = rows[0][0]
+    return args
 
 
 def _literal_path(path: Path) -> str:
