@@ -63,12 +63,13 @@ def layout(path: Path) -> Layout:
     took ten times that)."""
     newlines, inside, tail, open_blank = 0, False, b"\n", True
     with _open(path) as handle:
-        while chunk := handle.read(CHUNK):
+        while read := handle.read(CHUNK):
+            chunk = read.removeprefix(codecs.BOM_UTF8) if tail == b"\n" and not newlines else read
             if b"\x00" in chunk:
                 return Layout(False)  # binary data (or UTF-16 text)
             data = np.frombuffer(chunk, dtype=np.uint8)
             breaks = np.flatnonzero(data == NEWLINE)
-            if len(chunk) == CHUNK and not len(breaks):
+            if len(read) == CHUNK and not len(breaks):
                 return Layout(False)  # a record of 8 MiB or more
             if b"\r" in chunk and not _crs_end_lines(data):
                 return Layout(False)
@@ -80,7 +81,7 @@ def layout(path: Path) -> Layout:
                 if quoted:
                     return Layout(False)
             newlines += len(breaks)
-            tail = chunk[-1:]
+            tail = chunk[-1:] or tail
     if inside:
         return Layout(False)  # an unterminated quote
     if open_blank and tail != b"\n":
@@ -181,13 +182,22 @@ def _physical_lines(path: Path) -> Iterator[tuple[int, bytes]]:
     cr_only = b"\n" not in head and b"\r" in head
     with _open(path) as handle:
         number = 0
-        for raw in handle:
+        for raw in _without_bom(handle):
             parts = raw.split(b"\r") if cr_only else [raw.rstrip(b"\n").rstrip(b"\r")]
             if cr_only and parts and parts[-1] == b"":
                 parts.pop()
             for part in parts:
                 number += 1
                 yield number, part
+
+
+def _without_bom(handle: BinaryIO) -> Iterator[bytes]:
+    """The file's lines, a byte-order mark at its start dropped (alone on a line, the line is blank)."""
+    lines = iter(handle)
+    first = next(lines, None)
+    if first is not None:
+        yield first.removeprefix(codecs.BOM_UTF8)
+    yield from lines
 
 
 def _records(

@@ -10,6 +10,7 @@ those of a lookup file (OMOP `concept`) land in `rejects_lookup_<name>` and the 
 
 from __future__ import annotations
 
+import codecs
 import csv
 import os
 import re
@@ -138,6 +139,7 @@ def header_line(path: Path, expected: str = "") -> str:
             head = handle.read(1 << 20)
     except OSError as error:
         raise InputError(f"{path}: cannot be read ({error.strerror or 'I/O error'})") from None
+    head = head.removeprefix(codecs.BOM_UTF8)  # a BOM alone on a blank first line: still blank
     first = next((line for line in re.split(rb"\r\n|\r|\n", head) if line.strip()), b"")
     if not first.strip():
         hint = f" ({expected})" if expected else ""

@@ -148,6 +148,15 @@ def test_a_rejected_rows_original_text_quotes_a_field_holding_a_line_break(tmp_p
     assert got == [(3, "format", record)]
 
 
+@pytest.mark.parametrize("newline", ["\n", "\r\n"], ids=["lf", "crlf"])
+def test_a_byte_order_mark_on_a_blank_first_line_is_a_blank_line(tmp_path, newline):
+    text = newline.join(["\ufeff", H, GOOD, TOO_MANY, ""])  # line 1: the BOM alone
+    labs_file(tmp_path, text.encode())
+    assert run(tmp_path, "--reject-threshold", "1") == 0
+    assert quarantined(tmp_path) == [(4, "too_many_columns")]
+    assert summary(tmp_path)["files"]["labs"]["rows_loaded"] == 1
+
+
 def test_a_stray_carriage_return_quarantines_its_record(tmp_path):
     lines = [H, GOOD, "P3,2026-01-03,2823-3,Pot\rassium,4.3,mmol/L", GOOD, BAD_DATE]
     labs_file(tmp_path, ("\n".join(lines) + "\n").encode())
