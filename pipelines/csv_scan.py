@@ -78,7 +78,7 @@ def layout(path: Path) -> Layout:
                 return Layout(False)  # a blank line (a blank first line included)
             if b'"' in chunk:
                 inside, quoted = _quoted_newlines(data, breaks, inside)
-                if quoted:
+                if quoted or _stray_quote(data):
                     return Layout(False)
             newlines += len(breaks)
             tail = chunk[-1:] or tail
@@ -132,6 +132,21 @@ def _quoted_newlines(data: np.ndarray, breaks: np.ndarray, inside: bool) -> tupl
     quotes = np.flatnonzero(data == QUOTE)
     parity = (np.searchsorted(quotes, breaks) + int(inside)) % 2
     return bool((len(quotes) + int(inside)) % 2), int(parity.sum())
+
+
+# Bytes beside a quote that starts or ends a field, or is half of an escaped one: delimiters
+# (comma, semicolon, tab), line ends and the quote itself.
+FIELD_EDGE = np.zeros(256, dtype=bool)
+FIELD_EDGE[list(b',;\t\r\n"')] = True
+
+
+def _stray_quote(data: np.ndarray) -> bool:
+    """Whether a quote in the chunk stands inside a field ('5" tube'): counted as a quote, it makes
+    quoted line breaks look paired when they are not (the reader takes it as a character and the
+    next quote as opening a field), so such a file is mended (csv_scan._records) instead."""
+    quotes = np.flatnonzero(data == QUOTE)
+    quotes = quotes[(quotes > 0) & (quotes < len(data) - 1)]
+    return bool((~FIELD_EDGE[data[quotes - 1]] & ~FIELD_EDGE[data[quotes + 1]]).any())
 
 
 @dataclass
@@ -204,12 +219,13 @@ def _records(
     lines: Iterator[tuple[int, bytes]], rejects: list[tuple[int, str, bytes]]
 ) -> Iterator[tuple[int, bytes]]:
     """(first line, text) of each record: a line that opens no quoted field as the reader reads it
-    (_ends_quoted: an inch mark in free text, '5" tube', opens none) is one, else lines are joined
+    (_first_line: an inch mark in free text, '5" tube', opens none) is one, else lines are joined
     while a quote is open; a record too long, or a quote still open after MAX_RECORD_LINES lines or
     at the end, is rejected by its first line and the lines after that first one are read again."""
     pending: list[tuple[int, bytes]] = []
     queue: list[tuple[int, bytes]] = []
     source = iter(lines)
+    open_at_end, literal = False, 0  # of the pending record's first line (_first_line)
     while True:
         if queue:
             number, text = queue.pop(0)
@@ -224,14 +240,15 @@ def _records(
             number, text = item
         if not pending and not text.strip():
             continue  # a blank line is no record
-        alone = not pending and not _ends_quoted(text)
+        if not pending:
+            open_at_end, literal = _first_line(text)
         pending.append((number, text))
         record = b"\n".join(t for _, t in pending)
         if len(record) > MAX_RECORD_BYTES:
             kind = "RECORD TOO LONG" if len(pending) == 1 else "UNTERMINATED QUOTE"
             rejects.append((pending[0][0], kind, pending[0][1]))
             queue, pending = pending[1:] + queue, []
-        elif alone or record.count(b'"') % 2 == 0:
+        elif not open_at_end if len(pending) == 1 else (record.count(b'"') - literal) % 2 == 0:
             yield pending[0][0], record
             pending = []
         elif len(pending) > MAX_RECORD_LINES:
@@ -243,14 +260,16 @@ def _records(
 DELIMITERS = b",;\t"
 
 
-def _ends_quoted(text: bytes) -> bool:
-    """Whether a quoted field is still open at the end of a record's first line.
+def _first_line(text: bytes) -> tuple[bool, int]:
+    """(whether a quoted field is still open at the end of a record's first line, how many of its
+    quotes stand inside unquoted fields).
 
     As DuckDB's reader (and RFC 4180) reads it: a quote opens a field only at the field's start; a
-    quote inside an unquoted field ('5" tube') is a character. Counting every quote joined the lines
-    up to the next such one into a record the reader then read as several: the run stopped (exit 3).
+    quote inside an unquoted field ('5" tube') is a character, and is left out when the record's
+    quotes are counted to find where a quoted field it opens ends. Counting it joined the lines up
+    to the next such quote into a record the reader then read as several: exit 3, nothing loaded.
     """
-    quoted = False
+    quoted, literal = False, 0
     at = text.find(b'"')
     while at != -1:
         if quoted and text[at + 1 : at + 2] == b'"':
@@ -259,5 +278,7 @@ def _ends_quoted(text: bytes) -> bool:
             quoted = False
         elif at == 0 or text[at - 1] in DELIMITERS:
             quoted = True
+        else:
+            literal += 1
         at = text.find(b'"', at + 1)
-    return quoted
+    return quoted, literal

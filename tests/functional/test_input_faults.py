@@ -73,6 +73,16 @@ def test_a_quote_inside_an_unquoted_field_is_a_character_and_opens_nothing(tmp_p
     assert counts["rows_read"] == 6 and counts["rows_loaded"] == 4 and accounted(counts) == 6
 
 
+def test_a_quoted_line_break_after_a_quote_inside_a_field_is_read_as_one_record(tmp_path):
+    # Line 3's two quotes pair up by count, yet its second opens a field that line 4 closes.
+    lines = [H, GOOD, 'P"3,2026-01-03,2823-3,"Potas\nsium",4.3,mmol/L', TOO_MANY, GOOD]
+    labs_file(tmp_path, ("\n".join(lines) + "\n").encode())
+    assert run(tmp_path, "--reject-threshold", "1") == 0
+    assert quarantined(tmp_path) == [(5, "too_many_columns")]
+    counts = summary(tmp_path)["files"]["labs"]
+    assert counts["rows_read"] == 4 and counts["rows_loaded"] == 3
+
+
 # Physical lines: 1 blank, 2 header, 3 good, 4 bad date, 5-6 too many fields (consecutive reader
 # rejects), 7 blank, 8 good, 9-10 a quoted field with a line break in it, 11 bad date.
 DIRTY = [
