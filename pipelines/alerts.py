@@ -24,6 +24,7 @@ from pipelines.errors import (
     EXIT_LOCKED,
     EXIT_SIGINT,
     EXIT_SIGTERM,
+    EngineError,
     InputError,
     LockedError,
     OutputError,
@@ -93,6 +94,13 @@ REASONS = (
         EmailError,
         "the summary email could not be sent (the audit itself completed).",
         "Check the smtp_* settings and the mail server.",
+    ),
+    (
+        EngineError,
+        "Spark, which runs the checks (engine = spark), stopped during the run: its Java process "
+        "was killed or crashed, or the cluster went away.",
+        "Check the machine's memory (the kernel's out-of-memory killer) and the cluster, then run "
+        "again; run with -v to see Spark's own log. Nothing was committed.",
     ),
 )
 

@@ -19,6 +19,7 @@ EXIT_LOCKED = 5
 EXIT_STORAGE = 6  # the database file or a folder/file the tool writes cannot be used
 EXIT_RESOURCES = 7  # out of memory or disk full
 EXIT_OUTPUTS = 8  # the run committed, but its outputs could not be written (clinic-audit report)
+EXIT_ENGINE = 9  # the query engine (Spark) stopped during the run: its JVM killed or crashed, a cluster gone
 EXIT_SIGINT = 130  # 128 + the signal number, as a shell reports a process a signal ended
 EXIT_SIGTERM = 143
 
@@ -60,6 +61,14 @@ class OutputError(ClinicAuditError):
     itself) and `clinic-audit report` writes them again from the stored run."""
 
     exit_code = EXIT_OUTPUTS
+
+
+class EngineError(ClinicAuditError):
+    """The engine the checks run on stopped answering mid-run (Spark's Java process was killed,
+    crashed or ran out of memory outside its heap; a cluster went away): not a bug in the tool, not a
+    file it cannot use. Nothing was committed."""
+
+    exit_code = EXIT_ENGINE
 
 
 # What reading an export file raises besides DuckDB's own errors: the OS's, and a .gz file's.

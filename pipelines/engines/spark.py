@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-from py4j.protocol import Py4JError, Py4JJavaError
+from py4j.protocol import Py4JError, Py4JJavaError, Py4JNetworkError
 from pyspark import SparkConf, SparkContext
 from pyspark.errors import PySparkException
 from pyspark.java_gateway import launch_gateway
@@ -42,7 +42,7 @@ from pyspark.sql import SparkSession
 
 from checks import translate
 from checks.framework import CheckDefinition
-from pipelines.errors import ResourceError
+from pipelines.errors import EngineError, ResourceError
 from pipelines.settings import ConfigError
 
 log = logging.getLogger(__name__)
@@ -129,10 +129,18 @@ def _reason(error: Exception) -> str:
 
 @contextmanager
 def _memory_guard() -> Iterator[None]:
-    """Spark's driver out of memory as a ResourceError (exit 7, one line), as DuckDB's is; any other
-    Spark error unchanged (an internal error: a bug)."""
+    """Spark's driver out of memory as a ResourceError (exit 7, one line), as DuckDB's is; Spark's
+    Java process gone (killed, crashed, a cluster that went away: PySpark then reports "Connection
+    refused", an OSError the CLI would read as a file it cannot use) as an EngineError (exit 9, one
+    line); any other Spark error unchanged (an internal error: a bug)."""
     try:
         yield
+    except (ConnectionError, Py4JNetworkError):
+        raise EngineError(
+            "Spark stopped during the run: its Java process was killed or crashed (the kernel's "
+            "out-of-memory killer?), or the cluster stopped answering; -v shows Spark's own log. "
+            "A run that had not committed leaves the database unchanged."
+        ) from None
     except (PySparkException, Py4JError) as error:
         try:
             text = str(error)
