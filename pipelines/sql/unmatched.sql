@@ -105,7 +105,8 @@ hits AS (
 ),
 found AS (
     SELECT drug_name, rxnorm_code, atc_code,
-           string_agg(DISTINCT codelist || ': ' || ingredient, '; ' ORDER BY codelist || ': ' || ingredient)
+           string_agg(DISTINCT codelist || ': ' || coalesce(ingredient, term), '; '
+                      ORDER BY codelist || ': ' || coalesce(ingredient, term))
                AS related_to,
            bool_or(word = term) AS exact,
            min(CASE WHEN word <> term THEN '''' || word || ''' resembles ''' || term || '''' END) AS likeness,

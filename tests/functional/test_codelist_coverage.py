@@ -301,3 +301,22 @@ def test_a_local_insulin_code_without_an_ingredient_still_makes_a_pump_cartridge
     assert run(tmp_path, export, "--local-codelists", str(folder), check=check) == 0
     with duckdb.connect(db, read_only=True) as con:
         assert con.execute("SELECT denominator FROM check_results").fetchall() == [(1,)]
+
+
+def test_a_misspelt_name_of_a_local_entry_without_an_ingredient_is_listed_not_a_crash(tmp_path, capsys):
+    """A clinic lists its own brand 'nervalin' with the ingredient left empty, and a prescription
+    spells it 'nervalen': the unmatched diagnostic names the local entry it resembles (before, its
+    related_to was NULL and the whole run ended as an internal error, exit 1)."""
+    export = write_export(
+        tmp_path / "export",
+        prescriptions="patient_id,drug_name,rxnorm_code,atc_code,start_date,end_date,days_supply\n"
+        "PX-4001,Nervalen 75mg capsule,,,2026-06-01,,\n",
+    )
+    folder = local_folder(
+        tmp_path, neuropathic_pain_drugs="code,system,description,ingredient\nnervalin,name,local brand,\n"
+    )
+    assert run(tmp_path, export, "--local-codelists", str(folder), check="refractory_neuropathic_pain") == 0
+    found = unmatched(tmp_path, capsys, "--local-codelists", str(folder))
+    entry = by_name(found["drugs"])["Nervalen 75mg capsule"]
+    assert entry["related_to"] == "neuropathic_pain_drugs: nervalin"
+    assert "'nervalen' resembles 'nervalin'" in entry["note"]
