@@ -192,7 +192,7 @@ class SparkEngine:
         frame.createOrReplaceTempView(name)
         for alias in ALIASES.get(name, ()):
             frame.createOrReplaceTempView(alias)
-        log.info("spark: %s published", name)
+        log.debug("spark: %s published", name)
 
     def close(self) -> None:
         """Remove the staged Parquet files (patient data) once the run is done with them."""
