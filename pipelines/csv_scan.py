@@ -260,6 +260,15 @@ def _records(
 DELIMITERS = b",;\t"
 
 
+def _field_start(text: bytes, at: int) -> bool:
+    """Whether the quote at `at` starts a field as DuckDB's reader sees one: at the record's start or
+    after a delimiter, and also after exactly one space there (', "Potas' opens a quoted field; after
+    two spaces the quote is a character)."""
+    if at == 0 or text[at - 1] in DELIMITERS:
+        return True
+    return text[at - 1] == ord(" ") and (at == 1 or text[at - 2] in DELIMITERS)
+
+
 def _first_line(text: bytes) -> tuple[bool, int]:
     """(whether a quoted field is still open at the end of a record's first line, how many of its
     quotes stand inside unquoted fields).
@@ -276,7 +285,7 @@ def _first_line(text: bytes) -> tuple[bool, int]:
             at += 1  # an escaped quote inside a quoted field
         elif quoted:
             quoted = False
-        elif at == 0 or text[at - 1] in DELIMITERS:
+        elif _field_start(text, at):
             quoted = True
         else:
             literal += 1

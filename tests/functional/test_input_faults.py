@@ -83,6 +83,17 @@ def test_a_quoted_line_break_after_a_quote_inside_a_field_is_read_as_one_record(
     assert counts["rows_read"] == 4 and counts["rows_loaded"] == 3
 
 
+def test_a_quoted_line_break_opened_after_one_space_is_one_record(tmp_path):
+    # The reader takes a quote after a delimiter and one space as opening a quoted field (', "Potas'):
+    # the mending must too, or its copy holds a record more than the reader reads (exit 3).
+    lines = [H, GOOD, 'P2,2026-01-02,2823-3, "Potas\nsium",4.2,mmol/L', GOOD, BAD_DATE]
+    labs_file(tmp_path, ("\n".join(lines) + "\n").encode())
+    assert run(tmp_path, "--reject-threshold", "1") == 0
+    assert quarantined(tmp_path) == [(6, "format")]
+    counts = summary(tmp_path)["files"]["labs"]
+    assert counts["rows_read"] == 4 and counts["rows_loaded"] == 3
+
+
 # Physical lines: 1 blank, 2 header, 3 good, 4 bad date, 5-6 too many fields (consecutive reader
 # rejects), 7 blank, 8 good, 9-10 a quoted field with a line break in it, 11 bad date.
 DIRTY = [
