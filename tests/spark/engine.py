@@ -48,3 +48,19 @@ def on_spark(spark) -> Callable[[Settings, datetime], RunOutcome]:
 
     del spark  # the session is started by the fixture; execute_run finds it (getOrCreate)
     return run
+
+
+def names_on_both(spark, names: list, sql: str) -> tuple[list[tuple], list[tuple]]:
+    """`sql` over the table names_t(i, s) of `names` on DuckDB, and translated on Spark: (DuckDB's
+    rows, Spark's rows), for a test to hold equal."""
+    import duckdb
+
+    from checks import translate
+
+    rows = list(enumerate(names))
+    con = duckdb.connect()
+    con.execute("CREATE TABLE names_t(i INT, s VARCHAR)")
+    con.executemany("INSERT INTO names_t VALUES (?, ?)", rows)
+    spark.createDataFrame(rows, "i INT, s STRING").createOrReplaceTempView("names_t")
+    on_duckdb = [tuple(r) for r in con.execute(sql).fetchall()]
+    return on_duckdb, [tuple(r) for r in spark.sql(translate.to_spark(sql)).collect()]

@@ -7,9 +7,7 @@ also matches a vertical tab (U+000B), RE2's does not: 'zzalpha<VT>5 mg' was anot
 
 from __future__ import annotations
 
-import duckdb
-
-from checks import translate
+from tests.spark.engine import names_on_both
 
 NAMES = [
     "diazepam 5mg\u2028tab",
@@ -38,13 +36,7 @@ PATTERNS = (
 
 
 def test_regex_matches_and_replaces_the_same_text(spark_session) -> None:
-    rows = list(enumerate(NAMES))
-    con = duckdb.connect()
-    con.execute("CREATE TABLE names_t(i INT, s VARCHAR)")
-    con.executemany("INSERT INTO names_t VALUES (?, ?)", rows)
-    spark_session.createDataFrame(rows, "i INT, s STRING").createOrReplaceTempView("names_t")
     sql = f"SELECT i, {PATTERNS} FROM names_t ORDER BY i"
-    on_duckdb = [tuple(r) for r in con.execute(sql).fetchall()]
-    on_spark = [tuple(r) for r in spark_session.sql(translate.to_spark(sql)).collect()]
+    on_duckdb, on_spark = names_on_both(spark_session, NAMES, sql)
     assert on_spark == on_duckdb
     assert on_duckdb[0][5] and on_duckdb[0][1] == "diazepam"  # the patterns do match where meant
