@@ -89,3 +89,12 @@ def test_an_encoding_is_read_into_utf8(tmp_path):
     mended = csv_scan.mend(write(tmp_path, data), tmp_path / "m.csv", "cp1252")
     assert (tmp_path / "m.csv").read_text(encoding="utf-8") == "h,i\n1,Hämoglobin µmol/L €\n"
     assert [r[:2] for r in mended.rejects] == [(3, "INVALID ENCODING")]
+
+
+@pytest.mark.parametrize("chunk", range(1, 13))
+def test_a_quote_inside_a_field_is_seen_wherever_a_chunk_ends(tmp_path, monkeypatch, chunk):
+    # 'a"a' is a stray quote (the file must be mended); with 5-byte chunks its quote opened the
+    # second chunk and its letter 'a' before it was the first chunk's: the file was called clean.
+    path = write(tmp_path, b'h,i\naa\r\na"a"')
+    monkeypatch.setattr(csv_scan, "CHUNK", chunk)
+    assert csv_scan.layout(path) == csv_scan.Layout(False)
