@@ -36,9 +36,11 @@ SHOWN_BYTES = 4096  # of a left-out record's first line, kept as its original te
 QUOTE = ord('"')
 NEWLINE = ord("\n")
 CARRIAGE_RETURN = ord("\r")
-# What bytes.strip() removes: a line of nothing else is blank (mend drops it; layout sends it there).
+# What bytes.strip() removes: a line of nothing else is blank (mend drops it; layout sends it there;
+# the FHIR reader's SQL judges NDJSON lines by it too, formats/fhir.py).
+BLANK_BYTES = b" \t\n\r\x0b\x0c"
 NOT_WHITESPACE = np.ones(256, dtype=np.int32)
-NOT_WHITESPACE[list(b" \t\n\r\x0b\x0c")] = 0
+NOT_WHITESPACE[list(BLANK_BYTES)] = 0
 
 
 @dataclass(frozen=True)
@@ -138,10 +140,12 @@ def _quoted_newlines(data: np.ndarray, breaks: np.ndarray, inside: bool) -> tupl
     return bool((len(quotes) + int(inside)) % 2), int(parity.sum())
 
 
-# Bytes beside a quote that starts or ends a field, or is half of an escaped one: delimiters
-# (comma, semicolon, tab), line ends and the quote itself.
+# What may come before a quote that opens a quoted field (besides the record's start): a delimiter.
+DELIMITERS = b",;\t"
+# Bytes beside a quote that starts or ends a field, or is half of an escaped one: delimiters, line
+# ends and the quote itself.
 FIELD_EDGE = np.zeros(256, dtype=bool)
-FIELD_EDGE[list(b',;\t\r\n"')] = True
+FIELD_EDGE[list(DELIMITERS + b'\r\n"')] = True
 
 
 def _stray_quote(data: np.ndarray, before: bytes) -> tuple[bool, bool]:
@@ -265,10 +269,6 @@ def _records(
         elif len(pending) > MAX_RECORD_LINES:
             rejects.append((pending[0][0], "UNTERMINATED QUOTE", pending[0][1]))
             queue, pending = pending[1:] + queue, []
-
-
-# What may come before a quote that opens a quoted field (besides the record's start): a delimiter.
-DELIMITERS = b",;\t"
 
 
 def _field_start(text: bytes, at: int) -> bool:

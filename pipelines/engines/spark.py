@@ -128,7 +128,7 @@ def _reason(error: Exception) -> str:
 
 
 @contextmanager
-def _memory_guard() -> Iterator[None]:
+def _spark_guard() -> Iterator[None]:
     """Spark's driver out of memory as a ResourceError (exit 7, one line), as DuckDB's is; Spark's
     Java process gone (killed, crashed, a cluster that went away: PySpark then reports "Connection
     refused", an OSError the CLI would read as a file it cannot use) as an EngineError (exit 9, one
@@ -221,7 +221,7 @@ class SparkEngine:
         `per_patient_as_of`: DuckDB's prepare has moved each patient's dates (_aligned.sql) in the
         src_* views published, so Spark's sources are the moved ones; nothing else differs."""
         del per_patient_as_of  # already applied by DuckDB's prepare, in what is published
-        with _memory_guard():
+        with _spark_guard():
             self.publish(con)
             for file in PREPARED_FILES:
                 text = (translate.SQL_DIR / file).read_text(encoding="utf-8")
@@ -243,7 +243,7 @@ class SparkEngine:
         as_of = params["as_of"]
         deaths = translate.to_spark("SELECT * FROM exposure_deaths_after($as_of)")  # _concepts.sql
         query = translate.check_query(definition.sql, texts=True)
-        with _memory_guard():
+        with _spark_guard():
             self.spark.sql(deaths, args={"as_of": as_of}).createOrReplaceTempView("exposure_deaths")
             rows = self.spark.sql(query, args=query_args(con, query, params)).toArrow()
         con.register("spark_result", rows)

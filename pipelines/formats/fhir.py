@@ -64,6 +64,7 @@ from pathlib import Path
 import duckdb
 
 from pipelines.contract import CONTRACT_BY_TABLE
+from pipelines.csv_scan import BLANK_BYTES
 from pipelines.csv_tables import files_in
 from pipelines.errors import READ_ERRORS, InputError, file_fault
 from pipelines.ingest import RawSource
@@ -107,7 +108,7 @@ READ_LINES = (
 
 # A line that is not blank, as _line_faults (Python's bytes.strip) judges it: DuckDB's trim() takes
 # off spaces only, so a line of tabs counted as a fault that Python could not locate (exit 3).
-NOT_BLANK = "trim(line, chr(32) || chr(9) || chr(13) || chr(11) || chr(12)) <> ''"
+NOT_BLANK = f"trim(line, {' || '.join(f'chr({b})' for b in BLANK_BYTES)}) <> ''"
 
 
 def _is_type(resource_type: str) -> str:
