@@ -212,7 +212,8 @@ def run(
     succeeded), 5 another run, or another program's DuckDB session, holds the database (see --wait),
     6 the database file or a folder or file to write cannot be used (damaged, not a DuckDB file,
     unreadable, read-only, a symlink), 7 disk full or out of memory, 8 the run committed but its
-    outputs could not be written (`clinic-audit report` writes them), 130/143 stopped by SIGINT/SIGTERM;
+    outputs could not be written (`clinic-audit report` writes them), 9 with engine = spark, Spark
+    stopped during the run (its Java process killed or crashed), 130/143 stopped by SIGINT/SIGTERM;
     on every failure a run that had not committed leaves the database unchanged.
 
     A run is scheduled (the nightly, as configured) or ad hoc (--as-of other than the configured
