@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import codecs
 import gzip
+import re
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -82,8 +83,8 @@ def layout(path: Path) -> Layout:
                 return Layout(False)  # the last chunk's final quote stood inside a field
             quote_open = False
             if b'"' in chunk:
+                stray, quote_open = _stray_quote(data, tail, inside)
                 inside, quoted = _quoted_newlines(data, breaks, inside)
-                stray, quote_open = _stray_quote(data, tail)
                 if quoted or stray:
                     return Layout(False)
             newlines += len(breaks)
@@ -148,18 +149,22 @@ FIELD_EDGE = np.zeros(256, dtype=bool)
 FIELD_EDGE[list(DELIMITERS + b'\r\n"')] = True
 
 
-def _stray_quote(data: np.ndarray, before: bytes) -> tuple[bool, bool]:
-    """(whether a quote in the chunk stands inside a field ('5" tube'), whether the chunk ends with a
-    quote whose next byte, in the next chunk, decides it). Counted as a quote, a stray one makes
-    quoted line breaks look paired when they are not (the reader takes it as a character and the
-    next quote as opening a field), so such a file is mended (csv_scan._records) instead.
+def _stray_quote(data: np.ndarray, before: bytes, inside: bool) -> tuple[bool, bool]:
+    """(whether a quote in the chunk stands inside a field ('5" tube', or ending one: 'Tube 5",'),
+    whether the chunk ends with a quote whose next byte, in the next chunk, decides it). Counted as a
+    quote, a stray one makes quoted line breaks look paired when they are not (the reader takes it as
+    a character and the next quote as opening a field), so such a file is mended (csv_scan._records)
+    instead. A quote ending a field is told from one closing a quoted field by the count: it would
+    open one (no quote open before it) yet follows no delimiter or line end.
     `before`: the byte before the chunk (the last chunk's last, a line end at the file's start), so
-    that the verdict does not depend on where chunks end."""
+    that the verdict does not depend on where chunks end; `inside`: a quote open at the chunk's start."""
     extended = np.concatenate((np.frombuffer(before, dtype=np.uint8), data))
     quotes = np.flatnonzero(extended == QUOTE)
     quotes = quotes[quotes > 0]
     inner = quotes[quotes < len(extended) - 1]
     stray = bool((~FIELD_EDGE[extended[inner - 1]] & ~FIELD_EDGE[extended[inner + 1]]).any())
+    opening = quotes[(np.arange(len(quotes)) + int(inside)) % 2 == 0]
+    stray = stray or bool((~FIELD_EDGE[extended[opening - 1]]).any())
     last = len(quotes) and quotes[-1] == len(extended) - 1 and not FIELD_EDGE[extended[-2]]
     return stray, bool(last)
 
@@ -233,14 +238,15 @@ def _without_bom(handle: BinaryIO) -> Iterator[bytes]:
 def _records(
     lines: Iterator[tuple[int, bytes]], rejects: list[tuple[int, str, bytes]]
 ) -> Iterator[tuple[int, bytes]]:
-    """(first line, text) of each record: a line that opens no quoted field as the reader reads it
-    (_first_line: an inch mark in free text, '5" tube', opens none) is one, else lines are joined
-    while a quote is open; a record too long, or a quote still open after MAX_RECORD_LINES lines or
-    at the end, is rejected by its first line and the lines after that first one are read again."""
+    """(first line, text) of each record: lines are joined while a quoted field is open as the reader
+    reads them (_still_quoted, line by line: an inch mark in free text, '5" tube', opens none,
+    on a record's first line or after a quoted line break closed); a record too long, or a quote
+    still open after MAX_RECORD_LINES lines or at the end, is rejected by its first line and the
+    lines after that first one are read again."""
     pending: list[tuple[int, bytes]] = []
     queue: list[tuple[int, bytes]] = []
     source = iter(lines)
-    open_at_end, literal = False, 0  # of the pending record's first line (_first_line)
+    quoted, size = False, 0  # at the end of the pending record's lines so far; its bytes
     while True:
         if queue:
             number, text = queue.pop(0)
@@ -255,16 +261,21 @@ def _records(
             number, text = item
         if not pending and not text.strip():
             continue  # a blank line is no record
-        if not pending:
-            open_at_end, literal = _first_line(text)
+        quoted, broken = _still_quoted(text, bool(pending) and quoted)
+        size = size + 1 + len(text) if pending else len(text)
         pending.append((number, text))
-        record = b"\n".join(t for _, t in pending)
-        if len(record) > MAX_RECORD_BYTES:
+        if broken and (quoted or len(pending) > 1):
+            # a quote closed a field with text after it: where such a record ends is anyone's
+            # guess, so its first line is left out and the lines after it are read again
+            kind = "UNTERMINATED QUOTE" if len(pending) > 1 else "UNQUOTED VALUE"
+            rejects.append((pending[0][0], kind, pending[0][1]))
+            queue, pending = pending[1:] + queue, []
+        elif size > MAX_RECORD_BYTES:
             kind = "RECORD TOO LONG" if len(pending) == 1 else "UNTERMINATED QUOTE"
             rejects.append((pending[0][0], kind, pending[0][1]))
             queue, pending = pending[1:] + queue, []
-        elif not open_at_end if len(pending) == 1 else (record.count(b'"') - literal) % 2 == 0:
-            yield pending[0][0], record
+        elif not quoted:
+            yield pending[0][0], b"\n".join(t for _, t in pending)
             pending = []
         elif len(pending) > MAX_RECORD_LINES:
             rejects.append((pending[0][0], "UNTERMINATED QUOTE", pending[0][1]))
@@ -280,25 +291,30 @@ def _field_start(text: bytes, at: int) -> bool:
     return text[at - 1] == ord(" ") and (at == 1 or text[at - 2] in DELIMITERS)
 
 
-def _first_line(text: bytes) -> tuple[bool, int]:
-    """(whether a quoted field is still open at the end of a record's first line, how many of its
-    quotes stand inside unquoted fields).
+# What the reader accepts after a quote closing a quoted field: spaces, then a delimiter or the line's end.
+_CLOSED = re.compile(rb" *(?:[" + re.escape(DELIMITERS) + rb"]|$)")
+
+
+def _still_quoted(text: bytes, quoted: bool) -> tuple[bool, bool]:
+    """(whether a quoted field is open at the end of one line of a record, whether a quote closed one
+    and something other than spaces and a delimiter followed it), `quoted` telling whether one was
+    open at the line's start (a quoted line break).
 
     As DuckDB's reader (and RFC 4180) reads it: a quote opens a field only at the field's start; a
-    quote inside an unquoted field ('5" tube') is a character, and is left out when the record's
-    quotes are counted to find where a quoted field it opens ends. Counting it joined the lines up
-    to the next such quote into a record the reader then read as several: exit 3, nothing loaded.
+    quote inside an unquoted field ('5" tube') is a character, also on the line that closes a quoted
+    line break ('sium",4.4,mmol"L'). Counting such a quote joined the lines up to the next one into a
+    record the reader then read as several: exit 3, nothing loaded, or a record split in two. A quote
+    closing a field with text after it ('"abc"x') is an error for the reader (UNQUOTED VALUE).
     """
-    quoted, literal = False, 0
+    broken = False
     at = text.find(b'"')
     while at != -1:
         if quoted and text[at + 1 : at + 2] == b'"':
             at += 1  # an escaped quote inside a quoted field
         elif quoted:
             quoted = False
+            broken = broken or not _CLOSED.match(text, at + 1)
         elif _field_start(text, at):
             quoted = True
-        else:
-            literal += 1
         at = text.find(b'"', at + 1)
-    return quoted, literal
+    return quoted, broken

@@ -94,6 +94,32 @@ def test_a_quoted_line_break_opened_after_one_space_is_one_record(tmp_path):
     assert counts["rows_read"] == 4 and counts["rows_loaded"] == 3
 
 
+def test_a_quote_inside_a_field_on_the_line_closing_a_quoted_line_break_is_a_character(tmp_path):
+    # Lines 3-4 are one record whose unit, after the quoted line break closed, is 'mmol"L': counted as
+    # a quote it kept the record open, split it in two (line 4 read as a record of its own).
+    lines = [H, GOOD, 'P4,2026-01-04,2823-3,"Potas\nsium",4.4,mmol"L', GOOD, GOOD, BAD_DATE]
+    labs_file(tmp_path, ("\n".join(lines) + "\n").encode())
+    assert run(tmp_path, "--reject-threshold", "1") == 0
+    assert quarantined(tmp_path) == [(3, "known_unit"), (7, "format")]
+    counts = summary(tmp_path)["files"]["labs"]
+    assert counts["rows_read"] == 5 and counts["rows_loaded"] == 3 and accounted(counts) == 5
+
+
+def test_a_quote_ending_an_unquoted_field_is_a_character_when_the_counts_pair(tmp_path):
+    # Line 3's 'Tube 5"' ends a field; the next quote opens a field that line 4 closes, and line 4's
+    # 'mmol/L 7"' ends one. Paired by count the file looked as if no quote held a line break (one
+    # record a line): two records where the reader reads one, exit 3 and nothing loaded.
+    lines = [H, GOOD, 'P5,2026-01-05,2823-3,Tube 5","Potas\nsium",mmol/L 7"', GOOD, BAD_DATE]
+    labs_file(tmp_path, ("\n".join(lines) + "\n").encode())
+    assert run(tmp_path, "--reject-threshold", "1") == 0
+    assert quarantined(tmp_path) == [(6, "format")]
+    with duckdb.connect(str(tmp_path / "audit.duckdb"), read_only=True) as con:
+        tube = con.execute("SELECT test_name FROM lab_results WHERE patient_id = 'P5'").fetchall()
+    assert tube == [('Tube 5"',)]
+    counts = summary(tmp_path)["files"]["labs"]
+    assert counts["rows_read"] == 4 and counts["rows_loaded"] == 3
+
+
 # Physical lines: 1 blank, 2 header, 3 good, 4 bad date, 5-6 too many fields (consecutive reader
 # rejects), 7 blank, 8 good, 9-10 a quoted field with a line break in it, 11 bad date.
 DIRTY = [
