@@ -127,6 +127,27 @@ def _reason(error: Exception) -> str:
     return first[:200]
 
 
+_STOPPED = (
+    "Spark stopped during the run: its Java process was killed or crashed (the kernel's "
+    "out-of-memory killer?), or the cluster stopped answering; -v shows Spark's own log. "
+    "A run that had not committed leaves the database unchanged."
+)
+
+
+def _jvm_gone() -> bool:
+    """Whether Spark's Java process no longer answers: asked after a Py4J error that says nothing
+    more ("An error occurred while calling o42.sql"), which is what Py4J raises when the connection
+    breaks while it waits for an answer (it retries only a failed send, not a failed receive)."""
+    context = SparkContext._active_spark_context
+    if context is None:
+        return True
+    try:
+        context._jvm.java.lang.System.nanoTime()  # (PySpark's own handle on the JVM; private)
+    except (ConnectionError, Py4JError):
+        return True
+    return False
+
+
 @contextmanager
 def _spark_guard() -> Iterator[None]:
     """Spark's driver out of memory as a ResourceError (exit 7, one line), as DuckDB's is; Spark's
@@ -136,17 +157,15 @@ def _spark_guard() -> Iterator[None]:
     try:
         yield
     except (ConnectionError, Py4JNetworkError):
-        raise EngineError(
-            "Spark stopped during the run: its Java process was killed or crashed (the kernel's "
-            "out-of-memory killer?), or the cluster stopped answering; -v shows Spark's own log. "
-            "A run that had not committed leaves the database unchanged."
-        ) from None
+        raise EngineError(_STOPPED) from None
     except (PySparkException, Py4JError) as error:
         try:
             text = str(error)
         except Exception:  # the JVM may be gone: then it is no heap we can name
             text = ""
         if not any(sign in text for sign in _OUT_OF_MEMORY):
+            if _jvm_gone():
+                raise EngineError(_STOPPED) from None
             raise
         raise ResourceError(
             "out of memory in Spark's driver (its JVM heap). A run that had not committed leaves the "

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from pipelines.errors import EXIT_ENGINE
-from tests.conftest import SAMPLE_EXPORT
+from tests.conftest import ROOT, SAMPLE_EXPORT
 from tests.helpers import cli, run_args, start_cli, table_counts
 from tests.spark.engine import TEST_MASTER, skip_without_spark
 
@@ -82,3 +84,47 @@ def test_spark_killed_mid_run_is_one_line_exit_9_and_the_database_unchanged(tmp_
     assert last.startswith("clinic-audit: error: Spark stopped during the run"), last
     assert "cannot use this file" not in last
     assert table_counts(tmp_path / "audit.duckdb") == before
+
+
+# In a process of its own (this one's Spark is shared by the other tests): Py4J's error for an answer
+# that never came, raised as Py4J raises it (`get_return_value` of a bare error response), with
+# Spark's JVM alive, then killed.
+NO_ANSWER = """
+import os, signal, sys
+from py4j.protocol import ERROR, Py4JError, get_return_value
+from pyspark import SparkContext
+from pipelines.engines.spark import _spark_guard, session
+from pipelines.errors import EngineError
+from tests.spark.test_spark_process_dies import _java_below
+
+session("local[1]")
+
+
+def no_answer():
+    try:
+        with _spark_guard():
+            get_return_value(ERROR, SparkContext._gateway._gateway_client, "o42", "sql")
+    except (EngineError, Py4JError) as error:
+        return type(error).__name__
+
+
+print("alive:", no_answer())
+for pid in _java_below(os.getpid()):
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+print("gone:", no_answer())
+"""
+
+
+@pytest.mark.slow
+def test_py4js_bare_error_for_an_answer_that_never_came_is_exit_9_once_the_jvm_is_gone() -> None:
+    # Py4J retries a command it could not send, not one whose answer broke off: then it raises a bare
+    # "An error occurred while calling o42.sql", which said nothing of Spark having stopped (exit 1).
+    # With the JVM alive the same error is a bug's, and stays as it is.
+    skip_without_spark()
+    if not Path("/proc/self/stat").exists():
+        pytest.skip("finding the JVM's process needs Linux /proc")
+    done = subprocess.run(
+        [sys.executable, "-c", NO_ANSWER], cwd=ROOT, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert done.stdout.splitlines() == ["alive: Py4JError", "gone: EngineError"], done.stderr[-3000:]
