@@ -21,10 +21,14 @@ import re
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
+
+from pipelines.csv_tables import delimiter_of
+from pipelines.errors import InputError
 
 CHUNK = 8 << 20
 # A record longer than this is quarantined by number (DuckDB rejects lines over its max_line_size,
@@ -64,7 +68,8 @@ def layout(path: Path) -> Layout:
 
     One pass in 8 MiB chunks with numpy (about 0.2 s per 160 MiB; bytes.find of a two-byte pattern
     took ten times that)."""
-    newlines, inside, tail, open_blank, quote_open = 0, False, b"\n", True, False
+    newlines, inside, tail, open_blank, quote_open, ends = 0, False, b"\n", True, False, 0
+    edge = field_edge(delimiter_in(path))
     with _open(path) as handle:
         while read := handle.read(CHUNK):
             chunk = read.removeprefix(codecs.BOM_UTF8) if tail == b"\n" and not newlines else read
@@ -76,14 +81,17 @@ def layout(path: Path) -> Layout:
                 return Layout(False)  # a record of 8 MiB or more
             if b"\r" in chunk and not _crs_end_lines(data):
                 return Layout(False)
+            ends |= _line_ends(chunk, len(breaks))
+            if ends == BOTH_LINE_ENDS:
+                return Layout(False)  # LF and CRLF in one file: the reader takes the first it meets
             blank, open_blank = _blank_line(data, breaks, open_blank)
             if blank:
                 return Layout(False)  # a blank line (a blank first line included)
-            if quote_open and len(data) and not FIELD_EDGE[data[0]]:
+            if quote_open and len(data) and not edge[data[0]]:
                 return Layout(False)  # the last chunk's final quote stood inside a field
             quote_open = False
-            if b'"' in chunk:
-                stray, quote_open = _stray_quote(data, tail, inside)
+            if b'"' in chunk or inside:  # (a quoted field open across a chunk with no quote)
+                stray, quote_open = _stray_quote(data, tail, inside, edge)
                 inside, quoted = _quoted_newlines(data, breaks, inside)
                 if quoted or stray:
                     return Layout(False)
@@ -100,6 +108,19 @@ def _crs_end_lines(data: np.ndarray) -> bool:
     """Whether every CR in the chunk is followed by an LF (a CR ending the chunk counts as not)."""
     after = np.flatnonzero(data == CARRIAGE_RETURN) + 1
     return bool(len(after) == 0 or (after[-1] < len(data) and (data[after] == NEWLINE).all()))
+
+
+LF_END, CRLF_END = 1, 2  # the line ends a chunk holds, as bits
+BOTH_LINE_ENDS = LF_END | CRLF_END
+
+
+def _line_ends(chunk: bytes, lines: int) -> int:
+    """Which line ends end the chunk's `lines` lines (LF_END, CRLF_END, both or none), once
+    _crs_end_lines has found that every CR in it is followed by an LF. DuckDB's reader stops with an
+    error at a CRLF in a file it began reading as LF-ended, and the other way round, so a file with
+    both is mended (one record per LF line)."""
+    crlf = chunk.count(b"\r") if b"\r" in chunk else 0
+    return (LF_END if lines > crlf else 0) | (CRLF_END if crlf else 0)
 
 
 def _blank_line(data: np.ndarray, breaks: np.ndarray, open_blank: bool) -> tuple[bool, bool]:
@@ -141,32 +162,44 @@ def _quoted_newlines(data: np.ndarray, breaks: np.ndarray, inside: bool) -> tupl
     return bool((len(quotes) + int(inside)) % 2), int(parity.sum())
 
 
-# What may come before a quote that opens a quoted field (besides the record's start): a delimiter.
-DELIMITERS = b",;\t"
-# Bytes beside a quote that starts or ends a field, or is half of an escaped one: delimiters, line
-# ends and the quote itself.
-FIELD_EDGE = np.zeros(256, dtype=bool)
-FIELD_EDGE[list(DELIMITERS + b'\r\n"')] = True
+def delimiter_in(path: Path) -> bytes:
+    """The file's delimiter as the load reads it (csv_tables.delimiter_of its first non-blank line):
+    a quote beside another of the three is a character to the reader."""
+    with _open(path) as handle:
+        head = handle.read(1 << 20).removeprefix(codecs.BOM_UTF8)
+    first = next((line for line in re.split(rb"\r\n|\r|\n", head) if line.strip()), b"")
+    return delimiter_of(first.decode("latin-1")).encode()
 
 
-def _stray_quote(data: np.ndarray, before: bytes, inside: bool) -> tuple[bool, bool]:
-    """(whether a quote in the chunk stands inside a field ('5" tube', or ending one: 'Tube 5",'),
-    whether the chunk ends with a quote whose next byte, in the next chunk, decides it). Counted as a
-    quote, a stray one makes quoted line breaks look paired when they are not (the reader takes it as
-    a character and the next quote as opening a field), so such a file is mended (csv_scan._records)
-    instead. A quote ending a field is told from one closing a quoted field by the count: it would
-    open one (no quote open before it) yet follows no delimiter or line end.
+@cache
+def field_edge(delimiter: bytes) -> np.ndarray:
+    """Bytes beside a quote that starts or ends a field, or is half of an escaped one: the delimiter,
+    line ends and the quote itself."""
+    edge = np.zeros(256, dtype=bool)
+    edge[list(delimiter + b'\r\n"')] = True
+    return edge
+
+
+def _stray_quote(data: np.ndarray, before: bytes, inside: bool, edge: np.ndarray) -> tuple[bool, bool]:
+    """(whether a quote in the chunk is out of place, whether the chunk ends with a quote whose next
+    byte, in the next chunk, decides it). Out of place: a quote that would open a quoted field (no
+    quote open before it, by the count) but follows no delimiter or line end ('5" tube', 'Tube 5",':
+    the reader takes it as a character), or one that would close a field but is followed by text
+    ('""P3', '"abc"x': an error the reader recovers from with a row of its own beside the reject).
+    Counted as quotes, such quotes also make quoted line breaks look paired when they are not; a
+    file holding one is mended (csv_scan._records) instead.
     `before`: the byte before the chunk (the last chunk's last, a line end at the file's start), so
-    that the verdict does not depend on where chunks end; `inside`: a quote open at the chunk's start."""
+    that the verdict does not depend on where chunks end; `inside`: a quote open at the chunk's start;
+    `edge`: field_edge of the file's delimiter."""
     extended = np.concatenate((np.frombuffer(before, dtype=np.uint8), data))
     quotes = np.flatnonzero(extended == QUOTE)
     quotes = quotes[quotes > 0]
-    inner = quotes[quotes < len(extended) - 1]
-    stray = bool((~FIELD_EDGE[extended[inner - 1]] & ~FIELD_EDGE[extended[inner + 1]]).any())
-    opening = quotes[(np.arange(len(quotes)) + int(inside)) % 2 == 0]
-    stray = stray or bool((~FIELD_EDGE[extended[opening - 1]]).any())
-    last = len(quotes) and quotes[-1] == len(extended) - 1 and not FIELD_EDGE[extended[-2]]
-    return stray, bool(last)
+    # by the count they alternate: a quote opens a field, the next closes it (or is half of an escape)
+    opening, closing = (quotes[1::2], quotes[::2]) if inside else (quotes[::2], quotes[1::2])
+    at_end = bool(len(closing) and closing[-1] == len(extended) - 1)
+    closing = closing[:-1] if at_end else closing
+    stray = not (edge[extended[opening - 1]].all() and edge[extended[closing + 1]].all())
+    return stray, at_end
 
 
 @dataclass
@@ -190,7 +223,7 @@ def mend(source: Path, target: Path, encoding: str = "utf-8") -> Mended:
     decoder = None if codecs.lookup(encoding).name == "utf-8" else encoding
     left_out: list[tuple[int, str, bytes]] = []
     with target.open("wb") as out:
-        for line, record in _records(_physical_lines(source), left_out):
+        for line, record in _records(_physical_lines(source), left_out, delimiter_in(source)):
             if b"\r" in record or b"\x00" in record:
                 left_out.append((line, "STRAY CARRIAGE RETURN" if b"\r" in record else "NUL BYTE", record))
                 continue
@@ -206,7 +239,19 @@ def mend(source: Path, target: Path, encoding: str = "utf-8") -> Mended:
         (line, kind, text[:SHOWN_BYTES].decode(decoder or "utf-8", "replace"))
         for line, kind, text in left_out
     )
+    _header_kept(source, mended)
     return mended
+
+
+def _header_kept(source: Path, mended: Mended) -> None:
+    """An InputError when the file's first record, its header, was left out: the copy's first record
+    would be read as the header, and that data record lost without a word."""
+    if mended.rejects and (not mended.lines or mended.rejects[0][0] < mended.lines[0]):
+        line, kind, _ = mended.rejects[0]
+        raise InputError(
+            f"{source}: line {line}, the header, cannot be read ({kind.lower()}: a misplaced quote, a "
+            "stray line end or bytes that are not text); nothing was loaded"
+        )
 
 
 def _physical_lines(path: Path) -> Iterator[tuple[int, bytes]]:
@@ -236,7 +281,7 @@ def _without_bom(handle: BinaryIO) -> Iterator[bytes]:
 
 
 def _records(
-    lines: Iterator[tuple[int, bytes]], rejects: list[tuple[int, str, bytes]]
+    lines: Iterator[tuple[int, bytes]], rejects: list[tuple[int, str, bytes]], delimiter: bytes
 ) -> Iterator[tuple[int, bytes]]:
     """(first line, text) of each record: lines are joined while a quoted field is open as the reader
     reads them (_still_quoted, line by line: an inch mark in free text, '5" tube', opens none,
@@ -261,12 +306,13 @@ def _records(
             number, text = item
         if not pending and not text.strip():
             continue  # a blank line is no record
-        quoted, broken = _still_quoted(text, bool(pending) and quoted)
+        quoted, broken = _still_quoted(text, bool(pending) and quoted, delimiter)
         size = size + 1 + len(text) if pending else len(text)
         pending.append((number, text))
-        if broken and (quoted or len(pending) > 1):
-            # a quote closed a field with text after it: where such a record ends is anyone's
-            # guess, so its first line is left out and the lines after it are read again
+        if broken:
+            # a quote closed a field with text after it: the reader rejects the record but may
+            # also make a row of it, and where a record spanning lines ends is anyone's guess, so
+            # the mending leaves its first line out and reads the lines after it again
             kind = "UNTERMINATED QUOTE" if len(pending) > 1 else "UNQUOTED VALUE"
             rejects.append((pending[0][0], kind, pending[0][1]))
             queue, pending = pending[1:] + queue, []
@@ -282,20 +328,23 @@ def _records(
             queue, pending = pending[1:] + queue, []
 
 
-def _field_start(text: bytes, at: int) -> bool:
+def _field_start(text: bytes, at: int, delimiter: int) -> bool:
     """Whether the quote at `at` starts a field as DuckDB's reader sees one: at the record's start or
     after a delimiter, and also after exactly one space there (', "Potas' opens a quoted field; after
     two spaces the quote is a character)."""
-    if at == 0 or text[at - 1] in DELIMITERS:
+    if at == 0 or text[at - 1] == delimiter:
         return True
-    return text[at - 1] == ord(" ") and (at == 1 or text[at - 2] in DELIMITERS)
+    return text[at - 1] == ord(" ") and (at == 1 or text[at - 2] == delimiter)
 
 
-# What the reader accepts after a quote closing a quoted field: spaces, then a delimiter or the line's end.
-_CLOSED = re.compile(rb" *(?:[" + re.escape(DELIMITERS) + rb"]|$)")
+@cache
+def _closed(delimiter: bytes) -> re.Pattern[bytes]:
+    """What the reader accepts after a quote closing a quoted field: spaces, then the delimiter or the
+    line's end."""
+    return re.compile(rb" *(?:" + re.escape(delimiter) + rb"|$)")
 
 
-def _still_quoted(text: bytes, quoted: bool) -> tuple[bool, bool]:
+def _still_quoted(text: bytes, quoted: bool, delimiter: bytes) -> tuple[bool, bool]:
     """(whether a quoted field is open at the end of one line of a record, whether a quote closed one
     and something other than spaces and a delimiter followed it), `quoted` telling whether one was
     open at the line's start (a quoted line break).
@@ -313,8 +362,8 @@ def _still_quoted(text: bytes, quoted: bool) -> tuple[bool, bool]:
             at += 1  # an escaped quote inside a quoted field
         elif quoted:
             quoted = False
-            broken = broken or not _CLOSED.match(text, at + 1)
-        elif _field_start(text, at):
+            broken = broken or not _closed(delimiter).match(text, at + 1)
+        elif _field_start(text, at, delimiter[0]):
             quoted = True
         at = text.find(b'"', at + 1)
     return quoted, broken

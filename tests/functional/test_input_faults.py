@@ -120,6 +120,35 @@ def test_a_quote_ending_an_unquoted_field_is_a_character_when_the_counts_pair(tm
     assert counts["rows_read"] == 4 and counts["rows_loaded"] == 3
 
 
+@pytest.mark.parametrize(
+    "line",
+    ['""P3,""2026-01-03,2823-3,Potassium,4.3,mmol/L,', 'P3,2026-01-03,2823-3,"Potassium"x,4.3,mmol/L'],
+    ids=["empty-quotes-then-text", "text-after-closing-quote"],
+)
+def test_a_quote_closing_a_field_with_text_after_it_quarantines_that_record_only(tmp_path, line):
+    # The reader rejects such a record and also makes a row of it (recovering), so a file otherwise
+    # clean was read with a record too many: exit 3, nothing loaded.
+    lines = [H, GOOD, line, GOOD, BAD_DATE]
+    labs_file(tmp_path, ("\n".join(lines) + "\n").encode())
+    assert run(tmp_path, "--reject-threshold", "1") == 0
+    assert quarantined(tmp_path) == [(3, "unquoted_value"), (5, "format")]
+    counts = summary(tmp_path)["files"]["labs"]
+    assert counts["rows_read"] == 4 and counts["rows_loaded"] == 2 and accounted(counts) == 4
+
+
+@pytest.mark.parametrize(
+    ("first", "rest"), [("\n", "\r\n"), ("\r\n", "\n")], ids=["lf-then-crlf", "crlf-then-lf"]
+)
+def test_a_file_mixing_lf_and_crlf_line_ends_loads(tmp_path, first, rest):
+    # A header written by one tool and rows appended by another: the reader stops at the first line
+    # end of the other kind (exit 3, nothing loaded) unless the file is mended.
+    labs_file(tmp_path, (H + first + rest.join([GOOD, GOOD, BAD_DATE]) + rest).encode())
+    assert run(tmp_path, "--reject-threshold", "1") == 0
+    assert quarantined(tmp_path) == [(4, "format")]
+    counts = summary(tmp_path)["files"]["labs"]
+    assert counts["rows_read"] == 3 and counts["rows_loaded"] == 2
+
+
 # Physical lines: 1 blank, 2 header, 3 good, 4 bad date, 5-6 too many fields (consecutive reader
 # rejects), 7 blank, 8 good, 9-10 a quoted field with a line break in it, 11 bad date.
 DIRTY = [
@@ -275,6 +304,18 @@ def test_a_binary_file_is_refused_naming_it(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "labs.csv" in err and "nul_byte" not in err and "Traceback" not in err and SECRET not in err
     assert "binary data" in err
+
+
+def test_a_header_with_a_misplaced_quote_refuses_the_file_naming_its_line(tmp_path, capsys):
+    # Mended, the header was left out as a bad record and the first data record read as the header:
+    # that record lost with exit 0, and the header quarantined as if it were data.
+    labs_file(
+        tmp_path, (H.replace("test_name", '"test_name"x') + f"\n{GOOD}\nP1,{SECRET},x,y,1,z\n").encode()
+    )
+    assert run(tmp_path) == 3
+    err = capsys.readouterr().err
+    assert "labs.csv: line 1, the header, cannot be read" in err
+    assert "Traceback" not in err and SECRET not in err
 
 
 def test_a_folder_where_a_file_should_be_is_named(tmp_path, capsys):
