@@ -20,14 +20,42 @@ CREATE OR REPLACE TEMP MACRO result_text(value, comparator) AS
 
 -- A double rounded to at most two decimals as DuckDB casts it to text: Java's own text below 1e7;
 -- from 1e7 the decimal digits, one decimal at least ('12345678.0', where Java writes 1.2345678E7);
--- from 1e16 an exponent as DuckDB writes it ('1e+16', '1.5e+16': Java's 1.0E16, 1.5E16).
+-- from 1e16 an exponent as DuckDB writes it (exponent_text).
 CREATE OR REPLACE TEMP MACRO double_text(x) AS
     element_at(transform(array(x), dx ->
         CASE WHEN abs(dx) < 10000000 THEN CAST(dx AS STRING)
              WHEN abs(dx) < 10000000000000000
              THEN regexp_replace(regexp_replace(CAST(CAST(dx AS DECIMAL(38, 2)) AS STRING), '0+$', ''),
                                  '[.]$', '.0')
-             ELSE regexp_replace(regexp_replace(CAST(dx AS STRING), '[.]0E', 'E'), 'E', 'e+') END), 1);
+             ELSE exponent_text(dx) END), 1);
+-- A double from 1e16 as DuckDB writes it: the fewest significant digits (15, 16, else 17) that read
+-- back as the same double, rounded from its exact value, in exponent form ('1e+16', '1.5e+16',
+-- '-7.387629526543395e+16'). Java 17's own text may carry a digit more (-7.3876295265433952E16), and
+-- its printf rounds that text, not the exact value (-5.705224179642987e+18 for DuckDB's ...986e+18).
+-- The exact value is a whole number, m * 2^k with m below 2^55: its digits, exact below 1e34 (DECIMAL);
+-- from 1e34 (no lab value) printf's digits are used.
+CREATE OR REPLACE TEMP MACRO exponent_text(x) AS
+    CASE WHEN x < 0 THEN '-' ELSE '' END
+    || CASE WHEN abs(x) < 1e34
+            THEN element_at(transform(array(exact_digits_rounded(abs(x))), hd ->
+                 element_at(transform(array(regexp_replace(CAST(hd.head AS STRING), '0+$', '')), dg ->
+                     substr(dg, 1, 1) || CASE WHEN length(dg) > 1 THEN '.' || substr(dg, 2) ELSE '' END
+                     || 'e+' || lpad(CAST(length(CAST(hd.head AS STRING)) - 1 + hd.shift AS STRING), 2, '0')), 1)), 1)
+            ELSE regexp_replace(
+                     element_at(filter(array(printf('%.14e', abs(x)), printf('%.15e', abs(x)), printf('%.16e', abs(x))),
+                                       ex -> CAST(ex AS DOUBLE) = abs(x)), 1),
+                     '[.]?0*e', 'e') END;
+-- A positive whole double below 1e34 as head * 10^shift, head its first 15, 16, else 17 digits rounded
+-- half up from its exact value: the fewest that read back as the same double.
+CREATE OR REPLACE TEMP MACRO exact_digits_rounded(ax) AS
+    element_at(transform(array(greatest(CAST(floor(log2(ax)) AS INT) - 53, 0)), ek ->
+    element_at(transform(array(CAST(CAST(CAST(ax / power(2, ek) AS BIGINT) AS DECIMAL(19, 0))
+                                    * CAST(shiftleft(CAST(1 AS BIGINT), ek) AS DECIMAL(19, 0)) AS STRING)), ed ->
+    element_at(filter(transform(array(15, 16, 17), en ->
+        named_struct('head', CAST(substr(ed, 1, en) AS BIGINT)
+                             + CASE WHEN substr(ed, en + 1, 1) >= '5' THEN 1 ELSE 0 END,
+                     'shift', length(ed) - en)),
+        hd -> CAST(concat(CAST(hd.head AS STRING), 'e', CAST(hd.shift AS STRING)) AS DOUBLE) = ax), 1)), 1)), 1);
 
 -- printf's '%.2g' of a number already rounded to two significant digits, under 0.1: fixed decimals
 -- with the trailing zeros dropped, or under 1e-4 a mantissa and an exponent of two digits at least
@@ -49,8 +77,10 @@ CREATE OR REPLACE TEMP MACRO decade(r) AS
 -- form (66.32). checks/translate.py writes DuckDB's round() as this (the checks round doubles: lab
 -- values; a DECIMAL would be rounded as a double here).
 CREATE OR REPLACE TEMP MACRO round_half_away(x, n) AS exact_round(x, n, false);
--- x rounded to n decimals by its exact value. x is scaled by 10^n; a product already whole (from
--- 2^52), infinite or not a number is x itself, as in DuckDB; a product exactly on a half is decided
+-- x rounded to n decimals by its exact value. x is scaled by 10^n; a product infinite or not a number
+-- is x itself, as in DuckDB; a product already whole (from 2^52) is divided back, as DuckDB does
+-- (round(123456789012345.67, 2) is 123456789012345.69 there: the product and the quotient are
+-- rounded doubles; x itself read .67 on Spark); a product exactly on a half is decided
 -- by the product's rounding error, which says on which side the exact value lies, and an exact tie
 -- goes away from zero (round) or to the even digit (printf's rule: 0.0625 is '0.062'); a negative
 -- rounded to zero stays -0.0, as in DuckDB; any other product rounds to its nearest whole number,
@@ -58,7 +88,8 @@ CREATE OR REPLACE TEMP MACRO round_half_away(x, n) AS exact_round(x, n, false);
 CREATE OR REPLACE TEMP MACRO exact_round(x, n, ties_to_even) AS
     element_at(transform(array(CAST(x AS DOUBLE)), hx -> element_at(transform(array(power(10, n)), sc ->
         element_at(transform(array(hx * sc), pr ->
-            CASE WHEN isnan(pr) OR abs(pr) >= 4503599627370496 THEN hx
+            CASE WHEN isnan(pr) OR abs(pr) = CAST('Infinity' AS DOUBLE) THEN hx
+                 WHEN abs(pr) >= 4503599627370496 THEN pr / sc
                  ELSE round_product(pr, hx, sc, ties_to_even) / sc END), 1)), 1)), 1);
 CREATE OR REPLACE TEMP MACRO round_product(p, x, s, ties_to_even) AS
     CASE WHEN p - floor(p) = 0.5
