@@ -47,7 +47,7 @@ calcium_forms AS (
     LEFT JOIN albumin_pairs p USING (rid)
 ),
 calcium_judged AS (
-    SELECT patient_id, collected_at, day,
+    SELECT patient_id, collected_at, day, total,
            CASE WHEN analyte = 'calcium_ionized' THEN 1 WHEN analyte = 'calcium_corrected' THEN 2
                 WHEN computed THEN 3 ELSE 4 END AS form_rank,
            CASE WHEN computed THEN albumin_corrected_calcium(total, albumin, $albumin_reference,
@@ -74,7 +74,7 @@ electrolytes AS (
     -- (result_text formatted here, once the cramp patients' results are picked: it is costly)
     SELECT patient_id, collected_at, day, value, value_comparator,
            result_text(value, value_comparator) AS result_text, k,
-           analyte AS test, analyte AS label,
+           analyte AS test, analyte AS label, 0.0 AS lean,
            CASE analyte
                WHEN 'potassium' THEN result_below(value, value_comparator, $potassium_low)
                WHEN 'magnesium' THEN result_below(value, value_comparator, $magnesium_low)
@@ -85,7 +85,9 @@ electrolytes AS (
     SELECT patient_id, collected_at, day, value, value_comparator,
            result_text(value, value_comparator) || working AS result_text,
            latest_key(collected_at, value, value_comparator) AS k,
-           'calcium' AS test, label,
+           -- two totals of one time may correct to one value (2.2949 and 2.2951 with albumin
+           -- 39.95: both 2.30): the latest key ties, and the lower total is shown (lean)
+           'calcium' AS test, label, -total AS lean,
            CASE form_rank
                WHEN 1 THEN result_below(value, value_comparator, $ionized_calcium_low)
                WHEN 4 THEN result_below(value, value_comparator, $calcium_low)
@@ -139,7 +141,7 @@ latest AS (
            max(day) FILTER (test = 'potassium') AS last_potassium_at,
            arg_max(result_text, k) FILTER (test = 'potassium') AS last_potassium,
            max(day) FILTER (test = 'calcium') AS last_calcium_at,
-           arg_max(label || ' ' || result_text, k) FILTER (test = 'calcium') AS last_calcium,
+           arg_max(label || ' ' || result_text, (k, lean)) FILTER (test = 'calcium') AS last_calcium,
            max(day) FILTER (test = 'magnesium') AS last_magnesium_at,
            arg_max(result_text, k) FILTER (test = 'magnesium') AS last_magnesium
     FROM electrolytes

@@ -303,6 +303,33 @@ def test_albumin_reference_is_a_parameter(tmp_path):
     calcium_spec(tmp_path, expected=expected, params={"albumin_reference": 44})
 
 
+@pytest.mark.parametrize("order", [1, -1], ids=["as_written", "reversed"])
+def test_two_totals_at_one_time_show_the_lower_whatever_the_row_order(tmp_path, order):
+    # Two total calciums of one draw (2.2949, 2.2951) with one albumin (39.95 g/L) both correct to
+    # 2.30, so the latest result's key ties; the evidence shows the lower total, as every tie here
+    # leans low, in either file order (it followed the order: #21 outcome 5, evidence deterministic).
+    draw = [
+        "T01 | 2026-05-01T08:00 | 2000-8 | | 2.2949 | mmol/L",
+        "T01 | 2026-05-01T08:00 | 2000-8 | | 2.2951 | mmol/L",
+        "T01 | 2026-05-01T08:00 | 1751-7 | | 39.95  | g/L",
+    ][::order]
+    labs = table(
+        "patient_id | collected_at | loinc_code | test_name | value | unit\n"
+        + "\n".join([panel("T01", "2026-05-01", k="3.0", omit="ca"), *draw])
+    )
+    diagnoses = table(
+        "patient_id | code | code_system | recorded_at | resolved_at\nT01 | R25.2 | ICD-10-CM | 2026-06-01 |"
+    )
+    check_spec(
+        tmp_path,
+        CHECK,
+        AS_OF,
+        {"diagnoses": diagnoses, "labs": labs},
+        {"T01": "high"},  # the low potassium flags it; the calcium is evidence
+        evidence={"T01": {"last_calcium": "corrected calcium 2.3 (total 2.29, albumin 39.95)"}},
+    )
+
+
 @pytest.mark.parametrize(
     ("total_cmp", "albumin_cmp", "expected"),
     [
