@@ -1,8 +1,9 @@
 """FHIR R4 bulk data export: NDJSON files (optionally `.ndjson.gz`), one resource type per file.
 
 File names vary between servers ('Observation.ndjson', 'Observation.000.ndjson', '1.Observation.ndjson'),
-so each file's type is read from the `resourceType` of its first resource. Mapping (FHIR R4,
-hl7.org/fhir/R4 and the Bulk Data Access IG, hl7.org/fhir/uv/bulkdata):
+so each file's type is read from the `resourceType` of its first resource; when that is a type this
+profile does not read (a stray Group or Encounter) and the name names one it does, the name's.
+Mapping (FHIR R4, hl7.org/fhir/R4 and the Bulk Data Access IG, hl7.org/fhir/uv/bulkdata):
 
 - Patient: id, birthDate (a partial one, '1950' or '1950-03', as the period's first day), gender;
   deceasedDateTime gives the death date (its local date; a partial date, '2020' or '2020-03', as the
@@ -38,7 +39,9 @@ hl7.org/fhir/R4 and the Bulk Data Access IG, hl7.org/fhir/uv/bulkdata):
 - Partial dates ('2015', '2015-06', allowed in R4 dateTimes): a start (onset, recordedDate, a
   prescription's start) is the period's first day; an abatement, an end, its last day (at the latest
   today). A prescription's end and a result's time are not completed (a partial one is quarantined).
-- Subjects are references 'Patient/<id>'; anything else leaves patient_id empty (quarantined).
+- Subjects are references 'Patient/<id>', relative or absolute ('https://ehr.example/fhir/Patient/<id>',
+  which the Bulk Data IG allows), a version ('/_history/2') ignored; anything else ('urn:uuid:<id>')
+  leaves patient_id empty (quarantined).
 - Resources marked entered-in-error (and cancelled results, cancelled/draft orders, statements of a
   drug not taken, refuted conditions), and Observations whose category is not laboratory (vital
   signs, surveys, social history), are skipped: counted per reason (`_skip`), not loaded, not
@@ -264,7 +267,13 @@ def _day(value: str) -> str:
 
 CODE = "(j->'$.code')"  # an Observation's or Condition's code
 LAST_UPDATE = "(j->>'$.meta.lastUpdated')"  # when the resource was last changed
-PATIENT_ID = "nullif(regexp_extract(j->>'$.subject.reference', '^Patient/([^/]+)$', 1), '')"
+# The subject's Patient id: the Bulk Data IG lets a server write references relative ('Patient/p1')
+# or absolute, rooted in its base URL ('https://ehr.example/fhir/Patient/p1'); R4 lets one name a
+# version ('Patient/p1/_history/2'). Read as 'Patient/<id>' only, an EHR's absolute references put
+# every row in quarantine.
+PATIENT_ID = (
+    "nullif(regexp_extract(j->>'$.subject.reference', '(?:^|/)Patient/([^/]+)(?:/_history/[^/]+)?$', 1), '')"
+)
 STATUS = "coalesce(j->>'$.status', '')"
 VERIFICATION = "coalesce(CAST(j->'$.verificationStatus.coding' AS JSON[])[1]->>'$.code', '')"
 
@@ -512,15 +521,27 @@ def _first_resource(path: Path) -> dict:
     return resource
 
 
+def _named_type(path: Path) -> str | None:
+    """The type this profile reads that the file's name names ('Patient.000.ndjson', '1.Patient.ndjson'),
+    if it names exactly one."""
+    named = {part for part in path.name.split(".") if part in TYPES}
+    return named.pop() if len(named) == 1 else None
+
+
 def by_type(export_dir: Path) -> dict[str, list[Path]]:
-    """The NDJSON files of each resource type this profile reads; other types are ignored."""
+    """The NDJSON files of each resource type this profile reads; other types are ignored. A file whose
+    first resource is of a type not read here but whose name names one is read as the named type: typed
+    by that line alone, the whole file was passed over with exit 0 (a Patient file: every death), where
+    read as its name says the stray line is quarantined by its line and the rest loads."""
     found: dict[str, list[Path]] = {}
     for path in _ndjson_files(export_dir):
         resource = _first_resource(path)
         kind = resource.get("resourceType")
+        if kind in TYPES and REQUIRED_FIELD[kind] not in resource:
+            raise InputError(f"{path}: required field '{REQUIRED_FIELD[kind]}' is missing ({kind})")
+        if kind is not None and kind not in TYPES:
+            kind = _named_type(path)
         if kind in TYPES:
-            if REQUIRED_FIELD[kind] not in resource:
-                raise InputError(f"{path}: required field '{REQUIRED_FIELD[kind]}' is missing ({kind})")
             found.setdefault(kind, []).append(path)
     return found
 

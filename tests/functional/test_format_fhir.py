@@ -678,3 +678,52 @@ def test_the_dosage_timing_bounds_end_the_course(tmp_path):
     got = rows(tmp_path, "SELECT patient_id, end_date::VARCHAR FROM prescriptions ORDER BY 1")
     assert got == [("p1", "2026-03-01"), ("p2", "2026-04-15"), ("p3", "2027-01-01"), ("p4", "2027-01-01")]
     assert flagged(tmp_path / "audit.duckdb", "diuretic_electrolyte_monitoring") == {"p3", "p4"}
+
+
+def test_a_patient_file_opening_with_another_type_is_read_as_its_name_says(tmp_path):
+    """A file's type is its first resource's. A Patient file whose first line is a resource this
+    profile does not read (a bulk export's Group) was passed over whole with exit 0: every death
+    lost, a dead patient flagged. Read as its name says, the stray line is quarantined at line 1."""
+    group = {"resourceType": "Group", "id": "g1", "type": "person", "actual": True}
+    dead = patient("p1", "1950-01-01", "female") | {"deceasedDateTime": "2026-10-01"}
+    resources = {
+        "Patient.000.ndjson": [group, dead, patient("p2", "1950-01-01", "male")],
+        "MedicationRequest.ndjson": [medreq("m1", "p1", FUROSEMIDE), medreq("m2", "p2", FUROSEMIDE)],
+        "Condition.ndjson": [coded("c1", "p1", [NUMB_LEG])],
+    }
+    files = run_small(tmp_path, resources)
+    assert files["patients"]["rows_loaded"] == 2
+    assert rows(tmp_path, "SELECT patient_id, death_date::VARCHAR FROM patients ORDER BY 1") == [
+        ("p1", "2026-10-01"),
+        ("p2", None),
+    ]
+    assert rows(tmp_path, "SELECT file, line, rule FROM quarantine") == [
+        ("Patient.000.ndjson", 1, "other_resource_type")
+    ]
+    assert flagged(tmp_path / "audit.duckdb", "diuretic_electrolyte_monitoring") == {"p2"}
+
+
+def test_absolute_and_versioned_subject_references_name_the_patient(tmp_path):
+    """The Bulk Data IG lets a server write references absolute, rooted in its base URL, and R4 lets a
+    reference name a version: both are the patient's, where 'Patient/<id>' alone quarantined every
+    row of such an export. A 'urn:uuid:' reference (a transaction bundle's) names no Patient id."""
+    base = "https://ehr.example.org/fhir"
+    resources = {
+        "Patient.ndjson": [patient("p1", "1950-01-01", "female")],
+        "Observation.ndjson": [
+            obs(f"o{i}", "p1", "2823-3", 4.0 + i / 10, "mmol/L", "2026-10-01")
+            | {"subject": {"reference": ref}}
+            for i, ref in enumerate((f"{base}/Patient/p1", "Patient/p1/_history/3", "urn:uuid:p1"))
+        ],
+        "MedicationRequest.ndjson": [
+            medreq("m1", "p1", FUROSEMIDE) | {"subject": {"reference": f"{base}/Patient/p1"}}
+        ],
+        "Condition.ndjson": [
+            coded("c1", "p1", [NUMB_LEG]) | {"subject": {"reference": "Patient/p1/_history/1"}}
+        ],
+    }
+    files = run_small(tmp_path, resources)
+    assert (files["labs"]["rows_loaded"], files["labs"]["rows_rejected"]) == (2, 1)
+    assert rows(tmp_path, "SELECT column_name, rule FROM quarantine") == [("patient_id", "required")]
+    assert rows(tmp_path, "SELECT patient_id FROM prescriptions") == [("p1",)]
+    assert rows(tmp_path, "SELECT patient_id FROM diagnoses") == [("p1",)]
