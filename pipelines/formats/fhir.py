@@ -12,11 +12,12 @@ Mapping (FHIR R4, hl7.org/fhir/R4 and the Bulk Data Access IG, hl7.org/fhir/uv/b
   deceasedBoolean true says dead with the date unknown, false says alive.
 - Observation (category laboratory, or no category) -> labs: the LOINC coding of `code`, else
   `code.text` (or the first coding's display) as the test name; effectiveDateTime, else
-  effectivePeriod.start, effectiveInstant or issued; valueQuantity.value / unit (else code). A
-  censored result keeps its valueQuantity.comparator ('<', '<=', '>=', '>'; value 0.5 with '<' is
-  '<0.5'); a valueString is read as a generic export's value is: a number, a censored number
-  ('<0.5'), a number with an abnormal flag ('5.6 H'); text with no digit ('see comment') is a result
-  without a numeric value, and other text with digits ('0,45', '5.6 mmol') is quarantined.
+  effectivePeriod.start, effectiveInstant or issued; valueQuantity.value / unit (else code), else
+  valueInteger (a count, unit-less). A censored result keeps its valueQuantity.comparator ('<', '<=',
+  '>=', '>'; value 0.5 with '<' is '<0.5'); a valueString is read as a generic export's value is: a
+  number, a censored number ('<0.5'), a number with an abnormal flag ('5.6 H'); text with no digit
+  ('see comment') is a result without a numeric value, and other text with digits ('0,45', '5.6 mmol')
+  is quarantined.
   A category coded as anything but laboratory is skipped; a category with text only counts as none.
 - MedicationRequest and MedicationStatement -> prescriptions: the drug name is
   medicationCodeableConcept.text, else its first coding's display; RxNorm and ATC codings. A
@@ -325,6 +326,8 @@ SELECT {PATIENT_ID} AS patient_id,
        CASE WHEN (j->>'$.valueQuantity.value') IS NOT NULL  -- with its comparator: '<' 0.5 -> '<0.5'
             THEN CASE WHEN j->>'$.valueQuantity.comparator' IN ('<', '<=', '>=', '>')
                       THEN j->>'$.valueQuantity.comparator' ELSE '' END || (j->>'$.valueQuantity.value')
+            -- an R4 value[x] of its own for counts ('valueInteger': 4), read as missing before
+            WHEN (j->>'$.valueInteger') IS NOT NULL THEN j->>'$.valueInteger'
             ELSE j->>'$.valueString'  -- judged by the shared rules as a generic export's value is
        END AS value,
        coalesce(j->>'$.valueQuantity.unit', j->>'$.valueQuantity.code') AS unit,

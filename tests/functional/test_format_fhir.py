@@ -727,3 +727,18 @@ def test_absolute_and_versioned_subject_references_name_the_patient(tmp_path):
     assert rows(tmp_path, "SELECT column_name, rule FROM quarantine") == [("patient_id", "required")]
     assert rows(tmp_path, "SELECT patient_id FROM prescriptions") == [("p1",)]
     assert rows(tmp_path, "SELECT patient_id FROM diagnoses") == [("p1",)]
+
+
+def test_an_integer_result_keeps_its_value(tmp_path):
+    """R4's Observation.value[x] has valueInteger beside valueQuantity and valueString: a result
+    sent as one was loaded with no value, a test done whose result is lost to every check."""
+    result = obs("o1", "p1", "2823-3", 4, "mmol/L", "2026-10-01")
+    del result["valueQuantity"]
+    resources = {
+        "Patient.ndjson": [patient("p1", "1950-01-01", "female")],
+        "Observation.ndjson": [result | {"valueInteger": 4}],
+        "MedicationRequest.ndjson": [medreq("m1", "p1", FUROSEMIDE)],
+        "Condition.ndjson": [coded("c1", "p1", [NUMB_LEG])],
+    }
+    run_small(tmp_path, resources)
+    assert rows(tmp_path, "SELECT loinc_code, value FROM labs") == [("2823-3", 4.0)]
