@@ -27,7 +27,7 @@ class TableContract:
     file: str  # its file in the generic CSV export
     required: tuple[str, ...]
     optional: tuple[str, ...]
-    rules: Callable[[date], list[Rule]]  # the table's validation rules, given the export date
+    rules: Callable[[date, str], list[Rule]]  # the table's validation rules: export date, date order
     stored: tuple[str, ...]  # the columns loaded (besides _run_id), typed, by the staging SQL's names
     identity_date: str  # the date column of a row's identity (see `identity`)
     # The stored DATE/TIMESTAMP columns: what `--as-of per-patient` moves (checks/sql/_aligned.sql).

@@ -33,7 +33,7 @@ from pipelines.contract import TableContract
 from pipelines.csv_scan import MAX_RECORD_BYTES, Mended, layout, mend
 from pipelines.db import out_of_resources, refresh_lab_concepts, scalar, sql_file
 from pipelines.errors import READ_ERRORS, InputError, file_fault
-from pipelines.rules import combined_check, keyed, schema_for
+from pipelines.rules import Rule, combined_check, keyed, schema_for
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +147,7 @@ class RawSource:
     notes: Mapping[str, tuple[str, str]] = field(default_factory=dict)
     lookups: tuple[LookupKey, ...] = ()
     encoding: str = "utf-8"  # of a record-numbered CSV (`lines`): the export's `encoding` setting
+    date_order: str = "iso"  # how non-ISO dates are read: the export's `date_order` setting
     # The parameter binding the path of the CSV whose records this source reads (scanned and, when
     # DuckDB would misread it, mended: csv_scan); "path" for a record-numbered CSV (`lines`).
     csv_param: str | None = None
@@ -192,12 +193,18 @@ class StagingBudget:
         return "main"
 
 
-def preflight(export_dir: Path, export_format: str = "generic", encoding: str = "utf-8") -> list[RawSource]:
+def preflight(
+    export_dir: Path, export_format: str = "generic", encoding: str = "utf-8", date_order: str = "iso"
+) -> list[RawSource]:
     """The export's sources, every file and column checked before the database is touched; CSV
-    files read in order are read in `encoding` (a spreadsheet's cp1252)."""
+    files read in order are read in `encoding` (a spreadsheet's cp1252), and dates that are not
+    ISO 8601 in `date_order` (day-first, month-first; iso: none)."""
     from pipelines.formats import sources_for
 
-    return [replace(source, encoding=encoding) for source in sources_for(export_dir, export_format)]
+    return [
+        replace(source, encoding=encoding, date_order=date_order)
+        for source in sources_for(export_dir, export_format)
+    ]
 
 
 @dataclass(frozen=True)
@@ -293,7 +300,7 @@ def ingest_file(
             digest = pool.submit(sha256_of, *source.paths)
             if _size_seen_before(con, result):
                 result.sha256 = digest.result()
-                if _copy_if_unchanged(con, result, spec.restated and restate):
+                if _copy_if_unchanged(con, result, source, spec.restated and restate):
                     return result
             staging = budget.schema_for(source, result.bytes) if budget else "temp"
             log.debug(
@@ -317,14 +324,15 @@ def ingest_file(
         raise reader_error(source, error) from None
     _unchanged_since(source, before)
     rules_date = source.max_date or export_date  # one date for judging and for the messages
-    failures = _validate(con, spec, rules_date)
-    rules = keyed(spec.rules(rules_date))
+    failures = _validate(con, spec, rules_date, source.date_order)
+    rules = keyed(spec.rules(rules_date, source.date_order))
     bad, noted = _split_soft(failures, rules)
     _count_skipped(con, spec.table, result)
     _quarantine(con, source, result, run_id, bad, rules)
     _accounted(source, reading, result)
     _encoding_hint(con, source, result)
     _note(con, source, result, run_id, noted, rules)
+    _date_order_hint(con, source, result, rules)
     _load(con, spec, run_id, result, restate)
     _drop_staging(con, spec.table)
     return result
@@ -377,9 +385,46 @@ def _encoding_hint(con: duckdb.DuckDBPyConnection, source: RawSource, result: Fi
     )
 
 
-# Records not valid UTF-8 that point at a file in another encoding: at least this many, and this share.
+# Records not valid UTF-8 that point at a file in another encoding (or dates that point at another
+# date order): at least this many, and this share.
 ENCODING_HINT_ROWS = 3
 ENCODING_HINT_SHARE = 0.01
+
+# A numeric date with a four-digit year (what date_order reads), and ones only one order can read.
+_NUMERIC_DATE = r"(^|[^0-9])[0-9]{1,2}([/.-])[0-9]{1,2}[/.-][0-9]{4}([^0-9]|$)"
+_DAY_FIRST_ONLY = r"(^|[^0-9])(1[3-9]|2[0-9]|3[01])[/.-](0?[1-9]|1[0-2])[/.-][0-9]{4}([^0-9]|$)"
+_MONTH_FIRST_ONLY = r"(^|[^0-9])(0?[1-9]|1[0-2])[/.-](1[3-9]|2[0-9]|3[01])[/.-][0-9]{4}([^0-9]|$)"
+
+
+def _date_order_hint(
+    con: duckdb.DuckDBPyConnection, source: RawSource, result: FileResult, rules: Mapping[str, Rule]
+) -> None:
+    """Stop (exit 3) when many records fail a date column's format (quarantined, or noted: a birth
+    date) with a numeric date such as 31/05/2026 in them, naming the `date_order` setting that reads
+    them, rather than quarantining them one by one (under the reject threshold, silently): the
+    encoding hint's bar and reasoning. The order is suggested by the dates: 31/05 only day-first reads."""
+    if source.date_order != "iso":
+        return
+    dated = sorted({rule.column for rule in rules.values() if rule.name == "date_range"})
+    bad, first, column, day_first, month_first = con.execute(
+        """SELECT count(DISTINCT line), min(line), arg_min(column_name, line),
+                  count(*) FILTER (regexp_matches(original, $d)),
+                  count(*) FILTER (regexp_matches(original, $m))
+           FROM (SELECT * FROM new_quarantine UNION ALL SELECT * FROM new_notes)
+           WHERE rule = 'format' AND list_contains($c, column_name) AND regexp_matches(original, $n)""",
+        {"c": dated, "n": _NUMERIC_DATE, "d": _DAY_FIRST_ONLY, "m": _MONTH_FIRST_ONLY},
+    ).fetchall()[0]
+    if bad < max(ENCODING_HINT_ROWS, ENCODING_HINT_SHARE * result.rows_read):
+        return
+    order = "day-first" if day_first >= month_first else "month-first"
+    example = "31/05/2026" if order == "day-first" else "05/31/2026"
+    raise InputError(
+        f"{source.label}: {bad} of {result.rows_read} records hold a date written as numbers in "
+        f"day/month or month/day order where an ISO 8601 date (YYYY-MM-DD) is expected (the first on "
+        f'line {first}, column {column}). If the export writes dates like {example}, set date_order = "'
+        f'{order}" in the [run] section of the config file (or CLINIC_AUDIT_DATE_ORDER={order}) and run '
+        "again; nothing was loaded"
+    )
 
 
 def _utf8(encoding: str) -> bool:
@@ -445,8 +490,13 @@ def _size_seen_before(con: duckdb.DuckDBPyConnection, result: FileResult) -> boo
     )
 
 
-def _copy_if_unchanged(con: duckdb.DuckDBPyConnection, result: FileResult, restated: bool = False) -> bool:
+def _copy_if_unchanged(
+    con: duckdb.DuckDBPyConnection, result: FileResult, source: RawSource, restated: bool = False
+) -> bool:
     """A file byte-identical to one already loaded adds nothing: reuse its counts, skip the read.
+    Only when it was read as this run reads it: the same `encoding` and `date_order` (runs.settings;
+    before date_order existed, iso): a file whose rows were quarantined under another setting is
+    read again, and what now loads is added once.
 
     `restated` (a scheduled run loading a table whose latest export's statement counts,
     TableContract.restated): only when it is also identical to the latest scheduled run's file of
@@ -466,9 +516,11 @@ def _copy_if_unchanged(con: duckdb.DuckDBPyConnection, result: FileResult, resta
                coalesce(rows_noted, 0), coalesce(skip_reasons, '{}')
         FROM run_files JOIN runs USING (run_id)
         WHERE table_name = $t AND sha256 = $s AND NOT skipped_unchanged
+          AND settings->>'encoding' IS NOT DISTINCT FROM $e
+          AND coalesce(settings->>'date_order', 'iso') = $o
         ORDER BY seq DESC LIMIT 1
         """,
-        {"t": result.table, "s": result.sha256},
+        {"t": result.table, "s": result.sha256, "e": source.encoding, "o": source.date_order},
     ).fetchall()
     if not row:
         return False
@@ -495,6 +547,7 @@ def _stage(con: duckdb.DuckDBPyConnection, source: RawSource, staging: str = "te
         "" if source.notes else ", NULL::VARCHAR AS _note"
     )
     raw = f"SELECT *{extras} FROM ({source.select})" if extras else source.select  # noqa: S608
+    con.execute("SET VARIABLE date_order = $o", {"o": source.date_order})  # export_timestamp, macros.sql
     con.execute(
         f"CREATE OR REPLACE {'TABLE main.' if staging == 'main' else 'TEMP TABLE '}typed_{t} AS "
         f"WITH raw AS ({raw}) " + sql_file(f"stage_{t}.sql"),
@@ -520,13 +573,15 @@ def _stage(con: duckdb.DuckDBPyConnection, source: RawSource, staging: str = "te
         con.execute(f"CREATE OR REPLACE TEMP VIEW checked_{t} AS SELECT * FROM numbered_{t}")  # noqa: S608
 
 
-def _validate(con: duckdb.DuckDBPyConnection, spec: TableContract, export_date: date) -> pd.DataFrame:
+def _validate(
+    con: duckdb.DuckDBPyConnection, spec: TableContract, export_date: date, date_order: str = "iso"
+) -> pd.DataFrame:
     """Validate every staged row with pandera; return the failing (_rec, rule_key) pairs.
 
     Pass 1 runs all rules as one check over every row (one scan); pass 2 runs the rules one by one
     on the failing rows only, so each quarantined row says which rules it broke.
     """
-    table, rules = spec.table, spec.rules(export_date)
+    table, rules = spec.table, spec.rules(export_date, date_order)
     if not scalar(con, f"SELECT count(*) FROM numbered_{table}"):  # noqa: S608 - contract table name
         # Nothing to validate; pandera's ibis backend also misreports `_rec` as null on empty tables.
         con.execute(f"CREATE OR REPLACE TEMP TABLE failing_{table} AS FROM checked_{table} LIMIT 0")

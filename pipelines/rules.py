@@ -101,17 +101,30 @@ def _matches(column: str, pattern: str, what: str, soft: bool = False) -> Rule:
     )
 
 
-def _dated(column: str, export_date: date, kind: str = "ISO 8601 date") -> list[Rule]:
-    return [_parsed(column, kind), _date_in_range(column, export_date)]
+# What a date column holds under each `date_order` setting (the format rule's message).
+DATE_KINDS = {
+    "iso": "ISO 8601 date",
+    "day-first": "date (ISO 8601, or day/month/year as date_order = day-first reads)",
+    "month-first": "date (ISO 8601, or month/day/year as date_order = month-first reads)",
+}
 
 
-def patient_rules(export_date: date) -> list[Rule]:
+def _date_kind(date_order: str, with_time: bool = False) -> str:
+    kind = DATE_KINDS[date_order]
+    return kind.replace("date", "date or datetime", 1) if with_time else kind
+
+
+def _dated(column: str, export_date: date, date_order: str, with_time: bool = False) -> list[Rule]:
+    return [_parsed(column, _date_kind(date_order, with_time)), _date_in_range(column, export_date)]
+
+
+def patient_rules(export_date: date, date_order: str = "iso") -> list[Rule]:
     """Rules for patients.csv rows."""
     return [
         _required("patient_id"),
         # soft: only the age-based check needs the birth date; a patient whose birth date is wrong
         # still loads (with birth_date unknown), so their death and their other checks still count
-        *(_soft(rule) for rule in _dated("birth_date", export_date)),
+        *(_soft(rule) for rule in _dated("birth_date", export_date, date_order)),
         Rule(  # soft: no check needs sex; the patient loads with sex unknown (NULL)
             "sex",
             "allowed",
@@ -121,7 +134,7 @@ def patient_rules(export_date: date) -> list[Rule]:
             clears=("sex",),
         ),
         # Death takes a patient out of every check, so a death date that cannot be read rejects the row.
-        *_dated("death_date", export_date),
+        *_dated("death_date", export_date, date_order),
         Rule(  # soft: one of the two dates is wrong; the death is the fact that must not be lost
             "death_date",
             "after_birth",
@@ -145,12 +158,12 @@ def patient_rules(export_date: date) -> list[Rule]:
     ]
 
 
-def lab_rules(export_date: date) -> list[Rule]:
+def lab_rules(export_date: date, date_order: str = "iso") -> list[Rule]:
     """Rules for labs.csv rows: identity, date, code, numeric value, unit and plausibility."""
     return [
         _required("patient_id"),
         _required("collected_at", "collected_at_text"),
-        *_dated("collected_at", export_date, "ISO 8601 date or datetime"),
+        *_dated("collected_at", export_date, date_order, with_time=True),
         Rule(
             "loinc_code",
             "test_identified",
@@ -198,14 +211,14 @@ def lab_rules(export_date: date) -> list[Rule]:
     ]
 
 
-def prescription_rules(export_date: date) -> list[Rule]:
+def prescription_rules(export_date: date, date_order: str = "iso") -> list[Rule]:
     """Rules for prescriptions.csv rows: identity, dates, duration and code formats."""
     return [
         _required("patient_id"),
         _required("drug_name"),
         _required("start_date", "start_date_text"),
-        *_dated("start_date", export_date),
-        _parsed("end_date", "ISO 8601 date"),
+        *_dated("start_date", export_date, date_order),
+        _parsed("end_date", _date_kind(date_order)),
         Rule(
             "end_date",
             "date_range",
@@ -251,7 +264,7 @@ def _end_date_usable(t: Table) -> BooleanValue:
     ).fill_null(False)
 
 
-def diagnosis_rules(export_date: date) -> list[Rule]:
+def diagnosis_rules(export_date: date, date_order: str = "iso") -> list[Rule]:
     """Rules for diagnoses.csv rows: identity, code system, code format per system, dates."""
 
     def code_fits(t: Table) -> BooleanValue:
@@ -276,8 +289,8 @@ def diagnosis_rules(export_date: date) -> list[Rule]:
         ),
         Rule("code", "format", "code does not fit its code_system's pattern", code_fits),
         _required("recorded_at", "recorded_at_text"),
-        *_dated("recorded_at", export_date),
-        *_dated("resolved_at", export_date),
+        *_dated("recorded_at", export_date, date_order),
+        *_dated("resolved_at", export_date, date_order),
         Rule(
             "resolved_at",
             "after_recorded",

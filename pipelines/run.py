@@ -72,7 +72,7 @@ def execute_run(
         settings = replace(settings, out=settings.out / "adhoc" / outcome.run_id)
     selected = checks_for(settings, as_of)  # a bad parameter: exit 2, nothing read
     outcome.codelists = codelist_files(settings.local_codelists)  # a bad local file: exit 2, nothing read
-    files = preflight(settings.exports, settings.export_format, settings.encoding)
+    files = preflight(settings.exports, settings.export_format, settings.encoding, settings.date_order)
     engine = _engine(settings)  # engine = spark: the session starts before anything is loaded
     con = connect(settings.db, settings.memory_limit, settings.threads)
     try:

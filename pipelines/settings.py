@@ -42,6 +42,9 @@ class Settings:
     as_of: date | str | None = None
     export_format: str = "auto"  # detected from the files present; or a profile of pipelines/formats
     encoding: str = "utf-8"  # of the export's CSV files read in order; cp1252 for a spreadsheet's CSV
+    # How the export writes a date that is not ISO 8601: iso (only ISO 8601 is a date), day-first
+    # (31/05/2026, UK), month-first (05/31/2026, US); ISO 8601 dates are read under every setting
+    date_order: str = "iso"
     reject_threshold: float = 0.05
     clinic_name: str = "Clinic"
     as_of_gap_warning_days: int = 365  # warn when as-of is this far outside the data's date range
@@ -110,6 +113,9 @@ SETTING_HELP = {
     f"{', '.join(format_names())}.",
     "encoding": "Text encoding of the export's CSV files: utf-8, or cp1252 for a CSV saved by Excel "
     "on Windows (Windows-1252).",
+    "date_order": "How the export writes dates that are not ISO 8601 (YYYY-MM-DD): iso (only ISO 8601 "
+    "is a date; others are quarantined), day-first (31/05/2026, 31.05.2026 14:05: UK and European "
+    "systems) or month-first (05/31/2026 2:05 PM: US systems); a four-digit year is required.",
     "reject_threshold": "Stop (exit 3) when a file's share of rejected rows exceeds this, 0 to 1.",
     "clinic_name": "Clinic name shown in the report and the email.",
     "memory_limit": "DuckDB working memory, a size (1.25GB, 4GiB, 512MB; at least 64MiB) or a share of "
@@ -225,6 +231,8 @@ def _coerce(key: str, value: Any, origin: str) -> Any:
             return day
         if key == "encoding":
             return _text_encoding(str(value).strip())
+        if key == "date_order":
+            return _date_order(str(value))
         if key == "memory_limit":
             return _memory_limit(str(value))
         if key == "export_format":
@@ -293,6 +301,19 @@ def _text_encoding(name: str) -> str:
     except LookupError:
         raise ValueError("not a text encoding (such as utf-8 or cp1252)") from None
     return info.name
+
+
+DATE_ORDERS = ("iso", "day-first", "month-first")
+_DATE_ORDER_NAMES = {"dmy": "day-first", "mdy": "month-first", "ymd": "iso"}
+
+
+def _date_order(value: str) -> str:
+    """One of DATE_ORDERS; the short names a spreadsheet's locale uses (DMY, MDY, YMD) too."""
+    name = value.strip().lower().replace("_", "-")
+    name = _DATE_ORDER_NAMES.get(name, name)
+    if name not in DATE_ORDERS:
+        raise ValueError(f"expected one of {', '.join(DATE_ORDERS)}")
+    return name
 
 
 def _smtp_host(value: str) -> str:

@@ -10,7 +10,7 @@ SELECT
     clean(code_system) AS code_system_text,
     code_system_name(code_system) AS code_system,
     clean(recorded_at) AS recorded_at_text,
-    iso_date(recorded_at) AS recorded_at,
+    export_date(recorded_at) AS recorded_at,
     clean(resolved_at) AS resolved_at_text,
-    iso_date(resolved_at) AS resolved_at
+    export_date(resolved_at) AS resolved_at
 FROM raw

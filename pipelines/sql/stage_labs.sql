@@ -5,7 +5,7 @@ SELECT
     _note,  -- NULL, or the name of the profile's note on a row it repaired
     clean(patient_id) AS patient_id,
     clean(collected_at) AS collected_at_text,
-    iso_timestamp(collected_at) AS collected_at,
+    export_timestamp(collected_at) AS collected_at,
     upper(clean(loinc_code)) AS loinc_code,
     clean(test_name) AS test_name,
     clean(value) AS value_text,

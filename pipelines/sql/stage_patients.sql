@@ -5,14 +5,14 @@ SELECT
     _note,  -- NULL, or the name of the profile's note on a row it repaired
     clean(patient_id) AS patient_id,
     clean(birth_date) AS birth_date_text,
-    iso_date(birth_date) AS birth_date,
+    export_date(birth_date) AS birth_date,
     clean(sex) AS sex_text,
     CASE upper(clean(sex))
         WHEN 'F' THEN 'F' WHEN 'FEMALE' THEN 'F' WHEN 'M' THEN 'M' WHEN 'MALE' THEN 'M'
         WHEN 'O' THEN 'O' WHEN 'OTHER' THEN 'O' WHEN 'U' THEN 'U' WHEN 'UNKNOWN' THEN 'U'
     END AS sex,
     clean(death_date) AS death_date_text,
-    iso_date(death_date) AS death_date,
+    export_date(death_date) AS death_date,
     clean(deceased) AS deceased_text,
     yes_no(deceased) AS deceased_stated,  -- the deceased column as written (NULL: empty or not yes/no)
     -- dead when a death date is given, or when the export says so without a date (FHIR

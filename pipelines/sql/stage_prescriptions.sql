@@ -8,15 +8,15 @@ SELECT
     clean(rxnorm_code) AS rxnorm_code,
     upper(clean(atc_code)) AS atc_code,
     clean(start_date) AS start_date_text,
-    iso_date(start_date) AS start_date,
+    export_date(start_date) AS start_date,
     clean(end_date) AS end_date_text,
-    iso_date(end_date) AS end_date,
+    export_date(end_date) AS end_date,
     clean(days_supply) AS days_supply_text,
     CASE WHEN regexp_full_match(clean(days_supply), '-?[0-9]+')
          THEN try_cast(clean(days_supply) AS INTEGER) END AS days_supply,  -- '2.5' is not a count
     coalesce(
-        iso_date(end_date),
-        iso_date(start_date) + CASE WHEN regexp_full_match(clean(days_supply), '[0-9]{1,4}')
+        export_date(end_date),
+        export_date(start_date) + CASE WHEN regexp_full_match(clean(days_supply), '[0-9]{1,4}')
                                     THEN try_cast(clean(days_supply) AS INTEGER) END
     ) AS end_effective
 FROM raw

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import duckdb
 import pytest
 
@@ -49,3 +51,43 @@ def test_iso_timestamp_reads_padded_dates(con, value):
         "SELECT iso_timestamp($v), try_cast(trim($v) AS TIMESTAMP)", {"v": value}
     ).fetchall()[0]
     assert parsed[0] == parsed[1]
+
+
+# export_timestamp: ISO 8601 under every date_order; numeric dates with a four-digit year only under
+# day-first or month-first, read in that order; a two-digit year, an impossible date or mixed
+# separators never.
+DATES = [
+    # (text, iso, day-first, month-first)
+    ("2026-03-05", "2026-03-05 00:00:00", "2026-03-05 00:00:00", "2026-03-05 00:00:00"),
+    ("2026-03-05T14:05:00Z", "2026-03-05 14:05:00", "2026-03-05 14:05:00", "2026-03-05 14:05:00"),
+    ("05/03/2026", None, "2026-03-05 00:00:00", "2026-05-03 00:00:00"),
+    (" 5/3/2026 ", None, "2026-03-05 00:00:00", "2026-05-03 00:00:00"),
+    ("31.05.2026", None, "2026-05-31 00:00:00", None),
+    ("05-31-2026", None, None, "2026-05-31 00:00:00"),
+    ("31/05/2026 14:05", None, "2026-05-31 14:05:00", None),
+    ("31/05/2026 9:05:07", None, "2026-05-31 09:05:07", None),
+    ("05/31/2026 2:05 PM", None, None, "2026-05-31 14:05:00"),
+    ("05/31/2026 12:05:09 am", None, None, "2026-05-31 00:05:09"),
+    ("31/05/26", None, None, None),  # two-digit year: the century is a guess
+    ("30/02/2026", None, None, None),  # no such day
+    ("05/03-2026", None, None, None),  # mixed separators
+    ("2026/03/05", None, None, None),  # year first, not ISO: read by neither order
+    ("31/05/2026 25:00", None, None, None),
+    ("31/05/2026T14:05", None, None, None),
+]
+
+
+@pytest.mark.parametrize(("text", "iso", "day_first", "month_first"), DATES, ids=[d[0] for d in DATES])
+def test_export_timestamp_reads_the_configured_date_order(con, text, iso, day_first, month_first):
+    read = {}
+    for order in ("iso", "day-first", "month-first"):
+        con.execute("SET VARIABLE date_order = $o", {"o": order})
+        value = con.execute("SELECT CAST(export_timestamp($v) AS VARCHAR)", {"v": text}).fetchall()[0][0]
+        read[order] = value
+    con.execute("RESET VARIABLE date_order")
+    assert read == {"iso": iso, "day-first": day_first, "month-first": month_first}
+
+
+def test_export_timestamp_without_the_variable_reads_iso_only(con):
+    read = con.execute("SELECT export_timestamp('05/03/2026'), export_date('2026-03-05')").fetchall()
+    assert read == [(None, date(2026, 3, 5))]
