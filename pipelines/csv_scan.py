@@ -16,7 +16,6 @@ valid in the file's encoding) listed by line to be quarantined; the rest of the 
 from __future__ import annotations
 
 import codecs
-import gzip
 import re
 import tempfile
 from collections.abc import Iterator
@@ -27,7 +26,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from pipelines.csv_tables import delimiter_of
+from pipelines.csv_tables import open_bytes
 from pipelines.errors import InputError
 
 CHUNK = 8 << 20
@@ -57,20 +56,17 @@ class Layout:
     records: int = 0
 
 
-def _open(path: Path) -> BinaryIO:
-    """The file's bytes; decompressed when it is named .gz (MIMIC-IV ships .csv.gz)."""
-    return gzip.open(path, "rb") if path.name.lower().endswith(".gz") else path.open("rb")  # type: ignore[return-value]
-
-
-def layout(path: Path) -> Layout:
+def layout(path: Path, delimiter: str) -> Layout:
     """Scan the file: clean (LF or CRLF line ends, no blank line, no newline inside quotes, quotes
     balanced, no NUL byte, no record near CHUNK bytes) with its record count, or not clean.
+    `delimiter`: the one the reader splits the file at (its caller's: a profile may read a file at a
+    delimiter its header does not suggest, MIMIC-IV always at a comma), deciding where a field starts.
 
     One pass in 8 MiB chunks with numpy (about 0.2 s per 160 MiB; bytes.find of a two-byte pattern
     took ten times that)."""
     newlines, inside, tail, open_blank, quote_open, ends = 0, False, b"\n", True, False, 0
-    edge = field_edge(delimiter_in(path))
-    with _open(path) as handle:
+    edge = field_edge(delimiter.encode())
+    with open_bytes(path) as handle:
         while read := handle.read(CHUNK):
             chunk = read.removeprefix(codecs.BOM_UTF8) if tail == b"\n" and not newlines else read
             if b"\x00" in chunk:
@@ -144,14 +140,14 @@ def _blank_line(data: np.ndarray, breaks: np.ndarray, open_blank: bool) -> tuple
     return bool(blank.any()), bool(text[-1] == ends[-1])
 
 
-def count_records(path: Path) -> int:
-    """The file's data records, as a run would read them (mended when it must be, left-out records
-    counted); one pass over a clean file."""
-    found = layout(path)
+def count_records(path: Path, delimiter: str) -> int:
+    """The file's data records, as a run reading it at `delimiter` would read them (mended when it
+    must be, left-out records counted); one pass over a clean file."""
+    found = layout(path, delimiter)
     if found.clean:
         return found.records
     with tempfile.TemporaryDirectory() as scratch:
-        mended = mend(path, Path(scratch) / "mended.csv")
+        mended = mend(path, Path(scratch) / "mended.csv", delimiter)
     return mended.records + len(mended.rejects)
 
 
@@ -160,15 +156,6 @@ def _quoted_newlines(data: np.ndarray, breaks: np.ndarray, inside: bool) -> tupl
     quotes = np.flatnonzero(data == QUOTE)
     parity = (np.searchsorted(quotes, breaks) + int(inside)) % 2
     return bool((len(quotes) + int(inside)) % 2), int(parity.sum())
-
-
-def delimiter_in(path: Path) -> bytes:
-    """The file's delimiter as the load reads it (csv_tables.delimiter_of its first non-blank line):
-    a quote beside another of the three is a character to the reader."""
-    with _open(path) as handle:
-        head = handle.read(1 << 20).removeprefix(codecs.BOM_UTF8)
-    first = next((line for line in re.split(rb"\r\n|\r|\n", head) if line.strip()), b"")
-    return delimiter_of(first.decode("latin-1")).encode()
 
 
 @cache
@@ -217,13 +204,14 @@ class Mended:
         return max(len(self.lines) - 1, 0)
 
 
-def mend(source: Path, target: Path, encoding: str = "utf-8") -> Mended:
-    """Write `target`: the records of `source`, one per line, blank lines dropped, in UTF-8."""
+def mend(source: Path, target: Path, delimiter: str, encoding: str = "utf-8") -> Mended:
+    """Write `target`: the records of `source`, one per line, blank lines dropped, in UTF-8; its
+    fields split at `delimiter`, the one the reader uses (a quote beside another is a character)."""
     mended = Mended(target)
     decoder = None if codecs.lookup(encoding).name == "utf-8" else encoding
     left_out: list[tuple[int, str, bytes]] = []
     with target.open("wb") as out:
-        for line, record in _records(_physical_lines(source), left_out, delimiter_in(source)):
+        for line, record in _records(_physical_lines(source), left_out, delimiter.encode()):
             if b"\r" in record or b"\x00" in record:
                 left_out.append((line, "STRAY CARRIAGE RETURN" if b"\r" in record else "NUL BYTE", record))
                 continue
@@ -257,10 +245,10 @@ def _header_kept(source: Path, mended: Mended) -> None:
 def _physical_lines(path: Path) -> Iterator[tuple[int, bytes]]:
     """(line number, text without its line end) for each line; LF, CRLF, CR CR LF and (in a file
     with no LF at all) CR end a line."""
-    with _open(path) as handle:
+    with open_bytes(path) as handle:
         head = handle.read(CHUNK)
     cr_only = b"\n" not in head and b"\r" in head
-    with _open(path) as handle:
+    with open_bytes(path) as handle:
         number = 0
         for raw in _without_bom(handle):
             parts = raw.split(b"\r") if cr_only else [raw.rstrip(b"\n").rstrip(b"\r")]

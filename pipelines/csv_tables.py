@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import codecs
 import csv
+import gzip
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
-from pipelines.errors import InputError
+from pipelines.errors import READ_ERRORS, InputError, file_fault
 
 
 @dataclass(frozen=True)
@@ -131,14 +133,21 @@ def find_file(export_dir: Path, names: tuple[str, ...]) -> Path:
     return path
 
 
+def open_bytes(path: Path) -> BinaryIO:
+    """The file's bytes; decompressed when it is named .gz (MIMIC-IV ships .csv.gz), so that the
+    header, the scan (csv_scan) and DuckDB's reader all see the same text."""
+    return gzip.open(path, "rb") if path.name.lower().endswith(".gz") else path.open("rb")  # type: ignore[return-value]
+
+
 def header_line(path: Path, expected: str = "") -> str:
     """The file's first non-blank line as text (a BOM dropped; LF, CRLF or CR line ends), or an
-    InputError naming the file (blank lines before the header are dropped when the file is read)."""
+    InputError naming the file (blank lines before the header are dropped when the file is read).
+    With delimiter_of it is the one place a file's delimiter is decided; the scan is handed it."""
     try:
-        with path.open("rb") as handle:
+        with open_bytes(path) as handle:
             head = handle.read(1 << 20)
-    except OSError as error:
-        raise InputError(f"{path}: cannot be read ({error.strerror or 'I/O error'})") from None
+    except READ_ERRORS as error:
+        raise InputError(f"{path}: cannot be read ({file_fault(error)})") from None
     head = head.removeprefix(codecs.BOM_UTF8)  # a BOM alone on a blank first line: still blank
     first = next((line for line in re.split(rb"\r\n|\r|\n", head) if line.strip()), b"")
     if not first.strip():

@@ -71,7 +71,7 @@ def _count_source(con: duckdb.DuckDBPyConnection, source: RawSource) -> int:
     a source yielding one row per record of its CSV (`csv_param`) counts that file's records
     (csv_scan, as the load will read them); a file DuckDB cannot read is bad input (exit 3)."""
     if source.csv_param:
-        return count_records(Path(str(source.params[source.csv_param])))
+        return count_records(Path(str(source.params[source.csv_param])), source.delimiter)
     try:
         return con.execute(f"SELECT count(*) FROM ({source.select})", dict(source.params)).fetchall()[0][0]  # noqa: S608
     except (duckdb.IOException, duckdb.InvalidInputException, duckdb.ConversionException) as error:

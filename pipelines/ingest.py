@@ -151,6 +151,9 @@ class RawSource:
     # The parameter binding the path of the CSV whose records this source reads (scanned and, when
     # DuckDB would misread it, mended: csv_scan); "path" for a record-numbered CSV (`lines`).
     csv_param: str | None = None
+    # The delimiter the select's reader splits that CSV at, handed to the scan and the mending so that
+    # they judge quotes as the reader does (a profile knows it; the header may suggest another).
+    delimiter: str = ","
     # Records the reader passes over, found by the profile: (line, error type, text, file name) of
     # each, quarantined by line (FHIR: lines that are no resource of the file's type).
     faults: Callable[[duckdb.DuckDBPyConnection], list[tuple]] | None = None
@@ -226,10 +229,10 @@ def _reading(source: RawSource, scratch: Path) -> Reading:
         return Reading(source)
     path = Path(str(source.params[param]))
     if _utf8(source.encoding):
-        found = layout(path)
+        found = layout(path, source.delimiter)
         if found.clean:
             return Reading(source, found.records if source.lines else None)
-    mended = mend(path, scratch / "mended.csv", source.encoding)
+    mended = mend(path, scratch / "mended.csv", source.delimiter, source.encoding)
     log.info(
         "%s: read from a mended copy (line ends, blank lines, quotes or encoding); %d records left out",
         source.label,

@@ -96,4 +96,5 @@ def _source(spec: TableContract, path: Path, header: dict[str, int], delimiter: 
         order=tuple(c for _, c in sorted((i, c) for c, i in header.items())),
         lines=True,
         reject_columns={f"c{i}": c for c, i in header.items()},
+        delimiter=delimiter,
     )

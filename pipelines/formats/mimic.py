@@ -284,6 +284,7 @@ def _source(
         max_date=MAX_DATE,
         notes=NOTES.get(table, {}),
         csv_param=main,  # mended when DuckDB would misread it (pipelines/csv_scan.py)
+        delimiter=",",  # READ's, whatever the header holds
         lookups=tuple(
             LookupKey(
                 paths[name].name, key, READ.format(f"${name}"), _params(name, paths[name], headers[name])

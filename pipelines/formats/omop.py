@@ -386,4 +386,5 @@ def _source(
         lookups=keys,
         skips=t == "diagnoses",  # the only table whose select yields `_skip`
         csv_param="main" if isinstance(main, CsvFile) else None,  # mended when DuckDB would misread it
+        delimiter=main.delimiter if isinstance(main, CsvFile) else ",",
     )

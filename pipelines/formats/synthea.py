@@ -180,6 +180,7 @@ def _source(spec: TableContract, path: Path, required: tuple[str, ...], mapping:
         lines=True,
         reject_columns={file.columns[e]: c for c, e in mapping.items() if e in file.columns},
         skips=skips,
+        delimiter=file.delimiter,
     )
 
 

@@ -260,7 +260,9 @@ def test_a_record_the_reader_loses_fails_the_run_loudly(tmp_path, monkeypatch, c
     before = table_counts(tmp_path / "audit.duckdb")
     labs_file(tmp_path, f"{H}\n{GOOD}\n{GOOD}\n{GOOD}\n".encode())
     real = csv_scan.layout
-    monkeypatch.setattr(ingest, "layout", lambda path: csv_scan.Layout(True, real(path).records + 1))
+    monkeypatch.setattr(
+        ingest, "layout", lambda path, sep: csv_scan.Layout(True, real(path, sep).records + 1)
+    )
     assert run(tmp_path) == 3
     err = capsys.readouterr().err
     assert "labs.csv: the file holds 4 records but 3 were read" in err and "Traceback" not in err
@@ -555,3 +557,26 @@ def test_a_contract_column_twice_in_the_header_is_refused_naming_both(tmp_path, 
     err = capsys.readouterr().err
     assert "labs.csv" in err and "'value' appears twice" in err and "fields 5 and 7" in err
     assert not (tmp_path / "audit.duckdb").exists() or table_counts(tmp_path / "audit.duckdb")["labs"] == 0
+
+
+def test_mimic_labevents_are_counted_by_the_comma_the_reader_uses_whatever_the_header_holds(tmp_path):
+    """The MIMIC reader always splits at commas. The scan used to take its delimiter from the header,
+    so a labevents header padded with tabs (more tabs than its 15 commas) made it judge the quotes by
+    tabs: a quote after a comma was a character, the quoted comment's line break split its record
+    in two, and both halves were quarantined (8 records read of 7, 2 rejected, exit 0). Counted by the
+    comma, every record loads, on the first night and on the second (the volume guard counts first)."""
+    export = write_mimic(tmp_path / "export")
+    path = export / "hosp" / "labevents.csv.gz"
+    lines = gzip.decompress(path.read_bytes()).decode().splitlines()
+    lines[0] += "\t" * 16
+    lines.append(
+        "7,10000003,20000003,502,50912,,2180-05-04 11:00:00,2180-05-04 13:00:00,1.1,1.1,mg/dL,0.5,1.2,,"
+        'STAT,"Repeat; verified.\tCalled to ward\n""RN"" at 14:00; read back"'
+    )
+    path.write_bytes(gzip.compress(("\n".join(lines) + "\n").encode()))
+    args = run_args(tmp_path, export, "--as-of", "2180-06-01", "--reject-threshold", "1")
+    for _night in range(2):
+        assert cli(*args) == 0
+        counts = summary(tmp_path)["files"]["labs"]
+        assert counts["rows_read"] == len(lines) - 1 == counts["rows_loaded"] + counts["rows_duplicate"]
+        assert quarantined(tmp_path, "labevents.csv.gz") == []

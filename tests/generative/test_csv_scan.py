@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipelines import csv_scan
+from pipelines.csv_tables import delimiter_of, header_line
 from pipelines.errors import InputError
 
 # Bytes that make CSV structure: a field character, delimiter, quote, line ends, a NUL.
@@ -29,9 +30,9 @@ def write(tmp_path, data: bytes):
 def test_the_verdict_does_not_depend_on_where_chunks_end(tmp_path, monkeypatch, parts, chunk):
     path = write(tmp_path, b"h,i\n" + b"".join(parts))
     monkeypatch.setattr(csv_scan, "CHUNK", 8 << 20)  # (the fixture lasts across examples)
-    whole = csv_scan.layout(path)
+    whole = csv_scan.layout(path, ",")
     monkeypatch.setattr(csv_scan, "CHUNK", chunk)
-    split = csv_scan.layout(path)
+    split = csv_scan.layout(path, ",")
     # A chunk ending between CR and LF may call a clean file unclean (then it is only mended), never
     # the other way round; a clean verdict always comes with the same count.
     assert split == whole or (whole.clean and not split.clean)
@@ -41,7 +42,7 @@ def test_the_verdict_does_not_depend_on_where_chunks_end(tmp_path, monkeypatch, 
 @given(parts=TEXT)
 def test_a_clean_file_has_the_records_pythons_csv_reader_finds(tmp_path, parts):
     data = b"h,i\n" + b"".join(parts)
-    found = csv_scan.layout(write(tmp_path, data))
+    found = csv_scan.layout(write(tmp_path, data), ",")
     if found.clean:
         rows = list(csv.reader(io.StringIO(data.decode(), newline="")))
         assert found.records == len(rows) - 1
@@ -52,14 +53,15 @@ def test_a_clean_file_has_the_records_pythons_csv_reader_finds(tmp_path, parts):
 def test_mending_accounts_for_every_record_and_leaves_a_clean_file(tmp_path, parts):
     data = b"h,i\n" + b"".join(parts)
     source = write(tmp_path, data)
-    mended = csv_scan.mend(source, tmp_path / "m.csv")
-    again = csv_scan.mend(tmp_path / "m.csv", tmp_path / "m2.csv")  # the copy needs no mending
+    mended = csv_scan.mend(source, tmp_path / "m.csv", ",")
+    again = csv_scan.mend(tmp_path / "m.csv", tmp_path / "m2.csv", ",")  # the copy needs no mending
     assert again.rejects == [] and again.records == mended.records
     assert (tmp_path / "m2.csv").read_bytes() == (tmp_path / "m.csv").read_bytes()
     lines = mended.lines + [line for line, *_ in mended.rejects]
     assert sorted(lines) == sorted(set(lines))  # every record (copied or left out) once, by its first line
-    if csv_scan.layout(source).clean:
-        assert mended.records + len(mended.rejects) == csv_scan.layout(source).records
+    found = csv_scan.layout(source, ",")
+    if found.clean:
+        assert mended.records + len(mended.rejects) == found.records
 
 
 @pytest.mark.parametrize(
@@ -75,20 +77,22 @@ def test_mending_accounts_for_every_record_and_leaves_a_clean_file(tmp_path, par
     ids=["unterminated", "blank-lines", "cr-only", "cr-cr-lf", "stray-cr", "quoted-newline"],
 )
 def test_mended_records_keep_their_own_lines(tmp_path, data, lines, rejects):
-    mended = csv_scan.mend(write(tmp_path, data), tmp_path / "m.csv")
+    mended = csv_scan.mend(write(tmp_path, data), tmp_path / "m.csv", ",")
     assert mended.lines == lines
     assert [(line, kind) for line, kind, _ in mended.rejects] == rejects
 
 
 def test_a_record_too_long_is_left_out_by_its_line(tmp_path, monkeypatch):
     monkeypatch.setattr(csv_scan, "MAX_RECORD_BYTES", 100)
-    mended = csv_scan.mend(write(tmp_path, b"h,i\n1,x\n2," + b"y" * 200 + b"\n3,z\n"), tmp_path / "m.csv")
+    mended = csv_scan.mend(
+        write(tmp_path, b"h,i\n1,x\n2," + b"y" * 200 + b"\n3,z\n"), tmp_path / "m.csv", ","
+    )
     assert mended.lines == [1, 2, 4] and [r[:2] for r in mended.rejects] == [(3, "RECORD TOO LONG")]
 
 
 def test_an_encoding_is_read_into_utf8(tmp_path):
     data = "h,i\n1,Hämoglobin µmol/L €\n".encode("cp1252") + b"2,\x81\n"  # 0x81: no cp1252 character
-    mended = csv_scan.mend(write(tmp_path, data), tmp_path / "m.csv", "cp1252")
+    mended = csv_scan.mend(write(tmp_path, data), tmp_path / "m.csv", ",", "cp1252")
     assert (tmp_path / "m.csv").read_text(encoding="utf-8") == "h,i\n1,Hämoglobin µmol/L €\n"
     assert [r[:2] for r in mended.rejects] == [(3, "INVALID ENCODING")]
 
@@ -99,7 +103,7 @@ def test_a_quote_inside_a_field_is_seen_wherever_a_chunk_ends(tmp_path, monkeypa
     # second chunk and its letter 'a' before it was the first chunk's: the file was called clean.
     path = write(tmp_path, b'h,i\naa\r\na"a"')
     monkeypatch.setattr(csv_scan, "CHUNK", chunk)
-    assert csv_scan.layout(path) == csv_scan.Layout(False)
+    assert csv_scan.layout(path, ",") == csv_scan.Layout(False)
 
 
 # Field text with the quotes real exports misplace: an inch mark, a quote ending a field, spaces
@@ -131,10 +135,10 @@ def test_the_reader_reads_as_many_records_as_the_scan_and_the_mending_count(tmp_
     # other delimiters in the text are characters to the reader.
     data = f"h{delimiter}i\n".encode() + b"".join(parts) + b"\n"
     source = write(tmp_path, data)
-    found = csv_scan.layout(source)
+    found = csv_scan.layout(source, delimiter)
     if found.clean:
         assert reader_records(source, delimiter) == found.records
-    mended = csv_scan.mend(source, tmp_path / "m.csv")
+    mended = csv_scan.mend(source, tmp_path / "m.csv", delimiter)
     assert reader_records(tmp_path / "m.csv", delimiter) == mended.records
 
 
@@ -143,11 +147,23 @@ def test_a_quoted_field_open_across_a_chunk_without_a_quote_is_not_clean(tmp_pat
     # holds no quote of its own: counted as a record's end, the file was clean with a record too many.
     path = write(tmp_path, b'h,i\n1,"aaaa\nbbbbbb"\n2,yy\n')
     monkeypatch.setattr(csv_scan, "CHUNK", 8)
-    assert csv_scan.layout(path) == csv_scan.Layout(False)
+    assert csv_scan.layout(path, ",") == csv_scan.Layout(False)
 
 
 @pytest.mark.parametrize("data", [b'id,"value"\t\n1,a\n2,b\n', b'"h"x;i\n1;a\n2;b\n', b"h,i\r1,x\n2,y\n"])
 def test_a_header_the_mending_cannot_keep_refuses_the_file(tmp_path, data):
     # Left out, the header's place went to the first data record, read as the header and lost unseen.
+    path = write(tmp_path, data)
     with pytest.raises(InputError, match="line 1, the header, cannot be read"):
-        csv_scan.mend(write(tmp_path, data), tmp_path / "m.csv")
+        csv_scan.mend(path, tmp_path / "m.csv", delimiter_of(header_line(path)))  # as generic.py reads it
+
+
+def test_quotes_are_judged_by_the_delimiter_the_reader_uses_not_by_the_header(tmp_path):
+    # MIMIC-IV is read at commas whatever its header holds (formats/mimic.py). Judged by the tabs
+    # its header has more of, the quote after a comma was a character and the quoted line break
+    # split the record in two: a record more than the reader reads at commas.
+    path = write(tmp_path, b'h,i\t\t\n1,"a;\tb\nc"\n2,d\n')
+    assert csv_scan.layout(path, ",") == csv_scan.Layout(False)  # a quoted line break: mended
+    mended = csv_scan.mend(path, tmp_path / "m.csv", ",")
+    assert mended.lines == [1, 2, 4] and mended.rejects == []
+    assert reader_records(tmp_path / "m.csv", ",") == mended.records == csv_scan.count_records(path, ",") == 2
