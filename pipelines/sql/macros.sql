@@ -17,17 +17,23 @@ CREATE OR REPLACE TEMP MACRO iso_timestamp(x) AS
     try_cast(CASE WHEN clean(x) LIKE '____-__-__%' THEN clean(x) END AS TIMESTAMP);
 -- A date or datetime as the export writes it: ISO 8601 always; with the `date_order` setting (the
 -- variable date_order, set per load: 'day-first' or 'month-first') also a numeric date with a
--- four-digit year, its parts separated by / . or - alike, optionally followed by HH:MM or HH:MM:SS,
--- 24-hour or with AM/PM ('31/05/2026 14:05' day-first, '05/31/2026 2:05 PM' month-first), as UK and
--- US clinical systems and spreadsheets write them. A two-digit year ('31/05/26') stays unread: its
--- century is a guess (a birth in 1926 or 2026). Unset, only ISO 8601 is read.
+-- four-digit year, its parts separated by / . or - alike, optionally followed by HH:MM or HH:MM:SS
+-- (with a fraction of up to six digits, '14:05:00.000' as SQL Server and .NET write it), 24-hour or
+-- with AM/PM ('31/05/2026 14:05' day-first, '05/31/2026 2:05 PM' month-first), as UK and US clinical
+-- systems and spreadsheets write them. A two-digit year ('31/05/26') stays unread: its century is a
+-- guess (a birth in 1926 or 2026). Unset, only ISO 8601 is read.
 CREATE OR REPLACE TEMP MACRO ordered_timestamp(x, order_) AS
     CASE WHEN NOT regexp_full_match(x, '[0-9]{1,2}(/[0-9]{1,2}/|\.[0-9]{1,2}\.|-[0-9]{1,2}-)[0-9]{4}'
-                                       || '( [0-9]{1,2}:[0-9]{2}(:[0-9]{2})?( [AaPp][Mm])?)?') THEN NULL
-         WHEN order_ = 'day-first' THEN try_strptime(regexp_replace(x, '[.-]', '/', 'g'),
-             ['%d/%m/%Y', '%d/%m/%Y %H:%M', '%d/%m/%Y %H:%M:%S', '%d/%m/%Y %I:%M %p', '%d/%m/%Y %I:%M:%S %p'])
-         WHEN order_ = 'month-first' THEN try_strptime(regexp_replace(x, '[.-]', '/', 'g'),
-             ['%m/%d/%Y', '%m/%d/%Y %H:%M', '%m/%d/%Y %H:%M:%S', '%m/%d/%Y %I:%M %p', '%m/%d/%Y %I:%M:%S %p'])
+                                       || '( [0-9]{1,2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?( [AaPp][Mm])?)?')
+         THEN NULL
+         WHEN order_ = 'day-first' THEN try_strptime(
+             regexp_replace(x, '^([0-9]+)[.-]([0-9]+)[.-]', '\1/\2/'),  -- the date's separators only
+             ['%d/%m/%Y', '%d/%m/%Y %H:%M', '%d/%m/%Y %H:%M:%S', '%d/%m/%Y %H:%M:%S.%f',
+              '%d/%m/%Y %I:%M %p', '%d/%m/%Y %I:%M:%S %p', '%d/%m/%Y %I:%M:%S.%f %p'])
+         WHEN order_ = 'month-first' THEN try_strptime(
+             regexp_replace(x, '^([0-9]+)[.-]([0-9]+)[.-]', '\1/\2/'),
+             ['%m/%d/%Y', '%m/%d/%Y %H:%M', '%m/%d/%Y %H:%M:%S', '%m/%d/%Y %H:%M:%S.%f',
+              '%m/%d/%Y %I:%M %p', '%m/%d/%Y %I:%M:%S %p', '%m/%d/%Y %I:%M:%S.%f %p'])
     END;
 CREATE OR REPLACE TEMP MACRO export_timestamp(x) AS
     CASE WHEN clean(x) LIKE '____-__-__%' THEN try_cast(clean(x) AS TIMESTAMP)

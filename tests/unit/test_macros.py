@@ -68,6 +68,11 @@ DATES = [
     ("31/05/2026 9:05:07", None, "2026-05-31 09:05:07", None),
     ("05/31/2026 2:05 PM", None, None, "2026-05-31 14:05:00"),
     ("05/31/2026 12:05:09 am", None, None, "2026-05-31 00:05:09"),
+    # a fraction of a second, as SQL Server and .NET write a datetime; the dots of a date are no fraction
+    ("31/05/2026 14:05:00.000", None, "2026-05-31 14:05:00", None),
+    ("31.05.2026 14:05:07.25", None, "2026-05-31 14:05:07.25", None),
+    ("5/31/2026 2:05:07.123 PM", None, None, "2026-05-31 14:05:07.123"),
+    ("31/05/2026 14:05:00.1234567", None, None, None),  # beyond microseconds: not read
     ("31/05/26", None, None, None),  # two-digit year: the century is a guess
     ("30/02/2026", None, None, None),  # no such day
     ("05/03-2026", None, None, None),  # mixed separators
