@@ -335,7 +335,7 @@ def ingest_file(
     _accounted(source, reading, result)
     _encoding_hint(con, source, result)
     _note(con, source, result, run_id, noted, rules)
-    _date_order_hint(con, source, result, rules)
+    _date_order_hint(con, source, result, rules, failures)
     _load(con, spec, run_id, result, restate)
     _drop_staging(con, spec.table)
     return result
@@ -393,40 +393,86 @@ def _encoding_hint(con: duckdb.DuckDBPyConnection, source: RawSource, result: Fi
 ENCODING_HINT_ROWS = 3
 ENCODING_HINT_SHARE = 0.01
 
-# A numeric date with a four-digit year (what date_order reads), and ones only one order can read.
-_NUMERIC_DATE = r"(^|[^0-9])[0-9]{1,2}([/.-])[0-9]{1,2}[/.-][0-9]{4}([^0-9]|$)"
-_DAY_FIRST_ONLY = r"(^|[^0-9])(1[3-9]|2[0-9]|3[01])[/.-](0?[1-9]|1[0-2])[/.-][0-9]{4}([^0-9]|$)"
-_MONTH_FIRST_ONLY = r"(^|[^0-9])(0?[1-9]|1[0-2])[/.-](1[3-9]|2[0-9]|3[01])[/.-][0-9]{4}([^0-9]|$)"
+DATE_EXAMPLES = {"day-first": "31/05/2026", "month-first": "05/31/2026"}
 
 
 def _date_order_hint(
-    con: duckdb.DuckDBPyConnection, source: RawSource, result: FileResult, rules: Mapping[str, Rule]
+    con: duckdb.DuckDBPyConnection,
+    source: RawSource,
+    result: FileResult,
+    rules: Mapping[str, Rule],
+    failures: pd.DataFrame,
 ) -> None:
-    """Stop (exit 3) when many records fail a date column's format (quarantined, or noted: a birth
-    date) with a numeric date such as 31/05/2026 in them, naming the `date_order` setting that reads
-    them, rather than quarantining them one by one (under the reject threshold, silently): the
-    encoding hint's bar and reasoning. The order is suggested by the dates: 31/05 only day-first reads."""
-    if source.date_order != "iso":
+    """Stop (exit 3) when many records hold a date column value (one the table's rules could not
+    read: quarantined, or noted for a birth date) that a `date_order` setting other than this run's
+    reads, naming that setting, rather than quarantining them one by one (under the reject
+    threshold, silently): the encoding hint's bar and reasoning. Under iso, the order is suggested
+    by the dates (31/05 only day-first reads); under day-first or month-first, a file whose dates
+    only the other order reads is in the other order, and its dates either order reads (05/03/2026)
+    would load as the wrong day: stopped too. Only the failing column's own value is judged (a date
+    in another column's free text is not), and only what the suggested setting would read."""
+    t = source.spec.table
+    dated = {rule.column for rule in rules.values() if rule.name == "date_range"}
+    format_rules = {
+        key: rule.column for key, rule in rules.items() if rule.name == "format" and rule.column in dated
+    }
+    unread = failures[failures["rule_key"].isin(format_rules)]
+    bar = max(ENCODING_HINT_ROWS, ENCODING_HINT_SHARE * result.rows_read)
+    if unread["_rec"].nunique() < bar:  # cheap: most files have no unread dates at all
         return
-    dated = sorted({rule.column for rule in rules.values() if rule.name == "date_range"})
-    bad, first, column, day_first, month_first = con.execute(
-        """SELECT count(DISTINCT line), min(line), arg_min(column_name, line),
-                  count(*) FILTER (regexp_matches(original, $d)),
-                  count(*) FILTER (regexp_matches(original, $m))
-           FROM (SELECT * FROM new_quarantine UNION ALL SELECT * FROM new_notes)
-           WHERE rule = 'format' AND list_contains($c, column_name) AND regexp_matches(original, $n)""",
-        {"c": dated, "n": _NUMERIC_DATE, "d": _DAY_FIRST_ONLY, "m": _MONTH_FIRST_ONLY},
-    ).fetchall()[0]
-    if bad < max(ENCODING_HINT_ROWS, ENCODING_HINT_SHARE * result.rows_read):
-        return
-    order = "day-first" if day_first >= month_first else "month-first"
-    example = "31/05/2026" if order == "day-first" else "05/31/2026"
+    columns = sorted(set(format_rules.values()))
+    con.register(
+        "unread_dates",
+        pd.DataFrame(
+            {"_rec": unread["_rec"].to_list(), "column_name": unread["rule_key"].map(format_rules).to_list()}
+        ).astype({"_rec": "int64", "column_name": "str"}),
+    )
+    value = "CASE u.column_name " + " ".join(f"WHEN '{c}' THEN s.{c}_text" for c in columns) + " END"
+    rule_rows = (
+        f"SELECT u._rec, u.column_name, 'format' AS rule, {value} AS message "  # noqa: S608 - contract names
+        f"FROM unread_dates u JOIN failing_{t} s USING (_rec)"
+    )
+    # what another setting than this run's reads (this run's reads none of them)
+    other = {"iso": "d OR m", "day-first": "m", "month-first": "d"}[source.date_order]
+    readable = f"""
+        SELECT * FROM (
+            SELECT *, ordered_timestamp(message, 'day-first') IS NOT NULL AS d,
+                   ordered_timestamp(message, 'month-first') IS NOT NULL AS m
+            FROM ({rule_rows})
+        ) WHERE {other}
+    """  # noqa: S608 - generated from constants
+    try:
+        bad, day_first, month_first, first_rec, column = con.execute(
+            f"SELECT count(DISTINCT _rec), count(*) FILTER (d), count(*) FILTER (m), "  # noqa: S608
+            f"min(_rec), arg_min(column_name, (_rec, column_name)) FROM ({readable})"
+        ).fetchall()[0]
+        if bad < bar:
+            return
+        located = _located_sql(source, f"{rule_rows} WHERE _rec = {int(first_rec)}", f"failing_{t}")
+        first = con.execute(
+            f"SELECT min(line) FROM ({located})",  # noqa: S608 - generated from the contract
+            {"run": "", "table": t, "file": result.file, "lines": source.lines},
+        ).fetchall()[0][0]
+    finally:
+        con.unregister("unread_dates")
+    where = f"line {first}, column {column}" if first is not None else f"column {column}"
+    if source.date_order == "iso":
+        order = "day-first" if day_first >= month_first else "month-first"
+        raise InputError(
+            f"{source.label}: {bad} of {result.rows_read} records hold a date written as numbers in "
+            f"day/month or month/day order where an ISO 8601 date (YYYY-MM-DD) is expected (the first "
+            f"on {where}). If the export writes dates like {DATE_EXAMPLES[order]}, "
+            f'set date_order = "{order}" in the [run] section of the config file (or '
+            f"CLINIC_AUDIT_DATE_ORDER={order}) and run again; nothing was loaded"
+        )
+    order = "day-first" if source.date_order == "month-first" else "month-first"
     raise InputError(
-        f"{source.label}: {bad} of {result.rows_read} records hold a date written as numbers in "
-        f"day/month or month/day order where an ISO 8601 date (YYYY-MM-DD) is expected (the first on "
-        f'line {first}, column {column}). If the export writes dates like {example}, set date_order = "'
-        f'{order}" in the [run] section of the config file (or CLINIC_AUDIT_DATE_ORDER={order}) and run '
-        "again; nothing was loaded"
+        f"{source.label}: {bad} of {result.rows_read} records hold a date only {order} order reads, "
+        f"such as {DATE_EXAMPLES[order]}, while date_order is {source.date_order} (the first on "
+        f"{where}): the export probably writes dates {order}, and its dates either "
+        f'order reads (05/03/2026) would load as the wrong day. If so, set date_order = "{order}" in '
+        f"the [run] section of the config file (or CLINIC_AUDIT_DATE_ORDER={order}) and run again; "
+        "nothing was loaded"
     )
 
 

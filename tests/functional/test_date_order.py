@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import re
+import shutil
 from pathlib import Path
 
 import duckdb
@@ -147,3 +148,33 @@ def test_an_unknown_date_order_is_a_configuration_error(tmp_path, capsys):
     assert cli(*run_args(tmp_path, export), env={"CLINIC_AUDIT_DATE_ORDER": "british"}) == 2
     err = capsys.readouterr().err
     assert "setting 'date_order'" in err and "iso, day-first, month-first" in err
+
+
+def test_a_file_in_the_other_order_stops_rather_than_loading_its_ambiguous_dates_swapped(tmp_path, capsys):
+    # the patients file writes its dates day-first (the rest ISO), the setting says month-first: its
+    # birth dates past the 12th could not be read (noted, cleared) and the others, 05/03/1980, would
+    # load as 3 May; the run stops naming day-first, where it loaded them silently
+    export = tmp_path / "export"
+    shutil.copytree(SAMPLE, export)
+    patients = rewritten(tmp_path / "day_first", day_first) / "patients.csv"
+    (export / "patients.csv").write_bytes(patients.read_bytes())
+    assert cli(*run_args(tmp_path, export), env=FAST | {"CLINIC_AUDIT_DATE_ORDER": "month-first"}) == 3
+    err = capsys.readouterr().err
+    assert "patients.csv: " in err and "records hold a date only day-first order reads" in err
+    assert "while date_order is month-first (the first on line " in err and "column birth_date" in err
+    assert 'set date_order = "day-first"' in err and "CLINIC_AUDIT_DATE_ORDER=day-first" in err
+    with duckdb.connect(str(tmp_path / "audit.duckdb"), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM runs").fetchall() == [(0,)]
+
+
+def test_a_date_in_another_columns_text_does_not_name_the_setting(tmp_path):
+    # four of 100 results have a date no setting reads (year first with slashes) and a date in the
+    # test's name: quarantined (4% is under the reject threshold), not a date_order stop, which
+    # judged the whole row's text and would have named a setting that reads none of them
+    dates = [f"2026-01-{1 + i % 28:02d}" for i in range(96)] + ["2026/01/05"] * 4
+    rows = lab_rows(dates).splitlines(keepends=True)
+    rows[-4:] = [row.replace("Potassium", "Potassium repeat of 12/03/2026") for row in rows[-4:]]
+    export = write_export(tmp_path / "export", labs="".join(rows))
+    assert cli(*run_args(tmp_path, export), env=FAST) == 0
+    with duckdb.connect(str(tmp_path / "audit.duckdb"), read_only=True) as con:
+        assert con.execute("SELECT count(*), min(line) FROM quarantine").fetchall() == [(4, 98)]
