@@ -544,7 +544,7 @@ def _copy_if_unchanged(
 ) -> bool:
     """A file byte-identical to one already loaded adds nothing: reuse its counts, skip the read.
     Only when it was read as this run reads it: the same `encoding` and `date_order` (runs.settings;
-    before date_order existed, iso): a file whose rows were quarantined under another setting is
+    before each setting existed, utf-8 and iso): a file whose rows were quarantined under another setting is
     read again, and what now loads is added once.
 
     `restated` (a scheduled run loading a table whose latest export's statement counts,
@@ -565,7 +565,7 @@ def _copy_if_unchanged(
                coalesce(rows_noted, 0), coalesce(skip_reasons, '{}')
         FROM run_files JOIN runs USING (run_id)
         WHERE table_name = $t AND sha256 = $s AND NOT skipped_unchanged
-          AND settings->>'encoding' IS NOT DISTINCT FROM $e
+          AND coalesce(settings->>'encoding', 'utf-8') = $e
           AND coalesce(settings->>'date_order', 'iso') = $o
         ORDER BY seq DESC LIMIT 1
         """,

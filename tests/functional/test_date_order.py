@@ -178,3 +178,22 @@ def test_a_date_in_another_columns_text_does_not_name_the_setting(tmp_path):
     assert cli(*run_args(tmp_path, export), env=FAST) == 0
     with duckdb.connect(str(tmp_path / "audit.duckdb"), read_only=True) as con:
         assert con.execute("SELECT count(*), min(line) FROM quarantine").fetchall() == [(4, 98)]
+
+
+def test_an_unchanged_file_loaded_before_the_settings_existed_is_not_read_again(tmp_path):
+    # a database whose runs predate the encoding and date_order settings (runs.settings without
+    # them) read every file as UTF-8 and ISO: the defaults, so an unchanged file stays skipped
+    export = write_export(tmp_path / "export", labs=lab_rows(["2026-01-05", "2026-02-05"]))
+    assert cli(*run_args(tmp_path, export), env=FAST) == 0
+    with duckdb.connect(str(tmp_path / "audit.duckdb")) as con:
+        older = 'json_merge_patch(settings, \'{"encoding": null, "date_order": null}\')'
+        con.execute(f"UPDATE runs SET settings = {older}")
+        assert con.execute("SELECT settings->>'encoding', settings->>'date_order' FROM runs").fetchall() == [
+            (None, None)
+        ]
+    assert cli(*run_args(tmp_path, export), env=FAST) == 0
+    with duckdb.connect(str(tmp_path / "audit.duckdb"), read_only=True) as con:
+        assert con.execute(
+            "SELECT skipped_unchanged FROM run_files JOIN runs USING (run_id) "
+            "WHERE table_name = 'labs' ORDER BY seq"
+        ).fetchall() == [(False,), (True,)]
