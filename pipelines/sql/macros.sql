@@ -22,18 +22,27 @@ CREATE OR REPLACE TEMP MACRO iso_timestamp(x) AS
 -- with AM/PM ('31/05/2026 14:05' day-first, '05/31/2026 2:05 PM' month-first), as UK and US clinical
 -- systems and spreadsheets write them. A two-digit year ('31/05/26') stays unread: its century is a
 -- guess (a birth in 1926 or 2026). Unset, only ISO 8601 is read.
+-- Text `x` of ordered_timestamp's shape, `y` the same with slashes between the date's parts, read in
+-- the date order `d` ('%d/%m/%Y' or '%m/%d/%Y') and the one time format of the text's shape: given
+-- a list of formats, try_strptime tries each in turn (3.9 s, not 0.4 s, per 5M '31/05/2026 14:05').
+-- The shape is judged on `x`, so `y` (a regexp_replace) is computed once per value, in its branch.
+CREATE OR REPLACE TEMP MACRO timestamp_in_shape(x, y, d) AS
+    CASE WHEN NOT contains(x, ':') THEN try_strptime(y, d)
+         WHEN x ILIKE '%m' THEN CASE WHEN x LIKE '%:%:%.%' THEN try_strptime(y, d || ' %I:%M:%S.%f %p')
+                                     WHEN x LIKE '%:%:%' THEN try_strptime(y, d || ' %I:%M:%S %p')
+                                     ELSE try_strptime(y, d || ' %I:%M %p') END
+         WHEN x LIKE '%:%:%.%' THEN try_strptime(y, d || ' %H:%M:%S.%f')
+         WHEN x LIKE '%:%:%' THEN try_strptime(y, d || ' %H:%M:%S')
+         ELSE try_strptime(y, d || ' %H:%M') END;
+-- The date's separators (not a fraction's dot) as slashes.
+CREATE OR REPLACE TEMP MACRO slashed_date(x) AS
+    CASE WHEN x LIKE '%/%' THEN x ELSE regexp_replace(x, '^([0-9]+)[.-]([0-9]+)[.-]', '\1/\2/') END;
 CREATE OR REPLACE TEMP MACRO ordered_timestamp(x, order_) AS
     CASE WHEN NOT regexp_full_match(x, '[0-9]{1,2}(/[0-9]{1,2}/|\.[0-9]{1,2}\.|-[0-9]{1,2}-)[0-9]{4}'
                                        || '( [0-9]{1,2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?( [AaPp][Mm])?)?')
          THEN NULL
-         WHEN order_ = 'day-first' THEN try_strptime(
-             regexp_replace(x, '^([0-9]+)[.-]([0-9]+)[.-]', '\1/\2/'),  -- the date's separators only
-             ['%d/%m/%Y', '%d/%m/%Y %H:%M', '%d/%m/%Y %H:%M:%S', '%d/%m/%Y %H:%M:%S.%f',
-              '%d/%m/%Y %I:%M %p', '%d/%m/%Y %I:%M:%S %p', '%d/%m/%Y %I:%M:%S.%f %p'])
-         WHEN order_ = 'month-first' THEN try_strptime(
-             regexp_replace(x, '^([0-9]+)[.-]([0-9]+)[.-]', '\1/\2/'),
-             ['%m/%d/%Y', '%m/%d/%Y %H:%M', '%m/%d/%Y %H:%M:%S', '%m/%d/%Y %H:%M:%S.%f',
-              '%m/%d/%Y %I:%M %p', '%m/%d/%Y %I:%M:%S %p', '%m/%d/%Y %I:%M:%S.%f %p'])
+         WHEN order_ = 'day-first' THEN timestamp_in_shape(x, slashed_date(x), '%d/%m/%Y')
+         WHEN order_ = 'month-first' THEN timestamp_in_shape(x, slashed_date(x), '%m/%d/%Y')
     END;
 CREATE OR REPLACE TEMP MACRO export_timestamp(x) AS
     CASE WHEN clean(x) LIKE '____-__-__%' THEN try_cast(clean(x) AS TIMESTAMP)
