@@ -864,7 +864,7 @@ def _as_user_error(error: BaseException, db: Path | None) -> BaseException:
             "that had not committed leaves the database unchanged; lower threads or memory_limit, or "
             "raise the limit."
         )
-    if isinstance(error, MemoryError):
+    if _out_of_memory(error):
         return ResourceError(
             "out of memory. A run that had not committed leaves the database unchanged; give the "
             "machine more memory or lower memory_limit."
@@ -875,6 +875,21 @@ def _as_user_error(error: BaseException, db: Path | None) -> BaseException:
 
         return database_error(error, db)
     return error
+
+
+def _out_of_memory(error: BaseException) -> bool:
+    """A MemoryError, or an error raised while handling one or caused by one: a C extension that
+    runs out of memory part-way may report it as a SystemError ("returned a result with an
+    exception set") whose cause or context is the MemoryError; seen once as "internal error
+    (SystemError)" under an address-space limit (tests/functional/test_faults_storage.py)."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, MemoryError):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def _no_thread(error: BaseException) -> bool:

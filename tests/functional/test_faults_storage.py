@@ -322,6 +322,20 @@ def test_out_of_memory_is_exit_7(tmp_path, capsys, monkeypatch):
     assert "out of memory" in line and "memory_limit" in line and "P0042" not in line
 
 
+@pytest.mark.parametrize("link", ["__cause__", "__context__"])
+def test_an_error_from_running_out_of_memory_is_exit_7(tmp_path, capsys, monkeypatch, link):
+    # a C extension out of memory part-way may surface as a SystemError raised from (or while
+    # handling) the MemoryError: once under the address-space limit above, "internal error" (exit 1)
+    def exhausted(*_args, **_kwargs):
+        error = SystemError("<built-in method fetchall> returned a result with an exception set")
+        setattr(error, link, MemoryError())
+        raise error
+
+    monkeypatch.setattr(run_module, "execute_run", exhausted)
+    assert cli(*run_args(tmp_path, SAMPLE_EXPORT)) == EXIT_RESOURCES
+    assert "out of memory" in one_error_line(capsys.readouterr().err)
+
+
 # --- unexpected errors ---------------------------------------------------------------------------
 
 
