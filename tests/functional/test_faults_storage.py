@@ -287,8 +287,12 @@ def test_running_out_of_memory_is_exit_7_and_the_database_is_unchanged(tmp_path,
     before = table_counts(tmp_path / "audit.duckdb")
     export = big_labs_export(tmp_path / "big", 3_000_000)
     limit = 1800 * 2**20
+    log = tmp_path / "run.jsonl"  # an unexpected error's traceback, shown if this fails
     done = subprocess.run(
-        [sys.executable, "-m", "pipelines", "-q", *run_args(tmp_path, export, "--reject-threshold", "1")],
+        [
+            *(sys.executable, "-m", "pipelines", "-q", "--log-file", str(log)),
+            *run_args(tmp_path, export, "--reject-threshold", "1"),
+        ],
         cwd=ROOT,
         # two DuckDB threads, as on this project's machine: each thread reserves address space, so
         # on a many-core machine the default (one per core) would need more of it just to start
@@ -298,7 +302,7 @@ def test_running_out_of_memory_is_exit_7_and_the_database_is_unchanged(tmp_path,
         text=True,
         timeout=300,
     )
-    assert done.returncode == EXIT_RESOURCES, done.stderr
+    assert done.returncode == EXIT_RESOURCES, done.stderr + (log.read_text() if log.exists() else "")
     assert "out of memory" in one_error_line(done.stderr)
     assert table_counts(tmp_path / "audit.duckdb") == before
 
