@@ -378,7 +378,7 @@ def _encoding_hint(con: duckdb.DuckDBPyConnection, source: RawSource, result: Fi
     bad, first = con.execute(
         "SELECT count(*), min(line) FROM new_quarantine WHERE rule = 'invalid_encoding'"
     ).fetchall()[0]
-    if bad < max(ENCODING_HINT_ROWS, ENCODING_HINT_SHARE * result.rows_read):
+    if bad < _hint_bar(result):
         return
     raise InputError(
         f"{source.label}: {bad} of {result.rows_read} records are not valid UTF-8 (the first on line "
@@ -390,8 +390,14 @@ def _encoding_hint(con: duckdb.DuckDBPyConnection, source: RawSource, result: Fi
 
 # Records not valid UTF-8 that point at a file in another encoding (or dates that point at another
 # date order): at least this many, and this share.
-ENCODING_HINT_ROWS = 3
-ENCODING_HINT_SHARE = 0.01
+HINT_ROWS = 3
+HINT_SHARE = 0.01
+
+
+def _hint_bar(result: FileResult) -> float:
+    """How many such records make a setting the likely cause (the encoding and date-order hints)."""
+    return max(HINT_ROWS, HINT_SHARE * result.rows_read)
+
 
 DATE_EXAMPLES = {"day-first": "31/05/2026", "month-first": "05/31/2026"}
 
@@ -417,7 +423,7 @@ def _date_order_hint(
         key: rule.column for key, rule in rules.items() if rule.name == "format" and rule.column in dated
     }
     unread = failures[failures["rule_key"].isin(format_rules)]
-    bar = max(ENCODING_HINT_ROWS, ENCODING_HINT_SHARE * result.rows_read)
+    bar = _hint_bar(result)
     if unread["_rec"].nunique() < bar:  # cheap: most files have no unread dates at all
         return
     columns = sorted(set(format_rules.values()))
@@ -544,8 +550,8 @@ def _copy_if_unchanged(
 ) -> bool:
     """A file byte-identical to one already loaded adds nothing: reuse its counts, skip the read.
     Only when it was read as this run reads it: the same `encoding` and `date_order` (runs.settings;
-    before each setting existed, utf-8 and iso): a file whose rows were quarantined under another setting is
-    read again, and what now loads is added once.
+    before each setting existed, utf-8 and iso): a file whose rows were quarantined under another
+    setting is read again, and what now loads is added once.
 
     `restated` (a scheduled run loading a table whose latest export's statement counts,
     TableContract.restated): only when it is also identical to the latest scheduled run's file of
