@@ -41,8 +41,8 @@ Mapping (FHIR R4, hl7.org/fhir/R4 and the Bulk Data Access IG, hl7.org/fhir/uv/b
   prescription's start) is the period's first day; an abatement, an end, its last day (at the latest
   today). A prescription's end and a result's time are not completed (a partial one is quarantined).
 - Subjects are references 'Patient/<id>', relative or absolute ('https://ehr.example/fhir/Patient/<id>',
-  which the Bulk Data IG allows), a version ('/_history/2') ignored; anything else ('urn:uuid:<id>')
-  leaves patient_id empty (quarantined).
+  which the Bulk Data IG allows), a version ('/_history/2') ignored; anything else ('urn:uuid:<id>'), or no
+  subject (R4 allows one without: a device's result), leaves patient_id empty (quarantined).
 - Resources marked entered-in-error (and cancelled results, cancelled/draft orders, statements of a
   drug not taken, refuted conditions), and Observations whose category is not laboratory (vital
   signs, surveys, social history), are skipped: counted per reason (`_skip`), not loaded, not
@@ -92,15 +92,6 @@ SYSTEMS = {
     ],
     "icd9": ["http://hl7.org/fhir/sid/icd-9-cm"],
     "snomed": ["http://snomed.info/sct"],
-}
-# The field a resource must carry for this profile to read the file (checked on its first resource).
-REQUIRED_FIELD = {
-    "Patient": "id",
-    "Observation": "subject",
-    "MedicationRequest": "subject",
-    "MedicationStatement": "subject",
-    "Condition": "subject",
-    "Medication": "id",
 }
 
 
@@ -540,8 +531,6 @@ def by_type(export_dir: Path) -> dict[str, list[Path]]:
     for path in _ndjson_files(export_dir):
         resource = _first_resource(path)
         kind = resource.get("resourceType")
-        if kind in TYPES and REQUIRED_FIELD[kind] not in resource:
-            raise InputError(f"{path}: required field '{REQUIRED_FIELD[kind]}' is missing ({kind})")
         if kind is not None and kind not in TYPES:
             kind = _named_type(path)
         if kind in TYPES:

@@ -229,13 +229,33 @@ def test_missing_resource_type_is_named(tmp_path, capsys):
     assert "Condition.ndjson" in err and "Traceback" not in err
 
 
-def test_missing_field_names_file_and_field(tmp_path, capsys):
+def test_a_resource_without_its_subject_is_quarantined_wherever_it_is_in_the_file(tmp_path):
+    """R4 makes Observation.subject optional (a device's or a QC sample's result has none), so a
+    server may write one first. Only the first resource's fields were checked, and a missing one
+    refused the whole run (exit 3) where the same resource on line 2 was quarantined: now it is
+    quarantined wherever it is, and the rest of the file loads."""
+    no_subject = obs("o0", "p1", "2823-3", 4.1, "mmol/L", "2026-10-01")
+    del no_subject["subject"]
+    resources = {
+        "Patient.ndjson": [patient("p1", "1950-01-01", "female")],
+        "Observation.ndjson": [no_subject, obs("o1", "p1", "2823-3", 4.2, "mmol/L", "2026-10-02")],
+        "MedicationRequest.ndjson": [medreq("m1", "p1", FUROSEMIDE)],
+        "Condition.ndjson": [coded("c1", "p1", [NUMB_LEG])],
+    }
+    files = run_small(tmp_path, resources)
+    assert (files["labs"]["rows_loaded"], files["labs"]["rows_rejected"]) == (1, 1)
+    assert rows(tmp_path, "SELECT file, column_name, rule FROM quarantine") == [
+        ("Observation.ndjson", "patient_id", "required")
+    ]
+    assert rows(tmp_path, "SELECT value FROM labs") == [(4.2,)]
+
+
+def test_a_file_of_resources_without_subjects_stops_the_run_naming_file_and_column(tmp_path, capsys):
     bad = [{k: v for k, v in c.items() if k != "subject"} for c in RESOURCES["Condition.ndjson.gz"]]
     export = write_fhir(tmp_path / "export", dict(RESOURCES, **{"Condition.ndjson.gz": bad}))
     assert run(tmp_path, export) == 3
     err = capsys.readouterr().err
-    assert "Condition.ndjson.gz" in err and "'subject'" in err and "Traceback" not in err
-    assert not (tmp_path / "audit.duckdb").exists()
+    assert "Condition.ndjson.gz" in err and "patient_id" in err and "Traceback" not in err
 
 
 def test_censored_and_text_results_keep_comparator_or_load_without_value(tmp_path):
