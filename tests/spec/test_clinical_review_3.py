@@ -1,0 +1,65 @@
+"""Spec: a third clinical review (2026-12): codes a clinician expects in a codelist that were
+missing, each patient coded only by the new code so the check sees them only through it."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from tests.helpers import table
+from tests.spec.harness import check_spec
+
+AS_OF = date(2026, 11, 20)
+
+
+def test_uk_snomed_ckd_stage_codes_with_proteinuria_or_kdigo_category_are_ckd(tmp_path):
+    # UK primary care records CKD stage 3-5 as 'with/without proteinuria' (QOF) or as the KDIGO
+    # G/A category concepts, not as the international 'CKD stage 3' concept: an NSAID in any of them
+    # is the PINCER hazard. Stage 4-5 concepts are high priority; stage 1-2 (G2A2) is not CKD 3+.
+    prescriptions = table(
+        "patient_id | drug_name | rxnorm_code | atc_code | start_date | end_date | days_supply\n"
+        + "\n".join(
+            f"{p} | ibuprofen 400 mg tablet | 5640 | M01AE01 | 2026-09-01 | |"
+            for p in ("U1", "U2", "U3", "U4", "U5", "U6")
+        )
+    )
+    diagnoses = table("""
+    patient_id | code            | code_system | recorded_at | resolved_at
+    # CKD stage 3A with proteinuria
+    U1         | 324311000000101 | SNOMED-CT   | 2025-03-01  |
+    # CKD G3b A1
+    U2         | 950061000000103 | SNOMED-CT   | 2025-03-01  |
+    # CKD stage 4 without proteinuria
+    U3         | 324471000000100 | SNOMED-CT   | 2025-03-01  |
+    # CKD G5 A3
+    U4         | 950311000000102 | SNOMED-CT   | 2025-03-01  |
+    # CKD G2 A2: stage 2, not stage 3 or worse
+    U5         | 949561000000100 | SNOMED-CT   | 2025-03-01  |
+    # CKD stage 5 with transplant: a working graft, deliberately left out
+    U6         | 714153000       | SNOMED-CT   | 2025-03-01  |
+    """)
+    tables = {"prescriptions": prescriptions, "diagnoses": diagnoses}
+    expected = {"U1": "normal", "U2": "normal", "U3": "high", "U4": "high", "U5": None, "U6": None}
+    check_spec(tmp_path, "nsaid_kidney_disease", AS_OF, tables, expected)
+
+
+def test_diuretics_written_by_name_only_are_diuretics(tmp_path):
+    # Thiazides, loops and MRAs the ATC group holds, and US brands, prescribed by name with no code:
+    # each needs potassium and sodium monitoring like any other diuretic (no labs: flagged high).
+    names = {
+        "D1": "Trichlormethiazide 4 mg tablet",
+        "D2": "Piretanide 6 mg capsule",
+        "D3": "Potassium canrenoate 200 mg/10 mL injection",
+        "D4": "HydroDIURIL 25 mg tablet",
+        "D5": "Mykrox 0.5 mg tablet",
+        "D6": "Uniretic 15/25 mg tablet",
+        "D7": "Teveten HCT 600/12.5 mg tablet",
+        "D8": "Quinethazone 50 mg tablet",
+        # a beta-blocker alone is not a diuretic
+        "D9": "Inderal 40 mg tablet",
+    }
+    prescriptions = table(
+        "patient_id | drug_name | rxnorm_code | atc_code | start_date | end_date | days_supply\n"
+        + "\n".join(f"{p} | {n} | | | 2025-06-01 | |" for p, n in names.items())
+    )
+    expected = {p: "high" for p in names if p != "D9"}
+    check_spec(tmp_path, "diuretic_electrolyte_monitoring", AS_OF, {"prescriptions": prescriptions}, expected)
