@@ -36,6 +36,20 @@ EXTENSIONS = (".csv", ".tsv", ".txt")
 # writes NULL so, and OMOP CDMs live in PostgreSQL; read as text, a `\N` date would be rejected and
 # a `\N` value_as_number would hide value_source_value. No value of the CDM is ever `\N` itself.
 NULLS = ("\\N",)
+# Whole-number columns an export may write as floats: pandas (a column with an empty cell becomes
+# float), R and spreadsheets write concept id 4172704 as '4172704.0', so a text join to `concept`
+# misses it ('8507.0' is no gender, '3003.0' no ICD-10-CM source concept, '365.0' no days supply).
+# Every *_concept_id, and these, are read as the integer such a text stands for.
+WHOLE_NUMBERS = (
+    "person_id",
+    "year_of_birth",
+    "month_of_birth",
+    "day_of_birth",
+    "days_supply",
+    "care_site_id",
+    "provider_id",
+)
+WHOLE = r"regexp_replace({column}, '^\s*(-?[0-9]+)(\.0*)?\s*$', '\1') AS {column}"
 
 # Table -> the columns this profile reads (the CDM marks them required, or they carry the codes).
 COLUMNS = {
@@ -337,6 +351,16 @@ def _death(export_dir: Path, person: Table) -> Table | None:
     return open_csv(path, NULLS) if path else None
 
 
+def _whole(table: Table, relation: str) -> str:
+    """The relation with each whole-number column (WHOLE_NUMBERS, every *_concept_id) written as its
+    integer: '4172704.0' and ' 4172704 ' read as '4172704'; any other text is left as it is."""
+    names = [n for n in table.names if n.lower() in WHOLE_NUMBERS or n.lower().endswith("concept_id")]
+    if not names:
+        return relation
+    replaced = ", ".join(WHOLE.format(column='"' + n.replace('"', '""') + '"') for n in names)
+    return f"(SELECT * REPLACE ({replaced}) FROM {relation})"  # noqa: S608 - header names, quoted
+
+
 def _source(
     spec: TableContract,
     table: str,
@@ -355,22 +379,22 @@ def _source(
     keys: tuple[LookupKey, ...] = ()
     if "{one_concept}" in template:
         lookups["one_concept"] = ONE_CONCEPT.format(
-            concept=concept.reader("concept", f"rejects_lookup_{t}_concept")
+            concept=_whole(concept, concept.reader("concept", f"rejects_lookup_{t}_concept"))
         )
         params |= concept.params("concept")
         read.append(concept.path)
-        reader = concept.reader("concept", "rejects_lookup_keys_concept")
+        reader = _whole(concept, concept.reader("concept", "rejects_lookup_keys_concept"))
         keys = (LookupKey(concept.label, "concept_id", reader, concept.params("concept")),)
     if "{ancestor}" in template and ancestor is not None:
-        lookups["ancestor"] = ancestor.reader("ancestor", f"rejects_lookup_{t}_ancestor")
+        lookups["ancestor"] = _whole(ancestor, ancestor.reader("ancestor", f"rejects_lookup_{t}_ancestor"))
         params |= ancestor.params("ancestor")
         read.append(ancestor.path)
     if "{death}" in template and death is not None:
-        lookups["death"] = death.reader("death", f"rejects_lookup_{t}_death")
+        lookups["death"] = _whole(death, death.reader("death", f"rejects_lookup_{t}_death"))
         params |= death.params("death")
         read.append(death.path)
     select = template.format(
-        main=main.reader("main", f"rejects_{t}"),
+        main=_whole(main, main.reader("main", f"rejects_{t}")),
         SKIP_UNMAPPED=SKIP_UNMAPPED,
         **lookups,
         **{c: main.column(c, alias) for c in OPTIONAL[table]},

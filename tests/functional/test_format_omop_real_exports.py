@@ -15,6 +15,7 @@ import json
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 
 from tests.functional.test_format_omop import CDM, MEASUREMENT_CENSORED, write_cdm
 from tests.helpers import cli, flagged, run_args, table
@@ -191,3 +192,38 @@ def test_postgres_null_marker_reads_as_empty(tmp_path):
     assert dumped_run == plain_run
     assert len(plain_run["quarantine"]) == 1  # the drug ending before it starts, no more
     assert ("3", 8.0, ">") in [(r[0], r[4], r[-1]) for r in plain_run["labs"]]  # from value_source_value
+
+
+def _float_export(text: str) -> str:
+    """CSV text as pandas writes a table it read: a whole-number column with an empty cell becomes
+    float, so its ids are written '4171756.0' (as R and spreadsheets write them too)."""
+    return pd.read_csv(io.StringIO(text), dtype={"measurement_datetime": str}).to_csv(index=False)
+
+
+# The fixture with empty cells in whole-number columns, so that the float export writes them as floats:
+# month and day of birth (person 3 has only a year), operator_concept_id (row 6's '<=' is written
+# nowhere else), days_supply, condition_source_concept_id (person 4's ICD-10-CM concepts) and the
+# death table's cause_concept_id.
+FLOATED = DUMPED | {
+    "drug_exposure": _csv(
+        CDM["drug_exposure"] + "        4 | 4 | 2001 | 2026-02-01 | 2026-03-01 | | 310798\n"
+    ),
+    "condition_occurrence": _csv(
+        CDM["condition_occurrence"] + "        9 | 2 | 3002 | 2026-10-01 | | 55300003 |\n"
+    ),
+}
+DEATHS = "person_id,death_date,cause_concept_id\n1,2026-06-01,\n5,2026-10-25,0\n"
+
+
+def test_whole_numbers_written_as_floats_read_as_the_integers(tmp_path):
+    plain = write_cdm(tmp_path / "plain" / "export", **FLOATED)
+    floated = write_cdm(tmp_path / "floated" / "export", **{k: _float_export(v) for k, v in FLOATED.items()})
+    (plain / "DEATH.csv").write_text(DEATHS, encoding="utf-8")
+    (floated / "DEATH.csv").write_text(_float_export(DEATHS), encoding="utf-8")
+    for export in (plain, floated):
+        assert cli(*run_args(export.parent, export, "--reject-threshold", "1")) == 0
+    written = {p.stem: p.read_text() for p in floated.iterdir()}
+    assert "4171754.0" in written["MEASUREMENT"] and "3003.0" in written["CONDITION_OCCURRENCE"]
+    assert "365.0" in written["DRUG_EXPOSURE"] and "2.0,3.0" in written["PERSON"]
+    assert _stored(tmp_path / "floated") == _stored(tmp_path / "plain")
+    assert flagged(tmp_path / "floated" / "audit.duckdb", "cramps_cirrhosis") == {"3", "4"}
