@@ -23,7 +23,10 @@ Mapping choices, each forced by the format:
   '___', 'NEG.', a comment with prose around a number) is a result without a numeric value, not
   an error. Comment shapes read from MIMIC-IV labevents rows as quoted in public material; the
   wording of other items' comments was not surveyed, so no other sentence is parsed.
-- Death: `patients.dod` (optional column; date-shifted like every date; empty while not known dead).
+- Death: `patients.dod` (optional column; date-shifted like every date; empty while not known dead),
+  or the subject's earliest `admissions.deathtime` (optional column) when dod is empty or later:
+  MIMIC-IV v0.4 and v1.0 left dod empty (mimic-code #955: use the earliest deathtime), and some v3.1
+  dods fall days after the in-hospital deathtime. That patient row loads with a note (row_notes).
 - Prescriptions: `drug` (free text) is the drug name, with the form a local `route` (optional
   column) says: an eye, ear or topical route adds ' (ophthalmic)', ' (otic)' or ' (topical)' (ROUTE_FORM);
   NDC is not used (no NDC-to-RxNorm crosswalk
@@ -83,13 +86,29 @@ ONE_LABITEM = f"""(SELECT * FROM {READ.format("$d_labitems")}
 ONE_ADMISSION = f"""(SELECT trim(hadm_id) AS hadm_id, admittime, dischtime FROM {READ.format("$admissions")}
     QUALIFY row_number() OVER (PARTITION BY trim(hadm_id) ORDER BY admittime, dischtime) = 1)"""  # noqa: S608
 
+# Each subject's earliest in-hospital death (admissions.deathtime; the earliest, as MIMIC's maintainers
+# advise: an organ donor can have a later admission); none when admissions lacks either column.
+DEATHS = f"""(SELECT trim(subject_id) AS subject_id, min(try_cast(trim(deathtime) AS TIMESTAMP))::DATE AS died
+    FROM {READ.format("$admissions")} GROUP BY ALL)"""  # noqa: S608
+NO_DEATHS = f"""(SELECT NULL::VARCHAR AS subject_id, NULL::DATE AS died
+    FROM {READ.format("$admissions")} WHERE false)"""  # noqa: S608 - admissions is bound: read nothing
+
+# The death date: dod, unless admissions.deathtime says the patient died earlier or dod is empty (see
+# the module docstring); `{dod}` is the column, or NULL. A dod that is not a date is left for the rules.
+DEATH_FROM_DEATHTIME = """d.died IS NOT NULL
+           AND (nullif(trim({dod}), '') IS NULL OR d.died < try_cast(trim({dod}) AS TIMESTAMP)::DATE)"""
+
 PATIENTS = f"""
-SELECT subject_id AS patient_id,
-       CAST(try_cast(anchor_year AS INTEGER) - try_cast(anchor_age AS INTEGER) AS VARCHAR) || '-01-01'
+SELECT p.subject_id AS patient_id,
+       CAST(try_cast(p.anchor_year AS INTEGER) - try_cast(p.anchor_age AS INTEGER) AS VARCHAR) || '-01-01'
            AS birth_date,
-       gender AS sex, {{dod}} AS death_date, NULL::VARCHAR AS deceased,
-       NULL::VARCHAR AS site_id, NULL::VARCHAR AS clinician_id  -- MIMIC is one hospital
-FROM {MAIN.format("$patients", "patients")}
+       p.gender AS sex,
+       CASE WHEN {DEATH_FROM_DEATHTIME} THEN CAST(d.died AS VARCHAR) ELSE {{dod}} END AS death_date,
+       NULL::VARCHAR AS deceased,
+       NULL::VARCHAR AS site_id, NULL::VARCHAR AS clinician_id,  -- MIMIC is one hospital
+       CASE WHEN {DEATH_FROM_DEATHTIME} THEN 'death_from_deathtime' END AS _note
+FROM {MAIN.format("$patients", "patients")} p
+LEFT JOIN {{deaths}} d ON d.subject_id = trim(p.subject_id)
 """  # noqa: S608 - constant fragments, values bound
 
 # The number a labevents comment holds (see the module docstring), else NULL. `{comments}` is the
@@ -165,6 +184,12 @@ SELECT subject_id AS patient_id, drug || {{route_form}} AS drug_name, NULL::VARC
 FROM ended
 """  # noqa: S608 - constant fragments, values bound
 NOTES: dict[str, dict[str, tuple[str, str]]] = {
+    "patients": {
+        "death_from_deathtime": (
+            "death_date",
+            "dod is empty or later than an admission's deathtime; the death date is the earliest deathtime",
+        ),
+    },
     "prescriptions": {
         "stop_before_start": (
             "end_date",
@@ -175,7 +200,7 @@ NOTES: dict[str, dict[str, tuple[str, str]]] = {
             "end_date",
             "no stoptime and no discharge after the start for its admission; the order ends on its start day",
         ),
-    }
+    },
 }
 
 DIAGNOSES = f"""
@@ -192,7 +217,7 @@ LOOKUP_KEYS = {"d_labitems": "itemid", "admissions": "hadm_id"}
 
 # Contract table -> (its query, the MIMIC files it reads, whether those files are required).
 TABLES: dict[str, tuple[str, tuple[str, ...], bool]] = {
-    "patients": (PATIENTS, ("patients",), False),
+    "patients": (PATIENTS, ("patients", "admissions"), False),
     "labs": (LABS, ("labevents", "d_labitems"), True),
     "prescriptions": (PRESCRIPTIONS, ("prescriptions", "admissions"), True),
     "diagnoses": (DIAGNOSES, ("diagnoses_icd", "admissions"), True),
@@ -247,13 +272,15 @@ def sources(export_dir: Path) -> list[RawSource]:
     result = []
     for table, (select, names, required) in TABLES.items():
         missing = [n for n in names if n not in files]
-        if missing and (required or len(missing) < len(names)):
+        if missing and (required or names[0] not in missing):  # patients' own file alone is optional
             raise InputError(f"{export_dir / (missing[0] + '.csv.gz')}: required file is missing")
         if missing:
             continue
         headers = {name: read_header(files[name], name) for name in names}
-        if table == "patients":  # dod is optional (an older extract may lack it)
-            select = select.format(dod="dod" if "dod" in headers["patients"] else "NULL::VARCHAR")
+        if table == "patients":  # dod is optional (an older extract may lack it), as is deathtime
+            dod = "p.dod" if "dod" in headers["patients"] else "NULL::VARCHAR"
+            died = {"subject_id", "deathtime"} <= set(headers["admissions"])
+            select = select.format(dod=dod, deaths=DEATHS if died else NO_DEATHS)
         if table == "prescriptions":  # route is optional too
             route = ROUTE_FORM.format(route="route") if "route" in headers["prescriptions"] else "''"
             select = select.format(route_form=route)

@@ -356,3 +356,36 @@ def test_an_eye_route_makes_an_nsaid_eye_drop_not_systemic(tmp_path):
     files = dict(FILES, prescriptions=prescriptions, diagnoses_icd=FILES["diagnoses_icd"] + ckd4)
     assert run(tmp_path, write_mimic(tmp_path / "export", files), "--format", "mimic") == 0
     assert flagged(tmp_path / "audit.duckdb", "nsaid_kidney_disease") == {"10000003"}
+
+
+def test_a_death_in_hospital_is_a_death_when_dod_is_empty_or_later(tmp_path):
+    """admissions.deathtime records an in-hospital death. MIMIC-IV v0.4/v1.0 left patients.dod empty
+    (the maintainers: use the earliest deathtime; mimic-code #955, mimic-iv #71), and v3.1 has dod
+    days after deathtime for some patients. 10000001 died in hospital on 2180-05-05 with dod empty,
+    10000004 on 2180-04-22 with a dod a week later: neither is flagged after death."""
+    admissions = (
+        FILES["admissions"]
+        .replace(
+            "10000001,20000001,2180-05-01 08:00:00,2180-05-05 12:00:00,,",
+            "10000001,20000001,2180-05-01 08:00:00,2180-05-05 12:00:00,2180-05-05 11:40:00,",
+        )
+        .replace(
+            "10000004,20000004,2180-04-20 07:30:00,2180-04-22 15:00:00,,",
+            "10000004,20000004,2180-04-20 07:30:00,2180-04-22 15:00:00,2180-04-22 15:00:00,",
+        )
+    )
+    patients = FILES["patients"].replace(
+        "10000004,F,48,2178,2008 - 2010,", "10000004,F,48,2178,2008 - 2010,2180-04-29"
+    )
+    files = dict(FILES, admissions=admissions, patients=patients)
+    assert run(tmp_path, write_mimic(tmp_path / "export", files)) == 0
+    db = tmp_path / "audit.duckdb"
+    assert flagged(db, "cramps_cirrhosis") == set()
+    assert flagged(db, "diuretic_electrolyte_monitoring") == {"10000002"}
+    with duckdb.connect(str(db), read_only=True) as con:
+        deaths = con.execute("SELECT patient_id, death_date::VARCHAR FROM patients WHERE deceased").fetchall()
+        notes = con.execute("SELECT rule FROM row_notes WHERE table_name = 'patients'").fetchall()
+    assert sorted(deaths) == [("10000001", "2180-05-05"), ("10000004", "2180-04-22")]
+    assert notes == [("death_from_deathtime",), ("death_from_deathtime",)]
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))
+    assert summary["checks"]["cramps_cirrhosis"]["deceased_excluded"] == 2
