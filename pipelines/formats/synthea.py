@@ -140,11 +140,12 @@ def _with_encounters(source: RawSource, path: Path) -> RawSource:
     is not the file's: a quarantined patients row is shown by its fields, not its line."""
     file = open_csv(path).require(*ENCOUNTERS_REQUIRED)
     patient, start, enc_id = file.column("patient"), file.column("start"), file.column("id")
-    latest = ", ".join(
-        f"max_by(nullif(trim({file.column(c)}), ''), {start} || '|' || coalesce({enc_id}, '')) AS _enc_{c}"
-        for c in ("organization", "provider")
-    )
-    picked = {"site_id": "_e._enc_organization", "clinician_id": "_e._enc_provider"}
+    # One struct per encounter, so both come from the same (latest) one: max_by skips NULL values,
+    # and taken one by one an empty PROVIDER on the latest encounter would give an older one's,
+    # a clinician of another organization.
+    pair = ", ".join(f"'{c}': nullif(trim({file.column(c)}), '')" for c in ("organization", "provider"))
+    latest = f"max_by({{{pair}}}, {start} || '|' || coalesce({enc_id}, '')) AS _enc"
+    picked = {"site_id": "_e._enc.organization", "clinician_id": "_e._enc.provider"}
     columns = ", ".join(f"{picked.get(c, '_p.' + c)} AS {c}" for c in source.spec.columns)
     select = (
         f"SELECT {columns} FROM ({source.select}) AS _p LEFT JOIN ("  # noqa: S608 - header names, quoted

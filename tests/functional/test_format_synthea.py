@@ -209,3 +209,35 @@ def test_an_unchanged_file_keeps_its_skipped_and_noted_counts(tmp_path):
         assert again[key] == first[key], key
     report = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
     assert "Skipped rows in observations.csv" in report
+
+
+# encounters.csv (Synthea's column set): S01's latest encounter names no PROVIDER (the CSV exporter
+# leaves it empty when the encounter has no clinician), S02's no ORGANIZATION; their earlier
+# encounters name both.
+ENCOUNTERS = table(
+    """
+    Id | START                | STOP                 | PATIENT | ORGANIZATION | PROVIDER | PAYER | ENCOUNTERCLASS | CODE      | DESCRIPTION                       | BASE_ENCOUNTER_COST | TOTAL_CLAIM_COST | PAYER_COVERAGE | REASONCODE | REASONDESCRIPTION
+    E1 | 2025-02-01T09:00:00Z | 2025-02-01T09:15:00Z | S01     | ORG-A        | PRV-A    | P     | wellness       | 162673000 | General examination of patient (procedure) | 125.00 | 125.00 | 0.00 |  |
+    E2 | 2026-06-01T09:00:00Z | 2026-06-01T09:15:00Z | S01     | ORG-B        |          | P     | ambulatory     | 185345009 | Encounter for symptom (procedure) | 75.00               | 75.00            | 0.00           |            |
+    E3 | 2025-02-01T09:00:00Z | 2025-02-01T09:15:00Z | S02     | ORG-A        | PRV-A    | P     | wellness       | 162673000 | General examination of patient (procedure) | 125.00 | 125.00 | 0.00 |  |
+    E4 | 2026-06-01T09:00:00Z | 2026-06-01T09:15:00Z | S02     |              | PRV-C    | P     | ambulatory     | 185345009 | Encounter for symptom (procedure) | 75.00               | 75.00            | 0.00           |            |
+    """
+)
+
+
+def test_site_and_clinician_come_from_one_encounter_the_latest(tmp_path):
+    # Both from the latest encounter, as the README says, even where it leaves one empty: a
+    # clinician from an older encounter at another organization is not this site's clinician.
+    export = write_synthea(tmp_path / "export")
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, list(ENCOUNTERS[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(ENCOUNTERS)
+    (export / "encounters.csv").write_text(buffer.getvalue(), encoding="utf-8")
+    assert cli(*run_args(tmp_path, export, "--reject-threshold", "1")) == 0
+    with duckdb.connect(str(tmp_path / "audit.duckdb"), read_only=True) as con:
+        rows = con.execute("SELECT patient_id, site_id, clinician_id FROM patient_state").fetchall()
+    got = {p: (site, clinician) for p, site, clinician in rows}
+    assert got["S01"] == ("ORG-B", None)
+    assert got["S02"] == (None, "PRV-C")
+    assert got["S03"] == (None, None)  # no encounter
