@@ -35,7 +35,8 @@ EXTENSIONS = (".csv", ".tsv", ".txt")
 # A field reading exactly `\N` is empty: PostgreSQL's COPY (text format, and CSV when so asked)
 # writes NULL so, and OMOP CDMs live in PostgreSQL; read as text, a `\N` date would be rejected and
 # a `\N` value_as_number would hide value_source_value. No value of the CDM is ever `\N` itself.
-NULLS = ("\\N",)
+# SQL Server Management Studio's "Save Results As" CSV writes NULL as the text `NULL` likewise.
+NULLS = ("\\N", "NULL")
 # Whole-number columns an export may write as floats: pandas (a column with an empty cell becomes
 # float), R and spreadsheets write concept id 4172704 as '4172704.0', so a text join to `concept`
 # misses it ('8507.0' is no gender, '3003.0' no ICD-10-CM source concept, '365.0' no days supply).
@@ -184,7 +185,10 @@ SELECTS = {
                coalesce(i.code, CASE WHEN r.vocabulary_id = 'RxNorm' THEN r.concept_code END) AS rxnorm_code,
                NULL::VARCHAR AS atc_code,
                d.drug_exposure_start_date AS start_date,
-               {drug_exposure_end_date} AS end_date,
+               -- no end date and no days supply (CDM v5.2 and older let the end be empty; 0 is the
+               -- CDM's unknown): one day, as OHDSI's drug era builder counts it, not an open end
+               coalesce({drug_exposure_end_date}, CASE WHEN nullif(trim({days_supply}), '0') IS NULL
+                                                       THEN d.drug_exposure_start_date END) AS end_date,
                nullif(trim({days_supply}), '0') AS days_supply  -- 0 is the CDM's "unknown"
         FROM {main} d
         LEFT JOIN concept c ON c.concept_id = d.drug_concept_id AND c.concept_id <> '0'

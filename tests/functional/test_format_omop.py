@@ -369,3 +369,27 @@ def test_egfr_in_the_ucum_units_of_omop_unit_concepts_loads(tmp_path):
         rejected = con.execute("SELECT count(*) FROM quarantine WHERE rule = 'known_unit'").fetchall()[0][0]
     assert got == [("1", 25.0, "mL/min/1.73m2"), ("2", 30.0, "mL/min/1.73m2"), ("3", 35.0, "mL/min/1.73m2")]
     assert rejected == 0
+
+
+def test_exposure_with_neither_end_date_nor_days_supply_lasts_one_day(tmp_path):
+    """CDM v5.2 and older let drug_exposure_end_date be empty (and ETLs still leave it so): with no
+    days_supply either (or the CDM's unknown, 0), OHDSI's drug era builder counts one day, not an
+    exposure running for ever. Person 1's one hydrochlorothiazide dispensing in 2015 does not make
+    them a diuretic patient in 2026; person 4's current one, with a days_supply, still does."""
+    drugs = """drug_exposure_id,person_id,drug_concept_id,drug_exposure_start_date,drug_exposure_end_date,days_supply,drug_source_value
+1,1,2001,2015-03-01,,,310798
+2,2,2001,2015-03-01,,0,310798
+3,4,2001,2026-03-01,,365,310798
+"""
+    summary, _ = _cdm_counts(tmp_path, "open", drug_exposure=drugs)
+    assert summary["files"]["prescriptions"]["rows_loaded"] == 3
+    with duckdb.connect(str(tmp_path / "open" / "audit.duckdb"), read_only=True) as con:
+        got = con.execute(
+            "SELECT patient_id, start_date::VARCHAR, end_effective::VARCHAR FROM prescriptions ORDER BY 1"
+        ).fetchall()
+    assert got == [
+        ("1", "2015-03-01", "2015-03-01"),
+        ("2", "2015-03-01", "2015-03-01"),
+        ("4", "2026-03-01", "2027-03-01"),
+    ]
+    assert flagged(tmp_path / "open" / "audit.duckdb", "diuretic_electrolyte_monitoring") == {"4"}

@@ -227,3 +227,18 @@ def test_whole_numbers_written_as_floats_read_as_the_integers(tmp_path):
     assert "365.0" in written["DRUG_EXPOSURE"] and "2.0,3.0" in written["PERSON"]
     assert _stored(tmp_path / "floated") == _stored(tmp_path / "plain")
     assert flagged(tmp_path / "floated" / "audit.duckdb", "cramps_cirrhosis") == {"3", "4"}
+
+
+def test_sql_server_null_text_reads_as_empty(tmp_path):
+    """SQL Server Management Studio's "Save Results As" CSV writes NULL as the text `NULL`: a NULL
+    measurement_datetime must not reject the lab, a NULL days_supply must not be a bad number."""
+    plain = write_cdm(tmp_path / "plain" / "export", **DUMPED)
+    nulled = {
+        name: "\n".join(",".join(v or "NULL" for v in row) for row in csv.reader(io.StringIO(text))) + "\n"
+        for name, text in DUMPED.items()
+    }
+    ssms = write_cdm(tmp_path / "ssms" / "export", **nulled)
+    assert "NULL" in (ssms / "MEASUREMENT.csv").read_text()
+    for export in (plain, ssms):
+        assert cli(*run_args(export.parent, export, "--reject-threshold", "1")) == 0
+    assert _stored(tmp_path / "ssms") == _stored(tmp_path / "plain")
