@@ -168,6 +168,8 @@ def _source(spec: TableContract, path: Path, required: tuple[str, ...], mapping:
     """The file's columns renamed to the contract's, every value text, read in file order."""
     file = open_csv(path).require(*required)
     named = {c: file.column(c) for c in {*required, *OPTIONAL}}
+    if spec.table == "labs" and file.delimiter == ";":  # a spreadsheet's save: '4,1' is 4.1, as generic
+        named["value"] = f"decimal_comma({named['value']})"
     skips = "_skip" in mapping
     columns = (*spec.columns, "_skip") if skips else spec.columns
     aliases = ", ".join(f"CAST({_sql(mapping[c], named)} AS VARCHAR) AS {c}" for c in columns)

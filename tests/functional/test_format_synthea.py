@@ -241,3 +241,27 @@ def test_site_and_clinician_come_from_one_encounter_the_latest(tmp_path):
     assert got["S01"] == ("ORG-B", None)
     assert got["S02"] == (None, "PRV-C")
     assert got["S03"] == (None, None)  # no encounter
+
+
+def test_a_spreadsheets_semicolon_file_reads_decimal_commas(tmp_path):
+    # observations.csv opened and saved by a spreadsheet in a decimal-comma locale (Synthea's own
+    # Locale.US '4.1' becomes '4,1', the separator a semicolon): read as the generic format reads it.
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, list(OBSERVATIONS[0]), delimiter=";", lineterminator="\r\n")
+    writer.writeheader()
+    writer.writerows({**r, "VALUE": r["VALUE"].replace(".", ",")} for r in OBSERVATIONS)
+    export = write_synthea(tmp_path / "export", observations=buffer.getvalue())
+    assert cli(*run_args(tmp_path, export, "--reject-threshold", "1")) == 0
+    labs = json.loads((tmp_path / "out" / "summary.json").read_text())["files"]["labs"]
+    assert (labs["rows_read"], labs["rows_skipped"], labs["rows_rejected"]) == (9, 5, 0)
+    with duckdb.connect(str(tmp_path / "audit.duckdb"), read_only=True) as con:
+        got = con.execute(
+            "SELECT patient_id, loinc_code, value_original FROM lab_results ORDER BY ALL"
+        ).fetchall()
+    assert got == [
+        ("S02", "2823-3", 4.1),
+        ("S02", "2951-2", 139.0),
+        ("S02", "5778-6", None),
+        ("S03", "2823-3", 4.1),
+    ]
+    assert flagged(tmp_path / "audit.duckdb", "diuretic_electrolyte_monitoring") == {"S01"}
