@@ -1,5 +1,6 @@
 """MIMIC-IV v2.x, hosp module: `.csv` or `.csv.gz` files (read compressed as they are), in the
-export folder or its `hosp/` subfolder.
+export folder or its `hosp/` subfolder, or `core/`, where MIMIC-IV v0.4 and v1.0 keep patients and
+admissions (v2.0 moved them into hosp/).
 
 Column sets are those of the MIMIC-IV documentation (mimic.mit.edu/docs/iv/modules/hosp/: patients,
 admissions, labevents, d_labitems, prescriptions, diagnoses_icd) and the MIT-LCP/mimic-code concepts
@@ -225,9 +226,10 @@ TABLES: dict[str, tuple[str, tuple[str, ...], bool]] = {
 
 
 def _files(export_dir: Path) -> dict[str, Path]:
-    """MIMIC table name -> its file (`name.csv` or `name.csv.gz`, any case), here or in `hosp/`."""
+    """MIMIC table name -> its file (`name.csv` or `name.csv.gz`, any case), here or in `hosp/` or
+    `core/` (v0.4 and v1.0)."""
     found: dict[str, Path] = {}
-    for folder in (export_dir / "hosp", export_dir):
+    for folder in (export_dir / "core", export_dir / "hosp", export_dir):
         if not folder.is_dir():
             continue
         for path in files_in(folder):

@@ -389,3 +389,22 @@ def test_a_death_in_hospital_is_a_death_when_dod_is_empty_or_later(tmp_path):
     assert notes == [("death_from_deathtime",), ("death_from_deathtime",)]
     summary = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))
     assert summary["checks"]["cramps_cirrhosis"]["deceased_excluded"] == 2
+
+
+def test_mimic_iv_v1_layout_with_core_folder_is_read(tmp_path):
+    """MIMIC-IV v0.4 and v1.0 ship patients and admissions in core/, the rest in hosp/ (v2.0 merged
+    core into hosp); their dod is empty, so an in-hospital death is in admissions.deathtime."""
+    admissions = FILES["admissions"].replace(
+        "10000001,20000001,2180-05-01 08:00:00,2180-05-05 12:00:00,,",
+        "10000001,20000001,2180-05-01 08:00:00,2180-05-05 12:00:00,2180-05-05 11:40:00,",
+    )
+    export = write_mimic(
+        tmp_path / "export", {k: v for k, v in FILES.items() if k not in ("patients", "admissions")}
+    )
+    (export / "core").mkdir()
+    for name, text in (("patients", FILES["patients"]), ("admissions", admissions)):
+        with gzip.open(export / "core" / f"{name}.csv.gz", "wt", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+    assert run(tmp_path, export) == 0
+    assert flagged(tmp_path / "audit.duckdb", "cramps_cirrhosis") == {"10000004"}  # 10000001 died in hospital
+    assert flagged(tmp_path / "audit.duckdb", "diuretic_electrolyte_monitoring") == {"10000002"}
