@@ -31,7 +31,8 @@ from pipelines.ingest import LookupKey, RawSource
 NAME = "omop"
 
 SPECS = CONTRACT_BY_TABLE
-EXTENSIONS = (".csv", ".tsv", ".txt")
+# A table's file, plain or gzip-compressed as a CDM is often shipped (`MEASUREMENT.csv.gz`).
+EXTENSIONS = (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz", ".txt.gz")
 # A field reading exactly `\N` is empty: PostgreSQL's COPY (text format, and CSV when so asked)
 # writes NULL so, and OMOP CDMs live in PostgreSQL; read as text, a `\N` date would be rejected and
 # a `\N` value_as_number would hide value_source_value. No value of the CDM is ever `\N` itself.
@@ -274,7 +275,8 @@ class DuckTable:
 def detect(export_dir: Path) -> bool:
     """A folder with measurement, drug_exposure or condition_occurrence tables (any case) is OMOP:
     as CSV files, or in the folder's one DuckDB database file."""
-    stems = {p.stem.lower() for p in export_dir.iterdir() if p.is_file() and p.suffix.lower() in EXTENSIONS}
+    names = [p.name.lower() for p in export_dir.iterdir() if p.is_file()]
+    stems = {name.removesuffix(ext) for name in names for ext in EXTENSIONS if name.endswith(ext)}
     if stems & {"measurement", "drug_exposure", "condition_occurrence"}:
         return True
     databases = sorted(export_dir.glob("*.duckdb"))
@@ -302,7 +304,7 @@ def _catalog(path: Path) -> dict[str, tuple[str, tuple[str, ...]]]:
 
 
 def _files(table: str) -> tuple[str, ...]:
-    """The names a table's file may have: .csv, .tsv or .txt (matched in any case)."""
+    """The names a table's file may have: .csv, .tsv or .txt, each maybe .gz (matched in any case)."""
     return tuple(table + ext for ext in EXTENSIONS)
 
 

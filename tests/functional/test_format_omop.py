@@ -8,6 +8,7 @@ Concept ids in the fixture are made up; the codes and names are the vocabularies
 
 from __future__ import annotations
 
+import gzip
 import json
 import zipfile
 from pathlib import Path
@@ -393,3 +394,21 @@ def test_exposure_with_neither_end_date_nor_days_supply_lasts_one_day(tmp_path):
         ("4", "2026-03-01", "2027-03-01"),
     ]
     assert flagged(tmp_path / "open" / "audit.duckdb", "diuretic_electrolyte_monitoring") == {"4"}
+
+
+def test_gzip_compressed_tables_are_detected_and_read(tmp_path):
+    """A CDM shipped compressed (`MEASUREMENT.csv.gz`, ...) is recognised without --format and reads
+    as the plain files do."""
+    export = write_cdm(tmp_path / "export")
+    for path in list(export.iterdir()):
+        (export / f"{path.name}.gz").write_bytes(gzip.compress(path.read_bytes()))
+        path.unlink()
+    assert cli(*run_args(tmp_path, export, "--reject-threshold", "1")) == 0
+    assert flagged(tmp_path / "audit.duckdb", "diuretic_electrolyte_monitoring") == {"1"}
+    assert flagged(tmp_path / "audit.duckdb", "cramps_cirrhosis") == {"3", "4"}
+    with duckdb.connect(str(tmp_path / "audit.duckdb"), read_only=True) as con:
+        got = set(con.execute("SELECT file, column_name, rule FROM quarantine").fetchall())
+    assert got == {
+        ("MEASUREMENT.csv.gz", "value", "numeric"),
+        ("DRUG_EXPOSURE.csv.gz", "end_date", "after_start"),
+    }
