@@ -30,7 +30,10 @@ descriptors AS (
 ),
 named AS (
     SELECT a.*, d.ingredients,
-           is_topical(a.drug_name, a.rxnorm_code, a.atc_code) AS topical,
+           -- a transdermal patch (estradiol, rivastigmine, fentanyl) delivers its drug into the blood:
+           -- a systemic medicine, unlike a medicated plaster or gel for the skin
+           is_topical(a.drug_name, a.rxnorm_code, a.atc_code)
+               AND NOT regexp_matches(lower(a.drug_name), 'transdermal') AS topical,
            -- not a systemic medicine either: eye, ear and nasal preparations (ATC S, R01A, or the
            -- form in the name); mouth, vaginal, scalp and skin-care products (ATC A01, G01, G02,
            -- emollients, shampoos, pessaries); and appliances, which are not medicines at all (ATC V07,

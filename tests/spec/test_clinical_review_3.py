@@ -63,3 +63,39 @@ def test_diuretics_written_by_name_only_are_diuretics(tmp_path):
     )
     expected = {p: "high" for p in names if p != "D9"}
     check_spec(tmp_path, "diuretic_electrolyte_monitoring", AS_OF, {"prescriptions": prescriptions}, expected)
+
+
+def test_a_transdermal_patch_is_a_systemic_medicine_in_the_polypharmacy_count(tmp_path):
+    # A transdermal patch (estradiol, rivastigmine, glyceryl trinitrate) delivers the drug into the
+    # blood: it is a regular systemic medicine, the fifth here. A medicated plaster or gel for the
+    # skin (lidocaine, diclofenac) is local and still does not count.
+    patients = table("""
+    patient_id | birth_date | sex
+    T1         | 1945-01-01 | F
+    T2         | 1945-01-01 | F
+    T3         | 1945-01-01 | M
+    T4         | 1945-01-01 | F
+    """)
+    extra = {
+        "T1": "Estradiol 50micrograms/24hours transdermal patches",
+        "T2": "Rivastigmine 4.6mg/24hours transdermal patches",
+        "T3": "Lidocaine 700mg medicated plasters",
+        "T4": "Diclofenac 1% gel",
+    }
+    oral = (
+        "Amlodipine 5mg tablets",
+        "Ramipril 5mg capsules",
+        "Metformin 500mg tablets",
+        "Atorvastatin 20mg tablets",
+    )
+    prescriptions = table(
+        "patient_id | drug_name | rxnorm_code | atc_code | start_date | end_date | days_supply\n"
+        + "\n".join(f"{p} | {d} | | | 2025-01-01 | |" for p in extra for d in (*oral, extra[p]))
+    )
+    diagnoses = table(
+        "patient_id | code | code_system | recorded_at | resolved_at\n"
+        + "\n".join(f"{p} | G62.9 | ICD-10-CM | 2025-06-01 |" for p in extra)
+    )
+    tables = {"patients": patients, "prescriptions": prescriptions, "diagnoses": diagnoses}
+    expected = {"T1": True, "T2": True, "T3": None, "T4": None}
+    check_spec(tmp_path, "elderly_numbness_fall_risk", AS_OF, tables, expected)
