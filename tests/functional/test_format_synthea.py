@@ -265,3 +265,59 @@ def test_a_spreadsheets_semicolon_file_reads_decimal_commas(tmp_path):
         ("S03", "2823-3", 4.1),
     ]
     assert flagged(tmp_path / "audit.duckdb", "diuretic_electrolyte_monitoring") == {"S01"}
+
+
+def test_a_v2_exports_scores_and_social_history_are_not_labs(tmp_path):
+    """A v2 export has no CATEGORY, so its non-lab rows are known by code alone. Synthea writes
+    questionnaire scores, growth percentiles and social history as observations (the codes Synthea27Nj
+    carries under LOINC's Survey and Clinical Observation classes): loaded as labs, a PHQ-9 dated after
+    every lab moved `--as-of latest` to its date and shifted every window."""
+    later = [
+        (
+            "2026-11-18T10:00:00Z",
+            "44261-6",
+            "Patient Health Questionnaire 9 item (PHQ-9) total score [Reported]",
+            "4.0",
+            "{score}",
+        ),
+        (
+            "2026-11-18T10:00:00Z",
+            "59576-9",
+            "Body mass index (BMI) [Percentile] Per age and sex",
+            "61.3",
+            "%",
+        ),
+        ("2026-11-18T10:00:00Z", "93038-8", "Stress level", "Not at all", ""),
+        ("2026-11-18T10:00:00Z", "75626-2", "Total score [AUDIT-C]", "2.0", "{score}"),
+    ]
+    rows = [r for r in OBSERVATIONS if r["VALUE"] != "4,1"] + [
+        {
+            "DATE": d,
+            "PATIENT": "S02",
+            "ENCOUNTER": "E9",
+            "CODE": c,
+            "DESCRIPTION": t,
+            "VALUE": v,
+            "UNITS": u,
+            "TYPE": "numeric" if u else "text",
+        }
+        for d, c, t, v, u in later
+    ]
+    fields = [f for f in OBSERVATIONS[0] if f not in V2_DROPPED]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fields, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    export = write_synthea(tmp_path / "export", 2, observations=buffer.getvalue())
+    args = run_args(tmp_path, export, "--reject-threshold", "1")
+    args[args.index("--as-of") + 1] = "latest"
+    assert cli(*args) == 0
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["files"]["labs"]["skip_reasons"] == {
+        "not a laboratory observation (quality-of-life index)": 3,
+        "not a laboratory observation (social-history)": 2,
+        "not a laboratory observation (survey)": 2,
+        "not a laboratory observation (vital-signs)": 2,
+    }
+    with duckdb.connect(str(tmp_path / "audit.duckdb"), read_only=True) as con:
+        assert con.execute("SELECT max(as_of)::VARCHAR FROM runs").fetchone() == ("2026-10-01",)
