@@ -187,9 +187,11 @@ SELECTS = {
                NULL::VARCHAR AS atc_code,
                d.drug_exposure_start_date AS start_date,
                -- no end date and no days supply (CDM v5.2 and older let the end be empty; 0 is the
-               -- CDM's unknown): one day, as OHDSI's drug era builder counts it, not an open end
-               coalesce({drug_exposure_end_date}, CASE WHEN nullif(trim({days_supply}), '0') IS NULL
-                                                       THEN d.drug_exposure_start_date END) AS end_date,
+               -- CDM's unknown): one day, as OHDSI's drug era builder counts it, not an open end;
+               -- empty or blank text is no value, as the rules read it (a CDM staged as text)
+               CASE WHEN nullif(trim({drug_exposure_end_date}), '') IS NULL
+                         AND coalesce(nullif(trim({days_supply}), ''), '0') = '0'
+                    THEN d.drug_exposure_start_date ELSE {drug_exposure_end_date} END AS end_date,
                nullif(trim({days_supply}), '0') AS days_supply  -- 0 is the CDM's "unknown"
         FROM {main} d
         LEFT JOIN concept c ON c.concept_id = d.drug_concept_id AND c.concept_id <> '0'

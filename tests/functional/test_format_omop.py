@@ -412,3 +412,32 @@ def test_gzip_compressed_tables_are_detected_and_read(tmp_path):
         ("MEASUREMENT.csv.gz", "value", "numeric"),
         ("DRUG_EXPOSURE.csv.gz", "end_date", "after_start"),
     }
+
+
+def test_an_end_date_and_days_supply_held_as_empty_text_last_one_day(tmp_path):
+    """A CDM staged as text (an ETL that loads its CSVs into VARCHAR columns as they are) holds a
+    missing end date and days_supply as '' (or spaces), not NULL: still neither, so the exposure
+    lasts its start day, as a NULL one does, not for ever. Person 4's, with a days_supply, runs on."""
+    export = write_cdm_database(tmp_path / "export")
+    with duckdb.connect(str(export / "cdm.duckdb")) as con:
+        con.execute(
+            "CREATE OR REPLACE TABLE drug_exposure (drug_exposure_id VARCHAR, person_id VARCHAR, "
+            "drug_concept_id VARCHAR, drug_exposure_start_date VARCHAR, drug_exposure_end_date VARCHAR, "
+            "days_supply VARCHAR, drug_source_value VARCHAR)"
+        )
+        con.execute(
+            "INSERT INTO drug_exposure VALUES ('1', '1', '2001', '2015-03-01', '', '', '310798'), "
+            "('2', '2', '2001', '2015-03-01', ' ', ' ', '310798'), "
+            "('3', '4', '2001', '2026-03-01', '', '365', '310798')"
+        )
+    assert cli(*run_args(tmp_path, export, "--reject-threshold", "1")) == 0
+    with duckdb.connect(str(tmp_path / "audit.duckdb"), read_only=True) as con:
+        got = con.execute(
+            "SELECT patient_id, start_date::VARCHAR, end_effective::VARCHAR FROM prescriptions ORDER BY 1"
+        ).fetchall()
+    assert got == [
+        ("1", "2015-03-01", "2015-03-01"),
+        ("2", "2015-03-01", "2015-03-01"),
+        ("4", "2026-03-01", "2027-03-01"),
+    ]
+    assert flagged(tmp_path / "audit.duckdb", "diuretic_electrolyte_monitoring") == {"4"}
