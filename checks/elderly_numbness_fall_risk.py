@@ -22,7 +22,8 @@ CHECK = CheckDefinition(
         "antihistamine, gabapentinoid, tricyclic antidepressant, SNRI, SSRI, antiepileptic or "
         "antipsychotic. A regular systemic medicine is systemic (not a cream, gel, skin patch or plaster, "
         "eye, ear or nasal preparation, mouthwash, vaginal or scalp product: ATC D, M02, S, R01A, A01, G01, "
-        "G02 or the form in the name; a transdermal patch is systemic), a medicine (not an appliance: "
+        "G02 or the form in the name; a transdermal patch is systemic, unless of a drug that acts locally: "
+        "an NSAID, lidocaine or capsaicin, or ATC D, M02 or N01B), a medicine (not an appliance: "
         "pen needles, lancets, test strips, meters, "
         "hosiery, dressings; ATC V07), taken regularly (not 'prn' / "
         "'as needed' / 'as required') and not an acute course (a prescription planned for fewer than "
@@ -45,7 +46,13 @@ CHECK = CheckDefinition(
         "drugs_not_counted",
     ),
     fingerprint=("leg_codes", "active_drugs", "fall_risk_drugs"),
-    codelists=("lower_limb_numbness", "fall_risk_drugs", "dose_forms_topical", "nsaids_topical"),
+    codelists=(
+        "lower_limb_numbness",
+        "fall_risk_drugs",
+        "dose_forms_topical",
+        "nsaids_topical",
+        "nsaids_systemic",  # an NSAID patch labelled transdermal acts locally (is not systemic)
+    ),
     population_codelists=("lower_limb_numbness",),
     # the polypharmacy count names each drug by the ingredients any drug codelist knows for it
     # (a brand and its generic count once); it counts every drug, listed in a codelist or not
@@ -77,7 +84,9 @@ CHECK = CheckDefinition(
         "classes are. Five or more regular medicines is the usual polypharmacy definition (WHO Medication"
         " Safety in Polypharmacy 2019; NICE). Polypharmacy (issue 15) counts regular systemic medicines "
         "only, as those definitions do: a cream, eye drop, ear drop or nasal spray is not systemic (a "
-        "transdermal patch, estradiol or rivastigmine, is: its drug reaches the blood), an "
+        "transdermal patch, estradiol or rivastigmine, is: its drug reaches the blood; a diclofenac, "
+        "lidocaine or capsaicin patch labelled transdermal, or a compounded 'transdermal' cream or gel, "
+        "is not), an "
         "appliance (pen needles, test strips, hosiery) is not a medicine (the review of issue 15), a "
         "'when required' item is not regular, and an acute course (an antibiotic for a week) is not a "
         "regular medicine: under acute_course_days (28, a usual repeat-prescription length) from start to"

@@ -24,16 +24,29 @@ descriptors AS (
     -- the count reads every drug codelist (all_drug_codelists) but counts every drug, listed or not.
     SELECT drug_name, rxnorm_code, atc_code,
            string_agg(DISTINCT ingredient, ' / ' ORDER BY ingredient)
-               FILTER (ingredient IS NOT NULL AND NOT starts_with(ingredient, '<')) AS ingredients
+               FILTER (ingredient IS NOT NULL AND NOT starts_with(ingredient, '<')) AS ingredients,
+           -- a drug that acts where it is put, whatever its label says: an NSAID, lidocaine, capsaicin
+           bool_or(codelist IN ('nsaids_systemic', 'nsaids_topical')
+                   OR ingredient IN ('lidocaine', 'capsaicin')) AS acts_locally
     FROM drug_concepts
     GROUP BY ALL
 ),
 named AS (
     SELECT a.*, d.ingredients,
            -- a transdermal patch (estradiol, rivastigmine, fentanyl) delivers its drug into the blood:
-           -- a systemic medicine, unlike a medicated plaster or gel for the skin
+           -- a systemic medicine, unlike a medicated plaster or gel for the skin. Not every product
+           -- labelled 'transdermal' is: a topical NSAID, lidocaine or capsaicin patch ('Diclofenac 1%
+           -- transdermal patches', Flector; ATC D, M02 or N01B) acts locally, and a compounded
+           -- 'transdermal' cream or gel (gabapentin, amitriptyline) is a skin preparation
            is_topical(a.drug_name, a.rxnorm_code, a.atc_code)
-               AND NOT regexp_matches(lower(a.drug_name), 'transdermal') AS topical,
+               AND NOT (regexp_matches(lower(a.drug_name), '(^|[^a-z])transdermal([^a-z]|$)')
+                        AND NOT regexp_matches(lower(a.drug_name),
+                                               '(^|[^a-z])(creams?|gels?|ointments?|lotions?|foams?'
+                                               || '|sprays?|solutions?)([^a-z]|$)')
+                        AND NOT coalesce(d.acts_locally, false)
+                        AND NOT list_has_any([left(coalesce(a.atc_code, ''), 1), left(coalesce(a.atc_code, ''), 3),
+                                              left(coalesce(a.atc_code, ''), 4)], ['D', 'M02', 'N01B']))
+               AS topical,
            -- not a systemic medicine either: eye, ear and nasal preparations (ATC S, R01A, or the
            -- form in the name); mouth, vaginal, scalp and skin-care products (ATC A01, G01, G02,
            -- emollients, shampoos, pessaries); and appliances, which are not medicines at all (ATC V07,

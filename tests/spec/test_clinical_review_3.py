@@ -99,3 +99,65 @@ def test_a_transdermal_patch_is_a_systemic_medicine_in_the_polypharmacy_count(tm
     tables = {"patients": patients, "prescriptions": prescriptions, "diagnoses": diagnoses}
     expected = {"T1": True, "T2": True, "T3": None, "T4": None}
     check_spec(tmp_path, "elderly_numbness_fall_risk", AS_OF, tables, expected)
+
+
+def test_a_transdermal_patch_of_a_locally_acting_drug_is_still_topical(tmp_path):
+    # Second reading of review 3: 'transdermal' alone does not make a product systemic. A topical
+    # NSAID patch ('Diclofenac 1% transdermal patches', as dose_forms_topical.csv quotes dm+d;
+    # Flector coded M02AA15), a lidocaine or capsaicin patch (a local anaesthetic or counter-irritant,
+    # however a system labels it) and a compounded 'transdermal cream' act where they are put: none
+    # is the fifth regular systemic medicine. A glyceryl trinitrate or nicotine transdermal patch is
+    # (the drug reaches the blood).
+    patients = table(
+        "patient_id | birth_date | sex\n"
+        + "\n".join(f"{p} | 1945-01-01 | F" for p in ("L1", "L2", "L3", "L4", "L5", "L6", "L7", "L8"))
+    )
+    extra = {
+        "L1": ("Diclofenac 1% transdermal patches", ""),
+        "L2": ("Flector 1.3% transdermal patch", "M02AA15"),
+        "L3": ("Lidocaine 5% transdermal patch", ""),
+        "L4": ("Capsaicin 8% transdermal patch", "N01BX04"),
+        "L5": ("Ketoprofen 10% transdermal cream", ""),
+        "L6": ("Glyceryl trinitrate 5mg/24hours transdermal patches", ""),
+        "L7": ("Nicotine 21mg/24hours transdermal patches", ""),
+        # a compounded cream of a gabapentinoid: neither a fifth medicine nor a fall-risk drug
+        "L8": ("Gabapentin 10% transdermal cream", ""),
+    }
+    oral = (
+        "Amlodipine 5mg tablets",
+        "Ramipril 5mg capsules",
+        "Metformin 500mg tablets",
+        "Atorvastatin 20mg tablets",
+    )
+    rows = [f"{p} | {d} | | | 2025-01-01 | |" for p in extra for d in oral]
+    rows += [f"{p} | {name} | | {atc} | 2025-01-01 | |" for p, (name, atc) in extra.items()]
+    prescriptions = table(
+        "patient_id | drug_name | rxnorm_code | atc_code | start_date | end_date | days_supply\n"
+        + "\n".join(rows)
+    )
+    diagnoses = table(
+        "patient_id | code | code_system | recorded_at | resolved_at\n"
+        + "\n".join(f"{p} | G62.9 | ICD-10-CM | 2025-06-01 |" for p in extra)
+    )
+    tables = {"patients": patients, "prescriptions": prescriptions, "diagnoses": diagnoses}
+    expected = {p: None for p in extra} | {"L6": True, "L7": True}
+    check_spec(tmp_path, "elderly_numbness_fall_risk", AS_OF, tables, expected)
+
+
+def test_a_beta_blocker_and_thiazide_us_brand_is_both_classes(tmp_path):
+    # Inderide (propranolol / HCTZ) and Timolide (oral timolol / HCTZ), added to the diuretics, are
+    # beta-blocker combinations too: listed with both classes, as Ziac, Tenoretic and Kalten are.
+    diagnoses = table(
+        "patient_id | code | code_system | recorded_at | resolved_at\n"
+        + "\n".join(f"{p} | R25.2 | ICD-10-CM | 2026-06-01 |" for p in ("B1", "B2"))
+    )
+    prescriptions = table("""
+    patient_id | drug_name                  | rxnorm_code | atc_code | start_date | end_date | days_supply
+    B1         | Inderide 40/25 mg tablet   |             |          | 2025-01-01 |          |
+    B2         | Timolide 10/25 mg tablet   |             |          | 2025-01-01 |          |
+    """)
+    tables = {"diagnoses": diagnoses, "prescriptions": prescriptions}
+    evidence = {p: {"drug_classes": "beta-blocker, diuretic"} for p in ("B1", "B2")}
+    check_spec(
+        tmp_path, "cramps_medication_review", AS_OF, tables, {"B1": True, "B2": True}, evidence=evidence
+    )
