@@ -384,16 +384,21 @@ def test_exposure_with_neither_end_date_nor_days_supply_lasts_one_day(tmp_path):
 """
     summary, _ = _cdm_counts(tmp_path, "open", drug_exposure=drugs)
     assert summary["files"]["prescriptions"]["rows_loaded"] == 3
-    with duckdb.connect(str(tmp_path / "open" / "audit.duckdb"), read_only=True) as con:
+    assert _one_day_ends(tmp_path / "open" / "audit.duckdb")
+    assert flagged(tmp_path / "open" / "audit.duckdb", "diuretic_electrolyte_monitoring") == {"4"}
+
+
+def _one_day_ends(db):
+    """Persons 1 and 2 (no end, no days supply) end on their start day; person 4 runs 365 days."""
+    with duckdb.connect(str(db), read_only=True) as con:
         got = con.execute(
             "SELECT patient_id, start_date::VARCHAR, end_effective::VARCHAR FROM prescriptions ORDER BY 1"
         ).fetchall()
-    assert got == [
+    return got == [
         ("1", "2015-03-01", "2015-03-01"),
         ("2", "2015-03-01", "2015-03-01"),
         ("4", "2026-03-01", "2027-03-01"),
     ]
-    assert flagged(tmp_path / "open" / "audit.duckdb", "diuretic_electrolyte_monitoring") == {"4"}
 
 
 def test_gzip_compressed_tables_are_detected_and_read(tmp_path):
@@ -431,13 +436,5 @@ def test_an_end_date_and_days_supply_held_as_empty_text_last_one_day(tmp_path):
             "('3', '4', '2001', '2026-03-01', '', '365', '310798')"
         )
     assert cli(*run_args(tmp_path, export, "--reject-threshold", "1")) == 0
-    with duckdb.connect(str(tmp_path / "audit.duckdb"), read_only=True) as con:
-        got = con.execute(
-            "SELECT patient_id, start_date::VARCHAR, end_effective::VARCHAR FROM prescriptions ORDER BY 1"
-        ).fetchall()
-    assert got == [
-        ("1", "2015-03-01", "2015-03-01"),
-        ("2", "2015-03-01", "2015-03-01"),
-        ("4", "2026-03-01", "2027-03-01"),
-    ]
+    assert _one_day_ends(tmp_path / "audit.duckdb")
     assert flagged(tmp_path / "audit.duckdb", "diuretic_electrolyte_monitoring") == {"4"}
