@@ -23,7 +23,8 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.mark.slow
 def test_every_spec_scenario_passes_with_the_checks_on_spark(tmp_path: Path) -> None:
     skip_without_spark()
-    pytest_spec = [sys.executable, "-m", "pytest", "tests/spec", "-q", "-p", "no:cacheprovider"]
+    # -n 0: in this process's own worker, one Spark session (addopts' -n 2 would start two more)
+    pytest_spec = [sys.executable, "-m", "pytest", "tests/spec", "-q", "-p", "no:cacheprovider", "-n", "0"]
     on_spark = subprocess.run(
         [*pytest_spec, "--engine", "spark", f"--basetemp={tmp_path / 'spark'}"],
         cwd=ROOT,
