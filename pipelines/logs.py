@@ -89,11 +89,26 @@ class _AtLeast(logging.Filter):
         return record.levelno >= self.level or record.name == CRASH_LOGGER
 
 
+class _NoFrames(logging.Formatter):
+    """stderr's lines: a record logged with an exception (py4j logs a dying JVM's connection errors
+    with exc_info) shows the exception's type on one line, never its frames or message: never a
+    traceback on the console, and no data quoted from a message."""
+
+    def formatException(self, ei) -> str:
+        """One line: the exception's type only."""
+        kind = ei[0]
+        return f"({kind.__module__}.{kind.__qualname__}; traceback withheld)" if kind else ""
+
+    def formatStack(self, stack_info: str) -> str:
+        """No stack on the console."""
+        return ""
+
+
 def configure(level: int, log_file: Path | None = None) -> None:
     """Route the tool's loggers to stderr at `level` and, when asked, to a JSON-lines file (appended)
     at INFO and above whatever `level` is (-q quietens stderr, not the record a scheduler keeps)."""
     stderr = logging.StreamHandler(sys.stderr)
-    stderr.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    stderr.setFormatter(_NoFrames("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     stderr.addFilter(_not_file_only)
     stderr.addFilter(_AtLeast(level))
     _stderr[:] = [stderr]
