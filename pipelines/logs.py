@@ -96,8 +96,7 @@ class _NoFrames(logging.Formatter):
 
     def formatException(self, ei) -> str:
         """One line: the exception's type only."""
-        kind = ei[0]
-        return f"({kind.__module__}.{kind.__qualname__}; traceback withheld)" if kind else ""
+        return f"({_kind(ei[0])}; traceback withheld)" if ei[0] else ""
 
     def formatStack(self, stack_info: str) -> str:
         """No stack on the console."""
@@ -144,5 +143,10 @@ def log_unexpected(error: BaseException) -> None:
     """Log an unexpected error's traceback to the log file only, at debug: where it happened and the
     exception's type, not its message (a DuckDB or parser message can quote a patient's data)."""
     frames = "".join(traceback.format_tb(error.__traceback__))
-    kind = f"{type(error).__module__}.{type(error).__qualname__}"
-    logging.getLogger(CRASH_LOGGER).debug("unexpected %s (message withheld)\n%s", kind, frames)
+    logging.getLogger(CRASH_LOGGER).debug("unexpected %s (message withheld)\n%s", _kind(type(error)), frames)
+
+
+def _kind(exception: type[BaseException]) -> str:
+    """An exception's type as a log line names it (module.Name): never its message, which may quote
+    a patient's data."""
+    return f"{exception.__module__}.{exception.__qualname__}"
