@@ -34,6 +34,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     """`--engine spark`: the tests that run the pipeline through tests/helpers.py (every spec test)
     evaluate the checks on Spark (tests/spark/engine.py); one spec suite for every engine."""
     parser.addoption("--engine", choices=("duckdb", "spark"), default="duckdb", help="engine of the checks")
+    parser.addoption(
+        "--spark-conf",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a Spark setting for the test session, over tests/spark/engine.py's TEST_CONFIG (repeatable)",
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -45,8 +52,9 @@ def _engine_under_test(request: pytest.FixtureRequest, monkeypatch: pytest.Monke
 
 
 @pytest.fixture(scope="session")
-def spark_session(tmp_path_factory: pytest.TempPathFactory):
+def spark_session(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
     """One local SparkSession for the test session (tests/spark/engine.py); skips without pyspark/Java."""
     from tests.spark.engine import start_session
 
-    return start_session(str(tmp_path_factory.mktemp("spark-warehouse")))
+    extra = dict(item.partition("=")[::2] for item in request.config.getoption("--spark-conf"))
+    return start_session(str(tmp_path_factory.mktemp("spark-warehouse")), extra)

@@ -1,6 +1,6 @@
 """Benchmark: the checks on DuckDB and on Spark (local mode) over one synthetic clinic.
 
-Usage:  python -m tests.bench.bench_engines --patients 100000 [--master local[2]] [--json]
+Usage:  python -m tests.bench.bench_engines --patients 100000 [--master local[2]] [--json] [--aqe-pairs N]
 
 The clinic (tests/bench/synthetic_clinic.py) is loaded once by the real pipeline on DuckDB; then
 every check is evaluated on that database by `run_checks` (in a transaction rolled back), once with
@@ -8,6 +8,9 @@ DuckDB and once with Spark (publishing the validated tables to Spark, building t
 evaluating each translated check, bringing its rows back). Printed: the seconds of each, the ratio,
 whether the two engines flagged the same patients, and rows per executor-second on Spark (the data
 rows the checks read, divided by Spark's seconds times its cores): the paper estimate for a cluster.
+`--aqe-pairs N` then times the Spark checks N more times each with adaptive query execution off
+and on, alternating (off, on, off, on...) on the one warm session: why a run keeps Spark's default
+(on) while the spec-on-Spark test turns it off (README, "Running on Apache Spark").
 Figures only; nothing here asserts a time.
 """
 
@@ -48,7 +51,17 @@ def _checks_seconds(db: Path, engine: object | None) -> tuple[float, set[tuple[s
         con.close()
 
 
-def measure(patients: int, master: str, work: Path) -> dict[str, object]:
+def _aqe_pairs(db: Path, engine: object, pairs: int) -> dict[str, list[float]]:
+    """The Spark checks' seconds with AQE off and on, alternating pairs on one session."""
+    seconds: dict[str, list[float]] = {"aqe_off_seconds": [], "aqe_on_seconds": []}
+    for _ in range(pairs):
+        for key, value in (("aqe_off_seconds", "false"), ("aqe_on_seconds", "true")):
+            engine.spark.conf.set("spark.sql.adaptive.enabled", value)
+            seconds[key].append(round(_checks_seconds(db, engine)[0], 2))
+    return seconds
+
+
+def measure(patients: int, master: str, work: Path, aqe_pairs: int = 0) -> dict[str, object]:
     """Generate, load on DuckDB, then time the checks on both engines."""
     from pipelines.engines.spark import engine_for  # the [spark] extra
 
@@ -67,6 +80,8 @@ def measure(patients: int, master: str, work: Path) -> dict[str, object]:
     session_seconds = time.perf_counter() - started
     spark_seconds, spark_flags = _checks_seconds(settings.db, engine)
     cores = int(re.search(r"\[(\d+)\]", master).group(1)) if re.search(r"\[(\d+)\]", master) else 1
+    adaptive = engine.spark.conf.get("spark.sql.adaptive.enabled")
+    pairs = _aqe_pairs(settings.db, engine, aqe_pairs) if aqe_pairs else {}
     return {
         "patients": patients,
         "data_rows": rows,
@@ -79,6 +94,8 @@ def measure(patients: int, master: str, work: Path) -> dict[str, object]:
         "flags": len(duck_flags),
         "spark_rows_per_executor_second": round(rows / (spark_seconds * cores)),
         "master": master,
+        "spark_adaptive_enabled": adaptive,
+        **pairs,
     }
 
 
@@ -87,9 +104,10 @@ def main() -> None:
     parser.add_argument("--patients", type=int, default=100_000)
     parser.add_argument("--master", default="local[2]")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--aqe-pairs", type=int, default=0, help="time Spark with AQE off/on N times each")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as work:
-        figures = measure(args.patients, args.master, Path(work))
+        figures = measure(args.patients, args.master, Path(work), args.aqe_pairs)
     print(json.dumps(figures) if args.json else "\n".join(f"{k}: {v}" for k, v in figures.items()))
 
 

@@ -32,12 +32,12 @@ def skip_without_spark() -> None:
         pytest.skip("no Java (.ci/run installs openjdk-17-jre-headless)")
 
 
-def start_session(warehouse: str):
-    """The test SparkSession (skips when pyspark or Java is missing)."""
+def start_session(warehouse: str, extra: dict[str, str] | None = None):
+    """The test SparkSession (skips when pyspark or Java is missing); `extra` over TEST_CONFIG."""
     skip_without_spark()
     from pipelines.engines.spark import session
 
-    return session(TEST_MASTER, warehouse, TEST_CONFIG)
+    return session(TEST_MASTER, warehouse, {**TEST_CONFIG, **(extra or {})})
 
 
 def on_spark(spark) -> Callable[[Settings, datetime], RunOutcome]:
