@@ -33,13 +33,14 @@ descriptors AS (
 ),
 named AS (
     SELECT a.*, d.ingredients,
-           -- a transdermal patch (estradiol, rivastigmine, fentanyl) delivers its drug into the blood:
-           -- a systemic medicine, unlike a medicated plaster or gel for the skin. Not every product
-           -- labelled 'transdermal' is: a topical NSAID, lidocaine or capsaicin patch ('Diclofenac 1%
-           -- transdermal patches', Flector; ATC D, M02 or N01B) acts locally, and a compounded
-           -- 'transdermal' cream or gel (gabapentin, amitriptyline) is a skin preparation
+           -- a patch (estradiol, hyoscine, nicotine, rivastigmine, fentanyl) delivers its drug into
+           -- the blood: a systemic medicine, whether or not its name says 'transdermal' (dm+d names
+           -- many without it: Evorel 50 patches, Scopoderm 1.5mg patch), unlike a medicated plaster or
+           -- gel for the skin. Not every patch is: a topical NSAID, lidocaine or capsaicin patch
+           -- ('Diclofenac 1% transdermal patches', Flector, Qutenza; ATC D, M02 or N01B) acts locally,
+           -- and a compounded 'transdermal' cream or gel (gabapentin, amitriptyline) is a skin preparation
            is_topical(a.drug_name, a.rxnorm_code, a.atc_code)
-               AND NOT (regexp_matches(lower(a.drug_name), '(^|[^a-z])transdermal([^a-z]|$)')
+               AND NOT (regexp_matches(lower(a.drug_name), '(^|[^a-z])(transdermal|patch|patches)([^a-z]|$)')
                         AND NOT regexp_matches(lower(a.drug_name),
                                                '(^|[^a-z])(creams?|gels?|ointments?|lotions?|foams?'
                                                || '|sprays?|solutions?)([^a-z]|$)')

@@ -586,3 +586,44 @@ PLANNED_TABLES = {
 def test_a_death_after_as_of_does_not_make_a_new_regular_drug_an_acute_course(tmp_path):
     expected = {"P01": True, "P02": True, "P03": True}
     check_spec(tmp_path, CHECK, AS_OF, PLANNED_TABLES, expected)
+
+
+# Review 2026-12: a patch that delivers its drug into the blood is a systemic medicine whether or not
+# its name says "transdermal": dm+d names many without it (Evorel 50 patches, Scopoderm 1.5mg patch,
+# Nicorette Invisi 25mg patch, Estradot 50micrograms patches), and clinics shorten the rest ("fentanyl
+# 25 mcg/hr patch"). A patch or plaster that acts where it is put (an NSAID, lidocaine, capsaicin)
+# stays local. Everyone is 76, with G62.9, on four regular medicines plus the item named.
+PATCHES = {
+    "T01": ("Evorel 50 patches", True),  # estradiol HRT
+    "T02": ("Scopoderm 1.5mg patch", True),  # hyoscine
+    "T03": ("Nicorette Invisi 25mg patch", True),  # nicotine
+    "T04": ("Estradot 50micrograms patches", True),  # estradiol
+    "T05": ("Exelon 4.6mg/24hours patch", True),  # rivastigmine
+    "T06": ("Voltarol 140mg medicated plaster", False),  # diclofenac, acts locally
+    "T07": ("Flector 1.3% patch", False),  # diclofenac epolamine, acts locally
+    "T08": ("Lidocaine 5% patch", False),  # acts locally
+    "T09": ("Qutenza 179mg cutaneous patch", False),  # capsaicin, acts locally
+    "T10": ("Ketoprofen 100mg patch", False),  # an NSAID, acts locally
+}
+PATCH_PATIENTS = table(
+    "patient_id | birth_date | sex\n" + "\n".join(f"{p} | 1950-01-01 | F" for p in PATCHES)
+)
+PATCH_DIAGNOSES = table(
+    "patient_id | code | code_system | recorded_at | resolved_at\n"
+    + "\n".join(f"{p} | G62.9 | ICD-10-CM | 2026-01-01 |" for p in PATCHES)
+)
+PATCH_PRESCRIPTIONS = table(
+    "patient_id | drug_name | rxnorm_code | atc_code | start_date | end_date | days_supply\n"
+    + "\n".join(
+        f"{p} | {d} | | | 2026-01-01 | |" for p, (patch, _) in PATCHES.items() for d in [*FOUR, patch]
+    )
+)
+
+
+def test_a_systemic_patch_counts_towards_polypharmacy_without_the_word_transdermal(tmp_path):
+    tables = {"patients": PATCH_PATIENTS, "diagnoses": PATCH_DIAGNOSES, "prescriptions": PATCH_PRESCRIPTIONS}
+    expected = {p: systemic for p, (_, systemic) in PATCHES.items()}
+    evidence = {
+        p: {"active_drug_count": 5, "active_drugs": f"...{n}..."} for p, (n, s) in PATCHES.items() if s
+    }
+    check_spec(tmp_path, CHECK, AS_OF, tables, expected, evidence=evidence)
