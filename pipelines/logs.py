@@ -94,6 +94,15 @@ class _NoFrames(logging.Formatter):
     with exc_info) shows the exception's type on one line, never its frames or message: never a
     traceback on the console, and no data quoted from a message."""
 
+    def format(self, record: logging.LogRecord) -> str:
+        """The line, with the exception formatted here: logging caches a record's formatted
+        traceback (`exc_text`), and another handler's formatter may have put a full one there."""
+        cached, record.exc_text = record.exc_text, None
+        try:
+            return super().format(record)
+        finally:
+            record.exc_text = cached
+
     def formatException(self, ei) -> str:
         """One line: the exception's type only."""
         return f"({_kind(ei[0])}; traceback withheld)" if ei[0] else ""
