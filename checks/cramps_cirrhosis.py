@@ -64,6 +64,9 @@ CHECK = CheckDefinition(
         "lab_tests",
         "dose_forms_topical",
         "nsaids_topical",
+        "nsaids_systemic",
+        "dose_forms_patch",  # a patch is topical only when it acts locally (is_topical)
+        "acts_locally",
     ),
     population_codelists=("cirrhosis",),
     parameters=(

@@ -43,6 +43,9 @@ CHECK = CheckDefinition(
         "beta_blockers",
         "dose_forms_topical",
         "nsaids_topical",
+        "nsaids_systemic",
+        "dose_forms_patch",  # a patch is topical only when it acts locally (is_topical)
+        "acts_locally",
     ),
     population_codelists=("muscle_cramps",),
     parameters=(lookback(365, "a cramp diagnosis"),),

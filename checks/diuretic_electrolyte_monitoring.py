@@ -59,6 +59,9 @@ CHECK = CheckDefinition(
         "lab_tests",
         "dose_forms_topical",  # read by is_topical, the one topical definition
         "nsaids_topical",
+        "nsaids_systemic",
+        "dose_forms_patch",  # a patch is topical only when it acts locally (is_topical)
+        "acts_locally",
     ),
     population_codelists=("diuretics",),
     parameters=(

@@ -23,9 +23,9 @@ CHECK = CheckDefinition(
         "antipsychotic. A regular systemic medicine is systemic (not a cream, gel, skin patch or plaster, "
         "eye, ear or nasal preparation, mouthwash, vaginal or scalp product: ATC D, M02, S, R01A, A01, G01, "
         "G02 or the form in the name; a patch, named transdermal or not, is systemic, unless of a drug that "
-        "acts locally: "
-        "an NSAID, lidocaine or capsaicin, or ATC D, M02 or N01B), a medicine (not an appliance: "
-        "pen needles, lancets, test strips, meters, "
+        "acts locally: an NSAID, lidocaine, capsaicin, a salicylate or menthol rub, a hydrocolloid cold "
+        "sore patch, ATC D, M02 or N01B; codelists dose_forms_patch and acts_locally), a medicine "
+        "(not an appliance: pen needles, lancets, test strips, meters, "
         "hosiery, dressings; ATC V07), taken regularly (not 'prn' / "
         "'as needed' / 'as required') and not an acute course (a prescription planned for fewer than "
         "acute_course_days, unless the same drug was first started acute_course_days or more before "
@@ -52,7 +52,9 @@ CHECK = CheckDefinition(
         "fall_risk_drugs",
         "dose_forms_topical",
         "nsaids_topical",
-        "nsaids_systemic",  # an NSAID patch labelled transdermal acts locally (is not systemic)
+        "dose_forms_patch",  # a patch is topical only when it acts locally (is_topical)
+        "acts_locally",
+        "nsaids_systemic",  # an NSAID patch acts locally (is_topical)
     ),
     population_codelists=("lower_limb_numbness",),
     # the polypharmacy count names each drug by the ingredients any drug codelist knows for it

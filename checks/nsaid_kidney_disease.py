@@ -36,6 +36,8 @@ CHECK = CheckDefinition(
     codelists=(
         "nsaids_systemic",
         "nsaids_topical",
+        "dose_forms_patch",  # a patch is topical only when it acts locally (is_topical)
+        "acts_locally",
         "dose_forms_topical",
         "ckd_stage3plus",
         "ckd_stage4plus",

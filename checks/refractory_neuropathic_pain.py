@@ -44,6 +44,9 @@ CHECK = CheckDefinition(
         "neuropathic_pain_drugs",
         "dose_forms_topical",
         "nsaids_topical",  # read by is_topical, the one topical definition
+        "nsaids_systemic",
+        "dose_forms_patch",  # a patch is topical only when it acts locally (is_topical)
+        "acts_locally",
         "neuropathic_pain_indication",
     ),
     population_codelists=("neuropathic_pain_indication",),

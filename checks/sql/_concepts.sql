@@ -48,14 +48,30 @@ QUALIFY ingredient IS NOT NULL
 
 -- Drug descriptors whose name says topical or local (one definition for every check; the phrase
 -- is_topical, _phrases.sql, adds the ATC codes): a topical dose form or route in the name
--- (dose_forms_topical: gel, cream, patch, plaster, eye drops, lozenge, topical-only brands such as
+-- (dose_forms_topical: gel, cream, plaster, eye drops, lozenge, topical-only brands such as
 -- Versatis), except a 'liquid gel' or 'gel cap' capsule, which is oral; or a topical NSAID
--- (nsaids_topical: Voltarol Emulgel, Flector, ophthalmic NSAIDs).
+-- (nsaids_topical: Voltarol Emulgel, Flector, ophthalmic NSAIDs). A patch (dose_forms_patch: patch,
+-- patches, transdermal) delivers its drug into the blood (Evorel 50 patches, Scopoderm 1.5mg patch,
+-- fentanyl, nicotine, rivastigmine) unless the drug acts where it is put: an NSAID (either NSAID
+-- list), or a drug or product of acts_locally (lidocaine, capsaicin, salicylates, hydrocolloid cold
+-- sore patches; ATC N01B), named or coded, or the ingredient any codelist gives it (Qutenza: capsaicin).
 CREATE OR REPLACE TEMP TABLE topical_names AS
-SELECT DISTINCT drug_name, rxnorm_code, atc_code
-FROM drug_concepts
-WHERE (codelist = 'dose_forms_topical' AND NOT regexp_matches(lower(drug_name), '(liquid[^a-z]*gels?|gel[^a-z]*cap)'))
-   OR codelist = 'nsaids_topical';
+WITH local_ingredients AS (
+    SELECT code AS ingredient FROM codelist WHERE codelist = 'acts_locally' AND system = 'name'
+),
+forms AS (
+    SELECT c.drug_name, c.rxnorm_code, c.atc_code,
+           bool_or(c.codelist = 'dose_forms_topical'
+                   AND NOT regexp_matches(lower(c.drug_name), '(liquid[^a-z]*gels?|gel[^a-z]*cap)'))
+               OR bool_or(c.codelist = 'nsaids_topical') AS topical_form,
+           bool_or(c.codelist = 'dose_forms_patch') AS patch,
+           bool_or(c.codelist IN ('acts_locally', 'nsaids_systemic', 'nsaids_topical')
+                   OR l.ingredient IS NOT NULL) AS acts_locally
+    FROM drug_concepts c
+    LEFT JOIN local_ingredients l ON l.ingredient = c.ingredient
+    GROUP BY ALL
+)
+SELECT drug_name, rxnorm_code, atc_code FROM forms WHERE topical_form OR (patch AND acts_locally);
 
 -- Diagnosis codes -> codelists. ICD entries match by prefix (K703 covers K7030, K7031). A WHO ICD-10
 -- code (code system 'ICD-10') also matches the ICD-10-CM rows it starts with: WHO's 3- and

@@ -30,8 +30,9 @@
 --   prescriptions_active_in_window(on_day, days)         every prescription (any drug), as above
 --   is_topical(drug_name, rxnorm_code, atc_code)       a topical or local form, never systemic exposure:
 --                                      in topical_names (_concepts.sql: the form in the name, topical
---                                      NSAIDs) or coded ATC D (dermatological) or M02 (topical for
---                                      joint and muscle pain)
+--                                      NSAIDs, a patch of a drug that acts locally; a fentanyl or
+--                                      estradiol patch is systemic) or coded ATC D (dermatological) or
+--                                      M02 (topical for joint and muscle pain)
 -- Diagnoses
 --   diagnoses_in_window(codelists, on_day, days)         coded_diagnoses rows recorded in the window
 --   diagnoses_by(codelists, on_day)                      ... recorded on or before on_day (ever)

@@ -24,30 +24,15 @@ descriptors AS (
     -- the count reads every drug codelist (all_drug_codelists) but counts every drug, listed or not.
     SELECT drug_name, rxnorm_code, atc_code,
            string_agg(DISTINCT ingredient, ' / ' ORDER BY ingredient)
-               FILTER (ingredient IS NOT NULL AND NOT starts_with(ingredient, '<')) AS ingredients,
-           -- a drug that acts where it is put, whatever its label says: an NSAID, lidocaine, capsaicin
-           bool_or(codelist IN ('nsaids_systemic', 'nsaids_topical')
-                   OR ingredient IN ('lidocaine', 'capsaicin')) AS acts_locally
+               FILTER (ingredient IS NOT NULL AND NOT starts_with(ingredient, '<')) AS ingredients
     FROM drug_concepts
     GROUP BY ALL
 ),
 named AS (
     SELECT a.*, d.ingredients,
-           -- a patch (estradiol, hyoscine, nicotine, rivastigmine, fentanyl) delivers its drug into
-           -- the blood: a systemic medicine, whether or not its name says 'transdermal' (dm+d names
-           -- many without it: Evorel 50 patches, Scopoderm 1.5mg patch), unlike a medicated plaster or
-           -- gel for the skin. Not every patch is: a topical NSAID, lidocaine or capsaicin patch
-           -- ('Diclofenac 1% transdermal patches', Flector, Qutenza; ATC D, M02 or N01B) acts locally,
-           -- and a compounded 'transdermal' cream or gel (gabapentin, amitriptyline) is a skin preparation
-           is_topical(a.drug_name, a.rxnorm_code, a.atc_code)
-               AND NOT (regexp_matches(lower(a.drug_name), '(^|[^a-z])(transdermal|patch|patches)([^a-z]|$)')
-                        AND NOT regexp_matches(lower(a.drug_name),
-                                               '(^|[^a-z])(creams?|gels?|ointments?|lotions?|foams?'
-                                               || '|sprays?|solutions?)([^a-z]|$)')
-                        AND NOT coalesce(d.acts_locally, false)
-                        AND NOT list_has_any([left(coalesce(a.atc_code, ''), 1), left(coalesce(a.atc_code, ''), 3),
-                                              left(coalesce(a.atc_code, ''), 4)], ['D', 'M02', 'N01B']))
-               AS topical,
+           -- a skin preparation or a patch of a drug that acts locally (is_topical; a patch of
+           -- estradiol, hyoscine, nicotine or fentanyl delivers its drug into the blood: systemic)
+           is_topical(a.drug_name, a.rxnorm_code, a.atc_code) AS topical,
            -- not a systemic medicine either: eye, ear and nasal preparations (ATC S, R01A, or the
            -- form in the name); mouth, vaginal, scalp and skin-care products (ATC A01, G01, G02,
            -- emollients, shampoos, pessaries); and appliances, which are not medicines at all (ATC V07,

@@ -627,3 +627,43 @@ def test_a_systemic_patch_counts_towards_polypharmacy_without_the_word_transderm
         p: {"active_drug_count": 5, "active_drugs": f"...{n}..."} for p, (n, s) in PATCHES.items() if s
     }
     check_spec(tmp_path, CHECK, AS_OF, tables, expected, evidence=evidence)
+
+
+# Review 2026-12, third round: the patch rule is the shared topical definition (dose_forms_patch.csv,
+# acts_locally.csv). A patch with no drug the blood takes up (a hydrocolloid cold sore patch, a
+# salicylate and menthol rub patch) is local; a transdermal form that is no patch and no skin form
+# (estradiol transdermal spray) is systemic. Everyone is 76, with G62.9, on four regular medicines
+# plus the item named.
+MORE_PATCHES = {
+    "U01": ("Compeed cold sore patches", False),  # hydrocolloid dressing, no drug
+    "U02": ("Salonpas pain relief patch methyl salicylate / menthol", False),  # rubefacient
+    "U03": ("Lenzetto 1.53mg/dose transdermal spray", True),  # estradiol HRT: systemic
+    "U04": ("Neupro 4mg/24hours transdermal patches", True),  # rotigotine
+    "U05": ("Lignocaine 5% patch", False),  # lidocaine under its former name
+    "U06": ("Nicotine 21mg/24hours transdermal patches", True),
+}
+
+
+def test_a_skin_patch_with_no_systemic_drug_is_local_and_a_transdermal_spray_systemic(tmp_path):
+    tables = {
+        "patients": table(
+            "patient_id | birth_date | sex\n" + "\n".join(f"{p} | 1950-01-01 | F" for p in MORE_PATCHES)
+        ),
+        "diagnoses": table(
+            "patient_id | code | code_system | recorded_at | resolved_at\n"
+            + "\n".join(f"{p} | G62.9 | ICD-10-CM | 2026-01-01 |" for p in MORE_PATCHES)
+        ),
+        "prescriptions": table(
+            "patient_id | drug_name | rxnorm_code | atc_code | start_date | end_date | days_supply\n"
+            + "\n".join(
+                f"{p} | {d} | | | 2026-01-01 | |"
+                for p, (item, _) in MORE_PATCHES.items()
+                for d in [*FOUR, item]
+            )
+        ),
+    }
+    expected = {p: systemic for p, (_, systemic) in MORE_PATCHES.items()}
+    evidence = {
+        p: {"active_drug_count": 5, "active_drugs": f"...{n}..."} for p, (n, s) in MORE_PATCHES.items() if s
+    }
+    check_spec(tmp_path, CHECK, AS_OF, tables, expected, evidence=evidence)
