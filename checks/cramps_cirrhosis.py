@@ -22,7 +22,8 @@ CHECK = CheckDefinition(
         "Patients with cirrhosis of the liver recorded on or before as-of and not resolved on or before "
         "as-of (ICD-10-CM K70.3x, K71.7, K74.3-K74.6x, K72.1x end-stage liver disease, P78.81; ICD-9-CM "
         "571.2, 571.5, 571.6; SNOMED-CT). A resolved date on the day the cirrhosis was recorded is no "
-        "resolution (the end of a visit's record, not of the disease)."
+        "resolution (the end of a visit's record, not of the disease). After a liver transplant, only a "
+        "cirrhosis recorded after it (codelist liver_transplant)."
     ),
     flag="A muscle cramp diagnosis (ICD-10-CM R25.2, ICD-9-CM 729.82, SNOMED-CT) recorded in the lookback.",
     windows=(
@@ -57,6 +58,7 @@ CHECK = CheckDefinition(
     ),
     codelists=(
         "cirrhosis",
+        "liver_transplant",
         "muscle_cramps",
         "diuretics",
         "baclofen",
@@ -67,6 +69,7 @@ CHECK = CheckDefinition(
         "nsaids_systemic",
         "dose_forms_patch",  # a patch is topical only when it acts locally (is_topical)
         "acts_locally",
+        "systemic_through_skin",
     ),
     population_codelists=("cirrhosis",),
     parameters=(
@@ -90,7 +93,14 @@ CHECK = CheckDefinition(
         "collection timestamp, not by day (several on one identical timestamp: the lowest). A low "
         "result older than electrolyte_recent_days does not make the flag high on its own: it says "
         "nothing about this cramp (as in cramps_electrolyte_check), and a patient with no recent "
-        "result at all is high anyway (review 2026-11)."
+        "result at all is high anyway (review 2026-11). Baclofen is oral baclofen (a compounded "
+        "baclofen cream is no cramp treatment) and albumin the human albumin infusion: not "
+        "albumin-bound paclitaxel, and not a radiolabelled albumin, a diagnostic agent (ATC V; Tc-99m "
+        "macroaggregated albumin before radioembolisation, I-125 albumin) (review 2026-12). After a "
+        "liver transplant a cirrhosis recorded before it was the native liver's and no longer applies "
+        "(a problem list seldom closes it): only a cirrhosis recorded after the first transplant record "
+        "(Z94.4, T86.4, V42.7, 996.82; codelist liver_transplant) puts a transplanted patient in the "
+        "population, as recurrent disease of the graft (review 2026-12)."
     ),
     clears=(
         "No cramp recorded in the lookback: the flag clears once the last cramp diagnosis is older than "

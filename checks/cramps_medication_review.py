@@ -14,7 +14,8 @@ CHECK = CheckDefinition(
     flag=(
         "A cramp in the lookback was recorded on a day when a diuretic, a statin or a systemic "
         "beta-blocker (alone or in a combination product) was active: started on or before that day "
-        "and ending on or after it, or open-ended."
+        "and ending on or after it, or open-ended, and first started before that day (not started at "
+        "the consultation that recorded the cramp)."
     ),
     windows=(
         "Cramps: as-of minus lookback_days (inclusive) to as-of (inclusive). Drugs: active on the day "
@@ -22,7 +23,8 @@ CHECK = CheckDefinition(
     ),
     priority=(
         "High when cramps were recorded on two or more distinct days in the lookback and a drug that "
-        "was active at a cramp is still active on as-of (persistent cramps, culprit not stopped); "
+        "was active at a cramp is still active on as-of, in any prescription of it (a later repeat "
+        "issue or another brand of the same ingredient) (persistent cramps, culprit not stopped); "
         "otherwise normal."
     ),
     evidence=(
@@ -46,13 +48,18 @@ CHECK = CheckDefinition(
         "nsaids_systemic",
         "dose_forms_patch",  # a patch is topical only when it acts locally (is_topical)
         "acts_locally",
+        "systemic_through_skin",
     ),
     population_codelists=("muscle_cramps",),
     parameters=(lookback(365, "a cramp diagnosis"),),
     rationale=(
         "A drug can only explain a cramp it was taken at the time of, so the drug must be active on "
         "the day the cramp was recorded; a statin stopped before the cramp, or started after it, does "
-        "not count. The review is still due when the drug has since been stopped (the record should "
+        "not count, nor one first started on the day the cramp was recorded (started at that "
+        "consultation, not yet taken; a renewal that day of a drug taken before counts). A drug is "
+        "still prescribed when any prescription of it runs on as-of: repeat prescribing writes each "
+        "28-day issue as a prescription of its own (review 2026-12). The review is still due when the "
+        "drug has since been stopped (the record should "
         "show the link was considered), but it is most pressing when cramps keep coming back on a drug "
         "still prescribed: the guideline reserves a systematic approach for persistent symptoms, hence "
         "the high priority. Beta-blocker eye drops are not a systemic beta-blocker: ATC S01ED is not "

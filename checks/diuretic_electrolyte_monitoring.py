@@ -10,8 +10,9 @@ CHECK = CheckDefinition(
         "Review medications, especially diuretics",
     ),
     population=(
-        "Patients with a diuretic (loop, thiazide or thiazide-like, potassium-sparing or MRA, "
-        "alone or in a combination product) in a systemic form (not a cream or other topical form) "
+        "Patients with a diuretic (loop, thiazide or thiazide-like, potassium-sparing or MRA, a "
+        "vasopressin antagonist (tolvaptan: ATC C03X), alone or in a combination product) in a "
+        "systemic form (not a cream or other topical form) "
         "active on the as-of date: started on or before as-of and ending on or after as-of, or "
         "open-ended."
     ),
@@ -62,6 +63,7 @@ CHECK = CheckDefinition(
         "nsaids_systemic",
         "dose_forms_patch",  # a patch is topical only when it acts locally (is_topical)
         "acts_locally",
+        "systemic_through_skin",
     ),
     population_codelists=("diuretics",),
     parameters=(

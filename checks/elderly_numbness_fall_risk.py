@@ -24,9 +24,11 @@ CHECK = CheckDefinition(
         "eye, ear or nasal preparation, mouthwash, vaginal or scalp product: ATC D, M02, S, R01A, A01, G01, "
         "G02 or the form in the name; a patch, named transdermal or not, is systemic, unless of a drug that "
         "acts locally: an NSAID, lidocaine, capsaicin, a salicylate or menthol rub, a hydrocolloid cold "
-        "sore patch, ATC D, M02 or N01B; codelists dose_forms_patch and acts_locally), a medicine "
+        "sore patch, ATC D, M02 or N01B; codelists dose_forms_patch and acts_locally; a testosterone or "
+        "estradiol gel or spray is systemic too: systemic_through_skin), a medicine "
         "(not an appliance: pen needles, lancets, test strips, meters, "
-        "hosiery, dressings; ATC V07), taken regularly (not 'prn' / "
+        "hosiery, dressings, inhaler spacers, catheters, drainage and stoma bags; ATC V07), taken "
+        "regularly (not 'prn' / "
         "'as needed' / 'as required') and not an acute course (a prescription planned for fewer than "
         "acute_course_days, unless the same drug was first started acute_course_days or more before "
         "as-of and renewed since)."
@@ -54,6 +56,7 @@ CHECK = CheckDefinition(
         "nsaids_topical",
         "dose_forms_patch",  # a patch is topical only when it acts locally (is_topical)
         "acts_locally",
+        "systemic_through_skin",
         "nsaids_systemic",  # an NSAID patch acts locally (is_topical)
     ),
     population_codelists=("lower_limb_numbness",),

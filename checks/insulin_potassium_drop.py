@@ -50,7 +50,7 @@ CHECK = CheckDefinition(
         "concurrent_diuretics",
     ),
     fingerprint=("insulins", "insulin_since", "last_potassium_at", "last_potassium", "concurrent_diuretics"),
-    codelists=("insulins", "lab_tests", "diuretics"),
+    codelists=("insulins", "lab_tests", "diuretics", "diuretics_not_potassium_lowering"),
     population_codelists=("insulins",),
     parameters=(
         days("lookback_days", 90, "Window for the insulin and the potassium results."),
@@ -91,9 +91,13 @@ CHECK = CheckDefinition(
         "insulin itself, the standard emergency treatment - and not a drop that causes cramps; a "
         "correction that overshoots below potassium_low is still flagged as low. Labs whose range ends "
         "at 5.3 (UK Pathology Harmony) or 5.5 can set potassium_high. Loop and thiazide diuretics "
-        "lower potassium too (NHS SPS monitoring advice for diuretics: check electrolytes), so any "
-        "diuretic active in the lookback on or after insulin started is shown in the evidence and the "
-        "reason; it does not change the flag. "
+        "lower potassium too (NHS SPS monitoring advice for diuretics: check electrolytes), so a "
+        "loop or thiazide diuretic (alone or in a combination) active in the lookback on or after "
+        "insulin started is shown in the evidence and the reason; it does not change the flag. A "
+        "potassium-sparing diuretic or mineralocorticoid antagonist (spironolactone, eplerenone, "
+        "amiloride, triamterene) or tolvaptan is not shown: it raises potassium or leaves it, and "
+        "offering it as the cause of a low potassium points the wrong way (codelist "
+        "diuretics_not_potassium_lowering; review 2026-12). "
         "'Consecutive' means adjacent in the patient's whole blood potassium series up to as-of, so a "
         "result outside the lookback between two others breaks the pair; both results of a fall must "
         "be in the lookback, so the fall is recent. Results on the same timestamp are ordered by value "

@@ -38,6 +38,7 @@ CHECK = CheckDefinition(
         "nsaids_topical",
         "dose_forms_patch",  # a patch is topical only when it acts locally (is_topical)
         "acts_locally",
+        "systemic_through_skin",
         "dose_forms_topical",
         "ckd_stage3plus",
         "ckd_stage4plus",

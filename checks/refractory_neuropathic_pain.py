@@ -47,6 +47,7 @@ CHECK = CheckDefinition(
         "nsaids_systemic",
         "dose_forms_patch",  # a patch is topical only when it acts locally (is_topical)
         "acts_locally",
+        "systemic_through_skin",
         "neuropathic_pain_indication",
     ),
     population_codelists=("neuropathic_pain_indication",),

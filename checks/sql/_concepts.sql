@@ -55,6 +55,8 @@ QUALIFY ingredient IS NOT NULL
 -- fentanyl, nicotine, rivastigmine) unless the drug acts where it is put: an NSAID (either NSAID
 -- list), or a drug or product of acts_locally (lidocaine, capsaicin, salicylates, hydrocolloid cold
 -- sore patches; ATC N01B), named or coded, or the ingredient any codelist gives it (Qutenza: capsaicin).
+-- A hormone put on the skin to be absorbed (systemic_through_skin: testosterone and estradiol gels
+-- and sprays, Testogel, Oestrogel) is systemic in any form.
 CREATE OR REPLACE TEMP TABLE topical_names AS
 WITH local_ingredients AS (
     SELECT code AS ingredient FROM codelist WHERE codelist = 'acts_locally' AND system = 'name'
@@ -65,13 +67,14 @@ forms AS (
                    AND NOT regexp_matches(lower(c.drug_name), '(liquid[^a-z]*gels?|gel[^a-z]*cap)'))
                OR bool_or(c.codelist = 'nsaids_topical') AS topical_form,
            bool_or(c.codelist = 'dose_forms_patch') AS patch,
+           bool_or(c.codelist = 'systemic_through_skin') AS systemic,
            bool_or(c.codelist IN ('acts_locally', 'nsaids_systemic', 'nsaids_topical')
                    OR l.ingredient IS NOT NULL) AS acts_locally
     FROM drug_concepts c
     LEFT JOIN local_ingredients l ON l.ingredient = c.ingredient
     GROUP BY ALL
 )
-SELECT drug_name, rxnorm_code, atc_code FROM forms WHERE topical_form OR (patch AND acts_locally);
+SELECT drug_name, rxnorm_code, atc_code FROM forms WHERE (topical_form OR (patch AND acts_locally)) AND NOT systemic;
 
 -- Diagnosis codes -> codelists. ICD entries match by prefix (K703 covers K7030, K7031). A WHO ICD-10
 -- code (code system 'ICD-10') also matches the ICD-10-CM rows it starts with: WHO's 3- and

@@ -1,8 +1,18 @@
 -- cramps_cirrhosis: one row per patient with unresolved cirrhosis on $as_of.
-WITH cirrhosis AS (
-    SELECT patient_id, listed(code_original) AS cirrhosis_codes, min(recorded_at) AS cirrhosis_since
-    FROM lasting_unresolved_on(['cirrhosis'], $as_of)
+WITH transplanted AS (
+    -- a liver transplant (its status or a complication of the graft) first recorded by as-of
+    SELECT patient_id, min(recorded_at) AS transplant_at
+    FROM diagnoses_by(['liver_transplant'], $as_of)
     GROUP BY patient_id
+),
+cirrhosis AS (
+    -- a cirrhosis recorded before the liver was replaced was the native liver's: only a cirrhosis
+    -- recorded after the first transplant record (of the graft: recurrent hepatitis C, alcohol) counts
+    SELECT c.patient_id, listed(c.code_original) AS cirrhosis_codes, min(c.recorded_at) AS cirrhosis_since
+    FROM lasting_unresolved_on(['cirrhosis'], $as_of) c
+    LEFT JOIN transplanted t ON t.patient_id = c.patient_id
+    WHERE t.transplant_at IS NULL OR c.recorded_at > t.transplant_at
+    GROUP BY c.patient_id
 ),
 cramps AS (
     SELECT patient_id, codes AS cramp_codes, first_at AS first_cramp_at, last_at AS last_cramp_at
@@ -14,10 +24,16 @@ drugs AS (
     SELECT patient_id,
            listed(CASE WHEN codelist = 'diuretics' AND ongoing_on(end_effective, $as_of) AND NOT topical
                        THEN drug_name END) AS current_diuretics,
-           bool_or(codelist = 'baclofen') AS baclofen_prescribed,
-           -- human albumin infusion; albumin-bound paclitaxel (Abraxane) is chemotherapy, not albumin
-           bool_or(codelist = 'albumin'
-                   AND NOT regexp_matches(lower(drug_name), 'paclitaxel|abraxane|protein-bound|albumin-bound'))
+           -- oral baclofen: a compounded baclofen cream is no cramp treatment (is_topical)
+           bool_or(codelist = 'baclofen' AND NOT topical) AS baclofen_prescribed,
+           -- human albumin infusion; albumin-bound paclitaxel (Abraxane) is chemotherapy, and a
+           -- radiolabelled albumin a diagnostic agent (ATC V: Tc-99m macroaggregated albumin for a
+           -- lung-shunt scan before radioembolisation, I-125 albumin for a blood volume), not albumin
+           bool_or(codelist = 'albumin' AND NOT starts_with(coalesce(atc_code, ''), 'V')
+                   AND NOT regexp_matches(lower(drug_name),
+                                          'paclitaxel|abraxane|protein-bound|albumin-bound|technetium'
+                                          || '|tc-? ?99m?|99m ?tc|macro-? ?aggregate|aggregated|radio'
+                                          || '|iodinated|i-? ?1(25|31)|jeanatope|megatope|volumex'))
                AS albumin_prescribed
     FROM (  -- a diuretic cream is not a current diuretic (is_topical, the one topical definition)
         SELECT e.*, is_topical(e.drug_name, e.rxnorm_code, e.atc_code) AS topical

@@ -6,20 +6,35 @@ WITH cramps AS (
 drugs AS (
     SELECT e.patient_id, e.drug_name, e.start_date, e.end_effective,
            CASE e.codelist WHEN 'diuretics' THEN 'diuretic' WHEN 'statins' THEN 'statin'
-                ELSE 'beta-blocker' END AS drug_class
+                ELSE 'beta-blocker' END AS drug_class,
+           -- the drug, whichever prescription of it (a repeat issue, a brand): its ingredient, or
+           -- its name when the codelist knows only its class
+           CASE WHEN e.ingredient IS NULL OR starts_with(e.ingredient, '<') THEN lower(e.drug_name)
+                ELSE e.ingredient END AS drug
     FROM drugs_started_by(['diuretics', 'statins', 'beta_blockers'], $as_of) e
     WHERE e.patient_id IN (SELECT patient_id FROM cramps)
       -- a cream or eye drop (spironolactone cream, timolol eye drops) is not the systemic exposure
       -- that causes cramps: is_topical, the one topical definition
       AND NOT is_topical(e.drug_name, e.rxnorm_code, e.atc_code)
 ),
+per_drug AS (
+    -- when each drug was first started, and whether any prescription of it runs on as-of (the
+    -- latest 28-day repeat issue of a statin taken since January: the drug was not stopped)
+    SELECT patient_id, drug, min(start_date) AS first_start,
+           bool_or(ongoing_on(end_effective, $as_of)) AS still_active
+    FROM drugs
+    GROUP BY patient_id, drug
+),
 on_drug AS (
-    -- each cramp with every implicated drug active on the day it was recorded
-    SELECT c.patient_id, c.recorded_at, d.drug_name, d.drug_class,
-           ongoing_on(d.end_effective, $as_of) AS still_active
+    -- each cramp with every implicated drug active on the day it was recorded, unless that day is
+    -- the drug's first start: a statin started at the consultation that recorded the cramp had not
+    -- been taken yet (a renewal that day of a drug taken before is still the drug)
+    SELECT c.patient_id, c.recorded_at, d.drug_name, d.drug_class, p.still_active
     FROM cramps c
     JOIN drugs d
       ON d.patient_id = c.patient_id AND active_on(d.start_date, d.end_effective, c.recorded_at)
+    JOIN per_drug p ON p.patient_id = d.patient_id AND p.drug = d.drug
+    WHERE p.first_start < c.recorded_at
 ),
 implicated AS (
     SELECT patient_id,

@@ -36,14 +36,17 @@ named AS (
            -- not a systemic medicine either: eye, ear and nasal preparations (ATC S, R01A, or the
            -- form in the name); mouth, vaginal, scalp and skin-care products (ATC A01, G01, G02,
            -- emollients, shampoos, pessaries); and appliances, which are not medicines at all (ATC V07,
-           -- pen needles, lancets, test strips, meters, syringes, hosiery, dressings, sharps bins)
+           -- pen needles, lancets, test strips, meters, syringes, hosiery, dressings, sharps bins,
+           -- inhaler spacers, catheters and sheaths, drainage and stoma bags: Drug Tariff Part IX)
            starts_with(coalesce(a.atc_code, ''), 'S') OR starts_with(coalesce(a.atc_code, ''), 'R01A')
                OR list_has_any([left(coalesce(a.atc_code, ''), 3)], ['A01', 'G01', 'G02', 'V07'])
                OR regexp_matches(lower(a.drug_name), '(eye|ear|nasal|nose) ?(drops?|spray|ointment|gel)')
                OR regexp_matches(lower(a.drug_name),
                                  '(^|[^a-z])(vaginal|pessar(y|ies)|mouthwash|mouth ?wash|shampoo|emollient'
                                  || '|bath (oil|additive)|needles?|lancets?|test strips?|strips|meter'
-                                 || '|syringes?|hosiery|stockings?|dressings?|sharps|bandages?)([^a-z]|$)')
+                                 || '|syringes?|hosiery|stockings?|dressings?|sharps|bandages?|spacers?'
+                                 || '|aerochamber|volumatic|catheters?|sheaths?|stoma|colostomy|ileostomy'
+                                 || '|urostomy|ostomy|(leg|night|drainage|urine|urinary) bags?)([^a-z]|$)')
                AS local_form,
            -- taken only when needed: not a regular medicine
            regexp_matches(lower(a.drug_name),

@@ -36,11 +36,27 @@ insulin AS (
     WHERE in_lookback
     GROUP BY patient_id
 ),
+potassium_lowering AS (
+    -- the diuretics that lower potassium: a loop or thiazide, alone or in a combination (co-amilofruse);
+    -- not one whose every ingredient spares or raises it (diuretics_not_potassium_lowering:
+    -- spironolactone, eplerenone, amiloride; tolvaptan), which points a reviewer the wrong way
+    SELECT drug_name, rxnorm_code, atc_code
+    FROM drug_concepts
+    WHERE codelist = 'diuretics'
+    GROUP BY ALL
+    HAVING bool_or(ingredient IS NULL OR ingredient NOT IN (
+        SELECT code FROM codelist WHERE codelist = 'diuretics_not_potassium_lowering'))
+),
 diuretic AS (
-    -- a diuretic active at some time in the lookback on or after insulin started: shown, not judged
+    -- a potassium-lowering diuretic active at some time in the lookback on or after insulin
+    -- started: shown, not judged
     SELECT d.patient_id, listed(d.drug_name) AS concurrent_diuretics
     FROM drugs_started_by(['diuretics'], $as_of) d
     JOIN insulin i USING (patient_id)
+    JOIN potassium_lowering k
+      ON k.drug_name = d.drug_name
+     AND k.rxnorm_code IS NOT DISTINCT FROM d.rxnorm_code
+     AND k.atc_code IS NOT DISTINCT FROM d.atc_code
     WHERE ongoing_on(d.end_effective, greatest(window_start($as_of, $lookback_days), i.insulin_since))
     GROUP BY d.patient_id
 ),
