@@ -20,7 +20,7 @@ CHECK = CheckDefinition(
         "polypharmacy_count or more distinct regular systemic medicines active on as-of, or an active "
         "fall-risk drug (AGS Beers 2023): benzodiazepine, Z-drug, opioid, sedating (first-generation) "
         "antihistamine, gabapentinoid, tricyclic antidepressant, SNRI, SSRI, antiepileptic or "
-        "antipsychotic. A regular systemic medicine is systemic (not a cream, gel, skin patch or plaster, "
+        "antipsychotic. A regular systemic medicine is systemic (not a cream, gel, plaster, "
         "eye, ear or nasal preparation, mouthwash, vaginal or scalp product: ATC D, M02, S, R01A, A01, G01, "
         "G02 or the form in the name; a patch, named transdermal or not, is systemic, unless of a drug that "
         "acts locally: an NSAID, lidocaine, capsaicin, a salicylate or menthol rub, a hydrocolloid cold "

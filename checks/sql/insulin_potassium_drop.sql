@@ -37,15 +37,17 @@ insulin AS (
     GROUP BY patient_id
 ),
 potassium_lowering AS (
-    -- the diuretics that lower potassium: a loop or thiazide, alone or in a combination (co-amilofruse);
-    -- not one whose every ingredient spares or raises it (diuretics_not_potassium_lowering:
-    -- spironolactone, eplerenone, amiloride; tolvaptan), which points a reviewer the wrong way
-    SELECT drug_name, rxnorm_code, atc_code
-    FROM drug_concepts
-    WHERE codelist = 'diuretics'
-    GROUP BY ALL
-    HAVING bool_or(ingredient IS NULL OR ingredient NOT IN (
-        SELECT code FROM codelist WHERE codelist = 'diuretics_not_potassium_lowering'))
+    -- the diuretics that lower potassium: one with an ingredient known and not in
+    -- diuretics_not_potassium_lowering (spironolactone, eplerenone, amiloride; tolvaptan, which
+    -- point a reviewer the wrong way), a loop or thiazide alone or in a combination (co-amilofruse);
+    -- or one known only by its class (<diuretic>, ATC C03 with no ingredient): shown, as before
+    SELECT c.drug_name, c.rxnorm_code, c.atc_code
+    FROM drug_concepts c
+    LEFT JOIN codelist n ON n.codelist = 'diuretics_not_potassium_lowering' AND n.code = c.ingredient
+    WHERE c.codelist = 'diuretics'
+    GROUP BY c.drug_name, c.rxnorm_code, c.atc_code
+    HAVING bool_or(n.code IS NULL AND NOT starts_with(coalesce(c.ingredient, '<'), '<'))
+        OR NOT bool_or(NOT starts_with(coalesce(c.ingredient, '<'), '<'))
 ),
 diuretic AS (
     -- a potassium-lowering diuretic active at some time in the lookback on or after insulin

@@ -240,8 +240,11 @@ def test_nsaid_product_names_as_uk_and_us_exports_write_them(tmp_path):
 # The rationale grounds it on loop and thiazide diuretics lowering potassium; mineralocorticoid
 # antagonists and amiloride are potassium-SPARING (they raise potassium: BNF, NHS SPS), so naming
 # spironolactone or eplerenone beside a low potassium points the reviewer the wrong way.
-# J03 (control): furosemide is shown. All three stay flagged (high: the latest potassium is still low).
+# J03 (control): furosemide is shown. All stay flagged (high: the latest potassium is still low).
 # ---------------------------------------------------------------------------------------------
+J_IDS = ("J01", "J02", "J03", "J04", "J05", "J06", "J07")
+
+
 def test_insulin_potassium_sparing_diuretic_is_not_offered_as_a_cause_of_low_potassium(tmp_path):
     prescriptions = table("""
 patient_id | drug_name                                       | rxnorm_code | atc_code | start_date | end_date | days_supply
@@ -251,15 +254,29 @@ J02        | Insulin glargine 100units/ml SoloStar pens       |             | A1
 J02        | Eplerenone 25mg tablets                          |             |          | 2026-01-01 |          |
 J03        | Insulin glargine 100units/ml SoloStar pens       |             | A10AE04  | 2026-01-01 |          |
 J03        | Furosemide 40mg tablets                          |             |          | 2026-01-01 |          |
+J04        | Insulin glargine 100units/ml SoloStar pens       |             | A10AE04  | 2026-01-01 |          |
+J04        | Spironolactone 25mg tablets                      | 313096      | C03DA01  | 2026-01-01 |          |
+J05        | Insulin glargine 100units/ml SoloStar pens       |             | A10AE04  | 2026-01-01 |          |
+J05        | Tolvaptan 15mg tablets                           |             | C03XA01  | 2026-01-01 |          |
+J06        | Insulin glargine 100units/ml SoloStar pens       |             | A10AE04  | 2026-01-01 |          |
+J06        | Co-amilofruse 5mg/40mg tablets                   |             | C03EB01  | 2026-01-01 |          |
+J07        | Insulin glargine 100units/ml SoloStar pens       |             | A10AE04  | 2026-01-01 |          |
+J07        | Water tablet                                     |             | C03     | 2026-01-01 |          |
 """)
     labs = table(
         "patient_id | collected_at | loinc_code | test_name | value | unit\n"
-        + "\n".join(f"{p} | 2026-10-15 | 2823-3 | | 3.2 | mmol/L" for p in ("J01", "J02", "J03"))
+        + "\n".join(f"{p} | 2026-10-15 | 2823-3 | | 3.2 | mmol/L" for p in J_IDS)
     )
     tables = {"prescriptions": prescriptions, "labs": labs}
     evidence = {
         "J01": {"concurrent_diuretics": None},
         "J02": {"concurrent_diuretics": None},
+        # coded as its ATC code says (every C03 code is also the class row <diuretic>): still spared
+        "J04": {"concurrent_diuretics": None},
+        "J05": {"concurrent_diuretics": None},
+        # furosemide in a combination lowers potassium; a diuretic known only by its class is shown
+        "J06": {"concurrent_diuretics": "Co-amilofruse 5mg/40mg tablets"},
+        "J07": {"concurrent_diuretics": "Water tablet"},
         "J03": {"concurrent_diuretics": "Furosemide 40mg tablets"},
     }
     check_spec(
@@ -267,7 +284,7 @@ J03        | Furosemide 40mg tablets                          |             |   
         "insulin_potassium_drop",
         AS_OF,
         tables,
-        {"J01": "high", "J02": "high", "J03": "high"},  # latest potassium still low: high,
+        dict.fromkeys(J_IDS, "high"),  # latest potassium still low: high
         evidence=evidence,
     )
 
