@@ -246,7 +246,9 @@ TOPICAL_CASES = [
     ("naproxen 220 mg gel caps", "7258", "M01AE02", False),
     ("ibuprofen 400 mg tablet", "5640", "M01AE01", False),
     ("lidocaine 1% injection", "6387", "N01BB02", False),  # local anaesthetic by injection
-    ("fentanyl 25 mcg/hr transdermal patch", None, "N02AB03", True),  # a form; fall risk keeps opioids
+    # a patch of a drug that does not act locally is systemic (dose_forms_patch, acts_locally)
+    ("fentanyl 25 mcg/hr transdermal patch", None, "N02AB03", False),
+    ("lidocaine 5% patch", None, None, True),  # acts where it is put
 ]
 
 

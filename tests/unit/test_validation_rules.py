@@ -63,7 +63,7 @@ CASES = [
     ("labs", {"value": "45"}, "value", "plausible"),
     ("labs", {"value": "0.5"}, "value", "plausible"),
     ("labs", {"unit": "mmHg"}, "unit", "known_unit"),
-    ("labs", {"loinc_code": "2951-2", "test_name": "Sodium", "value": "99"}, "value", "plausible"),
+    ("labs", {"loinc_code": "2951-2", "test_name": "Sodium", "value": "79"}, "value", "plausible"),
     ("prescriptions", {"patient_id": ""}, "patient_id", "required"),
     ("prescriptions", {"drug_name": ""}, "drug_name", "required"),
     ("prescriptions", {"start_date": ""}, "start_date", "required"),
