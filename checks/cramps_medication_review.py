@@ -1,6 +1,6 @@
 """Patients with muscle cramps recorded while on a drug that can cause them."""
 
-from checks.framework import CheckDefinition, lookback
+from checks.framework import CheckDefinition, lookback, refill_gap
 
 CHECK = CheckDefinition(
     id="cramps_medication_review",
@@ -13,18 +13,20 @@ CHECK = CheckDefinition(
     ),
     flag=(
         "A cramp in the lookback was recorded on a day when a diuretic, a statin or a systemic "
-        "beta-blocker (alone or in a combination product) was active: started on or before that day "
-        "and ending on or after it, or open-ended, and first started before that day (not started at "
+        "beta-blocker (alone or in a combination product) was taken: started on or before that day "
+        "and ending on or after that day minus refill_gap_days, or open-ended, and first started "
+        "before that day (not started at "
         "the consultation that recorded the cramp)."
     ),
     windows=(
-        "Cramps: as-of minus lookback_days (inclusive) to as-of (inclusive). Drugs: active on the day "
-        "the cramp was recorded."
+        "Cramps: as-of minus lookback_days (inclusive) to as-of (inclusive). Drugs: taken on the day "
+        "the cramp was recorded (a prescription's end plus refill_gap_days)."
     ),
     priority=(
         "High when cramps were recorded on two or more distinct days in the lookback and a drug that "
-        "was active at a cramp is still active on as-of, in any prescription of it (a later repeat "
-        "issue or another brand of the same ingredient) (persistent cramps, culprit not stopped); "
+        "was taken at a cramp is still taken on as-of (refill_gap_days), in any prescription of it "
+        "(a later repeat issue or another brand of the same ingredient) (persistent cramps, culprit "
+        "not stopped); "
         "otherwise normal."
     ),
     evidence=(
@@ -51,14 +53,19 @@ CHECK = CheckDefinition(
         "systemic_through_skin",
     ),
     population_codelists=("muscle_cramps",),
-    parameters=(lookback(365, "a cramp diagnosis"),),
+    parameters=(lookback(365, "a cramp diagnosis"), refill_gap("A cramp")),
     rationale=(
         "A drug can only explain a cramp it was taken at the time of, so the drug must be active on "
         "the day the cramp was recorded; a statin stopped before the cramp, or started after it, does "
         "not count, nor one first started on the day the cramp was recorded (started at that "
         "consultation, not yet taken; a renewal that day of a drug taken before counts). A drug is "
         "still prescribed when any prescription of it runs on as-of: repeat prescribing writes each "
-        "28-day issue as a prescription of its own (review 2026-12). The review is still due when the "
+        "28-day issue as a prescription of its own (review 2026-12). A drug counts as taken "
+        "up to refill_gap_days (30) after a prescription ended, on the day of a cramp and on as-of: "
+        "issues collected every 31 days leave a few days between them, and a statin user's cramp "
+        "recorded in that gap was not blamed on the statin (the grace period pharmacoepidemiology "
+        "commonly uses to join refills into continuous use, as the insulin and diuretic checks do). "
+        "The review is still due when the "
         "drug has since been stopped (the record should "
         "show the link was considered), but it is most pressing when cramps keep coming back on a drug "
         "still prescribed: the guideline reserves a systematic approach for persistent symptoms, hence "
@@ -69,8 +76,9 @@ CHECK = CheckDefinition(
         "listed once with both classes."
     ),
     clears=(
-        "No diuretic, statin or systemic beta-blocker active on the day of any cramp in the lookback: "
-        "the flag clears when the drug is stopped (end date recorded) before a later cramp, or when the "
+        "No diuretic, statin or systemic beta-blocker taken on the day of any cramp in the lookback: "
+        "the flag clears when the drug is stopped (end date recorded) more than refill_gap_days before "
+        "a later cramp, or when the "
         "cramps leave the lookback."
     ),
 )

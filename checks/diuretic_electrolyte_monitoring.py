@@ -1,6 +1,6 @@
 """Patients on a diuretic without a recent potassium and sodium result (optionally renal function)."""
 
-from checks.framework import CheckDefinition, Parameter, last_results, lookback
+from checks.framework import CheckDefinition, Parameter, last_results, lookback, refill_gap
 
 CHECK = CheckDefinition(
     id="diuretic_electrolyte_monitoring",
@@ -13,8 +13,8 @@ CHECK = CheckDefinition(
         "Patients with a diuretic (loop, thiazide or thiazide-like, potassium-sparing or MRA, a "
         "vasopressin antagonist (tolvaptan: ATC C03X), alone or in a combination product) in a "
         "systemic form (not a cream or other topical form) "
-        "active on the as-of date: started on or before as-of and ending on or after as-of, or "
-        "open-ended."
+        "taken on the as-of date: started on or before as-of and ending on or after as-of minus "
+        "refill_gap_days (a repeat not yet collected), or open-ended."
     ),
     flag=(
         "No blood (serum/plasma) potassium result, or no blood sodium result, collected in the "
@@ -68,6 +68,7 @@ CHECK = CheckDefinition(
     population_codelists=("diuretics",),
     parameters=(
         lookback(365, "a monitoring result"),
+        refill_gap("A diuretic"),
         Parameter(
             "require_renal",
             0,
@@ -91,6 +92,14 @@ CHECK = CheckDefinition(
         ),
     ),
     rationale=(
+        "Review 2026-12 (repeat prescribing in real exports): each 28-day repeat issue is a "
+        "prescription of its own, and issues collected every 31 days leave a long-term user three "
+        "days 'off' the diuretic between them; on those days the patient fell out of the population "
+        "and an overdue flag disappeared. A diuretic taken up to refill_gap_days (30, the grace period "
+        "pharmacoepidemiology commonly uses to join refills into continuous use, as the insulin check "
+        "does) before as-of still counts; the evidence names the diuretics running on as-of, or in a "
+        "gap the ones last supplied. PINCER's monitoring indicators read exposure more widely still "
+        "(prescribed in the previous six months). "
         "The guideline names no interval; 365 days matches the annual monitoring used by PINCER-style "
         "indicators and most renal-function monitoring guidance for stable diuretic users. The end of a "
         "prescription is its end_date, else start_date + days_supply; with neither it is ongoing. The "
@@ -126,6 +135,7 @@ CHECK = CheckDefinition(
     clears=(
         "A numeric blood potassium and a numeric blood sodium result (and, with require_renal = 1, a "
         "creatinine or eGFR), all collected in the lookback window (with post_start_days > 0 and a "
-        "course started in it: collected on or after the start), or the diuretic ended."
+        "course started in it: collected on or after the start), or the diuretic ended more than "
+        "refill_gap_days before as-of."
     ),
 )

@@ -92,6 +92,22 @@ def days(name: str, default: int, description: str) -> Parameter:
     return Parameter(name, default, "days", description)
 
 
+def refill_gap(what: str) -> Parameter:
+    """`refill_gap_days`: how long after a prescription's end its drug still counts as taken.
+
+    One definition for every check that asks whether a repeat medicine is being taken: a days
+    supply is an estimate and the next 28-day issue often comes a few days late, so a long-term user
+    is not off the drug in the gap between two issues (the 30-day grace period pharmacoepidemiology
+    commonly uses to join refills into continuous use).
+    """
+    return days(
+        "refill_gap_days",
+        30,
+        f"{what} up to this many days after a prescription ended still counts as on the drug: a days "
+        "supply is an estimate and the next repeat often comes late (0: only the days it covers).",
+    )
+
+
 def low_limit(analyte: str, default: float, unit: str = "mmol/L", label: str = "") -> Parameter:
     """`<analyte>_low`: a result below this is low (judged with result_below, _results.sql)."""
     return Parameter(f"{analyte}_low", default, unit, f"{label or analyte.capitalize()} below this is low.")

@@ -1,6 +1,6 @@
 """Patients on insulin with a low potassium or a rapid potassium fall: a reversible cause of cramps."""
 
-from checks.framework import POTASSIUM_LOW, CheckDefinition, Parameter, days, last_results
+from checks.framework import POTASSIUM_LOW, CheckDefinition, Parameter, days, last_results, refill_gap
 
 CHECK = CheckDefinition(
     id="insulin_potassium_drop",
@@ -58,12 +58,7 @@ CHECK = CheckDefinition(
         Parameter("potassium_severe", 3.0, "mmol/L", "Potassium below this makes the flag high priority."),
         Parameter("fall_mmol", 1.0, "mmol/L", "A fall of at least this between consecutive results."),
         days("max_gap_days", 7, "Consecutive results at most this many days apart."),
-        days(
-            "refill_gap_days",
-            30,
-            "A result up to this many days after an insulin prescription ended still counts as on "
-            "insulin: a days supply is an estimate and the next repeat often comes late.",
-        ),
+        refill_gap("A result"),
         Parameter(
             "potassium_high",
             5.0,

@@ -18,21 +18,24 @@ drugs AS (
       AND NOT is_topical(e.drug_name, e.rxnorm_code, e.atc_code)
 ),
 per_drug AS (
-    -- when each drug was first started, and whether any prescription of it runs on as-of (the
-    -- latest 28-day repeat issue of a statin taken since January: the drug was not stopped)
+    -- when each drug was first started, and whether it is still taken on as-of: any prescription of
+    -- it runs on as-of or ended up to refill_gap_days before (the latest 28-day repeat issue of a
+    -- statin taken since January, or the gap before the next: the drug was not stopped)
     SELECT patient_id, drug, min(start_date) AS first_start,
-           bool_or(ongoing_on(end_effective, $as_of)) AS still_active
+           bool_or(still_taken(end_effective, $as_of, $refill_gap_days)) AS still_active
     FROM drugs
     GROUP BY patient_id, drug
 ),
 on_drug AS (
-    -- each cramp with every implicated drug active on the day it was recorded, unless that day is
-    -- the drug's first start: a statin started at the consultation that recorded the cramp had not
-    -- been taken yet (a renewal that day of a drug taken before is still the drug)
+    -- each cramp with every implicated drug taken on the day it was recorded (active, or in the
+    -- refill gap after an issue), unless that day is the drug's first start: a statin started at
+    -- the consultation that recorded the cramp had not been taken yet (a renewal that day of a drug
+    -- taken before is still the drug)
     SELECT c.patient_id, c.recorded_at, d.drug_name, d.drug_class, p.still_active
     FROM cramps c
     JOIN drugs d
-      ON d.patient_id = c.patient_id AND active_on(d.start_date, d.end_effective, c.recorded_at)
+      ON d.patient_id = c.patient_id
+     AND taken_on(d.start_date, d.end_effective, c.recorded_at, $refill_gap_days)
     JOIN per_drug p ON p.patient_id = d.patient_id AND p.drug = d.drug
     WHERE p.first_start < c.recorded_at
 ),

@@ -1,7 +1,10 @@
--- diuretic_electrolyte_monitoring: one row per patient with a diuretic active on $as_of.
+-- diuretic_electrolyte_monitoring: one row per patient taking a diuretic on $as_of.
 WITH prescribed_on_as_of AS (
+    -- taken on as-of: a prescription running on it, or one that ended up to refill_gap_days before
+    -- it (28-day repeats collected every 31 days leave a long-term user a few days between issues)
     SELECT patient_id, drug_name, rxnorm_code, atc_code, start_date, end_effective
-    FROM drugs_active_on(['diuretics'], $as_of)
+    FROM drugs_started_by(['diuretics'], $as_of)
+    WHERE still_taken(end_effective, $as_of, $refill_gap_days)
 ),
 active AS (
     -- a cream or other topical form of a diuretic (spironolactone 5% cream for acne or hair loss) is
@@ -20,9 +23,14 @@ treated AS (
     GROUP BY d.patient_id
 ),
 population AS (
-    SELECT a.patient_id, listed(a.drug_name) AS diuretics, any_value(t.diuretic_since) AS diuretic_since,
-           -- the last day a diuretic active today runs (NULL: one runs on with no end)
-           CASE WHEN bool_and(a.end_effective IS NOT NULL) THEN max(a.end_effective) END AS treated_until
+    SELECT a.patient_id,
+           -- the diuretics running on as-of; in a gap between issues, the ones last supplied
+           coalesce(listed(CASE WHEN ongoing_on(a.end_effective, $as_of) THEN a.drug_name END),
+                    listed(a.drug_name)) AS diuretics,
+           any_value(t.diuretic_since) AS diuretic_since,
+           -- the last day the patient counts as on a diuretic taken today (NULL: one runs on with no end)
+           CASE WHEN bool_and(a.end_effective IS NOT NULL)
+                THEN days_after(max(a.end_effective), $refill_gap_days) END AS treated_until
     FROM active a
     JOIN treated t USING (patient_id)
     GROUP BY a.patient_id

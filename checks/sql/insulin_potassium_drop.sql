@@ -89,7 +89,7 @@ insulin_days AS (
     FROM series s
     JOIN insulin_courses c  -- series holds only the population's patients
       ON c.patient_id = s.patient_id
-     AND active_on(c.start_date, days_after(c.end_effective, $refill_gap_days), s.day)
+     AND taken_on(c.start_date, c.end_effective, s.day, $refill_gap_days)
 ),
 marked AS (
     -- "after insulin": a low result, and the later result of a fall, count only when collected while

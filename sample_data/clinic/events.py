@@ -69,7 +69,7 @@ NORMAL: dict[str, tuple[float, float]] = {
     "alt": (10, 42),
     "ast": (12, 38),
     "bilirubin": (5, 19),
-    "albumin": (36, 47),
+    "albumin": (36, 44),  # with calcium from 2.2: corrected (issue #15) at least 2.12, never low
     "glucose": (4.3, 6.0),
     "hba1c": (5.0, 5.8),
     "vitamin_b12": (190, 620),

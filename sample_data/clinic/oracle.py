@@ -42,6 +42,10 @@ class Ctx:
         """The first day of a window of ``days`` days up to as-of (soft: subject to slack)."""
         return self.as_of - timedelta(days=days + (self.reading.soft_slack if soft else 0))
 
+    def taken_since(self, day: date) -> date:
+        """The earliest end a repeat medicine taken on ``day`` may have (its refill gap before it)."""
+        return day - timedelta(days=self.reading.refill_gap)
+
     def audited(self, p: PatientRecord) -> bool:
         """In the checks' populations: not dead on as-of (death on as-of or unknown date: dead)."""
         if p.death is not None:
@@ -151,7 +155,7 @@ def cramps(p: PatientRecord, ctx: Ctx) -> list[Diagnosis]:
 
 def check_diuretic(p: PatientRecord, ctx: Ctx) -> str | None:
     """diuretic_electrolyte_monitoring."""
-    drugs = drugs_active(p, DIURETIC, ctx.as_of, ctx.as_of, ctx)
+    drugs = drugs_active(p, DIURETIC, ctx.taken_since(ctx.as_of), ctx.as_of, ctx)
     if not drugs:
         return None
     low = ctx.back(365)
@@ -218,9 +222,10 @@ def check_medication_review(p: PatientRecord, ctx: Ctx) -> str | None:
     concept = DIURETIC | STATIN | BETA_BLOCKER
     mode = ctx.reading.cmr_active
     if mode == "cramp":
-        drugs = sorted({d for c in recent for d in drugs_active(p, concept, c.recorded, c.recorded, ctx)})
+        taken = (drugs_active(p, concept, ctx.taken_since(c.recorded), c.recorded, ctx) for c in recent)
+        drugs = sorted({d for found in taken for d in found})
     elif mode == "as_of":
-        drugs = drugs_active(p, concept, ctx.as_of, ctx.as_of, ctx)
+        drugs = drugs_active(p, concept, ctx.taken_since(ctx.as_of), ctx.as_of, ctx)
     else:
         drugs = drugs_active(p, concept, ctx.back(365, soft=True), ctx.as_of, ctx)
     return f"cramp on {recent[-1].recorded} while on {', '.join(drugs)}" if drugs else None
@@ -482,7 +487,8 @@ def derive_expected_flags(folder: Path, as_of: date = AS_OF) -> dict[tuple[str, 
       (cramp, numbness) counts by its recorded_at only.
     - Rows the ingest quarantines are left out.
 
-    diuretic_electrolyte_monitoring: a diuretic active on as-of, and no numeric serum/plasma/
+    diuretic_electrolyte_monitoring: a diuretic taken on as-of (active on it, or ended at most 30
+      days before it: the refill gap of 28-day repeats), and no numeric serum/plasma/
       blood potassium, or no sodium, collected in [as_of - 365, as_of]. The reason starts with
       "baseline tests due" when the earliest start of the diuretics overlapping that window is on
       or after as_of - 14 (a renewal keeps the first start), else with "overdue" (issue #15).
@@ -496,7 +502,8 @@ def derive_expected_flags(folder: Path, as_of: date = AS_OF) -> dict[tuple[str, 
       is above). A diuretic overlapping [max(as_of - 90, insulin started), as_of] is named in the
       reason ("also on ..."). The reason ends with the latest potassium.
     cramps_medication_review: a cramp recorded in [as_of - 365, as_of] on a day when a
-      diuretic, statin or beta-blocker was active (the drug that may cause the cramp).
+      diuretic, statin or beta-blocker was taken (active, or ended at most 30 days before that
+      day: the refill gap), the drug that may cause the cramp.
     cramps_electrolyte_check: for each cramp recorded in [as_of - 365, as_of], the window
       [cramp - 90, min(cramp + 30, as_of)] must hold a potassium, a calcium and a magnesium
       result, none below range (K < 3.5, Mg < 0.70 mmol/L; any low result in the window

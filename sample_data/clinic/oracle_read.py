@@ -148,6 +148,7 @@ class Reading:
     numbness_g5792: bool = True  # G57.92 (left leg mononeuropathy) counts as numbness
     timestamps: bool = False  # compare lab datetimes with midnight of the window's end day
     keep_bad_rows: bool = False  # bad rows that can still be read are kept, not quarantined
+    refill_gap: int = 30  # a repeat medicine is still taken this many days after a prescription ends
 
 
 PRIMARY = Reading()

@@ -43,8 +43,8 @@ def diuretic_scenarios() -> list[Scenario]:
               Rx("hydrochlorothiazide", -180, end=0), tests(-500, *BMP)),
         plant(c, "dem_labs_365_days_before", (), 69, Dx("I10", -700),
               refills("hydrochlorothiazide", -640, 90), tests(-365, *BMP, clock="10:05")),
-        plant(c, "dem_ended_day_before_as_of", (), 70, Dx("I50.9", -320),
-              Rx("furosemide", -300, end=-1)),
+        plant(c, "dem_ended_past_refill_gap", (), 70, Dx("I50.9", -320),
+              Rx("furosemide", -300, end=-31)),
         plant(c, "dem_ongoing_with_labs", (), 62, Dx("I10", -420), Rx("amiloride", -400),
               tests(-120, *BMP)),
         plant(c, "dem_days_supply_ran_out", (), 60, Dx("I10", -250),
@@ -398,8 +398,9 @@ def appended_scenarios() -> list[Scenario]:
 def issue15_scenarios() -> list[Scenario]:
     """Issue #15: a patient for each reviewed rule, with near-miss controls (as of 2026-11-20).
 
-    Appended after the issue #14 patients and the vital signs with a random stream of their own
-    (see build_export), so that every earlier patient and row kept its draws.
+    The last three (review 2026-12) put a repeat medicine's refill gap to the test. Appended after
+    the issue #14 patients and the vital signs with a random stream of their own (see
+    build_export), so that every earlier patient and row kept its draws.
     """
     return [
         # insulin_potassium_drop: a low result, and the later result of a fall, count only on or
@@ -486,6 +487,16 @@ def issue15_scenarios() -> list[Scenario]:
         plant(IPD, "ipd_severe_low_before_insulin_normal_priority", {IPD}, 61,
               diabetes("insulin_glargine", -49), tests(-50, clock="", potassium=2.8),
               tests(-30, clock="", potassium=4.6), tests(-28, clock="", potassium=3.5)),
+        # review 2026-12, repeat prescribing: a repeat medicine is still taken up to refill_gap_days
+        # (30) after an issue ends, so a long-term user is not off the drug between two issues.
+        plant(DEM, "dem_ended_30_days_before_in_refill_gap", {DEM}, 74, Dx("I50.9", -320),
+              Rx("furosemide", -300, end=-30)),
+        plant(DEM, "dem_between_28_day_repeat_issues", {DEM}, 81, Dx("I10", -500),
+              tests(-420, *BMP), Rx("indapamide", -93, days=28), Rx("indapamide", -62, days=28),
+              Rx("indapamide", -31, days=28)),
+        plant(CMR, "cmr_cramp_between_statin_issues", {CMR}, 66, Dx("E78.5", -700),
+              Rx("atorvastatin", -200, days=28), Rx("atorvastatin", -169, days=28),
+              Dx("R25.2", -139), workup(-135), Rx("atorvastatin", -137)),
     ]  # fmt: skip
 
 

@@ -51,7 +51,7 @@ M03        | XYZ 25 mg                                |             | C03AA03  |
 # combination of a beta-blocker and a diuretic
 M04        | bisoprolol / hydrochlorothiazide 5/6.25  |             | C07BB07  | 2025-01-01 |            |
 # ended the day before the cramp
-M05        | simvastatin 40 mg                        | 36567       | C10AA01  | 2025-01-01 | 2026-05-31 |
+M05        | simvastatin 40 mg                        | 36567       | C10AA01  | 2025-01-01 | 2026-05-01 |
 # ends on the cramp day
 M06        | simvastatin 40 mg                        | 36567       | C10AA01  | 2025-01-01 | 2026-06-01 |
 # starts the day after the cramp (active on as-of, but not at the cramp)
@@ -78,7 +78,7 @@ EXPECTED = {
     "M02": "normal",  # brand name only
     "M03": "normal",  # ATC code only
     "M04": "normal",  # a beta-blocker and diuretic combination
-    "M05": None,  # ended the day before the cramp
+    "M05": None,  # ended 31 days before the cramp: past the refill gap (refill_gap_days 30)
     "M06": "normal",  # ends on the cramp day, since stopped
     "M07": None,  # starts the day after the cramp
     "M08": OUT,  # cramp 366 days before as-of

@@ -20,7 +20,7 @@ D01        | furosemide 40 mg tablet                     | 4603        | C03CA01
 # ongoing; labs 366 days before as-of: flagged
 D02        | furosemide 40 mg tablet                     | 4603        | C03CA01  | 2024-01-01 |            |
 # ended the day before as-of: not in the population
-D03        | bendroflumethiazide 2.5 mg                  |             | C03AA01  | 2025-01-01 | 2026-11-19 |
+D03        | bendroflumethiazide 2.5 mg                  |             | C03AA01  | 2025-01-01 | 2026-10-20 |
 # ends on as-of: in the population
 D04        | indapamide 1.5 mg                           | 5764        | C03BA11  | 2025-01-01 | 2026-11-20 |
 # only days_supply, still running on as-of
@@ -100,7 +100,7 @@ TABLES = {"prescriptions": PRESCRIPTIONS, "labs": LABS}
 EXPECTED = {
     "D01": None,  # labs exactly 365 days before as-of
     "D02": "high",  # labs 366 days before as-of
-    "D03": OUT,  # ended the day before as-of
+    "D03": OUT,  # ended 31 days before as-of: past the refill gap (refill_gap_days 30)
     "D04": "high",  # ends on as-of
     "D05": "high",  # days_supply still running on as-of
     "D06": OUT,  # days_supply ran out before as-of
@@ -368,8 +368,9 @@ COURSE_END = {
 patient_id | drug_name               | rxnorm_code | atc_code | start_date | end_date   | days_supply
 # monitored; the next tests fall due on 2026-12-01 while the diuretic runs on: due soon
 U1         | furosemide 40 mg tablet | 4603        | C03CA01  | 2025-01-01 |            |
-# monitored; the diuretic stops on 2026-11-25, before the next tests fall due: nothing falls due
-U2         | furosemide 40 mg tablet | 4603        | C03CA01  | 2025-01-01 | 2026-11-25 |
+# monitored; the diuretic ended on 2026-10-31 and its refill gap (30 days) runs out on 2026-11-30,
+# before the next tests fall due: nothing falls due
+U2         | furosemide 40 mg tablet | 4603        | C03CA01  | 2025-01-01 | 2026-10-31 |
 """),
     "labs": table("""
 patient_id | collected_at | loinc_code | test_name  | value | unit

@@ -358,32 +358,39 @@ def test_an_undeclared_codelist_fails():
     assert codelists_read(workup_sql).codelists == {"muscle_cramps", "lab_tests"} == set(workup.codelists)
 
 
+# How diuretic_electrolyte_monitoring reads its drugs, which the doctored versions below replace.
+DIURETIC_READ = (
+    "FROM drugs_started_by(['diuretics'], $as_of)\n"
+    "    WHERE still_taken(end_effective, $as_of, $refill_gap_days)"
+)
+
+
 @pytest.mark.parametrize(
     "change",
     [
         # a drug source read whole: every drug codelist, undeclared
-        ("FROM drugs_active_on(['diuretics'], $as_of)", "FROM drug_exposures"),
+        (DIURETIC_READ, "FROM drug_exposures"),
         # ... filtered by something other than its codelist
         (
-            "FROM drugs_active_on(['diuretics'], $as_of)",
+            DIURETIC_READ,
             "FROM drug_exposures WHERE ingredient = 'atorvastatin'",
         ),
         # ... or restricted outside the SELECT that reads it
         (
-            "FROM drugs_active_on(['diuretics'], $as_of)",
+            DIURETIC_READ,
             "FROM (SELECT * FROM drug_exposures) WHERE codelist = 'diuretics'",
         ),
         # ... or by a pattern
         (
-            "FROM drugs_active_on(['diuretics'], $as_of)",
+            DIURETIC_READ,
             "FROM drug_exposures WHERE codelist LIKE 'diuretic%'",
         ),
         (
-            "FROM drugs_active_on(['diuretics'], $as_of)",
+            DIURETIC_READ,
             "FROM drug_exposures WHERE codelist = 'diuretics' OR true",
         ),
         # diagnoses likewise
-        ("FROM drugs_active_on(['diuretics'], $as_of)", "FROM coded_diagnoses"),
+        (DIURETIC_READ, "FROM coded_diagnoses"),
     ],
     ids=["whole", "by ingredient", "restricted outside", "like", "or true", "diagnoses"],
 )
@@ -409,11 +416,11 @@ def test_all_drug_codelists_is_the_declared_whole_read():
 @pytest.mark.parametrize(
     "change",
     [
-        ("FROM drugs_active_on(['diuretics'], $as_of)", "FROM prescriptions WHERE start_date <= $as_of"),
-        ("FROM drugs_active_on(['diuretics'], $as_of)", "FROM (SELECT * FROM prescriptions) p"),
-        ("FROM drugs_active_on(['diuretics'], $as_of)", "FROM main.prescriptions WHERE start_date <= $as_of"),
+        (DIURETIC_READ, "FROM prescriptions WHERE start_date <= $as_of"),
+        (DIURETIC_READ, "FROM (SELECT * FROM prescriptions) p"),
+        (DIURETIC_READ, "FROM main.prescriptions WHERE start_date <= $as_of"),
         (
-            "FROM drugs_active_on(['diuretics'], $as_of)",
+            DIURETIC_READ,
             "FROM drugs_active_on(['diuretics'], $as_of), labs l WHERE l.collected_at IS NOT NULL",
         ),
     ],

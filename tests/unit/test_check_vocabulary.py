@@ -69,6 +69,27 @@ def test_drugs_active_on_a_day(con):
     assert "other codelist" in both
 
 
+def test_a_repeat_medicine_is_still_taken_in_its_refill_gap(con):
+    """still_taken / taken_on: ended up to gap_days before the day is still taken (the gap before a
+    late repeat); gap 0 is active_on; an open-ended prescription is taken from its start."""
+    rows = [
+        ["ended 30 days before", date(2026, 1, 1), date(2026, 10, 21)],
+        ["ended 31 days before", date(2026, 1, 1), date(2026, 10, 20)],
+        ["ends on the day", date(2026, 1, 1), AS_OF],
+        ["open-ended", date(2026, 1, 1), None],
+        ["starts the day after", date(2026, 11, 21), None],
+    ]
+    con.executemany("INSERT INTO drug_exposures VALUES (?, 'furosemide', 'diuretics', ?, ?)", rows)
+    query = "SELECT patient_id FROM drug_exposures WHERE {}"
+    taken = ids(con, query.format("taken_on(start_date, end_effective, $d, $g)"), {"d": AS_OF, "g": 30})
+    assert taken == ["ended 30 days before", "ends on the day", "open-ended"]
+    still = ids(con, query.format("still_taken(end_effective, $d, $g)"), {"d": AS_OF, "g": 30})
+    assert still == ["ended 30 days before", "ends on the day", "open-ended", "starts the day after"]
+    no_gap = ids(con, query.format("taken_on(start_date, end_effective, $d, 0)"), {"d": AS_OF})
+    assert no_gap == ids(con, query.format("active_on(start_date, end_effective, $d)"), {"d": AS_OF})
+    assert no_gap == ["ends on the day", "open-ended"]
+
+
 def test_drugs_active_in_a_window_and_started_by_a_day(con):
     con.executemany(
         "INSERT INTO drug_exposures VALUES (?, 'insulin glargine', 'insulins', ?, ?)",

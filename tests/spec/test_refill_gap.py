@@ -1,0 +1,162 @@
+"""Spec: repeat prescribing and the refill gap (review 2026-12). In a GP export each 28-day repeat
+issue is a prescription of its own, and patients collect the next one a few days late: 28-day
+issues collected every 31 days leave three days between them. A long-term user is still taking the
+drug on those days. diuretic_electrolyte_monitoring and cramps_medication_review count a drug as
+taken up to refill_gap_days (30, the grace period insulin_potassium_drop already used) after a
+prescription ends; 0 restores "only the days it covers". As of 2026-11-20."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from checks.evaluate import compute, prepare, select_checks
+from pipelines.db import connect
+from tests.helpers import table
+from tests.spec.harness import OUT, check_spec
+
+AS_OF = date(2026, 11, 20)
+
+# ---------------------------------------------------------------------------------------------
+# diuretic_electrolyte_monitoring: furosemide 40 mg as 28-day repeats (dm+d name, no codes), no
+# potassium or sodium in the year. A clinician expects every long-term user flagged, whichever day
+# of the repeat cycle the audit runs on.
+# ---------------------------------------------------------------------------------------------
+DIURETIC_REPEATS = table("""
+patient_id | drug_name                        | rxnorm_code | atc_code | start_date | end_date   | days_supply
+# as-of 3 days after the last issue ran out (issues every 31 days): still taking it
+D01        | Furosemide 40mg tablets          |             |          | 2026-08-19 |            | 28
+D01        | Furosemide 40mg tablets          |             |          | 2026-09-19 |            | 28
+D01        | Furosemide 40mg tablets          |             |          | 2026-10-20 |            | 28
+# an end date 30 days before as-of: the last day of the grace period
+D02        | Furosemide 40mg tablets          |             |          | 2026-01-24 | 2026-10-21 |
+# 31 days before: stopped (not in the population)
+D03        | Furosemide 40mg tablets          |             |          | 2026-01-24 | 2026-10-20 |
+# a 90-day supply of bendroflumethiazide that ran out 10 days ago (ATC coded)
+D04        | Bendroflumethiazide 2.5mg tablets | | C03AA01 | 2026-08-12 |            | 90
+# switched from furosemide to bumetanide 10 days ago: the evidence names the one taken today
+D05        | Furosemide 40mg tablets          |             |          | 2026-01-01 | 2026-11-09 |
+D05        | Bumetanide 1mg tablets           |             |          | 2026-11-10 |            | 28
+# in the gap with potassium and sodium measured this year: in the population, not flagged
+D06        | Furosemide 40mg tablets          |             |          | 2026-09-19 |            | 28
+D06        | Furosemide 40mg tablets          |             |          | 2026-10-20 |            | 28
+# in the gap, tested 2025-12-05: the next test falls due 2026-12-05, while the gap still runs
+D08        | Furosemide 40mg tablets          |             |          | 2026-10-20 |            | 28
+# a spironolactone cream in its gap stays out (is_topical), as it does while running
+D07        | Spironolactone 5% cream          |             |          | 2026-10-01 |            | 30
+""")
+DIURETIC_LABS = table("""
+patient_id | test_name | loinc_code | value | unit   | collected_at
+D06        | Potassium | 2823-3     | 4.2   | mmol/L | 2026-06-01
+D06        | Sodium    | 2951-2     | 139   | mmol/L | 2026-06-01
+D08        | Potassium | 2823-3     | 4.4   | mmol/L | 2025-12-05
+D08        | Sodium    | 2951-2     | 140   | mmol/L | 2025-12-05
+""")
+DIURETIC_EXPECTED = {
+    "D01": "high",
+    "D02": "high",
+    "D03": OUT,
+    "D04": "high",
+    "D05": "high",
+    "D06": None,
+    "D07": OUT,
+    "D08": None,
+}
+
+
+def test_a_diuretic_is_still_taken_between_repeat_issues(tmp_path):
+    tables = {"prescriptions": DIURETIC_REPEATS, "labs": DIURETIC_LABS}
+    evidence = {
+        "D01": {"diuretics": "Furosemide 40mg tablets", "diuretic_since": "2026-08-19"},
+        "D05": {"diuretics": "Bumetanide 1mg tablets"},
+    }
+    check_spec(
+        tmp_path, "diuretic_electrolyte_monitoring", AS_OF, tables, DIURETIC_EXPECTED, evidence=evidence
+    )
+
+
+def test_a_refill_gap_of_0_counts_only_the_days_a_prescription_covers(tmp_path):
+    tables = {"prescriptions": DIURETIC_REPEATS, "labs": DIURETIC_LABS}
+    expected = {**DIURETIC_EXPECTED, "D01": OUT, "D02": OUT, "D04": OUT, "D06": OUT, "D08": OUT}
+    check_spec(
+        tmp_path,
+        "diuretic_electrolyte_monitoring",
+        AS_OF,
+        tables,
+        expected,
+        params={"refill_gap_days": 0},
+    )
+
+
+def test_a_test_falls_due_while_the_diuretic_is_still_taken_in_its_refill_gap(tmp_path):
+    """Not flagged, the next test falls due only if the diuretic is still taken then (due_soon.csv):
+    D08's, on 2026-12-05, falls inside the refill gap after its issue ran out on 2026-11-17, so it
+    is due; D06's, on 2027-06-01, comes long after its last issue and the gap ran out."""
+    run = check_spec(
+        tmp_path,
+        "diuretic_electrolyte_monitoring",
+        AS_OF,
+        {"prescriptions": DIURETIC_REPEATS, "labs": DIURETIC_LABS},
+        DIURETIC_EXPECTED,
+    )
+    assert due_dates(run.db) == {"D06": None, "D08": date(2026, 12, 5)}
+
+
+def due_dates(db: Path) -> dict[str, date | None]:
+    """The not-flagged patients' due dates, as the check computes them on the run's database."""
+    (definition,) = select_checks(("diuretic_electrolyte_monitoring",))
+    con = connect(db)
+    try:
+        prepare(con)
+        result, _ = compute(con, definition, AS_OF, {})
+        return dict(con.execute(f"SELECT patient_id, due_on FROM {result} WHERE NOT flagged").fetchall())
+    finally:
+        con.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# cramps_medication_review: a cramp recorded in the days between two statin issues was recorded
+# while on the statin; a statin last issued more than 30 days before the cramp had been stopped.
+# ---------------------------------------------------------------------------------------------
+REVIEW_PRESCRIPTIONS = table("""
+patient_id | drug_name                        | rxnorm_code | atc_code | start_date | end_date   | days_supply
+# cramp 2026-07-04, between the issue ending 07-02 and the next starting 07-06
+C01        | Atorvastatin 20mg tablets        |             |          | 2026-05-04 |            | 28
+C01        | Atorvastatin 20mg tablets        |             |          | 2026-06-04 |            | 28
+C01        | Atorvastatin 20mg tablets        |             |          | 2026-07-06 |            | 28
+# stopped: last issue ran out 2026-06-03, cramp 2026-07-04 (31 days later)
+C02        | Simvastatin 40mg tablets         |             |          | 2026-05-06 |            | 28
+# two cramps on the statin, the last issue ran out 20 days before as-of: still taken (high)
+C03        | Rosuvastatin 10mg tablets        |             |          | 2026-08-01 |            | 28
+C03        | Rosuvastatin 10mg tablets        |             |          | 2026-09-03 |            | 28
+C03        | Rosuvastatin 10mg tablets        |             |          | 2026-10-03 |            | 28
+""")
+REVIEW_DIAGNOSES = table("""
+patient_id | code  | code_system | recorded_at | resolved_at
+C01        | R25.2 | ICD-10-CM   | 2026-07-04  |
+C02        | R25.2 | ICD-10-CM   | 2026-07-04  |
+C03        | R25.2 | ICD-10-CM   | 2026-08-20  |
+C03        | R25.2 | ICD-10-CM   | 2026-09-25  |
+""")
+
+
+def test_a_cramp_between_two_statin_issues_was_on_the_statin(tmp_path):
+    tables = {"prescriptions": REVIEW_PRESCRIPTIONS, "diagnoses": REVIEW_DIAGNOSES}
+    expected = {"C01": "normal", "C02": None, "C03": "high"}
+    evidence = {"C03": {"still_active_drugs": "Rosuvastatin 10mg tablets"}}
+    check_spec(tmp_path, "cramps_medication_review", AS_OF, tables, expected, evidence=evidence)
+
+
+def test_a_cramp_review_with_no_refill_gap_reads_the_days_covered_only(tmp_path):
+    tables = {"prescriptions": REVIEW_PRESCRIPTIONS, "diagnoses": REVIEW_DIAGNOSES}
+    # C01's cramp falls between two issues: not on the statin. C03's cramps fall inside issues, but
+    # its last issue ran out on 10-31, so the statin is no longer taken on as-of: normal priority
+    expected = {"C01": None, "C02": None, "C03": "normal"}
+    check_spec(
+        tmp_path,
+        "cramps_medication_review",
+        AS_OF,
+        tables,
+        expected,
+        params={"refill_gap_days": 0},
+    )
