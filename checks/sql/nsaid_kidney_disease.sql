@@ -15,13 +15,24 @@ population AS (
     FROM active
     GROUP BY patient_id
 ),
-ckd AS (
-    SELECT patient_id, code_labels(code_original, code_system) AS ckd_codes,
-           min(recorded_at) AS ckd_since,
-           bool_or(codelist = 'ckd_stage4plus') AS severe_ckd
-    FROM lasting_unresolved_on(['ckd_stage3plus', 'ckd_stage4plus'], $as_of)
+restaged AS (
+    -- the latest CKD stage 1 or 2 code by as-of: CKD is staged by its latest code (QOF's CKD
+    -- register), so a stage 3-5 code recorded before it was re-staged, after eGFR recovered
+    SELECT patient_id, max(recorded_at) AS restaged_at
+    FROM diagnoses_by(['ckd_stage1_2'], $as_of)
     WHERE patient_id IN (SELECT patient_id FROM population)
     GROUP BY patient_id
+),
+ckd AS (
+    SELECT c.patient_id, code_labels(c.code_original, c.code_system) AS ckd_codes,
+           min(c.recorded_at) AS ckd_since,
+           bool_or(c.codelist = 'ckd_stage4plus') AS severe_ckd
+    FROM lasting_unresolved_on(['ckd_stage3plus', 'ckd_stage4plus'], $as_of) c
+    LEFT JOIN restaged r ON r.patient_id = c.patient_id
+    WHERE c.patient_id IN (SELECT patient_id FROM population)
+      -- a stage 3-5 code on the day of the stage 1-2 one still counts (which came last is unknown)
+      AND (r.restaged_at IS NULL OR c.recorded_at >= r.restaged_at)
+    GROUP BY c.patient_id
 ),
 egfr AS (
     -- the latest eGFR by timestamp (latest_key), judged on its bound when censored: a '>60' (as

@@ -113,6 +113,9 @@ CONCEPTS: dict[str, dict[str, tuple[str, ...]]] = {
     "ckd4plus": {"ICD-10-CM": ("N184", "N185", "N186", "I120", "I132", "Z992", "Z49"),
                  "ICD-9-CM": ("5854", "5855", "5856", "V4511", "V56"),
                  "SNOMED-CT": ("431857002", "433146000", "46177005")},
+    # review 2026-12: CKD stage 1-2, which re-stage an earlier stage 3-5 code
+    "ckd1_2": {"ICD-10-CM": ("N181", "N182"), "ICD-9-CM": ("5851", "5852"),
+               "SNOMED-CT": ("431855005", "431856006")},
     # issue #15: what makes a neuropathic-pain drug a neuropathic-pain treatment (F32 depression not)
     "neuropathic_indication": {
         "ICD-10-CM": ("G50", "G54", "G55", "G56", "G57", "G58", "G59", "G60", "G61", "G62", "G63",
