@@ -14,7 +14,8 @@ CHECK = CheckDefinition(
         "vasopressin antagonist (tolvaptan: ATC C03X), alone or in a combination product) in a "
         "systemic form (not a cream or other topical form) "
         "taken on the as-of date: started on or before as-of and ending on or after as-of minus "
-        "refill_gap_days (a repeat not yet collected), or open-ended."
+        "refill_gap_days (a repeat not yet collected; the gap at most the course's length), or "
+        "open-ended."
     ),
     flag=(
         "No blood (serum/plasma) potassium result, or no blood sodium result, collected in the "
@@ -30,7 +31,8 @@ CHECK = CheckDefinition(
     windows=(
         "Lookback: as-of minus lookback_days (inclusive) to as-of (inclusive). Baseline: diuretic_since "
         "from as-of minus baseline_days (inclusive) to as-of. diuretic_since is the earliest start of a "
-        "diuretic prescription active at some time in the lookback, so renewals keep the first start."
+        "diuretic prescription taken at some time in the lookback (refill_gap_days included), so "
+        "renewals, even late ones, keep the first start."
     ),
     priority=(
         "High when neither potassium nor sodium was measured in the window (new starter or not; with an "
@@ -97,8 +99,13 @@ CHECK = CheckDefinition(
         "days 'off' the diuretic between them; on those days the patient fell out of the population "
         "and an overdue flag disappeared. A diuretic taken up to refill_gap_days (30, the grace period "
         "pharmacoepidemiology commonly uses to join refills into continuous use, as the insulin check "
-        "does) before as-of still counts; the evidence names the diuretics running on as-of, or in a "
-        "gap the ones last supplied. PINCER's monitoring indicators read exposure more widely still "
+        "does) before as-of still counts. The gap is at most the course's own length, so a 5-day "
+        "course of furosemide is taken for 5 more days, not 30. The evidence names every diuretic "
+        "taken, running or in its gap, so the list changes when a drug starts or its gap runs out and "
+        "not with the day of the repeat cycle (after a switch, the old diuretic is named until its "
+        "gap runs out). The data cannot tell a stop date from the end of a supply, so a diuretic "
+        "stopped on purpose is also taken for the gap; set refill_gap_days = 0 where an export's end "
+        "dates are stop dates. PINCER's monitoring indicators read exposure more widely still "
         "(prescribed in the previous six months). "
         "The guideline names no interval; 365 days matches the annual monitoring used by PINCER-style "
         "indicators and most renal-function monitoring guidance for stable diuretic users. The end of a "

@@ -98,13 +98,15 @@ def refill_gap(what: str) -> Parameter:
     One definition for every check that asks whether a repeat medicine is being taken: a days
     supply is an estimate and the next 28-day issue often comes a few days late, so a long-term user
     is not off the drug in the gap between two issues (the 30-day grace period pharmacoepidemiology
-    commonly uses to join refills into continuous use).
+    commonly uses to join refills into continuous use). The SQL phrase taken_until caps the gap at
+    the course's own length, so a short one-off course is not stretched by 30 days.
     """
     return days(
         "refill_gap_days",
         30,
         f"{what} up to this many days after a prescription ended still counts as on the drug: a days "
-        "supply is an estimate and the next repeat often comes late (0: only the days it covers).",
+        "supply is an estimate and the next repeat often comes late (at most the course's length; 0: "
+        "only the days it covers).",
     )
 
 

@@ -24,8 +24,11 @@
 --   ongoing_on(end_effective, on_day)                    not ended before on_day
 --   active_on(start_date, end_effective, on_day)         started on or before on_day, not ended before it
 --   active_in_window(start_date, end_effective, on_day, days)   active at some time in the window
---   still_taken(end_effective, on_day, gap_days)        not ended more than gap_days before on_day: a
---                                                        repeat medicine between two issues is still taken
+--   taken_until(start_date, end_effective, gap_days)     the last day a prescription's drug counts as
+--                                     taken: its end plus gap_days (a repeat medicine between two issues
+--                                     is still taken), the gap at most the course's own length (a 5-day
+--                                     course: 5 days); NULL when it runs on with no end
+--   still_taken(start_date, end_effective, on_day, gap_days)   taken_until not before on_day
 --   taken_on(start_date, end_effective, on_day, gap_days)  started on or before on_day and still taken on it
 --   drugs_active_on(codelists, on_day)                   drug_exposures rows active on on_day
 --   drugs_active_in_window(codelists, on_day, days)      ... active at some time in the window
@@ -70,10 +73,12 @@ CREATE OR REPLACE TEMP MACRO active_on(start_date, end_effective, on_day) AS
     start_date <= on_day AND ongoing_on(end_effective, on_day);
 CREATE OR REPLACE TEMP MACRO active_in_window(start_date, end_effective, on_day, days) AS
     start_date <= on_day AND ongoing_on(end_effective, window_start(on_day, days));
-CREATE OR REPLACE TEMP MACRO still_taken(end_effective, on_day, gap_days) AS
-    ongoing_on(days_after(end_effective, gap_days), on_day);
+CREATE OR REPLACE TEMP MACRO taken_until(start_date, end_effective, gap_days) AS
+    days_after(end_effective, least(CAST(gap_days AS INTEGER), days_between(start_date, end_effective)));
+CREATE OR REPLACE TEMP MACRO still_taken(start_date, end_effective, on_day, gap_days) AS
+    ongoing_on(taken_until(start_date, end_effective, gap_days), on_day);
 CREATE OR REPLACE TEMP MACRO taken_on(start_date, end_effective, on_day, gap_days) AS
-    start_date <= on_day AND still_taken(end_effective, on_day, gap_days);
+    start_date <= on_day AND still_taken(start_date, end_effective, on_day, gap_days);
 
 CREATE OR REPLACE TEMP MACRO listed(x) AS string_agg(DISTINCT x, '; ' ORDER BY x);
 CREATE OR REPLACE TEMP MACRO code_label(code, system) AS code || ' (' || system || ')';

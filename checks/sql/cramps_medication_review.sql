@@ -22,7 +22,7 @@ per_drug AS (
     -- it runs on as-of or ended up to refill_gap_days before (the latest 28-day repeat issue of a
     -- statin taken since January, or the gap before the next: the drug was not stopped)
     SELECT patient_id, drug, min(start_date) AS first_start,
-           bool_or(still_taken(end_effective, $as_of, $refill_gap_days)) AS still_active
+           bool_or(still_taken(start_date, end_effective, $as_of, $refill_gap_days)) AS still_active
     FROM drugs
     GROUP BY patient_id, drug
 ),

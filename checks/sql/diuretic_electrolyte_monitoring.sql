@@ -1,10 +1,11 @@
 -- diuretic_electrolyte_monitoring: one row per patient taking a diuretic on $as_of.
 WITH prescribed_on_as_of AS (
     -- taken on as-of: a prescription running on it, or one that ended up to refill_gap_days before
-    -- it (28-day repeats collected every 31 days leave a long-term user a few days between issues)
+    -- it (28-day repeats collected every 31 days leave a long-term user a few days between issues;
+    -- the gap is at most the course's own length, so a 5-day course is not taken for 30 days more)
     SELECT patient_id, drug_name, rxnorm_code, atc_code, start_date, end_effective
     FROM drugs_started_by(['diuretics'], $as_of)
-    WHERE still_taken(end_effective, $as_of, $refill_gap_days)
+    WHERE still_taken(start_date, end_effective, $as_of, $refill_gap_days)
 ),
 active AS (
     -- a cream or other topical form of a diuretic (spironolactone 5% cream for acne or hair loss) is
@@ -14,23 +15,25 @@ active AS (
     WHERE NOT is_topical(d.drug_name, d.rxnorm_code, d.atc_code)
 ),
 treated AS (
-    -- when this course of diuretics started: the earliest start of a diuretic prescription active
-    -- at some time in the lookback, so a renewal does not make a long-term user look new
+    -- when this course of diuretics started: the earliest start of a diuretic prescription taken
+    -- at some time in the lookback (still taken on its first day, or started later), so a renewal,
+    -- even a late one, does not make a long-term user look new
     SELECT d.patient_id, min(d.start_date) AS diuretic_since
-    FROM drugs_active_in_window(['diuretics'], $as_of, $lookback_days) d
-    WHERE d.patient_id IN (SELECT patient_id FROM active)
+    FROM drugs_started_by(['diuretics'], $as_of) d
+    WHERE still_taken(d.start_date, d.end_effective, window_start($as_of, $lookback_days), $refill_gap_days)
+      AND d.patient_id IN (SELECT patient_id FROM active)
       AND NOT is_topical(d.drug_name, d.rxnorm_code, d.atc_code)
     GROUP BY d.patient_id
 ),
 population AS (
     SELECT a.patient_id,
-           -- the diuretics running on as-of; in a gap between issues, the ones last supplied
-           coalesce(listed(CASE WHEN ongoing_on(a.end_effective, $as_of) THEN a.drug_name END),
-                    listed(a.drug_name)) AS diuretics,
+           -- every diuretic taken on as-of, running or in its refill gap: the list changes only when
+           -- a drug starts or its gap runs out, never with the day of the repeat cycle
+           listed(a.drug_name) AS diuretics,
            any_value(t.diuretic_since) AS diuretic_since,
            -- the last day the patient counts as on a diuretic taken today (NULL: one runs on with no end)
            CASE WHEN bool_and(a.end_effective IS NOT NULL)
-                THEN days_after(max(a.end_effective), $refill_gap_days) END AS treated_until
+                THEN max(taken_until(a.start_date, a.end_effective, $refill_gap_days)) END AS treated_until
     FROM active a
     JOIN treated t USING (patient_id)
     GROUP BY a.patient_id

@@ -42,10 +42,6 @@ class Ctx:
         """The first day of a window of ``days`` days up to as-of (soft: subject to slack)."""
         return self.as_of - timedelta(days=days + (self.reading.soft_slack if soft else 0))
 
-    def taken_since(self, day: date) -> date:
-        """The earliest end a repeat medicine taken on ``day`` may have (its refill gap before it)."""
-        return day - timedelta(days=self.reading.refill_gap)
-
     def audited(self, p: PatientRecord) -> bool:
         """In the checks' populations: not dead on as-of (death on as-of or unknown date: dead)."""
         if p.death is not None:
@@ -77,6 +73,20 @@ def active_on(rx: Prescription, day: date, ctx: Ctx, open_course: int | None = N
         course = rx.start + timedelta(days=open_course)
         end = course if end is None else min(end, course)
     return rx.start <= day and (end is None or end >= day)
+
+
+def taken_in(rx: Prescription, low: date, high: date, ctx: Ctx) -> bool:
+    """Taken at some time in [low, high]: active, or in the refill gap after its end (the reading's
+    refill_gap days, at most the course's own length)."""
+    end = rx_end(rx, ctx)
+    if end is not None:
+        end += timedelta(days=min(ctx.reading.refill_gap, (end - rx.start).days))
+    return rx.start <= high and (end is None or end >= low)
+
+
+def drugs_taken(p: PatientRecord, concept: frozenset[str], low: date, high: date, ctx: Ctx) -> list[str]:
+    """Sorted ingredients of ``concept`` taken at some time in [low, high] (taken_in)."""
+    return sorted({i for rx in p.rxs if taken_in(rx, low, high, ctx) for i in rx.ingredients & concept})
 
 
 def drugs_active(p: PatientRecord, concept: frozenset[str], low: date, high: date, ctx: Ctx) -> list[str]:
@@ -155,7 +165,7 @@ def cramps(p: PatientRecord, ctx: Ctx) -> list[Diagnosis]:
 
 def check_diuretic(p: PatientRecord, ctx: Ctx) -> str | None:
     """diuretic_electrolyte_monitoring."""
-    drugs = drugs_active(p, DIURETIC, ctx.taken_since(ctx.as_of), ctx.as_of, ctx)
+    drugs = drugs_taken(p, DIURETIC, ctx.as_of, ctx.as_of, ctx)
     if not drugs:
         return None
     low = ctx.back(365)
@@ -164,7 +174,7 @@ def check_diuretic(p: PatientRecord, ctx: Ctx) -> str | None:
         return None
     # issue #15: the course started at the earliest diuretic active in the lookback (a renewal is
     # not a new start); started within 14 days of as-of = baseline tests due, else overdue
-    since = min(rx.start for rx in p.rxs if rx.ingredients & DIURETIC and overlaps(rx, low, ctx.as_of, ctx))
+    since = min(rx.start for rx in p.rxs if rx.ingredients & DIURETIC and taken_in(rx, low, ctx.as_of, ctx))
     label = "baseline tests due" if since >= ctx.back(14) else "overdue"
     return f"{label}: on {', '.join(drugs)} since {since}; no serum {' or '.join(missing)} result since {low}"
 
@@ -222,10 +232,10 @@ def check_medication_review(p: PatientRecord, ctx: Ctx) -> str | None:
     concept = DIURETIC | STATIN | BETA_BLOCKER
     mode = ctx.reading.cmr_active
     if mode == "cramp":
-        taken = (drugs_active(p, concept, ctx.taken_since(c.recorded), c.recorded, ctx) for c in recent)
+        taken = (drugs_taken(p, concept, c.recorded, c.recorded, ctx) for c in recent)
         drugs = sorted({d for found in taken for d in found})
     elif mode == "as_of":
-        drugs = drugs_active(p, concept, ctx.taken_since(ctx.as_of), ctx.as_of, ctx)
+        drugs = drugs_taken(p, concept, ctx.as_of, ctx.as_of, ctx)
     else:
         drugs = drugs_active(p, concept, ctx.back(365, soft=True), ctx.as_of, ctx)
     return f"cramp on {recent[-1].recorded} while on {', '.join(drugs)}" if drugs else None
@@ -493,9 +503,10 @@ def derive_expected_flags(folder: Path, as_of: date = AS_OF) -> dict[tuple[str, 
     - Rows the ingest quarantines are left out.
 
     diuretic_electrolyte_monitoring: a diuretic taken on as-of (active on it, or ended at most 30
-      days before it: the refill gap of 28-day repeats), and no numeric serum/plasma/
+      days before it, and at most its course's length: the refill gap of 28-day repeats), and no
+      numeric serum/plasma/
       blood potassium, or no sodium, collected in [as_of - 365, as_of]. The reason starts with
-      "baseline tests due" when the earliest start of the diuretics overlapping that window is on
+      "baseline tests due" when the earliest start of the diuretics taken in that window is on
       or after as_of - 14 (a renewal keeps the first start), else with "overdue" (issue #15).
     cramps_cirrhosis: cirrhosis present on as-of and a cramp recorded in [as_of - 365, as_of].
     insulin_potassium_drop: an insulin prescription overlapping [as_of - 90, as_of]; insulin
@@ -508,7 +519,7 @@ def derive_expected_flags(folder: Path, as_of: date = AS_OF) -> dict[tuple[str, 
       reason ("also on ..."). The reason ends with the latest potassium.
     cramps_medication_review: a cramp recorded in [as_of - 365, as_of] on a day when a
       diuretic, statin or beta-blocker was taken (active, or ended at most 30 days before that
-      day: the refill gap), the drug that may cause the cramp.
+      day and at most its course's length: the refill gap), the drug that may cause the cramp.
     cramps_electrolyte_check: for each cramp recorded in [as_of - 365, as_of], the window
       [cramp - 90, min(cramp + 30, as_of)] must hold a potassium, a calcium and a magnesium
       result, none below range (K < 3.5, Mg < 0.70 mmol/L; any low result in the window

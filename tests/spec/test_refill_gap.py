@@ -34,7 +34,7 @@ D02        | Furosemide 40mg tablets          |             |          | 2026-01
 D03        | Furosemide 40mg tablets          |             |          | 2026-01-24 | 2026-10-20 |
 # a 90-day supply of bendroflumethiazide that ran out 10 days ago (ATC coded)
 D04        | Bendroflumethiazide 2.5mg tablets | | C03AA01 | 2026-08-12 |            | 90
-# switched from furosemide to bumetanide 10 days ago: the evidence names the one taken today
+# switched from furosemide to bumetanide 10 days ago: both named until the furosemide's gap runs out
 D05        | Furosemide 40mg tablets          |             |          | 2026-01-01 | 2026-11-09 |
 D05        | Bumetanide 1mg tablets           |             |          | 2026-11-10 |            | 28
 # in the gap with potassium and sodium measured this year: in the population, not flagged
@@ -42,6 +42,10 @@ D06        | Furosemide 40mg tablets          |             |          | 2026-09
 D06        | Furosemide 40mg tablets          |             |          | 2026-10-20 |            | 28
 # in the gap, tested 2025-12-05: the next test falls due 2026-12-05, while the gap still runs
 D08        | Furosemide 40mg tablets          |             |          | 2026-10-20 |            | 28
+# a 5-day course of furosemide that ended 10 days ago: the gap is at most the course's length
+D09        | Furosemide 40mg tablets          |             |          | 2026-11-05 |            | 5
+# a 5-day course that ended 5 days ago: still taken on the last day of its gap
+D10        | Furosemide 40mg tablets          |             |          | 2026-11-10 |            | 5
 # a spironolactone cream in its gap stays out (is_topical), as it does while running
 D07        | Spironolactone 5% cream          |             |          | 2026-10-01 |            | 30
 """)
@@ -61,6 +65,8 @@ DIURETIC_EXPECTED = {
     "D06": None,
     "D07": OUT,
     "D08": None,
+    "D09": OUT,
+    "D10": "high",
 }
 
 
@@ -68,7 +74,7 @@ def test_a_diuretic_is_still_taken_between_repeat_issues(tmp_path):
     tables = {"prescriptions": DIURETIC_REPEATS, "labs": DIURETIC_LABS}
     evidence = {
         "D01": {"diuretics": "Furosemide 40mg tablets", "diuretic_since": "2026-08-19"},
-        "D05": {"diuretics": "Bumetanide 1mg tablets"},
+        "D05": {"diuretics": "Bumetanide 1mg tablets; Furosemide 40mg tablets"},
     }
     check_spec(
         tmp_path, "diuretic_electrolyte_monitoring", AS_OF, tables, DIURETIC_EXPECTED, evidence=evidence
@@ -77,7 +83,7 @@ def test_a_diuretic_is_still_taken_between_repeat_issues(tmp_path):
 
 def test_a_refill_gap_of_0_counts_only_the_days_a_prescription_covers(tmp_path):
     tables = {"prescriptions": DIURETIC_REPEATS, "labs": DIURETIC_LABS}
-    expected = {**DIURETIC_EXPECTED, "D01": OUT, "D02": OUT, "D04": OUT, "D06": OUT, "D08": OUT}
+    expected = {**DIURETIC_EXPECTED, "D01": OUT, "D02": OUT, "D04": OUT, "D06": OUT, "D08": OUT, "D10": OUT}
     check_spec(
         tmp_path,
         "diuretic_electrolyte_monitoring",
@@ -86,6 +92,46 @@ def test_a_refill_gap_of_0_counts_only_the_days_a_prescription_covers(tmp_path):
         expected,
         params={"refill_gap_days": 0},
     )
+
+
+LATE_RENEWAL = table("""
+patient_id | drug_name               | rxnorm_code | atc_code | start_date | end_date   | days_supply
+# a long-term user whose prescription ended 5 days before the lookback began, renewed 5 days late
+L01        | Furosemide 40mg tablets |             |          | 2025-01-01 | 2025-11-15 |
+L01        | Furosemide 40mg tablets |             |          | 2025-11-25 |            |
+# a real restart: stopped 60 days before the lookback began
+L02        | Furosemide 40mg tablets |             |          | 2025-01-01 | 2025-09-21 |
+L02        | Furosemide 40mg tablets |             |          | 2025-11-25 |            |
+""")
+
+
+def test_a_late_renewal_across_the_start_of_the_lookback_is_not_a_new_course(tmp_path):
+    """With post_start_days = 14 a course started in the lookback must be re-tested after its start;
+    a renewal within the refill gap of the last prescription continues the course (overdue), a
+    restart after a longer break starts a new one (post-start check overdue)."""
+    evidence = {
+        "L01": {"diuretic_since": "2025-01-01", "monitoring": "overdue"},
+        "L02": {"diuretic_since": "2025-11-25", "monitoring": "post-start check overdue"},
+    }
+    check_spec(
+        tmp_path,
+        "diuretic_electrolyte_monitoring",
+        AS_OF,
+        {"prescriptions": LATE_RENEWAL, "labs": LATE_RENEWAL_LABS},
+        {"L01": "high", "L02": "high"},
+        params={"post_start_days": 14},
+        evidence=evidence,
+    )
+
+
+# results before the lookback only, so that both are flagged and only the label tells them apart
+LATE_RENEWAL_LABS = table("""
+patient_id | collected_at | loinc_code | test_name | value | unit
+L01        | 2025-11-01   | 2823-3     | Potassium | 4.1   | mmol/L
+L01        | 2025-11-01   | 2951-2     | Sodium    | 138   | mmol/L
+L02        | 2025-11-01   | 2823-3     | Potassium | 4.1   | mmol/L
+L02        | 2025-11-01   | 2951-2     | Sodium    | 138   | mmol/L
+""")
 
 
 def test_a_test_falls_due_while_the_diuretic_is_still_taken_in_its_refill_gap(tmp_path):

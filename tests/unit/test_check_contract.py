@@ -361,7 +361,7 @@ def test_an_undeclared_codelist_fails():
 # How diuretic_electrolyte_monitoring reads its drugs, which the doctored versions below replace.
 DIURETIC_READ = (
     "FROM drugs_started_by(['diuretics'], $as_of)\n"
-    "    WHERE still_taken(end_effective, $as_of, $refill_gap_days)"
+    "    WHERE still_taken(start_date, end_effective, $as_of, $refill_gap_days)"
 )
 
 

@@ -71,20 +71,33 @@ def test_drugs_active_on_a_day(con):
 
 def test_a_repeat_medicine_is_still_taken_in_its_refill_gap(con):
     """still_taken / taken_on: ended up to gap_days before the day is still taken (the gap before a
-    late repeat); gap 0 is active_on; an open-ended prescription is taken from its start."""
+    late repeat), the gap at most the course's own length; gap 0 is active_on; an open-ended
+    prescription is taken from its start."""
     rows = [
         ["ended 30 days before", date(2026, 1, 1), date(2026, 10, 21)],
         ["ended 31 days before", date(2026, 1, 1), date(2026, 10, 20)],
         ["ends on the day", date(2026, 1, 1), AS_OF],
         ["open-ended", date(2026, 1, 1), None],
         ["starts the day after", date(2026, 11, 21), None],
+        ["5-day course ended 5 days before", date(2026, 11, 10), date(2026, 11, 15)],
+        ["5-day course ended 6 days before", date(2026, 11, 9), date(2026, 11, 14)],
     ]
     con.executemany("INSERT INTO drug_exposures VALUES (?, 'furosemide', 'diuretics', ?, ?)", rows)
     query = "SELECT patient_id FROM drug_exposures WHERE {}"
     taken = ids(con, query.format("taken_on(start_date, end_effective, $d, $g)"), {"d": AS_OF, "g": 30})
-    assert taken == ["ended 30 days before", "ends on the day", "open-ended"]
-    still = ids(con, query.format("still_taken(end_effective, $d, $g)"), {"d": AS_OF, "g": 30})
-    assert still == ["ended 30 days before", "ends on the day", "open-ended", "starts the day after"]
+    assert taken == [
+        "5-day course ended 5 days before",
+        "ended 30 days before",
+        "ends on the day",
+        "open-ended",
+    ]
+    still = ids(con, query.format("still_taken(start_date, end_effective, $d, $g)"), {"d": AS_OF, "g": 30})
+    assert still == [*taken, "starts the day after"]
+    until = con.execute(
+        "SELECT taken_until(DATE '2026-01-01', DATE '2026-10-21', 30), taken_until(DATE '2026-11-10', "
+        "DATE '2026-11-15', 30), taken_until(DATE '2026-01-01', NULL, 30)"
+    ).fetchone()
+    assert until == (AS_OF, date(2026, 11, 20), None)
     no_gap = ids(con, query.format("taken_on(start_date, end_effective, $d, 0)"), {"d": AS_OF})
     assert no_gap == ids(con, query.format("active_on(start_date, end_effective, $d)"), {"d": AS_OF})
     assert no_gap == ["ends on the day", "open-ended"]
