@@ -13,7 +13,9 @@ CHECK = CheckDefinition(
         "SNOMED-CT numbness, paresthesia, peripheral nerve disease and polyneuropathy concepts)."
     ),
     flag=(
-        "No blood glucose or HbA1c result, or no vitamin B12 result, collected in the work-up window. "
+        "No blood glucose or HbA1c result, or no vitamin B12 result, collected in the work-up window; "
+        "vitamin B12 replacement (codelist b12_replacement: hydroxocobalamin, cyanocobalamin, "
+        "mecobalamin; ATC B03BA) taken at some time in the window stands for the B12 result. "
         "Both are needed; the reason names what is missing. A row without a numeric value (test "
         "requested, no result) does not count."
     ),
@@ -29,9 +31,10 @@ CHECK = CheckDefinition(
         "last_glucose_or_hba1c_at",
         "last_b12_at",
         "last_b12",
+        "b12_replacement",
     ),
     fingerprint=("numbness_codes", "last_numbness_at", "last_glucose_or_hba1c_at", "last_b12_at", "last_b12"),
-    codelists=("numbness_neuropathy", "lab_tests"),
+    codelists=("numbness_neuropathy", "lab_tests", "b12_replacement"),
     population_codelists=("numbness_neuropathy",),
     parameters=(
         lookback(365, "a numbness or neuropathy record"),
@@ -51,10 +54,17 @@ CHECK = CheckDefinition(
         "numbness from it is still worth a glucose and B12 (diabetes and B12 deficiency predispose). "
         "A censored result ('<0.1', '>2000') is a measured result and counts as one; a text-only result "
         "(haemolysed, see comment) is no result. So a B12 of '>2000' is a B12 result (and not low); the "
-        "latest B12 shown is the last by timestamp."
+        "latest B12 shown is the last by timestamp. "
+        "Review 2026-12: a patient already on vitamin B12 replacement (hydroxocobalamin injections "
+        "every two or three months, or oral cyanocobalamin) has the deficiency the test looks for "
+        "found and treated; the British Society for Haematology guideline (2014) advises against "
+        "re-testing serum B12 once injections have started, as the level no longer guides treatment. "
+        "So B12 replacement taken at some time in the work-up window counts in place of a B12 result, "
+        "and is shown (b12_replacement); the glucose or HbA1c is still required. Without an end date "
+        "or a days supply, a B12 prescription runs on (injections for life)."
     ),
     clears=(
-        "A numeric blood glucose or HbA1c result and a numeric vitamin B12 result, both collected in the"
-        " work-up window."
+        "A numeric blood glucose or HbA1c result and a numeric vitamin B12 result (or B12 replacement "
+        "taken), both in the work-up window."
     ),
 )

@@ -15,15 +15,27 @@ tests AS (
     WHERE patient_id IN (SELECT patient_id FROM numbness)
     GROUP BY patient_id
 ),
+b12_treated AS (
+    -- vitamin B12 replacement taken in the work-up window (hydroxocobalamin injections, oral
+    -- cyanocobalamin): the deficiency is known and being treated, which is what the B12 test would
+    -- find out, and once injections have started a serum B12 no longer guides treatment (BSH 2014)
+    SELECT e.patient_id, listed(e.drug_name) AS b12_replacement
+    FROM drugs_started_by(['b12_replacement'], $as_of) e
+    WHERE still_taken(e.start_date, e.end_effective, window_start($as_of, $workup_days), 0)
+      AND e.patient_id IN (SELECT patient_id FROM numbness)
+    GROUP BY e.patient_id
+),
 judged AS (
-    SELECT n.*, t.last_glucose_or_hba1c_at, t.last_b12_at, t.last_b12,
+    SELECT n.*, t.last_glucose_or_hba1c_at, t.last_b12_at, t.last_b12, r.b12_replacement,
            coalesce(t.last_glucose_or_hba1c_at >= window_start($as_of, $workup_days), false) AS has_glucose,
-           coalesce(t.last_b12_at >= window_start($as_of, $workup_days), false) AS has_b12,
+           coalesce(t.last_b12_at >= window_start($as_of, $workup_days), false)
+               OR r.b12_replacement IS NOT NULL AS has_b12,
            -- a result on day d covers the work-up through d + workup_days (#20, due_on)
            days_after(t.last_glucose_or_hba1c_at, $workup_days) AS glucose_covered_to,
            days_after(t.last_b12_at, $workup_days) AS b12_covered_to
     FROM numbness n
     LEFT JOIN tests t USING (patient_id)
+    LEFT JOIN b12_treated r USING (patient_id)
 )
 SELECT
     patient_id,
@@ -40,6 +52,6 @@ SELECT
     CASE WHEN flagged THEN greatest(first_numbness_at, least(
         CASE WHEN NOT has_glucose THEN coalesce(glucose_covered_to, first_numbness_at) END,
         CASE WHEN NOT has_b12 THEN coalesce(b12_covered_to, first_numbness_at) END)) END AS due_on,
-    numbness_codes, last_numbness_at, last_glucose_or_hba1c_at, last_b12_at, last_b12
+    numbness_codes, last_numbness_at, last_glucose_or_hba1c_at, last_b12_at, last_b12, b12_replacement
 FROM judged
 ORDER BY patient_id

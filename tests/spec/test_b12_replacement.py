@@ -1,0 +1,68 @@
+"""Spec: numbness_neuropathy_workup and vitamin B12 replacement (review 2026-12). A patient with
+known pernicious anaemia on hydroxocobalamin injections every three months who reports numbness has
+had the deficiency the B12 test looks for found and treated; the BSH guideline (2014) advises
+against re-testing serum B12 once injections have started. Replacement taken in the work-up window
+stands for the B12 result; the glucose or HbA1c is still required. As of 2026-11-20 (the window
+starts 2025-11-20)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from tests.helpers import table
+from tests.spec.harness import check_spec
+
+AS_OF = date(2026, 11, 20)
+IDS = ("B01", "B02", "B03", "B04", "B05", "B06", "B07")
+
+DIAGNOSES = table(
+    "patient_id | code | code_system | recorded_at | resolved_at\n"
+    + "\n".join(f"{p} | R20.2 | ICD-10-CM | 2026-06-01 |" for p in IDS)
+)
+PRESCRIPTIONS = table("""
+patient_id | drug_name                                              | rxnorm_code | atc_code | start_date | end_date   | days_supply
+# hydroxocobalamin injections every three months, each a one-day supply, the last in August
+B01        | Hydroxocobalamin 1mg/1ml solution for injection ampoules |           |          | 2026-02-10 |            | 1
+B01        | Hydroxocobalamin 1mg/1ml solution for injection ampoules |           |          | 2026-05-12 |            | 1
+B01        | Hydroxocobalamin 1mg/1ml solution for injection ampoules |           |          | 2026-08-11 |            | 1
+# a UK brand, undated (injections for life), started years ago
+B02        | Neo-Cytamen 1000micrograms/1ml solution for injection ampoules | |          | 2019-03-01 |            |
+# oral cyanocobalamin coded by ATC only
+B03        | B12 tablets                                            |             | B03BA01  | 2026-03-01 |            | 90
+# B12 replacement but no glucose or HbA1c: still flagged for the glucose (normal priority)
+B04        | Cyanocobalamin 1mg tablets                             |             |          | 2026-03-01 |            | 90
+# a course that ended before the work-up window: no longer counts
+B05        | Hydroxocobalamin 1mg/1ml solution for injection ampoules |           |          | 2024-01-10 | 2025-06-30 |
+# a vitamin B complex is no B12 replacement
+B06        | Vitamin B compound strong tablets                      |             | A11EA    | 2026-03-01 |            | 90
+""")
+LABS = table("""
+patient_id | collected_at | loinc_code | test_name | value | unit
+B01        | 2026-06-03   | 4548-4     | HbA1c     | 5.4   | %
+B02        | 2026-06-03   | 2345-7     | Glucose   | 5.1   | mmol/L
+B03        | 2026-06-03   | 2345-7     | Glucose   | 5.1   | mmol/L
+B05        | 2026-06-03   | 2345-7     | Glucose   | 5.1   | mmol/L
+B06        | 2026-06-03   | 2345-7     | Glucose   | 5.1   | mmol/L
+B07        | 2026-06-03   | 2345-7     | Glucose   | 5.1   | mmol/L
+""")
+
+
+def test_vitamin_b12_replacement_stands_for_the_b12_result(tmp_path):
+    tables = {"diagnoses": DIAGNOSES, "prescriptions": PRESCRIPTIONS, "labs": LABS}
+    expected = {
+        "B01": None,
+        "B02": None,
+        "B03": None,
+        "B04": "normal",
+        "B05": "normal",
+        "B06": "normal",
+        "B07": "normal",
+    }
+    reason = {
+        "B04": "numbness or neuropathy recorded 2026-06-01 with no glucose or HbA1c result in the "
+        "365 days to 2026-11-20"
+    }
+    evidence = {"B04": {"b12_replacement": "Cyanocobalamin 1mg tablets"}, "B05": {"b12_replacement": None}}
+    check_spec(
+        tmp_path, "numbness_neuropathy_workup", AS_OF, tables, expected, reason=reason, evidence=evidence
+    )
