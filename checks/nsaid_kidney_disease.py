@@ -18,9 +18,9 @@ CHECK = CheckDefinition(
         "Chronic kidney disease stage 3 or worse recorded on or before as-of and not resolved on or "
         "before as-of (ICD-10-CM N18.3-N18.6, I12.0, I13.2, dialysis Z99.2, Z49.x; ICD-9-CM "
         "585.3-585.6, 403.x1, 404.x2/x3, dialysis V45.11, V56.x; SNOMED-CT CKD stage 3-5, ESRD and "
-        "dialysis concepts; a resolved date on the day the code was recorded is no resolution; a code "
-        "recorded before a later CKD stage 1 or 2 code, codelist ckd_stage1_2, was re-staged and no "
-        "longer counts), or the "
+        "dialysis concepts; a resolved date on the day the code was recorded is no resolution; a stage "
+        "3 code recorded before a later CKD stage 1 or 2 code, codelist ckd_stage1_2, was re-staged "
+        "and no longer counts), or the "
         "latest numeric blood eGFR collected on or before as-of is below "
         "egfr_threshold."
     ),
@@ -86,10 +86,13 @@ CHECK = CheckDefinition(
         "kidney function; an earlier low eGFR followed by a normal one does not flag. CKD stage 1-2 or "
         "unstaged codes do not flag on their own. CKD is staged by its latest stage code, as QOF's CKD "
         "register reads it (review 2026-12): a patient coded CKD stage 3 after one low eGFR and "
-        "re-staged CKD stage 2 when it recovered is no longer CKD stage 3, so a stage 3-5 code "
+        "re-staged CKD stage 2 when it recovered is no longer CKD stage 3, so a stage 3 code "
         "recorded before a later stage 1-2 code does not count (one recorded on the same day still "
-        "does); after a kidney transplant, a stage 2 code likewise ends the dialysis era's codes. "
-        "A stage 3-5 code recorded again after the stage 1-2 one counts. "
+        "does, and a stage 3 code recorded again after it counts); a low latest eGFR still flags on "
+        "its own. A stage 4-5, end-stage renal disease or dialysis code (ckd_stage4plus) is never "
+        "re-staged: recovery from stage 4 is rare, NSAIDs are still avoided after a kidney "
+        "transplant, and a single stage 2 code from another clinician must not hide dialysis. A "
+        "KDIGO G1/G2 code with heavy albuminuria (A3) re-stages a G3 code too: the stage follows G. "
         "An unresolved CKD code counts however old it is; a "
         "resolved date after as-of leaves it present on as-of, so a past as-of reproduces that day's audit. "
         "A resolved date equal to the recorded date is the end of a visit's record, as OMOP ETLs from "
@@ -102,8 +105,8 @@ CHECK = CheckDefinition(
     ),
     clears=(
         "The systemic NSAID stopped (an end date before as-of, or an undated course started more than "
-        "open_course_days before as-of), or no CKD stage 3+ (nor stage 4-5, ESRD or dialysis) recorded "
-        "since the latest CKD stage 1-2 code "
+        "open_course_days before as-of), or no CKD stage 3 recorded on or after the latest CKD stage "
+        "1-2 code, no stage 4-5, ESRD or dialysis recorded "
         "and a latest blood eGFR at or above egfr_threshold."
     ),
 )

@@ -15,15 +15,22 @@ CHECK = CheckDefinition(
     flag=(
         "No blood glucose or HbA1c result, or no vitamin B12 result, collected in the work-up window; "
         "vitamin B12 replacement (codelist b12_replacement: hydroxocobalamin, cyanocobalamin, "
-        "mecobalamin; ATC B03BA) taken at some time in the window stands for the B12 result. "
+        "mecobalamin; ATC B03BA; not a multivitamin, a combination or a vitamin B complex, ATC A11) "
+        "first started before the first numbness record in the lookback and taken at some time in the "
+        "window stands for the B12 result. "
         "Both are needed; the reason names what is missing. A row without a numeric value (test "
         "requested, no result) does not count."
     ),
     windows=(
         "Symptom: recorded from as-of minus lookback_days (inclusive) to as-of (inclusive). Tests: "
-        "collected from as-of minus workup_days (inclusive) to as-of (inclusive), on the collection date."
+        "collected from as-of minus workup_days (inclusive) to as-of (inclusive), on the collection date. "
+        "B12 replacement: taken at some time in the same window; one with no end date and no days "
+        "supply runs b12_course_days from its start."
     ),
-    priority="High when neither a glucose/HbA1c nor a vitamin B12 result is in the window; otherwise normal.",
+    priority=(
+        "High when neither a glucose/HbA1c nor a vitamin B12 result (nor B12 replacement, as above) is "
+        "in the window; otherwise normal."
+    ),
     evidence=(
         "due_on",
         "numbness_codes",
@@ -39,6 +46,12 @@ CHECK = CheckDefinition(
     parameters=(
         lookback(365, "a numbness or neuropathy record"),
         days("workup_days", 365, "How far back a glucose, HbA1c or vitamin B12 result counts."),
+        days(
+            "b12_course_days",
+            90,
+            "A vitamin B12 prescription with no end date and no days supply counts this long from its "
+            "start (one injection interval: hydroxocobalamin every 2-3 months), not for ever.",
+        ),
     ),
     rationale=(
         "Diabetes and B12 deficiency are the two common, treatable, blood-testable causes of a "
@@ -59,9 +72,16 @@ CHECK = CheckDefinition(
         "every two or three months, or oral cyanocobalamin) has the deficiency the test looks for "
         "found and treated; the British Society for Haematology guideline (2014) advises against "
         "re-testing serum B12 once injections have started, as the level no longer guides treatment. "
-        "So B12 replacement taken at some time in the work-up window counts in place of a B12 result, "
-        "and is shown (b12_replacement); the glucose or HbA1c is still required. Without an end date "
-        "or a days supply, a B12 prescription runs on (injections for life)."
+        "So B12 replacement taken at some time in the work-up window counts in place of a B12 result "
+        "when it was first started before the numbness was first recorded in the lookback (the "
+        "deficiency came first); B12 started for the numbness itself, without a level (mecobalamin is "
+        "prescribed for neuropathy), leaves the B12 result due. The replacement is shown "
+        "(b12_replacement) either way; the glucose or HbA1c is still required. A B12 prescription "
+        "with no end date and no days supply is one injection interval (b12_course_days, 90), as an "
+        "undated NSAID is a course: a single issue years ago is no current treatment. A multivitamin "
+        "or a combination product (RxNorm names every B12-containing multi-ingredient product with "
+        "'cyanocobalamin' or 'vitamin B12'), a vitamin B complex (ATC A11) and a folate combination "
+        "are no replacement."
     ),
     clears=(
         "A numeric blood glucose or HbA1c result and a numeric vitamin B12 result (or B12 replacement "

@@ -17,7 +17,7 @@ population AS (
 ),
 restaged AS (
     -- the latest CKD stage 1 or 2 code by as-of: CKD is staged by its latest code (QOF's CKD
-    -- register), so a stage 3-5 code recorded before it was re-staged, after eGFR recovered
+    -- register), so a stage 3 code recorded before it was re-staged, after eGFR recovered
     SELECT patient_id, max(recorded_at) AS restaged_at
     FROM diagnoses_by(['ckd_stage1_2'], $as_of)
     WHERE patient_id IN (SELECT patient_id FROM population)
@@ -30,8 +30,11 @@ ckd AS (
     FROM lasting_unresolved_on(['ckd_stage3plus', 'ckd_stage4plus'], $as_of) c
     LEFT JOIN restaged r ON r.patient_id = c.patient_id
     WHERE c.patient_id IN (SELECT patient_id FROM population)
-      -- a stage 3-5 code on the day of the stage 1-2 one still counts (which came last is unknown)
-      AND (r.restaged_at IS NULL OR c.recorded_at >= r.restaged_at)
+      -- a stage 3 code on the day of the stage 1-2 one still counts (which came last is unknown); a
+      -- stage 4-5, ESRD or dialysis code is never re-staged (a kidney recovering from stage 4 is
+      -- rare, a transplanted one still calls for avoiding NSAIDs, and one stage 2 code from another
+      -- clinician must not hide dialysis)
+      AND (c.codelist = 'ckd_stage4plus' OR r.restaged_at IS NULL OR c.recorded_at >= r.restaged_at)
     GROUP BY c.patient_id
 ),
 egfr AS (

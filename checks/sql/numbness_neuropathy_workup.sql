@@ -16,20 +16,33 @@ tests AS (
     GROUP BY patient_id
 ),
 b12_treated AS (
-    -- vitamin B12 replacement taken in the work-up window (hydroxocobalamin injections, oral
-    -- cyanocobalamin): the deficiency is known and being treated, which is what the B12 test would
-    -- find out, and once injections have started a serum B12 no longer guides treatment (BSH 2014)
-    SELECT e.patient_id, listed(e.drug_name) AS b12_replacement
+    -- vitamin B12 replacement (hydroxocobalamin injections, oral cyanocobalamin) started before the
+    -- numbness was first recorded and taken in the work-up window: the deficiency was found and is
+    -- being treated, which is what the B12 test would find out, and once injections have started a
+    -- serum B12 no longer guides treatment (BSH 2014). B12 started for the numbness itself without a
+    -- level (mecobalamin for neuropathy) leaves the B12 result due. A prescription with no end date
+    -- and no days supply is one injection interval (b12_course_days), not for ever. A multivitamin
+    -- or a combination (RxNorm names 'ascorbic acid / cyanocobalamin / ...', 'pregabalin and
+    -- methylcobalamin') is no replacement, nor a vitamin B complex (ATC A11).
+    SELECT e.patient_id,
+           listed(CASE WHEN ongoing_on(least(coalesce(e.planned_end, days_after(e.start_date, $b12_course_days)),
+                                             e.end_effective),
+                                       window_start($as_of, $workup_days))
+                       THEN e.drug_name END) AS b12_replacement,
+           min(e.start_date) AS b12_since
     FROM drugs_started_by(['b12_replacement'], $as_of) e
-    WHERE still_taken(e.start_date, e.end_effective, window_start($as_of, $workup_days), 0)
-      AND e.patient_id IN (SELECT patient_id FROM numbness)
+    WHERE e.patient_id IN (SELECT patient_id FROM numbness)
+      AND NOT starts_with(coalesce(e.atc_code, ''), 'A11')
+      AND NOT regexp_matches(lower(e.drug_name),
+                             '[a-z0-9]\s*[/+,&]\s*[a-z]|\s(with|and|plus)\s|multi|complex|compound|fol(ic|ate)')
     GROUP BY e.patient_id
 ),
 judged AS (
     SELECT n.*, t.last_glucose_or_hba1c_at, t.last_b12_at, t.last_b12, r.b12_replacement,
            coalesce(t.last_glucose_or_hba1c_at >= window_start($as_of, $workup_days), false) AS has_glucose,
            coalesce(t.last_b12_at >= window_start($as_of, $workup_days), false)
-               OR r.b12_replacement IS NOT NULL AS has_b12,
+               OR coalesce(r.b12_replacement IS NOT NULL AND r.b12_since < n.first_numbness_at, false)
+               AS has_b12,
            -- a result on day d covers the work-up through d + workup_days (#20, due_on)
            days_after(t.last_glucose_or_hba1c_at, $workup_days) AS glucose_covered_to,
            days_after(t.last_b12_at, $workup_days) AS b12_covered_to

@@ -350,12 +350,12 @@ def check_nsaid(p: PatientRecord, ctx: Ctx) -> str | None:
                      for i in rx.ingredients & NSAID})  # fmt: skip
     if not nsaids:
         return None
-    # review 2026-12: CKD is staged by its latest code; a stage 3-5 code before a later stage 1-2
-    # code was re-staged (one on the same day still counts)
+    # review 2026-12: CKD is staged by its latest code; a stage 3 code before a later stage 1-2
+    # code was re-staged (one on the same day still counts; stage 4+ codes never are)
     stage1_2 = [d.recorded for d in p.dxs if "ckd1_2" in d.concepts and d.recorded <= ctx.as_of]
     restaged = max(stage1_2, default=None)
     ckd = [d for d in p.dxs if d.concepts & {"ckd3", "ckd4plus"} and present(d, ctx.as_of)
-           and (restaged is None or d.recorded >= restaged)]  # fmt: skip
+           and ("ckd4plus" in d.concepts or restaged is None or d.recorded >= restaged)]  # fmt: skip
     severe = [d for d in ckd if "ckd4plus" in d.concepts]
     limit = ctx.reading.egfr_within_days
     low = ctx.back(limit) if limit else date(1900, 1, 1)
@@ -539,8 +539,8 @@ def derive_expected_flags(folder: Path, as_of: date = AS_OF) -> dict[tuple[str, 
       excluded) active on as-of, where a row with neither end_date nor days_supply is a 90-day
       course (start + 90 >= as-of: started 90 days before as-of is active, 91 is not); and CKD
       stage 3 or worse (or CKD 4-5, ESRD or dialysis: N18.4-N18.6, I12.0, I13.2, Z99.2, Z49;
-      585.4-585.6, V45.11, V56) present on as-of and not recorded before a later CKD stage 1-2
-      code (N18.1, N18.2, 585.1, 585.2; re-staged), or the latest eGFR (by time, a censored one
+      585.4-585.6, V45.11, V56) present on as-of, a stage 3 code not recorded before a later CKD
+      stage 1-2 code (N18.1, N18.2, 585.1, 585.2; re-staged), or the latest eGFR (by time, a censored one
       included) on or before as-of certainly below 60. The reason ends with the priority: high
       when CKD 4+/ESRD/dialysis is coded or that latest eGFR is certainly below 30.
     elderly_numbness_fall_risk: 65 or older on as-of in completed years (65th birthday on as-of

@@ -2,7 +2,8 @@
 known pernicious anaemia on hydroxocobalamin injections every three months who reports numbness has
 had the deficiency the B12 test looks for found and treated; the BSH guideline (2014) advises
 against re-testing serum B12 once injections have started. Replacement taken in the work-up window
-stands for the B12 result; the glucose or HbA1c is still required. As of 2026-11-20 (the window
+stands for the B12 result when it was started before the numbness; the glucose or HbA1c is still
+required. As of 2026-11-20 (the window
 starts 2025-11-20)."""
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from tests.helpers import table
 from tests.spec.harness import check_spec
 
 AS_OF = date(2026, 11, 20)
-IDS = ("B01", "B02", "B03", "B04", "B05", "B06", "B07")
+IDS = ("B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B09", "B10")
 
 DIAGNOSES = table(
     "patient_id | code | code_system | recorded_at | resolved_at\n"
@@ -25,8 +26,8 @@ patient_id | drug_name                                              | rxnorm_cod
 B01        | Hydroxocobalamin 1mg/1ml solution for injection ampoules |           |          | 2026-02-10 |            | 1
 B01        | Hydroxocobalamin 1mg/1ml solution for injection ampoules |           |          | 2026-05-12 |            | 1
 B01        | Hydroxocobalamin 1mg/1ml solution for injection ampoules |           |          | 2026-08-11 |            | 1
-# a UK brand, undated (injections for life), started years ago
-B02        | Neo-Cytamen 1000micrograms/1ml solution for injection ampoules | |          | 2019-03-01 |            |
+# a UK brand, undated: one injection interval (b12_course_days, 90) from its start, before the numbness
+B02        | Neo-Cytamen 1000micrograms/1ml solution for injection ampoules | |          | 2026-04-01 |            |
 # oral cyanocobalamin coded by ATC only
 B03        | B12 tablets                                            |             | B03BA01  | 2026-03-01 |            | 90
 # B12 replacement but no glucose or HbA1c: still flagged for the glucose (normal priority)
@@ -35,6 +36,12 @@ B04        | Cyanocobalamin 1mg tablets                             |           
 B05        | Hydroxocobalamin 1mg/1ml solution for injection ampoules |           |          | 2024-01-10 | 2025-06-30 |
 # a vitamin B complex is no B12 replacement
 B06        | Vitamin B compound strong tablets                      |             | A11EA    | 2026-03-01 |            | 90
+# a single undated issue years ago is no current treatment
+B08        | Neo-Cytamen 1000micrograms/1ml solution for injection ampoules | |          | 2019-03-01 |            |
+# B12 started for the numbness itself, without a level: the B12 result is still due
+B09        | Mecobalamin 500microgram tablets                       |             |          | 2026-07-01 |            | 90
+# an RxNorm multivitamin naming cyanocobalamin is no replacement
+B10        | ascorbic acid 60 MG / cyanocobalamin 0.006 MG / folic acid 0.4 MG Oral Tablet | | | 2026-01-01 | | 90
 """)
 LABS = table("""
 patient_id | collected_at | loinc_code | test_name | value | unit
@@ -44,6 +51,9 @@ B03        | 2026-06-03   | 2345-7     | Glucose   | 5.1   | mmol/L
 B05        | 2026-06-03   | 2345-7     | Glucose   | 5.1   | mmol/L
 B06        | 2026-06-03   | 2345-7     | Glucose   | 5.1   | mmol/L
 B07        | 2026-06-03   | 2345-7     | Glucose   | 5.1   | mmol/L
+B08        | 2026-06-03   | 2345-7     | Glucose   | 5.1   | mmol/L
+B09        | 2026-06-03   | 2345-7     | Glucose   | 5.1   | mmol/L
+B10        | 2026-06-03   | 2345-7     | Glucose   | 5.1   | mmol/L
 """)
 
 
@@ -57,12 +67,21 @@ def test_vitamin_b12_replacement_stands_for_the_b12_result(tmp_path):
         "B05": "normal",
         "B06": "normal",
         "B07": "normal",
+        "B08": "normal",
+        "B09": "normal",
+        "B10": "normal",
     }
     reason = {
         "B04": "numbness or neuropathy recorded 2026-06-01 with no glucose or HbA1c result in the "
         "365 days to 2026-11-20"
     }
-    evidence = {"B04": {"b12_replacement": "Cyanocobalamin 1mg tablets"}, "B05": {"b12_replacement": None}}
+    evidence = {
+        "B04": {"b12_replacement": "Cyanocobalamin 1mg tablets"},
+        "B05": {"b12_replacement": None},
+        "B08": {"b12_replacement": None},
+        "B09": {"b12_replacement": "Mecobalamin 500microgram tablets"},
+        "B10": {"b12_replacement": None},
+    }
     check_spec(
         tmp_path, "numbness_neuropathy_workup", AS_OF, tables, expected, reason=reason, evidence=evidence
     )
