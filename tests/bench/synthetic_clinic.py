@@ -38,7 +38,7 @@ DIURETIC: dict[str, tuple[float, bool, str | None]] = {
     "D_BOUNDARY_IN": (0.002, False, None),  # K and Na exactly 365 days before as-of
     "D_BOUNDARY_OUT": (0.002, True, "normal"),  # K 366 days before as-of
     "D_FUTURE_LAB": (0.002, True, "normal"),  # K only the day after as-of
-    "D_ENDED": (0.020, False, None),  # diuretic ended before as-of: not in the population
+    "D_ENDED": (0.020, False, None),  # ended 31+ days before as-of, past its refill gap: not in it
     "D_ENDS_TODAY": (0.003, True, "high"),  # diuretic ends on as-of: still active
     "D_FUTURE_START": (0.003, False, None),  # diuretic starts after as-of
 }
@@ -266,8 +266,8 @@ SELECT i, idx, CASE WHEN how < 0.8 THEN start_ago ELSE short_ago END AS start_da
        CASE WHEN how >= 0.8 THEN short_ago + slack END AS supply
 FROM p WHERE d_scn NOT IN ('D_ENDED', 'D_ENDS_TODAY', 'D_FUTURE_START')
 UNION ALL
-SELECT i, idx, CASE WHEN how < 0.5 THEN start_ago + 300 ELSE short_ago + 100 END,
-       CASE WHEN how < 0.5 THEN 1 + slack * 4 END,
+SELECT i, idx, CASE WHEN how < 0.5 THEN start_ago + 300 ELSE short_ago + 130 END,
+       CASE WHEN how < 0.5 THEN 31 + slack * 4 END,
        CASE WHEN how >= 0.5 THEN short_ago + 99 - slack END
 FROM p WHERE d_scn = 'D_ENDED'
 UNION ALL SELECT i, idx, start_ago, 0, NULL FROM p WHERE d_scn = 'D_ENDS_TODAY'

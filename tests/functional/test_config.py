@@ -27,6 +27,7 @@ def test_toml_sets_check_parameters_and_cli_overrides_it(tmp_path):
     assert parameters(tmp_path) == {
         "lookback_days": 90,
         "require_renal": 0,
+        "refill_gap_days": 30,
         "baseline_days": 14,
         "post_start_days": 0,
         "as_of": "2026-11-20",

@@ -95,7 +95,7 @@ P2         | furosemide 40 mg tablet | 4603        | C03CA01  | 2025-01-01 |    
     ended_rx = table("""
 patient_id | drug_name               | rxnorm_code | atc_code | start_date | end_date   | days_supply
 P1         | furosemide 40 mg tablet | 4603        | C03CA01  | 2025-01-01 |            |
-P2         | furosemide 40 mg tablet | 4603        | C03CA01  | 2025-01-01 | 2026-11-01 |
+P2         | furosemide 40 mg tablet | 4603        | C03CA01  | 2025-01-01 | 2026-09-30 |
 """)
     db = tmp_path / "audit.duckdb"
 
@@ -110,7 +110,8 @@ P2         | furosemide 40 mg tablet | 4603        | C03CA01  | 2025-01-01 | 202
     assert flagged(db, "diuretic_electrolyte_monitoring") == {"P1", "P2"}
     night(tmp_path, "2026-11-04", write_export(tmp_path / "e2", patients=dead, prescriptions=ended_rx))
     assert state() == ({"P1": True, "P2": False}, 3, 2)
-    assert flagged(db, "diuretic_electrolyte_monitoring") == set()  # P1 dead, P2's diuretic stopped
+    # P1 dead, P2's diuretic stopped (ended 35 days before: past its refill gap)
+    assert flagged(db, "diuretic_electrolyte_monitoring") == set()
     # an analyst's ad-hoc run on an older export (and one more version of P2's prescription) is no
     # statement of the latest facts: the nightly's stay as they were, the new version is not current
     older = [{**r, "end_date": "2026-10-15"} if r["patient_id"] == "P2" else r for r in open_rx]
