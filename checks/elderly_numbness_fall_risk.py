@@ -1,6 +1,6 @@
 """Older patients with lower-limb numbness on many drugs or on a drug that raises fall risk."""
 
-from checks.framework import CheckDefinition, Parameter
+from checks.framework import CheckDefinition, Parameter, refill_gap
 
 CHECK = CheckDefinition(
     id="elderly_numbness_fall_risk",
@@ -17,8 +17,8 @@ CHECK = CheckDefinition(
         "numbness or neuropathy of the leg or foot). Patients without a birth date are left out."
     ),
     flag=(
-        "polypharmacy_count or more distinct regular systemic medicines active on as-of, or an active "
-        "fall-risk drug (AGS Beers 2023): benzodiazepine, Z-drug, opioid, sedating (first-generation) "
+        "polypharmacy_count or more distinct regular systemic medicines taken on as-of, or a fall-risk "
+        "drug taken on as-of (AGS Beers 2023): benzodiazepine, Z-drug, opioid, sedating (first-generation) "
         "antihistamine, gabapentinoid, tricyclic antidepressant, SNRI, SSRI, antiepileptic or "
         "antipsychotic. A regular systemic medicine is systemic (not a cream, gel, plaster, "
         "eye, ear or nasal preparation, mouthwash, vaginal or scalp product: ATC D, M02, S, R01A, A01, G01, "
@@ -31,12 +31,13 @@ CHECK = CheckDefinition(
         "regularly (not 'prn' / "
         "'as needed' / 'as required') and not an acute course (a prescription planned for fewer than "
         "acute_course_days, unless the same drug was first started acute_course_days or more before "
-        "as-of and renewed since)."
+        "as-of and taken since). A drug is taken on as-of when a prescription of it runs on that day "
+        "or ended up to refill_gap_days before it (at most the prescription's own length)."
     ),
     windows=(
-        "Age and drugs: on the as-of date (a drug is active when started on or before as-of and ending "
-        "on or after as-of, or open-ended). Lower-limb neuropathy: present on as-of, however long ago it "
-        "was recorded."
+        "Age and drugs: on the as-of date (a drug is taken when started on or before as-of and ending "
+        "on or after as-of minus refill_gap_days, or open-ended; the gap at most the prescription's own "
+        "length). Lower-limb neuropathy: present on as-of, however long ago it was recorded."
     ),
     priority="High when both hold (polypharmacy and a fall-risk drug); otherwise normal.",
     evidence=(
@@ -77,6 +78,7 @@ CHECK = CheckDefinition(
             "days",
             "A prescription planned for fewer days (and not a renewal) is an acute course, not counted.",
         ),
+        refill_gap("A medicine"),
     ),
     rationale=(
         "Peripheral neuropathy of the legs impairs proprioception; with sedating drugs or many drugs the "
@@ -97,7 +99,15 @@ CHECK = CheckDefinition(
         "'when required' item is not regular, and an acute course (an antibiotic for a week) is not a "
         "regular medicine: under acute_course_days (28, a usual repeat-prescription length) from start to"
         " planned end, unless the same drug was first started acute_course_days or more before as-of and "
-        "renewed since, as a weekly-dispensed long-term drug is. Inhalers and injections count. Drugs "
+        "renewed since, as a weekly-dispensed long-term drug is. Review 2026-12, repeat prescribing: a GP "
+        "export writes each 28-day repeat issue as a prescription of its own and patients collect the "
+        "next a few days late, so with five repeats on staggered cycles one is usually between two "
+        "issues on any day; a medicine ended up to refill_gap_days (30, the grace period "
+        "pharmacoepidemiology uses to join refills, as the diuretic check reads it) before as-of is "
+        "still taken, for the count and for the fall-risk drugs alike. The gap is at most the "
+        "prescription's own length, so a 7-day course of diazepam ended 8 days ago is no longer taken; "
+        "a drug stopped on purpose is also taken for the gap (exports cannot tell the two apart; "
+        "refill_gap_days = 0 where end dates are stop dates). Inhalers and injections count. Drugs "
         "left out are listed in drugs_not_counted. Drugs are counted as distinct ingredients or "
         "ingredient sets: a renewal or a dose change counts once, a combination product counts as one "
         "drug, a brand and its generic count once when any drug codelist knows the ingredient (the "
@@ -121,8 +131,9 @@ CHECK = CheckDefinition(
         "February in non-leap years."
     ),
     clears=(
-        "Fewer than polypharmacy_count distinct regular systemic medicines and no active fall-risk drug "
+        "Fewer than polypharmacy_count distinct regular systemic medicines and no fall-risk drug "
         "(benzodiazepine, Z-drug, opioid, sedating antihistamine, gabapentinoid, tricyclic, SNRI, SSRI, "
-        "antiepileptic, antipsychotic) on the as-of date, after a medication review."
+        "antiepileptic, antipsychotic) taken on the as-of date, after a medication review: a drug "
+        "stopped more than refill_gap_days before as-of (or a short course past its own length)."
     ),
 )

@@ -31,11 +31,13 @@ polypharmacy with eye drops, an as-required item and 27- and 28-day courses. An 
 now a 90-day course, so the earlier NSAID scenarios start within 90 days of as-of.
 The review of 2026-12 gave repeat medicines a refill gap (30 days after an issue ends the drug is
 still taken): the furosemide that ended the day before as-of now ends 31 days before it (still a
-control), and the last three patients are a furosemide ended 30 days before as-of, indapamide
-repeats with as-of between two issues, and a cramp between two statin issues (all flagged).
+control), and after them come a furosemide ended 30 days before as-of, indapamide repeats with
+as-of between two issues, and a cramp between two statin issues (all flagged); then the fall-risk
+check reading the same gap: five regular medicines with the fifth's 28-day issue run out 5 days
+before as-of (flagged) and 31 days before (a control).
 
 Usage, from the repository root:
-    python sample_data/generate.py                      # seed 20261120, 344 patients
+    python sample_data/generate.py                      # seed 20261120, 346 patients
     python sample_data/generate.py --seed 7 --patients 500 --out /tmp/export
 
 The work is done by the modules of ``sample_data/clinic/`` (see its ``__init__``): the

@@ -30,7 +30,8 @@
 --                                     course: 5 days); NULL when it runs on with no end
 --   still_taken(start_date, end_effective, on_day, gap_days)   taken_until not before on_day
 --   taken_on(start_date, end_effective, on_day, gap_days)  started on or before on_day and still taken on it
---   drugs_active_on(codelists, on_day)                   drug_exposures rows active on on_day
+--   drugs_taken_on(codelists, on_day, gap_days)         drug_exposures rows taken on on_day (taken_on:
+--                                     running on it or in their refill gap; gap 0: active on it)
 --   drugs_active_in_window(codelists, on_day, days)      ... active at some time in the window
 --   drugs_started_by(codelists, on_day)                  ... started on or before on_day
 --   prescriptions_active_in_window(on_day, days)         every prescription (any drug), as above
@@ -95,9 +96,9 @@ CREATE OR REPLACE TEMP MACRO flag_reason(flagged, text) AS CASE WHEN flagged THE
 
 CREATE OR REPLACE TEMP MACRO drugs_started_by(codelists, on_day) AS TABLE
     SELECT * FROM drug_exposures WHERE list_contains(codelists, codelist) AND start_date <= on_day;
-CREATE OR REPLACE TEMP MACRO drugs_active_on(codelists, on_day) AS TABLE
+CREATE OR REPLACE TEMP MACRO drugs_taken_on(codelists, on_day, gap_days) AS TABLE
     SELECT * FROM drug_exposures
-    WHERE list_contains(codelists, codelist) AND active_on(start_date, end_effective, on_day);
+    WHERE list_contains(codelists, codelist) AND taken_on(start_date, end_effective, on_day, gap_days);
 CREATE OR REPLACE TEMP MACRO drugs_active_in_window(codelists, on_day, days) AS TABLE
     SELECT * FROM drug_exposures
     WHERE list_contains(codelists, codelist) AND active_in_window(start_date, end_effective, on_day, days);

@@ -4,8 +4,7 @@ WITH prescribed_on_as_of AS (
     -- it (28-day repeats collected every 31 days leave a long-term user a few days between issues;
     -- the gap is at most the course's own length, so a 5-day course is not taken for 30 days more)
     SELECT patient_id, drug_name, rxnorm_code, atc_code, start_date, end_effective
-    FROM drugs_started_by(['diuretics'], $as_of)
-    WHERE still_taken(start_date, end_effective, $as_of, $refill_gap_days)
+    FROM drugs_taken_on(['diuretics'], $as_of, $refill_gap_days)
 ),
 active AS (
     -- a cream or other topical form of a diuretic (spironolactone 5% cream for acne or hair loss) is

@@ -11,12 +11,16 @@ population AS (
     WHERE p.birth_date + to_years(CAST($min_age AS INTEGER)) <= $as_of
 ),
 active AS (
-    -- every drug, not only codelist ones (ends at death): those active on as-of, and those that
-    -- ended within the last acute_course_days, which show whether a short item is a renewal
+    -- every drug, not only codelist ones (ends at death): those taken on as-of (running, or ended up
+    -- to refill_gap_days before it: with five repeats on staggered 28-day cycles, one is usually
+    -- between two issues), and those taken at some time in the last acute_course_days, which show
+    -- whether a short item is a renewal
     SELECT patient_id, drug_name, rxnorm_code, atc_code, start_date, end_effective, planned_end,
-           ongoing_on(end_effective, $as_of) AS on_as_of
-    FROM prescriptions_active_in_window($as_of, $acute_course_days)
+           still_taken(start_date, end_effective, $as_of, $refill_gap_days) AS on_as_of
+    FROM prescriptions_active_in_window(
+        $as_of, CAST($acute_course_days AS INTEGER) + CAST($refill_gap_days AS INTEGER))
     WHERE patient_id IN (SELECT patient_id FROM population)
+      AND still_taken(start_date, end_effective, window_start($as_of, $acute_course_days), $refill_gap_days)
 ),
 descriptors AS (
     -- The ingredients every drug codelist knows for each drug descriptor (class placeholders such
@@ -88,7 +92,7 @@ fall_classes AS (
 fall_risk_rows AS (
     SELECT DISTINCT e.patient_id, e.drug_name, e.rxnorm_code, e.atc_code, e.ingredient, f.drug_class,
            e.start_date
-    FROM drugs_active_on(['fall_risk_drugs'], $as_of) e
+    FROM drugs_taken_on(['fall_risk_drugs'], $as_of, $refill_gap_days) e
     JOIN fall_classes f USING (ingredient)
     JOIN named n
       ON n.patient_id = e.patient_id
@@ -112,10 +116,10 @@ fall_risk AS (
 ),
 per_drug AS (
     -- One row per distinct drug. It counts towards polypharmacy when it is a regular systemic
-    -- medicine on as-of: active, systemic (not topical, eye, ear or nasal), taken regularly (not
-    -- only as needed) and not an acute course: a prescription planned for acute_course_days or more
-    -- (or open-ended), or a drug first started acute_course_days or more before as-of and renewed
-    -- since (a weekly or fortnightly supply of a long-term drug).
+    -- medicine on as-of: taken (running or in its refill gap), systemic (not topical, eye, ear or
+    -- nasal), taken regularly (not only as needed) and not an acute course: a prescription planned
+    -- for acute_course_days or more (or open-ended), or a drug first started acute_course_days or
+    -- more before as-of and taken since (a weekly or fortnightly supply of a long-term drug).
     SELECT patient_id, drug_key,
            bool_or(on_as_of) AS active_now,
            bool_or(on_as_of AND NOT as_needed) AND NOT bool_or(topical OR local_form)

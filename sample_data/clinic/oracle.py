@@ -380,7 +380,8 @@ def check_elderly(p: PatientRecord, ctx: Ctx) -> str | None:
     legs = [d for d in p.dxs if "lower_limb" in d.concepts and present(d, ctx.as_of) and d.recorded >= low]
     if not legs:
         return None
-    active = [rx for rx in p.rxs if overlaps(rx, ctx.as_of, ctx.as_of, ctx)]
+    # review 2026-12: a medicine in its refill gap is still taken, for the count and the fall risk
+    active = [rx for rx in p.rxs if taken_in(rx, ctx.as_of, ctx.as_of, ctx)]
     # issue #15: polypharmacy counts regular systemic medicines only
     regular = [rx for rx in active if not (rx.topical or rx.local or rx.as_needed or acute(rx, p, ctx))]
     distinct = {drug_identity(rx) for rx in regular}
@@ -398,13 +399,13 @@ def drug_identity(rx: Prescription) -> object:
 
 
 def acute(rx: Prescription, p: PatientRecord, ctx: Ctx) -> bool:
-    """A course planned for under 28 days, unless the same drug ran from 28+ days before as-of."""
+    """A course planned for under 28 days, unless the same drug was taken from 28+ days before as-of."""
     end = rx_end(rx, ctx)
     if end is None or (end - rx.start).days >= 28:
         return False
     since = ctx.back(28)
     same = [o for o in p.rxs if drug_identity(o) == drug_identity(rx) and not o.as_needed]
-    return not any(o.start <= since and overlaps(o, since, ctx.as_of, ctx) for o in same)
+    return not any(o.start <= since and taken_in(o, since, ctx.as_of, ctx) for o in same)
 
 
 def check_neuropathic(p: PatientRecord, ctx: Ctx) -> str | None:

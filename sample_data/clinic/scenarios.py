@@ -497,6 +497,16 @@ def issue15_scenarios() -> list[Scenario]:
         plant(CMR, "cmr_cramp_between_statin_issues", {CMR}, 66, Dx("E78.5", -700),
               Rx("atorvastatin", -200, days=28), Rx("atorvastatin", -169, days=28),
               Dx("R25.2", -139), workup(-135), Rx("atorvastatin", -137)),
+        # ... and the fall-risk check reads the same gap: the fifth regular medicine, amlodipine on
+        # 28-day repeats, ran out 5 days before as-of (flagged); past the gap, four (control)
+        plant(ENF, "enf_fifth_medicine_in_refill_gap", {ENF}, 79, Dx("E11.9", -700),
+              Rx("metformin", -700), Rx("lisinopril", -600), Rx("atorvastatin", -600),
+              Rx("omeprazole", -400), Dx("G62.9", -200), tests(-150, "hba1c", "vitamin_b12"),
+              Rx("amlodipine", -61, days=28), Rx("amlodipine", -33, days=28)),
+        plant(ENF, "enf_fifth_medicine_past_refill_gap", (), 77, Dx("E11.9", -700),
+              Rx("metformin", -700), Rx("lisinopril", -600), Rx("atorvastatin", -600),
+              Rx("omeprazole", -400), Dx("G62.9", -200), tests(-150, "hba1c", "vitamin_b12"),
+              Rx("amlodipine", -89, days=28), Rx("amlodipine", -59, days=28)),
     ]  # fmt: skip
 
 

@@ -91,7 +91,7 @@ def test_quiet_quietens_stderr_not_the_log_file(tmp_path, capsys):
     records = log_records(log)
     assert "labs.csv: read=" not in err and "run finished" not in err  # -q: warnings and errors only
     info = [r["message"] for r in records if r["level"] == "INFO"]
-    assert any(m.startswith("labs.csv: read=6216") for m in info)
+    assert any(m.startswith("labs.csv: read=6220") for m in info)
     assert any(m.startswith("diuretic_electrolyte_monitoring: population=") for m in info)
     assert "loading labs.csv" in info  # one line per stage (no terminal)
     assert not [r for r in records if r["level"] == "DEBUG"]  # debug only with -v

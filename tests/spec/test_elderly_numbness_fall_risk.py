@@ -90,8 +90,8 @@ E08        | diphenhydramine 25 mg tablet                | 3498        | R06AA02
 E09        | diphenhydramine 2% cream                    |             |          | 2026-06-01 |            |
 # an opioid patch is systemic
 E10        | fentanyl 25 mcg/hr transdermal patch        | 4337        | N02AB03  | 2026-06-01 |            |
-# benzodiazepine ended the day before as-of
-E11        | diazepam 5 mg tablet                        | 3322        | N05BA01  | 2026-01-01 | 2026-11-19 |
+# benzodiazepine ended 31 days before as-of: past its refill gap
+E11        | diazepam 5 mg tablet                        | 3322        | N05BA01  | 2026-01-01 | 2026-10-20 |
 # polypharmacy and an opioid: high priority
 E12        | metformin 500 mg tablet                     | 6809        | A10BA02  | 2025-01-01 |            |
 E12        | lisinopril 10 mg tablet                     | 29046       | C09AA03  | 2025-01-01 |            |
@@ -148,7 +148,7 @@ EXPECTED = {
     "E08": "normal",  # SNOMED-CT polyneuropathy
     "E09": None,  # a topical antihistamine is not a fall-risk drug
     "E10": "normal",  # an opioid patch is systemic
-    "E11": None,  # benzodiazepine ended the day before as-of
+    "E11": None,  # benzodiazepine ended 31 days before as-of (past refill_gap_days)
     "E12": "high",  # polypharmacy and an opioid
     "E13": OUT,  # resolved on the as-of date: no longer present
     "E14": "normal",  # recorded long ago, never resolved
@@ -234,8 +234,8 @@ B13        | lithium carbonate 400 mg tablet        |             | N05AN01  | 2
 B13        | doxepin 5% cream                       |             |          | 2026-06-01 |            |
 # clonazepam is a benzodiazepine (N03AE01), named once, not also an antiepileptic
 B14        | clonazepam 0.5 mg tablet               |             | N03AE01  | 2026-06-01 |            |
-# a gabapentin course that ended the day before as-of
-B15        | gabapentin 300 mg capsule              | 25480       | N02BF01  | 2026-06-01 | 2026-11-19 |
+# a gabapentin course that ended 31 days before as-of: past its refill gap
+B15        | gabapentin 300 mg capsule              | 25480       | N02BF01  | 2026-06-01 | 2026-10-20 |
 # five regular medicines, one of them only as needed: four
 P01        | metformin 500 mg tablet                | 6809        | A10BA02  | 2025-01-01 |            |
 P01        | lisinopril 10 mg tablet                | 29046       | C09AA03  | 2025-01-01 |            |

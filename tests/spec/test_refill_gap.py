@@ -1,9 +1,10 @@
 """Spec: repeat prescribing and the refill gap (review 2026-12). In a GP export each 28-day repeat
 issue is a prescription of its own, and patients collect the next one a few days late: 28-day
 issues collected every 31 days leave three days between them. A long-term user is still taking the
-drug on those days. diuretic_electrolyte_monitoring and cramps_medication_review count a drug as
-taken up to refill_gap_days (30, the grace period insulin_potassium_drop already used) after a
-prescription ends; 0 restores "only the days it covers". As of 2026-11-20."""
+drug on those days. diuretic_electrolyte_monitoring, cramps_medication_review and
+elderly_numbness_fall_risk count a drug as taken up to refill_gap_days (30, the grace period
+insulin_potassium_drop already used) after a prescription ends; 0 restores "only the days it
+covers". As of 2026-11-20."""
 
 from __future__ import annotations
 
@@ -205,4 +206,86 @@ def test_a_cramp_review_with_no_refill_gap_reads_the_days_covered_only(tmp_path)
         tables,
         expected,
         params={"refill_gap_days": 0},
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# elderly_numbness_fall_risk: polypharmacy and fall-risk drugs read the same refill gap. Five
+# regular medicines as 28-day repeats on staggered cycles (dm+d names, no codes): on any day one of
+# them is usually between two issues, and the patient still takes five medicines. Everyone is 76
+# with diabetic polyneuropathy; F02 and F07 are controls a clinician would not flag.
+# ---------------------------------------------------------------------------------------------
+FALL_PATIENTS = "patient_id | birth_date | sex\n" + "\n".join(
+    f"{p} | 1950-01-01 | F" for p in ("F01", "F02", "F03", "F04", "F05", "F07", "F08")
+)
+FALL_DIAGNOSES = "patient_id | code | code_system | recorded_at | resolved_at\n" + "\n".join(
+    f"{p} | E11.42 | ICD-10-CM | 2026-01-01 |" for p in ("F01", "F02", "F03", "F04", "F05", "F07", "F08")
+)
+FOUR_RUNNING = """
+{p} | Metformin 500mg tablets                   |  |  | 2026-10-05 |  | 28
+{p} | Metformin 500mg tablets                   |  |  | 2026-11-04 |  | 28
+{p} | Ramipril 5mg capsules                     |  |  | 2026-10-12 |  | 28
+{p} | Ramipril 5mg capsules                     |  |  | 2026-11-11 |  | 28
+{p} | Atorvastatin 20mg tablets                 |  |  | 2026-09-20 |  | 28
+{p} | Atorvastatin 20mg tablets                 |  |  | 2026-10-25 |  | 28
+{p} | Omeprazole 20mg gastro-resistant capsules |  |  | 2026-10-01 |  | 28
+{p} | Omeprazole 20mg gastro-resistant capsules |  |  | 2026-10-31 |  | 28"""
+FALL_PRESCRIPTIONS = table(
+    "patient_id | drug_name | rxnorm_code | atc_code | start_date | end_date | days_supply"
+    + FOUR_RUNNING.format(p="F01")
+    + """
+# the fifth, amlodipine, ran out 5 days ago (issued 10-18 for 28 days): still five medicines
+F01 | Amlodipine 5mg tablets | | | 2026-09-17 | | 28
+F01 | Amlodipine 5mg tablets | | | 2026-10-18 | | 28"""
+    + FOUR_RUNNING.format(p="F02")
+    + """
+# control: the amlodipine ran out 34 days ago, past the gap: four medicines
+F02 | Amlodipine 5mg tablets | | | 2026-08-19 | | 28
+F02 | Amlodipine 5mg tablets | | | 2026-09-19 | | 28
+# a 28-day zopiclone issue that ran out 13 days ago: a fall-risk drug still taken
+F03 | Zopiclone 7.5mg tablets | | | 2026-10-10 | | 28
+# a 7-day diazepam course that ended 8 days ago: the gap is at most the course's own 7 days
+F04 | Diazepam 2mg tablets | | | 2026-11-05 | | 7
+# ... and one that ended 6 days ago: still inside its own length
+F05 | Diazepam 2mg tablets | | | 2026-11-07 | | 7"""
+    + FOUR_RUNNING.format(p="F07")
+    + """
+# control: four regular medicines and a 7-day antibiotic that ended 3 days ago: the gap does not
+# make an acute course a regular medicine (listed among the drugs not counted)
+F07 | Amoxicillin 500mg capsules | | | 2026-11-10 | | 7"""
+    + FOUR_RUNNING.format(p="F08")
+    + """
+# amlodipine in weekly blister packs, issued every 7 days since September, the last collected 3
+# days late and run out 4 days ago: a renewal of a long-term drug, still taken
+F08 | Amlodipine 5mg tablets | | | 2026-09-25 | | 7
+F08 | Amlodipine 5mg tablets | | | 2026-10-02 | | 7
+F08 | Amlodipine 5mg tablets | | | 2026-10-09 | | 7
+F08 | Amlodipine 5mg tablets | | | 2026-10-16 | | 7
+F08 | Amlodipine 5mg tablets | | | 2026-10-23 | | 7
+F08 | Amlodipine 5mg tablets | | | 2026-10-30 | | 7
+F08 | Amlodipine 5mg tablets | | | 2026-11-09 | | 7"""
+)
+FALL_TABLES = {"patients": FALL_PATIENTS, "diagnoses": FALL_DIAGNOSES, "prescriptions": FALL_PRESCRIPTIONS}
+
+
+def test_a_medicine_between_two_repeat_issues_counts_towards_polypharmacy_and_fall_risk(tmp_path):
+    expected = {"F01": "normal", "F02": None, "F03": "normal", "F04": None, "F05": "normal", "F07": None}
+    expected |= {"F08": "normal"}
+    five = (
+        "Amlodipine 5mg tablets; Atorvastatin 20mg tablets; Metformin 500mg tablets; "
+        "Omeprazole 20mg gastro-resistant capsules; Ramipril 5mg capsules"
+    )
+    evidence = {
+        "F01": {"active_drug_count": 5, "active_drugs": five},
+        "F03": {"fall_risk_drugs": "Zopiclone 7.5mg tablets (z-drug)"},
+        "F08": {"active_drug_count": 5, "active_drugs": five},
+    }
+    check_spec(tmp_path, "elderly_numbness_fall_risk", AS_OF, FALL_TABLES, expected, evidence=evidence)
+
+
+def test_fall_risk_with_no_refill_gap_reads_the_days_covered_only(tmp_path):
+    """F01 and F08 take four medicines on the days covered, F03 and F05 no fall-risk drug."""
+    expected = {p: None for p in ("F01", "F02", "F03", "F04", "F05", "F07", "F08")}
+    check_spec(
+        tmp_path, "elderly_numbness_fall_risk", AS_OF, FALL_TABLES, expected, params={"refill_gap_days": 0}
     )

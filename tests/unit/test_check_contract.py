@@ -359,10 +359,7 @@ def test_an_undeclared_codelist_fails():
 
 
 # How diuretic_electrolyte_monitoring reads its drugs, which the doctored versions below replace.
-DIURETIC_READ = (
-    "FROM drugs_started_by(['diuretics'], $as_of)\n"
-    "    WHERE still_taken(start_date, end_effective, $as_of, $refill_gap_days)"
-)
+DIURETIC_READ = "FROM drugs_taken_on(['diuretics'], $as_of, $refill_gap_days)"
 
 
 @pytest.mark.parametrize(
@@ -421,7 +418,7 @@ def test_all_drug_codelists_is_the_declared_whole_read():
         (DIURETIC_READ, "FROM main.prescriptions WHERE start_date <= $as_of"),
         (
             DIURETIC_READ,
-            "FROM drugs_active_on(['diuretics'], $as_of), labs l WHERE l.collected_at IS NOT NULL",
+            "FROM drugs_taken_on(['diuretics'], $as_of, 0), labs l WHERE l.collected_at IS NOT NULL",
         ),
     ],
     ids=["where", "star in a subquery", "schema-qualified", "comma join"],

@@ -51,21 +51,26 @@ def test_window_start_and_in_window_include_both_ends(con):
     assert got == (date(2025, 11, 20), True, False, True, False, 7, date(2027, 11, 20))
 
 
-def test_drugs_active_on_a_day(con):
+def test_drugs_taken_on_a_day(con):
+    """drugs_taken_on: the codelists' rows taken on the day (taken_on); gap 0 is active on it."""
     con.executemany(
         "INSERT INTO drug_exposures VALUES (?, 'furosemide', ?, ?, ?)",
         [
             ["open-ended", "diuretics", date(2026, 1, 1), None],
             ["ends on the day", "diuretics", date(2026, 1, 1), AS_OF],
             ["ended the day before", "diuretics", date(2026, 1, 1), date(2026, 11, 19)],
+            ["ended 31 days before", "diuretics", date(2026, 1, 1), date(2026, 10, 20)],
             ["starts on the day", "diuretics", AS_OF, None],
             ["starts the day after", "diuretics", date(2026, 11, 21), None],
             ["other codelist", "statins", date(2026, 1, 1), None],
         ],
     )
-    active = ids(con, "SELECT patient_id FROM drugs_active_on(['diuretics'], $d)", {"d": AS_OF})
+    query = "SELECT patient_id FROM drugs_taken_on(['diuretics'], $d, $g)"
+    active = ids(con, query, {"d": AS_OF, "g": 0})
     assert active == ["ends on the day", "open-ended", "starts on the day"]
-    both = ids(con, "SELECT patient_id FROM drugs_active_on(['diuretics', 'statins'], $d)", {"d": AS_OF})
+    taken = ids(con, query, {"d": AS_OF, "g": 30})
+    assert taken == ["ended the day before", "ends on the day", "open-ended", "starts on the day"]
+    both = ids(con, "SELECT patient_id FROM drugs_taken_on(['diuretics', 'statins'], $d, 0)", {"d": AS_OF})
     assert "other codelist" in both
 
 
