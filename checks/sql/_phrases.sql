@@ -35,6 +35,11 @@
 --   drugs_active_in_window(codelists, on_day, days)      ... active at some time in the window
 --   drugs_started_by(codelists, on_day)                  ... started on or before on_day
 --   prescriptions_active_in_window(on_day, days)         every prescription (any drug), as above
+--   drug_stem(drug_name)               the name without strength, form or pack, lowercased: cut at its
+--                                      first digit after RxNorm's leading quantities and qualifiers
+--                                      ('24 HR ', '120 ACTUAT ', '1 ML ', 'NDA020503 ', 'Abuse-Deterrent ',
+--                                      a pack's '{28 ('): 'amLODIPine 5 MG Oral Tablet' and 'Amlodipine 10mg
+--                                      tablets' are 'amlodipine'; a name that is all strength stays whole
 --   is_topical(drug_name, rxnorm_code, atc_code)       a topical or local form, never systemic exposure:
 --                                      in topical_names (_concepts.sql: the form in the name, topical
 --                                      NSAIDs, a patch of a drug that acts locally; a fentanyl or
@@ -102,6 +107,13 @@ CREATE OR REPLACE TEMP MACRO drugs_taken_on(codelists, on_day, gap_days) AS TABL
 CREATE OR REPLACE TEMP MACRO drugs_active_in_window(codelists, on_day, days) AS TABLE
     SELECT * FROM drug_exposures
     WHERE list_contains(codelists, codelist) AND active_in_window(start_date, end_effective, on_day, days);
+CREATE OR REPLACE TEMP MACRO drug_stem(name) AS coalesce(
+    nullif(trim(regexp_replace(
+        regexp_replace(lower(name),
+                       '^(\s*((abuse-deterrent|nda[0-9]+)\s+|[0-9.]+\s*(hr|hour|actuat|ml|day)s?\s+|\{\s*[0-9]+\s*\())+',
+                       ''),
+        '\s*[0-9].*$', '')), ''),
+    lower(name));
 CREATE OR REPLACE TEMP MACRO is_topical(name, rxnorm, atc) AS
     starts_with(coalesce(atc, ''), 'D') OR starts_with(coalesce(atc, ''), 'M02')
     OR EXISTS (SELECT 1 FROM topical_names t

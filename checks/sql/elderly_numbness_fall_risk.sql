@@ -56,8 +56,7 @@ named AS (
            regexp_matches(lower(a.drug_name),
                           '(^|[^a-z])(prn|p\.r\.n|as needed|as required|when required|when needed|if needed)([^a-z]|$)')
                AS as_needed,
-           coalesce(nullif(trim(regexp_replace(lower(a.drug_name), '\s*[0-9].*$', '')), ''),
-                    lower(a.drug_name)) AS stem,
+           drug_stem(a.drug_name) AS stem,
            regexp_matches(lower(a.drug_name), '[a-z]\s*[/+]\s*[a-z]|\s(with|and)\s') AS combination
     FROM active a
     LEFT JOIN descriptors d
@@ -65,23 +64,37 @@ named AS (
      AND d.rxnorm_code IS NOT DISTINCT FROM a.rxnorm_code
      AND d.atc_code IS NOT DISTINCT FROM a.atc_code
 ),
-stem_rxnorm AS (
-    -- An uncoded row takes the RxNorm code its name carries elsewhere in the export, when unambiguous.
-    SELECT lower(trim(regexp_replace(lower(drug_name), '\s*[0-9].*$', ''))) AS stem, min(rxnorm_code) AS rxnorm
+code_stems AS (
+    -- The name each RxNorm code carries in the export (its first stem): an RxNorm clinical drug
+    -- names one strength ('amlodipine 2.5 MG Oral Tablet' 308136, '... 5 MG ...' 197361), so a dose
+    -- change, whose old strength is still taken in its refill gap, is one drug by its stem, and
+    -- rows of one code written differently are one drug by their code.
+    SELECT rxnorm_code, min(drug_stem(drug_name)) AS stem
     FROM prescriptions
     WHERE rxnorm_code IS NOT NULL
     GROUP BY 1
-    HAVING count(DISTINCT rxnorm_code) = 1
+),
+stem_atc AS (
+    -- The ATC code a stem carries elsewhere in the export, when unambiguous: an uncoded renewal
+    -- ('Metformin 1g tablets') is the same drug as its ATC-coded first issue.
+    SELECT drug_stem(drug_name) AS stem, min(atc_code) AS atc
+    FROM prescriptions
+    WHERE atc_code IS NOT NULL
+    GROUP BY 1
+    HAVING count(DISTINCT atc_code) = 1
 ),
 identified AS (
+    -- A drug's identity: the ingredients a codelist knows, else its ATC substance (its own, or the
+    -- one its stem carries), else its stem (through its RxNorm code's stem when coded). Never the
+    -- RxNorm code itself: that would count each strength of one drug as a drug of its own.
     SELECT n.patient_id, n.drug_name, n.ingredients, n.topical, n.local_form, n.as_needed, n.on_as_of,
            n.start_date, n.end_effective, n.planned_end,
            CASE WHEN n.combination THEN 'combination ' || coalesce(n.atc_code, n.stem)
-                ELSE coalesce(n.ingredients, 'rxnorm ' || n.rxnorm_code, 'rxnorm ' || s.rxnorm,
-                              'atc ' || n.atc_code, n.stem) END
+                ELSE coalesce(n.ingredients, 'atc ' || coalesce(n.atc_code, a.atc), 'name ' || coalesce(c.stem, n.stem)) END
            || CASE WHEN n.topical THEN ' (topical)' ELSE '' END AS drug_key
     FROM named n
-    LEFT JOIN stem_rxnorm s USING (stem)
+    LEFT JOIN code_stems c ON c.rxnorm_code = n.rxnorm_code
+    LEFT JOIN stem_atc a ON a.stem = coalesce(c.stem, n.stem)
 ),
 fall_classes AS (
     SELECT ingredient, min(split_part(description, ':', 1)) AS drug_class

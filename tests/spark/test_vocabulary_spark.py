@@ -163,3 +163,20 @@ def test_a_refill_gap_reads_the_same(spark_session) -> None:
     duck = [tuple(r) for r in con.execute(sql).fetchall()]
     assert [r[4] for r in duck] == [False, True, False, True, False, True, True]
     assert _spark(spark_session, sql) == duck
+
+
+def test_drug_stem_reads_the_same(spark_session) -> None:
+    """drug_stem (checks/sql/_phrases.sql), a regular expression of leading quantities and a cut at the
+    first digit, on every name its DuckDB test holds (Java's regular expressions are not RE2's)."""
+    from tests.unit.test_check_vocabulary import DRUG_STEMS
+
+    phrases = list(translate.statements((SQL_DIR / "_phrases.sql").read_text(encoding="utf-8")))
+    (macro,) = [s for s in phrases if "MACRO drug_stem(" in s]
+    con = duckdb.connect()
+    con.execute(macro)
+    sql = "SELECT n, drug_stem(n) FROM (VALUES {}) t(n) ORDER BY n".format(
+        ", ".join("(" + "'" + name.replace("'", "''") + "'" + ")" for name, _ in DRUG_STEMS)
+    )
+    duck = [tuple(r) for r in con.execute(sql).fetchall()]
+    assert sorted(stem for _, stem in duck) == sorted(stem for _, stem in DRUG_STEMS)
+    assert _spark(spark_session, sql) == duck

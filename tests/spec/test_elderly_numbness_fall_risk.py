@@ -667,3 +667,55 @@ def test_a_skin_patch_with_no_systemic_drug_is_local_and_a_transdermal_spray_sys
         p: {"active_drug_count": 5, "active_drugs": f"...{n}..."} for p, (n, s) in MORE_PATCHES.items() if s
     }
     check_spec(tmp_path, CHECK, AS_OF, tables, expected, evidence=evidence)
+
+
+# Review 2026-12, drug identity: Synthea and OMOP exports code every prescription with an RxNorm
+# clinical drug, which names one strength (real codes and names, as in the Eunomia Synthea OMOP
+# sample). A dose change is one drug, and so are the extended-release and immediate-release forms
+# of one substance; the new strength starts the day the old one ends, and the old one is still
+# taken in its refill gap, so counting by RxNorm code would count each changed drug twice.
+SCD_PATIENTS = table(
+    "patient_id | birth_date | sex\n" + "\n".join(f"G0{i} | 1950-01-01 | M" for i in range(1, 5))
+)
+SCD_DIAGNOSES = table(
+    "patient_id | code | code_system | recorded_at | resolved_at\n"
+    + "\n".join(f"G0{i} | 49455004 | SNOMED-CT | 2026-01-01 |" for i in range(1, 5))
+)
+SCD_PRESCRIPTIONS = table("""
+patient_id | drug_name                                                         | rxnorm_code | atc_code | start_date | end_date   | days_supply
+# four drugs, three of them stepped up in the last month: four, not seven
+G01        | lisinopril 10 MG Oral Tablet                                      | 314076      |          | 2025-01-01 | 2026-11-05 |
+G01        | lisinopril 20 MG Oral Tablet                                      | 314077      |          | 2026-11-05 |            |
+G01        | amlodipine 2.5 MG Oral Tablet                                     | 308136      |          | 2025-01-01 | 2026-11-01 |
+G01        | amlodipine 5 MG Oral Tablet                                       | 197361      |          | 2026-11-01 |            |
+G01        | simvastatin 10 MG Oral Tablet                                     | 314231      |          | 2025-01-01 | 2026-10-25 |
+G01        | simvastatin 20 MG Oral Tablet                                     | 312961      |          | 2026-10-25 |            |
+G01        | clopidogrel 75 MG Oral Tablet                                     | 309362      |          | 2025-01-01 |            |
+# control: five different drugs, one strength each
+G02        | lisinopril 10 MG Oral Tablet                                      | 314076      |          | 2025-01-01 |            |
+G02        | amlodipine 5 MG Oral Tablet                                       | 197361      |          | 2025-01-01 |            |
+G02        | simvastatin 20 MG Oral Tablet                                     | 312961      |          | 2025-01-01 |            |
+G02        | clopidogrel 75 MG Oral Tablet                                     | 309362      |          | 2025-01-01 |            |
+G02        | 24 HR metformin hydrochloride 500 MG Extended Release Oral Tablet | 860975      |          | 2025-01-01 |            |
+# metformin switched to modified release 10 days ago, and an uncoded renewal of the ATC-coded
+# simvastatin at another strength: four
+G03        | metformin hydrochloride 500 MG Oral Tablet                        | 861007      |          | 2025-01-01 | 2026-11-10 |
+G03        | 24 HR metformin hydrochloride 500 MG Extended Release Oral Tablet | 860975      |          | 2026-11-10 |            |
+G03        | simvastatin 10 MG Oral Tablet                                     | 314231      | C10AA01  | 2025-01-01 | 2026-11-01 |
+G03        | Simvastatin 40mg tablets                                          |             |          | 2026-11-01 |            |
+G03        | lisinopril 10 MG Oral Tablet                                      | 314076      |          | 2025-01-01 |            |
+G03        | amlodipine 5 MG Oral Tablet                                       | 197361      |          | 2025-01-01 |            |
+# control: inhalers and an injection whose names begin with a quantity are five different drugs
+G04        | 120 ACTUAT fluticasone propionate 0.044 MG/ACTUAT Metered Dose Inhaler | 895994 |          | 2025-01-01 |            |
+G04        | NDA020503 200 ACTUAT albuterol 0.09 MG/ACTUAT Metered Dose Inhaler | 2123111    |          | 2025-01-01 |            |
+G04        | 1 ML medroxyprogesterone acetate 150 MG/ML Injection              | 1000126     |          | 2026-09-01 |            |
+G04        | lisinopril 10 MG Oral Tablet                                      | 314076      |          | 2025-01-01 |            |
+G04        | amlodipine 5 MG Oral Tablet                                       | 197361      |          | 2025-01-01 |            |
+""")
+
+
+def test_strengths_and_forms_of_one_rxnorm_drug_count_once(tmp_path):
+    tables = {"patients": SCD_PATIENTS, "diagnoses": SCD_DIAGNOSES, "prescriptions": SCD_PRESCRIPTIONS}
+    expected = {"G01": None, "G02": "normal", "G03": None, "G04": "normal"}
+    evidence = {"G02": {"active_drug_count": 5}, "G04": {"active_drug_count": 5}}
+    check_spec(tmp_path, CHECK, AS_OF, tables, expected, evidence=evidence)

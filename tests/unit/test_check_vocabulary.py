@@ -314,6 +314,38 @@ def test_is_topical(concepts, name, rxnorm, atc, topical):
     assert got is topical
 
 
+DRUG_STEMS = [
+    # RxNorm clinical drugs (Synthea, OMOP): one stem for every strength and release form
+    ("amlodipine 2.5 MG Oral Tablet", "amlodipine"),
+    ("amLODIPine 5 MG Oral Tablet", "amlodipine"),
+    ("24 HR metformin hydrochloride 500 MG Extended Release Oral Tablet", "metformin hydrochloride"),
+    ("metformin hydrochloride 500 MG Oral Tablet", "metformin hydrochloride"),
+    (
+        "Abuse-Deterrent 12 HR oxycodone hydrochloride 10 MG Extended Release Oral Tablet",
+        "oxycodone hydrochloride",
+    ),
+    ("72 HR fentanyl 0.025 MG/HR Transdermal System", "fentanyl"),
+    # leading quantities and an NDA number are not the drug
+    ("120 ACTUAT fluticasone propionate 0.044 MG/ACTUAT Metered Dose Inhaler", "fluticasone propionate"),
+    ("NDA020503 200 ACTUAT albuterol 0.09 MG/ACTUAT Metered Dose Inhaler", "albuterol"),
+    ("1 ML medroxyprogesterone acetate 150 MG/ML Injection", "medroxyprogesterone acetate"),
+    ("{28 (norethindrone 0.35 MG Oral Tablet) } Pack [Errin 28 Day]", "norethindrone"),
+    # dm+d and free text
+    ("Amlodipine 10mg tablets", "amlodipine"),
+    ("Co-codamol 30mg/500mg tablets", "co-codamol"),
+    ("Humulin M3", "humulin m"),
+    # a name that starts with its strength, or has none, is kept whole
+    ("0.9% sodium chloride", "0.9% sodium chloride"),
+    ("5-fluorouracil cream", "5-fluorouracil cream"),
+    ("Daily multivitamin", "daily multivitamin"),
+]
+
+
+@pytest.mark.parametrize(("name", "stem"), DRUG_STEMS, ids=[n for n, _ in DRUG_STEMS])
+def test_drug_stem_drops_strength_form_and_leading_quantities(con, name, stem):
+    assert con.execute("SELECT drug_stem($n)", {"n": name}).fetchone()[0] == stem
+
+
 @pytest.mark.parametrize(
     ("born", "on", "age"),
     [
