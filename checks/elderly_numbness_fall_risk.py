@@ -30,8 +30,9 @@ CHECK = CheckDefinition(
         "hosiery, dressings, inhaler spacers, catheters, drainage and stoma bags; ATC V07), taken "
         "regularly (not 'prn' / "
         "'as needed' / 'as required') and not an acute course (a prescription planned for fewer than "
-        "acute_course_days, unless the same drug was first started acute_course_days or more before "
-        "as-of and taken since). A drug is taken on as-of when a prescription of it runs on that day "
+        "acute_course_days, unless the same drug has been taken without a break since acute_course_days "
+        "or more before as-of: each prescription starting before the last one's refill gap ran out). A "
+        "drug is taken on as-of when a prescription of it runs on that day "
         "or ended up to refill_gap_days before it (at most the prescription's own length)."
     ),
     windows=(
@@ -98,8 +99,9 @@ CHECK = CheckDefinition(
         "appliance (pen needles, test strips, hosiery) is not a medicine (the review of issue 15), a "
         "'when required' item is not regular, and an acute course (an antibiotic for a week) is not a "
         "regular medicine: under acute_course_days (28, a usual repeat-prescription length) from start to"
-        " planned end, unless the same drug was first started acute_course_days or more before as-of and "
-        "renewed since, as a weekly-dispensed long-term drug is. Review 2026-12, repeat prescribing: a GP "
+        " planned end, unless the same drug has been taken without a break since acute_course_days or "
+        "more before as-of, as a weekly-dispensed long-term drug is (two antibiotic courses a month "
+        "apart are two acute courses, not a long-term drug). Review 2026-12, repeat prescribing: a GP "
         "export writes each 28-day repeat issue as a prescription of its own and patients collect the "
         "next a few days late, so with five repeats on staggered cycles one is usually between two "
         "issues on any day; a medicine ended up to refill_gap_days (30, the grace period "

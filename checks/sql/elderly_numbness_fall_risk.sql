@@ -127,12 +127,32 @@ fall_risk AS (
          OR NOT bool_or(NOT starts_with(ingredient, '<'))
                 OVER (PARTITION BY patient_id, drug_name, rxnorm_code, atc_code)
 ),
+chained AS (
+    -- Each drug's prescriptions joined into periods of continuous use: a prescription that starts
+    -- after every earlier one of the drug (as needed or not, apart) stopped being taken (its end
+    -- plus its refill gap) begins a new period. Weekly supplies of a long-term drug are one period;
+    -- two antibiotic courses a month apart are two. The rows are those taken in the last
+    -- acute_course_days, so a period that began before that shows it through the row taken on its
+    -- first day.
+    SELECT *, min(start_date) OVER (PARTITION BY patient_id, drug_key, as_needed, period) AS period_start
+    FROM (
+        SELECT *, sum(CASE WHEN start_date > prior_until THEN 1 ELSE 0 END)
+                      OVER (PARTITION BY patient_id, drug_key, as_needed ORDER BY start_date, drug_name
+                            ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS period
+        FROM (
+            SELECT *, max(coalesce(taken_until(start_date, end_effective, $refill_gap_days), $as_of))
+                          OVER (PARTITION BY patient_id, drug_key, as_needed ORDER BY start_date, drug_name
+                                ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prior_until
+            FROM identified
+        )
+    )
+),
 per_drug AS (
     -- One row per distinct drug. It counts towards polypharmacy when it is a regular systemic
     -- medicine on as-of: taken (running or in its refill gap), systemic (not topical, eye, ear or
     -- nasal), taken regularly (not only as needed) and not an acute course: a prescription planned
-    -- for acute_course_days or more (or open-ended), or a drug first started acute_course_days or
-    -- more before as-of and taken since (a weekly or fortnightly supply of a long-term drug).
+    -- for acute_course_days or more (or open-ended), or a drug taken without a break since
+    -- acute_course_days or more before as-of (a weekly or fortnightly supply of a long-term drug).
     SELECT patient_id, drug_key,
            bool_or(on_as_of) AS active_now,
            bool_or(on_as_of AND NOT as_needed) AND NOT bool_or(topical OR local_form)
@@ -140,11 +160,13 @@ per_drug AS (
                             AND (planned_end IS NULL  -- as planned: a later death does not shorten it
                                  OR days_between(start_date, planned_end)
                                     >= CAST($acute_course_days AS INTEGER)))
-                    OR min(start_date) FILTER (NOT as_needed) <= window_start($as_of, $acute_course_days))
+                    OR min(period_start) FILTER (on_as_of AND NOT as_needed)
+                       <= window_start($as_of, $acute_course_days))
                AS regular,
            listed(CASE WHEN on_as_of THEN drug_name END) AS names,
-           min(start_date) FILTER (on_as_of) AS first_start
-    FROM identified
+           -- the day the use running on as-of began (as far as the last acute_course_days show)
+           min(period_start) FILTER (on_as_of) AS first_start
+    FROM chained
     GROUP BY patient_id, drug_key
 ),
 drugs AS (

@@ -75,13 +75,17 @@ def active_on(rx: Prescription, day: date, ctx: Ctx, open_course: int | None = N
     return rx.start <= day and (end is None or end >= day)
 
 
-def taken_in(rx: Prescription, low: date, high: date, ctx: Ctx) -> bool:
-    """Taken at some time in [low, high]: active, or in the refill gap after its end (the reading's
-    refill_gap days, at most the course's own length)."""
+def taken_until(rx: Prescription, ctx: Ctx) -> date | None:
+    """The last day taken: the end plus the reading's refill_gap days, at most the course's own
+    length; None while it runs on."""
     end = rx_end(rx, ctx)
-    if end is not None:
-        end += timedelta(days=min(ctx.reading.refill_gap, (end - rx.start).days))
-    return rx.start <= high and (end is None or end >= low)
+    return None if end is None else end + timedelta(days=min(ctx.reading.refill_gap, (end - rx.start).days))
+
+
+def taken_in(rx: Prescription, low: date, high: date, ctx: Ctx) -> bool:
+    """Taken at some time in [low, high]: active, or in the refill gap after its end (taken_until)."""
+    until = taken_until(rx, ctx)
+    return rx.start <= high and (until is None or until >= low)
 
 
 def drugs_taken(p: PatientRecord, concept: frozenset[str], low: date, high: date, ctx: Ctx) -> list[str]:
@@ -399,13 +403,23 @@ def drug_identity(rx: Prescription) -> object:
 
 
 def acute(rx: Prescription, p: PatientRecord, ctx: Ctx) -> bool:
-    """A course planned for under 28 days, unless the same drug was taken from 28+ days before as-of."""
+    """A course planned for under 28 days, unless the same drug has been taken without a break (each
+    prescription starting before the earlier ones' taken_until) since 28+ days before as-of."""
     end = rx_end(rx, ctx)
     if end is None or (end - rx.start).days >= 28:
         return False
-    since = ctx.back(28)
-    same = [o for o in p.rxs if drug_identity(o) == drug_identity(rx) and not o.as_needed]
-    return not any(o.start <= since and taken_in(o, since, ctx.as_of, ctx) for o in same)
+    same = sorted(
+        (o for o in p.rxs if drug_identity(o) == drug_identity(rx) and not o.as_needed),
+        key=lambda o: o.start,
+    )
+    same = [o for o in same if o.start <= rx.start]
+    began, covered = same[0].start, None  # the start of the unbroken use that holds rx
+    for o in same:
+        if covered is not None and o.start > covered:
+            began = o.start
+        until = taken_until(o, ctx)
+        covered = date.max if until is None or covered == date.max else max(covered or until, until)
+    return began > ctx.back(28)
 
 
 def check_neuropathic(p: PatientRecord, ctx: Ctx) -> str | None:

@@ -215,11 +215,10 @@ def test_a_cramp_review_with_no_refill_gap_reads_the_days_covered_only(tmp_path)
 # them is usually between two issues, and the patient still takes five medicines. Everyone is 76
 # with diabetic polyneuropathy; F02 and F07 are controls a clinician would not flag.
 # ---------------------------------------------------------------------------------------------
-FALL_PATIENTS = "patient_id | birth_date | sex\n" + "\n".join(
-    f"{p} | 1950-01-01 | F" for p in ("F01", "F02", "F03", "F04", "F05", "F07", "F08")
-)
+FALL_IDS = ("F01", "F02", "F03", "F04", "F05", "F07", "F08", "F09", "F10")
+FALL_PATIENTS = "patient_id | birth_date | sex\n" + "\n".join(f"{p} | 1950-01-01 | F" for p in FALL_IDS)
 FALL_DIAGNOSES = "patient_id | code | code_system | recorded_at | resolved_at\n" + "\n".join(
-    f"{p} | E11.42 | ICD-10-CM | 2026-01-01 |" for p in ("F01", "F02", "F03", "F04", "F05", "F07", "F08")
+    f"{p} | E11.42 | ICD-10-CM | 2026-01-01 |" for p in FALL_IDS
 )
 FOUR_RUNNING = """
 {p} | Metformin 500mg tablets                   |  |  | 2026-10-05 |  | 28
@@ -265,12 +264,26 @@ F08 | Amlodipine 5mg tablets | | | 2026-10-23 | | 7
 F08 | Amlodipine 5mg tablets | | | 2026-10-30 | | 7
 F08 | Amlodipine 5mg tablets | | | 2026-11-09 | | 7"""
 )
+FALL_PRESCRIPTIONS += table(  # the acute-course rule reads the same gap
+    "patient_id | drug_name | rxnorm_code | atc_code | start_date | end_date | days_supply"
+    + FOUR_RUNNING.format(p="F09")
+    + """
+# controls: two antibiotic courses a month apart are two acute courses, not a long-term drug, though
+# the first one's gap (at most its 7 days) reaches back past 28 days before as-of: four
+F09 | Amoxicillin 500mg capsules | | | 2026-10-14 | | 7
+F09 | Amoxicillin 500mg capsules | | | 2026-11-10 | | 7"""
+    + FOUR_RUNNING.format(p="F10")
+    + """
+# ... and two short courses of prednisolone, the second running on as-of: four
+F10 | Prednisolone 5mg tablets | | | 2026-10-15 | | 5
+F10 | Prednisolone 5mg tablets | | | 2026-11-18 | | 5"""
+)
 FALL_TABLES = {"patients": FALL_PATIENTS, "diagnoses": FALL_DIAGNOSES, "prescriptions": FALL_PRESCRIPTIONS}
 
 
 def test_a_medicine_between_two_repeat_issues_counts_towards_polypharmacy_and_fall_risk(tmp_path):
     expected = {"F01": "normal", "F02": None, "F03": "normal", "F04": None, "F05": "normal", "F07": None}
-    expected |= {"F08": "normal"}
+    expected |= {"F08": "normal", "F09": None, "F10": None}
     five = (
         "Amlodipine 5mg tablets; Atorvastatin 20mg tablets; Metformin 500mg tablets; "
         "Omeprazole 20mg gastro-resistant capsules; Ramipril 5mg capsules"
@@ -285,7 +298,7 @@ def test_a_medicine_between_two_repeat_issues_counts_towards_polypharmacy_and_fa
 
 def test_fall_risk_with_no_refill_gap_reads_the_days_covered_only(tmp_path):
     """F01 and F08 take four medicines on the days covered, F03 and F05 no fall-risk drug."""
-    expected = {p: None for p in ("F01", "F02", "F03", "F04", "F05", "F07", "F08")}
+    expected = dict.fromkeys(FALL_IDS)
     check_spec(
         tmp_path, "elderly_numbness_fall_risk", AS_OF, FALL_TABLES, expected, params={"refill_gap_days": 0}
     )
