@@ -30,6 +30,10 @@
 --                                     course: 5 days); NULL when it runs on with no end
 --   still_taken(start_date, end_effective, on_day, gap_days)   taken_until not before on_day
 --   taken_on(start_date, end_effective, on_day, gap_days)  started on or before on_day and still taken on it
+--   course_end(start_date, planned_end, end_effective, days)   the last day of a course: its planned
+--                                     end, or with no end date and no days supply `days` from its start
+--                                     (an undated NSAID or B12 prescription is a course, not for ever);
+--                                     a death before that ends it (end_effective)
 --   drugs_taken_on(codelists, on_day, gap_days)         drug_exposures rows taken on on_day (taken_on:
 --                                     running on it or in their refill gap; gap 0: active on it)
 --   drugs_active_in_window(codelists, on_day, days)      ... active at some time in the window
@@ -85,6 +89,9 @@ CREATE OR REPLACE TEMP MACRO still_taken(start_date, end_effective, on_day, gap_
     ongoing_on(taken_until(start_date, end_effective, gap_days), on_day);
 CREATE OR REPLACE TEMP MACRO taken_on(start_date, end_effective, on_day, gap_days) AS
     start_date <= on_day AND still_taken(start_date, end_effective, on_day, gap_days);
+
+CREATE OR REPLACE TEMP MACRO course_end(start_date, planned_end, end_effective, days) AS
+    least(coalesce(planned_end, days_after(start_date, days)), end_effective);
 
 CREATE OR REPLACE TEMP MACRO listed(x) AS string_agg(DISTINCT x, '; ' ORDER BY x);
 CREATE OR REPLACE TEMP MACRO code_label(code, system) AS code || ' (' || system || ')';

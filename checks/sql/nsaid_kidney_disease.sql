@@ -5,8 +5,7 @@ WITH active AS (
     -- with no end date and no days supply an NSAID is a course, not forever: active for
     -- $open_course_days from its start (PINCER: "prescribed in the last 3 months"), or to a death
     -- before that (end_effective); a death later on does not make an open course run to it
-    WHERE ongoing_on(least(coalesce(e.planned_end, days_after(e.start_date, $open_course_days)), e.end_effective),
-                     $as_of)
+    WHERE ongoing_on(course_end(e.start_date, e.planned_end, e.end_effective, $open_course_days), $as_of)
       -- a gel, cream, patch or eye drop is never systemic exposure (a 'liquid gel' capsule is oral)
       AND NOT is_topical(e.drug_name, e.rxnorm_code, e.atc_code)
 ),

@@ -25,8 +25,7 @@ b12_treated AS (
     -- or a combination (RxNorm names 'ascorbic acid / cyanocobalamin / ...', 'pregabalin and
     -- methylcobalamin') is no replacement, nor a vitamin B complex (ATC A11).
     SELECT e.patient_id,
-           listed(CASE WHEN ongoing_on(least(coalesce(e.planned_end, days_after(e.start_date, $b12_course_days)),
-                                             e.end_effective),
+           listed(CASE WHEN ongoing_on(course_end(e.start_date, e.planned_end, e.end_effective, $b12_course_days),
                                        window_start($as_of, $workup_days))
                        THEN e.drug_name END) AS b12_replacement,
            min(e.start_date) AS b12_since

@@ -180,3 +180,30 @@ def test_drug_stem_reads_the_same(spark_session) -> None:
     duck = [tuple(r) for r in con.execute(sql).fetchall()]
     assert sorted(stem for _, stem in duck) == sorted(stem for _, stem in DRUG_STEMS)
     assert _spark(spark_session, sql) == duck
+
+
+def test_an_undated_course_ends_the_same(spark_session) -> None:
+    """course_end (checks/sql/_phrases.sql): least() of a planned end or start + days and a death,
+    NULLs skipped on both engines."""
+    sql = (
+        "SELECT s, p, e, course_end(s, p, e, 90) FROM (VALUES "
+        "(DATE '2026-01-01', DATE '2026-03-01', DATE '2026-03-01'), "
+        "(DATE '2026-01-02', CAST(NULL AS DATE), CAST(NULL AS DATE)), "
+        "(DATE '2026-01-03', CAST(NULL AS DATE), DATE '2026-02-01'), "
+        "(DATE '2026-01-04', CAST(NULL AS DATE), DATE '2026-12-01'), "
+        "(DATE '2026-01-05', DATE '2026-06-01', DATE '2026-02-01')) t(s, p, e) ORDER BY s"
+    )
+    phrases = list(translate.statements((SQL_DIR / "_phrases.sql").read_text(encoding="utf-8")))
+    con = duckdb.connect()
+    for word in ("days_after", "course_end"):
+        (macro,) = [s for s in phrases if f"MACRO {word}(" in s]
+        con.execute(macro)
+    duck = [tuple(r) for r in con.execute(sql).fetchall()]
+    assert [r[3] for r in duck] == [
+        date(2026, 3, 1),
+        date(2026, 4, 2),
+        date(2026, 2, 1),
+        date(2026, 4, 4),
+        date(2026, 2, 1),
+    ]
+    assert _spark(spark_session, sql) == duck

@@ -108,6 +108,27 @@ def test_a_repeat_medicine_is_still_taken_in_its_refill_gap(con):
     assert no_gap == ["ends on the day", "open-ended"]
 
 
+def test_an_undated_course_ends_days_after_its_start_or_at_a_death(con):
+    """course_end: the planned end when there is one; else `days` from the start; a death before
+    either ends it (end_effective), a later one does not."""
+    rows = con.execute(
+        "SELECT course_end(s, p, e, 90) FROM (VALUES "
+        "(DATE '2026-01-01', DATE '2026-03-01', DATE '2026-03-01'), "  # planned end
+        "(DATE '2026-01-01', NULL, NULL), "  # undated: 90 days
+        "(DATE '2026-01-01', NULL, DATE '2026-02-01'), "  # undated, died on 1 February
+        "(DATE '2026-01-01', NULL, DATE '2026-12-01'), "  # undated, died after the course
+        "(DATE '2026-01-01', DATE '2026-06-01', DATE '2026-02-01')"  # planned, died before its end
+        ") t(s, p, e)"
+    ).fetchall()
+    assert [r[0] for r in rows] == [
+        date(2026, 3, 1),
+        date(2026, 4, 1),
+        date(2026, 2, 1),
+        date(2026, 4, 1),
+        date(2026, 2, 1),
+    ]
+
+
 def test_drugs_active_in_a_window_and_started_by_a_day(con):
     con.executemany(
         "INSERT INTO drug_exposures VALUES (?, 'insulin glargine', 'insulins', ?, ?)",
