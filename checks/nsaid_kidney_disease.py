@@ -22,12 +22,13 @@ CHECK = CheckDefinition(
         "3 code recorded before a later CKD stage 1 or 2 code, codelist ckd_stage1_2, was re-staged "
         "and no longer counts), or the "
         "latest numeric blood eGFR collected on or before as-of is below "
-        "egfr_threshold."
+        "egfr_threshold: a reported eGFR, or one estimated (CKD-EPI 2021, from the age on the day and "
+        "the sex) from a serum creatinine collected on a day with no eGFR reported."
     ),
     windows=(
         "NSAID: active on as-of (an undated course: open_course_days from its start). CKD: present on "
         "as-of (no lookback: CKD is chronic). eGFR: the latest "
-        "result on or before as-of, however old."
+        "result on or before as-of, however old, reported or estimated from a creatinine."
     ),
     priority=(
         "High when CKD stage 4 or 5, end-stage renal disease or dialysis is coded (ckd_stage4plus), or "
@@ -101,7 +102,20 @@ CHECK = CheckDefinition(
         "and is judged on its bound only when the judgement is certain ('<3.5' is below 3.5; '<=3.5' and "
         "'>3.0' are not); a text-only result (haemolysed) is no result. The latest result is the last by "
         "collection timestamp, not by day (several on one identical timestamp: the lowest). So '>60', as "
-        "many laboratories report a normal eGFR, is not below 60, and '<15' is below 30."
+        "many laboratories report a normal eGFR, is not below 60, and '<15' is below 30. Review 2026-12: "
+        "exports without a laboratory's eGFR (MIMIC-IV, many US exports) carry the serum creatinine "
+        "only, and a creatinine of 150 umol/L at 75 is CKD stage 3b function; where a plain creatinine "
+        "was collected on a day with no eGFR reported, the eGFR is estimated from it by the race-free "
+        "CKD-EPI 2021 creatinine equation (Inker et al. 2021, recommended by the NKF-ASN task force), "
+        "from the age on the day and the sex, and shown as such in latest_egfr. The laboratory's own "
+        "eGFR of the day stands, even a few minutes apart from the creatinine of its sample: UK "
+        "laboratories report CKD-EPI 2009 without its ethnicity coefficient, a few units below 2021's "
+        "near 60. With the sex not recorded as F or M, the higher of the two estimates (below a "
+        "threshold whatever the sex); none under 18, from a censored creatinine, or from one under 20 "
+        "umol/L (no adult's; a mg/dL value exported without its unit). The estimate is from the "
+        "creatinine as stored, in whole umol/L (1.00 mg/dL is 88 umol/L: 65 rather than 64 at 60 for a "
+        "woman). A single creatinine in acute kidney injury is judged as a single low eGFR always was: "
+        "an NSAID then deserves review too."
     ),
     clears=(
         "The systemic NSAID stopped (an end date before as-of, or an undated course started more than "

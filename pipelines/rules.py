@@ -12,7 +12,8 @@ loaded with the columns the rule `clears` set to NULL, and each failure is noted
 instead of quarantining the row (a valid fact wins over an implausible optional one). Soft, by
 design: prescriptions' days_supply when a valid end_date gives the end anyway (without one, the
 days supply is the end, and a bad one rejects the row); rxnorm_code and atc_code formats (the
-required drug_name still names the drug); patients' sex (no check needs it).
+required drug_name still names the drug); patients' sex (a check needing it, the eGFR estimated
+from a creatinine, reads an unknown sex as either).
 """
 
 from __future__ import annotations
@@ -125,7 +126,7 @@ def patient_rules(export_date: date, date_order: str = "iso") -> list[Rule]:
         # soft: only the age-based check needs the birth date; a patient whose birth date is wrong
         # still loads (with birth_date unknown), so their death and their other checks still count
         *(_soft(rule) for rule in _dated("birth_date", export_date, date_order)),
-        Rule(  # soft: no check needs sex; the patient loads with sex unknown (NULL)
+        Rule(  # soft: the patient loads with sex unknown (NULL), which ckd_epi_2021 reads as either
             "sex",
             "allowed",
             "sex is not one of F, M, O, U (female, male, other, unknown); loaded as unknown",

@@ -77,3 +77,24 @@ CREATE OR REPLACE TEMP MACRO corrected_comparator(total_cmp, albumin_cmp) AS
                  END
         ELSE 'unknown'
     END;
+
+-- eGFR (mL/min/1.73m2) estimated from a serum creatinine (umol/L), the age in completed years and
+-- the sex, by the race-free CKD-EPI 2021 creatinine equation (Inker et al., N Engl J Med
+-- 2021;385:1737; recommended by the NKF-ASN task force 2021): 142 x min(Scr/k, 1)^a x
+-- max(Scr/k, 1)^-1.200 x 0.9938^age, x 1.012 for a woman; Scr in mg/dL (umol/L / 88.42, the
+-- conversion lab_concepts uses), k 0.7 (F) or 0.9 (M), a -0.241 (F) or -0.302 (M). Rounded to a
+-- whole number, as laboratories report eGFR. With a sex other than F or M (or none), the higher of
+-- the two, so that an estimate below a threshold is below it whatever the sex ("certainly below").
+-- NULL under 18 (the equation is for adults) and for a creatinine under 20 umol/L (0.23 mg/dL: no
+-- adult's serum creatinine, but a mg/dL value exported without its unit, 6.1 read as 6.1 umol/L).
+CREATE OR REPLACE TEMP MACRO ckd_epi_2021_of(creatinine, age, female) AS
+    round(142 * pow(least(creatinine / 88.42 / CASE WHEN female THEN 0.7 ELSE 0.9 END, 1.0),
+                    CASE WHEN female THEN -0.241 ELSE -0.302 END)
+              * pow(greatest(creatinine / 88.42 / CASE WHEN female THEN 0.7 ELSE 0.9 END, 1.0), -1.2)
+              * pow(0.9938, age) * CASE WHEN female THEN 1.012 ELSE 1.0 END, 0);
+CREATE OR REPLACE TEMP MACRO ckd_epi_2021(creatinine, age, sex) AS
+    CASE WHEN age >= 18 AND creatinine >= 20 THEN
+        CASE coalesce(sex, '') WHEN 'F' THEN ckd_epi_2021_of(creatinine, age, true)
+                               WHEN 'M' THEN ckd_epi_2021_of(creatinine, age, false)
+             ELSE greatest(ckd_epi_2021_of(creatinine, age, true), ckd_epi_2021_of(creatinine, age, false)) END
+    END;

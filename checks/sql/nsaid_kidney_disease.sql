@@ -36,20 +36,52 @@ ckd AS (
       AND (c.codelist = 'ckd_stage4plus' OR r.restaged_at IS NULL OR c.recorded_at >= r.restaged_at)
     GROUP BY c.patient_id
 ),
-egfr AS (
-    -- the latest eGFR by timestamp (latest_key), judged on its bound when censored: a '>60' (as
-    -- laboratories report a normal eGFR) is not below 60, a '<15' is below 30
-    SELECT patient_id, max(day) AS latest_egfr_at, arg_max(result, k) AS egfr
+reported_egfr AS (
+    SELECT patient_id, collected_at, day, result, k
     FROM results_by(['egfr'], $as_of)
     WHERE patient_id IN (SELECT patient_id FROM population)
+),
+estimated_egfr AS (
+    -- a creatinine collected on a day with no eGFR reported, as exports without a laboratory's eGFR
+    -- (MIMIC, many US exports) have it: the eGFR estimated from it (ckd_epi_2021, the age on the day
+    -- and the sex); a censored creatinine gives none. The laboratory's own eGFR of that day stands,
+    -- even at another time of day (the same sample's results a few minutes apart, or a date-only eGFR
+    -- beside a timed creatinine): near 60 a UK laboratory's CKD-EPI 2009 reads a few units below it
+    SELECT c.patient_id, c.collected_at, c.day, c.value AS creatinine,
+           ckd_epi_2021(c.value, age_on(s.birth_date, c.day), s.sex) AS estimate
+    FROM results_by(['creatinine'], $as_of) c
+    JOIN src_patient_state s USING (patient_id)
+    WHERE c.patient_id IN (SELECT patient_id FROM population)
+      AND c.value_comparator IS NULL
+      AND NOT EXISTS (SELECT 1 FROM reported_egfr r WHERE r.patient_id = c.patient_id AND r.day = c.day)
+),
+egfr AS (
+    -- the latest eGFR by timestamp (latest_key), reported or estimated, judged on its bound when
+    -- censored: a '>60' (as laboratories report a normal eGFR) is not below 60, a '<15' is below 30
+    SELECT patient_id, max(day) AS latest_egfr_at, arg_max(latest, k) AS latest
+    FROM (
+        SELECT patient_id, day, k, {'egfr': result, 'creatinine': CAST(NULL AS DOUBLE)} AS latest
+        FROM reported_egfr
+        UNION ALL
+        SELECT patient_id, day, latest_key(collected_at, estimate, NULL),
+               {'egfr': result_of(estimate, CAST(NULL AS VARCHAR)), 'creatinine': creatinine}
+        FROM estimated_egfr
+        WHERE estimate IS NOT NULL
+    )
     GROUP BY patient_id
 ),
 judged AS (
-    SELECT p.*, c.ckd_codes, c.ckd_since, g.latest_egfr_at, result_text_of(g.egfr) AS latest_egfr,
+    SELECT p.*, c.ckd_codes, c.ckd_since, g.latest_egfr_at,
+           result_text_of(g.latest.egfr)
+           || CASE WHEN g.latest.creatinine IS NOT NULL
+                   THEN ' (CKD-EPI 2021 from creatinine ' || result_text(g.latest.creatinine, NULL) || ' umol/L)'
+                   ELSE '' END AS latest_egfr,
            c.ckd_codes IS NOT NULL AS has_ckd,
            coalesce(c.severe_ckd, false) AS severe_ckd,
-           coalesce(result_below(g.egfr.value, g.egfr.comparator, $egfr_threshold), false) AS low_egfr,
-           coalesce(result_below(g.egfr.value, g.egfr.comparator, $egfr_severe), false) AS very_low_egfr
+           coalesce(result_below(g.latest.egfr.value, g.latest.egfr.comparator, $egfr_threshold), false)
+               AS low_egfr,
+           coalesce(result_below(g.latest.egfr.value, g.latest.egfr.comparator, $egfr_severe), false)
+               AS very_low_egfr
     FROM population p
     LEFT JOIN ckd c USING (patient_id)
     LEFT JOIN egfr g USING (patient_id)

@@ -363,12 +363,38 @@ def check_nsaid(p: PatientRecord, ctx: Ctx) -> str | None:
     severe = [d for d in ckd if "ckd4plus" in d.concepts]
     limit = ctx.reading.egfr_within_days
     low = ctx.back(limit) if limit else date(1900, 1, 1)
-    egfrs = [r for r in results(p, ("egfr",), low, ctx.as_of, ctx) if r.value is not None]
+    egfrs = kidney_function(p, low, ctx)
     reasons = [f"CKD stage 4+ {d.code}" for d in severe[:1]] or [f"CKD stage 3+ {d.code}" for d in ckd[:1]]
     if egfrs and below(egfrs[-1], 60):
         reasons.append(f"latest eGFR {shown(egfrs[-1], 0)} on {egfrs[-1].day}")
     priority = "high" if severe or (egfrs and below(egfrs[-1], 30)) else "normal"
     return f"on {', '.join(nsaids)}; {'; '.join(reasons)}; priority {priority}" if reasons else None
+
+
+def kidney_function(p: PatientRecord, low: date, ctx: Ctx) -> list[LabResult]:
+    """eGFRs in [low, as-of], oldest first: those reported, and (review 2026-12) one estimated by
+    CKD-EPI 2021 from each plain creatinine of 20 umol/L or more collected on a day with no eGFR
+    reported (18+; sex unknown: the higher of the two sexes' estimates)."""
+    reported = [r for r in results(p, ("egfr",), low, ctx.as_of, ctx) if r.value is not None]
+    days = {r.day for r in reported}
+    estimated = []
+    for c in results(p, ("creatinine",), low, ctx.as_of, ctx):
+        if c.value is None or c.comparator or c.day in days or p.birth is None:
+            continue
+        age, creatinine = age_on(p.birth, c.day), round(c.value)  # the database keeps whole umol/L
+        if age >= 18 and creatinine >= 20:
+            sexes = {"F": (True,), "M": (False,)}.get(p.sex, (True, False))
+            egfr = max(ckd_epi_2021(creatinine, age, female) for female in sexes)
+            estimated.append(LabResult(c.day, c.at, "egfr", egfr))
+    # the latest by time; on one timestamp the lower first, as the checks' latest_key resolves ties
+    return sorted(reported + estimated, key=lambda r: (r.at, -(r.value or 0)))
+
+
+def ckd_epi_2021(creatinine_umol: float, age: int, female: bool) -> float:
+    """Race-free CKD-EPI 2021 (Inker 2021), rounded to a whole number."""
+    scr = creatinine_umol / 88.42 / (0.7 if female else 0.9)
+    egfr = 142 * min(scr, 1) ** (-0.241 if female else -0.302) * max(scr, 1) ** -1.2 * 0.9938**age
+    return float(round(egfr * (1.012 if female else 1)))
 
 
 def age_on(birth: date, day: date) -> int:

@@ -220,6 +220,7 @@ class PatientRecord:
 
     pid: str
     birth: date | None = None
+    sex: str = ""
     death: date | None = None
     deceased: bool = False  # dead, with or without a known death date
     labs: list[LabResult] = field(default_factory=list)
@@ -404,11 +405,12 @@ def parse_dx(raw: dict[str, str], reading: Reading) -> tuple[Diagnosis | None, l
 
 @dataclass(frozen=True)
 class PatientFacts:
-    """What patients.csv says about a patient: birth, and death (dated or not)."""
+    """What patients.csv says about a patient: birth, sex, and death (dated or not)."""
 
     birth: date | None
     death: date | None
     deceased: bool
+    sex: str = ""
 
 
 YES_NO = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
@@ -432,7 +434,8 @@ def parse_patient(raw: dict[str, str]) -> tuple[PatientFacts, list[Failure]]:
     if born and died and died < born:
         fails.append(("death_date", "after_birth"))
     dead = died is not None or YES_NO.get(deceased_text.lower(), False)
-    return PatientFacts(born.date() if born else None, died.date() if died else None, dead), fails
+    facts = PatientFacts(born.date() if born else None, died.date() if died else None, dead, raw["sex"])
+    return facts, fails
 
 
 def read_rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
@@ -466,6 +469,7 @@ def load_export(folder: Path, reading: Reading) -> tuple[dict[str, PatientRecord
             target = record(raw["patient_id"])
             if isinstance(item, PatientFacts):
                 target.birth, target.death, target.deceased = item.birth, item.death, item.deceased
+                target.sex = item.sex
             elif isinstance(item, LabResult):
                 target.labs.append(item)
             elif isinstance(item, Prescription):

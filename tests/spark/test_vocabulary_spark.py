@@ -207,3 +207,14 @@ def test_an_undated_course_ends_the_same(spark_session) -> None:
         date(2026, 2, 1),
     ]
     assert _spark(spark_session, sql) == duck
+
+
+def test_ckd_epi_2021_reads_the_same(spark_session) -> None:
+    """ckd_epi_2021 (checks/sql/_results.sql): pow and round of doubles on both engines."""
+    from tests.unit.test_check_vocabulary import CKD_EPI_CASES
+
+    rows = ", ".join(f"({c}, {a}, {'NULL' if s is None else repr(s)})" for c, a, s, _ in CKD_EPI_CASES)
+    sql = f"SELECT c, a, s, ckd_epi_2021(c, a, s) FROM (VALUES {rows}) t(c, a, s) ORDER BY c, a, s NULLS LAST"
+    duck = _duckdb(sql)
+    assert sorted((r[3] for r in duck), key=str) == sorted((e for *_, e in CKD_EPI_CASES), key=str)
+    assert _spark(spark_session, sql) == duck

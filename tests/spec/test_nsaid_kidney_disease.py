@@ -343,3 +343,78 @@ L02        | N18.4 | ICD-10-CM   | 2025-01-01  | 2025-06-01
 def test_ckd_ended_the_day_it_was_recorded_is_still_ckd(tmp_path):
     tables = {"prescriptions": LASTING_PRESCRIPTIONS, "diagnoses": LASTING_DIAGNOSES}
     check_spec(tmp_path, CHECK, AS_OF, tables, {"L01": "high", "L02": None})
+
+
+# Review 2026-12: exports without a laboratory's eGFR (MIMIC-IV, many US exports) carry the serum
+# creatinine only. An NSAID user with a creatinine of 150 umol/L and no eGFR has CKD stage 3b kidney
+# function: the eGFR is estimated from the creatinine by the race-free CKD-EPI 2021 equation (age on
+# the day, sex), wherever no eGFR was reported from the same sample.
+CREATININE_PATIENTS = table("""
+patient_id | birth_date | sex
+N01        | 1951-01-01 | F
+N02        | 1951-01-01 | M
+N03        | 1946-01-01 | M
+N04        | 1986-01-01 | F
+N05        | 1951-01-01 | F
+N06        | 1966-01-01 | M
+N07        | 1946-01-01 | U
+N08        | 1951-01-01 | F
+N09        | 1951-01-01 | F
+N10        | 1951-01-01 | M
+""")
+CREATININE_PRESCRIPTIONS = table(
+    "patient_id | drug_name | rxnorm_code | atc_code | start_date | end_date | days_supply\n"
+    + "\n".join(f"N{i:02d} | Naproxen 500mg tablets | | | 2026-09-01 | | 90" for i in range(1, 11))
+)
+CREATININE_LABS = table("""
+patient_id | collected_at        | loinc_code | test_name  | value | unit
+# 75, 150 umol/L: CKD-EPI 2021 gives 31 (woman)
+N01        | 2026-10-15T09:00:00 | 14682-9    | Creatinine | 150   | umol/L
+# 75, 1.7 mg/dL (150 umol/L): 42 (man)
+N02        | 2026-10-15T09:00:00 | 2160-0     | Creatinine | 1.7   | mg/dL
+# 80, 300 umol/L: 18, below 30 (high)
+N03        | 2026-10-15T09:00:00 | 14682-9    | Creatinine | 300   | umol/L
+# 40, 60 umol/L: 113
+N04        | 2026-10-15T09:00:00 | 14682-9    | Creatinine | 60    | umol/L
+# the laboratory's own eGFR from the same sample stands: 65, not low
+N05        | 2026-10-15T09:00:00 | 14682-9    | Creatinine | 150   | umol/L
+N05        | 2026-10-15T09:00:00 | 33914-3    | eGFR       | 65    | mL/min/1.73m2
+# a low reported eGFR in January, a normal creatinine since (60, 70 umol/L: 105): the latest stands
+N06        | 2026-01-10T09:00:00 | 33914-3    | eGFR       | 45    | mL/min/1.73m2
+N06        | 2026-10-15T09:00:00 | 14682-9    | Creatinine | 70    | umol/L
+# sex not recorded: 13 as a woman, 18 as a man, below 30 either way (the higher is shown)
+N07        | 2026-10-15T09:00:00 | 14682-9    | Creatinine | 300   | umol/L
+# one sample, the eGFR reported at 09:00 and the creatinine at 09:05: the laboratory's 58 stands
+N08        | 2026-10-15T09:00:00 | 33914-3    | eGFR       | 58    | mL/min/1.73m2
+N08        | 2026-10-15T09:05:00 | 14682-9    | Creatinine | 85    | umol/L
+# a date-only eGFR beside a timed creatinine of the same day: the eGFR stands
+N09        | 2026-10-15          | 33914-3    | eGFR       | 25    | mL/min/1.73m2
+N09        | 2026-10-15T11:00:00 | 14682-9    | Creatinine | 130   | umol/L
+# a creatinine in mg/dL exported without its unit (6.1 read as umol/L): no estimate, so the
+# earlier reported eGFR of 25 stands (high)
+N10        | 2026-03-01T09:00:00 | 33914-3    | eGFR       | 25    | mL/min/1.73m2
+N10        | 2026-10-15T09:00:00 | 14682-9    | Creatinine | 6.1   |
+""")
+
+
+def test_an_egfr_is_estimated_from_a_creatinine_when_none_was_reported(tmp_path):
+    tables = {
+        "patients": CREATININE_PATIENTS,
+        "prescriptions": CREATININE_PRESCRIPTIONS,
+        "labs": CREATININE_LABS,
+    }
+    expected = {"N01": "normal", "N02": "normal", "N03": "high", "N04": None, "N05": None, "N06": None}
+    expected |= {"N07": "high", "N08": "normal", "N09": "high", "N10": "high"}
+    evidence = {
+        "N01": {
+            "latest_egfr": "31.0 (CKD-EPI 2021 from creatinine 150.0 umol/L)",
+            "latest_egfr_at": "2026-10-15",
+        },
+        "N02": {"latest_egfr": "42.0 (CKD-EPI 2021 from creatinine 150.0 umol/L)"},
+        "N03": {"latest_egfr": "18.0 (CKD-EPI 2021 from creatinine 300.0 umol/L)"},
+        "N07": {"latest_egfr": "18.0 (CKD-EPI 2021 from creatinine 300.0 umol/L)"},
+        "N08": {"latest_egfr": "58.0"},
+        "N09": {"latest_egfr": "25.0"},
+        "N10": {"latest_egfr": "25.0", "latest_egfr_at": "2026-03-01"},
+    }
+    check_spec(tmp_path, CHECK, AS_OF, tables, expected, evidence=evidence)

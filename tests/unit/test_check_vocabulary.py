@@ -335,6 +335,31 @@ def test_is_topical(concepts, name, rxnorm, atc, topical):
     assert got is topical
 
 
+# CKD-EPI 2021 (Inker et al. 2021): a creatinine of 1.0 mg/dL (88.42 umol/L) at 60 is 64 for a woman
+# and 86 for a man, as the NKF's published calculator gives.
+CKD_EPI_CASES = [
+    (88.42, 60, "F", 64.0),
+    (88.42, 60, "M", 86.0),
+    (150.0, 75, "F", 31.0),
+    (150.0, 75, "M", 42.0),
+    (300.0, 80, "M", 18.0),
+    (60.0, 40, "F", 113.0),
+    (100.0, 17, "F", None),
+    # sex unknown: the higher of the two estimates (13 for a woman, 18 for a man)
+    (300.0, 80, "U", 18.0),
+    (300.0, 80, None, 18.0),
+    # under 20 umol/L: a mg/dL value exported without its unit, no estimate
+    (6.1, 50, "F", None),
+    (0.0, 50, "F", None),
+]
+
+
+@pytest.mark.parametrize(("creatinine", "age", "sex", "egfr"), CKD_EPI_CASES)
+def test_ckd_epi_2021_estimates_an_egfr_from_a_creatinine(con, creatinine, age, sex, egfr):
+    got = con.execute("SELECT ckd_epi_2021($c, $a, $s)", {"c": creatinine, "a": age, "s": sex}).fetchone()[0]
+    assert got == egfr
+
+
 DRUG_STEMS = [
     # RxNorm clinical drugs (Synthea, OMOP): one stem for every strength and release form
     ("amlodipine 2.5 MG Oral Tablet", "amlodipine"),
