@@ -57,7 +57,7 @@ named AS (
                           '(^|[^a-z])(prn|p\.r\.n|as needed|as required|when required|when needed|if needed)([^a-z]|$)')
                AS as_needed,
            drug_stem(a.drug_name) AS stem,
-           regexp_matches(lower(a.drug_name), '[a-z]\s*[/+]\s*[a-z]|\s(with|and)\s') AS combination
+           is_combination(a.drug_name) AS combination
     FROM active a
     LEFT JOIN descriptors d
       ON d.drug_name = a.drug_name
@@ -127,25 +127,27 @@ fall_risk AS (
          OR NOT bool_or(NOT starts_with(ingredient, '<'))
                 OVER (PARTITION BY patient_id, drug_name, rxnorm_code, atc_code)
 ),
-chained AS (
+prior_ends AS (
     -- Each drug's prescriptions joined into periods of continuous use: a prescription that starts
     -- after every earlier one of the drug (as needed or not, apart) stopped being taken (its end
-    -- plus its refill gap) begins a new period. Weekly supplies of a long-term drug are one period;
-    -- two antibiotic courses a month apart are two. The rows are those taken in the last
+    -- plus its refill gap, prior_until) begins a new period. Weekly supplies of a long-term drug are
+    -- one period; two antibiotic courses a month apart are two. The rows are those taken in the last
     -- acute_course_days, so a period that began before that shows it through the row taken on its
     -- first day.
+    SELECT *, max(coalesce(taken_until(start_date, end_effective, $refill_gap_days), $as_of))
+                  OVER (PARTITION BY patient_id, drug_key, as_needed ORDER BY start_date, drug_name
+                        ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prior_until
+    FROM identified
+),
+periods AS (
+    SELECT *, sum(CASE WHEN start_date > prior_until THEN 1 ELSE 0 END)
+                  OVER (PARTITION BY patient_id, drug_key, as_needed ORDER BY start_date, drug_name
+                        ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS period
+    FROM prior_ends
+),
+chained AS (
     SELECT *, min(start_date) OVER (PARTITION BY patient_id, drug_key, as_needed, period) AS period_start
-    FROM (
-        SELECT *, sum(CASE WHEN start_date > prior_until THEN 1 ELSE 0 END)
-                      OVER (PARTITION BY patient_id, drug_key, as_needed ORDER BY start_date, drug_name
-                            ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS period
-        FROM (
-            SELECT *, max(coalesce(taken_until(start_date, end_effective, $refill_gap_days), $as_of))
-                          OVER (PARTITION BY patient_id, drug_key, as_needed ORDER BY start_date, drug_name
-                                ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prior_until
-            FROM identified
-        )
-    )
+    FROM periods
 ),
 per_drug AS (
     -- One row per distinct drug. It counts towards polypharmacy when it is a regular systemic

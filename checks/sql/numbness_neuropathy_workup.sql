@@ -32,8 +32,8 @@ b12_treated AS (
     FROM drugs_started_by(['b12_replacement'], $as_of) e
     WHERE e.patient_id IN (SELECT patient_id FROM numbness)
       AND NOT starts_with(coalesce(e.atc_code, ''), 'A11')
-      AND NOT regexp_matches(lower(e.drug_name),
-                             '[a-z0-9]\s*[/+,&]\s*[a-z]|\s(with|and|plus)\s|multi|complex|compound|fol(ic|ate)')
+      AND NOT is_combination(e.drug_name)
+      AND NOT regexp_matches(lower(e.drug_name), '[a-z0-9]\s*,\s*[a-z]|multi|complex|compound|fol(ic|ate)')
     GROUP BY e.patient_id
 ),
 judged AS (

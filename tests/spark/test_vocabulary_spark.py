@@ -218,3 +218,18 @@ def test_ckd_epi_2021_reads_the_same(spark_session) -> None:
     duck = _duckdb(sql)
     assert sorted((r[3] for r in duck), key=str) == sorted((e for *_, e in CKD_EPI_CASES), key=str)
     assert _spark(spark_session, sql) == duck
+
+
+def test_is_combination_reads_the_same(spark_session) -> None:
+    """is_combination (checks/sql/_phrases.sql), a regular expression, on the names its DuckDB test holds."""
+    from tests.unit.test_check_vocabulary import COMBINATIONS
+
+    phrases = list(translate.statements((SQL_DIR / "_phrases.sql").read_text(encoding="utf-8")))
+    (macro,) = [s for s in phrases if "MACRO is_combination(" in s]
+    con = duckdb.connect()
+    con.execute(macro)
+    names = ", ".join("('" + name.replace("'", "''") + "')" for name, _ in COMBINATIONS)
+    sql = f"SELECT n, is_combination(n) FROM (VALUES {names}) t(n) ORDER BY n"
+    duck = [tuple(r) for r in con.execute(sql).fetchall()]
+    assert sorted(r[1] for r in duck) == sorted(c for _, c in COMBINATIONS)
+    assert _spark(spark_session, sql) == duck

@@ -360,6 +360,24 @@ def test_ckd_epi_2021_estimates_an_egfr_from_a_creatinine(con, creatinine, age, 
     assert got == egfr
 
 
+COMBINATIONS = [
+    ("acetaminophen 325 MG / oxycodone hydrochloride 10 MG Oral Tablet", True),  # RxNorm
+    ("Co-amoxiclav 500mg/125mg tablets", False),  # one name: identified by its name, not split
+    ("Paracetamol 500mg with codeine 8mg", True),
+    ("Carbidopa & levodopa 25mg/100mg tablets", True),
+    ("Nurofen plus tablets", True),
+    ("Ferrous sulfate and folic acid", True),
+    ("amlodipine 5 MG Oral Tablet", False),
+    ("Oramorph 10mg/5ml oral solution", False),
+    ("Hydroxocobalamin 1mg/1ml solution for injection ampoules", False),
+]
+
+
+@pytest.mark.parametrize(("name", "combination"), COMBINATIONS, ids=[n for n, _ in COMBINATIONS])
+def test_is_combination_reads_the_name(con, name, combination):
+    assert con.execute("SELECT is_combination($n)", {"n": name}).fetchone()[0] is combination
+
+
 DRUG_STEMS = [
     # RxNorm clinical drugs (Synthea, OMOP): one stem for every strength and release form
     ("amlodipine 2.5 MG Oral Tablet", "amlodipine"),
