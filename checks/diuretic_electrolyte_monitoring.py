@@ -14,8 +14,9 @@ CHECK = CheckDefinition(
         "vasopressin antagonist (tolvaptan: ATC C03X), alone or in a combination product) in a "
         "systemic form (not a cream or other topical form) "
         "taken on the as-of date: started on or before as-of and ending on or after as-of minus "
-        "refill_gap_days (a repeat not yet collected; the gap at most the course's length), or "
-        "open-ended."
+        "refill_gap_days (a repeat not yet collected; the gap at most the course's length, and none "
+        "after a diuretic stopped before its supply ran out: an end date before start + days_supply - "
+        "1), or open-ended."
     ),
     flag=(
         "No blood (serum/plasma) potassium result, or no blood sodium result, collected in the "

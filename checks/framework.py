@@ -99,14 +99,16 @@ def refill_gap(what: str) -> Parameter:
     supply is an estimate and the next 28-day issue often comes a few days late, so a long-term user
     is not off the drug in the gap between two issues (the 30-day grace period pharmacoepidemiology
     commonly uses to join refills into continuous use). The SQL phrase taken_until caps the gap at
-    the course's own length, so a short one-off course is not stretched by 30 days.
+    the course's own length, so a short one-off course is not stretched by 30 days, and allows none
+    after a prescription stopped before its supply ran out (an end date before start + days_supply -
+    1, OMOP's convention for a supply run out): the prescriber stopped the drug.
     """
     return days(
         "refill_gap_days",
         30,
         f"{what} up to this many days after a prescription ended still counts as on the drug: a days "
         "supply is an estimate and the next repeat often comes late (at most the course's length; 0: "
-        "only the days it covers).",
+        "only the days it covers; none after a drug stopped before its supply ran out).",
     )
 
 

@@ -19,7 +19,8 @@ CHECK = CheckDefinition(
     ),
     flag=(
         "While on insulin: in the lookback, a blood potassium below potassium_low collected while on "
-        "insulin (from an insulin prescription's start to refill_gap_days after its end), or a fall of "
+        "insulin (from an insulin prescription's start to refill_gap_days after its end; to its end "
+        "when stopped before its supply ran out), or a fall of "
         "at least fall_mmol between two consecutive blood potassium results that are both in the "
         "lookback and at most max_gap_days calendar days apart, whose later result was collected on such "
         "a day (the earlier one may be the pre-insulin baseline) and whose earlier result is not above "

@@ -128,14 +128,19 @@ SELECT p.patient_id, p.drug_name, p.rxnorm_code, p.atc_code, p.start_date,
        -- the prescription's own end, as planned when it was written (NULL = open-ended): what a
        -- rule about the prescription itself reads (an open-ended course's assumed length, an acute
        -- course's planned length), which a death later on must not change
-       p.end_effective AS planned_end
+       p.end_effective AS planned_end,
+       -- stopped before its supply ran out: an end date earlier than the supply's last day (OMOP's
+       -- convention: start + days_supply - 1; an end on that day, or the day after as some ETLs
+       -- write it, is the supply running out). The prescriber stopped the drug, so no refill gap
+       -- follows its end (taken_until): it is not a repeat the patient is between issues of.
+       coalesce(p.end_date < p.start_date + CAST(p.days_supply - 1 AS INTEGER), false) AS stopped
 FROM src_prescriptions p
 LEFT JOIN exposure_deaths d USING (patient_id);
 
 -- Prescriptions and diagnoses with their concepts, for the checks to read.
 CREATE OR REPLACE TEMP VIEW drug_exposures AS
 SELECT p.patient_id, p.drug_name, p.rxnorm_code, p.atc_code, p.start_date, p.end_effective,
-       p.planned_end, c.codelist, coalesce(c.ingredient, lower(p.drug_name)) AS ingredient
+       p.planned_end, p.stopped, c.codelist, coalesce(c.ingredient, lower(p.drug_name)) AS ingredient
 FROM prescription_periods p
 JOIN drug_concepts c
   ON c.drug_name = p.drug_name

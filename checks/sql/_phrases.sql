@@ -24,12 +24,15 @@
 --   ongoing_on(end_effective, on_day)                    not ended before on_day
 --   active_on(start_date, end_effective, on_day)         started on or before on_day, not ended before it
 --   active_in_window(start_date, end_effective, on_day, days)   active at some time in the window
---   taken_until(start_date, end_effective, gap_days)     the last day a prescription's drug counts as
---                                     taken: its end plus gap_days (a repeat medicine between two issues
---                                     is still taken), the gap at most the course's own length (a 5-day
---                                     course: 5 days); NULL when it runs on with no end
---   still_taken(start_date, end_effective, on_day, gap_days)   taken_until not before on_day
---   taken_on(start_date, end_effective, on_day, gap_days)  started on or before on_day and still taken on it
+--   taken_until(start_date, end_effective, stopped, gap_days)   the last day a prescription's drug
+--                                     counts as taken: its end plus gap_days (a repeat medicine between
+--                                     two issues is still taken), the gap at most the course's own length
+--                                     (a 5-day course: 5 days) and none after a prescription `stopped`
+--                                     before its supply ran out (prescription_periods); NULL when it runs
+--                                     on with no end
+--   still_taken(start_date, end_effective, stopped, on_day, gap_days)   taken_until not before on_day
+--   taken_on(start_date, end_effective, stopped, on_day, gap_days)  started on or before on_day and
+--                                     still taken on it
 --   course_end(start_date, planned_end, end_effective, days)   the last day of a course: its planned
 --                                     end, or with no end date and no days supply `days` from its start
 --                                     (an undated NSAID or B12 prescription is a course, not for ever);
@@ -85,12 +88,13 @@ CREATE OR REPLACE TEMP MACRO active_on(start_date, end_effective, on_day) AS
     start_date <= on_day AND ongoing_on(end_effective, on_day);
 CREATE OR REPLACE TEMP MACRO active_in_window(start_date, end_effective, on_day, days) AS
     start_date <= on_day AND ongoing_on(end_effective, window_start(on_day, days));
-CREATE OR REPLACE TEMP MACRO taken_until(start_date, end_effective, gap_days) AS
-    days_after(end_effective, least(CAST(gap_days AS INTEGER), days_between(start_date, end_effective)));
-CREATE OR REPLACE TEMP MACRO still_taken(start_date, end_effective, on_day, gap_days) AS
-    ongoing_on(taken_until(start_date, end_effective, gap_days), on_day);
-CREATE OR REPLACE TEMP MACRO taken_on(start_date, end_effective, on_day, gap_days) AS
-    start_date <= on_day AND still_taken(start_date, end_effective, on_day, gap_days);
+CREATE OR REPLACE TEMP MACRO taken_until(start_date, end_effective, stopped, gap_days) AS
+    days_after(end_effective, CASE WHEN stopped THEN 0
+                                   ELSE least(CAST(gap_days AS INTEGER), days_between(start_date, end_effective)) END);
+CREATE OR REPLACE TEMP MACRO still_taken(start_date, end_effective, stopped, on_day, gap_days) AS
+    ongoing_on(taken_until(start_date, end_effective, stopped, gap_days), on_day);
+CREATE OR REPLACE TEMP MACRO taken_on(start_date, end_effective, stopped, on_day, gap_days) AS
+    start_date <= on_day AND still_taken(start_date, end_effective, stopped, on_day, gap_days);
 
 CREATE OR REPLACE TEMP MACRO course_end(start_date, planned_end, end_effective, days) AS
     least(coalesce(planned_end, days_after(start_date, days)), end_effective);
@@ -112,7 +116,7 @@ CREATE OR REPLACE TEMP MACRO drugs_started_by(codelists, on_day) AS TABLE
     SELECT * FROM drug_exposures WHERE list_contains(codelists, codelist) AND start_date <= on_day;
 CREATE OR REPLACE TEMP MACRO drugs_taken_on(codelists, on_day, gap_days) AS TABLE
     SELECT * FROM drug_exposures
-    WHERE list_contains(codelists, codelist) AND taken_on(start_date, end_effective, on_day, gap_days);
+    WHERE list_contains(codelists, codelist) AND taken_on(start_date, end_effective, stopped, on_day, gap_days);
 CREATE OR REPLACE TEMP MACRO drugs_active_in_window(codelists, on_day, days) AS TABLE
     SELECT * FROM drug_exposures
     WHERE list_contains(codelists, codelist) AND active_in_window(start_date, end_effective, on_day, days);

@@ -4,7 +4,7 @@ WITH cramps AS (
     FROM diagnoses_in_window(['muscle_cramps'], $as_of, $lookback_days)
 ),
 drugs AS (
-    SELECT e.patient_id, e.drug_name, e.start_date, e.end_effective,
+    SELECT e.patient_id, e.drug_name, e.start_date, e.end_effective, e.stopped,
            CASE e.codelist WHEN 'diuretics' THEN 'diuretic' WHEN 'statins' THEN 'statin'
                 ELSE 'beta-blocker' END AS drug_class,
            -- the drug, whichever prescription of it (a repeat issue, a brand): its ingredient, or
@@ -22,7 +22,7 @@ per_drug AS (
     -- it runs on as-of or ended up to refill_gap_days before (the latest 28-day repeat issue of a
     -- statin taken since January, or the gap before the next: the drug was not stopped)
     SELECT patient_id, drug, min(start_date) AS first_start,
-           bool_or(still_taken(start_date, end_effective, $as_of, $refill_gap_days)) AS still_active
+           bool_or(still_taken(start_date, end_effective, stopped, $as_of, $refill_gap_days)) AS still_active
     FROM drugs
     GROUP BY patient_id, drug
 ),
@@ -35,7 +35,7 @@ on_drug AS (
     FROM cramps c
     JOIN drugs d
       ON d.patient_id = c.patient_id
-     AND taken_on(d.start_date, d.end_effective, c.recorded_at, $refill_gap_days)
+     AND taken_on(d.start_date, d.end_effective, d.stopped, c.recorded_at, $refill_gap_days)
     JOIN per_drug p ON p.patient_id = d.patient_id AND p.drug = d.drug
     WHERE p.first_start < c.recorded_at
 ),

@@ -3,13 +3,13 @@ WITH prescribed_on_as_of AS (
     -- taken on as-of: a prescription running on it, or one that ended up to refill_gap_days before
     -- it (28-day repeats collected every 31 days leave a long-term user a few days between issues;
     -- the gap is at most the course's own length, so a 5-day course is not taken for 30 days more)
-    SELECT patient_id, drug_name, rxnorm_code, atc_code, start_date, end_effective
+    SELECT patient_id, drug_name, rxnorm_code, atc_code, start_date, end_effective, stopped
     FROM drugs_taken_on(['diuretics'], $as_of, $refill_gap_days)
 ),
 active AS (
     -- a cream or other topical form of a diuretic (spironolactone 5% cream for acne or hair loss) is
     -- not systemic exposure and needs no electrolyte monitoring: is_topical, the one topical definition
-    SELECT d.patient_id, d.drug_name, d.start_date, d.end_effective
+    SELECT d.patient_id, d.drug_name, d.start_date, d.end_effective, d.stopped
     FROM prescribed_on_as_of d
     WHERE NOT is_topical(d.drug_name, d.rxnorm_code, d.atc_code)
 ),
@@ -19,7 +19,7 @@ treated AS (
     -- even a late one, does not make a long-term user look new
     SELECT d.patient_id, min(d.start_date) AS diuretic_since
     FROM drugs_started_by(['diuretics'], $as_of) d
-    WHERE still_taken(d.start_date, d.end_effective, window_start($as_of, $lookback_days), $refill_gap_days)
+    WHERE still_taken(d.start_date, d.end_effective, d.stopped, window_start($as_of, $lookback_days), $refill_gap_days)
       AND d.patient_id IN (SELECT patient_id FROM active)
       AND NOT is_topical(d.drug_name, d.rxnorm_code, d.atc_code)
     GROUP BY d.patient_id
@@ -32,7 +32,7 @@ population AS (
            any_value(t.diuretic_since) AS diuretic_since,
            -- the last day the patient counts as on a diuretic taken today (NULL: one runs on with no end)
            CASE WHEN bool_and(a.end_effective IS NOT NULL)
-                THEN max(taken_until(a.start_date, a.end_effective, $refill_gap_days)) END AS treated_until
+                THEN max(taken_until(a.start_date, a.end_effective, a.stopped, $refill_gap_days)) END AS treated_until
     FROM active a
     JOIN treated t USING (patient_id)
     GROUP BY a.patient_id

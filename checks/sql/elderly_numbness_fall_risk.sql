@@ -15,12 +15,12 @@ active AS (
     -- to refill_gap_days before it: with five repeats on staggered 28-day cycles, one is usually
     -- between two issues), and those taken at some time in the last acute_course_days, which show
     -- whether a short item is a renewal
-    SELECT patient_id, drug_name, rxnorm_code, atc_code, start_date, end_effective, planned_end,
-           still_taken(start_date, end_effective, $as_of, $refill_gap_days) AS on_as_of
+    SELECT patient_id, drug_name, rxnorm_code, atc_code, start_date, end_effective, planned_end, stopped,
+           still_taken(start_date, end_effective, stopped, $as_of, $refill_gap_days) AS on_as_of
     FROM prescriptions_active_in_window(
         $as_of, CAST($acute_course_days AS INTEGER) + CAST($refill_gap_days AS INTEGER))
     WHERE patient_id IN (SELECT patient_id FROM population)
-      AND still_taken(start_date, end_effective, window_start($as_of, $acute_course_days), $refill_gap_days)
+      AND still_taken(start_date, end_effective, stopped, window_start($as_of, $acute_course_days), $refill_gap_days)
 ),
 descriptors AS (
     -- The ingredients every drug codelist knows for each drug descriptor (class placeholders such
@@ -88,7 +88,7 @@ identified AS (
     -- one its stem carries), else its stem (through its RxNorm code's stem when coded). Never the
     -- RxNorm code itself: that would count each strength of one drug as a drug of its own.
     SELECT n.patient_id, n.drug_name, n.ingredients, n.topical, n.local_form, n.as_needed, n.on_as_of,
-           n.start_date, n.end_effective, n.planned_end,
+           n.start_date, n.end_effective, n.planned_end, n.stopped,
            CASE WHEN n.combination THEN 'combination ' || coalesce(n.atc_code, n.stem)
                 ELSE coalesce(n.ingredients, 'atc ' || coalesce(n.atc_code, a.atc), 'name ' || coalesce(c.stem, n.stem)) END
            || CASE WHEN n.topical THEN ' (topical)' ELSE '' END AS drug_key
@@ -134,7 +134,7 @@ prior_ends AS (
     -- one period; two antibiotic courses a month apart are two. The rows are those taken in the last
     -- acute_course_days, so a period that began before that shows it through the row taken on its
     -- first day.
-    SELECT *, max(coalesce(taken_until(start_date, end_effective, $refill_gap_days), $as_of))
+    SELECT *, max(coalesce(taken_until(start_date, end_effective, stopped, $refill_gap_days), $as_of))
                   OVER (PARTITION BY patient_id, drug_key, as_needed ORDER BY start_date, drug_name
                         ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prior_until
     FROM identified

@@ -20,7 +20,7 @@ WITH insulin_products AS (
 insulin_courses AS (
     -- every insulin course whose refill gap reaches into the lookback: a supply that ended just
     -- before the lookback still covers the results of its gap
-    SELECT e.patient_id, e.drug_name, e.start_date, e.end_effective,
+    SELECT e.patient_id, e.drug_name, e.start_date, e.end_effective, e.stopped,
            active_in_window(e.start_date, e.end_effective, $as_of, $lookback_days) AS in_lookback
     FROM drugs_active_in_window(['insulins'], $as_of,
                                 CAST($lookback_days AS INTEGER) + CAST($refill_gap_days AS INTEGER)) e
@@ -89,7 +89,7 @@ insulin_days AS (
     FROM series s
     JOIN insulin_courses c  -- series holds only the population's patients
       ON c.patient_id = s.patient_id
-     AND taken_on(c.start_date, c.end_effective, s.day, $refill_gap_days)
+     AND taken_on(c.start_date, c.end_effective, c.stopped, s.day, $refill_gap_days)
 ),
 marked AS (
     -- "after insulin": a low result, and the later result of a fall, count only when collected while

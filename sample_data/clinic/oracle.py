@@ -75,11 +75,23 @@ def active_on(rx: Prescription, day: date, ctx: Ctx, open_course: int | None = N
     return rx.start <= day and (end is None or end >= day)
 
 
+def stopped_early(rx: Prescription) -> bool:
+    """An end date before the supply's last day (start + days_supply - 1): the drug was stopped."""
+    return (
+        rx.end_date is not None
+        and rx.days_supply is not None
+        and rx.end_date < rx.start + timedelta(days=rx.days_supply - 1)
+    )
+
+
 def taken_until(rx: Prescription, ctx: Ctx) -> date | None:
     """The last day taken: the end plus the reading's refill_gap days, at most the course's own
-    length; None while it runs on."""
+    length, none after a drug stopped before its supply ran out; None while it runs on."""
     end = rx_end(rx, ctx)
-    return None if end is None else end + timedelta(days=min(ctx.reading.refill_gap, (end - rx.start).days))
+    if end is None:
+        return None
+    gap = 0 if stopped_early(rx) else min(ctx.reading.refill_gap, (end - rx.start).days)
+    return end + timedelta(days=gap)
 
 
 def taken_in(rx: Prescription, low: date, high: date, ctx: Ctx) -> bool:

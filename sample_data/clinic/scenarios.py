@@ -507,6 +507,13 @@ def issue15_scenarios() -> list[Scenario]:
               Rx("metformin", -700), Rx("lisinopril", -600), Rx("atorvastatin", -600),
               Rx("omeprazole", -400), Dx("G62.9", -200), tests(-150, "hba1c", "vitamin_b12"),
               Rx("amlodipine", -89, days=28), Rx("amlodipine", -59, days=28)),
+        # ... but a drug stopped before its supply ran out (an end date before start + days supply
+        # - 1) is not taken after its end: 90 days supplied, stopped after 45 (control); the same
+        # supply ending on its last day, 11 days before as-of, is still in its gap (flagged)
+        plant(DEM, "dem_stopped_before_supply_ran_out", (), 72, Dx("I10", -500),
+              Rx("furosemide", -60, end=-15, days=90)),
+        plant(DEM, "dem_supply_ran_out_in_refill_gap", {DEM}, 70, Dx("I10", -500),
+              Rx("furosemide", -100, end=-11, days=90)),
     ]  # fmt: skip
 
 

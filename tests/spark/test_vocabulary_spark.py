@@ -145,14 +145,19 @@ def test_age_on_reads_the_same(spark_session) -> None:
 
 def test_a_refill_gap_reads_the_same(spark_session) -> None:
     """taken_until, still_taken and taken_on (checks/sql/_phrases.sql): the gap capped at the course's
-    length, an open end, gap 0, and the day the gap runs out."""
+    length, an open end, gap 0, the day the gap runs out, and no gap after an early stop."""
     sql = (
-        "SELECT s, e, g, taken_until(s, e, g), still_taken(s, e, DATE '2026-11-20', g), "
-        "taken_on(s, e, DATE '2026-11-20', g) FROM (VALUES "
-        "(DATE '2026-01-01', DATE '2026-10-21', 30), (DATE '2026-01-01', DATE '2026-10-20', 30), "
-        "(DATE '2026-11-10', DATE '2026-11-15', 30), (DATE '2026-11-09', DATE '2026-11-14', 30), "
-        "(DATE '2026-01-01', CAST(NULL AS DATE), 30), (DATE '2026-01-01', DATE '2026-11-19', 0), "
-        "(DATE '2026-11-21', CAST(NULL AS DATE), 30)) t(s, e, g) ORDER BY s, e NULLS LAST, g"
+        "SELECT s, e, g, x, taken_until(s, e, x, g), still_taken(s, e, x, DATE '2026-11-20', g), "
+        "taken_on(s, e, x, DATE '2026-11-20', g) FROM (VALUES "
+        "(DATE '2026-01-01', DATE '2026-10-21', 30, false), "
+        "(DATE '2026-01-01', DATE '2026-10-20', 30, false), "
+        "(DATE '2026-11-10', DATE '2026-11-15', 30, false), "
+        "(DATE '2026-11-09', DATE '2026-11-14', 30, false), "
+        "(DATE '2026-01-01', CAST(NULL AS DATE), 30, false), "
+        "(DATE '2026-01-01', DATE '2026-11-19', 0, false), "
+        "(DATE '2026-11-21', CAST(NULL AS DATE), 30, false), "
+        "(DATE '2026-09-01', DATE '2026-11-10', 30, true)) "
+        "t(s, e, g, x) ORDER BY s, e NULLS LAST, g"
     )
     words = ("days_between", "days_after", "ongoing_on", "taken_until", "still_taken", "taken_on")
     phrases = list(translate.statements((SQL_DIR / "_phrases.sql").read_text(encoding="utf-8")))
@@ -161,7 +166,7 @@ def test_a_refill_gap_reads_the_same(spark_session) -> None:
         (macro,) = [s for s in phrases if f"MACRO {word}(" in s]
         con.execute(macro)
     duck = [tuple(r) for r in con.execute(sql).fetchall()]
-    assert [r[4] for r in duck] == [False, True, False, True, False, True, True]
+    assert [r[5] for r in duck] == [False, True, False, True, False, False, True, True]
     assert _spark(spark_session, sql) == duck
 
 

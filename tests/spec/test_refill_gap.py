@@ -302,3 +302,88 @@ def test_fall_risk_with_no_refill_gap_reads_the_days_covered_only(tmp_path):
     check_spec(
         tmp_path, "elderly_numbness_fall_risk", AS_OF, FALL_TABLES, expected, params={"refill_gap_days": 0}
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# A drug the prescriber stopped before its supply ran out: an end date earlier than the supply's
+# last day (start + days_supply - 1, OMOP's convention for a supply run out) is a stop, not the end
+# of an issue, and no refill gap follows it. A clinician would not ask for monitoring of a diuretic
+# stopped two weeks ago, nor count a stopped medicine towards polypharmacy.
+# ---------------------------------------------------------------------------------------------
+STOPPED_DIURETICS = table("""
+patient_id | drug_name               | rxnorm_code | atc_code | start_date | end_date   | days_supply
+# 90 days supplied on 09-01, stopped on 11-05 (15 days before as-of): not taken
+S01        | Furosemide 40mg tablets |             |          | 2026-09-01 | 2026-11-05 | 90
+# 90 days supplied on 08-01, ended on the supply's last day 10-29 (OMOP: start + 90 - 1): in the gap
+S02        | Furosemide 40mg tablets |             |          | 2026-08-01 | 2026-10-29 | 90
+# ... or the day after, as some ETLs write the end (the Eunomia OMOP sample: start + 90)
+S03        | Furosemide 40mg tablets |             |          | 2026-08-01 | 2026-10-30 | 90
+# ... a day before the supply's last day: stopped
+S04        | Furosemide 40mg tablets |             |          | 2026-08-01 | 2026-10-28 | 90
+# stopped on 11-05 and restarted on 11-12 as a new prescription: taken (and taken since 09-01: a
+# week's break does not make the restart a new course)
+S05        | Furosemide 40mg tablets |             |          | 2026-09-01 | 2026-11-05 | 90
+S05        | Furosemide 40mg tablets |             |          | 2026-11-12 |            | 28
+# stopped on 11-05 with no days supply given: the end date may be an issue's end, so the gap stays
+S06        | Furosemide 40mg tablets |             |          | 2026-09-01 | 2026-11-05 |
+""")
+
+
+def test_a_diuretic_stopped_before_its_supply_ran_out_is_not_taken(tmp_path):
+    tables = {"prescriptions": STOPPED_DIURETICS}
+    expected = {"S01": OUT, "S02": "high", "S03": "high", "S04": OUT, "S05": "high", "S06": "high"}
+    evidence = {"S05": {"diuretic_since": "2026-09-01"}}
+    check_spec(tmp_path, "diuretic_electrolyte_monitoring", AS_OF, tables, expected, evidence=evidence)
+
+
+STOPPED_FALL_IDS = ("F11", "F12", "F13")
+STOPPED_FALL_TABLES = {
+    "patients": "patient_id | birth_date | sex\n"
+    + "\n".join(f"{p} | 1950-01-01 | F" for p in STOPPED_FALL_IDS),
+    "diagnoses": "patient_id | code | code_system | recorded_at | resolved_at\n"
+    + "\n".join(f"{p} | E11.42 | ICD-10-CM | 2026-01-01 |" for p in STOPPED_FALL_IDS),
+    "prescriptions": table(
+        "patient_id | drug_name | rxnorm_code | atc_code | start_date | end_date | days_supply"
+        + FOUR_RUNNING.format(p="F11")
+        + """
+# the fifth, amlodipine, issued for 28 days on 10-20 and stopped on 11-10 (ankle swelling): four
+F11 | Amlodipine 5mg tablets | | | 2026-09-20 | | 28
+F11 | Amlodipine 5mg tablets | | | 2026-10-20 | 2026-11-10 | 28
+# a zopiclone issue of 28 days stopped after 16 days: no fall-risk drug taken
+F12 | Zopiclone 7.5mg tablets | | | 2026-10-20 | 2026-11-05 | 28"""
+        + FOUR_RUNNING.format(p="F13")
+        + """
+# control: the amlodipine issue ended on its supply's last day 5 days ago: five, as F01
+F13 | Amlodipine 5mg tablets | | | 2026-09-17 | | 28
+F13 | Amlodipine 5mg tablets | | | 2026-10-18 | 2026-11-14 | 28"""
+    ),
+}
+
+
+def test_a_medicine_stopped_before_its_supply_ran_out_is_not_counted(tmp_path):
+    expected = {"F11": None, "F12": None, "F13": "normal"}
+    evidence = {"F13": {"active_drug_count": 5}}
+    check_spec(
+        tmp_path, "elderly_numbness_fall_risk", AS_OF, STOPPED_FALL_TABLES, expected, evidence=evidence
+    )
+
+
+STOPPED_REVIEW = {
+    "prescriptions": table("""
+patient_id | drug_name                 | rxnorm_code | atc_code | start_date | end_date   | days_supply
+# 56 days of simvastatin from 05-01, stopped on 06-10 for aches; cramp recorded on 06-20: not on it
+C04        | Simvastatin 40mg tablets  |             |          | 2026-05-01 | 2026-06-10 | 56
+# control: 28 days from 05-14, the supply's last day 06-10; cramp on 06-20, between two issues
+C05        | Simvastatin 40mg tablets  |             |          | 2026-05-14 | 2026-06-10 | 28
+"""),
+    "diagnoses": table("""
+patient_id | code  | code_system | recorded_at | resolved_at
+C04        | R25.2 | ICD-10-CM   | 2026-06-20  |
+C05        | R25.2 | ICD-10-CM   | 2026-06-20  |
+"""),
+}
+
+
+def test_a_cramp_after_the_statin_was_stopped_was_not_on_it(tmp_path):
+    expected = {"C04": None, "C05": "normal"}
+    check_spec(tmp_path, "cramps_medication_review", AS_OF, STOPPED_REVIEW, expected)

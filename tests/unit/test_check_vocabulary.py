@@ -14,10 +14,14 @@ from checks.evaluate import SQL_DIR
 from checks.translate import statements
 
 AS_OF = date(2026, 11, 20)
+# a stand-in row of drug_exposures; `stopped` (an early stop: no refill gap) is false unless given
+INSERT_EXPOSURE = (
+    "INSERT INTO drug_exposures (patient_id, drug_name, codelist, start_date, end_effective) VALUES"
+)
 
 STAND_INS = """
 CREATE TABLE drug_exposures (patient_id VARCHAR, drug_name VARCHAR, codelist VARCHAR, start_date DATE,
-                             end_effective DATE);
+                             end_effective DATE, stopped BOOLEAN DEFAULT false);
 CREATE TABLE prescription_periods (patient_id VARCHAR, drug_name VARCHAR, start_date DATE,
                                    end_effective DATE);
 CREATE TABLE coded_diagnoses (patient_id VARCHAR, code_original VARCHAR, code_system VARCHAR,
@@ -54,7 +58,7 @@ def test_window_start_and_in_window_include_both_ends(con):
 def test_drugs_taken_on_a_day(con):
     """drugs_taken_on: the codelists' rows taken on the day (taken_on); gap 0 is active on it."""
     con.executemany(
-        "INSERT INTO drug_exposures VALUES (?, 'furosemide', ?, ?, ?)",
+        f"{INSERT_EXPOSURE} (?, 'furosemide', ?, ?, ?)",
         [
             ["open-ended", "diuretics", date(2026, 1, 1), None],
             ["ends on the day", "diuretics", date(2026, 1, 1), AS_OF],
@@ -87,23 +91,30 @@ def test_a_repeat_medicine_is_still_taken_in_its_refill_gap(con):
         ["5-day course ended 5 days before", date(2026, 11, 10), date(2026, 11, 15)],
         ["5-day course ended 6 days before", date(2026, 11, 9), date(2026, 11, 14)],
     ]
-    con.executemany("INSERT INTO drug_exposures VALUES (?, 'furosemide', 'diuretics', ?, ?)", rows)
+    con.executemany(f"{INSERT_EXPOSURE} (?, 'furosemide', 'diuretics', ?, ?)", rows)
+    # stopped by the prescriber 10 days before, before its supply ran out: no refill gap
+    con.execute(
+        "INSERT INTO drug_exposures VALUES ('stopped 10 days before', 'furosemide', 'diuretics', ?, ?, true)",
+        [date(2026, 9, 1), date(2026, 11, 10)],
+    )
     query = "SELECT patient_id FROM drug_exposures WHERE {}"
-    taken = ids(con, query.format("taken_on(start_date, end_effective, $d, $g)"), {"d": AS_OF, "g": 30})
+    gap = {"d": AS_OF, "g": 30}
+    taken = ids(con, query.format("taken_on(start_date, end_effective, stopped, $d, $g)"), gap)
     assert taken == [
         "5-day course ended 5 days before",
         "ended 30 days before",
         "ends on the day",
         "open-ended",
     ]
-    still = ids(con, query.format("still_taken(start_date, end_effective, $d, $g)"), {"d": AS_OF, "g": 30})
+    still = ids(con, query.format("still_taken(start_date, end_effective, stopped, $d, $g)"), gap)
     assert still == [*taken, "starts the day after"]
     until = con.execute(
-        "SELECT taken_until(DATE '2026-01-01', DATE '2026-10-21', 30), taken_until(DATE '2026-11-10', "
-        "DATE '2026-11-15', 30), taken_until(DATE '2026-01-01', NULL, 30)"
+        "SELECT taken_until(DATE '2026-01-01', DATE '2026-10-21', false, 30), taken_until(DATE '2026-11-10', "
+        "DATE '2026-11-15', false, 30), taken_until(DATE '2026-01-01', NULL, false, 30), "
+        "taken_until(DATE '2026-09-01', DATE '2026-11-10', true, 30)"
     ).fetchone()
-    assert until == (AS_OF, date(2026, 11, 20), None)
-    no_gap = ids(con, query.format("taken_on(start_date, end_effective, $d, 0)"), {"d": AS_OF})
+    assert until == (AS_OF, date(2026, 11, 20), None, date(2026, 11, 10))
+    no_gap = ids(con, query.format("taken_on(start_date, end_effective, stopped, $d, 0)"), {"d": AS_OF})
     assert no_gap == ids(con, query.format("active_on(start_date, end_effective, $d)"), {"d": AS_OF})
     assert no_gap == ["ends on the day", "open-ended"]
 
@@ -131,7 +142,7 @@ def test_an_undated_course_ends_days_after_its_start_or_at_a_death(con):
 
 def test_drugs_active_in_a_window_and_started_by_a_day(con):
     con.executemany(
-        "INSERT INTO drug_exposures VALUES (?, 'insulin glargine', 'insulins', ?, ?)",
+        f"{INSERT_EXPOSURE} (?, 'insulin glargine', 'insulins', ?, ?)",
         [
             ["ended on the first day", date(2026, 1, 1), date(2026, 8, 22)],  # window: 90 days to as-of
             ["ended the day before it", date(2026, 1, 1), date(2026, 8, 21)],
