@@ -559,6 +559,8 @@ def main(argv: list[str] | None = None) -> dict:
     if not args.json:
         print(f"machine: {machine()}; pipeline memory_limit {MEMORY_LIMIT[0]}", flush=True)
     show = (lambda _: None) if args.json else print_size
+    if args.workdir:  # a folder named for the files is made, not a traceback when it does not exist yet
+        args.workdir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
         figures = run_benchmark(sizes, args.seed, args.report_patients, Path(tmp), show)
     if args.json:
