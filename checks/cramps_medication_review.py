@@ -14,7 +14,8 @@ CHECK = CheckDefinition(
     flag=(
         "A cramp in the lookback was recorded on a day when a diuretic, a statin or a systemic "
         "beta-blocker (alone or in a combination product) was taken: started on or before that day "
-        "and ending on or after that day minus refill_gap_days, or open-ended, and first started "
+        "and ending on or after that day minus refill_gap_days (also after a stop: the gap is the time "
+        "the drug's effect takes to wear off), or open-ended, and first started "
         "before that day (not started at "
         "the consultation that recorded the cramp)."
     ),
@@ -24,7 +25,8 @@ CHECK = CheckDefinition(
     ),
     priority=(
         "High when cramps were recorded on two or more distinct days in the lookback and a drug that "
-        "was taken at a cramp is still taken on as-of (refill_gap_days), in any prescription of it "
+        "was taken at a cramp is still taken on as-of (refill_gap_days; none after a prescription read "
+        "as stopped), in any prescription of it "
         "(a later repeat issue or another brand of the same ingredient) (persistent cramps, culprit "
         "not stopped); "
         "otherwise normal."
@@ -65,8 +67,11 @@ CHECK = CheckDefinition(
         "issues collected every 31 days leave a few days between them, and a statin user's cramp "
         "recorded in that gap was not blamed on the statin (the grace period pharmacoepidemiology "
         "commonly uses to join refills into continuous use, as the insulin and diuretic checks do; at "
-        "most the course's own length, so a 5-day course is not taken for 30 days more, and none "
-        "after a drug stopped before its supply ran out: an end date before start + days_supply - 1). "
+        "most the course's own length, so a 5-day course is not taken for 30 days more). A cramp in "
+        "the gap after a drug was stopped still counts: statin muscle symptoms take 2-4 weeks to "
+        "settle after stopping, and a diuretic's low potassium or magnesium days to weeks to correct "
+        "(second read 2026-12-02); only whether the drug is still taken on as-of reads the stop "
+        "(the export's stopped flag, else an end date before start + days_supply - 1). "
         "The review is still due when the "
         "drug has since been stopped (the record should "
         "show the link was considered), but it is most pressing when cramps keep coming back on a drug "

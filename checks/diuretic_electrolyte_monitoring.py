@@ -15,8 +15,8 @@ CHECK = CheckDefinition(
         "systemic form (not a cream or other topical form) "
         "taken on the as-of date: started on or before as-of and ending on or after as-of minus "
         "refill_gap_days (a repeat not yet collected; the gap at most the course's length, and none "
-        "after a diuretic stopped before its supply ran out: an end date before start + days_supply - "
-        "1), or open-ended."
+        "after a diuretic read as stopped: the export's stopped flag, else an end date before start + "
+        "days_supply - 1), or open-ended."
     ),
     flag=(
         "No blood (serum/plasma) potassium result, or no blood sodium result, collected in the "
@@ -104,9 +104,11 @@ CHECK = CheckDefinition(
         "course of furosemide is taken for 5 more days, not 30. The evidence names every diuretic "
         "taken, running or in its gap, so the list changes when a drug starts or its gap runs out and "
         "not with the day of the repeat cycle (after a switch, the old diuretic is named until its "
-        "gap runs out). The data cannot tell a stop date from the end of a supply, so a diuretic "
-        "stopped on purpose is also taken for the gap; set refill_gap_days = 0 where an export's end "
-        "dates are stop dates. PINCER's monitoring indicators read exposure more widely still "
+        "gap runs out). No gap follows a diuretic read as stopped: the export says so (the optional "
+        "stopped column; FHIR status 'stopped'), or its end date comes before the supply's last day "
+        "(start + days_supply - 1, OMOP's convention for a supply run out). Otherwise an end date may "
+        "be an issue's end or a stop, and the gap follows it; set refill_gap_days = 0 where an "
+        "export's end dates are stop dates. PINCER's monitoring indicators read exposure more widely still "
         "(prescribed in the previous six months). "
         "The guideline names no interval; 365 days matches the annual monitoring used by PINCER-style "
         "indicators and most renal-function monitoring guidance for stable diuretic users. The end of a "
@@ -144,6 +146,6 @@ CHECK = CheckDefinition(
         "A numeric blood potassium and a numeric blood sodium result (and, with require_renal = 1, a "
         "creatinine or eGFR), all collected in the lookback window (with post_start_days > 0 and a "
         "course started in it: collected on or after the start), or the diuretic ended more than "
-        "refill_gap_days before as-of."
+        "refill_gap_days before as-of (or was stopped before as-of: no gap)."
     ),
 )

@@ -34,12 +34,13 @@ CHECK = CheckDefinition(
         "or more before as-of: each prescription starting before the last one's refill gap ran out). A "
         "drug is taken on as-of when a prescription of it runs on that day "
         "or ended up to refill_gap_days before it (at most the prescription's own length; none after "
-        "a drug stopped before its supply ran out)."
+        "a prescription read as stopped)."
     ),
     windows=(
         "Age and drugs: on the as-of date (a drug is taken when started on or before as-of and ending "
         "on or after as-of minus refill_gap_days, or open-ended; the gap at most the prescription's own "
-        "length). Lower-limb neuropathy: present on as-of, however long ago it was recorded."
+        "length, none after one read as stopped). Lower-limb neuropathy: present on as-of, however "
+        "long ago it was recorded."
     ),
     priority="High when both hold (polypharmacy and a fall-risk drug); otherwise normal.",
     evidence=(
@@ -109,10 +110,12 @@ CHECK = CheckDefinition(
         "pharmacoepidemiology uses to join refills, as the diuretic check reads it) before as-of is "
         "still taken, for the count and for the fall-risk drugs alike. The gap is at most the "
         "prescription's own length, so a 7-day course of diazepam ended 8 days ago is no longer taken; "
-        "a drug stopped before its supply ran out (an end date before start + days_supply - 1, OMOP's "
-        "convention for a supply run out) is not taken after its end. Without a days supply an end "
-        "date may be an issue's end or a stop, and the gap follows it (refill_gap_days = 0 where end "
-        "dates are stop dates). Inhalers and injections count. Drugs "
+        "a drug read as stopped (the export's stopped flag, e.g. FHIR status 'stopped'; else an end "
+        "date before start + days_supply - 1, OMOP's convention for a supply run out) is not taken "
+        "after its end. Otherwise an end date may be an issue's end or a stop, and the gap follows it "
+        "(refill_gap_days = 0 where end dates are stop dates); an issue replaced the day after it "
+        "ends is unbroken use (a weekly compliance pack collected early). Inhalers and injections "
+        "count. Drugs "
         "left out are listed in drugs_not_counted. Drugs are counted as distinct ingredients or "
         "ingredient sets: a renewal or a dose change counts once, a combination product counts as one "
         "drug, a brand and its generic count once when any drug codelist knows the ingredient (the "
@@ -144,6 +147,6 @@ CHECK = CheckDefinition(
         "(benzodiazepine, Z-drug, opioid, sedating antihistamine, gabapentinoid, tricyclic, SNRI, SSRI, "
         "antiepileptic, antipsychotic) taken on the as-of date, after a medication review: a drug "
         "stopped more than refill_gap_days before as-of (or a short course past its own length), or "
-        "stopped before its supply ran out."
+        "read as stopped before as-of."
     ),
 )

@@ -100,15 +100,16 @@ def refill_gap(what: str) -> Parameter:
     is not off the drug in the gap between two issues (the 30-day grace period pharmacoepidemiology
     commonly uses to join refills into continuous use). The SQL phrase taken_until caps the gap at
     the course's own length, so a short one-off course is not stretched by 30 days, and allows none
-    after a prescription stopped before its supply ran out (an end date before start + days_supply -
-    1, OMOP's convention for a supply run out): the prescriber stopped the drug.
+    after a prescription read as stopped: the export says so (`stopped`: FHIR status 'stopped', a
+    GP system's discontinued flag), else its end date comes before start + days_supply - 1 (OMOP's
+    convention for a supply run out), read as a stop rather than the end of an issue.
     """
     return days(
         "refill_gap_days",
         30,
         f"{what} up to this many days after a prescription ended still counts as on the drug: a days "
         "supply is an estimate and the next repeat often comes late (at most the course's length; 0: "
-        "only the days it covers; none after a drug stopped before its supply ran out).",
+        "only the days it covers; none after a prescription read as stopped).",
     )
 
 

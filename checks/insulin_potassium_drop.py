@@ -20,7 +20,7 @@ CHECK = CheckDefinition(
     flag=(
         "While on insulin: in the lookback, a blood potassium below potassium_low collected while on "
         "insulin (from an insulin prescription's start to refill_gap_days after its end; to its end "
-        "when stopped before its supply ran out), or a fall of "
+        "when read as stopped), or a fall of "
         "at least fall_mmol between two consecutive blood potassium results that are both in the "
         "lookback and at most max_gap_days calendar days apart, whose later result was collected on such "
         "a day (the earlier one may be the pre-insulin baseline) and whose earlier result is not above "
@@ -33,7 +33,9 @@ CHECK = CheckDefinition(
         "Lookback: as-of minus lookback_days (inclusive) to as-of (inclusive), for both the insulin "
         "and the potassium results. A result counts on its collection date; 'while on insulin' compares "
         "that date with each insulin prescription's start and its end plus refill_gap_days (both days "
-        "count; a low result weeks after the last course ended is not blamed on insulin)."
+        "count; a low result weeks after the last course ended is not blamed on insulin; no gap after "
+        "a prescription read as stopped: the export's stopped flag, else an end date before start + "
+        "days_supply - 1)."
     ),
     priority=(
         "High when a potassium in the lookback collected while on insulin is below "

@@ -137,11 +137,14 @@ PRESCRIPTIONS = TableContract(
     table="prescriptions",
     file="prescriptions.csv",
     required=("patient_id", "drug_name", "start_date"),
-    optional=("rxnorm_code", "atc_code", "end_date", "days_supply"),
+    # stopped: the source says the drug was stopped (FHIR status 'stopped', a GP system's
+    # discontinued flag): its end date is a stop, not the end of an issue (no refill gap)
+    optional=("rxnorm_code", "atc_code", "end_date", "days_supply", "stopped"),
     text={
         "start_date": "start_date_text",
         "end_date": "end_date_text",
         "days_supply": "days_supply_text",
+        "stopped": "stopped_text",
     },
     rules=rules.prescription_rules,
     stored=(
@@ -153,6 +156,7 @@ PRESCRIPTIONS = TableContract(
         "end_date",
         "days_supply",
         "end_effective",
+        "stopped",
     ),
     derived=("end_effective",),  # from end_date, else start_date + days_supply
     identity_date="start_date",

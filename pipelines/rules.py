@@ -248,6 +248,14 @@ def prescription_rules(export_date: date, date_order: str = "iso") -> list[Rule]
         ),
         _matches("rxnorm_code", RXNORM_PATTERN, "RxNorm code (digits)", soft=True),
         _matches("atc_code", ATC_PATTERN, "ATC code", soft=True),
+        Rule(  # a flag that cannot be read says nothing: the row loads, its end read as exported
+            "stopped",
+            "yes_no",
+            "stopped is not a yes/no value (true/false, yes/no, y/n, 1/0); loaded without it",
+            lambda t: t.stopped_text.isnull() | t.stopped.notnull(),
+            soft=True,
+            clears=("stopped",),
+        ),
     ]
 
 

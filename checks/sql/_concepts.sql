@@ -129,11 +129,11 @@ SELECT p.patient_id, p.drug_name, p.rxnorm_code, p.atc_code, p.start_date,
        -- rule about the prescription itself reads (an open-ended course's assumed length, an acute
        -- course's planned length), which a death later on must not change
        p.end_effective AS planned_end,
-       -- stopped before its supply ran out: an end date earlier than the supply's last day (OMOP's
-       -- convention: start + days_supply - 1; an end on that day, or the day after as some ETLs
-       -- write it, is the supply running out). The prescriber stopped the drug, so no refill gap
-       -- follows its end (taken_until): it is not a repeat the patient is between issues of.
-       coalesce(p.end_date < p.start_date + CAST(p.days_supply - 1 AS INTEGER), false) AS stopped
+       -- stopped: no refill gap follows its end (taken_until), as the export says (FHIR status
+       -- 'stopped'; active or completed: not), else read from the dates: an end before the supply's
+       -- last day (OMOP's convention: start + days_supply - 1; an end on that day, or the day after
+       -- as some ETLs write it, is the supply running out) is a stop, not the end of an issue
+       coalesce(p.stopped, p.end_date < p.start_date + CAST(p.days_supply - 1 AS INTEGER), false) AS stopped
 FROM src_prescriptions p
 LEFT JOIN exposure_deaths d USING (patient_id);
 

@@ -20,7 +20,8 @@ drugs AS (
 per_drug AS (
     -- when each drug was first started, and whether it is still taken on as-of: any prescription of
     -- it runs on as-of or ended up to refill_gap_days before (the latest 28-day repeat issue of a
-    -- statin taken since January, or the gap before the next: the drug was not stopped)
+    -- statin taken since January, or the gap before the next: the drug was not stopped; no gap
+    -- after a prescription stopped before its supply ran out)
     SELECT patient_id, drug, min(start_date) AS first_start,
            bool_or(still_taken(start_date, end_effective, stopped, $as_of, $refill_gap_days)) AS still_active
     FROM drugs
@@ -30,12 +31,14 @@ on_drug AS (
     -- each cramp with every implicated drug taken on the day it was recorded (active, or in the
     -- refill gap after an issue), unless that day is the drug's first start: a statin started at
     -- the consultation that recorded the cramp had not been taken yet (a renewal that day of a drug
-    -- taken before is still the drug)
+    -- taken before is still the drug). The gap follows a stopped drug too (`false`, not `stopped`):
+    -- here it is also the time a drug's effect takes to wear off (statin muscle symptoms settle over
+    -- 2-4 weeks), so a cramp 10 days after the statin was stopped may still be the statin's
     SELECT c.patient_id, c.recorded_at, d.drug_name, d.drug_class, p.still_active
     FROM cramps c
     JOIN drugs d
       ON d.patient_id = c.patient_id
-     AND taken_on(d.start_date, d.end_effective, d.stopped, c.recorded_at, $refill_gap_days)
+     AND taken_on(d.start_date, d.end_effective, false, c.recorded_at, $refill_gap_days)
     JOIN per_drug p ON p.patient_id = d.patient_id AND p.drug = d.drug
     WHERE p.first_start < c.recorded_at
 ),

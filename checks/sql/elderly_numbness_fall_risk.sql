@@ -129,8 +129,9 @@ fall_risk AS (
 ),
 prior_ends AS (
     -- Each drug's prescriptions joined into periods of continuous use: a prescription that starts
-    -- after every earlier one of the drug (as needed or not, apart) stopped being taken (its end
-    -- plus its refill gap, prior_until) begins a new period. Weekly supplies of a long-term drug are
+    -- later than the day after every earlier one of the drug (as needed or not, apart) stopped being
+    -- taken (its end plus its refill gap, prior_until) begins a new period: one starting the next day
+    -- continues it (a stopped issue replaced the next day, a dose change). Weekly supplies of a long-term drug are
     -- one period; two antibiotic courses a month apart are two. The rows are those taken in the last
     -- acute_course_days, so a period that began before that shows it through the row taken on its
     -- first day.
@@ -140,7 +141,7 @@ prior_ends AS (
     FROM identified
 ),
 periods AS (
-    SELECT *, sum(CASE WHEN start_date > prior_until THEN 1 ELSE 0 END)
+    SELECT *, sum(CASE WHEN start_date > days_after(prior_until, 1) THEN 1 ELSE 0 END)
                   OVER (PARTITION BY patient_id, drug_key, as_needed ORDER BY start_date, drug_name
                         ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS period
     FROM prior_ends

@@ -393,6 +393,11 @@ SELECT {_drug()},
        {REQUEST_START} AS start_date,
        {_end(REQUEST_START, f"({REQUEST_END})", SUPPLY_DAYS)} AS end_date,
        {SUPPLY_DAYS}::VARCHAR AS days_supply,
+       -- said by the status: 'stopped' (its end is the stop, no refill gap follows); an active or
+       -- completed request was not stopped, whatever its dates (its end may be the dispensing
+       -- window's, or its last update: no stop to read from them)
+       CASE WHEN {STATUS} = 'stopped' THEN 'true' WHEN {STATUS} IN ('active', 'completed') THEN 'false'
+       END AS stopped,
        CASE WHEN {STATUS} IN ('entered-in-error', 'cancelled', 'draft') THEN {_status_skip("status")}
             -- a request that the drug NOT be given (a recorded contraindication) is no prescription
             WHEN (j->>'$.doNotPerform') = 'true' THEN 'doNotPerform true'
@@ -412,6 +417,7 @@ SELECT {_drug()},
        {STATEMENT_START} AS start_date,
        {_end(STATEMENT_START, "(j->>'$.effectivePeriod.end')")} AS end_date,
        NULL::VARCHAR AS days_supply,
+       CASE WHEN {STATUS} = 'stopped' THEN 'true' END AS stopped,
        CASE WHEN {STATUS} IN ('entered-in-error', 'not-taken') THEN {_status_skip("status")} END AS _skip
 FROM {{MedicationStatement}}
 {MEDICATIONS}

@@ -200,7 +200,10 @@ SELECTS = {
                CASE WHEN nullif(trim({drug_exposure_end_date}), '') IS NULL
                          AND coalesce(nullif(trim({days_supply}), ''), '0') = '0'
                     THEN d.drug_exposure_start_date ELSE {drug_exposure_end_date} END AS end_date,
-               nullif(trim({days_supply}), '0') AS days_supply  -- 0 is the CDM's "unknown"
+               nullif(trim({days_supply}), '0') AS days_supply,  -- 0 is the CDM's "unknown"
+               -- not said: an end before the supply's last day is read as a stop (OMOP's
+               -- convention: end = start + days_supply - 1 when the supply runs out; _concepts.sql)
+               NULL::VARCHAR AS stopped
         FROM {main} d
         LEFT JOIN concept c ON c.concept_id = d.drug_concept_id AND c.concept_id <> '0'
         LEFT JOIN concept s ON s.concept_id = {drug_source_concept_id} AND s.concept_id <> '0'

@@ -87,6 +87,7 @@ TABLES: dict[str, tuple[str, tuple[str, ...], bool, dict[str, str]]] = {
             "start_date": "start",
             "end_date": "{stop}",
             "days_supply": "NULL",  # DISPENSES counts fills, not days
+            "stopped": "NULL",  # a STOP may be a stop or a course's end: not said
         },
     ),
     "diagnoses": (

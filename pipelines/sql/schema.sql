@@ -143,9 +143,12 @@ CREATE TABLE IF NOT EXISTS prescriptions (
     days_supply  INTEGER,
     end_effective DATE,                       -- end_date, else start + days_supply, else NULL (ongoing)
     _run_id      VARCHAR NOT NULL,             -- the latest run whose export stated this row
-    _superseded  BOOLEAN DEFAULT false         -- a later export stated this prescription otherwise
+    _superseded  BOOLEAN DEFAULT false,        -- a later export stated this prescription otherwise
+    stopped      BOOLEAN                       -- as exported: true, the drug was stopped (its end is a
+                                              -- stop); false, it was not; NULL: not said
 );
 ALTER TABLE prescriptions ADD COLUMN IF NOT EXISTS _superseded BOOLEAN DEFAULT false;
+ALTER TABLE prescriptions ADD COLUMN IF NOT EXISTS stopped BOOLEAN;
 
 CREATE TABLE IF NOT EXISTS diagnoses (
     patient_id    VARCHAR NOT NULL,

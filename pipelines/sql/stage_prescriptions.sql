@@ -18,5 +18,7 @@ SELECT
         export_date(end_date),
         export_date(start_date) + CASE WHEN regexp_full_match(clean(days_supply), '[0-9]{1,4}')
                                     THEN try_cast(clean(days_supply) AS INTEGER) END
-    ) AS end_effective
+    ) AS end_effective,
+    clean(stopped) AS stopped_text,
+    yes_no(stopped) AS stopped  -- NULL: not said, or not a yes/no value (a soft rule notes it)
 FROM raw

@@ -442,7 +442,8 @@ def drug_identity(rx: Prescription) -> object:
 
 def acute(rx: Prescription, p: PatientRecord, ctx: Ctx) -> bool:
     """A course planned for under 28 days, unless the same drug has been taken without a break (each
-    prescription starting before the earlier ones' taken_until) since 28+ days before as-of."""
+    prescription starting on or before the day after the earlier ones' taken_until) since 28+ days
+    before as-of."""
     end = rx_end(rx, ctx)
     if end is None or (end - rx.start).days >= 28:
         return False
@@ -453,7 +454,7 @@ def acute(rx: Prescription, p: PatientRecord, ctx: Ctx) -> bool:
     same = [o for o in same if o.start <= rx.start]
     began, covered = same[0].start, None  # the start of the unbroken use that holds rx
     for o in same:
-        if covered is not None and o.start > covered:
+        if covered is not None and o.start > covered + timedelta(days=1):
             began = o.start
         until = taken_until(o, ctx)
         covered = date.max if until is None or covered == date.max else max(covered or until, until)

@@ -638,17 +638,43 @@ def test_a_stopped_prescription_ends_when_it_was_stopped(tmp_path):
     run_small(tmp_path, resources)
     got = rows(
         tmp_path,
-        "SELECT patient_id, end_date::VARCHAR, days_supply FROM prescriptions ORDER BY 1",
+        "SELECT patient_id, end_date::VARCHAR, days_supply, stopped FROM prescriptions ORDER BY 1",
     )
-    assert got == [
-        ("p1", "2026-10-05", None),
-        ("p2", "2026-10-05", 90),
-        ("p3", "2027-10-01", None),
-        ("p4", None, 90),
-        ("p5", "2026-10-05", None),
-        ("p6", "2026-10-20", None),
+    assert got == [  # stopped: as the status says (a completed statement does not say)
+        ("p1", "2026-10-05", None, True),
+        ("p2", "2026-10-05", 90, True),
+        ("p3", "2027-10-01", None, False),
+        ("p4", None, 90, False),
+        ("p5", "2026-10-05", None, None),
+        ("p6", "2026-10-20", None, False),
     ]
     assert flagged(tmp_path / "audit.duckdb", "diuretic_electrolyte_monitoring") == {"p3", "p4"}
+
+
+def test_a_stop_is_read_from_the_status_not_from_the_dates(tmp_path):
+    """A request's dates do not say it was stopped: an active one's end is its dispensing window's
+    (28 days for a UK controlled drug, shorter than its 30-day supply), a completed one's its last
+    update. Both are still taken in the refill gap after that end (as of 2026-11-20). A stopped one
+    gets no gap, with or without a supply."""
+    window = {"validityPeriod": {"start": "2026-10-01", "end": "2026-10-29"}}
+    supply = {"expectedSupplyDuration": {"value": 30, "unit": "days", "code": "d"}}
+    days90 = {"expectedSupplyDuration": {"value": 90, "unit": "days", "code": "d"}}
+    authored = "2026-10-01T09:00:00Z"
+    resources = {
+        "Patient.ndjson": [patient(f"p{i}", "1950-01-01", "female") for i in range(7, 10)],
+        "MedicationRequest.ndjson": [
+            medreq("m7", "p7", FUROSEMIDE, authored, dispenseRequest=window | supply),
+            medreq("m8", "p8", FUROSEMIDE, authored, status="completed",
+                   meta={"lastUpdated": "2026-11-01T09:00:00Z"}, dispenseRequest=days90),
+            medreq("m9", "p9", FUROSEMIDE, authored, status="stopped",
+                   meta={"lastUpdated": "2026-11-10T09:00:00Z"}),
+        ],
+        "Condition.ndjson": [coded("c7", "p7", [NUMB_LEG])],
+    }  # fmt: skip
+    run_small(tmp_path, resources)
+    got = rows(tmp_path, "SELECT patient_id, end_date::VARCHAR, stopped FROM prescriptions ORDER BY 1")
+    assert got == [("p7", "2026-10-29", False), ("p8", "2026-11-01", False), ("p9", "2026-11-10", True)]
+    assert flagged(tmp_path / "audit.duckdb", "diuretic_electrolyte_monitoring") == {"p7", "p8"}
 
 
 def test_a_request_not_to_prescribe_is_skipped(tmp_path):

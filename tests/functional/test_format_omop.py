@@ -231,7 +231,14 @@ def test_real_eunomia_sample_loads(tmp_path):
             "SELECT DISTINCT patient_id FROM prescriptions WHERE drug_name ILIKE 'hydrochlorothiazide%' "
             "AND start_date <= DATE '2020-01-01' AND end_effective >= DATE '2020-01-01' ORDER BY 1"
         ).fetchall()
+        # ... and still, in the refill gap at least, on the sample's last day 2022-10-10: each one's
+        # last renewal ends on its start day in the CDM (a Synthea medication with no stop)
+        still = con.execute(
+            "SELECT DISTINCT patient_id FROM prescriptions WHERE drug_name ILIKE 'hydrochlorothiazide%' "
+            "AND end_effective >= DATE '2022-09-10' ORDER BY 1"
+        ).fetchall()
     assert on_hctz == [("13",), ("22",), ("8",)]
+    assert still == on_hctz
     # DEATH.csv records persons 7, 11 and 23: known dead, with their dates, and nobody else.
     with duckdb.connect(str(tmp_path / "audit.duckdb"), read_only=True) as con:
         dead = con.execute(
@@ -438,3 +445,39 @@ def test_an_end_date_and_days_supply_held_as_empty_text_last_one_day(tmp_path):
     assert cli(*run_args(tmp_path, export, "--reject-threshold", "1")) == 0
     assert _one_day_ends(tmp_path / "audit.duckdb")
     assert flagged(tmp_path / "audit.duckdb", "diuretic_electrolyte_monitoring") == {"4"}
+
+
+def test_a_renewal_ending_on_its_start_day_lasts_as_long_as_the_course_it_renews(tmp_path):
+    """Synthea-derived CDMs (the Eunomia sample) write a medication still taken, the last of a
+    chain of yearly renewals, as an exposure ending on its start day with days_supply 0 and no
+    verbatim end. Read as an end, a long-term user stops on the day of their last renewal; it is
+    read as lasting as long as the course it renews, and noted. As of 2026-11-20."""
+    drugs = """drug_exposure_id,person_id,drug_concept_id,drug_exposure_start_date,drug_exposure_end_date,verbatim_end_date,days_supply,drug_type_concept_id,drug_source_value
+1,1,2001,2024-11-04,2025-11-10,,371,32869,310798
+2,1,2001,2025-11-10,2025-11-10,,0,32869,310798
+3,2,2001,2015-03-01,2015-03-01,,0,32869,310798
+4,3,2001,2024-11-04,2025-11-10,,371,32869,310798
+5,3,2001,2025-11-10,2025-11-10,2025-11-10,0,32869,310798
+6,4,2001,2024-11-04,2025-11-10,,371,32869,310798
+7,4,2001,2025-11-10,2025-11-10,,0,38000180,310798
+8,5,2001,2024-06-01,2025-06-01,,365,32869,310798
+9,5,2001,2025-11-10,2025-11-10,,0,32869,310798
+"""
+    summary, _ = _cdm_counts(tmp_path, "renewed", drug_exposure=drugs)
+    rx = summary["files"]["prescriptions"]
+    assert (rx["rows_read"], rx["rows_loaded"], rx["rows_rejected"], rx["rows_noted"]) == (9, 9, 0, 1)
+    with duckdb.connect(str(tmp_path / "renewed" / "audit.duckdb"), read_only=True) as con:
+        got = con.execute(
+            "SELECT patient_id, days_supply, end_date::VARCHAR, end_effective::VARCHAR FROM prescriptions "
+            "WHERE start_date = DATE '2025-11-10' OR patient_id = '2' ORDER BY 1"
+        ).fetchall()
+        notes = con.execute("SELECT file, column_name, rule FROM row_notes").fetchall()
+    assert got == [
+        ("1", 371, None, "2026-11-16"),  # renews the 371-day course that ended that day
+        ("2", None, "2015-03-01", "2015-03-01"),  # one-off: its day
+        ("3", None, "2025-11-10", "2025-11-10"),  # a verbatim end: the source recorded a stop
+        ("4", None, "2025-11-10", "2025-11-10"),  # an inpatient administration ends on its day
+        ("5", None, "2025-11-10", "2025-11-10"),  # the last course ended months before: no renewal
+    ]
+    assert notes == [("DRUG_EXPOSURE.csv", "days_supply", "renewal_length")]
+    assert flagged(tmp_path / "renewed" / "audit.duckdb", "diuretic_electrolyte_monitoring") == {"1"}

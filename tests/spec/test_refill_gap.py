@@ -371,7 +371,8 @@ def test_a_medicine_stopped_before_its_supply_ran_out_is_not_counted(tmp_path):
 STOPPED_REVIEW = {
     "prescriptions": table("""
 patient_id | drug_name                 | rxnorm_code | atc_code | start_date | end_date   | days_supply
-# 56 days of simvastatin from 05-01, stopped on 06-10 for aches; cramp recorded on 06-20: not on it
+# 56 days of simvastatin from 05-01, stopped on 06-10 for aches; cramp recorded on 06-20: the gap
+# follows a stop here (statin muscle symptoms take weeks to settle): still the statin's
 C04        | Simvastatin 40mg tablets  |             |          | 2026-05-01 | 2026-06-10 | 56
 # control: 28 days from 05-14, the supply's last day 06-10; cramp on 06-20, between two issues
 C05        | Simvastatin 40mg tablets  |             |          | 2026-05-14 | 2026-06-10 | 28
@@ -384,6 +385,82 @@ C05        | R25.2 | ICD-10-CM   | 2026-06-20  |
 }
 
 
-def test_a_cramp_after_the_statin_was_stopped_was_not_on_it(tmp_path):
-    expected = {"C04": None, "C05": "normal"}
+def test_a_cramp_soon_after_the_statin_was_stopped_may_still_be_the_statins(tmp_path):
+    """The refill gap is also a washout here: a stop does not end it. Neither statin is taken on
+    as-of, so both are normal priority."""
+    expected = {"C04": "normal", "C05": "normal"}
     check_spec(tmp_path, "cramps_medication_review", AS_OF, STOPPED_REVIEW, expected)
+
+
+# ---------------------------------------------------------------------------------------------
+# The export may say so itself (the optional `stopped` column: FHIR status 'stopped', a GP
+# system's discontinued flag): true is a stop whatever the dates, false is none.
+# ---------------------------------------------------------------------------------------------
+EXPLICIT_STOPS = table("""
+patient_id | drug_name               | rxnorm_code | atc_code | start_date | end_date   | days_supply | stopped
+# stopped on 11-05 by the prescriber, no days supply: not taken
+S07        | Furosemide 40mg tablets |             |          | 2026-09-01 | 2026-11-05 |             | true
+# an end before the supply's last day, but the export says not stopped: in the gap
+S08        | Furosemide 40mg tablets |             |          | 2026-09-01 | 2026-11-05 | 90          | false
+# a flag that cannot be read is noted and left out: the end read as an issue's end, in the gap
+S09        | Furosemide 40mg tablets |             |          | 2026-09-01 | 2026-11-05 |             | maybe
+# a stop that ran to the supply's end (Y, as some systems write it): not taken after it either
+S10        | Furosemide 40mg tablets |             |          | 2026-09-01 | 2026-11-05 | 65          | Y
+""")
+
+
+def test_an_export_that_says_a_drug_was_stopped_is_read(tmp_path):
+    expected = {"S07": OUT, "S08": "high", "S09": "high", "S10": OUT}
+    check_spec(
+        tmp_path, "diuretic_electrolyte_monitoring", AS_OF, {"prescriptions": EXPLICIT_STOPS}, expected
+    )
+
+
+# insulin_potassium_drop: a low potassium 5 days after an insulin stopped on day 10 of 28 was not
+# collected on insulin; the same result 5 days after a supply ran out is (refill gap; the latest
+# result is low: high priority)
+INSULIN_STOPS = {
+    "prescriptions": table("""
+patient_id | drug_name           | rxnorm_code | atc_code | start_date | end_date   | days_supply
+IS1        | Lantus SoloStar pen |             |          | 2026-10-01 | 2026-10-10 | 28
+IS2        | Lantus SoloStar pen |             |          | 2026-09-13 | 2026-10-10 | 28
+"""),
+    "labs": table("""
+patient_id | test_name | loinc_code | value | unit   | collected_at
+IS1        | Potassium | 2823-3     | 3.2   | mmol/L | 2026-10-15
+IS2        | Potassium | 2823-3     | 3.2   | mmol/L | 2026-10-15
+"""),
+}
+
+
+def test_a_low_potassium_after_insulin_was_stopped_was_not_on_insulin(tmp_path):
+    check_spec(tmp_path, "insulin_potassium_drop", AS_OF, INSULIN_STOPS, {"IS1": None, "IS2": "high"})
+
+
+# elderly_numbness_fall_risk: amlodipine in weekly compliance packs, each issue collected a day early
+# and recorded as ending the day before the next (read as a stop): one issue replaced the next day
+# is unbroken use, so the current week's pack is a long-term drug's renewal, not an acute course
+DOSETTE = "".join(
+    f"\nF14 | Amlodipine 5mg tablets | | | {start} | {end} | 7"
+    for start, end in (
+        ("2026-10-01", "2026-10-06"), ("2026-10-07", "2026-10-12"), ("2026-10-13", "2026-10-18"),
+        ("2026-10-19", "2026-10-24"), ("2026-10-25", "2026-10-30"), ("2026-10-31", "2026-11-05"),
+        ("2026-11-06", "2026-11-11"), ("2026-11-12", "2026-11-17"), ("2026-11-18", ""),
+    )
+)  # fmt: skip
+DOSETTE_TABLES = {
+    "patients": "patient_id | birth_date | sex\nF14 | 1950-01-01 | F",
+    "diagnoses": "patient_id | code | code_system | recorded_at | resolved_at\nF14 | E11.42 | ICD-10-CM | 2026-01-01 |",
+    "prescriptions": table(
+        "patient_id | drug_name | rxnorm_code | atc_code | start_date | end_date | days_supply"
+        + FOUR_RUNNING.format(p="F14")
+        + DOSETTE
+    ),
+}
+
+
+def test_a_weekly_pack_replaced_the_next_day_is_unbroken_use(tmp_path):
+    evidence = {"F14": {"active_drug_count": 5}}
+    check_spec(
+        tmp_path, "elderly_numbness_fall_risk", AS_OF, DOSETTE_TABLES, {"F14": "normal"}, evidence=evidence
+    )
