@@ -96,6 +96,8 @@ OPTIONAL = {
         "days_supply",
         "drug_source_value",
         "drug_source_concept_id",  # a local drug code's RxNorm (or NDC) concept, when the standard one is 0
+        "verbatim_end_date",  # the end the source recorded (a real stop), beside the ETL's derived one
+        "drug_type_concept_id",  # an administration record ends on its day (RENEWAL)
     ),
     "condition_occurrence": ("condition_end_date", "condition_source_value", "condition_source_concept_id"),
 }
@@ -119,6 +121,31 @@ ONE_CONCEPT = """
 """
 
 SKIP_UNMAPPED = "condition with no concept (concept_id 0, or not in concept)"
+
+# A drug_exposure that ends on its start day with no days supply and no verbatim end, where an
+# earlier exposure of the same drug ran up to that day, is a renewal whose end the ETL did not know:
+# Synthea-derived CDMs (the Eunomia sample: 57 rows) write a medication still taken (no stop) so, as
+# the last of a chain of yearly renewals. Read as an end, a long-term user would stop on the day of
+# their last renewal; the renewal is read as lasting as long as the course it renews (RENEWED_DAYS),
+# and noted. Not an administration record (THEMIS: it ends on its day): 32818 EHR administration,
+# 38000180 inpatient administration, 38000179 and 581373 physician administered. A one-off exposure
+# with no end stays one day (the rule below).
+ADMINISTRATIONS = "'32818', '38000180', '38000179', '581373'"
+NOTES = {
+    "prescriptions": {
+        "renewal_length": (
+            "days_supply",
+            "ends on its start day with no days supply or verbatim end, after an earlier exposure of "
+            "the drug ran up to that day: a renewal, read as lasting as long as that course",
+        ),
+    },
+}
+RENEWED_DAYS = f"""CASE WHEN (nullif(trim({{drug_exposure_end_date}}), '') IS NULL OR d._end = d._start)
+                 AND coalesce(nullif(trim({{days_supply}}), ''), '0') = '0'
+                 AND nullif(trim({{verbatim_end_date}}), '') IS NULL
+                 AND coalesce(trim({{drug_type_concept_id}}), '') NOT IN ({ADMINISTRATIONS})
+                 AND d._prior_end >= d._start - 1 AND d._prior_days > 0
+            THEN d._prior_days END"""
 EMPTY_ANCESTOR = "(SELECT NULL::VARCHAR AS ancestor_concept_id, NULL::VARCHAR AS descendant_concept_id)"
 EMPTY_DEATH = "(SELECT NULL::VARCHAR AS person_id, NULL::VARCHAR AS death_date)"
 
@@ -181,6 +208,21 @@ SELECTS = {
     """,
     "prescriptions": """
         WITH concept AS ({one_concept}),
+        dated AS (
+            SELECT d.*, try_cast(trim(d.drug_exposure_start_date) AS DATE) AS _start,
+                   try_cast(trim({drug_exposure_end_date}) AS DATE) AS _end
+            FROM {main} d
+        ),
+        exposures AS (  -- the latest earlier exposure of the same drug: its end and its length
+            SELECT d.*, max(d._end) OVER earlier AS _prior_end,
+                   arg_max(d._end - d._start, d._end) OVER earlier AS _prior_days
+            FROM dated d
+            WINDOW earlier AS (
+                PARTITION BY trim(d.person_id), trim(d.drug_concept_id)
+                ORDER BY date_diff('day', DATE '1970-01-01', d._start)
+                RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+        ),
+        renewals AS (SELECT d.*, {renewed_days} AS _renewed_days FROM exposures d),
         ingredient AS (  -- a drug's RxNorm ingredient, when it has exactly one
             SELECT a.descendant_concept_id AS concept_id, min(i.concept_code) AS code
             FROM {ancestor} a JOIN concept i ON i.concept_id = a.ancestor_concept_id
@@ -197,14 +239,17 @@ SELECTS = {
                -- no end date and no days supply (CDM v5.2 and older let the end be empty; 0 is the
                -- CDM's unknown): one day, as OHDSI's drug era builder counts it, not an open end;
                -- empty or blank text is no value, as the rules read it (a CDM staged as text)
-               CASE WHEN nullif(trim({drug_exposure_end_date}), '') IS NULL
+               CASE WHEN d._renewed_days IS NOT NULL THEN NULL  -- its days supply ends it
+                    WHEN nullif(trim({drug_exposure_end_date}), '') IS NULL
                          AND coalesce(nullif(trim({days_supply}), ''), '0') = '0'
                     THEN d.drug_exposure_start_date ELSE {drug_exposure_end_date} END AS end_date,
-               nullif(trim({days_supply}), '0') AS days_supply,  -- 0 is the CDM's "unknown"
+               coalesce(CAST(d._renewed_days AS VARCHAR),
+                        nullif(trim({days_supply}), '0')) AS days_supply,  -- 0 is the CDM's "unknown"
                -- not said: an end before the supply's last day is read as a stop (OMOP's
                -- convention: end = start + days_supply - 1 when the supply runs out; _concepts.sql)
-               NULL::VARCHAR AS stopped
-        FROM {main} d
+               NULL::VARCHAR AS stopped,
+               CASE WHEN d._renewed_days IS NOT NULL THEN 'renewal_length' END AS _note
+        FROM renewals d
         LEFT JOIN concept c ON c.concept_id = d.drug_concept_id AND c.concept_id <> '0'
         LEFT JOIN concept s ON s.concept_id = {drug_source_concept_id} AND s.concept_id <> '0'
         -- the drug's RxNorm (or RxNorm Extension) concept: the standard one, else the source one
@@ -412,11 +457,13 @@ def _source(
         lookups["death"] = _whole(death, death.reader("death", f"rejects_lookup_{t}_death"))
         params |= death.params("death")
         read.append(death.path)
+    columns = {c: main.column(c, alias) for c in OPTIONAL[table]}
     select = template.format(
         main=_whole(main, main.reader("main", f"rejects_{t}")),
         SKIP_UNMAPPED=SKIP_UNMAPPED,
         **lookups,
-        **{c: main.column(c, alias) for c in OPTIONAL[table]},
+        **columns,
+        renewed_days=RENEWED_DAYS.format(**columns) if table == "drug_exposure" else "",
     )
     return RawSource(
         spec=spec,
@@ -428,6 +475,7 @@ def _source(
         lines=False,
         lookups=keys,
         skips=t == "diagnoses",  # the only table whose select yields `_skip`
+        notes=NOTES.get(t, {}),  # the tables whose select yields `_note`
         csv_param="main" if isinstance(main, CsvFile) else None,  # mended when DuckDB would misread it
         delimiter=main.delimiter if isinstance(main, CsvFile) else ",",
     )
