@@ -78,6 +78,19 @@ def _parsed(column: str, kind: str) -> Rule:
     )
 
 
+def _read_or_cleared(column: str, rule: str, message: str) -> Rule:
+    """Soft: a text that was present must have been read (typed column not NULL); a row whose value
+    cannot be read loads without it (noted), for a value no rule of the row's own needs."""
+    return Rule(
+        column,
+        rule,
+        message,
+        lambda t: t[f"{column}_text"].isnull() | t[column].notnull(),
+        soft=True,
+        clears=(column,),
+    )
+
+
 def _date_in_range(column: str, export_date: date) -> Rule:
     """Dates before 1900 or after the export date are typing errors, not history."""
     return Rule(
@@ -126,13 +139,9 @@ def patient_rules(export_date: date, date_order: str = "iso") -> list[Rule]:
         # soft: only the age-based check needs the birth date; a patient whose birth date is wrong
         # still loads (with birth_date unknown), so their death and their other checks still count
         *(_soft(rule) for rule in _dated("birth_date", export_date, date_order)),
-        Rule(  # soft: the patient loads with sex unknown (NULL), which ckd_epi_2021 reads as either
-            "sex",
-            "allowed",
-            "sex is not one of F, M, O, U (female, male, other, unknown); loaded as unknown",
-            lambda t: t.sex_text.isnull() | t.sex.notnull(),
-            soft=True,
-            clears=("sex",),
+        # the patient loads with sex unknown (NULL), which ckd_epi_2021 reads as either
+        _read_or_cleared(
+            "sex", "allowed", "sex is not one of F, M, O, U (female, male, other, unknown); loaded as unknown"
         ),
         # Death takes a patient out of every check, so a death date that cannot be read rejects the row.
         *_dated("death_date", export_date, date_order),
@@ -248,13 +257,11 @@ def prescription_rules(export_date: date, date_order: str = "iso") -> list[Rule]
         ),
         _matches("rxnorm_code", RXNORM_PATTERN, "RxNorm code (digits)", soft=True),
         _matches("atc_code", ATC_PATTERN, "ATC code", soft=True),
-        Rule(  # a flag that cannot be read says nothing: the row loads, its end read as exported
+        # a flag that cannot be read says nothing: the row loads, its end read as exported
+        _read_or_cleared(
             "stopped",
             "yes_no",
             "stopped is not a yes/no value (true/false, yes/no, y/n, 1/0); loaded without it",
-            lambda t: t.stopped_text.isnull() | t.stopped.notnull(),
-            soft=True,
-            clears=("stopped",),
         ),
     ]
 
