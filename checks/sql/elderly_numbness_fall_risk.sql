@@ -131,8 +131,8 @@ prior_ends AS (
     -- Each drug's prescriptions joined into periods of continuous use: a prescription that starts
     -- later than the day after every earlier one of the drug (as needed or not, apart) stopped being
     -- taken (its end plus its refill gap, prior_until) begins a new period: one starting the next day
-    -- continues it (a stopped issue replaced the next day, a dose change). Weekly supplies of a long-term drug are
-    -- one period; two antibiotic courses a month apart are two. The rows are those taken in the last
+    -- continues it (a stopped issue replaced the next day, a dose change). Weekly supplies of a
+    -- long-term drug are one period; two antibiotic courses a month apart are two. The rows are those taken in the last
     -- acute_course_days, so a period that began before that shows it through the row taken on its
     -- first day.
     SELECT *, max(coalesce(taken_until(start_date, end_effective, stopped, $refill_gap_days), $as_of))

@@ -97,7 +97,7 @@ OPTIONAL = {
         "drug_source_value",
         "drug_source_concept_id",  # a local drug code's RxNorm (or NDC) concept, when the standard one is 0
         "verbatim_end_date",  # the end the source recorded (a real stop), beside the ETL's derived one
-        "drug_type_concept_id",  # an administration record ends on its day (RENEWAL)
+        "drug_type_concept_id",  # an administration record ends on its day (ADMINISTRATIONS)
     ),
     "condition_occurrence": ("condition_end_date", "condition_source_value", "condition_source_concept_id"),
 }
@@ -126,10 +126,10 @@ SKIP_UNMAPPED = "condition with no concept (concept_id 0, or not in concept)"
 # earlier exposure of the same drug ran up to that day, is a renewal whose end the ETL did not know:
 # Synthea-derived CDMs (the Eunomia sample: 57 rows) write a medication still taken (no stop) so, as
 # the last of a chain of yearly renewals. Read as an end, a long-term user would stop on the day of
-# their last renewal; the renewal is read as lasting as long as the course it renews (RENEWED_DAYS),
-# and noted. Not an administration record (THEMIS: it ends on its day): 32818 EHR administration,
-# 38000180 inpatient administration, 38000179 and 581373 physician administered. A one-off exposure
-# with no end stays one day (the rule below).
+# their last renewal; the renewal is read as lasting as long as the course it renews (`renewals`
+# in the prescriptions select), and noted. Not an administration record (THEMIS: it ends on its
+# day): 32818 EHR administration, 38000180 inpatient administration, 38000179 and 581373 physician
+# administered. A one-off exposure with no end stays one day (the rule in the select).
 ADMINISTRATIONS = "'32818', '38000180', '38000179', '581373'"
 NOTES = {
     "prescriptions": {
@@ -140,12 +140,6 @@ NOTES = {
         ),
     },
 }
-RENEWED_DAYS = f"""CASE WHEN (nullif(trim({{drug_exposure_end_date}}), '') IS NULL OR d._end = d._start)
-                 AND coalesce(nullif(trim({{days_supply}}), ''), '0') = '0'
-                 AND nullif(trim({{verbatim_end_date}}), '') IS NULL
-                 AND coalesce(trim({{drug_type_concept_id}}), '') NOT IN ({ADMINISTRATIONS})
-                 AND d._prior_end >= d._start - 1 AND d._prior_days > 0
-            THEN d._prior_days END"""
 EMPTY_ANCESTOR = "(SELECT NULL::VARCHAR AS ancestor_concept_id, NULL::VARCHAR AS descendant_concept_id)"
 EMPTY_DEATH = "(SELECT NULL::VARCHAR AS person_id, NULL::VARCHAR AS death_date)"
 
@@ -222,7 +216,16 @@ SELECTS = {
                 ORDER BY date_diff('day', DATE '1970-01-01', d._start)
                 RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
         ),
-        renewals AS (SELECT d.*, {renewed_days} AS _renewed_days FROM exposures d),
+        renewals AS (
+            SELECT d.*,
+                   CASE WHEN (nullif(trim({drug_exposure_end_date}), '') IS NULL OR d._end = d._start)
+                             AND coalesce(nullif(trim({days_supply}), ''), '0') = '0'
+                             AND nullif(trim({verbatim_end_date}), '') IS NULL
+                             AND coalesce(trim({drug_type_concept_id}), '') NOT IN ({administrations})
+                             AND d._prior_end >= d._start - 1 AND d._prior_days > 0
+                        THEN d._prior_days END AS _renewed_days
+            FROM exposures d
+        ),
         ingredient AS (  -- a drug's RxNorm ingredient, when it has exactly one
             SELECT a.descendant_concept_id AS concept_id, min(i.concept_code) AS code
             FROM {ancestor} a JOIN concept i ON i.concept_id = a.ancestor_concept_id
@@ -457,13 +460,12 @@ def _source(
         lookups["death"] = _whole(death, death.reader("death", f"rejects_lookup_{t}_death"))
         params |= death.params("death")
         read.append(death.path)
-    columns = {c: main.column(c, alias) for c in OPTIONAL[table]}
     select = template.format(
         main=_whole(main, main.reader("main", f"rejects_{t}")),
         SKIP_UNMAPPED=SKIP_UNMAPPED,
         **lookups,
-        **columns,
-        renewed_days=RENEWED_DAYS.format(**columns) if table == "drug_exposure" else "",
+        administrations=ADMINISTRATIONS,
+        **{c: main.column(c, alias) for c in OPTIONAL[table]},
     )
     return RawSource(
         spec=spec,
