@@ -13,16 +13,33 @@ active AS (
     FROM prescribed_on_as_of d
     WHERE NOT is_topical(d.drug_name, d.rxnorm_code, d.atc_code)
 ),
-treated AS (
-    -- when this course of diuretics started: the earliest start of a diuretic prescription taken
-    -- at some time in the lookback (still taken on its first day, or started later), so a renewal,
-    -- even a late one, does not make a long-term user look new
-    SELECT d.patient_id, min(d.start_date) AS diuretic_since
+taken_in_lookback AS (
+    -- every diuretic prescription taken at some time in the lookback (still taken on its first day,
+    -- or started later), each with the last day a break after the earlier ones would not yet have
+    -- begun (prior_until: the latest end plus refill_gap_days, whether the issue ran out or was
+    -- stopped; as-of while one runs on with no end)
+    SELECT d.patient_id, d.start_date,
+           max(coalesce(days_after(d.end_effective, $refill_gap_days), $as_of))
+               OVER (PARTITION BY d.patient_id ORDER BY d.start_date
+                     ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prior_until
     FROM drugs_started_by(['diuretics'], $as_of) d
-    WHERE still_taken(d.start_date, d.end_effective, d.stopped, window_start($as_of, $lookback_days), $refill_gap_days)
+    WHERE ongoing_on(days_after(d.end_effective, $refill_gap_days), window_start($as_of, $lookback_days))
       AND d.patient_id IN (SELECT patient_id FROM active)
       AND NOT is_topical(d.drug_name, d.rxnorm_code, d.atc_code)
-    GROUP BY d.patient_id
+),
+treated AS (
+    -- when this course of diuretics started: the last start after a break of more than
+    -- refill_gap_days with no diuretic. A renewal (late, even after a stop), a weekly issue collected
+    -- a few days late, a switch to another diuretic keep the first start, so a long-term user does
+    -- not look new; a diuretic taken again after a longer break is a new start and needs its
+    -- baseline (and post-start) tests again. The break is the whole refill gap, not the shorter
+    -- gap that counts a drug as still taken (at most an issue's length, none after a stop): a
+    -- clinician does not start monitoring afresh for a week off.
+    SELECT patient_id,
+           max(start_date) FILTER (prior_until IS NULL OR start_date > days_after(prior_until, 1))
+               AS diuretic_since
+    FROM taken_in_lookback
+    GROUP BY patient_id
 ),
 population AS (
     SELECT a.patient_id,

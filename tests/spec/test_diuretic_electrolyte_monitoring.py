@@ -390,3 +390,112 @@ def test_the_next_tests_fall_due_only_while_the_diuretic_still_runs(tmp_path):
     with duckdb.connect(str(run.db), read_only=True) as con:
         due = con.execute("SELECT patient_id, due_on::VARCHAR FROM due_soon").fetchall()
     assert due == [("U1", "2026-12-01")]
+
+
+# A course is the use running on as-of since the last break of more than refill_gap_days (30) with
+# no diuretic: taken again after such a break inside the lookback, a diuretic is a new start
+# (baseline tests due; with post_start_days, a re-test after the start), while a late renewal, a
+# switch, weekly issues resumed after two weeks and a restart soon after a stop continue it (R02-R05
+# and R07 are not flagged: their results fall after the start of the course they continue).
+COURSES = {
+    "prescriptions": table("""
+patient_id | drug_name                  | rxnorm_code | atc_code | start_date | end_date   | days_supply
+# four months in the winter, tested then; restarted on 2026-11-01 (a break of seven months)
+R01        | furosemide 40 mg tablet    | 4603        | C03CA01  | 2025-12-01 | 2026-03-31 |
+R01        | furosemide 40 mg tablet    | 4603        | C03CA01  | 2026-11-01 |            |
+# switched from a thiazide to a loop diuretic, the two overlapping: one course since 2026-01-01
+R02        | bendroflumethiazide 2.5 mg |             | C03AA01  | 2026-01-01 | 2026-10-31 |
+R02        | furosemide 40 mg tablet    | 4603        | C03CA01  | 2026-10-25 |            |
+# renewed late, 20 days after the last issue ended (inside its 30-day refill gap): one course
+R03        | furosemide 40 mg tablet    | 4603        | C03CA01  | 2026-01-01 | 2026-09-30 |
+R03        | furosemide 40 mg tablet    | 4603        | C03CA01  | 2026-10-20 |            |
+# stopped on 2026-09-30 with months of supply left, a new issue the next day (a dose change)
+R04        | furosemide 40 mg tablet    | 4603        | C03CA01  | 2026-01-01 | 2026-09-30 | 365
+R04        | furosemide 80 mg tablet    | 4603        | C03CA01  | 2026-10-01 |            |
+# stopped on 2026-09-30 with months of supply left, restarted two weeks later: the same course
+R05        | furosemide 40 mg tablet    | 4603        | C03CA01  | 2026-01-01 | 2026-09-30 | 365
+R05        | furosemide 40 mg tablet    | 4603        | C03CA01  | 2026-10-15 |            |
+# weekly (dosette) issues from 10-01, tested on 10-05; two weeks uncollected (a hospital stay),
+# then weekly again from 10-25: a gap longer than a weekly issue's own, but not a break
+R07        | furosemide 40 mg tablet    | 4603        | C03CA01  | 2026-10-01 |            | 7
+R07        | furosemide 40 mg tablet    | 4603        | C03CA01  | 2026-10-25 |            | 7
+R07        | furosemide 40 mg tablet    | 4603        | C03CA01  | 2026-11-01 |            | 7
+R07        | furosemide 40 mg tablet    | 4603        | C03CA01  | 2026-11-08 |            | 7
+R07        | furosemide 40 mg tablet    | 4603        | C03CA01  | 2026-11-15 |            | 7
+# stopped on 2026-09-30, restarted after five weeks off: a new start
+R08        | furosemide 40 mg tablet    | 4603        | C03CA01  | 2026-01-01 | 2026-09-30 | 365
+R08        | furosemide 40 mg tablet    | 4603        | C03CA01  | 2026-11-05 |            |
+# three months last winter, never tested; restarted ten days ago: baseline tests due, not overdue
+R06        | furosemide 40 mg tablet    | 4603        | C03CA01  | 2025-12-01 | 2026-02-28 |
+R06        | furosemide 40 mg tablet    | 4603        | C03CA01  | 2026-11-10 |            |
+"""),
+    "labs": table("""
+patient_id | collected_at | loinc_code | test_name | value | unit
+R01        | 2026-02-01   | 2823-3     |           | 4.1   | mmol/L
+R01        | 2026-02-01   | 2951-2     |           | 140   | mmol/L
+R02        | 2026-06-01   | 2823-3     |           | 4.1   | mmol/L
+R02        | 2026-06-01   | 2951-2     |           | 140   | mmol/L
+R03        | 2026-06-01   | 2823-3     |           | 4.1   | mmol/L
+R03        | 2026-06-01   | 2951-2     |           | 140   | mmol/L
+R04        | 2026-06-01   | 2823-3     |           | 4.1   | mmol/L
+R04        | 2026-06-01   | 2951-2     |           | 140   | mmol/L
+R05        | 2026-06-01   | 2823-3     |           | 4.1   | mmol/L
+R05        | 2026-06-01   | 2951-2     |           | 140   | mmol/L
+R07        | 2026-10-05   | 2823-3     |           | 4.1   | mmol/L
+R07        | 2026-10-05   | 2951-2     |           | 140   | mmol/L
+R08        | 2026-06-01   | 2823-3     |           | 4.1   | mmol/L
+R08        | 2026-06-01   | 2951-2     |           | 140   | mmol/L
+"""),
+}
+
+
+def test_a_diuretic_taken_again_after_a_break_is_a_new_course(tmp_path):
+    expected = {
+        "R01": "high",
+        "R02": None,
+        "R03": None,
+        "R04": None,
+        "R05": None,
+        "R06": "high",
+        "R07": None,
+        "R08": "high",
+    }
+    check_spec(
+        tmp_path,
+        CHECK,
+        AS_OF,
+        COURSES,
+        expected,
+        params={"post_start_days": 14},
+        reason={
+            "R01": "post-start check overdue: on a diuretic started 2026-11-01 with no potassium or sodium "
+            "result since it started (due by 2026-11-15)",
+            "R08": "post-start check overdue: on a diuretic started 2026-11-05 with no potassium or sodium "
+            "result since it started (due by 2026-11-19)",
+        },
+        evidence={
+            "R06": {
+                "monitoring": "baseline tests due",
+                "diuretic_since": "2026-11-10",
+                "due_on": "2026-11-24",
+            },
+        },
+    )
+
+
+def test_by_default_a_restart_is_labelled_by_its_own_start(tmp_path):
+    """post_start_days 0: a result in the lookback counts whenever taken, but a restart with none is
+    a new starter whose baseline tests are due, not a long-term user overdue."""
+    expected = dict.fromkeys(("R01", "R02", "R03", "R04", "R05", "R07", "R08")) | {"R06": "high"}
+    check_spec(
+        tmp_path,
+        CHECK,
+        AS_OF,
+        COURSES,
+        expected,
+        reason={
+            "R06": "baseline tests due: on a diuretic started 2026-11-10 with no potassium or sodium result "
+            "in the 365 days to 2026-11-20",
+        },
+        evidence={"R06": {"diuretic_since": "2026-11-10"}},
+    )

@@ -320,8 +320,8 @@ S02        | Furosemide 40mg tablets |             |          | 2026-08-01 | 202
 S03        | Furosemide 40mg tablets |             |          | 2026-08-01 | 2026-10-30 | 90
 # ... a day before the supply's last day: stopped
 S04        | Furosemide 40mg tablets |             |          | 2026-08-01 | 2026-10-28 | 90
-# stopped on 11-05 and restarted on 11-12 as a new prescription: taken (and taken since 09-01: a
-# week's break does not make the restart a new course)
+# stopped on 11-05 and restarted on 11-12 as a new prescription: taken, and the same course (a
+# week off is not a break of more than refill_gap_days): overdue since 09-01, not a new starter
 S05        | Furosemide 40mg tablets |             |          | 2026-09-01 | 2026-11-05 | 90
 S05        | Furosemide 40mg tablets |             |          | 2026-11-12 |            | 28
 # stopped on 11-05 with no days supply given: the end date may be an issue's end, so the gap stays
@@ -332,7 +332,7 @@ S06        | Furosemide 40mg tablets |             |          | 2026-09-01 | 202
 def test_a_diuretic_stopped_before_its_supply_ran_out_is_not_taken(tmp_path):
     tables = {"prescriptions": STOPPED_DIURETICS}
     expected = {"S01": OUT, "S02": "high", "S03": "high", "S04": OUT, "S05": "high", "S06": "high"}
-    evidence = {"S05": {"diuretic_since": "2026-09-01"}}
+    evidence = {"S05": {"diuretic_since": "2026-09-01", "monitoring": "overdue"}}
     check_spec(tmp_path, "diuretic_electrolyte_monitoring", AS_OF, tables, expected, evidence=evidence)
 
 
