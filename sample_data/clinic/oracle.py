@@ -94,6 +94,13 @@ def taken_until(rx: Prescription, ctx: Ctx) -> date | None:
     return end + timedelta(days=gap)
 
 
+def break_after(rx: Prescription, ctx: Ctx) -> date | None:
+    """The last day a course still holds after ``rx``: its end plus the whole refill gap, whether it
+    was stopped or was a short issue (a later start past it begins a new course); None: it runs on."""
+    end = rx_end(rx, ctx)
+    return None if end is None else end + timedelta(days=ctx.reading.refill_gap)
+
+
 def taken_in(rx: Prescription, low: date, high: date, ctx: Ctx) -> bool:
     """Taken at some time in [low, high]: active, or in the refill gap after its end (taken_until)."""
     until = taken_until(rx, ctx)
@@ -181,16 +188,22 @@ def cramps(p: PatientRecord, ctx: Ctx) -> list[Diagnosis]:
 
 def check_diuretic(p: PatientRecord, ctx: Ctx) -> str | None:
     """diuretic_electrolyte_monitoring."""
-    drugs = drugs_taken(p, DIURETIC, ctx.as_of, ctx.as_of, ctx)
+    systemic = [rx for rx in p.rxs if rx.ingredients & DIURETIC and not rx.topical]
+    drugs = sorted(
+        {i for rx in systemic if taken_in(rx, ctx.as_of, ctx.as_of, ctx) for i in rx.ingredients & DIURETIC}
+    )
     if not drugs:
         return None
     low = ctx.back(365)
     missing = [a for a in ("potassium", "sodium") if not results(p, (a,), low, ctx.as_of, ctx)]
     if not missing:
         return None
-    # issue #15: the course started at the earliest diuretic active in the lookback (a renewal is
-    # not a new start); started within 14 days of as-of = baseline tests due, else overdue
-    since = min(rx.start for rx in p.rxs if rx.ingredients & DIURETIC and taken_in(rx, low, ctx.as_of, ctx))
+    # issue #15: the course runs from the first diuretic taken in the lookback, unless it was taken
+    # again after a break of more than refill_gap days with none (course_start over break_after:
+    # the end plus the whole gap, a stop or a short issue alike); started within 14 days of as-of =
+    # baseline tests due
+    taken = [rx for rx in systemic if (break_after(rx, ctx) or date.max) >= low and rx.start <= ctx.as_of]
+    since = course_start(taken, ctx, break_after)
     label = "baseline tests due" if since >= ctx.back(14) else "overdue"
     return f"{label}: on {', '.join(drugs)} since {since}; no serum {' or '.join(missing)} result since {low}"
 
@@ -435,6 +448,21 @@ def check_elderly(p: PatientRecord, ctx: Ctx) -> str | None:
     return why + (f"; fall-risk {', '.join(risky)}" if risky else "")
 
 
+def course_start(
+    rxs: list[Prescription], ctx: Ctx, until_of: Callable[[Prescription, Ctx], date | None] = taken_until
+) -> date:
+    """The start of the unbroken use that holds the latest of ``rxs``: a prescription starting later
+    than the day after every earlier one's ``until_of`` (taken_until: the drug still taken) begins a
+    new one."""
+    began, covered = date.min, None
+    for o in sorted(rxs, key=lambda o: o.start):
+        if covered is None or (covered < date.max and o.start > covered + timedelta(days=1)):
+            began = o.start
+        until = until_of(o, ctx)
+        covered = date.max if until is None or covered == date.max else max(covered or until, until)
+    return began
+
+
 def drug_identity(rx: Prescription) -> object:
     """What makes two prescriptions the same drug: the ingredient set (and form), else the name."""
     return (rx.ingredients, rx.topical) if rx.ingredients else rx.name.lower()
@@ -451,14 +479,7 @@ def acute(rx: Prescription, p: PatientRecord, ctx: Ctx) -> bool:
         (o for o in p.rxs if drug_identity(o) == drug_identity(rx) and not o.as_needed),
         key=lambda o: o.start,
     )
-    same = [o for o in same if o.start <= rx.start]
-    began, covered = same[0].start, None  # the start of the unbroken use that holds rx
-    for o in same:
-        if covered is not None and o.start > covered + timedelta(days=1):
-            began = o.start
-        until = taken_until(o, ctx)
-        covered = date.max if until is None or covered == date.max else max(covered or until, until)
-    return began > ctx.back(28)
+    return course_start([o for o in same if o.start <= rx.start], ctx) > ctx.back(28)
 
 
 def check_neuropathic(p: PatientRecord, ctx: Ctx) -> str | None:
@@ -560,8 +581,10 @@ def derive_expected_flags(folder: Path, as_of: date = AS_OF) -> dict[tuple[str, 
       days before it, and at most its course's length: the refill gap of 28-day repeats), and no
       numeric serum/plasma/
       blood potassium, or no sodium, collected in [as_of - 365, as_of]. The reason starts with
-      "baseline tests due" when the earliest start of the diuretics taken in that window is on
-      or after as_of - 14 (a renewal keeps the first start), else with "overdue" (issue #15).
+      "baseline tests due" when the course running on as-of started on or after as_of - 14, else
+      with "overdue" (issue #15). The course: the diuretics taken in that window, from the last one
+      starting after more than 30 days with none (a late renewal, a switch or a restart soon after
+      a stop keeps the first start; taken again after a longer break, a new one).
     cramps_cirrhosis: cirrhosis present on as-of and a cramp recorded in [as_of - 365, as_of].
     insulin_potassium_drop: an insulin prescription overlapping [as_of - 90, as_of]; insulin
       started = the earliest start of those prescriptions. In that window, a potassium certainly

@@ -514,6 +514,11 @@ def issue15_scenarios() -> list[Scenario]:
               Rx("furosemide", -60, end=-15, days=90)),
         plant(DEM, "dem_supply_ran_out_in_refill_gap", {DEM}, 70, Dx("I10", -500),
               Rx("furosemide", -100, end=-11, days=90)),
+        # a course is the unbroken use running on as-of: furosemide for three months last winter,
+        # never tested, taken again 10 days ago after seven months off is a new start (baseline
+        # tests due), not a long-term user overdue
+        plant(DEM, "dem_restarted_after_a_break", {DEM}, 76, Dx("I50.9", -400),
+              Rx("furosemide", -320, end=-230), Rx("furosemide", -10)),
     ]  # fmt: skip
 
 
