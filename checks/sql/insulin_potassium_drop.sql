@@ -62,18 +62,33 @@ diuretic AS (
     WHERE ongoing_on(d.end_effective, greatest(window_start($as_of, $lookback_days), i.insulin_since))
     GROUP BY d.patient_id
 ),
-drawn AS (
-    -- one result per timestamp: several on one identical timestamp (one draw sent twice, or a
-    -- date-only export) count as the lowest, as "the latest result" does (latest_key), so two
-    -- results of one draw never make a fall
+potassium_results AS (
     SELECT b.*
     FROM results_by(['potassium'], $as_of) b
     JOIN insulin i USING (patient_id)
-    QUALIFY row_number() OVER (PARTITION BY b.patient_id, b.collected_at ORDER BY b.k DESC) = 1
+),
+latest AS (
+    -- the latest result up to as-of, in the lookback or before it (evidence, and the priority)
+    SELECT patient_id, max(day) AS last_potassium_at,
+           -- by its full timestamp (two results of one day: the later one)
+           arg_max(result_text, k) AS last_potassium,
+           coalesce(arg_max(result_below(value, value_comparator, $potassium_low), k), false) AS last_low
+    FROM potassium_results
+    GROUP BY patient_id
+),
+drawn AS (
+    -- the results in the lookback, one per timestamp: several on one identical timestamp (one draw
+    -- sent twice, or a date-only export) count as the lowest, as "the latest result" does
+    -- (latest_key), so two results of one draw never make a fall
+    SELECT *
+    FROM potassium_results
+    WHERE day >= window_start($as_of, $lookback_days)
+    QUALIFY row_number() OVER (PARTITION BY patient_id, collected_at ORDER BY k DESC) = 1
 ),
 series AS (
-    -- the whole blood potassium series up to as-of, so "consecutive" is judged on every result;
-    -- a censored result ('<2.5') takes part with its bound
+    -- the blood potassium series in the lookback, so "consecutive" is judged on every result in it
+    -- (a fall needs both results in the lookback: one before it never starts one); a censored
+    -- result ('<2.5') takes part with its bound
     SELECT b.patient_id, b.collected_at, b.day, b.value, b.value_comparator, b.k, b.result_text,
            lag(b.day) OVER w AS prev_day,
            lag(b.value) OVER w AS prev_value,
@@ -96,11 +111,9 @@ marked AS (
     -- on insulin (insulin_days: not weeks after the last course stopped);
     -- a fall from above the upper limit corrects hyperkalaemia
     SELECT s.*,
-           s.day >= window_start($as_of, $lookback_days) AS in_lookback,
            o.patient_id IS NOT NULL AS on_insulin,
            result_below(s.value, s.value_comparator, $potassium_low) AS is_low,
-           s.prev_day >= window_start($as_of, $lookback_days)
-               AND days_between(s.prev_day, s.day) <= CAST($max_gap_days AS INTEGER)
+           days_between(s.prev_day, s.day) <= CAST($max_gap_days AS INTEGER)
                AND result_fell(s.prev_value, s.prev_comparator, s.value, s.value_comparator, $fall_mmol)
                AND NOT result_above(s.prev_value, s.prev_comparator, $potassium_high) AS is_fall
     FROM series s
@@ -108,32 +121,28 @@ marked AS (
 ),
 potassium AS (
     SELECT patient_id,
-           string_agg(day || ': ' || result_text, '; ' ORDER BY collected_at, value)
-               FILTER (in_lookback) AS potassium_results,
+           string_agg(day || ': ' || result_text, '; ' ORDER BY collected_at, value) AS potassium_results,
            string_agg(result_text || ' on ' || day, '; ' ORDER BY collected_at, value)
-               FILTER (in_lookback AND on_insulin AND is_low) AS low_potassium,
+               FILTER (on_insulin AND is_low) AS low_potassium,
            string_agg(prev_text || ' -> ' || result_text
                       || ' (' || prev_day || ' -> ' || day || ')', '; ' ORDER BY collected_at, value)
-               FILTER (in_lookback AND on_insulin AND is_fall) AS potassium_falls,
+               FILTER (on_insulin AND is_fall) AS potassium_falls,
            -- what flags, as booleans: the texts above are evidence (not evaluated for the monthly measures)
-           coalesce(bool_or(in_lookback AND on_insulin AND (is_low OR is_fall)), false) AS hit,
+           coalesce(bool_or(on_insulin AND (is_low OR is_fall)), false) AS hit,
            coalesce(bool_or(result_below(value, value_comparator, $potassium_severe))
-                        FILTER (in_lookback AND on_insulin), false) AS any_severe,
+                        FILTER (on_insulin), false) AS any_severe,
            -- the first low result or fall on insulin in the lookback: when action fell due (due_on)
-           min(day) FILTER (in_lookback AND on_insulin AND (is_low OR is_fall)) AS first_hit_at,
-           max(day) AS last_potassium_at,
-           -- the latest result by its full timestamp (two results of one day: the later one)
-           arg_max(result_text, k) AS last_potassium,
-           coalesce(arg_max(result_below(value, value_comparator, $potassium_low), k), false) AS last_low
+           min(day) FILTER (on_insulin AND (is_low OR is_fall)) AS first_hit_at
     FROM marked
     GROUP BY patient_id
 ),
 judged AS (
     SELECT i.*, p.potassium_results, p.low_potassium, p.potassium_falls, p.first_hit_at,
-           p.last_potassium_at, p.last_potassium, d.concurrent_diuretics, p.hit,
-           coalesce(p.any_severe OR p.last_low, false) AS urgent
+           l.last_potassium_at, l.last_potassium, d.concurrent_diuretics, p.hit,
+           coalesce(p.any_severe OR l.last_low, false) AS urgent
     FROM insulin i
     LEFT JOIN potassium p USING (patient_id)
+    LEFT JOIN latest l USING (patient_id)
     LEFT JOIN diuretic d USING (patient_id)
 )
 SELECT
