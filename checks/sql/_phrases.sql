@@ -33,6 +33,10 @@
 --   still_taken(start_date, end_effective, stopped, on_day, gap_days)   taken_until not before on_day
 --   taken_on(start_date, end_effective, stopped, on_day, gap_days)  started on or before on_day and
 --                                     still taken on it
+--   begins_course(start_date, prior_until)   a prescription starting more than a day after the last
+--                                     day every earlier one of the same use was taken (prior_until, the
+--                                     max over them; NULL when none came before) begins a new course:
+--                                     one starting the next day continues it (a renewal, a dose change)
 --   course_end(start_date, planned_end, end_effective, days)   the last day of a course: its planned
 --                                     end, or with no end date and no days supply `days` from its start
 --                                     (an undated NSAID or B12 prescription is a course, not for ever);
@@ -96,6 +100,8 @@ CREATE OR REPLACE TEMP MACRO still_taken(start_date, end_effective, stopped, on_
 CREATE OR REPLACE TEMP MACRO taken_on(start_date, end_effective, stopped, on_day, gap_days) AS
     start_date <= on_day AND still_taken(start_date, end_effective, stopped, on_day, gap_days);
 
+CREATE OR REPLACE TEMP MACRO begins_course(start_date, prior_until) AS
+    prior_until IS NULL OR start_date > days_after(prior_until, 1);
 CREATE OR REPLACE TEMP MACRO course_end(start_date, planned_end, end_effective, days) AS
     least(coalesce(planned_end, days_after(start_date, days)), end_effective);
 

@@ -36,7 +36,7 @@ treated AS (
     -- gap that counts a drug as still taken (at most an issue's length, none after a stop): a
     -- clinician does not start monitoring afresh for a week off.
     SELECT patient_id,
-           max(start_date) FILTER (prior_until IS NULL OR start_date > days_after(prior_until, 1))
+           max(start_date) FILTER (begins_course(start_date, prior_until))
                AS diuretic_since
     FROM taken_in_lookback
     GROUP BY patient_id

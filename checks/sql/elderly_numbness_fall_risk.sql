@@ -141,7 +141,7 @@ prior_ends AS (
     FROM identified
 ),
 periods AS (
-    SELECT *, sum(CASE WHEN start_date > days_after(prior_until, 1) THEN 1 ELSE 0 END)
+    SELECT *, sum(CASE WHEN begins_course(start_date, prior_until) THEN 1 ELSE 0 END)
                   OVER (PARTITION BY patient_id, drug_key, as_needed ORDER BY start_date, drug_name
                         ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS period
     FROM prior_ends

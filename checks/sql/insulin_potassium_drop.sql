@@ -62,7 +62,7 @@ diuretic AS (
     WHERE ongoing_on(d.end_effective, greatest(window_start($as_of, $lookback_days), i.insulin_since))
     GROUP BY d.patient_id
 ),
-potassium_results AS (
+potassium_history AS (
     SELECT b.*
     FROM results_by(['potassium'], $as_of) b
     JOIN insulin i USING (patient_id)
@@ -73,7 +73,7 @@ latest AS (
            -- by its full timestamp (two results of one day: the later one)
            arg_max(result_text, k) AS last_potassium,
            coalesce(arg_max(result_below(value, value_comparator, $potassium_low), k), false) AS last_low
-    FROM potassium_results
+    FROM potassium_history
     GROUP BY patient_id
 ),
 drawn AS (
@@ -81,7 +81,7 @@ drawn AS (
     -- sent twice, or a date-only export) count as the lowest, as "the latest result" does
     -- (latest_key), so two results of one draw never make a fall
     SELECT *
-    FROM potassium_results
+    FROM potassium_history
     WHERE day >= window_start($as_of, $lookback_days)
     QUALIFY row_number() OVER (PARTITION BY patient_id, collected_at ORDER BY k DESC) = 1
 ),

@@ -107,9 +107,13 @@ def taken_in(rx: Prescription, low: date, high: date, ctx: Ctx) -> bool:
     return rx.start <= high and (until is None or until >= low)
 
 
-def drugs_taken(p: PatientRecord, concept: frozenset[str], low: date, high: date, ctx: Ctx) -> list[str]:
-    """Sorted ingredients of ``concept`` taken at some time in [low, high] (taken_in)."""
-    return sorted({i for rx in p.rxs if taken_in(rx, low, high, ctx) for i in rx.ingredients & concept})
+def drugs_taken(
+    p: PatientRecord, concept: frozenset[str], low: date, high: date, ctx: Ctx, systemic: bool = False
+) -> list[str]:
+    """Sorted ingredients of ``concept`` taken at some time in [low, high] (taken_in); ``systemic``
+    leaves out topical forms (a spironolactone cream is no diuretic exposure)."""
+    taken = (rx for rx in p.rxs if taken_in(rx, low, high, ctx) and not (systemic and rx.topical))
+    return sorted({i for rx in taken for i in rx.ingredients & concept})
 
 
 def drugs_active(p: PatientRecord, concept: frozenset[str], low: date, high: date, ctx: Ctx) -> list[str]:
@@ -188,10 +192,7 @@ def cramps(p: PatientRecord, ctx: Ctx) -> list[Diagnosis]:
 
 def check_diuretic(p: PatientRecord, ctx: Ctx) -> str | None:
     """diuretic_electrolyte_monitoring."""
-    systemic = [rx for rx in p.rxs if rx.ingredients & DIURETIC and not rx.topical]
-    drugs = sorted(
-        {i for rx in systemic if taken_in(rx, ctx.as_of, ctx.as_of, ctx) for i in rx.ingredients & DIURETIC}
-    )
+    drugs = drugs_taken(p, DIURETIC, ctx.as_of, ctx.as_of, ctx, systemic=True)
     if not drugs:
         return None
     low = ctx.back(365)
@@ -202,6 +203,7 @@ def check_diuretic(p: PatientRecord, ctx: Ctx) -> str | None:
     # again after a break of more than refill_gap days with none (course_start over break_after:
     # the end plus the whole gap, a stop or a short issue alike); started within 14 days of as-of =
     # baseline tests due
+    systemic = [rx for rx in p.rxs if rx.ingredients & DIURETIC and not rx.topical]
     taken = [rx for rx in systemic if (break_after(rx, ctx) or date.max) >= low and rx.start <= ctx.as_of]
     since = course_start(taken, ctx, break_after)
     label = "baseline tests due" if since >= ctx.back(14) else "overdue"

@@ -119,6 +119,17 @@ def test_a_repeat_medicine_is_still_taken_in_its_refill_gap(con):
     assert no_gap == ["ends on the day", "open-ended"]
 
 
+def test_a_course_begins_after_a_break_of_more_than_a_day(con):
+    """The first prescription begins a course; one starting the day after the last day the earlier
+    ones were taken continues it (a renewal); one starting two days after begins a new one."""
+    begins = con.execute(
+        "SELECT begins_course(s, p) FROM (VALUES (DATE '2026-03-01', CAST(NULL AS DATE)), "
+        "(DATE '2026-03-02', DATE '2026-03-01'), (DATE '2026-03-01', DATE '2026-03-01'), "
+        "(DATE '2026-03-03', DATE '2026-03-01'), (DATE '2026-02-01', DATE '2026-03-01')) AS t(s, p)"
+    ).fetchall()
+    assert [b for (b,) in begins] == [True, False, False, True, False]
+
+
 def test_an_undated_course_ends_days_after_its_start_or_at_a_death(con):
     """course_end: the planned end when there is one; else `days` from the start; a death before
     either ends it (end_effective), a later one does not."""
