@@ -52,12 +52,17 @@ def _checks_seconds(db: Path, engine: object | None) -> tuple[float, set[tuple[s
 
 
 def _aqe_pairs(db: Path, engine: object, pairs: int) -> dict[str, list[float]]:
-    """The Spark checks' seconds with AQE off and on, alternating pairs on one session."""
+    """The Spark checks' seconds with AQE off and on, alternating pairs on one session, which is
+    left with the setting it had (a session shared with other work keeps its own)."""
     seconds: dict[str, list[float]] = {"aqe_off_seconds": [], "aqe_on_seconds": []}
-    for _ in range(pairs):
-        for key, value in (("aqe_off_seconds", "false"), ("aqe_on_seconds", "true")):
-            engine.spark.conf.set("spark.sql.adaptive.enabled", value)
-            seconds[key].append(round(_checks_seconds(db, engine)[0], 2))
+    before = engine.spark.conf.get("spark.sql.adaptive.enabled")
+    try:
+        for _ in range(pairs):
+            for key, value in (("aqe_off_seconds", "false"), ("aqe_on_seconds", "true")):
+                engine.spark.conf.set("spark.sql.adaptive.enabled", value)
+                seconds[key].append(round(_checks_seconds(db, engine)[0], 2))
+    finally:
+        engine.spark.conf.set("spark.sql.adaptive.enabled", before)
     return seconds
 
 
