@@ -186,13 +186,20 @@ TRANSPLANT_TABLES = {
         + "X1 | R25.2 | ICD-10-CM | 2026-06-01 |\n"
         + "X2 | 571.2 | ICD-9-CM | 2012-01-01 |\nX2 | V42.7 | ICD-9-CM | 2014-05-01 |\n"
         + "X2 | R25.2 | ICD-10-CM | 2026-06-01 |\n"
-        + "X3 | K70.30 | ICD-10-CM | 2019-01-01 |\nX3 | R25.2 | ICD-10-CM | 2026-06-01 |"
+        + "X3 | K70.30 | ICD-10-CM | 2019-01-01 |\nX3 | R25.2 | ICD-10-CM | 2026-06-01 |\n"
+        # X4, X5: the same in SNOMED CT, as a GP or FHIR record holds it (GP review 2026-12-03): the
+        # finding 'transplanted liver present', or the transplant recorded as a past procedure
+        + "X4 | 420054005 | SNOMED-CT | 2015-06-01 |\nX4 | 737297006 | SNOMED-CT | 2019-03-14 |\n"
+        + "X4 | 449918009 | SNOMED-CT | 2026-09-01 |\n"
+        + "X5 | 420054005 | SNOMED-CT | 2015-06-01 |\nX5 | 18027006 | SNOMED-CT | 2019-03-14 |\n"
+        + "X5 | 449918009 | SNOMED-CT | 2026-09-01 |"
     ),
 }
 
 
 def test_after_a_liver_transplant_the_old_cirrhosis_code_is_not_cirrhosis(tmp_path):
-    check_spec(tmp_path, "cramps_cirrhosis", AS_OF, TRANSPLANT_TABLES, {"X1": OUT, "X2": OUT, "X3": "high"})
+    expected = {"X1": OUT, "X2": OUT, "X3": "high", "X4": OUT, "X5": OUT}
+    check_spec(tmp_path, "cramps_cirrhosis", AS_OF, TRANSPLANT_TABLES, expected)
 
 
 # --- diuretic_electrolyte_monitoring: profound thiazide-induced hyponatraemia ---------------------
