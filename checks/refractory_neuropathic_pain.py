@@ -23,7 +23,7 @@ CHECK = CheckDefinition(
         "Lidoderm/Ztlido/Versatis; ATC D04AB01), not as a local anaesthetic for the eye, ear, nose, "
         "mouth, throat, teeth, urethra or anus (Minims eye drops, Instillagel, viscous or dental "
         "lidocaine; ATC S, R02, A01, C05) nor for a procedure (lidocaine with prilocaine/EMLA, LMX4, "
-        "an injection)."
+        "an injection, a catheter or wound gel), and only alone, not combined with another drug."
     ),
     windows=(
         "Lookback: a drug's first start from as-of minus lookback_days (inclusive) to as-of "
@@ -76,7 +76,10 @@ CHECK = CheckDefinition(
         "eye drops (Minims lidocaine and fluorescein), urethral and catheter gels (Instillagel), "
         "mucosal sprays, viscous, dental, throat and haemorrhoidal products and the pre-venepuncture "
         "creams (lidocaine with prilocaine, EMLA, LMX4) are local anaesthesia for a procedure or a "
-        "mucosa, not a neuropathic pain trial. A plain lidocaine cream or ointment for the skin counts "
+        "mucosa, not a neuropathic pain trial; so is a lidocaine combined with another drug (with "
+        "chlorhexidine in a catheter gel, with adrenaline and tetracaine for a wound) and a gel named "
+        "for catheterisation (Cathejell, pre-filled syringes) (review 2026-12-03). A plain lidocaine "
+        "cream or ointment for the skin counts "
         "(the choice left open: it may have been for a procedure too; the trial list shows it). "
         "Oxcarbazepine, other antiepileptics and "
         "opioids are not counted. Carbamazepine, tricyclics and SNRIs are also given for epilepsy, "

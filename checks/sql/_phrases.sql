@@ -52,7 +52,9 @@
 --                                      a pack's '{28 ('): 'amLODIPine 5 MG Oral Tablet' and 'Amlodipine 10mg
 --                                      tablets' are 'amlodipine'; a name that is all strength stays whole
 --   is_combination(drug_name)          a product of two or more drugs by its name: 'x / y', 'x + y', 'x & y',
---                                      'x with y', 'x and y', 'x plus y' (RxNorm writes 'a / b'; dm+d 'a with b')
+--                                      'x with y', 'x and y', 'x plus y' (RxNorm writes 'a / b'; dm+d 'a with b');
+--                                      a strength per unit ('1 MG/ML', '100micrograms/dose', '0.025 MG/HR')
+--                                      or 'w/v' is one drug's, not a second drug
 --   is_topical(drug_name, rxnorm_code, atc_code)       a topical or local form, never systemic exposure:
 --                                      in topical_names (_concepts.sql: the form in the name, topical
 --                                      NSAIDs, a patch of a drug that acts locally; a fentanyl or
@@ -134,7 +136,11 @@ CREATE OR REPLACE TEMP MACRO drug_stem(name) AS coalesce(
         '\s*[0-9].*$', '')), ''),
     lower(name));
 CREATE OR REPLACE TEMP MACRO is_combination(name) AS
-    regexp_matches(lower(name), '[a-z0-9]\s*[/+&]\s*[a-z]|\s(with|and|plus)\s');
+    regexp_matches(
+        regexp_replace(lower(name),
+                       '[0-9.]\s*[a-z%]*\s*/\s*[0-9.]*\s*(ml|l|mg|mcg|micrograms?|g|kg|m2|actuat|actuations?|doses?|hr|h|hours?|vials?|sprays?|puffs?|drops?|days?)([^a-z]|$)|(^|[^a-z])[wv]/[wv]([^a-z]|$)',
+                       ' ', 'g'),
+        '[a-z0-9%]\s*[/+&]\s*[a-z]|\s(with|and|plus)\s');
 CREATE OR REPLACE TEMP MACRO is_topical(name, rxnorm, atc) AS
     starts_with(coalesce(atc, ''), 'D') OR starts_with(coalesce(atc, ''), 'M02')
     OR EXISTS (SELECT 1 FROM topical_names t

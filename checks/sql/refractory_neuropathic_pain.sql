@@ -10,14 +10,17 @@ WITH prescribed AS (
         -- it treats localised neuropathic pain. A local anaesthetic for the eye, ear, nose, mouth,
         -- throat, teeth, urethra or anus (Minims eye drops, Instillagel, viscous or dental lidocaine;
         -- ATC S, R02, A01, C05) or for a procedure (lidocaine with prilocaine, EMLA, LMX4 before
-        -- venepuncture; an injection) is no neuropathic pain trial, whatever its form word says.
+        -- venepuncture; an injection) is no neuropathic pain trial, whatever its form word says, nor
+        -- a lidocaine combined with another drug (with chlorhexidine in a catheter gel, with
+        -- adrenaline and tetracaine for a wound, with prilocaine): the plaster is lidocaine alone.
         is_topical(e.drug_name, e.rxnorm_code, e.atc_code)
+        AND NOT is_combination(e.drug_name)
         AND NOT list_has_any([left(coalesce(e.atc_code, ''), 1), left(coalesce(e.atc_code, ''), 3)],
                              ['S', 'R02', 'A01', 'C05'])
         AND NOT regexp_matches(lower(e.drug_name),
             '(^|[^a-z])(eyes?|ophthalmic|minims|ears?|otic|aural|nasal|nose|intranasal|oral|mouth'
             || '|mouthwash|oromucosal|buccal|throat|oropharyngeal|dental|gingival|gums?|teething|viscous'
-            || '|lozenges?|pastilles?|gargle|urethral|catheter|instillagel|rectal|anal|haemorrhoidal'
+            || '|lozenges?|pastilles?|gargle|urethral|catheter|instillagel|cathejell|syringes?|rectal|anal|haemorrhoidal'
             || '|hemorrhoidal|haemorrhoids|hemorrhoids|suppositor(y|ies)|injection|infusion|prilocaine'
             || '|emla|lmx)([^a-z]|$)')
     )

@@ -14,7 +14,7 @@ from tests.helpers import table
 from tests.spec.harness import check_spec
 
 AS_OF = date(2026, 11, 20)
-IDS = ("B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B09", "B10")
+IDS = ("B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B09", "B10", "B11", "B12")
 
 DIAGNOSES = table(
     "patient_id | code | code_system | recorded_at | resolved_at\n"
@@ -42,6 +42,11 @@ B08        | Neo-Cytamen 1000micrograms/1ml solution for injection ampoules | | 
 B09        | Mecobalamin 500microgram tablets                       |             |          | 2026-07-01 |            | 90
 # an RxNorm multivitamin naming cyanocobalamin is no replacement
 B10        | ascorbic acid 60 MG / cyanocobalamin 0.006 MG / folic acid 0.4 MG Oral Tablet | | | 2026-01-01 | | 90
+# injections named as RxNorm (Synthea, OMOP) and dm+d write them: a strength per millilitre is one
+# drug's, not a combination (GP review 2026-12-03)
+B11        | hydroxocobalamin 1 MG/ML Injectable Solution           |             |          | 2026-05-01 |            | 1
+B11        | hydroxocobalamin 1 MG/ML Injectable Solution           |             |          | 2026-08-01 |            | 1
+B12        | Cyanocobalamin 1000micrograms/ml solution for injection |            |          | 2026-05-01 |            | 1
 """)
 LABS = table("""
 patient_id | collected_at | loinc_code | test_name | value | unit
@@ -54,6 +59,8 @@ B07        | 2026-06-03   | 2345-7     | Glucose   | 5.1   | mmol/L
 B08        | 2026-06-03   | 2345-7     | Glucose   | 5.1   | mmol/L
 B09        | 2026-06-03   | 2345-7     | Glucose   | 5.1   | mmol/L
 B10        | 2026-06-03   | 2345-7     | Glucose   | 5.1   | mmol/L
+B11        | 2026-06-03   | 2345-7     | Glucose   | 5.1   | mmol/L
+B12        | 2026-06-03   | 2345-7     | Glucose   | 5.1   | mmol/L
 """)
 
 
@@ -70,6 +77,8 @@ def test_vitamin_b12_replacement_stands_for_the_b12_result(tmp_path):
         "B08": "normal",
         "B09": "normal",
         "B10": "normal",
+        "B11": None,
+        "B12": None,
     }
     reason = {
         "B04": "numbness or neuropathy recorded 2026-06-01 with no glucose or HbA1c result in the "

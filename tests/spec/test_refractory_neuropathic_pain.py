@@ -288,6 +288,12 @@ LIDOCAINE_FORMS = {
     "K10": ("Versatis 700mg medicated plaster", ""),
     "K11": ("Lidocaine 4% cream", ""),
     "K12": ("lidocaine topical", "D04AB01"),
+    # GP review 2026-12-03: catheter and wound gels named by their other ingredients or brand are
+    # procedural too; RxNorm's 5% plaster ('0.05 MG/MG') is lidocaine alone and counts
+    "K13": ("Lidocaine 2% / Chlorhexidine gluconate 0.25% gel 11ml pre-filled syringes", ""),
+    "K14": ("Cathejell Lidocaine C 2% gel", ""),
+    "K15": ("Lidocaine 4% / Adrenaline 0.1% / Tetracaine 0.5% gel", ""),
+    "K16": ("lidocaine 0.05 MG/MG Medicated Patch", ""),
 }
 LIDOCAINE_PRESCRIPTIONS = table(
     "patient_id | drug_name | rxnorm_code | atc_code | start_date | end_date | days_supply\n"
@@ -305,7 +311,7 @@ LIDOCAINE_DIAGNOSES = table(
 
 
 def test_lidocaine_counts_only_for_the_skin_not_eye_mucosa_or_procedures(tmp_path):
-    skin = {"K04", "K09", "K10", "K11", "K12"}
+    skin = {"K04", "K09", "K10", "K11", "K12", "K16"}
     expected = {p: p in skin for p in LIDOCAINE_FORMS}
     tables = {"prescriptions": LIDOCAINE_PRESCRIPTIONS, "diagnoses": LIDOCAINE_DIAGNOSES}
     evidence = {p: {"trial_count": 3} for p in skin} | {"K09": {"trials": "...; lidocaine (2026-05-01)"}}

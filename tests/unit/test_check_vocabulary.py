@@ -392,6 +392,17 @@ COMBINATIONS = [
     ("amlodipine 5 MG Oral Tablet", False),
     ("Oramorph 10mg/5ml oral solution", False),
     ("Hydroxocobalamin 1mg/1ml solution for injection ampoules", False),
+    # a strength per unit is one drug's (GP review 2026-12-03: RxNorm's 'MG/ML' read as two drugs)
+    ("hydroxocobalamin 1 MG/ML Injectable Solution", False),
+    ("Cyanocobalamin 1000micrograms/ml solution for injection", False),
+    ("insulin glargine 100 UNT/ML Injectable Solution", False),
+    ("72 HR fentanyl 0.025 MG/HR Transdermal System", False),
+    ("Salbutamol 100micrograms/dose inhaler CFC free", False),
+    ("Sodium chloride 0.9% w/v infusion", False),
+    ("lidocaine 0.05 MG/MG Medicated Patch", False),
+    ("Co-codamol 30mg/500mg tablets", False),
+    ("fluticasone propionate 0.25 MG/ACTUAT / salmeterol 0.05 MG/ACTUAT Dry Powder Inhaler", True),
+    ("Lidocaine 2% / Chlorhexidine gluconate 0.25% gel", True),
 ]
 
 
