@@ -15,9 +15,9 @@ CHECK = CheckDefinition(
         "A cramp in the lookback was recorded on a day when a diuretic, a statin or a systemic "
         "beta-blocker (alone or in a combination product) was taken: started on or before that day "
         "and ending on or after that day minus refill_gap_days (also after a stop: the gap is the time "
-        "the drug's effect takes to wear off), or open-ended, and first started "
-        "before that day (not started at "
-        "the consultation that recorded the cramp)."
+        "the drug's effect takes to wear off), or open-ended, in a course of the drug that started "
+        "before that day (not started, or started again after a break of more than refill_gap_days, "
+        "at the consultation that recorded the cramp)."
     ),
     windows=(
         "Cramps: as-of minus lookback_days (inclusive) to as-of (inclusive). Drugs: taken on the day "
@@ -59,8 +59,9 @@ CHECK = CheckDefinition(
     rationale=(
         "A drug can only explain a cramp it was taken at the time of, so the drug must be active on "
         "the day the cramp was recorded; a statin stopped before the cramp, or started after it, does "
-        "not count, nor one first started on the day the cramp was recorded (started at that "
-        "consultation, not yet taken; a renewal that day of a drug taken before counts). A drug is "
+        "not count, nor one whose course started on the day the cramp was recorded (started at that "
+        "consultation, not yet taken; a renewal that day of a drug taken until then counts, while a "
+        "statin stopped years ago and restarted that day is a new course, review 2026-12-03). A drug is "
         "still prescribed when any prescription of it runs on as-of: repeat prescribing writes each "
         "28-day issue as a prescription of its own (review 2026-12). A drug counts as taken "
         "up to refill_gap_days (30) after a prescription ended, on the day of a cramp and on as-of: "

@@ -17,30 +17,46 @@ drugs AS (
       -- that causes cramps: is_topical, the one topical definition
       AND NOT is_topical(e.drug_name, e.rxnorm_code, e.atc_code)
 ),
+courses AS (
+    -- each prescription with the start of the course of its drug that holds it: a prescription
+    -- starting more than a day after every earlier one of the drug was taken (its end plus the
+    -- refill gap, as on_drug reads "taken", the gap following a stop too) begins a new course, so a
+    -- statin stopped two years ago and started again is a new course, while a renewal is not
+    SELECT *,
+           max(CASE WHEN begins_course(start_date, prior_until) THEN start_date END)
+               OVER (PARTITION BY patient_id, drug ORDER BY start_date
+                     ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS course_start
+    FROM (SELECT *,
+                 max(coalesce(taken_until(start_date, end_effective, false, $refill_gap_days), $as_of))
+                     OVER (PARTITION BY patient_id, drug ORDER BY start_date
+                           ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prior_until
+          FROM drugs)
+),
 per_drug AS (
-    -- when each drug was first started, and whether it is still taken on as-of: any prescription of
-    -- it runs on as-of or ended up to refill_gap_days before (the latest 28-day repeat issue of a
-    -- statin taken since January, or the gap before the next: the drug was not stopped; no gap
-    -- after a prescription stopped before its supply ran out)
-    SELECT patient_id, drug, min(start_date) AS first_start,
+    -- whether each drug is still taken on as-of: any prescription of it runs on as-of or ended up
+    -- to refill_gap_days before (the latest 28-day repeat issue of a statin taken since January,
+    -- or the gap before the next: the drug was not stopped; no gap after a prescription stopped
+    -- before its supply ran out)
+    SELECT patient_id, drug,
            bool_or(still_taken(start_date, end_effective, stopped, $as_of, $refill_gap_days)) AS still_active
     FROM drugs
     GROUP BY patient_id, drug
 ),
 on_drug AS (
     -- each cramp with every implicated drug taken on the day it was recorded (active, or in the
-    -- refill gap after an issue), unless that day is the drug's first start: a statin started at
-    -- the consultation that recorded the cramp had not been taken yet (a renewal that day of a drug
-    -- taken before is still the drug). The gap follows a stopped drug too (`false`, not `stopped`):
+    -- refill gap after an issue), unless that day starts the drug's course: a statin started (or
+    -- started again after a break) at the consultation that recorded the cramp had not been taken
+    -- yet (a renewal that day of a drug taken until then is still the drug; review 2026-12-03).
+    -- The gap follows a stopped drug too (`false`, not `stopped`):
     -- here it is also the time a drug's effect takes to wear off (statin muscle symptoms settle over
     -- 2-4 weeks), so a cramp 10 days after the statin was stopped may still be the statin's
     SELECT c.patient_id, c.recorded_at, d.drug_name, d.drug_class, p.still_active
     FROM cramps c
-    JOIN drugs d
+    JOIN courses d
       ON d.patient_id = c.patient_id
      AND taken_on(d.start_date, d.end_effective, false, c.recorded_at, $refill_gap_days)
     JOIN per_drug p ON p.patient_id = d.patient_id AND p.drug = d.drug
-    WHERE p.first_start < c.recorded_at
+    WHERE d.course_start < c.recorded_at
 ),
 implicated AS (
     SELECT patient_id,

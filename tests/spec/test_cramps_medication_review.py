@@ -186,3 +186,36 @@ T02        | spironolactone 25mg tablet |             |          | 2020-01-01 | 
 def test_a_topical_diuretic_does_not_explain_a_cramp(tmp_path):
     tables = {"diagnoses": TOPICAL_DIAGNOSES, "prescriptions": TOPICAL_PRESCRIPTIONS}
     check_spec(tmp_path, CHECK, AS_OF, tables, {"T01": None, "T02": True})
+
+
+# GP review 2026-12-03: a statin stopped years ago and started again at the consultation that
+# recorded the cramp had not been taken before the cramp, whatever the earlier course; a renewal
+# that day of a statin taken until then, or a restart within the refill gap, is the same course.
+RESTART_DIAGNOSES = table(
+    "patient_id | code | code_system | recorded_at | resolved_at\n"
+    + "\n".join(f"{p} | 449918009 | SNOMED-CT | 2026-06-10 |" for p in ("S01", "S02", "S03", "S04"))
+)
+RESTART_PRESCRIPTIONS = table("""
+patient_id | drug_name                  | rxnorm_code | atc_code | start_date | end_date   | days_supply | stopped
+# simvastatin 2023-2024, stopped; started again on the cramp day, monthly since: a new course
+S01        | Simvastatin 40mg tablets   |             | C10AA01  | 2023-01-05 | 2024-03-01 |             | yes
+S01        | Simvastatin 40mg tablets   |             | C10AA01  | 2026-06-10 |            | 28          |
+S01        | Simvastatin 40mg tablets   |             | C10AA01  | 2026-07-08 |            | 28          |
+# the same without the old course: first started that day
+S02        | Simvastatin 40mg tablets   |             | C10AA01  | 2026-06-10 |            | 28          |
+S02        | Simvastatin 40mg tablets   |             | C10AA01  | 2026-07-08 |            | 28          |
+# monthly issues since March, one renewed on the cramp day: taken before it
+S03        | Simvastatin 40mg tablets   |             | C10AA01  | 2026-03-15 |            | 28          |
+S03        | Simvastatin 40mg tablets   |             | C10AA01  | 2026-04-12 |            | 28          |
+S03        | Simvastatin 40mg tablets   |             | C10AA01  | 2026-05-10 |            | 28          |
+S03        | Simvastatin 40mg tablets   |             | C10AA01  | 2026-06-10 |            | 28          |
+# the last issue ran out 2026-05-20 and was stopped; re-issued on the cramp day, 21 days later:
+# within the refill gap, still the same course (its effect takes weeks to wear off)
+S04        | Atorvastatin 20mg tablets  |             | C10AA05  | 2026-01-01 | 2026-05-20 |             | yes
+S04        | Atorvastatin 20mg tablets  |             | C10AA05  | 2026-06-10 |            | 28          |
+""")
+
+
+def test_a_statin_started_again_at_the_cramp_consultation_is_a_new_course(tmp_path):
+    tables = {"diagnoses": RESTART_DIAGNOSES, "prescriptions": RESTART_PRESCRIPTIONS}
+    check_spec(tmp_path, CHECK, AS_OF, tables, {"S01": None, "S02": None, "S03": True, "S04": True})
