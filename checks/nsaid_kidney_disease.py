@@ -1,14 +1,15 @@
 """Patients on a systemic NSAID with chronic kidney disease stage 3 or worse, or a low eGFR."""
 
-from checks.framework import CheckDefinition, Parameter
+from checks.framework import CheckDefinition, Parameter, refill_gap
 
 CHECK = CheckDefinition(
     id="nsaid_kidney_disease",
     title="Systemic NSAID with chronic kidney disease",
     guideline=("NSAIDs may help with pain but can cause side effects including kidney problems",),
     population=(
-        "Patients with a systemic NSAID active on the as-of date: started on or before as-of and ending "
-        "on or after as-of (end date, else start + days supply); a prescription with neither an end "
+        "Patients with a systemic NSAID taken on the as-of date: started on or before as-of and ending "
+        "on or after as-of minus refill_gap_days (end date, else start + days supply; the gap at most "
+        "the course's own length, none after a stop); a prescription with neither an end "
         "date nor a days supply is a course active for open_course_days from its start (start + "
         "open_course_days on or after as-of), not forever. Topical and ophthalmic NSAIDs (ATC M02AA, "
         "S01BC, D11AX18, R02AX, topical brands, or a topical dose form such as gel, cream, patch in "
@@ -26,7 +27,8 @@ CHECK = CheckDefinition(
         "the sex) from a serum creatinine collected on a day with no eGFR reported."
     ),
     windows=(
-        "NSAID: active on as-of (an undated course: open_course_days from its start). CKD: present on "
+        "NSAID: taken on as-of (active, or ended up to refill_gap_days before; an undated course: "
+        "open_course_days from its start). CKD: present on "
         "as-of (no lookback: CKD is chronic). eGFR: the latest "
         "result on or before as-of, however old, reported or estimated from a creatinine."
     ),
@@ -60,6 +62,7 @@ CHECK = CheckDefinition(
             "days",
             "An NSAID with no end date and no days supply is active this long from its start.",
         ),
+        refill_gap("An NSAID"),
     ),
     rationale=(
         "Stage 3 (eGFR < 60) is where KDIGO and the Beers criteria start to advise avoiding long-term "
@@ -76,7 +79,11 @@ CHECK = CheckDefinition(
         "Beers). A dialysis code implies CKD stage 5, so it flags on its own. An NSAID with neither an "
         "end date nor a days supply is a course active for open_course_days (90) from its start, as "
         "PINCER counts an NSAID 'prescribed in the last 3 months'; NSAIDs are mostly short courses, so "
-        "an undated one-off is not taken for lifelong use. "
+        "an undated one-off is not taken for lifelong use. A dated NSAID is taken up to "
+        "refill_gap_days after its end, as every check reads a repeat medicine (review 2026-12-03: a "
+        "patient on monthly naproxen two days late collecting the next issue left the audit between "
+        "issues; PINCER counts any NSAID issued in the last 3 months); the gap is at most the "
+        "course's own length, so a 7-day course counts 7 days more, and none follows a stop. "
         "Topical NSAIDs give systemic levels of a few percent of oral dosing and are the recommended "
         "alternative in CKD, so any prescription that looks topical (topical ATC, topical-only brand, or "
         "a topical dose-form word in the name) is excluded even when its ingredient code or name also "

@@ -1,11 +1,16 @@
--- nsaid_kidney_disease: one row per patient with a systemic NSAID active on $as_of.
+-- nsaid_kidney_disease: one row per patient with a systemic NSAID taken on $as_of.
 WITH active AS (
     SELECT e.patient_id, e.drug_name, e.start_date
     FROM drugs_started_by(['nsaids_systemic'], $as_of) e
     -- with no end date and no days supply an NSAID is a course, not forever: active for
     -- $open_course_days from its start (PINCER: "prescribed in the last 3 months"), or to a death
-    -- before that (end_effective); a death later on does not make an open course run to it
-    WHERE ongoing_on(course_end(e.start_date, e.planned_end, e.end_effective, $open_course_days), $as_of)
+    -- before that (end_effective); a death later on does not make an open course run to it.
+    -- A dated one is taken up to refill_gap_days after its end (taken_until: at most the course's
+    -- own length, none after a stop), so a repeat naproxen collected a few days late is still taken
+    -- between two issues, as in every check that asks whether a drug is taken (review 2026-12-03)
+    WHERE (ongoing_on(course_end(e.start_date, e.planned_end, e.end_effective, $open_course_days), $as_of)
+           OR (e.planned_end IS NOT NULL
+               AND still_taken(e.start_date, e.end_effective, e.stopped, $as_of, $refill_gap_days)))
       -- a gel, cream, patch or eye drop is never systemic exposure (a 'liquid gel' capsule is oral)
       AND NOT is_topical(e.drug_name, e.rxnorm_code, e.atc_code)
 ),

@@ -374,10 +374,19 @@ def check_numbness(p: PatientRecord, ctx: Ctx) -> str | None:
     return f"{last.code} on {last.recorded}; missing {' and '.join(missing)}"
 
 
+def nsaid_taken(rx: Prescription, ctx: Ctx) -> bool:
+    """Taken on as-of: issue #15, an NSAID with no end date and no days supply is a 90-day course;
+    review 2026-12-03, a dated one is taken in its refill gap too (taken_in: at most its length,
+    none after a stop)."""
+    if active_on(rx, ctx.as_of, ctx, open_course=90):
+        return True
+    dated = rx.end_date is not None or rx.days_supply is not None
+    return dated and taken_in(rx, ctx.as_of, ctx.as_of, ctx)
+
+
 def check_nsaid(p: PatientRecord, ctx: Ctx) -> str | None:
     """nsaid_kidney_disease."""
-    # issue #15: an NSAID with no end date and no days supply is a 90-day course
-    nsaids = sorted({i for rx in p.rxs if not rx.topical and active_on(rx, ctx.as_of, ctx, open_course=90)
+    nsaids = sorted({i for rx in p.rxs if not rx.topical and nsaid_taken(rx, ctx)
                      for i in rx.ingredients & NSAID})  # fmt: skip
     if not nsaids:
         return None

@@ -28,7 +28,7 @@ K04        | ibuprofen 200 mg tablet            | 5640        | M01AE01  | 2026-
 K05        | diclofenac 1% gel                  | 3355        | M02AA15  | 2026-09-01 |            |
 # topical brand, name only
 K06        | Voltaren Gel 1%                    |             |          | 2026-09-01 |            |
-# ended the day before as-of
+# ended the day before as-of: still taken, in its refill gap
 K07        | naproxen 500 mg tablet             | 7258        | M01AE02  | 2026-01-01 | 2026-11-19 |
 # ends on as-of; low eGFR, no CKD code
 K08        | naproxen 250 mg tablet             | 7258        | M01AE02  | 2026-01-01 | 2026-11-20 |
@@ -105,7 +105,7 @@ EXPECTED = {
     "K04": "normal",  # SNOMED-CT CKD stage 3
     "K05": OUT,  # topical diclofenac gel
     "K06": OUT,  # topical brand, name only
-    "K07": OUT,  # ended the day before as-of
+    "K07": "high",  # ended the day before as-of: still taken in its refill gap (review 2026-12-03)
     "K08": "normal",  # ends on as-of; eGFR 45, no CKD code
     "K09": "high",  # days_supply still running; latest eGFR 25
     "K10": None,  # CKD stage 2 and a normal eGFR
@@ -418,3 +418,42 @@ def test_an_egfr_is_estimated_from_a_creatinine_when_none_was_reported(tmp_path)
         "N10": {"latest_egfr": "25.0", "latest_egfr_at": "2026-03-01"},
     }
     check_spec(tmp_path, CHECK, AS_OF, tables, expected, evidence=evidence)
+
+
+# GP review 2026-12-03: a repeat NSAID is taken between two issues, as every check reads a repeat
+# medicine (refill_gap_days, 30, at most the course's own length, none after a stop). Everyone has
+# CKD stage 3b and an eGFR of 38.
+GAP_PRESCRIPTIONS = table("""
+patient_id | drug_name                  | rxnorm_code | atc_code | start_date | end_date   | days_supply | stopped
+# monthly naproxen, the last issue ran out 2026-11-18, two days before as-of: still taken
+G01        | Naproxen 500mg tablets     |             | M01AE02  | 2026-07-01 |            | 28          |
+G01        | Naproxen 500mg tablets     |             | M01AE02  | 2026-07-30 |            | 28          |
+G01        | Naproxen 500mg tablets     |             | M01AE02  | 2026-08-28 |            | 28          |
+G01        | Naproxen 500mg tablets     |             | M01AE02  | 2026-09-26 |            | 28          |
+G01        | Naproxen 500mg tablets     |             | M01AE02  | 2026-10-22 |            | 28          |
+# the same, last issue ran out 31 days before as-of: past the gap, no longer taken
+G02        | Naproxen 500mg tablets     |             | M01AE02  | 2026-09-23 |            | 28          |
+# a 7-day course that ended 10 days before as-of: the gap is at most its own length
+G03        | Ibuprofen 400mg tablets    |             | M01AE01  | 2026-11-04 |            | 7           |
+# the same course ended 6 days before: within its own length
+G04        | Ibuprofen 400mg tablets    |             | M01AE01  | 2026-11-08 |            | 7           |
+# 28 days stopped after 10: no gap after a stop
+G05        | Naproxen 500mg tablets     |             | M01AE02  | 2026-10-20 | 2026-10-30 | 28          | yes
+""")
+GAP_PATIENTS = ("G01", "G02", "G03", "G04", "G05")
+GAP_DIAGNOSES = table(
+    "patient_id | code | code_system | recorded_at | resolved_at\n"
+    + "\n".join(f"{p} | 700379002 | SNOMED-CT | 2025-01-10 |" for p in GAP_PATIENTS)
+)
+GAP_LABS = table(
+    "patient_id | collected_at | loinc_code | test_name | value | unit\n"
+    + "\n".join(f"{p} | 2026-09-01 | 62238-1 | | 38 | mL/min/1.73m2" for p in GAP_PATIENTS)
+)
+
+
+def test_a_repeat_nsaid_is_taken_between_two_issues(tmp_path):
+    tables = {"prescriptions": GAP_PRESCRIPTIONS, "diagnoses": GAP_DIAGNOSES, "labs": GAP_LABS}
+    expected = {"G01": True, "G02": OUT, "G03": OUT, "G04": True, "G05": OUT}
+    check_spec(
+        tmp_path, CHECK, AS_OF, tables, expected, evidence={"G01": {"nsaids": "Naproxen 500mg tablets"}}
+    )
