@@ -16,8 +16,8 @@ CHECK = CheckDefinition(
         "beta-blocker (alone or in a combination product) was taken: started on or before that day "
         "and ending on or after that day minus refill_gap_days (also after a stop: the gap is the time "
         "the drug's effect takes to wear off), or open-ended, in a course of the drug that started "
-        "before that day (not started, or started again after a break of more than refill_gap_days, "
-        "at the consultation that recorded the cramp)."
+        "before that day (not started, or started again after a break longer than the refill gap, "
+        "at most the issue's own length, at the consultation that recorded the cramp)."
     ),
     windows=(
         "Cramps: as-of minus lookback_days (inclusive) to as-of (inclusive). Drugs: taken on the day "

@@ -138,7 +138,7 @@ CREATE OR REPLACE TEMP MACRO drug_stem(name) AS coalesce(
 CREATE OR REPLACE TEMP MACRO is_combination(name) AS
     regexp_matches(
         regexp_replace(lower(name),
-                       '[0-9.]\s*[a-z%]*\s*/\s*[0-9.]*\s*(ml|l|mg|mcg|micrograms?|g|kg|m2|actuat|actuations?|doses?|hr|h|hours?|vials?|sprays?|puffs?|drops?|days?)([^a-z]|$)|(^|[^a-z])[wv]/[wv]([^a-z]|$)',
+                       '[0-9.]\s*[a-z%]*\s*/\s*[0-9.]*\s*(ml|l|mg|mcg|micrograms?|g|gm|kg|m2|units?|unt|mmol|patch|actuat|actuations?|doses?|hr|h|hours?|vials?|sprays?|puffs?|drops?|days?)([^a-z]|$)|(^|[^a-z])[wv]/[wv]([^a-z]|$)',
                        ' ', 'g'),
         '[a-z0-9%]\s*[/+&]\s*[a-z]|\s(with|and|plus)\s');
 CREATE OR REPLACE TEMP MACRO is_topical(name, rxnorm, atc) AS

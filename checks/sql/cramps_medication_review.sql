@@ -21,11 +21,13 @@ courses AS (
     -- each prescription with the start of the course of its drug that holds it: a prescription
     -- starting more than a day after every earlier one of the drug was taken (its end plus the
     -- refill gap, as on_drug reads "taken", the gap following a stop too) begins a new course, so a
-    -- statin stopped two years ago and started again is a new course, while a renewal is not
+    -- statin stopped two years ago and started again is a new course, while a renewal is not.
+    -- RANGE: prescriptions of one drug started on the same day (two strengths issued together)
+    -- share their course, whichever of them the sort put first
     SELECT *,
            max(CASE WHEN begins_course(start_date, prior_until) THEN start_date END)
                OVER (PARTITION BY patient_id, drug ORDER BY start_date
-                     ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS course_start
+                     RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS course_start
     FROM (SELECT *,
                  max(coalesce(taken_until(start_date, end_effective, false, $refill_gap_days), $as_of))
                      OVER (PARTITION BY patient_id, drug ORDER BY start_date

@@ -193,7 +193,7 @@ def test_a_topical_diuretic_does_not_explain_a_cramp(tmp_path):
 # that day of a statin taken until then, or a restart within the refill gap, is the same course.
 RESTART_DIAGNOSES = table(
     "patient_id | code | code_system | recorded_at | resolved_at\n"
-    + "\n".join(f"{p} | 449918009 | SNOMED-CT | 2026-06-10 |" for p in ("S01", "S02", "S03", "S04"))
+    + "\n".join(f"{p} | 449918009 | SNOMED-CT | 2026-06-10 |" for p in ("S01", "S02", "S03", "S04", "S05"))
 )
 RESTART_PRESCRIPTIONS = table("""
 patient_id | drug_name                  | rxnorm_code | atc_code | start_date | end_date   | days_supply | stopped
@@ -213,9 +213,16 @@ S03        | Simvastatin 40mg tablets   |             | C10AA01  | 2026-06-10 | 
 # within the refill gap, still the same course (its effect takes weeks to wear off)
 S04        | Atorvastatin 20mg tablets  |             | C10AA05  | 2026-01-01 | 2026-05-20 |             | yes
 S04        | Atorvastatin 20mg tablets  |             | C10AA05  | 2026-06-10 |            | 28          |
+# S01's restart issued as two strengths on the cramp day: both start the new course, whichever
+# sorts first (second read: a ROWS frame let one of them see the 2023 course)
+S05        | Simvastatin 40mg tablets   |             | C10AA01  | 2023-01-05 | 2024-03-01 |             | yes
+S05        | Simvastatin 20mg tablets   |             | C10AA01  | 2026-06-10 |            | 28          |
+S05        | Simvastatin 40mg tablets   |             | C10AA01  | 2026-06-10 |            | 28          |
 """)
 
 
 def test_a_statin_started_again_at_the_cramp_consultation_is_a_new_course(tmp_path):
     tables = {"diagnoses": RESTART_DIAGNOSES, "prescriptions": RESTART_PRESCRIPTIONS}
-    check_spec(tmp_path, CHECK, AS_OF, tables, {"S01": None, "S02": None, "S03": True, "S04": True})
+    check_spec(
+        tmp_path, CHECK, AS_OF, tables, {"S01": None, "S02": None, "S03": True, "S04": True, "S05": None}
+    )
