@@ -14,10 +14,34 @@ WITH active AS (
       -- a gel, cream, patch or eye drop is never systemic exposure (a 'liquid gel' capsule is oral)
       AND NOT is_topical(e.drug_name, e.rxnorm_code, e.atc_code)
 ),
-population AS (
-    SELECT patient_id, listed(drug_name) AS nsaids, min(start_date) AS nsaid_since
-    FROM active
+taken AS (
+    -- every systemic NSAID prescription up to as-of of a patient taking one now, with the last day
+    -- the earlier ones leave no break yet (prior_until: the latest course end plus refill_gap_days;
+    -- as-of while one runs on with no end)
+    SELECT e.patient_id, e.start_date,
+           max(coalesce(days_after(course_end(e.start_date, e.planned_end, e.end_effective, $open_course_days),
+                                   $refill_gap_days), $as_of))
+               OVER (PARTITION BY e.patient_id ORDER BY e.start_date
+                     ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prior_until
+    FROM drugs_started_by(['nsaids_systemic'], $as_of) e
+    WHERE e.patient_id IN (SELECT patient_id FROM active)
+      AND NOT is_topical(e.drug_name, e.rxnorm_code, e.atc_code)
+),
+course AS (
+    -- when this course of NSAIDs started: the last start after a break of more than refill_gap_days
+    -- with none (begins_course), as the diuretic course is read. Monthly repeats, a renewal or a
+    -- switch to another NSAID keep the first start, so nsaid_since (and due_on, and a review's
+    -- fingerprint) does not move with each issue; an NSAID taken again after a longer break is a
+    -- new course
+    SELECT patient_id, max(start_date) FILTER (begins_course(start_date, prior_until)) AS nsaid_since
+    FROM taken
     GROUP BY patient_id
+),
+population AS (
+    SELECT a.patient_id, listed(a.drug_name) AS nsaids, any_value(c.nsaid_since) AS nsaid_since
+    FROM active a
+    JOIN course c USING (patient_id)
+    GROUP BY a.patient_id
 ),
 restaged AS (
     -- the latest CKD stage 1 or 2 code by as-of: CKD is staged by its latest code (QOF's CKD

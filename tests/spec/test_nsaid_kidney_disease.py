@@ -457,3 +457,67 @@ def test_a_repeat_nsaid_is_taken_between_two_issues(tmp_path):
     check_spec(
         tmp_path, CHECK, AS_OF, tables, expected, evidence={"G01": {"nsaids": "Naproxen 500mg tablets"}}
     )
+
+
+# GP review 2026-12-03: nsaid_since is when this course of NSAIDs started, not the oldest issue still
+# running. With monthly repeats the oldest running issue moved every month, and with it due_on and the
+# fingerprint a clinician's review is kept by: an exception recorded for a patient on long-term
+# naproxen re-opened with each issue. Everyone has CKD stage 3b and an eGFR of 38.
+COURSE_START_PRESCRIPTIONS = table("""
+patient_id | drug_name                  | rxnorm_code | atc_code | start_date | end_date   | days_supply | stopped
+# monthly naproxen since 2026-07-01, the issues a few days late: one course
+C01        | Naproxen 500mg tablets     |             | M01AE02  | 2026-07-01 |            | 28          |
+C01        | Naproxen 500mg tablets     |             | M01AE02  | 2026-08-01 |            | 28          |
+C01        | Naproxen 500mg tablets     |             | M01AE02  | 2026-09-02 |            | 28          |
+C01        | Naproxen 500mg tablets     |             | M01AE02  | 2026-10-01 |            | 28          |
+C01        | Naproxen 500mg tablets     |             | M01AE02  | 2026-10-30 |            | 28          |
+# naproxen in spring, stopped for the summer (a break of more than refill_gap_days), taken again
+C02        | Naproxen 500mg tablets     |             | M01AE02  | 2026-03-01 |            | 28          |
+C02        | Naproxen 500mg tablets     |             | M01AE02  | 2026-03-29 |            | 28          |
+C02        | Naproxen 500mg tablets     |             | M01AE02  | 2026-10-15 |            | 56          |
+# switched from naproxen to ibuprofen without a break: one course of NSAIDs
+C03        | Naproxen 500mg tablets     |             | M01AE02  | 2026-06-01 | 2026-09-30 |             |
+C03        | Ibuprofen 400mg tablets    |             | M01AE01  | 2026-10-01 |            | 56          |
+# an undated one-off (a 90-day course) ended 2026-06-30, ibuprofen from 2026-07-20: within the gap
+C04        | Diclofenac 50mg tablets    |             | M01AB05  | 2026-04-01 |            |             |
+C04        | Ibuprofen 400mg tablets    |             | M01AE01  | 2026-07-20 | 2026-12-31 |             |
+""")
+COURSE_START_PATIENTS = ("C01", "C02", "C03", "C04")
+COURSE_START_TABLES = {
+    "prescriptions": COURSE_START_PRESCRIPTIONS,
+    "diagnoses": table(
+        "patient_id | code | code_system | recorded_at | resolved_at\n"
+        + "\n".join(f"{p} | 700379002 | SNOMED-CT | 2025-01-10 |" for p in COURSE_START_PATIENTS)
+    ),
+    "labs": table(
+        "patient_id | collected_at | loinc_code | test_name | value | unit\n"
+        + "\n".join(f"{p} | 2026-09-01 | 62238-1 | | 38 | mL/min/1.73m2" for p in COURSE_START_PATIENTS)
+    ),
+}
+COURSE_STARTS = {"C01": "2026-07-01", "C02": "2026-10-15", "C03": "2026-06-01", "C04": "2026-04-01"}
+
+
+def test_nsaid_since_is_the_start_of_the_course_not_of_the_latest_issue(tmp_path):
+    check_spec(
+        tmp_path,
+        CHECK,
+        AS_OF,
+        COURSE_START_TABLES,
+        dict.fromkeys(COURSE_START_PATIENTS, True),
+        evidence={p: {"nsaid_since": since} for p, since in COURSE_STARTS.items()},
+    )
+
+
+def test_the_course_start_holds_from_one_month_to_the_next(tmp_path):
+    # a month on, C01 has had one more issue (2026-11-28): the same course, the same start and due date
+    tables = {
+        **COURSE_START_TABLES,
+        "prescriptions": COURSE_START_PRESCRIPTIONS
+        + table("""
+patient_id | drug_name              | rxnorm_code | atc_code | start_date | end_date | days_supply | stopped
+C01        | Naproxen 500mg tablets |             | M01AE02  | 2026-11-28 |          | 28          |
+"""),
+    }
+    evidence = {"C01": {"nsaid_since": "2026-07-01", "due_on": "2026-07-01"}}
+    expected = dict.fromkeys(COURSE_START_PATIENTS, True)  # the others' courses run on too
+    check_spec(tmp_path, CHECK, date(2026, 12, 20), tables, expected, evidence=evidence)
