@@ -15,26 +15,40 @@ tests AS (
     WHERE patient_id IN (SELECT patient_id FROM numbness)
     GROUP BY patient_id
 ),
-b12_treated AS (
-    -- vitamin B12 replacement (hydroxocobalamin injections, oral cyanocobalamin) started before the
-    -- numbness was first recorded and taken in the work-up window: the deficiency was found and is
-    -- being treated, which is what the B12 test would find out, and once injections have started a
-    -- serum B12 no longer guides treatment (BSH 2014). B12 started for the numbness itself without a
-    -- level (mecobalamin for neuropathy) leaves the B12 result due. A prescription with no end date
-    -- and no days supply is one injection interval (b12_course_days), not for ever. A multivitamin
-    -- or a combination (RxNorm names 'ascorbic acid / cyanocobalamin / ...', 'pregabalin and
-    -- methylcobalamin') is no replacement, nor a vitamin B complex (ATC A11).
-    SELECT e.patient_id,
-           listed(CASE WHEN ongoing_on(course_end(e.start_date, e.planned_end, e.end_effective, $b12_course_days),
-                                       window_start($as_of, $workup_days))
-                       THEN e.drug_name END) AS b12_replacement,
-           min(e.start_date) AS b12_since
+b12_given AS (
+    -- vitamin B12 replacement (hydroxocobalamin injections, oral cyanocobalamin): every prescription
+    -- up to as-of, each with the last day it counts as taken (taken_to: its end, and at least one
+    -- injection interval, b12_course_days, from its start: an injection recorded as a one-day supply
+    -- lasts months; with no end date and no days supply, one interval, not for ever) and the last
+    -- day the earlier ones leave no break yet (prior_until: the latest taken_to plus another interval,
+    -- so a missed or late injection is no new start). A multivitamin or a combination (RxNorm names
+    -- 'ascorbic acid / cyanocobalamin / ...', 'pregabalin and methylcobalamin') is no replacement,
+    -- nor a vitamin B complex (ATC A11).
+    SELECT e.patient_id, e.drug_name, e.start_date,
+           course_end(e.start_date, e.planned_end, e.end_effective, $b12_course_days) AS course_end,
+           max(days_after(greatest(course_end(e.start_date, e.planned_end, e.end_effective, $b12_course_days),
+                                   days_after(e.start_date, $b12_course_days)), $b12_course_days))
+               OVER (PARTITION BY e.patient_id ORDER BY e.start_date
+                     ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prior_until
     FROM drugs_started_by(['b12_replacement'], $as_of) e
     WHERE e.patient_id IN (SELECT patient_id FROM numbness)
       AND NOT starts_with(coalesce(e.atc_code, ''), 'A11')
       AND NOT is_combination(e.drug_name)
       AND NOT regexp_matches(lower(e.drug_name), '[a-z0-9]\s*,\s*[a-z]|multi|complex|compound|fol(ic|ate)')
-    GROUP BY e.patient_id
+),
+b12_treated AS (
+    -- B12 replacement taken in the work-up window (b12_replacement) and when its course began
+    -- (b12_since: the last start after a break, begins_course). A course begun before the numbness
+    -- was first recorded means the deficiency was found and is being treated, which is what the B12
+    -- test would find out, and once injections have started a serum B12 no longer guides treatment
+    -- (BSH 2014). B12 started for the numbness itself without a level (mecobalamin for neuropathy)
+    -- leaves the B12 result due, even after a course that ended long before.
+    SELECT patient_id,
+           listed(CASE WHEN ongoing_on(course_end, window_start($as_of, $workup_days)) THEN drug_name END)
+               AS b12_replacement,
+           max(start_date) FILTER (begins_course(start_date, prior_until)) AS b12_since
+    FROM b12_given
+    GROUP BY patient_id
 ),
 judged AS (
     SELECT n.*, t.last_glucose_or_hba1c_at, t.last_b12_at, t.last_b12, r.b12_replacement,

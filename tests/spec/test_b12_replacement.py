@@ -94,3 +94,61 @@ def test_vitamin_b12_replacement_stands_for_the_b12_result(tmp_path):
     check_spec(
         tmp_path, "numbness_neuropathy_workup", AS_OF, tables, expected, reason=reason, evidence=evidence
     )
+
+
+# GP review 2026-12-03: b12_since is when the current course of B12 began, not the first B12 ever
+# prescribed. A course that ended long before the numbness does not make B12 started for the
+# numbness itself, without a level, count as treatment found before it.
+COURSES = table(
+    """
+patient_id | drug_name                                                | rxnorm_code | atc_code | start_date | end_date   | days_supply
+# a month of oral B12 in 2019; mecobalamin started for the numbness in July: the B12 result is due
+B13        | Cyanocobalamin 50microgram tablets                       |             |          | 2019-03-01 |            | 28
+B13        | Mecobalamin 500microgram tablets                         |             |          | 2026-07-01 |            | 90
+# injections every three months from 2024, stopped after January 2025, started again in August
+B15        | Hydroxocobalamin 1mg/1ml solution for injection ampoules |             |          | 2024-01-15 |            | 1
+B15        | Hydroxocobalamin 1mg/1ml solution for injection ampoules |             |          | 2024-04-16 |            | 1
+B15        | Hydroxocobalamin 1mg/1ml solution for injection ampoules |             |          | 2024-07-16 |            | 1
+B15        | Hydroxocobalamin 1mg/1ml solution for injection ampoules |             |          | 2024-10-15 |            | 1
+B15        | Hydroxocobalamin 1mg/1ml solution for injection ampoules |             |          | 2025-01-14 |            | 1
+B15        | Hydroxocobalamin 1mg/1ml solution for injection ampoules |             |          | 2026-08-11 |            | 1
+"""
+    + "\n".join(  # injections every three months since 2024, each a one-day supply, a few 92 days apart
+        f"B14 | Hydroxocobalamin 1mg/1ml solution for injection ampoules | | | {d} | | 1"
+        for d in (
+            "2024-01-15",
+            "2024-04-16",
+            "2024-07-16",
+            "2024-10-15",
+            "2025-01-14",
+            "2025-04-15",
+            "2025-07-15",
+            "2025-10-14",
+            "2026-01-13",
+            "2026-04-14",
+            "2026-07-14",
+            "2026-10-13",
+        )
+    )
+)
+
+
+def test_b12_counts_from_the_start_of_its_current_course(tmp_path):
+    ids = ("B13", "B14", "B15")
+    tables = {
+        "diagnoses": table(
+            "patient_id | code | code_system | recorded_at | resolved_at\n"
+            + "\n".join(f"{p} | R20.2 | ICD-10-CM | 2026-06-01 |" for p in ids)
+        ),
+        "prescriptions": COURSES,
+        "labs": table(
+            "patient_id | collected_at | loinc_code | test_name | value | unit\n"
+            + "\n".join(f"{p} | 2026-06-03 | 2345-7 | Glucose | 5.1 | mmol/L" for p in ids)
+        ),
+    }
+    expected = {"B13": "normal", "B14": None, "B15": "normal"}
+    reason = {
+        "B15": "numbness or neuropathy recorded 2026-06-01 with no vitamin B12 result in the 365 days "
+        "to 2026-11-20"
+    }
+    check_spec(tmp_path, "numbness_neuropathy_workup", AS_OF, tables, expected, reason=reason)
