@@ -163,6 +163,9 @@ U04        | Ibuleve Speed Relief 5% spray                               | 5640 
 # ibuprofen lysine; other Feminax products are paracetamol/codeine
 U05        | Feminax Express 342mg tablets                               |             |          | 2026-09-01 |          |
 U06        | Flexin-75 Continus tablets                                  |             |          | 2026-09-01 |          |
+# tolfenamic acid (BNF 4.7.4.1, migraine; not in the BNF 10.1.1 list) by name and by brand (GP review)
+U07        | Tolfenamic acid 200mg tablets                               |             |          | 2026-09-01 |          |
+U08        | Clotam Rapid 200mg tablets                                  |             |          | 2026-09-01 |          |
 """)
 
 UK_DIAGNOSES = table("""
@@ -173,11 +176,14 @@ U03        | N18.4 | ICD-10-CM   | 2025-01-01  |
 U04        | N18.4 | ICD-10-CM   | 2025-01-01  |
 U05        | N18.4 | ICD-10-CM   | 2025-01-01  |
 U06        | N18.4 | ICD-10-CM   | 2025-01-01  |
+U07        | N18.4 | ICD-10-CM   | 2025-01-01  |
+U08        | N18.4 | ICD-10-CM   | 2025-01-01  |
 """)
 
 
 def test_uk_oral_brands_seen_and_topical_brands_and_plasters_not(tmp_path):
     expected = {"U01": True, "U02": True, "U03": OUT, "U04": OUT, "U05": True, "U06": True}
+    expected |= {"U07": True, "U08": True}
     check_spec(
         tmp_path, CHECK, AS_OF, {"prescriptions": UK_PRESCRIPTIONS, "diagnoses": UK_DIAGNOSES}, expected
     )
