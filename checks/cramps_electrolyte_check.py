@@ -19,7 +19,7 @@ CHECK = CheckDefinition(
         "May be exacerbated by dehydration, electrolyte imbalances, or medication side effects",
     ),
     population=(
-        "Patients with a muscle cramp diagnosis (ICD-10-CM R25.2, G47.62; ICD-9-CM 729.82, 327.52; "
+        "Patients with a muscle cramp diagnosis (ICD-10-CM R25.2, G47.62, M62.831; ICD-9-CM 729.82, 327.52; "
         "SNOMED-CT 55300003 cramp, 449918009 cramp in lower leg, 102549009 cramp in lower leg "
         "associated with rest, 424647005 cramp in limb; codelist muscle_cramps) recorded in the lookback."
     ),

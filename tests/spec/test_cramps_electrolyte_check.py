@@ -431,3 +431,24 @@ def test_electrolytes_named_as_laboratories_export_them_count(tmp_path):
         "L24": "...cramp 2026-06-01: no magnesium",
     }
     check_spec(tmp_path, CHECK, AS_OF, NAMED_TABLES, expected, reason=reason)
+
+
+# GP reviews 2026-12-03: ICD-10-CM M62.831 "Muscle spasm of calf" (inclusion term "charley-horse") is
+# how US records often code a calf cramp; the other muscle spasm codes (back, other) are not cramps.
+SPASM_DIAGNOSES = table("""
+patient_id | code    | code_system | recorded_at | resolved_at
+M01        | M62.831 | ICD-10-CM   | 2026-06-01  |
+M02        | M62831  | ICD-10-CM   | 2026-06-01  |
+M03        | M62.830 | ICD-10-CM   | 2026-06-01  |
+M04        | M62.838 | ICD-10-CM   | 2026-06-01  |
+""")
+
+
+@pytest.mark.parametrize(
+    "check", ["cramps_electrolyte_check", "cramps_metabolic_workup", "cramps_medication_review"]
+)
+def test_a_calf_muscle_spasm_is_a_cramp_and_a_back_spasm_is_not(tmp_path, check):
+    expected = {"M01": True, "M02": True, "M03": OUT, "M04": OUT}
+    if check == "cramps_medication_review":  # no drug to review: in the population, not flagged
+        expected = {"M01": None, "M02": None, "M03": OUT, "M04": OUT}
+    check_spec(tmp_path, check, AS_OF, {"diagnoses": SPASM_DIAGNOSES}, expected)
