@@ -37,6 +37,13 @@
 --                                     day every earlier one of the same use was taken (prior_until, the
 --                                     max over them; NULL when none came before) begins a new course:
 --                                     one starting the next day continues it (a renewal, a dose change)
+--   earlier_until(until, course, ordered)   prior_until for begins_course: the latest `until` (the
+--                                     last day a prescription counts, with whatever break the check
+--                                     allows after it) over the prescriptions of one `course` (a
+--                                     patient, or a row such as (patient_id, drug)) before this one in
+--                                     the order of `ordered` (the start date; ties as sorted, or a row
+--                                     such as (start_date, drug_name)); NULL for the first. A window
+--                                     word: the one frame every course in the checks is read with
 --   course_end(start_date, planned_end, end_effective, days)   the last day of a course: its planned
 --                                     end, or with no end date and no days supply `days` from its start
 --                                     (an undated NSAID or B12 prescription is a course, not for ever);
@@ -104,6 +111,8 @@ CREATE OR REPLACE TEMP MACRO taken_on(start_date, end_effective, stopped, on_day
 
 CREATE OR REPLACE TEMP MACRO begins_course(start_date, prior_until) AS
     prior_until IS NULL OR start_date > days_after(prior_until, 1);
+CREATE OR REPLACE TEMP MACRO earlier_until(until, course, ordered) AS
+    max(until) OVER (PARTITION BY course ORDER BY ordered ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING);
 CREATE OR REPLACE TEMP MACRO course_end(start_date, planned_end, end_effective, days) AS
     least(coalesce(planned_end, days_after(start_date, days)), end_effective);
 

@@ -29,9 +29,8 @@ courses AS (
                OVER (PARTITION BY patient_id, drug ORDER BY start_date
                      RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS course_start
     FROM (SELECT *,
-                 max(coalesce(taken_until(start_date, end_effective, false, $refill_gap_days), $as_of))
-                     OVER (PARTITION BY patient_id, drug ORDER BY start_date
-                           ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prior_until
+                 earlier_until(coalesce(taken_until(start_date, end_effective, false, $refill_gap_days), $as_of),
+                               (patient_id, drug), start_date) AS prior_until
           FROM drugs)
 ),
 per_drug AS (

@@ -19,9 +19,8 @@ taken_in_lookback AS (
     -- begun (prior_until: the latest end plus refill_gap_days, whether the issue ran out or was
     -- stopped; as-of while one runs on with no end)
     SELECT d.patient_id, d.start_date,
-           max(coalesce(days_after(d.end_effective, $refill_gap_days), $as_of))
-               OVER (PARTITION BY d.patient_id ORDER BY d.start_date
-                     ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prior_until
+           earlier_until(coalesce(days_after(d.end_effective, $refill_gap_days), $as_of), d.patient_id, d.start_date)
+               AS prior_until
     FROM drugs_started_by(['diuretics'], $as_of) d
     WHERE ongoing_on(days_after(d.end_effective, $refill_gap_days), window_start($as_of, $lookback_days))
       AND d.patient_id IN (SELECT patient_id FROM active)

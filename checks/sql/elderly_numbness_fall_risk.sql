@@ -135,9 +135,8 @@ prior_ends AS (
     -- long-term drug are one period; two antibiotic courses a month apart are two. The rows are those taken in the last
     -- acute_course_days, so a period that began before that shows it through the row taken on its
     -- first day.
-    SELECT *, max(coalesce(taken_until(start_date, end_effective, stopped, $refill_gap_days), $as_of))
-                  OVER (PARTITION BY patient_id, drug_key, as_needed ORDER BY start_date, drug_name
-                        ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prior_until
+    SELECT *, earlier_until(coalesce(taken_until(start_date, end_effective, stopped, $refill_gap_days), $as_of),
+                            (patient_id, drug_key, as_needed), (start_date, drug_name)) AS prior_until
     FROM identified
 ),
 periods AS (

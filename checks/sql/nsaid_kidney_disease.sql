@@ -19,10 +19,9 @@ taken AS (
     -- the earlier ones leave no break yet (prior_until: the latest course end plus refill_gap_days;
     -- as-of while one runs on with no end)
     SELECT e.patient_id, e.start_date,
-           max(coalesce(days_after(course_end(e.start_date, e.planned_end, e.end_effective, $open_course_days),
-                                   $refill_gap_days), $as_of))
-               OVER (PARTITION BY e.patient_id ORDER BY e.start_date
-                     ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prior_until
+           earlier_until(coalesce(days_after(course_end(e.start_date, e.planned_end, e.end_effective,
+                                                        $open_course_days), $refill_gap_days), $as_of),
+                         e.patient_id, e.start_date) AS prior_until
     FROM drugs_started_by(['nsaids_systemic'], $as_of) e
     WHERE e.patient_id IN (SELECT patient_id FROM active)
       AND NOT is_topical(e.drug_name, e.rxnorm_code, e.atc_code)

@@ -26,10 +26,10 @@ b12_given AS (
     -- nor a vitamin B complex (ATC A11).
     SELECT e.patient_id, e.drug_name, e.start_date,
            course_end(e.start_date, e.planned_end, e.end_effective, $b12_course_days) AS course_end,
-           max(days_after(greatest(course_end(e.start_date, e.planned_end, e.end_effective, $b12_course_days),
-                                   days_after(e.start_date, $b12_course_days)), $b12_course_days))
-               OVER (PARTITION BY e.patient_id ORDER BY e.start_date
-                     ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prior_until
+           earlier_until(days_after(greatest(course_end(e.start_date, e.planned_end, e.end_effective,
+                                                        $b12_course_days),
+                                             days_after(e.start_date, $b12_course_days)), $b12_course_days),
+                         e.patient_id, e.start_date) AS prior_until
     FROM drugs_started_by(['b12_replacement'], $as_of) e
     WHERE e.patient_id IN (SELECT patient_id FROM numbness)
       AND NOT starts_with(coalesce(e.atc_code, ''), 'A11')

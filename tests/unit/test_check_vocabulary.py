@@ -130,6 +130,30 @@ def test_a_course_begins_after_a_break_of_more_than_a_day(con):
     assert [b for (b,) in begins] == [True, False, False, True, False]
 
 
+def test_earlier_until_is_the_latest_end_of_the_earlier_prescriptions_of_one_course(con):
+    """earlier_until: NULL for a course's first prescription; then the latest `until` of those before
+    it in start order (not the last one's: an earlier long one can outlast a later short one), each
+    course (patient, or patient and drug) on its own; ties broken by the order given."""
+    rows = con.execute(
+        "SELECT p, k, s, earlier_until(u, (p, k), (s, n)) FROM (VALUES "
+        "('a', 'x', DATE '2026-01-01', 'x1', DATE '2026-06-01'), "
+        "('a', 'x', DATE '2026-02-01', 'x2', DATE '2026-02-28'), "
+        "('a', 'x', DATE '2026-03-01', 'x3', DATE '2026-03-31'), "
+        "('a', 'y', DATE '2026-02-15', 'y1', DATE '2026-03-15'), "
+        "('a', 'y', DATE '2026-02-15', 'y2', DATE '2026-04-15'), "
+        "('b', 'x', DATE '2026-01-01', 'x1', NULL)"
+        ") t(p, k, s, n, u) ORDER BY p, k, s, n"
+    ).fetchall()
+    assert [r[3] for r in rows] == [
+        None,
+        date(2026, 6, 1),
+        date(2026, 6, 1),
+        None,
+        date(2026, 3, 15),
+        None,
+    ]
+
+
 def test_an_undated_course_ends_days_after_its_start_or_at_a_death(con):
     """course_end: the planned end when there is one; else `days` from the start; a death before
     either ends it (end_effective), a later one does not."""
