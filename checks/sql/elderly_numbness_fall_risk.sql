@@ -41,16 +41,22 @@ named AS (
            -- form in the name); mouth, vaginal, scalp and skin-care products (ATC A01, G01, G02,
            -- emollients, shampoos, pessaries); and appliances, which are not medicines at all (ATC V07,
            -- pen needles, lancets, test strips, meters, syringes, hosiery, dressings, sharps bins,
-           -- inhaler spacers, catheters and sheaths, drainage and stoma bags: Drug Tariff Part IX)
+           -- inhaler spacers, catheters and sheaths, drainage and stoma bags: Drug Tariff Part IX).
+           -- A medicine supplied in a device is a medicine: 'Denosumab 60mg/1ml solution for
+           -- injection pre-filled syringes', '1 ML denosumab 60 MG/ML Prefilled Syringe [Prolia]'
            starts_with(coalesce(a.atc_code, ''), 'S') OR starts_with(coalesce(a.atc_code, ''), 'R01A')
                OR list_has_any([left(coalesce(a.atc_code, ''), 3)], ['A01', 'G01', 'G02', 'V07'])
                OR regexp_matches(lower(a.drug_name), '(eye|ear|nasal|nose) ?(drops?|spray|ointment|gel)')
                OR regexp_matches(lower(a.drug_name),
                                  '(^|[^a-z])(vaginal|pessar(y|ies)|mouthwash|mouth ?wash|shampoo|emollient'
-                                 || '|bath (oil|additive)|needles?|lancets?|test strips?|strips|meter'
-                                 || '|syringes?|hosiery|stockings?|dressings?|sharps|bandages?|spacers?'
-                                 || '|aerochamber|volumatic|catheters?|sheaths?|stoma|colostomy|ileostomy'
-                                 || '|urostomy|ostomy|(leg|night|drainage|urine|urinary) bags?)([^a-z]|$)')
+                                 || '|bath (oil|additive))([^a-z]|$)')
+               OR (regexp_matches(lower(a.drug_name),
+                                  '(^|[^a-z])(needles?|lancets?|test strips?|strips|meter'
+                                  || '|syringes?|hosiery|stockings?|dressings?|sharps|bandages?|spacers?'
+                                  || '|aerochamber|volumatic|catheters?|sheaths?|stoma|colostomy|ileostomy'
+                                  || '|urostomy|ostomy|(leg|night|drainage|urine|urinary) bags?)([^a-z]|$)')
+                   AND NOT regexp_matches(lower(a.drug_name),
+                                          '(^|[^a-z])(injection|injectable|pre-?filled)([^a-z]|$)'))
                AS local_form,
            -- taken only when needed: not a regular medicine
            regexp_matches(lower(a.drug_name),
@@ -91,7 +97,10 @@ identified AS (
            n.start_date, n.end_effective, n.planned_end, n.stopped,
            CASE WHEN n.combination THEN 'combination ' || coalesce(n.atc_code, n.stem)
                 ELSE coalesce(n.ingredients, 'atc ' || coalesce(n.atc_code, a.atc), 'name ' || coalesce(c.stem, n.stem)) END
-           || CASE WHEN n.topical THEN ' (topical)' ELSE '' END AS drug_key
+           -- a local form is a drug of its own beside the systemic one (a nasal beclometasone spray
+           -- beside the inhaler, an estradiol pessary beside the patches), as a topical one is: one
+           -- local prescription must not take the systemic drug out of the count
+           || CASE WHEN n.topical THEN ' (topical)' WHEN n.local_form THEN ' (local)' ELSE '' END AS drug_key
     FROM named n
     LEFT JOIN code_stems c ON c.rxnorm_code = n.rxnorm_code
     LEFT JOIN stem_atc a ON a.stem = coalesce(c.stem, n.stem)

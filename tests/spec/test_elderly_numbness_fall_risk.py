@@ -385,6 +385,48 @@ def test_uk_opioid_names_count_and_appliances_and_local_products_do_not(tmp_path
     check_spec(tmp_path, CHECK, AS_OF, tables, expected, evidence=evidence)
 
 
+# GP review 2026-12-03: a medicine supplied in a pre-filled syringe is a medicine (denosumab, every six
+# months, is common in this fall-prone group), an insulin syringe is an appliance; and a local form of a
+# drug is a drug of its own, so a nasal spray or a pessary does not take the inhaler or the patches out
+# of the count. Each S patient takes the four regular medicines and the items named.
+DEVICE_EXTRA = {
+    "S01": ["Denosumab 60mg/1ml solution for injection pre-filled syringes"],
+    "S02": ["1 ML denosumab 60 MG/ML Prefilled Syringe [Prolia]"],
+    "S03": ["BD Micro-Fine insulin syringes 0.5ml 30gauge 8mm"],
+    "S04": [
+        "Beclometasone 100micrograms/dose inhaler CFC free",
+        "Beclometasone 50micrograms/dose nasal spray",
+    ],
+    "S05": ["Estradiol 50micrograms/24hours transdermal patches", "Estradiol 10microgram pessaries"],
+}
+DEVICE_TABLES = {
+    "patients": table(
+        "patient_id | birth_date | sex\n" + "\n".join(f"{p} | 1942-01-01 | F" for p in DEVICE_EXTRA)
+    ),
+    "diagnoses": table(
+        "patient_id | code | code_system | recorded_at | resolved_at\n"
+        + "\n".join(f"{p} | G62.9 | ICD-10-CM | 2026-01-01 |" for p in DEVICE_EXTRA)
+    ),
+    "prescriptions": table(
+        "patient_id | drug_name | rxnorm_code | atc_code | start_date | end_date | days_supply\n"
+        + "\n".join(
+            f"{p} | {d} | | | 2026-01-01 | |" for p, extra in DEVICE_EXTRA.items() for d in [*FOUR, *extra]
+        )
+    ),
+}
+
+
+def test_a_medicine_in_a_syringe_counts_and_a_local_form_leaves_the_systemic_one_counted(tmp_path):
+    expected = {p: p != "S03" for p in DEVICE_EXTRA}
+    evidence = {
+        "S01": {"active_drug_count": 5},
+        "S02": {"active_drug_count": 5},
+        "S04": {"active_drug_count": 5, "drugs_not_counted": "Beclometasone 50micrograms/dose nasal spray"},
+        "S05": {"active_drug_count": 5, "drugs_not_counted": "Estradiol 10microgram pessaries"},
+    }
+    check_spec(tmp_path, CHECK, AS_OF, DEVICE_TABLES, expected, evidence=evidence)
+
+
 def test_born_on_29_february_aged_65_on_28_february_and_shown_so(tmp_path):
     """Aged 65 on the day birth_date + 65 years reaches: 28 February in a common year. The age
     shown is the one the population used (it once read 64 beside the '65+' it was audited for)."""
@@ -490,6 +532,11 @@ BRANDS = {
     "Q29": ("Vensir XL 75mg capsules", "SNRI"),
     "Q30": ("Ucerax 25mg tablets", "sedating antihistamine"),
     "Q31": ("Feminax Ultra 250mg gastro-resistant tablets", None),
+    # GP review 2026-12-03: Migraleve Ultra is sumatriptan, the UK's Benadryl Allergy Relief acrivastine
+    "Q32": ("Migraleve Ultra 50mg tablets", None),
+    "Q33": ("Benadryl Allergy Relief 8mg capsules", None),
+    "Q34": ("Migraleve Yellow tablets", "opioid"),
+    "Q35": ("Migraleve tablets", "opioid"),
 }
 BRAND_PATIENTS = table("patient_id | birth_date | sex\n" + "\n".join(f"{p} | 1950-01-01 | F" for p in BRANDS))
 BRAND_DIAGNOSES = table(
