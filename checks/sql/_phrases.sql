@@ -42,8 +42,9 @@
 --                                     allows after it) over the prescriptions of one `course` (a
 --                                     patient, or a row such as (patient_id, drug)) before this one in
 --                                     the order of `ordered` (the start date; ties as sorted, or a row
---                                     such as (start_date, drug_name)); NULL for the first. A window
---                                     word: the one frame every course in the checks is read with
+--                                     such as (start_date, drug_name), never NULL: Spark sorts a NULL
+--                                     inside a row first, DuckDB last); NULL for the first. A window
+--                                     word: the frame every course's prior_until is read with
 --   course_end(start_date, planned_end, end_effective, days)   the last day of a course: its planned
 --                                     end, or with no end date and no days supply `days` from its start
 --                                     (an undated NSAID or B12 prescription is a course, not for ever);

@@ -43,7 +43,10 @@ named AS (
            -- pen needles, lancets, test strips, meters, syringes, hosiery, dressings, sharps bins,
            -- inhaler spacers, catheters and sheaths, drainage and stoma bags: Drug Tariff Part IX).
            -- A medicine supplied in a device is a medicine: 'Denosumab 60mg/1ml solution for
-           -- injection pre-filled syringes', '1 ML denosumab 60 MG/ML Prefilled Syringe [Prolia]'
+           -- injection pre-filled syringes', '1 ML denosumab 60 MG/ML Prefilled Syringe [Prolia]',
+           -- 'enoxaparin 40 mg/0.4 mL subcutaneous syringe'; a saline or water syringe, a flush
+           -- ('Sodium chloride 0.9% solution for injection 10ml pre-filled syringes', PosiFlush)
+           -- stays a device, and an insulin syringe ('0.5ml/50units') names no route
            starts_with(coalesce(a.atc_code, ''), 'S') OR starts_with(coalesce(a.atc_code, ''), 'R01A')
                OR list_has_any([left(coalesce(a.atc_code, ''), 3)], ['A01', 'G01', 'G02', 'V07'])
                OR regexp_matches(lower(a.drug_name), '(eye|ear|nasal|nose) ?(drops?|spray|ointment|gel)')
@@ -55,8 +58,11 @@ named AS (
                                   || '|syringes?|hosiery|stockings?|dressings?|sharps|bandages?|spacers?'
                                   || '|aerochamber|volumatic|catheters?|sheaths?|stoma|colostomy|ileostomy'
                                   || '|urostomy|ostomy|(leg|night|drainage|urine|urinary) bags?)([^a-z]|$)')
-                   AND NOT regexp_matches(lower(a.drug_name),
-                                          '(^|[^a-z])(injection|injectable|pre-?filled)([^a-z]|$)'))
+                   AND NOT (regexp_matches(lower(a.drug_name),
+                                           '(^|[^a-z])(injection|injectable|pre-?filled|subcutaneous'
+                                           || '|intramuscular|intravenous)([^a-z]|$)')
+                            AND NOT regexp_matches(lower(a.drug_name),
+                                                   'flush|sodium chloride|water for injection')))
                AS local_form,
            -- taken only when needed: not a regular medicine
            regexp_matches(lower(a.drug_name),
@@ -144,13 +150,18 @@ prior_ends AS (
     -- long-term drug are one period; two antibiotic courses a month apart are two. The rows are those taken in the last
     -- acute_course_days, so a period that began before that shows it through the row taken on its
     -- first day.
+    -- (in one order in both windows: start, name, end and stop, so that two prescriptions of a
+    -- day fall into the same periods whichever the engine reads first)
     SELECT *, earlier_until(coalesce(taken_until(start_date, end_effective, stopped, $refill_gap_days), $as_of),
-                            (patient_id, drug_key, as_needed), (start_date, drug_name)) AS prior_until
+                            (patient_id, drug_key, as_needed),
+                            (start_date, drug_name, coalesce(end_effective, DATE '9999-12-31'), stopped))
+                  AS prior_until
     FROM identified
 ),
 periods AS (
     SELECT *, sum(CASE WHEN begins_course(start_date, prior_until) THEN 1 ELSE 0 END)
-                  OVER (PARTITION BY patient_id, drug_key, as_needed ORDER BY start_date, drug_name
+                  OVER (PARTITION BY patient_id, drug_key, as_needed
+                        ORDER BY start_date, drug_name, coalesce(end_effective, DATE '9999-12-31'), stopped
                         ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS period
     FROM prior_ends
 ),

@@ -16,11 +16,11 @@ WITH active AS (
 ),
 taken AS (
     -- every systemic NSAID prescription up to as-of of a patient taking one now, with the last day
-    -- the earlier ones leave no break yet (prior_until: the latest course end plus refill_gap_days;
-    -- as-of while one runs on with no end)
+    -- the earlier ones leave no break yet (prior_until: the latest course end, an undated one's
+    -- open_course_days included, plus the whole refill_gap_days, stopped or run out)
     SELECT e.patient_id, e.start_date,
-           earlier_until(coalesce(days_after(course_end(e.start_date, e.planned_end, e.end_effective,
-                                                        $open_course_days), $refill_gap_days), $as_of),
+           earlier_until(days_after(course_end(e.start_date, e.planned_end, e.end_effective, $open_course_days),
+                                    $refill_gap_days),
                          e.patient_id, e.start_date) AS prior_until
     FROM drugs_started_by(['nsaids_systemic'], $as_of) e
     WHERE e.patient_id IN (SELECT patient_id FROM active)

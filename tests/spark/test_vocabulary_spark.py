@@ -238,3 +238,34 @@ def test_is_combination_reads_the_same(spark_session) -> None:
     duck = [tuple(r) for r in con.execute(sql).fetchall()]
     assert sorted(r[1] for r in duck) == sorted(c for _, c in COMBINATIONS)
     assert _spark(spark_session, sql) == duck
+
+
+def test_earlier_until_reads_the_same(spark_session) -> None:
+    """earlier_until (checks/sql/_phrases.sql), a window word with rows as its course and order keys:
+    the latest end of the earlier prescriptions of one course, an earlier long one outlasting a later
+    short one, ties on the start broken by the name, a NULL end skipped, NULL for each course's first."""
+    sql = (
+        "SELECT p, k, s, n, earlier_until(u, (p, k), (s, n)) FROM (VALUES "
+        "('a', 'x', DATE '2026-01-01', 'x1', DATE '2026-06-01'), "
+        "('a', 'x', DATE '2026-02-01', 'x2', DATE '2026-02-28'), "
+        "('a', 'x', DATE '2026-03-01', 'x3', CAST(NULL AS DATE)), "
+        "('a', 'x', DATE '2026-04-01', 'x4', DATE '2026-04-30'), "
+        "('a', 'y', DATE '2026-02-15', 'y2', DATE '2026-04-15'), "
+        "('a', 'y', DATE '2026-02-15', 'y1', DATE '2026-03-15'), "
+        "('b', 'x', DATE '2026-01-01', 'x1', CAST(NULL AS DATE))) t(p, k, s, n, u) ORDER BY p, k, s, n"
+    )
+    phrases = list(translate.statements((SQL_DIR / "_phrases.sql").read_text(encoding="utf-8")))
+    (macro,) = [s for s in phrases if "MACRO earlier_until(" in s]
+    con = duckdb.connect()
+    con.execute(macro)
+    duck = [tuple(r) for r in con.execute(sql).fetchall()]
+    assert [r[4] for r in duck] == [
+        None,
+        date(2026, 6, 1),
+        date(2026, 6, 1),
+        date(2026, 6, 1),
+        None,
+        date(2026, 3, 15),
+        None,
+    ]
+    assert _spark(spark_session, sql) == duck

@@ -392,39 +392,48 @@ def test_uk_opioid_names_count_and_appliances_and_local_products_do_not(tmp_path
 DEVICE_EXTRA = {
     "S01": ["Denosumab 60mg/1ml solution for injection pre-filled syringes"],
     "S02": ["1 ML denosumab 60 MG/ML Prefilled Syringe [Prolia]"],
-    "S03": ["BD Micro-Fine insulin syringes 0.5ml 30gauge 8mm"],
+    "S03": ["BD Micro-Fine insulin syringes 0.5ml/50units 30gauge 8mm"],
     "S04": [
         "Beclometasone 100micrograms/dose inhaler CFC free",
         "Beclometasone 50micrograms/dose nasal spray",
     ],
     "S05": ["Estradiol 50micrograms/24hours transdermal patches", "Estradiol 10microgram pessaries"],
-}
-DEVICE_TABLES = {
-    "patients": table(
-        "patient_id | birth_date | sex\n" + "\n".join(f"{p} | 1942-01-01 | F" for p in DEVICE_EXTRA)
-    ),
-    "diagnoses": table(
-        "patient_id | code | code_system | recorded_at | resolved_at\n"
-        + "\n".join(f"{p} | G62.9 | ICD-10-CM | 2026-01-01 |" for p in DEVICE_EXTRA)
-    ),
-    "prescriptions": table(
-        "patient_id | drug_name | rxnorm_code | atc_code | start_date | end_date | days_supply\n"
-        + "\n".join(
-            f"{p} | {d} | | | 2026-01-01 | |" for p, extra in DEVICE_EXTRA.items() for d in [*FOUR, *extra]
-        )
-    ),
+    "S06": ["enoxaparin 40 mg/0.4 mL subcutaneous syringe"],  # a US (First Databank) name
+    "S07": ["Sodium chloride 0.9% solution for injection 10ml pre-filled syringes"],  # a flush: a device
 }
 
 
-def test_a_medicine_in_a_syringe_counts_and_a_local_form_leaves_the_systemic_one_counted(tmp_path):
-    expected = {p: p != "S03" for p in DEVICE_EXTRA}
+def device_tables(ids: list[str]) -> dict[str, list[dict[str, str]]]:
+    return {
+        "patients": table(
+            "patient_id | birth_date | sex\n" + "\n".join(f"{p} | 1942-01-01 | F" for p in ids)
+        ),
+        "diagnoses": table(
+            "patient_id | code | code_system | recorded_at | resolved_at\n"
+            + "\n".join(f"{p} | G62.9 | ICD-10-CM | 2026-01-01 |" for p in ids)
+        ),
+        "prescriptions": table(
+            "patient_id | drug_name | rxnorm_code | atc_code | start_date | end_date | days_supply\n"
+            + "\n".join(f"{p} | {d} | | | 2026-01-01 | |" for p in ids for d in [*FOUR, *DEVICE_EXTRA[p]])
+        ),
+    }
+
+
+def test_a_medicine_in_a_syringe_counts_and_a_syringe_or_a_flush_does_not(tmp_path):
+    ids = ["S01", "S02", "S03", "S06", "S07"]
+    expected = {p: p in ("S01", "S02", "S06") for p in ids}
+    evidence = {p: {"active_drug_count": 5} for p in ("S01", "S02", "S06")}
+    check_spec(tmp_path, CHECK, AS_OF, device_tables(ids), expected, evidence=evidence)
+
+
+def test_a_local_form_of_a_drug_leaves_its_systemic_form_counted(tmp_path):
     evidence = {
-        "S01": {"active_drug_count": 5},
-        "S02": {"active_drug_count": 5},
         "S04": {"active_drug_count": 5, "drugs_not_counted": "Beclometasone 50micrograms/dose nasal spray"},
         "S05": {"active_drug_count": 5, "drugs_not_counted": "Estradiol 10microgram pessaries"},
     }
-    check_spec(tmp_path, CHECK, AS_OF, DEVICE_TABLES, expected, evidence=evidence)
+    check_spec(
+        tmp_path, CHECK, AS_OF, device_tables(["S04", "S05"]), {"S04": True, "S05": True}, evidence=evidence
+    )
 
 
 def test_born_on_29_february_aged_65_on_28_february_and_shown_so(tmp_path):
