@@ -1,30 +1,27 @@
 -- nsaid_kidney_disease: one row per patient with a systemic NSAID taken on $as_of.
-WITH active AS (
-    SELECT e.patient_id, e.drug_name, e.start_date
+WITH systemic AS (
+    -- every systemic NSAID prescription up to as-of (a gel, cream, patch or eye drop is never
+    -- systemic exposure; a 'liquid gel' capsule is oral), read once, each with the last day the
+    -- earlier ones leave no break yet (prior_until: the latest course end, an undated one's
+    -- open_course_days included, plus the whole refill_gap_days, stopped or run out)
+    SELECT e.patient_id, e.drug_name, e.start_date, e.planned_end, e.end_effective, e.stopped,
+           earlier_until(days_after(course_end(e.start_date, e.planned_end, e.end_effective, $open_course_days),
+                                    $refill_gap_days),
+                         e.patient_id, e.start_date) AS prior_until
     FROM drugs_started_by(['nsaids_systemic'], $as_of) e
+    WHERE NOT is_topical(e.drug_name, e.rxnorm_code, e.atc_code)
+),
+active AS (
+    SELECT patient_id, drug_name, start_date
+    FROM systemic
     -- with no end date and no days supply an NSAID is a course, not forever: active for
     -- $open_course_days from its start (PINCER: "prescribed in the last 3 months"), or to a death
     -- before that (end_effective); a death later on does not make an open course run to it.
     -- A dated one is taken up to refill_gap_days after its end (taken_until: at most the course's
     -- own length, none after a stop), so a repeat naproxen collected a few days late is still taken
     -- between two issues, as in every check that asks whether a drug is taken (review 2026-12-03)
-    WHERE (ongoing_on(course_end(e.start_date, e.planned_end, e.end_effective, $open_course_days), $as_of)
-           OR (e.planned_end IS NOT NULL
-               AND still_taken(e.start_date, e.end_effective, e.stopped, $as_of, $refill_gap_days)))
-      -- a gel, cream, patch or eye drop is never systemic exposure (a 'liquid gel' capsule is oral)
-      AND NOT is_topical(e.drug_name, e.rxnorm_code, e.atc_code)
-),
-taken AS (
-    -- every systemic NSAID prescription up to as-of of a patient taking one now, with the last day
-    -- the earlier ones leave no break yet (prior_until: the latest course end, an undated one's
-    -- open_course_days included, plus the whole refill_gap_days, stopped or run out)
-    SELECT e.patient_id, e.start_date,
-           earlier_until(days_after(course_end(e.start_date, e.planned_end, e.end_effective, $open_course_days),
-                                    $refill_gap_days),
-                         e.patient_id, e.start_date) AS prior_until
-    FROM drugs_started_by(['nsaids_systemic'], $as_of) e
-    WHERE e.patient_id IN (SELECT patient_id FROM active)
-      AND NOT is_topical(e.drug_name, e.rxnorm_code, e.atc_code)
+    WHERE ongoing_on(course_end(start_date, planned_end, end_effective, $open_course_days), $as_of)
+       OR (planned_end IS NOT NULL AND still_taken(start_date, end_effective, stopped, $as_of, $refill_gap_days))
 ),
 course AS (
     -- when this course of NSAIDs started: the last start after a break of more than refill_gap_days
@@ -33,7 +30,7 @@ course AS (
     -- fingerprint) does not move with each issue; an NSAID taken again after a longer break is a
     -- new course
     SELECT patient_id, max(start_date) FILTER (begins_course(start_date, prior_until)) AS nsaid_since
-    FROM taken
+    FROM systemic
     GROUP BY patient_id
 ),
 population AS (
