@@ -70,10 +70,6 @@ SESSION_CONFIG = {
     "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",
     "spark.sql.execution.arrow.pyspark.enabled": "true",
-    # the driver keeps each finished query's plan for the UI (1000 by default, with the UI off too);
-    # the translated checks' plans are large, and a long-lived driver (a notebook, the tests) need
-    # not hold hundreds of them
-    "spark.sql.ui.retainedExecutions": "20",
 }
 
 

@@ -20,10 +20,6 @@ TEST_CONFIG = {
     "spark.sql.shuffle.partitions": "2",
     "spark.default.parallelism": "2",
     "spark.sql.codegen.fallback": "false",
-    # one driver serves every Spark test of a worker (hundreds of runs of the checks, the engines
-    # benchmark among them): 1 GB, Spark's default, once ran out while broadcasting a small table
-    # late in a full run (stop 41); a nightly run starts its own driver
-    "spark.driver.memory": "2g",
 }
 
 
