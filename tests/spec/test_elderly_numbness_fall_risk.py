@@ -403,20 +403,26 @@ DEVICE_EXTRA = {
 }
 
 
-def device_tables(ids: list[str]) -> dict[str, list[dict[str, str]]]:
+def four_and(extra: dict[str, list[str]], born: str = "1950-01-01") -> dict[str, list[dict[str, str]]]:
+    """Women born `born` with G62.9 since January 2026, each on the FOUR regular medicines and their
+    `extra` items from 2026-01-01."""
     return {
-        "patients": table(
-            "patient_id | birth_date | sex\n" + "\n".join(f"{p} | 1942-01-01 | F" for p in ids)
-        ),
+        "patients": table("patient_id | birth_date | sex\n" + "\n".join(f"{p} | {born} | F" for p in extra)),
         "diagnoses": table(
             "patient_id | code | code_system | recorded_at | resolved_at\n"
-            + "\n".join(f"{p} | G62.9 | ICD-10-CM | 2026-01-01 |" for p in ids)
+            + "\n".join(f"{p} | G62.9 | ICD-10-CM | 2026-01-01 |" for p in extra)
         ),
         "prescriptions": table(
             "patient_id | drug_name | rxnorm_code | atc_code | start_date | end_date | days_supply\n"
-            + "\n".join(f"{p} | {d} | | | 2026-01-01 | |" for p in ids for d in [*FOUR, *DEVICE_EXTRA[p]])
+            + "\n".join(
+                f"{p} | {d} | | | 2026-01-01 | |" for p, items in extra.items() for d in [*FOUR, *items]
+            )
         ),
     }
+
+
+def device_tables(ids: list[str]) -> dict[str, list[dict[str, str]]]:
+    return four_and({p: DEVICE_EXTRA[p] for p in ids}, born="1942-01-01")
 
 
 def test_a_medicine_in_a_syringe_counts_and_a_syringe_or_a_flush_does_not(tmp_path):
@@ -701,23 +707,7 @@ MORE_PATCHES = {
 
 
 def test_a_skin_patch_with_no_systemic_drug_is_local_and_a_transdermal_spray_systemic(tmp_path):
-    tables = {
-        "patients": table(
-            "patient_id | birth_date | sex\n" + "\n".join(f"{p} | 1950-01-01 | F" for p in MORE_PATCHES)
-        ),
-        "diagnoses": table(
-            "patient_id | code | code_system | recorded_at | resolved_at\n"
-            + "\n".join(f"{p} | G62.9 | ICD-10-CM | 2026-01-01 |" for p in MORE_PATCHES)
-        ),
-        "prescriptions": table(
-            "patient_id | drug_name | rxnorm_code | atc_code | start_date | end_date | days_supply\n"
-            + "\n".join(
-                f"{p} | {d} | | | 2026-01-01 | |"
-                for p, (item, _) in MORE_PATCHES.items()
-                for d in [*FOUR, item]
-            )
-        ),
-    }
+    tables = four_and({p: [item] for p, (item, _) in MORE_PATCHES.items()})
     expected = {p: systemic for p, (_, systemic) in MORE_PATCHES.items()}
     evidence = {
         p: {"active_drug_count": 5, "active_drugs": f"...{n}..."} for p, (n, s) in MORE_PATCHES.items() if s

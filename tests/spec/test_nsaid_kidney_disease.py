@@ -447,18 +447,24 @@ G04        | Ibuprofen 400mg tablets    |             | M01AE01  | 2026-11-08 | 
 G05        | Naproxen 500mg tablets     |             | M01AE02  | 2026-10-20 | 2026-10-30 | 28          | yes
 """)
 GAP_PATIENTS = ("G01", "G02", "G03", "G04", "G05")
-GAP_DIAGNOSES = table(
-    "patient_id | code | code_system | recorded_at | resolved_at\n"
-    + "\n".join(f"{p} | 700379002 | SNOMED-CT | 2025-01-10 |" for p in GAP_PATIENTS)
-)
-GAP_LABS = table(
-    "patient_id | collected_at | loinc_code | test_name | value | unit\n"
-    + "\n".join(f"{p} | 2026-09-01 | 62238-1 | | 38 | mL/min/1.73m2" for p in GAP_PATIENTS)
-)
+
+
+def ckd_3b(patients: tuple[str, ...]) -> dict[str, list[dict[str, str]]]:
+    """CKD stage 3b coded in 2025 and an eGFR of 38 in September 2026 for each patient."""
+    return {
+        "diagnoses": table(
+            "patient_id | code | code_system | recorded_at | resolved_at\n"
+            + "\n".join(f"{p} | 700379002 | SNOMED-CT | 2025-01-10 |" for p in patients)
+        ),
+        "labs": table(
+            "patient_id | collected_at | loinc_code | test_name | value | unit\n"
+            + "\n".join(f"{p} | 2026-09-01 | 62238-1 | | 38 | mL/min/1.73m2" for p in patients)
+        ),
+    }
 
 
 def test_a_repeat_nsaid_is_taken_between_two_issues(tmp_path):
-    tables = {"prescriptions": GAP_PRESCRIPTIONS, "diagnoses": GAP_DIAGNOSES, "labs": GAP_LABS}
+    tables = {"prescriptions": GAP_PRESCRIPTIONS, **ckd_3b(GAP_PATIENTS)}
     expected = {"G01": True, "G02": OUT, "G03": OUT, "G04": True, "G05": OUT}
     check_spec(
         tmp_path, CHECK, AS_OF, tables, expected, evidence={"G01": {"nsaids": "Naproxen 500mg tablets"}}
@@ -489,17 +495,7 @@ C04        | Diclofenac 50mg tablets    |             | M01AB05  | 2026-04-01 | 
 C04        | Ibuprofen 400mg tablets    |             | M01AE01  | 2026-07-20 | 2026-12-31 |             |
 """)
 COURSE_START_PATIENTS = ("C01", "C02", "C03", "C04")
-COURSE_START_TABLES = {
-    "prescriptions": COURSE_START_PRESCRIPTIONS,
-    "diagnoses": table(
-        "patient_id | code | code_system | recorded_at | resolved_at\n"
-        + "\n".join(f"{p} | 700379002 | SNOMED-CT | 2025-01-10 |" for p in COURSE_START_PATIENTS)
-    ),
-    "labs": table(
-        "patient_id | collected_at | loinc_code | test_name | value | unit\n"
-        + "\n".join(f"{p} | 2026-09-01 | 62238-1 | | 38 | mL/min/1.73m2" for p in COURSE_START_PATIENTS)
-    ),
-}
+COURSE_START_TABLES = {"prescriptions": COURSE_START_PRESCRIPTIONS, **ckd_3b(COURSE_START_PATIENTS)}
 COURSE_STARTS = {"C01": "2026-07-01", "C02": "2026-10-15", "C03": "2026-06-01", "C04": "2026-04-01"}
 
 
