@@ -17,11 +17,11 @@ tests AS (
 ),
 b12_given AS (
     -- vitamin B12 replacement (hydroxocobalamin injections, oral cyanocobalamin): every prescription
-    -- up to as-of, each with the last day it counts as taken (taken_to: its end, and at least one
-    -- injection interval, b12_course_days, from its start: an injection recorded as a one-day supply
-    -- lasts months; with no end date and no days supply, one interval, not for ever) and the last
-    -- day the earlier ones leave no break yet (prior_until: the latest taken_to plus another interval,
-    -- so a missed or late injection is no new start). A multivitamin or a combination (RxNorm names
+    -- up to as-of, with its course_end (with no end date and no days supply, one injection interval,
+    -- b12_course_days, not for ever) and the last day the earlier ones leave no break yet
+    -- (prior_until: the latest of their ends, each at least one interval from its start, as an
+    -- injection recorded as a one-day supply lasts months, plus another interval, so a missed or
+    -- late injection is no new start). A multivitamin or a combination (RxNorm names
     -- 'ascorbic acid / cyanocobalamin / ...', 'pregabalin and methylcobalamin') is no replacement,
     -- nor a vitamin B complex (ATC A11).
     SELECT e.patient_id, e.drug_name, e.start_date,
