@@ -6,9 +6,13 @@
 CREATE OR REPLACE TEMP MACRO clean(x) AS
     CASE WHEN x LIKE ' %' OR x LIKE '% ' OR strlen(x) <> length(x) THEN nullif(trim(x), '')
          ELSE nullif(x, '') END;
--- A unit written many ways (mmol/L, mmol/l, µmol/L, mL/min/1.73 m2) compares as one key.
+-- A unit written many ways compares as one key: case and spaces aside, micro as µ, μ, u, mc or
+-- 'micro' (µmol/L, umol/L, mcmol/L, micromol/L: the BNF's and many NHS laboratories' spelling),
+-- milli spelled out, litre or liter as l, ' per ' as '/' (mmol per litre, mL/min per 1.73m2).
 CREATE OR REPLACE TEMP MACRO unit_key(x) AS
-    replace(replace(replace(lower(trim(x)), 'µ', 'u'), 'μ', 'u'), ' ', '');
+    replace(replace(replace(replace(replace(replace(replace(replace(replace(
+        lower(trim(x)), 'µ', 'u'), 'μ', 'u'), ' per ', '/'), ' ', ''),
+        'micromol', 'umol'), 'mcmol', 'umol'), 'millimol', 'mmol'), 'litre', 'l'), 'liter', 'l');
 -- ISO 8601 date or datetime (YYYY-MM-DD, optional time with T or space, optional Z or offset, whose
 -- wall-clock time is kept). DuckDB's cast is strict about impossible dates (2025-02-30 -> NULL) but
 -- reads text that is no ISO 8601 date: 'epoch' (1970-01-01), 'infinity', '2026/01/05', '2026-1-5';

@@ -143,3 +143,34 @@ def test_a_valid_loinc_code_not_in_the_codelist_is_not_rescued_by_its_test_name(
         ("2026-10-01", None),
         ("2026-10-02", "potassium"),
     ]  # the mistyped code's row is quarantined at ingest; its key is still mapped above
+
+
+def test_units_as_uk_and_us_laboratories_spell_them_are_read(tmp_path):
+    # Pathology systems and GP exports write the same unit many ways: "micromol/L" (the BNF's and
+    # many NHS laboratories' spelling), "mmol/litre", "mmol per litre", "mL/min/1.73 sq.m",
+    # "mL/min per 1.73m2", "mcmol/L" (US pharmacy style). Each is the canonical unit; an unknown
+    # unit ("mg/L" for a creatinine) is still quarantined, never guessed.
+    labs = table("""
+    patient_id | collected_at | loinc_code | test_name              | value | unit
+    P1         | 2026-10-01   | 2823-3     |                        | 4.1   | mmol/litre
+    P1         | 2026-10-01   | 2951-2     |                        | 139   | mmol per litre
+    P1         | 2026-10-01   |            | Serum creatinine level | 80    | micromol/L
+    P1         | 2026-10-02   | 2160-0     |                        | 81    | mcmol/L
+    P1         | 2026-10-01   | 62238-1    |                        | 72    | mL/min/1.73 sq.m
+    P1         | 2026-10-02   | 62238-1    |                        | 70    | mL/min per 1.73m2
+    P1         | 2026-10-01   | 1751-7     |                        | 39    | g/litre
+    P1         | 2026-10-03   | 2160-0     |                        | 7     | mg/L
+    """)
+    db = tmp_path / "audit.duckdb"
+    run_pipeline(tmp_path, AS_OF, (CHECK,), prescriptions=PRESCRIPTIONS, labs=labs)
+    assert rows(db, "SELECT collected_at::DATE::VARCHAR, analyte, value, unit FROM labs ORDER BY ALL") == [
+        ("2026-10-01", "albumin", 39.0, "g/L"),
+        ("2026-10-01", "creatinine", 80.0, "umol/L"),
+        ("2026-10-01", "egfr", 72.0, "mL/min/1.73m2"),
+        ("2026-10-01", "potassium", 4.1, "mmol/L"),
+        ("2026-10-01", "sodium", 139.0, "mmol/L"),
+        ("2026-10-02", "creatinine", 81.0, "umol/L"),
+        ("2026-10-02", "egfr", 70.0, "mL/min/1.73m2"),
+    ]
+    assert rows(db, "SELECT line, column_name, rule FROM quarantine") == [(9, "unit", "known_unit")]
+    assert flagged(db, CHECK) == set()
