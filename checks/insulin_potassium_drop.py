@@ -23,11 +23,13 @@ CHECK = CheckDefinition(
         "when read as stopped), or a fall of "
         "at least fall_mmol between two consecutive blood potassium results that are both in the "
         "lookback and at most max_gap_days calendar days apart, whose later result was collected on such "
-        "a day (the earlier one may be the pre-insulin baseline) and whose earlier result is not above "
-        "potassium_high (a fall from hyperkalaemia is its correction, not a drop). Several results with "
+        "a day (the earlier one may be the pre-insulin baseline), unless the falling run it belongs to "
+        "began above potassium_high (a fall from hyperkalaemia is its correction, not a drop: 6.6 -> "
+        "4.9 -> 3.8 in a day is one fall from 6.6; a rise, or a gap of more than max_gap_days, begins a "
+        "new run). Several results with "
         "one identical timestamp (one draw, or one date in a date-only export) count as the lowest of "
-        "them, so they never make a fall. Urine potassium and results without a numeric value do not "
-        "count."
+        "them, so they never make a fall. Urine potassium, a post-dialysis potassium and results "
+        "without a numeric value do not count."
     ),
     windows=(
         "Lookback: as-of minus lookback_days (inclusive) to as-of (inclusive), for both the insulin "
@@ -66,7 +68,7 @@ CHECK = CheckDefinition(
             "potassium_high",
             5.0,
             "mmol/L",
-            "A fall whose first result is above this (hyperkalaemia being corrected) is not a drop; "
+            "A fall whose falling run began above this (hyperkalaemia being corrected) is not a drop; "
             "set it high (e.g. 99) to count falls from any level.",
         ),
     ),
@@ -87,7 +89,15 @@ CHECK = CheckDefinition(
         "reference limit (potassium_high, 5.0 mmol/L: the usual 3.5-5.0 mmol/L adult serum reference "
         "interval whose lower limit is potassium_low) is the correction of hyperkalaemia - often by "
         "insulin itself, the standard emergency treatment - and not a drop that causes cramps; a "
-        "correction that overshoots below potassium_low is still flagged as low. Labs whose range ends "
+        "correction that overshoots below potassium_low is still flagged as low. Review 2026-12-03: "
+        "hyperkalaemia treated with insulin and glucose is sampled in steps (UK Kidney Association "
+        "2020: at 0, 1, 2, 4, 6 and 24 hours), so the fall is judged from where the falling run began, "
+        "not from the result before (6.6 -> 4.9 -> 3.8 is the correction, not a drop from 4.9); a "
+        "rise or a gap of more than max_gap_days ends the run. A post-dialysis potassium (LOINC "
+        "29349-8) is its own analyte, read by no check: haemodialysis lowers potassium by design, so "
+        "neither the pre -> post fall nor a post-dialysis low is insulin's doing or the patient's "
+        "level; the pre-dialysis result counts. MIMIC-IV's 'Insulin Pump (Self Administering "
+        "Medication)' is the patient's own pump insulin (codelist insulins). Labs whose range ends "
         "at 5.3 (UK Pathology Harmony) or 5.5 can set potassium_high. Loop and thiazide diuretics "
         "lower potassium too (NHS SPS monitoring advice for diuretics: check electrolytes), so a "
         "loop or thiazide diuretic (alone or in a combination) active in the lookback on or after "

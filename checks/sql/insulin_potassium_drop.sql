@@ -97,6 +97,25 @@ series AS (
     FROM drawn b
     WINDOW w AS (PARTITION BY b.patient_id ORDER BY b.collected_at)
 ),
+runs AS (
+    -- falling runs: a result lower than the one before, within max_gap_days of it, continues the
+    -- run; any other begins one. Hyperkalaemia treated with insulin and glucose is sampled in steps
+    -- (6.6 -> 4.9 -> 3.8 in a day): that is one fall, from 6.6
+    SELECT *,
+           sum(CASE WHEN prev_day IS NOT NULL AND value < prev_value
+                         AND days_between(prev_day, day) <= CAST($max_gap_days AS INTEGER)
+                    THEN 0 ELSE 1 END) OVER (PARTITION BY patient_id ORDER BY collected_at
+                                             ROWS UNBOUNDED PRECEDING) AS run
+    FROM series
+),
+falls_from AS (
+    -- where each result's falling run began
+    SELECT *,
+           first_value(value) OVER r AS run_value,
+           first_value(value_comparator) OVER r AS run_comparator
+    FROM runs
+    WINDOW r AS (PARTITION BY patient_id, run ORDER BY collected_at)
+),
 insulin_days AS (
     -- the days a result was collected while on insulin: from a course's start to its end, and up to
     -- refill_gap_days after it (a days supply is an estimate; the next repeat often comes late)
@@ -109,14 +128,15 @@ insulin_days AS (
 marked AS (
     -- "after insulin": a low result, and the later result of a fall, count only when collected while
     -- on insulin (insulin_days: not weeks after the last course stopped);
-    -- a fall from above the upper limit corrects hyperkalaemia
+    -- a fall whose run began above the upper limit corrects hyperkalaemia (an overshoot below
+    -- potassium_low is still a low result)
     SELECT s.*,
            o.patient_id IS NOT NULL AS on_insulin,
            result_below(s.value, s.value_comparator, $potassium_low) AS is_low,
            days_between(s.prev_day, s.day) <= CAST($max_gap_days AS INTEGER)
                AND result_fell(s.prev_value, s.prev_comparator, s.value, s.value_comparator, $fall_mmol)
-               AND NOT result_above(s.prev_value, s.prev_comparator, $potassium_high) AS is_fall
-    FROM series s
+               AND NOT result_above(s.run_value, s.run_comparator, $potassium_high) AS is_fall
+    FROM falls_from s
     LEFT JOIN insulin_days o ON o.patient_id = s.patient_id AND o.day = s.day
 ),
 potassium AS (

@@ -221,6 +221,18 @@ def check_cirrhosis(p: PatientRecord, ctx: Ctx) -> str | None:
     return f"cirrhosis {first.code} since {first.recorded}; cramp {last.code} on {last.recorded}"
 
 
+def falling_run_starts(series: list[LabResult]) -> dict[int, LabResult]:
+    """Where each result's falling run began (by id): a result lower than the one before and at most
+    7 days after it continues that result's run; any other begins its own."""
+    starts: dict[int, LabResult] = {}
+    previous: LabResult | None = None
+    for lab in series:
+        falling = previous is not None and lab.value < previous.value and (lab.day - previous.day).days <= 7
+        starts[id(lab)] = starts[id(previous)] if falling else lab
+        previous = lab
+    return starts
+
+
 def check_insulin(p: PatientRecord, ctx: Ctx) -> str | None:
     """insulin_potassium_drop."""
     low = ctx.back(90, soft=True)
@@ -235,10 +247,14 @@ def check_insulin(p: PatientRecord, ctx: Ctx) -> str | None:
     after = max(low, started)
     series = [k for k in p.labs if k.analyte == "potassium" and k.value is not None and k.day <= ctx.as_of]
     found = [f"potassium {shown(k, 1)} on {k.day}" for k in series if k.day >= after and below(k, 3.5)]
+    # review 2026-12-03: a fall is a correction when its falling run began above 5.0 (6.6 -> 4.9 -> 3.8)
+    window = [k for k in series if k.day >= low or not ctx.reading.ipd_pair_in_lookback]
+    run_from = falling_run_starts(window)
     for first, second in itertools.pairwise(series):
         start_ok = first.day >= low or not ctx.reading.ipd_pair_in_lookback
         close = (second.day - first.day).days <= 7
-        if second.day >= after and start_ok and close and fell(first, second, 1.0) and not above(first, 5.0):
+        corrected = above(run_from.get(id(first), first), 5.0)
+        if second.day >= after and start_ok and close and fell(first, second, 1.0) and not corrected:
             found.append(
                 f"potassium fell {shown(first, 1)} -> {shown(second, 1)} ({first.day} -> {second.day})"
             )
@@ -602,9 +618,10 @@ def derive_expected_flags(folder: Path, as_of: date = AS_OF) -> dict[tuple[str, 
       below 3.5 mmol/L collected on or after insulin started, or two consecutive potassium results
       (in time order), both in the window, at most 7 calendar days apart, the later one collected
       on or after insulin started (the earlier may be before), falling certainly by >= 1.0 mmol/L,
-      the earlier one not certainly above 5.0 (a fall from hyperkalaemia is its correction; '>6.0'
-      is above). A diuretic overlapping [max(as_of - 90, insulin started), as_of] is named in the
-      reason ("also on ..."). The reason ends with the latest potassium.
+      the falling run it belongs to (each result lower than the one before, at most 7 days after
+      it) not begun certainly above 5.0 (a fall from hyperkalaemia is its correction, 6.6 -> 4.9 ->
+      3.8 included; '>6.0' is above). A diuretic overlapping [max(as_of - 90, insulin started),
+      as_of] is named in the reason ("also on ..."). The reason ends with the latest potassium.
     cramps_medication_review: a cramp recorded in [as_of - 365, as_of] on a day when a
       diuretic, statin or beta-blocker was taken (active, or ended at most 30 days before that
       day and at most its course's length: the refill gap), the drug that may cause the cramp.

@@ -364,3 +364,81 @@ def test_a_refill_gap_that_began_before_the_lookback_still_covers_its_results(tm
     # G02 has no course active in the lookback: not in the population, whatever its gap covers
     expected = {"G01": "high", "G02": OUT}
     check_spec(tmp_path, CHECK, date(2026, 12, 24), {"prescriptions": prescriptions, "labs": labs}, expected)
+
+
+# Review 2026-12-03 (GP, dialysis and hospital data):
+# - Hyperkalaemia treated with insulin and glucose is sampled in steps (UK Kidney Association 2020: at
+#   0, 1, 2, 4, 6 and 24 hours): 6.6 -> 4.9 -> 3.8 is one fall from 6.6, its correction, not a drop
+#   from 4.9. A fall is judged from where the falling run began; a rise or a gap of more than
+#   max_gap_days begins a new run. An overshoot below 3.5 still flags as a low result.
+# - Haemodialysis lowers potassium by design: a post-dialysis sample (LOINC 29349-8) is not the
+#   patient's level, and the pre -> post fall is not insulin's doing. It takes part in no check.
+# - MIMIC-IV records a patient's own insulin pump as "Insulin Pump (Self Administering Medication)".
+CORRECTION_PRESCRIPTIONS = table("""
+patient_id | drug_name                                                      | rxnorm_code | atc_code | start_date | end_date   | days_supply
+H01        | Insulin soluble human 100units/ml solution for injection 10ml vials |     |          | 2026-10-01 | 2026-10-01 |
+H02        | Insulin (Regular) for Hyperkalemia                             |             |          | 2026-10-01 | 2026-10-01 |
+H03        | Humalog KwikPen                                                |             |          | 2025-01-01 |            |
+H04        | Humalog KwikPen                                                |             |          | 2025-01-01 |            |
+H05        | Humalog KwikPen                                                |             |          | 2025-01-01 |            |
+H06        | Lantus 100units/ml solution for injection 3ml SoloStar pre-filled pens |   |          | 2024-01-01 |            |
+H07        | Lantus 100units/ml solution for injection 3ml SoloStar pre-filled pens |   |          | 2024-01-01 |            |
+H08        | Insulin Pump (Self Administering Medication)                   |             |          | 2026-10-01 | 2026-10-05 |
+H09        | Insulin pump reservoir 3ml                                     |             |          | 2026-10-01 | 2026-10-05 |
+""")
+
+CORRECTION_LABS = table("""
+patient_id | collected_at        | loinc_code | test_name       | value | unit
+H01        | 2026-10-01T08:00:00 |            | Serum potassium | 6.6   | mmol/L
+H01        | 2026-10-01T12:00:00 |            | Serum potassium | 4.9   | mmol/L
+H01        | 2026-10-01T18:00:00 |            | Serum potassium | 3.8   | mmol/L
+H02        | 2026-10-01T06:00:00 | 2823-3     |                 | 6.9   | mEq/L
+H02        | 2026-10-01T09:00:00 | 2823-3     |                 | 4.9   | mEq/L
+H02        | 2026-10-02T05:00:00 | 2823-3     |                 | 3.8   | mEq/L
+# overshoot: the run from 6.6 ends low
+H03        | 2026-10-01T08:00:00 | 2823-3     |                 | 6.6   | mmol/L
+H03        | 2026-10-01T12:00:00 | 2823-3     |                 | 4.9   | mmol/L
+H03        | 2026-10-01T18:00:00 | 2823-3     |                 | 3.3   | mmol/L
+# a rise begins a new run: 5.0 -> 3.9 starts at the upper limit, not above it
+H04        | 2026-10-01          | 2823-3     |                 | 6.0   | mmol/L
+H04        | 2026-10-02          | 2823-3     |                 | 4.6   | mmol/L
+H04        | 2026-10-03          | 2823-3     |                 | 5.0   | mmol/L
+H04        | 2026-10-04          | 2823-3     |                 | 3.9   | mmol/L
+# a gap of more than 7 days begins a new run: 4.9 -> 3.8 is a drop
+H05        | 2026-10-01          | 2823-3     |                 | 6.0   | mmol/L
+H05        | 2026-10-10          | 2823-3     |                 | 4.9   | mmol/L
+H05        | 2026-10-12          | 2823-3     |                 | 3.8   | mmol/L
+H06        | 2026-10-05T07:30:00 | 51618-7    |                 | 4.9   | mmol/L
+H06        | 2026-10-05T12:00:00 | 29349-8    |                 | 3.7   | mmol/L
+H07        | 2026-10-05T07:30:00 | 51618-7    |                 | 4.6   | mmol/L
+H07        | 2026-10-05T12:00:00 | 29349-8    |                 | 3.3   | mmol/L
+H08        | 2026-10-02          | 2823-3     |                 | 3.1   | mmol/L
+H09        | 2026-10-02          | 2823-3     |                 | 3.1   | mmol/L
+""")
+
+
+def test_a_stepwise_correction_of_hyperkalaemia_dialysis_and_an_own_pump(tmp_path):
+    expected = {
+        "H01": None,  # 6.6 -> 4.9 -> 3.8 in a day: corrected, ends normal
+        "H02": None,  # the same, MIMIC-IV's insulin for hyperkalaemia
+        "H03": "high",  # overshoot to 3.3
+        "H04": "normal",  # 5.0 -> 3.9 after a rise
+        "H05": "normal",  # 4.9 -> 3.8, nine days after the 6.0
+        "H06": None,  # pre-dialysis 4.9, post-dialysis 3.7: dialysis, not insulin
+        "H07": None,  # a post-dialysis 3.3 is not the patient's level
+        "H08": "high",  # own pump, potassium 3.1
+        "H09": OUT,  # a pump reservoir is a device
+    }
+    tables = {"prescriptions": CORRECTION_PRESCRIPTIONS, "labs": CORRECTION_LABS}
+    check_spec(
+        tmp_path,
+        CHECK,
+        AS_OF,
+        tables,
+        expected,
+        evidence={
+            "H03": {"low_potassium": "3.3 on 2026-10-01", "potassium_falls": None},
+            "H04": {"potassium_falls": "5.0 -> 3.9 (2026-10-03 -> 2026-10-04)"},
+            "H05": {"potassium_falls": "4.9 -> 3.8 (2026-10-10 -> 2026-10-12)"},
+        },
+    )
