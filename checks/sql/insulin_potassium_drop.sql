@@ -77,19 +77,20 @@ latest AS (
     GROUP BY patient_id
 ),
 drawn AS (
-    -- the results in the lookback, one per timestamp: several on one identical timestamp (one draw
+    -- every result up to as-of, one per timestamp: several on one identical timestamp (one draw
     -- sent twice, or a date-only export) count as the lowest, as "the latest result" does
-    -- (latest_key), so two results of one draw never make a fall
-    SELECT *
+    -- (latest_key), so two results of one draw never make a fall; `high`: any of them was above
+    -- potassium_high (a date-only export's 6.6 and 4.9 of the day hyperkalaemia was treated)
+    SELECT *,
+           bool_or(result_above(value, value_comparator, $potassium_high))
+               OVER (PARTITION BY patient_id, collected_at) AS high
     FROM potassium_history
-    WHERE day >= window_start($as_of, $lookback_days)
     QUALIFY row_number() OVER (PARTITION BY patient_id, collected_at ORDER BY k DESC) = 1
 ),
 series AS (
-    -- the blood potassium series in the lookback, so "consecutive" is judged on every result in it
-    -- (a fall needs both results in the lookback: one before it never starts one); a censored
+    -- the blood potassium series, so "consecutive" is judged on every result in it; a censored
     -- result ('<2.5') takes part with its bound
-    SELECT b.patient_id, b.collected_at, b.day, b.value, b.value_comparator, b.k, b.result_text,
+    SELECT b.patient_id, b.collected_at, b.day, b.value, b.value_comparator, b.k, b.result_text, b.high,
            lag(b.day) OVER w AS prev_day,
            lag(b.value) OVER w AS prev_value,
            lag(b.value_comparator) OVER w AS prev_comparator,
@@ -98,45 +99,52 @@ series AS (
     WINDOW w AS (PARTITION BY b.patient_id ORDER BY b.collected_at)
 ),
 runs AS (
-    -- falling runs: a result lower than the one before, within max_gap_days of it, continues the
-    -- run; any other begins one. Hyperkalaemia treated with insulin and glucose is sampled in steps
-    -- (6.6 -> 4.9 -> 3.8 in a day): that is one fall, from 6.6
+    -- falling runs: a result no higher than the one before, within max_gap_days of it, continues
+    -- the run; any other begins one. Hyperkalaemia treated with insulin and glucose is sampled in
+    -- steps (6.6 -> 4.9 -> 3.8 in a day): that is one fall, from 6.6. Judged on every result up to
+    -- as-of, so a run that began before the lookback is seen whole
     SELECT *,
-           sum(CASE WHEN prev_day IS NOT NULL AND value < prev_value
+           sum(CASE WHEN prev_day IS NOT NULL AND value <= prev_value
                          AND days_between(prev_day, day) <= CAST($max_gap_days AS INTEGER)
                     THEN 0 ELSE 1 END) OVER (PARTITION BY patient_id ORDER BY collected_at
                                              ROWS UNBOUNDED PRECEDING) AS run
     FROM series
 ),
-falls_from AS (
-    -- where each result's falling run began
-    SELECT *,
-           first_value(value) OVER r AS run_value,
-           first_value(value_comparator) OVER r AS run_comparator
-    FROM runs
-    WINDOW r AS (PARTITION BY patient_id, run ORDER BY collected_at)
+recent AS (
+    -- the results in the lookback (a fall needs both of its results there: one before it never
+    -- starts one), each with the last day before it that its falling run was above potassium_high
+    SELECT *
+    FROM (SELECT *,
+                 max(CASE WHEN high THEN day END) OVER (PARTITION BY patient_id, run ORDER BY collected_at
+                                                        ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+                     AS high_on
+          FROM runs)
+    WHERE day >= window_start($as_of, $lookback_days)
 ),
 insulin_days AS (
     -- the days a result was collected while on insulin: from a course's start to its end, and up to
     -- refill_gap_days after it (a days supply is an estimate; the next repeat often comes late)
     SELECT DISTINCT s.patient_id, s.day
-    FROM series s
-    JOIN insulin_courses c  -- series holds only the population's patients
+    FROM recent s
+    JOIN insulin_courses c  -- recent holds only the population's patients
       ON c.patient_id = s.patient_id
      AND taken_on(c.start_date, c.end_effective, c.stopped, s.day, $refill_gap_days)
 ),
 marked AS (
     -- "after insulin": a low result, and the later result of a fall, count only when collected while
     -- on insulin (insulin_days: not weeks after the last course stopped);
-    -- a fall whose run began above the upper limit corrects hyperkalaemia (an overshoot below
-    -- potassium_low is still a low result)
+    -- a fall is the correction of hyperkalaemia when its falling run was above the upper limit
+    -- within max_gap_days before its later result (an overshoot below potassium_low is still a
+    -- low result; a slow decline weeks after a borderline high is not excused by it)
     SELECT s.*,
            o.patient_id IS NOT NULL AS on_insulin,
            result_below(s.value, s.value_comparator, $potassium_low) AS is_low,
-           days_between(s.prev_day, s.day) <= CAST($max_gap_days AS INTEGER)
+           s.prev_day >= window_start($as_of, $lookback_days)
+               AND days_between(s.prev_day, s.day) <= CAST($max_gap_days AS INTEGER)
                AND result_fell(s.prev_value, s.prev_comparator, s.value, s.value_comparator, $fall_mmol)
-               AND NOT result_above(s.run_value, s.run_comparator, $potassium_high) AS is_fall
-    FROM falls_from s
+               AND NOT coalesce(days_between(s.high_on, s.day) <= CAST($max_gap_days AS INTEGER), false)
+               AS is_fall
+    FROM recent s
     LEFT JOIN insulin_days o ON o.patient_id = s.patient_id AND o.day = s.day
 ),
 potassium AS (

@@ -221,16 +221,25 @@ def check_cirrhosis(p: PatientRecord, ctx: Ctx) -> str | None:
     return f"cirrhosis {first.code} since {first.recorded}; cramp {last.code} on {last.recorded}"
 
 
-def falling_run_starts(series: list[LabResult]) -> dict[int, LabResult]:
-    """Where each result's falling run began (by id): a result lower than the one before and at most
-    7 days after it continues that result's run; any other begins its own."""
-    starts: dict[int, LabResult] = {}
+def one_per_timestamp(series: list[LabResult]) -> list[tuple[LabResult, bool]]:
+    """Each timestamp's lowest result, and whether any result of that timestamp was above 5.0."""
+    return [
+        (min(group, key=lambda k: k.value), any(above(k, 5.0) for k in group))
+        for group in (list(g) for _, g in itertools.groupby(series, key=lambda k: k.at))
+    ]
+
+
+def high_in_run(drawn: list[tuple[LabResult, bool]]) -> dict[int, date | None]:
+    """By id of each drawn result: the last day up to it that its falling run was above 5.0. A
+    result no higher than the one before and at most 7 days after it continues that run."""
+    found: dict[int, date | None] = {}
     previous: LabResult | None = None
-    for lab in series:
-        falling = previous is not None and lab.value < previous.value and (lab.day - previous.day).days <= 7
-        starts[id(lab)] = starts[id(previous)] if falling else lab
+    for lab, high in drawn:
+        falling = previous is not None and lab.value <= previous.value and (lab.day - previous.day).days <= 7
+        before = found[id(previous)] if falling else None
+        found[id(lab)] = lab.day if high else before
         previous = lab
-    return starts
+    return found
 
 
 def check_insulin(p: PatientRecord, ctx: Ctx) -> str | None:
@@ -247,13 +256,15 @@ def check_insulin(p: PatientRecord, ctx: Ctx) -> str | None:
     after = max(low, started)
     series = [k for k in p.labs if k.analyte == "potassium" and k.value is not None and k.day <= ctx.as_of]
     found = [f"potassium {shown(k, 1)} on {k.day}" for k in series if k.day >= after and below(k, 3.5)]
-    # review 2026-12-03: a fall is a correction when its falling run began above 5.0 (6.6 -> 4.9 -> 3.8)
-    window = [k for k in series if k.day >= low or not ctx.reading.ipd_pair_in_lookback]
-    run_from = falling_run_starts(window)
-    for first, second in itertools.pairwise(series):
+    # review 2026-12-03: results of one timestamp count as the lowest; a fall is a correction when
+    # its falling run was above 5.0 within 7 days before its later result (6.6 -> 4.9 -> 3.8)
+    drawn = one_per_timestamp(series)
+    high_on = high_in_run(drawn)
+    for (first, _), (second, _) in itertools.pairwise(drawn):
         start_ok = first.day >= low or not ctx.reading.ipd_pair_in_lookback
         close = (second.day - first.day).days <= 7
-        corrected = above(run_from.get(id(first), first), 5.0)
+        was_high = high_on[id(first)]
+        corrected = was_high is not None and (second.day - was_high).days <= 7
         if second.day >= after and start_ok and close and fell(first, second, 1.0) and not corrected:
             found.append(
                 f"potassium fell {shown(first, 1)} -> {shown(second, 1)} ({first.day} -> {second.day})"
@@ -618,10 +629,12 @@ def derive_expected_flags(folder: Path, as_of: date = AS_OF) -> dict[tuple[str, 
       below 3.5 mmol/L collected on or after insulin started, or two consecutive potassium results
       (in time order), both in the window, at most 7 calendar days apart, the later one collected
       on or after insulin started (the earlier may be before), falling certainly by >= 1.0 mmol/L,
-      the falling run it belongs to (each result lower than the one before, at most 7 days after
-      it) not begun certainly above 5.0 (a fall from hyperkalaemia is its correction, 6.6 -> 4.9 ->
-      3.8 included; '>6.0' is above). A diuretic overlapping [max(as_of - 90, insulin started),
-      as_of] is named in the reason ("also on ..."). The reason ends with the latest potassium.
+      results of one timestamp counting as their lowest, unless the falling run it belongs to
+      (each result no higher than the one before, at most 7 days after it; seen from before the
+      window) had a result certainly above 5.0 at most 7 days before the later one (a fall from
+      hyperkalaemia is its correction, 6.6 -> 4.9 -> 3.8 included; '>6.0' is above). A diuretic
+      overlapping [max(as_of - 90, insulin started), as_of] is named in the reason ("also on
+      ..."). The reason ends with the latest potassium.
     cramps_medication_review: a cramp recorded in [as_of - 365, as_of] on a day when a
       diuretic, statin or beta-blocker was taken (active, or ended at most 30 days before that
       day and at most its course's length: the refill gap), the drug that may cause the cramp.

@@ -369,8 +369,10 @@ def test_a_refill_gap_that_began_before_the_lookback_still_covers_its_results(tm
 # Review 2026-12-03 (GP, dialysis and hospital data):
 # - Hyperkalaemia treated with insulin and glucose is sampled in steps (UK Kidney Association 2020: at
 #   0, 1, 2, 4, 6 and 24 hours): 6.6 -> 4.9 -> 3.8 is one fall from 6.6, its correction, not a drop
-#   from 4.9. A fall is judged from where the falling run began; a rise or a gap of more than
-#   max_gap_days begins a new run. An overshoot below 3.5 still flags as a low result.
+#   from 4.9. A fall is a correction when its falling run (each result no higher than the one
+#   before, within max_gap_days) was above the upper limit within max_gap_days before its later
+#   result, the run seen whole from before the lookback; a date-only day's 6.6 and 4.9 count as 4.9
+#   that was above the limit. An overshoot below 3.5 still flags as a low result.
 # - Haemodialysis lowers potassium by design: a post-dialysis sample (LOINC 29349-8) is not the
 #   patient's level, and the pre -> post fall is not insulin's doing. It takes part in no check.
 # - MIMIC-IV records a patient's own insulin pump as "Insulin Pump (Self Administering Medication)".
@@ -385,6 +387,10 @@ H06        | Lantus 100units/ml solution for injection 3ml SoloStar pre-filled p
 H07        | Lantus 100units/ml solution for injection 3ml SoloStar pre-filled pens |   |          | 2024-01-01 |            |
 H08        | Insulin Pump (Self Administering Medication)                   |             |          | 2026-10-01 | 2026-10-05 |
 H09        | Insulin pump reservoir 3ml                                     |             |          | 2026-10-01 | 2026-10-05 |
+H10        | Humalog KwikPen                                                |             |          | 2025-01-01 |            |
+H11        | Humalog KwikPen                                                |             |          | 2025-01-01 |            |
+H12        | Humalog KwikPen                                                |             |          | 2025-01-01 |            |
+H13        | Humalog KwikPen                                                |             |          | 2025-01-01 |            |
 """)
 
 CORRECTION_LABS = table("""
@@ -414,6 +420,24 @@ H07        | 2026-10-05T07:30:00 | 51618-7    |                 | 4.6   | mmol/L
 H07        | 2026-10-05T12:00:00 | 29349-8    |                 | 3.3   | mmol/L
 H08        | 2026-10-02          | 2823-3     |                 | 3.1   | mmol/L
 H09        | 2026-10-02          | 2823-3     |                 | 3.1   | mmol/L
+# the run began the day before the lookback (which starts 2026-08-22)
+H10        | 2026-08-21T08:00:00 | 2823-3     |                 | 6.6   | mmol/L
+H10        | 2026-08-22T08:00:00 | 2823-3     |                 | 4.9   | mmol/L
+H10        | 2026-08-22T18:00:00 | 2823-3     |                 | 3.8   | mmol/L
+# a date-only export: 6.6 and 4.9 of one day count as 4.9, but the day was above the limit
+H11        | 2026-10-01          | 2823-3     |                 | 6.6   | mmol/L
+H11        | 2026-10-01          | 2823-3     |                 | 4.9   | mmol/L
+H11        | 2026-10-02          | 2823-3     |                 | 3.8   | mmol/L
+# an unchanged result continues the run
+H12        | 2026-10-01T08:00:00 | 2823-3     |                 | 6.6   | mmol/L
+H12        | 2026-10-01T12:00:00 | 2823-3     |                 | 4.9   | mmol/L
+H12        | 2026-10-01T18:00:00 | 2823-3     |                 | 4.9   | mmol/L
+H12        | 2026-10-02T08:00:00 | 2823-3     |                 | 3.8   | mmol/L
+# a slow decline three weeks after a borderline 5.2 is not its correction
+H13        | 2026-10-01          | 2823-3     |                 | 5.2   | mmol/L
+H13        | 2026-10-08          | 2823-3     |                 | 4.9   | mmol/L
+H13        | 2026-10-15          | 2823-3     |                 | 4.5   | mmol/L
+H13        | 2026-10-22          | 2823-3     |                 | 3.5   | mmol/L
 """)
 
 
@@ -428,6 +452,10 @@ def test_a_stepwise_correction_of_hyperkalaemia_dialysis_and_an_own_pump(tmp_pat
         "H07": None,  # a post-dialysis 3.3 is not the patient's level
         "H08": "high",  # own pump, potassium 3.1
         "H09": OUT,  # a pump reservoir is a device
+        "H10": None,  # the 6.6 before the lookback began the run
+        "H11": None,  # one day's 6.6 and 4.9, then 3.8
+        "H12": None,  # 6.6 -> 4.9 -> 4.9 -> 3.8
+        "H13": "normal",  # 4.5 -> 3.5, three weeks after the 5.2
     }
     tables = {"prescriptions": CORRECTION_PRESCRIPTIONS, "labs": CORRECTION_LABS}
     check_spec(
@@ -440,5 +468,6 @@ def test_a_stepwise_correction_of_hyperkalaemia_dialysis_and_an_own_pump(tmp_pat
             "H03": {"low_potassium": "3.3 on 2026-10-01", "potassium_falls": None},
             "H04": {"potassium_falls": "5.0 -> 3.9 (2026-10-03 -> 2026-10-04)"},
             "H05": {"potassium_falls": "4.9 -> 3.8 (2026-10-10 -> 2026-10-12)"},
+            "H13": {"potassium_falls": "4.5 -> 3.5 (2026-10-15 -> 2026-10-22)"},
         },
     )
