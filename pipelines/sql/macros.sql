@@ -107,11 +107,13 @@ CREATE OR REPLACE TEMP MACRO decimal_comma(x) AS
     CASE WHEN contains(x, ',') AND NOT contains(x, '.') AND regexp_matches(x, '^[^,]*[0-9],[0-9][^,]*$')
          THEN replace(x, ',', '.') ELSE x END;
 -- A laboratory system's abnormal flag printed after the number ('5.6 H', '3.1L', '7.2 (HH)', '12 *',
--- '0.3 A', HL7 v2 table 0078) is dropped: the number is the result, the flag says what the checks
--- work out from it. Tried only when the text is not a plain number (cheap on 10M plain numbers).
+-- '0.3 A', '4.1 N', '2.9 L*': HL7 v2 table 0078, N for normal, a mark after the letter) or before
+-- it ('H 5.6') is dropped: the number is the result, the flag says what the checks work out from
+-- it. Tried only when the text is not a plain number (cheap on 10M plain numbers).
 CREATE OR REPLACE TEMP MACRO flagged_number(x) AS
     finite(try_cast(regexp_extract(x,
-        '(?i)^([-+]?[0-9]*\.?[0-9]+)\s*(\(?(h|hh|l|ll|hi|lo|high|low|a|aa|abn|abnormal)\)?|\*+|!+)$', 1)
+        '(?i)^(?:\(?(?:h|hh|l|ll|hi|lo|high|low|n|a|aa|abn|abnormal)\)?\*?\s+)?([-+]?[0-9]*\.?[0-9]+)\s*'
+        || '(\(?(h|hh|l|ll|hi|lo|high|low|n|a|aa|abn|abnormal)\)?(\*+|!+)?|\*+|!+)?$', 1)
         AS DOUBLE));
 CREATE OR REPLACE TEMP MACRO plain_or_flagged(x) AS coalesce(finite(try_cast(x AS DOUBLE)), flagged_number(x));
 CREATE OR REPLACE TEMP MACRO result_number(x) AS

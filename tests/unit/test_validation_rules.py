@@ -258,6 +258,11 @@ def test_urine_potassium_is_recognised_as_urine(tmp_path):
         ("2.9 (LL)", (2.9, None)),
         ("6.4 *", (6.4, None)),
         ("<2.5 L", (2.5, "<")),
+        # review 2026-12-03: 'N' (normal, HL7 v2 table 0078), a flag with a mark, a flag printed first
+        ("4.1 N", (4.1, None)),
+        ("4.1 (N)", (4.1, None)),
+        ("2.9 L*", (2.9, None)),
+        ("H 5.6", (5.6, None)),
     ],
 )
 def test_lab_value_is_stored_as_number_and_comparator(tmp_path, value, stored):
