@@ -321,7 +321,10 @@ SELECT {PATIENT_ID} AS patient_id,
             WHEN (j->>'$.valueInteger') IS NOT NULL THEN j->>'$.valueInteger'
             ELSE j->>'$.valueString'  -- judged by the shared rules as a generic export's value is
        END AS value,
-       coalesce(j->>'$.valueQuantity.unit', j->>'$.valueQuantity.code') AS unit,
+       -- Quantity.code (UCUM, machine-readable) or .unit (for people: 'millimole per liter'),
+       -- whichever the unit map knows, the code first; else as written (the rules judge it)
+       coalesce(known_unit(j->>'$.valueQuantity.code'), known_unit(j->>'$.valueQuantity.unit'),
+                j->>'$.valueQuantity.unit', j->>'$.valueQuantity.code') AS unit,
        CASE WHEN j IS NULL THEN NULL  -- a malformed line is judged (and rejected) by the shared rules
             WHEN {STATUS} IN ('entered-in-error', 'cancelled') THEN {_status_skip("status")}
             WHEN len({CATEGORIES}) > 0  -- a category with text only says no more than none

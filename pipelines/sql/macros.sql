@@ -8,11 +8,20 @@ CREATE OR REPLACE TEMP MACRO clean(x) AS
          ELSE nullif(x, '') END;
 -- A unit written many ways compares as one key: case and spaces aside, micro as µ, μ, u, mc or
 -- 'micro' (µmol/L, umol/L, mcmol/L, micromol/L: the BNF's and many NHS laboratories' spelling),
--- milli spelled out, litre or liter as l, ' per ' as '/' (mmol per litre, mL/min per 1.73m2).
-CREATE OR REPLACE TEMP MACRO unit_key(x) AS
-    replace(replace(replace(replace(replace(replace(replace(replace(replace(
+-- units spelled out as UCUM's display names write them (millimole per liter, milligram per
+-- deciliter, milliequivalent per liter), litre or liter as l, ' per ' as '/' (mmol per litre,
+-- mL/min per 1.73m2). Most units need none of it (mmol/L, mg/dL): they are only lowercased, which
+-- keeps the key cheap where it is taken per row (known_unit: an OMOP measurement's unit).
+CREATE OR REPLACE TEMP MACRO spelled_unit_key(x) AS
+    replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(
+    replace(replace(replace(replace(replace(replace(replace(
         lower(trim(x)), 'µ', 'u'), 'μ', 'u'), ' per ', '/'), ' ', ''),
-        'micromol', 'umol'), 'mcmol', 'umol'), 'millimol', 'mmol'), 'litre', 'l'), 'liter', 'l');
+        'micromole', 'umol'), 'micromol', 'umol'), 'mcmol', 'umol'), 'millimole', 'mmol'),
+        'millimol', 'mmol'), 'milliequivalent', 'meq'), 'millilitre', 'ml'), 'milliliter', 'ml'),
+        'decilitre', 'dl'), 'deciliter', 'dl'), 'litre', 'l'), 'liter', 'l'),
+        'milligram', 'mg'), 'microgram', 'ug'), 'gram', 'g');
+CREATE OR REPLACE TEMP MACRO unit_key(x) AS
+    CASE WHEN regexp_matches(x, '(?i)[ µμ]|mc|mic|mil|lit|gram') THEN spelled_unit_key(x) ELSE lower(x) END;
 -- ISO 8601 date or datetime (YYYY-MM-DD, optional time with T or space, optional Z or offset, whose
 -- wall-clock time is kept). DuckDB's cast is strict about impossible dates (2025-02-30 -> NULL) but
 -- reads text that is no ISO 8601 date: 'epoch' (1970-01-01), 'infinity', '2026/01/05', '2026-1-5';

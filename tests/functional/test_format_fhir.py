@@ -788,3 +788,29 @@ def test_an_integer_result_keeps_its_value(tmp_path):
     }
     run_small(tmp_path, resources)
     assert rows(tmp_path, "SELECT loinc_code, value FROM labs") == [("2823-3", 4.0)]
+
+
+def test_the_ucum_code_of_a_quantity_wins_over_its_display_unit(tmp_path):
+    """Quantity.unit is the human-readable unit and code (in system UCUM) the machine one: an EHR
+    that writes 'millimole per liter' beside the code 'mmol/L' had every result quarantined for an
+    unknown unit (review 2026-12-03). A unit the tool knows is taken from either; the code first."""
+    ucum = "http://unitsofmeasure.org"
+    potassium = obs("o1", "p1", "2823-3", 4.2, "millimole per liter", "2026-10-01")
+    potassium["valueQuantity"] |= {"system": ucum, "code": "mmol/L"}
+    creatinine = obs("o2", "p1", "2160-0", 1.2, "milligram per deciliter", "2026-10-01")
+    creatinine["valueQuantity"] |= {"system": ucum, "code": "mg/dL"}
+    local = obs("o3", "p1", "2951-2", 139, "mmol/L", "2026-10-01")  # a local code, a known display
+    local["valueQuantity"] |= {"system": "urn:local:units", "code": "MMOLL"}
+    resources = {
+        "Patient.ndjson": [patient("p1", "1950-01-01", "female")],
+        "Observation.ndjson": [potassium, creatinine, local],
+        "MedicationRequest.ndjson": [medreq("m1", "p1", FUROSEMIDE)],
+        "Condition.ndjson": [coded("c1", "p1", [NUMB_LEG])],
+    }
+    run_small(tmp_path, resources)
+    assert rows(tmp_path, "SELECT analyte, value, unit, unit_original FROM labs ORDER BY analyte") == [
+        ("creatinine", 106.0, "umol/L", "mg/dL"),
+        ("potassium", 4.2, "mmol/L", "mmol/L"),
+        ("sodium", 139.0, "mmol/L", "mmol/L"),
+    ]
+    assert rows(tmp_path, "SELECT count(*) FROM quarantine") == [(0,)]
