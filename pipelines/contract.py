@@ -43,6 +43,10 @@ class TableContract:
     text: Mapping[str, str] = field(default_factory=dict)
     # Stored columns derived from others, and so no part of a row's identity.
     derived: tuple[str, ...] = ()
+    # Stored columns that name a row without stating anything about it (a source's result id), and
+    # so no part of its identity either: a database written before the column existed holds the
+    # same rows without it, and a night that sends them with it adds nothing.
+    labels: tuple[str, ...] = ()
     # Stored columns computed from the staged columns after staging (an SQL expression each), not
     # in stage_<table>.sql, whose projection must keep the file's order (see stage_labs.sql).
     computed: Mapping[str, str] = field(default_factory=dict)
@@ -50,11 +54,14 @@ class TableContract:
     # patient: their death, site; a prescription, by patient, drug, codes and start: its end). The
     # latest export's statement counts: a stored version re-sent unchanged is restated by this run
     # (its _run_id moves to it, pipelines/ingest.py _restate) though not loaded again, so a death
-    # recorded in error and then undone ends undone. Empty: rows are facts of their own (labs).
+    # recorded in error and then undone ends undone. Empty: rows are facts of their own.
     fact_key: tuple[str, ...] = ()
     # The storage table marks the versions of a fact the latest export did not state `_superseded`
     # (kept, not read: current_prescriptions); without it, the reader picks the latest (patient_state).
     supersedes: bool = False
+    # An SQL condition a row must meet to be a fact with versions (fact_key); empty: every row. A lab
+    # result is one only when the source names it (result_id): one without an id is its own fact.
+    fact_when: str = ""
 
     @property
     def current(self) -> str:
@@ -80,8 +87,8 @@ class TableContract:
     @property
     def identity(self) -> tuple[str, ...]:
         """The columns that identify a row (an exported fact), for de-duplication across
-        overlapping nightly exports: the stored ones less the derived ones."""
-        return tuple(c for c in self.stored if c not in self.derived)
+        overlapping nightly exports: the stored ones less the derived ones and the labels."""
+        return tuple(c for c in self.stored if c not in self.derived and c not in self.labels)
 
     def text_column(self, column: str) -> str:
         """The staging column holding a contract column's text as read."""
@@ -108,12 +115,17 @@ PATIENTS = TableContract(
 )
 
 # Lab results are stored as exported in `lab_results`; the `labs` view (pipelines/sql/views.sql)
-# adds what they measure, looked up through lab_concepts.
+# adds what they measure, looked up through lab_concepts. A result the source names (result_id: a
+# FHIR Observation's id, an OMOP measurement_id, a MIMIC labevent_id, a laboratory's accession and
+# test) is one fact: a later export's corrected or amended value replaces the one before (kept,
+# `_superseded`, read by no check), and a later export that leaves it out of the audit (a FHIR
+# Observation now entered-in-error or cancelled) withdraws it. A result without an id is a fact of
+# its own, as before.
 LABS = TableContract(
     table="labs",
     file="labs.csv",
     required=("patient_id", "collected_at", "value"),
-    optional=("loinc_code", "test_name", "unit"),
+    optional=("loinc_code", "test_name", "unit", "result_id"),
     one_of=("loinc_code", "test_name"),
     text={"collected_at": "collected_at_text", "value": "value_text", "unit": "unit_original"},
     rules=rules.lab_rules,
@@ -126,11 +138,16 @@ LABS = TableContract(
         "value_original",
         "unit_original",
         "value_comparator",
+        "result_id",
     ),
     computed={"value_comparator": "result_comparator(value_text)"},
+    labels=("result_id",),
     identity_date="collected_at",
     dates=("collected_at",),
     event_date="collected_at",
+    fact_key=("patient_id", "result_id"),
+    supersedes=True,
+    fact_when="result_id IS NOT NULL",
 )
 
 PRESCRIPTIONS = TableContract(

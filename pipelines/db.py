@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 SQL_DIR = Path(__file__).parent / "sql"
 REFERENCE_DIR = Path(__file__).parent / "reference"
 CODELIST_DIR = Path(checks.__file__).parent / "codelists"
-SCHEMA_VERSION = 10  # 2: labs became a view over lab_results and lab_concepts; 3: death, censored
+SCHEMA_VERSION = 11  # 2: labs became a view over lab_results and lab_concepts; 3: death, censored
 # results, skipped and noted rows; 4: the run's verdicts stored with it (new nullable columns, added
 # by schema.sql); 5: runs.kind, scheduled or ad hoc (earlier runs count as scheduled); 6: reviews,
 # review_outcomes and check_results' counts with exceptions (issue 20); 7: measures and
@@ -32,6 +32,8 @@ SCHEMA_VERSION = 10  # 2: labs became a view over lab_results and lab_concepts; 
 # flag_origins, where a flag standing across a prune began (both added by schema.sql); 10:
 # prescriptions._superseded (current_prescriptions) and lab_concepts.decimals, added by schema.sql:
 # a version-9 binary would read superseded prescriptions and unrounded values, so it must refuse
+# it; 11: lab_results.result_id and _superseded (current_lab_results), added by schema.sql: a
+# version-10 binary would read a corrected result's replaced value, so it must refuse it
 LAB_KEY_SOURCES = ("typed_labs", "lab_results")  # tables refresh_lab_concepts may read keys from
 
 

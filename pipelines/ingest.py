@@ -929,12 +929,38 @@ def _load(
         params,
     )
     after = scalar(con, f"SELECT count(*) FROM {target}")  # noqa: S608
+    if spec.labels and overlaps:
+        _name_stored(con, spec, in_dates, {"lo": lo, "hi": hi})
     if spec.restated and overlaps:
         _restate(con, spec, run_id, in_dates, {"lo": lo, "hi": hi}, restate)
+    if spec.supersedes and spec.fact_when and restate:
+        _withdraw(con, spec)
     con.unregister("bad_rows")
     con.unregister("cleared_rows")
     result.rows_loaded = after - before
     result.rows_duplicate = result.rows_read - result.rows_rejected - result.rows_skipped - result.rows_loaded
+
+
+def _name_stored(con: duckdb.DuckDBPyConnection, spec: TableContract, in_dates: str, bounds: dict) -> None:
+    """A stored row without a label (TableContract.labels) that this export sends with one takes it:
+    results loaded before the source's result_id was read (a database from schema 10, an export
+    that added the column) become the facts a later correction replaces. Costs nothing once every
+    stored row in the export's date range has its label, or when the export sends none."""
+    target, identity = spec.storage_table, ", ".join(spec.identity)
+    for label in spec.labels:  # contract identifiers only
+        unnamed = f"FROM {target} WHERE {in_dates} AND {label} IS NULL"
+        named = f"SELECT 1 FROM loadable_{spec.table} WHERE {label} IS NOT NULL LIMIT 1"  # noqa: S608
+        if not (
+            con.execute(named).fetchall() and con.execute(f"SELECT 1 {unnamed} LIMIT 1", bounds).fetchall()
+        ):
+            continue
+        con.execute(
+            f"UPDATE {target} SET {label} = n._label "  # noqa: S608
+            f"FROM (SELECT hash({identity}) AS _identity, min({label}) AS _label FROM loadable_{spec.table} "
+            f"WHERE {label} IS NOT NULL GROUP BY 1) n "
+            f"WHERE {target}.{label} IS NULL AND {in_dates} AND hash({identity}) = n._identity",
+            bounds,
+        )
 
 
 def _restate(
@@ -953,29 +979,52 @@ def _restate(
     does not mention (a rolling window that has moved on) are left as they are."""
     table, target = spec.table, spec.storage_table
     identity, key = ", ".join(spec.identity), ", ".join(spec.fact_key)
+    fact = f" AND {spec.fact_when}" if spec.fact_when else ""  # rows that are versioned facts
+    if fact and not con.execute(f"SELECT 1 FROM loadable_{table} WHERE true{fact} LIMIT 1").fetchall():  # noqa: S608
+        return  # an export naming none of its rows (labs without result_id) restates nothing
     if not restate:  # an ad-hoc run (an analyst's older export, say) never rolls the nightly back:
         if spec.supersedes:  # a version it adds of a fact already stored is no current version
             con.execute(
-                f"UPDATE {target} SET _superseded = true WHERE _run_id = $run "  # noqa: S608
-                f"AND hash({key}) IN (SELECT hash({key}) FROM {target} WHERE _run_id <> $run AND {in_dates})",
+                f"UPDATE {target} SET _superseded = true WHERE _run_id = $run{fact} "  # noqa: S608
+                f"AND hash({key}) IN (SELECT hash({key}) FROM {target} "
+                f"WHERE _run_id <> $run AND {in_dates}{fact})",
                 {"run": run_id} | bounds,
             )
         return
     versioned = (  # contract identifiers only
-        f"hash({key}) IN (SELECT hash({key}) FROM {target} WHERE {in_dates} "  # noqa: S608
+        f"hash({key}) IN (SELECT hash({key}) FROM {target} WHERE {in_dates}{fact} "  # noqa: S608
         "GROUP BY 1 HAVING count(*) > 1)"
     )
+    if spec.supersedes:  # or a fact withdrawn (_withdraw) that this export sends again
+        versioned = f"({versioned} OR coalesce(_superseded, false))"
     con.execute(
-        f"UPDATE {target} SET _run_id = $run WHERE _run_id <> $run AND {in_dates} AND {versioned} "  # noqa: S608
-        f"AND hash({identity}) IN (SELECT hash({identity}) FROM loadable_{table})",
+        f"UPDATE {target} SET _run_id = $run WHERE _run_id <> $run AND {in_dates}{fact} AND {versioned} "  # noqa: S608
+        f"AND hash({identity}) IN (SELECT hash({identity}) FROM loadable_{table} WHERE true{fact})",
         {"run": run_id} | bounds,
     )
     if spec.supersedes:
         con.execute(
-            f"UPDATE {target} SET _superseded = (_run_id <> $run) WHERE {in_dates} AND {versioned} "  # noqa: S608
-            f"AND hash({key}) IN (SELECT hash({key}) FROM loadable_{table})",
+            f"UPDATE {target} SET _superseded = (_run_id <> $run) WHERE {in_dates}{fact} AND {versioned} "  # noqa: S608
+            f"AND hash({key}) IN (SELECT hash({key}) FROM loadable_{table} WHERE true{fact})",
             {"run": run_id} | bounds,
         )
+
+
+def _withdraw(con: duckdb.DuckDBPyConnection, spec: TableContract) -> None:
+    """A versioned fact this export names but leaves out of the audit (`_skip`: a FHIR Observation
+    now entered-in-error or cancelled, a result now outside the audit's scope) is withdrawn: every
+    stored version of it is `_superseded`, unless the export also sends a version to audit. The
+    latest statement counts here as it does for a corrected value; a later export that sends the
+    result again restates it (_restate). Only scheduled runs withdraw, as only they restate."""
+    table, target, key = spec.table, spec.storage_table, ", ".join(spec.fact_key)
+    withdrawn = f"SELECT hash({key}) FROM typed_{table} WHERE _skip IS NOT NULL AND {spec.fact_when}"  # noqa: S608
+    if not con.execute(f"{withdrawn} LIMIT 1").fetchall():
+        return
+    con.execute(
+        f"UPDATE {target} SET _superseded = true WHERE {spec.fact_when} "  # noqa: S608 - contract identifiers
+        f"AND NOT coalesce(_superseded, false) AND hash({key}) IN ({withdrawn}) "
+        f"AND hash({key}) NOT IN (SELECT hash({key}) FROM loadable_{table} WHERE {spec.fact_when})"
+    )
 
 
 def _reasons_from(con: duckdb.DuckDBPyConnection, relation: str, limit: int = 5) -> list[dict]:

@@ -12,7 +12,7 @@
 CREATE OR REPLACE TEMP TABLE patient_shift AS
 SELECT patient_id, CAST((SELECT as_of FROM aligned_as_of) - max(day) AS INTEGER) AS shift_days
 FROM (
-    SELECT patient_id, max(collected_at)::DATE AS day FROM lab_results GROUP BY patient_id
+    SELECT patient_id, max(collected_at)::DATE AS day FROM current_lab_results GROUP BY patient_id
     UNION ALL
     SELECT patient_id, max(start_date) FROM current_prescriptions GROUP BY patient_id
     UNION ALL

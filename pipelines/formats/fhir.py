@@ -17,7 +17,9 @@ Mapping (FHIR R4, hl7.org/fhir/R4 and the Bulk Data Access IG, hl7.org/fhir/uv/b
   '>=', '>'; value 0.5 with '<' is '<0.5'); a valueString is read as a generic export's value is: a
   number, a censored number ('<0.5'), a number with an abnormal flag ('5.6 H'); text with no digit
   ('see comment') is a result without a numeric value, and other text with digits ('0,45', '5.6 mmol')
-  is quarantined.
+  is quarantined. The Observation's `id` is the result's `result_id`: a later export's version of it
+  (status corrected or amended, a new meta.versionId) replaces the one stored, and one now
+  entered-in-error or cancelled withdraws it.
   A category coded as anything but laboratory is skipped; a category with text only counts as none.
 - MedicationRequest and MedicationStatement -> prescriptions: the drug name is
   medicationCodeableConcept.text, else its first coding's display; RxNorm and ATC codings. A
@@ -310,6 +312,7 @@ FROM ({PATIENTS}) AS _p LEFT JOIN (
 
 LABS = f"""
 SELECT {PATIENT_ID} AS patient_id,
+       j->>'$.id' AS result_id,  -- one result: a later export's version replaces this one
        coalesce(j->>'$.effectiveDateTime', j->>'$.effectivePeriod.start', j->>'$.effectiveInstant',
                 j->>'$.issued') AS collected_at,
        {_coding(CODE, "loinc")} AS loinc_code,

@@ -125,6 +125,7 @@ COMMENT_RESULT = r"""CASE
 
 LABS = f"""
 SELECT l.subject_id AS patient_id, l.charttime AS collected_at, NULL::VARCHAR AS loinc_code,
+       {{labevent_id}} AS result_id,  -- one result, when the file has the column
        CASE lower(trim(d.fluid))
            WHEN 'blood' THEN trim(d.label)
            WHEN 'urine' THEN 'urine ' || regexp_replace(lower(trim(d.label)), ',?\\s*urine$', '')
@@ -287,7 +288,11 @@ def sources(export_dir: Path) -> list[RawSource]:
             route = ROUTE_FORM.format(route="route") if "route" in headers["prescriptions"] else "''"
             select = select.format(route_form=route)
         if table == "labs":  # comments is optional (a trimmed extract may lack it)
-            select = select.format(comments="l.comments" if "comments" in headers["labevents"] else "NULL")
+            present = headers["labevents"]
+            select = select.format(
+                comments="l.comments" if "comments" in present else "NULL",
+                labevent_id="nullif(trim(l.labevent_id), '')" if "labevent_id" in present else "NULL",
+            )
         result.append(_source(table, select, {n: files[n] for n in names}, headers))
     return result
 

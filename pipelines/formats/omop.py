@@ -50,6 +50,7 @@ WHOLE_NUMBERS = (
     "days_supply",
     "care_site_id",
     "provider_id",
+    "measurement_id",  # a result's id, matched night to night: '123.0' one night is 123 the next
 )
 # A plain integer (nearly every value) skips the regular expression: a few substring tests cost half
 # as much, and that is paid per id column per row of the largest tables. RE2's \s is these five.
@@ -84,6 +85,7 @@ OPTIONAL = {
     ),
     "measurement": (
         "measurement_datetime",
+        "measurement_id",  # the result's id: a later export's row of the same id replaces it
         "unit_concept_id",
         "unit_source_value",
         "measurement_source_value",
@@ -170,6 +172,7 @@ SELECTS = {
     "labs": """
         WITH concept AS ({one_concept})
         SELECT m.person_id AS patient_id,
+               {measurement_id} AS result_id,  -- a re-sent id with a corrected value replaces it
                coalesce(nullif(trim({measurement_datetime}), ''), m.measurement_date) AS collected_at,
                -- the standard concept's LOINC code, else the source concept's (an ETL that mapped a
                -- local lab code to LOINC only there), else a source value written as a LOINC code

@@ -72,6 +72,7 @@ TABLES: dict[str, tuple[str, tuple[str, ...], bool, dict[str, str]]] = {
             "test_name": "description",
             "value": "CASE WHEN lower(trim({type})) = 'text' THEN NULL ELSE {value} END",
             "unit": "{units}",
+            "result_id": "NULL",  # observations.csv names no result: each row is its own
             "_skip": SKIP_NOT_LAB,
         },
     ),

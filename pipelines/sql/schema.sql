@@ -111,6 +111,11 @@ CREATE TABLE IF NOT EXISTS lab_results (
     value_comparator VARCHAR                  -- '<' | '<=' | '>' | '>=' for a censored result, else NULL
 );
 ALTER TABLE lab_results ADD COLUMN IF NOT EXISTS value_comparator VARCHAR;
+-- The source's name for the result (FHIR Observation id, OMOP measurement_id, MIMIC labevent_id, a
+-- generic export's result_id), when it gives one; and whether a later export replaced or withdrew
+-- this version of that result (current_lab_results, views.sql). Schema 11.
+ALTER TABLE lab_results ADD COLUMN IF NOT EXISTS result_id VARCHAR;
+ALTER TABLE lab_results ADD COLUMN IF NOT EXISTS _superseded BOOLEAN;
 
 -- Every distinct (LOINC code, test name, unit) ever staged (keys of quarantined rows included),
 -- mapped under the codelists of the latest run (checks/codelists/lab_tests.csv,

@@ -13,5 +13,6 @@ SELECT
     -- value_comparator is computed in numbered_labs (LABS.computed, pipelines/contract.py), not
     -- here: with it in this projection, DuckDB 2.0.1 wrote a few rows of a 400k-row file out of order
     -- (rowid is the record number, tests/functional/test_ingest_robustness.py).
-    clean(unit) AS unit_original
+    clean(unit) AS unit_original,
+    clean(result_id) AS result_id  -- the source's name for the result, if it gives one
 FROM raw

@@ -10,7 +10,7 @@
 CREATE OR REPLACE TEMP TABLE unmatched_labs AS
 WITH unmapped AS (  -- lab keys no codelist recognises, with their rows and patients
     SELECT r.loinc_code, r.test_name, count(*) AS rows, count(DISTINCT r.patient_id) AS patients
-    FROM lab_results r
+    FROM current_lab_results r
     JOIN lab_concepts c
       ON c.loinc_code IS NOT DISTINCT FROM r.loinc_code
      AND c.test_name IS NOT DISTINCT FROM r.test_name

@@ -7,6 +7,11 @@
 -- converted from another unit is rounded to the canonical unit's reporting precision, as a
 -- laboratory reporting in that unit would print it: 1.7 mg/dL of magnesium (the usual US lower
 -- limit) is 0.70 mmol/L, not 0.6994, which a threshold of 0.70 would call low.
+-- current_lab_results: every stored result less the versions a later export replaced or withdrew
+-- (a result the source names by result_id: pipelines/contract.py LABS).
+CREATE OR REPLACE VIEW current_lab_results AS
+SELECT * EXCLUDE (_superseded) FROM lab_results WHERE NOT coalesce(_superseded, false);
+
 CREATE OR REPLACE VIEW labs AS
 SELECT r.patient_id, r.collected_at, r.loinc_code, r.test_name, c.analyte, c.specimen,
        -- (a censored bound is rounded outward, '<' up and '>' down, so rounding never makes a
@@ -18,8 +23,8 @@ SELECT r.patient_id, r.collected_at, r.loinc_code, r.test_name, c.analyte, c.spe
             THEN floor(round(r.value_original * c.factor * pow(10, c.decimals), 6)) / pow(10, c.decimals)
             ELSE round(r.value_original * c.factor, c.decimals) END AS value,
        coalesce(c.canonical_unit, r.unit_original) AS unit,
-       r.value_original, r.unit_original, r._run_id, r.value_comparator
-FROM lab_results r
+       r.value_original, r.unit_original, r._run_id, r.value_comparator, r.result_id
+FROM current_lab_results r
 LEFT JOIN lab_concepts c
     ON c.loinc_code IS NOT DISTINCT FROM r.loinc_code
    AND c.test_name IS NOT DISTINCT FROM r.test_name

@@ -19,7 +19,7 @@ import duckdb
 import pytest
 
 from checks.evaluate import all_checks
-from tests.helpers import cli, findings, flagged
+from tests.helpers import cli, findings, flagged, night
 
 AS_OF = "2026-11-20"
 LOINC = "http://loinc.org"
@@ -814,3 +814,46 @@ def test_the_ucum_code_of_a_quantity_wins_over_its_display_unit(tmp_path):
         ("sodium", 139.0, "mmol/L", "mmol/L"),
     ]
     assert rows(tmp_path, "SELECT count(*) FROM quarantine") == [(0,)]
+
+
+def test_an_amended_observation_replaces_the_version_before_and_one_entered_in_error_withdraws_it(tmp_path):
+    """An Observation is one result by its id. Night 2's amended version (a new meta.versionId, the
+    eGFR 38 corrected to 78) replaces night 1's, so the NSAID user is no longer flagged; night 3's
+    entered-in-error version withdraws the result; night 4's final version brings it back. Another
+    Observation of the same patient, not sent again, stays."""
+    ibuprofen = concept(RXNORM, "197806", "ibuprofen 400 MG Oral Tablet")
+    supply = {"dispenseRequest": {"expectedSupplyDuration": {"value": 28, "unit": "days", "code": "d"}}}
+
+    def export(name, value, status, version):
+        egfr = obs("e1", "p1", "62238-1", value, "mL/min/{1.73_m2}", "2026-10-30T09:00:00Z", status=status)
+        egfr["meta"] = {"versionId": version, "lastUpdated": f"2026-11-0{version}T06:00:00Z"}
+        return write_fhir(
+            tmp_path / name,
+            {
+                "Patient.ndjson": [patient("p1", "1950-03-01", "female")],
+                "Observation.ndjson": [egfr] if name != "n1" else
+                [egfr, obs("k1", "p1", "2823-3", 4.1, "mmol/L", "2026-10-29T09:00:00Z")],
+                "MedicationRequest.ndjson": [medreq("m1", "p1", ibuprofen, "2026-10-20", **supply)],
+                "Condition.ndjson": [condition("c1", "p1", SCT, "38341003", "2020-01-01")],
+            },
+            broken_line=False,
+        )  # fmt: skip
+
+    db = tmp_path / "audit.duckdb"
+
+    def current():
+        with duckdb.connect(str(db), read_only=True) as con:
+            return con.execute("SELECT analyte, value FROM labs ORDER BY analyte").fetchall()
+
+    night(tmp_path, "2026-11-02", export("n1", 38, "final", 1))
+    assert current() == [("egfr", 38.0), ("potassium", 4.1)]
+    assert flagged(db, "nsaid_kidney_disease") == {"p1"}
+    night(tmp_path, "2026-11-03", export("n2", 78, "amended", 2))
+    assert current() == [("egfr", 78.0), ("potassium", 4.1)]
+    assert flagged(db, "nsaid_kidney_disease") == set()
+    night(tmp_path, "2026-11-04", export("n3", 38, "entered-in-error", 3))
+    assert current() == [("potassium", 4.1)]
+    night(tmp_path, "2026-11-05", export("n4", 38, "final", 4))
+    assert current() == [("egfr", 38.0), ("potassium", 4.1)]
+    assert flagged(db, "nsaid_kidney_disease") == {"p1"}
+    assert rows(tmp_path, "SELECT count(*) FROM lab_results") == [(3,)]  # every version kept

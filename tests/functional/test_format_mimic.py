@@ -284,6 +284,9 @@ def test_censored_values_and_numbers_in_comments_are_read(tmp_path):
     ]
     with duckdb.connect(str(tmp_path / "audit.duckdb"), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM quarantine WHERE table_name = 'labs'").fetchall() == [(0,)]
+        # each result is named by its labevent_id (a later extract's row of the id replaces it)
+        ids = con.execute("SELECT result_id FROM lab_results ORDER BY result_id::INTEGER").fetchall()
+        assert [i for (i,) in ids] == [str(row[0]) for row in CENSORED_ROWS]
 
 
 def test_comments_column_is_optional(tmp_path):

@@ -18,7 +18,7 @@ import pytest
 
 from checks.evaluate import all_checks
 from tests.conftest import shared_file
-from tests.helpers import cli, flagged, run_args, table
+from tests.helpers import cli, flagged, night, run_args, table
 
 CDM = {
     "person": """
@@ -481,3 +481,40 @@ def test_a_renewal_ending_on_its_start_day_lasts_as_long_as_the_course_it_renews
     ]
     assert notes == [("DRUG_EXPOSURE.csv", "days_supply", "renewal_length")]
     assert flagged(tmp_path / "renewed" / "audit.duckdb", "diuretic_electrolyte_monitoring") == {"1"}
+
+
+def test_a_measurement_sent_again_with_a_corrected_value_replaces_the_one_before(tmp_path):
+    """measurement_id names one result: the next night's row of the same id (written '1.0', as pandas
+    writes an id column with an empty cell) with a corrected value replaces it; a row whose id the
+    next night does not send stays."""
+    header = CDM["measurement"].strip().splitlines()[0]
+
+    def measurement(potassium: str, first_id: str) -> str:
+        return f"""
+        {header}
+        {first_id} | 2 | 1001 | 2026-09-01 | 2026-09-01 08:30:00 | {potassium} | 1003 | 2823-3 | mmol/L
+        2          | 2 | 0    | 2026-09-01 |                     | 139         | 0    | 2951-2 | mmol/L
+        """
+
+    def export(name: str, potassium: str, first_id: str, sodium: bool = True) -> Path:
+        def csv(rows: list[dict[str, str]]) -> str:
+            return "\n".join([",".join(rows[0])] + [",".join(r.values()) for r in rows]) + "\n"
+
+        labs = table(measurement(potassium, first_id))[: None if sodium else 1]
+        drugs = table(CDM["drug_exposure"])[:2]  # not the fixture's end-before-start row
+        return write_cdm(tmp_path / name, measurement=csv(labs), drug_exposure=csv(drugs))
+
+    db = tmp_path / "audit.duckdb"
+
+    def current() -> list[tuple]:
+        with duckdb.connect(str(db), read_only=True) as con:
+            return con.execute("SELECT analyte, value FROM labs WHERE patient_id = '2' ORDER BY 1").fetchall()
+
+    night(tmp_path, "2026-11-02", export("n1", "4.1", "1"))
+    assert current() == [("potassium", 4.1), ("sodium", 139.0)]
+    night(tmp_path, "2026-11-03", export("n2", "2.9", "1.0", sodium=False))
+    assert current() == [("potassium", 2.9), ("sodium", 139.0)]
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("SELECT count(*), count(*) FILTER (_superseded) FROM lab_results").fetchall() == [
+            (3, 1)
+        ]

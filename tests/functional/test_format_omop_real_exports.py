@@ -191,7 +191,7 @@ def test_postgres_null_marker_reads_as_empty(tmp_path):
     plain_run, dumped_run = _stored(tmp_path / "plain"), _stored(tmp_path / "dumped")
     assert dumped_run == plain_run
     assert len(plain_run["quarantine"]) == 1  # the drug ending before it starts, no more
-    assert ("3", 8.0, ">") in [(r[0], r[4], r[-1]) for r in plain_run["labs"]]  # from value_source_value
+    assert ("3", 8.0, ">") in [(r[0], r[4], r[6]) for r in plain_run["labs"]]  # from value_source_value
 
 
 def _float_export(text: str) -> str:

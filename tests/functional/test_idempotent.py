@@ -126,3 +126,67 @@ P2         | furosemide 40 mg tablet | 4603        | C03CA01  | 2025-01-01 | 202
     night(tmp_path, "2026-11-05", write_export(tmp_path / "e3", patients=alive, prescriptions=open_rx))
     assert state() == ({"P1": False, "P2": False}, 4, 2)
     assert flagged(db, "diuretic_electrolyte_monitoring") == {"P1", "P2"}
+
+
+def test_a_corrected_lab_result_replaces_the_one_before(tmp_path):
+    """A result the export names (result_id, as a laboratory's accession and test) is one fact: the
+    next night's corrected eGFR replaces the 38 that made an NSAID user's flag, an analyst's ad-hoc
+    run on an older export does not bring the 38 back, and a night that sends the 38 again does (the
+    latest nightly statement counts). A result without a result_id is a fact of its own, kept when a
+    later export no longer sends it; a stored row sent again with its id is not loaded twice."""
+    nsaids = table("""
+patient_id | drug_name               | start_date | days_supply
+P1         | ibuprofen 400 mg tablet | 2026-10-20 | 28
+P2         | ibuprofen 400 mg tablet | 2026-10-20 | 28
+P3         | ibuprofen 400 mg tablet | 2026-10-20 | 28
+""")
+
+    def labs(p1_egfr: str, p2: bool = True, p3_id: str = "") -> list[dict[str, str]]:
+        rows = [
+            {"patient_id": "P1", "collected_at": "2026-10-30T09:00:00", "loinc_code": "62238-1",
+             "test_name": "eGFR", "value": p1_egfr, "unit": "mL/min/1.73m2", "result_id": "ACC-1001/62238-1"},
+            {"patient_id": "P3", "collected_at": "2026-10-30T09:00:00", "loinc_code": "62238-1",
+             "test_name": "eGFR", "value": "41", "unit": "mL/min/1.73m2", "result_id": p3_id},
+        ]  # fmt: skip
+        if p2:  # no result_id: a fact of its own
+            rows.append({**rows[0], "patient_id": "P2", "value": "38", "result_id": ""})
+        return rows
+
+    db = tmp_path / "audit.duckdb"
+
+    def p1_egfr() -> tuple[list[float], int]:
+        with duckdb.connect(str(db), read_only=True) as con:
+            current = con.execute("SELECT value FROM labs WHERE patient_id = 'P1' ORDER BY value").fetchall()
+            stored = con.execute("SELECT count(*) FROM lab_results WHERE patient_id = 'P1'").fetchall()[0][0]
+        return [v for (v,) in current], stored
+
+    first = write_export(tmp_path / "e1", prescriptions=nsaids, labs=labs("38"))
+    night(tmp_path, "2026-11-02", first)
+    assert flagged(db, "nsaid_kidney_disease") == {"P1", "P2", "P3"}
+    assert p1_egfr() == ([38.0], 1)
+    # night 2: P1's eGFR corrected (same id, 78); P2's row no longer sent; P3's row sent with an id
+    night(
+        tmp_path,
+        "2026-11-03",
+        write_export(tmp_path / "e2", prescriptions=nsaids, labs=labs("78", False, "A9")),
+    )
+    assert p1_egfr() == ([78.0], 2)
+    assert flagged(db, "nsaid_kidney_disease") == {"P2", "P3"}
+    summary = json.loads((tmp_path / "out-2026-11-03" / "summary.json").read_text())
+    assert (summary["files"]["labs"]["rows_loaded"], summary["files"]["labs"]["rows_duplicate"]) == (1, 1)
+    with duckdb.connect(str(db), read_only=True) as con:  # P3's stored row takes the id it was sent with
+        assert con.execute("SELECT result_id FROM lab_results WHERE patient_id = 'P3'").fetchall() == [
+            ("A9",)
+        ]
+    # an ad-hoc run on the older export states nothing about the latest facts
+    adhoc = ["run", "--ad-hoc", "--exports", str(first), "--as-of", "2026-11-03"]
+    assert cli(*adhoc, "--db", str(db), "--out", str(tmp_path / "adhoc")) == 0
+    assert p1_egfr() == ([78.0], 2)
+    # night 3 sends the 38 again: the latest nightly statement counts
+    night(tmp_path, "2026-11-04", write_export(tmp_path / "e3", prescriptions=nsaids, labs=labs("38")))
+    assert p1_egfr() == ([38.0], 2)
+    assert flagged(db, "nsaid_kidney_disease") == {"P1", "P2", "P3"}
+    # night 4: P3's result, stored before it had an id, is corrected under that id
+    corrected = [{**r, "value": "72"} if r["patient_id"] == "P3" else r for r in labs("38", True, "A9")]
+    night(tmp_path, "2026-11-05", write_export(tmp_path / "e4", prescriptions=nsaids, labs=corrected))
+    assert flagged(db, "nsaid_kidney_disease") == {"P1", "P2"}

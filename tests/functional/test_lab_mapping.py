@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import shutil
 from datetime import date
+from pathlib import Path
 
 import duckdb
 
 import pipelines.db
 from tests.conftest import SAMPLE_EXPORT
-from tests.helpers import cli, flagged, run_args, run_pipeline, table, table_counts
+from tests.helpers import cli, flagged, night, run_args, run_pipeline, table, table_counts, write_export
 
 CHECK = "diuretic_electrolyte_monitoring"
 AS_OF = date(2026, 11, 20)
@@ -80,7 +81,7 @@ def test_a_version_1_database_is_migrated_keeping_every_result(tmp_path, capsys)
     assert cli(*run_args(tmp_path, SAMPLE_EXPORT)) == 0
     db = tmp_path / "audit.duckdb"
     # Version 1 knew no censored results ('<2.5'): the v1 file holds the other results.
-    plain = "SELECT * EXCLUDE (value_comparator) FROM labs WHERE value_comparator IS NULL"
+    plain = "SELECT * EXCLUDE (value_comparator, result_id) FROM labs WHERE value_comparator IS NULL"
     before = rows(db, f"{plain} ORDER BY ALL")
     censored = rows(db, "SELECT count(*) FROM labs WHERE value_comparator IS NOT NULL")[0][0]
     counts = table_counts(db)
@@ -179,3 +180,40 @@ def test_units_as_uk_and_us_laboratories_spell_them_are_read(tmp_path):
     ]
     assert rows(db, "SELECT line, column_name, rule FROM quarantine") == [(9, "unit", "known_unit")]
     assert flagged(db, CHECK) == set()
+
+
+def test_a_version_10_database_gains_result_ids_without_loading_a_result_twice(tmp_path):
+    """Schema 11 names results (lab_results.result_id). A version-10 file's results have no id: the
+    next night's export of the same results with ids loads none of them again, and names them, so
+    the night after, a corrected value replaces the stored one."""
+    header = "patient_id,collected_at,loinc_code,test_name,value,unit,result_id\n"
+    rows_ = [
+        "P1,2026-11-01T09:00:00,2823-3,Potassium,{k},mmol/L,{id}\n",
+        "P2,2026-11-01,2951-2,Sodium,139,mmol/L,{id2}\n",
+    ]
+
+    def export(name: str, k: str, named: bool) -> Path:
+        text = (
+            header
+            + rows_[0].format(k=k, id="R1" if named else "")
+            + rows_[1].format(id2="R2" if named else "")
+        )
+        return write_export(tmp_path / name, labs=text)
+
+    db = tmp_path / "audit.duckdb"
+    night(tmp_path, "2026-11-02", export("n1", "2.9", named=False))
+    with duckdb.connect(str(db)) as con:  # the file as version 10 wrote it
+        con.execute("DROP VIEW labs; DROP VIEW current_lab_results")
+        con.execute(
+            "ALTER TABLE lab_results DROP COLUMN result_id; ALTER TABLE lab_results DROP COLUMN _superseded"
+        )
+        con.execute("UPDATE schema_version SET version = 10")
+    night(tmp_path, "2026-11-03", export("n2", "2.9", named=True))
+    assert rows(db, "SELECT version FROM schema_version") == [(pipelines.db.SCHEMA_VERSION,)]
+    assert rows(db, "SELECT patient_id, result_id FROM lab_results ORDER BY 1") == [
+        ("P1", "R1"),
+        ("P2", "R2"),
+    ]
+    night(tmp_path, "2026-11-04", export("n3", "4.3", named=True))
+    assert rows(db, "SELECT patient_id, value FROM labs ORDER BY 1") == [("P1", 4.3), ("P2", 139.0)]
+    assert rows(db, "SELECT count(*) FROM lab_results") == [(3,)]  # every version kept
