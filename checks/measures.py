@@ -99,7 +99,9 @@ def data_fingerprints(con: duckdb.DuckDBPyConnection, months: Sequence[date]) ->
     rows = con.execute(
         f"""
         WITH events AS (
-            SELECT patient_id, CAST(collected_at AS DATE) AS d, hash(l)::HUGEINT AS h FROM src_labs l
+            -- a result's _run_id moves to each run whose export restates it too (a corrected one)
+            SELECT patient_id, CAST(collected_at AS DATE) AS d, hash(l)::HUGEINT AS h
+            FROM (SELECT * EXCLUDE (_run_id) FROM src_labs) l
             -- a prescription's _run_id moves to each run whose export restates it (ingest._restate)
             UNION ALL SELECT patient_id, start_date, hash(p)::HUGEINT
             FROM (SELECT * EXCLUDE (_run_id) FROM src_prescriptions) p

@@ -13,7 +13,7 @@ import pytest
 from checks.evaluate import all_checks, compute, prepare
 from checks.measures import evaluate_months, month_ends
 from tests.conftest import SAMPLE_EXPORT
-from tests.helpers import cli, read_csv_rows, run_args
+from tests.helpers import cli, night, read_csv_rows, run_args, write_export
 
 AS_OF = date(2026, 11, 20)  # run_args' as-of date
 
@@ -313,3 +313,24 @@ def test_the_deaths_that_end_exposures_are_the_as_of_dates_again_after_the_month
         run_id = con.execute("SELECT arg_max(run_id, seq) FROM runs").fetchone()[0]
         compute_measures(con, run_id, AS_OF, [check], {}, 24, private=frozenset({check.id}))
         assert con.execute("SELECT * FROM exposure_deaths ORDER BY ALL").fetchall() == at_as_of
+
+
+def test_a_corrected_result_recomputes_its_months_once(tmp_path):
+    """A result corrected under its result_id changes the data of its month and the later ones; the
+    next night, which sends the corrected version again (its _run_id moves to that night), changes
+    no data, and evaluates no month."""
+    header = "patient_id,collected_at,loinc_code,test_name,value,unit,result_id\n"
+
+    def export(name: str, potassium: str, extra: str = "") -> Path:
+        labs = f"{header}P1,2026-03-14T09:00:00,2823-3,Potassium,{potassium},mmol/L,R1\n{extra}"
+        return write_export(tmp_path / name, labs=labs)
+
+    db = tmp_path / "audit.duckdb"
+    night(tmp_path, "2026-11-02", export("n1", "2.9"))
+    night(tmp_path, "2026-11-03", export("n2", "4.3"))
+    changed = [m for m in month_ends(date(2026, 11, 3), 24) if m >= date(2026, 3, 31)]
+    assert recomputed_by(db, latest_run(db)) == {c.id: changed for c in all_checks()}
+    # the same results again, in a file that is not byte-identical (a result after the last month-end)
+    later = "P2,2026-11-03T09:00:00,2823-3,Potassium,4.0,mmol/L,\n"
+    night(tmp_path, "2026-11-04", export("n3", "4.3", later))
+    assert recomputed_by(db, latest_run(db)) == {}
