@@ -209,7 +209,9 @@ CATEGORIES = """flatten(list_transform(CAST(j->'$.category' AS JSON[]),
 
 
 def _status_skip(field: str) -> str:
-    """The skip reason of a resource whose `field` says it is not a valid record ('status cancelled')."""
+    """The skip reason of a resource whose `field` says it is not a valid record ('status cancelled').
+    An Observation skipped so withdraws the result its id names (pipelines/ingest.py WITHDRAWING_SKIP
+    reads the 'status ' prefix)."""
     label = field.replace(".", " ").replace("verificationStatus", "verification status")
     return f"'{label} ' || {STATUS if field == 'status' else VERIFICATION}"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 
 import duckdb
 
@@ -190,3 +191,65 @@ P3         | ibuprofen 400 mg tablet | 2026-10-20 | 28
     corrected = [{**r, "value": "72"} if r["patient_id"] == "P3" else r for r in labs("38", True, "A9")]
     night(tmp_path, "2026-11-05", write_export(tmp_path / "e4", prescriptions=nsaids, labs=corrected))
     assert flagged(db, "nsaid_kidney_disease") == {"P1", "P2"}
+
+
+def test_a_result_is_found_by_its_id_whatever_its_date_and_not_by_its_content(tmp_path):
+    """A correction may move the collection time out of the next export's date range: the version
+    before is still replaced, and an ad-hoc run's version with another time is still no current one.
+    Two results of one patient, time, test and value under two ids are two results: correcting one
+    to the other's value replaces it, and a version of one never restates the other."""
+    header = "patient_id,collected_at,loinc_code,test_name,value,unit,result_id\n"
+
+    def export(name: str, *rows: str) -> Path:
+        return write_export(tmp_path / name, labs=header + "".join(f"{r},mmol/L,{i}\n" for r, i in rows))
+
+    db = tmp_path / "audit.duckdb"
+
+    def current() -> list[tuple]:
+        with duckdb.connect(str(db), read_only=True) as con:
+            return con.execute(
+                "SELECT patient_id, collected_at::VARCHAR, value, result_id FROM labs ORDER BY ALL"
+            ).fetchall()
+
+    k = "2823-3,Potassium"
+    night(tmp_path, "2026-11-02", export("n1", (f"P1,2026-10-30T09:00:00,{k},6.2", "R1")))
+    # night 2: only 2026-10-31 in the export; R1 moved to it
+    night(tmp_path, "2026-11-03", export("n2", (f"P1,2026-10-31T09:00:00,{k},4.1", "R1")))
+    assert current() == [("P1", "2026-10-31 09:00:00", 4.1, "R1")]
+    adhoc = ["run", "--ad-hoc", "--exports", str(export("old", (f"P1,2026-10-29T09:00:00,{k},3.0", "R1")))]
+    assert cli(*adhoc, "--as-of", "2026-11-03", "--db", str(db), "--out", str(tmp_path / "adhoc")) == 0
+    assert current() == [("P1", "2026-10-31 09:00:00", 4.1, "R1")]
+
+    # P2: two results of one content under R2 and R3; R2 corrected to R3's value, R3 corrected too
+    same = f"P2,2026-10-30T10:00:00,{k}"
+    night(tmp_path, "2026-11-04", export("n3", (f"{same},4.1", "R2"), (f"{same},4.1", "R3")))
+    night(tmp_path, "2026-11-05", export("n4", (f"{same},4.1", "R2"), (f"{same},5.0", "R3")))
+    assert [r for r in current() if r[0] == "P2"] == [
+        ("P2", "2026-10-30 10:00:00", 4.1, "R2"),
+        ("P2", "2026-10-30 10:00:00", 5.0, "R3"),
+    ]
+    night(tmp_path, "2026-11-06", export("n5", (f"{same},5.0", "R2"), (f"{same},5.0", "R3")))
+    assert [r for r in current() if r[0] == "P2"] == [
+        ("P2", "2026-10-30 10:00:00", 5.0, "R2"),
+        ("P2", "2026-10-30 10:00:00", 5.0, "R3"),
+    ]
+
+
+def test_two_identical_results_stored_without_ids_take_one_id_each(tmp_path):
+    """Two identical rows stored before the export named them (a test sent twice), then sent as R1
+    and R2: each takes one name, nothing loads twice, and R2's later correction replaces only R2."""
+    header = "patient_id,collected_at,loinc_code,test_name,value,unit,result_id\n"
+    row = "P1,2026-10-30T09:00:00,2823-3,Potassium,{v},mmol/L,{i}\n"
+    db = tmp_path / "audit.duckdb"
+    night(tmp_path, "2026-11-02", write_export(tmp_path / "n1", labs=header + row.format(v=4.1, i="") * 2))
+    named = header + row.format(v=4.1, i="R1") + row.format(v=4.1, i="R2")
+    night(tmp_path, "2026-11-03", write_export(tmp_path / "n2", labs=named))
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("SELECT result_id FROM lab_results ORDER BY 1").fetchall() == [("R1",), ("R2",)]
+    corrected = header + row.format(v=4.1, i="R1") + row.format(v=5.2, i="R2")
+    night(tmp_path, "2026-11-04", write_export(tmp_path / "n3", labs=corrected))
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("SELECT value, result_id FROM labs ORDER BY 2").fetchall() == [
+            (4.1, "R1"),
+            (5.2, "R2"),
+        ]
