@@ -920,6 +920,8 @@ def _load(
     named = bool(spec.fact_when) and bool(
         con.execute(f"SELECT 1 FROM loadable_{table} WHERE {spec.fact_when} LIMIT 1").fetchall()  # noqa: S608
     )
+    if named:  # before the insert: a row sent with the name of a stored unnamed one is that row
+        _name_stored(con, spec, in_dates if overlaps else "false", {"lo": lo, "hi": hi} if overlaps else {})
     new_only = _new_only(spec, in_range, named) if overlaps else ""
     params = {"run": run_id} | ({"lo": lo, "hi": hi} if overlaps else {})
     con.execute(
@@ -931,8 +933,6 @@ def _load(
         params,
     )
     after = scalar(con, f"SELECT count(*) FROM {target}")  # noqa: S608
-    if named and overlaps:
-        _name_stored(con, spec, in_dates, {"lo": lo, "hi": hi})
     if named:
         _restate_named(con, spec, run_id, restate)
     elif spec.restated and overlaps and not spec.fact_when:
@@ -951,16 +951,14 @@ def _new_only(spec: TableContract, in_range: str, named: bool) -> str:
     A row is stored already when a stored row has its identity. For an export naming its rows
     (TableContract.labels: a lab result's result_id), the name counts as well: two results of one
     patient, time, test and value under two ids are two results, so a named row is stored already
-    only when a stored row has its identity and its name, or its identity and no name (stored before
-    the source's name was read); an unnamed row, when a stored row has its identity, named or not."""
+    only when a stored row has its identity and its name (a stored row without a name has taken it
+    first, _name_stored); an unnamed row, when a stored row has its identity, named or not."""
     identity = ", ".join(spec.identity)
     if not named:
         return f"AND hash({identity}) NOT IN (SELECT hash({identity}) {in_range})"
     full = ", ".join((*spec.identity, *spec.labels))
-    unnamed = " AND ".join(f"{label} IS NULL" for label in spec.labels)
     return (
         f"AND hash({full}) NOT IN (SELECT hash({full}) {in_range}) "
-        f"AND hash({identity}) NOT IN (SELECT hash({identity}) {in_range} AND {unnamed}) "
         f"AND ({spec.fact_when} OR hash({identity}) NOT IN (SELECT hash({identity}) {in_range}))"
     )
 
@@ -968,34 +966,38 @@ def _new_only(spec: TableContract, in_range: str, named: bool) -> str:
 def _name_stored(con: duckdb.DuckDBPyConnection, spec: TableContract, in_dates: str, bounds: dict) -> None:
     """A stored row without a label (TableContract.labels) that this export sends with one takes it:
     results loaded before the source's result_id was read (a database from schema 10, an export
-    that added the column) become the facts a later correction replaces. Rows pair one to one: two
-    identical unnamed rows sent as R1 and R2 take one name each. Costs nothing once every stored row
+    that left the column out) become the facts a later correction replaces. Rows pair one to one:
+    two identical unnamed rows sent as R1 and R2 take one name each; a third sent as R3 is a result
+    of its own. The rows named are kept in `named_rows` for _restate_named (a result stored named
+    and unnamed in two versions has two versions once named). Costs nothing once every stored row
     in the export's date range has its label."""
     target, identity = spec.storage_table, ", ".join(spec.identity)
     full = ", ".join((*spec.identity, *spec.labels))
+    con.execute("CREATE OR REPLACE TEMP TABLE named_rows (_row BIGINT)")
     for label in spec.labels:  # contract identifiers only
         unnamed = f"FROM {target} WHERE {in_dates} AND {label} IS NULL"
         if not con.execute(f"SELECT 1 {unnamed} LIMIT 1", bounds).fetchall():
             continue
         con.execute(
             f"""
-            UPDATE {target} SET {label} = pairs._label
-            FROM (
-                SELECT s._row, n._label
-                FROM (SELECT rowid AS _row, hash({identity}) AS _identity,
-                             row_number() OVER (PARTITION BY hash({identity}) ORDER BY rowid) AS _nth
-                      {unnamed}) s
-                JOIN (SELECT hash({identity}) AS _identity, {label} AS _label,
-                             row_number() OVER (PARTITION BY hash({identity}) ORDER BY {label}) AS _nth
-                      FROM loadable_{spec.table}
-                      WHERE {label} IS NOT NULL
-                        AND hash({full}) NOT IN (SELECT hash({full}) FROM {target} WHERE {in_dates})) n
-                USING (_identity, _nth)
-            ) pairs
-            WHERE {target}.rowid = pairs._row
+            CREATE OR REPLACE TEMP TABLE name_pairs AS
+            SELECT s._row, n._label
+            FROM (SELECT rowid AS _row, hash({identity}) AS _identity,
+                         row_number() OVER (PARTITION BY hash({identity}) ORDER BY rowid) AS _nth
+                  {unnamed}) s
+            JOIN (SELECT hash({identity}) AS _identity, {label} AS _label,
+                         row_number() OVER (PARTITION BY hash({identity}) ORDER BY {label}) AS _nth
+                  FROM loadable_{spec.table}
+                  WHERE {label} IS NOT NULL
+                    AND hash({full}) NOT IN (SELECT hash({full}) FROM {target} WHERE {in_dates})) n
+            USING (_identity, _nth)
             """,  # noqa: S608 - contract identifiers; values bound
             bounds,
         )
+        con.execute(
+            f"UPDATE {target} SET {label} = p._label FROM name_pairs p WHERE {target}.rowid = p._row"  # noqa: S608
+        )
+        con.execute("INSERT INTO named_rows SELECT _row FROM name_pairs; DROP TABLE name_pairs")
 
 
 def _restate(
@@ -1044,17 +1046,18 @@ def _restate_named(con: duckdb.DuckDBPyConnection, spec: TableContract, run_id: 
     whose versions are found by their name at any date: a corrected result may carry a corrected
     collection time, outside the export's date range.
 
-    The facts touched are those this export names that have a version added by this run beside
-    another, or one a run before superseded; of each, the versions this export sends (identity and
-    name) are current and move to this run, the others are `_superseded`. A fact whose only version
-    is re-sent unchanged (nearly all, each night), or new tonight, is not written. Finding them reads
-    the name of every stored result (measured: 2-3 s per 30 M named results on two busy cores); a
-    night with nothing to restate writes nothing. An ad-hoc run only marks a version it adds of a
-    fact already stored as not current."""
+    The facts touched are those this export names that have a version added (or named) by this run
+    beside another, or one a run before superseded; of each, the versions this export sends
+    (identity and name) are current and move to this run, the others are `_superseded`. A fact whose
+    only version is re-sent unchanged (nearly all, each night), or new tonight, is not written; a
+    corrected one re-sent each night is, as a restated prescription is. Finding them reads the name
+    of every stored result (measured: 2-3 s per 30 M named results on two busy cores). An ad-hoc run
+    only marks a version it adds of a fact already stored as not current."""
     table, target, when = spec.table, spec.storage_table, spec.fact_when
     key, full = ", ".join(spec.fact_key), ", ".join((*spec.identity, *spec.labels))
     params = {"run": run_id}
     if not restate:
+        con.execute("DROP TABLE IF EXISTS named_rows")
         con.execute(
             f"UPDATE {target} SET _superseded = true WHERE _run_id = $run AND {when} "  # noqa: S608
             f"AND hash({key}) IN (SELECT hash({key}) FROM {target} WHERE _run_id <> $run AND {when})",
@@ -1067,12 +1070,14 @@ def _restate_named(con: duckdb.DuckDBPyConnection, spec: TableContract, run_id: 
         SELECT hash({key}) AS fact FROM {target}
         WHERE {when} AND hash({key}) IN (
             SELECT hash({key}) FROM {target}
-            WHERE {when} AND (_run_id = $run OR coalesce(_superseded, false))
+            WHERE {when} AND (_run_id = $run OR coalesce(_superseded, false)
+                              OR rowid IN (SELECT _row FROM named_rows))
               AND hash({key}) IN (SELECT hash({key}) FROM loadable_{table} WHERE {when}))
         GROUP BY 1 HAVING count(*) > 1 OR bool_or(coalesce(_superseded, false))
         """,  # noqa: S608 - contract identifiers; values bound
         params,
     )
+    con.execute("DROP TABLE named_rows")
     if not scalar(con, "SELECT count(*) FROM restated_facts"):  # no fact with a second version
         con.execute("DROP TABLE restated_facts")
         return

@@ -253,3 +253,30 @@ def test_two_identical_results_stored_without_ids_take_one_id_each(tmp_path):
             (4.1, "R1"),
             (5.2, "R2"),
         ]
+
+
+def test_a_result_sent_once_without_its_id_is_one_result_when_named_again(tmp_path):
+    """Night 2 sends R1's correction without its id (the export left the column empty); night 3
+    sends it with the id: the row it names is R1's current version, the 6.2 before it is not.
+    And one unnamed stored row sent as R1 and R2: R1 names it, R2 is a result of its own."""
+    header = "patient_id,collected_at,loinc_code,test_name,value,unit,result_id\n"
+    row = "{p},2026-10-30T09:00:00,2823-3,Potassium,{v},mmol/L,{i}\n"
+    db = tmp_path / "audit.duckdb"
+
+    def send(as_of: str, *rows: tuple[str, float, str]) -> dict:
+        labs = header + "".join(row.format(p=p, v=v, i=i) for p, v, i in rows)
+        night(tmp_path, as_of, write_export(tmp_path / as_of, labs=labs))
+        return json.loads((tmp_path / f"out-{as_of}" / "summary.json").read_text())["files"]["labs"]
+
+    def current(patient: str) -> list[tuple]:
+        with duckdb.connect(str(db), read_only=True) as con:
+            sql = "SELECT value, result_id FROM labs WHERE patient_id = $p ORDER BY 2"
+            return con.execute(sql, {"p": patient}).fetchall()
+
+    send("2026-11-02", ("P1", 6.2, "R1"), ("P2", 4.1, ""))
+    send("2026-11-03", ("P1", 4.1, ""), ("P2", 4.1, "R1"), ("P2", 4.1, "R2"))
+    assert current("P2") == [(4.1, "R1"), (4.1, "R2")]
+    for as_of in ("2026-11-04", "2026-11-05"):
+        files = send(as_of, ("P1", 4.1, "R1"), ("P2", 4.1, "R1"), ("P2", 4.1, "R2"))
+        assert current("P1") == [(4.1, "R1")]
+        assert files["rows_loaded"] == 0
