@@ -18,6 +18,12 @@ from datetime import date
 from pipelines import rules
 from pipelines.rules import Rule
 
+# A row's skip reason (`_skip`, set by a format's staging SQL) beginning so says the record is no
+# valid record any more (a FHIR Observation entered-in-error or cancelled): the fact it names
+# (TableContract.named_by) is withdrawn, every stored version superseded (pipelines/ingest.py
+# _withdraw), until an export sends it again.
+WITHDRAWING_SKIP_PREFIX = "status "
+
 
 @dataclass(frozen=True)
 class TableContract:
@@ -43,10 +49,12 @@ class TableContract:
     text: Mapping[str, str] = field(default_factory=dict)
     # Stored columns derived from others, and so no part of a row's identity.
     derived: tuple[str, ...] = ()
-    # Stored columns that name a row without stating anything about it (a source's result id), and
-    # so no part of its identity either: a database written before the column existed holds the
-    # same rows without it, and a night that sends them with it adds nothing.
-    labels: tuple[str, ...] = ()
+    # The stored column by which the source names a row without stating anything about it (a
+    # lab result's result_id), and so no part of its identity either: a database written before the
+    # column existed holds the same rows without it, and a night that sends them with it adds
+    # nothing. A row sent with a name is a fact with versions (fact_key, fact_when); one without is
+    # a fact of its own. Empty: the source names no row.
+    named_by: str = ""
     # Stored columns computed from the staged columns after staging (an SQL expression each), not
     # in stage_<table>.sql, whose projection must keep the file's order (see stage_labs.sql).
     computed: Mapping[str, str] = field(default_factory=dict)
@@ -59,15 +67,18 @@ class TableContract:
     # The storage table marks the versions of a fact the latest export did not state `_superseded`
     # (kept, not read: current_prescriptions); without it, the reader picks the latest (patient_state).
     supersedes: bool = False
-    # An SQL condition a row must meet to be a fact with versions (fact_key); empty: every row. A lab
-    # result is one only when the source names it (result_id): one without an id is its own fact.
-    fact_when: str = ""
 
     @property
     def current(self) -> str:
         """The relation holding the current version of each row: the storage table, or the view of
         its versions not superseded (pipelines/sql/views.sql current_prescriptions)."""
         return f"current_{self.storage_table}" if self.supersedes else self.storage_table
+
+    @property
+    def fact_when(self) -> str:
+        """The SQL condition a row meets to be a fact with versions (fact_key): named, when the
+        contract names rows (named_by); empty, every row is."""
+        return f"{self.named_by} IS NOT NULL" if self.named_by else ""
 
     @property
     def restated(self) -> bool:
@@ -87,8 +98,8 @@ class TableContract:
     @property
     def identity(self) -> tuple[str, ...]:
         """The columns that identify a row (an exported fact), for de-duplication across
-        overlapping nightly exports: the stored ones less the derived ones and the labels."""
-        return tuple(c for c in self.stored if c not in self.derived and c not in self.labels)
+        overlapping nightly exports: the stored ones less the derived ones and the name (named_by)."""
+        return tuple(c for c in self.stored if c not in self.derived and c != self.named_by)
 
     def text_column(self, column: str) -> str:
         """The staging column holding a contract column's text as read."""
@@ -141,13 +152,12 @@ LABS = TableContract(
         "result_id",
     ),
     computed={"value_comparator": "result_comparator(value_text)"},
-    labels=("result_id",),
+    named_by="result_id",
     identity_date="collected_at",
     dates=("collected_at",),
     event_date="collected_at",
     fact_key=("patient_id", "result_id"),
     supersedes=True,
-    fact_when="result_id IS NOT NULL",
 )
 
 PRESCRIPTIONS = TableContract(

@@ -29,7 +29,7 @@ import ibis
 import pandas as pd
 import pandera.errors
 
-from pipelines.contract import TableContract
+from pipelines.contract import WITHDRAWING_SKIP_PREFIX, TableContract
 from pipelines.csv_scan import MAX_RECORD_BYTES, Mended, layout, mend
 from pipelines.db import out_of_resources, refresh_lab_concepts, scalar, sql_file
 from pipelines.errors import READ_ERRORS, InputError, file_fault
@@ -949,14 +949,14 @@ def _new_only(spec: TableContract, in_range: str, named: bool) -> str:
     """The condition keeping the rows not already stored (contract identifiers only).
 
     A row is stored already when a stored row has its identity. For an export naming its rows
-    (TableContract.labels: a lab result's result_id), the name counts as well: two results of one
+    (TableContract.named_by: a lab result's result_id), the name counts as well: two results of one
     patient, time, test and value under two ids are two results, so a named row is stored already
     only when a stored row has its identity and its name (a stored row without a name has taken it
     first, _name_stored); an unnamed row, when a stored row has its identity, named or not."""
     identity = ", ".join(spec.identity)
     if not named:
         return f"AND hash({identity}) NOT IN (SELECT hash({identity}) {in_range})"
-    full = ", ".join((*spec.identity, *spec.labels))
+    full = ", ".join((*spec.identity, spec.named_by))
     return (
         f"AND hash({full}) NOT IN (SELECT hash({full}) {in_range}) "
         f"AND ({spec.fact_when} OR hash({identity}) NOT IN (SELECT hash({identity}) {in_range}))"
@@ -964,40 +964,36 @@ def _new_only(spec: TableContract, in_range: str, named: bool) -> str:
 
 
 def _name_stored(con: duckdb.DuckDBPyConnection, spec: TableContract, in_dates: str, bounds: dict) -> None:
-    """A stored row without a label (TableContract.labels) that this export sends with one takes it:
+    """A stored row without a name (TableContract.named_by) that this export sends with one takes it:
     results loaded before the source's result_id was read (a database from schema 10, an export
     that left the column out) become the facts a later correction replaces. Rows pair one to one:
     two identical unnamed rows sent as R1 and R2 take one name each; a third sent as R3 is a result
     of its own. The rows named are kept in `named_rows` for _restate_named (a result stored named
     and unnamed in two versions has two versions once named). Costs nothing once every stored row
-    in the export's date range has its label."""
-    target, identity = spec.storage_table, ", ".join(spec.identity)
-    full = ", ".join((*spec.identity, *spec.labels))
-    con.execute("CREATE OR REPLACE TEMP TABLE named_rows (_row BIGINT)")
-    for label in spec.labels:  # contract identifiers only
-        unnamed = f"FROM {target} WHERE {in_dates} AND {label} IS NULL"
-        if not con.execute(f"SELECT 1 {unnamed} LIMIT 1", bounds).fetchall():
-            continue
-        con.execute(
-            f"""
-            CREATE OR REPLACE TEMP TABLE name_pairs AS
-            SELECT s._row, n._label
-            FROM (SELECT rowid AS _row, hash({identity}) AS _identity,
-                         row_number() OVER (PARTITION BY hash({identity}) ORDER BY rowid) AS _nth
-                  {unnamed}) s
-            JOIN (SELECT hash({identity}) AS _identity, {label} AS _label,
-                         row_number() OVER (PARTITION BY hash({identity}) ORDER BY {label}) AS _nth
-                  FROM loadable_{spec.table}
-                  WHERE {label} IS NOT NULL
-                    AND hash({full}) NOT IN (SELECT hash({full}) FROM {target} WHERE {in_dates})) n
-            USING (_identity, _nth)
-            """,  # noqa: S608 - contract identifiers; values bound
-            bounds,
-        )
-        con.execute(
-            f"UPDATE {target} SET {label} = p._label FROM name_pairs p WHERE {target}.rowid = p._row"  # noqa: S608
-        )
-        con.execute("INSERT INTO named_rows SELECT _row FROM name_pairs; DROP TABLE name_pairs")
+    in the export's date range has its name."""
+    target, identity, name = spec.storage_table, ", ".join(spec.identity), spec.named_by
+    full = ", ".join((*spec.identity, name))
+    unnamed = f"FROM {target} WHERE {in_dates} AND {name} IS NULL"  # contract identifiers only
+    if not con.execute(f"SELECT 1 {unnamed} LIMIT 1", bounds).fetchall():
+        con.execute("CREATE OR REPLACE TEMP TABLE named_rows (_row BIGINT)")
+        return
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE named_rows AS
+        SELECT s._row, n._name
+        FROM (SELECT rowid AS _row, hash({identity}) AS _identity,
+                     row_number() OVER (PARTITION BY hash({identity}) ORDER BY rowid) AS _nth
+              {unnamed}) s
+        JOIN (SELECT hash({identity}) AS _identity, {name} AS _name,
+                     row_number() OVER (PARTITION BY hash({identity}) ORDER BY {name}) AS _nth
+              FROM loadable_{spec.table}
+              WHERE {name} IS NOT NULL
+                AND hash({full}) NOT IN (SELECT hash({full}) FROM {target} WHERE {in_dates})) n
+        USING (_identity, _nth)
+        """,  # noqa: S608 - contract identifiers; values bound
+        bounds,
+    )
+    con.execute(f"UPDATE {target} SET {name} = p._name FROM named_rows p WHERE {target}.rowid = p._row")  # noqa: S608
 
 
 def _restate(
@@ -1054,7 +1050,7 @@ def _restate_named(con: duckdb.DuckDBPyConnection, spec: TableContract, run_id: 
     of every stored result (measured: 2-3 s per 30 M named results on two busy cores). An ad-hoc run
     only marks a version it adds of a fact already stored as not current."""
     table, target, when = spec.table, spec.storage_table, spec.fact_when
-    key, full = ", ".join(spec.fact_key), ", ".join((*spec.identity, *spec.labels))
+    key, full = ", ".join(spec.fact_key), ", ".join((*spec.identity, spec.named_by))
     params = {"run": run_id}
     if not restate:
         con.execute("DROP TABLE IF EXISTS named_rows")
@@ -1096,11 +1092,10 @@ def _restate_named(con: duckdb.DuckDBPyConnection, spec: TableContract, run_id: 
     con.execute("DROP TABLE restated_facts")
 
 
-# The skips that say a record is no valid record any more, and so withdraw the result it names: a
-# status (pipelines/formats/fhir.py _status_skip: 'status entered-in-error', 'status cancelled').
-# Other skips (an Observation of another category) name no result the audit ever loaded; reading
-# them would make every FHIR night look up every stored result.
-WITHDRAWING_SKIP = "_skip LIKE 'status %'"
+# The skips that withdraw the fact they name (contract.WITHDRAWING_SKIP). Other skips (an
+# Observation of another category) name no result the audit ever loaded; reading them would make
+# every FHIR night look up every stored result.
+WITHDRAWING_SKIP = f"starts_with(_skip, '{WITHDRAWING_SKIP_PREFIX}')"
 
 
 def _withdraw(con: duckdb.DuckDBPyConnection, spec: TableContract) -> None:

@@ -69,7 +69,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.contract import CONTRACT_BY_TABLE
+from pipelines.contract import CONTRACT_BY_TABLE, WITHDRAWING_SKIP_PREFIX
 from pipelines.csv_scan import BLANK_BYTES
 from pipelines.csv_tables import files_in
 from pipelines.errors import READ_ERRORS, InputError, file_fault
@@ -209,11 +209,12 @@ CATEGORIES = """flatten(list_transform(CAST(j->'$.category' AS JSON[]),
 
 
 def _status_skip(field: str) -> str:
-    """The skip reason of a resource whose `field` says it is not a valid record ('status cancelled').
-    An Observation skipped so withdraws the result its id names (pipelines/ingest.py WITHDRAWING_SKIP
-    reads the 'status ' prefix)."""
-    label = field.replace(".", " ").replace("verificationStatus", "verification status")
-    return f"'{label} ' || {STATUS if field == 'status' else VERIFICATION}"
+    """The skip reason of a resource whose `field` ('status', 'verificationStatus') says it is not
+    a valid record ('status cancelled'). An Observation skipped for its status so withdraws the
+    result its id names: the reason begins with contract.WITHDRAWING_SKIP_PREFIX."""
+    if field == "status":
+        return f"'{WITHDRAWING_SKIP_PREFIX}' || {STATUS}"
+    return f"'verification status ' || {VERIFICATION}"
 
 
 # A partial FHIR date: a year, or a year and month (no braces: the SQL is str.format-ted later).
