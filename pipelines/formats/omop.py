@@ -210,9 +210,11 @@ SELECTS = {
                    try_cast(trim({drug_exposure_end_date}) AS DATE) AS _end
             FROM {main} d
         ),
-        exposures AS (  -- the latest earlier exposure of the same drug: its end and its length
+        exposures AS (  -- the latest earlier exposure of the same drug: its end and its length;
+            -- of two ending on one day, the one started last (a yearly renewal beside a record
+            -- of the whole 25 years, as Eunomia's persons 7 and 20 have) is the course renewed
             SELECT d.*, max(d._end) OVER earlier AS _prior_end,
-                   arg_max(d._end - d._start, d._end) OVER earlier AS _prior_days
+                   arg_max(d._end - d._start, (d._end, d._start)) OVER earlier AS _prior_days
             FROM dated d
             WINDOW earlier AS (
                 PARTITION BY trim(d.person_id), trim(d.drug_concept_id)

@@ -245,6 +245,16 @@ def test_real_eunomia_sample_loads(tmp_path):
             "SELECT patient_id, death_date::VARCHAR FROM patient_state WHERE deceased ORDER BY 2"
         ).fetchall()
     assert dead == [("23", "2001-07-13"), ("11", "2009-09-14"), ("7", "2019-05-28")]
+    # Persons 7 and 20: a simvastatin record of the whole 22-25 years ends on the day of the last
+    # yearly renewal, which the zero-day row after it renews (365 days), not the long record
+    with duckdb.connect(str(tmp_path / "audit.duckdb"), read_only=True) as con:
+        renewed = con.execute(
+            "SELECT DISTINCT patient_id, days_supply FROM prescriptions WHERE patient_id IN ('7', '20') "
+            "AND drug_name ILIKE 'simvastatin%' AND end_date IS NULL ORDER BY 1"
+        ).fetchall()
+        rejected = con.execute("SELECT count(*) FROM quarantine WHERE table_name = 'prescriptions'").fetchall()
+    assert renewed == [("20", 365), ("7", 365)]
+    assert rejected == [(0,)]
 
 
 def test_structural_faults_are_quarantined_with_their_line(tmp_path):
@@ -462,10 +472,13 @@ def test_a_renewal_ending_on_its_start_day_lasts_as_long_as_the_course_it_renews
 7,4,2001,2025-11-10,2025-11-10,,0,38000180,310798
 8,5,2001,2024-06-01,2025-06-01,,365,32869,310798
 9,5,2001,2025-11-10,2025-11-10,,0,32869,310798
+10,6,2001,2010-11-10,2025-11-10,,0,32869,310798
+11,6,2001,2024-11-10,2025-11-10,,365,32869,310798
+12,6,2001,2025-11-10,2025-11-10,,0,32869,310798
 """
     summary, _ = _cdm_counts(tmp_path, "renewed", drug_exposure=drugs)
     rx = summary["files"]["prescriptions"]
-    assert (rx["rows_read"], rx["rows_loaded"], rx["rows_rejected"], rx["rows_noted"]) == (9, 9, 0, 1)
+    assert (rx["rows_read"], rx["rows_loaded"], rx["rows_rejected"], rx["rows_noted"]) == (12, 12, 0, 2)
     with duckdb.connect(str(tmp_path / "renewed" / "audit.duckdb"), read_only=True) as con:
         got = con.execute(
             "SELECT patient_id, days_supply, end_date::VARCHAR, end_effective::VARCHAR FROM prescriptions "
@@ -478,9 +491,12 @@ def test_a_renewal_ending_on_its_start_day_lasts_as_long_as_the_course_it_renews
         ("3", None, "2025-11-10", "2025-11-10"),  # a verbatim end: the source recorded a stop
         ("4", None, "2025-11-10", "2025-11-10"),  # an inpatient administration ends on its day
         ("5", None, "2025-11-10", "2025-11-10"),  # the last course ended months before: no renewal
+        # two courses ended that day (Eunomia persons 7 and 20: a 25-year record beside the yearly
+        # renewals): the one started last is the course renewed, not the 15-year record
+        ("6", 365, None, "2026-11-10"),
     ]
-    assert notes == [("DRUG_EXPOSURE.csv", "days_supply", "renewal_length")]
-    assert flagged(tmp_path / "renewed" / "audit.duckdb", "diuretic_electrolyte_monitoring") == {"1"}
+    assert notes == [("DRUG_EXPOSURE.csv", "days_supply", "renewal_length")] * 2
+    assert flagged(tmp_path / "renewed" / "audit.duckdb", "diuretic_electrolyte_monitoring") == {"1", "6"}
 
 
 def test_a_measurement_sent_again_with_a_corrected_value_replaces_the_one_before(tmp_path):
