@@ -30,9 +30,10 @@ Mapping (FHIR R4, hl7.org/fhir/R4 and the Bulk Data Access IG, hl7.org/fhir/uv/b
   (else effectiveDateTime / dateAsserted). A request or statement whose status says it is over
   (completed, stopped) ends at the earliest of that end (or start + supply) and its last update
   (meta.lastUpdated): validityPeriod is the window to dispense in, not the course. Over with no end
-  date and no supply duration, it ends at its last update, else its start, as a resolved Condition
-  does: Synthea's requests carry only authoredOn, and read as ongoing every drug a patient was ever
-  prescribed would be active today. A request with doNotPerform true is skipped.
+  date and no supply duration, it lasts its start day: Synthea's requests carry only authoredOn, and
+  read as ongoing every drug a patient was ever prescribed would be active today; its last update is
+  no clinical date (a bulk load sets it on every resource). A request with doNotPerform true is
+  skipped.
 - Condition -> diagnoses: one row per coding in ICD-10-CM, WHO ICD-10, SNOMED CT or ICD-9-CM (EHRs
   code a problem in SNOMED CT and ICD-10-CM at once; each codelist sees the coding it lists), else
   one row of its first coding; onsetDateTime (else onsetPeriod.start, recordedDate). Resolved at
@@ -372,11 +373,15 @@ def _end(start: str, stated_end: str, supply_days: str = "NULL") -> str:
     open-ended). Over (completed, stopped): the earliest of its stated end (or start + supply days)
     and its last update, the day it was marked over (no sooner than its start): a request's
     validityPeriod is the window to dispense in, not the course, and a stopped drug whose window
-    runs on is not taken. Over with no stated end at all: its last update, else its start."""
+    runs on is not taken. Over with no stated end at all: its start (one day, as OHDSI's drug era
+    builder and the OMOP profile read an exposure with no end and no supply), not its last update:
+    meta.lastUpdated is when the server last wrote the record, which a migration or bulk load sets
+    on every resource, so a course completed in 2018 would read as taken until last night's load. As
+    an end's cap it only shortens a stated course."""
     planned = f"coalesce({_day(stated_end)}, {_day(start)} + CAST({supply_days} AS INTEGER))"
     stopped = f"strftime(greatest({_day(LAST_UPDATE)}, {_day(start)}), '%Y-%m-%d')"
     return f"""CASE WHEN NOT {OVER} THEN {stated_end}
-            WHEN {stated_end} IS NULL AND {supply_days} IS NULL THEN coalesce({LAST_UPDATE}, {start})
+            WHEN {stated_end} IS NULL AND {supply_days} IS NULL THEN {start}
             WHEN {_day(LAST_UPDATE)} < {planned} THEN {stopped}
             ELSE {stated_end} END"""
 

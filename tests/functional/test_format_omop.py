@@ -252,7 +252,9 @@ def test_real_eunomia_sample_loads(tmp_path):
             "SELECT DISTINCT patient_id, days_supply FROM prescriptions WHERE patient_id IN ('7', '20') "
             "AND drug_name ILIKE 'simvastatin%' AND end_date IS NULL ORDER BY 1"
         ).fetchall()
-        rejected = con.execute("SELECT count(*) FROM quarantine WHERE table_name = 'prescriptions'").fetchall()
+        rejected = con.execute(
+            "SELECT count(*) FROM quarantine WHERE table_name = 'prescriptions'"
+        ).fetchall()
     assert renewed == [("20", 365), ("7", 365)]
     assert rejected == [(0,)]
 
