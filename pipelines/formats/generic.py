@@ -71,13 +71,15 @@ def sources(export_dir: Path) -> list[RawSource]:
 def _source(spec: TableContract, path: Path, header: dict[str, int], delimiter: str = ",") -> RawSource:
     """Every column read as text (typing is the staging SQL's job) and mapped to contract names;
     fields split at the header's delimiter (a semicolon in a spreadsheet's CSV: delimiter_of). In a
-    semicolon-separated file a lab value's comma is its decimal point ('4,1'), as the spreadsheet's
-    locale wrote it (macro decimal_comma); in a comma-separated one '4,5' stays a typing error."""
+    semicolon-separated file a lab value's or a days supply's comma is its decimal point ('4,1',
+    '28,0'), as the spreadsheet's locale wrote it (macro decimal_comma); in a comma-separated one
+    '4,5' stays a typing error."""
     width = header.pop("__width__")
 
     def field(column: str) -> str:
         text = f"c{header[column]}"
-        return f"decimal_comma({text})" if (spec.table, column, delimiter) == ("labs", "value", ";") else text
+        numbers = {("labs", "value"), ("prescriptions", "days_supply")}
+        return f"decimal_comma({text})" if delimiter == ";" and (spec.table, column) in numbers else text
 
     aliases = ", ".join(
         f"{field(c)} AS {c}" if c in header else f"NULL::VARCHAR AS {c}" for c in spec.columns

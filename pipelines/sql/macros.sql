@@ -91,6 +91,11 @@ CREATE OR REPLACE TEMP MACRO yes_no(x) AS
         WHEN 'false' THEN false WHEN 'no' THEN false WHEN 'n' THEN false WHEN '0' THEN false
         WHEN 'f' THEN false
     END;
+-- A count as written: '28', or '28.0' / '28.00' (a spreadsheet's or pandas' whole number: a column
+-- with an empty cell is written as floats); '2.5', '1e3' or '28 days' is not one (NULL).
+CREATE OR REPLACE TEMP MACRO whole_number(x) AS
+    CASE WHEN regexp_full_match(clean(x), '-?[0-9]+(\.0+)?')
+         THEN try_cast(split_part(clean(x), '.', 1) AS INTEGER) END;
 -- A lab result as written: a number, or a censored number ('<0.5', '> 2000', '<=5', '≥ 60').
 -- result_comparator gives the comparator ('<', '<=', '>', '>='), result_number the number (the
 -- bound of a censored result); text that is neither ('haemolysed', 'see comment') gives NULL for both.

@@ -12,12 +12,11 @@ SELECT
     clean(end_date) AS end_date_text,
     export_date(end_date) AS end_date,
     clean(days_supply) AS days_supply_text,
-    CASE WHEN regexp_full_match(clean(days_supply), '-?[0-9]+')
-         THEN try_cast(clean(days_supply) AS INTEGER) END AS days_supply,  -- '2.5' is not a count
+    whole_number(days_supply) AS days_supply,  -- '28.0' is 28 days; '2.5' is not a count
     coalesce(
         export_date(end_date),
-        export_date(start_date) + CASE WHEN regexp_full_match(clean(days_supply), '[0-9]{1,4}')
-                                    THEN try_cast(clean(days_supply) AS INTEGER) END
+        export_date(start_date) + CASE WHEN whole_number(days_supply) BETWEEN 0 AND 9999
+                                    THEN whole_number(days_supply) END
     ) AS end_effective,
     clean(stopped) AS stopped_text,
     yes_no(stopped) AS stopped  -- NULL: not said, or not a yes/no value (a soft rule notes it)

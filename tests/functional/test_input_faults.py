@@ -549,6 +549,33 @@ def test_a_semicolon_separated_export_reads_decimal_commas(tmp_path):
         assert got.fetchall() == [(4.1, None), (2.5, "<"), (5.6, None)]
 
 
+def test_a_semicolon_separated_export_reads_a_days_supply_with_a_decimal_comma(tmp_path):
+    """The same spreadsheet writes a whole days supply as '28,0': 28 days there."""
+    export = write_export(tmp_path / "export")
+    rows = [
+        "patient_id;drug_name;start_date;end_date;days_supply",
+        "P1;furosemide 40 mg tablets;2026-11-01;;28,0",
+        "P2;furosemide 40 mg tablets;2026-11-01;;28,5",
+    ]
+    (export / "prescriptions.csv").write_bytes(("\r\n".join(rows) + "\r\n").encode())
+    args = (
+        "run",
+        "--exports",
+        str(export),
+        "--out",
+        str(tmp_path / "out"),
+        "--db",
+        str(tmp_path / "audit.duckdb"),
+    )
+    assert cli(*args, "--as-of", "2026-11-20", "--reject-threshold", "1") == 0
+    with duckdb.connect(str(tmp_path / "audit.duckdb"), read_only=True) as con:
+        got = con.execute(
+            "SELECT patient_id, days_supply, end_effective::VARCHAR FROM prescriptions"
+        ).fetchall()
+    assert got == [("P1", 28, "2026-11-29")]
+    assert quarantined(tmp_path, "prescriptions.csv") == [(3, "positive_integer")]
+
+
 def test_a_contract_column_twice_in_the_header_is_refused_naming_both(tmp_path, capsys):
     """'value' and 'VALUE': which one holds the results cannot be known; reading the first would
     be a guess. Exit 3 naming the file, the column and both fields; nothing loaded."""

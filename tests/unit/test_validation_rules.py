@@ -314,3 +314,21 @@ def test_a_converted_censored_bound_is_rounded_outward(tmp_path):
     with duckdb.connect(str(tmp_path / "audit.duckdb"), read_only=True) as con:
         got = con.execute("SELECT value_comparator, value FROM labs ORDER BY collected_at").fetchall()
     assert got == [("<", 0.71), (">", 0.70)]
+
+
+def test_a_days_supply_written_as_a_whole_float_is_that_count(tmp_path):
+    """pandas writes a whole-number column with an empty cell as floats ('28.0'), as does a
+    spreadsheet's number format ('28.00'): 28 days, as OMOP's days_supply '365.0' is read. '28.5' is
+    still no count (quarantined: no end date beside it)."""
+    rows = [
+        {**GOOD["prescriptions"], "patient_id": p, "end_date": "", "days_supply": supply}
+        for p, supply in (("P1", "28.0"), ("P2", " 28.00 "), ("P3", "28"), ("P4", "28.5"))
+    ]
+    run_pipeline(tmp_path, date(2026, 11, 20), prescriptions=rows)
+    with duckdb.connect(str(tmp_path / "audit.duckdb"), read_only=True) as con:
+        loaded = con.execute(
+            "SELECT patient_id, days_supply, end_effective::VARCHAR FROM prescriptions ORDER BY 1"
+        ).fetchall()
+        rejected = con.execute("SELECT line, column_name FROM quarantine").fetchall()
+    assert loaded == [("P1", 28, "2026-01-29"), ("P2", 28, "2026-01-29"), ("P3", 28, "2026-01-29")]
+    assert rejected == [(5, "days_supply")]
