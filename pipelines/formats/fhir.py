@@ -22,9 +22,10 @@ Mapping (FHIR R4, hl7.org/fhir/R4 and the Bulk Data Access IG, hl7.org/fhir/uv/b
   entered-in-error or cancelled withdraws it.
   A category coded as anything but laboratory is skipped; a category with text only counts as none.
 - MedicationRequest and MedicationStatement -> prescriptions: the drug name is
-  medicationCodeableConcept.text, else its first coding's display; RxNorm and ATC codings. A
-  medicationReference is read through the Medication the resource contains ('#med1'), else the one
-  of that id in the export's Medication files, else its display.
+  medicationCodeableConcept.text, else its RxNorm coding's display, else the first display a coding
+  has; RxNorm and ATC codings. A medicationReference is read through the Medication the resource
+  contains ('#med1'), else the one of that id (a version ignored) in the export's Medication files,
+  else its display.
   A request runs from dispenseRequest.validityPeriod.start (else authoredOn) to validityPeriod.end,
   with expectedSupplyDuration (days or weeks) as days supply; a statement over its effectivePeriod
   (else effectiveDateTime / dateAsserted). A request or statement whose status says it is over
@@ -193,9 +194,16 @@ def _coding(concept: str, system: str, field: str = "code") -> str:
     )
 
 
-def _first_display(concept: str) -> str:
-    """CodeableConcept `concept`'s text, else its first coding's display."""
-    return f"coalesce({concept}->>'$.text', CAST({concept}->'$.coding' AS JSON[])[1]->>'$.display')"
+def _first_display(concept: str, prefer: str = "") -> str:
+    """CodeableConcept `concept`'s text, else the display of its first coding in system `prefer`
+    (a drug's RxNorm coding), else the first display any coding has: an EHR may list a coding
+    without one first (an NDC code beside the RxNorm coding that names the drug)."""
+    displays = (
+        f"list_filter(list_transform(CAST({concept}->'$.coding' AS JSON[]), "
+        f"lambda c: nullif(trim(c->>'$.display'), '')), lambda d: d IS NOT NULL)[1]"
+    )
+    preferred = f"nullif(trim({_coding(concept, prefer, 'display')}), ''), " if prefer else ""
+    return f"coalesce(nullif(trim({concept}->>'$.text'), ''), {preferred}{displays})"
 
 
 # Category codes that mean a laboratory result: FHIR's observation-category 'laboratory', and the HL7
@@ -353,14 +361,15 @@ MEDICATION = f"coalesce(j->'$.medicationCodeableConcept', {CONTAINED_MEDICATION}
 # The Medication resources by id (the first of a repeated id), joined to a request's reference.
 MEDICATIONS = """LEFT JOIN (SELECT j->>'$.id' AS id, first(j->'$.code') AS code
                   FROM {Medication} GROUP BY 1) med
-       ON med.id = regexp_extract(j->>'$.medicationReference.reference', '(^|/)Medication/([^/]+)$', 2)"""
+       ON med.id = regexp_extract(j->>'$.medicationReference.reference',
+                                  '(^|/)Medication/([^/]+)(/_history/[^/]+)?$', 2)"""
 NO_MEDICATIONS = "(SELECT NULL::JSON AS j WHERE false)"  # an export without Medication files
 
 
 def _drug() -> str:
     """The patient and drug columns of a request or statement."""
     return f"""{PATIENT_ID} AS patient_id,
-       coalesce({_first_display(MEDICATION)}, j->>'$.medicationReference.display') AS drug_name,
+       coalesce({_first_display(MEDICATION, "rxnorm")}, j->>'$.medicationReference.display') AS drug_name,
        {_coding(MEDICATION, "rxnorm")} AS rxnorm_code,
        {_coding(MEDICATION, "atc")} AS atc_code"""
 

@@ -702,6 +702,39 @@ def test_a_course_over_with_no_end_is_not_taken_until_its_last_update(tmp_path):
     assert flagged(tmp_path / "audit.duckdb", "diuretic_electrolyte_monitoring") == set()
 
 
+def test_the_drug_is_named_by_any_coding_and_a_versioned_medication_reference(tmp_path):
+    """An EHR may list an NDC coding without a display before the RxNorm coding that names the drug:
+    the name is the RxNorm coding's display (else the first display any coding has), not empty
+    (quarantined, and the diuretic user out of the check). A reference to a version of a Medication
+    ('Medication/med-f/_history/3') is that Medication."""
+    ndc = {"system": "http://hl7.org/fhir/sid/ndc", "code": "0054-4297-25"}
+    rxnorm = {"system": RXNORM, "code": "197417", "display": "furosemide 40 MG Oral Tablet"}
+    local = {"system": "urn:oid:1.2.3.4", "code": "F40"}
+    named = {"system": "urn:oid:1.2.3.5", "code": "F40", "display": "Furosemide 40mg tablets"}
+    resources = {
+        "Patient.ndjson": [patient(p, "1950-01-01", "female") for p in ("p1", "p2", "p3")],
+        "Medication.ndjson": [
+            {"resourceType": "Medication", "id": "med-f", "code": {"coding": [ndc, rxnorm]}}
+        ],
+        "MedicationRequest.ndjson": [
+            medreq("m1", "p1", {"coding": [ndc, rxnorm]}),
+            medreq("m2", "p2", {"coding": [local, named]}),
+            {k: v for k, v in medreq("m3", "p3", None).items() if k != "medicationCodeableConcept"}
+            | {"medicationReference": {"reference": "Medication/med-f/_history/3"}},
+        ],
+        "Condition.ndjson": [coded("c1", "p1", [NUMB_LEG])],
+    }
+    files = run_small(tmp_path, resources)
+    assert files["prescriptions"]["rows_rejected"] == 0
+    got = rows(tmp_path, "SELECT patient_id, drug_name, rxnorm_code FROM prescriptions ORDER BY 1")
+    assert got == [
+        ("p1", "furosemide 40 MG Oral Tablet", "197417"),
+        ("p2", "Furosemide 40mg tablets", None),
+        ("p3", "furosemide 40 MG Oral Tablet", "197417"),
+    ]
+    assert flagged(tmp_path / "audit.duckdb", "diuretic_electrolyte_monitoring") == {"p1", "p2", "p3"}
+
+
 def test_a_request_not_to_prescribe_is_skipped(tmp_path):
     """MedicationRequest.doNotPerform true says the drug must not be given: not a prescription. Nor is
     a proposal (decision support's suggestion, nobody's order yet); a plan (how EHRs record the
