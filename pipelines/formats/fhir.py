@@ -189,7 +189,7 @@ def _coding(concept: str, system: str, field: str = "code") -> str:
     """The `field` of the first coding of CodeableConcept `concept` (a JSON expression) with one of
     the system's URIs."""
     return (
-        f"list_filter(CAST({concept}->'$.coding' AS JSON[]), "
+        f"list_filter(json_list({concept}->'$.coding'), "
         f"lambda c: list_contains(${system}, c->>'$.system'))[1]->>'$.{field}'"
     )
 
@@ -199,7 +199,7 @@ def _first_display(concept: str, prefer: str = "") -> str:
     (a drug's RxNorm coding), else the first display any coding has: an EHR may list a coding
     without one first (an NDC code beside the RxNorm coding that names the drug)."""
     displays = (
-        f"list_filter(list_transform(CAST({concept}->'$.coding' AS JSON[]), "
+        f"list_filter(list_transform(json_list({concept}->'$.coding'), "
         f"lambda c: nullif(trim(c->>'$.display'), '')), lambda d: d IS NOT NULL)[1]"
     )
     preferred = f"nullif(trim({_coding(concept, prefer, 'display')}), ''), " if prefer else ""
@@ -213,8 +213,8 @@ def _first_display(concept: str, prefer: str = "") -> str:
 LAB_CATEGORIES = "['laboratory', 'lab', 'ch', 'hm', 'sr', 'imm', 'tx', 'blb', 'mb']"
 
 # Every category code of an Observation.
-CATEGORIES = """flatten(list_transform(CAST(j->'$.category' AS JSON[]),
-            lambda cat: list_transform(CAST(cat->'$.coding' AS JSON[]), lambda c: c->>'$.code')))"""
+CATEGORIES = """flatten(list_transform(json_list(j->'$.category'),
+            lambda cat: list_transform(json_list(cat->'$.coding'), lambda c: c->>'$.code')))"""
 
 
 def _status_skip(field: str) -> str:
@@ -281,7 +281,7 @@ PATIENT_ID = (
     "nullif(regexp_extract(j->>'$.subject.reference', '(?:^|/)Patient/([^/]+)(?:/_history/[^/]+)?$', 1), '')"
 )
 STATUS = "coalesce(j->>'$.status', '')"
-VERIFICATION = "coalesce(CAST(j->'$.verificationStatus.coding' AS JSON[])[1]->>'$.code', '')"
+VERIFICATION = "coalesce(json_list(j->'$.verificationStatus.coding')[1]->>'$.code', '')"
 
 PATIENTS = f"""
 SELECT j->>'$.id' AS patient_id,
@@ -354,7 +354,7 @@ FROM {{Observation}}
 # ('Medication/m1'), else the reference's display. A request naming none of these has no drug name
 # and is quarantined, so it is seen.
 CONTAINED_MEDICATION = (
-    "list_filter(CAST(j->'$.contained' AS JSON[]), lambda r: (r->>'$.resourceType') = 'Medication' "
+    "list_filter(json_list(j->'$.contained'), lambda r: (r->>'$.resourceType') = 'Medication' "
     "AND '#' || (r->>'$.id') = (j->>'$.medicationReference.reference'))[1]->'$.code'"
 )
 MEDICATION = f"coalesce(j->'$.medicationCodeableConcept', {CONTAINED_MEDICATION}, med.code)"
@@ -406,7 +406,7 @@ SUPPLY_DAYS = """CAST(round(try_cast(j->>'$.dispenseRequest.expectedSupplyDurati
 # end there), the latest of them when the dosage is given in several steps (a taper), else the
 # dispensing window's end. Only when every step has an end: a bounded loading dose followed by an
 # open-ended maintenance step ('2 daily for 7 days, then 1 daily') is not over after the first week.
-BOUNDS = """list_transform(CAST(j->'$.dosageInstruction' AS JSON[]),
+BOUNDS = """list_transform(json_list(j->'$.dosageInstruction'),
                           lambda d: d->>'$.timing.repeat.boundsPeriod.end')"""
 BOUNDS_END = f"CASE WHEN len(list_filter({BOUNDS}, lambda e: e IS NULL)) = 0 THEN list_max({BOUNDS}) END"
 REQUEST_END = f"coalesce({BOUNDS_END}, j->>'$.dispenseRequest.validityPeriod.end')"
@@ -458,7 +458,7 @@ def _system(coding: str) -> str:
     )
 
 
-CLINICAL = "coalesce(CAST(j->'$.clinicalStatus.coding' AS JSON[])[1]->>'$.code', '')"
+CLINICAL = "coalesce(json_list(j->'$.clinicalStatus.coding')[1]->>'$.code', '')"
 RECORDED = _first_day("(j->>'$.recordedDate')")
 ONSET = _first_day("coalesce(j->>'$.onsetDateTime', j->>'$.onsetPeriod.start', j->>'$.recordedDate')")
 # An abatement is an end: a partial one is the last day of its period (at the latest its last update), the day
@@ -491,7 +491,7 @@ CONDITIONS = f"""
 SELECT j, _skip, codings, list_transform(codings, lambda c: ({_system("c")}) || '|' || (c->>'$.code')) AS keys
 FROM (
     SELECT j,
-           list_filter(CAST(j->'$.code.coding' AS JSON[]), lambda c: list_contains(
+           list_filter(json_list(j->'$.code.coding'), lambda c: list_contains(
                            list_concat($icd10, $icd10who, $snomed, $icd9), c->>'$.system')) AS codings,
            -- refuted, entered in error, or one of a differential diagnosis's possibilities (not yet
            -- asserted of the patient); a provisional diagnosis, treated as if present, counts
@@ -510,7 +510,7 @@ SELECT {PATIENT_ID} AS patient_id, coding->>'$.code' AS code, {_system("coding")
 FROM (
     SELECT *, unnest(CASE WHEN _skip IS NULL AND len(codings) > 0
                           THEN list_filter(codings, lambda c, i: list_position(keys, keys[i]) = i)
-                          ELSE [coalesce(codings[1], CAST(j->'$.code.coding' AS JSON[])[1])] END) AS coding
+                          ELSE [coalesce(codings[1], json_list(j->'$.code.coding')[1])] END) AS coding
     FROM ({CONDITIONS})
 )
 """  # noqa: S608 - constant fragments, values bound

@@ -91,6 +91,11 @@ CREATE OR REPLACE TEMP MACRO yes_no(x) AS
         WHEN 'false' THEN false WHEN 'no' THEN false WHEN 'n' THEN false WHEN '0' THEN false
         WHEN 'f' THEN false
     END;
+-- A JSON array field as a list of JSON: its items; a lone object (the array written as its one
+-- element, as some exporters write a FHIR `category` or `coding`) as a list of it; anything else (a
+-- string, a number) as none. A plain CAST fails the whole file's query on one such resource.
+CREATE OR REPLACE TEMP MACRO json_list(x) AS
+    CASE json_type(x) WHEN 'ARRAY' THEN CAST(x AS JSON[]) WHEN 'OBJECT' THEN [x] END;
 -- A count as written: '28', or '28.0' / '28.00' (a spreadsheet's or pandas' whole number: a column
 -- with an empty cell is written as floats); '2.5', '1e3' or '28 days' is not one (NULL).
 CREATE OR REPLACE TEMP MACRO whole_number(x) AS

@@ -735,6 +735,36 @@ def test_the_drug_is_named_by_any_coding_and_a_versioned_medication_reference(tm
     assert flagged(tmp_path / "audit.duckdb", "diuretic_electrolyte_monitoring") == {"p1", "p2", "p3"}
 
 
+def test_an_array_field_written_as_its_one_element_is_read_not_fatal(tmp_path):
+    """Some exporters write a FHIR array field with one element as that element (`"category": {...}`,
+    `"coding": {...}`, `"dosageInstruction": {...}`). One such resource failed the whole night (exit
+    3, nothing loaded); each is read as the list of its one element. An array field written as text
+    is read as absent, and the resource judged as one without it."""
+    obs_k = obs("o1", "p1", "2823-3", 2.9, "mmol/L", "2026-11-01")
+    obs_k["category"] = obs_k["category"][0]
+    obs_na = obs("o2", "p1", "2951-2", 139, "mmol/L", "2026-11-01")
+    obs_na["code"]["coding"] = obs_na["code"]["coding"][0]
+    obs_text = obs("o3", "p2", "2823-3", 4.2, "mmol/L", "2026-11-01") | {"category": "laboratory"}
+    ckd = {"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "N18.4", "display": "CKD stage 4"}
+    cond = coded("c1", "p2", []) | {"code": {"coding": ckd}}
+    resources = {
+        "Patient.ndjson": [patient(p, "1950-01-01", "female") for p in ("p1", "p2")],
+        "Observation.ndjson": [obs_k, obs_na, obs_text],
+        "MedicationRequest.ndjson": [
+            medreq("m1", "p1", FUROSEMIDE, dosageInstruction={"text": "one daily"}),
+            medreq("m2", "p2", IBUPROFEN, "2026-11-01", dosageInstruction={"text": "one three times a day"}),
+        ],
+        "Condition.ndjson": [cond],
+    }
+    files = run_small(tmp_path, resources)
+    assert sum(f["rows_rejected"] for f in files.values()) == 0
+    got = rows(tmp_path, "SELECT patient_id, loinc_code, value_original FROM lab_results ORDER BY 1, 2")
+    assert got == [("p1", "2823-3", 2.9), ("p1", "2951-2", 139.0), ("p2", "2823-3", 4.2)]
+    assert rows(tmp_path, "SELECT patient_id, code FROM diagnoses") == [("p2", "N184")]
+    assert flagged(tmp_path / "audit.duckdb", "nsaid_kidney_disease") == {"p2"}
+    assert rows(tmp_path, "SELECT count(*) FROM prescriptions") == [(2,)]
+
+
 def test_a_request_not_to_prescribe_is_skipped(tmp_path):
     """MedicationRequest.doNotPerform true says the drug must not be given: not a prescription. Nor is
     a proposal (decision support's suggestion, nobody's order yet); a plan (how EHRs record the
