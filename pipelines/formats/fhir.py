@@ -29,8 +29,8 @@ Mapping (FHIR R4, hl7.org/fhir/R4 and the Bulk Data Access IG, hl7.org/fhir/uv/b
   A request runs from dispenseRequest.validityPeriod.start (else authoredOn) to validityPeriod.end,
   with expectedSupplyDuration (days or weeks) as days supply; a statement over its effectivePeriod
   (else effectiveDateTime / dateAsserted). A request or statement whose status says it is over
-  (completed, stopped) ends at the earliest of that end (or start + supply) and its last update
-  (meta.lastUpdated): validityPeriod is the window to dispense in, not the course. Over with no end
+  (completed, stopped, on-hold: a held drug reads as stopped) ends at the earliest of that end (or
+  start + supply) and its last update (meta.lastUpdated): validityPeriod is the window to dispense in, not the course. Over with no end
   date and no supply duration, it lasts its start day: Synthea's requests carry only authoredOn, and
   read as ongoing every drug a patient was ever prescribed would be active today; its last update is
   no clinical date (a bulk load sets it on every resource). A request with doNotPerform true is
@@ -47,8 +47,8 @@ Mapping (FHIR R4, hl7.org/fhir/R4 and the Bulk Data Access IG, hl7.org/fhir/uv/b
 - Subjects are references 'Patient/<id>', relative or absolute ('https://ehr.example/fhir/Patient/<id>',
   which the Bulk Data IG allows), a version ('/_history/2') ignored; anything else ('urn:uuid:<id>'), or no
   subject (R4 allows one without: a device's result), leaves patient_id empty (quarantined).
-- Resources marked entered-in-error (and cancelled results, cancelled/draft orders, statements of a
-  drug not taken, refuted conditions), and Observations whose category is not laboratory (vital
+- Resources marked entered-in-error (and cancelled results, cancelled/draft orders, proposals and
+  options, statements of a drug not taken or only intended, refuted conditions), and Observations whose category is not laboratory (vital
   signs, surveys, social history), are skipped: counted per reason (`_skip`), not loaded, not
   rejected.
 - Site and clinician (the measures' breakdowns): Patient.managingOrganization and the first
@@ -82,20 +82,27 @@ SPECS = CONTRACT_BY_TABLE
 TYPES = ("Patient", "Observation", "MedicationRequest", "MedicationStatement", "Condition", "Medication")
 # Code systems by their URIs (bound as parameters). ICD-10: the US clinical modification, and WHO's
 # ICD-10 with the national modifications that keep its 4-character codes (Germany's ICD-10-GM), read
-# as WHO ICD-10 (code system 'ICD-10'), which also matches the codelists' ICD-10-CM categories.
+# as WHO ICD-10 (code system 'ICD-10'), which also matches the codelists' ICD-10-CM categories. Each
+# also by its HL7 OID (`urn:oid:...`), as FHIR converted from C-CDA or HL7 v2 often names it.
 SYSTEMS = {
-    "loinc": ["http://loinc.org"],
-    "rxnorm": ["http://www.nlm.nih.gov/research/umls/rxnorm"],
-    "atc": ["http://www.whocc.no/atc"],
-    "icd10": ["http://hl7.org/fhir/sid/icd-10-cm"],
+    "loinc": ["http://loinc.org", "urn:oid:2.16.840.1.113883.6.1"],
+    "rxnorm": ["http://www.nlm.nih.gov/research/umls/rxnorm", "urn:oid:2.16.840.1.113883.6.88"],
+    "atc": ["http://www.whocc.no/atc", "urn:oid:2.16.840.1.113883.6.73"],
+    "icd10": ["http://hl7.org/fhir/sid/icd-10-cm", "urn:oid:2.16.840.1.113883.6.90"],
     "icd10who": [
         "http://hl7.org/fhir/sid/icd-10",
         "http://id.who.int/icd/release/10",
         "http://fhir.de/CodeSystem/bfarm/icd-10-gm",
         "http://fhir.de/CodeSystem/dimdi/icd-10-gm",
+        "urn:oid:2.16.840.1.113883.6.3",
     ],
-    "icd9": ["http://hl7.org/fhir/sid/icd-9-cm"],
-    "snomed": ["http://snomed.info/sct"],
+    # ICD-9-CM diagnoses (volumes 1 and 2), and ICD-9-CM as a whole
+    "icd9": [
+        "http://hl7.org/fhir/sid/icd-9-cm",
+        "urn:oid:2.16.840.1.113883.6.103",
+        "urn:oid:2.16.840.1.113883.6.2",
+    ],
+    "snomed": ["http://snomed.info/sct", "urn:oid:2.16.840.1.113883.6.96"],
 }
 
 
@@ -374,7 +381,11 @@ def _drug() -> str:
        {_coding(MEDICATION, "atc")} AS atc_code"""
 
 
-OVER = f"{STATUS} IN ('completed', 'stopped')"  # a request or statement that says it is over
+# A request or statement that says it is over, or (on-hold) that the drug is paused: not taken
+# from its last update, as a stopped one (a held NSAID or statin has often been held for the very
+# reason a check would flag it).
+OVER = f"{STATUS} IN ('completed', 'stopped', 'on-hold')"
+HALTED = f"{STATUS} IN ('stopped', 'on-hold')"  # stopped: no refill gap follows its end
 
 
 def _end(start: str, stated_end: str, supply_days: str = "NULL") -> str:
@@ -419,14 +430,15 @@ SELECT {_drug()},
        -- said by the status: 'stopped' (its end is the stop, no refill gap follows); an active or
        -- completed request was not stopped, whatever its dates (its end may be the dispensing
        -- window's, or its last update: no stop to read from them)
-       CASE WHEN {STATUS} = 'stopped' THEN 'true' WHEN {STATUS} IN ('active', 'completed') THEN 'false'
+       CASE WHEN {HALTED} THEN 'true' WHEN {STATUS} IN ('active', 'completed') THEN 'false'
        END AS stopped,
        CASE WHEN {STATUS} IN ('entered-in-error', 'cancelled', 'draft') THEN {_status_skip("status")}
             -- a request that the drug NOT be given (a recorded contraindication) is no prescription
             WHEN (j->>'$.doNotPerform') = 'true' THEN 'doNotPerform true'
-            -- a suggestion (decision support's, or a proposed change) that nobody has ordered yet; a
-            -- 'plan' stays, as EHRs record the patient's reported home medicines that way
-            WHEN (j->>'$.intent') = 'proposal' THEN 'intent proposal' END
+            -- a suggestion (decision support's, or a proposed change) that nobody has ordered yet, or
+            -- one option of a request group; a 'plan' stays, as EHRs record the patient's reported
+            -- home medicines that way
+            WHEN (j->>'$.intent') IN ('proposal', 'option') THEN 'intent ' || (j->>'$.intent') END
            AS _skip
 FROM {{MedicationRequest}}
 {MEDICATIONS}
@@ -440,8 +452,10 @@ SELECT {_drug()},
        {STATEMENT_START} AS start_date,
        {_end(STATEMENT_START, "(j->>'$.effectivePeriod.end')")} AS end_date,
        NULL::VARCHAR AS days_supply,
-       CASE WHEN {STATUS} = 'stopped' THEN 'true' END AS stopped,
-       CASE WHEN {STATUS} IN ('entered-in-error', 'not-taken') THEN {_status_skip("status")} END AS _skip
+       CASE WHEN {HALTED} THEN 'true' END AS stopped,
+       -- 'intended': the patient means to take it, and has not yet
+       CASE WHEN {STATUS} IN ('entered-in-error', 'not-taken', 'intended') THEN {_status_skip("status")}
+       END AS _skip
 FROM {{MedicationStatement}}
 {MEDICATIONS}
 """  # noqa: S608 - constant fragments, values bound

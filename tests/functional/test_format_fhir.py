@@ -765,6 +765,72 @@ def test_an_array_field_written_as_its_one_element_is_read_not_fatal(tmp_path):
     assert rows(tmp_path, "SELECT count(*) FROM prescriptions") == [(2,)]
 
 
+def test_a_held_drug_is_stopped_and_an_intended_or_optional_one_is_no_prescription(tmp_path):
+    """on-hold: the drug is paused (an NSAID is often held for the very CKD a check would flag it
+    beside), read as stopped at its last update; a statement `intended` (not taken yet) and a request
+    of intent `option` (one option of a request group, nobody's order) are skipped. As of 2026-11-20."""
+    ckd4 = ("http://hl7.org/fhir/sid/icd-10-cm", "N18.4", "Chronic kidney disease, stage 4")
+    held = {"status": "on-hold", "meta": {"lastUpdated": "2026-11-10T09:00:00Z"}}
+    window = {"validityPeriod": {"start": "2026-11-01", "end": "2027-05-01"}}
+    statement = {
+        "resourceType": "MedicationStatement", "id": "s3", "status": "intended",
+        "medicationCodeableConcept": IBUPROFEN, "subject": {"reference": "Patient/p3"},
+        "effectivePeriod": {"start": "2026-11-01"},
+    }  # fmt: skip
+    resources = {
+        "Patient.ndjson": [patient(p, "1950-01-01", "female") for p in ("p1", "p2", "p3", "p4")],
+        "MedicationRequest.ndjson": [
+            medreq("m1", "p1", IBUPROFEN, "2026-11-01", dispenseRequest=window) | held,
+            medreq("m2", "p2", IBUPROFEN, "2026-11-01", intent="option"),
+            medreq("m4", "p4", IBUPROFEN, "2026-11-01", dispenseRequest=window),  # active: flagged
+        ],
+        "MedicationStatement.ndjson": [statement],
+        "Condition.ndjson": [coded(f"c{p}", p, [ckd4]) for p in ("p1", "p2", "p3", "p4")],
+    }
+    files = run_small(tmp_path, resources)
+    assert files["prescriptions"]["skip_reasons"] == {"intent option": 1, "status intended": 1}
+    got = rows(tmp_path, "SELECT patient_id, end_date::VARCHAR, stopped FROM prescriptions ORDER BY 1")
+    assert got == [("p1", "2026-11-10", True), ("p4", "2027-05-01", False)]
+    assert flagged(tmp_path / "audit.duckdb", "nsaid_kidney_disease") == {"p4"}
+
+
+def test_code_systems_named_by_their_hl7_oids(tmp_path):
+    """FHIR converted from C-CDA names code systems by HL7 OID: LOINC 2.16.840.1.113883.6.1, ICD-10-CM
+    2.16.840.1.113883.6.90, RxNorm 2.16.840.1.113883.6.88. Read as the URIs are: the potassium and
+    sodium count, the CKD stage 4 code is one, the drug's RxNorm code is read."""
+    k = obs("o1", "p1", "2823-3", 4.1, "mmol/L", "2026-11-01")
+    na = obs("o2", "p1", "2951-2", 139, "mmol/L", "2026-11-01")
+    for o in (k, na):
+        o["code"]["coding"][0]["system"] = "urn:oid:2.16.840.1.113883.6.1"
+    ckd4 = ("urn:oid:2.16.840.1.113883.6.90", "N18.4", "Chronic kidney disease, stage 4")
+    rx = {
+        "coding": [
+            {"system": "urn:oid:2.16.840.1.113883.6.88", "code": "197806", "display": "Ibuprofen 600 MG"}
+        ]
+    }
+    resources = {
+        "Patient.ndjson": [patient(p, "1950-01-01", "female") for p in ("p1", "p2")],
+        "Observation.ndjson": [k, na],
+        "MedicationRequest.ndjson": [
+            medreq("m1", "p1", FUROSEMIDE, "2026-10-01"),
+            medreq("m2", "p2", rx, "2026-11-01"),
+        ],
+        "Condition.ndjson": [coded("c2", "p2", [ckd4])],
+    }
+    files = run_small(tmp_path, resources)
+    assert sum(f["rows_rejected"] for f in files.values()) == 0
+    assert rows(tmp_path, "SELECT DISTINCT loinc_code FROM lab_results ORDER BY 1") == [
+        ("2823-3",),
+        ("2951-2",),
+    ]
+    assert rows(tmp_path, "SELECT patient_id, rxnorm_code FROM prescriptions ORDER BY 1")[1] == (
+        "p2",
+        "197806",
+    )
+    assert flagged(tmp_path / "audit.duckdb", "nsaid_kidney_disease") == {"p2"}
+    assert flagged(tmp_path / "audit.duckdb", "diuretic_electrolyte_monitoring") == set()
+
+
 def test_a_request_not_to_prescribe_is_skipped(tmp_path):
     """MedicationRequest.doNotPerform true says the drug must not be given: not a prescription. Nor is
     a proposal (decision support's suggestion, nobody's order yet); a plan (how EHRs record the
