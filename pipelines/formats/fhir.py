@@ -30,11 +30,11 @@ Mapping (FHIR R4, hl7.org/fhir/R4 and the Bulk Data Access IG, hl7.org/fhir/uv/b
   with expectedSupplyDuration (days or weeks) as days supply; a statement over its effectivePeriod
   (else effectiveDateTime / dateAsserted). A request or statement whose status says it is over
   (completed, stopped, on-hold: a held drug reads as stopped) ends at the earliest of that end (or
-  start + supply) and its last update (meta.lastUpdated): validityPeriod is the window to dispense in, not the course. Over with no end
-  date and no supply duration, it lasts its start day: Synthea's requests carry only authoredOn, and
-  read as ongoing every drug a patient was ever prescribed would be active today; its last update is
-  no clinical date (a bulk load sets it on every resource). A request with doNotPerform true is
-  skipped.
+  start + supply) and its last update (meta.lastUpdated): validityPeriod is the window to dispense
+  in, not the course. Over with no end date and no supply duration, it lasts its start day:
+  Synthea's requests carry only authoredOn, and read as ongoing every drug a patient was ever
+  prescribed would be active today; its last update is no clinical date (a bulk load sets it on
+  every resource). A request with doNotPerform true is skipped.
 - Condition -> diagnoses: one row per coding in ICD-10-CM, WHO ICD-10, SNOMED CT or ICD-9-CM (EHRs
   code a problem in SNOMED CT and ICD-10-CM at once; each codelist sees the coding it lists), else
   one row of its first coding; onsetDateTime (else onsetPeriod.start, recordedDate). Resolved at
@@ -48,9 +48,9 @@ Mapping (FHIR R4, hl7.org/fhir/R4 and the Bulk Data Access IG, hl7.org/fhir/uv/b
   which the Bulk Data IG allows), a version ('/_history/2') ignored; anything else ('urn:uuid:<id>'), or no
   subject (R4 allows one without: a device's result), leaves patient_id empty (quarantined).
 - Resources marked entered-in-error (and cancelled results, cancelled/draft orders, proposals and
-  options, statements of a drug not taken or only intended, refuted conditions), and Observations whose category is not laboratory (vital
-  signs, surveys, social history), are skipped: counted per reason (`_skip`), not loaded, not
-  rejected.
+  options, statements of a drug not taken or only intended, refuted conditions), and Observations
+  whose category is not laboratory (vital signs, surveys, social history), are skipped: counted per
+  reason (`_skip`), not loaded, not rejected.
 - Site and clinician (the measures' breakdowns): Patient.managingOrganization and the first
   generalPractitioner; without one, the requester of the patient's latest MedicationRequest.
 

@@ -361,19 +361,22 @@ def test_days_supply_out_of_range_beside_a_valid_end_date_is_noted_not_fatal(tmp
 
 def test_egfr_in_the_ucum_units_of_omop_unit_concepts_loads(tmp_path):
     """OMOP's unit concepts for eGFR carry UCUM codes no laboratory prints ('mL/min/1.73.m2',
-    concept 9117; 'mL/min/(173.10*-2.m2)', 720870): both are mL/min/1.73m2, not unknown units. A
+    concept 9117; 'mL/min/(173.10*-2.m2)', 720870; the older 'mL/min/{1.73}m', 9062, still in the
+    Eunomia vocabulary): all are mL/min/1.73m2, not unknown units. A
     unit concept code the unit map lacks gives way to a unit_source_value it knows."""
     concept = CDM["concept"] + (
         "1004 | Glomerular filtration rate/1.73 sq M.predicted | Measurement | LOINC | Lab Test | S | 98979-8\n"
         "9117 | milliliter per minute per 1.73 square meter | Unit | UCUM | Unit | S | mL/min/1.73.m2\n"
         "720870 | milliliter per minute per 1.73 square meter | Unit | UCUM | Unit | S | mL/min/(173.10*-2.m2)\n"
         "9999 | a unit concept mapped to an unusual code | Unit | UCUM | Unit | S | mL/min/{BSA}\n"
+        "9062 | Milliliter per minute per 1.73 meter | Unit | UCUM | Unit | | mL/min/{1.73}m\n"
     )
     measurement = CDM["measurement"] + (
         "4 | 1 | 1004 | 2026-09-01 | | 25 | 9117 | 98979-8 | mL/min/1.73.m2\n"
         "5 | 2 | 1004 | 2026-09-01 | | 30 | 720870 | 98979-8 | mL/min/{1.73_m2}\n"
         # a unit concept whose code the unit map lacks, beside a source value it knows
         "6 | 3 | 1004 | 2026-09-01 | | 35 | 9999 | 98979-8 | mL/min/1.73m2\n"
+        "7 | 4 | 1004 | 2026-09-01 | | 45 | 9062 | 98979-8 |\n"
     )
     rows = {name: table(text) for name, text in {"concept": concept, "measurement": measurement}.items()}
     files = {
@@ -387,7 +390,12 @@ def test_egfr_in_the_ucum_units_of_omop_unit_concepts_loads(tmp_path):
             "SELECT patient_id, value, unit FROM labs WHERE analyte = 'egfr' ORDER BY 1"
         ).fetchall()
         rejected = con.execute("SELECT count(*) FROM quarantine WHERE rule = 'known_unit'").fetchall()[0][0]
-    assert got == [("1", 25.0, "mL/min/1.73m2"), ("2", 30.0, "mL/min/1.73m2"), ("3", 35.0, "mL/min/1.73m2")]
+    assert got == [
+        ("1", 25.0, "mL/min/1.73m2"),
+        ("2", 30.0, "mL/min/1.73m2"),
+        ("3", 35.0, "mL/min/1.73m2"),
+        ("4", 45.0, "mL/min/1.73m2"),
+    ]
     assert rejected == 0
 
 
