@@ -100,6 +100,7 @@ OPTIONAL = {
         "drug_source_concept_id",  # a local drug code's RxNorm (or NDC) concept, when the standard one is 0
         "verbatim_end_date",  # the end the source recorded (a real stop), beside the ETL's derived one
         "drug_type_concept_id",  # an administration record ends on its day (ADMINISTRATIONS)
+        "stop_reason",  # why the drug was stopped: the course ended in a stop (no refill gap)
     ),
     "condition_occurrence": ("condition_end_date", "condition_source_value", "condition_source_concept_id"),
 }
@@ -207,7 +208,8 @@ SELECTS = {
         WITH concept AS ({one_concept}),
         dated AS (
             SELECT d.*, try_cast(trim(d.drug_exposure_start_date) AS DATE) AS _start,
-                   try_cast(trim({drug_exposure_end_date}) AS DATE) AS _end
+                   try_cast(trim({drug_exposure_end_date}) AS DATE) AS _end,
+                   try_cast(trim({verbatim_end_date}) AS DATE) AS _verbatim_end
             FROM {main} d
         ),
         exposures AS (  -- the latest earlier exposure of the same drug: its end and its length;
@@ -248,14 +250,19 @@ SELECTS = {
                -- CDM's unknown): one day, as OHDSI's drug era builder counts it, not an open end;
                -- empty or blank text is no value, as the rules read it (a CDM staged as text)
                CASE WHEN d._renewed_days IS NOT NULL THEN NULL  -- its days supply ends it
+                    -- the end the source recorded, before the one the ETL derived from the supply
+                    -- (THEMIS: the end date should be the verbatim one when there is one): a stop
+                    WHEN d._verbatim_end >= d._start AND (d._end IS NULL OR d._verbatim_end < d._end)
+                    THEN strftime(d._verbatim_end, '%Y-%m-%d')
                     WHEN nullif(trim({drug_exposure_end_date}), '') IS NULL
                          AND coalesce(nullif(trim({days_supply}), ''), '0') = '0'
                     THEN d.drug_exposure_start_date ELSE {drug_exposure_end_date} END AS end_date,
                coalesce(CAST(d._renewed_days AS VARCHAR),
                         nullif(trim({days_supply}), '0')) AS days_supply,  -- 0 is the CDM's "unknown"
-               -- not said: an end before the supply's last day is read as a stop (OMOP's
-               -- convention: end = start + days_supply - 1 when the supply runs out; _concepts.sql)
-               NULL::VARCHAR AS stopped,
+               -- a stop_reason says the course ended in a stop ('Adverse reaction', 'Regimen
+               -- completed'); else not said: an end before the supply's last day is read as a stop
+               -- (OMOP's convention: end = start + days_supply - 1 when the supply runs out)
+               CASE WHEN nullif(trim({stop_reason}), '') IS NOT NULL THEN 'true' END AS stopped,
                CASE WHEN d._renewed_days IS NOT NULL THEN 'renewal_length' END AS _note
         FROM renewals d
         LEFT JOIN concept c ON c.concept_id = d.drug_concept_id AND c.concept_id <> '0'

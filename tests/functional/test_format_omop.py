@@ -509,6 +509,36 @@ def test_a_renewal_ending_on_its_start_day_lasts_as_long_as_the_course_it_renews
     assert flagged(tmp_path / "renewed" / "audit.duckdb", "diuretic_electrolyte_monitoring") == {"1", "6"}
 
 
+def test_a_verbatim_end_before_the_derived_one_and_a_stop_reason_are_stops(tmp_path):
+    """verbatim_end_date is the end the source recorded; an ETL that derived drug_exposure_end_date
+    from the supply instead (THEMIS asks for the verbatim one) leaves it earlier: the drug was stopped
+    then, and is not taken on 2026-11-20. One at or after the derived end changes nothing. A
+    stop_reason says the course ended in a stop: no refill gap follows its end."""
+    drugs = """drug_exposure_id,person_id,drug_concept_id,drug_exposure_start_date,drug_exposure_end_date,verbatim_end_date,days_supply,drug_type_concept_id,drug_source_value,stop_reason
+1,1,2001,2026-10-01,2026-12-29,2026-10-20,90,32869,310798,Adverse reaction
+2,2,2001,2026-10-01,2026-12-29,2026-12-29,90,32869,310798,
+3,3,2001,2026-11-01,,,30,32869,310798,Regimen completed
+4,4,2001,2026-10-01,2026-11-09,,40,32869,310798,
+5,5,2001,2026-10-01,2026-11-09,,40,32869,310798,Regimen completed
+"""
+    summary, _ = _cdm_counts(tmp_path, "verbatim", drug_exposure=drugs)
+    assert summary["files"]["prescriptions"]["rows_loaded"] == 5
+    with duckdb.connect(str(tmp_path / "verbatim" / "audit.duckdb"), read_only=True) as con:
+        got = con.execute(
+            "SELECT patient_id, end_date::VARCHAR, end_effective::VARCHAR, stopped FROM prescriptions ORDER BY 1"
+        ).fetchall()
+    assert got == [
+        ("1", "2026-10-20", "2026-10-20", True),  # the verbatim end: a stop
+        ("2", "2026-12-29", "2026-12-29", None),
+        ("3", None, "2026-12-01", True),
+        ("4", "2026-11-09", "2026-11-09", None),  # ends with its supply: the refill gap follows
+        ("5", "2026-11-09", "2026-11-09", True),  # stopped: none does
+    ]
+    # persons 1, 3, 4 and 5 have no usable result (person 2 was tested before the start)
+    flags = flagged(tmp_path / "verbatim" / "audit.duckdb", "diuretic_electrolyte_monitoring")
+    assert flags == {"3", "4"}
+
+
 def test_a_measurement_sent_again_with_a_corrected_value_replaces_the_one_before(tmp_path):
     """measurement_id names one result: the next night's row of the same id (written '1.0', as pandas
     writes an id column with an empty cell) with a corrected value replaces it; a row whose id the
