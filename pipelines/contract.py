@@ -58,11 +58,12 @@ class TableContract:
     # Stored columns computed from the staged columns after staging (an SQL expression each), not
     # in stage_<table>.sql, whose projection must keep the file's order (see stage_labs.sql).
     computed: Mapping[str, str] = field(default_factory=dict)
-    # The columns naming one fact whose other columns a later export may state otherwise (a
-    # patient: their death, site; a prescription, by patient, drug, codes and start: its end). The
-    # latest export's statement counts: a stored version re-sent unchanged is restated by this run
-    # (its _run_id moves to it, pipelines/ingest.py _restate) though not loaded again, so a death
-    # recorded in error and then undone ends undone. Empty: rows are facts of their own.
+    # The columns (or SQL expressions of them) naming one fact whose other columns a later export
+    # may state otherwise (a patient: their death, site; a prescription, by patient, drug, codes and
+    # start: its end). The latest export's statement counts: a stored version re-sent unchanged is
+    # restated by this run (its _run_id moves to it, pipelines/ingest.py _restate) though not loaded
+    # again, so a death recorded in error and then undone ends undone. Empty: rows are facts of
+    # their own.
     fact_key: tuple[str, ...] = ()
     # The storage table marks the versions of a fact the latest export did not state `_superseded`
     # (kept, not read: current_prescriptions); without it, the reader picks the latest (patient_state).
@@ -189,7 +190,9 @@ PRESCRIPTIONS = TableContract(
     identity_date="start_date",
     dates=("start_date", "end_date", "end_effective"),
     event_date="start_date",
-    fact_key=("patient_id", "drug_name", "rxnorm_code", "atc_code", "start_date"),
+    # the drug by its name in any case: a system upgrade re-sending every name in capitals restates
+    # the same prescriptions (an SQL expression: fact_key is only ever hashed)
+    fact_key=("patient_id", "lower(drug_name)", "rxnorm_code", "atc_code", "start_date"),
     supersedes=True,
 )
 

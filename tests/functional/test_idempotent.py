@@ -129,6 +129,33 @@ P2         | furosemide 40 mg tablet | 4603        | C03CA01  | 2025-01-01 | 202
     assert flagged(db, "diuretic_electrolyte_monitoring") == {"P1", "P2"}
 
 
+def test_a_prescription_re_sent_with_its_name_in_another_case_is_the_same_prescription(tmp_path):
+    """A system upgrade may re-send every drug name in capitals: night 2's 'IBUPROFEN 400MG TABLETS'
+    started the same day, now with an end, is the same prescription as night 1's open-ended
+    'Ibuprofen 400mg tablets', and its end counts. Read as two, the open one was taken for ever (an
+    NSAID beside CKD stage 4 flagged every night after it was ended)."""
+    ckd = table("""
+patient_id | code  | code_system | recorded_at
+P1         | N18.4 | ICD-10-CM   | 2025-01-01
+""")
+    first = table("""
+patient_id | drug_name               | start_date | end_date
+P1         | Ibuprofen 400mg tablets | 2026-09-01 |
+""")
+    ended = table("""
+patient_id | drug_name               | start_date | end_date
+P1         | IBUPROFEN 400MG TABLETS | 2026-09-01 | 2026-10-10
+""")
+    db = tmp_path / "audit.duckdb"
+    night(tmp_path, "2026-11-02", write_export(tmp_path / "e1", diagnoses=ckd, prescriptions=first))
+    assert flagged(db, "nsaid_kidney_disease") == {"P1"}
+    night(tmp_path, "2026-11-21", write_export(tmp_path / "e2", diagnoses=ckd, prescriptions=ended))
+    with duckdb.connect(str(db), read_only=True) as con:
+        current = con.execute("SELECT drug_name, end_date::VARCHAR FROM current_prescriptions").fetchall()
+    assert current == [("IBUPROFEN 400MG TABLETS", "2026-10-10")]
+    assert flagged(db, "nsaid_kidney_disease") == set()
+
+
 def test_a_corrected_lab_result_replaces_the_one_before(tmp_path):
     """A result the export names (result_id, as a laboratory's accession and test) is one fact: the
     next night's corrected eGFR replaces the 38 that made an NSAID user's flag, an analyst's ad-hoc
