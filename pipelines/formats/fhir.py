@@ -21,6 +21,7 @@ Mapping (FHIR R4, hl7.org/fhir/R4 and the Bulk Data Access IG, hl7.org/fhir/uv/b
   (status corrected or amended, a new meta.versionId) replaces the one stored, and one now
   entered-in-error or cancelled withdraws it.
   A category coded as anything but laboratory is skipped; a category with text only counts as none.
+  One with no value whose results are its components gives one result per component with a value.
 - MedicationRequest and MedicationStatement -> prescriptions: the drug name is
   medicationCodeableConcept.text, else its RxNorm coding's display, else the first display a coding
   has; RxNorm and ATC codings. A medicationReference is read through the Medication the resource
@@ -329,31 +330,58 @@ FROM ({PATIENTS}) AS _p LEFT JOIN (
 ) AS _r USING (patient_id)
 """  # noqa: S608 - constant fragments
 
+# An Observation of another category than laboratory (a category with text only says no more than none).
+NOT_LAB = (
+    f"len({CATEGORIES}) > 0 "
+    f"AND NOT list_has_any(list_transform({CATEGORIES}, lambda c: lower(c)), {LAB_CATEGORIES})"
+)
+
+# The value-bearing part of an Observation: the Observation itself, or, for one with no value of its
+# own whose results are its components (a panel written as component[] rather than hasMember, as some
+# HL7 v2 converters write a basic metabolic panel), each component with a value: one result each,
+# named by the Observation's id and the component's code ('bmp1#2823-3'). Not a vital sign's (a
+# blood pressure's systolic and diastolic): it is skipped once.
+OWN_VALUE = "coalesce(j->>'$.valueQuantity.value', j->>'$.valueInteger', j->>'$.valueString')"
+VALUED_COMPONENTS = (
+    "list_filter(json_list(j->'$.component'), lambda c: coalesce(c->>'$.valueQuantity.value', "
+    "c->>'$.valueInteger', c->>'$.valueString') IS NOT NULL)"
+)
+OBSERVATION_PARTS = f"""
+SELECT j, part, coalesce(part, j) AS v  -- v: the result's code and value
+FROM (SELECT j, unnest(CASE WHEN {OWN_VALUE} IS NULL AND len({VALUED_COMPONENTS}) > 0
+                                 AND NOT coalesce({NOT_LAB}, false)  -- a blood pressure: one skip
+                            THEN {VALUED_COMPONENTS} ELSE [NULL::JSON] END) AS part
+      FROM {{Observation}})
+"""  # noqa: S608 - constant fragments
+PART_CODE = "(v->'$.code')"
+
 LABS = f"""
 SELECT {PATIENT_ID} AS patient_id,
-       j->>'$.id' AS result_id,  -- one result: a later export's version replaces this one
+       -- one result: a later export's version replaces this one
+       j->>'$.id' || CASE WHEN part IS NULL THEN ''
+                     ELSE '#' || coalesce({_coding(PART_CODE, "loinc")}, {_first_display(PART_CODE)}, '') END
+           AS result_id,
        coalesce(j->>'$.effectiveDateTime', j->>'$.effectivePeriod.start', j->>'$.effectiveInstant',
                 j->>'$.issued') AS collected_at,
-       {_coding(CODE, "loinc")} AS loinc_code,
-       CASE WHEN {_coding(CODE, "loinc")} IS NULL THEN {_first_display(CODE)} END AS test_name,
-       CASE WHEN (j->>'$.valueQuantity.value') IS NOT NULL  -- with its comparator: '<' 0.5 -> '<0.5'
-            THEN CASE WHEN j->>'$.valueQuantity.comparator' IN ('<', '<=', '>=', '>')
-                      THEN j->>'$.valueQuantity.comparator' ELSE '' END || (j->>'$.valueQuantity.value')
+       {_coding(PART_CODE, "loinc")} AS loinc_code,
+       CASE WHEN {_coding(PART_CODE, "loinc")} IS NULL THEN {_first_display(PART_CODE)} END AS test_name,
+       CASE WHEN (v->>'$.valueQuantity.value') IS NOT NULL  -- with its comparator: '<' 0.5 -> '<0.5'
+            THEN CASE WHEN v->>'$.valueQuantity.comparator' IN ('<', '<=', '>=', '>')
+                      THEN v->>'$.valueQuantity.comparator' ELSE '' END || (v->>'$.valueQuantity.value')
             -- an R4 value[x] of its own for counts ('valueInteger': 4), read as missing before
-            WHEN (j->>'$.valueInteger') IS NOT NULL THEN j->>'$.valueInteger'
-            ELSE j->>'$.valueString'  -- judged by the shared rules as a generic export's value is
+            WHEN (v->>'$.valueInteger') IS NOT NULL THEN v->>'$.valueInteger'
+            ELSE v->>'$.valueString'  -- judged by the shared rules as a generic export's value is
        END AS value,
        -- Quantity.code (UCUM, machine-readable) or .unit (for people: 'millimole per liter'),
        -- whichever the unit map knows, the code first; else as written (the rules judge it)
-       coalesce(known_unit(j->>'$.valueQuantity.code'), known_unit(j->>'$.valueQuantity.unit'),
-                j->>'$.valueQuantity.unit', j->>'$.valueQuantity.code') AS unit,
+       coalesce(known_unit(v->>'$.valueQuantity.code'), known_unit(v->>'$.valueQuantity.unit'),
+                v->>'$.valueQuantity.unit', v->>'$.valueQuantity.code') AS unit,
        CASE WHEN j IS NULL THEN NULL  -- a malformed line is judged (and rejected) by the shared rules
             WHEN {STATUS} IN ('entered-in-error', 'cancelled') THEN {_status_skip("status")}
-            WHEN len({CATEGORIES}) > 0  -- a category with text only says no more than none
-                 AND NOT list_has_any(list_transform({CATEGORIES}, lambda c: lower(c)), {LAB_CATEGORIES})
+            WHEN {NOT_LAB}
             THEN 'not a laboratory observation (' || coalesce(array_to_string({CATEGORIES}, ', '), '') || ')'
        END AS _skip
-FROM {{Observation}}
+FROM ({OBSERVATION_PARTS})
 """  # noqa: S608 - constant fragments, values bound
 
 # The drug: medicationCodeableConcept, else the code of the Medication a medicationReference points

@@ -831,6 +831,48 @@ def test_code_systems_named_by_their_hl7_oids(tmp_path):
     assert flagged(tmp_path / "audit.duckdb", "diuretic_electrolyte_monitoring") == set()
 
 
+def test_a_panel_whose_results_are_its_components_gives_one_result_each(tmp_path):
+    """Some HL7 v2 converters write a basic metabolic panel as one Observation with its results in
+    component[] (no value of its own) rather than as hasMember Observations. Each component with a
+    value is a result, named '<id>#<LOINC>': read as one result with no value, a diuretic user tested
+    last week was flagged 'no potassium or sodium result'. A blood pressure (vital signs) with
+    systolic and diastolic components is still one skipped Observation. A corrected panel replaces
+    its components' results."""
+
+    def component(loinc, value):
+        return {"code": concept(LOINC, loinc), "valueQuantity": {"value": value, "unit": "mmol/L"}}
+
+    def bmp(potassium):
+        panel = obs("bmp1", "p1", "51990-0", None, None, "2026-11-10")
+        del panel["valueQuantity"]
+        return panel | {"component": [component("2823-3", potassium), component("2951-2", 139)]}
+
+    bp = obs("bp1", "p1", "85354-9", None, None, "2026-11-10", VITAL)
+    del bp["valueQuantity"]
+    bp["component"] = [
+        {"code": concept(LOINC, "8480-6"), "valueQuantity": {"value": 140, "unit": "mm[Hg]"}},
+        {"code": concept(LOINC, "8462-4"), "valueQuantity": {"value": 85, "unit": "mm[Hg]"}},
+    ]
+    resources = {
+        "Patient.ndjson": [patient("p1", "1950-01-01", "female")],
+        "Observation.ndjson": [bmp(2.9), bp],
+        "MedicationRequest.ndjson": [medreq("m1", "p1", FUROSEMIDE, "2026-06-01")],
+        "Condition.ndjson": [coded("c1", "p1", [NUMB_LEG])],
+    }
+    files = run_small(tmp_path, resources)
+    assert files["labs"]["rows_loaded"] == 2
+    assert files["labs"]["skip_reasons"] == {"not a laboratory observation (vital-signs)": 1}
+    query = "SELECT result_id, loinc_code, value FROM labs ORDER BY 1"
+    assert rows(tmp_path, query) == [("bmp1#2823-3", "2823-3", 2.9), ("bmp1#2951-2", "2951-2", 139.0)]
+    assert flagged(tmp_path / "audit.duckdb", "diuretic_electrolyte_monitoring") == set()
+    # the next night's corrected panel: its potassium replaces the one before
+    export = write_fhir(
+        tmp_path / "export2", resources | {"Observation.ndjson": [bmp(4.2)]}, broken_line=False
+    )
+    night(tmp_path, "2026-11-21", export)
+    assert rows(tmp_path, query) == [("bmp1#2823-3", "2823-3", 4.2), ("bmp1#2951-2", "2951-2", 139.0)]
+
+
 def test_a_request_not_to_prescribe_is_skipped(tmp_path):
     """MedicationRequest.doNotPerform true says the drug must not be given: not a prescription. Nor is
     a proposal (decision support's suggestion, nobody's order yet); a plan (how EHRs record the
