@@ -558,16 +558,7 @@ def test_a_semicolon_separated_export_reads_a_days_supply_with_a_decimal_comma(t
         "P2;furosemide 40 mg tablets;2026-11-01;;28,5",
     ]
     (export / "prescriptions.csv").write_bytes(("\r\n".join(rows) + "\r\n").encode())
-    args = (
-        "run",
-        "--exports",
-        str(export),
-        "--out",
-        str(tmp_path / "out"),
-        "--db",
-        str(tmp_path / "audit.duckdb"),
-    )
-    assert cli(*args, "--as-of", "2026-11-20", "--reject-threshold", "1") == 0
+    assert run(tmp_path, "--reject-threshold", "1") == 0  # as of 2026-11-20
     with duckdb.connect(str(tmp_path / "audit.duckdb"), read_only=True) as con:
         got = con.execute(
             "SELECT patient_id, days_supply, end_effective::VARCHAR FROM prescriptions"
