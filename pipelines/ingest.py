@@ -1092,7 +1092,7 @@ def _restate_named(con: duckdb.DuckDBPyConnection, spec: TableContract, run_id: 
     con.execute("DROP TABLE restated_facts")
 
 
-# The skips that withdraw the fact they name (contract.WITHDRAWING_SKIP). Other skips (an
+# The skips that withdraw the fact they name (contract.WITHDRAWING_SKIP_PREFIX). Other skips (an
 # Observation of another category) name no result the audit ever loaded; reading them would make
 # every FHIR night look up every stored result.
 WITHDRAWING_SKIP = f"starts_with(_skip, '{WITHDRAWING_SKIP_PREFIX}')"

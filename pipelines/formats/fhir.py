@@ -23,19 +23,20 @@ Mapping (FHIR R4, hl7.org/fhir/R4 and the Bulk Data Access IG, hl7.org/fhir/uv/b
   A category coded as anything but laboratory is skipped; a category with text only counts as none.
   One with no value whose results are its components gives one result per component with a value.
 - MedicationRequest and MedicationStatement -> prescriptions: the drug name is
-  medicationCodeableConcept.text, else its RxNorm coding's display, else the first display a coding
-  has; RxNorm and ATC codings. A medicationReference is read through the Medication the resource
-  contains ('#med1'), else the one of that id (a version ignored) in the export's Medication files,
-  else its display.
+  medicationCodeableConcept.text, else its first coding's display, else its RxNorm coding's, else
+  the first display a coding has; RxNorm and ATC codings. A medicationReference is read through
+  the Medication the resource contains ('#med1'), else the one of that id (a version ignored) in
+  the export's Medication files, else its display.
   A request runs from dispenseRequest.validityPeriod.start (else authoredOn) to validityPeriod.end,
   with expectedSupplyDuration (days or weeks) as days supply; a statement over its effectivePeriod
   (else effectiveDateTime / dateAsserted). A request or statement whose status says it is over
   (completed, stopped, on-hold: a held drug reads as stopped) ends at the earliest of that end (or
   start + supply) and its last update (meta.lastUpdated): validityPeriod is the window to dispense
-  in, not the course. Over with no end date and no supply duration, it lasts its start day:
+  in, not the course. Completed with no end date and no supply duration, it lasts its start day:
   Synthea's requests carry only authoredOn, and read as ongoing every drug a patient was ever
   prescribed would be active today; its last update is no clinical date (a bulk load sets it on
-  every resource). A request with doNotPerform true is skipped.
+  every resource). Stopped or held with neither, it ends at its last update (no refill gap
+  follows). A request with doNotPerform true is skipped.
 - Condition -> diagnoses: one row per coding in ICD-10-CM, WHO ICD-10, SNOMED CT or ICD-9-CM (EHRs
   code a problem in SNOMED CT and ICD-10-CM at once; each codelist sees the coding it lists), else
   one row of its first coding; onsetDateTime (else onsetPeriod.start, recordedDate). Resolved at
@@ -203,15 +204,18 @@ def _coding(concept: str, system: str, field: str = "code") -> str:
 
 
 def _first_display(concept: str, prefer: str = "") -> str:
-    """CodeableConcept `concept`'s text, else the display of its first coding in system `prefer`
-    (a drug's RxNorm coding), else the first display any coding has: an EHR may list a coding
-    without one first (an NDC code beside the RxNorm coding that names the drug)."""
+    """CodeableConcept `concept`'s text, else its first coding's display (the name read before, so a
+    stored prescription keeps its name, part of its fact key), else the display of its first coding
+    in system `prefer` (a drug's RxNorm coding), else the first display any coding has: an EHR may
+    list a coding without one first (an NDC code beside the RxNorm coding that names the drug)."""
+    codings = f"json_list({concept}->'$.coding')"
     displays = (
-        f"list_filter(list_transform(json_list({concept}->'$.coding'), "
-        f"lambda c: nullif(trim(c->>'$.display'), '')), lambda d: d IS NOT NULL)[1]"
+        f"list_filter(list_transform({codings}, lambda c: nullif(trim(c->>'$.display'), '')), "
+        "lambda d: d IS NOT NULL)[1]"
     )
     preferred = f"nullif(trim({_coding(concept, prefer, 'display')}), ''), " if prefer else ""
-    return f"coalesce(nullif(trim({concept}->>'$.text'), ''), {preferred}{displays})"
+    first = f"nullif(trim({codings}[1]->>'$.display'), '')"
+    return f"coalesce(nullif(trim({concept}->>'$.text'), ''), {first}, {preferred}{displays})"
 
 
 # Category codes that mean a laboratory result: FHIR's observation-category 'laboratory', and the HL7
@@ -421,15 +425,19 @@ def _end(start: str, stated_end: str, supply_days: str = "NULL") -> str:
     open-ended). Over (completed, stopped): the earliest of its stated end (or start + supply days)
     and its last update, the day it was marked over (no sooner than its start): a request's
     validityPeriod is the window to dispense in, not the course, and a stopped drug whose window
-    runs on is not taken. Over with no stated end at all: its start (one day, as OHDSI's drug era
-    builder and the OMOP profile read an exposure with no end and no supply), not its last update:
-    meta.lastUpdated is when the server last wrote the record, which a migration or bulk load sets
-    on every resource, so a course completed in 2018 would read as taken until last night's load. As
-    an end's cap it only shortens a stated course."""
+    runs on is not taken. Completed with no stated end at all: its start (one day, as OHDSI's drug
+    era builder and the OMOP profile read an exposure with no end and no supply), not its last
+    update: meta.lastUpdated is when the server last wrote the record, which a migration or bulk load
+    sets on every resource, so a course completed in 2018 would read as taken until last night's
+    load (with the refill gap after it). Stopped or held with no stated end: its last update, the
+    status change that stopped it (else its start), as the drug was taken until then; a stop has no
+    refill gap, so a load's date leaves no one taking it on a later as-of date. As an end's cap the
+    last update only shortens a stated course."""
     planned = f"coalesce({_day(stated_end)}, {_day(start)} + CAST({supply_days} AS INTEGER))"
     stopped = f"strftime(greatest({_day(LAST_UPDATE)}, {_day(start)}), '%Y-%m-%d')"
     return f"""CASE WHEN NOT {OVER} THEN {stated_end}
-            WHEN {stated_end} IS NULL AND {supply_days} IS NULL THEN {start}
+            WHEN {stated_end} IS NULL AND {supply_days} IS NULL
+            THEN CASE WHEN {HALTED} THEN coalesce({stopped}, {start}) ELSE {start} END
             WHEN {_day(LAST_UPDATE)} < {planned} THEN {stopped}
             ELSE {stated_end} END"""
 

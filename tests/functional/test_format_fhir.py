@@ -673,8 +673,8 @@ def test_a_stop_is_read_from_the_status_not_from_the_dates(tmp_path):
     }  # fmt: skip
     run_small(tmp_path, resources)
     got = rows(tmp_path, "SELECT patient_id, end_date::VARCHAR, stopped FROM prescriptions ORDER BY 1")
-    # p9: stopped with no end and no supply lasts its start day (its last update is no clinical date)
-    assert got == [("p7", "2026-10-29", False), ("p8", "2026-11-01", False), ("p9", "2026-10-01", True)]
+    # p9: stopped with no end and no supply ends at its last update, the status change
+    assert got == [("p7", "2026-10-29", False), ("p8", "2026-11-01", False), ("p9", "2026-11-10", True)]
     assert flagged(tmp_path / "audit.duckdb", "diuretic_electrolyte_monitoring") == {"p7", "p8"}
 
 
@@ -705,14 +705,15 @@ def test_a_course_over_with_no_end_is_not_taken_until_its_last_update(tmp_path):
 def test_the_drug_is_named_by_any_coding_and_a_versioned_medication_reference(tmp_path):
     """An EHR may list an NDC coding without a display before the RxNorm coding that names the drug:
     the name is the RxNorm coding's display (else the first display any coding has), not empty
-    (quarantined, and the diuretic user out of the check). A reference to a version of a Medication
-    ('Medication/med-f/_history/3') is that Medication."""
+    (quarantined, and the diuretic user out of the check). A first coding with a display still names
+    the drug (p4: the name stored before, part of the prescription's fact key). A reference to a
+    version of a Medication ('Medication/med-f/_history/3') is that Medication."""
     ndc = {"system": "http://hl7.org/fhir/sid/ndc", "code": "0054-4297-25"}
     rxnorm = {"system": RXNORM, "code": "197417", "display": "furosemide 40 MG Oral Tablet"}
     local = {"system": "urn:oid:1.2.3.4", "code": "F40"}
     named = {"system": "urn:oid:1.2.3.5", "code": "F40", "display": "Furosemide 40mg tablets"}
     resources = {
-        "Patient.ndjson": [patient(p, "1950-01-01", "female") for p in ("p1", "p2", "p3")],
+        "Patient.ndjson": [patient(p, "1950-01-01", "female") for p in ("p1", "p2", "p3", "p4")],
         "Medication.ndjson": [
             {"resourceType": "Medication", "id": "med-f", "code": {"coding": [ndc, rxnorm]}}
         ],
@@ -721,6 +722,7 @@ def test_the_drug_is_named_by_any_coding_and_a_versioned_medication_reference(tm
             medreq("m2", "p2", {"coding": [local, named]}),
             {k: v for k, v in medreq("m3", "p3", None).items() if k != "medicationCodeableConcept"}
             | {"medicationReference": {"reference": "Medication/med-f/_history/3"}},
+            medreq("m4", "p4", {"coding": [ndc | {"display": "FUROSEMIDE 40MG TAB"}, rxnorm]}),
         ],
         "Condition.ndjson": [coded("c1", "p1", [NUMB_LEG])],
     }
@@ -731,8 +733,9 @@ def test_the_drug_is_named_by_any_coding_and_a_versioned_medication_reference(tm
         ("p1", "furosemide 40 MG Oral Tablet", "197417"),
         ("p2", "Furosemide 40mg tablets", None),
         ("p3", "furosemide 40 MG Oral Tablet", "197417"),
+        ("p4", "FUROSEMIDE 40MG TAB", "197417"),
     ]
-    assert flagged(tmp_path / "audit.duckdb", "diuretic_electrolyte_monitoring") == {"p1", "p2", "p3"}
+    assert flagged(tmp_path / "audit.duckdb", "diuretic_electrolyte_monitoring") == {"p1", "p2", "p3", "p4"}
 
 
 def test_an_array_field_written_as_its_one_element_is_read_not_fatal(tmp_path):
@@ -768,7 +771,9 @@ def test_an_array_field_written_as_its_one_element_is_read_not_fatal(tmp_path):
 def test_a_held_drug_is_stopped_and_an_intended_or_optional_one_is_no_prescription(tmp_path):
     """on-hold: the drug is paused (an NSAID is often held for the very CKD a check would flag it
     beside), read as stopped at its last update; a statement `intended` (not taken yet) and a request
-    of intent `option` (one option of a request group, nobody's order) are skipped. As of 2026-11-20."""
+    of intent `option` (one option of a request group, nobody's order) are skipped. A held long-term
+    request with no window and no supply (p5) was taken from its start until it was held. As of
+    2026-11-20."""
     ckd4 = ("http://hl7.org/fhir/sid/icd-10-cm", "N18.4", "Chronic kidney disease, stage 4")
     held = {"status": "on-hold", "meta": {"lastUpdated": "2026-11-10T09:00:00Z"}}
     window = {"validityPeriod": {"start": "2026-11-01", "end": "2027-05-01"}}
@@ -778,19 +783,20 @@ def test_a_held_drug_is_stopped_and_an_intended_or_optional_one_is_no_prescripti
         "effectivePeriod": {"start": "2026-11-01"},
     }  # fmt: skip
     resources = {
-        "Patient.ndjson": [patient(p, "1950-01-01", "female") for p in ("p1", "p2", "p3", "p4")],
+        "Patient.ndjson": [patient(p, "1950-01-01", "female") for p in ("p1", "p2", "p3", "p4", "p5")],
         "MedicationRequest.ndjson": [
             medreq("m1", "p1", IBUPROFEN, "2026-11-01", dispenseRequest=window) | held,
             medreq("m2", "p2", IBUPROFEN, "2026-11-01", intent="option"),
             medreq("m4", "p4", IBUPROFEN, "2026-11-01", dispenseRequest=window),  # active: flagged
+            medreq("m5", "p5", IBUPROFEN, "2025-01-10") | held,
         ],
         "MedicationStatement.ndjson": [statement],
-        "Condition.ndjson": [coded(f"c{p}", p, [ckd4]) for p in ("p1", "p2", "p3", "p4")],
+        "Condition.ndjson": [coded(f"c{p}", p, [ckd4]) for p in ("p1", "p2", "p3", "p4", "p5")],
     }
     files = run_small(tmp_path, resources)
     assert files["prescriptions"]["skip_reasons"] == {"intent option": 1, "status intended": 1}
     got = rows(tmp_path, "SELECT patient_id, end_date::VARCHAR, stopped FROM prescriptions ORDER BY 1")
-    assert got == [("p1", "2026-11-10", True), ("p4", "2027-05-01", False)]
+    assert got == [("p1", "2026-11-10", True), ("p4", "2027-05-01", False), ("p5", "2026-11-10", True)]
     assert flagged(tmp_path / "audit.duckdb", "nsaid_kidney_disease") == {"p4"}
 
 
