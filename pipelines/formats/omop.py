@@ -206,11 +206,24 @@ SELECTS = {
     """,
     "prescriptions": """
         WITH concept AS ({one_concept}),
-        dated AS (
+        typed AS (
             SELECT d.*, try_cast(trim(d.drug_exposure_start_date) AS DATE) AS _start,
-                   try_cast(trim({drug_exposure_end_date}) AS DATE) AS _end,
-                   try_cast(trim({verbatim_end_date}) AS DATE) AS _verbatim_end
+                   try_cast(trim({drug_exposure_end_date}) AS DATE) AS _derived_end,
+                   try_cast(trim({verbatim_end_date}) AS DATE) AS _verbatim,
+                   try_cast(nullif(trim({days_supply}), '0') AS INTEGER) AS _supply
             FROM {main} d
+        ),
+        dated AS (  -- _stop: a verbatim end (the end the source recorded) before the end the ETL
+            -- derived (THEMIS: the end should be the verbatim one), else before the supply's last
+            -- day, else the only end there is; after the start (an ETL copying the start date into
+            -- it says nothing); _end: the course's end, the stop if any
+            SELECT d.*, coalesce(d._stop, d._derived_end) AS _end
+            FROM (SELECT t.*,
+                         CASE WHEN t._verbatim > t._start
+                                   AND t._verbatim < coalesce(t._derived_end, t._start + t._supply - 1,
+                                                              DATE '9999-12-31')
+                              THEN t._verbatim END AS _stop
+                  FROM typed t) d
         ),
         exposures AS (  -- the latest earlier exposure of the same drug: its end and its length;
             -- of two ending on one day, the one started last (a yearly renewal beside a record
@@ -252,8 +265,7 @@ SELECTS = {
                CASE WHEN d._renewed_days IS NOT NULL THEN NULL  -- its days supply ends it
                     -- the end the source recorded, before the one the ETL derived from the supply
                     -- (THEMIS: the end date should be the verbatim one when there is one): a stop
-                    WHEN d._verbatim_end >= d._start AND (d._end IS NULL OR d._verbatim_end < d._end)
-                    THEN strftime(d._verbatim_end, '%Y-%m-%d')
+                    WHEN d._stop IS NOT NULL THEN strftime(d._stop, '%Y-%m-%d')
                     WHEN nullif(trim({drug_exposure_end_date}), '') IS NULL
                          AND coalesce(nullif(trim({days_supply}), ''), '0') = '0'
                     THEN d.drug_exposure_start_date ELSE {drug_exposure_end_date} END AS end_date,

@@ -516,16 +516,25 @@ def test_a_verbatim_end_before_the_derived_one_and_a_stop_reason_are_stops(tmp_p
 3,3,2001,2026-11-01,,,30,32869,310798,Regimen completed
 4,4,2001,2026-10-01,2026-11-09,,40,32869,310798,
 5,5,2001,2026-10-01,2026-11-09,,40,32869,310798,Regimen completed
+6,1,2001,2024-11-04,2025-11-10,2025-02-01,371,32869,310798,Adverse reaction
+7,1,2001,2025-11-10,2025-11-10,,0,32869,310798,
+8,2,2001,2025-03-01,2025-03-30,2025-03-01,30,32869,310798,
+9,3,2001,2025-03-01,,2025-06-01,30,32869,310798,
 """
     summary, _ = _cdm_counts(tmp_path, "verbatim", drug_exposure=drugs)
-    assert summary["files"]["prescriptions"]["rows_loaded"] == 5
+    assert summary["files"]["prescriptions"]["rows_loaded"] == 9
     with duckdb.connect(str(tmp_path / "verbatim" / "audit.duckdb"), read_only=True) as con:
         got = con.execute(
-            "SELECT patient_id, end_date::VARCHAR, end_effective::VARCHAR, stopped FROM prescriptions ORDER BY 1"
+            "SELECT patient_id, end_date::VARCHAR, end_effective::VARCHAR, stopped FROM prescriptions "
+            "ORDER BY patient_id, start_date"
         ).fetchall()
     assert got == [
+        ("1", "2025-02-01", "2025-02-01", True),  # stopped early: the zero-day row after it renews
+        ("1", "2025-11-10", "2025-11-10", None),  # nothing (no course ran up to its day)
         ("1", "2026-10-20", "2026-10-20", True),  # the verbatim end: a stop
+        ("2", "2025-03-30", "2025-03-30", None),  # a verbatim end on the start day says nothing
         ("2", "2026-12-29", "2026-12-29", None),
+        ("3", None, "2025-03-31", None),  # a verbatim end after the supply's last day: the supply's
         ("3", None, "2026-12-01", True),
         ("4", "2026-11-09", "2026-11-09", None),  # ends with its supply: the refill gap follows
         ("5", "2026-11-09", "2026-11-09", True),  # stopped: none does
