@@ -283,7 +283,6 @@ def _day(value: str) -> str:
     return f"try_cast(left({value}, 10) AS DATE)"
 
 
-CODE = "(j->'$.code')"  # an Observation's or Condition's code
 LAST_UPDATE = "(j->>'$.meta.lastUpdated')"  # when the resource was last changed
 # The subject's Patient id: the Bulk Data IG lets a server write references relative ('Patient/p1')
 # or absolute, rooted in its base URL ('https://ehr.example/fhir/Patient/p1'); R4 lets one name a
@@ -340,19 +339,23 @@ NOT_LAB = (
     f"AND NOT list_has_any(list_transform({CATEGORIES}, lambda c: lower(c)), {LAB_CATEGORIES})"
 )
 
+
 # The value-bearing part of an Observation: the Observation itself, or, for one with no value of its
 # own whose results are its components (a panel written as component[] rather than hasMember, as some
 # HL7 v2 converters write a basic metabolic panel), each component with a value: one result each,
 # named by the Observation's id and the component's code ('bmp1#2823-3'). Not a vital sign's (a
 # blood pressure's systolic and diastolic): it is skipped once.
-OWN_VALUE = "coalesce(j->>'$.valueQuantity.value', j->>'$.valueInteger', j->>'$.valueString')"
-VALUED_COMPONENTS = (
-    "list_filter(json_list(j->'$.component'), lambda c: coalesce(c->>'$.valueQuantity.value', "
-    "c->>'$.valueInteger', c->>'$.valueString') IS NOT NULL)"
-)
+def _has_value(x: str) -> str:
+    """Whether Observation or component `x` (a JSON expression) has a value: the value[x] the
+    LABS select reads."""
+    values = (f"{x}->>'$.valueQuantity.value'", f"{x}->>'$.valueInteger'", f"{x}->>'$.valueString'")
+    return f"coalesce({', '.join(values)}) IS NOT NULL"
+
+
+VALUED_COMPONENTS = f"list_filter(json_list(j->'$.component'), lambda c: {_has_value('c')})"
 OBSERVATION_PARTS = f"""
 SELECT j, part, coalesce(part, j) AS v  -- v: the result's code and value
-FROM (SELECT j, unnest(CASE WHEN {OWN_VALUE} IS NULL AND len({VALUED_COMPONENTS}) > 0
+FROM (SELECT j, unnest(CASE WHEN NOT {_has_value("j")} AND len({VALUED_COMPONENTS}) > 0
                                  AND NOT coalesce({NOT_LAB}, false)  -- a blood pressure: one skip
                             THEN {VALUED_COMPONENTS} ELSE [NULL::JSON] END) AS part
       FROM {{Observation}})
