@@ -18,8 +18,9 @@ import json
 import logging
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import date, timedelta
+from itertools import groupby
 from typing import Any
 
 import duckdb
@@ -229,19 +230,22 @@ def evaluate_months(
     months: Sequence[date],
     overrides: Mapping,
     one_statement: bool = True,
+    narrowed: bool = False,
 ) -> None:
     """The check as of each month-end into `measure_rows` (month_end, patient_id, flagged), the
     patients dead on or before the month-end left out.
 
     `one_statement`: the check's SQL as a table macro of its parameters, joined laterally to the
     months: every month in one query, at about the cost of one. Otherwise the single-date evaluation
-    (`evaluate.compute`) month by month: the reference the tests hold the first to."""
+    (`evaluate.compute`) month by month: the reference the tests hold the first to. `narrowed`: the
+    caller holds `sources_of_patients_in` the check's population codelists open (checks that share
+    them narrow the data once)."""
     con.execute(
         "CREATE OR REPLACE TEMP TABLE measure_rows (month_end DATE, patient_id VARCHAR, flagged BOOLEAN)"
     )
     if one_statement:
         _as_macro(con, definition, overrides)
-        with sources_of_patients_in(con, definition.population_codelists):
+        with nullcontext() if narrowed else sources_of_patients_in(con, definition.population_codelists):
             for start in range(0, len(months), MONTHS_PER_STATEMENT):  # bounds the working set
                 _evaluate_in_one_statement(
                     con, definition, months[start : start + MONTHS_PER_STATEMENT], overrides
@@ -376,27 +380,35 @@ def compute_measures(
     fingerprints = {d.id: check_fingerprint(shared, d, overrides.get(d.id, {}), breakdowns) for d in selected}
     recomputed = {d.id: tuple(stale_months(con, d.id, wanted, fingerprints[d.id], data_fp)) for d in selected}
     due = [d for d in selected if recomputed[d.id]]
-    for definition in due:
-        _evaluate_and_store(
-            con,
-            run_id,
-            definition,
-            recomputed[definition.id],
-            overrides.get(definition.id, {}),
-            (fingerprints[definition.id], data_fp),
-            breakdowns,
-            one_statement,
-            definition.id in private,
-        )
-        log.info(
-            "%s: measures for %d of %d months evaluated",
-            definition.id,
-            len(recomputed[definition.id]),
-            len(wanted),
-        )
+    # checks drawn from the same population codelists (the three cramps checks) narrow the data once
+    for codelists, group in groupby(sorted(due, key=_population), key=_population):
+        with sources_of_patients_in(con, codelists) if one_statement else nullcontext():
+            for definition in group:
+                _evaluate_and_store(
+                    con,
+                    run_id,
+                    definition,
+                    recomputed[definition.id],
+                    overrides.get(definition.id, {}),
+                    (fingerprints[definition.id], data_fp),
+                    breakdowns,
+                    one_statement,
+                    definition.id in private,
+                )
+                log.info(
+                    "%s: measures for %d of %d months evaluated",
+                    definition.id,
+                    len(recomputed[definition.id]),
+                    len(wanted),
+                )
     if due:  # the months moved the deaths that end exposures: back to the as-of the checks left
         end_exposures_at_deaths_after(con, as_of)
     return recomputed
+
+
+def _population(definition: CheckDefinition) -> tuple[str, ...]:
+    """The codelists a check's population is drawn from, as the key checks are narrowed together by."""
+    return tuple(sorted(definition.population_codelists))
 
 
 def _evaluate_and_store(
@@ -413,7 +425,7 @@ def _evaluate_and_store(
     """Evaluate a check's stale months and store them with their fingerprints (the check's, and the
     data's per month); a private check's leave the fingerprints alone."""
     check_fp, data_fp = fingerprints
-    evaluate_months(con, definition, months, overrides, one_statement)
+    evaluate_months(con, definition, months, overrides, one_statement, narrowed=True)
     if not private:
         _refingerprint(con, run_id, definition.id, check_fp, {m: data_fp[m] for m in months})
     store_months(con, run_id, definition.id, months, breakdowns, private)

@@ -53,6 +53,8 @@
 --                                     running on it or in their refill gap; gap 0: active on it)
 --   drugs_active_in_window(codelists, on_day, days)      ... active at some time in the window
 --   drugs_started_by(codelists, on_day)                  ... started on or before on_day
+--   patients_on_drugs(codelists)        the patients with such a drug at any date (patient_id): a
+--                                      narrowing that needs no as-of date
 --   prescriptions_active_in_window(on_day, days)         every prescription (any drug), as above
 --   drug_stem(drug_name)               the name without strength, form or pack, lowercased: cut at its
 --                                      first digit after RxNorm's leading quantities and qualifiers
@@ -81,6 +83,9 @@
 --   results_by(analytes, on_day)       blood_results collected on or before on_day, with `day` (the
 --                                      collection date), `result` (kept whole: result_of) and `k`
 --                                      (latest_key): arg_max(result, k) is the last result by time
+--   results_of(analytes)               the same at any date: a series whose every row reads only the
+--                                      rows before it is the same up to any as-of date, and the
+--                                      monthly measures compute it once rather than once a month
 -- Labels and the flag
 --   listed(x)                         the distinct values, sorted, joined with '; ' (an aggregate)
 --   code_label(code, system)          'R25.2 (ICD-10-CM)'; code_labels(code, system) lists them
@@ -132,6 +137,8 @@ CREATE OR REPLACE TEMP MACRO flag_reason(flagged, text) AS CASE WHEN flagged THE
 
 CREATE OR REPLACE TEMP MACRO drugs_started_by(codelists, on_day) AS TABLE
     SELECT * FROM drug_exposures WHERE list_contains(codelists, codelist) AND start_date <= on_day;
+CREATE OR REPLACE TEMP MACRO patients_on_drugs(codelists) AS TABLE
+    SELECT DISTINCT patient_id FROM drug_exposures WHERE list_contains(codelists, codelist);
 CREATE OR REPLACE TEMP MACRO drugs_taken_on(codelists, on_day, gap_days) AS TABLE
     SELECT * FROM drug_exposures
     WHERE list_contains(codelists, codelist) AND taken_on(start_date, end_effective, stopped, on_day, gap_days);
@@ -187,8 +194,10 @@ CREATE OR REPLACE TEMP MACRO diagnosed_unresolved_on(codelists, on_day) AS TABLE
            min(recorded_at) AS first_at, max(recorded_at) AS last_at
     FROM diagnoses_unresolved_on(codelists, on_day) GROUP BY patient_id;
 
-CREATE OR REPLACE TEMP MACRO results_by(analytes, on_day) AS TABLE
+CREATE OR REPLACE TEMP MACRO results_of(analytes) AS TABLE
     SELECT *, collected_at::DATE AS day, result_of(value, value_comparator) AS result,
            latest_key(collected_at, value, value_comparator) AS k
     FROM blood_results
-    WHERE list_contains(analytes, analyte) AND collected_at::DATE <= on_day;
+    WHERE list_contains(analytes, analyte);
+CREATE OR REPLACE TEMP MACRO results_by(analytes, on_day) AS TABLE
+    SELECT * FROM results_of(analytes) WHERE day <= on_day;

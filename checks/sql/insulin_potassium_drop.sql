@@ -62,19 +62,24 @@ diuretic AS (
     WHERE ongoing_on(d.end_effective, greatest(window_start($as_of, $lookback_days), i.insulin_since))
     GROUP BY d.patient_id
 ),
-potassium_history AS (
-    SELECT b.*
-    FROM results_by(['potassium'], $as_of) b
-    JOIN insulin i USING (patient_id)
-),
 latest AS (
     -- the latest result up to as-of, in the lookback or before it (evidence, and the priority)
     SELECT patient_id, max(day) AS last_potassium_at,
            -- by its full timestamp (two results of one day: the later one)
            arg_max(result_text, k) AS last_potassium,
            coalesce(arg_max(result_below(value, value_comparator, $potassium_low), k), false) AS last_low
-    FROM potassium_history
+    FROM results_by(['potassium'], $as_of)
+    WHERE patient_id IN (SELECT patient_id FROM insulin)
     GROUP BY patient_id
+),
+potassium_history AS (
+    -- every result of the patients ever on insulin, whatever the as-of date: what drawn, series and
+    -- runs compute from a result reads only the results before it, so they are the same up to any
+    -- as-of date, and the monthly measures compute them once rather than once a month (the as-of
+    -- cut is made in `recent`)
+    SELECT *
+    FROM results_of(['potassium'])
+    WHERE patient_id IN (SELECT patient_id FROM patients_on_drugs(['insulins']))
 ),
 drawn AS (
     -- every result up to as-of, one per timestamp: several on one identical timestamp (one draw
@@ -119,7 +124,8 @@ recent AS (
                                                         ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
                      AS high_on
           FROM runs)
-    WHERE day >= window_start($as_of, $lookback_days)
+    WHERE in_window(day, $as_of, $lookback_days)
+      AND patient_id IN (SELECT patient_id FROM insulin)
 ),
 insulin_days AS (
     -- the days a result was collected while on insulin: from a course's start to its end, and up to
