@@ -72,24 +72,33 @@ estimated_egfr AS (
     -- and the sex); a censored creatinine gives none. The laboratory's own eGFR of that day stands,
     -- even at another time of day (the same sample's results a few minutes apart, or a date-only eGFR
     -- beside a timed creatinine): near 60 a UK laboratory's CKD-EPI 2009 reads a few units below it
-    SELECT c.patient_id, c.collected_at, c.day, c.value AS creatinine,
-           ckd_epi_2021(c.value, age_on(s.birth_date, c.day), s.sex) AS estimate
-    FROM results_by(['creatinine'], $as_of) c
-    JOIN src_patient_state s USING (patient_id)
-    WHERE c.patient_id IN (SELECT patient_id FROM population)
-      AND c.value_comparator IS NULL
-      AND NOT EXISTS (SELECT 1 FROM reported_egfr r WHERE r.patient_id = c.patient_id AND r.day = c.day)
+    -- With no birth date (or no patients row), the estimate at 18: CKD-EPI falls with age, so no
+    -- adult's eGFR is higher, and it is kept as an upper bound ('<=42') only when it is below
+    -- egfr_threshold (certainly below it); a higher bound says nothing, and is not the latest eGFR
+    SELECT *
+    FROM (
+        SELECT c.patient_id, c.collected_at, c.day, c.value AS creatinine,
+               s.birth_date IS NULL AS age_unknown,
+               ckd_epi_2021(c.value, coalesce(age_on(s.birth_date, c.day), 18), s.sex) AS estimate
+        FROM results_by(['creatinine'], $as_of) c
+        LEFT JOIN src_patient_state s USING (patient_id)
+        WHERE c.patient_id IN (SELECT patient_id FROM population)
+          AND c.value_comparator IS NULL
+          AND NOT EXISTS (SELECT 1 FROM reported_egfr r WHERE r.patient_id = c.patient_id AND r.day = c.day)
+    )
+    WHERE NOT age_unknown OR estimate < $egfr_threshold
 ),
 egfr AS (
     -- the latest eGFR by timestamp (latest_key), reported or estimated, judged on its bound when
     -- censored: a '>60' (as laboratories report a normal eGFR) is not below 60, a '<15' is below 30
     SELECT patient_id, max(day) AS latest_egfr_at, arg_max(latest, k) AS latest
     FROM (
-        SELECT patient_id, day, k, {'egfr': result, 'creatinine': CAST(NULL AS DOUBLE)} AS latest
+        SELECT patient_id, day, k, {'egfr': result, 'creatinine': CAST(NULL AS DOUBLE), 'age_unknown': false} AS latest
         FROM reported_egfr
         UNION ALL
         SELECT patient_id, day, latest_key(collected_at, estimate, NULL),
-               {'egfr': result_of(estimate, CAST(NULL AS VARCHAR)), 'creatinine': creatinine}
+               {'egfr': result_of(estimate, CASE WHEN age_unknown THEN '<=' END), 'creatinine': creatinine,
+                'age_unknown': age_unknown}
         FROM estimated_egfr
         WHERE estimate IS NOT NULL
     )
@@ -99,7 +108,8 @@ judged AS (
     SELECT p.*, c.ckd_codes, c.ckd_since, g.latest_egfr_at,
            result_text_of(g.latest.egfr)
            || CASE WHEN g.latest.creatinine IS NOT NULL
-                   THEN ' (CKD-EPI 2021 from creatinine ' || result_text(g.latest.creatinine, NULL) || ' umol/L)'
+                   THEN ' (CKD-EPI 2021' || CASE WHEN g.latest.age_unknown THEN ' at 18, age unknown,' ELSE '' END
+                        || ' from creatinine ' || result_text(g.latest.creatinine, NULL) || ' umol/L)'
                    ELSE '' END AS latest_egfr,
            c.ckd_codes IS NOT NULL AS has_ckd,
            coalesce(c.severe_ckd, false) AS severe_ckd,
