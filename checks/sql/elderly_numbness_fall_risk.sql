@@ -40,7 +40,8 @@ named AS (
            -- not a systemic medicine either: eye, ear and nasal preparations (ATC S, R01A, or the
            -- form in the name); mouth, vaginal, scalp and skin-care products (ATC A01, G01, G02,
            -- emollients, shampoos, pessaries); and appliances, which are not medicines at all (ATC V07,
-           -- pen needles, lancets, test strips, meters, syringes, hosiery, dressings, sharps bins,
+           -- pen needles, lancets, test strips, meters, glucose sensors and transmitters, pump pods,
+           -- infusion sets and reservoirs, syringes, hosiery, dressings, sharps bins,
            -- inhaler spacers, catheters and sheaths, drainage and stoma bags: Drug Tariff Part IX).
            -- A medicine supplied in a device is a medicine: 'Denosumab 60mg/1ml solution for
            -- injection pre-filled syringes', '1 ML denosumab 60 MG/ML Prefilled Syringe [Prolia]',
@@ -54,7 +55,8 @@ named AS (
                                  '(^|[^a-z])(vaginal|pessar(y|ies)|mouthwash|mouth ?wash|shampoo|emollient'
                                  || '|bath (oil|additive))([^a-z]|$)')
                OR (regexp_matches(lower(a.drug_name),
-                                  '(^|[^a-z])(needles?|lancets?|test strips?|strips|meter'
+                                  '(^|[^a-z])(needles?|lancets?|test strips?|strips|meters?|sensors?|transmitters?'
+                                  || '|pods?|infusion sets?|reservoirs?'
                                   || '|syringes?|hosiery|stockings?|dressings?|sharps|bandages?|spacers?'
                                   || '|aerochamber|volumatic|catheters?|sheaths?|stoma|colostomy|ileostomy'
                                   || '|urostomy|ostomy|(leg|night|drainage|urine|urinary) bags?)([^a-z]|$)')

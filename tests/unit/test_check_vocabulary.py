@@ -442,21 +442,26 @@ DRUG_STEMS = [
     # RxNorm clinical drugs (Synthea, OMOP): one stem for every strength and release form
     ("amlodipine 2.5 MG Oral Tablet", "amlodipine"),
     ("amLODIPine 5 MG Oral Tablet", "amlodipine"),
-    ("24 HR metformin hydrochloride 500 MG Extended Release Oral Tablet", "metformin hydrochloride"),
-    ("metformin hydrochloride 500 MG Oral Tablet", "metformin hydrochloride"),
-    (
-        "Abuse-Deterrent 12 HR oxycodone hydrochloride 10 MG Extended Release Oral Tablet",
-        "oxycodone hydrochloride",
-    ),
+    ("24 HR metformin hydrochloride 500 MG Extended Release Oral Tablet", "metformin"),
+    ("metformin hydrochloride 500 MG Oral Tablet", "metformin"),
+    ("Abuse-Deterrent 12 HR oxycodone hydrochloride 10 MG Extended Release Oral Tablet", "oxycodone"),
     ("72 HR fentanyl 0.025 MG/HR Transdermal System", "fentanyl"),
     # leading quantities and an NDA number are not the drug
     ("120 ACTUAT fluticasone propionate 0.044 MG/ACTUAT Metered Dose Inhaler", "fluticasone propionate"),
     ("NDA020503 200 ACTUAT albuterol 0.09 MG/ACTUAT Metered Dose Inhaler", "albuterol"),
-    ("1 ML medroxyprogesterone acetate 150 MG/ML Injection", "medroxyprogesterone acetate"),
+    ("1 ML medroxyprogesterone acetate 150 MG/ML Injection", "medroxyprogesterone"),
     ("{28 (norethindrone 0.35 MG Oral Tablet) } Pack [Errin 28 Day]", "norethindrone"),
     # dm+d and free text
     ("Amlodipine 10mg tablets", "amlodipine"),
     ("Co-codamol 30mg/500mg tablets", "co-codamol"),
+    # a salt after the name is the same drug (a dose change written with and without it); a salt
+    # that is the drug's first word stays
+    ("Losartan potassium 50mg tablets", "losartan"),
+    ("Amlodipine besilate 5mg tablets", "amlodipine"),
+    ("Metoprolol succinate 47.5mg prolonged-release tablets", "metoprolol"),
+    ("Levothyroxine sodium 50microgram tablets", "levothyroxine"),
+    ("Potassium chloride 600mg modified-release tablets", "potassium"),
+    ("Sodium valproate 200mg gastro-resistant tablets", "sodium valproate"),
     ("Humulin M3", "humulin m"),
     # a name that starts with its strength, or has none, is kept whole
     ("0.9% sodium chloride", "0.9% sodium chloride"),
