@@ -86,3 +86,16 @@ def test_ingest_benchmark_runs_and_reports_the_median_of_its_pairs(monkeypatch, 
     assert len(figures["time_ratios"]) == 3
     assert figures["time_ratio"] == sorted(figures["time_ratios"])[1]
     assert figures["clinic_audit"]["seconds"] > 0 and figures["floor"]["peak_mb"] > 0
+
+
+def test_measures_benchmark_reports_a_ratio_per_pair_and_every_check(tmp_path, capsys):
+    from checks.evaluate import all_checks
+    from tests.bench import bench_measures
+
+    figures = bench_measures.main(
+        ["--patients", "300", "--repeat", "2", "--months", "3", "--workdir", str(tmp_path)]
+    )
+    assert len(figures["ratios"]) == 2 and all(r > 0 for r in figures["ratios"])
+    printed = capsys.readouterr().out
+    assert "median ratio, measures / checks" in printed
+    assert all(d.id in printed for d in all_checks())
