@@ -10,7 +10,13 @@ the thin Click layer.
 
 __version__ = "0.1.0"
 
+import csv
 import warnings
+
+# Python's csv module refuses a field over 128 KiB (csv.Error, which reached the user as an internal
+# error, exit 1): a header or a review sheet with one long field is bad input, judged like any other
+# (exit 3 naming the file). Raised to the longest record the readers take (csv_scan.MAX_RECORD_BYTES).
+csv.field_size_limit(8 << 20)
 
 # With the optional Spark engine installed, `import pandera` imports pyspark.pandas, which warns on
 # stderr about the pandas version at every start; the engine does not use pyspark.pandas, and a

@@ -598,3 +598,17 @@ def test_mimic_labevents_are_counted_by_the_comma_the_reader_uses_whatever_the_h
         counts = summary(tmp_path)["files"]["labs"]
         assert counts["rows_read"] == len(lines) - 1 == counts["rows_loaded"] + counts["rows_duplicate"]
         assert quarantined(tmp_path, "labevents.csv.gz") == []
+
+
+@pytest.mark.parametrize(
+    "header",
+    [H + ",note_" + "x" * (140 << 10), '{"a":"' + "x" * (300 << 10) + '"}'],
+    ids=["a 140 KiB header field", "a 300 KiB line of no commas"],
+)
+def test_a_header_field_over_128_kib_is_bad_input_not_an_internal_error(tmp_path, capsys, header):
+    """Python's csv module refuses a field over 128 KiB: the header's reader raised csv.Error, which
+    ended the run as an internal error (exit 1). It is an unusable file: exit 3, naming it."""
+    labs_file(tmp_path, (header + "\nP1,2026-01-02,2823-3,Potassium,4.1,mmol/L\n").encode())
+    assert run(tmp_path) == 3
+    err = capsys.readouterr().err
+    assert "labs.csv" in err and "internal error" not in err
