@@ -12,6 +12,7 @@ import dataclasses
 import errno
 import gzip
 import logging
+import math
 import os
 import signal
 import sys
@@ -106,11 +107,20 @@ def _settings(ctx: click.Context, config: Path | None, **cli_values: Any) -> Set
     return settings
 
 
+def _finite(_ctx: click.Context, _param: click.Parameter, value: float | None) -> float | None:
+    """A number of seconds: FloatRange lets 'nan' through (no comparison holds), which failed the
+    lock's wait as an internal error (exit 1), and 'inf' says no timeout; both are usage errors."""
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter(f"{value} is not a number of seconds")
+    return value
+
+
 wait_options = [
     click.option("--wait", is_flag=True, help="If another run holds the database, wait for it to finish."),
     click.option(
         "--wait-timeout",
         type=click.FloatRange(min=0),
+        callback=_finite,
         help="With --wait, give up (exit 5) after this many seconds; implies --wait.",
     ),
 ]

@@ -124,3 +124,13 @@ def test_a_database_path_that_is_a_symlink_loop_is_exit_6(tmp_path, capsys, link
     err = capsys.readouterr().err
     assert str(db) in err and "symlink loop" in err and "internal error" not in err
     assert cli("runs", "--db", str(db)) == EXIT_STORAGE
+
+
+@pytest.mark.parametrize("seconds", ["nan", "inf", "-1"])
+def test_a_wait_timeout_that_is_no_number_of_seconds_is_a_usage_error(tmp_path, capsys, seconds):
+    """click's FloatRange lets 'nan' through (no comparison holds), and the lock's wait then failed as
+    an internal error (exit 1); 'inf' is no timeout. Each is refused before anything is read."""
+    args = run_args(tmp_path, tmp_path / "missing-export", "--wait-timeout", seconds)
+    assert cli(*args) == 2
+    assert "--wait-timeout" in capsys.readouterr().err
+    assert not (tmp_path / "audit.duckdb").exists()
