@@ -882,16 +882,21 @@ def _note(
 
 
 def _record_once(con: duckdb.DuckDBPyConnection, target: str, new: str) -> None:
-    """Append the new quarantine or note rows, each (file, line, rule, original) recorded only once:
-    a rerun of the same export records no bad row twice. `target` and `new` are internal names."""
+    """Append the new quarantine or note rows, each recorded only once: a rerun of the same export,
+    or of an overlapping one, records no bad row twice. A row an earlier run recorded is the same
+    file, rule and original text at any line: a rolling-window export moves every line each night,
+    and keyed by its line each bad row was recorded again every night. Within one run, identical
+    bad lines are each recorded (by line); a row with no original text (a joined format's) is
+    matched by its line as well. `target` and `new` are internal names."""
     con.execute(
         f"""
         INSERT INTO {target}
         SELECT n.* FROM {new} n
         WHERE NOT EXISTS (
             SELECT 1 FROM {target} q
-            WHERE q.table_name = n.table_name AND q.file = n.file AND q.line IS NOT DISTINCT FROM n.line
-              AND q.rule = n.rule AND q.original IS NOT DISTINCT FROM n.original
+            WHERE q.table_name = n.table_name AND q.file = n.file AND q.rule = n.rule
+              AND q.original IS NOT DISTINCT FROM n.original
+              AND (q.line IS NOT DISTINCT FROM n.line OR (n.original IS NOT NULL AND q.run_id <> n.run_id))
         )
         """  # noqa: S608 - internal table names
     )

@@ -60,6 +60,26 @@ def test_overlapping_exports_add_only_new_rows(tmp_path):
     assert table_counts(tmp_path / "audit.duckdb")["labs"] == 130
 
 
+def test_a_rolling_export_records_a_bad_row_once_wherever_its_line_moves(tmp_path):
+    """A rolling-window export drops its oldest rows each night, so a bad row is on another line:
+    keyed by its line, it was quarantined again every night. Two identical bad lines in one file
+    are still two records, and a bad row first seen tonight is recorded."""
+    bad = "P1,2026-02-30,2823-3,K,4,mmol/L\n"
+    write_export(tmp_path / "night1", labs=HEADER + lab_rows(0, 50) + bad + lab_rows(50, 60) + bad)
+    write_export(tmp_path / "night2", labs=HEADER + lab_rows(10, 50) + bad + lab_rows(50, 70) + bad)
+    write_export(
+        tmp_path / "night3",
+        labs=HEADER + lab_rows(20, 50) + bad + lab_rows(50, 70) + "P2,2026-13-01,2823-3,K,4,mmol/L\n",
+    )
+    run(tmp_path, "night1")
+    second = run(tmp_path, "night2")
+    assert second["files"]["labs"]["rows_rejected"] == 2  # still counted, and reported, each night
+    run(tmp_path, "night3")
+    with duckdb.connect(str(tmp_path / "audit.duckdb"), read_only=True) as con:
+        lines = con.execute("SELECT line FROM quarantine WHERE file = 'labs.csv' ORDER BY line").fetchall()
+    assert lines == [(52,), (53,), (63,)]  # night 1's two at their first lines, and night 3's new one (53)
+
+
 def test_run_files_record_each_files_size_and_sha256(tmp_path):
     # A file of a new size is staged while it is hashed; the hash recorded must still be the file's.
     labs = write_export(tmp_path / "night1", labs=HEADER + lab_rows(0, 40)) / "labs.csv"
