@@ -152,14 +152,32 @@ def _duckdb_trim(tree: exp.Expression) -> exp.Expression:
     return tree
 
 
-def _duckdb_regex(tree: exp.Expression) -> exp.Expression:
-    """Each literal pattern of regexp_matches / regexp_replace / regexp_extract as Java reads it the
-    way RE2 does (_java_pattern); a pattern that is no literal is left as it is (the checks write
-    them all as literals)."""
+def _literal_text(node: exp.Expression | None) -> str | None:
+    """The text of a string literal, or of literals joined by || ('(a|b' || '|c)', as a long pattern
+    is written over lines); None for anything else."""
+    if isinstance(node, exp.Literal) and node.is_string:
+        return node.this
+    if isinstance(node, exp.DPipe):
+        left, right = _literal_text(node.this), _literal_text(node.expression)
+        return None if left is None or right is None else left + right
+    return None
+
+
+def _duckdb_regex(tree: exp.Expression, strict: bool = False) -> exp.Expression:
+    """Each pattern of regexp_matches / regexp_replace / regexp_extract as Java reads it the way RE2
+    does (_java_pattern): a literal, or literals joined by || (folded into one first: left joined,
+    Java read '\\s' and '$' its own way). `strict` (a check's whole query, its macros expanded): a
+    pattern that is neither fails the translation rather than reach Spark as RE2 wrote it; in a
+    macro's body it may still be a parameter."""
     for node in list(tree.find_all(exp.RegexpLike, exp.RegexpReplace, exp.RegexpExtract)):
         pattern = node.args.get("expression")
-        if isinstance(pattern, exp.Literal) and pattern.is_string:
-            pattern.replace(exp.Literal.string(_java_pattern(pattern.this)))
+        text = _literal_text(pattern)
+        if text is not None:
+            pattern.replace(exp.Literal.string(_java_pattern(text)))
+        elif strict:
+            raise TranslationError(
+                f"a regular expression that is no literal cannot be read as on DuckDB: {node.sql()}"
+            )
     return tree
 
 
@@ -362,7 +380,7 @@ def to_spark(sql: str, macros: dict[str, Macro] | None = None, texts: bool = Fal
         tree = sqlglot.parse_one(_duckdb(sql), read=DuckDBAsWritten)
     except sqlglot.errors.ParseError as error:
         raise TranslationError(str(error)) from None
-    tree = _duckdb_trim(_duckdb_regex(_duckdb_epoch(_duckdb_lowering(_duckdb_rounding(tree)))))
+    tree = _duckdb_trim(_duckdb_regex(_duckdb_epoch(_duckdb_lowering(_duckdb_rounding(tree))), strict=True))
     tree = _spark_forms(expand(tree, spark_vocabulary() if macros is None else macros))
     return (_parameter_texts(tree) if texts else tree).sql(dialect="spark")
 

@@ -23,6 +23,9 @@ NAMES = [
     "zzalpha\x0b5 mg",  # a vertical tab: a space to Java's \\s, not to RE2's
     "zzbeta\x0bwith\x0bzzgamma",
     "zzdelta\x0c5 mg",
+    "losartan\x0bpotassium 50 mg",  # a pattern written over lines (||) is translated too
+    "losartan potassium\u2028",
+    "losartan potassium\u0085",
 ]
 
 
@@ -31,7 +34,8 @@ PATTERNS = (
     "regexp_matches(s, '(eye|ear) ?(drops?|spray)'), regexp_matches(s, 'a[$]b'), "
     "regexp_matches(s, '^[a-z]+ [0-9]+mg.tab'), regexp_matches(s, 'mg\\$|mg$'), "
     "regexp_matches(s, '[a-z]\\s*[/+]\\s*[a-z]|\\s(with|and)\\s'), regexp_replace(s, '[\\s,]+', '_', 'g'), "
-    "regexp_replace(s, '\\S+', 'w', 'g')"
+    "regexp_replace(s, '\\S+', 'w', 'g'), "
+    "regexp_replace(s, '(\\s+(potassium' || '|besilate))+(\\s|$)', ' ', 'g')"
 )
 
 

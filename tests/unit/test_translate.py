@@ -67,3 +67,17 @@ def test_a_list_index_past_the_end_is_null_on_spark_as_on_duckdb() -> None:
     n-th start of a shorter list); Spark's element_at raises there, try_element_at does not."""
     query = translate.to_spark("SELECT [1, 2][5] AS x, [1, 2][2] AS y", {})
     assert "TRY_ELEMENT_AT" in query.upper() and "(ELEMENT_AT" not in query.upper().replace("TRY_", "")
+
+
+def test_a_pattern_written_over_lines_is_read_by_java_as_re2_reads_it() -> None:
+    """A long pattern is written as literals joined by || (drug_stem's salts): it is folded into one
+    literal and translated (RE2's '\\s' and '$' as Java sets them), not passed to Spark as written."""
+    spark = translate.to_spark(
+        "SELECT regexp_replace(s, '(\\s+(potassium' || '|besilate))+(\\s|$)', ' ') FROM t"
+    )
+    assert "\\z" in spark and "||" not in spark and "CONCAT" not in spark.upper()
+
+
+def test_a_pattern_that_is_no_literal_is_refused() -> None:
+    with pytest.raises(translate.TranslationError, match="regular expression"):
+        translate.to_spark("SELECT regexp_matches(s, p) FROM t")
