@@ -61,8 +61,9 @@
 --                                      ('24 HR ', '120 ACTUAT ', '1 ML ', 'NDA020503 ', 'Abuse-Deterrent ',
 --                                      a pack's '{28 ('): 'amLODIPine 5 MG Oral Tablet' and 'Amlodipine 10mg
 --                                      tablets' are 'amlodipine'; a name that is all strength stays whole;
---                                      a salt after the name goes ('Losartan potassium 50mg' is 'losartan',
---                                      'Potassium chloride 600mg' is 'potassium')
+--                                      a salt after the name goes ('Losartan potassium 50mg' is 'losartan'),
+--                                      unless the name starts with a mineral or salt ('potassium chloride',
+--                                      'calcium acetate' stay whole: without_salt)
 --   is_combination(drug_name)          a product of two or more drugs by its name: 'x / y', 'x + y', 'x & y',
 --                                      'x with y', 'x and y', 'x plus y' (RxNorm writes 'a / b'; dm+d 'a with b');
 --                                      a strength per unit ('1 MG/ML', '100micrograms/dose', '0.025 MG/HR')
@@ -147,18 +148,26 @@ CREATE OR REPLACE TEMP MACRO drugs_taken_on(codelists, on_day, gap_days) AS TABL
 CREATE OR REPLACE TEMP MACRO drugs_active_in_window(codelists, on_day, days) AS TABLE
     SELECT * FROM drug_exposures
     WHERE list_contains(codelists, codelist) AND active_in_window(start_date, end_effective, on_day, days);
-CREATE OR REPLACE TEMP MACRO drug_stem(name) AS coalesce(
-    nullif(trim(regexp_replace(regexp_replace(
-        regexp_replace(lower(name),
-                       '^(\s*((abuse-deterrent|nda[0-9]+)\s+|[0-9.]+\s*(hr|hour|actuat|ml|day)s?\s+|\{\s*[0-9]+\s*\())+',
-                       ''),
-        '\s*[0-9].*$', ''),
-        -- a salt after the drug's name ('losartan potassium', 'amlodipine besilate'): the same drug
+-- A salt after the drug's name ('losartan potassium', 'amlodipine besilate'): the same drug. A stem
+-- whose first word is a mineral or a salt ('potassium chloride', 'calcium acetate', 'sodium
+-- citrate') is named by its salt and keeps it: calcium carbonate and calcium acetate are two drugs.
+CREATE OR REPLACE TEMP MACRO without_salt(stem) AS CASE
+    WHEN regexp_matches(stem, '^(potassium|sodium|calcium|magnesium|ferrous|ferric|zinc|lithium|aluminium|aluminum'
+                              || '|ammonium|hydrochloride|sulfate|sulphate)(\s|$)')
+        THEN stem
+    ELSE coalesce(nullif(trim(regexp_replace(stem,
         '(\s+(potassium|sodium|calcium|magnesium|hydrochloride|hcl|besilate|besylate|maleate'
         || '|mesilate|mesylate|fumarate|hemifumarate|succinate|tartrate|bitartrate|citrate|sulfate'
         || '|sulphate|phosphate|acetate|bromide|hydrobromide|chloride|carbonate|nitrate|lactate'
         || '|gluconate|hyclate|embonate|pamoate|medoxomil|cilexetil|erbumine|arginine|dihydrate'
-        || '|monohydrate|trihydrate|hemihydrate|anhydrous))+(\s|$)', ' ', 'g')), ''),
+        || '|monohydrate|trihydrate|hemihydrate|anhydrous))+(\s|$)', ' ', 'g')), ''), stem)
+END;
+CREATE OR REPLACE TEMP MACRO drug_stem(name) AS coalesce(
+    nullif(without_salt(trim(regexp_replace(
+        regexp_replace(lower(name),
+                       '^(\s*((abuse-deterrent|nda[0-9]+)\s+|[0-9.]+\s*(hr|hour|actuat|ml|day)s?\s+|\{\s*[0-9]+\s*\())+',
+                       ''),
+        '\s*[0-9].*$', ''))), ''),
     lower(name));
 CREATE OR REPLACE TEMP MACRO is_combination(name) AS
     regexp_matches(

@@ -60,9 +60,13 @@ named AS (
                                   || '|syringes?|hosiery|stockings?|dressings?|sharps|bandages?|spacers?'
                                   || '|aerochamber|volumatic|catheters?|sheaths?|stoma|colostomy|ileostomy'
                                   || '|urostomy|ostomy|(leg|night|drainage|urine|urinary) bags?)([^a-z]|$)')
+                   -- a medicine's ATC code (not V, various) says a medicine: 'APO-go POD 5mg/ml
+                   -- solution for infusion in cartridge' is apomorphine, N04BC07
+                   AND (a.atc_code IS NULL OR starts_with(a.atc_code, 'V'))
                    AND NOT (regexp_matches(lower(a.drug_name),
                                            '(^|[^a-z])(injection|injectable|pre-?filled|subcutaneous'
-                                           || '|intramuscular|intravenous)([^a-z]|$)')
+                                           || '|intramuscular|intravenous|solution for infusion'
+                                           || '|cartridges?)([^a-z]|$)')
                             AND NOT regexp_matches(lower(a.drug_name),
                                                    'flush|sodium chloride|water for injection')))
                AS local_form,

@@ -460,8 +460,15 @@ DRUG_STEMS = [
     ("Amlodipine besilate 5mg tablets", "amlodipine"),
     ("Metoprolol succinate 47.5mg prolonged-release tablets", "metoprolol"),
     ("Levothyroxine sodium 50microgram tablets", "levothyroxine"),
-    ("Potassium chloride 600mg modified-release tablets", "potassium"),
+    ("Potassium chloride 600mg modified-release tablets", "potassium chloride"),
+    ("Potassium citrate 1.5g effervescent tablets", "potassium citrate"),
+    ("Calcium carbonate 1.25g chewable tablets", "calcium carbonate"),
+    ("Calcium acetate 1g tablets", "calcium acetate"),
     ("Sodium valproate 200mg gastro-resistant tablets", "sodium valproate"),
+    # characters RE2 and Java read differently stay as DuckDB reads them (tests/spark)
+    ("losartan\x0bpotassium 50 mg", "losartan\x0bpotassium"),
+    ("losartan potassium\u2028", "losartan potassium\u2028"),
+    ("losartan potassium\u0085", "losartan potassium\u0085"),
     ("Humulin M3", "humulin m"),
     # a name that starts with its strength, or has none, is kept whole
     ("0.9% sodium chloride", "0.9% sodium chloride"),
