@@ -72,21 +72,24 @@ estimated_egfr AS (
     -- and the sex); a censored creatinine gives none. The laboratory's own eGFR of that day stands,
     -- even at another time of day (the same sample's results a few minutes apart, or a date-only eGFR
     -- beside a timed creatinine): near 60 a UK laboratory's CKD-EPI 2009 reads a few units below it
-    -- With no birth date (or no patients row), the estimate at 18: CKD-EPI falls with age, so no
-    -- adult's eGFR is higher, and it is kept as an upper bound ('<=42') only when it is below
-    -- egfr_threshold (certainly below it); a higher bound says nothing, and is not the latest eGFR
+    -- With no birth date (or no patients row) the age is unknown, and CKD-EPI falls with age: the
+    -- estimate at 18 is the highest any adult's could be. Kept as that bound ('<=31') only from the
+    -- patient's latest creatinine and only when below egfr_threshold (certainly below it); an older
+    -- one is not the latest eGFR when a newer creatinine says nothing (creatinine 60: at least 77 at
+    -- any adult age), and a higher bound says nothing either: the latest eGFR is then as it was
     SELECT *
     FROM (
-        SELECT c.patient_id, c.collected_at, c.day, c.value AS creatinine,
+        SELECT c.patient_id, c.collected_at, c.day, c.value AS creatinine, c.value_comparator,
                s.birth_date IS NULL AS age_unknown,
-               ckd_epi_2021(c.value, coalesce(age_on(s.birth_date, c.day), 18), s.sex) AS estimate
+               ckd_epi_2021(c.value, coalesce(age_on(s.birth_date, c.day), 18), s.sex) AS estimate,
+               c.collected_at = max(c.collected_at) OVER (PARTITION BY c.patient_id) AS latest_creatinine
         FROM results_by(['creatinine'], $as_of) c
         LEFT JOIN src_patient_state s USING (patient_id)
         WHERE c.patient_id IN (SELECT patient_id FROM population)
-          AND c.value_comparator IS NULL
-          AND NOT EXISTS (SELECT 1 FROM reported_egfr r WHERE r.patient_id = c.patient_id AND r.day = c.day)
-    )
-    WHERE NOT age_unknown OR estimate < $egfr_threshold
+    ) c
+    WHERE c.value_comparator IS NULL
+      AND NOT EXISTS (SELECT 1 FROM reported_egfr r WHERE r.patient_id = c.patient_id AND r.day = c.day)
+      AND (NOT c.age_unknown OR (c.latest_creatinine AND c.estimate < $egfr_threshold))
 ),
 egfr AS (
     -- the latest eGFR by timestamp (latest_key), reported or estimated, judged on its bound when

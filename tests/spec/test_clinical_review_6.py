@@ -56,7 +56,8 @@ def test_a_flurbiprofen_throat_spray_is_no_systemic_nsaid(tmp_path):
 # nsaid_kidney_disease: a creatinine of a patient whose birth date the export lacks. CKD-EPI 2021
 # needs the age, and falls with it: at 18, the youngest adult, the estimate is the highest any adult
 # could have, so an estimate at 18 below the threshold is certainly below it (creatinine 200 umol/L:
-# at most 42 for a man, 31 for a woman). Above it, the bound says nothing and is not used.
+# at most 42 for a man, 31 for a woman). Only the latest creatinine's: an older low one does not
+# stand when a newer creatinine says nothing. A higher bound says nothing and is not used.
 # ---------------------------------------------------------------------------------------------
 AGE_UNKNOWN_PATIENTS = table("""
 patient_id | birth_date | sex
@@ -66,12 +67,13 @@ K03        |            |
 K04        |            | F
 K06        |            | F
 K07        | 1950-01-01 | F
+K08        |            | F
 """)
 AGE_UNKNOWN_PRESCRIPTIONS = table(
     "patient_id | drug_name | rxnorm_code | atc_code | start_date | end_date | days_supply\n"
     + "\n".join(
         f"{p} | Naproxen 500mg tablets | | | 2026-10-10 | | 28"
-        for p in ("K01", "K02", "K03", "K04", "K05", "K06", "K07")
+        for p in ("K01", "K02", "K03", "K04", "K05", "K06", "K07", "K08")
     )
 )
 AGE_UNKNOWN_LABS = table("""
@@ -86,11 +88,15 @@ K03        | 2026-09-01   |            | Creatinine | 200   | umol/L
 K04        | 2026-09-01   |            | Creatinine | 450   | umol/L
 # no patients row at all
 K05        | 2026-09-01   |            | Creatinine | 200   | umol/L
-# creatinine 80 at 18 (F): about 92, no bound below 60, so an earlier reported eGFR of 45 stands
+# creatinine 80 (F): at most about 92, no bound below 60, so an earlier reported eGFR of 45 stands
 K06        | 2026-08-01   | 33914-3    |            | 45    | mL/min/1.73m2
 K06        | 2026-09-01   |            | Creatinine | 80    | umol/L
 # control: the birth date known, 76 at the result: about 22, high
 K07        | 2026-09-01   |            | Creatinine | 200   | umol/L
+# a low bound in March, then a creatinine of 60 in September (at least 77 at any adult age): the
+# March bound is no longer the latest creatinine's, and does not stand
+K08        | 2026-03-01   |            | Creatinine | 250   | umol/L
+K08        | 2026-09-01   |            | Creatinine | 60    | umol/L
 """)
 
 
@@ -112,6 +118,7 @@ def test_a_creatinine_without_a_birth_date_bounds_the_egfr_from_above(tmp_path):
             "K05": "normal",
             "K06": "normal",
             "K07": "high",
+            "K08": None,
         },
         evidence={
             "K01": {"latest_egfr": "<=31.0 (CKD-EPI 2021 at 18, age unknown, from creatinine 200.0 umol/L)"},
@@ -126,7 +133,7 @@ def test_a_creatinine_without_a_birth_date_bounds_the_egfr_from_above(tmp_path):
 # ---------------------------------------------------------------------------------------------
 ELDERLY_PRESCRIPTIONS = table(
     "patient_id | drug_name | rxnorm_code | atc_code | start_date | end_date | days_supply\n"
-    + "\n".join(_four(p) for p in ("G01", "G02", "G03", "G04", "G06"))
+    + "\n".join(_four(p) for p in ("G01", "G02", "G03", "G04", "G06", "G08", "G09"))
     + """
 G01 | FreeStyle Libre 2 Plus Sensor              |  |         | 2024-01-01 |  |
 G02 | Dexcom ONE+ sensor                         |  |         | 2024-01-01 |  |
@@ -141,6 +148,15 @@ G05 | Losartan potassium 50mg tablets            |  |         | 2026-10-25 |  | 
 G05 | Losartan 100mg tablets                     |  |         | 2026-11-10 |  |
 # amlodipine recorded twice, coded with its salt and uncoded without: one drug
 G06 | Amlodipine besilate 5mg tablets            |  | C08CA01 | 2024-01-01 |  |
+# a medicine supplied in a pod is a medicine: apomorphine (APO-go POD), coded or not, is the fifth
+G08 | APO-go POD 5mg/ml solution for infusion in cartridge | | N04BC07 | 2024-01-01 |  |
+G09 | APO-go POD 5mg/ml solution for infusion in cartridge | |         | 2024-01-01 |  |
+# calcium carbonate and calcium acetate (a phosphate binder) are two drugs: five
+G10 | Metformin 500mg tablets                    |  |         | 2024-01-01 |  |
+G10 | Atorvastatin 20mg tablets                  |  |         | 2024-01-01 |  |
+G10 | Ramipril 5mg capsules                      |  |         | 2024-01-01 |  |
+G10 | Calcium carbonate 1.25g chewable tablets   |  |         | 2024-01-01 |  |
+G10 | Calcium acetate 1g tablets                 |  |         | 2024-01-01 |  |
 # potassium chloride is a drug of its own beside losartan potassium: five (control)
 G07 | Metformin 500mg tablets                    |  |         | 2024-01-01 |  |
 G07 | Atorvastatin 20mg tablets                  |  |         | 2024-01-01 |  |
@@ -149,7 +165,7 @@ G07 | Losartan potassium 50mg tablets            |  |         | 2024-01-01 |  |
 G07 | Potassium chloride 600mg modified-release tablets | |      | 2024-01-01 |  |
 """
 )
-ELDERLY_IDS = ("G01", "G02", "G03", "G04", "G05", "G06", "G07")
+ELDERLY_IDS = ("G01", "G02", "G03", "G04", "G05", "G06", "G07", "G08", "G09", "G10")
 
 
 def test_sensors_pods_and_salts_do_not_make_polypharmacy(tmp_path):
@@ -167,5 +183,16 @@ def test_sensors_pods_and_salts_do_not_make_polypharmacy(tmp_path):
                 + "\n".join(f"{p} | E11.42 | ICD-10-CM | 2025-01-01 |" for p in ELDERLY_IDS)
             ),
         },
-        {"G01": None, "G02": None, "G03": None, "G04": "normal", "G05": None, "G06": None, "G07": "normal"},
+        {
+            "G01": None,
+            "G02": None,
+            "G03": None,
+            "G04": "normal",
+            "G05": None,
+            "G06": None,
+            "G07": "normal",
+            "G08": "normal",
+            "G09": "normal",
+            "G10": "normal",
+        },
     )
