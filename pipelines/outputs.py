@@ -99,6 +99,10 @@ def publish(staging: Path, out: Path) -> None:
     adhoc/ folder, the clinic's own files) are left alone."""
     new = {p.name for p in staging.iterdir()}
     last = [name for name in (SUMMARY, LAST) if name in new]
+    for name in new:  # what os.replace cannot take, before anything moves: the set stays whole
+        target = out / name
+        if target.is_dir() and not target.is_symlink():
+            raise IsADirectoryError(errno.EISDIR, "a folder holds an output's name", str(target))
     for old in out.iterdir():
         if old.is_file() and OUTPUT_FILE.fullmatch(old.name) and old.name not in new | {LAST, SUMMARY}:
             old.unlink()

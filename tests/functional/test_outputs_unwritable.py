@@ -59,3 +59,21 @@ def test_an_out_that_is_a_symlink_loop_is_exit_8_not_an_internal_error(tmp_path,
     assert cli("-q", *run_args(tmp_path, SAMPLE_EXPORT)) == EXIT_OUTPUTS
     err = capsys.readouterr().err
     assert "the run committed" in err and "internal error" not in err
+
+
+def test_a_folder_at_an_outputs_name_leaves_the_whole_previous_set(tmp_path, capsys):
+    """A folder where findings.csv goes: os.replace fails on it, after calllist.csv and email.html
+    had already moved, so OUT held the new email beside the old, stale report. Every name is checked
+    before anything moves: the previous set stays whole, and its report says it is stale."""
+    out = tmp_path / "out"
+    assert cli(*run_args(tmp_path, SAMPLE_EXPORT, "--as-of", "2026-11-19")) == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file() and p.name != "report.html"}
+    (out / "findings.csv").unlink()
+    (out / "findings.csv").mkdir()
+    capsys.readouterr()
+    assert cli("-q", *run_args(tmp_path, SAMPLE_EXPORT, "--as-of", "2026-11-20")) == EXIT_OUTPUTS
+    assert "is marked stale" in capsys.readouterr().err
+    assert "stale-notice" in (out / "report.html").read_text(encoding="utf-8")
+    for name, data in before.items():
+        if name not in ("findings.csv", "summary.json"):  # summary.json carries the stale notice
+            assert (out / name).read_bytes() == data, name
