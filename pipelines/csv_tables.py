@@ -139,6 +139,13 @@ def open_bytes(path: Path) -> BinaryIO:
     return gzip.open(path, "rb") if path.name.lower().endswith(".gz") else path.open("rb")  # type: ignore[return-value]
 
 
+# UTF-16 (a SQL Server or Excel "Unicode" export) and UTF-32 store each character in two or four
+# bytes: the byte-level record scan cannot read them, and their header read as bytes named no
+# column ("required column 'patient_id' is missing"). Said as it is, exit 3.
+WIDE_TEXT = "the file is UTF-16 or UTF-32 text"
+AS_UTF8 = "export or save it as UTF-8 (Excel: 'CSV UTF-8'; SQL Server: code page 65001)"
+
+
 def header_line(path: Path, expected: str = "") -> str:
     """The file's first non-blank line as text (a BOM dropped; LF, CRLF or CR line ends), or an
     InputError naming the file (blank lines before the header are dropped when the file is read).
@@ -148,6 +155,10 @@ def header_line(path: Path, expected: str = "") -> str:
             head = handle.read(1 << 20)
     except READ_ERRORS as error:
         raise InputError(f"{path}: cannot be read ({file_fault(error)})") from None
+    if head.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise InputError(f"{path}: {WIDE_TEXT}, which starts with its byte-order mark; {AS_UTF8}")
+    if head[:2].count(b"\x00") == 1 and head[:64].count(b"\x00") * 3 >= len(head[:64]):
+        raise InputError(f"{path}: {WIDE_TEXT} (every other byte is NUL); {AS_UTF8}")
     head = head.removeprefix(codecs.BOM_UTF8)  # a BOM alone on a blank first line: still blank
     first = next((line for line in re.split(rb"\r\n|\r|\n", head) if line.strip()), b"")
     if not first.strip():

@@ -300,6 +300,8 @@ def _text_encoding(name: str) -> str:
         "".encode(info.name)  # str.encode refuses a codec that is not a text encoding
     except LookupError:
         raise ValueError("not a text encoding (such as utf-8 or cp1252)") from None
+    if info.name.startswith(("utf-16", "utf-32")):  # two or four bytes a character: no byte-level scan
+        raise ValueError("UTF-16 and UTF-32 files are not read: export them as UTF-8") from None
     return info.name
 
 

@@ -64,6 +64,14 @@ def test_an_encoding_that_is_no_text_encoding_is_refused(tmp_path, capsys, codec
     assert "setting 'encoding'" in err and "not a text encoding" in err
 
 
+@pytest.mark.parametrize("codec", ["utf-16", "utf-16-le", "utf-32"])
+def test_a_two_or_four_byte_encoding_is_refused_saying_to_export_utf8(tmp_path, capsys, codec):
+    """The setting was accepted, then every file failed with a missing column: the byte-level record
+    scan cannot read UTF-16 or UTF-32. Refused before anything is read, saying what to do."""
+    err = refused(tmp_path, capsys, f'[run]\nencoding = "{codec}"\n')
+    assert "setting 'encoding'" in err and "export them as UTF-8" in err
+
+
 def test_an_encoding_from_the_environment_is_checked_too(tmp_path, capsys):
     err = refused(tmp_path, capsys, "", env={"CLINIC_AUDIT_ENCODING": "rot13"})
     assert "environment CLINIC_AUDIT_ENCODING: setting 'encoding'" in err and "not a text encoding" in err

@@ -612,3 +612,14 @@ def test_a_header_field_over_128_kib_is_bad_input_not_an_internal_error(tmp_path
     assert run(tmp_path) == 3
     err = capsys.readouterr().err
     assert "labs.csv" in err and "internal error" not in err
+
+
+@pytest.mark.parametrize("codec", ["utf-16", "utf-16-le", "utf-16-be", "utf-32"])
+def test_a_utf16_export_is_named_as_such_not_read_as_a_missing_column(tmp_path, capsys, codec):
+    """A SQL Server or Excel 'Unicode' export is UTF-16, with or without its byte-order mark: read as
+    bytes its header named no column, and the message said 'patient_id' was missing. Exit 3 saying
+    what the file is and how to export it."""
+    labs_file(tmp_path, (H + "\n" + GOOD + "\n").encode(codec))
+    assert run(tmp_path) == 3
+    err = capsys.readouterr().err
+    assert "labs.csv" in err and "UTF-16 or UTF-32" in err and "UTF-8" in err
