@@ -216,6 +216,11 @@ def _coerce(key: str, value: Any, origin: str) -> Any:
             raise ValueError("holds a NUL character, which no file path can")
         if key == "out" and Path(value).exists() and not Path(value).is_dir():
             raise ConfigError(f"{origin}: setting 'out' names a file, {value}; give a folder")
+        if key == "out" and Path(value).is_symlink() and not Path(value).exists():
+            # no folder can be made there: found only after the run committed (exit 8)
+            raise ConfigError(
+                f"{origin}: setting 'out' is a symbolic link to nothing, {value}; give a folder"
+            )
         if key in {"exports", "out", "db"}:
             return Path(value)
         if key in {"local_codelists", "log_file"}:

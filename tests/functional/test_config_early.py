@@ -115,3 +115,14 @@ def test_an_unknown_format_suggests_the_nearest(tmp_path, capsys):
 def test_a_bad_memory_limit_stops_before_anything_is_opened(tmp_path, capsys, value):
     err = config_error(tmp_path, capsys, env={"CLINIC_AUDIT_MEMORY_LIMIT": value})
     assert "environment CLINIC_AUDIT_MEMORY_LIMIT: setting 'memory_limit'" in err
+
+
+def test_out_as_a_symbolic_link_to_nothing_is_refused_before_the_run(tmp_path, capsys):
+    """It passed the checks, the run committed, and only then could no folder be made there (exit 8)."""
+    link = tmp_path / "out-link"
+    link.symlink_to(tmp_path / "gone")
+    args = run_args(tmp_path, SAMPLE_EXPORT)
+    args[args.index("--out") + 1] = str(link)
+    assert cli(*args) == 2
+    assert f"setting 'out' is a symbolic link to nothing, {link}" in capsys.readouterr().err
+    assert not (tmp_path / "audit.duckdb").exists()
