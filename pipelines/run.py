@@ -13,6 +13,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import date, datetime
+from pathlib import Path
 
 import duckdb
 
@@ -74,6 +75,7 @@ def execute_run(
     outcome.codelists = codelist_files(settings.local_codelists)  # a bad local file: exit 2, nothing read
     files = preflight(settings.exports, settings.export_format, settings.encoding, settings.date_order)
     engine = _engine(settings)  # engine = spark: the session starts before anything is loaded
+    fresh, committed = not settings.db.exists(), False
     con = connect(settings.db, settings.memory_limit, settings.threads)
     try:
         load_lab_codelists(con, paths_of(outcome.codelists, "lab_tests"))
@@ -105,6 +107,7 @@ def execute_run(
             _measures(con, settings, outcome, selected, progress, kind)
             progress("recording the run")
             _record(con, settings, outcome)
+        committed = True
         progress("writing the outputs")
         outcome.reports = write_outputs(con, settings, outcome.run_id, selected, now)
         outputs_in_place(con, outcome.run_id)
@@ -115,10 +118,19 @@ def execute_run(
     finally:
         try:
             con.close()
+            if fresh and not committed:  # the database the run created holds nothing: as before it
+                _remove_database(settings.db)
         finally:
             if engine is not None:
                 engine.close()  # the staged copy of the data goes, whatever happened
     return outcome
+
+
+def _remove_database(path: Path) -> None:
+    """Remove a database file (and its write-ahead log) that a failed first run created: "a run
+    that had not committed leaves the database unchanged", and before it there was none."""
+    for leftover in (path, path.with_name(path.name + ".wal")):
+        leftover.unlink(missing_ok=True)
 
 
 def _in_date_order(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date) -> None:

@@ -49,7 +49,7 @@ def test_a_file_that_changes_while_it_is_read_loads_nothing(tmp_path, monkeypatc
     monkeypatch.setattr(pipelines.ingest, "_stage", stage_then_append)
     assert cli(*run_args(tmp_path, export)) == EXIT_INPUT
     assert "labs.csv changed while it was being read" in capsys.readouterr().err
-    assert table_counts(tmp_path / "audit.duckdb")["runs"] == 0
+    assert not (tmp_path / "audit.duckdb").exists()  # a failed first run leaves no database
 
 
 def test_a_database_from_a_newer_version_is_refused_untouched(tmp_path, capsys):
@@ -78,7 +78,7 @@ def test_a_file_removed_while_it_is_read_is_bad_input_not_a_crash(tmp_path, monk
     monkeypatch.setattr(pipelines.ingest, "_stage", remove_then_stage)
     assert cli(*run_args(tmp_path, export)) == EXIT_INPUT
     assert "labs.csv disappeared or became unreadable" in capsys.readouterr().err
-    assert table_counts(tmp_path / "audit.duckdb")["runs"] == 0
+    assert not (tmp_path / "audit.duckdb").exists()  # a failed first run leaves no database
 
 
 GOOD_LAB = "P0001,2026-11-02,2823-3,Potassium,4.2,mmol/L\n"

@@ -347,7 +347,7 @@ def test_a_spreadsheets_windows_1252_file_names_the_cause_and_loads_with_the_set
     err = capsys.readouterr().err
     assert "labs.csv: 5 of 5 records are not valid UTF-8 (the first on line 2)" in err
     assert 'encoding = "cp1252"' in err and "CLINIC_AUDIT_ENCODING=cp1252" in err
-    assert table_counts(tmp_path / "audit.duckdb")["labs"] == 0
+    assert not (tmp_path / "audit.duckdb").exists()  # a failed first run leaves no database
     assert run(tmp_path, env={"CLINIC_AUDIT_ENCODING": "cp1252"}) == 0
     with duckdb.connect(str(tmp_path / "audit.duckdb"), read_only=True) as con:
         got = con.execute("SELECT DISTINCT test_name, unit_original FROM lab_results").fetchall()
@@ -623,3 +623,18 @@ def test_a_utf16_export_is_named_as_such_not_read_as_a_missing_column(tmp_path, 
     assert run(tmp_path) == 3
     err = capsys.readouterr().err
     assert "labs.csv" in err and "UTF-16 or UTF-32" in err and "UTF-8" in err
+
+
+def test_a_failed_first_run_leaves_no_database_and_a_later_one_leaves_it_as_it_was(tmp_path):
+    """'A run that had not committed leaves the database unchanged': before a first run there was
+    none, yet a failed one left a file with every table, empty. A failed later run keeps the file."""
+    db = tmp_path / "audit.duckdb"
+    labs_file(tmp_path, (H + "\n" + "\n".join([BAD_DATE] * 20) + "\n").encode())
+    assert run(tmp_path) == 3
+    assert not db.exists() and not db.with_name(db.name + ".wal").exists()
+    labs_file(tmp_path, (H + "\n" + GOOD + "\n").encode())
+    assert run(tmp_path) == 0
+    counts = table_counts(db)
+    labs_file(tmp_path, (H + "\n" + "\n".join([BAD_DATE] * 20) + "\n").encode())
+    assert run(tmp_path) == 3
+    assert db.exists() and table_counts(db) == counts
