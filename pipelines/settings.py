@@ -219,7 +219,8 @@ def _coerce(key: str, value: Any, origin: str) -> Any:
         if key == "out" and Path(value).is_symlink() and not Path(value).exists():
             # no folder can be made there: found only after the run committed (exit 8)
             raise ConfigError(
-                f"{origin}: setting 'out' is a symbolic link to nothing, {value}; give a folder"
+                f"{origin}: setting 'out' is a symbolic link that leads to no folder (to nothing, or round "
+                f"a loop), {value}; give a folder"
             )
         if key in {"exports", "out", "db"}:
             return Path(value)

@@ -124,5 +124,8 @@ def test_out_as_a_symbolic_link_to_nothing_is_refused_before_the_run(tmp_path, c
     args = run_args(tmp_path, SAMPLE_EXPORT)
     args[args.index("--out") + 1] = str(link)
     assert cli(*args) == 2
-    assert f"setting 'out' is a symbolic link to nothing, {link}" in capsys.readouterr().err
+    assert (
+        f"setting 'out' is a symbolic link that leads to no folder (to nothing, or round a loop), {link}"
+        in (capsys.readouterr().err)
+    )
     assert not (tmp_path / "audit.duckdb").exists()

@@ -52,13 +52,15 @@ def test_an_out_nothing_can_be_written_to_is_not_claimed_marked_stale(tmp_path, 
     assert "stale" not in json.loads((out / "summary.json").read_text(encoding="utf-8"))
 
 
-def test_an_out_that_is_a_symlink_loop_is_exit_8_not_an_internal_error(tmp_path, capsys):
-    """Path.resolve raised RuntimeError writing the outputs, after the commit: exit 1."""
+def test_an_out_that_is_a_symlink_loop_is_refused_before_the_run_not_an_internal_error(tmp_path, capsys):
+    """Path.resolve raised RuntimeError writing the outputs, after the commit: exit 1. A link that
+    leads to no folder is now refused before anything is read (exit 2)."""
     out = tmp_path / "out"
     out.symlink_to(out)
-    assert cli("-q", *run_args(tmp_path, SAMPLE_EXPORT)) == EXIT_OUTPUTS
+    assert cli("-q", *run_args(tmp_path, SAMPLE_EXPORT)) == 2
     err = capsys.readouterr().err
-    assert "the run committed" in err and "internal error" not in err
+    assert "symbolic link that leads to no folder" in err and "internal error" not in err
+    assert not (tmp_path / "audit.duckdb").exists()
 
 
 def test_a_folder_at_an_outputs_name_leaves_the_whole_previous_set(tmp_path, capsys):
