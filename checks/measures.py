@@ -230,26 +230,23 @@ def evaluate_months(
     months: Sequence[date],
     overrides: Mapping,
     one_statement: bool = True,
-    narrowed: bool = False,
 ) -> None:
     """The check as of each month-end into `measure_rows` (month_end, patient_id, flagged), the
     patients dead on or before the month-end left out.
 
     `one_statement`: the check's SQL as a table macro of its parameters, joined laterally to the
     months: every month in one query, at about the cost of one. Otherwise the single-date evaluation
-    (`evaluate.compute`) month by month: the reference the tests hold the first to. `narrowed`: the
-    caller holds `sources_of_patients_in` the check's population codelists open (checks that share
-    them narrow the data once)."""
+    (`evaluate.compute`) month by month: the reference the tests hold the first to. The caller may
+    hold `sources_of_patients_in` the check's population codelists open around it (checks that
+    share them narrow the data once); the rows are the same either way."""
     con.execute(
         "CREATE OR REPLACE TEMP TABLE measure_rows (month_end DATE, patient_id VARCHAR, flagged BOOLEAN)"
     )
     if one_statement:
         _as_macro(con, definition, overrides)
-        with nullcontext() if narrowed else sources_of_patients_in(con, definition.population_codelists):
-            for start in range(0, len(months), MONTHS_PER_STATEMENT):  # bounds the working set
-                _evaluate_in_one_statement(
-                    con, definition, months[start : start + MONTHS_PER_STATEMENT], overrides
-                )
+        for start in range(0, len(months), MONTHS_PER_STATEMENT):  # bounds the working set
+            batch = months[start : start + MONTHS_PER_STATEMENT]
+            _evaluate_in_one_statement(con, definition, batch, overrides)
         return
     for month in months:
         table, _ = compute(con, definition, month, overrides)
@@ -425,7 +422,7 @@ def _evaluate_and_store(
     """Evaluate a check's stale months and store them with their fingerprints (the check's, and the
     data's per month); a private check's leave the fingerprints alone."""
     check_fp, data_fp = fingerprints
-    evaluate_months(con, definition, months, overrides, one_statement, narrowed=True)
+    evaluate_months(con, definition, months, overrides, one_statement)
     if not private:
         _refingerprint(con, run_id, definition.id, check_fp, {m: data_fp[m] for m in months})
     store_months(con, run_id, definition.id, months, breakdowns, private)
