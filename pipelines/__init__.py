@@ -13,10 +13,12 @@ __version__ = "0.1.0"
 import csv
 import warnings
 
+from pipelines.csv_tables import MAX_RECORD_BYTES
+
 # Python's csv module refuses a field over 128 KiB (csv.Error, which reached the user as an internal
 # error, exit 1): a header or a review sheet with one long field is bad input, judged like any other
-# (exit 3 naming the file). Raised to the longest record the readers take (csv_scan.MAX_RECORD_BYTES).
-csv.field_size_limit(8 << 20)
+# (exit 3 naming the file). Raised to the longest record the readers take.
+csv.field_size_limit(MAX_RECORD_BYTES)
 
 # With the optional Spark engine installed, `import pandera` imports pyspark.pandas, which warns on
 # stderr about the pandas version at every start; the engine does not use pyspark.pandas, and a

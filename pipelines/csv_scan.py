@@ -26,13 +26,10 @@ from typing import BinaryIO
 
 import numpy as np
 
-from pipelines.csv_tables import open_bytes
+from pipelines.csv_tables import MAX_RECORD_BYTES, open_bytes
 from pipelines.errors import InputError
 
 CHUNK = 8 << 20
-# A record longer than this is quarantined by number (DuckDB rejects lines over its max_line_size,
-# and silently drops lines of 32 MiB and more).
-MAX_RECORD_BYTES = 8 << 20
 # A quoted field still open after this many lines is taken as an unterminated quote: its first line
 # is quarantined and reading resumes on the next line (a real multi-line field is a few lines).
 MAX_RECORD_LINES = 1000

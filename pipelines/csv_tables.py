@@ -21,6 +21,10 @@ from typing import BinaryIO
 
 from pipelines.errors import READ_ERRORS, InputError, file_fault
 
+# A record longer than this is quarantined by number (DuckDB rejects lines over its max_line_size,
+# and silently drops lines of 32 MiB and more); Python's csv module takes fields this long too.
+MAX_RECORD_BYTES = 8 << 20
+
 
 @dataclass(frozen=True)
 class CsvFile:

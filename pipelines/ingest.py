@@ -30,7 +30,8 @@ import pandas as pd
 import pandera.errors
 
 from pipelines.contract import WITHDRAWING_SKIP_PREFIX, TableContract
-from pipelines.csv_scan import MAX_RECORD_BYTES, Mended, layout, mend
+from pipelines.csv_scan import Mended, layout, mend
+from pipelines.csv_tables import MAX_RECORD_BYTES
 from pipelines.db import out_of_resources, refresh_lab_concepts, scalar, sql_file
 from pipelines.errors import READ_ERRORS, InputError, file_fault
 from pipelines.rules import Rule, combined_check, keyed, schema_for
