@@ -176,7 +176,8 @@ def _duckdb_regex(tree: exp.Expression, strict: bool = False) -> exp.Expression:
             pattern.replace(exp.Literal.string(_java_pattern(text)))
         elif strict:
             raise TranslationError(
-                f"a regular expression that is no literal cannot be read as on DuckDB: {node.sql()}"
+                "a regular expression that is not a literal string cannot be translated so that Spark"
+                f" reads it as DuckDB does: {node.sql()}"
             )
     return tree
 
