@@ -150,6 +150,15 @@ WIDE_TEXT = "the file is UTF-16 or UTF-32 text"
 AS_UTF8 = "export or save it as UTF-8 (Excel: 'CSV UTF-8'; SQL Server: code page 65001)"
 
 
+def wide_text(head: bytes) -> str | None:
+    """Why the bytes a file starts with are UTF-16 or UTF-32 text, or None when they are not."""
+    if head.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return f"{WIDE_TEXT}, which starts with its byte-order mark"
+    if head[:2].count(b"\x00") == 1 and head[:64].count(b"\x00") * 3 >= len(head[:64]):
+        return f"{WIDE_TEXT} (every other byte is NUL)"
+    return None
+
+
 def header_line(path: Path, expected: str = "") -> str:
     """The file's first non-blank line as text (a BOM dropped; LF, CRLF or CR line ends), or an
     InputError naming the file (blank lines before the header are dropped when the file is read).
@@ -159,10 +168,9 @@ def header_line(path: Path, expected: str = "") -> str:
             head = handle.read(1 << 20)
     except READ_ERRORS as error:
         raise InputError(f"{path}: cannot be read ({file_fault(error)})") from None
-    if head.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        raise InputError(f"{path}: {WIDE_TEXT}, which starts with its byte-order mark; {AS_UTF8}")
-    if head[:2].count(b"\x00") == 1 and head[:64].count(b"\x00") * 3 >= len(head[:64]):
-        raise InputError(f"{path}: {WIDE_TEXT} (every other byte is NUL); {AS_UTF8}")
+    wide = wide_text(head)
+    if wide:
+        raise InputError(f"{path}: {wide}; {AS_UTF8}")
     head = head.removeprefix(codecs.BOM_UTF8)  # a BOM alone on a blank first line: still blank
     first = next((line for line in re.split(rb"\r\n|\r|\n", head) if line.strip()), b"")
     if not first.strip():

@@ -75,7 +75,7 @@ import duckdb
 
 from pipelines.contract import CONTRACT_BY_TABLE, WITHDRAWING_SKIP_PREFIX
 from pipelines.csv_scan import BLANK_BYTES
-from pipelines.csv_tables import files_in
+from pipelines.csv_tables import files_in, wide_text
 from pipelines.errors import READ_ERRORS, InputError, file_fault
 from pipelines.ingest import RawSource
 
@@ -584,6 +584,9 @@ def _first_resource(path: Path) -> dict:
                     break
     except READ_ERRORS as error:
         raise InputError(f"{path}: cannot be read ({file_fault(error)})") from None
+    wide = wide_text(line)
+    if wide:
+        raise InputError(f"{path}: {wide}; FHIR bulk data is UTF-8 NDJSON: export it as UTF-8")
     try:
         resource = json.loads(line.decode("utf-8-sig")) if line.strip() else {}
     except (ValueError, RecursionError):  # not UTF-8, not JSON, or nested too deeply to read

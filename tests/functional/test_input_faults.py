@@ -625,6 +625,18 @@ def test_a_utf16_export_is_named_as_such_not_read_as_a_missing_column(tmp_path, 
     assert "labs.csv" in err and "UTF-16 or UTF-32" in err and "UTF-8" in err
 
 
+@pytest.mark.parametrize("codec", ["utf-16", "utf-16-be"])
+def test_a_utf16_fhir_file_is_named_as_such_not_as_a_line_that_is_no_resource(tmp_path, capsys, codec):
+    """A FHIR NDJSON file saved as UTF-16 was refused as 'line 1 is not a FHIR resource in JSON',
+    which sends the user looking for a broken line. Exit 3 saying what the file is."""
+    export = write_fhir(tmp_path / "export", broken_line=False)
+    path = export / "Condition.ndjson.gz"
+    path.write_bytes(gzip.compress(gzip.decompress(path.read_bytes()).decode().encode(codec)))
+    assert cli(*run_args(tmp_path, export, "--format", "fhir")) == 3
+    err = capsys.readouterr().err
+    assert "Condition.ndjson.gz" in err and "UTF-16 or UTF-32" in err and "UTF-8" in err, err
+
+
 def test_a_failed_first_run_leaves_no_database_and_a_later_one_leaves_it_as_it_was(tmp_path):
     """'A run that had not committed leaves the database unchanged': before a first run there was
     none, yet a failed one left a file with every table, empty. A failed later run keeps the file."""
