@@ -257,6 +257,13 @@ def prescription_rules(export_date: date, date_order: str = "iso") -> list[Rule]
         ),
         _matches("rxnorm_code", RXNORM_PATTERN, "RxNorm code (digits)", soft=True),
         _matches("atc_code", ATC_PATTERN, "ATC code", soft=True),
+        Rule(  # a discontinued drug whose stop date was not exported: ended at its start, not ongoing
+            "stopped",
+            "without_end",
+            "stopped, with no end_date or days_supply to say when: ends on its start_date",
+            lambda t: ~(t.stopped.fill_null(False) & t.end_date.isnull() & t.days_supply_text.isnull()),
+            soft=True,
+        ),
         # a flag that cannot be read says nothing: the row loads, its end read as exported
         _read_or_cleared(
             "stopped",
