@@ -5,7 +5,8 @@ InputError naming it before the database is touched; DuckDB then reads every col
 header's own names, without sniffing; an empty field is NULL, and so is a field reading exactly as
 one of the profile's own null markers (OMOP: `\\N`, PostgreSQL COPY's). Structural faults of a
 table's main file land in `rejects_<table>` with their line (quarantined like the generic CSV's);
-those of a lookup file (OMOP `concept`) land in `rejects_lookup_<name>` and the row is skipped.
+those of a lookup file (OMOP `concept`, `death`; Synthea `encounters`) land in `rejects_lookup_<name>`,
+which stop the run naming the file and line (ingest._refuse_unread_lookups).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class CsvFile:
     delimiter: str
     names: tuple[str, ...]
     nulls: tuple[str, ...] = ()
+    quoted: bool = True  # false: a quote is a character like any other (OMOP's tab-separated files)
 
     @property
     def label(self) -> str:
@@ -69,10 +71,11 @@ class CsvFile:
         """
         delim = {"\t": "\\t", ";": ";"}.get(self.delimiter, ",")
         nullstr = f"nullstr = ${param}_nullstr, " if self.nulls else ""
+        quote = "'\"'" if self.quoted else "''"
         return (
-            f"read_csv(${param}, header = true, auto_detect = false, delim = '{delim}', quote = '\"', "
-            f"escape = '\"', columns = ${param}_columns, {nullstr}strict_mode = true, store_rejects = true, "
-            f"rejects_table = '{rejects}', rejects_scan = 'reject_scans_{rejects}')"
+            f"read_csv(${param}, header = true, auto_detect = false, delim = '{delim}', quote = {quote}, "
+            f"escape = {quote}, columns = ${param}_columns, {nullstr}strict_mode = true, "
+            f"store_rejects = true, rejects_table = '{rejects}', rejects_scan = 'reject_scans_{rejects}')"
         )
 
     def params(self, param: str) -> dict[str, object]:
@@ -188,11 +191,14 @@ def delimiter_of(header: str) -> str:
     return max((",", "\t", ";"), key=header.count)
 
 
-def open_csv(path: Path, nulls: tuple[str, ...] = ()) -> CsvFile:
+def open_csv(path: Path, nulls: tuple[str, ...] = (), tabs_unquoted: bool = False) -> CsvFile:
     """The file's header: delimiter (delimiter_of) and names; `nulls` are the texts besides the empty
-    field that read as NULL (none unless a profile says so)."""
+    field that read as NULL (none unless a profile says so); `tabs_unquoted`: a tab-separated file
+    whose header quotes nothing quotes no field either, so a `"` is part of its field (Athena's
+    vocabulary files and PostgreSQL's text COPY are so written: a concept name may start with one)."""
     text = header_line(path)
     delimiter = delimiter_of(text)
+    quoted = not (tabs_unquoted and delimiter == "\t" and '"' not in text)
     names = [n.strip() for n in next(csv.reader([text], delimiter=delimiter))]
     unique = [n if names.index(n) == i else f"{n}_{i}" for i, n in enumerate(names)]
-    return CsvFile(path, delimiter, tuple(unique), nulls)
+    return CsvFile(path, delimiter, tuple(unique), nulls, quoted)

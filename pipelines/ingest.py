@@ -609,6 +609,7 @@ def _stage(con: duckdb.DuckDBPyConnection, source: RawSource, staging: str = "te
         f"WITH raw AS ({raw}) " + sql_file(f"stage_{t}.sql"),
         dict(source.params),
     )
+    _refuse_unread_lookups(con)
     if not scalar(con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = $n", {"n": f"rejects_{t}"}):
         con.execute(
             f"CREATE TEMP TABLE rejects_{t} (line BIGINT, column_name VARCHAR, "
@@ -627,6 +628,44 @@ def _stage(con: duckdb.DuckDBPyConnection, source: RawSource, staging: str = "te
         con.execute(sql_file("lookup_labs.sql"))
     else:
         con.execute(f"CREATE OR REPLACE TEMP VIEW checked_{t} AS SELECT * FROM numbered_{t}")  # noqa: S608
+
+
+# A lookup file's line the reader could not read, in words (no value of the line is shown).
+_LOOKUP_FAULTS = {
+    "UNQUOTED VALUE": "an unterminated or misplaced quote (every line after it was lost with it)",
+    "TOO MANY COLUMNS": "too many fields",
+    "MISSING COLUMNS": "too few fields",
+    "INVALID ENCODING": "text that is not UTF-8",
+    "LINE SIZE OVER MAXIMUM": "a line longer than the reader's maximum",
+}
+
+
+_LOOKUP_REJECTS = """
+SELECT table_name FROM duckdb_tables()
+WHERE temporary AND starts_with(table_name, 'rejects_lookup_')
+  AND NOT starts_with(table_name, 'rejects_lookup_keys_')  -- the same file, read again for its keys
+ORDER BY table_name"""
+
+
+def _refuse_unread_lookups(con: duckdb.DuckDBPyConnection) -> None:
+    """An InputError naming a lookup file (OMOP concept, concept_ancestor, death; Synthea encounters)
+    and its first line the reader could not read, if any.
+
+    Why refuse rather than skip: a lookup's lost line is silent everywhere else. A lost death keeps
+    a dead patient in every population; a lost concept (and an unterminated quote loses every line
+    after it) unmaps the drugs and conditions that point to it. Nothing has been loaded yet."""
+    tables = con.execute(_LOOKUP_REJECTS).fetchall()
+    for (name,) in tables:
+        first = con.execute(
+            f"SELECT s.file_path, r.line, r.error_type FROM {name} r "  # noqa: S608 - a catalog name
+            f"JOIN reject_scans_{name} s USING (scan_id, file_id) ORDER BY r.line LIMIT 1"
+        ).fetchone()
+        if first:
+            path, line, kind = first
+            raise InputError(
+                f"{path}: line {line} cannot be read ({_LOOKUP_FAULTS.get(kind, kind.lower())}); a lookup "
+                "file is read whole or not at all, so nothing was loaded: repair the line and run again"
+            )
 
 
 def _validate(

@@ -259,12 +259,62 @@ def test_structural_faults_are_quarantined_with_their_line(tmp_path):
     export = write_cdm(tmp_path / "export")
     with (export / "MEASUREMENT.csv").open("a", encoding="utf-8") as handle:
         handle.write("9,2\n")  # line 5: a truncated record
-    with (export / "CONCEPT.csv").open("a", encoding="utf-8") as handle:
-        handle.write("9999,short\n")  # a broken concept row is skipped; the run goes on
     assert cli(*run_args(tmp_path, export, "--reject-threshold", "1")) == 0
     with duckdb.connect(str(tmp_path / "audit.duckdb"), read_only=True) as con:
         got = con.execute("SELECT line, rule FROM quarantine WHERE line IS NOT NULL").fetchall()
     assert got == [(5, "missing_columns")]
+    assert flagged(tmp_path / "audit.duckdb", "cramps_cirrhosis") == {"3", "4"}
+
+
+@pytest.mark.parametrize(
+    ("name", "line", "fault"),
+    [
+        ("concept", "9999,short", "too few fields"),
+        # a free-text cause written unquoted by a hand-made export: the death was lost, and the
+        # dead patient stayed in every population
+        ("death", "2,2026-10-01,2026-10-01 00:00:00,32817,0,Heart failure, unspecified,0", "too many fields"),
+        ("concept", '9998,"sodium chloride,Drug,RxNorm,Ingredient,S,9863', "quote"),
+    ],
+    ids=["a short concept", "a death with an unquoted comma", "an unterminated quote in a concept"],
+)
+def test_a_lookup_line_that_cannot_be_read_stops_the_run_naming_it(tmp_path, capsys, name, line, fault):
+    """A lookup's (concept, concept_ancestor, death) unreadable line was skipped without a word:
+    a lost death kept a dead patient audited, and an unterminated quote lost every concept after
+    it. Exit 3 naming the file and line; nothing loaded (the database is not created)."""
+    export = write_cdm(tmp_path / "export")
+    if name == "death":
+        header = (
+            "person_id,death_date,death_datetime,death_type_concept_id,cause_concept_id,cause_source_value,"
+        )
+        (export / "DEATH.csv").write_text(header + "cause_source_concept_id\n" + line + "\n")
+    if name == "concept":
+        text = (export / "CONCEPT.csv").read_text().splitlines()
+        text.insert(2, line)  # line 3: concepts after it are lost with an unterminated quote
+        (export / "CONCEPT.csv").write_text("\n".join(text) + "\n")
+    assert cli(*run_args(tmp_path, export, "--reject-threshold", "1")) == 3
+    err = capsys.readouterr().err
+    assert f"{name.upper()}.csv: line {2 if name == 'death' else 3} cannot be read" in err and fault in err, (
+        err
+    )
+    assert not (tmp_path / "audit.duckdb").exists()
+
+
+def test_a_tab_separated_vocabulary_quotes_nothing(tmp_path):
+    """Athena's CONCEPT.csv is tab-separated and quotes nothing, and a concept name may start with a
+    quote (OHDSI Vocabulary-v5.0 #1239: '"edoxaban'): read as a quoted field it ran to the end of
+    the file and every concept after it was lost, so no condition was mapped (exit 0). OHDSI's own
+    loaders read these files with no quote character."""
+    export = write_cdm(tmp_path / "export", delimiter="\t")
+    text = (export / "CONCEPT.csv").read_text().splitlines()
+    text.insert(1, '1123892\tPayer status "Deceased"\tObservation\tPHDSC\tPayer\tS\t9')
+    text.insert(2, '1123891\t"edoxaban\tDrug\tATC\tATC 5th\tC\tB01AF03')
+    (export / "CONCEPT.csv").write_text("\n".join(text) + "\n")
+    assert cli(*run_args(tmp_path, export, "--reject-threshold", "1")) == 0
+    with duckdb.connect(str(tmp_path / "audit.duckdb"), read_only=True) as con:
+        drugs = con.execute("SELECT drug_name, rxnorm_code FROM prescriptions ORDER BY ALL").fetchall()
+        codes = con.execute("SELECT count(*) FROM diagnoses").fetchone()[0]
+    assert ("hydrochlorothiazide 25 MG Oral Tablet", "5487") in drugs  # the concept's, not the source's
+    assert codes == 7  # every condition but person 5's unmapped XYZ
     assert flagged(tmp_path / "audit.duckdb", "cramps_cirrhosis") == {"3", "4"}
 
 
