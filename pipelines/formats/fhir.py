@@ -538,10 +538,17 @@ STATUS_RESOLVED = (
 # not ICD-10-CM's R20.0 'anaesthesia of skin') must see the coding it lists. Checks ask whether a
 # patient has a listed code (one finding per patient, the codes in its evidence), and count days,
 # not rows, so a second coding counts nothing twice. A coding repeated (same system and code) is
-# one row. A Condition with no coding in those systems gives one row from its first coding, judged
-# (rejected) by the shared rules as before; a skipped one gives one row, so it is counted once.
+# one row. A Condition with no coding in those systems (text only, or a local code: problem lists
+# hold many) can match no codelist: one row, skipped with its reason and counted, as OMOP skips a
+# condition in a vocabulary it does not audit, so such entries never stop a run. A skipped
+# Condition gives one row, so it is counted once.
 CONDITIONS = f"""
-SELECT j, _skip, codings, list_transform(codings, lambda c: ({_system("c")}) || '|' || (c->>'$.code')) AS keys
+SELECT j, coalesce(_skip, CASE WHEN coalesce(len(codings), 0) = 0 THEN
+           coalesce('condition coded in no audited code system ('
+                    || (json_list(j->'$.code.coding')[1]->>'$.system') || ')',
+                    'condition with no coding in an audited code system (text or local code only)')
+       END) AS _skip,
+       codings, list_transform(codings, lambda c: ({_system("c")}) || '|' || (c->>'$.code')) AS keys
 FROM (
     SELECT j,
            list_filter(json_list(j->'$.code.coding'), lambda c: list_contains(

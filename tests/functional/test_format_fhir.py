@@ -472,10 +472,13 @@ def test_a_condition_coded_in_snomed_and_icd10_is_read_in_both(tmp_path):
     """EHRs code a problem in SNOMED CT and ICD-10-CM at once. lower_limb_numbness lists the SNOMED
     concept 309537005 and not R20.0 (anaesthesia of skin, anywhere): each coding in a contract
     system is a diagnosis row of its own, so each codelist sees the coding it lists, whichever comes
-    first. A coding in a local system adds no row; a Condition coded only locally is read from its
-    first coding as before (quarantined: no contract code system); a refuted one is skipped once."""
+    first. A coding in a local system adds no row; a Condition coded only locally, or only in text
+    (problem lists hold many), can match no codelist: skipped with its reason, as OMOP skips an
+    unaudited vocabulary (quarantined, they stopped the run past 5%); a refuted one is skipped once."""
     local = ("http://example.org/local-codes", "NUMB-1", "Numb legs")
     icd_r200 = (ICD10, "R20.0", "Anesthesia of skin")
+    text_only = coded("c8", "p3", [])
+    text_only["code"] = {"text": "Leg cramps at night"}
     refuted = coded("c9", "p4", [NUMB_LEG, icd_r200])
     refuted["verificationStatus"] = concept(
         "http://terminology.hl7.org/CodeSystem/condition-ver-status", "refuted"
@@ -486,7 +489,8 @@ def test_a_condition_coded_in_snomed_and_icd10_is_read_in_both(tmp_path):
         "Condition.ndjson": [
             coded("c1", "p1", [NUMB_LEG, icd_r200, local]),  # SNOMED first
             coded("c2", "p2", [icd_r200, local, NUMB_LEG]),  # ICD-10-CM first
-            coded("c3", "p3", [local]),  # no contract system: first coding, quarantined
+            coded("c3", "p3", [local]),  # no contract system: skipped
+            text_only,
             refuted,
         ],
     }
@@ -497,9 +501,13 @@ def test_a_condition_coded_in_snomed_and_icd10_is_read_in_both(tmp_path):
         ("p2", "309537005", "SNOMED-CT"),
         ("p2", "R200", "ICD-10-CM"),
     ]
-    assert rows(tmp_path, "SELECT column_name, rule FROM quarantine") == [("code_system", "allowed")]
-    assert files["diagnoses"]["skip_reasons"] == {"verification status refuted": 1}
-    assert (files["diagnoses"]["rows_read"], files["diagnoses"]["rows_rejected"]) == (6, 1)
+    assert rows(tmp_path, "SELECT column_name, rule FROM quarantine") == []
+    assert files["diagnoses"]["skip_reasons"] == {
+        "verification status refuted": 1,
+        "condition coded in no audited code system (http://example.org/local-codes)": 1,
+        "condition with no coding in an audited code system (text or local code only)": 1,
+    }
+    assert (files["diagnoses"]["rows_read"], files["diagnoses"]["rows_rejected"]) == (7, 0)
     db = tmp_path / "audit.duckdb"
     assert flagged(db, "elderly_numbness_fall_risk") == {"p1", "p2"}
     # numbness_neuropathy_workup lists both codings: still one finding per patient, one recording day
