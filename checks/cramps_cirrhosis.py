@@ -8,6 +8,7 @@ from checks.framework import (
     days,
     last_results,
     lookback,
+    refill_gap,
 )
 
 CHECK = CheckDefinition(
@@ -75,6 +76,7 @@ CHECK = CheckDefinition(
     parameters=(
         lookback(365, "a cramp diagnosis"),
         days("electrolyte_recent_days", 90, "Window in which electrolytes count as recent."),
+        refill_gap("A diuretic (shown as current)"),
         POTASSIUM_LOW,
         SODIUM_LOW,
         MAGNESIUM_LOW,

@@ -20,9 +20,11 @@ cramps AS (
     WHERE patient_id IN (SELECT patient_id FROM cirrhosis)
 ),
 drugs AS (
-    -- prescribed in the cramp lookback or active on as-of; current diuretics: those still running
+    -- prescribed in the cramp lookback or active on as-of; current diuretics: those taken on as-of,
+    -- as every check reads a repeat medicine (refill_gap_days: not off it between two late issues)
     SELECT patient_id,
-           listed(CASE WHEN codelist = 'diuretics' AND ongoing_on(end_effective, $as_of) AND NOT topical
+           listed(CASE WHEN codelist = 'diuretics' AND NOT topical
+                            AND taken_on(start_date, end_effective, stopped, $as_of, $refill_gap_days)
                        THEN drug_name END) AS current_diuretics,
            -- oral baclofen: a compounded baclofen cream is no cramp treatment (is_topical)
            bool_or(codelist = 'baclofen' AND NOT topical) AS baclofen_prescribed,

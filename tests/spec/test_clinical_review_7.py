@@ -41,3 +41,67 @@ def test_a_stopped_prescription_with_no_end_is_not_taken_for_ever(tmp_path):
     with duckdb.connect(str(run.db), read_only=True) as con:
         notes = con.execute("SELECT original FROM row_notes WHERE rule = 'without_end'").fetchall()
     assert [n[0].split(",")[0] for n in notes] == ["T01", "T04"]
+
+
+# ---------------------------------------------------------------------------------------------
+# nsaid_kidney_disease: a dialysis patient coded in SNOMED CT (105502003 'dependence on renal
+# dialysis', the finding ICD-10-CM Z99.2 names) on a systemic NSAID, no eGFR in the export. KDIGO and
+# AGS Beers: avoid NSAIDs in dialysis. Z99.2 flagged high; the SNOMED code was missing.
+# ---------------------------------------------------------------------------------------------
+DIALYSIS_PRESCRIPTIONS = table("""
+patient_id | drug_name                | rxnorm_code | atc_code | start_date | end_date | days_supply
+D01        | Naproxen 500mg tablets   |             |          | 2026-10-01 |          | 28
+D02        | Naproxen 500mg tablets   |             |          | 2026-10-01 |          | 28
+""")
+DIALYSIS_DIAGNOSES = table("""
+patient_id | code      | code_system | recorded_at | resolved_at
+D01        | 105502003 | SNOMED-CT   | 2024-03-01  |
+# control: the same status in ICD-10-CM
+D02        | Z99.2     | ICD-10-CM   | 2024-03-01  |
+""")
+
+
+def test_dialysis_coded_in_snomed_is_stage_5(tmp_path):
+    check_spec(
+        tmp_path,
+        "nsaid_kidney_disease",
+        AS_OF,
+        {"prescriptions": DIALYSIS_PRESCRIPTIONS, "diagnoses": DIALYSIS_DIAGNOSES},
+        {"D01": "high", "D02": "high"},
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# cramps_cirrhosis: between two monthly issues of spironolactone (the as-of date in the gap before a
+# late repeat) the flag showed no current diuretic, while the other checks read the patient as on
+# it. In cirrhosis with cramps the diuretic is the first thing a reviewer looks at (EASL 2018:
+# diuretic-induced cramps prompt a dose reduction): current is taken on as-of, refill gap included.
+# ---------------------------------------------------------------------------------------------
+CIRRHOSIS_DIAGNOSES = table("""
+patient_id | code   | code_system | recorded_at | resolved_at
+C01        | K74.60 | ICD-10-CM   | 2023-01-01  |
+C01        | R25.2  | ICD-10-CM   | 2026-10-01  |
+C02        | K74.60 | ICD-10-CM   | 2023-01-01  |
+C02        | R25.2  | ICD-10-CM   | 2026-10-01  |
+""")
+CIRRHOSIS_PRESCRIPTIONS = table("""
+patient_id | drug_name                   | rxnorm_code | atc_code | start_date | end_date | days_supply
+C01        | Spironolactone 100mg tablets |            |          | 2026-09-15 |          | 28
+C01        | Spironolactone 100mg tablets |            |          | 2026-10-15 |          | 28
+# control: stopped in the summer, no longer current
+C02        | Spironolactone 100mg tablets |            |          | 2026-05-01 |          | 28
+""")
+
+
+def test_a_diuretic_between_two_issues_is_shown_as_current(tmp_path):
+    check_spec(
+        tmp_path,
+        "cramps_cirrhosis",
+        AS_OF,
+        {"diagnoses": CIRRHOSIS_DIAGNOSES, "prescriptions": CIRRHOSIS_PRESCRIPTIONS},
+        {"C01": "high", "C02": "high"},
+        evidence={
+            "C01": {"current_diuretics": "Spironolactone 100mg tablets"},
+            "C02": {"current_diuretics": None},
+        },
+    )
