@@ -22,7 +22,7 @@ import zlib
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -47,6 +47,9 @@ from pipelines.settings import (
     settings_despite_errors,
     valid_value,
 )
+
+if TYPE_CHECKING:
+    from pipelines.record import RunOutcome
 
 log = logging.getLogger(__name__)
 
@@ -254,43 +257,88 @@ def run(
     from pipelines.db import publish_analyst_copy
     from pipelines.run import execute_run
 
-    started, stage = datetime.now().replace(microsecond=0), "waiting"
+    started, stage = datetime.now().replace(microsecond=0), ["waiting"]
+    quiet = ctx.obj.get("log_level") == logging.WARNING
+    sent: list[str] = []  # what the summary email's delivery said, printed after the outcome
+
+    def after_outputs(outcome: RunOutcome) -> bool:
+        """Committed, outputs in place: from here a failure is no failed run. The summary email
+        goes now, before anything is printed (a full disk under cron's output cannot lose it)."""
+        stage[0] = "outputs"
+        if not (send_email or email_dry_run) or outcome.reports is None:
+            return False
+        from reports.email import PASSWORD_VARIABLE, deliver
+
+        into = dataclasses.replace(settings, out=outcome.reports.report.parent)  # OUT/adhoc/<id> too
+        eml = deliver(outcome.reports, into, environ.get(PASSWORD_VARIABLE), dry_run=email_dry_run)
+        sent.append(
+            f"email written to {eml}"
+            if eml
+            else f"email sent to {len(settings.smtp_recipients)} recipient(s)"
+        )
+        return True
+
     try:
         with (
             database_lock(settings.db, wait or wait_timeout is not None, wait_timeout),
             progress_reporter() as progress,
         ):
-            stage = "running"
-            outcome = execute_run(settings, started, progress, kind)
+            stage[0] = "running"
+            outcome = execute_run(
+                settings, started, progress, kind, send_email or email_dry_run, after_outputs
+            )
             ctx.obj["outcome"] = outcome  # for the "run finished" log line (main)
-            stage = "done"
+            stage[0] = "done"
             publish_analyst_copy(settings.db)
     except BaseException as error:
-        if stage == "done":  # committed, outputs in place: stopped while copying for the analysts
-            click.echo(
-                "clinic-audit: the run committed and its outputs are in place; it was stopped while "
-                "updating the analysts' copy, before its summary (email included)",
-                err=True,
-            )
-        elif not kind.ad_hoc:
-            _tell_failure(settings, error, started, stage == "running", send_email, email_dry_run, environ)
+        _after_failure(
+            error, stage[0], kind.ad_hoc, sent, settings, started, send_email, email_dry_run, environ
+        )
         raise
     # -q, as cron runs it: nothing, so a night with nothing to say prints nothing (cron mails
     # whatever a job prints); its warnings are logged to stderr anyway
-    quiet = ctx.obj.get("log_level") == logging.WARNING
     if not quiet:
         print_outcome(outcome, settings)
-    if (send_email or email_dry_run) and outcome.reports is not None:
-        from reports.email import PASSWORD_VARIABLE, deliver
+        for line in sent:
+            click.echo(line)
 
-        into = dataclasses.replace(settings, out=outcome.reports.report.parent)  # OUT/adhoc/<id> too
-        eml = deliver(outcome.reports, into, environ.get(PASSWORD_VARIABLE), dry_run=email_dry_run)
-        if not quiet:
-            click.echo(
-                f"email written to {eml}"
-                if eml
-                else f"email sent to {len(settings.smtp_recipients)} recipient(s)"
-            )
+
+def _after_failure(
+    error: BaseException,
+    stage: str,
+    ad_hoc: bool,
+    sent: list[str],
+    settings: Settings,
+    started: datetime,
+    send_email: bool,
+    email_dry_run: bool,
+    environ: Mapping[str, str],
+) -> None:
+    """What a run that raised says besides its error: once committed with its outputs in place it
+    is no failed run (no stale mark, no failure email), only one that did not finish; before, a
+    scheduled run's failure is told (_tell_failure)."""
+    from reports.errors import EmailError
+
+    if stage == "outputs" and not isinstance(error, EmailError):
+        if sent:
+            unfinished = "finished (its summary email was sent)"
+        elif send_email or email_dry_run:
+            unfinished = "sent its summary email (the next nightly run says so)"
+        else:
+            unfinished = "finished"
+        click.echo(
+            "clinic-audit: the run committed and its outputs are in place; it was stopped before it "
+            + unfinished,
+            err=True,
+        )
+    elif stage == "done":  # committed, outputs in place: stopped while copying for the analysts
+        click.echo(
+            "clinic-audit: the run committed and its outputs are in place; it was stopped while "
+            "updating the analysts' copy" + (" (its summary email was sent)" if sent else ""),
+            err=True,
+        )
+    elif stage != "outputs" and not ad_hoc:
+        _tell_failure(settings, error, started, stage == "running", send_email, email_dry_run, environ)
 
 
 def _run_kind(

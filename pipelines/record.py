@@ -47,15 +47,16 @@ class RunOutcome:
     codelists: tuple[CodelistFile, ...] = ()  # the codelist files read: shipped, then the clinic's own
     kind: str = "scheduled"  # or "ad hoc": kept out of the nightly lifecycle and trends (run_kind.py)
     kind_reasons: tuple[str, ...] = ()  # why ad hoc: "--as-of 2026-06-30", "--checks", "--param ..."
+    email_due: bool = False  # asked to send (or write) its summary email once the outputs are in place
 
 
 def record_run(con: duckdb.DuckDBPyConnection, settings: Settings, outcome: RunOutcome) -> None:
     """Insert the run and its files, inside the run's transaction (a failed run leaves no trace)."""
     con.execute(
         "INSERT INTO runs (run_id, seq, started_at, finished_at, status, as_of, exports, export_format, "
-        "tool_version, settings, warnings, data_from, data_to, coverage, kind) "
+        "tool_version, settings, warnings, data_from, data_to, coverage, kind, email_due) "
         "SELECT $id, coalesce(max(seq), 0) + 1, $start, $end, $status, $as_of, $exports, "
-        "$fmt, $ver, $settings, $warnings, $data_from, $data_to, $coverage, $kind FROM runs",
+        "$fmt, $ver, $settings, $warnings, $data_from, $data_to, $coverage, $kind, $email FROM runs",
         {
             "id": outcome.run_id,
             "start": outcome.started_at,
@@ -73,6 +74,7 @@ def record_run(con: duckdb.DuckDBPyConnection, settings: Settings, outcome: RunO
             "data_to": outcome.data_to,
             "coverage": json.dumps(outcome.coverage.as_dict()) if outcome.coverage else None,
             "kind": outcome.kind,
+            "email": outcome.email_due,
         },
     )
     verdicts = {v.table: v for v in outcome.volume}
@@ -115,6 +117,15 @@ def outputs_in_place(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
     )
 
 
+def email_sent(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
+    """Record that the run's summary email was sent (or, in a dry run, written): until then a run
+    asked to send one counts as not having sent it (unfinished_night)."""
+    con.execute(
+        "UPDATE runs SET email_sent_at = $t WHERE run_id = $r",
+        {"t": datetime.now().replace(microsecond=0), "r": run_id},
+    )
+
+
 def latest_nightly(con: duckdb.DuckDBPyConnection) -> tuple[str, date, datetime | None] | None:
     """The newest scheduled run: (run id, as-of date, outputs_at); None before the first."""
     return con.execute(
@@ -125,15 +136,24 @@ def latest_nightly(con: duckdb.DuckDBPyConnection) -> tuple[str, date, datetime 
 
 def unfinished_night(con: duckdb.DuckDBPyConnection) -> list[str]:
     """The warning for tonight when the latest scheduled run did not finish after its commit (a
-    SIGKILL, a power cut, outputs it could not write): its summary email never went out, so the
-    team hears it from tonight's, whose results include it. Empty when it finished."""
-    newest = latest_nightly(con)
-    if newest is None or newest[2] is not None:
+    SIGKILL, a power cut, outputs it could not write) or, asked to email its summary, did not send
+    it (stopped just before, a mail server that refused it): the team hears it from tonight's,
+    whose results include it. Empty when it finished."""
+    newest = con.execute(
+        "SELECT run_id, as_of, outputs_at, email_due AND email_sent_at IS NULL FROM runs "
+        "WHERE coalesce(kind, 'scheduled') = 'scheduled' ORDER BY seq DESC LIMIT 1"
+    ).fetchone()
+    if newest is None or (newest[2] is not None and not newest[3]):
         return []
-    run_id, as_of, _ = newest
+    run_id, as_of, outputs_at, _ = newest
+    why = (
+        "did not finish after it committed (it was stopped, or its outputs could not be written)"
+        if outputs_at is None
+        else "wrote its outputs but did not send its summary email (it was stopped first, or the mail "
+        "server did not take it)"
+    )
     warning = (
-        f"the last nightly run before this one ({run_id}, as of {as_of}) did not finish after it "
-        "committed (it was stopped, or its outputs could not be written), so its summary email was "
+        f"the last nightly run before this one ({run_id}, as of {as_of}) {why}, so its summary email was "
         "not sent. Its results are in the database, and tonight's report and email include them."
     )
     log.warning("%s", warning)

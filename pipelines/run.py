@@ -31,6 +31,7 @@ from pipelines.logs import RUN_ID
 from pipelines.outputs import in_progress_notice, mark_stale, write_outputs
 from pipelines.record import (
     RunOutcome,
+    email_sent,
     latest_nightly,
     outputs_in_place,
     record_run,
@@ -61,13 +62,20 @@ def execute_run(
     now: datetime,
     progress: Callable[[str], None] = lambda _: None,
     kind: RunKind = NIGHTLY,
+    email_due: bool = False,
+    after_outputs: Callable[[RunOutcome], bool] | None = None,
 ) -> RunOutcome:
     """Run the whole audit; raises InputError (database untouched) when the export is unusable.
 
     `kind` says whether this is the nightly (scheduled) or an ad-hoc run (pipelines/run_kind.py).
+    `after_outputs` is called once the run has committed and its outputs are in place (the CLI
+    sends the summary email there, and knows from then on that the run is committed); it returns
+    whether it sent the email the run was asked to (`email_due`, recorded with the run), which is
+    then recorded, so a summary never sent is warned about by the next night (unfinished_night).
     """
     as_of = settings.resolved_as_of(now.date())
     outcome = RunOutcome(new_run_id(now), as_of, "running", now, kind=kind.kind, kind_reasons=kind.reasons)
+    outcome.email_due = email_due
     RUN_ID.set(outcome.run_id)
     if kind.out_per_run:  # an ad-hoc run's outputs never replace the nightly's
         settings = replace(settings, out=settings.out / "adhoc" / outcome.run_id)
@@ -111,6 +119,8 @@ def execute_run(
         progress("writing the outputs")
         outcome.reports = write_outputs(con, settings, outcome.run_id, selected, now)
         outputs_in_place(con, outcome.run_id)
+        if after_outputs is not None and after_outputs(outcome):
+            email_sent(con, outcome.run_id)
     except InputError as error:
         outcome.status, outcome.message = "failed", str(error)
         write_summary(settings.out, summary_of_outcome(outcome))

@@ -52,7 +52,7 @@ def send(message: EmailMessage, settings: EmailOptions, password: str | None) ->
                 _starttls(smtp, host, port)
             if password:
                 _login(smtp, settings, password)
-            smtp.send_message(message)
+            refused = smtp.send_message(message)  # some recipients refused, the others accepted
     except smtplib.SMTPAuthenticationError as error:
         raise EmailError(
             f"SMTP login to {host}:{port} as {settings.smtp_user or settings.smtp_sender} was refused "
@@ -69,6 +69,11 @@ def send(message: EmailMessage, settings: EmailOptions, password: str | None) ->
         ) from None
     except (smtplib.SMTPException, OSError) as error:
         raise EmailError(f"sending the summary email via {host}:{port} failed: {error}") from None
+    if refused:  # smtplib returns them rather than raise: a lead who never got it must be told
+        raise EmailError(
+            f"{host}:{port} refused {len(refused)} of {len(settings.smtp_recipients)} recipient(s) "
+            f"({', '.join(sorted(refused))}); the others were sent the email"
+        )
 
 
 def _starttls(smtp: smtplib.SMTP, host: str, port: int) -> None:

@@ -19,14 +19,19 @@ CREATE TABLE IF NOT EXISTS runs (
     kind          VARCHAR DEFAULT 'scheduled', -- 'scheduled' (the nightly, as configured) | 'ad hoc'
                                               -- (another as-of, a subset of checks, --param, --ad-hoc);
                                               -- lifecycle and trends read scheduled runs only (schema 5)
-    outputs_at    TIMESTAMP                   -- when its outputs were in place; NULL: stopped after
+    outputs_at    TIMESTAMP,                  -- when its outputs were in place; NULL: stopped after
                                               -- its commit, before them (schema 8)
+    email_due     BOOLEAN,                    -- the run was asked to send (or write) its summary email
+    email_sent_at TIMESTAMP                   -- when it was sent (or written); NULL with email_due:
+                                              -- never sent, and the next nightly run says so
 );
 ALTER TABLE runs ADD COLUMN IF NOT EXISTS data_from DATE;
 ALTER TABLE runs ADD COLUMN IF NOT EXISTS data_to DATE;
 ALTER TABLE runs ADD COLUMN IF NOT EXISTS coverage JSON;
 ALTER TABLE runs ADD COLUMN IF NOT EXISTS kind VARCHAR DEFAULT 'scheduled';  -- earlier runs: scheduled
 ALTER TABLE runs ADD COLUMN IF NOT EXISTS outputs_at TIMESTAMP;
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS email_due BOOLEAN;  -- earlier runs: not known (NULL)
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS email_sent_at TIMESTAMP;
 
 CREATE TABLE IF NOT EXISTS run_files (
     run_id          VARCHAR NOT NULL,

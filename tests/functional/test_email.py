@@ -154,3 +154,34 @@ def test_an_ad_hoc_runs_email_says_it_is_not_tonights_audit(tmp_path, smtp_serve
     assert "Ad-hoc run (--as-of 2026-11-20)" in html.split("</p>", 1)[0]
     # the run's own email.html says so too (the note is the email's content, not patched in on sending)
     assert note in (tmp_path / "out" / "email.html").read_text(encoding="utf-8").split("</p>", 1)[0]
+
+
+class RefusingInbox(Inbox):
+    """Refuses one recipient (550, as for a mailbox that does not exist) and takes the others."""
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.startswith("gp@"):
+            return "550 5.1.1 mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+
+def test_a_recipient_refused_is_exit_4_naming_it_and_the_next_night_warns(tmp_path, capsys):
+    """smtplib returns the recipients a server refused rather than raise: the run said 'email sent
+    to 2 recipient(s)', exit 0, and one lead never got it. Exit 4 naming the refused address; the
+    email counts as not sent, so the next nightly run warns."""
+    inbox = RefusingInbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        assert cli(*run_args(tmp_path, "--email", "--scheduled"), env=smtp_env(controller.port)) == EXIT_EMAIL
+        err = capsys.readouterr().err
+        assert "refused 1 of 2 recipient(s) (gp@clinic.example)" in err, err
+        assert [rcpt for rcpt, _ in inbox.received] == [["audit-lead@clinic.example"]]
+        args = run_args(tmp_path, "--email", "--scheduled")
+        args[args.index("--as-of") + 1] = "2026-11-21"
+        assert cli(*args, env=smtp_env(controller.port)) == EXIT_EMAIL  # still refused: said again
+    finally:
+        controller.stop()
+    raw = inbox.received[-1][1].decode("utf-8", "replace")
+    assert "did not send its summary email" in raw

@@ -7,6 +7,7 @@ DuckDB session open the way an analyst's notebook does.
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -231,3 +232,44 @@ def test_sigterm_while_copying_for_the_analysts_says_the_run_committed(tmp_path,
     assert not [p for p in out.rglob("*.eml") if "did not complete" in p.read_text(errors="replace")]
     with duckdb.connect(str(tmp_path / "audit.duckdb"), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM runs WHERE outputs_at IS NOT NULL").fetchall() == [(2,)]
+
+
+def _warned_of(tmp_path: Path) -> list[str]:
+    """The warnings of the newest run's record."""
+    import json
+
+    with duckdb.connect(str(tmp_path / "audit.duckdb"), read_only=True) as con:
+        [(warnings,)] = con.execute("SELECT warnings FROM runs ORDER BY seq DESC LIMIT 1").fetchall()
+    return json.loads(warnings)
+
+
+def test_sigterm_after_the_outputs_before_the_email_is_warned_next_night(tmp_path, monkeypatch, capsys):
+    """Found by fault injection: a SIGTERM once the outputs were in place (runs.outputs_at set) but
+    before the summary email went out lost the email without a word: the next night did not warn.
+    The email is now recorded when sent (runs.email_sent_at), and the next night warns of a run
+    asked to send one that did not. The stopped run is no failed run: no stale mark, no failure
+    email, and the message says it committed."""
+    import reports.email
+
+    def stopped(*_: object, **__: object) -> None:
+        os.kill(os.getpid(), signal.SIGTERM)  # a real signal, as the email is about to go
+        time.sleep(5)
+
+    monkeypatch.setattr(reports.email, "deliver", stopped)
+    args = run_args(tmp_path, SAMPLE_EXPORT, "--scheduled", "--email-dry-run")
+    assert cli(*args) == EXIT_SIGTERM
+    err = capsys.readouterr().err
+    assert "committed and its outputs are in place" in err and "sent its summary email" in err, err
+    out = tmp_path / "out"
+    assert "stale-notice" not in (out / "report.html").read_text(encoding="utf-8")
+    assert not list(out.rglob("*.eml"))  # neither the summary nor a "did not complete" email
+    monkeypatch.undo()
+    next_night = run_args(tmp_path, SAMPLE_EXPORT, "--scheduled", "--email-dry-run")
+    next_night[next_night.index("--as-of") + 1] = "2026-11-21"
+    assert cli(*next_night) == 0
+    assert [w for w in _warned_of(tmp_path) if "did not send its summary email" in w]
+    assert "did not send its summary email" in (out / "email.eml").read_text(errors="replace")
+    third = run_args(tmp_path, SAMPLE_EXPORT, "--scheduled", "--email-dry-run")
+    third[third.index("--as-of") + 1] = "2026-11-22"
+    assert cli(*third) == 0  # the second night's email went: nothing to warn of
+    assert not [w for w in _warned_of(tmp_path) if "summary email" in w]
