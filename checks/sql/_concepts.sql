@@ -83,15 +83,25 @@ SELECT drug_name, rxnorm_code, atc_code FROM forms WHERE (topical_form OR (patch
 -- CM's E11.40-E11.49, of which a list may take only some) or lacks (E14.4); an ICD-10-CM code written
 -- as exactly such a WHO code (E11.4, as some systems record it) matches that row too, and only
 -- exactly, so CM's E11.43 is not taken in by WHO's E11.4.
+-- Except where the clinical modification gave a WHO code another meaning (icd10_cm_redefined: WHO
+-- I12.0 is hypertensive renal disease with renal failure, of no stage; CM's I12.0 is stage 5 or ESRD):
+-- such a WHO code matches only the lists' ICD-10 rows.
 CREATE OR REPLACE TEMP TABLE diagnosis_concepts AS
-WITH codes AS (SELECT DISTINCT code, code_system FROM diagnoses)
+WITH codes AS (
+    SELECT d.code, d.code_system, bool_or(r.code IS NOT NULL) AS redefined
+    FROM (SELECT DISTINCT code, code_system FROM diagnoses) d
+    LEFT JOIN codelist r
+      ON r.codelist = 'icd10_cm_redefined' AND d.code_system = 'ICD-10' AND starts_with(d.code, r.code)
+    GROUP BY d.code, d.code_system
+)
 SELECT DISTINCT d.code, d.code_system, c.codelist
 FROM codes d
 JOIN codelist c
   ON CASE
+         WHEN c.codelist = 'icd10_cm_redefined' THEN false
          WHEN c.system = d.code_system AND d.code_system = 'SNOMED-CT' THEN d.code = c.code
          WHEN c.system = d.code_system THEN starts_with(d.code, c.code)
-         WHEN d.code_system = 'ICD-10' AND c.system = 'ICD-10-CM' THEN starts_with(d.code, c.code)
+         WHEN d.code_system = 'ICD-10' AND c.system = 'ICD-10-CM' THEN starts_with(d.code, c.code) AND NOT d.redefined
          WHEN d.code_system = 'ICD-10-CM' AND c.system = 'ICD-10' THEN d.code = c.code
          ELSE false
      END;
