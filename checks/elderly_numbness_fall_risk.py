@@ -1,6 +1,6 @@
 """Older patients with lower-limb numbness on many drugs or on a drug that raises fall risk."""
 
-from checks.framework import CheckDefinition, Parameter, refill_gap
+from checks.framework import CheckDefinition, Parameter, days, refill_gap
 
 CHECK = CheckDefinition(
     id="elderly_numbness_fall_risk",
@@ -14,7 +14,10 @@ CHECK = CheckDefinition(
         "counts) with numbness or neuropathy of the lower limbs recorded on or before as-of and not "
         "resolved on or before as-of (ICD-10-CM G57.x, G60-G63, E08-E13 .42; ICD-9-CM 355.0-355.8, "
         "356.x, 357.x; SNOMED-CT polyneuropathy and diabetic peripheral neuropathy concepts, and "
-        "numbness or neuropathy of the leg or foot). Patients without a birth date are left out."
+        "neuropathy of the leg or foot), or a numbness or paraesthesia symptom of the leg or foot "
+        "(lower_limb_numbness_symptoms) recorded in the last symptom_lookback_days and not resolved: GP "
+        "systems seldom resolve a symptom code, and one recorded years ago is no current numbness "
+        "(clinical review 2026-12). Patients without a birth date are left out."
     ),
     flag=(
         "polypharmacy_count or more distinct regular systemic medicines taken on as-of, or a fall-risk "
@@ -60,6 +63,7 @@ CHECK = CheckDefinition(
     fingerprint=("leg_codes", "active_drugs", "fall_risk_drugs"),
     codelists=(
         "lower_limb_numbness",
+        "lower_limb_numbness_symptoms",
         "fall_risk_drugs",
         "dose_forms_topical",
         "nsaids_topical",
@@ -68,12 +72,18 @@ CHECK = CheckDefinition(
         "systemic_through_skin",
         "nsaids_systemic",  # an NSAID patch acts locally (is_topical)
     ),
-    population_codelists=("lower_limb_numbness",),
+    population_codelists=("lower_limb_numbness", "lower_limb_numbness_symptoms"),
     # the polypharmacy count names each drug by the ingredients any drug codelist knows for it
     # (a brand and its generic count once); it counts every drug, listed in a codelist or not
     all_drug_codelists=True,
     parameters=(
         Parameter("min_age", 65, "years", "Age on as-of from which a patient is in the population."),
+        days(
+            "symptom_lookback_days",
+            365,
+            "A numbness or paraesthesia symptom code (lower_limb_numbness_symptoms) counts when recorded "
+            "in this many days to as-of; a neuropathy counts until resolved.",
+        ),
         Parameter(
             "polypharmacy_count",
             5,

@@ -39,7 +39,9 @@ def test_a_stopped_prescription_with_no_end_is_not_taken_for_ever(tmp_path):
         {"T01": OUT, "T02": OUT, "T03": "high", "T04": OUT},
     )
     with duckdb.connect(str(run.db), read_only=True) as con:
-        notes = con.execute("SELECT original FROM row_notes WHERE rule = 'without_end'").fetchall()
+        notes = con.execute(
+            "SELECT original FROM row_notes WHERE rule = 'without_end' ORDER BY line"
+        ).fetchall()
     assert [n[0].split(",")[0] for n in notes] == ["T01", "T04"]
 
 
@@ -142,4 +144,44 @@ def test_who_hypertensive_renal_failure_is_no_stage_5(tmp_path):
         AS_OF,
         {"prescriptions": WHO_PRESCRIPTIONS, "diagnoses": WHO_DIAGNOSES, "labs": WHO_LABS},
         {"W01": "normal", "W02": "normal", "W03": "normal", "W04": "high", "W05": "high"},
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# elderly_numbness_fall_risk: a one-off 'numbness of foot' recorded in 2009 and never resolved (GP
+# systems seldom resolve a symptom code) kept a 76-year-old on zopiclone in the fall-risk population
+# for ever; the guideline's "evaluate fall risk with numbness in lower extremities" is about current
+# numbness. A symptom now counts for symptom_lookback_days (365); a neuropathy until resolved.
+# ---------------------------------------------------------------------------------------------
+OLD_SYMPTOM_IDS = ("F01", "F02", "F03", "F04")
+OLD_SYMPTOM_PATIENTS = table(
+    "patient_id | birth_date | sex\n" + "\n".join(f"{p} | 1950-03-01 | F" for p in OLD_SYMPTOM_IDS)
+)
+OLD_SYMPTOM_PRESCRIPTIONS = table(
+    "patient_id | drug_name | rxnorm_code | atc_code | start_date | end_date | days_supply\n"
+    + "\n".join(f"{p} | Zopiclone 7.5mg tablets | | | 2026-06-01 | |" for p in OLD_SYMPTOM_IDS)
+)
+OLD_SYMPTOM_DIAGNOSES = table("""
+patient_id | code      | code_system | recorded_at | resolved_at
+F01        | 309538000 | SNOMED-CT   | 2009-03-01  |
+# controls: the same symptom this year; a diabetic polyneuropathy recorded in 2009 (lasting);
+# the symptom this year but resolved before as-of
+F02        | 309538000 | SNOMED-CT   | 2026-03-01  |
+F03        | 230573007 | SNOMED-CT   | 2009-03-01  |
+F04        | 309538000 | SNOMED-CT   | 2026-03-01  | 2026-05-01
+""")
+
+
+def test_a_numbness_symptom_from_years_ago_is_no_current_numbness(tmp_path):
+    tables = {
+        "patients": OLD_SYMPTOM_PATIENTS,
+        "prescriptions": OLD_SYMPTOM_PRESCRIPTIONS,
+        "diagnoses": OLD_SYMPTOM_DIAGNOSES,
+    }
+    check_spec(
+        tmp_path,
+        "elderly_numbness_fall_risk",
+        AS_OF,
+        tables,
+        {"F01": OUT, "F02": "normal", "F03": "normal", "F04": OUT},
     )
