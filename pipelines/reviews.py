@@ -27,7 +27,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -36,6 +36,7 @@ from typing import Any
 import duckdb
 
 from checks.evaluate import CheckResult, all_checks
+from pipelines.csv_tables import MAX_RECORD_BYTES
 from pipelines.db import transaction
 from pipelines.errors import InputError
 from pipelines.settings import ConfigError
@@ -338,19 +339,65 @@ def _insert(
 def read_sheet(path: Path) -> list[ReviewInput]:
     """A team's review sheet (CSV, UTF-8 with or without BOM): one review per row, IMPORT_COLUMNS.
 
-    A missing required column or an unknown one is an InputError naming it; rows are checked later,
-    all together, by `record`.
+    A missing required column or an unknown one is an InputError naming it, and so is a record the
+    CSV reader cannot take (a quote never closed); rows are checked later, all together, by `record`.
+    Each row is named by the line its record starts on: a quoted note may span lines.
     """
     try:
         with path.open(encoding="utf-8-sig", newline="") as handle:
-            reader = csv.DictReader(handle)
-            columns = [c.strip() for c in reader.fieldnames or []]
-            _check_columns(path, columns)
-            return [_sheet_row(path, reader.line_num, row) for row in reader if any((row or {}).values())]
+            lines = list(handle)
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
     except UnicodeDecodeError:
         raise InputError(f"{path}: not UTF-8 text (save the sheet as CSV UTF-8)") from None
+    records = _records(path, lines)
+    columns = [c.strip() for c in next(records, (1, []))[1]]
+    _check_columns(path, columns)
+    return [_sheet_row(path, line, columns, cells) for line, cells in records if any(cells)]
+
+
+def _records(path: Path, lines: Sequence[str]) -> Iterator[tuple[int, list[str]]]:
+    """Each record of the sheet with the line it starts on. Strict: a quote left open would
+    otherwise read every later line into one note (one review recorded where the team wrote many),
+    and a quote closing a cell with text after it would join the two without a word."""
+    reader = csv.reader(lines, strict=True)
+    while True:
+        start = reader.line_num + 1  # a record starts on the line after the previous one ended
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            raise InputError(_broken_record(path, start, lines, str(error))) from None
+        yield start, cells
+
+
+def _broken_record(path: Path, start: int, lines: Sequence[str], error: str) -> str:
+    """Where a record the reader refused starts and why, in words that quote none of its text."""
+    if "unexpected end of data" in error:  # the file ended inside a quoted cell
+        what = (
+            f"{_open_quote_column(lines, start)}a quoted cell opened on this line is never closed, so "
+            "every later line would be read into it (close the quote; a quote inside a cell is "
+            "written twice)"
+        )
+    elif "expected after" in error:
+        what = "a quoted cell has text after its closing quote (a quote inside a cell is written twice)"
+    elif "field larger than field limit" in error:
+        what = f"a cell longer than {MAX_RECORD_BYTES >> 20} MiB (a quote left open?)"
+    else:
+        what = "not a CSV record"
+    return f"{path}: line {start}: {what}; nothing was recorded"
+
+
+def _open_quote_column(lines: Sequence[str], start: int) -> str:
+    """'column NAME: ' of the cell whose quote opens on line `start` and never closes: read alone,
+    that line ends inside the cell, so it is the line's last. Empty on the header line."""
+    if start < 2:
+        return ""
+    header = next(csv.reader(lines[:1]), [])
+    index = len(next(csv.reader(lines[start - 1 : start]), [])) - 1
+    name = header[index].strip() if 0 <= index < len(header) else str(index + 1)
+    return f"column {name}: "
 
 
 def _check_columns(path: Path, columns: Sequence[str]) -> None:
@@ -367,13 +414,13 @@ def _check_columns(path: Path, columns: Sequence[str]) -> None:
         )
 
 
-def _sheet_row(path: Path, line: int, row: Mapping[str | None, Any]) -> ReviewInput:
-    if None in row:  # more cells than the header has columns
+def _sheet_row(path: Path, line: int, columns: Sequence[str], cells: Sequence[str]) -> ReviewInput:
+    if len(cells) > len(columns):
         return ReviewInput("", "", "", "", source=f"{path}: line {line} (more cells than columns)")
-    cells = {(k or "").strip(): (v or "").strip() for k, v in row.items()}
+    values = {name: cell.strip() for name, cell in zip(columns, cells, strict=False)}
     return ReviewInput(
-        **{c: cells.get(c, "") for c in IMPORT_COLUMNS if c != "by"},
-        by=cells.get("by", ""),
+        **{c: values.get(c, "") for c in IMPORT_COLUMNS if c != "by"},
+        by=values.get("by", ""),
         source=f"{path}: line {line}",
     )
 

@@ -257,6 +257,57 @@ def test_a_bad_sheet_is_reported_row_by_row_and_nothing_is_recorded(one_night, c
     assert reviews_count(one_night) == 0
 
 
+def test_an_unterminated_quote_refuses_the_sheet_naming_the_line_it_opens_on(one_night, capsys):
+    """The open quote read every later row into A's note: one review recorded, B's and C's lost,
+    exit 0. Now exit 3 at the record's first line, quoting none of its text, nothing recorded."""
+    sheet = one_night / "team.csv"
+    sheet.write_text(
+        "patient_id,check_id,status,reason,note,until,done_on,by\n"
+        f"D,{CHECK},exception,patient_declined,,,,\n"
+        f'A,{CHECK},exception,other,"5mm tube,,,\n'
+        f"B,{CHECK},exception,patient_declined,,,,\n"
+        f"C,{CHECK},acknowledged,action_planned,call,,,\n",
+        encoding="utf-8",
+    )
+    capsys.readouterr()
+    assert review(one_night, "--import", str(sheet)) == EXIT_INPUT
+    err = capsys.readouterr().err
+    assert f"{sheet}: line 3: column note: a quoted cell opened on this line is never closed" in err
+    assert "nothing was recorded" in err and "5mm" not in err
+    assert reviews_count(one_night) == 0
+
+
+def test_a_quote_closing_a_cell_with_text_after_it_refuses_the_sheet(one_night, capsys):
+    """'"5mm" tube' was read as '5mm tube' without a word; the sheet is refused like an open quote."""
+    sheet = one_night / "team.csv"
+    sheet.write_text(
+        f'patient_id,check_id,status,reason,note,until,done_on,by\nA,{CHECK},exception,other,"5mm" tube,,,\n',
+        encoding="utf-8",
+    )
+    capsys.readouterr()
+    assert review(one_night, "--import", str(sheet)) == EXIT_INPUT
+    err = capsys.readouterr().err
+    assert f"{sheet}: line 2: a quoted cell has text after its closing quote" in err and "5mm" not in err
+    assert reviews_count(one_night) == 0
+
+
+def test_a_bad_row_is_named_by_the_line_its_record_starts_on(one_night, capsys):
+    """A quoted note may span lines: the reader's line count after the record named its last line."""
+    sheet = one_night / "team.csv"
+    sheet.write_text(
+        "patient_id,check_id,status,reason,note,until,done_on,by\n"
+        f'A,{CHECK},maybe,other,"Seen twice:\nonce in clinic,\nonce at home",,,\n'
+        f"B,{CHECK},maybe,patient_declined,,,,\n",
+        encoding="utf-8",
+    )
+    capsys.readouterr()
+    assert review(one_night, "--import", str(sheet)) == EXIT_INPUT
+    err = capsys.readouterr().err
+    assert f"{sheet}: line 2: column status:" in err and f"{sheet}: line 5: column status:" in err
+    assert "line 4:" not in err
+    assert reviews_count(one_night) == 0
+
+
 def test_a_sheet_without_a_required_column_is_refused(one_night, capsys):
     sheet = one_night / "team.csv"
     sheet.write_text(f"patient_id,check_id,status\nA,{CHECK},exception\n", encoding="utf-8")
