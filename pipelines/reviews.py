@@ -401,17 +401,20 @@ def _open_quote_column(lines: Sequence[str], start: int) -> str:
 
 
 def _check_columns(path: Path, columns: Sequence[str]) -> None:
+    """Every required column, no unknown one, and each once: of a name given twice only one cell
+    would be read (the last), and a review recorded against the patient the team did not mean."""
     missing = [c for c in REQUIRED_COLUMNS if c not in columns]
     unknown = [c for c in columns if c not in IMPORT_COLUMNS]
-    if missing or unknown:
-        what = (
-            f"missing column(s) {', '.join(missing)}"
-            if missing
-            else f"unknown column(s) {', '.join(unknown)}"
-        )
-        raise InputError(
-            f"{path}: line 1: {what} (columns: {', '.join(IMPORT_COLUMNS)}); nothing was recorded"
-        )
+    repeated = list(dict.fromkeys(c for c in columns if columns.count(c) > 1))
+    if missing:
+        what = f"missing column(s) {', '.join(missing)}"
+    elif unknown:
+        what = f"unknown column(s) {', '.join(unknown)}"
+    elif repeated:
+        what = f"column(s) {', '.join(repeated)} given more than once"
+    else:
+        return
+    raise InputError(f"{path}: line 1: {what} (columns: {', '.join(IMPORT_COLUMNS)}); nothing was recorded")
 
 
 def _sheet_row(path: Path, line: int, columns: Sequence[str], cells: Sequence[str]) -> ReviewInput:

@@ -316,6 +316,20 @@ def test_a_sheet_without_a_required_column_is_refused(one_night, capsys):
     assert reviews_count(one_night) == 0
 
 
+def test_a_sheet_naming_a_column_twice_is_refused(one_night, capsys):
+    """The last patient_id cell was read: a review recorded against D, the team's line about A."""
+    sheet = one_night / "team.csv"
+    sheet.write_text(
+        "patient_id,check_id,status,reason,note,until,done_on,by,patient_id\n"
+        f"A,{CHECK},exception,patient_declined,,,,,D\n",
+        encoding="utf-8",
+    )
+    capsys.readouterr()
+    assert review(one_night, "--import", str(sheet)) == EXIT_INPUT
+    assert f"{sheet}: line 1: column(s) patient_id given more than once" in capsys.readouterr().err
+    assert reviews_count(one_night) == 0
+
+
 def test_a_command_line_review_of_an_unflagged_patient_is_refused(one_night, capsys, tmp_path):
     """The message names the check and the run, never the patient: it reaches the log file too."""
     log = tmp_path / "audit.jsonl"
