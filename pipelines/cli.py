@@ -670,7 +670,9 @@ def _latest_nightly_as_of(con: Any) -> date | None:
 @cli.command()
 @click.argument("patient_id", required=False)
 @click.option("--check", "check_id", help="The check whose flag is reviewed.")
-@click.option("--status", type=click.Choice(["acknowledged", "exception"]), help="What was decided.")
+# not a click.Choice: its error quotes the value given (a patient id typed in the wrong place) into
+# stderr and the log; reviews.validate names the option and the values it takes instead
+@click.option("--status", metavar="[acknowledged|exception]", help="What was decided.")
 @click.option(
     "--reason",
     help="Reason code (QOF/HEDIS conventions): patient_declined, not_clinically_appropriate, "

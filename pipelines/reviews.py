@@ -119,7 +119,9 @@ class ReviewInput:
 
 @dataclass(frozen=True)
 class Problem:
-    """Why a review cannot be recorded: where (file, line, column) and what is wrong."""
+    """Why a review cannot be recorded: where (file, line, column) and what is wrong, never the value
+    given: messages reach stderr and the log file, and a sheet's shifted columns put patient ids and
+    free text where a check id or a date belongs."""
 
     where: str
     column: str
@@ -189,7 +191,7 @@ def validate(
     if not item.patient_id.strip():
         bad("patient_id", "empty")
     if item.check_id not in known:
-        bad("check_id", f"unknown check {item.check_id!r} (see clinic-audit checks)")
+        bad("check_id", "not a known check id (see `clinic-audit checks`)")
     elif item.check_id not in flags:
         bad("check_id", f"check {item.check_id} has not run yet: nothing to review")
     elif item.patient_id.strip() and item.patient_id not in flags[item.check_id][2]:
@@ -197,10 +199,10 @@ def validate(
         # the patient is named by the line (or the command) only: messages reach the log file
         bad("patient_id", f"the patient is not flagged by {item.check_id} in its latest run {run_id}")
     if item.status not in STATUSES:
-        bad("status", f"{item.status!r} is not one of {', '.join(STATUSES)}")
+        bad("status", f"not one of: {', '.join(STATUSES)}")
     reason = REASON_BY_CODE.get(item.reason)
     if reason is None:
-        bad("reason", f"{item.reason!r} is not one of {', '.join(REASON_BY_CODE)}")
+        bad("reason", f"not one of: {', '.join(REASON_BY_CODE)}")
     elif item.status in STATUSES and item.status not in reason.statuses:
         bad("reason", f"{item.reason} is for {' or '.join(reason.statuses)} only, not {item.status}")
     if reason is not None and reason.needs_note and not item.note.strip():
@@ -220,14 +222,13 @@ def _dates(item: ReviewInput, reason: Reason | None, today: date, flag_as_of: da
         try:
             day = _date(text)
         except ValueError:
-            problems.append(Problem(item.source, column, f"{text!r} is not a date YYYY-MM-DD"))
+            problems.append(Problem(item.source, column, "not a date (YYYY-MM-DD)"))
             continue
         if column == "until" and day < flag_as_of:
-            problems.append(
-                Problem(item.source, column, f"{day} is before the flag's as-of date {flag_as_of}")
-            )
+            message = f"before the flag's as-of date {flag_as_of}: the review would never apply"
+            problems.append(Problem(item.source, column, message))
         if column == "done_on" and day > today:
-            problems.append(Problem(item.source, column, f"{day} is in the future"))
+            problems.append(Problem(item.source, column, "a date in the future"))
     if reason is not None and reason.needs_date and not item.done_on.strip():
         problems.append(
             Problem(item.source, "done_on", f"reason {reason.code} needs the date it was done (done_on)")
@@ -261,9 +262,10 @@ def _expires_before(
     until = default_until(con, run_id, item)
     if until is None or until >= flag_as_of:
         return []
+    lookback = (until - _date(item.done_on)).days  # said in place of the dates: they are the patient's
     message = (
-        f"{item.done_on.strip()} plus the check's lookback falls due again on {until}, before the "
-        f"flag's as-of date {flag_as_of}: the test is due again (give a later --until to except it anyway)"
+        f"the test fell due again ({lookback} days on: the check's lookback) before the flag's as-of "
+        f"date {flag_as_of} (give a later --until to except it anyway)"
     )
     return [Problem(item.source, "done_on", message)]
 

@@ -110,8 +110,10 @@ def test_done_elsewhere_already_due_again_is_refused(tmp_path, capsys):
     )
     err = capsys.readouterr().err
     assert (
-        "column done_on" in err and "2026-10-01" in err and "before the flag's as-of date 2026-11-01" in err
+        "column done_on: the test fell due again (365 days on: the check's lookback) before the flag's "
+        "as-of date 2026-11-01" in err
     )
+    assert "2025-10-01" not in err and "2026-10-01" not in err  # the patient's dates are not repeated
     with duckdb.connect(str(tmp_path / "audit.duckdb"), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM reviews").fetchall()[0][0] == 0
     # a recent one is recorded, and an explicit --until still excepts an old one

@@ -308,6 +308,52 @@ def test_a_bad_row_is_named_by_the_line_its_record_starts_on(one_night, capsys):
     assert reviews_count(one_night) == 0
 
 
+def test_a_bad_sheets_problems_quote_none_of_its_cells(one_night, capsys, tmp_path):
+    """Each problem names file, line and column and what is wrong, never the cell's text: a sheet's
+    columns shifted put patient ids and free text where a check id or a date belongs, and the
+    messages reach the log file."""
+    log = tmp_path / "audit.jsonl"
+    sheet = one_night / "team.csv"
+    sheet.write_text(
+        "patient_id,check_id,status,reason,note,until,done_on,by\n"
+        "A,P0026,exception,palliative,,,,\n"
+        f"B,{CHECK},Mrs Jones,John Smith,,,,\n"
+        f"C,{CHECK},exception,done_elsewhere,U&E,at St Mary s 2026-10-02,last Tuesday,\n",
+        encoding="utf-8",
+    )
+    capsys.readouterr()
+    assert (
+        cli("--log-file", str(log), "review", "--import", str(sheet), "--db", str(one_night / "audit.duckdb"))
+        == 3
+    )
+    err = capsys.readouterr().err
+    for line, column, message in [
+        (2, "check_id", "not a known check id (see `clinic-audit checks`)"),
+        (3, "status", "not one of: acknowledged, exception"),
+        (3, "reason", "not one of: patient_declined, not_clinically_appropriate"),
+        (4, "until", "not a date (YYYY-MM-DD)"),
+        (4, "done_on", "not a date (YYYY-MM-DD)"),
+    ]:
+        assert f"{sheet}: line {line}: column {column}: {message}" in err, (line, column, err)
+    logged = log.read_text(encoding="utf-8")
+    for text in ("P0026", "Mrs Jones", "John Smith", "St Mary", "last Tuesday"):
+        assert text not in err and text not in logged, text
+    assert reviews_count(one_night) == 0
+
+
+def test_a_wrong_status_on_the_command_line_is_not_quoted(one_night, capsys, tmp_path):
+    """click's choice error quoted the value given (a patient id in the wrong place) into the log."""
+    log = tmp_path / "audit.jsonl"
+    args = ["A", "--check", CHECK, "--status", "P0026", "--reason", "palliative"]
+    assert (
+        cli("--log-file", str(log), "review", *args, "--db", str(one_night / "audit.duckdb")) == EXIT_CONFIG
+    )
+    err = capsys.readouterr().err
+    assert "command line: column status: not one of: acknowledged, exception" in err
+    assert "P0026" not in err and "P0026" not in log.read_text(encoding="utf-8")
+    assert reviews_count(one_night) == 0
+
+
 def test_a_sheet_without_a_required_column_is_refused(one_night, capsys):
     sheet = one_night / "team.csv"
     sheet.write_text(f"patient_id,check_id,status\nA,{CHECK},exception\n", encoding="utf-8")

@@ -58,17 +58,30 @@ def problems(**given):
     return {(p.column, p.message.split(" ")[0]) for p in validate(item, FLAGS, date(2026, 11, 30))}
 
 
+def messages(**given):
+    item = ReviewInput(**{"patient_id": "P1", "check_id": "diuretic_electrolyte_monitoring"} | given)
+    return {(p.column, p.message) for p in validate(item, FLAGS, date(2026, 11, 30))}
+
+
 def test_validation_names_each_column():
     assert problems(status="exception", reason="palliative") == set()
-    assert ("status", "'later'") in problems(status="later", reason="palliative")
     assert ("reason", "action_planned") in problems(status="exception", reason="action_planned", note="x")
     assert ("note", "reason") in problems(status="acknowledged", reason="other")
     assert ("done_on", "reason") in problems(status="exception", reason="done_elsewhere")
-    assert ("done_on", "2026-12-01") in problems(
+    # what is wrong, never the value given: a sheet's shifted cells hold patient ids and free text
+    assert ("status", "not one of: acknowledged, exception") in messages(status="later", reason="palliative")
+    assert ("check_id", "not a known check id (see `clinic-audit checks`)") in messages(
+        check_id="P0026", status="exception", reason="palliative"
+    )
+    assert ("done_on", "a date in the future") in messages(
         status="exception", reason="done_elsewhere", done_on="2026-12-01"
     )
-    assert ("until", "2026-11-19") in problems(status="exception", reason="palliative", until="2026-11-19")
-    assert ("until", "'soon'") in problems(status="exception", reason="palliative", until="soon")
+    assert ("until", "before the flag's as-of date 2026-11-20: the review would never apply") in messages(
+        status="exception", reason="palliative", until="2026-11-19"
+    )
+    assert ("until", "not a date (YYYY-MM-DD)") in messages(
+        status="exception", reason="palliative", until="soon"
+    )
     # an unflagged patient: the message names the check and run, never the patient (it is logged)
     assert ("patient_id", "the") in problems(patient_id="P2", status="exception", reason="palliative")
 
