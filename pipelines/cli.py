@@ -723,10 +723,8 @@ def review(
 
         clinic-audit review --import reviews.csv
     """
-    import getpass
-
     from pipelines.history import open_existing
-    from pipelines.reviews import ReviewInput, read_sheet, record
+    from pipelines.reviews import ReviewInput, read_sheet, record, reviewer
 
     settings = _settings(ctx, config, db=db)
     if sheet is not None:
@@ -752,7 +750,7 @@ def review(
     with database_lock(settings.db, wait or wait_timeout is not None, wait_timeout):
         con = open_existing(settings.db, settings.memory_limit, settings.threads)
         try:
-            ids = record(con, items, getpass.getuser(), datetime.now().replace(microsecond=0))
+            ids = record(con, items, reviewer(fields["by"]), datetime.now().replace(microsecond=0))
         finally:
             con.close()
     click.echo(

@@ -25,8 +25,10 @@ Reason codes (REASONS) follow the measure conventions clinicians know:
 from __future__ import annotations
 
 import csv
+import getpass
 import hashlib
 import json
+import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
@@ -268,6 +270,18 @@ def _expires_before(
         f"date {flag_as_of} (give a later --until to except it anyway)"
     )
     return [Problem(item.source, "done_on", message)]
+
+
+def reviewer(by: str) -> str:
+    """Who records a review: --by, else the user running the command. The OS is asked only then, and
+    a user with no passwd entry (a container's --user, OpenShift's random uid) is 'uid N', as `id`
+    shows it: getpass.getuser raised KeyError there (OSError from Python 3.13), an internal error."""
+    if by.strip():
+        return by.strip()
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError, ImportError):  # ImportError: no pwd module (Windows without USERNAME)
+        return f"uid {os.getuid()}" if hasattr(os, "getuid") else "unknown user"
 
 
 def record(
@@ -580,4 +594,5 @@ __all__ = [
     "read_sheet",
     "record",
     "review_text",
+    "reviewer",
 ]

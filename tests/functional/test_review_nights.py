@@ -396,3 +396,21 @@ def test_done_elsewhere_lasts_until_the_test_falls_due_again_and_records_the_os_
         ).fetchall()[0]
     assert until.isoformat() == "2027-10-20"  # done_on + the check's lookback_days (365)
     assert by and len(fingerprint) == 64
+
+
+def test_a_user_with_no_passwd_entry_records_with_by_and_as_their_uid(one_night, monkeypatch):
+    """A container's --user has no passwd entry: getpass.getuser raised KeyError, exit 1, even with
+    --by. --by needs no OS user; without it the review is recorded as 'uid N'."""
+    import getpass
+    import os
+
+    def no_entry() -> str:
+        raise KeyError("getpwuid(): uid not found: 12345")
+
+    monkeypatch.setattr(getpass, "getuser", no_entry)
+    args = ["--check", CHECK, "--status", "exception", "--reason", "palliative"]
+    assert review(one_night, "A", *args, "--by", "Dr Shah") == 0
+    assert review(one_night, "B", *args) == 0
+    with duckdb.connect(str(one_night / "audit.duckdb"), read_only=True) as con:
+        by = dict(con.execute("SELECT patient_id, recorded_by FROM reviews").fetchall())
+    assert by == {"A": "Dr Shah", "B": f"uid {os.getuid()}"}
