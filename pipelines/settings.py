@@ -18,6 +18,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from checks.framework import MAXIMUM_BY_UNIT
 from pipelines.errors import EXIT_CONFIG, ClinicAuditError
 from pipelines.formats import names as format_names
 
@@ -164,6 +165,11 @@ SETTING_HELP = {
 
 MAX_THREADS = 256
 MAX_MEASURES_MONTHS = 600
+# A day count setting's largest value, as a check parameter's in days: 100 years, far past any use,
+# and inside what the date arithmetic can take (DuckDB's INTEGER and intervals, Python's dates); past
+# it a run failed as an internal error (exit 1) instead of naming the setting.
+MAX_DAYS = MAXIMUM_BY_UNIT["days"]
+_DAYS = {"due_soon_days", "as_of_gap_warning_days", "coverage_lookback_days", "freshness_max_days"}
 # The as-of dates an audit can mean: from the earliest date a record may carry (pipelines/rules.py)
 # to well past any export; beyond, date arithmetic (month-ends, windows) would overflow.
 AS_OF_RANGE = (date(1900, 1, 1), date(2999, 12, 31))
@@ -266,12 +272,13 @@ def _coerce(key: str, value: Any, origin: str) -> Any:
                 raise ValueError(f"at most {MAX_THREADS} (0: one per core)")
             if key == "measures_months" and number > MAX_MEASURES_MONTHS:
                 raise ValueError(f"at most {MAX_MEASURES_MONTHS} (50 years)")
+            if key in _DAYS and number > MAX_DAYS:
+                raise ValueError(f"at most {MAX_DAYS} days (100 years)")
             return number
         if key in {"smtp_starttls", "volume_guard_strict", "freshness_strict", "email_exact_counts"}:
             return _boolean(value)
         if key in _TUPLES:
-            items = value.split(",") if isinstance(value, str) else value
-            found = tuple(item.strip() for item in items if item.strip())
+            found = tuple(item.strip() for item in _text_items(value) if item.strip())
             return _check_ids(found) if key == "checks" else _header_safe(key, found)
         if key in _HEADERS:
             return _header_safe(key, str(value))
@@ -287,6 +294,17 @@ def _coerce(key: str, value: Any, origin: str) -> Any:
 
 
 _HEADERS = {"smtp_sender", "clinic_name"}  # go into the email's From and Subject headers
+
+
+def _text_items(value: Any) -> list[str]:
+    """A list setting's items: a TOML list of strings, or comma-separated text (the environment, an
+    option). A number or a table among them (`smtp_recipients = [1, 2]`) is refused here, where it
+    failed when the run stripped it (an internal error, exit 1)."""
+    if isinstance(value, str):
+        return value.split(",")
+    if not isinstance(value, list | tuple) or not all(isinstance(item, str) for item in value):
+        raise ValueError('expected a list of text values, such as ["a", "b"]')
+    return list(value)
 
 
 def _header_safe(key: str, value: Any) -> Any:

@@ -107,6 +107,46 @@ def test_an_smtp_port_from_the_environment_is_checked_too(tmp_path, capsys):
     assert "environment CLINIC_AUDIT_SMTP_PORT: setting 'smtp_port'" in err and "from 1 to 65535" in err
 
 
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("due_soon_days", "2147483647"),  # was exit 1: DuckDB's date + INTEGER out of range
+        ("due_soon_days", "99999999999"),  # was exit 1: no INTEGER to bind it to
+        ("coverage_lookback_days", "9999999"),  # was exit 1: a date before year 1
+        ("freshness_max_days", "99999999999"),
+        ("as_of_gap_warning_days", "99999999999"),
+    ],
+)
+def test_a_day_count_setting_past_100_years_is_refused(tmp_path, capsys, key, value):
+    """Every day count has a check parameter's bound in days (36500): past it a run failed as an
+    internal error, or took a value no date arithmetic can use."""
+    err = refused(tmp_path, capsys, f"[run]\n{key} = {value}\n")
+    assert f"setting '{key}'" in err and "at most 36500 days" in err
+
+
+@pytest.mark.parametrize("key", ["due_soon_days", "coverage_lookback_days", "freshness_max_days"])
+def test_a_day_count_of_100_years_is_taken(key):
+    from pipelines.settings import valid_value
+
+    assert valid_value(key, 36500) and not valid_value(key, 36501)
+
+
+def test_a_day_count_from_the_environment_is_checked_too(tmp_path, capsys):
+    err = refused(tmp_path, capsys, "", env={"CLINIC_AUDIT_DUE_SOON_DAYS": "99999999999"})
+    assert "environment CLINIC_AUDIT_DUE_SOON_DAYS: setting 'due_soon_days'" in err
+    assert "at most 36500 days" in err
+
+
+@pytest.mark.parametrize(
+    "setting", ["smtp_recipients = [1, 2]", 'smtp_recipients = ["a@example.org", {x = 1}]', "checks = [1]"]
+)
+def test_a_list_setting_takes_text_items_only(tmp_path, capsys, setting):
+    """A number in the list was an AttributeError (exit 1) when the run stripped it."""
+    key = setting.split(" = ")[0]
+    err = refused(tmp_path, capsys, f"[run]\n{setting}\n")
+    assert f"setting '{key}'" in err and "expected a list of text values" in err
+
+
 @pytest.mark.parametrize("key", ["db", "out", "exports", "log_file", "local_codelists"])
 def test_a_nul_character_in_a_path_setting_is_refused(tmp_path, capsys, key):
     """No file path holds a NUL; the OS call refusing it was a ValueError (exit 1)."""
