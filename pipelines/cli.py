@@ -260,17 +260,25 @@ def run(
     started, stage = datetime.now().replace(microsecond=0), ["waiting"]
     quiet = ctx.obj.get("log_level") == logging.WARNING
     sent: list[str] = []  # what the summary email's delivery said, printed after the outcome
+    undelivered: list[Exception] = []  # an email that could not be sent: exit 4 once the run is done
 
     def after_outputs(outcome: RunOutcome) -> bool:
         """Committed, outputs in place: from here a failure is no failed run. The summary email
-        goes now, before anything is printed (a full disk under cron's output cannot lose it)."""
+        goes now, before anything is printed (a full disk under cron's output cannot lose it); one
+        that cannot be sent (exit 4) is raised once the run is done: copied for the analysts, its
+        outcome printed and logged."""
         stage[0] = "outputs"
         if not (send_email or email_dry_run) or outcome.reports is None:
             return False
         from reports.email import PASSWORD_VARIABLE, deliver
+        from reports.errors import EmailError
 
         into = dataclasses.replace(settings, out=outcome.reports.report.parent)  # OUT/adhoc/<id> too
-        eml = deliver(outcome.reports, into, environ.get(PASSWORD_VARIABLE), dry_run=email_dry_run)
+        try:
+            eml = deliver(outcome.reports, into, environ.get(PASSWORD_VARIABLE), dry_run=email_dry_run)
+        except EmailError as error:
+            undelivered.append(error)
+            return False
         sent.append(
             f"email written to {eml}"
             if eml
@@ -301,6 +309,8 @@ def run(
         print_outcome(outcome, settings)
         for line in sent:
             click.echo(line)
+    if undelivered:
+        raise undelivered[0]
 
 
 def _after_failure(
@@ -317,11 +327,11 @@ def _after_failure(
     """What a run that raised says besides its error: once committed with its outputs in place it
     is no failed run (no stale mark, no failure email), only one that did not finish; before, a
     scheduled run's failure is told (_tell_failure)."""
-    from reports.errors import EmailError
-
-    if stage == "outputs" and not isinstance(error, EmailError):
+    if stage == "outputs":
         if sent:
             unfinished = "finished (its summary email was sent)"
+        elif (send_email or email_dry_run) and ad_hoc:
+            unfinished = "sent its summary email"
         elif send_email or email_dry_run:
             unfinished = "sent its summary email (the next nightly run says so)"
         else:

@@ -86,8 +86,11 @@ def test_summary_arrives_with_both_parts_and_no_patient_id(tmp_path, smtp_server
 def test_refused_connection_exits_4_with_a_clear_message(tmp_path, capsys):
     code = cli(*run_args(tmp_path, "--email"), env=smtp_env(free_port()))
     assert code == EXIT_EMAIL == 4
-    assert "could not connect to SMTP server 127.0.0.1" in capsys.readouterr().err
-    assert (tmp_path / "out" / "report.html").exists()  # the run itself succeeded
+    said = capsys.readouterr()
+    assert "could not connect to SMTP server 127.0.0.1" in said.err
+    assert (tmp_path / "out" / "report.html").exists()  # the run itself succeeded: its outputs,
+    assert (tmp_path / "a.analyst.duckdb").exists()  # the analysts' copy and its printed outcome
+    assert "clinic-audit run " in said.out
 
 
 def refuse_everyone(server, session, envelope, mechanism, auth_data) -> AuthResult:
