@@ -186,7 +186,7 @@ PRESCRIPTIONS = TableContract(
         "end_effective",
         "stopped",
     ),
-    derived=("end_effective",),  # from end_date, else start_date + days_supply
+    derived=("end_effective",),  # end_date, else start_date + days_supply, else start_date if stopped
     identity_date="start_date",
     dates=("start_date", "end_date", "end_effective"),
     event_date="start_date",

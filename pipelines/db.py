@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 SQL_DIR = Path(__file__).parent / "sql"
 REFERENCE_DIR = Path(__file__).parent / "reference"
 CODELIST_DIR = Path(checks.__file__).parent / "codelists"
-SCHEMA_VERSION = 11  # 2: labs became a view over lab_results and lab_concepts; 3: death, censored
+SCHEMA_VERSION = 12  # 2: labs became a view over lab_results and lab_concepts; 3: death, censored
 # results, skipped and noted rows; 4: the run's verdicts stored with it (new nullable columns, added
 # by schema.sql); 5: runs.kind, scheduled or ad hoc (earlier runs count as scheduled); 6: reviews,
 # review_outcomes and check_results' counts with exceptions (issue 20); 7: measures and
@@ -33,7 +33,9 @@ SCHEMA_VERSION = 11  # 2: labs became a view over lab_results and lab_concepts; 
 # prescriptions._superseded (current_prescriptions) and lab_concepts.decimals, added by schema.sql:
 # a version-9 binary would read superseded prescriptions and unrounded values, so it must refuse
 # it; 11: lab_results.result_id and _superseded (current_lab_results), added by schema.sql: a
-# version-10 binary would read a corrected result's replaced value, so it must refuse it
+# version-10 binary would read a corrected result's replaced value, so it must refuse it; 12: a
+# prescription stopped with neither end date nor days supply ends on its start (end_effective), no
+# longer open-ended: stored rows are migrated (a later export's same row is a duplicate, not reloaded)
 LAB_KEY_SOURCES = ("typed_labs", "lab_results")  # tables refresh_lab_concepts may read keys from
 
 
@@ -283,6 +285,11 @@ def _migrate(con: duckdb.DuckDBPyConnection) -> None:
             WHERE r.run_id = m.run_id AND NOT coalesce(m.private, false)
               AND contains(coalesce(CAST(r.settings->'ad_hoc_because' AS VARCHAR), ''),
                            '--param ' || m.check_id || '.')"""
+        )
+        # before version 12 a prescription stopped with no end date and no days supply stayed open-ended
+        con.execute(
+            "UPDATE prescriptions SET end_effective = start_date WHERE stopped AND end_date IS NULL "
+            "AND days_supply IS NULL AND end_effective IS NULL"
         )
         con.execute("UPDATE schema_version SET version = $v", {"v": SCHEMA_VERSION})
 

@@ -151,7 +151,8 @@ CREATE TABLE IF NOT EXISTS prescriptions (
     start_date   DATE NOT NULL,
     end_date     DATE,                        -- as exported
     days_supply  INTEGER,
-    end_effective DATE,                       -- end_date, else start + days_supply, else NULL (ongoing)
+    end_effective DATE,                       -- end_date, else start + days_supply, else the start when
+                                              -- stopped (schema 12), else NULL (ongoing)
     _run_id      VARCHAR NOT NULL,             -- the latest run whose export stated this row
     _superseded  BOOLEAN DEFAULT false,        -- a later export stated this prescription otherwise
     stopped      BOOLEAN                       -- as exported: true, the drug was stopped (its end is a

@@ -650,3 +650,27 @@ def test_a_failed_first_run_leaves_no_database_and_a_later_one_leaves_it_as_it_w
     labs_file(tmp_path, (H + "\n" + "\n".join([BAD_DATE] * 20) + "\n").encode())
     assert run(tmp_path) == 3
     assert db.exists() and table_counts(db) == counts
+
+
+def test_a_stored_stopped_prescription_with_no_end_is_ended_on_migration(tmp_path):
+    """Schema 12: a prescription marked stopped with neither end date nor days supply ends on its
+    start. A database written before kept it open-ended, and the same row in the next export is a
+    duplicate, not reloaded: the migration ends the stored row, or a long-stopped diuretic stayed
+    under monitoring in every existing installation."""
+    header = "patient_id,drug_name,rxnorm_code,atc_code,start_date,end_date,days_supply,stopped"
+    prescriptions = f"{header}\nP1,Furosemide 40mg tablets,,,2018-01-01,,,yes\n"
+    write_export(tmp_path / "export", prescriptions=prescriptions)
+    assert run(tmp_path, "--scheduled") == 0
+    db = tmp_path / "audit.duckdb"
+    with duckdb.connect(str(db)) as con:  # as a version-11 database stored it
+        con.execute("UPDATE prescriptions SET end_effective = NULL; UPDATE schema_version SET version = 11")
+    args = run_args(tmp_path, tmp_path / "export", "--scheduled")
+    args[args.index("--as-of") + 1] = "2026-11-21"
+    assert cli(*args) == 0
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("SELECT end_effective::VARCHAR FROM prescriptions").fetchall() == [("2018-01-01",)]
+        flags = con.execute(
+            "SELECT count(*) FROM findings f JOIN runs r USING (run_id) "
+            "WHERE r.as_of = DATE '2026-11-21' AND check_id = 'diuretic_electrolyte_monitoring'"
+        ).fetchone()[0]
+    assert flags == 0
