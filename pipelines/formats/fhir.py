@@ -534,7 +534,7 @@ STATUS_RESOLVED = (
 
 # One diagnosis row per coding of a Condition in a contract code system (its system and code, the
 # Condition's patient and dates): EHRs code a problem in SNOMED CT and ICD-10-CM at once, and a
-# codelist listing only one of them (lower_limb_numbness lists SNOMED's 'numbness of lower limb',
+# codelist listing only one of them (lower_limb_numbness_symptoms lists SNOMED's 'numbness of lower limb',
 # not ICD-10-CM's R20.0 'anaesthesia of skin') must see the coding it lists. Checks ask whether a
 # patient has a listed code (one finding per patient, the codes in its evidence), and count days,
 # not rows, so a second coding counts nothing twice. A coding repeated (same system and code) is

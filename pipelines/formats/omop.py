@@ -403,8 +403,8 @@ def _tables(export_dir: Path) -> tuple[dict[str, Table], Table | None]:
     databases = sorted(export_dir.glob("*.duckdb"))
     if len(databases) != 1 or any(find_optional(export_dir, _files(t)) for t in TABLES.values()):
         ancestor = find_optional(export_dir, _files("concept_ancestor"))
-        found: dict[str, Table] = {t: _open(find_file(export_dir, _files(t))) for t in names}
-        return found, _open(ancestor) if ancestor else None
+        found: dict[str, Table] = {t: _open(find_file(export_dir, _files(t)), t == "concept") for t in names}
+        return found, _open(ancestor, vocabulary=True) if ancestor else None
     catalog = _catalog(databases[0])
     if not catalog:
         raise InputError(f"{databases[0]}: not a readable DuckDB database")
@@ -442,11 +442,12 @@ def _death(export_dir: Path, person: Table) -> Table | None:
     return _open(path) if path else None
 
 
-def _open(path: Path) -> CsvFile:
-    """A CDM or vocabulary CSV: tab-separated, it quotes nothing (Athena's vocabulary files, as
-    OHDSI's loaders read them, and PostgreSQL's text COPY): a concept name such as '"edoxaban' read
-    as a quoted field ran to the end of the file and took every concept after it."""
-    return open_csv(path, NULLS, tabs_unquoted=True)
+def _open(path: Path, vocabulary: bool = False) -> CsvFile:
+    """A CDM table's or a vocabulary's CSV. A tab-separated vocabulary file (concept,
+    concept_ancestor) quotes nothing, as Athena ships it and OHDSI's loaders read it: a concept name
+    such as '"edoxaban' read as a quoted field ran to the end of the file and took every concept
+    after it. A CDM table's file is read quoted, as the record scan that numbers its lines reads it."""
+    return open_csv(path, NULLS, tabs_unquoted=vocabulary)
 
 
 def _whole(table: Table, relation: str) -> str:

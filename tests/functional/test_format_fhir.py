@@ -469,7 +469,7 @@ def rows(tmp_path, sql):
 
 
 def test_a_condition_coded_in_snomed_and_icd10_is_read_in_both(tmp_path):
-    """EHRs code a problem in SNOMED CT and ICD-10-CM at once. lower_limb_numbness lists the SNOMED
+    """EHRs code a problem in SNOMED CT and ICD-10-CM at once. lower_limb_numbness_symptoms lists the SNOMED
     concept 309537005 and not R20.0 (anaesthesia of skin, anywhere): each coding in a contract
     system is a diagnosis row of its own, so each codelist sees the coding it lists, whichever comes
     first. A coding in a local system adds no row; a Condition coded only locally, or only in text

@@ -115,7 +115,7 @@ def test_a_diuretic_between_two_issues_is_shown_as_current(tmp_path):
 # characters stage 5 or ESRD. A WHO code matched the CM rows by prefix, so a UK or European record
 # coding stage 3 beside it was flagged high as stage 4-5. Now: stage 3 or worse (normal priority).
 # ---------------------------------------------------------------------------------------------
-WHO_IDS = ("W01", "W02", "W03", "W04", "W05")
+WHO_IDS = ("W01", "W02", "W03", "W04", "W05", "W06")
 WHO_PRESCRIPTIONS = table(
     "patient_id | drug_name | rxnorm_code | atc_code | start_date | end_date | days_supply\n"
     + "\n".join(f"{p} | Naproxen 500mg tablets | | | 2026-10-01 | | 28" for p in WHO_IDS)
@@ -130,6 +130,8 @@ W03        | I12.0 | ICD-10-WHO  | 2022-01-01  |
 # controls: ICD-10-CM I12.0 is stage 5 or ESRD; WHO N18.4 is stage 4
 W04        | I12.0 | ICD-10-CM   | 2022-01-01  |
 W05        | N18.4 | ICD-10-WHO  | 2022-01-01  |
+# WHO I13.1: heart and renal disease with renal failure, stage 3 or worse too
+W06        | I13.1 | ICD-10-WHO  | 2022-01-01  |
 """)
 WHO_LABS = table(
     "patient_id | collected_at | loinc_code | test_name | value | unit\n"
@@ -143,7 +145,7 @@ def test_who_hypertensive_renal_failure_is_no_stage_5(tmp_path):
         "nsaid_kidney_disease",
         AS_OF,
         {"prescriptions": WHO_PRESCRIPTIONS, "diagnoses": WHO_DIAGNOSES, "labs": WHO_LABS},
-        {"W01": "normal", "W02": "normal", "W03": "normal", "W04": "high", "W05": "high"},
+        {"W01": "normal", "W02": "normal", "W03": "normal", "W04": "high", "W05": "high", "W06": "normal"},
     )
 
 
