@@ -257,18 +257,17 @@ def run(
     from pipelines.db import publish_analyst_copy
     from pipelines.run import execute_run
 
-    started, stage = datetime.now().replace(microsecond=0), ["waiting"]
+    started = datetime.now().replace(microsecond=0)
     quiet = ctx.obj.get("log_level") == logging.WARNING
-    sent: list[str] = []  # what the summary email's delivery said, printed after the outcome
-    undelivered: list[Exception] = []  # an email that could not be sent: exit 4 once the run is done
+    night = _Night(asked=send_email or email_dry_run)
 
     def after_outputs(outcome: RunOutcome) -> bool:
         """Committed, outputs in place: from here a failure is no failed run. The summary email
         goes now, before anything is printed (a full disk under cron's output cannot lose it); one
         that cannot be sent (exit 4) is raised once the run is done: copied for the analysts, its
         outcome printed and logged."""
-        stage[0] = "outputs"
-        if not (send_email or email_dry_run) or outcome.reports is None:
+        night.stage = "outputs"
+        if not night.asked or outcome.reports is None:
             return False
         from reports.email import PASSWORD_VARIABLE, deliver
         from reports.errors import EmailError
@@ -277,13 +276,10 @@ def run(
         try:
             eml = deliver(outcome.reports, into, environ.get(PASSWORD_VARIABLE), dry_run=email_dry_run)
         except EmailError as error:
-            undelivered.append(error)
+            night.undelivered = error
             return False
-        sent.append(
-            f"email written to {eml}"
-            if eml
-            else f"email sent to {len(settings.smtp_recipients)} recipient(s)"
-        )
+        recipients = len(settings.smtp_recipients)
+        night.sent = f"email written to {eml}" if eml else f"email sent to {recipients} recipient(s)"
         return True
 
     try:
@@ -291,64 +287,59 @@ def run(
             database_lock(settings.db, wait or wait_timeout is not None, wait_timeout),
             progress_reporter() as progress,
         ):
-            stage[0] = "running"
-            outcome = execute_run(
-                settings, started, progress, kind, send_email or email_dry_run, after_outputs
-            )
+            night.stage = "running"
+            outcome = execute_run(settings, started, progress, kind, night.asked, after_outputs)
             ctx.obj["outcome"] = outcome  # for the "run finished" log line (main)
-            stage[0] = "done"
+            night.stage = "done"
             publish_analyst_copy(settings.db)
     except BaseException as error:
-        _after_failure(
-            error, stage[0], kind.ad_hoc, sent, settings, started, send_email, email_dry_run, environ
-        )
+        if night.stage in ("outputs", "done"):  # committed, outputs in place: no failed run
+            click.echo(f"clinic-audit: {night.stopped_after_commit(kind.ad_hoc)}", err=True)
+        elif not kind.ad_hoc:
+            _tell_failure(
+                settings, error, started, night.stage == "running", send_email, email_dry_run, environ
+            )
         raise
     # -q, as cron runs it: nothing, so a night with nothing to say prints nothing (cron mails
     # whatever a job prints); its warnings are logged to stderr anyway
     if not quiet:
         print_outcome(outcome, settings)
-        for line in sent:
-            click.echo(line)
-    if undelivered:
-        raise undelivered[0]
+        if night.sent:
+            click.echo(night.sent)
+    if night.undelivered is not None:
+        raise night.undelivered
 
 
-def _after_failure(
-    error: BaseException,
-    stage: str,
-    ad_hoc: bool,
-    sent: list[str],
-    settings: Settings,
-    started: datetime,
-    send_email: bool,
-    email_dry_run: bool,
-    environ: Mapping[str, str],
-) -> None:
-    """What a run that raised says besides its error: once committed with its outputs in place it
-    is no failed run (no stale mark, no failure email), only one that did not finish; before, a
-    scheduled run's failure is told (_tell_failure)."""
-    if stage == "outputs":
-        if sent:
-            unfinished = "finished (its summary email was sent)"
-        elif (send_email or email_dry_run) and ad_hoc:
-            unfinished = "sent its summary email"
-        elif send_email or email_dry_run:
-            unfinished = "sent its summary email (the next nightly run says so)"
-        else:
-            unfinished = "finished"
-        click.echo(
-            "clinic-audit: the run committed and its outputs are in place; it was stopped before it "
-            + unfinished,
-            err=True,
-        )
-    elif stage == "done":  # committed, outputs in place: stopped while copying for the analysts
-        click.echo(
-            "clinic-audit: the run committed and its outputs are in place; it was stopped while "
-            "updating the analysts' copy" + (" (its summary email was sent)" if sent else ""),
-            err=True,
-        )
-    elif stage != "outputs" and not ad_hoc:
-        _tell_failure(settings, error, started, stage == "running", send_email, email_dry_run, environ)
+@dataclasses.dataclass
+class _Night:
+    """Where a run got to, as the CLI tells it: `stage` waiting, running, outputs (committed, its
+    outputs in place), done (copying for the analysts); what the email's delivery said (`sent`), or
+    why it could not be sent (`undelivered`: exit 4 once the run is done)."""
+
+    asked: bool  # --email or --email-dry-run
+    stage: str = "waiting"
+    sent: str = ""
+    undelivered: Exception | None = None
+
+    def stopped_after_commit(self, ad_hoc: bool) -> str:
+        """What a run stopped after its commit says besides its error: it is no failed run (no stale
+        mark, no failure email), only one that did not finish."""
+        done = "the run committed and its outputs are in place; it was stopped "
+        if self.stage == "done":
+            return (
+                done
+                + "while updating the analysts' copy"
+                + (" (its summary email was sent)" if self.sent else "")
+            )
+        if self.sent:
+            return done + "before it finished (its summary email was sent)"
+        if self.asked:  # only a nightly's unsent email is warned of by the next nightly
+            return (
+                done
+                + "before it sent its summary email"
+                + ("" if ad_hoc else " (the next nightly run says so)")
+            )
+        return done + "before it finished"
 
 
 def _run_kind(

@@ -12,6 +12,7 @@ import logging
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from pathlib import Path
+from typing import NamedTuple
 
 import duckdb
 
@@ -126,12 +127,22 @@ def email_sent(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
     )
 
 
-def latest_nightly(con: duckdb.DuckDBPyConnection) -> tuple[str, date, datetime | None] | None:
-    """The newest scheduled run: (run id, as-of date, outputs_at); None before the first."""
-    return con.execute(
-        "SELECT run_id, as_of, outputs_at FROM runs WHERE coalesce(kind, 'scheduled') = 'scheduled' "
-        "ORDER BY seq DESC LIMIT 1"
+class Nightly(NamedTuple):
+    """The newest scheduled run, as the next night reads it."""
+
+    run_id: str
+    as_of: date
+    outputs_at: datetime | None  # NULL: stopped after its commit, before its outputs
+    email_unsent: bool  # asked to send its summary email, and it was not sent
+
+
+def latest_nightly(con: duckdb.DuckDBPyConnection) -> Nightly | None:
+    """The newest scheduled run; None before the first."""
+    row = con.execute(
+        "SELECT run_id, as_of, outputs_at, coalesce(email_due AND email_sent_at IS NULL, false) FROM runs "
+        "WHERE coalesce(kind, 'scheduled') = 'scheduled' ORDER BY seq DESC LIMIT 1"
     ).fetchone()
+    return Nightly(*row) if row else None
 
 
 def unfinished_night(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -139,22 +150,19 @@ def unfinished_night(con: duckdb.DuckDBPyConnection) -> list[str]:
     SIGKILL, a power cut, outputs it could not write) or, asked to email its summary, did not send
     it (stopped just before, a mail server that refused it): the team hears it from tonight's,
     whose results include it. Empty when it finished."""
-    newest = con.execute(
-        "SELECT run_id, as_of, outputs_at, email_due AND email_sent_at IS NULL FROM runs "
-        "WHERE coalesce(kind, 'scheduled') = 'scheduled' ORDER BY seq DESC LIMIT 1"
-    ).fetchone()
-    if newest is None or (newest[2] is not None and not newest[3]):
+    newest = latest_nightly(con)
+    if newest is None or (newest.outputs_at is not None and not newest.email_unsent):
         return []
-    run_id, as_of, outputs_at, _ = newest
     why = (
         "did not finish after it committed (it was stopped, or its outputs could not be written)"
-        if outputs_at is None
+        if newest.outputs_at is None
         else "wrote its outputs but did not send its summary email (it was stopped first, or the mail "
         "server did not take it)"
     )
     warning = (
-        f"the last nightly run before this one ({run_id}, as of {as_of}) {why}, so its summary email was "
-        "not sent. Its results are in the database, and tonight's report and email include them."
+        f"the last nightly run before this one ({newest.run_id}, as of {newest.as_of}) {why}, so its "
+        "summary email was not sent. Its results are in the database, and tonight's report and email "
+        "include them."
     )
     log.warning("%s", warning)
     return [warning]

@@ -148,10 +148,10 @@ def _in_date_order(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: da
     (new, persisting, resolved; trends) reads the nightly runs in the order they ran, so a backfill
     of a missed night belongs before the next night, not after it. Exit 2, nothing read."""
     newest = latest_nightly(con)
-    if isinstance(settings.as_of, str) or newest is None or as_of >= newest[1]:
+    if isinstance(settings.as_of, str) or newest is None or as_of >= newest.as_of:
         return  # `latest` and `per-patient` take their date from the data
     raise ConfigError(
-        f"a nightly (scheduled) run as of {as_of} would follow the nightly run as of {newest[1]}: the "
+        f"a nightly (scheduled) run as of {as_of} would follow the nightly run as of {newest.as_of}: the "
         "nightly record would go back in time. Run it with --ad-hoc to audit that date (stored, kept "
         "out of the nightly record)."
     )
