@@ -66,6 +66,18 @@ class Choice(click.Choice):
             raise
 
 
+class SettingPath(click.Path):
+    """click.Path for an option naming a path setting (--exports, --out, --db, --config): a blank
+    value is refused (exit 2), where click would make it Path("") (the working folder: the outputs
+    written wherever the command was started, or a database with no file name)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        """The path, or a BadParameter for a blank one."""
+        if isinstance(value, str) and not value.strip():
+            self.fail("is blank; give a path (or leave the option out)", param, ctx)
+        return super().convert(value, param, ctx)
+
+
 def _parse_params(values: Sequence[str]) -> dict[str, dict[str, Any]]:
     """`--param check_id.name=value` pairs into {check_id: {name: value}}."""
     params: dict[str, dict[str, Any]] = {}
@@ -137,10 +149,10 @@ def with_wait(function):
 
 
 @cli.command()
-@click.option("--exports", type=click.Path(path_type=Path), help="Folder with the export files.")
-@click.option("--out", type=click.Path(path_type=Path), help="Folder for summary.json and reports.")
+@click.option("--exports", type=SettingPath(path_type=Path), help="Folder with the export files.")
+@click.option("--out", type=SettingPath(path_type=Path), help="Folder for summary.json and reports.")
 @click.option(
-    "--db", type=click.Path(path_type=Path, readable=False), help="DuckDB database file (created if absent)."
+    "--db", type=SettingPath(path_type=Path, readable=False), help="DuckDB database file (created if absent)."
 )
 @click.option(
     "--as-of",
@@ -154,7 +166,7 @@ def with_wait(function):
     type=Choice(["auto", *format_names()]),
     help="Export format (default: auto, detected from the files present).",
 )
-@click.option("--config", type=click.Path(path_type=Path), help="TOML config file.")
+@click.option("--config", type=SettingPath(path_type=Path), help="TOML config file.")
 @click.option(
     "--reject-threshold",
     type=float,
@@ -282,18 +294,26 @@ def run(
         night.sent = f"email written to {eml}" if eml else f"email sent to {recipients} recipient(s)"
         return True
 
+    def after_commit(outcome: RunOutcome) -> None:
+        """Committed, outputs not yet written: from here a stop (a signal) is no failed run."""
+        night.stage, night.run_id = "committed", outcome.run_id
+        ctx.obj["committed"] = True  # for the "stopped by" line (main)
+
     try:
         with (
             database_lock(settings.db, wait or wait_timeout is not None, wait_timeout),
             progress_reporter() as progress,
         ):
             night.stage = "running"
-            outcome = execute_run(settings, started, progress, kind, night.asked, after_outputs)
+            outcome = execute_run(settings, started, progress, kind, night.asked, after_outputs, after_commit)
             ctx.obj["outcome"] = outcome  # for the "run finished" log line (main)
             night.stage = "done"
             publish_analyst_copy(settings.db)
     except BaseException as error:
-        if night.stage in ("outputs", "done"):  # committed, outputs in place: no failed run
+        # committed and stopped (a signal) while writing its outputs, or stopped or failed once they
+        # were in place: no failed run (no stale mark, no failure email); a committed run whose
+        # outputs could not be written (exit 8) is told as one, to have them written again
+        if night.stage in ("outputs", "done") or (night.stage == "committed" and _stopped(error)):
             click.echo(f"clinic-audit: {night.stopped_after_commit(kind.ad_hoc)}", err=True)
         elif not kind.ad_hoc:
             _tell_failure(
@@ -312,18 +332,30 @@ def run(
 
 @dataclasses.dataclass
 class _Night:
-    """Where a run got to, as the CLI tells it: `stage` waiting, running, outputs (committed, its
-    outputs in place), done (copying for the analysts); what the email's delivery said (`sent`), or
-    why it could not be sent (`undelivered`: exit 4 once the run is done)."""
+    """Where a run got to, as the CLI tells it: `stage` waiting, running, committed (writing its
+    outputs), outputs (committed, its outputs in place), done (copying for the analysts); what the
+    email's delivery said (`sent`), or why it could not be sent (`undelivered`: exit 4 once the run
+    is done)."""
 
     asked: bool  # --email or --email-dry-run
     stage: str = "waiting"
+    run_id: str = ""
     sent: str = ""
     undelivered: Exception | None = None
 
     def stopped_after_commit(self, ad_hoc: bool) -> str:
         """What a run stopped after its commit says besides its error: it is no failed run (no stale
         mark, no failure email), only one that did not finish."""
+        if self.stage == "committed":
+            unsent = " Its summary email was not sent" + (
+                "." if ad_hoc else " (the next nightly run says so)."
+            )
+            return (
+                "the run committed (its results are in the database); it was stopped while writing its "
+                "outputs, which may be incomplete: the report in OUT keeps its stale notice until "
+                f"`clinic-audit report --run {self.run_id}` (with the same --db or --config) writes "
+                "them from the stored run, or the next run writes its own." + (unsent if self.asked else "")
+            )
         done = "the run committed and its outputs are in place; it was stopped "
         if self.stage == "done":
             return (
@@ -450,8 +482,8 @@ def list_checks(fmt: str) -> None:
 
 
 @cli.command()
-@click.option("--db", type=click.Path(path_type=Path, readable=False), help="DuckDB database file.")
-@click.option("--config", type=click.Path(path_type=Path), help="TOML config file.")
+@click.option("--db", type=SettingPath(path_type=Path, readable=False), help="DuckDB database file.")
+@click.option("--config", type=SettingPath(path_type=Path), help="TOML config file.")
 @click.option("--limit", type=click.IntRange(min=1), help="Show only the newest N runs.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.pass_context
@@ -482,8 +514,8 @@ def runs(ctx: click.Context, db: Path | None, config: Path | None, limit: int | 
     "but look related, with counts of rows and patients.",
 )
 @click.option("--run", "run_id", help="With --unmatched: the list a past run stored (id or prefix).")
-@click.option("--db", type=click.Path(path_type=Path, readable=False), help="DuckDB database file.")
-@click.option("--config", type=click.Path(path_type=Path), help="TOML config file.")
+@click.option("--db", type=SettingPath(path_type=Path, readable=False), help="DuckDB database file.")
+@click.option("--config", type=SettingPath(path_type=Path), help="TOML config file.")
 @click.option(
     "--local-codelists",
     "local_codelists",
@@ -560,9 +592,9 @@ def _print_codelists(files: Sequence[Any], fmt: str) -> None:
 
 @cli.command()
 @click.option("--run", "run_id", help="Run id or a unique prefix (default: the latest scheduled run).")
-@click.option("--out", type=click.Path(path_type=Path), help="Folder for the re-rendered outputs.")
-@click.option("--db", type=click.Path(path_type=Path, readable=False), help="DuckDB database file.")
-@click.option("--config", type=click.Path(path_type=Path), help="TOML config file.")
+@click.option("--out", type=SettingPath(path_type=Path), help="Folder for the re-rendered outputs.")
+@click.option("--db", type=SettingPath(path_type=Path, readable=False), help="DuckDB database file.")
+@click.option("--config", type=SettingPath(path_type=Path), help="TOML config file.")
 @click.pass_context
 def report(
     ctx: click.Context, run_id: str | None, out: Path | None, db: Path | None, config: Path | None
@@ -602,8 +634,8 @@ def report(
     "default: the as-of date of the latest nightly run (so the answer matches the call list; the "
     "latest run when no nightly ran yet), or today when the database holds no run.",
 )
-@click.option("--db", type=click.Path(path_type=Path, readable=False), help="DuckDB database file.")
-@click.option("--config", type=click.Path(path_type=Path), help="TOML config file.")
+@click.option("--db", type=SettingPath(path_type=Path, readable=False), help="DuckDB database file.")
+@click.option("--config", type=SettingPath(path_type=Path), help="TOML config file.")
 @click.option("--param", "params", multiple=True, metavar="CHECK.NAME=VALUE", help="Override a parameter.")
 @click.pass_context
 def explain(
@@ -691,8 +723,8 @@ def _latest_nightly_as_of(con: Any) -> date | None:
     help="Record every review in a CSV sheet (columns patient_id, check_id, status, reason, note, "
     "until, done_on, by), all or none.",
 )
-@click.option("--db", type=click.Path(path_type=Path, readable=False), help="DuckDB database file.")
-@click.option("--config", type=click.Path(path_type=Path), help="TOML config file.")
+@click.option("--db", type=SettingPath(path_type=Path, readable=False), help="DuckDB database file.")
+@click.option("--config", type=SettingPath(path_type=Path), help="TOML config file.")
 @with_wait
 @click.pass_context
 def review(
@@ -763,8 +795,8 @@ def review(
 @click.option("--patient", "patient_id", help="Only this patient's reviews.")
 @click.option("--check", "check_id", help="Only this check's reviews.")
 @click.option("--history", is_flag=True, help="Every review ever recorded, superseded ones too.")
-@click.option("--db", type=click.Path(path_type=Path, readable=False), help="DuckDB database file.")
-@click.option("--config", type=click.Path(path_type=Path), help="TOML config file.")
+@click.option("--db", type=SettingPath(path_type=Path, readable=False), help="DuckDB database file.")
+@click.option("--config", type=SettingPath(path_type=Path), help="TOML config file.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.pass_context
 def reviews(
@@ -824,8 +856,8 @@ def init(path: Path, force: bool) -> None:
     type=click.IntRange(min=1),
     help="Nightly runs to keep, newest first (with the ad-hoc runs among them, up to as many).",
 )
-@click.option("--db", type=click.Path(path_type=Path, readable=False), help="DuckDB database file.")
-@click.option("--config", type=click.Path(path_type=Path), help="TOML config file.")
+@click.option("--db", type=SettingPath(path_type=Path, readable=False), help="DuckDB database file.")
+@click.option("--config", type=SettingPath(path_type=Path), help="TOML config file.")
 @with_wait
 @click.pass_context
 def prune(
@@ -884,14 +916,21 @@ def _catch_signals() -> dict[int, Any]:
     return {signum: signal.signal(signum, _on_signal) for signum in (signal.SIGINT, signal.SIGTERM)}
 
 
-def _interrupted(signum: int) -> int:
+def _stopped(error: BaseException) -> bool:
+    """The command was stopped by a signal (DuckDB may have turned it into another error)."""
+    return isinstance(error, Interrupted | KeyboardInterrupt) or bool(_signal_received)
+
+
+def _interrupted(signum: int, committed: bool = False) -> int:
     name = signal.Signals(signum).name
-    _error(f"stopped by {name}")
-    click.echo(
-        f"clinic-audit: stopped by {name}. A run stopped before it committed leaves the database "
-        "unchanged; outputs are written whole or not at all.",
-        err=True,
+    _error(f"stopped by {name}" + (" after the run committed" if committed else ""))
+    said = (
+        "The run committed: its results are in the database (see above)."
+        if committed
+        else "A run stopped before it committed leaves the database unchanged; outputs are written "
+        "whole or not at all."
     )
+    click.echo(f"clinic-audit: stopped by {name}. {said}", err=True)
     return 128 + signum
 
 
@@ -1024,7 +1063,9 @@ def _main(args: Sequence[str] | None, obj: dict[str, Any]) -> int:
     except (Interrupted, KeyboardInterrupt, click.exceptions.Abort) as stop:
         if not _signal_received and isinstance(stop.__context__, EOFError):
             return _failed(stop.__context__, obj)  # click turns an EOFError (a truncated .gz) into Abort
-        return _interrupted(_signal_received[0] if _signal_received else signal.SIGINT)
+        return _interrupted(
+            _signal_received[0] if _signal_received else signal.SIGINT, obj.get("committed", False)
+        )
     except Exception as error:
         return _failed(error, obj)
     finally:
@@ -1036,7 +1077,7 @@ def _main(args: Sequence[str] | None, obj: dict[str, Any]) -> int:
 def _failed(error: BaseException, obj: dict[str, Any]) -> int:
     """An error's one line on stderr (and in the log) and its exit code."""
     if _signal_received:  # DuckDB turned the signal into "query interrupted"
-        return _interrupted(_signal_received[0])
+        return _interrupted(_signal_received[0], obj.get("committed", False))
     failure = _as_user_error(error, obj.get("db"))
     if not isinstance(failure, USER_ERRORS):
         log_unexpected(error)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import errno
 import math
 import os
+import stat
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,7 +35,8 @@ _WAIT_UNTIL: ContextVar[float | None] = ContextVar("clinic_audit_wait_until", de
 
 def lock_path(db: Path) -> Path:
     """The lock file of a database: `<db>.lock` beside the real file (symlinks resolved). A path
-    that resolves to no file (a symlink loop, a name too long) is a StorageError (exit 6)."""
+    that resolves to no file (a symlink loop, a name too long), a folder or a file that is no regular
+    file is a StorageError (exit 6)."""
     try:
         real = db.resolve()
     except RuntimeError:  # Python before 3.13: a symlink loop
@@ -44,7 +46,28 @@ def lock_path(db: Path) -> Path:
     except OSError as error:  # 3.13 and later: ELOOP; or a name the system refuses
         why = "a symlink loop" if error.errno == errno.ELOOP else error.strerror
         raise StorageError(f"{db}: cannot be used as the database ({why})") from None
+    refuse_no_database_file(db, real)
     return real.with_name(real.name + ".lock")
+
+
+def refuse_no_database_file(db: Path, real: Path | None = None) -> None:
+    """A database path that names a folder (`.`, `./`, `/`, `..`) or an existing entry that is no
+    regular file (a named pipe, whose open would wait for ever holding the lock; a device, a socket)
+    is a StorageError (exit 6), found by stat alone, before any lock file is made. `real` is the
+    path with its symlinks resolved, when known; an absent path is fine (a new database)."""
+    real = real if real is not None else db
+    shown = f"{db}" if str(db) == str(real) else f"{db} ({real})"
+    try:
+        mode = os.stat(real).st_mode
+    except OSError:  # absent (a new database), or unreadable: opening it says why
+        mode = None
+    if not real.name or (mode is not None and stat.S_ISDIR(mode)):
+        raise StorageError(f"{shown}: is a folder, not a database file: name a file with --db.")
+    if mode is not None and not stat.S_ISREG(mode):
+        raise StorageError(
+            f"{shown}: not a regular file (a named pipe, device or socket), so not a database file: "
+            "name a file with --db. Nothing was read or changed."
+        )
 
 
 def may_wait() -> bool:

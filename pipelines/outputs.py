@@ -13,6 +13,11 @@ match the database. So:
    CSVs of both runs beside them, which they say); once it has moved every other file is the new
    run's, and after report.html OUT is the new run's complete set.
 
+Only files the tool published are ever removed: OUT/.clinic-audit-outputs.json (the manifest)
+records each output it moved in, by name and identity (inode, size, modification time), so a file
+the team saved in OUT under an output's name (worklist_team_notes.csv, calllist.xlsx saved by Excel
+beside calllist.csv), or an output the team has since replaced or edited, is left alone.
+
 A failure in steps 2-3 (disk full, permissions) is an OutputError (exit 8): the run is committed,
 the old report says it is stale, and `clinic-audit report` writes the outputs again from the record.
 """
@@ -27,6 +32,7 @@ import logging
 import os
 import re
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -37,7 +43,7 @@ from typing import TYPE_CHECKING
 from pipelines.errors import OutputError
 from pipelines.logs import log_unexpected
 from pipelines.settings import Settings
-from reports.files import write_text_private
+from reports.files import NO_FOLLOW, remove_leftovers, temp_leftovers, write_text_private
 
 if TYPE_CHECKING:  # the failure email (pipelines/alerts.py) imports this module: it stays light
     import duckdb
@@ -50,8 +56,11 @@ log = logging.getLogger(__name__)
 INCOMING = ".incoming-"
 LAST = "report.html"  # moved last: until then the old report carries the stale notice
 SUMMARY = "summary.json"  # moved just before it: a scheduler reading it sees "stale" until then
+MANIFEST = ".clinic-audit-outputs.json"  # what the tool published in OUT: only those may go
+IN_PLACE = (LAST, SUMMARY, MANIFEST, "email.eml")  # written in OUT itself, not staged (a stale notice)
 # Every file a run writes into OUT (reports/render.py, record.write_summary): an old one the new set
-# lacks (a worklist of a check no longer run, an .xlsx after worklist_format went back to csv) goes.
+# lacks (a worklist of a check no longer run, an .xlsx after worklist_format went back to csv) goes,
+# if the manifest says the tool published it.
 OUTPUT_FILE = re.compile(
     r"(report|email)\.html|summary\.json|(findings|measures|measures_shared)\.csv"
     r"|(worklist_[\w-]+|calllist|due_soon)\.(csv|xlsx)"
@@ -68,11 +77,13 @@ NOTICE_STYLE = (
 @contextmanager
 def staged(out: Path) -> Iterator[Path]:
     """A temporary folder inside OUT to write a run's outputs into; on leaving the block without an
-    error they are moved into OUT (report.html last). Folders left by a killed run are removed."""
+    error they are moved into OUT (report.html last). Folders left by a killed run, and the temporary
+    files of a write into OUT it was killed in, are removed."""
     try:
         os.makedirs(out, mode=0o700, exist_ok=True)
-        for left in out.glob(INCOMING + "*"):
-            shutil.rmtree(left, ignore_errors=True)
+        remove_leftovers(out.glob(INCOMING + "*"), "a killed run's output folder")
+        for name in IN_PLACE:  # a process killed writing one of them left its temporary file
+            remove_leftovers(temp_leftovers(out, name), "a half-written output")
         staging = Path(tempfile.mkdtemp(dir=out, prefix=INCOMING))
     except OSError as error:
         raise _output_error(out, error) from None
@@ -95,19 +106,98 @@ def staged(out: Path) -> Iterator[Path]:
 def publish(staging: Path, out: Path) -> None:
     """Move the staged files into OUT, summary.json and report.html last (both still say "stale"
     while the others move); remove outputs of the previous set that the new one does not have (the
-    worklist of a check no longer run). Files OUT holds that are not outputs (an email.eml, the
-    adhoc/ folder, the clinic's own files) are left alone."""
-    new = {p.name for p in staging.iterdir()}
+    worklist of a check no longer run), only those the manifest says the tool published and that
+    are still as it wrote them. Files OUT holds that are not outputs (an email.eml, the adhoc/
+    folder, the clinic's own files, even one named like an output) are left alone."""
+    new = {p.name: [_identity(p.lstat())] for p in staging.iterdir()}
     last = [name for name in (SUMMARY, LAST) if name in new]
     for name in new:  # what os.replace cannot take, before anything moves: the set stays whole
         target = out / name
         if target.is_dir() and not target.is_symlink():
             raise IsADirectoryError(errno.EISDIR, "a folder holds an output's name", str(target))
-    for old in out.iterdir():
-        if old.is_file() and OUTPUT_FILE.fullmatch(old.name) and old.name not in new | {LAST, SUMMARY}:
-            old.unlink()
-    for name in sorted(new - set(last)) + last:
+    previous = read_manifest(out)
+    if previous is None:
+        previous = {}
+        _say_unrecorded(out, set(new))
+    # before anything moves or goes: a process killed from here on leaves a manifest naming every
+    # output of either set that OUT may hold, with both identities for a name in both sets (killed
+    # before its move, OUT still holds the old file), so the next run can still remove them
+    _write_manifest(out, {n: previous.get(n, []) + new.get(n, []) for n in previous.keys() | new.keys()})
+    for name, identities in sorted(previous.items()):
+        if name not in new and name not in (LAST, SUMMARY):
+            _remove_if_ours(out / name, identities)
+    for name in sorted(set(new) - set(last)) + last:
         os.replace(staging / name, out / name)
+    _write_manifest(out, new)
+
+
+def _say_unrecorded(out: Path, new: set[str]) -> None:
+    """With no record of what the tool published in OUT (an OUT written before the record existed,
+    or one the record of which cannot be read), nothing is removed: warn of the files named like
+    outputs the new set lacks, so an analyst can remove the old ones by hand (names, no contents)."""
+    unrecorded = sorted(
+        p.name for p in out.iterdir() if OUTPUT_FILE.fullmatch(p.name) and p.name not in new and p.is_file()
+    )
+    if unrecorded:
+        log.warning(
+            "%s holds %d file(s) named like outputs that no record says clinic-audit wrote, left in "
+            "place (remove any that are old outputs by hand): %s",
+            out,
+            len(unrecorded),
+            ", ".join(unrecorded),
+        )
+
+
+def _identity(status: os.stat_result) -> list[int]:
+    """What tells the file the tool moved into OUT from another put under its name since: a rename
+    keeps the inode, size and modification time; a save by a spreadsheet or editor changes them."""
+    return [status.st_ino, status.st_size, status.st_mtime_ns]
+
+
+def read_manifest(out: Path) -> dict[str, list[list[int]]] | None:
+    """The outputs the tool last published in OUT (name: the identities the file may have), from
+    OUT's manifest; None when there is none (an OUT written before the manifest existed) or it
+    cannot be read or is not the tool's (a symlink, damaged: a warning). Nothing is removed then."""
+    path = out / MANIFEST
+    try:
+        fd = os.open(path, os.O_RDONLY | NO_FOLLOW | os.O_CLOEXEC)
+        with open(fd, encoding="utf-8") as handle:
+            files = json.load(handle)["files"]
+        return {
+            name: [i for i in identities if _is_identity(i)]
+            for name, identities in files.items()
+            if OUTPUT_FILE.fullmatch(name) and isinstance(identities, list)
+        }
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+        why = error.strerror if isinstance(error, OSError) else "not a manifest of clinic-audit's"
+        log.warning("%s cannot be read (%s): no earlier output is removed from %s", path, why, out)
+        return None
+
+
+def _is_identity(value: object) -> bool:
+    """Whether a manifest entry is an identity as _identity writes it (three integers)."""
+    return isinstance(value, list) and len(value) == 3 and all(type(n) is int for n in value)
+
+
+def _write_manifest(out: Path, files: dict[str, list[list[int]]]) -> None:
+    """Record, owner-only and atomically, the outputs OUT holds with the identities each may have."""
+    body = {"written_by": "clinic-audit", "files": dict(sorted(files.items()))}
+    write_text_private(out / MANIFEST, json.dumps(body, indent=2) + "\n")
+
+
+def _remove_if_ours(path: Path, identities: list[list[int]]) -> None:
+    """Remove an output of the previous set if it is still a file the tool moved there (never a
+    symlink, never a file saved under its name since)."""
+    try:
+        status = path.lstat()
+    except FileNotFoundError:
+        return
+    if not stat.S_ISREG(status.st_mode) or _identity(status) not in identities:
+        log.info("%s was changed or replaced since clinic-audit wrote it: left in place", path.name)
+        return
+    path.unlink()
 
 
 def in_place(paths: Reports, out: Path) -> Reports:

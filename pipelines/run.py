@@ -27,7 +27,7 @@ from pipelines.errors import InputError
 from pipelines.guards import data_range, date_guards, freshness_warnings, reject_threshold_guard, volume_guard
 from pipelines.ingest import RawSource, duplicate_key_warnings, preflight
 from pipelines.load import in_export_order, load_exports
-from pipelines.logs import RUN_ID
+from pipelines.logs import RUN_ID, log_unexpected
 from pipelines.outputs import in_progress_notice, mark_stale, write_outputs
 from pipelines.record import (
     RunOutcome,
@@ -64,6 +64,7 @@ def execute_run(
     kind: RunKind = NIGHTLY,
     email_due: bool = False,
     after_outputs: Callable[[RunOutcome], bool] | None = None,
+    after_commit: Callable[[RunOutcome], None] | None = None,
 ) -> RunOutcome:
     """Run the whole audit; raises InputError (database untouched) when the export is unusable.
 
@@ -72,6 +73,8 @@ def execute_run(
     sends the summary email there, and knows from then on that the run is committed); it returns
     whether it sent the email the run was asked to (`email_due`, recorded with the run), which is
     then recorded, so a summary never sent is warned about by the next night (unfinished_night).
+    `after_commit` is called as soon as the run has committed, before its outputs are written (the
+    CLI then knows that a stop from there on is no failed run).
     """
     as_of = settings.resolved_as_of(now.date())
     outcome = RunOutcome(new_run_id(now), as_of, "running", now, kind=kind.kind, kind_reasons=kind.reasons)
@@ -116,6 +119,8 @@ def execute_run(
             progress("recording the run")
             _record(con, settings, outcome)
         committed = True
+        if after_commit is not None:
+            after_commit(outcome)
         progress("writing the outputs")
         outcome.reports = write_outputs(con, settings, outcome.run_id, selected, now)
         outputs_in_place(con, outcome.run_id)
@@ -123,7 +128,7 @@ def execute_run(
             email_sent(con, outcome.run_id)
     except InputError as error:
         outcome.status, outcome.message = "failed", str(error)
-        write_summary(settings.out, summary_of_outcome(outcome))
+        _write_failed_summary(settings.out, outcome)
         raise
     finally:
         try:
@@ -134,6 +139,19 @@ def execute_run(
             if engine is not None:
                 engine.close()  # the staged copy of the data goes, whatever happened
     return outcome
+
+
+def _write_failed_summary(out: Path, outcome: RunOutcome) -> None:
+    """summary.json of a run stopped by its input, for the scheduler. Never raises: the input's
+    error (exit 3, naming the file) is what the run reports, even when OUT cannot be written."""
+    try:
+        write_summary(out, summary_of_outcome(outcome))
+    except OSError as error:
+        where = error.filename or out
+        log.warning("could not write the failed run's summary.json (%s: %s)", where, error.strerror)
+    except Exception as error:  # a defect in writing it must not hide the input's error either
+        log_unexpected(error)
+        log.warning("could not write the failed run's summary.json (internal error %s)", type(error).__name__)
 
 
 def _remove_database(path: Path) -> None:

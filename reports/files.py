@@ -5,7 +5,9 @@ analysts' database copy) is written to a new temporary file in the target's own 
 renamed over the target. A rename replaces the directory entry itself, so a symlink planted where an
 output goes is replaced, never followed, and a reader (or a kill mid-write) never sees half a file.
 The new file is created 0600, whatever the old one's mode was. Files appended to in place (the log
-file) and the lock file are opened with O_NOFOLLOW instead (`open_append_private`).
+file) and the lock file are opened with O_NOFOLLOW instead (`open_append_private`). A process killed
+mid-write leaves its temporary file (`.<name>.<random>.tmp`): the next run removes it
+(`temp_leftovers`, `remove_leftovers`), as it removes a killed run's staging folders.
 
 CSV files are written for spreadsheets: cells that a spreadsheet would read as a formula (=, +, -, @,
 and tab/CR tricks) are prefixed with an apostrophe, so a drug name typed as `=HYPERLINK(...)` stays
@@ -15,16 +17,23 @@ text; numbers are written as numbers (a negative value is a number, not a formul
 from __future__ import annotations
 
 import csv
+import glob
+import logging
 import os
+import re
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO, Any
 
+log = logging.getLogger(__name__)
+
 OWNER_ONLY = 0o600
 NO_FOLLOW = getattr(os, "O_NOFOLLOW", 0)  # absent on Windows, where symlinks need privileges anyway
+TEMP_RANDOM = "[a-z0-9_]{8}"  # the random part of tempfile's names (open_private's temporary files)
 
 
 @contextmanager
@@ -77,6 +86,49 @@ def open_append_private(path: Path) -> IO[str]:
         os.close(fd)
         raise
     return open(fd, "a", encoding="utf-8")
+
+
+def temp_leftovers(folder: Path, name: str) -> list[Path]:
+    """The temporary files open_private made for `folder/name` (`.<name>.<random>.tmp`): files a
+    killed process left, when no write of that file is under way (the caller holds the lock)."""
+    exact = re.compile(re.escape(f".{name}.") + TEMP_RANDOM + re.escape(".tmp"))
+    return [path for path in folder.glob(glob.escape(f".{name}.") + "*.tmp") if exact.fullmatch(path.name)]
+
+
+def remove_leftovers(paths: Iterable[Path], what: str) -> None:
+    """Remove what a killed run left (a staging folder, a half-written copy: patient data) without
+    following a symlink (one at such a name is left as it is, and what it points at); a leftover
+    that cannot be removed is a warning, never a failure of the run."""
+    for path in paths:
+        try:
+            if path.is_symlink():
+                continue
+            if path.is_dir():
+                shutil.rmtree(path)  # never follows a symlink inside it
+            elif path.exists():
+                path.unlink()
+        except OSError as error:
+            log.warning("cannot remove %s %s (%s)", what, path, error.strerror)
+
+
+def restrict_to_owner(path: Path) -> None:
+    """Make an existing file owner-only (0600) when it is a regular file this user owns; a symlink
+    is not followed (nor changed), and a missing file, a FIFO, a device or another user's file is
+    left as it is. For files written in place (the database and its write-ahead log), which a
+    restore by `cp` under umask 022 leaves readable by everyone."""
+    try:
+        fd = os.open(path, os.O_RDONLY | NO_FOLLOW | getattr(os, "O_NONBLOCK", 0) | os.O_CLOEXEC)
+    except OSError:  # absent, a symlink (ELOOP), unreadable: nothing this may change
+        return
+    try:
+        info = os.fstat(fd)
+        mine = not hasattr(os, "geteuid") or info.st_uid == os.geteuid()
+        if stat.S_ISREG(info.st_mode) and mine and stat.S_IMODE(info.st_mode) != OWNER_ONLY:
+            os.fchmod(fd, OWNER_ONLY)
+    except OSError:  # a file system that keeps no modes: nothing more can be done here
+        pass
+    finally:
+        os.close(fd)
 
 
 def _remove(path: str) -> None:

@@ -8,7 +8,7 @@ What lives where in Spark mode:
   results, so reports, email, worklists, history and `explain` work unchanged. Each check's result
   rows (one per patient in its population: small) come back to the driver as Arrow and land in the
   DuckDB temp table `result_<id>`, where checks/evaluate.py validates, leaves out the deceased and
-  stores them exactly as with DuckDB.
+  those who left the practice, and stores them exactly as with DuckDB.
 - The rows reach Spark after the DuckDB ingest has validated them (the same contract, rules and
   quarantine); `publish` copies them into Spark as the checks read them (with `--as-of per-patient`,
   each patient's dates moved as checks/sql/_aligned.sql moves them). The monthly measures still run
@@ -23,7 +23,6 @@ from __future__ import annotations
 import glob
 import logging
 import re
-import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -44,6 +43,7 @@ from checks import translate
 from checks.framework import CheckDefinition
 from pipelines.errors import EngineError, ResourceError
 from pipelines.settings import ConfigError
+from reports.files import remove_leftovers
 
 log = logging.getLogger(__name__)
 
@@ -222,13 +222,7 @@ class SparkEngine:
     @staticmethod
     def _remove_staging(folders: Any) -> None:
         """Remove staging folders (never following a symlink); a failure is a warning."""
-        for folder in folders:
-            if folder.is_symlink() or not folder.is_dir():
-                continue
-            try:
-                shutil.rmtree(folder)
-            except OSError as error:
-                log.warning("spark: cannot remove the staged copy %s (%s)", folder, error.strerror)
+        remove_leftovers((f for f in folders if f.is_dir()), "the staged copy for Spark")
 
     def prepare(self, con: duckdb.DuckDBPyConnection, per_patient_as_of: date | None = None) -> None:
         """Publish the data, then build the concept views in Spark from the one DuckDB source.

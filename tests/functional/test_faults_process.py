@@ -234,6 +234,37 @@ def test_sigterm_while_copying_for_the_analysts_says_the_run_committed(tmp_path,
         assert con.execute("SELECT count(*) FROM runs WHERE outputs_at IS NOT NULL").fetchall() == [(2,)]
 
 
+def test_sigterm_while_writing_the_outputs_says_the_run_committed_and_sends_no_failure_email(
+    tmp_path, monkeypatch, capsys
+):
+    """Found by fault injection (round 8): a SIGTERM after the commit, while the outputs were being
+    written, sent "tonight's audit did not complete ... left the database unchanged". The run is
+    committed: exit 143, a message saying so and naming `clinic-audit report --run <id>`, no failure
+    email, and the report keeps only the notice the run put on it before its transaction."""
+    import pipelines.run
+
+    def stopped(*_: object, **__: object) -> None:
+        os.kill(os.getpid(), signal.SIGTERM)  # a real signal, as the outputs are about to be written
+        time.sleep(5)
+
+    assert cli(*run_args(tmp_path, SAMPLE_EXPORT, "--scheduled")) == 0
+    capsys.readouterr()
+    monkeypatch.setattr(pipelines.run, "write_outputs", stopped)
+    assert cli(*run_args(tmp_path, SAMPLE_EXPORT, "--scheduled", "--email-dry-run")) == EXIT_SIGTERM
+    err = capsys.readouterr().err
+    with duckdb.connect(str(tmp_path / "audit.duckdb"), read_only=True) as con:
+        [(run_id, status)] = con.execute(
+            "SELECT run_id, status FROM runs ORDER BY seq DESC LIMIT 1"
+        ).fetchall()
+    assert status == "succeeded" and f"clinic-audit report --run {run_id}" in err, err
+    assert "may be incomplete" in err and "left the database unchanged" not in err and "Traceback" not in err
+    assert "The run committed" in err.strip().splitlines()[-1]
+    out = tmp_path / "out"
+    assert not list(out.rglob("*.eml"))  # neither the summary nor a "did not complete" email
+    report = (out / "report.html").read_text(encoding="utf-8")
+    assert "has not finished writing its outputs" in report and "did not complete" not in report
+
+
 def _warned_of(tmp_path: Path) -> list[str]:
     """The warnings of the newest run's record."""
     import json

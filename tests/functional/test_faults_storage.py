@@ -146,6 +146,28 @@ def test_a_folder_named_as_the_database_is_exit_6(tmp_path, capsys):
     (tmp_path / "audit.duckdb").mkdir()
     assert cli(*run_args(tmp_path, SAMPLE_EXPORT)) == EXIT_STORAGE
     assert "is a folder, not a database file" in one_error_line(capsys.readouterr().err)
+    assert not (tmp_path / "audit.duckdb.lock").exists(), "refused before any lock file is made"
+
+
+@pytest.mark.parametrize("db", [".", "..", "/"])
+def test_a_database_path_naming_a_folder_makes_no_lock_beside_it(tmp_path, monkeypatch, capsys, db):
+    """`--db .` resolved to the working folder, whose lock `<cwd>.lock` went beside it in its parent;
+    `/` has no file name at all (Path.with_name's ValueError, an internal error)."""
+    work = tmp_path / "a" / "work"
+    work.mkdir(parents=True)
+    monkeypatch.chdir(work)
+    assert cli("runs", "--db", db) == EXIT_STORAGE
+    assert "is a folder, not a database file" in one_error_line(capsys.readouterr().err)
+    assert not list(tmp_path.rglob("*.lock"))
+
+
+def test_a_database_that_is_no_regular_file_is_refused_before_its_lock(tmp_path, capsys):
+    """A named pipe would be opened by DuckDB and waited on for ever, under the lock."""
+    db = tmp_path / "audit.duckdb"
+    os.mkfifo(db)
+    assert cli(*run_args(tmp_path, SAMPLE_EXPORT)) == EXIT_STORAGE
+    assert "not a regular file" in one_error_line(capsys.readouterr().err)
+    assert not (tmp_path / "audit.duckdb.lock").exists()
 
 
 @pytest.mark.parametrize("how", ["truncated", "overwritten blocks"])
@@ -553,3 +575,27 @@ def test_a_symlink_planted_as_the_write_ahead_log_is_refused(sample_db, tmp_path
     assert not target.exists()
     (tmp_path / sidecar).unlink()
     assert table_counts(db) == before
+
+
+def test_a_write_ahead_log_newer_than_its_database_is_exit_6_naming_it_and_kept(tmp_path, capsys):
+    """A database restored from a backup beside the .wal of a run killed before its checkpoint:
+    DuckDB refuses to replay it (IOException), which was an internal error (exit 1)."""
+    db, backup = tmp_path / "audit.duckdb", tmp_path / "backup.duckdb"
+    with duckdb.connect(str(db)) as con:
+        con.execute("CREATE TABLE t AS SELECT 1 AS x")
+    shutil.copy(db, backup)
+    with duckdb.connect(str(db)) as con:
+        con.execute("INSERT INTO t VALUES (2); CHECKPOINT")
+    killed = "import duckdb, os, sys\ncon = duckdb.connect(sys.argv[1])\n"
+    killed += (
+        "con.execute(\"SET checkpoint_threshold = '10GB'\")\ncon.execute('DELETE FROM t')\nos._exit(0)\n"
+    )
+    subprocess.run([sys.executable, "-c", killed, str(db)], check=True, timeout=60)
+    wal = tmp_path / "audit.duckdb.wal"
+    assert wal.exists()
+    shutil.copy(backup, db)
+    log = wal.read_bytes()
+    assert cli("runs", "--db", str(db)) == EXIT_STORAGE
+    line = one_error_line(capsys.readouterr().err)
+    assert str(wal) in line and "Move the .wal file aside" in line
+    assert wal.read_bytes() == log, "the log is the user's to move, never deleted or changed"

@@ -5,6 +5,8 @@ from __future__ import annotations
 import errno
 import json
 import os
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -17,11 +19,26 @@ REPORT = (
 )
 
 
+def published_by_the_tool(out, files):
+    """`files` (name: text) published into OUT as a run does: staged, then moved in and recorded."""
+    staging = out / ".incoming-old"
+    staging.mkdir(parents=True)
+    for name, text in files.items():
+        (staging / name).write_text(text, encoding="utf-8")
+    publish(staging, out)
+    staging.rmdir()
+
+
 def old_set(out):
     out.mkdir()
-    (out / "report.html").write_text(REPORT)
-    (out / "summary.json").write_text(json.dumps({"run_id": "RUN-A", "status": "succeeded"}))
-    (out / "worklist_gone.csv").write_text("old")
+    published_by_the_tool(
+        out,
+        {
+            "report.html": REPORT,
+            "summary.json": json.dumps({"run_id": "RUN-A", "status": "succeeded"}),
+            "worklist_gone.csv": "old",
+        },
+    )
     (out / "notes.txt").write_text("the clinic's own file")
 
 
@@ -31,11 +48,13 @@ def test_staged_moves_the_new_set_in_summary_and_report_last_and_removes_old_out
     moved = []
     real_replace = os.replace
     monkeypatch.setattr(os, "replace", lambda a, b: (moved.append(os.path.basename(b)), real_replace(a, b)))
+    manifest = ".clinic-audit-outputs.json"  # rewritten before and after the moves
     with staged(out) as staging:
         for name in ("report.html", "findings.csv", "worklist_new.csv", "summary.json"):
             (staging / name).write_text(f"new {name}")
         assert (out / "report.html").read_text() == REPORT  # nothing moved before the block ends
     # summary.json and report.html last: while the CSVs move, both still say the set is stale
+    moved = [name for name in moved if name != manifest]
     assert moved[-2:] == ["summary.json", "report.html"] and set(moved) == {
         "report.html",
         "findings.csv",
@@ -43,7 +62,8 @@ def test_staged_moves_the_new_set_in_summary_and_report_last_and_removes_old_out
         "summary.json",
     }
     assert sorted(p.name for p in out.iterdir()) == [
-        "findings.csv", "notes.txt", "report.html", "summary.json", "worklist_new.csv"
+        ".clinic-audit-outputs.json", "findings.csv", "notes.txt", "report.html", "summary.json",
+        "worklist_new.csv"
     ]  # fmt: skip
 
 
@@ -101,9 +121,10 @@ def test_every_kind_of_old_output_the_new_set_lacks_is_removed(tmp_path):
     """An .xlsx worklist or call list after worklist_format went back to csv, old measures and
     due-soon files: stale files with patient ids never stay beside a current report."""
     out, staging = tmp_path / "out", tmp_path / "out" / ".incoming-x"
-    staging.mkdir(parents=True)
     old = ["worklist_a.xlsx", "calllist.xlsx", "due_soon.xlsx", "measures.csv", "measures_shared.csv"]
-    for name in [*old, "notes.txt", "email.eml"]:
+    published_by_the_tool(out, dict.fromkeys(old, "old"))
+    staging.mkdir(parents=True)
+    for name in ("notes.txt", "email.eml"):
         (out / name).write_text("old", encoding="utf-8")
     for name in ("report.html", "worklist_a.csv", "calllist.csv"):
         (staging / name).write_text("new", encoding="utf-8")
@@ -111,6 +132,87 @@ def test_every_kind_of_old_output_the_new_set_lacks_is_removed(tmp_path):
     names = {p.name for p in out.iterdir() if p.is_file()}
     assert not names & set(old)
     assert {"notes.txt", "email.eml", "report.html", "worklist_a.csv", "calllist.csv"} <= names
+
+
+def new_set(out, *names):
+    staging = Path(tempfile.mkdtemp(dir=out, prefix=".incoming-"))
+    for name in names:
+        (staging / name).write_text("new", encoding="utf-8")
+    return staging
+
+
+def test_a_file_of_the_teams_named_like_an_output_is_never_removed(tmp_path):
+    """Only what the tool published may go: the team's worklist_team_notes.csv, Excel's save of
+    calllist.csv as calllist.xlsx, and an old output the team edited since all stay."""
+    out = tmp_path / "out"
+    published_by_the_tool(out, {"report.html": REPORT, "worklist_a.csv": "old", "worklist_b.csv": "old"})
+    (out / "worklist_team_notes.csv").write_text("the team's sheet", encoding="utf-8")
+    (out / "calllist.xlsx").write_bytes(b"PK the team's annotated call list")
+    (out / "worklist_b.csv").write_text("the team's notes added to it", encoding="utf-8")
+    publish(new_set(out, "report.html", "calllist.csv"), out)
+    names = {p.name for p in out.iterdir()}
+    assert {"worklist_team_notes.csv", "calllist.xlsx", "worklist_b.csv", "calllist.csv"} <= names
+    assert "worklist_a.csv" not in names  # the tool's own, unchanged: a check no longer run
+
+
+def test_an_out_without_a_manifest_or_with_a_planted_one_loses_nothing(tmp_path):
+    """An OUT written before the manifest, or whose manifest is a symlink or damaged: no file goes."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "worklist_old.csv").write_text("old", encoding="utf-8")
+    publish(new_set(out, "report.html"), out)
+    assert (out / "worklist_old.csv").exists()
+    for planted in ("symlink", "damaged"):
+        manifest = out / ".clinic-audit-outputs.json"
+        manifest.unlink()
+        elsewhere = tmp_path / "elsewhere.json"
+        elsewhere.write_text(json.dumps({"files": {"worklist_old.csv": [1, 2, 3]}}), encoding="utf-8")
+        if planted == "symlink":
+            manifest.symlink_to(elsewhere)
+        else:
+            manifest.write_text("{not json", encoding="utf-8")
+        publish(new_set(out, "report.html"), out)
+        assert (out / "worklist_old.csv").exists() and elsewhere.exists()
+        assert not manifest.is_symlink() and oct(manifest.stat().st_mode & 0o777) == "0o600"
+
+
+def test_an_out_without_a_manifest_names_what_it_leaves_in_place(tmp_path, caplog):
+    """Nothing is removed without a record, but the run says which files look like old outputs."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "worklist_old.csv").write_text("old", encoding="utf-8")
+    (out / "notes.txt").write_text("the clinic's own", encoding="utf-8")
+    with caplog.at_level("WARNING", logger="pipelines.outputs"):
+        publish(new_set(out, "report.html"), out)
+    said = " ".join(r.getMessage() for r in caplog.records)
+    assert "worklist_old.csv" in said and "notes.txt" not in said
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="pipelines.outputs"):
+        publish(new_set(out, "report.html"), out)  # now recorded: no warning about the old file
+    assert "worklist_old.csv" not in " ".join(r.getMessage() for r in caplog.records)
+
+
+def test_a_run_killed_before_it_moved_an_output_leaves_it_removable(tmp_path, monkeypatch):
+    """Killed after the manifest was written but before worklist_a.csv of the new set moved in: OUT
+    still holds the previous run's worklist_a.csv, which the next run (without that check) removes."""
+    out = tmp_path / "out"
+    out.mkdir()
+    publish(new_set(out, "report.html", "worklist_a.csv"), out)
+    staging = new_set(out, "report.html", "worklist_a.csv")
+
+    real_replace = os.replace
+
+    def killed(src, dst):
+        if os.path.basename(dst) == ".clinic-audit-outputs.json":
+            return real_replace(src, dst)  # the manifest is written
+        raise KeyboardInterrupt  # the process stops at its first output's move
+
+    monkeypatch.setattr(os, "replace", killed)
+    with pytest.raises(KeyboardInterrupt):
+        publish(staging, out)
+    monkeypatch.undo()
+    publish(new_set(out, "report.html"), out)
+    assert not (out / "worklist_a.csv").exists()
 
 
 def test_a_defect_while_writing_is_an_output_error_not_an_internal_one(tmp_path):
