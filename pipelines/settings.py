@@ -10,11 +10,15 @@ from __future__ import annotations
 import codecs
 import difflib
 import ipaddress
+import os
 import re
+import stat
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime
+from email.errors import NonASCIILocalPartDefect
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +90,9 @@ class Settings:
     smtp_recipients: tuple[str, ...] = ()
     smtp_starttls: bool = True
     smtp_user: str = ""  # login name; empty = the sender address
+    # The whole SMTP conversation (connect, STARTTLS, login, the message, QUIT) must end within this:
+    # each read's own 30 s timeout lets a server trickling its reply hold the run and its lock
+    smtp_timeout_seconds: int = 120
     # JSON-lines log file (as --log-file, which wins): every record at INFO and above, -q or not
     log_file: Path | None = None
 
@@ -97,6 +104,8 @@ class Settings:
         """
         return self.as_of if isinstance(self.as_of, date) else today
 
+
+MAX_SMTP_SECONDS = 3600  # an hour: the run holds the database lock while it sends
 
 # One line of help per setting, for `clinic-audit init`; tests/unit/test_init_config.py checks every
 # field has one, so a new setting cannot be left out of the generated config.
@@ -159,6 +168,9 @@ SETTING_HELP = {
     "smtp_recipients": "Recipients of the summary email.",
     "smtp_starttls": "Use STARTTLS on the SMTP connection.",
     "smtp_user": "SMTP login name; empty uses the sender address.",
+    "smtp_timeout_seconds": "Seconds the whole SMTP conversation may take, from connecting to the "
+    "server's last reply (each step also times out after 30 s); past it the email counts as not sent "
+    f"(exit 4). 1 to {MAX_SMTP_SECONDS}.",
     "log_file": "Append the logs to this file as JSON lines (INFO and above, even with --quiet; each "
     "run ends with a 'run finished' line); --log-file wins. Unset = stderr only.",
 }
@@ -184,9 +196,11 @@ _INTS = {
     "coverage_lookback_days",
     "freshness_max_days",
     "threads",
+    "smtp_timeout_seconds",
 }
 _TUPLES = {"checks", "smtp_recipients"}
 _PATHS = {"exports", "out", "db", "local_codelists", "log_file", "spark_warehouse"}
+_REQUIRED_PATHS = {"exports", "out", "db"}  # a path that must name something: never blank
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 
 
@@ -220,6 +234,10 @@ def _coerce(key: str, value: Any, origin: str) -> Any:
     try:
         if key in _PATHS and "\0" in str(value):  # the OS refuses it (ValueError) wherever it is used
             raise ValueError("holds a NUL character, which no file path can")
+        if key in _REQUIRED_PATHS and not str(value).strip():
+            # Path("") is the working folder: the outputs (patient identifiers) would land wherever
+            # cron or systemd started, and a database named "" has no file name at all
+            raise ValueError("is blank; give a path (or leave the setting out for its default)")
         if key == "out" and Path(value).exists() and not Path(value).is_dir():
             raise ConfigError(f"{origin}: setting 'out' names a file, {value}; give a folder")
         if key == "out" and Path(value).is_symlink() and not Path(value).exists():
@@ -228,7 +246,7 @@ def _coerce(key: str, value: Any, origin: str) -> Any:
                 f"{origin}: setting 'out' is a symbolic link that leads to no folder (to nothing, or round "
                 f"a loop), {value}; give a folder"
             )
-        if key in {"exports", "out", "db"}:
+        if key in _REQUIRED_PATHS:
             return Path(value)
         if key in {"local_codelists", "log_file"}:
             return Path(value) if str(value).strip() else None
@@ -268,6 +286,8 @@ def _coerce(key: str, value: Any, origin: str) -> Any:
                 raise ValueError("must not be negative")
             if key == "smtp_port" and not 1 <= number <= 65535:
                 raise ValueError("a port from 1 to 65535")
+            if key == "smtp_timeout_seconds" and not 1 <= number <= MAX_SMTP_SECONDS:
+                raise ValueError(f"seconds from 1 to {MAX_SMTP_SECONDS}")
             if key == "threads" and number > MAX_THREADS:  # each reserves address space and a stack
                 raise ValueError(f"at most {MAX_THREADS} (0: one per core)")
             if key == "measures_months" and number > MAX_MEASURES_MONTHS:
@@ -279,7 +299,10 @@ def _coerce(key: str, value: Any, origin: str) -> Any:
             return _boolean(value)
         if key in _TUPLES:
             found = tuple(item.strip() for item in _text_items(value) if item.strip())
-            return _check_ids(found) if key == "checks" else _header_safe(key, found)
+            return _check_ids(found) if key == "checks" else _addresses(_header_safe(key, found))
+        if key == "smtp_sender":
+            sender = _header_safe(key, str(value))
+            return _addresses((sender,))[0] if sender.strip() else sender
         if key in _HEADERS:
             return _header_safe(key, str(value))
         if key == "smtp_host":
@@ -314,6 +337,42 @@ def _header_safe(key: str, value: Any) -> Any:
     if key in _HEADERS | {"smtp_recipients"} and any("\r" in i or "\n" in i for i in items):
         raise ValueError("holds a line break (CR or LF), which an email header cannot carry")
     return value
+
+
+def _addresses(items: tuple[str, ...]) -> tuple[str, ...]:
+    """Email addresses as the email package reads them when it builds the To and From headers
+    (reports/email.py): each item one address with a domain (`lead@example.org`, `Lead
+    <lead@example.org>`), and all of them together one header. What it cannot parse
+    (`lead@[10.0.0.1`, `lead@`) raised AttributeError or IndexError there, once the run had
+    committed, or in place of a failed night's own error and failure email."""
+    for item in items:
+        fault = _address_fault(item)
+        if fault is not None:
+            which = f"{item!r} " if len(items) > 1 else ""
+            raise ValueError(f"{which}is not an email address such as lead@example.org ({fault})")
+    if len(items) > 1 and _address_fault(", ".join(items), count=len(items)) is not None:
+        raise ValueError("the addresses do not make one header together (one address per item)")
+    return items
+
+
+def _address_fault(text: str, count: int = 1) -> str | None:
+    """Why `text` is not `count` email addresses, read by the email package's own header parser; None
+    when it is. A non-ASCII local part is left to the mail server (SMTPUTF8)."""
+    message = EmailMessage()
+    try:
+        message["To"] = text
+        header = message["To"]
+        found = header.addresses
+    except Exception:  # the parser's own failure on malformed input: AttributeError, IndexError, ...
+        return "the email package cannot parse it"
+    defects = [d for d in header.defects if not isinstance(d, NonASCIILocalPartDefect)]
+    if defects:
+        return str(defects[0])
+    if len(found) != count:
+        return f"{len(found)} addresses where {count} belong"
+    if not all(a.username and a.domain for a in found):
+        return "no domain"
+    return None
 
 
 def _text_encoding(name: str) -> str:
@@ -418,12 +477,39 @@ def _export_format(value: str) -> str:
     return value.strip()
 
 
+MAX_CONFIG_BYTES = 1 << 20  # 1 MiB: a config file is a few kilobytes
+
+
+def _config_text(path: Path) -> str:
+    """The config file's text. Opened without blocking and checked by its type before a byte is read:
+    a named pipe was waited on for ever (a run that never starts and says nothing), /dev/zero read
+    until memory ran out. A file that is missing, unreadable, no regular file or over
+    MAX_CONFIG_BYTES is a ConfigError (exit 2) naming it; one not UTF-8 a UnicodeDecodeError."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except OSError as error:
+        raise ConfigError(f"{path}: the config file cannot be read ({error.strerror})") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise ConfigError(
+            f"{path}: not a regular file (a folder, named pipe, device or socket); the config is a TOML file"
+        )
+    with os.fdopen(fd, "rb") as handle:
+        try:
+            data = handle.read(MAX_CONFIG_BYTES + 1)  # bounded: the file may grow after the check
+        except OSError as error:
+            raise ConfigError(f"{path}: the config file cannot be read ({error.strerror})") from None
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{path}: over {MAX_CONFIG_BYTES // 2**20} MiB, too large for a config file")
+    return data.decode("utf-8")
+
+
 def _from_toml(path: Path) -> dict[str, Any]:
     """Read `[run]` scalars and `[checks.<id>]` tables from a TOML config file."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
+        data = tomllib.loads(_config_text(path))
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path}: not valid TOML: {error}") from None
     except UnicodeDecodeError:
@@ -552,8 +638,8 @@ def settings_despite_errors(
     raw: list[tuple[str, Any]] = []
     if config_path is not None:
         try:
-            run = tomllib.loads(config_path.read_text(encoding="utf-8")).get("run", {})
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            run = tomllib.loads(_config_text(config_path)).get("run", {})
+        except (ConfigError, OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
             return None
         raw += list(run.items()) if isinstance(run, Mapping) else []
     raw += _env_values(environ)

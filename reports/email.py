@@ -7,11 +7,14 @@ is passed in by the caller (from CLINIC_AUDIT_SMTP_PASSWORD); nothing here reads
 from __future__ import annotations
 
 import smtplib
+import socket
 import ssl
+import threading
+from contextlib import suppress
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from reports.errors import EmailError
 from reports.files import write_text_private
@@ -21,7 +24,7 @@ if TYPE_CHECKING:
     from reports.render import Reports
 
 PASSWORD_VARIABLE = "CLINIC_AUDIT_SMTP_PASSWORD"
-TIMEOUT_SECONDS = 30
+TIMEOUT_SECONDS = 30  # each connect, read and write; the whole conversation: smtp_timeout_seconds
 
 
 def build_message(reports: Reports, sender: str, recipients: tuple[str, ...]) -> EmailMessage:
@@ -43,11 +46,83 @@ def write_eml(path: Path, message: EmailMessage) -> Path:
     return write_text_private(path, message.as_string())
 
 
+class _TimedSMTP(smtplib.SMTP):
+    """smtplib.SMTP whose whole conversation ends at a deadline. smtplib's timeout bounds each read:
+    a server trickling its reply a byte at a time (or a multi-line reply that never ends) held the
+    run, and the database lock, for ever. At the deadline a timer thread shuts the connection down
+    (through a duplicate of its socket, so it reaches it under TLS too, whatever object smtplib holds
+    then): the blocked read returns at once and the conversation fails; `expired` then says why."""
+
+    def __init__(self, seconds: float) -> None:
+        self.expired = False
+        self._guard = threading.Lock()
+        self._connection: socket.socket | None = None  # a duplicate of the connection's socket
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True  # never keeps the process alive
+        self._timer.start()  # before smtplib's own start-up, which looks up this host's name
+        super().__init__(timeout=min(TIMEOUT_SECONDS, seconds))
+
+    def connect(
+        self, host: str = "localhost", port: int = 0, source_address: Any = None
+    ) -> tuple[int, bytes]:
+        """Connect as smtplib.SMTP(host, port) does, keeping the host name STARTTLS checks the
+        server's certificate against (smtplib sets it only when given the host at creation)."""
+        self._host = host
+        return super().connect(host, port, source_address)
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        sock = super()._get_socket(host, port, timeout)
+        with self._guard:
+            if self.expired:  # the connect itself took the time (it is bounded by `timeout`)
+                sock.close()
+                raise TimeoutError("the deadline passed while connecting")
+            self._connection = sock.dup()
+        return sock
+
+    def _expire(self) -> None:
+        with self._guard:
+            self.expired = True
+            if self._connection is not None:
+                with suppress(OSError):  # already closed by the server
+                    self._connection.shutdown(socket.SHUT_RDWR)
+
+    def stop(self) -> None:
+        """Cancel the deadline and release the duplicate socket (call when the conversation is over)."""
+        self._timer.cancel()
+        with self._guard:
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None
+
+
 def send(message: EmailMessage, settings: EmailOptions, password: str | None) -> None:
-    """Deliver over SMTP with STARTTLS (unless turned off); every failure becomes an EmailError."""
+    """Deliver over SMTP with STARTTLS (unless turned off), all of it within the smtp_timeout_seconds
+    setting; every failure becomes an EmailError (exit 4)."""
+    host, port, seconds = settings.smtp_host, settings.smtp_port, settings.smtp_timeout_seconds
+    smtp = _TimedSMTP(seconds)
+    try:
+        _converse(smtp, message, settings, password)
+    except EmailError:
+        if smtp.expired:
+            raise EmailError(
+                f"{host}:{port} did not finish taking the summary email within {seconds:g} seconds (a "
+                "server answering too slowly, or never completing its reply); the run's outputs are "
+                "written. Check the server, or raise smtp_timeout_seconds"
+            ) from None
+        raise
+    finally:
+        smtp.stop()
+        smtp.close()
+
+
+def _converse(smtp: _TimedSMTP, message: EmailMessage, settings: EmailOptions, password: str | None) -> None:
+    """The SMTP conversation itself, its failures as EmailErrors."""
     host, port = settings.smtp_host, settings.smtp_port
     try:
-        with smtplib.SMTP(host, port, timeout=TIMEOUT_SECONDS) as smtp:
+        with smtp:
+            code, greeting = smtp.connect(host, port)
+            if code != 220:  # as smtplib.SMTP(host, port) checks the greeting
+                raise smtplib.SMTPConnectError(code, greeting)
             if settings.smtp_starttls:
                 _starttls(smtp, host, port)
             if password:

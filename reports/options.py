@@ -29,3 +29,4 @@ class EmailOptions(Protocol):
     smtp_sender: str
     smtp_user: str
     smtp_recipients: tuple[str, ...]
+    smtp_timeout_seconds: int  # the whole SMTP conversation, from connecting to the last reply

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 import pytest
 
@@ -30,6 +32,10 @@ def test_toml_sets_check_parameters_and_cli_overrides_it(tmp_path):
         "refill_gap_days": 30,
         "baseline_days": 14,
         "post_start_days": 0,
+        "skin_max_age": 45,
+        "skin_min_age": 12,
+        "skin_indication_days": 730,
+        "skin_potassium_limit": 5.0,
         "as_of": "2026-11-20",
     }
 
@@ -118,4 +124,26 @@ def test_settings_no_run_could_use_are_config_errors_before_anything_is_read(
     assert cli(*args) == 2
     err = capsys.readouterr().err
     assert named in err and "internal error" not in err
+    assert not (tmp_path / "audit.duckdb").exists()
+
+
+@pytest.mark.parametrize("kind", ["named pipe", "device", "folder", "over 1 MiB"])
+def test_a_config_file_that_is_no_regular_file_or_too_big_is_refused_without_reading_it(
+    tmp_path, capsys, kind
+):
+    """A named pipe was waited on for ever, before anything was said (--email-dry-run too, reading it
+    again for the failure email's settings); /dev/zero was read until memory ran out."""
+    path = tmp_path / "audit.toml"
+    if kind == "named pipe":
+        os.mkfifo(path)
+    elif kind == "device":
+        path = Path("/dev/zero")
+    elif kind == "folder":
+        path.mkdir()
+    else:
+        path.write_text("[run]\n" + "#" * (1 << 20) + "\n", encoding="utf-8")
+    assert cli(*run_args(tmp_path, SAMPLE_EXPORT, "--config", str(path), "--email-dry-run")) == 2
+    err = capsys.readouterr().err
+    assert str(path) in err and "internal error" not in err
+    assert ("too large" if kind == "over 1 MiB" else "not a regular file") in err
     assert not (tmp_path / "audit.duckdb").exists()

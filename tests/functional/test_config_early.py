@@ -91,6 +91,25 @@ def test_a_line_break_from_the_environment_is_refused_too(tmp_path, capsys):
     assert "environment CLINIC_AUDIT_SMTP_RECIPIENTS: setting 'smtp_recipients'" in err
 
 
+@pytest.mark.parametrize(
+    ("key", "toml_value"),
+    [
+        ("smtp_recipients", '["lead@example.org", "lead@[10.0.0.1"]'),  # AttributeError in the To header
+        ("smtp_recipients", '["lead@"]'),  # IndexError
+        ("smtp_recipients", '["lead"]'),
+        ("smtp_recipients", '["a@example.org, b@example.org"]'),  # two in one item
+        ("smtp_sender", '"audit@[10.0.0.1"'),
+    ],
+)
+def test_an_address_the_email_package_cannot_read_is_refused(tmp_path, capsys, key, toml_value):
+    """Found only when the email was built: exit 1 after the commit, or a failed night's exit 3 and
+    failure email replaced by an internal error."""
+    config = write_config(tmp_path, f"[run]\n{key} = {toml_value}\n")
+    err = config_error(tmp_path, capsys, "--config", str(config), "--email-dry-run")
+    assert f"{config}: setting '{key}'" in err and "not an email address" in err
+    assert "internal error" not in err
+
+
 def test_out_naming_a_file_is_refused_before_the_run(tmp_path, capsys):
     target = tmp_path / "report.html"
     target.write_text("not a folder", encoding="utf-8")

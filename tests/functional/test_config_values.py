@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from pipelines.settings import Settings, load_settings
 from tests.conftest import SAMPLE_EXPORT
 from tests.helpers import cli, run_args
 
@@ -152,3 +153,55 @@ def test_a_nul_character_in_a_path_setting_is_refused(tmp_path, capsys, key):
     """No file path holds a NUL; the OS call refusing it was a ValueError (exit 1)."""
     err = refused(tmp_path, capsys, f'[run]\n{key} = "{tmp_path}/a\\u0000b"\n')
     assert f"setting '{key}'" in err and "NUL" in err
+
+
+BLANK_PATHS = ["db", "out", "exports"]
+
+
+def blank_refused(tmp_path, monkeypatch, capsys, args: list[str], env: dict[str, str] | None = None) -> str:
+    """Run from an empty working folder: exit 2, and nothing written there (Path("") is that folder)."""
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    assert cli(*args, env=env) == 2
+    assert not list(work.iterdir()), "a blank path setting wrote into the working folder"
+    assert not list(tmp_path.glob("*.lock")), "a lock file beside the working folder"
+    err = capsys.readouterr().err
+    assert "internal error" not in err
+    return err
+
+
+@pytest.mark.parametrize("key", BLANK_PATHS)
+def test_a_blank_path_setting_in_the_config_file_is_refused(tmp_path, monkeypatch, capsys, key):
+    """`out = ""` wrote the outputs into the working folder; `db = ""` was an internal error (exit 1)."""
+    paths = {
+        "db": str(tmp_path / "audit.duckdb"),
+        "out": str(tmp_path / "out"),
+        "exports": str(SAMPLE_EXPORT),
+    }
+    config = tmp_path / "audit.toml"
+    config.write_text(
+        "[run]\n" + "".join(f'{k} = "{"" if k == key else v}"\n' for k, v in paths.items()), encoding="utf-8"
+    )
+    err = blank_refused(
+        tmp_path, monkeypatch, capsys, ["run", "--config", str(config), "--as-of", "2026-11-20"]
+    )
+    assert f"setting '{key}'" in err and "blank" in err
+
+
+@pytest.mark.parametrize("key", BLANK_PATHS)
+def test_a_blank_path_option_is_refused(tmp_path, monkeypatch, capsys, key):
+    """click makes `--out ""` Path("."): refused as it is given, naming the option."""
+    args = run_args(tmp_path, SAMPLE_EXPORT)
+    args[args.index(f"--{key}") + 1] = " "
+    err = blank_refused(tmp_path, monkeypatch, capsys, args)
+    assert f"--{key}" in err and "blank" in err
+
+
+def test_a_blank_path_from_the_environment_is_refused_and_an_empty_one_is_unset(
+    tmp_path, monkeypatch, capsys
+):
+    args = ["runs", "--format", "json"]
+    err = blank_refused(tmp_path, monkeypatch, capsys, args, env={"CLINIC_AUDIT_DB": "  "})
+    assert "CLINIC_AUDIT_DB" in err and "setting 'db'" in err and "blank" in err
+    assert load_settings(None, {"CLINIC_AUDIT_OUT": ""}, {}).out == Settings().out  # as if not set
