@@ -61,6 +61,7 @@ class CheckResult:
     high_priority: int
     parameters: dict[str, Any]
     deceased_excluded: int = 0  # patients the check would have audited, dead on or before the as-of date
+    deregistered_excluded: int = 0  # ... and those who had left the practice by the as-of date
     exceptions: int = 0  # flagged patients left out of the numerator by a review (pipelines/reviews.py)
 
     @property
@@ -130,8 +131,9 @@ def evaluate(
     engine: Any = None,
 ) -> tuple[str, dict[str, Any]]:
     """Run one check into a temp table `result_<id>`, leave out the patients dead on or before `as_of`
-    (`leave_out_deceased`), validate it, return the table and parameters. `engine`: another query
-    engine holding the data (pipelines/engines/spark.py), or None for this DuckDB connection."""
+    or no longer registered by then (`leave_out`), validate it, return the table and parameters.
+    `engine`: another query engine holding the data (pipelines/engines/spark.py), or None for this
+    DuckDB connection."""
     table, params = compute(con, definition, as_of, overrides, engine)
     relation = ibis.duckdb.from_connection(con).table(table, database="temp")
     if not con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]:  # noqa: S608 - internal name
@@ -151,17 +153,17 @@ def compute(
     engine: Any = None,
 ) -> tuple[str, dict[str, Any]]:
     """The single-date evaluation, unvalidated: the check as of `as_of` into `result_<id>`, the
-    patients dead on or before `as_of` left out. `evaluate` validates it; the monthly measures
-    (checks/measures.py) count it, month by month."""
+    patients dead on or before `as_of`, or no longer registered by then, left out. `evaluate`
+    validates it; the monthly measures (checks/measures.py) count it, month by month."""
     params = definition.resolve(overrides, as_of)
     table = f"result_{definition.id}"
     if engine is not None:  # the check translated and run where the data is; its rows land in `table`
         engine.evaluate_into(con, definition, params, table)
-        leave_out_deceased(con, definition.id, table, as_of)
+        leave_out(con, definition.id, table, as_of)
         return table, params
-    end_exposures_at_deaths_after(con, as_of)  # those dead by as_of are left out below
+    end_exposures_at_deaths_after(con, as_of)  # those dead (or gone) by as_of are left out below
     con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {definition.sql}", params)
-    leave_out_deceased(con, definition.id, table, as_of)
+    leave_out(con, definition.id, table, as_of)
     return table, params
 
 
@@ -175,20 +177,22 @@ def end_exposures_at_deaths_after(con: duckdb.DuckDBPyConnection, day: date | No
 
 
 def left_out_table(check_id: str) -> str:
-    """The temp table holding the patients a check left out as deceased: patient_id, death_date."""
+    """The temp table holding the patients a check left out: patient_id, reason ('deceased' or
+    'deregistered'), death_date, registered_until (the rule left_out_by, _concepts.sql)."""
     return f"left_out_{check_id}"
 
 
-def leave_out_deceased(con: duckdb.DuckDBPyConnection, check_id: str, table: str, as_of: date) -> int:
-    """Move the rows of patients dead on or before `as_of` out of a check's result, for every check
-    alike (the rule dead_by, _concepts.sql): the dead are in no population. A patient known dead without
-    a date is out at any as-of date. Returns how many were left out (kept in `left_out_table`)."""
+def leave_out(con: duckdb.DuckDBPyConnection, check_id: str, table: str, as_of: date) -> int:
+    """Move the rows of patients dead on or before `as_of`, or no longer registered with the practice
+    by then, out of a check's result, for every check alike (the rule left_out_by, _concepts.sql):
+    they are in no population. Dead, or gone, with the date unknown is out at any as-of date.
+    Returns how many were left out (kept in `left_out_table`)."""
     left_out = left_out_table(check_id)
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE {left_out} AS
-        SELECT r.patient_id, d.death_date
-        FROM {table} r JOIN dead_by($as_of) d USING (patient_id)
+        SELECT r.patient_id, d.reason, d.death_date, d.registered_until
+        FROM {table} r JOIN left_out_by($as_of) d USING (patient_id)
         ORDER BY r.patient_id
         """,  # noqa: S608 - internal table names; the date is bound
         {"as_of": as_of},
@@ -215,17 +219,22 @@ def store(
         f"count(*) FILTER (flagged AND priority = 'high') FROM {table}"
     ).fetchall()[0]
     recorded = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in params.items()}
+    out_table = left_out_table(definition.id)
     con.execute(
-        f"INSERT INTO check_exclusions SELECT $run, $check, patient_id, 'deceased', death_date "  # noqa: S608
-        f"FROM {left_out_table(definition.id)} ORDER BY patient_id",
+        "INSERT INTO check_exclusions (run_id, check_id, patient_id, reason, death_date, registered_until) "  # noqa: S608
+        f"SELECT $run, $check, patient_id, reason, death_date, registered_until FROM {out_table} "
+        "ORDER BY patient_id",
         {"run": run_id, "check": definition.id},
     )
-    left_out = con.execute(f"SELECT count(*) FROM {left_out_table(definition.id)}").fetchall()[0][0]  # noqa: S608
-    result = CheckResult(definition.id, definition.title, denominator, flagged, high, recorded, left_out)
+    dead, gone = con.execute(
+        f"SELECT count(*) FILTER (reason = 'deceased'), count(*) FILTER (reason = 'deregistered') "  # noqa: S608
+        f"FROM {out_table}"
+    ).fetchall()[0]
+    result = CheckResult(definition.id, definition.title, denominator, flagged, high, recorded, dead, gone)
     con.execute(
         "INSERT INTO check_results (run_id, check_id, title, denominator, flagged, high_priority, rate, "
-        "parameters, deceased_excluded) "
-        "VALUES ($run, $check, $title, $den, $flag, $high, $rate, $params, $deceased)",
+        "parameters, deceased_excluded, deregistered_excluded) "
+        "VALUES ($run, $check, $title, $den, $flag, $high, $rate, $params, $deceased, $gone)",
         {
             "run": run_id,
             "check": definition.id,
@@ -235,7 +244,8 @@ def store(
             "high": high,
             "rate": result.rate,
             "params": json.dumps(recorded),
-            "deceased": left_out,
+            "deceased": dead,
+            "gone": gone,
         },
     )
     return result

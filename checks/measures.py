@@ -93,7 +93,8 @@ def check_fingerprint(
 def data_fingerprints(con: duckdb.DuckDBPyConnection, months: Sequence[date]) -> dict[date, str]:
     """Per month-end, a fingerprint of every row dated on or before it: labs by collection,
     prescriptions by start, diagnoses by recording, a patient's record (birth, sex, death, site,
-    clinician) by the patient's first dated row, a death by its date. A row dated later cannot
+    clinician) by the patient's first dated row, a death by its date, leaving the practice by the day
+    after the last day registered. A row dated later cannot
     change an as-of evaluation (the checks read nothing after as-of), so a month's fingerprint moves
     only when its data did."""
     extra = "".join(f", s.{c}" for c in _present_columns(con))
@@ -117,6 +118,10 @@ def data_fingerprints(con: duckdb.DuckDBPyConnection, months: Sequence[date]) ->
             UNION ALL  -- a death counts from its date (the living add nothing)
             SELECT coalesce(s.death_date, f.d), hash(s.patient_id, s.death_date)::HUGEINT
             FROM src_patient_state s JOIN first_dated f USING (patient_id) WHERE s.deceased
+            UNION ALL  -- leaving the practice, from the day after the last day registered
+            SELECT coalesce(s.registered_until + 1, f.d),
+                   hash(s.patient_id, s.registered_until, 'deregistered')::HUGEINT
+            FROM src_patient_state s JOIN first_dated f USING (patient_id) WHERE s.deregistered
         ),
         per_month AS (SELECT last_day(d) AS month_end, sum(h) AS s, count(*) AS n FROM dated GROUP BY 1),
         wanted AS (SELECT unnest(CAST($months AS DATE[])) AS m)
@@ -329,7 +334,8 @@ def _evaluate_in_one_statement(
 
     Exposures end at the deaths after the first month-end (the single-date evaluation: after its
     as-of): a patient dead on or before a later month-end is left out of that month either way
-    (dead_by), and nobody else's rows depend on another patient's death, so the counts are the same."""
+    (dead_by), and nobody else's rows depend on another patient's death, so the counts are the same.
+    Patients who left the practice by a month-end are left out of that month (left_out_by)."""
     params = definition.resolve(overrides, months[0])
     args = ", ".join("m.month_end" if n == "as_of" else f"${n}" for n in params)
     end_exposures_at_deaths_after(con, min(months))
@@ -339,7 +345,7 @@ def _evaluate_in_one_statement(
         SELECT m.month_end, r.patient_id, r.flagged
         FROM (SELECT unnest(CAST($months AS DATE[])) AS month_end) m,
              LATERAL (SELECT patient_id, flagged FROM {_macro_name(definition)}({args})) r
-        WHERE NOT EXISTS (SELECT 1 FROM dead_by(m.month_end) d WHERE d.patient_id = r.patient_id)
+        WHERE NOT EXISTS (SELECT 1 FROM left_out_by(m.month_end) d WHERE d.patient_id = r.patient_id)
         """,  # noqa: S608 - the macro is named after the check id; values are bound
         {"months": list(months), **{n: v for n, v in params.items() if n != "as_of"}},
     )

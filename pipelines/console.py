@@ -191,10 +191,12 @@ def print_outcome(outcome: RunOutcome, settings: Settings) -> None:
 
 
 def _checks_table(outcome: RunOutcome) -> Table:
-    """Per check: population, flagged, rate, high priority, left out as deceased (counts only)."""
+    """Per check: population, flagged, rate, high priority, left out as deceased or as having left
+    the practice (counts only)."""
     table = Table(title="checks")
     table.add_column("check")
-    for header in ("population", "flagged", "rate", "high priority", "left out (deceased)"):
+    headers = ("population", "flagged", "rate", "high priority", "left out (deceased)", "(not registered)")
+    for header in headers:
         table.add_column(header, justify="right")
     for c in outcome.checks:
         table.add_row(
@@ -204,6 +206,7 @@ def _checks_table(outcome: RunOutcome) -> Table:
             f"{c.rate:.1%}" if c.denominator else "n/a",
             f"{c.high_priority:,}",
             f"{c.deceased_excluded:,}",
+            f"{c.deregistered_excluded:,}",
         )
     return table
 
@@ -287,10 +290,8 @@ def print_explanations(patient_id: str, as_of, explanations: list, shift_days: i
         )
     for e in explanations:
         console.rule(f"{e.check_id}: {e.title}")
-        if e.deceased:
-            console.print(
-                f"Not in the population: {e.deceased_text}, on or before the as-of date", highlight=False
-            )
+        if e.left_out:
+            console.print(f"Not in the population: {e.left_out_text}", highlight=False)
             continue
         if not e.in_population:
             console.print(f"Not in the population: {e.population}", highlight=False)

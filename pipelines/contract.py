@@ -112,17 +112,30 @@ PATIENTS = TableContract(
     file="patients.csv",
     mandatory_file=False,
     required=("patient_id", "birth_date", "sex"),
-    optional=("death_date", "deceased", "site_id", "clinician_id"),  # site, clinician: measures (#19)
+    # site, clinician: measures (#19); registered_until, registered: who left the practice
+    optional=("death_date", "deceased", "site_id", "clinician_id", "registered_until", "registered"),
     text={
         "birth_date": "birth_date_text",
         "sex": "sex_text",
         "death_date": "death_date_text",
         "deceased": "deceased_text",
+        "registered_until": "registered_until_text",
+        "registered": "registered_text",
     },
     rules=rules.patient_rules,
-    stored=("patient_id", "birth_date", "sex", "death_date", "deceased", "site_id", "clinician_id"),
+    stored=(
+        "patient_id",
+        "birth_date",
+        "sex",
+        "death_date",
+        "deceased",
+        "site_id",
+        "clinician_id",
+        "registered_until",
+        "deregistered",
+    ),
     identity_date="birth_date",
-    dates=("birth_date", "death_date"),
+    dates=("birth_date", "death_date", "registered_until"),
     fact_key=("patient_id",),  # patient_state reads each patient's latest statement (views.sql)
 )
 

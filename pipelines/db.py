@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import errno
 import logging
-import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,14 +13,14 @@ import duckdb
 
 import checks
 from pipelines.errors import LockedError, ResourceError, StorageError
-from pipelines.lock import POLL_SECONDS, may_wait
+from pipelines.lock import POLL_SECONDS, may_wait, refuse_no_database_file
 from pipelines.settings import ConfigError
 
 log = logging.getLogger(__name__)
 SQL_DIR = Path(__file__).parent / "sql"
 REFERENCE_DIR = Path(__file__).parent / "reference"
 CODELIST_DIR = Path(checks.__file__).parent / "codelists"
-SCHEMA_VERSION = 12  # 2: labs became a view over lab_results and lab_concepts; 3: death, censored
+SCHEMA_VERSION = 13  # 2: labs became a view over lab_results and lab_concepts; 3: death, censored
 # results, skipped and noted rows; 4: the run's verdicts stored with it (new nullable columns, added
 # by schema.sql); 5: runs.kind, scheduled or ad hoc (earlier runs count as scheduled); 6: reviews,
 # review_outcomes and check_results' counts with exceptions (issue 20); 7: measures and
@@ -35,7 +34,10 @@ SCHEMA_VERSION = 12  # 2: labs became a view over lab_results and lab_concepts; 
 # it; 11: lab_results.result_id and _superseded (current_lab_results), added by schema.sql: a
 # version-10 binary would read a corrected result's replaced value, so it must refuse it; 12: a
 # prescription stopped with neither end date nor days supply ends on its start (end_effective), no
-# longer open-ended: stored rows are migrated (a later export's same row is a duplicate, not reloaded)
+# longer open-ended: stored rows are migrated (a later export's same row is a duplicate, not reloaded);
+# 13: patients.registered_until and deregistered, check_exclusions.registered_until and
+# check_results.deregistered_excluded (added by schema.sql): a version-12 binary would audit patients
+# who left the practice, so it must refuse it
 LAB_KEY_SOURCES = ("typed_labs", "lab_results")  # tables refresh_lab_concepts may read keys from
 
 
@@ -64,15 +66,14 @@ def connect(path: Path, memory_limit: str = "1.25GB", threads: int = 0) -> duckd
     StorageError (exit 6); one held by another program's DuckDB session LockedError (exit 5) once the
     command's --wait budget is spent.
     """
+    refuse_no_database_file(path)  # a folder, or a named pipe DuckDB would wait on for ever
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise StorageError(f"{path.parent}: cannot create the database folder ({error.strerror})") from None
     _no_symlinked_sidecars(path)
-    fresh = not path.exists()
     con = _open_when_free(path, memory_limit, threads)
-    if fresh:
-        os.chmod(path, 0o600)
+    _owner_only(path)
     try:
         con.execute("SET TimeZone = 'UTC'")
         stored = _stored_schema_version(con, path)  # None: a new database
@@ -101,6 +102,16 @@ def _no_symlinked_sidecars(path: Path) -> None:
                 f"{sidecar}: is a symlink; DuckDB writes its log and spill files there, and clinic-audit "
                 "never writes through a symlink. Remove it (nothing was changed)."
             )
+
+
+def _owner_only(path: Path) -> None:
+    """The database and its write-ahead log hold every patient's records: owner-only, whether new
+    or restored by `cp` under umask 022 (0644). Only a regular file this user owns, never through a
+    symlink (reports/files.py restrict_to_owner)."""
+    from reports.files import restrict_to_owner
+
+    for file in (path, path.with_name(path.name + ".wal")):
+        restrict_to_owner(file)
 
 
 def _open_when_free(path: Path, memory_limit: str, threads: int) -> duckdb.DuckDBPyConnection:
@@ -139,6 +150,9 @@ _FOREIGN = (
     "xtension",  # a file of another program (SQLite) asks for its reader extension, which stays off
 )
 _DAMAGED = ("Could not read enough bytes", "Corrupt database file", "checksum")
+# Every write-ahead log DuckDB refuses to replay (its checkpoint iteration does not match the file's,
+# or it belongs to another database): "Failure while replaying WAL file ..."
+_WAL_REPLAY = "replaying WAL"
 _DISK_FULL = ("No space left on device", "File too large", "Disk quota exceeded")
 
 
@@ -166,6 +180,14 @@ def database_error(error: BaseException, path: Path | None) -> Exception:
         )
     if "Is a directory" in text:
         return StorageError(f"{where}is a folder, not a database file: name a file with --db.")
+    if _WAL_REPLAY in text:
+        wal = path.with_name(path.name + ".wal") if path is not None else "the database's .wal file"
+        return StorageError(
+            f"{wal}: this write-ahead log does not match the database file beside it (a log left by a "
+            "run stopped before its checkpoint, beside a database restored from a backup or copied in); "
+            "DuckDB will not replay it, and nothing was changed. Move the .wal file aside (do not "
+            "delete it: it may hold the latest committed run) and run again."
+        )
     if any(fragment in text for fragment in _FOREIGN):
         return StorageError(
             f"{where}not a DuckDB database (an empty file, or another program's such as SQLite); it was "
@@ -202,8 +224,10 @@ def publish_analyst_copy(db: Path) -> Path | None:
     written (disk full) is a warning, not a failure: the run is done and its email still goes; the
     previous copy stays whole. Returns the copy, or None when it was not updated.
     """
-    from reports.files import copy_private
+    from reports.files import copy_private, remove_leftovers, temp_leftovers
 
+    copy = analyst_copy_path(db)  # a run killed while copying left its partial copy (patient data)
+    remove_leftovers(temp_leftovers(db.parent, copy.name), "a partial analysts' copy")
     try:
         if db.with_name(db.name + ".wal").exists():  # fold the write-ahead log in: the copy is whole
             with open_duckdb(db) as con:

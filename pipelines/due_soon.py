@@ -29,7 +29,9 @@ def record_due_soon(
     """Store the not-yet-flagged patients falling due within the horizon; returns how many rows.
 
     Reads each check's result table as checks.evaluate left it (temp table result_<id>, the dead
-    already left out); a horizon of 0 records nothing.
+    and those who left the practice by as-of already left out); a patient out by the due date (a
+    temporary resident registered until before it) is not listed either (left_out_by,
+    checks/sql/_concepts.sql). A horizon of 0 records nothing.
     """
     if horizon_days <= 0:
         return 0
@@ -41,8 +43,9 @@ def record_due_soon(
             f"""
             INSERT INTO due_soon
             SELECT $run, $check, patient_id, CAST(due_on AS DATE)
-            FROM result_{definition.id}
+            FROM result_{definition.id} r
             WHERE NOT flagged AND CAST(due_on AS DATE) BETWEEN $as_of AND $as_of + $days
+              AND patient_id NOT IN (SELECT patient_id FROM left_out_by(CAST(r.due_on AS DATE)))
             ORDER BY due_on, patient_id
             """,  # noqa: S608 - the table name comes from the check definition; values are bound
             {"run": run_id, "check": definition.id, "as_of": as_of, "days": horizon_days},

@@ -35,15 +35,23 @@ class Explanation:
     population: str
     flag: str
     clears: str
-    deceased: bool = False  # out of the population because dead on or before the as-of date
-    death_date: date | None = None  # None with deceased: dead, date unknown
+    # why the patient is out of every population as of the date: 'deceased' (dead on or before it) or
+    # 'deregistered' (no longer registered with the practice by then); None: not left out
+    left_out: str | None = None
+    left_on: date | None = None  # the death date, or the last day registered; None: date unknown
 
     @property
-    def deceased_text(self) -> str | None:
-        """'deceased on YYYY-MM-DD' (or 'deceased (date unknown)') when that is why the patient is out."""
-        if not self.deceased:
-            return None
-        return f"deceased on {self.death_date.isoformat()}" if self.death_date else "deceased (date unknown)"
+    def left_out_text(self) -> str | None:
+        """Why the patient is in no population as of the date ('deceased on YYYY-MM-DD, on or before
+        the as-of date'), or None when they are not left out."""
+        day = self.left_on.isoformat() if self.left_on else None
+        if self.left_out == "deceased":
+            return f"deceased on {day}, on or before the as-of date" if day else "deceased (date unknown)"
+        if self.left_out == "deregistered":
+            gone = "no longer registered with the practice"
+            until = f"registered until {day}, before the as-of date"
+            return f"{gone} ({until})" if day else f"{gone} (date unknown)"
+        return None
 
 
 def patient_known(con: duckdb.DuckDBPyConnection, patient_id: str) -> bool:
@@ -96,8 +104,9 @@ def _one(
     names = [d[0] for d in cursor.description]
     rows = cursor.fetchall()
     row = dict(zip(names, rows[0], strict=True)) if rows else {}
-    dead = con.execute(
-        f"SELECT death_date FROM {left_out_table(definition.id)} WHERE patient_id = $p",  # noqa: S608
+    out = con.execute(
+        f"SELECT reason, coalesce(death_date, registered_until) FROM {left_out_table(definition.id)} "  # noqa: S608
+        "WHERE patient_id = $p",
         {"p": patient_id},
     ).fetchall()
     return Explanation(
@@ -111,6 +120,6 @@ def _one(
         definition.population,
         definition.flag,
         definition.clears,
-        bool(dead),
-        dead[0][0] if dead else None,
+        out[0][0] if out else None,
+        out[0][1] if out else None,
     )

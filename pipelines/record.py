@@ -239,8 +239,8 @@ FILE_KEYS = (
     "skipped_unchanged", "rows_skipped", "skip_reasons", "rows_noted", "previous_rows_read", "shrunk",
 )  # fmt: skip
 CHECK_KEYS = (
-    "title", "denominator", "flagged", "high_priority", "rate", "deceased_excluded", "exceptions",
-    "flagged_after_exceptions", "parameters",
+    "title", "denominator", "flagged", "high_priority", "rate", "deceased_excluded",
+    "deregistered_excluded", "exceptions", "flagged_after_exceptions", "parameters",
 )  # fmt: skip
 
 

@@ -165,6 +165,21 @@ def patient_rules(export_date: date, date_order: str = "iso") -> list[Rule]:
             "deceased is false but a death_date is given",
             lambda t: t.death_date_text.isnull() | t.deceased_stated.isnull() | t.deceased_stated,
         ),
+        # Leaving the practice takes a patient out of every check too, so an unreadable registration
+        # end rejects the row. A planned end (a temporary resident's) may lie after the export date.
+        _parsed("registered_until", _date_kind(date_order, False)),
+        Rule(
+            "registered_until",
+            "date_range",
+            f"registered_until is before {EARLIEST}",
+            lambda t: t.registered_until.isnull() | (t.registered_until >= ibis.literal(EARLIEST)),
+        ),
+        Rule(
+            "registered",
+            "yes_no",
+            "registered is not a yes/no value (true/false, yes/no, y/n, 1/0)",
+            lambda t: t.registered_text.isnull() | t.registered_stated.notnull(),
+        ),
     ]
 
 

@@ -67,6 +67,7 @@ class CheckSummary:
     rate: float
     high_priority: int
     deceased_excluded: int | None  # left out as dead on or before as-of; None: run before schema 3
+    deregistered_excluded: int | None  # left out as having left the practice; None: before schema 13
     new: int | None  # None: no previous run of this check to compare with
     persisting: int | None  # flagged in this run and the check's previous run
     resolved: int | None
@@ -282,7 +283,7 @@ def flag_counts(con: duckdb.DuckDBPyConnection, run_id: str, check_id: str) -> d
     ).fetchall()
     if not rows:
         rows = _ad_hoc_counts(con, run_id, check_id)
-    return {"new": 0, "persisting": 0, "resolved": 0, "deceased": 0} | dict(rows)
+    return {"new": 0, "persisting": 0, "resolved": 0, "deceased": 0, "deregistered": 0} | dict(rows)
 
 
 def _ad_hoc_counts(con: duckdb.DuckDBPyConnection, run_id: str, check_id: str) -> list[tuple[str, int]]:
@@ -297,7 +298,7 @@ def _ad_hoc_counts(con: duckdb.DuckDBPyConnection, run_id: str, check_id: str) -
              base AS (SELECT patient_id FROM findings WHERE run_id = $b AND check_id = $c)
         SELECT CASE WHEN b.patient_id IS NULL THEN 'new'
                     WHEN t.patient_id IS NOT NULL THEN 'persisting'
-                    WHEN x.patient_id IS NOT NULL THEN 'deceased' ELSE 'resolved' END AS status,
+                    ELSE coalesce(x.reason, 'resolved') END AS status,
                count(*)
         FROM this t FULL JOIN base b USING (patient_id)
         LEFT JOIN check_exclusions x
@@ -345,6 +346,7 @@ def check_summary(con: duckdb.DuckDBPyConnection, run_id: str, result: dict[str,
         result["rate"],
         result["high_priority"],
         result.get("deceased_excluded"),  # as the run recorded it in check_results
+        result.get("deregistered_excluded"),
         new,
         persisting,
         resolved,

@@ -23,7 +23,8 @@ GROUP BY patient_id;
 CREATE OR REPLACE TEMP VIEW src_patient_state AS
 SELECT p.* REPLACE (
     p.birth_date + coalesce(s.shift_days, 0) AS birth_date,
-    p.death_date + coalesce(s.shift_days, 0) AS death_date
+    p.death_date + coalesce(s.shift_days, 0) AS death_date,
+    p.registered_until + coalesce(s.shift_days, 0) AS registered_until
 )
 FROM patient_state p LEFT JOIN patient_shift s USING (patient_id);
 

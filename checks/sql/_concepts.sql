@@ -117,6 +117,25 @@ SELECT patient_id, death_date FROM src_patient_state WHERE deceased;
 -- death without a date counts at any day.
 CREATE OR REPLACE TEMP MACRO dead_by(day) AS TABLE
     SELECT patient_id, death_date FROM deceased_patients WHERE death_date IS NULL OR death_date <= day;
+-- Patients who left the practice (patient_state): registered_until NULL = left, date unknown. A
+-- registration counts through its last day, as ehrQL's practice_registrations.for_patient_on(date)
+-- keeps a registration ending on that date.
+CREATE OR REPLACE TEMP TABLE deregistered_patients AS
+SELECT patient_id, registered_until FROM src_patient_state WHERE deregistered;
+-- left_out_by(day): every patient out of every check's population as of `day`, and why: dead by then
+-- (dead_by; a death wins), else registered with the practice until a day before it, or no longer
+-- registered with no date. Leaving the practice ends no exposure: the patient's care goes on
+-- elsewhere, out of this audit's sight.
+CREATE OR REPLACE TEMP MACRO left_out_by(day) AS TABLE
+    SELECT patient_id, 'deceased' AS reason, death_date, NULL::DATE AS registered_until FROM dead_by(day)
+    UNION ALL
+    SELECT patient_id, 'deregistered', NULL::DATE, registered_until FROM deregistered_patients
+    WHERE (registered_until IS NULL OR registered_until < day)
+      AND patient_id NOT IN (SELECT patient_id FROM dead_by(day));
+-- younger_on(years, day): the patients known to be under `years` old on `day` (born less than that
+-- many years before it, as age_on counts); a patient of unknown birth date is not among them.
+CREATE OR REPLACE TEMP MACRO younger_on(years, day) AS TABLE
+    SELECT patient_id FROM src_patient_state WHERE birth_date + to_years(CAST(years AS INTEGER)) > day;
 -- exposure_deaths_after(day): the deaths that end exposures while a check is evaluated as of `day`:
 -- those after it. A patient dead by then is left out (dead_by) and counted as left out, so the check
 -- must first see the patient it would have audited (an open-ended diuretic still running) rather
@@ -139,6 +158,10 @@ SELECT p.patient_id, p.drug_name, p.rxnorm_code, p.atc_code, p.start_date,
        -- rule about the prescription itself reads (an open-ended course's assumed length, an acute
        -- course's planned length), which a death later on must not change
        p.end_effective AS planned_end,
+       -- said_ongoing: open-ended as the export states it, not merely undated: no end date, no days
+       -- supply, and said not stopped (Synthea's empty STOP, an active FHIR request, stopped = no).
+       -- A rule that gives an undated prescription a length (course_end) leaves such a one running
+       (p.end_effective IS NULL AND p.stopped IS NOT DISTINCT FROM false) AS said_ongoing,
        -- stopped: no refill gap follows its end (taken_until), as the export says (FHIR status
        -- 'stopped'; active or completed: not), else read from the dates: an end before the supply's
        -- last day (OMOP's convention: start + days_supply - 1; an end on that day, or the day after
@@ -150,7 +173,8 @@ LEFT JOIN exposure_deaths d USING (patient_id);
 -- Prescriptions and diagnoses with their concepts, for the checks to read.
 CREATE OR REPLACE TEMP VIEW drug_exposures AS
 SELECT p.patient_id, p.drug_name, p.rxnorm_code, p.atc_code, p.start_date, p.end_effective,
-       p.planned_end, p.stopped, c.codelist, coalesce(c.ingredient, lower(p.drug_name)) AS ingredient
+       p.planned_end, p.said_ongoing, p.stopped, c.codelist,
+       coalesce(c.ingredient, lower(p.drug_name)) AS ingredient
 FROM prescription_periods p
 JOIN drug_concepts c
   ON c.drug_name = p.drug_name

@@ -9,7 +9,8 @@ Mapping (FHIR R4, hl7.org/fhir/R4 and the Bulk Data Access IG, hl7.org/fhir/uv/b
   deceasedDateTime gives the death date (its local date; a partial date, '2020' or '2020-03', as the
   period's last day, or its last update (else today) when that is sooner: certainly alive before
   it, certainly dead after it),
-  deceasedBoolean true says dead with the date unknown, false says alive.
+  deceasedBoolean true says dead with the date unknown, false says alive; active false (the record
+  no longer in active use) says the patient left the practice, the date unknown.
 - Observation (category laboratory, or no category) -> labs: the LOINC coding of `code`, else
   `code.text` (or the first coding's display) as the test name; effectiveDateTime, else
   effectivePeriod.start, effectiveInstant or issued; valueQuantity.value / unit (else code), else
@@ -27,8 +28,13 @@ Mapping (FHIR R4, hl7.org/fhir/R4 and the Bulk Data Access IG, hl7.org/fhir/uv/b
   the first display a coding has; RxNorm and ATC codings. A medicationReference is read through
   the Medication the resource contains ('#med1'), else the one of that id (a version ignored) in
   the export's Medication files, else its display.
-  A request runs from dispenseRequest.validityPeriod.start (else authoredOn) to validityPeriod.end,
-  with expectedSupplyDuration (days or weeks) as days supply; a statement over its effectivePeriod
+  A request runs from dispenseRequest.validityPeriod.start (else authoredOn) to its dosage's timing
+  bounds (the latest step's boundsPeriod.end, or the start plus boundsDuration: steps of successive
+  `sequence` numbers one after another; only when every step has bounds), else validityPeriod.end,
+  with expectedSupplyDuration as days supply (in any unit of time a Duration allows, by its UCUM
+  code, else its display unit, case-insensitive: 'd', 'Days', 'mo', 'months'; a month is UCUM's
+  30.4375 days, a year 365.25; rounded to whole days, at least one; one out of range, however
+  large, is judged by the rules as that row's fault); a statement over its effectivePeriod
   (else effectiveDateTime / dateAsserted). A request or statement whose status says it is over
   (completed, stopped, on-hold: a held drug reads as stopped) ends at the earliest of that end (or
   start + supply) and its last update (meta.lastUpdated): validityPeriod is the window to dispense
@@ -59,9 +65,11 @@ Mapping (FHIR R4, hl7.org/fhir/R4 and the Bulk Data Access IG, hl7.org/fhir/uv/b
 Files are read line by line (read_csv with a delimiter JSON text cannot contain) and each line parsed
 with DuckDB's JSON functions, rather than with read_json: read_json stops at a malformed line or,
 with ignore_errors, drops it silently. Only the lines holding a resource of the file's type are
-staged; every other non-blank line (not JSON, JSON but no resource, a resource of another type) is
-quarantined with its file and line (`faults`): DuckDB counts them, and when there are any the
-files are read again in Python to find their lines (blank lines counted, as an editor counts them).
+staged; every other non-blank line (not JSON, JSON but no resource, a resource of another type, a
+line longer than MAX_RECORD_BYTES, 8 MiB, as a CSV reader's over-long record) is quarantined with its
+file and line (`faults`; a line past READ_LIMIT, 32 MiB, stops the file): DuckDB counts them, and
+when there are any the files are read again in Python to find their lines (blank lines counted, as
+an editor counts them).
 """
 
 from __future__ import annotations
@@ -75,7 +83,7 @@ import duckdb
 
 from pipelines.contract import CONTRACT_BY_TABLE, WITHDRAWING_SKIP_PREFIX
 from pipelines.csv_scan import BLANK_BYTES
-from pipelines.csv_tables import files_in, wide_text
+from pipelines.csv_tables import MAX_RECORD_BYTES, files_in, wide_text
 from pipelines.errors import READ_ERRORS, InputError, file_fault
 from pipelines.ingest import RawSource
 
@@ -108,21 +116,30 @@ SYSTEMS = {
 }
 
 
+# The longest line the reader takes. A line longer than MAX_RECORD_BYTES (a resource carrying a
+# waveform, valueSampledData, or a Patient's photo) is quarantined by its line as a CSV reader's
+# over-long record is ('record longer than 8 MiB'), the rest loaded; this limit only lets the reader
+# get past it (at 16 MiB, one such line made the whole file unreadable). Not higher: DuckDB reserves
+# buffers of this size for each file a query reads (at 128 MiB a run outgrew the default 1.25GB
+# memory_limit). A line longer still (a whole Bundle on one line) refuses the file (exit 3).
+READ_LIMIT = 32 << 20
 READ_LINES = (
     "read_csv(${param}, header = false, delim = $delim, quote = '', escape = '', "
-    "columns = {{'line': 'VARCHAR'}}, auto_detect = false, max_line_size = 16777216)"
+    f"columns = {{{{'line': 'VARCHAR'}}}}, auto_detect = false, max_line_size = {READ_LIMIT})"
 )
 
 
 # A line that is not blank, as _line_faults (Python's bytes.strip) judges it: DuckDB's trim() takes
 # off spaces only, so a line of tabs counted as a fault that Python could not locate (exit 3).
-NOT_BLANK = f"trim(line, {' || '.join(f'chr({b})' for b in BLANK_BYTES)}) <> ''"
+STRIPPED = f"trim(line, {' || '.join(f'chr({b})' for b in BLANK_BYTES)})"
+NOT_BLANK = f"{STRIPPED} <> ''"
 
 
 def _is_type(resource_type: str) -> str:
-    """Whether `line` is a JSON object whose resourceType is `resource_type` (one of TYPES)."""
+    """Whether `line` is a JSON object whose resourceType is `resource_type` (one of TYPES), in a
+    line no longer than MAX_RECORD_BYTES (its bytes as _line_faults counts them, stripped)."""
     return (
-        "coalesce(CASE WHEN json_valid(line) "
+        f"coalesce(CASE WHEN strlen({STRIPPED}) <= {MAX_RECORD_BYTES} AND json_valid(line) "
         f"THEN (CAST(line AS JSON)->>'$.resourceType') = '{resource_type}' END, false)"
     )
 
@@ -181,7 +198,9 @@ def _fault(text: bytes, kind: str, first: bool = False) -> str | None:
     """Why a line is not a `kind` resource, or None when it is one; judged as DuckDB's json_valid
     judges the line when staging: a byte-order mark only at the file's start, no lone surrogate
     (Python's json takes both), and a line nested deeper than Python's recursion limit (which
-    DuckDB reads) is a fault rather than a crash."""
+    DuckDB reads) is a fault rather than a crash. A line longer than MAX_RECORD_BYTES is one."""
+    if len(text) > MAX_RECORD_BYTES:
+        return "RECORD TOO LONG"
     try:
         resource = json.loads(text.decode("utf-8-sig" if first else "utf-8"))
         json.dumps(resource, ensure_ascii=False).encode("utf-8")  # a lone surrogate raises
@@ -277,6 +296,17 @@ def _last_day(value: str, after: str = "") -> str:
     )
 
 
+# Days added to a date are clamped to a million (some 2,700 years: past any course, within DuckDB's
+# dates): a typed 99999999999 days overflowed the date arithmetic and failed the whole file's query,
+# where it is that row's fault; the rules judge the value itself (days_supply out of range).
+MAX_DAYS_ADDED = 1_000_000
+
+
+def _plus_days(day: str, days: str) -> str:
+    """The date `day` (a DATE expression) plus `days` (a number expression), clamped (MAX_DAYS_ADDED)."""
+    return f"({day} + CAST(least(greatest({days}, -{MAX_DAYS_ADDED}), {MAX_DAYS_ADDED}) AS INTEGER))"
+
+
 def _day(value: str) -> str:
     """The calendar day a full FHIR date or dateTime `value` names (as written, offset ignored, as the
     staging reads it); NULL for a partial or malformed one."""
@@ -312,7 +342,11 @@ SELECT j->>'$.id' AS patient_id,
        coalesce(j->>'$.managingOrganization.reference', j->>'$.managingOrganization.identifier.value')
            AS site_id,
        coalesce(j->>'$.generalPractitioner[0].reference', j->>'$.generalPractitioner[0].identifier.value')
-           AS clinician_id
+           AS clinician_id,
+       -- Patient.active false: the record is no longer in active use (a patient who left the
+       -- practice), the date unknown; true or absent says nothing against registration
+       NULL::VARCHAR AS registered_until,
+       CASE WHEN (j->>'$.active') IN ('true', 'false') THEN j->>'$.active' END AS registered
 FROM {{Patient}}
 """  # noqa: S608 - constant fragments
 
@@ -436,7 +470,7 @@ def _end(start: str, stated_end: str, supply_days: str = "NULL") -> str:
     status change that stopped it (else its start), as the drug was taken until then; a stop has no
     refill gap, so a load's date leaves no one taking it on a later as-of date. As an end's cap the
     last update only shortens a stated course."""
-    planned = f"coalesce({_day(stated_end)}, {_day(start)} + CAST({supply_days} AS INTEGER))"
+    planned = f"coalesce({_day(stated_end)}, {_plus_days(_day(start), supply_days)})"
     stopped = f"strftime(greatest({_day(LAST_UPDATE)}, {_day(start)}), '%Y-%m-%d')"
     return f"""CASE WHEN NOT {OVER} THEN {stated_end}
             WHEN {stated_end} IS NULL AND {supply_days} IS NULL
@@ -446,26 +480,71 @@ def _end(start: str, stated_end: str, supply_days: str = "NULL") -> str:
 
 
 REQUEST_START = _first_day("coalesce(j->>'$.dispenseRequest.validityPeriod.start', j->>'$.authoredOn')")
-SUPPLY_DAYS = """CAST(round(try_cast(j->>'$.dispenseRequest.expectedSupplyDuration.value' AS DOUBLE)
-                  * CASE coalesce(j->>'$.dispenseRequest.expectedSupplyDuration.code',
-                                  j->>'$.dispenseRequest.expectedSupplyDuration.unit')
-                        WHEN 'd' THEN 1 WHEN 'day' THEN 1 WHEN 'days' THEN 1
-                        WHEN 'wk' THEN 7 WHEN 'week' THEN 7 WHEN 'weeks' THEN 7 END) AS BIGINT)"""
 
-# The end of the course as the prescriber wrote it: the dosage's timing bounds (Epic writes an order's
-# end there), the latest of them when the dosage is given in several steps (a taper), else the
-# dispensing window's end. Only when every step has an end: a bounded loading dose followed by an
-# open-ended maintenance step ('2 daily for 7 days, then 1 daily') is not over after the first week.
-BOUNDS = """list_transform(json_list(j->'$.dosageInstruction'),
-                          lambda d: d->>'$.timing.repeat.boundsPeriod.end')"""
-BOUNDS_END = f"CASE WHEN len(list_filter({BOUNDS}, lambda e: e IS NULL)) = 0 THEN list_max({BOUNDS}) END"
+# Days in each unit of time an R4 Duration may be written in (the units-of-time value set: UCUM's s,
+# min, h, d, wk, mo, a), under its UCUM code, the code's case-insensitive UCUM form (MIN, HR, MO, ANN)
+# and the words an exporter writes as its display unit ('Days', 'months'), compared in lower case.
+# UCUM's month and year are the mean Julian ones: mo = a / 12 = 30.4375 d, a = 365.25 d (so 3 mo is
+# 91 days, 12 mo 365); the Gregorian mo_g and a_g differ by well under a day.
+TIME_UNITS = (
+    ("1 / 86400", ("s", "sec", "second", "seconds")),
+    ("1 / 1440", ("min", "minute", "minutes")),
+    ("1 / 24", ("h", "hr", "hour", "hours")),
+    ("1", ("d", "day", "days")),
+    ("7", ("wk", "week", "weeks")),
+    ("30.4375", ("mo", "mo_j", "month", "months")),
+    ("30.436875", ("mo_g",)),
+    ("365.25", ("a", "a_j", "ann", "yr", "year", "years")),
+    ("365.2425", ("a_g",)),
+)
+
+
+def _unit_days(unit: str) -> str:
+    """The days in one `unit` (a JSON text expression) of TIME_UNITS; NULL for another unit."""
+    whens = " ".join(f"WHEN '{name}' THEN {days}" for days, names in TIME_UNITS for name in names)
+    return f"CASE lower(trim({unit})) {whens} END"
+
+
+def _duration_days(duration: str) -> str:
+    """The whole days of R4 Duration `duration` (a JSON expression): its value in the unit of its
+    code, else of its display unit, whichever TIME_UNITS knows (the code first, as a result's unit
+    is read). Rounded to the nearest day (half a day up), and a positive duration shorter than
+    that is one day, the day it starts; NULL for another unit or no value."""
+    code, display = (_unit_days(f"({duration}->>'$.{field}')") for field in ("code", "unit"))
+    days = f"(try_cast({duration}->>'$.value' AS DOUBLE) * coalesce({code}, {display}))"
+    return f"greatest(round({days}), CASE WHEN {days} > 0 THEN 1 END)"
+
+
+SUPPLY = "(j->'$.dispenseRequest.expectedSupplyDuration')"
+SUPPLY_DAYS = _duration_days(SUPPLY)  # a DOUBLE: 1e20 days fits no integer, and is the row's fault
+# As text for the rules: a whole number, or one too large for any integer as written ('1e+20', 'inf').
+SUPPLY_TEXT = f"coalesce(try_cast({SUPPLY_DAYS} AS BIGINT)::VARCHAR, ({SUPPLY_DAYS})::VARCHAR)"
+
+# The end of the course as the prescriber wrote it: the dosage's timing bounds, else the dispensing
+# window's end. A step's bounds are an end (boundsPeriod.end: Epic writes an order's end there) or a
+# length from the request's start (boundsDuration: 'three times a day for 5 days'). The course ends
+# at the latest end, or the start plus its length when that is later: steps of one `sequence` number
+# (or none) run together, so the longest counts; steps of successive numbers (a taper written as
+# lengths) follow one another, so their lengths add up. Only when every step has bounds: a bounded
+# loading dose followed by an open-ended maintenance step ('2 daily for 7 days, then 1 daily') is not
+# over after the first week.
+STEPS = f"""list_transform(json_list(j->'$.dosageInstruction'), lambda d: struct_pack(
+    "end" := d->>'$.timing.repeat.boundsPeriod.end',
+    days := {_duration_days("(d->'$.timing.repeat.boundsDuration')")},
+    sequence := coalesce(try_cast(d->>'$.sequence' AS BIGINT), 0)))"""
+TIMED = "list_filter(steps, lambda s: s.days IS NOT NULL)"
+BOUNDS_LENGTH = f"""list_sum(list_transform(list_distinct(list_transform({TIMED}, lambda s: s.sequence)),
+    lambda n: list_max(list_transform(list_filter({TIMED}, lambda s: s.sequence = n), lambda s: s.days))))"""
+BOUNDS_END = f"""CASE WHEN len(list_filter(steps, lambda s: s.end IS NULL AND s.days IS NULL)) = 0
+    THEN greatest(list_max(list_transform(steps, lambda s: s.end)),
+                  strftime({_plus_days(_day(REQUEST_START), BOUNDS_LENGTH)}, '%Y-%m-%d')) END"""
 REQUEST_END = f"coalesce({BOUNDS_END}, j->>'$.dispenseRequest.validityPeriod.end')"
 
 REQUESTS = f"""
 SELECT {_drug()},
        {REQUEST_START} AS start_date,
        {_end(REQUEST_START, f"({REQUEST_END})", SUPPLY_DAYS)} AS end_date,
-       {SUPPLY_DAYS}::VARCHAR AS days_supply,
+       {SUPPLY_TEXT} AS days_supply,
        -- said by the status: 'stopped' (its end is the stop, no refill gap follows); an active or
        -- completed request was not stopped, whatever its dates (its end may be the dispensing
        -- window's, or its last update: no stop to read from them)
@@ -479,7 +558,7 @@ SELECT {_drug()},
             -- home medicines that way
             WHEN (j->>'$.intent') IN ('proposal', 'option') THEN 'intent ' || (j->>'$.intent') END
            AS _skip
-FROM {{MedicationRequest}}
+FROM (SELECT j, {STEPS} AS steps FROM {{MedicationRequest}})
 {MEDICATIONS}
 """  # noqa: S608 - constant fragments, values bound
 

@@ -14,6 +14,13 @@ from pipelines.errors import InputError
 from pipelines.ingest import RawSource
 
 NAME = "generic"
+# A field of exactly NULL or \N is no value: SQL Server Management Studio's "Save Results As" CSV
+# writes a NULL as the text NULL, PostgreSQL's COPY as \N (the OMOP profile reads them so too).
+NULLS = ["", "NULL", "\\N"]
+# Why a record of empty fields (',,,,,,,') is left out: a spreadsheet saves every row of its used
+# range, so cells once formatted or cleared below the data end the file in such lines. No data: a
+# blank line, skipped (counted) rather than quarantined three times over.
+EMPTY_ROW = "a row of empty fields (a spreadsheet's rows after the data)"
 
 
 def detect(export_dir: Path) -> bool:
@@ -84,19 +91,29 @@ def _source(spec: TableContract, path: Path, header: dict[str, int], delimiter: 
     aliases = ", ".join(
         f"{field(c)} AS {c}" if c in header else f"NULL::VARCHAR AS {c}" for c in spec.columns
     )
+    every_field = ", ".join(f"c{i}" for i in range(width))
     select = (
-        f"SELECT {aliases} FROM read_csv($path, header = true, auto_detect = false, delim = $delim, "  # noqa: S608
-        "quote = '\"', escape = '\"', columns = $columns, strict_mode = true, store_rejects = true, "
-        f"rejects_table = 'rejects_{spec.table}', rejects_scan = 'reject_scans_{spec.table}')"
+        f"SELECT {aliases}, CASE WHEN nullif(trim(concat({every_field})), '') IS NULL THEN $empty_row END "  # noqa: S608
+        "AS _skip FROM read_csv($path, header = true, auto_detect = false, delim = $delim, "
+        "quote = '\"', escape = '\"', columns = $columns, nullstr = $nulls, strict_mode = true, "
+        f"store_rejects = true, rejects_table = 'rejects_{spec.table}', "
+        f"rejects_scan = 'reject_scans_{spec.table}')"
     )
     return RawSource(
         spec=spec,
         label=path.name,
         paths=(path,),
         select=select,
-        params={"path": str(path), "delim": delimiter, "columns": {f"c{i}": "VARCHAR" for i in range(width)}},
+        params={
+            "path": str(path),
+            "delim": delimiter,
+            "columns": {f"c{i}": "VARCHAR" for i in range(width)},
+            "nulls": NULLS,
+            "empty_row": EMPTY_ROW,
+        },
         order=tuple(c for _, c in sorted((i, c) for c, i in header.items())),
         lines=True,
         reject_columns={f"c{i}": c for c, i in header.items()},
         delimiter=delimiter,
+        skips=True,
     )

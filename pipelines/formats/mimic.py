@@ -107,6 +107,7 @@ SELECT p.subject_id AS patient_id,
        CASE WHEN {DEATH_FROM_DEATHTIME} THEN CAST(d.died AS VARCHAR) ELSE {{dod}} END AS death_date,
        NULL::VARCHAR AS deceased,
        NULL::VARCHAR AS site_id, NULL::VARCHAR AS clinician_id,  -- MIMIC is one hospital
+       NULL::VARCHAR AS registered_until, NULL::VARCHAR AS registered,  -- admissions, not registrations
        CASE WHEN {DEATH_FROM_DEATHTIME} THEN 'death_from_deathtime' END AS _note
 FROM {MAIN.format("$patients", "patients")} p
 LEFT JOIN {{deaths}} d ON d.subject_id = trim(p.subject_id)

@@ -1,4 +1,5 @@
-"""OMOP CDM v5.4 as CSV files (one per table, upper- or lower-case names, comma or tab separated).
+"""OMOP CDM v5.4 as CSV files (one per table, upper- or lower-case names, comma or tab separated,
+or semicolon-separated with decimal commas: DECIMALS).
 
 Codes come from the standard concepts (`concept.vocabulary_id` LOINC, RxNorm, SNOMED, ICD10CM/ICD10/ICD9CM),
 falling back on the source concepts (`*_source_concept_id`: an ETL that mapped a local code only
@@ -10,6 +11,10 @@ no codelist: it is skipped with its reason (summary.json `skip_reasons`), not re
 Patient ids are `person_id`. A death comes from the optional `death` table (the earliest `death_date`
 of a person's rows, so a person with several never counts twice), else from `person.death_datetime`
 (CDM v6.0).
+A field that is exactly `\\N` (PostgreSQL's COPY) or `NULL` (SQL Server Management Studio) is empty
+in every column (NULLS); one that is exactly `NA` (R's write.csv, readr::write_csv) is empty in the
+columns where NA is no value, every column read but measurement_source_value (NA is sodium's symbol)
+and the concept table's name, code, vocabulary and class (NA_IS_TEXT).
 Table and column names follow the OHDSI CDM v5.4 specification (ohdsi.github.io/CommonDataModel/cdm54.html).
 A CDM held in a DuckDB database file (the folder's one `*.duckdb` file, as OHDSI Eunomia ships) is
 read in place, read-only, through DuckDB's `read_duckdb`, every column cast to text like a CSV's.
@@ -59,8 +64,13 @@ _PLAIN = " AND ".join(
 )
 WHOLE = (
     f"CASE WHEN {_PLAIN} THEN {{column}} "
-    r"ELSE regexp_replace({column}, '^\s*(-?[0-9]+)(\.0*)?\s*$', '\1') END AS {column}"
+    r"ELSE regexp_replace({column}, '^\s*(-?[0-9]+)(\.0*)?\s*$', '\1') END"
 )
+# A semicolon-separated table (R's write.csv2, a spreadsheet in a decimal-comma locale: most of the
+# European OHDSI network) writes a decimal point as a comma: value_as_number '4,1' is 4.1, as the
+# generic and Synthea profiles read such a file (macro decimal_comma); so are the numbers of
+# value_source_value and a whole number written as a float ('365,0', read then as 365).
+DECIMALS = ("value_as_number", "value_source_value")
 
 # Table -> the columns this profile reads (the CDM marks them required, or they carry the codes).
 COLUMNS = {
@@ -105,6 +115,16 @@ OPTIONAL = {
     "condition_occurrence": ("condition_end_date", "condition_source_value", "condition_source_concept_id"),
 }
 
+# R (write.csv, readr::write_csv, data.table::fwrite), the language of the OHDSI tools, writes a
+# missing value as `NA`: read as text, an NA condition_end_date is no date (rejected), an NA
+# stop_reason a stop, an NA care_site_id one site 'NA' for every person. A field that is exactly NA
+# is empty in every column this profile reads (dates and datetimes, numbers, ids, concept ids,
+# stop_reason, the source values) but the free text where NA is a value: measurement_source_value
+# (sodium's symbol, as a local lab code) and the concept table's name, code, vocabulary and class (a
+# concept_code may be NA). So NA is decided per column, not a null marker of the file as NULLS are.
+NA_IS_TEXT = ("measurement_source_value", "concept_name", "concept_code", "vocabulary_id", "concept_class_id")
+NA_EMPTY = frozenset(c for read in (*COLUMNS.values(), *OPTIONAL.values()) for c in read) - set(NA_IS_TEXT)
+
 # Contract table -> the CDM table its rows come from (joined to `concept` for codes and names).
 TABLES = {
     "patients": "person",
@@ -128,11 +148,13 @@ SKIP_UNMAPPED = "condition with no concept (concept_id 0, or not in concept)"
 # A drug_exposure that ends on its start day with no days supply and no verbatim end, where an
 # earlier exposure of the same drug ran up to that day, is a renewal whose end the ETL did not know:
 # Synthea-derived CDMs (the Eunomia sample: 57 rows) write a medication still taken (no stop) so, as
-# the last of a chain of yearly renewals. Read as an end, a long-term user would stop on the day of
-# their last renewal; the renewal is read as lasting as long as the course it renews (`renewals`
-# in the prescriptions select), and noted. Not an administration record (THEMIS: it ends on its
-# day): 32818 EHR administration, 38000180 inpatient administration, 38000179 and 581373 physician
-# administered. A one-off exposure with no end stays one day (the rule in the select).
+# the last of a chain of yearly renewals. The same drug is the same drug_concept_id; two with concept
+# 0 (unmapped) are the same only by drug_source_value, else drug_source_concept_id, or a one-off
+# local ibuprofen would renew a year of local amlodipine. Read as an end, a long-term user would
+# stop on the day of their last renewal; the renewal is read as lasting as long as the course it
+# renews (`renewals` in the prescriptions select), and noted. Not an administration record (THEMIS:
+# it ends on its day): 32818 EHR administration, 38000180 inpatient administration, 38000179 and
+# 581373 physician administered. A one-off exposure with no end stays one day (the rule in the select).
 ADMINISTRATIONS = "'32818', '38000180', '38000179', '581373'"
 NOTES = {
     "prescriptions": {
@@ -150,7 +172,7 @@ SELECTS = {
     "patients": """
         WITH death AS (  -- one row per person however many death rows: the earliest date
             SELECT trim(person_id) AS person_id,
-                   coalesce(arg_min(trim(death_date), try_cast(trim(death_date) AS DATE)),
+                   coalesce(arg_min(trim(death_date), export_date(death_date)),
                             min(nullif(trim(death_date), ''))) AS death_date
             FROM {death} GROUP BY 1
         )
@@ -166,7 +188,10 @@ SELECTS = {
                coalesce(d.death_date, nullif(trim({death_datetime}), '')) AS death_date,
                NULL::VARCHAR AS deceased,  -- the CDM records deaths only, never "alive"
                nullif(trim({care_site_id}), '') AS site_id,
-               nullif(trim({provider_id}), '') AS clinician_id
+               nullif(trim({provider_id}), '') AS clinician_id,
+               -- observation_period ends where the data ends, not where a registration did: no
+               -- registration is read from the CDM
+               NULL::VARCHAR AS registered_until, NULL::VARCHAR AS registered
         FROM {main} p
         LEFT JOIN death d ON d.person_id = trim(p.person_id)
     """,
@@ -207,9 +232,9 @@ SELECTS = {
     "prescriptions": """
         WITH concept AS ({one_concept}),
         typed AS (
-            SELECT d.*, try_cast(trim(d.drug_exposure_start_date) AS DATE) AS _start,
-                   try_cast(trim({drug_exposure_end_date}) AS DATE) AS _derived_end,
-                   try_cast(trim({verbatim_end_date}) AS DATE) AS _verbatim,
+            SELECT d.*, export_date(d.drug_exposure_start_date) AS _start,
+                   export_date({drug_exposure_end_date}) AS _derived_end,
+                   export_date({verbatim_end_date}) AS _verbatim,
                    try_cast(nullif(trim({days_supply}), '0') AS INTEGER) AS _supply
             FROM {main} d
         ),
@@ -225,14 +250,25 @@ SELECTS = {
                               THEN t._verbatim END AS _stop
                   FROM typed t) d
         ),
+        drugs AS (  -- which drug an exposure is: its concept; one with none (concept 0, as every
+            -- CDM's local pharmacy codes have) is the drug its source names, and is no drug known
+            -- when its source names none (NULL: renews nothing and is renewed by nothing)
+            SELECT d.*, CASE WHEN coalesce(trim(d.drug_concept_id), '0') NOT IN ('0', '')
+                             THEN 'concept ' || trim(d.drug_concept_id)
+                             WHEN nullif(trim({drug_source_value}), '') IS NOT NULL
+                             THEN 'source value ' || trim({drug_source_value})
+                             WHEN coalesce(trim({drug_source_concept_id}), '0') NOT IN ('0', '')
+                             THEN 'source concept ' || trim({drug_source_concept_id}) END AS _drug
+            FROM dated d
+        ),
         exposures AS (  -- the latest earlier exposure of the same drug: its end and its length;
             -- of two ending on one day, the one started last (a yearly renewal beside a record
             -- of the whole 25 years, as Eunomia's persons 7 and 20 have) is the course renewed
             SELECT d.*, max(d._end) OVER earlier AS _prior_end,
                    arg_max(d._end - d._start, (d._end, d._start)) OVER earlier AS _prior_days
-            FROM dated d
+            FROM drugs d
             WINDOW earlier AS (
-                PARTITION BY trim(d.person_id), trim(d.drug_concept_id)
+                PARTITION BY trim(d.person_id), d._drug
                 ORDER BY date_diff('day', DATE '1970-01-01', d._start)
                 RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
         ),
@@ -242,7 +278,7 @@ SELECTS = {
                              AND coalesce(nullif(trim({days_supply}), ''), '0') = '0'
                              AND nullif(trim({verbatim_end_date}), '') IS NULL
                              AND coalesce(trim({drug_type_concept_id}), '') NOT IN ({administrations})
-                             AND d._prior_end >= d._start - 1 AND d._prior_days > 0
+                             AND d._drug IS NOT NULL AND d._prior_end >= d._start - 1 AND d._prior_days > 0
                         THEN d._prior_days END AS _renewed_days
             FROM exposures d
         ),
@@ -450,13 +486,30 @@ def _open(path: Path, vocabulary: bool = False) -> CsvFile:
     return open_csv(path, NULLS, tabs_unquoted=vocabulary)
 
 
-def _whole(table: Table, relation: str) -> str:
-    """The relation with each whole-number column (WHOLE_NUMBERS, every *_concept_id) written as its
-    integer: '4172704.0' and ' 4172704 ' read as '4172704'; any other text is left as it is."""
-    names = [n for n in table.names if n.lower() in WHOLE_NUMBERS or n.lower().endswith("concept_id")]
+def _values(table: Table, relation: str) -> str:
+    """The relation with its fields read as values: a field that is exactly NA empty where NA is no
+    value (NA_EMPTY); in a semicolon-separated file a decimal comma read as a point (DECIMALS and the
+    whole numbers); then each whole-number column (WHOLE_NUMBERS, every *_concept_id) written as its
+    integer: '4172704.0' and ' 4172704 ' read as '4172704', any other text left as it is."""
+    names = list(table.names)
+    relation = _replace(relation, [n for n in names if n.lower() in NA_EMPTY], "nullif({column}, 'NA')")
+    if isinstance(table, CsvFile) and table.delimiter == ";":
+        decimals = [n for n in names if n.lower() in DECIMALS or _whole_number(n)]
+        relation = _replace(relation, decimals, "decimal_comma({column})")
+    return _replace(relation, [n for n in names if _whole_number(n)], WHOLE)
+
+
+def _whole_number(name: str) -> bool:
+    """Whether the column holds whole numbers: WHOLE_NUMBERS and every *_concept_id."""
+    return name.lower() in WHOLE_NUMBERS or name.lower().endswith("concept_id")
+
+
+def _replace(relation: str, names: list[str], expression: str) -> str:
+    """The relation with each named column replaced by `expression` (a template of `{column}`)."""
     if not names:
         return relation
-    replaced = ", ".join(WHOLE.format(column='"' + n.replace('"', '""') + '"') for n in names)
+    quoted = ['"' + n.replace('"', '""') + '"' for n in names]
+    replaced = ", ".join(f"{expression.format(column=q)} AS {q}" for q in quoted)
     return f"(SELECT * REPLACE ({replaced}) FROM {relation})"  # noqa: S608 - header names, quoted
 
 
@@ -478,22 +531,22 @@ def _source(
     keys: tuple[LookupKey, ...] = ()
     if "{one_concept}" in template:
         lookups["one_concept"] = ONE_CONCEPT.format(
-            concept=_whole(concept, concept.reader("concept", f"rejects_lookup_{t}_concept"))
+            concept=_values(concept, concept.reader("concept", f"rejects_lookup_{t}_concept"))
         )
         params |= concept.params("concept")
         read.append(concept.path)
-        reader = _whole(concept, concept.reader("concept", "rejects_lookup_keys_concept"))
+        reader = _values(concept, concept.reader("concept", "rejects_lookup_keys_concept"))
         keys = (LookupKey(concept.label, "concept_id", reader, concept.params("concept")),)
     if "{ancestor}" in template and ancestor is not None:
-        lookups["ancestor"] = _whole(ancestor, ancestor.reader("ancestor", f"rejects_lookup_{t}_ancestor"))
+        lookups["ancestor"] = _values(ancestor, ancestor.reader("ancestor", f"rejects_lookup_{t}_ancestor"))
         params |= ancestor.params("ancestor")
         read.append(ancestor.path)
     if "{death}" in template and death is not None:
-        lookups["death"] = _whole(death, death.reader("death", f"rejects_lookup_{t}_death"))
+        lookups["death"] = _values(death, death.reader("death", f"rejects_lookup_{t}_death"))
         params |= death.params("death")
         read.append(death.path)
     select = template.format(
-        main=_whole(main, main.reader("main", f"rejects_{t}")),
+        main=_values(main, main.reader("main", f"rejects_{t}")),
         SKIP_UNMAPPED=SKIP_UNMAPPED,
         **lookups,
         administrations=ADMINISTRATIONS,

@@ -59,6 +59,8 @@ TABLES: dict[str, tuple[str, tuple[str, ...], bool, dict[str, str]]] = {
             # the latest encounter when the file is there (_with_encounters), else none
             "site_id": "NULL",
             "clinician_id": "NULL",
+            "registered_until": "NULL",  # Synthea records no registration
+            "registered": "NULL",
         },
     ),
     "labs": (
@@ -88,7 +90,10 @@ TABLES: dict[str, tuple[str, tuple[str, ...], bool, dict[str, str]]] = {
             "start_date": "start",
             "end_date": "{stop}",
             "days_supply": "NULL",  # DISPENSES counts fills, not days
-            "stopped": "NULL",  # a STOP may be a stop or a course's end: not said
+            # a STOP may be a stop or a course's end: not said. No STOP is Synthea saying the drug is
+            # still taken (its exporter leaves STOP empty only for a medication active at the end of
+            # the simulation): not stopped, so no check assumes a length for it (course_end)
+            "stopped": "CASE WHEN nullif(trim({stop}), '') IS NULL THEN 'no' END",
         },
     ),
     "diagnoses": (

@@ -57,8 +57,12 @@ CREATE OR REPLACE TEMP MACRO ordered_timestamp(x, order_) AS
          WHEN order_ = 'day-first' THEN timestamp_in_shape(x, slashed_date(x), '%d/%m/%Y')
          WHEN order_ = 'month-first' THEN timestamp_in_shape(x, slashed_date(x), '%m/%d/%Y')
     END;
+-- An ISO date with a 12-hour clock ('2026-09-01 1:30:00 PM', a Windows English (Canada) locale's
+-- short date and long time) is read at the time it says: DuckDB's cast would drop the PM.
 CREATE OR REPLACE TEMP MACRO export_timestamp(x) AS
-    CASE WHEN clean(x) LIKE '____-__-__%' THEN try_cast(clean(x) AS TIMESTAMP)
+    CASE WHEN clean(x) LIKE '____-__-__ %' AND clean(x) ILIKE '%m'
+         THEN timestamp_in_shape(clean(x), clean(x), '%Y-%m-%d')
+         WHEN clean(x) LIKE '____-__-__%' THEN try_cast(clean(x) AS TIMESTAMP)
          WHEN getvariable('date_order') IN ('day-first', 'month-first')
          THEN ordered_timestamp(clean(x), getvariable('date_order')) END;
 CREATE OR REPLACE TEMP MACRO export_date(x) AS CAST(export_timestamp(x) AS DATE);

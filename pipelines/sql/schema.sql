@@ -101,6 +101,11 @@ ALTER TABLE patients ADD COLUMN IF NOT EXISTS death_date DATE;
 ALTER TABLE patients ADD COLUMN IF NOT EXISTS deceased BOOLEAN;
 ALTER TABLE patients ADD COLUMN IF NOT EXISTS site_id VARCHAR;       -- registered site (schema 7)
 ALTER TABLE patients ADD COLUMN IF NOT EXISTS clinician_id VARCHAR;  -- responsible clinician (schema 7)
+-- registration (schema 13): the last day registered with the practice, when the export gives one
+-- (a planned end may lie ahead); deregistered true: a registration end is given, or the export says
+-- the patient is not registered (date unknown: registered_until NULL); false: says registered
+ALTER TABLE patients ADD COLUMN IF NOT EXISTS registered_until DATE;
+ALTER TABLE patients ADD COLUMN IF NOT EXISTS deregistered BOOLEAN;
 
 -- Lab results as exported (typed). What each result measures (analyte, specimen, canonical value
 -- and unit) is not stored here but looked up through lab_concepts by the `labs` view (views.sql), so
@@ -194,15 +199,18 @@ CREATE TABLE IF NOT EXISTS findings (
 );
 
 -- Patients a check would have audited but left out of its population, and why: 'deceased' (died on
--- or before the as-of date, or dead with no date). A flag on such a patient ends as 'deceased' in
--- flag_status, not as 'resolved'.
+-- or before the as-of date, or dead with no date) or 'deregistered' (left the practice: registered
+-- until a day before the as-of date, or not registered with no date; schema 13). A flag on such a
+-- patient ends as 'deceased' or 'deregistered' in flag_status, not as 'resolved'.
 CREATE TABLE IF NOT EXISTS check_exclusions (
     run_id     VARCHAR NOT NULL,
     check_id   VARCHAR NOT NULL,
     patient_id VARCHAR NOT NULL,
-    reason     VARCHAR NOT NULL,              -- deceased
-    death_date DATE                           -- NULL: dead, date unknown
+    reason     VARCHAR NOT NULL,              -- deceased | deregistered
+    death_date DATE                           -- deceased: the date of death (NULL: date unknown)
 );
+ALTER TABLE check_exclusions ADD COLUMN IF NOT EXISTS registered_until DATE;  -- deregistered: the
+                                              -- last day registered (NULL: date unknown)
 
 CREATE TABLE IF NOT EXISTS check_results (
     run_id        VARCHAR NOT NULL,
@@ -217,6 +225,8 @@ CREATE TABLE IF NOT EXISTS check_results (
                                               -- before the as-of date (NULL in runs before schema 3)
 );
 ALTER TABLE check_results ADD COLUMN IF NOT EXISTS deceased_excluded BIGINT;
+-- patients the check would have audited who had left the practice by the as-of date (schema 13)
+ALTER TABLE check_results ADD COLUMN IF NOT EXISTS deregistered_excluded BIGINT;
 
 -- The codelist files each run read: every shipped file and each of the clinic's local additions
 -- (setting local_codelists), with its sha256 and rows, so a run's results can be traced to the exact

@@ -20,5 +20,14 @@ SELECT
     CASE WHEN clean(death_date) IS NOT NULL THEN true
          ELSE yes_no(deceased) END AS deceased,
     clean(site_id) AS site_id,  -- the practice or clinic the patient is registered with (optional)
-    clean(clinician_id) AS clinician_id  -- their responsible clinician (optional)
+    clean(clinician_id) AS clinician_id,  -- their responsible clinician (optional)
+    clean(registered_until) AS registered_until_text,
+    export_date(registered_until) AS registered_until,  -- the last day registered (optional)
+    clean(registered) AS registered_text,
+    yes_no(registered) AS registered_stated,  -- the registered column as written (NULL: empty or not yes/no)
+    -- left the practice when a registration end is given, or when the export says the patient is not
+    -- registered without a date (FHIR Patient.active false); false when it says registered; NULL
+    -- (nothing said) otherwise
+    CASE WHEN clean(registered_until) IS NOT NULL THEN true
+         ELSE NOT yes_no(registered) END AS deregistered
 FROM raw

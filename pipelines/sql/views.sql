@@ -83,8 +83,9 @@ LEFT JOIN check_runs res
 
 -- flag_status: for every run and check, each patient flagged in that run or resolved by it, with
 -- status 'new' (first raised in this run), 'persisting' (flagged in the previous run of the check
--- too), 'resolved' (flagged in the previous run, not in this one) or 'deceased' (flagged in the
--- previous run, left out of this one as deceased: check_exclusions); runs_standing counts the
+-- too), 'resolved' (flagged in the previous run, not in this one) or 'deceased' / 'deregistered'
+-- (flagged in the previous run, left out of this one as dead or as having left the practice:
+-- check_exclusions' reason); runs_standing counts the
 -- consecutive runs of the check, up to and including this one, that have flagged the patient.
 CREATE OR REPLACE VIEW flag_status AS
 SELECT cr.run_id, cr.check_id, e.patient_id,
@@ -95,10 +96,10 @@ FROM check_runs cr JOIN flag_episodes e
     ON e.check_id = cr.check_id AND cr.check_run_no BETWEEN e.first_check_run_no AND e.last_check_run_no
 UNION ALL
 SELECT e.resolved_run_id, e.check_id, e.patient_id,
-       CASE WHEN x.patient_id IS NULL THEN 'resolved' ELSE 'deceased' END,
+       coalesce(x.reason, 'resolved'),
        e.first_run_id, e.first_as_of, e.runs_flagged
 FROM flag_episodes e
-LEFT JOIN check_exclusions x  -- left out as deceased: the flag ended, but not because care caught up
+LEFT JOIN check_exclusions x  -- left out: the flag ended, but not because care caught up
     ON x.run_id = e.resolved_run_id AND x.check_id = e.check_id AND x.patient_id = e.patient_id
 WHERE e.resolved_run_id IS NOT NULL;
 
@@ -108,18 +109,24 @@ WHERE e.resolved_run_id IS NOT NULL;
 -- run the earliest birth and death dates win, and "dead" wins over an explicit "alive". Across runs:
 -- birth_date and sex are the latest non-empty value; a patient is deceased once any export said so
 -- (a death date, or deceased = true) unless a later run explicitly said deceased = false; death_date
--- is the latest death date recorded since then (NULL: dead, date unknown). A re-sent older version
--- is a duplicate and is not loaded again, so it changes nothing.
+-- is the latest death date recorded since then (NULL: dead, date unknown). Registration is what the
+-- latest run that loaded a version of the patient says (a patient may leave and register again):
+-- deregistered when it gives a registration end or says "not registered" (registered_until NULL:
+-- date unknown), registered otherwise. A re-sent older version is a duplicate and is not loaded
+-- again, so it changes nothing.
 CREATE OR REPLACE VIEW patient_state AS
 WITH versions AS (
     SELECT p.patient_id, p.birth_date, p.sex, p.death_date, p.deceased, p.site_id, p.clinician_id,
+           p.registered_until, p.deregistered,
            coalesce(r.seq, (SELECT coalesce(max(seq), 0) + 1 FROM runs)) AS loaded
     FROM patients p LEFT JOIN runs r ON r.run_id = p._run_id
 ),
 per_run AS (
     SELECT patient_id, loaded, min(birth_date) AS birth_date, min(sex) AS sex,
            min(death_date) AS death_date, bool_or(deceased) AS deceased,
-           min(site_id) AS site_id, min(clinician_id) AS clinician_id
+           min(site_id) AS site_id, min(clinician_id) AS clinician_id,
+           -- within a run, the latest registration end given wins; one without a date, over none
+           max(registered_until) AS registered_until, coalesce(bool_or(deregistered), false) AS deregistered
     FROM versions GROUP BY patient_id, loaded
 ),
 alive_since AS (  -- the last run explicitly saying "not deceased" (0: none)
@@ -134,7 +141,9 @@ SELECT s.patient_id,
            AS death_date,
        -- the site and clinician of the latest export that named one (the monthly measures' breakdowns)
        max_by(s.site_id, s.loaded) FILTER (s.site_id IS NOT NULL) AS site_id,
-       max_by(s.clinician_id, s.loaded) FILTER (s.clinician_id IS NOT NULL) AS clinician_id
+       max_by(s.clinician_id, s.loaded) FILTER (s.clinician_id IS NOT NULL) AS clinician_id,
+       arg_max(s.deregistered, s.loaded) AS deregistered,
+       arg_max_null(s.registered_until, s.loaded) AS registered_until  -- NULL: none, or date unknown
 FROM per_run s JOIN alive_since a USING (patient_id)
 GROUP BY s.patient_id;
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import json
 import zipfile
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -629,3 +630,24 @@ def test_a_measurement_sent_again_with_a_corrected_value_replaces_the_one_before
         assert con.execute("SELECT count(*), count(*) FILTER (_superseded) FROM lab_results").fetchall() == [
             (3, 1)
         ]
+
+
+def test_na_is_empty_where_it_is_no_value_and_sodium_where_it_is_a_lab_code(tmp_path):
+    """R writes a missing value as NA: no value in a date, number, concept id or unit, but a
+    measurement_source_value NA is sodium's symbol (a lab coded only locally), kept as written."""
+    measurement = (
+        "measurement_id,person_id,measurement_concept_id,measurement_date,measurement_datetime,"
+        "value_as_number,unit_concept_id,operator_concept_id,measurement_source_value,unit_source_value\n"
+        "1,2,0,2026-09-01,NA,139,NA,NA,NA,mmol/L\n"
+        "2,2,1001,2026-09-01,NA,NA,1003,NA,2823-3,NA\n"
+    )
+    export = write_cdm(tmp_path / "export", measurement=measurement)
+    assert cli(*run_args(tmp_path, export, "--reject-threshold", "1")) == 0
+    with duckdb.connect(str(tmp_path / "audit.duckdb"), read_only=True) as con:
+        labs = con.execute("SELECT analyte, collected_at, value, unit FROM labs ORDER BY 1").fetchall()
+        rejected = con.execute("SELECT count(*) FROM quarantine WHERE table_name = 'labs'").fetchall()
+    assert labs == [
+        ("potassium", datetime(2026, 9, 1), None, "mmol/L"),
+        ("sodium", datetime(2026, 9, 1), 139.0, "mmol/L"),
+    ]
+    assert rejected == [(0,)]
