@@ -1,6 +1,7 @@
 """Patients with muscle cramps whose potassium, calcium and magnesium were not checked, or were low."""
 
 from checks.framework import (
+    CRAMPS_MIN_AGE,
     MAGNESIUM_LOW,
     POTASSIUM_LOW,
     CheckDefinition,
@@ -21,7 +22,8 @@ CHECK = CheckDefinition(
     population=(
         "Patients with a muscle cramp diagnosis (ICD-10-CM R25.2, G47.62, M62.831; ICD-9-CM 729.82, 327.52; "
         "SNOMED-CT 55300003 cramp, 449918009 cramp in lower leg, 102549009 cramp in lower leg "
-        "associated with rest, 424647005 cramp in limb; codelist muscle_cramps) recorded in the lookback."
+        "associated with rest, 424647005 cramp in limb; codelist muscle_cramps) recorded in the lookback, "
+        "aged min_age or more on as-of (or of unknown birth date)."
     ),
     flag=(
         "For any cramp in the lookback, its electrolyte window holds no blood potassium, no calcium "
@@ -54,6 +56,7 @@ CHECK = CheckDefinition(
     population_codelists=("muscle_cramps",),
     parameters=(
         lookback(365, "a cramp diagnosis"),
+        CRAMPS_MIN_AGE,
         days("days_before", 90, "Electrolytes this many days before a cramp count."),
         days("days_after", 30, "Electrolytes this many days after a cramp count."),
         POTASSIUM_LOW,
@@ -77,6 +80,9 @@ CHECK = CheckDefinition(
         ),
     ),
     rationale=(
+        "A child is out (min_age, 18; clinical review 2026-12, eighth): NICE CKS 'Leg cramps' covers "
+        "adults, and nocturnal leg cramps and growing pains in children are benign and not worked up "
+        "with blood tests; a patient of unknown birth date stays in. "
         "Each cramp is judged on its own window, because a normal panel a year before a later cramp "
         "says nothing about that cramp; the window never reaches past as-of, so a past as-of "
         "reproduces that day's audit. Any low result in the window counts, not only the latest: a "

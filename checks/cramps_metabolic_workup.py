@@ -1,6 +1,6 @@
 """Patients with muscle cramps without a thyroid, kidney, liver and glucose work-up."""
 
-from checks.framework import CheckDefinition, days, lookback
+from checks.framework import CRAMPS_MIN_AGE, CheckDefinition, days, lookback
 
 CHECK = CheckDefinition(
     id="cramps_metabolic_workup",
@@ -12,7 +12,8 @@ CHECK = CheckDefinition(
     population=(
         "Patients with a muscle cramp diagnosis (ICD-10-CM R25.2, G47.62, M62.831; ICD-9-CM 729.82, 327.52; "
         "SNOMED-CT 55300003 cramp, 449918009 cramp in lower leg, 102549009 cramp in lower leg "
-        "associated with rest, 424647005 cramp in limb; codelist muscle_cramps) recorded in the lookback."
+        "associated with rest, 424647005 cramp in limb; codelist muscle_cramps) recorded in the lookback, "
+        "aged min_age or more on as-of (or of unknown birth date)."
     ),
     flag=(
         "In the work-up window, no blood result in at least one of four groups: thyroid (TSH); kidney "
@@ -46,9 +47,13 @@ CHECK = CheckDefinition(
     population_codelists=("muscle_cramps",),
     parameters=(
         lookback(365, "a cramp diagnosis"),
+        CRAMPS_MIN_AGE,
         days("workup_days", 365, "How far back a work-up result counts."),
     ),
     rationale=(
+        "A child is out (min_age, 18; clinical review 2026-12, eighth): NICE CKS 'Leg cramps' covers "
+        "adults, and nocturnal leg cramps and growing pains in children are benign and not worked up "
+        "with blood tests; a patient of unknown birth date stays in. "
         "The issue measures the work-up in the 365 days up to as-of, not around each cramp: these are "
         "slowly changing conditions, so a test in the year before a recent cramp still rules them in "
         "or out. One test per group is enough, because each group screens one organ: any of ALT, AST, "

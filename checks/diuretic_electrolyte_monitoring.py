@@ -16,7 +16,14 @@ CHECK = CheckDefinition(
         "taken on the as-of date: started on or before as-of and ending on or after as-of minus "
         "refill_gap_days (a repeat not yet collected; the gap at most the course's length, and none "
         "after a diuretic read as stopped: the export's stopped flag, else an end date before start + "
-        "days_supply - 1), or open-ended."
+        "days_supply - 1), or open-ended. Left out: a woman aged skin_min_age to skin_max_age whose every "
+        "diuretic taken on as-of is spironolactone alone (diuretics_for_skin), with acne or hirsutism "
+        "(spironolactone_skin_indications) unresolved on as-of or recorded in the last skin_indication_days, "
+        "and no reason to monitor recorded by as-of: heart failure, CKD stage 3 or worse, cirrhosis or "
+        "spironolactone_monitoring_conditions (hyperaldosteronism, hypertension, cardiomyopathy, nephrotic "
+        "syndrome, ascites, oedema, gender identity, organ transplant) ever coded, an eGFR below 60 or a "
+        "potassium above skin_potassium_limit ever, or a systemic drug raising potassium "
+        "(potassium_raising_drugs) taken on as-of."
     ),
     flag=(
         "No blood (serum/plasma) potassium result, or no blood sodium result, collected in the "
@@ -71,6 +78,16 @@ CHECK = CheckDefinition(
         "dose_forms_patch",  # a patch is topical only when it acts locally (is_topical)
         "acts_locally",
         "systemic_through_skin",
+        # spironolactone for the skin (taken_for_skin): left out when given alone to a healthy woman
+        "diuretics_for_skin",
+        "beta_blockers",  # Spiroprop: propranolol beside the spironolactone
+        "spironolactone_skin_indications",
+        "spironolactone_monitoring_conditions",
+        "heart_failure",
+        "ckd_stage3plus",
+        "ckd_stage4plus",
+        "cirrhosis",
+        "potassium_raising_drugs",
     ),
     population_codelists=("diuretics",),
     parameters=(
@@ -96,6 +113,32 @@ CHECK = CheckDefinition(
             "0 (default): any potassium and sodium in the lookback count, as the guideline's periodic "
             "testing reads. N > 0 (NHS SPS: 7-14): a course started in the lookback must be re-tested on "
             "or after its start within N days; a result taken only before the start then stops counting.",
+        ),
+        Parameter(
+            "skin_max_age",
+            45,
+            "years",
+            "A woman up to this age on spironolactone alone for acne or hirsutism, with no reason to monitor "
+            "recorded, is left out (Plovanich 2015: 18-45; AAD 2024); 0 keeps every spironolactone user in.",
+        ),
+        Parameter(
+            "skin_min_age",
+            12,
+            "years",
+            "The youngest age of that exception (AAD 2024 covers adolescents; a child on spironolactone is "
+            "treated for the heart or kidneys).",
+        ),
+        Parameter(
+            "skin_indication_days",
+            730,
+            "days",
+            "Acne or hirsutism recorded this many days before as-of, or unresolved on it, is the indication.",
+        ),
+        Parameter(
+            "skin_potassium_limit",
+            5.0,
+            "mmol/L",
+            "A potassium above this (the upper reference limit) at any time keeps the patient monitored.",
         ),
     ),
     rationale=(
@@ -155,7 +198,27 @@ CHECK = CheckDefinition(
         "and hair loss) is not systemic exposure and needs no electrolyte monitoring, so it neither "
         "brings a patient into the population nor starts a course; 'topical' is the one definition every "
         "check uses (is_topical: the form in the name from dose_forms_topical, a topical NSAID, or ATC D "
-        "or M02). Eye drops of a carbonic anhydrase inhibitor are local too."
+        "or M02). Eye drops of a carbonic anhydrase inhibitor are local too. "
+        "Review 2026-12 (eighth): oral spironolactone is prescribed off-label to healthy young women for "
+        "acne and hirsutism, and routine potassium monitoring is not needed there: Plovanich et al., JAMA "
+        "Dermatol 2015 (hyperkalaemia in 0.72% of 1,802 tests in women aged 18-45, the population's own "
+        "rate), the American Academy of Dermatology acne guideline (2024: against routine monitoring in "
+        "healthy patients) and the British Association of Dermatologists. The export carries no "
+        "indication, so the check reads it from the record, and keeps in anyone the guidance would "
+        "monitor. Left out: a woman (sex F; an unknown sex stays in) aged skin_min_age (12; the AAD "
+        "guideline covers adolescents, while a child on spironolactone is treated for the heart or "
+        "kidneys) to skin_max_age (45, the upper end of Plovanich's cohort; an unknown birth date stays "
+        "in) whose every diuretic taken on as-of is spironolactone alone (a combination with a thiazide "
+        "or propranolol is for the heart or blood pressure), with acne or hirsutism unresolved on as-of "
+        "or recorded in the last skin_indication_days (730: acne coded in adolescence and resolved since "
+        "is no indication for a spironolactone started at 40). Kept in, whatever the skin: heart "
+        "failure, CKD stage 3 or worse, cirrhosis (spironolactone for ascites), hyperaldosteronism, "
+        "hypertension, cardiomyopathy, nephrotic syndrome, ascites, oedema, gender identity treatment "
+        "(Endocrine Society: monitor potassium), or an organ transplant ever coded, resolved or not; an "
+        "eGFR below 60 or a potassium above skin_potassium_limit (5.0) ever reported; or a systemic "
+        "drug raising potassium taken on as-of (ACE inhibitor, ARB, aliskiren, potassium, trimethoprim, "
+        "ciclosporin, tacrolimus; eye drops and ointments aside). Left open: an eGFR estimated from a "
+        "creatinine alone (exports without a laboratory eGFR) does not end the exception."
     ),
     clears=(
         "A numeric blood potassium and a numeric blood sodium result (and, with require_renal = 1, a "

@@ -123,6 +123,13 @@ POTASSIUM_LOW = low_limit("potassium", 3.5)
 SODIUM_LOW = low_limit("sodium", 135.0)
 MAGNESIUM_LOW = low_limit("magnesium", 0.70)
 
+# The cramp work-ups are for adults (NICE CKS "Leg cramps" covers adults; nocturnal leg cramps and
+# "growing pains" in children are benign and not investigated with bloods): a patient younger than
+# this on as-of is out of their populations; one of unknown birth date stays in.
+CRAMPS_MIN_AGE = Parameter(
+    "min_age", 18, "years", "Age on as-of from which a patient with a cramp is in the population."
+)
+
 
 def last_results(*analytes: str) -> tuple[str, ...]:
     """Evidence showing each analyte's last result: `last_<analyte>_at`, `last_<analyte>` per analyte."""

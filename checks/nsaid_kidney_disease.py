@@ -11,7 +11,9 @@ CHECK = CheckDefinition(
         "on or after as-of minus refill_gap_days (end date, else start + days supply; the gap at most "
         "the course's own length, none after a stop); a prescription with neither an end "
         "date nor a days supply is a course active for open_course_days from its start (start + "
-        "open_course_days on or after as-of), not forever. Topical and ophthalmic NSAIDs (ATC M02AA, "
+        "open_course_days on or after as-of), not forever, unless the export says it is still taken "
+        "(said not stopped: Synthea's empty STOP, an active FHIR request, stopped = no). Topical and "
+        "ophthalmic NSAIDs (ATC M02AA, "
         "S01BC, D11AX18, R02AX, topical brands, or a topical dose form such as gel, cream, patch in "
         "the drug name) are not systemic."
     ),
@@ -60,7 +62,8 @@ CHECK = CheckDefinition(
             "open_course_days",
             90,
             "days",
-            "An NSAID with no end date and no days supply is active this long from its start.",
+            "An NSAID with no end date and no days supply, not said to be still taken, is active this "
+            "long from its start.",
         ),
         refill_gap("An NSAID"),
     ),
@@ -79,7 +82,10 @@ CHECK = CheckDefinition(
         "Beers). A dialysis code implies CKD stage 5, so it flags on its own. An NSAID with neither an "
         "end date nor a days supply is a course active for open_course_days (90) from its start, as "
         "PINCER counts an NSAID 'prescribed in the last 3 months'; NSAIDs are mostly short courses, so "
-        "an undated one-off is not taken for lifelong use. A dated NSAID is taken up to "
+        "an undated one-off is not taken for lifelong use. One the export says is still taken is no "
+        "one-off (Synthea leaves STOP empty only for a medication active when its simulation ends, a "
+        "chronic osteoarthritis NSAID; a FHIR request still active; stopped = no): it runs, as any "
+        "open-ended medicine does. A dated NSAID is taken up to "
         "refill_gap_days after its end, as every check reads a repeat medicine (review 2026-12-03: a "
         "patient on monthly naproxen two days late collecting the next issue left the audit between "
         "issues; PINCER counts any NSAID issued in the last 3 months); the gap is at most the "

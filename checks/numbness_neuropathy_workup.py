@@ -25,7 +25,7 @@ CHECK = CheckDefinition(
         "Symptom: recorded from as-of minus lookback_days (inclusive) to as-of (inclusive). Tests: "
         "collected from as-of minus workup_days (inclusive) to as-of (inclusive), on the collection date. "
         "B12 replacement: taken at some time in the same window; one with no end date and no days "
-        "supply runs b12_course_days from its start."
+        "supply runs b12_course_days from its start (unless the export says it is still taken)."
     ),
     priority=(
         "High when neither a glucose/HbA1c nor a vitamin B12 result (nor B12 replacement, as above) is "
@@ -84,7 +84,9 @@ CHECK = CheckDefinition(
         "The replacement is shown "
         "(b12_replacement) either way; the glucose or HbA1c is still required. A B12 prescription "
         "with no end date and no days supply is one injection interval (b12_course_days, 90), as an "
-        "undated NSAID is a course: a single issue years ago is no current treatment. A multivitamin "
+        "undated NSAID is a course: a single issue years ago is no current treatment; one the export "
+        "says is still taken (Synthea's empty STOP, a FHIR request still active, stopped = no) runs. "
+        "A multivitamin "
         "or a combination product (RxNorm names every B12-containing multi-ingredient product with "
         "'cyanocobalamin' or 'vitamin B12'), a vitamin B complex (ATC A11) and a folate combination "
         "are no replacement."

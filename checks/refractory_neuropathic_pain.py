@@ -9,8 +9,10 @@ CHECK = CheckDefinition(
     population=(
         "Patients with a neuropathic pain indication (neuropathic pain, neuralgia incl. post-herpetic "
         "and trigeminal, radiculopathy or sciatica, peripheral neuropathy incl. diabetic and entrapment, "
-        "complex regional pain syndrome, central or phantom limb pain, numbness or paraesthesia; "
-        "codelist neuropathic_pain_indication) recorded on or before as-of, and at least one neuropathic "
+        "complex regional pain syndrome, central or phantom limb pain; codelist "
+        "neuropathic_pain_indication) recorded on or before as-of, or a numbness or paraesthesia "
+        "symptom (neuropathic_pain_symptoms) recorded at most symptom_lookback_days before the first "
+        "trial of the lookback or since, and at least one neuropathic "
         "pain drug (gabapentinoid, SNRI, tricyclic, carbamazepine, topical capsaicin or topical "
         "lidocaine) first started in the lookback."
     ),
@@ -27,7 +29,9 @@ CHECK = CheckDefinition(
     ),
     windows=(
         "Lookback: a drug's first start from as-of minus lookback_days (inclusive) to as-of "
-        "(inclusive). Indication: recorded at any time on or before as-of (before or after the drugs)."
+        "(inclusive). Indication: a condition recorded at any time on or before as-of (before or after "
+        "the drugs); a symptom recorded from the first trial's start minus symptom_lookback_days "
+        "(inclusive) to as-of."
     ),
     priority="High when high_priority_trials or more distinct drugs were tried; otherwise normal.",
     evidence=(
@@ -49,12 +53,19 @@ CHECK = CheckDefinition(
         "acts_locally",
         "systemic_through_skin",
         "neuropathic_pain_indication",
+        "neuropathic_pain_symptoms",
     ),
-    population_codelists=("neuropathic_pain_indication",),
+    population_codelists=("neuropathic_pain_indication", "neuropathic_pain_symptoms"),
     parameters=(
         days("lookback_days", 730, "How far back a drug start counts (730 days = 24 months)."),
         Parameter("min_trials", 3, "drugs", "Distinct drugs first started in the lookback that flag."),
         Parameter("high_priority_trials", 4, "drugs", "Distinct drugs from which the flag is high priority."),
+        days(
+            "symptom_lookback_days",
+            730,
+            "A numbness or paraesthesia symptom code (neuropathic_pain_symptoms) is an indication when "
+            "recorded at most this many days before the first trial, or since; a condition at any time.",
+        ),
     ),
     rationale=(
         "The export carries no reason for stopping, so 'trials that failed' is read from prescribing: a "
@@ -89,8 +100,14 @@ CHECK = CheckDefinition(
         "plus the neuropathies, entrapments and the complex regional, central and phantom limb pain of "
         "the Manchester/GM-SDE neuropathic pain code set; see codelists/SOURCES.md). Numbness and "
         "paraesthesia count, because the guideline's 'Management for Numbness' treats them as neuropathic "
-        "symptoms. The indication may be recorded before or after the drugs (it is often coded late), "
-        "but not after as-of, and a resolved record still counts: the trials were for it. The trials "
+        "symptoms, but only when recorded at most symptom_lookback_days (730, as long as the window the "
+        "trials are counted in) before the first trial, or since (clinical review 2026-12, eighth): the "
+        "trials follow the symptom they treat, and a transient pins and needles resolved in 2010 "
+        "makes no indication of pregabalin for anxiety, duloxetine for depression and amitriptyline for "
+        "migraine in 2025-26 (NICE CG113, NG222, CG150), as elderly_numbness_fall_risk counts its "
+        "symptom codes for a year. A condition may be recorded before or after the drugs (it is often "
+        "coded late), but not after as-of, and a resolved record still counts: the trials were for it. "
+        "The trials "
         "are listed with their first-start dates and the indication codes, so the reviewer can confirm."
     ),
     clears=(

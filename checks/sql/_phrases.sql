@@ -45,10 +45,12 @@
 --                                     such as (start_date, drug_name), never NULL: Spark sorts a NULL
 --                                     inside a row first, DuckDB last); NULL for the first. A window
 --                                     word: the frame every course's prior_until is read with
---   course_end(start_date, planned_end, end_effective, days)   the last day of a course: its planned
---                                     end, or with no end date and no days supply `days` from its start
---                                     (an undated NSAID or B12 prescription is a course, not for ever);
---                                     a death before that ends it (end_effective)
+--   course_end(start_date, planned_end, said_ongoing, end_effective, days)   the last day of a
+--                                     course: its planned end, or with no end date and no days supply
+--                                     `days` from its start (an undated NSAID or B12 prescription is a
+--                                     course, not for ever) unless the export says it is still taken
+--                                     (said_ongoing: NULL, running); a death before that ends it
+--                                     (end_effective)
 --   drugs_taken_on(codelists, on_day, gap_days)         drug_exposures rows taken on on_day (taken_on:
 --                                     running on it or in their refill gap; gap 0: active on it)
 --   drugs_active_in_window(codelists, on_day, days)      ... active at some time in the window
@@ -71,8 +73,8 @@
 --   is_topical(drug_name, rxnorm_code, atc_code)       a topical or local form, never systemic exposure:
 --                                      in topical_names (_concepts.sql: the form in the name, topical
 --                                      NSAIDs, a patch of a drug that acts locally; a fentanyl or
---                                      estradiol patch is systemic) or coded ATC D (dermatological) or
---                                      M02 (topical for joint and muscle pain)
+--                                      estradiol patch is systemic) or coded ATC D (dermatological, less
+--                                      its groups for systemic use) or M02 (topical for joint and muscle pain)
 -- Diagnoses
 --   diagnoses_in_window(codelists, on_day, days)         coded_diagnoses rows recorded in the window
 --   diagnoses_by(codelists, on_day)                      ... recorded on or before on_day (ever)
@@ -104,7 +106,6 @@ CREATE OR REPLACE TEMP MACRO age_on(birth_date, on_day) AS CAST(
     date_part('year', on_day) - date_part('year', birth_date)
     - CASE WHEN birth_date + to_years(CAST(date_part('year', on_day) - date_part('year', birth_date) AS INTEGER))
                 > on_day THEN 1 ELSE 0 END AS INTEGER);
-
 CREATE OR REPLACE TEMP MACRO ongoing_on(end_effective, on_day) AS end_effective IS NULL OR end_effective >= on_day;
 CREATE OR REPLACE TEMP MACRO active_on(start_date, end_effective, on_day) AS
     start_date <= on_day AND ongoing_on(end_effective, on_day);
@@ -122,8 +123,9 @@ CREATE OR REPLACE TEMP MACRO begins_course(start_date, prior_until) AS
     prior_until IS NULL OR start_date > days_after(prior_until, 1);
 CREATE OR REPLACE TEMP MACRO earlier_until(until, course, ordered) AS
     max(until) OVER (PARTITION BY course ORDER BY ordered ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING);
-CREATE OR REPLACE TEMP MACRO course_end(start_date, planned_end, end_effective, days) AS
-    least(coalesce(planned_end, days_after(start_date, days)), end_effective);
+CREATE OR REPLACE TEMP MACRO course_end(start_date, planned_end, said_ongoing, end_effective, days) AS
+    least(coalesce(planned_end, CASE WHEN NOT said_ongoing THEN days_after(start_date, days) END),
+          end_effective);
 
 CREATE OR REPLACE TEMP MACRO listed(x) AS string_agg(DISTINCT x, '; ' ORDER BY x);
 CREATE OR REPLACE TEMP MACRO code_label(code, system) AS code || ' (' || system || ')';
@@ -175,8 +177,16 @@ CREATE OR REPLACE TEMP MACRO is_combination(name) AS
                        '[0-9.]\s*[a-z%]*\s*/\s*[0-9.]*\s*(ml|l|mg|mcg|micrograms?|g|gm|kg|m2|units?|unt|mmol|patch|actuat|actuations?|doses?|hr|h|hours?|vials?|sprays?|puffs?|drops?|days?)([^a-z]|$)|(^|[^a-z])[wv]/[wv]([^a-z]|$)',
                        ' ', 'g'),
         '[a-z0-9%]\s*[/+&]\s*[a-z]|\s(with|and|plus)\s');
+-- ATC D is dermatological, but its groups "for systemic use" are tablets, capsules and injections:
+-- D01B antifungals (terbinafine, griseofulvin), D05B antipsoriatics (acitretin, methoxsalen,
+-- fumarates), D10B anti-acne (isotretinoin), D11AH04 alitretinoin and D11AH05 dupilumab, D11AX02
+-- gamolenic acid capsules and D11AX10 finasteride 1 mg tablets (WHO ATC index; clinical review
+-- 2026-12, eighth, and its second read).
 CREATE OR REPLACE TEMP MACRO is_topical(name, rxnorm, atc) AS
-    starts_with(coalesce(atc, ''), 'D') OR starts_with(coalesce(atc, ''), 'M02')
+    (starts_with(coalesce(atc, ''), 'D')
+     AND NOT list_has_any([left(atc, 4), left(atc, 7)],
+                          ['D01B', 'D05B', 'D10B', 'D11AH04', 'D11AH05', 'D11AX02', 'D11AX10']))
+    OR starts_with(coalesce(atc, ''), 'M02')
     OR EXISTS (SELECT 1 FROM topical_names t
                WHERE t.drug_name = name AND t.rxnorm_code IS NOT DISTINCT FROM rxnorm
                  AND t.atc_code IS NOT DISTINCT FROM atc);

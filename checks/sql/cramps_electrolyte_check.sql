@@ -1,7 +1,9 @@
--- cramps_electrolyte_check: one row per patient with a cramp recorded in the lookback up to $as_of.
+-- cramps_electrolyte_check: one row per patient with a cramp recorded in the lookback up to $as_of,
+-- aged min_age or more then (or of unknown age).
 WITH cramps AS (
     SELECT patient_id, recorded_at, code_original, code_system
     FROM diagnoses_in_window(['muscle_cramps'], $as_of, $lookback_days)
+    WHERE patient_id NOT IN (SELECT patient_id FROM younger_on($min_age, $as_of))
 ),
 cramp_days AS (
     SELECT DISTINCT patient_id, recorded_at AS cramp_day,

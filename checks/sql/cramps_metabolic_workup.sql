@@ -1,7 +1,9 @@
--- cramps_metabolic_workup: one row per patient with a cramp recorded in the lookback up to $as_of.
+-- cramps_metabolic_workup: one row per patient with a cramp recorded in the lookback up to $as_of,
+-- aged min_age or more then (or of unknown age).
 WITH cramps AS (
     SELECT patient_id, codes AS cramp_codes, first_at AS first_cramp_at, last_at AS last_cramp_at
     FROM diagnosed_in_window(['muscle_cramps'], $as_of, $lookback_days)
+    WHERE patient_id NOT IN (SELECT patient_id FROM younger_on($min_age, $as_of))
 ),
 workup AS (
     SELECT patient_id,

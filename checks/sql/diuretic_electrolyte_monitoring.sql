@@ -6,12 +6,98 @@ WITH prescribed_on_as_of AS (
     SELECT patient_id, drug_name, rxnorm_code, atc_code, start_date, end_effective, stopped
     FROM drugs_taken_on(['diuretics'], $as_of, $refill_gap_days)
 ),
-active AS (
+systemic AS (
     -- a cream or other topical form of a diuretic (spironolactone 5% cream for acne or hair loss) is
     -- not systemic exposure and needs no electrolyte monitoring: is_topical, the one topical definition
-    SELECT d.patient_id, d.drug_name, d.start_date, d.end_effective, d.stopped
+    SELECT d.*
     FROM prescribed_on_as_of d
     WHERE NOT is_topical(d.drug_name, d.rxnorm_code, d.atc_code)
+),
+skin_products AS (
+    -- whether a diuretic product is one given alone for the skin (diuretics_for_skin: spironolactone):
+    -- every ingredient diuretics and beta_blockers give it is spironolactone or a class (ATC C03 says
+    -- nothing), so a combination (Aldactazide, or Spiroprop, which beta_blockers knows holds
+    -- propranolol: the only spironolactone combination outside the diuretics) is not, nor a drug
+    -- neither list gives spironolactone. A property of the product, read from the concepts (small)
+    SELECT c.drug_name, c.rxnorm_code, c.atc_code,
+           bool_or(s.code IS NOT NULL)
+               AND bool_and(s.code IS NOT NULL OR c.ingredient IS NULL OR starts_with(c.ingredient, '<'))
+               AS for_skin
+    FROM drug_concepts c
+    LEFT JOIN codelist s ON s.codelist = 'diuretics_for_skin' AND s.code = c.ingredient
+    WHERE c.codelist IN ('diuretics', 'beta_blockers')
+    GROUP BY c.drug_name, c.rxnorm_code, c.atc_code
+),
+skin_age_women AS (
+    -- the women aged skin_min_age to skin_max_age on as-of: the only patients the exception below
+    -- can leave out, and the only ones whose records it reads (an unknown sex or birth date: none)
+    SELECT patient_id
+    FROM src_patient_state
+    WHERE CAST($skin_max_age AS INTEGER) > 0
+      AND sex = 'F'
+      AND age_on(birth_date, $as_of) BETWEEN CAST($skin_min_age AS INTEGER) AND CAST($skin_max_age AS INTEGER)
+),
+skin_evidence AS (
+    -- acne or hirsutism now (skin): unresolved on as-of, or recorded in the last
+    -- skin_indication_days (a code resolved as the treatment clears the skin still counts; acne coded
+    -- at 15 and resolved since says nothing of a spironolactone started at 40).
+    -- What the guidance names as a reason to monitor (monitor), at any time before as-of, resolved
+    -- or not: heart failure, CKD stage 3 or worse (coded, or an eGFR below 60), cirrhosis, another
+    -- reason to take spironolactone or to watch potassium (hyperaldosteronism, hypertension,
+    -- cardiomyopathy, nephrotic syndrome, ascites, oedema, gender-affirming treatment, an organ
+    -- transplant), a potassium above skin_potassium_limit; or a systemic drug raising potassium
+    -- taken on as-of
+    SELECT patient_id, true AS skin, false AS monitor
+    FROM diagnoses_unresolved_on(['spironolactone_skin_indications'], $as_of)
+    WHERE patient_id IN (SELECT patient_id FROM skin_age_women)
+    UNION ALL
+    SELECT patient_id, true, false
+    FROM diagnoses_in_window(['spironolactone_skin_indications'], $as_of, $skin_indication_days)
+    WHERE patient_id IN (SELECT patient_id FROM skin_age_women)
+    UNION ALL
+    SELECT patient_id, false, true
+    FROM diagnoses_by(['heart_failure', 'ckd_stage3plus', 'ckd_stage4plus', 'cirrhosis',
+                       'spironolactone_monitoring_conditions'], $as_of)
+    WHERE patient_id IN (SELECT patient_id FROM skin_age_women)
+    UNION ALL
+    SELECT patient_id, false, true FROM results_by(['egfr'], $as_of)
+    WHERE patient_id IN (SELECT patient_id FROM skin_age_women) AND result_below(value, value_comparator, 60)
+    UNION ALL
+    SELECT patient_id, false, true FROM results_by(['potassium'], $as_of)
+    WHERE patient_id IN (SELECT patient_id FROM skin_age_women)
+      AND result_above(value, value_comparator, $skin_potassium_limit)
+    UNION ALL
+    -- (is_topical takes qualified columns: unqualified, its subquery would read topical_names' own)
+    SELECT r.patient_id, false, true
+    FROM drugs_taken_on(['potassium_raising_drugs'], $as_of, $refill_gap_days) r
+    WHERE r.patient_id IN (SELECT patient_id FROM skin_age_women)
+      AND NOT is_topical(r.drug_name, r.rxnorm_code, r.atc_code)
+),
+taken_for_skin AS (
+    -- spironolactone alone for acne or hirsutism in a young woman with no reason to monitor
+    -- recorded: no routine potassium monitoring (Plovanich 2015, AAD 2024); out of the population
+    -- when every diuretic she takes on as-of is such a product (below)
+    SELECT patient_id
+    FROM skin_evidence
+    GROUP BY patient_id
+    HAVING bool_or(skin) AND NOT bool_or(monitor)
+),
+marked AS (
+    -- each diuretic taken on as-of, and whether every one the patient takes is for the skin
+    SELECT d.patient_id, d.drug_name, d.start_date, d.end_effective, d.stopped,
+           bool_and(coalesce(k.for_skin, false)) OVER (PARTITION BY d.patient_id) AS only_for_skin
+    FROM systemic d
+    LEFT JOIN skin_products k
+      ON k.drug_name = d.drug_name
+     AND k.rxnorm_code IS NOT DISTINCT FROM d.rxnorm_code
+     AND k.atc_code IS NOT DISTINCT FROM d.atc_code
+),
+active AS (
+    -- a left join rather than NOT IN: on Spark a NOT IN is a null-aware anti join, always broadcast
+    SELECT m.patient_id, m.drug_name, m.start_date, m.end_effective, m.stopped
+    FROM marked m
+    LEFT JOIN taken_for_skin t ON t.patient_id = m.patient_id AND m.only_for_skin
+    WHERE t.patient_id IS NULL
 ),
 taken_in_lookback AS (
     -- every diuretic prescription taken at some time in the lookback (still taken on its first day,

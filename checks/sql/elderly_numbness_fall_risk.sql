@@ -57,9 +57,24 @@ named AS (
            -- 'enoxaparin 40 mg/0.4 mL subcutaneous syringe'; a saline or water syringe, a flush
            -- ('Sodium chloride 0.9% solution for injection 10ml pre-filled syringes', PosiFlush)
            -- stays a device, and an insulin syringe ('0.5ml/50units') names no route
-           starts_with(coalesce(a.atc_code, ''), 'S') OR starts_with(coalesce(a.atc_code, ''), 'R01A')
-               OR list_has_any([left(coalesce(a.atc_code, ''), 3)], ['A01', 'G01', 'G02', 'V07'])
-               OR regexp_matches(lower(a.drug_name), '(eye|ear|nasal|nose) ?(drops?|spray|ointment|gel)')
+           -- Some of those ATC groups hold tablets (clinical review 2026-12, eighth): S01EC01
+           -- acetazolamide and S01EC05 methazolamide (oral carbonic anhydrase inhibitors; the eye
+           -- drops of S01EC are local), G02A uterotonics, G02CA and G02CB (ritodrine, bromocriptine,
+           -- cabergoline) and G02CX are systemic; of G02 only G02B (contraceptives for topical use)
+           -- and G02CC (vaginal anti-infectives and anti-inflammatories) are local. A drug given by
+           -- the nose or eye for its effect on the whole body is systemic: a nasal spray coded
+           -- outside S and R01 (desmopressin H01BA02, sumatriptan N02CC01), or one of those drugs
+           -- named without a code.
+           (starts_with(coalesce(a.atc_code, ''), 'S')
+               AND NOT list_contains(['S01EC01', 'S01EC05'], left(a.atc_code, 7)))
+               OR starts_with(coalesce(a.atc_code, ''), 'R01A')
+               OR list_has_any([left(coalesce(a.atc_code, ''), 3), left(coalesce(a.atc_code, ''), 4),
+                                left(coalesce(a.atc_code, ''), 5)], ['A01', 'G01', 'G02B', 'G02CC', 'V07'])
+               OR (regexp_matches(lower(a.drug_name), '(eye|ear|nasal|nose) ?(drops?|spray|ointment|gel)')
+                   AND (a.atc_code IS NULL OR starts_with(a.atc_code, 'S') OR starts_with(a.atc_code, 'R01'))
+                   AND NOT regexp_matches(lower(a.drug_name),
+                       '(^|[^a-z])(desmopressin|sumatriptan|zolmitriptan|fentanyl|diamorphine|naloxone'
+                       || '|calcitonin|esketamine|nicotine|midazolam)([^a-z]|$)'))
                OR regexp_matches(lower(a.drug_name),
                                  '(^|[^a-z])(vaginal|pessar(y|ies)|mouthwash|mouth ?wash|shampoo|emollient'
                                  || '|bath (oil|additive))([^a-z]|$)')

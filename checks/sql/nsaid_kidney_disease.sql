@@ -3,10 +3,14 @@ WITH systemic AS (
     -- every systemic NSAID prescription up to as-of (a gel, cream, patch or eye drop is never
     -- systemic exposure; a 'liquid gel' capsule is oral), read once, each with the last day the
     -- earlier ones leave no break yet (prior_until: the latest course end, an undated one's
-    -- open_course_days included, plus the whole refill_gap_days, stopped or run out)
-    SELECT e.patient_id, e.drug_name, e.start_date, e.planned_end, e.end_effective, e.stopped,
-           earlier_until(days_after(course_end(e.start_date, e.planned_end, e.end_effective, $open_course_days),
-                                    $refill_gap_days),
+    -- open_course_days included, plus the whole refill_gap_days, stopped or run out; one the export
+    -- says is still taken runs up to as-of)
+    SELECT e.patient_id, e.drug_name, e.start_date, e.planned_end, e.said_ongoing, e.end_effective,
+           e.stopped,
+           earlier_until(coalesce(days_after(course_end(e.start_date, e.planned_end, e.said_ongoing,
+                                                        e.end_effective, $open_course_days),
+                                             $refill_gap_days),
+                                  $as_of),
                          e.patient_id, e.start_date) AS prior_until
     FROM drugs_started_by(['nsaids_systemic'], $as_of) e
     WHERE NOT is_topical(e.drug_name, e.rxnorm_code, e.atc_code)
@@ -16,11 +20,12 @@ active AS (
     FROM systemic
     -- with no end date and no days supply an NSAID is a course, not forever: active for
     -- $open_course_days from its start (PINCER: "prescribed in the last 3 months"), or to a death
-    -- before that (end_effective); a death later on does not make an open course run to it.
+    -- before that (end_effective); a death later on does not make an open course run to it. One the
+    -- export says is still taken (said_ongoing: Synthea's empty STOP) runs, to a death.
     -- A dated one is taken up to refill_gap_days after its end (taken_until: at most the course's
     -- own length, none after a stop), so a repeat naproxen collected a few days late is still taken
     -- between two issues, as in every check that asks whether a drug is taken (review 2026-12-03)
-    WHERE ongoing_on(course_end(start_date, planned_end, end_effective, $open_course_days), $as_of)
+    WHERE ongoing_on(course_end(start_date, planned_end, said_ongoing, end_effective, $open_course_days), $as_of)
        OR (planned_end IS NOT NULL AND still_taken(start_date, end_effective, stopped, $as_of, $refill_gap_days))
 ),
 course AS (

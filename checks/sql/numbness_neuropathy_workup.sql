@@ -18,16 +18,18 @@ tests AS (
 b12_given AS (
     -- vitamin B12 replacement (hydroxocobalamin injections, oral cyanocobalamin): every prescription
     -- up to as-of, with its course_end (with no end date and no days supply, one injection interval,
-    -- b12_course_days, not for ever) and the last day the earlier ones leave no break yet
+    -- b12_course_days, not for ever, unless the export says it is still taken) and the last day the earlier ones leave no break yet
     -- (prior_until: the latest of their ends, each at least one interval from its start, as an
     -- injection recorded as a one-day supply lasts months, plus another interval, so a missed or
     -- late injection is no new start). A multivitamin or a combination (RxNorm names
     -- 'ascorbic acid / cyanocobalamin / ...', 'pregabalin and methylcobalamin') is no replacement,
     -- nor a vitamin B complex (ATC A11).
     SELECT e.patient_id, e.drug_name, e.start_date,
-           course_end(e.start_date, e.planned_end, e.end_effective, $b12_course_days) AS course_end,
-           earlier_until(days_after(greatest(course_end(e.start_date, e.planned_end, e.end_effective,
-                                                        $b12_course_days),
+           course_end(e.start_date, e.planned_end, e.said_ongoing, e.end_effective, $b12_course_days)
+               AS course_end,
+           earlier_until(days_after(greatest(coalesce(course_end(e.start_date, e.planned_end, e.said_ongoing,
+                                                                 e.end_effective, $b12_course_days),
+                                                      $as_of),
                                              days_after(e.start_date, $b12_course_days)), $b12_course_days),
                          e.patient_id, e.start_date) AS prior_until
     FROM drugs_started_by(['b12_replacement'], $as_of) e

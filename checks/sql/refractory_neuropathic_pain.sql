@@ -34,9 +34,23 @@ trials AS (
     HAVING min(start_date) >= window_start($as_of, $lookback_days)
 ),
 indication AS (
-    -- a neuropathic pain indication recorded on or before as-of, at any time
-    SELECT patient_id, codes AS indications, first_at AS indication_since
-    FROM diagnosed_by(['neuropathic_pain_indication'], $as_of)
+    -- a neuropathic pain condition recorded on or before as-of, at any time; a symptom (numbness,
+    -- paraesthesia) only when recorded at most symptom_lookback_days before the first trial of the
+    -- lookback, or since: GP systems seldom resolve a symptom code, and a transient one from years
+    -- before the drugs is no indication for them
+    SELECT patient_id, code_labels(code_original, code_system) AS indications,
+           min(recorded_at) AS indication_since
+    FROM (
+        SELECT patient_id, code_original, code_system, recorded_at
+        FROM diagnoses_by(['neuropathic_pain_indication'], $as_of)
+        UNION ALL
+        SELECT s.patient_id, s.code_original, s.code_system, s.recorded_at
+        FROM diagnoses_by(['neuropathic_pain_symptoms'], $as_of) s
+        JOIN (SELECT patient_id, min(first_start) AS first_start FROM trials GROUP BY patient_id) f
+            USING (patient_id)
+        WHERE s.recorded_at >= window_start(f.first_start, $symptom_lookback_days)
+    )
+    GROUP BY patient_id
 ),
 population AS (
     SELECT t.patient_id,

@@ -45,5 +45,17 @@ def test_every_spec_scenario_passes_with_the_checks_on_spark(tmp_path: Path) -> 
         timeout=600,
     )
     total = int(re.search(r"(\d+) tests? collected", collected.stdout).group(1))
+    # A known gap is a strict xfail in the spec suite: it must fail the same way on Spark (an XPASS
+    # fails the run above), and it is the only thing besides a pass the summary may hold.
+    known_gaps = subprocess.run(
+        [*pytest_spec, "--collect-only", "-m", "xfail"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    marked = re.search(r"(\d+)/\d+ tests? collected", known_gaps.stdout)
+    gaps = int(marked.group(1)) if marked else 0
     summary = on_spark.stdout.strip().splitlines()[-1]
-    assert re.search(rf"\b{total} passed\b", summary) and "skipped" not in summary, summary
+    expected = f"{total - gaps} passed" + (f", {gaps} xfailed" if gaps else "")
+    assert re.match(rf"{expected} in ", summary), (expected, summary)

@@ -190,15 +190,17 @@ def test_drug_stem_reads_the_same(spark_session) -> None:
 
 
 def test_an_undated_course_ends_the_same(spark_session) -> None:
-    """course_end (checks/sql/_phrases.sql): least() of a planned end or start + days and a death,
-    NULLs skipped on both engines."""
+    """course_end (checks/sql/_phrases.sql): least() of a planned end or start + days (none when the
+    export says the drug is still taken) and a death, NULLs skipped on both engines."""
     sql = (
-        "SELECT s, p, e, course_end(s, p, e, 90) FROM (VALUES "
-        "(DATE '2026-01-01', DATE '2026-03-01', DATE '2026-03-01'), "
-        "(DATE '2026-01-02', CAST(NULL AS DATE), CAST(NULL AS DATE)), "
-        "(DATE '2026-01-03', CAST(NULL AS DATE), DATE '2026-02-01'), "
-        "(DATE '2026-01-04', CAST(NULL AS DATE), DATE '2026-12-01'), "
-        "(DATE '2026-01-05', DATE '2026-06-01', DATE '2026-02-01')) t(s, p, e) ORDER BY s"
+        "SELECT s, p, e, course_end(s, p, o, e, 90) FROM (VALUES "
+        "(DATE '2026-01-01', DATE '2026-03-01', false, DATE '2026-03-01'), "
+        "(DATE '2026-01-02', CAST(NULL AS DATE), false, CAST(NULL AS DATE)), "
+        "(DATE '2026-01-03', CAST(NULL AS DATE), false, DATE '2026-02-01'), "
+        "(DATE '2026-01-04', CAST(NULL AS DATE), false, DATE '2026-12-01'), "
+        "(DATE '2026-01-05', DATE '2026-06-01', false, DATE '2026-02-01'), "
+        "(DATE '2026-01-06', CAST(NULL AS DATE), true, CAST(NULL AS DATE)), "
+        "(DATE '2026-01-07', CAST(NULL AS DATE), true, DATE '2026-12-01')) t(s, p, o, e) ORDER BY s"
     )
     phrases = list(translate.statements((SQL_DIR / "_phrases.sql").read_text(encoding="utf-8")))
     con = duckdb.connect()
@@ -212,6 +214,8 @@ def test_an_undated_course_ends_the_same(spark_session) -> None:
         date(2026, 2, 1),
         date(2026, 4, 4),
         date(2026, 2, 1),
+        None,
+        date(2026, 12, 1),
     ]
     assert _spark(spark_session, sql) == duck
 

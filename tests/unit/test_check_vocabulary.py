@@ -155,16 +155,19 @@ def test_earlier_until_is_the_latest_end_of_the_earlier_prescriptions_of_one_cou
 
 
 def test_an_undated_course_ends_days_after_its_start_or_at_a_death(con):
-    """course_end: the planned end when there is one; else `days` from the start; a death before
-    either ends it (end_effective), a later one does not."""
+    """course_end: the planned end when there is one; else `days` from the start, unless the export
+    says the drug is still taken (said_ongoing: no end); a death before either ends it
+    (end_effective), a later one does not."""
     rows = con.execute(
-        "SELECT course_end(s, p, e, 90) FROM (VALUES "
-        "(DATE '2026-01-01', DATE '2026-03-01', DATE '2026-03-01'), "  # planned end
-        "(DATE '2026-01-01', NULL, NULL), "  # undated: 90 days
-        "(DATE '2026-01-01', NULL, DATE '2026-02-01'), "  # undated, died on 1 February
-        "(DATE '2026-01-01', NULL, DATE '2026-12-01'), "  # undated, died after the course
-        "(DATE '2026-01-01', DATE '2026-06-01', DATE '2026-02-01')"  # planned, died before its end
-        ") t(s, p, e)"
+        "SELECT course_end(s, p, o, e, 90) FROM (VALUES "
+        "(DATE '2026-01-01', DATE '2026-03-01', false, DATE '2026-03-01'), "  # planned end
+        "(DATE '2026-01-01', NULL, false, NULL), "  # undated: 90 days
+        "(DATE '2026-01-01', NULL, false, DATE '2026-02-01'), "  # undated, died on 1 February
+        "(DATE '2026-01-01', NULL, false, DATE '2026-12-01'), "  # undated, died after the course
+        "(DATE '2026-01-01', DATE '2026-06-01', false, DATE '2026-02-01'), "  # planned, died before its end
+        "(DATE '2026-01-01', NULL, true, NULL), "  # said still taken: no end
+        "(DATE '2026-01-01', NULL, true, DATE '2026-12-01')"  # said still taken: to the death
+        ") t(s, p, o, e)"
     ).fetchall()
     assert [r[0] for r in rows] == [
         date(2026, 3, 1),
@@ -172,6 +175,8 @@ def test_an_undated_course_ends_days_after_its_start_or_at_a_death(con):
         date(2026, 2, 1),
         date(2026, 4, 1),
         date(2026, 2, 1),
+        None,
+        date(2026, 12, 1),
     ]
 
 
@@ -299,7 +304,7 @@ def test_flag_priority_and_reason(con, flagged, high, priority):
 
 
 def concept_macros() -> str:
-    """The macros of _concepts.sql (the death rules), without the views around them."""
+    """The macros of _concepts.sql (the death and registration rules), without the views around them."""
     text = (SQL_DIR / "_concepts.sql").read_text(encoding="utf-8")
     return ";\n".join(s for s in statements(text) if re.search(r"\bTEMP\s+MACRO\b", s, re.I))
 
@@ -312,6 +317,17 @@ def deaths():
             " ('died the day before', DATE '2026-11-19'), ('died on as-of', DATE '2026-11-20'),"
             " ('died the day after', DATE '2026-11-21'),"
             " ('dead, no date', NULL::DATE)) t(patient_id, death_date)"
+        )
+        connection.execute(
+            "CREATE TABLE deregistered_patients AS SELECT * FROM (VALUES"
+            " ('left the day before', DATE '2026-11-19'), ('registered until as-of', DATE '2026-11-20'),"
+            " ('left, no date', NULL::DATE), ('died on as-of', DATE '2026-01-01'))"
+            " t(patient_id, registered_until)"
+        )
+        connection.execute(
+            "CREATE TABLE src_patient_state AS SELECT * FROM (VALUES"
+            " ('eighteen tomorrow', DATE '2008-11-21'), ('eighteen today', DATE '2008-11-20'),"
+            " ('leap-day born', DATE '2008-02-29'), ('birth unknown', NULL::DATE)) t(patient_id, birth_date)"
         )
         connection.execute(concept_macros())
         yield connection
@@ -335,6 +351,33 @@ def test_exposures_end_at_the_deaths_after_the_day(deaths):
         {"d": AS_OF},
     )
     assert both == ids(deaths, "SELECT patient_id FROM deceased_patients")
+
+
+def test_left_out_by_a_day_keeps_the_last_registered_day_and_a_death_wins(deaths):
+    rows = deaths.execute("SELECT * FROM left_out_by($d) ORDER BY patient_id", {"d": AS_OF}).fetchall()
+    assert rows == [
+        ("dead, no date", "deceased", None, None),
+        ("died on as-of", "deceased", AS_OF, None),  # left too, but the death is why
+        ("died the day before", "deceased", date(2026, 11, 19), None),
+        ("left the day before", "deregistered", None, date(2026, 11, 19)),
+        ("left, no date", "deregistered", None, None),
+    ]  # 'registered until as-of' is still registered on its last day
+    early = ids(deaths, "SELECT patient_id FROM left_out_by($d)", {"d": date(2000, 1, 1)})
+    assert early == ["dead, no date", "left, no date"]
+
+
+def test_younger_on_a_day_leaves_out_a_birthday_on_it_and_an_unknown_birth(deaths):
+    assert ids(deaths, "SELECT patient_id FROM younger_on(18, $d)", {"d": AS_OF}) == ["eighteen tomorrow"]
+    # born 29 February 2008: 18 on 28 February 2026, as age_on counts it
+    assert ids(deaths, "SELECT patient_id FROM younger_on(18, $d)", {"d": date(2026, 2, 27)}) == [
+        "eighteen today",
+        "eighteen tomorrow",
+        "leap-day born",
+    ]
+    assert ids(deaths, "SELECT patient_id FROM younger_on(18, $d)", {"d": date(2026, 2, 28)}) == [
+        "eighteen today",
+        "eighteen tomorrow",
+    ]
 
 
 # is_topical: the one definition of a topical or local form, over the real codelists and concepts.
