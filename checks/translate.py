@@ -374,6 +374,21 @@ def _parameter_texts(tree: exp.Expression) -> exp.Expression:
     return tree
 
 
+def _refuse_null_aware_anti_joins(tree: exp.Expression) -> exp.Expression:
+    """Refuse `x NOT IN (SELECT ...)`. Spark plans it as a null-aware anti join, which it can only
+    broadcast: over a large subquery the run fails for want of driver memory (CI saw it on a
+    400-patient clinic) or falls back to a nested loop. NOT EXISTS or a LEFT JOIN ... IS NULL say
+    the same for a key that is never NULL, and Spark can shuffle them."""
+    for node in tree.find_all(exp.Not):
+        inner = node.this.unnest() if isinstance(node.this, exp.Paren) else node.this
+        if isinstance(inner, exp.In) and inner.args.get("query") is not None:
+            raise TranslationError(
+                f"'{node.sql(dialect='duckdb')[:80]}': NOT IN over a subquery is a null-aware anti join "
+                "that Spark must broadcast; write NOT EXISTS or a LEFT JOIN ... IS NULL"
+            )
+    return tree
+
+
 def to_spark(sql: str, macros: dict[str, Macro] | None = None, texts: bool = False) -> str:
     """One DuckDB query (a check, or a view's query) as Spark SQL, macros expanded; with `texts`,
     each parameter written into text as its DuckDB text's parameter (_parameter_texts)."""
@@ -382,7 +397,9 @@ def to_spark(sql: str, macros: dict[str, Macro] | None = None, texts: bool = Fal
     except sqlglot.errors.ParseError as error:
         raise TranslationError(str(error)) from None
     tree = _duckdb_trim(_duckdb_regex(_duckdb_epoch(_duckdb_lowering(_duckdb_rounding(tree))), strict=True))
-    tree = _spark_forms(expand(tree, spark_vocabulary() if macros is None else macros))
+    tree = _refuse_null_aware_anti_joins(
+        _spark_forms(expand(tree, spark_vocabulary() if macros is None else macros))
+    )
     return (_parameter_texts(tree) if texts else tree).sql(dialect="spark")
 
 

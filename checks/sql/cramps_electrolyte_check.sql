@@ -2,8 +2,9 @@
 -- aged min_age or more then (or of unknown age).
 WITH cramps AS (
     SELECT patient_id, recorded_at, code_original, code_system
-    FROM diagnoses_in_window(['muscle_cramps'], $as_of, $lookback_days)
-    WHERE patient_id NOT IN (SELECT patient_id FROM younger_on($min_age, $as_of))
+    FROM diagnoses_in_window(['muscle_cramps'], $as_of, $lookback_days) c
+    -- NOT EXISTS, not NOT IN: on Spark NOT IN is a null-aware anti join, always broadcast
+    WHERE NOT EXISTS (SELECT 1 FROM younger_on($min_age, $as_of) y WHERE y.patient_id = c.patient_id)
 ),
 cramp_days AS (
     SELECT DISTINCT patient_id, recorded_at AS cramp_day,
