@@ -155,6 +155,18 @@ def findings(db: Path, run_id: str | None = None) -> list[dict]:
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
+def patients_table(db: Path, *columns: str) -> tuple[list[tuple], list[tuple]]:
+    """The patients export as the database kept it: the quarantined rows (line, column, rule) and
+    the loaded rows' `columns` (expressions the test writes), each in order."""
+    shown = ", ".join(columns)
+    with duckdb.connect(str(db), read_only=True) as con:
+        rejected = con.execute(
+            "SELECT line, column_name, rule FROM quarantine WHERE table_name = 'patients' ORDER BY ALL"
+        ).fetchall()
+        loaded = con.execute(f"SELECT {shown} FROM patients ORDER BY ALL").fetchall()
+    return rejected, loaded
+
+
 def cli(*args: str, env: dict[str, str] | None = None) -> int:
     """Run the CLI in-process with a controlled environment; returns the exit code."""
     return main(list(args), env or {})

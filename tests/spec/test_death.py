@@ -15,7 +15,7 @@ from datetime import date
 import duckdb
 
 from checks.evaluate import prepare
-from tests.helpers import cli, run_pipeline, table
+from tests.helpers import cli, patients_table, run_pipeline, table
 from tests.spec.harness import OUT, check_spec
 
 AS_OF = date(2026, 11, 20)
@@ -223,13 +223,9 @@ def test_unusable_death_rejects_the_patient_row(tmp_path):
     V10        | 1950-13-01 | F   | 2025-01-01 |
     """)
     run_pipeline(tmp_path, AS_OF, (CHECK,), patients=patients)
-    with duckdb.connect(str(tmp_path / "audit.duckdb"), read_only=True) as con:
-        rejected = con.execute(
-            "SELECT line, column_name, rule FROM quarantine WHERE table_name = 'patients' ORDER BY ALL"
-        ).fetchall()
-        loaded = con.execute(
-            "SELECT patient_id, death_date::VARCHAR, deceased FROM patients ORDER BY ALL"
-        ).fetchall()
+    db = tmp_path / "audit.duckdb"
+    rejected, loaded = patients_table(db, "patient_id", "death_date::VARCHAR", "deceased")
+    with duckdb.connect(str(db), read_only=True) as con:
         noted = con.execute(
             "SELECT line, column_name, rule FROM row_notes WHERE table_name = 'patients' ORDER BY ALL"
         ).fetchall()

@@ -17,7 +17,7 @@ from datetime import date
 import duckdb
 
 from tests.functional import test_format_fhir as fhir
-from tests.helpers import cli, flagged, run_args, run_pipeline, table, write_export
+from tests.helpers import cli, flagged, patients_table, run_args, run_pipeline, table, write_export
 from tests.spec.harness import OUT, check_spec
 
 AS_OF = date(2026, 11, 20)
@@ -144,13 +144,9 @@ def test_unreadable_registration_rejects_the_patient_row(tmp_path):
     V05        | 1950-01-01 | F   |                  | N
     """)
     run_pipeline(tmp_path, AS_OF, (CHECK,), patients=patients)
-    with duckdb.connect(str(tmp_path / "audit.duckdb"), read_only=True) as con:
-        rejected = con.execute(
-            "SELECT line, column_name, rule FROM quarantine WHERE table_name = 'patients' ORDER BY ALL"
-        ).fetchall()
-        loaded = con.execute(
-            "SELECT patient_id, registered_until::VARCHAR, deregistered FROM patients ORDER BY ALL"
-        ).fetchall()
+    rejected, loaded = patients_table(
+        tmp_path / "audit.duckdb", "patient_id", "registered_until::VARCHAR", "deregistered"
+    )
     assert rejected == [
         (2, "registered_until", "format"),
         (3, "registered_until", "date_range"),
