@@ -571,9 +571,9 @@ SELECT {_drug()},
        {_end(STATEMENT_START, "(j->>'$.effectivePeriod.end')")} AS end_date,
        NULL::VARCHAR AS days_supply,
        -- an active statement says the drug "is still being taken" (R4 medication-statement-status),
-       -- as an active request says it is prescribed: an undated one runs (course_end, said_ongoing)
-       CASE WHEN {HALTED} THEN 'true' WHEN {STATUS} IN ('active', 'completed') THEN 'false'
-       END AS stopped,
+       -- as an active request says it is prescribed: an undated one runs (course_end, said_ongoing);
+       -- a completed one ("no longer being taken") does not say whether it was stopped
+       CASE WHEN {HALTED} THEN 'true' WHEN {STATUS} = 'active' THEN 'false' END AS stopped,
        -- 'intended': the patient means to take it, and has not yet
        CASE WHEN {STATUS} IN ('entered-in-error', 'not-taken', 'intended') THEN {_status_skip("status")}
        END AS _skip
