@@ -18,10 +18,14 @@ skin_products AS (
     -- every ingredient diuretics and beta_blockers give it is spironolactone or a class (ATC C03 says
     -- nothing), so a combination (Aldactazide, or Spiroprop, which beta_blockers knows holds
     -- propranolol: the only spironolactone combination outside the diuretics) is not, nor a drug
-    -- neither list gives spironolactone. A property of the product, read from the concepts (small)
+    -- neither list gives spironolactone; nor a product whose name lists a second drug or whose ATC
+    -- code is not an aldosterone antagonist's alone (C03DA): C03EA04, spironolactone with altizide,
+    -- a thiazide no codelist knows. A property of the product, read from the concepts (small)
     SELECT c.drug_name, c.rxnorm_code, c.atc_code,
            bool_or(s.code IS NOT NULL)
                AND bool_and(s.code IS NOT NULL OR c.ingredient IS NULL OR starts_with(c.ingredient, '<'))
+               AND NOT is_combination(c.drug_name)
+               AND (c.atc_code IS NULL OR starts_with(c.atc_code, 'C03DA'))
                AS for_skin
     FROM drug_concepts c
     LEFT JOIN codelist s ON s.codelist = 'diuretics_for_skin' AND s.code = c.ingredient
@@ -45,7 +49,8 @@ skin_evidence AS (
     -- or not: heart failure, CKD stage 3 or worse (coded, or an eGFR below 60), cirrhosis, another
     -- reason to take spironolactone or to watch potassium (hyperaldosteronism, hypertension,
     -- cardiomyopathy, nephrotic syndrome, ascites, oedema, gender-affirming treatment, an organ
-    -- transplant), a potassium above skin_potassium_limit; or a systemic drug raising potassium
+    -- transplant, or a contraindication: hyperkalaemia, Addison's disease, anuria, acute kidney
+    -- injury), a potassium above skin_potassium_limit; or a systemic drug raising potassium
     -- taken on as-of
     SELECT patient_id, true AS skin, false AS monitor
     FROM diagnoses_unresolved_on(['spironolactone_skin_indications'], $as_of)

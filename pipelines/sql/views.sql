@@ -112,7 +112,8 @@ WHERE e.resolved_run_id IS NOT NULL;
 -- is the latest death date recorded since then (NULL: dead, date unknown). Registration is what the
 -- latest run that loaded a version of the patient says (a patient may leave and register again):
 -- deregistered when it gives a registration end or says "not registered" (registered_until NULL:
--- date unknown), registered otherwise. A re-sent older version is a duplicate and is not loaded
+-- date unknown), registered otherwise; a run that sends a registration history (a row per period)
+-- says registered when any of its rows is a registration still open. A re-sent older version is a duplicate and is not loaded
 -- again, so it changes nothing.
 CREATE OR REPLACE VIEW patient_state AS
 WITH versions AS (
@@ -125,8 +126,11 @@ per_run AS (
     SELECT patient_id, loaded, min(birth_date) AS birth_date, min(sex) AS sex,
            min(death_date) AS death_date, bool_or(deceased) AS deceased,
            min(site_id) AS site_id, min(clinician_id) AS clinician_id,
-           -- within a run, the latest registration end given wins; one without a date, over none
-           max(registered_until) AS registered_until, coalesce(bool_or(deregistered), false) AS deregistered
+           -- within a run, a registration still open wins: a registration history has a row per
+           -- period, and the open one is today's, as ehrQL's for_patient_on(date) finds the one
+           -- covering the date. Else the latest registration end given; one without a date, over none
+           CASE WHEN bool_and(deregistered) THEN max(registered_until) END AS registered_until,
+           coalesce(bool_and(deregistered), false) AS deregistered
     FROM versions GROUP BY patient_id, loaded
 ),
 alive_since AS (  -- the last run explicitly saying "not deceased" (0: none)
