@@ -5,7 +5,13 @@ taken, as an active MedicationRequest is; course_end must not give it a 90-day c
 from __future__ import annotations
 
 from tests.functional.test_format_fhir import (
-    IBUPROFEN, LOINC, NUMB_LEG, coded, concept, medreq, obs, patient, run_small,
+    IBUPROFEN,
+    NUMB_LEG,
+    coded,
+    medreq,
+    obs,
+    patient,
+    run_small,
 )  # fmt: skip
 from tests.helpers import flagged
 

@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow
+@pytest.mark.longest
 def test_every_spec_scenario_passes_with_the_checks_on_spark(tmp_path: Path) -> None:
     skip_without_spark()
     # -n 0: in this process's own worker, one Spark session (addopts' -n 2 would start two more)
