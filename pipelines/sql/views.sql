@@ -126,11 +126,13 @@ per_run AS (
     SELECT patient_id, loaded, min(birth_date) AS birth_date, min(sex) AS sex,
            min(death_date) AS death_date, bool_or(deceased) AS deceased,
            min(site_id) AS site_id, min(clinician_id) AS clinician_id,
-           -- within a run, a registration still open wins: a registration history has a row per
-           -- period, and the open one is today's, as ehrQL's for_patient_on(date) finds the one
-           -- covering the date. Else the latest registration end given; one without a date, over none
-           CASE WHEN bool_and(deregistered) THEN max(registered_until) END AS registered_until,
-           coalesce(bool_and(deregistered), false) AS deregistered
+           -- within a run, a registration still open wins (a row giving no end, or saying
+           -- registered): a registration history has a row per period, and the open one is today's,
+           -- as ehrQL's for_patient_on(date) finds the one covering the date. Else the latest
+           -- registration end given; one without a date, over none
+           CASE WHEN bool_and(coalesce(deregistered, false)) THEN max(registered_until) END
+               AS registered_until,
+           bool_and(coalesce(deregistered, false)) AS deregistered
     FROM versions GROUP BY patient_id, loaded
 ),
 alive_since AS (  -- the last run explicitly saying "not deceased" (0: none)

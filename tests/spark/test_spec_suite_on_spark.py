@@ -24,11 +24,11 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.mark.longest
 def test_every_spec_scenario_passes_with_the_checks_on_spark(tmp_path: Path) -> None:
     skip_without_spark()
-    pytest_spec = [sys.executable, "-m", "pytest", "tests/spec", "-q", "-p", "no:cacheprovider", "-n", "0"]
+    pytest_spec = [sys.executable, "-m", "pytest", "tests/spec", "-q", "-p", "no:cacheprovider"]
     # two workers, a Spark session each: this test is the suite's longest (3,100-3,800 s on one
     # worker on this shared machine, with 249 scenarios), and it runs first (tests/conftest.py), so
     # two workers let it use a core the rest of the suite leaves free
-    two_workers = [*pytest_spec[:-1], "2"]
+    two_workers = [*pytest_spec, "-n", "2"]
     # AQE off for these scenarios of a few rows each: it runs every shuffle stage and broadcast as a
     # job of its own, which here is a fifth of the time (two spec files: 413 s with it, 337 s
     # without). Results do not depend on it; test_same_findings keeps Spark's default, as a run does.
@@ -42,7 +42,7 @@ def test_every_spec_scenario_passes_with_the_checks_on_spark(tmp_path: Path) -> 
     )
     assert on_spark.returncode == 0, on_spark.stdout[-4000:]
     collected = subprocess.run(
-        [*pytest_spec, "--collect-only"],
+        [*pytest_spec, "-n", "0", "--collect-only"],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -52,7 +52,7 @@ def test_every_spec_scenario_passes_with_the_checks_on_spark(tmp_path: Path) -> 
     # A known gap is a strict xfail in the spec suite: it must fail the same way on Spark (an XPASS
     # fails the run above), and it is the only thing besides a pass the summary may hold.
     known_gaps = subprocess.run(
-        [*pytest_spec, "--collect-only", "-m", "xfail"],
+        [*pytest_spec, "-n", "0", "--collect-only", "-m", "xfail"],
         cwd=ROOT,
         capture_output=True,
         text=True,

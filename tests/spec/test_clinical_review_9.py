@@ -118,15 +118,20 @@ G05        | 1950-01-01 | F   | 2024-05-31       | no
 # an ended period and a planned end ahead: registered until then
 G06        | 1950-01-01 | F   | 2019-03-31       | no
 G06        | 1950-01-01 | F   | 2027-06-30       | yes
+# a history given by registered_until alone: the row with no end is the open registration
+G07        | 1950-01-01 | F   | 2019-03-31       |
+G07        | 1950-01-01 | F   |                  |
 """)
 R_PRESCRIPTIONS = table(
     "patient_id | drug_name | rxnorm_code | atc_code | start_date | end_date | days_supply\n"
-    + "\n".join(f"G0{i} | furosemide 40 mg tablet | 4603 | C03CA01 | 2020-06-01 | |" for i in (1, 3, 4, 5, 6))
+    + "\n".join(
+        f"G0{i} | furosemide 40 mg tablet | 4603 | C03CA01 | 2020-06-01 | |" for i in (1, 3, 4, 5, 6, 7)
+    )
 )
 
 
 def test_a_registration_history_with_an_open_registration_is_registered(tmp_path):
     tables = {"patients": R_PATIENTS, "prescriptions": R_PRESCRIPTIONS}
-    expected = {"G01": True, "G03": True, "G04": OUT, "G05": OUT, "G06": True}
+    expected = {"G01": True, "G03": True, "G04": OUT, "G05": OUT, "G06": True, "G07": True}
     run = check_spec(tmp_path, CHECK, AS_OF, tables, expected)
     assert run.result.deregistered_excluded == 2
