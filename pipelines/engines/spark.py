@@ -61,7 +61,14 @@ DATA_TABLES = {
 ALIASES = {"prescriptions": ("current_prescriptions",)}
 PREPARED_FILES = ("_sources.sql", "_concepts.sql")
 # How a full JVM heap reads in the error Spark's driver returns (the Java exception or its cause).
-_OUT_OF_MEMORY = ("java.lang.OutOfMemoryError", "Java heap space", "GC overhead limit exceeded")
+# A broadcast join's table built past the heap reads as Spark's own sentence, the OutOfMemoryError
+# under it (several at once, under adaptive execution, list only their messages).
+_OUT_OF_MEMORY = (
+    "java.lang.OutOfMemoryError",
+    "Java heap space",
+    "GC overhead limit exceeded",
+    "Not enough memory to build and broadcast the table",
+)
 # The characters Hadoop's path globbing reads as a pattern (spark.read.parquet globs every path).
 _GLOB = re.compile(r"([{}\[\]*?\\])")
 SESSION_CONFIG = {
@@ -70,6 +77,14 @@ SESSION_CONFIG = {
     "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",
     "spark.sql.execution.arrow.pyspark.enabled": "true",
+    # The SQL parser's (ANTLR's) prediction cache is kept for the driver's life and grows with every
+    # new statement: the checks' translated SQL is long, and one run left 450 MB of a 1 GB heap
+    # behind (a second run in the same process, a test session or a notebook, then ran out building
+    # a broadcast). Flushed when past a tenth of the driver's heap: 225 MB left, no slower.
+    "spark.sql.parser.manageParserCaches": "true",
+    "spark.sql.parser.parserDfaCacheFlushRatio": "10",
+    # Each finished query's plan and metrics are kept for Spark's web UI (off here): 1000 by default
+    "spark.sql.ui.retainedExecutions": "50",
 }
 
 
