@@ -71,16 +71,22 @@ _OUT_OF_MEMORY = (
 )
 # The characters Hadoop's path globbing reads as a pattern (spark.read.parquet globs every path).
 _GLOB = re.compile(r"([{}\[\]*?\\])")
-SESSION_CONFIG = {
+# Settings the findings depend on: always these, whatever the cluster says.
+REQUIRED_CONFIG = {
     "spark.sql.session.timeZone": "UTC",  # timestamps are wall-clock times, as in DuckDB
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+}
+# Settings for a run on this machine: a cluster's own (spark-defaults.conf, spark-submit --conf, a
+# notebook's session) win, so a network's spark.sql.shuffle.partitions = 2000 is not cut to 4.
+DEFAULT_CONFIG = {
     "spark.sql.shuffle.partitions": "4",
     "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",
-    "spark.sql.execution.arrow.pyspark.enabled": "true",
     # The SQL parser's (ANTLR's) prediction cache is kept for the driver's life and grows with every
     # new statement: the checks' translated SQL is long, and one run left 450 MB of a 1 GB heap
     # behind (a second run in the same process, a test session or a notebook, then ran out building
-    # a broadcast). Flushed when past a tenth of the driver's heap: 225 MB left, no slower.
+    # a broadcast). Flushed when past a tenth of the driver's heap: 227 MB left after one run; two
+    # runs took 89 and 57 s against 86 and 59 s unflushed (README, "Running on Apache Spark").
     "spark.sql.parser.manageParserCaches": "true",
     "spark.sql.parser.parserDfaCacheFlushRatio": "10",
     # Each finished query's plan and metrics are kept for Spark's web UI (off here): 1000 by default
@@ -102,15 +108,17 @@ def session(
             f"spark_master = {master!r} is no Spark master: expected local[N], local[*], yarn, "
             "spark://host:port or k8s://..."
         )
-    options = {**SESSION_CONFIG, **(config or {})}
+    options = {**REQUIRED_CONFIG, **(config or {})}
     if warehouse:
         options["spark.sql.warehouse.dir"] = str(Path(warehouse).resolve())
+    defaults = {key: value for key, value in DEFAULT_CONFIG.items() if key not in options}
     try:
-        _start_quietly(master, options)
+        _start_quietly(master, options, defaults)
         builder = SparkSession.builder.master(master).appName("clinic-audit")
         for key, value in options.items():
             builder = builder.config(key, value)
         spark = builder.getOrCreate()
+        _default_where_unset(spark, defaults)
     except (PySparkException, Py4JError) as error:
         raise ConfigError(
             f"engine = spark: Spark did not start with spark_master = {master!r} ({_reason(error)}); "
@@ -121,15 +129,30 @@ def session(
     return spark
 
 
-def _start_quietly(master: str, options: Mapping[str, str]) -> None:
+def _start_quietly(master: str, options: Mapping[str, str], defaults: Mapping[str, str]) -> None:
     """Start the JVM and the SparkContext, the JVM's stderr discarded below debug logging; nothing
-    when this process already has them. Under spark-submit, launch_gateway joins its JVM instead."""
+    when this process already has them. Under spark-submit, launch_gateway joins its JVM instead.
+
+    `options` are set; `defaults` only where the JVM's own settings (spark-defaults.conf, and
+    spark-submit's --conf when it started the JVM) give none."""
     if SparkContext._active_spark_context is not None or SparkContext._gateway is not None:
         return
     conf = SparkConf().setMaster(master).setAppName("clinic-audit").setAll(list(options.items()))
     quiet = not log.isEnabledFor(logging.DEBUG)
     gateway = launch_gateway(conf, {"stderr": subprocess.DEVNULL} if quiet else None)
-    SparkContext(conf=conf, gateway=gateway)
+    full = SparkConf(_jvm=gateway.jvm)  # the JVM's settings, read from its system properties
+    full.setMaster(master).setAppName("clinic-audit").setAll(list(options.items()))
+    for key, value in defaults.items():
+        full.setIfMissing(key, value)
+    SparkContext(conf=full, gateway=gateway)
+
+
+def _default_where_unset(spark: SparkSession, defaults: Mapping[str, str]) -> None:
+    """A session this process did not start (a notebook's) takes the defaults it has no value
+    for and can still change (those Spark reads at start-up, such as retainedExecutions, not)."""
+    for key, value in defaults.items():
+        if spark.conf.get(key, None) is None and spark.conf.isModifiable(key):
+            spark.conf.set(key, value)
 
 
 def _reason(error: Exception) -> str:

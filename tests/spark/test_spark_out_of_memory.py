@@ -15,16 +15,21 @@ from tests.spark.engine import skip_without_spark
 # How Spark's driver reports a full heap: a query's own OutOfMemoryError, or (Spark 4, adaptive
 # execution) broadcast joins whose tables did not fit, under STAGE_MATERIALIZATION_MULTIPLE_FAILURES,
 # which names only Spark's sentence (CI, stop 49: the Java error is in no line of the text).
+BROADCAST = (
+    "SparkException: Not enough memory to build and broadcast the table to all worker nodes. As a "
+    "workaround, you can either disable broadcast by setting spark.sql.autoBroadcastJoinThreshold to -1 "
+    "or increase the spark driver memory by setting spark.driver.memory to a higher value or apply the "
+    "shuffle sort merge join hint as described in the Spark documentation: "
+    "https://spark.apache.org/docs/latest/sql-ref-syntax-qry-select-hints.html#join-hints."
+)
 HEAP_FULL = {
     "heap": "An error occurred while calling o42.sql.\n: java.lang.OutOfMemoryError: Java heap space",
-    "broadcast": (
+    "broadcast": (  # as CI printed it (stop 49), the Java frames cut
         "An error occurred while calling o1963.getResult.\n: org.apache.spark.SparkException: Exception "
         "thrown in awaitResult: \n\tat org.apache.spark.util.SparkThreadUtils$.awaitResult(SparkThreadUtils"
         ".scala:70)\nCaused by: org.apache.spark.SparkException: [STAGE_MATERIALIZATION_MULTIPLE_FAILURES]"
-        " Multiple failures (4) in stage materialization: \n  1. SparkException: Not enough memory to "
-        "build and broadcast the table to all worker nodes. As a workaround, you can either disable "
-        "broadcast by setting spark.sql.autoBroadcastJoinThreshold to -1 or increase the spark driver "
-        "memory by setting spark.driver.memory to a higher value"
+        " Multiple failures (4) in stage materialization: \n"
+        + "".join(f"  {n}. {BROADCAST}\n" for n in range(1, 5))
     ),
 }
 
