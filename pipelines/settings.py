@@ -61,7 +61,8 @@ class Settings:
     # Query engine of the checks: duckdb, or spark (pipelines/engines/spark.py; the [spark] extra).
     # With spark the DuckDB file still holds the run record, findings and reports' data.
     engine: str = "duckdb"
-    spark_master: str = "local[2]"  # spark-submit's --master: local[N], yarn, spark://host:7077, ...
+    # spark-submit's --master: local[N], yarn, spark://host:7077, ...; empty = Spark's launcher decides
+    spark_master: str = ""
     spark_warehouse: str = ""  # spark.sql.warehouse.dir; empty = Spark's default (./spark-warehouse)
     # Per-check parameter overrides: {check_id: {param: value}}
     check_params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
@@ -137,7 +138,8 @@ SETTING_HELP = {
     "spark the checks run on Spark, translated from their DuckDB SQL, and the DuckDB file still holds "
     "the run record, the findings and everything the reports read.",
     "spark_master": "Spark master for engine = spark: local[2], local[*], yarn, spark://host:7077, "
-    "k8s://... (as spark-submit's --master).",
+    "k8s://... (as spark-submit's --master); empty leaves it to spark-submit's --master, else "
+    "spark.master in spark-defaults.conf, else Spark's default (local[*]). Set, it wins over them.",
     "spark_warehouse": "Spark SQL warehouse folder for engine = spark; empty uses Spark's default.",
     "check_params": "Per-check parameters, in the [checks.<id>] tables below.",
     "checks": "Check ids to run; empty runs all checks.",

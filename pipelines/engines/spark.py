@@ -94,16 +94,18 @@ DEFAULT_CONFIG = {
 }
 
 
-def session(
-    master: str = "local[2]", warehouse: str = "", config: Mapping[str, str] | None = None
-) -> SparkSession:
+def session(master: str = "", warehouse: str = "", config: Mapping[str, str] | None = None) -> SparkSession:
     """The SparkSession for this process (Spark keeps one per process; created on first use).
+
+    `master`: spark_master; empty leaves it to Spark's launcher: spark-submit's --master (or the
+    session of the notebook this runs in), else spark.master in spark-defaults.conf, else Spark's
+    own default (local[*]). A master set here wins over the launcher's.
 
     A Spark that cannot start (a master spark-submit refuses or cannot parse, no Java, a cluster
     that does not answer) is a ConfigError naming spark_master: one line, exit 2. The JVM's own
     console output (start-up banner, warnings, Java stack traces) is kept off stderr unless logging
     is at debug (-v): a nightly run with -q stays silent, and a failure reads as one line."""
-    if not (master == "yarn" or master.startswith(("spark", "k8s", "local"))):  # spark-submit's rule
+    if master and not (master == "yarn" or master.startswith(("spark", "k8s", "local"))):  # as spark-submit
         raise ConfigError(
             f"spark_master = {master!r} is no Spark master: expected local[N], local[*], yarn, "
             "spark://host:port or k8s://..."
@@ -114,7 +116,9 @@ def session(
     defaults = {key: value for key, value in DEFAULT_CONFIG.items() if key not in options}
     try:
         _start_quietly(master, options, defaults)
-        builder = SparkSession.builder.master(master).appName("clinic-audit")
+        builder = SparkSession.builder.appName("clinic-audit")
+        if master:
+            builder = builder.master(master)
         for key, value in options.items():
             builder = builder.config(key, value)
         spark = builder.getOrCreate()
@@ -133,15 +137,17 @@ def _start_quietly(master: str, options: Mapping[str, str], defaults: Mapping[st
     """Start the JVM and the SparkContext, the JVM's stderr discarded below debug logging; nothing
     when this process already has them. Under spark-submit, launch_gateway joins its JVM instead.
 
-    `options` are set; `defaults` only where the JVM's own settings (spark-defaults.conf, and
-    spark-submit's --conf when it started the JVM) give none."""
+    `master` and `options` are set; `defaults` only where the JVM's own settings (spark-defaults.conf,
+    and spark-submit's --master and --conf when it started the JVM) give none."""
     if SparkContext._active_spark_context is not None or SparkContext._gateway is not None:
         return
-    conf = SparkConf().setMaster(master).setAppName("clinic-audit").setAll(list(options.items()))
+    conf = SparkConf().setAppName("clinic-audit").setAll(list(options.items()))
+    if master:
+        conf.setMaster(master)
     quiet = not log.isEnabledFor(logging.DEBUG)
     gateway = launch_gateway(conf, {"stderr": subprocess.DEVNULL} if quiet else None)
-    full = SparkConf(_jvm=gateway.jvm)  # the JVM's settings, read from its system properties
-    full.setMaster(master).setAppName("clinic-audit").setAll(list(options.items()))
+    # the JVM's settings (read from its system properties), then ours over them
+    full = SparkConf(_jvm=gateway.jvm).setAll(conf.getAll())
     for key, value in defaults.items():
         full.setIfMissing(key, value)
     SparkContext(conf=full, gateway=gateway)
@@ -325,5 +331,6 @@ def _literal_path(path: Path) -> str:
 def engine_for(master: str, warehouse: str, database: Path | None = None) -> SparkEngine:
     """The Spark engine on a session with this master and warehouse, staging its data beside
     `database` with a local master only (a cluster's executors do not see the driver's disk)."""
-    local = master.startswith("local")
-    return SparkEngine(session(master, warehouse), database if local else None)
+    spark = session(master, warehouse)
+    local = spark.sparkContext.master.startswith("local")  # the master in force, whoever chose it
+    return SparkEngine(spark, database if local else None)

@@ -23,34 +23,84 @@ KEYS = (
     "spark.sql.parser.parserDfaCacheFlushRatio",
 )
 PROBE = f"""
-import json
-from pipelines.engines.spark import session
-spark = session("local[1]")
-print(json.dumps({{key: spark.conf.get(key) for key in {KEYS!r}}}))
+import json, sys
+from pathlib import Path
+from pipelines.engines.spark import engine_for
+engine = engine_for(sys.argv[1], "", Path("audit.duckdb"))
+settings = {{key: engine.spark.conf.get(key) for key in {KEYS!r}}}
+settings["master"] = engine.spark.sparkContext.master
+settings["staged beside the database"] = engine.beside is not None
+print(json.dumps(settings))
 """
+CLUSTER_DEFAULTS = (
+    "spark.master local[1]\n"
+    "spark.sql.shuffle.partitions 2000\n"
+    "spark.sql.ui.retainedExecutions 7\n"
+    "spark.sql.session.timeZone America/New_York\n"
+)
+
+
+def settings_in_force(spark_master: str, conf_dir: Path) -> dict[str, object]:
+    """Start Spark in a process of its own under spark-defaults.conf in `conf_dir`, the engine made
+    as a run makes it (engine_for, with `spark_master` from the config); the settings it has."""
+    skip_without_spark()
+    (conf_dir / "spark-defaults.conf").write_text(CLUSTER_DEFAULTS, encoding="utf-8")
+    env = {**os.environ, "SPARK_CONF_DIR": str(conf_dir)}
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, spark_master],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def test_spark_defaults_conf_wins_over_the_local_defaults_but_not_over_utc(tmp_path: Path) -> None:
     """A network tunes Spark in spark-defaults.conf (or spark-submit --conf, read the same way):
     2000 shuffle partitions stay 2000, not clinic-audit's 4 for two local cores; a setting it does
-    not give takes clinic-audit's default; its time zone does not move the findings' dates."""
-    skip_without_spark()
-    (tmp_path / "spark-defaults.conf").write_text(
-        "spark.sql.shuffle.partitions 2000\n"
-        "spark.sql.ui.retainedExecutions 7\n"
-        "spark.sql.session.timeZone America/New_York\n",
-        encoding="utf-8",
-    )
-    env = {**os.environ, "SPARK_CONF_DIR": str(tmp_path)}
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    settings = json.loads(done.stdout.strip().splitlines()[-1])
-    assert settings == {
+    not give takes clinic-audit's default; its time zone does not move the findings' dates. With
+    spark_master left empty (the default), its master is the one in force: the launcher decides,
+    as `spark-submit --master yarn` must (a master of 'local[2]' by default once overrode it)."""
+    assert settings_in_force("", tmp_path) == {
         "spark.sql.shuffle.partitions": "2000",
         "spark.sql.ui.retainedExecutions": "7",
         "spark.sql.session.timeZone": "UTC",
         "spark.sql.parser.manageParserCaches": "true",
         "spark.sql.parser.parserDfaCacheFlushRatio": "10",
+        "master": "local[1]",
+        "staged beside the database": True,
     }
+
+
+def test_a_master_set_in_the_config_wins_over_spark_defaults_conf(tmp_path: Path) -> None:
+    """spark_master, when the config sets it, is the master, whatever spark-defaults.conf says."""
+    settings = settings_in_force("local[2]", tmp_path)
+    assert settings["master"] == "local[2]"
+    assert settings["spark.sql.shuffle.partitions"] == "2000"
+
+
+def test_a_session_already_running_keeps_its_settings_and_takes_the_defaults_it_lacks(
+    spark_session,
+) -> None:
+    """In a notebook the session exists before clinic-audit asks for one: a setting it gives stays
+    (13 shuffle partitions), a default it lacks is set (the parser cache's flush), the time zone is
+    UTC whatever it said, and its master stays the master."""
+    from pipelines.engines.spark import session
+
+    conf = spark_session.conf
+    before = {key: conf.get(key) for key in KEYS}
+    master = spark_session.sparkContext.master
+    try:
+        conf.set("spark.sql.shuffle.partitions", "13")
+        conf.set("spark.sql.session.timeZone", "Europe/London")
+        conf.unset("spark.sql.parser.parserDfaCacheFlushRatio")
+        assert conf.get("spark.sql.parser.parserDfaCacheFlushRatio", None) is None
+        spark = session("", "", {})
+        assert spark is spark_session or spark.sparkContext is spark_session.sparkContext
+        assert spark.sparkContext.master == master
+        assert spark.conf.get("spark.sql.shuffle.partitions") == "13"
+        assert spark.conf.get("spark.sql.session.timeZone") == "UTC"
+        assert spark.conf.get("spark.sql.parser.parserDfaCacheFlushRatio") == "10"
+    finally:
+        for key, value in before.items():
+            if conf.isModifiable(key):
+                conf.set(key, value)
