@@ -20,7 +20,7 @@ FROM (
 )
 GROUP BY patient_id;
 
-CREATE OR REPLACE TEMP VIEW src_patient_state AS
+CREATE OR REPLACE TEMP TABLE patient_state_now AS  -- read by src_patient_state (_sources.sql)
 SELECT p.* REPLACE (
     p.birth_date + coalesce(s.shift_days, 0) AS birth_date,
     p.death_date + coalesce(s.shift_days, 0) AS death_date,

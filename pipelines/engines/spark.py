@@ -1,7 +1,7 @@
 """The checks on Apache Spark (`engine = "spark"`): the data tables in Spark, the checks translated.
 
 What lives where in Spark mode:
-- Spark holds the data tables the checks read (labs, prescriptions, diagnoses, patient_state), the
+- Spark holds the data tables the checks read (labs, prescriptions, diagnoses, patients' state), the
   concept tables DuckDB built from them (which codelists each distinct drug and code is in), and
   the concept views of checks/sql/_sources.sql and _concepts.sql, translated (checks/translate.py).
 - The DuckDB file stays the database of record: it holds the run record, the findings and the check
@@ -50,11 +50,11 @@ log = logging.getLogger(__name__)
 # The tables the checks' SQL reads (checks/sql/_sources.sql, _concepts.sql, and the codelist table
 # checks/sql/_codelists.sql builds), each published from what DuckDB's checks read for it: the
 # src_* views, so with --as-of per-patient Spark gets each patient's dates as moved (_aligned.sql).
+# (The patients' state is _sources.sql's table patient_state_now, published as that file's tables are.)
 DATA_TABLES = {
     "labs": "src_labs",
     "prescriptions": "src_prescriptions",
     "diagnoses": "src_diagnoses",
-    "patient_state": "src_patient_state",
     "codelist": "codelist",
 }
 # The same relation under the name _sources.sql reads it by (the current version of each prescription).

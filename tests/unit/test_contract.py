@@ -157,7 +157,8 @@ def test_readme_file_table_names_every_contract_column(contract: TableContract):
 
 
 ALIGNED_SQL = (ROOT / "checks" / "sql" / "_aligned.sql").read_text(encoding="utf-8")
-SOURCE_VIEW = {"patients": "src_patient_state", "labs": "src_labs"}  # else src_<table>
+# else src_<table>; the patients' state is a table the view src_patient_state reads (_sources.sql)
+SOURCE_VIEW = {"patients": "patient_state_now", "labs": "src_labs"}
 
 
 @pytest.mark.parametrize("contract", CONTRACTS, ids=IDS)
@@ -176,7 +177,7 @@ def test_per_patient_alignment_moves_exactly_the_declared_dates(contract: TableC
     """checks/sql/_aligned.sql moves each source view's dates by the patient's shift: every declared
     date, no other column; and the shift is measured from every table's event date."""
     view = SOURCE_VIEW.get(contract.table, f"src_{contract.table}")
-    block = ALIGNED_SQL.split(f"VIEW {view} AS", 1)[1].split(";", 1)[0]
+    block = re.split(rf"(?:VIEW|TABLE) {view} AS", ALIGNED_SQL, maxsplit=1)[1].split(";", 1)[0]
     moved = set(re.findall(r"\+ (?:to_days\()?(?:coalesce\()?s\.shift_days(?:, 0)?\)? AS (\w+)", block))
     assert moved == set(contract.dates), view
     shift = ALIGNED_SQL.split("TABLE patient_shift AS", 1)[1].split(";", 1)[0]
