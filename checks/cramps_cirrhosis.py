@@ -101,9 +101,8 @@ CHECK = CheckDefinition(
         "macroaggregated albumin before radioembolisation, I-125 albumin) (review 2026-12). After a "
         "liver transplant a cirrhosis recorded before it was the native liver's and no longer applies "
         "(a problem list seldom closes it): only a cirrhosis recorded after the first transplant record "
-        "(Z94.4, T86.4, V42.7, 996.82, SNOMED CT 737297006, 18027006, 161671001 and the graft's "
-        "transplant and rejection codes; not an auxiliary transplant, which leaves the native liver; "
-        "codelist liver_transplant) puts "
+        "(codelist liver_transplant: Z94.4, T86.4, V42.7, 996.82 and their SNOMED CT counterparts; "
+        "not an auxiliary transplant, which leaves the native liver in place) puts "
         "a transplanted patient in the "
         "population, as recurrent disease of the graft (review 2026-12)."
     ),

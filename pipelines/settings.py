@@ -139,7 +139,8 @@ SETTING_HELP = {
     "the run record, the findings and everything the reports read.",
     "spark_master": "Spark master for engine = spark: local[2], local[*], yarn, spark://host:7077, "
     "k8s://... (as spark-submit's --master); empty leaves it to spark-submit's --master, else "
-    "spark.master in spark-defaults.conf, else Spark's default (local[*]). Set, it wins over them.",
+    "spark.master in spark-defaults.conf, else Spark's default (local[*], every core). Set, it wins "
+    "over them, though not over a session already running (a notebook's keeps its own).",
     "spark_warehouse": "Spark SQL warehouse folder for engine = spark; empty uses Spark's default.",
     "check_params": "Per-check parameters, in the [checks.<id>] tables below.",
     "checks": "Check ids to run; empty runs all checks.",

@@ -99,7 +99,8 @@ def session(master: str = "", warehouse: str = "", config: Mapping[str, str] | N
 
     `master`: spark_master; empty leaves it to Spark's launcher: spark-submit's --master (or the
     session of the notebook this runs in), else spark.master in spark-defaults.conf, else Spark's
-    own default (local[*]). A master set here wins over the launcher's.
+    own default (local[*]: every core of this machine). A master set here wins over the launcher's,
+    though not over a session already running, which keeps its own.
 
     A Spark that cannot start (a master spark-submit refuses or cannot parse, no Java, a cluster
     that does not answer) is a ConfigError naming spark_master: one line, exit 2. The JVM's own
@@ -124,12 +125,24 @@ def session(master: str = "", warehouse: str = "", config: Mapping[str, str] | N
         spark = builder.getOrCreate()
         _default_where_unset(spark, defaults)
     except (PySparkException, Py4JError) as error:
+        chosen = (
+            f"spark_master = {master!r}"
+            if master
+            else "the master Spark's launcher chose (spark_master is empty: spark-submit's --master, "
+            "else spark.master in spark-defaults.conf, else local[*])"
+        )
         raise ConfigError(
-            f"engine = spark: Spark did not start with spark_master = {master!r} ({_reason(error)}); "
+            f"engine = spark: Spark did not start with {chosen} ({_reason(error)}); "
             "check spark_master, Java 17 (java -version) and, for a cluster, that its master answers "
             "(-v shows Spark's own log)"
         ) from None
     spark.sparkContext.setLogLevel("ERROR")
+    log.info(
+        "spark: master %s, %d task slots, driver memory %s",
+        spark.sparkContext.master,
+        spark.sparkContext.defaultParallelism,
+        spark.sparkContext.getConf().get("spark.driver.memory", "1g (Spark's default)"),
+    )
     return spark
 
 
@@ -235,7 +248,8 @@ class SparkEngine:
 
     def publish(self, con: duckdb.DuckDBPyConnection) -> None:
         """Copy the validated data (as DuckDB's checks read it, after checks.evaluate.prepare) and
-        the run's codelist from DuckDB into Spark temp views."""
+        the run's codelist from DuckDB into Spark temp views. (The patients' state, a table of
+        _sources.sql, is published by `prepare` with that file's other tables.)"""
         if self.beside is not None:
             prefix = f".{self.beside.name}.spark-"
             self._remove_staging(self.beside.parent.glob(glob.escape(prefix) + "*"))  # what a killed run left

@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.spark.engine import skip_without_spark
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,6 +27,8 @@ KEYS = (
 PROBE = f"""
 import json, sys
 from pathlib import Path
+
+import pytest
 from pipelines.engines.spark import engine_for
 engine = engine_for(sys.argv[1], "", Path("audit.duckdb"))
 settings = {{key: engine.spark.conf.get(key) for key in {KEYS!r}}}
@@ -104,3 +108,26 @@ def test_a_session_already_running_keeps_its_settings_and_takes_the_defaults_it_
         for key, value in before.items():
             if conf.isModifiable(key):
                 conf.set(key, value)
+
+
+def test_with_a_cluster_master_in_force_the_data_goes_through_the_driver(monkeypatch) -> None:
+    """Whether the data is staged as Parquet beside the database follows the master in force, not
+    the setting: spark_master empty under `spark-submit --master yarn` must not stage on the
+    driver's disk, which the executors do not see. No cluster runs here, so the session is a
+    stand-in reporting the master a launcher chose; the local branch runs on a real Spark above."""
+    pytest.importorskip("pyspark", reason="the [spark] extra is not installed")
+    from pipelines.engines import spark as engine
+
+    masters = iter(["yarn", "local[4]"])
+
+    class Context:
+        def __init__(self) -> None:
+            self.master = next(masters)
+
+    class Session:
+        def __init__(self) -> None:
+            self.sparkContext = Context()
+
+    monkeypatch.setattr(engine, "session", lambda master, warehouse: Session())
+    assert engine.engine_for("", "", Path("audit.duckdb")).beside is None
+    assert engine.engine_for("", "", Path("audit.duckdb")).beside == Path("audit.duckdb")

@@ -49,7 +49,16 @@ RESULT_RELATIONS = ("blood_results", "src_labs", "labs", "lab_results")
 CONCEPT_FILES = ("_concepts.sql", "_phrases.sql")  # views and tables the checks may read
 VOCABULARY_FILES = ("_results.sql", "_concepts.sql", "_phrases.sql")  # the macros expanded
 # The tables as loaded; the checks read their dates through src_* (which --as-of per-patient moves)
-BASE_TABLES = ("patients", "patient_state", "labs", "lab_results", "prescriptions", "diagnoses")
+# (patient_state_now: the patients' state folded once per run, read through src_patient_state)
+BASE_TABLES = (
+    "patients",
+    "patient_state",
+    "patient_state_now",
+    "labs",
+    "lab_results",
+    "prescriptions",
+    "diagnoses",
+)
 DATE_COLUMNS = (
     "birth_date",
     "death_date",
