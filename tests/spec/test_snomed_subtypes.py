@@ -29,6 +29,11 @@ REASONS = {
     "S08": ("52254009", "high"),  # nephrotic syndrome
     "S09": ("40095003", "high"),  # injury of kidney: Synthea's acute kidney injury
     "S10": ("", OUT),  # acne alone: the exception as designed
+    "S11": ("851941000000103", "high"),  # acute kidney injury stage 2 (UK extension)
+    "S12": ("35455006", "high"),  # acute tubular necrosis
+    "S13": ("190507007", "high"),  # primary aldosteronism
+    "S14": ("102572006", "high"),  # oedema of lower extremity
+    "S15": ("93461009", "high"),  # gender dysphoria: spironolactone as an antiandrogen
 }
 PATIENTS = table("patient_id | birth_date | sex\n" + "\n".join(f"{p} | 2001-04-01 | F" for p in REASONS))
 DIAGNOSES = table(
