@@ -27,8 +27,6 @@ KEYS = (
 PROBE = f"""
 import json, sys
 from pathlib import Path
-
-import pytest
 from pipelines.engines.spark import engine_for
 engine = engine_for(sys.argv[1], "", Path("audit.duckdb"))
 settings = {{key: engine.spark.conf.get(key) for key in {KEYS!r}}}
