@@ -2,20 +2,30 @@
 -- database belongs to. Matching runs over distinct values only, so it costs the same whether the
 -- clinic has a thousand prescriptions or five million.
 
+-- Drug products: each distinct drug descriptor (name, RxNorm code, ATC code) in the database, numbered
+-- for this run. What is known of a drug (its codelists, whether it is topical) is a property of its
+-- descriptor, so the views and checks join on product_id, one integer, rather than on the three
+-- columns (a name and two codes that may be NULL). The numbers hold within a run only: nothing
+-- stores them.
+CREATE OR REPLACE TEMP TABLE drug_products AS
+SELECT CAST(row_number() OVER (ORDER BY drug_name, rxnorm_code, atc_code) AS INTEGER) AS product_id,
+       drug_name, rxnorm_code, atc_code
+FROM (SELECT DISTINCT drug_name, rxnorm_code, atc_code FROM prescriptions);
+
 -- Drug descriptors -> codelists. A name entry matches a whole word or phrase of the drug name
 -- (so "lasix 40 mg tablet" matches "lasix", and "lisinopril / hydrochlorothiazide" matches both).
 CREATE OR REPLACE TEMP TABLE drug_concepts AS
 WITH drugs AS (
-    SELECT DISTINCT drug_name, rxnorm_code, atc_code FROM prescriptions
+    SELECT product_id, drug_name, rxnorm_code, atc_code FROM drug_products
 ),
 words AS (
-    SELECT drug_name, rxnorm_code, atc_code,
+    SELECT product_id, drug_name, rxnorm_code, atc_code,
            string_split_regex(trim(regexp_replace(lower(drug_name), '[^a-z0-9]+', ' ', 'g')), ' ') AS w
     FROM drugs
 ),
 phrases AS (
-    SELECT DISTINCT drug_name, rxnorm_code, atc_code, phrase FROM (
-        SELECT drug_name, rxnorm_code, atc_code,
+    SELECT DISTINCT product_id, drug_name, rxnorm_code, atc_code, phrase FROM (
+        SELECT product_id, drug_name, rxnorm_code, atc_code,
                unnest(list_concat(
                    w,
                    list_transform(range(len(w) - 1), lambda i: w[i + 1] || ' ' || w[i + 2]),
@@ -26,13 +36,14 @@ phrases AS (
     )
 ),
 matched AS (
-    SELECT DISTINCT d.drug_name, d.rxnorm_code, d.atc_code, c.codelist, c.ingredient, c.system AS matched_by
+    SELECT DISTINCT d.product_id, d.drug_name, d.rxnorm_code, d.atc_code, c.codelist, c.ingredient,
+           c.system AS matched_by
     FROM drugs d
     JOIN codelist c
       ON (c.system = 'ATC' AND starts_with(d.atc_code, c.code))
       OR (c.system = 'RxNorm' AND d.rxnorm_code = c.code)
     UNION
-    SELECT p.drug_name, p.rxnorm_code, p.atc_code, c.codelist, c.ingredient, 'name'
+    SELECT p.product_id, p.drug_name, p.rxnorm_code, p.atc_code, c.codelist, c.ingredient, 'name'
     FROM phrases p
     JOIN codelist c ON c.system = 'name' AND c.code = regexp_replace(p.phrase, '\s+', ' ', 'g')
 )
@@ -44,10 +55,10 @@ matched AS (
 SELECT * FROM matched
 QUALIFY ingredient IS NOT NULL
      OR NOT bool_or(ingredient IS NOT NULL AND NOT starts_with(ingredient, '<'))
-            OVER (PARTITION BY drug_name, rxnorm_code, atc_code, codelist);
+            OVER (PARTITION BY product_id, codelist);
 
--- Drug descriptors whose name says topical or local (one definition for every check; the phrase
--- is_topical, _phrases.sql, adds the ATC codes): a topical dose form or route in the name
+-- Drug products that are topical or local, never systemic exposure (the one definition for every
+-- check, read through the phrase is_topical, _phrases.sql). By the name: a topical dose form or route
 -- (dose_forms_topical: gel, cream, plaster, eye drops, lozenge, topical-only brands such as
 -- Versatis), except a 'liquid gel' or 'gel cap' capsule, which is oral; or a topical NSAID
 -- (nsaids_topical: Voltarol Emulgel, Flector, ophthalmic NSAIDs). A patch (dose_forms_patch: patch,
@@ -57,12 +68,18 @@ QUALIFY ingredient IS NOT NULL
 -- sore patches; ATC N01B), named or coded, or the ingredient any codelist gives it (Qutenza: capsaicin).
 -- A hormone put on the skin to be absorbed (systemic_through_skin: testosterone and estradiol gels
 -- and sprays, Testogel, Oestrogel) is systemic in any form.
-CREATE OR REPLACE TEMP TABLE topical_names AS
+-- By the ATC code: D (dermatological) or M02 (topical products for joint and muscle pain). D's
+-- groups "for systemic use" are tablets, capsules and injections: D01B antifungals (terbinafine,
+-- griseofulvin), D05B antipsoriatics (acitretin, methoxsalen, fumarates), D10B anti-acne
+-- (isotretinoin), D11AH04 alitretinoin and D11AH05 dupilumab, D11AX02 gamolenic acid capsules and
+-- D11AX10 finasteride 1 mg tablets (WHO ATC index; clinical review 2026-12, eighth, and its second
+-- read).
+CREATE OR REPLACE TEMP TABLE topical_products AS
 WITH local_ingredients AS (
     SELECT code AS ingredient FROM codelist WHERE codelist = 'acts_locally' AND system = 'name'
 ),
 forms AS (
-    SELECT c.drug_name, c.rxnorm_code, c.atc_code,
+    SELECT c.product_id,
            bool_or(c.codelist = 'dose_forms_topical'
                    AND NOT regexp_matches(lower(c.drug_name), '(liquid[^a-z]*gels?|gel[^a-z]*cap)'))
                OR bool_or(c.codelist = 'nsaids_topical') AS topical_form,
@@ -72,9 +89,16 @@ forms AS (
                    OR l.ingredient IS NOT NULL) AS acts_locally
     FROM drug_concepts c
     LEFT JOIN local_ingredients l ON l.ingredient = c.ingredient
-    GROUP BY ALL
+    GROUP BY c.product_id
 )
-SELECT drug_name, rxnorm_code, atc_code FROM forms WHERE (topical_form OR (patch AND acts_locally)) AND NOT systemic;
+SELECT d.product_id
+FROM drug_products d
+LEFT JOIN forms f USING (product_id)
+WHERE coalesce((f.topical_form OR (f.patch AND f.acts_locally)) AND NOT f.systemic, false)
+   OR (starts_with(coalesce(d.atc_code, ''), 'D')
+       AND NOT list_has_any([left(d.atc_code, 4), left(d.atc_code, 7)],
+                            ['D01B', 'D05B', 'D10B', 'D11AH04', 'D11AH05', 'D11AX02', 'D11AX10']))
+   OR starts_with(coalesce(d.atc_code, ''), 'M02');
 
 -- Diagnosis codes -> codelists. ICD entries match by prefix (K703 covers K7030, K7031). A WHO ICD-10
 -- code (code system 'ICD-10') also matches the ICD-10-CM rows it starts with: WHO's 3- and
@@ -151,8 +175,10 @@ SELECT * FROM exposure_deaths_after(NULL);
 
 -- Every prescription with the day its exposure ends: its own end (end_effective: end date, else
 -- start + days supply, else NULL = ongoing), or the patient's death, whichever comes first.
+-- Each carries its product (drug_products: the number of its name and codes, what the views and
+-- checks join drugs on).
 CREATE OR REPLACE TEMP VIEW prescription_periods AS
-SELECT p.patient_id, p.drug_name, p.rxnorm_code, p.atc_code, p.start_date,
+SELECT p.patient_id, x.product_id, p.drug_name, p.rxnorm_code, p.atc_code, p.start_date,
        least(p.end_effective, d.death_date) AS end_effective,  -- least() skips a NULL (open-ended)
        -- the prescription's own end, as planned when it was written (NULL = open-ended): what a
        -- rule about the prescription itself reads (an open-ended course's assumed length, an acute
@@ -168,18 +194,19 @@ SELECT p.patient_id, p.drug_name, p.rxnorm_code, p.atc_code, p.start_date,
        -- as some ETLs write it, is the supply running out) is a stop, not the end of an issue
        coalesce(p.stopped, p.end_date < p.start_date + CAST(p.days_supply - 1 AS INTEGER), false) AS stopped
 FROM src_prescriptions p
+JOIN drug_products x
+  ON x.drug_name = p.drug_name
+ AND x.rxnorm_code IS NOT DISTINCT FROM p.rxnorm_code
+ AND x.atc_code IS NOT DISTINCT FROM p.atc_code
 LEFT JOIN exposure_deaths d USING (patient_id);
 
 -- Prescriptions and diagnoses with their concepts, for the checks to read.
 CREATE OR REPLACE TEMP VIEW drug_exposures AS
-SELECT p.patient_id, p.drug_name, p.rxnorm_code, p.atc_code, p.start_date, p.end_effective,
+SELECT p.patient_id, p.product_id, p.drug_name, p.rxnorm_code, p.atc_code, p.start_date, p.end_effective,
        p.planned_end, p.said_ongoing, p.stopped, c.codelist,
        coalesce(c.ingredient, lower(p.drug_name)) AS ingredient
 FROM prescription_periods p
-JOIN drug_concepts c
-  ON c.drug_name = p.drug_name
- AND c.rxnorm_code IS NOT DISTINCT FROM p.rxnorm_code
- AND c.atc_code IS NOT DISTINCT FROM p.atc_code;
+JOIN drug_concepts c USING (product_id);
 
 CREATE OR REPLACE TEMP VIEW coded_diagnoses AS
 SELECT d.patient_id, d.code, d.code_original, d.code_system, d.recorded_at, d.resolved_at, c.codelist

@@ -70,11 +70,12 @@
 --                                      'x with y', 'x and y', 'x plus y' (RxNorm writes 'a / b'; dm+d 'a with b');
 --                                      a strength per unit ('1 MG/ML', '100micrograms/dose', '0.025 MG/HR')
 --                                      or 'w/v' is one drug's, not a second drug
---   is_topical(drug_name, rxnorm_code, atc_code)       a topical or local form, never systemic exposure:
---                                      in topical_names (_concepts.sql: the form in the name, topical
---                                      NSAIDs, a patch of a drug that acts locally; a fentanyl or
---                                      estradiol patch is systemic) or coded ATC D (dermatological, less
---                                      its groups for systemic use) or M02 (topical for joint and muscle pain)
+--   is_topical(product_id)             a topical or local form, never systemic exposure: in
+--                                      topical_products (_concepts.sql: the form in the name, topical
+--                                      NSAIDs, a patch of a drug that acts locally, a fentanyl or
+--                                      estradiol patch being systemic; or coded ATC D, dermatological,
+--                                      less its groups for systemic use, or M02, topical for joint and
+--                                      muscle pain)
 -- Diagnoses
 --   diagnoses_in_window(codelists, on_day, days)         coded_diagnoses rows recorded in the window
 --   diagnoses_by(codelists, on_day)                      ... recorded on or before on_day (ever)
@@ -177,19 +178,9 @@ CREATE OR REPLACE TEMP MACRO is_combination(name) AS
                        '[0-9.]\s*[a-z%]*\s*/\s*[0-9.]*\s*(ml|l|mg|mcg|micrograms?|g|gm|kg|m2|units?|unt|mmol|patch|actuat|actuations?|doses?|hr|h|hours?|vials?|sprays?|puffs?|drops?|days?)([^a-z]|$)|(^|[^a-z])[wv]/[wv]([^a-z]|$)',
                        ' ', 'g'),
         '[a-z0-9%]\s*[/+&]\s*[a-z]|\s(with|and|plus)\s');
--- ATC D is dermatological, but its groups "for systemic use" are tablets, capsules and injections:
--- D01B antifungals (terbinafine, griseofulvin), D05B antipsoriatics (acitretin, methoxsalen,
--- fumarates), D10B anti-acne (isotretinoin), D11AH04 alitretinoin and D11AH05 dupilumab, D11AX02
--- gamolenic acid capsules and D11AX10 finasteride 1 mg tablets (WHO ATC index; clinical review
--- 2026-12, eighth, and its second read).
-CREATE OR REPLACE TEMP MACRO is_topical(name, rxnorm, atc) AS
-    (starts_with(coalesce(atc, ''), 'D')
-     AND NOT list_has_any([left(atc, 4), left(atc, 7)],
-                          ['D01B', 'D05B', 'D10B', 'D11AH04', 'D11AH05', 'D11AX02', 'D11AX10']))
-    OR starts_with(coalesce(atc, ''), 'M02')
-    OR EXISTS (SELECT 1 FROM topical_names t
-               WHERE t.drug_name = name AND t.rxnorm_code IS NOT DISTINCT FROM rxnorm
-                 AND t.atc_code IS NOT DISTINCT FROM atc);
+-- is_topical(product): in topical_products (_concepts.sql), the one definition of a topical form.
+CREATE OR REPLACE TEMP MACRO is_topical(product) AS
+    EXISTS (SELECT 1 FROM topical_products t WHERE t.product_id = product);
 CREATE OR REPLACE TEMP MACRO prescriptions_active_in_window(on_day, days) AS TABLE
     SELECT * FROM prescription_periods WHERE active_in_window(start_date, end_effective, on_day, days);
 

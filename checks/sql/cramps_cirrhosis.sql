@@ -38,7 +38,7 @@ drugs AS (
                                           || '|iodinated|i-? ?1(25|31)|jeanatope|megatope|volumex'))
                AS albumin_prescribed
     FROM (  -- a diuretic cream is not a current diuretic (is_topical, the one topical definition)
-        SELECT e.*, is_topical(e.drug_name, e.rxnorm_code, e.atc_code) AS topical
+        SELECT e.*, is_topical(e.product_id) AS topical
         FROM drugs_active_in_window(['diuretics', 'baclofen', 'albumin'], $as_of, $lookback_days) e
         WHERE e.patient_id IN (SELECT patient_id FROM cirrhosis)
     )

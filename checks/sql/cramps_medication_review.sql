@@ -15,7 +15,7 @@ drugs AS (
     WHERE e.patient_id IN (SELECT patient_id FROM cramps)
       -- a cream or eye drop (spironolactone cream, timolol eye drops) is not the systemic exposure
       -- that causes cramps: is_topical, the one topical definition
-      AND NOT is_topical(e.drug_name, e.rxnorm_code, e.atc_code)
+      AND NOT is_topical(e.product_id)
 ),
 courses AS (
     -- each prescription with the start of the course of its drug that holds it: a prescription

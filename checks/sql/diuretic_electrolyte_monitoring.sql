@@ -3,7 +3,7 @@ WITH prescribed_on_as_of AS (
     -- taken on as-of: a prescription running on it, or one that ended up to refill_gap_days before
     -- it (28-day repeats collected every 31 days leave a long-term user a few days between issues;
     -- the gap is at most the course's own length, so a 5-day course is not taken for 30 days more)
-    SELECT patient_id, drug_name, rxnorm_code, atc_code, start_date, end_effective, stopped
+    SELECT patient_id, product_id, drug_name, rxnorm_code, atc_code, start_date, end_effective, stopped
     FROM drugs_taken_on(['diuretics'], $as_of, $refill_gap_days)
 ),
 systemic AS (
@@ -11,7 +11,7 @@ systemic AS (
     -- not systemic exposure and needs no electrolyte monitoring: is_topical, the one topical definition
     SELECT d.*
     FROM prescribed_on_as_of d
-    WHERE NOT is_topical(d.drug_name, d.rxnorm_code, d.atc_code)
+    WHERE NOT is_topical(d.product_id)
 ),
 skin_products AS (
     -- whether a diuretic product is one given alone for the skin (diuretics_for_skin: spironolactone):
@@ -21,7 +21,7 @@ skin_products AS (
     -- neither list gives spironolactone; nor a product whose name lists a second drug or whose ATC
     -- code is not an aldosterone antagonist's alone (C03DA): C03EA04, spironolactone with altizide,
     -- a thiazide no codelist knows. A property of the product, read from the concepts (small)
-    SELECT c.drug_name, c.rxnorm_code, c.atc_code,
+    SELECT c.product_id,
            bool_or(s.code IS NOT NULL)
                AND bool_and(s.code IS NOT NULL OR c.ingredient IS NULL OR starts_with(c.ingredient, '<'))
                AND NOT is_combination(c.drug_name)
@@ -30,7 +30,7 @@ skin_products AS (
     FROM drug_concepts c
     LEFT JOIN codelist s ON s.codelist = 'diuretics_for_skin' AND s.code = c.ingredient
     WHERE c.codelist IN ('diuretics', 'beta_blockers')
-    GROUP BY c.drug_name, c.rxnorm_code, c.atc_code
+    GROUP BY c.product_id, c.drug_name, c.atc_code
 ),
 skin_age_women AS (
     -- the women aged skin_min_age to skin_max_age on as-of: the only patients the exception below
@@ -72,11 +72,11 @@ skin_evidence AS (
     WHERE patient_id IN (SELECT patient_id FROM skin_age_women)
       AND result_above(value, value_comparator, $skin_potassium_limit)
     UNION ALL
-    -- (is_topical takes qualified columns: unqualified, its subquery would read topical_names' own)
+    -- (is_topical takes qualified columns: unqualified, its subquery would read topical_products' own)
     SELECT r.patient_id, false, true
     FROM drugs_taken_on(['potassium_raising_drugs'], $as_of, $refill_gap_days) r
     WHERE r.patient_id IN (SELECT patient_id FROM skin_age_women)
-      AND NOT is_topical(r.drug_name, r.rxnorm_code, r.atc_code)
+      AND NOT is_topical(r.product_id)
 ),
 taken_for_skin AS (
     -- spironolactone alone for acne or hirsutism in a young woman with no reason to monitor
@@ -92,10 +92,7 @@ marked AS (
     SELECT d.patient_id, d.drug_name, d.start_date, d.end_effective, d.stopped,
            bool_and(coalesce(k.for_skin, false)) OVER (PARTITION BY d.patient_id) AS only_for_skin
     FROM systemic d
-    LEFT JOIN skin_products k
-      ON k.drug_name = d.drug_name
-     AND k.rxnorm_code IS NOT DISTINCT FROM d.rxnorm_code
-     AND k.atc_code IS NOT DISTINCT FROM d.atc_code
+    LEFT JOIN skin_products k ON k.product_id = d.product_id
 ),
 active AS (
     -- a left join rather than NOT IN: on Spark a NOT IN is a null-aware anti join, always broadcast
@@ -115,7 +112,7 @@ taken_in_lookback AS (
     FROM drugs_started_by(['diuretics'], $as_of) d
     WHERE ongoing_on(days_after(d.end_effective, $refill_gap_days), window_start($as_of, $lookback_days))
       AND d.patient_id IN (SELECT patient_id FROM active)
-      AND NOT is_topical(d.drug_name, d.rxnorm_code, d.atc_code)
+      AND NOT is_topical(d.product_id)
 ),
 treated AS (
     -- when this course of diuretics started: the last start after a break of more than

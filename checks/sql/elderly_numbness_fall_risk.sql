@@ -24,8 +24,8 @@ active AS (
     -- to refill_gap_days before it: with five repeats on staggered 28-day cycles, one is usually
     -- between two issues), and those taken at some time in the last acute_course_days, which show
     -- whether a short item is a renewal
-    SELECT patient_id, drug_name, rxnorm_code, atc_code, start_date, end_effective, planned_end, stopped,
-           still_taken(start_date, end_effective, stopped, $as_of, $refill_gap_days) AS on_as_of
+    SELECT patient_id, product_id, drug_name, rxnorm_code, atc_code, start_date, end_effective, planned_end,
+           stopped, still_taken(start_date, end_effective, stopped, $as_of, $refill_gap_days) AS on_as_of
     FROM prescriptions_active_in_window(
         $as_of, CAST($acute_course_days AS INTEGER) + CAST($refill_gap_days AS INTEGER))
     WHERE patient_id IN (SELECT patient_id FROM population)
@@ -35,7 +35,7 @@ descriptors AS (
     -- The ingredients every drug codelist knows for each drug descriptor (class placeholders such
     -- as <opioid> dropped): used only to name a drug the same way across brands and generics, so
     -- the count reads every drug codelist (all_drug_codelists) but counts every drug, listed or not.
-    SELECT drug_name, rxnorm_code, atc_code,
+    SELECT product_id,
            string_agg(DISTINCT ingredient, ' / ' ORDER BY ingredient)
                FILTER (ingredient IS NOT NULL AND NOT starts_with(ingredient, '<')) AS ingredients
     FROM drug_concepts
@@ -45,7 +45,7 @@ named AS (
     SELECT a.*, d.ingredients,
            -- a skin preparation or a patch of a drug that acts locally (is_topical; a patch of
            -- estradiol, hyoscine, nicotine or fentanyl delivers its drug into the blood: systemic)
-           is_topical(a.drug_name, a.rxnorm_code, a.atc_code) AS topical,
+           is_topical(a.product_id) AS topical,
            -- not a systemic medicine either: eye, ear and nasal preparations (ATC S, R01A, or the
            -- form in the name); mouth, vaginal, scalp and skin-care products (ATC A01, G01, G02,
            -- emollients, shampoos, pessaries); and appliances, which are not medicines at all (ATC V07,
@@ -101,10 +101,7 @@ named AS (
            drug_stem(a.drug_name) AS stem,
            is_combination(a.drug_name) AS combination
     FROM active a
-    LEFT JOIN descriptors d
-      ON d.drug_name = a.drug_name
-     AND d.rxnorm_code IS NOT DISTINCT FROM a.rxnorm_code
-     AND d.atc_code IS NOT DISTINCT FROM a.atc_code
+    LEFT JOIN descriptors d ON d.product_id = a.product_id
 ),
 code_stems AS (
     -- The name each RxNorm code carries in the export (its first stem): an RxNorm clinical drug
@@ -148,15 +145,11 @@ fall_classes AS (
     GROUP BY ingredient
 ),
 fall_risk_rows AS (
-    SELECT DISTINCT e.patient_id, e.drug_name, e.rxnorm_code, e.atc_code, e.ingredient, f.drug_class,
+    SELECT DISTINCT e.patient_id, e.product_id, e.drug_name, e.ingredient, f.drug_class,
            e.start_date
     FROM drugs_taken_on(['fall_risk_drugs'], $as_of, $refill_gap_days) e
     JOIN fall_classes f USING (ingredient)
-    JOIN named n
-      ON n.patient_id = e.patient_id
-     AND n.drug_name = e.drug_name
-     AND n.rxnorm_code IS NOT DISTINCT FROM e.rxnorm_code
-     AND n.atc_code IS NOT DISTINCT FROM e.atc_code
+    JOIN named n ON n.patient_id = e.patient_id AND n.product_id = e.product_id
     WHERE n.on_as_of
       -- a cream, eye drop or gel of a sedating antihistamine, tricyclic (doxepin cream) or
       -- gabapentinoid is not a fall risk; opioid patches and the sedative classes stay
@@ -170,7 +163,7 @@ fall_risk AS (
     FROM fall_risk_rows
     QUALIFY NOT starts_with(ingredient, '<')
          OR NOT bool_or(NOT starts_with(ingredient, '<'))
-                OVER (PARTITION BY patient_id, drug_name, rxnorm_code, atc_code)
+                OVER (PARTITION BY patient_id, product_id)
 ),
 prior_ends AS (
     -- Each drug's prescriptions joined into periods of continuous use: a prescription that starts

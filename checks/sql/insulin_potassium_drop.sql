@@ -7,10 +7,10 @@ WITH insulin_products AS (
     -- such as Hypurin) is a supply or device when its name has a device word as a whole word
     -- (syringe, needle, lancet, test strip, pump, reservoir, infusion set, cannula, pod). Insulin-like
     -- growth factor (mecasermin, Increlex) is not insulin at all.
-    SELECT drug_name, rxnorm_code, atc_code
+    SELECT product_id
     FROM drug_concepts
     WHERE codelist = 'insulins'
-    GROUP BY drug_name, rxnorm_code, atc_code
+    GROUP BY product_id, drug_name
     HAVING NOT regexp_matches(lower(drug_name), '(insulin[^a-z]*like|mecasermin|increlex|(^|[^a-z])igf[^a-z]*(1|i)([^a-z0-9]|$))')
        AND (bool_or(matched_by <> 'name' OR NOT starts_with(ingredient, '<'))
             OR NOT regexp_matches(lower(drug_name),
@@ -24,10 +24,7 @@ insulin_courses AS (
            active_in_window(e.start_date, e.end_effective, $as_of, $lookback_days) AS in_lookback
     FROM drugs_active_in_window(['insulins'], $as_of,
                                 CAST($lookback_days AS INTEGER) + CAST($refill_gap_days AS INTEGER)) e
-    JOIN insulin_products p
-      ON p.drug_name = e.drug_name
-     AND p.rxnorm_code IS NOT DISTINCT FROM e.rxnorm_code
-     AND p.atc_code IS NOT DISTINCT FROM e.atc_code
+    JOIN insulin_products p ON p.product_id = e.product_id
 ),
 insulin AS (
     -- the population: insulin active at some time in the lookback
@@ -41,11 +38,11 @@ potassium_lowering AS (
     -- diuretics_not_potassium_lowering (spironolactone, eplerenone, amiloride; tolvaptan, which
     -- point a reviewer the wrong way), a loop or thiazide alone or in a combination (co-amilofruse);
     -- or one known only by its class (<diuretic>, ATC C03 with no ingredient): shown, as before
-    SELECT c.drug_name, c.rxnorm_code, c.atc_code
+    SELECT c.product_id
     FROM drug_concepts c
     LEFT JOIN codelist n ON n.codelist = 'diuretics_not_potassium_lowering' AND n.code = c.ingredient
     WHERE c.codelist = 'diuretics'
-    GROUP BY c.drug_name, c.rxnorm_code, c.atc_code
+    GROUP BY c.product_id
     HAVING bool_or(n.code IS NULL AND NOT starts_with(coalesce(c.ingredient, '<'), '<'))
         OR NOT bool_or(NOT starts_with(coalesce(c.ingredient, '<'), '<'))
 ),
@@ -55,10 +52,7 @@ diuretic AS (
     SELECT d.patient_id, listed(d.drug_name) AS concurrent_diuretics
     FROM drugs_started_by(['diuretics'], $as_of) d
     JOIN insulin i USING (patient_id)
-    JOIN potassium_lowering k
-      ON k.drug_name = d.drug_name
-     AND k.rxnorm_code IS NOT DISTINCT FROM d.rxnorm_code
-     AND k.atc_code IS NOT DISTINCT FROM d.atc_code
+    JOIN potassium_lowering k ON k.product_id = d.product_id
     WHERE ongoing_on(d.end_effective, greatest(window_start($as_of, $lookback_days), i.insulin_since))
     GROUP BY d.patient_id
 ),

@@ -13,7 +13,7 @@ WITH systemic AS (
                                   $as_of),
                          e.patient_id, e.start_date) AS prior_until
     FROM drugs_started_by(['nsaids_systemic'], $as_of) e
-    WHERE NOT is_topical(e.drug_name, e.rxnorm_code, e.atc_code)
+    WHERE NOT is_topical(e.product_id)
 ),
 active AS (
     SELECT patient_id, drug_name, start_date

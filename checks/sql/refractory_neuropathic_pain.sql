@@ -13,7 +13,7 @@ WITH prescribed AS (
         -- venepuncture; an injection) is no neuropathic pain trial, whatever its form word says, nor
         -- a lidocaine combined with another drug (with chlorhexidine in a catheter gel, with
         -- adrenaline and tetracaine for a wound, with prilocaine): the plaster is lidocaine alone.
-        is_topical(e.drug_name, e.rxnorm_code, e.atc_code)
+        is_topical(e.product_id)
         AND NOT is_combination(e.drug_name)
         AND NOT list_has_any([left(coalesce(e.atc_code, ''), 1), left(coalesce(e.atc_code, ''), 3)],
                              ['S', 'R02', 'A01', 'C05'])

@@ -11,7 +11,7 @@ The SQL is parsed (sqlglot, DuckDB dialect) with the vocabulary's macros expande
   only to a check that declares `all_drug_codelists`.
 - A `codelist` column is compared only with names (=, IN, list_contains, CASE codelist WHEN): never
   LIKE, a pattern or a computed value; the names so compared are codelists read.
-- A concept table or view built from codelists (topical_names) reads what its definition reads.
+- A concept table or view built from codelists (topical_products) reads what its definition reads.
 - Results (blood_results, src_labs, labs) depend on lab_tests, which maps lab codes to analytes.
 - A base table (labs, prescriptions, ...; `main.labs` too) is read only for names and codes: the
   SELECT reading it names its columns (no `*`) and none is a date.

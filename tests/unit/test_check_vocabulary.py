@@ -26,7 +26,7 @@ CREATE TABLE prescription_periods (patient_id VARCHAR, drug_name VARCHAR, start_
                                    end_effective DATE);
 CREATE TABLE coded_diagnoses (patient_id VARCHAR, code_original VARCHAR, code_system VARCHAR,
                               codelist VARCHAR, recorded_at DATE, resolved_at DATE);
-CREATE TABLE topical_names (drug_name VARCHAR, rxnorm_code VARCHAR, atc_code VARCHAR);
+CREATE TABLE topical_products (product_id INTEGER);
 CREATE TABLE blood_results (patient_id VARCHAR, analyte VARCHAR, collected_at TIMESTAMP, value DOUBLE,
                             value_comparator VARCHAR);
 """
@@ -420,8 +420,32 @@ def concepts(tmp_path_factory: pytest.TempPathFactory):
 
 @pytest.mark.parametrize(("name", "rxnorm", "atc", "topical"), TOPICAL_CASES, ids=lambda v: str(v))
 def test_is_topical(concepts, name, rxnorm, atc, topical):
-    got = concepts.execute("SELECT is_topical($n, $r, $a)", {"n": name, "r": rxnorm, "a": atc}).fetchone()[0]
-    assert got is topical
+    got = concepts.execute(
+        "SELECT is_topical(product_id) FROM drug_products WHERE drug_name = $n "
+        "AND rxnorm_code IS NOT DISTINCT FROM $r AND atc_code IS NOT DISTINCT FROM $a",
+        {"n": name, "r": rxnorm, "a": atc},
+    ).fetchall()
+    assert got == [(topical,)]
+
+
+def test_a_prescription_takes_the_concepts_of_its_own_descriptor_by_product(concepts):
+    """drug_products numbers each distinct (name, RxNorm, ATC), a NULL code matching a NULL code: every
+    prescription of TOPICAL_CASES (codes NULL in some) meets in drug_exposures exactly the codelists
+    its own name and codes match, as the three-column join gave them, and only those."""
+    by_product = concepts.execute(
+        "SELECT drug_name, rxnorm_code, atc_code, codelist FROM drug_exposures ORDER BY ALL"
+    ).fetchall()
+    by_descriptor = concepts.execute(
+        """SELECT p.drug_name, p.rxnorm_code, p.atc_code, c.codelist
+        FROM prescriptions p JOIN drug_concepts c
+          ON c.drug_name = p.drug_name AND c.rxnorm_code IS NOT DISTINCT FROM p.rxnorm_code
+         AND c.atc_code IS NOT DISTINCT FROM p.atc_code
+        ORDER BY ALL"""
+    ).fetchall()
+    assert by_product == by_descriptor
+    assert {row[0] for row in by_product} >= {"Voltaren Gel 1%", "lidocaine 5% patch"}  # NULL codes joined
+    products = concepts.execute("SELECT count(*), count(DISTINCT product_id) FROM drug_products").fetchone()
+    assert products == (len(TOPICAL_CASES), len(TOPICAL_CASES))
 
 
 # CKD-EPI 2021 (Inker et al. 2021): a creatinine of 1.0 mg/dL (88.42 umol/L) at 60 is 64 for a woman
