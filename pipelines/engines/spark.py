@@ -2,7 +2,8 @@
 
 What lives where in Spark mode:
 - Spark holds the data tables the checks read (labs, prescriptions, diagnoses, patients' state), the
-  concept tables DuckDB built from them (which codelists each distinct drug and code is in), and
+  concept tables DuckDB built from them (each distinct drug's product number, codelists and
+  topicality, each distinct code's codelists), and
   the concept views of checks/sql/_sources.sql and _concepts.sql, translated (checks/translate.py).
 - The DuckDB file stays the database of record: it holds the run record, the findings and the check
   results, so reports, email, worklists, history and `explain` work unchanged. Each check's result
@@ -285,10 +286,11 @@ class SparkEngine:
     def prepare(self, con: duckdb.DuckDBPyConnection, per_patient_as_of: date | None = None) -> None:
         """Publish the data, then build the concept views in Spark from the one DuckDB source.
 
-        The tables of those files (which codelists each distinct drug and code belongs to, the
-        deceased) are DuckDB's own, built by checks.evaluate.prepare and published: small, and
-        matched by one engine's string functions (Java lowercases 'İ' to 'i' and a combining dot,
-        DuckDB to 'i', and their regex engines differ), so a drug is in the same codelists on both.
+        The tables of those files (each distinct drug's product number and codelists, each code's
+        codelists, the deceased) are DuckDB's own, built by checks.evaluate.prepare and published:
+        small, and matched by one engine's string functions (Java lowercases 'İ' to 'i' and a
+        combining dot, DuckDB to 'i', and their regex engines differ), so a drug is in the same
+        codelists on both, under the same number.
         `per_patient_as_of`: DuckDB's prepare has moved each patient's dates (_aligned.sql) in the
         src_* views published, so Spark's sources are the moved ones; nothing else differs."""
         del per_patient_as_of  # already applied by DuckDB's prepare, in what is published

@@ -446,6 +446,9 @@ def test_a_prescription_takes_the_concepts_of_its_own_descriptor_by_product(conc
     assert {row[0] for row in by_product} >= {"Voltaren Gel 1%", "lidocaine 5% patch"}  # NULL codes joined
     products = concepts.execute("SELECT count(*), count(DISTINCT product_id) FROM drug_products").fetchone()
     assert products == (len(TOPICAL_CASES), len(TOPICAL_CASES))
+    # the product join loses no prescription: prescription_periods (every drug, listed or not) keeps each
+    periods = concepts.execute("SELECT count(*), count(product_id) FROM prescription_periods").fetchone()
+    assert periods == (len(TOPICAL_CASES), len(TOPICAL_CASES))
 
 
 # CKD-EPI 2021 (Inker et al. 2021): a creatinine of 1.0 mg/dL (88.42 umol/L) at 60 is 64 for a woman
