@@ -916,6 +916,29 @@ def _catch_signals() -> dict[int, Any]:
     return {signum: signal.signal(signum, _on_signal) for signum in (signal.SIGINT, signal.SIGTERM)}
 
 
+_memory_lost: list[MemoryError] = []  # MemoryErrors Python could not raise during the command
+
+
+def _on_unraisable(unraisable: Any) -> None:
+    """Python's report of an exception it cannot raise (one in a generator's or an object's
+    clean-up), which by default prints a traceback on stderr. Out of memory, the clean-up's
+    MemoryError is lost that way and the code that was running fails with an error that no longer
+    names it (a SystemError, seen under an address-space limit in ibis's graph walk while the
+    export was validated): it is remembered, so that error reads as out of memory (`_out_of_memory`,
+    exit 7), and what Python would have printed goes to the log file only."""
+    if isinstance(unraisable.exc_value, MemoryError):
+        _memory_lost.append(unraisable.exc_value)
+    log.debug("an exception Python could not raise: %s", type(unraisable.exc_value).__name__, extra=FILE_ONLY)
+
+
+def _note_unraisable() -> Any:
+    """`_on_unraisable` takes Python's reports of exceptions it cannot raise; returns the hook it
+    replaces (put back when the command ends)."""
+    _memory_lost.clear()
+    previous, sys.unraisablehook = sys.unraisablehook, _on_unraisable
+    return previous
+
+
 def _stopped(error: BaseException) -> bool:
     """The command was stopped by a signal (DuckDB may have turned it into another error)."""
     return isinstance(error, Interrupted | KeyboardInterrupt) or bool(_signal_received)
@@ -980,6 +1003,8 @@ def _out_of_memory(error: BaseException) -> bool:
     runs out of memory part-way may report it as a SystemError ("returned a result with an
     exception set") whose cause or context is the MemoryError; seen once as "internal error
     (SystemError)" under an address-space limit (tests/functional/test_faults_storage.py)."""
+    if isinstance(error, SystemError) and _memory_lost:  # the MemoryError was lost in a clean-up
+        return True
     seen: set[int] = set()
     current: BaseException | None = error
     while current is not None and id(current) not in seen:
@@ -1047,6 +1072,7 @@ def _log_finished(obj: dict[str, Any], code: int, seconds: float) -> None:
 def _main(args: Sequence[str] | None, obj: dict[str, Any]) -> int:
     """The command, with every error turned into its message (printed and logged) and exit code."""
     previous_handlers = _catch_signals()
+    previous_hook = _note_unraisable()
     try:
         cli.main(
             args=list(args) if args is not None else None,
@@ -1071,6 +1097,7 @@ def _main(args: Sequence[str] | None, obj: dict[str, Any]) -> int:
     finally:
         for signum, handler in previous_handlers.items():
             signal.signal(signum, handler)
+        sys.unraisablehook = previous_hook
     return 0
 
 

@@ -362,6 +362,38 @@ def test_an_error_from_running_out_of_memory_is_exit_7(tmp_path, capsys, monkeyp
     assert "out of memory" in one_error_line(capsys.readouterr().err)
 
 
+def test_a_memory_error_lost_in_a_clean_up_then_a_system_error_is_exit_7(tmp_path, capsys, monkeypatch):
+    # the address-space test above once failed this way (exit 1): a generator's clean-up ran out of
+    # memory inside ibis while the export was validated; Python could not raise that MemoryError
+    # (it printed "Exception ignored in: <generator ...>" and a traceback on stderr) and the walk
+    # then failed with a SystemError that no longer named it
+    def exhausted(*_args, **_kwargs):
+        def walk():
+            try:
+                yield 1
+            finally:
+                raise MemoryError
+
+        started = walk()
+        next(started)
+        del started  # closed by the garbage collector: the MemoryError goes to sys.unraisablehook
+        raise SystemError("error return without exception set")
+
+    monkeypatch.setattr(run_module, "execute_run", exhausted)
+    assert cli(*run_args(tmp_path, SAMPLE_EXPORT)) == EXIT_RESOURCES
+    err = capsys.readouterr().err
+    assert "out of memory" in one_error_line(err)
+    assert "Traceback" not in err and "Exception ignored" not in err
+
+
+def test_a_system_error_with_no_memory_error_lost_stays_an_internal_error(tmp_path, capsys, monkeypatch):
+    def broken(*_args, **_kwargs):
+        raise SystemError("error return without exception set")
+
+    monkeypatch.setattr(run_module, "execute_run", broken)
+    assert cli(*run_args(tmp_path, SAMPLE_EXPORT)) == EXIT_INTERNAL
+
+
 # --- unexpected errors ---------------------------------------------------------------------------
 
 
