@@ -916,7 +916,8 @@ def _catch_signals() -> dict[int, Any]:
     return {signum: signal.signal(signum, _on_signal) for signum in (signal.SIGINT, signal.SIGTERM)}
 
 
-_memory_lost: list[MemoryError] = []  # MemoryErrors Python could not raise during the command
+_memory_lost: list[str] = []  # a MemoryError Python could not raise during the command (its name only:
+# the error itself would keep its frames, and their memory, alive)
 
 
 def _on_unraisable(unraisable: Any) -> None:
@@ -927,7 +928,7 @@ def _on_unraisable(unraisable: Any) -> None:
     export was validated): it is remembered, so that error reads as out of memory (`_out_of_memory`,
     exit 7), and what Python would have printed goes to the log file only."""
     if isinstance(unraisable.exc_value, MemoryError):
-        _memory_lost.append(unraisable.exc_value)
+        _memory_lost.append(type(unraisable.exc_value).__name__)
     log.debug("an exception Python could not raise: %s", type(unraisable.exc_value).__name__, extra=FILE_ONLY)
 
 
