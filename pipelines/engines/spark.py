@@ -93,6 +93,12 @@ DEFAULT_CONFIG = {
     # Each finished query's plan and metrics are kept for Spark's web UI (off here): 1000 by default
     "spark.sql.ui.retainedExecutions": "50",
 }
+# Defaults for a master on this machine only (local[N], local[*]), yielding as DEFAULT_CONFIG does.
+# Adaptive execution runs each query stage of a plan as a job of its own, and a check's plan has
+# many (the diuretic check's some 200: a broadcast per join); on one machine's cores that costs
+# more than it saves, and a cluster keeps Spark's default (on), where it coalesces partitions and
+# splits skewed joins (README, "Running on Apache Spark", for the figures).
+LOCAL_DEFAULT_CONFIG = {"spark.sql.adaptive.enabled": "false"}
 
 
 def session(master: str = "", warehouse: str = "", config: Mapping[str, str] | None = None) -> SparkSession:
@@ -125,6 +131,7 @@ def session(master: str = "", warehouse: str = "", config: Mapping[str, str] | N
             builder = builder.config(key, value)
         spark = builder.getOrCreate()
         _default_where_unset(spark, defaults)
+        _default_where_unset(spark, local_defaults(spark.sparkContext.master, options))
     except (PySparkException, Py4JError) as error:
         chosen = (
             f"spark_master = {master!r}"
@@ -165,6 +172,14 @@ def _start_quietly(master: str, options: Mapping[str, str], defaults: Mapping[st
     for key, value in defaults.items():
         full.setIfMissing(key, value)
     SparkContext(conf=full, gateway=gateway)
+
+
+def local_defaults(master: str, options: Mapping[str, str]) -> dict[str, str]:
+    """LOCAL_DEFAULT_CONFIG less what `options` set, when `master` (the one in force, whoever chose
+    it) runs on this machine; nothing for a cluster's."""
+    if not master.startswith("local"):
+        return {}
+    return {key: value for key, value in LOCAL_DEFAULT_CONFIG.items() if key not in options}
 
 
 def _default_where_unset(spark: SparkSession, defaults: Mapping[str, str]) -> None:

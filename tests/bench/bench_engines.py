@@ -9,8 +9,8 @@ evaluating each translated check, bringing its rows back). Printed: the seconds 
 whether the two engines flagged the same patients, and rows per executor-second on Spark (the data
 rows the checks read, divided by Spark's seconds times its cores): the paper estimate for a cluster.
 `--aqe-pairs N` then times the Spark checks N more times each with adaptive query execution off
-and on, alternating (off, on, off, on...) on the one warm session: why a run keeps Spark's default
-(on) while the spec-on-Spark test turns it off (README, "Running on Apache Spark").
+and on, alternating (off, on, off, on...) on the one warm session: why a local master's default is
+off while a cluster keeps Spark's (on) (README, "Running on Apache Spark").
 Figures only; nothing here asserts a time.
 """
 

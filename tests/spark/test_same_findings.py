@@ -87,10 +87,18 @@ def test_a_clinic_drawn_from_another_seed_gives_identical_findings_on_both_engin
     tmp_path: Path, spark_session
 ) -> None:
     """Another draw of the sample generator puts every scenario's dates, values and codes somewhere
-    new (tests/functional/test_generated_clinics.py holds DuckDB to the generator's oracle there)."""
+    new (tests/functional/test_generated_clinics.py holds DuckDB to the generator's oracle there).
+    With adaptive execution on, as a cluster runs (a local master's default is off; the other
+    comparisons run so): the findings must not depend on it."""
     export = generated_clinic(tmp_path / "clinic", seed=7)
     on_duckdb = _record(_run(tmp_path, "duckdb", export=export))
-    on_spark = _record(_run(tmp_path, "spark", export=export))
+    before = spark_session.conf.get("spark.sql.adaptive.enabled")
+    spark_session.conf.set("spark.sql.adaptive.enabled", "true")
+    try:
+        on_spark = _record(_run(tmp_path, "spark", export=export))
+        assert spark_session.conf.get("spark.sql.adaptive.enabled") == "true"  # the run kept it
+    finally:
+        spark_session.conf.set("spark.sql.adaptive.enabled", before)
     assert on_duckdb["findings"]
     for part in ("check_results", "exclusions", "findings"):
         assert on_spark[part] == on_duckdb[part], part

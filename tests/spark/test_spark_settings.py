@@ -23,6 +23,7 @@ KEYS = (
     "spark.sql.session.timeZone",
     "spark.sql.parser.manageParserCaches",
     "spark.sql.parser.parserDfaCacheFlushRatio",
+    "spark.sql.adaptive.enabled",
 )
 PROBE = f"""
 import json, sys
@@ -42,11 +43,12 @@ CLUSTER_DEFAULTS = (
 )
 
 
-def settings_in_force(spark_master: str, conf_dir: Path) -> dict[str, object]:
-    """Start Spark in a process of its own under spark-defaults.conf in `conf_dir`, the engine made
-    as a run makes it (engine_for, with `spark_master` from the config); the settings it has."""
+def settings_in_force(spark_master: str, conf_dir: Path, more: str = "") -> dict[str, object]:
+    """Start Spark in a process of its own under spark-defaults.conf in `conf_dir` (CLUSTER_DEFAULTS,
+    then `more`), the engine made as a run makes it (engine_for, with `spark_master` from the
+    config); the settings it has."""
     skip_without_spark()
-    (conf_dir / "spark-defaults.conf").write_text(CLUSTER_DEFAULTS, encoding="utf-8")
+    (conf_dir / "spark-defaults.conf").write_text(CLUSTER_DEFAULTS + more, encoding="utf-8")
     env = {**os.environ, "SPARK_CONF_DIR": str(conf_dir)}
     done = subprocess.run(
         [sys.executable, "-c", PROBE, spark_master],
@@ -68,6 +70,7 @@ def test_spark_defaults_conf_wins_over_the_local_defaults_but_not_over_utc(tmp_p
         "spark.sql.session.timeZone": "UTC",
         "spark.sql.parser.manageParserCaches": "true",
         "spark.sql.parser.parserDfaCacheFlushRatio": "10",
+        "spark.sql.adaptive.enabled": "false",  # a local master's default
         "master": "local[1]",
         "staged beside the database": True,
     }
@@ -78,6 +81,25 @@ def test_a_master_set_in_the_config_wins_over_spark_defaults_conf(tmp_path: Path
     settings = settings_in_force("local[2]", tmp_path)
     assert settings["master"] == "local[2]"
     assert settings["spark.sql.shuffle.partitions"] == "2000"
+
+
+def test_adaptive_execution_given_by_spark_defaults_conf_stays_on_with_a_local_master(tmp_path: Path) -> None:
+    """A local run turns adaptive execution off unless the launcher's settings say otherwise."""
+    settings = settings_in_force("", tmp_path, "spark.sql.adaptive.enabled true\n")
+    assert settings["master"] == "local[1]"
+    assert settings["spark.sql.adaptive.enabled"] == "true"
+
+
+def test_adaptive_execution_is_a_local_default_only() -> None:
+    """A cluster's master keeps Spark's default (on); a local one gets off, unless the run's own
+    settings give a value (they win, as every setting of theirs does)."""
+    pytest.importorskip("pyspark", reason="the [spark] extra is not installed")
+    from pipelines.engines.spark import local_defaults
+
+    assert local_defaults("local[*]", {}) == {"spark.sql.adaptive.enabled": "false"}
+    assert local_defaults("local[2]", {"spark.sql.adaptive.enabled": "true"}) == {}
+    for cluster in ("yarn", "spark://head:7077", "k8s://https://api:6443"):
+        assert local_defaults(cluster, {}) == {}
 
 
 def test_a_session_already_running_keeps_its_settings_and_takes_the_defaults_it_lacks(
@@ -95,6 +117,7 @@ def test_a_session_already_running_keeps_its_settings_and_takes_the_defaults_it_
         conf.set("spark.sql.shuffle.partitions", "13")
         conf.set("spark.sql.session.timeZone", "Europe/London")
         conf.unset("spark.sql.parser.parserDfaCacheFlushRatio")
+        conf.unset("spark.sql.adaptive.enabled")
         assert conf.get("spark.sql.parser.parserDfaCacheFlushRatio", None) is None
         spark = session("", "", {})
         assert spark is spark_session or spark.sparkContext is spark_session.sparkContext
@@ -102,6 +125,7 @@ def test_a_session_already_running_keeps_its_settings_and_takes_the_defaults_it_
         assert spark.conf.get("spark.sql.shuffle.partitions") == "13"
         assert spark.conf.get("spark.sql.session.timeZone") == "UTC"
         assert spark.conf.get("spark.sql.parser.parserDfaCacheFlushRatio") == "10"
+        assert spark.conf.get("spark.sql.adaptive.enabled") == "false"  # its master is local
     finally:
         for key, value in before.items():
             if conf.isModifiable(key):

@@ -29,12 +29,10 @@ def test_every_spec_scenario_passes_with_the_checks_on_spark(tmp_path: Path) -> 
     # worker on this shared machine, with 249 scenarios), and it runs first (tests/conftest.py), so
     # two workers let it use a core the rest of the suite leaves free
     two_workers = [*pytest_spec, "-n", "2"]
-    # AQE off for these scenarios of a few rows each: it runs every shuffle stage and broadcast as a
-    # job of its own, which here is a fifth of the time (two spec files: 413 s with it, 337 s
-    # without). Results do not depend on it; test_same_findings keeps Spark's default, as a run does.
-    adaptive_off = ["--spark-conf", "spark.sql.adaptive.enabled=false"]
+    # adaptive execution is off, a local master's default (pipelines/engines/spark.py); one
+    # comparison in test_same_findings.py turns it on, as a cluster runs
     on_spark = subprocess.run(
-        [*two_workers, "--engine", "spark", *adaptive_off, f"--basetemp={tmp_path / 'spark'}"],
+        [*two_workers, "--engine", "spark", f"--basetemp={tmp_path / 'spark'}"],
         cwd=ROOT,
         capture_output=True,
         text=True,
