@@ -93,11 +93,12 @@ DEFAULT_CONFIG = {
     # Each finished query's plan and metrics are kept for Spark's web UI (off here): 1000 by default
     "spark.sql.ui.retainedExecutions": "50",
 }
-# Defaults for a master on this machine only (local[N], local[*]), yielding as DEFAULT_CONFIG does.
-# Adaptive execution runs each query stage of a plan as a job of its own, and a check's plan has
-# many (the diuretic check's some 200: a broadcast per join); on one machine's cores that costs
-# more than it saves, and a cluster keeps Spark's default (on), where it coalesces partitions and
-# splits skewed joins (README, "Running on Apache Spark", for the figures).
+# Defaults for a master on this machine only (any local one: local, local[N], local[*],
+# local-cluster[...]), yielding as DEFAULT_CONFIG does. Adaptive execution runs each query stage of
+# a plan as a job of its own, and a check's plan has many (the diuretic check's some 220 jobs on the
+# sample clinic, most of them broadcasts; 15 with it off); on one machine's cores that costs more
+# than it saves, and a cluster keeps Spark's default (on), where it coalesces partitions and splits
+# skewed joins (README, "Running on Apache Spark", for the figures).
 LOCAL_DEFAULT_CONFIG = {"spark.sql.adaptive.enabled": "false"}
 
 

@@ -96,7 +96,8 @@ def test_adaptive_execution_is_a_local_default_only() -> None:
     pytest.importorskip("pyspark", reason="the [spark] extra is not installed")
     from pipelines.engines.spark import local_defaults
 
-    assert local_defaults("local[*]", {}) == {"spark.sql.adaptive.enabled": "false"}
+    for local in ("local", "local[*]", "local[4]", "local-cluster[2,1,1024]"):
+        assert local_defaults(local, {}) == {"spark.sql.adaptive.enabled": "false"}
     assert local_defaults("local[2]", {"spark.sql.adaptive.enabled": "true"}) == {}
     for cluster in ("yarn", "spark://head:7077", "k8s://https://api:6443"):
         assert local_defaults(cluster, {}) == {}
