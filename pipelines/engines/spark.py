@@ -175,10 +175,16 @@ def _start_quietly(master: str, options: Mapping[str, str], defaults: Mapping[st
     SparkContext(conf=full, gateway=gateway)
 
 
+def runs_locally(master: str) -> bool:
+    """Whether a master (the one in force, whoever chose it) runs on this machine: local,
+    local[N], local[*], local-cluster[...]. A cluster's executors do not share this machine."""
+    return master.startswith("local")
+
+
 def local_defaults(master: str, options: Mapping[str, str]) -> dict[str, str]:
-    """LOCAL_DEFAULT_CONFIG less what `options` set, when `master` (the one in force, whoever chose
-    it) runs on this machine; nothing for a cluster's."""
-    if not master.startswith("local"):
+    """LOCAL_DEFAULT_CONFIG less what `options` set, when `master` runs on this machine; nothing
+    for a cluster's."""
+    if not runs_locally(master):
         return {}
     return {key: value for key, value in LOCAL_DEFAULT_CONFIG.items() if key not in options}
 
@@ -376,5 +382,4 @@ def engine_for(master: str, warehouse: str, database: Path | None = None) -> Spa
     """The Spark engine on a session with this master and warehouse, staging its data beside
     `database` with a local master only (a cluster's executors do not see the driver's disk)."""
     spark = session(master, warehouse)
-    local = spark.sparkContext.master.startswith("local")  # the master in force, whoever chose it
-    return SparkEngine(spark, database if local else None)
+    return SparkEngine(spark, database if runs_locally(spark.sparkContext.master) else None)
