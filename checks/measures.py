@@ -6,6 +6,10 @@ the check itself as of that month-end: the single-date evaluation (`evaluate.com
 before the month-end left out) counted by group. So a month's figures are, by construction, what a
 run with `--as-of <month-end>` on the same data would report.
 
+The months are evaluated together: the check's SQL becomes a table macro of its parameters, joined
+laterally to batches of month-ends, and the parts of it that read no as-of date (its CTEs that name
+none, such as the insulin check's potassium series) are computed once for all the months first.
+
 Incremental: a month is evaluated again only when its fingerprint changed: the data dated on or
 before its end (`data_fingerprints`) or the check's definition, parameters and codelists
 (`check_fingerprint`). Stored in `measures` and `measure_fingerprints` (pipelines/sql/schema.sql).
@@ -19,14 +23,19 @@ import logging
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import cache
 from itertools import groupby
 from typing import Any
 
 import duckdb
+import sqlglot
+from sqlglot import exp, tokens
 
 from checks.evaluate import SQL_DIR, compute, end_exposures_at_deaths_after
 from checks.framework import CheckDefinition
+from checks.translate import DuckDBAsWritten, duckdb_text
 
 log = logging.getLogger(__name__)
 
@@ -248,10 +257,18 @@ def evaluate_months(
         "CREATE OR REPLACE TEMP TABLE measure_rows (month_end DATE, patient_id VARCHAR, flagged BOOLEAN)"
     )
     if one_statement:
-        _as_macro(con, definition, overrides)
+        # exposures end at the deaths after the first month-end, for every month alike: a patient
+        # dead on or before a later month-end is left out of that month either way (left_out_by),
+        # and nobody else's rows depend on another patient's death, so the counts are the same
+        end_exposures_at_deaths_after(con, min(months))
+        kept = _keep_once(con, definition, overrides, months[0])
+        _as_macro(con, definition, overrides, kept)
         for start in range(0, len(months), MONTHS_PER_STATEMENT):  # bounds the working set
             batch = months[start : start + MONTHS_PER_STATEMENT]
             _evaluate_in_one_statement(con, definition, batch, overrides)
+        # after an error the caller's transaction is rolled back, and these tables with it
+        for name in _computed_once(definition.sql):
+            con.execute(f"DROP TABLE {_kept_table(definition, name)}")
         return
     for month in months:
         table, _ = compute(con, definition, month, overrides)
@@ -303,17 +320,140 @@ def sources_of_patients_in(con: duckdb.DuckDBPyConnection, codelists: Sequence[s
         con.execute(f"DROP TABLE {table}")
 
 
+@dataclass(frozen=True)
+class _Cte:
+    """One common table expression of a check's SQL: where its query is in the text, the CTEs it
+    reads, the parameters it names, and whether it reads the as-of date (itself or through a CTE)."""
+
+    name: str
+    whole: tuple[int, int]  # `name(columns) AS (query)`
+    body: tuple[int, int]  # `query`
+    reads: frozenset[str]
+    params: frozenset[str]
+    reads_as_of: bool
+
+
+@cache
+def _ctes(sql: str) -> tuple[tuple[_Cte, ...], frozenset[str]]:
+    """The check's top-level CTEs in order, and the CTEs its final query reads."""
+    tree = sqlglot.parse_one(duckdb_text(sql), dialect=DuckDBAsWritten)
+    with_ = tree.args.get("with") or tree.args.get("with_")
+    if with_ is None:
+        return (), frozenset()
+    names = {c.alias.lower() for c in with_.expressions}  # DuckDB's names know no case
+
+    def read(node: exp.Expression) -> frozenset[str]:
+        return frozenset(t.name.lower() for t in node.find_all(exp.Table) if t.name.lower() in names)
+
+    spans = _cte_spans(sql)
+    found: list[_Cte] = []
+    for cte in with_.expressions:
+        name = cte.alias.lower()
+        params = frozenset(p.name for p in cte.find_all(exp.Placeholder, exp.Parameter))  # $x
+        reads = read(cte) - {name}
+        as_of = "as_of" in params or any(c.reads_as_of for c in found if c.name in reads)
+        start, query_start, query_end = spans[name]
+        found.append(_Cte(name, (start, query_end + 1), (query_start, query_end), reads, params, as_of))
+    final = tree.copy()
+    final.set("with" if "with" in final.args else "with_", None)
+    return tuple(found), read(final)
+
+
+def _cte_spans(sql: str) -> dict[str, tuple[int, int, int]]:
+    """Where each top-level CTE is in the text: the start of its name, and the start and end of its
+    query, inside the parentheses after its `AS` (a column list after its name, `tests(test, ord) AS
+    (...)`, is part of it but not of its query)."""
+    found: dict[str, tuple[int, int, int]] = {}
+    kinds = tokens.TokenType
+    depth, name, after_as, named_at, start, in_with = 0, None, False, 0, 0, False
+    closed_by_comma = False  # after a CTE's closing parenthesis: a comma, another CTE follows
+    for token in DuckDBAsWritten.tokenizer_class().tokenize(sql):
+        kind = token.token_type
+        if kind == kinds.L_PAREN:
+            depth += 1
+            if depth == 1 and after_as:
+                start = token.end + 1
+        elif kind == kinds.R_PAREN:
+            depth -= 1
+            if depth == 0 and after_as:
+                found[name], name, after_as = (named_at, start, token.start), None, False
+        elif depth > 0:
+            continue
+        elif kind == kinds.WITH and not in_with:
+            in_with = True
+        elif not in_with or (kind == kinds.RECURSIVE and not found):
+            continue
+        elif name is None and found and not closed_by_comma and kind != kinds.COMMA:
+            break  # the final query, whatever its first word (DuckDB's may be FROM)
+        elif name is None and kind == kinds.COMMA:
+            closed_by_comma = True
+        elif name is None:
+            name, named_at, closed_by_comma = token.text.lower(), token.start, False
+        elif name is not None and kind == kinds.ALIAS:
+            after_as = True
+    return found
+
+
+def _computed_once(sql: str) -> tuple[str, ...]:
+    """The CTEs worth computing once for all the months: those that read no as-of date, read by one
+    that does or by the final query (the as-of-free CTEs they read come with them)."""
+    ctes, final_reads = _ctes(sql)
+    needed = set(final_reads).union(*(c.reads for c in ctes if c.reads_as_of))
+    # a quoted name ("my cte") could not name a table: such a CTE is computed with the months
+    return tuple(c.name for c in ctes if not c.reads_as_of and c.name in needed and c.name.isidentifier())
+
+
+def _kept_table(definition: CheckDefinition, cte: str) -> str:
+    """The temp table a CTE computed once is kept in while the check's months are evaluated."""
+    return f"measure_once_{definition.id}_{cte}"
+
+
+def _keep_once(
+    con: duckdb.DuckDBPyConnection, definition: CheckDefinition, overrides: Mapping, as_of: date
+) -> str:
+    """Compute the check's as-of-free CTEs (`_computed_once`) into temp tables, once for every month,
+    and return the check's SQL reading them instead: what the months' statements would otherwise
+    compute again each (the insulin check's potassium series: every result's draw, fall and falling
+    run, read only from the results before it). The same rows by construction: a CTE that names no
+    as-of date reads the same data for every month, the exposures' deaths being set once for them
+    all (`evaluate_months`)."""
+    ctes, _ = _ctes(definition.sql)
+    once = _computed_once(definition.sql)
+    if not once:
+        return definition.sql
+    params = definition.resolve(overrides, as_of)
+    free = [c for c in ctes if not c.reads_as_of]
+    text = definition.sql
+    for name in once:
+        upto = free[: [c.name for c in free].index(name) + 1]
+        query = "WITH " + ",\n".join(text[c.whole[0] : c.whole[1]] for c in upto)
+        named = set().union(*(c.params for c in upto))
+        con.execute(
+            # names from the check's SQL; values are bound
+            f"CREATE OR REPLACE TEMP TABLE {_kept_table(definition, name)} AS {query}\nSELECT * FROM {name}",
+            {n: v for n, v in params.items() if n in named},
+        )
+    kept = text
+    for cte in sorted((c for c in ctes if c.name in once), key=lambda c: -c.body[0]):  # from the end
+        start, end = cte.body
+        kept = f"{kept[:start]}SELECT * FROM {_kept_table(definition, cte.name)}{kept[end:]}"  # noqa: S608
+    return kept
+
+
 def _macro_name(definition: CheckDefinition) -> str:
     return f"measure_{definition.id}"
 
 
-def _as_macro(con: duckdb.DuckDBPyConnection, definition: CheckDefinition, overrides: Mapping) -> None:
-    """Declare the check's SQL as a table macro whose arguments are its parameters ($x -> p_x).
+def _as_macro(
+    con: duckdb.DuckDBPyConnection, definition: CheckDefinition, overrides: Mapping, sql: str
+) -> None:
+    """Declare the check's SQL (`sql`: as `_keep_once` left it) as a table macro whose arguments are
+    its parameters ($x -> p_x).
 
     Every shipped check binds (tests/functional/test_measures.py); a binding error would abort the
     run's transaction, so it is not caught here."""
     names = list(definition.resolve(overrides, date(2000, 1, 1)))
-    body = "\n".join(_as_arguments(line) for line in definition.sql.splitlines())
+    body = "\n".join(_as_arguments(line) for line in sql.splitlines())
     con.execute(
         f"CREATE OR REPLACE TEMP MACRO {_macro_name(definition)}({', '.join('p_' + n for n in names)}) "
         f"AS TABLE {body}"
@@ -331,14 +471,9 @@ def _evaluate_in_one_statement(
     con: duckdb.DuckDBPyConnection, definition: CheckDefinition, months: Sequence[date], overrides: Mapping
 ) -> None:
     """Every month at once: the months joined laterally to the check's macro, as-of each month-end.
-
-    Exposures end at the deaths after the first month-end (the single-date evaluation: after its
-    as-of): a patient dead on or before a later month-end is left out of that month either way
-    (dead_by), and nobody else's rows depend on another patient's death, so the counts are the same.
     Patients who left the practice by a month-end are left out of that month (left_out_by)."""
     params = definition.resolve(overrides, months[0])
     args = ", ".join("m.month_end" if n == "as_of" else f"${n}" for n in params)
-    end_exposures_at_deaths_after(con, min(months))
     con.execute(
         f"""
         INSERT INTO measure_rows

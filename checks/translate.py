@@ -70,7 +70,7 @@ def statements(text: str) -> Iterator[str]:
         yield text[start:]
 
 
-def _duckdb(text: str) -> str:
+def duckdb_text(text: str) -> str:
     """DuckDB text made unambiguous for sqlglot: `len()` is a list's length here (strings use
     `length()`), which sqlglot would otherwise read as a string length (Spark's length())."""
     return _LEN.sub("array_length(", text)
@@ -201,7 +201,7 @@ def parse_macros(text: str, dialect: str = "duckdb") -> dict[str, Macro]:
         if not match:
             continue
         name, params, is_table, body = match.groups()
-        body, read = (_duckdb(body), DuckDBAsWritten) if dialect == "duckdb" else (body, dialect)
+        body, read = (duckdb_text(body), DuckDBAsWritten) if dialect == "duckdb" else (body, dialect)
         tree = sqlglot.parse_one(body if is_table else f"SELECT {body}", read=read)
         if dialect == "duckdb":
             tree = _duckdb_trim(_duckdb_regex(_duckdb_epoch(_duckdb_lowering(_duckdb_rounding(tree)))))
@@ -393,7 +393,7 @@ def to_spark(sql: str, macros: dict[str, Macro] | None = None, texts: bool = Fal
     """One DuckDB query (a check, or a view's query) as Spark SQL, macros expanded; with `texts`,
     each parameter written into text as its DuckDB text's parameter (_parameter_texts)."""
     try:
-        tree = sqlglot.parse_one(_duckdb(sql), read=DuckDBAsWritten)
+        tree = sqlglot.parse_one(duckdb_text(sql), read=DuckDBAsWritten)
     except sqlglot.errors.ParseError as error:
         raise TranslationError(str(error)) from None
     tree = _duckdb_trim(_duckdb_regex(_duckdb_epoch(_duckdb_lowering(_duckdb_rounding(tree))), strict=True))

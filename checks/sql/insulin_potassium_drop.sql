@@ -109,15 +109,20 @@ runs AS (
                                              ROWS UNBOUNDED PRECEDING) AS run
     FROM series
 ),
+runs_high AS (
+    -- each result with the last day before it that its falling run was above potassium_high (read
+    -- from the results before it, so the same up to any as-of date, like the series above)
+    SELECT *,
+           max(CASE WHEN high THEN day END) OVER (PARTITION BY patient_id, run ORDER BY collected_at
+                                                  ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+               AS high_on
+    FROM runs
+),
 recent AS (
     -- the results in the lookback (a fall needs both of its results there: one before it never
-    -- starts one), each with the last day before it that its falling run was above potassium_high
+    -- starts one)
     SELECT *
-    FROM (SELECT *,
-                 max(CASE WHEN high THEN day END) OVER (PARTITION BY patient_id, run ORDER BY collected_at
-                                                        ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
-                     AS high_on
-          FROM runs)
+    FROM runs_high
     WHERE in_window(day, $as_of, $lookback_days)
       AND patient_id IN (SELECT patient_id FROM insulin)
 ),

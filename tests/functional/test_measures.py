@@ -86,6 +86,10 @@ def test_every_month_of_every_check_equals_the_single_date_evaluation(first_nigh
             with sources_of_patients_in(con, definition.population_codelists):  # narrowed, as a run does
                 evaluate_months(con, definition, months, {}, one_statement=True)
             joined = con.execute("SELECT * FROM measure_rows ORDER BY ALL").fetchall()
+            # what was computed once for all the months (measures._keep_once) is not left behind
+            assert not con.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE table_name LIKE 'measure_once_%'"
+            ).fetchall()
             evaluate_months(con, definition, months, {}, one_statement=False)
             assert joined == con.execute("SELECT * FROM measure_rows ORDER BY ALL").fetchall(), definition.id
             table, _ = compute(con, definition, months[-1], {})  # and the last month against the run's own
@@ -296,7 +300,7 @@ def test_a_run_of_some_checks_shows_only_their_measures(second_night):
 
 
 def test_the_deaths_that_end_exposures_are_the_as_of_dates_again_after_the_months(first_night, tmp_path):
-    """Each batch of months ends exposures at the deaths after its first month-end; after the
+    """A check's months end exposures at the deaths after its first month-end; after the
     measures the run's own as-of rule is back (whatever runs next and reads prescription_periods)."""
     from checks.measures import compute_measures
 
