@@ -339,3 +339,30 @@ def test_a_corrected_result_recomputes_its_months_once(tmp_path):
     later = "P2,2026-11-03T09:00:00,2823-3,Potassium,4.0,mmol/L,\n"
     night(tmp_path, "2026-11-04", export("n3", "4.3", later))
     assert recomputed_by(db, latest_run(db)) == {}
+
+
+@pytest.mark.parametrize(("share", "narrowed"), [(1.0, True), (0.0, False)])
+def test_the_data_is_narrowed_only_when_the_population_is_a_small_share(
+    first_night, tmp_path, monkeypatch, share, narrowed
+):
+    """A population of more than NARROW_UP_TO of the patients reads the whole data (copying most of
+    the records costs more than it saves); the months are the same either way."""
+    import checks.measures
+
+    db = tmp_path / "copy.duckdb"
+    shutil.copy(first_night, db)
+    monkeypatch.setattr(checks.measures, "NARROW_UP_TO", share)
+    definition = next(d for d in all_checks() if d.id == "diuretic_electrolyte_monitoring")
+    months = month_ends(AS_OF, 3)
+    with duckdb.connect(str(db)) as con:
+        con.execute("SET TimeZone = 'UTC'")
+        prepare(con)
+        everyone = con.execute("SELECT count(*) FROM src_labs").fetchone()[0]
+        with sources_of_patients_in(con, definition.population_codelists):
+            inside = con.execute("SELECT count(*) FROM src_labs").fetchone()[0]
+            evaluate_months(con, definition, months, {})
+        assert (inside < everyone) is narrowed
+        assert con.execute("SELECT count(*) FROM src_labs").fetchone()[0] == everyone
+        rows = con.execute("SELECT * FROM measure_rows ORDER BY ALL").fetchall()
+        evaluate_months(con, definition, months, {}, one_statement=False)
+        assert rows and rows == con.execute("SELECT * FROM measure_rows ORDER BY ALL").fetchall()
