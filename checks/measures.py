@@ -416,28 +416,38 @@ def _keep_once(
     compute again each (the insulin check's potassium series: every result's draw, fall and falling
     run, read only from the results before it). The same rows by construction: a CTE that names no
     as-of date reads the same data for every month, the exposures' deaths being set once for them
-    all (`evaluate_months`)."""
+    all (`evaluate_months`). Each table is computed from the tables kept before it."""
     ctes, _ = _ctes(definition.sql)
     once = _computed_once(definition.sql)
-    if not once:
-        return definition.sql
     params = definition.resolve(overrides, as_of)
     free = [c for c in ctes if not c.reads_as_of]
-    text = definition.sql
-    for name in once:
+    for number, name in enumerate(once):
         upto = free[: [c.name for c in free].index(name) + 1]
-        query = "WITH " + ",\n".join(text[c.whole[0] : c.whole[1]] for c in upto)
-        named = set().union(*(c.params for c in upto))
+        query = "WITH " + ",\n".join(_cte_text(definition, c, c.name in once[:number]) for c in upto)
+        named = set().union(*(c.params for c in upto if c.name not in once[:number]))
         con.execute(
             # names from the check's SQL; values are bound
             f"CREATE OR REPLACE TEMP TABLE {_kept_table(definition, name)} AS {query}\nSELECT * FROM {name}",
             {n: v for n, v in params.items() if n in named},
         )
-    kept = text
-    for cte in sorted((c for c in ctes if c.name in once), key=lambda c: -c.body[0]):  # from the end
-        start, end = cte.body
-        kept = f"{kept[:start]}SELECT * FROM {_kept_table(definition, cte.name)}{kept[end:]}"  # noqa: S608
-    return kept
+    return _reading_kept(definition, ctes, once)
+
+
+def _cte_text(definition: CheckDefinition, cte: _Cte, kept: bool) -> str:
+    """The CTE as written (`name(columns) AS (query)`), or, kept, reading its table instead."""
+    if not kept:
+        return definition.sql[cte.whole[0] : cte.whole[1]]
+    head = definition.sql[cte.whole[0] : cte.body[0]]
+    return f"{head}SELECT * FROM {_kept_table(definition, cte.name)})"  # noqa: S608 - the check's own names
+
+
+def _reading_kept(definition: CheckDefinition, ctes: Sequence[_Cte], kept: Sequence[str]) -> str:
+    """The check's SQL with the `kept` CTEs reading their tables: each one's query replaced, from
+    the last to the first so that the earlier ones' places in the text hold."""
+    text = definition.sql
+    for cte in sorted((c for c in ctes if c.name in kept), key=lambda c: -c.body[0]):
+        text = f"{text[: cte.whole[0]]}{_cte_text(definition, cte, True)}{text[cte.whole[1] :]}"
+    return text
 
 
 def _narrowing_pays(con: duckdb.DuckDBPyConnection, codelists: Sequence[str]) -> bool:
