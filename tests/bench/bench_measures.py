@@ -76,7 +76,8 @@ def measures_pass(months: int):
 
 
 def narrowed_months(con: duckdb.DuckDBPyConnection, definition: CheckDefinition, ends: list[date]) -> None:
-    """One check's months as a run evaluates them: on its population's patients alone."""
+    """One check's months as a run evaluates them: on its population's patients alone when they are
+    few enough (measures.NARROW_UP_TO), else on everyone."""
     with sources_of_patients_in(con, definition.population_codelists):
         evaluate_months(con, definition, ends, {})
 

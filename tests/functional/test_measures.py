@@ -341,28 +341,37 @@ def test_a_corrected_result_recomputes_its_months_once(tmp_path):
     assert recomputed_by(db, latest_run(db)) == {}
 
 
-@pytest.mark.parametrize(("share", "narrowed"), [(1.0, True), (0.0, False)])
+@pytest.mark.parametrize("above", [False, True])
 def test_the_data_is_narrowed_only_when_the_population_is_a_small_share(
-    first_night, tmp_path, monkeypatch, share, narrowed
+    first_night, tmp_path, monkeypatch, above
 ):
-    """A population of more than NARROW_UP_TO of the patients reads the whole data (copying most of
-    the records costs more than it saves); the months are the same either way."""
+    """A population of more than NARROW_UP_TO of the patients (the share of patients, not of rows)
+    reads the whole data (copying most of the records costs more than it saves); the months are the
+    same either way, and the pool is gone after."""
     import checks.measures
 
     db = tmp_path / "copy.duckdb"
     shutil.copy(first_night, db)
-    monkeypatch.setattr(checks.measures, "NARROW_UP_TO", share)
     definition = next(d for d in all_checks() if d.id == "diuretic_electrolyte_monitoring")
     months = month_ends(AS_OF, 3)
     with duckdb.connect(str(db)) as con:
         con.execute("SET TimeZone = 'UTC'")
         prepare(con)
-        everyone = con.execute("SELECT count(*) FROM src_labs").fetchone()[0]
+        labs, patients = con.execute(
+            "SELECT (SELECT count(*) FROM src_labs), (SELECT count(*) FROM src_patient_state)"
+        ).fetchone()
+        monkeypatch.setattr(checks.measures, "NARROW_UP_TO", 1.0)
+        with sources_of_patients_in(con, definition.population_codelists):
+            share = con.execute("SELECT count(*) FROM src_patient_state").fetchone()[0] / patients
+        assert 0 < share < 1
+        # just under the population's share of the patients: not narrowed; at it: narrowed
+        monkeypatch.setattr(checks.measures, "NARROW_UP_TO", share * (0.999 if above else 1))
         with sources_of_patients_in(con, definition.population_codelists):
             inside = con.execute("SELECT count(*) FROM src_labs").fetchone()[0]
             evaluate_months(con, definition, months, {})
-        assert (inside < everyone) is narrowed
-        assert con.execute("SELECT count(*) FROM src_labs").fetchone()[0] == everyone
+        assert (inside < labs) is not above
+        assert con.execute("SELECT count(*) FROM src_labs").fetchone()[0] == labs
+        assert not con.execute("SELECT * FROM duckdb_tables() WHERE table_name = 'measure_pool'").fetchall()
         rows = con.execute("SELECT * FROM measure_rows ORDER BY ALL").fetchall()
         evaluate_months(con, definition, months, {}, one_statement=False)
         assert rows and rows == con.execute("SELECT * FROM measure_rows ORDER BY ALL").fetchall()

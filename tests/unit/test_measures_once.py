@@ -18,7 +18,7 @@ WITH codes(code, ord) AS (VALUES ('a', 1), ('b', 2)),
 history AS MATERIALIZED (
     -- every result, whatever $as_of
     SELECT patient_id, day, value, lag(value) OVER (PARTITION BY patient_id ORDER BY day) AS prev
-    FROM results WHERE note <> ')(' AND code IN (SELECT code FROM codes)
+    FROM results WHERE note <> ')(' AND code IN (SELECT code FROM codes) AND value < 100 + $days
 ),
 series AS (SELECT *, value < prev AS fell FROM history),
 population AS (SELECT DISTINCT patient_id FROM drugs WHERE start_date <= $as_of),
@@ -69,9 +69,7 @@ def test_each_ctes_span_is_its_query_whatever_its_text_holds():
     assert CHECK[slice(*ctes["series"].body)] == "SELECT *, value < prev AS fell FROM history"
     assert CHECK[slice(*ctes["history"].whole)].startswith("history AS MATERIALIZED (\n")
     history = CHECK[slice(*ctes["history"].body)]
-    assert history.strip().startswith("-- every result") and history.rstrip().endswith(
-        "(SELECT code FROM codes)"
-    )
+    assert history.strip().startswith("-- every result") and history.rstrip().endswith("value < 100 + $days")
 
 
 def test_the_spans_make_the_same_query_again():
