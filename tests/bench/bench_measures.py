@@ -8,10 +8,10 @@ Generates a seeded clinic (tests/bench/synthetic_clinic.py) and loads it once wi
 (`measures.compute_measures` over `--months` month-ends, every month stale), each inside a
 transaction rolled back after. Prints per pair the seconds and the ratio measures ÷ checks, then the
 median ratio, and per check the seconds of its single-date evaluation and of its months (one more
-pass), so that the check to cut next is named. DuckDB has the working memory a run has by default
-(Settings.memory_limit), so what spills in a run spills here too. Figures only; nothing here
-asserts a time. To compare two versions of the code, run this module from each checkout on the
-same `--workdir`.
+pass), so that the check to cut next is named. The database is opened as a run opens it
+(pipelines.db.connect: the default memory_limit, so what spills in a run spills here too). Figures
+only; nothing here asserts a time. To compare two versions of the code, run this module from each
+checkout on the same `--workdir`.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import duckdb
 from checks.evaluate import all_checks, compute, prepare
 from checks.framework import CheckDefinition
 from checks.measures import compute_measures, evaluate_months, month_ends, sources_of_patients_in
-from pipelines.settings import Settings
+from pipelines.db import connect
 from tests.bench.synthetic_clinic import generate
 
 AS_OF = date(2026, 11, 20)
@@ -103,10 +103,8 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     work = args.workdir or Path(tempfile.mkdtemp(prefix="bench_measures_"))
     work.mkdir(parents=True, exist_ok=True)
-    # the working memory a run has (Settings.memory_limit): what spills in a run spills here too
-    con = duckdb.connect(
-        str(loaded_database(args.patients, args.seed, work)), config={"memory_limit": Settings.memory_limit}
-    )
+    # opened as a run opens it: its default memory_limit (what spills in a run spills here too), UTC
+    con = connect(loaded_database(args.patients, args.seed, work))
     prepare(con)
     timed_in_transaction(con, checks_pass)  # warm the caches once, unmeasured
     pairs = []
