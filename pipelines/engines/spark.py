@@ -100,6 +100,27 @@ DEFAULT_CONFIG = {
 # than it saves, and a cluster keeps Spark's default (on), where it coalesces partitions and splits
 # skewed joins (README, "Running on Apache Spark", for the figures).
 LOCAL_DEFAULT_CONFIG = {"spark.sql.adaptive.enabled": "false"}
+# The memory page Spark's sorts, aggregations and hash joins allocate, read when the JVM starts.
+# The driver builds each broadcast join's table with a memory manager of its own whose settings are
+# the JVM's system properties (Spark's HashedRelation: `new SparkConf()`, unlimited memory), so
+# without a page size there each table takes pages of Spark's largest, 64 MB; a check's plan holds
+# its broadcasts at once (the diuretic check's some 170 to 190, more under adaptive execution), and
+# on a local master the executors read them from the same heap. The seed-7 clinic of
+# tests/spark/test_same_findings.py (adaptive execution on) peaked at 869 to 913 MB of live heap of
+# 1 GB (and ran out in two of six runs); with 1 MB pages, at 370 to 401 MB, in the same time
+# (2026-12-05, this machine; live heap sampled each second by `jcmd GC.class_histogram`). A local
+# master started here therefore gets one page per 1024th of the driver's heap (at least 1 MB, at
+# most 64 MB), unless a setting gives spark.buffer.pageSize: a task can hold at most 8192 pages, so
+# the page grows with the heap to keep that bound at eight heaps.
+PAGE_SIZE = "spark.buffer.pageSize"
+MIN_PAGE, MAX_PAGE = 1 << 20, 64 << 20
+
+
+def local_page_size(heap_bytes: int) -> str:
+    """The page size (PAGE_SIZE) for a local master whose driver has `heap_bytes` of heap: a
+    1024th of it rounded up to a power of two, between 1 and 64 MB, in Spark's notation ('1m')."""
+    page = 1 << max(heap_bytes // 1024 - 1, 0).bit_length()
+    return f"{min(max(page, MIN_PAGE), MAX_PAGE) >> 20}m"
 
 
 def session(master: str = "", warehouse: str = "", config: Mapping[str, str] | None = None) -> SparkSession:
@@ -172,6 +193,12 @@ def _start_quietly(master: str, options: Mapping[str, str], defaults: Mapping[st
     full = SparkConf(_jvm=gateway.jvm).setAll(conf.getAll())
     for key, value in defaults.items():
         full.setIfMissing(key, value)
+    if runs_locally(full.get("spark.master", "local[*]")) and not full.contains(PAGE_SIZE):
+        heap = gateway.jvm.org.apache.spark.network.util.JavaUtils.byteStringAsBytes(
+            full.get("spark.driver.memory", "1g")
+        )
+        full.set(PAGE_SIZE, local_page_size(heap))  # the tasks' memory manager
+        gateway.jvm.java.lang.System.setProperty(PAGE_SIZE, full.get(PAGE_SIZE))  # the broadcasts' own
     SparkContext(conf=full, gateway=gateway)
 
 

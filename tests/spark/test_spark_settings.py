@@ -24,6 +24,7 @@ KEYS = (
     "spark.sql.parser.manageParserCaches",
     "spark.sql.parser.parserDfaCacheFlushRatio",
     "spark.sql.adaptive.enabled",
+    "spark.buffer.pageSize",
 )
 PROBE = f"""
 import json, sys
@@ -32,6 +33,9 @@ from pipelines.engines.spark import engine_for
 engine = engine_for(sys.argv[1], "", Path("audit.duckdb"))
 settings = {{key: engine.spark.conf.get(key) for key in {KEYS!r}}}
 settings["master"] = engine.spark.sparkContext.master
+# what the driver builds a broadcast's table with (a memory manager reading the JVM's properties)
+system = engine.spark.sparkContext._jvm.java.lang.System
+settings["pageSize property"] = system.getProperty("spark.buffer.pageSize")
 settings["staged beside the database"] = engine.beside is not None
 print(json.dumps(settings))
 """
@@ -71,6 +75,8 @@ def test_spark_defaults_conf_wins_over_the_local_defaults_but_not_over_utc(tmp_p
         "spark.sql.parser.manageParserCaches": "true",
         "spark.sql.parser.parserDfaCacheFlushRatio": "10",
         "spark.sql.adaptive.enabled": "false",  # a local master's default
+        "spark.buffer.pageSize": "1m",  # a local master's, for a 1 GB driver heap
+        "pageSize property": "1m",
         "master": "local[1]",
         "staged beside the database": True,
     }
@@ -88,6 +94,29 @@ def test_adaptive_execution_given_by_spark_defaults_conf_stays_on_with_a_local_m
     settings = settings_in_force("", tmp_path, "spark.sql.adaptive.enabled true\n")
     assert settings["master"] == "local[1]"
     assert settings["spark.sql.adaptive.enabled"] == "true"
+
+
+def test_a_local_masters_page_grows_with_the_driver_heap_unless_a_setting_gives_one(tmp_path: Path) -> None:
+    """The driver builds every broadcast join's table in pages of 64 MB unless the JVM's properties
+    say otherwise (pipelines/engines/spark.py PAGE_SIZE): a local run gets a 1024th of the driver's
+    heap instead (4 MB for 3 GB), in its settings and its properties, and a page size the
+    launcher's settings give is kept."""
+    bigger = settings_in_force("", tmp_path, "spark.driver.memory 3g\n")
+    assert (bigger["spark.buffer.pageSize"], bigger["pageSize property"]) == ("4m", "4m")
+    given = settings_in_force("", tmp_path, "spark.buffer.pageSize 8m\n")
+    assert (given["spark.buffer.pageSize"], given["pageSize property"]) == ("8m", "8m")
+
+
+def test_the_local_page_is_a_1024th_of_the_heap_between_1_and_64_mb() -> None:
+    """At most 8192 pages per task: the page keeps that bound at eight heaps, and stays within the
+    sizes Spark itself would choose."""
+    pytest.importorskip("pyspark", reason="the [spark] extra is not installed")
+    from pipelines.engines.spark import local_page_size
+
+    gib = 1 << 30
+    assert [local_page_size(h) for h in (gib // 2, gib, 3 * gib, 4 * gib, 16 * gib, 64 * gib, 200 * gib)] == [
+        "1m", "1m", "4m", "4m", "16m", "64m", "64m",
+    ]  # fmt: skip
 
 
 def test_adaptive_execution_is_a_local_default_only() -> None:
