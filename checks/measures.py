@@ -115,12 +115,14 @@ def data_fingerprints(con: duckdb.DuckDBPyConnection, months: Sequence[date]) ->
     rows = con.execute(
         f"""
         WITH events AS (
-            -- a result's _run_id moves to each run whose export restates it too (a corrected one)
+            -- a result's _run_id moves to each run whose export restates it too (a corrected one),
+            -- and its name is no part of what it says (a stored row takes the name it is sent
+            -- with, ingest._name_stored): neither changes a month
             SELECT patient_id, CAST(collected_at AS DATE) AS d, hash(l)::HUGEINT AS h
-            FROM (SELECT * EXCLUDE (_run_id) FROM src_labs) l
+            FROM (SELECT * EXCLUDE (_run_id, result_id) FROM src_labs) l
             -- a prescription's _run_id moves to each run whose export restates it (ingest._restate)
             UNION ALL SELECT patient_id, start_date, hash(p)::HUGEINT
-            FROM (SELECT * EXCLUDE (_run_id) FROM src_prescriptions) p
+            FROM (SELECT * EXCLUDE (_run_id, prescription_id) FROM src_prescriptions) p
             UNION ALL SELECT patient_id, recorded_at, hash(x)::HUGEINT FROM src_diagnoses x
         ),
         first_dated AS (SELECT patient_id, coalesce(min(d), DATE '0001-01-01') AS d FROM events GROUP BY 1),
