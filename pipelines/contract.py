@@ -19,9 +19,9 @@ from pipelines import rules
 from pipelines.rules import Rule
 
 # A row's skip reason (`_skip`, set by a format's staging SQL) beginning so says the record is no
-# valid record any more (a FHIR Observation entered-in-error or cancelled): the fact it names
-# (TableContract.named_by) is withdrawn, every stored version superseded (pipelines/ingest.py
-# _withdraw), until an export sends it again.
+# valid record any more (a FHIR Observation or MedicationRequest entered-in-error or cancelled):
+# the fact it names (TableContract.named_by) is withdrawn, every stored version superseded
+# (pipelines/ingest.py _withdraw), until an export sends it again.
 WITHDRAWING_SKIP_PREFIX = "status "
 
 
@@ -50,20 +50,22 @@ class TableContract:
     # Stored columns derived from others, and so no part of a row's identity.
     derived: tuple[str, ...] = ()
     # The stored column by which the source names a row without stating anything about it (a
-    # lab result's result_id), and so no part of its identity either: a database written before the
-    # column existed holds the same rows without it, and a night that sends them with it adds
-    # nothing. A row sent with a name is a fact with versions (fact_key, fact_when); one without is
-    # a fact of its own. Empty: the source names no row.
+    # lab result's result_id, a prescription's prescription_id), and so no part of its identity
+    # either: a database written before the column existed holds the same rows without it, and a
+    # night that sends them with it adds nothing. A row sent with a name is a fact with versions,
+    # told apart by patient and name (name_key, fact_when), whatever else a later export says of it
+    # (a corrected value, a drug recoded by a new vocabulary); one without is told apart by fact_key.
+    # Empty: the source names no row.
     named_by: str = ""
     # Stored columns computed from the staged columns after staging (an SQL expression each), not
     # in stage_<table>.sql, whose projection must keep the file's order (see stage_labs.sql).
     computed: Mapping[str, str] = field(default_factory=dict)
-    # The columns (or SQL expressions of them) naming one fact whose other columns a later export
-    # may state otherwise (a patient: their death, site; a prescription, by patient, drug, codes and
-    # start: its end). The latest export's statement counts: a stored version re-sent unchanged is
-    # restated by this run (its _run_id moves to it, pipelines/ingest.py _restate) though not loaded
-    # again, so a death recorded in error and then undone ends undone. Empty: rows are facts of
-    # their own.
+    # For a row without a name (named_by): the columns (or SQL expressions of them) naming one fact
+    # whose other columns a later export may state otherwise (a patient: their death, site; a
+    # prescription, by patient, drug, codes and start: its end). The latest export's statement
+    # counts: a stored version re-sent unchanged is restated by this run (its _run_id moves to it,
+    # pipelines/ingest.py _restate) though not loaded again, so a death recorded in error and then
+    # undone ends undone. Empty: unnamed rows are facts of their own (a lab result without an id).
     fact_key: tuple[str, ...] = ()
     # The storage table marks the versions of a fact the latest export did not state `_superseded`
     # (kept, not read: current_prescriptions); without it, the reader picks the latest (patient_state).
@@ -77,14 +79,19 @@ class TableContract:
 
     @property
     def fact_when(self) -> str:
-        """The SQL condition a row meets to be a fact with versions (fact_key): named, when the
-        contract names rows (named_by); empty, every row is."""
+        """The SQL condition a row meets to be a fact told apart by its name (name_key): named,
+        when the contract names rows (named_by); empty when it names none."""
         return f"{self.named_by} IS NOT NULL" if self.named_by else ""
 
     @property
+    def name_key(self) -> tuple[str, ...]:
+        """The columns naming a fact a row names (named_by): its patient and its name."""
+        return ("patient_id", self.named_by) if self.named_by else ()
+
+    @property
     def restated(self) -> bool:
-        """Whether a later export's statement of a fact replaces an earlier one (fact_key)."""
-        return bool(self.fact_key)
+        """Whether a later export's statement of a fact replaces an earlier one (fact_key, name_key)."""
+        return bool(self.fact_key or self.named_by)
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -166,11 +173,10 @@ LABS = TableContract(
         "result_id",
     ),
     computed={"value_comparator": "result_comparator(value_text)"},
-    named_by="result_id",
+    named_by="result_id",  # a result without one is a fact of its own (no fact_key)
     identity_date="collected_at",
     dates=("collected_at",),
     event_date="collected_at",
-    fact_key=("patient_id", "result_id"),
     supersedes=True,
 )
 
@@ -180,7 +186,9 @@ PRESCRIPTIONS = TableContract(
     required=("patient_id", "drug_name", "start_date"),
     # stopped: the source says the drug was stopped (FHIR status 'stopped', a GP system's
     # discontinued flag): its end date is a stop, not the end of an issue (no refill gap)
-    optional=("rxnorm_code", "atc_code", "end_date", "days_supply", "stopped"),
+    # prescription_id: the source's name for the prescription (an OMOP exposure's source record, a
+    # FHIR MedicationRequest's id), by which a later export's version of it replaces the one before
+    optional=("rxnorm_code", "atc_code", "end_date", "days_supply", "stopped", "prescription_id"),
     text={
         "start_date": "start_date_text",
         "end_date": "end_date_text",
@@ -198,13 +206,18 @@ PRESCRIPTIONS = TableContract(
         "days_supply",
         "end_effective",
         "stopped",
+        "prescription_id",
     ),
     derived=("end_effective",),  # end_date, else start_date + days_supply, else start_date if stopped
     identity_date="start_date",
     dates=("start_date", "end_date", "end_effective"),
     event_date="start_date",
-    # the drug by its name in any case: a system upgrade re-sending every name in capitals restates
-    # the same prescriptions (an SQL expression: fact_key is only ever hashed)
+    # a prescription sent without a name (prescription_id) is one fact by patient, drug, codes and
+    # start, the drug by its name in any case: a system upgrade re-sending every name in capitals
+    # restates the same prescriptions (an SQL expression: fact_key is only ever hashed). One sent
+    # with a name is one fact by patient and name: a CDM refreshed with a new vocabulary recodes
+    # every drug, and the recoded exposure is the same prescription, restated
+    named_by="prescription_id",
     fact_key=("patient_id", "lower(drug_name)", "rxnorm_code", "atc_code", "start_date"),
     supersedes=True,
 )

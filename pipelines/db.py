@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 SQL_DIR = Path(__file__).parent / "sql"
 REFERENCE_DIR = Path(__file__).parent / "reference"
 CODELIST_DIR = Path(checks.__file__).parent / "codelists"
-SCHEMA_VERSION = 13  # 2: labs became a view over lab_results and lab_concepts; 3: death, censored
+SCHEMA_VERSION = 14  # 2: labs became a view over lab_results and lab_concepts; 3: death, censored
 # results, skipped and noted rows; 4: the run's verdicts stored with it (new nullable columns, added
 # by schema.sql); 5: runs.kind, scheduled or ad hoc (earlier runs count as scheduled); 6: reviews,
 # review_outcomes and check_results' counts with exceptions (issue 20); 7: measures and
@@ -37,7 +37,9 @@ SCHEMA_VERSION = 13  # 2: labs became a view over lab_results and lab_concepts; 
 # longer open-ended: stored rows are migrated (a later export's same row is a duplicate, not reloaded);
 # 13: patients.registered_until and deregistered, check_exclusions.registered_until and
 # check_results.deregistered_excluded (added by schema.sql): a version-12 binary would audit patients
-# who left the practice, so it must refuse it
+# who left the practice, so it must refuse it; 14: prescriptions.prescription_id (added by
+# schema.sql), by which a named prescription's later versions supersede it: a version-13 binary
+# would load a recoded drug beside the version it replaces, so it must refuse it
 LAB_KEY_SOURCES = ("typed_labs", "lab_results")  # tables refresh_lab_concepts may read keys from
 
 

@@ -966,7 +966,8 @@ def _load(
         con.execute(f"SELECT 1 FROM loadable_{table} WHERE {spec.fact_when} LIMIT 1").fetchall()  # noqa: S608
     )
     if named:  # before the insert: a row sent with the name of a stored unnamed one is that row
-        _name_stored(con, spec, in_dates if overlaps else "false", {"lo": lo, "hi": hi} if overlaps else {})
+        bounds = {"lo": lo, "hi": hi} if overlaps else {}
+        _name_stored(con, spec, in_dates if overlaps else "false", bounds, restate)
     new_only = _new_only(spec, in_range, named) if overlaps else ""
     params = {"run": run_id} | ({"lo": lo, "hi": hi} if overlaps else {})
     con.execute(
@@ -980,7 +981,7 @@ def _load(
     after = scalar(con, f"SELECT count(*) FROM {target}")  # noqa: S608
     if named:
         _restate_named(con, spec, run_id, restate)
-    elif spec.restated and overlaps and not spec.fact_when:
+    if spec.fact_key and overlaps and _sends_unnamed(con, spec):  # a patient, an unnamed prescription
         _restate(con, spec, run_id, in_dates, {"lo": lo, "hi": hi}, restate)
     if spec.fact_when and restate:
         _withdraw(con, spec)
@@ -990,14 +991,24 @@ def _load(
     result.rows_duplicate = result.rows_read - result.rows_rejected - result.rows_skipped - result.rows_loaded
 
 
+def _sends_unnamed(con: duckdb.DuckDBPyConnection, spec: TableContract) -> bool:
+    """Whether the export sends a row without a name (TableContract.named_by; every row, for a
+    contract that names none): only those are restated by their content (_restate)."""
+    if not spec.named_by:
+        return True
+    unnamed = f"SELECT 1 FROM loadable_{spec.table} WHERE {spec.named_by} IS NULL LIMIT 1"  # noqa: S608
+    return bool(con.execute(unnamed).fetchall())
+
+
 def _new_only(spec: TableContract, in_range: str, named: bool) -> str:
     """The condition keeping the rows not already stored (contract identifiers only).
 
     A row is stored already when a stored row has its identity. For an export naming its rows
-    (TableContract.named_by: a lab result's result_id), the name counts as well: two results of one
-    patient, time, test and value under two ids are two results, so a named row is stored already
-    only when a stored row has its identity and its name (a stored row without a name has taken it
-    first, _name_stored); an unnamed row, when a stored row has its identity, named or not."""
+    (TableContract.named_by: a lab result's result_id, a prescription's prescription_id), the name
+    counts as well: two results of one patient, time, test and value under two ids are two
+    results, so a named row is stored already only when a stored row has its identity and its name
+    (a stored row without a name, or under one the export no longer sends, has taken it first,
+    _name_stored); an unnamed row, when a stored row has its identity, named or not."""
     identity = ", ".join(spec.identity)
     if not named:
         return f"AND hash({identity}) NOT IN (SELECT hash({identity}) {in_range})"
@@ -1008,36 +1019,62 @@ def _new_only(spec: TableContract, in_range: str, named: bool) -> str:
     )
 
 
-def _name_stored(con: duckdb.DuckDBPyConnection, spec: TableContract, in_dates: str, bounds: dict) -> None:
-    """A stored row without a name (TableContract.named_by) that this export sends with one takes it:
-    results loaded before the source's result_id was read (a database from schema 10, an export
-    that left the column out) become the facts a later correction replaces. Rows pair one to one:
-    two identical unnamed rows sent as R1 and R2 take one name each; a third sent as R3 is a result
-    of its own. The rows named are kept in `named_rows` for _restate_named (a result stored named
-    and unnamed in two versions has two versions once named). Costs nothing once every stored row
-    in the export's date range has its name."""
+def _name_stored(
+    con: duckdb.DuckDBPyConnection, spec: TableContract, in_dates: str, bounds: dict, restate: bool
+) -> None:
+    """A stored row without a name (TableContract.named_by) that this export sends with one takes
+    it: rows loaded before the source's result_id or prescription_id was read (a database from
+    before it, an export that left the column out) become the facts a later version replaces.
+
+    Rows pair by identity one to one: two identical unnamed rows sent as R1 and R2 take one name
+    each; a third sent as R3 is a fact of its own. A scheduled run then pairs, for a contract with a
+    fact_key (a prescription), an unnamed row whose identity the export does not send by that key
+    with the one name the export sends the key under, a name no stored row of the patient has yet
+    and the key sent under no other name and without one: a prescription stored open and unnamed,
+    sent named and ended on the night the names arrive, is one prescription, ended. The rows named
+    are kept in `named_rows` for _restate_named (a fact stored named and unnamed in two versions has
+    two versions once named). Costs nothing once every stored row in the export's date range has
+    its name."""
     target, identity, name = spec.storage_table, ", ".join(spec.identity), spec.named_by
-    full = ", ".join((*spec.identity, name))
+    full, loadable = ", ".join((*spec.identity, name)), f"loadable_{spec.table}"
     unnamed = f"FROM {target} WHERE {in_dates} AND {name} IS NULL"  # contract identifiers only
+    con.execute("CREATE OR REPLACE TEMP TABLE named_rows (_row BIGINT, _name VARCHAR)")
     if not con.execute(f"SELECT 1 {unnamed} LIMIT 1", bounds).fetchall():
-        con.execute("CREATE OR REPLACE TEMP TABLE named_rows (_row BIGINT)")
         return
     con.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE named_rows AS
+        INSERT INTO named_rows
         SELECT s._row, n._name
         FROM (SELECT rowid AS _row, hash({identity}) AS _identity,
                      row_number() OVER (PARTITION BY hash({identity}) ORDER BY rowid) AS _nth
               {unnamed}) s
         JOIN (SELECT hash({identity}) AS _identity, {name} AS _name,
                      row_number() OVER (PARTITION BY hash({identity}) ORDER BY {name}) AS _nth
-              FROM loadable_{spec.table}
+              FROM {loadable}
               WHERE {name} IS NOT NULL
                 AND hash({full}) NOT IN (SELECT hash({full}) FROM {target} WHERE {in_dates})) n
         USING (_identity, _nth)
         """,  # noqa: S608 - contract identifiers; values bound
         bounds,
     )
+    if spec.fact_key and restate:
+        fact, key = ", ".join(spec.fact_key), ", ".join(spec.name_key)
+        con.execute(
+            f"""
+            INSERT INTO named_rows
+            SELECT s._row, n._name
+            FROM (SELECT rowid AS _row, hash({fact}) AS _fact {unnamed}
+                    AND rowid NOT IN (SELECT _row FROM named_rows)
+                    AND hash({identity}) NOT IN (SELECT hash({identity}) FROM {loadable})) s
+            JOIN (SELECT hash({fact}) AS _fact, min({name}) AS _name FROM {loadable}
+                  GROUP BY 1
+                  HAVING count(DISTINCT {name}) = 1 AND count(*) FILTER ({name} IS NULL) = 0
+                     AND hash(min(patient_id), min({name})) NOT IN
+                         (SELECT hash({key}) FROM {target} WHERE {name} IS NOT NULL)) n
+            USING (_fact)
+            """,  # noqa: S608 - contract identifiers; values bound
+            bounds,
+        )
     con.execute(f"UPDATE {target} SET {name} = p._name FROM named_rows p WHERE {target}.rowid = p._row")  # noqa: S608
 
 
@@ -1054,36 +1091,43 @@ def _restate(
     this export sends are the current ones, the fact's other stored versions `_superseded` (kept,
     not read). Only facts stored in more than one version are touched: a fact that never changed
     (nearly all, on a nightly export) has nothing to restate, and costs no write. Facts this export
-    does not mention (a rolling window that has moved on) are left as they are."""
+    does not mention (a rolling window that has moved on) are left as they are. Only rows without
+    a name (TableContract.named_by): a named one is restated by its name (_restate_named), and an
+    unnamed statement of a prescription stored under a name (an export that sends the name on some
+    nights only) is a version of its own. An ad-hoc run's unnamed version of a stored fact, named
+    or not, is no current version."""
     table, target = spec.table, spec.storage_table
     identity, key = ", ".join(spec.identity), ", ".join(spec.fact_key)
+    unnamed = f"{spec.named_by} IS NULL" if spec.named_by else "true"
+    dated = f"{in_dates} AND {unnamed}"
     if not restate:  # an ad-hoc run (an analyst's older export, say) never rolls the nightly back:
         if spec.supersedes:  # a version it adds of a fact already stored is no current version
             con.execute(
-                f"UPDATE {target} SET _superseded = true WHERE _run_id = $run "  # noqa: S608
+                f"UPDATE {target} SET _superseded = true WHERE _run_id = $run AND {unnamed} "  # noqa: S608
                 f"AND hash({key}) IN (SELECT hash({key}) FROM {target} WHERE _run_id <> $run AND {in_dates})",
                 {"run": run_id} | bounds,
             )
         return
     versioned = (  # contract identifiers only
-        f"hash({key}) IN (SELECT hash({key}) FROM {target} WHERE {in_dates} "  # noqa: S608
+        f"hash({key}) IN (SELECT hash({key}) FROM {target} WHERE {dated} "  # noqa: S608
         "GROUP BY 1 HAVING count(*) > 1)"
     )
     con.execute(
-        f"UPDATE {target} SET _run_id = $run WHERE _run_id <> $run AND {in_dates} AND {versioned} "  # noqa: S608
-        f"AND hash({identity}) IN (SELECT hash({identity}) FROM loadable_{table})",
+        f"UPDATE {target} SET _run_id = $run WHERE _run_id <> $run AND {dated} AND {versioned} "  # noqa: S608
+        f"AND hash({identity}) IN (SELECT hash({identity}) FROM loadable_{table} WHERE {unnamed})",
         {"run": run_id} | bounds,
     )
     if spec.supersedes:
         con.execute(
-            f"UPDATE {target} SET _superseded = (_run_id <> $run) WHERE {in_dates} AND {versioned} "  # noqa: S608
-            f"AND hash({key}) IN (SELECT hash({key}) FROM loadable_{table})",
+            f"UPDATE {target} SET _superseded = (_run_id <> $run) WHERE {dated} AND {versioned} "  # noqa: S608
+            f"AND hash({key}) IN (SELECT hash({key}) FROM loadable_{table} WHERE {unnamed})",
             {"run": run_id} | bounds,
         )
 
 
 def _restate_named(con: duckdb.DuckDBPyConnection, spec: TableContract, run_id: str, restate: bool) -> None:
-    """_restate for the facts an export names (TableContract.fact_when: a lab result's result_id),
+    """_restate for the facts an export names (TableContract.fact_when: a lab result's result_id, a
+    prescription's prescription_id; TableContract.name_key),
     whose versions are found by their name at any date: a corrected result may carry a corrected
     collection time, outside the export's date range.
 
@@ -1095,7 +1139,7 @@ def _restate_named(con: duckdb.DuckDBPyConnection, spec: TableContract, run_id: 
     of every stored result (measured: 2-3 s per 30 M named results on two busy cores). An ad-hoc run
     only marks a version it adds of a fact already stored as not current."""
     table, target, when = spec.table, spec.storage_table, spec.fact_when
-    key, full = ", ".join(spec.fact_key), ", ".join((*spec.identity, spec.named_by))
+    key, full = ", ".join(spec.name_key), ", ".join((*spec.identity, spec.named_by))
     params = {"run": run_id}
     if not restate:
         con.execute("DROP TABLE IF EXISTS named_rows")
@@ -1149,7 +1193,7 @@ def _withdraw(con: duckdb.DuckDBPyConnection, spec: TableContract) -> None:
     `_superseded`, unless the export also sends a version to audit. The latest statement counts here
     as it does for a corrected value; a later export that sends the result again restates it
     (_restate_named). Only scheduled runs withdraw, as only they restate."""
-    table, target, key = spec.table, spec.storage_table, ", ".join(spec.fact_key)
+    table, target, key = spec.table, spec.storage_table, ", ".join(spec.name_key)
     withdrawn = f"SELECT hash({key}) FROM typed_{table} WHERE {WITHDRAWING_SKIP} AND {spec.fact_when}"  # noqa: S608
     if not con.execute(f"{withdrawn} LIMIT 1").fetchall():
         return

@@ -42,7 +42,10 @@ Mapping (FHIR R4, hl7.org/fhir/R4 and the Bulk Data Access IG, hl7.org/fhir/uv/b
   Synthea's requests carry only authoredOn, and read as ongoing every drug a patient was ever
   prescribed would be active today; its last update is no clinical date (a bulk load sets it on
   every resource). Stopped or held with neither, it ends at its last update (no refill gap
-  follows). A request with doNotPerform true is skipped.
+  follows). A request with doNotPerform true is skipped. The resource's type and `id`
+  ('MedicationRequest/123') are the prescription's `prescription_id`: a later export's version of it
+  (recoded, given its stop) replaces the one stored, and one now entered-in-error, cancelled or
+  draft (a statement: not-taken or intended) withdraws it.
 - Condition -> diagnoses: one row per coding in ICD-10-CM, WHO ICD-10, SNOMED CT or ICD-9-CM (EHRs
   code a problem in SNOMED CT and ICD-10-CM at once; each codelist sees the coding it lists), else
   one row of its first coding; onsetDateTime (else onsetPeriod.start, recordedDate). Resolved at
@@ -250,8 +253,9 @@ CATEGORIES = """flatten(list_transform(json_list(j->'$.category'),
 
 def _status_skip(field: str) -> str:
     """The skip reason of a resource whose `field` ('status', 'verificationStatus') says it is not
-    a valid record ('status cancelled'). An Observation skipped for its status so withdraws the
-    result its id names: the reason begins with contract.WITHDRAWING_SKIP_PREFIX."""
+    a valid record ('status cancelled'). An Observation, MedicationRequest or MedicationStatement
+    skipped for its status so withdraws the result or prescription its id names: the reason begins
+    with contract.WITHDRAWING_SKIP_PREFIX."""
     if field == "status":
         return f"'{WITHDRAWING_SKIP_PREFIX}' || {STATUS}"
     return f"'verification status ' || {VERIFICATION}"
@@ -442,9 +446,12 @@ MEDICATIONS = """LEFT JOIN (SELECT j->>'$.id' AS id, first(j->'$.code') AS code
 NO_MEDICATIONS = "(SELECT NULL::JSON AS j WHERE false)"  # an export without Medication files
 
 
-def _drug() -> str:
-    """The patient and drug columns of a request or statement."""
+def _drug(resource: str) -> str:
+    """The patient and drug columns of a request or statement (`resource`, its type), and its name:
+    a later export's version of the resource (recoded, stopped, entered in error) restates it. The
+    type is part of the name, as an id is unique only within its type."""
     return f"""{PATIENT_ID} AS patient_id,
+       '{resource}/' || (j->>'$.id') AS prescription_id,
        coalesce({_first_display(MEDICATION, "rxnorm")}, j->>'$.medicationReference.display') AS drug_name,
        {_coding(MEDICATION, "rxnorm")} AS rxnorm_code,
        {_coding(MEDICATION, "atc")} AS atc_code"""
@@ -541,7 +548,7 @@ BOUNDS_END = f"""CASE WHEN len(list_filter(steps, lambda s: s.end IS NULL AND s.
 REQUEST_END = f"coalesce({BOUNDS_END}, j->>'$.dispenseRequest.validityPeriod.end')"
 
 REQUESTS = f"""
-SELECT {_drug()},
+SELECT {_drug("MedicationRequest")},
        {REQUEST_START} AS start_date,
        {_end(REQUEST_START, f"({REQUEST_END})", SUPPLY_DAYS)} AS end_date,
        {SUPPLY_TEXT} AS days_supply,
@@ -566,7 +573,7 @@ STATEMENT_START = _first_day(
     "coalesce(j->>'$.effectivePeriod.start', j->>'$.effectiveDateTime', j->>'$.dateAsserted')"
 )
 STATEMENTS = f"""
-SELECT {_drug()},
+SELECT {_drug("MedicationStatement")},
        {STATEMENT_START} AS start_date,
        {_end(STATEMENT_START, "(j->>'$.effectivePeriod.end')")} AS end_date,
        NULL::VARCHAR AS days_supply,

@@ -183,7 +183,10 @@ SELECT subject_id AS patient_id, drug || {{route_form}} AS drug_name, NULL::VARC
        NULL::VARCHAR AS atc_code, starttime AS start_date,
        CASE WHEN stop_ts < start_ts OR nullif(trim(stoptime), '') IS NULL THEN fallback
             ELSE stoptime END AS end_date,
-       NULL::VARCHAR AS days_supply, NULL::VARCHAR AS stopped, _note
+       NULL::VARCHAR AS days_supply, NULL::VARCHAR AS stopped, _note,
+       -- no name: MIMIC-IV is released whole, never re-sent with a prescription restated (and a
+       -- pharmacy_id may stand for several rows of one order)
+       NULL::VARCHAR AS prescription_id
 FROM ended
 """  # noqa: S608 - constant fragments, values bound
 NOTES: dict[str, dict[str, tuple[str, str]]] = {

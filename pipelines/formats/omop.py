@@ -311,7 +311,17 @@ SELECTS = {
                -- completed'); else not said: an end before the supply's last day is read as a stop
                -- (OMOP's convention: end = start + days_supply - 1 when the supply runs out)
                CASE WHEN nullif(trim({stop_reason}), '') IS NOT NULL THEN 'true' END AS stopped,
-               CASE WHEN d._renewed_days IS NOT NULL THEN 'renewal_length' END AS _note
+               CASE WHEN d._renewed_days IS NOT NULL THEN 'renewal_length' END AS _note,
+               -- one prescription by what the source recorded: its start and its drug as the source
+               -- names it (drug_source_value, else drug_source_concept_id, as `drugs` above), whatever
+               -- concept a vocabulary release maps it to (a later export's row recoded, or given its
+               -- stop, replaces this one), record type or id an ETL gives it (an ETL numbering its
+               -- rows renumbers them at each rebuild); none when the source names no drug (the
+               -- content key, as before: patient, drug, codes, start)
+               'source | ' || coalesce(strftime(d._start, '%Y-%m-%d'), '') || ' | '
+                   || coalesce(nullif(trim({drug_source_value}), ''),
+                               'concept ' || nullif(nullif(trim({drug_source_concept_id}), ''), '0'))
+                   AS prescription_id
         FROM renewals d
         LEFT JOIN concept c ON c.concept_id = d.drug_concept_id AND c.concept_id <> '0'
         LEFT JOIN concept s ON s.concept_id = {drug_source_concept_id} AND s.concept_id <> '0'

@@ -94,6 +94,7 @@ TABLES: dict[str, tuple[str, tuple[str, ...], bool, dict[str, str]]] = {
             # still taken (its exporter leaves STOP empty only for a medication active at the end of
             # the simulation): not stopped, so no check assumes a length for it (course_end)
             "stopped": "CASE WHEN nullif(trim({stop}), '') IS NULL THEN 'no' END",
+            "prescription_id": "NULL",  # medications.csv names no prescription: patient, drug, start
         },
     ),
     "diagnoses": (

@@ -165,6 +165,10 @@ CREATE TABLE IF NOT EXISTS prescriptions (
 );
 ALTER TABLE prescriptions ADD COLUMN IF NOT EXISTS _superseded BOOLEAN DEFAULT false;
 ALTER TABLE prescriptions ADD COLUMN IF NOT EXISTS stopped BOOLEAN;
+-- The source's name for the prescription (an OMOP exposure's source record, a FHIR MedicationRequest's or
+-- MedicationStatement's id, a generic export's prescription_id), when it gives one: a later export's
+-- version of it, recoded or restated, supersedes this one. Schema 14.
+ALTER TABLE prescriptions ADD COLUMN IF NOT EXISTS prescription_id VARCHAR;
 
 CREATE TABLE IF NOT EXISTS diagnoses (
     patient_id    VARCHAR NOT NULL,

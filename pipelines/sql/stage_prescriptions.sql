@@ -22,5 +22,6 @@ SELECT
         CASE WHEN yes_no(stopped) THEN export_date(start_date) END
     ) AS end_effective,
     clean(stopped) AS stopped_text,
-    yes_no(stopped) AS stopped  -- NULL: not said, or not a yes/no value (a soft rule notes it)
+    yes_no(stopped) AS stopped,  -- NULL: not said, or not a yes/no value (a soft rule notes it)
+    clean(prescription_id) AS prescription_id  -- the source's name for the prescription, if it gives one
 FROM raw

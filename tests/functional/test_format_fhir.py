@@ -1067,3 +1067,68 @@ def test_an_amended_observation_replaces_the_version_before_and_one_entered_in_e
     assert current() == [("egfr", 38.0), ("potassium", 4.1)]
     assert flagged(db, "nsaid_kidney_disease") == {"p1"}
     assert rows(tmp_path, "SELECT count(*) FROM lab_results") == [(3,)]  # every version kept
+
+
+def test_a_medication_request_is_one_prescription_by_its_id_and_one_entered_in_error_withdraws_it(tmp_path):
+    """A MedicationRequest is one prescription by its id (its type with it: p2's MedicationStatement
+    m2 shares the request's id, and is not withdrawn with it, nor keeps it from being withdrawn).
+    Night 2 sends m1 recoded (a new RxNorm concept, the same ibuprofen) and stopped on 20
+    September: it replaces night 1's open request, so the CKD patient is no longer flagged (read as
+    a new prescription beside the old, the open one ran on). Night 3 sends m2 entered-in-error:
+    withdrawn from the audit; night 4 sends it active again: back."""
+    old = concept(RXNORM, "197805", "Ibuprofen 400 MG Oral Tablet")
+    recoded = concept(RXNORM, "310965", "ibuprofen 400 MG Oral Tablet")
+    statement = {
+        "resourceType": "MedicationStatement", "id": "m2", "status": "active",
+        "medicationCodeableConcept": concept(RXNORM, "197361", "amlodipine 5 MG Oral Tablet"),
+        "subject": {"reference": "Patient/p2"}, "effectiveDateTime": "2026-09-01",
+    }  # fmt: skip
+
+    def export(name, m1, m1_status, m2_status):
+        m1_end = {} if m1_status == "active" else {"meta": {"lastUpdated": "2026-09-20T06:00:00Z"}}
+        return write_fhir(
+            tmp_path / name,
+            {
+                "Patient.ndjson": [patient("p1", "1950-03-01", "female"),
+                                   patient("p2", "1948-05-01", "male")],
+                "Observation.ndjson": [obs("k1", "p1", "2823-3", 4.1, "mmol/L", "2026-10-29T09:00:00Z")],
+                "MedicationRequest.ndjson": [
+                    medreq("m1", "p1", m1, "2026-09-01", status=m1_status, **m1_end),
+                    medreq("m2", "p2", old, "2026-09-01", status=m2_status),
+                ],
+                "MedicationStatement.ndjson": [statement],
+                "Condition.ndjson": [condition("c1", "p1", ICD10, "N18.4", "2020-01-01"),
+                                     condition("c2", "p2", ICD10, "N18.4", "2020-01-01")],
+            },
+            broken_line=False,
+        )  # fmt: skip
+
+    db = tmp_path / "audit.duckdb"
+
+    def current():
+        return rows(
+            tmp_path,
+            "SELECT prescription_id, rxnorm_code, end_date::VARCHAR FROM current_prescriptions ORDER BY 1",
+        )
+
+    night(tmp_path, "2026-11-02", export("n1", old, "active", "active"))
+    assert current() == [
+        ("MedicationRequest/m1", "197805", None),
+        ("MedicationRequest/m2", "197805", None),
+        ("MedicationStatement/m2", "197361", None),
+    ]
+    assert flagged(db, "nsaid_kidney_disease") == {"p1", "p2"}
+    night(tmp_path, "2026-11-03", export("n2", recoded, "stopped", "active"))
+    assert current()[0] == ("MedicationRequest/m1", "310965", "2026-09-20")
+    assert flagged(db, "nsaid_kidney_disease") == {"p2"}
+    night(tmp_path, "2026-11-04", export("n3", recoded, "stopped", "entered-in-error"))
+    assert [r[0] for r in current()] == ["MedicationRequest/m1", "MedicationStatement/m2"]
+    assert flagged(db, "nsaid_kidney_disease") == set()
+    night(tmp_path, "2026-11-05", export("n4", recoded, "stopped", "active"))
+    assert [r[0] for r in current()] == [
+        "MedicationRequest/m1",
+        "MedicationRequest/m2",
+        "MedicationStatement/m2",
+    ]
+    assert flagged(db, "nsaid_kidney_disease") == {"p2"}
+    assert rows(tmp_path, "SELECT count(*) FROM prescriptions") == [(4,)]  # every version kept

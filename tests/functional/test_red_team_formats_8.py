@@ -14,7 +14,6 @@ from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
-import pytest
 
 from tests.functional.test_format_fhir import FUROSEMIDE, SCT, coded, medreq, patient, rows, run_small
 from tests.functional.test_format_omop import CDM, write_cdm
@@ -344,24 +343,20 @@ def test_egfr_unit_written_with_a_decimal_comma_is_the_egfr_unit(tmp_path):
 # --- OMOP: a vocabulary change between nights ---------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: a prescription is one fact by patient, drug, codes and start; keying OMOP "
-    "drug_exposure (and FHIR MedicationRequest) by the source's own id, as labs are by result_id, "
-    "is not built, so a recoded drug is a new fact beside the old one",
-)
 def test_omop_a_drug_recoded_by_a_new_vocabulary_is_restated_not_doubled(tmp_path):
-    """A prescription is one fact by patient, drug name, codes and start. An OMOP drug's RxNorm code
+    """An OMOP exposure is one prescription by what the source recorded (person, start, source drug),
+    not by its concept nor by its drug_exposure_id (here renumbered by the rebuilt
+    CDM, 1 then 17, as an ETL numbering its rows does). An OMOP drug's RxNorm code
     comes from the vocabulary (its ingredient through concept_ancestor, else its own concept), so a
     CDM refreshed with concept_ancestor (or a new vocabulary release, or an ETL that now maps a
-    drug it left at concept 0) recodes every drug_exposure: the next night's row is a new fact and
-    the stored one stays current. Here the second night also records the hydrochlorothiazide's stop
-    (verbatim_end_date 1 June): the first night's version still runs to 2027, so the patient stays
-    'on' a diuretic they stopped. One exposure (drug_exposure_id 1) should be one current
-    prescription, as the second night states it."""
+    drug it left at concept 0) recodes every drug_exposure. Keyed by its content, the next night's
+    row was a new fact and the stored one stayed current: here the second night also records the
+    hydrochlorothiazide's stop (verbatim_end_date 1 June), and the first night's version, running to
+    2027, kept the patient 'on' a diuretic they stopped. One exposure is one current prescription,
+    as the second night states it."""
     drugs = {
         False: "1,1,2001,2026-03-01,2027-03-01,,365,310798\n",
-        True: "1,1,2001,2026-03-01,2027-03-01,2026-06-01,365,310798\n",
+        True: "17,1,2001,2026-03-01,2027-03-01,2026-06-01,365,310798\n",
     }
     header = (
         "drug_exposure_id,person_id,drug_concept_id,drug_exposure_start_date,drug_exposure_end_date,"
