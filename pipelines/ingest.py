@@ -1007,8 +1007,8 @@ def _new_only(spec: TableContract, in_range: str, named: bool) -> str:
     (TableContract.named_by: a lab result's result_id, a prescription's prescription_id), the name
     counts as well: two results of one patient, time, test and value under two ids are two
     results, so a named row is stored already only when a stored row has its identity and its name
-    (a stored row without a name, or under one the export no longer sends, has taken it first,
-    _name_stored); an unnamed row, when a stored row has its identity, named or not."""
+    (a stored row without a name has taken it first, _name_stored); an unnamed row, when a stored
+    row has its identity, named or not."""
     identity = ", ".join(spec.identity)
     if not named:
         return f"AND hash({identity}) NOT IN (SELECT hash({identity}) {in_range})"
@@ -1028,10 +1028,11 @@ def _name_stored(
 
     Rows pair by identity one to one: two identical unnamed rows sent as R1 and R2 take one name
     each; a third sent as R3 is a fact of its own. A scheduled run then pairs, for a contract with a
-    fact_key (a prescription), an unnamed row whose identity the export does not send by that key
-    with the one name the export sends the key under, a name no stored row of the patient has yet
-    and the key sent under no other name and without one: a prescription stored open and unnamed,
-    sent named and ended on the night the names arrive, is one prescription, ended. The rows named
+    fact_key (a prescription), each unnamed row whose identity the export does not send with the
+    name the export sends its fact_key under, when the key is sent under that name only (never
+    under another, never without one) and no stored row of the patient has the name yet: a
+    prescription stored open and unnamed, sent named and ended on the night the names arrive, is
+    one prescription, ended. The rows named
     are kept in `named_rows` for _restate_named (a fact stored named and unnamed in two versions has
     two versions once named). Costs nothing once every stored row in the export's date range has
     its name."""
