@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 SQL_DIR = Path(__file__).parent / "sql"
 REFERENCE_DIR = Path(__file__).parent / "reference"
 CODELIST_DIR = Path(checks.__file__).parent / "codelists"
-SCHEMA_VERSION = 14  # 2: labs became a view over lab_results and lab_concepts; 3: death, censored
+SCHEMA_VERSION = 15  # 2: labs became a view over lab_results and lab_concepts; 3: death, censored
 # results, skipped and noted rows; 4: the run's verdicts stored with it (new nullable columns, added
 # by schema.sql); 5: runs.kind, scheduled or ad hoc (earlier runs count as scheduled); 6: reviews,
 # review_outcomes and check_results' counts with exceptions (issue 20); 7: measures and
@@ -39,7 +39,11 @@ SCHEMA_VERSION = 14  # 2: labs became a view over lab_results and lab_concepts; 
 # check_results.deregistered_excluded (added by schema.sql): a version-12 binary would audit patients
 # who left the practice, so it must refuse it; 14: prescriptions.prescription_id (added by
 # schema.sql), by which a named prescription's later versions supersede it: a version-13 binary
-# would load a recoded drug beside the version it replaces, so it must refuse it
+# would load a recoded drug beside the version it replaces, so it must refuse it; 15: an OMOP
+# measurement is named by its source record, not its measurement_id (pipelines/formats/omop.py):
+# stored current results loaded from OMOP lose their id-based name (migrated) and take the new one
+# from the next export that sends them; a version-14 binary would name them by id again and store
+# every result a second time, so it must refuse it
 LAB_KEY_SOURCES = ("typed_labs", "lab_results")  # tables refresh_lab_concepts may read keys from
 
 
@@ -316,6 +320,21 @@ def _migrate(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(
             "UPDATE prescriptions SET end_effective = start_date WHERE stopped AND end_date IS NULL "
             "AND days_supply IS NULL AND end_effective IS NULL"
+        )
+        # before version 15 an OMOP measurement was named by its measurement_id, which an ETL
+        # renumbers at a rebuild: its current version is left unnamed, and the next export that
+        # sends it names it by its source record (pipelines/ingest.py, _name_stored pairs by identity)
+        # (a run of format auto read OMOP when its labs came from a measurement table)
+        con.execute(
+            """UPDATE lab_results l SET result_id = NULL
+            WHERE l.result_id IS NOT NULL AND NOT starts_with(l.result_id, 'source | ')
+              AND NOT coalesce(l._superseded, false)
+              AND l._run_id IN (
+                  SELECT run_id FROM runs WHERE export_format = 'omop'
+                  UNION ALL
+                  SELECT f.run_id FROM run_files f JOIN runs r USING (run_id)
+                  WHERE r.export_format = 'auto' AND f.table_name = 'labs'
+                    AND contains(lower(f.file), 'measurement'))"""
         )
         con.execute("UPDATE schema_version SET version = $v", {"v": SCHEMA_VERSION})
 

@@ -55,7 +55,6 @@ WHOLE_NUMBERS = (
     "days_supply",
     "care_site_id",
     "provider_id",
-    "measurement_id",  # a result's id, matched night to night: '123.0' one night is 123 the next
 )
 # A plain integer (nearly every value) skips the regular expression: a few substring tests cost half
 # as much, and that is paid per id column per row of the largest tables. RE2's \s is these five.
@@ -95,7 +94,6 @@ OPTIONAL = {
     ),
     "measurement": (
         "measurement_datetime",
-        "measurement_id",  # the result's id: a later export's row of the same id replaces it
         "unit_concept_id",
         "unit_source_value",
         "measurement_source_value",
@@ -198,7 +196,21 @@ SELECTS = {
     "labs": """
         WITH concept AS ({one_concept})
         SELECT m.person_id AS patient_id,
-               {measurement_id} AS result_id,  -- a re-sent id with a corrected value replaces it
+               -- one result by what the source recorded: its time and its test as the source names
+               -- it (measurement_source_value, else measurement_source_concept_id, else the standard
+               -- concept), so a later export's row with a corrected value replaces it whatever
+               -- measurement_id an ETL gives it (an ETL numbering its rows renumbers them at each
+               -- rebuild, and the id of one result then names another); results sharing those (two
+               -- draws of one test on a day, in a CDM that records dates only) are versions of one,
+               -- both current while both are sent
+               'source | ' || coalesce(strftime(export_timestamp(
+                                   coalesce(nullif(trim({measurement_datetime}), ''), m.measurement_date)),
+                                   '%Y-%m-%d %H:%M:%S'), '') || ' | '
+                   || coalesce(nullif(trim({measurement_source_value}), ''),
+                               'source concept '
+                                   || nullif(nullif(trim({measurement_source_concept_id}), ''), '0'),
+                               'concept ' || nullif(nullif(trim(m.measurement_concept_id), ''), '0'))
+                   AS result_id,
                coalesce(nullif(trim({measurement_datetime}), ''), m.measurement_date) AS collected_at,
                -- the standard concept's LOINC code, else the source concept's (an ETL that mapped a
                -- local lab code to LOINC only there), else a source value written as a LOINC code

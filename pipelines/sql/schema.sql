@@ -121,7 +121,7 @@ CREATE TABLE IF NOT EXISTS lab_results (
     value_comparator VARCHAR                  -- '<' | '<=' | '>' | '>=' for a censored result, else NULL
 );
 ALTER TABLE lab_results ADD COLUMN IF NOT EXISTS value_comparator VARCHAR;
--- The source's name for the result (FHIR Observation id, OMOP measurement_id, MIMIC labevent_id, a
+-- The source's name for the result (FHIR Observation id, OMOP source record, MIMIC labevent_id, a
 -- generic export's result_id), when it gives one; and whether a later export replaced or withdrew
 -- this version of that result (current_lab_results, views.sql). Schema 11.
 ALTER TABLE lab_results ADD COLUMN IF NOT EXISTS result_id VARCHAR;
