@@ -49,6 +49,7 @@ class RunOutcome:
     kind: str = "scheduled"  # or "ad hoc": kept out of the nightly lifecycle and trends (run_kind.py)
     kind_reasons: tuple[str, ...] = ()  # why ad hoc: "--as-of 2026-06-30", "--checks", "--param ..."
     email_due: bool = False  # asked to send (or write) its summary email once the outputs are in place
+    export_format: str = ""  # the format the export was read as (the one detected, for auto)
 
 
 def record_run(con: duckdb.DuckDBPyConnection, settings: Settings, outcome: RunOutcome) -> None:
@@ -65,7 +66,7 @@ def record_run(con: duckdb.DuckDBPyConnection, settings: Settings, outcome: RunO
             "status": outcome.status,
             "as_of": outcome.as_of,
             "exports": str(settings.exports),
-            "fmt": settings.export_format,
+            "fmt": outcome.export_format or settings.export_format,
             "ver": __version__,
             "settings": json.dumps(
                 settings_record(settings, outcome.as_of) | {"ad_hoc_because": list(outcome.kind_reasons)}

@@ -24,6 +24,7 @@ from pipelines.codelists import codelist_files, paths_of
 from pipelines.db import connect, load_lab_codelists, refresh_lab_concepts, transaction
 from pipelines.due_soon import record_due_soon
 from pipelines.errors import InputError
+from pipelines.formats import format_read
 from pipelines.guards import data_range, date_guards, freshness_warnings, reject_threshold_guard, volume_guard
 from pipelines.ingest import RawSource, duplicate_key_warnings, preflight
 from pipelines.load import in_export_order, load_exports
@@ -85,6 +86,7 @@ def execute_run(
     selected = checks_for(settings, as_of)  # a bad parameter: exit 2, nothing read
     outcome.codelists = codelist_files(settings.local_codelists)  # a bad local file: exit 2, nothing read
     files = preflight(settings.exports, settings.export_format, settings.encoding, settings.date_order)
+    outcome.export_format = format_read(settings.exports, settings.export_format)
     engine = _engine(settings)  # engine = spark: the session starts before anything is loaded
     fresh, committed = not settings.db.exists(), False
     con = connect(settings.db, settings.memory_limit, settings.threads)

@@ -42,9 +42,14 @@ def detect(export_dir: Path) -> str:
     return matches[0]
 
 
+def format_read(export_dir: Path, export_format: str = "auto") -> str:
+    """The format the export is read as: the one named, or (auto) the one its files match."""
+    return detect(export_dir) if export_format == "auto" else export_format
+
+
 def sources_for(export_dir: Path, export_format: str = "auto") -> list:
     """The export's RawSources, with every required file and column checked."""
-    name = detect(export_dir) if export_format == "auto" else export_format
+    name = format_read(export_dir, export_format)
     known = profiles()
     if name not in known:
         raise InputError(f"unknown export format '{name}' (known: auto, {', '.join(sorted(known))})")

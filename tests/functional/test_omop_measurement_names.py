@@ -65,6 +65,8 @@ def test_a_rebuilt_cdm_renumbering_its_measurements_stores_nothing_twice(tmp_pat
     assert _stored(db) == first
     with duckdb.connect(str(db), read_only=True) as con:
         names = con.execute("SELECT DISTINCT result_id FROM lab_results ORDER BY 1").fetchall()
+        # format auto (the nights name none): the run record says which format was read
+        assert con.execute("SELECT DISTINCT export_format FROM runs").fetchall() == [("omop",)]
     assert names == [
         ("source | 2026-09-01 00:00:00 | 2951-2",),
         ("source | 2026-09-01 08:30:00 | 2823-3",),
