@@ -252,6 +252,11 @@ DIAGNOSES = TableContract(
     identity_date="recorded_at",
     dates=("recorded_at", "resolved_at"),
     event_date="recorded_at",
+    # one diagnosis by patient, code and the day it was recorded, whose latest statement counts: a
+    # condition exported open one night and resolved the next (an OMOP condition_end_date, a Synthea
+    # STOP, a FHIR abatement filled in later) is resolved, not also still open
+    fact_key=("patient_id", "code", "code_system", "recorded_at"),
+    supersedes=True,
 )
 
 # The contract tables, in the order an export is read.

@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 SQL_DIR = Path(__file__).parent / "sql"
 REFERENCE_DIR = Path(__file__).parent / "reference"
 CODELIST_DIR = Path(checks.__file__).parent / "codelists"
-SCHEMA_VERSION = 15  # 2: labs became a view over lab_results and lab_concepts; 3: death, censored
+SCHEMA_VERSION = 16  # 2: labs became a view over lab_results and lab_concepts; 3: death, censored
 # results, skipped and noted rows; 4: the run's verdicts stored with it (new nullable columns, added
 # by schema.sql); 5: runs.kind, scheduled or ad hoc (earlier runs count as scheduled); 6: reviews,
 # review_outcomes and check_results' counts with exceptions (issue 20); 7: measures and
@@ -43,7 +43,9 @@ SCHEMA_VERSION = 15  # 2: labs became a view over lab_results and lab_concepts; 
 # measurement is named by its source record, not its measurement_id (pipelines/formats/omop.py):
 # stored current results loaded from OMOP lose their id-based name (migrated) and take the new one
 # from the next export that sends them; a version-14 binary would name them by id again and store
-# every result a second time, so it must refuse it
+# every result a second time, so it must refuse it; 16: diagnoses._superseded (current_diagnoses),
+# added by schema.sql: a version-15 binary would read a resolved condition's open version as still
+# open, so it must refuse it
 LAB_KEY_SOURCES = ("typed_labs", "lab_results")  # tables refresh_lab_concepts may read keys from
 
 

@@ -16,7 +16,7 @@ FROM (
     UNION ALL
     SELECT patient_id, max(start_date) FROM current_prescriptions GROUP BY patient_id
     UNION ALL
-    SELECT patient_id, max(recorded_at) FROM diagnoses GROUP BY patient_id
+    SELECT patient_id, max(recorded_at) FROM current_diagnoses GROUP BY patient_id
 )
 GROUP BY patient_id;
 
@@ -45,4 +45,4 @@ SELECT d.* REPLACE (
     d.recorded_at + s.shift_days AS recorded_at,
     d.resolved_at + s.shift_days AS resolved_at
 )
-FROM diagnoses d JOIN patient_shift s USING (patient_id);
+FROM current_diagnoses d JOIN patient_shift s USING (patient_id);

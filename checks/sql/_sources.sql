@@ -10,4 +10,4 @@ CREATE OR REPLACE TEMP TABLE patient_state_now AS SELECT * FROM patient_state;
 CREATE OR REPLACE TEMP VIEW src_patient_state AS SELECT * FROM patient_state_now;
 CREATE OR REPLACE TEMP VIEW src_labs AS SELECT * FROM labs;
 CREATE OR REPLACE TEMP VIEW src_prescriptions AS SELECT * FROM current_prescriptions;
-CREATE OR REPLACE TEMP VIEW src_diagnoses AS SELECT * FROM diagnoses;
+CREATE OR REPLACE TEMP VIEW src_diagnoses AS SELECT * FROM current_diagnoses;

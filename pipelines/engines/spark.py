@@ -58,8 +58,9 @@ DATA_TABLES = {
     "diagnoses": "src_diagnoses",
     "codelist": "codelist",
 }
-# The same relation under the name _sources.sql reads it by (the current version of each prescription).
-ALIASES = {"prescriptions": ("current_prescriptions",)}
+# The same relation under the name _sources.sql reads it by (the current version of each prescription
+# and diagnosis).
+ALIASES = {"prescriptions": ("current_prescriptions",), "diagnoses": ("current_diagnoses",)}
 PREPARED_FILES = ("_sources.sql", "_concepts.sql")
 # How a full JVM heap reads in the error Spark's driver returns (the Java exception or its cause).
 # A broadcast join's table built past the heap reads as Spark's own sentence, the OutOfMemoryError

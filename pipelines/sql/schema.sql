@@ -179,6 +179,9 @@ CREATE TABLE IF NOT EXISTS diagnoses (
     resolved_at   DATE,
     _run_id       VARCHAR NOT NULL
 );
+-- A later export's version of the same diagnosis (patient, code, code system, recorded date), say
+-- with the date it resolved, supersedes this one (current_diagnoses, views.sql). Schema 16.
+ALTER TABLE diagnoses ADD COLUMN IF NOT EXISTS _superseded BOOLEAN DEFAULT false;
 
 -- Where a flag standing across a prune began (schema 9): the runs that raised it are deleted, so
 -- flag_episodes (views.sql) takes its first run, as-of date and earlier run count from here for the

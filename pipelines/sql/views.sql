@@ -159,6 +159,12 @@ GROUP BY s.patient_id;
 CREATE OR REPLACE VIEW current_prescriptions AS
 SELECT * EXCLUDE (_superseded) FROM prescriptions WHERE NOT coalesce(_superseded, false);
 
+-- current_diagnoses: every diagnosis as the latest export that stated it says it (a condition
+-- exported open one night and with the date it resolved the next is resolved: the later version
+-- supersedes the earlier, pipelines/ingest.py _restate); what the checks read. Schema 16.
+CREATE OR REPLACE VIEW current_diagnoses AS
+SELECT * EXCLUDE (_superseded) FROM diagnoses WHERE NOT coalesce(_superseded, false);
+
 -- measures_of(run_id): the monthly measures as that run saw them. `measures` keeps every evaluation
 -- (a month evaluated again when late data arrived gets new rows under the later run); this picks,
 -- per check and month-end, the evaluation by the latest run up to and including the given one, so a
