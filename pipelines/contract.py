@@ -70,10 +70,6 @@ class TableContract:
     # The storage table marks the versions of a fact the latest export did not state `_superseded`
     # (kept, not read: current_prescriptions); without it, the reader picks the latest (patient_state).
     supersedes: bool = False
-    # For a contract whose unnamed rows are facts of their own (no fact_key): the key by which a
-    # stored unnamed row that the export does not send again is the fact a named row of the export
-    # restates (the version it replaces, on the night names arrive: _name_stored, pipelines/ingest.py).
-    pairs_by: tuple[str, ...] = ()
 
     @property
     def current(self) -> str:
@@ -91,12 +87,6 @@ class TableContract:
     def name_key(self) -> tuple[str, ...]:
         """The columns naming a fact a row names (named_by): its patient and its name."""
         return ("patient_id", self.named_by) if self.named_by else ()
-
-    @property
-    def pairing_key(self) -> tuple[str, ...]:
-        """The key pairing a stored unnamed row that the export does not send again with the name
-        the export sends that key under: its fact_key, else pairs_by (empty: no such pairing)."""
-        return self.fact_key or self.pairs_by
 
     @property
     def restated(self) -> bool:
@@ -184,9 +174,6 @@ LABS = TableContract(
     ),
     computed={"value_comparator": "result_comparator(value_text)"},
     named_by="result_id",  # a result without one is a fact of its own (no fact_key)
-    # a result stored unnamed and sent named, its value corrected, on the night names arrive (an
-    # OMOP database from before schema 15, whose measurements are now named by source): one result
-    pairs_by=("patient_id", "collected_at", "loinc_code", "lower(test_name)"),
     identity_date="collected_at",
     dates=("collected_at",),
     event_date="collected_at",

@@ -323,22 +323,55 @@ def _migrate(con: duckdb.DuckDBPyConnection) -> None:
             "UPDATE prescriptions SET end_effective = start_date WHERE stopped AND end_date IS NULL "
             "AND days_supply IS NULL AND end_effective IS NULL"
         )
-        # before version 15 an OMOP measurement was named by its measurement_id, which an ETL
-        # renumbers at a rebuild: its current version is left unnamed, and the next export that
-        # sends it names it by its source record (pipelines/ingest.py, _name_stored pairs by identity)
-        # (a run of format auto read OMOP when its labs came from a measurement table)
-        con.execute(
-            """UPDATE lab_results l SET result_id = NULL
-            WHERE l.result_id IS NOT NULL AND NOT starts_with(l.result_id, 'source | ')
-              AND NOT coalesce(l._superseded, false)
-              AND l._run_id IN (
-                  SELECT run_id FROM runs WHERE export_format = 'omop'
-                  UNION ALL
-                  SELECT f.run_id FROM run_files f JOIN runs r USING (run_id)
-                  WHERE r.export_format = 'auto' AND f.table_name = 'labs'
-                    AND contains(lower(f.file), 'measurement'))"""
-        )
+        _unname_omop_results(con)  # before version 15
         con.execute("UPDATE schema_version SET version = $v", {"v": SCHEMA_VERSION})
+
+
+# The runs known to have read lab results from OMOP (`omop`), or from another format (`other`): by
+# the format recorded, or, for a run of format auto (recorded so before schema 15), by its labs file
+# (OMOP's is its measurement table: MEASUREMENT.csv, measurement.parquet, cdm.duckdb:measurement).
+_LABS_READ_FROM = """
+    SELECT run_id FROM runs WHERE export_format {is_omop} 'omop' AND export_format <> 'auto'
+    UNION
+    SELECT f.run_id FROM run_files f JOIN runs r USING (run_id)
+    WHERE r.export_format = 'auto' AND f.table_name = 'labs'
+      AND {is_not} contains(lower(f.file), 'measurement')
+"""
+_OMOP_RUNS = _LABS_READ_FROM.format(is_omop="=", is_not="")
+_OTHER_RUNS = _LABS_READ_FROM.format(is_omop="<>", is_not="NOT")
+
+
+def _unname_omop_results(con: duckdb.DuckDBPyConnection) -> None:
+    """Before schema 15 an OMOP measurement was named by its measurement_id, which an ETL renumbers
+    at each rebuild, so each refresh had stored its results again. The current results stored from
+    OMOP lose that name (the next export that sends them names them by their source record:
+    pipelines/ingest.py _name_stored pairs them by identity), and of the copies a renumbering stored
+    (the same result, loaded again by a later run) the first stays current, the later ones
+    `_superseded`. A result counts as stored from OMOP when the run holding it read OMOP; a run
+    `prune` left without its files, when the database's runs read OMOP and no other format."""
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE omop_named AS
+        SELECT l.rowid AS _row, l._run_id, r.seq,
+               hash(l.patient_id, l.collected_at, l.loinc_code, l.test_name, l.value_original,
+                    l.unit_original, l.value_comparator) AS _identity
+        FROM lab_results l LEFT JOIN runs r ON r.run_id = l._run_id
+        WHERE l.result_id IS NOT NULL AND NOT starts_with(l.result_id, 'source | ')
+          AND NOT coalesce(l._superseded, false)
+          AND (l._run_id IN ({_OMOP_RUNS})
+               OR (l._run_id NOT IN ({_OTHER_RUNS})
+                   AND EXISTS ({_OMOP_RUNS}) AND NOT EXISTS ({_OTHER_RUNS})))
+        """  # noqa: S608 - constant SQL
+    )
+    con.execute("UPDATE lab_results SET result_id = NULL WHERE rowid IN (SELECT _row FROM omop_named)")
+    con.execute(
+        """
+        UPDATE lab_results SET _superseded = true WHERE rowid IN (
+            SELECT _row FROM omop_named
+            QUALIFY seq > min(seq) OVER (PARTITION BY _identity))
+        """
+    )
+    con.execute("DROP TABLE omop_named")
 
 
 def refresh_lab_concepts(con: duckdb.DuckDBPyConnection, keys_from: str | None = None) -> None:

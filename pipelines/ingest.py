@@ -1028,12 +1028,11 @@ def _name_stored(
 
     Rows pair by identity one to one: two identical unnamed rows sent as R1 and R2 take one name
     each; a third sent as R3 is a fact of its own. A scheduled run then pairs, for a contract with a
-    pairing key (TableContract.pairing_key: a prescription's fact_key, a lab result's patient, time
-    and test), each unnamed row whose identity the export does not send with the name the export
-    sends its key under, when the key is sent under that name only (never under another, never
-    without one) and no stored row of the patient has the name yet: a prescription stored open and
-    unnamed, sent named and ended on the night the names arrive, is one prescription, ended; a
-    result so sent with its value corrected is one result, corrected. The rows named
+    fact_key (a prescription), each unnamed row whose identity the export does not send with the
+    name the export sends its fact_key under, when the key is sent under that name only (never
+    under another, never without one) and no stored row of the patient has the name yet: a
+    prescription stored open and unnamed, sent named and ended on the night the names arrive, is
+    one prescription, ended. The rows named
     are kept in `named_rows` for _restate_named (a fact stored named and unnamed in two versions has
     two versions once named). Costs nothing once every stored row in the export's date range has
     its name."""
@@ -1059,8 +1058,8 @@ def _name_stored(
         """,  # noqa: S608 - contract identifiers; values bound
         bounds,
     )
-    if spec.pairing_key and restate:
-        fact, key = ", ".join(spec.pairing_key), ", ".join(spec.name_key)
+    if spec.fact_key and restate:
+        fact, key = ", ".join(spec.fact_key), ", ".join(spec.name_key)
         con.execute(
             f"""
             INSERT INTO named_rows

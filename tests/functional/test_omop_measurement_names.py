@@ -12,9 +12,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from tests.functional.test_format_omop import CDM, write_cdm
-from tests.helpers import night, table
+from tests.helpers import night, table, write_export
 
 HEADER = (
     "measurement_id,person_id,measurement_concept_id,measurement_date,measurement_datetime,"
@@ -102,39 +103,78 @@ def test_two_draws_of_one_test_on_one_day_are_both_current(tmp_path):
     assert len(_stored(db)) == 5
 
 
-def test_a_database_from_before_names_its_stored_results_without_doubling_them(tmp_path):
-    """Schema 14 named OMOP results by measurement_id: after the upgrade the next export's rows,
-    renumbered, take their stored versions' place (named by source), and none is stored twice; a
-    result of another format keeps its name."""
+def _as_schema_14_left_it(db: Path, pruned: bool) -> None:
+    """The database as a version-14 binary left it after two nights of format auto: each result named
+    by its measurement_id, and stored a second time by the second night, whose rebuilt CDM had
+    renumbered them; with `pruned`, `prune` has since removed the first night's files (run_files)."""
+    with duckdb.connect(str(db)) as con:
+        first, second = (row[0] for row in con.execute("SELECT run_id FROM runs ORDER BY seq").fetchall())
+        con.execute("UPDATE runs SET export_format = 'auto'")
+        con.execute(
+            "UPDATE lab_results SET result_id = CAST(rowid + 1 AS VARCHAR), _run_id = $r", {"r": first}
+        )
+        con.execute(
+            "INSERT INTO lab_results "
+            "SELECT * REPLACE (CAST(rowid + 11 AS VARCHAR) AS result_id, $r AS _run_id) FROM lab_results",
+            {"r": second},
+        )
+        if pruned:
+            con.execute("DELETE FROM run_files WHERE run_id = $r", {"r": first})
+        else:  # a result another format named (a FHIR Observation's id) keeps its name
+            con.execute(
+                "INSERT INTO runs (run_id, seq, started_at, status, as_of, exports, export_format, "
+                "tool_version, settings, kind) VALUES ('fhir-run', 0, TIMESTAMP '2026-11-01 01:00:00', "
+                "'succeeded', DATE '2026-11-01', 'x', 'fhir', '0', '{}', 'ad hoc')"
+            )
+            con.execute(
+                "INSERT INTO lab_results (patient_id, collected_at, loinc_code, value_original, result_id, "
+                "_run_id) VALUES ('9', TIMESTAMP '2026-08-01 09:00:00', '2823-3', 4.0, 'Observation/1', "
+                "'fhir-run')"
+            )
+        con.execute("UPDATE schema_version SET version = 14")
+
+
+@pytest.mark.parametrize("pruned", [False, True])
+def test_a_database_from_before_names_its_results_and_keeps_one_of_each(tmp_path, pruned):
+    """After the upgrade each result is current once (the copies a renumbering stored under schema 14
+    are superseded), and the next export, renumbered again, names the stored results by source
+    and stores none of them again; a run `prune` left without its files counts as OMOP when every
+    run whose files are known read OMOP."""
     db = tmp_path / "audit.duckdb"
     night(tmp_path, "2026-11-02", _export(tmp_path / "n1", IDS, FIRST))
-    with duckdb.connect(str(db)) as con:  # as a version-14 binary left it: named by measurement_id
-        con.execute("UPDATE lab_results SET result_id = CAST(rowid + 1 AS VARCHAR)")
-        con.execute(
-            "INSERT INTO runs (run_id, seq, started_at, status, as_of, exports, export_format, tool_version, "
-            "settings, kind) VALUES ('fhir-run', 0, TIMESTAMP '2026-11-01 01:00:00', 'succeeded', "
-            "DATE '2026-11-01', 'x', 'fhir', '0', '{}', 'ad hoc')"
-        )
-        con.execute(
-            "INSERT INTO lab_results (patient_id, collected_at, loinc_code, value_original, result_id, "
-            "_run_id) VALUES ('9', TIMESTAMP '2026-08-01 09:00:00', '2823-3', 4.0, 'Observation/1', "
-            "'fhir-run')"
-        )
-        con.execute("UPDATE schema_version SET version = 14")
-    night(tmp_path, "2026-11-03", _export(tmp_path / "n2", RENUMBERED, {"k2": "2.9", "k3a": "3.9"}))
+    night(tmp_path, "2026-11-03", _export(tmp_path / "n2", RENUMBERED, FIRST))
+    _as_schema_14_left_it(db, pruned)
+    night(tmp_path, "2026-11-04", _export(tmp_path / "n3", IDS, FIRST))
     with duckdb.connect(str(db), read_only=True) as con:
-        names = con.execute(
-            "SELECT patient_id, value_original, result_id, coalesce(_superseded, false) FROM lab_results "
-            "ORDER BY ALL"
+        current = con.execute(
+            "SELECT patient_id, value_original, result_id FROM current_lab_results ORDER BY ALL"
         ).fetchall()
+        counts = con.execute("SELECT count(*), count(*) FILTER (_superseded) FROM lab_results").fetchall()
         version = con.execute("SELECT version FROM schema_version").fetchall()
-    assert version == [(15,)]
-    assert names == [
-        ("2", 2.9, "source | 2026-09-01 08:30:00 | 2823-3", False),  # corrected on the upgrade night
-        ("2", 4.1, "source | 2026-09-01 08:30:00 | 2823-3", True),  # the version it replaces
-        ("2", 139.0, "source | 2026-09-01 00:00:00 | 2951-2", False),
-        ("3", 3.6, "source | 2026-09-02 00:00:00 | K", False),
-        ("3", 3.9, "source | 2026-09-02 00:00:00 | K", False),
-        ("3", 4.4, "source | 2026-09-05 00:00:00 | source concept 1001", False),
-        ("9", 4.0, "Observation/1", False),
-    ]
+    assert version == [(16,)]
+    assert current == [
+        ("2", 4.1, "source | 2026-09-01 08:30:00 | 2823-3"),
+        ("2", 139.0, "source | 2026-09-01 00:00:00 | 2951-2"),
+        ("3", 3.6, "source | 2026-09-02 00:00:00 | K"),
+        ("3", 3.9, "source | 2026-09-02 00:00:00 | K"),
+        ("3", 4.4, "source | 2026-09-05 00:00:00 | source concept 1001"),
+    ] + ([] if pruned else [("9", 4.0, "Observation/1")])
+    assert counts == [(10 if pruned else 11, 5)]  # the five copies kept, not read
+
+
+def test_a_new_named_result_does_not_replace_an_unnamed_one_of_the_same_day(tmp_path):
+    """Generic export: a point-of-care potassium sent without a result_id, then the laboratory's
+    potassium of the same day with one (another draw, not a correction): both are results."""
+    db = tmp_path / "audit.duckdb"
+    header = "patient_id,collected_at,loinc_code,value,unit,result_id\n"
+    nights = {
+        "2026-11-02": "P1,2026-09-01,2823-3,4.0,mmol/L,\n",
+        "2026-11-03": "P1,2026-09-01,2823-3,5.2,mmol/L,L2\n",
+    }
+    for as_of, row in nights.items():
+        night(tmp_path, as_of, write_export(tmp_path / as_of, labs=header + row))
+    with duckdb.connect(str(db), read_only=True) as con:
+        current = con.execute(
+            "SELECT value_original, result_id FROM current_lab_results ORDER BY 1"
+        ).fetchall()
+    assert current == [(4.0, None), (5.2, "L2")]
