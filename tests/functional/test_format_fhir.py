@@ -474,7 +474,8 @@ def test_a_condition_coded_in_snomed_and_icd10_is_read_in_both(tmp_path):
     system is a diagnosis row of its own, so each codelist sees the coding it lists, whichever comes
     first. A coding in a local system adds no row; a Condition coded only locally, or only in text
     (problem lists hold many), can match no codelist: skipped with its reason, as OMOP skips an
-    unaudited vocabulary (quarantined, they stopped the run past 5%); a refuted one is skipped once."""
+    unaudited vocabulary (quarantined, they stopped the run past 5%); a refuted one is skipped, a row per
+    coding (each withdraws the diagnosis that coding stored, if any)."""
     local = ("http://example.org/local-codes", "NUMB-1", "Numb legs")
     icd_r200 = (ICD10, "R20.0", "Anesthesia of skin")
     text_only = coded("c8", "p3", [])
@@ -503,11 +504,11 @@ def test_a_condition_coded_in_snomed_and_icd10_is_read_in_both(tmp_path):
     ]
     assert rows(tmp_path, "SELECT column_name, rule FROM quarantine") == []
     assert files["diagnoses"]["skip_reasons"] == {
-        "verification status refuted": 1,
+        "verification status refuted": 2,  # a row per coding: each withdraws what it stored
         "condition coded in no audited code system (http://example.org/local-codes)": 1,
         "condition with no coding in an audited code system (text or local code only)": 1,
     }
-    assert (files["diagnoses"]["rows_read"], files["diagnoses"]["rows_rejected"]) == (7, 0)
+    assert (files["diagnoses"]["rows_read"], files["diagnoses"]["rows_rejected"]) == (8, 0)
     db = tmp_path / "audit.duckdb"
     assert flagged(db, "elderly_numbness_fall_risk") == {"p1", "p2"}
     # numbness_neuropathy_workup lists both codings: still one finding per patient, one recording day
@@ -1132,3 +1133,53 @@ def test_a_medication_request_is_one_prescription_by_its_id_and_one_entered_in_e
     ]
     assert flagged(db, "nsaid_kidney_disease") == {"p2"}
     assert rows(tmp_path, "SELECT count(*) FROM prescriptions") == [(4,)]  # every version kept
+
+
+def test_a_condition_later_entered_in_error_or_refuted_leaves_the_audit(tmp_path):
+    """p1's cirrhosis (coded in SNOMED CT and ICD-10-CM) with a cramp is flagged on night 1; night 2
+    sends the Condition entered-in-error: both its diagnoses are withdrawn (kept, superseded), so
+    the cramp is no cramp with cirrhosis; night 3 sends it confirmed again: back. p2's cirrhosis,
+    refuted on night 2, stays out."""
+    cirrhosis = [(SCT, "19943007", "Cirrhosis of liver"), (ICD10, "K74.60", "Unspecified cirrhosis of liver")]
+    ver_status = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
+
+    def export(name, p1_status, p2_status):
+        def liver(cid, pid, status):
+            return coded(
+                cid, pid, cirrhosis, onset="2024-01-10", verificationStatus=concept(ver_status, status)
+            )
+
+        return write_fhir(
+            tmp_path / name,
+            {
+                "Patient.ndjson": [
+                    patient("p1", "1950-03-01", "female"),
+                    patient("p2", "1948-05-01", "male"),
+                ],
+                "Observation.ndjson": [obs("k1", "p1", "2823-3", 4.1, "mmol/L", "2026-10-29T09:00:00Z")],
+                "MedicationRequest.ndjson": [medreq("m1", "p1", GABAPENTIN)],
+                "Condition.ndjson": [
+                    liver("c1", "p1", p1_status),
+                    liver("c2", "p2", p2_status),
+                    condition("c3", "p1", SCT, "55300003", "2026-10-01"),
+                    condition("c4", "p2", SCT, "55300003", "2026-10-01"),
+                ],
+            },
+            broken_line=False,
+        )
+
+    db = tmp_path / "audit.duckdb"
+    night(tmp_path, "2026-11-02", export("n1", "confirmed", "confirmed"))
+    assert flagged(db, "cramps_cirrhosis") == {"p1", "p2"}
+    night(tmp_path, "2026-11-03", export("n2", "entered-in-error", "refuted"))
+    assert flagged(db, "cramps_cirrhosis") == set()
+    superseded = "SELECT patient_id, code FROM diagnoses WHERE _superseded ORDER BY ALL"
+    assert rows(tmp_path, superseded) == [
+        ("p1", "19943007"),
+        ("p1", "K7460"),
+        ("p2", "19943007"),
+        ("p2", "K7460"),
+    ]
+    night(tmp_path, "2026-11-04", export("n3", "confirmed", "refuted"))
+    assert flagged(db, "cramps_cirrhosis") == {"p1"}
+    assert rows(tmp_path, "SELECT count(*) FROM diagnoses") == [(6,)]  # nothing stored twice
