@@ -324,6 +324,7 @@ def _migrate(con: duckdb.DuckDBPyConnection) -> None:
             "AND days_supply IS NULL AND end_effective IS NULL"
         )
         _unname_omop_results(con)  # before version 15
+        _settle_diagnoses(con)  # before version 16
         con.execute("UPDATE schema_version SET version = $v", {"v": SCHEMA_VERSION})
 
 
@@ -372,6 +373,31 @@ def _unname_omop_results(con: duckdb.DuckDBPyConnection) -> None:
         """
     )
     con.execute("DROP TABLE omop_named")
+
+
+def _settle_diagnoses(con: duckdb.DuckDBPyConnection) -> None:
+    """Before schema 16 a diagnosis sent open and later resolved was stored in both versions, each
+    current, so the condition stayed open. Of a diagnosis (patient, code, code system, recorded date)
+    stored so, the versions the latest run that loaded one stored stay current, the others are
+    `_superseded`; a later export that sends one of those again restates it (ingest._restate). Done
+    here, not left to the next export: a rolling window may never send a condition again."""
+    con.execute(
+        """
+        UPDATE diagnoses SET _superseded = true WHERE rowid IN (
+            SELECT d._row
+            FROM (SELECT s.rowid AS _row, hash(s.patient_id, s.code, s.code_system, s.recorded_at) AS _fact,
+                         coalesce(r.seq, 0) AS seq
+                  FROM diagnoses s LEFT JOIN runs r ON r.run_id = s._run_id
+                  WHERE NOT coalesce(s._superseded, false)) d
+            JOIN (SELECT hash(s.patient_id, s.code, s.code_system, s.recorded_at) AS _fact,
+                         max(coalesce(r.seq, 0)) AS latest
+                  FROM diagnoses s LEFT JOIN runs r ON r.run_id = s._run_id
+                  WHERE NOT coalesce(s._superseded, false)
+                  GROUP BY 1
+                  HAVING count(DISTINCT coalesce(s.resolved_at, DATE '0001-01-01')) > 1) f USING (_fact)
+            WHERE d.seq < f.latest)
+        """
+    )
 
 
 def refresh_lab_concepts(con: duckdb.DuckDBPyConnection, keys_from: str | None = None) -> None:

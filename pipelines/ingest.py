@@ -1109,12 +1109,12 @@ def _restate(
                 {"run": run_id} | bounds,
             )
         return
-    # a fact stored in two versions, or (TableContract.supersedes) in one a run before superseded:
-    # withdrawn (_withdraw), and now sent again
+    # a fact stored in two versions (rows of two identities: a row stored twice is one version), or
+    # (TableContract.supersedes) in one a run before superseded: withdrawn (_withdraw), sent again
     withdrawn = " OR bool_or(coalesce(_superseded, false))" if spec.supersedes else ""
     versioned = (  # contract identifiers only
         f"hash({key}) IN (SELECT hash({key}) FROM {target} WHERE {dated} "  # noqa: S608
-        f"GROUP BY 1 HAVING count(*) > 1{withdrawn})"
+        f"GROUP BY 1 HAVING count(DISTINCT hash({identity})) > 1{withdrawn})"
     )
     con.execute(
         f"UPDATE {target} SET _run_id = $run WHERE _run_id <> $run AND {dated} AND {versioned} "  # noqa: S608

@@ -78,3 +78,45 @@ def test_an_ad_hoc_run_of_an_older_export_does_not_reopen_a_resolved_condition(t
     assert cli(*args, "--as-of", "2026-11-02") == 0
     night(tmp_path, "2026-11-03", _export(tmp_path / "n2", RESOLVED))
     assert flagged(db, "cramps_cirrhosis") == {"P2"}
+
+
+def test_a_resolved_condition_sent_again_reevaluates_no_months(tmp_path):
+    """The monthly measures re-evaluate only months whose data changed: a resolved condition re-sent
+    each night moves to that night's run (_restate), which says nothing new about any month. Night 3
+    adds a cramp in October (that month is evaluated again); night 4 sends the same."""
+    db = tmp_path / "audit.duckdb"
+    later = RESOLVED + "    P2 | R25.2 | ICD-10-CM | 2026-10-15 |\n"
+    header, *lines = later.strip().splitlines()
+    reordered = "\n".join(
+        [header, *reversed(lines)]
+    )  # the same rows, another file (not skipped as unchanged)
+    nights = (
+        ("2026-11-02", OPEN),
+        ("2026-11-03", RESOLVED),
+        ("2026-11-04", later),
+        ("2026-11-05", reordered),
+    )
+    for n, (as_of, diagnoses) in enumerate(nights):
+        night(tmp_path, as_of, _export(tmp_path / f"n{n}", diagnoses))
+    with duckdb.connect(str(db), read_only=True) as con:
+        written = con.execute(
+            "SELECT r.seq, count(m.run_id) FROM runs r LEFT JOIN measures m USING (run_id) "
+            "GROUP BY 1 ORDER BY 1"
+        ).fetchall()
+    assert [n > 0 for _, n in written] == [True, True, True, False]
+
+
+def test_a_database_from_before_keeps_the_latest_version_of_a_condition_stored_twice(tmp_path):
+    """Schema 15 stored P1's cirrhosis open (night 1) and resolved (night 2), both current. After the
+    upgrade the resolved one is, though the next export (a rolling window past 2024) never sends the
+    condition again."""
+    db = tmp_path / "audit.duckdb"
+    night(tmp_path, "2026-11-02", _export(tmp_path / "n1", OPEN))
+    night(tmp_path, "2026-11-03", _export(tmp_path / "n2", RESOLVED))
+    with duckdb.connect(str(db)) as con:  # as a version-15 binary left it
+        con.execute("UPDATE diagnoses SET _superseded = false")
+        con.execute("UPDATE schema_version SET version = 15")
+    window = "\n".join(line for line in RESOLVED.splitlines() if "2026-" in line or "patient_id" in line)
+    night(tmp_path, "2026-11-04", _export(tmp_path / "n3", window))
+    assert flagged(db, "cramps_cirrhosis") == {"P2"}
+    assert [row[2:] for row in _versions(db) if row[0] == "P1"] == [("2025-01-01", False), (None, True)]
