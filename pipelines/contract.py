@@ -19,12 +19,10 @@ from pipelines import rules
 from pipelines.rules import Rule
 
 # A row's skip reason (`_skip`, set by a format's staging SQL) beginning so says the record is no
-# valid record any more (a FHIR Observation or MedicationRequest entered-in-error or cancelled; a
-# Condition entered-in-error, refuted or only a differential's possibility): the fact it names
-# (TableContract.named_by, else fact_key) is withdrawn, every stored version superseded
+# valid record any more (a FHIR Observation or MedicationRequest entered-in-error or cancelled):
+# the fact it names (TableContract.named_by) is withdrawn, every stored version superseded
 # (pipelines/ingest.py _withdraw), until an export sends it again.
 WITHDRAWING_SKIP_PREFIX = "status "
-VERIFICATION_SKIP_PREFIX = "verification status "
 
 
 @dataclass(frozen=True)

@@ -378,25 +378,29 @@ def _unname_omop_results(con: duckdb.DuckDBPyConnection) -> None:
 def _settle_diagnoses(con: duckdb.DuckDBPyConnection) -> None:
     """Before schema 16 a diagnosis sent open and later resolved was stored in both versions, each
     current, so the condition stayed open. Of a diagnosis (patient, code, code system, recorded date)
-    stored so, the versions the latest run that loaded one stored stay current, the others are
+    stored so, the versions the latest scheduled run that loaded one stored stay current (an ad-hoc
+    run's only when no scheduled run loaded one), the others are
     `_superseded`; a later export that sends one of those again restates it (ingest._restate). Done
     here, not left to the next export: a rolling window may never send a condition again."""
+    # scheduled runs in their order; an ad-hoc run (an analyst's older export) never rolls the
+    # nightly back, so its versions come before every scheduled run's
+    order = "coalesce(r.seq, 0) - CASE WHEN r.kind = 'ad hoc' THEN 1000000000000000 ELSE 0 END"
     con.execute(
-        """
+        f"""
         UPDATE diagnoses SET _superseded = true WHERE rowid IN (
             SELECT d._row
             FROM (SELECT s.rowid AS _row, hash(s.patient_id, s.code, s.code_system, s.recorded_at) AS _fact,
-                         coalesce(r.seq, 0) AS seq
+                         {order} AS seq
                   FROM diagnoses s LEFT JOIN runs r ON r.run_id = s._run_id
                   WHERE NOT coalesce(s._superseded, false)) d
             JOIN (SELECT hash(s.patient_id, s.code, s.code_system, s.recorded_at) AS _fact,
-                         max(coalesce(r.seq, 0)) AS latest
+                         max({order}) AS latest
                   FROM diagnoses s LEFT JOIN runs r ON r.run_id = s._run_id
                   WHERE NOT coalesce(s._superseded, false)
                   GROUP BY 1
                   HAVING count(DISTINCT coalesce(s.resolved_at, DATE '0001-01-01')) > 1) f USING (_fact)
             WHERE d.seq < f.latest)
-        """
+        """  # noqa: S608 - constant SQL
     )
 
 

@@ -29,7 +29,7 @@ import ibis
 import pandas as pd
 import pandera.errors
 
-from pipelines.contract import VERIFICATION_SKIP_PREFIX, WITHDRAWING_SKIP_PREFIX, TableContract
+from pipelines.contract import WITHDRAWING_SKIP_PREFIX, TableContract
 from pipelines.csv_scan import Mended, layout, mend
 from pipelines.csv_tables import MAX_RECORD_BYTES
 from pipelines.db import out_of_resources, refresh_lab_concepts, scalar, sql_file
@@ -983,7 +983,7 @@ def _load(
         _restate_named(con, spec, run_id, restate)
     if spec.fact_key and overlaps and _sends_unnamed(con, spec):  # a patient, an unnamed prescription
         _restate(con, spec, run_id, in_dates, {"lo": lo, "hi": hi}, restate)
-    if restate and (spec.fact_when or (spec.fact_key and spec.supersedes)):
+    if spec.fact_when and restate:
         _withdraw(con, spec)
     con.unregister("bad_rows")
     con.unregister("cleared_rows")
@@ -1110,11 +1110,12 @@ def _restate(
             )
         return
     # a fact stored in two versions (rows of two identities: a row stored twice is one version), or
-    # (TableContract.supersedes) in one a run before superseded: withdrawn (_withdraw), sent again
-    withdrawn = " OR bool_or(coalesce(_superseded, false))" if spec.supersedes else ""
+    # (TableContract.supersedes) in one a run before superseded (schema 16's migration, an ad-hoc
+    # run's version), now sent again by a scheduled run: its latest statement
+    superseded = " OR bool_or(coalesce(_superseded, false))" if spec.supersedes else ""
     versioned = (  # contract identifiers only
         f"hash({key}) IN (SELECT hash({key}) FROM {target} WHERE {dated} "  # noqa: S608
-        f"GROUP BY 1 HAVING count(DISTINCT hash({identity})) > 1{withdrawn})"
+        f"GROUP BY 1 HAVING count(DISTINCT hash({identity})) > 1{superseded})"
     )
     con.execute(
         f"UPDATE {target} SET _run_id = $run WHERE _run_id <> $run AND {dated} AND {versioned} "  # noqa: S608
@@ -1185,32 +1186,26 @@ def _restate_named(con: duckdb.DuckDBPyConnection, spec: TableContract, run_id: 
     con.execute("DROP TABLE restated_facts")
 
 
-# The skips that withdraw the fact they name (contract.WITHDRAWING_SKIP_PREFIX,
-# VERIFICATION_SKIP_PREFIX). Other skips (an Observation of another category) name no result the
-# audit ever loaded; reading them would make every FHIR night look up every stored result.
-WITHDRAWING_SKIP = (
-    f"(starts_with(_skip, '{WITHDRAWING_SKIP_PREFIX}') OR starts_with(_skip, '{VERIFICATION_SKIP_PREFIX}'))"
-)
+# The skips that withdraw the fact they name (contract.WITHDRAWING_SKIP_PREFIX). Other skips (an
+# Observation of another category) name no result the audit ever loaded; reading them would make
+# every FHIR night look up every stored result.
+WITHDRAWING_SKIP = f"starts_with(_skip, '{WITHDRAWING_SKIP_PREFIX}')"
 
 
 def _withdraw(con: duckdb.DuckDBPyConnection, spec: TableContract) -> None:
     """A versioned fact this export names but says is no valid record (`_skip` WITHDRAWING_SKIP: a
-    FHIR Observation now entered-in-error or cancelled, a Condition now refuted) is withdrawn: every
-    stored version of it is `_superseded`, unless the export also sends a version to audit. A fact is
-    named by its name (name_key) when the row has one, else by its fact_key (a diagnosis: patient,
-    code, code system, recorded date). The latest statement counts here as it does for a corrected
-    value; a later export that sends the fact again restates it (_restate_named, _restate). Only
-    scheduled runs withdraw, as only they restate."""
-    table, target = spec.table, spec.storage_table
-    key = ", ".join(spec.name_key or spec.fact_key)
-    which = spec.fact_when or "true"  # a named fact (TableContract.fact_when), else any row
-    withdrawn = f"SELECT hash({key}) FROM typed_{table} WHERE {WITHDRAWING_SKIP} AND {which}"  # noqa: S608
+    FHIR Observation now entered-in-error or cancelled) is withdrawn: every stored version of it is
+    `_superseded`, unless the export also sends a version to audit. The latest statement counts here
+    as it does for a corrected value; a later export that sends the result again restates it
+    (_restate_named). Only scheduled runs withdraw, as only they restate."""
+    table, target, key = spec.table, spec.storage_table, ", ".join(spec.name_key)
+    withdrawn = f"SELECT hash({key}) FROM typed_{table} WHERE {WITHDRAWING_SKIP} AND {spec.fact_when}"  # noqa: S608
     if not con.execute(f"{withdrawn} LIMIT 1").fetchall():
         return
     con.execute(
-        f"UPDATE {target} SET _superseded = true WHERE {which} "  # noqa: S608 - contract identifiers
+        f"UPDATE {target} SET _superseded = true WHERE {spec.fact_when} "  # noqa: S608 - contract identifiers
         f"AND NOT coalesce(_superseded, false) AND hash({key}) IN ({withdrawn}) "
-        f"AND hash({key}) NOT IN (SELECT hash({key}) FROM loadable_{table} WHERE {which})"
+        f"AND hash({key}) NOT IN (SELECT hash({key}) FROM loadable_{table} WHERE {spec.fact_when})"
     )
 
 

@@ -84,7 +84,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.contract import CONTRACT_BY_TABLE, VERIFICATION_SKIP_PREFIX, WITHDRAWING_SKIP_PREFIX
+from pipelines.contract import CONTRACT_BY_TABLE, WITHDRAWING_SKIP_PREFIX
 from pipelines.csv_scan import BLANK_BYTES
 from pipelines.csv_tables import MAX_RECORD_BYTES, files_in, wide_text
 from pipelines.errors import READ_ERRORS, InputError, file_fault
@@ -254,12 +254,11 @@ CATEGORIES = """flatten(list_transform(json_list(j->'$.category'),
 def _status_skip(field: str) -> str:
     """The skip reason of a resource whose `field` ('status', 'verificationStatus') says it is not
     a valid record ('status cancelled'). An Observation, MedicationRequest or MedicationStatement
-    skipped for its status so withdraws the result or prescription its id names, and a Condition
-    skipped for its verification status the diagnoses its codings stored: the reason begins with
-    contract.WITHDRAWING_SKIP_PREFIX or VERIFICATION_SKIP_PREFIX."""
+    skipped for its status so withdraws the result or prescription its id names: the reason begins
+    with contract.WITHDRAWING_SKIP_PREFIX."""
     if field == "status":
         return f"'{WITHDRAWING_SKIP_PREFIX}' || {STATUS}"
-    return f"'{VERIFICATION_SKIP_PREFIX}' || {VERIFICATION}"
+    return f"'verification status ' || {VERIFICATION}"
 
 
 # A partial FHIR date: a year, or a year and month (no braces: the SQL is str.format-ted later).
@@ -630,10 +629,8 @@ STATUS_RESOLVED = (
 # not rows, so a second coding counts nothing twice. A coding repeated (same system and code) is
 # one row. A Condition with no coding in those systems (text only, or a local code: problem lists
 # hold many) can match no codelist: one row, skipped with its reason and counted, as OMOP skips a
-# condition in a vocabulary it does not audit, so such entries never stop a run. A Condition skipped
-# for its verification status (entered in error, refuted) gives a row per coding as a valid one
-# does, each withdrawing the diagnosis that coding stored (pipelines/ingest.py _withdraw); any other
-# skipped Condition gives one row, so it is counted once.
+# condition in a vocabulary it does not audit, so such entries never stop a run. A skipped
+# Condition gives one row, so it is counted once.
 CONDITIONS = f"""
 SELECT j, coalesce(_skip, CASE WHEN coalesce(len(codings), 0) = 0 THEN
            coalesce('condition coded in no audited code system ('
@@ -660,8 +657,7 @@ SELECT {PATIENT_ID} AS patient_id, coding->>'$.code' AS code, {_system("coding")
                                   THEN {STATUS_RESOLVED} END) AS resolved_at,
        _skip
 FROM (
-    SELECT *, unnest(CASE WHEN (_skip IS NULL OR starts_with(_skip, '{VERIFICATION_SKIP_PREFIX}'))
-                               AND len(codings) > 0
+    SELECT *, unnest(CASE WHEN _skip IS NULL AND len(codings) > 0
                           THEN list_filter(codings, lambda c, i: list_position(keys, keys[i]) = i)
                           ELSE [coalesce(codings[1], json_list(j->'$.code.coding')[1])] END) AS coding
     FROM ({CONDITIONS})

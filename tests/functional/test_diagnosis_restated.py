@@ -120,3 +120,19 @@ def test_a_database_from_before_keeps_the_latest_version_of_a_condition_stored_t
     night(tmp_path, "2026-11-04", _export(tmp_path / "n3", window))
     assert flagged(db, "cramps_cirrhosis") == {"P2"}
     assert [row[2:] for row in _versions(db) if row[0] == "P1"] == [("2025-01-01", False), (None, True)]
+
+
+def test_a_database_from_before_keeps_the_nightly_version_over_an_ad_hoc_one(tmp_path):
+    """Schema 15 stored P1's cirrhosis resolved (night 1), then open from an analyst's older export
+    (an ad-hoc run), both current. After the upgrade the nightly's resolved version is."""
+    db = tmp_path / "audit.duckdb"
+    night(tmp_path, "2026-11-02", _export(tmp_path / "n1", RESOLVED))
+    args = ["run", "--exports", str(_export(tmp_path / "older", OPEN)), "--out", str(tmp_path / "adhoc")]
+    assert cli(*args, "--db", str(db), "--as-of", "2026-11-02") == 0
+    with duckdb.connect(str(db)) as con:  # as a version-15 binary left it
+        con.execute("UPDATE diagnoses SET _superseded = false")
+        con.execute("UPDATE schema_version SET version = 15")
+    window = "\n".join(line for line in RESOLVED.splitlines() if "2026-" in line or "patient_id" in line)
+    night(tmp_path, "2026-11-03", _export(tmp_path / "n2", window))
+    assert flagged(db, "cramps_cirrhosis") == {"P2"}
+    assert [row[2:] for row in _versions(db) if row[0] == "P1"] == [("2025-01-01", False), (None, True)]

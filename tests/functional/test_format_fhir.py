@@ -474,8 +474,7 @@ def test_a_condition_coded_in_snomed_and_icd10_is_read_in_both(tmp_path):
     system is a diagnosis row of its own, so each codelist sees the coding it lists, whichever comes
     first. A coding in a local system adds no row; a Condition coded only locally, or only in text
     (problem lists hold many), can match no codelist: skipped with its reason, as OMOP skips an
-    unaudited vocabulary (quarantined, they stopped the run past 5%); a refuted one is skipped, a row per
-    coding (each withdraws the diagnosis that coding stored, if any)."""
+    unaudited vocabulary (quarantined, they stopped the run past 5%); a refuted one is skipped once."""
     local = ("http://example.org/local-codes", "NUMB-1", "Numb legs")
     icd_r200 = (ICD10, "R20.0", "Anesthesia of skin")
     text_only = coded("c8", "p3", [])
@@ -504,11 +503,11 @@ def test_a_condition_coded_in_snomed_and_icd10_is_read_in_both(tmp_path):
     ]
     assert rows(tmp_path, "SELECT column_name, rule FROM quarantine") == []
     assert files["diagnoses"]["skip_reasons"] == {
-        "verification status refuted": 2,  # a row per coding: each withdraws what it stored
+        "verification status refuted": 1,
         "condition coded in no audited code system (http://example.org/local-codes)": 1,
         "condition with no coding in an audited code system (text or local code only)": 1,
     }
-    assert (files["diagnoses"]["rows_read"], files["diagnoses"]["rows_rejected"]) == (8, 0)
+    assert (files["diagnoses"]["rows_read"], files["diagnoses"]["rows_rejected"]) == (7, 0)
     db = tmp_path / "audit.duckdb"
     assert flagged(db, "elderly_numbness_fall_risk") == {"p1", "p2"}
     # numbness_neuropathy_workup lists both codings: still one finding per patient, one recording day
@@ -1135,6 +1134,12 @@ def test_a_medication_request_is_one_prescription_by_its_id_and_one_entered_in_e
     assert rows(tmp_path, "SELECT count(*) FROM prescriptions") == [(4,)]  # every version kept
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="a Condition stored and later entered-in-error or refuted stays in the audit: diagnoses are "
+    "not named by the Condition id, and a withdrawal by content (patient, code, onset) could take "
+    "another Condition's diagnosis of the same content that an incremental export did not re-send",
+)
 def test_a_condition_later_entered_in_error_or_refuted_leaves_the_audit(tmp_path):
     """p1's cirrhosis (coded in SNOMED CT and ICD-10-CM) with a cramp is flagged on night 1; night 2
     sends the Condition entered-in-error: both its diagnoses are withdrawn (kept, superseded), so
