@@ -106,20 +106,26 @@ def test_a_resolved_condition_sent_again_reevaluates_no_months(tmp_path):
     assert [n > 0 for _, n in written] == [True, True, True, False]
 
 
+def _upgraded_then_a_window_past_2024(tmp_path: Path, as_of: str) -> None:
+    """Open the database as a version-15 binary left it (every diagnosis current), then run a night
+    whose export (a rolling window) no longer sends 2024: P1's cirrhosis is resolved after it."""
+    db = tmp_path / "audit.duckdb"
+    with duckdb.connect(str(db)) as con:
+        con.execute("UPDATE diagnoses SET _superseded = false")
+        con.execute("UPDATE schema_version SET version = 15")
+    window = "\n".join(line for line in RESOLVED.splitlines() if "2026-" in line or "patient_id" in line)
+    night(tmp_path, as_of, _export(tmp_path / f"window-{as_of}", window))
+    assert flagged(db, "cramps_cirrhosis") == {"P2"}
+    assert [row[2:] for row in _versions(db) if row[0] == "P1"] == [("2025-01-01", False), (None, True)]
+
+
 def test_a_database_from_before_keeps_the_latest_version_of_a_condition_stored_twice(tmp_path):
     """Schema 15 stored P1's cirrhosis open (night 1) and resolved (night 2), both current. After the
     upgrade the resolved one is, though the next export (a rolling window past 2024) never sends the
     condition again."""
-    db = tmp_path / "audit.duckdb"
     night(tmp_path, "2026-11-02", _export(tmp_path / "n1", OPEN))
     night(tmp_path, "2026-11-03", _export(tmp_path / "n2", RESOLVED))
-    with duckdb.connect(str(db)) as con:  # as a version-15 binary left it
-        con.execute("UPDATE diagnoses SET _superseded = false")
-        con.execute("UPDATE schema_version SET version = 15")
-    window = "\n".join(line for line in RESOLVED.splitlines() if "2026-" in line or "patient_id" in line)
-    night(tmp_path, "2026-11-04", _export(tmp_path / "n3", window))
-    assert flagged(db, "cramps_cirrhosis") == {"P2"}
-    assert [row[2:] for row in _versions(db) if row[0] == "P1"] == [("2025-01-01", False), (None, True)]
+    _upgraded_then_a_window_past_2024(tmp_path, "2026-11-04")
 
 
 def test_a_database_from_before_keeps_the_nightly_version_over_an_ad_hoc_one(tmp_path):
@@ -129,10 +135,4 @@ def test_a_database_from_before_keeps_the_nightly_version_over_an_ad_hoc_one(tmp
     night(tmp_path, "2026-11-02", _export(tmp_path / "n1", RESOLVED))
     args = ["run", "--exports", str(_export(tmp_path / "older", OPEN)), "--out", str(tmp_path / "adhoc")]
     assert cli(*args, "--db", str(db), "--as-of", "2026-11-02") == 0
-    with duckdb.connect(str(db)) as con:  # as a version-15 binary left it
-        con.execute("UPDATE diagnoses SET _superseded = false")
-        con.execute("UPDATE schema_version SET version = 15")
-    window = "\n".join(line for line in RESOLVED.splitlines() if "2026-" in line or "patient_id" in line)
-    night(tmp_path, "2026-11-03", _export(tmp_path / "n2", window))
-    assert flagged(db, "cramps_cirrhosis") == {"P2"}
-    assert [row[2:] for row in _versions(db) if row[0] == "P1"] == [("2025-01-01", False), (None, True)]
+    _upgraded_then_a_window_past_2024(tmp_path, "2026-11-03")
