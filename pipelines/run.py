@@ -85,8 +85,8 @@ def execute_run(
         settings = replace(settings, out=settings.out / "adhoc" / outcome.run_id)
     selected = checks_for(settings, as_of)  # a bad parameter: exit 2, nothing read
     outcome.codelists = codelist_files(settings.local_codelists)  # a bad local file: exit 2, nothing read
-    files = preflight(settings.exports, settings.export_format, settings.encoding, settings.date_order)
-    outcome.export_format = format_read(settings.exports, settings.export_format)
+    outcome.export_format = format_read(settings.exports, settings.export_format)  # detected once
+    files = preflight(settings.exports, outcome.export_format, settings.encoding, settings.date_order)
     engine = _engine(settings)  # engine = spark: the session starts before anything is loaded
     fresh, committed = not settings.db.exists(), False
     con = connect(settings.db, settings.memory_limit, settings.threads)
