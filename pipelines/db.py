@@ -388,18 +388,13 @@ def _settle_diagnoses(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         f"""
         UPDATE diagnoses SET _superseded = true WHERE rowid IN (
-            SELECT d._row
-            FROM (SELECT s.rowid AS _row, hash(s.patient_id, s.code, s.code_system, s.recorded_at) AS _fact,
-                         {order} AS seq
-                  FROM diagnoses s LEFT JOIN runs r ON r.run_id = s._run_id
-                  WHERE NOT coalesce(s._superseded, false)) d
-            JOIN (SELECT hash(s.patient_id, s.code, s.code_system, s.recorded_at) AS _fact,
-                         max({order}) AS latest
-                  FROM diagnoses s LEFT JOIN runs r ON r.run_id = s._run_id
-                  WHERE NOT coalesce(s._superseded, false)
-                  GROUP BY 1
-                  HAVING count(DISTINCT coalesce(s.resolved_at, DATE '0001-01-01')) > 1) f USING (_fact)
-            WHERE d.seq < f.latest)
+            SELECT s.rowid
+            FROM diagnoses s LEFT JOIN runs r ON r.run_id = s._run_id
+            WHERE NOT coalesce(s._superseded, false)
+            WINDOW fact AS (PARTITION BY s.patient_id, s.code, s.code_system, s.recorded_at)
+            QUALIFY min(coalesce(s.resolved_at, DATE '0001-01-01')) OVER fact  -- stored in two versions
+                    <> max(coalesce(s.resolved_at, DATE '0001-01-01')) OVER fact
+                AND {order} < max({order}) OVER fact)
         """  # noqa: S608 - constant SQL
     )
 
