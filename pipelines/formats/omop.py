@@ -196,6 +196,7 @@ SELECTS = {
     "labs": """
         WITH concept AS ({one_concept})
         SELECT m.person_id AS patient_id,
+               coalesce(nullif(trim({measurement_datetime}), ''), m.measurement_date) AS collected_at,
                -- one result by what the source recorded: its time and its test as the source names
                -- it (measurement_source_value, else measurement_source_concept_id, else the standard
                -- concept), so a later export's row with a corrected value replaces it whatever
@@ -203,15 +204,13 @@ SELECTS = {
                -- rebuild, and the id of one result then names another); results sharing those (two
                -- draws of one test on a day, in a CDM that records dates only) are versions of one,
                -- both current while both are sent
-               'source | ' || coalesce(strftime(export_timestamp(
-                                   coalesce(nullif(trim({measurement_datetime}), ''), m.measurement_date)),
-                                   '%Y-%m-%d %H:%M:%S'), '') || ' | '
+               'source | ' || coalesce(strftime(export_timestamp(collected_at), '%Y-%m-%d %H:%M:%S'), '')
+                   || ' | '
                    || coalesce(nullif(trim({measurement_source_value}), ''),
                                'source concept '
                                    || nullif(nullif(trim({measurement_source_concept_id}), ''), '0'),
                                'concept ' || nullif(nullif(trim(m.measurement_concept_id), ''), '0'))
                    AS result_id,
-               coalesce(nullif(trim({measurement_datetime}), ''), m.measurement_date) AS collected_at,
                -- the standard concept's LOINC code, else the source concept's (an ETL that mapped a
                -- local lab code to LOINC only there), else a source value written as a LOINC code
                CASE WHEN c.vocabulary_id = 'LOINC' THEN c.concept_code
