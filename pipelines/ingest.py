@@ -1110,8 +1110,8 @@ def _restate(
             )
         return
     # a fact stored in two versions (rows of two identities: a row stored twice is one version), or
-    # (TableContract.supersedes) in one a run before superseded (schema 16's migration, an ad-hoc
-    # run's version), now sent again by a scheduled run: its latest statement
+    # (TableContract.supersedes) in one a run before superseded: an ad-hoc run's unnamed version of a
+    # prescription stored under its name, now sent again by a scheduled run, is current again
     superseded = " OR bool_or(coalesce(_superseded, false))" if spec.supersedes else ""
     versioned = (  # contract identifiers only
         f"hash({key}) IN (SELECT hash({key}) FROM {target} WHERE {dated} "  # noqa: S608
