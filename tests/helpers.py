@@ -172,6 +172,12 @@ def cli(*args: str, env: dict[str, str] | None = None) -> int:
     return main(list(args), env or {})
 
 
+def query(db: Path, sql: str) -> list[tuple]:
+    """The rows of one read-only query of the database: a test's look at what was stored."""
+    with duckdb.connect(str(db), read_only=True) as con:
+        return con.execute(sql).fetchall()
+
+
 def table_counts(db: Path) -> dict[str, int]:
     """Row counts of the data tables: the database's content, for before/after comparisons."""
     with duckdb.connect(str(db), read_only=True) as con:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import duckdb
 
-from tests.helpers import cli, flagged, night, table, write_export
+from tests.helpers import cli, flagged, night, query, table, write_export
 
 PATIENTS = table("""
     patient_id | birth_date | sex
@@ -37,11 +37,11 @@ def _export(folder: Path, diagnoses: str) -> Path:
 
 
 def _versions(db: Path) -> list[tuple]:
-    with duckdb.connect(str(db), read_only=True) as con:
-        return con.execute(
-            "SELECT patient_id, code, resolved_at::VARCHAR, _superseded FROM diagnoses "
-            "WHERE code = 'K7460' ORDER BY ALL"
-        ).fetchall()
+    return query(
+        db,
+        "SELECT patient_id, code, resolved_at::VARCHAR, _superseded FROM diagnoses "
+        "WHERE code = 'K7460' ORDER BY ALL",
+    )
 
 
 def test_a_condition_resolved_in_a_later_export_is_resolved(tmp_path):
@@ -98,11 +98,10 @@ def test_a_resolved_condition_sent_again_reevaluates_no_months(tmp_path):
     )
     for n, (as_of, diagnoses) in enumerate(nights):
         night(tmp_path, as_of, _export(tmp_path / f"n{n}", diagnoses))
-    with duckdb.connect(str(db), read_only=True) as con:
-        written = con.execute(
-            "SELECT r.seq, count(m.run_id) FROM runs r LEFT JOIN measures m USING (run_id) "
-            "GROUP BY 1 ORDER BY 1"
-        ).fetchall()
+    written = query(
+        db,
+        "SELECT r.seq, count(m.run_id) FROM runs r LEFT JOIN measures m USING (run_id) GROUP BY 1 ORDER BY 1",
+    )
     assert [n > 0 for _, n in written] == [True, True, True, False]
 
 

@@ -15,7 +15,7 @@ import duckdb
 import pytest
 
 from tests.functional.test_format_omop import CDM, write_cdm
-from tests.helpers import night, table, write_export
+from tests.helpers import night, query, table, write_export
 
 HEADER = (
     "measurement_id,person_id,measurement_concept_id,measurement_date,measurement_datetime,"
@@ -42,11 +42,11 @@ def _export(folder: Path, ids: dict[str, int], values: dict[str, str]) -> Path:
 
 
 def _stored(db: Path) -> list[tuple]:
-    with duckdb.connect(str(db), read_only=True) as con:
-        return con.execute(
-            "SELECT patient_id, collected_at::VARCHAR, value_original, coalesce(_superseded, false) "
-            "FROM lab_results ORDER BY ALL"
-        ).fetchall()
+    return query(
+        db,
+        "SELECT patient_id, collected_at::VARCHAR, value_original, coalesce(_superseded, false) "
+        "FROM lab_results ORDER BY ALL",
+    )
 
 
 def _current(db: Path) -> list[tuple]:
@@ -64,10 +64,9 @@ def test_a_rebuilt_cdm_renumbering_its_measurements_stores_nothing_twice(tmp_pat
     assert len(first) == 5 and not any(row[3] for row in first)
     night(tmp_path, "2026-11-03", _export(tmp_path / "n2", RENUMBERED, FIRST))
     assert _stored(db) == first
-    with duckdb.connect(str(db), read_only=True) as con:
-        names = con.execute("SELECT DISTINCT result_id FROM lab_results ORDER BY 1").fetchall()
-        # format auto (the nights name none): the run record says which format was read
-        assert con.execute("SELECT DISTINCT export_format FROM runs").fetchall() == [("omop",)]
+    names = query(db, "SELECT DISTINCT result_id FROM lab_results ORDER BY 1")
+    # format auto (the nights name none): the run record says which format was read
+    assert query(db, "SELECT DISTINCT export_format FROM runs") == [("omop",)]
     assert names == [
         ("source | 2026-09-01 00:00:00 | 2951-2",),
         ("source | 2026-09-01 08:30:00 | 2823-3",),
@@ -145,12 +144,9 @@ def test_a_database_from_before_names_its_results_and_keeps_one_of_each(tmp_path
     night(tmp_path, "2026-11-03", _export(tmp_path / "n2", RENUMBERED, FIRST))
     _as_schema_14_left_it(db, pruned)
     night(tmp_path, "2026-11-04", _export(tmp_path / "n3", IDS, FIRST))
-    with duckdb.connect(str(db), read_only=True) as con:
-        current = con.execute(
-            "SELECT patient_id, value_original, result_id FROM current_lab_results ORDER BY ALL"
-        ).fetchall()
-        counts = con.execute("SELECT count(*), count(*) FILTER (_superseded) FROM lab_results").fetchall()
-        version = con.execute("SELECT version FROM schema_version").fetchall()
+    current = query(db, "SELECT patient_id, value_original, result_id FROM current_lab_results ORDER BY ALL")
+    counts = query(db, "SELECT count(*), count(*) FILTER (_superseded) FROM lab_results")
+    version = query(db, "SELECT version FROM schema_version")
     assert version == [(16,)]
     assert current == [
         ("2", 4.1, "source | 2026-09-01 08:30:00 | 2823-3"),
@@ -173,8 +169,5 @@ def test_a_new_named_result_does_not_replace_an_unnamed_one_of_the_same_day(tmp_
     }
     for as_of, row in nights.items():
         night(tmp_path, as_of, write_export(tmp_path / as_of, labs=header + row))
-    with duckdb.connect(str(db), read_only=True) as con:
-        current = con.execute(
-            "SELECT value_original, result_id FROM current_lab_results ORDER BY 1"
-        ).fetchall()
+    current = query(db, "SELECT value_original, result_id FROM current_lab_results ORDER BY 1")
     assert current == [(4.0, None), (5.2, "L2")]
