@@ -123,9 +123,9 @@ def data_fingerprints(con: duckdb.DuckDBPyConnection, months: Sequence[date]) ->
             -- a prescription's _run_id moves to each run whose export restates it (ingest._restate)
             UNION ALL SELECT patient_id, start_date, hash(p)::HUGEINT
             FROM (SELECT * EXCLUDE (_run_id, prescription_id) FROM src_prescriptions) p
-            -- and so does a diagnosis's (a resolved condition's, re-sent each night)
+            -- and so does a diagnosis's (a resolved condition's, re-sent each night), named or not
             UNION ALL SELECT patient_id, recorded_at, hash(x)::HUGEINT
-            FROM (SELECT * EXCLUDE (_run_id) FROM src_diagnoses) x
+            FROM (SELECT * EXCLUDE (_run_id, diagnosis_id) FROM src_diagnoses) x
         ),
         first_dated AS (SELECT patient_id, coalesce(min(d), DATE '0001-01-01') AS d FROM events GROUP BY 1),
         dated AS (

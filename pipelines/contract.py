@@ -19,10 +19,11 @@ from pipelines import rules
 from pipelines.rules import Rule
 
 # A row's skip reason (`_skip`, set by a format's staging SQL) beginning so says the record is no
-# valid record any more (a FHIR Observation or MedicationRequest entered-in-error or cancelled):
-# the fact it names (TableContract.named_by) is withdrawn, every stored version superseded
-# (pipelines/ingest.py _withdraw), until an export sends it again.
-WITHDRAWING_SKIP_PREFIX = "status "
+# valid record any more (a FHIR Observation or MedicationRequest entered-in-error or cancelled, a
+# Condition entered-in-error, refuted or only a differential): the fact it names
+# (TableContract.named_by) is withdrawn, every stored version superseded (pipelines/ingest.py
+# _withdraw), until an export sends it again.
+WITHDRAWING_SKIP_PREFIXES = ("status ", "verification status ")
 
 
 @dataclass(frozen=True)
@@ -226,7 +227,9 @@ DIAGNOSES = TableContract(
     table="diagnoses",
     file="diagnoses.csv",
     required=("patient_id", "code", "code_system", "recorded_at"),
-    optional=("resolved_at",),
+    # diagnosis_id: the source's name for the condition (a FHIR Condition's id), by which a later
+    # export's version of it (recoded, resolved, entered in error) replaces the one before
+    optional=("resolved_at", "diagnosis_id"),
     text={
         "code": "code_original",
         "code_system": "code_system_text",
@@ -234,14 +237,26 @@ DIAGNOSES = TableContract(
         "resolved_at": "resolved_at_text",
     },
     rules=rules.diagnosis_rules,
-    stored=("patient_id", "code", "code_original", "code_system", "recorded_at", "resolved_at"),
+    stored=(
+        "patient_id",
+        "code",
+        "code_original",
+        "code_system",
+        "recorded_at",
+        "resolved_at",
+        "diagnosis_id",
+    ),
     derived=("code_original",),  # the code as written; `code`, its normalised form, identifies it
     identity_date="recorded_at",
     dates=("recorded_at", "resolved_at"),
     event_date="recorded_at",
-    # one diagnosis by patient, code and the day it was recorded, whose latest statement counts: a
-    # condition exported open one night and resolved the next (an OMOP condition_end_date, a Synthea
-    # STOP, a FHIR abatement filled in later) is resolved, not also still open
+    # a diagnosis sent without a name (diagnosis_id) is one by patient, code and the day it was
+    # recorded, whose latest statement counts: a condition exported open one night and resolved the
+    # next (an OMOP condition_end_date, a Synthea STOP) is resolved, not also still open. One sent with
+    # a name is one by patient and name, whatever its codes: the rows of a Condition coded in SNOMED CT
+    # and ICD-10-CM are its versions, together current while sent; a Condition recoded, resolved or
+    # now entered in error or refuted (withdrawn) replaces them all
+    named_by="diagnosis_id",
     fact_key=("patient_id", "code", "code_system", "recorded_at"),
     supersedes=True,
 )

@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 SQL_DIR = Path(__file__).parent / "sql"
 REFERENCE_DIR = Path(__file__).parent / "reference"
 CODELIST_DIR = Path(checks.__file__).parent / "codelists"
-SCHEMA_VERSION = 16  # 2: labs became a view over lab_results and lab_concepts; 3: death, censored
+SCHEMA_VERSION = 17  # 2: labs became a view over lab_results and lab_concepts; 3: death, censored
 # results, skipped and noted rows; 4: the run's verdicts stored with it (new nullable columns, added
 # by schema.sql); 5: runs.kind, scheduled or ad hoc (earlier runs count as scheduled); 6: reviews,
 # review_outcomes and check_results' counts with exceptions (issue 20); 7: measures and
@@ -45,7 +45,9 @@ SCHEMA_VERSION = 16  # 2: labs became a view over lab_results and lab_concepts; 
 # from the next export that sends them; a version-14 binary would name them by id again and store
 # every result a second time, so it must refuse it; 16: diagnoses._superseded (current_diagnoses),
 # added by schema.sql: a version-15 binary would read a resolved condition's open version as still
-# open, so it must refuse it
+# open, so it must refuse it; 17: diagnoses.diagnosis_id (added by schema.sql), by which a named
+# condition's later versions and its withdrawal supersede it: a version-16 binary would store a
+# recoded Condition beside the version it replaces and keep one refuted since, so it must refuse it
 LAB_KEY_SOURCES = ("typed_labs", "lab_results")  # tables refresh_lab_concepts may read keys from
 
 
@@ -390,7 +392,8 @@ def _settle_diagnoses(con: duckdb.DuckDBPyConnection) -> None:
         UPDATE diagnoses SET _superseded = true WHERE rowid IN (
             SELECT s.rowid
             FROM diagnoses s LEFT JOIN runs r ON r.run_id = s._run_id
-            WHERE NOT coalesce(s._superseded, false)
+            -- (a named one, schema 17, is one by its name, each version stated by a scheduled run)
+            WHERE NOT coalesce(s._superseded, false) AND s.diagnosis_id IS NULL
             WINDOW fact AS (PARTITION BY s.patient_id, s.code, s.code_system, s.recorded_at)
             QUALIFY min(coalesce(s.resolved_at, DATE '0001-01-01')) OVER fact  -- stored in two versions
                     <> max(coalesce(s.resolved_at, DATE '0001-01-01')) OVER fact

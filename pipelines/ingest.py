@@ -29,7 +29,7 @@ import ibis
 import pandas as pd
 import pandera.errors
 
-from pipelines.contract import WITHDRAWING_SKIP_PREFIX, TableContract
+from pipelines.contract import WITHDRAWING_SKIP_PREFIXES, TableContract
 from pipelines.csv_scan import Mended, layout, mend
 from pipelines.csv_tables import MAX_RECORD_BYTES
 from pipelines.db import out_of_resources, refresh_lab_concepts, scalar, sql_file
@@ -1186,18 +1186,18 @@ def _restate_named(con: duckdb.DuckDBPyConnection, spec: TableContract, run_id: 
     con.execute("DROP TABLE restated_facts")
 
 
-# The skips that withdraw the fact they name (contract.WITHDRAWING_SKIP_PREFIX). Other skips (an
+# The skips that withdraw the fact they name (contract.WITHDRAWING_SKIP_PREFIXES). Other skips (an
 # Observation of another category) name no result the audit ever loaded; reading them would make
 # every FHIR night look up every stored result.
-WITHDRAWING_SKIP = f"starts_with(_skip, '{WITHDRAWING_SKIP_PREFIX}')"
+WITHDRAWING_SKIP = "(" + " OR ".join(f"starts_with(_skip, '{p}')" for p in WITHDRAWING_SKIP_PREFIXES) + ")"
 
 
 def _withdraw(con: duckdb.DuckDBPyConnection, spec: TableContract) -> None:
     """A versioned fact this export names but says is no valid record (`_skip` WITHDRAWING_SKIP: a
-    FHIR Observation now entered-in-error or cancelled) is withdrawn: every stored version of it is
-    `_superseded`, unless the export also sends a version to audit. The latest statement counts here
-    as it does for a corrected value; a later export that sends the result again restates it
-    (_restate_named). Only scheduled runs withdraw, as only they restate."""
+    FHIR Observation now entered-in-error or cancelled, a Condition now refuted) is withdrawn: every
+    stored version of it is `_superseded`, unless the export also sends a version to audit. The
+    latest statement counts here as it does for a corrected value; a later export that sends it
+    again restates it (_restate_named). Only scheduled runs withdraw, as only they restate."""
     table, target, key = spec.table, spec.storage_table, ", ".join(spec.name_key)
     withdrawn = f"SELECT hash({key}) FROM typed_{table} WHERE {WITHDRAWING_SKIP} AND {spec.fact_when}"  # noqa: S608
     if not con.execute(f"{withdrawn} LIMIT 1").fetchall():

@@ -51,7 +51,10 @@ Mapping (FHIR R4, hl7.org/fhir/R4 and the Bulk Data Access IG, hl7.org/fhir/uv/b
   one row of its first coding; onsetDateTime (else onsetPeriod.start, recordedDate). Resolved at
   abatementDateTime (else abatementPeriod); a condition whose clinicalStatus is
   resolved/inactive/remission without an abatement date counts as resolved at its last update
-  (meta.lastUpdated, else recordedDate, else its onset).
+  (meta.lastUpdated, else recordedDate, else its onset). The Condition's `id` is the diagnosis's
+  `diagnosis_id` (its codings' rows share it): a later export's version of it (recoded, resolved)
+  replaces every row stored of it, and one now entered-in-error, refuted or only a differential
+  withdraws it.
 - Partial dates ('2015', '2015-06', allowed in R4 dateTimes): a start (onset, recordedDate, a
   prescription's start) is the period's first day; an abatement, an end, its last day (at the latest
   today). A prescription's end and a result's time are not completed (a partial one is quarantined).
@@ -84,7 +87,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.contract import CONTRACT_BY_TABLE, WITHDRAWING_SKIP_PREFIX
+from pipelines.contract import CONTRACT_BY_TABLE, WITHDRAWING_SKIP_PREFIXES
 from pipelines.csv_scan import BLANK_BYTES
 from pipelines.csv_tables import MAX_RECORD_BYTES, files_in, wide_text
 from pipelines.errors import READ_ERRORS, InputError, file_fault
@@ -253,12 +256,13 @@ CATEGORIES = """flatten(list_transform(json_list(j->'$.category'),
 
 def _status_skip(field: str) -> str:
     """The skip reason of a resource whose `field` ('status', 'verificationStatus') says it is not
-    a valid record ('status cancelled'). An Observation, MedicationRequest or MedicationStatement
-    skipped for its status so withdraws the result or prescription its id names: the reason begins
-    with contract.WITHDRAWING_SKIP_PREFIX."""
+    a valid record ('status cancelled', 'verification status refuted'). A resource skipped so
+    withdraws the result, prescription or diagnosis its id names: the reason begins with one of
+    contract.WITHDRAWING_SKIP_PREFIXES."""
+    status, verification = WITHDRAWING_SKIP_PREFIXES
     if field == "status":
-        return f"'{WITHDRAWING_SKIP_PREFIX}' || {STATUS}"
-    return f"'verification status ' || {VERIFICATION}"
+        return f"'{status}' || {STATUS}"
+    return f"'{verification}' || {VERIFICATION}"
 
 
 # A partial FHIR date: a year, or a year and month (no braces: the SQL is str.format-ted later).
@@ -655,6 +659,8 @@ SELECT {PATIENT_ID} AS patient_id, coding->>'$.code' AS code, {_system("coding")
        {ONSET} AS recorded_at,
        coalesce({ABATEMENT}, CASE WHEN {CLINICAL} IN ('resolved', 'inactive', 'remission')
                                   THEN {STATUS_RESOLVED} END) AS resolved_at,
+       -- one condition, in each of its codings: a later export's version replaces them all
+       j->>'$.id' AS diagnosis_id,
        _skip
 FROM (
     SELECT *, unnest(CASE WHEN _skip IS NULL AND len(codings) > 0

@@ -213,7 +213,8 @@ DIAGNOSES = f"""
 SELECT d.subject_id AS patient_id, d.icd_code AS code,
        CASE trim(d.icd_version) WHEN '9' THEN 'ICD-9-CM' WHEN '10' THEN 'ICD-10-CM'
             ELSE d.icd_version END AS code_system,
-       a.admittime AS recorded_at, NULL::VARCHAR AS resolved_at
+       a.admittime AS recorded_at, NULL::VARCHAR AS resolved_at,
+       NULL::VARCHAR AS diagnosis_id  -- diagnoses_icd names no row
 FROM {MAIN.format("$diagnoses_icd", "diagnoses")} d
 LEFT JOIN {ONE_ADMISSION} a ON a.hadm_id = trim(d.hadm_id)
 """  # noqa: S608 - constant fragments, values bound

@@ -357,6 +357,9 @@ SELECTS = {
                     ELSE c.vocabulary_id END AS code_system,
                o.condition_start_date AS recorded_at,
                {condition_end_date} AS resolved_at,
+               -- condition_occurrence_id is no name: ETLs number the rows afresh at each build, as
+               -- measurement_id (a condition is one by patient, code and start: fact_key)
+               NULL::VARCHAR AS diagnosis_id,
                -- a condition in none of the audited code systems can match no codelist: left out of
                -- the audit, counted per reason (every CDM has unmapped source codes), not rejected
                CASE WHEN c.vocabulary_id IN ('SNOMED', 'ICD10CM', 'ICD10', 'ICD9CM') THEN NULL

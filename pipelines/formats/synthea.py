@@ -112,6 +112,7 @@ TABLES: dict[str, tuple[str, tuple[str, ...], bool, dict[str, str]]] = {
                                    ELSE {system} END""",
             "recorded_at": "start",
             "resolved_at": "{stop}",
+            "diagnosis_id": "NULL",  # conditions.csv names no condition: patient, code, start
         },
     ),
 }

@@ -12,5 +12,6 @@ SELECT
     clean(recorded_at) AS recorded_at_text,
     export_date(recorded_at) AS recorded_at,
     clean(resolved_at) AS resolved_at_text,
-    export_date(resolved_at) AS resolved_at
+    export_date(resolved_at) AS resolved_at,
+    clean(diagnosis_id) AS diagnosis_id  -- the source's name for the condition, if it gives one
 FROM raw

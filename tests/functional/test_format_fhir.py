@@ -1134,12 +1134,6 @@ def test_a_medication_request_is_one_prescription_by_its_id_and_one_entered_in_e
     assert rows(tmp_path, "SELECT count(*) FROM prescriptions") == [(4,)]  # every version kept
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a Condition stored and later entered-in-error or refuted stays in the audit: diagnoses are "
-    "not named by the Condition id, and a withdrawal by content (patient, code, onset) could take "
-    "another Condition's diagnosis of the same content that an incremental export did not re-send",
-)
 def test_a_condition_later_entered_in_error_or_refuted_leaves_the_audit(tmp_path):
     """p1's cirrhosis (coded in SNOMED CT and ICD-10-CM) with a cramp is flagged on night 1; night 2
     sends the Condition entered-in-error: both its diagnoses are withdrawn (kept, superseded), so
@@ -1188,3 +1182,48 @@ def test_a_condition_later_entered_in_error_or_refuted_leaves_the_audit(tmp_path
     night(tmp_path, "2026-11-04", export("n3", "confirmed", "refuted"))
     assert flagged(db, "cramps_cirrhosis") == {"p1"}
     assert rows(tmp_path, "SELECT count(*) FROM diagnoses") == [(6,)]  # nothing stored twice
+
+
+def test_a_condition_recoded_under_its_id_replaces_every_coding_it_had(tmp_path):
+    """p1's Condition c1, coded cirrhosis in SNOMED CT and ICD-10-CM, is recoded the next night to
+    fatty liver (SNOMED CT only): both cirrhosis rows are replaced, so the cramp is no cramp with
+    cirrhosis. p2's cirrhosis, c2, of the same codes and onset, is another Condition and stays."""
+    cirrhosis = [(SCT, "19943007", "Cirrhosis of liver"), (ICD10, "K74.60", "Unspecified cirrhosis of liver")]
+    fatty_liver = [(SCT, "197321007", "Steatosis of liver")]
+
+    def export(name, p1_codings):
+        return write_fhir(
+            tmp_path / name,
+            {
+                "Patient.ndjson": [
+                    patient("p1", "1950-03-01", "female"),
+                    patient("p2", "1948-05-01", "male"),
+                ],
+                "Observation.ndjson": [obs("k1", "p1", "2823-3", 4.1, "mmol/L", "2026-10-29T09:00:00Z")],
+                "MedicationRequest.ndjson": [medreq("m1", "p1", GABAPENTIN)],
+                "Condition.ndjson": [
+                    coded("c1", "p1", p1_codings, onset="2024-01-10"),
+                    coded("c2", "p2", cirrhosis, onset="2024-01-10"),
+                    condition("c3", "p1", SCT, "55300003", "2026-10-01"),
+                    condition("c4", "p2", SCT, "55300003", "2026-10-01"),
+                ],
+            },
+            broken_line=False,
+        )
+
+    db = tmp_path / "audit.duckdb"
+    night(tmp_path, "2026-11-02", export("n1", cirrhosis))
+    assert flagged(db, "cramps_cirrhosis") == {"p1", "p2"}
+    night(tmp_path, "2026-11-03", export("n2", fatty_liver))
+    assert flagged(db, "cramps_cirrhosis") == {"p2"}
+    liver = (
+        "SELECT patient_id, code, diagnosis_id, _superseded FROM diagnoses "
+        "WHERE code <> '55300003' ORDER BY ALL"
+    )
+    assert rows(tmp_path, liver) == [
+        ("p1", "197321007", "c1", False),
+        ("p1", "19943007", "c1", True),
+        ("p1", "K7460", "c1", True),
+        ("p2", "19943007", "c2", False),
+        ("p2", "K7460", "c2", False),
+    ]

@@ -14,6 +14,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from pipelines.db import SCHEMA_VERSION
 from tests.functional.test_format_omop import CDM, write_cdm
 from tests.helpers import night, query, table, write_export
 
@@ -147,7 +148,7 @@ def test_a_database_from_before_names_its_results_and_keeps_one_of_each(tmp_path
     current = query(db, "SELECT patient_id, value_original, result_id FROM current_lab_results ORDER BY ALL")
     counts = query(db, "SELECT count(*), count(*) FILTER (_superseded) FROM lab_results")
     version = query(db, "SELECT version FROM schema_version")
-    assert version == [(16,)]
+    assert version == [(SCHEMA_VERSION,)]
     assert current == [
         ("2", 4.1, "source | 2026-09-01 08:30:00 | 2823-3"),
         ("2", 139.0, "source | 2026-09-01 00:00:00 | 2951-2"),

@@ -1,0 +1,118 @@
+"""A diagnosis the source names (a generic export's diagnosis_id, a FHIR Condition's id) is one fact
+by patient and name, whatever its codes (schema 17).
+
+A GP system's problem-list entry is corrected in place: coded K74.60 (cirrhosis) by mistake one day,
+recoded K76.0 (fatty liver) the next. Told apart by their content, the two codes were two diagnoses
+and the cirrhosis stayed current, so a cramp kept being flagged as a cramp with cirrhosis. An entry
+coded in two systems at once is one diagnosis in two rows sharing its name.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from pipelines.db import SCHEMA_VERSION
+from tests.helpers import flagged, night, query, table, write_export
+
+PATIENTS = table("""
+    patient_id | birth_date | sex
+    P1         | 1950-02-03 | F
+    P2         | 1948-07-21 | M
+""")
+CRAMPS = """
+    P1         | R25.2  | ICD-10-CM   | 2026-10-01  |            | C1
+    P2         | R25.2  | ICD-10-CM   | 2026-10-02  |            | C2
+"""
+HEADER = "patient_id | code | code_system | recorded_at | resolved_at | diagnosis_id\n"
+# P1's entry D1: cirrhosis in ICD-10-CM and SNOMED CT. P2's D2: cirrhosis (the control).
+NIGHT_1 = (
+    HEADER
+    + """
+    P1         | K74.60   | ICD-10-CM   | 2024-01-10  |            | D1
+    P1         | 19943007 | SNOMED-CT   | 2024-01-10  |            | D1
+    P2         | K74.60   | ICD-10-CM   | 2023-05-01  |            | D2
+"""
+    + CRAMPS
+)
+# D1 recoded: fatty liver, in ICD-10-CM only (its SNOMED row is gone too)
+RECODED = (
+    HEADER
+    + """
+    P1         | K76.0    | ICD-10-CM   | 2024-01-10  |            | D1
+    P2         | K74.60   | ICD-10-CM   | 2023-05-01  |            | D2
+"""
+    + CRAMPS
+)
+
+
+def _export(folder: Path, diagnoses: str) -> Path:
+    return write_export(folder, patients=PATIENTS, diagnoses=table(diagnoses))
+
+
+def _p1_liver(db: Path) -> list[tuple]:
+    return query(
+        db,
+        "SELECT code, diagnosis_id, _superseded FROM diagnoses "
+        "WHERE patient_id = 'P1' AND code NOT LIKE 'R25%' ORDER BY ALL",
+    )
+
+
+def test_a_named_diagnosis_recoded_replaces_every_code_it_had(tmp_path):
+    db = tmp_path / "audit.duckdb"
+    night(tmp_path, "2026-11-02", _export(tmp_path / "n1", NIGHT_1))
+    assert flagged(db, "cramps_cirrhosis") == {"P1", "P2"}
+    night(tmp_path, "2026-11-03", _export(tmp_path / "n2", RECODED))
+    assert flagged(db, "cramps_cirrhosis") == {"P2"}
+    assert _p1_liver(db) == [("19943007", "D1", True), ("K7460", "D1", True), ("K760", "D1", False)]
+    night(tmp_path, "2026-11-04", _export(tmp_path / "n3", NIGHT_1))  # recoded back: both rows current
+    assert flagged(db, "cramps_cirrhosis") == {"P1", "P2"}
+    assert _p1_liver(db) == [("19943007", "D1", False), ("K7460", "D1", False), ("K760", "D1", True)]
+    assert query(db, "SELECT count(*) FROM diagnoses") == [(6,)]  # nothing stored twice
+
+
+def test_two_named_diagnoses_alike_are_two_and_one_left_out_of_an_export_stays(tmp_path):
+    """P1 has two entries of the same code and day, D1 resolved and D3 open: two diagnoses, the
+    open one current, so the cramp is flagged. An incremental export re-sending only D1 says nothing
+    of D3 (told apart by content, D1's statement would have superseded it)."""
+    db = tmp_path / "audit.duckdb"
+    both = NIGHT_1.replace("2024-01-10  |            | D1", "2024-01-10  | 2025-01-01 | D1") + (
+        "    P1 | K74.60 | ICD-10-CM | 2024-01-10 | | D3\n"
+    )
+    night(tmp_path, "2026-11-02", _export(tmp_path / "n1", both))
+    assert flagged(db, "cramps_cirrhosis") == {"P1", "P2"}
+    only_d1 = "\n".join(line for line in both.splitlines() if "| D3" not in line)
+    night(tmp_path, "2026-11-03", _export(tmp_path / "n2", only_d1))
+    assert flagged(db, "cramps_cirrhosis") == {"P1", "P2"}
+    assert query(db, "SELECT count(*) FROM diagnoses WHERE _superseded") == [(0,)]
+
+
+def test_diagnoses_stored_before_names_take_them_from_the_next_export(tmp_path):
+    """A database from schema 16 holds P1's cirrhosis without a name (the export had no
+    diagnosis_id). The next export names it and resolves it: the stored open rows take the name
+    and are superseded; the night after, the entry recoded replaces them all."""
+    db = tmp_path / "audit.duckdb"
+    unnamed = "\n".join(line.rsplit("|", 1)[0] for line in NIGHT_1.strip().splitlines())
+    night(tmp_path, "2026-11-02", _export(tmp_path / "n1", unnamed))
+    with duckdb.connect(str(db)) as con:  # as a version-16 binary left it
+        con.execute("DROP VIEW current_diagnoses")
+        con.execute("ALTER TABLE diagnoses DROP COLUMN diagnosis_id")
+        con.execute("UPDATE schema_version SET version = 16")
+    resolved = NIGHT_1.replace("2024-01-10  |            | D1", "2024-01-10  | 2025-01-01 | D1")
+    night(tmp_path, "2026-11-03", _export(tmp_path / "n2", resolved))
+    assert query(db, "SELECT version FROM schema_version") == [(SCHEMA_VERSION,)]
+    assert flagged(db, "cramps_cirrhosis") == {"P2"}
+    versions = (
+        "SELECT code, resolved_at::VARCHAR, diagnosis_id, _superseded FROM diagnoses "
+        "WHERE patient_id = 'P1' AND code NOT LIKE 'R25%' ORDER BY ALL"
+    )
+    assert query(db, versions) == [
+        ("19943007", "2025-01-01", "D1", False),
+        ("19943007", None, "D1", True),
+        ("K7460", "2025-01-01", "D1", False),
+        ("K7460", None, "D1", True),
+    ]
+    night(tmp_path, "2026-11-04", _export(tmp_path / "n3", RECODED))
+    current = "SELECT code FROM current_diagnoses WHERE patient_id = 'P1' AND code NOT LIKE 'R25%'"
+    assert query(db, current) == [("K760",)]
