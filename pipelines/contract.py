@@ -20,10 +20,16 @@ from pipelines.rules import Rule
 
 # A row's skip reason (`_skip`, set by a format's staging SQL) beginning so says the record is no
 # valid record any more (a FHIR Observation or MedicationRequest entered-in-error or cancelled, a
-# Condition entered-in-error, refuted or only a differential): the fact it names
+# Condition entered-in-error, refuted or only a differential), or (a FHIR Condition recoded in a
+# local code or text only) no longer states anything the audit reads: the fact it names
 # (TableContract.named_by) is withdrawn, every stored version superseded (pipelines/ingest.py
 # _withdraw), until an export sends it again.
-WITHDRAWING_SKIP_PREFIXES = ("status ", "verification status ")
+WITHDRAWING_SKIP_PREFIXES = (
+    "status ",
+    "verification status ",
+    "condition coded in no audited code system",
+    "condition with no coding in an audited code system",
+)
 
 
 @dataclass(frozen=True)
@@ -68,6 +74,11 @@ class TableContract:
     # pipelines/ingest.py _restate) though not loaded again, so a death recorded in error and then
     # undone ends undone. Empty: unnamed rows are facts of their own (a lab result without an id).
     fact_key: tuple[str, ...] = ()
+    # Whether one name holds several rows at once (a FHIR Condition: a row per coding): a later export
+    # sending fewer of them (a coding dropped) restates the fact, though it adds no row
+    # (pipelines/ingest.py _restate_named). Without it a fact is looked at only when a row of it is
+    # added: one name, one row (a result, a prescription), and no look at every stored name each night.
+    several_rows_per_name: bool = False
     # The storage table marks the versions of a fact the latest export did not state `_superseded`
     # (kept, not read: current_prescriptions); without it, the reader picks the latest (patient_state).
     supersedes: bool = False
@@ -257,6 +268,7 @@ DIAGNOSES = TableContract(
     # and ICD-10-CM are its versions, together current while sent; a Condition recoded, resolved or
     # now entered in error or refuted (withdrawn) replaces them all
     named_by="diagnosis_id",
+    several_rows_per_name=True,
     fact_key=("patient_id", "code", "code_system", "recorded_at"),
     supersedes=True,
 )

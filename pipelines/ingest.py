@@ -1137,15 +1137,20 @@ def _restate_named(con: duckdb.DuckDBPyConnection, spec: TableContract, run_id: 
     collection time, outside the export's date range.
 
     The facts touched are those this export names that have a version added (or named) by this run
-    beside another, or one a run before superseded; of each, the versions this export sends
-    (identity and name) are current and move to this run, the others are `_superseded`. A fact whose
-    only version is re-sent unchanged (nearly all, each night), or new tonight, is not written; a
-    corrected one re-sent each night is, as a restated prescription is. Finding them reads the name
-    of every stored result (measured: 2-3 s per 30 M named results on two busy cores). An ad-hoc run
-    only marks a version it adds of a fact already stored as not current."""
+    beside another, or one a run before superseded, or (TableContract.several_rows_per_name) a
+    current version this export leaves out (a Condition sent with a coding fewer); of each, the
+    versions this export sends (identity and name) are current and move to this run, the others are
+    `_superseded`. A fact whose only version is re-sent unchanged (nearly all, each night), or new
+    tonight, is not written; a corrected one re-sent each night is, as a restated prescription is.
+    Finding them reads the name of every stored result (measured: 2-3 s per 30 M named results on
+    two busy cores). An ad-hoc run only marks a version it adds of a fact already stored as not
+    current."""
     table, target, when = spec.table, spec.storage_table, spec.fact_when
     key, full = ", ".join(spec.name_key), ", ".join((*spec.identity, spec.named_by))
     params = {"run": run_id}
+    sent = f"hash({full}) IN (SELECT hash({full}) FROM loadable_{table} WHERE {when})"  # noqa: S608
+    # a fact of several rows (a Condition's codings) sent with fewer: a current row not sent
+    dropped = f" OR (NOT coalesce(_superseded, false) AND NOT {sent})" if spec.several_rows_per_name else ""
     if not restate:
         con.execute("DROP TABLE IF EXISTS named_rows")
         con.execute(
@@ -1161,7 +1166,7 @@ def _restate_named(con: duckdb.DuckDBPyConnection, spec: TableContract, run_id: 
         WHERE {when} AND hash({key}) IN (
             SELECT hash({key}) FROM {target}
             WHERE {when} AND (_run_id = $run OR coalesce(_superseded, false)
-                              OR rowid IN (SELECT _row FROM named_rows))
+                              OR rowid IN (SELECT _row FROM named_rows){dropped})
               AND hash({key}) IN (SELECT hash({key}) FROM loadable_{table} WHERE {when}))
         GROUP BY 1 HAVING count(*) > 1 OR bool_or(coalesce(_superseded, false))
         """,  # noqa: S608 - contract identifiers; values bound
@@ -1175,8 +1180,7 @@ def _restate_named(con: duckdb.DuckDBPyConnection, spec: TableContract, run_id: 
         f"""
         UPDATE {target}
         SET _run_id = CASE WHEN sent THEN $run ELSE _run_id END, _superseded = NOT sent
-        FROM (SELECT rowid AS _row,
-                     hash({full}) IN (SELECT hash({full}) FROM loadable_{table} WHERE {when}) AS sent
+        FROM (SELECT rowid AS _row, {sent} AS sent
               FROM {target}
               WHERE {when} AND hash({key}) IN (SELECT fact FROM restated_facts)) versions
         WHERE {target}.rowid = versions._row

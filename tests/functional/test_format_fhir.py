@@ -1227,3 +1227,36 @@ def test_a_condition_recoded_under_its_id_replaces_every_coding_it_had(tmp_path)
         ("p2", "19943007", "c2", False),
         ("p2", "K7460", "c2", False),
     ]
+
+
+def test_a_coding_dropped_or_a_recode_to_a_local_code_leaves_the_condition_only_what_it_says(tmp_path):
+    """p1's c1 is coded fatty liver and cirrhosis (ICD-10-CM) on night 1; night 2 drops the cirrhosis
+    coding (no row is added, yet the cirrhosis row is no longer stated); night 3 sends c1 coded in a
+    local code only (no audited coding: the Condition no longer says anything the audit reads, so
+    its rows are withdrawn); night 4 codes it cirrhosis again."""
+    local = [("http://example.org/local-codes", "LIV-7", "Liver disease")]
+    cirrhosis = [(ICD10, "K74.60", "Unspecified cirrhosis of liver")]
+    both = [(ICD10, "K76.0", "Fatty liver"), *cirrhosis]
+
+    def export(name, p1_codings):
+        return write_fhir(
+            tmp_path / name,
+            {
+                "Patient.ndjson": [patient("p1", "1950-03-01", "female")],
+                "Observation.ndjson": [obs("k1", "p1", "2823-3", 4.1, "mmol/L", "2026-10-29T09:00:00Z")],
+                "MedicationRequest.ndjson": [medreq("m1", "p1", GABAPENTIN)],
+                "Condition.ndjson": [
+                    coded("c1", "p1", p1_codings, onset="2024-01-10"),
+                    condition("c3", "p1", SCT, "55300003", "2026-10-01"),
+                ],
+            },
+            broken_line=False,
+        )
+
+    db = tmp_path / "audit.duckdb"
+    current = "SELECT code FROM current_diagnoses WHERE diagnosis_id = 'c1' ORDER BY ALL"
+    expected = [(both, {"p1"}, ["K7460", "K760"]), (both[:1], set(), ["K760"]), (local, set(), [])]
+    for n, (codings, flags, codes) in enumerate([*expected, (cirrhosis, {"p1"}, ["K7460"])]):
+        night(tmp_path, f"2026-11-0{n + 2}", export(f"n{n}", codings))
+        assert (flagged(db, "cramps_cirrhosis"), [c for (c,) in rows(tmp_path, current)]) == (flags, codes)
+    assert rows(tmp_path, "SELECT count(*) FROM diagnoses WHERE diagnosis_id = 'c1'") == [(2,)]
