@@ -238,8 +238,9 @@ DIAGNOSES = TableContract(
     table="diagnoses",
     file="diagnoses.csv",
     required=("patient_id", "code", "code_system", "recorded_at"),
-    # diagnosis_id: the source's name for the condition (a FHIR Condition's id), by which a later
-    # export's version of it (recoded, resolved, entered in error) replaces the one before
+    # diagnosis_id: the source's name for the condition (a FHIR Condition's id, an OMOP condition's
+    # source record), by which a later export's version of it (recoded, resolved, entered in error)
+    # replaces the one before
     optional=("resolved_at", "diagnosis_id"),
     text={
         "code": "code_original",

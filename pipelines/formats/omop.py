@@ -357,9 +357,16 @@ SELECTS = {
                     ELSE c.vocabulary_id END AS code_system,
                o.condition_start_date AS recorded_at,
                {condition_end_date} AS resolved_at,
-               -- condition_occurrence_id is no name: ETLs number the rows afresh at each build, as
-               -- measurement_id (a condition is one by patient, code and start: fact_key)
-               NULL::VARCHAR AS diagnosis_id,
+               -- one condition by what the source recorded: its start and its code as the source
+               -- names it (condition_source_value, else condition_source_concept_id), whatever
+               -- standard concept a vocabulary release maps it to (a later export's row recoded, or
+               -- given its end, replaces this one) or condition_occurrence_id an ETL gives it (an
+               -- ETL numbering its rows renumbers them at each rebuild); none when the source names
+               -- no code (the content key: patient, code, system, start)
+               'source | ' || coalesce(strftime(export_date(o.condition_start_date), '%Y-%m-%d'), '') || ' | '
+                   || coalesce(nullif(trim({condition_source_value}), ''),
+                               'concept ' || nullif(nullif(trim({condition_source_concept_id}), ''), '0'))
+                   AS diagnosis_id,
                -- a condition in none of the audited code systems can match no codelist: left out of
                -- the audit, counted per reason (every CDM has unmapped source codes), not rejected
                CASE WHEN c.vocabulary_id IN ('SNOMED', 'ICD10CM', 'ICD10', 'ICD9CM') THEN NULL

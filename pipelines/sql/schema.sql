@@ -182,9 +182,9 @@ CREATE TABLE IF NOT EXISTS diagnoses (
 -- A later export's version of the same diagnosis (patient, code, code system, recorded date), say
 -- with the date it resolved, supersedes this one (current_diagnoses, views.sql). Schema 16.
 ALTER TABLE diagnoses ADD COLUMN IF NOT EXISTS _superseded BOOLEAN DEFAULT false;
--- The source's name for the condition (a FHIR Condition's id, a generic export's diagnosis_id), when
--- it gives one: a later export's version of it (recoded, resolved), or its withdrawal (entered in
--- error, refuted), supersedes every row of it. Schema 17.
+-- The source's name for the condition (a FHIR Condition's id, an OMOP condition's source record, a
+-- generic export's diagnosis_id), when it gives one: a later export's version of it (recoded,
+-- resolved), or its withdrawal (entered in error, refuted), supersedes every row of it. Schema 17.
 ALTER TABLE diagnoses ADD COLUMN IF NOT EXISTS diagnosis_id VARCHAR;
 
 -- Where a flag standing across a prune began (schema 9): the runs that raised it are deleted, so

@@ -14,6 +14,7 @@ from pathlib import Path
 import duckdb
 
 from pipelines.db import SCHEMA_VERSION
+from tests.functional.test_format_omop import CDM, write_cdm
 from tests.helpers import flagged, night, query, table, write_export
 
 PATIENTS = table("""
@@ -130,3 +131,46 @@ def test_a_named_diagnosis_sent_with_a_row_fewer_keeps_only_the_rows_sent(tmp_pa
     night(tmp_path, "2026-11-03", _export(tmp_path / "n2", fewer))
     assert flagged(db, "cramps_cirrhosis") == {"P2"}
     assert _p1_liver(db) == [("197321007", "D1", False), ("K7460", "D1", True)]
+
+
+def _csv(rows: list[dict[str, str]]) -> str:
+    return "\n".join([",".join(rows[0])] + [",".join(row.values()) for row in rows]) + "\n"
+
+
+def _omop(folder: Path, liver_concept: str, first_id: int) -> Path:
+    """The OMOP fixture CDM (tests/functional/test_format_omop.py) less its rejected rows, person
+    3's liver condition recorded in the source as the local code LIVER-01, mapped to
+    `liver_concept`, with every condition_occurrence_id from `first_id` (an ETL numbering its rows
+    at each build)."""
+    fatty_liver = "3006 | Steatosis of liver | Condition | SNOMED | Clinical Finding | S | 197321007"
+    conditions = table(CDM["condition_occurrence"])
+    conditions[0] |= {"condition_concept_id": liver_concept, "condition_source_value": "LIVER-01"}
+    for n, row in enumerate(conditions):
+        row["condition_occurrence_id"] = str(first_id + n)
+    return write_cdm(
+        folder,
+        concept=_csv(table(CDM["concept"] + fatty_liver)),
+        condition_occurrence=_csv(conditions),
+        measurement=_csv(table(CDM["measurement"])[:2]),  # not the unreadable value
+        drug_exposure=_csv(table(CDM["drug_exposure"])[:2]),  # nor the end before its start
+    )
+
+
+def test_an_omop_condition_remapped_by_the_etl_replaces_its_stored_code(tmp_path):
+    """An OMOP condition is one by its start and its code as the source wrote it: the ETL's mapping
+    of the local code LIVER-01 corrected from cirrhosis (3001) to fatty liver (3006) at a rebuild
+    that also renumbers every occurrence replaces the cirrhosis, and a rebuild changing nothing
+    stores nothing again."""
+    db = tmp_path / "audit.duckdb"
+    night(tmp_path, "2026-11-02", _omop(tmp_path / "n1", "3001", 1))
+    assert "3" in flagged(db, "cramps_cirrhosis")
+    night(tmp_path, "2026-11-03", _omop(tmp_path / "n2", "3001", 101))
+    assert query(db, "SELECT count(*) FROM diagnoses") == [(7,)]  # the renumbered rebuild: nothing new
+    night(tmp_path, "2026-11-04", _omop(tmp_path / "n3", "3006", 201))
+    assert "3" not in flagged(db, "cramps_cirrhosis")
+    person_3 = "SELECT code, diagnosis_id, _superseded FROM diagnoses WHERE patient_id = '3' ORDER BY ALL"
+    assert query(db, person_3) == [
+        ("197321007", "source | 2024-01-10 | LIVER-01", False),
+        ("19943007", "source | 2024-01-10 | LIVER-01", True),
+        ("55300003", "source | 2026-10-01 | 55300003", False),
+    ]
