@@ -20,16 +20,11 @@ from pipelines.rules import Rule
 
 # A row's skip reason (`_skip`, set by a format's staging SQL) beginning so says the record is no
 # valid record any more (a FHIR Observation or MedicationRequest entered-in-error or cancelled, a
-# Condition entered-in-error, refuted or only a differential), or (a FHIR Condition recoded in a
-# local code or text only) no longer states anything the audit reads: the fact it names
+# Condition entered-in-error, refuted or only a differential): the fact it names
 # (TableContract.named_by) is withdrawn, every stored version superseded (pipelines/ingest.py
-# _withdraw), until an export sends it again.
-WITHDRAWING_SKIP_PREFIXES = (
-    "status ",
-    "verification status ",
-    "condition coded in no audited code system",
-    "condition with no coding in an audited code system",
-)
+# _withdraw), until an export sends it again. (For a table whose every skip withdraws,
+# TableContract.every_skip_withdraws, any reason does.)
+WITHDRAWING_SKIP_PREFIXES = ("status ", "verification status ")
 
 
 @dataclass(frozen=True)
@@ -79,6 +74,12 @@ class TableContract:
     # (pipelines/ingest.py _restate_named). Without it a fact is looked at only when a row of it is
     # added: one name, one row (a result, a prescription), and no look at every stored name each night.
     several_rows_per_name: bool = False
+    # Whether every row a profile skips under a name withdraws the fact it names, whatever the reason
+    # (diagnoses: a Condition refuted, or recoded in a local code or text only, an OMOP condition a
+    # vocabulary release leaves unmapped: the latest statement says nothing the audit reads). Else
+    # only WITHDRAWING_SKIP_PREFIXES do: an Observation of another category names no result the
+    # audit loaded, and reading such skips would look up every stored result each night.
+    every_skip_withdraws: bool = False
     # The storage table marks the versions of a fact the latest export did not state `_superseded`
     # (kept, not read: current_prescriptions); without it, the reader picks the latest (patient_state).
     supersedes: bool = False
@@ -270,6 +271,7 @@ DIAGNOSES = TableContract(
     # now entered in error or refuted (withdrawn) replaces them all
     named_by="diagnosis_id",
     several_rows_per_name=True,
+    every_skip_withdraws=True,
     fact_key=("patient_id", "code", "code_system", "recorded_at"),
     supersedes=True,
 )

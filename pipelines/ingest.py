@@ -1149,8 +1149,16 @@ def _restate_named(con: duckdb.DuckDBPyConnection, spec: TableContract, run_id: 
     key, full = ", ".join(spec.name_key), ", ".join((*spec.identity, spec.named_by))
     params = {"run": run_id}
     sent = f"hash({full}) IN (SELECT hash({full}) FROM loadable_{table} WHERE {when})"  # noqa: S608
-    # a fact of several rows (a Condition's codings) sent with fewer: a current row not sent
-    dropped = f" OR (NOT coalesce(_superseded, false) AND NOT {sent})" if spec.several_rows_per_name else ""
+    # a fact of several rows (a Condition's codings) sent with fewer: a current row not sent, of a
+    # fact none of whose rows tonight was rejected (a coding quarantined is not a coding dropped)
+    rejected = (
+        f"SELECT hash({key}) FROM numbered_{table} WHERE {when} AND _rec IN (SELECT _rec FROM bad_rows)"  # noqa: S608
+    )
+    dropped = (
+        f" OR (NOT coalesce(_superseded, false) AND NOT {sent} AND hash({key}) NOT IN ({rejected}))"
+        if spec.several_rows_per_name
+        else ""
+    )
     if not restate:
         con.execute("DROP TABLE IF EXISTS named_rows")
         con.execute(
@@ -1190,20 +1198,23 @@ def _restate_named(con: duckdb.DuckDBPyConnection, spec: TableContract, run_id: 
     con.execute("DROP TABLE restated_facts")
 
 
-# The skips that withdraw the fact they name (contract.WITHDRAWING_SKIP_PREFIXES). Other skips (an
-# Observation of another category) name no result the audit ever loaded; reading them would make
-# every FHIR night look up every stored result.
+# The skips that withdraw the fact they name (contract.WITHDRAWING_SKIP_PREFIXES), unless every skip
+# of the table does (TableContract.every_skip_withdraws). Other skips (an Observation of another
+# category) name no result the audit ever loaded; reading them would make every FHIR night look up
+# every stored result.
 WITHDRAWING_SKIP = "(" + " OR ".join(f"starts_with(_skip, '{p}')" for p in WITHDRAWING_SKIP_PREFIXES) + ")"
 
 
 def _withdraw(con: duckdb.DuckDBPyConnection, spec: TableContract) -> None:
     """A versioned fact this export names but says is no valid record (`_skip` WITHDRAWING_SKIP: a
-    FHIR Observation now entered-in-error or cancelled, a Condition now refuted) is withdrawn: every
+    FHIR Observation now entered-in-error or cancelled; any skip of a diagnosis, a Condition now
+    refuted or coded in nothing the audit reads: TableContract.every_skip_withdraws) is withdrawn: every
     stored version of it is `_superseded`, unless the export also sends a version to audit. The
     latest statement counts here as it does for a corrected value; a later export that sends it
     again restates it (_restate_named). Only scheduled runs withdraw, as only they restate."""
     table, target, key = spec.table, spec.storage_table, ", ".join(spec.name_key)
-    withdrawn = f"SELECT hash({key}) FROM typed_{table} WHERE {WITHDRAWING_SKIP} AND {spec.fact_when}"  # noqa: S608
+    skipped = "_skip IS NOT NULL" if spec.every_skip_withdraws else WITHDRAWING_SKIP
+    withdrawn = f"SELECT hash({key}) FROM typed_{table} WHERE {skipped} AND {spec.fact_when}"  # noqa: S608
     if not con.execute(f"{withdrawn} LIMIT 1").fetchall():
         return
     con.execute(

@@ -259,7 +259,7 @@ def _status_skip(field: str) -> str:
     a valid record ('status cancelled', 'verification status refuted'). A resource skipped so
     withdraws the result, prescription or diagnosis its id names: the reason begins with one of
     contract.WITHDRAWING_SKIP_PREFIXES."""
-    status, verification = WITHDRAWING_SKIP_PREFIXES[:2]
+    status, verification = WITHDRAWING_SKIP_PREFIXES
     if field == "status":
         return f"'{status}' || {STATUS}"
     return f"'{verification}' || {VERIFICATION}"
@@ -635,14 +635,11 @@ STATUS_RESOLVED = (
 # hold many) can match no codelist: one row, skipped with its reason and counted, as OMOP skips a
 # condition in a vocabulary it does not audit, so such entries never stop a run. A skipped
 # Condition gives one row, so it is counted once.
-# A Condition so skipped withdraws the diagnosis its id names (contract.WITHDRAWING_SKIP_PREFIXES):
-# recoded in a local code, it no longer says what the stored rows said.
-UNAUDITED_SYSTEM, NO_AUDITED_CODING = WITHDRAWING_SKIP_PREFIXES[2:]
 CONDITIONS = f"""
 SELECT j, coalesce(_skip, CASE WHEN coalesce(len(codings), 0) = 0 THEN
-           coalesce('{UNAUDITED_SYSTEM} ('
+           coalesce('condition coded in no audited code system ('
                     || (json_list(j->'$.code.coding')[1]->>'$.system') || ')',
-                    '{NO_AUDITED_CODING} (text or local code only)')
+                    'condition with no coding in an audited code system (text or local code only)')
        END) AS _skip,
        codings, list_transform(codings, lambda c: ({_system("c")}) || '|' || (c->>'$.code')) AS keys
 FROM (

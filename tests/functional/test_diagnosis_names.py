@@ -15,7 +15,7 @@ import duckdb
 
 from pipelines.db import SCHEMA_VERSION
 from tests.functional.test_format_omop import CDM, write_cdm
-from tests.helpers import flagged, night, query, table, write_export
+from tests.helpers import cli, flagged, night, query, table, write_export
 
 PATIENTS = table("""
     patient_id | birth_date | sex
@@ -174,3 +174,45 @@ def test_an_omop_condition_remapped_by_the_etl_replaces_its_stored_code(tmp_path
         ("19943007", "source | 2024-01-10 | LIVER-01", True),
         ("55300003", "source | 2026-10-01 | 55300003", False),
     ]
+
+
+def test_a_row_of_a_named_diagnosis_quarantined_is_not_a_row_dropped(tmp_path):
+    """D1's cirrhosis row comes back one night with an impossible resolved date: it is quarantined,
+    and D1's stored rows stay as they were (a rejected row says nothing of the diagnosis)."""
+    db = tmp_path / "audit.duckdb"
+    night(tmp_path, "2026-11-02", _export(tmp_path / "n1", NIGHT_1))
+    broken = NIGHT_1.replace(
+        "K74.60   | ICD-10-CM   | 2024-01-10  |           ", "K74.60 | ICD-10-CM | 2024-01-10 | 2025-02-30"
+    )
+    assert "2025-02-30" in broken
+    config = tmp_path / "tolerant.toml"  # the one bad row of five is over the default threshold
+    config.write_text('[run]\nas_of = "2026-11-03"\nreject_threshold = 0.5\n', encoding="utf-8")
+    export = _export(tmp_path / "n2", broken)
+    assert (
+        cli(
+            "run",
+            "--config",
+            str(config),
+            "--exports",
+            str(export),
+            "--db",
+            str(db),
+            "--out",
+            str(tmp_path / "o"),
+        )
+        == 0
+    )
+    assert query(db, "SELECT count(*) FROM quarantine WHERE table_name = 'diagnoses'") == [(1,)]
+    assert flagged(db, "cramps_cirrhosis") == {"P1", "P2"}
+    assert _p1_liver(db) == [("19943007", "D1", False), ("K7460", "D1", False)]
+
+
+def test_an_omop_condition_left_unmapped_by_a_vocabulary_release_leaves_the_audit(tmp_path):
+    """A rebuild whose vocabulary maps person 3's LIVER-01 to no concept (0) skips the row (no
+    concept): its source record's stored cirrhosis is withdrawn, as a FHIR Condition recoded in a
+    local code is; mapped again, it is back."""
+    db = tmp_path / "audit.duckdb"
+    for n, concept in enumerate(("3001", "0", "3001")):
+        night(tmp_path, f"2026-11-0{n + 2}", _omop(tmp_path / f"n{n}", concept, 1 + 100 * n))
+        assert ("3" in flagged(db, "cramps_cirrhosis")) == (concept == "3001")
+    assert query(db, "SELECT count(*) FROM diagnoses WHERE patient_id = '3'") == [(2,)]
