@@ -193,11 +193,12 @@ def read_csv_rows(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
-def night(tmp: Path, as_of: str, export: Path) -> None:
+def night(tmp: Path, as_of: str, export: Path, settings: str = "") -> None:
     """One nightly run into tmp's database, dated by its config file as a scheduler's would be, its
-    outputs in tmp/out-<as_of>."""
+    outputs in tmp/out-<as_of>; `settings`, more lines of the config's [run] section."""
     config = tmp / f"night-{as_of}.toml"
-    config.write_text(f'[run]\nas_of = "{as_of}"\nclinic_name = "Riverside Practice"\n', encoding="utf-8")
+    run = f'[run]\nas_of = "{as_of}"\nclinic_name = "Riverside Practice"\n{settings}'
+    config.write_text(run, encoding="utf-8")
     args = ["run", "--config", str(config), "--exports", str(export), "--out", str(tmp / f"out-{as_of}")]
     assert cli(*args, "--db", str(tmp / "audit.duckdb")) == 0
 

@@ -15,7 +15,7 @@ import duckdb
 
 from pipelines.db import SCHEMA_VERSION
 from tests.functional.test_format_omop import CDM, write_cdm
-from tests.helpers import cli, flagged, night, query, table, write_export
+from tests.helpers import flagged, night, query, table, write_export
 
 PATIENTS = table("""
     patient_id | birth_date | sex
@@ -185,23 +185,8 @@ def test_a_row_of_a_named_diagnosis_quarantined_is_not_a_row_dropped(tmp_path):
         "K74.60   | ICD-10-CM   | 2024-01-10  |           ", "K74.60 | ICD-10-CM | 2024-01-10 | 2025-02-30"
     )
     assert "2025-02-30" in broken
-    config = tmp_path / "tolerant.toml"  # the one bad row of five is over the default threshold
-    config.write_text('[run]\nas_of = "2026-11-03"\nreject_threshold = 0.5\n', encoding="utf-8")
-    export = _export(tmp_path / "n2", broken)
-    assert (
-        cli(
-            "run",
-            "--config",
-            str(config),
-            "--exports",
-            str(export),
-            "--db",
-            str(db),
-            "--out",
-            str(tmp_path / "o"),
-        )
-        == 0
-    )
+    # the one bad row of five is over the default reject threshold
+    night(tmp_path, "2026-11-03", _export(tmp_path / "n2", broken), "reject_threshold = 0.5\n")
     assert query(db, "SELECT count(*) FROM quarantine WHERE table_name = 'diagnoses'") == [(1,)]
     assert flagged(db, "cramps_cirrhosis") == {"P1", "P2"}
     assert _p1_liver(db) == [("19943007", "D1", False), ("K7460", "D1", False)]

@@ -1134,37 +1134,43 @@ def test_a_medication_request_is_one_prescription_by_its_id_and_one_entered_in_e
     assert rows(tmp_path, "SELECT count(*) FROM prescriptions") == [(4,)]  # every version kept
 
 
+CIRRHOSIS = [(SCT, "19943007", "Cirrhosis of liver"), (ICD10, "K74.60", "Unspecified cirrhosis of liver")]
+
+
+def cramps_with_liver(folder, livers):
+    """An export of p1 and p2, each with a cramp this October (p1 on gabapentin, with a potassium),
+    and `livers`: their liver Conditions (cramps_cirrhosis flags a cramp with cirrhosis)."""
+    return write_fhir(
+        folder,
+        {
+            "Patient.ndjson": [patient("p1", "1950-03-01", "female"), patient("p2", "1948-05-01", "male")],
+            "Observation.ndjson": [obs("k1", "p1", "2823-3", 4.1, "mmol/L", "2026-10-29T09:00:00Z")],
+            "MedicationRequest.ndjson": [medreq("m1", "p1", GABAPENTIN)],
+            "Condition.ndjson": [
+                *livers,
+                condition("c3", "p1", SCT, "55300003", "2026-10-01"),
+                condition("c4", "p2", SCT, "55300003", "2026-10-01"),
+            ],
+        },
+        broken_line=False,
+    )
+
+
 def test_a_condition_later_entered_in_error_or_refuted_leaves_the_audit(tmp_path):
     """p1's cirrhosis (coded in SNOMED CT and ICD-10-CM) with a cramp is flagged on night 1; night 2
     sends the Condition entered-in-error: both its diagnoses are withdrawn (kept, superseded), so
     the cramp is no cramp with cirrhosis; night 3 sends it confirmed again: back. p2's cirrhosis,
     refuted on night 2, stays out."""
-    cirrhosis = [(SCT, "19943007", "Cirrhosis of liver"), (ICD10, "K74.60", "Unspecified cirrhosis of liver")]
     ver_status = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
 
     def export(name, p1_status, p2_status):
         def liver(cid, pid, status):
             return coded(
-                cid, pid, cirrhosis, onset="2024-01-10", verificationStatus=concept(ver_status, status)
+                cid, pid, CIRRHOSIS, onset="2024-01-10", verificationStatus=concept(ver_status, status)
             )
 
-        return write_fhir(
-            tmp_path / name,
-            {
-                "Patient.ndjson": [
-                    patient("p1", "1950-03-01", "female"),
-                    patient("p2", "1948-05-01", "male"),
-                ],
-                "Observation.ndjson": [obs("k1", "p1", "2823-3", 4.1, "mmol/L", "2026-10-29T09:00:00Z")],
-                "MedicationRequest.ndjson": [medreq("m1", "p1", GABAPENTIN)],
-                "Condition.ndjson": [
-                    liver("c1", "p1", p1_status),
-                    liver("c2", "p2", p2_status),
-                    condition("c3", "p1", SCT, "55300003", "2026-10-01"),
-                    condition("c4", "p2", SCT, "55300003", "2026-10-01"),
-                ],
-            },
-            broken_line=False,
+        return cramps_with_liver(
+            tmp_path / name, [liver("c1", "p1", p1_status), liver("c2", "p2", p2_status)]
         )
 
     db = tmp_path / "audit.duckdb"
@@ -1188,31 +1194,17 @@ def test_a_condition_recoded_under_its_id_replaces_every_coding_it_had(tmp_path)
     """p1's Condition c1, coded cirrhosis in SNOMED CT and ICD-10-CM, is recoded the next night to
     fatty liver (SNOMED CT only): both cirrhosis rows are replaced, so the cramp is no cramp with
     cirrhosis. p2's cirrhosis, c2, of the same codes and onset, is another Condition and stays."""
-    cirrhosis = [(SCT, "19943007", "Cirrhosis of liver"), (ICD10, "K74.60", "Unspecified cirrhosis of liver")]
     fatty_liver = [(SCT, "197321007", "Steatosis of liver")]
 
     def export(name, p1_codings):
-        return write_fhir(
-            tmp_path / name,
-            {
-                "Patient.ndjson": [
-                    patient("p1", "1950-03-01", "female"),
-                    patient("p2", "1948-05-01", "male"),
-                ],
-                "Observation.ndjson": [obs("k1", "p1", "2823-3", 4.1, "mmol/L", "2026-10-29T09:00:00Z")],
-                "MedicationRequest.ndjson": [medreq("m1", "p1", GABAPENTIN)],
-                "Condition.ndjson": [
-                    coded("c1", "p1", p1_codings, onset="2024-01-10"),
-                    coded("c2", "p2", cirrhosis, onset="2024-01-10"),
-                    condition("c3", "p1", SCT, "55300003", "2026-10-01"),
-                    condition("c4", "p2", SCT, "55300003", "2026-10-01"),
-                ],
-            },
-            broken_line=False,
-        )
+        livers = [
+            coded("c1", "p1", p1_codings, onset="2024-01-10"),
+            coded("c2", "p2", CIRRHOSIS, onset="2024-01-10"),
+        ]
+        return cramps_with_liver(tmp_path / name, livers)
 
     db = tmp_path / "audit.duckdb"
-    night(tmp_path, "2026-11-02", export("n1", cirrhosis))
+    night(tmp_path, "2026-11-02", export("n1", CIRRHOSIS))
     assert flagged(db, "cramps_cirrhosis") == {"p1", "p2"}
     night(tmp_path, "2026-11-03", export("n2", fatty_liver))
     assert flagged(db, "cramps_cirrhosis") == {"p2"}
@@ -1239,19 +1231,7 @@ def test_a_coding_dropped_or_a_recode_to_a_local_code_leaves_the_condition_only_
     both = [(ICD10, "K76.0", "Fatty liver"), *cirrhosis]
 
     def export(name, p1_codings):
-        return write_fhir(
-            tmp_path / name,
-            {
-                "Patient.ndjson": [patient("p1", "1950-03-01", "female")],
-                "Observation.ndjson": [obs("k1", "p1", "2823-3", 4.1, "mmol/L", "2026-10-29T09:00:00Z")],
-                "MedicationRequest.ndjson": [medreq("m1", "p1", GABAPENTIN)],
-                "Condition.ndjson": [
-                    coded("c1", "p1", p1_codings, onset="2024-01-10"),
-                    condition("c3", "p1", SCT, "55300003", "2026-10-01"),
-                ],
-            },
-            broken_line=False,
-        )
+        return cramps_with_liver(tmp_path / name, [coded("c1", "p1", p1_codings, onset="2024-01-10")])
 
     db = tmp_path / "audit.duckdb"
     current = "SELECT code FROM current_diagnoses WHERE diagnosis_id = 'c1' ORDER BY ALL"
