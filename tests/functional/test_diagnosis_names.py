@@ -1,5 +1,5 @@
-"""A diagnosis the source names (a generic export's diagnosis_id, a FHIR Condition's id) is one fact
-by patient and name, whatever its codes (schema 17).
+"""A diagnosis the source names (a generic export's diagnosis_id, a FHIR Condition's id, an OMOP
+condition's source record) is one fact by patient and name, whatever its codes (schema 17).
 
 A GP system's problem-list entry is corrected in place: coded K74.60 (cirrhosis) by mistake one day,
 recoded K76.0 (fatty liver) the next. Told apart by their content, the two codes were two diagnoses
@@ -14,14 +14,10 @@ from pathlib import Path
 import duckdb
 
 from pipelines.db import SCHEMA_VERSION
+from tests.functional.test_diagnosis_restated import _export
 from tests.functional.test_format_omop import CDM, write_cdm
-from tests.helpers import flagged, night, query, table, write_export
+from tests.helpers import flagged, night, query, table
 
-PATIENTS = table("""
-    patient_id | birth_date | sex
-    P1         | 1950-02-03 | F
-    P2         | 1948-07-21 | M
-""")
 CRAMPS = """
     P1         | R25.2  | ICD-10-CM   | 2026-10-01  |            | C1
     P2         | R25.2  | ICD-10-CM   | 2026-10-02  |            | C2
@@ -46,10 +42,6 @@ RECODED = (
 """
     + CRAMPS
 )
-
-
-def _export(folder: Path, diagnoses: str) -> Path:
-    return write_export(folder, patients=PATIENTS, diagnoses=table(diagnoses))
 
 
 def _p1_liver(db: Path) -> list[tuple]:
