@@ -22,8 +22,10 @@ from pipelines.rules import Rule
 # valid record any more (a FHIR Observation or MedicationRequest entered-in-error or cancelled, a
 # Condition entered-in-error, refuted or only a differential): the fact it names
 # (TableContract.named_by) is withdrawn, every stored version superseded (pipelines/ingest.py
-# _withdraw), until an export sends it again. (For a table whose every skip withdraws,
-# TableContract.every_skip_withdraws, any reason does.)
+# _withdraw), until an export sends it again. Other skips do not: a row coded in nothing the audit
+# reads (a FHIR Condition in a local code, an OMOP condition with no concept) may be an export's
+# fault as well as the source's statement (a vocabulary left out of the export would withdraw every
+# diagnosis, with no row rejected to say so).
 WITHDRAWING_SKIP_PREFIXES = ("status ", "verification status ")
 
 
@@ -70,16 +72,11 @@ class TableContract:
     # undone ends undone. Empty: unnamed rows are facts of their own (a lab result without an id).
     fact_key: tuple[str, ...] = ()
     # Whether one name holds several rows at once (a FHIR Condition: a row per coding): a later export
-    # sending fewer of them (a coding dropped) restates the fact, though it adds no row
-    # (pipelines/ingest.py _restate_named). Without it a fact is looked at only when a row of it is
-    # added: one name, one row (a result, a prescription), and no look at every stored name each night.
+    # sending fewer of them (a coding dropped) restates the fact, though it adds no row, on a night
+    # that rejects no row of the file (pipelines/ingest.py _restate_named). Without it a fact is
+    # looked at only when a row of it is added: one name, one row (a result, a prescription), and no
+    # look at every stored name each night.
     several_rows_per_name: bool = False
-    # Whether every row a profile skips under a name withdraws the fact it names, whatever the reason
-    # (diagnoses: a Condition refuted, or recoded in a local code or text only, an OMOP condition a
-    # vocabulary release leaves unmapped: the latest statement says nothing the audit reads). Else
-    # only WITHDRAWING_SKIP_PREFIXES do: an Observation of another category names no result the
-    # audit loaded, and reading such skips would look up every stored result each night.
-    every_skip_withdraws: bool = False
     # The storage table marks the versions of a fact the latest export did not state `_superseded`
     # (kept, not read: current_prescriptions); without it, the reader picks the latest (patient_state).
     supersedes: bool = False
@@ -271,7 +268,6 @@ DIAGNOSES = TableContract(
     # now entered in error or refuted (withdrawn) replaces them all
     named_by="diagnosis_id",
     several_rows_per_name=True,
-    every_skip_withdraws=True,
     fact_key=("patient_id", "code", "code_system", "recorded_at"),
     supersedes=True,
 )

@@ -980,7 +980,7 @@ def _load(
     )
     after = scalar(con, f"SELECT count(*) FROM {target}")  # noqa: S608
     if named:
-        _restate_named(con, spec, run_id, restate)
+        _restate_named(con, spec, run_id, restate, clean=not result.rows_rejected)
     if spec.fact_key and overlaps and _sends_unnamed(con, spec):  # a patient, an unnamed prescription
         _restate(con, spec, run_id, in_dates, {"lo": lo, "hi": hi}, restate)
     if spec.fact_when and restate:
@@ -1130,7 +1130,9 @@ def _restate(
         )
 
 
-def _restate_named(con: duckdb.DuckDBPyConnection, spec: TableContract, run_id: str, restate: bool) -> None:
+def _restate_named(
+    con: duckdb.DuckDBPyConnection, spec: TableContract, run_id: str, restate: bool, clean: bool
+) -> None:
     """_restate for the facts an export names (TableContract.fact_when: a lab result's result_id, a
     prescription's prescription_id; TableContract.name_key),
     whose versions are found by their name at any date: a corrected result may carry a corrected
@@ -1138,7 +1140,8 @@ def _restate_named(con: duckdb.DuckDBPyConnection, spec: TableContract, run_id: 
 
     The facts touched are those this export names that have a version added (or named) by this run
     beside another, or one a run before superseded, or (TableContract.several_rows_per_name) a
-    current version this export leaves out (a Condition sent with a coding fewer); of each, the
+    current version this export leaves out (a Condition sent with a coding fewer, on a `clean` night:
+    one that rejected no row of the file); of each, the
     versions this export sends (identity and name) are current and move to this run, the others are
     `_superseded`. A fact whose only version is re-sent unchanged (nearly all, each night), or new
     tonight, is not written; a corrected one re-sent each night is, as a restated prescription is.
@@ -1149,16 +1152,11 @@ def _restate_named(con: duckdb.DuckDBPyConnection, spec: TableContract, run_id: 
     key, full = ", ".join(spec.name_key), ", ".join((*spec.identity, spec.named_by))
     params = {"run": run_id}
     sent = f"hash({full}) IN (SELECT hash({full}) FROM loadable_{table} WHERE {when})"  # noqa: S608
-    # a fact of several rows (a Condition's codings) sent with fewer: a current row not sent, of a
-    # fact none of whose rows tonight was rejected (a coding quarantined is not a coding dropped)
-    rejected = (
-        f"SELECT hash({key}) FROM numbered_{table} WHERE {when} AND _rec IN (SELECT _rec FROM bad_rows)"  # noqa: S608
-    )
-    dropped = (
-        f" OR (NOT coalesce(_superseded, false) AND NOT {sent} AND hash({key}) NOT IN ({rejected}))"
-        if spec.several_rows_per_name
-        else ""
-    )
+    # a fact of several rows (a Condition's codings) sent with fewer: a current row not sent. Only on
+    # a night that rejects no row of the file: a coding quarantined is not a coding dropped, and a
+    # line the reader rejected, or a row whose name is the invalid part, cannot say whose it was
+    several = spec.several_rows_per_name and clean
+    dropped = f" OR (NOT coalesce(_superseded, false) AND NOT {sent})" if several else ""
     if not restate:
         con.execute("DROP TABLE IF EXISTS named_rows")
         con.execute(
@@ -1198,29 +1196,37 @@ def _restate_named(con: duckdb.DuckDBPyConnection, spec: TableContract, run_id: 
     con.execute("DROP TABLE restated_facts")
 
 
-# The skips that withdraw the fact they name (contract.WITHDRAWING_SKIP_PREFIXES), unless every skip
-# of the table does (TableContract.every_skip_withdraws). Other skips (an Observation of another
-# category) name no result the audit ever loaded; reading them would make every FHIR night look up
-# every stored result.
+# The skips that withdraw the fact they name (contract.WITHDRAWING_SKIP_PREFIXES). Other skips (an
+# Observation of another category) name no result the audit ever loaded; reading them would make
+# every FHIR night look up every stored result.
 WITHDRAWING_SKIP = "(" + " OR ".join(f"starts_with(_skip, '{p}')" for p in WITHDRAWING_SKIP_PREFIXES) + ")"
 
 
 def _withdraw(con: duckdb.DuckDBPyConnection, spec: TableContract) -> None:
     """A versioned fact this export names but says is no valid record (`_skip` WITHDRAWING_SKIP: a
-    FHIR Observation now entered-in-error or cancelled; any skip of a diagnosis, a Condition now
-    refuted or coded in nothing the audit reads: TableContract.every_skip_withdraws) is withdrawn: every
-    stored version of it is `_superseded`, unless the export also sends a version to audit. The
+    FHIR Observation now entered-in-error or cancelled, a Condition now refuted) is withdrawn: every
+    stored version of it is `_superseded`, unless the export also sends a version to audit, or a
+    version tonight's rules rejected (_rejected_names: what it says is not known). The
     latest statement counts here as it does for a corrected value; a later export that sends it
     again restates it (_restate_named). Only scheduled runs withdraw, as only they restate."""
     table, target, key = spec.table, spec.storage_table, ", ".join(spec.name_key)
-    skipped = "_skip IS NOT NULL" if spec.every_skip_withdraws else WITHDRAWING_SKIP
-    withdrawn = f"SELECT hash({key}) FROM typed_{table} WHERE {skipped} AND {spec.fact_when}"  # noqa: S608
+    withdrawn = f"SELECT hash({key}) FROM typed_{table} WHERE {WITHDRAWING_SKIP} AND {spec.fact_when}"  # noqa: S608
     if not con.execute(f"{withdrawn} LIMIT 1").fetchall():
         return
     con.execute(
         f"UPDATE {target} SET _superseded = true WHERE {spec.fact_when} "  # noqa: S608 - contract identifiers
         f"AND NOT coalesce(_superseded, false) AND hash({key}) IN ({withdrawn}) "
-        f"AND hash({key}) NOT IN (SELECT hash({key}) FROM loadable_{table} WHERE {spec.fact_when})"
+        f"AND hash({key}) NOT IN (SELECT hash({key}) FROM loadable_{table} WHERE {spec.fact_when}) "
+        f"AND hash({key}) NOT IN ({_rejected_names(spec)})"
+    )
+
+
+def _rejected_names(spec: TableContract) -> str:
+    """The facts (hash of TableContract.name_key) of the rows tonight's rules rejected (bad_rows)."""
+    key = ", ".join(spec.name_key)
+    return (
+        f"SELECT hash({key}) FROM numbered_{spec.table} "  # noqa: S608 - contract identifiers
+        f"WHERE {spec.fact_when} AND _rec IN (SELECT _rec FROM bad_rows)"
     )
 
 

@@ -12,11 +12,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from pipelines.db import SCHEMA_VERSION
-from tests.functional.test_diagnosis_restated import _export
+from tests.functional.test_diagnosis_restated import PATIENTS, _export
 from tests.functional.test_format_omop import CDM, write_cdm
-from tests.helpers import flagged, night, query, table
+from tests.helpers import flagged, night, query, table, write_export
 
 CRAMPS = """
     P1         | R25.2  | ICD-10-CM   | 2026-10-01  |            | C1
@@ -168,28 +169,44 @@ def test_an_omop_condition_remapped_by_the_etl_replaces_its_stored_code(tmp_path
     ]
 
 
-def test_a_row_of_a_named_diagnosis_quarantined_is_not_a_row_dropped(tmp_path):
-    """D1's cirrhosis row comes back one night with an impossible resolved date: it is quarantined,
-    and D1's stored rows stay as they were (a rejected row says nothing of the diagnosis)."""
+@pytest.mark.parametrize(
+    "broken",
+    [
+        "P1,K74.60,ICD-10-CM,2024-01-10,2025-02-30,D1",  # rejected by the rules: an impossible date
+        "P1,K74.60,ICD-10-CM,2024-01-10,,D1,extra",  # by the reader: a field too many
+        ",K74.60,ICD-10-CM,2024-01-10,,D1",  # no patient: whose row it was is not known
+    ],
+)
+def test_a_row_of_a_named_diagnosis_rejected_is_not_a_row_dropped(tmp_path, broken):
+    """D1's cirrhosis row comes back one night rejected: D1's stored rows stay as they were (a
+    rejected row says nothing of the diagnosis, and on a night rejecting a row none is read as left
+    out). The fatty-liver row sent beside it is current as before."""
     db = tmp_path / "audit.duckdb"
     night(tmp_path, "2026-11-02", _export(tmp_path / "n1", NIGHT_1))
-    broken = NIGHT_1.replace(
-        "K74.60   | ICD-10-CM   | 2024-01-10  |           ", "K74.60 | ICD-10-CM | 2024-01-10 | 2025-02-30"
+    rows = [",".join(r.values()) for r in table(NIGHT_1)]
+    csv = "\n".join(
+        [HEADER.replace(" | ", ",").strip(), *(broken if "K74.60,ICD-10-CM,2024" in r else r for r in rows)]
     )
-    assert "2025-02-30" in broken
+    assert broken in csv
+    export = write_export(tmp_path / "n2", patients=PATIENTS, diagnoses=csv + "\n")
     # the one bad row of five is over the default reject threshold
-    night(tmp_path, "2026-11-03", _export(tmp_path / "n2", broken), "reject_threshold = 0.5\n")
+    night(tmp_path, "2026-11-03", export, "reject_threshold = 0.5\n")
     assert query(db, "SELECT count(*) FROM quarantine WHERE table_name = 'diagnoses'") == [(1,)]
     assert flagged(db, "cramps_cirrhosis") == {"P1", "P2"}
     assert _p1_liver(db) == [("19943007", "D1", False), ("K7460", "D1", False)]
 
 
-def test_an_omop_condition_left_unmapped_by_a_vocabulary_release_leaves_the_audit(tmp_path):
-    """A rebuild whose vocabulary maps person 3's LIVER-01 to no concept (0) skips the row (no
-    concept): its source record's stored cirrhosis is withdrawn, as a FHIR Condition recoded in a
-    local code is; mapped again, it is back."""
+def test_an_omop_rebuild_with_no_vocabulary_withdraws_nothing(tmp_path):
+    """A rebuild exported without its concept table leaves every condition unmapped (skipped, no
+    concept): that says nothing of the patients, and every stored diagnosis stays (a FHIR
+    Condition recoded in a local code is skipped alike)."""
     db = tmp_path / "audit.duckdb"
-    for n, concept in enumerate(("3001", "0", "3001")):
-        night(tmp_path, f"2026-11-0{n + 2}", _omop(tmp_path / f"n{n}", concept, 1 + 100 * n))
-        assert ("3" in flagged(db, "cramps_cirrhosis")) == (concept == "3001")
-    assert query(db, "SELECT count(*) FROM diagnoses WHERE patient_id = '3'") == [(2,)]
+    night(tmp_path, "2026-11-02", _omop(tmp_path / "n1", "3001", 1))
+    flags = flagged(db, "cramps_cirrhosis")
+    assert "3" in flags
+    no_vocabulary = _omop(tmp_path / "n2", "3001", 101)
+    concept = no_vocabulary / "CONCEPT.csv"
+    concept.write_text(concept.read_text().splitlines()[0] + "\n")
+    night(tmp_path, "2026-11-03", no_vocabulary)
+    assert flagged(db, "cramps_cirrhosis") == flags
+    assert query(db, "SELECT count(*) FROM diagnoses WHERE _superseded") == [(0,)]

@@ -1221,11 +1221,13 @@ def test_a_condition_recoded_under_its_id_replaces_every_coding_it_had(tmp_path)
     ]
 
 
-def test_a_coding_dropped_or_a_recode_to_a_local_code_leaves_the_condition_only_what_it_says(tmp_path):
+def test_a_coding_dropped_leaves_the_condition_only_what_it_says_and_a_local_recode_changes_nothing(
+    tmp_path,
+):
     """p1's c1 is coded fatty liver and cirrhosis (ICD-10-CM) on night 1; night 2 drops the cirrhosis
     coding (no row is added, yet the cirrhosis row is no longer stated); night 3 sends c1 coded in a
-    local code only (no audited coding: the Condition no longer says anything the audit reads, so
-    its rows are withdrawn); night 4 codes it cirrhosis again."""
+    local code only: skipped, and what is stored of it stays (a server whose code systems changed in
+    the export would otherwise lose every diagnosis); night 4 codes it cirrhosis again."""
     local = [("http://example.org/local-codes", "LIV-7", "Liver disease")]
     cirrhosis = [(ICD10, "K74.60", "Unspecified cirrhosis of liver")]
     both = [(ICD10, "K76.0", "Fatty liver"), *cirrhosis]
@@ -1235,7 +1237,7 @@ def test_a_coding_dropped_or_a_recode_to_a_local_code_leaves_the_condition_only_
 
     db = tmp_path / "audit.duckdb"
     current = "SELECT code FROM current_diagnoses WHERE diagnosis_id = 'c1' ORDER BY ALL"
-    expected = [(both, {"p1"}, ["K7460", "K760"]), (both[:1], set(), ["K760"]), (local, set(), [])]
+    expected = [(both, {"p1"}, ["K7460", "K760"]), (both[:1], set(), ["K760"]), (local, set(), ["K760"])]
     for n, (codings, flags, codes) in enumerate([*expected, (cirrhosis, {"p1"}, ["K7460"])]):
         night(tmp_path, f"2026-11-0{n + 2}", export(f"n{n}", codings))
         assert (flagged(db, "cramps_cirrhosis"), [c for (c,) in rows(tmp_path, current)]) == (flags, codes)
