@@ -72,8 +72,8 @@ class TableContract:
     # undone ends undone. Empty: unnamed rows are facts of their own (a lab result without an id).
     fact_key: tuple[str, ...] = ()
     # Whether one name holds several rows at once (a FHIR Condition: a row per coding): a later export
-    # sending fewer of them (a coding dropped) restates the fact, though it adds no row, on a night
-    # that rejects no row of the file (pipelines/ingest.py _restate_named). Without it a fact is
+    # sending fewer of them (a coding dropped) restates the fact, though it adds no row, when no
+    # version of it is rejected that night (pipelines/ingest.py _restate_named). Without it a fact is
     # looked at only when a row of it is added: one name, one row (a result, a prescription), and no
     # look at every stored name each night.
     several_rows_per_name: bool = False

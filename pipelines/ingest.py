@@ -980,7 +980,8 @@ def _load(
     )
     after = scalar(con, f"SELECT count(*) FROM {target}")  # noqa: S608
     if named:
-        _restate_named(con, spec, run_id, restate, clean=not result.rows_rejected)
+        reader_rejects = result.rows_rejected - scalar(con, "SELECT count(DISTINCT _rec) FROM bad_rows")
+        _restate_named(con, spec, run_id, restate, clean=not reader_rejects)
     if spec.fact_key and overlaps and _sends_unnamed(con, spec):  # a patient, an unnamed prescription
         _restate(con, spec, run_id, in_dates, {"lo": lo, "hi": hi}, restate)
     if spec.fact_when and restate:
@@ -1140,8 +1141,8 @@ def _restate_named(
 
     The facts touched are those this export names that have a version added (or named) by this run
     beside another, or one a run before superseded, or (TableContract.several_rows_per_name) a
-    current version this export leaves out (a Condition sent with a coding fewer, on a `clean` night:
-    one that rejected no row of the file); of each, the
+    current version this export leaves out (a Condition sent with a coding fewer, no version of it
+    rejected, on a `clean` night: one whose reader rejected no line); of each, the
     versions this export sends (identity and name) are current and move to this run, the others are
     `_superseded`. A fact whose only version is re-sent unchanged (nearly all, each night), or new
     tonight, is not written; a corrected one re-sent each night is, as a restated prescription is.
@@ -1152,11 +1153,16 @@ def _restate_named(
     key, full = ", ".join(spec.name_key), ", ".join((*spec.identity, spec.named_by))
     params = {"run": run_id}
     sent = f"hash({full}) IN (SELECT hash({full}) FROM loadable_{table} WHERE {when})"  # noqa: S608
-    # a fact of several rows (a Condition's codings) sent with fewer: a current row not sent. Only on
-    # a night that rejects no row of the file: a coding quarantined is not a coding dropped, and a
-    # line the reader rejected, or a row whose name is the invalid part, cannot say whose it was
-    several = spec.several_rows_per_name and clean
-    dropped = f" OR (NOT coalesce(_superseded, false) AND NOT {sent})" if several else ""
+    # a fact of several rows (a Condition's codings) sent with fewer: a current row not sent, of a
+    # fact with no version rejected tonight (a coding quarantined is not a coding dropped), and none
+    # at all on a night whose reader rejected a line (it cannot say whose the line was)
+    name, unknown = spec.named_by, _rejected_names(spec, patient_known=False)
+    dropped = (
+        f" OR (NOT coalesce(_superseded, false) AND NOT {sent} "
+        f"AND hash({key}) NOT IN ({_rejected_names(spec)}) AND {name} NOT IN ({unknown}))"
+        if spec.several_rows_per_name and clean
+        else ""
+    )
     if not restate:
         con.execute("DROP TABLE IF EXISTS named_rows")
         con.execute(
@@ -1221,13 +1227,16 @@ def _withdraw(con: duckdb.DuckDBPyConnection, spec: TableContract) -> None:
     )
 
 
-def _rejected_names(spec: TableContract) -> str:
-    """The facts (hash of TableContract.name_key) of the rows tonight's rules rejected (bad_rows)."""
-    key = ", ".join(spec.name_key)
-    return (
-        f"SELECT hash({key}) FROM numbered_{spec.table} "  # noqa: S608 - contract identifiers
-        f"WHERE {spec.fact_when} AND _rec IN (SELECT _rec FROM bad_rows)"
+def _rejected_names(spec: TableContract, patient_known: bool = True) -> str:
+    """The facts (hash of TableContract.name_key) of the rows tonight's rules rejected (bad_rows);
+    not `patient_known`: the names of those rejected without their patient (any patient's fact)."""
+    rejected = (
+        f"FROM numbered_{spec.table} WHERE {spec.fact_when} "  # noqa: S608 - contract identifiers
+        "AND _rec IN (SELECT _rec FROM bad_rows)"
     )
+    if patient_known:
+        return f"SELECT hash({', '.join(spec.name_key)}) {rejected}"
+    return f"SELECT {spec.named_by} {rejected} AND patient_id IS NULL"
 
 
 def _reasons_from(con: duckdb.DuckDBPyConnection, relation: str, limit: int = 5) -> list[dict]:

@@ -112,16 +112,21 @@ def test_diagnoses_stored_before_names_take_them_from_the_next_export(tmp_path):
     assert query(db, current) == [("K760",)]
 
 
-def test_a_named_diagnosis_sent_with_a_row_fewer_keeps_only_the_rows_sent(tmp_path):
-    """D1 is two rows (ICD-10-CM and SNOMED CT cirrhosis); the next export sends its SNOMED row
-    only, recoded to fatty liver by dropping the other: nothing is added, but the ICD-10-CM row is
-    no longer stated (it is superseded, and the cramp is no cramp with cirrhosis)."""
+@pytest.mark.parametrize("unrelated_reject", [False, True])
+def test_a_named_diagnosis_sent_with_a_row_fewer_keeps_only_the_rows_sent(tmp_path, unrelated_reject):
+    """D1 is two rows (ICD-10-CM and SNOMED CT cirrhosis); the next export sends its fatty-liver row
+    only, recoded by dropping the other: nothing is added, but the ICD-10-CM row is no longer
+    stated (it is superseded, and the cramp is no cramp with cirrhosis). So too when the file
+    rejects another diagnosis's row that night (a feed with a recurring bad row)."""
     db = tmp_path / "audit.duckdb"
     both = NIGHT_1.replace("19943007 | SNOMED-CT", "197321007 | SNOMED-CT")  # fatty liver beside
     night(tmp_path, "2026-11-02", _export(tmp_path / "n1", both))
     assert flagged(db, "cramps_cirrhosis") == {"P1", "P2"}
     fewer = "\n".join(line for line in both.splitlines() if "K74.60   | ICD-10-CM   | 2024-01-10" not in line)
-    night(tmp_path, "2026-11-03", _export(tmp_path / "n2", fewer))
+    if unrelated_reject:
+        fewer += "\n    P2 | R25.2 | ICD-10-CM | 2026-10-05 | 2026-02-30 | C9\n"
+    night(tmp_path, "2026-11-03", _export(tmp_path / "n2", fewer), "reject_threshold = 0.5\n")
+    assert query(db, "SELECT count(*) FROM quarantine") == [(int(unrelated_reject),)]
     assert flagged(db, "cramps_cirrhosis") == {"P2"}
     assert _p1_liver(db) == [("197321007", "D1", False), ("K7460", "D1", True)]
 
