@@ -1152,6 +1152,14 @@ def _restate_named(
     table, target, when = spec.table, spec.storage_table, spec.fact_when
     key, full = ", ".join(spec.name_key), ", ".join((*spec.identity, spec.named_by))
     params = {"run": run_id}
+    if not restate:
+        con.execute("DROP TABLE IF EXISTS named_rows")
+        con.execute(
+            f"UPDATE {target} SET _superseded = true WHERE _run_id = $run AND {when} "  # noqa: S608
+            f"AND hash({key}) IN (SELECT hash({key}) FROM {target} WHERE _run_id <> $run AND {when})",
+            params,
+        )
+        return
     sent = f"hash({full}) IN (SELECT hash({full}) FROM loadable_{table} WHERE {when})"  # noqa: S608
     # a fact of several rows (a Condition's codings) sent with fewer: a current row not sent, of a
     # fact with no version rejected tonight (a coding quarantined is not a coding dropped), and none
@@ -1163,14 +1171,6 @@ def _restate_named(
         if spec.several_rows_per_name and clean
         else ""
     )
-    if not restate:
-        con.execute("DROP TABLE IF EXISTS named_rows")
-        con.execute(
-            f"UPDATE {target} SET _superseded = true WHERE _run_id = $run AND {when} "  # noqa: S608
-            f"AND hash({key}) IN (SELECT hash({key}) FROM {target} WHERE _run_id <> $run AND {when})",
-            params,
-        )
-        return
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE restated_facts AS

@@ -363,7 +363,7 @@ SELECTS = {
                -- given its end, replaces this one) or condition_occurrence_id an ETL gives it (an
                -- ETL numbering its rows renumbers them at each rebuild); none when the source names
                -- no code (the content key: patient, code, system, start)
-               'source | ' || coalesce(strftime(export_date(o.condition_start_date), '%Y-%m-%d'), '') || ' | '
+               'source | ' || coalesce(strftime(export_date(recorded_at), '%Y-%m-%d'), '') || ' | '
                    || coalesce(nullif(trim({condition_source_value}), ''),
                                'concept ' || nullif(nullif(trim({condition_source_concept_id}), ''), '0'))
                    AS diagnosis_id,
