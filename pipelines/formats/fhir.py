@@ -10,7 +10,8 @@ Mapping (FHIR R4, hl7.org/fhir/R4 and the Bulk Data Access IG, hl7.org/fhir/uv/b
   period's last day, or its last update (else today) when that is sooner: certainly alive before
   it, certainly dead after it),
   deceasedBoolean true says dead with the date unknown, false says alive; active false (the record
-  no longer in active use) says the patient left the practice, the date unknown.
+  no longer in active use) says the patient left the practice, the date unknown, and so does a link
+  of type replaced-by (a record merged into another: its resources are the survivor's now).
 - Observation (category laboratory, or no category) -> labs: the LOINC coding of `code`, else
   `code.text` (or the first coding's display) as the test name; effectiveDateTime, else
   effectivePeriod.start, effectiveInstant or issued; valueQuantity.value / unit (else code), else
@@ -330,6 +331,8 @@ PATIENT_ID = (
     "nullif(regexp_extract(j->>'$.subject.reference', '(?:^|/)Patient/([^/]+)(?:/_history/[^/]+)?$', 1), '')"
 )
 STATUS = "coalesce(j->>'$.status', '')"
+# A Patient merged into another (Patient.link type replaced-by; a link's type is required in R4)
+REPLACED_BY = "list_contains(list_transform(json_list(j->'$.link'), lambda l: l->>'$.type'), 'replaced-by')"
 VERIFICATION = "coalesce(json_list(j->'$.verificationStatus.coding')[1]->>'$.code', '')"
 
 PATIENTS = f"""
@@ -352,9 +355,13 @@ SELECT j->>'$.id' AS patient_id,
        coalesce(j->>'$.generalPractitioner[0].reference', j->>'$.generalPractitioner[0].identifier.value')
            AS clinician_id,
        -- Patient.active false: the record is no longer in active use (a patient who left the
-       -- practice), the date unknown; true or absent says nothing against registration
+       -- practice), the date unknown; true or absent says nothing against registration. A link of
+       -- type replaced-by says the same whatever `active` says: the record was merged into the
+       -- one it names ("must no longer be used", R4 Patient.link), whose resources the server
+       -- re-points to the survivor; audited both, one person would be flagged twice
        NULL::VARCHAR AS registered_until,
-       CASE WHEN (j->>'$.active') IN ('true', 'false') THEN j->>'$.active' END AS registered
+       CASE WHEN {REPLACED_BY} THEN 'false'
+            WHEN (j->>'$.active') IN ('true', 'false') THEN j->>'$.active' END AS registered
 FROM {{Patient}}
 """  # noqa: S608 - constant fragments
 

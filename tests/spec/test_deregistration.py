@@ -198,6 +198,33 @@ def test_fhir_patient_no_longer_active_is_left_out(tmp_path):
     assert summary["checks"][CHECK]["deregistered_excluded"] == 1
 
 
+def test_fhir_patient_merged_into_another_is_left_out_whatever_active_says(tmp_path):
+    # p5 was merged into p6 (R4 Patient.link: p5 replaced-by p6, p6 replaces p5); the server left
+    # p5 active, and re-pointed only some of its resources. p5 must no longer be used: audited, one
+    # person on furosemide would be flagged twice. p7 and p8 are linked as seealso (two records of
+    # one person, both in use) and refer: neither says a record is out of use.
+    link = {"link": [{"other": {"reference": "Patient/p6"}, "type": "replaced-by"}]}
+    resources = dict(fhir.RESOURCES)
+    resources["1.Patient.ndjson.gz"] = [
+        fhir.patient("p5", "1955-03-05", "male") | {"active": True} | link,
+        fhir.patient("p6", "1955-03-05", "male")
+        | {"link": [{"other": {"reference": "Patient/p5"}, "type": "replaces"}]},
+        fhir.patient("p7", "1957-03-07", "female")
+        | {"link": [{"other": {"reference": "Patient/p8"}, "type": "seealso"}]},
+        fhir.patient("p8", "1958-03-08", "female")
+        | {"link": [{"other": {"reference": "Patient/p7"}, "type": "refer"}]},
+    ]
+    first = fhir.RESOURCES["MedicationRequest.ndjson.gz"][0]
+    resources["MedicationRequest.ndjson.gz"] = [
+        dict(first, id=f"m{p}", subject={"reference": f"Patient/{p}"}) for p in ("p5", "p6", "p7", "p8")
+    ]
+    export = fhir.write_fhir(tmp_path / "export", resources)
+    assert fhir.run(tmp_path, export) == 0
+    assert flagged(tmp_path / "audit.duckdb", CHECK) & {"p5", "p6", "p7", "p8"} == {"p6", "p7", "p8"}
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))
+    assert summary["checks"][CHECK]["deregistered_excluded"] == 1
+
+
 def test_the_prospective_list_leaves_out_who_will_have_left_by_the_due_date(tmp_path):
     # Both monitored (potassium and sodium on 2025-12-01): due again 2026-12-01, within 30 days.
     # R01 is a temporary resident registered until 2026-11-25: gone by then, so not listed.
