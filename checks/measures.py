@@ -8,7 +8,9 @@ run with `--as-of <month-end>` on the same data would report.
 
 The months are evaluated together: the check's SQL becomes a table macro of its parameters, joined
 laterally to batches of month-ends, and the parts of it that read no as-of date (its CTEs that name
-none, such as the insulin check's potassium series) are computed once for all the months first.
+none, such as the insulin check's potassium series) are computed once for all the months first. The
+macro is the check reduced to what its flag reads (checks/pruning.py): a month's evidence (the
+insulin check's latest potassium and concurrent diuretics) is never shown, so never computed.
 
 Incremental: a month is evaluated again only when its fingerprint changed: the data dated on or
 before its end (`data_fingerprints`) or the check's definition, parameters and codelists
@@ -35,6 +37,7 @@ from sqlglot import exp, tokens
 
 from checks.evaluate import SQL_DIR, compute, end_exposures_at_deaths_after
 from checks.framework import CheckDefinition
+from checks.pruning import flag_only
 from checks.translate import DuckDBAsWritten, duckdb_text
 
 log = logging.getLogger(__name__)
@@ -271,7 +274,7 @@ def evaluate_months(
         # and nobody else's rows depend on another patient's death, so the counts are the same
         end_exposures_at_deaths_after(con, min(months))
         kept = _keep_once(con, definition, overrides, months[0])
-        _as_macro(con, definition, overrides, kept)
+        _as_macro(con, definition, overrides, flag_only(kept))
         for start in range(0, len(months), MONTHS_PER_STATEMENT):  # bounds the working set
             batch = months[start : start + MONTHS_PER_STATEMENT]
             _evaluate_in_one_statement(con, definition, batch, overrides)

@@ -1,0 +1,134 @@
+"""A check reduced to what its flag reads (checks/pruning.py `flag_only`), the form the monthly
+measures evaluate: it must give the same (patient_id, flagged) rows as the whole check, whatever
+the check's SQL does. Each case below runs both texts on one small DuckDB database and compares
+their rows; the insulin check's evidence-only joins are the ones the measures were paying for.
+tests/functional/test_measures.py holds every shipped check's months, evaluated this way, to its
+single-date evaluation."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from datetime import date
+
+import duckdb
+import pytest
+
+from checks.evaluate import all_checks
+from checks.pruning import flag_only
+
+DATA = """
+CREATE TABLE pats AS SELECT * FROM (VALUES ('p1', 70), ('p2', 40), ('p3', 85)) t(patient_id, age);
+CREATE TABLE res AS SELECT * FROM (VALUES
+    ('p1', 'k', DATE '2026-01-02', 3.1), ('p1', 'k', DATE '2026-02-02', 3.9),
+    ('p1', 'na', DATE '2026-02-03', 139.0), ('p2', 'k', DATE '2026-01-05', 4.2),
+    ('p2', 'k', DATE '2026-01-05', 4.4)) t(patient_id, analyte, day, value);
+"""
+
+CASES = {
+    "an evidence-only join to a per-patient aggregate is dropped": """
+        WITH latest AS (SELECT patient_id, max(day) AS last_day FROM res GROUP BY patient_id),
+        low AS (SELECT patient_id, bool_or(value < 3.5) AS hit FROM res WHERE analyte = 'k'
+                GROUP BY patient_id)
+        SELECT p.patient_id, coalesce(l2.hit, false) AS flagged, l.last_day
+        FROM pats p LEFT JOIN latest l USING (patient_id) LEFT JOIN low l2 USING (patient_id)
+        ORDER BY 1""",
+    "a join to several rows per patient is kept (it repeats them)": """
+        WITH every AS (SELECT patient_id, day FROM res)
+        SELECT p.patient_id, p.age > 60 AS flagged, e.day
+        FROM pats p LEFT JOIN every e USING (patient_id)""",
+    "a join read in the WHERE is kept": """
+        WITH latest AS (SELECT patient_id, max(day) AS last_day FROM res GROUP BY patient_id)
+        SELECT p.patient_id, true AS flagged, l.last_day
+        FROM pats p LEFT JOIN latest l USING (patient_id) WHERE l.last_day IS NOT NULL""",
+    "a join read unqualified is kept": """
+        WITH latest AS (SELECT patient_id, max(day) AS last_day FROM res GROUP BY patient_id)
+        SELECT p.patient_id, last_day IS NULL AS flagged
+        FROM pats p LEFT JOIN latest l USING (patient_id)""",
+    "a join read through a struct's field is kept": """
+        WITH latest AS (SELECT patient_id, {'day': max(day)} AS last FROM res GROUP BY patient_id)
+        SELECT p.patient_id, g.last.day IS NULL AS flagged, p.age
+        FROM pats p LEFT JOIN latest g USING (patient_id)""",
+    "a join on a condition other than equality is kept": """
+        WITH latest AS (SELECT patient_id, max(day) AS last_day FROM res GROUP BY patient_id)
+        SELECT p.patient_id, true AS flagged, l.last_day
+        FROM pats p LEFT JOIN latest l ON l.patient_id = p.patient_id AND l.last_day > $from""",
+    "a projection read by its alias in the WHERE is kept": """
+        WITH scored AS (SELECT patient_id, age * 2 AS score, age > 60 AS old FROM pats WHERE score > 100)
+        SELECT patient_id, old AS flagged FROM scored""",
+    "an aggregate with no GROUP BY keeps its one row": """
+        WITH counted AS (SELECT 'all' AS patient_id, count(*) AS n FROM pats)
+        SELECT patient_id, true AS flagged, n FROM counted""",
+    "GROUP BY ALL keeps what it groups by": """
+        WITH per AS (SELECT patient_id, analyte, count(*) AS n FROM res GROUP BY ALL)
+        SELECT patient_id, n > 1 AS flagged FROM per""",
+    "an unnest keeps the rows it makes": """
+        WITH listed AS (SELECT patient_id, unnest([1, 2]) AS copy, age FROM pats)
+        SELECT patient_id, age > 60 AS flagged FROM listed""",
+    "a pivot grouped by patient is dropped when only evidence reads it": """
+        WITH pivoted AS (PIVOT (SELECT * FROM res) ON analyte IN ('k', 'na') USING max(day) AS at
+                         GROUP BY patient_id)
+        SELECT p.patient_id, p.age > $old AS flagged, v.k_at
+        FROM pats p LEFT JOIN pivoted v USING (patient_id)""",
+    "a parameter in a HAVING stays a constant": """
+        WITH first AS (SELECT patient_id, min(day) AS since FROM res GROUP BY patient_id
+                       HAVING min(day) >= $from),
+        latest AS (SELECT patient_id, max(value) AS top FROM res GROUP BY patient_id)
+        SELECT f.patient_id, true AS flagged, l.top
+        FROM first f LEFT JOIN latest l USING (patient_id)""",
+}
+PARAMS = {"from": date(2026, 1, 3), "old": 60}
+
+
+def _rows(con: duckdb.DuckDBPyConnection, sql: str) -> Counter:
+    named = {k: v for k, v in PARAMS.items() if f"${k}" in sql}
+    return Counter(con.execute(f"SELECT patient_id, flagged FROM ({sql})", named).fetchall())
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_the_flag_only_form_gives_the_checks_rows(case: str) -> None:
+    con = duckdb.connect()
+    con.execute(DATA)
+    sql = CASES[case]
+    assert _rows(con, flag_only(sql)) == _rows(con, sql)
+
+
+def test_what_is_dropped_and_what_is_kept() -> None:
+    dropped = flag_only(CASES["an evidence-only join to a per-patient aggregate is dropped"])
+    assert "latest" not in dropped.split("SELECT", 3)[-1] and "low AS l2" in dropped
+    assert "JOIN pivoted" not in flag_only(
+        CASES["a pivot grouped by patient is dropped when only evidence reads it"]
+    )
+    kept_joins = (
+        "a join to several rows per patient is kept (it repeats them)",
+        "a join read unqualified is kept",
+        "a join read through a struct's field is kept",
+        "a join read in the WHERE is kept",
+        "a join on a condition other than equality is kept",
+    )
+    for kept in kept_joins:
+        assert "JOIN" in flag_only(CASES[kept]).upper(), kept
+
+
+def test_a_parameter_in_a_having_becomes_a_scalar_subquery() -> None:
+    """The measures' table macro turns `$x` into its argument, which DuckDB binds in a HAVING as an
+    ungrouped column; `(SELECT $x)` binds as the constant (measures._as_arguments)."""
+    having = flag_only(CASES["a parameter in a HAVING stays a constant"]).split("HAVING", 1)[1]
+    assert re.search(r"\(\s*SELECT\s+\$from\s*\)", having)
+
+
+def test_the_insulin_checks_months_skip_its_evidence() -> None:
+    """The latest potassium (evidence and the priority) and the concurrent diuretics (evidence)
+    are per-patient aggregates joined only for the reason: not evaluated once a month."""
+    (insulin,) = [d for d in all_checks() if d.id == "insulin_potassium_drop"]
+    judged = flag_only(insulin.sql).split("judged AS", 1)[1]
+    assert "potassium AS p" in judged
+    assert "latest" not in judged and "diuretic" not in judged
+
+
+def test_text_sqlglot_cannot_read_is_left_as_it_is() -> None:
+    assert flag_only("SELECT FROM WHERE (") == "SELECT FROM WHERE ("
+    assert (
+        flag_only("SELECT 'p1' AS patient_id, true AS flagged")
+        == "SELECT 'p1' AS patient_id, true AS flagged"
+    )
