@@ -6,7 +6,7 @@ translates to something Spark reads differently) fails this test, not a clinic's
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -16,7 +16,8 @@ from checks.evaluate import all_checks
 from pipelines.run import execute_run
 from pipelines.settings import Settings
 from tests.conftest import SAMPLE_EXPORT
-from tests.functional.test_format_fhir import write_fhir
+from tests.functional import test_format_fhir as fhir
+from tests.functional import test_format_mimic as mimic
 from tests.functional.test_format_mimic import write_mimic
 from tests.functional.test_format_omop import write_cdm
 from tests.helpers import generated_clinic
@@ -49,8 +50,8 @@ def _record(db: Path) -> dict[str, list[tuple]]:
                 "SELECT check_id, patient_id, priority, reason, evidence::VARCHAR FROM findings ORDER BY ALL"
             ).fetchall(),
             "check_results": con.execute(
-                "SELECT check_id, denominator, flagged, high_priority, deceased_excluded, parameters "
-                "FROM check_results ORDER BY ALL"
+                "SELECT check_id, denominator, flagged, high_priority, deceased_excluded, "
+                "deregistered_excluded, parameters FROM check_results ORDER BY ALL"
             ).fetchall(),
             "exclusions": con.execute(
                 "SELECT * EXCLUDE (run_id) FROM check_exclusions ORDER BY ALL"
@@ -92,20 +93,18 @@ def test_as_of_per_patient_gives_identical_findings_on_both_engines(tmp_path: Pa
 
 # Each standard format's fixture export, and the date it is audited as of (MIMIC-IV's dates are shifted)
 FORMATS = {
-    "omop": (write_cdm, AS_OF),
-    "mimic": (write_mimic, date(2180, 6, 1)),
-    "fhir": (write_fhir, AS_OF),
+    "omop": (write_cdm, AS_OF),  # as tests/functional/test_format_omop.py runs it (helpers.run_args)
+    "mimic": (write_mimic, date.fromisoformat(mimic.AS_OF)),
 }
 
 
 @pytest.mark.parametrize("name", sorted(FORMATS))
-def test_each_standard_format_gives_identical_findings_on_both_engines(
+def test_omop_and_mimic_exports_give_identical_findings_on_both_engines(
     tmp_path: Path, spark_session, name: str
 ) -> None:
     """A standard export reaches Spark as DuckDB staged it: what the profile read (an OMOP concept's
-    codes, a MIMIC order's discharge end, a FHIR Condition's codings and statuses) and what the
-    load made current (named facts, superseded versions). Each fixture has rows the rules reject
-    (kept below the threshold)."""
+    codes and source values, a MIMIC order ended at its discharge, ICD-9 and ICD-10 diagnoses). The
+    OMOP fixture has rows the rules reject (kept below the threshold)."""
     write, as_of = FORMATS[name]
     export = write(tmp_path / "export")
     on_duckdb = _record(_run(tmp_path, "duckdb", as_of, export, reject_threshold=1.0))
@@ -113,6 +112,57 @@ def test_each_standard_format_gives_identical_findings_on_both_engines(
     assert on_duckdb["findings"], f"the {name} fixture flags patients (else this compares nothing)"
     for part in ("check_results", "exclusions", "findings"):
         assert on_spark[part] == on_duckdb[part], part
+
+
+def _fhir_second_night() -> dict[str, list[dict]]:
+    """The FHIR fixture as a later export states it: p3's potassium corrected under its id (its
+    first version superseded), p4's cirrhosis entered in error (withdrawn), p1 dead, p2's record
+    no longer in use, and p6 merged into p3 with its request still pointing to it."""
+    night = dict(fhir.RESOURCES)
+    patients = {p["id"]: dict(p) for p in fhir.RESOURCES["1.Patient.ndjson.gz"]}
+    patients["p1"]["deceasedDateTime"] = "2026-11-01"
+    patients["p2"]["active"] = False
+    merged = fhir.patient("p6", "1956-03-06", "female") | {
+        "link": [{"other": {"reference": "Patient/p3"}, "type": "replaced-by"}]
+    }
+    night["1.Patient.ndjson.gz"] = [*patients.values(), merged]
+    night["Observation.000.ndjson.gz"] = [
+        dict(o, valueQuantity={"value": 3.1, "unit": "mmol/L"}) if o["id"] == "o3" else o
+        for o in fhir.RESOURCES["Observation.000.ndjson.gz"]
+    ]
+    withdrawn = fhir.concept("http://terminology.hl7.org/CodeSystem/condition-ver-status", "entered-in-error")
+    night["Condition.ndjson.gz"] = [
+        dict(c, verificationStatus=withdrawn) if c["id"] == "c3" else c
+        for c in fhir.RESOURCES["Condition.ndjson.gz"]
+    ]
+    request = fhir.RESOURCES["MedicationRequest.ndjson.gz"][0]
+    night["MedicationRequest.ndjson.gz"] = [
+        *fhir.RESOURCES["MedicationRequest.ndjson.gz"],
+        dict(request, id="mp6", subject={"reference": "Patient/p6"}),
+    ]
+    return night
+
+
+def test_fhir_nights_give_identical_findings_on_both_engines(tmp_path: Path, spark_session) -> None:
+    """Two FHIR nights: what the second made current (a corrected result, a withdrawn condition, a
+    death, a record out of use, a merge) reaches Spark as DuckDB's checks read it."""
+    first = fhir.write_fhir(tmp_path / "night1")
+    second = fhir.write_fhir(tmp_path / "night2", _fhir_second_night())
+    as_of = date.fromisoformat(fhir.AS_OF)
+    records = {}
+    for engine in ("duckdb", "spark"):
+        _run(tmp_path, engine, as_of - timedelta(days=1), first, reject_threshold=1.0)
+        records[engine] = _record(_run(tmp_path, engine, as_of, second, reject_threshold=1.0))
+    with duckdb.connect(str(tmp_path / "duckdb" / "audit.duckdb"), read_only=True) as con:
+        superseded = con.execute(
+            "SELECT (SELECT count(*) FROM lab_results WHERE _superseded), "
+            "(SELECT count(*) FROM diagnoses WHERE _superseded)"
+        ).fetchone()
+    assert superseded == (1, 1), "the corrected result and the withdrawn condition"
+    assert {reason for _, _, reason, *_ in records["duckdb"]["exclusions"]} == {"deceased", "deregistered"}
+    assert records["duckdb"]["findings"]
+    for part in ("check_results", "exclusions", "findings"):
+        assert records["spark"][part] == records["duckdb"][part], part
 
 
 def test_a_clinic_drawn_from_another_seed_gives_identical_findings_on_both_engines(
