@@ -7,12 +7,16 @@ measures' LATERAL join DuckDB drops such a join when nothing reads it; inside, i
 2.0), and evaluated every month the evidence was about half of the insulin check's months.
 
 The reduction is mechanical, from the one SQL text, so it can never say something the check does
-not: starting from the final query's `patient_id` and `flagged`, each SELECT keeps the projections
-its readers use, and a LEFT JOIN nothing then reads is dropped when it cannot change the rows: its
-relation is a CTE with one row per join key (grouped by exactly those columns). A CTE read by a
-query it cannot follow (a subquery, a set operation, a PIVOT) keeps every column. When nothing can
-be dropped the check's own text is used, untouched; tests/functional/test_measures.py holds every
-month to the single-date evaluation of the whole check.
+not, and it is cautious: whatever it cannot follow it leaves as written. Starting from the final
+query's `patient_id` and `flagged`, each SELECT keeps the projections its readers use (all of them
+when dropping one could change its rows: GROUP BY ALL, a position, DISTINCT, an aggregate over
+the whole input), and a LEFT JOIN nothing then reads is dropped when it cannot change the rows: a
+join on patient_id (text in every table, docs/schema.md) to a CTE grouped by exactly that column.
+A CTE read where its columns cannot be followed (a subquery, a set operation, a PIVOT, a star over
+a join) keeps every column; a query with a nested WITH or COLUMNS(...) is left whole. When nothing
+can be dropped the check's own text is used, untouched. tests/unit/test_measures_pruning.py holds
+the rules to cases; tests/functional/test_measures.py holds every shipped check's months,
+evaluated this way, to its single-date evaluation.
 """
 
 from __future__ import annotations
@@ -22,44 +26,75 @@ from functools import cache
 import sqlglot
 from sqlglot import exp
 
-from checks.translate import DuckDBAsWritten, duckdb_text
+from checks.translate import DuckDBAsWritten
 
 EVERY_COLUMN = None  # a CTE's readers may use any of its columns
+KEY = "patient_id"  # the only join key a join is dropped on
+# DuckDB's functions that make rows when selected (sqlglot reads unnest as Explode)
+_ROW_MAKERS = (exp.Explode, exp.Unnest, exp.Posexplode)
 
 
 @cache
-def flag_only(sql: str, columns: tuple[str, ...] = ("patient_id", "flagged")) -> str:
+def flag_only(sql: str, columns: tuple[str, ...] = (KEY, "flagged")) -> str:
     """The check's SQL keeping only what `columns` of its final query read; `sql` unchanged when
-    nothing can be dropped or the text is not a WITH query sqlglot reads."""
+    nothing can be dropped or the text is not a WITH query this can follow."""
     try:
-        tree = sqlglot.parse_one(duckdb_text(sql), dialect=DuckDBAsWritten)
+        tree = sqlglot.parse_one(sql, dialect=DuckDBAsWritten)
     except sqlglot.errors.ParseError:
         return sql
     with_ = tree.args.get("with_")
-    if not isinstance(tree, exp.Select) or with_ is None:
+    if not isinstance(tree, exp.Select) or with_ is None or _cannot_follow(tree):
         return sql
     ctes = {c.alias.lower(): c for c in with_.expressions}
     needs: dict[str, set[str] | None] = {name: set() for name in ctes}
-    tree.set("order", None)  # a month's rows are counted, never read in order
+    if not any(tree.args.get(k) for k in ("limit", "offset", "fetch", "distinct")):
+        tree.set("order", None)  # a month's rows are counted, never read in order
     tree.set("with_", None)  # the final query alone: what it reads of the CTEs
     changed = _prune(tree, set(columns), ctes, needs)
     tree.set("with_", with_)
     for cte in reversed(with_.expressions):  # a CTE reads only those before it: its readers are done
-        changed |= _prune(cte.this, needs[cte.alias.lower()], ctes, needs)
+        renamed = bool(cte.args["alias"].columns)  # `name(a, b) AS (...)` names columns by position
+        wanted = EVERY_COLUMN if renamed else needs[cte.alias.lower()]
+        changed |= _prune(cte.this, wanted, ctes, needs)
     if not changed:
         return sql
-    for having in tree.find_all(exp.Having):  # see _parameters_in_having
-        _parameters_in_having(having)
-    return tree.sql(dialect=DuckDBAsWritten, pretty=True)
+    for query in tree.find_all(exp.Select):  # see _parameters_as_constants
+        _parameters_as_constants(query)
+    return tree.sql(dialect=DuckDBAsWritten, pretty=True, comments=False)
 
 
-def _parameters_in_having(having: exp.Having) -> None:
-    """Each parameter in a HAVING as a scalar subquery, `(SELECT $x)`: the measures' table macro
-    turns `$x` into its argument `p_x`, which DuckDB binds in a HAVING as an ungrouped column but
-    in a subquery as the constant it is (measures._as_arguments does the same, line by line, for a
-    check's own text, whose HAVING and parameters share a line; this text is sqlglot's)."""
-    for parameter in list(having.find_all(exp.Placeholder, exp.Parameter)):
-        parameter.replace(exp.paren(exp.select(parameter.copy()), copy=False))
+def _cannot_follow(tree: exp.Select) -> bool:
+    """A recursive or nested WITH (a CTE name may mean another table inside it), or COLUMNS(...)
+    (columns chosen by a pattern)."""
+    withs = list(tree.find_all(exp.With))
+    return (
+        len(withs) > 1
+        or bool(withs[0].args.get("recursive"))
+        or any(True for _ in tree.find_all(exp.Columns))
+    )
+
+
+def _parameters_as_constants(query: exp.Select) -> None:
+    """Each parameter in a HAVING, and (in a grouped query) in a projection outside its aggregates,
+    as a scalar subquery `(SELECT $x)` (in a projection, only outside any function that may
+    aggregate: an aggregate, a macro such as `listed`): the measures' table macro turns `$x` into its argument
+    `p_x`, which DuckDB binds there as an ungrouped column, but in a subquery as the constant it is
+    (measures._as_arguments does the same, line by line, for a check's own text, whose HAVING and
+    parameters share a line; this text is sqlglot's, with its own line breaks). Not in a lambda,
+    which takes no subquery, nor in the projections of a query grouped by an expression with a
+    parameter, which DuckDB matches to its projection as written."""
+    group = query.args.get("group")
+    grouped = group is not None or any(_aggregates(p) for p in query.expressions)
+    # a GROUP BY expression with a parameter is matched to the projection as written: left alone
+    matched = group is not None and any(True for _ in group.find_all(exp.Placeholder, exp.Parameter))
+    places = [query.args.get("having")] + (list(query.expressions) if grouped and not matched else [])
+    for place in (p for p in places if p is not None):
+        for parameter in list(place.find_all(exp.Placeholder, exp.Parameter)):
+            if parameter.find_ancestor(exp.Lambda, exp.Subquery) or (
+                place is not query.args.get("having") and parameter.find_ancestor(exp.AggFunc, exp.Anonymous)
+            ):
+                continue
+            parameter.replace(exp.paren(exp.select(parameter.copy()), copy=False))
 
 
 def _prune(query: exp.Expression, needed: set[str] | None, ctes: dict, needs: dict) -> bool:
@@ -77,7 +112,7 @@ def _prune(query: exp.Expression, needed: set[str] | None, ctes: dict, needs: di
 
 
 def _has_pivot(query: exp.Select) -> bool:
-    return any(isinstance(node, exp.Pivot) for node in query.find_all(exp.Pivot))
+    return any(True for _ in query.find_all(exp.Pivot))
 
 
 def _read_whole(query: exp.Expression, ctes: dict, needs: dict) -> None:
@@ -91,13 +126,9 @@ def _keep_projections(query: exp.Select, needed: set[str]) -> bool:
     """Keep the projections named in `needed`, the stars, those making rows (`unnest`), and those
     the query names elsewhere or the kept ones name (DuckDB reads a projection's alias in the same
     SELECT: `flag_priority(flagged, urgent)`, and in its WHERE, GROUP BY, HAVING and QUALIFY).
-    None is dropped where dropping one changes the rows: GROUP BY ALL groups by the projections,
-    and an aggregate with no GROUP BY makes one row of the whole input."""
+    None is dropped where dropping one could change the rows (_rows_hang_on_projections)."""
     projections = query.expressions
-    group = query.args.get("group")
-    if (group is not None and group.args.get("all")) or (
-        group is None and any(_aggregates(p) for p in projections)
-    ):
+    if _rows_hang_on_projections(query):
         return False
     names = {p.alias_or_name.lower() for p in projections}
     elsewhere = [node for key, node in query.args.items() if key != "expressions" and node]
@@ -112,8 +143,29 @@ def _keep_projections(query: exp.Select, needed: set[str]) -> bool:
         wanted |= read
     if len(kept) == len(projections) or not kept:
         return False
+    if query.args.get("group") is None and not any(_row_level(p) for p in kept):
+        # with no GROUP BY, the query is an aggregate of its whole input if any projection is one:
+        # keep them all unless a kept one reads a column outside any function (then none is)
+        return False
     query.set("expressions", kept)
     return True
+
+
+def _rows_hang_on_projections(query: exp.Select) -> bool:
+    """GROUP BY ALL (it groups by the projections), or a GROUP BY, ORDER BY or DISTINCT ON naming a
+    projection by its position: dropping a projection would change the rows or their order."""
+    group = query.args.get("group")
+    if group is not None and group.args.get("all"):
+        return True
+    order = query.args.get("order")
+    parts = (group.expressions if group else []) + [o.this for o in (order.expressions if order else [])]
+    return any(isinstance(part, exp.Literal) for part in parts)
+
+
+def _row_level(projection: exp.Expression) -> bool:
+    """Whether a projection reads a column outside any function (so its query aggregates nothing
+    without a GROUP BY): `patient_id`, `a.x + 1`."""
+    return any(not column.find_ancestor(exp.Func, exp.Subquery) for column in projection.find_all(exp.Column))
 
 
 def _as_list(node: object) -> list[exp.Expression]:
@@ -121,12 +173,8 @@ def _as_list(node: object) -> list[exp.Expression]:
 
 
 def _aggregates(projection: exp.Expression) -> bool:
-    """Whether a projection aggregates (outside a window function)."""
+    """Whether a projection aggregates (outside a window function), as sqlglot knows the function."""
     return any(not agg.find_ancestor(exp.Window) for agg in projection.find_all(exp.AggFunc))
-
-
-# DuckDB's functions that make rows when selected (sqlglot reads unnest as Explode)
-_ROW_MAKERS = (exp.Explode, exp.Unnest, exp.Posexplode)
 
 
 def _makes_rows(projection: exp.Expression) -> bool:
@@ -141,67 +189,100 @@ def _is_star(projection: exp.Expression) -> bool:
     )
 
 
+def _sources(query: exp.Select) -> list[exp.Expression]:
+    """What the query reads in its FROM and joins."""
+    found = [query.args["from_"].this] if query.args.get("from_") else []
+    return found + [j.this for j in query.args.get("joins") or []]
+
+
+def _alias(source: exp.Expression) -> str:
+    return (source.alias or source.name).lower()
+
+
 def _drop_unread_joins(query: exp.Select, ctes: dict) -> bool:
-    """Drop each LEFT JOIN to a CTE, one row per join key, whose columns nothing else reads."""
+    """Drop each LEFT JOIN on patient_id to a CTE with one row per patient whose columns nothing
+    else reads. Not with a bare `*` among the projections: it outputs every source's columns."""
+    if any(isinstance(p, exp.Star) for p in query.expressions):
+        return False
     changed = False
     for join in list(query.args.get("joins") or []):
         target = join.this
-        if join.side != "LEFT" or join.kind or not isinstance(target, exp.Table):
+        plain = join.side == "LEFT" and not join.args.get("kind") and not join.args.get("method")
+        if not plain or not isinstance(target, exp.Table) or target.name.lower() not in ctes:
             continue
-        name = target.name.lower()
-        if name not in ctes:
+        alias = _alias(target)
+        if target.args.get("alias") is not None and target.args["alias"].columns:
             continue
-        alias = (target.alias or target.name).lower()
-        keys = _join_keys(join, alias)
-        body = ctes[name].this
-        if keys is None or not _unique_on(body, keys) or _read_elsewhere(query, join, alias, body, keys):
-            continue
-        join.pop()
-        changed = True
+        body = ctes[target.name.lower()].this
+        if _on_key(join, alias) and _one_row_per_key(body) and not _read_elsewhere(query, join, alias, body):
+            join.pop()
+            changed = True
     return changed
 
 
-def _join_keys(join: exp.Join, alias: str) -> set[str] | None:
-    """The joined relation's columns the join matches on: its USING list, or its side of an ON that
-    is equalities only; None for any other condition."""
+def _on_key(join: exp.Join, alias: str) -> bool:
+    """Whether the join matches on patient_id alone: USING (patient_id), or ON one equality of the
+    joined relation's patient_id with another's (no collation, no other condition)."""
     using = join.args.get("using")
     if using:
-        return {u.name.lower() for u in using}
+        return [u.name.lower() for u in using] == [KEY]
     on = join.args.get("on")
-    if on is None:
-        return None
-    keys = set()
-    for part in on.flatten() if isinstance(on, exp.And) else [on]:
-        if not isinstance(part, exp.EQ):
-            return None
-        mine = [s for s in (part.left, part.right) if isinstance(s, exp.Column) and s.table.lower() == alias]
-        if len(mine) != 1:
-            return None
-        keys.add(mine[0].name.lower())
-    return keys
+    if not isinstance(on, exp.EQ) or not all(isinstance(s, exp.Column) for s in (on.left, on.right)):
+        return False
+    sides = [(s.table.lower(), s.name.lower()) for s in (on.left, on.right)]
+    return all(name == KEY for _, name in sides) and sum(table == alias for table, _ in sides) == 1
 
 
-def _unique_on(body: exp.Expression, keys: set[str]) -> bool:
-    """Whether a CTE's query yields at most one row per `keys`: grouped by exactly those columns (a
-    SELECT, or DuckDB's PIVOT statement, whose GROUP BY names its rows)."""
-    if not isinstance(body, (exp.Select, exp.Pivot)) or body.args.get("with_"):
+def _one_row_per_key(body: exp.Expression) -> bool:
+    """Whether a CTE's query yields at most one row per patient_id: a SELECT grouped by patient_id
+    alone that projects that very column and makes no rows (unnest), or DuckDB's PIVOT statement
+    grouped by it."""
+    if isinstance(body, exp.Pivot):
+        group = body.args.get("group")
+        return group is not None and _grouped_by_key(group) is not None
+    if not isinstance(body, exp.Select) or body.args.get("distinct"):
         return False
     group = body.args.get("group")
-    if group is None or group.args.get("grouping_sets") or group.args.get("cube") or group.args.get("rollup"):
+    grouped = _grouped_by_key(group) if group is not None else None
+    if grouped is None or any(_makes_rows(p) for p in body.expressions):
         return False
-    grouped = group.expressions
-    return all(isinstance(g, exp.Column) for g in grouped) and {g.name.lower() for g in grouped} == keys
+    projected = [p for p in body.expressions if p.alias_or_name.lower() == KEY]
+    return (
+        len(projected) == 1 and isinstance(projected[0], exp.Column) and projected[0].table == grouped.table
+    )
 
 
-def _read_elsewhere(query: exp.Select, join: exp.Join, alias: str, body: exp.Select, keys: set[str]) -> bool:
-    """Whether anything in `query` but `join` itself names a column of `alias`: qualified by it, or
-    unqualified by a name the joined CTE yields (any name, when it yields a star)."""
+def _grouped_by_key(group: exp.Group) -> exp.Column | None:
+    """The GROUP BY's one column when it is patient_id alone (no sets, cube or rollup)."""
+    if any(group.args.get(k) for k in ("grouping_sets", "cube", "rollup", "all")):
+        return None
+    columns = group.expressions
+    if len(columns) == 1 and isinstance(columns[0], exp.Column) and columns[0].name.lower() == KEY:
+        return columns[0]
+    return None
+
+
+def _read_elsewhere(query: exp.Select, join: exp.Join, alias: str, body: exp.Expression) -> bool:
+    """Whether anything in `query` but `join` itself may read the joined CTE: a column qualified by
+    its alias, the alias alone (a whole row), or an unqualified name it yields (any name, when its
+    names are not known: a star, a PIVOT). A struct's field read unqualified (`last.day`) and
+    another join's USING list count as unqualified names."""
     inside = {id(node) for node in join.walk()}
+    aliases = {_alias(s) for s in _sources(query)}
     columns = [c for c in query.find_all(exp.Column) if id(c) not in inside]
     if any(alias in _parts(c) for c in columns):
         return True
-    unqualified = {c.name.lower() for c in columns if not c.table} - keys
-    if any(_is_star(p) for p in body.expressions):
+    unqualified = {p for c in columns if not c.table or c.table.lower() not in aliases for p in _parts(c)}
+    unqualified |= {
+        u.name.lower()
+        for j in query.args.get("joins") or []
+        if j is not join
+        for u in j.args.get("using") or []
+    }
+    unqualified.discard(KEY)
+    if alias in unqualified:
+        return True
+    if isinstance(body, exp.Pivot) or any(_is_star(p) for p in body.expressions):
         return bool(unqualified)
     return bool(unqualified & {p.alias_or_name.lower() for p in body.expressions})
 
@@ -214,28 +295,36 @@ def _parts(column: exp.Column) -> list[str]:
 
 def _record_needs(query: exp.Select, needed: set[str] | None, ctes: dict, needs: dict) -> None:
     """What `query` reads of each CTE in its FROM and joins: the columns it names qualified by the
-    CTE's alias, every unqualified one, the join's USING columns, and what its own readers need
-    through a star. A CTE read in a subquery keeps every column."""
-    sources = [query.args["from_"].this] if query.args.get("from_") else []
-    sources += [j.this for j in query.args.get("joins") or []]
+    CTE's alias, every unqualified one (and every name of a struct's field read unqualified), the
+    joins' USING columns, and what its own readers need through a star. A CTE read in a subquery,
+    under an alias naming its columns, or through a star of a query that groups, aggregates or
+    removes duplicates keeps every column."""
+    sources = _sources(query)
     direct = {id(s) for s in sources}
     for table in query.find_all(exp.Table):  # in a subquery, or a table function's argument
         if id(table) not in direct and table.name.lower() in ctes:
             needs[table.name.lower()] = EVERY_COLUMN
+    aliases = {_alias(s) for s in sources}
     columns = [c for c in query.find_all(exp.Column) if not isinstance(c.this, exp.Star)]
-    # unqualified, or a struct's field (more than two names): any source's, as far as is known here
-    unqualified = {c.name.lower() for c in columns if not c.table}
-    unqualified |= {p for c in columns if c.db for p in _parts(c)}
-    using = {u.name.lower() for j in query.args.get("joins") or [] for u in j.args.get("using") or []}
+    unqualified = {p for c in columns if not c.table or c.table.lower() not in aliases for p in _parts(c)}
+    unqualified |= {u.name.lower() for j in query.args.get("joins") or [] for u in j.args.get("using") or []}
     stars = [p for p in query.expressions if _is_star(p)]
+    collapses = (
+        query.args.get("group") is not None
+        or query.args.get("distinct") is not None
+        or any(_aggregates(p) for p in query.expressions)
+    )
     for source in sources:
         name = source.name.lower() if isinstance(source, exp.Table) else ""
         if name not in ctes or needs[name] is EVERY_COLUMN:
             continue
-        alias = (source.alias or source.name).lower()
+        alias = _alias(source)
+        if source.args.get("alias") is not None and source.args["alias"].columns:
+            needs[name] = EVERY_COLUMN
+            continue
         if any(isinstance(s, exp.Star) or s.table.lower() == alias for s in stars):
-            if needed is EVERY_COLUMN:
+            if needed is EVERY_COLUMN or collapses:
                 needs[name] = EVERY_COLUMN
                 continue
             needs[name] |= {n.lower() for n in needed}
-        needs[name] |= {c.name.lower() for c in columns if c.table.lower() == alias} | unqualified | using
+        needs[name] |= {c.name.lower() for c in columns if c.table.lower() == alias} | unqualified

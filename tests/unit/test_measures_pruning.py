@@ -15,6 +15,7 @@ import duckdb
 import pytest
 
 from checks.evaluate import all_checks
+from checks.measures import _as_arguments
 from checks.pruning import flag_only
 
 DATA = """
@@ -23,6 +24,7 @@ CREATE TABLE res AS SELECT * FROM (VALUES
     ('p1', 'k', DATE '2026-01-02', 3.1), ('p1', 'k', DATE '2026-02-02', 3.9),
     ('p1', 'na', DATE '2026-02-03', 139.0), ('p2', 'k', DATE '2026-01-05', 4.2),
     ('p2', 'k', DATE '2026-01-05', 4.4)) t(patient_id, analyte, day, value);
+CREATE MACRO listed(x) AS string_agg(DISTINCT x, '; ' ORDER BY x);  -- as checks/sql/_phrases.sql
 """
 
 CASES = {
@@ -76,21 +78,117 @@ CASES = {
         latest AS (SELECT patient_id, max(value) AS top FROM res GROUP BY patient_id)
         SELECT f.patient_id, true AS flagged, l.top
         FROM first f LEFT JOIN latest l USING (patient_id)""",
+    # what a second read found the first version got wrong: each gave other rows, or did not bind
+    "a final ORDER BY under a LIMIT is kept": """
+        WITH latest AS (SELECT patient_id, max(day) AS last_day FROM res GROUP BY patient_id)
+        SELECT p.patient_id, p.age > 60 AS flagged, l.last_day
+        FROM pats p LEFT JOIN latest l USING (patient_id) ORDER BY p.age DESC LIMIT 1""",
+    "a GROUP BY by position keeps the projections": """
+        WITH per AS (SELECT day, patient_id, bool_or(value < 4) AS flagged FROM res GROUP BY 1, patient_id)
+        SELECT patient_id, flagged FROM per""",
+    "a star read by GROUP BY ALL keeps every column": """
+        WITH base AS (SELECT patient_id, day, value < 4 AS flagged FROM res),
+        dedup AS (SELECT * FROM base GROUP BY ALL)
+        SELECT patient_id, flagged FROM dedup""",
+    "an aggregate sqlglot does not know, with no GROUP BY, keeps its one row": """
+        WITH counted AS (SELECT 'all' AS patient_id, true AS flagged, product(age) AS n FROM pats)
+        SELECT patient_id, flagged, n FROM counted""",
+    "a CTE naming its columns by position keeps them all": """
+        WITH t(patient_id) AS (SELECT patient_id AS pid, age AS junk, age > 60 AS flagged FROM pats)
+        SELECT patient_id, flagged FROM t""",
+    "an alias naming a CTE's columns keeps them all": """
+        WITH t AS (SELECT age AS junk, patient_id, age > 60 AS flagged FROM pats)
+        SELECT patient_id, flagged FROM t AS c(j)""",
+    "a grouped CTE that unnests is not one row per patient": """
+        WITH latest AS (SELECT patient_id, unnest(list(day)) AS d FROM res GROUP BY patient_id)
+        SELECT p.patient_id, p.age > 60 AS flagged, l.d
+        FROM pats p LEFT JOIN latest l USING (patient_id)""",
+    "a CTE grouped by patient but projecting another patient_id is not one row per patient": """
+        WITH latest AS (SELECT any_value(analyte) AS patient_id, max(day) AS last FROM res
+                        GROUP BY patient_id)
+        SELECT p.patient_id, true AS flagged, l.last
+        FROM (SELECT 'k' AS patient_id) p LEFT JOIN latest l USING (patient_id)""",
+    "a CTE grouped by two columns of one name is not one row per patient": """
+        WITH latest AS (SELECT r.patient_id, max(q.day) AS top FROM res r JOIN res q ON q.analyte = r.analyte
+                        GROUP BY q.patient_id, r.patient_id)
+        SELECT p.patient_id, true AS flagged, l.top FROM pats p LEFT JOIN latest l USING (patient_id)""",
+    "a nested WITH naming a CTE again is left whole": """
+        WITH latest AS (SELECT patient_id, max(day) AS last_day FROM res GROUP BY patient_id),
+        j AS (WITH latest AS (SELECT patient_id, day AS last_day FROM res)
+              SELECT p.patient_id, p.age > 60 AS flagged, l.last_day
+              FROM pats p LEFT JOIN latest l USING (patient_id))
+        SELECT patient_id, flagged FROM j""",
+    "COLUMNS(...) is left whole": """
+        WITH hits AS (SELECT patient_id, bool_or(value < 3.5) AS k_hit, bool_or(value > 100) AS na_hit
+                      FROM res GROUP BY patient_id)
+        SELECT p.patient_id, coalesce(list_bool_or([COLUMNS('_hit$')]), false) AS flagged
+        FROM pats p LEFT JOIN hits h USING (patient_id)""",
+    "a later join USING a column of the joined CTE keeps it": """
+        WITH latest AS (SELECT patient_id, max(day) AS day FROM res GROUP BY patient_id)
+        SELECT p.patient_id, r.value IS NOT NULL AS flagged
+        FROM pats p LEFT JOIN latest l USING (patient_id) LEFT JOIN res r USING (day)""",
+    "a struct's field read unqualified keeps its join": """
+        WITH latest AS (SELECT patient_id, {'day': max(day)} AS last FROM res GROUP BY patient_id)
+        SELECT p.patient_id, last.day IS NULL AS flagged, p.age
+        FROM pats p LEFT JOIN latest g USING (patient_id)""",
+    "a pivot's column read unqualified keeps its join": """
+        WITH pivoted AS (PIVOT (SELECT * FROM res) ON analyte IN ('k', 'na') USING max(day) AS at
+                         GROUP BY patient_id)
+        SELECT p.patient_id, k_at IS NULL AS flagged FROM pats p LEFT JOIN pivoted v USING (patient_id)""",
+    "a star over a join keeps it": """
+        WITH latest AS (SELECT patient_id, max(day) AS last_day FROM res GROUP BY patient_id),
+        judged AS (SELECT * FROM pats p LEFT JOIN latest l USING (patient_id))
+        SELECT patient_id, last_day IS NULL AS flagged FROM judged""",
+    "a whole row read by its alias keeps its join": """
+        WITH latest AS (SELECT patient_id, max(day) AS last_day FROM res GROUP BY patient_id)
+        SELECT p.patient_id, l IS NULL AS flagged FROM pats p LEFT JOIN latest l USING (patient_id)""",
+    "len() of text stays the length of the text": """
+        WITH t AS (SELECT patient_id, len(patient_id) = 2 AS flagged, 'len(x)' AS junk FROM pats),
+        latest AS (SELECT patient_id, max(day) AS last_day FROM res GROUP BY patient_id)
+        SELECT t.patient_id, t.flagged, l.last_day FROM t LEFT JOIN latest l USING (patient_id)""",
+    "a parameter beside a HAVING on its line stays a constant": (  # the whole CTE on one line
+        "WITH per AS (SELECT patient_id, max(day) >= $from AS flagged, count(*) AS n FROM res "
+        "GROUP BY patient_id HAVING count(*) > 0),\n"
+        "latest AS (SELECT patient_id, max(day) AS last_day FROM res GROUP BY patient_id)\n"
+        "SELECT p.patient_id, p.flagged, l.last_day FROM per p LEFT JOIN latest l USING (patient_id)"
+    ),
+    "a comment moved by sqlglot changes no parameter": """
+        WITH t AS (SELECT patient_id, list_bool_or(list_transform([age], lambda x: x > $old)) AS flagged,
+                          -- patients having any result
+                          age AS junk FROM pats),
+        latest AS (SELECT patient_id, max(day) AS last_day FROM res GROUP BY patient_id)
+        SELECT t.patient_id, t.flagged, l.last_day FROM t LEFT JOIN latest l USING (patient_id)""",
+    "a parameter in a macro aggregating in a grouped query stays as written": """
+        WITH named AS (SELECT patient_id, listed(CASE WHEN day >= $from THEN analyte END) AS recent,
+                              count(*) AS n FROM res GROUP BY patient_id)
+        SELECT patient_id, recent IS NOT NULL AS flagged FROM named""",
+    "a GROUP BY of an expression with a parameter keeps it as written": """
+        WITH per AS (SELECT patient_id, day >= $from AS flagged, count(*) AS n FROM res
+                     GROUP BY patient_id, day >= $from)
+        SELECT patient_id, flagged FROM per""",
 }
 PARAMS = {"from": date(2026, 1, 3), "old": 60}
 
 
-def _rows(con: duckdb.DuckDBPyConnection, sql: str) -> Counter:
-    named = {k: v for k, v in PARAMS.items() if f"${k}" in sql}
-    return Counter(con.execute(f"SELECT patient_id, flagged FROM ({sql})", named).fetchall())
+def _rows(con: duckdb.DuckDBPyConnection, sql: str, as_macro: bool) -> Counter:
+    """The query's (patient_id, flagged) rows: run as written, or as the measures run it (a table
+    macro of its parameters, measures._as_arguments)."""
+    named = [k for k in PARAMS if f"${k}" in sql]
+    if as_macro:
+        body = "\n".join(_as_arguments(line) for line in sql.splitlines())
+        con.execute(f"CREATE OR REPLACE TEMP MACRO m({', '.join('p_' + n for n in named)}) AS TABLE {body}")
+        sql = f"SELECT * FROM m({', '.join('$' + n for n in named)})"
+    query = f"SELECT patient_id, flagged FROM ({sql})"
+    return Counter(con.execute(query, {k: PARAMS[k] for k in named}).fetchall())
 
 
+@pytest.mark.parametrize("as_macro", [False, True], ids=["as written", "as a macro"])
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_the_flag_only_form_gives_the_checks_rows(case: str) -> None:
+def test_the_flag_only_form_gives_the_checks_rows(case: str, as_macro: bool) -> None:
     con = duckdb.connect()
     con.execute(DATA)
     sql = CASES[case]
-    assert _rows(con, flag_only(sql)) == _rows(con, sql)
+    assert _rows(con, flag_only(sql), as_macro) == _rows(con, sql, as_macro)
 
 
 def test_what_is_dropped_and_what_is_kept() -> None:
