@@ -10,9 +10,7 @@ Mapping (FHIR R4, hl7.org/fhir/R4 and the Bulk Data Access IG, hl7.org/fhir/uv/b
   period's last day, or its last update (else today) when that is sooner: certainly alive before
   it, certainly dead after it),
   deceasedBoolean true says dead with the date unknown, false says alive; active false (the record
-  no longer in active use) says the patient left the practice, the date unknown. A Patient merged
-  into another (link type replaced-by, followed through a chain) is left out the same way, and a
-  resource still pointing to it is its survivor's (SURVIVORS).
+  no longer in active use) says the patient left the practice, the date unknown.
 - Observation (category laboratory, or no category) -> labs: the LOINC coding of `code`, else
   `code.text` (or the first coding's display) as the test name; effectiveDateTime, else
   effectivePeriod.start, effectiveInstant or issued; valueQuantity.value / unit (else code), else
@@ -324,57 +322,14 @@ def _day(value: str) -> str:
 
 
 LAST_UPDATE = "(j->>'$.meta.lastUpdated')"  # when the resource was last changed
-
-
 # The subject's Patient id: the Bulk Data IG lets a server write references relative ('Patient/p1')
 # or absolute, rooted in its base URL ('https://ehr.example/fhir/Patient/p1'); R4 lets one name a
 # version ('Patient/p1/_history/2'). Read as 'Patient/<id>' only, an EHR's absolute references put
 # every row in quarantine.
-def _patient_of(reference: str) -> str:
-    """The Patient id a reference (a JSON text expression) names; NULL when it names none."""
-    return f"nullif(regexp_extract({reference}, '(?:^|/)Patient/([^/]+)(?:/_history/[^/]+)?$', 1), '')"
-
-
-PATIENT_ID = _patient_of("j->>'$.subject.reference'")
-STATUS = "coalesce(j->>'$.status', '')"
-
-# Each merged Patient's survivor (R4 Patient.link replaced-by, "must no longer be used"; followed
-# through a chain of merges, a cycle leaving its records as they are): a merge's resources the server
-# has not re-pointed are the survivor's (HAPI's $merge moves the references; a server that leaves
-# some behind would keep half a person's record on the merged one: a result there, the drug it
-# monitors on the survivor). A record replaced by two others says nothing certain and is left.
-SURVIVORS = f"""
-WITH RECURSIVE links AS (
-    SELECT j->>'$.id' AS merged, {_patient_of("l->>'$.other.reference'")} AS survivor
-    FROM {{Patient}}, unnest(json_list(j->'$.link')) AS _l(l)
-    WHERE l->>'$.type' = 'replaced-by'
-),
-merges AS (
-    SELECT merged, min(survivor) AS survivor FROM links
-    GROUP BY merged HAVING count(DISTINCT survivor) = 1 AND count(survivor) = count(*)
-),
-chain(merged, survivor, depth) AS (
-    SELECT merged, survivor, 1 FROM merges
-    UNION ALL
-    SELECT c.merged, m.survivor, c.depth + 1
-    FROM chain c JOIN merges m ON m.merged = c.survivor
-    WHERE c.depth < 20 AND c.survivor <> c.merged
+PATIENT_ID = (
+    "nullif(regexp_extract(j->>'$.subject.reference', '(?:^|/)Patient/([^/]+)(?:/_history/[^/]+)?$', 1), '')"
 )
-SELECT merged, arg_max(survivor, depth) AS survivor
-FROM chain
-GROUP BY merged
-HAVING NOT bool_or(survivor = merged)
-"""  # noqa: S608 - constant fragments
-
-
-def _to_survivors(select: str) -> str:
-    """`select` (rows with a patient_id) with each merged Patient's rows given to its survivor."""
-    return (
-        f"SELECT _s.* REPLACE (coalesce(_m.survivor, _s.patient_id) AS patient_id) FROM ({select}) AS _s "  # noqa: S608
-        f"LEFT JOIN ({SURVIVORS}) AS _m ON _m.merged = _s.patient_id"
-    )
-
-
+STATUS = "coalesce(j->>'$.status', '')"
 VERIFICATION = "coalesce(json_list(j->'$.verificationStatus.coding')[1]->>'$.code', '')"
 
 PATIENTS = f"""
@@ -397,12 +352,9 @@ SELECT j->>'$.id' AS patient_id,
        coalesce(j->>'$.generalPractitioner[0].reference', j->>'$.generalPractitioner[0].identifier.value')
            AS clinician_id,
        -- Patient.active false: the record is no longer in active use (a patient who left the
-       -- practice), the date unknown; true or absent says nothing against registration. A record
-       -- merged into another (SURVIVORS) says the same whatever `active` says: its resources are the
-       -- survivor's, and facts stored under it on earlier nights would audit one person twice
+       -- practice), the date unknown; true or absent says nothing against registration
        NULL::VARCHAR AS registered_until,
-       CASE WHEN (j->>'$.id') IN (SELECT merged FROM ({SURVIVORS})) THEN 'false'
-            WHEN (j->>'$.active') IN ('true', 'false') THEN j->>'$.active' END AS registered
+       CASE WHEN (j->>'$.active') IN ('true', 'false') THEN j->>'$.active' END AS registered
 FROM {{Patient}}
 """  # noqa: S608 - constant fragments
 
@@ -804,14 +756,9 @@ def sources(export_dir: Path) -> list[RawSource]:
     for needed in (("Observation",), ("MedicationRequest", "MedicationStatement"), ("Condition",)):
         if not any(t in files for t in needed):
             raise InputError(f"{export_dir / (needed[0] + '.ndjson')}: required file is missing")
-    merged = ("Patient",) if "Patient" in files else ()  # who was merged into whom (SURVIVORS)
-
-    def survived(select: str) -> str:
-        return _to_survivors(select) if merged else select
-
     result = [
-        _source("labs", survived(LABS), files, ("Observation",), merged),
-        _source("diagnoses", survived(DIAGNOSES), files, ("Condition",), merged),
+        _source("labs", LABS, files, ("Observation",)),
+        _source("diagnoses", DIAGNOSES, files, ("Condition",)),
     ]
     meds = [
         (q, t)
@@ -821,11 +768,7 @@ def sources(export_dir: Path) -> list[RawSource]:
     lookups = ("Medication",) if "Medication" in files else ()
     result.append(
         _source(
-            "prescriptions",
-            survived(" UNION ALL ".join(q for q, _ in meds)),
-            files,
-            (*(t for _, t in meds), *lookups),
-            merged,
+            "prescriptions", " UNION ALL ".join(q for q, _ in meds), files, (*(t for _, t in meds), *lookups)
         )
     )
     if "Patient" in files and "MedicationRequest" in files:

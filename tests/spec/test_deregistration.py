@@ -17,7 +17,7 @@ from datetime import date
 import duckdb
 
 from tests.functional import test_format_fhir as fhir
-from tests.helpers import cli, flagged, night, patients_table, run_args, run_pipeline, table, write_export
+from tests.helpers import cli, flagged, patients_table, run_args, run_pipeline, table, write_export
 from tests.spec.harness import OUT, check_spec
 
 AS_OF = date(2026, 11, 20)
@@ -196,93 +196,6 @@ def test_fhir_patient_no_longer_active_is_left_out(tmp_path):
     assert flagged(tmp_path / "audit.duckdb", CHECK) & {"p5", "p6"} == {"p6"}
     summary = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))
     assert summary["checks"][CHECK]["deregistered_excluded"] == 1
-
-
-def _linked(pid: str, birth: str, *links: tuple[str, str], **more: object) -> dict:
-    """A FHIR Patient with Patient.link entries (type, other Patient id)."""
-    refs = [{"other": {"reference": f"Patient/{other}"}, "type": kind} for kind, other in links]
-    return fhir.patient(pid, birth, "male") | ({"link": refs} if refs else {}) | more
-
-
-def _furosemide(pid: str, mid: str | None = None) -> dict:
-    first = fhir.RESOURCES["MedicationRequest.ndjson.gz"][0]
-    return dict(first, id=mid or f"m{pid}", subject={"reference": f"Patient/{pid}"})
-
-
-def _electrolytes(pid: str, day: str = "2026-10-02") -> list[dict]:
-    return [
-        fhir.obs(f"k{pid}", pid, "2823-3", 4.1, "mmol/L", f"{day}T09:00:00Z"),
-        fhir.obs(f"na{pid}", pid, "2951-2", 139, "mmol/L", f"{day}T09:00:00Z"),
-    ]
-
-
-def test_fhir_patient_merged_into_another_is_left_out_and_its_records_are_the_survivors(tmp_path):
-    """R4 Patient.link replaced-by: the record "must no longer be used". A server merging p5 into
-    p6 may leave it active and leave some of its resources pointing to it (p6's furosemide was
-    re-pointed, its potassium and sodium were not): they are p6's, so p6 is monitored, and p5 is
-    nobody's second record. p8's furosemide, never re-pointed, is p9's: p9 is flagged. A chain
-    (p10 into p11 into p12) ends at p12. A cycle (p13 and p14 each replaced by the other) says
-    nothing certain: both stay as they are. seealso and refer links (p15, p16: two records of one
-    person, both in use) move nothing and leave nobody out."""
-    resources = dict(fhir.RESOURCES)
-    resources["1.Patient.ndjson.gz"] = [
-        _linked("p5", "1955-03-05", ("replaced-by", "p6"), active=True),
-        _linked("p6", "1955-03-05", ("replaces", "p5")),
-        _linked("p8", "1958-03-08", ("replaced-by", "p9")),
-        _linked("p9", "1958-03-08"),
-        _linked("p10", "1960-01-01", ("replaced-by", "p11")),
-        _linked("p11", "1960-01-01", ("replaced-by", "p12")),
-        _linked("p12", "1960-01-01"),
-        _linked("p13", "1961-01-01", ("replaced-by", "p14")),
-        _linked("p14", "1961-01-01", ("replaced-by", "p13")),
-        _linked("p15", "1962-01-01", ("seealso", "p16")),
-        _linked("p16", "1962-01-01", ("refer", "p15")),
-    ]
-    resources["MedicationRequest.ndjson.gz"] = [
-        _furosemide("p6", "mp5"),  # p5's request, re-pointed by the merge
-        _furosemide("p8"),
-        _furosemide("p10"),
-        *(_furosemide(p) for p in ("p13", "p14", "p15", "p16")),
-    ]
-    resources["Observation.000.ndjson.gz"] = _electrolytes("p5") + _electrolytes("p14")
-    export = fhir.write_fhir(tmp_path / "export", resources)
-    assert fhir.run(tmp_path, export) == 0
-    db = tmp_path / "audit.duckdb"
-    assert flagged(db, CHECK) & {f"p{i}" for i in range(5, 17)} == {"p9", "p12", "p13", "p15", "p16"}
-    with duckdb.connect(str(db), read_only=True) as con:
-        owners = con.execute(
-            "SELECT DISTINCT patient_id FROM labs UNION SELECT DISTINCT patient_id FROM prescriptions ORDER BY 1"
-        ).fetchall()
-    assert {p for (p,) in owners} & {f"p{i}" for i in range(5, 17)} == {
-        "p6",
-        "p9",
-        "p12",
-        "p13",
-        "p14",
-        "p15",
-        "p16",
-    }
-
-
-def test_a_fhir_merge_on_a_later_night_leaves_the_merged_records_stored_facts_out(tmp_path):
-    """Night 1: p5 and p6, one person in two records, each on furosemide with no electrolytes: both
-    flagged. Night 2: the server merges p5 into p6 (p5 replaced-by p6, still active) and re-points
-    p5's request. Its stored version under p5 stays (a fact is named by patient and id), but p5 is
-    no longer audited: the person is flagged once, as p6."""
-    resources = dict(fhir.RESOURCES)
-    resources["1.Patient.ndjson.gz"] = [_linked("p5", "1955-03-05"), _linked("p6", "1955-03-05")]
-    resources["MedicationRequest.ndjson.gz"] = [_furosemide("p5"), _furosemide("p6")]
-    fhir.write_fhir(tmp_path / "night1", resources, broken_line=False)
-    night(tmp_path, "2026-11-19", tmp_path / "night1")
-    assert flagged(tmp_path / "audit.duckdb", CHECK) & {"p5", "p6"} == {"p5", "p6"}
-    resources["1.Patient.ndjson.gz"] = [
-        _linked("p5", "1955-03-05", ("replaced-by", "p6"), active=True),
-        _linked("p6", "1955-03-05", ("replaces", "p5")),
-    ]
-    resources["MedicationRequest.ndjson.gz"] = [_furosemide("p6", "mp5"), _furosemide("p6")]
-    fhir.write_fhir(tmp_path / "night2", resources, broken_line=False)
-    night(tmp_path, "2026-11-20", tmp_path / "night2")
-    assert flagged(tmp_path / "audit.duckdb", CHECK) & {"p5", "p6"} == {"p6"}
 
 
 def test_the_prospective_list_leaves_out_who_will_have_left_by_the_due_date(tmp_path):
