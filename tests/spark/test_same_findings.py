@@ -117,7 +117,8 @@ def test_omop_and_mimic_exports_give_identical_findings_on_both_engines(
 def _fhir_second_night() -> dict[str, list[dict]]:
     """The FHIR fixture as a later export states it: p3's potassium corrected under its id (its
     first version superseded), p4's cirrhosis entered in error (withdrawn), p1 dead, p2's record
-    no longer in use, and p6 merged into p3 with its request still pointing to it."""
+    no longer in use, and p6, linked replaced-by p3 but left active by the server, with a request
+    of its own (a record in use: audited on its own, README, FHIR)."""
     night = dict(fhir.RESOURCES)
     patients = {p["id"]: dict(p) for p in fhir.RESOURCES["1.Patient.ndjson.gz"]}
     patients["p1"]["deceasedDateTime"] = "2026-11-01"
@@ -145,7 +146,7 @@ def _fhir_second_night() -> dict[str, list[dict]]:
 
 def test_fhir_nights_give_identical_findings_on_both_engines(tmp_path: Path, spark_session) -> None:
     """Two FHIR nights: what the second made current (a corrected result, a withdrawn condition, a
-    death, a record out of use, a merge) reaches Spark as DuckDB's checks read it."""
+    death, a record out of use) reaches Spark as DuckDB's checks read it."""
     first = fhir.write_fhir(tmp_path / "night1")
     second = fhir.write_fhir(tmp_path / "night2", _fhir_second_night())
     as_of = date.fromisoformat(fhir.AS_OF)
