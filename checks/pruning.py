@@ -21,6 +21,7 @@ evaluated this way, to its single-date evaluation.
 
 from __future__ import annotations
 
+import re
 from functools import cache
 
 import sqlglot
@@ -38,6 +39,8 @@ _ROW_MAKERS = (exp.Explode, exp.Unnest, exp.Posexplode)
 def flag_only(sql: str, columns: tuple[str, ...] = (KEY, "flagged")) -> str:
     """The check's SQL keeping only what `columns` of its final query read; `sql` unchanged when
     nothing can be dropped or the text is not a WITH query this can follow."""
+    if _parameter_beside_having(sql):
+        return sql
     try:
         tree = sqlglot.parse_one(sql, dialect=DuckDBAsWritten)
     except sqlglot.errors.ParseError:
@@ -56,45 +59,66 @@ def flag_only(sql: str, columns: tuple[str, ...] = (KEY, "flagged")) -> str:
         renamed = bool(cte.args["alias"].columns)  # `name(a, b) AS (...)` names columns by position
         wanted = EVERY_COLUMN if renamed else needs[cte.alias.lower()]
         changed |= _prune(cte.this, wanted, ctes, needs)
-    if not changed:
-        return sql
-    for query in tree.find_all(exp.Select):  # see _parameters_as_constants
-        _parameters_as_constants(query)
-    return tree.sql(dialect=DuckDBAsWritten, pretty=True, comments=False)
+    return tree.sql(dialect=DuckDBAsWritten, pretty=True, comments=False) if changed else sql
 
 
 def _cannot_follow(tree: exp.Select) -> bool:
-    """A recursive or nested WITH (a CTE name may mean another table inside it), or COLUMNS(...)
-    (columns chosen by a pattern)."""
+    """What this leaves whole: a recursive or nested WITH (a CTE name may mean another table inside
+    it), COLUMNS(...) (columns chosen by a pattern), a NATURAL join (it joins on every column of a
+    name), a collation (a key may match otherwise), ORDER BY ALL (it orders by the projections), a
+    projection DuckDB names itself (`max(day)`, read as "max(day)"), or a whole row read by its
+    alias (`to_json(t)`)."""
     withs = list(tree.find_all(exp.With))
-    return (
-        len(withs) > 1
-        or bool(withs[0].args.get("recursive"))
-        or any(True for _ in tree.find_all(exp.Columns))
-    )
+    if len(withs) > 1 or withs[0].args.get("recursive"):
+        return True
+    if any(True for _ in tree.find_all(exp.Columns, exp.Collate)):
+        return True
+    if any(j.args.get("method") == "NATURAL" for j in tree.find_all(exp.Join)):
+        return True
+    if any(isinstance(o.this, exp.Var) and o.this.name.upper() == "ALL" for o in tree.find_all(exp.Ordered)):
+        return True
+    ctes = {c.alias.lower(): c for c in tree.args["with_"].expressions}
+    return any(_names_unknown(query) or _reads_whole_rows(query, ctes) for query in _top_level(tree))
 
 
-def _parameters_as_constants(query: exp.Select) -> None:
-    """Each parameter in a HAVING, and (in a grouped query) in a projection outside its aggregates,
-    as a scalar subquery `(SELECT $x)` (in a projection, only outside any function that may
-    aggregate: an aggregate, a macro such as `listed`): the measures' table macro turns `$x` into its argument
-    `p_x`, which DuckDB binds there as an ungrouped column, but in a subquery as the constant it is
-    (measures._as_arguments does the same, line by line, for a check's own text, whose HAVING and
-    parameters share a line; this text is sqlglot's, with its own line breaks). Not in a lambda,
-    which takes no subquery, nor in the projections of a query grouped by an expression with a
-    parameter, which DuckDB matches to its projection as written."""
-    group = query.args.get("group")
-    grouped = group is not None or any(_aggregates(p) for p in query.expressions)
-    # a GROUP BY expression with a parameter is matched to the projection as written: left alone
-    matched = group is not None and any(True for _ in group.find_all(exp.Placeholder, exp.Parameter))
-    places = [query.args.get("having")] + (list(query.expressions) if grouped and not matched else [])
-    for place in (p for p in places if p is not None):
-        for parameter in list(place.find_all(exp.Placeholder, exp.Parameter)):
-            if parameter.find_ancestor(exp.Lambda, exp.Subquery) or (
-                place is not query.args.get("having") and parameter.find_ancestor(exp.AggFunc, exp.Anonymous)
-            ):
-                continue
-            parameter.replace(exp.paren(exp.select(parameter.copy()), copy=False))
+def _top_level(tree: exp.Select) -> list[exp.Select]:
+    """The final query and the CTEs' queries (not the subqueries inside them)."""
+    with_ = tree.args["with_"]
+    return [tree] + [c.this for c in with_.expressions if isinstance(c.this, exp.Select)]
+
+
+def _names_unknown(query: exp.Select) -> bool:
+    """Whether a projection is neither a column, a star nor aliased: DuckDB names it from its text."""
+    return any(not isinstance(p, (exp.Alias, exp.Column, exp.Star)) for p in query.expressions)
+
+
+def _reads_whole_rows(query: exp.Select, ctes: dict) -> bool:
+    """Whether the query names a CTE it reads by its alias as a column, where the CTE yields no
+    column of that name (DuckDB reads a column first): the whole row, `to_json(t)`."""
+    unqualified = {c.name.lower() for c in query.find_all(exp.Column) if not c.table}
+    for source in _sources(query):
+        body = ctes[source.name.lower()].this if source.name.lower() in ctes else None
+        if body is None or _alias(source) not in unqualified:
+            continue
+        names = None if isinstance(body, exp.Pivot) else _output_names(body)
+        if names is None or _alias(source) not in names:
+            return True
+    return False
+
+
+def _output_names(body: exp.Expression) -> set[str] | None:
+    """The column names a CTE's query yields; None when not known (a star, a set operation)."""
+    if not isinstance(body, exp.Select) or any(_is_star(p) for p in body.expressions):
+        return None
+    return {p.alias_or_name.lower() for p in body.expressions}
+
+
+def _parameter_beside_having(sql: str) -> bool:
+    """Whether a line of the check's text holds both HAVING and a parameter: the measures' macro
+    makes every parameter of such a line a constant (measures._as_arguments), and sqlglot's text
+    breaks its lines elsewhere, so such a check is left as written."""
+    having, parameter = re.compile(r"\bHAVING\b", re.IGNORECASE), re.compile(r"\$[A-Za-z_]")
+    return any(having.search(line) and parameter.search(line) for line in sql.splitlines())
 
 
 def _prune(query: exp.Expression, needed: set[str] | None, ctes: dict, needs: dict) -> bool:
@@ -143,7 +167,8 @@ def _keep_projections(query: exp.Select, needed: set[str]) -> bool:
         wanted |= read
     if len(kept) == len(projections) or not kept:
         return False
-    if query.args.get("group") is None and not any(_row_level(p) for p in kept):
+    aliases = {p.alias.lower() for p in projections if isinstance(p, exp.Alias)}
+    if query.args.get("group") is None and not any(_row_level(p, aliases) for p in kept):
         # with no GROUP BY, the query is an aggregate of its whole input if any projection is one:
         # keep them all unless a kept one reads a column outside any function (then none is)
         return False
@@ -152,20 +177,24 @@ def _keep_projections(query: exp.Select, needed: set[str]) -> bool:
 
 
 def _rows_hang_on_projections(query: exp.Select) -> bool:
-    """GROUP BY ALL (it groups by the projections), or a GROUP BY, ORDER BY or DISTINCT ON naming a
+    """GROUP BY ALL (it groups by the projections), a QUALIFY, or a GROUP BY or ORDER BY naming a
     projection by its position: dropping a projection would change the rows or their order."""
     group = query.args.get("group")
-    if group is not None and group.args.get("all"):
-        return True
+    if (group is not None and group.args.get("all")) or query.args.get("qualify") is not None:
+        return True  # QUALIFY may filter on a window only a projection holds
     order = query.args.get("order")
     parts = (group.expressions if group else []) + [o.this for o in (order.expressions if order else [])]
     return any(isinstance(part, exp.Literal) for part in parts)
 
 
-def _row_level(projection: exp.Expression) -> bool:
-    """Whether a projection reads a column outside any function (so its query aggregates nothing
-    without a GROUP BY): `patient_id`, `a.x + 1`."""
-    return any(not column.find_ancestor(exp.Func, exp.Subquery) for column in projection.find_all(exp.Column))
+def _row_level(projection: exp.Expression, aliases: set[str]) -> bool:
+    """Whether a projection reads a source's column outside any function (so its query aggregates
+    nothing without a GROUP BY): `patient_id`, `a.x + 1`; not another projection's alias."""
+    return any(
+        not column.find_ancestor(exp.Func, exp.Subquery)
+        and (column.table or column.name.lower() not in aliases)
+        for column in projection.find_all(exp.Column)
+    )
 
 
 def _as_list(node: object) -> list[exp.Expression]:
@@ -229,8 +258,13 @@ def _on_key(join: exp.Join, alias: str) -> bool:
     on = join.args.get("on")
     if not isinstance(on, exp.EQ) or not all(isinstance(s, exp.Column) for s in (on.left, on.right)):
         return False
-    sides = [(s.table.lower(), s.name.lower()) for s in (on.left, on.right)]
-    return all(name == KEY for _, name in sides) and sum(table == alias for table, _ in sides) == 1
+    sides = [(s.table.lower(), s.name.lower(), bool(s.db)) for s in (on.left, on.right)]
+    others = {_alias(s) for s in _sources(join.parent_select)} - {alias} if join.parent_select else set()
+    return (
+        all(name == KEY and not deeper for _, name, deeper in sides)
+        and sum(table == alias for table, _, _ in sides) == 1
+        and any(table in others for table, _, _ in sides)
+    )
 
 
 def _one_row_per_key(body: exp.Expression) -> bool:

@@ -7,7 +7,6 @@ single-date evaluation."""
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from datetime import date
 
@@ -166,6 +165,39 @@ CASES = {
         WITH per AS (SELECT patient_id, day >= $from AS flagged, count(*) AS n FROM res
                      GROUP BY patient_id, day >= $from)
         SELECT patient_id, flagged FROM per""",
+    # what a third read found the second version got wrong
+    "an ON whose other side is unqualified keeps its join": """
+        WITH latest AS (SELECT patient_id, max(day) AS last_day FROM res GROUP BY patient_id),
+        base AS (SELECT patient_id AS pid, age FROM pats)
+        SELECT b.pid AS patient_id, b.age > 60 AS flagged, l.last_day
+        FROM base b LEFT JOIN latest l ON l.patient_id = patient_id""",
+    "a NATURAL join is left whole": """
+        WITH latest AS (SELECT patient_id, max(day) AS day FROM res GROUP BY patient_id)
+        SELECT p.patient_id, r.value IS NOT NULL AS flagged
+        FROM pats p LEFT JOIN latest l USING (patient_id) NATURAL LEFT JOIN res r""",
+    "a collated key is left whole": """
+        WITH base AS (SELECT patient_id COLLATE NOCASE AS patient_id, age FROM pats
+                      UNION ALL SELECT 'P1', 20),
+        latest AS (SELECT patient_id, max(day) AS last_day FROM res GROUP BY patient_id)
+        SELECT b.patient_id, b.age > 30 AS flagged, l.last_day
+        FROM base b LEFT JOIN latest l USING (patient_id)""",
+    "a whole row read by its CTE's name keeps every column": """
+        WITH t AS (SELECT patient_id, age > 60 AS old, age FROM pats)
+        SELECT t.patient_id, length(to_json(t)::VARCHAR) > 40 AS flagged FROM t""",
+    "ORDER BY ALL under a LIMIT is left whole": """
+        WITH top AS (SELECT day, patient_id, value < 4 AS flagged FROM res ORDER BY ALL DESC LIMIT 2)
+        SELECT patient_id, flagged FROM top""",
+    "an alias of a constant is not a row's column": """
+        WITH counted AS (SELECT 'x' AS patient_id, 1 AS one, one > 0 AS flagged, count(*) AS n FROM res)
+        SELECT patient_id, flagged FROM counted""",
+    "a QUALIFY keeps the window it filters on": """
+        WITH ranked AS (SELECT patient_id, value < 4 AS flagged,
+                               row_number() OVER (PARTITION BY patient_id ORDER BY day) AS rn
+                        FROM res QUALIFY day > DATE '2026-01-03')
+        SELECT patient_id, flagged FROM ranked""",
+    "a projection DuckDB names itself is left whole": """
+        WITH t AS (SELECT patient_id, max(value) FROM res GROUP BY patient_id)
+        SELECT patient_id, "max(""value"")" > 4 AS flagged FROM t""",
 }
 PARAMS = {"from": date(2026, 1, 3), "old": 60}
 
@@ -208,11 +240,13 @@ def test_what_is_dropped_and_what_is_kept() -> None:
         assert "JOIN" in flag_only(CASES[kept]).upper(), kept
 
 
-def test_a_parameter_in_a_having_becomes_a_scalar_subquery() -> None:
-    """The measures' table macro turns `$x` into its argument, which DuckDB binds in a HAVING as an
-    ungrouped column; `(SELECT $x)` binds as the constant (measures._as_arguments)."""
-    having = flag_only(CASES["a parameter in a HAVING stays a constant"]).split("HAVING", 1)[1]
-    assert re.search(r"\(\s*SELECT\s+\$from\s*\)", having)
+def test_a_parameter_beside_a_having_leaves_the_check_as_written() -> None:
+    """The measures' macro makes a parameter on a HAVING line a constant (measures._as_arguments);
+    sqlglot's text breaks its lines elsewhere, so such a check is not reduced."""
+    sql = CASES["a parameter beside a HAVING on its line stays a constant"]
+    assert flag_only(sql) == sql
+    (refractory,) = [d for d in all_checks() if d.id == "refractory_neuropathic_pain"]
+    assert flag_only(refractory.sql) == refractory.sql
 
 
 def test_the_insulin_checks_months_skip_its_evidence() -> None:
