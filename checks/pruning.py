@@ -50,7 +50,9 @@ def flag_only(sql: str, columns: tuple[str, ...] = (KEY, "flagged")) -> str:
         return sql
     ctes = {c.alias.lower(): c for c in with_.expressions}
     needs: dict[str, set[str] | None] = {name: set() for name in ctes}
-    if not any(tree.args.get(k) for k in ("limit", "offset", "fetch", "distinct")):
+    order = tree.args.get("order")
+    plain = order is None or all(isinstance(o.this, exp.Column) for o in order.expressions)
+    if plain and not any(tree.args.get(k) for k in ("limit", "offset", "fetch", "distinct")):
         tree.set("order", None)  # a month's rows are counted, never read in order
     tree.set("with_", None)  # the final query alone: what it reads of the CTEs
     changed = _prune(tree, set(columns), ctes, needs)
@@ -59,15 +61,21 @@ def flag_only(sql: str, columns: tuple[str, ...] = (KEY, "flagged")) -> str:
         renamed = bool(cte.args["alias"].columns)  # `name(a, b) AS (...)` names columns by position
         wanted = EVERY_COLUMN if renamed else needs[cte.alias.lower()]
         changed |= _prune(cte.this, wanted, ctes, needs)
-    return tree.sql(dialect=DuckDBAsWritten, pretty=True, comments=False) if changed else sql
+    if not changed:
+        return sql
+    text = tree.sql(dialect=DuckDBAsWritten, pretty=True, comments=False)
+    return sql if _parameter_beside_having(text) else text  # sqlglot may join lines: as written
 
 
 def _cannot_follow(tree: exp.Select) -> bool:
     """What this leaves whole: a recursive or nested WITH (a CTE name may mean another table inside
     it), COLUMNS(...) (columns chosen by a pattern), a NATURAL join (it joins on every column of a
     name), a collation (a key may match otherwise), ORDER BY ALL (it orders by the projections), a
-    projection DuckDB names itself (`max(day)`, read as "max(day)"), or a whole row read by its
-    alias (`to_json(t)`)."""
+    sample (which rows it keeps depends on the others), a table read by its name in text
+    (`query_table`), a table that shares a CTE's name but is not that CTE, a patient_id made from
+    anything but a patient_id column (its type may make a join match several rows), a projection
+    DuckDB names itself (`max(day)`, read as "max(day)"), or a whole row read by its alias
+    (`to_json(t)`)."""
     withs = list(tree.find_all(exp.With))
     if len(withs) > 1 or withs[0].args.get("recursive"):
         return True
@@ -77,8 +85,50 @@ def _cannot_follow(tree: exp.Select) -> bool:
         return True
     if any(isinstance(o.this, exp.Var) and o.this.name.upper() == "ALL" for o in tree.find_all(exp.Ordered)):
         return True
+    if any(True for _ in tree.find_all(exp.TableSample)) or _reads_tables_by_text(tree):
+        return True
     ctes = {c.alias.lower(): c for c in tree.args["with_"].expressions}
+    if _table_named_like_a_later_cte(tree, ctes) or _patient_id_made(tree):
+        return True
     return any(_names_unknown(query) or _reads_whole_rows(query, ctes) for query in _top_level(tree))
+
+
+def _reads_tables_by_text(tree: exp.Select) -> bool:
+    """Whether a table function reads tables it names in an argument (`query_table(t)`, `query(...)`)."""
+    return any(f.name.lower() in ("query", "query_table") for f in tree.find_all(exp.Anonymous))
+
+
+def _table_named_like_a_later_cte(tree: exp.Select, ctes: dict) -> bool:
+    """Whether a table reference names a CTE's name but is not it: qualified (`main.res`), or read
+    by that CTE itself or one before it (a CTE sees only those before it; DuckDB then reads the
+    table of that name)."""
+    order = [c.alias.lower() for c in tree.args["with_"].expressions]
+    for table in tree.find_all(exp.Table):
+        name = table.name.lower()
+        if name not in ctes:
+            continue
+        if table.db or table.catalog:
+            return True
+        reader = table.find_ancestor(exp.CTE)
+        if reader is not None and order.index(reader.alias.lower()) <= order.index(name):
+            return True
+    return False
+
+
+def _patient_id_made(tree: exp.Select) -> bool:
+    """Whether a projection named patient_id is anything but a column of that name."""
+    for query in tree.find_all(exp.Select):
+        for projection in query.expressions:
+            if projection.alias_or_name.lower() == KEY and not (
+                isinstance(projection, exp.Column)
+                or (
+                    isinstance(projection, exp.Alias)
+                    and isinstance(projection.this, exp.Column)
+                    and projection.this.name.lower() == KEY
+                )
+            ):
+                return True
+    return False
 
 
 def _top_level(tree: exp.Select) -> list[exp.Select]:
@@ -117,7 +167,7 @@ def _parameter_beside_having(sql: str) -> bool:
     """Whether a line of the check's text holds both HAVING and a parameter: the measures' macro
     makes every parameter of such a line a constant (measures._as_arguments), and sqlglot's text
     breaks its lines elsewhere, so such a check is left as written."""
-    having, parameter = re.compile(r"\bHAVING\b", re.IGNORECASE), re.compile(r"\$[A-Za-z_]")
+    having, parameter = re.compile(r"\bHAVING\b", re.IGNORECASE), re.compile(r"\$\w")  # as _as_arguments
     return any(having.search(line) and parameter.search(line) for line in sql.splitlines())
 
 
@@ -188,12 +238,13 @@ def _rows_hang_on_projections(query: exp.Select) -> bool:
 
 
 def _row_level(projection: exp.Expression, aliases: set[str]) -> bool:
-    """Whether a projection reads a source's column outside any function (so its query aggregates
-    nothing without a GROUP BY): `patient_id`, `a.x + 1`; not another projection's alias."""
-    return any(
-        not column.find_ancestor(exp.Func, exp.Subquery)
-        and (column.table or column.name.lower() not in aliases)
-        for column in projection.find_all(exp.Column)
+    """Whether a projection is one row's own: a source's column as it is (`patient_id`, not another
+    projection's alias) or a star. With such a projection a query without GROUP BY aggregates
+    nothing (DuckDB would refuse it otherwise)."""
+    if _is_star(projection):
+        return True
+    return isinstance(projection, exp.Column) and (
+        bool(projection.table) or projection.name.lower() not in aliases
     )
 
 
@@ -241,6 +292,8 @@ def _drop_unread_joins(query: exp.Select, ctes: dict) -> bool:
             continue
         alias = _alias(target)
         if target.args.get("alias") is not None and target.args["alias"].columns:
+            continue
+        if ctes[target.name.lower()].args["alias"].columns:  # `name(a, b)` renames by position
             continue
         body = ctes[target.name.lower()].this
         if _on_key(join, alias) and _one_row_per_key(body) and not _read_elsewhere(query, join, alias, body):
@@ -343,6 +396,8 @@ def _record_needs(query: exp.Select, needed: set[str] | None, ctes: dict, needs:
     unqualified = {p for c in columns if not c.table or c.table.lower() not in aliases for p in _parts(c)}
     unqualified |= {u.name.lower() for j in query.args.get("joins") or [] for u in j.args.get("using") or []}
     stars = [p for p in query.expressions if _is_star(p)]
+    if any(isinstance(p, exp.Star) for p in stars) and len(sources) > 1:
+        stars, needed = stars, EVERY_COLUMN  # DuckDB renames a name two sources share (x, x_1)
     collapses = (
         query.args.get("group") is not None
         or query.args.get("distinct") is not None

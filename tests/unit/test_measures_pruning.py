@@ -33,7 +33,7 @@ CASES = {
                 GROUP BY patient_id)
         SELECT p.patient_id, coalesce(l2.hit, false) AS flagged, l.last_day
         FROM pats p LEFT JOIN latest l USING (patient_id) LEFT JOIN low l2 USING (patient_id)
-        ORDER BY 1""",
+        ORDER BY p.patient_id""",
     "a join to several rows per patient is kept (it repeats them)": """
         WITH every AS (SELECT patient_id, day FROM res)
         SELECT p.patient_id, p.age > 60 AS flagged, e.day
@@ -198,8 +198,48 @@ CASES = {
     "a projection DuckDB names itself is left whole": """
         WITH t AS (SELECT patient_id, max(value) FROM res GROUP BY patient_id)
         SELECT patient_id, "max(""value"")" > 4 AS flagged FROM t""",
+    # what a fourth read found the third version got wrong
+    "a CTE named like the table it reads keeps the table": """
+        WITH res AS (SELECT p.patient_id, count(*) > 1 AS flagged, max(r.value) AS top
+                     FROM pats p LEFT JOIN res r ON r.patient_id = p.patient_id GROUP BY p.patient_id)
+        SELECT patient_id, flagged FROM res""",
+    "a schema-qualified table named like a CTE is the table": """
+        WITH res AS (SELECT patient_id, max(value) AS value FROM main.res GROUP BY patient_id)
+        SELECT p.patient_id, p.age > 60 AS flagged, r.value
+        FROM pats p LEFT JOIN main.res r ON r.patient_id = p.patient_id""",
+    "a CTE read by query_table keeps every column": """
+        WITH t AS (SELECT patient_id, age * 2 AS score, age > 60 AS flagged FROM pats WHERE score > 100)
+        SELECT patient_id, flagged FROM query_table(t)""",
+    "a patient_id of another type is left whole": """
+        WITH ids AS (SELECT * FROM (VALUES ('1'), ('01')) v(patient_id)),
+        latest AS (SELECT patient_id, count(*) AS n FROM ids GROUP BY patient_id)
+        SELECT p.patient_id, true AS flagged, l.n
+        FROM (SELECT 1 AS patient_id) p LEFT JOIN latest l ON l.patient_id = p.patient_id""",
+    "a sample is left whole": """
+        WITH latest AS (SELECT patient_id, max(day) AS last_day FROM res GROUP BY patient_id)
+        SELECT p.patient_id, true AS flagged, l.last_day
+        FROM pats p LEFT JOIN latest l ON l.patient_id = p.patient_id USING SAMPLE 1 ROWS (reservoir, 42)""",
+    "a final ORDER BY of an aggregate is kept": """
+        WITH latest AS (SELECT patient_id, max(day) AS last_day FROM res GROUP BY patient_id)
+        SELECT 'all' AS patient_id, true AS flagged
+        FROM pats p LEFT JOIN latest l ON l.patient_id = p.patient_id ORDER BY count(*)""",
+    "a comparison with ALL (subquery) is no row's column": """
+        WITH counted AS (SELECT 'x' AS patient_id, 5 > ALL (SELECT r.value FROM res r) AS flagged,
+                                count(*) AS n FROM pats WHERE age > 100)
+        SELECT patient_id, flagged FROM counted""",
+    "a star over a self-join keeps the names DuckDB gives": """
+        WITH t AS (SELECT patient_id, age > 60 AS flagged, age FROM pats),
+        j AS (SELECT * FROM t a JOIN t b ON a.patient_id = b.patient_id)
+        SELECT patient_id, flagged_1 AS flagged FROM j""",
+    "a CTE whose column list renames patient_id keeps its join": """
+        WITH latest(pid, patient_id) AS (SELECT patient_id, 'p1' AS c FROM res GROUP BY patient_id)
+        SELECT p.patient_id, true AS flagged, l.pid FROM pats p LEFT JOIN latest l USING (patient_id)""",
+    "a parameter sqlglot moves onto a HAVING line is left as written": """
+        WITH per AS (SELECT patient_id, quantile_cont(value, $q) > 3
+                     OR 'having' = '' AS flagged, count(*) AS n FROM res GROUP BY patient_id)
+        SELECT patient_id, flagged FROM per""",
 }
-PARAMS = {"from": date(2026, 1, 3), "old": 60}
+PARAMS = {"from": date(2026, 1, 3), "old": 60, "q": 0.5}
 
 
 def _rows(con: duckdb.DuckDBPyConnection, sql: str, as_macro: bool) -> Counter:
