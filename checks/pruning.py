@@ -7,16 +7,18 @@ measures' LATERAL join DuckDB drops such a join when nothing reads it; inside, i
 2.0), and evaluated every month the evidence was about half of the insulin check's months.
 
 The reduction is mechanical, from the one SQL text, so it can never say something the check does
-not, and it is cautious: whatever it cannot follow it leaves as written. Starting from the final
-query's `patient_id` and `flagged`, each SELECT keeps the projections its readers use (all of them
-when dropping one could change its rows: GROUP BY ALL, a position, DISTINCT, an aggregate over
-the whole input), and a LEFT JOIN nothing then reads is dropped when it cannot change the rows: a
-join on patient_id (text in every table, docs/schema.md) to a CTE grouped by exactly that column.
-A CTE read where its columns cannot be followed (a subquery, a set operation, a PIVOT, a star over
-a join) keeps every column; a query with a nested WITH or COLUMNS(...) is left whole. When nothing
-can be dropped the check's own text is used, untouched. tests/unit/test_measures_pruning.py holds
-the rules to cases; tests/functional/test_measures.py holds every shipped check's months,
-evaluated this way, to its single-date evaluation.
+not, and it is cautious: whatever it cannot follow it leaves as written (`_cannot_follow`: a nested
+WITH, COLUMNS(...), a NATURAL join, a sample, a parameter on a HAVING line, and more). Starting
+from the final query's `patient_id` and `flagged`, each SELECT keeps the projections its readers
+use (all of them when dropping one could change its rows: GROUP BY ALL, a position, DISTINCT,
+QUALIFY, an aggregate over the whole input), and a LEFT JOIN nothing then reads is dropped when it
+cannot change the rows: a join on patient_id (a column of that name, text in every table) to a CTE
+grouped by exactly that column. A CTE read where its columns cannot be followed (a subquery, a set
+operation, a PIVOT, a star over a join) keeps every column. No parameter is rewritten. When nothing
+can be dropped the check's own text is used, untouched. Four second reads broke earlier versions
+in about 45 ways, none in a shipped check; tests/unit/test_measures_pruning.py holds each as a case,
+run as written and as the measures' macro, and tests/functional/test_measures.py holds every
+shipped check's months, evaluated this way, to its single-date evaluation.
 """
 
 from __future__ import annotations
@@ -220,7 +222,7 @@ def _keep_projections(query: exp.Select, needed: set[str]) -> bool:
     aliases = {p.alias.lower() for p in projections if isinstance(p, exp.Alias)}
     if query.args.get("group") is None and not any(_row_level(p, aliases) for p in kept):
         # with no GROUP BY, the query is an aggregate of its whole input if any projection is one:
-        # keep them all unless a kept one reads a column outside any function (then none is)
+        # keep them all unless a kept one is a bare column or a star (then none is)
         return False
     query.set("expressions", kept)
     return True
@@ -397,7 +399,7 @@ def _record_needs(query: exp.Select, needed: set[str] | None, ctes: dict, needs:
     unqualified |= {u.name.lower() for j in query.args.get("joins") or [] for u in j.args.get("using") or []}
     stars = [p for p in query.expressions if _is_star(p)]
     if any(isinstance(p, exp.Star) for p in stars) and len(sources) > 1:
-        stars, needed = stars, EVERY_COLUMN  # DuckDB renames a name two sources share (x, x_1)
+        needed = EVERY_COLUMN  # DuckDB renames a name two sources share (x, x_1)
     collapses = (
         query.args.get("group") is not None
         or query.args.get("distinct") is not None
