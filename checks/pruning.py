@@ -15,10 +15,15 @@ QUALIFY, an aggregate over the whole input), and a LEFT JOIN nothing then reads 
 cannot change the rows: a join on patient_id (a column of that name, text in every table) to a CTE
 grouped by exactly that column. A CTE read where its columns cannot be followed (a subquery, a set
 operation, a PIVOT, a star over a join) keeps every column. No parameter is rewritten. When nothing
-can be dropped the check's own text is used, untouched. Four second reads broke earlier versions
-in about 45 ways, none in a shipped check; tests/unit/test_measures_pruning.py holds each as a case,
+can be dropped the check's own text is used, untouched. Five second reads broke earlier versions
+in about 50 ways, none in a shipped check; tests/unit/test_measures_pruning.py holds each as a case,
 run as written and as the measures' macro, and tests/functional/test_measures.py holds every
 shipped check's months, evaluated this way, to its single-date evaluation.
+
+What the text alone cannot say is assumed, as the checks' own database makes it: every patient_id
+the checks read is text with no collation (pipelines/sql/schema.sql, the views of checks/sql; a
+test holds it), and the functions a check calls are DuckDB's or the vocabulary's (checks/sql/_*.sql:
+read here for the macros that make rows and the relations they name).
 """
 
 from __future__ import annotations
@@ -29,12 +34,34 @@ from functools import cache
 import sqlglot
 from sqlglot import exp
 
-from checks.translate import DuckDBAsWritten
+from checks.translate import SQL_DIR, VOCABULARY_FILES, DuckDBAsWritten, Macro, parse_macros
 
 EVERY_COLUMN = None  # a CTE's readers may use any of its columns
 KEY = "patient_id"  # the only join key a join is dropped on
 # DuckDB's functions that make rows when selected (sqlglot reads unnest as Explode)
 _ROW_MAKERS = (exp.Explode, exp.Unnest, exp.Posexplode)
+
+
+@cache
+def _vocabulary() -> tuple[frozenset[str], frozenset[str]]:
+    """What the checks' vocabulary (their macros, checks/sql/_*.sql) means here: the macros that make
+    rows (their body unnests, itself or through another), and the relations their bodies name (a
+    CTE of that name would stand in for the relation once DuckDB puts a macro's body in place)."""
+    macros: dict[str, Macro] = {}
+    for name in VOCABULARY_FILES:
+        macros.update(parse_macros((SQL_DIR / name).read_text(encoding="utf-8")))
+    makers = {n for n, m in macros.items() if any(True for _ in m.body.find_all(*_ROW_MAKERS))}
+    while True:  # a macro calling one that makes rows makes rows
+        more = {
+            n
+            for n, m in macros.items()
+            if any(f.name.lower() in makers for f in m.body.find_all(exp.Anonymous))
+        } - makers
+        if not more:
+            break
+        makers |= more
+    relations = {t.name.lower() for m in macros.values() for t in m.body.find_all(exp.Table) if t.name}
+    return frozenset(makers), frozenset(relations)
 
 
 @cache
@@ -90,7 +117,7 @@ def _cannot_follow(tree: exp.Select) -> bool:
     if any(True for _ in tree.find_all(exp.TableSample)) or _reads_tables_by_text(tree):
         return True
     ctes = {c.alias.lower(): c for c in tree.args["with_"].expressions}
-    if _table_named_like_a_later_cte(tree, ctes) or _patient_id_made(tree):
+    if _table_named_like_a_later_cte(tree, ctes) or _patient_id_made(tree) or set(ctes) & _vocabulary()[1]:
         return True
     return any(_names_unknown(query) or _reads_whole_rows(query, ctes) for query in _top_level(tree))
 
@@ -118,7 +145,11 @@ def _table_named_like_a_later_cte(tree: exp.Select, ctes: dict) -> bool:
 
 
 def _patient_id_made(tree: exp.Select) -> bool:
-    """Whether a projection named patient_id is anything but a column of that name."""
+    """Whether a patient_id is made from anything but a column of that name: a projection, or an
+    alias naming a relation's columns (`(VALUES (1)) p(patient_id)`)."""
+    for alias in tree.find_all(exp.TableAlias):
+        if any(c.name.lower() == KEY for c in alias.columns):
+            return True
     for query in tree.find_all(exp.Select):
         for projection in query.expressions:
             if projection.alias_or_name.lower() == KEY and not (
@@ -204,7 +235,7 @@ def _keep_projections(query: exp.Select, needed: set[str]) -> bool:
     SELECT: `flag_priority(flagged, urgent)`, and in its WHERE, GROUP BY, HAVING and QUALIFY).
     None is dropped where dropping one could change the rows (_rows_hang_on_projections)."""
     projections = query.expressions
-    if _rows_hang_on_projections(query):
+    if _rows_hang_on_projections(query) or _names_may_be_renamed(query):
         return False
     names = {p.alias_or_name.lower() for p in projections}
     elsewhere = [node for key, node in query.args.items() if key != "expressions" and node]
@@ -228,15 +259,44 @@ def _keep_projections(query: exp.Select, needed: set[str]) -> bool:
     return True
 
 
+def _names_may_be_renamed(query: exp.Select) -> bool:
+    """Whether DuckDB may rename an output column (a name given twice becomes x and x_1): a name
+    repeated among the projections, two stars, or a star beside a named projection when the star's
+    columns are not known (a table, a table function) or one shares its name."""
+    named = [p.alias_or_name.lower() for p in query.expressions if not _is_star(p)]
+    if len(named) != len(set(named)):
+        return True
+    stars = [p for p in query.expressions if _is_star(p)]
+    if not stars or not named:
+        return len(stars) > 1
+    if len(stars) > 1:
+        return True
+    star = stars[0]
+    sources = _sources(query)
+    read = [s for s in sources if isinstance(star, exp.Star) or _alias(s) == star.table.lower()]
+    if len(read) != 1 or not isinstance(read[0], exp.Table):
+        return True
+    body = _ctes_of(query).get(read[0].name.lower())
+    names = _output_names(body.this) if body is not None else None
+    return names is None or bool(names & set(named))
+
+
+def _ctes_of(query: exp.Expression) -> dict:
+    """The top-level CTEs of the statement `query` is part of, by name."""
+    root = query.root()
+    with_ = root.args.get("with_") if isinstance(root, exp.Select) else None
+    return {c.alias.lower(): c for c in with_.expressions} if with_ is not None else {}
+
+
 def _rows_hang_on_projections(query: exp.Select) -> bool:
-    """GROUP BY ALL (it groups by the projections), a QUALIFY, or a GROUP BY or ORDER BY naming a
-    projection by its position: dropping a projection would change the rows or their order."""
+    """GROUP BY ALL (it groups by the projections), a QUALIFY, or a GROUP BY or ORDER BY that may
+    name a projection by its position (any number in it, `#1`, grouping sets): dropping a
+    projection would change the rows or their order."""
     group = query.args.get("group")
     if (group is not None and group.args.get("all")) or query.args.get("qualify") is not None:
         return True  # QUALIFY may filter on a window only a projection holds
-    order = query.args.get("order")
-    parts = (group.expressions if group else []) + [o.this for o in (order.expressions if order else [])]
-    return any(isinstance(part, exp.Literal) for part in parts)
+    parts = [node for node in (group, query.args.get("order")) if node is not None]
+    return any(True for part in parts for _ in part.find_all(exp.Literal, exp.PositionalColumn))
 
 
 def _row_level(projection: exp.Expression, aliases: set[str]) -> bool:
@@ -260,8 +320,10 @@ def _aggregates(projection: exp.Expression) -> bool:
 
 
 def _makes_rows(projection: exp.Expression) -> bool:
+    """Whether a projection makes rows: unnest, generate_subscripts, or a vocabulary macro that does."""
+    makers = _vocabulary()[0] | {"generate_subscripts"}
     return any(True for _ in projection.find_all(*_ROW_MAKERS)) or any(
-        f.name.lower() == "generate_subscripts" for f in projection.find_all(exp.Anonymous)
+        f.name.lower() in makers for f in projection.find_all(exp.Anonymous)
     )
 
 
@@ -398,8 +460,9 @@ def _record_needs(query: exp.Select, needed: set[str] | None, ctes: dict, needs:
     unqualified = {p for c in columns if not c.table or c.table.lower() not in aliases for p in _parts(c)}
     unqualified |= {u.name.lower() for j in query.args.get("joins") or [] for u in j.args.get("using") or []}
     stars = [p for p in query.expressions if _is_star(p)]
-    if any(isinstance(p, exp.Star) for p in stars) and len(sources) > 1:
+    if len(stars) > 1 or (any(isinstance(p, exp.Star) for p in stars) and len(sources) > 1):
         needed = EVERY_COLUMN  # DuckDB renames a name two sources share (x, x_1)
+    named = {p.alias_or_name.lower() for p in query.expressions if not _is_star(p)}
     collapses = (
         query.args.get("group") is not None
         or query.args.get("distinct") is not None
@@ -417,5 +480,5 @@ def _record_needs(query: exp.Select, needed: set[str] | None, ctes: dict, needs:
             if needed is EVERY_COLUMN or collapses:
                 needs[name] = EVERY_COLUMN
                 continue
-            needs[name] |= {n.lower() for n in needed}
+            needs[name] |= {n.lower() for n in needed} | named  # a name both give is renamed
         needs[name] |= {c.name.lower() for c in columns if c.table.lower() == alias} | unqualified

@@ -13,9 +13,10 @@ from datetime import date
 import duckdb
 import pytest
 
-from checks.evaluate import all_checks
+from checks.evaluate import all_checks, prepare
 from checks.measures import _as_arguments
 from checks.pruning import flag_only
+from pipelines.db import connect
 
 DATA = """
 CREATE TABLE pats AS SELECT * FROM (VALUES ('p1', 70), ('p2', 40), ('p3', 85)) t(patient_id, age);
@@ -238,6 +239,33 @@ CASES = {
         WITH per AS (SELECT patient_id, quantile_cont(value, $q) > 3
                      OR 'having' = '' AS flagged, count(*) AS n FROM res GROUP BY patient_id)
         SELECT patient_id, flagged FROM per""",
+    # what a fifth read found the fourth version got wrong
+    "a name given twice keeps every projection (DuckDB renames the second)": """
+        WITH t AS (SELECT patient_id, age > 60 AS x, age < 50 AS x, age > 80 AS x_1 FROM pats)
+        SELECT patient_id, x_1 AS flagged FROM t""",
+    "a star beside a projection of a name it has keeps both": """
+        WITH t AS (SELECT *, age > 60 AS age FROM pats)
+        SELECT patient_id, age_1 AS flagged FROM t""",
+    "two stars keep every column of both": """
+        WITH t AS (SELECT patient_id, age > 60 AS flagged, age FROM pats),
+        u AS (SELECT patient_id, age < 50 AS flagged FROM pats),
+        j AS (SELECT a.*, b.* FROM t a JOIN u b ON a.patient_id = b.patient_id)
+        SELECT patient_id, flagged_1 AS flagged FROM j""",
+    "a position in parentheses is a position": """
+        WITH per AS (SELECT day, patient_id, bool_or(value < 4) AS flagged FROM res GROUP BY (1), patient_id)
+        SELECT patient_id, flagged FROM per""",
+    "a position in grouping sets is a position": """
+        WITH per AS (SELECT day, patient_id, bool_or(value < 4) AS flagged FROM res
+                     GROUP BY GROUPING SETS ((1, patient_id)))
+        SELECT patient_id, flagged FROM per""",
+    "a CTE named like a relation the vocabulary reads is left whole": """
+        WITH drug_exposures AS (SELECT patient_id, age > 60 AS flagged, age FROM pats)
+        SELECT patient_id, flagged FROM drug_exposures""",
+    "a patient_id named by a column list is left whole": """
+        WITH latest AS (SELECT * FROM (VALUES ('1', 1), ('01', 2)) v(pid, n)),
+        grouped AS (SELECT pid AS patient_id, count(*) AS n FROM latest GROUP BY pid)
+        SELECT p.patient_id, true AS flagged, g.n
+        FROM (VALUES (1)) p(patient_id) LEFT JOIN grouped g ON g.patient_id = p.patient_id""",
 }
 PARAMS = {"from": date(2026, 1, 3), "old": 60, "q": 0.5}
 
@@ -304,3 +332,15 @@ def test_text_sqlglot_cannot_read_is_left_as_it_is() -> None:
         flag_only("SELECT 'p1' AS patient_id, true AS flagged")
         == "SELECT 'p1' AS patient_id, true AS flagged"
     )
+
+
+def test_every_patient_id_the_checks_read_is_text(tmp_path) -> None:
+    """What flag_only assumes of a join on patient_id (one row per key stays one row): every
+    patient_id of the database and of the checks' views is VARCHAR, so no key is cast to match."""
+    con = connect(tmp_path / "audit.duckdb")
+    prepare(con)
+    types = con.execute(
+        "SELECT DISTINCT data_type FROM duckdb_columns() WHERE lower(column_name) = 'patient_id'"
+    ).fetchall()
+    con.close()
+    assert types == [("VARCHAR",)]
