@@ -15,7 +15,7 @@ QUALIFY, an aggregate over the whole input), and a LEFT JOIN nothing then reads 
 cannot change the rows: a join on patient_id (a column of that name, text in every table) to a CTE
 grouped by exactly that column. A CTE read where its columns cannot be followed (a subquery, a set
 operation, a PIVOT, a star over a join) keeps every column. No parameter is rewritten. When nothing
-can be dropped the check's own text is used, untouched. Five second reads broke earlier versions
+can be dropped the check's own text is used, untouched. Four second reads broke earlier versions
 in about 50 ways, none in a shipped check; tests/unit/test_measures_pruning.py holds each as a case,
 run as written and as the measures' macro, and tests/functional/test_measures.py holds every
 shipped check's months, evaluated this way, to its single-date evaluation.
