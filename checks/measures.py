@@ -37,7 +37,7 @@ from sqlglot import exp, tokens
 
 from checks.evaluate import SQL_DIR, compute, end_exposures_at_deaths_after
 from checks.framework import CheckDefinition
-from checks.pruning import flag_only
+from checks.pruning import HAVING, PARAMETER, flag_only
 from checks.translate import DuckDBAsWritten, duckdb_text
 
 log = logging.getLogger(__name__)
@@ -498,8 +498,7 @@ def _as_macro(
 def _as_arguments(line: str) -> str:
     """$x -> p_x, the macro's argument; in a HAVING, (SELECT p_x): DuckDB binds a macro argument there
     as an ungrouped column, but a scalar subquery of it as the constant it is."""
-    having = re.search(r"\bHAVING\b", line, re.IGNORECASE)
-    return re.sub(r"\$(\w+)", r"(SELECT p_\1)" if having else r"p_\1", line)
+    return PARAMETER.sub(r"(SELECT p_\1)" if HAVING.search(line) else r"p_\1", line)
 
 
 def _evaluate_in_one_statement(

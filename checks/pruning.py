@@ -34,9 +34,13 @@ from functools import cache
 import sqlglot
 from sqlglot import exp
 
-from checks.translate import SQL_DIR, VOCABULARY_FILES, DuckDBAsWritten, Macro, parse_macros
+from checks.translate import DuckDBAsWritten, duckdb_vocabulary
 
 EVERY_COLUMN = None  # a CTE's readers may use any of its columns
+# A line holding HAVING, and a parameter ($x): how the measures' macro reads a check's text line by
+# line (measures._as_arguments), and so what this must leave as written
+HAVING = re.compile(r"\bHAVING\b", re.IGNORECASE)
+PARAMETER = re.compile(r"\$(\w+)")
 KEY = "patient_id"  # the only join key a join is dropped on
 # DuckDB's functions that make rows when selected (sqlglot reads unnest as Explode)
 _ROW_MAKERS = (exp.Explode, exp.Unnest, exp.Posexplode)
@@ -47,9 +51,7 @@ def _vocabulary() -> tuple[frozenset[str], frozenset[str]]:
     """What the checks' vocabulary (their macros, checks/sql/_*.sql) means here: the macros that make
     rows (their body unnests, itself or through another), and the relations their bodies name (a
     CTE of that name would stand in for the relation once DuckDB puts a macro's body in place)."""
-    macros: dict[str, Macro] = {}
-    for name in VOCABULARY_FILES:
-        macros.update(parse_macros((SQL_DIR / name).read_text(encoding="utf-8")))
+    macros = duckdb_vocabulary()
     makers = {n for n, m in macros.items() if any(True for _ in m.body.find_all(*_ROW_MAKERS))}
     while True:  # a macro calling one that makes rows makes rows
         more = {
@@ -75,9 +77,11 @@ def flag_only(sql: str, columns: tuple[str, ...] = (KEY, "flagged")) -> str:
     except sqlglot.errors.ParseError:
         return sql
     with_ = tree.args.get("with_")
-    if not isinstance(tree, exp.Select) or with_ is None or _cannot_follow(tree):
+    if not isinstance(tree, exp.Select) or with_ is None:
         return sql
     ctes = {c.alias.lower(): c for c in with_.expressions}
+    if _cannot_follow(tree, ctes):
+        return sql
     needs: dict[str, set[str] | None] = {name: set() for name in ctes}
     order = tree.args.get("order")
     plain = order is None or all(isinstance(o.this, exp.Column) for o in order.expressions)
@@ -96,7 +100,7 @@ def flag_only(sql: str, columns: tuple[str, ...] = (KEY, "flagged")) -> str:
     return sql if _parameter_beside_having(text) else text  # sqlglot may join lines: as written
 
 
-def _cannot_follow(tree: exp.Select) -> bool:
+def _cannot_follow(tree: exp.Select, ctes: dict) -> bool:
     """What this leaves whole: a recursive or nested WITH (a CTE name may mean another table inside
     it), COLUMNS(...) (columns chosen by a pattern), a NATURAL join (it joins on every column of a
     name), a collation (a key may match otherwise), ORDER BY ALL (it orders by the projections), a
@@ -116,7 +120,6 @@ def _cannot_follow(tree: exp.Select) -> bool:
         return True
     if any(True for _ in tree.find_all(exp.TableSample)) or _reads_tables_by_text(tree):
         return True
-    ctes = {c.alias.lower(): c for c in tree.args["with_"].expressions}
     if _table_named_like_a_later_cte(tree, ctes) or _patient_id_made(tree) or set(ctes) & _vocabulary()[1]:
         return True
     return any(_names_unknown(query) or _reads_whole_rows(query, ctes) for query in _top_level(tree))
@@ -200,8 +203,7 @@ def _parameter_beside_having(sql: str) -> bool:
     """Whether a line of the check's text holds both HAVING and a parameter: the measures' macro
     makes every parameter of such a line a constant (measures._as_arguments), and sqlglot's text
     breaks its lines elsewhere, so such a check is left as written."""
-    having, parameter = re.compile(r"\bHAVING\b", re.IGNORECASE), re.compile(r"\$\w")  # as _as_arguments
-    return any(having.search(line) and parameter.search(line) for line in sql.splitlines())
+    return any(HAVING.search(line) and PARAMETER.search(line) for line in sql.splitlines())
 
 
 def _prune(query: exp.Expression, needed: set[str] | None, ctes: dict, needs: dict) -> bool:
@@ -212,7 +214,7 @@ def _prune(query: exp.Expression, needed: set[str] | None, ctes: dict, needs: di
         return False
     changed = False
     if needed is not EVERY_COLUMN:
-        changed = _keep_projections(query, needed)
+        changed = _keep_projections(query, needed, ctes)
     changed |= _drop_unread_joins(query, ctes)
     _record_needs(query, needed, ctes, needs)
     return changed
@@ -229,13 +231,13 @@ def _read_whole(query: exp.Expression, ctes: dict, needs: dict) -> None:
             needs[table.name.lower()] = EVERY_COLUMN
 
 
-def _keep_projections(query: exp.Select, needed: set[str]) -> bool:
+def _keep_projections(query: exp.Select, needed: set[str], ctes: dict) -> bool:
     """Keep the projections named in `needed`, the stars, those making rows (`unnest`), and those
     the query names elsewhere or the kept ones name (DuckDB reads a projection's alias in the same
     SELECT: `flag_priority(flagged, urgent)`, and in its WHERE, GROUP BY, HAVING and QUALIFY).
     None is dropped where dropping one could change the rows (_rows_hang_on_projections)."""
     projections = query.expressions
-    if _rows_hang_on_projections(query) or _names_may_be_renamed(query):
+    if _rows_hang_on_projections(query) or _names_may_be_renamed(query, ctes):
         return False
     names = {p.alias_or_name.lower() for p in projections}
     elsewhere = [node for key, node in query.args.items() if key != "expressions" and node]
@@ -259,7 +261,7 @@ def _keep_projections(query: exp.Select, needed: set[str]) -> bool:
     return True
 
 
-def _names_may_be_renamed(query: exp.Select) -> bool:
+def _names_may_be_renamed(query: exp.Select, ctes: dict) -> bool:
     """Whether DuckDB may rename an output column (a name given twice becomes x and x_1): a name
     repeated among the projections, two stars, or a star beside a named projection when the star's
     columns are not known (a table, a table function) or one shares its name."""
@@ -276,16 +278,9 @@ def _names_may_be_renamed(query: exp.Select) -> bool:
     read = [s for s in sources if isinstance(star, exp.Star) or _alias(s) == star.table.lower()]
     if len(read) != 1 or not isinstance(read[0], exp.Table):
         return True
-    body = _ctes_of(query).get(read[0].name.lower())
+    body = ctes.get(read[0].name.lower())
     names = _output_names(body.this) if body is not None else None
     return names is None or bool(names & set(named))
-
-
-def _ctes_of(query: exp.Expression) -> dict:
-    """The top-level CTEs of the statement `query` is part of, by name."""
-    root = query.root()
-    with_ = root.args.get("with_") if isinstance(root, exp.Select) else None
-    return {c.alias.lower(): c for c in with_.expressions} if with_ is not None else {}
 
 
 def _rows_hang_on_projections(query: exp.Select) -> bool:

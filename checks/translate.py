@@ -221,11 +221,19 @@ def strip_comments(statement: str) -> str:
 
 
 @cache
-def spark_vocabulary() -> dict[str, Macro]:
-    """The vocabulary for Spark: the DuckDB macros, with the Spark bodies of the few that differ."""
+def duckdb_vocabulary() -> dict[str, Macro]:
+    """The checks' vocabulary as DuckDB reads it: every macro of VOCABULARY_FILES (read, never
+    changed: a caller substituting into a body copies it first, as _substitute does)."""
     macros: dict[str, Macro] = {}
     for name in VOCABULARY_FILES:
         macros.update(parse_macros((SQL_DIR / name).read_text(encoding="utf-8")))
+    return macros
+
+
+@cache
+def spark_vocabulary() -> dict[str, Macro]:
+    """The vocabulary for Spark: the DuckDB macros, with the Spark bodies of the few that differ."""
+    macros = dict(duckdb_vocabulary())
     macros.update(parse_macros(SPARK_VOCABULARY.read_text(encoding="utf-8"), dialect="spark"))
     return macros
 
