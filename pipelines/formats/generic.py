@@ -91,9 +91,14 @@ def _source(spec: TableContract, path: Path, header: dict[str, int], delimiter: 
     aliases = ", ".join(
         f"{field(c)} AS {c}" if c in header else f"NULL::VARCHAR AS {c}" for c in spec.columns
     )
-    every_field = ", ".join(f"c{i}" for i in range(width))
+    # every field empty or blank, tested field by field: a row's first field settles it for nearly
+    # every row (concatenating every field first doubled the cost of reading a 10 M-row labs.csv),
+    # and a field starting with a printable ASCII character is not blank without trimming it
+    empty = " AND ".join(
+        f"(c{i} IS NULL OR (NOT ascii(c{i}) BETWEEN 33 AND 126 AND trim(c{i}) = ''))" for i in range(width)
+    )
     select = (
-        f"SELECT {aliases}, CASE WHEN nullif(trim(concat({every_field})), '') IS NULL THEN $empty_row END "  # noqa: S608
+        f"SELECT {aliases}, CASE WHEN {empty} THEN $empty_row END "  # noqa: S608
         "AS _skip FROM read_csv($path, header = true, auto_detect = false, delim = $delim, "
         "quote = '\"', escape = '\"', columns = $columns, nullstr = $nulls, strict_mode = true, "
         f"store_rejects = true, rejects_table = 'rejects_{spec.table}', "
