@@ -147,9 +147,10 @@ CREATE OR REPLACE TEMP MACRO flagged_number(x) AS
 CREATE OR REPLACE TEMP MACRO plain_or_flagged(x) AS
     CASE WHEN finite(try_cast(x AS DOUBLE)) IS NOT NULL THEN finite(try_cast(x AS DOUBLE))
          ELSE flagged_number(x) END;
--- The text as sent is tried as a plain number first: the cast ignores the spaces clean() trims, so a
--- number reads the same either way, and nearly every result is one (clean() and the censored test
--- then run on the few others only).
+-- The text as sent is tried as a plain number first, and nearly every result is one (clean() and the
+-- censored test then run on the few others only). It reads the same either way: a text the cast
+-- takes is ASCII (the cast skips only ASCII whitespace around the number, and accepts no comparator
+-- before it), so clean() would only have trimmed spaces the cast skips too.
 CREATE OR REPLACE TEMP MACRO result_number(x) AS
     CASE WHEN contains(x, '_') THEN NULL
          WHEN finite(try_cast(x AS DOUBLE)) IS NOT NULL THEN finite(try_cast(x AS DOUBLE))
