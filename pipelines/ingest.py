@@ -590,6 +590,16 @@ def _copy_if_unchanged(
     return True
 
 
+def staging_query(source: RawSource) -> str:
+    """The query reading and typing every record of `source` (its parameters: `source.params`)."""
+    # Every staged row carries `_skip` and `_note` (NULL when the profile yields none).
+    extras = ("" if source.skips else ", NULL::VARCHAR AS _skip") + (
+        "" if source.notes else ", NULL::VARCHAR AS _note"
+    )
+    raw = f"SELECT *{extras} FROM ({source.select})" if extras else source.select  # noqa: S608
+    return f"WITH raw AS ({raw}) " + sql_file(f"stage_{source.spec.table}.sql")
+
+
 def _stage(con: duckdb.DuckDBPyConnection, source: RawSource, staging: str = "temp") -> None:
     """Read and type every record in one pass into `<staging>.typed_<table>`, then number and enrich it.
 
@@ -598,15 +608,10 @@ def _stage(con: duckdb.DuckDBPyConnection, source: RawSource, staging: str = "te
     `store_rejects` land in `rejects_<table>` with their line.
     """
     t = source.spec.table
-    # Every staged row carries `_skip` and `_note` (NULL when the profile yields none).
-    extras = ("" if source.skips else ", NULL::VARCHAR AS _skip") + (
-        "" if source.notes else ", NULL::VARCHAR AS _note"
-    )
-    raw = f"SELECT *{extras} FROM ({source.select})" if extras else source.select  # noqa: S608
     con.execute("SET VARIABLE date_order = $o", {"o": source.date_order})  # export_timestamp, macros.sql
     con.execute(
         f"CREATE OR REPLACE {'TABLE main.' if staging == 'main' else 'TEMP TABLE '}typed_{t} AS "
-        f"WITH raw AS ({raw}) " + sql_file(f"stage_{t}.sql"),
+        + staging_query(source),
         dict(source.params),
     )
     _refuse_unread_lookups(con)

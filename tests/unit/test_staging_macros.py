@@ -18,8 +18,10 @@ import duckdb
 import pandas as pd
 import pytest
 
-from pipelines.contract import LABS
+from pipelines import db, ingest
+from pipelines.contract import CONTRACTS, LABS
 from pipelines.db import sql_file
+from pipelines.formats import generic
 from pipelines.formats.generic import _source, read_header
 
 # The plain definitions the fast macros replaced (as they stood before 2026-12-06).
@@ -137,3 +139,31 @@ def test_a_row_of_blank_fields_is_skipped_as_its_plain_definition_says(tmp_path,
     blank = [f for f in fields if con.execute("SELECT trim($f) = ''", {"f": f}).fetchone()[0]]
     assert len(blank) >= 3
     assert sum(skipped for (skipped,) in fast) == len(blank) ** 3
+
+
+def test_staging_is_a_projection_for_every_table_and_every_column(tmp_path):
+    """Every generic file, with every column of its contract, is staged by a query that plans no join,
+    and a scan of its numbered rows reading none of their computed columns plans none either.
+
+    Why: a staged row's rowid is its record number only while the staging is a pure projection
+    (ingest._stage), and a join in a macro (an IN list of five or more values, DuckDB 2.0.1) is
+    computed on every row of every scan. Either came in silently before."""
+    export = tmp_path / "export"
+    export.mkdir()
+    for contract in CONTRACTS:
+        header = ",".join(contract.columns)
+        (export / contract.file).write_text(header + "\n" + ",".join("x" for _ in contract.columns) + "\n")
+    con = db.connect(tmp_path / "audit.duckdb")
+    try:
+        sources = generic.sources(export)
+        assert {s.spec.table for s in sources} == {c.table for c in CONTRACTS}
+        for source in sources:
+            con.execute("SET VARIABLE date_order = 'iso'")
+            plan = con.execute(f"EXPLAIN {ingest.staging_query(source)}", dict(source.params)).fetchall()
+            assert "JOIN" not in plan[0][1].upper(), source.spec.table
+            ingest._stage(con, source)
+            table = source.spec.table
+            scan = con.execute(f"EXPLAIN SELECT count(*) FROM numbered_{table}").fetchall()
+            assert "JOIN" not in scan[0][1].upper(), table
+    finally:
+        con.close()
