@@ -33,13 +33,9 @@ CREATE TEMP MACRO plain_number(x) AS
          WHEN NOT plain_censored(x) THEN plain_pof(clean(x))
          WHEN result_prefix(x) <> ''
          THEN plain_pof(regexp_replace(clean(x), '^(<=|>=|=<|=>|<|>|≤|≥|=)\\s*', '')) END;
-CREATE TEMP MACRO plain_comparator(x) AS
-    CASE WHEN plain_censored(x) THEN
-        CASE result_prefix(x)
-            WHEN '<' THEN '<' WHEN '<=' THEN '<=' WHEN '=<' THEN '<=' WHEN '≤' THEN '<='
-            WHEN '>' THEN '>' WHEN '>=' THEN '>=' WHEN '=>' THEN '>=' WHEN '≥' THEN '>='
-        END
-    END;
+-- the comparator's mapping of a prefix is unchanged: only its censored test is the plain one here
+-- (result_comparator is NULL wherever the fast censored() is false; censored is compared as well)
+CREATE TEMP MACRO plain_comparator(x) AS CASE WHEN plain_censored(x) THEN result_comparator(x) END;
 """
 
 PIECES = [
