@@ -97,7 +97,11 @@ def measure(script: str, csv_path: Path, db_path: Path) -> dict:
         raise SystemExit(f"benchmark step failed:\n{done.stderr}")
     wall = time.perf_counter() - started
     inner, rss_kb = done.stdout.split()[-2:]  # last line: earlier ones may be progress output
-    return {"seconds": float(inner), "process_seconds": wall, "peak_mb": int(rss_kb) / 1024}
+    figures = {"seconds": float(inner), "process_seconds": wall, "peak_mb": int(rss_kb) / 1024}
+    for line in done.stdout.splitlines():  # a script may say when its imports were done
+        if line.startswith("imported "):
+            figures["imports_seconds"] = float(line.split()[1])
+    return figures
 
 
 def measure_pairs(csv_path: Path, work: Path, repeat: int) -> list[tuple[dict, dict]]:

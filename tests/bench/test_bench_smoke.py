@@ -6,6 +6,7 @@ against the pandas peer); the figures are only checked for presence, never for t
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pytest
@@ -99,3 +100,29 @@ def test_measures_benchmark_reports_a_ratio_per_pair_and_every_check(tmp_path, c
     printed = capsys.readouterr().out
     assert "median ratio, measures / checks" in printed
     assert all(d.id in printed for d in all_checks())
+
+
+def test_ingest_bounds_report_every_design_and_its_imports(tmp_path):
+    from tests.bench import bench_ingest, bench_ingest_bounds
+
+    csv_path = bench_ingest.generate(tmp_path / "export", 3000, 100, 1000)
+    rounds = bench_ingest_bounds.measure_rounds(csv_path, tmp_path, 1)
+    assert set(rounds) == set(bench_ingest_bounds.DESIGNS)
+    for name, (figures,) in rounds.items():
+        assert 0 < figures["imports_seconds"] < figures["seconds"], name
+        assert figures["peak_mb"] > 0, name
+
+
+def test_the_numbered_design_numbers_records_in_file_order(tmp_path):
+    """The bound it stands for is only honest if row_number() OVER () is the record number: the
+    generated file's collection times rise with its records (i * 7 minutes, below a million)."""
+    import duckdb
+
+    from tests.bench import bench_ingest, bench_ingest_bounds
+
+    csv_path = bench_ingest.generate(tmp_path / "export", 3000, 100, 1000)
+    bench_ingest.measure(bench_ingest_bounds.NUMBERED, csv_path, tmp_path / "n.duckdb")
+    with duckdb.connect(str(tmp_path / "n.duckdb"), read_only=True) as con:
+        rows = con.execute("SELECT _rec, collected_at FROM loaded ORDER BY _rec").fetchall()
+    assert [r[0] for r in rows] == list(range(1, 3001))
+    assert all(a[1] < b[1] for a, b in itertools.pairwise(rows))

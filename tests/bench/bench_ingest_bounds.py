@@ -1,0 +1,145 @@
+"""Benchmark: what any design of the labs ingest could reach with DuckDB's CSV reader (issue #21).
+
+Usage:  python -m tests.bench.bench_ingest_bounds --rows 10000000 [--repeat 2]
+
+The issue asks for the ingest at 1.25x the floor (DuckDB alone loading the file into a typed
+table), keeping exact line numbers and pandera's rules for every row, and to say, with the
+measurement, if DuckDB's CSV reader lacks what that needs (a record-number column: DuckDB 2.0.1's
+read_csv has none; `file_row_number` is Parquet's). This times, each in a fresh interpreter on the
+same generated file (tests/bench/bench_ingest.py's), alternating rounds:
+
+- floor: the typed load (bench_ingest's);
+- one statement: the real staging projection (`ingest.staging_query`: the generic reader, every
+  field read as text, typed and cleaned by pipelines/sql/stage_labs.sql) written straight into a
+  table of the database file: a design that evaluated the rules for free and kept no line numbers
+  could be no faster;
+- numbered: the same with `row_number() OVER ()` as the record number, the one way to number a
+  CSV's records in a statement (a streaming window: the scan's order, one thread);
+- staged: today's shape without validation: staged in memory (the record number is the staged
+  table's rowid), then inserted into the table;
+- clinic-audit: the real ingest (bench_ingest's).
+
+Each figure is a bound for a design, not a design: the rules, quarantine and idempotent insert are
+left out of the middle three. Figures only; nothing here asserts a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+from pathlib import Path
+
+from tests.bench.bench_ingest import FLOOR, PIPELINE, generate, measure
+
+# Each script says when its imports are done (`t`: the probe's start, bench_ingest.measure), so the
+# statements' own time is shown beside the whole process's: clinic-audit's imports (pandera, ibis,
+# pandas) are about a second, which the floor's `import duckdb` is not.
+_IMPORTED = "print('imported', time.perf_counter() - t)\n"
+
+
+def _after(script: str, line: str) -> str:
+    """`script` saying when its imports are done, after `line` (its last import)."""
+    assert line in script, line
+    return script.replace(line, line + _IMPORTED)
+
+
+_LOAD = (
+    """
+import sys
+from datetime import date
+from pathlib import Path
+from pipelines.db import connect
+from pipelines.ingest import preflight, staging_query
+"""
+    + _IMPORTED
+    + """con = connect(Path(sys.argv[2]))
+source = next(s for s in preflight(Path(sys.argv[1]).parent) if s.spec.table == "labs")
+con.execute("SET VARIABLE date_order = $o", {"o": source.date_order})
+query = staging_query(source)
+"""
+)
+
+ONE_STATEMENT = (
+    _LOAD
+    + """
+con.execute("CREATE TABLE loaded AS " + query, dict(source.params))
+con.close()
+"""
+)
+
+NUMBERED = (
+    _LOAD
+    + """
+numbered = "SELECT row_number() OVER () AS _rec, * FROM (" + query + ")"
+con.execute("CREATE TABLE loaded AS " + numbered, dict(source.params))
+con.close()
+"""
+)
+
+STAGED = (
+    _LOAD
+    + """
+con.begin()
+con.execute("CREATE TEMP TABLE typed AS " + query, dict(source.params))
+con.execute("CREATE TABLE loaded AS SELECT rowid AS _rec, * FROM typed")
+con.commit()
+con.close()
+"""
+)
+
+DESIGNS = {
+    "floor": _after(FLOOR, "import duckdb, sys\n"),
+    "one statement": ONE_STATEMENT,
+    "numbered": NUMBERED,
+    "staged": STAGED,
+    "clinic-audit": _after(PIPELINE, "from pipelines.ingest import StagingBudget, ingest_file, preflight\n"),
+}
+
+
+def measure_rounds(csv_path: Path, work: Path, repeat: int) -> dict[str, list[dict]]:
+    """Every design once per round, in order, `repeat` rounds: a slow spell lands on all of them."""
+    found: dict[str, list[dict]] = {name: [] for name in DESIGNS}
+    for round_ in range(repeat):
+        for i, (name, script) in enumerate(DESIGNS.items()):
+            db = work / f"d{round_}_{i}.duckdb"
+            found[name].append(measure(script, csv_path, db))
+            for path in work.glob(f"{db.name}*"):
+                path.unlink()
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rows", type=int, default=10_000_000)
+    parser.add_argument("--patients", type=int, default=300_000)
+    parser.add_argument("--bad-every", type=int, default=10_000, help="one non-numeric value per N rows")
+    parser.add_argument("--repeat", type=int, default=2, help="rounds; each design's median is shown")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        csv_path = generate(Path(tmp) / "export", args.rows, args.patients, args.bad_every)
+        size_mb = csv_path.stat().st_size / 1e6
+        rounds = measure_rounds(csv_path, Path(tmp), max(args.repeat, 1))
+    floors = [f["seconds"] for f in rounds["floor"]]
+    print(f"labs.csv: {args.rows:,} rows, {size_mb:,.0f} MB; {len(floors)} round(s), medians shown")
+    for name, figures in rounds.items():
+        seconds = statistics.median(f["seconds"] for f in figures)
+        # each round's design against that round's floor, then the median of those ratios
+        ratio = statistics.median(f["seconds"] / floor for f, floor in zip(figures, floors, strict=True))
+        peak = max(f["peak_mb"] for f in figures)
+        # after the imports: the statements alone, against the floor's statement alone
+        own = statistics.median(
+            (f["seconds"] - f["imports_seconds"]) / (floor["seconds"] - floor["imports_seconds"])
+            for f, floor in zip(figures, rounds["floor"], strict=True)
+        )
+        imports = statistics.median(f["imports_seconds"] for f in figures)
+        print(
+            f"  {name:<14} {seconds:7.2f} s  {ratio:5.2f}x the floor  (imports {imports:4.2f} s; "
+            f"after them {own:5.2f}x the floor's)  peak {peak:6.0f} MB"
+        )
+
+
+if __name__ == "__main__":
+    main()
