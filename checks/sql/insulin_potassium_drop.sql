@@ -101,21 +101,26 @@ runs AS (
     -- falling runs: a result no higher than the one before, within max_gap_days of it, continues
     -- the run; any other begins one. Hyperkalaemia treated with insulin and glucose is sampled in
     -- steps (6.6 -> 4.9 -> 3.8 in a day): that is one fall, from 6.6. Judged on every result up to
-    -- as-of, so a run that began before the lookback is seen whole
+    -- as-of, so a run that began before the lookback is seen whole. Each result with when its run
+    -- began and when the last result before it above potassium_high was collected (read from the
+    -- results before it, so the same up to any as-of date, like the series above): one window,
+    -- where a second partitioned by run cost a sort of the whole series again
     SELECT *,
-           sum(CASE WHEN prev_day IS NOT NULL AND value <= prev_value
-                         AND days_between(prev_day, day) <= CAST($max_gap_days AS INTEGER)
-                    THEN 0 ELSE 1 END) OVER (PARTITION BY patient_id ORDER BY collected_at
-                                             ROWS UNBOUNDED PRECEDING) AS run
-    FROM series
+           max(CASE WHEN begins_run THEN collected_at END) OVER w_before_and_now AS run_began,
+           max(CASE WHEN high THEN collected_at END) OVER w_before AS last_high_at
+    FROM (SELECT *,
+                 NOT coalesce(prev_day IS NOT NULL AND value <= prev_value
+                              AND days_between(prev_day, day) <= CAST($max_gap_days AS INTEGER), false)
+                     AS begins_run
+          FROM series)
+    WINDOW w_before_and_now AS (PARTITION BY patient_id ORDER BY collected_at ROWS UNBOUNDED PRECEDING),
+           w_before AS (PARTITION BY patient_id ORDER BY collected_at
+                        ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
 ),
 runs_high AS (
-    -- each result with the last day before it that its falling run was above potassium_high (read
-    -- from the results before it, so the same up to any as-of date, like the series above)
-    SELECT *,
-           max(CASE WHEN high THEN day END) OVER (PARTITION BY patient_id, run ORDER BY collected_at
-                                                  ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
-               AS high_on
+    -- the last day before each result that its falling run was above potassium_high: the last high
+    -- result before it, when that was collected since its run began (results are one per timestamp)
+    SELECT *, CASE WHEN last_high_at >= run_began THEN CAST(last_high_at AS DATE) END AS high_on
     FROM runs
 ),
 recent AS (
