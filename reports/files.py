@@ -162,18 +162,18 @@ def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]]) 
 
 
 _FORMULA_FIRST = frozenset(FORMULA_STARTS)  # each is one character: a cell's first decides
-_AS_WRITTEN = (int, float)  # exactly these types (not bool, an int): written as they are
 
 
 def _safe_cells(row: Sequence[Any]) -> list[Any]:
     """`safe_cell` of each cell, the common kinds decided inline: a million-patient run writes some
     16 M cells (findings.csv's are mostly empty evidence columns), and a call per cell cost 3 s.
-    None is written as an empty cell by the csv module itself."""
+    Exactly int, float and str (type(), which a value cannot fake; not bool, an int); every other
+    kind goes to safe_cell. None is written as an empty cell by the csv module itself."""
     return [
         v
-        if v is None or v.__class__ in _AS_WRITTEN
+        if v is None or (kind := type(v)) is int or kind is float
         else (("'" + v) if v[:1] in _FORMULA_FIRST else v)
-        if v.__class__ is str
+        if kind is str
         else safe_cell(v)
         for v in row
     ]

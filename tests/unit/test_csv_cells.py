@@ -26,6 +26,15 @@ class Text(str):
     """A str subclass (as markupsafe's Markup is): decided by safe_cell, not inline."""
 
 
+class Posing:
+    """A value whose __class__ claims int: its type decides, not what it claims."""
+
+    __class__ = int
+
+    def __str__(self) -> str:
+        return "=w"
+
+
 def by_rule(row: list) -> list:
     """What write_csv wrote before the inline path: None as is, every other cell through safe_cell."""
     return [v if v is None else safe_cell(v) for v in row]
@@ -40,7 +49,7 @@ CELLS = st.one_of(
     st.text(alphabet="=+-@\t\r '0123456789aé", max_size=4),
     st.dates(),
     st.decimals(allow_nan=False, allow_infinity=False),
-    st.sampled_from([Level.HIGH, Text("=1+1"), Text("plain"), ["=a"], datetime(2026, 1, 2, 3, 4)]),
+    st.sampled_from([Level.HIGH, Text("=1+1"), Text("plain"), ["=a"], datetime(2026, 1, 2, 3, 4), Posing()]),
 )
 
 
