@@ -120,14 +120,18 @@ def measure_pairs(csv_path: Path, work: Path, repeat: int) -> list[tuple[dict, d
     return pairs
 
 
-def main() -> None:
-    """Generate, measure the floor and the pipeline, print figures and ratios."""
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+def file_arguments(doc: str) -> argparse.ArgumentParser:
+    """The command line shared by the ingest benchmarks: the generated file's size and mix."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--patients", type=int, default=300_000)
     parser.add_argument("--bad-every", type=int, default=10_000, help="one non-numeric value per N rows")
+    return parser
+
+
+def main() -> None:
+    """Generate, measure the floor and the pipeline, print figures and ratios."""
+    parser = file_arguments(__doc__)
     parser.add_argument("--repeat", type=int, default=1, help="measure N pairs; report the median ratio")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()

@@ -30,12 +30,11 @@ checks). Figures only; nothing here asserts a time.
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import tempfile
 from pathlib import Path
 
-from tests.bench.bench_ingest import FLOOR, PIPELINE, generate, measure
+from tests.bench.bench_ingest import FLOOR, PIPELINE, file_arguments, generate, measure
 
 # Each script says when its imports are done (`t`: the probe's start, bench_ingest.measure), so the
 # statements' own time is shown beside the whole process's: clinic-audit's imports (pandera, ibis,
@@ -123,12 +122,7 @@ def measure_rounds(csv_path: Path, work: Path, repeat: int) -> dict[str, list[di
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--rows", type=int, default=10_000_000)
-    parser.add_argument("--patients", type=int, default=300_000)
-    parser.add_argument("--bad-every", type=int, default=10_000, help="one non-numeric value per N rows")
+    parser = file_arguments(__doc__)
     parser.add_argument("--repeat", type=int, default=2, help="rounds; each design's median is shown")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
