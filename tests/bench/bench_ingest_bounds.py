@@ -14,7 +14,7 @@ same generated file (tests/bench/bench_ingest.py's), alternating rounds:
   (`LABS.stored`) written straight into a table of the database file: a design that evaluated the
   rules for free and kept no line numbers could be no faster;
 - numbered: the same with `row_number() OVER ()` as the record number, the one way to number a
-  CSV's records in a statement (a streaming window: the scan's order, one thread);
+  CSV's records in a statement (a streaming window, in the scan's order);
 - staged: today's shape without validation: every staged column in memory (the record number
   from the staged table's rowid, as `ingest._stage` takes it), then the stored columns written;
 - clinic-audit: the real ingest (bench_ingest's).
