@@ -136,7 +136,9 @@ def _remove(path: str) -> None:
         os.unlink(path)
 
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# The first characters a spreadsheet evaluates a cell from (OWASP CSV injection); one character each,
+# so a cell's first decides.
+FORMULA_STARTS = frozenset(("=", "+", "-", "@", "\t", "\r"))
 
 
 def safe_cell(value: Any) -> Any:
@@ -145,10 +147,10 @@ def safe_cell(value: Any) -> Any:
         return ""
     if isinstance(value, bool):
         return "yes" if value else "no"
-    if isinstance(value, int | float):
+    if type(value) is int or type(value) is float:  # exactly: a subclass's text could pose as a formula
         return value
     text = str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
+    return "'" + text if text[:1] in FORMULA_STARTS else text
 
 
 def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Path:
@@ -161,9 +163,6 @@ def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]]) 
     return path
 
 
-_FORMULA_FIRST = frozenset(FORMULA_STARTS)  # each is one character: a cell's first decides
-
-
 def _safe_cells(row: Sequence[Any]) -> list[Any]:
     """`safe_cell` of each cell, the common kinds decided inline: a million-patient run writes some
     16 M cells (findings.csv's are mostly empty evidence columns), and a call per cell cost 3 s.
@@ -172,7 +171,7 @@ def _safe_cells(row: Sequence[Any]) -> list[Any]:
     return [
         v
         if v is None or (kind := type(v)) is int or kind is float
-        else (("'" + v) if v[:1] in _FORMULA_FIRST else v)
+        else (("'" + v) if v[:1] in FORMULA_STARTS else v)
         if kind is str
         else safe_cell(v)
         for v in row

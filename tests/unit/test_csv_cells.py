@@ -27,7 +27,8 @@ class Text(str):
 
 
 class Posing:
-    """A value whose __class__ claims int: its type decides, not what it claims."""
+    """A value whose __class__ claims int (isinstance believes it): its type decides, so its text is
+    judged as any other's."""
 
     __class__ = int
 
@@ -60,10 +61,10 @@ def test_every_cell_is_the_one_safe_cell_gives(row):
 
 def test_named_cells():
     row = ["=HYPERLINK(\"x\")", "-3", -3, 4.5, True, False, None, "", "+44 20", "@SUM(A1)", "\tx",
-           "\rx", "plain", Text("=1"), date(2026, 1, 2), Decimal("-1.5"), Level.HIGH]  # fmt: skip
+           "\rx", "plain", Text("=1"), date(2026, 1, 2), Decimal("-1.5"), Level.HIGH, Posing()]  # fmt: skip
     assert _safe_cells(row) == [
         "'=HYPERLINK(\"x\")", "'-3", -3, 4.5, "yes", "no", None, "", "'+44 20", "'@SUM(A1)", "'\tx",
-        "'\rx", "plain", "'=1", "2026-01-02", "'-1.5", Level.HIGH,
+        "'\rx", "plain", "'=1", "2026-01-02", "'-1.5", "2", "'=w",
     ]  # fmt: skip
 
 
