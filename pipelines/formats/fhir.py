@@ -31,17 +31,18 @@ Mapping (FHIR R4, hl7.org/fhir/R4 and the Bulk Data Access IG, hl7.org/fhir/uv/b
   A request runs from dispenseRequest.validityPeriod.start (else authoredOn) to its dosage's timing
   bounds (the latest step's boundsPeriod.end, or the start plus boundsDuration: steps of successive
   `sequence` numbers one after another; only when every step has bounds), else validityPeriod.end,
-  with expectedSupplyDuration as days supply (in any unit of time a Duration allows, by its UCUM
-  code, else its display unit, case-insensitive: 'd', 'Days', 'mo', 'months'; a month is UCUM's
-  30.4375 days, a year 365.25; rounded to whole days, at least one; one out of range, however
-  large, is judged by the rules as that row's fault); a statement over its effectivePeriod
-  (else effectiveDateTime / dateAsserted). A request or statement whose status says it is over
-  (completed, stopped, on-hold: a held drug reads as stopped) ends at the earliest of that end (or
-  start + supply) and its last update (meta.lastUpdated): validityPeriod is the window to dispense
-  in, not the course. Completed with no end date and no supply duration, it lasts its start day:
-  Synthea's requests carry only authoredOn, and read as ongoing every drug a patient was ever
-  prescribed would be active today; its last update is no clinical date (a bulk load sets it on
-  every resource). Stopped or held with neither, it ends at its last update (no refill gap
+  with its first dispense (initialFill.duration, else expectedSupplyDuration) and each repeat
+  allowed (numberOfRepeatsAllowed, of expectedSupplyDuration) as days supply (a Duration in any
+  unit of time, by its UCUM code, else its display unit, case-insensitive: 'd', 'Days', 'mo',
+  'months'; a month is UCUM's 30.4375 days, a year 365.25; rounded to whole days, at least one;
+  one out of range, however large, is judged by the rules as that row's fault); a statement over
+  its effectivePeriod (else effectiveDateTime / dateAsserted). A request or statement whose status
+  says it is over (completed, stopped, on-hold: a held drug reads as stopped) ends at the earliest
+  of that end (or start + supply) and its last update (meta.lastUpdated): validityPeriod is the
+  window to dispense in, not the course. Completed with no end date and no supply duration, it
+  lasts its start day: Synthea's requests carry only authoredOn, and read as ongoing every drug a
+  patient was ever prescribed would be active today; its last update is no clinical date (a bulk
+  load sets it on every resource). Stopped or held with neither, it ends at its last update (no refill gap
   follows). A request with doNotPerform true is skipped. The resource's type and `id`
   ('MedicationRequest/123') are the prescription's `prescription_id`: a later export's version of it
   (recoded, given its stop) replaces the one stored, and one now entered-in-error, cancelled or
@@ -526,10 +527,22 @@ def _duration_days(duration: str) -> str:
     return f"greatest(round({days}), CASE WHEN {days} > 0 THEN 1 END)"
 
 
+# The days a request supplies: its first dispense (initialFill.duration, else expectedSupplyDuration,
+# the time one dispense lasts) and each repeat the prescriber allowed (numberOfRepeatsAllowed, "in
+# addition to the original dispense") of expectedSupplyDuration: an active order of 30 days with 5
+# repeats covers 180 days, as a repeat prescription does. A repeat count that is no whole number of at
+# least 0 is read as none (the first dispense alone); repeats of an unknown length add nothing.
+# A DOUBLE: 1e20 days fits no integer, and is the row's fault.
 SUPPLY = "(j->'$.dispenseRequest.expectedSupplyDuration')"
-SUPPLY_DAYS = _duration_days(SUPPLY)  # a DOUBLE: 1e20 days fits no integer, and is the row's fault
+FIRST_FILL = "(j->'$.dispenseRequest.initialFill.duration')"
+REPEATS = """CASE WHEN try_cast(j->>'$.dispenseRequest.numberOfRepeatsAllowed' AS DOUBLE) >= 0
+                 AND try_cast(j->>'$.dispenseRequest.numberOfRepeatsAllowed' AS DOUBLE)
+                     = floor(try_cast(j->>'$.dispenseRequest.numberOfRepeatsAllowed' AS DOUBLE))
+            THEN try_cast(j->>'$.dispenseRequest.numberOfRepeatsAllowed' AS DOUBLE) ELSE 0 END"""
+SUPPLY_DAYS = f"""(coalesce({_duration_days(FIRST_FILL)}, {_duration_days(SUPPLY)})
+                + ({REPEATS}) * coalesce({_duration_days(SUPPLY)}, 0))"""
 # As text for the rules: a whole number, or one too large for any integer as written ('1e+20', 'inf').
-SUPPLY_TEXT = f"coalesce(try_cast({SUPPLY_DAYS} AS BIGINT)::VARCHAR, ({SUPPLY_DAYS})::VARCHAR)"
+SUPPLY_TEXT = "coalesce(try_cast(supply_days AS BIGINT)::VARCHAR, supply_days::VARCHAR)"
 
 # The end of the course as the prescriber wrote it: the dosage's timing bounds, else the dispensing
 # window's end. A step's bounds are an end (boundsPeriod.end: Epic writes an order's end there) or a
@@ -554,7 +567,7 @@ REQUEST_END = f"coalesce({BOUNDS_END}, j->>'$.dispenseRequest.validityPeriod.end
 REQUESTS = f"""
 SELECT {_drug("MedicationRequest")},
        {REQUEST_START} AS start_date,
-       {_end(REQUEST_START, f"({REQUEST_END})", SUPPLY_DAYS)} AS end_date,
+       {_end(REQUEST_START, f"({REQUEST_END})", "supply_days")} AS end_date,
        {SUPPLY_TEXT} AS days_supply,
        -- said by the status: 'stopped' (its end is the stop, no refill gap follows); an active or
        -- completed request was not stopped, whatever its dates (its end may be the dispensing
@@ -569,7 +582,7 @@ SELECT {_drug("MedicationRequest")},
             -- home medicines that way
             WHEN (j->>'$.intent') IN ('proposal', 'option') THEN 'intent ' || (j->>'$.intent') END
            AS _skip
-FROM (SELECT j, {STEPS} AS steps FROM {{MedicationRequest}})
+FROM (SELECT j, {STEPS} AS steps, {SUPPLY_DAYS} AS supply_days FROM {{MedicationRequest}})
 {MEDICATIONS}
 """  # noqa: S608 - constant fragments, values bound
 
@@ -713,12 +726,14 @@ def by_type(export_dir: Path) -> dict[str, list[Path]]:
     """The NDJSON files of each resource type this profile reads; other types are ignored. A file whose
     first resource is of a type not read here but whose name names one is read as the named type: typed
     by that line alone, the whole file was passed over with exit 0 (a Patient file: every death), where
-    read as its name says the stray line is quarantined by its line and the rest loads."""
+    read as its name says the stray line is quarantined by its line and the rest loads. An empty file
+    is of the type its name names: an export with no resources of a type tonight ('Condition.ndjson',
+    empty) holds none, which is not a missing file."""
     found: dict[str, list[Path]] = {}
     for path in _ndjson_files(export_dir):
         resource = _first_resource(path)
         kind = resource.get("resourceType")
-        if kind is not None and kind not in TYPES:
+        if kind not in TYPES:  # another type, or no resource at all: an empty file of its named type
             kind = _named_type(path)
         if kind in TYPES:
             found.setdefault(kind, []).append(path)
@@ -755,7 +770,10 @@ def sources(export_dir: Path) -> list[RawSource]:
         _whole_gzip(path)
     for needed in (("Observation",), ("MedicationRequest", "MedicationStatement"), ("Condition",)):
         if not any(t in files for t in needed):
-            raise InputError(f"{export_dir / (needed[0] + '.ndjson')}: required file is missing")
+            raise InputError(
+                f"{export_dir}: no {' or '.join(needed)} file (such as {needed[0]}.ndjson): a FHIR export "
+                f"needs one; one with no such resources sends it empty"
+            )
     result = [
         _source("labs", LABS, files, ("Observation",)),
         _source("diagnoses", DIAGNOSES, files, ("Condition",)),

@@ -226,7 +226,7 @@ def test_missing_resource_type_is_named(tmp_path, capsys):
     resources = {k: v for k, v in RESOURCES.items() if not k.startswith("Condition")}
     assert run(tmp_path, write_fhir(tmp_path / "export", resources), "--format", "fhir") == 3
     err = capsys.readouterr().err
-    assert "Condition.ndjson" in err and "Traceback" not in err
+    assert "no Condition file" in err and "Condition.ndjson" in err and "Traceback" not in err
 
 
 def test_a_resource_without_its_subject_is_quarantined_wherever_it_is_in_the_file(tmp_path):
@@ -1242,3 +1242,63 @@ def test_a_coding_dropped_leaves_the_condition_only_what_it_says_and_a_local_rec
         night(tmp_path, f"2026-11-0{n + 2}", export(f"n{n}", codings))
         assert (flagged(db, "cramps_cirrhosis"), [c for (c,) in rows(tmp_path, current)]) == (flags, codes)
     assert rows(tmp_path, "SELECT count(*) FROM diagnoses WHERE diagnosis_id = 'c1'") == [(2,)]
+
+
+def test_a_requests_repeats_are_part_of_its_supply(tmp_path):
+    """dispenseRequest.numberOfRepeatsAllowed counts the dispenses allowed after the first, each of
+    expectedSupplyDuration (R4); initialFill.duration, when given, is the first one's. An active
+    furosemide order of 30 days with 5 repeats, written in June, is still being taken on 20 November
+    (180 days): read as its first 30 days, the patient was off it by August and never audited. A
+    repeat count that is no whole number of at least 0 counts as none."""
+    month = {
+        "expectedSupplyDuration": {
+            "value": 30,
+            "unit": "days",
+            "system": "http://unitsofmeasure.org",
+            "code": "d",
+        }
+    }
+    four_weeks = {"expectedSupplyDuration": {"value": 28, "unit": "d"}}
+
+    def repeats(n):
+        return month | {"numberOfRepeatsAllowed": n}
+
+    resources = {
+        "Patient.ndjson": [patient(f"p{i}", "1950-01-01", "female") for i in range(1, 7)],
+        "MedicationRequest.ndjson": [
+            medreq("m1", "p1", FUROSEMIDE, "2026-06-01", dispenseRequest=repeats(5)),
+            medreq("m2", "p2", FUROSEMIDE, "2026-06-01", dispenseRequest=month),
+            medreq("m3", "p3", FUROSEMIDE, "2026-10-01",
+                   dispenseRequest=four_weeks | {"initialFill": {"duration": {"value": 7, "unit": "days"}},
+                                                 "numberOfRepeatsAllowed": 2}),
+            medreq("m4", "p4", FUROSEMIDE, "2026-06-01", dispenseRequest=repeats(-1)),
+            medreq("m5", "p5", FUROSEMIDE, "2026-06-01", dispenseRequest=repeats(2.5)),
+            medreq("m6", "p6", FUROSEMIDE, "2026-06-01", dispenseRequest={"numberOfRepeatsAllowed": 5}),
+        ],
+        "Condition.ndjson": [coded("c1", "p1", [NUMB_LEG])],
+    }  # fmt: skip
+    run_small(tmp_path, resources)
+    got = rows(
+        tmp_path, "SELECT patient_id, days_supply, end_effective::VARCHAR FROM prescriptions ORDER BY 1"
+    )
+    assert got == [
+        ("p1", 180, "2026-11-28"), ("p2", 30, "2026-07-01"), ("p3", 63, "2026-12-03"),
+        ("p4", 30, "2026-07-01"), ("p5", 30, "2026-07-01"), ("p6", None, None),
+    ]  # fmt: skip
+    assert flagged(tmp_path / "audit.duckdb", "diuretic_electrolyte_monitoring") >= {"p1", "p3"}
+    assert not flagged(tmp_path / "audit.duckdb", "diuretic_electrolyte_monitoring") & {"p2", "p4", "p5"}
+
+
+@pytest.mark.parametrize("content", ["", "\n"], ids=["no bytes", "a blank line"])
+def test_an_empty_file_of_a_required_type_is_an_export_with_none_of_it(tmp_path, content):
+    """The Bulk Data IG writes no resources of a type as an empty (or no) file: an empty
+    Condition.000.ndjson is a night with no Conditions, not a missing file (it was refused, exit 3,
+    naming a Condition.ndjson that does not exist)."""
+    export = write_fhir(
+        tmp_path / "export", {k: v for k, v in RESOURCES.items() if not k.startswith("Condition")}
+    )
+    (export / "Condition.000.ndjson").write_text(content, encoding="utf-8")
+    assert run(tmp_path, export, "--format", "fhir") == 0
+    files = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))["files"]
+    assert (files["diagnoses"]["rows_read"], files["diagnoses"]["rows_rejected"]) == (0, 0)
+    assert flagged(tmp_path / "audit.duckdb", "diuretic_electrolyte_monitoring")  # the rest is audited
