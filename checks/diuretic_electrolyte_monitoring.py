@@ -22,7 +22,8 @@ CHECK = CheckDefinition(
         "and no reason to monitor recorded by as-of: heart failure, CKD stage 3 or worse, cirrhosis or "
         "spironolactone_monitoring_conditions (hyperaldosteronism, hypertension, cardiomyopathy, nephrotic "
         "syndrome, ascites, oedema, gender identity, organ transplant, hyperkalaemia, Addison's disease, "
-        "anuria, acute kidney injury) ever coded, an eGFR below 60 or a "
+        "anuria, acute kidney injury) ever coded, an eGFR below 60 (reported, or estimated from a "
+        "creatinine on a day with none reported: CKD-EPI 2021) or a "
         "potassium above skin_potassium_limit ever, or a systemic drug raising potassium "
         "(potassium_raising_drugs) taken on as-of."
     ),
@@ -221,8 +222,14 @@ CHECK = CheckDefinition(
         "resolved or not; an "
         "eGFR below 60 or a potassium above skin_potassium_limit (5.0) ever reported; or a systemic "
         "drug raising potassium taken on as-of (ACE inhibitor, ARB, aliskiren, potassium, trimethoprim, "
-        "ciclosporin, tacrolimus; eye drops and ointments aside). Left open: an eGFR estimated from a "
-        "creatinine alone (exports without a laboratory eGFR) does not end the exception."
+        "ciclosporin, tacrolimus; eye drops and ointments aside). Review 2026-12-06: an eGFR below 60 "
+        "estimated from a creatinine (CKD-EPI 2021, her age on the day, as nsaid_kidney_disease "
+        "estimates one) also ends the exception, on a day with no eGFR reported (the laboratory's "
+        "stands): exports without a laboratory eGFR (MIMIC, many US exports) left a woman of 36 with a "
+        "creatinine of 200 umol/L (eGFR about 27) out of monitoring as a healthy young woman on "
+        "spironolactone for acne, while renal impairment is the hyperkalaemia risk the SmPC warns of "
+        "and the dermatology guidance (AAD 2024, Plovanich 2015) covers healthy women only. A "
+        "creatinine '>x' counts by its bound (its eGFR is at most the estimate); one '<x' says nothing."
     ),
     clears=(
         "A numeric blood potassium and a numeric blood sodium result (and, with require_renal = 1, a "

@@ -46,7 +46,8 @@ skin_evidence AS (
     -- skin_indication_days (a code resolved as the treatment clears the skin still counts; acne coded
     -- at 15 and resolved since says nothing of a spironolactone started at 40).
     -- What the guidance names as a reason to monitor (monitor), at any time before as-of, resolved
-    -- or not: heart failure, CKD stage 3 or worse (coded, or an eGFR below 60), cirrhosis, another
+    -- or not: heart failure, CKD stage 3 or worse (coded, or an eGFR below 60, reported or estimated
+    -- from a creatinine), cirrhosis, another
     -- reason to take spironolactone or to watch potassium (hyperaldosteronism, hypertension,
     -- cardiomyopathy, nephrotic syndrome, ascites, oedema, gender-affirming treatment, an organ
     -- transplant, or a contraindication: hyperkalaemia, Addison's disease, anuria, acute kidney
@@ -67,6 +68,17 @@ skin_evidence AS (
     UNION ALL
     SELECT patient_id, false, true FROM results_by(['egfr'], $as_of)
     WHERE patient_id IN (SELECT patient_id FROM skin_age_women) AND result_below(value, value_comparator, 60)
+    UNION ALL
+    -- an eGFR below 60 estimated from a creatinine (ckd_epi_2021, her age on the day), as exports
+    -- without a laboratory eGFR have it: on a day with no eGFR reported (the laboratory's stands, as in
+    -- nsaid_kidney_disease); a creatinine '>x' is at least x, so its eGFR at most the estimate
+    SELECT c.patient_id, false, true
+    FROM results_by(['creatinine'], $as_of) c
+    JOIN src_patient_state s ON s.patient_id = c.patient_id
+    WHERE c.patient_id IN (SELECT patient_id FROM skin_age_women)
+      AND coalesce(c.value_comparator, '>') IN ('>', '>=')
+      AND ckd_epi_2021(c.value, age_on(s.birth_date, c.day), s.sex) < 60
+      AND NOT EXISTS (SELECT 1 FROM results_by(['egfr'], $as_of) r WHERE r.patient_id = c.patient_id AND r.day = c.day)
     UNION ALL
     SELECT patient_id, false, true FROM results_by(['potassium'], $as_of)
     WHERE patient_id IN (SELECT patient_id FROM skin_age_women)

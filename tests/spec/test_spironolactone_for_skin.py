@@ -227,3 +227,43 @@ def test_a_reason_to_monitor_however_recorded_keeps_her_in(tmp_path):
     }
     expected = {f"R{n:02d}": "high" for n in range(1, 14)} | {"R09": OUT}
     check_spec(tmp_path, "diuretic_electrolyte_monitoring", AS_OF, tables, expected)
+
+
+def test_a_low_egfr_estimated_from_a_creatinine_keeps_her_in(tmp_path):
+    """Review 2026-12-06: an export with creatinine but no laboratory eGFR (MIMIC, many US exports).
+    C01, 25, creatinine 200 umol/L (CKD-EPI 2021 about 29): renal impairment, kept in. C02 the same
+    creatinine on a day the laboratory reported an eGFR of 65: the laboratory's stands, left out.
+    C03 a normal creatinine (70: about 100), left out. C04 a creatinine '>150' (eGFR at most about
+    41), kept in; C05 a creatinine '<200' says nothing, left out. C06 a creatinine of 2.3 mg/dL
+    (203 umol/L), kept in."""
+    patients = table("""
+    patient_id | birth_date | sex
+    C01        | 2001-04-01 | F
+    C02        | 2001-04-01 | F
+    C03        | 2001-04-01 | F
+    C04        | 2001-04-01 | F
+    C05        | 2001-04-01 | F
+    C06        | 2001-04-01 | F
+    """)
+    ids = ("C01", "C02", "C03", "C04", "C05", "C06")
+    diagnoses = table(
+        "patient_id | code | code_system | recorded_at | resolved_at\n"
+        + "\n".join(f"{p} | L70.0 | ICD-10-CM | 2025-06-01 |" for p in ids)
+    )
+    prescriptions = table(
+        "patient_id | drug_name | rxnorm_code | atc_code | start_date | end_date | days_supply\n"
+        + "\n".join(f"{p} | Spironolactone 50mg tablets | | | 2025-07-01 | |" for p in ids)
+    )
+    labs = table("""
+    patient_id | collected_at | loinc_code | test_name | value | unit
+    C01        | 2026-01-05   | 2160-0     |           | 200   | umol/L
+    C02        | 2026-01-05   | 2160-0     |           | 200   | umol/L
+    C02        | 2026-01-05   | 62238-1    |           | 65    | mL/min/1.73m2
+    C03        | 2026-01-05   | 2160-0     |           | 70    | umol/L
+    C04        | 2026-01-05   | 2160-0     |           | >150  | umol/L
+    C05        | 2026-01-05   | 2160-0     |           | <200  | umol/L
+    C06        | 2026-01-05   | 2160-0     |           | 2.3   | mg/dL
+    """)
+    tables = {"patients": patients, "diagnoses": diagnoses, "labs": labs, "prescriptions": prescriptions}
+    expected = {"C01": "high", "C02": OUT, "C03": OUT, "C04": "high", "C05": OUT, "C06": "high"}
+    check_spec(tmp_path, "diuretic_electrolyte_monitoring", AS_OF, tables, expected)
