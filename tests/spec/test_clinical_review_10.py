@@ -1,0 +1,46 @@
+"""Spec: clinical review 2026-12-06 (a second read of the checks by a clinical informatician).
+
+nsaid_kidney_disease: CKD stage 5 with transplant (SNOMED CT 714153000, "CKD 5T": KDIGO's T marks a
+transplant recipient, the stage is the graft's function) and dialysis coded as the procedure
+(265764009 renal dialysis, as Synthea and UK GP records write it; 302497006 haemodialysis;
+71192002 peritoneal dialysis; 108241001 dialysis procedure) are stage 5: an NSAID with any of them,
+no eGFR in the export, is flagged high (KDIGO 2024, AGS Beers 2023: avoid NSAIDs). A kidney
+transplant with no stage (Z94.0) is not, as before. As of 2026-11-20.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from tests.helpers import table
+from tests.spec.harness import check_spec
+
+AS_OF = date(2026, 11, 20)
+
+CODES = {
+    "K01": ("714153000", "SNOMED-CT"),
+    "K02": ("265764009", "SNOMED-CT"),
+    "K03": ("302497006", "SNOMED-CT"),
+    "K04": ("71192002", "SNOMED-CT"),
+    "K05": ("108241001", "SNOMED-CT"),
+    "K06": ("Z94.0", "ICD-10-CM"),
+}
+
+
+def test_stage_5_with_transplant_and_dialysis_procedures_are_stage_5(tmp_path):
+    prescriptions = table(
+        "patient_id | drug_name | rxnorm_code | atc_code | start_date | end_date | days_supply\n"
+        + "\n".join(f"{p} | Naproxen 500mg tablets | | | 2026-10-20 | | 56" for p in CODES)
+    )
+    diagnoses = table(
+        "patient_id | code | code_system | recorded_at | resolved_at\n"
+        + "\n".join(f"{p} | {code} | {system} | 2024-03-01 |" for p, (code, system) in CODES.items())
+    )
+    expected = {p: "high" for p in CODES} | {"K06": None}
+    check_spec(
+        tmp_path,
+        "nsaid_kidney_disease",
+        AS_OF,
+        {"prescriptions": prescriptions, "diagnoses": diagnoses},
+        expected,
+    )
