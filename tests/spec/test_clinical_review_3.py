@@ -34,11 +34,12 @@ def test_uk_snomed_ckd_stage_codes_with_proteinuria_or_kdigo_category_are_ckd(tm
     U4         | 950311000000102 | SNOMED-CT   | 2025-03-01  |
     # CKD G2 A2: stage 2, not stage 3 or worse
     U5         | 949561000000100 | SNOMED-CT   | 2025-03-01  |
-    # CKD stage 5 with transplant: a working graft, deliberately left out
+    # CKD stage 5 with transplant (5T): the graft's own function at stage 5 (review 2026-12-06;
+    # first left out as "a working graft", which misread KDIGO's T suffix)
     U6         | 714153000       | SNOMED-CT   | 2025-03-01  |
     """)
     tables = {"prescriptions": prescriptions, "diagnoses": diagnoses}
-    expected = {"U1": "normal", "U2": "normal", "U3": "high", "U4": "high", "U5": None, "U6": None}
+    expected = {"U1": "normal", "U2": "normal", "U3": "high", "U4": "high", "U5": None, "U6": "high"}
     check_spec(tmp_path, "nsaid_kidney_disease", AS_OF, tables, expected)
 
 
