@@ -9,6 +9,7 @@ are written into a temporary folder and moved into place after the commit (pipel
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 from collections.abc import Callable
 from dataclasses import replace
@@ -158,9 +159,13 @@ def _write_failed_summary(out: Path, outcome: RunOutcome) -> None:
 
 def _remove_database(path: Path) -> None:
     """Remove a database file (and its write-ahead log) that a failed first run created: "a run
-    that had not committed leaves the database unchanged", and before it there was none."""
-    for leftover in (path, path.with_name(path.name + ".wal")):
-        leftover.unlink(missing_ok=True)
+    that had not committed leaves the database unchanged", and before it there was none. `--db`
+    named through a symlink that led to no file yet (a deployment's link to its storage volume):
+    the file DuckDB created at the link's target goes, the link stays, as it was."""
+    target = Path(os.path.realpath(path)) if path.is_symlink() else path
+    for leftover in {target, target.with_name(target.name + ".wal"), path.with_name(path.name + ".wal")}:
+        if not leftover.is_symlink():
+            leftover.unlink(missing_ok=True)
 
 
 def _in_date_order(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date) -> None:

@@ -52,6 +52,36 @@ def test_a_file_that_changes_while_it_is_read_loads_nothing(tmp_path, monkeypatc
     assert not (tmp_path / "audit.duckdb").exists()  # a failed first run leaves no database
 
 
+def test_a_failed_first_run_through_a_symlink_to_no_file_yet_leaves_the_link_and_no_database(
+    tmp_path, monkeypatch
+):
+    """A deployment names the database by a link to its storage volume, made before the first run.
+    A first run that fails (here: labs.csv changes while read) must leave things as they were: the
+    link in place, and no database at its target. The link itself was removed, and a database of
+    schema only left at the target, so the next run wrote a plain file where the link had been."""
+    export = tmp_path / "export"
+    shutil.copytree(SAMPLE_EXPORT, export)
+    original = pipelines.ingest._stage
+
+    def stage_then_append(con, source, *args):
+        original(con, source, *args)
+        if source.spec.table == "labs":
+            with (export / "labs.csv").open("a", encoding="utf-8") as handle:
+                handle.write("P9999,2026-11-01,2823-3,Potassium,4.0,mmol/L\n")
+
+    store = tmp_path / "volume"
+    store.mkdir()
+    link = tmp_path / "audit.duckdb"
+    link.symlink_to(store / "real.duckdb")
+    monkeypatch.setattr(pipelines.ingest, "_stage", stage_then_append)
+    assert cli(*run_args(tmp_path, export)) == EXIT_INPUT
+    assert link.is_symlink() and not link.exists()
+    assert [p.name for p in store.iterdir() if not p.name.endswith(".lock")] == []
+    monkeypatch.setattr(pipelines.ingest, "_stage", original)
+    assert cli(*run_args(tmp_path, SAMPLE_EXPORT)) == 0  # the next night creates it at the target
+    assert link.is_symlink() and (store / "real.duckdb").is_file()
+
+
 def test_a_database_from_a_newer_version_is_refused_untouched(tmp_path, capsys):
     assert cli(*run_args(tmp_path, SAMPLE_EXPORT)) == 0
     db = tmp_path / "audit.duckdb"
