@@ -19,6 +19,7 @@ import codecs
 import re
 import tempfile
 from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -30,6 +31,17 @@ from pipelines.csv_tables import MAX_RECORD_BYTES, open_bytes
 from pipelines.errors import InputError
 
 CHUNK = 8 << 20
+# Where a run's working copies of export files go (a mended copy: patient rows): the folder beside
+# the database a run makes for them (pipelines.db.scratch_beside), which the next run removes if a
+# kill left it; outside a run, the system's temp folder.
+SCRATCH: ContextVar[Path | None] = ContextVar("scratch", default=None)
+
+
+def scratch_folder() -> tempfile.TemporaryDirectory:
+    """A private folder (0700) for one file's working copy, in the run's scratch folder."""
+    return tempfile.TemporaryDirectory(dir=SCRATCH.get())
+
+
 # A quoted field still open after this many lines is taken as an unterminated quote: its first line
 # is quarantined and reading resumes on the next line (a real multi-line field is a few lines).
 MAX_RECORD_LINES = 1000
@@ -143,7 +155,7 @@ def count_records(path: Path, delimiter: str) -> int:
     found = layout(path, delimiter)
     if found.clean:
         return found.records
-    with tempfile.TemporaryDirectory() as scratch:
+    with scratch_folder() as scratch:
         mended = mend(path, Path(scratch) / "mended.csv", delimiter)
     return mended.records + len(mended.rejects)
 

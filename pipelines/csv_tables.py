@@ -16,6 +16,7 @@ import csv
 import gzip
 import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -114,7 +115,7 @@ def files_in(folder: Path) -> list[Path]:
         if path.is_file():
             found.append(path)
         else:
-            raise InputError(f"{path}: not a regular file (a folder, device, pipe, socket or broken link)")
+            raise InputError(f"{path}: {NOT_REGULAR}")
     return found
 
 
@@ -140,10 +141,48 @@ def find_file(export_dir: Path, names: tuple[str, ...]) -> Path:
     return path
 
 
+NOT_REGULAR = "not a regular file (a folder, device, pipe, socket or broken link)"
+
+
+def open_regular(path: Path) -> BinaryIO:
+    """The export file opened for reading, only if it is (still) a regular file: one swapped for a
+    named pipe after the run's first look would block its open for ever, holding the database lock
+    through SIGTERM (opened without waiting, checked, then read as any file). An InputError (exit
+    3) naming it otherwise."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | os.O_CLOEXEC)
+    except IsADirectoryError:
+        raise InputError(f"{path}: {NOT_REGULAR}") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise InputError(f"{path}: {NOT_REGULAR}")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def open_bytes(path: Path) -> BinaryIO:
     """The file's bytes; decompressed when it is named .gz (MIMIC-IV ships .csv.gz), so that the
     header, the scan (csv_scan) and DuckDB's reader all see the same text."""
-    return gzip.open(path, "rb") if path.name.lower().endswith(".gz") else path.open("rb")  # type: ignore[return-value]
+    handle = open_regular(path)
+    return _OwnGzip(handle) if path.name.lower().endswith(".gz") else handle
+
+
+class _OwnGzip(gzip.GzipFile):
+    """A .gz read from a file this module opened, which closes with it (a GzipFile given a file
+    object leaves it open)."""
+
+    def __init__(self, handle: BinaryIO) -> None:
+        super().__init__(fileobj=handle, mode="rb")
+        self._handle = handle
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._handle.close()
 
 
 # UTF-16 (a SQL Server or Excel "Unicode" export) and UTF-32 store each character in two or four

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import errno
+import glob
 import logging
+import re
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -221,6 +224,24 @@ def out_of_resources(error: BaseException) -> bool:
     return isinstance(error, duckdb.Error) and any(fragment in str(error) for fragment in _DISK_FULL)
 
 
+@contextmanager
+def scratch_beside(db: Path) -> Iterator[Path]:
+    """The run's folder for working copies of export files (a mended copy holds patient rows),
+    `.<db name>.scratch-<random>` beside the database (0700), removed after the run. Beside the
+    database, not in the system temp folder: a killed run's copy stayed there for good (cron has
+    no private /tmp) and the next run never looked. One a killed run left here goes before the new
+    one is made (the run holds the database lock, so no other run is using it)."""
+    from reports.files import remove_leftovers
+
+    prefix = f".{db.name}.scratch-"
+    remove_leftovers(db.parent.glob(glob.escape(prefix) + "*"), "a killed run's scratch folder")
+    folder = Path(tempfile.mkdtemp(dir=db.parent, prefix=prefix))
+    try:
+        yield folder
+    finally:
+        remove_leftovers([folder], "the run's scratch folder")
+
+
 def analyst_copy_path(db: Path) -> Path:
     """`<db stem>.analyst.duckdb` beside the database: the copy analysts open (publish_analyst_copy)."""
     return db.with_name(f"{db.stem}.analyst.duckdb")
@@ -276,10 +297,34 @@ def _stored_schema_version(con: duckdb.DuckDBPyConnection, path: Path) -> int | 
         if names:
             raise StorageError(_not_ours(path))
         return None
+    if not _ours(con, names):
+        raise StorageError(_not_ours(path))
     version = scalar(con, "SELECT max(version) FROM schema_version")
     if version is not None and not isinstance(version, int):
         raise StorageError(_not_ours(path))
     return version
+
+
+def _ours(con: duckdb.DuckDBPyConnection, names: set[str]) -> bool:
+    """Whether a database holding a `schema_version` table is clinic-audit's: that table exactly as
+    schema.sql makes it (one INTEGER column, `version`), and either the run record (`runs`, made
+    with it since the first version) or only tables and views of this schema (a first run killed
+    while it made them). Another program's migration table ('schema_version' is a common name:
+    Flyway's has a version and a description) is refused, not migrated."""
+    columns = con.execute(
+        "SELECT column_name, data_type FROM duckdb_columns() "
+        "WHERE table_name = 'schema_version' AND database_name = current_database() ORDER BY column_index"
+    ).fetchall()
+    if columns != [("version", "INTEGER")]:
+        return False
+    return "runs" in names or names <= _schema_names()
+
+
+def _schema_names() -> set[str]:
+    """The tables and views schema.sql, views.sql and the migrations may create."""
+    text = " ".join(sql_file(name) for name in ("schema.sql", "views.sql"))
+    made = r"CREATE\s+(?:OR\s+REPLACE\s+)?(?:TABLE|VIEW)\s+(?:IF\s+NOT\s+EXISTS\s+)?(\w+)"
+    return {name.lower() for name in re.findall(made, text, flags=re.IGNORECASE)}
 
 
 def _not_ours(path: Path) -> str:

@@ -16,7 +16,6 @@ import hashlib
 import json
 import logging
 import re
-import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -30,8 +29,8 @@ import pandas as pd
 import pandera.errors
 
 from pipelines.contract import WITHDRAWING_SKIP_PREFIXES, TableContract
-from pipelines.csv_scan import Mended, layout, mend
-from pipelines.csv_tables import MAX_RECORD_BYTES
+from pipelines.csv_scan import Mended, layout, mend, scratch_folder
+from pipelines.csv_tables import MAX_RECORD_BYTES, open_regular
 from pipelines.db import out_of_resources, refresh_lab_concepts, scalar, sql_file
 from pipelines.errors import READ_ERRORS, InputError, file_fault
 from pipelines.rules import Rule, combined_check, keyed, schema_for
@@ -75,7 +74,7 @@ def sha256_of(*paths: Path) -> str:
     """The files' sha256 (of one file, or of their digests in order), so a re-sent export is known."""
     digests = []
     for path in paths:
-        with path.open("rb") as handle:
+        with open_regular(path) as handle:
             digests.append(hashlib.file_digest(handle, "sha256").hexdigest())
     return digests[0] if len(digests) == 1 else hashlib.sha256("".join(digests).encode()).hexdigest()
 
@@ -300,7 +299,7 @@ def ingest_file(
     before = file_state(source)
     result = FileResult(spec.table, source.label, "", sum(size for size, _ in before))
     try:
-        with _own_or(hasher) as pool, tempfile.TemporaryDirectory() as scratch:
+        with _own_or(hasher) as pool, scratch_folder() as scratch:
             digest = pool.submit(sha256_of, *source.paths)
             if _size_seen_before(con, result):
                 result.sha256 = digest.result()

@@ -12,6 +12,7 @@ import logging
 import os
 import secrets
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
@@ -22,7 +23,8 @@ from checks.evaluate import run_checks, select_checks
 from checks.framework import CheckConfigError, CheckDefinition
 from checks.measures import compute_measures
 from pipelines.codelists import codelist_files, paths_of
-from pipelines.db import connect, load_lab_codelists, refresh_lab_concepts, transaction
+from pipelines.csv_scan import SCRATCH
+from pipelines.db import connect, load_lab_codelists, refresh_lab_concepts, scratch_beside, transaction
 from pipelines.due_soon import record_due_soon
 from pipelines.errors import InputError
 from pipelines.formats import format_read
@@ -91,7 +93,10 @@ def execute_run(
     engine = _engine(settings)  # engine = spark: the session starts before anything is loaded
     fresh, committed = not settings.db.exists(), False
     con = connect(settings.db, settings.memory_limit, settings.threads)
+    scratch = ExitStack()
     try:
+        working_copies = SCRATCH.set(scratch.enter_context(scratch_beside(settings.db)))
+        scratch.callback(SCRATCH.reset, working_copies)
         load_lab_codelists(con, paths_of(outcome.codelists, "lab_tests"))
         if not kind.ad_hoc:
             _in_date_order(con, settings, outcome.as_of)
@@ -135,6 +140,7 @@ def execute_run(
         raise
     finally:
         try:
+            scratch.close()
             con.close()
             if fresh and not committed:  # the database the run created holds nothing: as before it
                 _remove_database(settings.db)

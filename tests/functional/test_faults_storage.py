@@ -576,8 +576,22 @@ def test_a_checkpoint_the_full_disk_refuses_is_a_warning_and_the_run_stays_commi
     [
         "CREATE TABLE patients (a INTEGER, b INTEGER)",
         "CREATE TABLE schema_version (version VARCHAR); INSERT INTO schema_version VALUES ('nine')",
+        # Flyway's migration table, as another tool writes it: was migrated (our tables added to it)
+        "CREATE TABLE schema_version (version INTEGER, description VARCHAR);"
+        " INSERT INTO schema_version VALUES (3, 'init'); CREATE TABLE sales (id INTEGER)",
+        # a schema_version with no `version` column: was an internal error (exit 1)
+        "CREATE TABLE schema_version (v VARCHAR); INSERT INTO schema_version VALUES ('1')",
+        # a schema_version like ours beside another program's tables and no run record
+        "CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES (3);"
+        " CREATE TABLE sales (id INTEGER)",
     ],
-    ids=["another program's tables", "a text schema_version"],
+    ids=[
+        "another program's tables",
+        "a text schema_version",
+        "a migration table with a description",
+        "a schema_version without version",
+        "a schema_version like ours among other tables",
+    ],
 )
 def test_a_database_file_of_another_program_is_refused_and_left_unchanged(tmp_path, capsys, foreign):
     db = tmp_path / "audit.duckdb"

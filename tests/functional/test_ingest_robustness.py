@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import threading
+import time
 from datetime import datetime
 
 import duckdb
@@ -216,3 +219,67 @@ def test_memory_limit_is_read_back_from_duckdb(tmp_path):
         assert abs(memory_limit_bytes(con) - 1.25e9) < 0.1e9  # DuckDB shows it rounded: "1.1 GiB"
     finally:
         con.close()
+
+
+def test_a_working_copy_is_made_beside_the_database_and_a_killed_runs_is_removed(tmp_path, monkeypatch):
+    """A file the reader cannot take as it is (here: blank lines in labs.csv) is read from a mended
+    copy, patient rows and all. It was made in the system temp folder, where a killed run left it
+    for good; now in `.<db name>.scratch-<random>` beside the database, removed after the run, and
+    one a killed run left there is removed by the next."""
+    export = tmp_path / "export"
+    shutil.copytree(SAMPLE_EXPORT, export)
+    lines = (export / "labs.csv").read_text(encoding="utf-8").splitlines(keepends=True)
+    (export / "labs.csv").write_text("".join([*lines[:50], "\n", "\n", *lines[50:]]), encoding="utf-8")
+    left = tmp_path / ".audit.duckdb.scratch-k1ll3d"
+    left.mkdir()
+    (left / "mended.csv").write_text("P0001,2026-11-02,2823-3,Potassium,4.2,mmol/L\n", encoding="utf-8")
+    made = []
+    original = pipelines.ingest.mend
+
+    def recording(source, target, *args):
+        made.append(target)
+        return original(source, target, *args)
+
+    monkeypatch.setattr(pipelines.ingest, "mend", recording)
+    assert cli(*run_args(tmp_path, export)) == 0
+    assert [p.parent.parent.parent for p in made] == [tmp_path]
+    assert made[0].parent.parent.name.startswith(".audit.duckdb.scratch-")
+    assert not left.exists() and not list(tmp_path.glob(".audit.duckdb.scratch-*"))
+
+
+def test_an_export_file_swapped_for_a_named_pipe_mid_run_is_bad_input_not_a_hang(
+    tmp_path, monkeypatch, capsys
+):
+    """The first look at the export refuses a named pipe (exit 3); one put in a file's place after it
+    (the exporter rewriting its output as a pipe, while the smaller files load) blocked the hash's
+    and the scan's opens for ever, the run holding the database lock through SIGTERM. The opens now
+    refuse what is no longer a regular file. (After 20 s a writer answers every open of the pipe, so a
+    regression fails here rather than hangs.)"""
+    export = tmp_path / "export"
+    shutil.copytree(SAMPLE_EXPORT, export)
+    original = pipelines.load.ingest_file
+
+    def swap_then_ingest(con, source, *args):
+        if source.spec.table == "labs":
+            (export / "labs.csv").unlink()
+            os.mkfifo(export / "labs.csv")
+            threading.Thread(target=unblock, args=(export / "labs.csv",), daemon=True).start()
+        return original(con, source, *args)
+
+    def unblock(fifo):  # every open of the pipe after 20 s finds a writer, which closes at once
+        time.sleep(20)
+        while not done.is_set():
+            with open(fifo, "wb"):
+                pass
+
+    done = threading.Event()
+
+    monkeypatch.setattr(pipelines.load, "ingest_file", swap_then_ingest)
+    started = time.monotonic()
+    code = cli(*run_args(tmp_path, export))
+    done.set()
+    assert code == EXIT_INPUT
+    assert time.monotonic() - started < 20
+    err = capsys.readouterr().err
+    assert "labs.csv" in err and "not a regular file" in err and "Traceback" not in err
+    assert not (tmp_path / "audit.duckdb").exists()
