@@ -52,6 +52,9 @@ if TYPE_CHECKING:
     from pipelines.record import RunOutcome
 
 log = logging.getLogger(__name__)
+# The largest count an option takes (--limit, --keep-runs): past it, a number that fits no integer
+# DuckDB binds (2**63) was an internal error rather than a usage one.
+MAX_COUNT = 1_000_000_000
 
 
 class Choice(click.Choice):
@@ -265,10 +268,6 @@ def run(
             _tell_config_failure(ctx, config, options, asked, error, email_dry_run)
         raise
     ctx.obj["kind"] = kind.kind
-    from pipelines.console import print_outcome, progress_reporter
-    from pipelines.db import publish_analyst_copy
-    from pipelines.run import execute_run
-
     started = datetime.now().replace(microsecond=0)
     quiet = ctx.obj.get("log_level") == logging.WARNING
     night = _Night(asked=send_email or email_dry_run)
@@ -287,8 +286,10 @@ def run(
         into = dataclasses.replace(settings, out=outcome.reports.report.parent)  # OUT/adhoc/<id> too
         try:
             eml = deliver(outcome.reports, into, environ.get(PASSWORD_VARIABLE), dry_run=email_dry_run)
-        except EmailError as error:
-            night.undelivered = error
+        except EmailError as error:  # said of the summary email: the audit itself completed
+            night.undelivered = EmailError(
+                f"the summary email was not sent: {error} (the audit completed; its outputs are written)"
+            )
             return False
         recipients = len(settings.smtp_recipients)
         night.sent = f"email written to {eml}" if eml else f"email sent to {recipients} recipient(s)"
@@ -300,6 +301,12 @@ def run(
         ctx.obj["committed"] = True  # for the "stopped by" line (main)
 
     try:
+        # imported here, inside the failure handling: they take about a second (DuckDB, pandas,
+        # pandera), and a signal then is a failed night like any other (stale mark, failure email)
+        from pipelines.console import print_outcome, progress_reporter
+        from pipelines.db import publish_analyst_copy
+        from pipelines.run import execute_run
+
         with (
             database_lock(settings.db, wait or wait_timeout is not None, wait_timeout),
             progress_reporter() as progress,
@@ -484,7 +491,7 @@ def list_checks(fmt: str) -> None:
 @cli.command()
 @click.option("--db", type=SettingPath(path_type=Path, readable=False), help="DuckDB database file.")
 @click.option("--config", type=SettingPath(path_type=Path), help="TOML config file.")
-@click.option("--limit", type=click.IntRange(min=1), help="Show only the newest N runs.")
+@click.option("--limit", type=click.IntRange(min=1, max=MAX_COUNT), help="Show only the newest N runs.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.pass_context
 def runs(ctx: click.Context, db: Path | None, config: Path | None, limit: int | None, fmt: str) -> None:
@@ -522,7 +529,9 @@ def runs(ctx: click.Context, db: Path | None, config: Path | None, limit: int | 
     type=click.Path(path_type=Path),
     help="Folder of the clinic's own codelist additions (setting local_codelists).",
 )
-@click.option("--limit", type=click.IntRange(min=1), help="Show only the first N of each kind.")
+@click.option(
+    "--limit", type=click.IntRange(min=1, max=MAX_COUNT), help="Show only the first N of each kind."
+)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.pass_context
 def codelists(
@@ -853,7 +862,7 @@ def init(path: Path, force: bool) -> None:
 @click.option(
     "--keep-runs",
     required=True,
-    type=click.IntRange(min=1),
+    type=click.IntRange(min=1, max=MAX_COUNT),
     help="Nightly runs to keep, newest first (with the ad-hoc runs among them, up to as many).",
 )
 @click.option("--db", type=SettingPath(path_type=Path, readable=False), help="DuckDB database file.")

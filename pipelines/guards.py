@@ -211,7 +211,9 @@ def reject_threshold_guard(result: FileResult, threshold: float) -> None:
     rejected share passes `reject_threshold`: so many bad rows means a wrong or broken export."""
     if result.reject_rate <= threshold:
         return
-    reasons = "; ".join(f"{r['column']}: {r['message']} ({r['count']})" for r in result.top_reasons)
+    reasons = "; ".join(
+        f"{r['column'] or 'the record'}: {r['message']} ({r['count']})" for r in result.top_reasons
+    )
     audited = result.rows_read - result.rows_skipped
     skipped = f" ({result.rows_skipped} more skipped as outside the audit)" if result.rows_skipped else ""
     raise InputError(

@@ -105,9 +105,9 @@ def send(message: EmailMessage, settings: EmailOptions, password: str | None) ->
     except EmailError:
         if smtp.expired:
             raise EmailError(
-                f"{host}:{port} did not finish taking the summary email within {seconds:g} seconds (a "
-                "server answering too slowly, or never completing its reply); the run's outputs are "
-                "written. Check the server, or raise smtp_timeout_seconds"
+                f"{host}:{port} did not finish taking the email within {seconds:g} seconds (a server "
+                "answering too slowly, or never completing its reply). Check the server, or raise "
+                "smtp_timeout_seconds"
             ) from None
         raise
     finally:
@@ -143,7 +143,7 @@ def _converse(smtp: _TimedSMTP, message: EmailMessage, settings: EmailOptions, p
             f"could not connect to SMTP server {host}:{port}: {error.strerror or error}"
         ) from None
     except (smtplib.SMTPException, OSError) as error:
-        raise EmailError(f"sending the summary email via {host}:{port} failed: {error}") from None
+        raise EmailError(f"sending the email via {host}:{port} failed: {error}") from None
     if refused:  # smtplib returns them rather than raise: a lead who never got it must be told
         raise EmailError(
             f"{host}:{port} refused {len(refused)} of {len(settings.smtp_recipients)} recipient(s) "

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 
 class EmailError(Exception):
-    """The summary email could not be sent (connection refused, login failed, bad settings).
-
-    The run itself succeeded and its outputs are written; only the delivery failed.
-    """
+    """An email could not be sent (connection refused, login failed, bad settings): the summary
+    email of a run that succeeded (exit 4; the CLI says its outputs are written), or a failed
+    night's failure email (pipelines/alerts.py: the run's own exit code stands). The message says
+    what went wrong, not which email it was."""
 
     exit_code = 4

@@ -460,3 +460,75 @@ def test_a_blank_out_setting_does_not_write_the_outputs_into_the_working_folder(
     no_traceback(done)
     assert done.returncode in (0, 2), done.stderr[-2000:]
     assert not (work / "findings.csv").exists(), "out = '' wrote the outputs into the working folder"
+
+
+# --- 5. A signal in the run's first second, while its modules load --------------------------------
+# The run's settings are read, then DuckDB, pandas and pandera load (about a second) before the run
+# takes its lock. A SIGTERM then exited 143 with no failure email: the imports came before the
+# failure handling. A real process, slowed at that import (a finder on sys.meta_path waits there
+# after touching a marker), is stopped there.
+SLOW_IMPORT = """
+import pathlib, runpy, sys, time
+marker = pathlib.Path(sys.argv[1])
+class Slow:
+    def find_spec(self, name, path=None, target=None):
+        if name == "pipelines.run":
+            marker.touch()
+            time.sleep(60)
+        return None
+sys.meta_path.insert(0, Slow())
+sys.argv = ["clinic-audit", *sys.argv[2:]]
+runpy.run_module("pipelines", run_name="__main__")
+"""
+
+
+def test_sigterm_while_the_run_loads_its_modules_is_a_failed_night_with_its_email(tmp_path):
+    marker = tmp_path / "importing"
+    victim = subprocess.Popen(
+        [sys.executable, "-c", SLOW_IMPORT, str(marker), *nightly_args(tmp_path), "--email-dry-run"],
+        cwd=ROOT,
+        env=scheduled_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not marker.exists() and victim.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert marker.exists(), "the run never reached its imports"
+    victim.send_signal(signal.SIGTERM)
+    _, err = victim.communicate(timeout=120)
+    assert victim.returncode == 143, err[-3000:]
+    assert "Traceback" not in err, err[-3000:]
+    failure = (tmp_path / "out" / "failure.eml").read_text(encoding="utf-8")
+    assert "did not complete" in failure and "143" in failure
+    assert not (tmp_path / "audit.duckdb").exists()  # nothing was opened
+
+
+# --- 6. Small ones: a count past any integer, a reason with no column --------------------------------
+
+
+def test_a_count_past_any_integer_is_a_usage_error(tmp_path):
+    """`runs --limit 9223372036854775808` (2**63) reached DuckDB and was an internal error (exit 1)."""
+    assert run_cli(*nightly_args(tmp_path)).returncode == 0
+    for option in (["runs", "--limit"], ["codelists", "--limit"]):
+        done = run_cli(*option, "9223372036854775808", "--db", str(tmp_path / "audit.duckdb"))
+        no_traceback(done)
+        assert done.returncode == 2, done.stderr
+
+
+def test_a_reject_without_a_column_is_named_as_the_record_in_the_threshold_message(tmp_path):
+    """A record the reader left out (a quote opened and never closed) has no column: the message's
+    top reasons read "None: a quote opened on this line is never closed"."""
+    export = tmp_path / "export"
+    export.mkdir()
+    for name in ("patients.csv", "prescriptions.csv", "diagnoses.csv"):
+        (export / name).write_bytes((SAMPLE_EXPORT / name).read_bytes())
+    lines = (SAMPLE_EXPORT / "labs.csv").read_text(encoding="utf-8").splitlines()
+    (export / "labs.csv").write_text(
+        "\n".join([*lines[:8], 'P0001,2026-11-02,"2823-3']) + "\n", encoding="utf-8"
+    )
+    done = run_cli(*nightly_args(tmp_path, export))
+    no_traceback(done)
+    assert done.returncode == 3, done.stderr
+    assert "None:" not in done.stderr and "the record:" in done.stderr, done.stderr
