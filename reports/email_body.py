@@ -52,7 +52,7 @@ class EmailSummary:
     tool_version: str
     checks: tuple[EmailCheckRow, ...]
     warnings: tuple[str, ...]
-    rejected_total: int
+    rejected_total: str  # published as every other count ("1–7" under the small-number rule)
     report_location: str
     small_count_threshold: int
     headline: str = ""  # "12 patients need action tonight, 3 new, 2 high priority"
@@ -210,6 +210,32 @@ def report_href(location: str) -> str:
     return windows.as_uri() if windows.is_absolute() else ""
 
 
+WITHHELD_HEADLINE = (
+    "Tonight's counts of patients needing action are in the full report: a check's count below is "
+    "withheld (—), and tonight's totals beside it could tell it."
+)
+
+
+def withheld(sections: Sequence[CheckSection], rows: Sequence[EmailCheckRow], threshold: int) -> bool:
+    """Whether the headline's counts (patients needing action, new, high priority: across every
+    check) must go unsaid: a row hides its flagged count ("—", row_counts) and the other checks
+    flag too few patients to blur it. The headline counts the patients of every check, so it is at
+    least the hidden count and at most that plus the others' flags: with one check audited, or the
+    others flagging at most twice the threshold between them, the headline (rounded) beside the
+    row's population would pin down the small rest the row hid, and its high-priority band the one
+    the row hid too. With more, the others' flags cover it (the sample clinic's email keeps its
+    headline)."""
+    if not threshold:
+        return False
+    hidden = {r.title for r in rows if r.flagged == "—"}
+    flagged = {c.summary.title: c.summary.flagged for c in sections}
+    for title in hidden:
+        others = sum(n for t, n in flagged.items() if t != title)
+        if others <= 2 * banded(threshold):
+            return True
+    return False
+
+
 def subject_counts(ctx: ReportContext, threshold: int) -> str:
     """The headline's numbers for the subject line: 'N need action, N new, N high priority'."""
     if ctx.action is None:
@@ -228,11 +254,18 @@ def email_summary(
     h = ctx.header
     # as the run recorded them (volume, as-of, coverage, freshness guards), counts under the rule
     warnings = tuple(email_warning(w, threshold) for w in ctx.warnings)
+    rows = by_high_priority(
+        [email_row(c, threshold, ctx.action.counts if ctx.action else None) for c in ctx.checks]
+    )
+    # "No patient needs action tonight" tells nothing a row hid (its flags are all excepted)
+    counted = ctx.action is not None and (
+        not ctx.action.headline.patients or not withheld(ctx.checks, rows, threshold)
+    )
     return EmailSummary(
         subject=f"{h.clinic_name}: "
         + (
             f"{subject_counts(ctx, threshold)} (audit as of {h.as_of.isoformat()})"
-            if ctx.action
+            if counted
             else f"clinical audit as of {h.as_of.isoformat()}"
         ),
         clinic_name=h.clinic_name,
@@ -240,16 +273,14 @@ def email_summary(
         run_id=h.run_id,
         generated_at=h.generated_at.strftime("%Y-%m-%d %H:%M"),
         tool_version=h.tool_version,
-        checks=tuple(
-            by_high_priority(
-                [email_row(c, threshold, ctx.action.counts if ctx.action else None) for c in ctx.checks]
-            )
-        ),
+        checks=tuple(rows),
         warnings=warnings,
-        rejected_total=sum(f.rows_rejected for f in ctx.files),
+        rejected_total=published(sum(f.rows_rejected for f in ctx.files), threshold),
         report_location=report_location,
         small_count_threshold=banded(threshold),  # the note names the band in force
         headline=ctx.action.headline.sentence(partial(published, threshold=threshold)) + "."
+        if counted and ctx.action
+        else WITHHELD_HEADLINE
         if ctx.action
         else "",
         report_link=report_href(report_location) if linked else "",

@@ -140,14 +140,30 @@ def evidence_items(evidence: Sequence[tuple[str, Any]]) -> list[tuple[str, str]]
     return items + ([("no result", ", ".join(never))] if never else [])
 
 
+# Unicode's bidirectional controls (embeddings, overrides, isolates and marks): in a patient id or a
+# drug name they reorder what follows on screen ('P0\u202e123' reads "P0321", and turns the "new" tag
+# beside it), so the report and the worklist it mirrors would disagree on what the id looks like.
+BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def show_controls(value: Any) -> Any:
+    """Every value a template prints, its bidirectional controls shown as what they are ('⟨U+202E⟩')
+    rather than obeyed; the CSVs keep the text as exported."""
+    if isinstance(value, str) and not BIDI_CONTROLS.isdisjoint(value):
+        return value.translate({ord(c): f"\u27e8U+{ord(c):04X}\u27e9" for c in BIDI_CONTROLS})
+    return value
+
+
 def environment() -> Environment:
-    """The Jinja environment: templates from the package, autoescape on, undefined names fail."""
+    """The Jinja environment: templates from the package, autoescape on, undefined names fail, and
+    bidirectional controls in the data shown, not obeyed (show_controls)."""
     env = Environment(
         loader=PackageLoader("reports", "templates"),
         autoescape=True,
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=show_controls,
     )
     env.filters.update(pct=pct, show=show, label=label, days=days, sparkline=sparkline)
     env.filters.update(num=num, overdue=overdue, evidence_items=evidence_items)

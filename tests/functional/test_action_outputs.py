@@ -82,3 +82,41 @@ def test_external_email_keeps_small_numbers_suppressed_and_orders_checks_by_high
     assert summary_rows  # the plain text lists the checks
     order = [int(n) if n.isdigit() else 4 for n in summary_rows]
     assert order == sorted(order, reverse=True)
+
+
+def test_a_count_a_row_withholds_is_not_told_by_the_headline_or_the_subject(tmp_path):
+    """Review 2026-12-06: with one check audited (cramps_cirrhosis on the sample: 8 of 10 flagged),
+    its row withholds the flagged count (the not-flagged rest is 2), yet the subject and headline
+    said "10 need action, 10 new, 1–7 high priority": the flagged count rounded and the high band
+    the row had hidden. Both now leave the counts to the full report. The rejected rows, an exact
+    "3", are published as every other count ("1–7")."""
+    export = tmp_path / "export"
+    export.mkdir()
+    bad = {}
+    for row in read_csv_rows(SAMPLE_EXPORT.parent / "quarantine_expected.csv"):
+        bad.setdefault(row["file"], set()).add(int(row["line"]))
+    keep = {("labs.csv", 389), ("labs.csv", 432), ("diagnoses.csv", 134)}  # three rejected rows
+    for path in SAMPLE_EXPORT.glob("*.csv"):
+        lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+        dropped = bad.get(path.name, set())
+        kept = [t for n, t in enumerate(lines, 1) if n not in dropped or (path.name, n) in keep]
+        (export / path.name).write_text("".join(kept), encoding="utf-8")
+    args = [
+        "run",
+        "--exports",
+        str(export),
+        "--out",
+        str(tmp_path / "out"),
+        "--db",
+        str(tmp_path / "a.duckdb"),
+    ]
+    assert cli(*args, "--as-of", "2026-11-20", "--checks", "cramps_cirrhosis", "--email-dry-run") == 0
+    message = email.message_from_bytes(
+        (tmp_path / "out" / "email.eml").read_bytes(), policy=email.policy.default
+    )
+    text = message.get_body(("plain",)).get_content()
+    html = message.get_body(("html",)).get_content()
+    assert re.search(r"flagged — of 10 ", text), text  # the row withholds it, as before
+    assert "need action" not in message["Subject"] and "need action" not in text + html
+    assert "withheld" in text.splitlines()[0]
+    assert "Rows rejected from the export: 1–7" in text and "Rows rejected from the export: 1–7" in html

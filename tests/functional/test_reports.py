@@ -154,6 +154,26 @@ def test_formula_in_a_drug_name_is_neutralised(hostile_run):
     assert rows[0]["diuretics"] == "'" + HOSTILE_DRUG
 
 
+def test_a_bidirectional_override_in_the_data_is_shown_not_obeyed(tmp_path):
+    """Review 2026-12-06: a patient id 'P0\u202e123' (right-to-left override) read "P0321" in the
+    report's call list and worklist, and turned the "new" tag beside it; a drug name with one turned
+    the rest of its reason. The report shows each control as what it is; the CSV keeps the id."""
+    pid, drug = "P0\u202e123", "Furosemide\u202e 40mg tablets"
+    run_pipeline(
+        tmp_path,
+        date(2026, 11, 20),
+        patients=[{"patient_id": pid, "birth_date": "1950-01-01", "sex": "F"}],
+        prescriptions=[
+            {"patient_id": pid, "drug_name": drug, "atc_code": "C03CA01", "start_date": "2026-01-01"}
+        ],
+    )
+    html = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert "\u202e" not in html
+    assert "P0\u27e8U+202E\u27e9123" in html and "Furosemide\u27e8U+202E\u27e9 40mg" in html
+    rows = read_csv_rows(tmp_path / "out" / "worklist_diuretic_electrolyte_monitoring.csv")
+    assert [r["patient_id"] for r in rows] == [pid]
+
+
 def test_large_worklists_are_cut_with_a_pointer_to_the_csv(tmp_path):
     args = [
         "run",
