@@ -82,7 +82,14 @@ forms AS (
     SELECT c.product_id,
            bool_or(c.codelist = 'dose_forms_topical'
                    AND NOT regexp_matches(lower(c.drug_name), '(liquid[^a-z]*gels?|gel[^a-z]*cap)'))
-               OR bool_or(c.codelist = 'nsaids_topical') AS topical_form,
+               OR bool_or(c.codelist = 'nsaids_topical')
+               -- a spray of a strength in per cent ('Ibuprofen 5% spray', the generic of Ibuspray, a
+               -- cutaneous spray, ATC M02AA13) is for the skin; bare 'spray' is not listed, as a nasal
+               -- (ketorolac), sublingual (glyceryl trinitrate) or mouth spray is absorbed
+               OR bool_or(regexp_matches(lower(c.drug_name), '[0-9]\s*%.*(^|[^a-z])sprays?([^a-z]|$)')
+                          AND NOT regexp_matches(lower(c.drug_name),
+                                                 '(nasal|nose|sublingual|oromucosal|buccal|mouth|throat|oral|inhal)'))
+                   AS topical_form,
            bool_or(c.codelist = 'dose_forms_patch') AS patch,
            bool_or(c.codelist = 'systemic_through_skin') AS systemic,
            bool_or(c.codelist IN ('acts_locally', 'nsaids_systemic', 'nsaids_topical')
