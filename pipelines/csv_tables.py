@@ -17,6 +17,7 @@ import gzip
 import os
 import re
 import stat
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -161,6 +162,20 @@ def open_regular(path: Path) -> BinaryIO:
     except BaseException:
         os.close(fd)
         raise
+
+
+def refuse_unless_regular(paths: Iterable[Path]) -> None:
+    """Each file still a regular file, checked just before DuckDB's reader opens it: that open waits
+    on a named pipe for ever, and no signal stops it (a file swapped for one after the run's first
+    look, with no Python read of it before: a FHIR file, or a CSV after its scan). An InputError
+    (exit 3) naming it otherwise; a file gone is left to the reader's own error."""
+    for path in paths:
+        try:
+            mode = path.stat().st_mode
+        except FileNotFoundError:
+            continue
+        if not stat.S_ISREG(mode):
+            raise InputError(f"{path}: {NOT_REGULAR}")
 
 
 def open_bytes(path: Path) -> BinaryIO:

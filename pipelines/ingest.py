@@ -30,7 +30,7 @@ import pandera.errors
 
 from pipelines.contract import WITHDRAWING_SKIP_PREFIXES, TableContract
 from pipelines.csv_scan import Mended, layout, mend, scratch_folder
-from pipelines.csv_tables import MAX_RECORD_BYTES, open_regular
+from pipelines.csv_tables import MAX_RECORD_BYTES, open_regular, refuse_unless_regular
 from pipelines.db import out_of_resources, refresh_lab_concepts, scalar, sql_file
 from pipelines.errors import READ_ERRORS, InputError, file_fault
 from pipelines.rules import Rule, combined_check, keyed, schema_for
@@ -310,6 +310,7 @@ def ingest_file(
                 "%s: staged in %s", source.label, "memory" if staging == "temp" else "the database file"
             )
             reading = _reading(source, Path(scratch))
+            refuse_unless_regular(source.paths)  # DuckDB's reader would wait on a pipe for ever
             _stage(con, reading.source, staging)
             _line_map(con, spec.table, reading.mended, source.faults(con) if source.faults else [])
             result.sha256 = digest.result()

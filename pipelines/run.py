@@ -140,13 +140,15 @@ def execute_run(
         raise
     finally:
         try:
-            scratch.close()
             con.close()
             if fresh and not committed:  # the database the run created holds nothing: as before it
                 _remove_database(settings.db)
         finally:
-            if engine is not None:
-                engine.close()  # the staged copy of the data goes, whatever happened
+            try:
+                scratch.close()  # the working copies go, whatever happened
+            finally:
+                if engine is not None:
+                    engine.close()  # the staged copy of the data goes, whatever happened
     return outcome
 
 

@@ -31,8 +31,9 @@ Mapping (FHIR R4, hl7.org/fhir/R4 and the Bulk Data Access IG, hl7.org/fhir/uv/b
   A request runs from dispenseRequest.validityPeriod.start (else authoredOn) to its dosage's timing
   bounds (the latest step's boundsPeriod.end, or the start plus boundsDuration: steps of successive
   `sequence` numbers one after another; only when every step has bounds), else validityPeriod.end,
-  with its first dispense (initialFill.duration, else expectedSupplyDuration) and each repeat
-  allowed (numberOfRepeatsAllowed, of expectedSupplyDuration) as days supply (a Duration in any
+  with its first dispense (initialFill.duration, else expectedSupplyDuration) and, with no end
+  stated, each repeat allowed (numberOfRepeatsAllowed, of expectedSupplyDuration; ten years at
+  most) as days supply (a Duration in any
   unit of time, by its UCUM code, else its display unit, case-insensitive: 'd', 'Days', 'mo',
   'months'; a month is UCUM's 30.4375 days, a year 365.25; rounded to whole days, at least one;
   one out of range, however large, is judged by the rules as that row's fault); a statement over
@@ -81,7 +82,6 @@ an editor counts them).
 
 from __future__ import annotations
 
-import gzip
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -90,9 +90,10 @@ import duckdb
 
 from pipelines.contract import CONTRACT_BY_TABLE, WITHDRAWING_SKIP_PREFIXES
 from pipelines.csv_scan import BLANK_BYTES
-from pipelines.csv_tables import MAX_RECORD_BYTES, files_in, wide_text
+from pipelines.csv_tables import MAX_RECORD_BYTES, files_in, open_bytes, wide_text
 from pipelines.errors import READ_ERRORS, InputError, file_fault
 from pipelines.ingest import RawSource
+from pipelines.rules import MAX_DAYS_SUPPLY
 
 NAME = "fhir"
 SPECS = CONTRACT_BY_TABLE
@@ -187,10 +188,9 @@ def faults_of(files: dict[str, list[Path]]) -> Callable[[duckdb.DuckDBPyConnecti
 
 def _line_faults(path: Path, kind: str) -> list[tuple]:
     """Each non-blank line of the file that is not a `kind` resource, by its line number."""
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
     found = []
     try:
-        with opener(path, "rb") as handle:
+        with open_bytes(path) as handle:
             for number, raw in enumerate(handle, 1):
                 text = raw.strip()
                 fault = _fault(text, kind, number == 1) if text else None
@@ -528,19 +528,27 @@ def _duration_days(duration: str) -> str:
 
 
 # The days a request supplies: its first dispense (initialFill.duration, else expectedSupplyDuration,
-# the time one dispense lasts) and each repeat the prescriber allowed (numberOfRepeatsAllowed, "in
-# addition to the original dispense") of expectedSupplyDuration: an active order of 30 days with 5
-# repeats covers 180 days, as a repeat prescription does. A repeat count that is no whole number of at
-# least 0 is read as none (the first dispense alone); repeats of an unknown length add nothing.
-# A DOUBLE: 1e20 days fits no integer, and is the row's fault.
+# the time one dispense lasts) and, when the prescriber stated no end (timing bounds, validityPeriod
+# end: that end governs then), each repeat allowed (numberOfRepeatsAllowed, "in addition to the
+# original dispense") of expectedSupplyDuration: an active order of 30 days with 5 repeats covers 180
+# days, as a repeat prescription does. Repeats count up to ten years in all (MAX_DAYS_SUPPLY: a
+# template's 99 repeats of 90 days is an ongoing repeat, not a fault of the row). A repeat count that
+# is no whole number of at least 0 ('NaN', 'Infinity', -1, 2.5) is read as none (the first dispense
+# alone); repeats of an unknown length add nothing. A DOUBLE: 1e20 days fits no integer, and is the
+# row's fault.
 SUPPLY = "(j->'$.dispenseRequest.expectedSupplyDuration')"
 FIRST_FILL = "(j->'$.dispenseRequest.initialFill.duration')"
-REPEATS = """CASE WHEN try_cast(j->>'$.dispenseRequest.numberOfRepeatsAllowed' AS DOUBLE) >= 0
-                 AND try_cast(j->>'$.dispenseRequest.numberOfRepeatsAllowed' AS DOUBLE)
-                     = floor(try_cast(j->>'$.dispenseRequest.numberOfRepeatsAllowed' AS DOUBLE))
-            THEN try_cast(j->>'$.dispenseRequest.numberOfRepeatsAllowed' AS DOUBLE) ELSE 0 END"""
-SUPPLY_DAYS = f"""(coalesce({_duration_days(FIRST_FILL)}, {_duration_days(SUPPLY)})
-                + ({REPEATS}) * coalesce({_duration_days(SUPPLY)}, 0))"""
+REPEAT_COUNT = "try_cast(j->>'$.dispenseRequest.numberOfRepeatsAllowed' AS DOUBLE)"
+REPEATS = f"""CASE WHEN isfinite({REPEAT_COUNT}) AND {REPEAT_COUNT} >= 0
+                  AND {REPEAT_COUNT} = floor({REPEAT_COUNT})
+            THEN {REPEAT_COUNT} ELSE 0 END"""
+EACH_SUPPLY = _duration_days(SUPPLY)
+FIRST_SUPPLY = f"coalesce({_duration_days(FIRST_FILL)}, {EACH_SUPPLY})"
+SUPPLY_DAYS = f"""CASE WHEN ({{request_end}}) IS NOT NULL OR ({REPEATS}) = 0 OR {EACH_SUPPLY} IS NULL
+                      OR {FIRST_SUPPLY} IS NULL THEN {FIRST_SUPPLY}
+                 ELSE greatest({FIRST_SUPPLY},
+                               least({FIRST_SUPPLY} + ({REPEATS}) * {EACH_SUPPLY}, {MAX_DAYS_SUPPLY}))
+            END"""
 # As text for the rules: a whole number, or one too large for any integer as written ('1e+20', 'inf').
 SUPPLY_TEXT = "coalesce(try_cast(supply_days AS BIGINT)::VARCHAR, supply_days::VARCHAR)"
 
@@ -582,7 +590,8 @@ SELECT {_drug("MedicationRequest")},
             -- home medicines that way
             WHEN (j->>'$.intent') IN ('proposal', 'option') THEN 'intent ' || (j->>'$.intent') END
            AS _skip
-FROM (SELECT j, {STEPS} AS steps, {SUPPLY_DAYS} AS supply_days FROM {{MedicationRequest}})
+FROM (SELECT *, {SUPPLY_DAYS.format(request_end=REQUEST_END)} AS supply_days
+      FROM (SELECT j, {STEPS} AS steps FROM {{MedicationRequest}}))
 {MEDICATIONS}
 """  # noqa: S608 - constant fragments, values bound
 
@@ -690,10 +699,9 @@ def _ndjson_files(export_dir: Path) -> list[Path]:
 
 def _first_resource(path: Path) -> dict:
     """The file's first resource, or an error naming the file (and the line, blank lines counted)."""
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
     number, line = 0, b""
     try:
-        with opener(path, "rb") as handle:
+        with open_bytes(path) as handle:
             for number, line in enumerate(handle, 1):  # noqa: B007 - the first non-blank line is kept
                 if line.strip():
                     break
@@ -754,7 +762,7 @@ def _whole_gzip(path: Path) -> None:
     """Read a .gz to its end, or say it is damaged (exit 3): DuckDB's reader does not check the
     trailer's CRC, so a corrupted file would load whatever it decompresses to."""
     try:
-        with gzip.open(path, "rb") as handle:
+        with open_bytes(path) as handle:
             while handle.read(8 << 20):
                 pass
     except READ_ERRORS as error:

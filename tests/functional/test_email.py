@@ -88,6 +88,7 @@ def test_refused_connection_exits_4_with_a_clear_message(tmp_path, capsys):
     assert code == EXIT_EMAIL == 4
     said = capsys.readouterr()
     assert "could not connect to SMTP server 127.0.0.1" in said.err
+    assert "the summary email was not sent" in said.err and "its outputs are written" in said.err
     assert (tmp_path / "out" / "report.html").exists()  # the run itself succeeded: its outputs,
     assert (tmp_path / "a.analyst.duckdb").exists()  # the analysts' copy and its printed outcome
     assert "clinic-audit run " in said.out

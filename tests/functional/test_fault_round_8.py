@@ -511,7 +511,7 @@ def test_sigterm_while_the_run_loads_its_modules_is_a_failed_night_with_its_emai
 def test_a_count_past_any_integer_is_a_usage_error(tmp_path):
     """`runs --limit 9223372036854775808` (2**63) reached DuckDB and was an internal error (exit 1)."""
     assert run_cli(*nightly_args(tmp_path)).returncode == 0
-    for option in (["runs", "--limit"], ["codelists", "--limit"]):
+    for option in (["runs", "--limit"], ["codelists", "--limit"], ["prune", "--keep-runs"]):
         done = run_cli(*option, "9223372036854775808", "--db", str(tmp_path / "audit.duckdb"))
         no_traceback(done)
         assert done.returncode == 2, done.stderr

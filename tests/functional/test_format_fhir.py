@@ -630,7 +630,7 @@ def test_a_stopped_prescription_ends_when_it_was_stopped(tmp_path):
         "effectivePeriod": {"start": "2026-10-01", "end": "2027-01-01"},
     }  # fmt: skip
     resources = {
-        "Patient.ndjson": [patient(f"p{i}", "1950-01-01", "female") for i in range(1, 7)],
+        "Patient.ndjson": [patient(f"p{i}", "1950-01-01", "female") for i in range(1, 11)],
         "MedicationRequest.ndjson": [
             medreq("m1", "p1", FUROSEMIDE, authored, dispenseRequest=window) | stopped,
             medreq("m2", "p2", FUROSEMIDE, authored, dispenseRequest=supply) | stopped,
@@ -1249,7 +1249,8 @@ def test_a_requests_repeats_are_part_of_its_supply(tmp_path):
     expectedSupplyDuration (R4); initialFill.duration, when given, is the first one's. An active
     furosemide order of 30 days with 5 repeats, written in June, is still being taken on 20 November
     (180 days): read as its first 30 days, the patient was off it by August and never audited. A
-    repeat count that is no whole number of at least 0 counts as none."""
+    repeat count that is no whole number of at least 0 ('NaN', 'Infinity' too) counts as none; repeats
+    count to ten years at most; a stated end governs, the supply then the first dispense."""
     month = {
         "expectedSupplyDuration": {
             "value": 30,
@@ -1264,7 +1265,7 @@ def test_a_requests_repeats_are_part_of_its_supply(tmp_path):
         return month | {"numberOfRepeatsAllowed": n}
 
     resources = {
-        "Patient.ndjson": [patient(f"p{i}", "1950-01-01", "female") for i in range(1, 7)],
+        "Patient.ndjson": [patient(f"p{i}", "1950-01-01", "female") for i in range(1, 11)],
         "MedicationRequest.ndjson": [
             medreq("m1", "p1", FUROSEMIDE, "2026-06-01", dispenseRequest=repeats(5)),
             medreq("m2", "p2", FUROSEMIDE, "2026-06-01", dispenseRequest=month),
@@ -1274,16 +1275,26 @@ def test_a_requests_repeats_are_part_of_its_supply(tmp_path):
             medreq("m4", "p4", FUROSEMIDE, "2026-06-01", dispenseRequest=repeats(-1)),
             medreq("m5", "p5", FUROSEMIDE, "2026-06-01", dispenseRequest=repeats(2.5)),
             medreq("m6", "p6", FUROSEMIDE, "2026-06-01", dispenseRequest={"numberOfRepeatsAllowed": 5}),
+            medreq("m7", "p7", FUROSEMIDE, "2026-06-01", dispenseRequest=repeats("NaN")),
+            medreq("m8", "p8", FUROSEMIDE, "2026-06-01", dispenseRequest=repeats("Infinity")),
+            # a template's 99 repeats of 90 days: ten years at most, the longest supply read
+            medreq("m9", "p9", FUROSEMIDE, "2026-06-01",
+                   dispenseRequest={"expectedSupplyDuration": {"value": 90, "unit": "d"},
+                                    "numberOfRepeatsAllowed": 99}),
+            # an end stated (the dispensing window's): it governs, the supply is the first dispense
+            medreq("m10", "p10", FUROSEMIDE, "2026-06-01",
+                   dispenseRequest=repeats(12) | {"validityPeriod": {"start": "2026-06-01",
+                                                                     "end": "2027-05-31"}}),
         ],
         "Condition.ndjson": [coded("c1", "p1", [NUMB_LEG])],
     }  # fmt: skip
     run_small(tmp_path, resources)
-    got = rows(
-        tmp_path, "SELECT patient_id, days_supply, end_effective::VARCHAR FROM prescriptions ORDER BY 1"
-    )
-    assert got == [
+    got = rows(tmp_path, "SELECT patient_id, days_supply, end_effective::VARCHAR FROM prescriptions")
+    assert sorted(got, key=lambda r: int(r[0][1:])) == [
         ("p1", 180, "2026-11-28"), ("p2", 30, "2026-07-01"), ("p3", 63, "2026-12-03"),
         ("p4", 30, "2026-07-01"), ("p5", 30, "2026-07-01"), ("p6", None, None),
+        ("p7", 30, "2026-07-01"), ("p8", 30, "2026-07-01"), ("p9", 3650, "2036-05-29"),
+        ("p10", 30, "2027-05-31"),
     ]  # fmt: skip
     assert flagged(tmp_path / "audit.duckdb", "diuretic_electrolyte_monitoring") >= {"p1", "p3"}
     assert not flagged(tmp_path / "audit.duckdb", "diuretic_electrolyte_monitoring") & {"p2", "p4", "p5"}

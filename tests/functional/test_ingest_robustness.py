@@ -9,6 +9,7 @@ import time
 from datetime import datetime
 
 import duckdb
+import pytest
 
 import pipelines.ingest
 import pipelines.load
@@ -230,7 +231,7 @@ def test_a_working_copy_is_made_beside_the_database_and_a_killed_runs_is_removed
     shutil.copytree(SAMPLE_EXPORT, export)
     lines = (export / "labs.csv").read_text(encoding="utf-8").splitlines(keepends=True)
     (export / "labs.csv").write_text("".join([*lines[:50], "\n", "\n", *lines[50:]]), encoding="utf-8")
-    left = tmp_path / ".audit.duckdb.scratch-k1ll3d"
+    left = tmp_path / ".audit.duckdb.scratch-k1ll3d_x"
     left.mkdir()
     (left / "mended.csv").write_text("P0001,2026-11-02,2823-3,Potassium,4.2,mmol/L\n", encoding="utf-8")
     made = []
@@ -247,34 +248,51 @@ def test_a_working_copy_is_made_beside_the_database_and_a_killed_runs_is_removed
     assert not left.exists() and not list(tmp_path.glob(".audit.duckdb.scratch-*"))
 
 
+@pytest.mark.parametrize("when", ["before its file is opened", "after its scan, before DuckDB reads it"])
 def test_an_export_file_swapped_for_a_named_pipe_mid_run_is_bad_input_not_a_hang(
-    tmp_path, monkeypatch, capsys
+    tmp_path, monkeypatch, capsys, when
 ):
     """The first look at the export refuses a named pipe (exit 3); one put in a file's place after it
     (the exporter rewriting its output as a pipe, while the smaller files load) blocked the hash's
-    and the scan's opens for ever, the run holding the database lock through SIGTERM. The opens now
-    refuse what is no longer a regular file. (After 20 s a writer answers every open of the pipe, so a
-    regression fails here rather than hangs.)"""
+    and the scan's opens for ever, the run holding the database lock through SIGTERM; swapped after
+    the scan (or in a FHIR export, which has none), DuckDB's reader waited on it. The opens refuse
+    what is no longer a regular file, and so does a last look just before DuckDB reads it. (After
+    20 s a writer answers every open of the pipe, so a regression fails here rather than hangs.)"""
     export = tmp_path / "export"
     shutil.copytree(SAMPLE_EXPORT, export)
-    original = pipelines.load.ingest_file
+    fifo = export / "labs.csv"
 
-    def swap_then_ingest(con, source, *args):
-        if source.spec.table == "labs":
-            (export / "labs.csv").unlink()
-            os.mkfifo(export / "labs.csv")
-            threading.Thread(target=unblock, args=(export / "labs.csv",), daemon=True).start()
-        return original(con, source, *args)
+    def swap():
+        fifo.unlink()
+        os.mkfifo(fifo)
+        threading.Thread(target=unblock, daemon=True).start()
 
-    def unblock(fifo):  # every open of the pipe after 20 s finds a writer, which closes at once
+    def unblock():  # every open of the pipe after 20 s finds a writer, which closes at once
         time.sleep(20)
         while not done.is_set():
             with open(fifo, "wb"):
                 pass
 
     done = threading.Event()
+    if when == "before its file is opened":
+        ingest = pipelines.load.ingest_file
 
-    monkeypatch.setattr(pipelines.load, "ingest_file", swap_then_ingest)
+        def swap_then_ingest(con, source, *args):
+            if source.spec.table == "labs":
+                swap()
+            return ingest(con, source, *args)
+
+        monkeypatch.setattr(pipelines.load, "ingest_file", swap_then_ingest)
+    else:
+        reading = pipelines.ingest._reading
+
+        def read_then_swap(source, scratch):
+            found = reading(source, scratch)
+            if source.spec.table == "labs":
+                swap()
+            return found
+
+        monkeypatch.setattr(pipelines.ingest, "_reading", read_then_swap)
     started = time.monotonic()
     code = cli(*run_args(tmp_path, export))
     done.set()

@@ -2,7 +2,7 @@
 
 nsaid_kidney_disease: CKD stage 5 with transplant (SNOMED CT 714153000, "CKD 5T": KDIGO's T marks a
 transplant recipient, the stage is the graft's function) and dialysis coded as the procedure
-(265764009 renal dialysis, as Synthea and UK GP records write it; 302497006 haemodialysis;
+(265764009 renal dialysis, as UK GP records write it; 302497006 haemodialysis;
 71192002 peritoneal dialysis; 108241001 dialysis procedure) are stage 5: an NSAID with any of them,
 no eGFR in the export, is flagged high (KDIGO 2024, AGS Beers 2023: avoid NSAIDs). A kidney
 transplant with no stage (Z94.0) is not, as before. As of 2026-11-20.
@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import date
 
 from tests.helpers import table
-from tests.spec.harness import check_spec
+from tests.spec.harness import OUT, check_spec
 
 AS_OF = date(2026, 11, 20)
 
@@ -37,6 +37,35 @@ def test_stage_5_with_transplant_and_dialysis_procedures_are_stage_5(tmp_path):
         + "\n".join(f"{p} | {code} | {system} | 2024-03-01 |" for p, (code, system) in CODES.items())
     )
     expected = {p: "high" for p in CODES} | {"K06": None}
+    check_spec(
+        tmp_path,
+        "nsaid_kidney_disease",
+        AS_OF,
+        {"prescriptions": prescriptions, "diagnoses": diagnoses},
+        expected,
+    )
+
+
+def test_an_nsaid_spray_or_mousse_for_the_skin_is_topical(tmp_path):
+    """nsaid_kidney_disease, CKD stage 3 coded: 'Ibuprofen 5% spray' (the generic of Ibuspray, a
+    cutaneous spray solution, ATC M02AA13) and 'Ibuprofen 5% mousse' are for the skin, as the brands
+    Ibuleve and Ibumousse already were: topical NSAIDs are the advice in CKD (NICE CG182), not a
+    flag. Ketorolac as a nasal spray is absorbed (Sprix): still flagged, as a tablet is."""
+    drugs = {
+        "T1": "Ibuprofen 5% spray",
+        "T2": "Ibuprofen 5% mousse",
+        "T3": "Ketorolac tromethamine 15.75 mg/spray nasal spray",
+        "T4": "Ibuprofen 400mg tablets",
+    }
+    prescriptions = table(
+        "patient_id | drug_name | rxnorm_code | atc_code | start_date | end_date | days_supply\n"
+        + "\n".join(f"{p} | {d} | | | 2026-10-20 | | 56" for p, d in drugs.items())
+    )
+    diagnoses = table(
+        "patient_id | code | code_system | recorded_at | resolved_at\n"
+        + "\n".join(f"{p} | N18.31 | ICD-10-CM | 2024-03-01 |" for p in drugs)
+    )
+    expected = {"T1": OUT, "T2": OUT, "T3": "normal", "T4": "normal"}
     check_spec(
         tmp_path,
         "nsaid_kidney_disease",
