@@ -12,7 +12,7 @@ import openpyxl
 import pytest
 
 from tests.conftest import SAMPLE_EXPORT
-from tests.helpers import cli, read_csv_rows
+from tests.helpers import cli, read_csv_rows, run_args
 
 SUPPRESSED = re.compile(r"1–7")
 
@@ -101,16 +101,7 @@ def test_a_count_a_row_withholds_is_not_told_by_the_headline_or_the_subject(tmp_
         dropped = bad.get(path.name, set())
         kept = [t for n, t in enumerate(lines, 1) if n not in dropped or (path.name, n) in keep]
         (export / path.name).write_text("".join(kept), encoding="utf-8")
-    args = [
-        "run",
-        "--exports",
-        str(export),
-        "--out",
-        str(tmp_path / "out"),
-        "--db",
-        str(tmp_path / "a.duckdb"),
-    ]
-    assert cli(*args, "--as-of", "2026-11-20", "--checks", "cramps_cirrhosis", "--email-dry-run") == 0
+    assert cli(*run_args(tmp_path, export, "--checks", "cramps_cirrhosis", "--email-dry-run")) == 0
     message = email.message_from_bytes(
         (tmp_path / "out" / "email.eml").read_bytes(), policy=email.policy.default
     )

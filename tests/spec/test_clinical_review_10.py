@@ -27,23 +27,24 @@ CODES = {
 }
 
 
-def test_stage_5_with_transplant_and_dialysis_procedures_are_stage_5(tmp_path):
+def nsaid_spec(tmp_path, drugs: dict[str, str], codes: dict[str, tuple[str, str]], expected: dict) -> None:
+    """nsaid_kidney_disease as of AS_OF: each patient on their drug since 2026-10-20 (56 days), with
+    their (code, system) recorded 2024-03-01."""
     prescriptions = table(
         "patient_id | drug_name | rxnorm_code | atc_code | start_date | end_date | days_supply\n"
-        + "\n".join(f"{p} | Naproxen 500mg tablets | | | 2026-10-20 | | 56" for p in CODES)
+        + "\n".join(f"{p} | {d} | | | 2026-10-20 | | 56" for p, d in drugs.items())
     )
     diagnoses = table(
         "patient_id | code | code_system | recorded_at | resolved_at\n"
-        + "\n".join(f"{p} | {code} | {system} | 2024-03-01 |" for p, (code, system) in CODES.items())
+        + "\n".join(f"{p} | {code} | {system} | 2024-03-01 |" for p, (code, system) in codes.items())
     )
-    expected = {p: "high" for p in CODES} | {"K06": None}
-    check_spec(
-        tmp_path,
-        "nsaid_kidney_disease",
-        AS_OF,
-        {"prescriptions": prescriptions, "diagnoses": diagnoses},
-        expected,
-    )
+    tables = {"prescriptions": prescriptions, "diagnoses": diagnoses}
+    check_spec(tmp_path, "nsaid_kidney_disease", AS_OF, tables, expected)
+
+
+def test_stage_5_with_transplant_and_dialysis_procedures_are_stage_5(tmp_path):
+    drugs = dict.fromkeys(CODES, "Naproxen 500mg tablets")
+    nsaid_spec(tmp_path, drugs, CODES, {p: "high" for p in CODES} | {"K06": None})
 
 
 def test_an_nsaid_spray_or_mousse_for_the_skin_is_topical(tmp_path):
@@ -57,19 +58,5 @@ def test_an_nsaid_spray_or_mousse_for_the_skin_is_topical(tmp_path):
         "T3": "Ketorolac tromethamine 15.75 mg/spray nasal spray",
         "T4": "Ibuprofen 400mg tablets",
     }
-    prescriptions = table(
-        "patient_id | drug_name | rxnorm_code | atc_code | start_date | end_date | days_supply\n"
-        + "\n".join(f"{p} | {d} | | | 2026-10-20 | | 56" for p, d in drugs.items())
-    )
-    diagnoses = table(
-        "patient_id | code | code_system | recorded_at | resolved_at\n"
-        + "\n".join(f"{p} | N18.31 | ICD-10-CM | 2024-03-01 |" for p in drugs)
-    )
-    expected = {"T1": OUT, "T2": OUT, "T3": "normal", "T4": "normal"}
-    check_spec(
-        tmp_path,
-        "nsaid_kidney_disease",
-        AS_OF,
-        {"prescriptions": prescriptions, "diagnoses": diagnoses},
-        expected,
-    )
+    codes = dict.fromkeys(drugs, ("N18.31", "ICD-10-CM"))
+    nsaid_spec(tmp_path, drugs, codes, {"T1": OUT, "T2": OUT, "T3": "normal", "T4": "normal"})
