@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import errno
-import glob
 import logging
-import os
 import re
-import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import duckdb
@@ -225,26 +222,12 @@ def out_of_resources(error: BaseException) -> bool:
     return isinstance(error, duckdb.Error) and any(fragment in str(error) for fragment in _DISK_FULL)
 
 
-@contextmanager
-def scratch_beside(db: Path) -> Iterator[Path]:
-    """The run's folder for working copies of export files (a mended copy holds patient rows),
-    `.<db name>.scratch-<random>` beside the database file (a symlink's target: on its volume,
-    as its lock and write-ahead log), 0700, removed after the run. Beside the
-    database, not in the system temp folder: a killed run's copy stayed there for good (cron has
-    no private /tmp) and the next run never looked. One a killed run left here goes before the new
-    one is made (the run holds the database lock, so no other run is using it)."""
-    from reports.files import remove_leftovers
+def scratch_beside(db: Path) -> AbstractContextManager[Path]:
+    """The run's folder for working copies of export files (a mended copy holds patient rows):
+    `.<db name>.scratch-<random>` beside the database file (reports.files.private_folder_beside)."""
+    from reports.files import private_folder_beside
 
-    real = Path(os.path.realpath(db))  # beside the file itself, as its lock and log: on its volume
-    prefix = f".{real.name}.scratch-"
-    mine = re.compile(re.escape(prefix) + r"[a-z0-9_]{8}")  # mkdtemp's names, not another file's
-    left = (p for p in real.parent.glob(glob.escape(prefix) + "*") if mine.fullmatch(p.name))
-    remove_leftovers(left, "a killed run's scratch folder")
-    folder = Path(tempfile.mkdtemp(dir=real.parent, prefix=prefix))
-    try:
-        yield folder
-    finally:
-        remove_leftovers([folder], "the run's scratch folder")
+    return private_folder_beside(db, "scratch", "scratch folder")
 
 
 def analyst_copy_path(db: Path) -> Path:

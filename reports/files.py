@@ -91,8 +91,32 @@ def open_append_private(path: Path) -> IO[str]:
 def temp_leftovers(folder: Path, name: str) -> list[Path]:
     """The temporary files open_private made for `folder/name` (`.<name>.<random>.tmp`): files a
     killed process left, when no write of that file is under way (the caller holds the lock)."""
-    exact = re.compile(re.escape(f".{name}.") + TEMP_RANDOM + re.escape(".tmp"))
-    return [path for path in folder.glob(glob.escape(f".{name}.") + "*.tmp") if exact.fullmatch(path.name)]
+    return _made_by_tempfile(folder, f".{name}.", ".tmp")
+
+
+def _made_by_tempfile(folder: Path, prefix: str, suffix: str = "") -> list[Path]:
+    """What tempfile made in `folder` with this prefix and suffix: its exact names only, never
+    another file that merely starts alike (a user's `.audit.duckdb.scratch-notes`)."""
+    exact = re.compile(re.escape(prefix) + TEMP_RANDOM + re.escape(suffix))
+    return [path for path in folder.glob(glob.escape(prefix) + "*" + suffix) if exact.fullmatch(path.name)]
+
+
+@contextmanager
+def private_folder_beside(db: Path, kind: str, what: str) -> Iterator[Path]:
+    """A run's owner-only folder (0700) `.<db name>.<kind>-<random>` beside the database file itself
+    (a symlink's target: on its volume, as its lock and write-ahead log), removed after the run.
+    For working copies that hold patient rows (a mended export, Parquet staged for Spark): beside
+    the database, not in the system temp folder, where a killed run's copy stayed for good (cron
+    has no private /tmp). One a killed run left goes first: the caller holds the database lock, so
+    no other run is using it. `what` names the folder in a warning that it cannot be removed."""
+    real = Path(os.path.realpath(db))
+    prefix = f".{real.name}.{kind}-"
+    remove_leftovers(_made_by_tempfile(real.parent, prefix), f"a killed run's {what}")
+    folder = Path(tempfile.mkdtemp(dir=real.parent, prefix=prefix))
+    try:
+        yield folder
+    finally:
+        remove_leftovers([folder], f"the run's {what}")
 
 
 def remove_leftovers(paths: Iterable[Path], what: str) -> None:

@@ -21,13 +21,11 @@ deaths that end exposures through the DataFrame API.
 
 from __future__ import annotations
 
-import glob
 import logging
 import re
 import subprocess
-import tempfile
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -44,7 +42,7 @@ from checks import translate
 from checks.framework import CheckDefinition
 from pipelines.errors import EngineError, ResourceError
 from pipelines.settings import ConfigError
-from reports.files import remove_leftovers
+from reports.files import private_folder_beside
 
 log = logging.getLogger(__name__)
 
@@ -296,15 +294,15 @@ class SparkEngine:
     spark: Any
     beside: Path | None = None
     _folder: Path | None = field(default=None, init=False)
+    _staging: ExitStack = field(default_factory=ExitStack, init=False)
 
     def publish(self, con: duckdb.DuckDBPyConnection) -> None:
         """Copy the validated data (as DuckDB's checks read it, after checks.evaluate.prepare) and
         the run's codelist from DuckDB into Spark temp views. (The patients' state, a table of
         _sources.sql, is published by `prepare` with that file's other tables.)"""
         if self.beside is not None:
-            prefix = f".{self.beside.name}.spark-"
-            self._remove_staging(self.beside.parent.glob(glob.escape(prefix) + "*"))  # what a killed run left
-            self._folder = Path(tempfile.mkdtemp(dir=self.beside.parent, prefix=prefix))  # 0700, new
+            staging = private_folder_beside(self.beside, "spark", "staged copy for Spark")
+            self._folder = self._staging.enter_context(staging)
         for name, source in DATA_TABLES.items():
             self._publish(con, name, source)
 
@@ -324,14 +322,8 @@ class SparkEngine:
 
     def close(self) -> None:
         """Remove the staged Parquet files (patient data) once the run is done with them."""
-        if self._folder is not None:
-            self._remove_staging([self._folder])
-            self._folder = None
-
-    @staticmethod
-    def _remove_staging(folders: Any) -> None:
-        """Remove staging folders (never following a symlink); a failure is a warning."""
-        remove_leftovers((f for f in folders if f.is_dir()), "the staged copy for Spark")
+        self._staging.close()
+        self._folder = None
 
     def prepare(self, con: duckdb.DuckDBPyConnection, per_patient_as_of: date | None = None) -> None:
         """Publish the data, then build the concept views in Spark from the one DuckDB source.

@@ -24,7 +24,7 @@ def test_a_database_folder_with_glob_characters_runs_on_spark(
     tmp_path: Path, spark_session, folder: str
 ) -> None:
     (tmp_path / "colon:sibling").mkdir()  # a folder a glob of tmp_path would list and fail on
-    left = tmp_path / folder / ".audit [1].duckdb.spark-killed"  # what a killed run left behind
+    left = tmp_path / folder / ".audit [1].duckdb.spark-k1ll3d_x"  # what a killed run left behind
     left.mkdir(parents=True)
     settings = Settings(
         exports=SAMPLE_EXPORT,

@@ -62,7 +62,7 @@ def _record(db: Path) -> dict[str, list[tuple]]:
 
 
 def test_sample_clinic_gives_identical_findings_on_both_engines(tmp_path: Path, spark_session) -> None:
-    left = tmp_path / "spark" / ".audit.duckdb.spark-killed"  # what a killed run left behind
+    left = tmp_path / "spark" / ".audit.duckdb.spark-k1ll3d_x"  # what a killed run left behind
     left.mkdir(parents=True)
     (left / "labs.parquet").write_bytes(b"patient data")
     spark_db = _run(tmp_path, "spark")

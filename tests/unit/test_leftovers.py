@@ -11,7 +11,7 @@ import duckdb
 
 from pipelines.db import analyst_copy_path, publish_analyst_copy
 from pipelines.outputs import staged
-from reports.files import remove_leftovers, temp_leftovers
+from reports.files import private_folder_beside, remove_leftovers, temp_leftovers
 
 
 def killed_write(folder: Path, name: str) -> Path:
@@ -74,3 +74,26 @@ def test_a_report_half_written_by_a_killed_run_goes_with_the_next_outputs(tmp_pa
     with staged(out) as staging:
         (staging / "report.html").write_text("new", encoding="utf-8")
     assert not half.exists() and (out / ".notes.txt.abcd1234.tmp").exists()
+
+
+def test_a_runs_folder_beside_the_database_replaces_a_killed_runs_and_only_that(tmp_path):
+    """One helper serves the mended copies (`scratch`) and Spark's staged Parquet (`spark`): beside
+    the database file a symlink names, owner-only, gone after the run; a killed run's folder of
+    that kind (tempfile's exact name) goes first, and nothing else that merely starts alike."""
+    data = tmp_path / "data"
+    data.mkdir()
+    db = data / "audit.duckdb"
+    db.write_bytes(b"")
+    link = tmp_path / "audit.duckdb"
+    link.symlink_to(db)
+    killed = Path(tempfile.mkdtemp(dir=data, prefix=".audit.duckdb.spark-"))
+    (killed / "labs.parquet").write_bytes(b"patient rows")
+    kept = [data / ".audit.duckdb.spark-notes", data / ".audit.duckdb.scratch-k1ll3d_x"]
+    for folder in kept:
+        folder.mkdir()
+    with private_folder_beside(link, "spark", "staged copy") as folder:
+        assert folder.parent == data and folder.name.startswith(".audit.duckdb.spark-")
+        assert os.stat(folder).st_mode & 0o777 == 0o700
+        assert not killed.exists() and all(k.exists() for k in kept)
+        (folder / "labs.parquet").write_bytes(b"patient rows")
+    assert not folder.exists() and all(k.exists() for k in kept) and link.is_symlink()
