@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import errno
+import functools
 import logging
-import re
 import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -274,13 +274,7 @@ def _stored_schema_version(con: duckdb.DuckDBPyConnection, path: Path) -> int | 
     Read before anything is changed: a newer version is refused, an older one migrated, and a
     DuckDB database of another program (tables, but no schema_version of ours) is refused and left
     as it is (schema_version is the first table clinic-audit creates)."""
-    names = {
-        name
-        for (name,) in con.execute(
-            "SELECT table_name FROM duckdb_tables() WHERE NOT temporary "
-            "UNION SELECT view_name FROM duckdb_views() WHERE NOT internal AND NOT temporary"
-        ).fetchall()
-    }
+    names = _names(con)
     if "schema_version" not in names:
         if names:
             raise StorageError(_not_ours(path))
@@ -308,11 +302,27 @@ def _ours(con: duckdb.DuckDBPyConnection, names: set[str]) -> bool:
     return "runs" in names or names <= _schema_names()
 
 
-def _schema_names() -> set[str]:
-    """The tables and views schema.sql, views.sql and the migrations may create."""
-    text = " ".join(sql_file(name) for name in ("schema.sql", "views.sql"))
-    made = r"CREATE\s+(?:OR\s+REPLACE\s+)?(?:TABLE|VIEW)\s+(?:IF\s+NOT\s+EXISTS\s+)?(\w+)"
-    return {name.lower() for name in re.findall(made, text, flags=re.IGNORECASE)}
+def _names(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """The database's own tables and views (lower case, as DuckDB matches names)."""
+    return {
+        name.lower()
+        for (name,) in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE NOT temporary "
+            "UNION SELECT view_name FROM duckdb_views() WHERE NOT internal AND NOT temporary"
+        ).fetchall()
+    }
+
+
+@functools.cache
+def _schema_names() -> frozenset[str]:
+    """The tables and views a new database gets, as DuckDB's catalogue lists them after the same
+    steps (schema.sql, the reference tables, views.sql) in memory: no pattern over the SQL's text
+    to fall out of step with it."""
+    with duckdb.connect(":memory:") as con:
+        _apply_schema(con)
+        _load_reference(con)
+        con.execute(sql_file("views.sql"))
+        return frozenset(_names(con))
 
 
 def _not_ours(path: Path) -> str:
