@@ -19,7 +19,6 @@ import codecs
 import re
 import tempfile
 from collections.abc import Iterator
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -31,15 +30,13 @@ from pipelines.csv_tables import MAX_RECORD_BYTES, open_bytes
 from pipelines.errors import InputError
 
 CHUNK = 8 << 20
-# Where a run's working copies of export files go (a mended copy: patient rows): the folder beside
-# the database a run makes for them (pipelines.db.scratch_beside), which the next run removes if a
-# kill left it; outside a run, the system's temp folder.
-SCRATCH: ContextVar[Path | None] = ContextVar("scratch", default=None)
 
 
-def scratch_folder() -> tempfile.TemporaryDirectory:
-    """A private folder (0700) for one file's working copy, in the run's scratch folder."""
-    return tempfile.TemporaryDirectory(dir=SCRATCH.get())
+def scratch_folder(scratch: Path | None) -> tempfile.TemporaryDirectory:
+    """A private folder (0700) for one file's working copy (a mended copy: patient rows), in
+    `scratch`: a run's folder beside the database (pipelines.db.scratch_beside), which the next run
+    removes if a kill left it; None (outside a run: a benchmark, a test) the system's temp folder."""
+    return tempfile.TemporaryDirectory(dir=scratch)
 
 
 # A quoted field still open after this many lines is taken as an unterminated quote: its first line
@@ -149,14 +146,14 @@ def _blank_line(data: np.ndarray, breaks: np.ndarray, open_blank: bool) -> tuple
     return bool(blank.any()), bool(text[-1] == ends[-1])
 
 
-def count_records(path: Path, delimiter: str) -> int:
+def count_records(path: Path, delimiter: str, scratch: Path | None = None) -> int:
     """The file's data records, as a run reading it at `delimiter` would read them (mended when it
-    must be, left-out records counted); one pass over a clean file."""
+    must be, in `scratch` (scratch_folder), left-out records counted); one pass over a clean file."""
     found = layout(path, delimiter)
     if found.clean:
         return found.records
-    with scratch_folder() as scratch:
-        mended = mend(path, Path(scratch) / "mended.csv", delimiter)
+    with scratch_folder(scratch) as folder:
+        mended = mend(path, Path(folder) / "mended.csv", delimiter)
     return mended.records + len(mended.rejects)
 
 

@@ -55,23 +55,24 @@ def count_rows(path: Path) -> int:
     return max(lines - 1, 0)
 
 
-def _counted(con: duckdb.DuckDBPyConnection, source: RawSource) -> int:
+def _counted(con: duckdb.DuckDBPyConnection, source: RawSource, scratch: Path | None) -> int:
     """The file's rows for the volume guard; a file that cannot be read (a damaged or truncated
     .gz, a vanished file) is bad input (exit 3) named by file, as the load would say."""
     try:
-        return count_rows(source.paths[0]) if source.lines else _count_source(con, source)
+        return count_rows(source.paths[0]) if source.lines else _count_source(con, source, scratch)
     except READ_ERRORS as error:
         if out_of_resources(error):
             raise
         raise InputError(f"{source.label}: cannot be read ({file_fault(error)})") from None
 
 
-def _count_source(con: duckdb.DuckDBPyConnection, source: RawSource) -> int:
+def _count_source(con: duckdb.DuckDBPyConnection, source: RawSource, scratch: Path | None) -> int:
     """Rows a profile's source yields (it may join or decompress files, so lines cannot be counted):
     a source yielding one row per record of its CSV (`csv_param`) counts that file's records
-    (csv_scan, as the load will read them); a file DuckDB cannot read is bad input (exit 3)."""
+    (csv_scan, as the load will read them, a mended copy in `scratch`); a file DuckDB cannot read is
+    bad input (exit 3)."""
     if source.csv_param:
-        return count_records(Path(str(source.params[source.csv_param])), source.delimiter)
+        return count_records(Path(str(source.params[source.csv_param])), source.delimiter, scratch)
     try:
         return con.execute(f"SELECT count(*) FROM ({source.select})", dict(source.params)).fetchall()[0][0]  # noqa: S608
     except (duckdb.IOException, duckdb.InvalidInputException, duckdb.ConversionException) as error:
@@ -103,8 +104,11 @@ class VolumeVerdict:
         )
 
 
-def volume_guard(con: duckdb.DuckDBPyConnection, files: list[RawSource], ratio: float) -> list[VolumeVerdict]:
-    """Each export file's size against the rows the previous run read for its table.
+def volume_guard(
+    con: duckdb.DuckDBPyConnection, files: list[RawSource], ratio: float, scratch: Path | None = None
+) -> list[VolumeVerdict]:
+    """Each export file's size against the rows the previous run read for its table (a file that must
+    be mended to be counted is mended in `scratch`, the run's folder: csv_scan.scratch_folder).
 
     Runs before the writing transaction, so `volume_guard_strict` can stop a run with nothing changed.
     """
@@ -122,7 +126,7 @@ def volume_guard(con: duckdb.DuckDBPyConnection, files: list[RawSource], ratio: 
         before = previous.get(source.spec.table)
         rows = None
         if before is not None:
-            rows = _counted(con, source)
+            rows = _counted(con, source, scratch)
         verdicts.append(VolumeVerdict(source.spec.table, source.label, rows, before, ratio))
     for verdict in verdicts:
         if verdict.shrunk:

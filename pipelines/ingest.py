@@ -284,6 +284,7 @@ def ingest_file(
     budget: StagingBudget | None = None,
     hasher: ThreadPoolExecutor | None = None,
     restate: bool = True,
+    scratch: Path | None = None,
 ) -> FileResult:
     """Stage (in memory, or where `budget` says), validate, quarantine and load one source; returns
     its counts. A file skipped as unchanged takes nothing from the budget. `restate` (a scheduled
@@ -299,7 +300,7 @@ def ingest_file(
     before = file_state(source)
     result = FileResult(spec.table, source.label, "", sum(size for size, _ in before))
     try:
-        with _own_or(hasher) as pool, scratch_folder() as scratch:
+        with _own_or(hasher) as pool, scratch_folder(scratch) as working:
             digest = pool.submit(sha256_of, *source.paths)
             if _size_seen_before(con, result):
                 result.sha256 = digest.result()
@@ -309,7 +310,7 @@ def ingest_file(
             log.debug(
                 "%s: staged in %s", source.label, "memory" if staging == "temp" else "the database file"
             )
-            reading = _reading(source, Path(scratch))
+            reading = _reading(source, Path(working))
             refuse_unless_regular(source.paths)  # DuckDB's reader would wait on a pipe for ever
             _stage(con, reading.source, staging)
             _line_map(con, spec.table, reading.mended, source.faults(con) if source.faults else [])

@@ -7,6 +7,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from datetime import date
+from pathlib import Path
 
 import duckdb
 
@@ -24,6 +25,7 @@ def load_exports(
     run_day: date,
     progress: Callable[[str], None],
     restate: bool = True,
+    scratch: Path | None = None,
 ) -> Iterator[FileResult]:
     """Load every export file, yielding each file's result as it is done.
 
@@ -37,7 +39,7 @@ def load_exports(
             progress(Step(f"loading {source.label}", sum(size for size, _ in file_state(source)), con))
             log.debug("loading %s", source.label)
             started = time.perf_counter()
-            result = ingest_file(con, source, run_id, run_day, budget, hasher, restate)
+            result = ingest_file(con, source, run_id, run_day, budget, hasher, restate, scratch)
             _log_file(result, time.perf_counter() - started)
             yield result
 

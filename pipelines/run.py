@@ -23,7 +23,6 @@ from checks.evaluate import run_checks, select_checks
 from checks.framework import CheckConfigError, CheckDefinition
 from checks.measures import compute_measures
 from pipelines.codelists import codelist_files, paths_of
-from pipelines.csv_scan import SCRATCH
 from pipelines.db import connect, load_lab_codelists, refresh_lab_concepts, scratch_beside, transaction
 from pipelines.due_soon import record_due_soon
 from pipelines.errors import InputError
@@ -95,17 +94,16 @@ def execute_run(
     con = connect(settings.db, settings.memory_limit, settings.threads)
     scratch = ExitStack()
     try:
-        working_copies = SCRATCH.set(scratch.enter_context(scratch_beside(settings.db)))
-        scratch.callback(SCRATCH.reset, working_copies)
+        working = scratch.enter_context(scratch_beside(settings.db))  # mended copies of export files
         load_lab_codelists(con, paths_of(outcome.codelists, "lab_tests"))
         if not kind.ad_hoc:
             _in_date_order(con, settings, outcome.as_of)
-        _volume_guard(con, settings, outcome, files)  # sets the run's first warnings
+        _volume_guard(con, settings, outcome, files, working)  # sets the run's first warnings
         if not kind.ad_hoc:
             outcome.warnings += unfinished_night(con)
         mark_stale(settings.out, in_progress_notice(settings.out, outcome.run_id, f"{now:%Y-%m-%d %H:%M}"))
         with transaction(con):
-            _load(con, settings, outcome, files, progress)
+            _load(con, settings, outcome, files, progress, working)
             _guard_dates(con, settings, outcome)
             if kind.judge_freshness:
                 _guard_freshness(con, settings, outcome)
@@ -216,11 +214,15 @@ def checks_for(settings: Settings, as_of: date) -> tuple[CheckDefinition, ...]:
 
 
 def _volume_guard(
-    con: duckdb.DuckDBPyConnection, settings: Settings, outcome: RunOutcome, files: list[RawSource]
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    outcome: RunOutcome,
+    files: list[RawSource],
+    scratch: Path,
 ) -> None:
     """Before the transaction: with `volume_guard_strict`, a much smaller export stops the run with
     nothing changed; otherwise the verdicts are recorded and warned about."""
-    outcome.volume = volume_guard(con, files, settings.volume_guard_ratio)
+    outcome.volume = volume_guard(con, files, settings.volume_guard_ratio, scratch)
     outcome.warnings = [verdict.warning for verdict in outcome.volume if verdict.shrunk]
     if outcome.warnings and settings.volume_guard_strict:
         raise InputError("volume guard (strict): " + " ".join(outcome.warnings) + " Nothing was loaded.")
@@ -233,11 +235,15 @@ def _load(
     outcome: RunOutcome,
     files: list[RawSource],
     progress: Callable[[str], None],
+    scratch: Path,
 ) -> None:
-    """Every export file loaded; a file over the reject threshold stops the run (rolled back)."""
+    """Every export file loaded (mended copies in `scratch`); a file over the reject threshold stops
+    the run (rolled back)."""
     # an ad-hoc run's export is no statement of the latest facts (pipelines/ingest.py _restate)
     scheduled = outcome.kind != "ad hoc"
-    for result in load_exports(con, files, outcome.run_id, outcome.started_at.date(), progress, scheduled):
+    for result in load_exports(
+        con, files, outcome.run_id, outcome.started_at.date(), progress, scheduled, scratch
+    ):
         outcome.files = in_export_order(files, [*outcome.files, result])
         reject_threshold_guard(result, settings.reject_threshold)
     refresh_lab_concepts(con)  # labs loaded by earlier runs follow today's codelists
