@@ -528,14 +528,14 @@ def _duration_days(duration: str) -> str:
 
 
 # The days a request supplies: its first dispense (initialFill.duration, else expectedSupplyDuration,
-# the time one dispense lasts) and, when the prescriber stated no end (timing bounds, validityPeriod
-# end: that end governs then), each repeat allowed (numberOfRepeatsAllowed, "in addition to the
-# original dispense") of expectedSupplyDuration: an active order of 30 days with 5 repeats covers 180
-# days, as a repeat prescription does. Repeats count up to ten years in all (MAX_DAYS_SUPPLY: a
-# template's 99 repeats of 90 days is an ongoing repeat, not a fault of the row). A repeat count that
-# is no whole number of at least 0 ('NaN', 'Infinity', -1, 2.5) is read as none (the first dispense
-# alone); repeats of an unknown length add nothing. A DOUBLE: 1e20 days fits no integer, and is the
-# row's fault.
+# the time one dispense lasts) and, when the prescriber stated no end (request_end, REQUEST_END below:
+# that end governs then), each repeat allowed (numberOfRepeatsAllowed, "in addition to the original
+# dispense") of expectedSupplyDuration: an active order of 30 days with 5 repeats covers 180 days, as a
+# repeat prescription does. Repeats count up to ten years in all (MAX_DAYS_SUPPLY: a template's 99
+# repeats of 90 days is an ongoing repeat, not a fault of the row). A repeat count that is no whole
+# number of at least 0 ('NaN', 'Infinity', -1, 2.5) is read as none (the first dispense alone);
+# repeats of an unknown length add nothing. A DOUBLE: 1e20 days fits no integer, and is the row's
+# fault.
 SUPPLY = "(j->'$.dispenseRequest.expectedSupplyDuration')"
 FIRST_FILL = "(j->'$.dispenseRequest.initialFill.duration')"
 REPEAT_COUNT = "try_cast(j->>'$.dispenseRequest.numberOfRepeatsAllowed' AS DOUBLE)"
@@ -544,7 +544,7 @@ REPEATS = f"""CASE WHEN isfinite({REPEAT_COUNT}) AND {REPEAT_COUNT} >= 0
             THEN {REPEAT_COUNT} ELSE 0 END"""
 EACH_SUPPLY = _duration_days(SUPPLY)
 FIRST_SUPPLY = f"coalesce({_duration_days(FIRST_FILL)}, {EACH_SUPPLY})"
-SUPPLY_DAYS = f"""CASE WHEN ({{request_end}}) IS NOT NULL OR ({REPEATS}) = 0 OR {EACH_SUPPLY} IS NULL
+SUPPLY_DAYS = f"""CASE WHEN request_end IS NOT NULL OR ({REPEATS}) = 0 OR {EACH_SUPPLY} IS NULL
                       OR {FIRST_SUPPLY} IS NULL THEN {FIRST_SUPPLY}
                  ELSE greatest({FIRST_SUPPLY},
                                least({FIRST_SUPPLY} + ({REPEATS}) * {EACH_SUPPLY}, {MAX_DAYS_SUPPLY}))
@@ -575,7 +575,7 @@ REQUEST_END = f"coalesce({BOUNDS_END}, j->>'$.dispenseRequest.validityPeriod.end
 REQUESTS = f"""
 SELECT {_drug("MedicationRequest")},
        {REQUEST_START} AS start_date,
-       {_end(REQUEST_START, f"({REQUEST_END})", "supply_days")} AS end_date,
+       {_end(REQUEST_START, "request_end", "supply_days")} AS end_date,
        {SUPPLY_TEXT} AS days_supply,
        -- said by the status: 'stopped' (its end is the stop, no refill gap follows); an active or
        -- completed request was not stopped, whatever its dates (its end may be the dispensing
@@ -590,8 +590,9 @@ SELECT {_drug("MedicationRequest")},
             -- home medicines that way
             WHEN (j->>'$.intent') IN ('proposal', 'option') THEN 'intent ' || (j->>'$.intent') END
            AS _skip
-FROM (SELECT *, {SUPPLY_DAYS.format(request_end=REQUEST_END)} AS supply_days
-      FROM (SELECT j, {STEPS} AS steps FROM {{MedicationRequest}}))
+FROM (SELECT *, {SUPPLY_DAYS} AS supply_days
+      FROM (SELECT *, {REQUEST_END} AS request_end
+            FROM (SELECT j, {STEPS} AS steps FROM {{MedicationRequest}})))
 {MEDICATIONS}
 """  # noqa: S608 - constant fragments, values bound
 
