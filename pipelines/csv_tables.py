@@ -113,10 +113,8 @@ def files_in(folder: Path) -> list[Path]:
                 f"{path}: the path holds a wildcard ({WILDCARDS}) that DuckDB's reader would expand to other "
                 "files (or none); rename the file or folder"
             )
-        if path.is_file():
-            found.append(path)
-        else:
-            raise InputError(f"{path}: {NOT_REGULAR}")
+        refuse_unless_regular([path])
+        found.append(path)
     return found
 
 
@@ -168,13 +166,10 @@ def refuse_unless_regular(paths: Iterable[Path]) -> None:
     """Each file still a regular file, checked just before DuckDB's reader opens it: that open waits
     on a named pipe for ever, and no signal stops it (a file swapped for one after the run's first
     look, with no Python read of it before: a FHIR file, or a CSV after its scan). An InputError
-    (exit 3) naming it otherwise; a file gone is left to the reader's own error."""
+    (exit 3) naming it otherwise, as the run's first look (files_in) does; a file gone (no entry at
+    all) is left to the reader's own error, but a link to nothing is refused."""
     for path in paths:
-        try:
-            mode = path.stat().st_mode
-        except FileNotFoundError:
-            continue
-        if not stat.S_ISREG(mode):
+        if not path.is_file() and (path.is_symlink() or path.exists()):
             raise InputError(f"{path}: {NOT_REGULAR}")
 
 
