@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
@@ -38,6 +38,7 @@ class EmailCheckRow:
     exceptions: str = "—"  # flagged patients with an exception that applied ("—": a run before schema 6)
     flagged_after_exceptions: str = "—"
     high_priority_before: str = "—"  # high-priority flags counting those under an exception
+    check_id: str = ""  # whose row it is (withheld), never shown
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,7 @@ def email_row(
     s = section.summary
     counts = ctx_counts.get(s.check_id) if ctx_counts else None
     first = s.new is None  # the check's first run: every flag is new, none resolved
-    return row_counts(
+    row = row_counts(
         s.title,
         RowCounts(
             flagged=s.flagged,
@@ -92,6 +93,7 @@ def email_row(
         ),
         threshold,
     )
+    return replace(row, check_id=s.check_id)
 
 
 @dataclass(frozen=True)
@@ -227,10 +229,10 @@ def withheld(sections: Sequence[CheckSection], rows: Sequence[EmailCheckRow], th
     headline)."""
     if not threshold:
         return False
-    hidden = {r.title for r in rows if r.flagged == "—"}
-    flagged = {c.summary.title: c.summary.flagged for c in sections}
-    for title in hidden:
-        others = sum(n for t, n in flagged.items() if t != title)
+    hidden = {r.check_id for r in rows if r.flagged == "—"}
+    flagged = {c.summary.check_id: c.summary.flagged for c in sections}
+    for check_id in hidden:
+        others = sum(n for other, n in flagged.items() if other != check_id)
         if others <= 2 * banded(threshold):
             return True
     return False
