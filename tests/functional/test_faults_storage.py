@@ -606,6 +606,21 @@ def test_a_database_file_of_another_program_is_refused_and_left_unchanged(tmp_pa
     assert not (tmp_path / "out").exists()
 
 
+def test_a_first_run_killed_while_it_made_the_schema_leaves_a_database_the_next_run_takes(tmp_path):
+    """A first run killed after schema_version and the schema's tables were made, before its run
+    record was (no `runs` table here): every table is the schema's own, so the next run takes the
+    file as its own and finishes it, rather than refusing it as another program's."""
+    from pipelines.db import sql_file
+
+    db = tmp_path / "audit.duckdb"
+    with duckdb.connect(str(db)) as con:
+        con.execute(sql_file("schema.sql"))
+        con.execute("DROP TABLE runs")
+    assert cli(*run_args(tmp_path, SAMPLE_EXPORT)) == 0
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM runs").fetchall() == [(1,)]
+
+
 @pytest.mark.parametrize("sidecar", ["audit.duckdb.wal", "audit.duckdb.tmp"])
 def test_a_symlink_planted_as_the_write_ahead_log_is_refused(sample_db, tmp_path, capsys, sidecar):
     """DuckDB would write the run's rows (patient ids) through a symlink planted as its write-ahead
