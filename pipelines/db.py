@@ -303,9 +303,10 @@ def _ours(con: duckdb.DuckDBPyConnection, names: set[str]) -> bool:
 
 
 def _names(con: duckdb.DuckDBPyConnection) -> set[str]:
-    """The database's own tables and views (lower case, as DuckDB matches names)."""
+    """The database's own tables and views, named as stored: another program's "Runs" or "Labs" is
+    not one of ours (DuckDB would match it to ours, case-insensitively, and write into it)."""
     return {
-        name.lower()
+        name
         for (name,) in con.execute(
             "SELECT table_name FROM duckdb_tables() WHERE NOT temporary "
             "UNION SELECT view_name FROM duckdb_views() WHERE NOT internal AND NOT temporary"

@@ -584,6 +584,11 @@ def test_a_checkpoint_the_full_disk_refuses_is_a_warning_and_the_run_stays_commi
         # a schema_version like ours beside another program's tables and no run record
         "CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES (3);"
         " CREATE TABLE sales (id INTEGER)",
+        # ... beside tables named as ours but for their case (DuckDB would match ours to them)
+        "CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES (3);"
+        ' CREATE TABLE "Labs" (id INTEGER)',
+        "CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version VALUES (3);"
+        ' CREATE TABLE "Runs" (id INTEGER)',
     ],
     ids=[
         "another program's tables",
@@ -591,6 +596,8 @@ def test_a_checkpoint_the_full_disk_refuses_is_a_warning_and_the_run_stays_commi
         "a migration table with a description",
         "a schema_version without version",
         "a schema_version like ours among other tables",
+        "a schema_version like ours beside a table Labs",
+        "a schema_version like ours beside a table Runs",
     ],
 )
 def test_a_database_file_of_another_program_is_refused_and_left_unchanged(tmp_path, capsys, foreign):
