@@ -111,7 +111,10 @@ def private_folder_beside(db: Path, kind: str, what: str) -> Iterator[Path]:
     no other run is using it. `what` names the folder in a warning that it cannot be removed."""
     real = Path(os.path.realpath(db))
     prefix = f".{real.name}.{kind}-"
-    remove_leftovers(_made_by_tempfile(real.parent, prefix), f"a killed run's {what}")
+    left = _made_by_tempfile(real.parent, prefix)
+    if Path(os.path.abspath(db)) != real:  # a symlink: Spark's staging went beside the link until 2026-12
+        left += _made_by_tempfile(db.parent, f".{db.name}.{kind}-")
+    remove_leftovers(left, f"a killed run's {what}")
     folder = Path(tempfile.mkdtemp(dir=real.parent, prefix=prefix))
     try:
         yield folder

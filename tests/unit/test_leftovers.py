@@ -97,3 +97,16 @@ def test_a_runs_folder_beside_the_database_replaces_a_killed_runs_and_only_that(
         assert not killed.exists() and all(k.exists() for k in kept)
         (folder / "labs.parquet").write_bytes(b"patient rows")
     assert not folder.exists() and all(k.exists() for k in kept) and link.is_symlink()
+
+
+def test_a_killed_runs_spark_staging_beside_a_symlinked_database_goes_too(tmp_path):
+    """Spark's staging went beside the `--db` symlink (not its target) until 2026-12: one a killed
+    run left there is removed as well, and the new folder is made beside the target."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "audit.duckdb").write_bytes(b"")
+    link = tmp_path / "audit.duckdb"
+    link.symlink_to(data / "audit.duckdb")
+    killed = Path(tempfile.mkdtemp(dir=tmp_path, prefix=".audit.duckdb.spark-"))
+    with private_folder_beside(link, "spark", "staged copy") as folder:
+        assert not killed.exists() and folder.parent == data
