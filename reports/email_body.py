@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
@@ -38,7 +38,7 @@ class EmailCheckRow:
     exceptions: str = "—"  # flagged patients with an exception that applied ("—": a run before schema 6)
     flagged_after_exceptions: str = "—"
     high_priority_before: str = "—"  # high-priority flags counting those under an exception
-    check_id: str = ""  # whose row it is (withheld), never shown
+    check_id: str = field(kw_only=True)  # whose row it is (withheld pairs it with its check), never shown
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,8 @@ def email_row(
     s = section.summary
     counts = ctx_counts.get(s.check_id) if ctx_counts else None
     first = s.new is None  # the check's first run: every flag is new, none resolved
-    row = row_counts(
+    return row_counts(
+        s.check_id,
         s.title,
         RowCounts(
             flagged=s.flagged,
@@ -93,7 +94,6 @@ def email_row(
         ),
         threshold,
     )
-    return replace(row, check_id=s.check_id)
 
 
 @dataclass(frozen=True)
@@ -111,7 +111,7 @@ class RowCounts:
     after: int | None
 
 
-def row_counts(title: str, c: RowCounts, threshold: int) -> EmailCheckRow:
+def row_counts(check_id: str, title: str, c: RowCounts, threshold: int) -> EmailCheckRow:
     """The row as shown. Suppression on (threshold > 0): each count is published (0; "1–t"; else
     rounded to 5); a flagged count whose not-flagged rest is from 1 to t is hidden ("—"), and with
     it the exceptions and after-exceptions counts that sum to it (both hidden too when either is
@@ -145,6 +145,7 @@ def row_counts(title: str, c: RowCounts, threshold: int) -> EmailCheckRow:
         count(c.exceptions) if excepted and not flagged_hidden else "—",
         count(c.after) if excepted and not flagged_hidden else "—",
         "—" if flagged_hidden else count(c.high_before),
+        check_id=check_id,
     )
 
 

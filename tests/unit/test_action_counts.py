@@ -89,7 +89,7 @@ def test_the_emails_order_of_checks_tells_nothing_its_cells_hide():
     ranks as 0 whatever it holds, a band as its middle, ties by title."""
 
     def row(title: str, high: str, after: str) -> EmailCheckRow:
-        return EmailCheckRow(title, after, "40", "", high, "0", "0", "0", after, high)
+        return EmailCheckRow(title, after, "40", "", high, "0", "0", "0", after, high, check_id=title.lower())
 
     assert [r.title for r in by_high_priority([row("Zeta", "—", "—"), row("Alpha", "0", "0")])] == [
         "Alpha",

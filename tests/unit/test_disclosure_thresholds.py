@@ -54,5 +54,5 @@ def test_a_group_of_two_is_not_published_as_an_empty_group(threshold):
 
 def test_an_email_row_with_two_flagged_does_not_say_none():
     counts = RowCounts(2, 40, 2, 2, 2, None, 0, 2)
-    row = row_counts("NSAID in CKD", counts, threshold=1)
+    row = row_counts("nsaid_kidney_disease", "NSAID in CKD", counts, threshold=1)
     assert row.flagged == "1–7" and row.high_priority == "1–7" and row.new == "1–7"

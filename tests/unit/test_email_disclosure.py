@@ -21,7 +21,7 @@ BAND = f"1–{T}"
 
 def row(flagged=0, population=0, exceptions=0, high=0, new=0, resolved=0, threshold=T):
     counts = RowCounts(flagged, population, high, high, new, resolved, exceptions, flagged - exceptions)
-    return row_counts("Check", counts, threshold)
+    return row_counts("check", "Check", counts, threshold)
 
 
 def suppressed(shown: str) -> bool:
@@ -119,7 +119,7 @@ def test_a_first_run_row_whose_flagged_count_is_hidden_hides_new_and_high_priori
         flagged=10, population=15, high_priority=10, high_before=10, new=10, resolved=None,
         exceptions=None, after=None,
     )  # fmt: skip
-    row = row_counts("NSAID in CKD", first, threshold=7)
+    row = row_counts("nsaid_kidney_disease", "NSAID in CKD", first, threshold=7)
     assert row.flagged == "—" and row.new == "—" and row.high_priority == "—"
     assert row.high_priority_before == "—"  # the plain-text email prints it: 10 would give it back
     assert row.resolved == "first run"
