@@ -127,9 +127,23 @@ def _utf8(text: str) -> bool:
 
 
 def find_optional(export_dir: Path, names: tuple[str, ...]) -> Path | None:
-    """The first of `names` present in the folder (names match case-insensitively), if any."""
-    present = {p.name.lower(): p for p in files_in(export_dir)}
-    return next((present[n.lower()] for n in names if n.lower() in present), None)
+    """The one of `names` present in the folder (names match case-insensitively), if any; two
+    (`measurement.csv` beside `MEASUREMENT.csv`, or `.csv.gz` of a partial `gunzip -k`) are an
+    InputError (one_file)."""
+    wanted = {n.lower() for n in names}
+    return one_file([p for p in files_in(export_dir) if p.name.lower() in wanted], export_dir / names[0])
+
+
+def one_file(candidates: list[Path], table: Path) -> Path | None:
+    """The export's file for `table` among the files that could be it; None when there is none.
+    Two or more are an InputError (exit 3) naming them: which one the exporter meant is anyone's
+    guess, and the one a listing happens to give first would be read without a word."""
+    if len(candidates) > 1:
+        shown = ", ".join(str(p) for p in sorted(candidates))
+        raise InputError(
+            f"{table}: {len(candidates)} files could be this table's ({shown}); keep one in the export"
+        )
+    return candidates[0] if candidates else None
 
 
 def find_file(export_dir: Path, names: tuple[str, ...]) -> Path:

@@ -9,7 +9,7 @@ import csv
 from pathlib import Path
 
 from pipelines.contract import CONTRACTS, TableContract
-from pipelines.csv_tables import delimiter_of, files_in, header_line
+from pipelines.csv_tables import delimiter_of, files_in, header_line, one_file
 from pipelines.errors import InputError
 from pipelines.ingest import RawSource
 
@@ -35,10 +35,10 @@ def locate_files(
     """Find each expected file (names match case-insensitively); a missing mandatory one is fatal."""
     if not export_dir.is_dir():
         raise InputError(f"{export_dir}: export folder not found")
-    present = {p.name.lower(): p for p in files_in(export_dir)}
+    present = files_in(export_dir)
     found = []
     for spec in specs:
-        path = present.get(spec.file.lower())
+        path = one_file([p for p in present if p.name.lower() == spec.file.lower()], export_dir / spec.file)
         if path is None and spec.mandatory_file:
             raise InputError(f"{export_dir / spec.file}: required file is missing")
         if path is not None:

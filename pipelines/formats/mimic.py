@@ -53,7 +53,7 @@ from datetime import date
 from pathlib import Path
 
 from pipelines.contract import CONTRACT_BY_TABLE
-from pipelines.csv_tables import files_in
+from pipelines.csv_tables import files_in, one_file
 from pipelines.errors import READ_ERRORS, InputError, file_fault
 from pipelines.ingest import LookupKey, RawSource
 
@@ -233,8 +233,9 @@ TABLES: dict[str, tuple[str, tuple[str, ...], bool]] = {
 
 def _files(export_dir: Path) -> dict[str, Path]:
     """MIMIC table name -> its file (`name.csv` or `name.csv.gz`, any case), here or in `hosp/` or
-    `core/` (v0.4 and v1.0)."""
-    found: dict[str, Path] = {}
+    `core/` (v0.4 and v1.0); a table with two such files (labevents.csv beside labevents.csv.gz, or
+    one in hosp/ and one in the export folder) is an InputError (one_file)."""
+    candidates: dict[str, list[Path]] = {}
     for folder in (export_dir / "core", export_dir / "hosp", export_dir):
         if not folder.is_dir():
             continue
@@ -242,8 +243,10 @@ def _files(export_dir: Path) -> dict[str, Path]:
             name = path.name.lower()
             for suffix in (".csv.gz", ".csv"):
                 if name.endswith(suffix) and name[: -len(suffix)] in COLUMNS:
-                    found[name[: -len(suffix)]] = path
-    return found
+                    candidates.setdefault(name[: -len(suffix)], []).append(path)
+                    break
+    chosen = {table: one_file(paths, export_dir / table) for table, paths in candidates.items()}
+    return {table: path for table, path in chosen.items() if path is not None}
 
 
 def detect(export_dir: Path) -> bool:

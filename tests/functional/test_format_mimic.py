@@ -411,3 +411,18 @@ def test_mimic_iv_v1_layout_with_core_folder_is_read(tmp_path):
     assert run(tmp_path, export) == 0
     assert flagged(tmp_path / "audit.duckdb", "cramps_cirrhosis") == {"10000004"}  # 10000001 died in hospital
     assert flagged(tmp_path / "audit.duckdb", "diuretic_electrolyte_monitoring") == {"10000002"}
+
+
+@pytest.mark.parametrize("second", ["export/labevents.csv.gz", "export/hosp/labevents.csv"])
+def test_a_table_with_two_files_is_refused_not_one_read_at_random(tmp_path, capsys, second):
+    """A labevents.csv.gz beside hosp/ (a sample someone left there), or a plain labevents.csv beside
+    the .gz (a partial `gunzip -k`): one of them was read without a word, whichever the folder
+    listing gave last. Which one the exporter meant is anyone's guess: exit 3, both named."""
+    export = write_mimic(tmp_path / "export")
+    extra = tmp_path / second
+    extra.write_bytes(gzip.compress(FILES["labevents"].encode()) if second.endswith(".gz") else b"x")
+    assert run(tmp_path, export) == 3
+    err = capsys.readouterr().err
+    assert "2 files could be this table's" in err and str(extra) in err
+    assert str(export / "hosp" / "labevents.csv.gz") in err and "Traceback" not in err
+    assert not (tmp_path / "audit.duckdb").exists()

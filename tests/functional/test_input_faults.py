@@ -674,3 +674,22 @@ def test_a_stored_stopped_prescription_with_no_end_is_ended_on_migration(tmp_pat
             "WHERE r.as_of = DATE '2026-11-21' AND check_id = 'diuretic_electrolyte_monitoring'"
         ).fetchone()[0]
     assert flags == 0
+
+
+@pytest.mark.parametrize("fmt", ["generic", "omop"])
+def test_two_files_for_one_table_differing_in_case_are_refused(tmp_path, capsys, fmt):
+    """labs.csv beside LABS.csv (an export written twice, by tools that case names differently):
+    the folder listing's order chose one silently. Exit 3 naming both, nothing loaded."""
+    if fmt == "generic":
+        export = write_export(tmp_path / "export", labs="patient_id,collected_at,loinc_code,value,unit\n")
+        (export / "LABS.csv").write_text("patient_id,collected_at,loinc_code,value,unit\n", encoding="utf-8")
+        first, second = export / "LABS.csv", export / "labs.csv"
+    else:
+        export = write_cdm(tmp_path / "export")
+        second = export / "measurement.csv"
+        second.write_text((export / "MEASUREMENT.csv").read_text(encoding="utf-8"), encoding="utf-8")
+        first = export / "MEASUREMENT.csv"
+    assert cli(*run_args(tmp_path, export), "--format", fmt) == 3
+    err = capsys.readouterr().err
+    assert f"2 files could be this table's ({first}, {second})" in err and "Traceback" not in err
+    assert not (tmp_path / "audit.duckdb").exists()
