@@ -104,6 +104,20 @@ class VolumeVerdict:
         )
 
 
+NO_PATIENTS_FILE = (
+    "The export has no patients file: no death, birth date or sex was read from it tonight, so a "
+    "patient who died is audited unless an earlier export said so, and the age-based checks see only "
+    "ages loaded before."
+)
+
+
+def patients_file_warnings(files: list[RawSource]) -> list[str]:
+    """A warning when tonight's export has no patients file (optional in every format): the
+    patients' deaths come from it, and a dead patient audited is the first thing a clinic notices
+    (a MIMIC export without patients.csv.gz also leaves admissions.deathtime unread)."""
+    return [] if any(source.spec.table == "patients" for source in files) else [NO_PATIENTS_FILE]
+
+
 def volume_guard(
     con: duckdb.DuckDBPyConnection, files: list[RawSource], ratio: float, scratch: Path | None = None
 ) -> list[VolumeVerdict]:

@@ -27,7 +27,14 @@ from pipelines.db import connect, load_lab_codelists, refresh_lab_concepts, scra
 from pipelines.due_soon import record_due_soon
 from pipelines.errors import InputError
 from pipelines.formats import format_read
-from pipelines.guards import data_range, date_guards, freshness_warnings, reject_threshold_guard, volume_guard
+from pipelines.guards import (
+    data_range,
+    date_guards,
+    freshness_warnings,
+    patients_file_warnings,
+    reject_threshold_guard,
+    volume_guard,
+)
 from pipelines.ingest import RawSource, duplicate_key_warnings, preflight
 from pipelines.load import in_export_order, load_exports
 from pipelines.logs import RUN_ID, log_unexpected
@@ -227,6 +234,7 @@ def _volume_guard(
     if outcome.warnings and settings.volume_guard_strict:
         raise InputError("volume guard (strict): " + " ".join(outcome.warnings) + " Nothing was loaded.")
     outcome.warnings += duplicate_key_warnings(con, files)  # lookup tables with a repeated key
+    outcome.warnings += patients_file_warnings(files)
 
 
 def _load(

@@ -426,3 +426,19 @@ def test_a_table_with_two_files_is_refused_not_one_read_at_random(tmp_path, caps
     assert "2 files could be this table's" in err and str(extra) in err
     assert str(export / "hosp" / "labevents.csv.gz") in err and "Traceback" not in err
     assert not (tmp_path / "audit.duckdb").exists()
+
+
+def test_an_export_without_its_patients_file_warns_that_deaths_are_unknown(tmp_path):
+    """Without patients.csv.gz (optional, as in every format) no death is read, not even
+    admissions.deathtime: 10000001, who died in hospital, was audited without a word. The run
+    now says so."""
+    admissions = FILES["admissions"].replace(
+        "2180-05-05 12:00:00,,", "2180-05-05 12:00:00,2180-05-05 11:40:00,"
+    )
+    files = {k: v for k, v in FILES.items() if k != "patients"} | {"admissions": admissions}
+    assert run(tmp_path, write_mimic(tmp_path / "export", files)) == 0
+    warnings = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))["warnings"]
+    assert any(w.startswith("The export has no patients file: no death") for w in warnings)
+    assert run(tmp_path, write_mimic(tmp_path / "full", dict(FILES, admissions=admissions))) == 0
+    warnings = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))["warnings"]
+    assert not any("no patients file" in w for w in warnings)
