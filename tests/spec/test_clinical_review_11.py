@@ -1,0 +1,78 @@
+"""Spec: an adversarial review (2026-12-06) of the MIMIC-IV path with exports shaped as the hosp
+module ships them. An inpatient's orders list intravenous fluids, diluents, flushes and the bag
+itself beside the medicines ('Bag', '0.9% Sodium Chloride', 'Dextrose 5%', 'SW', 'Sodium Chloride
+0.9%  Flush'): an 80-year-old with diabetic neuropathy and none but those was flagged with "6
+distinct active drugs". As of 2026-11-20."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from tests.helpers import table
+from tests.spec.harness import check_spec
+
+AS_OF = date(2026, 11, 20)
+FOUR = (
+    "amlodipine 5 mg tablet",
+    "ramipril 5 mg capsule",
+    "metformin 500 mg tablet",
+    "atorvastatin 20 mg tablet",
+)
+# Names as MIMIC-IV's prescriptions.drug writes them (drug_type MAIN or BASE), and as UK and US
+# exports write fluids; none is a medicine in the polypharmacy sense.
+FLUIDS = (
+    "Bag",
+    "0.9% Sodium Chloride",
+    "Sodium Chloride 0.9%  Flush",
+    "Dextrose 5%",
+    "5% Dextrose",
+    "SW",
+    "Sterile Water",
+    "Iso-Osmotic Dextrose",
+    "Iso-Osmotic Sodium Chloride",
+    "D5W",
+    "D5 1/2NS",
+    "NS",
+    "Lactated Ringers",
+    "Heparin Flush (10 units/ml)",
+    "Sodium chloride 0.9% 1000 mL infusion",
+)
+# A fluid with a drug in it, and a salt tablet: medicines.
+MEDICINES = ("Potassium Chloride 20 mEq / 1000 mL D5 1/2 NS", "Sodium Chloride 1 gm Tab")
+
+
+def _tables(drugs: dict[str, tuple[str, ...]]) -> dict[str, object]:
+    ids = list(drugs)
+    rows = [f"{p} | {d} | | | 2026-10-01 | |" for p, names in drugs.items() for d in names]
+    return {
+        "patients": table(
+            "patient_id | birth_date | sex\n" + "\n".join(f"{p} | 1946-01-01 | M" for p in ids)
+        ),
+        "diagnoses": table(
+            "patient_id | code | code_system | recorded_at | resolved_at\n"
+            + "\n".join(f"{p} | E11.42 | ICD-10-CM | 2025-01-01 |" for p in ids)
+        ),
+        "prescriptions": table(
+            "patient_id | drug_name | rxnorm_code | atc_code | start_date | end_date | days_supply\n"
+            + "\n".join(rows)
+        ),
+    }
+
+
+def test_intravenous_fluids_flushes_and_bags_are_not_medicines_for_polypharmacy(tmp_path):
+    drugs = {"F00": FLUIDS} | {f"F{i:02d}": (*FOUR, fluid) for i, fluid in enumerate(FLUIDS, 1)}
+    check_spec(tmp_path, "elderly_numbness_fall_risk", AS_OF, _tables(drugs), dict.fromkeys(drugs))
+
+
+def test_a_fluid_with_a_drug_in_it_and_a_salt_tablet_are_medicines(tmp_path):
+    drugs = {f"M{i}": (*FOUR, name) for i, name in enumerate(MEDICINES, 1)}
+    check_spec(
+        tmp_path,
+        "elderly_numbness_fall_risk",
+        AS_OF,
+        _tables(drugs),
+        dict.fromkeys(drugs, "normal"),
+        reason=dict.fromkeys(
+            drugs, "aged 80 with lower-limb numbness coded E11.42 (ICD-10-CM); 5 distinct active drugs"
+        ),
+    )
