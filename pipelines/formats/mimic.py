@@ -127,9 +127,11 @@ COMMENT_RESULT = r"""CASE
 LABS = f"""
 SELECT l.subject_id AS patient_id, l.charttime AS collected_at, NULL::VARCHAR AS loinc_code,
        {{labevent_id}} AS result_id,  -- one result, when the file has the column
-       CASE lower(trim(d.fluid))
-           WHEN 'blood' THEN trim(d.label)
-           WHEN 'urine' THEN 'urine ' || regexp_replace(lower(trim(d.label)), ',?\\s*urine$', '')
+       CASE WHEN d.itemid IS NULL  -- kept, named by its itemid (codelists --unmatched lists it)
+                THEN 'itemid ' || nullif(trim(l.itemid), '') || ' (not in d_labitems)'
+           WHEN lower(trim(d.fluid)) = 'blood' THEN trim(d.label)
+           WHEN lower(trim(d.fluid)) = 'urine'
+                THEN 'urine ' || regexp_replace(lower(trim(d.label)), ',?\\s*urine$', '')
            ELSE lower(coalesce(trim(d.fluid), 'unknown fluid')) || ' ' || trim(d.label)
        END AS test_name,
        coalesce(
@@ -268,7 +270,7 @@ def read_header(path: Path, table: str) -> tuple[str, ...]:
         raise InputError(f"{path}: cannot be read ({file_fault(error)})") from None
     if not header:
         raise InputError(f"{path}: file is empty; expected a header row ({', '.join(COLUMNS[table])})")
-    names = [name.strip() for name in header]
+    names = [name.strip().lower() for name in header]  # MIMIC's are lower case; a re-export's may not be
     for column in COLUMNS[table]:
         if column not in names:
             raise InputError(f"{path}: required column '{column}' is missing from the header")
@@ -284,7 +286,10 @@ def sources(export_dir: Path) -> list[RawSource]:
     for table, (select, names, required) in TABLES.items():
         missing = [n for n in names if n not in files]
         if missing and (required or names[0] not in missing):  # patients' own file alone is optional
-            raise InputError(f"{export_dir / (missing[0] + '.csv.gz')}: required file is missing")
+            raise InputError(
+                f"{export_dir}: required MIMIC-IV file {missing[0]}.csv.gz (or .csv) is missing "
+                "(looked for in the folder, its hosp/ and its core/)"
+            )
         if missing:
             continue
         headers = {name: read_header(files[name], name) for name in names}

@@ -180,7 +180,9 @@ def test_missing_column_names_file_and_column(tmp_path, capsys):
 def test_missing_file_is_named(tmp_path, capsys):
     files = {k: v for k, v in FILES.items() if k != "admissions"}
     assert run(tmp_path, write_mimic(tmp_path / "export", files), "--format", "mimic") == 3
-    assert "admissions" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "required MIMIC-IV file admissions.csv.gz (or .csv) is missing" in err
+    assert "its hosp/ and its core/" in err  # not named as if it belonged beside hosp/
 
 
 def test_as_of_latest_audits_date_shifted_data_without_warnings(tmp_path):
@@ -442,3 +444,21 @@ def test_an_export_without_its_patients_file_warns_that_deaths_are_unknown(tmp_p
     assert run(tmp_path, write_mimic(tmp_path / "full", dict(FILES, admissions=admissions))) == 0
     warnings = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))["warnings"]
     assert not any("no patients file" in w for w in warnings)
+
+
+def test_upper_case_headers_and_an_itemid_missing_from_d_labitems(tmp_path):
+    """A re-export that writes MIMIC's headers in upper case (SUBJECT_ID) was refused as missing
+    'subject_id'; a labevents itemid not in d_labitems was quarantined as 'loinc_code and test_name
+    are both empty'. Headers are matched case aside, and the result is kept under its itemid."""
+    upper = {
+        name: text.split("\n", 1)[0].upper() + "\n" + text.split("\n", 1)[1] for name, text in FILES.items()
+    }
+    upper["labevents"] += (
+        "7,10000003,20000003,502,59999,,2180-05-03 11:00:00,2180-05-03 13:00:00,12,12,U/L,,,,STAT,\n"
+    )
+    assert run(tmp_path, write_mimic(tmp_path / "export", upper)) == 0
+    assert flagged(tmp_path / "audit.duckdb", "diuretic_electrolyte_monitoring") == {"10000001", "10000002"}
+    with duckdb.connect(str(tmp_path / "audit.duckdb"), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM quarantine").fetchall() == [(0,)]
+        names = con.execute("SELECT test_name FROM lab_results WHERE result_id = '7'").fetchall()
+    assert names == [("itemid 59999 (not in d_labitems)",)]
