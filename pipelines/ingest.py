@@ -257,23 +257,33 @@ READER_FAULTS = (
 )
 
 
+# DuckDB's own line after the quoted record, when a record's fields do not match the header's
+WIDTH = re.compile(r"^Expected Number of Columns: (\d+) Found: (\d+)", re.MULTILINE)
+
+
 def reader_fault(error: Exception) -> str:
-    """The kind of a reader's fault in words (READER_FAULTS), from its first line only: its later
-    lines quote the record ("Original Line: ...")."""
+    """The kind of a reader's fault in words (READER_FAULTS), from its first line (its later lines
+    quote the record, "Original Line: ...") and the field counts of DuckDB's own WIDTH line."""
+    width = WIDTH.search(str(error))
+    if width and int(width.group(1)) > 1:  # a line reader's one column (NDJSON) has no header to match
+        return f"a record with {width.group(2)} fields where the header has {width.group(1)}"
     text = str(error).split("\n", 1)[0].lower()
     return next((what for word, what in READER_FAULTS if word in text), "the file cannot be read")
 
 
 def reader_error(source: RawSource, error: Exception) -> InputError:
+    """An InputError naming the file (of a source reading several, the one DuckDB names by the path
+    it was given: no patient data), the line when DuckDB gives one, and the kind of fault."""
+    label = next((path.name for path in source.paths if str(path) in str(error)), source.label)
+    return file_reader_error(label, error)
+
+
+def file_reader_error(label: str, error: Exception) -> InputError:
     """An InputError naming the file, the line when DuckDB gives one, and the kind of fault, without
     the error's own text (reader_fault)."""
-    text = str(error).split("\n", 1)[0].lower()
-    # the file of a source reading several, named by the path DuckDB was given (no patient data)
-    label = next((path.name for path in source.paths if str(path) in str(error)), source.label)
-    kind = reader_fault(error)
-    line = re.search(r"\bline[: ]+(\d+)", text)
+    line = re.search(r"\bline[: ]+(\d+)", str(error).split("\n", 1)[0].lower())
     where = f", line {line.group(1)}" if line else ""
-    return InputError(f"{label}{where}: {kind}; nothing was loaded")
+    return InputError(f"{label}{where}: {reader_fault(error)}; nothing was loaded")
 
 
 def ingest_file(
@@ -1294,7 +1304,7 @@ def duplicate_key_warnings(con: duckdb.DuckDBPyConnection, sources: list[RawSour
             if out_of_resources(error):
                 raise
             # read before the load (a second night): a lookup file DuckDB cannot read is bad input, named
-            raise InputError(f"{lookup.label}: {reader_fault(error)}; nothing was loaded") from None
+            raise file_reader_error(lookup.label, error) from None
         if repeated:
             warnings.append(
                 f"{lookup.label} has {repeated} duplicated {lookup.key} values; one row of each was used."

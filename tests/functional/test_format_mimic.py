@@ -462,3 +462,15 @@ def test_upper_case_headers_and_an_itemid_missing_from_d_labitems(tmp_path):
         assert con.execute("SELECT count(*) FROM quarantine").fetchall() == [(0,)]
         names = con.execute("SELECT test_name FROM lab_results WHERE result_id = '7'").fetchall()
     assert names == [("itemid 59999 (not in d_labitems)",)]
+
+
+def test_a_lookup_files_record_with_an_extra_field_is_named_by_line_and_fault(tmp_path, capsys):
+    """A bad record in a lookup file (admissions) stops the run, as the joins need every row, but it
+    was described as 'not text the tool can read record by record (binary data, or broken quotes or
+    line ends)', with no line. Now the line and the fault, and no patient data."""
+    lines = FILES["admissions"].splitlines(keepends=True)
+    admissions = "".join([*lines[:2], lines[2].replace(",URGENT", ",URGENT,extra"), *lines[3:]])
+    assert run(tmp_path, write_mimic(tmp_path / "export", dict(FILES, admissions=admissions))) == 3
+    err = capsys.readouterr().err
+    assert "admissions.csv.gz, line 3: a record with 7 fields where the header has 6" in err
+    assert "10000002" not in err and "Traceback" not in err
