@@ -90,10 +90,13 @@ TABLES: dict[str, tuple[str, tuple[str, ...], bool, dict[str, str]]] = {
             "start_date": "start",
             "end_date": "{stop}",
             "days_supply": "NULL",  # DISPENSES counts fills, not days
-            # a STOP may be a stop or a course's end: not said. No STOP is Synthea saying the drug is
-            # still taken (its exporter leaves STOP empty only for a medication active at the end of
-            # the simulation): not stopped, so no check assumes a length for it (course_end)
-            "stopped": "CASE WHEN nullif(trim({stop}), '') IS NULL THEN 'no' END",
+            # STOP is the day the simulated patient stopped taking the drug (a course's end, or a
+            # medication ended when its care plan or condition ended): a stop, with no refill gap
+            # after it (no supply left over to be taken late: Synthea dispenses no days). No STOP is
+            # Synthea saying the drug is still taken (its exporter leaves STOP empty only for a
+            # medication active at the end of the simulation): not stopped, so no check assumes a
+            # length for it (course_end)
+            "stopped": "CASE WHEN nullif(trim({stop}), '') IS NULL THEN 'no' ELSE 'yes' END",
             "prescription_id": "NULL",  # medications.csv names no prescription: patient, drug, start
         },
     ),

@@ -62,11 +62,35 @@ def test_synthea_open_nsaid_in_ckd_stage_4_is_flagged(tmp_path):
     assert cli(*run_args(tmp_path, export, "--format", "synthea", "--reject-threshold", "1")) == 0
     db = tmp_path / "audit.duckdb"
     assert flagged(db, "nsaid_kidney_disease") == {"N01"}
-    # the open row is said not stopped; the one with a STOP says nothing either way
+    # the open row is said not stopped; the one with a STOP is a stop
     assert _stored(db, "SELECT patient_id, stopped FROM prescriptions ORDER BY 1") == [
         ("N01", False),
-        ("N02", None),
+        ("N02", True),
     ]
+
+
+def test_synthea_a_medication_with_a_stop_is_not_taken_after_it(tmp_path):
+    """A Synthea STOP is the day the simulated patient stopped the drug (a course's end, or the
+    medication ended with its care plan). Read as an end with no stop said, a refill gap followed it:
+    N02's naproxen, stopped on 15 November after six weeks, was 'on naproxen' with CKD stage 4 on
+    the 20th, and a thiazide stopped on 10 November kept N01 in the diuretic check with no labs.
+    Synthea dispenses no days, so no supply is left over to be taken late: no gap."""
+    medications = SYNTHEA_CKD_MEDICATIONS.splitlines(keepends=True)[0] + (
+        "2026-10-01T09:00:00Z,2026-11-15T09:00:00Z,N02,P,E2,849574,Naproxen sodium 220 MG Oral Tablet,"
+        "1.50,0.00,2,3.00,,\n"
+        "2026-01-01T09:00:00Z,2026-11-10T09:00:00Z,N01,P,E1,310798,Hydrochlorothiazide 25 MG Oral Tablet,"
+        "1.50,0.00,10,15.00,59621000,Essential hypertension (disorder)\n"
+    )
+    export = write_synthea(
+        tmp_path / "export",
+        patients=SYNTHEA_CKD_PATIENTS,
+        medications=medications,
+        conditions=SYNTHEA_CKD_CONDITIONS,
+    )
+    assert cli(*run_args(tmp_path, export, "--format", "synthea", "--reject-threshold", "1")) == 0
+    db = tmp_path / "audit.duckdb"
+    assert flagged(db, "nsaid_kidney_disease") == set()
+    assert flagged(db, "diuretic_electrolyte_monitoring") == set()
 
 
 def test_fhir_active_request_without_an_end_is_still_taken_as_synthea_writes_it(tmp_path):
