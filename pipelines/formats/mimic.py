@@ -124,6 +124,21 @@ COMMENT_RESULT = r"""CASE
                    '(?i)estimated GFR \(eGFR\) is likely ((?:[<>]=?)?\s*[0-9]+(\.[0-9]+)?)', 1)), '')
        END"""
 
+# The unit MIMIC-IV's laboratory reports an itemid in, for a result whose valueuom is empty: the
+# shared rule reads an empty unit as the canonical (SI) one, which for these US-unit chemistries turns
+# a magnesium of 1.5 mg/dL (0.62 mmol/L, low) into 1.5 mmol/L (high) and a creatinine of 1.2 mg/dL
+# into an implausible 1.2 umol/L. Empty units occur on numeric rows (a MIMIC-III study of itemid
+# 50912 found 20 creatinine rows without one, all 0.4-1.9; mimic-code #1922: itemid 50889 "sometimes
+# NA sometimes mg/L"). The units are those mimic-code's concepts read valuenum in (chemistry.sql:
+# 50862 albumin g/dL, 50893 calcium, 50912 creatinine and 50931 glucose mg/dL) and magnesium (50960,
+# mg/dL, the BIDMC report's unit). Potassium and sodium are reported in mEq/L, the canonical
+# mmol/L already. The row is loaded with a note (unit_from_itemid).
+UNIT_BY_ITEMID = {"50862": "g/dL", "50893": "mg/dL", "50912": "mg/dL", "50931": "mg/dL", "50960": "mg/dL"}
+ITEMID_UNIT = (
+    "CASE trim(l.itemid) "
+    + " ".join(f"WHEN '{item}' THEN '{unit}'" for item, unit in UNIT_BY_ITEMID.items())
+    + " END"
+)
 LABS = f"""
 SELECT l.subject_id AS patient_id, l.charttime AS collected_at, NULL::VARCHAR AS loinc_code,
        {{labevent_id}} AS result_id,  -- one result, when the file has the column
@@ -146,7 +161,9 @@ SELECT l.subject_id AS patient_id, l.charttime AS collected_at, NULL::VARCHAR AS
                      || regexp_extract(trim(l.value), '([0-9.]+)$', 1) END,
            {COMMENT_RESULT}
        ) AS value,
-       l.valueuom AS unit
+       coalesce(nullif(trim(l.valueuom), ''), {ITEMID_UNIT}) AS unit,
+       CASE WHEN nullif(trim(l.valueuom), '') IS NULL AND {ITEMID_UNIT} IS NOT NULL
+            THEN 'unit_from_itemid' END AS _note
 FROM {MAIN.format("$labevents", "labs")} l
 LEFT JOIN {ONE_LABITEM} d ON trim(d.itemid) = trim(l.itemid)
 """  # noqa: S608 - constant fragments, values bound
@@ -192,6 +209,12 @@ SELECT subject_id AS patient_id, drug || {{route_form}} AS drug_name, NULL::VARC
 FROM ended
 """  # noqa: S608 - constant fragments, values bound
 NOTES: dict[str, dict[str, tuple[str, str]]] = {
+    "labs": {
+        "unit_from_itemid": (
+            "unit",
+            "valueuom is empty; the unit MIMIC-IV reports this itemid in is used (UNIT_BY_ITEMID)",
+        ),
+    },
     "patients": {
         "death_from_deathtime": (
             "death_date",

@@ -474,3 +474,28 @@ def test_a_lookup_files_record_with_an_extra_field_is_named_by_line_and_fault(tm
     err = capsys.readouterr().err
     assert "admissions.csv.gz, line 3: a record with 7 fields where the header has 6" in err
     assert "10000002" not in err and "Traceback" not in err
+
+
+def test_an_empty_unit_on_a_us_unit_chemistry_is_the_unit_mimic_reports_it_in(tmp_path):
+    """MIMIC-IV reports magnesium and creatinine in mg/dL; a row whose valueuom is empty was read in
+    the canonical unit: a low magnesium of 1.5 mg/dL (0.62 mmol/L) became 1.5 mmol/L, and a
+    creatinine of 1.2 mg/dL an implausible 1.2 umol/L. Such a row takes its itemid's unit, with a
+    note; a potassium without a unit stays in mEq/L, which is mmol/L."""
+    files = dict(
+        FILES,
+        d_labitems=FILES["d_labitems"] + "50960,Magnesium,Blood,Chemistry\n",
+        labevents=FILES["labevents"]
+        + "7,10000003,20000003,503,50960,,2180-05-04 11:00:00,2180-05-04 13:00:00,1.5,1.5,,1.6,2.6,low,"
+        "STAT,\n"
+        + "8,10000003,20000003,503,50912,,2180-05-04 11:00:00,2180-05-04 13:00:00,1.2,1.2,,0.5,1.2,,STAT,\n"
+        + "9,10000003,20000003,503,50971,,2180-05-04 11:00:00,2180-05-04 13:00:00,3.9,3.9,,3.3,5.1,,STAT,\n",
+    )
+    assert run(tmp_path, write_mimic(tmp_path / "export", files)) == 0
+    with duckdb.connect(str(tmp_path / "audit.duckdb"), read_only=True) as con:
+        values = con.execute(
+            "SELECT analyte, value FROM labs WHERE collected_at >= '2180-05-04' ORDER BY analyte"
+        ).fetchall()
+        notes = con.execute("SELECT count(*) FROM row_notes WHERE rule = 'unit_from_itemid'").fetchall()
+        rejected = con.execute("SELECT count(*) FROM quarantine").fetchall()
+    assert values == [("creatinine", 106.0), ("magnesium", 0.62), ("potassium", 3.9)]
+    assert notes == [(2,)] and rejected == [(0,)]
