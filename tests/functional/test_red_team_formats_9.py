@@ -46,6 +46,18 @@ SYNTHEA_CKD_CONDITIONS = (
 )
 
 
+def _run_synthea_ckd(tmp_path: Path, medications: str) -> Path:
+    """Run the two CKD stage 4 patients with these medications; the database."""
+    export = write_synthea(
+        tmp_path / "export",
+        patients=SYNTHEA_CKD_PATIENTS,
+        medications=medications,
+        conditions=SYNTHEA_CKD_CONDITIONS,
+    )
+    assert cli(*run_args(tmp_path, export, "--format", "synthea", "--reject-threshold", "1")) == 0
+    return tmp_path / "audit.duckdb"
+
+
 def test_synthea_open_nsaid_in_ckd_stage_4_is_flagged(tmp_path):
     """Synthea leaves STOP empty only for a medication still active when its simulation ends (a
     chronic osteoarthritis NSAID); the README's Synthea section says such a medication is ongoing.
@@ -53,14 +65,7 @@ def test_synthea_open_nsaid_in_ckd_stage_4_is_flagged(tmp_path):
     she is still on it, the hazard the check exists for. The check read every NSAID with neither an
     end date nor a days supply as a 90-day course (open_course_days), so hers ended in May 2025 and
     she was not even in the population. N02's naproxen has a STOP: a two-week course, long over."""
-    export = write_synthea(
-        tmp_path / "export",
-        patients=SYNTHEA_CKD_PATIENTS,
-        medications=SYNTHEA_CKD_MEDICATIONS,
-        conditions=SYNTHEA_CKD_CONDITIONS,
-    )
-    assert cli(*run_args(tmp_path, export, "--format", "synthea", "--reject-threshold", "1")) == 0
-    db = tmp_path / "audit.duckdb"
+    db = _run_synthea_ckd(tmp_path, SYNTHEA_CKD_MEDICATIONS)
     assert flagged(db, "nsaid_kidney_disease") == {"N01"}
     # the open row is said not stopped; the one with a STOP is a stop
     assert _stored(db, "SELECT patient_id, stopped FROM prescriptions ORDER BY 1") == [
@@ -81,14 +86,7 @@ def test_synthea_a_medication_with_a_stop_is_not_taken_after_it(tmp_path):
         "2026-01-01T09:00:00Z,2026-11-10T09:00:00Z,N01,P,E1,310798,Hydrochlorothiazide 25 MG Oral Tablet,"
         "1.50,0.00,10,15.00,59621000,Essential hypertension (disorder)\n"
     )
-    export = write_synthea(
-        tmp_path / "export",
-        patients=SYNTHEA_CKD_PATIENTS,
-        medications=medications,
-        conditions=SYNTHEA_CKD_CONDITIONS,
-    )
-    assert cli(*run_args(tmp_path, export, "--format", "synthea", "--reject-threshold", "1")) == 0
-    db = tmp_path / "audit.duckdb"
+    db = _run_synthea_ckd(tmp_path, medications)
     assert flagged(db, "nsaid_kidney_disease") == set()
     assert flagged(db, "diuretic_electrolyte_monitoring") == set()
 

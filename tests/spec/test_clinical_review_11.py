@@ -10,14 +10,9 @@ from datetime import date
 
 from tests.helpers import table
 from tests.spec.harness import check_spec
+from tests.spec.test_clinical_review_5 import FOUR  # four regular medicines: a fifth is polypharmacy
 
 AS_OF = date(2026, 11, 20)
-FOUR = (
-    "amlodipine 5 mg tablet",
-    "ramipril 5 mg capsule",
-    "metformin 500 mg tablet",
-    "atorvastatin 20 mg tablet",
-)
 # Names as MIMIC-IV's prescriptions.drug writes them (drug_type MAIN or BASE), and as UK and US
 # exports write fluids; none is a medicine in the polypharmacy sense.
 FLUIDS = (
