@@ -96,17 +96,24 @@ named AS (
                -- Nor an intravenous fluid, diluent, flush or the bag itself, which a hospital's
                -- orders list beside its medicines (MIMIC-IV prescriptions: 'Bag', '0.9% Sodium
                -- Chloride', 'Dextrose 5%', 'SW', 'Iso-Osmotic Dextrose', 'Sodium Chloride 0.9%  Flush',
-               -- 'Heparin Flush (10 units/ml)'): the name is wholly a fluid, or names a flush, and
-               -- carries no medicine's ATC code (B05 solutions, V07 aside). A fluid with a drug in it
-               -- ('Potassium Chloride 20 mEq / 1000 mL D5 1/2 NS') and a salt tablet ('Sodium
-               -- Chloride 1 gm Tab') are medicines.
+               -- 'Heparin Flush (10 units/ml)'): the name is wholly a fluid (an isotonic or maintenance
+               -- strength: sodium chloride 0.18, 0.45 or 0.9 %, glucose 5 or 10 %; a bracketed note,
+               -- volume or form may follow: '0.9% Sodium Chloride (Mini Bag Plus)', 'Sodium chloride
+               -- 0.9% solution for infusion 1000ml bags'), or names a flush, and carries no medicine's
+               -- ATC code (B05 solutions, V07 aside). A fluid with a drug in it ('Potassium Chloride
+               -- 20 mEq / 1000 mL D5 1/2 NS'), a treatment strength (glucose 50 % for hypoglycaemia,
+               -- hypertonic saline 3 %) and a salt tablet ('Sodium Chloride 1 gm Tab', or a bare
+               -- 'Sodium chloride', as GP records name tablets) are medicines.
                OR ((a.atc_code IS NULL OR left(a.atc_code, 3) IN ('B05', 'V07'))
                    AND (regexp_matches(lower(trim(a.drug_name)),
-                            '^([0-9.]+ ?% ?)?(sodium chloride|nacl|normal saline|saline|ns|1/2 ?ns|d5 ?1/2 ?ns'
-                            || '|d5 ?ns|d5 ?w|d10 ?w|dextrose|glucose|sterile water|water for injection|sw|lr'
-                            || '|lactated ringer.?s?|ringer.?s lactate|hartmann.?s|plasma-?lyte( a| 148)?'
-                            || '|iso-?osmotic (dextrose|sodium chloride)|bag)( ?[0-9.]+ ?%)?'
-                            || '( ?[0-9.]+ ?(ml|l))?( +(iv|solution|infusion|injection|for injection|bag|minibag))*$')
+                            '^(0?[.](18|45|9) ?% ?(w/v )?(sodium chloride|nacl|saline)'
+                            || '|(sodium chloride|nacl|saline) ?0?[.](18|45|9) ?%( ?w/v)?'
+                            || '|(5|10) ?% ?(dextrose|glucose)( in water)?|(dextrose|glucose) ?(5|10) ?%( in water)?'
+                            || '|ns|1/2 ?ns|d5 ?1/2 ?ns|d5 ?ns|d5 ?w|d10 ?w|sw|lr|normal saline|sterile water'
+                            || '|water for injections?|lactated ringer.?s?|ringer.?s( lactate)?|compound sodium lactate'
+                            || '|hartmann.?s( solution)?|plasma-?lyte( a| 148)?|iso-?osmotic (dextrose|sodium chloride)'
+                            || '|bag)( +([0-9.]+ ?(ml|l)|[(][^)]*[)]|iv|intravenous|solution|infusion|injections?'
+                            || '|for|w/v|bags?|minibag|in|water|flush))*$')
                         OR (a.atc_code IS NULL AND regexp_matches(lower(a.drug_name), '(^|[^a-z])flush([^a-z]|$)'))))
                AS local_form,
            -- taken only when needed: not a regular medicine

@@ -31,9 +31,33 @@ FLUIDS = (
     "Lactated Ringers",
     "Heparin Flush (10 units/ml)",
     "Sodium chloride 0.9% 1000 mL infusion",
+    # a second read: bracketed notes, plurals, forms and volumes after the fluid, and other fluids
+    "0.9% Sodium Chloride (Mini Bag Plus)",
+    "Water for injections 10ml",
+    "Sodium chloride 0.9% solution for infusion 1000ml bags",
+    "Compound sodium lactate",
+    "Ringers",
+    "dextrose 5 % in water",
+    "Plasma-Lyte 148 solution for infusion 1000 ml",
+    "Sodium chloride 0.9% w/v 10ml",
+    "0.45% Sodium Chloride",
 )
-# A fluid with a drug in it, and a salt tablet: medicines.
-MEDICINES = ("Potassium Chloride 20 mEq / 1000 mL D5 1/2 NS", "Sodium Chloride 1 gm Tab")
+# A fluid with a drug in it, a treatment strength (glucose 50 % for hypoglycaemia, hypertonic
+# saline), a salt tablet, a bare 'Sodium chloride' (GP records' tablets), a
+# heparin injection: medicines.
+MEDICINES = (
+    "Potassium Chloride 20 mEq / 1000 mL D5 1/2 NS",
+    "Sodium Chloride 1 gm Tab",
+    "Dextrose 50%",
+    "Glucose 50% 50ml",
+    "Dextrose 50% injection",
+    "Sodium Chloride 3%",
+    "Sodium chloride 23.4%",
+    "Sodium chloride",
+    "Glucose",
+    "Sodium chloride 1g tablets",
+    "Heparin sodium 5000 units/ml injection",
+)
 
 
 def _tables(drugs: dict[str, tuple[str, ...]]) -> dict[str, object]:
