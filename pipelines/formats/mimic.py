@@ -130,10 +130,18 @@ COMMENT_RESULT = r"""CASE
 # into an implausible 1.2 umol/L. Empty units occur on numeric rows (a MIMIC-III study of itemid
 # 50912 found 20 creatinine rows without one, all 0.4-1.9; mimic-code #1922: itemid 50889 "sometimes
 # NA sometimes mg/L"). The units are those mimic-code's concepts read valuenum in (chemistry.sql:
-# 50862 albumin g/dL, 50893 calcium, 50912 creatinine and 50931 glucose mg/dL) and magnesium (50960,
-# mg/dL, the BIDMC report's unit). Potassium and sodium are reported in mEq/L, the canonical
-# mmol/L already. The row is loaded with a note (unit_from_itemid).
-UNIT_BY_ITEMID = {"50862": "g/dL", "50893": "mg/dL", "50912": "mg/dL", "50931": "mg/dL", "50960": "mg/dL"}
+# 50862 albumin g/dL, 50893 calcium, 50912 creatinine and 50931 glucose mg/dL; bg.sql: 50809, the
+# blood gas glucose, mg/dL) and magnesium (50960, mg/dL, the BIDMC report's unit). Potassium and
+# sodium are reported in mEq/L, the canonical mmol/L already. The row is loaded with a note
+# (unit_from_itemid).
+UNIT_BY_ITEMID = {
+    "50862": "g/dL",
+    "50893": "mg/dL",
+    "50912": "mg/dL",
+    "50931": "mg/dL",
+    "50809": "mg/dL",
+    "50960": "mg/dL",
+}
 ITEMID_UNIT = (
     "CASE trim(l.itemid) "
     + " ".join(f"WHEN '{item}' THEN '{unit}'" for item, unit in UNIT_BY_ITEMID.items())
@@ -260,6 +268,12 @@ def _files(export_dir: Path) -> dict[str, Path]:
     """MIMIC table name -> its file (`name.csv` or `name.csv.gz`, any case), here or in `hosp/` or
     `core/` (v0.4 and v1.0); a table with two such files (labevents.csv beside labevents.csv.gz, or
     one in hosp/ and one in the export folder) is an InputError (one_file)."""
+    chosen = {table: one_file(paths, export_dir / table) for table, paths in _candidates(export_dir).items()}
+    return {table: path for table, path in chosen.items() if path is not None}
+
+
+def _candidates(export_dir: Path) -> dict[str, list[Path]]:
+    """MIMIC table name -> the files that could be it, in the folder, its hosp/ and its core/."""
     candidates: dict[str, list[Path]] = {}
     for folder in (export_dir / "core", export_dir / "hosp", export_dir):
         if not folder.is_dir():
@@ -270,13 +284,12 @@ def _files(export_dir: Path) -> dict[str, Path]:
                 if name.endswith(suffix) and name[: -len(suffix)] in COLUMNS:
                     candidates.setdefault(name[: -len(suffix)], []).append(path)
                     break
-    chosen = {table: one_file(paths, export_dir / table) for table, paths in candidates.items()}
-    return {table: path for table, path in chosen.items() if path is not None}
+    return candidates
 
 
 def detect(export_dir: Path) -> bool:
     """A folder (or its hosp/) with labevents and d_labitems, or diagnoses_icd, is MIMIC-IV."""
-    names = set(_files(export_dir))
+    names = set(_candidates(export_dir))  # a Synthea patients.csv beside its .gz is no MIMIC error
     return {"labevents", "d_labitems"} <= names or "diagnoses_icd" in names
 
 

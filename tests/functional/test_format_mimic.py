@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import shutil
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -499,3 +501,15 @@ def test_an_empty_unit_on_a_us_unit_chemistry_is_the_unit_mimic_reports_it_in(tm
         rejected = con.execute("SELECT count(*) FROM quarantine").fetchall()
     assert values == [("creatinine", 106.0), ("magnesium", 0.62), ("potassium", 3.9)]
     assert notes == [(2,)] and rejected == [(0,)]
+
+
+def test_another_formats_file_beside_its_gz_copy_is_no_mimic_error_when_detecting(tmp_path):
+    """Detection asks every profile; MIMIC's refused a Synthea folder holding patients.csv beside
+    patients.csv.gz (a `gzip -k`) as a MIMIC table with two files. It is Synthea's folder."""
+    from pipelines.formats import format_read
+
+    export = tmp_path / "syn"
+    shutil.copytree(Path(__file__).parents[1] / "fixtures" / "real" / "synthea", export)
+    patients = export / "patients.csv"
+    patients.with_name("patients.csv.gz").write_bytes(gzip.compress(patients.read_bytes()))
+    assert format_read(export, "auto") == "synthea"
