@@ -62,6 +62,7 @@ class CheckResult:
     parameters: dict[str, Any]
     deceased_excluded: int = 0  # patients the check would have audited, dead on or before the as-of date
     deregistered_excluded: int = 0  # ... and those who had left the practice by the as-of date
+    unreadable_excluded: int = 0  # ... and those whose latest patients row could not be read
     exceptions: int = 0  # flagged patients left out of the numerator by a review (pipelines/reviews.py)
 
     @property
@@ -178,14 +179,15 @@ def end_exposures_at_deaths_after(con: duckdb.DuckDBPyConnection, day: date | No
 
 def left_out_table(check_id: str) -> str:
     """The temp table holding the patients a check left out: patient_id, reason ('deceased' or
-    'deregistered'), death_date, registered_until (the rule left_out_by, _concepts.sql)."""
+    'deregistered' or 'unreadable'), death_date, registered_until (the rule left_out_by, _concepts.sql)."""
     return f"left_out_{check_id}"
 
 
 def leave_out(con: duckdb.DuckDBPyConnection, check_id: str, table: str, as_of: date) -> int:
     """Move the rows of patients dead on or before `as_of`, or no longer registered with the practice
-    by then, out of a check's result, for every check alike (the rule left_out_by, _concepts.sql):
-    they are in no population. Dead, or gone, with the date unknown is out at any as-of date.
+    by then, or whose patients row could not be read, out of a check's result, for every check alike
+    (the rule left_out_by, _concepts.sql): they are in no population. Dead, or gone, with the date
+    unknown is out at any as-of date.
     Returns how many were left out (kept in `left_out_table`)."""
     left_out = left_out_table(check_id)
     con.execute(
@@ -226,15 +228,17 @@ def store(
         "ORDER BY patient_id",
         {"run": run_id, "check": definition.id},
     )
-    dead, gone = con.execute(
-        f"SELECT count(*) FILTER (reason = 'deceased'), count(*) FILTER (reason = 'deregistered') "  # noqa: S608
-        f"FROM {out_table}"
+    dead, gone, unread = con.execute(
+        f"SELECT count(*) FILTER (reason = 'deceased'), count(*) FILTER (reason = 'deregistered'), "  # noqa: S608
+        f"count(*) FILTER (reason = 'unreadable') FROM {out_table}"
     ).fetchall()[0]
-    result = CheckResult(definition.id, definition.title, denominator, flagged, high, recorded, dead, gone)
+    result = CheckResult(
+        definition.id, definition.title, denominator, flagged, high, recorded, dead, gone, unread
+    )
     con.execute(
         "INSERT INTO check_results (run_id, check_id, title, denominator, flagged, high_priority, rate, "
-        "parameters, deceased_excluded, deregistered_excluded) "
-        "VALUES ($run, $check, $title, $den, $flag, $high, $rate, $params, $deceased, $gone)",
+        "parameters, deceased_excluded, deregistered_excluded, unreadable_excluded) "
+        "VALUES ($run, $check, $title, $den, $flag, $high, $rate, $params, $deceased, $gone, $unread)",
         {
             "run": run_id,
             "check": definition.id,
@@ -246,6 +250,7 @@ def store(
             "params": json.dumps(recorded),
             "deceased": dead,
             "gone": gone,
+            "unread": unread,
         },
     )
     return result

@@ -143,6 +143,10 @@ def data_fingerprints(con: duckdb.DuckDBPyConnection, months: Sequence[date]) ->
             SELECT coalesce(s.registered_until + 1, f.d),
                    hash(s.patient_id, s.registered_until, 'deregistered')::HUGEINT
             FROM src_patient_state s JOIN first_dated f USING (patient_id) WHERE s.deregistered
+            UNION ALL  -- a patients row that could not be read: out of every month (left_out_by)
+            SELECT coalesce(f.d, DATE '0001-01-01'), hash(u.patient_id, 'unreadable')::HUGEINT
+            FROM (SELECT DISTINCT patient_id FROM unreadable_patients) u
+            LEFT JOIN first_dated f USING (patient_id)
         ),
         per_month AS (SELECT last_day(d) AS month_end, sum(h) AS s, count(*) AS n FROM dated GROUP BY 1),
         wanted AS (SELECT unnest(CAST($months AS DATE[])) AS m)

@@ -191,11 +191,14 @@ def print_outcome(outcome: RunOutcome, settings: Settings) -> None:
 
 
 def _checks_table(outcome: RunOutcome) -> Table:
-    """Per check: population, flagged, rate, high priority, left out as deceased or as having left
-    the practice (counts only)."""
+    """Per check: population, flagged, rate, high priority, left out as deceased, as having left
+    the practice or with a patients row that could not be read (counts only)."""
     table = Table(title="checks")
     table.add_column("check")
-    headers = ("population", "flagged", "rate", "high priority", "left out (deceased)", "(not registered)")
+    headers = (
+        "population", "flagged", "rate", "high priority", "left out (deceased)", "(not registered)",
+        "(row unreadable)",
+    )  # fmt: skip
     for header in headers:
         table.add_column(header, justify="right")
     for c in outcome.checks:
@@ -207,6 +210,7 @@ def _checks_table(outcome: RunOutcome) -> Table:
             f"{c.high_priority:,}",
             f"{c.deceased_excluded:,}",
             f"{c.deregistered_excluded:,}",
+            f"{c.unreadable_excluded:,}",
         )
     return table
 

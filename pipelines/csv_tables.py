@@ -14,10 +14,11 @@ from __future__ import annotations
 import codecs
 import csv
 import gzip
+import io
 import os
 import re
 import stat
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -64,6 +65,11 @@ class CsvFile:
         """The column as a quoted SQL identifier (prefixed by a table alias), or NULL when absent."""
         real = self.columns.get(name.lower())
         return f'{alias}"{real}"' if real else "NULL::VARCHAR"
+
+    def field_reader(self, name: str) -> Callable[[str], str | None] | None:
+        """`field_of` the column `name` (any case) in this file's records; None when it has no such column."""
+        real = self.columns.get(name.lower())
+        return field_of(self.names.index(real), self.delimiter, self.quoted) if real else None
 
     def reader(self, param: str, rejects: str) -> str:
         """A read_csv over the path bound as `$param`, columns bound as `$param_columns`, all text.
@@ -116,6 +122,25 @@ def files_in(folder: Path) -> list[Path]:
         refuse_unless_regular([path])
         found.append(path)
     return found
+
+
+def field_of(index: int, delimiter: str = ",", quoted: bool = True) -> Callable[[str], str | None]:
+    """A reader of field `index` (0-based) of one CSV record's text, or None when it has no such field.
+
+    Why: a record the reader could not read (a truncated line, a stray quote) is quarantined whole,
+    but its first fields, the patient id among them, are usually intact; a patient whose row was
+    lost must be known (pipelines/ingest.py _track_unreadable), not audited as if nothing were said.
+    """
+
+    def read(text: str) -> str | None:
+        dialect = {"quotechar": '"'} if quoted else {"quoting": csv.QUOTE_NONE}
+        try:
+            fields = next(csv.reader(io.StringIO(text), delimiter=delimiter, **dialect), [])
+        except csv.Error:  # a field past csv's limit: no id to be had
+            return None
+        return fields[index] if index < len(fields) else None
+
+    return read
 
 
 def _utf8(text: str) -> bool:

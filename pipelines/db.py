@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 SQL_DIR = Path(__file__).parent / "sql"
 REFERENCE_DIR = Path(__file__).parent / "reference"
 CODELIST_DIR = Path(checks.__file__).parent / "codelists"
-SCHEMA_VERSION = 17  # 2: labs became a view over lab_results and lab_concepts; 3: death, censored
+SCHEMA_VERSION = 18  # 2: labs became a view over lab_results and lab_concepts; 3: death, censored
 # results, skipped and noted rows; 4: the run's verdicts stored with it (new nullable columns, added
 # by schema.sql); 5: runs.kind, scheduled or ad hoc (earlier runs count as scheduled); 6: reviews,
 # review_outcomes and check_results' counts with exceptions (issue 20); 7: measures and
@@ -48,7 +48,10 @@ SCHEMA_VERSION = 17  # 2: labs became a view over lab_results and lab_concepts; 
 # added by schema.sql: a version-15 binary would read a resolved condition's open version as still
 # open, so it must refuse it; 17: diagnoses.diagnosis_id (added by schema.sql), by which a named
 # condition's later versions and its withdrawal supersede it: a version-16 binary would store a
-# recoded Condition beside the version it replaces and keep one refuted since, so it must refuse it
+# recoded Condition beside the version it replaces and keep one refuted since, so it must refuse it;
+# 18: unreadable_patients and check_results.unreadable_excluded (added by schema.sql): a version-17
+# binary would audit a patient whose patients row could not be read (a dead one, its death date
+# lost with the row), so it must refuse it
 LAB_KEY_SOURCES = ("typed_labs", "lab_results")  # tables refresh_lab_concepts may read keys from
 
 

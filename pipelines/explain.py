@@ -35,8 +35,9 @@ class Explanation:
     population: str
     flag: str
     clears: str
-    # why the patient is out of every population as of the date: 'deceased' (dead on or before it) or
-    # 'deregistered' (no longer registered with the practice by then); None: not left out
+    # why the patient is out of every population as of the date: 'deceased' (dead on or before it),
+    # 'deregistered' (no longer registered with the practice by then) or 'unreadable' (their latest
+    # row in a patients file could not be read); None: not left out
     left_out: str | None = None
     left_on: date | None = None  # the death date, or the last day registered; None: date unknown
 
@@ -51,6 +52,8 @@ class Explanation:
             gone = "no longer registered with the practice"
             until = f"registered until {day}, before the as-of date"
             return f"{gone} ({until})" if day else f"{gone} (date unknown)"
+        if self.left_out == "unreadable":
+            return "their latest row in the patients file could not be read (see the quarantine)"
         return None
 
 

@@ -118,6 +118,20 @@ def patients_file_warnings(files: list[RawSource]) -> list[str]:
     return [] if any(source.spec.table == "patients" for source in files) else [NO_PATIENTS_FILE]
 
 
+def unreadable_patient_warnings(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """A warning while any patient is left out of every check because their latest patients row could
+    not be read (unreadable_patients, pipelines/ingest.py _track_unreadable): the count only, never
+    who, as the email carries warnings. Each night until a row for them loads."""
+    count = con.execute("SELECT count(DISTINCT patient_id) FROM unreadable_patients").fetchall()[0][0]
+    if not count:
+        return []
+    return [
+        f"Left out of every check: {count:,} patient(s) whose latest row in the patients file could not "
+        "be read (rejected: see the rejected rows), so whether they died or left the practice is not "
+        "known. Repair the rows in the export; each patient is audited again once a row for them loads."
+    ]
+
+
 def volume_guard(
     con: duckdb.DuckDBPyConnection, files: list[RawSource], ratio: float, scratch: Path | None = None
 ) -> list[VolumeVerdict]:

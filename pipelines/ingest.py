@@ -157,6 +157,10 @@ class RawSource:
     # Records the reader passes over, found by the profile: (line, error type, text, file name) of
     # each, quarantined by line (FHIR: lines that are no resource of the file's type).
     faults: Callable[[duckdb.DuckDBPyConnection], list[tuple]] | None = None
+    # The patient id in the text of a record the reader could not read (its line, or a FHIR resource's
+    # JSON), when it can be made out: a patients row so lost leaves its patient out of the audit
+    # (_track_unreadable). None: the profile cannot tell.
+    patient_of: Callable[[str], str | None] | None = None
 
 
 # A CSV staged in memory takes about twice its size on disk (measured: a 166 MB labs.csv staged as
@@ -312,7 +316,7 @@ def ingest_file(
     try:
         with _own_or(hasher) as pool, scratch_folder(scratch) as working:
             digest = pool.submit(sha256_of, *source.paths)
-            if _size_seen_before(con, result):
+            if _size_seen_before(con, result) and not _clears_unreadable(con, spec):
                 result.sha256 = digest.result()
                 if _copy_if_unchanged(con, result, source, spec.restated and restate):
                     return result
@@ -348,6 +352,8 @@ def ingest_file(
     _encoding_hint(con, source, result)
     _note(con, source, result, run_id, noted, rules)
     _date_order_hint(con, source, result, rules, failures)
+    if spec.table == "patients":
+        _track_unreadable(con, source, run_id, result.file)
     _load(con, spec, run_id, result, restate)
     _drop_staging(con, spec.table)
     return result
@@ -521,7 +527,8 @@ def _drop_staging(con: duckdb.DuckDBPyConnection, table: str) -> None:
         f"DROP VIEW IF EXISTS numbered_{table}; DROP TABLE IF EXISTS new_notes; "
         f"DROP TABLE IF EXISTS failing_{table}; DROP TABLE IF EXISTS typed_{table}; "
         f"DROP TABLE IF EXISTS reject_lines_{table}; DROP TABLE IF EXISTS new_quarantine; "
-        f"DROP TABLE IF EXISTS line_map_{table}; DROP TABLE IF EXISTS mended_rejects_{table}"
+        f"DROP TABLE IF EXISTS line_map_{table}; DROP TABLE IF EXISTS mended_rejects_{table}; "
+        "DROP TABLE IF EXISTS unread_now"
     )
 
 
@@ -554,6 +561,15 @@ def _size_seen_before(con: duckdb.DuckDBPyConnection, result: FileResult) -> boo
             "AND (bytes = $b OR bytes IS NULL)",
             {"t": result.table, "b": result.bytes},
         )
+    )
+
+
+def _clears_unreadable(con: duckdb.DuckDBPyConnection, spec: TableContract) -> bool:
+    """Whether this is a patients file while some patient's row could not be read: it is read even
+    when byte-identical to one loaded before, since only a read can find their row now loads (a
+    repaired export may match an earlier night's file byte for byte)."""
+    return spec.table == "patients" and bool(
+        con.execute("SELECT 1 FROM unreadable_patients LIMIT 1").fetchall()
     )
 
 
@@ -936,6 +952,51 @@ def _note(
     )
     for name in ("rule_messages", "noted_rows", "profile_notes"):
         con.unregister(name)
+
+
+def _track_unreadable(con: duckdb.DuckDBPyConnection, source: RawSource, run_id: str, file: str) -> None:
+    """Keep `unreadable_patients` as of this patients file: a patient with a row in it that a rule
+    rejected, or a line the reader could not read whose patient id can be made out
+    (RawSource.patient_of), is added (as found by this run); one with a row that loads, and none
+    this run found unreadable, is taken off.
+
+    Why: the hard rules on a patients row are those on its death and registration, and a line cut
+    short loses its death date; a patient so lost was audited on what earlier exports said, or as
+    a patient with no details (a dead patient flagged for a call). The checks leave them out until
+    a row for them can be read (left_out_by, checks/sql/_concepts.sql). Within one run, a row that
+    cannot be read wins over one that loads: a registration history's lost row may be its end.
+    """
+    t = source.spec.table
+    texts = con.execute(
+        f"SELECT csv_line FROM reject_lines_{t} UNION ALL SELECT csv_line FROM mended_rejects_{t}"  # noqa: S608
+    ).fetchall()
+    lost = [source.patient_of(text) for (text,) in texts if text] if source.patient_of else []
+    con.register("lost_patients", pd.DataFrame({"patient_id": [p for p in lost if p]}, dtype="str"))
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE unread_now AS
+        SELECT DISTINCT patient_id FROM (
+            SELECT patient_id FROM failing_{t} WHERE _rec IN (SELECT _rec FROM bad_rows)
+            UNION ALL
+            SELECT clean(patient_id) FROM lost_patients
+        ) WHERE patient_id IS NOT NULL
+        """  # noqa: S608 - contract table name
+    )
+    con.unregister("lost_patients")
+    if not con.execute(
+        "SELECT 1 FROM unread_now UNION ALL SELECT 1 FROM unreadable_patients LIMIT 1"
+    ).fetchall():
+        return  # nobody lost tonight or before: no need to look up every patient loaded
+    con.execute(
+        "DELETE FROM unreadable_patients WHERE run_id <> $run AND (patient_id IN "  # noqa: S608 - contract table name
+        f"(SELECT patient_id FROM unread_now) OR patient_id IN (SELECT patient_id FROM loadable_{t}))",
+        {"run": run_id},
+    )
+    con.execute(
+        "INSERT INTO unreadable_patients SELECT patient_id, $run, $file FROM unread_now "
+        "WHERE patient_id NOT IN (SELECT patient_id FROM unreadable_patients) ORDER BY patient_id",
+        {"run": run_id, "file": file},
+    )
 
 
 def _record_once(con: duckdb.DuckDBPyConnection, target: str, new: str) -> None:

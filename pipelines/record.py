@@ -241,7 +241,7 @@ FILE_KEYS = (
 )  # fmt: skip
 CHECK_KEYS = (
     "title", "denominator", "flagged", "high_priority", "rate", "deceased_excluded",
-    "deregistered_excluded", "exceptions", "flagged_after_exceptions", "parameters",
+    "deregistered_excluded", "unreadable_excluded", "exceptions", "flagged_after_exceptions", "parameters",
 )  # fmt: skip
 
 

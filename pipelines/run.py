@@ -33,6 +33,7 @@ from pipelines.guards import (
     freshness_warnings,
     patients_file_warnings,
     reject_threshold_guard,
+    unreadable_patient_warnings,
     volume_guard,
 )
 from pipelines.ingest import RawSource, duplicate_key_warnings, preflight
@@ -255,6 +256,7 @@ def _load(
         outcome.files = in_export_order(files, [*outcome.files, result])
         reject_threshold_guard(result, settings.reject_threshold)
     refresh_lab_concepts(con)  # labs loaded by earlier runs follow today's codelists
+    outcome.warnings += unreadable_patient_warnings(con)
 
 
 def _guard_dates(con: duckdb.DuckDBPyConnection, settings: Settings, outcome: RunOutcome) -> None:

@@ -68,6 +68,7 @@ class CheckSummary:
     high_priority: int
     deceased_excluded: int | None  # left out as dead on or before as-of; None: run before schema 3
     deregistered_excluded: int | None  # left out as having left the practice; None: before schema 13
+    unreadable_excluded: int | None  # left out: patients row unreadable; None: before schema 18
     new: int | None  # None: no previous run of this check to compare with
     persisting: int | None  # flagged in this run and the check's previous run
     resolved: int | None
@@ -283,7 +284,8 @@ def flag_counts(con: duckdb.DuckDBPyConnection, run_id: str, check_id: str) -> d
     ).fetchall()
     if not rows:
         rows = _ad_hoc_counts(con, run_id, check_id)
-    return {"new": 0, "persisting": 0, "resolved": 0, "deceased": 0, "deregistered": 0} | dict(rows)
+    statuses = ("new", "persisting", "resolved", "deceased", "deregistered", "unreadable")
+    return dict.fromkeys(statuses, 0) | dict(rows)
 
 
 def _ad_hoc_counts(con: duckdb.DuckDBPyConnection, run_id: str, check_id: str) -> list[tuple[str, int]]:
@@ -347,6 +349,7 @@ def check_summary(con: duckdb.DuckDBPyConnection, run_id: str, result: dict[str,
         result["high_priority"],
         result.get("deceased_excluded"),  # as the run recorded it in check_results
         result.get("deregistered_excluded"),
+        result.get("unreadable_excluded"),
         new,
         persisting,
         resolved,

@@ -176,12 +176,14 @@ def by_high_priority(rows: Sequence[EmailCheckRow]) -> list[EmailCheckRow]:
     return sorted(rows, key=key)
 
 
-# The coverage guard's warning (pipelines/guards.py coverage_warnings) counts patients, and the volume
+# The coverage guard's warning (pipelines/guards.py coverage_warnings) counts patients, as does the
+# one on patients left out with an unreadable row (unreadable_patient_warnings), and the volume
 # guard's (VolumeVerdict.warning) counts rows, a patient each in patients.csv; the run records them as
 # text, so the email re-states their counts under the rule here (tests hold the patterns to the
 # guards' own sentences).
 _COVERAGE = re.compile(r"\bOnly (\d+) of (\d+) patients \(\d+%\)")
 _VOLUME = re.compile(r"\babout (\d+) rows, under (\d+%) of the (\d+) the previous run read")
+_UNREADABLE = re.compile(r"^Left out of every check: ([\d,]+) patient\(s\)")
 
 
 def email_warning(text: str, threshold: int) -> str:
@@ -200,7 +202,10 @@ def email_warning(text: str, threshold: int) -> str:
         now, before = published(int(found[1]), threshold), published(int(found[3]), threshold)
         return f"about {now} rows, under {found[2]} of the {before} the previous run read"
 
-    return _VOLUME.sub(rows, _COVERAGE.sub(shown, text)) if threshold else text
+    def left_out(found: re.Match) -> str:
+        return f"Left out of every check: {published(int(found[1].replace(',', '')), threshold)} patient(s)"
+
+    return _UNREADABLE.sub(left_out, _VOLUME.sub(rows, _COVERAGE.sub(shown, text))) if threshold else text
 
 
 def report_href(location: str) -> str:

@@ -155,14 +155,25 @@ CREATE OR REPLACE TEMP TABLE deregistered_patients AS
 SELECT patient_id, registered_until FROM src_patient_state WHERE deregistered;
 -- left_out_by(day): every patient out of every check's population as of `day`, and why: dead by then
 -- (dead_by; a death wins), else registered with the practice until a day before it, or no longer
--- registered with no date. Leaving the practice ends no exposure: the patient's care goes on
+-- registered with no date; else 'unreadable': the patient's latest row in a patients file could not
+-- be read (unreadable_patients, filled by pipelines/ingest.py _track_unreadable), so what it says of
+-- their death or registration is not known. A dead patient audited is the first harm a clinic
+-- notices (a call to the bereaved); one left out is counted and warned about, and audited again
+-- once a row for them loads. Leaving the practice ends no exposure: the patient's care goes on
 -- elsewhere, out of this audit's sight.
 CREATE OR REPLACE TEMP MACRO left_out_by(day) AS TABLE
-    SELECT patient_id, 'deceased' AS reason, death_date, NULL::DATE AS registered_until FROM dead_by(day)
+    WITH dead AS (SELECT * FROM dead_by(day)),
+    gone AS (
+        SELECT patient_id, registered_until FROM deregistered_patients
+        WHERE (registered_until IS NULL OR registered_until < day)
+          AND patient_id NOT IN (SELECT patient_id FROM dead)
+    )
+    SELECT patient_id, 'deceased' AS reason, death_date, NULL::DATE AS registered_until FROM dead
     UNION ALL
-    SELECT patient_id, 'deregistered', NULL::DATE, registered_until FROM deregistered_patients
-    WHERE (registered_until IS NULL OR registered_until < day)
-      AND patient_id NOT IN (SELECT patient_id FROM dead_by(day));
+    SELECT patient_id, 'deregistered', NULL::DATE, registered_until FROM gone
+    UNION ALL
+    SELECT DISTINCT patient_id, 'unreadable', NULL::DATE, NULL::DATE FROM unreadable_patients
+    WHERE patient_id NOT IN (SELECT patient_id FROM dead) AND patient_id NOT IN (SELECT patient_id FROM gone);
 -- younger_on(years, day): the patients known to be under `years` old on `day` (born less than that
 -- many years before it, as age_on counts); a patient of unknown birth date is not among them.
 CREATE OR REPLACE TEMP MACRO younger_on(years, day) AS TABLE

@@ -83,6 +83,7 @@ an editor counts them).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -184,6 +185,25 @@ def faults_of(files: dict[str, list[Path]]) -> Callable[[duckdb.DuckDBPyConnecti
         return found
 
     return faults
+
+
+# A Patient resource's own id in a line that is no valid JSON (cut short, damaged): the first "id"
+# in it, in FHIR's id form, when the line says it is a Patient. In a Patient the id comes before
+# any element that could have one of its own (Synthea and HAPI write resourceType, id, meta, ...).
+_PATIENT_TYPE = re.compile(r'"resourceType"\s*:\s*"Patient"')
+_FIRST_ID = re.compile(r'"id"\s*:\s*"([A-Za-z0-9\-.]{1,64})"')
+
+
+def patient_in(text: str) -> str | None:
+    """The id of the Patient in the text of a Patient file's line that is no resource (the source's
+    `patient_of`); None for valid JSON (a resource of another type, which names no patient of its
+    own) or a line where no Patient's id can be made out."""
+    try:
+        json.loads(text)
+    except ValueError:
+        found = _FIRST_ID.search(text) if _PATIENT_TYPE.search(text) else None
+        return found.group(1) if found else None
+    return None
 
 
 def _line_faults(path: Path, kind: str) -> list[tuple]:
@@ -832,4 +852,5 @@ def _source(
         lines=False,
         skips=table != "patients",
         faults=faults_of({t: files[t] for t in types}),
+        patient_of=patient_in if table == "patients" else None,
     )

@@ -9,7 +9,7 @@ import csv
 from pathlib import Path
 
 from pipelines.contract import CONTRACTS, TableContract
-from pipelines.csv_tables import delimiter_of, files_in, header_line, one_file
+from pipelines.csv_tables import delimiter_of, field_of, files_in, header_line, one_file
 from pipelines.errors import InputError
 from pipelines.ingest import RawSource
 
@@ -121,4 +121,5 @@ def _source(spec: TableContract, path: Path, header: dict[str, int], delimiter: 
         reject_columns={f"c{i}": c for c, i in header.items()},
         delimiter=delimiter,
         skips=True,
+        patient_of=field_of(header["patient_id"], delimiter),
     )

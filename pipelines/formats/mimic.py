@@ -53,7 +53,7 @@ from datetime import date
 from pathlib import Path
 
 from pipelines.contract import CONTRACT_BY_TABLE
-from pipelines.csv_tables import files_in, one_file
+from pipelines.csv_tables import field_of, files_in, one_file
 from pipelines.errors import READ_ERRORS, InputError, file_fault
 from pipelines.ingest import LookupKey, RawSource
 
@@ -368,6 +368,7 @@ def _source(
         notes=NOTES.get(table, {}),
         csv_param=main,  # mended when DuckDB would misread it (pipelines/csv_scan.py)
         delimiter=",",  # READ's, whatever the header holds
+        patient_of=field_of(headers[main].index("subject_id")),  # a required column of every main file
         lookups=tuple(
             LookupKey(
                 paths[name].name, key, READ.format(f"${name}"), _params(name, paths[name], headers[name])

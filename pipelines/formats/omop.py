@@ -596,4 +596,5 @@ def _source(
         notes=NOTES.get(t, {}),  # the tables whose select yields `_note`
         csv_param="main" if isinstance(main, CsvFile) else None,  # mended when DuckDB would misread it
         delimiter=main.delimiter if isinstance(main, CsvFile) else ",",
+        patient_of=main.field_reader("person_id") if isinstance(main, CsvFile) else None,
     )

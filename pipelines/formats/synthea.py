@@ -196,6 +196,7 @@ def _source(spec: TableContract, path: Path, required: tuple[str, ...], mapping:
         reject_columns={file.columns[e]: c for c, e in mapping.items() if e in file.columns},
         skips=skips,
         delimiter=file.delimiter,
+        patient_of=file.field_reader(mapping["patient_id"]),
     )
 
 

@@ -107,6 +107,19 @@ ALTER TABLE patients ADD COLUMN IF NOT EXISTS clinician_id VARCHAR;  -- responsi
 ALTER TABLE patients ADD COLUMN IF NOT EXISTS registered_until DATE;
 ALTER TABLE patients ADD COLUMN IF NOT EXISTS deregistered BOOLEAN;
 
+-- Patients whose latest row in a patients file could not be read (schema 18): a line the reader
+-- could not read (cut short, a stray quote) or a row a rule rejected (its death or registration
+-- date unreadable: the soft rules on birth date and sex let a row load). What that row says of the
+-- patient's death or registration is not known, so every check leaves the patient out, as
+-- 'unreadable' (checks/sql/_concepts.sql left_out_by), until a run reads a row for them that loads
+-- (pipelines/ingest.py _track_unreadable). The state as of the latest run, not a history: which
+-- run found the row, and in which file.
+CREATE TABLE IF NOT EXISTS unreadable_patients (
+    patient_id VARCHAR NOT NULL,
+    run_id     VARCHAR NOT NULL,              -- the run that read the row (the latest such run)
+    file       VARCHAR NOT NULL               -- the patients file as the run named it
+);
+
 -- Lab results as exported (typed). What each result measures (analyte, specimen, canonical value
 -- and unit) is not stored here but looked up through lab_concepts by the `labs` view (views.sql), so
 -- a codelist change re-maps every stored result at the next run, and a load writes only these columns.
@@ -211,13 +224,14 @@ CREATE TABLE IF NOT EXISTS findings (
 
 -- Patients a check would have audited but left out of its population, and why: 'deceased' (died on
 -- or before the as-of date, or dead with no date) or 'deregistered' (left the practice: registered
--- until a day before the as-of date, or not registered with no date; schema 13). A flag on such a
--- patient ends as 'deceased' or 'deregistered' in flag_status, not as 'resolved'.
+-- until a day before the as-of date, or not registered with no date; schema 13) or 'unreadable'
+-- (their row in the patients file could not be read: unreadable_patients; schema 18). A flag on such
+-- a patient ends as 'deceased', 'deregistered' or 'unreadable' in flag_status, not as 'resolved'.
 CREATE TABLE IF NOT EXISTS check_exclusions (
     run_id     VARCHAR NOT NULL,
     check_id   VARCHAR NOT NULL,
     patient_id VARCHAR NOT NULL,
-    reason     VARCHAR NOT NULL,              -- deceased | deregistered
+    reason     VARCHAR NOT NULL,              -- deceased | deregistered | unreadable
     death_date DATE                           -- deceased: the date of death (NULL: date unknown)
 );
 ALTER TABLE check_exclusions ADD COLUMN IF NOT EXISTS registered_until DATE;  -- deregistered: the
@@ -238,6 +252,8 @@ CREATE TABLE IF NOT EXISTS check_results (
 ALTER TABLE check_results ADD COLUMN IF NOT EXISTS deceased_excluded BIGINT;
 -- patients the check would have audited who had left the practice by the as-of date (schema 13)
 ALTER TABLE check_results ADD COLUMN IF NOT EXISTS deregistered_excluded BIGINT;
+-- patients the check would have audited whose patients row could not be read (schema 18)
+ALTER TABLE check_results ADD COLUMN IF NOT EXISTS unreadable_excluded BIGINT;
 
 -- The codelist files each run read: every shipped file and each of the clinic's local additions
 -- (setting local_codelists), with its sha256 and rows, so a run's results can be traced to the exact

@@ -83,9 +83,10 @@ LEFT JOIN check_runs res
 
 -- flag_status: for every run and check, each patient flagged in that run or resolved by it, with
 -- status 'new' (first raised in this run), 'persisting' (flagged in the previous run of the check
--- too), 'resolved' (flagged in the previous run, not in this one) or 'deceased' / 'deregistered'
--- (flagged in the previous run, left out of this one as dead or as having left the practice:
--- check_exclusions' reason); runs_standing counts the
+-- too), 'resolved' (flagged in the previous run, not in this one) or 'deceased' / 'deregistered' /
+-- 'unreadable' (flagged in the previous run, left out of this one as dead, as having left the
+-- practice or as having a patients row that could not be read: check_exclusions' reason);
+-- runs_standing counts the
 -- consecutive runs of the check, up to and including this one, that have flagged the patient.
 CREATE OR REPLACE VIEW flag_status AS
 SELECT cr.run_id, cr.check_id, e.patient_id,

@@ -324,6 +324,12 @@ def deaths():
             " ('left, no date', NULL::DATE), ('died on as-of', DATE '2026-01-01'))"
             " t(patient_id, registered_until)"
         )
+        connection.execute(  # whose latest patients row could not be read (a dead one wins)
+            "CREATE TABLE unreadable_patients AS SELECT * FROM (VALUES"
+            " ('row unreadable', 'r1', 'patients.csv'), ('row unreadable', 'r1', 'patients.csv'),"
+            " ('died on as-of', 'r1', 'patients.csv'), ('left, no date', 'r1', 'patients.csv'))"
+            " t(patient_id, run_id, file)"
+        )
         connection.execute(
             "CREATE TABLE src_patient_state AS SELECT * FROM (VALUES"
             " ('eighteen tomorrow', DATE '2008-11-21'), ('eighteen today', DATE '2008-11-20'),"
@@ -361,9 +367,10 @@ def test_left_out_by_a_day_keeps_the_last_registered_day_and_a_death_wins(deaths
         ("died the day before", "deceased", date(2026, 11, 19), None),
         ("left the day before", "deregistered", None, date(2026, 11, 19)),
         ("left, no date", "deregistered", None, None),
+        ("row unreadable", "unreadable", None, None),  # once, whatever the date; the others' reasons win
     ]  # 'registered until as-of' is still registered on its last day
     early = ids(deaths, "SELECT patient_id FROM left_out_by($d)", {"d": date(2000, 1, 1)})
-    assert early == ["dead, no date", "left, no date"]
+    assert early == ["dead, no date", "died on as-of", "left, no date", "row unreadable"]
 
 
 def test_younger_on_a_day_leaves_out_a_birthday_on_it_and_an_unknown_birth(deaths):

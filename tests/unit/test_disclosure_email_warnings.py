@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from datetime import date
 
+import duckdb
 import pytest
 
-from pipelines.guards import Coverage, VolumeVerdict, coverage_warnings
+from pipelines.guards import Coverage, VolumeVerdict, coverage_warnings, unreadable_patient_warnings
 from reports.email_body import email_warning
 
 
@@ -47,4 +48,20 @@ def test_the_volume_guards_counts_follow_the_rule_too():
     shown = email_warning(recorded, 7)
     assert "smaller than last time: about 1–7 rows, under 50% of the 340 the previous run read" in shown
     assert shown.endswith("check the export is complete.")
+    assert email_warning(recorded, 0) == recorded
+
+
+@pytest.mark.parametrize(("count", "shown"), [(1, "1–7"), (7, "1–7"), (8, "10"), (1234, "1,235")])
+def test_patients_left_out_with_an_unreadable_row_are_counted_under_the_rule(count, shown):
+    with duckdb.connect() as con:
+        con.execute("CREATE TABLE unreadable_patients (patient_id VARCHAR, run_id VARCHAR, file VARCHAR)")
+        con.execute(
+            "INSERT INTO unreadable_patients SELECT 'P' || i, 'r', 'patients.csv' FROM range($n) t(i)",
+            {"n": count},
+        )
+        recorded = unreadable_patient_warnings(con)[0]
+    assert recorded.startswith(f"Left out of every check: {count:,} patient(s) whose latest row")
+    assert email_warning(recorded, 7).startswith(
+        f"Left out of every check: {shown} patient(s) whose latest row"
+    )
     assert email_warning(recorded, 0) == recorded

@@ -1,0 +1,51 @@
+"""The patient id read from a record the reader could not read (RawSource.patient_of): the first
+fields of a line cut short or broken by a stray quote, and the id of a FHIR Patient cut off
+mid-resource. What it cannot make out is None, never a guess from another field."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pipelines.csv_tables import field_of
+from pipelines.formats.fhir import patient_in
+
+
+@pytest.mark.parametrize(
+    ("line", "index", "delimiter", "expected"),
+    [
+        ("G2,1950-01-01,M", 0, ",", "G2"),  # cut short after the sex
+        ('"G 4",1950-01-01,M,"2026-10-01,,', 0, ",", "G 4"),  # a stray quote further on
+        ("1950-01-01;G7", 1, ";", "G7"),  # the id's column is wherever the header puts it
+        ("S01,1950-02-03,2026-10-05,999-10-1001,S9991", 0, ",", "S01"),
+        ("10000001,M,61,2180,2011 - 20", 0, ",", "10000001"),
+        ("G2", 3, ",", None),  # the line ends before the column
+        ("", 0, ",", None),
+    ],
+)
+def test_field_of_a_broken_line(line, index, delimiter, expected):
+    assert field_of(index, delimiter)(line) == expected
+
+
+def test_an_unquoted_file_reads_a_quote_as_a_character():
+    assert field_of(0, "\t", quoted=False)('1"\t8532\t19') == '1"'
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            '{"resourceType": "Patient", "id": "p1", "birthDate": "1951-03-01", "deceasedDateTime": "2026-0',
+            "p1",
+        ),
+        ('{"id":"a-1.b","resourceType":"Patient","meta":{"versionId":"2"},"gender":"ma', "a-1.b"),
+        ('{"resourceType": "Observation", "id": "o1", "subject": {"reference": "Patient/p2"}', None),
+        ('{"resourceType": "Patient", "birthDate": "1951-03-01", "gen', None),  # cut before its id
+        ('{"resourceType": "Patient", "id": "not an id!", "gen', None),  # no FHIR id
+        (json.dumps({"resourceType": "Observation", "id": "p2"}), None),  # valid JSON: another type
+        ("[" * 10, None),
+    ],
+)
+def test_patient_in_a_fhir_line(text, expected):
+    assert patient_in(text) == expected
