@@ -69,7 +69,9 @@ class CsvFile:
     def field_reader(self, name: str) -> Callable[[str], str | None] | None:
         """`field_of` the column `name` (any case) in this file's records; None when it has no such column."""
         real = self.columns.get(name.lower())
-        return field_of(self.names.index(real), self.delimiter, self.quoted) if real else None
+        return (
+            field_of(self.names.index(real), len(self.names), self.delimiter, self.quoted) if real else None
+        )
 
     def reader(self, param: str, rejects: str) -> str:
         """A read_csv over the path bound as `$param`, columns bound as `$param_columns`, all text.
@@ -124,21 +126,38 @@ def files_in(folder: Path) -> list[Path]:
     return found
 
 
-def field_of(index: int, delimiter: str = ",", quoted: bool = True) -> Callable[[str], str | None]:
-    """A reader of field `index` (0-based) of one CSV record's text, or None when it has no such field.
+def field_of(
+    index: int, width: int, delimiter: str = ",", quoted: bool = True
+) -> Callable[[str], str | None]:
+    """A reader of field `index` (0-based) of one CSV record's text, in a file of `width` columns, or
+    None when the field cannot be trusted whole.
 
     Why: a record the reader could not read (a truncated line, a stray quote) is quarantined whole,
     but its first fields, the patient id among them, are usually intact; a patient whose row was
     lost must be known (pipelines/ingest.py _track_unreadable), not audited as if nothing were said.
+    A field is whole when a delimiter follows it, or when it ends a line of the file's full width; a
+    line cut inside it ('P123' cut to 'P1') would name another patient, or none. A stray quote
+    that swallows the rest of the line (or the id itself) is read again with quotes as characters.
     """
 
-    def read(text: str) -> str | None:
-        dialect = {"quotechar": '"'} if quoted else {"quoting": csv.QUOTE_NONE}
-        try:
-            fields = next(csv.reader(io.StringIO(text), delimiter=delimiter, **dialect), [])
+    def whole(fields: list[str]) -> str | None:
+        if index < len(fields) - 1 or index == len(fields) - 1 == width - 1:
+            value = fields[index]
+            return None if delimiter in value or "\n" in value else value
+        return None
+
+    def fields(text: str, dialect: dict) -> list[str]:
+        try:  # (DuckDB's text of a CRLF file's line starts with the LF before it)
+            return next(csv.reader(io.StringIO(text.strip("\r\n")), delimiter=delimiter, **dialect), [])
         except csv.Error:  # a field past csv's limit: no id to be had
-            return None
-        return fields[index] if index < len(fields) else None
+            return []
+
+    def read(text: str) -> str | None:
+        found = whole(fields(text, {"quotechar": '"'})) if quoted else None
+        if found is not None:
+            return found
+        found = whole(fields(text, {"quoting": csv.QUOTE_NONE}))
+        return found.strip('"') if found is not None and quoted else found  # a quoted file's quote is no text
 
     return read
 

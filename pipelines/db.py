@@ -99,7 +99,7 @@ def connect(path: Path, memory_limit: str = "1.25GB", threads: int = 0) -> duckd
         _apply_schema(con)
         _load_reference(con)
         if stored is not None and stored < SCHEMA_VERSION:
-            _migrate(con)
+            _migrate(con, stored)
         con.execute(sql_file("views.sql"))
     except BaseException:
         con.close()  # no half-opened database left behind (and no file handle held on it)
@@ -336,8 +336,8 @@ def _not_ours(path: Path) -> str:
     )
 
 
-def _migrate(con: duckdb.DuckDBPyConnection) -> None:
-    """Bring a database written by an older version to SCHEMA_VERSION, in one transaction.
+def _migrate(con: duckdb.DuckDBPyConnection, stored: int) -> None:
+    """Bring a database written by version `stored` to SCHEMA_VERSION, in one transaction.
 
     (schema.sql has already added the new, empty tables and columns, idempotently, so a failed
     migration leaves a version-1 file that the next attempt migrates.)
@@ -374,6 +374,10 @@ def _migrate(con: duckdb.DuckDBPyConnection) -> None:
         )
         _unname_omop_results(con)  # before version 15
         _settle_diagnoses(con)  # before version 16
+        if stored < 18:  # rows quarantined before are found by the next read of a patients file
+            con.execute(
+                "INSERT INTO reread_next SELECT 'patients' WHERE 'patients' NOT IN (FROM reread_next)"
+            )
         con.execute("UPDATE schema_version SET version = $v", {"v": SCHEMA_VERSION})
 
 

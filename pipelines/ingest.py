@@ -316,7 +316,7 @@ def ingest_file(
     try:
         with _own_or(hasher) as pool, scratch_folder(scratch) as working:
             digest = pool.submit(sha256_of, *source.paths)
-            if _size_seen_before(con, result) and not _clears_unreadable(con, spec):
+            if _size_seen_before(con, result) and not _must_read(con, spec):
                 result.sha256 = digest.result()
                 if _copy_if_unchanged(con, result, source, spec.restated and restate):
                     return result
@@ -356,6 +356,7 @@ def ingest_file(
         _track_unreadable(con, source, run_id, result.file)
     _load(con, spec, run_id, result, restate)
     _drop_staging(con, spec.table)
+    con.execute("DELETE FROM reread_next WHERE table_name = $t", {"t": spec.table})
     return result
 
 
@@ -564,12 +565,17 @@ def _size_seen_before(con: duckdb.DuckDBPyConnection, result: FileResult) -> boo
     )
 
 
-def _clears_unreadable(con: duckdb.DuckDBPyConnection, spec: TableContract) -> bool:
-    """Whether this is a patients file while some patient's row could not be read: it is read even
-    when byte-identical to one loaded before, since only a read can find their row now loads (a
-    repaired export may match an earlier night's file byte for byte)."""
-    return spec.table == "patients" and bool(
-        con.execute("SELECT 1 FROM unreadable_patients LIMIT 1").fetchall()
+def _must_read(con: duckdb.DuckDBPyConnection, spec: TableContract) -> bool:
+    """Whether this table's file is read even when byte-identical to one loaded before: a patients
+    file while some patient's row could not be read (only a read finds their row now loads, and a
+    repaired export may match an earlier night's file byte for byte), or a table a migration marked
+    (reread_next: rows quarantined before schema 18 are found so)."""
+    return bool(
+        con.execute(
+            "SELECT 1 FROM reread_next WHERE table_name = $t UNION ALL "
+            "SELECT 1 FROM unreadable_patients WHERE $t = 'patients' LIMIT 1",
+            {"t": spec.table},
+        ).fetchall()
     )
 
 
@@ -583,15 +589,18 @@ def _copy_if_unchanged(
 
     `restated` (a scheduled run loading a table whose latest export's statement counts,
     TableContract.restated): only when it is also identical to the latest scheduled run's file of
-    its table; an older file sent again (a death undone, a prescription reopened) is read, so that
-    it restates its rows. An ad-hoc run restates nothing, so any identical file is skipped."""
+    its table, and to the latest file of its table any run read; an older file sent again (a death
+    undone, a prescription reopened) is read, so that it restates its rows, and so is the nightly's
+    own file after an ad-hoc run read another (whose rows, loaded later, would otherwise stand as
+    the latest: a patient version, an unreadable row it found readable). An ad-hoc run restates
+    nothing, so any identical file is skipped."""
     if restated:
         latest = con.execute(
-            "SELECT sha256 FROM run_files JOIN runs USING (run_id) WHERE table_name = $t "
-            "AND coalesce(kind, 'scheduled') = 'scheduled' ORDER BY seq DESC LIMIT 1",
+            "SELECT arg_max(sha256, seq) FILTER (coalesce(kind, 'scheduled') = 'scheduled'), "
+            "arg_max(sha256, seq) FROM run_files JOIN runs USING (run_id) WHERE table_name = $t",
             {"t": result.table},
-        ).fetchall()
-        if not latest or latest[0][0] != result.sha256:
+        ).fetchall()[0]
+        if latest != (result.sha256, result.sha256):
             return False
     row = con.execute(
         """

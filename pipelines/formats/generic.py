@@ -121,5 +121,5 @@ def _source(spec: TableContract, path: Path, header: dict[str, int], delimiter: 
         reject_columns={f"c{i}": c for c, i in header.items()},
         delimiter=delimiter,
         skips=True,
-        patient_of=field_of(header["patient_id"], delimiter),
+        patient_of=field_of(header["patient_id"], width, delimiter),
     )

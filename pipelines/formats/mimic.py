@@ -368,7 +368,7 @@ def _source(
         notes=NOTES.get(table, {}),
         csv_param=main,  # mended when DuckDB would misread it (pipelines/csv_scan.py)
         delimiter=",",  # READ's, whatever the header holds
-        patient_of=field_of(headers[main].index("subject_id")),  # a required column of every main file
+        patient_of=field_of(headers[main].index("subject_id"), len(headers[main])),  # required in each
         lookups=tuple(
             LookupKey(
                 paths[name].name, key, READ.format(f"${name}"), _params(name, paths[name], headers[name])

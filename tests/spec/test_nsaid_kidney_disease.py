@@ -310,10 +310,12 @@ T02        | N18.4 | ICD-10-CM   | 2026-01-01  |
 # measures) must not change the prescription as written: an undated NSAID is still a 90-day course, not
 # one running until the death. K91 started 2024-01-01 (course over in 2024), died after as-of: not on an
 # NSAID. K92, the same with a recent start: still on one. K93 died on as-of: left out as deceased.
+# (The deaths fall before the run's own date, 2026-11-24: a death date after it is no date at all, and
+# its row is rejected, which leaves the patient out as unreadable.)
 DEATH_PATIENTS = table("""
 patient_id | birth_date | sex | death_date
-K91        | 1950-01-01 | F   | 2026-11-25
-K92        | 1950-01-01 | F   | 2026-11-25
+K91        | 1950-01-01 | F   | 2026-11-23
+K92        | 1950-01-01 | F   | 2026-11-23
 """)
 DEATH_PRESCRIPTIONS = table("""
 patient_id | drug_name               | rxnorm_code | atc_code | start_date | end_date | days_supply

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from datetime import date
 
-import duckdb
 import pytest
 
+from pipelines.db import connect
 from pipelines.guards import Coverage, VolumeVerdict, coverage_warnings, unreadable_patient_warnings
 from reports.email_body import email_warning
 
@@ -52,13 +52,20 @@ def test_the_volume_guards_counts_follow_the_rule_too():
 
 
 @pytest.mark.parametrize(("count", "shown"), [(1, "1–7"), (7, "1–7"), (8, "10"), (1234, "1,235")])
-def test_patients_left_out_with_an_unreadable_row_are_counted_under_the_rule(count, shown):
-    with duckdb.connect() as con:
-        con.execute("CREATE TABLE unreadable_patients (patient_id VARCHAR, run_id VARCHAR, file VARCHAR)")
+def test_patients_left_out_with_an_unreadable_row_are_counted_under_the_rule(tmp_path, count, shown):
+    with connect(tmp_path / "audit.duckdb") as con:
         con.execute(
             "INSERT INTO unreadable_patients SELECT 'P' || i, 'r', 'patients.csv' FROM range($n) t(i)",
             {"n": count},
         )
+        # each has a record, here a prescription; an id read from a damaged line that names nobody
+        # ('P9', cut from 'P99999') is left out of nothing and not counted
+        con.execute(
+            "INSERT INTO prescriptions (patient_id, drug_name, start_date, _run_id) "
+            "SELECT 'P' || i, 'furosemide', DATE '2026-01-01', 'r' FROM range($n) t(i)",
+            {"n": count},
+        )
+        con.execute("INSERT INTO unreadable_patients VALUES ('nobody', 'r', 'patients.csv')")
         recorded = unreadable_patient_warnings(con)[0]
     assert recorded.startswith(f"Left out of every check: {count:,} patient(s) whose latest row")
     assert email_warning(recorded, 7).startswith(

@@ -13,23 +13,29 @@ from pipelines.formats.fhir import patient_in
 
 
 @pytest.mark.parametrize(
-    ("line", "index", "delimiter", "expected"),
+    ("line", "index", "width", "delimiter", "expected"),
     [
-        ("G2,1950-01-01,M", 0, ",", "G2"),  # cut short after the sex
-        ('"G 4",1950-01-01,M,"2026-10-01,,', 0, ",", "G 4"),  # a stray quote further on
-        ("1950-01-01;G7", 1, ";", "G7"),  # the id's column is wherever the header puts it
-        ("S01,1950-02-03,2026-10-05,999-10-1001,S9991", 0, ",", "S01"),
-        ("10000001,M,61,2180,2011 - 20", 0, ",", "10000001"),
-        ("G2", 3, ",", None),  # the line ends before the column
-        ("", 0, ",", None),
+        ("G2,1950-01-01,M", 0, 6, ",", "G2"),  # cut short after the sex
+        ('"G 4",1950-01-01,M,"2026-10-01,,', 0, 6, ",", "G 4"),  # a stray quote further on
+        ("1950-01-01;G7;", 1, 6, ";", "G7"),  # the id's column is wherever the header puts it
+        ("S01,1950-02-03,2026-10-05,999-10-1001,S9991", 0, 28, ",", "S01"),
+        ("10000001,M,61,2180,2011 - 20", 0, 6, ",", "10000001"),
+        ("\nG2,1950-01-01,M\r\n", 0, 6, ",", "G2"),  # DuckDB's text of a CRLF file's line
+        ("P1", 0, 6, ",", None),  # cut inside the id ('P123'): it would name another patient
+        ("1950-01-01,F,P12", 2, 6, ",", None),  # the id last on a cut line: maybe cut too
+        ("1950-01-01,F,P123", 2, 3, ",", "P123"),  # last on a line of the file's full width: whole
+        ('1950-01-01,F,"2026-10-01,,G1', 4, 5, ",", "G1"),  # the quote swallows the id: read without
+        ('"G1,1950-01-01,F', 0, 5, ",", "G1"),  # the quote opens the id itself
+        ("G2", 3, 6, ",", None),  # the line ends before the column
+        ("", 0, 6, ",", None),
     ],
 )
-def test_field_of_a_broken_line(line, index, delimiter, expected):
-    assert field_of(index, delimiter)(line) == expected
+def test_field_of_a_broken_line(line, index, width, delimiter, expected):
+    assert field_of(index, width, delimiter)(line) == expected
 
 
 def test_an_unquoted_file_reads_a_quote_as_a_character():
-    assert field_of(0, "\t", quoted=False)('1"\t8532\t19') == '1"'
+    assert field_of(0, 7, "\t", quoted=False)('1"\t8532\t19') == '1"'
 
 
 @pytest.mark.parametrize(
