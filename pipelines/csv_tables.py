@@ -136,30 +136,42 @@ def field_of(
     but its first fields, the patient id among them, are usually intact; a patient whose row was
     lost must be known (pipelines/ingest.py _track_unreadable), not audited as if nothing were said.
     A field is whole when a delimiter follows it, or when it ends a line of the file's full width; a
-    line cut inside it ('P123' cut to 'P1') would name another patient, or none. A stray quote
-    that swallows the rest of the line (or the id itself) is read again with quotes as characters.
+    line cut inside it ('P123' cut to 'P1') would name another patient, or none. When the quotes
+    themselves are broken (a quote never closed, text after a closing quote), the line is split at
+    every delimiter instead, unless two loose quotes come up to the id's end (a quoted field holding
+    a delimiter would move it: which field is the id's is not known); the id's quotes are dropped.
     """
 
     def whole(fields: list[str]) -> str | None:
         if index < len(fields) - 1 or index == len(fields) - 1 == width - 1:
-            value = fields[index]
-            return None if delimiter in value or "\n" in value else value
+            return fields[index] if "\n" not in fields[index] else None
         return None
 
-    def fields(text: str, dialect: dict) -> list[str]:
-        try:  # (DuckDB's text of a CRLF file's line starts with the LF before it)
-            return next(csv.reader(io.StringIO(text.strip("\r\n")), delimiter=delimiter, **dialect), [])
-        except csv.Error:  # a field past csv's limit: no id to be had
-            return []
+    def split(text: str, **dialect: object) -> list[str]:
+        # (DuckDB's text of a CRLF file's line starts with the LF before it)
+        return next(csv.reader(io.StringIO(text.strip("\r\n")), delimiter=delimiter, **dialect), [])
 
     def read(text: str) -> str | None:
-        found = whole(fields(text, {"quotechar": '"'})) if quoted else None
-        if found is not None:
-            return found
-        found = whole(fields(text, {"quoting": csv.QUOTE_NONE}))
-        return found.strip('"') if found is not None and quoted else found  # a quoted file's quote is no text
+        try:
+            if quoted:
+                return whole(split(text, quotechar='"', strict=True))
+            return whole(split(text, quoting=csv.QUOTE_NONE))
+        except csv.Error:  # quotes broken (or a field past csv's limit): split at every delimiter
+            try:
+                fields = split(text, quoting=csv.QUOTE_NONE)
+            except csv.Error:
+                return None
+        if sum(_loose_quotes(field) for field in fields[: index + 1]) > 1:  # a pair may hold a delimiter
+            return None
+        found = whole(fields)
+        return found.strip('"') if found is not None else None
 
     return read
+
+
+def _loose_quotes(field: str) -> int:
+    """The quotes of a field split at every delimiter that are not its own pair ('"Ann"': none)."""
+    return 0 if len(field) > 1 and field[0] == field[-1] == '"' else field.count('"')
 
 
 def _utf8(text: str) -> bool:

@@ -589,15 +589,16 @@ def _copy_if_unchanged(
 
     `restated` (a scheduled run loading a table whose latest export's statement counts,
     TableContract.restated): only when it is also identical to the latest scheduled run's file of
-    its table, and to the latest file of its table any run read; an older file sent again (a death
-    undone, a prescription reopened) is read, so that it restates its rows, and so is the nightly's
-    own file after an ad-hoc run read another (whose rows, loaded later, would otherwise stand as
-    the latest: a patient version, an unreadable row it found readable). An ad-hoc run restates
-    nothing, so any identical file is skipped."""
+    its table, and to the latest file of its table any run read (not skipped); an older file sent
+    again (a death undone, a prescription reopened) is read, so that it restates its rows, and so
+    is the nightly's own file after an ad-hoc run read another (whose rows, loaded later, would
+    otherwise stand as the latest: a patient version, an unreadable row it found readable). An
+    ad-hoc run restates nothing, so any identical file is skipped."""
     if restated:
         latest = con.execute(
             "SELECT arg_max(sha256, seq) FILTER (coalesce(kind, 'scheduled') = 'scheduled'), "
-            "arg_max(sha256, seq) FROM run_files JOIN runs USING (run_id) WHERE table_name = $t",
+            "arg_max(sha256, seq) FILTER (NOT skipped_unchanged) "
+            "FROM run_files JOIN runs USING (run_id) WHERE table_name = $t",
             {"t": result.table},
         ).fetchall()[0]
         if latest != (result.sha256, result.sha256):

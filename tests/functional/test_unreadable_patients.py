@@ -239,3 +239,17 @@ def test_a_line_cut_inside_the_id_names_nobody(tmp_path):
     assert flagged(tmp_path / "audit.duckdb", DIURETIC) == {"G1", "G2", "G3"}
     assert unreadable_patients(tmp_path) == []
     assert not any(WARNING in w for w in summary(tmp_path)["warnings"])
+
+
+def test_a_quoted_id_holding_the_delimiter_is_one_id(tmp_path):
+    # "G,1"'s line is cut short; G's row loads. G,1 is out, G audited (not the other way round).
+    export = write_export(
+        tmp_path / "export",
+        patients=GENERIC_HEADER + '"G,1",1950-01-01,F\nG,1950-01-01,M,,,\n',
+        prescriptions="patient_id,drug_name,rxnorm_code,atc_code,start_date,end_date,days_supply\n"
+        '"G,1",furosemide 40 mg tablet,4603,C03CA01,2026-01-01,,\n'
+        "G,furosemide 40 mg tablet,4603,C03CA01,2026-01-01,,\n",
+    )
+    assert cli(*run_args(tmp_path, export, "--reject-threshold", "1")) == 0
+    assert flagged(tmp_path / "audit.duckdb", DIURETIC) == {"G"}
+    assert unreadable_patients(tmp_path) == ["G,1"]

@@ -24,8 +24,13 @@ from pipelines.formats.fhir import patient_in
         ("P1", 0, 6, ",", None),  # cut inside the id ('P123'): it would name another patient
         ("1950-01-01,F,P12", 2, 6, ",", None),  # the id last on a cut line: maybe cut too
         ("1950-01-01,F,P123", 2, 3, ",", "P123"),  # last on a line of the file's full width: whole
-        ('1950-01-01,F,"2026-10-01,,G1', 4, 5, ",", "G1"),  # the quote swallows the id: read without
+        ('1950-01-01,F,"2026-10-01,,G1', 4, 5, ",", "G1"),  # the quote swallows the id: split
         ('"G1,1950-01-01,F', 0, 5, ",", "G1"),  # the quote opens the id itself
+        ('"G,1",1950-01-01,F', 0, 6, ",", "G,1"),  # a quoted id holding the delimiter is one id
+        ('"G;1";1950-01-01;F', 0, 6, ";", "G;1"),
+        ('"Smith, J",P1', 1, 6, ",", None),  # cut inside the id, after a quoted field
+        ('"Smith, J",P1,"x', 1, 6, ",", None),  # a quote before the id, quotes broken: which field?
+        ('1950-01-01,F,"2026-10-01,,,G1', 5, 6, ",", "G1"),  # full width once split
         ("G2", 3, 6, ",", None),  # the line ends before the column
         ("", 0, 6, ",", None),
     ],
