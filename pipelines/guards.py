@@ -21,6 +21,7 @@ import duckdb
 
 from pipelines.contract import event_dates
 from pipelines.csv_scan import count_records
+from pipelines.csv_tables import open_bytes
 from pipelines.db import out_of_resources
 from pipelines.errors import READ_ERRORS, InputError, file_fault
 from pipelines.ingest import FileResult, RawSource, reader_error
@@ -40,10 +41,11 @@ RANGE_SQL = "SELECT min({day})::DATE AS lo, max({day})::DATE AS hi FROM {stored}
 
 
 def count_rows(path: Path) -> int:
-    """Data rows in an export file, counted cheaply as lines after the header (no parsing). A file
-    with no LF at all but CRs (classic Mac line ends, which the reader reads) counts its CRs."""
+    """Data rows in an export file, counted cheaply as lines after the header (no parsing), in the
+    decompressed text of a .gz. A file with no LF at all but CRs (classic Mac line ends, which the
+    reader reads) counts its CRs."""
     lines = returns = last = 0
-    with path.open("rb") as handle:
+    with open_bytes(path) as handle:
         while chunk := handle.read(1 << 20):
             lines += chunk.count(b"\n")
             returns += chunk.count(b"\r") if not lines else 0

@@ -23,22 +23,30 @@ NULLS = ["", "NULL", "\\N"]
 EMPTY_ROW = "a row of empty fields (a spreadsheet's rows after the data)"
 
 
+# A file may come gzip-compressed, as nightly exports often travel (`labs.csv.gz`): read as it is.
+COMPRESSED = ".gz"
+
+
 def detect(export_dir: Path) -> bool:
-    """A folder with labs.csv, prescriptions.csv or diagnoses.csv (any case) is a generic export."""
+    """A folder with labs.csv, prescriptions.csv or diagnoses.csv (any case) is a generic export, or
+    with labs.csv.gz or diagnoses.csv.gz: prescriptions.csv.gz alone is no sign, as MIMIC-IV's
+    folder holds one."""
     names = {p.name.lower() for p in export_dir.iterdir() if p.is_file()}
-    return bool(names & {"labs.csv", "prescriptions.csv", "diagnoses.csv"})
+    return bool(names & {"labs.csv", "prescriptions.csv", "diagnoses.csv", "labs.csv.gz", "diagnoses.csv.gz"})
 
 
 def locate_files(
     export_dir: Path, specs: tuple[TableContract, ...] = CONTRACTS
 ) -> list[tuple[TableContract, Path]]:
-    """Find each expected file (names match case-insensitively); a missing mandatory one is fatal."""
+    """Find each expected file (names match case-insensitively, plain or .gz); a missing mandatory
+    one is fatal, and a table with both (`labs.csv` beside `labs.csv.gz`) is an error (one_file)."""
     if not export_dir.is_dir():
         raise InputError(f"{export_dir}: export folder not found")
     present = files_in(export_dir)
     found = []
     for spec in specs:
-        path = one_file([p for p in present if p.name.lower() == spec.file.lower()], export_dir / spec.file)
+        names = {spec.file.lower(), spec.file.lower() + COMPRESSED}
+        path = one_file([p for p in present if p.name.lower() in names], export_dir / spec.file)
         if path is None and spec.mandatory_file:
             raise InputError(f"{export_dir / spec.file}: required file is missing")
         if path is not None:

@@ -123,23 +123,31 @@ OPTIONAL = ("type", "units", "stop", "system", "deathdate", "category")
 
 
 def detect(export_dir: Path) -> bool:
-    """A folder with observations.csv, medications.csv or conditions.csv (any case) is a Synthea export."""
-    names = {p.name.lower() for p in export_dir.iterdir() if p.is_file()}
+    """A folder with observations.csv, medications.csv or conditions.csv (any case, plain or .gz) is
+    a Synthea export."""
+    names = {p.name.lower().removesuffix(".gz") for p in export_dir.iterdir() if p.is_file()}
     return bool(names & {"observations.csv", "medications.csv", "conditions.csv"})
 
 
 def sources(export_dir: Path) -> list[RawSource]:
     """One ordered CSV source per file present; each header checked for its required columns first.
-    patients.csv joins encounters.csv for its site and clinician when that file is present."""
+    patients.csv joins encounters.csv for its site and clinician when that file is present. Each
+    file may be gzip-compressed (`patients.csv.gz`), as an export is often shipped, and is read so."""
     found = []
-    encounters = find_optional(export_dir, ("encounters.csv",))
+    encounters = find_optional(export_dir, _names("encounters.csv"))
     for table, (file, required, mandatory, mapping) in TABLES.items():
-        path = find_file(export_dir, (file,)) if mandatory else find_optional(export_dir, (file,))
+        find = find_file if mandatory else find_optional
+        path = find(export_dir, _names(file))
         if path is None:
             continue
         source = _source(SPECS[table], path, required, mapping)
         found.append(_with_encounters(source, encounters) if table == "patients" and encounters else source)
     return found
+
+
+def _names(file: str) -> tuple[str, str]:
+    """The names a Synthea file may have: as written, or gzip-compressed."""
+    return file, f"{file}.gz"
 
 
 # encounters.csv (Synthea v2 and v3: Id, START, STOP, PATIENT, ORGANIZATION, PROVIDER, PAYER, ...)
