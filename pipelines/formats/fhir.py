@@ -718,8 +718,13 @@ def _ndjson_files(export_dir: Path) -> list[Path]:
     return sorted(p for p in files_in(export_dir) if p.name.lower().endswith((".ndjson", ".ndjson.gz")))
 
 
+class _NoResource(InputError):
+    """The file's first line is no FHIR resource (not JSON, or JSON without a resourceType)."""
+
+
 def _first_resource(path: Path) -> dict:
-    """The file's first resource, or an error naming the file (and the line, blank lines counted)."""
+    """The file's first resource, or an error naming the file (and the line, blank lines counted):
+    _NoResource when that line is no resource, which the file's name may make up for (by_type)."""
     number, line = 0, b""
     try:
         with open_bytes(path) as handle:
@@ -734,37 +739,55 @@ def _first_resource(path: Path) -> dict:
     try:
         resource = json.loads(line.decode("utf-8-sig")) if line.strip() else {}
     except (ValueError, RecursionError):  # not UTF-8, not JSON, or nested too deeply to read
-        raise InputError(
+        if b"\r" in line.rstrip(b"\r\n"):  # DuckDB's reader splits at these: no line count would hold
+            raise InputError(
+                f"{path}: line {number} holds carriage returns: its lines end in CR alone, where NDJSON "
+                "lines end in LF (or CR LF); export it with LF line ends"
+            ) from None
+        raise _NoResource(
             f"{path}: line {number} is not a FHIR resource in JSON (NDJSON, gzip when named .gz)"
         ) from None
     if line.strip() and (not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str)):
         # valid JSON but no resource ('"text"', [], {}): the file's type is unknown, and passing it
         # over would drop a whole file with exit 0 (a Patient file: every death)
-        raise InputError(f"{path}: line {number} is not a FHIR resource (no resourceType)")
+        raise _NoResource(f"{path}: line {number} is not a FHIR resource (no resourceType)")
     return resource
 
 
 def _named_type(path: Path) -> str | None:
     """The type this profile reads that the file's name names ('Patient.000.ndjson', '1.Patient.ndjson'),
-    if it names exactly one."""
+    if it names exactly one. Only whole parts between dots count: split at '_' too,
+    'Medication_Request.ndjson' would name Medication."""
     named = {part for part in path.name.split(".") if part in TYPES}
     return named.pop() if len(named) == 1 else None
 
 
+def _file_type(path: Path) -> str | None:
+    """The resource type the file holds: the one its name names (a bulk export writes one type per
+    file, named by it), else its first resource's. Whatever its first line holds (a resource of
+    another type, a line cut or garbled), a file named `Patient.000.ndjson` is read as Patients and
+    that line quarantined by its number: typed by its first line, such a file was read as
+    Observations, or refused, or passed over, and every death in it lost. A file whose name names
+    no type and whose first line is no resource is an error (exit 3): its type is unknown, and
+    passing it over would drop a whole file with exit 0."""
+    named = _named_type(path)
+    try:
+        kind = _first_resource(path).get("resourceType")
+    except _NoResource:
+        if named is None:
+            raise
+        return named
+    return named or (kind if kind in TYPES else None)
+
+
 def by_type(export_dir: Path) -> dict[str, list[Path]]:
-    """The NDJSON files of each resource type this profile reads; other types are ignored. A file whose
-    first resource is of a type not read here but whose name names one is read as the named type: typed
-    by that line alone, the whole file was passed over with exit 0 (a Patient file: every death), where
-    read as its name says the stray line is quarantined by its line and the rest loads. An empty file
-    is of the type its name names: an export with no resources of a type tonight ('Condition.ndjson',
-    empty) holds none, which is not a missing file."""
+    """The NDJSON files of each resource type this profile reads (_file_type); other types are
+    ignored. An empty file is of the type its name names: an export with no resources of a type
+    tonight ('Condition.ndjson', empty) holds none, which is not a missing file."""
     found: dict[str, list[Path]] = {}
     for path in _ndjson_files(export_dir):
-        resource = _first_resource(path)
-        kind = resource.get("resourceType")
-        if kind not in TYPES:  # another type, or no resource at all: an empty file of its named type
-            kind = _named_type(path)
-        if kind in TYPES:
+        kind = _file_type(path)
+        if kind is not None:
             found.setdefault(kind, []).append(path)
     return found
 

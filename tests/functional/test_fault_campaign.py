@@ -1320,10 +1320,20 @@ def test_deeply_nested_json_is_quarantined_not_an_internal_error(tmp_path, capsy
     assert _labs_read(tmp_path) == 14
 
 
-def test_deeply_nested_json_on_the_first_line_is_exit_3_naming_the_line(tmp_path, capsys):
+def test_deeply_nested_json_on_the_first_line_is_quarantined_in_a_file_its_name_types(tmp_path, capsys):
     deep = b"[" * 5000 + b"1" + b"]" * 5000
     code, err = _fhir_run(tmp_path, _fhir_export(tmp_path, {0: deep}), capsys)
-    assert code == 3 and "Observation.000.ndjson: line 1 is not a FHIR resource" in err, err
+    assert code == 0 and "internal error" not in err, err
+    assert _quarantine(tmp_path, "Observation.000.ndjson") == [(1, "not_a_resource")]
+    assert _labs_read(tmp_path) == 14
+
+
+def test_deeply_nested_json_on_the_first_line_of_a_file_no_name_types_is_exit_3(tmp_path, capsys):
+    deep = b"[" * 5000 + b"1" + b"]" * 5000
+    export = _fhir_export(tmp_path, {0: deep})
+    (export / "Observation.000.ndjson").rename(export / "part-000.ndjson")
+    code, err = _fhir_run(tmp_path, export, capsys)
+    assert code == 3 and "part-000.ndjson: line 1 is not a FHIR resource" in err, err
 
 
 def _second_night(tmp_path: Path, export: Path, path: Path, damage: Callable[[bytes], bytes], capsys) -> str:
@@ -1458,12 +1468,29 @@ def test_a_mimic_lookup_file_duckdb_cannot_read_on_a_second_night_is_exit_3(tmp_
     assert "admissions.csv.gz: " in err and "internal error" not in err, err
 
 
-def test_a_fhir_file_whose_first_line_is_no_resource_is_refused_not_passed_over(tmp_path, capsys):
+def test_a_fhir_file_whose_first_line_is_no_resource_is_read_as_its_name_says_not_passed_over(
+    tmp_path, capsys
+):
     """Found: Patient.000.ndjson starting with a JSON string was passed over as a file of no known
-    type: exit 0 with no patients read (every death and birth date lost)."""
+    type: exit 0 with no patients read (every death and birth date lost). Then it was refused (exit
+    3) for one bad line: its name says Patient, so the line is quarantined and the rest loads."""
     export = _fhir_export(tmp_path)
     path = export / "Patient.000.ndjson"
+    patients = len(path.read_bytes().splitlines())
     path.write_bytes(b'"QZTEXT"\n' + path.read_bytes())
     code, err = _fhir_run(tmp_path, export, capsys)
-    assert code == 3 and "Patient.000.ndjson: line 1 is not a FHIR resource" in err, err
+    assert code == 0, err
+    assert _quarantine(tmp_path, "Patient.000.ndjson") == [(1, "not_a_resource")]
+    with duckdb.connect(str(tmp_path / "audit.duckdb"), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM patients").fetchall() == [(patients,)]
+    assert "QZTEXT" not in err
+
+
+def test_a_fhir_file_no_name_types_whose_first_line_is_no_resource_is_refused(tmp_path, capsys):
+    export = _fhir_export(tmp_path)
+    path = export / "Patient.000.ndjson"
+    (export / "export-0.ndjson").write_bytes(b'"QZTEXT"\n' + path.read_bytes())
+    path.unlink()
+    code, err = _fhir_run(tmp_path, export, capsys)
+    assert code == 3 and "export-0.ndjson: line 1 is not a FHIR resource" in err, err
     assert "QZTEXT" not in err

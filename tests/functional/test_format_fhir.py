@@ -936,14 +936,22 @@ def test_the_dosage_timing_bounds_end_the_course(tmp_path):
     assert flagged(tmp_path / "audit.duckdb", "diuretic_electrolyte_monitoring") == {"p3", "p4"}
 
 
-def test_a_patient_file_opening_with_another_type_is_read_as_its_name_says(tmp_path):
-    """A file's type is its first resource's. A Patient file whose first line is a resource this
-    profile does not read (a bulk export's Group) was passed over whole with exit 0: every death
-    lost, a dead patient flagged. Read as its name says, the stray line is quarantined at line 1."""
-    group = {"resourceType": "Group", "id": "g1", "type": "person", "actual": True}
+@pytest.mark.parametrize(
+    "stray",
+    [
+        {"resourceType": "Group", "id": "g1", "type": "person", "actual": True},
+        obs("o1", "p2", "2823-3", 4.1, "mmol/L", "2026-10-01"),
+    ],
+    ids=["a-type-not-read", "a-type-read"],
+)
+def test_a_patient_file_opening_with_another_type_is_read_as_its_name_says(tmp_path, stray):
+    """A Patient file whose first line is a resource this profile does not read (a bulk export's
+    Group) was passed over whole with exit 0, and one opening with an Observation was read as
+    Observations: every death lost, a dead patient flagged. Read as its name says, the stray line is
+    quarantined at line 1."""
     dead = patient("p1", "1950-01-01", "female") | {"deceasedDateTime": "2026-10-01"}
     resources = {
-        "Patient.000.ndjson": [group, dead, patient("p2", "1950-01-01", "male")],
+        "Patient.000.ndjson": [stray, dead, patient("p2", "1950-01-01", "male")],
         "MedicationRequest.ndjson": [medreq("m1", "p1", FUROSEMIDE), medreq("m2", "p2", FUROSEMIDE)],
         "Condition.ndjson": [coded("c1", "p1", [NUMB_LEG])],
     }

@@ -196,6 +196,26 @@ def test_fhir_patient_line_cut_off(tmp_path):
     assert unreadable_patients(tmp_path) == ["p1"]
 
 
+def test_fhir_patient_file_whose_first_line_is_cut(tmp_path):
+    # p1's Patient, the file's first line, was cut mid-resource (a part file glued to a torn end).
+    # Before, the whole file was refused (exit 3) because its type was read from that line alone;
+    # its name says Patient, so the line is quarantined, p1 left out and every other patient read.
+    export = fhir.write_fhir(tmp_path / "export", fhir.RESOURCES)
+    with gzip.open(export / "1.Patient.ndjson.gz", "rt", encoding="utf-8") as handle:
+        lines = handle.read().splitlines()
+    p1 = next(i for i, line in enumerate(lines) if json.loads(line)["id"] == "p1")
+    cut = lines.pop(p1)[:70]
+    assert '"id": "p1"' in cut and not cut.endswith("}")
+    with gzip.open(export / "1.Patient.ndjson.gz", "wt", encoding="utf-8") as handle:
+        handle.write("\n".join([cut, *lines]) + "\n")
+    assert fhir.run(tmp_path, export, "--reject-threshold", "1") == 0
+    held = "SELECT line, rule FROM quarantine WHERE table_name = 'patients'"
+    assert query(tmp_path / "audit.duckdb", held) == [(1, "malformed_json")]
+    assert query(tmp_path / "audit.duckdb", "SELECT count(*) FROM patients") == [(len(lines),)]
+    assert "p1" not in flagged(tmp_path / "audit.duckdb", DIURETIC)
+    assert unreadable_patients(tmp_path) == ["p1"]
+
+
 def test_an_ad_hoc_run_between_two_nights_does_not_let_the_nightly_skip_the_lost_row(tmp_path):
     # Night 1 (scheduled): G1's death date cannot be read: out. An analyst's ad-hoc run of an older
     # export, where G1's row reads well, finds it readable. Night 2 sends night 1's file byte for
