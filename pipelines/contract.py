@@ -80,6 +80,11 @@ class TableContract:
     # The storage table marks the versions of a fact the latest export did not state `_superseded`
     # (kept, not read: current_prescriptions); without it, the reader picks the latest (patient_state).
     supersedes: bool = False
+    # Whether a row of this table that cannot be read leaves its patient out of every check until one
+    # loads (the patients file: a lost row may be a death or the end of a registration), kept in
+    # unreadable_patients (pipelines/ingest.py _track_unreadable), and its file read even when
+    # unchanged while anyone is so left out.
+    tracks_unreadable: bool = False
 
     @property
     def current(self) -> str:
@@ -128,6 +133,7 @@ PATIENTS = TableContract(
     table="patients",
     file="patients.csv",
     mandatory_file=False,
+    tracks_unreadable=True,
     required=("patient_id", "birth_date", "sex"),
     # site, clinician: measures (#19); registered_until, registered: who left the practice
     optional=("death_date", "deceased", "site_id", "clinician_id", "registered_until", "registered"),

@@ -357,7 +357,7 @@ def ingest_file(
     _encoding_hint(con, source, result)
     _note(con, source, result, run_id, noted, rules)
     _date_order_hint(con, source, result, rules, failures)
-    if spec.table == "patients":
+    if spec.tracks_unreadable:
         _track_unreadable(con, source, run_id, result.file)
     _load(con, spec, run_id, result, restate)
     _drop_staging(con, spec.table)
@@ -572,14 +572,14 @@ def _size_seen_before(con: duckdb.DuckDBPyConnection, result: FileResult) -> boo
 
 def _must_read(con: duckdb.DuckDBPyConnection, spec: TableContract) -> bool:
     """Whether this table's file is read even when byte-identical to one loaded before: a patients
-    file while some patient's row could not be read (only a read finds their row now loads, and a
-    repaired export may match an earlier night's file byte for byte), or a table a migration marked
-    (reread_next: rows quarantined before schema 18 are found so)."""
+    file (tracks_unreadable) while some patient's row could not be read (only a read finds their row
+    now loads, and a repaired export may match an earlier night's file byte for byte), or a table a
+    migration marked (reread_next: rows quarantined before schema 18 are found so)."""
     return bool(
         con.execute(
             "SELECT 1 FROM reread_next WHERE table_name = $t UNION ALL "
-            "SELECT 1 FROM unreadable_patients WHERE $t = 'patients' LIMIT 1",
-            {"t": spec.table},
+            "SELECT 1 FROM unreadable_patients WHERE $tracks LIMIT 1",
+            {"t": spec.table, "tracks": spec.tracks_unreadable},
         ).fetchall()
     )
 
