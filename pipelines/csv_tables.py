@@ -281,6 +281,19 @@ def wide_text(head: bytes) -> str | None:
     return None
 
 
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def unnamed_gzip(path: Path, head: bytes) -> str | None:
+    """Why a file whose name does not end in .gz cannot be read: it is gzip-compressed data (a bulk
+    export downloaded with gzip transfer encoding, or a .gz renamed), or None when it is not. Read
+    as text it would fail as binary data, or as lines ending in carriage returns, saying nothing of
+    the cause."""
+    if path.name.lower().endswith(".gz") or not head.startswith(GZIP_MAGIC):
+        return None
+    return f"the file is gzip-compressed but its name does not end in .gz: rename it {path.name}.gz"
+
+
 def header_line(path: Path, expected: str = "") -> str:
     """The file's first non-blank line as text (a BOM dropped; LF, CRLF or CR line ends), or an
     InputError naming the file (blank lines before the header are dropped when the file is read).
@@ -290,6 +303,9 @@ def header_line(path: Path, expected: str = "") -> str:
             head = handle.read(1 << 20)
     except READ_ERRORS as error:
         raise InputError(f"{path}: cannot be read ({file_fault(error)})") from None
+    packed = unnamed_gzip(path, head)
+    if packed:
+        raise InputError(f"{path}: {packed}")
     wide = wide_text(head)
     if wide:
         raise InputError(f"{path}: {wide}; {AS_UTF8}")

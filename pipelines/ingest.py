@@ -197,7 +197,7 @@ class StagingBudget:
         little about the rows they yield, so such sources are staged in memory (and spill if they
         must).
         """
-        compressed = source.paths[0].name.lower().endswith(".gz")
+        compressed = source.lines and source.paths[0].name.lower().endswith(".gz")
         need = STAGED_BYTES_PER_FILE_BYTE * file_bytes * (GZIP_TEXT_PER_FILE_BYTE if compressed else 1)
         if not source.lines or self.memory_bytes is None or self.used + need <= self.memory_bytes:
             self.used += need
@@ -1020,14 +1020,16 @@ def _record_once(con: duckdb.DuckDBPyConnection, target: str, new: str) -> None:
     file, rule and original text at any line: a rolling-window export moves every line each night,
     and keyed by its line each bad row was recorded again every night. Within one run, identical
     bad lines are each recorded (by line); a row with no original text (a joined format's) is
-    matched by its line as well. `target` and `new` are internal names."""
+    matched by its line as well. A file is the same sent plain or gzip-compressed (labs.csv one
+    night, labs.csv.gz the next). `target` and `new` are internal names."""
     con.execute(
         f"""
         INSERT INTO {target}
         SELECT n.* FROM {new} n
         WHERE NOT EXISTS (
             SELECT 1 FROM {target} q
-            WHERE q.table_name = n.table_name AND q.file = n.file AND q.rule = n.rule
+            WHERE q.table_name = n.table_name AND q.rule = n.rule
+              AND regexp_replace(q.file, '[.]gz$', '', 'i') = regexp_replace(n.file, '[.]gz$', '', 'i')
               AND q.original IS NOT DISTINCT FROM n.original
               AND (q.line IS NOT DISTINCT FROM n.line OR (n.original IS NOT NULL AND q.run_id <> n.run_id))
         )

@@ -83,6 +83,7 @@ an editor counts them).
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -91,7 +92,7 @@ import duckdb
 
 from pipelines.contract import CONTRACT_BY_TABLE, WITHDRAWING_SKIP_PREFIXES
 from pipelines.csv_scan import BLANK_BYTES
-from pipelines.csv_tables import MAX_RECORD_BYTES, files_in, open_bytes, wide_text
+from pipelines.csv_tables import MAX_RECORD_BYTES, files_in, open_bytes, unnamed_gzip, wide_text
 from pipelines.errors import READ_ERRORS, InputError, file_fault
 from pipelines.ingest import RawSource
 from pipelines.rules import MAX_DAYS_SUPPLY
@@ -99,6 +100,8 @@ from pipelines.rules import MAX_DAYS_SUPPLY
 NAME = "fhir"
 SPECS = CONTRACT_BY_TABLE
 TYPES = ("Patient", "Observation", "MedicationRequest", "MedicationStatement", "Condition", "Medication")
+_TYPE_BY_NAME = {t.lower(): t for t in TYPES}
+log = logging.getLogger(__name__)
 # Code systems by their URIs (bound as parameters). ICD-10: the US clinical modification, and WHO's
 # ICD-10 with the national modifications that keep its 4-character codes (Germany's ICD-10-GM), read
 # as WHO ICD-10 (code system 'ICD-10'), which also matches the codelists' ICD-10-CM categories. Each
@@ -718,6 +721,18 @@ def _ndjson_files(export_dir: Path) -> list[Path]:
     return sorted(p for p in files_in(export_dir) if p.name.lower().endswith((".ndjson", ".ndjson.gz")))
 
 
+def _cr_ended(line: bytes) -> bool:
+    """Whether the line is records ending in CR alone: UTF-8 text whose first part up to a CR is JSON."""
+    first, cr, _ = line.rstrip(b"\r\n").partition(b"\r")
+    if not cr:
+        return False
+    try:
+        json.loads(first.decode("utf-8-sig"))
+    except (ValueError, RecursionError):
+        return False
+    return True
+
+
 class _NoResource(InputError):
     """The file's first line is no FHIR resource (not JSON, or JSON without a resourceType)."""
 
@@ -733,13 +748,16 @@ def _first_resource(path: Path) -> dict:
                     break
     except READ_ERRORS as error:
         raise InputError(f"{path}: cannot be read ({file_fault(error)})") from None
+    packed = unnamed_gzip(path, line)
+    if packed:
+        raise InputError(f"{path}: {packed}")
     wide = wide_text(line)
     if wide:
         raise InputError(f"{path}: {wide}; FHIR bulk data is UTF-8 NDJSON: export it as UTF-8")
     try:
         resource = json.loads(line.decode("utf-8-sig")) if line.strip() else {}
     except (ValueError, RecursionError):  # not UTF-8, not JSON, or nested too deeply to read
-        if b"\r" in line.rstrip(b"\r\n"):  # DuckDB's reader splits at these: no line count would hold
+        if _cr_ended(line):  # DuckDB's reader splits at these: no line count would hold
             raise InputError(
                 f"{path}: line {number} holds carriage returns: its lines end in CR alone, where NDJSON "
                 "lines end in LF (or CR LF); export it with LF line ends"
@@ -756,9 +774,9 @@ def _first_resource(path: Path) -> dict:
 
 def _named_type(path: Path) -> str | None:
     """The type this profile reads that the file's name names ('Patient.000.ndjson', '1.Patient.ndjson'),
-    if it names exactly one. Only whole parts between dots count: split at '_' too,
-    'Medication_Request.ndjson' would name Medication."""
-    named = {part for part in path.name.split(".") if part in TYPES}
+    if it names exactly one, in any case ('patient.ndjson'). Only whole parts between dots count:
+    split at '_' too, 'Medication_Request.ndjson' would name Medication."""
+    named = {_TYPE_BY_NAME[part.lower()] for part in path.name.split(".") if part.lower() in _TYPE_BY_NAME}
     return named.pop() if len(named) == 1 else None
 
 
@@ -777,7 +795,31 @@ def _file_type(path: Path) -> str | None:
         if named is None:
             raise
         return named
+    if named and kind in TYPES and kind != named:  # a stray line, or a file misnamed: say which
+        log.warning(
+            "%s: its name says %s but its first resource is a %s: read as %s, and every resource of "
+            "another type in it is rejected; if the file holds %s resources, rename it",
+            path.name,
+            named,
+            kind,
+            named,
+            kind,
+        )
     return named or (kind if kind in TYPES else None)
+
+
+def _misnamed(files: dict[str, list[Path]], kinds: tuple[str, ...]) -> str:
+    """The files read as another type whose first resource is of one of `kinds`, for the error that
+    no file of those types was found ('' when there is none)."""
+    found = []
+    for path in (p for paths in files.values() for p in paths):
+        try:
+            kind = _first_resource(path).get("resourceType")
+        except InputError:
+            continue
+        if kind in kinds:
+            found.append(f"{path.name} starts with a {kind} but its name names another type")
+    return f" ({'; '.join(found)}: rename it)" if found else ""
 
 
 def by_type(export_dir: Path) -> dict[str, list[Path]]:
@@ -824,7 +866,7 @@ def sources(export_dir: Path) -> list[RawSource]:
         if not any(t in files for t in needed):
             raise InputError(
                 f"{export_dir}: no {' or '.join(needed)} file (such as {needed[0]}.ndjson): a FHIR export "
-                f"needs one; one with no such resources sends it empty"
+                f"needs one; one with no such resources sends it empty{_misnamed(files, needed)}"
             )
     result = [
         _source("labs", LABS, files, ("Observation",)),

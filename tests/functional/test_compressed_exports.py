@@ -139,3 +139,25 @@ def test_the_volume_guard_counts_a_gzipped_files_rows_in_its_text(tmp_path, endi
     plain.write_text(text, newline="")
     packed.write_bytes(gzip.compress(text.encode()))
     assert count_rows(packed) == count_rows(plain) == 5000
+
+
+def test_a_csv_gzip_compressed_under_a_plain_name_is_refused_saying_so(tmp_path, capsys):
+    export = write_export(tmp_path / "export", patients=PATIENTS, prescriptions=PRESCRIPTIONS)
+    labs = export / "labs.csv"
+    labs.write_bytes(gzip.compress(labs.read_bytes()))
+    assert cli(*run_args(tmp_path, export)) == 3
+    err = capsys.readouterr().err
+    assert "labs.csv: the file is gzip-compressed but its name does not end in .gz" in err, err
+    assert "rename it labs.csv.gz" in err
+
+
+def test_a_bad_row_is_recorded_once_when_its_file_comes_compressed_one_night_and_plain_the_next(tmp_path):
+    bad = PRESCRIPTIONS + "G2,furosemide 40 mg tablet,4603,C03CA01,2026-02-30,,\n"
+    export = write_export(tmp_path / "export", patients=PATIENTS, prescriptions=bad)
+    gzip_files(export, "prescriptions.csv")
+    assert cli(*run_args(tmp_path, export, "--reject-threshold", "1")) == 0
+    (export / "prescriptions.csv.gz").unlink()
+    (export / "prescriptions.csv").write_text(bad, encoding="utf-8")
+    assert cli(*run_args(tmp_path, export, "--reject-threshold", "1")) == 0
+    held = query(tmp_path / "audit.duckdb", "SELECT file, line, rule FROM quarantine")
+    assert held == [("prescriptions.csv.gz", 4, "format")]

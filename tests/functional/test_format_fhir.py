@@ -967,6 +967,59 @@ def test_a_patient_file_opening_with_another_type_is_read_as_its_name_says(tmp_p
     assert flagged(tmp_path / "audit.duckdb", "diuretic_electrolyte_monitoring") == {"p2"}
 
 
+def test_a_lower_case_name_types_the_file_as_its_patient_file(tmp_path):
+    """Names match in any case, as every other profile's do: 'patient.ndjson' opening with a cut
+    line was refused (exit 3) where 'Patient.ndjson' had the line quarantined and the rest read."""
+    dead = patient("p1", "1950-01-01", "female") | {"deceasedDateTime": "2026-10-01"}
+    export = write_fhir(
+        tmp_path / "export",
+        {
+            "patient.ndjson": [dead, patient("p2", "1950-01-01", "male")],
+            "Observation.ndjson": [obs("ox", "p0", "8867-4", 72, "/min", "2026-10-02", VITAL)],
+            "MedicationRequest.ndjson": [medreq("m1", "p1", FUROSEMIDE), medreq("m2", "p2", FUROSEMIDE)],
+            "Condition.ndjson": [coded("c1", "p1", [NUMB_LEG])],
+        },
+        broken_line=False,
+    )
+    path = export / "patient.ndjson"
+    path.write_text('{"resourceType": "Patient", "id": "p3", "birthDa\n' + path.read_text(), encoding="utf-8")
+    assert run(tmp_path, export, "--reject-threshold", "1") == 0
+    held = rows(tmp_path, "SELECT file, line, rule FROM quarantine")
+    assert held == [("patient.ndjson", 1, "malformed_json")]
+    assert rows(tmp_path, "SELECT patient_id FROM patients ORDER BY 1") == [("p1",), ("p2",)]
+    assert flagged(tmp_path / "audit.duckdb", "diuretic_electrolyte_monitoring") == {"p2"}
+
+
+def test_a_file_of_one_type_named_as_another_is_named_in_the_error(tmp_path, capsys):
+    """The only Observation file, saved as Patient.000.ndjson, is read as Patients as its name says;
+    the run stops for want of an Observation file, and the error says which file holds them."""
+    export = write_fhir(
+        tmp_path / "export",
+        {
+            "Patient.000.ndjson": [obs("o1", "p1", "2823-3", 4.1, "mmol/L", "2026-10-01")],
+            "MedicationRequest.ndjson": [medreq("m1", "p1", FUROSEMIDE)],
+            "Condition.ndjson": [coded("c1", "p1", [NUMB_LEG])],
+        },
+        broken_line=False,
+    )
+    assert run(tmp_path, export) == 3
+    err = capsys.readouterr().err
+    assert "no Observation file" in err, err
+    assert "Patient.000.ndjson starts with a Observation but its name names another type" in err, err
+
+
+def test_a_file_gzip_compressed_under_a_plain_name_is_refused_saying_so(tmp_path, capsys):
+    """Bulk data downloaded with gzip transfer encoding and saved as .ndjson was refused as 'lines
+    ending in CR alone' or as binary data, depending on the bytes its header happened to hold."""
+    export = write_fhir(tmp_path / "export", broken_line=False)
+    plain = export / "1.Patient.ndjson"
+    (export / "1.Patient.ndjson.gz").rename(plain)  # the compressed bytes under a plain name
+    assert run(tmp_path, export) == 3
+    err = capsys.readouterr().err
+    assert "1.Patient.ndjson: the file is gzip-compressed but its name does not end in .gz" in err, err
+    assert "Traceback" not in err
+
+
 def test_absolute_and_versioned_subject_references_name_the_patient(tmp_path):
     """The Bulk Data IG lets a server write references absolute, rooted in its base URL, and R4 lets a
     reference name a version: both are the patient's, where 'Patient/<id>' alone quarantined every
