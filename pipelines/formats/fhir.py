@@ -203,7 +203,7 @@ def patient_in(text: str) -> str | None:
     own) or a line where no Patient's id can be made out."""
     try:
         json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested too deeply for Python's reader
         found = _FIRST_ID.search(text) if _PATIENT_TYPE.search(text) else None
         return found.group(1) if found else None
     return None

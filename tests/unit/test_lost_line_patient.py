@@ -56,6 +56,8 @@ def test_an_unquoted_file_reads_a_quote_as_a_character():
         ('{"resourceType": "Patient", "id": "not an id!", "gen', None),  # no FHIR id
         (json.dumps({"resourceType": "Observation", "id": "p2"}), None),  # valid JSON: another type
         ("[" * 10, None),
+        ("[" * 5000 + "1" + "]" * 5000, None),  # valid JSON nested too deeply for Python's reader
+        ('{"resourceType": "Patient", "id": "p9", "x": ' + "[" * 5000 + "]" * 5000 + "}", "p9"),
     ],
 )
 def test_patient_in_a_fhir_line(text, expected):
