@@ -85,7 +85,9 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections import Counter
 from collections.abc import Callable
+from itertools import islice
 from pathlib import Path
 
 import duckdb
@@ -780,14 +782,21 @@ def _named_type(path: Path) -> str | None:
     return named.pop() if len(named) == 1 else None
 
 
+# When a file's name and its first resource disagree on its type, its first this many lines decide.
+TYPE_SAMPLE = 100
+
+
 def _file_type(path: Path) -> str | None:
     """The resource type the file holds: the one its name names (a bulk export writes one type per
-    file, named by it), else its first resource's. Whatever its first line holds (a resource of
-    another type, a line cut or garbled), a file named `Patient.000.ndjson` is read as Patients and
-    that line quarantined by its number: typed by its first line, such a file was read as
-    Observations, or refused, or passed over, and every death in it lost. A file whose name names
-    no type and whose first line is no resource is an error (exit 3): its type is unknown, and
-    passing it over would drop a whole file with exit 0."""
+    file, named by it), else its first resource's. When the name names one type and the first
+    resource is of another this profile reads, the commoner of the two among the file's first
+    TYPE_SAMPLE lines wins, the name on a tie: a `Patient.000.ndjson` opening with one stray
+    Observation is read as Patients (the stray line quarantined), where typed by its first line it
+    was read as Observations and every death in it lost; a `medication.ndjson` of MedicationRequests
+    is read as requests, not as the Medications its name names. A first line that is no resource (cut
+    or garbled) is quarantined by its number in a file its name types; in one whose name names no
+    type it is an error (exit 3): its type is unknown, and passing it over would drop a whole file
+    with exit 0."""
     named = _named_type(path)
     try:
         kind = _first_resource(path).get("resourceType")
@@ -795,17 +804,36 @@ def _file_type(path: Path) -> str | None:
         if named is None:
             raise
         return named
-    if named and kind in TYPES and kind != named:  # a stray line, or a file misnamed: say which
-        log.warning(
-            "%s: its name says %s but its first resource is a %s: read as %s, and every resource of "
-            "another type in it is rejected; if the file holds %s resources, rename it",
-            path.name,
-            named,
-            kind,
-            named,
-            kind,
-        )
-    return named or (kind if kind in TYPES else None)
+    if kind not in TYPES:
+        return named
+    if named is None or kind == named:
+        return kind
+    counts = _type_counts(path)
+    chosen = named if counts[named] >= counts[kind] else kind
+    log.warning(
+        "%s: its name says %s but its first resource is of type %s; read as %s (the commoner of the two "
+        "in its first %d lines), and every resource of another type in it is rejected",
+        path.name, named, kind, chosen, TYPE_SAMPLE,
+    )  # fmt: skip
+    return chosen
+
+
+def _type_counts(path: Path) -> Counter[str]:
+    """How many of the file's first TYPE_SAMPLE lines are resources of each type this profile reads."""
+    counts: Counter[str] = Counter()
+    try:
+        with open_bytes(path) as handle:
+            for raw in islice(handle, TYPE_SAMPLE):
+                try:
+                    resource = json.loads(raw.decode("utf-8-sig")) if raw.strip() else None
+                except (ValueError, RecursionError):
+                    continue
+                kind = resource.get("resourceType") if isinstance(resource, dict) else None
+                if kind in TYPES:
+                    counts[kind] += 1
+    except READ_ERRORS as error:
+        raise InputError(f"{path}: cannot be read ({file_fault(error)})") from None
+    return counts
 
 
 def _misnamed(files: dict[str, list[Path]], kinds: tuple[str, ...]) -> str:
@@ -818,7 +846,7 @@ def _misnamed(files: dict[str, list[Path]], kinds: tuple[str, ...]) -> str:
         except InputError:
             continue
         if kind in kinds:
-            found.append(f"{path.name} starts with a {kind} but its name names another type")
+            found.append(f"{path.name} starts with a resource of type {kind} but its name names another")
     return f" ({'; '.join(found)}: rename it)" if found else ""
 
 

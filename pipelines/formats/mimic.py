@@ -53,7 +53,7 @@ from datetime import date
 from pathlib import Path
 
 from pipelines.contract import CONTRACT_BY_TABLE
-from pipelines.csv_tables import field_of, files_in, one_file
+from pipelines.csv_tables import field_of, files_in, one_file, open_regular, unnamed_gzip
 from pipelines.errors import READ_ERRORS, InputError, file_fault
 from pipelines.ingest import LookupKey, RawSource
 
@@ -293,6 +293,16 @@ def detect(export_dir: Path) -> bool:
     return {"labevents", "d_labitems"} <= names or "diagnoses_icd" in names
 
 
+def _undecodable(path: Path) -> str:
+    """Why a file's header is no UTF-8 text: gzip data under a plain name (unnamed_gzip), or else."""
+    try:
+        with open_regular(path) as handle:
+            packed = unnamed_gzip(path, handle.read(2))
+    except READ_ERRORS:
+        packed = None
+    return packed or "cannot be read as UTF-8 CSV (gzip when named .gz)"
+
+
 def read_header(path: Path, table: str) -> tuple[str, ...]:
     """Check the file's header has the MIMIC columns this profile reads; return its column names
     in order (a repeated name made unique with its position)."""
@@ -301,7 +311,7 @@ def read_header(path: Path, table: str) -> tuple[str, ...]:
         with opener(path, "rt", encoding="utf-8-sig", newline="") as handle:
             header = next(csv.reader(handle), [])
     except UnicodeDecodeError:
-        raise InputError(f"{path}: cannot be read as UTF-8 CSV (gzip when named .gz)") from None
+        raise InputError(f"{path}: {_undecodable(path)}") from None
     except READ_ERRORS as error:
         raise InputError(f"{path}: cannot be read ({file_fault(error)})") from None
     if not header:

@@ -161,3 +161,14 @@ def test_a_bad_row_is_recorded_once_when_its_file_comes_compressed_one_night_and
     assert cli(*run_args(tmp_path, export, "--reject-threshold", "1")) == 0
     held = query(tmp_path / "audit.duckdb", "SELECT file, line, rule FROM quarantine")
     assert held == [("prescriptions.csv.gz", 4, "format")]
+
+
+def test_a_mimic_file_gzip_compressed_under_a_plain_name_is_refused_saying_so(tmp_path, capsys):
+    from tests.functional.test_format_mimic import write_mimic
+
+    export = write_mimic(tmp_path / "export")
+    packed = export / "hosp" / "labevents.csv.gz"
+    packed.rename(packed.with_name("labevents.csv"))  # the compressed bytes under a plain name
+    assert cli(*run_args(tmp_path, export, "--as-of", "2180-06-01")) == 3
+    err = capsys.readouterr().err
+    assert "labevents.csv: the file is gzip-compressed but its name does not end in .gz" in err, err

@@ -990,13 +990,34 @@ def test_a_lower_case_name_types_the_file_as_its_patient_file(tmp_path):
     assert flagged(tmp_path / "audit.duckdb", "diuretic_electrolyte_monitoring") == {"p2"}
 
 
-def test_a_file_of_one_type_named_as_another_is_named_in_the_error(tmp_path, capsys):
-    """The only Observation file, saved as Patient.000.ndjson, is read as Patients as its name says;
-    the run stops for want of an Observation file, and the error says which file holds them."""
+def test_a_file_of_one_type_named_as_another_is_read_as_its_resources_say(tmp_path, capsys):
+    """MedicationRequests saved as `medication.ndjson` (the name names Medication, the lookup type)
+    are read as requests: when name and first resource disagree, the commoner type among the
+    file's first lines wins. Read as its name says, every request was quarantined."""
+    requests = [medreq(f"m{i}", p, FUROSEMIDE) for i, p in enumerate(("p1", "p2", "p3"))]
+    resources = {
+        "medication.ndjson": requests,
+        "Patient.ndjson": [patient(p, "1950-01-01", "male") for p in ("p1", "p2", "p3")],
+        "Condition.ndjson": [coded("c1", "p1", [NUMB_LEG])],
+    }
+    files = run_small(tmp_path, resources)
+    assert files["prescriptions"]["rows_loaded"] == 3 and files["prescriptions"]["rows_rejected"] == 0
+    err = capsys.readouterr().err
+    assert "medication.ndjson: its name says Medication but its first resource is of type" in err, err
+    assert flagged(tmp_path / "audit.duckdb", "diuretic_electrolyte_monitoring") == {"p1", "p2", "p3"}
+
+
+def test_a_missing_types_error_names_the_file_that_starts_with_it(tmp_path, capsys):
+    """A Patient file opening with the export's only Observation is read as Patients (the commoner
+    type in it); the run then has no Observation file, and the error says which file began with one."""
     export = write_fhir(
         tmp_path / "export",
         {
-            "Patient.000.ndjson": [obs("o1", "p1", "2823-3", 4.1, "mmol/L", "2026-10-01")],
+            "Patient.000.ndjson": [
+                obs("o1", "p1", "2823-3", 4.1, "mmol/L", "2026-10-01"),
+                patient("p1", "1950-01-01", "female"),
+                patient("p2", "1950-01-01", "male"),
+            ],
             "MedicationRequest.ndjson": [medreq("m1", "p1", FUROSEMIDE)],
             "Condition.ndjson": [coded("c1", "p1", [NUMB_LEG])],
         },
@@ -1005,7 +1026,7 @@ def test_a_file_of_one_type_named_as_another_is_named_in_the_error(tmp_path, cap
     assert run(tmp_path, export) == 3
     err = capsys.readouterr().err
     assert "no Observation file" in err, err
-    assert "Patient.000.ndjson starts with a Observation but its name names another type" in err, err
+    assert "Patient.000.ndjson starts with a resource of type Observation but its name names another" in err
 
 
 def test_a_file_gzip_compressed_under_a_plain_name_is_refused_saying_so(tmp_path, capsys):
