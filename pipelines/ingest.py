@@ -197,7 +197,7 @@ class StagingBudget:
         little about the rows they yield, so such sources are staged in memory (and spill if they
         must).
         """
-        compressed = source.lines and source.paths[0].name.lower().endswith(".gz")
+        compressed = source.lines and any(p.name.lower().endswith(".gz") for p in source.paths[:1])
         need = STAGED_BYTES_PER_FILE_BYTE * file_bytes * (GZIP_TEXT_PER_FILE_BYTE if compressed else 1)
         if not source.lines or self.memory_bytes is None or self.used + need <= self.memory_bytes:
             self.used += need

@@ -7,6 +7,7 @@ import shutil
 import threading
 import time
 from datetime import datetime
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -212,6 +213,9 @@ def test_staging_budget_keeps_small_files_in_memory_and_sends_the_rest_to_disk()
     assert placed == ["temp", "temp", "main", "temp"]
     assert budget.schema_for(joined, 10**12) == "temp"  # a joined or compressed source: size says little
     assert StagingBudget(memory_bytes=None).schema_for(csv, 10**12) == "temp"  # limit unknown: as before
+    packed = pipelines.ingest.RawSource(None, "f", (Path("labs.csv.gz"),), "", {}, (), lines=True)
+    budget = StagingBudget(memory_bytes=500)  # a .gz file's text is about 8 times its size
+    assert [budget.schema_for(packed, size) for size in (20, 20, 10)] == ["temp", "main", "temp"]
 
 
 def test_memory_limit_is_read_back_from_duckdb(tmp_path):
