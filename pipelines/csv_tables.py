@@ -182,6 +182,12 @@ def _utf8(text: str) -> bool:
     return True
 
 
+def plain_or_gz(file: str) -> tuple[str, str]:
+    """The names an export's file may have: as written, or gzip-compressed (`labs.csv.gz`), as
+    nightly exports often travel; a .gz file is read as it is (open_bytes, DuckDB)."""
+    return file, f"{file}.gz"
+
+
 def find_optional(export_dir: Path, names: tuple[str, ...]) -> Path | None:
     """The one of `names` present in the folder (names match case-insensitively), if any; two
     (`measurement.csv` beside `MEASUREMENT.csv`, or `.csv.gz` of a partial `gunzip -k`) are an

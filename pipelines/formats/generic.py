@@ -9,7 +9,7 @@ import csv
 from pathlib import Path
 
 from pipelines.contract import CONTRACTS, TableContract
-from pipelines.csv_tables import delimiter_of, field_of, files_in, header_line, one_file
+from pipelines.csv_tables import delimiter_of, field_of, find_optional, header_line, plain_or_gz
 from pipelines.errors import InputError
 from pipelines.ingest import RawSource
 
@@ -21,10 +21,6 @@ NULLS = ["", "NULL", "\\N"]
 # range, so cells once formatted or cleared below the data end the file in such lines. No data: a
 # blank line, skipped (counted) rather than quarantined three times over.
 EMPTY_ROW = "a row of empty fields (a spreadsheet's rows after the data)"
-
-
-# A file may come gzip-compressed, as nightly exports often travel (`labs.csv.gz`): read as it is.
-COMPRESSED = ".gz"
 
 
 def detect(export_dir: Path) -> bool:
@@ -42,11 +38,9 @@ def locate_files(
     one is fatal, and a table with both (`labs.csv` beside `labs.csv.gz`) is an error (one_file)."""
     if not export_dir.is_dir():
         raise InputError(f"{export_dir}: export folder not found")
-    present = files_in(export_dir)
     found = []
     for spec in specs:
-        names = {spec.file.lower(), spec.file.lower() + COMPRESSED}
-        path = one_file([p for p in present if p.name.lower() in names], export_dir / spec.file)
+        path = find_optional(export_dir, plain_or_gz(spec.file))
         if path is None and spec.mandatory_file:
             raise InputError(f"{export_dir / spec.file}: required file is missing")
         if path is not None:

@@ -16,7 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from pipelines.contract import CONTRACT_BY_TABLE, TableContract
-from pipelines.csv_tables import find_file, find_optional, open_csv
+from pipelines.csv_tables import find_file, find_optional, open_csv, plain_or_gz
 from pipelines.db import REFERENCE_DIR
 from pipelines.ingest import RawSource
 
@@ -134,20 +134,15 @@ def sources(export_dir: Path) -> list[RawSource]:
     patients.csv joins encounters.csv for its site and clinician when that file is present. Each
     file may be gzip-compressed (`patients.csv.gz`), as an export is often shipped, and is read so."""
     found = []
-    encounters = find_optional(export_dir, _names("encounters.csv"))
+    encounters = find_optional(export_dir, plain_or_gz("encounters.csv"))
     for table, (file, required, mandatory, mapping) in TABLES.items():
         find = find_file if mandatory else find_optional
-        path = find(export_dir, _names(file))
+        path = find(export_dir, plain_or_gz(file))
         if path is None:
             continue
         source = _source(SPECS[table], path, required, mapping)
         found.append(_with_encounters(source, encounters) if table == "patients" and encounters else source)
     return found
-
-
-def _names(file: str) -> tuple[str, str]:
-    """The names a Synthea file may have: as written, or gzip-compressed."""
-    return file, f"{file}.gz"
 
 
 # encounters.csv (Synthea v2 and v3: Id, START, STOP, PATIENT, ORGANIZATION, PROVIDER, PAYER, ...)
