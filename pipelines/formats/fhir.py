@@ -786,7 +786,7 @@ def _named_type(path: Path) -> str | None:
 TYPE_SAMPLE = 100
 
 
-def _file_type(path: Path) -> str | None:
+def _file_type(path: Path, warn: bool = True) -> str | None:
     """The resource type the file holds: the one its name names (a bulk export writes one type per
     file, named by it), else its first resource's. When the name names one type and the first
     resource is of another this profile reads, the commoner of the two among the file's first
@@ -796,7 +796,8 @@ def _file_type(path: Path) -> str | None:
     is read as requests, not as the Medications its name names. A first line that is no resource (cut
     or garbled) is quarantined by its number in a file its name types; in one whose name names no
     type it is an error (exit 3): its type is unknown, and passing it over would drop a whole file
-    with exit 0."""
+    with exit 0. `warn`: log the disagreement (detect's look at the folder does not, so that a run
+    says it once)."""
     named = _named_type(path)
     try:
         kind = _first_resource(path).get("resourceType")
@@ -810,11 +811,12 @@ def _file_type(path: Path) -> str | None:
         return kind
     counts = _type_counts(path)
     chosen = named if counts[named] >= counts[kind] else kind
-    log.warning(
-        "%s: its name says %s but its first resource is of type %s; read as %s (the commoner of the two "
-        "in its first %d lines), and every resource of another type in it is rejected",
-        path.name, named, kind, chosen, TYPE_SAMPLE,
-    )  # fmt: skip
+    if warn:
+        log.warning(
+            "%s: its name says %s but its first resource is of type %s; read as %s (the commoner of the "
+            "two in its first %d lines), and every resource of another type in it is rejected",
+            path.name, named, kind, chosen, TYPE_SAMPLE,
+        )  # fmt: skip
     return chosen
 
 
@@ -850,13 +852,13 @@ def _misnamed(files: dict[str, list[Path]], kinds: tuple[str, ...]) -> str:
     return f" ({'; '.join(found)}: rename it)" if found else ""
 
 
-def by_type(export_dir: Path) -> dict[str, list[Path]]:
+def by_type(export_dir: Path, warn: bool = True) -> dict[str, list[Path]]:
     """The NDJSON files of each resource type this profile reads (_file_type); other types are
     ignored. An empty file is of the type its name names: an export with no resources of a type
     tonight ('Condition.ndjson', empty) holds none, which is not a missing file."""
     found: dict[str, list[Path]] = {}
     for path in _ndjson_files(export_dir):
-        kind = _file_type(path)
+        kind = _file_type(path, warn)
         if kind is not None:
             found.setdefault(kind, []).append(path)
     return found
@@ -867,7 +869,7 @@ def detect(export_dir: Path) -> bool:
     if not _ndjson_files(export_dir):
         return False
     try:
-        return bool(set(by_type(export_dir)) - {"Patient"})
+        return bool(set(by_type(export_dir, warn=False)) - {"Patient"})
     except InputError:
         return True  # FHIR-shaped folder with a broken file: let sources() report it
 

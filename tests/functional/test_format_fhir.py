@@ -1007,6 +1007,21 @@ def test_a_file_of_one_type_named_as_another_is_read_as_its_resources_say(tmp_pa
     assert flagged(tmp_path / "audit.duckdb", "diuretic_electrolyte_monitoring") == {"p1", "p2", "p3"}
 
 
+def test_a_misnamed_file_is_reported_once_when_the_format_is_detected(tmp_path, capsys):
+    """Detecting the format looks at each file's type too; the name-and-content disagreement is
+    logged by the run's read only, not a second time by the look that chose the format."""
+    resources = {
+        "Observation.ndjson": [obs("ox", "p1", "8867-4", 72, "/min", "2026-10-02", VITAL)],
+        "medication.ndjson": [medreq("m1", "p1", FUROSEMIDE)],
+        "Patient.ndjson": [patient("p1", "1950-01-01", "male")],
+        "Condition.ndjson": [coded("c1", "p1", [NUMB_LEG])],
+    }
+    export = write_fhir(tmp_path / "export", resources, broken_line=False)
+    assert run(tmp_path, export) == 0
+    err = capsys.readouterr().err
+    assert err.count("medication.ndjson: its name says Medication") == 1, err
+
+
 def test_a_missing_types_error_names_the_file_that_starts_with_it(tmp_path, capsys):
     """A Patient file opening with the export's only Observation is read as Patients (the commoner
     type in it); the run then has no Observation file, and the error says which file began with one."""
