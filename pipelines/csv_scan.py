@@ -230,11 +230,18 @@ def mend(source: Path, target: Path, delimiter: str, encoding: str = "utf-8") ->
             out.write(record + b"\n")
             mended.lines.append(line)
     mended.rejects = sorted(
-        (line, kind, text[:SHOWN_BYTES].decode(decoder or "utf-8", "replace"))
-        for line, kind, text in left_out
+        (line, kind, shown_text(text).decode(decoder or "utf-8", "replace")) for line, kind, text in left_out
     )
     _header_kept(source, mended)
     return mended
+
+
+def shown_text(record: bytes) -> bytes:
+    """A left-out record's original text as kept in quarantine: its first SHOWN_BYTES, NUL bytes
+    removed. A block of NULs (a disk's zero-filled pages after a crash, a preallocated file) is no
+    text, and ahead of a record it pushed the record's fields past the cut: a patients row so left out
+    lost its patient id, and the patient (perhaps dead) was audited (RawSource.patient_of)."""
+    return record.replace(b"\x00", b"")[:SHOWN_BYTES]
 
 
 def _header_kept(source: Path, mended: Mended) -> None:

@@ -93,7 +93,7 @@ from pathlib import Path
 import duckdb
 
 from pipelines.contract import CONTRACT_BY_TABLE, WITHDRAWING_SKIP_PREFIXES
-from pipelines.csv_scan import BLANK_BYTES
+from pipelines.csv_scan import BLANK_BYTES, shown_text
 from pipelines.csv_tables import MAX_RECORD_BYTES, files_in, open_bytes, unnamed_gzip, wide_text
 from pipelines.errors import READ_ERRORS, InputError, file_fault
 from pipelines.ingest import RawSource
@@ -201,13 +201,18 @@ _FIRST_ID = re.compile(r'"id"\s*:\s*"([A-Za-z0-9\-.]{1,64})"')
 
 def patient_in(text: str) -> str | None:
     """The id of the Patient in the text of a Patient file's line that is no resource (the source's
-    `patient_of`); None for valid JSON (a resource of another type, which names no patient of its
-    own) or a line where no Patient's id can be made out."""
+    `patient_of`); None for a resource of another type (which names no patient of its own) or a
+    line where no Patient's id can be made out. A Patient that reads as JSON in its quarantined text
+    is one the reader could not take as it stood (NUL bytes, which the kept text leaves out; a lone
+    surrogate): its id is read from it."""
     try:
-        json.loads(text)
+        resource = json.loads(text)
     except (ValueError, RecursionError):  # not JSON, or nested too deeply for Python's reader
         found = _FIRST_ID.search(text) if _PATIENT_TYPE.search(text) else None
         return found.group(1) if found else None
+    if isinstance(resource, dict) and resource.get("resourceType") == "Patient":
+        found = resource.get("id")
+        return found if isinstance(found, str) else None
     return None
 
 
@@ -220,7 +225,7 @@ def _line_faults(path: Path, kind: str) -> list[tuple]:
                 text = raw.strip()
                 fault = _fault(text, kind, number == 1) if text else None
                 if fault:
-                    found.append((number, fault, text[:4096].decode("utf-8", "replace"), path.name))
+                    found.append((number, fault, shown_text(text).decode("utf-8", "replace"), path.name))
     except READ_ERRORS as error:
         raise InputError(f"{path.name}: cannot be read ({file_fault(error)})") from None
     return found

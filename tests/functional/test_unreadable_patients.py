@@ -216,6 +216,37 @@ def test_fhir_patient_file_whose_first_line_is_cut(tmp_path):
     assert unreadable_patients(tmp_path) == ["p1"]
 
 
+NUL_BLOCK = "\x00" * 5000  # a zero-filled stretch (pages a crash left unwritten), longer than the text kept
+
+
+def test_a_generic_row_behind_a_block_of_nul_bytes(tmp_path):
+    # G2 (dead, on furosemide) comes after a block of NULs on its line: the line is quarantined and
+    # G2 left out. Before, the kept text was the line's first 4096 bytes, all NUL: no id, G2 audited.
+    rows = "G1,1950-01-01,F,,,\n" + NUL_BLOCK + "G2,1950-01-01,M,2026-10-01,,\nG3,1950-01-01,F,,,\n"
+    assert generic(tmp_path, rows, 3) == 0
+    assert flagged(tmp_path / "audit.duckdb", DIURETIC) == {"G1", "G3"}
+    assert unreadable_patients(tmp_path) == ["G2"]
+    held = "SELECT line, rule, original FROM quarantine WHERE table_name = 'patients'"
+    assert query(tmp_path / "audit.duckdb", held) == [(3, "nul_byte", "G2,1950-01-01,M,2026-10-01,,")]
+
+
+def test_a_fhir_patient_behind_a_block_of_nul_bytes(tmp_path):
+    # p1 (dead; furosemide, no labs) follows a block of NULs on its line. Without the NULs the kept
+    # text is a whole Patient: its id is read from it, and p1 left out.
+    export = fhir.write_fhir(tmp_path / "export", fhir.RESOURCES)
+    with gzip.open(export / "1.Patient.ndjson.gz", "rt", encoding="utf-8") as handle:
+        lines = handle.read().splitlines()
+    p1 = next(i for i, line in enumerate(lines) if json.loads(line)["id"] == "p1")
+    lines[p1] = NUL_BLOCK + lines[p1]
+    with gzip.open(export / "1.Patient.ndjson.gz", "wt", encoding="utf-8") as handle:
+        handle.write("\n".join(lines) + "\n")
+    assert fhir.run(tmp_path, export, "--reject-threshold", "1") == 0
+    assert "p1" not in flagged(tmp_path / "audit.duckdb", DIURETIC)
+    assert unreadable_patients(tmp_path) == ["p1"]
+    held = "SELECT line, original FROM quarantine WHERE table_name = 'patients'"
+    assert query(tmp_path / "audit.duckdb", held) == [(p1 + 1, lines[p1].removeprefix(NUL_BLOCK))]
+
+
 def test_an_ad_hoc_run_between_two_nights_does_not_let_the_nightly_skip_the_lost_row(tmp_path):
     # Night 1 (scheduled): G1's death date cannot be read: out. An analyst's ad-hoc run of an older
     # export, where G1's row reads well, finds it readable. Night 2 sends night 1's file byte for

@@ -55,6 +55,10 @@ def test_an_unquoted_file_reads_a_quote_as_a_character():
         ('{"resourceType": "Patient", "birthDate": "1951-03-01", "gen', None),  # cut before its id
         ('{"resourceType": "Patient", "id": "not an id!", "gen', None),  # no FHIR id
         (json.dumps({"resourceType": "Observation", "id": "p2"}), None),  # valid JSON: another type
+        # a whole Patient: quarantined for what its kept text leaves out (NULs) or a lone surrogate
+        (json.dumps({"resourceType": "Patient", "id": "p3", "gender": "female"}), "p3"),
+        (json.dumps({"resourceType": "Patient", "gender": "female"}), None),  # no id
+        (json.dumps({"resourceType": "Patient", "id": 7}), None),  # no id as text
         ("[" * 10, None),
         ("[" * 5000 + "1" + "]" * 5000, None),  # valid JSON nested too deeply for Python's reader
         ('{"resourceType": "Patient", "id": "p9", "x": ' + "[" * 5000 + "]" * 5000 + "}", "p9"),
