@@ -1,11 +1,12 @@
 -- elderly_numbness_fall_risk: one row per patient aged $min_age+ with lower-limb numbness on $as_of.
 WITH legs AS (
-    -- a neuropathy of the legs until it is resolved; a symptom (numbness, paraesthesia of the foot)
-    -- only while recent: GP systems seldom resolve a symptom code, and one from years ago is no
+    -- a neuropathy of the legs until it is resolved (a lasting condition: an end on the day it was
+    -- recorded ends a visit's record, not the neuropathy); a symptom (numbness, paraesthesia of the
+    -- foot) only while recent: GP systems seldom resolve a symptom code, and one from years ago is no
     -- current numbness (numbness_neuropathy_workup reads symptoms by their recorded date too)
     SELECT patient_id, code_labels(code_original, code_system) AS leg_codes, min(recorded_at) AS numb_since
     FROM (
-        SELECT * FROM diagnoses_unresolved_on(['lower_limb_numbness'], $as_of)
+        SELECT * FROM lasting_unresolved_on(['lower_limb_numbness'], $as_of)
         UNION ALL
         SELECT * FROM diagnoses_unresolved_on(['lower_limb_numbness_symptoms'], $as_of)
         WHERE in_window(recorded_at, $as_of, $symptom_lookback_days)

@@ -571,6 +571,38 @@ def test_uk_and_us_brands_of_the_fall_risk_classes_are_fall_risk_drugs(tmp_path)
     check_spec(tmp_path, CHECK, AS_OF, tables, expected, evidence=evidence)
 
 
+# Review 2026-12-07: a neuropathy lasts. An export that writes each visit's diagnosis with an end on the
+# day it was recorded (OMOP ETLs from claims, encounter-based EHR extracts) ends the record, not the
+# neuropathy: it stays, as cirrhosis and CKD do. An end later than the recorded date is a resolution;
+# a symptom code closed on its day is over (symptoms count only while recent). Everyone is 81 on a Z-drug.
+CLOSED = {
+    "V01": ("G62.9", "2024-01-01", "2024-01-01", "normal"),  # polyneuropathy closed on its visit's day
+    "V02": ("E11.42", "2026-10-01", "2026-10-01", "normal"),  # diabetic polyneuropathy, the same
+    "V03": ("G62.9", "2024-01-01", "2024-03-01", OUT),  # resolved two months after it was recorded
+    "V04": ("G62.9", "2024-01-01", "", "normal"),  # never resolved
+    "V05": ("309538000", "2026-10-01", "2026-10-01", OUT),  # numbness of foot, a symptom: over that day
+    "V06": ("309538000", "2026-10-01", "", "normal"),  # the same symptom left open: recent, counts
+}
+CLOSED_TABLES = {
+    "patients": table("patient_id | birth_date | sex\n" + "\n".join(f"{p} | 1945-01-01 | M" for p in CLOSED)),
+    "diagnoses": table(
+        "patient_id | code | code_system | recorded_at | resolved_at\n"
+        + "\n".join(
+            f"{p} | {c} | {'SNOMED-CT' if c.isdigit() else 'ICD-10-CM'} | {at} | {end}"
+            for p, (c, at, end, _) in CLOSED.items()
+        )
+    ),
+    "prescriptions": table(
+        "patient_id | drug_name | rxnorm_code | atc_code | start_date | end_date | days_supply\n"
+        + "\n".join(f"{p} | zopiclone 7.5 mg tablet | | N05CF01 | 2026-06-01 | |" for p in CLOSED)
+    ),
+}
+
+
+def test_a_neuropathy_closed_on_the_day_it_was_recorded_still_counts(tmp_path):
+    check_spec(tmp_path, CHECK, AS_OF, CLOSED_TABLES, {p: want for p, (*_, want) in CLOSED.items()})
+
+
 # Review 2026-11 round 2: only diabetic polyneuropathy (E08-E13 .42), length-dependent and so in the feet, is
 # lower-limb neuropathy. "Diabetic neuropathy, unspecified" (.40), mononeuropathy (.41, any nerve) and
 # the WHO 4-character "with neurological complications" E11.4 (it also covers autonomic neuropathy and
