@@ -44,7 +44,7 @@ Mapping (FHIR R4, hl7.org/fhir/R4 and the Bulk Data Access IG, hl7.org/fhir/uv/b
   lasts its start day: Synthea's requests carry only authoredOn, and read as ongoing every drug a
   patient was ever prescribed would be active today; its last update is no clinical date (a bulk
   load sets it on every resource). Stopped or held with neither, it ends at its last update (no refill gap
-  follows). A request with doNotPerform true is skipped. The resource's type and `id`
+  follows), and with no last update at its start, whatever end it states. A request with doNotPerform true is skipped. The resource's type and `id`
   ('MedicationRequest/123') are the prescription's `prescription_id`: a later export's version of it
   (recoded, given its stop) replaces the one stored, and one now entered-in-error, cancelled or
   draft (a statement: not-taken or intended) withdraws it.
@@ -511,13 +511,16 @@ def _end(start: str, stated_end: str, supply_days: str = "NULL") -> str:
     load (with the refill gap after it). Stopped or held with no stated end: its last update, the
     status change that stopped it (else its start), as the drug was taken until then; a stop has no
     refill gap, so a load's date leaves no one taking it on a later as-of date. As an end's cap the
-    last update only shortens a stated course."""
+    last update only shortens a stated course. Stopped or held with a stated end and no last update:
+    its start, as with none: the day it was stopped is unknown, and its stated end is the plan it did
+    not run to (a validityPeriod a year ahead would leave a stopped NSAID taken today)."""
     planned = f"coalesce({_day(stated_end)}, {_plus_days(_day(start), supply_days)})"
     stopped = f"strftime(greatest({_day(LAST_UPDATE)}, {_day(start)}), '%Y-%m-%d')"
     return f"""CASE WHEN NOT {OVER} THEN {stated_end}
             WHEN {stated_end} IS NULL AND {supply_days} IS NULL
             THEN CASE WHEN {HALTED} THEN coalesce({stopped}, {start}) ELSE {start} END
             WHEN {_day(LAST_UPDATE)} < {planned} THEN {stopped}
+            WHEN {HALTED} AND {_day(LAST_UPDATE)} IS NULL THEN {start}
             ELSE {stated_end} END"""
 
 

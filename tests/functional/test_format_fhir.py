@@ -659,6 +659,38 @@ def test_a_stopped_prescription_ends_when_it_was_stopped(tmp_path):
     assert flagged(tmp_path / "audit.duckdb", "diuretic_electrolyte_monitoring") == {"p3", "p4"}
 
 
+def test_a_stopped_request_with_no_last_update_is_not_taken_to_its_planned_end(tmp_path):
+    """Stopped or held with a stated end (a validity period a year ahead, dosage bounds, a supply)
+    but no meta.lastUpdated: the day it was stopped is unknown, and the stated end is the plan it did
+    not run to. It ends at its start, as one with no end at all, so a stopped furosemide is not taken
+    on as-of. Before, it ran to its planned end (2027-06-01). A completed one keeps its stated end."""
+    window = {"validityPeriod": {"start": "2026-06-01", "end": "2027-06-01"}}
+    supply = {"expectedSupplyDuration": {"value": 180, "unit": "days", "code": "d"}}
+    bounds = [{"timing": {"repeat": {"boundsPeriod": {"start": "2026-06-01", "end": "2027-06-01"}}}}]
+    authored = "2026-06-01"
+    resources = {
+        "Patient.ndjson": [patient(f"p{i}", "1950-01-01", "female") for i in range(1, 6)],
+        "MedicationRequest.ndjson": [
+            medreq("m1", "p1", FUROSEMIDE, authored, status="stopped", dispenseRequest=window),
+            medreq("m2", "p2", FUROSEMIDE, authored, status="on-hold", dosageInstruction=bounds),
+            medreq("m3", "p3", FUROSEMIDE, authored, status="stopped", dispenseRequest=supply),
+            medreq("m4", "p4", FUROSEMIDE, authored, dispenseRequest=window),  # active: taken
+            medreq("m5", "p5", FUROSEMIDE, authored, status="completed", dispenseRequest=supply),
+        ],
+        "Condition.ndjson": [coded("c1", "p1", [NUMB_LEG])],
+    }  # fmt: skip
+    run_small(tmp_path, resources)
+    got = rows(tmp_path, "SELECT patient_id, end_date::VARCHAR, stopped FROM prescriptions ORDER BY 1")
+    assert got == [
+        ("p1", "2026-06-01", True),
+        ("p2", "2026-06-01", True),
+        ("p3", "2026-06-01", True),
+        ("p4", "2027-06-01", False),
+        ("p5", None, False),  # completed: its 180 days' supply, to 2026-11-28
+    ]
+    assert flagged(tmp_path / "audit.duckdb", "diuretic_electrolyte_monitoring") == {"p4", "p5"}
+
+
 def test_a_stop_is_read_from_the_status_not_from_the_dates(tmp_path):
     """A request's dates do not say it was stopped: an active one's end is its dispensing window's
     (28 days for a UK controlled drug, shorter than its 30-day supply), a completed one's its last
