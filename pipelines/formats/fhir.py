@@ -44,7 +44,8 @@ Mapping (FHIR R4, hl7.org/fhir/R4 and the Bulk Data Access IG, hl7.org/fhir/uv/b
   lasts its start day: Synthea's requests carry only authoredOn, and read as ongoing every drug a
   patient was ever prescribed would be active today; its last update is no clinical date (a bulk
   load sets it on every resource). Stopped or held with neither, it ends at its last update (no refill gap
-  follows), and with no last update at its start, whatever end it states. A request with doNotPerform true is skipped. The resource's type and `id`
+  follows), and with no last update at its start, whatever end it states. A request with
+  doNotPerform true is skipped. The resource's type and `id`
   ('MedicationRequest/123') are the prescription's `prescription_id`: a later export's version of it
   (recoded, given its stop) replaces the one stored, and one now entered-in-error, cancelled or
   draft (a statement: not-taken or intended) withdraws it.
@@ -342,8 +343,11 @@ MAX_DAYS_ADDED = 1_000_000
 
 
 def _plus_days(day: str, days: str) -> str:
-    """The date `day` (a DATE expression) plus `days` (a number expression), clamped (MAX_DAYS_ADDED)."""
-    return f"({day} + CAST(least(greatest({days}, -{MAX_DAYS_ADDED}), {MAX_DAYS_ADDED}) AS INTEGER))"
+    """The date `day` (a DATE expression) plus `days` (a number expression), clamped (MAX_DAYS_ADDED);
+    NULL when `days` is (greatest() skips a NULL: clamped alone, no days became a million days back,
+    and an empty dosageInstruction list ended a request in 712 BC, which failed the file's rules)."""
+    clamped = f"least(greatest({days}, -{MAX_DAYS_ADDED}), {MAX_DAYS_ADDED})"
+    return f"({day} + CAST(CASE WHEN ({days}) IS NOT NULL THEN {clamped} END AS INTEGER))"
 
 
 def _day(value: str) -> str:
@@ -481,13 +485,26 @@ MEDICATIONS = """LEFT JOIN (SELECT j->>'$.id' AS id, first(j->'$.code') AS code
 NO_MEDICATIONS = "(SELECT NULL::JSON AS j WHERE false)"  # an export without Medication files
 
 
+# Every dosage of the request or statement (R4: dosageInstruction, a statement's dosage) is taken only
+# as needed: asNeededBoolean true or an asNeededCodeableConcept (the condition it is taken for; R5:
+# asNeeded, asNeededFor). The drug name then says so, as a GP system's or MIMIC's name does ('PRN'),
+# where the checks read it (elderly_numbness_fall_risk: an as-needed item is no regular medicine).
+# A regular dose with an as-needed extra ('1 daily, and 1 more when needed') is regular.
+DOSAGES = "coalesce(json_list(j->'$.dosageInstruction'), json_list(j->'$.dosage'), [])"
+AS_NEEDED = f"""CASE WHEN len({DOSAGES}) > 0 AND list_bool_and(list_transform({DOSAGES}, lambda d:
+        coalesce(coalesce(d->>'$.asNeededBoolean', d->>'$.asNeeded') = 'true'
+                 OR json_type(d->'$.asNeededCodeableConcept') = 'OBJECT'
+                 OR json_array_length(d->'$.asNeededFor') > 0, false))) THEN ' (as needed)' ELSE '' END"""
+
+
 def _drug(resource: str) -> str:
     """The patient and drug columns of a request or statement (`resource`, its type), and its name:
     a later export's version of the resource (recoded, stopped, entered in error) restates it. The
     type is part of the name, as an id is unique only within its type."""
     return f"""{PATIENT_ID} AS patient_id,
        '{resource}/' || (j->>'$.id') AS prescription_id,
-       coalesce({_first_display(MEDICATION, "rxnorm")}, j->>'$.medicationReference.display') AS drug_name,
+       coalesce({_first_display(MEDICATION, "rxnorm")}, j->>'$.medicationReference.display')
+           || {AS_NEEDED} AS drug_name,
        {_coding(MEDICATION, "rxnorm")} AS rxnorm_code,
        {_coding(MEDICATION, "atc")} AS atc_code"""
 

@@ -691,6 +691,44 @@ def test_a_stopped_request_with_no_last_update_is_not_taken_to_its_planned_end(t
     assert flagged(tmp_path / "audit.duckdb", "diuretic_electrolyte_monitoring") == {"p4", "p5"}
 
 
+def test_a_drug_taken_only_as_needed_is_named_so(tmp_path):
+    """A request whose every dosage is as needed (asNeededBoolean, as Synthea writes "Take as
+    needed."; asNeededCodeableConcept) is named '... (as needed)', as a GP system's 'PRN' is, so the
+    fall-risk check does not count it as a regular medicine. p1 takes three regular drugs and two as
+    needed: not five. p2's five are regular (one with an as-needed extra dose beside its daily one)."""
+    drugs = [
+        concept(RXNORM, "197361", "Amlodipine 5 MG Oral Tablet", "Amlodipine 5 MG Oral Tablet"),
+        concept(RXNORM, "861007", "Metformin 500 MG Oral Tablet", "Metformin 500 MG Oral Tablet"),
+        concept(RXNORM, "312961", "Simvastatin 20 MG Oral Tablet", "Simvastatin 20 MG Oral Tablet"),
+        concept(RXNORM, "313782", "Acetaminophen 325 MG Oral Tablet", "Acetaminophen 325 MG Oral Tablet"),
+        concept(RXNORM, "312086", "Ondansetron 4 MG Oral Tablet", "Ondansetron 4 MG Oral Tablet"),
+    ]
+    prn = [{"sequence": 1, "text": "Take as needed.", "asNeededBoolean": True}]
+    prn_for = [{"text": "1 tab every 6 hours for nausea", "asNeededCodeableConcept": {"text": "nausea"}}]
+    daily = [{"text": "1 daily", "asNeededBoolean": False}]
+    extra = [*daily, {"text": "1 more when needed", "asNeededBoolean": True}]
+    dosages = {"p1": [daily, daily, [], prn, prn_for], "p2": [daily, daily, [], extra, daily]}
+    requests = [
+        medreq(f"m{p}{i}", p, drug, dosageInstruction=dose)
+        for p, doses in dosages.items()
+        for i, (drug, dose) in enumerate(zip(drugs, doses, strict=True))
+    ]
+    resources = {
+        "Patient.ndjson": [patient(p, "1940-01-01", "female") for p in dosages],
+        "MedicationRequest.ndjson": requests,
+        "Condition.ndjson": [coded(f"c{p}", p, [NUMB_LEG]) for p in dosages],
+    }
+    run_small(tmp_path, resources)
+    named = "SELECT drug_name FROM prescriptions WHERE drug_name LIKE '%(as needed)' ORDER BY 1"
+    assert rows(tmp_path, named) == [
+        ("Acetaminophen 325 MG Oral Tablet (as needed)",),
+        ("Ondansetron 4 MG Oral Tablet (as needed)",),
+    ]
+    assert flagged(tmp_path / "audit.duckdb", "elderly_numbness_fall_risk") == {"p2"}
+    # an empty dosageInstruction list has no bounds: no end (it ended in 712 BC, and the run failed)
+    assert rows(tmp_path, "SELECT count(*) FROM prescriptions WHERE end_date IS NOT NULL") == [(0,)]
+
+
 def test_a_stop_is_read_from_the_status_not_from_the_dates(tmp_path):
     """A request's dates do not say it was stopped: an active one's end is its dispensing window's
     (28 days for a UK controlled drug, shorter than its 30-day supply), a completed one's its last
