@@ -772,6 +772,10 @@ def _failures(cases: pd.DataFrame, rules: dict) -> pd.DataFrame:
     unknown = cases[~cases["check"].isin(rules)]
     if not unknown.empty:
         raise RuntimeError(f"staging table broke its schema: {unknown.iloc[0].to_dict()}")
+    broken = cases[[not isinstance(case, dict) for case in cases["failure_case"]]]
+    if not broken.empty:  # the rule raised (an exception as its failure case), judging no row
+        first = broken.iloc[0]
+        raise RuntimeError(f"rule {first['check']} could not be evaluated: {first['failure_case']!r}")
     recs = [case["_rec"] for case in cases["failure_case"]]
     return pd.DataFrame({"_rec": recs, "rule_key": cases["check"].astype(str).to_list()})
 

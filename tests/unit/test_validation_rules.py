@@ -6,8 +6,10 @@ from __future__ import annotations
 from datetime import date
 
 import duckdb
+import pandas as pd
 import pytest
 
+from pipelines.ingest import _failures
 from tests.helpers import run_pipeline
 
 GOOD = {
@@ -332,3 +334,18 @@ def test_a_days_supply_written_as_a_whole_float_is_that_count(tmp_path):
         rejected = con.execute("SELECT line, column_name FROM quarantine").fetchall()
     assert loaded == [("P1", 28, "2026-01-29"), ("P2", 28, "2026-01-29"), ("P3", 28, "2026-01-29")]
     assert rejected == [(5, "days_supply")]
+
+
+def test_a_rule_that_raises_is_an_internal_error_naming_the_rule():
+    """A rule pandera could not evaluate (its failure case an exception, not a row) judged no row:
+    the run ends as an internal error naming the rule, not a TypeError from reading the exception
+    as a row (a date before year 1 did this, 2026-12-07)."""
+    cases = pd.DataFrame(
+        {"check": ["end_date:date_range"], "failure_case": [ValueError("year -712 is out of range")]}
+    )
+    with pytest.raises(RuntimeError, match="rule end_date:date_range could not be evaluated"):
+        _failures(cases, {"end_date:date_range": object()})
+    rows = pd.DataFrame({"check": ["end_date:date_range"], "failure_case": [{"_rec": 3}]})
+    assert _failures(rows, {"end_date:date_range": object()}).to_dict("records") == [
+        {"_rec": 3, "rule_key": "end_date:date_range"}
+    ]
