@@ -737,7 +737,7 @@ def _validate(
     con.execute(f"CREATE OR REPLACE TEMP TABLE failing_{table} AS {ibis.to_sql(outcome.failure_cases)}")
     if not scalar(con, f"SELECT count(*) FROM failing_{table}"):  # noqa: S608 - internal name
         return _no_failures()
-    _no_year_before_one(con, f"failing_{table}")
+    _dates_python_holds(con, f"failing_{table}")
     try:
         schema_for(rules).validate(backend.table(f"failing_{table}", database="temp"), lazy=True)
     except pandera.errors.SchemaErrors as errors:
@@ -745,19 +745,25 @@ def _validate(
     raise RuntimeError(f"{table}: rows failed the combined rule but no single rule")
 
 
-def _no_year_before_one(con: duckdb.DuckDBPyConnection, table: str) -> None:
-    """Move the failing rows' dates before year 1 to 0001-01-01. DuckDB reads '0000-01-01' (a
-    system's placeholder for no date) as 1 BC, which Python's dates cannot hold: pandera fetching
-    such a row failed the run (exit 1). Moved, the date still fails its range rule with the same
-    message (before 1900), and only rows that fail a rule are here: none of them loads a date so."""
+def _dates_python_holds(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """Move the failing rows' dates into years 1 to 9999, the dates Python can hold. DuckDB reads
+    '0000-01-01' (a system's placeholder for no date) as 1 BC, and a start in 9999 plus a days
+    supply ends in year 10000: pandera fetching such a row failed the run (exit 1). Moved, a date
+    still fails its range rule with the same message (before 1900, after the export date), and only
+    rows that fail a rule are here: none of them loads a date so."""
     columns = con.execute(
         "SELECT column_name, data_type FROM duckdb_columns() "
         "WHERE table_name = $t AND data_type IN ('DATE', 'TIMESTAMP') ORDER BY column_index",
         {"t": table},
     ).fetchall()
-    first = {"DATE": "DATE '0001-01-01'", "TIMESTAMP": "TIMESTAMP '0001-01-01'"}
+    bounds = {
+        "DATE": ("DATE '0001-01-01'", "DATE '9999-12-31'"),
+        "TIMESTAMP": ("TIMESTAMP '0001-01-01'", "TIMESTAMP '9999-12-31 23:59:59'"),
+    }
     moved = ", ".join(
-        f'"{c}" = CASE WHEN "{c}" < {first[kind]} THEN {first[kind]} ELSE "{c}" END' for c, kind in columns
+        f'"{c}" = CASE WHEN "{c}" < {bounds[kind][0]} THEN {bounds[kind][0]} '
+        f'WHEN "{c}" > {bounds[kind][1]} THEN {bounds[kind][1]} ELSE "{c}" END'
+        for c, kind in columns
     )
     if moved:
         con.execute(f"UPDATE {table} SET {moved}")  # noqa: S608 - catalog names and constants

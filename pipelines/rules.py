@@ -302,6 +302,31 @@ def _end_date_usable(t: Table) -> BooleanValue:
     ).fill_null(False)
 
 
+def _resolved_in_range(export_date: date, date_order: str) -> list[Rule]:
+    """A resolved date must be read and not before 1900; one after the export date is no resolution
+    yet: OMOP ETLs and EHR extracts write an ongoing condition's end as a placeholder (9999-12-31,
+    2099-12-31). Quarantined, it lost the diagnosis (a cirrhosis, a CKD stage) from every check; it
+    loads as not resolved, noted."""
+    return [
+        _parsed("resolved_at", _date_kind(date_order)),
+        Rule(
+            "resolved_at",
+            "date_range",
+            f"resolved_at is before {EARLIEST}",
+            lambda t: t.resolved_at.isnull() | (t.resolved_at.cast(dt.date) >= ibis.literal(EARLIEST)),
+        ),
+        Rule(
+            "resolved_at",
+            "future",
+            f"resolved_at is after the export date {export_date} (an ongoing condition's end written as a "
+            "placeholder, such as 9999-12-31); loaded as not resolved",
+            lambda t: t.resolved_at.isnull() | (t.resolved_at.cast(dt.date) <= ibis.literal(export_date)),
+            soft=True,
+            clears=("resolved_at",),
+        ),
+    ]
+
+
 def diagnosis_rules(export_date: date, date_order: str = "iso") -> list[Rule]:
     """Rules for diagnoses.csv rows: identity, code system, code format per system, dates."""
 
@@ -328,7 +353,7 @@ def diagnosis_rules(export_date: date, date_order: str = "iso") -> list[Rule]:
         Rule("code", "format", "code does not fit its code_system's pattern", code_fits),
         _required("recorded_at", "recorded_at_text"),
         *_dated("recorded_at", export_date, date_order),
-        *_dated("resolved_at", export_date, date_order),
+        *_resolved_in_range(export_date, date_order),
         Rule(
             "resolved_at",
             "after_recorded",

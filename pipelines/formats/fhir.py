@@ -317,7 +317,9 @@ def _last_day(value: str, after: str = "") -> str:
     deceasedDateTime is read: for an end, the day from which it is certainly over. A period not yet
     over ends the day after the resource's last update (`meta.lastUpdated`: it said so then; an
     instant in UTC, whose local day may be the next), else today; never before the period's first
-    day, nor after today (a year to come is read as today). `after`: a day the end is not before
+    day, nor after today. A period that has not begun ('9999', a death in a year to come) is its
+    first day, after the export date, for the rules to judge: read as today it made a death in 9999
+    a death today, and the patient was audited on any earlier as-of date. `after`: a day the end is not before
     when it comes from the last update (an abatement: the day after the onset, as STATUS_RESOLVED).
     Why the last update first: the same resource in every night's export then gives the same day,
     where "today" gave a new one each night of the period (a diagnosis's resolution is part of its
@@ -332,7 +334,7 @@ def _last_day(value: str, after: str = "") -> str:
     said = f"least(greatest({said}, {after}), current_date)" if after else f"least({said}, current_date)"
     return (
         f"CASE WHEN ({day}) IS NULL THEN {value} "
-        f"ELSE strftime(greatest(least({day}, {said}), least({first}, current_date)), '%Y-%m-%d') END"
+        f"ELSE strftime(greatest(least({day}, {said}), {first}), '%Y-%m-%d') END"
     )
 
 
@@ -357,6 +359,9 @@ def _day(value: str) -> str:
 
 
 LAST_UPDATE = "(j->>'$.meta.lastUpdated')"  # when the resource was last changed
+# The day of the last update, as a course's end reads it; none when it is after today, a clock's or
+# an exporter's slip (9999-12-31): read as the day a drug was stopped, it kept the drug taken for ever.
+UPDATED = f"CASE WHEN {_day(LAST_UPDATE)} <= current_date THEN {_day(LAST_UPDATE)} END"
 # The subject's Patient id: the Bulk Data IG lets a server write references relative ('Patient/p1')
 # or absolute, rooted in its base URL ('https://ehr.example/fhir/Patient/p1'); R4 lets one name a
 # version ('Patient/p1/_history/2'). Read as 'Patient/<id>' only, an EHR's absolute references put
@@ -532,12 +537,12 @@ def _end(start: str, stated_end: str, supply_days: str = "NULL") -> str:
     its start, as with none: the day it was stopped is unknown, and its stated end is the plan it did
     not run to (a validityPeriod a year ahead would leave a stopped NSAID taken today)."""
     planned = f"coalesce({_day(stated_end)}, {_plus_days(_day(start), supply_days)})"
-    stopped = f"strftime(greatest({_day(LAST_UPDATE)}, {_day(start)}), '%Y-%m-%d')"
+    stopped = f"strftime(greatest({UPDATED}, {_day(start)}), '%Y-%m-%d')"
     return f"""CASE WHEN NOT {OVER} THEN {stated_end}
             WHEN {stated_end} IS NULL AND {supply_days} IS NULL
             THEN CASE WHEN {HALTED} THEN coalesce({stopped}, {start}) ELSE {start} END
-            WHEN {_day(LAST_UPDATE)} < {planned} THEN {stopped}
-            WHEN {HALTED} AND {_day(LAST_UPDATE)} IS NULL THEN {start}
+            WHEN {UPDATED} < {planned} THEN {stopped}
+            WHEN {HALTED} AND {UPDATED} IS NULL THEN {start}
             ELSE {stated_end} END"""
 
 

@@ -88,10 +88,16 @@ ONE_ADMISSION = f"""(SELECT trim(hadm_id) AS hadm_id, admittime, dischtime FROM 
     QUALIFY row_number() OVER (PARTITION BY trim(hadm_id) ORDER BY admittime, dischtime) = 1)"""  # noqa: S608
 
 # Each subject's earliest in-hospital death (admissions.deathtime; the earliest, as MIMIC's maintainers
-# advise: an organ donor can have a later admission); none when admissions lacks either column.
-DEATHS = f"""(SELECT trim(subject_id) AS subject_id, min(try_cast(trim(deathtime) AS TIMESTAMP))::DATE AS died
+# advise: an organ donor can have a later admission); none when admissions lacks either column. And a
+# deathtime that cannot be read (`unread`, its text): with no dod and no other deathtime it is the
+# patient's death date, which the rules reject, so the patient is left out as one whose death cannot
+# be known. Passed over, the patient loaded alive and was audited.
+DEATHS = f"""(SELECT trim(subject_id) AS subject_id,
+           min(try_cast(trim(deathtime) AS TIMESTAMP))::DATE AS died,
+           min(trim(deathtime)) FILTER (nullif(trim(deathtime), '') IS NOT NULL
+                                        AND try_cast(trim(deathtime) AS TIMESTAMP) IS NULL) AS unread
     FROM {READ.format("$admissions")} GROUP BY ALL)"""  # noqa: S608
-NO_DEATHS = f"""(SELECT NULL::VARCHAR AS subject_id, NULL::DATE AS died
+NO_DEATHS = f"""(SELECT NULL::VARCHAR AS subject_id, NULL::DATE AS died, NULL::VARCHAR AS unread
     FROM {READ.format("$admissions")} WHERE false)"""  # noqa: S608 - admissions is bound: read nothing
 
 # The death date: dod, unless admissions.deathtime says the patient died earlier or dod is empty (see
@@ -104,7 +110,9 @@ SELECT p.subject_id AS patient_id,
        CAST(try_cast(p.anchor_year AS INTEGER) - try_cast(p.anchor_age AS INTEGER) AS VARCHAR) || '-01-01'
            AS birth_date,
        p.gender AS sex,
-       CASE WHEN {DEATH_FROM_DEATHTIME} THEN CAST(d.died AS VARCHAR) ELSE {{dod}} END AS death_date,
+       CASE WHEN {DEATH_FROM_DEATHTIME} THEN CAST(d.died AS VARCHAR)
+            WHEN d.died IS NULL AND nullif(trim({{dod}}), '') IS NULL THEN coalesce(d.unread, {{dod}})
+            ELSE {{dod}} END AS death_date,
        NULL::VARCHAR AS deceased,
        NULL::VARCHAR AS site_id, NULL::VARCHAR AS clinician_id,  -- MIMIC is one hospital
        NULL::VARCHAR AS registered_until, NULL::VARCHAR AS registered,  -- admissions, not registrations

@@ -252,12 +252,16 @@ SELECTS = {
         dated AS (  -- _stop: a verbatim end (the end the source recorded) before the end the ETL
             -- derived (THEMIS: the end should be the verbatim one), else before the supply's last
             -- day, else the only end there is; after the start (an ETL copying the start date into
-            -- it says nothing); _end: the course's end, the stop if any
+            -- it says nothing); _end: the course's end, the stop if any. A supply past the rules'
+            -- 9999 days is the row's fault (days_supply): added to a date it overflowed the query
             SELECT d.*, coalesce(d._stop, d._derived_end) AS _end
             FROM (SELECT t.*,
                          CASE WHEN t._verbatim > t._start
-                                   AND t._verbatim < coalesce(t._derived_end, t._start + t._supply - 1,
-                                                              DATE '9999-12-31')
+                                   AND t._verbatim < coalesce(
+                                       t._derived_end,
+                                       t._start + CASE WHEN t._supply BETWEEN 1 AND 9999
+                                                       THEN t._supply - 1 END,
+                                       DATE '9999-12-31')
                               THEN t._verbatim END AS _stop
                   FROM typed t) d
         ),
