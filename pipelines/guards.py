@@ -141,6 +141,30 @@ def unreadable_patient_warnings(con: duckdb.DuckDBPyConnection) -> list[str]:
     ]
 
 
+# A death date shared by at least this many patients, and by most of those with a death date, reads
+# as a placeholder for "no date" (SQL Server's zero date, 1900-01-01; a migration's load date).
+PLACEHOLDER_DEATHS = 10
+
+
+def placeholder_death_warnings(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """A warning when one death date is most patients' death date: a system that writes a date for
+    "none" makes every living patient dead, and the audit empties without a word (each is left out
+    as deceased, as the export says). Deaths are spread over days in any clinic; a shared day is the
+    export's. The date and the count only, never who."""
+    row = con.execute(
+        "SELECT death_date, count(*) AS n, sum(count(*)) OVER () AS deaths FROM patient_state "
+        "WHERE death_date IS NOT NULL GROUP BY death_date ORDER BY n DESC, death_date LIMIT 1"
+    ).fetchall()
+    if not row or row[0][1] < PLACEHOLDER_DEATHS or row[0][1] * 2 <= row[0][2]:
+        return []
+    day, shared, deaths = row[0]
+    return [
+        f"{shared:,} of the {deaths:,} patients with a death date died on {day}: a date the export may "
+        "write for 'no death date' (as SQL Server writes 1900-01-01 for an empty date). They are left "
+        "out of every check as deceased; if they are alive, correct the export's death dates."
+    ]
+
+
 def volume_guard(
     con: duckdb.DuckDBPyConnection, files: list[RawSource], ratio: float, scratch: Path | None = None
 ) -> list[VolumeVerdict]:

@@ -32,6 +32,7 @@ from pipelines.guards import (
     date_guards,
     freshness_warnings,
     patients_file_warnings,
+    placeholder_death_warnings,
     reject_threshold_guard,
     unreadable_patient_warnings,
     volume_guard,
@@ -256,7 +257,7 @@ def _load(
         outcome.files = in_export_order(files, [*outcome.files, result])
         reject_threshold_guard(result, settings.reject_threshold)
     refresh_lab_concepts(con)  # labs loaded by earlier runs follow today's codelists
-    outcome.warnings += unreadable_patient_warnings(con)
+    outcome.warnings += unreadable_patient_warnings(con) + placeholder_death_warnings(con)
 
 
 def _guard_dates(con: duckdb.DuckDBPyConnection, settings: Settings, outcome: RunOutcome) -> None:

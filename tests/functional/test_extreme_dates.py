@@ -10,6 +10,8 @@ rule it broke, raised, and the run ended as an internal error (exit 1) with noth
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.functional import test_format_fhir as fhir
@@ -171,3 +173,34 @@ def test_a_resolution_written_as_a_date_to_come_is_no_resolution(tmp_path, end):
         (2,)
     ]
     assert flagged(tmp_path / "audit.duckdb", "cramps_cirrhosis") == {"G1"}
+
+
+def summary_warnings(tmp) -> list[str]:
+    return json.loads((tmp / "out" / "summary.json").read_text(encoding="utf-8"))["warnings"]
+
+
+@pytest.mark.parametrize(("shared", "warned"), [(12, True), (9, False)])
+def test_a_death_date_most_deaths_share_is_named_as_a_placeholder(tmp_path, shared, warned):
+    # An export from SQL Server writes 1900-01-01 for an empty death date: every such patient is
+    # left out as deceased, as the export says, and the run says why the audit emptied. Twelve
+    # share it (of fourteen deaths) and are named; nine are too few to tell from a bad day.
+    rows = "".join(f"D{i},1950-01-01,F,1900-01-01\n" for i in range(shared))
+    rows += "E1,1950-01-01,M,2026-03-01\nE2,1950-01-01,F,2026-05-02\nG1,1950-01-01,M,\n"
+    export = write_export(
+        tmp_path / "export",
+        patients="patient_id,birth_date,sex,death_date\n" + rows,
+        prescriptions="patient_id,drug_name,start_date\nG1,furosemide 40 mg tablet,2026-01-01\n",
+    )
+    assert cli(*run_args(tmp_path, export, "--reject-threshold", "1")) == 0
+    said = [w for w in summary_warnings(tmp_path) if "died on 1900-01-01" in w]
+    assert said == (
+        [
+            f"{shared} of the {shared + 2} patients with a death date died on 1900-01-01: a date "
+            "the export may write for 'no death date' (as SQL Server writes 1900-01-01 for an "
+            "empty date). They are left out of every check as deceased; if they are alive, "
+            "correct the export's death dates."
+        ]
+        if warned
+        else []
+    )
+    assert flagged(tmp_path / "audit.duckdb", DIURETIC) == {"G1"}
