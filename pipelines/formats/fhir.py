@@ -44,7 +44,8 @@ Mapping (FHIR R4, hl7.org/fhir/R4 and the Bulk Data Access IG, hl7.org/fhir/uv/b
   lasts its start day: Synthea's requests carry only authoredOn, and read as ongoing every drug a
   patient was ever prescribed would be active today; its last update is no clinical date (a bulk
   load sets it on every resource). Stopped or held with neither, it ends at its last update (no refill gap
-  follows), and with no last update at its start, whatever end it states. A request with
+  follows); with no last update, stopped with only a validity period or supply as its end, or on
+  hold, it ends at its start (the stated end is a plan). A request with
   doNotPerform true is skipped. The resource's type and `id`
   ('MedicationRequest/123') are the prescription's `prescription_id`: a later export's version of it
   (recoded, given its stop) replaces the one stored, and one now entered-in-error, cancelled or
@@ -359,9 +360,11 @@ def _day(value: str) -> str:
 
 
 LAST_UPDATE = "(j->>'$.meta.lastUpdated')"  # when the resource was last changed
-# The day of the last update, as a course's end reads it; none when it is after today, a clock's or
-# an exporter's slip (9999-12-31): read as the day a drug was stopped, it kept the drug taken for ever.
-UPDATED = f"CASE WHEN {_day(LAST_UPDATE)} <= current_date THEN {_day(LAST_UPDATE)} END"
+# The day of the last update (its local day), as a course's end reads it, computed once per resource
+# (`updated_day`); none when it is after tomorrow, a clock's or an exporter's slip (9999-12-31): read
+# as the day a drug was stopped, it kept the drug taken for ever. Tomorrow is allowed: a local day
+# runs up to 14 hours ahead of UTC's.
+UPDATED = f"CASE WHEN {_day(LAST_UPDATE)} <= current_date + 1 THEN {_day(LAST_UPDATE)} END"
 # The subject's Patient id: the Bulk Data IG lets a server write references relative ('Patient/p1')
 # or absolute, rooted in its base URL ('https://ehr.example/fhir/Patient/p1'); R4 lets one name a
 # version ('Patient/p1/_history/2'). Read as 'Patient/<id>' only, an EHR's absolute references put
@@ -499,7 +502,7 @@ DOSAGES = "coalesce(json_list(j->'$.dosageInstruction'), json_list(j->'$.dosage'
 AS_NEEDED = f"""CASE WHEN len({DOSAGES}) > 0 AND list_bool_and(list_transform({DOSAGES}, lambda d:
         coalesce(coalesce(d->>'$.asNeededBoolean', d->>'$.asNeeded') = 'true'
                  OR json_type(d->'$.asNeededCodeableConcept') = 'OBJECT'
-                 OR json_array_length(d->'$.asNeededFor') > 0, false))) THEN ' (as needed)' ELSE '' END"""
+                 OR len(json_list(d->'$.asNeededFor')) > 0, false))) THEN ' (as needed)' ELSE '' END"""
 
 
 def _drug(resource: str) -> str:
@@ -521,28 +524,31 @@ OVER = f"{STATUS} IN ('completed', 'stopped', 'on-hold')"
 HALTED = f"{STATUS} IN ('stopped', 'on-hold')"  # stopped: no refill gap follows its end
 
 
-def _end(start: str, stated_end: str, supply_days: str = "NULL") -> str:
-    """A request's or statement's end_date. Active: its stated end (NULL: start + supply days, or
-    open-ended). Over (completed, stopped): the earliest of its stated end (or start + supply days)
-    and its last update, the day it was marked over (no sooner than its start): a request's
-    validityPeriod is the window to dispense in, not the course, and a stopped drug whose window
-    runs on is not taken. Completed with no stated end at all: its start (one day, as OHDSI's drug
-    era builder and the OMOP profile read an exposure with no end and no supply), not its last
-    update: meta.lastUpdated is when the server last wrote the record, which a migration or bulk load
-    sets on every resource, so a course completed in 2018 would read as taken until last night's
-    load (with the refill gap after it). Stopped or held with no stated end: its last update, the
-    status change that stopped it (else its start), as the drug was taken until then; a stop has no
-    refill gap, so a load's date leaves no one taking it on a later as-of date. As an end's cap the
-    last update only shortens a stated course. Stopped or held with a stated end and no last update:
-    its start, as with none: the day it was stopped is unknown, and its stated end is the plan it did
-    not run to (a validityPeriod a year ahead would leave a stopped NSAID taken today)."""
+def _end(start: str, stated_end: str, supply_days: str = "NULL", planned_only: str = "false") -> str:
+    """A request's or statement's end_date, from a row holding `updated_day` (UPDATED). Active: its
+    stated end (NULL: start + supply days, or open-ended). Over (completed, stopped): the earliest of
+    its stated end (or start + supply days) and its last update, the day it was marked over (no
+    sooner than its start): a request's validityPeriod is the window to dispense in, not the course,
+    and a stopped drug whose window runs on is not taken. Completed with no stated end at all: its
+    start (one day, as OHDSI's drug era builder and the OMOP profile read an exposure with no end and
+    no supply), not its last update: meta.lastUpdated is when the server last wrote the record, which
+    a migration or bulk load sets on every resource, so a course completed in 2018 would read as
+    taken until last night's load (with the refill gap after it). Stopped or held with no stated
+    end: its last update, the status change that stopped it (else its start), as the drug was taken
+    until then; a stop has no refill gap, so a load's date leaves no one taking it on a later as-of
+    date. As an end's cap the last update only shortens a stated course. Stopped or held with no last
+    update and an end that is only a plan (`planned_only`: a request's validityPeriod or supply, or
+    any end of one on hold, a pause of unknown start): its start, as with no end: the day it was
+    stopped is unknown, and a dispensing window a year ahead would leave a stopped NSAID taken today.
+    A stopped statement's effectivePeriod.end and a stopped request's boundsPeriod.end (where Epic
+    writes the day an order was discontinued) are when it was taken to, and stand."""
     planned = f"coalesce({_day(stated_end)}, {_plus_days(_day(start), supply_days)})"
-    stopped = f"strftime(greatest({UPDATED}, {_day(start)}), '%Y-%m-%d')"
+    stopped = f"strftime(greatest(updated_day, {_day(start)}), '%Y-%m-%d')"
     return f"""CASE WHEN NOT {OVER} THEN {stated_end}
             WHEN {stated_end} IS NULL AND {supply_days} IS NULL
             THEN CASE WHEN {HALTED} THEN coalesce({stopped}, {start}) ELSE {start} END
-            WHEN {UPDATED} < {planned} THEN {stopped}
-            WHEN {HALTED} AND {UPDATED} IS NULL THEN {start}
+            WHEN updated_day < {planned} THEN {stopped}
+            WHEN {HALTED} AND updated_day IS NULL AND {planned_only} THEN {start}
             ELSE {stated_end} END"""
 
 
@@ -583,7 +589,7 @@ def _duration_days(duration: str) -> str:
 
 
 # The days a request supplies: its first dispense (initialFill.duration, else expectedSupplyDuration,
-# the time one dispense lasts) and, when the prescriber stated no end (request_end, REQUEST_END below:
+# the time one dispense lasts) and, when the prescriber stated no end (request_end, REQUESTS below:
 # that end governs then), each repeat allowed (numberOfRepeatsAllowed, "in addition to the original
 # dispense") of expectedSupplyDuration: an active order of 30 days with 5 repeats covers 180 days, as a
 # repeat prescription does. Repeats count up to ten years in all (MAX_DAYS_SUPPLY: a template's 99
@@ -625,12 +631,12 @@ BOUNDS_LENGTH = f"""list_sum(list_transform(list_distinct(list_transform({TIMED}
 BOUNDS_END = f"""CASE WHEN len(list_filter(steps, lambda s: s.end IS NULL AND s.days IS NULL)) = 0
     THEN greatest(list_max(list_transform(steps, lambda s: s.end)),
                   strftime({_plus_days(_day(REQUEST_START), BOUNDS_LENGTH)}, '%Y-%m-%d')) END"""
-REQUEST_END = f"coalesce({BOUNDS_END}, j->>'$.dispenseRequest.validityPeriod.end')"
 
 REQUESTS = f"""
 SELECT {_drug("MedicationRequest")},
        {REQUEST_START} AS start_date,
-       {_end(REQUEST_START, "request_end", "supply_days")} AS end_date,
+       {_end(REQUEST_START, "request_end", "supply_days", f"(bounds_end IS NULL OR {STATUS} = 'on-hold')")}
+           AS end_date,
        {SUPPLY_TEXT} AS days_supply,
        -- said by the status: 'stopped' (its end is the stop, no refill gap follows); an active or
        -- completed request was not stopped, whatever its dates (its end may be the dispensing
@@ -646,8 +652,9 @@ SELECT {_drug("MedicationRequest")},
             WHEN (j->>'$.intent') IN ('proposal', 'option') THEN 'intent ' || (j->>'$.intent') END
            AS _skip
 FROM (SELECT *, {SUPPLY_DAYS} AS supply_days
-      FROM (SELECT *, {REQUEST_END} AS request_end
-            FROM (SELECT j, {STEPS} AS steps FROM {{MedicationRequest}})))
+      FROM (SELECT *, coalesce(bounds_end, j->>'$.dispenseRequest.validityPeriod.end') AS request_end
+            FROM (SELECT *, {BOUNDS_END} AS bounds_end
+                  FROM (SELECT j, {STEPS} AS steps, {UPDATED} AS updated_day FROM {{MedicationRequest}}))))
 {MEDICATIONS}
 """  # noqa: S608 - constant fragments, values bound
 
@@ -657,7 +664,8 @@ STATEMENT_START = _first_day(
 STATEMENTS = f"""
 SELECT {_drug("MedicationStatement")},
        {STATEMENT_START} AS start_date,
-       {_end(STATEMENT_START, "(j->>'$.effectivePeriod.end')")} AS end_date,
+       {_end(STATEMENT_START, "(j->>'$.effectivePeriod.end')", planned_only=f"{STATUS} = 'on-hold'")}
+           AS end_date,
        NULL::VARCHAR AS days_supply,
        -- an active statement says the drug "is still being taken" (R4 medication-statement-status),
        -- as an active request says it is prescribed: an undated one runs (course_end, said_ongoing);
@@ -666,7 +674,7 @@ SELECT {_drug("MedicationStatement")},
        -- 'intended': the patient means to take it, and has not yet
        CASE WHEN {STATUS} IN ('entered-in-error', 'not-taken', 'intended') THEN {_status_skip("status")}
        END AS _skip
-FROM {{MedicationStatement}}
+FROM (SELECT j, {UPDATED} AS updated_day FROM {{MedicationStatement}})
 {MEDICATIONS}
 """  # noqa: S608 - constant fragments, values bound
 
@@ -735,13 +743,17 @@ FROM (
 DIAGNOSES = f"""
 SELECT {PATIENT_ID} AS patient_id, coding->>'$.code' AS code, {_system("coding")} AS code_system,
        {ONSET} AS recorded_at,
-       coalesce({ABATEMENT}, CASE WHEN {CLINICAL} IN ('resolved', 'inactive', 'remission')
-                                  THEN {STATUS_RESOLVED} END) AS resolved_at,
+       -- over by its status: its abatement, unless that is a date to come (a placeholder such as
+       -- 9999-12-31, which the rules would read as "not resolved yet"): then as with none
+       CASE WHEN {CLINICAL} IN ('resolved', 'inactive', 'remission')
+            THEN coalesce(CASE WHEN NOT coalesce(try_cast(left(abatement, 10) AS DATE) > current_date, false)
+                               THEN abatement END, {STATUS_RESOLVED})
+            ELSE abatement END AS resolved_at,
        -- one condition, in each of its codings: a later export's version replaces them all
        j->>'$.id' AS diagnosis_id,
        _skip
 FROM (
-    SELECT *, unnest(CASE WHEN _skip IS NULL AND len(codings) > 0
+    SELECT *, {ABATEMENT} AS abatement, unnest(CASE WHEN _skip IS NULL AND len(codings) > 0
                           THEN list_filter(codings, lambda c, i: list_position(keys, keys[i]) = i)
                           ELSE [coalesce(codings[1], json_list(j->'$.code.coding')[1])] END) AS coding
     FROM ({CONDITIONS})

@@ -89,12 +89,13 @@ ONE_ADMISSION = f"""(SELECT trim(hadm_id) AS hadm_id, admittime, dischtime FROM 
 
 # Each subject's earliest in-hospital death (admissions.deathtime; the earliest, as MIMIC's maintainers
 # advise: an organ donor can have a later admission); none when admissions lacks either column. And a
-# deathtime that cannot be read (`unread`, its text): with no dod and no other deathtime it is the
-# patient's death date, which the rules reject, so the patient is left out as one whose death cannot
-# be known. Passed over, the patient loaded alive and was audited.
+# deathtime written as a date that cannot be read (`unread`, its text; 'NULL' or '\N' is no time at
+# all): with no dod and no other deathtime it is the patient's death date, which the rules reject, so
+# the patient is left out as one whose death cannot be known. Passed over, the patient loaded alive
+# and was audited.
 DEATHS = f"""(SELECT trim(subject_id) AS subject_id,
            min(try_cast(trim(deathtime) AS TIMESTAMP))::DATE AS died,
-           min(trim(deathtime)) FILTER (nullif(trim(deathtime), '') IS NOT NULL
+           min(trim(deathtime)) FILTER (regexp_matches(trim(deathtime), '^[0-9]{{4}}-')
                                         AND try_cast(trim(deathtime) AS TIMESTAMP) IS NULL) AS unread
     FROM {READ.format("$admissions")} GROUP BY ALL)"""  # noqa: S608
 NO_DEATHS = f"""(SELECT NULL::VARCHAR AS subject_id, NULL::DATE AS died, NULL::VARCHAR AS unread

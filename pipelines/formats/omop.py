@@ -252,8 +252,8 @@ SELECTS = {
         dated AS (  -- _stop: a verbatim end (the end the source recorded) before the end the ETL
             -- derived (THEMIS: the end should be the verbatim one), else before the supply's last
             -- day, else the only end there is; after the start (an ETL copying the start date into
-            -- it says nothing); _end: the course's end, the stop if any. A supply past the rules'
-            -- 9999 days is the row's fault (days_supply): added to a date it overflowed the query
+            -- it says nothing); _end: the course's end, the stop if any. A supply past 9999 days
+            -- is the row's fault (the rules allow 3650): added to a date it overflowed the query
             SELECT d.*, coalesce(d._stop, d._derived_end) AS _end
             FROM (SELECT t.*,
                          CASE WHEN t._verbatim > t._start

@@ -20,7 +20,7 @@ from tests.functional import test_format_fhir as fhir
 from tests.functional import test_format_mimic as mimic
 from tests.functional import test_format_omop as omop
 from tests.functional import test_format_synthea as synthea
-from tests.helpers import cli, flagged, run_args, write_export
+from tests.helpers import cli, flagged, query, run_args, write_export
 
 DIURETIC = "diuretic_electrolyte_monitoring"
 CIRRHOSIS = "cramps_cirrhosis"
@@ -173,8 +173,9 @@ def test_fhir_deceased(tmp_path):
     # p1 (furosemide, no labs; cirrhosis and cramp) died before as-of, its time in another zone; p2
     # (furosemide, urine tests only) is deceasedBoolean true: dead, date unknown; p4 (cirrhosis and
     # cramp) has a partial deceasedDateTime (a month): read as its last day, 2026-03-31, so dead by
-    # the as-of date; p6 died in a year still to end (2027: read as today at the latest, after the
-    # as-of date): alive then, and flagged; p3 is deceasedBoolean false; p7's birthDate is a year.
+    # the as-of date; p6 died in a year still to begin (next year: after the export date, the row is
+    # quarantined and p6 left out, as one whose death cannot be known; read as today, p6 was alive on
+    # every earlier as-of date, and flagged); p3 is deceasedBoolean false; p7's birthDate is a year.
     resources = dict(fhir.RESOURCES)
     resources["1.Patient.ndjson.gz"] = [
         fhir.patient("p1", "1951-03-01", "male") | {"deceasedDateTime": "2026-09-15T23:30:00-05:00"},
@@ -182,7 +183,7 @@ def test_fhir_deceased(tmp_path):
         fhir.patient("p3", "1953-03-03", "male") | {"deceasedBoolean": False},
         fhir.patient("p4", "1954-03-04", "female") | {"deceasedDateTime": "2026-03"},
         fhir.patient("p5", "1955-03-05", "male"),
-        fhir.patient("p6", "1956-03-06", "female") | {"deceasedDateTime": "2027"},
+        fhir.patient("p6", "1956-03-06", "female") | {"deceasedDateTime": str(date.today().year + 1)},
         fhir.patient("p7", "1957", "male"),
     ]
     first = fhir.RESOURCES["MedicationRequest.ndjson.gz"][0]
@@ -192,7 +193,7 @@ def test_fhir_deceased(tmp_path):
     ]
     export = fhir.write_fhir(tmp_path / "export", resources)
     assert fhir.run(tmp_path, export) == 0
-    assert flagged(tmp_path / "audit.duckdb", DIURETIC) == {"p6"}
+    assert flagged(tmp_path / "audit.duckdb", DIURETIC) == set()
     assert flagged(tmp_path / "audit.duckdb", CIRRHOSIS) == set()
     assert (left_out(tmp_path)[DIURETIC], left_out(tmp_path)[CIRRHOSIS]) == (2, 2)
     assert deaths(tmp_path) == [
@@ -201,6 +202,6 @@ def test_fhir_deceased(tmp_path):
         ("p3", None, False),
         ("p4", "2026-03-31", True),
         ("p5", None, None),
-        ("p6", date.today().isoformat(), True),
         ("p7", None, None),
     ]
+    assert query(tmp_path / "audit.duckdb", "SELECT patient_id FROM unreadable_patients") == [("p6",)]

@@ -204,3 +204,42 @@ def test_a_death_date_most_deaths_share_is_named_as_a_placeholder(tmp_path, shar
         else []
     )
     assert flagged(tmp_path / "audit.duckdb", DIURETIC) == {"G1"}
+
+
+def test_a_fhir_condition_resolved_by_its_status_with_an_end_to_come_is_resolved(tmp_path):
+    # c1 is resolved (clinicalStatus) with an abatement written as 2099-12-31; c2 inactive with an
+    # abatementPeriod ending 9999-12-31. The status says over: resolved as if no date were given, at
+    # the last update. c3 is active with an abatement to come: not resolved yet, noted.
+    sct = "http://snomed.info/sct"
+    updated = {"meta": {"lastUpdated": "2025-06-01T09:00:00Z"}}
+    c1 = fhir.condition("c1", "p1", sct, "19943007", "2024-01-10", "resolved", "2099-12-31") | updated
+    c2 = fhir.condition("c2", "p2", sct, "19943007", "2024-01-10", "inactive") | updated
+    c2["abatementPeriod"] = {"start": "2025-03-01", "end": "9999-12-31"}
+    c3 = fhir.condition("c3", "p3", sct, "19943007", "2024-01-10", "active", "2099-12-31")
+    resources = {
+        "Patient.ndjson": [fhir.patient(p, "1950-01-01", "female") for p in ("p1", "p2", "p3")],
+        "MedicationRequest.ndjson": [fhir.medreq("m1", "p1", fhir.FUROSEMIDE)],
+        "Condition.ndjson": [c1, c2, c3],
+    }
+    fhir.run_small(tmp_path, resources)
+    got = "SELECT patient_id, resolved_at::VARCHAR FROM diagnoses ORDER BY 1"
+    assert query(tmp_path / "audit.duckdb", got) == [
+        ("p1", "2025-06-01"),
+        ("p2", "2025-06-01"),
+        ("p3", None),
+    ]
+    assert query(tmp_path / "audit.duckdb", "SELECT column_name, rule FROM row_notes") == [
+        ("resolved_at", "future")
+    ]
+
+
+def test_a_mimic_deathtime_written_as_null_is_no_death(tmp_path):
+    # An export writing an empty deathtime as NULL: no time at all, not a death that cannot be read
+    # (every patient was left out).
+    files = dict(mimic.FILES)
+    files["admissions"] = mimic.FILES["admissions"].replace(",,", ",NULL,")
+    export = mimic.write_mimic(tmp_path / "export", files)
+    assert mimic.run(tmp_path, export, "--reject-threshold", "1") == 0
+    assert query(tmp_path / "audit.duckdb", "SELECT count(*) FROM unreadable_patients") == [(0,)]
+    assert query(tmp_path / "audit.duckdb", "SELECT count(*) FROM quarantine") == [(0,)]
+    assert "10000001" in flagged(tmp_path / "audit.duckdb", DIURETIC)

@@ -660,23 +660,34 @@ def test_a_stopped_prescription_ends_when_it_was_stopped(tmp_path):
 
 
 def test_a_stopped_request_with_no_last_update_is_not_taken_to_its_planned_end(tmp_path):
-    """Stopped or held with a stated end (a validity period a year ahead, dosage bounds, a supply)
-    but no meta.lastUpdated: the day it was stopped is unknown, and the stated end is the plan it did
-    not run to. It ends at its start, as one with no end at all, so a stopped furosemide is not taken
-    on as-of. Before, it ran to its planned end (2027-06-01). A completed one keeps its stated end."""
+    """Stopped or held with no meta.lastUpdated and an end that is only a plan (a validity period a
+    year ahead, a supply), or any end while on hold (a pause of unknown start): the day it stopped is
+    unknown, so it ends at its start, as one with no end at all, and a stopped furosemide is not
+    taken on as-of. Before, it ran to its planned end (2027-06-01). A stopped request's dosage bounds
+    (where Epic writes the day it was discontinued) and a stopped statement's effectivePeriod.end are
+    when it was taken to, and stand. A completed one keeps its stated end."""
     window = {"validityPeriod": {"start": "2026-06-01", "end": "2027-06-01"}}
     supply = {"expectedSupplyDuration": {"value": 180, "unit": "days", "code": "d"}}
     bounds = [{"timing": {"repeat": {"boundsPeriod": {"start": "2026-06-01", "end": "2027-06-01"}}}}]
+    until = [{"timing": {"repeat": {"boundsPeriod": {"start": "2026-06-01", "end": "2026-11-30"}}}}]
     authored = "2026-06-01"
+    statement = {
+        "resourceType": "MedicationStatement", "id": "s7", "status": "stopped",
+        "medicationCodeableConcept": FUROSEMIDE, "subject": {"reference": "Patient/p7"},
+        "effectivePeriod": {"start": "2026-06-01", "end": "2026-11-30"},
+    }  # fmt: skip
+    held = statement | {"id": "s8", "status": "on-hold", "subject": {"reference": "Patient/p8"}}
     resources = {
-        "Patient.ndjson": [patient(f"p{i}", "1950-01-01", "female") for i in range(1, 6)],
+        "Patient.ndjson": [patient(f"p{i}", "1950-01-01", "female") for i in range(1, 9)],
         "MedicationRequest.ndjson": [
             medreq("m1", "p1", FUROSEMIDE, authored, status="stopped", dispenseRequest=window),
             medreq("m2", "p2", FUROSEMIDE, authored, status="on-hold", dosageInstruction=bounds),
             medreq("m3", "p3", FUROSEMIDE, authored, status="stopped", dispenseRequest=supply),
             medreq("m4", "p4", FUROSEMIDE, authored, dispenseRequest=window),  # active: taken
             medreq("m5", "p5", FUROSEMIDE, authored, status="completed", dispenseRequest=supply),
+            medreq("m6", "p6", FUROSEMIDE, authored, status="stopped", dosageInstruction=until),
         ],
+        "MedicationStatement.ndjson": [statement, held],
         "Condition.ndjson": [coded("c1", "p1", [NUMB_LEG])],
     }  # fmt: skip
     run_small(tmp_path, resources)
@@ -687,8 +698,32 @@ def test_a_stopped_request_with_no_last_update_is_not_taken_to_its_planned_end(t
         ("p3", "2026-06-01", True),
         ("p4", "2027-06-01", False),
         ("p5", None, False),  # completed: its 180 days' supply, to 2026-11-28
+        ("p6", "2026-11-30", True),  # stopped on the day its bounds end
+        ("p7", "2026-11-30", True),  # a statement's end is when it was taken to
+        ("p8", "2026-06-01", True),  # on hold: since an unknown day
     ]
-    assert flagged(tmp_path / "audit.duckdb", "diuretic_electrolyte_monitoring") == {"p4", "p5"}
+    assert flagged(tmp_path / "audit.duckdb", "diuretic_electrolyte_monitoring") == {"p4", "p5", "p6", "p7"}
+
+
+def test_a_last_update_to_come_is_none_but_tomorrow_is_a_day(tmp_path):
+    """A last update in a year to come (9999-12-31, a clock's slip) is no day a drug was stopped:
+    read as one, the stopped drug was taken for ever. Tomorrow is a day: a zone ahead of UTC has
+    reached it (the update is read by its local day)."""
+    today = date.today()
+    window = {"validityPeriod": {"start": "2026-06-01", "end": "2099-06-01"}}
+    resources = {
+        "Patient.ndjson": [patient(f"p{i}", "1950-01-01", "female") for i in range(1, 3)],
+        "MedicationRequest.ndjson": [
+            medreq("m1", "p1", FUROSEMIDE, "2026-06-01", status="stopped", dispenseRequest=window,
+                   meta={"lastUpdated": "9999-12-31T23:59:59Z"}),
+            medreq("m2", "p2", FUROSEMIDE, "2026-06-01", status="stopped", dispenseRequest=window,
+                   meta={"lastUpdated": f"{today + timedelta(days=1)}T02:00:00+14:00"}),
+        ],
+        "Condition.ndjson": [coded("c1", "p1", [NUMB_LEG])],
+    }  # fmt: skip
+    run_small(tmp_path, resources)
+    got = rows(tmp_path, "SELECT patient_id, end_date::VARCHAR FROM prescriptions ORDER BY 1")
+    assert got == [("p1", "2026-06-01"), ("p2", str(today + timedelta(days=1)))]
 
 
 def test_a_drug_taken_only_as_needed_is_named_so(tmp_path):
@@ -704,10 +739,15 @@ def test_a_drug_taken_only_as_needed_is_named_so(tmp_path):
         concept(RXNORM, "312086", "Ondansetron 4 MG Oral Tablet", "Ondansetron 4 MG Oral Tablet"),
     ]
     prn = [{"sequence": 1, "text": "Take as needed.", "asNeededBoolean": True}]
-    prn_for = [{"text": "1 tab every 6 hours for nausea", "asNeededCodeableConcept": {"text": "nausea"}}]
+    prn_for = [{"text": "1 tab every 6 hours", "asNeededFor": {"text": "nausea"}}]  # R5, one written bare
     daily = [{"text": "1 daily", "asNeededBoolean": False}]
     extra = [*daily, {"text": "1 more when needed", "asNeededBoolean": True}]
-    dosages = {"p1": [daily, daily, [], prn, prn_for], "p2": [daily, daily, [], extra, daily]}
+    prn_concept = [{"text": "when needed for pain", "asNeededCodeableConcept": {"text": "pain"}}]
+    dosages = {
+        "p1": [daily, daily, [], prn, prn_for],
+        "p2": [daily, daily, [], extra, daily],
+        "p3": [daily, daily, [], prn_concept, prn_concept],
+    }
     requests = [
         medreq(f"m{p}{i}", p, drug, dosageInstruction=dose)
         for p, doses in dosages.items()
@@ -719,10 +759,12 @@ def test_a_drug_taken_only_as_needed_is_named_so(tmp_path):
         "Condition.ndjson": [coded(f"c{p}", p, [NUMB_LEG]) for p in dosages],
     }
     run_small(tmp_path, resources)
-    named = "SELECT drug_name FROM prescriptions WHERE drug_name LIKE '%(as needed)' ORDER BY 1"
+    named = "SELECT patient_id, drug_name FROM prescriptions WHERE drug_name LIKE '%(as needed)' ORDER BY ALL"
     assert rows(tmp_path, named) == [
-        ("Acetaminophen 325 MG Oral Tablet (as needed)",),
-        ("Ondansetron 4 MG Oral Tablet (as needed)",),
+        ("p1", "Acetaminophen 325 MG Oral Tablet (as needed)"),
+        ("p1", "Ondansetron 4 MG Oral Tablet (as needed)"),
+        ("p3", "Acetaminophen 325 MG Oral Tablet (as needed)"),
+        ("p3", "Ondansetron 4 MG Oral Tablet (as needed)"),
     ]
     assert flagged(tmp_path / "audit.duckdb", "elderly_numbness_fall_risk") == {"p2"}
     # an empty dosageInstruction list has no bounds: no end (it ended in 712 BC, and the run failed)
