@@ -126,8 +126,9 @@ def test_prescription_ends(run):
         assert ends["clonazePAM 0.25 MG Oral Tablet"] is None
     else:
         # Synthea's FHIR requests carry only authoredOn: a completed one ended (at its start, with no
-        # meta.lastUpdated), an active one is ongoing.
-        assert ends["Ibuprofen 400 MG Oral Tablet [Ibu]"] == date(2020, 3, 20)
+        # meta.lastUpdated), an active one is ongoing. The ibuprofen is "Take as needed."
+        # (asNeededBoolean), and named so; the others' asNeededBoolean false leaves them as they are.
+        assert ends["Ibuprofen 400 MG Oral Tablet [Ibu] (as needed)"] == date(2020, 3, 20)
         assert ends["amLODIPine 2.5 MG Oral Tablet"] is None
 
 
