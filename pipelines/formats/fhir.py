@@ -61,7 +61,8 @@ Mapping (FHIR R4, hl7.org/fhir/R4 and the Bulk Data Access IG, hl7.org/fhir/uv/b
   withdraws it.
 - Partial dates ('2015', '2015-06', allowed in R4 dateTimes): a start (onset, recordedDate, a
   prescription's start) is the period's first day; an abatement, an end, its last day (at the latest
-  today). A prescription's end and a result's time are not completed (a partial one is quarantined).
+  today; a period not yet begun, its first day, for the rules to judge). A prescription's end and a
+  result's time are not completed (a partial one is quarantined).
 - Subjects are references 'Patient/<id>', relative or absolute ('https://ehr.example/fhir/Patient/<id>',
   which the Bulk Data IG allows), a version ('/_history/2') ignored; anything else ('urn:uuid:<id>'), or no
   subject (R4 allows one without: a device's result), leaves patient_id empty (quarantined).
