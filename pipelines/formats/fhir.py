@@ -500,7 +500,8 @@ NO_MEDICATIONS = "(SELECT NULL::JSON AS j WHERE false)"  # an export without Med
 # where the checks read it (elderly_numbness_fall_risk: an as-needed item is no regular medicine).
 # A regular dose with an as-needed extra ('1 daily, and 1 more when needed') is regular.
 DOSAGES = "coalesce(json_list(j->'$.dosageInstruction'), json_list(j->'$.dosage'), [])"
-AS_NEEDED = f"""CASE WHEN len({DOSAGES}) > 0 AND list_bool_and(list_transform({DOSAGES}, lambda d:
+# The row holds the list once as `dosages` (the inner selects of REQUESTS and STATEMENTS).
+AS_NEEDED = """CASE WHEN len(dosages) > 0 AND list_bool_and(list_transform(dosages, lambda d:
         coalesce(coalesce(d->>'$.asNeededBoolean', d->>'$.asNeeded') = 'true'
                  OR json_type(d->'$.asNeededCodeableConcept') = 'OBJECT'
                  OR len(json_list(d->'$.asNeededFor')) > 0, false))) THEN ' (as needed)' ELSE '' END"""
@@ -629,9 +630,10 @@ STEPS = f"""list_transform(json_list(j->'$.dosageInstruction'), lambda d: struct
 TIMED = "list_filter(steps, lambda s: s.days IS NOT NULL)"
 BOUNDS_LENGTH = f"""list_sum(list_transform(list_distinct(list_transform({TIMED}, lambda s: s.sequence)),
     lambda n: list_max(list_transform(list_filter({TIMED}, lambda s: s.sequence = n), lambda s: s.days))))"""
+# From a row holding BOUNDS_LENGTH once as `bounds_length` (REQUESTS).
 BOUNDS_END = f"""CASE WHEN len(list_filter(steps, lambda s: s.end IS NULL AND s.days IS NULL)) = 0
     THEN greatest(list_max(list_transform(steps, lambda s: s.end)),
-                  strftime({_plus_days(_day(REQUEST_START), BOUNDS_LENGTH)}, '%Y-%m-%d')) END"""
+                  strftime({_plus_days(_day(REQUEST_START), "bounds_length")}, '%Y-%m-%d')) END"""
 
 REQUESTS = f"""
 SELECT {_drug("MedicationRequest")},
@@ -655,7 +657,9 @@ SELECT {_drug("MedicationRequest")},
 FROM (SELECT *, {SUPPLY_DAYS} AS supply_days
       FROM (SELECT *, coalesce(bounds_end, j->>'$.dispenseRequest.validityPeriod.end') AS request_end
             FROM (SELECT *, {BOUNDS_END} AS bounds_end
-                  FROM (SELECT j, {STEPS} AS steps, {UPDATED} AS updated_day FROM {{MedicationRequest}}))))
+                  FROM (SELECT *, {BOUNDS_LENGTH} AS bounds_length
+                        FROM (SELECT j, {STEPS} AS steps, {DOSAGES} AS dosages, {UPDATED} AS updated_day
+                              FROM {{MedicationRequest}})))))
 {MEDICATIONS}
 """  # noqa: S608 - constant fragments, values bound
 
@@ -675,7 +679,7 @@ SELECT {_drug("MedicationStatement")},
        -- 'intended': the patient means to take it, and has not yet
        CASE WHEN {STATUS} IN ('entered-in-error', 'not-taken', 'intended') THEN {_status_skip("status")}
        END AS _skip
-FROM (SELECT j, {UPDATED} AS updated_day FROM {{MedicationStatement}})
+FROM (SELECT j, {DOSAGES} AS dosages, {UPDATED} AS updated_day FROM {{MedicationStatement}})
 {MEDICATIONS}
 """  # noqa: S608 - constant fragments, values bound
 

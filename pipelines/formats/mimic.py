@@ -93,11 +93,12 @@ ONE_ADMISSION = f"""(SELECT trim(hadm_id) AS hadm_id, admittime, dischtime FROM 
 # all): with no dod and no other deathtime it is the patient's death date, which the rules reject, so
 # the patient is left out as one whose death cannot be known. Passed over, the patient loaded alive
 # and was audited.
-DEATHS = f"""(SELECT trim(subject_id) AS subject_id,
-           min(try_cast(trim(deathtime) AS TIMESTAMP))::DATE AS died,
-           min(trim(deathtime)) FILTER (regexp_matches(trim(deathtime), '^[0-9]{{4}}-')
-                                        AND try_cast(trim(deathtime) AS TIMESTAMP) IS NULL) AS unread
-    FROM {READ.format("$admissions")} GROUP BY ALL)"""  # noqa: S608
+DEATHS = f"""(SELECT subject_id, min(read)::DATE AS died,
+           min(written) FILTER (regexp_matches(written, '^[0-9]{{4}}-') AND read IS NULL) AS unread
+    FROM (SELECT trim(subject_id) AS subject_id, trim(deathtime) AS written,
+                 try_cast(trim(deathtime) AS TIMESTAMP) AS read
+          FROM {READ.format("$admissions")})
+    GROUP BY ALL)"""  # noqa: S608
 NO_DEATHS = f"""(SELECT NULL::VARCHAR AS subject_id, NULL::DATE AS died, NULL::VARCHAR AS unread
     FROM {READ.format("$admissions")} WHERE false)"""  # noqa: S608 - admissions is bound: read nothing
 
