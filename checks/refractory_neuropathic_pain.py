@@ -12,7 +12,8 @@ CHECK = CheckDefinition(
         "complex regional pain syndrome, central or phantom limb pain; codelist "
         "neuropathic_pain_indication) recorded on or before as-of, or a numbness or paraesthesia "
         "symptom (neuropathic_pain_symptoms) recorded at most symptom_lookback_days before the first "
-        "trial of the lookback or since, and at least one neuropathic "
+        "trial of the lookback or since, either not resolved before that first trial, and at least "
+        "one neuropathic "
         "pain drug (gabapentinoid, SNRI, tricyclic, carbamazepine, topical capsaicin or topical "
         "lidocaine) first started in the lookback."
     ),
@@ -31,7 +32,8 @@ CHECK = CheckDefinition(
         "Lookback: a drug's first start from as-of minus lookback_days (inclusive) to as-of "
         "(inclusive). Indication: a condition recorded at any time on or before as-of (before or after "
         "the drugs); a symptom recorded from the first trial's start minus symptom_lookback_days "
-        "(inclusive) to as-of."
+        "(inclusive) to as-of; either without a resolution, or resolved on its record day (the "
+        "record's end) or after the first trial's start."
     ),
     priority="High when high_priority_trials or more distinct drugs were tried; otherwise normal.",
     evidence=(
@@ -106,7 +108,10 @@ CHECK = CheckDefinition(
         "makes no indication of pregabalin for anxiety, duloxetine for depression and amitriptyline for "
         "migraine in 2025-26 (NICE CG113, NG222, CG150), as elderly_numbness_fall_risk counts its "
         "symptom codes for a year. A condition may be recorded before or after the drugs (it is often "
-        "coded late), but not after as-of, and a resolved record still counts: the trials were for it. "
+        "coded late), but not after as-of. A record resolved after the first trial started still "
+        "counts (the trials were for it); one resolved before it does not (clinical review "
+        "2026-12-07: sciatica resolved in 2012 is no indication of duloxetine, venlafaxine and "
+        "amitriptyline switched in 2025-26 for recurrent depression). "
         "The trials "
         "are listed with their first-start dates and the indication codes, so the reviewer can confirm."
     ),

@@ -33,24 +33,29 @@ trials AS (
     GROUP BY patient_id, ingredient
     HAVING min(start_date) >= window_start($as_of, $lookback_days)
 ),
+first_trial AS (
+    SELECT patient_id, min(first_start) AS first_start FROM trials GROUP BY patient_id
+),
 indication AS (
     -- a neuropathic pain condition recorded on or before as-of, at any time; a symptom (numbness,
     -- paraesthesia) only when recorded at most symptom_lookback_days before the first trial of the
     -- lookback, or since: GP systems seldom resolve a symptom code, and a transient one from years
-    -- before the drugs is no indication for them
-    SELECT patient_id, code_labels(code_original, code_system) AS indications,
-           min(recorded_at) AS indication_since
+    -- before the drugs is no indication for them. Neither counts when resolved before the first
+    -- trial started (a resolution on its record day is the record's end, as lasting_unresolved_on
+    -- reads it): drugs started after it were not for it
+    SELECT d.patient_id, code_labels(d.code_original, d.code_system) AS indications,
+           min(d.recorded_at) AS indication_since
     FROM (
-        SELECT patient_id, code_original, code_system, recorded_at
+        SELECT patient_id, code_original, code_system, recorded_at, resolved_at, false AS symptom
         FROM diagnoses_by(['neuropathic_pain_indication'], $as_of)
         UNION ALL
-        SELECT s.patient_id, s.code_original, s.code_system, s.recorded_at
-        FROM diagnoses_by(['neuropathic_pain_symptoms'], $as_of) s
-        JOIN (SELECT patient_id, min(first_start) AS first_start FROM trials GROUP BY patient_id) f
-            USING (patient_id)
-        WHERE s.recorded_at >= window_start(f.first_start, $symptom_lookback_days)
-    )
-    GROUP BY patient_id
+        SELECT patient_id, code_original, code_system, recorded_at, resolved_at, true AS symptom
+        FROM diagnoses_by(['neuropathic_pain_symptoms'], $as_of)
+    ) d
+    JOIN first_trial f USING (patient_id)
+    WHERE (NOT d.symptom OR d.recorded_at >= window_start(f.first_start, $symptom_lookback_days))
+      AND (d.resolved_at IS NULL OR d.resolved_at <= d.recorded_at OR d.resolved_at > f.first_start)
+    GROUP BY d.patient_id
 ),
 population AS (
     SELECT t.patient_id,

@@ -507,14 +507,24 @@ AS_NEEDED = """CASE WHEN len(dosages) > 0 AND list_bool_and(list_transform(dosag
                  OR len(json_list(d->'$.asNeededFor')) > 0, false))) THEN ' (as needed)' ELSE '' END"""
 
 
+# The name of a drug coded without any display or text (R4 makes both optional): its RxNorm code,
+# else its ATC code, else its first coding as a FHIR token (system|code). The checks match the codes
+# (rxnorm_code, atc_code); rejected for want of a name, an ibuprofen coded 5640 went unaudited.
+_FIRST_CODING = f"json_list({MEDICATION}->'$.coding')[1]"
+CODED_NAME = f"""coalesce('RxNorm ' || nullif(trim({_coding(MEDICATION, "rxnorm")}), ''),
+                         'ATC ' || nullif(trim({_coding(MEDICATION, "atc")}), ''),
+                         nullif(trim(coalesce({_FIRST_CODING}->>'$.system', '') || '|'
+                                     || ({_FIRST_CODING}->>'$.code')), '|'))"""
+
+
 def _drug(resource: str) -> str:
     """The patient and drug columns of a request or statement (`resource`, its type), and its name:
     a later export's version of the resource (recoded, stopped, entered in error) restates it. The
     type is part of the name, as an id is unique only within its type."""
     return f"""{PATIENT_ID} AS patient_id,
        '{resource}/' || (j->>'$.id') AS prescription_id,
-       coalesce({_first_display(MEDICATION, "rxnorm")}, j->>'$.medicationReference.display')
-           || {AS_NEEDED} AS drug_name,
+       coalesce({_first_display(MEDICATION, "rxnorm")}, j->>'$.medicationReference.display',
+                {CODED_NAME}) || {AS_NEEDED} AS drug_name,
        {_coding(MEDICATION, "rxnorm")} AS rxnorm_code,
        {_coding(MEDICATION, "atc")} AS atc_code"""
 

@@ -1522,3 +1522,30 @@ def test_an_empty_file_of_a_required_type_is_an_export_with_none_of_it(tmp_path,
     files = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))["files"]
     assert (files["diagnoses"]["rows_read"], files["diagnoses"]["rows_rejected"]) == (0, 0)
     assert flagged(tmp_path / "audit.duckdb", "diuretic_electrolyte_monitoring")  # the rest is audited
+
+
+def test_a_drug_coded_without_any_display_or_text_loads_by_its_code(tmp_path):
+    """R4 makes Coding.display and CodeableConcept.text optional: a request coded only by RxNorm (p1)
+    or ATC (p2) is named by that code and matched by it, not rejected for an empty name (the diuretic
+    user then left the check); one coded only in another system (p3, an NDC) is named as a FHIR token
+    (system|code) and loads, for the unmatched-code list to show."""
+    ndc = {"system": "http://hl7.org/fhir/sid/ndc", "code": "0054-4297-25"}
+    atc = {"system": "http://www.whocc.no/atc", "code": "C03CA01"}
+    resources = {
+        "Patient.ndjson": [patient(p, "1950-01-01", "female") for p in ("p1", "p2", "p3")],
+        "MedicationRequest.ndjson": [
+            medreq("m1", "p1", {"coding": [{"system": RXNORM, "code": "4603"}]}),
+            medreq("m2", "p2", {"coding": [atc]}),
+            medreq("m3", "p3", {"coding": [ndc]}),
+        ],
+        "Condition.ndjson": [],
+    }
+    files = run_small(tmp_path, resources)
+    assert files["prescriptions"]["rows_rejected"] == 0
+    got = rows(tmp_path, "SELECT patient_id, drug_name, rxnorm_code, atc_code FROM prescriptions ORDER BY 1")
+    assert got == [
+        ("p1", "RxNorm 4603", "4603", None),
+        ("p2", "ATC C03CA01", None, "C03CA01"),
+        ("p3", "http://hl7.org/fhir/sid/ndc|0054-4297-25", None, None),
+    ]
+    assert flagged(tmp_path / "audit.duckdb", "diuretic_electrolyte_monitoring") == {"p1", "p2"}

@@ -129,9 +129,24 @@ R26        | pregabalin 75 mg capsule         | 187832      | N02BF02  | 2026-02
 R28        | gabapentin 300 mg capsule        | 25480       | N02BF01  | 2025-01-01 | 2025-06-01 |
 R28        | duloxetine 60 mg capsule         | 72625       | N06AX21  | 2025-07-01 | 2026-01-01 |
 R28        | amitriptyline 10 mg tablet       | 704         | N06AA09  | 2026-02-01 |            |
+# antidepressant switches years after a sciatica resolved: no indication
+R29        | duloxetine 60 mg capsule         | 72625       | N06AX21  | 2025-02-01 | 2025-06-01 |
+R29        | venlafaxine 75 mg capsule        | 39786       | N06AX16  | 2025-06-01 | 2026-01-01 |
+R29        | amitriptyline 10 mg tablet       | 704         | N06AA09  | 2026-01-01 |            |
+# a neuropathy resolved on its record day (the record's end, not a resolution): counts
+R30        | gabapentin 300 mg capsule        | 25480       | N02BF01  | 2025-01-01 | 2025-06-01 |
+R30        | duloxetine 60 mg capsule         | 72625       | N06AX21  | 2025-07-01 | 2026-01-01 |
+R30        | amitriptyline 10 mg tablet       | 704         | N06AA09  | 2026-02-01 |            |
+# resolved on the first trial's start day: not the indication; the day after: it is
+R31        | gabapentin 300 mg capsule        | 25480       | N02BF01  | 2025-01-01 | 2025-06-01 |
+R31        | duloxetine 60 mg capsule         | 72625       | N06AX21  | 2025-07-01 | 2026-01-01 |
+R31        | amitriptyline 10 mg tablet       | 704         | N06AA09  | 2026-02-01 |            |
+R32        | gabapentin 300 mg capsule        | 25480       | N02BF01  | 2025-01-01 | 2025-06-01 |
+R32        | duloxetine 60 mg capsule         | 72625       | N06AX21  | 2025-07-01 | 2026-01-01 |
+R32        | amitriptyline 10 mg tablet       | 704         | N06AA09  | 2026-02-01 |            |
 """)
 
-# Every patient but R16, R17, R19 and R27 has a neuropathic pain indication recorded by as-of.
+# Every patient but those in NO_INDICATION has a neuropathic pain indication recorded by as-of.
 DIAGNOSES = table("""
 patient_id | code            | code_system | recorded_at | resolved_at
 R01        | E11.42          | ICD-10-CM   | 2024-06-01  |
@@ -162,6 +177,11 @@ R26        | G50.0           | ICD-10-CM   | 2024-12-01  |
 R27        | G40.909         | ICD-10-CM   | 2010-01-01  |
 R28        | M54.16          | ICD-10-CM   | 2024-06-01  |
 R28        | 23056005        | SNOMED-CT   | 2024-07-01  |
+R29        | M54.3           | ICD-10-CM   | 2012-01-10  | 2012-03-01
+R29        | F33.1           | ICD-10-CM   | 2024-01-01  |
+R30        | G62.9           | ICD-10-CM   | 2024-06-01  | 2024-06-01
+R31        | G62.9           | ICD-10-CM   | 2024-06-01  | 2025-01-01
+R32        | G62.9           | ICD-10-CM   | 2024-06-01  | 2025-01-02
 """)
 
 TABLES = {"prescriptions": PRESCRIPTIONS, "diagnoses": DIAGNOSES}
@@ -195,8 +215,12 @@ EXPECTED = {
     "R26": "normal",  # trigeminal neuralgia with carbamazepine
     "R27": OUT,  # epilepsy is not a neuropathic pain indication
     "R28": "normal",  # lumbar radiculopathy and sciatica
+    "R29": OUT,  # sciatica resolved years before the drugs: no indication of them
+    "R30": "normal",  # resolved on its record day: the record's end
+    "R31": OUT,  # resolved on the day the first trial started
+    "R32": "normal",  # resolved the day after: the first trial was for it
 }
-NO_INDICATION = {"R16", "R17", "R19", "R27"}
+NO_INDICATION = {"R16", "R17", "R19", "R27", "R29", "R31"}
 spec = partial(check_spec, check=CHECK, as_of=AS_OF, tables=TABLES, expected=EXPECTED)
 
 
