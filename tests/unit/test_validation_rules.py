@@ -349,3 +349,18 @@ def test_a_rule_that_raises_is_an_internal_error_naming_the_rule():
     assert _failures(rows, {"end_date:date_range": object()}).to_dict("records") == [
         {"_rec": 3, "rule_key": "end_date:date_range"}
     ]
+
+
+def test_ionised_calcium_in_meq_and_creatinine_of_a_blood_gas_are_read(tmp_path):
+    """Ionised calcium in mEq/L (some US blood-gas analysers: 2.3 mEq/L is 1.15 mmol/L) is converted,
+    not rejected as a unit unknown; MIMIC-IV's blood-gas 'Creatinine, Whole Blood' (itemid 52024) is
+    a creatinine, for the eGFR estimate and the work-ups."""
+    rows = [
+        {**GOOD["labs"], "loinc_code": "", "test_name": "Calcium, Free", "value": "2.3", "unit": "mEq/L"},
+        {**GOOD["labs"], "loinc_code": "", "test_name": "Creatinine, Whole Blood", "value": "1.4",
+         "unit": "mg/dL", "collected_at": "2026-01-03"},
+    ]  # fmt: skip
+    run_pipeline(tmp_path, date(2026, 11, 20), labs=rows)
+    with duckdb.connect(str(tmp_path / "audit.duckdb"), read_only=True) as con:
+        got = con.execute("SELECT analyte, value, unit FROM labs ORDER BY collected_at").fetchall()
+    assert got == [("calcium_ionized", 1.15, "mmol/L"), ("creatinine", 124.0, "umol/L")]
