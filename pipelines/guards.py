@@ -141,6 +141,27 @@ def unreadable_patient_warnings(con: duckdb.DuckDBPyConnection) -> list[str]:
     ]
 
 
+# A column whose values could not be read in more than half a file's rows loaded tonight, and in at
+# least this many, is written in a format the export's settings do not read (a whole column of
+# birth dates as 19841209, sex as ISO 5218's 1 and 2).
+CLEARED_COLUMN_ROWS = 5
+
+
+def cleared_column_warnings(results: list[FileResult]) -> list[str]:
+    """A warning per column that most of a file's rows loaded without (a soft rule's failure clears
+    it, noted per row): one row's unreadable birth date is that row's fault, a whole column's is the
+    export's format, and the checks that need it lose every patient without a word (the age-based
+    check emptied). The file, column and counts only, never who."""
+    return [
+        f"{result.file}: {column} could not be read in {rows:,} of the {result.rows_loaded:,} rows "
+        f"loaded, which load without it (see the noted rows): check how the export writes it (a date: "
+        "the date_order setting)."
+        for result in results
+        for column, rows in result.cleared.items()
+        if rows >= CLEARED_COLUMN_ROWS and rows * 2 > result.rows_loaded
+    ]
+
+
 # A death date shared by at least this many patients, and by most of those with a death date, reads
 # as a placeholder for "no date" (SQL Server's zero date, 1900-01-01; a migration's load date).
 PLACEHOLDER_DEATHS = 10

@@ -56,6 +56,7 @@ class FileResult:
     skip_reasons: dict[str, int] = field(default_factory=dict)  # reason -> rows
     rows_noted: int = 0  # loaded, with a problem noted in row_notes
     top_notes: list[dict] = field(default_factory=list)
+    cleared: dict[str, int] = field(default_factory=dict)  # column -> rows loaded without its value
 
     @property
     def reject_rate(self) -> float:
@@ -983,6 +984,7 @@ def _note(
         "WHERE _note IS NOT NULL AND _rec NOT IN (SELECT _rec FROM bad_rows))",
     )
     result.top_notes = _reasons_from(con, "new_notes")
+    result.cleared = {str(c): int(n) for c, n in cleared.groupby("column_name")["_rec"].nunique().items()}
     clears = sorted({c for rule in rules.values() if rule.soft for c in rule.clears})
     replace = ", ".join(
         f"CASE WHEN _rec IN (SELECT _rec FROM cleared_rows WHERE column_name = '{c}') "  # noqa: S608

@@ -28,6 +28,7 @@ from pipelines.due_soon import record_due_soon
 from pipelines.errors import InputError
 from pipelines.formats import format_read
 from pipelines.guards import (
+    cleared_column_warnings,
     data_range,
     date_guards,
     freshness_warnings,
@@ -257,6 +258,7 @@ def _load(
         outcome.files = in_export_order(files, [*outcome.files, result])
         reject_threshold_guard(result, settings.reject_threshold)
     refresh_lab_concepts(con)  # labs loaded by earlier runs follow today's codelists
+    outcome.warnings += cleared_column_warnings(outcome.files)
     outcome.warnings += unreadable_patient_warnings(con) + placeholder_death_warnings(con)
 
 
