@@ -1024,7 +1024,7 @@ def _track_unreadable(con: duckdb.DuckDBPyConnection, source: RawSource, run_id:
         SELECT DISTINCT patient_id FROM (
             SELECT patient_id FROM failing_{t} WHERE _rec IN (SELECT _rec FROM bad_rows)
             UNION ALL
-            SELECT clean(patient_id) FROM lost_patients
+            SELECT clean_id(patient_id) FROM lost_patients
         ) WHERE patient_id IS NOT NULL
         """  # noqa: S608 - contract table name
     )

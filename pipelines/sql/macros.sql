@@ -6,6 +6,15 @@
 CREATE OR REPLACE TEMP MACRO clean(x) AS
     CASE WHEN x LIKE ' %' OR x LIKE '% ' OR strlen(x) <> length(x) THEN nullif(trim(x), '')
          ELSE nullif(x, '') END;
+-- A patient id, cleaned further: an id is what joins a patient's files, so padding no eye sees
+-- cannot be part of it: a tab (a tab-padded Excel cell), a byte-order mark (two Excel files joined
+-- into one) or a zero-width space at either end made 'P0001<TAB>' another patient, audited alone
+-- while the real one's drug went unaudited. Control, format (Unicode Cf) and space characters are
+-- stripped from both ends; inside, the id is as sent. Only ids: the test costs most on every value.
+CREATE OR REPLACE TEMP MACRO clean_id(x) AS
+    CASE WHEN x LIKE ' %' OR x LIKE '% ' OR strlen(x) <> length(x) OR x[1] < ' ' OR x[-1] < ' '
+         THEN nullif(regexp_replace(x, '^[\s\p{Z}\p{Cc}\p{Cf}]+|[\s\p{Z}\p{Cc}\p{Cf}]+$', '', 'g'), '')
+         ELSE nullif(x, '') END;
 -- A unit written many ways compares as one key: case and spaces aside, micro as µ, μ, u, mc or
 -- 'micro' (µmol/L, umol/L, mcmol/L, micromol/L: the BNF's and many NHS laboratories' spelling),
 -- units spelled out as UCUM's display names write them (millimole per liter, milligram per

@@ -4,7 +4,7 @@
 SELECT
     _skip,  -- NULL, or why the profile leaves the row out of the audit
     _note,  -- NULL, or the name of the profile's note on a row it repaired
-    clean(patient_id) AS patient_id,
+    clean_id(patient_id) AS patient_id,
     regexp_replace(upper(clean(code)), '\s*[†‡*!+]$', '') AS code_original,
     replace(regexp_replace(upper(clean(code)), '\s*[†‡*!+]$', ''), '.', '') AS code,
     clean(code_system) AS code_system_text,

@@ -3,7 +3,7 @@
 SELECT
     _skip,  -- NULL, or why the profile leaves the row out of the audit
     _note,  -- NULL, or the name of the profile's note on a row it repaired
-    clean(patient_id) AS patient_id,
+    clean_id(patient_id) AS patient_id,
     clean(collected_at) AS collected_at_text,
     export_timestamp(collected_at) AS collected_at,
     upper(clean(loinc_code)) AS loinc_code,

@@ -5,7 +5,7 @@
 SELECT
     _skip,  -- NULL, or why the profile leaves the row out of the audit
     _note,  -- NULL, or the name of the profile's note on a row it repaired
-    clean(patient_id) AS patient_id,
+    clean_id(patient_id) AS patient_id,
     clean(drug_name) AS drug_name,
     clean(rxnorm_code) AS rxnorm_code,
     upper(clean(atc_code)) AS atc_code,

@@ -96,3 +96,31 @@ def test_export_timestamp_reads_the_configured_date_order(con, text, iso, day_fi
 def test_export_timestamp_without_the_variable_reads_iso_only(con):
     read = con.execute("SELECT export_timestamp('05/03/2026'), export_date('2026-03-05')").fetchall()
     assert read == [(None, date(2026, 3, 5))]
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("P0001", "P0001"),
+        ("P0001\t", "P0001"),
+        ("\tP0001", "P0001"),
+        ("\ufeffP0001", "P0001"),  # a byte-order mark from two Excel files joined into one
+        ("P0001\u200b", "P0001"),  # zero-width space
+        ("\u2060P0001\u00a0", "P0001"),  # word joiner, no-break space
+        (" P0001 \r", "P0001"),
+        ("P 0001", "P 0001"),  # inside, the id is as sent
+        ("P\t0001", "P\t0001"),
+        ("\t\u200b", None),
+        ("", None),
+        ("Müller-1", "Müller-1"),
+    ],
+    ids=repr,
+)
+def test_clean_id_strips_what_no_eye_sees_at_either_end(con, value, expected):
+    assert con.execute("SELECT clean_id($v)", {"v": value}).fetchall()[0][0] == expected
+
+
+@pytest.mark.parametrize("value", VALUES, ids=[repr(v) for v in VALUES])
+def test_clean_id_is_clean_where_clean_strips_all_there_is(con, value):
+    got, cleaned = con.execute("SELECT clean_id($v), clean($v)", {"v": value}).fetchall()[0]
+    assert got == (cleaned.strip("\t") or None if cleaned is not None else None)
