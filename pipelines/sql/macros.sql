@@ -118,6 +118,8 @@ CREATE OR REPLACE TEMP MACRO whole_number(x) AS
 -- result_comparator gives the comparator ('<', '<=', '>', '>='), result_number the number (the
 -- bound of a censored result); text that is neither ('haemolysed', 'see comment') gives NULL for both.
 -- An explicit '=' ('=5', '= 5', as some laboratory systems write an exact result) is a plain number.
+-- Any space may follow the comparator: a spreadsheet writes '<' and the number apart with a no-break
+-- space (U+00A0), which RE2's \s does not match.
 -- The regular expressions run only on values starting with a comparator (cheap on 10M plain numbers).
 -- (contains, not IN or list_contains: DuckDB 2.0.1 plans either as a join, which no query can prune,
 -- so every scan of numbered_labs paid for the comparator even when it read none; a value starting
@@ -125,7 +127,7 @@ CREATE OR REPLACE TEMP MACRO whole_number(x) AS
 CREATE OR REPLACE TEMP MACRO censored(x) AS
     NOT ascii(x) BETWEEN 48 AND 57 AND contains('<>≤≥=', left(clean(x), 1));
 CREATE OR REPLACE TEMP MACRO result_prefix(x) AS
-    regexp_extract(clean(x), '^(<=|>=|=<|=>|<|>|≤|≥|=)\s*[-+]?[0-9.]', 1);
+    regexp_extract(clean(x), '^(<=|>=|=<|=>|<|>|≤|≥|=)[\s\p{Z}]*[-+]?[0-9.]', 1);
 CREATE OR REPLACE TEMP MACRO result_comparator(x) AS
     CASE WHEN censored(x) THEN
         CASE result_prefix(x)
@@ -165,4 +167,4 @@ CREATE OR REPLACE TEMP MACRO result_number(x) AS
          WHEN finite(try_cast(x AS DOUBLE)) IS NOT NULL THEN finite(try_cast(x AS DOUBLE))
          WHEN NOT censored(x) THEN plain_or_flagged(clean(x))
          WHEN result_prefix(x) <> ''
-         THEN plain_or_flagged(regexp_replace(clean(x), '^(<=|>=|=<|=>|<|>|≤|≥|=)\s*', '')) END;
+         THEN plain_or_flagged(regexp_replace(clean(x), '^(<=|>=|=<|=>|<|>|≤|≥|=)[\s\p{Z}]*', '')) END;

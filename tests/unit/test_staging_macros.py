@@ -24,7 +24,8 @@ from pipelines.db import sql_file
 from pipelines.formats import generic
 from pipelines.formats.generic import _source, read_header
 
-# The plain definitions the fast macros replaced (as they stood before 2026-12-06).
+# The plain definitions the fast macros replaced (as they stood before 2026-12-06; since 2026-12-07
+# any space, a no-break one too, may follow a comparator).
 PLAIN = """
 CREATE TEMP MACRO plain_censored(x) AS left(clean(x), 1) IN ('<', '>', '≤', '≥', '=');
 CREATE TEMP MACRO plain_pof(x) AS coalesce(finite(try_cast(x AS DOUBLE)), flagged_number(x));
@@ -32,7 +33,7 @@ CREATE TEMP MACRO plain_number(x) AS
     CASE WHEN contains(x, '_') THEN NULL
          WHEN NOT plain_censored(x) THEN plain_pof(clean(x))
          WHEN result_prefix(x) <> ''
-         THEN plain_pof(regexp_replace(clean(x), '^(<=|>=|=<|=>|<|>|≤|≥|=)\\s*', '')) END;
+         THEN plain_pof(regexp_replace(clean(x), '^(<=|>=|=<|=>|<|>|≤|≥|=)[\\s\\p{Z}]*', '')) END;
 -- the comparator's mapping of a prefix is unchanged: only its censored test is the plain one here
 -- (result_comparator is NULL wherever the fast censored() is false; censored is compared as well)
 CREATE TEMP MACRO plain_comparator(x) AS CASE WHEN plain_censored(x) THEN result_comparator(x) END;
@@ -92,6 +93,8 @@ def test_a_value_reads_as_its_plain_definition_reads_it(con):
         (" 4.1 ", 4.1, None),
         ("4.1\u00a0", 4.1, None),
         ("\u00a0<0.5", 0.5, "<"),
+        ("<\u00a03.0", 3.0, "<"),  # a spreadsheet's no-break space after the comparator
+        ("≥\u202f60", 60.0, ">="),
         ("=< 5", 5.0, "<="),
         ("5.6 H", 5.6, None),
         ("H 5.6", 5.6, None),
