@@ -12,6 +12,7 @@ transaction, so a failure anywhere leaves the database as it was.
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import json
 import logging
@@ -30,7 +31,7 @@ import pandera.errors
 
 from pipelines.contract import WITHDRAWING_SKIP_PREFIXES, TableContract
 from pipelines.csv_scan import Mended, layout, mend, scratch_folder
-from pipelines.csv_tables import MAX_RECORD_BYTES, open_regular, refuse_unless_regular
+from pipelines.csv_tables import MAX_RECORD_BYTES, open_bytes, open_regular, refuse_unless_regular
 from pipelines.db import out_of_resources, refresh_lab_concepts, scalar, sql_file
 from pipelines.errors import READ_ERRORS, InputError, file_fault
 from pipelines.rules import Rule, combined_check, keyed, schema_for
@@ -215,9 +216,24 @@ def preflight(
     from pipelines.formats import sources_for
 
     return [
-        replace(source, encoding=encoding, date_order=date_order)
+        replace(source, encoding=_encoding_of(source, encoding), date_order=date_order)
         for source in sources_for(export_dir, export_format)
     ]
+
+
+def _encoding_of(source: RawSource, encoding: str) -> str:
+    """The encoding a record-numbered CSV is read in: the `encoding` setting, except that a file
+    opening with UTF-8's byte-order mark is UTF-8 (Excel's "CSV UTF-8" writes one; a clinic with
+    `encoding = cp1252` for its older files then sends one such file): read as cp1252, 'µmol/L'
+    became 'Âµmol/L' (quarantined) and 'Créatinine' 'CrÃ©atinine' (an unknown test, silently)."""
+    if _utf8(encoding) or not source.lines:
+        return encoding
+    try:
+        with open_bytes(source.paths[0]) as handle:
+            head = handle.read(len(codecs.BOM_UTF8))
+    except READ_ERRORS:
+        return encoding  # the read that follows names the fault
+    return "utf-8" if head == codecs.BOM_UTF8 else encoding
 
 
 @dataclass(frozen=True)

@@ -354,6 +354,18 @@ def test_a_spreadsheets_windows_1252_file_names_the_cause_and_loads_with_the_set
     assert got == [("Hämoglobin A1c", "µmol/L")]
 
 
+def test_a_file_opening_with_utf8s_byte_order_mark_is_utf8_under_the_cp1252_setting(tmp_path):
+    # Excel's "CSV UTF-8" writes the mark: a clinic reading its older files as cp1252 then sends one
+    # such file, and read as cp1252 'µmol/L' became 'Âµmol/L' (quarantined), 'Créatinine' mojibake
+    rows = [H] + [f"P{i},2026-01-0{i},,Créatinine,9{i},µmol/L" for i in range(1, 4)]
+    labs_file(tmp_path, b"\xef\xbb\xbf" + ("\r\n".join(rows) + "\r\n").encode("utf-8"))
+    assert run(tmp_path, env={"CLINIC_AUDIT_ENCODING": "cp1252"}) == 0
+    with duckdb.connect(str(tmp_path / "audit.duckdb"), read_only=True) as con:
+        got = con.execute("SELECT DISTINCT test_name, unit_original FROM lab_results").fetchall()
+        assert con.execute("SELECT count(*) FROM quarantine").fetchall() == [(0,)]
+    assert got == [("Créatinine", "µmol/L")]
+
+
 def test_an_unknown_encoding_setting_is_a_configuration_error(tmp_path, capsys):
     write_export(tmp_path / "export")
     assert run(tmp_path, env={"CLINIC_AUDIT_ENCODING": "klingon"}) == 2
