@@ -26,7 +26,7 @@ from pipelines.codelists import codelist_files, paths_of
 from pipelines.db import connect, load_lab_codelists, refresh_lab_concepts, scratch_beside, transaction
 from pipelines.due_soon import record_due_soon
 from pipelines.errors import InputError
-from pipelines.formats import format_read
+from pipelines.formats import export_warnings, format_read
 from pipelines.guards import (
     cleared_column_warnings,
     data_range,
@@ -238,6 +238,7 @@ def _volume_guard(
         raise InputError("volume guard (strict): " + " ".join(outcome.warnings) + " Nothing was loaded.")
     outcome.warnings += duplicate_key_warnings(con, files)  # lookup tables with a repeated key
     outcome.warnings += patients_file_warnings(files)
+    outcome.warnings += export_warnings(settings.exports, outcome.export_format)
 
 
 def _load(

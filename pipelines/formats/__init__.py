@@ -2,7 +2,9 @@
 
 A profile knows its format's files, columns, code systems and date handling, and yields the contract
 columns as text; staging, pandera validation, quarantine and loading are the same for every format.
-Adding a format is adding a module here with `NAME`, `detect(folder)` and `sources(folder)`.
+Adding a format is adding a module here with `NAME`, `detect(folder)` and `sources(folder)`; optionally
+`hint(folder)` (what to do with a folder no profile reads, for the refusal) and `warnings(folder)`
+(about the export as a whole, for the run's warnings).
 """
 
 from __future__ import annotations
@@ -38,8 +40,22 @@ def detect(export_dir: Path) -> str:
     if len(matches) != 1:
         known = ", ".join(sorted(profiles()))
         found = f"several formats match ({', '.join(matches)})" if matches else "no known format matches"
-        raise InputError(f"{export_dir}: {found}; name one with --format ({known})")
+        hints = [h for module in profiles().values() if (h := getattr(module, "hint", _none)(export_dir))]
+        raise InputError(
+            f"{export_dir}: {found}; name one with --format ({known})" + "".join(f"; {h}" for h in hints)
+        )
     return matches[0]
+
+
+def _none(export_dir: Path) -> str:
+    return ""
+
+
+def export_warnings(export_dir: Path, name: str) -> list[str]:
+    """The profile's warnings about the export as a whole (a module's optional `warnings(folder)`:
+    FHIR deletions it does not apply), for the run's warnings."""
+    module = profiles().get(name)
+    return list(module.warnings(export_dir)) if module is not None and hasattr(module, "warnings") else []
 
 
 def format_read(export_dir: Path, export_format: str = "auto") -> str:

@@ -931,6 +931,76 @@ def detect(export_dir: Path) -> bool:
         return True  # FHIR-shaped folder with a broken file: let sources() report it
 
 
+def _first_type(path: Path) -> str | None:
+    """The type of the file's first resource; None when it cannot be read (the read reports that)."""
+    try:
+        return _first_resource(path).get("resourceType")
+    except InputError:
+        return None
+
+
+def _bundle_files(export_dir: Path, suffixes: tuple[str, ...]) -> list[Path]:
+    """The folder's files named with `suffixes` whose first resource is a Bundle."""
+    named = sorted(p for p in files_in(export_dir) if p.name.lower().endswith(suffixes))
+    return [p for p in named if _first_type(p) == "Bundle"]
+
+
+# A Bulk Data export since a date (_since) lists the resources deleted since then: its manifest's
+# `deleted` array names NDJSON files of Bundles, each entry a request DELETE of 'Type/id' (Bulk Data
+# IG v2). They name no patient, and a stored fact is known by its patient and name, so this version
+# reads none of them: the run says so, once a night, rather than keep a deleted order's flags quietly.
+DELETIONS_NOT_APPLIED = (
+    "{files}: the export lists resources deleted at the source (Bundles of DELETE requests, as an "
+    "export since a date sends them); clinic-audit does not apply them, so each deleted resource "
+    "stays as last sent, with its flags. Have the source send a deleted record as entered-in-error, "
+    "or load a full export."
+)
+
+
+def warnings(export_dir: Path) -> list[str]:
+    """The run's warnings about this export as a whole (formats.export_warnings): deletions it lists
+    that are not applied (DELETIONS_NOT_APPLIED), in Bundle files or its manifest's `deleted`."""
+    deleted = [p.name for p in _bundle_files(export_dir, (".ndjson", ".ndjson.gz"))]
+    manifest = export_dir / "manifest.json"
+    try:
+        listed = (
+            json.loads(manifest.read_text(encoding="utf-8-sig")).get("deleted")
+            if manifest.is_file()
+            else None
+        )
+    except (OSError, ValueError, AttributeError):
+        listed = None  # no manifest this profile can read: it reads the files themselves
+    if listed and not deleted:
+        deleted = ["manifest.json"]
+    return [DELETIONS_NOT_APPLIED.format(files=", ".join(deleted))] if deleted else []
+
+
+BUNDLE_HEAD = re.compile(rb'"resourceType"\s*:\s*"Bundle"')
+
+
+def _bundle_json(path: Path) -> bool:
+    """Whether a .json file opens as a FHIR Bundle (its first 4 KiB: pretty-printed or not)."""
+    try:
+        with open_bytes(path) as handle:
+            return bool(BUNDLE_HEAD.search(handle.read(4096)))
+    except READ_ERRORS:
+        return False
+
+
+def hint(export_dir: Path) -> str:
+    """What to do with a folder of FHIR Bundles (one .json per patient, Synthea's default FHIR output,
+    or a transaction saved from a server), which is not the Bulk Data NDJSON this profile reads; ''
+    when it holds none (its first few .json files are looked at)."""
+    named = sorted(p for p in files_in(export_dir) if p.name.lower().endswith(".json"))
+    if not any(_bundle_json(p) for p in named[:5]):
+        return ""
+    return (
+        "its .json files are FHIR Bundles (one per patient, as Synthea writes by default): clinic-audit "
+        "reads FHIR Bulk Data NDJSON, one resource type per file; export with the server's $export, or "
+        "set Synthea's exporter.fhir.bulk_data = true"
+    )
+
+
 def _whole_gzip(path: Path) -> None:
     """Read a .gz to its end, or say it is damaged (exit 3): DuckDB's reader does not check the
     trailer's CRC, so a corrupted file would load whatever it decompresses to."""
@@ -951,9 +1021,11 @@ def sources(export_dir: Path) -> list[RawSource]:
         _whole_gzip(path)
     for needed in (("Observation",), ("MedicationRequest", "MedicationStatement"), ("Condition",)):
         if not any(t in files for t in needed):
+            bundles = hint(export_dir)
             raise InputError(
                 f"{export_dir}: no {' or '.join(needed)} file (such as {needed[0]}.ndjson): a FHIR export "
                 f"needs one; one with no such resources sends it empty{_misnamed(files, needed)}"
+                + (f"; {bundles}" if bundles else "")
             )
     result = [
         _source("labs", LABS, files, ("Observation",)),

@@ -1549,3 +1549,62 @@ def test_a_drug_coded_without_any_display_or_text_loads_by_its_code(tmp_path):
         ("p3", "http://hl7.org/fhir/sid/ndc|0054-4297-25", None, None),
     ]
     assert flagged(tmp_path / "audit.duckdb", "diuretic_electrolyte_monitoring") == {"p1", "p2"}
+
+
+DELETE_BUNDLE = {
+    "resourceType": "Bundle", "type": "transaction",
+    "entry": [{"request": {"method": "DELETE", "url": "MedicationRequest/m1"}}],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", ["del_file_1.ndjson", "MedicationRequest.deleted.ndjson"])
+def test_deletions_an_export_since_a_date_lists_are_warned_of_not_passed_over(tmp_path, name):
+    """A Bulk Data export since a date lists the resources deleted at the source as Bundles of DELETE
+    requests (manifest `deleted`). They are not applied (a fact is known by its patient, which they
+    do not name): the run loads the rest and says so in its warnings, naming the file, rather than
+    keep a deleted order's flags without a word."""
+    resources = {
+        "Patient.ndjson": [patient("p1", "1950-01-01", "female")],
+        "MedicationRequest.ndjson": [medreq("m1", "p1", FUROSEMIDE)],
+        "Condition.ndjson": [],
+        name: [DELETE_BUNDLE],
+    }
+    run_small(tmp_path, resources)
+    warnings = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))["warnings"]
+    said = [w for w in warnings if "deleted at the source" in w]
+    assert len(said) == 1 and said[0].startswith(f"{name}: the export lists resources deleted")
+    assert flagged(tmp_path / "audit.duckdb", "diuretic_electrolyte_monitoring") == {"p1"}
+
+
+def test_a_manifests_deleted_list_alone_is_warned_of(tmp_path):
+    resources = {
+        "Patient.ndjson": [patient("p1", "1950-01-01", "female")],
+        "MedicationRequest.ndjson": [medreq("m1", "p1", FUROSEMIDE)],
+        "Condition.ndjson": [],
+    }
+    export = write_fhir(tmp_path / "export", resources | {"Observation.ndjson": []}, broken_line=False)
+    (export / "manifest.json").write_text(
+        json.dumps({"transactionTime": "2026-11-20T00:00:00Z", "output": [],
+                    "deleted": [{"type": "Bundle", "url": "https://ehr.example/del_file_1.ndjson"}]}),
+        encoding="utf-8",
+    )  # fmt: skip
+    assert run(tmp_path, export, "--format", "fhir") == 0
+    warnings = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))["warnings"]
+    assert next(w for w in warnings if "deleted at the source" in w).startswith("manifest.json: ")
+
+
+@pytest.mark.parametrize("pretty", [True, False])
+def test_a_folder_of_bundles_is_refused_saying_what_to_export(tmp_path, capsys, pretty):
+    """Synthea's default FHIR output is one transaction Bundle .json per patient: not Bulk Data NDJSON.
+    The refusal (exit 3, detected or named) says so and how to get NDJSON."""
+    export = tmp_path / "export"
+    export.mkdir()
+    entry = {"fullUrl": "urn:uuid:1", "resource": patient("p1", "1950-01-01", "female")}
+    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [entry]}
+    (export / "Ada_Lovelace_1.json").write_text(
+        json.dumps(bundle, indent=2 if pretty else None), encoding="utf-8"
+    )
+    for extra in ((), ("--format", "fhir")):
+        assert run(tmp_path, export, *extra) == 3
+        err = capsys.readouterr().err
+        assert "FHIR Bundles" in err and "exporter.fhir.bulk_data = true" in err and "Traceback" not in err

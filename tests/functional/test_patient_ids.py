@@ -22,7 +22,8 @@ def test_an_id_padded_with_invisible_characters_is_the_patient(tmp_path):
     )
     assert cli(*run_args(tmp_path, export)) == 0
     db = tmp_path / "audit.duckdb"
-    ids = {pid for (pid,) in query(db, "SELECT patient_id FROM prescriptions UNION SELECT patient_id FROM labs")}
+    stored = query(db, "SELECT patient_id FROM prescriptions UNION SELECT patient_id FROM labs")
+    ids = {pid for (pid,) in stored}
     assert ids == {"P1", "P2"}
     # P1 died before the as-of date: out of every check; P2 is flagged once, as one patient
     assert flagged(db, "diuretic_electrolyte_monitoring") == {"P2"}
