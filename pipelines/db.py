@@ -86,8 +86,13 @@ def connect(path: Path, memory_limit: str = "1.25GB", threads: int = 0) -> duckd
     except OSError as error:
         raise StorageError(f"{path.parent}: cannot create the database folder ({error.strerror})") from None
     _no_symlinked_sidecars(path)
-    con = _open_when_free(path, memory_limit, threads)
+    # Before DuckDB opens it, never after: its lock is a POSIX record lock, which the kernel drops
+    # when this process closes ANY descriptor of the file; opening the file again to change its mode
+    # released it, and a second writer (another program's session, a run reaching the file by a hard
+    # link or a bind mount) could then open and write it beside this one. A file DuckDB creates now,
+    # or its write-ahead log, is owner-only by the process umask (cli.py).
     _owner_only(path)
+    con = _open_when_free(path, memory_limit, threads)
     try:
         con.execute("SET TimeZone = 'UTC'")
         stored = _stored_schema_version(con, path)  # None: a new database

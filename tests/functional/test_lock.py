@@ -134,3 +134,38 @@ def test_a_wait_timeout_that_is_no_number_of_seconds_is_a_usage_error(tmp_path, 
     assert cli(*args) == 2
     assert "--wait-timeout" in capsys.readouterr().err
     assert not (tmp_path / "audit.duckdb").exists()
+
+
+HOLD = """
+import os, sys, time
+from pathlib import Path
+from pipelines.db import connect
+os.umask(0o077)  # as the CLI sets it
+con = connect(Path(sys.argv[1]))
+print("open", flush=True)
+time.sleep(60)
+"""
+
+
+@pytest.mark.parametrize("restored", [False, True], ids=["new", "restored 0644"])
+def test_duckdbs_own_lock_on_the_file_holds_while_the_tool_has_it_open(tmp_path, restored):
+    """DuckDB's lock is a POSIX record lock: the kernel drops it when the process closes any descriptor
+    of the file. Opening the file again to make it owner-only released it, so another program (or a
+    run reaching the file by a hard link, which the tool's own lock file does not see) could open it
+    read-write mid-run and write beside the run. A database restored by cp (0644) is made owner-only
+    and still locked."""
+    db = tmp_path / "audit.duckdb"
+    if restored:
+        duckdb.connect(str(db)).close()
+        db.chmod(0o644)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(db)], cwd=ROOT, env=clean_env(), stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout.readline().strip() == "open"
+        with pytest.raises(duckdb.IOException, match="lock"):
+            duckdb.connect(str(db)).close()
+        assert db.stat().st_mode & 0o777 == 0o600
+    finally:
+        holder.kill()
+        holder.wait()
