@@ -619,6 +619,7 @@ def report(
         clinic-audit report --run 20261120T030000-1a2b3c --db clinic_audit.duckdb --out old_report/
     """
     from pipelines.history import open_existing, rerender, resolve_run, run_kind
+    from pipelines.outputs import adhoc_out
 
     settings = _settings(ctx, config, db=db, out=out)
     with database_lock(settings.db):
@@ -626,7 +627,7 @@ def report(
         try:
             run_id = resolve_run(con, run_id)
             if out is None and run_kind(con, run_id) == "ad hoc":
-                settings = dataclasses.replace(settings, out=settings.out / "adhoc" / run_id)
+                settings = dataclasses.replace(settings, out=adhoc_out(settings.out, run_id))
             rerender(con, settings, run_id, datetime.now().replace(microsecond=0))
         finally:
             con.close()

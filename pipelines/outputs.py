@@ -40,7 +40,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipelines.errors import OutputError
+from pipelines.errors import OutputError, StorageError
 from pipelines.logs import log_unexpected
 from pipelines.settings import Settings
 from reports.files import NO_FOLLOW, remove_leftovers, temp_leftovers, write_text_private
@@ -72,6 +72,19 @@ NOTICE_STYLE = (
     "background:#fff3cd;border:3px solid #b45309;color:#000;padding:12px 16px;margin:0 0 16px;"
     "font:bold 16px/1.4 system-ui,sans-serif"
 )
+
+
+def adhoc_out(out: Path, run_id: str) -> Path:
+    """An ad-hoc run's own output folder, OUT/adhoc/<run id> (never the nightly's files). The tool
+    makes OUT/adhoc itself: a symlink planted there is refused (exit 6), never written through, as
+    an ad-hoc run's worklists name patients and would land wherever it points."""
+    folder = out / "adhoc"
+    if folder.is_symlink():
+        raise StorageError(
+            f"{folder}: a symlink where clinic-audit writes ad-hoc runs' outputs; it writes through none. "
+            "Remove it: the tool makes this folder itself"
+        )
+    return folder / run_id
 
 
 @contextmanager

@@ -41,7 +41,7 @@ from pipelines.guards import (
 from pipelines.ingest import RawSource, duplicate_key_warnings, preflight
 from pipelines.load import in_export_order, load_exports
 from pipelines.logs import RUN_ID, log_unexpected
-from pipelines.outputs import in_progress_notice, mark_stale, write_outputs
+from pipelines.outputs import adhoc_out, in_progress_notice, mark_stale, write_outputs
 from pipelines.record import (
     RunOutcome,
     email_sent,
@@ -94,7 +94,7 @@ def execute_run(
     outcome.email_due = email_due
     RUN_ID.set(outcome.run_id)
     if kind.out_per_run:  # an ad-hoc run's outputs never replace the nightly's
-        settings = replace(settings, out=settings.out / "adhoc" / outcome.run_id)
+        settings = replace(settings, out=adhoc_out(settings.out, outcome.run_id))
     selected = checks_for(settings, as_of)  # a bad parameter: exit 2, nothing read
     outcome.codelists = codelist_files(settings.local_codelists)  # a bad local file: exit 2, nothing read
     outcome.export_format = format_read(settings.exports, settings.export_format)  # detected once

@@ -667,3 +667,20 @@ def test_a_write_ahead_log_newer_than_its_database_is_exit_6_naming_it_and_kept(
     line = one_error_line(capsys.readouterr().err)
     assert str(wal) in line and "Move the .wal file aside" in line
     assert wal.read_bytes() == log, "the log is the user's to move, never deleted or changed"
+
+
+def test_a_symlink_planted_at_out_adhoc_is_refused_not_written_through(tmp_path, capsys):
+    """An ad-hoc run writes into OUT/adhoc/<run id>, a folder the tool makes: a symlink planted there
+    (to a shared folder) would take worklists naming patients wherever it points. Exit 6, nothing
+    written there, nothing loaded; the nightly's OUT is untouched."""
+    out, elsewhere = tmp_path / "out", tmp_path / "shared"
+    out.mkdir()
+    elsewhere.mkdir()
+    (out / "adhoc").symlink_to(elsewhere)
+    args = ["run", "--ad-hoc", "--exports", str(SAMPLE_EXPORT), "--as-of", "2026-11-20"]
+    env = {"CLINIC_AUDIT_OUT": str(out)}  # OUT configured, not given: the run's own OUT/adhoc/<run id>
+    assert cli(*args, "--db", str(tmp_path / "audit.duckdb"), env=env) == EXIT_STORAGE
+    err = capsys.readouterr().err
+    assert "adhoc: a symlink where clinic-audit writes" in err and "Traceback" not in err
+    assert list(elsewhere.iterdir()) == []
+    assert not (tmp_path / "audit.duckdb").exists()
