@@ -138,6 +138,11 @@ def _converse(smtp: _TimedSMTP, message: EmailMessage, settings: EmailOptions, p
             f"SMTP server {host!r} is not a valid host name (an empty part or one over 63 characters); "
             "check smtp_host"
         ) from None
+    except smtplib.SMTPRecipientsRefused as error:  # every recipient refused: its args hold a dict
+        raise EmailError(
+            f"{host}:{port} refused all {len(error.recipients)} recipient(s) "
+            f"({', '.join(sorted(error.recipients))}); nobody was sent the email"
+        ) from None
     except (ConnectionRefusedError, TimeoutError) as error:
         raise EmailError(
             f"could not connect to SMTP server {host}:{port}: {error.strerror or error}"

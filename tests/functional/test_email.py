@@ -170,6 +170,27 @@ class RefusingInbox(Inbox):
         return "250 OK"
 
 
+class RefusingAll(Inbox):
+    """Refuses every recipient (550)."""
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        return "550 5.1.1 mailbox unavailable"
+
+
+def test_every_recipient_refused_is_exit_4_in_words(tmp_path, capsys):
+    """smtplib raises when every recipient is refused, its message a Python dict of codes: exit 4
+    saying who was refused and that nobody got it, no dict."""
+    controller = Controller(RefusingAll(), hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        assert cli(*run_args(tmp_path, "--email"), env=smtp_env(controller.port)) == EXIT_EMAIL
+    finally:
+        controller.stop()
+    err = capsys.readouterr().err
+    assert "refused all 2 recipient(s) (audit-lead@clinic.example, gp@clinic.example)" in err, err
+    assert "nobody was sent the email" in err and "{" not in err and "Traceback" not in err
+
+
 def test_a_recipient_refused_is_exit_4_naming_it_and_the_next_night_warns(tmp_path, capsys):
     """smtplib returns the recipients a server refused rather than raise: the run said 'email sent
     to 2 recipient(s)', exit 0, and one lead never got it. Exit 4 naming the refused address; the
