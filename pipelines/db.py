@@ -260,14 +260,27 @@ def publish_analyst_copy(db: Path) -> Path | None:
             with open_duckdb(db) as con:
                 con.execute("CHECKPOINT")
         return copy_private(db, analyst_copy_path(db))
-    except (OSError, duckdb.IOException, duckdb.FatalException) as error:
-        # a CHECKPOINT that fails to write (disk full) is DuckDB's FatalException: the committed run
-        # stays in the write-ahead log, which the next open replays
-        reason = error.strerror if isinstance(error, OSError) else "disk full or unwritable"
+    except (OSError, duckdb.Error) as error:
+        # a CHECKPOINT that fails to write (disk full) is DuckDB's FatalException, one that reads a
+        # block failing its checksum a plain duckdb.Error: the committed run stays in the
+        # write-ahead log, which the next open replays
+        reason = error.strerror if isinstance(error, OSError) else _checkpoint_fault(error)
         log.warning(
             "analysts' copy %s not updated (%s); the previous copy stays", analyst_copy_path(db), reason
         )
         return None
+
+
+def _checkpoint_fault(error: duckdb.Error) -> str:
+    """Why DuckDB could not fold the write-ahead log into the file, in words: a block of the file
+    failing its checksum is a damaged database (every later run stays in the growing log until it is
+    restored), not a full disk, which the message used to say whatever the cause."""
+    if any(fragment in str(error) for fragment in _DAMAGED):
+        return (
+            "the database file is damaged: a block failed its checksum. The runs since are kept in its "
+            ".wal file; restore the database from a backup"
+        )
+    return "disk full or unwritable"
 
 
 def _apply_schema(con: duckdb.DuckDBPyConnection) -> None:

@@ -684,3 +684,28 @@ def test_a_symlink_planted_at_out_adhoc_is_refused_not_written_through(tmp_path,
     assert "adhoc: a symlink where clinic-audit writes" in err and "Traceback" not in err
     assert list(elsewhere.iterdir()) == []
     assert not (tmp_path / "audit.duckdb").exists()
+
+
+def test_a_checkpoint_reading_a_damaged_block_is_a_warning_that_says_damaged(tmp_path, caplog):
+    """A block of the database file that fails its checksum, found by the CHECKPOINT before the
+    analysts' copy (the run itself read no such block): DuckDB raises a plain duckdb.Error, which
+    escaped as an internal error after the commit. Now a warning naming the damage (not "disk
+    full"), the copy not updated; the committed change stays in the write-ahead log."""
+    from pipelines.db import publish_analyst_copy
+
+    db = tmp_path / "audit.duckdb"
+    with duckdb.connect(str(db)) as con:
+        con.execute("CREATE TABLE t AS SELECT range AS i, md5(range::VARCHAR) AS s FROM range(300000)")
+    with duckdb.connect(str(db)) as con:
+        con.execute("SET checkpoint_threshold = '1GB'; PRAGMA disable_checkpoint_on_shutdown")
+        con.execute("UPDATE t SET s = 'x' WHERE i % 7 = 0")  # the checkpoint reads t's blocks again
+    assert db.with_name("audit.duckdb.wal").exists()
+    size = db.stat().st_size
+    with db.open("r+b") as handle:
+        for offset in range(300_000, size - 100_000, 262_144):
+            handle.seek(offset)
+            handle.write(b"ZZZZZZZZ")
+    with caplog.at_level("WARNING"):
+        assert publish_analyst_copy(db) is None
+    assert "the database file is damaged" in caplog.text and "disk full" not in caplog.text
+    assert not db.with_name("audit.analyst.duckdb").exists()
