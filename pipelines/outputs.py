@@ -106,6 +106,14 @@ def staged(out: Path) -> Iterator[Path]:
     except (OSError, MemoryError) as error:
         raise _output_error(out, error) from None
     except Exception as error:  # a defect in writing them: the run stays committed all the same
+        from pipelines.db import database_error
+
+        damage = database_error(error, None)
+        if isinstance(damage, StorageError):  # a damaged database read back for the reports
+            raise OutputError(
+                f"the run committed, but its outputs could not be written into {out}: {damage} "
+                f"{_stale_sentence(out)}"
+            ) from None
         log_unexpected(error)
         raise OutputError(
             f"the run committed, but its outputs could not be written into {out} (internal error "

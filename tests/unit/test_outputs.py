@@ -259,3 +259,17 @@ def test_mark_stale_that_cannot_write_the_report_says_it_did_not(tmp_path, monke
     monkeypatch.setattr("pipelines.outputs.write_text_private", refuse)
     assert mark_stale(out, "stale: x") is False
     assert (out / "report.html").read_text() == REPORT
+
+
+def test_a_damaged_block_read_for_the_outputs_says_damaged_not_internal_error(tmp_path):
+    """Writing the outputs reads the database back: a block failing its checksum there (DuckDB's plain
+    Error) is the damaged database it is (exit 8, restore from a backup), not an internal error."""
+    import duckdb
+
+    checksum = "Corrupt database file: computed checksum 1 does not match stored checksum 2 in block at 5"
+    with pytest.raises(OutputError) as raised, staged(tmp_path / "out"):
+        raise duckdb.Error(checksum)
+    message = str(raised.value)
+    assert message.startswith("the run committed, but its outputs could not be written into ")
+    assert "the database file is damaged" in message and "internal error" not in message
+    assert "checksum 1" not in message  # DuckDB's own text never reaches the user
