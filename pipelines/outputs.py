@@ -350,7 +350,7 @@ def write_outputs(
     location = settings.report_location or str(_real(settings.out / LAST))
     with staged(settings.out) as staging:
         into = dataclasses.replace(settings, out=staging, report_location=location)
-        written = write_reports(con, into, run_id, definitions, now)
+        written = write_reports(con, into, run_id, definitions, now, linked=bool(settings.report_location))
         write_summary(staging, summary_of_record(con, run_id))
     return in_place(written, settings.out)
 

@@ -46,9 +46,13 @@ def write_reports(
     run_id: str,
     definitions: Sequence[CheckDefinition],
     generated_at: datetime,
+    linked: bool | None = None,
 ) -> Reports:
     """Write report.html, email.html, findings.csv and worklist_<check>.csv into `settings.out`,
-    owner-only, all read from the run's record in the database."""
+    owner-only, all read from the run's record in the database. `linked`: the email links to the
+    report (report_location set by the user); None: whenever report_location is set here (a caller
+    that fills it with the report's own path for the text says False: a file:// link to the server's
+    disk is dead on the recipient's machine and shows the server's folders)."""
     ctx = build_context(
         con,
         run_id,
@@ -69,7 +73,9 @@ def write_reports(
     location = settings.report_location or str((out / "report.html").resolve())
     exact = getattr(settings, "email_exact_counts", False)  # clinic staff only: no suppression
     threshold = 0 if exact else settings.small_count_threshold
-    summary = email_summary(ctx, location, threshold, linked=bool(settings.report_location))
+    summary = email_summary(
+        ctx, location, threshold, linked=bool(settings.report_location) if linked is None else linked
+    )
     html, text = render_email_html(summary), render_email_text(summary)
     email_html = write_text_private(out / "email.html", html)
     fmt = getattr(settings, "worklist_format", "csv")

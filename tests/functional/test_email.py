@@ -210,3 +210,20 @@ def test_a_recipient_refused_is_exit_4_naming_it_and_the_next_night_warns(tmp_pa
         controller.stop()
     raw = inbox.received[-1][1].decode("utf-8", "replace")
     assert "did not send its summary email" in raw
+
+
+def test_without_report_location_the_email_links_to_nothing_on_the_servers_disk(tmp_path, smtp_server):
+    """README: a link to the report when report_location is set. Unset, the run filled it with the
+    report's own path for the text, and the email's button linked to file:///<server folder>: dead on
+    the recipient's machine. The location is then text only; set, it is the button's link."""
+    inbox, port = smtp_server
+    env = {k: v for k, v in smtp_env(port).items() if k != "CLINIC_AUDIT_REPORT_LOCATION"}
+    assert cli(*run_args(tmp_path, "--email"), env=env) == 0
+    html = (tmp_path / "out" / "email.html").read_text(encoding="utf-8")
+    assert 'class="button"' not in html and "file://" not in html
+    assert "Full report:" in html and str(tmp_path / "out") in html  # where, for staff on the server
+    link = "https://intranet.example/audit/report.html"
+    env["CLINIC_AUDIT_REPORT_LOCATION"] = link
+    assert cli(*run_args(tmp_path, "--email", "--as-of", "2026-11-21"), env=env) == 0
+    html = (tmp_path / "out" / "email.html").read_text(encoding="utf-8")
+    assert f'<a class="button" href="{link}"' in html
