@@ -148,18 +148,23 @@ CLEARED_COLUMN_ROWS = 5
 
 
 def cleared_column_warnings(results: list[FileResult]) -> list[str]:
-    """A warning per column that most of a file's rows loaded without (a soft rule's failure clears
+    """A warning per column that most of a file's rows load without (a soft rule's failure clears
     it, noted per row): one row's unreadable birth date is that row's fault, a whole column's is the
     export's format, and the checks that need it lose every patient without a word (the age-based
-    check emptied). The file, column and counts only, never who."""
-    return [
-        f"{result.file}: {column} could not be read in {rows:,} of the {result.rows_loaded:,} rows "
-        f"loaded, which load without it (see the noted rows): check how the export writes it (a date: "
-        "the date_order setting)."
-        for result in results
-        for column, rows in result.cleared.items()
-        if rows >= CLEARED_COLUMN_ROWS and rows * 2 > result.rows_loaded
-    ]
+    check emptied). Judged against the file's rows that load or were stored before (read, less
+    rejected and skipped: a nightly export re-sends its rows), so it is said each night the export
+    still writes the column so. The file, column and counts only, never who."""
+    warnings = []
+    for result in results:
+        kept = result.rows_read - result.rows_rejected - result.rows_skipped
+        warnings += [
+            f"{result.file}: {column} could not be read in {rows:,} of its {kept:,} rows, which load "
+            "without it (see the noted rows): check how the export writes it (a date: the date_order "
+            "setting)."
+            for column, rows in result.cleared.items()
+            if rows >= CLEARED_COLUMN_ROWS and rows * 2 > kept
+        ]
+    return warnings
 
 
 # A death date shared by at least this many patients, and by most of those with a death date, reads

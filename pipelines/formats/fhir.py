@@ -862,6 +862,8 @@ def _file_type(path: Path, warn: bool = True) -> str | None:
         if named is None:
             raise
         return named
+    if kind == "Bundle":  # Bundles (an export's deletions) whatever the name says: warnings() names it
+        return None
     if kind not in TYPES:
         return named
     if named is None or kind == named:

@@ -25,8 +25,8 @@ def test_a_birth_date_column_mostly_unread_is_warned_of(tmp_path, compact, warne
     assert cli(*run_args(tmp_path, export)) == 0
     said = [w for w in warnings_of(tmp_path) if w.startswith("patients.csv: birth_date")]
     expected = (
-        f"patients.csv: birth_date could not be read in {compact} of the 8 rows loaded, which load "
-        "without it (see the noted rows): check how the export writes it (a date: the date_order setting)."
+        f"patients.csv: birth_date could not be read in {compact} of its 8 rows, which load without it "
+        "(see the noted rows): check how the export writes it (a date: the date_order setting)."
     )
     assert said == ([expected] if warned else [])
 
@@ -37,7 +37,32 @@ def test_a_sex_column_written_as_numbers_is_warned_of_and_names_nobody(tmp_path)
     assert cli(*run_args(tmp_path, export)) == 0
     said = [w for w in warnings_of(tmp_path) if "sex could not be read" in w]
     assert said == [
-        "patients.csv: sex could not be read in 6 of the 6 rows loaded, which load without it (see the "
-        "noted rows): check how the export writes it (a date: the date_order setting)."
+        "patients.csv: sex could not be read in 6 of its 6 rows, which load without it (see the noted "
+        "rows): check how the export writes it (a date: the date_order setting)."
     ]
     assert not any("SECRET" in w for w in warnings_of(tmp_path))
+
+
+def test_the_next_night_resending_the_rows_says_it_again_judged_on_every_row(tmp_path):
+    """A nightly export re-sends its rows: the second night loads only the new patients, and the share
+    is judged on every row the file holds that loads (stored before or not), not on tonight's new
+    ones: 6 unreadable sexes of 9 rows is a column written so (said again), where 'of the 3 rows
+    loaded' was nonsense; 2 of 9 is not (no warning)."""
+    first = "".join(f"P{i},1950-01-01,{1 + i % 2}\n" for i in range(6))
+    export = write_export(tmp_path / "e1", patients="patient_id,birth_date,sex\n" + first)
+    assert cli(*run_args(tmp_path, export)) == 0
+    second = first + "".join(f"N{i},1950-01-01,F\n" for i in range(3))
+    export = write_export(tmp_path / "e2", patients="patient_id,birth_date,sex\n" + second)
+    args = run_args(tmp_path, export)
+    args[args.index("--as-of") + 1] = "2026-11-21"
+    assert cli(*args) == 0
+    assert [w for w in warnings_of(tmp_path) if "sex could not be read" in w] == [
+        "patients.csv: sex could not be read in 6 of its 9 rows, which load without it (see the noted "
+        "rows): check how the export writes it (a date: the date_order setting)."
+    ]
+    few = "".join(f"P{i},1950-01-01,{'1' if i < 2 else 'F'}\n" for i in range(9))
+    export = write_export(tmp_path / "e3", patients="patient_id,birth_date,sex\n" + few)
+    args[args.index("--as-of") + 1] = "2026-11-22"
+    args[args.index("--exports") + 1] = str(export)
+    assert cli(*args) == 0
+    assert [w for w in warnings_of(tmp_path) if "could not be read" in w] == []

@@ -216,7 +216,7 @@ def test_without_report_location_the_email_links_to_nothing_on_the_servers_disk(
     """README: a link to the report when report_location is set. Unset, the run filled it with the
     report's own path for the text, and the email's button linked to file:///<server folder>: dead on
     the recipient's machine. The location is then text only; set, it is the button's link."""
-    inbox, port = smtp_server
+    _inbox, port = smtp_server
     env = {k: v for k, v in smtp_env(port).items() if k != "CLINIC_AUDIT_REPORT_LOCATION"}
     assert cli(*run_args(tmp_path, "--email"), env=env) == 0
     html = (tmp_path / "out" / "email.html").read_text(encoding="utf-8")

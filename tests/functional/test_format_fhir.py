@@ -1569,9 +1569,11 @@ def test_deletions_an_export_since_a_date_lists_are_warned_of_not_passed_over(tm
         "Condition.ndjson": [],
         name: [DELETE_BUNDLE],
     }
-    run_small(tmp_path, resources)
-    warnings = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))["warnings"]
-    said = [w for w in warnings if "deleted at the source" in w]
+    export = write_fhir(tmp_path / "export", resources | {"Observation.ndjson": []}, broken_line=False)
+    assert run(tmp_path, export, "--format", "fhir", "--reject-threshold", "0.05") == 0  # the default
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))
+    assert summary["files"]["prescriptions"]["rows_rejected"] == 0  # a Bundle is no request to reject
+    said = [w for w in summary["warnings"] if "deleted at the source" in w]
     assert len(said) == 1 and said[0].startswith(f"{name}: the export lists resources deleted")
     assert flagged(tmp_path / "audit.duckdb", "diuretic_electrolyte_monitoring") == {"p1"}
 
