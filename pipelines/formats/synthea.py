@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 from dataclasses import replace
+from datetime import date
 from pathlib import Path
 
 from pipelines.contract import CONTRACT_BY_TABLE, TableContract
@@ -41,6 +42,22 @@ SKIP_NOT_LAB = """CASE
     WHEN NOT regexp_full_match(trim({code}), '[0-9]{{1,7}}-[0-9]')
         THEN 'not a laboratory observation (code is not LOINC)'
 END"""
+
+# A medication with no STOP whose DISPENSES could not have lasted to today ("lapsed"): Synthea leaves
+# STOP empty for a medication its module never ended, and counts its dispenses as the prescription's
+# refills when it names some (a fixed number, however long the row stays open), else one per
+# duration or per month up to the end of the simulation (CSVExporter.medication). A chronic drug
+# filled monthly since 1977 has 559 dispenses and runs; an alteplase injection of 1990 (1 dispense),
+# a sprain's hydrocodone of 2014 (3) or a clonazepam of 1984 with 6 refills was not taken in 2026.
+# Lapsed when even one fill a year would not reach today ((DISPENSES + 1) x 365 days from START: a
+# drug dispensed yearly or more often to the end of the simulation never lapses); it then ends
+# after its fills at a month each (Synthea's interval with no prescription details), its stop not
+# said. Without a DISPENSES column (or a count that is no whole number) a row is read as before.
+DISPENSED = "try_cast(trim({dispenses}) AS BIGINT)"
+STARTED = "try_cast(left(trim({start}), 10) AS DATE)"
+LAPSED = f"""(nullif(trim({{stop}}), '') IS NULL AND {DISPENSED} BETWEEN 1 AND 100000
+              AND {STARTED} + CAST(({DISPENSED} + 1) * 365 AS INTEGER) < CAST($today AS DATE))"""
+LAPSED_END = f"strftime({STARTED} + CAST({DISPENSED} * 30 AS INTEGER), '%Y-%m-%d')"
 
 # Contract table -> (Synthea file, required columns, mandatory file, contract column -> SQL over the file).
 # A text observation (TYPE other than numeric: smoking status, survey answers) has no numeric result.
@@ -88,15 +105,16 @@ TABLES: dict[str, tuple[str, tuple[str, ...], bool, dict[str, str]]] = {
             "rxnorm_code": "code",
             "atc_code": "NULL",
             "start_date": "start",
-            "end_date": "{stop}",
+            "end_date": f"CASE WHEN {LAPSED} THEN {LAPSED_END} ELSE {{stop}} END",
             "days_supply": "NULL",  # DISPENSES counts fills, not days
             # STOP is the day the simulated patient stopped taking the drug (a course's end, or a
             # medication ended when its care plan or condition ended): a stop, with no refill gap
             # after it (no supply left over to be taken late: Synthea dispenses no days). No STOP is
             # Synthea saying the drug is still taken (its exporter leaves STOP empty only for a
             # medication active at the end of the simulation): not stopped, so no check assumes a
-            # length for it (course_end)
-            "stopped": "CASE WHEN nullif(trim({stop}), '') IS NULL THEN 'no' ELSE 'yes' END",
+            # length for it (course_end); unless its dispenses lapsed (LAPSED): ended, stop not said
+            "stopped": f"""CASE WHEN {LAPSED} THEN NULL WHEN nullif(trim({{stop}}), '') IS NULL THEN 'no'
+                               ELSE 'yes' END""",
             "prescription_id": "NULL",  # medications.csv names no prescription: patient, drug, start
         },
     ),
@@ -119,7 +137,7 @@ TABLES: dict[str, tuple[str, tuple[str, ...], bool, dict[str, str]]] = {
         },
     ),
 }
-OPTIONAL = ("type", "units", "stop", "system", "deathdate", "category")
+OPTIONAL = ("type", "units", "stop", "system", "deathdate", "category", "dispenses")
 
 
 def detect(export_dir: Path) -> bool:
@@ -193,7 +211,9 @@ def _source(spec: TableContract, path: Path, required: tuple[str, ...], mapping:
         label=path.name,
         paths=(path,),
         select=f"SELECT {aliases} FROM {file.reader('path', f'rejects_{spec.table}')}",  # noqa: S608
-        params=file.params("path") | (_nonlab_params() if skips else {}),
+        params=file.params("path")
+        | (_nonlab_params() if skips else {})
+        | ({"today": date.today().isoformat()} if spec.table == "prescriptions" else {}),
         order=spec.columns,
         lines=True,
         reject_columns={file.columns[e]: c for c, e in mapping.items() if e in file.columns},

@@ -321,3 +321,32 @@ def test_a_v2_exports_scores_and_social_history_are_not_labs(tmp_path):
     }
     with duckdb.connect(str(tmp_path / "audit.duckdb"), read_only=True) as con:
         assert con.execute("SELECT max(as_of)::VARCHAR FROM runs").fetchone() == ("2026-10-01",)
+
+
+LAPSED_MEDICATIONS = """START,STOP,PATIENT,PAYER,ENCOUNTER,CODE,DESCRIPTION,BASE_COST,PAYER_COVERAGE,DISPENSES,TOTALCOST,REASONCODE,REASONDESCRIPTION
+2020-05-02T10:00:00Z,,L1,P,E1,197805,Ibuprofen 400 MG Oral Tablet,2.1,0,1,2.1,,
+2019-03-04T10:00:00Z,,L2,P,E2,1719286,10 ML Furosemide 10 MG/ML Injection,5.0,0,1,5.0,,
+2010-01-05T10:00:00Z,,L3,P,E3,313988,Furosemide 40 MG Oral Tablet,2.0,0,202,404.0,,
+"""
+LAPSED_CONDITIONS = """START,STOP,PATIENT,ENCOUNTER,CODE,DESCRIPTION
+2018-01-01,,L1,E0,433144002,Chronic kidney disease stage 3 (disorder)
+"""
+
+
+def test_a_medication_left_open_whose_dispenses_lapsed_long_ago_is_not_taken_today(tmp_path):
+    """Synthea leaves STOP empty for a medication its module never ended, and counts a prescription's
+    refills as its DISPENSES however long the row stays open: a 2020 ibuprofen filled once (L1, CKD
+    stage 3) and a 2019 furosemide injection (L2) were read as taken in 2026, and flagged high. Even
+    at one fill a year they could not reach today: they end after their fills, a month each. A drug
+    filled monthly since 2010 (L3, 202 dispenses) runs (as would a drug filled once a year, or less
+    than a year before its (1 + 1) x 365 days reach today)."""
+    export = write_synthea(
+        tmp_path / "export", medications=LAPSED_MEDICATIONS, conditions=LAPSED_CONDITIONS
+    )
+    assert cli(*run_args(tmp_path, export, "--reject-threshold", "1")) == 0
+    db = tmp_path / "audit.duckdb"
+    with duckdb.connect(str(db), read_only=True) as con:
+        ends = dict(con.execute("SELECT patient_id, end_date::VARCHAR FROM prescriptions").fetchall())
+    assert ends == {"L1": "2020-06-01", "L2": "2019-04-03", "L3": None}
+    assert flagged(db, "nsaid_kidney_disease") == set()
+    assert flagged(db, "diuretic_electrolyte_monitoring") == {"L3"}

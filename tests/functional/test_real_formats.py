@@ -122,8 +122,14 @@ def test_prescription_ends(run):
     ends = dict(query(tmp, "SELECT drug_name, end_date FROM prescriptions"))
     if fmt == "synthea":
         # STOP kept; an empty STOP is ongoing (a dead patient's is closed by death downstream)
+        # unless its DISPENSES lapsed long ago: then it ends after them, at a month each. Astemizole
+        # filled 559 times since 1977 runs; clonazepam's 6 refills of 1984, the alteplase injection
+        # of a 1990 stroke (1) and a 2014 sprain's hydrocodone (3) were not taken in 2026
         assert ends["lisinopril 10 MG Oral Tablet"] == date(2013, 6, 9)
-        assert ends["clonazePAM 0.25 MG Oral Tablet"] is None
+        assert ends["Astemizole 10 MG Oral Tablet"] is None
+        assert ends["clonazePAM 0.25 MG Oral Tablet"] == date(1985, 4, 1)
+        assert ends["Alteplase 100 MG Injection"] == date(1990, 10, 16)
+        assert ends["Acetaminophen 300 MG / Hydrocodone Bitartrate 5 MG Oral Tablet"] == date(2014, 6, 20)
     else:
         # Synthea's FHIR requests carry only authoredOn: a completed one ended (at its start, with no
         # meta.lastUpdated), an active one is ongoing. The ibuprofen is "Take as needed."
