@@ -340,9 +340,7 @@ def test_a_medication_left_open_whose_dispenses_lapsed_long_ago_is_not_taken_tod
     at one fill a year they could not reach today: they end after their fills, a month each. A drug
     filled monthly since 2010 (L3, 202 dispenses) runs (as would a drug filled once a year, or less
     than a year before its (1 + 1) x 365 days reach today)."""
-    export = write_synthea(
-        tmp_path / "export", medications=LAPSED_MEDICATIONS, conditions=LAPSED_CONDITIONS
-    )
+    export = write_synthea(tmp_path / "export", medications=LAPSED_MEDICATIONS, conditions=LAPSED_CONDITIONS)
     assert cli(*run_args(tmp_path, export, "--reject-threshold", "1")) == 0
     db = tmp_path / "audit.duckdb"
     with duckdb.connect(str(db), read_only=True) as con:
