@@ -263,7 +263,11 @@ def publish_analyst_copy(db: Path) -> Path | None:
     except (OSError, duckdb.Error) as error:
         # a CHECKPOINT that fails to write (disk full) is DuckDB's FatalException, one that reads a
         # block failing its checksum a plain duckdb.Error: the committed run stays in the
-        # write-ahead log, which the next open replays
+        # write-ahead log, which the next open replays. Any other DuckDB error is a defect.
+        if not isinstance(
+            error, OSError | duckdb.IOException | duckdb.FatalException
+        ) and not damaged_database(error):
+            raise
         reason = error.strerror if isinstance(error, OSError) else _checkpoint_fault(error)
         log.warning(
             "analysts' copy %s not updated (%s); the previous copy stays", analyst_copy_path(db), reason
@@ -271,11 +275,17 @@ def publish_analyst_copy(db: Path) -> Path | None:
         return None
 
 
+def damaged_database(error: BaseException) -> bool:
+    """Whether a DuckDB error says the database file is damaged (a block failing its checksum, a file
+    cut short): the file's fault, whatever the command was doing when it read it."""
+    return isinstance(error, duckdb.Error) and any(fragment in str(error) for fragment in _DAMAGED)
+
+
 def _checkpoint_fault(error: duckdb.Error) -> str:
     """Why DuckDB could not fold the write-ahead log into the file, in words: a block of the file
     failing its checksum is a damaged database (every later run stays in the growing log until it is
     restored), not a full disk, which the message used to say whatever the cause."""
-    if any(fragment in str(error) for fragment in _DAMAGED):
+    if damaged_database(error):
         return (
             "the database file is damaged: a block failed its checksum. The runs since are kept in its "
             ".wal file; restore the database from a backup"

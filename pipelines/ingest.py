@@ -233,7 +233,13 @@ def _encoding_of(source: RawSource, encoding: str) -> str:
             head = handle.read(len(codecs.BOM_UTF8))
     except READ_ERRORS:
         return encoding  # the read that follows names the fault
-    return "utf-8" if head == codecs.BOM_UTF8 else encoding
+    return BOM_UTF8 if head == codecs.BOM_UTF8 else encoding
+
+
+# A record-numbered CSV read as UTF-8 because it opens with the byte-order mark, whatever the setting:
+# the same bytes are read the same way under any `encoding`, so an unchanged such file is not read
+# again for a setting that differs from the night that read it (_copy_if_unchanged).
+BOM_UTF8 = "utf-8-sig"
 
 
 @dataclass(frozen=True)
@@ -524,7 +530,7 @@ def _date_order_hint(
 
 
 def _utf8(encoding: str) -> bool:
-    return encoding.lower().replace("_", "-") in ("utf-8", "utf8")
+    return encoding.lower().replace("_", "-") in ("utf-8", "utf8", BOM_UTF8)
 
 
 def _accounted(source: RawSource, reading: Reading, result: FileResult) -> None:
@@ -631,11 +637,17 @@ def _copy_if_unchanged(
                coalesce(rows_noted, 0), coalesce(skip_reasons, '{}')
         FROM run_files JOIN runs USING (run_id)
         WHERE table_name = $t AND sha256 = $s AND NOT skipped_unchanged
-          AND coalesce(settings->>'encoding', 'utf-8') = $e
+          AND (coalesce(settings->>'encoding', 'utf-8') = $e OR $e = $bom)
           AND coalesce(settings->>'date_order', 'iso') = $o
         ORDER BY seq DESC LIMIT 1
         """,
-        {"t": result.table, "s": result.sha256, "e": source.encoding, "o": source.date_order},
+        {
+            "t": result.table,
+            "s": result.sha256,
+            "e": source.encoding,
+            "o": source.date_order,
+            "bom": BOM_UTF8,
+        },
     ).fetchall()
     if not row:
         return False

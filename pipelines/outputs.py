@@ -106,13 +106,12 @@ def staged(out: Path) -> Iterator[Path]:
     except (OSError, MemoryError) as error:
         raise _output_error(out, error) from None
     except Exception as error:  # a defect in writing them: the run stays committed all the same
-        from pipelines.db import database_error
+        from pipelines.db import damaged_database, database_error
 
-        damage = database_error(error, None)
-        if isinstance(damage, StorageError):  # a damaged database read back for the reports
+        if damaged_database(error):  # a damaged block read back for the reports: no defect of ours
             raise OutputError(
-                f"the run committed, but its outputs could not be written into {out}: {damage} "
-                f"{_stale_sentence(out)}"
+                f"the run committed, but its outputs could not be written into {out}: "
+                f"{database_error(error, None)} {_stale_sentence(out)}"
             ) from None
         log_unexpected(error)
         raise OutputError(

@@ -364,6 +364,10 @@ def test_a_file_opening_with_utf8s_byte_order_mark_is_utf8_under_the_cp1252_sett
         got = con.execute("SELECT DISTINCT test_name, unit_original FROM lab_results").fetchall()
         assert con.execute("SELECT count(*) FROM quarantine").fetchall() == [(0,)]
     assert got == [("Créatinine", "µmol/L")]
+    # the same file the next night, unchanged: not read again (it reads the same under any setting)
+    summary = tmp_path / "out" / "summary.json"
+    assert run(tmp_path, "--as-of", "2026-11-21", env={"CLINIC_AUDIT_ENCODING": "cp1252"}) == 0
+    assert json.loads(summary.read_text(encoding="utf-8"))["files"]["labs"]["skipped_unchanged"] is True
 
 
 def test_an_unknown_encoding_setting_is_a_configuration_error(tmp_path, capsys):

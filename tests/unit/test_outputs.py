@@ -273,3 +273,12 @@ def test_a_damaged_block_read_for_the_outputs_says_damaged_not_internal_error(tm
     assert message.startswith("the run committed, but its outputs could not be written into ")
     assert "the database file is damaged" in message and "internal error" not in message
     assert "checksum 1" not in message  # DuckDB's own text never reaches the user
+
+
+@pytest.mark.parametrize("error", [KeyError("checksum"), ValueError("unknown file extension")])
+def test_a_defect_whose_message_reads_like_damage_is_still_an_internal_error(tmp_path, error):
+    """Only a DuckDB error saying the file is damaged is the database's fault: a defect of ours whose
+    text happens to say 'checksum' is reported as the internal error it is."""
+    with pytest.raises(OutputError) as raised, staged(tmp_path / "out"):
+        raise error
+    assert "internal error" in str(raised.value) and "damaged" not in str(raised.value)
