@@ -116,8 +116,9 @@ def row_counts(check_id: str, title: str, c: RowCounts, threshold: int) -> Email
     rounded to 5); a flagged count whose not-flagged rest is from 1 to t is hidden ("—"), and with
     it the exceptions and after-exceptions counts that sum to it (both hidden too when either is
     small and the flagged count is not: the total less the other would tell it); resolved is not
-    shown (resolved_shown); the rate is computed from the
-    shown counts and hidden when the total is disclosive; an empty population's rate is "n/a"."""
+    shown (resolved_shown); the rate is computed from the shown counts, in whole percent marked "≈"
+    (36.4% of a rounded 20/55 beside the report's exact 35.1% read as a contradiction), and hidden
+    when the total is disclosive; an empty population's rate is "n/a"."""
     threshold = banded(threshold)  # in force: 7, 12, 17, ... (others leave counts pinned, see banded)
     count = partial(published, threshold=threshold)
     hidden = disclosive_total(c.population, c.flagged, threshold)
@@ -128,8 +129,10 @@ def row_counts(check_id: str, title: str, c: RowCounts, threshold: int) -> Email
         rate = "n/a"
     elif hidden:
         rate = "—"
+    elif threshold:
+        rate = f"≈{round(100 * rounded(c.flagged) / rounded(c.population))}%"
     else:
-        rate = pct(rounded(c.flagged) / rounded(c.population))
+        rate = pct(c.flagged / c.population)
     excepted = c.exceptions is not None and c.after is not None and not flagged_hidden
     if excepted and threshold and c.flagged > threshold:  # secondary: a small part alone would be
         excepted = not any(1 <= n <= threshold for n in (c.exceptions, c.after))  # the total less the other

@@ -123,3 +123,12 @@ def test_a_first_run_row_whose_flagged_count_is_hidden_hides_new_and_high_priori
     assert row.flagged == "—" and row.new == "—" and row.high_priority == "—"
     assert row.high_priority_before == "—"  # the plain-text email prints it: 10 would give it back
     assert row.resolved == "first run"
+
+
+@pytest.mark.parametrize(("threshold", "rate"), [(7, "≈36%"), (0, "35.1%")])
+def test_the_emails_rate_from_rounded_counts_is_approximate_and_whole(threshold, rate):
+    """20 flagged of 57 publish as 20 of 55: a rate of 36.4% from them, to a tenth, beside the
+    report's exact 35.1% read as a contradiction. From rounded counts it is whole and marked ≈;
+    with exact counts (threshold 0) it is the exact rate."""
+    row = row_counts("c", "Check", RowCounts(20, 57, 5, 5, 2, None, 0, 20), threshold)
+    assert row.rate == rate
