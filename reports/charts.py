@@ -39,7 +39,7 @@ class MonthPoint:
 
 @dataclass(frozen=True)
 class TrendPoint:
-    """A month-end's rate for the at-a-glance sparkline (0 when nobody is in the population)."""
+    """A month-end's rate for the at-a-glance sparkline."""
 
     as_of: date
     rate: float
@@ -47,8 +47,10 @@ class TrendPoint:
 
 
 def monthly_rates(points: Sequence[MonthPoint]) -> tuple[TrendPoint, ...]:
-    """The monthly measures as sparkline points, one per month-end."""
-    return tuple(TrendPoint(p.month_end, p.rate or 0.0) for p in points)
+    """The monthly measures as sparkline points, one per month-end with anyone in the population: a
+    month with nobody has no rate (the full chart leaves it out too), and drawn as 0% every cramps
+    sparkline read '0% for a year, then 100%'."""
+    return tuple(TrendPoint(p.month_end, p.rate) for p in points if p.rate is not None)
 
 
 @dataclass(frozen=True)
