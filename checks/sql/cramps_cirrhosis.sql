@@ -83,7 +83,13 @@ SELECT
     last_cramp_at IS NOT NULL AS flagged,
     flag_priority(flagged, NOT any_recent OR any_low) AS priority,
     flag_reason(flagged,
-        'muscle cramps recorded ' || last_cramp_at || ' with cirrhosis ('
+        -- the cramps since the first of the lookback (when the flag fell due, due_on), the latest
+        -- named too: the latest alone beside an 'overdue' counted from the first read as a mistake
+        'muscle cramps recorded '
+        || CASE WHEN first_cramp_at < last_cramp_at
+                THEN 'since ' || first_cramp_at || ' (latest ' || last_cramp_at || ')'
+                ELSE CAST(last_cramp_at AS VARCHAR) END
+        || ' with cirrhosis ('
         || cirrhosis_codes || ')'
         || CASE WHEN NOT any_recent THEN '; no potassium, sodium or magnesium in the last '
                      || $electrolyte_recent_days || ' days'

@@ -16,6 +16,7 @@ patient_id | code     | code_system | recorded_at | resolved_at
 # ICD-10-CM with dots, no electrolytes at all: high priority
 C01        | K70.30   | ICD-10-CM   | 2024-01-01  |
 C01        | R25.2    | ICD-10-CM   | 2026-06-01  |
+C01        | R25.2    | ICD-10-CM   | 2026-09-21  |
 # codes without the dot
 C02        | K7031    | ICD-10-CM   | 2024-01-01  |
 C02        | R252     | ICD-10-CM   | 2026-06-01  |
@@ -110,7 +111,11 @@ def test_priority_and_evidence(tmp_path):
     spec(
         tmp_path,
         reason={
-            "C01": "...no potassium, sodium or magnesium in the last 90 days...",
+            # the cramps since the first (when the flag fell due), the latest named: the latest alone
+            # beside an 'overdue' counted from the first read as a mistake
+            "C01": "muscle cramps recorded since 2026-06-01 (latest 2026-09-21) with cirrhosis (K70.30); "
+            "no potassium, sodium or magnesium in the last 90 days...",
+            "C02": "muscle cramps recorded 2026-06-01 with cirrhosis...",
             "C11": "...below range...",
         },
         evidence={
