@@ -89,6 +89,16 @@ class WorklistRow:
 
 
 @dataclass(frozen=True)
+class ResolvedRow:
+    """A patient the check's previous run flagged and this one does not: why the flag ended, and
+    what it said then, so an analyst tells a test done from a course ended or a window slid."""
+
+    patient_id: str
+    status: str  # resolved, or left out: deceased, deregistered, unreadable (check_exclusions)
+    last_reason: str
+
+
+@dataclass(frozen=True)
 class CheckSection:
     """Everything the report says about one check."""
 
@@ -103,6 +113,7 @@ class CheckSection:
     worklist: tuple[WorklistRow, ...]  # complete; the template shows the first `max_rows`
     monthly: tuple[MonthPoint, ...] = ()  # the check's monthly measures up to as-of (reports/measures.py)
     sites: tuple[SitePoint, ...] = ()  # each site's measure at the latest month-end (funnel plot)
+    resolved: tuple[ResolvedRow, ...] = ()  # flagged by the previous run of the check, not by this one
 
 
 @dataclass(frozen=True)
@@ -418,7 +429,30 @@ def check_section(
         worklist(con, run_id, as_of, definition),
         monthly_points(con, run_id, definition.id, as_of, header.measures_months),
         site_points(con, run_id, definition.id, as_of),
+        resolved_patients(con, run_id, definition.id),
     )
+
+
+def resolved_patients(con: duckdb.DuckDBPyConnection, run_id: str, check_id: str) -> tuple[ResolvedRow, ...]:
+    """The patients the check's previous run (previous_run: a scheduled one) flagged and this run does
+    not, with why (left out as deceased, deregistered or unreadable: check_exclusions; else resolved)
+    and that run's reason; none on a check's first run. The same patients flag_status counts as
+    resolved (or left out) for a scheduled run, and _ad_hoc_counts for an ad-hoc one."""
+    base = previous_run(con, run_id, check_id)
+    if base is None:
+        return ()
+    rows = con.execute(
+        """
+        SELECT b.patient_id, coalesce(x.reason, 'resolved'), b.reason
+        FROM findings b
+        LEFT JOIN check_exclusions x ON x.run_id = $r AND x.check_id = $c AND x.patient_id = b.patient_id
+        WHERE b.run_id = $b AND b.check_id = $c
+          AND b.patient_id NOT IN (SELECT patient_id FROM findings WHERE run_id = $r AND check_id = $c)
+        ORDER BY b.patient_id
+        """,
+        {"r": run_id, "b": base, "c": check_id},
+    ).fetchall()
+    return tuple(ResolvedRow(*row) for row in rows)
 
 
 def file_quality(con: duckdb.DuckDBPyConnection, run_id: str) -> tuple[FileQuality, ...]:

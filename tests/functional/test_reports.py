@@ -208,3 +208,32 @@ def test_a_much_smaller_export_is_warned_about(tmp_path):
     assert html.count("much smaller than last time") == 1  # said once, not once per place
     # the email shows the guard's counts under the small-number rule (rows of a file, patients in some)
     assert "labs.csv is much smaller than last time: about 1–7 rows, under 50% of the 20 " in email_html
+
+
+def test_the_report_names_who_is_no_longer_flagged_and_why(tmp_path):
+    """The at-a-glance table counts the patients resolved since the last run; the check's section now
+    names them, with why (resolved, or left out as deceased) and what the previous run said, so an
+    analyst can tell a test done from a course that ended or a patient who died."""
+    from tests.helpers import night, write_export
+
+    drugs = "patient_id,drug_name,start_date\n" + "".join(
+        f"{p},furosemide 40 mg tablet,2026-01-01\n" for p in ("P1", "P2", "P3")
+    )
+    first = write_export(tmp_path / "e1", prescriptions=drugs)
+    night(tmp_path, "2026-11-19", first)
+    labs = (
+        "patient_id,collected_at,loinc_code,test_name,value,unit\n"
+        "P1,2026-11-19,2823-3,Potassium,4.1,mmol/L\nP1,2026-11-19,2951-2,Sodium,139,mmol/L\n"
+    )
+    patients = "patient_id,birth_date,sex,death_date\nP2,1950-01-01,F,2026-11-19\nP3,1950-01-01,M,\n"
+    second = write_export(tmp_path / "e2", prescriptions=drugs, labs=labs, patients=patients)
+    night(tmp_path, "2026-11-20", second)
+    page = (tmp_path / "out-2026-11-20" / "report.html").read_text(encoding="utf-8")
+    section = page.split('id="check-diuretic_electrolyte_monitoring"', 1)[1].split("</section>", 1)[0]
+    gone = section.split("No longer flagged since the last run", 1)[1]
+    rows = re.findall(
+        r'<tr><th scope="row">([^<]+)</th><td>([^<]+)</td><td class="reason">([^<]+)</td>', gone
+    )
+    assert [(p, why) for p, why, _ in rows] == [("P1", "resolved"), ("P2", "deceased")]
+    assert rows[0][2].startswith("overdue: on a diuretic with no potassium")
+    assert "P3" not in gone  # still flagged
