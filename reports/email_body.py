@@ -273,7 +273,9 @@ def email_summary(
         not ctx.action.headline.patients or not withheld(ctx.checks, rows, threshold)
     )
     return EmailSummary(
-        subject=f"{h.clinic_name}: "
+        # an ad-hoc run's subject says so first: in an inbox it read as tonight's audit
+        subject=("[ad hoc] " if h.kind == "ad hoc" else "")
+        + f"{h.clinic_name}: "
         + (
             f"{subject_counts(ctx, threshold)} (audit as of {h.as_of.isoformat()})"
             if counted

@@ -65,7 +65,7 @@ def smtp_env(port: int, **more: str) -> dict[str, str]:
 
 def test_summary_arrives_with_both_parts_and_no_patient_id(tmp_path, smtp_server):
     inbox, port = smtp_server
-    assert cli(*run_args(tmp_path, "--email"), env=smtp_env(port)) == 0
+    assert cli(*run_args(tmp_path, "--email", "--scheduled"), env=smtp_env(port)) == 0  # the nightly
     [(rcpt, raw)] = inbox.received
     assert rcpt == RECIPIENTS.split(",")
     message = email.message_from_bytes(raw, policy=email.policy.default)
@@ -155,6 +155,7 @@ def test_an_ad_hoc_runs_email_says_it_is_not_tonights_audit(tmp_path, smtp_serve
     html = message.get_body(("html",)).get_content()
     note = "Ad-hoc run (--as-of 2026-11-20): an analyst's question, not tonight's audit."
     assert text.splitlines()[1] == note  # right under the headline
+    assert message["Subject"].startswith("[ad hoc] Riverside Practice: ")  # the inbox says so too
     assert "Ad-hoc run (--as-of 2026-11-20)" in html.split("</p>", 1)[0]
     # the run's own email.html says so too (the note is the email's content, not patched in on sending)
     assert note in (tmp_path / "out" / "email.html").read_text(encoding="utf-8").split("</p>", 1)[0]
