@@ -149,6 +149,7 @@ class RawSource:
     notes: Mapping[str, tuple[str, str]] = field(default_factory=dict)
     lookups: tuple[LookupKey, ...] = ()
     encoding: str = "utf-8"  # of a record-numbered CSV (`lines`): the export's `encoding` setting
+    encoding_setting: str = "utf-8"  # the setting itself (`encoding` is UTF-8 for a file with a BOM)
     date_order: str = "iso"  # how non-ISO dates are read: the export's `date_order` setting
     # The parameter binding the path of the CSV whose records this source reads (scanned and, when
     # DuckDB would misread it, mended: csv_scan); "path" for a record-numbered CSV (`lines`).
@@ -216,7 +217,9 @@ def preflight(
     from pipelines.formats import sources_for
 
     return [
-        replace(source, encoding=_encoding_of(source, encoding), date_order=date_order)
+        replace(
+            source, encoding=_encoding_of(source, encoding), encoding_setting=encoding, date_order=date_order
+        )
         for source in sources_for(export_dir, export_format)
     ]
 
@@ -236,9 +239,7 @@ def _encoding_of(source: RawSource, encoding: str) -> str:
     return BOM_UTF8 if head == codecs.BOM_UTF8 else encoding
 
 
-# A record-numbered CSV read as UTF-8 because it opens with the byte-order mark, whatever the setting:
-# the same bytes are read the same way under any `encoding`, so an unchanged such file is not read
-# again for a setting that differs from the night that read it (_copy_if_unchanged).
+# A record-numbered CSV read as UTF-8 because it opens with the byte-order mark, whatever the setting.
 BOM_UTF8 = "utf-8-sig"
 
 
@@ -637,16 +638,17 @@ def _copy_if_unchanged(
                coalesce(rows_noted, 0), coalesce(skip_reasons, '{}')
         FROM run_files JOIN runs USING (run_id)
         WHERE table_name = $t AND sha256 = $s AND NOT skipped_unchanged
-          AND (coalesce(settings->>'encoding', 'utf-8') = $e OR $e = $bom)
+          AND coalesce(settings->>'encoding', 'utf-8') = $setting
           AND coalesce(settings->>'date_order', 'iso') = $o
         ORDER BY seq DESC LIMIT 1
         """,
         {
             "t": result.table,
             "s": result.sha256,
-            "e": source.encoding,
+            # the setting, not the reading: a file its byte-order mark makes UTF-8 under cp1252
+            # was read as cp1252 by a version before that rule, and must be read again once
+            "setting": source.encoding_setting,
             "o": source.date_order,
-            "bom": BOM_UTF8,
         },
     ).fetchall()
     if not row:
@@ -657,8 +659,21 @@ def _copy_if_unchanged(
     result.skipped_unchanged = True
     result.top_reasons = _top_reasons(con, result.table, result.file)
     result.top_notes = _top_reasons(con, result.table, result.file, "row_notes")
+    result.cleared = cleared_columns(source.spec, result.top_notes)  # its warning is said again
     log.info("%s: unchanged since an earlier run (same sha256); not re-read", result.file)
     return True
+
+
+def cleared_columns(spec: TableContract, notes: list[dict]) -> dict[str, int]:
+    """Rows loaded without each column, from a file's commonest notes (`top_notes`, whether read
+    tonight or kept from the night that read the unchanged file): the notes of the soft rules that
+    clear their column (guards.cleared_column_warnings)."""
+    clearing = {(r.column, r.name) for r in spec.rules(date.today(), "iso") if r.soft and r.clears}
+    cleared: dict[str, int] = {}
+    for note in notes:
+        if (note["column"], note["rule"]) in clearing:
+            cleared[note["column"]] = cleared.get(note["column"], 0) + int(note["count"])
+    return cleared
 
 
 def staging_query(source: RawSource) -> str:
@@ -1012,7 +1027,7 @@ def _note(
         "WHERE _note IS NOT NULL AND _rec NOT IN (SELECT _rec FROM bad_rows))",
     )
     result.top_notes = _reasons_from(con, "new_notes")
-    result.cleared = {str(c): int(n) for c, n in cleared.groupby("column_name")["_rec"].nunique().items()}
+    result.cleared = cleared_columns(source.spec, result.top_notes)
     clears = sorted({c for rule in rules.values() if rule.soft for c in rule.clears})
     replace = ", ".join(
         f"CASE WHEN _rec IN (SELECT _rec FROM cleared_rows WHERE column_name = '{c}') "  # noqa: S608

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import csv
 from dataclasses import replace
-from datetime import date
 from pathlib import Path
 
+import duckdb
+
 from pipelines.contract import CONTRACT_BY_TABLE, TableContract
-from pipelines.csv_tables import find_file, find_optional, open_csv, plain_or_gz
-from pipelines.db import REFERENCE_DIR
+from pipelines.csv_tables import CsvFile, find_file, find_optional, open_csv, plain_or_gz
+from pipelines.db import REFERENCE_DIR, open_duckdb
 from pipelines.ingest import RawSource
 
 NAME = "synthea"
@@ -49,14 +50,17 @@ END"""
 # duration or per month up to the end of the simulation (CSVExporter.medication). A chronic drug
 # filled monthly since 1977 has 559 dispenses and runs; an alteplase injection of 1990 (1 dispense),
 # a sprain's hydrocodone of 2014 (3) or a clonazepam of 1984 with 6 refills was not taken in 2026.
-# Lapsed when even one fill a year would not reach today ((DISPENSES + 1) x 365 days from START: a
-# drug dispensed yearly or more often to the end of the simulation never lapses); it then ends
+# Lapsed when even one fill a year would not reach the export's end ((DISPENSES + 1) x 365 days from
+# START before the latest START or STOP in medications.csv, $export_end: the simulation ran at least
+# that far, and a drug dispensed yearly or more often to its end never lapses). Never the day of the
+# run: the same export read on another day, or for a past as-of date, reads the same. It then ends
 # after its fills at a month each (Synthea's interval with no prescription details), its stop not
-# said. Without a DISPENSES column (or a count that is no whole number) a row is read as before.
+# said. Without a DISPENSES column, a count that is no whole number, or an export end that cannot be
+# read, a row is read as before.
 DISPENSED = "try_cast(trim({dispenses}) AS BIGINT)"
 STARTED = "try_cast(left(trim({start}), 10) AS DATE)"
 LAPSED = f"""(nullif(trim({{stop}}), '') IS NULL AND {DISPENSED} BETWEEN 1 AND 100000
-              AND {STARTED} + CAST(({DISPENSED} + 1) * 365 AS INTEGER) < CAST($today AS DATE))"""
+              AND {STARTED} + CAST(({DISPENSED} + 1) * 365 AS INTEGER) < CAST($export_end AS DATE))"""
 LAPSED_END = f"strftime({STARTED} + CAST({DISPENSED} * 30 AS INTEGER), '%Y-%m-%d')"
 
 # Contract table -> (Synthea file, required columns, mandatory file, contract column -> SQL over the file).
@@ -213,7 +217,7 @@ def _source(spec: TableContract, path: Path, required: tuple[str, ...], mapping:
         select=f"SELECT {aliases} FROM {file.reader('path', f'rejects_{spec.table}')}",  # noqa: S608
         params=file.params("path")
         | (_nonlab_params() if skips else {})
-        | ({"today": date.today().isoformat()} if spec.table == "prescriptions" else {}),
+        | ({"export_end": _export_end(file)} if spec.table == "prescriptions" else {}),
         order=spec.columns,
         lines=True,
         reject_columns={file.columns[e]: c for c, e in mapping.items() if e in file.columns},
@@ -221,6 +225,25 @@ def _source(spec: TableContract, path: Path, required: tuple[str, ...], mapping:
         delimiter=file.delimiter,
         patient_of=file.field_reader(mapping["patient_id"]),
     )
+
+
+def _export_end(file: CsvFile) -> str | None:
+    """The latest day medications.csv names (a START or a STOP): the simulation ran at least that far
+    (LAPSED). Read by a DuckDB of its own before the run's, as the file's rows are read in order by a
+    plain projection that must not aggregate. None when the file cannot be read so (a cp1252 file, a
+    broken line): the rule is then off, and the run's own read reports the fault."""
+    start, stop = file.column("start"), file.column("stop")
+    day = "try_cast(left(trim({}), 10) AS DATE)"
+    query = (
+        f"SELECT max(greatest({day.format(start)}, {day.format(stop)})) "  # noqa: S608 - header names
+        f"FROM {file.reader('path', 'rejects_export_end')}"
+    )
+    try:
+        with open_duckdb(":memory:") as con:
+            row = con.execute(query, file.params("path")).fetchone()
+    except duckdb.Error:
+        return None
+    return row[0].isoformat() if row and row[0] is not None else None
 
 
 def _nonlab_params() -> dict[str, list[str]]:

@@ -66,3 +66,19 @@ def test_the_next_night_resending_the_rows_says_it_again_judged_on_every_row(tmp
     args[args.index("--exports") + 1] = str(export)
     assert cli(*args) == 0
     assert [w for w in warnings_of(tmp_path) if "could not be read" in w] == []
+
+
+def test_the_same_file_sent_again_unchanged_is_warned_of_again(tmp_path):
+    """A byte-identical file is not read again (its counts are the night's that read it): its column
+    warning is said again from the notes kept, as every night the export still writes it so."""
+    rows = "".join(f"P{i},1950-01-01,{1 + i % 2}\n" for i in range(6))
+    export = write_export(tmp_path / "export", patients="patient_id,birth_date,sex\n" + rows)
+    said = []
+    for as_of in ("2026-11-20", "2026-11-21"):
+        args = run_args(tmp_path, export)
+        args[args.index("--as-of") + 1] = as_of
+        assert cli(*args) == 0
+        summary = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))
+        said.append([w for w in summary["warnings"] if "sex could not be read in 6 of its 6 rows" in w])
+    assert summary["files"]["patients"]["skipped_unchanged"] is True
+    assert [len(s) for s in said] == [1, 1]

@@ -327,6 +327,7 @@ LAPSED_MEDICATIONS = """START,STOP,PATIENT,PAYER,ENCOUNTER,CODE,DESCRIPTION,BASE
 2020-05-02T10:00:00Z,,L1,P,E1,197805,Ibuprofen 400 MG Oral Tablet,2.1,0,1,2.1,,
 2019-03-04T10:00:00Z,,L2,P,E2,1719286,10 ML Furosemide 10 MG/ML Injection,5.0,0,1,5.0,,
 2010-01-05T10:00:00Z,,L3,P,E3,313988,Furosemide 40 MG Oral Tablet,2.0,0,202,404.0,,
+2026-09-01T10:00:00Z,2026-10-01T10:00:00Z,L4,P,E4,314076,lisinopril 10 MG Oral Tablet,1.0,0,1,1.0,,
 """
 LAPSED_CONDITIONS = """START,STOP,PATIENT,ENCOUNTER,CODE,DESCRIPTION
 2018-01-01,,L1,E0,433144002,Chronic kidney disease stage 3 (disorder)
@@ -337,14 +338,36 @@ def test_a_medication_left_open_whose_dispenses_lapsed_long_ago_is_not_taken_tod
     """Synthea leaves STOP empty for a medication its module never ended, and counts a prescription's
     refills as its DISPENSES however long the row stays open: a 2020 ibuprofen filled once (L1, CKD
     stage 3) and a 2019 furosemide injection (L2) were read as taken in 2026, and flagged high. Even
-    at one fill a year they could not reach today: they end after their fills, a month each. A drug
-    filled monthly since 2010 (L3, 202 dispenses) runs (as would a drug filled once a year, or less
-    than a year before its (1 + 1) x 365 days reach today)."""
+    at one fill a year they could not reach the export's end (its latest START or STOP, 2026-10-01:
+    the simulation ran at least that far): they end after their fills, a month each. A drug filled
+    monthly since 2010 (L3, 202 dispenses) runs."""
     export = write_synthea(tmp_path / "export", medications=LAPSED_MEDICATIONS, conditions=LAPSED_CONDITIONS)
     assert cli(*run_args(tmp_path, export, "--reject-threshold", "1")) == 0
     db = tmp_path / "audit.duckdb"
     with duckdb.connect(str(db), read_only=True) as con:
         ends = dict(con.execute("SELECT patient_id, end_date::VARCHAR FROM prescriptions").fetchall())
-    assert ends == {"L1": "2020-06-01", "L2": "2019-04-03", "L3": None}
+    assert ends == {"L1": "2020-06-01", "L2": "2019-04-03", "L3": None, "L4": "2026-10-01"}
     assert flagged(db, "nsaid_kidney_disease") == set()
     assert flagged(db, "diuretic_electrolyte_monitoring") == {"L3"}
+
+
+def test_whether_fills_lapsed_is_judged_at_the_exports_end_not_on_the_day_of_the_run(tmp_path):
+    """An export whose simulation ended in 2023 (its latest date 2023-06-01), audited as of then: a
+    naproxen opened in 2022 with two refills in a CKD stage 4 patient could reach the export's end at
+    a fill a year, so it runs and is flagged, whatever day the audit is run (judged against the day of
+    the run, it lapsed once that day was past 2025 and the same audit lost the flag)."""
+    medications = """START,STOP,PATIENT,PAYER,ENCOUNTER,CODE,DESCRIPTION,BASE_COST,PAYER_COVERAGE,DISPENSES,TOTALCOST,REASONCODE,REASONDESCRIPTION
+2022-03-01T10:00:00Z,,K3,P,E1,849574,Naproxen sodium 220 MG Oral Tablet,1.0,0,2,2.0,,
+2023-05-01T10:00:00Z,2023-06-01T10:00:00Z,K4,P,E2,314076,lisinopril 10 MG Oral Tablet,1.0,0,1,1.0,,
+"""
+    conditions = "START,STOP,PATIENT,ENCOUNTER,CODE,DESCRIPTION\n2020-01-01,,K3,E0,431857002,Chronic kidney disease stage 4 (disorder)\n"
+    export = write_synthea(tmp_path / "export", medications=medications, conditions=conditions)
+    args = run_args(tmp_path, export, "--reject-threshold", "1")
+    args[args.index("--as-of") + 1] = "2023-06-01"
+    assert cli(*args) == 0
+    db = tmp_path / "audit.duckdb"
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("SELECT end_date FROM prescriptions WHERE patient_id = 'K3'").fetchall() == [
+            (None,)
+        ]
+    assert flagged(db, "nsaid_kidney_disease") == {"K3"}
