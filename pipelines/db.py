@@ -265,8 +265,8 @@ def publish_analyst_copy(db: Path) -> Path | None:
         # block failing its checksum a plain duckdb.Error: the committed run stays in the
         # write-ahead log, which the next open replays. Any other DuckDB error is a defect.
         if not isinstance(
-            error, OSError | duckdb.IOException | duckdb.FatalException
-        ) and not damaged_database(error):
+            error, OSError | duckdb.IOException | duckdb.FatalException | duckdb.OutOfMemoryException
+        ) and not (damaged_database(error) or out_of_resources(error)):
             raise
         reason = error.strerror if isinstance(error, OSError) else _checkpoint_fault(error)
         log.warning(

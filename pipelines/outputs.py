@@ -106,12 +106,17 @@ def staged(out: Path) -> Iterator[Path]:
     except (OSError, MemoryError) as error:
         raise _output_error(out, error) from None
     except Exception as error:  # a defect in writing them: the run stays committed all the same
-        from pipelines.db import damaged_database, database_error
+        import duckdb
 
-        if damaged_database(error):  # a damaged block read back for the reports: no defect of ours
+        from pipelines.db import database_error
+
+        # DuckDB's own word for the database or the machine (a damaged block read back for the
+        # reports, out of memory, a full disk, a read-only file system): no defect of ours
+        known = database_error(error, None) if isinstance(error, duckdb.Error) else error
+        if known is not error:
             raise OutputError(
-                f"the run committed, but its outputs could not be written into {out}: "
-                f"{database_error(error, None)} {_stale_sentence(out)}"
+                f"the run committed, but its outputs could not be written into {out}: {known} "
+                f"{_stale_sentence(out)}"
             ) from None
         log_unexpected(error)
         raise OutputError(

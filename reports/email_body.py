@@ -62,7 +62,8 @@ class EmailSummary:
 
 
 # A clinic lead must never mistake an analyst's run for the nightly email, whose counts it does not
-# change; the subject keeps its usual shape for the mail rules that file it.
+# change: the note opens the body, and the subject starts "[ad hoc]" (a mail rule filing the nightly
+# by "<clinic>:" at its start leaves such an email out).
 AD_HOC_NOTE = "Ad-hoc run ({reasons}): an analyst's question, not tonight's audit."
 
 
@@ -111,6 +112,15 @@ class RowCounts:
     after: int | None
 
 
+def approximate_rate(flagged: int, population: int) -> str:
+    """A rate from published (rounded) counts: whole percent, halves up, marked ≈; "<1%" for a
+    flagged count that rounds to none, "0%" for none flagged."""
+    if not flagged:
+        return "0%"
+    percent = 100 * flagged / population
+    return "<1%" if percent < 1 else f"≈{int(percent + 0.5)}%"
+
+
 def row_counts(check_id: str, title: str, c: RowCounts, threshold: int) -> EmailCheckRow:
     """The row as shown. Suppression on (threshold > 0): each count is published (0; "1–t"; else
     rounded to 5); a flagged count whose not-flagged rest is from 1 to t is hidden ("—"), and with
@@ -130,7 +140,7 @@ def row_counts(check_id: str, title: str, c: RowCounts, threshold: int) -> Email
     elif hidden:
         rate = "—"
     elif threshold:
-        rate = f"≈{round(100 * rounded(c.flagged) / rounded(c.population))}%"
+        rate = approximate_rate(rounded(c.flagged), rounded(c.population))
     else:
         rate = pct(c.flagged / c.population)
     excepted = c.exceptions is not None and c.after is not None and not flagged_hidden

@@ -132,3 +132,15 @@ def test_the_emails_rate_from_rounded_counts_is_approximate_and_whole(threshold,
     with exact counts (threshold 0) it is the exact rate."""
     row = row_counts("c", "Check", RowCounts(20, 57, 5, 5, 2, None, 0, 20), threshold)
     assert row.rate == rate
+
+
+@pytest.mark.parametrize(
+    ("flagged", "population", "rate"),
+    [(25, 1000, "≈3%"), (45, 1000, "≈5%"), (10, 5000, "<1%"), (0, 55, "0%")],
+)
+def test_an_approximate_rate_rounds_halves_up_and_says_below_one_and_none(flagged, population, rate):
+    """Python's round() takes halves to even (2.5% showed ≈2%); a flagged count rounding to no whole
+    percent showed ≈0% beside "10"; none flagged is exactly 0%."""
+    from reports.email_body import approximate_rate
+
+    assert approximate_rate(flagged, population) == rate

@@ -282,3 +282,13 @@ def test_a_defect_whose_message_reads_like_damage_is_still_an_internal_error(tmp
     with pytest.raises(OutputError) as raised, staged(tmp_path / "out"):
         raise error
     assert "internal error" in str(raised.value) and "damaged" not in str(raised.value)
+
+
+def test_out_of_memory_while_the_outputs_are_built_is_said_so(tmp_path):
+    """DuckDB running out of memory while the reports read the run back (a million patients) is the
+    machine's limit, exit 8 saying so, not an internal error to report."""
+    import duckdb
+
+    with pytest.raises(OutputError) as raised, staged(tmp_path / "out"):
+        raise duckdb.OutOfMemoryException("Out of Memory Error: could not allocate block of size 256 KiB")
+    assert "out of memory" in str(raised.value) and "internal error" not in str(raised.value)
