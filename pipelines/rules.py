@@ -201,26 +201,11 @@ def lab_rules(export_date: date, date_order: str = "iso") -> list[Rule]:
             "loinc_code is not a valid LOINC code (digits, hyphen, check digit)",
             lambda t: t.loinc_code.isnull() | t.loinc_format_ok,
         ),
-        # A code with a wrong check digit is a mistyped code, whatever test it seems to name. With a
-        # test_name the test is read from the name (lab_concepts.sql reads the name for a code that
-        # fails its check digit), so the row loads as sent, noted; without one nothing says what was
-        # measured, and the row is rejected.
         Rule(
             "loinc_code",
             "check_digit",
-            "loinc_code has a wrong check digit, and no test_name says what was measured",
-            lambda t: (
-                t.loinc_code.isnull() | t.loinc_check_ok.isnull() | t.loinc_check_ok | t.test_name.notnull()
-            ),
-        ),
-        Rule(
-            "loinc_code",
-            "check_digit_named",
-            "loinc_code has a wrong check digit; the test is read from its test_name",
-            lambda t: (
-                t.loinc_code.isnull() | t.loinc_check_ok.isnull() | t.loinc_check_ok | t.test_name.isnull()
-            ),
-            soft=True,
+            "loinc_code has a wrong check digit",
+            lambda t: t.loinc_code.isnull() | t.loinc_check_ok.isnull() | t.loinc_check_ok,
         ),
         # A number or a censored number ('<0.5', '>2000': value_original is the bound). Text with no
         # digit at all ('haemolysed', 'see comment') is a result without a numeric value (NULL), as
