@@ -212,7 +212,7 @@ def database_error(error: BaseException, path: Path | None) -> Exception:
             f"{where}not a DuckDB database (an empty file, or another program's such as SQLite); it was "
             "not changed. Move it aside (or name another file with --db) to start a new database."
         )
-    if any(fragment in text for fragment in _DAMAGED):
+    if damaged_database(error):
         return StorageError(
             f"{where}the database file is damaged (truncated, or a block failed its checksum). Restore "
             "it from a backup, or move it aside to start a new database."
