@@ -13,6 +13,7 @@ CREATE OR REPLACE TEMP MACRO clean(x) AS
 -- stripped from both ends; inside, the id is as sent. Only ids: the test costs most on every value.
 CREATE OR REPLACE TEMP MACRO clean_id(x) AS
     CASE WHEN x LIKE ' %' OR x LIKE '% ' OR strlen(x) <> length(x) OR x[1] < ' ' OR x[-1] < ' '
+              OR x[1] = chr(127) OR x[-1] = chr(127)
          THEN nullif(regexp_replace(x, '^[\s\p{Z}\p{Cc}\p{Cf}]+|[\s\p{Z}\p{Cc}\p{Cf}]+$', '', 'g'), '')
          ELSE nullif(x, '') END;
 -- A unit written many ways compares as one key: case and spaces aside, micro as µ, μ, u, mc or

@@ -108,6 +108,8 @@ def test_export_timestamp_without_the_variable_reads_iso_only(con):
         ("P0001\u200b", "P0001"),  # zero-width space
         ("\u2060P0001\u00a0", "P0001"),  # word joiner, no-break space
         (" P0001 \r", "P0001"),
+        ("P0001\x7f", "P0001"),  # DEL, a control character the ASCII fast path must not let through
+        ("\x7fP0001", "P0001"),
         ("P 0001", "P 0001"),  # inside, the id is as sent
         ("P\t0001", "P\t0001"),
         ("\t\u200b", None),
