@@ -88,7 +88,6 @@ CASES = [
     ("diagnoses", {"code": "K70", "code_system": "SNOMED-CT"}, "code", "format"),
     ("diagnoses", {"recorded_at": "2025-04-31"}, "recorded_at", "format"),
     ("diagnoses", {"recorded_at": "2030-01-01"}, "recorded_at", "date_range"),
-    ("diagnoses", {"resolved_at": "2025-01-01"}, "resolved_at", "after_recorded"),
 ]
 
 
@@ -134,6 +133,15 @@ NOTED = [
         "positive_integer",
         "end_effective",
         date(2026, 3, 1),
+    ),
+    # a cramp entered after it settled: loaded as sent (its resolution kept), noted, not quarantined
+    (
+        "diagnoses",
+        {"resolved_at": "2025-01-01"},
+        "resolved_at",
+        "after_recorded",
+        "resolved_at",
+        date(2025, 1, 1),
     ),
 ]
 
