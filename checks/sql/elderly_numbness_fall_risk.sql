@@ -212,15 +212,22 @@ periods AS (
     FROM prior_ends
 ),
 chained AS (
-    SELECT *, min(start_date) OVER (PARTITION BY patient_id, drug_key, as_needed, period) AS period_start
+    -- renewed: the period holds a prescription started after its first day (a weekly supply, a
+    -- repeat issue), not one course alone, nor two strengths issued together
+    SELECT *, min(start_date) OVER (PARTITION BY patient_id, drug_key, as_needed, period) AS period_start,
+           max(start_date) OVER (PARTITION BY patient_id, drug_key, as_needed, period)
+               > min(start_date) OVER (PARTITION BY patient_id, drug_key, as_needed, period) AS renewed
     FROM periods
 ),
 per_drug AS (
     -- One row per distinct drug. It counts towards polypharmacy when it is a regular systemic
     -- medicine on as-of: taken (running or in its refill gap), systemic (not topical, eye, ear or
     -- nasal), taken regularly (not only as needed) and not an acute course: a prescription planned
-    -- for acute_course_days or more (or open-ended), or a drug taken without a break since
+    -- for acute_course_days or more (or open-ended), or a drug renewed without a break since
     -- acute_course_days or more before as-of (a weekly or fortnightly supply of a long-term drug).
+    -- One course alone is judged by its planned length only: in the refill gap after it ended, a
+    -- 27-day prednisolone course had begun 28 days before as-of and was counted as regular for the
+    -- four weeks after it finished (review 2026-12-07).
     SELECT patient_id, drug_key,
            bool_or(on_as_of) AS active_now,
            bool_or(on_as_of AND NOT as_needed) AND NOT bool_or(topical OR local_form)
@@ -228,7 +235,7 @@ per_drug AS (
                             AND (planned_end IS NULL  -- as planned: a later death does not shorten it
                                  OR days_between(start_date, planned_end)
                                     >= CAST($acute_course_days AS INTEGER)))
-                    OR min(period_start) FILTER (on_as_of AND NOT as_needed)
+                    OR min(period_start) FILTER (on_as_of AND NOT as_needed AND renewed)
                        <= window_start($as_of, $acute_course_days))
                AS regular,
            listed(CASE WHEN on_as_of THEN drug_name END) AS names,

@@ -797,3 +797,56 @@ def test_strengths_and_forms_of_one_rxnorm_drug_count_once(tmp_path):
     expected = {"G01": None, "G02": "normal", "G03": None, "G04": "normal"}
     evidence = {"G02": {"active_drug_count": 5}, "G04": {"active_drug_count": 5}}
     check_spec(tmp_path, CHECK, AS_OF, tables, expected, evidence=evidence)
+
+
+# Review 2026-12-07 (the sample's P0340): a short course that has ended is not a regular medicine in
+# the refill gap after it. Each patient is 76, with G62.9, on four regular medicines plus prednisolone
+# as below, as of 2026-11-20. The rule "taken without a break since acute_course_days before as-of"
+# is for a renewed supply (weekly issues of a long-term drug); a 25-day course that began 2026-10-20
+# and ended 2026-11-14 had "begun 28 days before" and was counted for weeks after it finished.
+SHORT_COURSES = {
+    # one 25-day course, ended six days ago, in its refill gap: acute, not counted
+    "S01": [("2026-10-20", "2026-11-14")],
+    # the same course running on as-of (began 27 days ago): acute
+    "S02": [("2026-10-24", "2026-11-20")],
+    # weekly issues since September, the last ended three days ago (collected late): regular
+    "S03": [
+        ("2026-09-05", "2026-09-12"),
+        ("2026-09-12", "2026-09-19"),
+        ("2026-09-19", "2026-09-26"),
+        ("2026-09-26", "2026-10-03"),
+        ("2026-10-03", "2026-10-10"),
+        ("2026-10-10", "2026-10-17"),
+        ("2026-10-17", "2026-10-24"),
+        ("2026-10-24", "2026-10-31"),
+        ("2026-10-31", "2026-11-07"),
+        ("2026-11-07", "2026-11-17"),
+    ],
+    # two strengths of one course issued together, ended six days ago: still one course, acute
+    "S04": [("2026-10-20", "2026-11-14"), ("2026-10-20", "2026-11-14")],
+}
+STRENGTHS = ("prednisolone 5 mg tablet", "prednisolone 1 mg tablet")
+SHORT_TABLES = {
+    "patients": table(
+        "patient_id | birth_date | sex\n" + "\n".join(f"{p} | 1950-01-01 | F" for p in SHORT_COURSES)
+    ),
+    "diagnoses": table(
+        "patient_id | code | code_system | recorded_at | resolved_at\n"
+        + "\n".join(f"{p} | G62.9 | ICD-10-CM | 2026-01-01 |" for p in SHORT_COURSES)
+    ),
+    "prescriptions": table(
+        "patient_id | drug_name | rxnorm_code | atc_code | start_date | end_date | days_supply\n"
+        + "\n".join(f"{p} | {d} | | | 2025-01-01 | |" for p in SHORT_COURSES for d in FOUR)
+        + "\n"
+        + "\n".join(
+            f"{p} | {STRENGTHS[i % 2]} | | | {start} | {end} |"
+            for p, issues in SHORT_COURSES.items()
+            for i, (start, end) in enumerate(issues)
+        )
+    ),
+}
+
+
+def test_a_short_course_ended_is_not_a_regular_medicine_in_its_refill_gap(tmp_path):
+    expected = {"S01": False, "S02": False, "S03": True, "S04": False}
+    check_spec(tmp_path, CHECK, AS_OF, SHORT_TABLES, expected)
