@@ -149,7 +149,8 @@ def test_a_valid_loinc_code_not_in_the_codelist_is_not_rescued_by_its_test_name(
 def test_units_as_uk_and_us_laboratories_spell_them_are_read(tmp_path):
     # Pathology systems and GP exports write the same unit many ways: "micromol/L" (the BNF's and
     # many NHS laboratories' spelling), "mmol/litre", "mmol per litre", "mL/min/1.73 sq.m",
-    # "mL/min per 1.73m2", "mcmol/L" (US pharmacy style), UCUM's display names ("milligram per
+    # "mL/min per 1.73m2", "mL/minute/1.73 m2" and "mL/min/1.73" (US laboratories' eGFR),
+    # "mcmol/L" (US pharmacy style), UCUM's display names ("milligram per
     # deciliter", as FHIR's Quantity.unit carries them). Each is the canonical unit; an unknown
     # unit ("mg/L" for a creatinine) is still quarantined, never guessed.
     labs = table("""
@@ -160,6 +161,8 @@ def test_units_as_uk_and_us_laboratories_spell_them_are_read(tmp_path):
     P1         | 2026-10-02   | 2160-0     |                        | 81    | mcmol/L
     P1         | 2026-10-01   | 62238-1    |                        | 72    | mL/min/1.73 sq.m
     P1         | 2026-10-02   | 62238-1    |                        | 70    | mL/min per 1.73m2
+    P1         | 2026-10-05   | 62238-1    |                        | 38    | mL/minute/1.73 m2
+    P1         | 2026-10-06   | 62238-1    |                        | 39    | mL/min/1.73
     P1         | 2026-10-01   | 1751-7     |                        | 39    | g/litre
     P1         | 2026-10-03   | 2160-0     |                        | 7     | mg/L
     P1         | 2026-10-04   | 2160-0     |                        | 1.2   | milligram per deciliter
@@ -177,8 +180,10 @@ def test_units_as_uk_and_us_laboratories_spell_them_are_read(tmp_path):
         ("2026-10-02", "egfr", 70.0, "mL/min/1.73m2"),
         ("2026-10-04", "creatinine", 106.0, "umol/L"),
         ("2026-10-04", "potassium", 4.0, "mmol/L"),
+        ("2026-10-05", "egfr", 38.0, "mL/min/1.73m2"),
+        ("2026-10-06", "egfr", 39.0, "mL/min/1.73m2"),
     ]
-    assert rows(db, "SELECT line, column_name, rule FROM quarantine") == [(9, "unit", "known_unit")]
+    assert rows(db, "SELECT line, column_name, rule FROM quarantine") == [(11, "unit", "known_unit")]
     assert flagged(db, CHECK) == set()
 
 
