@@ -40,7 +40,7 @@ Mapping (FHIR R4, hl7.org/fhir/R4 and the Bulk Data Access IG, hl7.org/fhir/uv/b
   its effectivePeriod (else effectiveDateTime / dateAsserted). A request or statement whose status
   says it is over (completed, stopped, on-hold: a held drug reads as stopped) ends at the earliest
   of that end (or start + supply) and its last update (meta.lastUpdated): validityPeriod is the
-  window to dispense in, not the course. Completed with no end date and no supply duration, it
+  window to dispense in, not the course. Completed (or unknown) with no end date and no supply duration, it
   lasts its start day: Synthea's requests carry only authoredOn, and read as ongoing every drug a
   patient was ever prescribed would be active today; its last update is no clinical date (a bulk
   load sets it on every resource). Stopped or held with neither, it ends at its last update (no refill gap
@@ -553,10 +553,14 @@ def _end(start: str, stated_end: str, supply_days: str = "NULL", planned_only: s
     any end of one on hold, a pause of unknown start): its start, as with no end: the day it was
     stopped is unknown, and a dispensing window a year ahead would leave a stopped NSAID taken today.
     A stopped statement's effectivePeriod.end and a stopped request's boundsPeriod.end (where Epic
-    writes the day an order was discontinued) are when it was taken to, and stand."""
+    writes the day an order was discontinued) are when it was taken to, and stand. Unknown ("the
+    state is not currently known", R4) with no stated end and no supply: its start, as completed; only
+    active says the drug is still taken, and an 11-year-old record of unknown status read as running
+    flagged a diuretic today."""
     planned = f"coalesce({_day(stated_end)}, {_plus_days(_day(start), supply_days)})"
     stopped = f"strftime(greatest(updated_day, {_day(start)}), '%Y-%m-%d')"
-    return f"""CASE WHEN NOT {OVER} THEN {stated_end}
+    return f"""CASE WHEN NOT {OVER} AND ({STATUS} <> 'unknown' OR {stated_end} IS NOT NULL
+                                  OR {supply_days} IS NOT NULL) THEN {stated_end}
             WHEN {stated_end} IS NULL AND {supply_days} IS NULL
             THEN CASE WHEN {HALTED} THEN coalesce({stopped}, {start}) ELSE {start} END
             WHEN updated_day < {planned} THEN {stopped}

@@ -803,21 +803,36 @@ def test_a_course_over_with_no_end_is_not_taken_until_its_last_update(tmp_path):
     one: a completed ibuprofen request of 2018 (no end, no supply) last written by last night's load
     is a course of 2018, not a current NSAID beside CKD stage 4; a completed furosemide request of
     2019 no current diuretic. Their start day is their course (as OHDSI reads an exposure with no end
-    and no supply). An active request of the same kind stays current (as of 2026-11-20)."""
+    and no supply). An active request of the same kind stays current (as of 2026-11-20). So is a
+    request or statement of status unknown (R4: "not currently known"; only active says the drug is
+    still taken): a furosemide of 2015 is no current diuretic."""
     loaded = {"lastUpdated": "2026-11-15T02:00:00Z"}
     ckd4 = ("http://hl7.org/fhir/sid/icd-10-cm", "N18.4", "Chronic kidney disease, stage 4")
+    statement = {
+        "resourceType": "MedicationStatement", "id": "s-e", "status": "unknown",
+        "medicationCodeableConcept": FUROSEMIDE, "subject": {"reference": "Patient/e"},
+        "effectiveDateTime": "2015-03-01",
+    }  # fmt: skip
     resources = {
-        "Patient.ndjson": [patient(p, "1950-01-01", "female") for p in ("a", "b", "c")],
+        "Patient.ndjson": [patient(p, "1950-01-01", "female") for p in ("a", "b", "c", "d", "e")],
         "MedicationRequest.ndjson": [
             medreq("m-a", "a", IBUPROFEN, "2018-05-01", status="completed", meta=loaded),
             medreq("m-b", "b", IBUPROFEN, "2026-11-01", meta=loaded),
             medreq("m-c", "c", FUROSEMIDE, "2019-03-01", status="completed", meta=loaded),
+            medreq("m-d", "d", FUROSEMIDE, "2015-03-01", status="unknown", meta=loaded),
         ],
+        "MedicationStatement.ndjson": [statement],
         "Condition.ndjson": [coded("c-a", "a", [ckd4]), coded("c-b", "b", [ckd4])],
     }
     run_small(tmp_path, resources)
     got = rows(tmp_path, "SELECT patient_id, end_date::VARCHAR FROM prescriptions ORDER BY 1")
-    assert got == [("a", "2018-05-01"), ("b", None), ("c", "2019-03-01")]
+    assert got == [
+        ("a", "2018-05-01"),
+        ("b", None),
+        ("c", "2019-03-01"),
+        ("d", "2015-03-01"),
+        ("e", "2015-03-01"),
+    ]
     assert flagged(tmp_path / "audit.duckdb", "nsaid_kidney_disease") == {"b"}
     assert flagged(tmp_path / "audit.duckdb", "diuretic_electrolyte_monitoring") == set()
 
