@@ -231,12 +231,28 @@ def _boolean(value: Any) -> bool:
     return text in _TRUE
 
 
+def _utf8(text: str) -> bool:
+    """Whether a path given as text is UTF-8: a name with another byte reaches Python as a lone
+    surrogate (os.fsdecode), which DuckDB cannot open and the run record cannot store; found only
+    after the checks had run, it was exit 1, the night's work lost."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _coerce(key: str, value: Any, origin: str) -> Any:
     """Turn a raw TOML/env/CLI value into the field's type, or say which key is wrong."""
     kind = _SCALARS[key].type
     try:
         if key in _PATHS and "\0" in str(value):  # the OS refuses it (ValueError) wherever it is used
             raise ValueError("holds a NUL character, which no file path can")
+        if key in _PATHS and not _utf8(str(value)):  # DuckDB and the run record take UTF-8 text
+            raise ValueError(
+                "is not valid UTF-8 (a byte the file system allows but no text encoding reads); "
+                "give a path with a UTF-8 name"
+            )
         if key in _REQUIRED_PATHS and not str(value).strip():
             # Path("") is the working folder: the outputs (patient identifiers) would land wherever
             # cron or systemd started, and a database named "" has no file name at all

@@ -4,6 +4,10 @@ silently (a TOML `true` taken as the number 1)."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 from pipelines.settings import Settings, load_settings
@@ -153,6 +157,23 @@ def test_a_nul_character_in_a_path_setting_is_refused(tmp_path, capsys, key):
     """No file path holds a NUL; the OS call refusing it was a ValueError (exit 1)."""
     err = refused(tmp_path, capsys, f'[run]\n{key} = "{tmp_path}/a\\u0000b"\n')
     assert f"setting '{key}'" in err and "NUL" in err
+
+
+@pytest.mark.parametrize("option", ["--out", "--db"])
+def test_a_path_whose_name_is_not_utf8_is_refused_before_anything_runs(tmp_path, option):
+    """A name with a byte no text encoding reads (b'out\\xff', made under another locale) reaches
+    Python as a lone surrogate: DuckDB could not open it as the database, and as OUT the run loaded,
+    checked and then failed recording itself (exit 1, the night's work lost). Refused first, exit 2,
+    from a real process given the bytes."""
+    bad = os.fsencode(tmp_path) + b"/x\xff"
+    other = {"--out": ["--db", str(tmp_path / "audit.duckdb")], "--db": ["--out", str(tmp_path / "out")]}
+    argv = [sys.executable, "-m", "pipelines", "run", "--exports", str(SAMPLE_EXPORT), "--as-of",
+            "2026-11-20", option, bad, *other[option]]  # fmt: skip
+    done = subprocess.run(argv, capture_output=True, env={**os.environ, "LANG": "C"}, timeout=300)
+    err = done.stderr.decode("utf-8", "replace")
+    assert done.returncode == 2, err
+    assert "UTF-8" in err and "Traceback" not in err and "internal error" not in err
+    assert not (tmp_path / "audit.duckdb").exists() and not list(tmp_path.glob("x*"))
 
 
 BLANK_PATHS = ["db", "out", "exports"]
