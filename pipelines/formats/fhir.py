@@ -30,7 +30,8 @@ Mapping (FHIR R4, hl7.org/fhir/R4 and the Bulk Data Access IG, hl7.org/fhir/uv/b
   the export's Medication files, else its display.
   A request runs from dispenseRequest.validityPeriod.start (else authoredOn) to its dosage's timing
   bounds (the latest step's boundsPeriod.end, or the start plus boundsDuration: steps of successive
-  `sequence` numbers one after another; only when every step has bounds), else validityPeriod.end,
+  `sequence` numbers one after another; only when every step has bounds), else validityPeriod.end
+  (or its first supply's end when later: the window is for dispensing, not the course),
   with its first dispense (initialFill.duration, else expectedSupplyDuration) and, with no end
   stated, each repeat allowed (numberOfRepeatsAllowed, of expectedSupplyDuration; ten years at
   most) as days supply (a Duration in any
@@ -649,6 +650,16 @@ BOUNDS_END = f"""CASE WHEN len(list_filter(steps, lambda s: s.end IS NULL AND s.
     THEN greatest(list_max(list_transform(steps, lambda s: s.end)),
                   strftime({_plus_days(_day(REQUEST_START), "bounds_length")}, '%Y-%m-%d')) END"""
 
+# The end a request states without dosage bounds: its dispensing window's (validityPeriod.end), or
+# its first supply's when that lasts longer. R4's validityPeriod "stale dates" the prescription (the
+# window to dispense in), not the course: a 90-day supply dispensed within a 7-day window (a
+# controlled drug's 28 days) is taken for 90 days, and read as ending with the window it was off
+# after a week and its refill gap.
+VALIDITY_END = "(j->>'$.dispenseRequest.validityPeriod.end')"
+FIRST_SUPPLY_END = _plus_days(_day(REQUEST_START), FIRST_SUPPLY)
+WINDOW_END = f"""CASE WHEN {_day(VALIDITY_END)} < {FIRST_SUPPLY_END}
+    THEN strftime({FIRST_SUPPLY_END}, '%Y-%m-%d') ELSE {VALIDITY_END} END"""
+
 REQUESTS = f"""
 SELECT {_drug("MedicationRequest")},
        {REQUEST_START} AS start_date,
@@ -669,7 +680,7 @@ SELECT {_drug("MedicationRequest")},
             WHEN (j->>'$.intent') IN ('proposal', 'option') THEN 'intent ' || (j->>'$.intent') END
            AS _skip
 FROM (SELECT *, {SUPPLY_DAYS} AS supply_days
-      FROM (SELECT *, coalesce(bounds_end, j->>'$.dispenseRequest.validityPeriod.end') AS request_end
+      FROM (SELECT *, coalesce(bounds_end, {WINDOW_END}) AS request_end
             FROM (SELECT *, {BOUNDS_END} AS bounds_end
                   FROM (SELECT *, {BOUNDS_LENGTH} AS bounds_length
                         FROM (SELECT j, {STEPS} AS steps, {DOSAGES} AS dosages, {UPDATED} AS updated_day

@@ -639,6 +639,9 @@ def test_a_stopped_prescription_ends_when_it_was_stopped(tmp_path):
             # stopped after its window closed: the window's end
             medreq("m6", "p6", FUROSEMIDE, authored, status="completed", meta={"lastUpdated": "2027-01-01"},
                    dispenseRequest={"validityPeriod": {"end": "2026-10-20"}}),
+            # active, a 90-day supply to dispense within a week: taken for its 90 days, not the week
+            medreq("m7", "p7", FUROSEMIDE, authored,
+                   dispenseRequest={"validityPeriod": {"start": authored, "end": "2026-10-08"}} | supply),
         ],
         "MedicationStatement.ndjson": [statement],
         "Condition.ndjson": [coded("c1", "p1", [NUMB_LEG])],
@@ -655,8 +658,9 @@ def test_a_stopped_prescription_ends_when_it_was_stopped(tmp_path):
         ("p4", None, 90, False),
         ("p5", "2026-10-05", None, None),
         ("p6", "2026-10-20", None, False),
+        ("p7", "2026-12-30", 90, False),
     ]
-    assert flagged(tmp_path / "audit.duckdb", "diuretic_electrolyte_monitoring") == {"p3", "p4"}
+    assert flagged(tmp_path / "audit.duckdb", "diuretic_electrolyte_monitoring") == {"p3", "p4", "p7"}
 
 
 def test_a_stopped_request_with_no_last_update_is_not_taken_to_its_planned_end(tmp_path):
