@@ -108,10 +108,19 @@ def staged(out: Path) -> Iterator[Path]:
     except Exception as error:  # a defect in writing them: the run stays committed all the same
         import duckdb
 
-        from pipelines.db import database_error
+        from pipelines.db import damaged_database, database_error
 
-        # DuckDB's own word for the database or the machine (a damaged block read back for the
-        # reports, out of memory, a full disk, a read-only file system): no defect of ours
+        if isinstance(error, duckdb.Error) and damaged_database(error):
+            # exit 6, not 8: `report` reads the same damaged file, so "run report once fixed" would
+            # loop a wrapper that acts on exit 8 (helper 185)
+            raise StorageError(
+                f"the run committed, but the database file is damaged (a block failed its checksum when "
+                f"read back for the reports), so its outputs were not written into {out} and "
+                "`clinic-audit report` cannot write them either. Restore the database from a backup, or "
+                "move it aside to start a new one. " + _stale_sentence(out).split(";")[0] + "."
+            ) from None
+        # DuckDB's own word for the machine (out of memory, a full disk, a read-only file system):
+        # no defect of ours
         known = database_error(error, None) if isinstance(error, duckdb.Error) else error
         if known is not error:
             raise OutputError(

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.errors import EXIT_OUTPUTS, OutputError
+from pipelines.errors import EXIT_OUTPUTS, OutputError, StorageError
 from pipelines.outputs import failed_notice, in_progress_notice, mark_stale, publish, shown_run, staged
 
 REPORT = (
@@ -263,15 +263,19 @@ def test_mark_stale_that_cannot_write_the_report_says_it_did_not(tmp_path, monke
 
 def test_a_damaged_block_read_for_the_outputs_says_damaged_not_internal_error(tmp_path):
     """Writing the outputs reads the database back: a block failing its checksum there (DuckDB's plain
-    Error) is the damaged database it is (exit 8, restore from a backup), not an internal error."""
+    Error) is the damaged database it is (exit 6, restore from a backup), not an internal error, and
+    not exit 8, whose advice (`clinic-audit report` once fixed) reads the same damaged file and would
+    loop a wrapper acting on it (helper 185)."""
     import duckdb
 
     checksum = "Corrupt database file: computed checksum 1 does not match stored checksum 2 in block at 5"
-    with pytest.raises(OutputError) as raised, staged(tmp_path / "out"):
+    with pytest.raises(StorageError) as raised, staged(tmp_path / "out"):
         raise duckdb.Error(checksum)
     message = str(raised.value)
-    assert message.startswith("the run committed, but its outputs could not be written into ")
-    assert "the database file is damaged" in message and "internal error" not in message
+    assert raised.value.exit_code == 6
+    assert message.startswith("the run committed, but the database file is damaged")
+    assert "Restore the database from a backup" in message and "internal error" not in message
+    assert "once fixed" not in message
     assert "checksum 1" not in message  # DuckDB's own text never reaches the user
 
 
