@@ -371,7 +371,9 @@ def check_summary(con: duckdb.DuckDBPyConnection, run_id: str, result: dict[str,
 def worklist(
     con: duckdb.DuckDBPyConnection, run_id: str, as_of: date, definition: CheckDefinition
 ) -> tuple[WorklistRow, ...]:
-    """Flagged patients, high priority first, then longest flagged, then by id.
+    """Flagged patients, high priority first, then the most overdue (the evidence's due_on, for the
+    checks that declare one: on a first run every flag is as old as the next, and the order fell to
+    the patient id), then longest flagged, then by id.
 
     Since when comes from the nightly record (flag_status): for an ad-hoc run, from the latest
     scheduled run of the check before it, this run counted as one more."""
@@ -387,7 +389,8 @@ def worklist(
             ON s.run_id = $s AND s.check_id = f.check_id AND s.patient_id = f.patient_id
            AND s.status IN ('new', 'persisting')
         WHERE f.run_id = $r AND f.check_id = $c
-        ORDER BY f.priority = 'high' DESC, since, f.patient_id
+        ORDER BY f.priority = 'high' DESC, try_cast(f.evidence->>'$.due_on' AS DATE) NULLS LAST, since,
+                 f.patient_id
         """,
         {"c": definition.id, "r": run_id, "as_of": as_of, "s": status_run, "extra": int(ad_hoc)},
     )

@@ -102,6 +102,22 @@ def test_worklists_match_findings(sample_reports):
         assert all(date.fromisoformat(r["flagged_since"]) <= date(2026, 11, 20) for r in rows)
 
 
+def test_worklists_put_the_most_overdue_first_within_a_priority(sample_reports):
+    """On the sample's first nights most flags are as old as each other, and the order fell to the
+    patient id (P0310, due a year ago, was the diuretic worklist's last row): within a priority the
+    earliest due_on comes first (checks that declare one), then the longest flagged."""
+    checked = 0
+    for check_id in latest_findings(sample_reports):
+        rows = read_csv_rows(sample_reports / "out" / f"worklist_{check_id}.csv")
+        if not rows or "due_on" not in rows[0]:
+            continue
+        for priority in ("high", "normal"):
+            due = [r["due_on"] for r in rows if r["priority"] == priority and r["due_on"]]
+            assert due == sorted(due), (check_id, priority)
+            checked += len(due) > 1
+    assert checked >= 3  # several checks with two or more flags of a priority were looked at
+
+
 def test_worklist_is_utf8_with_bom(sample_reports):
     raw = next((sample_reports / "out").glob("worklist_*.csv")).read_bytes()
     assert raw.startswith(b"\xef\xbb\xbfpatient_id,")
