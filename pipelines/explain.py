@@ -13,7 +13,7 @@ from typing import Any
 
 import duckdb
 
-from checks.evaluate import evaluate, left_out_table, prepare
+from checks.evaluate import evaluate, prepare
 from checks.framework import CheckDefinition
 from pipelines.db import transaction
 from pipelines.settings import ConfigError
@@ -107,10 +107,12 @@ def _one(
     names = [d[0] for d in cursor.description]
     rows = cursor.fetchall()
     row = dict(zip(names, rows[0], strict=True)) if rows else {}
+    # why the patient is in no population, whether or not this check would have audited them: one
+    # who died after their diuretic ended was shown as merely "not in the population" (helper 186)
     out = con.execute(
-        f"SELECT reason, coalesce(death_date, registered_until) FROM {left_out_table(definition.id)} "  # noqa: S608
+        "SELECT reason, coalesce(death_date, registered_until) FROM left_out_by($as_of) "
         "WHERE patient_id = $p",
-        {"p": patient_id},
+        {"p": patient_id, "as_of": as_of},
     ).fetchall()
     return Explanation(
         definition.id,

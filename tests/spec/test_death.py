@@ -207,6 +207,26 @@ def test_explain_says_deceased_on(tmp_path, capsys):
     assert "FLAGGED" in out and "deceased" not in out
 
 
+def test_explain_says_deceased_of_one_the_check_would_not_have_audited(tmp_path, capsys):
+    """Dead by as-of, and off the diuretic before dying: no check would have audited the patient, and
+    explain said only "not in the population" (helper 186: the sample's P0342 left the call list so,
+    and nothing said he had died)."""
+    patients = table("""
+    patient_id | birth_date | sex | death_date | deceased
+    Y01        | 1950-01-01 | F   | 2026-11-10 |
+    """)
+    prescriptions = table("""
+    patient_id | drug_name               | rxnorm_code | atc_code | start_date | end_date   | days_supply
+    Y01        | furosemide 40 mg tablet | 4603        | C03CA01  | 2025-01-01 | 2025-06-01 |
+    """)
+    run(tmp_path, patients=patients, prescriptions=prescriptions)
+    db = str(tmp_path / "audit.duckdb")
+    capsys.readouterr()
+    assert cli("explain", "Y01", "--check", CHECK, "--as-of", "2026-11-20", "--db", db) == 0
+    out = capsys.readouterr().out
+    assert "deceased on 2026-11-10" in out and "FLAGGED" not in out
+
+
 def test_unusable_death_rejects_the_patient_row(tmp_path):
     # The run's export date is 2026-11-24 (tests.helpers.run_pipeline).
     patients = table("""
