@@ -356,8 +356,8 @@ def diagnosis_rules(export_date: date, date_order: str = "iso") -> list[Rule]:
         *_resolved_in_range(export_date, date_order),
         Rule(  # a symptom entered after it settled ("cramps last week, gone now"): the row loads as
             # sent, noted; quarantined, it lost a cramp a statin review needed. The checks read it as
-            # is: a symptom resolved by its recording is not current, and a lasting condition (a
-            # cirrhosis) whose end is not after its recording stays unresolved (lasting_unresolved_on)
+            # is: resolved before its recording, it is not current (lasting_unresolved_on leaves open
+            # only a lasting condition ended on its recorded day, a visit's record closing)
             "resolved_at",
             "after_recorded",
             "resolved_at is before recorded_at (entered after it resolved, or a mistyped date); "

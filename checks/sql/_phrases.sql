@@ -196,7 +196,7 @@ CREATE OR REPLACE TEMP MACRO diagnoses_unresolved_on(codelists, on_day) AS TABLE
 CREATE OR REPLACE TEMP MACRO lasting_unresolved_on(codelists, on_day) AS TABLE
     SELECT * FROM coded_diagnoses
     WHERE list_contains(codelists, codelist) AND recorded_at <= on_day
-      AND (resolved_at IS NULL OR resolved_at > on_day OR resolved_at <= recorded_at);
+      AND (resolved_at IS NULL OR resolved_at > on_day OR resolved_at = recorded_at);
 
 -- The same, one row per patient: codes (code_labels), first_at and last_at (when recorded).
 CREATE OR REPLACE TEMP MACRO diagnosed_in_window(codelists, on_day, days) AS TABLE

@@ -54,7 +54,7 @@ indication AS (
     ) d
     JOIN first_trial f USING (patient_id)
     WHERE (NOT d.symptom OR d.recorded_at >= window_start(f.first_start, $symptom_lookback_days))
-      AND (d.resolved_at IS NULL OR d.resolved_at <= d.recorded_at OR d.resolved_at > f.first_start)
+      AND (d.resolved_at IS NULL OR d.resolved_at = d.recorded_at OR d.resolved_at > f.first_start)
     GROUP BY d.patient_id
 ),
 population AS (

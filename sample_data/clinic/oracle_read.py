@@ -392,9 +392,8 @@ def parse_dx(raw: dict[str, str], reading: Reading) -> tuple[Diagnosis | None, l
         fails.append(("code", "format"))
     fails += date_failures("recorded_at", raw["recorded_at"], required=True)
     fails += date_failures("resolved_at", raw["resolved_at"], required=False)
+    # a resolved date before the recorded one loads as sent, noted (a soft rule): no failure here
     recorded, resolved = parse_when(raw["recorded_at"]), parse_when(raw["resolved_at"])
-    if recorded and resolved and resolved < recorded:
-        fails.append(("resolved_at", "after_recorded"))
     if recorded is None or system not in SYSTEMS:
         return None, fails
     dx = Diagnosis(

@@ -525,3 +525,25 @@ C01        | Naproxen 500mg tablets |             | M01AE02  | 2026-11-28 |     
     evidence = {"C01": {"nsaid_since": "2026-07-01", "due_on": "2026-07-01"}}
     expected = dict.fromkeys(COURSE_START_PATIENTS, True)  # the others' courses run on too
     check_spec(tmp_path, CHECK, date(2026, 12, 20), tables, expected, evidence=evidence)
+
+
+# A condition entered resolved after the fact (resolved_at before recorded_at, loaded as sent since
+# 2026-12-07): "CKD 3, resolved 2019" entered in 2024 is resolved, not a lasting condition left open
+# (only an end on its recorded day closes a visit's record, not the disease). An end on the recorded
+# day still leaves the CKD current.
+RESOLVED_TABLES = {
+    "prescriptions": table("""
+    patient_id | drug_name               | rxnorm_code | atc_code | start_date | end_date | days_supply
+    R01        | ibuprofen 400 mg tablet | 5640        | M01AE01  | 2026-09-01 |          |
+    R02        | ibuprofen 400 mg tablet | 5640        | M01AE01  | 2026-09-01 |          |
+    """),
+    "diagnoses": table("""
+    patient_id | code  | code_system | recorded_at | resolved_at
+    R01        | N18.3 | ICD-10-CM   | 2024-03-01  | 2019-06-01
+    R02        | N18.3 | ICD-10-CM   | 2024-03-01  | 2024-03-01
+    """),
+}
+
+
+def test_a_ckd_entered_as_resolved_years_before_is_not_current(tmp_path):
+    check_spec(tmp_path, CHECK, AS_OF, RESOLVED_TABLES, {"R01": False, "R02": True})
