@@ -20,7 +20,7 @@ population AS (
     JOIN src_patient_state p USING (patient_id)
     WHERE p.birth_date + to_years(CAST($min_age AS INTEGER)) <= $as_of
 ),
-active AS (
+visible AS (
     -- every drug, not only codelist ones (ends at death): those taken on as-of (running, or ended up
     -- to refill_gap_days before it: with five repeats on staggered 28-day cycles, one is usually
     -- between two issues), and those taken at some time in the last acute_course_days, which show
@@ -31,6 +31,23 @@ active AS (
         $as_of, CAST($acute_course_days AS INTEGER) + CAST($refill_gap_days AS INTEGER))
     WHERE patient_id IN (SELECT patient_id FROM population)
       AND still_taken(start_date, end_effective, stopped, window_start($as_of, $acute_course_days), $refill_gap_days)
+),
+renewals AS (
+    -- the prescriptions that continue an earlier one of the same product (started before them and
+    -- taken, with its refill gap, up to the day before they began), which the window above may not
+    -- show: the issue before a 27-day repeat collected late had ended before it (review 2026-12-07)
+    SELECT v.patient_id, v.product_id, v.start_date, true AS renews
+    FROM visible v
+    JOIN prescription_periods q
+      ON q.patient_id = v.patient_id AND q.product_id = v.product_id AND q.start_date < v.start_date
+     AND still_taken(q.start_date, q.end_effective, q.stopped, days_after(v.start_date, -1), $refill_gap_days)
+    GROUP BY v.patient_id, v.product_id, v.start_date
+),
+active AS (
+    SELECT v.*, coalesce(r.renews, false) AS renews
+    FROM visible v
+    LEFT JOIN renewals r
+      ON r.patient_id = v.patient_id AND r.product_id = v.product_id AND r.start_date = v.start_date
 ),
 descriptors AS (
     -- The ingredients every drug codelist knows for each drug descriptor (class placeholders such
@@ -150,7 +167,7 @@ identified AS (
     -- one its stem carries), else its stem (through its RxNorm code's stem when coded). Never the
     -- RxNorm code itself: that would count each strength of one drug as a drug of its own.
     SELECT n.patient_id, n.drug_name, n.ingredients, n.topical, n.local_form, n.as_needed, n.on_as_of,
-           n.start_date, n.end_effective, n.planned_end, n.stopped,
+           n.start_date, n.end_effective, n.planned_end, n.stopped, n.renews,
            CASE WHEN n.combination THEN 'combination ' || coalesce(n.atc_code, n.stem)
                 ELSE coalesce(n.ingredients, 'atc ' || coalesce(n.atc_code, a.atc), 'name ' || coalesce(c.stem, n.stem)) END
            -- a local form is a drug of its own beside the systemic one (a nasal beclometasone spray
@@ -213,10 +230,12 @@ periods AS (
 ),
 chained AS (
     -- renewed: the period holds a prescription started after its first day (a weekly supply, a
-    -- repeat issue), not one course alone, nor two strengths issued together
+    -- repeat issue) or one continuing an earlier issue (renewals), not one course alone, nor two
+    -- strengths issued together
     SELECT *, min(start_date) OVER (PARTITION BY patient_id, drug_key, as_needed, period) AS period_start,
            max(start_date) OVER (PARTITION BY patient_id, drug_key, as_needed, period)
-               > min(start_date) OVER (PARTITION BY patient_id, drug_key, as_needed, period) AS renewed
+               > min(start_date) OVER (PARTITION BY patient_id, drug_key, as_needed, period)
+           OR bool_or(renews) OVER (PARTITION BY patient_id, drug_key, as_needed, period) AS renewed
     FROM periods
 ),
 per_drug AS (

@@ -824,6 +824,10 @@ SHORT_COURSES = {
     ],
     # two strengths of one course issued together, ended six days ago: still one course, acute
     "S04": [("2026-10-20", "2026-11-14"), ("2026-10-20", "2026-11-14")],
+    # 28-day repeats written OMOP's way (end = start + 27), the last collected ten days late and now
+    # 19 days overdue: the issue before it ended before the last 28 days, yet the drug is a repeat
+    # (helper 187): regular
+    "S05": [("2026-08-28", "2026-09-24"), ("2026-10-05", "2026-11-01")],
 }
 STRENGTHS = ("prednisolone 5 mg tablet", "prednisolone 1 mg tablet")
 SHORT_TABLES = {
@@ -839,7 +843,7 @@ SHORT_TABLES = {
         + "\n".join(f"{p} | {d} | | | 2025-01-01 | |" for p in SHORT_COURSES for d in FOUR)
         + "\n"
         + "\n".join(
-            f"{p} | {STRENGTHS[i % 2]} | | | {start} | {end} |"
+            f"{p} | {STRENGTHS[i % 2] if p == 'S04' else STRENGTHS[0]} | | | {start} | {end} |"
             for p, issues in SHORT_COURSES.items()
             for i, (start, end) in enumerate(issues)
         )
@@ -848,5 +852,5 @@ SHORT_TABLES = {
 
 
 def test_a_short_course_ended_is_not_a_regular_medicine_in_its_refill_gap(tmp_path):
-    expected = {"S01": False, "S02": False, "S03": True, "S04": False}
+    expected = {"S01": False, "S02": False, "S03": True, "S04": False, "S05": True}
     check_spec(tmp_path, CHECK, AS_OF, SHORT_TABLES, expected)
