@@ -777,9 +777,9 @@ def test_a_drug_taken_only_as_needed_is_named_so(tmp_path):
 
 def test_a_stop_is_read_from_the_status_not_from_the_dates(tmp_path):
     """A request's dates do not say it was stopped: an active one's end is its dispensing window's
-    (28 days for a UK controlled drug, shorter than its 30-day supply), a completed one's its last
-    update. Both are still taken in the refill gap after that end (as of 2026-11-20). A stopped one
-    gets no gap, with or without a supply."""
+    or, when later, its first supply's (a UK controlled drug's 28-day window, its 30-day supply: the
+    supply's), a completed one's its last update. Both are still taken in the refill gap after that
+    end (as of 2026-11-20). A stopped one gets no gap, with or without a supply."""
     window = {"validityPeriod": {"start": "2026-10-01", "end": "2026-10-29"}}
     supply = {"expectedSupplyDuration": {"value": 30, "unit": "days", "code": "d"}}
     days90 = {"expectedSupplyDuration": {"value": 90, "unit": "days", "code": "d"}}
@@ -798,7 +798,7 @@ def test_a_stop_is_read_from_the_status_not_from_the_dates(tmp_path):
     run_small(tmp_path, resources)
     got = rows(tmp_path, "SELECT patient_id, end_date::VARCHAR, stopped FROM prescriptions ORDER BY 1")
     # p9: stopped with no end and no supply ends at its last update, the status change
-    assert got == [("p7", "2026-10-29", False), ("p8", "2026-11-01", False), ("p9", "2026-11-10", True)]
+    assert got == [("p7", "2026-10-31", False), ("p8", "2026-11-01", False), ("p9", "2026-11-10", True)]
     assert flagged(tmp_path / "audit.duckdb", "diuretic_electrolyte_monitoring") == {"p7", "p8"}
 
 
