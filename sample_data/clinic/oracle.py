@@ -507,9 +507,10 @@ def drug_identity(rx: Prescription) -> object:
 
 
 def acute(rx: Prescription, p: PatientRecord, ctx: Ctx) -> bool:
-    """A course planned for under 28 days, unless the same drug has been taken without a break (each
+    """A course planned for under 28 days, unless the same drug has been renewed without a break (each
     prescription starting on or before the day after the earlier ones' taken_until) since 28+ days
-    before as-of."""
+    before as-of. One course alone (no earlier issue in its unbroken use) is judged by its planned
+    length only, also in the refill gap after it (review 2026-12-07)."""
     end = rx_end(rx, ctx)
     if end is None or (end - rx.start).days >= 28:
         return False
@@ -517,7 +518,10 @@ def acute(rx: Prescription, p: PatientRecord, ctx: Ctx) -> bool:
         (o for o in p.rxs if drug_identity(o) == drug_identity(rx) and not o.as_needed),
         key=lambda o: o.start,
     )
-    return course_start([o for o in same if o.start <= rx.start], ctx) > ctx.back(28)
+    chain = [o for o in same if o.start <= rx.start]
+    began = course_start(chain, ctx)
+    renewed = any(began <= o.start < rx.start for o in chain)
+    return began > ctx.back(28) or not renewed
 
 
 def check_neuropathic(p: PatientRecord, ctx: Ctx) -> str | None:
