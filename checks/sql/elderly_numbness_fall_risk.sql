@@ -254,8 +254,9 @@ per_drug AS (
                             AND (planned_end IS NULL  -- as planned: a later death does not shorten it
                                  OR days_between(start_date, planned_end)
                                     >= CAST($acute_course_days AS INTEGER)))
-                    OR min(period_start) FILTER (on_as_of AND NOT as_needed AND renewed)
-                       <= window_start($as_of, $acute_course_days))
+                    -- (no renewed row: false, not NULL, so the drug is listed as not counted)
+                    OR coalesce(min(period_start) FILTER (on_as_of AND NOT as_needed AND renewed)
+                                <= window_start($as_of, $acute_course_days), false))
                AS regular,
            listed(CASE WHEN on_as_of THEN drug_name END) AS names,
            -- the day the use running on as-of began (as far as the last acute_course_days show)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from functools import partial
 
-from tests.helpers import table
+from tests.helpers import cli, table
 from tests.spec.harness import OUT, check_spec
 
 AS_OF = date(2026, 11, 20)
@@ -851,6 +851,12 @@ SHORT_TABLES = {
 }
 
 
-def test_a_short_course_ended_is_not_a_regular_medicine_in_its_refill_gap(tmp_path):
+def test_a_short_course_ended_is_not_a_regular_medicine_in_its_refill_gap(tmp_path, capsys):
     expected = {"S01": False, "S02": False, "S03": True, "S04": False, "S05": True}
-    check_spec(tmp_path, CHECK, AS_OF, SHORT_TABLES, expected)
+    run = check_spec(tmp_path, CHECK, AS_OF, SHORT_TABLES, expected)
+    # the course is shown as taken and not counted (a NULL for "not renewed" lost it from the list)
+    for patient in ("S01", "S02"):
+        args = ["explain", patient, "--check", CHECK, "--as-of", AS_OF.isoformat(), "--db", str(run.db)]
+        assert cli(*args) == 0
+        out = capsys.readouterr().out
+        assert "drugs_not_counted: prednisolone 5 mg tablet" in out and "active_drug_count: 4" in out, out
