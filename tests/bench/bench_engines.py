@@ -1,6 +1,7 @@
 """Benchmark: the checks on DuckDB and on Spark (local mode) over one synthetic clinic.
 
 Usage:  python -m tests.bench.bench_engines --patients 100000 [--master local[2]] [--json] [--aqe-pairs N]
+        [--check ID ...]
 
 The clinic (tests/bench/synthetic_clinic.py) is loaded once by the real pipeline on DuckDB; then
 every check is evaluated on that database by `run_checks` (in a transaction rolled back), once with
@@ -21,12 +22,14 @@ import json
 import re
 import tempfile
 import time
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
 import duckdb
 
 from checks.evaluate import all_checks, run_checks
+from checks.framework import CheckDefinition
 from pipelines.run import execute_run
 from pipelines.settings import Settings
 from tests.bench.synthetic_clinic import AS_OF, generate
@@ -34,13 +37,27 @@ from tests.bench.synthetic_clinic import AS_OF, generate
 DATA_TABLES = ("lab_results", "prescriptions", "diagnoses")
 
 
-def _checks_seconds(db: Path, engine: object | None) -> tuple[float, set[tuple[str, str]]]:
-    """Seconds for every check (prepare included), and the (check, patient) pairs flagged."""
+def _checks(only: Sequence[str] | None) -> tuple[CheckDefinition, ...]:
+    """Every check, or those of `only` (ids; one unknown is an error, not a smaller benchmark)."""
+    if only is None:
+        return all_checks()
+    known = {c.id: c for c in all_checks()}
+    unknown = sorted(set(only) - set(known))
+    if unknown:
+        raise ValueError(f"no such check: {', '.join(unknown)}")
+    return tuple(known[i] for i in only)
+
+
+def _checks_seconds(
+    db: Path, engine: object | None, only: Sequence[str] | None = None
+) -> tuple[float, set[tuple[str, str]]]:
+    """Seconds for the checks (every one, or `only`; prepare included), and the (check, patient)
+    pairs flagged."""
     con = duckdb.connect(str(db))
     try:
         con.begin()
         started = time.perf_counter()
-        run_checks(con, "bench", AS_OF, all_checks(), {}, engine=engine)
+        run_checks(con, "bench", AS_OF, _checks(only), {}, engine=engine)
         seconds = time.perf_counter() - started
         flagged = set(
             con.execute("SELECT check_id, patient_id FROM findings WHERE run_id = 'bench'").fetchall()
@@ -51,7 +68,7 @@ def _checks_seconds(db: Path, engine: object | None) -> tuple[float, set[tuple[s
         con.close()
 
 
-def _aqe_pairs(db: Path, engine: object, pairs: int) -> dict[str, list[float]]:
+def _aqe_pairs(db: Path, engine: object, pairs: int, only: Sequence[str] | None) -> dict[str, list[float]]:
     """The Spark checks' seconds with AQE off and on, alternating pairs on one session, which is
     left with the setting it had (a session shared with other work keeps its own)."""
     seconds: dict[str, list[float]] = {"aqe_off_seconds": [], "aqe_on_seconds": []}
@@ -60,14 +77,18 @@ def _aqe_pairs(db: Path, engine: object, pairs: int) -> dict[str, list[float]]:
         for _ in range(pairs):
             for key, value in (("aqe_off_seconds", "false"), ("aqe_on_seconds", "true")):
                 engine.spark.conf.set("spark.sql.adaptive.enabled", value)
-                seconds[key].append(round(_checks_seconds(db, engine)[0], 2))
+                seconds[key].append(round(_checks_seconds(db, engine, only)[0], 2))
     finally:
         engine.spark.conf.set("spark.sql.adaptive.enabled", before)
     return seconds
 
 
-def measure(patients: int, master: str, work: Path, aqe_pairs: int = 0) -> dict[str, object]:
-    """Generate, load on DuckDB, then time the checks on both engines."""
+def measure(
+    patients: int, master: str, work: Path, aqe_pairs: int = 0, only: Sequence[str] | None = None
+) -> dict[str, object]:
+    """Generate, load on DuckDB, then time the checks (every one, or those of `only`) on both
+    engines. `only` keeps the smoke test (tests/spark) quick: Spark's cost is per check, some
+    10-20 s even for a tiny clinic, mostly planning the translated query."""
     from pipelines.engines.spark import engine_for  # the [spark] extra
 
     clinic = generate(work / "export", patients)
@@ -79,14 +100,14 @@ def measure(patients: int, master: str, work: Path, aqe_pairs: int = 0) -> dict[
     load_seconds = time.perf_counter() - started
     with duckdb.connect(str(settings.db), read_only=True) as con:
         rows = sum(con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in DATA_TABLES)
-    duck_seconds, duck_flags = _checks_seconds(settings.db, None)
+    duck_seconds, duck_flags = _checks_seconds(settings.db, None, only)
     started = time.perf_counter()
     engine = engine_for(master, str(work / "warehouse"), settings.db)  # stages its data as a run does
     session_seconds = time.perf_counter() - started
-    spark_seconds, spark_flags = _checks_seconds(settings.db, engine)
+    spark_seconds, spark_flags = _checks_seconds(settings.db, engine, only)
     cores = int(re.search(r"\[(\d+)\]", master).group(1)) if re.search(r"\[(\d+)\]", master) else 1
     adaptive = engine.spark.conf.get("spark.sql.adaptive.enabled")
-    pairs = _aqe_pairs(settings.db, engine, aqe_pairs) if aqe_pairs else {}
+    pairs = _aqe_pairs(settings.db, engine, aqe_pairs, only) if aqe_pairs else {}
     return {
         "patients": patients,
         "data_rows": rows,
@@ -99,6 +120,7 @@ def measure(patients: int, master: str, work: Path, aqe_pairs: int = 0) -> dict[
         "flags": len(duck_flags),
         "spark_rows_per_executor_second": round(rows / (spark_seconds * cores)),
         "master": master,
+        "checks": len(_checks(only)),
         "spark_adaptive_enabled": adaptive,
         **pairs,
     }
@@ -110,9 +132,10 @@ def main() -> None:
     parser.add_argument("--master", default="local[2]")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--aqe-pairs", type=int, default=0, help="time Spark with AQE off/on N times each")
+    parser.add_argument("--check", action="append", dest="only", help="only this check (repeatable)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as work:
-        figures = measure(args.patients, args.master, Path(work), args.aqe_pairs)
+        figures = measure(args.patients, args.master, Path(work), args.aqe_pairs, args.only)
     print(json.dumps(figures) if args.json else "\n".join(f"{k}: {v}" for k, v in figures.items()))
 
 
