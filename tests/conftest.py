@@ -13,9 +13,10 @@ SHARED = ROOT.parent / "shared"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The tests marked `longest` run first: the whole spec suite on Spark takes as long as the rest
-    of the suite on one worker, so started last it doubles the run (CI's budget is 5400 s). With
-    `--dist worksteal` (pyproject) the other worker takes what was queued behind it."""
+    """The tests marked `longest` run first: each takes minutes (the Spark spec slice a quarter of an
+    hour), and one started last keeps its worker busy after the other is done (CI's budget for the
+    whole command is 5400 s). With `--dist worksteal` (pyproject) the other worker takes what was
+    queued behind them."""
     items.sort(key=lambda item: item.get_closest_marker("longest") is None)
 
 

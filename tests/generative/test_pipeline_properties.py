@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -60,6 +61,7 @@ diagnoses = st.lists(
 )
 
 
+@pytest.mark.longest
 # 12 draws, each two whole runs: half the 340 s that 25 took of the test command
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(labs=labs, prescriptions=prescriptions, diagnoses=diagnoses)

@@ -17,6 +17,7 @@ from tests.bench import bench_engines
 ONLY = ("diuretic_electrolyte_monitoring", "cramps_metabolic_workup")
 
 
+@pytest.mark.longest
 def test_the_engines_benchmark_runs_and_both_engines_flag_the_same_patients(tmp_path: Path, spark_session):
     adaptive = spark_session.conf.get("spark.sql.adaptive.enabled")
     figures = bench_engines.measure(400, "local[2]", tmp_path, aqe_pairs=1, only=ONLY)

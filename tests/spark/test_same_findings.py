@@ -21,6 +21,8 @@ from tests.functional import test_format_mimic as mimic
 from tests.functional.test_format_mimic import write_mimic
 from tests.functional.test_format_omop import write_cdm
 
+pytestmark = pytest.mark.longest  # minutes each on Spark: started first (tests/conftest.py)
+
 AS_OF = date(2026, 11, 20)
 NOW = datetime(2026, 11, 24, 3, 0)
 
