@@ -28,7 +28,7 @@ from pathlib import Path
 
 import duckdb
 
-from checks.evaluate import all_checks, run_checks
+from checks.evaluate import run_checks, select_checks
 from checks.framework import CheckDefinition
 from pipelines.run import execute_run
 from pipelines.settings import Settings
@@ -37,27 +37,15 @@ from tests.bench.synthetic_clinic import AS_OF, generate
 DATA_TABLES = ("lab_results", "prescriptions", "diagnoses")
 
 
-def _checks(only: Sequence[str] | None) -> tuple[CheckDefinition, ...]:
-    """Every check, or those of `only` (ids; one unknown is an error, not a smaller benchmark)."""
-    if only is None:
-        return all_checks()
-    known = {c.id: c for c in all_checks()}
-    unknown = sorted(set(only) - set(known))
-    if unknown:
-        raise ValueError(f"no such check: {', '.join(unknown)}")
-    return tuple(known[i] for i in only)
-
-
 def _checks_seconds(
-    db: Path, engine: object | None, only: Sequence[str] | None = None
+    db: Path, engine: object | None, checks: tuple[CheckDefinition, ...]
 ) -> tuple[float, set[tuple[str, str]]]:
-    """Seconds for the checks (every one, or `only`; prepare included), and the (check, patient)
-    pairs flagged."""
+    """Seconds for the checks (prepare included), and the (check, patient) pairs flagged."""
     con = duckdb.connect(str(db))
     try:
         con.begin()
         started = time.perf_counter()
-        run_checks(con, "bench", AS_OF, _checks(only), {}, engine=engine)
+        run_checks(con, "bench", AS_OF, checks, {}, engine=engine)
         seconds = time.perf_counter() - started
         flagged = set(
             con.execute("SELECT check_id, patient_id FROM findings WHERE run_id = 'bench'").fetchall()
@@ -68,7 +56,9 @@ def _checks_seconds(
         con.close()
 
 
-def _aqe_pairs(db: Path, engine: object, pairs: int, only: Sequence[str] | None) -> dict[str, list[float]]:
+def _aqe_pairs(
+    db: Path, engine: object, pairs: int, checks: tuple[CheckDefinition, ...]
+) -> dict[str, list[float]]:
     """The Spark checks' seconds with AQE off and on, alternating pairs on one session, which is
     left with the setting it had (a session shared with other work keeps its own)."""
     seconds: dict[str, list[float]] = {"aqe_off_seconds": [], "aqe_on_seconds": []}
@@ -77,7 +67,7 @@ def _aqe_pairs(db: Path, engine: object, pairs: int, only: Sequence[str] | None)
         for _ in range(pairs):
             for key, value in (("aqe_off_seconds", "false"), ("aqe_on_seconds", "true")):
                 engine.spark.conf.set("spark.sql.adaptive.enabled", value)
-                seconds[key].append(round(_checks_seconds(db, engine, only)[0], 2))
+                seconds[key].append(round(_checks_seconds(db, engine, checks)[0], 2))
     finally:
         engine.spark.conf.set("spark.sql.adaptive.enabled", before)
     return seconds
@@ -86,9 +76,11 @@ def _aqe_pairs(db: Path, engine: object, pairs: int, only: Sequence[str] | None)
 def measure(
     patients: int, master: str, work: Path, aqe_pairs: int = 0, only: Sequence[str] | None = None
 ) -> dict[str, object]:
-    """Generate, load on DuckDB, then time the checks (every one, or those of `only`) on both
-    engines. `only` keeps the smoke test (tests/spark) quick: Spark's cost is per check, some
-    10-20 s even for a tiny clinic, mostly planning the translated query."""
+    """Generate, load on DuckDB, then time the checks (every one, or those of `only`, ids; an
+    unknown one is an error before anything is generated) on both engines. `only` keeps the smoke
+    test (tests/spark) quick: Spark's cost is per check, some 10-20 s even for a tiny clinic, mostly
+    planning the translated query."""
+    checks = select_checks(only or ())
     from pipelines.engines.spark import engine_for  # the [spark] extra
 
     clinic = generate(work / "export", patients)
@@ -100,14 +92,14 @@ def measure(
     load_seconds = time.perf_counter() - started
     with duckdb.connect(str(settings.db), read_only=True) as con:
         rows = sum(con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in DATA_TABLES)
-    duck_seconds, duck_flags = _checks_seconds(settings.db, None, only)
+    duck_seconds, duck_flags = _checks_seconds(settings.db, None, checks)
     started = time.perf_counter()
     engine = engine_for(master, str(work / "warehouse"), settings.db)  # stages its data as a run does
     session_seconds = time.perf_counter() - started
-    spark_seconds, spark_flags = _checks_seconds(settings.db, engine, only)
+    spark_seconds, spark_flags = _checks_seconds(settings.db, engine, checks)
     cores = int(re.search(r"\[(\d+)\]", master).group(1)) if re.search(r"\[(\d+)\]", master) else 1
     adaptive = engine.spark.conf.get("spark.sql.adaptive.enabled")
-    pairs = _aqe_pairs(settings.db, engine, aqe_pairs, only) if aqe_pairs else {}
+    pairs = _aqe_pairs(settings.db, engine, aqe_pairs, checks) if aqe_pairs else {}
     return {
         "patients": patients,
         "data_rows": rows,
@@ -120,7 +112,7 @@ def measure(
         "flags": len(duck_flags),
         "spark_rows_per_executor_second": round(rows / (spark_seconds * cores)),
         "master": master,
-        "checks": len(_checks(only)),
+        "checks": len(checks),
         "spark_adaptive_enabled": adaptive,
         **pairs,
     }
