@@ -6,13 +6,12 @@ own (`pytest tests/spec --engine spark`), in a process of its own: the Spark eng
 settings stay out of this one.
 
 The test command runs a fixed slice (SLICE): each check's scenario table and the engines' edges,
-11 of the suite's scenarios (the death and deregistration exclusions every check shares are held
-equal on both engines by tests/spark/test_same_findings.py: its FHIR nights have both, its
-sample clinic deaths on, before and with no date).
-The whole suite on Spark takes about an hour on two cores, as long as the rest of the test command
-together (each check costs Spark some 10-20 s of planning and running, whatever the data's size);
-tests/spark/test_same_findings.py compares every check's findings on both engines over whole
-exports beside it. `SPARK_SPEC=all` runs every scenario, as before a release or after a change to
+11 of the suite's scenarios. The whole suite on Spark takes about an hour on two cores, as long as
+the rest of the test command together (each check costs Spark some 10-20 s of planning and running,
+whatever the data's size). Beside it, tests/spark/test_same_findings.py compares every check's
+findings on both engines over whole exports, the death and deregistration exclusions every check
+shares among them (its FHIR nights have both, its sample clinic deaths on, before and with no
+date). `SPARK_SPEC=all` runs every scenario, as before a release or after a change to
 checks/translate.py or checks/sql/spark/.
 """
 
